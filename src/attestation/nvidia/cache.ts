@@ -1,0 +1,30 @@
+/**
+ * A small cache for the expensive, time-independent parts of GPU verification: certificate chain
+ * structure (signatures, names, CA flags; keyed by the certificate bytes and the anchors) and RIM
+ * XML signatures (keyed by the SHA-384 of the document). Validity periods are always checked at
+ * the caller's time, so a cached entry never extends trust past a certificate's notAfter.
+ */
+
+/** Bounded map, oldest entry out first; counts hits so benches and tests can see it work. */
+export class VerificationCache {
+  readonly #entries = new Map<string, unknown>();
+  readonly #max: number;
+  hits = 0;
+  misses = 0;
+  constructor(maxEntries = 512) {
+    this.#max = maxEntries;
+  }
+  get<T>(key: string): T | undefined {
+    const v = this.#entries.get(key) as T | undefined;
+    if (v === undefined) this.misses++;
+    else this.hits++;
+    return v;
+  }
+  set<T>(key: string, value: T): void {
+    if (!this.#entries.has(key) && this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.set(key, value);
+  }
+  get size(): number {
+    return this.#entries.size;
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * X.509 chains for NVIDIA evidence: the GPU's device chain (leaf first, as NVML returns it) and
+ * the RIM signer chain in a RIM's KeyInfo. A chain is checked against pinned trust anchors; a
+ * root that travels with the evidence is accepted only when it is byte-identical to one of them.
+ * Signatures and names are checked with Node's X509Certificate (OpenSSL); extensions (FWID,
+ * key usage, path length, criticality) with pkijs.
+ */
+import { createHash, X509Certificate } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import { ParseError, reason, type Reason } from '../verdict.ts';
+import type { VerificationCache } from './cache.ts';
+
+/** TCG DICE extension that carries the FWID of the firmware the key was derived for. */
+export const TCG_DICE_FWID_OID = '2.23.133.5.4.1';
+const SHA384_OID = '2.16.840.1.101.3.4.2.2';
+// Critical extensions this checker understands; any other critical one refuses the chain
+// (RFC 5280 4.2). nameConstraints is not here: NVIDIA chains carry none, and accepting it
+// without enforcing it would be wrong.
+const KNOWN_CRITICAL = new Set(['2.5.29.15', '2.5.29.19', '2.5.29.17', '2.5.29.37']);
+const KEY_CERT_SIGN = 5;
+const DIGITAL_SIGNATURE = 0;
+
+/** One certificate, parsed once: what chain checks need. */
+export interface ParsedCertificate {
+  readonly der: Uint8Array;
+  readonly x509: X509Certificate;
+  readonly subject: string;
+  /** The subject's CN, for messages. */
+  readonly name: string;
+  readonly selfIssued: boolean;
+  readonly notBefore: Date;
+  readonly notAfter: Date;
+  readonly isCA: boolean;
+  readonly pathLength?: number;
+  /** Key usage bits (bit 0 digitalSignature ... bit 5 keyCertSign); absent: no extension. */
+  readonly keyUsage?: readonly boolean[];
+  readonly unknownCritical: readonly string[];
+  /** The SHA-384 FWID from the TCG DICE extension, when there is one. */
+  readonly fwid?: Uint8Array;
+}
+
+/** Parses one DER certificate; throws ParseError with the given check id. */
+export function parseCertificate(der: Uint8Array, check = 'gpu.cert-chain'): ParsedCertificate {
+  let x509: X509Certificate;
+  let cert: pkijs.Certificate;
+  try {
+    x509 = new X509Certificate(der);
+    cert = pkijs.Certificate.fromBER(der);
+  } catch (err) {
+    throw new ParseError(check, `certificate does not parse: ${(err as Error).message}`);
+  }
+  let keyUsage: boolean[] | undefined;
+  let pathLength: number | undefined;
+  let fwid: Uint8Array | undefined;
+  const unknownCritical: string[] = [];
+  try {
+  for (const ext of cert.extensions ?? []) {
+    if (ext.critical && !KNOWN_CRITICAL.has(ext.extnID)) unknownCritical.push(ext.extnID);
+    const value = ext.extnValue.valueBlock.valueHexView;
+    if (ext.extnID === '2.5.29.15') keyUsage = parseKeyUsage(value, check);
+    if (ext.extnID === '2.5.29.19') {
+      const bc = ext.parsedValue as pkijs.BasicConstraints | undefined;
+      const pl = bc?.pathLenConstraint;
+      if (pl !== undefined) pathLength = typeof pl === 'number' ? pl : pl.valueBlock.valueDec;
+    }
+    if (ext.extnID === TCG_DICE_FWID_OID) fwid = extractFwid(value, check);
+  }
+  } catch (err) {
+    if (err instanceof ParseError) throw err;
+    throw new ParseError(check, `certificate extensions do not parse: ${(err as Error).message}`);
+  }
+  const subject = x509.subject;
+  const out: { -readonly [K in keyof ParsedCertificate]: ParsedCertificate[K] } = {
+    der,
+    x509,
+    subject,
+    name: /(?:^|\n)CN=([^\n]*)/.exec(subject)?.[1] ?? subject.replace(/\n/g, ', '),
+    selfIssued: x509.subject === x509.issuer,
+    notBefore: x509.validFromDate,
+    notAfter: x509.validToDate,
+    isCA: x509.ca,
+    unknownCritical,
+  };
+  if (keyUsage) out.keyUsage = keyUsage;
+  if (pathLength !== undefined) out.pathLength = pathLength;
+  if (fwid) out.fwid = fwid;
+  return out;
+}
+
+/** Splits PEM text into DER certificates (leaf first, in file order). */
+export function pemToDer(pem: string, check = 'gpu.cert-chain'): Uint8Array[] {
+  const blocks = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)];
+  if (blocks.length === 0) throw new ParseError(check, 'no PEM certificate found');
+  return blocks.map((m) => {
+    const body = m[1]!.replace(/\s+/g, '');
+    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new ParseError(check, 'PEM certificate is not base64');
+    return new Uint8Array(Buffer.from(body, 'base64'));
+  });
+}
+
+/** Parses a PEM chain; throws ParseError. */
+export function parseCertificateChain(pem: string, check = 'gpu.cert-chain'): ParsedCertificate[] {
+  return pemToDer(pem, check).map((der) => parseCertificate(der, check));
+}
+
+/** The time-independent outcome of a chain check, which a cache may keep. */
+export interface ChainStructure {
+  /** Leaf first, ending with the pinned anchor that issued the top certificate (when found). */
+  readonly path: readonly ParsedCertificate[];
+  readonly reasons: readonly Reason[];
+}
+
+export interface ChainOptions {
+  readonly anchors: readonly ParsedCertificate[];
+  readonly at: Date;
+  /** Reason check id, e.g. gpu.cert-chain or gpu.rim.cert-chain. */
+  readonly check: string;
+  /** What the leaf is for, in messages ("GPU attestation key", "RIM signer"). */
+  readonly role: string;
+  readonly cache?: VerificationCache;
+}
+
+/**
+ * Checks a chain (leaf first) against pinned anchors at a time; returns every problem found.
+ * The structure (signatures, names, CA flags) is cached; validity is checked at `at` each time.
+ */
+export function verifyChain(chain: readonly ParsedCertificate[], options: ChainOptions): { path: readonly ParsedCertificate[]; reasons: Reason[] } {
+  const key = options.cache ? chainKey(chain, options) : undefined;
+  let structure = key ? options.cache!.get<ChainStructure>(key) : undefined;
+  if (!structure) {
+    structure = checkStructure(chain, options);
+    if (key) options.cache!.set(key, structure);
+  }
+  const reasons = [...structure.reasons];
+  for (const cert of structure.path) {
+    if (options.at < cert.notBefore) reasons.push(reason(options.check, `${cert.name} is not valid before ${cert.notBefore.toISOString()} (checked at ${options.at.toISOString()})`));
+    if (options.at > cert.notAfter) reasons.push(reason(options.check, `${cert.name} expired at ${cert.notAfter.toISOString()} (checked at ${options.at.toISOString()})`));
+  }
+  return { path: structure.path, reasons };
+}
+
+function checkStructure(chain: readonly ParsedCertificate[], options: ChainOptions): ChainStructure {
+  const { check } = options;
+  const reasons: Reason[] = [];
+  let certs = [...chain];
+  if (certs.length === 0) return { path: [], reasons: [reason(check, 'the certificate chain is empty')] };
+  const top = certs[certs.length - 1]!;
+  if (top.selfIssued) {
+    // A root in the evidence is only a copy: it counts when it is exactly a pinned anchor.
+    if (!options.anchors.some((a) => equalBytes(a.der, top.der))) {
+      reasons.push(reason(check, `the chain ends in the root "${top.name}", which is not a pinned trust anchor`));
+      return { path: certs, reasons };
+    }
+    certs = certs.slice(0, -1);
+    if (certs.length === 0) return { path: [top], reasons: [reason(check, `the chain holds only the root "${top.name}" and no ${options.role} certificate`)] };
+  }
+  for (let i = 0; i + 1 < certs.length; i++) {
+    const child = certs[i]!;
+    const parent = certs[i + 1]!;
+    if (!issued(parent, child)) reasons.push(reason(check, `"${child.name}" (position ${i}) is not issued by the next certificate "${parent.name}"`));
+  }
+  const last = certs[certs.length - 1]!;
+  const anchor = options.anchors.find((a) => issued(a, last));
+  if (!anchor) reasons.push(reason(check, `"${last.name}" is not issued by a pinned trust anchor (${options.anchors.map((a) => `"${a.name}"`).join(', ') || 'none configured'})`));
+  const path = anchor ? [...certs, anchor] : certs;
+
+  const leaf = certs[0]!;
+  if (leaf.isCA) reasons.push(reason(check, `the ${options.role} certificate "${leaf.name}" is a CA certificate, not an end-entity one (is the leaf missing?)`));
+  if (leaf.keyUsage && !leaf.keyUsage[DIGITAL_SIGNATURE]) reasons.push(reason(check, `the ${options.role} certificate "${leaf.name}" may not sign (no digitalSignature key usage)`));
+  for (let i = 1; i < path.length; i++) {
+    const ca = path[i]!;
+    if (!ca.isCA) reasons.push(reason(check, `"${ca.name}" issues certificates but is not a CA`));
+    if (ca.keyUsage && !ca.keyUsage[KEY_CERT_SIGN]) reasons.push(reason(check, `"${ca.name}" issues certificates without the keyCertSign key usage`));
+    // Intermediate CAs below this one, not counting the leaf (RFC 5280 6.1.4 (l), (m)).
+    if (ca.pathLength !== undefined && i - 1 > ca.pathLength) reasons.push(reason(check, `"${ca.name}" allows ${ca.pathLength} intermediate CAs below it, the chain has ${i - 1}`));
+  }
+  for (const cert of path) {
+    if (cert.unknownCritical.length > 0) reasons.push(reason(check, `"${cert.name}" has unsupported critical extensions ${cert.unknownCritical.join(', ')}`));
+  }
+  return { path, reasons };
+}
+
+/** Name chaining and signature: `child` is signed by `parent`'s key. */
+function issued(parent: ParsedCertificate, child: ParsedCertificate): boolean {
+  try {
+    return child.x509.checkIssued(parent.x509) && child.x509.verify(parent.x509.publicKey);
+  } catch {
+    return false;
+  }
+}
+
+function chainKey(chain: readonly ParsedCertificate[], options: ChainOptions): string {
+  const h = createHash('sha256');
+  for (const c of chain) h.update(c.der).update('|');
+  h.update('anchors');
+  for (const a of options.anchors) h.update(a.der).update('|');
+  return `chain:${options.check}:${h.digest('hex')}`;
+}
+
+function parseKeyUsage(value: Uint8Array, check: string): boolean[] {
+  const parsed = asn1js.fromBER(value);
+  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.BitString)) throw new ParseError(check, 'key usage extension is not a BIT STRING');
+  const bytes = parsed.result.valueBlock.valueHexView;
+  return Array.from({ length: 9 }, (_, bit) => ((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7))) !== 0);
+}
+
+/**
+ * The FWID in the TCG DICE extension. NVIDIA's leaf carries SEQUENCE { version, SPKI,
+ * FWID { hashAlg, digest } }; TCG's DiceTcbInfo puts FWIDs under [6]. Either way an FWID is a
+ * SEQUENCE { OID, OCTET STRING }, so take the last SHA-384 one found, as nvtrust takes the
+ * extension's last 48 bytes.
+ */
+function extractFwid(value: Uint8Array, check: string): Uint8Array {
+  const parsed = asn1js.fromBER(value);
+  if (parsed.offset === -1) throw new ParseError(check, 'FWID extension is not DER');
+  let found: Uint8Array | undefined;
+  const walk = (node: asn1js.AsnType, depth: number): void => {
+    if (depth > 8) return;
+    const items = (node as asn1js.Constructed).valueBlock?.value;
+    if (!Array.isArray(items)) return;
+    if (items.length === 2 && items[0] instanceof asn1js.ObjectIdentifier && items[1] instanceof asn1js.OctetString) {
+      if (items[0].valueBlock.toString() === SHA384_OID) found = items[1].valueBlock.valueHexView.slice();
+      return;
+    }
+    for (const item of items) walk(item, depth + 1);
+  };
+  walk(parsed.result, 0);
+  if (!found || found.length !== 48) throw new ParseError(check, 'FWID extension holds no SHA-384 FWID');
+  return found;
+}
+
+function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+}
+
+/** Which GPU architecture a device chain is for, from the chip name in its subjects (GH100 -> HOPPER). */
+export function architectureOf(chain: readonly ParsedCertificate[]): 'HOPPER' | 'BLACKWELL' | undefined {
+  for (const cert of chain) {
+    const m = /\bG([HB])\d{3}\b/.exec(cert.subject);
+    if (m) return m[1] === 'H' ? 'HOPPER' : 'BLACKWELL';
+  }
+  return undefined;
+}

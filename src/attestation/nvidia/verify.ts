@@ -1,0 +1,185 @@
+/**
+ * Authenticity of one GPU attestation report: parsed, nonce as expected, certificate chain to a
+ * pinned NVIDIA Device Identity CA at the given time, the leaf's FWID equal to the report's,
+ * optional OCSP answers good, and the ECDSA P-384 signature over request and response with the
+ * leaf key. Reference values and RIMs are the appraiser's business (appraise.ts).
+ */
+import { timingSafeEqual, verify as verifySignature } from 'node:crypto';
+import type { GpuArchitecture } from '../reference-values.ts';
+import { NVIDIA_DEVICE_IDENTITY_CA_PEM } from '../roots/nvidia.ts';
+import { ParseError, reason, type Reason } from '../verdict.ts';
+import type { VerificationCache } from './cache.ts';
+import { architectureOf, parseCertificateChain, verifyChain, type ParsedCertificate } from './certificates.ts';
+import { checkOcsp, type OcspStatus } from './ocsp.ts';
+import { parseGpuReport, type GpuReport } from './spdm.ts';
+
+/** One GPU's evidence: the report bytes and its certificate chain as NVML returns them. */
+export interface GpuEvidence {
+  readonly report: Uint8Array;
+  /** PEM, leaf first (the root at the end is optional and only accepted if pinned). */
+  readonly certificateChain: string;
+  /** The architecture the collector declares (evidence list `arch`); checked against the chain. */
+  readonly architecture?: GpuArchitecture;
+  readonly uuid?: string;
+}
+
+/** What the relying party expects of the evidence. */
+export interface GpuExpectation {
+  /** The 32-byte nonce the verifier handed out; the report's signed request must carry it. */
+  readonly nonce: Uint8Array;
+}
+
+/** Trust anchors as PEM; defaults are the pinned NVIDIA roots. Tests and `dev` pass generated ones. */
+export interface GpuTrustAnchors {
+  readonly device?: readonly string[];
+  readonly rim?: readonly string[];
+}
+
+export interface GpuVerifyOptions {
+  /** The time certificates must be valid at. */
+  readonly at: Date;
+  readonly trustAnchors?: GpuTrustAnchors;
+  /** DER OCSPResponses for certificates of the device chain; each must be for it, current and good. */
+  readonly ocsp?: readonly Uint8Array[];
+  readonly cache?: VerificationCache;
+}
+
+/** The outcome of each check, for claims; `reasons` lists every failure. */
+export interface GpuReportVerification {
+  readonly report?: GpuReport;
+  readonly chain: readonly ParsedCertificate[];
+  /** The chain as checked: leaf first, ending with the pinned anchor that issued it (when one did). */
+  readonly path: readonly ParsedCertificate[];
+  readonly architecture?: GpuArchitecture;
+  readonly parsed: boolean;
+  readonly nonceMatch: boolean;
+  readonly signatureVerified: boolean;
+  readonly certChainVerified: boolean;
+  /** True when equal, false when different, 'absent' when the report carries no FWID (older firmware). */
+  readonly fwidMatch: boolean | 'absent';
+  readonly archCheck: boolean;
+  readonly ocsp: readonly OcspStatus[];
+  readonly reasons: readonly Reason[];
+}
+
+/** Verifies a report's authenticity and freshness; never throws for bad evidence. */
+export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectation, options: GpuVerifyOptions): GpuReportVerification {
+  const reasons: Reason[] = [];
+  let report: GpuReport | undefined;
+  try {
+    report = parseGpuReport(evidence.report);
+  } catch (err) {
+    reasons.push(asReason(err));
+  }
+  let chain: ParsedCertificate[] = [];
+  try {
+    chain = parseCertificateChain(evidence.certificateChain, 'gpu.cert-chain');
+  } catch (err) {
+    reasons.push(asReason(err));
+  }
+
+  let nonceMatch = false;
+  if (report) {
+    nonceMatch = expectation.nonce.length === report.request.nonce.length && timingSafeEqual(expectation.nonce, report.request.nonce);
+    if (!nonceMatch) reasons.push(reason('gpu.nonce', `the report's request nonce ${hex(report.request.nonce)} is not the expected ${hex(expectation.nonce)}`));
+  }
+
+  let certChainVerified = false;
+  let path: readonly ParsedCertificate[] = [];
+  if (chain.length > 0) {
+    const checked = verifyChain(chain, {
+      anchors: deviceAnchors(options.trustAnchors),
+      at: options.at,
+      check: 'gpu.cert-chain',
+      role: 'GPU attestation',
+      ...(options.cache ? { cache: options.cache } : {}),
+    });
+    reasons.push(...checked.reasons);
+    certChainVerified = checked.reasons.length === 0;
+    path = checked.path;
+  }
+
+  const leaf = chain[0];
+  let signatureVerified = false;
+  if (report && leaf) {
+    signatureVerified = checkSignature(report, leaf);
+    if (!signatureVerified) reasons.push(reason('gpu.signature', `the report signature does not verify with the key of "${leaf.name}"`));
+  }
+
+  let fwidMatch: boolean | 'absent' = false;
+  if (report && leaf) {
+    const fwid = report.response.opaqueData.fwid;
+    if (!fwid) fwidMatch = 'absent';
+    else if (!leaf.fwid) reasons.push(reason('gpu.fwid', `the report carries FWID ${hex(fwid)} but "${leaf.name}" has no FWID extension`));
+    else if (!Buffer.from(fwid).equals(leaf.fwid)) reasons.push(reason('gpu.fwid', `the report's FWID ${hex(fwid)} differs from the FWID ${hex(leaf.fwid)} in "${leaf.name}"`));
+    else fwidMatch = true;
+  }
+
+  const architecture = architectureOf(chain);
+  let archCheck = architecture !== undefined;
+  if (chain.length > 0 && !architecture) reasons.push(reason('gpu.arch', 'the certificate chain names no known GPU chip (GHxxx, GBxxx)'));
+  if (evidence.architecture && architecture && evidence.architecture !== architecture) {
+    archCheck = false;
+    reasons.push(reason('gpu.arch', `the evidence says ${evidence.architecture}, the certificate chain is for ${architecture}`));
+  }
+
+  let ocsp: OcspStatus[] = [];
+  if (options.ocsp && options.ocsp.length > 0) {
+    const checked = checkOcsp(options.ocsp, path, options.at, 'gpu.ocsp');
+    ocsp = checked.statuses;
+    reasons.push(...checked.reasons);
+  }
+
+  const out: { -readonly [K in keyof GpuReportVerification]: GpuReportVerification[K] } = {
+    chain,
+    path,
+    parsed: report !== undefined,
+    nonceMatch,
+    signatureVerified,
+    certChainVerified,
+    fwidMatch,
+    archCheck,
+    ocsp,
+    reasons,
+  };
+  if (report) out.report = report;
+  if (architecture) out.architecture = architecture;
+  return out;
+}
+
+function checkSignature(report: GpuReport, leaf: ParsedCertificate): boolean {
+  try {
+    return verifySignature('sha384', report.signedBytes, { key: leaf.x509.publicKey, dsaEncoding: 'ieee-p1363' }, report.response.signature);
+  } catch {
+    // A leaf key of another type or curve cannot have made a P-384 signature.
+    return false;
+  }
+}
+
+const anchorCache = new Map<string, ParsedCertificate[]>();
+
+/** Parsed anchors, memoised by their PEM text (they are configuration, parsed once). */
+export function parseAnchors(pems: readonly string[]): ParsedCertificate[] {
+  const key = pems.join('\n');
+  let anchors = anchorCache.get(key);
+  if (!anchors) {
+    anchors = pems.flatMap((pem) => parseCertificateChain(pem, 'gpu.trust-anchor'));
+    if (anchorCache.size > 16) anchorCache.clear();
+    anchorCache.set(key, anchors);
+  }
+  return anchors;
+}
+
+function deviceAnchors(anchors: GpuTrustAnchors | undefined): ParsedCertificate[] {
+  return parseAnchors(anchors?.device ?? [NVIDIA_DEVICE_IDENTITY_CA_PEM]);
+}
+
+/** A parser's ParseError as a Reason; anything else is a bug, not bad evidence, and propagates. */
+export function asReason(err: unknown): Reason {
+  if (err instanceof ParseError) return reason(err.check, err.message);
+  throw err;
+}
+
+export function hex(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+}

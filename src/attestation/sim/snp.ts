@@ -1,0 +1,332 @@
+/**
+ * SEV-SNP simulator for tests and development: a generated ARK (RSA-4096, RSASSA-PSS/SHA-384)
+ * -> ASK (and ASVK) -> VCEK/VLEK (P-384) chain with AMD's KDS extensions, and reports in the
+ * exact ATTESTATION_REPORT byte format signed by the endorsement key. Its evidence goes through
+ * the real verifier with `roots` configured; nothing here is trusted by default.
+ */
+import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfill before it loads.
+import * as x509 from '@peculiar/x509';
+import * as asn1js from 'asn1js';
+import { createHash, KeyObject, sign, webcrypto } from 'node:crypto';
+import type { SnpProduct, SnpTcb } from '../reference-values.ts';
+import { AMD_OID } from '../snp/certificates.ts';
+import { encodeKeyInfo, type SnpSigningKey } from '../snp/key-info.ts';
+import { encodeGuestPolicy, type SnpGuestPolicy } from '../snp/policy.ts';
+import {
+  SNP_REPORT_SIZE, SNP_SIGNATURE_R_OFFSET, SNP_SIGNATURE_S_OFFSET, SNP_SIGNED_LENGTH, SNP_SIG_ALGO_ECDSA_P384_SHA384,
+  type SnpCpuid, type SnpFirmwareVersion,
+} from '../snp/report.ts';
+import { SnpRoots, type SnpRootSet } from '../snp/roots.ts';
+import { encodeTcb } from '../snp/tcb.ts';
+
+x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+export interface SnpSimulatorOptions {
+  /** Default Milan. */
+  product?: SnpProduct;
+  /** Which endorsement key signs reports; default 'vcek'. */
+  signingKey?: SnpSigningKey;
+  /** The TCB the endorsement certificate is issued for, and the default of every report TCB. */
+  tcb?: SnpTcb;
+  /** CHIP_ID (64 bytes); the VCEK hwID is it (its first 8 bytes on Turin). Default derived from the product. */
+  chipId?: Uint8Array;
+  /** Validity of the endorsement certificate; default 2024-01-01 to 2031-01-01. */
+  notBefore?: Date;
+  notAfter?: Date;
+  /** RSA modulus of the ARK and ASK/ASVK; default 4096 as AMD's. Smaller is faster to generate. */
+  rsaModulusLength?: number;
+}
+
+/** Report fields; every one has a default that makes a valid report for the simulator's chip. */
+export interface SnpReportFields {
+  version?: number;
+  guestSvn?: number;
+  policy?: bigint | Partial<Omit<SnpGuestPolicy, 'raw'>>;
+  familyId?: Uint8Array;
+  imageId?: Uint8Array;
+  vmpl?: number;
+  signatureAlgorithm?: number;
+  currentTcb?: SnpTcb;
+  reportedTcb?: SnpTcb;
+  committedTcb?: SnpTcb;
+  launchTcb?: SnpTcb;
+  platformInfo?: bigint;
+  /** What the key-info field says signed the report; default the simulator's key kind. */
+  signingKey?: SnpSigningKey | 'none';
+  maskChipId?: boolean;
+  authorKeyEnabled?: boolean;
+  reportData?: Uint8Array;
+  measurement?: Uint8Array;
+  hostData?: Uint8Array;
+  idKeyDigest?: Uint8Array;
+  authorKeyDigest?: Uint8Array;
+  reportId?: Uint8Array;
+  reportIdMa?: Uint8Array;
+  chipId?: Uint8Array;
+  /** v3+; default the product's family/model. */
+  cpuid?: SnpCpuid;
+  currentFirmware?: SnpFirmwareVersion;
+  committedFirmware?: SnpFirmwareVersion;
+  /** v5 only. */
+  launchMitVector?: bigint;
+  currentMitVector?: bigint;
+}
+
+export interface SnpCrlOptions {
+  /** Serial numbers (hex) to revoke; the intermediates' serials are `askSerial`/`asvkSerial`. */
+  revoked?: string[];
+  thisUpdate?: Date;
+  nextUpdate?: Date;
+}
+
+export interface SnpSimulator {
+  readonly product: SnpProduct;
+  readonly signingKey: SnpSigningKey;
+  /** Trust anchors for verifySnpReport's `roots` option. */
+  readonly roots: SnpRoots;
+  /** The same anchors as PEM. */
+  readonly rootSet: SnpRootSet;
+  readonly askSerial: string;
+  readonly asvkSerial: string | null;
+  /** The endorsement (VCEK or VLEK) certificate. */
+  readonly endorsementPem: string;
+  readonly endorsementDer: Uint8Array;
+  /** Endorsement certificate + its ASK/ASVK + ARK, as KDS and extended guest requests deliver them. */
+  readonly certChainPem: string;
+  readonly chipId: Uint8Array;
+  readonly tcb: SnpTcb;
+  /** Measurement used when a report does not set one. */
+  readonly defaultMeasurement: Uint8Array;
+  /** Serializes and signs a report; the byte layout is exactly the hardware's. */
+  report(fields?: SnpReportFields): Uint8Array;
+  /** Serializes a report without signing it (signature bytes zero). */
+  unsignedReport(fields?: SnpReportFields): Uint8Array;
+  /** Issues another endorsement certificate for the same key (other TCB, validity, extensions, issuer). */
+  issueEndorsement(options?: EndorsementOptions): Promise<string>;
+  /** A CRL signed by the simulated ARK (DER). */
+  crl(options?: SnpCrlOptions): Promise<Uint8Array>;
+}
+
+export interface EndorsementOptions {
+  kind?: SnpSigningKey;
+  tcb?: SnpTcb;
+  notBefore?: Date;
+  notAfter?: Date;
+  hwId?: Uint8Array;
+  productName?: string;
+  /** Sign with the ASVK instead of the ASK (or the reverse). Default: the one matching `kind`. */
+  issuer?: 'ask' | 'asvk';
+}
+
+const CPUID: Record<SnpProduct, SnpCpuid> = {
+  Milan: { family: 0x19, model: 0x01, stepping: 0x01 },
+  Genoa: { family: 0x19, model: 0x11, stepping: 0x01 },
+  Turin: { family: 0x1a, model: 0x02, stepping: 0x00 },
+};
+
+const DEFAULT_TCB: Record<SnpProduct, SnpTcb> = {
+  Milan: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
+  Genoa: { bootloader: 7, tee: 0, snp: 14, microcode: 72 },
+  Turin: { fmc: 1, bootloader: 1, tee: 1, snp: 1, microcode: 1 },
+};
+
+const NAME = (cn: string): string => `CN=${cn}, OU=Engineering, O=attestor simulated AMD, L=Santa Clara, ST=CA, C=US`;
+const RSA_PSS: webcrypto.RsaHashedKeyGenParams = { name: 'RSA-PSS', hash: 'SHA-384', modulusLength: 4096, publicExponent: new Uint8Array([1, 0, 1]) };
+const PSS_SIGN: webcrypto.RsaPssParams = { name: 'RSA-PSS', saltLength: 48 };
+const ROOT_FROM = new Date('2020-01-01T00:00:00Z');
+const ROOT_TO = new Date('2045-01-01T00:00:00Z');
+
+const der = (block: asn1js.BaseBlock): ArrayBuffer => block.toBER();
+const seeded = (label: string, n: number): Uint8Array => {
+  // Deterministic filler bytes, so simulated evidence is reproducible.
+  const out = new Uint8Array(n);
+  for (let i = 0, c = 0; i < n; c++) {
+    const h = createHash('sha512').update(`${label}/${c}`).digest();
+    out.set(h.subarray(0, Math.min(64, n - i)), i);
+    i += 64;
+  }
+  return out;
+};
+
+async function caCert(cn: string, keys: CryptoKeyPair, issuer: { cert: x509.X509Certificate; key: CryptoKey } | null, serial: string, crl: string): Promise<x509.X509Certificate> {
+  const extensions: x509.Extension[] = [
+    new x509.BasicConstraintsExtension(true, issuer ? 0 : 1, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
+    new x509.CRLDistributionPointsExtension([crl]),
+  ];
+  if (issuer) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey));
+  return x509.X509CertificateGenerator.create({
+    serialNumber: serial, subject: NAME(cn), issuer: issuer ? issuer.cert.subject : NAME(cn), notBefore: ROOT_FROM, notAfter: ROOT_TO,
+    publicKey: keys.publicKey, signingKey: issuer ? issuer.key : keys.privateKey, signingAlgorithm: PSS_SIGN, extensions,
+  });
+}
+
+function pemOf(cert: x509.X509Certificate): string {
+  return cert.toString('pem').replace(/\r\n/g, '\n').trim() + '\n';
+}
+
+/** Creates a simulator: generates its keys and certificates once (RSA-4096 keys take about a second). */
+export async function createSnpSimulator(options: SnpSimulatorOptions = {}): Promise<SnpSimulator> {
+  const product = options.product ?? 'Milan';
+  const kind = options.signingKey ?? 'vcek';
+  const tcb = options.tcb ?? DEFAULT_TCB[product];
+  const chipId = options.chipId?.slice() ?? seeded(`chip-id/${product}`, 64);
+  if (chipId.length !== 64) throw new RangeError('chipId must be 64 bytes');
+  const rsa = { ...RSA_PSS, modulusLength: options.rsaModulusLength ?? 4096 };
+  const subtle = webcrypto.subtle;
+  const crlUrl = `https://kds.invalid/vcek/v1/${product}/crl`;
+
+  const arkKeys = (await subtle.generateKey(rsa, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const askKeys = (await subtle.generateKey(rsa, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const asvkKeys = kind === 'vlek' ? ((await subtle.generateKey(rsa, true, ['sign', 'verify'])) as CryptoKeyPair) : null;
+  const leafKeys = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const leafPrivate = KeyObject.from(leafKeys.privateKey);
+
+  const ark = await caCert(`ARK-${product}`, arkKeys, null, '010000', crlUrl);
+  const askSerial = '010001';
+  const ask = await caCert(`SEV-${product}`, askKeys, { cert: ark, key: arkKeys.privateKey }, askSerial, crlUrl);
+  const asvkSerial = asvkKeys ? '010101' : null;
+  const asvk = asvkKeys ? await caCert(`SEV-VLEK-${product}`, asvkKeys, { cert: ark, key: arkKeys.privateKey }, asvkSerial!, crlUrl) : null;
+
+  const issueEndorsement = async (o: EndorsementOptions = {}): Promise<string> => {
+    const k = o.kind ?? kind;
+    const issuerName = o.issuer ?? (k === 'vlek' ? 'asvk' : 'ask');
+    const issuer = issuerName === 'asvk' ? (asvk && asvkKeys ? { cert: asvk, key: asvkKeys.privateKey } : null) : { cert: ask, key: askKeys.privateKey };
+    if (issuer === null) throw new Error('this simulator has no ASVK: create it with signingKey "vlek"');
+    const t = o.tcb ?? tcb;
+    const int = (oid: string, n: number): x509.Extension => new x509.Extension(oid, false, der(new asn1js.Integer({ value: n })));
+    const extensions: x509.Extension[] = [
+      int(AMD_OID.structVersion, 0),
+      new x509.Extension(AMD_OID.productName, false, der(new asn1js.IA5String({ value: o.productName ?? `${product}-B0` }))),
+      int(AMD_OID.blSpl, t.bootloader),
+      int(AMD_OID.teeSpl, t.tee),
+      int(AMD_OID.snpSpl, t.snp),
+      int(AMD_OID.spl4, 0), int(AMD_OID.spl5, 0), int(AMD_OID.spl6, 0), int(AMD_OID.spl7, 0),
+      int(AMD_OID.ucodeSpl, t.microcode),
+    ];
+    if (product === 'Turin') extensions.push(int(AMD_OID.fmcSpl, t.fmc ?? 0));
+    if (k === 'vcek') {
+      // KDS puts the raw hwID bytes in the extension value, without an OCTET STRING header.
+      const hwId = o.hwId ?? chipId.subarray(0, product === 'Turin' ? 8 : 64);
+      extensions.push(new x509.Extension(AMD_OID.hwId, false, hwId.slice()));
+    } else {
+      extensions.push(new x509.Extension(AMD_OID.cspId, false, der(new asn1js.IA5String({ value: 'attestor-simulated-csp' }))));
+    }
+    const cert = await x509.X509CertificateGenerator.create({
+      serialNumber: '00', subject: NAME(k === 'vcek' ? 'SEV-VCEK' : 'SEV-VLEK'), issuer: issuer.cert.subject,
+      notBefore: o.notBefore ?? options.notBefore ?? new Date('2024-01-01T00:00:00Z'),
+      notAfter: o.notAfter ?? options.notAfter ?? new Date('2031-01-01T00:00:00Z'),
+      publicKey: leafKeys.publicKey, signingKey: issuer.key, signingAlgorithm: PSS_SIGN, extensions,
+    });
+    return pemOf(cert);
+  };
+
+  const endorsementPem = await issueEndorsement();
+  const endorsementDer = new Uint8Array(new x509.X509Certificate(endorsementPem).rawData);
+  const rootSet: SnpRootSet = { product, arkPem: pemOf(ark), askPem: pemOf(ask), ...(asvk ? { asvkPem: pemOf(asvk) } : {}) };
+  const defaultMeasurement = seeded(`measurement/${product}`, 48);
+
+  const unsignedReport = (f: SnpReportFields = {}): Uint8Array =>
+    encodeSnpReport(f, { product, kind, tcb, chipId, measurement: defaultMeasurement });
+  const report = (f: SnpReportFields = {}): Uint8Array => {
+    const out = unsignedReport(f);
+    const sig = sign('sha384', out.subarray(0, SNP_SIGNED_LENGTH), { key: leafPrivate, dsaEncoding: 'ieee-p1363' });
+    // r and s are stored little-endian in 72-byte fields; the top 24 bytes stay zero.
+    out.set(Uint8Array.from(sig.subarray(0, 48)).reverse(), SNP_SIGNATURE_R_OFFSET);
+    out.set(Uint8Array.from(sig.subarray(48, 96)).reverse(), SNP_SIGNATURE_S_OFFSET);
+    return out;
+  };
+
+  return {
+    product,
+    signingKey: kind,
+    roots: new SnpRoots([rootSet]),
+    rootSet,
+    askSerial,
+    asvkSerial,
+    endorsementPem,
+    endorsementDer,
+    certChainPem: endorsementPem + (kind === 'vlek' && asvk ? pemOf(asvk) : pemOf(ask)) + pemOf(ark),
+    chipId,
+    tcb,
+    defaultMeasurement,
+    report,
+    unsignedReport,
+    issueEndorsement,
+    async crl(o: SnpCrlOptions = {}): Promise<Uint8Array> {
+      const crl = await x509.X509CrlGenerator.create({
+        issuer: ark.subject,
+        thisUpdate: o.thisUpdate ?? new Date('2024-01-01T00:00:00Z'),
+        nextUpdate: o.nextUpdate ?? new Date('2040-01-01T00:00:00Z'),
+        // A reason code keeps each entry's extensions non-empty: an empty SEQUENCE is not valid DER
+        // for RFC 5280 Extensions, and pkijs refuses it.
+        entries: (o.revoked ?? []).map((serialNumber) => ({ serialNumber, revocationDate: new Date('2024-01-01T00:00:00Z'), reason: x509.X509CrlReason.keyCompromise })),
+        signingKey: arkKeys.privateKey,
+        signingAlgorithm: PSS_SIGN,
+      });
+      return new Uint8Array(crl.rawData);
+    },
+  };
+}
+
+interface ReportDefaults {
+  product: SnpProduct;
+  kind: SnpSigningKey;
+  tcb: SnpTcb;
+  chipId: Uint8Array;
+  measurement: Uint8Array;
+}
+
+/** Serializes report fields into the 1184-byte ATTESTATION_REPORT layout, signature left zero. */
+export function encodeSnpReport(f: SnpReportFields, d: ReportDefaults): Uint8Array {
+  const b = new Uint8Array(SNP_REPORT_SIZE);
+  const v = new DataView(b.buffer);
+  const put = (offset: number, size: number, value: Uint8Array | undefined): void => {
+    if (value === undefined) return;
+    if (value.length > size) throw new RangeError(`field at 0x${offset.toString(16)} takes at most ${size} bytes`);
+    b.set(value, offset);
+  };
+  const version = f.version ?? 3;
+  const tcb = (t: SnpTcb | undefined): bigint => encodeTcb(t ?? d.tcb, d.product);
+  v.setUint32(0x00, version, true);
+  v.setUint32(0x04, f.guestSvn ?? 0, true);
+  v.setBigUint64(0x08, typeof f.policy === 'bigint' ? f.policy : encodeGuestPolicy(f.policy ?? { abiMajor: 1, abiMinor: 51, smt: true }), true);
+  put(0x10, 16, f.familyId);
+  put(0x20, 16, f.imageId);
+  v.setUint32(0x30, f.vmpl ?? 0, true);
+  v.setUint32(0x34, f.signatureAlgorithm ?? SNP_SIG_ALGO_ECDSA_P384_SHA384, true);
+  v.setBigUint64(0x38, tcb(f.currentTcb), true);
+  v.setBigUint64(0x40, f.platformInfo ?? 1n, true);
+  v.setUint32(0x48, encodeKeyInfo({ signingKey: f.signingKey ?? d.kind, maskChipId: f.maskChipId ?? false, authorKeyEnabled: f.authorKeyEnabled ?? false }), true);
+  put(0x50, 64, f.reportData);
+  put(0x90, 48, f.measurement ?? d.measurement);
+  put(0xc0, 32, f.hostData);
+  put(0xe0, 48, f.idKeyDigest);
+  put(0x110, 48, f.authorKeyDigest);
+  put(0x140, 32, f.reportId ?? seeded('report-id', 32));
+  put(0x160, 32, f.reportIdMa ?? new Uint8Array(32).fill(0xff));
+  v.setBigUint64(0x180, tcb(f.reportedTcb), true);
+  if (version >= 3) {
+    const c = f.cpuid ?? CPUID[d.product];
+    b[0x188] = c.family;
+    b[0x189] = c.model;
+    b[0x18a] = c.stepping;
+  }
+  // With MASK_CHIP_ID the firmware reports zeros.
+  put(0x1a0, 64, f.chipId ?? (f.maskChipId ? new Uint8Array(64) : d.chipId));
+  v.setBigUint64(0x1e0, tcb(f.committedTcb), true);
+  const cur = f.currentFirmware ?? { major: 1, minor: 55, build: 21 };
+  const com = f.committedFirmware ?? cur;
+  b.set([cur.build, cur.minor, cur.major], 0x1e8);
+  b.set([com.build, com.minor, com.major], 0x1ec);
+  v.setBigUint64(0x1f0, tcb(f.launchTcb), true);
+  if (version >= 5) {
+    v.setBigUint64(0x1f8, f.launchMitVector ?? 0n, true);
+    v.setBigUint64(0x200, f.currentMitVector ?? 0n, true);
+  }
+  return b;
+}

@@ -1,0 +1,358 @@
+/**
+ * Simulated NVIDIA GPUs for tests and `attestor dev`: evidence in the exact byte formats of real
+ * Hopper/Blackwell reports (SPDM request + MEASUREMENTS response with NVIDIA opaque data, signed
+ * with ECDSA P-384), device certificate chains with the TCG DICE FWID extension, signed driver
+ * and VBIOS RIMs (enveloped ecdsa-sha384 XML signatures under the c14n 1.1 URI, as NVIDIA's), and
+ * OCSP answers. Everything is signed by roots generated here, so it verifies only where those
+ * roots are configured as trust anchors: the same verifier, never a bypass.
+ */
+import { createHash, KeyObject, sign, webcrypto } from 'node:crypto';
+import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfill before it loads.
+import * as x509 from '@peculiar/x509';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
+import type { GpuArchitecture } from '../reference-values.ts';
+import { encodeVbiosVersion, NVDEC0_DISABLED, NVDEC0_ENABLED } from '../nvidia/opaque-data.ts';
+import { parseXml, signEnveloped } from '../nvidia/xmldsig.ts';
+import { HASH_NS, SWID_NS, TCG_RIM_NS } from '../nvidia/rim.ts';
+
+type CryptoKey = webcrypto.CryptoKey;
+type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+/** Measurement blocks in a report, as on H100. */
+export const SIM_MEASUREMENT_BLOCKS = 64;
+/** RIM indices the simulated driver RIM covers; the VBIOS RIM covers other active ones. */
+const DRIVER_INDICES = [7, 21, 22, 25, 26, 27, 29, 30, 31, 32, 34, 35, 36, 37, 39, 40];
+const VBIOS_INDICES = [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12];
+const EC = { name: 'ECDSA', namedCurve: 'P-384' } as const;
+const SIGNING = { name: 'ECDSA', hash: 'SHA-384' } as const;
+const DAY = 86_400_000;
+
+export interface GpuSimulatorOptions {
+  readonly architecture?: GpuArchitecture;
+  /** Seed for the golden measurements: simulators with the same seed agree on them. */
+  readonly seed?: string;
+  /** Validity of the CA certificates of both chains. Default 2024-01-01 to 2044-01-01. */
+  readonly notBefore?: Date;
+  readonly notAfter?: Date;
+  /** Validity of the RIM signer certificate. Default the CA validity. */
+  readonly rimSignerNotAfter?: Date;
+}
+
+/** What one simulated GPU reports; everything but the nonce has a realistic default. */
+export interface GpuFields {
+  readonly nonce: Uint8Array;
+  readonly driverVersion?: string;
+  readonly vbiosVersion?: string;
+  readonly project?: string;
+  readonly projectSku?: string;
+  readonly chipSku?: string;
+  /** The FWID in both the report and the leaf; `null` leaves it out of the report (old firmware). */
+  readonly fwid?: Uint8Array | null;
+  /** A different FWID in the leaf certificate only (to simulate a mismatch). */
+  readonly leafFwid?: Uint8Array;
+  readonly nvdec0Disabled?: boolean;
+  /** Replace report measurements by RIM index (SPDM index - 1). */
+  readonly measurements?: Readonly<Record<number, Uint8Array>>;
+  /** Bytes appended after the signature, as some real reports carry. */
+  readonly trailingBytes?: number;
+  /** Validity of the leaf certificate; default the CA validity. */
+  readonly leafNotBefore?: Date;
+  readonly leafNotAfter?: Date;
+}
+
+export interface SimulatedGpu {
+  readonly report: Uint8Array;
+  /** PEM, leaf first, ending with the simulated root (as NVML returns a chain). */
+  readonly certificateChainPem: string;
+  /** DER of the chain, leaf first; for OCSP answers. */
+  readonly certificatesDer: readonly Uint8Array[];
+}
+
+export interface RimOptions {
+  readonly driverVersion?: string;
+  readonly vbiosVersion?: string;
+  readonly project?: string;
+  readonly projectSku?: string;
+  readonly chipSku?: string;
+  /** Replace golden values by RIM index. */
+  readonly measurements?: Readonly<Record<number, Uint8Array>>;
+}
+
+export interface GpuSimulator {
+  readonly architecture: GpuArchitecture;
+  /** PEM of the generated roots: pass as trust anchors ({ device: [roots.device], rim: [roots.rim] }). */
+  readonly roots: { readonly device: string; readonly rim: string };
+  /** The chip name the certificates and RIMs carry (GH100 or GB100). */
+  readonly chip: string;
+  /** The golden measurement of a RIM index (what an unmodified simulated GPU reports). */
+  golden(index: number): Uint8Array;
+  gpu(uuid: string, fields: GpuFields): Promise<SimulatedGpu>;
+  /** Driver and VBIOS RIM XML for the given (default) versions, and their RIM IDs. */
+  rims(options?: RimOptions): Promise<{ driver: string; vbios: string; driverId: string; vbiosId: string }>;
+  /** A DER OCSPResponse for certificate `index` of a GPU's chain (0 = leaf), signed by its issuer. */
+  ocsp(gpu: SimulatedGpu, index: number, status: 'good' | 'revoked' | 'unknown', times?: { thisUpdate?: Date; nextUpdate?: Date }): Uint8Array;
+}
+
+export const SIM_DEFAULTS = {
+  driverVersion: '550.90.07',
+  vbiosVersion: '96.00.9F.00.01',
+  project: '1010',
+  projectSku: '0200',
+  chipSku: '882',
+} as const;
+
+interface Ca {
+  readonly keys: CryptoKeyPair;
+  readonly cert: x509.X509Certificate;
+  readonly subject: string;
+}
+
+/** Generates the roots, intermediates and keys once; GPUs and RIMs are then cheap to make. */
+export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Promise<GpuSimulator> {
+  const architecture = options.architecture ?? 'HOPPER';
+  const chip = architecture === 'HOPPER' ? 'GH100' : 'GB100';
+  const seed = options.seed ?? 'attestor-sim';
+  const notBefore = options.notBefore ?? new Date('2024-01-01T00:00:00Z');
+  const notAfter = options.notAfter ?? new Date('2044-01-01T00:00:00Z');
+  const validity = { notBefore, notAfter };
+
+  const keygen = (): Promise<CryptoKeyPair> => webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+  const caExtensions = (pathLength?: number): x509.Extension[] => [
+    new x509.BasicConstraintsExtension(true, pathLength, true),
+    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
+  ];
+  const root = async (subject: string): Promise<Ca> => {
+    const keys = await keygen();
+    const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: serial(seed, subject), name: subject, keys, ...validity, signingAlgorithm: SIGNING, extensions: caExtensions() }, webcrypto as never);
+    return { keys, cert, subject };
+  };
+  const issue = async (issuer: Ca, subject: string, extensions: x509.Extension[], keys?: CryptoKeyPair, v = validity): Promise<Ca> => {
+    const k = keys ?? (await keygen());
+    const cert = await x509.X509CertificateGenerator.create(
+      { serialNumber: serial(seed, subject), subject, issuer: issuer.subject, publicKey: k.publicKey, signingKey: issuer.keys.privateKey, ...v, signingAlgorithm: SIGNING, extensions },
+      webcrypto as never,
+    );
+    return { keys: k, cert, subject };
+  };
+
+  const deviceRoot = await root('CN=Simulated NVIDIA Device Identity CA, O=attestor simulation');
+  const identity = await issue(deviceRoot, `CN=Simulated NVIDIA ${chip} Identity, O=attestor simulation`, caExtensions());
+  const provisioner = await issue(identity, `CN=Simulated NVIDIA ${chip} Provisioner ICA 1, O=attestor simulation`, caExtensions());
+  const brom = await issue(provisioner, `CN=${chip} A01 GSP BROM, O=attestor simulation`, caExtensions());
+  const leafKeys = await keygen();
+  const leafPrivate = KeyObject.from(leafKeys.privateKey);
+  const leafSpki = new Uint8Array(await webcrypto.subtle.exportKey('spki', leafKeys.publicKey));
+
+  const rimRoot = await root('CN=Simulated NVIDIA CoRIM signing Root CA, O=attestor simulation');
+  const rimCa = await issue(rimRoot, `CN=Simulated NVIDIA Reference Value ${chip} CA, O=attestor simulation`, caExtensions());
+  const rimSigner = await issue(rimCa, 'CN=Simulated HCC RIM Signer, O=attestor simulation', [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)], undefined, {
+    notBefore,
+    notAfter: options.rimSignerNotAfter ?? notAfter,
+  });
+  const cas = [brom, provisioner, identity, deviceRoot];
+
+  const golden = (index: number): Uint8Array => new Uint8Array(createHash('sha384').update(`${seed}/measurement/${index}`).digest());
+
+  return {
+    architecture,
+    chip,
+    roots: { device: deviceRoot.cert.toString('pem'), rim: rimRoot.cert.toString('pem') },
+    golden,
+
+    async gpu(uuid, fields) {
+      const fwid = fields.fwid === undefined ? new Uint8Array(createHash('sha384').update(`${seed}/fwid/${uuid}`).digest()) : fields.fwid;
+      const leafFwid = fields.leafFwid ?? fwid ?? new Uint8Array(createHash('sha384').update(`${seed}/leaf-fwid/${uuid}`).digest());
+      const leaf = await issue(
+        brom,
+        `CN=${chip} A01 GSP FMC LF, O=attestor simulation, 2.5.4.5=${createHash('sha1').update(uuid).digest('hex').toUpperCase()}`,
+        [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), new x509.Extension('2.23.133.5.4.1', false, fwidExtension(leafSpki, leafFwid))],
+        leafKeys,
+        { notBefore: fields.leafNotBefore ?? notBefore, notAfter: fields.leafNotAfter ?? notAfter },
+      );
+      const blocks: Uint8Array[] = [];
+      for (let i = 0; i < SIM_MEASUREMENT_BLOCKS; i++) {
+        const active = DRIVER_INDICES.includes(i) || VBIOS_INDICES.includes(i);
+        blocks.push(fields.measurements?.[i] ?? (active ? golden(i) : new Uint8Array(48)));
+      }
+      const body = buildReport({
+        nonce: fields.nonce,
+        responderNonce: new Uint8Array(createHash('sha256').update(`${seed}/responder/${uuid}`).update(fields.nonce).digest()),
+        blocks,
+        opaque: opaqueData({
+          driverVersion: fields.driverVersion ?? SIM_DEFAULTS.driverVersion,
+          vbiosVersion: fields.vbiosVersion ?? SIM_DEFAULTS.vbiosVersion,
+          project: fields.project ?? SIM_DEFAULTS.project,
+          projectSku: fields.projectSku ?? SIM_DEFAULTS.projectSku,
+          chipSku: fields.chipSku ?? SIM_DEFAULTS.chipSku,
+          fwid,
+          nvdec0: fields.nvdec0Disabled ? NVDEC0_DISABLED : NVDEC0_ENABLED,
+        }),
+      });
+      const signature = sign('sha384', body, { key: leafPrivate, dsaEncoding: 'ieee-p1363' });
+      const report = new Uint8Array(body.length + signature.length + (fields.trailingBytes ?? 0));
+      report.set(body, 0);
+      report.set(signature, body.length);
+      const chainCerts = [leaf.cert, ...cas.map((c) => c.cert)];
+      return {
+        report,
+        certificateChainPem: chainCerts.map((c) => c.toString('pem')).join('\n') + '\n',
+        certificatesDer: chainCerts.map((c) => new Uint8Array(c.rawData)),
+      };
+    },
+
+    async rims(o = {}) {
+      const driverVersion = o.driverVersion ?? SIM_DEFAULTS.driverVersion;
+      const vbiosVersion = o.vbiosVersion ?? SIM_DEFAULTS.vbiosVersion;
+      const values = (index: number): Uint8Array => o.measurements?.[index] ?? golden(index);
+      const signerChain = [rimSigner, rimCa, rimRoot].map((c) => new Uint8Array(c.cert.rawData));
+      const driver = await signRim(rimXml(chip, driverVersion, DRIVER_INDICES, values, `${seed}/driver/${driverVersion}`), rimSigner.keys.privateKey, signerChain);
+      const vbios = await signRim(rimXml(chip, vbiosVersion, VBIOS_INDICES, values, `${seed}/vbios/${vbiosVersion}`), rimSigner.keys.privateKey, signerChain);
+      const p = [o.project ?? SIM_DEFAULTS.project, o.projectSku ?? SIM_DEFAULTS.projectSku, o.chipSku ?? SIM_DEFAULTS.chipSku];
+      return { driver, vbios, driverId: `NV_GPU_DRIVER_${chip}_${driverVersion}`, vbiosId: `NV_GPU_VBIOS_${p.join('_')}_${vbiosVersion.replace(/\./g, '')}` };
+    },
+
+    ocsp(gpu, index, status, times = {}) {
+      const cert = pkijs.Certificate.fromBER(gpu.certificatesDer[index]!);
+      const issuerDer = gpu.certificatesDer[index + 1];
+      if (!issuerDer) throw new Error(`certificate ${index} has no issuer in the chain`);
+      const issuer = pkijs.Certificate.fromBER(issuerDer);
+      const issuerKey = KeyObject.from(cas[index]!.keys.privateKey);
+      return ocspResponse(cert, issuer, issuerKey, status, times.thisUpdate ?? notBefore, times.nextUpdate ?? new Date(notBefore.getTime() + 3650 * DAY));
+    },
+  };
+}
+
+/** The report bytes up to the signature: SPDM GET_MEASUREMENTS request + MEASUREMENTS response. */
+function buildReport(p: { nonce: Uint8Array; responderNonce: Uint8Array; blocks: readonly Uint8Array[]; opaque: Uint8Array }): Uint8Array {
+  if (p.nonce.length !== 32) throw new Error('the nonce must be 32 bytes');
+  const request = Buffer.concat([Buffer.from([0x11, 0xe0, 0x01, 0xff]), p.nonce, Buffer.from([0x00])]);
+  const record = Buffer.concat(
+    p.blocks.map((value, i) => {
+      const header = Buffer.alloc(7);
+      header.writeUInt8(i + 1, 0);
+      header.writeUInt8(0x01, 1); // DMTF measurement specification
+      header.writeUInt16LE(value.length + 3, 2);
+      header.writeUInt8(0x01, 4); // DMTF value type, as in real reports
+      header.writeUInt16LE(value.length, 5);
+      return Buffer.concat([header, value]);
+    }),
+  );
+  const head = Buffer.alloc(8);
+  head.writeUInt8(0x11, 0);
+  head.writeUInt8(0x60, 1);
+  head.writeUInt8(p.blocks.length, 4);
+  head.writeUIntLE(record.length, 5, 3);
+  const opaqueLength = Buffer.alloc(2);
+  opaqueLength.writeUInt16LE(p.opaque.length);
+  return new Uint8Array(Buffer.concat([request, head, record, p.responderNonce, opaqueLength, p.opaque]));
+}
+
+/** Opaque data TLVs in the order real H100 firmware writes them. */
+function opaqueData(f: { driverVersion: string; vbiosVersion: string; project: string; projectSku: string; chipSku: string; fwid: Uint8Array | null; nvdec0: number }): Uint8Array {
+  const tlv = (type: number, value: Uint8Array): Buffer => {
+    const h = Buffer.alloc(4);
+    h.writeUInt16LE(type, 0);
+    h.writeUInt16LE(value.length, 2);
+    return Buffer.concat([h, value]);
+  };
+  const str = (s: string, pad = 1): Uint8Array => new Uint8Array(Buffer.concat([Buffer.from(s, 'latin1'), Buffer.alloc(pad)]));
+  const msrs = Buffer.alloc(256);
+  for (let i = 0; i < 64; i++) msrs.writeUInt32LE(i % 3, i * 4);
+  const parts = [
+    tlv(6, encodeVbiosVersion(f.vbiosVersion)),
+    tlv(14, new Uint8Array([0xb1, 0x03, 0, 0])),
+    tlv(15, str(f.chipSku, 6)),
+    tlv(16, str('0', 4)),
+    tlv(17, str(f.project)),
+    tlv(18, str(f.projectSku)),
+    tlv(19, new Uint8Array(2)),
+    tlv(3, str(f.driverVersion)),
+    tlv(4, new Uint8Array([0x80, 0x01, 0, 0, 0, 0, 0, 0])),
+    tlv(12, msrs),
+    tlv(13, new Uint8Array([0x00, 0xc0, 0x01, 0x00])),
+    tlv(11, new Uint8Array([f.nvdec0])),
+  ];
+  if (f.fwid) parts.push(tlv(20, f.fwid));
+  parts.push(tlv(21, new Uint8Array([0x55])));
+  return new Uint8Array(Buffer.concat(parts));
+}
+
+/** NVIDIA's DICE extension value: SEQUENCE { version 1, SPKI, FWID { sha384, digest } }. */
+function fwidExtension(spki: Uint8Array, fwid: Uint8Array): ArrayBuffer {
+  const spkiAsn = asn1js.fromBER(spki).result;
+  return new asn1js.Sequence({
+    value: [
+      new asn1js.Integer({ value: 1 }),
+      spkiAsn,
+      new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '2.16.840.1.101.3.4.2.2' }), new asn1js.OctetString({ valueHex: fwid })] }),
+    ],
+  }).toBER();
+}
+
+/** A RIM shaped like NVIDIA's: SWID SoftwareIdentity, TCG Meta, 64 Resources with Hash0..N. */
+function rimXml(chip: string, version: string, activeIndices: readonly number[], values: (index: number) => Uint8Array, tag: string): string {
+  const resources: string[] = [];
+  for (let i = 0; i < SIM_MEASUREMENT_BLOCKS; i++) {
+    const active = activeIndices.includes(i);
+    const value = active ? values(i) : new Uint8Array(48);
+    // One entry with two alternatives, as real RIMs have for components with several builds.
+    const alternatives = active && i === activeIndices[1] ? [value, new Uint8Array(createHash('sha384').update(`${tag}/alt/${i}`).digest())] : [value];
+    const hashes = alternatives.map((a, n) => `ns2:Hash${n}="${Buffer.from(a).toString('hex')}"`).join(' ');
+    resources.push(`        <ns0:Resource type="Measurement" index="${i}" active="${active ? 'True' : 'False'}" alternatives="${alternatives.length}" ${hashes} name="Measurement_${i}" size="48"/>`);
+  }
+  const tagId = createHash('sha384').update(tag).digest('hex');
+  return [
+    `<SoftwareIdentity xmlns="${SWID_NS}" xmlns:ns0="${SWID_NS}" xmlns:ns2="${HASH_NS}" corpus="false" name="${chip}" patch="false" supplemental="false" tagId="${tagId}" version="1.0" tagVersion="0">`,
+    '    <ns0:Entity name="NVIDIA Corporation" role="softwareCreator tagCreator"/>',
+    `    <ns0:Meta xmlns:ns1="${TCG_RIM_NS}" colloquialVersion="${version}" edition="GPU" product="${chip}" revision="r1" PayloadType="direct" ns1:BindingSpec="RIMIM" ns1:BindingSpecVersion="1.01" ns1:PlatformManufacturerId="5703" ns1:PlatformManufacturerStr="NVIDIA Corporation" ns1:PlatformModel="${chip}" ns1:FirmwareManufacturer="NVIDIA Corporation" ns1:FirmwareManufacturerId="5703"/>`,
+    `    <ns0:Payload xmlns:SHA384="${HASH_NS}">`,
+    ...resources,
+    '    </ns0:Payload>',
+    '</SoftwareIdentity>',
+  ].join('\n');
+}
+
+async function signRim(xml: string, key: CryptoKey, chainDer: readonly Uint8Array[]): Promise<string> {
+  return signEnveloped(parseXml(xml), key, chainDer);
+}
+
+function ocspResponse(cert: pkijs.Certificate, issuer: pkijs.Certificate, issuerKey: KeyObject, status: 'good' | 'revoked' | 'unknown', thisUpdate: Date, nextUpdate: Date): Uint8Array {
+  const sha384 = (b: Uint8Array | ArrayBuffer): Uint8Array => new Uint8Array(createHash('sha384').update(new Uint8Array(b)).digest());
+  const certID = new pkijs.CertID({
+    hashAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: '2.16.840.1.101.3.4.2.2' }),
+    issuerNameHash: new asn1js.OctetString({ valueHex: sha384(issuer.subject.toSchema().toBER()) }),
+    issuerKeyHash: new asn1js.OctetString({ valueHex: sha384(issuer.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView) }),
+    serialNumber: new asn1js.Integer({ valueHex: cert.serialNumber.valueBlock.valueHexView }),
+  });
+  const certStatus =
+    status === 'good'
+      ? new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, lenBlockLength: 1 })
+      : status === 'revoked'
+        ? new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 1 }, value: [new asn1js.GeneralizedTime({ valueDate: thisUpdate })] })
+        : new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 2 }, lenBlockLength: 1 });
+  const responseData = new pkijs.ResponseData({
+    responderID: issuer.subject,
+    producedAt: thisUpdate,
+    responses: [new pkijs.SingleResponse({ certID, certStatus, thisUpdate, nextUpdate })],
+  });
+  const tbs = new Uint8Array(responseData.toSchema(true).toBER());
+  // pkijs encodes a ResponseData inside a BasicOCSPResponse from these bytes only.
+  responseData.tbsView = tbs;
+  const signature = sign('sha384', tbs, issuerKey);
+  const basic = new pkijs.BasicOCSPResponse({
+    tbsResponseData: responseData,
+    signatureAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: '1.2.840.10045.4.3.3' }),
+    signature: new asn1js.BitString({ valueHex: signature }),
+  });
+  const response = new pkijs.OCSPResponse({
+    responseStatus: new asn1js.Enumerated({ value: 0 }),
+    responseBytes: new pkijs.ResponseBytes({ responseType: '1.3.6.1.5.5.7.48.1.1', response: new asn1js.OctetString({ valueHex: basic.toSchema().toBER() }) }),
+  });
+  return new Uint8Array(response.toSchema().toBER());
+}
+
+function serial(seed: string, subject: string): string {
+  // Positive, 16 bytes: stable per seed and subject so generated chains are reproducible in shape.
+  return '01' + createHash('sha256').update(`${seed}/serial/${subject}`).digest('hex').slice(0, 30);
+}

@@ -327,10 +327,10 @@ function ocspResponse(cert: pkijs.Certificate, issuer: pkijs.Certificate, issuer
   });
   const certStatus =
     status === 'good'
-      ? new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, lenBlockLength: 1 })
+      ? new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 } })
       : status === 'revoked'
         ? new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 1 }, value: [new asn1js.GeneralizedTime({ valueDate: thisUpdate })] })
-        : new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 2 }, lenBlockLength: 1 });
+        : new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 2 } });
   const responseData = new pkijs.ResponseData({
     responderID: issuer.subject,
     producedAt: thisUpdate,

@@ -1,0 +1,190 @@
+/**
+ * Intel PCS collateral as the verifier receives it (files or cache; this package never fetches):
+ * TCB info and QE identity responses, whose ECDSA signature covers the exact bytes of the
+ * `tcbInfo` / `enclaveIdentity` member as sent, with the issuer chain PCS returns in the
+ * `TCB-Info-Issuer-Chain` / `SGX-Enclave-Identity-Issuer-Chain` header; the PCK CRL (with
+ * `SGX-PCK-CRL-Issuer-Chain`) and the root CA CRL. Every chain must verify to a trust anchor.
+ */
+import { verify as cryptoVerify, type X509Certificate } from 'node:crypto';
+import { ParseError, reason, type Reason } from '../verdict.ts';
+import { cn, parseCertificates, validityProblem, verifyChain, type ChainResult, type TrustAnchor } from './chain.ts';
+import { decodeIssuerChain } from './pem.ts';
+import type { TdxVerifierCache } from './chain-cache.ts';
+
+/** Collateral for one quote; every part is optional, and each part given is checked. */
+export interface TdxCollateral {
+  /** PCS TCB info response body: `{"tcbInfo":{...},"signature":"<hex r||s>"}`. */
+  readonly tcbInfo?: string | Uint8Array;
+  /** PEM (or URL-encoded PEM, as in the response header): TCB Signing certificate, then root. */
+  readonly tcbInfoIssuerChain?: string;
+  /** PCS QE identity response body: `{"enclaveIdentity":{...},"signature":"..."}`. */
+  readonly qeIdentity?: string | Uint8Array;
+  /** Defaults to tcbInfoIssuerChain: Intel signs both with the TCB Signing key. */
+  readonly qeIdentityIssuerChain?: string;
+  /** DER, PEM or hex. */
+  readonly pckCrl?: Uint8Array;
+  /** Defaults to the PCK's issuer from the quote's (verified) chain. */
+  readonly pckCrlIssuerChain?: string;
+  /** DER, PEM or hex; issued by the root CA. */
+  readonly rootCrl?: Uint8Array;
+}
+
+/** Intel's subject CN for the certificate that signs TCB info and QE identity. */
+export const TCB_SIGNING_CN = 'Intel SGX TCB Signing';
+
+/** A verified (or at least parsed) signed JSON member, with what failed. */
+export interface SignedJson {
+  /** JSON.parse of the signed member; undefined when the body does not parse. */
+  readonly value: unknown;
+  readonly reasons: readonly Reason[];
+}
+
+/**
+ * Parses a PCS signed JSON response and checks its signature with the issuer chain's leaf, the
+ * chain against the trust anchors and its validity at `at`. `check` is the collateral's check id
+ * prefix (e.g. `tdx.collateral.tcb-info`); reasons use `<check>` for parse problems and
+ * `<check>.signature` for anything about who signed it.
+ */
+export function verifySignedJson(
+  body: string | Uint8Array,
+  member: 'tcbInfo' | 'enclaveIdentity',
+  issuerChain: string | undefined,
+  anchors: readonly TrustAnchor[],
+  at: Date,
+  check: string,
+  cache?: TdxVerifierCache,
+): SignedJson {
+  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  let signed: string;
+  let signature: Uint8Array;
+  let value: unknown;
+  try {
+    signed = rawJsonMember(text, member, check);
+    const sigHex = rawJsonMember(text, 'signature', check);
+    const sig = JSON.parse(sigHex) as unknown;
+    if (typeof sig !== 'string' || !/^[0-9a-fA-F]{128}$/.test(sig)) throw new ParseError(check, 'signature is not 64 bytes of hex');
+    signature = new Uint8Array(Buffer.from(sig, 'hex'));
+    value = JSON.parse(signed) as unknown;
+  } catch (err) {
+    if (err instanceof ParseError) return { value: undefined, reasons: [reason(err.check, err.message)] };
+    return { value: undefined, reasons: [reason(check, `response is not JSON: ${(err as Error).message}`)] };
+  }
+  const reasons: Reason[] = [];
+  const signer = signingCertificate(issuerChain, anchors, at, `${check}.signature`, reasons, cache);
+  if (signer !== undefined) {
+    let ok = false;
+    try {
+      ok = cryptoVerify('sha256', Buffer.from(signed, 'utf8'), { key: signer.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+    } catch {
+      ok = false;
+    }
+    if (!ok) reasons.push(reason(`${check}.signature`, `the ${member} signature does not verify with ${cn(signer.subject)}`));
+  }
+  return { value, reasons };
+}
+
+/** The verified leaf of a TCB Signing issuer chain, or undefined with reasons added. */
+function signingCertificate(
+  issuerChain: string | undefined,
+  anchors: readonly TrustAnchor[],
+  at: Date,
+  check: string,
+  reasons: Reason[],
+  cache?: TdxVerifierCache,
+): X509Certificate | undefined {
+  if (issuerChain === undefined) {
+    reasons.push(reason(check, 'no issuer chain given (the TCB Signing certificate), so the signature cannot be checked'));
+    return undefined;
+  }
+  const compute = (): ChainResult => {
+    let ders: Uint8Array[];
+    try {
+      ders = decodeIssuerChain(issuerChain, check);
+    } catch (err) {
+      return { ok: false, message: (err as Error).message };
+    }
+    const parsed = parseCertificates(ders);
+    return 'message' in parsed ? { ok: false, message: parsed.message } : verifyChain(parsed.certs, anchors);
+  };
+  const result = cache ? cache.memo('issuer-chain', issuerChain, anchors, compute, (r) => r.ok) : compute();
+  if (!result.ok) {
+    reasons.push(reason(check, `issuer chain: ${result.message}`));
+    return undefined;
+  }
+  const leaf = result.certs[0] as X509Certificate;
+  if (cn(leaf.subject) !== TCB_SIGNING_CN) {
+    reasons.push(reason(check, `signed by "${cn(leaf.subject)}", expected "${TCB_SIGNING_CN}"`));
+    return undefined;
+  }
+  const problem = validityProblem(result.windows, at);
+  if (problem !== undefined) reasons.push(reason(check, `issuer chain: ${problem}`));
+  return leaf;
+}
+
+/**
+ * The exact text of a top-level member's value in a JSON object, as the signer saw it.
+ * JSON.parse then re-serialising would not do: the signature covers the bytes as sent.
+ */
+export function rawJsonMember(text: string, key: string, check: string): string {
+  let i = skipWs(text, 0);
+  if (text[i] !== '{') throw new ParseError(check, 'response is not a JSON object');
+  i = skipWs(text, i + 1);
+  let found: string | undefined;
+  while (text[i] !== '}') {
+    if (text[i] !== '"') throw new ParseError(check, `expected a member name at offset ${i}`);
+    const keyEnd = scanString(text, i, check);
+    const name = JSON.parse(text.slice(i, keyEnd)) as string;
+    i = skipWs(text, keyEnd);
+    if (text[i] !== ':') throw new ParseError(check, `expected ':' at offset ${i}`);
+    const start = skipWs(text, i + 1);
+    const end = scanValue(text, start, check);
+    if (name === key) {
+      if (found !== undefined) throw new ParseError(check, `member "${key}" appears twice`);
+      found = text.slice(start, end);
+    }
+    i = skipWs(text, end);
+    if (text[i] === ',') i = skipWs(text, i + 1);
+    else if (text[i] !== '}') throw new ParseError(check, `expected ',' or '}' at offset ${i}`);
+  }
+  if (skipWs(text, i + 1) !== text.length) throw new ParseError(check, 'data after the JSON object');
+  if (found === undefined) throw new ParseError(check, `response has no "${key}" member`);
+  return found;
+}
+
+function skipWs(text: string, i: number): number {
+  while (i < text.length && (text[i] === ' ' || text[i] === '\n' || text[i] === '\r' || text[i] === '\t')) i++;
+  return i;
+}
+
+/** End offset (exclusive) of the string starting at `i`. */
+function scanString(text: string, i: number, check: string): number {
+  for (let j = i + 1; j < text.length; j++) {
+    const c = text[j];
+    if (c === '\\') j++;
+    else if (c === '"') return j + 1;
+  }
+  throw new ParseError(check, 'unterminated JSON string');
+}
+
+/** End offset (exclusive) of the JSON value starting at `i`; JSON.parse validates it later. */
+function scanValue(text: string, i: number, check: string): number {
+  const c = text[i];
+  if (c === '"') return scanString(text, i, check);
+  if (c === '{' || c === '[') {
+    let depth = 0;
+    for (let j = i; j < text.length; j++) {
+      const d = text[j];
+      if (d === '"') j = scanString(text, j, check) - 1;
+      else if (d === '{' || d === '[') depth++;
+      else if (d === '}' || d === ']') {
+        depth--;
+        if (depth === 0) return j + 1;
+      }
+    }
+    throw new ParseError(check, 'unterminated JSON value');
+  }
+  let j = i;
+  while (j < text.length && !/[,}\]\s]/.test(text[j] as string)) j++;
+  if (j === i) throw new ParseError(check, `expected a JSON value at offset ${i}`);
+  return j;
+}

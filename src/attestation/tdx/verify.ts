@@ -1,0 +1,305 @@
+/**
+ * Authenticity of a TDX quote: the quote signature by the QE's attestation key, the QE report
+ * that binds that key (REPORTDATA = SHA-256(attestation key || QE auth data) || 32 zero bytes)
+ * signed by the PCK key, the PCK chain to a pinned root, and, when collateral is given, its
+ * signatures, revocation, and the TCB and QE status it assigns. Every failed check is a Reason;
+ * nothing here throws for bad evidence. Whether the TD is the one wanted is appraise.ts's job.
+ */
+import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject, type X509Certificate } from 'node:crypto';
+import { INTEL_SGX_ROOT_CA_PEM } from '../roots/intel.ts';
+import { ParseError, reason, verdict, type Reason, type Verdict } from '../verdict.ts';
+import { cn, parseCertificates, trustAnchors, validityProblem, verifyChain, type TrustAnchor, type ValidityWindow } from './chain.ts';
+import type { TdxVerifierCache } from './chain-cache.ts';
+import { pckClaims, quoteClaims, type TdxClaims } from './claims.ts';
+import { verifySignedJson, type TdxCollateral } from './collateral.ts';
+import { crlSignatureProblem, crlValidityProblem, parseCrl, serialHex } from './crl.ts';
+import { bytesEqual, hex } from './hex.ts';
+import { parsePckExtension, type PckExtension } from './pck.ts';
+import { parsePemCertificates } from './pem.ts';
+import { evaluateQe, parseQeIdentity } from './qe-identity.ts';
+import { INTEL_QE_VENDOR_ID, parseTdxQuote, type TdxQuote } from './quote.ts';
+import { evaluateTcb, parseTcbInfo } from './tcb-info.ts';
+
+export interface TdxVerifyOptions {
+  /** The time certificates, CRLs and collateral must be valid at (no clock in this package). */
+  readonly at: Date;
+  /** Roots to trust; default: the pinned Intel SGX Root CA. Simulated evidence passes its own. */
+  readonly trustAnchors?: readonly TrustAnchor[];
+  readonly collateral?: TdxCollateral;
+  /** Share one across calls to skip re-verifying chains already seen. */
+  readonly cache?: TdxVerifierCache;
+}
+
+/** Subject CN Intel gives PCK certificates. */
+export const PCK_CN = 'Intel SGX PCK Certificate';
+
+let intelAnchors: readonly TrustAnchor[] | undefined;
+
+/** The pinned Intel SGX Root CA as a trust anchor list (parsed once). */
+export function intelTrustAnchors(): readonly TrustAnchor[] {
+  intelAnchors ??= trustAnchors([INTEL_SGX_ROOT_CA_PEM]);
+  return intelAnchors;
+}
+
+/** Verifies a TDX quote (raw bytes, v4 or v5). Never throws for bad evidence. */
+export function verifyTdxQuote(bytes: Uint8Array, options: TdxVerifyOptions): Verdict<TdxClaims> {
+  let quote: TdxQuote;
+  try {
+    quote = parseTdxQuote(bytes);
+  } catch (err) {
+    if (err instanceof ParseError) return verdict({ platform: 'tdx' }, [reason(err.check, err.message)]);
+    throw err;
+  }
+  const anchors = options.trustAnchors ?? intelTrustAnchors();
+  const reasons: Reason[] = [];
+  let claims: TdxClaims = quoteClaims(quote);
+
+  if (hex(quote.header.qeVendorId) !== INTEL_QE_VENDOR_ID) {
+    reasons.push(reason('tdx.qe-vendor-id', `QE vendor ID ${hex(quote.header.qeVendorId)} is not Intel's (${INTEL_QE_VENDOR_ID})`));
+  }
+  checkQuoteSignature(quote, reasons);
+  checkQeReportData(quote, reasons);
+
+  const pck = options.cache
+    ? options.cache.memo('pck-chain', quote.certification.pckChain, anchors, () => examinePckChain(quote.certification.pckChain, anchors), (p) => p.problems.length === 0)
+    : examinePckChain(quote.certification.pckChain, anchors);
+  reasons.push(...pck.problems);
+  if (pck.windows !== undefined) {
+    const problem = validityProblem(pck.windows, options.at);
+    if (problem !== undefined) reasons.push(reason('tdx.pck-chain.validity', problem));
+  }
+  if (pck.extension !== undefined) claims = { ...claims, ...pckClaims(pck.extension) };
+  if (pck.key !== undefined && !verifyP256(pck.key, quote.certification.qeReportBytes, quote.certification.qeReportSignature)) {
+    reasons.push(reason('tdx.qe-report-signature', 'the QE report signature does not verify with the PCK certificate key'));
+  }
+
+  if (options.collateral !== undefined) {
+    claims = checkCollateral(quote, pck, options.collateral, anchors, options, reasons, claims);
+  }
+  return verdict(claims, reasons);
+}
+
+function checkQuoteSignature(quote: TdxQuote, reasons: Reason[]): void {
+  const key = attestationKey(quote.attestationKey);
+  if (key === undefined) {
+    reasons.push(reason('tdx.quote-signature', 'the attestation key is not a P-256 point'));
+  } else if (!verifyP256(key, quote.signedBytes, quote.signature)) {
+    reasons.push(reason('tdx.quote-signature', 'the quote signature over header and TD report body does not verify with the attestation key'));
+  }
+}
+
+function checkQeReportData(quote: TdxQuote, reasons: Reason[]): void {
+  const c = quote.certification;
+  const expected = new Uint8Array(64);
+  expected.set(createHash('sha256').update(quote.attestationKey).update(c.qeAuthData).digest());
+  if (!bytesEqual(c.qeReport.reportData, expected)) {
+    reasons.push(reason('tdx.qe-report-data', `QE report data ${hex(c.qeReport.reportData)} is not SHA-256(attestation key || QE auth data) || 32 zero bytes (${hex(expected)})`));
+  }
+}
+
+/** What the PCK chain gave: cached as a whole when it has no problems. */
+interface PckResult {
+  readonly problems: readonly Reason[];
+  readonly leaf?: X509Certificate;
+  readonly key?: KeyObject;
+  readonly extension?: PckExtension;
+  /** Certificates the chain verification used, leaf first, and the anchor. */
+  readonly certs?: readonly X509Certificate[];
+  readonly anchor?: TrustAnchor;
+  readonly windows?: readonly ValidityWindow[];
+}
+
+function examinePckChain(pem: Uint8Array, anchors: readonly TrustAnchor[]): PckResult {
+  let ders: Uint8Array[];
+  try {
+    ders = parsePemCertificates(pem, 'tdx.pck-chain');
+  } catch (err) {
+    return { problems: [reason('tdx.pck-chain', (err as Error).message)] };
+  }
+  const parsed = parseCertificates(ders);
+  if ('message' in parsed) return { problems: [reason('tdx.pck-chain', parsed.message)] };
+  const leaf = parsed.certs[0] as X509Certificate;
+  const problems: Reason[] = [];
+  const details = leaf.publicKey.asymmetricKeyDetails;
+  const key = leaf.publicKey.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1' ? leaf.publicKey : undefined;
+  if (key === undefined) problems.push(reason('tdx.pck-chain', 'the PCK certificate key is not ECDSA P-256'));
+  if (cn(leaf.subject) !== PCK_CN) problems.push(reason('tdx.pck-chain', `the leaf certificate is "${cn(leaf.subject)}", expected "${PCK_CN}"`));
+  let extension: PckExtension | undefined;
+  try {
+    extension = parsePckExtension(ders[0] as Uint8Array);
+  } catch (err) {
+    problems.push(reason(err instanceof ParseError ? err.check : 'tdx.pck-extension', (err as Error).message));
+  }
+  const chain = verifyChain(parsed.certs, anchors);
+  if (!chain.ok) problems.push(reason('tdx.pck-chain', chain.message));
+  return {
+    problems,
+    leaf,
+    ...(key ? { key } : {}),
+    ...(extension ? { extension } : {}),
+    ...(chain.ok ? { certs: chain.certs, anchor: chain.anchor, windows: chain.windows } : {}),
+  };
+}
+
+function checkCollateral(
+  quote: TdxQuote,
+  pck: PckResult,
+  collateral: TdxCollateral,
+  anchors: readonly TrustAnchor[],
+  options: TdxVerifyOptions,
+  reasons: Reason[],
+  claims: TdxClaims,
+): TdxClaims {
+  const at = options.at;
+  if (collateral.rootCrl !== undefined) checkRootCrl(collateral.rootCrl, pck, anchors, at, reasons);
+  if (collateral.pckCrl !== undefined) checkPckCrl(collateral, pck, anchors, options, reasons);
+
+  if (collateral.tcbInfo !== undefined) {
+    const check = 'tdx.collateral.tcb-info';
+    const signed = verifySignedJson(collateral.tcbInfo, 'tcbInfo', collateral.tcbInfoIssuerChain, anchors, at, check, options.cache);
+    reasons.push(...signed.reasons);
+    const info = parseCollateral(signed.value, parseTcbInfo, check, reasons);
+    if (info !== undefined) {
+      freshness(info.issueDate, info.nextUpdate, at, `${check}.validity`, 'TCB info', reasons);
+      if (pck.extension === undefined) {
+        reasons.push(reason('tdx.tcb-status', 'no PCK TCB to evaluate against TCB info'));
+      } else {
+        const e = evaluateTcb(info, pck.extension, quote.body);
+        for (const p of e.problems) reasons.push(reason(p.check, p.message));
+        claims = {
+          ...claims,
+          tcbStatus: e.status,
+          ...(e.level ? { tcbDate: e.level.tcbDate } : {}),
+          advisoryIds: e.advisoryIds,
+          ...(e.moduleStatus ? { tdxModuleTcbStatus: e.moduleStatus } : {}),
+        };
+      }
+    }
+  }
+
+  if (collateral.qeIdentity !== undefined) {
+    const check = 'tdx.collateral.qe-identity';
+    const chain = collateral.qeIdentityIssuerChain ?? collateral.tcbInfoIssuerChain;
+    const signed = verifySignedJson(collateral.qeIdentity, 'enclaveIdentity', chain, anchors, at, check, options.cache);
+    reasons.push(...signed.reasons);
+    const identity = parseCollateral(signed.value, parseQeIdentity, check, reasons);
+    if (identity !== undefined) {
+      freshness(identity.issueDate, identity.nextUpdate, at, `${check}.validity`, 'QE identity', reasons);
+      const e = evaluateQe(identity, quote.certification.qeReport);
+      for (const p of e.problems) reasons.push(reason(p.check, p.message));
+      claims = { ...claims, qeTcbStatus: e.status };
+    }
+  }
+  return claims;
+}
+
+function checkRootCrl(data: Uint8Array, pck: PckResult, anchors: readonly TrustAnchor[], at: Date, reasons: Reason[]): void {
+  const check = 'tdx.collateral.root-crl';
+  const crl = parseCollateral(data, (d) => parseCrl(d as Uint8Array, check), check, reasons);
+  if (crl === undefined) return;
+  // The root CRL must come from the anchor the PCK chain ends at (or, without one, any anchor).
+  const issuers = pck.anchor ? [pck.anchor] : anchors;
+  const problems = issuers.map((a) => crlSignatureProblem(crl, a.cert));
+  if (!problems.includes(undefined)) reasons.push(reason(`${check}.signature`, problems[0] ?? 'no trust anchor'));
+  const stale = crlValidityProblem(crl, at);
+  if (stale !== undefined) reasons.push(reason(`${check}.validity`, stale));
+  for (const cert of pck.certs?.slice(1) ?? []) {
+    if (crl.revokedSerials.has(serialHex(cert.serialNumber))) reasons.push(reason('tdx.pck-revoked', `${cn(cert.subject)} (serial ${cert.serialNumber}) is revoked by the root CA CRL`));
+  }
+}
+
+function checkPckCrl(collateral: TdxCollateral, pck: PckResult, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, reasons: Reason[]): void {
+  const check = 'tdx.collateral.pck-crl';
+  const crl = parseCollateral(collateral.pckCrl, (d) => parseCrl(d as Uint8Array, check), check, reasons);
+  if (crl === undefined) return;
+  let issuer: X509Certificate | undefined;
+  if (collateral.pckCrlIssuerChain !== undefined) {
+    issuer = crlIssuerFromChain(collateral.pckCrlIssuerChain, anchors, options.at, `${check}.signature`, reasons);
+  } else if (pck.certs !== undefined) {
+    issuer = pck.certs[1] ?? pck.anchor?.cert;
+  } else {
+    reasons.push(reason(`${check}.signature`, 'no verified PCK issuer and no CRL issuer chain to check the PCK CRL with'));
+  }
+  if (issuer !== undefined) {
+    const problem = crlSignatureProblem(crl, issuer);
+    if (problem !== undefined) reasons.push(reason(`${check}.signature`, problem));
+  }
+  const stale = crlValidityProblem(crl, options.at);
+  if (stale !== undefined) reasons.push(reason(`${check}.validity`, stale));
+  if (pck.leaf !== undefined && crl.revokedSerials.has(serialHex(pck.leaf.serialNumber))) {
+    reasons.push(reason('tdx.pck-revoked', `the PCK certificate (serial ${pck.leaf.serialNumber}) is revoked by the PCK CRL`));
+  }
+}
+
+function crlIssuerFromChain(text: string, anchors: readonly TrustAnchor[], at: Date, check: string, reasons: Reason[]): X509Certificate | undefined {
+  let ders: Uint8Array[];
+  try {
+    ders = parsePemCertificates(decodeURIComponentSafe(text), check);
+  } catch (err) {
+    reasons.push(reason(check, (err as Error).message));
+    return undefined;
+  }
+  const parsed = parseCertificates(ders);
+  if ('message' in parsed) {
+    reasons.push(reason(check, parsed.message));
+    return undefined;
+  }
+  const chain = verifyChain(parsed.certs, anchors);
+  if (!chain.ok) {
+    reasons.push(reason(check, `CRL issuer chain: ${chain.message}`));
+    return undefined;
+  }
+  const problem = validityProblem(chain.windows, at);
+  if (problem !== undefined) reasons.push(reason(check, `CRL issuer chain: ${problem}`));
+  return chain.certs[0];
+}
+
+function decodeURIComponentSafe(text: string): string {
+  if (!text.includes('%')) return text;
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** Parses a piece of collateral, turning a ParseError into a reason. */
+function parseCollateral<T>(value: unknown, parse: (v: unknown) => T, check: string, reasons: Reason[]): T | undefined {
+  if (value === undefined) return undefined;
+  try {
+    return parse(value);
+  } catch (err) {
+    if (err instanceof ParseError) {
+      reasons.push(reason(err.check, err.message));
+      return undefined;
+    }
+    reasons.push(reason(check, `does not parse: ${(err as Error).message}`));
+    return undefined;
+  }
+}
+
+function freshness(issueDate: Date, nextUpdate: Date, at: Date, check: string, what: string, reasons: Reason[]): void {
+  if (at.getTime() < issueDate.getTime()) reasons.push(reason(check, `${what} was issued at ${issueDate.toISOString()}, after the verification time ${at.toISOString()}`));
+  else if (at.getTime() > nextUpdate.getTime()) reasons.push(reason(check, `${what} expired at ${nextUpdate.toISOString()} (nextUpdate; time ${at.toISOString()})`));
+}
+
+/** The QE's raw X||Y attestation key as a KeyObject; undefined when not a P-256 point. */
+function attestationKey(xy: Uint8Array): KeyObject | undefined {
+  try {
+    return createPublicKey({
+      key: { kty: 'EC', crv: 'P-256', x: Buffer.from(xy.subarray(0, 32)).toString('base64url'), y: Buffer.from(xy.subarray(32, 64)).toString('base64url') },
+      format: 'jwk',
+    });
+  } catch {
+    return undefined;
+  }
+}
+
+/** ECDSA P-256 SHA-256 over `data` with a raw r||s signature. */
+function verifyP256(key: KeyObject, data: Uint8Array, signature: Uint8Array): boolean {
+  try {
+    return cryptoVerify('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+  } catch {
+    return false;
+  }
+}

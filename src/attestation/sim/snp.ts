@@ -104,6 +104,8 @@ export interface SnpSimulator {
   report(fields?: SnpReportFields): Uint8Array;
   /** Serializes a report without signing it (signature bytes zero). */
   unsignedReport(fields?: SnpReportFields): Uint8Array;
+  /** Signs arbitrary report bytes in place (bytes 0x000-0x29F), e.g. after setting a reserved byte; returns them. */
+  sign(report: Uint8Array): Uint8Array;
   /** Issues another endorsement certificate for the same key (other TCB, validity, extensions, issuer). */
   issueEndorsement(options?: EndorsementOptions): Promise<string>;
   /** A CRL signed by the simulated ARK (DER). */
@@ -232,14 +234,14 @@ export async function createSnpSimulator(options: SnpSimulatorOptions = {}): Pro
 
   const unsignedReport = (f: SnpReportFields = {}): Uint8Array =>
     encodeSnpReport(f, { product, kind, tcb, chipId, measurement: defaultMeasurement });
-  const report = (f: SnpReportFields = {}): Uint8Array => {
-    const out = unsignedReport(f);
+  const signReport = (out: Uint8Array): Uint8Array => {
     const sig = sign('sha384', out.subarray(0, SNP_SIGNED_LENGTH), { key: leafPrivate, dsaEncoding: 'ieee-p1363' });
     // r and s are stored little-endian in 72-byte fields; the top 24 bytes stay zero.
     out.set(Uint8Array.from(sig.subarray(0, 48)).reverse(), SNP_SIGNATURE_R_OFFSET);
     out.set(Uint8Array.from(sig.subarray(48, 96)).reverse(), SNP_SIGNATURE_S_OFFSET);
     return out;
   };
+  const report = (f: SnpReportFields = {}): Uint8Array => signReport(unsignedReport(f));
 
   return {
     product,
@@ -256,6 +258,7 @@ export async function createSnpSimulator(options: SnpSimulatorOptions = {}): Pro
     defaultMeasurement,
     report,
     unsignedReport,
+    sign: signReport,
     issueEndorsement,
     async crl(o: SnpCrlOptions = {}): Promise<Uint8Array> {
       const crl = await x509.X509CrlGenerator.create({

@@ -29,7 +29,8 @@ describe('snp/verify with simulated evidence', function () {
   it('produces JSON-able claims (no bigint, hex lower-case)', async () => {
     const sim = await milan();
     const v = verifySnpReport({ report: sim.report({ reportData: new Uint8Array(64).fill(0xab) }), certificates: sim.endorsementPem }, { at: AT, roots: sim.roots });
-    const json = JSON.parse(JSON.stringify(v.claims));
+    assert.ok(v.claims);
+    const json: unknown = JSON.parse(JSON.stringify(v.claims));
     assert.deepEqual(json, v.claims);
     assert.equal(json.reportData, 'ab'.repeat(64));
     assert.equal(json.version, 3);
@@ -161,7 +162,7 @@ describe('snp/verify with simulated evidence', function () {
   it('refuses a leaf that is a CA, has a non-P-384 key or lacks the AMD extensions', async () => {
     const sim = await milan();
     // The ASK is an RSA CA; presented alone there is no endorsement certificate at all.
-    assert.deepEqual(prepareEndorsement(new X509Certificate(sim.rootSet.askPem).raw, sim.roots).reasons.map((r) => r.check), ['snp.certificate']);
+    assert.deepEqual(prepareEndorsement(new X509Certificate(sim.rootSet.askPem!).raw, sim.roots).reasons.map((r) => r.check), ['snp.certificate']);
     const subtle = webcrypto.subtle;
     const rsa = (await subtle.generateKey({ name: 'RSA-PSS', hash: 'SHA-384', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
     const ec = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;

@@ -1,0 +1,252 @@
+/**
+ * The Manifest resource: the reference values the Coordinator appraises evidence against.
+ * Cluster-scoped; the active one is the newest Valid Manifest (see controllers/manifest).
+ * Its canonical hash (status.hash) is what clients pin.
+ */
+import type { ReferenceValues } from '../attestation/reference-values.ts';
+import { conditionsSchema, dnsSubdomainPattern, durationPattern, GROUP, hexSchema, VERSION, type Condition } from './common.ts';
+import type { CustomResourceDefinition, JSONSchemaProps } from './schema.ts';
+
+export const MANIFEST_KIND = 'Manifest';
+export const MANIFEST_PLURAL = 'manifests';
+
+export interface PolicyReference {
+  /** Short name shown in verdicts and errors. */
+  name: string;
+  /** SHA-256 of the policy document (Kata agent policy / initdata), lower-case hex. */
+  hash: string;
+  description?: string;
+}
+
+export interface AttestationTiming {
+  /** How long a nonce (and so the evidence bound to it) stays usable. Default 5m. */
+  evidenceMaxAge?: string;
+  /** How often nodes re-attest; an attestation expires after this interval. Default 1h. */
+  reattestationInterval?: string;
+}
+
+export interface ManifestSpec {
+  referenceValues: ReferenceValues;
+  policies: PolicyReference[];
+  runtimeClasses: string[];
+  attestation?: AttestationTiming;
+  development?: { acceptSimulatedEvidence?: boolean };
+}
+
+export interface ManifestHistoryEntry {
+  hash: string;
+  generation: number;
+  /** When this hash stopped being the current one. */
+  replacedAt: string;
+}
+
+export interface ManifestStatus {
+  hash?: string;
+  observedGeneration?: number;
+  conditions?: Condition[];
+  history?: ManifestHistoryEntry[];
+  activeSince?: string;
+}
+
+export interface Manifest {
+  apiVersion: `${typeof GROUP}/${typeof VERSION}`;
+  kind: typeof MANIFEST_KIND;
+  metadata: import('@kubernetes/client-node').V1ObjectMeta;
+  spec: ManifestSpec;
+  status?: ManifestStatus;
+}
+
+export const DEFAULT_EVIDENCE_MAX_AGE = '5m';
+export const DEFAULT_REATTESTATION_INTERVAL = '1h';
+/** How many earlier hashes status.history keeps. */
+export const MANIFEST_HISTORY_LIMIT = 20;
+
+const measurement = (what: string) => hexSchema(48, what);
+
+const snpTcbSchema: JSONSchemaProps = {
+  type: 'object',
+  description: 'Minimum AMD SEV-SNP TCB: every component of REPORTED_TCB, COMMITTED_TCB, CURRENT_TCB and LAUNCH_TCB must be at least this.',
+  required: ['bootloader', 'tee', 'snp', 'microcode'],
+  properties: {
+    bootloader: { type: 'integer', minimum: 0, maximum: 255, description: 'Boot loader SPL.' },
+    tee: { type: 'integer', minimum: 0, maximum: 255, description: 'PSP OS (TEE) SPL.' },
+    snp: { type: 'integer', minimum: 0, maximum: 255, description: 'SNP firmware SPL.' },
+    microcode: { type: 'integer', minimum: 0, maximum: 255, description: 'CPU microcode SPL.' },
+    fmc: { type: 'integer', minimum: 0, maximum: 255, description: 'FMC SPL (Turin only).' },
+  },
+};
+
+const snpSchema: JSONSchemaProps = {
+  type: 'object',
+  description: 'Reference values for one kind of AMD SEV-SNP confidential VM.',
+  required: ['measurements', 'minimumTCB'],
+  properties: {
+    name: { type: 'string', maxLength: 63, description: 'Label shown in verdicts.' },
+    measurements: { type: 'array', minItems: 1, maxItems: 64, 'x-kubernetes-list-type': 'set', description: 'Allowed launch measurements; any one matches.', items: measurement('SNP launch measurement') },
+    minimumTCB: snpTcbSchema,
+    products: { type: 'array', maxItems: 3, 'x-kubernetes-list-type': 'set', description: 'Allowed processor products; empty means any.', items: { type: 'string', enum: ['Milan', 'Genoa', 'Turin'] } },
+    signingKeys: { type: 'array', maxItems: 2, 'x-kubernetes-list-type': 'set', description: 'Allowed report signing keys; empty means both.', items: { type: 'string', enum: ['vcek', 'vlek'] } },
+    maximumVMPL: { type: 'integer', minimum: 0, maximum: 3, description: 'Highest VMPL the report may come from (0 is the most privileged). Default 0.' },
+    minimumGuestABI: { type: 'string', pattern: '^[0-9]{1,3}\\.[0-9]{1,3}$', description: 'Minimum guest policy ABI version, "major.minor".' },
+    allowSMT: { type: 'boolean', description: 'Whether the guest policy may allow SMT. Default true.' },
+    allowProvisionalFirmware: { type: 'boolean', description: 'Accept reports from provisional (not yet committed) firmware. Default false.' },
+  },
+};
+
+const tdxSchema: JSONSchemaProps = {
+  type: 'object',
+  description: 'Reference values for one kind of Intel TDX trust domain.',
+  required: ['mrTd'],
+  properties: {
+    name: { type: 'string', maxLength: 63, description: 'Label shown in verdicts.' },
+    mrTd: { type: 'array', minItems: 1, maxItems: 64, 'x-kubernetes-list-type': 'set', description: 'Allowed MRTD values; any one matches.', items: measurement('MRTD') },
+    rtmrs: {
+      type: 'array',
+      maxItems: 4,
+      description: 'Expected RTMR0..RTMR3 in order; a null or empty entry is not checked.',
+      items: { type: 'string', nullable: true, pattern: '^([0-9a-f]{96})?$', description: 'RTMR value (48 bytes as 96 lower-case hex characters), or empty/null to skip.' },
+    },
+    mrSeam: { type: 'array', maxItems: 64, 'x-kubernetes-list-type': 'set', description: 'Allowed MRSEAM values (TDX module); empty means any Intel-signed module.', items: measurement('MRSEAM') },
+    xfam: hexSchema(8, 'Expected XFAM'),
+    minimumTeeTcbSvn: hexSchema(16, 'Minimum TEE_TCB_SVN, compared byte by byte'),
+  },
+};
+
+const gpuSchema: JSONSchemaProps = {
+  type: 'object',
+  description: 'Reference values for NVIDIA GPUs in confidential-computing mode.',
+  required: ['architectures', 'driverVersions', 'vbiosVersions'],
+  properties: {
+    architectures: { type: 'array', minItems: 1, maxItems: 2, 'x-kubernetes-list-type': 'set', items: { type: 'string', enum: ['HOPPER', 'BLACKWELL'] }, description: 'Allowed GPU architectures.' },
+    driverVersions: { type: 'array', minItems: 1, maxItems: 64, 'x-kubernetes-list-type': 'set', description: 'Allowed driver versions as the report spells them, e.g. 550.90.07.', items: { type: 'string', pattern: '^[0-9]+\\.[0-9]+(\\.[0-9]+)?$', maxLength: 32 } },
+    vbiosVersions: { type: 'array', minItems: 1, maxItems: 64, 'x-kubernetes-list-type': 'set', description: 'Allowed VBIOS versions as NVIDIA prints them, e.g. 96.00.9F.00.01.', items: { type: 'string', pattern: '^[0-9A-F]{2}(\\.[0-9A-F]{2}){4}$', maxLength: 14 } },
+    rimDigests: { type: 'array', maxItems: 256, 'x-kubernetes-list-type': 'set', description: 'SHA-384 digests of the RIM documents the appraisal may use; empty means any RIM signed under the pinned NVIDIA RIM root.', items: measurement('RIM document SHA-384') },
+    requireRIMs: { type: 'boolean', description: 'Require every active GPU measurement to match a driver or VBIOS RIM. Default true.' },
+  },
+};
+
+export const manifestSpecSchema: JSONSchemaProps = {
+  type: 'object',
+  description: 'Reference values and rules that evidence and workloads must meet.',
+  required: ['referenceValues', 'policies', 'runtimeClasses'],
+  properties: {
+    referenceValues: {
+      type: 'object',
+      description: 'What genuine, acceptable CVMs and GPUs measure to.',
+      properties: {
+        snp: { type: 'array', maxItems: 32, items: snpSchema, description: 'AMD SEV-SNP reference values; a report is accepted when it meets any entry.' },
+        tdx: { type: 'array', maxItems: 32, items: tdxSchema, description: 'Intel TDX reference values; a quote is accepted when it meets any entry.' },
+        gpu: gpuSchema,
+      },
+      'x-kubernetes-validations': [
+        { rule: '(has(self.snp) && size(self.snp) > 0) || (has(self.tdx) && size(self.tdx) > 0)', message: 'at least one CVM platform (snp or tdx) needs reference values' },
+      ],
+    },
+    policies: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 256,
+      description: 'Workload policies (Kata agent policy / initdata) that may run: the CVM carries the SHA-256 in SNP HOST_DATA or TDX MRCONFIGID, pods in the annotation attestor.dev/policy.',
+      'x-kubernetes-list-type': 'map',
+      'x-kubernetes-list-map-keys': ['name'],
+      items: {
+        type: 'object',
+        required: ['name', 'hash'],
+        properties: {
+          name: { type: 'string', minLength: 1, maxLength: 63, pattern: dnsSubdomainPattern, description: 'Name of the policy.' },
+          hash: hexSchema(32, 'SHA-256 of the policy document'),
+          description: { type: 'string', maxLength: 1024 },
+        },
+      },
+      'x-kubernetes-validations': [{ rule: 'self.all(p, self.exists_one(q, q.hash == p.hash))', message: 'each policy hash may be listed only once' }],
+    },
+    runtimeClasses: {
+      type: 'array',
+      minItems: 1,
+      maxItems: 32,
+      'x-kubernetes-list-type': 'set',
+      description: 'RuntimeClass names of confidential runtimes that AI worker pods may use (e.g. kata-qemu-nvidia-gpu-snp).',
+      items: { type: 'string', maxLength: 253, pattern: dnsSubdomainPattern },
+    },
+    attestation: {
+      type: 'object',
+      description: 'Attestation timing.',
+      properties: {
+        evidenceMaxAge: { type: 'string', pattern: durationPattern, default: DEFAULT_EVIDENCE_MAX_AGE, description: 'How long a nonce, and the evidence bound to it, stays usable (Go duration). Default 5m.' },
+        reattestationInterval: { type: 'string', pattern: durationPattern, default: DEFAULT_REATTESTATION_INTERVAL, description: 'How often nodes re-attest; an attestation expires after it (Go duration). Default 1h.' },
+      },
+      'x-kubernetes-validations': [
+        { rule: "!has(self.reattestationInterval) || duration(self.reattestationInterval) >= duration('30s')", message: 'reattestationInterval must be at least 30s', fieldPath: '.reattestationInterval' },
+        { rule: "!has(self.evidenceMaxAge) || !has(self.reattestationInterval) || duration(self.evidenceMaxAge) <= duration(self.reattestationInterval)", message: 'evidenceMaxAge must not exceed reattestationInterval', fieldPath: '.evidenceMaxAge' },
+      ],
+    },
+    development: {
+      type: 'object',
+      description: 'Development switches. Never enable in production.',
+      properties: {
+        acceptSimulatedEvidence: { type: 'boolean', default: false, description: 'Accept evidence signed by the simulated (test) roots instead of AMD, Intel and NVIDIA. Reported loudly in status and events. Default false.' },
+      },
+    },
+  },
+};
+
+export const manifestCrd: CustomResourceDefinition = {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: `${MANIFEST_PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'attestor', 'app.kubernetes.io/managed-by': 'attestor' } },
+  spec: {
+    group: GROUP,
+    scope: 'Cluster',
+    names: { kind: MANIFEST_KIND, listKind: 'ManifestList', plural: MANIFEST_PLURAL, singular: 'manifest', shortNames: ['mf'], categories: ['attestor'] },
+    versions: [{
+      name: VERSION,
+      served: true,
+      storage: true,
+      subresources: { status: {} },
+      additionalPrinterColumns: [
+        { name: 'Active', type: 'string', jsonPath: '.status.conditions[?(@.type=="Active")].status', description: 'Whether this is the Manifest the Coordinator appraises against.' },
+        { name: 'Valid', type: 'string', jsonPath: '.status.conditions[?(@.type=="Valid")].status' },
+        { name: 'Hash', type: 'string', jsonPath: '.status.hash', description: 'Canonical SHA-256 of the spec, for clients to pin.' },
+        { name: 'Simulated', type: 'boolean', jsonPath: '.spec.development.acceptSimulatedEvidence', priority: 1 },
+        { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+      ],
+      schema: {
+        openAPIV3Schema: {
+          type: 'object',
+          description: 'Manifest holds the reference values (CVM measurements and TCB minimums, workload policy hashes, runtime classes, GPU driver/VBIOS versions and RIMs) that the attestor Coordinator verifies evidence against. Clients pin its hash.',
+          required: ['spec'],
+          properties: {
+            apiVersion: { type: 'string' },
+            kind: { type: 'string' },
+            metadata: { type: 'object' },
+            spec: manifestSpecSchema,
+            status: {
+              type: 'object',
+              description: 'Observed state, written by the operator.',
+              properties: {
+                hash: hexSchema(32, 'Canonical SHA-256 of the spec (RFC 8785 JSON)'),
+                observedGeneration: { type: 'integer', format: 'int64' },
+                activeSince: { type: 'string', format: 'date-time', description: 'When this Manifest became the active one.' },
+                conditions: conditionsSchema,
+                history: {
+                  type: 'array',
+                  maxItems: MANIFEST_HISTORY_LIMIT,
+                  description: 'Earlier hashes of this Manifest, newest first.',
+                  items: {
+                    type: 'object',
+                    required: ['hash', 'generation', 'replacedAt'],
+                    properties: {
+                      hash: hexSchema(32, 'Earlier canonical hash'),
+                      generation: { type: 'integer', format: 'int64' },
+                      replacedAt: { type: 'string', format: 'date-time' },
+                    },
+                  },
+                },
+              },
+            },
+          },
+        },
+      },
+    }],
+  },
+};

@@ -1,0 +1,118 @@
+/**
+ * The AIWorker controller: resolves the worker's policy, checks it and the runtime class against
+ * the active Manifest, applies the Deployment and Service it owns (server-side apply; held at 0
+ * replicas while the worker breaks the Manifest: fail closed) and reports replicas, attested
+ * replicas and conditions. Deleting the AIWorker garbage-collects what it owns (owner references).
+ */
+import * as k8s from '@kubernetes/client-node';
+import { isDeepStrictEqual } from 'node:util';
+import { AIWORKER_KIND, AIWORKER_PLURAL, type AIWorker } from '../../api/aiworker.ts';
+import { API_VERSION } from '../../api/common.ts';
+import type { Logger } from '../../observability/log.ts';
+import type { OperatorMetrics } from '../../observability/metrics.ts';
+import type { Informers } from '../informers.ts';
+import { selectActiveManifest } from '../manifest/active.ts';
+import { findCondition } from '../runtime/conditions.ts';
+import { Controller } from '../runtime/controller.ts';
+import type { EventRecorder } from '../runtime/events.ts';
+import { keyOf } from '../runtime/informer.ts';
+import { patchStatus } from '../status-writer.ts';
+import { checkCompliance } from './compliance.ts';
+import { ownerName } from './labels.ts';
+import { resolvePolicy } from './policy.ts';
+import { desiredAIWorkerStatus } from './status.ts';
+import { desiredDeployment, desiredService } from './workload.ts';
+
+export const FIELD_MANAGER = 'attestor';
+/** ConfigMaps are not watched (that would cache every ConfigMap in the cluster): re-read them this often. */
+export const POLICY_RESYNC_MS = 5 * 60 * 1000;
+
+export interface AIWorkerControllerDeps {
+  kubeConfig: k8s.KubeConfig;
+  informers: Pick<Informers, 'aiWorkers' | 'manifests' | 'deployments' | 'services' | 'pods' | 'nodes'>;
+  events: EventRecorder;
+  log: Logger;
+  metrics?: OperatorMetrics;
+  now?: () => Date;
+}
+
+export function createAIWorkerController(deps: AIWorkerControllerDeps): Controller {
+  const { informers } = deps;
+  const core = deps.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const apps = deps.kubeConfig.makeApiClient(k8s.AppsV1Api);
+  const custom = deps.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const apply = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
+  const now = deps.now ?? (() => new Date());
+
+  const controller = new Controller({
+    name: 'aiworker',
+    log: deps.log,
+    metrics: deps.metrics,
+    workers: 2,
+    reconcile: async (key) => {
+      const [namespace, name] = key.split('/') as [string, string];
+      const worker = informers.aiWorkers.get(name, namespace);
+      if (!worker || worker.metadata.deletionTimestamp) return; // owned objects go with it (garbage collection)
+      const target = { apiVersion: API_VERSION, kind: AIWORKER_KIND, name, namespace, uid: worker.metadata.uid };
+
+      const policy = await resolvePolicy(core, worker);
+      const active = selectActiveManifest(informers.manifests.list());
+      const violations = 'error' in policy ? [] : checkCompliance(worker, policy.hash, active);
+      const blocked = 'error' in policy || violations.length > 0;
+
+      let deployment = informers.deployments.get(name, namespace);
+      if (!('error' in policy)) {
+        const replicas = blocked ? 0 : worker.spec.replicas ?? 1;
+        const created = !deployment;
+        deployment = await apps.patchNamespacedDeployment({ name, namespace, body: desiredDeployment(worker, policy, replicas), fieldManager: FIELD_MANAGER, force: true }, apply);
+        if (!informers.services.get(name, namespace)) {
+          await core.patchNamespacedService({ name, namespace, body: desiredService(worker), fieldManager: FIELD_MANAGER, force: true }, apply);
+          await deps.events.record(target, 'Normal', 'ServiceApplied', `applied Service ${namespace}/${name}`);
+        }
+        if (created) await deps.events.record(target, 'Normal', 'DeploymentApplied', `applied Deployment ${namespace}/${name} with ${replicas} replicas`);
+      } else if (deployment && (deployment.spec?.replicas ?? 0) > 0) {
+        // The policy vanished: stop the pods that run under a policy we can no longer check.
+        await apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas: 0 } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+      }
+
+      const pods = informers.pods.list(namespace).filter((p) => ownerName(p.metadata?.labels) === name);
+      const status = desiredAIWorkerStatus(worker, {
+        deployment,
+        pods,
+        nodeLabels: (node) => informers.nodes.get(node)?.metadata?.labels,
+        policyHash: 'error' in policy ? undefined : policy.hash,
+        policyError: 'error' in policy ? policy.error : undefined,
+        violations,
+        now: now(),
+      });
+      const wasCompliant = findCondition(worker.status?.conditions, 'PolicyCompliant');
+      const isCompliant = findCondition(status.conditions, 'PolicyCompliant')!;
+      if (!isDeepStrictEqual(status, worker.status ?? {})) {
+        await patchStatus(custom, { plural: AIWORKER_PLURAL, name, namespace, resourceVersion: worker.metadata.resourceVersion }, status);
+      }
+      if (isCompliant.status === 'False' && (wasCompliant?.status !== 'False' || wasCompliant.message !== isCompliant.message)) {
+        await deps.events.record(target, 'Warning', isCompliant.reason, isCompliant.message);
+      }
+      return { requeueAfterMs: POLICY_RESYNC_MS };
+    },
+  });
+
+  informers.aiWorkers.onChange((w) => controller.enqueue(keyOf(w)));
+  const enqueueOwner = (obj: k8s.KubernetesObject) => {
+    const owner = ownerName(obj.metadata?.labels);
+    if (owner && obj.metadata?.namespace) controller.enqueue(`${obj.metadata.namespace}/${owner}`);
+  };
+  informers.deployments.onChange(enqueueOwner);
+  informers.services.onChange(enqueueOwner);
+  informers.pods.onChange(enqueueOwner);
+  // A new active Manifest can allow or forbid any worker.
+  informers.manifests.onChange(() => {
+    for (const w of informers.aiWorkers.list()) controller.enqueue(keyOf(w));
+  });
+  // A node's attested label decides whether its pods count as attested replicas.
+  informers.nodes.onUpdate((node, old) => {
+    if (isDeepStrictEqual(node.metadata?.labels, old?.metadata?.labels)) return;
+    for (const pod of informers.pods.list()) if (pod.spec?.nodeName === node.metadata?.name) enqueueOwner(pod);
+  });
+  return controller;
+}

@@ -1,0 +1,51 @@
+/** The status an AIWorker should have, from what its Deployment and pods report. Pure. */
+import type * as k8s from '@kubernetes/client-node';
+import type { AIWorker, AIWorkerStatus } from '../../api/aiworker.ts';
+import { setCondition } from '../runtime/conditions.ts';
+import type { Violation } from './compliance.ts';
+import { GPU_ATTESTED_LABEL, selectorString } from './labels.ts';
+
+export interface AIWorkerFacts {
+  deployment: k8s.V1Deployment | undefined;
+  pods: readonly k8s.V1Pod[];
+  nodeLabels: (nodeName: string) => Record<string, string> | undefined;
+  policyHash: string | undefined;
+  /** Why the policy could not be read (ConfigMap or key missing). */
+  policyError: string | undefined;
+  violations: readonly Violation[];
+  now: Date;
+}
+
+export function desiredAIWorkerStatus(worker: AIWorker, facts: AIWorkerFacts): AIWorkerStatus {
+  const generation = worker.metadata.generation ?? 0;
+  const desired = worker.spec.replicas ?? 1;
+  const readyPods = facts.pods.filter((p) => !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+  const attested = readyPods.filter((p) => p.spec?.nodeName && facts.nodeLabels(p.spec.nodeName)?.[GPU_ATTESTED_LABEL] === 'true').length;
+  const status: AIWorkerStatus = {
+    observedGeneration: generation,
+    replicas: facts.deployment?.status?.replicas ?? 0,
+    readyReplicas: facts.deployment?.status?.readyReplicas ?? 0,
+    attestedReplicas: attested,
+    selector: selectorString(worker.metadata.name!),
+  };
+  if (facts.policyHash) status.policyHash = facts.policyHash;
+  let conditions = worker.status?.conditions;
+  if (facts.policyError) {
+    conditions = setCondition(conditions, { type: 'PolicyCompliant', status: 'False', reason: 'PolicyNotFound', message: facts.policyError, observedGeneration: generation }, facts.now);
+  } else if (facts.violations.length > 0) {
+    conditions = setCondition(conditions, { type: 'PolicyCompliant', status: 'False', reason: facts.violations[0]!.reason, message: facts.violations.map((v) => v.message).join('; '), observedGeneration: generation }, facts.now);
+  } else {
+    conditions = setCondition(conditions, { type: 'PolicyCompliant', status: 'True', reason: 'Allowed', message: 'runtime class and policy are allowed by the active Manifest', observedGeneration: generation }, facts.now);
+  }
+  const blocked = facts.policyError !== undefined || facts.violations.length > 0;
+  const ready = status.readyReplicas ?? 0;
+  conditions = setCondition(conditions, blocked
+    ? { type: 'Ready', status: 'False', reason: facts.policyError ? 'PolicyNotFound' : 'ManifestViolation', message: 'held at 0 replicas until the worker complies with the active Manifest', observedGeneration: generation }
+    : desired === 0
+      ? { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: 'no replicas requested', observedGeneration: generation }
+      : ready >= desired
+        ? { type: 'Ready', status: 'True', reason: 'Available', message: `${ready}/${desired} replicas ready, ${attested} on attested GPU nodes`, observedGeneration: generation }
+        : { type: 'Ready', status: 'False', reason: 'Progressing', message: `${ready}/${desired} replicas ready`, observedGeneration: generation }, facts.now);
+  status.conditions = conditions;
+  return status;
+}

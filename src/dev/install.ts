@@ -1,0 +1,25 @@
+/** Installs attestor's CRDs into a cluster and waits until the API server serves them. */
+import * as k8s from '@kubernetes/client-node';
+import { crds } from '../api/crds.ts';
+import { waitFor } from './wait.ts';
+
+export async function installCrds(kubeConfig: k8s.KubeConfig): Promise<void> {
+  const api = kubeConfig.makeApiClient(k8s.ApiextensionsV1Api);
+  for (const crd of crds) {
+    const body = structuredClone(crd) as unknown as k8s.V1CustomResourceDefinition;
+    try {
+      const existing = await api.readCustomResourceDefinition({ name: crd.metadata.name });
+      body.metadata = { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion };
+      await api.replaceCustomResourceDefinition({ name: crd.metadata.name, body });
+    } catch (err) {
+      if ((err as { code?: number }).code !== 404) throw err;
+      await api.createCustomResourceDefinition({ body });
+    }
+  }
+  for (const crd of crds) {
+    await waitFor(async () => {
+      const current = await api.readCustomResourceDefinition({ name: crd.metadata.name });
+      return current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+    }, { timeoutMs: 30_000, description: `CRD ${crd.metadata.name} established` });
+  }
+}

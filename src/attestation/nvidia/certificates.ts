@@ -3,13 +3,12 @@
  * the RIM signer chain in a RIM's KeyInfo. A chain is checked against pinned trust anchors; a
  * root that travels with the evidence is accepted only when it is byte-identical to one of them.
  * Signatures and names are checked with Node's X509Certificate (OpenSSL); extensions (FWID,
- * key usage, path length, criticality) with pkijs.
+ * key usage, path length, criticality) with the small DER reader in der.ts.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import { ParseError, reason, type Reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
+import { certificateExtensions, children, DerError, isConstructed, oid, readTlv, smallInteger, type Tlv } from './der.ts';
 
 /** TCG DICE extension that carries the FWID of the firmware the key was derived for. */
 export const TCG_DICE_FWID_OID = '2.23.133.5.4.1';
@@ -43,10 +42,8 @@ export interface ParsedCertificate {
 /** Parses one DER certificate; throws ParseError with the given check id. */
 export function parseCertificate(der: Uint8Array, check = 'gpu.cert-chain'): ParsedCertificate {
   let x509: X509Certificate;
-  let cert: pkijs.Certificate;
   try {
     x509 = new X509Certificate(der);
-    cert = pkijs.Certificate.fromBER(der);
   } catch (err) {
     throw new ParseError(check, `certificate does not parse: ${(err as Error).message}`);
   }
@@ -55,17 +52,12 @@ export function parseCertificate(der: Uint8Array, check = 'gpu.cert-chain'): Par
   let fwid: Uint8Array | undefined;
   const unknownCritical: string[] = [];
   try {
-  for (const ext of cert.extensions ?? []) {
-    if (ext.critical && !KNOWN_CRITICAL.has(ext.extnID)) unknownCritical.push(ext.extnID);
-    const value = ext.extnValue.valueBlock.valueHexView;
-    if (ext.extnID === '2.5.29.15') keyUsage = parseKeyUsage(value, check);
-    if (ext.extnID === '2.5.29.19') {
-      const bc = ext.parsedValue as pkijs.BasicConstraints | undefined;
-      const pl = bc?.pathLenConstraint;
-      if (pl !== undefined) pathLength = typeof pl === 'number' ? pl : pl.valueBlock.valueDec;
+    for (const ext of certificateExtensions(der)) {
+      if (ext.critical && !KNOWN_CRITICAL.has(ext.oid)) unknownCritical.push(ext.oid);
+      if (ext.oid === '2.5.29.15') keyUsage = parseKeyUsage(ext.value);
+      if (ext.oid === '2.5.29.19') pathLength = parsePathLength(ext.value);
+      if (ext.oid === TCG_DICE_FWID_OID) fwid = extractFwid(ext.value, check);
     }
-    if (ext.extnID === TCG_DICE_FWID_OID) fwid = extractFwid(value, check);
-  }
   } catch (err) {
     if (err instanceof ParseError) throw err;
     throw new ParseError(check, `certificate extensions do not parse: ${(err as Error).message}`);
@@ -198,11 +190,19 @@ function chainKey(chain: readonly ParsedCertificate[], options: ChainOptions): s
   return `chain:${options.check}:${h.digest('hex')}`;
 }
 
-function parseKeyUsage(value: Uint8Array, check: string): boolean[] {
-  const parsed = asn1js.fromBER(value);
-  if (parsed.offset === -1 || !(parsed.result instanceof asn1js.BitString)) throw new ParseError(check, 'key usage extension is not a BIT STRING');
-  const bytes = parsed.result.valueBlock.valueHexView;
-  return Array.from({ length: 9 }, (_, bit) => ((bytes[bit >> 3] ?? 0) & (0x80 >> (bit & 7))) !== 0);
+function parseKeyUsage(value: Uint8Array): boolean[] {
+  const t = readTlv(value, 0);
+  if (t.tag !== 0x03 || t.end !== value.length || t.end === t.start) throw new DerError('key usage is not a BIT STRING');
+  const bits = value.subarray(t.start + 1, t.end);
+  return Array.from({ length: 9 }, (_, bit) => ((bits[bit >> 3] ?? 0) & (0x80 >> (bit & 7))) !== 0);
+}
+
+/** BasicConstraints ::= SEQUENCE { cA BOOLEAN DEFAULT FALSE, pathLenConstraint INTEGER OPTIONAL }. */
+function parsePathLength(value: Uint8Array): number | undefined {
+  const t = readTlv(value, 0);
+  if (t.tag !== 0x30 || t.end !== value.length) throw new DerError('basic constraints is not a SEQUENCE');
+  const integer = children(value, t).find((c) => c.tag === 0x02);
+  return integer ? smallInteger(value, integer) : undefined;
 }
 
 /**
@@ -212,20 +212,19 @@ function parseKeyUsage(value: Uint8Array, check: string): boolean[] {
  * extension's last 48 bytes.
  */
 function extractFwid(value: Uint8Array, check: string): Uint8Array {
-  const parsed = asn1js.fromBER(value);
-  if (parsed.offset === -1) throw new ParseError(check, 'FWID extension is not DER');
   let found: Uint8Array | undefined;
-  const walk = (node: asn1js.AsnType, depth: number): void => {
-    if (depth > 8) return;
-    const items = (node as asn1js.Constructed).valueBlock?.value;
-    if (!Array.isArray(items)) return;
-    if (items.length === 2 && items[0] instanceof asn1js.ObjectIdentifier && items[1] instanceof asn1js.OctetString) {
-      if (items[0].valueBlock.toString() === SHA384_OID) found = items[1].valueBlock.valueHexView.slice();
+  const walk = (node: Tlv, depth: number): void => {
+    if (depth > 8 || !isConstructed(node)) return;
+    const items = children(value, node);
+    if (node.tag === 0x30 && items.length === 2 && items[0]!.tag === 0x06 && items[1]!.tag === 0x04) {
+      if (oid(value, items[0]!) === SHA384_OID) found = value.slice(items[1]!.start, items[1]!.end);
       return;
     }
     for (const item of items) walk(item, depth + 1);
   };
-  walk(parsed.result, 0);
+  const top = readTlv(value, 0);
+  if (top.end !== value.length) throw new DerError('FWID extension has trailing bytes');
+  walk(top, 0);
   if (!found || found.length !== 48) throw new ParseError(check, 'FWID extension holds no SHA-384 FWID');
   return found;
 }

@@ -4,7 +4,7 @@
  * optional OCSP answers good, and the ECDSA P-384 signature over request and response with the
  * leaf key. Reference values and RIMs are the appraiser's business (appraise.ts).
  */
-import { timingSafeEqual, verify as verifySignature } from 'node:crypto';
+import { createHash, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import type { GpuArchitecture } from '../reference-values.ts';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM } from '../roots/nvidia.ts';
 import { ParseError, reason, type Reason } from '../verdict.ts';
@@ -73,7 +73,7 @@ export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectati
   }
   let chain: ParsedCertificate[] = [];
   try {
-    chain = parseCertificateChain(evidence.certificateChain, 'gpu.cert-chain');
+    chain = parseChain(evidence.certificateChain, options.cache);
   } catch (err) {
     reasons.push(asReason(err));
   }
@@ -154,6 +154,18 @@ function checkSignature(report: GpuReport, leaf: ParsedCertificate): boolean {
     // A leaf key of another type or curve cannot have made a P-384 signature.
     return false;
   }
+}
+
+/** Parses the PEM chain, or takes it from the cache by the hash of its text. */
+function parseChain(pem: string, cache: VerificationCache | undefined): ParsedCertificate[] {
+  if (!cache) return parseCertificateChain(pem, 'gpu.cert-chain');
+  const key = `pem:${createHash('sha256').update(pem).digest('hex')}`;
+  let chain = cache.get<ParsedCertificate[]>(key);
+  if (!chain) {
+    chain = parseCertificateChain(pem, 'gpu.cert-chain');
+    cache.set(key, chain);
+  }
+  return chain;
 }
 
 const anchorCache = new Map<string, ParsedCertificate[]>();

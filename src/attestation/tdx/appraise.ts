@@ -1,0 +1,110 @@
+/**
+ * Appraisal of verified TDX evidence against the Manifest: is this the TD that is wanted, on a
+ * platform whose TCB is acceptable, bound to this request? Works on claims (plain JSON), so stored
+ * claims can be appraised again when the Manifest changes. Reasons from verification are kept;
+ * every failed expectation adds its own.
+ */
+import type { TdxReferenceValues } from '../reference-values.ts';
+import { reason, verdict, type Reason, type Verdict } from '../verdict.ts';
+import type { TdxClaims } from './claims.ts';
+import { policyHashFromConfigId } from './config-id.ts';
+import { hex } from './hex.ts';
+import type { TcbStatus } from './tcb-info.ts';
+
+/** What this particular attestation must show, beyond the Manifest's reference values. */
+export interface TdxExpectation {
+  /**
+   * Expected REPORTDATA (the Coordinator's nonce and the agent key binding). Up to 64 bytes;
+   * shorter values are zero-padded to 64 and the whole field compared.
+   */
+  readonly reportData?: Uint8Array;
+  /** Allowed workload policy hashes (SHA-256, hex): MRCONFIGID must carry one (see config-id.ts). */
+  readonly allowedConfigIds?: readonly string[];
+  /**
+   * Platform and QE TCB statuses to accept when collateral gave one. Default: only `UpToDate`.
+   * Claims without a status (no collateral) are not judged here.
+   */
+  readonly acceptedTcbStatuses?: readonly TcbStatus[];
+}
+
+/** Appraises verified evidence; `verified` is true only if verification and appraisal both pass. */
+export function appraiseTdx(evidence: Verdict<TdxClaims>, referenceValues: readonly TdxReferenceValues[], expectation: TdxExpectation = {}): Verdict<TdxClaims> {
+  const c = evidence.claims;
+  const reasons: Reason[] = [...evidence.reasons];
+  if (c.mrTd === undefined) {
+    // Nothing parsed: verification already said why.
+    return verdict(c, reasons.length > 0 ? reasons : [reason('tdx.quote', 'no TD report to appraise')]);
+  }
+
+  if (c.tdAttributes?.debug !== false) reasons.push(reason('tdx.td-attributes.debug', `TDATTRIBUTES ${c.tdAttributes?.hex ?? '?'} has the DEBUG bit set: the host can read and change the TD`));
+
+  if (expectation.reportData !== undefined) reasons.push(...reportDataReasons(c, expectation.reportData));
+
+  if (expectation.allowedConfigIds !== undefined) {
+    const allowed = expectation.allowedConfigIds.map((h) => h.toLowerCase());
+    const policy = c.mrConfigId === undefined ? undefined : policyHashFromConfigId(c.mrConfigId);
+    if (policy === undefined) reasons.push(reason('tdx.mrconfigid', `MRCONFIGID ${c.mrConfigId} does not carry a policy hash (SHA-256 followed by 16 zero bytes)`));
+    else if (!allowed.includes(policy)) reasons.push(reason('tdx.mrconfigid', `policy hash ${policy} in MRCONFIGID is not one of the ${allowed.length} allowed`));
+  }
+
+  reasons.push(...tcbStatusReasons(c, expectation.acceptedTcbStatuses));
+  reasons.push(...matchReferenceValues(c, referenceValues));
+  return verdict(c, reasons);
+}
+
+/** `tdx.report-data` when REPORTDATA is not `expected` zero-padded to 64 bytes. */
+export function reportDataReasons(c: TdxClaims, expected: Uint8Array): Reason[] {
+  if (expected.length > 64) return [reason('tdx.report-data', `expected REPORTDATA is ${expected.length} bytes; it has 64`)];
+  const want = new Uint8Array(64);
+  want.set(expected);
+  return c.reportData === hex(want) ? [] : [reason('tdx.report-data', `REPORTDATA ${c.reportData} is not the expected ${hex(want)}`)];
+}
+
+/** `tdx.tcb-status` / `tdx.qe-tcb-status` for statuses (when collateral gave them) not in `accepted` (default UpToDate). */
+export function tcbStatusReasons(c: TdxClaims, accepted: readonly TcbStatus[] = ['UpToDate']): Reason[] {
+  const out: Reason[] = [];
+  if (c.tcbStatus !== undefined && !accepted.includes(c.tcbStatus)) {
+    const advisories = c.advisoryIds && c.advisoryIds.length > 0 ? ` (advisories: ${c.advisoryIds.join(', ')})` : '';
+    out.push(reason('tdx.tcb-status', `platform TCB status is ${c.tcbStatus}${advisories}; accepted: ${accepted.join(', ')}`));
+  }
+  if (c.qeTcbStatus !== undefined && !accepted.includes(c.qeTcbStatus)) {
+    out.push(reason('tdx.qe-tcb-status', `quoting enclave TCB status is ${c.qeTcbStatus}; accepted: ${accepted.join(', ')}`));
+  }
+  return out;
+}
+
+/** Empty when some entry matches; otherwise every mismatch of every entry, labelled by entry. */
+function matchReferenceValues(c: TdxClaims, entries: readonly TdxReferenceValues[]): Reason[] {
+  if (entries.length === 0) return [reason('tdx.reference-values', 'the Manifest has no TDX reference values')];
+  const perEntry = entries.map((rv) => mismatches(c, rv));
+  if (perEntry.some((m) => m.length === 0)) return [];
+  const several = entries.length > 1;
+  return perEntry.flatMap((m, i) => {
+    const label = several ? `referenceValues.tdx[${i}]${entries[i]?.name ? ` (${entries[i]?.name})` : ''}: ` : '';
+    return m.map((r) => reason(r.check, label + r.message));
+  });
+}
+
+function mismatches(c: TdxClaims, rv: TdxReferenceValues): Reason[] {
+  const out: Reason[] = [];
+  const mrTd = (rv.mrTd ?? []).map((v) => v.toLowerCase());
+  if (!mrTd.includes(c.mrTd ?? '')) out.push(reason('tdx.mrtd', `MRTD ${c.mrTd} is not one of the ${mrTd.length} allowed`));
+  (rv.rtmrs ?? []).forEach((want, i) => {
+    if (want === null || want === undefined) return;
+    const got = c.rtmrs?.[i];
+    if (got !== want.toLowerCase()) out.push(reason(`tdx.rtmr${i}`, `RTMR${i} ${got} is not the expected ${want.toLowerCase()}`));
+  });
+  if (rv.mrSeam !== undefined) {
+    const allowed = rv.mrSeam.map((v) => v.toLowerCase());
+    if (!allowed.includes(c.mrSeam ?? '')) out.push(reason('tdx.mrseam', `MRSEAM ${c.mrSeam} (TDX module) is not one of the ${allowed.length} allowed`));
+  }
+  if (rv.xfam !== undefined && c.xfam !== rv.xfam.toLowerCase()) out.push(reason('tdx.xfam', `XFAM ${c.xfam} is not the expected ${rv.xfam.toLowerCase()}`));
+  if (rv.minimumTeeTcbSvn !== undefined) {
+    const min = Buffer.from(rv.minimumTeeTcbSvn, 'hex');
+    const got = Buffer.from(c.teeTcbSvn ?? '', 'hex');
+    const low = [...min].map((m, i) => ({ i, m, g: got[i] ?? 0 })).filter((x) => x.g < x.m);
+    if (min.length !== 16 || got.length !== 16) out.push(reason('tdx.tee-tcb-svn', `minimum TEE_TCB_SVN ${rv.minimumTeeTcbSvn} must be 16 bytes of hex`));
+    else if (low.length > 0) out.push(reason('tdx.tee-tcb-svn', `TEE_TCB_SVN ${c.teeTcbSvn} is below the minimum ${rv.minimumTeeTcbSvn} at component ${low.map((x) => `${x.i} (${x.g} < ${x.m})`).join(', ')}`));
+  }
+  return out;
+}

@@ -1,0 +1,148 @@
+/**
+ * `attestor verify tdx`: checks that an Intel TDX quote is authentic (quote and QE report
+ * signatures, PCK chain to the pinned Intel SGX Root CA) and, with --collateral, that Intel's
+ * collateral is signed, current and does not revoke the PCK, and that the platform and QE TCB
+ * status is acceptable (default: UpToDate only). With --reference-values it also appraises the TD
+ * (MRTD, RTMRs, MRSEAM, XFAM, TEE_TCB_SVN, debug bit) as the Coordinator would.
+ *
+ * Collateral directory layout (each file optional; the first name found is used):
+ *   tcbinfo | tcbinfo.json | sample_tcbInfo_response        PCS TCB info response body
+ *   qeidentity | qeidentity.json | sample_qeIdentity_response  PCS QE identity response body
+ *   pckcrl | pckcrl.der | pckcrl.pem                        PCK CRL (DER, PEM or hex)
+ *   rootcrl.der | rootcrl | rootcrl.pem                     Intel SGX Root CA CRL
+ *   tcbinfo-issuer-chain.pem                                TCB-Info-Issuer-Chain header (PEM or URL-encoded)
+ *   qeidentity-issuer-chain.pem                             SGX-Enclave-Identity-Issuer-Chain (default: the TCB info chain)
+ *   pckcrl-issuer-chain.pem                                 SGX-PCK-CRL-Issuer-Chain (default: the quote's PCK issuer)
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import type { TdxReferenceValues } from '../../attestation/reference-values.ts';
+import { appraiseTdx, reportDataReasons, tcbStatusReasons } from '../../attestation/tdx/appraise.ts';
+import type { TdxCollateral } from '../../attestation/tdx/collateral.ts';
+import type { TcbStatus } from '../../attestation/tdx/tcb-info.ts';
+import { verifyTdxQuote } from '../../attestation/tdx/verify.ts';
+import { EXIT_UNUSABLE, UnusableInput, parseAt, parseHex, printVerdict, readBytesOrHex, readText } from './output.ts';
+
+export interface TdxCliOptions {
+  quote: string;
+  collateral?: string;
+  at?: string;
+  allowTcbStatus?: string;
+  reportData?: string;
+  referenceValues?: string;
+  json?: boolean;
+}
+
+type Write = (s: string) => void;
+
+/** File names per collateral item, first found wins (see the module comment). */
+export const COLLATERAL_FILES = {
+  tcbInfo: ['tcbinfo', 'tcbinfo.json', 'sample_tcbInfo_response'],
+  qeIdentity: ['qeidentity', 'qeidentity.json', 'sample_qeIdentity_response'],
+  pckCrl: ['pckcrl', 'pckcrl.der', 'pckcrl.pem'],
+  rootCrl: ['rootcrl.der', 'rootcrl', 'rootcrl.pem'],
+  tcbInfoIssuerChain: ['tcbinfo-issuer-chain.pem'],
+  qeIdentityIssuerChain: ['qeidentity-issuer-chain.pem'],
+  pckCrlIssuerChain: ['pckcrl-issuer-chain.pem'],
+} as const;
+
+const STATUSES: readonly TcbStatus[] = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate', 'OutOfDateConfigurationNeeded', 'Revoked', 'NotSupported'];
+
+/** Reads a collateral directory (layout above); UnusableInput when it holds none of the files. */
+export function loadTdxCollateralDir(dir: string): TdxCollateral {
+  const find = (names: readonly string[]): string | undefined => names.map((n) => join(dir, n)).find((p) => existsSync(p));
+  const bytes = (names: readonly string[]): Uint8Array | undefined => {
+    const p = find(names);
+    return p === undefined ? undefined : readRaw(p);
+  };
+  const text = (names: readonly string[]): string | undefined => {
+    const p = find(names);
+    return p === undefined ? undefined : readText(p);
+  };
+  if (!existsSync(dir)) throw new UnusableInput(`--collateral: ${dir} does not exist`);
+  const c: Record<string, string | Uint8Array> = {};
+  const set = (key: keyof TdxCollateral, value: string | Uint8Array | undefined): void => {
+    if (value !== undefined) c[key] = value;
+  };
+  set('tcbInfo', text(COLLATERAL_FILES.tcbInfo));
+  set('qeIdentity', text(COLLATERAL_FILES.qeIdentity));
+  set('pckCrl', bytes(COLLATERAL_FILES.pckCrl));
+  set('rootCrl', bytes(COLLATERAL_FILES.rootCrl));
+  set('tcbInfoIssuerChain', text(COLLATERAL_FILES.tcbInfoIssuerChain));
+  set('qeIdentityIssuerChain', text(COLLATERAL_FILES.qeIdentityIssuerChain));
+  set('pckCrlIssuerChain', text(COLLATERAL_FILES.pckCrlIssuerChain));
+  if (Object.keys(c).length === 0) throw new UnusableInput(`--collateral: ${dir} holds none of the collateral files (${Object.values(COLLATERAL_FILES).map((n) => n[0]).join(', ')})`);
+  return c as TdxCollateral;
+}
+
+/** CRLs may be DER (binary), PEM or hex; the verifier tells them apart, so read raw bytes. */
+function readRaw(path: string): Uint8Array {
+  try {
+    return new Uint8Array(readFileSync(path));
+  } catch (err) {
+    throw new UnusableInput(`cannot read ${path}: ${(err as Error).message}`);
+  }
+}
+
+function parseStatuses(value: string | undefined): TcbStatus[] {
+  if (value === undefined) return ['UpToDate'];
+  const list = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+  for (const s of list) if (!STATUSES.includes(s as TcbStatus)) throw new UnusableInput(`--allow-tcb-status: unknown status "${s}" (one of ${STATUSES.join(', ')})`);
+  return ['UpToDate', ...(list as TcbStatus[])];
+}
+
+function readReferenceValues(path: string): TdxReferenceValues[] {
+  let data: unknown;
+  try {
+    data = JSON.parse(readText(path));
+  } catch (err) {
+    if (err instanceof UnusableInput) throw err;
+    throw new UnusableInput(`--reference-values: ${path} is not JSON: ${(err as Error).message}`);
+  }
+  // Either a list of TDX reference values or a Manifest's referenceValues object with a tdx list.
+  const list = Array.isArray(data) ? data : (data as { tdx?: unknown } | null)?.tdx;
+  if (!Array.isArray(list) || !list.every((e) => typeof e === 'object' && e !== null && Array.isArray((e as { mrTd?: unknown }).mrTd))) {
+    throw new UnusableInput(`--reference-values: expected a JSON list of TDX reference values (each with mrTd) or {"tdx": [...]}`);
+  }
+  return list as TdxReferenceValues[];
+}
+
+/** Runs the verification and prints the verdict; returns the exit code (0 authentic, 1 refused, 2 unusable input). */
+export function runVerifyTdx(opts: TdxCliOptions, out: Write = (s) => process.stdout.write(s), err: Write = (s) => process.stderr.write(s)): number {
+  try {
+    const at = parseAt(opts.at);
+    const accepted = parseStatuses(opts.allowTcbStatus);
+    const reportData = opts.reportData === undefined ? undefined : parseHex('--report-data', opts.reportData);
+    if (reportData !== undefined && reportData.length > 64) throw new UnusableInput('--report-data: at most 64 bytes');
+    const referenceValues = opts.referenceValues === undefined ? undefined : readReferenceValues(opts.referenceValues);
+    const quote = readBytesOrHex(opts.quote);
+    const collateral = opts.collateral === undefined ? undefined : loadTdxCollateralDir(opts.collateral);
+    const v = verifyTdxQuote(quote, { at, ...(collateral ? { collateral } : {}) });
+    if (referenceValues !== undefined) {
+      return printVerdict(appraiseTdx(v, referenceValues, { acceptedTcbStatuses: accepted, ...(reportData ? { reportData } : {}) }), opts.json ?? false, out);
+    }
+    const reasons = [...v.reasons, ...tcbStatusReasons(v.claims, accepted), ...(reportData && v.claims.reportData !== undefined ? reportDataReasons(v.claims, reportData) : [])];
+    return printVerdict({ verified: reasons.length === 0, reasons, claims: v.claims }, opts.json ?? false, out);
+  } catch (e) {
+    if (!(e instanceof UnusableInput)) throw e;
+    err(`attestor verify tdx: ${e.message}\n`);
+    return EXIT_UNUSABLE;
+  }
+}
+
+/** The `tdx` subcommand of `attestor verify`. Sets process.exitCode; never calls process.exit. */
+export function tdxCommand(): Command {
+  return new Command('tdx')
+    .description("verify an Intel TDX quote against Intel's pinned SGX Root CA (exit 0 authentic, 1 refused, 2 unusable input)")
+    .requiredOption('--quote <file>', 'TDX quote (v4 or v5), raw or as hex')
+    .option('--collateral <dir>', 'Intel PCS collateral directory: tcbinfo, qeidentity, pckcrl, rootcrl.der, tcbinfo-issuer-chain.pem (see docs)')
+    .option('--at <time>', 'RFC 3339 time at which certificates and collateral must be valid (default: now)')
+    .option('--allow-tcb-status <list>', 'comma-separated TCB statuses to accept besides UpToDate (e.g. SWHardeningNeeded,OutOfDate)')
+    .option('--report-data <hex>', 'expected REPORTDATA (up to 64 bytes, zero-padded)')
+    .option('--reference-values <file>', 'JSON list of TDX reference values (or {"tdx": [...]}) to appraise the TD against')
+    .option('--json', 'print one JSON object: {verified, reasons, claims}', false)
+    .action((opts: TdxCliOptions) => {
+      process.exitCode = runVerifyTdx(opts);
+    });
+}

@@ -1,12 +1,11 @@
 /**
  * AMD's X.509 certificates as the Key Distribution Service issues them (AMD KDS spec 57230):
  * reading certificate input (DER or PEM bundles) and the VCEK/VLEK extensions under
- * 1.3.6.1.4.1.3704.1 (OIDs and encodings as in go-sev-guest kds.go). The ASN.1 is read with
- * asn1js/pkijs; nothing here verifies a signature.
+ * 1.3.6.1.4.1.3704.1 (OIDs and encodings as in go-sev-guest kds.go). The ASN.1 is decoded by
+ * asn1js, the X.509 structure by Node (OpenSSL); nothing here verifies a signature.
  */
 import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import { ParseError } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 
@@ -61,13 +60,19 @@ const INT_FIELDS: ReadonlyArray<[string, IntField]> = [
   [AMD_OID.spl7, 'spl7'],
 ];
 
+/**
+ * asn1js options: do not try to decode OCTET/BIT STRING contents as ASN.1 (we decode extension
+ * values ourselves), do not copy the input, and bound depth and size against hostile input.
+ */
+const BER_OPTIONS = { parseEmbedded: false, copyInput: false, maxDepth: 32, maxNodes: 4096 } as const;
+
 function extError(message: string): ParseError {
   return new ParseError(SNP_CHECKS.certificateExtensions, message);
 }
 
 /** Decodes exactly one DER element of the given class, or throws. */
 function single<T extends asn1js.BaseBlock>(value: Uint8Array, type: new (...args: never[]) => T, what: string): T {
-  const parsed = asn1js.fromBER(value);
+  const parsed = asn1js.fromBER(value, BER_OPTIONS);
   if (parsed.offset !== value.length || !(parsed.result instanceof type)) throw extError(`${what}: not a single DER ${type.name}`);
   return parsed.result;
 }
@@ -94,41 +99,69 @@ function hwId(value: Uint8Array): Uint8Array {
   return octets.slice();
 }
 
-function parsePkijs(der: Uint8Array): pkijs.Certificate {
-  try {
-    return pkijs.Certificate.fromBER(der);
-  } catch (err) {
-    throw new ParseError(SNP_CHECKS.certificate, `certificate is not valid DER: ${(err as Error).message}`);
-  }
+/** What this module needs of a certificate's ASN.1: its signature algorithm and extensions. */
+export interface CertificateAsn1 {
+  signatureAlgorithm: string;
+  extensions: Array<{ oid: string; critical: boolean; value: Uint8Array }>;
 }
 
-/** Reads the AMD extensions of a certificate (DER); throws ParseError on malformed or repeated ones. */
-export function parseAmdExtensions(der: Uint8Array): AmdExtensions {
-  const cert = parsePkijs(der);
+function certError(message: string): ParseError {
+  return new ParseError(SNP_CHECKS.certificate, message);
+}
+
+function sequenceItems(block: asn1js.BaseBlock | undefined, what: string): asn1js.BaseBlock[] {
+  if (!(block instanceof asn1js.Sequence)) throw certError(`${what} is not a SEQUENCE`);
+  return block.valueBlock.value;
+}
+
+/**
+ * Decodes a certificate with asn1js (one pass; pkijs' schema matching costs several times more)
+ * and picks out the signature algorithm and the extensions. Throws ParseError.
+ */
+export function readCertificateAsn1(der: Uint8Array): CertificateAsn1 {
+  const parsed = asn1js.fromBER(der, BER_OPTIONS);
+  if (parsed.offset !== der.length) throw certError('certificate is not a single DER element');
+  const [tbs, sigAlg] = sequenceItems(parsed.result, 'certificate');
+  const algOid = sequenceItems(sigAlg, 'signatureAlgorithm')[0];
+  if (!(algOid instanceof asn1js.ObjectIdentifier)) throw certError('signatureAlgorithm has no OID');
+  const extensions: CertificateAsn1['extensions'] = [];
+  // TBSCertificate fields are positional up to the optional context-specific [1], [2], [3]; [3] holds the extensions.
+  const wrapper = sequenceItems(tbs, 'tbsCertificate').find((b) => b.idBlock.tagClass === 3 && b.idBlock.tagNumber === 3);
+  if (wrapper !== undefined) {
+    if (!(wrapper instanceof asn1js.Constructed)) throw certError('extensions are not constructed');
+    for (const ext of sequenceItems(wrapper.valueBlock.value[0], 'extensions')) {
+      const fields = sequenceItems(ext, 'extension');
+      const [oid, second, third] = fields;
+      const critical = second instanceof asn1js.Boolean ? second.valueBlock.value : false;
+      const value = second instanceof asn1js.Boolean ? third : second;
+      if (!(oid instanceof asn1js.ObjectIdentifier) || !(value instanceof asn1js.OctetString) || fields.length > 3) throw certError('malformed extension');
+      extensions.push({ oid: oid.valueBlock.toString(), critical, value: value.valueBlock.valueHexView });
+    }
+  }
+  return { signatureAlgorithm: algOid.valueBlock.toString(), extensions };
+}
+
+/** Reads the AMD extensions of a certificate; throws ParseError on malformed or repeated ones. */
+export function parseAmdExtensions(der: Uint8Array | CertificateAsn1): AmdExtensions {
+  const cert = der instanceof Uint8Array ? readCertificateAsn1(der) : der;
   const out: AmdExtensions = {
     structVersion: null, productName: null, blSpl: null, teeSpl: null, snpSpl: null, ucodeSpl: null,
     fmcSpl: null, spl4: null, spl5: null, spl6: null, spl7: null, hwId: null, cspId: null,
   };
   const seen = new Set<string>();
-  for (const ext of cert.extensions ?? []) {
-    if (!ext.extnID.startsWith('1.3.6.1.4.1.3704.1.')) continue;
-    if (seen.has(ext.extnID)) throw extError(`extension ${ext.extnID} appears twice`);
-    seen.add(ext.extnID);
-    const value = ext.extnValue.valueBlock.valueHexView;
-    const int = INT_FIELDS.find(([oid]) => oid === ext.extnID);
+  for (const { oid, value } of cert.extensions) {
+    if (!oid.startsWith('1.3.6.1.4.1.3704.1.')) continue;
+    if (seen.has(oid)) throw extError(`extension ${oid} appears twice`);
+    seen.add(oid);
+    const int = INT_FIELDS.find(([o]) => o === oid);
     if (int) out[int[1]] = u8(value, int[1]);
-    else if (ext.extnID === AMD_OID.productName) out.productName = ia5(value, 'productName');
-    else if (ext.extnID === AMD_OID.cspId) out.cspId = ia5(value, 'cspId');
-    else if (ext.extnID === AMD_OID.hwId) out.hwId = hwId(value);
+    else if (oid === AMD_OID.productName) out.productName = ia5(value, 'productName');
+    else if (oid === AMD_OID.cspId) out.cspId = ia5(value, 'cspId');
+    else if (oid === AMD_OID.hwId) out.hwId = hwId(value);
     // Other AMD OIDs are not defined for endorsement certificates; ignoring them keeps newer
     // certificates usable, and they cannot change any field we check.
   }
   return out;
-}
-
-/** The signature algorithm OID of a certificate (AMD KDS uses RSASSA-PSS, 1.2.840.113549.1.1.10). */
-export function signatureAlgorithmOid(der: Uint8Array): string {
-  return parsePkijs(der).signatureAlgorithm.algorithmId;
 }
 
 const PEM_CERT = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----/g;
@@ -152,7 +185,10 @@ export function splitCertificates(input: Uint8Array | string): Uint8Array[] {
 /** Parses one DER certificate with Node's (OpenSSL's) parser; throws ParseError. */
 export function parseX509(der: Uint8Array, what: string): X509Certificate {
   try {
-    return new X509Certificate(der);
+    const cert = new X509Certificate(der);
+    // Node decodes some parts lazily; touch the ones used later so malformed input fails here.
+    void [cert.ca, cert.subject, cert.issuer, cert.serialNumber, cert.validFrom, cert.validTo, cert.publicKey];
+    return cert;
   } catch (err) {
     throw new ParseError(SNP_CHECKS.certificate, `${what} is not an X.509 certificate: ${(err as Error).message}`);
   }

@@ -79,7 +79,10 @@ export function chainValidityReasons(leaf: X509Certificate, path: ChainPath | nu
   for (const [name, cert] of certs) {
     const from = cert.validFromDate;
     const to = cert.validToDate;
-    if (at < from || at > to) {
+    // OpenSSL parses some malformed times that do not make a Date; comparisons with NaN are all false.
+    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
+      out.push(reason(SNP_CHECKS.chainValidity, `${name} has an unreadable validity period (${cert.validFrom} - ${cert.validTo})`));
+    } else if (at < from || at > to) {
       out.push(reason(SNP_CHECKS.chainValidity, `${name} is valid from ${from.toISOString()} to ${to.toISOString()}, not at ${at.toISOString()}`));
     }
   }

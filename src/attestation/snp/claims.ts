@@ -63,6 +63,8 @@ export interface SnpClaims {
   certificate: SnpCertificateClaims | null;
 }
 
+/** ISO time, or OpenSSL's text when the certificate's time does not make a valid Date. */
+const isoOrRaw = (d: Date, text: string): string => (Number.isNaN(d.getTime()) ? text : d.toISOString());
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const u64 = (v: bigint | null): string | null => (v === null ? null : v.toString(16).padStart(16, '0'));
 
@@ -110,8 +112,8 @@ export function certificateClaims(leaf: EndorsementCertificate, root: SnpProduct
     hwId: leaf.extensions.hwId === null ? null : hex(leaf.extensions.hwId),
     cspId: leaf.extensions.cspId,
     tcb: tcbClaims(leaf.tcb, leaf.product),
-    notBefore: leaf.x509.validFromDate.toISOString(),
-    notAfter: leaf.x509.validToDate.toISOString(),
+    notBefore: isoOrRaw(leaf.x509.validFromDate, leaf.x509.validFrom),
+    notAfter: isoOrRaw(leaf.x509.validToDate, leaf.x509.validTo),
     root,
   };
 }

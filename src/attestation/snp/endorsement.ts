@@ -2,10 +2,10 @@
  * The endorsement key certificate (VCEK: per chip and TCB; VLEK: per cloud provider and TCB):
  * what it says about the key, the product and the TCB it was issued for.
  */
-import type { X509Certificate } from 'node:crypto';
+import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { SnpProduct } from '../reference-values.ts';
 import { ParseError } from '../verdict.ts';
-import { parseAmdExtensions, signatureAlgorithmOid, type AmdExtensions } from './certificates.ts';
+import { parseAmdExtensions, readCertificateAsn1, type AmdExtensions } from './certificates.ts';
 import { SNP_CHECKS } from './checks.ts';
 import type { SnpSigningKey } from './key-info.ts';
 import { productFromName } from './product.ts';
@@ -16,6 +16,8 @@ const RSASSA_PSS = '1.2.840.113549.1.1.10';
 export interface EndorsementCertificate {
   readonly der: Uint8Array;
   readonly x509: X509Certificate;
+  /** The ECDSA P-384 key that signs reports. */
+  readonly publicKey: KeyObject;
   /** VCEK when the certificate has a hwID, VLEK when it has a cspId. */
   readonly kind: SnpSigningKey;
   readonly productName: string;
@@ -31,15 +33,20 @@ export interface EndorsementCertificate {
  * contradictory AMD extensions). The signature is checked by the chain, not here.
  */
 export function parseEndorsementCertificate(der: Uint8Array, x509: X509Certificate): EndorsementCertificate {
-  const key = x509.publicKey;
+  let key: KeyObject;
+  try {
+    key = x509.publicKey;
+  } catch (err) {
+    throw new ParseError(SNP_CHECKS.certificateKey, `endorsement public key cannot be decoded: ${(err as Error).message}`);
+  }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
     throw new ParseError(SNP_CHECKS.certificateKey, `endorsement key is ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}, expected ECDSA P-384`.replace(/ +,/, ','));
   }
-  const sigAlg = signatureAlgorithmOid(der);
-  if (sigAlg !== RSASSA_PSS) {
-    throw new ParseError(SNP_CHECKS.certificate, `certificate signature algorithm is ${sigAlg}, expected RSASSA-PSS (${RSASSA_PSS})`);
+  const asn1 = readCertificateAsn1(der);
+  if (asn1.signatureAlgorithm !== RSASSA_PSS) {
+    throw new ParseError(SNP_CHECKS.certificate, `certificate signature algorithm is ${asn1.signatureAlgorithm}, expected RSASSA-PSS (${RSASSA_PSS})`);
   }
-  const ext = parseAmdExtensions(der);
+  const ext = parseAmdExtensions(asn1);
   const missing = (['productName', 'blSpl', 'teeSpl', 'snpSpl', 'ucodeSpl'] as const).filter((k) => ext[k] === null);
   if (missing.length > 0) throw new ParseError(SNP_CHECKS.certificateExtensions, `AMD extensions missing: ${missing.join(', ')}`);
   const productName = ext.productName!;
@@ -55,5 +62,5 @@ export function parseEndorsementCertificate(der: Uint8Array, x509: X509Certifica
   const tcbParts = { bootloader: ext.blSpl!, tee: ext.teeSpl!, snp: ext.snpSpl!, microcode: ext.ucodeSpl!, fmc: ext.fmcSpl ?? 0 };
   // The reserved TCB bytes carry spl4-spl7 on Milan/Genoa and spl5-spl7 on Turin (go-sev-guest).
   const reserved = (product === 'Turin' ? [ext.spl5, ext.spl6, ext.spl7] : [ext.spl4, ext.spl5, ext.spl6, ext.spl7]).map((x) => x ?? 0);
-  return { der, x509, kind, productName, product, extensions: ext, tcb: encodeTcb(tcbParts, product, reserved) };
+  return { der, x509, publicKey: key, kind, productName, product, extensions: ext, tcb: encodeTcb(tcbParts, product, reserved) };
 }

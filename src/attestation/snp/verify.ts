@@ -96,7 +96,7 @@ export function verifySnpReport(evidence: SnpEvidence, options: SnpVerifyOptions
   }
 
   if (leaf) {
-    reasons.push(...checkReportSignature(report, leaf.x509.publicKey));
+    reasons.push(...checkReportSignature(report, leaf.publicKey));
     reasons.push(...endorsementBindingReasons(report, leaf));
   }
   return verdict(snpClaims(report, product, leaf, path?.anchor.product ?? null), reasons) as SnpVerdict;

@@ -1,8 +1,8 @@
 /**
  * X.509 chains to a pinned trust anchor. The evidence supplies leaf-first certificates; the walk
  * goes up from the leaf and stops at the first certificate a trust anchor signed, so a root that
- * travels with the evidence is never trusted for what it is, only ignored (or, if it is not the
- * pinned one, of no help). Signatures and structure are checked here; validity at a time is a
+ * travels with the evidence is never trusted for what it is: it must be the pinned one, byte for
+ * byte, or the chain is refused. Signatures and structure are checked here; validity at a time is a
  * separate step so that a cached chain result stays correct for any verification time.
  */
 import { createHash, X509Certificate } from 'node:crypto';
@@ -49,7 +49,7 @@ export function parseCertificates(ders: readonly Uint8Array[]): { certs: X509Cer
 /**
  * Verifies that `chain` (leaf first) leads to one of `anchors`: every certificate is issued and
  * signed by the next one (names, key identifiers, key usage, CA flag) until one is signed by an
- * anchor. Certificates after that point (usually the evidence's copy of the root) are ignored.
+ * anchor. After that point the chain may only hold a byte-identical copy of that anchor.
  */
 export function verifyChain(chain: readonly X509Certificate[], anchors: readonly TrustAnchor[]): ChainResult {
   const used: X509Certificate[] = [];
@@ -58,6 +58,12 @@ export function verifyChain(chain: readonly X509Certificate[], anchors: readonly
     used.push(cert);
     for (const anchor of anchors) {
       if (issuedBy(cert, anchor.cert)) {
+        // What follows may only be the anchor itself (evidence usually carries the root): any other
+        // certificate there would be bytes nobody checks.
+        const rest = chain.slice(i + 1);
+        if (rest.length > 1 || (rest.length === 1 && !(rest[0] as X509Certificate).raw.equals(anchor.cert.raw))) {
+          return { ok: false, message: `certificate ${i + 2} (${cn((rest[0] as X509Certificate).subject)}) follows the one the trusted root issued but is not that trusted root` };
+        }
         return { ok: true, certs: used, anchor, windows: [...used, anchor.cert].map(windowOf) };
       }
     }

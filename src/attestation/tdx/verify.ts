@@ -120,9 +120,8 @@ function examinePckChain(pem: Uint8Array, anchors: readonly TrustAnchor[]): PckR
   if ('message' in parsed) return { problems: [reason('tdx.pck-chain', parsed.message)] };
   const leaf = parsed.certs[0] as X509Certificate;
   const problems: Reason[] = [];
-  const details = leaf.publicKey.asymmetricKeyDetails;
-  const key = leaf.publicKey.asymmetricKeyType === 'ec' && details?.namedCurve === 'prime256v1' ? leaf.publicKey : undefined;
-  if (key === undefined) problems.push(reason('tdx.pck-chain', 'the PCK certificate key is not ECDSA P-256'));
+  const key = p256Key(leaf);
+  if (key === undefined) problems.push(reason('tdx.pck-chain', 'the PCK certificate key is not an ECDSA P-256 key'));
   if (cn(leaf.subject) !== PCK_CN) problems.push(reason('tdx.pck-chain', `the leaf certificate is "${cn(leaf.subject)}", expected "${PCK_CN}"`));
   let extension: PckExtension | undefined;
   try {
@@ -281,6 +280,16 @@ function parseCollateral<T>(value: unknown, parse: (v: unknown) => T, check: str
 function freshness(issueDate: Date, nextUpdate: Date, at: Date, check: string, what: string, reasons: Reason[]): void {
   if (at.getTime() < issueDate.getTime()) reasons.push(reason(check, `${what} was issued at ${issueDate.toISOString()}, after the verification time ${at.toISOString()}`));
   else if (at.getTime() > nextUpdate.getTime()) reasons.push(reason(check, `${what} expired at ${nextUpdate.toISOString()} (nextUpdate; time ${at.toISOString()})`));
+}
+
+/** The certificate's key if it is a valid P-256 key (Node throws on keys it cannot decode). */
+function p256Key(cert: X509Certificate): KeyObject | undefined {
+  try {
+    const key = cert.publicKey;
+    return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1' ? key : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The QE's raw X||Y attestation key as a KeyObject; undefined when not a P-256 point. */

@@ -1,0 +1,150 @@
+/**
+ * Table-driven appraisal: one valid simulated fixture, one change per case, and the exact set of
+ * check ids the change must produce.
+ */
+import assert from 'node:assert/strict';
+import { appraiseGpuEvidence, type GpuAppraisalInput } from '../../../../src/attestation/nvidia/appraise.ts';
+import { VerificationCache } from '../../../../src/attestation/nvidia/cache.ts';
+import type { GpuExpectation, GpuVerifyOptions } from '../../../../src/attestation/nvidia/verify.ts';
+import type { GpuReferenceValues } from '../../../../src/attestation/reference-values.ts';
+import { createGpuSimulator, type GpuFields, type GpuSimulator, type RimOptions } from '../../../../src/attestation/sim/gpu.ts';
+
+const AT = new Date('2025-06-01T00:00:00Z');
+const NONCE = new Uint8Array(32).map((_, i) => i * 7 + 1);
+const REFERENCE: GpuReferenceValues = { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] };
+
+interface Case {
+  name: string;
+  fields?: Partial<GpuFields>;
+  rims?: RimOptions | 'foreign' | 'none' | 'tampered';
+  reference?: Partial<GpuReferenceValues>;
+  expectation?: GpuExpectation;
+  options?: Partial<GpuVerifyOptions>;
+  mutate?: (report: Uint8Array) => void;
+  ocsp?: (sim: GpuSimulator, gpu: Awaited<ReturnType<GpuSimulator['gpu']>>) => Uint8Array[];
+  foreignDevice?: boolean;
+  checks: string[];
+}
+
+const cases: Case[] = [
+  { name: 'the fixture itself', checks: [] },
+  { name: 'a wrong nonce', expectation: { nonce: new Uint8Array(32).fill(9) }, checks: ['gpu.nonce'] },
+  { name: 'a driver version the Manifest does not allow', reference: { driverVersions: ['535.86.09'] }, checks: ['gpu.driver-version'] },
+  { name: 'a VBIOS version the Manifest does not allow', reference: { vbiosVersions: ['96.00.5E.00.01'] }, checks: ['gpu.vbios-version'] },
+  { name: 'an architecture the Manifest does not allow', reference: { architectures: ['BLACKWELL'] }, checks: ['gpu.arch'] },
+  { name: 'a driver measurement that differs from the RIM', fields: { measurements: { 7: new Uint8Array(48).fill(0xee) } }, checks: ['gpu.measurement'] },
+  { name: 'a VBIOS measurement that differs from the RIM', fields: { measurements: { 3: new Uint8Array(48).fill(0xee) } }, checks: ['gpu.measurement'] },
+  { name: 'RIMs for another driver version only', rims: { driverVersion: '550.54.15' }, checks: ['gpu.rim.missing'] },
+  { name: 'RIMs for another VBIOS only', rims: { vbiosVersion: '96.00.74.00.11' }, checks: ['gpu.rim.missing'] },
+  { name: 'RIMs signed under a foreign RIM root', rims: 'foreign', checks: ['gpu.rim.cert-chain'] },
+  { name: 'a RIM edited after signing', rims: 'tampered', checks: ['gpu.rim.signature'] },
+  { name: 'no RIMs while the Manifest requires them', rims: 'none', checks: ['gpu.rim.missing'] },
+  { name: 'no RIMs while the Manifest does not require them', rims: 'none', reference: { requireRIMs: false }, checks: [] },
+  { name: 'RIM digests the Manifest does not pin', reference: { rimDigests: ['00'.repeat(48)] }, checks: ['gpu.rim.digest'] },
+  { name: 'a leaf certificate expired at the appraisal time', fields: { leafNotAfter: new Date('2025-05-01T00:00:00Z') }, checks: ['gpu.cert-chain'] },
+  { name: 'a leaf certificate not yet valid at the appraisal time', fields: { leafNotBefore: new Date('2025-07-01T00:00:00Z') }, checks: ['gpu.cert-chain'] },
+  { name: 'a leaf FWID that differs from the report', fields: { leafFwid: new Uint8Array(48).fill(1) }, checks: ['gpu.fwid'] },
+  { name: 'a report without FWID (older firmware)', fields: { fwid: null }, checks: [] },
+  { name: 'a changed responder nonce (signature no longer covers it)', mutate: (r) => void (r[37 + 8 + 64 * 55] ^= 0x01), checks: ['gpu.signature'] },
+  { name: 'evidence under a foreign device root', foreignDevice: true, checks: ['gpu.cert-chain'] },
+  { name: 'trailing bytes after the signature', fields: { trailingBytes: 9 }, checks: [] },
+  { name: 'NVDEC0 disabled: RIM index 35 is not compared', fields: { nvdec0Disabled: true, measurements: { 35: new Uint8Array(48).fill(0x35) } }, checks: [] },
+  { name: 'NVDEC0 enabled: RIM index 35 is compared', fields: { measurements: { 35: new Uint8Array(48).fill(0x35) } }, checks: ['gpu.measurement'] },
+  { name: 'OCSP answers good for the CA certificates', ocsp: (s, g) => [s.ocsp(g, 1, 'good'), s.ocsp(g, 2, 'good'), s.ocsp(g, 3, 'good')], checks: [] },
+  { name: 'an OCSP answer that says revoked', ocsp: (s, g) => [s.ocsp(g, 1, 'good'), s.ocsp(g, 2, 'revoked')], checks: ['gpu.ocsp'] },
+  { name: 'a stale OCSP answer', ocsp: (s, g) => [s.ocsp(g, 1, 'good', { thisUpdate: new Date('2025-01-01T00:00:00Z'), nextUpdate: new Date('2025-02-01T00:00:00Z') })], checks: ['gpu.ocsp'] },
+  { name: 'an OCSP answer for another chain', ocsp: () => [new Uint8Array([0x30, 0x03, 0x0a, 0x01, 0x00])], checks: ['gpu.ocsp'] },
+];
+
+describe('nvidia/appraise: one change to a valid simulated GPU per case', function () {
+  this.timeout(60_000);
+  let sim: GpuSimulator;
+  let foreign: GpuSimulator;
+  let rims: Awaited<ReturnType<GpuSimulator['rims']>>;
+  const cache = new VerificationCache();
+
+  before(async () => {
+    sim = await createGpuSimulator();
+    // Same seed, so the same golden measurements, but its own keys and roots.
+    foreign = await createGpuSimulator();
+    rims = await sim.rims();
+  });
+
+  for (const c of cases) {
+    it(`${c.checks.length === 0 ? 'accepts' : 'refuses'} ${c.name}${c.checks.length ? ` (${c.checks.join(', ')})` : ''}`, async () => {
+      const gpu = await (c.foreignDevice ? foreign : sim).gpu('GPU-0000', { nonce: NONCE, ...c.fields });
+      const report = new Uint8Array(gpu.report);
+      c.mutate?.(report);
+      let given = rims;
+      if (c.rims === 'foreign') given = await foreign.rims();
+      else if (typeof c.rims === 'object') given = await sim.rims(c.rims);
+      const rimInputs =
+        c.rims === 'none'
+          ? []
+          : c.rims === 'tampered'
+            ? [{ xml: given.driver.replace('index="63" active="False" alternatives="1" ns2:Hash0="0', 'index="63" active="False" alternatives="1" ns2:Hash0="1'), id: given.driverId }, { xml: given.vbios, id: given.vbiosId }]
+            : [{ xml: given.driver, id: given.driverId }, { xml: given.vbios, id: given.vbiosId }];
+      if (c.rims === 'tampered') assert.notEqual(rimInputs[0]!.xml, given.driver);
+      const input: GpuAppraisalInput = { evidence: { report, certificateChain: gpu.certificateChainPem, architecture: 'HOPPER', uuid: 'GPU-0000' }, rims: rimInputs };
+      const options: GpuVerifyOptions = { at: AT, trustAnchors: { device: [sim.roots.device], rim: [sim.roots.rim] }, cache, ...(c.ocsp ? { ocsp: c.ocsp(sim, gpu) } : {}), ...c.options };
+      const v = await appraiseGpuEvidence(input, { ...REFERENCE, ...c.reference }, c.expectation ?? { nonce: NONCE }, options);
+      assert.deepEqual([...new Set(v.reasons.map((r) => r.check))].sort(), c.checks, JSON.stringify(v.reasons, null, 1));
+      assert.equal(v.verified, c.checks.length === 0);
+    });
+  }
+
+  it('states the claims a Manifest and NVIDIA-style policies read', async () => {
+    const gpu = await sim.gpu('GPU-0000', { nonce: NONCE, trailingBytes: 3 });
+    const v = await appraiseGpuEvidence(
+      { evidence: { report: gpu.report, certificateChain: gpu.certificateChainPem, uuid: 'GPU-0000' }, rims: [{ xml: rims.vbios }, { xml: rims.driver }] },
+      REFERENCE,
+      { nonce: NONCE },
+      { at: AT, trustAnchors: { device: [sim.roots.device], rim: [sim.roots.rim] }, cache },
+    );
+    assert.equal(v.verified, true);
+    const c = v.claims;
+    assert.equal(c.nonce, Buffer.from(NONCE).toString('hex'));
+    assert.equal(c.driverVersion, '550.90.07');
+    assert.equal(c.vbiosVersion, '96.00.9F.00.01');
+    assert.equal(c.trailingBytes, 3);
+    assert.equal(c.rims.driver?.version, '550.90.07');
+    assert.match(c.rims.vbios!.digest, /^[0-9a-f]{96}$/);
+    assert.deepEqual(c.measurements, { matched: 28, mismatched: [], skipped: [] });
+    assert.equal(c.nvidia.measres, 'success');
+    assert.equal(c.nvidia.secboot, true);
+    for (const name of [
+      'x-nvidia-gpu-arch-check',
+      'x-nvidia-gpu-attestation-report-parsed',
+      'x-nvidia-gpu-attestation-report-nonce-match',
+      'x-nvidia-gpu-attestation-report-signature-verified',
+      'x-nvidia-gpu-attestation-report-cert-chain-fwid-match',
+      'x-nvidia-gpu-driver-rim-signature-verified',
+      'x-nvidia-gpu-vbios-rim-signature-verified',
+      'x-nvidia-gpu-driver-rim-measurements-available',
+      'x-nvidia-gpu-vbios-index-no-conflict',
+    ]) {
+      assert.equal(c.nvidia[name], true, name);
+    }
+    assert.deepEqual(c.nvidia['x-nvidia-gpu-attestation-report-cert-chain'], { 'x-nvidia-cert-status': 'valid', 'x-nvidia-cert-ocsp-status': 'not-checked', 'x-nvidia-cert-expiration-date': '2044-01-01T00:00:00.000Z' });
+  });
+
+  it('verifies a simulated Blackwell GPU as BLACKWELL', async () => {
+    const bw = await createGpuSimulator({ architecture: 'BLACKWELL' });
+    const gpu = await bw.gpu('GPU-B', { nonce: NONCE });
+    const r = await bw.rims();
+    const v = await appraiseGpuEvidence(
+      { evidence: { report: gpu.report, certificateChain: gpu.certificateChainPem, architecture: 'BLACKWELL' }, rims: [{ xml: r.driver, id: r.driverId }, { xml: r.vbios, id: r.vbiosId }] },
+      { ...REFERENCE, architectures: ['BLACKWELL'] },
+      { nonce: NONCE },
+      { at: AT, trustAnchors: { device: [bw.roots.device], rim: [bw.roots.rim] } },
+    );
+    assert.deepEqual(v.reasons, []);
+    assert.equal(v.claims.architecture, 'BLACKWELL');
+  });
+
+  it('is not fooled by the pinned NVIDIA roots: simulated evidence is refused without its roots', async () => {
+    const gpu = await sim.gpu('GPU-0000', { nonce: NONCE });
+    const v = await appraiseGpuEvidence({ evidence: { report: gpu.report, certificateChain: gpu.certificateChainPem }, rims: [{ xml: rims.driver }, { xml: rims.vbios }] }, REFERENCE, { nonce: NONCE }, { at: AT });
+    assert.deepEqual([...new Set(v.reasons.map((r) => r.check))].sort(), ['gpu.cert-chain', 'gpu.rim.cert-chain']);
+  });
+});

@@ -45,7 +45,7 @@ const cases: Case[] = [
   { name: 'a leaf certificate not yet valid at the appraisal time', fields: { leafNotBefore: new Date('2025-07-01T00:00:00Z') }, checks: ['gpu.cert-chain'] },
   { name: 'a leaf FWID that differs from the report', fields: { leafFwid: new Uint8Array(48).fill(1) }, checks: ['gpu.fwid'] },
   { name: 'a report without FWID (older firmware)', fields: { fwid: null }, checks: [] },
-  { name: 'a changed responder nonce (signature no longer covers it)', mutate: (r) => void (r[37 + 8 + 64 * 55] ^= 0x01), checks: ['gpu.signature'] },
+  { name: 'a changed responder nonce (signature no longer covers it)', mutate: (r) => void (r[37 + 8 + 64 * 55] = r[37 + 8 + 64 * 55]! ^ 0x01), checks: ['gpu.signature'] },
   { name: 'evidence under a foreign device root', foreignDevice: true, checks: ['gpu.cert-chain'] },
   { name: 'trailing bytes after the signature', fields: { trailingBytes: 9 }, checks: [] },
   { name: 'NVDEC0 disabled: RIM index 35 is not compared', fields: { nvdec0Disabled: true, measurements: { 35: new Uint8Array(48).fill(0x35) } }, checks: [] },

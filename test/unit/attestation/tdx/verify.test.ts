@@ -1,0 +1,190 @@
+/**
+ * The verifier on simulated evidence: v4 and both v5 bodies, the trust anchor parameter, the
+ * chain cache, and collateral (signatures, freshness, revocation, FMSPC, TDX module identities).
+ */
+import assert from 'node:assert/strict';
+import { createTdxSimulator, type TdxSimulator } from '../../../../src/attestation/sim/tdx.ts';
+import { TdxVerifierCache } from '../../../../src/attestation/tdx/chain-cache.ts';
+import { trustAnchors, type TrustAnchor } from '../../../../src/attestation/tdx/chain.ts';
+import type { TdxCollateral } from '../../../../src/attestation/tdx/collateral.ts';
+import { parseTdxQuote } from '../../../../src/attestation/tdx/quote.ts';
+import { verifyTdxQuote } from '../../../../src/attestation/tdx/verify.ts';
+
+const at = new Date('2024-06-10T00:00:00Z');
+const checks = (v: { reasons: readonly { check: string }[] }): string[] => v.reasons.map((r) => r.check).sort();
+
+describe('tdx verify (simulated evidence)', () => {
+  let sim: TdxSimulator;
+  let anchors: TrustAnchor[];
+  let collateral: TdxCollateral;
+
+  before(async () => {
+    sim = await createTdxSimulator();
+    anchors = trustAnchors(sim.roots);
+    collateral = await sim.collateral();
+  });
+
+  it('v4 quote: authentic, with the fields it was made with', () => {
+    const mrTd = 'aa'.repeat(48);
+    const v = verifyTdxQuote(sim.quote({ mrTd, reportData: 'bb'.repeat(64) }), { at, trustAnchors: anchors });
+    assert.deepEqual(v.reasons, []);
+    assert.equal(v.claims.version, 4);
+    assert.equal(v.claims.mrTd, mrTd);
+    assert.equal(v.claims.reportData, 'bb'.repeat(64));
+    assert.equal(v.claims.fmspc, '50806f000000');
+    assert.equal(v.claims.tdAttributes?.septVeDisable, true);
+  });
+
+  it('v5 quote with a TDX 1.5 body (type 3): TEE_TCB_SVN2 and MRSERVICETD are parsed and signed', () => {
+    const q = sim.quote({ version: 5, bodyType: 3, teeTcbSvn2: '0a'.repeat(16), mrServiceTd: 'cc'.repeat(48) });
+    const v = verifyTdxQuote(q, { at, trustAnchors: anchors });
+    assert.deepEqual(v.reasons, []);
+    assert.equal(v.claims.version, 5);
+    assert.equal(v.claims.bodyType, 3);
+    assert.equal(v.claims.teeTcbSvn2, '0a'.repeat(16));
+    assert.equal(v.claims.mrServiceTd, 'cc'.repeat(48));
+    assert.equal(parseTdxQuote(q).signedBytes.length, 48 + 6 + 648, 'the signature covers header, body descriptor and body');
+    const tampered = Uint8Array.from(q);
+    tampered[48 + 6 + 600] = (tampered[48 + 6 + 600] as number) ^ 1; // inside MRSERVICETD
+    assert.deepEqual(checks(verifyTdxQuote(tampered, { at, trustAnchors: anchors })), ['tdx.quote-signature']);
+  });
+
+  it('v5 quote with a TDX 1.0 body (type 2)', () => {
+    const v = verifyTdxQuote(sim.quote({ version: 5, bodyType: 2 }), { at, trustAnchors: anchors });
+    assert.deepEqual(v.reasons, []);
+    assert.equal(v.claims.bodyType, 2);
+    assert.equal(v.claims.teeTcbSvn2, undefined);
+  });
+
+  it('trailing bytes make no difference', () => {
+    const v = verifyTdxQuote(sim.quote({ trailingBytes: 100 }), { at, trustAnchors: anchors });
+    assert.deepEqual(v.reasons, []);
+    assert.equal(v.claims.trailingBytes, 100);
+  });
+
+  it('simulated evidence is refused against the default (Intel) root', () => {
+    assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at })), ['tdx.pck-chain']);
+  });
+
+  it('evidence of another simulator (another root, same names) is refused', async () => {
+    const other = await createTdxSimulator();
+    assert.deepEqual(checks(verifyTdxQuote(other.quote(), { at, trustAnchors: anchors })), ['tdx.pck-chain']);
+  });
+
+  it('a quote whose QE report binds another attestation key is refused (qe-report-data)', () => {
+    const q = sim.quote({ qeAuthData: new Uint8Array([1, 2, 3]) });
+    const p = parseTdxQuote(q);
+    // Swap the auth data bytes for same-length others: the QE report data no longer matches.
+    const offset = q.length - p.certification.pckChain.length - 6 - 3;
+    q.set([9, 9, 9], offset);
+    assert.deepEqual(checks(verifyTdxQuote(q, { at, trustAnchors: anchors })), ['tdx.qe-report-data']);
+  });
+
+  it('refuses an expired PCK certificate', async () => {
+    const short = await createTdxSimulator({ pckNotAfter: new Date('2024-03-01T00:00:00Z') });
+    assert.deepEqual(checks(verifyTdxQuote(short.quote(), { at, trustAnchors: trustAnchors(short.roots) })), ['tdx.pck-chain.validity']);
+  });
+
+  it('the cache skips chain verification the second time and keeps time checks', () => {
+    const cache = new TdxVerifierCache();
+    const q = sim.quote();
+    assert.deepEqual(verifyTdxQuote(q, { at, trustAnchors: anchors, cache }).reasons, []);
+    assert.equal(cache.size, 1);
+    assert.deepEqual(verifyTdxQuote(q, { at, trustAnchors: anchors, cache }).reasons, []);
+    assert.equal(cache.hits, 1);
+    assert.deepEqual(checks(verifyTdxQuote(q, { at: new Date('2050-01-01T00:00:00Z'), trustAnchors: anchors, cache })), ['tdx.pck-chain.validity']);
+    // Other anchors are another key: the Intel root does not get the cached simulated result.
+    assert.deepEqual(checks(verifyTdxQuote(q, { at, cache })), ['tdx.pck-chain']);
+  });
+
+  it('the cache keeps failures out and evicts the least recently used entry', async () => {
+    const cache = new TdxVerifierCache(1);
+    verifyTdxQuote(sim.quote(), { at, cache }); // refused: not cached
+    assert.equal(cache.size, 0);
+    const other = await createTdxSimulator();
+    verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, cache });
+    verifyTdxQuote(other.quote(), { at, trustAnchors: trustAnchors(other.roots), cache });
+    assert.equal(cache.size, 1);
+  });
+
+  describe('collateral', () => {
+    it('UpToDate platform and QE with every piece of collateral checked', () => {
+      const v = verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral });
+      assert.deepEqual(v.reasons, []);
+      assert.equal(v.claims.tcbStatus, 'UpToDate');
+      assert.equal(v.claims.qeTcbStatus, 'UpToDate');
+      assert.equal(v.claims.tcbDate, '2024-03-13T00:00:00Z');
+    });
+
+    it('a TEE_TCB_SVN below the first level falls to the next one (OutOfDate)', () => {
+      const v = verifyTdxQuote(sim.quote({ teeTcbSvn: '03000300000000000000000000000000' }), { at, trustAnchors: anchors, collateral });
+      assert.deepEqual(v.reasons, []);
+      assert.equal(v.claims.tcbStatus, 'OutOfDate');
+      assert.deepEqual(v.claims.advisoryIds, ['INTEL-SA-00000']);
+    });
+
+    it('revoked PCK and revoked PCK CA', async () => {
+      const c = await sim.collateral({ revokePck: true, revokeIntermediate: true });
+      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: c })), ['tdx.pck-revoked', 'tdx.pck-revoked']);
+    });
+
+    it('the PCK CRL checked with the quote\'s own PCK issuer when no CRL issuer chain is given', async () => {
+      const c = await sim.collateral({ revokePck: true });
+      const { pckCrlIssuerChain: _omit, ...rest } = c;
+      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: rest })), ['tdx.pck-revoked']);
+    });
+
+    it('collateral of another simulator: every signature refused', async () => {
+      const other = await createTdxSimulator();
+      const c = await other.collateral();
+      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: c })), [
+        'tdx.collateral.pck-crl.signature',
+        'tdx.collateral.qe-identity.signature',
+        'tdx.collateral.root-crl.signature',
+        'tdx.collateral.tcb-info.signature',
+      ]);
+    });
+
+    it('collateral before its issue date and after its next update', () => {
+      for (const when of ['2024-05-01T00:00:00Z', '2024-07-15T00:00:00Z']) {
+        assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at: new Date(when), trustAnchors: anchors, collateral })), [
+          'tdx.collateral.pck-crl.validity',
+          'tdx.collateral.qe-identity.validity',
+          'tdx.collateral.root-crl.validity',
+          'tdx.collateral.tcb-info.validity',
+        ]);
+      }
+    });
+
+    it('TCB info for another FMSPC', async () => {
+      const c = await sim.collateral({ fmspc: '90c06f000000' });
+      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: c })), ['tdx.collateral.tcb-info.fmspc']);
+    });
+
+    it('a TDX module not signed by Intel (MRSIGNERSEAM) is refused', () => {
+      assert.deepEqual(checks(verifyTdxQuote(sim.quote({ mrSignerSeam: '11'.repeat(48) }), { at, trustAnchors: anchors, collateral })), ['tdx.tdx-module']);
+    });
+
+    it('TDX 1.5 module (TEE_TCB_SVN[1] = 3) judged by its module identity; OutOfDate module converges', async () => {
+      const ok = await sim.collateral({ moduleIdentityStatus: 'UpToDate' });
+      const v = verifyTdxQuote(sim.quote({ teeTcbSvn: '03030400000000000000000000000000' }), { at, trustAnchors: anchors, collateral: ok });
+      assert.deepEqual(v.reasons, []);
+      assert.equal(v.claims.tcbStatus, 'UpToDate');
+      assert.equal(v.claims.tdxModuleTcbStatus, 'UpToDate');
+      const old = await sim.collateral({ moduleIdentityStatus: 'OutOfDate' });
+      const w = verifyTdxQuote(sim.quote({ teeTcbSvn: '03030400000000000000000000000000' }), { at, trustAnchors: anchors, collateral: old });
+      assert.equal(w.claims.tcbStatus, 'OutOfDate');
+      const unknown = verifyTdxQuote(sim.quote({ teeTcbSvn: '03050400000000000000000000000000' }), { at, trustAnchors: anchors, collateral: ok });
+      assert.deepEqual(checks(unknown), ['tdx.tdx-module']);
+    });
+
+    it('tampered TCB info and QE identity bodies are refused; malformed ones are parse reasons', () => {
+      const tcb = (collateral.tcbInfo as string).replace('"pcesvn":11', '"pcesvn":10');
+      const qe = (collateral.qeIdentity as string).replace('"isvprodid":2', '"isvprodid":3');
+      const v = verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: { ...collateral, tcbInfo: tcb, qeIdentity: qe } });
+      assert.deepEqual(checks(v), ['tdx.collateral.qe-identity.signature', 'tdx.collateral.tcb-info.signature', 'tdx.qe-identity.isvprodid']);
+      const broken = verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: { tcbInfo: '{"tcbInfo":{"id":"TDX"', qeIdentity: '[]', pckCrl: new Uint8Array([1, 2, 3]) } });
+      assert.deepEqual(checks(broken), ['tdx.collateral.pck-crl', 'tdx.collateral.qe-identity', 'tdx.collateral.tcb-info']);
+    });
+  });
+});

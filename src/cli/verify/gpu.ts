@@ -1,0 +1,80 @@
+/**
+ * `attestor verify gpu`: checks NVIDIA GPU attestation reports offline: the signature, the device
+ * certificate chain to NVIDIA's pinned Device Identity CA, the FWID, the nonce, optional OCSP
+ * answers, and, when RIMs are given, that every active measurement matches the driver and VBIOS
+ * RIMs (themselves verified to NVIDIA's pinned RIM root). No Manifest: allowed versions are the
+ * Coordinator's business.
+ */
+import { basename } from 'node:path';
+import { Command } from 'commander';
+import { appraiseGpuEvidenceList, type GpuAppraisalInput, type RimInput } from '../../attestation/nvidia/appraise.ts';
+import { parseEvidenceList } from '../../attestation/nvidia/evidence-list.ts';
+import { reason, ParseError } from '../../attestation/verdict.ts';
+import { EXIT_UNUSABLE, UnusableInput, parseAt, parseHex, printVerdict, readBytesOrHex, readText } from './output.ts';
+
+export interface GpuCliOptions {
+  report?: string;
+  certs?: string;
+  evidence?: string;
+  nonce: string;
+  rim?: string[];
+  ocsp?: string[];
+  at?: string;
+  json?: boolean;
+}
+
+type Write = (s: string) => void;
+
+/** Runs the verification and prints the verdict; resolves to the exit code (0 authentic and RIMs match, 1 refused, 2 unusable input). */
+export async function runVerifyGpu(opts: GpuCliOptions, out: Write = (s) => process.stdout.write(s), err: Write = (s) => process.stderr.write(s)): Promise<number> {
+  try {
+    if ((opts.report === undefined) === (opts.evidence === undefined)) throw new UnusableInput('give either --report FILE with --certs FILE, or --evidence FILE.json');
+    if (opts.report !== undefined && opts.certs === undefined) throw new UnusableInput('--report needs --certs FILE (the PEM certificate chain, leaf first)');
+    if (opts.evidence !== undefined && opts.certs !== undefined) throw new UnusableInput('--certs goes with --report; an evidence list carries its own chains');
+    const nonce = parseHex('--nonce', opts.nonce, 32);
+    const at = parseAt(opts.at);
+    const rims: RimInput[] = (opts.rim ?? []).map((file) => ({ xml: readText(file), id: basename(file).replace(/\.(xml|swidtag)$/i, '') }));
+    const ocsp = (opts.ocsp ?? []).map((file) => readBytesOrHex(file));
+
+    let inputs: GpuAppraisalInput[];
+    if (opts.report !== undefined) {
+      inputs = [{ evidence: { report: readBytesOrHex(opts.report), certificateChain: readText(opts.certs!) }, rims }];
+    } else {
+      const text = readText(opts.evidence!);
+      try {
+        inputs = parseEvidenceList(text).map((item) => ({
+          evidence: { report: item.report, certificateChain: item.certificateChain, architecture: item.architecture },
+          rims,
+        }));
+      } catch (e) {
+        if (!(e instanceof ParseError)) throw e;
+        return printVerdict({ verified: false, reasons: [reason(e.check, e.message)], claims: { gpus: [] } }, opts.json ?? false, out);
+      }
+    }
+    const v = await appraiseGpuEvidenceList(inputs, undefined, { nonce }, { at, ...(ocsp.length ? { ocsp } : {}) });
+    return printVerdict(v, opts.json ?? false, out);
+  } catch (e) {
+    if (!(e instanceof UnusableInput)) throw e;
+    err(`attestor verify gpu: ${e.message}\n`);
+    return EXIT_UNUSABLE;
+  }
+}
+
+const collect = (value: string, previous: string[]): string[] => [...previous, value];
+
+/** The `gpu` subcommand of `attestor verify`. Sets process.exitCode; never calls process.exit. */
+export function gpuCommand(): Command {
+  return new Command('gpu')
+    .description("verify NVIDIA GPU attestation reports against NVIDIA's pinned roots and, with --rim, their RIMs (exit 0 authentic and RIMs match, 1 refused, 2 unusable input)")
+    .option('--report <file>', 'attestation report as NVML returns it (SPDM request + response + signature), raw or hex')
+    .option('--certs <file>', 'PEM certificate chain of the GPU, leaf first (a root in it is never trusted, only compared with the pinned one)')
+    .option('--evidence <file>', "NVIDIA attestation SDK evidence list: [{arch, certificate, evidence, nonce}], one entry per GPU")
+    .requiredOption('--nonce <hex>', 'the 32-byte nonce the reports must carry, as 64 hex characters')
+    .option('--rim <file>', 'driver or VBIOS RIM (SWID XML); repeat for several. Its file name is taken as its RIM ID (e.g. NV_GPU_DRIVER_GH100_550.90.07.xml). With RIMs, every active measurement must match', collect, [])
+    .option('--ocsp <file>', 'DER OCSP response for a certificate of the chain; repeat for several. Each must be current and "good"', collect, [])
+    .option('--at <time>', 'RFC 3339 time at which certificates (and RIM signers) must be valid (default: now)')
+    .option('--json', 'print one JSON object: {verified, reasons, claims: {gpus: [...]}}', false)
+    .action(async (opts: GpuCliOptions) => {
+      process.exitCode = await runVerifyGpu(opts);
+    });
+}

@@ -312,6 +312,7 @@ export class ControlPlane {
   async #startKwok(): Promise<void> {
     const proc = this.#spawn('kwok', [
       `--kubeconfig=${join(this.dataDir, 'kwok.kubeconfig')}`,
+      `--config=${join(this.binDir, 'kwok-stages.yaml')}`,
       '--manage-all-nodes=false',
       '--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake',
       '--cidr=10.244.0.0/16',
@@ -372,7 +373,7 @@ async function createPki(): Promise<Pki> {
   const ca = await createCertificateAuthority('attestor-local-ca');
   const [admin, controllerManager, scheduler, kwok] = await Promise.all([
     issueCertificate(ca, { commonName: 'admin', organizations: ['system:masters'], usage: 'client' }),
-    issueCertificate(ca, { commonName: 'system:kube-controller-manager', usage: 'client' }),
+    issueCertificate(ca, { commonName: 'system:kube-controller-manager', organizations: ['system:masters'], usage: 'client' }),
     issueCertificate(ca, { commonName: 'system:kube-scheduler', usage: 'client' }),
     issueCertificate(ca, { commonName: 'kwok', organizations: ['system:masters'], usage: 'client' }),
   ]);

@@ -1,0 +1,117 @@
+/**
+ * `attestor dev`: the embedded default. Starts a local control plane (no cluster needed), installs
+ * the CRDs, runs the operator, creates fake GPU nodes, applies samples/ and tells what happens,
+ * until interrupted; then it stops every process it started.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { Command } from 'commander';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { GPU_ATTESTED_LABEL } from '../controllers/aiworker/labels.ts';
+import { applyYaml } from '../dev/apply.ts';
+import { ControlPlane, projectRoot } from '../dev/control-plane.ts';
+import { installCrds } from '../dev/install.ts';
+import { narrate } from '../dev/narrator.ts';
+import { waitFor } from '../dev/wait.ts';
+import { createLogger } from '../observability/log.ts';
+import { startOperator } from '../operator/operator.ts';
+import { positiveIntOption } from './options.ts';
+
+interface DevOptions {
+  stateDir: string;
+  nodes: number;
+  gpus: number;
+  samples: string;
+  exitWhenReady: boolean;
+  timeout: number;
+}
+
+export const OPERATOR_NAMESPACE = 'attestor-system';
+
+export function devCommand(): Command {
+  return new Command('dev')
+    .description('run attestor on a local control plane with simulated GPU nodes (no cluster needed)')
+    .option('--state-dir <dir>', 'where the cluster state, logs and kubeconfig go (wiped at start)', join(projectRoot, '.state', 'dev'))
+    .option('--nodes <n>', 'fake GPU nodes to create', positiveIntOption, 2)
+    .option('--gpus <n>', 'GPUs per node', positiveIntOption, 8)
+    .option('--samples <dir>', 'YAML files to apply once the operator runs', join(projectRoot, 'samples'))
+    .option('--exit-when-ready', 'exit 0 once every sample AIWorker is Ready (for smoke tests), 1 on timeout', false)
+    .option('--timeout <seconds>', 'with --exit-when-ready: how long to wait', positiveIntOption, 180)
+    .action(async (opts: DevOptions) => {
+      process.exitCode = await runDev(opts);
+    });
+}
+
+export async function runDev(opts: DevOptions): Promise<number> {
+  const print = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+  const stateDir = resolve(opts.stateDir);
+  rmSync(stateDir, { recursive: true, force: true });
+  mkdirSync(stateDir, { recursive: true });
+  print(`starting the local control plane in ${stateDir}`);
+  const cluster = await ControlPlane.start({ dataDir: stateDir, log: print });
+  const stops: Array<() => Promise<unknown>> = [() => cluster.stop()];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    const kubeConfig = cluster.kubeConfig();
+    await installCrds(kubeConfig);
+    print('installed CRDs: manifests, aiworkers, nodeattestations (attestor.dev/v1alpha1)');
+    const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
+    await core.createNamespace({ body: { metadata: { name: OPERATOR_NAMESPACE } } });
+
+    const logFile = join(stateDir, 'logs', 'operator.log');
+    const log = createLogger({ destination: createWriteStream(logFile, { flags: 'a' }) });
+    const operator = startOperator({ kubeConfig, log, namespace: OPERATOR_NAMESPACE, leaderElect: true, probe: { host: '127.0.0.1', port: 0 } });
+    stops.push(() => operator.stop());
+    const narrator = narrate(kubeConfig, operator.informers, print, log);
+    stops.push(() => narrator.stop());
+    await waitFor(() => operator.manager.isLeader, { timeoutMs: 30_000, description: 'operator to become leader' });
+    print(`operator running (leader; /metrics on 127.0.0.1:${operator.manager.probePort}, log in ${logFile})`);
+
+    for (let i = 1; i <= opts.nodes; i++) {
+      // Until the Coordinator gates nodes, dev nodes start out labelled as attested GPU nodes.
+      await cluster.createGpuNode(`gpu-node-${i}`, { gpus: opts.gpus, labels: { [GPU_ATTESTED_LABEL]: 'true' } });
+      print(`created fake GPU node gpu-node-${i} with ${opts.gpus} nvidia.com/gpu (kwok)`);
+    }
+    const files = readdirSync(opts.samples).filter((f) => /\.ya?ml$/.test(f)).sort((a, b) => sampleOrder(a) - sampleOrder(b));
+    const workers: Array<{ namespace: string; name: string }> = [];
+    for (const file of files) {
+      const applied = await applyYaml(kubeConfig, readFileSync(join(opts.samples, file), 'utf8'));
+      for (const obj of applied) {
+        print(`applied ${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name} from samples/${file}`);
+        if (obj.kind === 'AIWorker') workers.push({ namespace: obj.metadata!.namespace!, name: obj.metadata!.name! });
+      }
+    }
+    print(`kubeconfig: ${cluster.kubeconfigPath}`);
+    print(`try: bin/kubectl --kubeconfig ${cluster.kubeconfigPath} get manifests,aiworkers,nodeattestations,nodes,pods -A`);
+
+    if (opts.exitWhenReady) {
+      await waitFor(() => workers.every((w) => operator.informers.aiWorkers.get(w.name, w.namespace)?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')), {
+        timeoutMs: opts.timeout * 1000,
+        intervalMs: 250,
+        description: 'sample AIWorkers to be Ready',
+      });
+      print('every sample AIWorker is Ready');
+      return 0;
+    }
+    print('running; press Ctrl-C to stop');
+    await new Promise<void>((resolveSignal) => {
+      process.once('SIGINT', () => resolveSignal());
+      process.once('SIGTERM', () => resolveSignal());
+    });
+    return 0;
+  } catch (err) {
+    print(`failed: ${(err as Error).message}`);
+    return 1;
+  } finally {
+    print('stopping every process this session started');
+    await stopAll();
+    print('stopped');
+  }
+}
+
+/** Manifests first (the AIWorker controller needs an active one), runtime classes next, then the rest. */
+function sampleOrder(file: string): number {
+  return file.startsWith('manifest') ? 0 : file.startsWith('runtime-class') ? 1 : 2;
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env node
+/** The attestor command. */
+import 'reflect-metadata';
+import { Command } from 'commander';
+import { devCommand } from './dev.ts';
+import { operatorCommand } from './operator.ts';
+import { verifyCommand } from './verify/command.ts';
+
+const program = new Command('attestor')
+  .description('attestor: attestation-gated confidential AI inference on Kubernetes')
+  .version('0.1.0')
+  .showHelpAfterError()
+  .addCommand(operatorCommand())
+  .addCommand(devCommand())
+  .addCommand(verifyCommand());
+
+await program.parseAsync(process.argv);

@@ -135,18 +135,11 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
   const driver = rimClaim(choices.driver);
   const vbios = rimClaim(choices.vbios);
 
-  const out: { -readonly [K in keyof GpuClaims]: GpuClaims[K] } = {
-    certificateChain: path.map((c) => c.name),
-    rims: { ...(driver ? { driver } : {}), ...(vbios ? { vbios } : {}), unused: inputs.unused },
-    nvidia,
-  };
+  // Built in reading order: identity and versions, then chain and RIMs, NVIDIA's names last.
+  const out: Partial<{ -readonly [K in keyof GpuClaims]: GpuClaims[K] }> = {};
   if (evidence.uuid) out.uuid = evidence.uuid;
   if (v.architecture) out.architecture = v.architecture;
-  if (report) {
-    out.nonce = Buffer.from(report.request.nonce).toString('hex');
-    out.measurementBlocks = report.response.blocks.length;
-    out.trailingBytes = report.trailingBytes;
-  }
+  if (report) out.nonce = Buffer.from(report.request.nonce).toString('hex');
   if (od?.driverVersion) out.driverVersion = od.driverVersion;
   if (od?.vbiosVersion) out.vbiosVersion = od.vbiosVersion;
   if (od?.project) out.project = od.project;
@@ -156,8 +149,15 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
   if (od?.nvdec0Status !== undefined) {
     out.nvdec0 = od.nvdec0Status === NVDEC0_ENABLED ? 'enabled' : od.nvdec0Status === NVDEC0_DISABLED ? 'disabled' : `0x${od.nvdec0Status.toString(16)}`;
   }
+  if (report) {
+    out.measurementBlocks = report.response.blocks.length;
+    out.trailingBytes = report.trailingBytes;
+  }
+  out.certificateChain = path.map((c) => c.name);
+  out.rims = { ...(driver ? { driver } : {}), ...(vbios ? { vbios } : {}), unused: inputs.unused };
   if (comparison) out.measurements = { matched: comparison.matched.length, mismatched: comparison.mismatched.map((m) => m.index), skipped: comparison.skipped };
-  return out;
+  out.nvidia = nvidia;
+  return out as GpuClaims;
 }
 
 function chainClaim(valid: boolean, path: readonly ParsedCertificate[], ocsp: readonly string[]): Record<string, unknown> {

@@ -4,7 +4,7 @@
  * product). No reference values here: see appraise.ts. Never throws for bad evidence.
  */
 import { ParseError, reason, verdict, type Reason } from '../verdict.ts';
-import { sortCertificates } from './certificates.ts';
+import { sortCertificates, type SortedCertificates } from './certificates.ts';
 import { buildChain, chainValidityReasons } from './chain.ts';
 import { SNP_CHECKS } from './checks.ts';
 import { snpClaims, type SnpClaims } from './claims.ts';
@@ -49,15 +49,14 @@ function asReason(err: unknown): Reason {
 /** Reads the certificates and finds the chain to a root: the time-independent, cacheable part. */
 export function prepareEndorsement(certificates: Uint8Array | string, roots: SnpRoots): PreparedEndorsement {
   let leaf: EndorsementCertificate;
-  let intermediates;
+  let sorted: SortedCertificates;
   try {
-    const sorted = sortCertificates(certificates);
+    sorted = sortCertificates(certificates);
     leaf = parseEndorsementCertificate(sorted.leaf.der, sorted.leaf.x509);
-    intermediates = sorted.intermediates;
   } catch (err) {
     return { leaf: null, path: null, reasons: [asReason(err)] };
   }
-  const { path, reasons } = buildChain(leaf, intermediates, roots);
+  const { path, reasons } = buildChain(leaf, sorted.intermediates, roots);
   return { leaf, path, reasons };
 }
 

@@ -4,10 +4,12 @@
  * its measurements against them, and the allowed architectures, driver and VBIOS versions and
  * pinned RIM digests. Every failed check is a Reason; nothing here throws for bad evidence.
  */
+import { createHash } from 'node:crypto';
 import type { GpuReferenceValues } from '../reference-values.ts';
 import { NVIDIA_RIM_ROOT_CA_PEM } from '../roots/nvidia.ts';
 import { reason, verdict, type Reason, type Verdict } from '../verdict.ts';
 import { buildGpuClaims, type GpuClaims, type RimChoice } from './claims.ts';
+import type { VerificationCache } from './cache.ts';
 import { compareMeasurements, type MeasurementComparison } from './measurements.ts';
 import { parseRim, verifyRim, type Rim, type RimKind } from './rim.ts';
 import { asReason, parseAnchors, verifyGpuReport, type GpuEvidence, type GpuExpectation, type GpuVerifyOptions } from './verify.ts';
@@ -46,7 +48,7 @@ export async function appraiseGpuEvidence(
   const unused: Array<GpuClaims['rims']['unused'][number]> = [];
   let comparison: MeasurementComparison | undefined;
   if (report) {
-    const parsed = parseRims(rimsGiven, rimReasons);
+    const parsed = parseRims(rimsGiven, rimReasons, options.cache);
     const chip = chipOf(verification.chain.map((c) => c.subject));
     for (const kind of ['driver', 'vbios'] as const) {
       const wanted = kind === 'driver' ? report.response.opaqueData.driverVersion : report.response.opaqueData.vbiosVersion;
@@ -101,17 +103,29 @@ interface ParsedRimInput {
   readonly id?: string;
 }
 
-function parseRims(inputs: readonly RimInput[], reasons: Reason[]): ParsedRimInput[] {
+function parseRims(inputs: readonly RimInput[], reasons: Reason[], cache: VerificationCache | undefined): ParsedRimInput[] {
   const out: ParsedRimInput[] = [];
   for (const input of inputs) {
     try {
-      out.push({ rim: parseRim(input.xml), ...(input.id ? { id: input.id } : {}) });
+      out.push({ rim: parseRimCached(input.xml, cache), ...(input.id ? { id: input.id } : {}) });
     } catch (err) {
       const r = asReason(err);
       reasons.push(reason(r.check, `${input.id ?? 'RIM'}: ${r.message}`));
     }
   }
   return out;
+}
+
+/** A RIM's parse is kept by the hash of its bytes: the same RIMs come with every report of a fleet. */
+function parseRimCached(xml: string | Uint8Array, cache: VerificationCache | undefined): Rim {
+  if (!cache) return parseRim(xml);
+  const key = `rim:${createHash('sha384').update(xml).digest('hex')}`;
+  let rim = cache.get<Rim>(key);
+  if (!rim) {
+    rim = parseRim(xml);
+    cache.set(key, rim);
+  }
+  return rim;
 }
 
 /** Whether a RIM is the `kind` RIM for this report: same version, and an ID (when known) that agrees. */

@@ -10,8 +10,9 @@ import { ParseError, reason, type Reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import { certificateExtensions, children, DerError, isConstructed, oid, readTlv, smallInteger, type Tlv } from './der.ts';
 
-/** TCG DICE extension that carries the FWID of the firmware the key was derived for. */
+/** TCG DICE extensions that carry the FWID of the firmware the key was derived for (Hopper; Blackwell's DiceTcbInfo). */
 export const TCG_DICE_FWID_OID = '2.23.133.5.4.1';
+export const TCG_DICE_TCB_INFO_OID = '2.23.133.5.4.1.1';
 const SHA384_OID = '2.16.840.1.101.3.4.2.2';
 // Critical extensions this checker understands; any other critical one refuses the chain
 // (RFC 5280 4.2). nameConstraints is not here: NVIDIA chains carry none, and accepting it
@@ -56,7 +57,7 @@ export function parseCertificate(der: Uint8Array, check = 'gpu.cert-chain'): Par
       if (ext.critical && !KNOWN_CRITICAL.has(ext.oid)) unknownCritical.push(ext.oid);
       if (ext.oid === '2.5.29.15') keyUsage = parseKeyUsage(ext.value);
       if (ext.oid === '2.5.29.19') pathLength = parsePathLength(ext.value);
-      if (ext.oid === TCG_DICE_FWID_OID) fwid = extractFwid(ext.value, check);
+      if (ext.oid === TCG_DICE_FWID_OID || ext.oid === TCG_DICE_TCB_INFO_OID) fwid = extractFwid(ext.value, check);
     }
   } catch (err) {
     if (err instanceof ParseError) throw err;
@@ -206,25 +207,37 @@ function parsePathLength(value: Uint8Array): number | undefined {
 }
 
 /**
- * The FWID in the TCG DICE extension. NVIDIA's leaf carries SEQUENCE { version, SPKI,
- * FWID { hashAlg, digest } }; TCG's DiceTcbInfo puts FWIDs under [6]. Either way an FWID is a
- * SEQUENCE { OID, OCTET STRING }, so take the last SHA-384 one found, as nvtrust takes the
- * extension's last 48 bytes.
+ * The FWID in a TCG DICE extension, read as nvtrust's extract_fwid reads it. Hopper leaves carry
+ * NVIDIA's SEQUENCE { version, SPKI, FWID { hashAlg, digest } } under 2.23.133.5.4.1, where
+ * nvtrust takes the last 48 bytes: the last SHA-384 FWID. Blackwell leaves carry a DiceTcbInfo
+ * under 2.23.133.5.4.1.1, whose fwids [6] list nvtrust reads entry 0 of.
  */
 function extractFwid(value: Uint8Array, check: string): Uint8Array {
-  let found: Uint8Array | undefined;
-  const walk = (node: Tlv, depth: number): void => {
-    if (depth > 8 || !isConstructed(node)) return;
-    const items = children(value, node);
-    if (node.tag === 0x30 && items.length === 2 && items[0]!.tag === 0x06 && items[1]!.tag === 0x04) {
-      if (oid(value, items[0]!) === SHA384_OID) found = value.slice(items[1]!.start, items[1]!.end);
-      return;
-    }
-    for (const item of items) walk(item, depth + 1);
-  };
   const top = readTlv(value, 0);
-  if (top.end !== value.length) throw new DerError('FWID extension has trailing bytes');
-  walk(top, 0);
+  if (top.tag !== 0x30 || top.end !== value.length) throw new DerError('FWID extension is not one SEQUENCE');
+  const fwidOf = (t: Tlv): Uint8Array | undefined => {
+    if (t.tag !== 0x30) return undefined;
+    const items = children(value, t);
+    if (items.length !== 2 || items[0]!.tag !== 0x06 || items[1]!.tag !== 0x04) return undefined;
+    return oid(value, items[0]!) === SHA384_OID ? value.slice(items[1]!.start, items[1]!.end) : undefined;
+  };
+  let found: Uint8Array | undefined;
+  const tcbFwids = children(value, top).find((t) => t.tag === 0xa6);
+  if (tcbFwids) {
+    const first = children(value, tcbFwids)[0];
+    found = first ? fwidOf(first) : undefined;
+  } else {
+    const walk = (node: Tlv, depth: number): void => {
+      if (depth > 8 || !isConstructed(node)) return;
+      const f = fwidOf(node);
+      if (f) {
+        found = f;
+        return;
+      }
+      for (const item of children(value, node)) walk(item, depth + 1);
+    };
+    walk(top, 0);
+  }
   if (!found || found.length !== 48) throw new ParseError(check, 'FWID extension holds no SHA-384 FWID');
   return found;
 }

@@ -166,7 +166,7 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
       const leaf = await issue(
         brom,
         `CN=${chip} A01 GSP FMC LF, O=attestor simulation, 2.5.4.5=${createHash('sha1').update(uuid).digest('hex').toUpperCase()}`,
-        [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), new x509.Extension('2.23.133.5.4.1', false, fwidExtension(leafSpki, leafFwid))],
+        [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), architecture === 'HOPPER' ? new x509.Extension('2.23.133.5.4.1', false, fwidExtension(leafSpki, leafFwid)) : new x509.Extension('2.23.133.5.4.1.1', false, tcbInfoExtension(leafFwid))],
         leafKeys,
         { notBefore: fields.leafNotBefore ?? notBefore, notAfter: fields.leafNotAfter ?? notAfter },
       );
@@ -286,6 +286,18 @@ function fwidExtension(spki: Uint8Array, fwid: Uint8Array): ArrayBuffer {
       new asn1js.Integer({ value: 1 }),
       spkiAsn,
       new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '2.16.840.1.101.3.4.2.2' }), new asn1js.OctetString({ valueHex: fwid })] }),
+    ],
+  }).toBER();
+}
+
+/** DiceTcbInfo as Blackwell leaves carry it: SEQUENCE { vendor [0], model [1], fwids [6] { FWID } }. */
+function tcbInfoExtension(fwid: Uint8Array): ArrayBuffer {
+  const fwidAsn = new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '2.16.840.1.101.3.4.2.2' }), new asn1js.OctetString({ valueHex: fwid })] });
+  return new asn1js.Sequence({
+    value: [
+      new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: Buffer.from('NVIDIA') }),
+      new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 1 }, valueHex: Buffer.from('GB100') }),
+      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 6 }, value: [fwidAsn] }),
     ],
   }).toBER();
 }

@@ -140,6 +140,11 @@ describe('nvidia/appraise: one change to a valid simulated GPU per case', functi
     );
     assert.deepEqual(v.reasons, []);
     assert.equal(v.claims.architecture, 'BLACKWELL');
+    // The FWID came from the leaf's DiceTcbInfo (2.23.133.5.4.1.1) and was compared.
+    assert.match(v.claims.fwid!, /^[0-9a-f]{96}$/);
+    const mismatch = await bw.gpu('GPU-B', { nonce: NONCE, leafFwid: new Uint8Array(48).fill(2) });
+    const refused = await appraiseGpuEvidence({ evidence: { report: mismatch.report, certificateChain: mismatch.certificateChainPem } }, { ...REFERENCE, architectures: ['BLACKWELL'], requireRIMs: false }, { nonce: NONCE }, { at: AT, trustAnchors: { device: [bw.roots.device] } });
+    assert.deepEqual(refused.reasons.map((r) => r.check), ['gpu.fwid']);
   });
 
   it('is not fooled by the pinned NVIDIA roots: simulated evidence is refused without its roots', async () => {

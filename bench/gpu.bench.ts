@@ -1,0 +1,109 @@
+/**
+ * NVIDIA GPU verification throughput on the real hopper-535 report (node bench/gpu.bench.ts).
+ *
+ * - floor: a bare crypto.verify of the report signature with a ready KeyObject: no verifier can
+ *   beat it, so the other rows are reported as ratios to it, measured in the same run;
+ * - cold: verifyGpuReport with no cache (5 certificates parsed, chain to the pinned NVIDIA Device
+ *   Identity CA verified, report parsed and its signature verified) + comparison of its
+ *   measurements with the (already parsed and verified) VBIOS RIM;
+ * - warm: the same with a VerificationCache (chain parsed and checked once; validity, report
+ *   parsing, nonce, FWID, signature and the RIM comparison every time);
+ * - appraise cold / warm: appraiseGpuEvidence with the VBIOS RIM as input: cold parses the RIM
+ *   XML and verifies its XML signature and signer chain every time; warm takes both from the cache;
+ * - nvtrust: NVIDIA's Python local verifier (nv-local-gpu-verifier from PyPI, in
+ *   bench/baselines/.venv) timing its report parsing, signature and chain verification on the same
+ *   files, when that venv exists (bench/baselines/nvtrust-setup.sh makes it).
+ *
+ * Env: GPU_BENCH_SECONDS (per measurement, default 3), GPU_BENCH_ROUNDS (default 3; the median
+ * is reported, since the machine may be shared).
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { verify } from 'node:crypto';
+import { appraiseGpuEvidence } from '../src/attestation/nvidia/appraise.ts';
+import { VerificationCache } from '../src/attestation/nvidia/cache.ts';
+import { parseCertificateChain } from '../src/attestation/nvidia/certificates.ts';
+import { compareMeasurements } from '../src/attestation/nvidia/measurements.ts';
+import { parseRim } from '../src/attestation/nvidia/rim.ts';
+import { parseGpuReport } from '../src/attestation/nvidia/spdm.ts';
+import { verifyGpuReport } from '../src/attestation/nvidia/verify.ts';
+
+const SECONDS = Number(process.env.GPU_BENCH_SECONDS ?? 3);
+const ROUNDS = Number(process.env.GPU_BENCH_ROUNDS ?? 3);
+const AT = new Date('2025-06-01T00:00:00Z');
+const dir = new URL('../../shared/testdata/gpu/', import.meta.url);
+const file = (rel: string): string => fileURLToPath(new URL(rel, dir));
+const report = new Uint8Array(Buffer.from(readFileSync(file('hopper-535/report.hex'), 'utf8').trim(), 'hex'));
+const certificateChain = readFileSync(file('hopper-535/certs.pem'), 'utf8');
+const rimXml = readFileSync(file('rims/NV_GPU_VBIOS_1010_0200_882_96005E0001.xml'), 'utf8');
+const nonce = report.slice(4, 36);
+
+/** Calls f for about SECONDS and returns calls per second. */
+async function rate(f: () => boolean | Promise<boolean>): Promise<number> {
+  for (let i = 0; i < 5; i++) if (!(await f())) throw new Error('benchmark body failed');
+  const end = performance.now() + SECONDS * 1000;
+  let n = 0;
+  const start = performance.now();
+  while (performance.now() < end) {
+    for (let i = 0; i < 5; i++) if (!(await f())) throw new Error('benchmark body failed');
+    n += 5;
+  }
+  return (n * 1000) / (performance.now() - start);
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+// Floor: the signature alone, with everything prepared outside the loop.
+const parsed = parseGpuReport(report);
+const key = parseCertificateChain(certificateChain)[0]!.x509.publicKey;
+const floor = (): boolean => verify('sha384', parsed.signedBytes, { key, dsaEncoding: 'ieee-p1363' }, parsed.response.signature);
+
+const rim = parseRim(rimXml);
+const evidence = { report, certificateChain };
+const reportAndRim = (cache?: VerificationCache) => (): boolean => {
+  const v = verifyGpuReport(evidence, { nonce }, { at: AT, ...(cache ? { cache } : {}) });
+  return v.reasons.length === 0 && compareMeasurements(v.report!, { vbios: rim }).mismatched.length === 0;
+};
+const appraise = (cache?: VerificationCache) => async (): Promise<boolean> => {
+  const v = await appraiseGpuEvidence({ evidence, rims: [{ xml: rimXml }] }, { architectures: ['HOPPER'], driverVersions: ['535.86.09'], vbiosVersions: ['96.00.5E.00.01'], requireRIMs: false }, { nonce }, { at: AT, ...(cache ? { cache } : {}) });
+  return v.verified && v.claims.nvidia['x-nvidia-gpu-vbios-rim-signature-verified'] === true && v.claims.measurements?.matched === 12;
+};
+
+function nvtrustBaseline(): number | null {
+  const python = fileURLToPath(new URL('baselines/.venv/bin/python', import.meta.url));
+  const script = fileURLToPath(new URL('baselines/nvtrust_bench.py', import.meta.url));
+  if (!existsSync(python)) return null;
+  try {
+    return Number(execFileSync(python, [script, file('hopper-535/report.hex'), file('hopper-535/certs.pem'), String(SECONDS)], { encoding: 'utf8' }).trim().split('\n').pop());
+  } catch (err) {
+    console.error(`nvtrust baseline skipped: ${(err as Error).message}`);
+    return null;
+  }
+}
+
+const rows: Record<string, number[]> = { floor: [], cold: [], warm: [], 'appraise cold (RIM XML signature each time)': [], 'appraise warm': [], 'nvtrust (Python)': [] };
+for (let r = 0; r < ROUNDS; r++) {
+  // Interleaved, so that load changes on a shared machine hit every row alike.
+  rows.floor!.push(await rate(floor));
+  rows.cold!.push(await rate(reportAndRim()));
+  rows.warm!.push(await rate(reportAndRim(new VerificationCache())));
+  rows['appraise cold (RIM XML signature each time)']!.push(await rate(appraise()));
+  rows['appraise warm']!.push(await rate(appraise(new VerificationCache())));
+  const py = nvtrustBaseline();
+  if (py !== null) rows['nvtrust (Python)']!.push(py);
+}
+
+const floorRate = median(rows.floor!);
+console.log(`# GPU verification, hopper-535 (${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${ROUNDS} rounds of ${SECONDS} s, median)`);
+console.log('| what | verifications/s | ratio to floor |');
+console.log('|---|---:|---:|');
+for (const [name, xs] of Object.entries(rows)) {
+  if (xs.length === 0) {
+    console.log(`| ${name} | not run | |`);
+    continue;
+  }
+  const m = median(xs);
+  console.log(`| ${name} | ${m.toFixed(0)} | ${(m / floorRate).toFixed(3)} |`);
+}

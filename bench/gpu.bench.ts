@@ -19,7 +19,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { verify } from 'node:crypto';
 import { appraiseGpuEvidence } from '../src/attestation/nvidia/appraise.ts';
@@ -76,7 +76,8 @@ function nvtrustBaseline(): number | null {
   const script = fileURLToPath(new URL('baselines/nvtrust_bench.py', import.meta.url));
   if (!existsSync(python)) return null;
   try {
-    return Number(execFileSync(python, [script, file('hopper-535/report.hex'), file('hopper-535/certs.pem'), String(SECONDS)], { encoding: 'utf8' }).trim().split('\n').pop());
+    // cwd: the package writes verifier.log into the working directory on import.
+    return Number(execFileSync(python, [script, file('hopper-535/report.hex'), file('hopper-535/certs.pem'), String(SECONDS)], { encoding: 'utf8', cwd: tmpdir() }).trim().split('\n').pop());
   } catch (err) {
     console.error(`nvtrust baseline skipped: ${(err as Error).message}`);
     return null;

@@ -150,7 +150,9 @@ export async function verifyRim(rim: Rim, options: RimVerifyOptions): Promise<Ri
   const reasons: Reason[] = [];
   let chain: ParsedCertificate[];
   try {
-    chain = rim.certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain'));
+    const key = `rim-certificates:${rim.digest}`;
+    chain = options.cache?.get<ParsedCertificate[]>(key) ?? rim.certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain'));
+    options.cache?.set(key, chain);
   } catch (err) {
     reasons.push(reason('gpu.rim.cert-chain', `${options.label}: ${(err as Error).message}`));
     return { signatureVerified: false, certChainVerified: false, signerChain: [], reasons };

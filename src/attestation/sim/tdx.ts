@@ -277,8 +277,7 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
       const sig = sign('sha256', Buffer.from(body), { key: tcbPrivate, dsaEncoding: 'ieee-p1363' }).toString('hex');
       return `{"${key}":${body},"signature":"${sig}"}`;
     };
-    // Entries carry a reason code, as Intel's do (and an entry with an empty extension list
-    // trips pkijs 4's CRL decoder).
+    // Entries carry a reason code, as Intel's do.
     const crl = async (issuerName: string, keys: CryptoKeyPair, revoked: string[]): Promise<Uint8Array> => {
       const list = await x509.X509CrlGenerator.create(
         { issuer: issuerName, thisUpdate: issueDate, nextUpdate, signingAlgorithm: SIGNING, signingKey: keys.privateKey, entries: revoked.map((serialNumber) => ({ serialNumber, revocationDate: issueDate, reason: x509.X509CrlReason.keyCompromise })) },

@@ -133,7 +133,12 @@ export function rawJsonMember(text: string, key: string, check: string): string 
   while (text[i] !== '}') {
     if (text[i] !== '"') throw new ParseError(check, `expected a member name at offset ${i}`);
     const keyEnd = scanString(text, i, check);
-    const name = JSON.parse(text.slice(i, keyEnd)) as string;
+    let name: string;
+    try {
+      name = JSON.parse(text.slice(i, keyEnd)) as string;
+    } catch {
+      throw new ParseError(check, `member name at offset ${i} is not a JSON string`);
+    }
     i = skipWs(text, keyEnd);
     if (text[i] !== ':') throw new ParseError(check, `expected ':' at offset ${i}`);
     const start = skipWs(text, i + 1);

@@ -1,17 +1,20 @@
 /**
  * Certificate revocation lists from Intel PCS: the PCK CRL (issued by the PCK Platform or
  * Processor CA) and the root CA CRL (issued by the Intel SGX Root CA, revoking intermediates).
- * Decoded with pkijs; the ECDSA signature over the TBS bytes is checked with Node's crypto.
+ * Decoded with asn1js (walked directly: pkijs' CRL model is slow and rejects entries with an empty
+ * extension list); the ECDSA signature over the TBS bytes is checked with Node's crypto.
  */
 import { verify as cryptoVerify, type X509Certificate } from 'node:crypto';
-import * as pkijs from 'pkijs';
+import * as asn1js from 'asn1js';
 import { ParseError } from '../verdict.ts';
-import { hex } from './hex.ts';
+import { decodeDer } from './der.ts';
+import { bytesEqual, hex } from './hex.ts';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 
 export interface Crl {
-  readonly issuer: pkijs.RelativeDistinguishedNames;
+  /** DER of the issuer Name. */
+  readonly issuer: Uint8Array;
   readonly thisUpdate: Date;
   readonly nextUpdate?: Date;
   /** Revoked serial numbers, upper-case hex without leading zero bytes (Node's X509Certificate format). */
@@ -22,38 +25,47 @@ export interface Crl {
   readonly signature: Uint8Array;
 }
 
-/** Parses a CRL given as DER, PEM or hex text; throws ParseError with `check`. */
+/** Parses a CRL given as DER, PEM or hex; throws ParseError with `check`. */
 export function parseCrl(data: Uint8Array, check: string): Crl {
   const der = crlDer(data, check);
-  let crl: pkijs.CertificateRevocationList;
-  try {
-    crl = pkijs.CertificateRevocationList.fromBER(der);
-  } catch (err) {
-    throw new ParseError(check, `CRL does not decode: ${(err as Error).message}`);
-  }
+  const fail = (what: string): never => {
+    throw new ParseError(check, `CRL does not decode: ${what}`);
+  };
+  const [tbs, algorithm, signature] = children(decodeDer(der, check, 'CRL'), 3);
+  if (!(tbs instanceof asn1js.Sequence) || !(signature instanceof asn1js.BitString)) return fail('not a CertificateList');
+  const fields = tbs.valueBlock.value;
+  let i = fields[0] instanceof asn1js.Integer ? 1 : 0; // version is optional
+  i++; // signature algorithm inside the TBS (must match the outer one; the signature covers it)
+  const issuer = fields[i++];
+  if (!(issuer instanceof asn1js.Sequence)) return fail('no issuer Name');
+  const thisUpdate = time(fields[i++]) ?? fail('no thisUpdate');
+  const nextUpdate = time(fields[i]);
+  if (nextUpdate !== undefined) i++;
   const revokedSerials = new Set<string>();
-  for (const entry of crl.revokedCertificates ?? []) revokedSerials.add(serialHex(entry.userCertificate.valueBlock.valueHexView));
+  const revoked = fields[i];
+  if (revoked instanceof asn1js.Sequence) {
+    for (const entry of revoked.valueBlock.value) {
+      const serial = entry instanceof asn1js.Sequence ? entry.valueBlock.value[0] : undefined;
+      if (!(serial instanceof asn1js.Integer)) fail('revoked entry without a serial number');
+      revokedSerials.add(serialHex((serial as asn1js.Integer).valueBlock.valueHexView));
+    }
+  }
   return {
-    issuer: crl.issuer,
-    thisUpdate: crl.thisUpdate.value,
-    ...(crl.nextUpdate ? { nextUpdate: crl.nextUpdate.value } : {}),
+    issuer: issuer.valueBeforeDecodeView,
+    thisUpdate,
+    ...(nextUpdate ? { nextUpdate } : {}),
     revokedSerials,
-    tbs: crl.tbsView,
-    signatureAlgorithm: crl.signatureAlgorithm.algorithmId,
-    signature: crl.signatureValue.valueBlock.valueHexView,
+    tbs: tbs.valueBeforeDecodeView,
+    signatureAlgorithm: algorithmOid(algorithm) ?? fail('no signature algorithm'),
+    signature: signature.valueBlock.valueHexView,
   };
 }
 
 /** Whether `issuer` issued and signed the CRL; a message when not. */
 export function crlSignatureProblem(crl: Crl, issuer: X509Certificate): string | undefined {
   if (crl.signatureAlgorithm !== ECDSA_WITH_SHA256) return `CRL signature algorithm ${crl.signatureAlgorithm} is not ecdsa-with-SHA256`;
-  let issuerName: pkijs.RelativeDistinguishedNames;
-  try {
-    issuerName = pkijs.Certificate.fromBER(issuer.raw).subject;
-  } catch {
-    return 'issuer certificate does not decode';
-  }
-  if (!crl.issuer.isEqual(issuerName)) return 'CRL issuer name is not the expected issuer certificate subject';
+  const subject = subjectDer(issuer.raw);
+  if (subject === undefined || !bytesEqual(subject, crl.issuer)) return 'CRL issuer name is not the expected issuer certificate subject';
   let ok = false;
   try {
     ok = cryptoVerify('sha256', crl.tbs, issuer.publicKey, crl.signature);
@@ -61,6 +73,45 @@ export function crlSignatureProblem(crl: Crl, issuer: X509Certificate): string |
     ok = false;
   }
   return ok ? undefined : 'CRL signature does not verify with the issuer key';
+}
+
+function children(node: asn1js.AsnType, count: number): asn1js.AsnType[] {
+  const list = node instanceof asn1js.Sequence ? node.valueBlock.value : [];
+  return list.length === count ? list : [];
+}
+
+function time(node: asn1js.AsnType | undefined): Date | undefined {
+  if (node instanceof asn1js.UTCTime || node instanceof asn1js.GeneralizedTime) {
+    let d: Date;
+    try {
+      d = node.toDate();
+    } catch {
+      return undefined;
+    }
+    return Number.isNaN(d.getTime()) ? undefined : d;
+  }
+  return undefined;
+}
+
+function algorithmOid(node: asn1js.AsnType | undefined): string | undefined {
+  const oid = node instanceof asn1js.Sequence ? node.valueBlock.value[0] : undefined;
+  return oid instanceof asn1js.ObjectIdentifier ? oid.valueBlock.toString() : undefined;
+}
+
+/** DER of a certificate's subject Name (TBSCertificate field after issuer and validity). */
+function subjectDer(cert: Uint8Array): Uint8Array | undefined {
+  let root: asn1js.AsnType;
+  try {
+    root = decodeDer(cert, 'x', 'certificate');
+  } catch {
+    return undefined;
+  }
+  const tbs = root instanceof asn1js.Sequence ? root.valueBlock.value[0] : undefined;
+  if (!(tbs instanceof asn1js.Sequence)) return undefined;
+  const f = tbs.valueBlock.value;
+  const base = f[0]?.idBlock.tagClass === 3 ? 1 : 0; // [0] version
+  const subject = f[base + 4];
+  return subject instanceof asn1js.Sequence ? subject.valueBeforeDecodeView : undefined;
 }
 
 /** Whether the CRL is current at `at` (thisUpdate <= at <= nextUpdate); a message when not. */

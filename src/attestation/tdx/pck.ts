@@ -2,11 +2,12 @@
  * The PCK (Provisioning Certification Key) certificate's Intel SGX extension
  * (OID 1.2.840.113741.1.13.1, "SGX PCK Certificate and CRL Profile"): the platform's FMSPC, PCE ID
  * and the TCB it was certified at (16 CPUSVN components and PCESVN), which select and are matched
- * against the TCB info collateral. Parsed with asn1js from the certificate that pkijs decodes.
+ * against the TCB info collateral. Decoded with asn1js; the certificate is walked directly to its
+ * extensions (pkijs' full certificate model costs milliseconds per certificate and adds nothing here).
  */
 import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
 import { ParseError } from '../verdict.ts';
+import { decodeDer } from './der.ts';
 
 export const SGX_EXTENSION_OID = '1.2.840.113741.1.13.1';
 const PPID = `${SGX_EXTENSION_OID}.1`;
@@ -39,22 +40,14 @@ export interface PckExtension {
 
 /** Reads the SGX extension of a DER PCK certificate; throws ParseError (`tdx.pck-extension`). */
 export function parsePckExtension(der: Uint8Array): PckExtension {
-  let cert: pkijs.Certificate;
-  try {
-    cert = pkijs.Certificate.fromBER(der);
-  } catch (err) {
-    throw new ParseError('tdx.pck-extension', `PCK certificate does not decode: ${(err as Error).message}`);
-  }
-  const ext = cert.extensions?.find((e) => e.extnID === SGX_EXTENSION_OID);
-  if (ext === undefined) throw new ParseError('tdx.pck-extension', `PCK certificate has no SGX extension (${SGX_EXTENSION_OID})`);
-  const top = fields(ext.extnValue.valueBlock.valueHexView, 'SGX extension');
-  const tcb = fields(octets(top, TCB, 'TCB', true), 'TCB');
+  const top = fields(sgxExtensionValue(der), 'SGX extension');
+  const tcb = fields(sequence(top, TCB, 'TCB'), 'TCB');
   const tcbComponents: number[] = [];
   for (let i = 1; i <= 16; i++) tcbComponents.push(integer(tcb, `${TCB}.${i}`, `TCB component ${i}`));
   const config = top.get(CONFIGURATION);
   let configuration: PckExtension['configuration'];
   if (config !== undefined) {
-    const c = fields(config.valueBeforeDecodeView, 'configuration');
+    const c = fields(config, 'configuration');
     configuration = { dynamicPlatform: bool(c, `${CONFIGURATION}.1`), cachedKeys: bool(c, `${CONFIGURATION}.2`), smtEnabled: bool(c, `${CONFIGURATION}.3`) };
   }
   const platformInstanceId = top.has(PLATFORM_INSTANCE_ID) ? octets(top, PLATFORM_INSTANCE_ID, 'platform instance ID') : undefined;
@@ -71,14 +64,35 @@ export function parsePckExtension(der: Uint8Array): PckExtension {
   };
 }
 
-/** SEQUENCE OF SEQUENCE { OID, value } as a map from OID to value. */
-function fields(der: Uint8Array, what: string): Map<string, asn1js.AsnType> {
-  const parsed = asn1js.fromBER(der);
-  if (parsed.offset === -1 || parsed.offset !== der.byteLength || !(parsed.result instanceof asn1js.Sequence)) {
-    throw new ParseError('tdx.pck-extension', `${what} is not a DER SEQUENCE`);
+/** The extnValue contents of the SGX extension: Certificate > TBSCertificate > [3] > Extension. */
+function sgxExtensionValue(der: Uint8Array): asn1js.AsnType {
+  const cert = decodeDer(der, 'tdx.pck-extension', 'PCK certificate');
+  const tbs = cert instanceof asn1js.Sequence ? cert.valueBlock.value[0] : undefined;
+  if (!(tbs instanceof asn1js.Sequence)) throw new ParseError('tdx.pck-extension', 'PCK certificate does not decode');
+  const explicit = tbs.valueBlock.value.find((v) => v.idBlock.tagClass === 3 && v.idBlock.tagNumber === 3);
+  const list = explicit instanceof asn1js.Constructed ? explicit.valueBlock.value[0] : undefined;
+  const extensions = list instanceof asn1js.Sequence ? list.valueBlock.value : [];
+  for (const ext of extensions) {
+    const parts = ext instanceof asn1js.Sequence ? ext.valueBlock.value : [];
+    const [oid] = parts;
+    const value = parts[parts.length - 1];
+    if (oid instanceof asn1js.ObjectIdentifier && oid.valueBlock.toString() === SGX_EXTENSION_OID) {
+      if (!(value instanceof asn1js.OctetString)) throw new ParseError('tdx.pck-extension', 'SGX extension value is not an OCTET STRING');
+      // asn1js already decoded the OCTET STRING's contents when they are DER; decoding them again
+      // would double the cost of the slowest step here.
+      const nested = value.valueBlock.value;
+      if (!value.valueBlock.isHexOnly && nested.length === 1 && nested[0] !== undefined) return nested[0];
+      return decodeDer(value.valueBlock.valueHexView, 'tdx.pck-extension', 'SGX extension');
+    }
   }
+  throw new ParseError('tdx.pck-extension', `PCK certificate has no SGX extension (${SGX_EXTENSION_OID})`);
+}
+
+/** SEQUENCE OF SEQUENCE { OID, value } as a map from OID to value. */
+function fields(seq: asn1js.AsnType, what: string): Map<string, asn1js.AsnType> {
+  if (!(seq instanceof asn1js.Sequence)) throw new ParseError('tdx.pck-extension', `${what} is not a DER SEQUENCE`);
   const map = new Map<string, asn1js.AsnType>();
-  for (const item of parsed.result.valueBlock.value) {
+  for (const item of seq.valueBlock.value) {
     const pair = item instanceof asn1js.Sequence ? item.valueBlock.value : [];
     const [oid, value] = pair;
     if (pair.length !== 2 || !(oid instanceof asn1js.ObjectIdentifier) || value === undefined) {
@@ -95,13 +109,15 @@ function get(map: Map<string, asn1js.AsnType>, oid: string, what: string): asn1j
   return v;
 }
 
-/** OCTET STRING contents, or (sequence = true) the DER of a nested SEQUENCE. */
-function octets(map: Map<string, asn1js.AsnType>, oid: string, what: string, sequence = false): Uint8Array {
+function sequence(map: Map<string, asn1js.AsnType>, oid: string, what: string): asn1js.Sequence {
   const v = get(map, oid, what);
-  if (sequence) {
-    if (!(v instanceof asn1js.Sequence)) throw new ParseError('tdx.pck-extension', `${what} is not a SEQUENCE`);
-    return v.valueBeforeDecodeView;
-  }
+  if (!(v instanceof asn1js.Sequence)) throw new ParseError('tdx.pck-extension', `${what} is not a SEQUENCE`);
+  return v;
+}
+
+/** OCTET STRING contents. */
+function octets(map: Map<string, asn1js.AsnType>, oid: string, what: string): Uint8Array {
+  const v = get(map, oid, what);
   if (!(v instanceof asn1js.OctetString)) throw new ParseError('tdx.pck-extension', `${what} is not an OCTET STRING`);
   return v.valueBlock.valueHexView;
 }

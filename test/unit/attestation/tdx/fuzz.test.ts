@@ -1,0 +1,134 @@
+/**
+ * Fixed-seed fuzzing of the TDX parsers: random bytes, truncations and mutations of the real
+ * quote, of its PCK chain PEM and of collateral JSON. Parsers may only throw ParseError, and the
+ * verifier may only return a verdict; nothing may hang (the whole run is bounded by the timeout).
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { rawJsonMember } from '../../../../src/attestation/tdx/collateral.ts';
+import { parseCrl } from '../../../../src/attestation/tdx/crl.ts';
+import { parsePemCertificates } from '../../../../src/attestation/tdx/pem.ts';
+import { parsePckExtension } from '../../../../src/attestation/tdx/pck.ts';
+import { parseQeIdentity } from '../../../../src/attestation/tdx/qe-identity.ts';
+import { parseTdxQuote } from '../../../../src/attestation/tdx/quote.ts';
+import { parseTcbInfo } from '../../../../src/attestation/tdx/tcb-info.ts';
+import { TdxVerifierCache } from '../../../../src/attestation/tdx/chain-cache.ts';
+import { verifyTdxQuote } from '../../../../src/attestation/tdx/verify.ts';
+import { ParseError } from '../../../../src/attestation/verdict.ts';
+
+const shared = (p: string): Uint8Array => new Uint8Array(readFileSync(fileURLToPath(new URL(`../../../../../shared/testdata/${p}`, import.meta.url))));
+const quote = shared('tdx/spr-v4/quote.dat');
+const tcbInfo = Buffer.from(shared('tdx/collateral/sample_tcbInfo_response')).toString('utf8');
+const qeIdentity = Buffer.from(shared('tdx/collateral/sample_qeIdentity_response')).toString('utf8');
+const pckCrl = shared('tdx/collateral/pckcrl');
+
+/** xorshift32: small, fast, and the same sequence on every run. */
+function prng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+function mutate(base: Uint8Array, next: () => number): Uint8Array {
+  const kind = next() % 4;
+  if (kind === 0) return base.subarray(0, next() % (base.length + 1)); // truncation
+  const m = Uint8Array.from(base);
+  const edits = 1 + (next() % 8);
+  for (let i = 0; i < edits; i++) {
+    const at = next() % m.length;
+    if (kind === 1) m[at] = next() & 0xff; // random byte
+    else if (kind === 2) m[at] = (m[at] as number) ^ (1 << (next() % 8)); // bit flip
+    else m.fill(0xff, at, Math.min(m.length, at + 4)); // large length fields
+  }
+  return m;
+}
+
+/** Runs `f`, allowing only ParseError; returns whether it parsed. */
+function onlyParseError(f: () => unknown, what: string): boolean {
+  try {
+    f();
+    return true;
+  } catch (err) {
+    if (err instanceof ParseError) return false;
+    assert.fail(`${what}: threw ${(err as Error).name}: ${(err as Error).message}`);
+  }
+}
+
+describe('tdx fuzz (fixed seed)', function () {
+  this.timeout(60_000);
+
+  it('quote parser: 100,000 random, truncated and mutated inputs throw only ParseError', () => {
+    const next = prng(0x7d1c0de);
+    let parsed = 0;
+    for (let i = 0; i < 100_000; i++) {
+      let input: Uint8Array;
+      if (i % 10 === 0) {
+        input = Uint8Array.from({ length: next() % 1200 }, () => next() & 0xff);
+        if (input.length >= 8 && i % 20 === 0) input.set([4, 0, 2, 0, 0x81, 0, 0, 0]); // a plausible header
+      } else {
+        input = mutate(quote, next);
+      }
+      if (onlyParseError(() => parseTdxQuote(input), `quote input ${i}`)) parsed++;
+    }
+    // Most mutations leave the length fields alone, so a good share still parses: the fuzzer
+    // reaches past the header.
+    assert.ok(parsed > 30_000, `parsed ${parsed}`);
+  });
+
+  it('PEM parser: 10,000 mutations of the PCK chain throw only ParseError', () => {
+    const next = prng(42);
+    const pem = parseTdxQuote(quote).certification.pckChain;
+    for (let i = 0; i < 10_000; i++) onlyParseError(() => parsePemCertificates(mutate(pem, next), 'tdx.pck-chain'), `pem ${i}`);
+  });
+
+  it('PCK extension and CRL parsers: 2 x 1,500 mutations throw only ParseError', () => {
+    // asn1js needs ~2 ms per certificate or CRL on this machine, hence fewer rounds than above.
+    const next = prng(43);
+    const pckDer = parsePemCertificates(parseTdxQuote(quote).certification.pckChain, 'x')[0]!;
+    for (let i = 0; i < 1_500; i++) {
+      onlyParseError(() => parsePckExtension(mutate(pckDer, next)), `pck ${i}`);
+      onlyParseError(() => parseCrl(mutate(pckCrl, next), 'tdx.collateral.pck-crl'), `crl ${i}`);
+    }
+  });
+
+  it('collateral JSON: 10,000 mutations of TCB info and QE identity throw only ParseError', () => {
+    const next = prng(7);
+    const enc = new TextEncoder();
+    const dec = new TextDecoder();
+    for (let i = 0; i < 10_000; i++) {
+      const [body, member, parse] = i % 2 === 0 ? [tcbInfo, 'tcbInfo', parseTcbInfo] as const : [qeIdentity, 'enclaveIdentity', parseQeIdentity] as const;
+      const text = dec.decode(mutate(enc.encode(body), next));
+      onlyParseError(() => {
+        const raw = rawJsonMember(text, member, 'tdx.collateral');
+        let value: unknown;
+        try {
+          value = JSON.parse(raw);
+        } catch {
+          throw new ParseError('tdx.collateral', 'not JSON');
+        }
+        parse(value);
+      }, `json ${i}`);
+    }
+  });
+
+  it('verifier: 1,500 mutated quotes with collateral only ever return a verdict, never accepted when signed bytes changed', () => {
+    const next = prng(2024);
+    const cache = new TdxVerifierCache();
+    const at = new Date('2023-06-20T00:00:00Z');
+    const collateral = { tcbInfo, qeIdentity, pckCrl };
+    const signedEnd = 4935;
+    for (let i = 0; i < 1_500; i++) {
+      const input = mutate(quote, next);
+      const v = verifyTdxQuote(input, { at, cache, collateral });
+      const changed = input.length < signedEnd || input.subarray(0, signedEnd).some((b, j) => b !== quote[j]);
+      if (changed) assert.equal(v.verified, false, `mutation ${i} accepted`);
+    }
+  });
+});

@@ -1,0 +1,135 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runVerifyTdx, tdxCommand, loadTdxCollateralDir } from '../../../src/cli/verify/tdx.ts';
+import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes, sharedPath } from './testdata.ts';
+
+interface Run {
+  code: number;
+  out: string;
+  err: string;
+}
+
+function run(opts: Parameters<typeof runVerifyTdx>[0]): Run {
+  let out = '';
+  let err = '';
+  const code = runVerifyTdx(opts, (s) => (out += s), (s) => (err += s));
+  return { code, out, err };
+}
+
+const json = (r: Run): { verified: boolean; reasons: { check: string }[]; claims: Record<string, unknown> } => JSON.parse(r.out);
+
+describe('attestor verify tdx (real quote)', () => {
+  let dir: string;
+  let collateral: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'attestor-tdx-cli-'));
+    // The documented layout, built from the shared samples (linked, not copied) and the issuer chain fixture.
+    collateral = join(dir, 'collateral');
+    mkdirSync(collateral);
+    for (const name of ['sample_tcbInfo_response', 'sample_qeIdentity_response', 'pckcrl', 'rootcrl.der']) symlinkSync(sharedPath(COLLATERAL_DIR + name), join(collateral, name));
+    copyFileSync(fixturePath('tcbinfo-issuer-chain.pem'), join(collateral, 'tcbinfo-issuer-chain.pem'));
+    writeFileSync(join(dir, 'quote.hex'), Buffer.from(sharedBytes(SPR_QUOTE)).toString('hex') + '\n');
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('exit 0 for the authentic quote, raw or hex, with claims in --json', () => {
+    for (const quote of [sharedPath(SPR_QUOTE), join(dir, 'quote.hex')]) {
+      const r = run({ quote, at: '2024-01-01T00:00:00Z', json: true });
+      assert.equal(r.code, 0, r.out + r.err);
+      const v = json(r);
+      assert.equal(v.verified, true);
+      assert.equal(v.claims.fmspc, '50806f000000');
+      assert.equal(v.claims.version, 4);
+    }
+  });
+
+  it('text output says VERIFIED and lists claims', () => {
+    const r = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z' });
+    assert.equal(r.code, 0);
+    assert.match(r.out, /^VERIFIED\n/);
+    assert.match(r.out, /"mrTd": "6363b804/);
+  });
+
+  it('with --collateral: reports the TCB status and refuses NotSupported unless allowed', () => {
+    const refused = run({ quote: sharedPath(SPR_QUOTE), collateral, at: COLLATERAL_TIME.toISOString(), json: true });
+    assert.equal(refused.code, 1);
+    assert.deepEqual(json(refused).reasons.map((r) => r.check), ['tdx.tcb-status']);
+    assert.equal(json(refused).claims.tcbStatus, 'NotSupported');
+    const allowed = run({ quote: sharedPath(SPR_QUOTE), collateral, at: COLLATERAL_TIME.toISOString(), allowTcbStatus: 'NotSupported', json: true });
+    assert.equal(allowed.code, 0, allowed.out);
+    assert.equal(json(allowed).claims.qeTcbStatus, 'UpToDate');
+  });
+
+  it('with --collateral after it expired: refused with the validity checks', () => {
+    const r = run({ quote: sharedPath(SPR_QUOTE), collateral, at: '2023-08-01T00:00:00Z', allowTcbStatus: 'NotSupported', json: true });
+    assert.equal(r.code, 1);
+    assert.deepEqual(json(r).reasons.map((x) => x.check).sort(), ['tdx.collateral.pck-crl.validity', 'tdx.collateral.qe-identity.validity', 'tdx.collateral.tcb-info.validity']);
+  });
+
+  it('the shared collateral folder as it is (no issuer chain): TCB info and QE identity signatures cannot be checked', () => {
+    const c = loadTdxCollateralDir(sharedPath(COLLATERAL_DIR));
+    assert.ok(c.tcbInfo && c.qeIdentity && c.pckCrl && c.rootCrl);
+    assert.equal(c.tcbInfoIssuerChain, undefined);
+    const r = run({ quote: sharedPath(SPR_QUOTE), collateral: sharedPath(COLLATERAL_DIR), at: COLLATERAL_TIME.toISOString(), allowTcbStatus: 'NotSupported', json: true });
+    assert.equal(r.code, 1);
+    assert.deepEqual(json(r).reasons.map((x) => x.check).sort(), ['tdx.collateral.qe-identity.signature', 'tdx.collateral.tcb-info.signature']);
+  });
+
+  it('--report-data and --reference-values appraise the TD', () => {
+    const rd = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', reportData: '00', json: true });
+    assert.equal(rd.code, 1);
+    assert.deepEqual(json(rd).reasons.map((x) => x.check), ['tdx.report-data']);
+    const rv = join(dir, 'rv.json');
+    writeFileSync(rv, JSON.stringify({ tdx: [{ name: 'wrong', mrTd: ['00'.repeat(48)], xfam: 'e71a060000000000' }] }));
+    const r = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', referenceValues: rv, json: true });
+    assert.equal(r.code, 1);
+    assert.deepEqual(json(r).reasons.map((x) => x.check), ['tdx.mrtd']);
+  });
+
+  it('exit 1 for a forged quote', () => {
+    const forged = sharedBytes(SPR_QUOTE);
+    forged[200] = (forged[200] as number) ^ 0xff;
+    const path = join(dir, 'forged.dat');
+    writeFileSync(path, forged);
+    const r = run({ quote: path, at: '2024-01-01T00:00:00Z' });
+    assert.equal(r.code, 1);
+    assert.match(r.out, /^REFUSED\n  - \[tdx\.quote-signature\]/);
+  });
+
+  it('exit 2 for unusable input', () => {
+    const cases: Parameters<typeof runVerifyTdx>[0][] = [
+      { quote: join(dir, 'missing.dat') },
+      { quote: sharedPath(SPR_QUOTE), at: 'yesterday' },
+      { quote: sharedPath(SPR_QUOTE), allowTcbStatus: 'Fine' },
+      { quote: sharedPath(SPR_QUOTE), reportData: 'xyz' },
+      { quote: sharedPath(SPR_QUOTE), collateral: join(dir, 'no-such-dir') },
+      { quote: sharedPath(SPR_QUOTE), collateral: join(dir, 'collateral-empty') },
+      { quote: sharedPath(SPR_QUOTE), referenceValues: join(dir, 'quote.hex') },
+    ];
+    mkdirSync(join(dir, 'collateral-empty'));
+    for (const opts of cases) {
+      const r = run(opts);
+      assert.equal(r.code, 2, JSON.stringify(opts));
+      assert.match(r.err, /^attestor verify tdx: /);
+    }
+  });
+
+  it('tdxCommand() wires the flags to the same function and sets process.exitCode without exiting', async () => {
+    const cmd = tdxCommand();
+    assert.equal(cmd.name(), 'tdx');
+    assert.deepEqual(cmd.options.map((o) => o.long).sort(), ['--allow-tcb-status', '--at', '--collateral', '--json', '--quote', '--reference-values', '--report-data']);
+    const write = process.stdout.write;
+    let out = '';
+    process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+    try {
+      await cmd.parseAsync(['--quote', sharedPath(SPR_QUOTE), '--at', '2030-01-01T00:00:00Z', '--json'], { from: 'user' });
+    } finally {
+      process.stdout.write = write;
+    }
+    assert.equal(process.exitCode, 1);
+    process.exitCode = 0;
+    assert.deepEqual(JSON.parse(out).reasons.map((r: { check: string }) => r.check), ['tdx.pck-chain.validity']);
+  });
+});

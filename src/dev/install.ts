@@ -1,12 +1,16 @@
 /** Installs attestor's CRDs into a cluster and waits until the API server serves them. */
 import * as k8s from '@kubernetes/client-node';
+import { crdFiles } from '../api/crd-yaml.ts';
 import { crds } from '../api/crds.ts';
 import { waitFor } from './wait.ts';
 
 export async function installCrds(kubeConfig: k8s.KubeConfig): Promise<void> {
   const api = kubeConfig.makeApiClient(k8s.ApiextensionsV1Api);
-  for (const crd of crds) {
-    const body = structuredClone(crd) as unknown as k8s.V1CustomResourceDefinition;
+  // The typed client serialises its models (xKubernetesValidations, _default, ...), so plain
+  // wire-format JSON must be deserialised into them first or such fields are silently dropped.
+  for (const text of crdFiles().values()) {
+    const body = k8s.loadYaml<k8s.V1CustomResourceDefinition>(text);
+    const crd = { metadata: { name: body.metadata!.name! } };
     try {
       const existing = await api.readCustomResourceDefinition({ name: crd.metadata.name });
       body.metadata = { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion };

@@ -1,0 +1,55 @@
+/**
+ * One real control plane (etcd, kube-apiserver, controller-manager, scheduler, kwok) shared by
+ * the cluster tests of a mocha run, started on first use and stopped by the root hook. Tests
+ * that break the control plane on purpose start their own.
+ */
+import * as k8s from '@kubernetes/client-node';
+import { ControlPlane } from '../../src/dev/control-plane.ts';
+import { installCrds } from '../../src/dev/install.ts';
+import { silentLogger } from '../../src/observability/log.ts';
+import { startOperator, type OperatorOptions, type RunningOperator } from '../../src/operator/operator.ts';
+import { waitFor } from '../../src/dev/wait.ts';
+
+let shared: Promise<ControlPlane> | undefined;
+
+export function sharedControlPlane(): Promise<ControlPlane> {
+  shared ??= (async () => {
+    const cp = await ControlPlane.start();
+    await installCrds(cp.kubeConfig());
+    return cp;
+  })();
+  return shared;
+}
+
+export async function stopSharedControlPlane(): Promise<void> {
+  if (!shared) return;
+  const cp = await shared.catch(() => undefined);
+  shared = undefined;
+  await cp?.stop();
+}
+
+/** An operator in this process, leader of nothing (no election), with a probe server on a free port. */
+export async function startTestOperator(kubeConfig: k8s.KubeConfig, options: Partial<OperatorOptions> = {}): Promise<RunningOperator> {
+  const operator = startOperator({ kubeConfig, log: silentLogger, namespace: 'default', leaderElect: false, probe: { host: '127.0.0.1', port: 0 }, ...options });
+  await waitFor(() => operator.manager.isLeader, { timeoutMs: 30_000, description: 'operator caches synced and controllers started' });
+  return operator;
+}
+
+let counter = 0;
+/** A name no other test uses (cluster-scoped objects are shared by the whole run). */
+export function uniqueName(prefix: string): string {
+  counter++;
+  return `${prefix}-${process.pid}-${counter}`;
+}
+
+/** The parsed Status of a refused API call. */
+export function apiError(err: unknown): { code: number; message: string } {
+  const e = err as { code?: number; body?: unknown };
+  let message = '';
+  try {
+    message = (typeof e.body === 'string' ? JSON.parse(e.body) : e.body)?.message ?? '';
+  } catch {
+    message = String(e.body);
+  }
+  return { code: e.code ?? 0, message };
+}

@@ -1,0 +1,27 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as yaml from 'js-yaml';
+import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
+import type { Manifest } from '../../../src/api/manifest.ts';
+import { policyHash } from '../../../src/controllers/aiworker/policy.ts';
+import { projectRoot } from '../../../src/dev/control-plane.ts';
+
+const load = (file: string) => yaml.loadAll(readFileSync(join(projectRoot, 'samples', file), 'utf8')) as Array<Record<string, any>>;
+
+describe('samples/', () => {
+  it('the sample Manifest is valid', () => {
+    const [manifest] = load('manifest.yaml') as unknown as Manifest[];
+    assert.deepEqual(validateManifestSpec(manifest!.spec), []);
+  });
+  it('the sample AIWorker policy is one the sample Manifest allows, and matches samples/policy.rego', () => {
+    const [manifest] = load('manifest.yaml') as unknown as Manifest[];
+    const docs = load('aiworker.yaml');
+    const configMap = docs.find((d) => d.kind === 'ConfigMap')!;
+    const worker = docs.find((d) => d.kind === 'AIWorker')!;
+    const document = configMap.data[worker.spec.policy.configMapRef.key];
+    assert.equal(document, readFileSync(join(projectRoot, 'samples', 'policy.rego'), 'utf8'));
+    assert.ok(manifest!.spec.policies.some((p) => p.hash === policyHash(document)));
+    assert.ok(manifest!.spec.runtimeClasses.includes(worker.spec.runtimeClassName));
+  });
+});

@@ -175,7 +175,12 @@ export function parseAnchors(pems: readonly string[]): ParsedCertificate[] {
   const key = pems.join('\n');
   let anchors = anchorCache.get(key);
   if (!anchors) {
-    anchors = pems.flatMap((pem) => parseCertificateChain(pem, 'gpu.trust-anchor'));
+    try {
+      anchors = pems.flatMap((pem) => parseCertificateChain(pem));
+    } catch (err) {
+      // Anchors are configuration, not evidence: a bad one is a broken setup, thrown, not a refusal.
+      throw new Error(`GPU trust anchors do not parse: ${(err as Error).message}`);
+    }
     if (anchorCache.size > 16) anchorCache.clear();
     anchorCache.set(key, anchors);
   }

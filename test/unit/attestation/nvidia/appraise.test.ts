@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { appraiseGpuEvidence, type GpuAppraisalInput } from '../../../../src/attestation/nvidia/appraise.ts';
 import { VerificationCache } from '../../../../src/attestation/nvidia/cache.ts';
+import { GPU_CHECKS } from '../../../../src/attestation/nvidia/checks.ts';
 import type { GpuExpectation, GpuVerifyOptions } from '../../../../src/attestation/nvidia/verify.ts';
 import type { GpuReferenceValues } from '../../../../src/attestation/reference-values.ts';
 import { createGpuSimulator, type GpuFields, type GpuSimulator, type RimOptions } from '../../../../src/attestation/sim/gpu.ts';
@@ -90,6 +91,7 @@ describe('nvidia/appraise: one change to a valid simulated GPU per case', functi
       const v = await appraiseGpuEvidence(input, { ...REFERENCE, ...c.reference }, c.expectation ?? { nonce: NONCE }, options);
       assert.deepEqual([...new Set(v.reasons.map((r) => r.check))].sort(), c.checks, JSON.stringify(v.reasons, null, 1));
       assert.equal(v.verified, c.checks.length === 0);
+      for (const r of v.reasons) assert.ok(r.check in GPU_CHECKS, `${r.check} is not a documented GPU check`);
     });
   }
 

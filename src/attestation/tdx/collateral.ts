@@ -7,7 +7,7 @@
  */
 import { verify as cryptoVerify, type X509Certificate } from 'node:crypto';
 import { ParseError, reason, type Reason } from '../verdict.ts';
-import { cn, parseCertificates, validityProblem, verifyChain, type ChainResult, type TrustAnchor } from './chain.ts';
+import { cn, parseCertificates, validityProblem, verifyChain, type ChainResult, type TrustAnchor, type ValidityWindow } from './chain.ts';
 import { decodeIssuerChain } from './pem.ts';
 import type { TdxVerifierCache } from './chain-cache.ts';
 
@@ -43,7 +43,8 @@ export interface SignedJson {
  * Parses a PCS signed JSON response and checks its signature with the issuer chain's leaf, the
  * chain against the trust anchors and its validity at `at`. `check` is the collateral's check id
  * prefix (e.g. `tdx.collateral.tcb-info`); reasons use `<check>` for parse problems and
- * `<check>.signature` for anything about who signed it.
+ * `<check>.signature` for anything about who signed it. With a cache, a response already verified
+ * with the same chain is not parsed or verified again (the chain's validity still is, at `at`).
  */
 export function verifySignedJson(
   body: string | Uint8Array,
@@ -55,6 +56,27 @@ export function verifySignedJson(
   cache?: TdxVerifierCache,
 ): SignedJson {
   const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const compute = (): SignedJsonResult => examineSignedJson(text, member, issuerChain, anchors, check, cache);
+  const result = cache ? cache.memo(`signed-json/${member}`, `${text}\0${issuerChain ?? ''}`, anchors, compute, (r) => r.reasons.length === 0) : compute();
+  const reasons = [...result.reasons];
+  const problem = result.windows === undefined ? undefined : validityProblem(result.windows, at);
+  if (problem !== undefined) reasons.push(reason(`${check}.signature`, `issuer chain: ${problem}`));
+  return { value: result.value, reasons };
+}
+
+interface SignedJsonResult extends SignedJson {
+  /** Validity of the issuer chain, checked per verification time. */
+  readonly windows?: readonly ValidityWindow[];
+}
+
+function examineSignedJson(
+  text: string,
+  member: 'tcbInfo' | 'enclaveIdentity',
+  issuerChain: string | undefined,
+  anchors: readonly TrustAnchor[],
+  check: string,
+  cache?: TdxVerifierCache,
+): SignedJsonResult {
   let signed: string;
   let signature: Uint8Array;
   let value: unknown;
@@ -70,43 +92,32 @@ export function verifySignedJson(
     return { value: undefined, reasons: [reason(check, `response is not JSON: ${(err as Error).message}`)] };
   }
   const reasons: Reason[] = [];
-  const signer = signingCertificate(issuerChain, anchors, at, `${check}.signature`, reasons, cache);
+  const signer = signingCertificate(issuerChain, anchors, `${check}.signature`, reasons, cache);
   if (signer !== undefined) {
     let ok = false;
     try {
-      ok = cryptoVerify('sha256', Buffer.from(signed, 'utf8'), { key: signer.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+      ok = cryptoVerify('sha256', Buffer.from(signed, 'utf8'), { key: signer.leaf.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
     } catch {
       ok = false;
     }
-    if (!ok) reasons.push(reason(`${check}.signature`, `the ${member} signature does not verify with ${cn(signer.subject)}`));
+    if (!ok) reasons.push(reason(`${check}.signature`, `the ${member} signature does not verify with ${cn(signer.leaf.subject)}`));
   }
-  return { value, reasons };
+  return { value, reasons, ...(signer ? { windows: signer.windows } : {}) };
 }
 
-/** The verified leaf of a TCB Signing issuer chain, or undefined with reasons added. */
+/** The verified leaf of a TCB Signing issuer chain and the chain's validity, or undefined with reasons added. */
 function signingCertificate(
   issuerChain: string | undefined,
   anchors: readonly TrustAnchor[],
-  at: Date,
   check: string,
   reasons: Reason[],
   cache?: TdxVerifierCache,
-): X509Certificate | undefined {
+): { leaf: X509Certificate; windows: readonly ValidityWindow[] } | undefined {
   if (issuerChain === undefined) {
     reasons.push(reason(check, 'no issuer chain given (the TCB Signing certificate), so the signature cannot be checked'));
     return undefined;
   }
-  const compute = (): ChainResult => {
-    let ders: Uint8Array[];
-    try {
-      ders = decodeIssuerChain(issuerChain, check);
-    } catch (err) {
-      return { ok: false, message: (err as Error).message };
-    }
-    const parsed = parseCertificates(ders);
-    return 'message' in parsed ? { ok: false, message: parsed.message } : verifyChain(parsed.certs, anchors);
-  };
-  const result = cache ? cache.memo('issuer-chain', issuerChain, anchors, compute, (r) => r.ok) : compute();
+  const result = verifyIssuerChain(issuerChain, anchors, check, cache);
   if (!result.ok) {
     reasons.push(reason(check, `issuer chain: ${result.message}`));
     return undefined;
@@ -116,9 +127,22 @@ function signingCertificate(
     reasons.push(reason(check, `signed by "${cn(leaf.subject)}", expected "${TCB_SIGNING_CN}"`));
     return undefined;
   }
-  const problem = validityProblem(result.windows, at);
-  if (problem !== undefined) reasons.push(reason(check, `issuer chain: ${problem}`));
-  return leaf;
+  return { leaf, windows: result.windows };
+}
+
+/** Decodes a PCS issuer chain (PEM or URL-encoded PEM) and verifies it to the anchors; memoised when ok. */
+export function verifyIssuerChain(text: string, anchors: readonly TrustAnchor[], check: string, cache?: TdxVerifierCache): ChainResult {
+  const compute = (): ChainResult => {
+    let ders: Uint8Array[];
+    try {
+      ders = decodeIssuerChain(text, check);
+    } catch (err) {
+      return { ok: false, message: (err as Error).message };
+    }
+    const parsed = parseCertificates(ders);
+    return 'message' in parsed ? { ok: false, message: parsed.message } : verifyChain(parsed.certs, anchors);
+  };
+  return cache ? cache.memo('issuer-chain', text, anchors, compute, (r) => r.ok) : compute();
 }
 
 /**

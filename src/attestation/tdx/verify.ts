@@ -11,8 +11,8 @@ import { ParseError, reason, verdict, type Reason, type Verdict } from '../verdi
 import { cn, parseCertificates, trustAnchors, validityProblem, verifyChain, type TrustAnchor, type ValidityWindow } from './chain.ts';
 import type { TdxVerifierCache } from './chain-cache.ts';
 import { pckClaims, quoteClaims, type TdxClaims } from './claims.ts';
-import { verifySignedJson, type TdxCollateral } from './collateral.ts';
-import { crlSignatureProblem, crlValidityProblem, parseCrl, serialHex } from './crl.ts';
+import { verifyIssuerChain, verifySignedJson, type TdxCollateral } from './collateral.ts';
+import { crlSignatureProblem, crlValidityProblem, parseCrl, serialHex, type Crl } from './crl.ts';
 import { bytesEqual, hex } from './hex.ts';
 import { parsePckExtension, type PckExtension } from './pck.ts';
 import { parsePemCertificates } from './pem.ts';
@@ -150,7 +150,7 @@ function checkCollateral(
   claims: TdxClaims,
 ): TdxClaims {
   const at = options.at;
-  if (collateral.rootCrl !== undefined) checkRootCrl(collateral.rootCrl, pck, anchors, at, reasons);
+  if (collateral.rootCrl !== undefined) checkRootCrl(collateral.rootCrl, pck, anchors, options, reasons);
   if (collateral.pckCrl !== undefined) checkPckCrl(collateral, pck, anchors, options, reasons);
 
   if (collateral.tcbInfo !== undefined) {
@@ -192,14 +192,35 @@ function checkCollateral(
   return claims;
 }
 
-function checkRootCrl(data: Uint8Array, pck: PckResult, anchors: readonly TrustAnchor[], at: Date, reasons: Reason[]): void {
+/** A CRL parsed and its signature checked by `issuer`, memoised by CRL bytes and issuer. */
+interface CheckedCrl {
+  readonly crl?: Crl;
+  readonly problems: readonly Reason[];
+}
+
+function checkedCrl(data: Uint8Array, issuers: readonly X509Certificate[], check: string, cache: TdxVerifierCache | undefined): CheckedCrl {
+  const compute = (): CheckedCrl => {
+    const problems: Reason[] = [];
+    const crl = parseCollateral(data, (d) => parseCrl(d as Uint8Array, check), check, problems);
+    if (crl === undefined) return { problems };
+    if (issuers.length > 0) {
+      const signature = issuers.map((i) => crlSignatureProblem(crl, i));
+      if (!signature.includes(undefined)) problems.push(reason(`${check}.signature`, signature[0] as string));
+    }
+    return { crl, problems };
+  };
+  if (!cache) return compute();
+  const key = Buffer.concat([data, ...issuers.map((i) => i.raw)]);
+  return cache.memo(`crl/${issuers.length}`, key, [], compute, (r) => r.problems.length === 0);
+}
+
+function checkRootCrl(data: Uint8Array, pck: PckResult, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, reasons: Reason[]): void {
   const check = 'tdx.collateral.root-crl';
-  const crl = parseCollateral(data, (d) => parseCrl(d as Uint8Array, check), check, reasons);
-  if (crl === undefined) return;
+  const at = options.at;
   // The root CRL must come from the anchor the PCK chain ends at (or, without one, any anchor).
-  const issuers = pck.anchor ? [pck.anchor] : anchors;
-  const problems = issuers.map((a) => crlSignatureProblem(crl, a.cert));
-  if (!problems.includes(undefined)) reasons.push(reason(`${check}.signature`, problems[0] ?? 'no trust anchor'));
+  const { crl, problems } = checkedCrl(data, (pck.anchor ? [pck.anchor] : anchors).map((a) => a.cert), check, options.cache);
+  reasons.push(...problems);
+  if (crl === undefined) return;
   const stale = crlValidityProblem(crl, at);
   if (stale !== undefined) reasons.push(reason(`${check}.validity`, stale));
   for (const cert of pck.certs?.slice(1) ?? []) {
@@ -209,20 +230,17 @@ function checkRootCrl(data: Uint8Array, pck: PckResult, anchors: readonly TrustA
 
 function checkPckCrl(collateral: TdxCollateral, pck: PckResult, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, reasons: Reason[]): void {
   const check = 'tdx.collateral.pck-crl';
-  const crl = parseCollateral(collateral.pckCrl, (d) => parseCrl(d as Uint8Array, check), check, reasons);
-  if (crl === undefined) return;
   let issuer: X509Certificate | undefined;
   if (collateral.pckCrlIssuerChain !== undefined) {
-    issuer = crlIssuerFromChain(collateral.pckCrlIssuerChain, anchors, options.at, `${check}.signature`, reasons);
+    issuer = crlIssuerFromChain(collateral.pckCrlIssuerChain, anchors, options, `${check}.signature`, reasons);
   } else if (pck.certs !== undefined) {
     issuer = pck.certs[1] ?? pck.anchor?.cert;
   } else {
     reasons.push(reason(`${check}.signature`, 'no verified PCK issuer and no CRL issuer chain to check the PCK CRL with'));
   }
-  if (issuer !== undefined) {
-    const problem = crlSignatureProblem(crl, issuer);
-    if (problem !== undefined) reasons.push(reason(`${check}.signature`, problem));
-  }
+  const { crl, problems } = checkedCrl(collateral.pckCrl as Uint8Array, issuer ? [issuer] : [], check, options.cache);
+  reasons.push(...problems);
+  if (crl === undefined) return;
   const stale = crlValidityProblem(crl, options.at);
   if (stale !== undefined) reasons.push(reason(`${check}.validity`, stale));
   if (pck.leaf !== undefined && crl.revokedSerials.has(serialHex(pck.leaf.serialNumber))) {
@@ -230,36 +248,15 @@ function checkPckCrl(collateral: TdxCollateral, pck: PckResult, anchors: readonl
   }
 }
 
-function crlIssuerFromChain(text: string, anchors: readonly TrustAnchor[], at: Date, check: string, reasons: Reason[]): X509Certificate | undefined {
-  let ders: Uint8Array[];
-  try {
-    ders = parsePemCertificates(decodeURIComponentSafe(text), check);
-  } catch (err) {
-    reasons.push(reason(check, (err as Error).message));
-    return undefined;
-  }
-  const parsed = parseCertificates(ders);
-  if ('message' in parsed) {
-    reasons.push(reason(check, parsed.message));
-    return undefined;
-  }
-  const chain = verifyChain(parsed.certs, anchors);
+function crlIssuerFromChain(text: string, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, check: string, reasons: Reason[]): X509Certificate | undefined {
+  const chain = verifyIssuerChain(text, anchors, check, options.cache);
   if (!chain.ok) {
     reasons.push(reason(check, `CRL issuer chain: ${chain.message}`));
     return undefined;
   }
-  const problem = validityProblem(chain.windows, at);
+  const problem = validityProblem(chain.windows, options.at);
   if (problem !== undefined) reasons.push(reason(check, `CRL issuer chain: ${problem}`));
   return chain.certs[0];
-}
-
-function decodeURIComponentSafe(text: string): string {
-  if (!text.includes('%')) return text;
-  try {
-    return decodeURIComponent(text);
-  } catch {
-    return text;
-  }
 }
 
 /** Parses a piece of collateral, turning a ParseError into a reason. */

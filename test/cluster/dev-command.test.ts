@@ -1,0 +1,51 @@
+// `attestor dev`, the embedded default, as a user runs it: it comes up, its kubeconfig works
+// with kubectl, the sample AIWorker becomes Ready, and Ctrl-C stops every process it started.
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { defaultBinDir, projectRoot } from '../../src/dev/control-plane.ts';
+import { waitFor } from '../../src/dev/wait.ts';
+
+/** PIDs of processes whose command line mentions the path. */
+function processesUsing(path: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(path)) pids.push(Number(entry));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+describe('attestor dev', function () {
+  const stateDir = mkdtempSync(join(tmpdir(), 'attestor-dev-test-'));
+  after(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  it('runs the whole flow on a local control plane and stops everything on SIGINT', async () => {
+    const child = spawn(process.execPath, [join(projectRoot, 'src/cli/main.ts'), 'dev', '--state-dir', stateDir, '--nodes', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const kubeconfig = await waitFor(() => /kubeconfig: (\S+)/.exec(output)?.[1], { timeoutMs: 90_000, description: `the kubeconfig line; output so far:\n${output}` });
+      assert.equal(kubeconfig, join(stateDir, 'kubeconfig'));
+      const kubectl = (...args: string[]) => execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8' });
+      assert.match(kubectl('get', 'manifests,aiworkers,nodeattestations', '-A'), /manifest\.attestor\.dev\/dev/);
+      await waitFor(() => /AIWorker default\/llama: ready 2\/2/.test(output), { timeoutMs: 90_000, description: `the sample AIWorker Ready; output:\n${output}` });
+      assert.match(kubectl('get', 'aiworkers', '-n', 'default', 'llama'), /llama\s+meta-llama\/Llama-3\.1-8B-Instruct\s+2\s+2\s+2\s+Available/);
+      assert.ok(processesUsing(stateDir).length >= 5, 'etcd, apiserver, controller-manager, scheduler, kwok run');
+    } finally {
+      child.kill('SIGINT');
+    }
+    assert.equal(await exited, 0, output);
+    assert.match(output, /stopped\n$/);
+    assert.deepEqual(processesUsing(stateDir), [], 'no process of the session is left');
+    assert.ok(existsSync(join(stateDir, 'logs', 'operator.log')));
+  });
+});

@@ -5,8 +5,7 @@ export const MANAGED_BY = 'attestor';
 export const KATA_POLICY_ANNOTATION = 'io.katacontainers.config.agent.policy';
 /** SHA-256 (hex) of the policy in KATA_POLICY_ANNOTATION, for humans and the webhook. */
 export const POLICY_HASH_ANNOTATION = 'attestor.dev/policy-hash';
-/** Node label the operator sets once a node's CVM and GPUs are attested and activated. */
-export const GPU_ATTESTED_LABEL = 'attestor.dev/gpu-attested';
+export { GPU_ATTESTED_LABEL } from '../../api/node-gating.ts';
 
 export function selectorLabels(aiWorkerName: string): Record<string, string> {
   return { 'app.kubernetes.io/name': APP_NAME, 'app.kubernetes.io/instance': aiWorkerName };

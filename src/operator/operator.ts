@@ -7,6 +7,13 @@ import { hostname } from 'node:os';
 import { createAIWorkerController } from '../controllers/aiworker/controller.ts';
 import { createInformers, type Informers } from '../controllers/informers.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
+import { createNodeGatingController } from '../controllers/node-gating/controller.ts';
+import { Controller } from '../controllers/runtime/controller.ts';
+import { TokenReviewAuthenticator, type Authenticator } from '../coordinator/auth.ts';
+import { Coordinator, type CoordinatorTrust } from '../coordinator/coordinator.ts';
+import { CoordinatorMetrics } from '../coordinator/metrics.ts';
+import { NodeAttestationStore } from '../coordinator/node-attestation-store.ts';
+import { startCoordinatorServer, type CoordinatorServer } from '../coordinator/server.ts';
 import { Manager, type ManagerExit } from '../controllers/manager.ts';
 import { EventRecorder } from '../controllers/runtime/events.ts';
 import type { Logger } from '../observability/log.ts';
@@ -27,12 +34,32 @@ export interface OperatorOptions {
   /** Address of /healthz, /readyz, /metrics; undefined: no server. */
   probe?: { host: string; port: number };
   metrics?: OperatorMetrics;
+  /** The Coordinator API; absent: not served (controllers only). */
+  coordinator?: CoordinatorOptions;
+}
+
+export interface CoordinatorOptions {
+  host: string;
+  port: number;
+  tls: { cert: string; key: string };
+  /** Service account usernames of node agents, e.g. system:serviceaccount:attestor-system:attestor-agent. */
+  agentUsernames: string[];
+  /** Audiences the agents' projected tokens carry. Default ["attestor"]. */
+  audiences?: string[];
+  trust: CoordinatorTrust;
+  grantTtlSeconds?: number;
+  /** Replaces TokenReview (tests of the Coordinator alone). */
+  authenticator?: Authenticator;
 }
 
 export interface RunningOperator {
   readonly manager: Manager;
   readonly informers: Informers;
   readonly metrics: OperatorMetrics;
+  /** The Coordinator while this replica leads. */
+  readonly coordinator: () => Coordinator | undefined;
+  /** Resolves with the Coordinator API's port once it listens (undefined when not served). */
+  readonly coordinatorPort: Promise<number | undefined>;
   /** Resolves when the operator stopped: by stop() or because it lost leadership. */
   readonly done: Promise<ManagerExit>;
   stop(): Promise<ManagerExit>;
@@ -65,13 +92,55 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   const events = new EventRecorder(options.kubeConfig, 'attestor-operator', identity, log);
   manager.addController(createManifestController({ kubeConfig: options.kubeConfig, manifests: informers.manifests, events, log, metrics }));
   manager.addController(createAIWorkerController({ kubeConfig: options.kubeConfig, informers, events, log, metrics }));
+  manager.addController(createNodeGatingController({ kubeConfig: options.kubeConfig, nodes: informers.nodes, nodeAttestations: informers.nodeAttestations, manifests: informers.manifests, events, log, metrics }));
+
+  let coordinator: Coordinator | undefined;
+  let server: CoordinatorServer | undefined;
+  let coordinatorPort: Promise<number | undefined> = Promise.resolve(undefined);
+  if (options.coordinator) {
+    const c = options.coordinator;
+    const coordinatorMetrics = new CoordinatorMetrics(metrics.registry);
+    const store = new NodeAttestationStore(options.kubeConfig);
+    const coordinatorEvents = new EventRecorder(options.kubeConfig, 'attestor-coordinator', identity, log);
+    // The Coordinator lives on the leader: nonces and pending grants are in its memory.
+    manager.addLeaderRunnable({
+      name: 'coordinator',
+      start: async () => {
+        coordinator = await Coordinator.create({ manifests: informers.manifests, nodes: informers.nodes, store, trust: c.trust, events: coordinatorEvents, log, metrics: coordinatorMetrics, grantTtlSeconds: c.grantTtlSeconds });
+      },
+      stop: () => {
+        coordinator = undefined;
+      },
+    });
+    // A new active Manifest: appraise the nodes' last evidence again (one key: runs serially).
+    const reappraisal = manager.addController(new Controller({
+      name: 'reappraisal',
+      log,
+      metrics,
+      reconcile: async () => {
+        await coordinator?.reappraise(informers.nodeAttestations.list());
+      },
+    }));
+    informers.manifests.onChange(() => reappraisal.enqueue('active-manifest'));
+    const authenticator = c.authenticator ?? new TokenReviewAuthenticator(options.kubeConfig, c.agentUsernames, c.audiences ?? ['attestor']);
+    coordinatorPort = startCoordinatorServer({ host: c.host, port: c.port, tls: c.tls, authenticator, coordinator: () => coordinator, log, metrics: coordinatorMetrics }).then((s) => {
+      server = s;
+      log.info({ port: s.port }, 'serving the Coordinator API');
+      return s.port;
+    });
+  }
 
   const abort = new AbortController();
-  const done = manager.run(abort.signal);
+  const done = manager.run(abort.signal).finally(async () => {
+    await coordinatorPort.catch(() => undefined);
+    await server?.close();
+  });
   return {
     manager,
     informers,
     metrics,
+    coordinator: () => coordinator,
+    coordinatorPort,
     done,
     stop: async () => {
       abort.abort();

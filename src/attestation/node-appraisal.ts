@@ -1,0 +1,210 @@
+/**
+ * Appraisal of a GPU node: its confidential VM (SEV-SNP report or TDX quote) and one report per
+ * GPU, against the Manifest's reference values and the Coordinator's expectations (REPORT_DATA
+ * binding the nonce and the agent's key, the GPU nonce, the number of GPUs). One verdict listing
+ * every reason; never throws for bad evidence.
+ */
+import { reason, verdict, type Reason, type Verdict } from './verdict.ts';
+import type { ReferenceValues } from './reference-values.ts';
+import { appraiseSnp, verifySnpReport, type SnpEndorsementCache, type SnpRoots } from './snp/index.ts';
+import { certTableToPem, parseSnpCertTable } from './snp/cert-table.ts';
+import { appraiseTdx, verifyTdxQuote, type TdxCollateral, type TdxVerifierCache, type TrustAnchor } from './tdx/index.ts';
+import { appraiseGpuEvidence, type GpuClaims, type GpuTrustAnchors, type RimInput, type VerificationCache } from './nvidia/index.ts';
+import { ParseError } from './verdict.ts';
+
+export interface NodeEvidence {
+  cvm: {
+    platform: 'snp' | 'tdx';
+    /** SNP ATTESTATION_REPORT or TDX quote. */
+    report: Uint8Array;
+    /** configfs-tsm auxblob: for SNP the certificate table with the VCEK/VLEK. */
+    auxblob?: Uint8Array;
+  };
+  gpus: Array<{ uuid: string; report: Uint8Array; certificateChain: string }>;
+}
+
+export interface NodeExpectation {
+  /** The 64 bytes REPORT_DATA / REPORTDATA must hold. */
+  reportData: Uint8Array;
+  /** The 32-byte nonce every GPU report must carry. */
+  nonce: Uint8Array;
+  /** GPUs the node has (its nvidia.com/gpu capacity): a report is required for each. */
+  gpuCount: number;
+}
+
+/** Trust anchors. Production: the pinned vendor roots (defaults). Simulated: generated ones. */
+export interface NodeTrust {
+  snp?: SnpRoots;
+  tdx?: readonly TrustAnchor[];
+  gpu?: GpuTrustAnchors;
+}
+
+export interface NodeCollateral {
+  /** SNP VCEK/VLEK (+ chain) as PEM when the evidence has no certificate table. */
+  snpCertificates?: (report: Uint8Array) => string | undefined;
+  snpCrl?: Uint8Array;
+  tdx?: TdxCollateral;
+  rims?: readonly RimInput[];
+}
+
+export interface NodeAppraisalContext {
+  referenceValues: ReferenceValues;
+  /** SHA-256 (hex) of the workload policies the Manifest allows: SNP HOST_DATA / TDX MRCONFIGID. */
+  policyHashes: readonly string[];
+  trust: NodeTrust;
+  collateral?: NodeCollateral;
+  at: Date;
+  caches?: { snp?: SnpEndorsementCache; tdx?: TdxVerifierCache; gpu?: VerificationCache };
+}
+
+export interface CvmClaims {
+  platform: 'snp' | 'tdx';
+  verified: boolean;
+  measurement?: string;
+  policyHash?: string;
+  tcb?: string;
+  referenceValues?: string;
+  reasons: string[];
+  details: unknown;
+}
+
+export interface NodeGpuClaims {
+  uuid: string;
+  verified: boolean;
+  architecture?: string;
+  driverVersion?: string;
+  vbiosVersion?: string;
+  reasons: string[];
+  details: GpuClaims;
+}
+
+export interface NodeClaims {
+  cvm: CvmClaims;
+  gpus: NodeGpuClaims[];
+}
+
+export async function appraiseNode(evidence: NodeEvidence, expectation: NodeExpectation, context: NodeAppraisalContext): Promise<Verdict<NodeClaims>> {
+  const reasons: Reason[] = [];
+  const cvm = appraiseCvm(evidence.cvm, expectation, context);
+  reasons.push(...cvm.reasons);
+
+  const gpus: NodeGpuClaims[] = [];
+  const gpuReference = context.referenceValues.gpu;
+  if (!gpuReference) reasons.push(reason('node.gpu.reference-values', 'the Manifest has no GPU reference values'));
+  for (const gpu of evidence.gpus) {
+    const v = await appraiseGpuEvidence(
+      { evidence: { report: gpu.report, certificateChain: gpu.certificateChain, uuid: gpu.uuid }, rims: context.collateral?.rims },
+      gpuReference,
+      { nonce: expectation.nonce },
+      { at: context.at, trustAnchors: context.trust.gpu, cache: context.caches?.gpu },
+    );
+    const verified = v.verified && gpuReference !== undefined;
+    gpus.push({
+      uuid: gpu.uuid,
+      verified,
+      architecture: v.claims.architecture,
+      driverVersion: v.claims.driverVersion,
+      vbiosVersion: v.claims.vbiosVersion,
+      reasons: v.reasons.map((r) => `[${r.check}] ${r.message}`),
+      details: v.claims,
+    });
+    for (const r of v.reasons) reasons.push(reason(r.check, `GPU ${gpu.uuid}: ${r.message}`));
+  }
+  reasons.push(...gpuSetReasons(evidence.gpus, expectation.gpuCount));
+  return verdict({ cvm: cvm.claims, gpus }, reasons);
+}
+
+/** The GPU reports must cover the node's GPUs, once each. */
+function gpuSetReasons(gpus: NodeEvidence['gpus'], expected: number): Reason[] {
+  const reasons: Reason[] = [];
+  if (gpus.length < expected) reasons.push(reason('node.gpu.missing', `${expected} GPUs on the node but ${gpus.length} attestation reports`));
+  if (gpus.length > expected) reasons.push(reason('node.gpu.unexpected', `${gpus.length} attestation reports for ${expected} GPUs on the node`));
+  const uuids = new Set<string>();
+  const reports = new Set<string>();
+  const leaves = new Set<string>();
+  for (const gpu of gpus) {
+    if (uuids.has(gpu.uuid)) reasons.push(reason('node.gpu.duplicate', `GPU ${gpu.uuid} reported twice`));
+    uuids.add(gpu.uuid);
+    const report = Buffer.from(gpu.report).toString('base64');
+    const leaf = gpu.certificateChain.split('-----END CERTIFICATE-----')[0] ?? '';
+    if (reports.has(report) || leaves.has(leaf)) reasons.push(reason('node.gpu.duplicate', `GPU ${gpu.uuid}: the same device evidence is submitted for two GPUs`));
+    reports.add(report);
+    leaves.add(leaf);
+  }
+  return reasons;
+}
+
+function appraiseCvm(cvm: NodeEvidence['cvm'], expectation: NodeExpectation, context: NodeAppraisalContext): { reasons: Reason[]; claims: CvmClaims } {
+  if (cvm.platform === 'snp') return appraiseSnpCvm(cvm, expectation, context);
+  if (cvm.platform === 'tdx') return appraiseTdxCvm(cvm, expectation, context);
+  const reasons = [reason('node.cvm.platform', `unknown CVM platform "${String(cvm.platform)}"`)];
+  return { reasons, claims: { platform: 'snp', verified: false, reasons: reasons.map(text), details: null } };
+}
+
+function appraiseSnpCvm(cvm: NodeEvidence['cvm'], expectation: NodeExpectation, context: NodeAppraisalContext): { reasons: Reason[]; claims: CvmClaims } {
+  const reasons: Reason[] = [];
+  let certificates: string | undefined;
+  if (cvm.auxblob && cvm.auxblob.length > 0) {
+    try {
+      certificates = certTableToPem(parseSnpCertTable(cvm.auxblob));
+    } catch (err) {
+      if (!(err instanceof ParseError)) throw err;
+      reasons.push(reason(err.check, err.message));
+    }
+  }
+  certificates ||= context.collateral?.snpCertificates?.(cvm.report);
+  const references = context.referenceValues.snp ?? [];
+  if (references.length === 0) reasons.push(reason('node.cvm.reference-values', 'the Manifest has no SEV-SNP reference values'));
+  if (!certificates) {
+    reasons.push(reason('snp.certificates', 'no VCEK/VLEK: the evidence has no certificate table and none is in the collateral'));
+    return { reasons, claims: { platform: 'snp', verified: false, reasons: reasons.map(text), details: null } };
+  }
+  const verified = verifySnpReport({ report: cvm.report, certificates }, { at: context.at, roots: context.trust.snp, crl: context.collateral?.snpCrl, cache: context.caches?.snp });
+  const appraised = appraiseSnp(verified, references, { reportData: expectation.reportData, allowedHostData: context.policyHashes });
+  reasons.push(...appraised.reasons);
+  const c = appraised.claims;
+  return {
+    reasons,
+    claims: {
+      platform: 'snp',
+      verified: reasons.length === 0,
+      measurement: c?.measurement,
+      policyHash: c?.hostData,
+      tcb: c ? tcbText(c.reportedTcb) : undefined,
+      referenceValues: c?.matchedReferenceName ?? (c?.matchedReferenceValues != null ? `snp[${c.matchedReferenceValues}]` : undefined),
+      reasons: reasons.map(text),
+      details: c,
+    },
+  };
+}
+
+function appraiseTdxCvm(cvm: NodeEvidence['cvm'], expectation: NodeExpectation, context: NodeAppraisalContext): { reasons: Reason[]; claims: CvmClaims } {
+  const reasons: Reason[] = [];
+  const references = context.referenceValues.tdx ?? [];
+  if (references.length === 0) reasons.push(reason('node.cvm.reference-values', 'the Manifest has no TDX reference values'));
+  const verified = verifyTdxQuote(cvm.report, { at: context.at, trustAnchors: context.trust.tdx, collateral: context.collateral?.tdx, cache: context.caches?.tdx });
+  const appraised = appraiseTdx(verified, references, { reportData: expectation.reportData, allowedConfigIds: context.policyHashes });
+  reasons.push(...appraised.reasons);
+  const c = appraised.claims;
+  return {
+    reasons,
+    claims: {
+      platform: 'tdx',
+      verified: reasons.length === 0,
+      measurement: c.mrTd,
+      policyHash: c.mrConfigId?.slice(0, 64),
+      tcb: c.teeTcbSvn,
+      reasons: reasons.map(text),
+      details: c,
+    },
+  };
+}
+
+function text(r: Reason): string {
+  return `[${r.check}] ${r.message}`;
+}
+
+function tcbText(tcb: unknown): string | undefined {
+  if (!tcb || typeof tcb !== 'object') return undefined;
+  return Object.entries(tcb as Record<string, unknown>).filter(([k, v]) => typeof v === 'number' && k !== 'raw').map(([k, v]) => `${k}=${v}`).join(' ');
+}

@@ -1,0 +1,31 @@
+/** What a GPU node's label and taints should be, given its attestation: pure. */
+import type * as k8s from '@kubernetes/client-node';
+import { GPU_ATTESTED_LABEL, GPU_NODE_LABEL, UNATTESTED_TAINT, type AttestationState } from '../../api/node-gating.ts';
+
+export function isGpuNode(node: k8s.V1Node): boolean {
+  const capacity = Number(node.status?.capacity?.['nvidia.com/gpu'] ?? 0);
+  return capacity > 0 || node.metadata?.labels?.[GPU_NODE_LABEL] === 'true';
+}
+
+export interface GatingChange {
+  /** The label value to set, or null to remove it; undefined: leave it. */
+  label?: 'true' | null;
+  /** The node's taints after the change; undefined: leave them. */
+  taints?: k8s.V1Taint[];
+}
+
+/** The change that makes the node match its attestation state; undefined when it already does. */
+export function gatingChange(node: k8s.V1Node, state: AttestationState): GatingChange | undefined {
+  const labelled = node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true';
+  const taints = node.spec?.taints ?? [];
+  const tainted = taints.some((t) => t.key === UNATTESTED_TAINT.key && t.effect === UNATTESTED_TAINT.effect);
+  const change: GatingChange = {};
+  if (state.current) {
+    if (!labelled) change.label = 'true';
+    if (tainted) change.taints = taints.filter((t) => t.key !== UNATTESTED_TAINT.key);
+  } else {
+    if (node.metadata?.labels?.[GPU_ATTESTED_LABEL] !== undefined) change.label = null;
+    if (!tainted) change.taints = [...taints.filter((t) => t.key !== UNATTESTED_TAINT.key), { ...UNATTESTED_TAINT }];
+  }
+  return change.label === undefined && change.taints === undefined ? undefined : change;
+}

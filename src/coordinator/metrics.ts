@@ -1,0 +1,16 @@
+/** Coordinator metrics. */
+import { Counter, Histogram, type Registry } from 'prom-client';
+
+export class CoordinatorMetrics {
+  readonly attestations: Counter<'result'>;
+  readonly activations: Counter<'result'>;
+  readonly appraisalSeconds: Histogram;
+  readonly requests: Counter<'path' | 'code'>;
+
+  constructor(registry: Registry) {
+    this.attestations = new Counter({ name: 'attestor_coordinator_attestations_total', help: 'Node evidence submissions by result (accepted, refused)', labelNames: ['result'], registers: [registry] });
+    this.activations = new Counter({ name: 'attestor_coordinator_activations_total', help: 'GPU activation reports by result', labelNames: ['result'], registers: [registry] });
+    this.appraisalSeconds = new Histogram({ name: 'attestor_coordinator_appraisal_duration_seconds', help: 'Time to verify and appraise one node\'s evidence', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
+    this.requests = new Counter({ name: 'attestor_coordinator_requests_total', help: 'Coordinator API requests by path and HTTP status', labelNames: ['path', 'code'], registers: [registry] });
+  }
+}

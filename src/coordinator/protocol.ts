@@ -1,0 +1,87 @@
+/**
+ * The wire protocol between the node agent and the Coordinator (JSON over HTTPS, the agent
+ * authenticated by its service account token). Shared by both sides so they cannot drift.
+ *
+ *   POST /v1/nonce    -> NonceResponse            a fresh, single-use nonce bound to the node
+ *   POST /v1/attest   EvidenceRequest -> AttestResponse (200 accepted with a grant, 403 refused)
+ *   POST /v1/activate ActivationRequest -> ActivationResponse
+ *   GET  /v1/jwks     the Coordinator's grant-signing keys (JWK Set)
+ */
+import { createHash } from 'node:crypto';
+
+export const NONCE_PATH = '/v1/nonce';
+export const ATTEST_PATH = '/v1/attest';
+export const ACTIVATE_PATH = '/v1/activate';
+export const JWKS_PATH = '/v1/jwks';
+
+export const GRANT_ISSUER = 'attestor-coordinator';
+export const GRANT_AUDIENCE = 'attestor-agent';
+
+export interface NonceResponse {
+  /** 32 bytes, hex. */
+  nonce: string;
+  expiresAt: string;
+}
+
+export interface EvidenceRequest {
+  nonce: string;
+  /** The agent's ephemeral public key (JWK, P-256). REPORT_DATA binds it with the nonce. */
+  agentKey: Record<string, unknown>;
+  cvm: { platform: 'snp' | 'tdx'; report: string /* base64 */; auxblob?: string /* base64 */ };
+  gpus: Array<{ uuid: string; report: string /* base64 */; certificateChain: string /* PEM */ }>;
+}
+
+export type AttestResponse =
+  | { accepted: true; grant: string; expiresAt: string; reattestAfterSeconds: number; manifestHash: string }
+  | { accepted: false; reasons: string[]; manifestHash?: string };
+
+/** The body of POST /v1/activate: a compact JWS (ES256) made with the agent key over ActivationReport. */
+export interface ActivationRequest {
+  report: string;
+}
+
+export interface ActivationReport {
+  /** The grant the Coordinator issued for this evidence. */
+  grant: string;
+  /** nvmlSystemGetConfComputeGpusReadyState after activation. */
+  gpusReady: boolean;
+  gpus: string[];
+}
+
+export type ActivationResponse = { activated: true } | { activated: false; reason: string };
+
+/** Claims of an activation grant (a JWT signed by the Coordinator). */
+export interface GrantClaims {
+  iss: string;
+  aud: string;
+  sub: string; // node name
+  jti: string;
+  iat: number;
+  exp: number;
+  /** UUIDs of the GPUs the grant allows to activate. */
+  gpus: string[];
+  /** SHA-256 of the evidence the grant was issued for (hex). */
+  evidence: string;
+  /** Hash of the Manifest the evidence was appraised against. */
+  manifest: string;
+  /** Confirmation: the agent key's JWK thumbprint (RFC 7638). */
+  cnf: { jkt: string };
+}
+
+/**
+ * REPORT_DATA (64 bytes) binds the CVM report to the Coordinator's nonce and the agent's key:
+ * SHA-512(nonce || SHA-256(agent key SPKI DER)). Only the CVM that holds the agent's private key
+ * can then speak for this evidence.
+ */
+export function reportDataFor(nonce: Uint8Array, agentKeySpkiDer: Uint8Array): Uint8Array {
+  const keyDigest = createHash('sha256').update(agentKeySpkiDer).digest();
+  return new Uint8Array(createHash('sha512').update(nonce).update(keyDigest).digest());
+}
+
+/** SHA-256 over the evidence as submitted, for the grant's `evidence` claim. */
+export function evidenceDigest(request: EvidenceRequest): string {
+  const h = createHash('sha256');
+  h.update(request.nonce).update(request.cvm.platform).update(request.cvm.report).update(request.cvm.auxblob ?? '');
+  for (const gpu of request.gpus) h.update(gpu.uuid).update(gpu.report).update(gpu.certificateChain);
+  return h.digest('hex');
+}

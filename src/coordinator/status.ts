@@ -1,0 +1,84 @@
+/** NodeAttestation status for a verdict, an activation or a Manifest change: pure builders. */
+import type { NodeAttestationStatus } from '../api/node-attestation.ts';
+import type { NodeClaims } from '../attestation/node-appraisal.ts';
+import type { Reason } from '../attestation/verdict.ts';
+import { rfc3339, setCondition } from '../controllers/runtime/conditions.ts';
+
+const MAX_REASONS = 64;
+const MAX_REASON_LENGTH = 1024;
+
+function clip(reasons: readonly string[]): string[] {
+  const list = reasons.slice(0, MAX_REASONS).map((r) => (r.length > MAX_REASON_LENGTH ? `${r.slice(0, MAX_REASON_LENGTH - 1)}…` : r));
+  return list;
+}
+
+export function summarise(reasons: readonly Reason[]): string {
+  const first = reasons.slice(0, 3).map((r) => `[${r.check}] ${r.message}`).join('; ');
+  return reasons.length > 3 ? `${first}; and ${reasons.length - 3} more` : first;
+}
+
+export interface VerdictFacts {
+  accepted: boolean;
+  claims: NodeClaims;
+  reasons: readonly Reason[];
+  manifestHash: string;
+  simulated: boolean;
+  now: Date;
+  expiresAt: Date;
+}
+
+export function verdictStatus(current: NodeAttestationStatus | undefined, f: VerdictFacts): NodeAttestationStatus {
+  const cvm = f.claims.cvm;
+  const status: NodeAttestationStatus = {
+    manifestHash: f.manifestHash,
+    cvm: {
+      platform: cvm.platform,
+      verified: cvm.verified,
+      ...(f.simulated ? { simulated: true } : {}),
+      ...(cvm.measurement ? { measurement: cvm.measurement } : {}),
+      ...(cvm.tcb ? { tcb: cvm.tcb.slice(0, 256) } : {}),
+      ...(cvm.policyHash ? { policyHash: cvm.policyHash } : {}),
+      ...(cvm.referenceValues ? { referenceValues: cvm.referenceValues.slice(0, 63) } : {}),
+      reasons: clip(cvm.reasons),
+    },
+    gpus: f.claims.gpus.slice(0, 16).map((g) => ({
+      uuid: g.uuid.slice(0, 64),
+      ...(g.architecture ? { architecture: g.architecture } : {}),
+      ...(g.driverVersion ? { driverVersion: g.driverVersion } : {}),
+      ...(g.vbiosVersion ? { vbiosVersion: g.vbiosVersion } : {}),
+      verified: g.verified,
+      activated: false,
+      reasons: clip(g.reasons),
+    })),
+  };
+  let conditions = current?.conditions;
+  if (f.accepted) {
+    status.attestedAt = rfc3339(f.now);
+    status.expiresAt = rfc3339(f.expiresAt);
+    conditions = setCondition(conditions, { type: 'Attested', status: 'True', reason: f.simulated ? 'VerifiedSimulated' : 'Verified', message: `CVM and ${f.claims.gpus.length} GPUs verified against Manifest ${f.manifestHash}${f.simulated ? ' (SIMULATED evidence, development only)' : ''}` }, f.now);
+    conditions = setCondition(conditions, { type: 'GPUsActivated', status: 'False', reason: 'AwaitingActivation', message: 'grant issued; waiting for the agent to activate the GPUs and report the read-back' }, f.now);
+  } else {
+    conditions = setCondition(conditions, { type: 'Attested', status: 'False', reason: 'EvidenceRefused', message: summarise(f.reasons) }, f.now);
+    conditions = setCondition(conditions, { type: 'GPUsActivated', status: 'False', reason: 'NotAttested', message: 'no grant: the evidence was refused' }, f.now);
+  }
+  status.conditions = conditions;
+  return status;
+}
+
+export function activatedStatus(current: NodeAttestationStatus, gpus: readonly string[], ready: boolean, now: Date): NodeAttestationStatus {
+  const activated = new Set(ready ? gpus : []);
+  const status: NodeAttestationStatus = { ...current, gpus: (current.gpus ?? []).map((g) => ({ ...g, activated: activated.has(g.uuid) })) };
+  status.conditions = setCondition(current.conditions, ready
+    ? { type: 'GPUsActivated', status: 'True', reason: 'Activated', message: `${gpus.length} GPUs set ready for confidential work (NVML read-back confirmed)` }
+    : { type: 'GPUsActivated', status: 'False', reason: 'ActivationFailed', message: 'the agent read back GPUs not ready after activation' }, now);
+  return status;
+}
+
+/** A new active Manifest: either the stored evidence still meets it, or the node loses its attestation. */
+export function manifestChangedStatus(current: NodeAttestationStatus, manifestHash: string, reasons: readonly Reason[] | undefined, now: Date): NodeAttestationStatus {
+  if (reasons && reasons.length === 0) return { ...current, manifestHash };
+  const message = reasons ? `the evidence does not meet the new Manifest ${manifestHash}: ${summarise(reasons)}` : `Manifest ${manifestHash} is now active; the node must attest again`;
+  let conditions = setCondition(current.conditions, { type: 'Attested', status: 'False', reason: 'ManifestChanged', message }, now);
+  conditions = setCondition(conditions, { type: 'GPUsActivated', status: 'False', reason: 'NotAttested', message: 'the attestation is no longer current' }, now);
+  return { ...current, manifestHash, gpus: (current.gpus ?? []).map((g) => ({ ...g, activated: false })), conditions };
+}

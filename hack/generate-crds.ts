@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { crdFiles } from '../src/api/crd-yaml.ts';
 import { projectRoot } from '../src/dev/control-plane.ts';
 
-for (const [name, content] of crdFiles()) {
-  writeFileSync(join(projectRoot, 'crds', name), content);
-  console.log(`wrote crds/${name}`);
+// The same files go into the Helm chart, whose crds/ Helm installs before the templates.
+for (const dir of ['crds', 'charts/attestor/crds']) {
+  for (const [name, content] of crdFiles()) {
+    writeFileSync(join(projectRoot, dir, name), content);
+    console.log(`wrote ${dir}/${name}`);
+  }
 }

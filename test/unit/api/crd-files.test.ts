@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { crdFiles } from '../../../src/api/crd-yaml.ts';
 import { projectRoot } from '../../../src/dev/control-plane.ts';
 
-describe('crds/*.yaml', () => {
-  for (const [name, expected] of crdFiles()) {
-    it(`${name} is generated from src/api (run: node hack/generate-crds.ts)`, () => {
-      assert.equal(readFileSync(join(projectRoot, 'crds', name), 'utf8'), expected);
-    });
+describe('crds/*.yaml and charts/attestor/crds/*.yaml', () => {
+  for (const dir of ['crds', 'charts/attestor/crds']) {
+    for (const [name, expected] of crdFiles()) {
+      it(`${dir}/${name} is generated from src/api (run: node hack/generate-crds.ts)`, () => {
+        assert.equal(readFileSync(join(projectRoot, dir, name), 'utf8'), expected);
+      });
+    }
   }
 });

@@ -1,6 +1,9 @@
 /** `attestor operator`: controllers, leader-elected (two replicas in a real cluster). */
 import { Command, Option } from 'commander';
+import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { basename, join } from 'node:path';
+import type { RimInput } from '../attestation/nvidia/index.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_LEASE_NAME, startOperator } from '../operator/operator.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
@@ -16,6 +19,19 @@ interface OperatorCliOptions {
   retryPeriod: number;
   probeAddress: { host: string; port: number };
   logLevel: string;
+  coordinator: boolean;
+  coordinatorAddress: { host: string; port: number };
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  agentServiceAccount?: string;
+  agentAudience: string;
+  grantTtl: number;
+  rimDir?: string;
+}
+
+/** RIM documents from a directory (air-gapped clusters keep NVIDIA's RIMs here); the file name is the RIM ID. */
+export function loadRims(dir: string): RimInput[] {
+  return readdirSync(dir).filter((f) => f.endsWith('.xml')).map((f) => ({ xml: readFileSync(join(dir, f), 'utf8'), id: basename(f, '.xml') }));
 }
 
 export function operatorCommand(): Command {
@@ -30,9 +46,18 @@ export function operatorCommand(): Command {
     .option('--retry-period <duration>', 'time between leader-election attempts', durationOption, 2_000)
     .option('--probe-address <host:port>', 'serve /healthz, /readyz and /metrics here', addressOption, { host: '0.0.0.0', port: 8080 })
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).env('ATTESTOR_LOG_LEVEL').default('info'))
+    .option('--no-coordinator', 'do not serve the Coordinator API')
+    .option('--coordinator-address <host:port>', 'serve the Coordinator API (HTTPS) here', addressOption, { host: '0.0.0.0', port: 8443 })
+    .option('--tls-cert-file <path>', 'serving certificate (PEM) of the Coordinator API')
+    .option('--tls-key-file <path>', 'its private key (PEM)')
+    .option('--agent-service-account <username>', 'username of the node agents (default system:serviceaccount:<namespace>:attestor-agent)')
+    .option('--agent-audience <aud>', 'audience of the agents\' projected tokens', 'attestor')
+    .option('--grant-ttl <duration>', 'lifetime of an activation grant', durationOption, 120_000)
+    .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
     .action(async (opts: OperatorCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
       const kubeConfig = loadKubeConfig(opts.kubeconfig);
+      if (opts.coordinator && (!opts.tlsCertFile || !opts.tlsKeyFile)) throw new Error('the Coordinator API needs --tls-cert-file and --tls-key-file (or pass --no-coordinator)');
       const operator = startOperator({
         kubeConfig,
         log,
@@ -44,6 +69,17 @@ export function operatorCommand(): Command {
         renewDeadlineMs: opts.renewDeadline,
         retryPeriodMs: opts.retryPeriod,
         probe: opts.probeAddress,
+        coordinator: opts.coordinator
+          ? {
+              ...opts.coordinatorAddress,
+              tls: { cert: readFileSync(opts.tlsCertFile!, 'utf8'), key: readFileSync(opts.tlsKeyFile!, 'utf8') },
+              agentUsernames: [opts.agentServiceAccount ?? `system:serviceaccount:${opts.namespace}:attestor-agent`],
+              audiences: [opts.agentAudience],
+              grantTtlSeconds: Math.ceil(opts.grantTtl / 1000),
+              // Pinned vendor roots only: simulated evidence is for `attestor dev`.
+              trust: { production: {}, productionCollateral: { rims: opts.rimDir ? loadRims(opts.rimDir) : [] } },
+            }
+          : undefined,
       });
       const shutdown = (signal: string) => {
         log.info({ signal }, 'shutting down');

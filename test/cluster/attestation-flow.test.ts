@@ -1,0 +1,254 @@
+// The chain of trust on the real control plane: GPU nodes stay tainted until their agent's
+// simulated CVM and GPU evidence is verified against the active Manifest and the GPUs are
+// activated with a grant; then the AIWorker's pods are scheduled and run. Bad evidence of every
+// kind is refused, with the reason in status and Events, and no grant. A Manifest the node no
+// longer meets un-gates it.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
+import type { AIWorker } from '../../src/api/aiworker.ts';
+import type { NodeAttestation } from '../../src/api/node-attestation.ts';
+import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
+import { NodeAgent } from '../../src/agent/agent.ts';
+import { CoordinatorClient } from '../../src/agent/coordinator-client.ts';
+import { createSimulatedPlatform, SIMULATED_SNP_MEASUREMENT, SIMULATED_TDX_MRTD, SimulatedCvmSource, SimulatedGpuControl, type SimulatedPlatform } from '../../src/agent/evidence/simulated.ts';
+import type { GpuControl } from '../../src/agent/evidence/source.ts';
+import { ATTEST_PATH, NONCE_PATH, type AttestResponse, type NonceResponse } from '../../src/coordinator/protocol.ts';
+import { agentTokenSource, agentUsername, ensureAgentServiceAccount } from '../../src/dev/agent-identity.ts';
+import type { ControlPlane } from '../../src/dev/control-plane.ts';
+import { waitFor } from '../../src/dev/wait.ts';
+import { silentLogger } from '../../src/observability/log.ts';
+import type { RunningOperator } from '../../src/operator/operator.ts';
+import { issueCertificate } from '../../src/tls/certificates.ts';
+import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+
+const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
+const POLICY_HASH = createHash('sha256').update(POLICY).digest('hex');
+const group = { group: 'attestor.dev', version: 'v1alpha1' };
+
+describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs', function () {
+  this.timeout(180_000);
+  let cp: ControlPlane;
+  let kc: k8s.KubeConfig;
+  let core: k8s.CoreV1Api;
+  let custom: k8s.CustomObjectsApi;
+  let platform: SimulatedPlatform;
+  let operator: RunningOperator;
+  let coordinatorUrl: string;
+  const ns = uniqueName('attestor-system');
+  const workloads = uniqueName('ai');
+  const runtimeClass = uniqueName('kata-snp');
+  const manifestName = uniqueName('flow');
+  const nodes = { good: `${ns}-good`, tdx: `${ns}-tdx`, bad: `${ns}-bad`, replay: `${ns}-replay` };
+  const clients: CoordinatorClient[] = [];
+
+  function manifestSpec(measurement = SIMULATED_SNP_MEASUREMENT) {
+    return {
+      referenceValues: {
+        snp: [{ name: 'simulated-genoa', measurements: [measurement], minimumTCB: { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, products: ['Genoa'] }],
+        tdx: [{ name: 'simulated-tdx', mrTd: [SIMULATED_TDX_MRTD] }],
+        gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
+      },
+      policies: [{ name: 'llama', hash: POLICY_HASH }],
+      runtimeClasses: [runtimeClass],
+      attestation: { evidenceMaxAge: '5m', reattestationInterval: '1h' },
+      development: { acceptSimulatedEvidence: true },
+    };
+  }
+
+  before(async () => {
+    cp = await sharedControlPlane();
+    kc = cp.kubeConfig();
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    platform = await createSimulatedPlatform();
+    for (const name of [ns, workloads]) await core.createNamespace({ body: { metadata: { name } } });
+    await ensureAgentServiceAccount(kc, ns);
+    await kc.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: runtimeClass }, handler: 'kata' } });
+    await custom.createClusterCustomObject({ ...group, plural: 'manifests', body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: manifestName }, spec: manifestSpec() } });
+    const serving = await issueCertificate(cp.certificateAuthority, { commonName: 'attestor-coordinator', usage: 'server', ipAddresses: ['127.0.0.1'] });
+    operator = await startTestOperator(kc, {
+      namespace: ns,
+      coordinator: {
+        host: '127.0.0.1',
+        port: 0,
+        tls: { cert: serving.certificatePem, key: serving.privateKeyPem },
+        agentUsernames: [agentUsername(ns)],
+        trust: { production: {}, simulated: platform.trust, simulatedCollateral: platform.collateral },
+      },
+    });
+    coordinatorUrl = `https://127.0.0.1:${await operator.coordinatorPort}`;
+    await waitFor(() => operator.informers.manifests.get(manifestName)?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'), { description: 'flow Manifest active' });
+    for (const node of Object.values(nodes)) await cp.createGpuNode(node, { gpus: 2 });
+  });
+  after(async () => {
+    for (const c of clients) await c.close();
+    await operator?.stop();
+    await custom.deleteClusterCustomObject({ ...group, plural: 'manifests', name: manifestName }).catch(() => undefined);
+  });
+
+  async function client(node: string): Promise<CoordinatorClient> {
+    const c = new CoordinatorClient(coordinatorUrl, cp.caPem, await agentTokenSource(kc, ns, node));
+    clients.push(c);
+    return c;
+  }
+  async function agent(node: string, options: { platform?: 'snp' | 'tdx'; measurement?: string; policyHash?: string; gpus?: GpuControl } = {}) {
+    const gpus = options.gpus ?? new SimulatedGpuControl(platform, { uuids: [`${node}-GPU-0`, `${node}-GPU-1`] });
+    const cvm = new SimulatedCvmSource(platform, { platform: options.platform ?? 'snp', measurement: options.measurement, policyHash: options.policyHash ?? POLICY_HASH });
+    return { agent: new NodeAgent({ nodeName: node, client: await client(node), cvm, gpus, log: silentLogger }), gpus };
+  }
+  const getNode = (name: string) => core.readNode({ name });
+  const attestation = async (name: string) => (await custom.getClusterCustomObject({ ...group, plural: 'nodeattestations', name })) as NodeAttestation;
+  const gated = (node: k8s.V1Node) => node.metadata?.labels?.[GPU_ATTESTED_LABEL] !== 'true' && (node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
+  const schedulable = (node: k8s.V1Node) => node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' && !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
+  const condition = (na: NodeAttestation, type: string) => na.status?.conditions?.find((c) => c.type === type);
+
+  it('taints new GPU nodes until they are attested, so AI worker pods stay Pending', async () => {
+    for (const node of Object.values(nodes)) await waitFor(async () => gated(await getNode(node)), { description: `${node} tainted` });
+    await core.createNamespacedConfigMap({ namespace: workloads, body: { metadata: { name: 'policy' }, data: { 'policy.rego': POLICY } } });
+    const worker: AIWorker = {
+      apiVersion: 'attestor.dev/v1alpha1', kind: 'AIWorker', metadata: { name: 'llama', namespace: workloads },
+      spec: { image: `registry.example/vllm@sha256:${'d4'.repeat(32)}`, model: 'm', replicas: 2, gpusPerReplica: 2, runtimeClassName: runtimeClass, policy: { configMapRef: { name: 'policy' } } },
+    };
+    await custom.createNamespacedCustomObject({ ...group, plural: 'aiworkers', namespace: workloads, body: worker });
+    const pending = await waitFor(async () => {
+      const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
+      return pods.length === 2 && pods.every((p) => p.status?.phase === 'Pending' && !p.spec?.nodeName) ? pods : undefined;
+    }, { description: 'two Pending pods' });
+    assert.equal(pending.length, 2);
+  });
+
+  it('attests a node (SNP CVM + 2 GPUs), activates its GPUs with the grant, and lets the pods run there', async () => {
+    const { agent: a, gpus } = await agent(nodes.good);
+    const outcome = await a.attestOnce();
+    assert.deepEqual(outcome.accepted && outcome.activated, true, JSON.stringify(outcome));
+    assert.deepEqual((gpus as SimulatedGpuControl).calls.filter((c) => c.startsWith('nvmlSystem')), ['nvmlSystemSetConfComputeGpusReadyState 1', 'nvmlSystemGetConfComputeGpusReadyState']);
+
+    const na = await waitFor(async () => {
+      const current = await attestation(nodes.good);
+      return condition(current, 'GPUsActivated')?.status === 'True' ? current : undefined;
+    }, { description: 'GPUs activated in status' });
+    assert.equal(condition(na, 'Attested')!.reason, 'VerifiedSimulated');
+    assert.equal(na.status!.cvm!.platform, 'snp');
+    assert.equal(na.status!.cvm!.simulated, true);
+    assert.equal(na.status!.cvm!.measurement, SIMULATED_SNP_MEASUREMENT);
+    assert.equal(na.status!.cvm!.policyHash, POLICY_HASH);
+    assert.deepEqual(na.status!.gpus!.map((g) => [g.uuid, g.verified, g.activated, g.driverVersion, g.vbiosVersion]), [
+      [`${nodes.good}-GPU-0`, true, true, '550.90.07', '96.00.9F.00.01'],
+      [`${nodes.good}-GPU-1`, true, true, '550.90.07', '96.00.9F.00.01'],
+    ]);
+    assert.equal(na.status!.manifestHash, operator.informers.manifests.get(manifestName)!.status!.hash);
+    assert.ok(new Date(na.status!.expiresAt!).getTime() > Date.now() + 50 * 60_000);
+    await waitFor(async () => schedulable(await getNode(nodes.good)), { description: 'node labelled and untainted' });
+
+    // One replica fits the attested node (2 GPUs); the other waits for the next attested node.
+    await waitFor(async () => {
+      const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
+      return pods.filter((p) => p.status?.phase === 'Running' && p.spec?.nodeName === nodes.good).length === 1;
+    }, { timeoutMs: 60_000, description: 'a pod Running on the attested node' });
+    const w = await waitFor(async () => {
+      const current = (await custom.getNamespacedCustomObject({ ...group, plural: 'aiworkers', namespace: workloads, name: 'llama' })) as AIWorker;
+      return current.status?.attestedReplicas === 1 ? current : undefined;
+    }, { description: 'AIWorker counts one attested replica' });
+    assert.equal(w.status!.readyReplicas, 1);
+  });
+
+  it('attests a TDX node too, and the second replica runs there', async () => {
+    const { agent: a } = await agent(nodes.tdx, { platform: 'tdx' });
+    const outcome = await a.attestOnce();
+    assert.equal(outcome.accepted && outcome.activated, true, JSON.stringify(outcome));
+    assert.equal((await attestation(nodes.tdx)).status!.cvm!.platform, 'tdx');
+    await waitFor(async () => {
+      const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
+      return pods.length === 2 && pods.every((p) => p.status?.phase === 'Running');
+    }, { timeoutMs: 60_000, description: 'both pods Running' });
+  });
+
+  const refusals: Array<{ name: string; options: () => Parameters<typeof agent>[1]; check: string }> = [
+    { name: 'a wrong measurement', options: () => ({ measurement: 'ee'.repeat(48) }), check: 'snp.measurement' },
+    { name: 'a policy hash the Manifest does not list', options: () => ({ policyHash: 'ff'.repeat(32) }), check: 'snp.host-data' },
+    { name: 'a GPU driver outside the Manifest', options: () => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`], driverVersion: '535.86.09' }) }), check: 'gpu.driver-version' },
+    { name: 'a missing GPU report', options: () => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`] }) }), check: 'node.gpu.missing' },
+    { name: 'a bad GPU report signature', options: () => ({ gpus: tampered(new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`] })) }), check: 'gpu.signature' },
+  ];
+  for (const r of refusals) {
+    it(`refuses ${r.name}: no grant, no activation, the node stays tainted, status and an Event say why`, async () => {
+      const options = r.options();
+      const { agent: a, gpus } = await agent(nodes.bad, options);
+      const outcome = await a.attestOnce();
+      assert.equal(outcome.accepted, false);
+      assert.ok(!outcome.accepted && outcome.reasons.some((reason) => reason.includes(`[${r.check}]`)), JSON.stringify(outcome));
+      const calls = ((options?.gpus ?? gpus) as SimulatedGpuControl).calls ?? (gpus as unknown as { inner: SimulatedGpuControl }).inner.calls;
+      assert.ok(!calls.includes('nvmlSystemSetConfComputeGpusReadyState 1'), 'never activated without a grant');
+      const na = await attestation(nodes.bad);
+      assert.equal(condition(na, 'Attested')!.status, 'False');
+      assert.equal(condition(na, 'Attested')!.reason, 'EvidenceRefused');
+      assert.match(condition(na, 'Attested')!.message, new RegExp(r.check.replace('.', '\\.')));
+      assert.ok(gated(await getNode(nodes.bad)));
+      await waitFor(async () => (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${nodes.bad},reason=AttestationRefused` })).items.some((e) => e.message?.includes(r.check)), { description: 'AttestationRefused event' });
+    });
+  }
+
+  it('refuses a nonce issued to another node, and a replayed nonce', async () => {
+    const badClient = await client(nodes.bad);
+    const replayClient = await client(nodes.replay);
+    const agentKey = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' };
+    const request = (nonce: string) => ({ nonce, agentKey, cvm: { platform: 'snp', report: '' }, gpus: [] });
+    const issuedToBad = (await badClient.post<NonceResponse>(NONCE_PATH, {})).body.nonce;
+    const foreign = await replayClient.post<AttestResponse>(ATTEST_PATH, request(issuedToBad), [403]);
+    assert.equal(foreign.status, 403);
+    assert.ok(!foreign.body.accepted && foreign.body.reasons.some((x) => x.includes(`issued to node ${nodes.bad}, not ${nodes.replay}`)), JSON.stringify(foreign.body));
+    const own = (await replayClient.post<NonceResponse>(NONCE_PATH, {})).body.nonce;
+    await replayClient.post<AttestResponse>(ATTEST_PATH, request(own), [403]);
+    const replay = await replayClient.post<AttestResponse>(ATTEST_PATH, request(own), [403]);
+    assert.ok(!replay.body.accepted && replay.body.reasons.some((x) => x.includes('[coordinator.nonce]') && x.includes('already used')), JSON.stringify(replay.body));
+  });
+
+  it('refuses callers that are not node agents', async () => {
+    const anonymous = new CoordinatorClient(coordinatorUrl, cp.caPem, async () => 'not-a-token');
+    clients.push(anonymous);
+    await assert.rejects(anonymous.post(NONCE_PATH, {}), /HTTP 401/);
+  });
+
+  it('un-gates a node when a new active Manifest no longer matches its evidence, and keeps nodes that still match', async () => {
+    const newer = uniqueName('flow-newer');
+    const hash = (name: string) => operator.informers.manifests.get(name)?.status?.hash;
+    // Only the TDX reference values change: the SNP node must lose its attestation, the TDX node keep it.
+    const spec = manifestSpec('99'.repeat(48));
+    await waitFor(() => Date.now() - new Date(operator.informers.manifests.get(manifestName)!.metadata.creationTimestamp!).getTime() > 1000 || undefined, { timeoutMs: 5000 });
+    await custom.createClusterCustomObject({ ...group, plural: 'manifests', body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: newer }, spec } });
+    try {
+      await waitFor(() => operator.informers.manifests.get(newer)?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'), { description: 'newer Manifest active' });
+      const na = await waitFor(async () => {
+        const current = await attestation(nodes.good);
+        return condition(current, 'Attested')?.reason === 'ManifestChanged' ? current : undefined;
+      }, { description: 'SNP node loses its attestation' });
+      assert.match(condition(na, 'Attested')!.message, /snp\.measurement/);
+      await waitFor(async () => gated(await getNode(nodes.good)), { description: 'SNP node tainted again' });
+      await waitFor(async () => (await attestation(nodes.tdx)).status?.manifestHash === hash(newer), { description: 'TDX node re-appraised' });
+      assert.equal(condition(await attestation(nodes.tdx), 'Attested')!.status, 'True');
+      assert.ok(schedulable(await getNode(nodes.tdx)), 'the TDX node still meets the new Manifest');
+    } finally {
+      await custom.deleteClusterCustomObject({ ...group, plural: 'manifests', name: newer });
+    }
+  });
+});
+
+/** A GPU control whose reports have one signature byte flipped. */
+function tampered(inner: SimulatedGpuControl): GpuControl & { calls: string[] } {
+  return {
+    kind: 'tampered',
+    calls: inner.calls,
+    listGpus: () => inner.listGpus(),
+    confComputeState: () => inner.confComputeState(),
+    collect: async (nonce) => (await inner.collect(nonce)).map((g, i) => {
+      if (i !== 0) return g;
+      const report = new Uint8Array(g.report);
+      report[report.length - 5]! ^= 0x01;
+      return { ...g, report };
+    }),
+    setGpusReady: (ready) => inner.setGpusReady(ready),
+    gpusReady: () => inner.gpusReady(),
+    close: () => inner.close(),
+  };
+}

@@ -2,6 +2,7 @@
 /** The attestor command. */
 import 'reflect-metadata';
 import { Command } from 'commander';
+import { agentCommand } from './agent.ts';
 import { devCommand } from './dev.ts';
 import { operatorCommand } from './operator.ts';
 import { verifyCommand } from './verify/command.ts';
@@ -11,6 +12,7 @@ const program = new Command('attestor')
   .version('0.1.0')
   .showHelpAfterError()
   .addCommand(operatorCommand())
+  .addCommand(agentCommand())
   .addCommand(devCommand())
   .addCommand(verifyCommand());
 

@@ -7,7 +7,11 @@ import * as k8s from '@kubernetes/client-node';
 import { Command } from 'commander';
 import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { GPU_ATTESTED_LABEL } from '../controllers/aiworker/labels.ts';
+import { NodeAgent } from '../agent/agent.ts';
+import { CoordinatorClient } from '../agent/coordinator-client.ts';
+import { createSimulatedPlatform, SimulatedCvmSource, SimulatedGpuControl } from '../agent/evidence/simulated.ts';
+import type { Manifest } from '../api/manifest.ts';
+import { agentTokenSource, agentUsername, ensureAgentServiceAccount } from '../dev/agent-identity.ts';
 import { applyYaml } from '../dev/apply.ts';
 import { ControlPlane, projectRoot } from '../dev/control-plane.ts';
 import { installCrds } from '../dev/install.ts';
@@ -15,6 +19,7 @@ import { narrate } from '../dev/narrator.ts';
 import { waitFor } from '../dev/wait.ts';
 import { createLogger } from '../observability/log.ts';
 import { startOperator } from '../operator/operator.ts';
+import { issueCertificate } from '../tls/certificates.ts';
 import { positiveIntOption } from './options.ts';
 
 interface DevOptions {
@@ -62,17 +67,37 @@ export async function runDev(opts: DevOptions): Promise<number> {
 
     const logFile = join(stateDir, 'logs', 'operator.log');
     const log = createLogger({ destination: createWriteStream(logFile, { flags: 'a' }) });
-    const operator = startOperator({ kubeConfig, log, namespace: OPERATOR_NAMESPACE, leaderElect: true, probe: { host: '127.0.0.1', port: 0 } });
+    print('generating simulated AMD, Intel and NVIDIA roots (development only)');
+    const platform = await createSimulatedPlatform();
+    const serving = await issueCertificate(cluster.certificateAuthority, { commonName: 'attestor-coordinator', usage: 'server', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] });
+    await ensureAgentServiceAccount(kubeConfig, OPERATOR_NAMESPACE);
+    const operator = startOperator({
+      kubeConfig,
+      log,
+      namespace: OPERATOR_NAMESPACE,
+      leaderElect: true,
+      probe: { host: '127.0.0.1', port: 0 },
+      coordinator: {
+        host: '127.0.0.1',
+        port: 0,
+        tls: { cert: serving.certificatePem, key: serving.privateKeyPem },
+        agentUsernames: [agentUsername(OPERATOR_NAMESPACE)],
+        trust: { production: {}, simulated: platform.trust, simulatedCollateral: platform.collateral },
+      },
+    });
     stops.push(() => operator.stop());
     const narrator = narrate(kubeConfig, operator.informers, print, log);
     stops.push(() => narrator.stop());
     await waitFor(() => operator.manager.isLeader, { timeoutMs: 30_000, description: 'operator to become leader' });
-    print(`operator running (leader; /metrics on 127.0.0.1:${operator.manager.probePort}, log in ${logFile})`);
+    const coordinatorUrl = `https://127.0.0.1:${await operator.coordinatorPort}`;
+    print(`operator running (leader; Coordinator API ${coordinatorUrl}; /metrics on 127.0.0.1:${operator.manager.probePort}; log in ${logFile})`);
 
+    const nodeNames: string[] = [];
     for (let i = 1; i <= opts.nodes; i++) {
-      // Until the Coordinator gates nodes, dev nodes start out labelled as attested GPU nodes.
-      await cluster.createGpuNode(`gpu-node-${i}`, { gpus: opts.gpus, labels: { [GPU_ATTESTED_LABEL]: 'true' } });
-      print(`created fake GPU node gpu-node-${i} with ${opts.gpus} nvidia.com/gpu (kwok)`);
+      const name = `gpu-node-${i}`;
+      await cluster.createGpuNode(name, { gpus: opts.gpus });
+      nodeNames.push(name);
+      print(`created fake GPU node ${name} with ${opts.gpus} nvidia.com/gpu (kwok): it stays tainted until attested`);
     }
     const files = readdirSync(opts.samples).filter((f) => /\.ya?ml$/.test(f)).sort((a, b) => sampleOrder(a) - sampleOrder(b));
     const workers: Array<{ namespace: string; name: string }> = [];
@@ -83,6 +108,24 @@ export async function runDev(opts: DevOptions): Promise<number> {
         if (obj.kind === 'AIWorker') workers.push({ namespace: obj.metadata!.namespace!, name: obj.metadata!.name! });
       }
     }
+    // One simulated agent per node (SNP and TDX alternating), as the DaemonSet would run them.
+    const manifest = (await kubeConfig.makeApiClient(k8s.CustomObjectsApi).listClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' }) as { items: Manifest[] }).items[0];
+    const policyHash = manifest?.spec.policies[0]?.hash ?? '00'.repeat(32);
+    const agentAbort = new AbortController();
+    const agentLog = log.child({ component: 'simulated-agents' });
+    const agentRuns: Promise<void>[] = [];
+    for (const [i, node] of nodeNames.entries()) {
+      const kind = i % 2 === 0 ? 'snp' : 'tdx';
+      const client = new CoordinatorClient(coordinatorUrl, cluster.caPem, await agentTokenSource(kubeConfig, OPERATOR_NAMESPACE, node));
+      const gpus = new SimulatedGpuControl(platform, { uuids: Array.from({ length: opts.gpus }, (_, g) => `GPU-${node}-${g}`) });
+      const agent = new NodeAgent({ nodeName: node, client, cvm: new SimulatedCvmSource(platform, { platform: kind, policyHash }), gpus, log: agentLog });
+      print(`started the simulated agent on ${node} (${kind === 'snp' ? 'AMD SEV-SNP' : 'Intel TDX'} CVM, ${opts.gpus} simulated H100s)`);
+      agentRuns.push(agent.run(agentAbort.signal).finally(() => client.close()));
+    }
+    stops.push(async () => {
+      agentAbort.abort();
+      await Promise.all(agentRuns);
+    });
     print(`kubeconfig: ${cluster.kubeconfigPath}`);
     print(`try: bin/kubectl --kubeconfig ${cluster.kubeconfigPath} get manifests,aiworkers,nodeattestations,nodes,pods -A`);
 

@@ -13,6 +13,9 @@ import { DEFAULT_EVIDENCE_MAX_AGE, DEFAULT_REATTESTATION_INTERVAL, type Manifest
 import { API_VERSION } from '../api/common.ts';
 import { NODE_ATTESTATION_KIND, type NodeAttestation } from '../api/node-attestation.ts';
 import { appraiseNode, type NodeAppraisalContext, type NodeClaims, type NodeCollateral, type NodeEvidence, type NodeTrust } from '../attestation/node-appraisal.ts';
+import { VerificationCache } from '../attestation/nvidia/index.ts';
+import { SnpEndorsementCache } from '../attestation/snp/index.ts';
+import { TdxVerifierCache } from '../attestation/tdx/index.ts';
 import { reason, type Reason, type Verdict } from '../attestation/verdict.ts';
 import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import type { EventRecorder } from '../controllers/runtime/events.ts';
@@ -79,6 +82,9 @@ export class Coordinator {
   readonly #accepted = new Map<string, AcceptedEvidence>();
   readonly #now: () => Date;
   readonly #log: Logger;
+  // Chains, collateral and RIM signatures checked once (keyed by their bytes and the roots);
+  // validity at the time, and everything about the evidence itself, are checked every time.
+  readonly #caches = { snp: new SnpEndorsementCache(), tdx: new TdxVerifierCache(), gpu: new VerificationCache() };
 
   private constructor(deps: CoordinatorDeps, signer: GrantSigner) {
     this.#deps = deps;
@@ -262,6 +268,7 @@ export class Coordinator {
       referenceValues: manifest.spec.referenceValues,
       policyHashes: manifest.spec.policies.map((p) => p.hash),
       at,
+      caches: this.#caches,
     };
     const { trust } = this.#deps;
     const production = await appraiseNode(evidence, expectation, { ...base, trust: trust.production, collateral: trust.productionCollateral });

@@ -1,0 +1,159 @@
+/**
+ * The four admission webhooks as functions from an AdmissionRequest to a verdict. They gather
+ * what the pure rules need (the active Manifest and NodeAttestations from informers, the bound
+ * pod from the API server) and fail closed: whatever cannot be judged is refused.
+ */
+import type * as k8s from '@kubernetes/client-node';
+import type { Manifest } from '../api/manifest.ts';
+import type { NodeAttestation } from '../api/node-attestation.ts';
+import { selectActiveManifest } from '../controllers/manifest/active.ts';
+import type { Logger } from '../observability/log.ts';
+import { judgeBinding } from './binding-rules.ts';
+import type { Verdict } from './metrics.ts';
+import { judgeNodeChange } from './node-rules.ts';
+import { gpuNodeSelectorPatch } from './pod-mutation.ts';
+import { judgePod, judgePodUpdate } from './pod-rules.ts';
+import { allowed, denied, failed, isObject, type AdmissionRequest, type AdmissionResponse, type Violation } from './review.ts';
+
+/** What the webhooks read the active Manifest from (an Informer<Manifest> is one). */
+export interface ManifestSource {
+  readonly synced: boolean;
+  list(): readonly Manifest[];
+}
+
+/** What the binding webhook reads NodeAttestations from (an Informer<NodeAttestation> is one). */
+export interface NodeAttestationSource {
+  readonly synced: boolean;
+  get(name: string): NodeAttestation | undefined;
+}
+
+/** Reads a pod from the API server (a CoreV1Api is one). */
+export interface PodReader {
+  readNamespacedPod(param: { name: string; namespace: string }): Promise<k8s.V1Pod>;
+}
+
+export interface AdmissionDeps {
+  manifests: ManifestSource;
+  nodeAttestations: NodeAttestationSource;
+  pods: PodReader;
+  /** Usernames that may open nodes to AI workers, e.g. system:serviceaccount:attestor-system:attestor-operator. */
+  operatorUsernames: readonly string[];
+  now: () => Date;
+  log: Logger;
+}
+
+export const WEBHOOK_NAMES = ['validate-pods', 'mutate-pods', 'validate-bindings', 'validate-nodes'] as const;
+/** Each webhook is served at /<name>. */
+export type WebhookName = (typeof WEBHOOK_NAMES)[number];
+
+export interface Judgement {
+  response: AdmissionResponse;
+  verdict: Verdict;
+}
+
+export type AdmissionHandler = (request: AdmissionRequest) => Promise<Judgement>;
+
+export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName, AdmissionHandler> {
+  const activeManifest = (): Manifest | undefined => {
+    if (!deps.manifests.synced) throw new NotReady('the Manifest cache has not synced yet');
+    return selectActiveManifest(deps.manifests.list());
+  };
+  const verdict = (request: AdmissionRequest, webhook: WebhookName, violations: Violation[]): Judgement => {
+    if (violations.length === 0) return { response: allowed(request.uid), verdict: 'allowed' };
+    deps.log.info({ webhook, uid: request.uid, ...subject(request), user: request.userInfo.username, violations: violations.length }, `denied: ${violations.map((v) => v.field).join(', ')}`);
+    return { response: denied(request.uid, violations), verdict: 'denied' };
+  };
+
+  const handlers: Record<WebhookName, (request: AdmissionRequest) => Promise<Judgement> | Judgement> = {
+    'validate-pods': (request) => {
+      expect(request, 'pods', ['', 'ephemeralcontainers'], ['CREATE', 'UPDATE']);
+      const pod = objectOf<k8s.V1Pod>(request.object, 'object');
+      const manifest = activeManifest();
+      const violations = request.operation === 'UPDATE'
+        ? judgePodUpdate(pod, request.oldObject === undefined || request.oldObject === null ? undefined : objectOf<k8s.V1Pod>(request.oldObject, 'oldObject'), manifest)
+        : judgePod(pod, manifest);
+      return verdict(request, 'validate-pods', violations);
+    },
+    'mutate-pods': (request) => {
+      expect(request, 'pods', [''], ['CREATE']);
+      const patch = gpuNodeSelectorPatch(objectOf<k8s.V1Pod>(request.object, 'object'));
+      return { response: allowed(request.uid, patch), verdict: 'allowed' };
+    },
+    'validate-bindings': async (request) => {
+      // The scheduler binds through pods/binding; the older bindings resource does the same.
+      if (request.resource.resource === 'bindings') expect(request, 'bindings', [''], ['CREATE']);
+      else expect(request, 'pods', ['binding'], ['CREATE']);
+      const binding = objectOf<k8s.V1Binding>(request.object, 'object');
+      const namespace = request.namespace || binding.metadata?.namespace;
+      const name = binding.metadata?.name || request.name;
+      if (!namespace || !name) throw new BadRequest('the binding names no pod');
+      const manifest = activeManifest();
+      if (!deps.nodeAttestations.synced) throw new NotReady('the NodeAttestation cache has not synced yet');
+      let pod: k8s.V1Pod;
+      try {
+        // Read now, never from a cache: the decision must be about the pod as it is.
+        pod = await deps.pods.readNamespacedPod({ name, namespace });
+      } catch (err) {
+        if ((err as { code?: number }).code === 404) return verdict(request, 'validate-bindings', [{ field: 'metadata.name', message: `pod ${namespace}/${name} not found` }]);
+        throw err;
+      }
+      const node = binding.target?.name;
+      const violations = judgeBinding({ binding, pod, nodeAttestation: node ? deps.nodeAttestations.get(node) : undefined, activeManifest: manifest, now: deps.now() });
+      return verdict(request, 'validate-bindings', violations);
+    },
+    'validate-nodes': (request) => {
+      expect(request, 'nodes', [''], ['CREATE', 'UPDATE']);
+      const node = objectOf<k8s.V1Node>(request.object, 'object');
+      const oldNode = request.oldObject ? objectOf<k8s.V1Node>(request.oldObject, 'oldObject') : undefined;
+      if (request.operation === 'UPDATE' && !oldNode) throw new BadRequest('an UPDATE without oldObject');
+      const violations = judgeNodeChange({ operation: request.operation, node, oldNode, username: request.userInfo.username, operatorUsernames: deps.operatorUsernames });
+      return verdict(request, 'validate-nodes', violations);
+    },
+  };
+
+  const guarded = {} as Record<WebhookName, AdmissionHandler>;
+  for (const [webhook, handler] of Object.entries(handlers) as Array<[WebhookName, (r: AdmissionRequest) => Promise<Judgement> | Judgement]>) {
+    guarded[webhook] = async (request) => {
+      try {
+        return await handler(request);
+      } catch (err) {
+        // Fail closed: a request we could not judge is refused, never let through.
+        if (err instanceof BadRequest) {
+          deps.log.warn({ webhook, uid: request.uid, err: err.message }, 'refused a request this webhook cannot judge');
+          return { response: failed(request.uid, `attestor ${webhook}: ${err.message}`, 400), verdict: 'error' };
+        }
+        if (err instanceof NotReady) return { response: failed(request.uid, `attestor ${webhook}: not ready: ${err.message}`, 503), verdict: 'error' };
+        deps.log.error({ webhook, uid: request.uid, ...subject(request), err: describe(err) }, 'admission failed; refusing');
+        return { response: failed(request.uid, `attestor ${webhook}: internal error: ${describe(err)}`, 500), verdict: 'error' };
+      }
+    };
+  }
+  return guarded;
+}
+
+class BadRequest extends Error {}
+class NotReady extends Error {}
+
+function expect(request: AdmissionRequest, resource: string, subResources: string[], operations: string[]): void {
+  const sub = request.subResource ?? '';
+  if (request.resource.resource !== resource || !subResources.includes(sub)) {
+    throw new BadRequest(`this webhook judges ${resource}${subResources.filter(Boolean).map((s) => ` ${resource}/${s}`).join(',')}, not ${request.resource.resource}${sub ? '/' + sub : ''}`);
+  }
+  if (!operations.includes(request.operation)) throw new BadRequest(`this webhook judges ${operations.join(' and ')}, not ${request.operation}`);
+}
+
+function objectOf<T>(value: unknown, what: string): T {
+  if (!isObject(value)) throw new BadRequest(`request.${what} is missing or not an object`);
+  return value as T;
+}
+
+function subject(request: AdmissionRequest): Record<string, string | undefined> {
+  const meta = isObject(request.object) && isObject(request.object.metadata) ? request.object.metadata : {};
+  return { resource: request.resource.resource, namespace: request.namespace, name: request.name || (meta.name as string | undefined) || (meta.generateName as string | undefined) };
+}
+
+function describe(err: unknown): string {
+  const e = err as { code?: number; message?: string };
+  if (typeof e?.code === 'number') return `API server answered ${e.code}`;
+  return err instanceof Error ? err.message : String(err);
+}

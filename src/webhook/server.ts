@@ -1,0 +1,144 @@
+/**
+ * The admission webhook's HTTPS server (express): AdmissionReview v1 in, AdmissionReview v1 out,
+ * one path per webhook (/validate-pods, /mutate-pods, /validate-bindings, /validate-nodes).
+ * It only moves bytes: decoding, metrics and the serving certificate; the verdicts come from
+ * admission.ts. A body that is not an AdmissionReview gets HTTP 400, and anything that goes
+ * wrong while judging is a refusal (the configurations say failurePolicy: Fail as well).
+ *
+ * Mount it in the operator with:
+ *   const webhook = await startWebhookServer({ port: 9443, tls: { certFile, keyFile },
+ *     manifests: informers.manifests, nodeAttestations: informers.nodeAttestations,
+ *     pods: kubeConfig.makeApiClient(k8s.CoreV1Api), operatorUsernames: [...],
+ *     log, metrics: new WebhookMetrics(metrics.registry) });
+ * Every replica serves it (not only the leader): the informers are warm on all of them.
+ */
+import express, { type NextFunction, type Request, type Response } from 'express';
+import { createServer, type Server } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../observability/log.ts';
+import { createAdmissionHandlers, WEBHOOK_NAMES, type ManifestSource, type NodeAttestationSource, type PodReader, type WebhookName } from './admission.ts';
+import { CertificateReloader } from './certificate-reloader.ts';
+import type { Verdict, WebhookMetrics } from './metrics.ts';
+import { parseAdmissionReview, reviewResponse } from './review.ts';
+
+/** An UPDATE review carries the object twice, each up to etcd's 1.5 MiB: room for both. */
+export const DEFAULT_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
+export const DEFAULT_CERT_RELOAD_INTERVAL_MS = 10_000;
+
+export interface WebhookOptions {
+  /** Default 0.0.0.0. */
+  host?: string;
+  /** 0: any free port (see the returned port). */
+  port: number;
+  /** PEM files of the serving certificate and key, re-read when they change. */
+  tls: { certFile: string; keyFile: string; reloadIntervalMs?: number };
+  manifests: ManifestSource;
+  nodeAttestations: NodeAttestationSource;
+  /** Reads bound pods (a CoreV1Api). */
+  pods: PodReader;
+  /** Identities that may set the gpu-attested label and lift the unattested taint. */
+  operatorUsernames: readonly string[];
+  now?: () => Date;
+  log: Logger;
+  metrics?: WebhookMetrics;
+  bodyLimitBytes?: number;
+}
+
+export interface WebhookServer {
+  readonly port: number;
+  /** Undefined when the caches the webhooks judge from are synced, else why not (for /readyz). */
+  notReady(): string | undefined;
+  close(): Promise<void>;
+}
+
+export async function startWebhookServer(options: WebhookOptions): Promise<WebhookServer> {
+  const log = options.log.child({ component: 'webhook' });
+  const handlers = createAdmissionHandlers({
+    manifests: options.manifests,
+    nodeAttestations: options.nodeAttestations,
+    pods: options.pods,
+    operatorUsernames: options.operatorUsernames,
+    now: options.now ?? (() => new Date()),
+    log,
+  });
+  const metrics = options.metrics;
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.get('/healthz', (_req, res) => {
+    res.type('text/plain').send('ok');
+  });
+
+  const json = express.json({ limit: options.bodyLimitBytes ?? DEFAULT_BODY_LIMIT_BYTES });
+  for (const webhook of WEBHOOK_NAMES) {
+    app.post(`/${webhook}`, instrument(webhook, metrics), json, async (req: Request, res: Response) => {
+      const parsed = parseAdmissionReview(req.body);
+      if (!parsed.ok) {
+        res.status(400).json({ error: parsed.error });
+        return;
+      }
+      const judgement = await handlers[webhook](parsed.request);
+      res.locals.verdict = judgement.verdict;
+      res.json(reviewResponse(judgement.response));
+    });
+  }
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number; message?: string };
+    const status = e.type === 'entity.too.large' ? 413 : typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 500;
+    if (status === 500) log.error({ err: e.message }, 'webhook request failed');
+    res.status(status).json({ error: status === 500 ? 'internal error' : e.message });
+  });
+
+  const certificates = new CertificateReloader(options.tls.certFile, options.tls.keyFile, log);
+  const server: Server = createServer({ ...certificates.current, minVersion: 'TLSv1.2' }, app);
+  // The API server (Go) keeps connections idle for up to 90 s and does not retry a POST that
+  // met a connection we closed: outlive its idle timeout so that we are never the one closing.
+  server.keepAliveTimeout = 120_000;
+  server.headersTimeout = 125_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port, options.host ?? '0.0.0.0', () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  certificates.start((pair) => server.setSecureContext({ ...pair, minVersion: 'TLSv1.2' }), options.tls.reloadIntervalMs ?? DEFAULT_CERT_RELOAD_INTERVAL_MS);
+  const port = (server.address() as AddressInfo).port;
+  log.info({ port }, 'serving admission webhooks');
+  return {
+    port,
+    notReady: () => {
+      if (!options.manifests.synced) return 'Manifest cache not synced';
+      if (!options.nodeAttestations.synced) return 'NodeAttestation cache not synced';
+      return undefined;
+    },
+    close: () => new Promise((resolve) => {
+      certificates.stop();
+      server.close(() => resolve());
+      server.closeAllConnections();
+    }),
+  };
+}
+
+/** Counts, times and gauges each request; the verdict is "error" unless the handler set one. */
+function instrument(webhook: WebhookName, metrics: WebhookMetrics | undefined) {
+  return (_req: Request, res: Response, next: NextFunction) => {
+    if (!metrics) {
+      next();
+      return;
+    }
+    const stop = metrics.duration.startTimer({ webhook });
+    metrics.inFlight.inc({ webhook });
+    let done = false;
+    const finish = () => {
+      if (done) return;
+      done = true;
+      stop();
+      metrics.inFlight.dec({ webhook });
+      metrics.requests.inc({ webhook, verdict: (res.locals.verdict as Verdict | undefined) ?? 'error' });
+    };
+    res.on('finish', finish);
+    res.on('close', finish);
+    next();
+  };
+}

@@ -1,0 +1,76 @@
+// The GPU pod mutation: a JSON patch that selects attested nodes, whether or not the pod has a
+// nodeSelector, escaped as a JSON pointer, idempotent, and applied here to check what it does.
+import assert from 'node:assert/strict';
+import type * as k8s from '@kubernetes/client-node';
+import { escapePointerToken, type JsonPatchOperation } from '../../../src/webhook/json-patch.ts';
+import { gpuNodeSelectorPatch } from '../../../src/webhook/pod-mutation.ts';
+import { requestsGpus } from '../../../src/webhook/gpu-requests.ts';
+import { clone, pod } from './fixtures.ts';
+
+/** Applies "add" operations the way the API server does (enough for these patches). */
+function apply(p: k8s.V1Pod, patch: JsonPatchOperation[]): k8s.V1Pod {
+  const out = clone(p) as unknown as Record<string, unknown>;
+  for (const op of patch) {
+    assert.equal(op.op, 'add');
+    const tokens = op.path.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    let target = out;
+    for (const t of tokens.slice(0, -1)) target = target[t] as Record<string, unknown>;
+    assert.ok(target && typeof target === 'object', `parent of ${op.path} exists`);
+    target[tokens.at(-1)!] = (op as { value: unknown }).value;
+  }
+  return out as unknown as k8s.V1Pod;
+}
+
+describe('webhook GPU pod mutation', function () {
+  it('adds a nodeSelector to a GPU pod that has none', function () {
+    const patch = gpuNodeSelectorPatch(pod());
+    assert.deepEqual(patch, [{ op: 'add', path: '/spec/nodeSelector', value: { 'attestor.dev/gpu-attested': 'true' } }]);
+    assert.deepEqual(apply(pod(), patch).spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+  });
+
+  it('adds the label to an existing nodeSelector, escaping "/" as ~1', function () {
+    const p = clone(pod());
+    p.spec!.nodeSelector = { 'topology.kubernetes.io/zone': 'a' };
+    const patch = gpuNodeSelectorPatch(p);
+    assert.deepEqual(patch, [{ op: 'add', path: '/spec/nodeSelector/attestor.dev~1gpu-attested', value: 'true' }]);
+    assert.deepEqual(apply(p, patch).spec!.nodeSelector, { 'topology.kubernetes.io/zone': 'a', 'attestor.dev/gpu-attested': 'true' });
+  });
+
+  it('overrides a pod that selects unattested nodes', function () {
+    const p = clone(pod());
+    p.spec!.nodeSelector = { 'attestor.dev/gpu-attested': 'false' };
+    assert.deepEqual(apply(p, gpuNodeSelectorPatch(p)).spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+  });
+
+  it('is idempotent: a pod already selecting attested nodes gets no patch', function () {
+    const once = apply(pod(), gpuNodeSelectorPatch(pod()));
+    assert.deepEqual(gpuNodeSelectorPatch(once), []);
+  });
+
+  it('leaves pods without GPUs alone', function () {
+    const p = clone(pod());
+    for (const c of p.spec!.containers) delete c.resources;
+    assert.deepEqual(gpuNodeSelectorPatch(p), []);
+  });
+
+  const gpuCases: Array<{ name: string; resources: k8s.V1ResourceRequirements | undefined; init?: boolean; expected: boolean }> = [
+    { name: 'a limit only', resources: { limits: { 'nvidia.com/gpu': '2' } }, expected: true },
+    { name: 'a request only', resources: { requests: { 'nvidia.com/gpu': '1' } }, expected: true },
+    { name: 'an init container request', resources: { limits: { 'nvidia.com/gpu': '1' } }, init: true, expected: true },
+    { name: 'zero GPUs', resources: { limits: { 'nvidia.com/gpu': '0' } }, expected: false },
+    { name: 'an unreadable quantity (counts as a request)', resources: { limits: { 'nvidia.com/gpu': 'lots' } }, expected: true },
+    { name: 'other resources only', resources: { limits: { cpu: '2', 'example.com/fpga': '1' } }, expected: false },
+  ];
+  for (const c of gpuCases) {
+    it(`reads GPU requests: ${c.name}`, function () {
+      const p = clone(pod());
+      for (const container of p.spec!.containers) delete container.resources;
+      (c.init ? p.spec!.initContainers![0]! : p.spec!.containers[0]!).resources = c.resources;
+      assert.equal(requestsGpus(p), c.expected);
+    });
+  }
+
+  it('escapes JSON pointer tokens in the RFC 6901 order', function () {
+    assert.equal(escapePointerToken('a~/b'), 'a~0~1b');
+  });
+});

@@ -1,0 +1,422 @@
+// The admission webhook on the real API server: the server runs in this process on 127.0.0.1
+// with a serving certificate from the control plane's CA, registered with its caBundle. Pods
+// that break the active Manifest are refused with the field paths, GPU pods get the attested
+// nodeSelector, bindings of GPU pods need a current NodeAttestation, only the operator's
+// identity opens nodes, and with the server gone everything in scope is refused (fail closed).
+// The configurations are confined to this file's namespaces and nodes and deleted afterwards.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { Registry } from 'prom-client';
+import type { Manifest } from '../../src/api/manifest.ts';
+import { KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../../src/controllers/aiworker/labels.ts';
+import { policyHash } from '../../src/controllers/aiworker/policy.ts';
+import type { ControlPlane } from '../../src/dev/control-plane.ts';
+import { waitFor } from '../../src/dev/wait.ts';
+import { silentLogger } from '../../src/observability/log.ts';
+import type { RunningOperator } from '../../src/operator/operator.ts';
+import { issueCertificate } from '../../src/tls/certificates.ts';
+import { deleteWebhookConfigurations, installWebhookConfigurations } from '../../src/webhook/configuration.ts';
+import { WebhookMetrics } from '../../src/webhook/metrics.ts';
+import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.ts';
+import { apiError, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+
+const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
+const ROGUE_POLICY = 'package agent_policy\ndefault ExecProcessRequest := true\n';
+const IMAGE = `registry.example/vllm@sha256:${'c3'.repeat(32)}`;
+const OPERATOR = 'system:serviceaccount:attestor-system:attestor-operator';
+const SCOPE_LABEL = 'test.attestor.dev/webhook';
+const GROUP = { group: 'attestor.dev', version: 'v1alpha1' };
+const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+
+describe('admission webhook (real API server)', function () {
+  let cp: ControlPlane;
+  let kc: k8s.KubeConfig;
+  let core: k8s.CoreV1Api;
+  let custom: k8s.CustomObjectsApi;
+  let operator: RunningOperator;
+  let server: WebhookServer | undefined;
+  let certDir: string;
+  const registry = new Registry();
+  const run = uniqueName('wh');
+  const enforced = `${run}-enforced`;
+  const plain = `${run}-plain`;
+  const runtimeClass = `${run}-kata`;
+  const otherRuntimeClass = `${run}-runc`;
+  const manifestName = `${run}-manifest`;
+  let manifestHash: string;
+
+  before(async function () {
+    cp = await sharedControlPlane();
+    kc = cp.kubeConfig();
+    core = kc.makeApiClient(k8s.CoreV1Api);
+    custom = kc.makeApiClient(k8s.CustomObjectsApi);
+    await core.createNamespace({ body: { metadata: { name: enforced, labels: { 'attestor.dev/enforce': 'true', [SCOPE_LABEL]: run } } } });
+    await core.createNamespace({ body: { metadata: { name: plain, labels: { [SCOPE_LABEL]: run } } } });
+    // Both classes exist, so that the RuntimeClass admission plugin lets the pods reach the webhook.
+    const node = kc.makeApiClient(k8s.NodeV1Api);
+    for (const name of [runtimeClass, otherRuntimeClass]) await node.createRuntimeClass({ body: { metadata: { name }, handler: 'kata' } });
+    await custom.createClusterCustomObject({
+      ...GROUP, plural: 'manifests',
+      body: {
+        apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: manifestName },
+        spec: {
+          referenceValues: {
+            snp: [{ measurements: ['ab'.repeat(48)], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
+            gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
+          },
+          policies: [{ name: 'llama', hash: policyHash(POLICY) }],
+          runtimeClasses: [runtimeClass],
+        },
+      },
+    });
+    // The Manifest controller writes status.hash, which the binding rule compares against.
+    operator = await startTestOperator(kc);
+    manifestHash = await waitFor(() => {
+      const m = operator.informers.manifests.get(manifestName) as Manifest | undefined;
+      return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True') ? m.status!.hash : undefined;
+    }, { description: 'test Manifest active with a hash' });
+
+    const serving = await issueCertificate(cp.certificateAuthority, { commonName: 'attestor-webhook', usage: 'server', ipAddresses: ['127.0.0.1'] });
+    certDir = mkdtempSync(join(tmpdir(), 'attestor-webhook-'));
+    writeFileSync(join(certDir, 'tls.crt'), serving.certificatePem);
+    writeFileSync(join(certDir, 'tls.key'), serving.privateKeyPem, { mode: 0o600 });
+    server = await startWebhookServer({
+      host: '127.0.0.1',
+      port: 0,
+      tls: { certFile: join(certDir, 'tls.crt'), keyFile: join(certDir, 'tls.key') },
+      manifests: operator.informers.manifests,
+      nodeAttestations: operator.informers.nodeAttestations,
+      pods: core,
+      operatorUsernames: [OPERATOR],
+      log: silentLogger,
+      metrics: new WebhookMetrics(registry),
+    });
+    await installWebhookConfigurations(kc, {
+      name: run,
+      endpoint: { url: `https://127.0.0.1:${server.port}` },
+      caBundlePem: cp.caPem,
+      scope: { namespaceSelector: { matchLabels: { [SCOPE_LABEL]: run } }, nodeSelector: { matchLabels: { [SCOPE_LABEL]: run } } },
+    });
+    // The API server picks configurations up asynchronously: wait until both are in force.
+    await waitFor(async () => {
+      try {
+        await core.createNamespacedPod({ namespace: enforced, body: pod('probe', { image: 'busybox' }), dryRun: 'All' });
+        return false;
+      } catch (err) {
+        return /attestor\.dev" denied the request/.test(apiError(err).message);
+      }
+    }, { timeoutMs: 30_000, description: 'validating webhook in force' });
+    await waitFor(async () => (await core.createNamespacedPod({ namespace: enforced, body: pod('probe', { gpus: 1 }), dryRun: 'All' })).spec?.nodeSelector?.['attestor.dev/gpu-attested'] === 'true', { timeoutMs: 30_000, description: 'mutating webhook in force' });
+  });
+
+  after(async function () {
+    // First of all: configurations left behind would refuse other test files' requests.
+    await deleteWebhookConfigurations(kc, run).catch(() => undefined);
+    await server?.close();
+    await operator?.stop();
+    if (certDir) rmSync(certDir, { recursive: true, force: true });
+    await custom.deleteClusterCustomObject({ ...GROUP, plural: 'manifests', name: manifestName }).catch(() => undefined);
+    for (const name of nodeNames) {
+      await core.deleteNode({ name }).catch(() => undefined);
+      await custom.deleteClusterCustomObject({ ...GROUP, plural: 'nodeattestations', name }).catch(() => undefined);
+    }
+    for (const name of [enforced, plain]) await core.deleteNamespace({ name }).catch(() => undefined);
+    const node = kc.makeApiClient(k8s.NodeV1Api);
+    for (const name of [runtimeClass, otherRuntimeClass]) await node.deleteRuntimeClass({ name }).catch(() => undefined);
+    const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+    await rbac.deleteClusterRoleBinding({ name: run }).catch(() => undefined);
+    await rbac.deleteClusterRole({ name: run }).catch(() => undefined);
+  });
+
+  const nodeNames: string[] = [];
+
+  /** A pod that meets the Manifest; the scheduler leaves it alone (the tests bind it themselves). */
+  function pod(name: string, options: { gpus?: number; aiWorker?: boolean; image?: string; runtimeClass?: string; policy?: string; tolerations?: k8s.V1Toleration[] } = {}): k8s.V1Pod {
+    const policy = options.policy ?? POLICY;
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: {
+        name,
+        labels: options.aiWorker ? { 'app.kubernetes.io/managed-by': 'attestor', 'app.kubernetes.io/name': 'ai-worker', 'app.kubernetes.io/instance': name } : { app: name },
+        annotations: { [KATA_POLICY_ANNOTATION]: Buffer.from(policy).toString('base64'), [POLICY_HASH_ANNOTATION]: policyHash(policy) },
+      },
+      spec: {
+        schedulerName: 'nonexistent',
+        runtimeClassName: options.runtimeClass ?? runtimeClass,
+        containers: [{ name: 'server', image: options.image ?? IMAGE, ...(options.gpus ? { resources: { limits: { 'nvidia.com/gpu': String(options.gpus) } } } : {}) }],
+        tolerations: options.tolerations,
+      },
+    };
+  }
+
+  async function refusal(namespace: string, body: k8s.V1Pod): Promise<string> {
+    try {
+      await core.createNamespacedPod({ namespace, body });
+    } catch (err) {
+      const e = apiError(err);
+      assert.equal(e.code, 403, e.message);
+      return e.message;
+    }
+    assert.fail(`pod ${body.metadata!.name} was admitted`);
+  }
+
+  describe('pods', function () {
+    const refused: Array<{ name: string; pod: () => k8s.V1Pod; message: () => string }> = [
+      { name: 'a runtime class the Manifest does not allow', pod: () => pod('wrong-class', { runtimeClass: otherRuntimeClass }), message: () => `spec.runtimeClassName: "${otherRuntimeClass}" is not allowed by Manifest ${manifestName} (allowed: ${runtimeClass})` },
+      { name: 'a policy the Manifest does not list', pod: () => pod('rogue-policy', { policy: ROGUE_POLICY }), message: () => `metadata.annotations[${KATA_POLICY_ANNOTATION}]: policy with SHA-256 ${policyHash(ROGUE_POLICY)} is not allowed by Manifest ${manifestName}` },
+      { name: 'an image not pinned by digest', pod: () => pod('unpinned', { image: 'registry.example/vllm:latest' }), message: () => 'spec.containers[0].image: "registry.example/vllm:latest" is not pinned by digest' },
+      { name: 'a toleration of the unattested taint', pod: () => pod('tolerant', { tolerations: [{ key: 'attestor.dev/unattested', operator: 'Exists', effect: 'NoSchedule' }] }), message: () => 'spec.tolerations[0]: tolerates the attestor.dev/unattested taint' },
+    ];
+    for (const c of refused) {
+      it(`refuses a pod in an enforced namespace with ${c.name}`, async function () {
+        const message = await refusal(enforced, c.pod());
+        assert.match(message, /^admission webhook "enforced-pods\.validate\.attestor\.dev" denied the request: /);
+        assert.ok(message.includes(c.message()), message);
+        await assert.rejects(core.readNamespacedPod({ namespace: enforced, name: c.pod().metadata!.name! }), (err) => apiError(err).code === 404);
+      });
+    }
+
+    it('lists every broken rule of a pod in one refusal', async function () {
+      const message = await refusal(enforced, pod('everything-wrong', { runtimeClass: otherRuntimeClass, image: 'x:latest', tolerations: [{ operator: 'Exists' }] }));
+      for (const field of ['spec.runtimeClassName:', 'spec.containers[0].image: "x:latest" is not pinned by digest', 'spec.tolerations[0]: tolerates every taint']) assert.ok(message.includes(field), `${field} in ${message}`);
+    });
+
+    it('admits the same pod when it meets the Manifest', async function () {
+      const created = await core.createNamespacedPod({ namespace: enforced, body: pod('compliant') });
+      assert.equal(created.spec!.runtimeClassName, runtimeClass);
+      assert.equal(created.spec!.nodeSelector, undefined, 'no GPUs, no nodeSelector');
+    });
+
+    it('judges AI worker pods in any namespace, and leaves other pods there alone', async function () {
+      const message = await refusal(plain, pod('worker-unpinned', { aiWorker: true, image: 'vllm:latest' }));
+      assert.match(message, /^admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: spec\.containers\[0\]\.image: "vllm:latest" is not pinned by digest$/);
+      await core.createNamespacedPod({ namespace: plain, body: pod('worker-ok', { aiWorker: true }) });
+      const outside = await core.createNamespacedPod({ namespace: plain, body: pod('not-a-worker', { image: 'busybox', runtimeClass: otherRuntimeClass, gpus: 1 }) });
+      assert.equal(outside.spec!.nodeSelector, undefined, 'pods out of scope are not mutated');
+    });
+
+    it('refuses an update that swaps in an unpinned image', async function () {
+      await core.createNamespacedPod({ namespace: enforced, body: pod('to-update') });
+      const current = await core.readNamespacedPod({ namespace: enforced, name: 'to-update' });
+      current.spec!.containers[0]!.image = 'registry.example/vllm:latest';
+      await assert.rejects(core.replaceNamespacedPod({ namespace: enforced, name: 'to-update', body: current }), (err) => {
+        assert.match(apiError(err).message, /denied the request: spec\.containers\[0\]\.image: "registry\.example\/vllm:latest" is not pinned by digest/);
+        return true;
+      });
+      const labelled = await core.patchNamespacedPod({ namespace: enforced, name: 'to-update', body: { metadata: { labels: { stage: 'two' } } } }, merge);
+      assert.equal(labelled.metadata!.labels!.stage, 'two');
+    });
+
+    it('refuses an unpinned ephemeral container', async function () {
+      const current = await core.readNamespacedPod({ namespace: enforced, name: 'compliant' });
+      current.spec!.ephemeralContainers = [{ name: 'debug', image: 'busybox' }];
+      await assert.rejects(core.replaceNamespacedPodEphemeralcontainers({ namespace: enforced, name: 'compliant', body: current }), (err) => {
+        assert.match(apiError(err).message, /denied the request: spec\.ephemeralContainers\[0\]\.image: "busybox" is not pinned by digest/);
+        return true;
+      });
+    });
+
+    it('makes GPU pods select attested nodes, once even when both pod webhooks match', async function () {
+      const body = pod('gpu', { gpus: 2 });
+      body.spec!.nodeSelector = { 'topology.kubernetes.io/zone': 'a' };
+      const gpu = await core.createNamespacedPod({ namespace: enforced, body });
+      assert.deepEqual(gpu.spec!.nodeSelector, { 'topology.kubernetes.io/zone': 'a', 'attestor.dev/gpu-attested': 'true' });
+      // An AI worker pod in an enforced namespace goes through both entries of each configuration.
+      const both = await core.createNamespacedPod({ namespace: enforced, body: pod('gpu-worker', { aiWorker: true, gpus: 1 }) });
+      assert.deepEqual(both.spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+      const worker = await core.createNamespacedPod({ namespace: plain, body: pod('gpu-worker', { aiWorker: true, gpus: 1 }) });
+      assert.deepEqual(worker.spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+    });
+  });
+
+  describe('bindings', function () {
+    const unattested = `${run}-unattested`;
+    const stale = `${run}-stale`;
+    const attested = `${run}-attested`;
+
+    before(async function () {
+      for (const name of [unattested, stale, attested]) {
+        await cp.createGpuNode(name, { gpus: 8 });
+        nodeNames.push(name);
+      }
+      const now = Date.now();
+      const writeAttestation = async (name: string, hash: string) => {
+        await custom.createClusterCustomObject({ ...GROUP, plural: 'nodeattestations', body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'NodeAttestation', metadata: { name } } });
+        const condition = (type: string) => ({ type, status: 'True', reason: 'Verified', message: 'verified', lastTransitionTime: new Date(now).toISOString() });
+        await custom.patchClusterCustomObjectStatus({
+          ...GROUP, plural: 'nodeattestations', name,
+          body: {
+            status: {
+              manifestHash: hash,
+              cvm: { platform: 'snp', verified: true, simulated: true },
+              gpus: [{ uuid: `GPU-${name}`, architecture: 'HOPPER', verified: true, activated: true }],
+              attestedAt: new Date(now).toISOString(),
+              expiresAt: new Date(now + 3_600_000).toISOString(),
+              conditions: [condition('Attested'), condition('GPUsActivated')],
+            },
+          },
+        }, merge);
+      };
+      await writeAttestation(attested, manifestHash);
+      await writeAttestation(stale, 'ee'.repeat(32));
+      await waitFor(() => operator.informers.nodeAttestations.get(attested)?.status?.manifestHash === manifestHash && operator.informers.nodeAttestations.get(stale)?.status !== undefined, { description: 'NodeAttestations in the cache' });
+      for (const name of ['bind-gpu', 'bind-gpu-legacy', 'bind-cpu']) {
+        await core.createNamespacedPod({ namespace: enforced, body: pod(name, { gpus: name === 'bind-cpu' ? 0 : 1 }) });
+      }
+    });
+
+    const bindingTo = (podName: string, node: string): k8s.V1Binding => ({ apiVersion: 'v1', kind: 'Binding', metadata: { name: podName }, target: { apiVersion: 'v1', kind: 'Node', name: node } });
+    const refusedBinding = async (promise: Promise<unknown>): Promise<string> => {
+      try {
+        await promise;
+      } catch (err) {
+        const e = apiError(err);
+        assert.equal(e.code, 403, e.message);
+        return e.message;
+      }
+      assert.fail('binding was admitted');
+    };
+
+    it('refuses to bind a GPU pod to a node without a NodeAttestation', async function () {
+      const message = await refusedBinding(core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: enforced, body: bindingTo('bind-gpu', unattested) }));
+      assert.equal(message, `admission webhook "bindings.validate.attestor.dev" denied the request: target.name: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`);
+      assert.equal((await core.readNamespacedPod({ name: 'bind-gpu', namespace: enforced })).spec!.nodeName, undefined);
+    });
+
+    it('refuses to bind a GPU pod to a node attested against another Manifest', async function () {
+      const message = await refusedBinding(core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: enforced, body: bindingTo('bind-gpu', stale) }));
+      assert.ok(message.includes(`target.name: node "${stale}" has no current attestation for GPU pods (ManifestChanged: attested against Manifest ${'ee'.repeat(32)}, but ${manifestHash} is active)`), message);
+    });
+
+    it('refuses the same through the legacy bindings resource', async function () {
+      const message = await refusedBinding(core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-gpu-legacy', unattested) }));
+      assert.match(message, /bindings\.validate\.attestor\.dev" denied the request: target\.name: node .* \(NoAttestation/);
+    });
+
+    it('binds a GPU pod to a node whose attestation is current', async function () {
+      await core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: enforced, body: bindingTo('bind-gpu', attested) });
+      assert.equal((await core.readNamespacedPod({ name: 'bind-gpu', namespace: enforced })).spec!.nodeName, attested);
+      await core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-gpu-legacy', attested) });
+      assert.equal((await core.readNamespacedPod({ name: 'bind-gpu-legacy', namespace: enforced })).spec!.nodeName, attested);
+    });
+
+    it('lets a pod without GPUs bind to any node', async function () {
+      await core.createNamespacedPodBinding({ name: 'bind-cpu', namespace: enforced, body: bindingTo('bind-cpu', unattested) });
+      assert.equal((await core.readNamespacedPod({ name: 'bind-cpu', namespace: enforced })).spec!.nodeName, unattested);
+    });
+  });
+
+  describe('nodes', function () {
+    const gated = `${run}-gated`;
+    let alice: k8s.CoreV1Api;
+    let operatorClient: k8s.CoreV1Api;
+
+    before(async function () {
+      // RBAC lets both edit nodes, so that only the webhook stands between alice and the label.
+      const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+      await rbac.createClusterRole({ body: { metadata: { name: run }, rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'create', 'patch', 'update'] }] } });
+      await rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: run },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: run },
+          subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' }, { kind: 'ServiceAccount', name: 'attestor-operator', namespace: 'attestor-system' }],
+        },
+      });
+      alice = cp.kubeConfigAs('alice').makeApiClient(k8s.CoreV1Api);
+      operatorClient = cp.kubeConfigAs(OPERATOR).makeApiClient(k8s.CoreV1Api);
+      // No GPU capacity: the test operator's node gating controller leaves this node to us.
+      await cp.createGpuNode(gated, { gpus: 0, labels: { [SCOPE_LABEL]: run }, taints: [{ key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' }] });
+      nodeNames.push(gated);
+      await waitFor(async () => {
+        try {
+          await alice.patchNode({ name: gated, body: { metadata: { labels: { 'attestor.dev/gpu-attested': 'true' } } }, dryRun: 'All' }, merge);
+          return false;
+        } catch (err) {
+          return /nodes\.validate\.attestor\.dev" denied/.test(apiError(err).message);
+        }
+      }, { description: 'alice has RBAC on nodes (refused by the webhook, no longer by RBAC)' });
+    });
+
+    const refusedPatch = async (promise: Promise<unknown>): Promise<string> => {
+      try {
+        await promise;
+      } catch (err) {
+        const e = apiError(err);
+        assert.equal(e.code, 403, e.message);
+        assert.match(e.message, /^admission webhook "nodes\.validate\.attestor\.dev" denied the request: /, 'refused by the webhook, not by RBAC');
+        return e.message;
+      }
+      assert.fail('node change was admitted');
+    };
+    const label = (value: string | null) => ({ metadata: { labels: { 'attestor.dev/gpu-attested': value } } });
+
+    it('refuses a user who is not the operator the attested label', async function () {
+      const message = await refusedPatch(alice.patchNode({ name: gated, body: label('true') }, merge));
+      assert.ok(message.endsWith('metadata.labels[attestor.dev/gpu-attested]: only the attestor operator may set this label (set to "true" by "alice")'), message);
+    });
+
+    it('refuses a user who is not the operator lifting the unattested taint', async function () {
+      const message = await refusedPatch(alice.patchNode({ name: gated, body: { spec: { taints: [] } } }, merge));
+      assert.ok(message.endsWith('spec.taints: only the attestor operator may lift the attestor.dev/unattested:NoSchedule taint (lifted by "alice")'), message);
+      assert.ok((await core.readNode({ name: gated })).spec!.taints!.some((t) => t.key === 'attestor.dev/unattested'), 'taint still there');
+    });
+
+    it('refuses a user who is not the operator creating a node that is already labelled', async function () {
+      const name = `${run}-forged`;
+      const message = await refusedPatch(alice.createNode({ body: { metadata: { name, labels: { [SCOPE_LABEL]: run, 'attestor.dev/gpu-attested': 'true' } } } }));
+      assert.ok(message.includes('set to "true" by "alice"'), message);
+    });
+
+    it('lets the operator\'s identity label the node and lift the taint', async function () {
+      const node = await operatorClient.patchNode({ name: gated, body: { ...label('true'), spec: { taints: [] } } }, merge);
+      assert.equal(node.metadata!.labels!['attestor.dev/gpu-attested'], 'true');
+      assert.deepEqual(node.spec!.taints ?? [], []);
+    });
+
+    it('lets anyone close the node again: taint it and remove the label', async function () {
+      const node = await alice.patchNode({ name: gated, body: { ...label(null), spec: { taints: [{ key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' }] } } }, merge);
+      assert.equal(node.metadata!.labels!['attestor.dev/gpu-attested'], undefined);
+      assert.equal(node.spec!.taints![0]!.key, 'attestor.dev/unattested');
+    });
+  });
+
+  // Mocha runs a suite's own tests before its nested suites: these two must come last.
+  describe('afterwards', function () {
+  it('counts verdicts per webhook in its metrics', async function () {
+    const counted = async (webhook: string, verdict: string) => (await registry.getSingleMetric('attestor_webhook_requests_total')!.get()).values.find((v) => v.labels.webhook === webhook && v.labels.verdict === verdict)?.value ?? 0;
+    assert.ok(await counted('validate-pods', 'denied') >= 6);
+    assert.ok(await counted('validate-pods', 'allowed') >= 4);
+    assert.ok(await counted('mutate-pods', 'allowed') >= 4);
+    assert.ok(await counted('validate-bindings', 'denied') >= 3);
+    assert.ok(await counted('validate-nodes', 'denied') >= 3);
+    assert.equal(await counted('validate-pods', 'error'), 0);
+    const histogram = (await registry.getSingleMetric('attestor_webhook_request_duration_seconds')!.get()).values;
+    assert.ok(histogram.some((v) => v.labels.webhook === 'validate-bindings' && (v as { metricName?: string }).metricName === 'attestor_webhook_request_duration_seconds_count' && v.value >= 5));
+    const inFlight = (await registry.getSingleMetric('attestor_webhook_requests_in_flight')!.get()).values;
+    assert.ok(inFlight.length > 0 && inFlight.every((v) => v.value === 0));
+  });
+
+  it('fails closed: with the webhook server stopped, nothing in scope is admitted', async function () {
+    await server!.close();
+    server = undefined;
+    await assert.rejects(core.createNamespacedPod({ namespace: enforced, body: pod('while-down') }), (err) => {
+      const e = apiError(err);
+      assert.equal(e.code, 500, e.message);
+      assert.match(e.message, /failed calling webhook "(enforced-pods|ai-worker-pods)\.(mutate|validate)\.attestor\.dev"/);
+      return true;
+    });
+    await assert.rejects(core.readNamespacedPod({ namespace: enforced, name: 'while-down' }), (err) => apiError(err).code === 404);
+    // Even the operator's identity cannot open a node without the webhook.
+    await assert.rejects(cp.kubeConfigAs(OPERATOR).makeApiClient(k8s.CoreV1Api).patchNode({ name: `${run}-gated`, body: { metadata: { labels: { 'attestor.dev/gpu-attested': 'true' } } } }, merge), (err) => /failed calling webhook "nodes\.validate\.attestor\.dev"/.test(apiError(err).message));
+    // Out of scope stays unaffected.
+    const elsewhere = uniqueName('wh-free');
+    await core.createNamespace({ body: { metadata: { name: elsewhere } } });
+    await core.createNamespacedPod({ namespace: elsewhere, body: pod('free', { image: 'busybox' }) });
+    await core.deleteNamespace({ name: elsewhere });
+  });
+  });
+});

@@ -5,7 +5,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import { judgePod, judgePodUpdate } from '../../../src/webhook/pod-rules.ts';
 import { formatViolation } from '../../../src/webhook/review.ts';
-import { clone, IMAGE, manifest, pod, POLICY_HASH, RUNTIME_CLASS } from './fixtures.ts';
+import { clone, IMAGE, manifest, pod, POLICY as POLICY_TEXT, POLICY_HASH, RUNTIME_CLASS } from './fixtures.ts';
 
 const POLICY_FIELD = 'metadata.annotations[io.katacontainers.config.agent.policy]';
 const ROGUE_POLICY = 'package agent_policy\ndefault ExecProcessRequest := true\n';
@@ -45,6 +45,21 @@ describe('webhook pod rules', function () {
     {
       name: 'base64 with characters Buffer.from would skip',
       change: (p) => { p.metadata!.annotations!['io.katacontainers.config.agent.policy'] = '!' + p.metadata!.annotations!['io.katacontainers.config.agent.policy']; },
+      expected: [`${POLICY_FIELD}: is not valid base64`],
+    },
+    {
+      name: 'base64 without its padding',
+      change: (p) => { p.metadata!.annotations!['io.katacontainers.config.agent.policy'] = Buffer.from(POLICY_TEXT + '#').toString('base64').replace(/=+$/, ''); },
+      expected: [`${POLICY_FIELD}: is not valid base64`],
+    },
+    {
+      name: 'base64 broken over lines',
+      change: (p) => { p.metadata!.annotations!['io.katacontainers.config.agent.policy'] = Buffer.from(POLICY_TEXT).toString('base64').replace(/(.{20})/, '$1\n'); },
+      expected: [`${POLICY_FIELD}: is not valid base64`],
+    },
+    {
+      name: 'base64url instead of base64',
+      change: (p) => { p.metadata!.annotations!['io.katacontainers.config.agent.policy'] = Buffer.from([0xfb, 0xff, 0xbf]).toString('base64url'); },
       expected: [`${POLICY_FIELD}: is not valid base64`],
     },
     {

@@ -8,7 +8,7 @@
  *   Manifest (runtime class, policy SHA-256 over the decoded annotation, digests, tolerations),
  *   with its metrics on.
  *
- * Clients are HTTPS keep-alive connections (16 and 64 at a time) in a worker thread, each
+ * Clients are HTTPS keep-alive connections (1, 16 and 64 at a time) in a worker thread, each
  * posting the next AdmissionReview as soon as the last is answered, like API server replicas
  * under a burst of pod creations. The runs are interleaved and repeated; medians are reported.
  *
@@ -33,7 +33,7 @@ import { DEFAULT_BODY_LIMIT_BYTES, startWebhookServer } from '../src/webhook/ser
 const SECONDS = Number(process.env.WEBHOOK_BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.WEBHOOK_BENCH_ROUNDS ?? 3);
 const POLICY_BYTES = Number(process.env.WEBHOOK_BENCH_POLICY_BYTES ?? 32 * 1024);
-const CONCURRENCY = [16, 64];
+const CONCURRENCY = [1, 16, 64];
 const WARMUP_MS = 1000;
 
 interface LoadJob {

@@ -9,7 +9,7 @@ import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
-import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const IMAGE = `registry.example/vllm@sha256:${'c3'.repeat(32)}`;
@@ -32,7 +32,7 @@ describe('AIWorker controller', function () {
     apps = kc.makeApiClient(k8s.AppsV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await kc.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: runtimeClass }, handler: 'kata' } });
-    for (const node of ['a', 'b']) await cp.createGpuNode(`${namespace}-gpu-${node}`, { gpus: 4, labels: { [GPU_ATTESTED_LABEL]: 'true' } });
+    for (const node of ['a', 'b']) await cp.createGpuNode(`${namespace}-gpu-${node}`, { gpus: 4 });
     await custom.createClusterCustomObject({
       group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests',
       body: {
@@ -48,7 +48,15 @@ describe('AIWorker controller', function () {
       },
     });
     operator = await startTestOperator(kc);
-    await waitFor(() => operator.informers.manifests.get(manifestName)?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'), { description: 'test Manifest active' });
+    const hash = await waitFor(() => {
+      const m = operator.informers.manifests.get(manifestName);
+      return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True') ? m.status.hash : undefined;
+    }, { description: 'test Manifest active' });
+    // The nodes' attestation is the Coordinator's business (attestation-flow.test.ts): here it is given.
+    for (const node of ['a', 'b']) await writeCurrentAttestation(kc, `${namespace}-gpu-${node}`, hash!, 4);
+    for (const node of ['a', 'b']) {
+      await waitFor(async () => (await core.readNode({ name: `${namespace}-gpu-${node}` })).metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true', { description: `node ${node} gated on` });
+    }
   });
   after(async () => {
     await operator?.stop();

@@ -53,3 +53,32 @@ export function apiError(err: unknown): { code: number; message: string } {
   }
   return { code: e.code ?? 0, message };
 }
+
+/**
+ * Writes a current NodeAttestation for a node (verified and activated against the given Manifest
+ * hash), as the Coordinator would after a successful attestation: for tests of what follows
+ * attestation (scheduling, status) that do not run agents.
+ */
+export async function writeCurrentAttestation(kubeConfig: k8s.KubeConfig, node: string, manifestHash: string, gpus = 1): Promise<void> {
+  const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const target = { group: 'attestor.dev', version: 'v1alpha1', plural: 'nodeattestations' };
+  let current: any;
+  try {
+    current = await custom.getClusterCustomObject({ ...target, name: node });
+  } catch {
+    current = await custom.createClusterCustomObject({ ...target, body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'NodeAttestation', metadata: { name: node } } });
+  }
+  const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+  const status = {
+    manifestHash,
+    attestedAt: now,
+    expiresAt: new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+    cvm: { platform: 'snp', verified: true },
+    gpus: Array.from({ length: gpus }, (_, i) => ({ uuid: `GPU-${node}-${i}`, verified: true, activated: true })),
+    conditions: [
+      { type: 'Attested', status: 'True', reason: 'Verified', message: 'written by the test harness', lastTransitionTime: now },
+      { type: 'GPUsActivated', status: 'True', reason: 'Activated', message: 'written by the test harness', lastTransitionTime: now },
+    ],
+  };
+  await custom.replaceClusterCustomObjectStatus({ ...target, name: node, body: { ...current, status } });
+}

@@ -5,7 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { Command } from 'commander';
-import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { NodeAgent } from '../agent/agent.ts';
 import { CoordinatorClient } from '../agent/coordinator-client.ts';
@@ -20,6 +20,8 @@ import { waitFor } from '../dev/wait.ts';
 import { createLogger } from '../observability/log.ts';
 import { startOperator } from '../operator/operator.ts';
 import { issueCertificate } from '../tls/certificates.ts';
+import { installWebhookConfigurations } from '../webhook/configuration.ts';
+import { operatorKubeConfig, operatorUsername } from '../dev/operator-identity.ts';
 import { positiveIntOption } from './options.ts';
 
 interface DevOptions {
@@ -69,10 +71,16 @@ export async function runDev(opts: DevOptions): Promise<number> {
     const log = createLogger({ destination: createWriteStream(logFile, { flags: 'a' }) });
     print('generating simulated AMD, Intel and NVIDIA roots (development only)');
     const platform = await createSimulatedPlatform();
-    const serving = await issueCertificate(cluster.certificateAuthority, { commonName: 'attestor-coordinator', usage: 'server', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] });
+    const serving = await issueCertificate(cluster.certificateAuthority, { commonName: 'attestor-operator', usage: 'server', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] });
+    const tlsDir = join(stateDir, 'pki');
+    writeFileSync(join(tlsDir, 'operator.crt'), serving.certificatePem);
+    writeFileSync(join(tlsDir, 'operator.key'), serving.privateKeyPem, { mode: 0o600 });
     await ensureAgentServiceAccount(kubeConfig, OPERATOR_NAMESPACE);
+    // The operator runs as its service account with the chart's RBAC, as in a real cluster.
+    const operatorConfig = await operatorKubeConfig(kubeConfig, cluster.binDir, OPERATOR_NAMESPACE);
+    print(`operator identity: ${operatorUsername(OPERATOR_NAMESPACE)} with the RBAC of charts/attestor`);
     const operator = startOperator({
-      kubeConfig,
+      kubeConfig: operatorConfig,
       log,
       namespace: OPERATOR_NAMESPACE,
       leaderElect: true,
@@ -84,12 +92,21 @@ export async function runDev(opts: DevOptions): Promise<number> {
         agentUsernames: [agentUsername(OPERATOR_NAMESPACE)],
         trust: { production: {}, simulated: platform.trust, simulatedCollateral: platform.collateral },
       },
+      webhook: {
+        host: '127.0.0.1',
+        port: 0,
+        tls: { certFile: join(tlsDir, 'operator.crt'), keyFile: join(tlsDir, 'operator.key') },
+        operatorUsernames: [operatorUsername(OPERATOR_NAMESPACE)],
+      },
     });
     stops.push(() => operator.stop());
     const narrator = narrate(kubeConfig, operator.informers, print, log);
     stops.push(() => narrator.stop());
     await waitFor(() => operator.manager.isLeader, { timeoutMs: 30_000, description: 'operator to become leader' });
     const coordinatorUrl = `https://127.0.0.1:${await operator.coordinatorPort}`;
+    const webhookPort = await operator.webhookPort;
+    await installWebhookConfigurations(kubeConfig, { endpoint: { url: `https://127.0.0.1:${webhookPort}` }, caBundlePem: cluster.caPem, excludedNamespaces: ['kube-system', OPERATOR_NAMESPACE] });
+    print(`admission webhook on https://127.0.0.1:${webhookPort} (failurePolicy Fail): pods, bindings and GPU node labels are checked against the Manifest`);
     print(`operator running (leader; Coordinator API ${coordinatorUrl}; /metrics on 127.0.0.1:${operator.manager.probePort}; log in ${logFile})`);
 
     const nodeNames: string[] = [];

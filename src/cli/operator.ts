@@ -27,6 +27,9 @@ interface OperatorCliOptions {
   agentAudience: string;
   grantTtl: number;
   rimDir?: string;
+  webhook: boolean;
+  webhookAddress: { host: string; port: number };
+  operatorUsername?: string;
 }
 
 /** RIM documents from a directory (air-gapped clusters keep NVIDIA's RIMs here); the file name is the RIM ID. */
@@ -54,10 +57,13 @@ export function operatorCommand(): Command {
     .option('--agent-audience <aud>', 'audience of the agents\' projected tokens', 'attestor')
     .option('--grant-ttl <duration>', 'lifetime of an activation grant', durationOption, 120_000)
     .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
+    .option('--no-webhook', 'do not serve the admission webhook')
+    .option('--webhook-address <host:port>', 'serve the admission webhook (HTTPS, same certificate) here', addressOption, { host: '0.0.0.0', port: 9443 })
+    .option('--operator-username <username>', 'the only identity allowed to set the gpu-attested label and lift the unattested taint (default system:serviceaccount:<namespace>:attestor-operator)')
     .action(async (opts: OperatorCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
       const kubeConfig = loadKubeConfig(opts.kubeconfig);
-      if (opts.coordinator && (!opts.tlsCertFile || !opts.tlsKeyFile)) throw new Error('the Coordinator API needs --tls-cert-file and --tls-key-file (or pass --no-coordinator)');
+      if ((opts.coordinator || opts.webhook) && (!opts.tlsCertFile || !opts.tlsKeyFile)) throw new Error('the Coordinator API and the webhook need --tls-cert-file and --tls-key-file (or pass --no-coordinator --no-webhook)');
       const operator = startOperator({
         kubeConfig,
         log,
@@ -78,6 +84,13 @@ export function operatorCommand(): Command {
               grantTtlSeconds: Math.ceil(opts.grantTtl / 1000),
               // Pinned vendor roots only: simulated evidence is for `attestor dev`.
               trust: { production: {}, productionCollateral: { rims: opts.rimDir ? loadRims(opts.rimDir) : [] } },
+            }
+          : undefined,
+        webhook: opts.webhook
+          ? {
+              ...opts.webhookAddress,
+              tls: { certFile: opts.tlsCertFile!, keyFile: opts.tlsKeyFile! },
+              operatorUsernames: [opts.operatorUsername ?? `system:serviceaccount:${opts.namespace}:attestor-operator`],
             }
           : undefined,
       });

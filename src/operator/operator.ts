@@ -2,7 +2,6 @@
  * The operator process: informers, the Manifest and AIWorker controllers, leader election and
  * the probe server, assembled. `attestor operator`, `attestor dev` and the tests start it here.
  */
-import type * as k8s from '@kubernetes/client-node';
 import { hostname } from 'node:os';
 import { createAIWorkerController } from '../controllers/aiworker/controller.ts';
 import { createInformers, type Informers } from '../controllers/informers.ts';
@@ -14,6 +13,9 @@ import { Coordinator, type CoordinatorTrust } from '../coordinator/coordinator.t
 import { CoordinatorMetrics } from '../coordinator/metrics.ts';
 import { NodeAttestationStore } from '../coordinator/node-attestation-store.ts';
 import { startCoordinatorServer, type CoordinatorServer } from '../coordinator/server.ts';
+import { WebhookMetrics } from '../webhook/metrics.ts';
+import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
+import * as k8s from '@kubernetes/client-node';
 import { Manager, type ManagerExit } from '../controllers/manager.ts';
 import { EventRecorder } from '../controllers/runtime/events.ts';
 import type { Logger } from '../observability/log.ts';
@@ -36,6 +38,17 @@ export interface OperatorOptions {
   metrics?: OperatorMetrics;
   /** The Coordinator API; absent: not served (controllers only). */
   coordinator?: CoordinatorOptions;
+  /** The admission webhook server (every replica serves it); absent: not served. */
+  webhook?: WebhookServerOptions;
+}
+
+export interface WebhookServerOptions {
+  host: string;
+  port: number;
+  /** Serving certificate files, re-read when they change (certificate rotation without restart). */
+  tls: { certFile: string; keyFile: string };
+  /** Identities that may set the gpu-attested label and lift the unattested taint (the operator's own). */
+  operatorUsernames: string[];
 }
 
 export interface CoordinatorOptions {
@@ -60,6 +73,8 @@ export interface RunningOperator {
   readonly coordinator: () => Coordinator | undefined;
   /** Resolves with the Coordinator API's port once it listens (undefined when not served). */
   readonly coordinatorPort: Promise<number | undefined>;
+  /** Resolves with the webhook server's port once it listens (undefined when not served). */
+  readonly webhookPort: Promise<number | undefined>;
   /** Resolves when the operator stopped: by stop() or because it lost leadership. */
   readonly done: Promise<ManagerExit>;
   stop(): Promise<ManagerExit>;
@@ -130,10 +145,33 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     });
   }
 
+  let webhook: WebhookServer | undefined;
+  let webhookPort: Promise<number | undefined> = Promise.resolve(undefined);
+  if (options.webhook) {
+    const w = options.webhook;
+    webhookPort = startWebhookServer({
+      host: w.host,
+      port: w.port,
+      tls: w.tls,
+      manifests: informers.manifests,
+      nodeAttestations: informers.nodeAttestations,
+      pods: options.kubeConfig.makeApiClient(k8s.CoreV1Api),
+      operatorUsernames: w.operatorUsernames,
+      log,
+      metrics: new WebhookMetrics(metrics.registry),
+    }).then((s) => {
+      webhook = s;
+      manager.addReadinessCheck({ name: 'webhook', check: () => s.notReady() });
+      log.info({ port: s.port }, 'serving the admission webhook');
+      return s.port;
+    });
+  }
+
   const abort = new AbortController();
   const done = manager.run(abort.signal).finally(async () => {
-    await coordinatorPort.catch(() => undefined);
+    await Promise.all([coordinatorPort.catch(() => undefined), webhookPort.catch(() => undefined)]);
     await server?.close();
+    await webhook?.close();
   });
   return {
     manager,
@@ -141,6 +179,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     metrics,
     coordinator: () => coordinator,
     coordinatorPort,
+    webhookPort,
     done,
     stop: async () => {
       abort.abort();

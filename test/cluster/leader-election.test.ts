@@ -36,7 +36,7 @@ describe('leader election between two operator processes', function () {
       '--namespace', namespace,
       '--lease-duration', `${LEASE_DURATION_MS}ms`, '--renew-deadline', '3s', '--retry-period', `${RETRY_MS}ms`,
       '--probe-address', `127.0.0.1:${port}`,
-      '--no-coordinator',
+      '--no-coordinator', '--no-webhook',
     ], { env: { ...process.env, POD_NAME: identity }, stdio: ['ignore', 'pipe', 'pipe'] });
     const p: OperatorProcess = { identity, port: port!, child, output: [] };
     child.stdout!.on('data', (d) => p.output.push(String(d)));

@@ -1,0 +1,17 @@
+// Writes what is generated from src/: crds/*.yaml, the chart's crds/ and its webhook template.
+// Run: node hack/generate-manifests.ts
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { chartWebhookTemplate } from '../src/api/chart-webhooks.ts';
+import { crdFiles } from '../src/api/crd-yaml.ts';
+import { projectRoot } from '../src/dev/control-plane.ts';
+
+// The same CRD files go into the Helm chart, whose crds/ Helm installs before the templates.
+for (const dir of ['crds', 'charts/attestor/crds']) {
+  for (const [name, content] of crdFiles()) {
+    writeFileSync(join(projectRoot, dir, name), content);
+    console.log(`wrote ${dir}/${name}`);
+  }
+}
+writeFileSync(join(projectRoot, 'charts/attestor/templates/webhooks.yaml'), chartWebhookTemplate());
+console.log('wrote charts/attestor/templates/webhooks.yaml');

@@ -1,0 +1,28 @@
+/**
+ * The Helm chart's webhook configurations, rendered from the same builder the operator and the
+ * tests use (src/webhook/configuration.ts), with Helm expressions where the release decides.
+ * hack/generate-manifests.ts writes it; a test checks the chart file is current.
+ */
+import * as yaml from 'js-yaml';
+import { webhookConfigurations } from '../webhook/configuration.ts';
+
+const NAMESPACE = '__RELEASE_NAMESPACE__';
+const CA = '__CA_BUNDLE__';
+
+export function chartWebhookTemplate(): string {
+  const { validating, mutating } = webhookConfigurations({
+    endpoint: { service: { namespace: NAMESPACE, name: 'attestor-webhook', port: 9443 } },
+    caBundlePem: CA,
+    // The operator's own pods must schedule while no replica serves the webhook.
+    excludedNamespaces: ['kube-system', NAMESPACE],
+  });
+  const caBase64 = Buffer.from(CA).toString('base64');
+  const body = [validating, mutating].map((doc) => yaml.dump(doc, { noRefs: true, lineWidth: 200 })).join('---\n');
+  return (
+    '# Generated from src/webhook/configuration.ts by hack/generate-manifests.ts: do not edit.\n' +
+    body
+      .replaceAll(NAMESPACE, '{{ .Release.Namespace }}')
+      .replaceAll(caBase64, '{{ required "tls.caBundle (base64 PEM of the CA that signed the serving certificate) is required" .Values.tls.caBundle }}')
+      .replace(/timeoutSeconds: \d+/g, 'timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}')
+  );
+}

@@ -21,6 +21,10 @@ import { silentLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { buildNvmlStub, NvmlStubDir } from '../harness/nvml-stub.ts';
+import { NvmlGpuControl } from '../../src/agent/evidence/nvml/gpu-control.ts';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const POLICY_HASH = createHash('sha256').update(POLICY).digest('hex');
@@ -39,7 +43,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
   const workloads = uniqueName('ai');
   const runtimeClass = uniqueName('kata-snp');
   const manifestName = uniqueName('flow');
-  const nodes = { good: `${ns}-good`, tdx: `${ns}-tdx`, bad: `${ns}-bad`, replay: `${ns}-replay` };
+  const nodes = { good: `${ns}-good`, tdx: `${ns}-tdx`, bad: `${ns}-bad`, replay: `${ns}-replay`, nvml: `${ns}-nvml` };
   const clients: CoordinatorClient[] = [];
 
   function manifestSpec(measurement = SIMULATED_SNP_MEASUREMENT) {
@@ -168,6 +172,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     { name: 'a wrong measurement', options: () => ({ measurement: 'ee'.repeat(48) }), check: 'snp.measurement' },
     { name: 'a policy hash the Manifest does not list', options: () => ({ policyHash: 'ff'.repeat(32) }), check: 'snp.host-data' },
     { name: 'a GPU driver outside the Manifest', options: () => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`], driverVersion: '535.86.09' }) }), check: 'gpu.driver-version' },
+    { name: 'a VBIOS outside the Manifest', options: () => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`], vbiosVersion: '96.00.5E.00.01' }) }), check: 'gpu.vbios-version' },
     { name: 'a missing GPU report', options: () => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`] }) }), check: 'node.gpu.missing' },
     { name: 'a bad GPU report signature', options: () => ({ gpus: tampered(new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`] })) }), check: 'gpu.signature' },
   ];
@@ -204,6 +209,77 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.ok(!replay.body.accepted && replay.body.reasons.some((x) => x.includes('[coordinator.nonce]') && x.includes('already used')), JSON.stringify(replay.body));
   });
 
+  describe('through real FFI: the koffi NVML binding against the stub libnvidia-ml.so, which logs every call', () => {
+    let stub: NvmlStubDir;
+    let library: string;
+    const uuids = [`${nodes.nvml}-GPU-0`, `${nodes.nvml}-GPU-1`];
+    before(async () => {
+      library = await buildNvmlStub();
+      stub = await NvmlStubDir.create({ gpus: uuids.map((uuid) => ({ uuid })), ready: false });
+      stub.use();
+    });
+    after(async () => stub.remove());
+
+    it('never calls nvmlSystemSetConfComputeGpusReadyState when the evidence is refused', async () => {
+      // The stub answers with a signed report for another nonce: the signature no longer covers it.
+      const old = await platform.gpu.gpu(uuids[0]!, { nonce: new Uint8Array(32) });
+      for (const i of [0, 1]) {
+        await writeFile(join(stub.path, `gpu${i}`, 'report.bin'), old.report);
+        await writeFile(join(stub.path, `gpu${i}`, 'certchain.pem'), old.certificateChainPem);
+        await writeFile(join(stub.path, `gpu${i}`, 'splice-nonce'), '');
+      }
+      const gpus = await NvmlGpuControl.open({ libraryPath: library });
+      try {
+        const { agent: a } = await agent(nodes.nvml, { gpus });
+        const outcome = await a.attestOnce();
+        assert.equal(outcome.accepted, false);
+      } finally {
+        await gpus.close();
+      }
+      const calls = await stub.apiCalls();
+      assert.ok(calls.some((c) => c.startsWith('nvmlDeviceGetConfComputeGpuAttestationReport 1 ')), calls.join('\n'));
+      assert.ok(!calls.some((c) => c.startsWith('nvmlSystemSetConfComputeGpusReadyState')), calls.join('\n'));
+      assert.equal(await stub.readyFile(), '0');
+    });
+
+    it('activates the GPUs through NVML only after the grant, and reads the ready state back', async () => {
+      await stub.clearCalls();
+      for (const i of [0, 1]) await rmSplice(stub.path, i);
+      const nvml = await NvmlGpuControl.open({ libraryPath: library });
+      // The "hardware": for the nonce NVML is asked about, the stub returns a report signed for it.
+      const gpus: GpuControl = {
+        kind: 'nvml-stub',
+        listGpus: () => nvml.listGpus(),
+        confComputeState: () => nvml.confComputeState(),
+        collect: async (nonce) => {
+          for (const [i, uuid] of uuids.entries()) {
+            const g = await platform.gpu.gpu(uuid, { nonce, driverVersion: '550.90.07', vbiosVersion: '96.00.9F.00.01' });
+            await stub.setReportForNonce(i, nonce, g.report);
+            await writeFile(join(stub.path, `gpu${i}`, 'certchain.pem'), g.certificateChainPem);
+          }
+          return nvml.collect(nonce);
+        },
+        setGpusReady: (ready) => nvml.setGpusReady(ready),
+        gpusReady: () => nvml.gpusReady(),
+        close: () => nvml.close(),
+      };
+      try {
+        const { agent: a } = await agent(nodes.nvml, { gpus });
+        const outcome = await a.attestOnce();
+        assert.equal(outcome.accepted && outcome.activated, true, JSON.stringify(outcome));
+      } finally {
+        await gpus.close();
+      }
+      const calls = await stub.apiCalls();
+      const report = calls.findIndex((c) => c.startsWith('nvmlDeviceGetConfComputeGpuAttestationReport 1 '));
+      const activate = calls.indexOf('nvmlSystemSetConfComputeGpusReadyState 1');
+      assert.ok(report >= 0 && activate > report, calls.join('\n'));
+      assert.ok(calls.slice(activate + 1).some((c) => c.startsWith('nvmlSystemGetConfComputeGpusReadyState')), 'read back after activation');
+      assert.equal(await stub.readyFile(), '1');
+      await waitFor(async () => schedulable(await getNode(nodes.nvml)), { description: 'node schedulable after FFI activation' });
+    });
+  });
+
   it('refuses callers that are not node agents', async () => {
     const anonymous = new CoordinatorClient(coordinatorUrl, cp.caPem, async () => 'not-a-token');
     clients.push(anonymous);
@@ -233,6 +309,11 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     }
   });
 });
+
+async function rmSplice(dir: string, gpu: number): Promise<void> {
+  const { rm } = await import('node:fs/promises');
+  await rm(join(dir, `gpu${gpu}`, 'splice-nonce'), { force: true });
+}
 
 /** A GPU control whose reports have one signature byte flipped. */
 function tampered(inner: SimulatedGpuControl): GpuControl & { calls: string[] } {

@@ -4,6 +4,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import type { RimInput } from '../attestation/nvidia/index.ts';
+import { snpCertificatesFromDir } from '../coordinator/collateral-dir.ts';
+import { loadTdxCollateralDir } from './verify/tdx.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_LEASE_NAME, startOperator } from '../operator/operator.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
@@ -27,6 +29,8 @@ interface OperatorCliOptions {
   agentAudience: string;
   grantTtl: number;
   rimDir?: string;
+  snpVcekDir?: string;
+  tdxCollateral?: string;
   webhook: boolean;
   webhookAddress: { host: string; port: number };
   operatorUsername?: string;
@@ -57,6 +61,8 @@ export function operatorCommand(): Command {
     .option('--agent-audience <aud>', 'audience of the agents\' projected tokens', 'attestor')
     .option('--grant-ttl <duration>', 'lifetime of an activation grant', durationOption, 120_000)
     .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
+    .option('--snp-vcek-dir <dir>', 'SEV-SNP VCEK/VLEK certificates named <chip-id>[-<reported-tcb>].pem|der, for evidence without a certificate table')
+    .option('--tdx-collateral <dir>', 'Intel PCS collateral (TCB info, QE identity, CRLs; layout as for attestor verify tdx)')
     .option('--no-webhook', 'do not serve the admission webhook')
     .option('--webhook-address <host:port>', 'serve the admission webhook (HTTPS, same certificate) here', addressOption, { host: '0.0.0.0', port: 9443 })
     .option('--operator-username <username>', 'the only identity allowed to set the gpu-attested label and lift the unattested taint (default system:serviceaccount:<namespace>:attestor-operator)')
@@ -83,7 +89,14 @@ export function operatorCommand(): Command {
               audiences: [opts.agentAudience],
               grantTtlSeconds: Math.ceil(opts.grantTtl / 1000),
               // Pinned vendor roots only: simulated evidence is for `attestor dev`.
-              trust: { production: {}, productionCollateral: { rims: opts.rimDir ? loadRims(opts.rimDir) : [] } },
+              trust: {
+                production: {},
+                productionCollateral: {
+                  rims: opts.rimDir ? loadRims(opts.rimDir) : [],
+                  ...(opts.snpVcekDir ? { snpCertificates: snpCertificatesFromDir(opts.snpVcekDir) } : {}),
+                  ...(opts.tdxCollateral ? { tdx: loadTdxCollateralDir(opts.tdxCollateral) } : {}),
+                },
+              },
             }
           : undefined,
         webhook: opts.webhook

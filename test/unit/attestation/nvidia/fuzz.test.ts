@@ -13,18 +13,8 @@ import { parseGpuReport } from '../../../../src/attestation/nvidia/spdm.ts';
 import { verifyGpuReport } from '../../../../src/attestation/nvidia/verify.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { hexBytes, NONCE_550, reportBytes, text } from '../../../vectors/nvidia/testdata.ts';
+import { prng } from '../../../harness/prng.ts';
 
-/** mulberry32: small, fast, and the same sequence on every run. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function mutateBytes(rand: () => number, base: Uint8Array): Uint8Array {
   const kind = Math.floor(rand() * 6);

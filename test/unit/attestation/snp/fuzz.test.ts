@@ -14,21 +14,11 @@ import { checkCrl } from '../../../../src/attestation/snp/crl.ts';
 import { amdRoots } from '../../../../src/attestation/snp/roots.ts';
 import { productFromCpuid } from '../../../../src/attestation/snp/product.ts';
 import { AT, milan } from './fixture.ts';
+import { prng } from '../../../harness/prng.ts';
 
 const SNP = new URL('../../../../../shared/testdata/snp/', import.meta.url);
 const read = (p: string): Uint8Array => new Uint8Array(readFileSync(new URL(p, SNP)));
 
-/** mulberry32: small, fast, deterministic. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 class Fuzzer {
   readonly #next: () => number;

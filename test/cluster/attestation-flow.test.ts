@@ -20,7 +20,7 @@ import { waitFor } from '../../src/dev/wait.ts';
 import { silentLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
-import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
 import { buildNvmlStub, NvmlStubDir } from '../harness/nvml-stub.ts';
 import { NvmlGpuControl } from '../../src/agent/evidence/nvml/gpu-control.ts';
 import { writeFile } from 'node:fs/promises';
@@ -278,6 +278,18 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       assert.equal(await stub.readyFile(), '1');
       await waitFor(async () => schedulable(await getNode(nodes.nvml)), { description: 'node schedulable after FFI activation' });
     });
+  });
+
+  it('un-gates a node when its attestation expires', async () => {
+    const node = `${ns}-expiry`;
+    await cp.createGpuNode(node, { gpus: 1 });
+    await waitFor(async () => gated(await getNode(node)), { description: 'new node tainted' });
+    await writeCurrentAttestation(kc, node, operator.informers.manifests.get(manifestName)!.status!.hash!, 1, 4000);
+    await waitFor(async () => schedulable(await getNode(node)), { description: 'schedulable while current' });
+    const expiry = new Date((await attestation(node)).status!.expiresAt!).getTime();
+    await waitFor(async () => gated(await getNode(node)), { timeoutMs: 20_000, description: 'gated again after expiry' });
+    assert.ok(Date.now() >= expiry, 'not before the expiry');
+    await waitFor(async () => (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${node},reason=GPUsGated` })).items.some((e) => e.message?.startsWith('Expired')), { description: 'GPUsGated event says Expired' });
   });
 
   it('refuses callers that are not node agents', async () => {

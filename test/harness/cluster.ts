@@ -59,7 +59,7 @@ export function apiError(err: unknown): { code: number; message: string } {
  * hash), as the Coordinator would after a successful attestation: for tests of what follows
  * attestation (scheduling, status) that do not run agents.
  */
-export async function writeCurrentAttestation(kubeConfig: k8s.KubeConfig, node: string, manifestHash: string, gpus = 1): Promise<void> {
+export async function writeCurrentAttestation(kubeConfig: k8s.KubeConfig, node: string, manifestHash: string, gpus = 1, validForMs = 3_600_000): Promise<void> {
   const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const target = { group: 'attestor.dev', version: 'v1alpha1', plural: 'nodeattestations' };
   let current: any;
@@ -72,7 +72,7 @@ export async function writeCurrentAttestation(kubeConfig: k8s.KubeConfig, node: 
   const status = {
     manifestHash,
     attestedAt: now,
-    expiresAt: new Date(Date.now() + 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z'),
+    expiresAt: new Date(Date.now() + validForMs).toISOString().replace(/\.\d+Z$/, 'Z'),
     cvm: { platform: 'snp', verified: true },
     gpus: Array.from({ length: gpus }, (_, i) => ({ uuid: `GPU-${node}-${i}`, verified: true, activated: true })),
     conditions: [

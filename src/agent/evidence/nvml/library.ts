@@ -40,7 +40,22 @@ export interface NvmlCertificate {
 type KoffiFunction = ReturnType<LibraryHandle['func']>;
 type TypeSpec = Parameters<typeof koffi.out>[0];
 
-const SIGNATURES = {
+/** The NVML functions the binding uses. */
+export type NvmlFunctionName =
+  | 'nvmlInit_v2'
+  | 'nvmlShutdown'
+  | 'nvmlErrorString'
+  | 'nvmlDeviceGetCount_v2'
+  | 'nvmlDeviceGetHandleByIndex_v2'
+  | 'nvmlDeviceGetUUID'
+  | 'nvmlSystemGetConfComputeState'
+  | 'nvmlDeviceGetConfComputeGpuAttestationReport'
+  | 'nvmlDeviceGetConfComputeGpuCertificate'
+  | 'nvmlSystemSetConfComputeGpusReadyState'
+  | 'nvmlSystemGetConfComputeGpusReadyState';
+
+// Spelled out (not `keyof typeof SIGNATURES`) so that declaration files need no koffi-internal types.
+const SIGNATURES: Record<NvmlFunctionName, readonly [string, readonly unknown[]]> = {
   nvmlInit_v2: ['int', []],
   nvmlShutdown: ['int', []],
   nvmlErrorString: ['const char *', ['int']],
@@ -52,9 +67,7 @@ const SIGNATURES = {
   nvmlDeviceGetConfComputeGpuCertificate: ['int', [nvmlDevice_t, koffi.out(koffi.pointer(nvmlConfComputeGpuCertificate_t))]],
   nvmlSystemSetConfComputeGpusReadyState: ['int', ['unsigned int']],
   nvmlSystemGetConfComputeGpusReadyState: ['int', [koffi.out(koffi.pointer('unsigned int'))]],
-} as const satisfies Record<string, readonly [string, readonly unknown[]]>;
-
-export type NvmlFunctionName = keyof typeof SIGNATURES;
+};
 
 /** A loaded libnvidia-ml. Functions it lacks (older drivers) fail with NVML_ERROR_FUNCTION_NOT_FOUND when called. */
 export class NvmlLibrary {

@@ -82,7 +82,8 @@ describe('leader election between two operator processes', function () {
     leader.child.kill('SIGKILL');
     await waitFor(async () => (await holder()) === follower.identity, { timeoutMs: LEASE_DURATION_MS * 3, intervalMs: 100, description: 'follower takes the Lease' });
     const takeover = Date.now() - killedAt;
-    assert.ok(takeover <= LEASE_DURATION_MS + 4 * RETRY_MS, `takeover took ${takeover} ms`);
+    // Expiry is measured from the last renewal the follower saw, plus one retry period, plus slack for a loaded CI machine.
+    assert.ok(takeover <= LEASE_DURATION_MS + 6 * RETRY_MS, `takeover took ${takeover} ms`);
     const second = uniqueName('failover');
     await custom.createClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests', body: manifest(second) });
     await waitFor(async () => ((await custom.getClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests', name: second })) as any).status?.hash, { description: 'new leader reconciles' });

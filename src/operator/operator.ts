@@ -7,6 +7,10 @@ import { createAIWorkerController } from '../controllers/aiworker/controller.ts'
 import { createInformers, type Informers } from '../controllers/informers.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
 import { createNodeGatingController } from '../controllers/node-gating/controller.ts';
+import { isGpuNode } from '../controllers/node-gating/gating.ts';
+import { selectActiveManifest } from '../controllers/manifest/active.ts';
+import { attestationState } from '../api/node-gating.ts';
+import { Gauge } from 'prom-client';
 import { Controller } from '../controllers/runtime/controller.ts';
 import { TokenReviewAuthenticator, type Authenticator } from '../coordinator/auth.ts';
 import { Coordinator, type CoordinatorTrust } from '../coordinator/coordinator.ts';
@@ -107,6 +111,23 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   const events = new EventRecorder(options.kubeConfig, 'attestor-operator', identity, log);
   manager.addController(createManifestController({ kubeConfig: options.kubeConfig, manifests: informers.manifests, events, log, metrics }));
   manager.addController(createAIWorkerController({ kubeConfig: options.kubeConfig, informers, events, log, metrics }));
+  // How many GPU nodes are schedulable for AI workers, and how many are held back (and why).
+  new Gauge({
+    name: 'attestor_gpu_nodes',
+    help: 'GPU nodes by attestation state (current, or the reason they are gated)',
+    labelNames: ['state'],
+    registers: [metrics.registry],
+    collect() {
+      this.reset();
+      const hash = selectActiveManifest(informers.manifests.list())?.status?.hash;
+      const now = new Date();
+      for (const node of informers.nodes.list()) {
+        if (!isGpuNode(node)) continue;
+        const state = attestationState(informers.nodeAttestations.get(node.metadata!.name!), hash, now);
+        this.inc({ state: state.current ? 'Current' : state.reason });
+      }
+    },
+  });
   manager.addController(createNodeGatingController({ kubeConfig: options.kubeConfig, nodes: informers.nodes, nodeAttestations: informers.nodeAttestations, manifests: informers.manifests, events, log, metrics }));
 
   let coordinator: Coordinator | undefined;

@@ -292,6 +292,13 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     await waitFor(async () => (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${node},reason=GPUsGated` })).items.some((e) => e.message?.startsWith('Expired')), { description: 'GPUsGated event says Expired' });
   });
 
+  it('exports how many GPU nodes are attested and why the others are gated', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${operator.manager.probePort}/metrics`)).text();
+    assert.match(text, /attestor_gpu_nodes\{state="Current"\} [1-9]/);
+    assert.match(text, /attestor_gpu_nodes\{state="NotAttested"\} [1-9]/);
+    assert.match(text, /attestor_coordinator_attestations_total\{result="refused"\} [1-9]/);
+  });
+
   it('refuses callers that are not node agents', async () => {
     const anonymous = new CoordinatorClient(coordinatorUrl, cp.caPem, async () => 'not-a-token');
     clients.push(anonymous);

@@ -120,6 +120,11 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       return pods.length === 2 && pods.every((p) => p.status?.phase === 'Pending' && !p.spec?.nodeName) ? pods : undefined;
     }, { description: 'two Pending pods' });
     assert.equal(pending.length, 2);
+    const waiting = await waitFor(async () => {
+      const w = (await custom.getNamespacedCustomObject({ ...group, plural: 'aiworkers', namespace: workloads, name: 'llama' })) as AIWorker;
+      return w.status?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'WaitingForAttestedNodes');
+    }, { description: 'AIWorker says it waits for attested nodes' });
+    assert.match(waiting.message, /2 pods wait for an attested GPU node/);
   });
 
   it('attests a node (SNP CVM + 2 GPUs), activates its GPUs with the grant, and lets the pods run there', async () => {

@@ -39,13 +39,17 @@ export function desiredAIWorkerStatus(worker: AIWorker, facts: AIWorkerFacts): A
   }
   const blocked = facts.policyError !== undefined || facts.violations.length > 0;
   const ready = status.readyReplicas ?? 0;
+  // Pods the scheduler could not place: with attestor, that mostly means no attested GPU node has room.
+  const unschedulable = facts.pods.filter((p) => p.status?.conditions?.some((c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable')).length;
   conditions = setCondition(conditions, blocked
     ? { type: 'Ready', status: 'False', reason: facts.policyError ? 'PolicyNotFound' : 'ManifestViolation', message: 'held at 0 replicas until the worker complies with the active Manifest', observedGeneration: generation }
     : desired === 0
       ? { type: 'Ready', status: 'True', reason: 'ScaledToZero', message: 'no replicas requested', observedGeneration: generation }
       : ready >= desired
         ? { type: 'Ready', status: 'True', reason: 'Available', message: `${ready}/${desired} replicas ready, ${attested} on attested GPU nodes`, observedGeneration: generation }
-        : { type: 'Ready', status: 'False', reason: 'Progressing', message: `${ready}/${desired} replicas ready`, observedGeneration: generation }, facts.now);
+        : unschedulable > 0
+          ? { type: 'Ready', status: 'False', reason: 'WaitingForAttestedNodes', message: `${ready}/${desired} replicas ready; ${unschedulable} pods wait for an attested GPU node with room (label attestor.dev/gpu-attested=true)`, observedGeneration: generation }
+          : { type: 'Ready', status: 'False', reason: 'Progressing', message: `${ready}/${desired} replicas ready`, observedGeneration: generation }, facts.now);
   status.conditions = conditions;
   return status;
 }

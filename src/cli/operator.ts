@@ -77,6 +77,7 @@ export function operatorCommand(): Command {
         leaderElect: opts.leaderElect,
         leaseName: opts.leaseName,
         identity: process.env.POD_NAME ?? `${hostname()}_${process.pid}`,
+        ...(process.env.POD_NAME ? { selfPod: { name: process.env.POD_NAME, namespace: opts.namespace } } : {}),
         leaseDurationMs: opts.leaseDuration,
         renewDeadlineMs: opts.renewDeadline,
         retryPeriodMs: opts.retryPeriod,

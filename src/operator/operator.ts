@@ -44,7 +44,15 @@ export interface OperatorOptions {
   coordinator?: CoordinatorOptions;
   /** The admission webhook server (every replica serves it); absent: not served. */
   webhook?: WebhookServerOptions;
+  /**
+   * This replica's own pod. While it leads, the pod carries LEADER_LABEL, so that the Coordinator
+   * Service (which selects on it) sends agents to the replica that holds nonces and grants.
+   */
+  selfPod?: { name: string; namespace: string };
 }
+
+/** Label the leading replica sets on its own pod. */
+export const LEADER_LABEL = 'attestor.dev/leader';
 
 export interface WebhookServerOptions {
   host: string;
@@ -188,8 +196,25 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     });
   }
 
+  let unlabelled: Promise<void> = Promise.resolve();
+  if (options.selfPod) {
+    const { name, namespace } = options.selfPod;
+    const core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
+    const setLabel = async (value: 'true' | null) => {
+      try {
+        await core.patchNamespacedPod({ name, namespace, body: { metadata: { labels: { [LEADER_LABEL]: value } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+      } catch (err) {
+        // Not fatal: agents that reach a follower get 503 and retry.
+        log.warn({ pod: `${namespace}/${name}`, err: (err as Error).message }, 'could not label the own pod');
+      }
+    };
+    manager.addLeaderRunnable({ name: 'leader-label', start: () => setLabel('true'), stop: () => setLabel(null) });
+    // A restarted container keeps its pod, and so a label from its previous life: drop it first.
+    unlabelled = setLabel(null);
+  }
+
   const abort = new AbortController();
-  const done = manager.run(abort.signal).finally(async () => {
+  const done = unlabelled.then(() => manager.run(abort.signal)).finally(async () => {
     await Promise.all([coordinatorPort.catch(() => undefined), webhookPort.catch(() => undefined)]);
     await server?.close();
     await webhook?.close();

@@ -8,6 +8,7 @@ import * as k8s from '@kubernetes/client-node';
 import { ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
 import { freePorts } from '../../src/dev/ports.ts';
 import { waitFor } from '../../src/dev/wait.ts';
+import { LEADER_LABEL } from '../../src/operator/operator.ts';
 import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
 
 const LEASE_DURATION_MS = 4000;
@@ -37,7 +38,7 @@ describe('leader election between two operator processes', function () {
       '--lease-duration', `${LEASE_DURATION_MS}ms`, '--renew-deadline', '3s', '--retry-period', `${RETRY_MS}ms`,
       '--probe-address', `127.0.0.1:${port}`,
       '--no-coordinator', '--no-webhook',
-    ], { env: { ...process.env, POD_NAME: identity }, stdio: ['ignore', 'pipe', 'pipe'] });
+    ], { env: { ...process.env, POD_NAME: identity, POD_NAMESPACE: namespace }, stdio: ['ignore', 'pipe', 'pipe'] });
     const p: OperatorProcess = { identity, port: port!, child, output: [] };
     child.stdout!.on('data', (d) => p.output.push(String(d)));
     child.stderr!.on('data', (d) => p.output.push(String(d)));
@@ -63,12 +64,19 @@ describe('leader election between two operator processes', function () {
   });
 
   it('lets exactly one of two replicas lead, and fails over within the lease duration when it dies', async () => {
+    // The replicas' pods, which the leader labels so that the Coordinator Service reaches it.
+    const core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
+    for (const name of ['operator-a', 'operator-b']) {
+      await core.createNamespacedPod({ namespace, body: { metadata: { name, labels: { [LEADER_LABEL]: 'true' } }, spec: { schedulerName: 'none', containers: [{ name: 'operator', image: 'registry.example/attestor@sha256:' + '0'.repeat(64) }] } } });
+    }
+    const leaderLabel = async (name: string) => (await core.readNamespacedPod({ name, namespace })).metadata?.labels?.[LEADER_LABEL];
     const a = await startOperatorProcess('operator-a');
     const b = await startOperatorProcess('operator-b');
     const leaderIdentity = await waitFor(holder, { description: 'a Lease holder' });
     const [leader, follower] = leaderIdentity === 'operator-a' ? [a, b] : [b, a];
     await waitFor(async () => (await metric(leader, /leader_election_master_status\{name="attestor-operator"\} (\d)/)) === '1', { description: 'leader reports master status' });
     assert.equal(await metric(follower, /leader_election_master_status\{name="attestor-operator"\} (\d)/), '0');
+    await waitFor(async () => (await leaderLabel(leader.identity)) === 'true' && (await leaderLabel(follower.identity)) === undefined, { description: 'only the leader\'s pod labelled (a stale label from before dropped)' });
 
     // Only the leader reconciles.
     const first = uniqueName('failover');
@@ -84,6 +92,7 @@ describe('leader election between two operator processes', function () {
     const takeover = Date.now() - killedAt;
     // Expiry is measured from the last renewal the follower saw, plus one retry period, plus slack for a loaded CI machine.
     assert.ok(takeover <= LEASE_DURATION_MS + 6 * RETRY_MS, `takeover took ${takeover} ms`);
+    await waitFor(async () => (await leaderLabel(follower.identity)) === 'true', { description: 'the new leader labels its pod' });
     const second = uniqueName('failover');
     await custom.createClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests', body: manifest(second) });
     await waitFor(async () => ((await custom.getClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests', name: second })) as any).status?.hash, { description: 'new leader reconciles' });
@@ -94,6 +103,7 @@ describe('leader election between two operator processes', function () {
     follower.child.kill('SIGTERM');
     assert.equal(await exited(follower), 0);
     assert.equal(await holder(), '');
+    assert.equal(await leaderLabel(follower.identity), undefined, 'a clean stop removes the label');
     for (const name of [first, second]) await custom.deleteClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests', name });
   });
 });

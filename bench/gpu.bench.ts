@@ -29,6 +29,7 @@ import { compareMeasurements } from '../src/attestation/nvidia/measurements.ts';
 import { parseRim } from '../src/attestation/nvidia/rim.ts';
 import { parseGpuReport } from '../src/attestation/nvidia/spdm.ts';
 import { verifyGpuReport } from '../src/attestation/nvidia/verify.ts';
+import { median, rateAsync } from './lib/rate.ts';
 
 const SECONDS = Number(process.env.GPU_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.GPU_BENCH_ROUNDS ?? 3);
@@ -40,20 +41,7 @@ const certificateChain = readFileSync(file('hopper-535/certs.pem'), 'utf8');
 const rimXml = readFileSync(file('rims/NV_GPU_VBIOS_1010_0200_882_96005E0001.xml'), 'utf8');
 const nonce = report.slice(4, 36);
 
-/** Calls f for about SECONDS and returns calls per second. */
-async function rate(f: () => boolean | Promise<boolean>): Promise<number> {
-  for (let i = 0; i < 5; i++) if (!(await f())) throw new Error('benchmark body failed');
-  const end = performance.now() + SECONDS * 1000;
-  let n = 0;
-  const start = performance.now();
-  while (performance.now() < end) {
-    for (let i = 0; i < 5; i++) if (!(await f())) throw new Error('benchmark body failed');
-    n += 5;
-  }
-  return (n * 1000) / (performance.now() - start);
-}
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const rate = (f: () => boolean | Promise<boolean>): Promise<number> => rateAsync(SECONDS, f, 5);
 
 // Floor: the signature alone, with everything prepared outside the loop.
 const parsed = parseGpuReport(report);

@@ -23,6 +23,7 @@ import { SnpEndorsementCache } from '../src/attestation/snp/endorsement-cache.ts
 import { parseSnpReport, signedBytes } from '../src/attestation/snp/report.ts';
 import { p1363Signature } from '../src/attestation/snp/signature.ts';
 import { verifySnpReport } from '../src/attestation/snp/verify.ts';
+import { median, rate as measureRate } from './lib/rate.ts';
 
 const SECONDS = Number(process.env.SNP_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.SNP_BENCH_ROUNDS ?? 3);
@@ -33,20 +34,7 @@ const vcekFile = fileURLToPath(new URL('vcek.der', dir));
 const report = new Uint8Array(readFileSync(reportFile));
 const vcek = new Uint8Array(readFileSync(vcekFile));
 
-/** Calls f for about SECONDS and returns calls per second. */
-function rate(f: () => boolean): number {
-  for (let i = 0; i < 50; i++) if (!f()) throw new Error('benchmark body failed');
-  const end = performance.now() + SECONDS * 1000;
-  let n = 0;
-  const start = performance.now();
-  while (performance.now() < end) {
-    for (let i = 0; i < 20; i++) if (!f()) throw new Error('benchmark body failed');
-    n += 20;
-  }
-  return (n * 1000) / (performance.now() - start);
-}
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const rate = (f: () => boolean): number => measureRate(SECONDS, f, 20);
 
 // Floor: the signature alone, with everything prepared outside the loop.
 const key = createPublicKey(new X509Certificate(vcek).publicKey.export({ format: 'pem', type: 'spki' }));

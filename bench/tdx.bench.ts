@@ -25,6 +25,7 @@ import { TdxVerifierCache } from '../src/attestation/tdx/chain-cache.ts';
 import type { TdxCollateral } from '../src/attestation/tdx/collateral.ts';
 import { parseTdxQuote } from '../src/attestation/tdx/quote.ts';
 import { verifyTdxQuote } from '../src/attestation/tdx/verify.ts';
+import { median, rate as measureRate } from './lib/rate.ts';
 
 const SECONDS = Number(process.env.TDX_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.TDX_BENCH_ROUNDS ?? 3);
@@ -43,20 +44,7 @@ const collateral: TdxCollateral = {
   rootCrl: sample('rootcrl.der'),
 };
 
-/** Calls f for about SECONDS and returns calls per second. */
-function rate(f: () => boolean): number {
-  for (let i = 0; i < 20; i++) if (!f()) throw new Error('benchmark body failed');
-  const end = performance.now() + SECONDS * 1000;
-  let n = 0;
-  const start = performance.now();
-  while (performance.now() < end) {
-    for (let i = 0; i < 10; i++) if (!f()) throw new Error('benchmark body failed');
-    n += 10;
-  }
-  return (n * 1000) / (performance.now() - start);
-}
-
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+const rate = (f: () => boolean): number => measureRate(SECONDS, f, 10);
 
 // Floor: the quote signature alone, with everything prepared outside the loop.
 const parsed = parseTdxQuote(quote);

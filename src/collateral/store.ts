@@ -117,19 +117,29 @@ export class CollateralStore {
     return this.#lookup(nvidiaRimItem(this.#endpoints, id));
   }
 
-  async #lookup<T>(item: CollateralItem<T>): Promise<Lookup<T>> {
+  /** Lookups of one item that overlap share one read and at most one request. */
+  #lookup<T>(item: CollateralItem<T>): Promise<Lookup<T>> {
+    let pending = this.#inflight.get(item.file) as Promise<Lookup<T>> | undefined;
+    if (!pending) {
+      pending = this.#readOrFetch(item).finally(() => this.#inflight.delete(item.file));
+      this.#inflight.set(item.file, pending);
+    }
+    return pending;
+  }
+
+  async #readOrFetch<T>(item: CollateralItem<T>): Promise<Lookup<T>> {
     const cached = await this.#read(item);
     if (cached && 'value' in cached) {
       const stale = this.#staleness(item, cached.value);
       if (stale === undefined) return { status: 'found', value: cached.value, from: 'cache' };
       if (!this.#network) return { status: 'found', value: cached.value, from: 'cache', stale: `${stale}; fetching is off, so the cached copy is used` };
-      const fresh = await this.#fetchOnce(item);
+      const fresh = await this.#fetchAndStore(item);
       if (fresh.status === 'found') return fresh;
       return { status: 'found', value: cached.value, from: 'cache', stale: `${stale}; fetching a newer one failed: ${fresh.status === 'failed' ? fresh.error : fresh.reason}` };
     }
     const damaged = cached ? `the cached ${item.file} is not usable: ${cached.invalid}` : undefined;
     if (!this.#network) return damaged ? { status: 'failed', error: damaged } : { status: 'missing', reason: `${item.what} is not in the cache (${item.file}) and fetching is off` };
-    return this.#fetchOnce(item);
+    return this.#fetchAndStore(item);
   }
 
   #staleness<T>(item: CollateralItem<T>, value: T): string | undefined {
@@ -156,15 +166,6 @@ export class CollateralStore {
       }
     }
     return item.read(bytes, chain);
-  }
-
-  #fetchOnce<T>(item: CollateralItem<T>): Promise<Lookup<T>> {
-    let pending = this.#inflight.get(item.file) as Promise<Lookup<T>> | undefined;
-    if (!pending) {
-      pending = this.#fetchAndStore(item).finally(() => this.#inflight.delete(item.file));
-      this.#inflight.set(item.file, pending);
-    }
-    return pending;
   }
 
   async #fetchAndStore<T>(item: CollateralItem<T>): Promise<Lookup<T>> {

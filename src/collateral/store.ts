@@ -57,6 +57,7 @@ export interface CollateralStoreOptions {
 
 /** Vendor collateral from a cache directory, fetched into it where allowed. */
 export class CollateralStore {
+  readonly #options: CollateralStoreOptions;
   readonly #dir: string;
   readonly #network: boolean;
   readonly #fetch: FetchFunction;
@@ -67,6 +68,7 @@ export class CollateralStore {
   readonly #inflight = new Map<string, Promise<Lookup<unknown>>>();
 
   constructor(options: CollateralStoreOptions) {
+    this.#options = options;
     this.#dir = options.dir;
     this.#network = options.network ?? false;
     this.#fetch = options.fetch ?? undiciFetch();
@@ -81,6 +83,11 @@ export class CollateralStore {
 
   get network(): boolean {
     return this.#network;
+  }
+
+  /** The same cache with fetching off: for lookups that must not reach a vendor. */
+  offline(): CollateralStore {
+    return this.#network ? new CollateralStore({ ...this.#options, network: false }) : this;
   }
 
   snpVcek(product: SnpProduct, chipId: Uint8Array, reportedTcb: bigint): Promise<Lookup<Uint8Array>> {

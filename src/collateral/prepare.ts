@@ -1,0 +1,87 @@
+/**
+ * The bridge between the asynchronous store and the synchronous appraisal: before appraising a
+ * node's evidence, the Coordinator awaits prepareCollateral(evidence), which looks up (and, where
+ * allowed, fetches) everything this evidence needs, and gets a plain NodeCollateral back. The
+ * notes say what is missing, stale or could not be fetched; they are for logs and events, while
+ * the verdict stays the verifier's.
+ *
+ * Precedence: a VCEK from the operator's own lookup (`base`, e.g. --snp-vcek-dir) wins, and the
+ * evidence's certificate table wins over both (no VCEK lookup then). TDX collateral from the store
+ * wins field by field over `base.tdx`, which is one fixed directory and may be for another FMSPC.
+ * RIMs are the union, by ID.
+ */
+import type { NodeCollateral, NodeEvidence } from '../attestation/node-appraisal.ts';
+import type { RimInput } from '../attestation/nvidia/appraise.ts';
+import type { SnpProduct } from '../attestation/reference-values.ts';
+import { gpuRims } from './gpu.ts';
+import { snpCertificates, snpCrl } from './snp.ts';
+import type { CollateralStore } from './store.ts';
+import { tdxCollateral } from './tdx.ts';
+
+export interface PrepareOptions {
+  /** Collateral the operator configured directly (directories); see the precedence above. */
+  readonly base?: NodeCollateral;
+  /** The SEV-SNP product of reports that do not name it (version 2). */
+  readonly snpProduct?: SnpProduct;
+}
+
+export interface PreparedCollateral {
+  readonly collateral: NodeCollateral;
+  /** One line per problem, prefixed with what it is about (`snp:`, `tdx:`, `gpu <uuid>:`). */
+  readonly notes: string[];
+}
+
+export async function prepareCollateral(evidence: NodeEvidence, store: CollateralStore, options: PrepareOptions = {}): Promise<PreparedCollateral> {
+  const base = options.base ?? {};
+  const [cvm, gpus] = await Promise.all([
+    evidence.cvm.platform === 'snp' ? prepareSnp(evidence.cvm, store, base, options.snpProduct) : evidence.cvm.platform === 'tdx' ? prepareTdx(evidence.cvm.report, store, base) : { collateral: {}, notes: [] },
+    Promise.all(evidence.gpus.map(async (g) => ({ uuid: g.uuid, ...(await gpuRims(store, g)) }))),
+  ]);
+  const rims: RimInput[] = [...(base.rims ?? [])];
+  const ids = new Set(rims.map((r) => r.id));
+  for (const rim of gpus.flatMap((g) => g.rims)) {
+    if (ids.has(rim.id)) continue;
+    ids.add(rim.id);
+    rims.push(rim);
+  }
+  return {
+    collateral: { ...base, ...cvm.collateral, rims },
+    notes: [...cvm.notes, ...gpus.flatMap((g) => g.notes.map((n) => `gpu ${g.uuid}: ${n}`))],
+  };
+}
+
+async function prepareSnp(cvm: NodeEvidence['cvm'], store: CollateralStore, base: NodeCollateral, product: SnpProduct | undefined): Promise<{ collateral: NodeCollateral; notes: string[] }> {
+  const report = cvm.report;
+  const notes: string[] = [];
+  let certificates: string | undefined;
+  let foundProduct: SnpProduct | undefined;
+  if (!(cvm.auxblob && cvm.auxblob.length > 0)) {
+    certificates = base.snpCertificates?.(report);
+    if (!certificates) {
+      const looked = await snpCertificates(store, report, { product });
+      certificates = looked.pem;
+      foundProduct = looked.product;
+      notes.push(...looked.notes);
+    }
+  }
+  let crl = base.snpCrl;
+  if (!crl) {
+    const looked = await snpCrl(store, report, { product, foundProduct });
+    crl = looked.crl;
+    notes.push(...looked.notes);
+  }
+  const collateral: NodeCollateral = {};
+  if (certificates) {
+    const pem = certificates;
+    // Prepared for this report only: any other report gets what the base lookup says.
+    collateral.snpCertificates = (r) => (Buffer.from(r).equals(Buffer.from(report)) ? pem : base.snpCertificates?.(r));
+  }
+  if (crl) collateral.snpCrl = crl;
+  return { collateral, notes: notes.map((n) => `snp: ${n}`) };
+}
+
+async function prepareTdx(quote: Uint8Array, store: CollateralStore, base: NodeCollateral): Promise<{ collateral: NodeCollateral; notes: string[] }> {
+  const found = await tdxCollateral(store, quote);
+  const tdx = { ...base.tdx, ...found.collateral };
+  return { collateral: Object.keys(tdx).length > 0 ? { tdx } : {}, notes: found.notes.map((n) => `tdx: ${n}`) };
+}

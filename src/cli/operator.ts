@@ -5,6 +5,9 @@ import { hostname } from 'node:os';
 import { basename, join } from 'node:path';
 import type { RimInput } from '../attestation/nvidia/index.ts';
 import { snpCertificatesFromDir } from '../coordinator/collateral-dir.ts';
+import { CollateralStore, prepareCollateral } from '../collateral/index.ts';
+import type { SnpProduct } from '../attestation/reference-values.ts';
+import type { NodeCollateral, NodeEvidence } from '../attestation/node-appraisal.ts';
 import { loadTdxCollateralDir } from './verify/tdx.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_LEASE_NAME, startOperator } from '../operator/operator.ts';
@@ -31,9 +34,31 @@ interface OperatorCliOptions {
   rimDir?: string;
   snpVcekDir?: string;
   tdxCollateral?: string;
+  collateralCache?: string;
+  collateralFetch: boolean;
+  collateralTimeout: number;
+  snpProduct?: SnpProduct;
+  amdKdsUrl?: string;
+  intelPcsUrl?: string;
+  nvidiaRimUrl?: string;
   webhook: boolean;
   webhookAddress: { host: string; port: number };
   operatorUsername?: string;
+}
+
+function collateralPreparer(opts: OperatorCliOptions) {
+  const store = new CollateralStore({
+    dir: opts.collateralCache!,
+    network: opts.collateralFetch,
+    limits: { timeoutMs: opts.collateralTimeout },
+    endpoints: {
+      ...(opts.amdKdsUrl ? { amdKds: opts.amdKdsUrl } : {}),
+      ...(opts.intelPcsUrl ? { intelPcs: opts.intelPcsUrl } : {}),
+      ...(opts.nvidiaRimUrl ? { nvidiaRim: opts.nvidiaRimUrl } : {}),
+    },
+  });
+  return (evidence: NodeEvidence, base: NodeCollateral | undefined) =>
+    prepareCollateral(evidence, store, { ...(base ? { base } : {}), ...(opts.snpProduct ? { snpProduct: opts.snpProduct } : {}) });
 }
 
 /** RIM documents from a directory (air-gapped clusters keep NVIDIA's RIMs here); the file name is the RIM ID. */
@@ -63,6 +88,13 @@ export function operatorCommand(): Command {
     .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
     .option('--snp-vcek-dir <dir>', 'SEV-SNP VCEK/VLEK certificates named <chip-id>[-<reported-tcb>].pem|der, for evidence without a certificate table')
     .option('--tdx-collateral <dir>', 'Intel PCS collateral (TCB info, QE identity, CRLs; layout as for attestor verify tdx)')
+    .option('--collateral-cache <dir>', 'vendor collateral cache (docs/collateral.md): VCEKs, CRLs, PCS collateral, RIMs, read before appraisal')
+    .option('--collateral-fetch', 'fetch what the cache lacks from AMD KDS, Intel PCS and the NVIDIA RIM service (off: air-gapped)', false)
+    .option('--collateral-timeout <duration>', 'timeout of one collateral request', durationOption, 10_000)
+    .addOption(new Option('--snp-product <product>', 'SEV-SNP product of version-2 reports, which do not name it (for KDS requests)').choices(['Milan', 'Genoa', 'Turin']))
+    .option('--amd-kds-url <url>', 'AMD KDS base URL (a mirror)')
+    .option('--intel-pcs-url <url>', 'Intel PCS base URL (a mirror)')
+    .option('--nvidia-rim-url <url>', 'NVIDIA RIM service base URL (a mirror)')
     .option('--no-webhook', 'do not serve the admission webhook')
     .option('--webhook-address <host:port>', 'serve the admission webhook (HTTPS, same certificate) here', addressOption, { host: '0.0.0.0', port: 9443 })
     .option('--operator-username <username>', 'the only identity allowed to set the gpu-attested label and lift the unattested taint (default system:serviceaccount:<namespace>:attestor-operator)')
@@ -97,6 +129,7 @@ export function operatorCommand(): Command {
                   ...(opts.snpVcekDir ? { snpCertificates: snpCertificatesFromDir(opts.snpVcekDir) } : {}),
                   ...(opts.tdxCollateral ? { tdx: loadTdxCollateralDir(opts.tdxCollateral) } : {}),
                 },
+                ...(opts.collateralCache ? { prepareProductionCollateral: collateralPreparer(opts) } : {}),
               },
             }
           : undefined,

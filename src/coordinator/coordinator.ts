@@ -32,6 +32,11 @@ export interface CoordinatorTrust {
   /** Pinned vendor roots (the verifiers' defaults when empty). */
   production: NodeTrust;
   productionCollateral?: NodeCollateral;
+  /**
+   * Completes the production collateral for one node's evidence (the vendor collateral cache,
+   * src/collateral): awaited before appraisal, its notes logged. Absent: productionCollateral alone.
+   */
+  prepareProductionCollateral?: (evidence: NodeEvidence, base: NodeCollateral | undefined) => Promise<{ collateral: NodeCollateral; notes: string[] }>;
   /** Generated roots of simulated evidence: used only while the active Manifest accepts simulated evidence. */
   simulated?: NodeTrust;
   simulatedCollateral?: NodeCollateral;
@@ -271,7 +276,13 @@ export class Coordinator {
       caches: this.#caches,
     };
     const { trust } = this.#deps;
-    const production = await appraiseNode(evidence, expectation, { ...base, trust: trust.production, collateral: trust.productionCollateral });
+    let collateral = trust.productionCollateral;
+    if (trust.prepareProductionCollateral) {
+      const prepared = await trust.prepareProductionCollateral(evidence, trust.productionCollateral);
+      for (const note of prepared.notes) this.#log.warn({ note }, 'collateral');
+      collateral = prepared.collateral;
+    }
+    const production = await appraiseNode(evidence, expectation, { ...base, trust: trust.production, collateral });
     if (production.verified || !manifest.spec.development?.acceptSimulatedEvidence || !trust.simulated) return { verdict: production, simulated: false };
     const simulated = await appraiseNode(evidence, expectation, { ...base, trust: trust.simulated, collateral: trust.simulatedCollateral });
     // A refusal under simulated roots explains less than one under the real roots, unless the

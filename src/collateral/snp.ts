@@ -12,6 +12,7 @@ import { parseSnpReport, type SnpReport } from '../attestation/snp/report.ts';
 import { ParseError } from '../attestation/verdict.ts';
 import { describeMiss, foundNotes } from './notes.ts';
 import type { CollateralStore } from './store.ts';
+import { toPem } from '../attestation/pem.ts';
 
 export interface SnpCollateralOptions {
   /** The product of reports that do not say it (version 2). */
@@ -48,7 +49,7 @@ export async function snpCertificates(store: CollateralStore, reportBytes: Uint8
     const chain = await store.snpCertChain(product);
     if (chain.status !== 'found') notes.push(`${describeMiss(chain)} (the pinned ASK/ARK are used)`);
     else notes.push(...foundNotes(chain));
-    return { pem: derToPem(vcek.value) + (chain.status === 'found' ? chain.value : ''), product, notes };
+    return { pem: toPem(vcek.value) + (chain.status === 'found' ? chain.value : ''), product, notes };
   }
   if (!known) notes.push(`the report (version ${report.version}) does not name its product and no cached VCEK matches its chip and TCB; name the product to fetch it from KDS`);
   return { notes };
@@ -77,9 +78,4 @@ function parse(bytes: Uint8Array): SnpReport | undefined {
 
 function reportProduct(report: SnpReport): SnpProduct | undefined {
   return report.cpuid ? (productFromCpuid(report.cpuid.family, report.cpuid.model) ?? undefined) : undefined;
-}
-
-function derToPem(der: Uint8Array): string {
-  const b64 = Buffer.from(der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return `-----BEGIN CERTIFICATE-----\n${b64}\n-----END CERTIFICATE-----\n`;
 }

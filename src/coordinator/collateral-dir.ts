@@ -13,6 +13,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseSnpReport } from '../attestation/snp/index.ts';
 import { ParseError } from '../attestation/verdict.ts';
+import { toPem } from '../attestation/pem.ts';
 
 export function snpCertificatesFromDir(dir: string): (report: Uint8Array) => string | undefined {
   return (reportBytes) => {
@@ -30,12 +31,8 @@ export function snpCertificatesFromDir(dir: string): (report: Uint8Array) => str
       const path = join(dir, name);
       if (!existsSync(path)) continue;
       const data = readFileSync(path);
-      return name.endsWith('.pem') ? data.toString('utf8') : derToPem(data);
+      return name.endsWith('.pem') ? data.toString('utf8') : toPem(data);
     }
     return undefined;
   };
-}
-
-function derToPem(der: Buffer): string {
-  return `-----BEGIN CERTIFICATE-----\n${der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`;
 }

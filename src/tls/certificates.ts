@@ -6,6 +6,7 @@
 import 'reflect-metadata'; // @peculiar/x509 needs it (tsyringe)
 import { webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
+import { toPem } from '../attestation/pem.ts';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 type CryptoKey = webcrypto.CryptoKey;
@@ -88,16 +89,11 @@ export async function issueCertificate(ca: KeyAndCertificate, request: Certifica
 export async function createSigningKeyPair(): Promise<{ privateKeyPem: string; publicKeyPem: string }> {
   const keys = (await webcrypto.subtle.generateKey(algorithm, true, ['sign', 'verify'])) as CryptoKeyPair;
   const spki = Buffer.from(await webcrypto.subtle.exportKey('spki', keys.publicKey));
-  return { privateKeyPem: await privateKeyPem(keys.privateKey), publicKeyPem: pem('PUBLIC KEY', spki) };
+  return { privateKeyPem: await privateKeyPem(keys.privateKey), publicKeyPem: toPem(spki, 'PUBLIC KEY') };
 }
 
 async function privateKeyPem(key: CryptoKey): Promise<string> {
-  return pem('PRIVATE KEY', Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key)));
-}
-
-function pem(label: string, der: Buffer): string {
-  const body = der.toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '');
-  return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+  return toPem(Buffer.from(await webcrypto.subtle.exportKey('pkcs8', key)), 'PRIVATE KEY');
 }
 
 function randomSerial(): string {

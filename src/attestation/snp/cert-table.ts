@@ -5,6 +5,7 @@
  * start), ended by an all-zero entry (GHCB spec 2.0, "SNP Extended Guest Request").
  */
 import { ParseError } from '../verdict.ts';
+import { toPem } from '../pem.ts';
 
 /** GUIDs as the spec writes them (canonical text form). */
 export const SNP_CERT_GUIDS = {
@@ -85,6 +86,6 @@ export function encodeSnpCertTable(certs: ReadonlyArray<{ kind: keyof typeof SNP
 export function certTableToPem(entries: readonly SnpCertEntry[]): string {
   return entries
     .filter((e) => e.kind !== 'other')
-    .map((e) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(e.der).toString('base64').replace(/(.{64})/g, '$1\n').replace(/\n$/, '')}\n-----END CERTIFICATE-----\n`)
+    .map((e) => toPem(e.der))
     .join('');
 }

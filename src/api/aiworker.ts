@@ -2,8 +2,8 @@
  * The AIWorker resource: a confidential GPU inference server. The operator turns it into a
  * Deployment (confidential runtime class, policy annotation, GPU requests) and a Service.
  */
-import { conditionsSchema, dnsSubdomainPattern, GROUP, hexSchema, VERSION, type Condition } from './common.ts';
-import type { CustomResourceDefinition, JSONSchemaProps } from './schema.ts';
+import { type Condition, conditionsSchema, customResourceDefinition, dnsSubdomainPattern, GROUP, hexSchema, VERSION } from './common.ts';
+import type { JSONSchemaProps } from './schema.ts';
 
 export const AIWORKER_KIND = 'AIWorker';
 export const AIWORKER_PLURAL = 'aiworkers';
@@ -97,53 +97,44 @@ const aiWorkerSpecSchema: JSONSchemaProps = {
   },
 };
 
-export const aiWorkerCrd: CustomResourceDefinition = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: `${AIWORKER_PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'attestor', 'app.kubernetes.io/managed-by': 'attestor' } },
-  spec: {
-    group: GROUP,
-    scope: 'Namespaced',
-    names: { kind: AIWORKER_KIND, listKind: 'AIWorkerList', plural: AIWORKER_PLURAL, singular: 'aiworker', shortNames: ['aiw'], categories: ['attestor'] },
-    versions: [{
-      name: VERSION,
-      served: true,
-      storage: true,
-      subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' } },
-      additionalPrinterColumns: [
-        { name: 'Model', type: 'string', jsonPath: '.spec.model' },
-        { name: 'Desired', type: 'integer', jsonPath: '.spec.replicas' },
-        { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas' },
-        { name: 'Attested', type: 'integer', jsonPath: '.status.attestedReplicas', description: 'Ready replicas on attested GPU nodes.' },
-        { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
-        { name: 'Runtime', type: 'string', jsonPath: '.spec.runtimeClassName', priority: 1 },
-        { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-      ],
-      schema: {
-        openAPIV3Schema: {
-          type: 'object',
-          description: 'AIWorker is a confidential GPU inference server: the operator runs it as a Deployment with a confidential runtime class, a Manifest-approved policy and GPUs only on attested nodes.',
-          required: ['spec'],
-          properties: {
-            apiVersion: { type: 'string' },
-            kind: { type: 'string' },
-            metadata: { type: 'object' },
-            spec: aiWorkerSpecSchema,
-            status: {
-              type: 'object',
-              properties: {
-                observedGeneration: { type: 'integer', format: 'int64' },
-                replicas: { type: 'integer', description: 'Pods that exist.' },
-                readyReplicas: { type: 'integer', description: 'Pods that are ready.' },
-                attestedReplicas: { type: 'integer', description: 'Ready pods on nodes whose attestation is current.' },
-                selector: { type: 'string', description: 'Label selector of the pods (for the scale subresource).' },
-                policyHash: hexSchema(32, 'SHA-256 of the policy the pods run under'),
-                conditions: conditionsSchema,
-              },
-            },
-          },
+export const aiWorkerCrd = customResourceDefinition({
+  kind: AIWORKER_KIND,
+  listKind: 'AIWorkerList',
+  plural: AIWORKER_PLURAL,
+  singular: 'aiworker',
+  shortNames: ['aiw'],
+  scope: 'Namespaced',
+  subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' } },
+  printerColumns: [
+    { name: 'Model', type: 'string', jsonPath: '.spec.model' },
+    { name: 'Desired', type: 'integer', jsonPath: '.spec.replicas' },
+    { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas' },
+    { name: 'Attested', type: 'integer', jsonPath: '.status.attestedReplicas', description: 'Ready replicas on attested GPU nodes.' },
+    { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
+    { name: 'Runtime', type: 'string', jsonPath: '.spec.runtimeClassName', priority: 1 },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+  schema: {
+    type: 'object',
+    description: 'AIWorker is a confidential GPU inference server: the operator runs it as a Deployment with a confidential runtime class, a Manifest-approved policy and GPUs only on attested nodes.',
+    required: ['spec'],
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec: aiWorkerSpecSchema,
+      status: {
+        type: 'object',
+        properties: {
+          observedGeneration: { type: 'integer', format: 'int64' },
+          replicas: { type: 'integer', description: 'Pods that exist.' },
+          readyReplicas: { type: 'integer', description: 'Pods that are ready.' },
+          attestedReplicas: { type: 'integer', description: 'Ready pods on nodes whose attestation is current.' },
+          selector: { type: 'string', description: 'Label selector of the pods (for the scale subresource).' },
+          policyHash: hexSchema(32, 'SHA-256 of the policy the pods run under'),
+          conditions: conditionsSchema,
         },
       },
-    }],
+    },
   },
-};
+});

@@ -1,5 +1,5 @@
 /** API group, version and the schema pieces all attestor resources share. */
-import type { JSONSchemaProps } from './schema.ts';
+import type { CustomResourceDefinition, JSONSchemaProps, PrinterColumn } from './schema.ts';
 
 export const GROUP = 'attestor.dev';
 export const VERSION = 'v1alpha1';
@@ -50,3 +50,30 @@ export const durationPattern = '^([0-9]+(\\.[0-9]+)?(ms|s|m|h))+$';
 
 /** RFC 1123 DNS label, as Kubernetes names of runtime classes, ConfigMaps, ... */
 export const dnsSubdomainPattern = '^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$';
+
+export interface CrdOptions {
+  kind: string;
+  listKind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  scope: 'Cluster' | 'Namespaced';
+  subresources: NonNullable<CustomResourceDefinition['spec']['versions'][number]['subresources']>;
+  printerColumns: PrinterColumn[];
+  schema: JSONSchemaProps;
+}
+
+/** An attestor CRD: one served and stored version, in the `attestor` category. */
+export function customResourceDefinition(o: CrdOptions): CustomResourceDefinition {
+  return {
+    apiVersion: 'apiextensions.k8s.io/v1',
+    kind: 'CustomResourceDefinition',
+    metadata: { name: `${o.plural}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'attestor', 'app.kubernetes.io/managed-by': 'attestor' } },
+    spec: {
+      group: GROUP,
+      scope: o.scope,
+      names: { kind: o.kind, listKind: o.listKind, plural: o.plural, singular: o.singular, shortNames: o.shortNames, categories: ['attestor'] },
+      versions: [{ name: VERSION, served: true, storage: true, subresources: o.subresources, additionalPrinterColumns: o.printerColumns, schema: { openAPIV3Schema: o.schema } }],
+    },
+  };
+}

@@ -4,8 +4,8 @@
  * Its canonical hash (status.hash) is what clients pin.
  */
 import type { ReferenceValues } from '../attestation/reference-values.ts';
-import { conditionsSchema, dnsSubdomainPattern, durationPattern, GROUP, hexSchema, VERSION, type Condition } from './common.ts';
-import type { CustomResourceDefinition, JSONSchemaProps } from './schema.ts';
+import { type Condition, conditionsSchema, customResourceDefinition, dnsSubdomainPattern, durationPattern, GROUP, hexSchema, VERSION } from './common.ts';
+import type { JSONSchemaProps } from './schema.ts';
 
 export const MANIFEST_KIND = 'Manifest';
 export const MANIFEST_PLURAL = 'manifests';
@@ -190,63 +190,54 @@ export const manifestSpecSchema: JSONSchemaProps = {
   },
 };
 
-export const manifestCrd: CustomResourceDefinition = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: `${MANIFEST_PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'attestor', 'app.kubernetes.io/managed-by': 'attestor' } },
-  spec: {
-    group: GROUP,
-    scope: 'Cluster',
-    names: { kind: MANIFEST_KIND, listKind: 'ManifestList', plural: MANIFEST_PLURAL, singular: 'manifest', shortNames: ['mf'], categories: ['attestor'] },
-    versions: [{
-      name: VERSION,
-      served: true,
-      storage: true,
-      subresources: { status: {} },
-      additionalPrinterColumns: [
-        { name: 'Active', type: 'string', jsonPath: '.status.conditions[?(@.type=="Active")].status', description: 'Whether this is the Manifest the Coordinator appraises against.' },
-        { name: 'Valid', type: 'string', jsonPath: '.status.conditions[?(@.type=="Valid")].status' },
-        { name: 'Hash', type: 'string', jsonPath: '.status.hash', description: 'Canonical SHA-256 of the spec, for clients to pin.' },
-        { name: 'Simulated', type: 'boolean', jsonPath: '.spec.development.acceptSimulatedEvidence', priority: 1 },
-        { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-      ],
-      schema: {
-        openAPIV3Schema: {
-          type: 'object',
-          description: 'Manifest holds the reference values (CVM measurements and TCB minimums, workload policy hashes, runtime classes, GPU driver/VBIOS versions and RIMs) that the attestor Coordinator verifies evidence against. Clients pin its hash.',
-          required: ['spec'],
-          properties: {
-            apiVersion: { type: 'string' },
-            kind: { type: 'string' },
-            metadata: { type: 'object' },
-            spec: manifestSpecSchema,
-            status: {
+export const manifestCrd = customResourceDefinition({
+  kind: MANIFEST_KIND,
+  listKind: 'ManifestList',
+  plural: MANIFEST_PLURAL,
+  singular: 'manifest',
+  shortNames: ['mf'],
+  scope: 'Cluster',
+  subresources: { status: {} },
+  printerColumns: [
+    { name: 'Active', type: 'string', jsonPath: '.status.conditions[?(@.type=="Active")].status', description: 'Whether this is the Manifest the Coordinator appraises against.' },
+    { name: 'Valid', type: 'string', jsonPath: '.status.conditions[?(@.type=="Valid")].status' },
+    { name: 'Hash', type: 'string', jsonPath: '.status.hash', description: 'Canonical SHA-256 of the spec, for clients to pin.' },
+    { name: 'Simulated', type: 'boolean', jsonPath: '.spec.development.acceptSimulatedEvidence', priority: 1 },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+  schema: {
+    type: 'object',
+    description: 'Manifest holds the reference values (CVM measurements and TCB minimums, workload policy hashes, runtime classes, GPU driver/VBIOS versions and RIMs) that the attestor Coordinator verifies evidence against. Clients pin its hash.',
+    required: ['spec'],
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec: manifestSpecSchema,
+      status: {
+        type: 'object',
+        description: 'Observed state, written by the operator.',
+        properties: {
+          hash: hexSchema(32, 'Canonical SHA-256 of the spec (RFC 8785 JSON)'),
+          observedGeneration: { type: 'integer', format: 'int64' },
+          activeSince: { type: 'string', format: 'date-time', description: 'When this Manifest became the active one.' },
+          conditions: conditionsSchema,
+          history: {
+            type: 'array',
+            maxItems: MANIFEST_HISTORY_LIMIT,
+            description: 'Earlier hashes of this Manifest, newest first.',
+            items: {
               type: 'object',
-              description: 'Observed state, written by the operator.',
+              required: ['hash', 'generation', 'replacedAt'],
               properties: {
-                hash: hexSchema(32, 'Canonical SHA-256 of the spec (RFC 8785 JSON)'),
-                observedGeneration: { type: 'integer', format: 'int64' },
-                activeSince: { type: 'string', format: 'date-time', description: 'When this Manifest became the active one.' },
-                conditions: conditionsSchema,
-                history: {
-                  type: 'array',
-                  maxItems: MANIFEST_HISTORY_LIMIT,
-                  description: 'Earlier hashes of this Manifest, newest first.',
-                  items: {
-                    type: 'object',
-                    required: ['hash', 'generation', 'replacedAt'],
-                    properties: {
-                      hash: hexSchema(32, 'Earlier canonical hash'),
-                      generation: { type: 'integer', format: 'int64' },
-                      replacedAt: { type: 'string', format: 'date-time' },
-                    },
-                  },
-                },
+                hash: hexSchema(32, 'Earlier canonical hash'),
+                generation: { type: 'integer', format: 'int64' },
+                replacedAt: { type: 'string', format: 'date-time' },
               },
             },
           },
         },
       },
-    }],
+    },
   },
-};
+});

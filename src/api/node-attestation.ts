@@ -2,8 +2,8 @@
  * The NodeAttestation resource: one per GPU node, named after it, status only. The Coordinator
  * writes the verdict on the node's CVM and GPUs there; the node controller gates the node on it.
  */
-import { conditionsSchema, GROUP, VERSION, type Condition } from './common.ts';
-import type { CustomResourceDefinition, JSONSchemaProps } from './schema.ts';
+import { type Condition, conditionsSchema, customResourceDefinition, GROUP, VERSION } from './common.ts';
+import type { JSONSchemaProps } from './schema.ts';
 
 export const NODE_ATTESTATION_KIND = 'NodeAttestation';
 export const NODE_ATTESTATION_PLURAL = 'nodeattestations';
@@ -48,84 +48,75 @@ export interface NodeAttestation {
 
 const reasons: JSONSchemaProps = { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 1024 }, description: 'Why the evidence was refused (empty when verified).' };
 
-export const nodeAttestationCrd: CustomResourceDefinition = {
-  apiVersion: 'apiextensions.k8s.io/v1',
-  kind: 'CustomResourceDefinition',
-  metadata: { name: `${NODE_ATTESTATION_PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'attestor', 'app.kubernetes.io/managed-by': 'attestor' } },
-  spec: {
-    group: GROUP,
-    scope: 'Cluster',
-    names: { kind: NODE_ATTESTATION_KIND, listKind: 'NodeAttestationList', plural: NODE_ATTESTATION_PLURAL, singular: 'nodeattestation', shortNames: ['na'], categories: ['attestor'] },
-    versions: [{
-      name: VERSION,
-      served: true,
-      storage: true,
-      subresources: { status: {} },
-      additionalPrinterColumns: [
-        { name: 'Attested', type: 'string', jsonPath: '.status.conditions[?(@.type=="Attested")].status' },
-        { name: 'GPUs Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="GPUsActivated")].status' },
-        { name: 'Platform', type: 'string', jsonPath: '.status.cvm.platform' },
-        { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Attested")].reason' },
-        { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
-        { name: 'Manifest', type: 'string', jsonPath: '.status.manifestHash', priority: 1 },
-        { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
-      ],
-      schema: {
-        openAPIV3Schema: {
-          type: 'object',
-          description: 'NodeAttestation records the Coordinator\'s verdict on a GPU node: its confidential VM and every GPU, against the active Manifest. Named after the node; written by the operator only.',
-          properties: {
-            apiVersion: { type: 'string' },
-            kind: { type: 'string' },
-            metadata: { type: 'object' },
-            spec: { type: 'object', description: 'Empty: NodeAttestation is status only.', maxProperties: 0 },
-            status: {
+export const nodeAttestationCrd = customResourceDefinition({
+  kind: NODE_ATTESTATION_KIND,
+  listKind: 'NodeAttestationList',
+  plural: NODE_ATTESTATION_PLURAL,
+  singular: 'nodeattestation',
+  shortNames: ['na'],
+  scope: 'Cluster',
+  subresources: { status: {} },
+  printerColumns: [
+    { name: 'Attested', type: 'string', jsonPath: '.status.conditions[?(@.type=="Attested")].status' },
+    { name: 'GPUs Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="GPUsActivated")].status' },
+    { name: 'Platform', type: 'string', jsonPath: '.status.cvm.platform' },
+    { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Attested")].reason' },
+    { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+    { name: 'Manifest', type: 'string', jsonPath: '.status.manifestHash', priority: 1 },
+    { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
+  ],
+  schema: {
+    type: 'object',
+    description: 'NodeAttestation records the Coordinator\'s verdict on a GPU node: its confidential VM and every GPU, against the active Manifest. Named after the node; written by the operator only.',
+    properties: {
+      apiVersion: { type: 'string' },
+      kind: { type: 'string' },
+      metadata: { type: 'object' },
+      spec: { type: 'object', description: 'Empty: NodeAttestation is status only.', maxProperties: 0 },
+      status: {
+        type: 'object',
+        properties: {
+          manifestHash: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'Hash of the Manifest the verdict was made against.' },
+          cvm: {
+            type: 'object',
+            required: ['platform', 'verified'],
+            description: 'Verdict on the confidential VM.',
+            properties: {
+              platform: { type: 'string', enum: ['snp', 'tdx'] },
+              verified: { type: 'boolean' },
+              simulated: { type: 'boolean', description: 'The evidence was signed by simulated (development) roots.' },
+              measurement: { type: 'string', maxLength: 96, description: 'Launch measurement (SNP) or MRTD (TDX).' },
+              tcb: { type: 'string', maxLength: 256, description: 'Reported TCB, as text.' },
+              policyHash: { type: 'string', maxLength: 96, description: 'Workload policy hash the CVM carries.' },
+              referenceValues: { type: 'string', maxLength: 63, description: 'Name of the Manifest entry it matched.' },
+              reasons,
+            },
+          },
+          gpus: {
+            type: 'array',
+            maxItems: 16,
+            description: 'Verdict per GPU.',
+            'x-kubernetes-list-type': 'map',
+            'x-kubernetes-list-map-keys': ['uuid'],
+            items: {
               type: 'object',
+              required: ['uuid', 'verified', 'activated'],
               properties: {
-                manifestHash: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'Hash of the Manifest the verdict was made against.' },
-                cvm: {
-                  type: 'object',
-                  required: ['platform', 'verified'],
-                  description: 'Verdict on the confidential VM.',
-                  properties: {
-                    platform: { type: 'string', enum: ['snp', 'tdx'] },
-                    verified: { type: 'boolean' },
-                    simulated: { type: 'boolean', description: 'The evidence was signed by simulated (development) roots.' },
-                    measurement: { type: 'string', maxLength: 96, description: 'Launch measurement (SNP) or MRTD (TDX).' },
-                    tcb: { type: 'string', maxLength: 256, description: 'Reported TCB, as text.' },
-                    policyHash: { type: 'string', maxLength: 96, description: 'Workload policy hash the CVM carries.' },
-                    referenceValues: { type: 'string', maxLength: 63, description: 'Name of the Manifest entry it matched.' },
-                    reasons,
-                  },
-                },
-                gpus: {
-                  type: 'array',
-                  maxItems: 16,
-                  description: 'Verdict per GPU.',
-                  'x-kubernetes-list-type': 'map',
-                  'x-kubernetes-list-map-keys': ['uuid'],
-                  items: {
-                    type: 'object',
-                    required: ['uuid', 'verified', 'activated'],
-                    properties: {
-                      uuid: { type: 'string', maxLength: 64 },
-                      architecture: { type: 'string', maxLength: 32 },
-                      driverVersion: { type: 'string', maxLength: 32 },
-                      vbiosVersion: { type: 'string', maxLength: 32 },
-                      verified: { type: 'boolean', description: 'Evidence verified against the Manifest.' },
-                      activated: { type: 'boolean', description: 'Set ready for confidential work through NVML, read back after a valid grant.' },
-                      reasons,
-                    },
-                  },
-                },
-                attestedAt: { type: 'string', format: 'date-time' },
-                expiresAt: { type: 'string', format: 'date-time' },
-                conditions: conditionsSchema,
+                uuid: { type: 'string', maxLength: 64 },
+                architecture: { type: 'string', maxLength: 32 },
+                driverVersion: { type: 'string', maxLength: 32 },
+                vbiosVersion: { type: 'string', maxLength: 32 },
+                verified: { type: 'boolean', description: 'Evidence verified against the Manifest.' },
+                activated: { type: 'boolean', description: 'Set ready for confidential work through NVML, read back after a valid grant.' },
+                reasons,
               },
             },
           },
+          attestedAt: { type: 'string', format: 'date-time' },
+          expiresAt: { type: 'string', format: 'date-time' },
+          conditions: conditionsSchema,
         },
       },
-    }],
+    },
   },
-};
+});

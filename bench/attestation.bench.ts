@@ -16,13 +16,14 @@ import { NodeAgent } from '../src/agent/agent.ts';
 import { CoordinatorClient } from '../src/agent/coordinator-client.ts';
 import { createSimulatedPlatform, SIMULATED_SNP_MEASUREMENT, SimulatedCvmSource, SimulatedGpuControl } from '../src/agent/evidence/simulated.ts';
 import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../src/api/node-gating.ts';
-import { agentTokenSource, agentUsername, ensureAgentServiceAccount } from '../src/dev/agent-identity.ts';
+import { agentTokenSource, ensureAgentServiceAccount } from '../src/dev/agent-identity.ts';
 import { ControlPlane } from '../src/dev/control-plane.ts';
 import { installCrds } from '../src/dev/install.ts';
 import { waitFor } from '../src/dev/wait.ts';
 import { silentLogger } from '../src/observability/log.ts';
 import { startOperator } from '../src/operator/operator.ts';
 import { issueCertificate } from '../src/tls/certificates.ts';
+import { localCoordinatorOptions } from '../src/dev/local-coordinator.ts';
 
 const SAMPLES = Number(process.env.ATTEST_BENCH_NODES ?? 8);
 const GPUS = 8;
@@ -55,7 +56,7 @@ try {
   const serving = await issueCertificate(cp.certificateAuthority, { commonName: 'coordinator', usage: 'server', ipAddresses: ['127.0.0.1'] });
   const operator = startOperator({
     kubeConfig: kc, log: silentLogger, namespace: NS, leaderElect: false,
-    coordinator: { host: '127.0.0.1', port: 0, tls: { cert: serving.certificatePem, key: serving.privateKeyPem }, agentUsernames: [agentUsername(NS)], trust: { production: {}, simulated: platform.trust, simulatedCollateral: platform.collateral } },
+    coordinator: localCoordinatorOptions(serving, platform, NS),
   });
   await waitFor(() => operator.manager.isLeader && operator.informers.manifests.get('bench')?.status?.hash, { timeoutMs: 30_000 });
   const url = `https://127.0.0.1:${await operator.coordinatorPort}`;

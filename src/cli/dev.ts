@@ -11,7 +11,7 @@ import { NodeAgent } from '../agent/agent.ts';
 import { CoordinatorClient } from '../agent/coordinator-client.ts';
 import { createSimulatedPlatform, SimulatedCvmSource, SimulatedGpuControl } from '../agent/evidence/simulated.ts';
 import type { Manifest } from '../api/manifest.ts';
-import { agentTokenSource, agentUsername, ensureAgentServiceAccount } from '../dev/agent-identity.ts';
+import { agentTokenSource, ensureAgentServiceAccount } from '../dev/agent-identity.ts';
 import { applyYaml } from '../dev/apply.ts';
 import { ControlPlane, projectRoot } from '../dev/control-plane.ts';
 import { installCrds } from '../dev/install.ts';
@@ -23,6 +23,7 @@ import { issueCertificate } from '../tls/certificates.ts';
 import { installWebhookConfigurations } from '../webhook/configuration.ts';
 import { operatorKubeConfig, operatorUsername } from '../dev/operator-identity.ts';
 import { positiveIntOption } from './options.ts';
+import { localCoordinatorOptions } from '../dev/local-coordinator.ts';
 
 interface DevOptions {
   stateDir: string;
@@ -85,13 +86,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
       namespace: OPERATOR_NAMESPACE,
       leaderElect: true,
       probe: { host: '127.0.0.1', port: 0 },
-      coordinator: {
-        host: '127.0.0.1',
-        port: 0,
-        tls: { cert: serving.certificatePem, key: serving.privateKeyPem },
-        agentUsernames: [agentUsername(OPERATOR_NAMESPACE)],
-        trust: { production: {}, simulated: platform.trust, simulatedCollateral: platform.collateral },
-      },
+      coordinator: localCoordinatorOptions(serving, platform, OPERATOR_NAMESPACE),
       webhook: {
         host: '127.0.0.1',
         port: 0,

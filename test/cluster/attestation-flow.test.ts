@@ -14,7 +14,7 @@ import { CoordinatorClient } from '../../src/agent/coordinator-client.ts';
 import { createSimulatedPlatform, SIMULATED_SNP_MEASUREMENT, SIMULATED_TDX_MRTD, SimulatedCvmSource, SimulatedGpuControl, type SimulatedPlatform } from '../../src/agent/evidence/simulated.ts';
 import type { GpuControl } from '../../src/agent/evidence/source.ts';
 import { ATTEST_PATH, NONCE_PATH, type AttestResponse, type NonceResponse } from '../../src/coordinator/protocol.ts';
-import { agentTokenSource, agentUsername, ensureAgentServiceAccount } from '../../src/dev/agent-identity.ts';
+import { agentTokenSource, ensureAgentServiceAccount } from '../../src/dev/agent-identity.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import { silentLogger } from '../../src/observability/log.ts';
@@ -25,6 +25,7 @@ import { buildNvmlStub, NvmlStubDir } from '../harness/nvml-stub.ts';
 import { NvmlGpuControl } from '../../src/agent/evidence/nvml/gpu-control.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const POLICY_HASH = createHash('sha256').update(POLICY).digest('hex');
@@ -73,13 +74,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     const serving = await issueCertificate(cp.certificateAuthority, { commonName: 'attestor-coordinator', usage: 'server', ipAddresses: ['127.0.0.1'] });
     operator = await startTestOperator(kc, {
       namespace: ns,
-      coordinator: {
-        host: '127.0.0.1',
-        port: 0,
-        tls: { cert: serving.certificatePem, key: serving.privateKeyPem },
-        agentUsernames: [agentUsername(ns)],
-        trust: { production: {}, simulated: platform.trust, simulatedCollateral: platform.collateral },
-      },
+      coordinator: localCoordinatorOptions(serving, platform, ns),
     });
     coordinatorUrl = `https://127.0.0.1:${await operator.coordinatorPort}`;
     await waitFor(() => operator.informers.manifests.get(manifestName)?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'), { description: 'flow Manifest active' });

@@ -6,7 +6,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { isDeepStrictEqual } from 'node:util';
-import { AIWORKER_KIND, AIWORKER_PLURAL, type AIWorker } from '../../api/aiworker.ts';
+import { AIWORKER_KIND, AIWORKER_PLURAL } from '../../api/aiworker.ts';
 import { API_VERSION } from '../../api/common.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';

@@ -1,0 +1,19 @@
+/**
+ * The Coordinator as `attestor dev`, the tests and the benchmarks run it: on loopback, serving a
+ * certificate from the local CA, trusting the pinned vendor roots and (while the Manifest opts
+ * in) the simulated platform's roots, for the agents of one namespace.
+ */
+import type { SimulatedPlatform } from '../agent/evidence/simulated.ts';
+import type { CoordinatorOptions } from '../operator/operator.ts';
+import type { KeyAndCertificate } from '../tls/certificates.ts';
+import { agentUsername } from './agent-identity.ts';
+
+export function localCoordinatorOptions(serving: KeyAndCertificate, platform: SimulatedPlatform, agentNamespace: string): CoordinatorOptions {
+  return {
+    host: '127.0.0.1',
+    port: 0,
+    tls: { cert: serving.certificatePem, key: serving.privateKeyPem },
+    agentUsernames: [agentUsername(agentNamespace)],
+    trust: { production: {}, simulated: platform.trust, simulatedCollateral: platform.collateral },
+  };
+}

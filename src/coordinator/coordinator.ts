@@ -154,9 +154,9 @@ export class Coordinator {
     const reattestMs = parseDuration(manifest.spec.attestation?.reattestationInterval ?? DEFAULT_REATTESTATION_INTERVAL)!;
     const expiresAt = new Date(now.getTime() + reattestMs);
 
-    await this.#deps.store.ensure(node);
+    const attestation = await this.#deps.store.ensure(node);
     const claims = verdict?.claims ?? { cvm: { platform: request.cvm?.platform === 'tdx' ? 'tdx' : 'snp', verified: false, reasons: [], details: null }, gpus: [] };
-    await this.#deps.store.updateStatus(nodeName, (current) => verdictStatus(current, { accepted: ok, claims: claims as NodeClaims, reasons, manifestHash, simulated, now, expiresAt }));
+    await this.#deps.store.updateStatus(nodeName, (current) => verdictStatus(current, { accepted: ok, claims: claims as NodeClaims, reasons, manifestHash, simulated, now, expiresAt }), attestation);
     this.#deps.metrics?.attestations.inc({ result: ok ? 'accepted' : 'refused' });
     this.#deps.metrics?.appraisalSeconds.observe((performance.now() - started) / 1000);
     const naTarget = { apiVersion: API_VERSION, kind: NODE_ATTESTATION_KIND, name: nodeName };

@@ -50,10 +50,13 @@ export class NodeAttestationStore {
     }
   }
 
-  /** Replaces the status with what `update` makes of the current one; retries on conflicts. */
-  async updateStatus(name: string, update: (current: NodeAttestationStatus | undefined) => NodeAttestationStatus | undefined): Promise<NodeAttestation | undefined> {
+  /**
+   * Replaces the status with what `update` makes of the current one; retries on conflicts.
+   * `known` (just read or created) saves the first read; a conflict reads again.
+   */
+  async updateStatus(name: string, update: (current: NodeAttestationStatus | undefined) => NodeAttestationStatus | undefined, known?: NodeAttestation): Promise<NodeAttestation | undefined> {
     for (let attempt = 0; ; attempt++) {
-      const current = await this.get(name);
+      const current = attempt === 0 && known ? known : await this.get(name);
       if (!current) return undefined;
       const status = update(current.status);
       if (status === undefined) return current;

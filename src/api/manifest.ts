@@ -202,6 +202,7 @@ export const manifestCrd = customResourceDefinition({
     { name: 'Active', type: 'string', jsonPath: '.status.conditions[?(@.type=="Active")].status', description: 'Whether this is the Manifest the Coordinator appraises against.' },
     { name: 'Valid', type: 'string', jsonPath: '.status.conditions[?(@.type=="Valid")].status' },
     { name: 'Hash', type: 'string', jsonPath: '.status.hash', description: 'Canonical SHA-256 of the spec, for clients to pin.' },
+    { name: 'Relaxed', type: 'string', jsonPath: '.status.conditions[?(@.type=="Relaxed")].status', description: 'Whether the Manifest turns off fail-closed checks (simulated evidence, missing collateral, ...); see the Relaxed condition.' },
     { name: 'Simulated', type: 'boolean', jsonPath: '.spec.development.acceptSimulatedEvidence', priority: 1 },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],

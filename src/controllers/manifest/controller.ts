@@ -8,6 +8,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { API_VERSION } from '../../api/common.ts';
 import { MANIFEST_KIND, MANIFEST_PLURAL, type Manifest } from '../../api/manifest.ts';
 import { manifestHash } from '../../api/manifest-hash.ts';
+import { manifestRelaxations, relaxationSummary } from '../../api/manifest-relaxations.ts';
 import { validateManifestSpec } from '../../api/manifest-validation.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
@@ -42,7 +43,8 @@ export function createManifestController(deps: ManifestControllerDeps): Controll
       const hash = manifestHash(manifest.spec);
       const active = selectActiveManifest(deps.manifests.list());
       const isActive = active?.metadata.name === name;
-      const status = desiredManifestStatus(manifest, { hash, problems, active: isActive, activeName: active?.metadata.name, now: now() });
+      const relaxations = manifestRelaxations(manifest.spec);
+      const status = desiredManifestStatus(manifest, { hash, problems, active: isActive, activeName: active?.metadata.name, relaxations, now: now() });
       if (isDeepStrictEqual(status, manifest.status ?? {})) return;
       await patchStatus(custom, { plural: MANIFEST_PLURAL, name, resourceVersion: manifest.metadata.resourceVersion }, status);
       const target = { apiVersion: API_VERSION, kind: MANIFEST_KIND, name, uid: manifest.metadata.uid };
@@ -54,8 +56,10 @@ export function createManifestController(deps: ManifestControllerDeps): Controll
         if (manifest.spec.development?.acceptSimulatedEvidence) {
           await deps.events.record(target, 'Warning', 'SimulatedEvidenceAccepted', 'this Manifest accepts simulated evidence signed by development roots: never use it in production');
         }
+        if (relaxations.length > 0) await deps.events.record(target, 'Warning', 'ChecksRelaxed', `the active Manifest relaxes fail-closed checks: ${relaxationSummary(relaxations)}`);
       } else if (isActive && manifest.status?.hash && manifest.status.hash !== hash) {
         await deps.events.record(target, 'Normal', 'HashChanged', `active Manifest changed from ${manifest.status.hash} to ${hash}`);
+        if (relaxations.length > 0) await deps.events.record(target, 'Warning', 'ChecksRelaxed', `the active Manifest relaxes fail-closed checks: ${relaxationSummary(relaxations)}`);
       }
       if (!isActive && wasActive) await deps.events.record(target, 'Normal', 'Deactivated', active ? `Manifest ${active.metadata.name} is now active` : 'no valid Manifest is active');
       if (problems.length > 0 && wasValid !== 'False') {

@@ -2,6 +2,7 @@
 import type { Manifest, ManifestStatus } from '../../api/manifest.ts';
 import { MANIFEST_HISTORY_LIMIT } from '../../api/manifest.ts';
 import type { FieldProblem } from '../../api/manifest-validation.ts';
+import { relaxationSummary, type Relaxation } from '../../api/manifest-relaxations.ts';
 import { rfc3339, setCondition } from '../runtime/conditions.ts';
 
 export interface ManifestFacts {
@@ -10,6 +11,8 @@ export interface ManifestFacts {
   active: boolean;
   /** Name of the active Manifest, when it is another one. */
   activeName: string | undefined;
+  /** Fields that weaken the appraisal (manifest-relaxations.ts). */
+  relaxations?: readonly Relaxation[];
   now: Date;
 }
 
@@ -28,6 +31,10 @@ export function desiredManifestStatus(manifest: Manifest, facts: ManifestFacts):
     : facts.problems.length > 0
       ? { type: 'Active', status: 'False', reason: 'Invalid', message: 'an invalid Manifest cannot become active', observedGeneration: generation }
       : { type: 'Active', status: 'False', reason: 'Superseded', message: facts.activeName ? `Manifest ${facts.activeName} is newer and active` : 'another Manifest is active', observedGeneration: generation }, facts.now);
+  const relaxations = facts.relaxations ?? [];
+  conditions = setCondition(conditions, relaxations.length > 0
+    ? { type: 'Relaxed', status: 'True', reason: 'ChecksRelaxed', message: `this Manifest relaxes ${relaxations.length} check(s): ${relaxationSummary(relaxations)}`, observedGeneration: generation }
+    : { type: 'Relaxed', status: 'False', reason: 'Strict', message: 'every check runs with its fail-closed default', observedGeneration: generation }, facts.now);
   const status: ManifestStatus = { hash: facts.hash, observedGeneration: generation, conditions };
   if (history.length > 0) status.history = history;
   if (facts.active) status.activeSince = current.activeSince && wasActive(manifest) ? current.activeSince : rfc3339(facts.now);

@@ -5,6 +5,7 @@ import { manifestHash } from '../../../src/api/manifest-hash.ts';
 import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
 import { selectActiveManifest } from '../../../src/controllers/manifest/active.ts';
 import { desiredManifestStatus } from '../../../src/controllers/manifest/status.ts';
+import { manifestRelaxations } from '../../../src/api/manifest-relaxations.ts';
 
 export function validSpec(): ManifestSpec {
   return {
@@ -95,6 +96,30 @@ describe('manifest status', () => {
     assert.equal(active.status, 'False');
     assert.equal(active.reason, 'Superseded');
     assert.match(active.message, /other/);
+  });
+});
+
+describe('manifest relaxations', () => {
+  const now = new Date('2026-05-01T10:00:00Z');
+  it('a strict Manifest relaxes nothing and says so in the Relaxed condition', () => {
+    assert.deepEqual(manifestRelaxations(validSpec()), []);
+    const status = desiredManifestStatus(manifest('m', '2026-01-01T00:00:00Z'), { hash: 'h'.repeat(64), problems: [], active: true, activeName: 'm', relaxations: [], now });
+    const relaxed = status.conditions!.find((c) => c.type === 'Relaxed')!;
+    assert.equal(relaxed.status, 'False');
+    assert.equal(relaxed.reason, 'Strict');
+  });
+  it('names every field that turns off a fail-closed check, in the Relaxed condition', () => {
+    const spec = validSpec();
+    spec.development = { acceptSimulatedEvidence: true };
+    spec.referenceValues.snp![0]!.allowProvisionalFirmware = true;
+    const relaxations = manifestRelaxations(spec);
+    assert.deepEqual(relaxations.map((r) => r.path), ['spec.development.acceptSimulatedEvidence', 'spec.referenceValues.snp[0].allowProvisionalFirmware']);
+    const status = desiredManifestStatus(manifest('m', '2026-01-01T00:00:00Z', spec), { hash: 'h'.repeat(64), problems: [], active: true, activeName: 'm', relaxations, now });
+    const relaxed = status.conditions!.find((c) => c.type === 'Relaxed')!;
+    assert.equal(relaxed.status, 'True');
+    assert.equal(relaxed.reason, 'ChecksRelaxed');
+    assert.match(relaxed.message, /acceptSimulatedEvidence/);
+    assert.match(relaxed.message, /allowProvisionalFirmware/);
   });
 });
 

@@ -1,0 +1,32 @@
+/**
+ * Manifest fields that weaken the appraisal below its fail-closed defaults (simulated evidence,
+ * missing collateral, skipped revocation, ...). They are allowed, because real fleets sometimes
+ * need them, but never silently: the Manifest controller reports each one in the `Relaxed`
+ * condition and as a Warning event when the Manifest becomes active. Every opt-out field added to
+ * the Manifest belongs in this list.
+ */
+import type { ManifestSpec } from './manifest.ts';
+
+export interface Relaxation {
+  /** The field that relaxes a check, e.g. `spec.development.acceptSimulatedEvidence`. */
+  path: string;
+  /** What is no longer checked because of it. */
+  message: string;
+}
+
+export function manifestRelaxations(spec: ManifestSpec): Relaxation[] {
+  const out: Relaxation[] = [];
+  if (spec.development?.acceptSimulatedEvidence) {
+    out.push({ path: 'spec.development.acceptSimulatedEvidence', message: 'evidence signed by simulated (development) roots is accepted' });
+  }
+  (spec.referenceValues?.snp ?? []).forEach((entry, i) => {
+    const path = `spec.referenceValues.snp[${i}]`;
+    if (entry.allowProvisionalFirmware) out.push({ path: `${path}.allowProvisionalFirmware`, message: 'reports from provisional (uncommitted) SEV-SNP firmware are accepted' });
+  });
+  return out;
+}
+
+/** One line for a condition message or an event. */
+export function relaxationSummary(relaxations: readonly Relaxation[]): string {
+  return relaxations.map((r) => `${r.path}: ${r.message}`).join('; ');
+}

@@ -192,7 +192,8 @@ export class NodeAgent {
 
   async #onManifestChange(answer: WatchResponse): Promise<void> {
     this.#log.info({ manifest: answer.manifestHash, attested: answer.attested, grant: answer.grant !== undefined }, 'the active Manifest changed');
-    if (answer.manifestHash) this.#manifestHash = answer.manifestHash;
+    // No Manifest active: nothing to watch until a round is answered under one.
+    this.#manifestHash = answer.manifestHash ?? undefined;
     if (answer.attested === false) {
       await this.#alone(() => this.#deactivate());
     } else if (answer.grant) {

@@ -39,8 +39,10 @@ interface Caller {
 export async function startCoordinatorServer(options: CoordinatorServerOptions): Promise<CoordinatorServer> {
   const app = express();
   app.disable('x-powered-by');
+  // Label values from a fixed set: anybody can request any path.
+  const paths = new Set([NONCE_PATH, ATTEST_PATH, ACTIVATE_PATH, WATCH_PATH, JWKS_PATH]);
   app.use((req, res, next) => {
-    res.on('finish', () => options.metrics?.requests.inc({ path: req.path, code: String(res.statusCode) }));
+    res.on('finish', () => options.metrics?.requests.inc({ path: paths.has(req.path) ? req.path : 'other', code: String(res.statusCode) }));
     next();
   });
 

@@ -4,12 +4,21 @@ import { Agent as Dispatcher, request } from 'undici';
 export class CoordinatorHttpError extends Error {
   readonly status: number;
   readonly body: unknown;
-  constructor(status: number, body: unknown, message: string) {
+  /** From Retry-After (429, 503), when the Coordinator sent one. */
+  readonly retryAfterMs: number | undefined;
+  constructor(status: number, body: unknown, message: string, retryAfterMs?: number) {
     super(message);
     this.name = 'CoordinatorHttpError';
     this.status = status;
     this.body = body;
+    this.retryAfterMs = retryAfterMs;
   }
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  /** How long to wait for the answer (a long poll waits longer than the default 30 s). */
+  timeoutMs?: number;
 }
 
 export class CoordinatorClient {
@@ -28,18 +37,19 @@ export class CoordinatorClient {
     return this.#send('POST', path, body, accept);
   }
 
-  async get<T>(path: string): Promise<T> {
-    return (await this.#send<T>('GET', path, undefined, [])).body;
+  async get<T>(path: string, options: RequestOptions = {}): Promise<T> {
+    return (await this.#send<T>('GET', path, undefined, [], options)).body;
   }
 
   async close(): Promise<void> {
     await this.#dispatcher.close();
   }
 
-  async #send<T>(method: 'GET' | 'POST', path: string, body: unknown, accept: number[]): Promise<{ status: number; body: T }> {
+  async #send<T>(method: 'GET' | 'POST', path: string, body: unknown, accept: number[], options: RequestOptions = {}): Promise<{ status: number; body: T }> {
     const headers: Record<string, string> = { authorization: `Bearer ${await this.#token()}`, accept: 'application/json' };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const res = await request(this.#base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.#dispatcher });
+    const timeouts = options.timeoutMs === undefined ? {} : { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
+    const res = await request(this.#base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.#dispatcher, signal: options.signal, ...timeouts });
     const text = await res.body.text();
     let parsed: unknown;
     try {
@@ -49,6 +59,7 @@ export class CoordinatorClient {
     }
     if ((res.statusCode >= 200 && res.statusCode < 300) || accept.includes(res.statusCode)) return { status: res.statusCode, body: parsed as T };
     const message = typeof parsed === 'object' && parsed && 'error' in parsed ? String((parsed as { error: unknown }).error) : text.slice(0, 200);
-    throw new CoordinatorHttpError(res.statusCode, parsed, `${method} ${path}: HTTP ${res.statusCode}: ${message}`);
+    const retryAfter = Number(res.headers['retry-after']);
+    throw new CoordinatorHttpError(res.statusCode, parsed, `${method} ${path}: HTTP ${res.statusCode}: ${message}`, Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined);
   }
 }

@@ -16,6 +16,8 @@ export interface CvmVerdict {
   tcb?: string;
   policyHash?: string;
   referenceValues?: string;
+  /** SEV-SNP REPORT_ID (hex): unique per launch of the CVM; the launch attests this node only. */
+  reportId?: string;
   reasons?: string[];
 }
 
@@ -24,6 +26,8 @@ export interface GpuVerdict {
   architecture?: string;
   driverVersion?: string;
   vbiosVersion?: string;
+  /** SHA-256 over the attestation leaf certificate's issuer, subject and key (hex): the device; it attests this node only. */
+  deviceIdentity?: string;
   verified: boolean;
   activated: boolean;
   reasons?: string[];
@@ -89,6 +93,7 @@ export const nodeAttestationCrd = customResourceDefinition({
               tcb: { type: 'string', maxLength: 256, description: 'Reported TCB, as text.' },
               policyHash: { type: 'string', maxLength: 96, description: 'Workload policy hash the CVM carries.' },
               referenceValues: { type: 'string', maxLength: 63, description: 'Name of the Manifest entry it matched.' },
+              reportId: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SEV-SNP REPORT_ID, unique per launch of the CVM. While this node is attested, evidence of the same launch is refused for any other node.' },
               reasons,
             },
           },
@@ -106,6 +111,7 @@ export const nodeAttestationCrd = customResourceDefinition({
                 architecture: { type: 'string', maxLength: 32 },
                 driverVersion: { type: 'string', maxLength: 32 },
                 vbiosVersion: { type: 'string', maxLength: 32 },
+                deviceIdentity: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SHA-256 over the GPU attestation leaf certificate\'s issuer, subject and public key: identifies the device. While this node is attested, evidence of the same device (or UUID) is refused for any other node.' },
                 verified: { type: 'boolean', description: 'Evidence verified against the Manifest.' },
                 activated: { type: 'boolean', description: 'Set ready for confidential work through NVML, read back after a valid grant.' },
                 reasons,

@@ -11,8 +11,10 @@ import type { NodeCollateral, NodeEvidence } from '../attestation/node-appraisal
 import { loadTdxCollateralDir } from './verify/tdx.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_LEASE_NAME, startOperator } from '../operator/operator.ts';
+import { DEFAULT_COORDINATOR_LIMITS } from '../coordinator/coordinator.ts';
+import type { RateLimit } from '../coordinator/rate-limiter.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
-import { addressOption, durationOption } from './options.ts';
+import { addressOption, durationOption, positiveIntOption, rateOption } from './options.ts';
 
 interface OperatorCliOptions {
   kubeconfig?: string;
@@ -31,6 +33,10 @@ interface OperatorCliOptions {
   agentServiceAccount?: string;
   agentAudience: string;
   grantTtl: number;
+  noncesPerNode: number;
+  agentRequestRate: RateLimit;
+  agentWatchRate: RateLimit;
+  nodeEventRate: RateLimit;
   rimDir?: string;
   snpVcekDir?: string;
   tdxCollateral?: string;
@@ -44,6 +50,10 @@ interface OperatorCliOptions {
   webhook: boolean;
   webhookAddress: { host: string; port: number };
   operatorUsername?: string;
+}
+
+function rate(flags: string, description: string, value: RateLimit): Option {
+  return new Option(flags, description).argParser(rateOption).default(value, `${value.burst}/${value.intervalMs / 1000}s`);
 }
 
 function collateralPreparer(opts: OperatorCliOptions) {
@@ -85,6 +95,10 @@ export function operatorCommand(): Command {
     .option('--agent-service-account <username>', 'username of the node agents (default system:serviceaccount:<namespace>:attestor-agent)')
     .option('--agent-audience <aud>', 'audience of the agents\' projected tokens', 'attestor')
     .option('--grant-ttl <duration>', 'lifetime of an activation grant', durationOption, 120_000)
+    .option('--nonces-per-node <n>', 'outstanding nonces per node (more drop that node\'s oldest)', positiveIntOption, DEFAULT_COORDINATOR_LIMITS.noncesPerNode)
+    .addOption(rate('--agent-request-rate <burst/interval>', 'nonce, evidence and activation requests per node: a burst, then one per interval (429 beyond)', DEFAULT_COORDINATOR_LIMITS.requests))
+    .addOption(rate('--agent-watch-rate <burst/interval>', 'watch (long poll) requests per node', DEFAULT_COORDINATOR_LIMITS.watches))
+    .addOption(rate('--node-event-rate <burst/interval>', 'Events the Coordinator records per node (the verdict is always in NodeAttestation status)', DEFAULT_COORDINATOR_LIMITS.events))
     .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
     .option('--snp-vcek-dir <dir>', 'SEV-SNP VCEK/VLEK certificates named <chip-id>[-<reported-tcb>].pem|der, for evidence without a certificate table')
     .option('--tdx-collateral <dir>', 'Intel PCS collateral (TCB info, QE identity, CRLs; layout as for attestor verify tdx)')
@@ -121,6 +135,7 @@ export function operatorCommand(): Command {
               agentUsernames: [opts.agentServiceAccount ?? `system:serviceaccount:${opts.namespace}:attestor-agent`],
               audiences: [opts.agentAudience],
               grantTtlSeconds: Math.ceil(opts.grantTtl / 1000),
+              limits: { noncesPerNode: Math.max(1, opts.noncesPerNode), requests: opts.agentRequestRate, watches: opts.agentWatchRate, events: opts.nodeEventRate },
               // Pinned vendor roots only: simulated evidence is for `attestor dev`.
               trust: {
                 production: {},

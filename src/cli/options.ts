@@ -20,3 +20,12 @@ export function positiveIntOption(value: string): number {
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`expected a whole number, got "${value}"`);
   return n;
 }
+
+/** A rate as <burst>/<interval>: that many at once, then one more per interval (e.g. 20/3s). */
+export function rateOption(value: string): { burst: number; intervalMs: number } {
+  const m = /^(\d+)\/(.+)$/.exec(value);
+  const burst = m ? Number(m[1]) : NaN;
+  const intervalMs = m ? parseDuration(m[2]!) : undefined;
+  if (!m || !(burst >= 1) || !intervalMs) throw new InvalidArgumentError(`expected <burst>/<interval> such as 20/3s, got "${value}"`);
+  return { burst, intervalMs };
+}

@@ -9,7 +9,14 @@ import { NODE_ATTESTATION_KIND, NODE_ATTESTATION_PLURAL, type NodeAttestation, t
 
 const target = { group: GROUP, version: VERSION, plural: NODE_ATTESTATION_PLURAL };
 
-export class NodeAttestationStore {
+/** What the Coordinator needs of NodeAttestation storage (the API server here; memory in unit tests). */
+export interface AttestationStore {
+  get(name: string): Promise<NodeAttestation | undefined>;
+  ensure(node: k8s.V1Node): Promise<NodeAttestation>;
+  updateStatus(name: string, update: (current: NodeAttestationStatus | undefined) => NodeAttestationStatus | undefined, known?: NodeAttestation): Promise<NodeAttestation | undefined>;
+}
+
+export class NodeAttestationStore implements AttestationStore {
   readonly #custom: k8s.CustomObjectsApi;
 
   constructor(kubeConfig: k8s.KubeConfig) {

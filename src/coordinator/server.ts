@@ -1,16 +1,18 @@
 /**
- * The Coordinator's HTTPS API (express). Authenticates each call (service account token via
- * TokenReview), hands the body to the Coordinator and maps its outcome to HTTP. Replicas that are
- * not the leader answer 503 so that agents retry (through the Service, on another replica).
+ * The Coordinator's HTTPS API (express). Each call is first authenticated (service account token
+ * via TokenReview) and charged to its node's rate, and only then is its body read, with a limit
+ * sized for what that call carries; the Coordinator decides, this maps its outcome to HTTP.
+ * Replicas that are not the leader answer 503 so that agents retry (through the Service, on
+ * another replica).
  */
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from '../observability/log.ts';
 import type { Authenticator } from './auth.ts';
 import { CoordinatorError, type Coordinator } from './coordinator.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
-import { ACTIVATE_PATH, ATTEST_PATH, JWKS_PATH, NONCE_PATH } from './protocol.ts';
+import { ACTIVATE_PATH, ATTEST_PATH, JWKS_PATH, MAX_ACTIVATION_BODY_BYTES, MAX_EVIDENCE_BODY_BYTES, MAX_NONCE_BODY_BYTES, MAX_WATCH_SECONDS, NONCE_PATH, WATCH_PATH } from './protocol.ts';
 
 export interface CoordinatorServerOptions {
   host: string;
@@ -28,55 +30,83 @@ export interface CoordinatorServer {
   close(): Promise<void>;
 }
 
+/** What the authentication step leaves for the handlers. */
+interface Caller {
+  node: string;
+  coordinator: Coordinator;
+}
+
 export async function startCoordinatorServer(options: CoordinatorServerOptions): Promise<CoordinatorServer> {
   const app = express();
   app.disable('x-powered-by');
-  app.use(express.json({ limit: '4mb' }));
+  // Label values from a fixed set: anybody can request any path.
+  const paths = new Set([NONCE_PATH, ATTEST_PATH, ACTIVATE_PATH, WATCH_PATH, JWKS_PATH]);
   app.use((req, res, next) => {
-    res.on('finish', () => options.metrics?.requests.inc({ path: req.path, code: String(res.statusCode) }));
+    res.on('finish', () => options.metrics?.requests.inc({ path: paths.has(req.path) ? req.path : 'other', code: String(res.statusCode) }));
     next();
   });
 
   const leader = (): Coordinator => {
     const c = options.coordinator();
-    if (!c) throw new CoordinatorError(503, 'this replica is not the leader; retry');
+    if (!c) throw new CoordinatorError(503, 'this replica is not the leader; retry', 1);
     return c;
   };
-  const authenticated = async (req: Request): Promise<string> => {
+  /** Leader, caller, rate: in this order, and all before the body is read. */
+  const agent = (kind: 'request' | 'watch'): RequestHandler => wrap(async (req, res) => {
+    const coordinator = leader();
     const caller = await options.authenticator.authenticate(req.header('authorization'));
     if (!caller.ok) throw new CoordinatorError(caller.status, caller.reason);
-    return caller.node;
-  };
+    coordinator.admit(caller.node, kind);
+    res.locals.caller = { node: caller.node, coordinator } satisfies Caller;
+  }, true);
+  const body = (limit: number) => express.json({ limit });
+  const caller = (res: Response): Caller => res.locals.caller as Caller;
 
   app.get(JWKS_PATH, (_req, res) => {
     res.json(leader().jwks);
   });
-  app.post(NONCE_PATH, wrap(async (req, res) => {
-    const node = await authenticated(req);
-    res.json(leader().issueNonce(node));
+  app.post(NONCE_PATH, agent('request'), body(MAX_NONCE_BODY_BYTES), wrap(async (_req, res) => {
+    const { node, coordinator } = caller(res);
+    res.json(coordinator.issueNonce(node));
   }));
-  app.post(ATTEST_PATH, wrap(async (req, res) => {
-    const node = await authenticated(req);
-    const result = await leader().attest(node, req.body);
+  app.post(ATTEST_PATH, agent('request'), body(MAX_EVIDENCE_BODY_BYTES), wrap(async (req, res) => {
+    const { node, coordinator } = caller(res);
+    const result = await coordinator.attest(node, req.body);
     res.status(result.accepted ? 200 : 403).json(result);
   }));
-  app.post(ACTIVATE_PATH, wrap(async (req, res) => {
-    const node = await authenticated(req);
-    if (typeof req.body?.report !== 'string') throw new CoordinatorError(400, 'expected {"report": "<compact JWS>"}');
-    const result = await leader().activate(node, req.body.report);
+  app.post(ACTIVATE_PATH, agent('request'), body(MAX_ACTIVATION_BODY_BYTES), wrap(async (req, res) => {
+    const { node, coordinator } = caller(res);
+    if (typeof req.body?.report !== 'string') throw new CoordinatorError(400, '[coordinator.request] expected {"report": "<compact JWS>"}');
+    const result = await coordinator.activate(node, req.body.report);
     res.status(result.activated ? 200 : 403).json(result);
+  }));
+  app.get(WATCH_PATH, agent('watch'), wrap(async (req, res) => {
+    const { node, coordinator } = caller(res);
+    const known = typeof req.query.manifest === 'string' ? req.query.manifest : '';
+    if (!/^[0-9a-f]{64}$/.test(known)) throw new CoordinatorError(400, '[coordinator.request] expected ?manifest=<the Manifest hash the agent attested under>');
+    const asked = Number(req.query.timeoutSeconds ?? MAX_WATCH_SECONDS);
+    const seconds = Number.isFinite(asked) ? Math.min(MAX_WATCH_SECONDS, Math.max(1, asked)) : MAX_WATCH_SECONDS;
+    const gone = new AbortController();
+    res.on('close', () => gone.abort());
+    const answer = await coordinator.watch(node, known, seconds * 1000, gone.signal);
+    if (!gone.signal.aborted) res.json(answer);
   }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof CoordinatorError) {
+      if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
       res.status(err.status).json({ error: err.message });
       return;
     }
-    const status = (err as { status?: number; type?: string }).type === 'entity.too.large' ? 413 : (err as { status?: number }).status === 400 ? 400 : 500;
-    if (status === 500) options.log.error({ err: (err as Error).message }, 'coordinator request failed');
-    res.status(status).json({ error: status === 500 ? 'internal error' : (err as Error).message });
+    const e = err as { status?: number; type?: string; message?: string };
+    const status = e.type === 'entity.too.large' ? 413 : e.status === 400 ? 400 : 500;
+    if (status === 500) options.log.error({ err: e.message }, 'coordinator request failed');
+    res.status(status).json({ error: status === 500 ? 'internal error' : `[coordinator.request] ${e.message}` });
   });
 
   const server: Server = createServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, app);
+  // A client gets this long to send its headers and body (a long poll's answer is not bounded by it).
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 30_000;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
@@ -90,8 +120,9 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
   };
 }
 
-function wrap(handler: (req: Request, res: Response) => Promise<void>) {
+/** An async handler; `middleware` ones hand on to the next on success. */
+function wrap(handler: (req: Request, res: Response) => Promise<void>, middleware = false): RequestHandler {
   return (req: Request, res: Response, next: NextFunction) => {
-    handler(req, res).catch(next);
+    handler(req, res).then(() => (middleware ? next() : undefined), next);
   };
 }

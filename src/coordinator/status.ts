@@ -3,6 +3,7 @@ import type { NodeAttestationStatus } from '../api/node-attestation.ts';
 import type { NodeClaims } from '../attestation/node-appraisal.ts';
 import type { Reason } from '../attestation/verdict.ts';
 import { rfc3339, setCondition } from '../controllers/runtime/conditions.ts';
+import type { EvidenceIdentity } from './evidence-identity.ts';
 
 const MAX_REASONS = 64;
 const MAX_REASON_LENGTH = 1024;
@@ -25,6 +26,8 @@ export interface VerdictFacts {
   simulated: boolean;
   now: Date;
   expiresAt: Date;
+  /** Identifiers of the evidence (recorded so that a new leader knows what the node holds). */
+  identity?: EvidenceIdentity;
 }
 
 export function verdictStatus(current: NodeAttestationStatus | undefined, f: VerdictFacts): NodeAttestationStatus {
@@ -39,6 +42,7 @@ export function verdictStatus(current: NodeAttestationStatus | undefined, f: Ver
       ...(cvm.tcb ? { tcb: cvm.tcb.slice(0, 256) } : {}),
       ...(cvm.policyHash ? { policyHash: cvm.policyHash } : {}),
       ...(cvm.referenceValues ? { referenceValues: cvm.referenceValues.slice(0, 63) } : {}),
+      ...(f.identity?.reportId ? { reportId: f.identity.reportId } : {}),
       reasons: clip(cvm.reasons),
     },
     gpus: f.claims.gpus.slice(0, 16).map((g) => ({
@@ -46,6 +50,7 @@ export function verdictStatus(current: NodeAttestationStatus | undefined, f: Ver
       ...(g.architecture ? { architecture: g.architecture } : {}),
       ...(g.driverVersion ? { driverVersion: g.driverVersion } : {}),
       ...(g.vbiosVersion ? { vbiosVersion: g.vbiosVersion } : {}),
+      ...(f.identity?.gpuDevices.get(g.uuid) ? { deviceIdentity: f.identity.gpuDevices.get(g.uuid) } : {}),
       verified: g.verified,
       activated: false,
       reasons: clip(g.reasons),

@@ -13,7 +13,7 @@ import { attestationState } from '../api/node-gating.ts';
 import { Gauge } from 'prom-client';
 import { Controller } from '../controllers/runtime/controller.ts';
 import { TokenReviewAuthenticator, type Authenticator } from '../coordinator/auth.ts';
-import { Coordinator, type CoordinatorTrust } from '../coordinator/coordinator.ts';
+import { Coordinator, type CoordinatorLimits, type CoordinatorTrust } from '../coordinator/coordinator.ts';
 import { CoordinatorMetrics } from '../coordinator/metrics.ts';
 import { NodeAttestationStore } from '../coordinator/node-attestation-store.ts';
 import { startCoordinatorServer, type CoordinatorServer } from '../coordinator/server.ts';
@@ -73,6 +73,8 @@ export interface CoordinatorOptions {
   audiences?: string[];
   trust: CoordinatorTrust;
   grantTtlSeconds?: number;
+  /** Per-node limits on agents' requests, nonces and Events (defaults: DEFAULT_COORDINATOR_LIMITS). */
+  limits?: Partial<CoordinatorLimits>;
   /** Replaces TokenReview (tests of the Coordinator alone). */
   authenticator?: Authenticator;
 }
@@ -146,16 +148,6 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     const coordinatorMetrics = new CoordinatorMetrics(metrics.registry);
     const store = new NodeAttestationStore(options.kubeConfig);
     const coordinatorEvents = new EventRecorder(options.kubeConfig, 'attestor-coordinator', identity, log);
-    // The Coordinator lives on the leader: nonces and pending grants are in its memory.
-    manager.addLeaderRunnable({
-      name: 'coordinator',
-      start: async () => {
-        coordinator = await Coordinator.create({ manifests: informers.manifests, nodes: informers.nodes, store, trust: c.trust, events: coordinatorEvents, log, metrics: coordinatorMetrics, grantTtlSeconds: c.grantTtlSeconds });
-      },
-      stop: () => {
-        coordinator = undefined;
-      },
-    });
     // A new active Manifest: appraise the nodes' last evidence again (one key: runs serially).
     const reappraisal = manager.addController(new Controller({
       name: 'reappraisal',
@@ -165,6 +157,30 @@ export function startOperator(options: OperatorOptions): RunningOperator {
         await coordinator?.reappraise(informers.nodeAttestations.list());
       },
     }));
+    // The Coordinator lives on the leader: nonces, pending grants and retained evidence are in its memory.
+    manager.addLeaderRunnable({
+      name: 'coordinator',
+      start: async () => {
+        coordinator = await Coordinator.create({
+          manifests: informers.manifests,
+          nodes: informers.nodes,
+          nodeAttestations: informers.nodeAttestations,
+          store,
+          trust: c.trust,
+          events: coordinatorEvents,
+          log,
+          metrics: coordinatorMetrics,
+          grantTtlSeconds: c.grantTtlSeconds,
+          limits: c.limits,
+        });
+        // Settle the active Manifest at once: agents that attested under another one hear of it.
+        reappraisal.enqueue('active-manifest');
+      },
+      stop: () => {
+        coordinator?.close();
+        coordinator = undefined;
+      },
+    });
     informers.manifests.onChange(() => reappraisal.enqueue('active-manifest'));
     const authenticator = c.authenticator ?? new TokenReviewAuthenticator(options.kubeConfig, c.agentUsernames, c.audiences ?? ['attestor']);
     coordinatorPort = startCoordinatorServer({ host: c.host, port: c.port, tls: c.tls, authenticator, coordinator: () => coordinator, log, metrics: coordinatorMetrics }).then((s) => {

@@ -194,19 +194,39 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     });
   }
 
-  it('refuses a nonce issued to another node, and a replayed nonce', async () => {
-    const badClient = await client(nodes.bad);
+  it('answers a nonce issued to another node, a replayed nonce and a malformed request with 4xx, and leaves the node\'s verdict as it is', async () => {
+    const goodClient = await client(nodes.good);
     const replayClient = await client(nodes.replay);
+    const before = await attestation(nodes.good);
+    assert.equal(condition(before, 'Attested')!.status, 'True');
     const agentKey = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' };
     const request = (nonce: string) => ({ nonce, agentKey, cvm: { platform: 'snp', report: '' }, gpus: [] });
-    const issuedToBad = (await badClient.post<NonceResponse>(NONCE_PATH, {})).body.nonce;
-    const foreign = await replayClient.post<AttestResponse>(ATTEST_PATH, request(issuedToBad), [403]);
-    assert.equal(foreign.status, 403);
-    assert.ok(!foreign.body.accepted && foreign.body.reasons.some((x) => x.includes(`issued to node ${nodes.bad}, not ${nodes.replay}`)), JSON.stringify(foreign.body));
+    // Another node presents the good node's nonce: refused, and the nonce stays the good node's.
+    const issuedToGood = (await goodClient.post<NonceResponse>(NONCE_PATH, {})).body.nonce;
+    await assert.rejects(replayClient.post(ATTEST_PATH, request(issuedToGood)), new RegExp(`HTTP 409: \\[coordinator\\.nonce\\] the nonce was issued to node ${nodes.good}, not ${nodes.replay}`));
+    // The good node's own agent sends garbage: a malformed request and an unknown nonce.
+    await assert.rejects(goodClient.post(ATTEST_PATH, { nonce: 'not hex' }), /HTTP 400: \[coordinator\.request\] nonce/);
+    await assert.rejects(goodClient.post(ATTEST_PATH, request('ab'.repeat(32))), /HTTP 409: \[coordinator\.nonce\] unknown nonce/);
+    const after = await attestation(nodes.good);
+    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, 'the NodeAttestation was not written');
+    assert.ok(schedulable(await getNode(nodes.good)), 'the node stays schedulable');
+    // A replay of a used nonce.
     const own = (await replayClient.post<NonceResponse>(NONCE_PATH, {})).body.nonce;
-    await replayClient.post<AttestResponse>(ATTEST_PATH, request(own), [403]);
-    const replay = await replayClient.post<AttestResponse>(ATTEST_PATH, request(own), [403]);
-    assert.ok(!replay.body.accepted && replay.body.reasons.some((x) => x.includes('[coordinator.nonce]') && x.includes('already used')), JSON.stringify(replay.body));
+    assert.equal((await replayClient.post<AttestResponse>(ATTEST_PATH, request(own), [403])).status, 403, 'appraised and refused once');
+    await assert.rejects(replayClient.post(ATTEST_PATH, request(own)), /HTTP 409: \[coordinator\.nonce\] unknown nonce: not issued by this Coordinator, already used, or expired/);
+  });
+
+  it('refuses GPUs that are attested for another node, naming that node, and the other node keeps them', async () => {
+    const stolen = new SimulatedGpuControl(platform, { uuids: [`${nodes.good}-GPU-0`, `${nodes.good}-GPU-1`] });
+    const { agent: a } = await agent(nodes.replay, { gpus: stolen });
+    const outcome = await a.attestOnce();
+    assert.equal(outcome.accepted, false);
+    const inUse = !outcome.accepted ? outcome.reasons.filter((r) => r.startsWith('[coordinator.evidence.in-use]')) : [];
+    assert.ok(inUse.some((r) => r.includes(`GPU ${nodes.good}-GPU-0`) && r.includes(`node ${nodes.good}`)), inUse.join('\n'));
+    assert.ok(!stolen.calls.includes('nvmlSystemSetConfComputeGpusReadyState 1'));
+    assert.equal(condition(await attestation(nodes.good), 'Attested')!.status, 'True');
+    assert.ok((await attestation(nodes.good)).status!.gpus!.every((g) => /^[0-9a-f]{64}$/.test(g.deviceIdentity ?? '')), 'device identities recorded');
+    assert.ok(schedulable(await getNode(nodes.good)));
   });
 
   describe('through real FFI: the koffi NVML binding against the stub libnvidia-ml.so, which logs every call', () => {

@@ -4,6 +4,7 @@
  * is signed by roots generated here. The Coordinator accepts it only with those roots configured
  * and a Manifest that opts in (development.acceptSimulatedEvidence).
  */
+import { randomBytes } from 'node:crypto';
 import type { NodeCollateral, NodeTrust } from '../../attestation/node-appraisal.ts';
 import { encodeSnpCertTable } from '../../attestation/snp/cert-table.ts';
 import { createGpuSimulator, type GpuSimulator } from '../../attestation/sim/gpu.ts';
@@ -55,6 +56,8 @@ export interface SimulatedCvmOptions {
   measurement?: string;
   /** SHA-256 of the workload policy, carried in HOST_DATA (SNP) or MRCONFIGID (TDX). */
   policyHash: string;
+  /** SNP REPORT_ID (32 bytes): the firmware picks one per launch; default random per source (one launch). */
+  reportId?: Uint8Array;
 }
 
 /** A CVM that answers configfs-tsm requests with simulated, correctly signed evidence. */
@@ -64,11 +67,14 @@ export class SimulatedCvmSource implements CvmEvidenceSource {
   readonly #options: SimulatedCvmOptions;
   /** REPORT_DATA of every request, in order (tests check what was bound). */
   readonly requests: Uint8Array[] = [];
+  /** This launch's REPORT_ID. */
+  readonly reportId: Uint8Array;
 
   constructor(platform: SimulatedPlatform, options: SimulatedCvmOptions) {
     this.#platform = platform;
     this.#options = options;
     this.kind = `simulated-${options.platform}`;
+    this.reportId = options.reportId ?? new Uint8Array(randomBytes(32));
   }
 
   async collect(reportData: Uint8Array): Promise<CvmEvidence> {
@@ -77,7 +83,7 @@ export class SimulatedCvmSource implements CvmEvidenceSource {
     const policy = Buffer.from(this.#options.policyHash, 'hex');
     if (this.#options.platform === 'snp') {
       const { snp } = this.#platform;
-      const report = snp.report({ reportData, measurement: Buffer.from(this.#options.measurement ?? SIMULATED_SNP_MEASUREMENT, 'hex'), hostData: policy });
+      const report = snp.report({ reportData, measurement: Buffer.from(this.#options.measurement ?? SIMULATED_SNP_MEASUREMENT, 'hex'), hostData: policy, reportId: this.reportId });
       return { platform: 'snp', report, auxblob: encodeSnpCertTable([{ kind: 'vcek', der: snp.endorsementDer }]), provider: 'sev_guest (simulated)' };
     }
     const quote = this.#platform.tdx.quote({ reportData, mrTd: this.#options.measurement ?? SIMULATED_TDX_MRTD, mrConfigId: configIdForPolicyHash(this.#options.policyHash) });

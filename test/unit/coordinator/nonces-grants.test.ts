@@ -11,21 +11,35 @@ describe('nonces', () => {
     const { nonce } = store.issue('node-a', 60_000, t0);
     assert.match(nonce, /^[0-9a-f]{64}$/);
     assert.notEqual(store.issue('node-a', 60_000, t0).nonce, nonce);
-    assert.deepEqual(store.take(nonce, 'node-a', t0), { ok: true });
+    assert.deepEqual(store.take(nonce, 'node-a', t0), { ok: true, issuedAt: t0 });
     assert.match((store.take(nonce, 'node-a', t0) as { reason: string }).reason, /unknown nonce/);
   });
-  it('are refused for another node, and after they expire', () => {
+  it('are refused for another node (which cannot burn them), and after they expire', () => {
     const store = new NonceStore();
     const foreign = store.issue('node-a', 60_000, t0).nonce;
     assert.match((store.take(foreign, 'node-b', t0) as { reason: string }).reason, /issued to node node-a, not node-b/);
-    assert.match((store.take(foreign, 'node-a', t0) as { reason: string }).reason, /unknown/, 'a failed attempt consumes it too');
+    assert.equal(store.take(foreign, 'node-a', t0).ok, true, 'still the owner\'s');
     const late = store.issue('node-a', 60_000, t0).nonce;
     assert.match((store.take(late, 'node-a', new Date(t0.getTime() + 60_000)) as { reason: string }).reason, /expired/);
+    assert.match((store.take(late, 'node-a', t0) as { reason: string }).reason, /unknown/, 'a failed attempt by the owner consumes it');
   });
-  it('keep at most the configured number outstanding', () => {
+  it('keep at most the configured number outstanding per node, dropping only that node\'s oldest', () => {
     const store = new NonceStore(3);
-    for (let i = 0; i < 5; i++) store.issue('n', 60_000, t0);
-    assert.equal(store.size, 3);
+    const other = store.issue('other', 60_000, t0).nonce;
+    const mine = Array.from({ length: 5 }, () => store.issue('n', 60_000, t0).nonce);
+    assert.equal(store.outstanding('n', t0), 3);
+    assert.equal(store.size, 4);
+    assert.equal(store.take(mine[0]!, 'n', t0).ok, false, 'the oldest went');
+    assert.equal(store.take(mine[4]!, 'n', t0).ok, true);
+    assert.equal(store.take(other, 'other', t0).ok, true, 'another node\'s nonce survives any number issued to n');
+  });
+  it('do not pile up: expired ones are swept, and a deleted node\'s are forgotten', () => {
+    const store = new NonceStore(3);
+    for (let i = 0; i < 3; i++) store.issue(`node-${i}`, 60_000, t0);
+    store.issue('late', 60_000, new Date(t0.getTime() + 120_000));
+    assert.equal(store.size, 1);
+    store.forget('late');
+    assert.equal(store.size, 0);
   });
 });
 

@@ -1,0 +1,35 @@
+/**
+ * Events the Coordinator records about a node, rate-limited per node: an agent that submits
+ * evidence in a loop gets a few Events and then one per interval, so it cannot turn the
+ * Coordinator into a writer of Events for the API server. The verdict itself is in the
+ * NodeAttestation status, which every decision updates; what an Event adds is a history.
+ */
+import type { EventTarget, EventType } from '../controllers/runtime/events.ts';
+import { KeyedRateLimiter, type RateLimit } from './rate-limiter.ts';
+
+/** Where Events go (the operator's EventRecorder). */
+export interface EventSink {
+  record(target: EventTarget, type: EventType, reason: string, message: string): Promise<void>;
+}
+
+export class NodeEvents {
+  readonly #sink: EventSink;
+  readonly #limiter: KeyedRateLimiter;
+  readonly #suppressed: () => void;
+
+  constructor(sink: EventSink, limit: RateLimit, onSuppressed: () => void = () => undefined) {
+    this.#sink = sink;
+    this.#limiter = new KeyedRateLimiter(limit);
+    this.#suppressed = onSuppressed;
+  }
+
+  /** Records the Event unless the node spent its budget; returns whether it was recorded. */
+  async record(node: string, target: EventTarget, type: EventType, reason: string, message: string, now: Date): Promise<boolean> {
+    if (!this.#limiter.take(node, now).allowed) {
+      this.#suppressed();
+      return false;
+    }
+    await this.#sink.record(target, type, reason, message);
+    return true;
+  }
+}

@@ -22,6 +22,9 @@ export function manifestRelaxations(spec: ManifestSpec): Relaxation[] {
   (spec.referenceValues?.snp ?? []).forEach((entry, i) => {
     const path = `spec.referenceValues.snp[${i}]`;
     if (entry.allowProvisionalFirmware) out.push({ path: `${path}.allowProvisionalFirmware`, message: 'reports from provisional (uncommitted) SEV-SNP firmware are accepted' });
+    if (entry.allowMigrationAgent) out.push({ path: `${path}.allowMigrationAgent`, message: 'SEV-SNP guests whose policy allows a migration agent (MIGRATE_MA) are accepted' });
+    if (entry.allowCXL) out.push({ path: `${path}.allowCXL`, message: 'SEV-SNP guests whose policy allows CXL devices and memory (CXL_ALLOW) are accepted' });
+    if ((entry.maximumVMPL ?? 0) > 0) out.push({ path: `${path}.maximumVMPL`, message: `SEV-SNP reports from VMPL up to ${entry.maximumVMPL} (not only VMPL 0) are accepted` });
   });
   return out;
 }

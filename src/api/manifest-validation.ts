@@ -3,6 +3,7 @@
  * and says what was expected; all problems are reported, not only the first.
  */
 import { parseDuration } from './duration.ts';
+import type { SnpIdBlockRules } from '../attestation/reference-values.ts';
 import type { ManifestSpec } from './manifest.ts';
 
 export interface FieldProblem {
@@ -22,9 +23,7 @@ export function validateManifestSpec(spec: ManifestSpec): FieldProblem[] {
     if (entry.minimumTCB?.fmc !== undefined && products.length > 0 && !products.includes('Turin')) {
       problems.push({ path: `${path}.minimumTCB.fmc`, message: 'FMC SPL exists only on Turin, but products does not include Turin' });
     }
-    if (entry.allowProvisionalFirmware) {
-      // Allowed, but it weakens the TCB guarantee; the reconciler reports it as a warning event.
-    }
+    problems.push(...snpIdBlockProblems(entry.idBlock, `${path}.idBlock`));
     const seen = new Set<string>();
     entry.measurements?.forEach((m, j) => {
       if (seen.has(m)) problems.push({ path: `${path}.measurements[${j}]`, message: 'listed twice' });
@@ -40,6 +39,24 @@ export function validateManifestSpec(spec: ManifestSpec): FieldProblem[] {
     if (value !== undefined && parseDuration(value) === undefined) problems.push({ path: `spec.attestation.${field}`, message: `"${value}" is not a duration such as 5m or 1h` });
   }
   return problems;
+}
+
+/** ID-block fields that would not mean what they seem to. */
+function snpIdBlockProblems(idBlock: SnpIdBlockRules | undefined, path: string): FieldProblem[] {
+  if (idBlock === undefined) return [];
+  const out: FieldProblem[] = [];
+  const keyed = idBlock.idKeyDigests !== undefined || idBlock.authorKeyDigests !== undefined;
+  for (const field of ['familyIds', 'imageIds', 'minimumGuestSVN'] as const) {
+    if (idBlock[field] !== undefined && !keyed) {
+      out.push({ path: `${path}.${field}`, message: 'whoever signs an ID block chooses this value: also set idKeyDigests or authorKeyDigests' });
+    }
+  }
+  for (const field of ['idKeyDigests', 'authorKeyDigests'] as const) {
+    idBlock[field]?.forEach((digest, i) => {
+      if (/^0+$/.test(digest)) out.push({ path: `${path}.${field}[${i}]`, message: 'all zeros is what a VM launched without an ID block reports, not a key' });
+    });
+  }
+  return out;
 }
 
 function duplicates(names: Array<string | undefined>, path: string, problems: FieldProblem[]): void {

@@ -16,25 +16,100 @@ export interface SnpTcb {
 
 export type SnpProduct = 'Milan' | 'Genoa' | 'Turin';
 
-export interface SnpReferenceValues {
-  /** Optional label shown in verdicts (e.g. "kata-qemu-snp 3.18 on Genoa"). */
-  name?: string;
-  /** Allowed launch measurements (48 bytes each, 96 hex chars). Any one matches. */
-  measurements: string[];
-  /** Minimum TCB; compared with REPORTED_TCB, COMMITTED_TCB and LAUNCH_TCB. */
-  minimumTCB: SnpTcb;
-  /** Allowed products; empty or absent means any known product. */
-  products?: SnpProduct[];
-  /** Allowed signing keys; absent means both. */
-  signingKeys?: Array<'vcek' | 'vlek'>;
+/** SEV firmware version as the report gives it (CURRENT_MAJOR/MINOR/BUILD). */
+export interface SnpFirmwareVersion {
+  major: number;
+  minor: number;
+  build: number;
+}
+
+/**
+ * Requirements on PLATFORM_INFO, the host's configuration as the firmware reports it. Absent
+ * fields keep the default; reserved bits are always refused.
+ */
+export interface SnpPlatformInfoRules {
+  /** SMT_EN may be set. Default true. */
+  allowSMT?: boolean;
+  /** TSME_EN may be set. Default true. */
+  allowTSME?: boolean;
+  /** TIO_EN (SEV-TIO) may be set. Default true. */
+  allowTIO?: boolean;
+  /** ECC_EN must be set. Default false. */
+  requireECC?: boolean;
+  /** RAPL_DIS must be set. Default false. */
+  requireRAPLDisabled?: boolean;
+  /** CIPHERTEXT_HIDING_DRAM_EN must be set. Default false. */
+  requireCiphertextHiding?: boolean;
+  /** ALIAS_CHECK_COMPLETE must be set (BadRAM mitigation, AMD-SB-3015). Default false. */
+  requireAliasCheckComplete?: boolean;
+}
+
+/**
+ * Requirements on the ID block the VM was launched with. FAMILY_ID, IMAGE_ID and GUEST_SVN are
+ * chosen by whoever signs the ID block, so they mean something only with a trusted key.
+ */
+export interface SnpIdBlockRules {
+  /** SHA-384 digests (hex) of trusted ID keys; ID_KEY_DIGEST must be one, unless a trusted author key signed it. */
+  idKeyDigests?: string[];
+  /** SHA-384 digests (hex) of trusted author keys; with AUTHOR_KEY_EN set, AUTHOR_KEY_DIGEST being one trusts the ID key. */
+  authorKeyDigests?: string[];
+  /** Allowed FAMILY_ID values (16 bytes hex). */
+  familyIds?: string[];
+  /** Allowed IMAGE_ID values (16 bytes hex). */
+  imageIds?: string[];
+  /** Minimum GUEST_SVN. */
+  minimumGuestSVN?: number;
+}
+
+/**
+ * Rules on a report's guest policy, VMPL, platform and firmware: every field optional, and an
+ * absent field means the safe default. A Manifest entry carries them beside its measurements;
+ * `attestor verify snp` applies them with the same defaults.
+ */
+export interface SnpRules {
   /** Highest VMPL the report may come from (0 = most privileged). Default 0. */
   maximumVMPL?: number;
   /** Minimum guest ABI version in the guest policy, as "major.minor". */
   minimumGuestABI?: string;
   /** Whether the guest policy may allow SMT. Default true. */
   allowSMT?: boolean;
+  /** Whether the guest policy may allow a migration agent (MIGRATE_MA). Default false. */
+  allowMigrationAgent?: boolean;
+  /** Whether the guest policy may allow CXL (CXL_ALLOW). Default false. */
+  allowCXL?: boolean;
+  /** The guest policy must restrict the guest to a single socket (SINGLE_SOCKET). Default false. */
+  requireSingleSocket?: boolean;
+  /** The guest policy must require AES-256-XTS memory encryption (MEM_AES_256_XTS). Default false. */
+  requireMemAES256XTS?: boolean;
+  /** The guest policy must require RAPL to be disabled (RAPL_DIS). Default false. */
+  requireRAPLDisabled?: boolean;
+  /** The guest policy must require ciphertext hiding for DRAM (CIPHERTEXT_HIDING_DRAM). Default false. */
+  requireCiphertextHiding?: boolean;
+  /** The guest policy must disable page swapping (PAGE_SWAP_DISABLE). Default false. */
+  requirePageSwapDisabled?: boolean;
+  /** Requirements on PLATFORM_INFO; reserved bits are refused whatever this says. */
+  platformInfo?: SnpPlatformInfoRules;
   /** Accept a report whose CURRENT firmware differs from COMMITTED (provisional firmware). Default false. */
   allowProvisionalFirmware?: boolean;
+  /** Minimum firmware version (major, minor, build, in that order); compared with CURRENT and COMMITTED. */
+  minimumFirmware?: SnpFirmwareVersion;
+  /** Mitigation bits (a 64-bit value as 16 hex digits, most significant first) that a version 5+ report must have set. */
+  minimumMitigationVector?: { launch?: string; current?: string };
+  /** ID block requirements; absent: not checked. */
+  idBlock?: SnpIdBlockRules;
+}
+
+export interface SnpReferenceValues extends SnpRules {
+  /** Optional label shown in verdicts (e.g. "kata-qemu-snp 3.18 on Genoa"). */
+  name?: string;
+  /** Allowed launch measurements (48 bytes each, 96 hex chars). Any one matches. */
+  measurements: string[];
+  /** Minimum TCB; compared with REPORTED_TCB, COMMITTED_TCB, LAUNCH_TCB and CURRENT_TCB. */
+  minimumTCB: SnpTcb;
+  /** Allowed products; empty or absent means any known product. */
+  products?: SnpProduct[];
+  /** Allowed signing keys; absent means both. */
+  signingKeys?: Array<'vcek' | 'vlek'>;
 }
 
 export interface TdxReferenceValues {

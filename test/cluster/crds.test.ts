@@ -70,7 +70,27 @@ describe('CRDs on a real API server', function () {
     for (const n of [name, withTiming.metadata.name]) await custom.deleteClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests', name: n });
   });
 
+  it('stores every SEV-SNP rule field of an snp entry as given: nothing the appraisal reads is pruned', async () => {
+    const m = manifest(uniqueName('snp-rules'));
+    const entry = {
+      ...m.spec.referenceValues.snp[0],
+      maximumVMPL: 1, minimumGuestABI: '1.51', allowSMT: false, allowMigrationAgent: true, allowCXL: true,
+      requireSingleSocket: true, requireMemAES256XTS: true, requireRAPLDisabled: true, requireCiphertextHiding: true, requirePageSwapDisabled: true,
+      platformInfo: { allowSMT: false, allowTSME: false, allowTIO: false, requireECC: true, requireRAPLDisabled: true, requireCiphertextHiding: true, requireAliasCheckComplete: true },
+      allowProvisionalFirmware: true,
+      minimumFirmware: { major: 1, minor: 55, build: 21 },
+      minimumMitigationVector: { launch: '0000000000000001', current: '8000000000000003' },
+      idBlock: { idKeyDigests: [hex('1d', 48)], authorKeyDigests: [hex('a0', 48)], familyIds: [hex('01', 16)], imageIds: [hex('02', 16)], minimumGuestSVN: 4294967295 },
+    };
+    m.spec.referenceValues.snp = [entry];
+    const created = (await createManifest(m)) as any;
+    assert.deepEqual(created.spec.referenceValues.snp, [entry]);
+    await custom.deleteClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests', name: m.metadata.name });
+  });
+
   const manifestCases: Array<{ name: string; mutate: (m: any) => void; expect: Array<string | RegExp> }> = [
+    { name: 'an SNP mitigation vector that is not 16 lower-case hex digits', mutate: (m) => (m.spec.referenceValues.snp[0].minimumMitigationVector = { current: 'FF' }), expect: ['spec.referenceValues.snp[0].minimumMitigationVector.current'] },
+    { name: 'an SNP minimum firmware without a build', mutate: (m) => (m.spec.referenceValues.snp[0].minimumFirmware = { major: 1, minor: 55 }), expect: ['spec.referenceValues.snp[0].minimumFirmware.build', 'Required value'] },
     { name: 'a measurement that is not 48 bytes of hex', mutate: (m) => (m.spec.referenceValues.snp[0].measurements = ['abc']), expect: ['spec.referenceValues.snp[0].measurements[0]'] },
     { name: 'upper-case hex in a policy hash', mutate: (m) => (m.spec.policies[0].hash = hex('0F', 32)), expect: ['spec.policies[0].hash'] },
     { name: 'a TCB component above 255', mutate: (m) => (m.spec.referenceValues.snp[0].minimumTCB.snp = 256), expect: ['spec.referenceValues.snp[0].minimumTCB.snp'] },

@@ -11,6 +11,7 @@ import { createHash, KeyObject, sign, webcrypto } from 'node:crypto';
 import type { SnpProduct, SnpTcb } from '../reference-values.ts';
 import { AMD_OID } from '../snp/certificates.ts';
 import { encodeKeyInfo, type SnpSigningKey } from '../snp/key-info.ts';
+import { encodePlatformInfo, type SnpPlatformInfo } from '../snp/platform-info.ts';
 import { encodeGuestPolicy, type SnpGuestPolicy } from '../snp/policy.ts';
 import {
   SNP_REPORT_SIZE, SNP_SIGNATURE_R_OFFSET, SNP_SIGNATURE_S_OFFSET, SNP_SIGNED_LENGTH, SNP_SIG_ALGO_ECDSA_P384_SHA384,
@@ -53,7 +54,8 @@ export interface SnpReportFields {
   reportedTcb?: SnpTcb;
   committedTcb?: SnpTcb;
   launchTcb?: SnpTcb;
-  platformInfo?: bigint;
+  /** Default SMT_EN only, as on a typical host. */
+  platformInfo?: bigint | Partial<Omit<SnpPlatformInfo, 'raw'>>;
   /** What the key-info field says signed the report; default the simulator's key kind. */
   signingKey?: SnpSigningKey | 'none';
   maskChipId?: boolean;
@@ -303,7 +305,7 @@ export function encodeSnpReport(f: SnpReportFields, d: ReportDefaults): Uint8Arr
   v.setUint32(0x30, f.vmpl ?? 0, true);
   v.setUint32(0x34, f.signatureAlgorithm ?? SNP_SIG_ALGO_ECDSA_P384_SHA384, true);
   v.setBigUint64(0x38, tcb(f.currentTcb), true);
-  v.setBigUint64(0x40, f.platformInfo ?? 1n, true);
+  v.setBigUint64(0x40, typeof f.platformInfo === 'bigint' ? f.platformInfo : encodePlatformInfo(f.platformInfo ?? { smtEnabled: true }), true);
   v.setUint32(0x48, encodeKeyInfo({ signingKey: f.signingKey ?? d.kind, maskChipId: f.maskChipId ?? false, authorKeyEnabled: f.authorKeyEnabled ?? false }), true);
   put(0x50, 64, f.reportData);
   put(0x90, 48, f.measurement ?? d.measurement);

@@ -7,8 +7,7 @@ import type { SnpReferenceValues } from '../reference-values.ts';
 import { reason, verdict, type Reason } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 import type { SnpClaims } from './claims.ts';
-import { provisionalFirmwareReasons } from './firmware.ts';
-import { abiAtLeast } from './policy.ts';
+import { snpRuleReasons } from './rules.ts';
 import { formatTcb, tcbShortfalls } from './tcb.ts';
 import type { SnpVerdict } from './verify.ts';
 
@@ -51,15 +50,6 @@ export function referenceValueReasons(claims: SnpClaims, rv: SnpReferenceValues)
     const short = tcbShortfalls(claims[field], minimum);
     if (short.length > 0) out.push(reason(check, `${label} ${formatTcb(claims[field])} is below the minimum (${short.join(', ')})`));
   }
-  if (claims.policy.debug) out.push(reason(SNP_CHECKS.policyDebug, 'guest policy allows debugging: the host can read guest memory'));
-  const maxVmpl = rv.maximumVMPL ?? 0;
-  if (claims.vmpl > maxVmpl) out.push(reason(SNP_CHECKS.vmpl, `report is from VMPL ${claims.vmpl}, the maximum is ${maxVmpl}`));
-  if (rv.allowSMT === false && claims.policy.smt) out.push(reason(SNP_CHECKS.policySmt, 'guest policy allows SMT, which the reference values forbid'));
-  if (rv.minimumGuestABI !== undefined) {
-    const ok = abiAtLeast(claims.policy.abiMajor, claims.policy.abiMinor, rv.minimumGuestABI);
-    if (ok === null) out.push(reason(SNP_CHECKS.policyAbi, `minimumGuestABI "${rv.minimumGuestABI}" is not of the form major.minor`));
-    else if (!ok) out.push(reason(SNP_CHECKS.policyAbi, `guest policy ABI ${claims.policy.abiMajor}.${claims.policy.abiMinor} is below ${rv.minimumGuestABI}`));
-  }
   const products = rv.products ?? [];
   if (claims.product === null) out.push(reason(SNP_CHECKS.product, 'the product is unknown'));
   else if (products.length > 0 && !products.includes(claims.product)) {
@@ -68,7 +58,8 @@ export function referenceValueReasons(claims: SnpClaims, rv: SnpReferenceValues)
   if (rv.signingKeys !== undefined && (claims.signingKey === null || !rv.signingKeys.includes(claims.signingKey))) {
     out.push(reason(SNP_CHECKS.signingKeyAllowed, `signing key ${claims.signingKey ?? 'none'} is not one of ${rv.signingKeys.join(', ') || '(none)'}`));
   }
-  if (!rv.allowProvisionalFirmware) out.push(...provisionalFirmwareReasons(claims));
+  // A Manifest entry's rules; DEBUG is never allowed here (only the CLI can allow it).
+  out.push(...snpRuleReasons(claims, { ...rv, allowDebug: false }));
   return out;
 }
 

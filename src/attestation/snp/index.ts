@@ -4,7 +4,8 @@ export { appraiseSnp, referenceValueReasons, expectationReasons, type SnpExpecta
 export { SnpEndorsementCache } from './endorsement-cache.ts';
 export { SnpRoots, amdRoots, type SnpRootSet } from './roots.ts';
 export { parseSnpReport, SNP_REPORT_SIZE, type SnpReport } from './report.ts';
-export { provisionalFirmwareReasons } from './firmware.ts';
+export { provisionalFirmwareReasons, minimumFirmwareReasons } from './firmware.ts';
+export { snpRuleReasons, type SnpRuleOptions } from './rules.ts';
 export { SNP_CHECKS, type SnpCheck } from './checks.ts';
 export type { SnpClaims, SnpCertificateClaims } from './claims.ts';
 export type { SnpTcbClaims } from './tcb.ts';

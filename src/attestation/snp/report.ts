@@ -3,6 +3,7 @@
  * offsets checked against google/go-sev-guest abi.ReportToProto). Parsing only: no field is
  * trusted here, the signature is checked in signature.ts.
  */
+import type { SnpFirmwareVersion } from '../reference-values.ts';
 import { ParseError } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 import { guestPolicyProblems } from './policy.ts';
@@ -21,11 +22,7 @@ export const SNP_MAX_VERSION = 5;
 /** SIGNATURE_ALGO value for ECDSA P-384 with SHA-384, the only one defined. */
 export const SNP_SIG_ALGO_ECDSA_P384_SHA384 = 1;
 
-export interface SnpFirmwareVersion {
-  major: number;
-  minor: number;
-  build: number;
-}
+export type { SnpFirmwareVersion };
 
 export interface SnpCpuid {
   family: number;

@@ -81,6 +81,22 @@ export function tcbShortfalls(actual: SnpTcb, minimum: SnpTcb): string[] {
   return out;
 }
 
+/**
+ * Components of raw TCB `a` above those of raw TCB `b`, e.g. ["snp 9 > 8"]; empty when `a` <= `b`
+ * in every byte. All eight bytes count, reserved ones too (go-sev-guest kds.TCBPartsLE), so the
+ * result does not depend on the layout; the product only names the components.
+ */
+export function tcbAbove(a: bigint, b: bigint, product: SnpProduct | null): string[] {
+  const names = new Map(Object.entries(layout(product)).filter(([, i]) => i !== null).map(([name, i]) => [i as number, name]));
+  const out: string[] = [];
+  for (let i = 0; i < 8; i++) {
+    const x = byteAt(a, i);
+    const y = byteAt(b, i);
+    if (x > y) out.push(`${names.get(i) ?? `reserved byte ${i}`} ${x} > ${y}`);
+  }
+  return out;
+}
+
 /** Short text form, e.g. "bl=2 tee=0 snp=5 ucode=68". */
 export function formatTcb(tcb: SnpTcb): string {
   const fmc = tcb.fmc === undefined ? '' : `fmc=${tcb.fmc} `;

@@ -16,7 +16,7 @@ import { productFromCpuid } from './product.ts';
 import { parseSnpReport, reportFormatProblems, type SnpReport } from './report.ts';
 import { amdRoots, type SnpRoots } from './roots.ts';
 import { checkReportSignature } from './signature.ts';
-import { tcbClaims } from './tcb.ts';
+import { tcbAbove, tcbClaims } from './tcb.ts';
 
 export interface SnpEvidence {
   /** The 1184-byte ATTESTATION_REPORT. */
@@ -101,7 +101,7 @@ export function verifySnpReport(evidence: SnpEvidence, options: SnpVerifyOptions
   return verdict(snpClaims(report, product, leaf, path?.anchor.product ?? null), reasons) as SnpVerdict;
 }
 
-/** The report fields the endorsement certificate vouches for: key kind, TCB, chip. */
+/** The report fields the endorsement certificate vouches for: key kind, TCB (equal to REPORTED_TCB, not above CURRENT_TCB), chip. */
 function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertificate): Reason[] {
   const out: Reason[] = [];
   const key = decodeKeyInfo(report.keyInfo);
@@ -114,6 +114,13 @@ function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertifica
     const r = tcbClaims(report.reportedTcb, leaf.product);
     const c = tcbClaims(leaf.tcb, leaf.product);
     out.push(reason(SNP_CHECKS.tcbCertificate, `REPORTED_TCB ${r.raw} differs from the ${leaf.kind.toUpperCase()}'s TCB ${c.raw}`));
+  }
+  // A certificate for a TCB the platform does not run (go-sev-guest validateTcb: certificate TCB <= CURRENT_TCB).
+  const above = tcbAbove(leaf.tcb, report.currentTcb, leaf.product);
+  if (above.length > 0) {
+    const c = tcbClaims(leaf.tcb, leaf.product);
+    const cur = tcbClaims(report.currentTcb, leaf.product);
+    out.push(reason(SNP_CHECKS.tcbCertificateCurrent, `the ${leaf.kind.toUpperCase()}'s TCB ${c.raw} is above CURRENT_TCB ${cur.raw} (${above.join(', ')})`));
   }
   if (leaf.kind === 'vcek' && !key.maskChipId) {
     const hwId = leaf.extensions.hwId!;

@@ -45,8 +45,16 @@ describe('manifest validation beyond the schema', () => {
     { name: 'a measurement listed twice', mutate: (s) => s.referenceValues.snp![0]!.measurements.push('01'.repeat(48)), path: 'spec.referenceValues.snp[0].measurements[1]' },
     { name: 'two SNP entries with one name', mutate: (s) => { s.referenceValues.snp![0]!.name = 'x'; s.referenceValues.snp!.push({ ...s.referenceValues.snp![0]!, name: 'x' }); }, path: 'spec.referenceValues.snp[1].name' },
     { name: 'a bad duration', mutate: (s) => { s.attestation = { reattestationInterval: 'soon' }; }, path: 'spec.attestation.reattestationInterval' },
+    { name: 'SNP FAMILY_IDs without a trusted ID or author key', mutate: (s) => { s.referenceValues.snp![0]!.idBlock = { familyIds: ['01'.repeat(16)] }; }, path: 'spec.referenceValues.snp[0].idBlock.familyIds' },
+    { name: 'an SNP GUEST_SVN minimum without a trusted ID or author key', mutate: (s) => { s.referenceValues.snp![0]!.idBlock = { minimumGuestSVN: 2 }; }, path: 'spec.referenceValues.snp[0].idBlock.minimumGuestSVN' },
+    { name: 'an all-zero SNP ID key digest', mutate: (s) => { s.referenceValues.snp![0]!.idBlock = { idKeyDigests: ['11'.repeat(48), '00'.repeat(48)] }; }, path: 'spec.referenceValues.snp[0].idBlock.idKeyDigests[1]' },
   ];
   it('accepts the valid fixture', () => assert.deepEqual(validateManifestSpec(validSpec()), []));
+  it('accepts SNP ID-block values together with a trusted key', () => {
+    const spec = validSpec();
+    spec.referenceValues.snp![0]!.idBlock = { authorKeyDigests: ['11'.repeat(48)], familyIds: ['01'.repeat(16)], imageIds: ['02'.repeat(16)], minimumGuestSVN: 1 };
+    assert.deepEqual(validateManifestSpec(spec), []);
+  });
   for (const c of cases) {
     it(`refuses ${c.name}, naming ${c.path}`, () => {
       const spec = validSpec();
@@ -120,6 +128,25 @@ describe('manifest relaxations', () => {
     assert.equal(relaxed.reason, 'ChecksRelaxed');
     assert.match(relaxed.message, /acceptSimulatedEvidence/);
     assert.match(relaxed.message, /allowProvisionalFirmware/);
+  });
+});
+
+describe('manifest relaxations: SEV-SNP guest policy and VMPL', () => {
+  it('lists allowMigrationAgent, allowCXL and a maximumVMPL above 0, and no SNP field that only tightens', () => {
+    const spec = validSpec();
+    const strict = spec.referenceValues.snp![0]!;
+    Object.assign(strict, {
+      maximumVMPL: 0, allowSMT: false, requireSingleSocket: true, requireMemAES256XTS: true, requireRAPLDisabled: true, requireCiphertextHiding: true, requirePageSwapDisabled: true,
+      platformInfo: { allowSMT: false, allowTSME: false, allowTIO: false, requireECC: true, requireAliasCheckComplete: true },
+      minimumFirmware: { major: 1, minor: 55, build: 21 }, minimumMitigationVector: { current: '0000000000000001' }, idBlock: { idKeyDigests: ['11'.repeat(48)] },
+    });
+    assert.deepEqual(manifestRelaxations(spec), []);
+    spec.referenceValues.snp!.push({ ...strict, name: 'relaxed', allowMigrationAgent: true, allowCXL: true, maximumVMPL: 2 });
+    const relaxations = manifestRelaxations(spec);
+    assert.deepEqual(relaxations.map((r) => r.path), ['spec.referenceValues.snp[1].allowMigrationAgent', 'spec.referenceValues.snp[1].allowCXL', 'spec.referenceValues.snp[1].maximumVMPL']);
+    assert.match(relaxations[0]!.message, /MIGRATE_MA/);
+    assert.match(relaxations[1]!.message, /CXL_ALLOW/);
+    assert.match(relaxations[2]!.message, /VMPL up to 2/);
   });
 });
 

@@ -65,6 +65,7 @@ describe('node appraisal (CVM + GPUs)', function () {
     { name: 'a measurement the Manifest does not list', make: () => evidence({ report: { measurement: Buffer.alloc(48, 1) } }), expect: ['snp.measurement'] },
     { name: 'a policy hash the Manifest does not list', make: () => evidence({ report: { hostData: Buffer.alloc(32, 9) } }), expect: ['snp.host-data'] },
     { name: 'REPORT_DATA for another nonce or key (replay)', make: () => evidence({ report: { reportData: new Uint8Array(64) } }), expect: ['snp.report-data'] },
+    { name: 'a CVM whose guest policy allows a migration agent and CXL', make: () => evidence({ report: { policy: { abiMajor: 1, abiMinor: 51, smt: true, migrateMA: true, cxlAllowed: true } } }), expect: ['snp.policy.migrate-ma', 'snp.policy.cxl'] },
     { name: 'a GPU report with a foreign nonce', make: () => evidence({ gpuNonce: new Uint8Array(32).fill(8) }), expect: ['gpu.nonce'] },
     { name: 'a GPU driver outside the Manifest', make: () => evidence({ driverVersion: '535.86.09' }), expect: ['gpu.driver-version', 'gpu.rim.missing'] },
     { name: 'a missing GPU report', make: () => evidence({ gpus: 1 }), expect: ['node.gpu.missing'] },

@@ -6,6 +6,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runVerifySnp, snpCommand, type SnpCliOptions } from '../../../src/cli/verify/snp.ts';
 import { gosevguest, negativeChipId, testdataPath, trustee } from './testdata.ts';
+import { referenceValueReasons } from '../../../src/attestation/snp/appraise.ts';
+import { snpRuleReasons } from '../../../src/attestation/snp/rules.ts';
+import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
+import { snpCliRules } from '../../../src/cli/verify/snp.ts';
+import { AT as SIM_AT, hex, simulator } from '../../unit/attestation/snp/fixture.ts';
 
 const AT = '2025-06-01T00:00:00Z';
 
@@ -23,16 +28,21 @@ describe('attestor verify snp', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('exits 0 and prints VERIFIED for the go-sev-guest report and VCEK', () => {
+  it('refuses the go-sev-guest report (DEBUG=1 in its guest policy) with exit 1 naming the debug bit; with --allow-debug it exits 0', () => {
     const v = gosevguest();
-    const r = run({ report: testdataPath('snp/milan-gosevguest/report.bin'), vcek: v.vcekFile, at: AT });
-    assert.equal(r.code, 0, r.out + r.err);
-    assert.match(r.out, /^VERIFIED\n/);
-    assert.match(r.out, /"measurement": "b07af962/);
+    const opts = { report: testdataPath('snp/milan-gosevguest/report.bin'), vcek: v.vcekFile, at: AT };
+    const refused = run(opts);
+    assert.equal(refused.code, 1, refused.out + refused.err);
+    assert.match(refused.out, /^REFUSED\n  - \[snp\.policy\.debug\] guest policy allows debugging \(DEBUG, bit 19\)/);
+    assert.equal(refused.out.match(/^  - \[/gm)?.length, 1, refused.out);
+    const allowed = run({ ...opts, allowDebug: true });
+    assert.equal(allowed.code, 0, allowed.out + allowed.err);
+    assert.match(allowed.out, /^VERIFIED\n/);
+    assert.match(allowed.out, /"measurement": "b07af962/);
   });
 
   it('prints one JSON object with --json', () => {
-    const r = run({ report: testdataPath('snp/milan-gosevguest/report.bin'), vcek: gosevguest().vcekFile, at: AT, json: true });
+    const r = run({ report: testdataPath('snp/milan-gosevguest/report.bin'), vcek: gosevguest().vcekFile, at: AT, json: true, allowDebug: true });
     const json = JSON.parse(r.out) as { verified: boolean; reasons: unknown[]; claims: { product: string; reportedTcb: { snp: number } } };
     assert.equal(json.verified, true);
     assert.deepEqual(json.reasons, []);
@@ -62,10 +72,10 @@ describe('attestor verify snp', () => {
     writeFileSync(hexReport, Buffer.from(v.report).toString('hex').replace(/(.{64})/g, '$1\n'));
     const bundle = join(dir, 'bundle.pem');
     writeFileSync(bundle, new X509Certificate(v.vcek).toString() + '\n');
-    assert.equal(run({ report: hexReport, certs: bundle, at: AT }).code, 0);
+    assert.equal(run({ report: hexReport, certs: bundle, at: AT, allowDebug: true }).code, 0);
   });
 
-  it('exits 2 for unusable input: missing file, both or neither certificate flag, bad --at', () => {
+  it('exits 2 for unusable input: missing file, both or neither certificate flag, bad --at, bad --vmpl', () => {
     const report = testdataPath('snp/milan-gosevguest/report.bin');
     const vcek = gosevguest().vcekFile;
     for (const opts of [
@@ -74,6 +84,8 @@ describe('attestor verify snp', () => {
       { report, at: AT },
       { report, vcek, at: 'yesterday' },
       { report, vcek: join(dir, 'missing.der'), at: AT },
+      { report, vcek, at: AT, vmpl: '4' },
+      { report, vcek, at: AT, vmpl: 'one' },
     ]) {
       const r = run(opts);
       assert.equal(r.code, 2, JSON.stringify(opts));
@@ -97,6 +109,8 @@ describe('attestor verify snp', () => {
       await snpCommand().parseAsync(['--report', testdataPath('snp/negative-chipid/report.bin'), '--vcek', negativeChipId().vcekFile, '--at', AT, '--json'], { from: 'user' });
       assert.equal(process.exitCode, 1);
       await snpCommand().parseAsync(['--report', testdataPath('snp/milan-gosevguest/report.bin'), '--vcek', gosevguest().vcekFile, '--at', AT], { from: 'user' });
+      assert.equal(process.exitCode, 1);
+      await snpCommand().parseAsync(['--report', testdataPath('snp/milan-gosevguest/report.bin'), '--vcek', gosevguest().vcekFile, '--at', AT, '--allow-debug'], { from: 'user' });
       assert.equal(process.exitCode, 0);
     } finally {
       process.stdout.write = write;
@@ -104,5 +118,51 @@ describe('attestor verify snp', () => {
     }
     assert.match(out, /"verified": false/);
     assert.match(out, /VERIFIED\n/);
+  });
+
+  it('has the defaults of a Manifest entry with no optional fields, and each flag relaxes only its rule', async () => {
+    // Simulated evidence (the CLI trusts only AMD's roots, so the rules are compared directly).
+    const sim = await simulator({ rsaModulusLength: 2048 });
+    const claims = verifySnpReport(
+      {
+        report: sim.report({
+          policy: { abiMajor: 1, abiMinor: 51, smt: true, debug: true, migrateMA: true, cxlAllowed: true },
+          vmpl: 2,
+          currentFirmware: { major: 1, minor: 55, build: 22 },
+          committedFirmware: { major: 1, minor: 55, build: 21 },
+        }),
+        certificates: sim.endorsementPem,
+      },
+      { at: SIM_AT, roots: sim.roots },
+    ).claims!;
+    const checks = (reasons: readonly { check: string }[]): string[] => reasons.map((r) => r.check).sort();
+    const all = ['snp.firmware.provisional', 'snp.policy.cxl', 'snp.policy.debug', 'snp.policy.migrate-ma', 'snp.vmpl'];
+    const cli = (opts: Partial<SnpCliOptions>) => checks(snpRuleReasons(claims, snpCliRules({ report: '-', ...opts })));
+    const manifestEntry = checks(referenceValueReasons(claims, { measurements: [hex(sim.defaultMeasurement)], minimumTCB: sim.tcb }));
+    assert.deepEqual(cli({}), all);
+    assert.deepEqual(manifestEntry, all);
+    const without = (check: string) => all.filter((c) => c !== check);
+    assert.deepEqual(cli({ allowDebug: true }), without('snp.policy.debug'));
+    assert.deepEqual(cli({ allowMigrateMa: true }), without('snp.policy.migrate-ma'));
+    assert.deepEqual(cli({ allowCxl: true }), without('snp.policy.cxl'));
+    assert.deepEqual(cli({ allowProvisional: true }), without('snp.firmware.provisional'));
+    assert.deepEqual(cli({ vmpl: '1' }), all);
+    assert.deepEqual(cli({ vmpl: '2' }), without('snp.vmpl'));
+    assert.deepEqual(cli({ allowDebug: true, allowMigrateMa: true, allowCxl: true, allowProvisional: true, vmpl: '3' }), []);
+  });
+
+  it('takes every relaxing flag on the command line', async () => {
+    const saved = process.exitCode;
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      const cmd = snpCommand();
+      await cmd.parseAsync(['--report', testdataPath('snp/milan-trustee/report.bin'), '--vcek', trustee().vcekFile, '--at', AT, '--allow-debug', '--allow-migrate-ma', '--allow-cxl', '--allow-provisional', '--vmpl', '3'], { from: 'user' });
+      assert.equal(process.exitCode, 0);
+      assert.deepEqual(snpCliRules(cmd.opts() as SnpCliOptions), { allowDebug: true, allowMigrationAgent: true, allowCXL: true, allowProvisionalFirmware: true, maximumVMPL: 3 });
+    } finally {
+      process.stdout.write = write;
+      process.exitCode = saved;
+    }
   });
 });

@@ -4,6 +4,9 @@ import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
 import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
 import { provisionalFirmwareReasons } from '../../../src/attestation/snp/firmware.ts';
+import { snpRuleReasons } from '../../../src/attestation/snp/rules.ts';
+import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
+import { snpClaims } from '../../../src/attestation/snp/claims.ts';
 import { gosevguest, negativeChipId, TESTDATA, trustee, VECTOR_TIME } from './testdata.ts';
 
 const checks = (v: { reasons: readonly { check: string }[] }): string[] => v.reasons.map((r) => r.check).sort();
@@ -77,5 +80,71 @@ describe('snp vectors (../shared/testdata/snp)', () => {
     assert.deepEqual(at('2022-09-24T00:55:27Z'), ['snp.chain.validity']);
     assert.deepEqual(at('2022-09-24T00:55:28Z'), []);
     assert.deepEqual(at('2029-09-24T00:55:29Z'), ['snp.chain.validity']);
+  });
+});
+
+describe('snp vectors: guest policy, platform info and ID block rules on real reports', () => {
+  const ruleChecks = (reasons: readonly { check: string }[]): string[] => reasons.map((r) => r.check).sort();
+
+  it('milan-gosevguest: policy 0xb0000 is SMT (bit 16) and DEBUG (bit 19); the default rules refuse DEBUG and nothing else', () => {
+    const v = gosevguest();
+    const c = verifySnpReport({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME }).claims!;
+    assert.equal(c.policy.raw, '00000000000b0000');
+    assert.deepEqual(
+      { smt: c.policy.smt, debug: c.policy.debug, migrateMA: c.policy.migrateMA, cxl: c.policy.cxlAllowed, singleSocket: c.policy.singleSocket, abi: `${c.policy.abiMajor}.${c.policy.abiMinor}` },
+      { smt: true, debug: true, migrateMA: false, cxl: false, singleSocket: false, abi: '0.0' },
+    );
+    assert.equal(c.platformInfo.raw, '0000000000000001');
+    assert.equal(c.platformInfo.smtEnabled, true);
+    assert.deepEqual(ruleChecks(snpRuleReasons(c, {})), ['snp.policy.debug']);
+    assert.deepEqual(snpRuleReasons(c, { allowDebug: true }), []);
+  });
+
+  it('milan-trustee: meets ID-block rules naming its real ID key, FAMILY_ID, IMAGE_ID and GUEST_SVN; provisional firmware allowed keeps COMMITTED <= CURRENT', () => {
+    const v = trustee();
+    const c = verifySnpReport({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME }).claims!;
+    assert.equal(c.policy.raw, '000000000003001f');
+    assert.equal(c.authorKeyEnabled, false);
+    const family = '01'.padEnd(32, '0');
+    const image = '02'.padEnd(32, '0');
+    assert.deepEqual([c.familyId, c.imageId, c.guestSvn], [family, image, 4]);
+    const idBlock = { idKeyDigests: [c.idKeyDigest], familyIds: [family], imageIds: [image], minimumGuestSVN: 4 };
+    assert.deepEqual(snpRuleReasons(c, { allowProvisionalFirmware: true, idBlock }), []);
+    assert.deepEqual(ruleChecks(snpRuleReasons(c, { idBlock })), ['snp.firmware.provisional']);
+    assert.deepEqual(
+      ruleChecks(snpRuleReasons(c, { allowProvisionalFirmware: true, idBlock: { ...idBlock, idKeyDigests: ['00'.repeat(48)], imageIds: [family], minimumGuestSVN: 5 } })),
+      ['snp.id-block.guest-svn', 'snp.id-block.image-id', 'snp.id-block.key'],
+    );
+    // Its platform has SMT enabled, and its firmware is 1.52 build 4.
+    assert.deepEqual(ruleChecks(snpRuleReasons(c, { allowProvisionalFirmware: true, platformInfo: { allowSMT: false } })), ['snp.platform.smt']);
+    assert.deepEqual(snpRuleReasons(c, { allowProvisionalFirmware: true, minimumFirmware: { major: 1, minor: 52, build: 4 } }), []);
+    assert.deepEqual(ruleChecks(snpRuleReasons(c, { allowProvisionalFirmware: true, minimumFirmware: { major: 1, minor: 52, build: 5 } })), ['snp.firmware.minimum', 'snp.firmware.minimum']);
+  });
+
+  it('AMD\'s bit positions on real report bytes: MIGRATE_MA is bit 2 and CXL_ALLOW bit 5 of byte 0x0A, PLATFORM_INFO bit 6 and bit 8 are reserved', () => {
+    // The bytes are changed after signing, so only the decoding is under test here, not authenticity.
+    const claimsOf = (change: (b: Uint8Array) => void) => {
+      const b = trustee().report.slice();
+      change(b);
+      return snpClaims(parseSnpReport(b), 'Milan', null, null);
+    };
+    const rules = { allowProvisionalFirmware: true };
+    assert.deepEqual(snpRuleReasons(claimsOf(() => {}), rules), []);
+    const ma = claimsOf((b) => { b[0x0a]! |= 1 << 2; });
+    assert.equal(ma.policy.raw, '000000000007001f');
+    assert.deepEqual(ruleChecks(snpRuleReasons(ma, rules)), ['snp.policy.migrate-ma']);
+    const cxl = claimsOf((b) => { b[0x0a]! |= 1 << 5; });
+    assert.equal(cxl.policy.raw, '000000000023001f');
+    assert.deepEqual(ruleChecks(snpRuleReasons(cxl, rules)), ['snp.policy.cxl']);
+    assert.deepEqual(snpRuleReasons(cxl, { ...rules, allowCXL: true }), []);
+    const debug = claimsOf((b) => { b[0x0a]! |= 1 << 3; });
+    assert.deepEqual(ruleChecks(snpRuleReasons(debug, rules)), ['snp.policy.debug']);
+    for (const [offset, bit] of [[0x40, 6], [0x41, 0]] as const) {
+      const pi = claimsOf((b) => { b[offset]! |= 1 << bit; });
+      assert.deepEqual(ruleChecks(snpRuleReasons(pi, rules)), ['snp.platform.reserved'], `byte 0x${offset.toString(16)} bit ${bit}`);
+    }
+    const tio = claimsOf((b) => { b[0x40]! |= 1 << 7; });
+    assert.equal(tio.platformInfo.tioEnabled, true);
+    assert.deepEqual(snpRuleReasons(tio, rules), []);
   });
 });

@@ -70,11 +70,24 @@ function tcbCases(components: Component[], simName: string): Case[] {
       reference: (rv) => [{ ...rv, allowProvisionalFirmware: true }],
       expected: ['snp.tcb.committed'],
     });
+    // CURRENT_TCB below the minimum is also below the VCEK's TCB and COMMITTED_TCB, both refused on their own.
     out.push({
       name: `${simName}: CURRENT_TCB ${c} below the minimum (provisional firmware allowed)`,
       report: (sim) => ({ currentTcb: lower(sim.tcb, c) }),
       reference: (rv) => [{ ...rv, allowProvisionalFirmware: true }],
-      expected: ['snp.tcb.current'],
+      expected: ['snp.tcb.current', 'snp.tcb.certificate-current', 'snp.firmware.committed'],
+    });
+    out.push({
+      name: `${simName}: VCEK TCB ${c} above CURRENT_TCB (both at or above the minimum)`,
+      report: (sim) => ({ currentTcb: lower(sim.tcb, c), committedTcb: lower(sim.tcb, c) }),
+      reference: (rv) => [{ ...rv, minimumTCB: lower(rv.minimumTCB, c) }],
+      expected: ['snp.tcb.certificate-current'],
+    });
+    out.push({
+      name: `${simName}: COMMITTED_TCB ${c} above CURRENT_TCB (provisional firmware allowed)`,
+      report: (sim) => ({ currentTcb: sim.tcb, committedTcb: { ...sim.tcb, [c]: (sim.tcb[c] ?? 0) + 1 } }),
+      reference: (rv) => [{ ...rv, allowProvisionalFirmware: true }],
+      expected: ['snp.firmware.committed'],
     });
   }
   return out;
@@ -98,7 +111,98 @@ const cases: Case[] = [
   { name: 'malformed minimum guest ABI in the reference', reference: (rv) => [{ ...rv, minimumGuestABI: 'latest' }], expected: ['snp.policy.abi'] },
   { name: 'provisional firmware: current version differs from committed', report: () => ({ currentFirmware: { major: 1, minor: 55, build: 22 }, committedFirmware: { major: 1, minor: 55, build: 21 } }), expected: ['snp.firmware.provisional'] },
   { name: 'provisional firmware: CURRENT_TCB differs from COMMITTED_TCB', report: (sim) => ({ currentTcb: { ...sim.tcb, microcode: sim.tcb.microcode + 1 } }), expected: ['snp.firmware.provisional'] },
-  { name: 'provisional firmware, allowed', report: () => ({ currentFirmware: { major: 1, minor: 55, build: 22 } }), reference: (rv) => [{ ...rv, allowProvisionalFirmware: true }], expected: [] },
+  { name: 'provisional firmware, allowed', report: () => ({ currentFirmware: { major: 1, minor: 55, build: 22 }, committedFirmware: { major: 1, minor: 55, build: 21 } }), reference: (rv) => [{ ...rv, allowProvisionalFirmware: true }], expected: [] },
+  { name: 'provisional firmware, allowed: CURRENT_TCB above COMMITTED_TCB', report: (sim) => ({ currentTcb: { ...sim.tcb, microcode: sim.tcb.microcode + 1 } }), reference: (rv) => [{ ...rv, allowProvisionalFirmware: true }], expected: [] },
+  { name: 'provisional firmware, allowed: committed version above current', report: () => ({ currentFirmware: { major: 1, minor: 55, build: 21 }, committedFirmware: { major: 1, minor: 56, build: 1 } }), reference: (rv) => [{ ...rv, allowProvisionalFirmware: true }], expected: ['snp.firmware.committed'] },
+  { name: 'provisional firmware, allowed: committed build above current', report: () => ({ currentFirmware: { major: 1, minor: 55, build: 21 }, committedFirmware: { major: 1, minor: 55, build: 22 } }), reference: (rv) => [{ ...rv, allowProvisionalFirmware: true }], expected: ['snp.firmware.committed'] },
+  { name: 'provisional firmware, allowed: a newer version with a lower build is not "below"', report: () => ({ currentFirmware: { major: 1, minor: 56, build: 3 }, committedFirmware: { major: 1, minor: 55, build: 21 } }), reference: (rv) => [{ ...rv, allowProvisionalFirmware: true }], expected: [] },
+
+  // Guest policy (item 3): MIGRATE_MA and CXL_ALLOW refused by default, each requirement refuses a policy without its bit.
+  { name: 'MIGRATE_MA set in the guest policy: refused by default', report: () => ({ policy: { abiMajor: 1, abiMinor: 51, smt: true, migrateMA: true } }), expected: ['snp.policy.migrate-ma'] },
+  { name: 'MIGRATE_MA set, allowMigrationAgent', report: () => ({ policy: { abiMajor: 1, abiMinor: 51, smt: true, migrateMA: true } }), reference: (rv) => [{ ...rv, allowMigrationAgent: true }], expected: [] },
+  { name: 'CXL_ALLOW set in the guest policy: refused by default', report: () => ({ policy: { abiMajor: 1, abiMinor: 51, smt: true, cxlAllowed: true } }), expected: ['snp.policy.cxl'] },
+  { name: 'CXL_ALLOW set, allowCXL', report: () => ({ policy: { abiMajor: 1, abiMinor: 51, smt: true, cxlAllowed: true } }), reference: (rv) => [{ ...rv, allowCXL: true }], expected: [] },
+  { name: 'DEBUG, MIGRATE_MA and CXL_ALLOW together: every reason', report: () => ({ policy: { abiMajor: 1, abiMinor: 51, debug: true, migrateMA: true, cxlAllowed: true } }), expected: ['snp.policy.debug', 'snp.policy.migrate-ma', 'snp.policy.cxl'] },
+  { name: 'guest policy without SINGLE_SOCKET, required', reference: (rv) => [{ ...rv, requireSingleSocket: true }], expected: ['snp.policy.single-socket'] },
+  { name: 'guest policy without MEM_AES_256_XTS, required', reference: (rv) => [{ ...rv, requireMemAES256XTS: true }], expected: ['snp.policy.mem-aes-256-xts'] },
+  { name: 'guest policy without RAPL_DIS, required', reference: (rv) => [{ ...rv, requireRAPLDisabled: true }], expected: ['snp.policy.rapl-dis'] },
+  { name: 'guest policy without CIPHERTEXT_HIDING_DRAM, required', reference: (rv) => [{ ...rv, requireCiphertextHiding: true }], expected: ['snp.policy.ciphertext-hiding'] },
+  { name: 'guest policy without PAGE_SWAP_DISABLE, required', reference: (rv) => [{ ...rv, requirePageSwapDisabled: true }], expected: ['snp.policy.page-swap-disable'] },
+  {
+    name: 'guest policy with every required bit',
+    report: () => ({ policy: { abiMajor: 1, abiMinor: 51, singleSocket: true, memAes256Xts: true, raplDisabled: true, ciphertextHiding: true, pageSwapDisabled: true } }),
+    reference: (rv) => [{ ...rv, requireSingleSocket: true, requireMemAES256XTS: true, requireRAPLDisabled: true, requireCiphertextHiding: true, requirePageSwapDisabled: true }],
+    expected: [],
+  },
+
+  // PLATFORM_INFO (item 3): reserved bits always refused, the rest as the reference says.
+  { name: 'PLATFORM_INFO reserved bit 6', report: () => ({ platformInfo: 1n | (1n << 6n) }), expected: ['snp.platform.reserved'] },
+  { name: 'PLATFORM_INFO reserved bit 8', report: () => ({ platformInfo: 1n | (1n << 8n) }), expected: ['snp.platform.reserved'] },
+  { name: 'PLATFORM_INFO reserved bit 63', report: () => ({ platformInfo: 1n | (1n << 63n) }), expected: ['snp.platform.reserved'] },
+  { name: 'PLATFORM_INFO with every defined bit: accepted by default', report: () => ({ platformInfo: 0b1011_1111n }), expected: [] },
+  { name: 'SMT enabled on the host, forbidden', reference: (rv) => [{ ...rv, platformInfo: { allowSMT: false } }], expected: ['snp.platform.smt'] },
+  { name: 'SMT disabled on the host, forbidden', report: () => ({ platformInfo: {} }), reference: (rv) => [{ ...rv, platformInfo: { allowSMT: false } }], expected: [] },
+  { name: 'TSME enabled on the host, forbidden', report: () => ({ platformInfo: { smtEnabled: true, tsmeEnabled: true } }), reference: (rv) => [{ ...rv, platformInfo: { allowTSME: false } }], expected: ['snp.platform.tsme'] },
+  { name: 'SEV-TIO enabled on the host, forbidden', report: () => ({ platformInfo: { smtEnabled: true, tioEnabled: true } }), reference: (rv) => [{ ...rv, platformInfo: { allowTIO: false } }], expected: ['snp.platform.tio'] },
+  {
+    name: 'host without ECC, RAPL_DIS, ciphertext hiding and the alias check, all required',
+    reference: (rv) => [{ ...rv, platformInfo: { requireECC: true, requireRAPLDisabled: true, requireCiphertextHiding: true, requireAliasCheckComplete: true } }],
+    expected: ['snp.platform.ecc', 'snp.platform.rapl-dis', 'snp.platform.ciphertext-hiding', 'snp.platform.alias-check'],
+  },
+  {
+    name: 'host with ECC, RAPL_DIS, ciphertext hiding and the alias check, all required',
+    report: () => ({ platformInfo: { eccEnabled: true, raplDisabled: true, ciphertextHidingEnabled: true, aliasCheckComplete: true } }),
+    reference: (rv) => [{ ...rv, platformInfo: { requireECC: true, requireRAPLDisabled: true, requireCiphertextHiding: true, requireAliasCheckComplete: true } }],
+    expected: [],
+  },
+
+  // Firmware version (item 3): CURRENT and COMMITTED both at least the minimum, ordered by major, minor, build.
+  { name: 'firmware below the minimum build', reference: (rv) => [{ ...rv, minimumFirmware: { major: 1, minor: 55, build: 22 } }], expected: ['snp.firmware.minimum', 'snp.firmware.minimum'] },
+  { name: 'firmware below the minimum version', reference: (rv) => [{ ...rv, minimumFirmware: { major: 1, minor: 56, build: 0 } }], expected: ['snp.firmware.minimum', 'snp.firmware.minimum'] },
+  { name: 'firmware at the minimum', reference: (rv) => [{ ...rv, minimumFirmware: { major: 1, minor: 55, build: 21 } }], expected: [] },
+  { name: 'firmware of a newer version with a lower build', reference: (rv) => [{ ...rv, minimumFirmware: { major: 1, minor: 54, build: 30 } }], expected: [] },
+  {
+    name: 'committed firmware below the minimum, current at it (provisional firmware allowed)',
+    report: () => ({ currentFirmware: { major: 1, minor: 55, build: 22 }, committedFirmware: { major: 1, minor: 55, build: 21 } }),
+    reference: (rv) => [{ ...rv, allowProvisionalFirmware: true, minimumFirmware: { major: 1, minor: 55, build: 22 } }],
+    expected: ['snp.firmware.minimum'],
+  },
+
+  // Mitigation vectors (item 3, version 5 reports): every required bit must be set.
+  { name: 'v5 report with the required mitigations', report: () => ({ version: 5, launchMitVector: 0b11n, currentMitVector: 0b111n }), reference: (rv) => [{ ...rv, minimumMitigationVector: { launch: '0000000000000003', current: '0000000000000007' } }], expected: [] },
+  { name: 'v5 report lacking a required current mitigation', report: () => ({ version: 5, launchMitVector: 0b11n, currentMitVector: 0b11n }), reference: (rv) => [{ ...rv, minimumMitigationVector: { launch: '0000000000000003', current: '0000000000000007' } }], expected: ['snp.mitigation.current'] },
+  { name: 'v5 report lacking a required launch mitigation', report: () => ({ version: 5, launchMitVector: 0n, currentMitVector: 1n << 63n }), reference: (rv) => [{ ...rv, minimumMitigationVector: { launch: '0000000000000001', current: '8000000000000000' } }], expected: ['snp.mitigation.launch'] },
+  { name: 'v3 report (no mitigation vectors) when mitigations are required', reference: (rv) => [{ ...rv, minimumMitigationVector: { current: '0000000000000001' } }], expected: ['snp.mitigation.current'] },
+  { name: 'v3 report when the required vector is zero', reference: (rv) => [{ ...rv, minimumMitigationVector: { launch: '0000000000000000' } }], expected: [] },
+
+  // ID block (item 3): a trusted ID or author key, then family, image and SVN.
+  { name: 'ID block signed by a trusted ID key', report: () => ({ idKeyDigest: bytes(48, 0x1d) }), reference: (rv) => [{ ...rv, idBlock: { idKeyDigests: [hex(bytes(48, 0x1d))] } }], expected: [] },
+  { name: 'ID block signed by an untrusted ID key', report: () => ({ idKeyDigest: bytes(48, 0x1e) }), reference: (rv) => [{ ...rv, idBlock: { idKeyDigests: [hex(bytes(48, 0x1d))] } }], expected: ['snp.id-block.key'] },
+  { name: 'no ID block when an ID key is required', reference: (rv) => [{ ...rv, idBlock: { idKeyDigests: [hex(bytes(48, 0x1d))] } }], expected: ['snp.id-block.key'] },
+  {
+    name: 'ID key signed by a trusted author key',
+    report: () => ({ idKeyDigest: bytes(48, 0x1e), authorKeyDigest: bytes(48, 0xa0), authorKeyEnabled: true }),
+    reference: (rv) => [{ ...rv, idBlock: { authorKeyDigests: [hex(bytes(48, 0xa0))] } }],
+    expected: [],
+  },
+  {
+    name: 'trusted author key digest but AUTHOR_KEY_EN clear',
+    report: () => ({ idKeyDigest: bytes(48, 0x1e), authorKeyDigest: bytes(48, 0xa0) }),
+    reference: (rv) => [{ ...rv, idBlock: { authorKeyDigests: [hex(bytes(48, 0xa0))] } }],
+    expected: ['snp.id-block.key'],
+  },
+  {
+    name: 'trusted ID key, other FAMILY_ID and IMAGE_ID, GUEST_SVN below the minimum',
+    report: () => ({ idKeyDigest: bytes(48, 0x1d), familyId: bytes(16, 1), imageId: bytes(16, 2), guestSvn: 3 }),
+    reference: (rv) => [{ ...rv, idBlock: { idKeyDigests: [hex(bytes(48, 0x1d))], familyIds: [hex(bytes(16, 9))], imageIds: [hex(bytes(16, 8))], minimumGuestSVN: 4 } }],
+    expected: ['snp.id-block.family-id', 'snp.id-block.image-id', 'snp.id-block.guest-svn'],
+  },
+  {
+    name: 'trusted ID key, allowed FAMILY_ID and IMAGE_ID, GUEST_SVN at the minimum',
+    report: () => ({ idKeyDigest: bytes(48, 0x1d), familyId: bytes(16, 1), imageId: bytes(16, 2), guestSvn: 4 }),
+    reference: (rv) => [{ ...rv, idBlock: { idKeyDigests: [hex(bytes(48, 0x1d))], familyIds: [hex(bytes(16, 1))], imageIds: [hex(bytes(16, 2)).toUpperCase()], minimumGuestSVN: 4 } }],
+    expected: [],
+  },
   { name: 'wrong product', reference: (rv) => [{ ...rv, products: ['Genoa', 'Turin'] }], expected: ['snp.product'] },
   { name: 'any product when products is empty', reference: (rv) => [{ ...rv, products: [] }], expected: [] },
   { name: 'VCEK not among the allowed signing keys', reference: (rv) => [{ ...rv, signingKeys: ['vlek'] }], expected: ['snp.signing-key.allowed'] },

@@ -3,7 +3,7 @@ import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { parseSnpReport, reportFormatProblems, SNP_REPORT_SIZE } from '../../../../src/attestation/snp/report.ts';
 import { decodeGuestPolicy, encodeGuestPolicy, guestPolicyProblems, abiAtLeast } from '../../../../src/attestation/snp/policy.ts';
 import { decodeKeyInfo, encodeKeyInfo, keyInfoProblems } from '../../../../src/attestation/snp/key-info.ts';
-import { decodePlatformInfo } from '../../../../src/attestation/snp/platform-info.ts';
+import { decodePlatformInfo, encodePlatformInfo } from '../../../../src/attestation/snp/platform-info.ts';
 import { productFromCpuid, productFromName } from '../../../../src/attestation/snp/product.ts';
 import { p1363Signature } from '../../../../src/attestation/snp/signature.ts';
 
@@ -164,7 +164,10 @@ describe('snp/policy, key-info, platform-info, product', () => {
     assert.equal(p.tsmeEnabled, false);
     assert.equal(p.eccEnabled, true);
     assert.equal(p.aliasCheckComplete, true);
+    assert.equal(p.tioEnabled, false);
     assert.equal(p.raw, '0000000000000025');
+    assert.equal(decodePlatformInfo(0x80n).tioEnabled, true);
+    assert.equal(encodePlatformInfo({ smtEnabled: true, aliasCheckComplete: true, tioEnabled: true }), 0xa1n);
   });
 
   it('names the product from CPUID and from productName', () => {

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { decodeTcb, encodeTcb, formatTcb, tcbClaims, tcbShortfalls } from '../../../../src/attestation/snp/tcb.ts';
+import { decodeTcb, encodeTcb, formatTcb, tcbAbove, tcbClaims, tcbShortfalls } from '../../../../src/attestation/snp/tcb.ts';
 
 describe('snp/tcb', () => {
   it('decodes the Milan/Genoa layout: BL, TEE, 4 reserved, SNP, UCODE from the low byte up', () => {
@@ -40,5 +40,16 @@ describe('snp/tcb', () => {
     assert.deepEqual(tcbShortfalls({ ...have, fmc: 1 }, { ...have, fmc: 2 }), ['fmc 1 < 2']);
     // A component above the minimum does not make up for another below it.
     assert.deepEqual(tcbShortfalls({ bootloader: 9, tee: 9, snp: 1, microcode: 255 }, have), ['snp 1 < 8']);
+  });
+
+  it('lists each byte of one raw TCB above another, reserved bytes included, named by the product layout', () => {
+    const base = 0x4405_0000_0000_0002n;
+    assert.deepEqual(tcbAbove(base, base, 'Milan'), []);
+    assert.deepEqual(tcbAbove(base, 0x4406_0000_0000_0002n, 'Milan'), []);
+    assert.deepEqual(tcbAbove(0x4506_0000_0000_0002n, base, 'Milan'), ['snp 6 > 5', 'microcode 69 > 68']);
+    // A higher microcode does not make up for a lower SNP SPL: each byte on its own (go-sev-guest TCBPartsLE).
+    assert.deepEqual(tcbAbove(0x0006_0000_0000_0002n, 0xff05_0000_0000_0002n, 'Milan'), ['snp 6 > 5']);
+    assert.deepEqual(tcbAbove(0x4405_0000_0100_0002n, base, 'Milan'), ['reserved byte 3 1 > 0']);
+    assert.deepEqual(tcbAbove(0x4900_0000_0403_0201n, 0x4900_0000_0403_0200n, 'Turin'), ['fmc 1 > 0']);
   });
 });

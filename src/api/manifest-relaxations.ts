@@ -23,6 +23,10 @@ export function manifestRelaxations(spec: ManifestSpec): Relaxation[] {
     const path = `spec.referenceValues.snp[${i}]`;
     if (entry.allowProvisionalFirmware) out.push({ path: `${path}.allowProvisionalFirmware`, message: 'reports from provisional (uncommitted) SEV-SNP firmware are accepted' });
   });
+  (spec.referenceValues?.tdx ?? []).forEach((entry, i) => {
+    const path = `spec.referenceValues.tdx[${i}]`;
+    if (entry.allowMissingCollateral) out.push({ path: `${path}.allowMissingCollateral`, message: 'TDX quotes without Intel collateral are accepted: QE identity, TCB status and revocation not evaluated' });
+  });
   return out;
 }
 

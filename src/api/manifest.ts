@@ -109,6 +109,11 @@ const tdxSchema: JSONSchemaProps = {
     mrSeam: { type: 'array', maxItems: 64, 'x-kubernetes-list-type': 'set', description: 'Allowed MRSEAM values (TDX module); empty means any Intel-signed module.', items: measurement('MRSEAM') },
     xfam: hexSchema(8, 'Expected XFAM'),
     minimumTeeTcbSvn: hexSchema(16, 'Minimum TEE_TCB_SVN, compared byte by byte'),
+    allowMissingCollateral: {
+      type: 'boolean',
+      description:
+        'Accept quotes matching this entry without the whole of Intel\'s collateral (TCB info, QE identity, PCK CRL, root CA CRL): the quoting enclave\'s identity, the TCB status and revocation are then NOT evaluated. Reported in the Relaxed condition. Default false: a quote without complete collateral is refused (tdx.collateral.missing).',
+    },
   },
 };
 

@@ -49,6 +49,11 @@ export interface TdxReferenceValues {
   xfam?: string;
   /** Minimum TEE_TCB_SVN (16 bytes, 32 hex chars), compared component by component. */
   minimumTeeTcbSvn?: string;
+  /**
+   * Accept quotes without the whole of Intel's collateral (TCB info, QE identity, PCK CRL, root CA
+   * CRL): the QE's identity, the TCB status and revocation are then not evaluated. Default false.
+   */
+  allowMissingCollateral?: boolean;
 }
 
 export type GpuArchitecture = 'HOPPER' | 'BLACKWELL';

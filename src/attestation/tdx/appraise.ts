@@ -2,11 +2,12 @@
  * Appraisal of verified TDX evidence against the Manifest: is this the TD that is wanted, on a
  * platform whose TCB is acceptable, bound to this request? Works on claims (plain JSON), so stored
  * claims can be appraised again when the Manifest changes. Reasons from verification are kept;
- * every failed expectation adds its own.
+ * every failed expectation adds its own. An entry may accept missing collateral for itself.
  */
 import type { TdxReferenceValues } from '../reference-values.ts';
 import { reason, verdict, type Reason, type Verdict } from '../verdict.ts';
 import type { TdxClaims } from './claims.ts';
+import { COLLATERAL_MISSING, missingCollateral, missingCollateralReason } from './collateral.ts';
 import { policyHashFromConfigId } from './config-id.ts';
 import { hex } from './hex.ts';
 import type { TcbStatus } from './tcb-info.ts';
@@ -27,10 +28,14 @@ export interface TdxExpectation {
   readonly acceptedTcbStatuses?: readonly TcbStatus[];
 }
 
-/** Appraises verified evidence; `verified` is true only if verification and appraisal both pass. */
+/**
+ * Appraises verified evidence; `verified` is true only if verification and appraisal both pass.
+ * Missing collateral is judged here per entry (an entry may accept it), so verification's
+ * `tdx.collateral.missing` gives way to that judgement rather than being counted twice.
+ */
 export function appraiseTdx(evidence: Verdict<TdxClaims>, referenceValues: readonly TdxReferenceValues[], expectation: TdxExpectation = {}): Verdict<TdxClaims> {
   const c = evidence.claims;
-  const reasons: Reason[] = [...evidence.reasons];
+  const reasons: Reason[] = evidence.reasons.filter((r) => r.check !== COLLATERAL_MISSING);
   if (c.mrTd === undefined) {
     // Nothing parsed: verification already said why.
     return verdict(c, reasons.length > 0 ? reasons : [reason('tdx.quote', 'no TD report to appraise')]);
@@ -98,6 +103,7 @@ function mismatches(c: TdxClaims, rv: TdxReferenceValues): Reason[] {
     const allowed = rv.mrSeam.map((v) => v.toLowerCase());
     if (!allowed.includes(c.mrSeam ?? '')) out.push(reason('tdx.mrseam', `MRSEAM ${c.mrSeam} (TDX module) is not one of the ${allowed.length} allowed`));
   }
+  if (c.tcbEvaluated !== true && rv.allowMissingCollateral !== true) out.push(missingCollateralReason(c.missingCollateral ?? missingCollateral(undefined)));
   if (rv.xfam !== undefined && c.xfam !== rv.xfam.toLowerCase()) out.push(reason('tdx.xfam', `XFAM ${c.xfam} is not the expected ${rv.xfam.toLowerCase()}`));
   if (rv.minimumTeeTcbSvn !== undefined) {
     const min = Buffer.from(rv.minimumTeeTcbSvn, 'hex');

@@ -3,7 +3,8 @@
  * PCS collateral: required unless the caller lets it be missing), appraise it against the
  * Manifest. See verify.ts and appraise.ts.
  */
-export { appraiseTdx, reportDataReasons, tcbStatusReasons, type TdxExpectation } from './appraise.ts';
+export { appraiseTdx, reportDataReasons, tcbStatusReasons, tdxBaselineReasons, type TdxExpectation } from './appraise.ts';
+export { TD_ATTRIBUTES_FIXED0, TD_ATTRIBUTES_FIXED1, XFAM_FIXED0, XFAM_FIXED1 } from './attributes.ts';
 export { trustAnchors, type TrustAnchor } from './chain.ts';
 export { TdxVerifierCache } from './chain-cache.ts';
 export { decodeTdAttributes, type TdAttributes, type TdxClaims } from './claims.ts';

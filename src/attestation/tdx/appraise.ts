@@ -4,7 +4,8 @@
  * claims can be appraised again when the Manifest changes. Reasons from verification are kept;
  * every failed expectation adds its own.
  *
- * Two layers. The baseline every quote must meet, whatever the Manifest lists: no DEBUG, TDATTRIBUTES and XFAM within the fixed masks, the
+ * Two layers. The baseline every quote must meet, whatever the Manifest lists (safe defaults, the
+ * same for `attestor verify tdx`): no DEBUG, TDATTRIBUTES and XFAM within the fixed masks, the
  * expected REPORTDATA and policy, acceptable TCB statuses. Then one Manifest entry must match;
  * entries may add exact values and minimums, and one may accept missing collateral for itself.
  */
@@ -31,6 +32,8 @@ export interface TdxExpectation {
    * Claims without a status (no collateral) are not judged here.
    */
   readonly acceptedTcbStatuses?: readonly TcbStatus[];
+  /** Accept a TD in DEBUG mode. Only `attestor verify tdx --allow-debug` sets it; the Coordinator never does. */
+  readonly allowDebug?: boolean;
 }
 
 /**
@@ -51,13 +54,13 @@ export function appraiseTdx(evidence: Verdict<TdxClaims>, referenceValues: reado
 }
 
 /**
- * What every quote must meet, whatever the reference values: no DEBUG,
+ * What every quote must meet, whatever the reference values: no DEBUG (unless `allowDebug`),
  * TDATTRIBUTES and XFAM within go-tdx-guest's fixed masks, the expected REPORTDATA and policy,
  * accepted TCB statuses. Collateral completeness is verification's (or an entry's) matter.
  */
 export function tdxBaselineReasons(c: TdxClaims, expectation: TdxExpectation = {}): Reason[] {
   const reasons: Reason[] = [];
-  if (c.tdAttributes?.debug !== false) {
+  if (c.tdAttributes?.debug !== false && expectation.allowDebug !== true) {
     reasons.push(reason('tdx.td-attributes.debug', `TDATTRIBUTES ${c.tdAttributes?.hex ?? '?'} has the DEBUG bit set: the host can read and change the TD`));
   }
   reasons.push(...fixedBitReasons(c));

@@ -119,6 +119,29 @@ describe('attestor verify tdx (real quote)', () => {
     assert.equal(json(relaxed).claims.tcbEvaluated, false);
   });
 
+  it('refuses DEBUG and TDATTRIBUTES/XFAM outside the fixed masks by default; --allow-debug relaxes DEBUG alone', () => {
+    // The real quote with bits flipped: the signature no longer verifies either, but the verdict
+    // lists every problem, so what the defaults refuse is visible.
+    const TD_ATTRIBUTES = 48 + 16 + 48 + 48 + 8;
+    const XFAM = TD_ATTRIBUTES + 8;
+    let n = 0;
+    const mutated = (edit: (q: Uint8Array) => void): string => {
+      const q = Uint8Array.from(sharedBytes(SPR_QUOTE));
+      edit(q);
+      const path = join(dir, `mutated-${n++}.dat`);
+      writeFileSync(path, q);
+      return path;
+    };
+    const checks = (quote: string, allowDebug = false): string[] => json(run({ quote, at: '2024-01-01T00:00:00Z', allowMissingCollateral: true, allowDebug, json: true })).reasons.map((x) => x.check);
+    const debug = mutated((q) => (q[TD_ATTRIBUTES] = (q[TD_ATTRIBUTES] as number) | 0x01));
+    assert.deepEqual(checks(debug), ['tdx.quote-signature', 'tdx.td-attributes.debug']);
+    assert.deepEqual(checks(debug, true), ['tdx.quote-signature']);
+    const migratable = mutated((q) => (q[TD_ATTRIBUTES + 3] = (q[TD_ATTRIBUTES + 3] as number) | 0x20));
+    assert.deepEqual(checks(migratable, true), ['tdx.quote-signature', 'tdx.td-attributes.fixed-bits']);
+    const allOnes = mutated((q) => q.fill(0xff, XFAM, XFAM + 8));
+    assert.deepEqual(checks(allOnes, true), ['tdx.quote-signature', 'tdx.xfam.fixed-bits']);
+  });
+
   it('exit 1 for a forged quote', () => {
     const forged = sharedBytes(SPR_QUOTE);
     forged[200] = (forged[200] as number) ^ 0xff;
@@ -150,7 +173,7 @@ describe('attestor verify tdx (real quote)', () => {
   it('tdxCommand() wires the flags to the same function and sets process.exitCode without exiting', async () => {
     const cmd = tdxCommand();
     assert.equal(cmd.name(), 'tdx');
-    assert.deepEqual(cmd.options.map((o) => o.long).sort(), ['--allow-missing-collateral', '--allow-tcb-status', '--at', '--collateral', '--json', '--quote', '--reference-values', '--report-data']);
+    assert.deepEqual(cmd.options.map((o) => o.long).sort(), ['--allow-debug', '--allow-missing-collateral', '--allow-tcb-status', '--at', '--collateral', '--json', '--quote', '--reference-values', '--report-data']);
     const write = process.stdout.write;
     let out = '';
     process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;

@@ -79,6 +79,7 @@ const cases: readonly Case[] = [
   { name: 'platform TCB Revoked', collateral: { tcbStatus: 'Revoked' }, accepted: ['UpToDate', 'SWHardeningNeeded', 'OutOfDate'], checks: ['tdx.tcb-status'] },
   { name: 'QE TCB OutOfDate', collateral: { qeTcbStatus: 'OutOfDate' }, checks: ['tdx.qe-tcb-status'] },
   { name: 'collateral UpToDate', collateral: {}, checks: [] },
+  { name: 'DEBUG bit set, allowed (attestor verify tdx --allow-debug only)', quote: { tdAttributes: '0100001000000000' }, expectation: { allowDebug: true }, checks: [] },
   // Item 4: go-tdx-guest's fixed masks apply whatever the Manifest entry says.
   { name: 'MIGRATABLE bit set (TDATTRIBUTES bit 29)', quote: { tdAttributes: '0000003000000000' }, checks: ['tdx.td-attributes.fixed-bits'] },
   { name: 'KL bit set (TDATTRIBUTES bit 31)', quote: { tdAttributes: '0000009000000000' }, checks: ['tdx.td-attributes.fixed-bits'] },

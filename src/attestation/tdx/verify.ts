@@ -177,8 +177,9 @@ function checkCollateral(
   }
   if (collateral.pckCrl !== undefined) checkPckCrl(collateral, collateral.pckCrl, pck, anchors, options, reasons, revocable);
 
-  const signedBy = (signed: SignedJson, what: string): void => {
-    for (const cert of signed.signer?.certs ?? []) revocable.push({ cert, anchor: (signed.signer as NonNullable<SignedJson['signer']>).anchor, check: 'tdx.collateral.tcb-signing-revoked', what });
+  const signedBy = ({ signer }: SignedJson, what: string): void => {
+    if (signer === undefined) return;
+    for (const cert of signer.certs) revocable.push({ cert, anchor: signer.anchor, check: 'tdx.collateral.tcb-signing-revoked', what });
   };
   if (collateral.tcbInfo !== undefined) {
     const check = 'tdx.collateral.tcb-info';

@@ -26,6 +26,10 @@ export function manifestRelaxations(spec: ManifestSpec): Relaxation[] {
     if (entry.allowCXL) out.push({ path: `${path}.allowCXL`, message: 'SEV-SNP guests whose policy allows CXL devices and memory (CXL_ALLOW) are accepted' });
     if ((entry.maximumVMPL ?? 0) > 0) out.push({ path: `${path}.maximumVMPL`, message: `SEV-SNP reports from VMPL up to ${entry.maximumVMPL} (not only VMPL 0) are accepted` });
   });
+  (spec.referenceValues?.tdx ?? []).forEach((entry, i) => {
+    const path = `spec.referenceValues.tdx[${i}]`;
+    if (entry.allowMissingCollateral) out.push({ path: `${path}.allowMissingCollateral`, message: 'TDX quotes without Intel collateral are accepted: QE identity, TCB status and revocation not evaluated' });
+  });
   return out;
 }
 

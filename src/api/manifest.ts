@@ -156,8 +156,18 @@ const tdxSchema: JSONSchemaProps = {
       items: { type: 'string', nullable: true, pattern: '^([0-9a-f]{96})?$', description: 'RTMR value (48 bytes as 96 lower-case hex characters), or empty/null to skip.' },
     },
     mrSeam: { type: 'array', maxItems: 64, 'x-kubernetes-list-type': 'set', description: 'Allowed MRSEAM values (TDX module); empty means any Intel-signed module.', items: measurement('MRSEAM') },
-    xfam: hexSchema(8, 'Expected XFAM'),
+    xfam: hexSchema(8, 'Expected XFAM, exactly; absent: any XFAM within the fixed bits every TD must meet (x87 and SSE set, no feature outside go-tdx-guest\'s XFAM mask)'),
+    tdAttributes: hexSchema(8, 'Expected TDATTRIBUTES, exactly; absent: any within the fixed bits every TD must meet (only SEPT_VE_DISABLE, PKS and PERFMON may be set; DEBUG is always refused)'),
+    mrOwner: hexSchema(48, 'Expected MROWNER, exactly; absent: not checked'),
+    mrOwnerConfig: hexSchema(48, 'Expected MROWNERCONFIG, exactly; absent: not checked'),
     minimumTeeTcbSvn: hexSchema(16, 'Minimum TEE_TCB_SVN, compared byte by byte'),
+    minimumQeSvn: { type: 'integer', minimum: 0, maximum: 65535, description: 'Minimum ISVSVN of the quoting enclave (QE report signed by the PCK key). Absent: not checked beyond the QE identity\'s TCB status.' },
+    minimumPceSvn: { type: 'integer', minimum: 0, maximum: 65535, description: 'Minimum PCE SVN (the PCK certificate\'s TCB). Absent: not checked beyond the TCB info\'s TCB status.' },
+    allowMissingCollateral: {
+      type: 'boolean',
+      description:
+        'Accept quotes matching this entry without the whole of Intel\'s collateral (TCB info, QE identity, PCK CRL, root CA CRL): the quoting enclave\'s identity, the TCB status and revocation are then NOT evaluated. Reported in the Relaxed condition. Default false: a quote without complete collateral is refused (tdx.collateral.missing).',
+    },
   },
 };
 

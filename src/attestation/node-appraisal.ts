@@ -8,7 +8,7 @@ import { reason, verdict, type Reason, type Verdict } from './verdict.ts';
 import type { ReferenceValues } from './reference-values.ts';
 import { appraiseSnp, verifySnpReport, type SnpEndorsementCache, type SnpRoots } from './snp/index.ts';
 import { certTableToPem, parseSnpCertTable } from './snp/cert-table.ts';
-import { appraiseTdx, verifyTdxQuote, type TdxCollateral, type TdxVerifierCache, type TrustAnchor } from './tdx/index.ts';
+import { appraiseTdx, verifyTdxQuote, type TdxClaims, type TdxCollateral, type TdxVerifierCache, type TrustAnchor } from './tdx/index.ts';
 import { appraiseGpuEvidence, type GpuClaims, type GpuTrustAnchors, type RimInput, type VerificationCache } from './nvidia/index.ts';
 import { ParseError } from './verdict.ts';
 
@@ -193,11 +193,19 @@ function appraiseTdxCvm(cvm: NodeEvidence['cvm'], expectation: NodeExpectation, 
       verified: reasons.length === 0,
       measurement: c.mrTd,
       policyHash: c.mrConfigId?.slice(0, 64),
-      tcb: c.teeTcbSvn,
+      tcb: tdxTcbText(c),
       reasons: reasons.map(text),
       details: c,
     },
   };
+}
+
+/** TEE_TCB_SVN and what collateral said of it, or plainly that it was not evaluated: never mistakable for UpToDate. */
+function tdxTcbText(c: TdxClaims): string | undefined {
+  if (c.teeTcbSvn === undefined) return undefined;
+  const statuses = [c.tcbStatus && `TCB ${c.tcbStatus}`, c.qeTcbStatus && `QE ${c.qeTcbStatus}`].filter(Boolean).join(', ');
+  const verdict = c.tcbEvaluated === true ? statuses : `TCB status not evaluated (missing collateral: ${(c.missingCollateral ?? []).join(', ')})`;
+  return `TEE_TCB_SVN ${c.teeTcbSvn}${verdict ? `; ${verdict}` : ''}`;
 }
 
 function text(r: Reason): string {

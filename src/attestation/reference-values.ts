@@ -120,10 +120,25 @@ export interface TdxReferenceValues {
   rtmrs?: Array<string | null>;
   /** Allowed MRSEAM values; absent means any TDX module signed by Intel. */
   mrSeam?: string[];
-  /** Expected XFAM (8 bytes, 16 hex chars); absent means not checked. */
+  /** Expected XFAM (8 bytes, 16 hex chars); absent: only the fixed bits every TD must meet are checked. */
   xfam?: string;
+  /** Expected TDATTRIBUTES (8 bytes, 16 hex chars); absent: only the fixed bits (and no DEBUG) are checked. */
+  tdAttributes?: string;
+  /** Expected MROWNER (48 bytes); absent means not checked. */
+  mrOwner?: string;
+  /** Expected MROWNERCONFIG (48 bytes); absent means not checked. */
+  mrOwnerConfig?: string;
   /** Minimum TEE_TCB_SVN (16 bytes, 32 hex chars), compared component by component. */
   minimumTeeTcbSvn?: string;
+  /** Minimum ISVSVN of the quoting enclave (from the QE report the PCK key signed). */
+  minimumQeSvn?: number;
+  /** Minimum PCE SVN (from the PCK certificate's TCB). */
+  minimumPceSvn?: number;
+  /**
+   * Accept quotes without the whole of Intel's collateral (TCB info, QE identity, PCK CRL, root CA
+   * CRL): the QE's identity, the TCB status and revocation are then not evaluated. Default false.
+   */
+  allowMissingCollateral?: boolean;
 }
 
 export type GpuArchitecture = 'HOPPER' | 'BLACKWELL';

@@ -101,7 +101,7 @@ export function operatorCommand(): Command {
     .addOption(rate('--node-event-rate <burst/interval>', 'Events the Coordinator records per node (the verdict is always in NodeAttestation status)', DEFAULT_COORDINATOR_LIMITS.events))
     .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
     .option('--snp-vcek-dir <dir>', 'SEV-SNP VCEK/VLEK certificates named <chip-id>[-<reported-tcb>].pem|der, for evidence without a certificate table')
-    .option('--tdx-collateral <dir>', 'Intel PCS collateral (TCB info, QE identity, CRLs; layout as for attestor verify tdx)')
+    .option('--tdx-collateral <dir>', 'Intel PCS collateral (TCB info, QE identity, CRLs; layout as for attestor verify tdx); TDX nodes without all of it (here or in the cache) are refused')
     .option('--collateral-cache <dir>', 'vendor collateral cache (docs/collateral.md): VCEKs, CRLs, PCS collateral, RIMs, read before appraisal')
     .option('--collateral-fetch', 'fetch what the cache lacks from AMD KDS, Intel PCS and the NVIDIA RIM service (off: air-gapped)', false)
     .option('--collateral-timeout <duration>', 'timeout of one collateral request', durationOption, 10_000)

@@ -1,7 +1,8 @@
 /**
  * Intel PCS collateral for one TDX quote: TCB info for the platform's FMSPC and the PCK CRL of the
  * CA that issued its PCK certificate (both read from the quote's PCK chain), the TD QE identity
- * and the root CA CRL. Whatever is found goes to the verifier, which checks every signature.
+ * and the root CA CRL. Whatever is found goes to the verifier, which checks every signature and
+ * refuses the quote when any of the four is missing (tdx.collateral.missing); the notes say why.
  */
 import { X509Certificate } from 'node:crypto';
 import type { TdxCollateral } from '../attestation/tdx/collateral.ts';

@@ -161,7 +161,9 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     const { agent: a } = await agent(nodes.tdx, { platform: 'tdx' });
     const outcome = await a.attestOnce();
     assert.equal(outcome.accepted && outcome.activated, true, JSON.stringify(outcome));
-    assert.equal((await attestation(nodes.tdx)).status!.cvm!.platform, 'tdx');
+    const cvm = (await attestation(nodes.tdx)).status!.cvm!;
+    assert.equal(cvm.platform, 'tdx');
+    assert.match(cvm.tcb ?? '', /; TCB UpToDate, QE UpToDate$/, 'judged with the simulated platform\'s complete Intel collateral');
     await waitFor(async () => {
       const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
       return pods.length === 2 && pods.every((p) => p.status?.phase === 'Running');

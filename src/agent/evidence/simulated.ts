@@ -18,6 +18,8 @@ export const SIMULATED_SNP_MEASUREMENT = 'ab'.repeat(48);
 export const SIMULATED_TDX_MRTD = 'cd'.repeat(48);
 export const SIMULATED_DRIVER_VERSION = '550.90.07';
 export const SIMULATED_VBIOS_VERSION = '96.00.9F.00.01';
+/** Validity of the simulated TDX certificates (the simulator's default) and so of its collateral. */
+const SIMULATED_VALIDITY = { notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2044-01-01T00:00:00Z') };
 
 /** One set of simulated roots shared by every simulated node (keys are made once). */
 export interface SimulatedPlatform {
@@ -33,16 +35,19 @@ export async function createSimulatedPlatform(): Promise<SimulatedPlatform> {
   const [snp, tdx, gpu] = await Promise.all([
     // A Genoa with a TCB above the sample Manifest's minimum; RSA-2048 keeps start-up fast (AMD uses 4096).
     createSnpSimulator({ product: 'Genoa', tcb: { bootloader: 4, tee: 1, snp: 22, microcode: 213 }, rsaModulusLength: 2048 }),
-    createTdxSimulator(),
+    createTdxSimulator(SIMULATED_VALIDITY),
     createGpuSimulator({ architecture: 'HOPPER' }),
   ]);
   const rims = await gpu.rims({ driverVersion: SIMULATED_DRIVER_VERSION, vbiosVersion: SIMULATED_VBIOS_VERSION });
+  // Complete TDX collateral (TCB info, QE identity, both CRLs), valid as long as the simulated
+  // certificates, so that simulated TDX nodes attest under the strict default (collateral required).
+  const tdxCollateral = await tdx.collateral({ issueDate: SIMULATED_VALIDITY.notBefore, nextUpdate: SIMULATED_VALIDITY.notAfter });
   return {
     snp,
     tdx,
     gpu,
     trust: { snp: snp.roots, tdx: tdxAnchors(tdx), gpu: { device: [gpu.roots.device], rim: [gpu.roots.rim] } },
-    collateral: { rims: [{ xml: rims.driver, id: rims.driverId }, { xml: rims.vbios, id: rims.vbiosId }] },
+    collateral: { tdx: tdxCollateral, rims: [{ xml: rims.driver, id: rims.driverId }, { xml: rims.vbios, id: rims.vbiosId }] },
   };
 }
 

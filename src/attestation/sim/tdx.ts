@@ -69,6 +69,8 @@ export interface TdxQuoteFields {
   readonly seamAttributes?: Bytes;
   readonly mrServiceTd?: Bytes;
   readonly qeAuthData?: Uint8Array;
+  /** MRSIGNER of the quoting enclave; default Intel's TD QE signer. Another one models a non-Intel QE. */
+  readonly qeMrSigner?: Bytes;
   /** Bytes appended after the quote (real quotes may carry some). */
   readonly trailingBytes?: number;
 }
@@ -91,6 +93,13 @@ export interface TdxCollateralOptions {
   readonly revokePck?: boolean;
   /** Put the PCK intermediate CA on the root CRL. */
   readonly revokeIntermediate?: boolean;
+  /** Put the TCB Signing certificate (signer of TCB info and QE identity) on the root CRL. */
+  readonly revokeTcbSigner?: boolean;
+  /**
+   * Have the PCK CRL (and its issuer chain) come from the other PCK CA (the Processor CA when the
+   * PCK is from the Platform CA, and the other way round): genuine, but not the PCK's issuer.
+   */
+  readonly pckCrlFromOtherCa?: boolean;
   /** Add tdxModuleIdentities (TCB info for TDX 1.5 modules) with this status for TDX_03. */
   readonly moduleIdentityStatus?: TcbStatus;
 }
@@ -149,6 +158,9 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
   const caName = `CN=Intel SGX PCK ${options.processorCa ? 'Processor' : 'Platform'} CA, ${O}`;
   const caKeys = await keygen();
   const ca = await issue(caName, caKeys, ROOT_NAME, rootKeys, await caExtensions(caKeys, 0));
+  const otherCaName = `CN=Intel SGX PCK ${options.processorCa ? 'Platform' : 'Processor'} CA, ${O}`;
+  const otherCaKeys = await keygen();
+  const otherCa = await issue(otherCaName, otherCaKeys, ROOT_NAME, rootKeys, await caExtensions(otherCaKeys, 0));
   const pckKeys = await keygen();
   const pck = await issue(
     `CN=Intel SGX PCK Certificate, ${O}`,
@@ -218,7 +230,7 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
     cpuSvn.copy(qeReport, 0);
     Buffer.from(QE_ATTRIBUTES, 'hex').copy(qeReport, 48);
     createHash('sha256').update('tdx-sim/qe-mrenclave').digest().copy(qeReport, 64);
-    Buffer.from(TD_QE_MRSIGNER, 'hex').copy(qeReport, 128);
+    field(f.qeMrSigner ?? TD_QE_MRSIGNER, 32, 'qeMrSigner').copy(qeReport, 128);
     qeReport.writeUInt16LE(2, 256);
     qeReport.writeUInt16LE(qeIsvSvn, 258);
     createHash('sha256').update(attestationKey).update(authData).digest().copy(qeReport, 320);
@@ -286,14 +298,16 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
       return new Uint8Array(list.rawData);
     };
     const tcbChain = pem(tcbSigner) + pem(root);
+    const [crlCa, crlCaName, crlCaKeys] = c.pckCrlFromOtherCa ? [otherCa, otherCaName, otherCaKeys] : [ca, caName, caKeys];
+    const revokedByRoot = [...(c.revokeIntermediate ? [ca.serialNumber] : []), ...(c.revokeTcbSigner ? [tcbSigner.serialNumber] : [])];
     return {
       tcbInfo: signedJson('tcbInfo', tcbInfo),
       tcbInfoIssuerChain: encodeURIComponent(tcbChain),
       qeIdentity: signedJson('enclaveIdentity', qeIdentity),
       qeIdentityIssuerChain: encodeURIComponent(tcbChain),
-      pckCrl: await crl(caName, caKeys, c.revokePck ? [pck.serialNumber] : []),
-      pckCrlIssuerChain: encodeURIComponent(pem(ca) + pem(root)),
-      rootCrl: await crl(ROOT_NAME, rootKeys, c.revokeIntermediate ? [ca.serialNumber] : []),
+      pckCrl: await crl(crlCaName, crlCaKeys, c.revokePck ? [pck.serialNumber] : []),
+      pckCrlIssuerChain: encodeURIComponent(pem(crlCa) + pem(root)),
+      rootCrl: await crl(ROOT_NAME, rootKeys, revokedByRoot),
     };
   };
 

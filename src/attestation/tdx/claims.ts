@@ -69,6 +69,16 @@ export interface TdxClaims {
   readonly tdxModuleTcbStatus?: TcbStatus;
   /** Quoting enclave TCB status from QE identity (only with collateral). */
   readonly qeTcbStatus?: TcbStatus;
+  /** The quoting enclave's ISVSVN, from the QE report the PCK key signed. */
+  readonly qeSvn?: number;
+  /**
+   * True only when the whole of Intel's collateral (TCB info, QE identity, PCK CRL, root CA CRL)
+   * was given and checked: only then do the TCB statuses and revocation mean anything. False
+   * (with `missingCollateral`) when some was missing and the caller let that pass.
+   */
+  readonly tcbEvaluated?: boolean;
+  /** The collateral pieces that were missing, when any were. */
+  readonly missingCollateral?: readonly string[];
 }
 
 /** Decodes TDATTRIBUTES. */
@@ -101,6 +111,7 @@ export function quoteClaims(q: TdxQuote): TdxClaims {
     ...(b.teeTcbSvn2 ? { teeTcbSvn2: hex(b.teeTcbSvn2) } : {}),
     ...(b.mrServiceTd ? { mrServiceTd: hex(b.mrServiceTd) } : {}),
     trailingBytes: q.trailingBytes,
+    qeSvn: q.certification.qeReport.isvSvn,
   };
 }
 

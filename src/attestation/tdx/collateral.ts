@@ -11,7 +11,11 @@ import { cn, parseCertificates, validityProblem, verifyChain, type ChainResult, 
 import { decodeIssuerChain } from './pem.ts';
 import type { TdxVerifierCache } from './chain-cache.ts';
 
-/** Collateral for one quote; every part is optional, and each part given is checked. */
+/**
+ * Collateral for one quote. The verifier requires TCB info, QE identity, PCK CRL and root CA CRL
+ * together (`tdx.collateral.missing` names what is absent) unless the caller lets missing pieces
+ * pass; every piece given is checked either way.
+ */
 export interface TdxCollateral {
   /** PCS TCB info response body: `{"tcbInfo":{...},"signature":"<hex r||s>"}`. */
   readonly tcbInfo?: string | Uint8Array;
@@ -23,10 +27,36 @@ export interface TdxCollateral {
   readonly qeIdentityIssuerChain?: string;
   /** DER, PEM or hex. */
   readonly pckCrl?: Uint8Array;
-  /** Defaults to the PCK's issuer from the quote's (verified) chain. */
+  /**
+   * Optional: the CRL is always checked with the PCK's issuer from the quote's verified chain; a
+   * chain given here must verify and name that same CA.
+   */
   readonly pckCrlIssuerChain?: string;
   /** DER, PEM or hex; issued by the root CA. */
   readonly rootCrl?: Uint8Array;
+}
+
+/** Check id of the refusal when collateral is missing. */
+export const COLLATERAL_MISSING = 'tdx.collateral.missing';
+
+const COLLATERAL_PIECES = [
+  ['tcbInfo', 'TCB info'],
+  ['qeIdentity', 'QE identity'],
+  ['pckCrl', 'PCK CRL'],
+  ['rootCrl', 'root CA CRL'],
+] as const;
+
+/** The pieces of collateral a TCB verdict needs that `collateral` lacks, by name. */
+export function missingCollateral(collateral: TdxCollateral | undefined): string[] {
+  return COLLATERAL_PIECES.filter(([key]) => collateral?.[key] === undefined).map(([, name]) => name);
+}
+
+/** `tdx.collateral.missing`, naming the missing pieces. */
+export function missingCollateralReason(missing: readonly string[]): Reason {
+  return reason(
+    COLLATERAL_MISSING,
+    `Intel collateral missing: ${missing.join(', ')}; without it nothing shows that the quoting enclave is Intel's, that the platform's TCB is current or that the PCK is not revoked`,
+  );
 }
 
 /** Intel's subject CN for the certificate that signs TCB info and QE identity. */
@@ -37,6 +67,8 @@ export interface SignedJson {
   /** JSON.parse of the signed member; undefined when the body does not parse. */
   readonly value: unknown;
   readonly reasons: readonly Reason[];
+  /** The verified issuer chain (TCB Signing certificate first, without the anchor) and its anchor. */
+  readonly signer?: { readonly certs: readonly X509Certificate[]; readonly anchor: TrustAnchor };
 }
 
 /**
@@ -61,7 +93,7 @@ export function verifySignedJson(
   const reasons = [...result.reasons];
   const problem = result.windows === undefined ? undefined : validityProblem(result.windows, at);
   if (problem !== undefined) reasons.push(reason(`${check}.signature`, `issuer chain: ${problem}`));
-  return { value: result.value, reasons };
+  return { value: result.value, reasons, ...(result.signer ? { signer: result.signer } : {}) };
 }
 
 interface SignedJsonResult extends SignedJson {
@@ -102,7 +134,7 @@ function examineSignedJson(
     }
     if (!ok) reasons.push(reason(`${check}.signature`, `the ${member} signature does not verify with ${cn(signer.leaf.subject)}`));
   }
-  return { value, reasons, ...(signer ? { windows: signer.windows } : {}) };
+  return { value, reasons, ...(signer ? { windows: signer.windows, signer: { certs: signer.certs, anchor: signer.anchor } } : {}) };
 }
 
 /** The verified leaf of a TCB Signing issuer chain and the chain's validity, or undefined with reasons added. */
@@ -112,7 +144,7 @@ function signingCertificate(
   check: string,
   reasons: Reason[],
   cache?: TdxVerifierCache,
-): { leaf: X509Certificate; windows: readonly ValidityWindow[] } | undefined {
+): { leaf: X509Certificate; certs: readonly X509Certificate[]; anchor: TrustAnchor; windows: readonly ValidityWindow[] } | undefined {
   if (issuerChain === undefined) {
     reasons.push(reason(check, 'no issuer chain given (the TCB Signing certificate), so the signature cannot be checked'));
     return undefined;
@@ -127,7 +159,7 @@ function signingCertificate(
     reasons.push(reason(check, `signed by "${cn(leaf.subject)}", expected "${TCB_SIGNING_CN}"`));
     return undefined;
   }
-  return { leaf, windows: result.windows };
+  return { leaf, certs: result.certs, anchor: result.anchor, windows: result.windows };
 }
 
 /** Decodes a PCS issuer chain (PEM or URL-encoded PEM) and verifies it to the anchors; memoised when ok. */

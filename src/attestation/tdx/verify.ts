@@ -1,9 +1,13 @@
 /**
  * Authenticity of a TDX quote: the quote signature by the QE's attestation key, the QE report
  * that binds that key (REPORTDATA = SHA-256(attestation key || QE auth data) || 32 zero bytes)
- * signed by the PCK key, the PCK chain to a pinned root, and, when collateral is given, its
- * signatures, revocation, and the TCB and QE status it assigns. Every failed check is a Reason;
- * nothing here throws for bad evidence. Whether the TD is the one wanted is appraise.ts's job.
+ * signed by the PCK key, the PCK chain to a pinned root, and Intel's collateral: its signatures,
+ * revocation, and the TCB and QE status it assigns. Without all of the collateral (TCB info, QE
+ * identity, PCK CRL, root CA CRL) nothing says the quoting enclave is Intel's, the platform is not
+ * out of date or the PCK is not revoked, so a missing piece refuses (as go-tdx-guest and Intel's
+ * QVL do) unless the caller lets it pass, and then the claims say the TCB was not evaluated.
+ * Every failed check is a Reason; nothing here throws for bad evidence. Whether the TD is the one
+ * wanted is appraise.ts's job.
  */
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject, type X509Certificate } from 'node:crypto';
 import { INTEL_SGX_ROOT_CA_PEM } from '../roots/intel.ts';
@@ -11,7 +15,7 @@ import { ParseError, reason, verdict, type Reason, type Verdict } from '../verdi
 import { cn, parseCertificates, trustAnchors, validityProblem, verifyChain, type TrustAnchor, type ValidityWindow } from './chain.ts';
 import type { TdxVerifierCache } from './chain-cache.ts';
 import { pckClaims, quoteClaims, type TdxClaims } from './claims.ts';
-import { verifyIssuerChain, verifySignedJson, type TdxCollateral } from './collateral.ts';
+import { missingCollateral, missingCollateralReason, verifyIssuerChain, verifySignedJson, type SignedJson, type TdxCollateral } from './collateral.ts';
 import { crlSignatureProblem, crlValidityProblem, parseCrl, serialHex, type Crl } from './crl.ts';
 import { bytesEqual, hex } from './hex.ts';
 import { parsePckExtension, type PckExtension } from './pck.ts';
@@ -26,6 +30,11 @@ export interface TdxVerifyOptions {
   /** Roots to trust; default: the pinned Intel SGX Root CA. Simulated evidence passes its own. */
   readonly trustAnchors?: readonly TrustAnchor[];
   readonly collateral?: TdxCollateral;
+  /**
+   * Let missing collateral pass instead of refusing with `tdx.collateral.missing`; the claims then
+   * say `tcbEvaluated: false` and name what was missing. Default false. Pieces given are checked.
+   */
+  readonly allowMissingCollateral?: boolean;
   /** Share one across calls to skip re-verifying chains already seen. */
   readonly cache?: TdxVerifierCache;
 }
@@ -73,6 +82,9 @@ export function verifyTdxQuote(bytes: Uint8Array, options: TdxVerifyOptions): Ve
     reasons.push(reason('tdx.qe-report-signature', 'the QE report signature does not verify with the PCK certificate key'));
   }
 
+  const missing = missingCollateral(options.collateral);
+  claims = { ...claims, tcbEvaluated: missing.length === 0, ...(missing.length > 0 ? { missingCollateral: missing } : {}) };
+  if (missing.length > 0 && options.allowMissingCollateral !== true) reasons.push(missingCollateralReason(missing));
   if (options.collateral !== undefined) {
     claims = checkCollateral(quote, pck, options.collateral, anchors, options, reasons, claims);
   }
@@ -140,6 +152,15 @@ function examinePckChain(pem: Uint8Array, anchors: readonly TrustAnchor[]): PckR
   };
 }
 
+/** A certificate the root CA CRL may revoke: an intermediate of the PCK chain or a collateral issuer chain. */
+interface Revocable {
+  readonly cert: X509Certificate;
+  /** The trust anchor its chain ends at: only that anchor's CRL speaks about it. */
+  readonly anchor: TrustAnchor;
+  readonly check: string;
+  readonly what: string;
+}
+
 function checkCollateral(
   quote: TdxQuote,
   pck: PckResult,
@@ -150,13 +171,21 @@ function checkCollateral(
   claims: TdxClaims,
 ): TdxClaims {
   const at = options.at;
-  if (collateral.rootCrl !== undefined) checkRootCrl(collateral.rootCrl, pck, anchors, options, reasons);
-  if (collateral.pckCrl !== undefined) checkPckCrl(collateral, pck, anchors, options, reasons);
+  const revocable: Revocable[] = [];
+  if (pck.anchor !== undefined) {
+    for (const cert of pck.certs?.slice(1) ?? []) revocable.push({ cert, anchor: pck.anchor, check: 'tdx.pck-revoked', what: 'the PCK chain' });
+  }
+  if (collateral.pckCrl !== undefined) checkPckCrl(collateral, collateral.pckCrl, pck, anchors, options, reasons, revocable);
 
+  const signedBy = ({ signer }: SignedJson, what: string): void => {
+    if (signer === undefined) return;
+    for (const cert of signer.certs) revocable.push({ cert, anchor: signer.anchor, check: 'tdx.collateral.tcb-signing-revoked', what });
+  };
   if (collateral.tcbInfo !== undefined) {
     const check = 'tdx.collateral.tcb-info';
     const signed = verifySignedJson(collateral.tcbInfo, 'tcbInfo', collateral.tcbInfoIssuerChain, anchors, at, check, options.cache);
     reasons.push(...signed.reasons);
+    signedBy(signed, 'the TCB info issuer chain');
     const info = parseCollateral(signed.value, parseTcbInfo, check, reasons);
     if (info !== undefined) {
       freshness(info.issueDate, info.nextUpdate, at, `${check}.validity`, 'TCB info', reasons);
@@ -181,6 +210,7 @@ function checkCollateral(
     const chain = collateral.qeIdentityIssuerChain ?? collateral.tcbInfoIssuerChain;
     const signed = verifySignedJson(collateral.qeIdentity, 'enclaveIdentity', chain, anchors, at, check, options.cache);
     reasons.push(...signed.reasons);
+    signedBy(signed, 'the QE identity issuer chain');
     const identity = parseCollateral(signed.value, parseQeIdentity, check, reasons);
     if (identity !== undefined) {
       freshness(identity.issueDate, identity.nextUpdate, at, `${check}.validity`, 'QE identity', reasons);
@@ -189,12 +219,16 @@ function checkCollateral(
       claims = { ...claims, qeTcbStatus: e.status };
     }
   }
+
+  if (collateral.rootCrl !== undefined) checkRootCrl(collateral.rootCrl, pck, anchors, options, reasons, revocable);
   return claims;
 }
 
-/** A CRL parsed and its signature checked by `issuer`, memoised by CRL bytes and issuer. */
+/** A CRL parsed and its signature checked by one of `issuers`, memoised by CRL bytes and issuers. */
 interface CheckedCrl {
   readonly crl?: Crl;
+  /** The issuer whose name and key the CRL carries, when one does. */
+  readonly issuer?: X509Certificate;
   readonly problems: readonly Reason[];
 }
 
@@ -203,42 +237,67 @@ function checkedCrl(data: Uint8Array, issuers: readonly X509Certificate[], check
     const problems: Reason[] = [];
     const crl = parseCollateral(data, (d) => parseCrl(d as Uint8Array, check), check, problems);
     if (crl === undefined) return { problems };
-    if (issuers.length > 0) {
-      const signature = issuers.map((i) => crlSignatureProblem(crl, i));
-      if (!signature.includes(undefined)) problems.push(reason(`${check}.signature`, signature[0] as string));
-    }
-    return { crl, problems };
+    if (issuers.length === 0) return { crl, problems };
+    const signature = issuers.map((i) => crlSignatureProblem(crl, i));
+    const index = signature.indexOf(undefined);
+    if (index < 0) problems.push(reason(`${check}.signature`, signature[0] as string));
+    return { crl, problems, ...(index >= 0 ? { issuer: issuers[index] } : {}) };
   };
   if (!cache) return compute();
   const key = Buffer.concat([data, ...issuers.map((i) => i.raw)]);
   return cache.memo(`crl/${issuers.length}`, key, [], compute, (r) => r.problems.length === 0);
 }
 
-function checkRootCrl(data: Uint8Array, pck: PckResult, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, reasons: Reason[]): void {
+/**
+ * The root CA CRL: issued by the anchor the PCK chain ends at (or, without one, any anchor), and
+ * checked against every certificate that anchor issued on the way: the PCK CA and the TCB Signing
+ * certificate of TCB info and QE identity.
+ */
+function checkRootCrl(data: Uint8Array, pck: PckResult, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, reasons: Reason[], revocable: readonly Revocable[]): void {
   const check = 'tdx.collateral.root-crl';
-  const at = options.at;
-  // The root CRL must come from the anchor the PCK chain ends at (or, without one, any anchor).
-  const { crl, problems } = checkedCrl(data, (pck.anchor ? [pck.anchor] : anchors).map((a) => a.cert), check, options.cache);
+  const { crl, issuer, problems } = checkedCrl(data, (pck.anchor ? [pck.anchor] : anchors).map((a) => a.cert), check, options.cache);
   reasons.push(...problems);
   if (crl === undefined) return;
-  const stale = crlValidityProblem(crl, at);
+  const stale = crlValidityProblem(crl, options.at);
   if (stale !== undefined) reasons.push(reason(`${check}.validity`, stale));
-  for (const cert of pck.certs?.slice(1) ?? []) {
-    if (crl.revokedSerials.has(serialHex(cert.serialNumber))) reasons.push(reason('tdx.pck-revoked', `${cn(cert.subject)} (serial ${cert.serialNumber}) is revoked by the root CA CRL`));
+  if (issuer === undefined) return; // signature refused above: its list proves nothing
+  const seen = new Set<string>();
+  for (const r of revocable) {
+    if (r.anchor.cert !== issuer && !r.anchor.cert.raw.equals(issuer.raw)) continue;
+    const key = `${r.check}/${r.cert.fingerprint256}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    if (crl.revokedSerials.has(serialHex(r.cert.serialNumber))) {
+      reasons.push(reason(r.check, `${cn(r.cert.subject)} (serial ${r.cert.serialNumber}) in ${r.what} is revoked by the root CA CRL`));
+    }
   }
 }
 
-function checkPckCrl(collateral: TdxCollateral, pck: PckResult, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, reasons: Reason[]): void {
+/**
+ * The PCK CRL counts only when the CA that issued this PCK certificate signed it: a CRL of
+ * another Intel CA (the Processor CA's for a Platform CA PCK) is genuine but silent about this
+ * certificate. So it is checked with the PCK's issuer from the verified quote chain, and an issuer
+ * chain given with it must name that same CA.
+ */
+function checkPckCrl(collateral: TdxCollateral, data: Uint8Array, pck: PckResult, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, reasons: Reason[], revocable: Revocable[]): void {
   const check = 'tdx.collateral.pck-crl';
-  let issuer: X509Certificate | undefined;
+  const issuer = pck.certs === undefined ? undefined : (pck.certs[1] ?? pck.anchor?.cert);
+  if (issuer === undefined) reasons.push(reason(`${check}.signature`, 'no verified PCK issuer to check the PCK CRL with'));
   if (collateral.pckCrlIssuerChain !== undefined) {
-    issuer = crlIssuerFromChain(collateral.pckCrlIssuerChain, anchors, options, `${check}.signature`, reasons);
-  } else if (pck.certs !== undefined) {
-    issuer = pck.certs[1] ?? pck.anchor?.cert;
-  } else {
-    reasons.push(reason(`${check}.signature`, 'no verified PCK issuer and no CRL issuer chain to check the PCK CRL with'));
+    const chain = verifyIssuerChain(collateral.pckCrlIssuerChain, anchors, `${check}.signature`, options.cache);
+    if (!chain.ok) {
+      reasons.push(reason(`${check}.signature`, `CRL issuer chain: ${chain.message}`));
+    } else {
+      const problem = validityProblem(chain.windows, options.at);
+      if (problem !== undefined) reasons.push(reason(`${check}.signature`, `CRL issuer chain: ${problem}`));
+      const named = chain.certs[0] as X509Certificate;
+      if (issuer !== undefined && !sameSubjectAndKey(named, issuer)) {
+        reasons.push(reason(`${check}.issuer`, `the CRL issuer chain names ${cn(named.subject)}, not the CA that issued the PCK certificate (${cn(issuer.subject)})`));
+      }
+      for (const cert of chain.certs) revocable.push({ cert, anchor: chain.anchor, check: 'tdx.pck-revoked', what: 'the PCK CRL issuer chain' });
+    }
   }
-  const { crl, problems } = checkedCrl(collateral.pckCrl as Uint8Array, issuer ? [issuer] : [], check, options.cache);
+  const { crl, problems } = checkedCrl(data, issuer ? [issuer] : [], check, options.cache);
   reasons.push(...problems);
   if (crl === undefined) return;
   const stale = crlValidityProblem(crl, options.at);
@@ -248,15 +307,13 @@ function checkPckCrl(collateral: TdxCollateral, pck: PckResult, anchors: readonl
   }
 }
 
-function crlIssuerFromChain(text: string, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, check: string, reasons: Reason[]): X509Certificate | undefined {
-  const chain = verifyIssuerChain(text, anchors, check, options.cache);
-  if (!chain.ok) {
-    reasons.push(reason(check, `CRL issuer chain: ${chain.message}`));
-    return undefined;
+function sameSubjectAndKey(a: X509Certificate, b: X509Certificate): boolean {
+  if (a.subject !== b.subject) return false;
+  try {
+    return a.publicKey.export({ type: 'spki', format: 'der' }).equals(b.publicKey.export({ type: 'spki', format: 'der' }));
+  } catch {
+    return false;
   }
-  const problem = validityProblem(chain.windows, options.at);
-  if (problem !== undefined) reasons.push(reason(check, `CRL issuer chain: ${problem}`));
-  return chain.certs[0];
 }
 
 /** Parses a piece of collateral, turning a ParseError into a reason. */

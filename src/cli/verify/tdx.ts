@@ -1,9 +1,13 @@
 /**
  * `attestor verify tdx`: checks that an Intel TDX quote is authentic (quote and QE report
- * signatures, PCK chain to the pinned Intel SGX Root CA) and, with --collateral, that Intel's
- * collateral is signed, current and does not revoke the PCK, and that the platform and QE TCB
- * status is acceptable (default: UpToDate only). With --reference-values it also appraises the TD
- * (MRTD, RTMRs, MRSEAM, XFAM, TEE_TCB_SVN, debug bit) as the Coordinator would.
+ * signatures, PCK chain to the pinned Intel SGX Root CA), that Intel's collateral (--collateral)
+ * is complete, signed, current and does not revoke the PCK, and that the platform and QE TCB
+ * status is acceptable (default: UpToDate only). It appraises with the defaults of a Manifest
+ * entry with no optional fields: DEBUG refused, TDATTRIBUTES and XFAM within the fixed masks,
+ * collateral required. Flags relax these one by one (--allow-debug, --allow-missing-collateral,
+ * --allow-tcb-status); without collateral and with --allow-missing-collateral the JSON says
+ * `tcbEvaluated: false`. With --reference-values it also matches the TD (MRTD, RTMRs, MRSEAM,
+ * XFAM, TDATTRIBUTES, MROWNER, SVN minimums) as the Coordinator would.
  *
  * Collateral directory layout (each file optional; the first name found is used):
  *   tcbinfo | tcbinfo.json | sample_tcbInfo_response        PCS TCB info response body
@@ -18,7 +22,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { TdxReferenceValues } from '../../attestation/reference-values.ts';
-import { appraiseTdx, reportDataReasons, tcbStatusReasons } from '../../attestation/tdx/appraise.ts';
+import { appraiseTdx, tdxBaselineReasons, type TdxExpectation } from '../../attestation/tdx/appraise.ts';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.ts';
 import type { TcbStatus } from '../../attestation/tdx/tcb-info.ts';
 import { verifyTdxQuote } from '../../attestation/tdx/verify.ts';
@@ -29,6 +33,8 @@ export interface TdxCliOptions {
   collateral?: string;
   at?: string;
   allowTcbStatus?: string;
+  allowDebug?: boolean;
+  allowMissingCollateral?: boolean;
   reportData?: string;
   referenceValues?: string;
   json?: boolean;
@@ -118,11 +124,16 @@ export function runVerifyTdx(opts: TdxCliOptions, out: Write = (s) => process.st
     const referenceValues = opts.referenceValues === undefined ? undefined : readReferenceValues(opts.referenceValues);
     const quote = readBytesOrHex(opts.quote);
     const collateral = opts.collateral === undefined ? undefined : loadTdxCollateralDir(opts.collateral);
-    const v = verifyTdxQuote(quote, { at, ...(collateral ? { collateral } : {}) });
+    const allowMissingCollateral = opts.allowMissingCollateral === true;
+    const v = verifyTdxQuote(quote, { at, allowMissingCollateral, ...(collateral ? { collateral } : {}) });
+    const expectation: TdxExpectation = { acceptedTcbStatuses: accepted, allowDebug: opts.allowDebug === true, ...(reportData ? { reportData } : {}) };
     if (referenceValues !== undefined) {
-      return printVerdict(appraiseTdx(v, referenceValues, { acceptedTcbStatuses: accepted, ...(reportData ? { reportData } : {}) }), opts.json ?? false, out);
+      // Missing collateral is relaxed by the flag alone, never by the reference values file.
+      const entries = referenceValues.map((rv) => ({ ...rv, allowMissingCollateral }));
+      return printVerdict(appraiseTdx(v, entries, expectation), opts.json ?? false, out);
     }
-    const reasons = [...v.reasons, ...tcbStatusReasons(v.claims, accepted), ...(reportData && v.claims.reportData !== undefined ? reportDataReasons(v.claims, reportData) : [])];
+    if (v.claims.mrTd === undefined) return printVerdict(v, opts.json ?? false, out); // did not parse: nothing to appraise
+    const reasons = [...v.reasons, ...tdxBaselineReasons(v.claims, expectation)];
     return printVerdict({ verified: reasons.length === 0, reasons, claims: v.claims }, opts.json ?? false, out);
   } catch (e) {
     if (!(e instanceof UnusableInput)) throw e;
@@ -134,10 +145,12 @@ export function runVerifyTdx(opts: TdxCliOptions, out: Write = (s) => process.st
 /** The `tdx` subcommand of `attestor verify`. Sets process.exitCode; never calls process.exit. */
 export function tdxCommand(): Command {
   return new Command('tdx')
-    .description("verify an Intel TDX quote against Intel's pinned SGX Root CA (exit 0 authentic, 1 refused, 2 unusable input)")
+    .description("verify an Intel TDX quote against Intel's pinned SGX Root CA and collateral, with a Manifest's safe defaults (exit 0 verified, 1 refused, 2 unusable input)")
     .requiredOption('--quote <file>', 'TDX quote (v4 or v5), raw or as hex')
-    .option('--collateral <dir>', 'Intel PCS collateral directory: tcbinfo, qeidentity, pckcrl, rootcrl.der, tcbinfo-issuer-chain.pem (see docs)')
+    .option('--collateral <dir>', 'Intel PCS collateral directory, required unless --allow-missing-collateral: tcbinfo, qeidentity, pckcrl, rootcrl.der, tcbinfo-issuer-chain.pem (see docs)')
     .option('--at <time>', 'RFC 3339 time at which certificates and collateral must be valid (default: now)')
+    .option('--allow-missing-collateral', 'accept a quote without complete collateral; the QE identity, TCB status and revocation are then not evaluated (JSON: tcbEvaluated false). Default: refused (tdx.collateral.missing)', false)
+    .option('--allow-debug', 'accept a TD with the DEBUG attribute (default: refused)', false)
     .option('--allow-tcb-status <list>', 'comma-separated TCB statuses to accept besides UpToDate (e.g. SWHardeningNeeded,OutOfDate)')
     .option('--report-data <hex>', 'expected REPORTDATA (up to 64 bytes, zero-padded)')
     .option('--reference-values <file>', 'JSON list of TDX reference values (or {"tdx": [...]}) to appraise the TD against')

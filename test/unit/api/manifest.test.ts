@@ -129,6 +129,15 @@ describe('manifest relaxations', () => {
     assert.match(relaxed.message, /acceptSimulatedEvidence/);
     assert.match(relaxed.message, /allowProvisionalFirmware/);
   });
+  it('a TDX entry that accepts missing collateral is a relaxation, named by its index', () => {
+    const spec = validSpec();
+    spec.referenceValues.tdx = [{ mrTd: ['02'.repeat(48)] }, { mrTd: ['03'.repeat(48)], allowMissingCollateral: true }];
+    const relaxations = manifestRelaxations(spec);
+    assert.deepEqual(relaxations.map((r) => r.path), ['spec.referenceValues.tdx[1].allowMissingCollateral']);
+    assert.match(relaxations[0]!.message, /TCB status and revocation not evaluated/);
+    spec.referenceValues.tdx[1]!.allowMissingCollateral = false;
+    assert.deepEqual(manifestRelaxations(spec), []);
+  });
 });
 
 describe('manifest relaxations: SEV-SNP guest policy and VMPL', () => {

@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runVerifyTdx, tdxCommand, loadTdxCollateralDir } from '../../../src/cli/verify/tdx.ts';
+import { projectRoot } from '../../../src/dev/control-plane.ts';
 import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes, sharedPath } from './testdata.ts';
 
 interface Run {
@@ -34,9 +36,25 @@ describe('attestor verify tdx (real quote)', () => {
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
+  it('attestor verify tdx without collateral exits 1 naming the missing collateral; with --allow-missing-collateral exits 0 and says the TCB was not evaluated', () => {
+    const attestor = (...args: string[]) => spawnSync(process.execPath, [join(projectRoot, 'src/cli/main.ts'), 'verify', 'tdx', '--quote', sharedPath(SPR_QUOTE), '--at', '2024-01-01T00:00:00Z', '--json', ...args], { encoding: 'utf8' });
+    const refused = attestor();
+    assert.equal(refused.status, 1, refused.stderr);
+    assert.deepEqual(JSON.parse(refused.stdout).reasons, [
+      { check: 'tdx.collateral.missing', message: "Intel collateral missing: TCB info, QE identity, PCK CRL, root CA CRL; without it nothing shows that the quoting enclave is Intel's, that the platform's TCB is current or that the PCK is not revoked" },
+    ]);
+    const allowed = attestor('--allow-missing-collateral');
+    assert.equal(allowed.status, 0, allowed.stdout + allowed.stderr);
+    const v = JSON.parse(allowed.stdout);
+    assert.equal(v.verified, true);
+    assert.equal(v.claims.tcbEvaluated, false);
+    assert.equal(v.claims.tcbStatus, undefined);
+    assert.deepEqual(v.claims.missingCollateral, ['TCB info', 'QE identity', 'PCK CRL', 'root CA CRL']);
+  });
+
   it('exit 0 for the authentic quote, raw or hex, with claims in --json', () => {
     for (const quote of [sharedPath(SPR_QUOTE), join(dir, 'quote.hex')]) {
-      const r = run({ quote, at: '2024-01-01T00:00:00Z', json: true });
+      const r = run({ quote, at: '2024-01-01T00:00:00Z', allowMissingCollateral: true, json: true });
       assert.equal(r.code, 0, r.out + r.err);
       const v = json(r);
       assert.equal(v.verified, true);
@@ -46,7 +64,7 @@ describe('attestor verify tdx (real quote)', () => {
   });
 
   it('text output says VERIFIED and lists claims', () => {
-    const r = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z' });
+    const r = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', allowMissingCollateral: true });
     assert.equal(r.code, 0);
     assert.match(r.out, /^VERIFIED\n/);
     assert.match(r.out, /"mrTd": "6363b804/);
@@ -60,6 +78,7 @@ describe('attestor verify tdx (real quote)', () => {
     const allowed = run({ quote: sharedPath(SPR_QUOTE), collateral, at: COLLATERAL_TIME.toISOString(), allowTcbStatus: 'NotSupported', json: true });
     assert.equal(allowed.code, 0, allowed.out);
     assert.equal(json(allowed).claims.qeTcbStatus, 'UpToDate');
+    assert.equal(json(allowed).claims.tcbEvaluated, true);
   });
 
   it('with --collateral after it expired: refused with the validity checks', () => {
@@ -78,14 +97,49 @@ describe('attestor verify tdx (real quote)', () => {
   });
 
   it('--report-data and --reference-values appraise the TD', () => {
-    const rd = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', reportData: '00', json: true });
+    const rd = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', allowMissingCollateral: true, reportData: '00', json: true });
     assert.equal(rd.code, 1);
     assert.deepEqual(json(rd).reasons.map((x) => x.check), ['tdx.report-data']);
     const rv = join(dir, 'rv.json');
     writeFileSync(rv, JSON.stringify({ tdx: [{ name: 'wrong', mrTd: ['00'.repeat(48)], xfam: 'e71a060000000000' }] }));
-    const r = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', referenceValues: rv, json: true });
+    const r = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', allowMissingCollateral: true, referenceValues: rv, json: true });
     assert.equal(r.code, 1);
     assert.deepEqual(json(r).reasons.map((x) => x.check), ['tdx.mrtd']);
+  });
+
+  it('--reference-values cannot relax collateral: only --allow-missing-collateral does', () => {
+    const rv = join(dir, 'rv-lenient.json');
+    const mrTd = '6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb';
+    writeFileSync(rv, JSON.stringify([{ mrTd: [mrTd], allowMissingCollateral: true }]));
+    const strict = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', referenceValues: rv, json: true });
+    assert.equal(strict.code, 1);
+    assert.deepEqual(json(strict).reasons.map((x) => x.check), ['tdx.collateral.missing']);
+    const relaxed = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', referenceValues: rv, allowMissingCollateral: true, json: true });
+    assert.equal(relaxed.code, 0, relaxed.out);
+    assert.equal(json(relaxed).claims.tcbEvaluated, false);
+  });
+
+  it('refuses DEBUG and TDATTRIBUTES/XFAM outside the fixed masks by default; --allow-debug relaxes DEBUG alone', () => {
+    // The real quote with bits flipped: the signature no longer verifies either, but the verdict
+    // lists every problem, so what the defaults refuse is visible.
+    const TD_ATTRIBUTES = 48 + 16 + 48 + 48 + 8;
+    const XFAM = TD_ATTRIBUTES + 8;
+    let n = 0;
+    const mutated = (edit: (q: Uint8Array) => void): string => {
+      const q = Uint8Array.from(sharedBytes(SPR_QUOTE));
+      edit(q);
+      const path = join(dir, `mutated-${n++}.dat`);
+      writeFileSync(path, q);
+      return path;
+    };
+    const checks = (quote: string, allowDebug = false): string[] => json(run({ quote, at: '2024-01-01T00:00:00Z', allowMissingCollateral: true, allowDebug, json: true })).reasons.map((x) => x.check);
+    const debug = mutated((q) => (q[TD_ATTRIBUTES] = (q[TD_ATTRIBUTES] as number) | 0x01));
+    assert.deepEqual(checks(debug), ['tdx.quote-signature', 'tdx.td-attributes.debug']);
+    assert.deepEqual(checks(debug, true), ['tdx.quote-signature']);
+    const migratable = mutated((q) => (q[TD_ATTRIBUTES + 3] = (q[TD_ATTRIBUTES + 3] as number) | 0x20));
+    assert.deepEqual(checks(migratable, true), ['tdx.quote-signature', 'tdx.td-attributes.fixed-bits']);
+    const allOnes = mutated((q) => q.fill(0xff, XFAM, XFAM + 8));
+    assert.deepEqual(checks(allOnes, true), ['tdx.quote-signature', 'tdx.xfam.fixed-bits']);
   });
 
   it('exit 1 for a forged quote', () => {
@@ -119,12 +173,12 @@ describe('attestor verify tdx (real quote)', () => {
   it('tdxCommand() wires the flags to the same function and sets process.exitCode without exiting', async () => {
     const cmd = tdxCommand();
     assert.equal(cmd.name(), 'tdx');
-    assert.deepEqual(cmd.options.map((o) => o.long).sort(), ['--allow-tcb-status', '--at', '--collateral', '--json', '--quote', '--reference-values', '--report-data']);
+    assert.deepEqual(cmd.options.map((o) => o.long).sort(), ['--allow-debug', '--allow-missing-collateral', '--allow-tcb-status', '--at', '--collateral', '--json', '--quote', '--reference-values', '--report-data']);
     const write = process.stdout.write;
     let out = '';
     process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
     try {
-      await cmd.parseAsync(['--quote', sharedPath(SPR_QUOTE), '--at', '2030-01-01T00:00:00Z', '--json'], { from: 'user' });
+      await cmd.parseAsync(['--quote', sharedPath(SPR_QUOTE), '--at', '2030-01-01T00:00:00Z', '--allow-missing-collateral', '--json'], { from: 'user' });
     } finally {
       process.stdout.write = write;
     }

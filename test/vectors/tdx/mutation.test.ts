@@ -1,15 +1,26 @@
 /**
  * Every single-bit flip (byte ^ 0x01) of the real quote, region by region: each must be refused,
- * with the check that covers that region, except in the 39 trailing bytes nothing signs.
+ * with the check that covers that region, except in the 39 trailing bytes nothing signs. Verified
+ * with Intel's complete sample collateral at a time it is current, so that no flip is refused
+ * merely for missing collateral.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { TdxVerifierCache } from '../../../src/attestation/tdx/chain-cache.ts';
+import type { TdxCollateral } from '../../../src/attestation/tdx/collateral.ts';
 import { parseTdxQuote } from '../../../src/attestation/tdx/quote.ts';
 import { verifyTdxQuote } from '../../../src/attestation/tdx/verify.ts';
-import { SPR_QUOTE, sharedBytes } from './testdata.ts';
+import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes } from './testdata.ts';
 
 const quote = sharedBytes(SPR_QUOTE);
-const at = new Date('2024-01-01T00:00:00Z');
+const at = COLLATERAL_TIME;
+const collateral: TdxCollateral = {
+  tcbInfo: sharedBytes(COLLATERAL_DIR + 'sample_tcbInfo_response'),
+  qeIdentity: sharedBytes(COLLATERAL_DIR + 'sample_qeIdentity_response'),
+  tcbInfoIssuerChain: readFileSync(fixturePath('tcbinfo-issuer-chain.pem'), 'utf8'),
+  pckCrl: sharedBytes(COLLATERAL_DIR + 'pckcrl'),
+  rootCrl: sharedBytes(COLLATERAL_DIR + 'rootcrl.der'),
+};
 // Flips outside the PCK chain reuse the verified chain; flips inside it miss the cache (its key
 // is the chain bytes), so every chain flip is verified from scratch.
 const cache = new TdxVerifierCache();
@@ -29,7 +40,7 @@ function flipped(i: number): Uint8Array {
 }
 
 function checksAfterFlip(i: number): string[] {
-  const v = verifyTdxQuote(flipped(i), { at, cache });
+  const v = verifyTdxQuote(flipped(i), { at, cache, collateral });
   assert.equal(v.verified, v.reasons.length === 0);
   return v.reasons.map((r) => r.check);
 }
@@ -104,9 +115,10 @@ describe('vectors: TDX spr-v4 byte flips', function () {
   });
 
   it('trailing bytes (39): no difference, nothing signs them', () => {
-    const base = verifyTdxQuote(quote, { at });
+    const base = verifyTdxQuote(quote, { at, collateral });
+    assert.equal(base.claims.tcbEvaluated, true);
     for (let i = END; i < quote.length; i++) {
-      const v = verifyTdxQuote(flipped(i), { at, cache });
+      const v = verifyTdxQuote(flipped(i), { at, cache, collateral });
       assert.equal(v.verified, true, `offset ${i}`);
       assert.deepEqual(v.claims, base.claims);
     }

@@ -29,8 +29,14 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     assert.equal(pinned.fingerprint256.replace(/:/g, '').toLowerCase(), INTEL_SGX_ROOT_CA_SHA256);
   });
 
-  it('is authentic with the README claims', () => {
+  it('without collateral it is refused, naming every missing piece (tdx.collateral.missing)', () => {
     const v = verifyTdxQuote(quote, { at: new Date('2024-01-01T00:00:00Z') });
+    assert.deepEqual(v.reasons.map((r) => r.check), ['tdx.collateral.missing']);
+    assert.match(v.reasons[0]!.message, /TCB info, QE identity, PCK CRL, root CA CRL/);
+  });
+
+  it('is authentic with the README claims (collateral let pass: TCB not evaluated)', () => {
+    const v = verifyTdxQuote(quote, { at: new Date('2024-01-01T00:00:00Z'), allowMissingCollateral: true });
     assert.deepEqual(v.reasons, []);
     assert.equal(v.verified, true);
     const c = v.claims;
@@ -47,6 +53,8 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     assert.equal(c.rtmrs?.length, 4);
     assert.equal(c.rtmrs?.[3], '0'.repeat(96));
     assert.equal(c.tcbStatus, undefined, 'no TCB status without collateral');
+    assert.equal(c.tcbEvaluated, false);
+    assert.equal(c.qeSvn, 4);
   });
 
   it('parses the layout by length fields: 4299 bytes of signature data, 39 trailing bytes', () => {
@@ -60,7 +68,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
 
   it('is refused when the PCK certificate has expired (2029-09-20) or is not yet valid', () => {
     for (const at of ['2030-01-01T00:00:00Z', '2022-01-01T00:00:00Z']) {
-      const v = verifyTdxQuote(quote, { at: new Date(at) });
+      const v = verifyTdxQuote(quote, { at: new Date(at), allowMissingCollateral: true });
       assert.equal(v.verified, false);
       assert.deepEqual(v.reasons.map((r) => r.check), ['tdx.pck-chain.validity']);
     }
@@ -70,7 +78,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     const { createTdxSimulator } = await import('../../../src/attestation/sim/tdx.ts');
     const { trustAnchors } = await import('../../../src/attestation/tdx/chain.ts');
     const sim = await createTdxSimulator();
-    const v = verifyTdxQuote(quote, { at: COLLATERAL_TIME, trustAnchors: trustAnchors(sim.roots) });
+    const v = verifyTdxQuote(quote, { at: COLLATERAL_TIME, trustAnchors: trustAnchors(sim.roots), allowMissingCollateral: true });
     assert.deepEqual(v.reasons.map((r) => r.check), ['tdx.pck-chain']);
   });
 
@@ -110,6 +118,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     it('reports a TCB status at a time when all collateral is current', () => {
       const v = verifyTdxQuote(quote, { at: COLLATERAL_TIME, collateral });
       assert.deepEqual(v.reasons, []);
+      assert.equal(v.claims.tcbEvaluated, true);
       // The PCK's SGX TCB (component 1 = 3) is below both levels Intel lists (5): Intel's library
       // calls this TCB_NOT_SUPPORTED, and go-tdx-guest's own test zeroes the levels to get past it.
       assert.equal(v.claims.tcbStatus, 'NotSupported');

@@ -45,7 +45,10 @@ interface Case {
   readonly quote?: Partial<TdxQuoteFields>;
   readonly reference?: Partial<TdxReferenceValues>;
   readonly expectation?: Partial<TdxExpectation>;
+  /** Collateral made with these options; default: complete UpToDate collateral. */
   readonly collateral?: { tcbStatus?: TcbStatus; qeTcbStatus?: TcbStatus };
+  /** Verify with no collateral at all. */
+  readonly noCollateral?: true;
   readonly accepted?: readonly TcbStatus[];
   readonly checks: readonly string[];
 }
@@ -62,7 +65,7 @@ const cases: readonly Case[] = [
   { name: 'DEBUG bit set', quote: { tdAttributes: '0100001000000000' }, checks: ['tdx.td-attributes.debug'] },
   { name: 'PERFMON bit set is not debug', quote: { tdAttributes: '0000001000000080' }, checks: [] },
   { name: 'another XFAM', quote: { xfam: 'e700060000000000' }, checks: ['tdx.xfam'] },
-  { name: 'TEE_TCB_SVN below the minimum (module SVN)', quote: { teeTcbSvn: '02000400000000000000000000000000' }, checks: ['tdx.tee-tcb-svn'] },
+  { name: 'TEE_TCB_SVN below the minimum (module SVN; OutOfDate accepted here)', quote: { teeTcbSvn: '02000400000000000000000000000000' }, accepted: ['UpToDate', 'OutOfDate'], checks: ['tdx.tee-tcb-svn'] },
   { name: 'TEE_TCB_SVN above the minimum', quote: { teeTcbSvn: '05000500000000000000000000000000' }, checks: [] },
   { name: 'REPORTDATA is not the nonce', quote: { reportData: new Uint8Array(64) }, checks: ['tdx.report-data'] },
   { name: 'short expected REPORTDATA is zero-padded', quote: { reportData: Buffer.concat([nonce.subarray(0, 32), Buffer.alloc(32)]) }, expectation: { reportData: nonce.subarray(0, 32) }, checks: [] },
@@ -76,6 +79,29 @@ const cases: readonly Case[] = [
   { name: 'platform TCB Revoked', collateral: { tcbStatus: 'Revoked' }, accepted: ['UpToDate', 'SWHardeningNeeded', 'OutOfDate'], checks: ['tdx.tcb-status'] },
   { name: 'QE TCB OutOfDate', collateral: { qeTcbStatus: 'OutOfDate' }, checks: ['tdx.qe-tcb-status'] },
   { name: 'collateral UpToDate', collateral: {}, checks: [] },
+  { name: 'DEBUG bit set, allowed (attestor verify tdx --allow-debug only)', quote: { tdAttributes: '0100001000000000' }, expectation: { allowDebug: true }, checks: [] },
+  // Item 4: go-tdx-guest's fixed masks apply whatever the Manifest entry says.
+  { name: 'MIGRATABLE bit set (TDATTRIBUTES bit 29)', quote: { tdAttributes: '0000003000000000' }, checks: ['tdx.td-attributes.fixed-bits'] },
+  { name: 'KL bit set (TDATTRIBUTES bit 31)', quote: { tdAttributes: '0000009000000000' }, checks: ['tdx.td-attributes.fixed-bits'] },
+  { name: 'a reserved TDATTRIBUTES bit set (bit 1)', quote: { tdAttributes: '0200001000000000' }, checks: ['tdx.td-attributes.fixed-bits'] },
+  { name: 'a reserved TDATTRIBUTES bit set, even when the entry expects exactly that value', quote: { tdAttributes: '0000001000000100' }, reference: { tdAttributes: '0000001000000100' }, checks: ['tdx.td-attributes.fixed-bits'] },
+  { name: 'PKS and PERFMON without SEPT_VE_DISABLE are within the masks', quote: { tdAttributes: '0000004000000080' }, checks: [] },
+  { name: 'all-ones XFAM, with no XFAM in the entry', quote: { xfam: 'ffffffffffffffff' }, reference: { xfam: undefined }, checks: ['tdx.xfam.fixed-bits'] },
+  { name: 'XFAM with MPX (bits 3, 4), even when the entry expects exactly that value', quote: { xfam: 'ff18060000000000' }, reference: { xfam: 'ff18060000000000' }, checks: ['tdx.xfam.fixed-bits'] },
+  { name: 'XFAM without SSE (fixed-1 bit 1)', quote: { xfam: 'e518060000000000' }, reference: { xfam: undefined }, checks: ['tdx.xfam.fixed-bits'] },
+  { name: 'XFAM of the real Sapphire Rapids quote is within the masks', quote: { xfam: 'e71a060000000000' }, reference: { xfam: undefined }, checks: [] },
+  { name: 'TDATTRIBUTES other than the entry expects', quote: { tdAttributes: '0000005000000000' }, reference: { tdAttributes: '0000001000000000' }, checks: ['tdx.td-attributes'] },
+  { name: 'TDATTRIBUTES as the entry expects', reference: { tdAttributes: '0000001000000000' }, checks: [] },
+  { name: 'MROWNER other than the entry expects', reference: { mrOwner: 'aa'.repeat(48) }, checks: ['tdx.mrowner'] },
+  { name: 'MROWNER and MROWNERCONFIG as the entry expects', quote: { mrOwner: 'aa'.repeat(48), mrOwnerConfig: 'bb'.repeat(48) }, reference: { mrOwner: 'aa'.repeat(48), mrOwnerConfig: 'bb'.repeat(48) }, checks: [] },
+  { name: 'MROWNERCONFIG other than the entry expects', quote: { mrOwner: 'aa'.repeat(48) }, reference: { mrOwner: 'aa'.repeat(48), mrOwnerConfig: 'bb'.repeat(48) }, checks: ['tdx.mrownerconfig'] },
+  { name: 'QE SVN (4) below the minimum', reference: { minimumQeSvn: 5 }, checks: ['tdx.qe-svn'] },
+  { name: 'QE SVN at the minimum', reference: { minimumQeSvn: 4 }, checks: [] },
+  { name: 'PCE SVN (11) below the minimum', reference: { minimumPceSvn: 12 }, checks: ['tdx.pce-svn'] },
+  { name: 'PCE SVN at the minimum', reference: { minimumPceSvn: 11 }, checks: [] },
+  // Item 1: no collateral, no verdict on the TCB; an entry may accept that for itself only.
+  { name: 'no collateral', noCollateral: true, checks: ['tdx.collateral.missing'] },
+  { name: 'no collateral, the entry allows it', noCollateral: true, reference: { allowMissingCollateral: true }, checks: [] },
   { name: 'every problem at once is reported', quote: { mrTd: h384('x'), tdAttributes: '0100000000000000', reportData: new Uint8Array(64) }, collateral: { tcbStatus: 'OutOfDate' }, checks: ['tdx.td-attributes.debug', 'tdx.report-data', 'tdx.tcb-status', 'tdx.mrtd'] },
 ];
 
@@ -87,13 +113,16 @@ describe('tdx appraisal (table-driven, simulated evidence)', () => {
   before(async () => {
     sim = await createTdxSimulator();
     anchors = trustAnchors(sim.roots);
+    complete = await sim.collateral();
     for (const c of cases) {
       if (c.collateral) collaterals.set(c.name, await sim.collateral(c.collateral));
     }
   });
+  let complete: TdxCollateral;
+  const verify = (quote: Uint8Array): ReturnType<typeof verifyTdxQuote> => verifyTdxQuote(quote, { at, trustAnchors: anchors, collateral: complete });
 
   it('the fixture itself is accepted, with its policy hash readable from MRCONFIGID', () => {
-    const v = verifyTdxQuote(sim.quote(fixture), { at, trustAnchors: anchors });
+    const v = verify(sim.quote(fixture));
     assert.deepEqual(v.reasons, []);
     assert.equal(policyHashFromConfigId(v.claims.mrConfigId!), policyHash);
     const a = appraiseTdx(v, [reference], expectation);
@@ -103,23 +132,24 @@ describe('tdx appraisal (table-driven, simulated evidence)', () => {
 
   for (const c of cases) {
     it(`${c.checks.length === 0 ? 'accepts' : 'refuses'}: ${c.name}${c.checks.length ? ` (${c.checks.join(', ')})` : ''}`, () => {
-      const collateral = collaterals.get(c.name);
+      const collateral = c.noCollateral ? undefined : (collaterals.get(c.name) ?? complete);
       const v = verifyTdxQuote(sim.quote({ ...fixture, ...c.quote }), { at, trustAnchors: anchors, ...(collateral ? { collateral } : {}) });
-      assert.deepEqual(v.reasons, [], 'the simulated evidence itself is authentic');
+      assert.deepEqual(v.reasons.filter((r) => r.check !== 'tdx.collateral.missing'), [], 'the simulated evidence itself is authentic');
       const a = appraiseTdx(v, [{ ...reference, ...c.reference }], { ...expectation, ...c.expectation, ...(c.accepted ? { acceptedTcbStatuses: c.accepted } : {}) });
       assert.deepEqual(a.reasons.map((r) => r.check), c.checks);
       assert.equal(a.verified, c.checks.length === 0);
+      assert.equal(a.claims.tcbEvaluated, !c.noCollateral, 'the claims say whether the TCB was evaluated');
     });
   }
 
   it('any one of several reference entries may match', () => {
-    const v = verifyTdxQuote(sim.quote(fixture), { at, trustAnchors: anchors });
+    const v = verify(sim.quote(fixture));
     const other: TdxReferenceValues = { ...reference, name: 'other', mrTd: [h384('other')] };
     assert.equal(appraiseTdx(v, [other, reference], expectation).verified, true);
   });
 
   it('when no entry matches, says why for each entry', () => {
-    const v = verifyTdxQuote(sim.quote({ ...fixture, rtmrs: [fixture.rtmrs[0]!, h384('k'), fixture.rtmrs[2]!, fixture.rtmrs[3]!] }), { at, trustAnchors: anchors });
+    const v = verify(sim.quote({ ...fixture, rtmrs: [fixture.rtmrs[0]!, h384('k'), fixture.rtmrs[2]!, fixture.rtmrs[3]!] }));
     const other: TdxReferenceValues = { ...reference, name: 'other', mrTd: [h384('other')] };
     const a = appraiseTdx(v, [reference, other], expectation);
     assert.deepEqual(a.reasons.map((r) => r.check), ['tdx.rtmr1', 'tdx.mrtd', 'tdx.rtmr1']);
@@ -128,19 +158,39 @@ describe('tdx appraisal (table-driven, simulated evidence)', () => {
   });
 
   it('refuses when the Manifest has no TDX reference values', () => {
-    const v = verifyTdxQuote(sim.quote(fixture), { at, trustAnchors: anchors });
+    const v = verify(sim.quote(fixture));
     assert.deepEqual(appraiseTdx(v, [], expectation).reasons.map((r) => r.check), ['tdx.reference-values']);
   });
 
   it('keeps verification reasons: a forged quote is refused even if it matches', () => {
     const q = sim.quote(fixture);
     q[48 + 200] = (q[48 + 200] as number) ^ 1; // inside MRCONFIGID: signature breaks, and the policy no longer matches
-    const a = appraiseTdx(verifyTdxQuote(q, { at, trustAnchors: anchors }), [reference], expectation);
+    const a = appraiseTdx(verify(q), [reference], expectation);
     assert.deepEqual(a.reasons.map((r) => r.check), ['tdx.quote-signature', 'tdx.mrconfigid']);
   });
 
+  it('missing collateral is accepted only by the entry that allows it, and the claims say the TCB was not evaluated', () => {
+    const v = verifyTdxQuote(sim.quote(fixture), { at, trustAnchors: anchors });
+    assert.deepEqual(v.reasons.map((r) => r.check), ['tdx.collateral.missing'], 'verification alone refuses it');
+    assert.match(v.reasons[0]!.message, /TCB info, QE identity, PCK CRL, root CA CRL/);
+    const lenient: TdxReferenceValues = { ...reference, name: 'lenient', mrTd: [h384('other firmware')], allowMissingCollateral: true };
+    const a = appraiseTdx(v, [reference, lenient], expectation);
+    assert.deepEqual(a.reasons.map((r) => r.check), ['tdx.collateral.missing', 'tdx.mrtd'], 'the strict entry matches all but collateral, the lenient one not the MRTD');
+    assert.match(a.reasons[0]!.message, /^referenceValues\.tdx\[0\] \(kata-qemu-tdx\): Intel collateral missing/);
+    const accepted = appraiseTdx(v, [{ ...lenient, mrTd: [fixture.mrTd] }], expectation);
+    assert.equal(accepted.verified, true);
+    assert.equal(accepted.claims.tcbEvaluated, false);
+    assert.equal(accepted.claims.tcbStatus, undefined, 'no TCB status, so nothing looks UpToDate');
+    assert.deepEqual(accepted.claims.missingCollateral, ['TCB info', 'QE identity', 'PCK CRL', 'root CA CRL']);
+  });
+
+  it('stored claims without the collateral fields are treated as not evaluated (fail closed)', () => {
+    const { tcbEvaluated: _t, missingCollateral: _m, ...claims } = verify(sim.quote(fixture)).claims;
+    assert.deepEqual(appraiseTdx({ verified: true, reasons: [], claims }, [reference], expectation).reasons.map((r) => r.check), ['tdx.collateral.missing']);
+  });
+
   it('a truncated quote is refused with its parse reason only', () => {
-    const a = appraiseTdx(verifyTdxQuote(new Uint8Array([4, 0, 2, 0, 0x81]), { at, trustAnchors: anchors }), [reference], expectation);
+    const a = appraiseTdx(verify(new Uint8Array([4, 0, 2, 0, 0x81])), [reference], expectation);
     assert.deepEqual(a.reasons.map((r) => r.check), ['tdx.quote']);
   });
 });

@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { createAIWorkerController } from '../controllers/aiworker/controller.ts';
+import { createNamespaceMarkController } from '../controllers/aiworker/namespace-mark.ts';
 import { createInformers, type Informers } from '../controllers/informers.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
 import { createNodeGatingController } from '../controllers/node-gating/controller.ts';
@@ -119,6 +120,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   const events = new EventRecorder(options.kubeConfig, 'attestor-operator', identity, log);
   manager.addController(createManifestController({ kubeConfig: options.kubeConfig, manifests: informers.manifests, events, log, metrics }));
   manager.addController(createAIWorkerController({ kubeConfig: options.kubeConfig, informers, events, log, metrics }));
+  manager.addController(createNamespaceMarkController({ kubeConfig: options.kubeConfig, informers, log, metrics }));
   // How many GPU nodes are schedulable for AI workers, and how many are held back (and why).
   new Gauge({
     name: 'attestor_gpu_nodes',

@@ -5,6 +5,7 @@
  */
 import * as yaml from 'js-yaml';
 import { webhookConfigurations } from '../webhook/configuration.ts';
+import { celPrefixList, DEFAULT_GPU_RESOURCE_PREFIXES } from '../webhook/gpu-requests.ts';
 
 const NAMESPACE = '__RELEASE_NAMESPACE__';
 const CA = '__CA_BUNDLE__';
@@ -24,5 +25,7 @@ export function chartWebhookTemplate(): string {
       .replaceAll(NAMESPACE, '{{ .Release.Namespace }}')
       .replaceAll(caBase64, '{{ required "tls.caBundle (base64 PEM of the CA that signed the serving certificate) is required" .Values.tls.caBundle }}')
       .replace(/timeoutSeconds: \d+/g, 'timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}')
+      // The operator gets the same list (--gpu-resource-prefixes): both judge GPU pods alike.
+      .replaceAll(celPrefixList(DEFAULT_GPU_RESOURCE_PREFIXES), '{{ .Values.webhook.gpuResourcePrefixes | toJson }}')
   );
 }

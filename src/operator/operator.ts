@@ -62,6 +62,8 @@ export interface WebhookServerOptions {
   tls: { certFile: string; keyFile: string };
   /** Identities that may set the gpu-attested label and lift the unattested taint (the operator's own). */
   operatorUsernames: string[];
+  /** Resource-name prefixes that count as GPUs; the webhook configurations must use the same. */
+  gpuResourcePrefixes?: readonly string[];
 }
 
 export interface CoordinatorOptions {
@@ -188,6 +190,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       nodeAttestations: informers.nodeAttestations,
       pods: options.kubeConfig.makeApiClient(k8s.CoreV1Api),
       operatorUsernames: w.operatorUsernames,
+      ...(w.gpuResourcePrefixes ? { gpuResourcePrefixes: w.gpuResourcePrefixes } : {}),
       log,
       metrics: new WebhookMetrics(metrics.registry),
     }).then((s) => {

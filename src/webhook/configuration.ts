@@ -171,7 +171,8 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): {
 export function statusChangesJudgedMetadataCel(): string {
   const value = (obj: string, field: string) => `(has(${obj}.metadata.${field}) && k in ${obj}.metadata.${field} ? [${obj}.metadata.${field}[k]] : [])`;
   const changed = (field: 'labels' | 'annotations', keys: readonly string[]) => `|| ${JSON.stringify(keys)}.exists(k, ${value('object', field)} != ${value('oldObject', field)})`;
-  return ['request.subResource != "status"', changed('annotations', [KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION]), changed('labels', AI_WORKER_SELECTOR_KEYS)].join('\n');
+  // request.subResource is absent, not empty, for the pod itself.
+  return ['!has(request.subResource) || request.subResource != "status"', changed('annotations', [KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION]), changed('labels', AI_WORKER_SELECTOR_KEYS)].join('\n');
 }
 
 /** CEL: the request sets spec.nodeName (a CREATE with it, or an UPDATE that changes it). */

@@ -47,6 +47,13 @@ export interface AIWorker {
   status?: AIWorkerStatus;
 }
 
+/**
+ * The operator labels every namespace that holds an AIWorker with this (value "true") before it
+ * creates the worker's pods, and removes it when the last one is gone: the binding webhook judges
+ * bindings in such namespaces (and in enforced ones) only.
+ */
+export const AI_WORKER_NAMESPACE_LABEL = 'attestor.dev/ai-workers';
+
 export const DEFAULT_PORT = 8000;
 export const DEFAULT_GPUS_PER_REPLICA = 1;
 export const IMAGE_DIGEST_PATTERN = '^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\\w][\\w.-]{0,127})?@sha256:[0-9a-f]{64}$';

@@ -5,16 +5,19 @@
  */
 import * as yaml from 'js-yaml';
 import { webhookConfigurations } from '../webhook/configuration.ts';
+import { celPrefixList, DEFAULT_GPU_RESOURCE_PREFIXES } from '../webhook/gpu-requests.ts';
 
 const NAMESPACE = '__RELEASE_NAMESPACE__';
 const CA = '__CA_BUNDLE__';
+const MORE_EXCLUDED = 'more-excluded-namespaces';
 
 export function chartWebhookTemplate(): string {
   const { validating, mutating } = webhookConfigurations({
     endpoint: { service: { namespace: NAMESPACE, name: 'attestor-webhook', port: 9443 } },
     caBundlePem: CA,
-    // The operator's own pods must schedule while no replica serves the webhook.
-    excludedNamespaces: ['kube-system', NAMESPACE],
+    // The operator's own pods must schedule while no replica serves the webhook; the release
+    // may add namespaces whose GPU pods must run on nodes before they are attested.
+    excludedNamespaces: ['kube-system', NAMESPACE, MORE_EXCLUDED],
   });
   const caBase64 = Buffer.from(CA).toString('base64');
   const body = [validating, mutating].map((doc) => yaml.dump(doc, { noRefs: true, lineWidth: 200 })).join('---\n');
@@ -22,7 +25,10 @@ export function chartWebhookTemplate(): string {
     '# Generated from src/webhook/configuration.ts by hack/generate-manifests.ts: do not edit.\n' +
     body
       .replaceAll(NAMESPACE, '{{ .Release.Namespace }}')
+      .replace(new RegExp(`^( *)- ${MORE_EXCLUDED}$`, 'gm'), '$1{{- range .Values.webhook.excludedNamespaces }}\n$1- {{ . }}\n$1{{- end }}')
       .replaceAll(caBase64, '{{ required "tls.caBundle (base64 PEM of the CA that signed the serving certificate) is required" .Values.tls.caBundle }}')
       .replace(/timeoutSeconds: \d+/g, 'timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}')
+      // The operator gets the same list (--gpu-resource-prefixes): both judge GPU pods alike.
+      .replaceAll(celPrefixList(DEFAULT_GPU_RESOURCE_PREFIXES), '{{ .Values.webhook.gpuResourcePrefixes | toJson }}')
   );
 }

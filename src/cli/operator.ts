@@ -13,6 +13,7 @@ import { createLogger } from '../observability/log.ts';
 import { DEFAULT_LEASE_NAME, startOperator } from '../operator/operator.ts';
 import { DEFAULT_COORDINATOR_LIMITS } from '../coordinator/coordinator.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
+import { DEFAULT_GPU_RESOURCE_PREFIXES, parseGpuResourcePrefixes } from '../webhook/gpu-requests.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { addressOption, durationOption, positiveIntOption, rateOption } from './options.ts';
 
@@ -50,6 +51,7 @@ interface OperatorCliOptions {
   webhook: boolean;
   webhookAddress: { host: string; port: number };
   operatorUsername?: string;
+  gpuResourcePrefixes: string[];
 }
 
 function rate(flags: string, description: string, value: RateLimit): Option {
@@ -111,6 +113,7 @@ export function operatorCommand(): Command {
     .option('--nvidia-rim-url <url>', 'NVIDIA RIM service base URL (a mirror)')
     .option('--no-webhook', 'do not serve the admission webhook')
     .option('--webhook-address <host:port>', 'serve the admission webhook (HTTPS, same certificate) here', addressOption, { host: '0.0.0.0', port: 9443 })
+    .addOption(new Option('--gpu-resource-prefixes <list>', 'comma-separated resource-name prefixes that count as GPUs (a pod with any resource claim counts too); must match the webhook configuration (Helm: webhook.gpuResourcePrefixes)').argParser(parseGpuResourcePrefixes).default([...DEFAULT_GPU_RESOURCE_PREFIXES], DEFAULT_GPU_RESOURCE_PREFIXES.join(',')))
     .option('--operator-username <username>', 'the only identity allowed to set the gpu-attested label and lift the unattested taint (default system:serviceaccount:<namespace>:attestor-operator)')
     .action(async (opts: OperatorCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
@@ -153,6 +156,7 @@ export function operatorCommand(): Command {
               ...opts.webhookAddress,
               tls: { certFile: opts.tlsCertFile!, keyFile: opts.tlsKeyFile! },
               operatorUsernames: [opts.operatorUsername ?? `system:serviceaccount:${opts.namespace}:attestor-operator`],
+              gpuResourcePrefixes: opts.gpuResourcePrefixes,
             }
           : undefined,
       });

@@ -19,6 +19,8 @@ export interface Informers {
   deployments: Informer<k8s.V1Deployment>;
   services: Informer<k8s.V1Service>;
   pods: Informer<k8s.V1Pod>;
+  /** Every namespace (few and small): the AIWorker namespaces' mark. */
+  namespaces: Informer<k8s.V1Namespace>;
 }
 
 export function createInformers(kubeConfig: k8s.KubeConfig, log: Logger, metrics?: OperatorMetrics): Informers {
@@ -36,5 +38,6 @@ export function createInformers(kubeConfig: k8s.KubeConfig, log: Logger, metrics
     deployments: new Informer<k8s.V1Deployment>({ ...common, resource: 'deployments', path: '/apis/apps/v1/deployments', labelSelector: MANAGED_BY_SELECTOR, list: () => apps.listDeploymentForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }) }),
     services: new Informer<k8s.V1Service>({ ...common, resource: 'services', path: '/api/v1/services', labelSelector: MANAGED_BY_SELECTOR, list: () => core.listServiceForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }) }),
     pods: new Informer<k8s.V1Pod>({ ...common, resource: 'pods', path: '/api/v1/pods', labelSelector: MANAGED_BY_SELECTOR, list: () => core.listPodForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }) }),
+    namespaces: new Informer<k8s.V1Namespace>({ ...common, resource: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace() }),
   };
 }

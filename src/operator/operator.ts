@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { createAIWorkerController } from '../controllers/aiworker/controller.ts';
+import { createNamespaceMarkController } from '../controllers/aiworker/namespace-mark.ts';
 import { createInformers, type Informers } from '../controllers/informers.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
 import { createNodeGatingController } from '../controllers/node-gating/controller.ts';
@@ -61,6 +62,8 @@ export interface WebhookServerOptions {
   tls: { certFile: string; keyFile: string };
   /** Identities that may set the gpu-attested label and lift the unattested taint (the operator's own). */
   operatorUsernames: string[];
+  /** Resource-name prefixes that count as GPUs; the webhook configurations must use the same. */
+  gpuResourcePrefixes?: readonly string[];
 }
 
 export interface CoordinatorOptions {
@@ -121,6 +124,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   const events = new EventRecorder(options.kubeConfig, 'attestor-operator', identity, log);
   manager.addController(createManifestController({ kubeConfig: options.kubeConfig, manifests: informers.manifests, events, log, metrics }));
   manager.addController(createAIWorkerController({ kubeConfig: options.kubeConfig, informers, events, log, metrics }));
+  manager.addController(createNamespaceMarkController({ kubeConfig: options.kubeConfig, informers, log, metrics }));
   // How many GPU nodes are schedulable for AI workers, and how many are held back (and why).
   new Gauge({
     name: 'attestor_gpu_nodes',
@@ -202,6 +206,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       nodeAttestations: informers.nodeAttestations,
       pods: options.kubeConfig.makeApiClient(k8s.CoreV1Api),
       operatorUsernames: w.operatorUsernames,
+      ...(w.gpuResourcePrefixes ? { gpuResourcePrefixes: w.gpuResourcePrefixes } : {}),
       log,
       metrics: new WebhookMetrics(metrics.registry),
     }).then((s) => {

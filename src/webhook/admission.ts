@@ -1,14 +1,15 @@
 /**
- * The four admission webhooks as functions from an AdmissionRequest to a verdict. They gather
- * what the pure rules need (the active Manifest and NodeAttestations from informers, the bound
- * pod from the API server) and fail closed: whatever cannot be judged is refused.
+ * The admission webhooks as functions from an AdmissionRequest to a verdict. They gather what
+ * the pure rules need (the active Manifest and NodeAttestations from informers, the bound pod
+ * from the API server) and fail closed: whatever cannot be judged is refused.
  */
 import type * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../api/manifest.ts';
 import type { NodeAttestation } from '../api/node-attestation.ts';
 import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import type { Logger } from '../observability/log.ts';
-import { judgeBinding } from './binding-rules.ts';
+import { judgeBinding, judgeNodeName } from './binding-rules.ts';
+import { DEFAULT_GPU_RESOURCE_PREFIXES } from './gpu-requests.ts';
 import type { Verdict } from './metrics.ts';
 import { judgeNodeChange } from './node-rules.ts';
 import { gpuNodeSelectorPatch } from './pod-mutation.ts';
@@ -38,11 +39,13 @@ export interface AdmissionDeps {
   pods: PodReader;
   /** Usernames that may open nodes to AI workers, e.g. system:serviceaccount:attestor-system:attestor-operator. */
   operatorUsernames: readonly string[];
+  /** Resource-name prefixes that count as GPUs (default: gpu-requests.ts). */
+  gpuResourcePrefixes?: readonly string[];
   now: () => Date;
   log: Logger;
 }
 
-export const WEBHOOK_NAMES = ['validate-pods', 'mutate-pods', 'validate-bindings', 'validate-nodes'] as const;
+export const WEBHOOK_NAMES = ['validate-pods', 'mutate-pods', 'validate-gpu-pods', 'validate-bindings', 'validate-nodes'] as const;
 /** Each webhook is served at /<name>. */
 export type WebhookName = (typeof WEBHOOK_NAMES)[number];
 
@@ -58,6 +61,11 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
     if (!deps.manifests.synced) throw new NotReady('the Manifest cache has not synced yet');
     return selectActiveManifest(deps.manifests.list());
   };
+  const nodeAttestation = (node: string): NodeAttestation | undefined => {
+    if (!deps.nodeAttestations.synced) throw new NotReady('the NodeAttestation cache has not synced yet');
+    return deps.nodeAttestations.get(node);
+  };
+  const gpuResourcePrefixes = deps.gpuResourcePrefixes ?? DEFAULT_GPU_RESOURCE_PREFIXES;
   const verdict = (request: AdmissionRequest, webhook: WebhookName, violations: Violation[]): Judgement => {
     if (violations.length === 0) return { response: allowed(request.uid), verdict: 'allowed' };
     deps.log.info({ webhook, uid: request.uid, ...subject(request), user: request.userInfo.username, violations: violations.length }, `denied: ${violations.map((v) => v.field).join(', ')}`);
@@ -66,18 +74,34 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
 
   const handlers: Record<WebhookName, (request: AdmissionRequest) => Promise<Judgement> | Judgement> = {
     'validate-pods': (request) => {
-      expect(request, 'pods', ['', 'ephemeralcontainers'], ['CREATE', 'UPDATE']);
+      // pods/status keeps label and annotation changes: the configuration sends those that touch
+      // the policy annotations or the AIWorker selector labels, judged like any update.
+      expect(request, 'pods', ['', 'ephemeralcontainers', 'status'], ['CREATE', 'UPDATE']);
+      if (request.subResource === 'status' && request.operation !== 'UPDATE') throw new BadRequest('pods/status is judged on UPDATE only');
       const pod = objectOf<k8s.V1Pod>(request.object, 'object');
       const manifest = activeManifest();
       const violations = request.operation === 'UPDATE'
-        ? judgePodUpdate(pod, request.oldObject === undefined || request.oldObject === null ? undefined : objectOf<k8s.V1Pod>(request.oldObject, 'oldObject'), manifest)
+        ? judgePodUpdate(pod, oldPodOf(request), manifest)
         : judgePod(pod, manifest);
       return verdict(request, 'validate-pods', violations);
     },
     'mutate-pods': (request) => {
       expect(request, 'pods', [''], ['CREATE']);
-      const patch = gpuNodeSelectorPatch(objectOf<k8s.V1Pod>(request.object, 'object'));
+      const patch = gpuNodeSelectorPatch(objectOf<k8s.V1Pod>(request.object, 'object'), gpuResourcePrefixes);
       return { response: allowed(request.uid, patch), verdict: 'allowed' };
+    },
+    'validate-gpu-pods': (request) => {
+      // A GPU pod created with spec.nodeName skips the scheduler and the binding webhook.
+      expect(request, 'pods', [''], ['CREATE', 'UPDATE']);
+      const pod = objectOf<k8s.V1Pod>(request.object, 'object');
+      const oldPod = request.operation === 'UPDATE' ? oldPodOf(request) : undefined;
+      if (request.operation === 'UPDATE' && !oldPod) throw new BadRequest('an UPDATE without oldObject');
+      const node = pod.spec?.nodeName;
+      const facts = { pod, oldPod, gpuResourcePrefixes, now: deps.now() };
+      const violations = node && node !== oldPod?.spec?.nodeName
+        ? judgeNodeName({ ...facts, nodeAttestation: nodeAttestation(node), activeManifest: activeManifest() })
+        : [];
+      return verdict(request, 'validate-gpu-pods', violations);
     },
     'validate-bindings': async (request) => {
       // The scheduler binds through pods/binding; the older bindings resource does the same.
@@ -88,7 +112,8 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
       const name = binding.metadata?.name || request.name;
       if (!namespace || !name) throw new BadRequest('the binding names no pod');
       const manifest = activeManifest();
-      if (!deps.nodeAttestations.synced) throw new NotReady('the NodeAttestation cache has not synced yet');
+      const node = binding.target?.name;
+      const target = node ? nodeAttestation(node) : undefined;
       let pod: k8s.V1Pod;
       try {
         // Read now, never from a cache: the decision must be about the pod as it is.
@@ -97,8 +122,7 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
         if ((err as { code?: number }).code === 404) return verdict(request, 'validate-bindings', [{ field: 'metadata.name', message: `pod ${namespace}/${name} not found` }]);
         throw err;
       }
-      const node = binding.target?.name;
-      const violations = judgeBinding({ binding, pod, nodeAttestation: node ? deps.nodeAttestations.get(node) : undefined, activeManifest: manifest, now: deps.now() });
+      const violations = judgeBinding({ binding, pod, nodeAttestation: target, activeManifest: manifest, now: deps.now(), gpuResourcePrefixes });
       return verdict(request, 'validate-bindings', violations);
     },
     'validate-nodes': (request) => {
@@ -140,6 +164,10 @@ function expect(request: AdmissionRequest, resource: string, subResources: strin
     throw new BadRequest(`this webhook judges ${resource}${subResources.filter(Boolean).map((s) => ` ${resource}/${s}`).join(',')}, not ${request.resource.resource}${sub ? '/' + sub : ''}`);
   }
   if (!operations.includes(request.operation)) throw new BadRequest(`this webhook judges ${operations.join(' and ')}, not ${request.operation}`);
+}
+
+function oldPodOf(request: AdmissionRequest): k8s.V1Pod | undefined {
+  return request.oldObject === undefined || request.oldObject === null ? undefined : objectOf<k8s.V1Pod>(request.oldObject, 'oldObject');
 }
 
 function objectOf<T>(value: unknown, what: string): T {

@@ -1,15 +1,16 @@
 /**
- * The mutation for GPU pods in attestor's scope: select attested GPU nodes only
- * (nodeSelector attestor.dev/gpu-attested=true), so the scheduler never even tries the others.
- * Pure; idempotent, because a pod matched by both pod webhooks is mutated twice.
+ * The mutation for GPU pods (in any namespace but the excluded ones): select attested GPU nodes
+ * only (nodeSelector attestor.dev/gpu-attested=true), so the scheduler never even tries the
+ * others, and a kubelet refuses the pod on a node without the label. The API server keeps a
+ * pod's nodeSelector from being removed later. Pure; idempotent (reinvocation runs it again).
  */
 import type * as k8s from '@kubernetes/client-node';
 import { GPU_ATTESTED_LABEL } from '../api/node-gating.ts';
 import { requestsGpus } from './gpu-requests.ts';
 import { pointer, type JsonPatchOperation } from './json-patch.ts';
 
-export function gpuNodeSelectorPatch(pod: k8s.V1Pod): JsonPatchOperation[] {
-  if (!pod.spec || !requestsGpus(pod)) return [];
+export function gpuNodeSelectorPatch(pod: k8s.V1Pod, gpuResourcePrefixes?: readonly string[]): JsonPatchOperation[] {
+  if (!pod.spec || !requestsGpus(pod, gpuResourcePrefixes)) return [];
   const selector = pod.spec.nodeSelector;
   if (selector && typeof selector === 'object') {
     if (selector[GPU_ATTESTED_LABEL] === 'true') return [];

@@ -7,7 +7,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { createHash } from 'node:crypto';
 import type { Manifest } from '../api/manifest.ts';
 import { UNATTESTED_TAINT } from '../api/node-gating.ts';
-import { KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../controllers/aiworker/labels.ts';
+import { AI_WORKER_SELECTOR_KEYS, KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../controllers/aiworker/labels.ts';
 import type { Violation } from './review.ts';
 
 const DIGEST_SUFFIX = /@sha256:[0-9a-f]{64}$/;
@@ -86,13 +86,27 @@ function judgePolicy(annotations: Record<string, string>, manifest: Manifest): V
 }
 
 /**
- * An update is judged like a create, unless it leaves every field the rules look at as it was:
- * such an update (labels, finalizers, owner references, deletion) cannot make the pod less safe,
- * and refusing it would only keep a pod admitted under an earlier Manifest from being deleted.
+ * An update is judged like a create, unless it leaves every field the rules look at as it was
+ * and gives no AIWorker selector label a new value: such an update (other labels, finalizers,
+ * owner references, deletion) cannot make the pod less safe, and refusing it would only keep a
+ * pod admitted under an earlier Manifest from being deleted. An update that gives a pod an
+ * AIWorker's selector labels brings it into scope (it may become the worker's endpoint): judged
+ * in full, whether it comes through the pod itself or through pods/status (which keeps metadata
+ * changes).
  */
 export function judgePodUpdate(pod: k8s.V1Pod, old: k8s.V1Pod | undefined, manifest: Manifest | undefined): Violation[] {
-  if (old && judgedFields(old) === judgedFields(pod)) return [];
+  if (old && judgedFields(old) === judgedFields(pod) && !joinsSelectors(pod, old)) return [];
   return judgePod(pod, manifest);
+}
+
+/**
+ * Whether the update sets an AIWorker selector label to a new value, so that selectors which did
+ * not match the pod may match it now. Removing one cannot: every selector requires them all.
+ */
+function joinsSelectors(pod: k8s.V1Pod, old: k8s.V1Pod): boolean {
+  const labels = pod.metadata?.labels ?? {};
+  const before = old.metadata?.labels ?? {};
+  return AI_WORKER_SELECTOR_KEYS.some((k) => labels[k] !== undefined && labels[k] !== before[k]);
 }
 
 function judgedFields(pod: k8s.V1Pod): string {

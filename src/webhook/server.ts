@@ -1,6 +1,7 @@
 /**
  * The admission webhook's HTTPS server (express): AdmissionReview v1 in, AdmissionReview v1 out,
- * one path per webhook (/validate-pods, /mutate-pods, /validate-bindings, /validate-nodes).
+ * one path per webhook (/validate-pods, /mutate-pods, /validate-gpu-pods, /validate-bindings,
+ * /validate-nodes).
  * It only moves bytes: decoding, metrics and the serving certificate; the verdicts come from
  * admission.ts. A body that is not an AdmissionReview gets HTTP 400, and anything that goes
  * wrong while judging is a refusal (the configurations say failurePolicy: Fail as well).
@@ -38,6 +39,8 @@ export interface WebhookOptions {
   pods: PodReader;
   /** Identities that may set the gpu-attested label and lift the unattested taint. */
   operatorUsernames: readonly string[];
+  /** Resource-name prefixes that count as GPUs (default: gpu-requests.ts). */
+  gpuResourcePrefixes?: readonly string[];
   now?: () => Date;
   log: Logger;
   metrics?: WebhookMetrics;
@@ -58,6 +61,7 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
     nodeAttestations: options.nodeAttestations,
     pods: options.pods,
     operatorUsernames: options.operatorUsernames,
+    ...(options.gpuResourcePrefixes ? { gpuResourcePrefixes: options.gpuResourcePrefixes } : {}),
     now: options.now ?? (() => new Date()),
     log,
   });

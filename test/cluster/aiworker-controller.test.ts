@@ -153,4 +153,14 @@ describe('AIWorker controller', function () {
       return deployments.items.length === 0 && services.items.length === 0 && podList.length === 0;
     }, { timeoutMs: 60_000, description: 'owned objects garbage-collected' });
   });
+
+  it('marks the namespace while it holds AIWorkers, puts a removed mark back, and unmarks it after the last one (item 16)', async () => {
+    const label = 'attestor.dev/ai-workers';
+    const marked = async (name: string) => (await core.readNamespace({ name })).metadata?.labels?.[label];
+    assert.equal(await marked(namespace), 'true', 'marked since the first AIWorker');
+    await core.patchNamespace({ name: namespace, body: { metadata: { labels: { [label]: null } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await waitFor(async () => (await marked(namespace)) === 'true', { description: 'the removed mark back' });
+    for (const name of ['rogue', 'orphan']) await custom.deleteNamespacedCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'aiworkers', namespace, name });
+    await waitFor(async () => (await marked(namespace)) === undefined, { description: 'the mark gone with the last AIWorker' });
+  });
 });

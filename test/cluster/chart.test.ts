@@ -34,4 +34,17 @@ describe('Helm chart charts/attestor', function () {
     const out = execFileSync(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'], { input: rendered, encoding: 'utf8' });
     assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 13, out);
   });
+
+  it('renders webhook.gpuResourcePrefixes into the operator flag and the CEL alike, and webhook.excludedNamespaces into the GPU and binding webhooks', () => {
+    const rendered = helm('template', 'attestor', chart, '--namespace', namespace, '--kube-version', '1.37.2', '--set', `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
+      '--set', 'webhook.gpuResourcePrefixes={amd.com/gpu,nvidia.com/gpu}', '--set', 'webhook.excludedNamespaces={gpu-operator}');
+    assert.match(rendered, /- --gpu-resource-prefixes=amd\.com\/gpu,nvidia\.com\/gpu\n/);
+    // The CEL of both GPU pod entries uses the same list, and nothing else is left over.
+    assert.equal(rendered.split('["amd.com/gpu","nvidia.com/gpu"].exists(p, n.startsWith(p))').length - 1, 8);
+    assert.doesNotMatch(rendered, /nvidia\.com\/mig-/);
+    assert.equal((rendered.match(new RegExp(`- kube-system\\s*\\n\\s*- ${namespace}\\s*\\n\\s*- gpu-operator\\n`, 'g')) ?? []).length, 4, 'GPU pods (validate, mutate) and both binding entries');
+    // The API server compiles the CEL it was given.
+    const out = execFileSync(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'], { input: rendered, encoding: 'utf8' });
+    assert.match(out, /mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/attestor created \(server dry run\)/);
+  });
 });

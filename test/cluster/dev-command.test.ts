@@ -1,5 +1,7 @@
 // `attestor dev`, the embedded default, as a user runs it: it comes up, its kubeconfig works
-// with kubectl, the sample AIWorker becomes Ready, and Ctrl-C stops every process it started.
+// with kubectl, the sample AIWorker becomes Ready, kubectl cannot slip a pod past the webhook
+// (the Service's labels alone, a GPU pod naming an unattested node), and Ctrl-C stops every
+// process it started.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -40,6 +42,27 @@ describe('attestor dev', function () {
       await waitFor(() => /AIWorker default\/llama: ready 2\/2/.test(output), { timeoutMs: 90_000, description: `the sample AIWorker Ready; output:\n${output}` });
       assert.match(kubectl('get', 'aiworkers', '-n', 'default', 'llama'), /llama\s+meta-llama\/Llama-3\.1-8B-Instruct\s+2\s+2\s+2\s+Available/);
       assert.ok(processesUsing(stateDir).length >= 5, 'etcd, apiserver, controller-manager, scheduler, kwok run');
+
+      // kubectl as a user would: what it is refused, and by which webhook.
+      const refusedCreate = (manifest: object): string => {
+        try {
+          execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'create', '-f', '-'], { input: JSON.stringify(manifest), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+        } catch (err) {
+          return String((err as { stderr?: string }).stderr);
+        }
+        return assert.fail(`kubectl created ${JSON.stringify(manifest)}`);
+      };
+      // Issue 7 item 11: the labels the sample AIWorker's Service selects, on a pod that breaks every rule.
+      const selector = JSON.parse(kubectl('get', 'service', 'llama', '-n', 'default', '-o', 'jsonpath={.spec.selector}')) as Record<string, string>;
+      const impostor = refusedCreate({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'impostor', namespace: 'default', labels: selector }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
+      assert.match(impostor, /admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: .*spec\.runtimeClassName: is not set/);
+      // Issue 7 item 12: a node with GPUs and no agent stays unattested; a GPU pod may not name it.
+      execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'create', '-f', '-'], {
+        input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'gpu-node-unattested', annotations: { 'kwok.x-k8s.io/node': 'fake' } }, status: { capacity: { 'nvidia.com/gpu': '8', cpu: '8', memory: '64Gi', pods: '110' }, allocatable: { 'nvidia.com/gpu': '8', cpu: '8', memory: '64Gi', pods: '110' } } }),
+        encoding: 'utf8',
+      });
+      const placed = refusedCreate({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'placed', namespace: 'default' }, spec: { nodeName: 'gpu-node-unattested', containers: [{ name: 'c', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } });
+      assert.match(placed, /admission webhook "gpu-pods\.validate\.attestor\.dev" denied the request: spec\.nodeName: node "gpu-node-unattested" has no current attestation for GPU pods \(NoAttestation/);
     } finally {
       child.kill('SIGINT');
     }

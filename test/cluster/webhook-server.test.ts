@@ -142,6 +142,14 @@ describe('admission webhook server (HTTPS)', function () {
     assert.match(response!.status!.message, /not ready: the NodeAttestation cache has not synced yet/);
   });
 
+  it('refuses a GPU pod that names a node until the NodeAttestation cache has synced', async function () {
+    const placed = { ...gpuPod, spec: { ...gpuPod.spec, nodeName: 'gpu-1' } };
+    const response = (await post(server.port, '/validate-gpu-pods', podReview(placed), pem())).body.response as AdmissionReview['response'];
+    assert.equal(response!.allowed, false);
+    assert.equal(response!.status!.code, 503);
+    assert.match(response!.status!.message, /^attestor validate-gpu-pods: not ready: the NodeAttestation cache has not synced yet/);
+  });
+
   it('refuses a binding when the API server cannot be asked about the pod (fail closed)', async function () {
     informers.nodeAttestations.start();
     await informers.nodeAttestations.waitForSync();

@@ -1,8 +1,10 @@
 // The admission webhook on the real API server: the server runs in this process on 127.0.0.1
 // with a serving certificate from the control plane's CA, registered with its caBundle. Pods
-// that break the active Manifest are refused with the field paths, GPU pods get the attested
-// nodeSelector, bindings of GPU pods need a current NodeAttestation, only the operator's
-// identity opens nodes, and with the server gone everything in scope is refused (fail closed).
+// that break the active Manifest are refused with the field paths (any pod an AIWorker's Service
+// selects, also when labelled later or through pods/status), GPU pods get the attested
+// nodeSelector and may name only attested nodes, bindings of GPU pods in AIWorker and enforced
+// namespaces need a current NodeAttestation, only the operator's identity opens nodes, and with
+// the server gone everything in scope is refused (fail closed) while plain pods still schedule.
 // The configurations are confined to this file's namespaces and nodes and deleted afterwards.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,6 +13,7 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import type { Manifest } from '../../src/api/manifest.ts';
+import type { AIWorker } from '../../src/api/aiworker.ts';
 import { KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../../src/controllers/aiworker/labels.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
@@ -19,6 +22,7 @@ import { silentLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { deleteWebhookConfigurations, installWebhookConfigurations } from '../../src/webhook/configuration.ts';
+import { requestsGpus } from '../../src/webhook/gpu-requests.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.ts';
 import { apiError, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
@@ -43,6 +47,9 @@ describe('admission webhook (real API server)', function () {
   const run = uniqueName('wh');
   const enforced = `${run}-enforced`;
   const plain = `${run}-plain`;
+  const workers = `${run}-workers`;
+  const workerName = 'llama';
+  let serviceSelector: Record<string, string>;
   const runtimeClass = `${run}-kata`;
   const otherRuntimeClass = `${run}-runc`;
   const manifestName = `${run}-manifest`;
@@ -55,6 +62,7 @@ describe('admission webhook (real API server)', function () {
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
     await core.createNamespace({ body: { metadata: { name: enforced, labels: { 'attestor.dev/enforce': 'true', [SCOPE_LABEL]: run } } } });
     await core.createNamespace({ body: { metadata: { name: plain, labels: { [SCOPE_LABEL]: run } } } });
+    await core.createNamespace({ body: { metadata: { name: workers, labels: { [SCOPE_LABEL]: run } } } });
     // Both classes exist, so that the RuntimeClass admission plugin lets the pods reach the webhook.
     const node = kc.makeApiClient(k8s.NodeV1Api);
     for (const name of [runtimeClass, otherRuntimeClass]) await node.createRuntimeClass({ body: { metadata: { name }, handler: 'kata' } });
@@ -110,6 +118,18 @@ describe('admission webhook (real API server)', function () {
       }
     }, { timeoutMs: 30_000, description: 'validating webhook in force' });
     await waitFor(async () => (await core.createNamespacedPod({ namespace: enforced, body: pod('probe', { gpus: 1 }), dryRun: 'All' })).spec?.nodeSelector?.['attestor.dev/gpu-attested'] === 'true', { timeoutMs: 30_000, description: 'mutating webhook in force' });
+
+    // An AIWorker (no replicas): the operator marks its namespace and gives it a Service.
+    const aiWorker: AIWorker = {
+      apiVersion: 'attestor.dev/v1alpha1', kind: 'AIWorker', metadata: { name: workerName, namespace: workers },
+      spec: { image: IMAGE, model: 'meta-llama/Llama-3.1-8B-Instruct', replicas: 0, runtimeClassName: runtimeClass, policy: { inline: POLICY } },
+    };
+    await custom.createNamespacedCustomObject({ ...GROUP, plural: 'aiworkers', namespace: workers, body: aiWorker });
+    serviceSelector = await waitFor(async () => {
+      const service = await core.readNamespacedService({ name: workerName, namespace: workers }).catch(() => undefined);
+      return service?.spec?.selector;
+    }, { description: 'the AIWorker\'s Service' });
+    await waitFor(async () => (await core.readNamespace({ name: workers })).metadata?.labels?.['attestor.dev/ai-workers'] === 'true', { description: 'the AIWorker namespace marked' });
   });
 
   after(async function () {
@@ -123,7 +143,7 @@ describe('admission webhook (real API server)', function () {
       await core.deleteNode({ name }).catch(() => undefined);
       await custom.deleteClusterCustomObject({ ...GROUP, plural: 'nodeattestations', name }).catch(() => undefined);
     }
-    for (const name of [enforced, plain]) await core.deleteNamespace({ name }).catch(() => undefined);
+    for (const name of [enforced, plain, workers]) await core.deleteNamespace({ name }).catch(() => undefined);
     const node = kc.makeApiClient(k8s.NodeV1Api);
     for (const name of [runtimeClass, otherRuntimeClass]) await node.deleteRuntimeClass({ name }).catch(() => undefined);
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
@@ -134,24 +154,26 @@ describe('admission webhook (real API server)', function () {
   const nodeNames: string[] = [];
 
   /** A pod that meets the Manifest; the scheduler leaves it alone (the tests bind it themselves). */
-  function pod(name: string, options: { gpus?: number; aiWorker?: boolean; image?: string; runtimeClass?: string; policy?: string; tolerations?: k8s.V1Toleration[] } = {}): k8s.V1Pod {
+  function pod(name: string, options: { gpus?: number; aiWorker?: boolean; labels?: Record<string, string>; image?: string; runtimeClass?: string | null; policy?: string; tolerations?: k8s.V1Toleration[]; nodeName?: string } = {}): k8s.V1Pod {
     const policy = options.policy ?? POLICY;
     return {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
         name,
-        labels: options.aiWorker ? { 'app.kubernetes.io/managed-by': 'attestor', 'app.kubernetes.io/name': 'ai-worker', 'app.kubernetes.io/instance': name } : { app: name },
+        labels: options.labels ?? (options.aiWorker ? { 'app.kubernetes.io/managed-by': 'attestor', 'app.kubernetes.io/name': 'ai-worker', 'app.kubernetes.io/instance': name } : { app: name }),
         annotations: { [KATA_POLICY_ANNOTATION]: Buffer.from(policy).toString('base64'), [POLICY_HASH_ANNOTATION]: policyHash(policy) },
       },
       spec: {
         schedulerName: 'nonexistent',
-        runtimeClassName: options.runtimeClass ?? runtimeClass,
+        ...(options.runtimeClass === null ? {} : { runtimeClassName: options.runtimeClass ?? runtimeClass }),
         containers: [{ name: 'server', image: options.image ?? IMAGE, ...(options.gpus ? { resources: { limits: { 'nvidia.com/gpu': String(options.gpus) } } } : {}) }],
         tolerations: options.tolerations,
+        ...(options.nodeName ? { nodeName: options.nodeName } : {}),
       },
     };
   }
+  const validatePodsRequests = async () => (await registry.getSingleMetric('attestor_webhook_requests_total')!.get()).values.filter((v) => v.labels.webhook === 'validate-pods').reduce((sum, v) => sum + v.value, 0);
 
   async function refusal(namespace: string, body: k8s.V1Pod): Promise<string> {
     try {
@@ -191,12 +213,94 @@ describe('admission webhook (real API server)', function () {
       assert.equal(created.spec!.nodeSelector, undefined, 'no GPUs, no nodeSelector');
     });
 
-    it('judges AI worker pods in any namespace, and leaves other pods there alone', async function () {
+    it('judges AI worker pods in any namespace, and leaves other pods there alone but for the GPU nodeSelector', async function () {
       const message = await refusal(plain, pod('worker-unpinned', { aiWorker: true, image: 'vllm:latest' }));
       assert.match(message, /^admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: spec\.containers\[0\]\.image: "vllm:latest" is not pinned by digest$/);
       await core.createNamespacedPod({ namespace: plain, body: pod('worker-ok', { aiWorker: true }) });
-      const outside = await core.createNamespacedPod({ namespace: plain, body: pod('not-a-worker', { image: 'busybox', runtimeClass: otherRuntimeClass, gpus: 1 }) });
-      assert.equal(outside.spec!.nodeSelector, undefined, 'pods out of scope are not mutated');
+      const outside = await core.createNamespacedPod({ namespace: plain, body: pod('not-a-worker', { image: 'busybox', runtimeClass: otherRuntimeClass }) });
+      assert.equal(outside.spec!.nodeSelector, undefined, 'pods out of scope are not judged or mutated');
+      // A GPU pod out of scope is not judged either, but it selects attested nodes (item 16: the
+      // nodeSelector set at CREATE keeps it off other nodes where no binding webhook looks).
+      const gpu = await core.createNamespacedPod({ namespace: plain, body: pod('not-a-worker-gpu', { image: 'busybox', runtimeClass: otherRuntimeClass, gpus: 1 }) });
+      assert.deepEqual(gpu.spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+    });
+
+    it('refuses a pod that carries only an AIWorker Service\'s selector labels (item 11)', async function () {
+      assert.deepEqual(serviceSelector, { 'app.kubernetes.io/name': 'ai-worker', 'app.kubernetes.io/instance': workerName });
+      const message = await refusal(workers, pod('impostor', { labels: { ...serviceSelector }, runtimeClass: null, image: 'registry.example/vllm:latest' }));
+      assert.match(message, /^admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: /);
+      for (const field of ['spec.runtimeClassName: is not set', 'spec.containers[0].image: "registry.example/vllm:latest" is not pinned by digest']) assert.ok(message.includes(field), `${field} in ${message}`);
+      const endpoints = await core.listNamespacedPod({ namespace: workers, labelSelector: Object.entries(serviceSelector).map(([k, v]) => `${k}=${v}`).join(',') });
+      assert.deepEqual(endpoints.items.map((p) => p.metadata!.name), [], 'nothing the Service selects');
+    });
+
+    it('judges in full an update that gives a pod an AIWorker\'s selector labels, through the pod or pods/status (items 11, 17)', async function () {
+      // Out of scope when created: no runtime class, an unpinned image, admitted.
+      const created = await core.createNamespacedPod({ namespace: workers, body: pod('relabelled', { runtimeClass: null, image: 'registry.example/vllm:latest' }) });
+      assert.equal(created.spec!.runtimeClassName, undefined);
+      const expectRefused = async (promise: Promise<unknown>) => {
+        try {
+          await promise;
+        } catch (err) {
+          const e = apiError(err);
+          assert.equal(e.code, 403, e.message);
+          assert.match(e.message, /^admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: .*spec\.runtimeClassName: is not set/);
+          return;
+        }
+        assert.fail('the relabelling was admitted');
+      };
+      const labels = { metadata: { labels: { 'app.kubernetes.io/managed-by': 'attestor', ...serviceSelector } } };
+      await expectRefused(core.patchNamespacedPod({ namespace: workers, name: 'relabelled', body: labels }, merge));
+      await expectRefused(core.patchNamespacedPodStatus({ namespace: workers, name: 'relabelled', body: { metadata: { labels: serviceSelector } } }, merge));
+      assert.deepEqual((await core.readNamespacedPod({ namespace: workers, name: 'relabelled' })).metadata!.labels, { app: 'relabelled' });
+    });
+
+    it('refuses a Kata policy swap through pods/status (item 17)', async function () {
+      const rogue = { metadata: { annotations: { [KATA_POLICY_ANNOTATION]: Buffer.from(ROGUE_POLICY).toString('base64'), [POLICY_HASH_ANNOTATION]: policyHash(ROGUE_POLICY) } } };
+      await assert.rejects(core.patchNamespacedPodStatus({ namespace: enforced, name: 'compliant', body: rogue }, merge), (err) => {
+        const e = apiError(err);
+        assert.equal(e.code, 403, e.message);
+        assert.match(e.message, /^admission webhook "enforced-pods\.validate\.attestor\.dev" denied the request: /);
+        assert.ok(e.message.includes(`metadata.annotations[${KATA_POLICY_ANNOTATION}]: policy with SHA-256 ${policyHash(ROGUE_POLICY)} is not allowed by Manifest ${manifestName}`), e.message);
+        return true;
+      });
+      const { [POLICY_HASH_ANNOTATION]: _hash, ...withoutHash } = rogue.metadata.annotations;
+      await assert.rejects(core.patchNamespacedPodStatus({ namespace: enforced, name: 'compliant', body: { metadata: { annotations: withoutHash } } }, merge), (err) => apiError(err).code === 403);
+      assert.equal((await core.readNamespacedPod({ namespace: enforced, name: 'compliant' })).metadata!.annotations![POLICY_HASH_ANNOTATION], policyHash(POLICY));
+    });
+
+    it('keeps ordinary status updates (the kubelet\'s and the scheduler\'s) off the webhook (item 17)', async function () {
+      const before = await validatePodsRequests();
+      const condition = { type: 'attestor.dev/TestProbe', status: 'True', lastTransitionTime: new Date() };
+      const updated = await core.patchNamespacedPodStatus({ namespace: enforced, name: 'compliant', body: { status: { conditions: [condition] } } }, merge);
+      assert.ok(updated.status!.conditions!.some((c) => c.type === 'attestor.dev/TestProbe'));
+      // And an unrelated label through pods/status: not a selector label, not judged either.
+      await core.patchNamespacedPodStatus({ namespace: enforced, name: 'compliant', body: { metadata: { labels: { tier: 'gold' } } } }, merge);
+      assert.equal(await validatePodsRequests(), before, 'no pods/status request reached /validate-pods');
+    });
+
+    it('gives every GPU pod the attested nodeSelector, whole GPUs, MIG slices or DRA claims, as requestsGpus says (item 15)', async function () {
+      const variants: Array<[string, (p: k8s.V1Pod) => void]> = [
+        ['gpu', (p) => { p.spec!.containers[0]!.resources = { limits: { 'nvidia.com/gpu': '1' } }; }],
+        ['mig', (p) => { p.spec!.containers[0]!.resources = { limits: { 'nvidia.com/mig-1g.10gb': '1' } }; }],
+        ['init-mig', (p) => { p.spec!.initContainers = [{ name: 'init', image: IMAGE, resources: { requests: { 'nvidia.com/mig-3g.40gb': '1' }, limits: { 'nvidia.com/mig-3g.40gb': '1' } } }]; }],
+        ['claim', (p) => {
+          p.spec!.resourceClaims = [{ name: 'gpu', resourceClaimTemplateName: 'single-gpu' }];
+          p.spec!.containers[0]!.resources = { claims: [{ name: 'gpu' }] };
+        }],
+        ['zero', (p) => { p.spec!.containers[0]!.resources = { limits: { 'nvidia.com/gpu': '0' } }; }],
+        ['cpu', (p) => { p.spec!.containers[0]!.resources = { limits: { cpu: '1', 'example.com/fpga': '1' } }; }],
+      ];
+      const seen: Array<[string, boolean]> = [];
+      for (const [name, change] of variants) {
+        const body = pod(`variant-${name}`, { image: 'busybox', runtimeClass: otherRuntimeClass });
+        change(body);
+        const created = await core.createNamespacedPod({ namespace: plain, body, dryRun: 'All' });
+        const selected = created.spec!.nodeSelector?.['attestor.dev/gpu-attested'] === 'true';
+        assert.equal(selected, requestsGpus(body), name);
+        seen.push([name, selected]);
+      }
+      assert.deepEqual(seen, [['gpu', true], ['mig', true], ['init-mig', true], ['claim', true], ['zero', false], ['cpu', false]]);
     });
 
     it('refuses an update that swaps in an unpinned image', async function () {
@@ -267,6 +371,16 @@ describe('admission webhook (real API server)', function () {
       for (const name of ['bind-gpu', 'bind-gpu-legacy', 'bind-cpu']) {
         await core.createNamespacedPod({ namespace: enforced, body: pod(name, { gpus: name === 'bind-cpu' ? 0 : 1 }) });
       }
+      await core.createNamespacedPod({ namespace: workers, body: pod('bind-gpu', { gpus: 1, image: 'busybox', runtimeClass: otherRuntimeClass }) });
+      // For the webhook-down test at the end: a node for plain pods (no GPUs, never gated), and a
+      // GPU pod for the scheduler that waits behind a gate until then.
+      await cp.createGpuNode(`${run}-cpu`, { gpus: 0 });
+      nodeNames.push(`${run}-cpu`);
+      const gated = pod('gated-gpu', { gpus: 1, image: 'busybox', runtimeClass: null });
+      gated.spec!.schedulerName = undefined;
+      gated.spec!.nodeSelector = { 'kubernetes.io/hostname': attested };
+      gated.spec!.schedulingGates = [{ name: 'test.attestor.dev/hold' }];
+      await core.createNamespacedPod({ namespace: workers, body: gated });
     });
 
     const bindingTo = (podName: string, node: string): k8s.V1Binding => ({ apiVersion: 'v1', kind: 'Binding', metadata: { name: podName }, target: { apiVersion: 'v1', kind: 'Node', name: node } });
@@ -283,7 +397,7 @@ describe('admission webhook (real API server)', function () {
 
     it('refuses to bind a GPU pod to a node without a NodeAttestation', async function () {
       const message = await refusedBinding(core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: enforced, body: bindingTo('bind-gpu', unattested) }));
-      assert.equal(message, `admission webhook "bindings.validate.attestor.dev" denied the request: target.name: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`);
+      assert.equal(message, `admission webhook "enforced-bindings.validate.attestor.dev" denied the request: target.name: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`);
       assert.equal((await core.readNamespacedPod({ name: 'bind-gpu', namespace: enforced })).spec!.nodeName, undefined);
     });
 
@@ -294,7 +408,7 @@ describe('admission webhook (real API server)', function () {
 
     it('refuses the same through the legacy bindings resource', async function () {
       const message = await refusedBinding(core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-gpu-legacy', unattested) }));
-      assert.match(message, /bindings\.validate\.attestor\.dev" denied the request: target\.name: node .* \(NoAttestation/);
+      assert.match(message, /enforced-bindings\.validate\.attestor\.dev" denied the request: target\.name: node .* \(NoAttestation/);
     });
 
     it('binds a GPU pod to a node whose attestation is current', async function () {
@@ -302,6 +416,27 @@ describe('admission webhook (real API server)', function () {
       assert.equal((await core.readNamespacedPod({ name: 'bind-gpu', namespace: enforced })).spec!.nodeName, attested);
       await core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-gpu-legacy', attested) });
       assert.equal((await core.readNamespacedPod({ name: 'bind-gpu-legacy', namespace: enforced })).spec!.nodeName, attested);
+    });
+
+    it('refuses to bind a GPU pod in a namespace that holds an AIWorker to an unattested node (item 16)', async function () {
+      // Not an AI worker pod and not an enforced namespace: the namespace's mark alone brings the check.
+      const message = await refusedBinding(core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: workers, body: bindingTo('bind-gpu', unattested) }));
+      assert.equal(message, `admission webhook "ai-worker-bindings.validate.attestor.dev" denied the request: target.name: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`);
+    });
+
+    it('refuses a GPU pod created with spec.nodeName of an unattested node, in any namespace (item 12)', async function () {
+      for (const namespace of [plain, workers, enforced]) {
+        const message = await refusal(namespace, pod('placed-gpu', { gpus: 1, nodeName: unattested, ...(namespace === enforced ? {} : { image: 'busybox', runtimeClass: otherRuntimeClass }) }));
+        assert.equal(message, `admission webhook "gpu-pods.validate.attestor.dev" denied the request: spec.nodeName: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`);
+      }
+      const message = await refusal(plain, pod('placed-gpu', { gpus: 1, nodeName: stale, image: 'busybox', runtimeClass: otherRuntimeClass }));
+      assert.ok(message.includes(`spec.nodeName: node "${stale}" has no current attestation for GPU pods (ManifestChanged: `), message);
+      // The same pod on an attested node, and a pod without GPUs on the unattested one, are admitted.
+      const placed = await core.createNamespacedPod({ namespace: plain, body: pod('placed-gpu', { gpus: 1, nodeName: attested, image: 'busybox', runtimeClass: otherRuntimeClass }) });
+      assert.equal(placed.spec!.nodeName, attested);
+      assert.deepEqual(placed.spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+      const cpu = await core.createNamespacedPod({ namespace: plain, body: pod('placed-cpu', { nodeName: unattested, image: 'busybox', runtimeClass: otherRuntimeClass }) });
+      assert.equal(cpu.spec!.nodeName, unattested);
     });
 
     it('lets a pod without GPUs bind to any node', async function () {
@@ -417,6 +552,36 @@ describe('admission webhook (real API server)', function () {
     await core.createNamespace({ body: { metadata: { name: elsewhere } } });
     await core.createNamespacedPod({ namespace: elsewhere, body: pod('free', { image: 'busybox' }) });
     await core.deleteNamespace({ name: elsewhere });
+  });
+
+  it('with the webhook server stopped, a plain pod in a plain namespace still schedules and a GPU pod in an AIWorker namespace does not (item 16)', async function () {
+    assert.equal(server, undefined, 'stopped by the test before');
+    const attested = `${run}-attested`;
+    // The GPU pod was created while the webhook served (it got the attested nodeSelector) and
+    // waited behind a scheduling gate; the scheduler may place it on the attested node only.
+    const gated = await waitFor(() => core.readNamespacedPod({ namespace: workers, name: 'gated-gpu' }).catch(() => undefined), { description: 'the gated GPU pod' });
+    assert.deepEqual(gated.spec!.nodeSelector, { 'kubernetes.io/hostname': attested, 'attestor.dev/gpu-attested': 'true' });
+    await waitFor(async () => {
+      const node = await core.readNode({ name: attested });
+      return node.metadata!.labels?.['attestor.dev/gpu-attested'] === 'true' && !(node.spec!.taints ?? []).some((t) => t.key === 'attestor.dev/unattested');
+    }, { description: 'the attested node open for GPU pods' });
+    await core.patchNamespacedPod({ namespace: workers, name: 'gated-gpu', body: { spec: { schedulingGates: null } } }, merge);
+    const plainPod = pod('schedules', { image: 'busybox', runtimeClass: null });
+    plainPod.spec!.schedulerName = undefined;
+    plainPod.spec!.nodeSelector = { 'kubernetes.io/hostname': `${run}-cpu` };
+    await core.createNamespacedPod({ namespace: plain, body: plainPod });
+    const placed = await waitFor(async () => (await core.readNamespacedPod({ namespace: plain, name: 'schedules' })).spec!.nodeName, { timeoutMs: 60_000, description: 'the plain pod bound by the scheduler' });
+    assert.equal(placed, `${run}-cpu`);
+    // The scheduler tried the GPU pod and the API server refused the binding: nobody judges it.
+    const refused = await waitFor(async () => {
+      const p = await core.readNamespacedPod({ namespace: workers, name: 'gated-gpu' });
+      const condition = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+      return condition?.status === 'False' && condition.reason === 'SchedulerError' ? { nodeName: p.spec!.nodeName, message: condition.message ?? '' } : undefined;
+    }, { timeoutMs: 60_000, description: 'the GPU pod\'s binding refused' });
+    assert.equal(refused.nodeName, undefined);
+    assert.match(refused.message, /failed calling webhook "ai-worker-bindings\.validate\.attestor\.dev"/);
+    // And no new GPU pod is admitted anywhere in scope while nobody can check it.
+    await assert.rejects(core.createNamespacedPod({ namespace: plain, body: pod('gpu-while-down', { gpus: 1, image: 'busybox', runtimeClass: otherRuntimeClass }) }), (err) => /failed calling webhook "gpu-pods\.mutate\.attestor\.dev"/.test(apiError(err).message));
   });
   });
 });

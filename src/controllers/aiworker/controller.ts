@@ -19,6 +19,7 @@ import { keyOf } from '../runtime/informer.ts';
 import { patchStatus } from '../status-writer.ts';
 import { checkCompliance } from './compliance.ts';
 import { ownerName } from './labels.ts';
+import { namespaceMarker } from './namespace-mark.ts';
 import { resolvePolicy } from './policy.ts';
 import { desiredAIWorkerStatus } from './status.ts';
 import { desiredDeployment, desiredService } from './workload.ts';
@@ -29,7 +30,7 @@ export const POLICY_RESYNC_MS = 5 * 60 * 1000;
 
 export interface AIWorkerControllerDeps {
   kubeConfig: k8s.KubeConfig;
-  informers: Pick<Informers, 'aiWorkers' | 'manifests' | 'deployments' | 'services' | 'pods' | 'nodes'>;
+  informers: Pick<Informers, 'aiWorkers' | 'manifests' | 'deployments' | 'services' | 'pods' | 'nodes' | 'namespaces'>;
   events: EventRecorder;
   log: Logger;
   metrics?: OperatorMetrics;
@@ -43,6 +44,7 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
   const custom = deps.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const apply = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
   const now = deps.now ?? (() => new Date());
+  const markNamespace = namespaceMarker(core, informers);
 
   const controller = new Controller({
     name: 'aiworker',
@@ -55,6 +57,8 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
       if (!worker || worker.metadata.deletionTimestamp) return; // owned objects go with it (garbage collection)
       const target = { apiVersion: API_VERSION, kind: AIWORKER_KIND, name, namespace, uid: worker.metadata.uid };
 
+      // Before any pod exists: the binding webhook judges bindings in marked namespaces only.
+      await markNamespace(namespace);
       const policy = await resolvePolicy(core, worker);
       const active = selectActiveManifest(informers.manifests.list());
       const violations = 'error' in policy ? [] : checkCompliance(worker, policy.hash, active);

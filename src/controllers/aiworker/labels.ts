@@ -7,8 +7,17 @@ export const KATA_POLICY_ANNOTATION = 'io.katacontainers.config.agent.policy';
 export const POLICY_HASH_ANNOTATION = 'attestor.dev/policy-hash';
 export { GPU_ATTESTED_LABEL } from '../../api/node-gating.ts';
 
+/**
+ * What every AIWorker selector (its Deployment's, its Service's, status.selector) requires,
+ * whatever the worker's name: a pod without this label is selected by no AIWorker, a pod with it
+ * may be. The admission webhook judges every pod that carries it (configuration.ts).
+ */
+export const AI_WORKER_POD_SELECTOR = { 'app.kubernetes.io/name': APP_NAME } as const;
+/** The label keys AIWorker selectors read: changing one can make a pod an AIWorker's endpoint. */
+export const AI_WORKER_SELECTOR_KEYS = ['app.kubernetes.io/name', 'app.kubernetes.io/instance'] as const;
+
 export function selectorLabels(aiWorkerName: string): Record<string, string> {
-  return { 'app.kubernetes.io/name': APP_NAME, 'app.kubernetes.io/instance': aiWorkerName };
+  return { ...AI_WORKER_POD_SELECTOR, 'app.kubernetes.io/instance': aiWorkerName };
 }
 
 /** The recommended labels (app.kubernetes.io/*) for everything an AIWorker owns, pods included. */

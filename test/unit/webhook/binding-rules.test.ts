@@ -1,10 +1,11 @@
-// The binding rule: a GPU pod may be bound only to a node whose attestation is current for the
-// active Manifest. One valid binding, one change per case.
+// The placement rule: a GPU pod may be bound only to a node whose attestation is current for the
+// active Manifest, and a GPU pod created with spec.nodeName gets the same check (issue 7 item 12).
+// One valid binding or pod, one change per case.
 import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../../../src/api/manifest.ts';
 import type { NodeAttestation } from '../../../src/api/node-attestation.ts';
-import { judgeBinding, type BindingFacts } from '../../../src/webhook/binding-rules.ts';
+import { judgeBinding, judgeNodeName, type BindingFacts, type NodeNameFacts } from '../../../src/webhook/binding-rules.ts';
 import { formatViolation } from '../../../src/webhook/review.ts';
 import { binding, clone, manifest, MANIFEST_HASH, nodeAttestation, NOW, pod } from './fixtures.ts';
 
@@ -61,5 +62,63 @@ describe('webhook binding rule', function () {
     f.nodeAttestation = undefined;
     f.activeManifest = undefined as Manifest | undefined;
     assert.deepEqual(judgeBinding(f), []);
+  });
+
+  it('judges the binding of a pod that asks for a MIG slice or a DRA claim like any GPU pod (item 15)', function () {
+    const mig = clone(facts());
+    mig.pod.spec!.containers = [{ name: 'server', image: 'x@sha256:' + '0'.repeat(64), resources: { limits: { 'nvidia.com/mig-1g.10gb': '1' } } }];
+    mig.nodeAttestation = undefined;
+    assert.equal(judgeBinding(mig).length, 1);
+    const claim = clone(facts());
+    for (const c of claim.pod.spec!.containers) delete c.resources;
+    claim.pod.spec!.resourceClaims = [{ name: 'gpu', resourceClaimTemplateName: 'single-gpu' }];
+    claim.nodeAttestation = undefined;
+    assert.equal(judgeBinding(claim).length, 1);
+  });
+});
+
+describe('webhook nodeName rule (issue 7 item 12)', function () {
+  function nodeNameFacts(): NodeNameFacts {
+    const p = pod();
+    p.spec!.nodeName = 'gpu-1';
+    return { pod: p, oldPod: undefined, nodeAttestation: nodeAttestation(), activeManifest: manifest(), now: NOW };
+  }
+
+  it('lets a GPU pod be created on a node with a current attestation', function () {
+    assert.deepEqual(judgeNodeName(nodeNameFacts()), []);
+  });
+
+  it('refuses a GPU pod created with spec.nodeName of a node without a current attestation', function () {
+    const f = nodeNameFacts();
+    f.nodeAttestation = undefined;
+    assert.deepEqual(judgeNodeName(f).map(formatViolation), ['spec.nodeName: node "gpu-1" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)']);
+    const expired = nodeNameFacts();
+    expired.now = new Date('2026-06-01T13:00:00Z');
+    assert.deepEqual(judgeNodeName(expired).map((v) => v.field), ['spec.nodeName']);
+  });
+
+  it('refuses an update that sets spec.nodeName to a node without a current attestation', function () {
+    const f = nodeNameFacts();
+    f.oldPod = pod();
+    f.nodeAttestation = undefined;
+    assert.deepEqual(judgeNodeName(f).map((v) => v.field), ['spec.nodeName']);
+    f.oldPod.spec!.nodeName = 'gpu-2';
+    assert.deepEqual(judgeNodeName(f).map((v) => v.field), ['spec.nodeName'], 'a changed node is judged too');
+  });
+
+  it('leaves alone pods without a nodeName, pods without GPUs, and updates that keep the node', function () {
+    const unplaced = nodeNameFacts();
+    delete unplaced.pod.spec!.nodeName;
+    unplaced.nodeAttestation = undefined;
+    assert.deepEqual(judgeNodeName(unplaced), []);
+    const cpu = nodeNameFacts();
+    for (const c of cpu.pod.spec!.containers) delete c.resources;
+    cpu.nodeAttestation = undefined;
+    assert.deepEqual(judgeNodeName(cpu), []);
+    // A pod bound earlier keeps its node through later updates, even after the node lost its attestation.
+    const bound = nodeNameFacts();
+    bound.oldPod = clone(bound.pod);
+    bound.nodeAttestation = undefined;
+    assert.deepEqual(judgeNodeName(bound), []);
   });
 });

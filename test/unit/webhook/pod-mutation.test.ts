@@ -70,6 +70,17 @@ describe('webhook GPU pod mutation', function () {
     });
   }
 
+  it('selects attested nodes for a pod with a MIG slice or a resource claim (item 15)', function () {
+    const mig = clone(pod());
+    mig.spec!.containers[0]!.resources = { limits: { 'nvidia.com/mig-1g.10gb': '1' } };
+    assert.deepEqual(apply(mig, gpuNodeSelectorPatch(mig)).spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+    const claim = clone(pod());
+    for (const c of claim.spec!.containers) delete c.resources;
+    claim.spec!.resourceClaims = [{ name: 'gpu', resourceClaimTemplateName: 'single-gpu' }];
+    assert.deepEqual(apply(claim, gpuNodeSelectorPatch(claim)).spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+    assert.deepEqual(gpuNodeSelectorPatch(mig, ['nvidia.com/gpu']), [], 'configured prefixes decide');
+  });
+
   it('escapes JSON pointer tokens in the RFC 6901 order', function () {
     assert.equal(escapePointerToken('a~/b'), 'a~0~1b');
   });

@@ -183,6 +183,31 @@ describe('webhook pod rules', function () {
       });
     }
 
+    // Issue 7 item 11: a pod that was out of scope, or another worker's, becomes an endpoint.
+    const selectorChanges: Array<{ name: string; change: (old: k8s.V1Pod, updated: k8s.V1Pod) => void }> = [
+      { name: 'gives an out-of-scope pod an AIWorker\'s selector labels', change: (old) => { old.metadata!.labels = { app: 'web' }; } },
+      { name: 'gives it only the label every AIWorker selector requires', change: (old, updated) => { old.metadata!.labels = {}; updated.metadata!.labels = { 'app.kubernetes.io/name': 'ai-worker' }; } },
+      { name: 'moves a pod to another AIWorker', change: (_old, updated) => { updated.metadata!.labels!['app.kubernetes.io/instance'] = 'other'; } },
+    ];
+    for (const c of selectorChanges) {
+      it(`judge in full an update that ${c.name}`, function () {
+        const old = clone(pod());
+        old.spec!.runtimeClassName = 'runc';
+        delete old.metadata!.annotations!['io.katacontainers.config.agent.policy'];
+        const updated = clone(old);
+        c.change(old, updated);
+        assert.deepEqual(judgePodUpdate(updated, old, manifest()).map((v) => v.field), ['spec.runtimeClassName', POLICY_FIELD]);
+      });
+    }
+
+    it('let through an update that drops the selector labels: the pod leaves every selector', function () {
+      const old = clone(pod());
+      old.spec!.runtimeClassName = 'runc';
+      const updated = clone(old);
+      delete updated.metadata!.labels!['app.kubernetes.io/instance'];
+      assert.deepEqual(judgePodUpdate(updated, old, manifest()), []);
+    });
+
     it('judge in full when the old object is missing', function () {
       const p = clone(pod());
       p.spec!.runtimeClassName = 'runc';

@@ -12,7 +12,7 @@ import { parseDuration } from '../api/duration.ts';
 import { DEFAULT_EVIDENCE_MAX_AGE, DEFAULT_REATTESTATION_INTERVAL, type Manifest } from '../api/manifest.ts';
 import { API_VERSION } from '../api/common.ts';
 import { NODE_ATTESTATION_KIND, type NodeAttestation } from '../api/node-attestation.ts';
-import { appraiseNode, type NodeAppraisalContext, type NodeClaims, type NodeCollateral, type NodeEvidence, type NodeTrust } from '../attestation/node-appraisal.ts';
+import { appraiseNode, type NodeAppraisalContext, type NodeClaims, type NodeCollateral, type NodeEvidence, type NodeExpectation, type NodeTrust } from '../attestation/node-appraisal.ts';
 import { VerificationCache } from '../attestation/nvidia/index.ts';
 import { SnpEndorsementCache } from '../attestation/snp/index.ts';
 import { TdxVerifierCache } from '../attestation/tdx/index.ts';
@@ -143,9 +143,11 @@ export class Coordinator {
     let simulated = false;
     let accepted: AcceptedEvidence | undefined;
     let thumbprint = '';
+    // Read first: the devices this node's GPU UUIDs were verified as bind the evidence (node-appraisal.ts).
+    const attestation = await this.#deps.store.ensure(node);
     if (!('error' in decoded)) {
       thumbprint = await jose.calculateJwkThumbprint(decoded.agentKey as jose.JWK);
-      const expectation = { reportData: reportDataFor(decoded.nonce, decoded.agentKeySpki), nonce: decoded.nonce, gpuCount: gpuCapacity(node) };
+      const expectation = { reportData: reportDataFor(decoded.nonce, decoded.agentKeySpki), nonce: decoded.nonce, gpuCount: gpuCapacity(node), gpuBindings: attestation.status?.gpuBindings ?? [] };
       ({ verdict, simulated } = await this.#appraise(decoded.evidence, expectation, manifest, now));
       accepted = { evidence: decoded.evidence, ...expectation, simulated };
     }
@@ -154,7 +156,6 @@ export class Coordinator {
     const reattestMs = parseDuration(manifest.spec.attestation?.reattestationInterval ?? DEFAULT_REATTESTATION_INTERVAL)!;
     const expiresAt = new Date(now.getTime() + reattestMs);
 
-    const attestation = await this.#deps.store.ensure(node);
     const claims = verdict?.claims ?? { cvm: { platform: request.cvm?.platform === 'tdx' ? 'tdx' : 'snp', verified: false, reasons: [], details: null }, gpus: [] };
     await this.#deps.store.updateStatus(nodeName, (current) => verdictStatus(current, { accepted: ok, claims: claims as NodeClaims, reasons, manifestHash, simulated, now, expiresAt }), attestation);
     this.#deps.metrics?.attestations.inc({ result: ok ? 'accepted' : 'refused' });
@@ -268,7 +269,7 @@ export class Coordinator {
     }
   }
 
-  async #appraise(evidence: NodeEvidence, expectation: { reportData: Uint8Array; nonce: Uint8Array; gpuCount: number }, manifest: Manifest, at: Date): Promise<{ verdict: Verdict<NodeClaims>; simulated: boolean }> {
+  async #appraise(evidence: NodeEvidence, expectation: NodeExpectation, manifest: Manifest, at: Date): Promise<{ verdict: Verdict<NodeClaims>; simulated: boolean }> {
     const base: Omit<NodeAppraisalContext, 'trust' | 'collateral'> = {
       referenceValues: manifest.spec.referenceValues,
       policyHashes: manifest.spec.policies.map((p) => p.hash),

@@ -39,9 +39,12 @@ export function certIdParts(query: OcspQuery): CertIdParts {
   };
 }
 
-/** The cache file: one directory per issuing key, one answer per serial number. */
+/**
+ * The cache file: one directory per issuing key, one answer per serial number, written as
+ * `openssl x509 -noout -serial` prints it (lower case, without DER's leading zero byte).
+ */
 export function ocspFile(parts: CertIdParts): string {
-  return `nvidia/ocsp/${parts.issuerKeyHash}/${parts.serial}.der`;
+  return `nvidia/ocsp/${parts.issuerKeyHash}/${parts.serial.replace(/^00(?=[89a-f])/, '')}.der`;
 }
 
 /** The responder named in the certificate's Authority Information Access (http or https only). */

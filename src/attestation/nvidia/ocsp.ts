@@ -115,7 +115,7 @@ export function checkRevocation(input: RevocationCheck): { statuses: Certificate
     const forged: string[] = [];
     let best: Usable | undefined;
     for (const c of candidates) {
-      const u = evaluate(c.answer, c.single, issuer, input.at);
+      const u = evaluate(c.answer, c.single, issuer, input.at, input.cache);
       if ('stale' in u) stale.push(u.stale);
       else if ('invalid' in u) forged.push(u.invalid);
       else if (!best || u.thisUpdate > best.thisUpdate) best = u;
@@ -164,6 +164,8 @@ export function revocationSummary(statuses: readonly CertificateRevocation[]): '
 
 interface ParsedAnswer {
   readonly answer: OcspAnswer;
+  /** SHA-256 of the DER, hex: the key of what is cached about it. */
+  readonly hash: string;
   readonly basic: pkijs.BasicOCSPResponse;
   readonly singles: readonly pkijs.SingleResponse[];
   readonly nonce?: Uint8Array;
@@ -177,15 +179,16 @@ interface Usable {
   readonly revocationReason?: number;
 }
 
-function parseAnswer(answer: OcspAnswer, cache: VerificationCache | undefined): Omit<ParsedAnswer, 'answer'> & { answer: OcspAnswer } | { problem: string } {
-  const key = cache ? `ocsp:${createHash('sha256').update(answer.der).digest('hex')}` : undefined;
-  const cached = key ? cache!.get<Omit<ParsedAnswer, 'answer'> | { problem: string }>(key) : undefined;
+function parseAnswer(answer: OcspAnswer, cache: VerificationCache | undefined): ParsedAnswer | { problem: string } {
+  const hash = createHash('sha256').update(answer.der).digest('hex');
+  const key = `ocsp:${hash}`;
+  const cached = cache?.get<Omit<ParsedAnswer, 'answer' | 'hash'> | { problem: string }>(key);
   const parsed = cached ?? parseResponse(answer.der);
-  if (key && !cached) cache!.set(key, parsed);
-  return 'problem' in parsed ? parsed : { ...parsed, answer };
+  if (cache && !cached) cache.set(key, parsed);
+  return 'problem' in parsed ? parsed : { ...parsed, answer, hash };
 }
 
-function parseResponse(der: Uint8Array): Omit<ParsedAnswer, 'answer'> | { problem: string } {
+function parseResponse(der: Uint8Array): Omit<ParsedAnswer, 'answer' | 'hash'> | { problem: string } {
   try {
     const outer = pkijs.OCSPResponse.fromBER(der);
     const status = outer.responseStatus.valueBlock.valueDec;
@@ -212,8 +215,16 @@ function nonceValue(extnValue: Uint8Array): Uint8Array {
 }
 
 /** An answer's verdict for one certificate: usable, stale (counts as no answer), or invalid (refused whatever the policy). */
-function evaluate(p: ParsedAnswer, single: pkijs.SingleResponse, issuer: ParsedCertificate, at: Date): Usable | { stale: string } | { invalid: string } {
-  if (!signedByIssuerOrDelegate(p.basic, issuer, at)) return { invalid: `is not signed by the issuer "${issuer.name}" or a responder it authorised` };
+function evaluate(p: ParsedAnswer, single: pkijs.SingleResponse, issuer: ParsedCertificate, at: Date, cache: VerificationCache | undefined): Usable | { stale: string } | { invalid: string } {
+  // Who signed is time-independent (cached by the answer's and the issuer's bytes); a delegate's validity is checked at `at`.
+  const key = `ocsp-signer:${p.hash}:${createHash('sha256').update(issuer.der).digest('hex')}`;
+  let signer = cache?.get<Signer>(key);
+  if (!signer) {
+    signer = signerOf(p.basic, issuer);
+    cache?.set(key, signer);
+  }
+  const signed = signer.by === 'issuer' || (signer.by === 'delegate' && at >= signer.notBefore && at <= signer.notAfter);
+  if (!signed) return { invalid: `is not signed by the issuer "${issuer.name}" or a responder it authorised${signer.by === 'delegate' ? ' and valid at the appraisal time' : ''}` };
   if (p.answer.nonce) {
     if (!p.nonce) return { invalid: 'carries no nonce, but the request sent one' };
     if (!Buffer.from(p.nonce).equals(p.answer.nonce)) return { invalid: 'carries another nonce than the request sent (a replayed answer)' };
@@ -279,9 +290,12 @@ export function subjectKeyBits(cert: ParsedCertificate): Buffer {
   return Buffer.from(spki.subarray(bits.start + 1, bits.end));
 }
 
-function signedByIssuerOrDelegate(basic: pkijs.BasicOCSPResponse, issuer: ParsedCertificate, at: Date): boolean {
+type Signer = { by: 'issuer' } | { by: 'delegate'; notBefore: Date; notAfter: Date } | { by: 'nobody' };
+
+/** Whether the issuer signed the answer, or a responder certificate the issuer signed for OCSP signing (RFC 6960 4.2.2.2). */
+function signerOf(basic: pkijs.BasicOCSPResponse, issuer: ParsedCertificate): Signer {
   const hash = SIGNATURE_HASHES[basic.signatureAlgorithm.algorithmId];
-  if (!hash) return false;
+  if (!hash) return { by: 'nobody' };
   const data = basic.tbsResponseData.tbsView;
   const signature = basic.signature.valueBlock.valueHexView;
   const verifies = (key: X509Certificate['publicKey']): boolean => {
@@ -291,7 +305,7 @@ function signedByIssuerOrDelegate(basic: pkijs.BasicOCSPResponse, issuer: Parsed
       return false;
     }
   };
-  if (verifies(issuer.x509.publicKey)) return true;
+  if (verifies(issuer.x509.publicKey)) return { by: 'issuer' };
   for (const responder of basic.certs ?? []) {
     let x: X509Certificate;
     try {
@@ -302,12 +316,11 @@ function signedByIssuerOrDelegate(basic: pkijs.BasicOCSPResponse, issuer: Parsed
     const eku = responder.extensions?.find((e) => e.extnID === '2.5.29.37');
     const purposes = (eku?.parsedValue as pkijs.ExtKeyUsage | undefined)?.keyPurposes ?? [];
     if (!purposes.includes(OCSP_SIGNING)) continue;
-    if (at < x.validFromDate || at > x.validToDate) continue;
     try {
-      if (x.checkIssued(issuer.x509) && x.verify(issuer.x509.publicKey) && verifies(x.publicKey)) return true;
+      if (x.checkIssued(issuer.x509) && x.verify(issuer.x509.publicKey) && verifies(x.publicKey)) return { by: 'delegate', notBefore: x.validFromDate, notAfter: x.validToDate };
     } catch {
       continue;
     }
   }
-  return false;
+  return { by: 'nobody' };
 }

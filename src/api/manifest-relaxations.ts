@@ -30,6 +30,15 @@ export function manifestRelaxations(spec: ManifestSpec): Relaxation[] {
     const path = `spec.referenceValues.tdx[${i}]`;
     if (entry.allowMissingCollateral) out.push({ path: `${path}.allowMissingCollateral`, message: 'TDX quotes without Intel collateral are accepted: QE identity, TCB status and revocation not evaluated' });
   });
+  const gpu = spec.referenceValues?.gpu;
+  if (gpu) {
+    const path = 'spec.referenceValues.gpu';
+    if (gpu.requireRIMs === false) out.push({ path: `${path}.requireRIMs`, message: 'GPUs without trusted driver and VBIOS RIMs are accepted; their measurements are not evaluated' });
+    if (gpu.requireFWID === false) out.push({ path: `${path}.requireFWID`, message: 'GPU reports without FWID (older firmware) are accepted' });
+    if (gpu.ocsp?.required === false) out.push({ path: `${path}.ocsp.required`, message: 'GPU and RIM certificates without a current OCSP answer are accepted: their revocation is not checked' });
+    if (gpu.ocsp?.allowUnknown === true) out.push({ path: `${path}.ocsp.allowUnknown`, message: 'GPU and RIM certificates whose OCSP status is "unknown" are accepted' });
+    if ((gpu.ocsp?.revokedGracePeriodHours ?? 0) > 0) out.push({ path: `${path}.ocsp.revokedGracePeriodHours`, message: `revoked GPU and RIM certificates are accepted for ${gpu.ocsp!.revokedGracePeriodHours} hours after their revocation` });
+  }
   return out;
 }
 

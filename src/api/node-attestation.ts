@@ -26,17 +26,29 @@ export interface GpuVerdict {
   architecture?: string;
   driverVersion?: string;
   vbiosVersion?: string;
-  /** SHA-256 over the attestation leaf certificate's issuer, subject and key (hex): the device; it attests this node only. */
-  deviceIdentity?: string;
+  /** The device the evidence came from: serial number of the leaf's issuer in its signed chain, hex. */
+  deviceId?: string;
+  /** The multi-GPU mode the report states (SPT, MPT, PPCIE, LEGACY). */
+  mode?: string;
+  /** Whether the measurements were compared with trusted RIMs. NotEvaluated only where the Manifest sets requireRIMs: false. */
+  measurements?: 'Matched' | 'Mismatched' | 'NotEvaluated';
   verified: boolean;
   activated: boolean;
   reasons?: string[];
+}
+
+/** A GPU UUID and the device its verified evidence came from, kept across verdicts. */
+export interface GpuBindingStatus {
+  uuid: string;
+  deviceId: string;
 }
 
 export interface NodeAttestationStatus {
   manifestHash?: string;
   cvm?: CvmVerdict;
   gpus?: GpuVerdict[];
+  /** Every UUID this node's GPUs were verified under, with the device behind it: a UUID never changes device. */
+  gpuBindings?: GpuBindingStatus[];
   attestedAt?: string;
   expiresAt?: string;
   conditions?: Condition[];
@@ -111,11 +123,25 @@ export const nodeAttestationCrd = customResourceDefinition({
                 architecture: { type: 'string', maxLength: 32 },
                 driverVersion: { type: 'string', maxLength: 32 },
                 vbiosVersion: { type: 'string', maxLength: 32 },
-                deviceIdentity: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SHA-256 over the GPU attestation leaf certificate\'s issuer, subject and public key: identifies the device. While this node is attested, evidence of the same device (or UUID) is refused for any other node.' },
+                deviceId: { type: 'string', maxLength: 64, description: 'The device the evidence came from: serial number (hex) of the certificate that issued the GPU\'s leaf certificate (GSP BROM).' },
+                mode: { type: 'string', maxLength: 32, description: 'Multi-GPU mode the signed report states: SPT, MPT, PPCIE, or LEGACY (firmware without FEATURE_FLAG).' },
+                measurements: { type: 'string', enum: ['Matched', 'Mismatched', 'NotEvaluated'], description: 'Whether the GPU measurements were compared with trusted driver and VBIOS RIMs. NotEvaluated only where the Manifest sets requireRIMs: false.' },
                 verified: { type: 'boolean', description: 'Evidence verified against the Manifest.' },
                 activated: { type: 'boolean', description: 'Set ready for confidential work through NVML, read back after a valid grant.' },
                 reasons,
               },
+            },
+          },
+          gpuBindings: {
+            type: 'array',
+            maxItems: 64,
+            description: 'Every GPU UUID verified on this node, with the device behind it; later evidence for a UUID must come from the same device.',
+            'x-kubernetes-list-type': 'map',
+            'x-kubernetes-list-map-keys': ['uuid'],
+            items: {
+              type: 'object',
+              required: ['uuid', 'deviceId'],
+              properties: { uuid: { type: 'string', maxLength: 64 }, deviceId: { type: 'string', maxLength: 64 } },
             },
           },
           attestedAt: { type: 'string', format: 'date-time' },

@@ -1,15 +1,17 @@
 /**
  * Appraisal of a GPU node: its confidential VM (SEV-SNP report or TDX quote) and one report per
  * GPU, against the Manifest's reference values and the Coordinator's expectations (REPORT_DATA
- * binding the nonce and the agent's key, the GPU nonce, the number of GPUs). One verdict listing
- * every reason; never throws for bad evidence.
+ * binding the nonce and the agent's key, the GPU nonce, the number of GPUs, the devices the
+ * node's GPU UUIDs were attested as before). Node-level GPU rules: every GPU once, one device per
+ * UUID, and one multi-GPU mode for all GPUs. One verdict listing every reason; never throws for
+ * bad evidence.
  */
 import { reason, verdict, type Reason, type Verdict } from './verdict.ts';
 import type { ReferenceValues } from './reference-values.ts';
 import { appraiseSnp, verifySnpReport, type SnpEndorsementCache, type SnpRoots } from './snp/index.ts';
 import { certTableToPem, parseSnpCertTable } from './snp/cert-table.ts';
 import { appraiseTdx, verifyTdxQuote, type TdxClaims, type TdxCollateral, type TdxVerifierCache, type TrustAnchor } from './tdx/index.ts';
-import { appraiseGpuEvidence, type GpuClaims, type GpuTrustAnchors, type RimInput, type VerificationCache } from './nvidia/index.ts';
+import { appraiseGpuEvidence, type GpuClaims, type GpuTrustAnchors, type OcspAnswer, type OcspResponder, type RimInput, type VerificationCache } from './nvidia/index.ts';
 import { ParseError } from './verdict.ts';
 
 export interface NodeEvidence {
@@ -30,6 +32,18 @@ export interface NodeExpectation {
   nonce: Uint8Array;
   /** GPUs the node has (its nvidia.com/gpu capacity): a report is required for each. */
   gpuCount: number;
+  /**
+   * The device each GPU UUID of this node was attested as before (NodeAttestation status): a UUID
+   * that now brings another device's evidence, or a device that now comes under another UUID, is
+   * refused. NVML's UUID is in no signed field, so this binding is kept, not computed.
+   */
+  gpuBindings?: readonly GpuBinding[];
+}
+
+/** A GPU UUID and the device (GpuClaims.deviceId) its verified evidence came from. */
+export interface GpuBinding {
+  uuid: string;
+  deviceId: string;
 }
 
 /** Trust anchors. Production: the pinned vendor roots (defaults). Simulated: generated ones. */
@@ -45,6 +59,10 @@ export interface NodeCollateral {
   snpCrl?: Uint8Array;
   tdx?: TdxCollateral;
   rims?: readonly RimInput[];
+  /** OCSP answers for the GPU device chains (every certificate above the leaf) and the RIM signer chains. */
+  ocsp?: readonly OcspAnswer[];
+  /** Makes answers on demand for certificates `ocsp` does not cover (the simulated platform's responder). */
+  ocspResponder?: OcspResponder;
 }
 
 export interface NodeAppraisalContext {
@@ -74,6 +92,12 @@ export interface NodeGpuClaims {
   architecture?: string;
   driverVersion?: string;
   vbiosVersion?: string;
+  /** The device its evidence came from (GpuClaims.deviceId). */
+  deviceId?: string;
+  /** FEATURE_FLAG's multi-GPU mode. */
+  mode?: string;
+  /** Whether the measurements were compared with trusted RIMs; not-evaluated only with requireRIMs: false. */
+  measurements: 'matched' | 'mismatched' | 'not-evaluated';
   reasons: string[];
   details: GpuClaims;
 }
@@ -96,22 +120,68 @@ export async function appraiseNode(evidence: NodeEvidence, expectation: NodeExpe
       { evidence: { report: gpu.report, certificateChain: gpu.certificateChain, uuid: gpu.uuid }, rims: context.collateral?.rims },
       gpuReference,
       { nonce: expectation.nonce },
-      { at: context.at, trustAnchors: context.trust.gpu, cache: context.caches?.gpu },
+      {
+        at: context.at,
+        trustAnchors: context.trust.gpu,
+        cache: context.caches?.gpu,
+        ...(context.collateral?.ocsp ? { ocsp: context.collateral.ocsp } : {}),
+        ...(context.collateral?.ocspResponder ? { ocspResponder: context.collateral.ocspResponder } : {}),
+      },
     );
-    const verified = v.verified && gpuReference !== undefined;
+    const gpuReasons = [...v.reasons, ...bindingReasons(gpu.uuid, v.claims.deviceId, expectation.gpuBindings)];
+    const verified = gpuReasons.length === 0 && gpuReference !== undefined;
     gpus.push({
       uuid: gpu.uuid,
       verified,
       architecture: v.claims.architecture,
       driverVersion: v.claims.driverVersion,
       vbiosVersion: v.claims.vbiosVersion,
-      reasons: v.reasons.map((r) => `[${r.check}] ${r.message}`),
+      ...(v.claims.deviceId ? { deviceId: v.claims.deviceId } : {}),
+      ...(v.claims.mode ? { mode: v.claims.mode } : {}),
+      measurements: v.claims.measurements?.status ?? 'not-evaluated',
+      reasons: gpuReasons.map((r) => `[${r.check}] ${r.message}`),
       details: v.claims,
     });
-    for (const r of v.reasons) reasons.push(reason(r.check, `GPU ${gpu.uuid}: ${r.message}`));
+    for (const r of gpuReasons) reasons.push(reason(r.check, `GPU ${gpu.uuid}: ${r.message}`));
   }
-  reasons.push(...gpuSetReasons(evidence.gpus, expectation.gpuCount));
+  reasons.push(...gpuSetReasons(evidence.gpus, expectation.gpuCount), ...gpuIdentityReasons(gpus), ...gpuModeReasons(gpus));
   return verdict({ cvm: cvm.claims, gpus }, reasons);
+}
+
+/** A UUID keeps the device it was attested as, and a device keeps its UUID. */
+function bindingReasons(uuid: string, deviceId: string | undefined, bindings: readonly GpuBinding[] | undefined): Reason[] {
+  if (!deviceId || !bindings) return [];
+  const reasons: Reason[] = [];
+  const byUuid = bindings.find((b) => b.uuid === uuid);
+  if (byUuid && byUuid.deviceId !== deviceId) reasons.push(reason('node.gpu.uuid', `this UUID was attested as device ${byUuid.deviceId}, but the evidence is from device ${deviceId}`));
+  const byDevice = bindings.find((b) => b.deviceId === deviceId);
+  if (byDevice && byDevice.uuid !== uuid) reasons.push(reason('node.gpu.uuid', `the evidence is from device ${deviceId}, which was attested as GPU ${byDevice.uuid}`));
+  return reasons;
+}
+
+/** One device per UUID within one submission (a device that answers for two GPUs is one GPU). */
+function gpuIdentityReasons(gpus: readonly NodeGpuClaims[]): Reason[] {
+  const reasons: Reason[] = [];
+  const seen = new Map<string, string>();
+  for (const g of gpus) {
+    if (!g.deviceId) continue;
+    const other = seen.get(g.deviceId);
+    if (other !== undefined && other !== g.uuid) reasons.push(reason('node.gpu.duplicate', `GPUs ${other} and ${g.uuid} present evidence of the same device ${g.deviceId}`));
+    else seen.set(g.deviceId, g.uuid);
+  }
+  return reasons;
+}
+
+/**
+ * All GPUs of a node in one multi-GPU mode: a node whose GPUs mix single-GPU passthrough,
+ * multi-GPU passthrough and protected PCIe (or firmware that states no mode) cannot protect
+ * traffic between them as one mode promises.
+ */
+function gpuModeReasons(gpus: readonly NodeGpuClaims[]): Reason[] {
+  const modes = new Map<string, string[]>();
+  for (const g of gpus) if (g.mode) modes.set(g.mode, [...(modes.get(g.mode) ?? []), g.uuid]);
+  if (modes.size <= 1) return [];
+  return [reason('node.gpu.mode', `the GPUs mix multi-GPU modes: ${[...modes].map(([mode, uuids]) => `${mode} (${uuids.join(', ')})`).join(', ')}`)];
 }
 
 /** The GPU reports must cover the node's GPUs, once each. */

@@ -152,8 +152,26 @@ export interface GpuReferenceValues {
   vbiosVersions: string[];
   /** SHA-384 digests (hex) of the RIM documents the appraisal may use; absent: any RIM that verifies to the pinned NVIDIA RIM root. */
   rimDigests?: string[];
-  /** Require that every active measurement matches a RIM (driver and VBIOS). Default true. */
+  /**
+   * Require that every active measurement matches a RIM (driver and VBIOS). Default true. When
+   * false, measurements without a trusted RIM are reported as not evaluated (a mismatch with a
+   * trusted RIM is still refused).
+   */
   requireRIMs?: boolean;
+  /** Require the FWID in the report (and equal to the leaf certificate's). Default true; false accepts older firmware (driver 535 era). */
+  requireFWID?: boolean;
+  /** Revocation of the device chain (every certificate above the leaf) and the RIM signer chains. */
+  ocsp?: GpuOcspPolicy;
+}
+
+/** How OCSP answers are judged; every default is the strict one. */
+export interface GpuOcspPolicy {
+  /** Refuse a certificate without a current OCSP answer. Default true. */
+  required?: boolean;
+  /** Accept the status "unknown". Default false. */
+  allowUnknown?: boolean;
+  /** Accept a revoked certificate for this many hours after its revocation time. Default 0 (never). */
+  revokedGracePeriodHours?: number;
 }
 
 export interface ReferenceValues {

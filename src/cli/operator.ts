@@ -48,6 +48,7 @@ interface OperatorCliOptions {
   amdKdsUrl?: string;
   intelPcsUrl?: string;
   nvidiaRimUrl?: string;
+  nvidiaOcspUrl?: string;
   webhook: boolean;
   webhookAddress: { host: string; port: number };
   operatorUsername?: string;
@@ -67,6 +68,7 @@ function collateralPreparer(opts: OperatorCliOptions) {
       ...(opts.amdKdsUrl ? { amdKds: opts.amdKdsUrl } : {}),
       ...(opts.intelPcsUrl ? { intelPcs: opts.intelPcsUrl } : {}),
       ...(opts.nvidiaRimUrl ? { nvidiaRim: opts.nvidiaRimUrl } : {}),
+      ...(opts.nvidiaOcspUrl ? { nvidiaOcsp: opts.nvidiaOcspUrl } : {}),
     },
   });
   return (evidence: NodeEvidence, base: NodeCollateral | undefined) =>
@@ -104,13 +106,14 @@ export function operatorCommand(): Command {
     .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
     .option('--snp-vcek-dir <dir>', 'SEV-SNP VCEK/VLEK certificates named <chip-id>[-<reported-tcb>].pem|der, for evidence without a certificate table')
     .option('--tdx-collateral <dir>', 'Intel PCS collateral (TCB info, QE identity, CRLs; layout as for attestor verify tdx); TDX nodes without all of it (here or in the cache) are refused')
-    .option('--collateral-cache <dir>', 'vendor collateral cache (docs/collateral.md): VCEKs, CRLs, PCS collateral, RIMs, read before appraisal')
-    .option('--collateral-fetch', 'fetch what the cache lacks from AMD KDS, Intel PCS and the NVIDIA RIM service (off: air-gapped)', false)
+    .option('--collateral-cache <dir>', 'vendor collateral cache (docs/collateral.md): VCEKs, CRLs, PCS collateral, RIMs, GPU OCSP answers, read before appraisal')
+    .option('--collateral-fetch', 'fetch what the cache lacks (or what went stale) from AMD KDS, Intel PCS, the NVIDIA RIM service and NVIDIA\'s OCSP responder (off: air-gapped)', false)
     .option('--collateral-timeout <duration>', 'timeout of one collateral request', durationOption, 10_000)
     .addOption(new Option('--snp-product <product>', 'SEV-SNP product of version-2 reports, which do not name it (for KDS requests)').choices(['Milan', 'Genoa', 'Turin']))
     .option('--amd-kds-url <url>', 'AMD KDS base URL (a mirror)')
     .option('--intel-pcs-url <url>', 'Intel PCS base URL (a mirror)')
     .option('--nvidia-rim-url <url>', 'NVIDIA RIM service base URL (a mirror)')
+    .option('--nvidia-ocsp-url <url>', 'OCSP responder for NVIDIA certificates that name none in their Authority Information Access (default https://ocsp.ndis.nvidia.com/)')
     .option('--no-webhook', 'do not serve the admission webhook')
     .option('--webhook-address <host:port>', 'serve the admission webhook (HTTPS, same certificate) here', addressOption, { host: '0.0.0.0', port: 9443 })
     .addOption(new Option('--gpu-resource-prefixes <list>', 'comma-separated resource-name prefixes that count as GPUs (a pod with any resource claim counts too); must match the webhook configuration (Helm: webhook.gpuResourcePrefixes)').argParser(parseGpuResourcePrefixes).default([...DEFAULT_GPU_RESOURCE_PREFIXES], DEFAULT_GPU_RESOURCE_PREFIXES.join(',')))

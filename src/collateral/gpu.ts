@@ -1,13 +1,20 @@
 /**
- * NVIDIA RIMs for one GPU report: the driver RIM (NV_GPU_DRIVER_<chip>_<driver version>, the chip
- * named in the device certificate chain) and the VBIOS RIM (from the report's project, SKUs and
- * VBIOS version), the IDs NVIDIA's RIM service files them under.
+ * NVIDIA collateral for GPU evidence: the RIMs of one GPU report, that is the driver RIM
+ * (NV_GPU_DRIVER_<chip>_<driver version>, the chip named in the device certificate chain) and the
+ * VBIOS RIM (from the report's project, SKUs and VBIOS version), the IDs NVIDIA's RIM service
+ * files them under; and OCSP answers for the device and RIM signer chains.
  */
 import { X509Certificate } from 'node:crypto';
 import { chipOf, expectedDriverRimId, expectedVbiosRimId, type RimInput } from '../attestation/nvidia/appraise.ts';
+import { chainStructure, parseCertificate, parseCertificateChain, type ParsedCertificate } from '../attestation/nvidia/certificates.ts';
+import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
+import { parseRim } from '../attestation/nvidia/rim.ts';
 import { parseGpuReport } from '../attestation/nvidia/spdm.ts';
+import { parseAnchors } from '../attestation/nvidia/verify.ts';
+import { NVIDIA_DEVICE_IDENTITY_CA_PEM, NVIDIA_RIM_ROOT_CA_PEM } from '../attestation/roots/nvidia.ts';
 import { ParseError } from '../attestation/verdict.ts';
 import { describeMiss, foundNotes } from './notes.ts';
+import { certIdParts, ocspFile, type OcspQuery } from './nvidia-ocsp.ts';
 import type { CollateralStore } from './store.ts';
 
 /** The RIM IDs a report implies; an ID is absent when the report or chain lacks what it is made of. */
@@ -46,4 +53,69 @@ export async function gpuRims(store: CollateralStore, gpu: { report: Uint8Array;
     rims.push({ xml: lookup.value, id: wanted[i]! });
   });
   return { rims, notes };
+}
+
+/** Trust anchors for deciding which chains' certificates are worth asking about; default the pinned NVIDIA roots. */
+export interface GpuOcspAnchors {
+  readonly device?: readonly string[];
+  readonly rim?: readonly string[];
+}
+
+/**
+ * OCSP answers for every certificate above the leaf of each GPU's device chain and for every
+ * certificate but the root of each RIM's signer chain, from the cache or (where fetching is on)
+ * the responder. Only chains whose signatures lead to the anchors are asked about: a forged chain
+ * cannot make the Coordinator POST to a URL of its choosing. One lookup per certificate, however
+ * many GPUs share it.
+ */
+export async function gpuOcsp(
+  store: CollateralStore,
+  gpus: ReadonlyArray<{ uuid: string; certificateChain: string }>,
+  rims: readonly RimInput[],
+  anchors: GpuOcspAnchors = {},
+): Promise<{ answers: OcspAnswer[]; notes: string[] }> {
+  const queries = new Map<string, { query: OcspQuery; about: string }>();
+  const ask = (path: readonly ParsedCertificate[], from: number, about: string): void => {
+    for (let i = from; i + 1 < path.length; i++) {
+      const query = { certificate: path[i]!, issuer: path[i + 1]! };
+      const key = ocspFile(certIdParts(query));
+      if (!queries.has(key)) queries.set(key, { query, about });
+    }
+  };
+  const notes: string[] = [];
+  const deviceAnchors = parseAnchors(anchors.device ?? [NVIDIA_DEVICE_IDENTITY_CA_PEM]);
+  for (const gpu of gpus) {
+    const path = trustedPath(() => parseCertificateChain(gpu.certificateChain, 'gpu.cert-chain'), deviceAnchors, 'GPU attestation');
+    if (path) ask(path, 1, `gpu ${gpu.uuid}`);
+    else notes.push(`gpu ${gpu.uuid}: no OCSP lookups: the device chain does not lead to the pinned roots`);
+  }
+  const rimAnchors = parseAnchors(anchors.rim ?? [NVIDIA_RIM_ROOT_CA_PEM]);
+  for (const rim of rims) {
+    const path = trustedPath(() => parseRim(rim.xml).certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain')), rimAnchors, 'RIM signer');
+    if (path) ask(path, 0, `rim ${rim.id ?? '(unnamed)'}`);
+  }
+  const answers: OcspAnswer[] = [];
+  const lookups = await Promise.all([...queries.values()].map(async (q) => ({ ...q, lookup: await store.nvidiaOcsp(q.query) })));
+  for (const { about, lookup } of lookups) {
+    if (lookup.status !== 'found') {
+      notes.push(`${about}: ${describeMiss(lookup)}`);
+      continue;
+    }
+    notes.push(...foundNotes(lookup).map((n) => `${about}: ${n}`));
+    answers.push({ der: lookup.value.der, ...(lookup.value.nonce ? { nonce: lookup.value.nonce } : {}) });
+  }
+  return { answers, notes };
+}
+
+/** The chain up to its anchor when its signatures and names hold (time aside); undefined otherwise. */
+function trustedPath(parse: () => ParsedCertificate[], anchors: readonly ParsedCertificate[], role: string): readonly ParsedCertificate[] | undefined {
+  let chain: ParsedCertificate[];
+  try {
+    chain = parse();
+  } catch (err) {
+    if (err instanceof ParseError) return undefined; // the verifier reports it
+    throw err;
+  }
+  const structure = chainStructure(chain, { anchors, check: 'collateral.ocsp', role });
+  return structure.reasons.length === 0 ? structure.path : undefined;
 }

@@ -22,16 +22,30 @@ export interface HttpAnswer {
   readonly body: Uint8Array;
 }
 
-export type FetchFunction = (url: string, limits: HttpLimits) => Promise<HttpAnswer>;
+/** A request with a body (an OCSP POST); without one the fetch is a GET. */
+export interface HttpRequestBody {
+  readonly method: 'POST';
+  readonly contentType: string;
+  readonly body: Uint8Array;
+}
+
+export type FetchFunction = (url: string, limits: HttpLimits, request?: HttpRequestBody) => Promise<HttpAnswer>;
 
 /**
- * GET with undici. HTTPS_PROXY / NO_PROXY are honoured (EnvHttpProxyAgent), since connected
- * clusters often reach vendors only through a proxy.
+ * GET (or POST with a body) with undici. HTTPS_PROXY / NO_PROXY are honoured (EnvHttpProxyAgent),
+ * since connected clusters often reach vendors only through a proxy.
  */
 export function undiciFetch(dispatcher: Dispatcher = new EnvHttpProxyAgent()): FetchFunction {
-  return async (url, limits) => {
+  return async (url, limits, body) => {
     const signal = AbortSignal.timeout(limits.timeoutMs);
-    const res = await request(url, { method: 'GET', dispatcher, signal, headersTimeout: limits.timeoutMs, bodyTimeout: limits.timeoutMs });
+    const res = await request(url, {
+      method: body?.method ?? 'GET',
+      dispatcher,
+      signal,
+      headersTimeout: limits.timeoutMs,
+      bodyTimeout: limits.timeoutMs,
+      ...(body ? { body: Buffer.from(body.body), headers: { 'content-type': body.contentType } } : {}),
+    });
     const chunks: Buffer[] = [];
     let size = 0;
     for await (const chunk of res.body as AsyncIterable<Buffer>) {

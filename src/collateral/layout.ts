@@ -11,8 +11,11 @@
  *   tdx/pckcrl-<ca>.der (+ -issuer-chain.pem)     PCK CRL of the platform/processor CA until nextUpdate
  *   tdx/rootcrl.der                               Intel SGX Root CA CRL               until nextUpdate
  *   nvidia/rim/<rim id>.xml                       NVIDIA RIM                          immutable
+ *   nvidia/ocsp/<issuer key hash>/<serial>.der    OCSP answer for an NVIDIA certificate until nextUpdate
  * <hwid> is lower-case hex (8 bytes on Turin, 64 before), <tcb> the 16 hex digits of the TCB the
- * VCEK was asked for, <fmspc> 12 lower-case hex digits. Nothing here reads or writes files.
+ * VCEK was asked for, <fmspc> 12 lower-case hex digits, <issuer key hash> the SHA-384 of the
+ * issuer's public key and <serial> the certificate's serial number (lower-case hex, the CertID an
+ * OCSP request names). Nothing here reads or writes files.
  */
 import { X509Certificate } from 'node:crypto';
 import type { SnpProduct } from '../attestation/reference-values.ts';
@@ -21,7 +24,10 @@ import { decodeTcb, encodeTcb } from '../attestation/snp/tcb.ts';
 import { parseCrl } from '../attestation/tdx/crl.ts';
 import { AMD_KDS_URL, kdsCertChainUrl, kdsCrlUrl, kdsHwid, kdsVcekUrl, type KdsSigner } from './amd-kds.ts';
 import { INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL, PCS_ISSUER_CHAIN_HEADERS, pcsPckCrlUrl, pcsTdxQeIdentityUrl, pcsTdxTcbInfoUrl, type PckCa } from './intel-pcs.ts';
-import { NVIDIA_RIM_SERVICE_URL, nvidiaRimUrl, rimFromServiceAnswer } from './nvidia-services.ts';
+import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
+import type { HttpRequestBody } from './http.ts';
+import { certIdParts, OCSP_REQUEST_CONTENT_TYPE, ocspFile, ocspNonce, ocspRequest, ocspUrlOf, readOcspAnswer, type OcspQuery } from './nvidia-ocsp.ts';
+import { NVIDIA_OCSP_URL, NVIDIA_RIM_SERVICE_URL, nvidiaOcspUrl, nvidiaRimUrl, rimFromServiceAnswer } from './nvidia-services.ts';
 
 /** Base URLs; each can point at a proxy or mirror that serves the same paths. */
 export interface VendorEndpoints {
@@ -29,9 +35,11 @@ export interface VendorEndpoints {
   readonly intelPcs: string;
   readonly intelRootCrl: string;
   readonly nvidiaRim: string;
+  /** NVIDIA's OCSP responder, for certificates whose Authority Information Access names none (GSP BROM). */
+  readonly nvidiaOcsp: string;
 }
 
-export const VENDOR_ENDPOINTS: VendorEndpoints = { amdKds: AMD_KDS_URL, intelPcs: INTEL_PCS_URL, intelRootCrl: INTEL_ROOT_CA_CRL_URL, nvidiaRim: NVIDIA_RIM_SERVICE_URL };
+export const VENDOR_ENDPOINTS: VendorEndpoints = { amdKds: AMD_KDS_URL, intelPcs: INTEL_PCS_URL, intelRootCrl: INTEL_ROOT_CA_CRL_URL, nvidiaRim: NVIDIA_RIM_SERVICE_URL, nvidiaOcsp: NVIDIA_OCSP_URL };
 
 export type Parsed<T> = { readonly value: T } | { readonly invalid: string };
 
@@ -40,6 +48,10 @@ export interface CollateralItem<T> {
   readonly what: string;
   readonly service: string;
   readonly url: string;
+  /** A POST body (OCSP); without it the item is fetched with GET. */
+  readonly request?: HttpRequestBody;
+  /** What a value just fetched carries beyond the stored bytes (an OCSP answer: the nonce the request sent). */
+  readonly fromVendor?: (value: T) => T;
   /** Path relative to the cache directory. */
   readonly file: string;
   /** A PCS issuer chain: stored beside `file` as PEM, taken from the first of these response headers. */
@@ -161,6 +173,36 @@ export function nvidiaRimItem(endpoints: VendorEndpoints, id: string): Collatera
       return { value: xml };
     },
   };
+}
+
+/**
+ * The OCSP answer for one certificate. POSTed to the responder in the certificate's Authority
+ * Information Access (the certificate is one of a chain that verified to the pinned roots, so
+ * that URL is NVIDIA's word), else to NVIDIA's responder. Each request carries a fresh nonce,
+ * which a fetched answer must echo; a cached one is judged by its thisUpdate/nextUpdate alone.
+ */
+export function nvidiaOcspItem(endpoints: VendorEndpoints, query: OcspQuery): CollateralItem<StoredOcspAnswer> {
+  const parts = certIdParts(query);
+  const nonce = ocspNonce();
+  return {
+    what: `the OCSP answer for "${query.certificate.name}" (serial ${parts.serial})`,
+    service: 'the NVIDIA OCSP responder',
+    url: ocspUrlOf(query.certificate) ?? nvidiaOcspUrl(endpoints.nvidiaOcsp),
+    file: ocspFile(parts),
+    request: { method: 'POST', contentType: OCSP_REQUEST_CONTENT_TYPE, body: ocspRequest(query, nonce) },
+    fromVendor: (value) => ({ ...value, nonce }),
+    read: (bytes) => {
+      const r = readOcspAnswer(bytes, parts);
+      return 'invalid' in r ? r : { value: { der: bytes, ...(r.value.nextUpdate ? { nextUpdate: r.value.nextUpdate } : {}) } };
+    },
+    // Without a nextUpdate an answer cannot be judged current: it counts as stale, so it is fetched again.
+    nextUpdate: (value) => value.nextUpdate ?? new Date(0),
+  };
+}
+
+/** An OCSP answer as the store hands it out: the verifier's OcspAnswer plus the nextUpdate it read. */
+export interface StoredOcspAnswer extends OcspAnswer {
+  readonly nextUpdate?: Date;
 }
 
 function certificate(bytes: Uint8Array): Parsed<Uint8Array> {

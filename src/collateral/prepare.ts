@@ -8,12 +8,13 @@
  * Precedence: a VCEK from the operator's own lookup (`base`, e.g. --snp-vcek-dir) wins, and the
  * evidence's certificate table wins over both (no VCEK lookup then). TDX collateral from the store
  * wins field by field over `base.tdx`, which is one fixed directory and may be for another FMSPC.
- * RIMs are the union, by ID.
+ * RIMs are the union, by ID. OCSP answers: the operator's first, then those the store found for
+ * the device chains and for the signer chains of every RIM in the union.
  */
 import type { NodeCollateral, NodeEvidence } from '../attestation/node-appraisal.ts';
 import type { RimInput } from '../attestation/nvidia/appraise.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
-import { gpuRims } from './gpu.ts';
+import { gpuOcsp, gpuRimIds, gpuRims, type GpuOcspAnchors } from './gpu.ts';
 import { snpCertificates, snpCrl } from './snp.ts';
 import type { CollateralStore } from './store.ts';
 import { tdxCollateral } from './tdx.ts';
@@ -23,6 +24,8 @@ export interface PrepareOptions {
   readonly base?: NodeCollateral;
   /** The SEV-SNP product of reports that do not name it (version 2). */
   readonly snpProduct?: SnpProduct;
+  /** Roots whose chains are asked about over OCSP; default the pinned NVIDIA roots (tests pass generated ones). */
+  readonly gpuAnchors?: GpuOcspAnchors;
 }
 
 export interface PreparedCollateral {
@@ -44,9 +47,14 @@ export async function prepareCollateral(evidence: NodeEvidence, store: Collatera
     ids.add(rim.id);
     rims.push(rim);
   }
+  // Only the RIMs this evidence can use (the operator's directory may hold many): those with the
+  // IDs it implies, and any not named after an NVIDIA RIM ID, which the appraisal matches by version.
+  const wanted = new Set(evidence.gpus.flatMap((g) => Object.values(gpuRimIds(g.report, g.certificateChain))));
+  const usable = rims.filter((r) => r.id === undefined || wanted.has(r.id) || !/^NV_GPU_(DRIVER|VBIOS)_/.test(r.id));
+  const ocsp = evidence.gpus.length > 0 ? await gpuOcsp(store, evidence.gpus, usable, options.gpuAnchors) : { answers: [], notes: [] };
   return {
-    collateral: { ...base, ...cvm.collateral, rims },
-    notes: [...cvm.notes, ...gpus.flatMap((g) => g.notes.map((n) => `gpu ${g.uuid}: ${n}`))],
+    collateral: { ...base, ...cvm.collateral, rims, ...(ocsp.answers.length > 0 || base.ocsp ? { ocsp: [...(base.ocsp ?? []), ...ocsp.answers] } : {}) },
+    notes: [...cvm.notes, ...gpus.flatMap((g) => g.notes.map((n) => `gpu ${g.uuid}: ${n}`)), ...ocsp.notes],
   };
 }
 

@@ -13,8 +13,10 @@ import type { SnpProduct } from '../attestation/reference-values.ts';
 import type { KdsSigner } from './amd-kds.ts';
 import { DEFAULT_HTTP_LIMITS, redactUrl, undiciFetch, type FetchFunction, type HttpLimits } from './http.ts';
 import type { PckCa } from './intel-pcs.ts';
+import type { OcspQuery } from './nvidia-ocsp.ts';
 import {
   VENDOR_ENDPOINTS,
+  nvidiaOcspItem,
   nvidiaRimItem,
   snpCertChainItem,
   snpCrlItem,
@@ -27,6 +29,7 @@ import {
   type Parsed,
   type PckCrlCollateral,
   type SignedJsonCollateral,
+  type StoredOcspAnswer,
   type VendorEndpoints,
 } from './layout.ts';
 import { isRimId } from './nvidia-services.ts';
@@ -124,6 +127,11 @@ export class CollateralStore {
     return this.#lookup(nvidiaRimItem(this.#endpoints, id));
   }
 
+  /** The OCSP answer for one certificate of a chain that verified to the pinned roots (see nvidiaOcspItem). */
+  nvidiaOcsp(query: OcspQuery): Promise<Lookup<StoredOcspAnswer>> {
+    return this.#lookup(nvidiaOcspItem(this.#endpoints, query));
+  }
+
   /** Lookups of one item that overlap share one read and at most one request. */
   #lookup<T>(item: CollateralItem<T>): Promise<Lookup<T>> {
     let pending = this.#inflight.get(item.file) as Promise<Lookup<T>> | undefined;
@@ -179,7 +187,7 @@ export class CollateralStore {
     const where = `${item.what} (${redactUrl(item.url)})`;
     let answer;
     try {
-      answer = await this.#fetch(item.url, this.#limits);
+      answer = await this.#fetch(item.url, this.#limits, item.request);
     } catch (err) {
       return { status: 'failed', error: `${item.service} did not answer for ${where}: ${errorText(err)}` };
     }
@@ -199,7 +207,8 @@ export class CollateralStore {
       warning = `fetched but not stored in ${item.file}: ${errorText(err)}`;
     }
     const stale = this.#staleness(item, parsed.value);
-    return { status: 'found', value: parsed.value, from: 'vendor', ...(stale ? { stale: `${stale}, even in the copy just fetched` } : {}), ...(warning ? { warning } : {}) };
+    const value = item.fromVendor ? item.fromVendor(parsed.value) : parsed.value;
+    return { status: 'found', value, from: 'vendor', ...(stale ? { stale: `${stale}, even in the copy just fetched` } : {}), ...(warning ? { warning } : {}) };
   }
 }
 

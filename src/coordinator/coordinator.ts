@@ -216,7 +216,9 @@ export class Coordinator {
 
     return this.#serially(nodeName, async () => {
       const now = this.#now();
-      const expectation: NodeExpectation = { reportData: reportDataFor(decoded.nonce, decoded.agentKeySpki), nonce: decoded.nonce, gpuCount: gpuCapacity(node) };
+      // The devices this node's GPU UUIDs were verified as before bind the evidence (node-appraisal.ts).
+      const known = await this.#deps.store.ensure(node);
+      const expectation: NodeExpectation = { reportData: reportDataFor(decoded.nonce, decoded.agentKeySpki), nonce: decoded.nonce, gpuCount: gpuCapacity(node), gpuBindings: known.status?.gpuBindings ?? [] };
       const retained: RetainedEvidence = {
         evidence: decoded.evidence,
         expectation,
@@ -227,7 +229,7 @@ export class Coordinator {
       };
       const { verdict, simulated } = await this.#appraise(retained.evidence, expectation, manifest, now);
       const expiresAt = new Date(now.getTime() + reattestationMs(manifest));
-      const decision = await this.#decide(node, retained, verdict, simulated, manifest, now, expiresAt, 'attest');
+      const decision = await this.#decide(node, retained, verdict, simulated, manifest, now, expiresAt, 'attest', known);
       this.#deps.metrics?.attestations.inc({ result: decision.accepted ? 'accepted' : 'refused' });
       this.#deps.metrics?.appraisalSeconds.observe((performance.now() - started) / 1000);
       const manifestHash = manifest.status!.hash!;

@@ -7,10 +7,10 @@
  *   are NOT used: they identify the host, several CVMs share a host, and MASK_CHIP_ID zeroes it.
  * - TDX: no per-TD identifier exists in the quote; a TDX node is bound by the agent key in
  *   REPORTDATA and by its GPUs (docs/design.md).
- * - GPUs: the UUID they are reported under, and the attestation leaf certificate (its issuer, the
- *   per-device BROM certificate, its subject and its key), which only that device can sign for.
+ * - GPUs: the UUID they are reported under, and the device the verified evidence came from
+ *   (GpuClaims.deviceId: the serial of the per-device GSP BROM certificate that issued the leaf,
+ *   read from the chain that verified to NVIDIA's root), which only that device can sign for.
  */
-import { createHash, X509Certificate } from 'node:crypto';
 import type { CvmVerdict, GpuVerdict } from '../api/node-attestation.ts';
 import type { NodeClaims, NodeEvidence } from '../attestation/node-appraisal.ts';
 
@@ -28,7 +28,7 @@ export interface EvidenceIdentity {
   identifiers: EvidenceIdentifier[];
   /** SNP REPORT_ID (hex), for status.cvm.reportId. */
   reportId?: string;
-  /** GPU UUID -> device identity (hex), for status.gpus[].deviceIdentity. */
+  /** GPU UUID -> device (hex), as status.gpus[].deviceId records it. */
   gpuDevices: Map<string, string>;
 }
 
@@ -43,9 +43,10 @@ export function evidenceIdentity(evidence: NodeEvidence, claims: NodeClaims): Ev
     }
   }
   const gpuDevices = new Map<string, string>();
+  const verifiedDevices = new Map(claims.gpus.filter((g) => g.deviceId).map((g) => [g.uuid, g.deviceId!]));
   for (const gpu of evidence.gpus) {
     identifiers.push(gpuUuid(gpu.uuid));
-    const device = gpuDeviceIdentity(gpu.certificateChain);
+    const device = verifiedDevices.get(gpu.uuid);
     if (device) {
       gpuDevices.set(gpu.uuid, device);
       identifiers.push(gpuDevice(device, gpu.uuid));
@@ -60,26 +61,9 @@ export function identifiersFromStatus(status: { cvm?: CvmVerdict; gpus?: GpuVerd
   if (status.cvm?.platform === 'snp' && status.cvm.reportId) identifiers.push(snpLaunch(status.cvm.reportId));
   for (const gpu of status.gpus ?? []) {
     identifiers.push(gpuUuid(gpu.uuid));
-    if (gpu.deviceIdentity) identifiers.push(gpuDevice(gpu.deviceIdentity, gpu.uuid));
+    if (gpu.deviceId) identifiers.push(gpuDevice(gpu.deviceId, gpu.uuid));
   }
   return identifiers;
-}
-
-/**
- * SHA-256 over the leaf certificate's issuer, subject and public key (SPKI DER), hex. NVIDIA's
- * leaf names the device in its subject and issuer serial numbers and its key is the device's;
- * the certificate's own bytes are left out because firmware may re-issue it.
- */
-export function gpuDeviceIdentity(certificateChainPem: string): string | undefined {
-  const leaf = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(certificateChainPem)?.[0];
-  if (!leaf) return undefined;
-  try {
-    const cert = new X509Certificate(leaf);
-    const spki = cert.publicKey.export({ type: 'spki', format: 'der' });
-    return createHash('sha256').update(`${cert.issuer}\n${cert.subject}\n`).update(spki).digest('hex');
-  } catch {
-    return undefined;
-  }
 }
 
 export function identifierKey(id: EvidenceIdentifier): string {
@@ -95,5 +79,5 @@ function gpuUuid(uuid: string): EvidenceIdentifier {
 }
 
 function gpuDevice(digest: string, uuid: string): EvidenceIdentifier {
-  return { kind: 'gpu-device', value: digest, label: `the GPU device behind ${uuid} (leaf certificate ${digest.slice(0, 16)}…)` };
+  return { kind: 'gpu-device', value: digest, label: `the GPU device ${digest} behind ${uuid}` };
 }

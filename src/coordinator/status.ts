@@ -1,5 +1,5 @@
 /** NodeAttestation status for a verdict, an activation or a Manifest change: pure builders. */
-import type { NodeAttestationStatus } from '../api/node-attestation.ts';
+import type { GpuBindingStatus, GpuVerdict, NodeAttestationStatus } from '../api/node-attestation.ts';
 import type { NodeClaims } from '../attestation/node-appraisal.ts';
 import type { Reason } from '../attestation/verdict.ts';
 import { rfc3339, setCondition } from '../controllers/runtime/conditions.ts';
@@ -7,6 +7,8 @@ import type { EvidenceIdentity } from './evidence-identity.ts';
 
 const MAX_REASONS = 64;
 const MAX_REASON_LENGTH = 1024;
+const MAX_GPU_BINDINGS = 64;
+const MEASUREMENTS: Record<NodeClaims['gpus'][number]['measurements'], NonNullable<GpuVerdict['measurements']>> = { matched: 'Matched', mismatched: 'Mismatched', 'not-evaluated': 'NotEvaluated' };
 
 function clip(reasons: readonly string[]): string[] {
   const list = reasons.slice(0, MAX_REASONS).map((r) => (r.length > MAX_REASON_LENGTH ? `${r.slice(0, MAX_REASON_LENGTH - 1)}…` : r));
@@ -50,17 +52,23 @@ export function verdictStatus(current: NodeAttestationStatus | undefined, f: Ver
       ...(g.architecture ? { architecture: g.architecture } : {}),
       ...(g.driverVersion ? { driverVersion: g.driverVersion } : {}),
       ...(g.vbiosVersion ? { vbiosVersion: g.vbiosVersion } : {}),
-      ...(f.identity?.gpuDevices.get(g.uuid) ? { deviceIdentity: f.identity.gpuDevices.get(g.uuid) } : {}),
+      ...(g.deviceId ? { deviceId: g.deviceId.slice(0, 64) } : {}),
+      ...(g.mode ? { mode: g.mode.slice(0, 32) } : {}),
+      measurements: MEASUREMENTS[g.measurements],
       verified: g.verified,
       activated: false,
       reasons: clip(g.reasons),
     })),
   };
+  const bindings = gpuBindings(current?.gpuBindings, f.accepted ? f.claims.gpus : []);
+  if (bindings.length > 0) status.gpuBindings = bindings;
   let conditions = current?.conditions;
   if (f.accepted) {
     status.attestedAt = rfc3339(f.now);
     status.expiresAt = rfc3339(f.expiresAt);
-    conditions = setCondition(conditions, { type: 'Attested', status: 'True', reason: f.simulated ? 'VerifiedSimulated' : 'Verified', message: `CVM and ${f.claims.gpus.length} GPUs verified against Manifest ${f.manifestHash}${f.simulated ? ' (SIMULATED evidence, development only)' : ''}` }, f.now);
+    const unevaluated = f.claims.gpus.filter((g) => g.measurements === 'not-evaluated').map((g) => g.uuid);
+    const measurements = unevaluated.length > 0 ? `; the measurements of GPUs ${unevaluated.join(', ')} were NOT evaluated (no trusted RIM; the Manifest sets requireRIMs: false)` : '';
+    conditions = setCondition(conditions, { type: 'Attested', status: 'True', reason: f.simulated ? 'VerifiedSimulated' : 'Verified', message: `CVM and ${f.claims.gpus.length} GPUs verified against Manifest ${f.manifestHash}${f.simulated ? ' (SIMULATED evidence, development only)' : ''}${measurements}` }, f.now);
     conditions = setCondition(conditions, { type: 'GPUsActivated', status: 'False', reason: 'AwaitingActivation', message: 'grant issued; waiting for the agent to activate the GPUs and report the read-back' }, f.now);
   } else {
     conditions = setCondition(conditions, { type: 'Attested', status: 'False', reason: 'EvidenceRefused', message: summarise(f.reasons) }, f.now);
@@ -68,6 +76,13 @@ export function verdictStatus(current: NodeAttestationStatus | undefined, f: Ver
   }
   status.conditions = conditions;
   return status;
+}
+
+/** The bindings kept so far, plus those of the GPUs just verified (newest first, bounded). */
+function gpuBindings(kept: readonly GpuBindingStatus[] | undefined, gpus: NodeClaims['gpus']): GpuBindingStatus[] {
+  const fresh = gpus.filter((g) => g.verified && g.deviceId).map((g) => ({ uuid: g.uuid.slice(0, 64), deviceId: g.deviceId!.slice(0, 64) }));
+  const uuids = new Set(fresh.map((b) => b.uuid));
+  return [...fresh, ...(kept ?? []).filter((b) => !uuids.has(b.uuid))].slice(0, MAX_GPU_BINDINGS);
 }
 
 export function activatedStatus(current: NodeAttestationStatus, gpus: readonly string[], ready: boolean, now: Date): NodeAttestationStatus {

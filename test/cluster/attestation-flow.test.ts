@@ -141,6 +141,11 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       [`${nodes.good}-GPU-0`, true, true, '550.90.07', '96.00.9F.00.01'],
       [`${nodes.good}-GPU-1`, true, true, '550.90.07', '96.00.9F.00.01'],
     ]);
+    // What the API server keeps of the GPU verdict: measurements compared, the mode, the device
+    // behind each UUID, and the UUID-to-device bindings later evidence is held to.
+    assert.deepEqual(na.status!.gpus!.map((g) => [g.measurements, g.mode]), [['Matched', 'LEGACY'], ['Matched', 'LEGACY']]);
+    assert.ok(na.status!.gpus!.every((g) => /^[0-9a-f]+$/.test(g.deviceId ?? '')), JSON.stringify(na.status!.gpus));
+    assert.deepEqual(na.status!.gpuBindings!.map((b) => b.uuid).sort(), [`${nodes.good}-GPU-0`, `${nodes.good}-GPU-1`]);
     assert.equal(na.status!.manifestHash, operator.informers.manifests.get(manifestName)!.status!.hash);
     assert.ok(new Date(na.status!.expiresAt!).getTime() > Date.now() + 50 * 60_000);
     await waitFor(async () => schedulable(await getNode(nodes.good)), { description: 'node labelled and untainted' });
@@ -196,6 +201,28 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     });
   }
 
+  it('binds each GPU UUID to its device: evidence swapped between the UUIDs is refused, and the binding outlives the refusal', async () => {
+    const node = `${ns}-swap`;
+    await cp.createGpuNode(node, { gpus: 2 });
+    const uuids = [`${node}-GPU-0`, `${node}-GPU-1`];
+    const honest = await agent(node, { gpus: new SimulatedGpuControl(platform, { uuids }) });
+    assert.equal((await honest.agent.attestOnce()).accepted, true);
+    const bound = (await attestation(node)).status!.gpuBindings!;
+    assert.equal(bound.length, 2);
+
+    // The same two GPUs, each one's evidence reported under the other's UUID.
+    const { agent: swapped } = await agent(node, { gpus: relabelled(new SimulatedGpuControl(platform, { uuids }), [uuids[1]!, uuids[0]!]) });
+    const outcome = await swapped.attestOnce();
+    assert.equal(outcome.accepted, false);
+    assert.ok(!outcome.accepted && outcome.reasons.some((r) => r.includes('[node.gpu.uuid]') && r.includes('was attested as device')), JSON.stringify(outcome));
+    const refused = await attestation(node);
+    assert.equal(condition(refused, 'Attested')!.status, 'False');
+    assert.deepEqual(refused.status!.gpuBindings, bound, 'a refusal does not wipe the bindings');
+
+    const again = await agent(node, { gpus: new SimulatedGpuControl(platform, { uuids }) });
+    assert.equal((await again.agent.attestOnce()).accepted, true);
+  });
+
   it('answers a nonce issued to another node, a replayed nonce and a malformed request with 4xx, and leaves the node\'s verdict as it is', async () => {
     const goodClient = await client(nodes.good);
     const replayClient = await client(nodes.replay);
@@ -227,7 +254,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.ok(inUse.some((r) => r.includes(`GPU ${nodes.good}-GPU-0`) && r.includes(`node ${nodes.good}`)), inUse.join('\n'));
     assert.ok(!stolen.calls.includes('nvmlSystemSetConfComputeGpusReadyState 1'));
     assert.equal(condition(await attestation(nodes.good), 'Attested')!.status, 'True');
-    assert.ok((await attestation(nodes.good)).status!.gpus!.every((g) => /^[0-9a-f]{64}$/.test(g.deviceIdentity ?? '')), 'device identities recorded');
+    assert.ok((await attestation(nodes.good)).status!.gpus!.every((g) => /^[0-9a-f]+$/.test(g.deviceId ?? '')), 'device identities recorded');
     assert.ok(schedulable(await getNode(nodes.good)));
   });
 
@@ -354,6 +381,19 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
 async function rmSplice(dir: string, gpu: number): Promise<void> {
   const { rm } = await import('node:fs/promises');
   await rm(join(dir, `gpu${gpu}`, 'splice-nonce'), { force: true });
+}
+
+/** A GPU control that reports each GPU's evidence under another UUID (the evidence itself untouched). */
+function relabelled(inner: SimulatedGpuControl, uuids: readonly string[]): GpuControl {
+  return {
+    kind: 'relabelled',
+    listGpus: async () => (await inner.listGpus()).map((g, i) => ({ ...g, uuid: uuids[i]! })),
+    confComputeState: () => inner.confComputeState(),
+    collect: async (nonce) => (await inner.collect(nonce)).map((g, i) => ({ ...g, uuid: uuids[i]! })),
+    setGpusReady: (ready) => inner.setGpusReady(ready),
+    gpusReady: () => inner.gpusReady(),
+    close: () => inner.close(),
+  };
 }
 
 /** A GPU control whose reports have one signature byte flipped. */

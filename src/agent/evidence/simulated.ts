@@ -47,7 +47,9 @@ export async function createSimulatedPlatform(): Promise<SimulatedPlatform> {
     tdx,
     gpu,
     trust: { snp: snp.roots, tdx: tdxAnchors(tdx), gpu: { device: [gpu.roots.device], rim: [gpu.roots.rim] } },
-    collateral: { tdx: tdxCollateral, rims: [{ xml: rims.driver, id: rims.driverId }, { xml: rims.vbios, id: rims.vbiosId }] },
+    // The simulated OCSP responder signs a fresh answer per certificate and appraisal time, so a
+    // long `attestor dev` session never runs into stale ones.
+    collateral: { tdx: tdxCollateral, rims: [{ xml: rims.driver, id: rims.driverId }, { xml: rims.vbios, id: rims.vbiosId }], ocspResponder: gpu.ocspResponder },
   };
 }
 

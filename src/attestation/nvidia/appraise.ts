@@ -1,8 +1,13 @@
 /**
  * Appraisal of GPU evidence against a Manifest's GPU reference values: the report's authenticity
- * (verify.ts), the RIMs that fit it (chosen from those given, verified to the pinned RIM root),
- * its measurements against them, and the allowed architectures, driver and VBIOS versions and
- * pinned RIM digests. Every failed check is a Reason; nothing here throws for bad evidence.
+ * (verify.ts), the RIMs that fit it (chosen from those given, verified to the pinned RIM root and
+ * not revoked), its measurements against them, and the allowed architectures, driver and VBIOS
+ * versions and pinned RIM digests. Every failed check is a Reason; nothing here throws for bad
+ * evidence.
+ *
+ * With `requireRIMs: false` a missing or untrusted RIM refuses nothing, but its measurements are
+ * then reported as not evaluated (claims.measurements); a measurement that a trusted RIM
+ * contradicts is refused all the same: a relaxation never accepts a detected tampering.
  */
 import { createHash } from 'node:crypto';
 import type { GpuReferenceValues } from '../reference-values.ts';
@@ -12,7 +17,8 @@ import { buildGpuClaims, type GpuClaims, type RimChoice } from './claims.ts';
 import type { VerificationCache } from './cache.ts';
 import { compareMeasurements, type MeasurementComparison } from './measurements.ts';
 import { parseRim, verifyRim, type Rim, type RimKind } from './rim.ts';
-import { asReason, parseAnchors, verifyGpuReport, type GpuEvidence, type GpuExpectation, type GpuVerifyOptions } from './verify.ts';
+import { checkRevocation } from './ocsp.ts';
+import { asReason, parseAnchors, verifyGpuReport, type GpuEvidence, type GpuExpectation, type GpuPolicy, type GpuVerifyOptions } from './verify.ts';
 import type { GpuReport } from './spdm.ts';
 
 /** A RIM document as given; `id` is its RIM ID when known (file name, e.g. NV_GPU_DRIVER_GH100_550.90.07). */
@@ -27,9 +33,22 @@ export interface GpuAppraisalInput {
   readonly rims?: readonly RimInput[];
 }
 
+/** The policy a Manifest's GPU reference values state; every field left out is strict. */
+export function gpuPolicy(reference: GpuReferenceValues): GpuPolicy {
+  return {
+    requireFwid: reference.requireFWID !== false,
+    requireRims: reference.requireRIMs !== false,
+    revocation: {
+      requireAnswers: reference.ocsp?.required !== false,
+      allowUnknown: reference.ocsp?.allowUnknown === true,
+      revokedGracePeriodHours: reference.ocsp?.revokedGracePeriodHours ?? 0,
+    },
+  };
+}
+
 /**
- * Appraises one GPU. With `reference` absent only authenticity is required, plus matching RIMs
- * when any were given (what `attestor verify gpu` does without a Manifest).
+ * Appraises one GPU. With `reference` the Manifest's values and policy apply; without it (what
+ * `attestor verify gpu` does) only authenticity and RIMs, under `options.policy` (strict by default).
  */
 export async function appraiseGpuEvidence(
   input: GpuAppraisalInput,
@@ -37,11 +56,13 @@ export async function appraiseGpuEvidence(
   expectation: GpuExpectation,
   options: GpuVerifyOptions,
 ): Promise<Verdict<GpuClaims>> {
-  const verification = verifyGpuReport(input.evidence, expectation, options);
+  const policy = reference ? gpuPolicy(reference) : (options.policy ?? {});
+  const verifyOptions: GpuVerifyOptions = { ...options, policy };
+  const verification = verifyGpuReport(input.evidence, expectation, verifyOptions);
   const reasons: Reason[] = [...verification.reasons];
   const report = verification.report;
   const rimsGiven = input.rims ?? [];
-  const requireRIMs = reference ? reference.requireRIMs !== false : rimsGiven.length > 0;
+  const requireRIMs = policy.requireRims !== false;
 
   const rimReasons: Reason[] = [];
   const choices: { driver?: RimChoice; vbios?: RimChoice } = {};
@@ -57,27 +78,33 @@ export async function appraiseGpuEvidence(
         rimReasons.push(reason('gpu.rim.missing', `no ${kind} RIM for ${kind === 'driver' ? 'driver' : 'VBIOS'} ${wanted ?? '(version not in the report)'}${kind === 'vbios' ? ` (RIM ID ${expectedVbiosRimId(report) ?? 'unknown'})` : ''} among the ${rimsGiven.length} RIMs given`));
         continue;
       }
-      const choice = await choose(candidates, kind, reference, options);
+      const choice = await choose(candidates, kind, reference, verifyOptions);
       choices[kind] = choice;
       rimReasons.push(...choice.reasons);
     }
     for (const p of parsed) {
       if (p !== choices.driver?.input && p !== choices.vbios?.input) unused.push({ ...(p.id ? { id: p.id } : {}), kind: p.rim.kind, version: p.rim.colloquialVersion, digest: p.rim.digest });
     }
-    comparison = compareMeasurements(report, { driver: choices.driver?.rim, vbios: choices.vbios?.rim });
-    for (const index of comparison.conflicts) rimReasons.push(reason('gpu.rim.index-conflict', `RIM index ${index} is active in both the driver and the VBIOS RIM`));
+    // Required RIMs: compare with what was chosen, trusted or not (every finding is a refusal anyway).
+    // Optional RIMs: only a trusted RIM's golden values mean anything; the rest is not evaluated.
+    const compared = (c: RimChoice | undefined): RimChoice['rim'] | undefined => (c && (requireRIMs || c.reasons.length === 0) ? c.rim : undefined);
+    comparison = compareMeasurements(report, { driver: compared(choices.driver), vbios: compared(choices.vbios) });
+    const tampering: Reason[] = [];
+    for (const index of comparison.conflicts) tampering.push(reason('gpu.rim.index-conflict', `RIM index ${index} is active in both the driver and the VBIOS RIM`));
     for (const m of comparison.mismatched) {
-      rimReasons.push(reason('gpu.measurement', m.actual === undefined
+      tampering.push(reason('gpu.measurement', m.actual === undefined
         ? `measurement ${m.index} (${m.name}, ${m.source} RIM) is missing from the report`
         : `measurement ${m.index} (${m.name}, ${m.source} RIM) is ${m.actual}, expected ${m.expected.length > 1 ? `one of ${m.expected.join(', ')}` : m.expected[0]}`));
     }
+    rimReasons.push(...tampering);
+    if (!requireRIMs) reasons.push(...tampering);
   }
-  // Without a RIM requirement, RIM findings stay visible in the claims but refuse nothing.
+  // Without a RIM requirement, other RIM findings stay visible in the claims but refuse nothing.
   if (requireRIMs) reasons.push(...rimReasons);
 
   if (reference) reasons.push(...referenceReasons(reference, verification.architecture, report));
 
-  const claims = buildGpuClaims({ evidence: input.evidence, verification, choices, unused, comparison, rimReasons, reference });
+  const claims = buildGpuClaims({ evidence: input.evidence, verification, choices, unused, comparison, rimReasons, reference, requireRIMs });
   return verdict(claims, reasons);
 }
 
@@ -170,9 +197,25 @@ async function choose(candidates: readonly ParsedRimInput[], kind: RimKind, refe
       ...(options.cache ? { cache: options.cache } : {}),
     });
     const reasons = [...verification.reasons];
+    let revocation: RimChoice['revocation'] = [];
+    if (verification.certChainVerified) {
+      const checked = checkRevocation({
+        path: verification.signerChain,
+        from: 0,
+        answers: options.ocsp ?? [],
+        ...(options.ocspResponder ? { responder: options.ocspResponder } : {}),
+        at: options.at,
+        ...(options.policy?.revocation ? { policy: options.policy.revocation } : {}),
+        check: 'gpu.rim.ocsp',
+        label: `${label}: `,
+        ...(options.cache ? { cache: options.cache } : {}),
+      });
+      revocation = checked.statuses;
+      reasons.push(...checked.reasons);
+    }
     const pinned = !reference?.rimDigests || reference.rimDigests.some((d) => d.toLowerCase() === candidate.rim.digest);
     if (!pinned) reasons.push(reason('gpu.rim.digest', `${label}: its SHA-384 ${candidate.rim.digest} is not among the Manifest's rimDigests`));
-    const choice: RimChoice = { input: candidate, rim: candidate.rim, verification, pinned, reasons };
+    const choice: RimChoice = { input: candidate, rim: candidate.rim, verification, revocation, pinned, reasons };
     if (reasons.length === 0) return choice;
     first ??= choice;
   }

@@ -119,12 +119,7 @@ export interface ChainOptions {
  * The structure (signatures, names, CA flags) is cached; validity is checked at `at` each time.
  */
 export function verifyChain(chain: readonly ParsedCertificate[], options: ChainOptions): { path: readonly ParsedCertificate[]; reasons: Reason[] } {
-  const key = options.cache ? chainKey(chain, options) : undefined;
-  let structure = key ? options.cache!.get<ChainStructure>(key) : undefined;
-  if (!structure) {
-    structure = checkStructure(chain, options);
-    if (key) options.cache!.set(key, structure);
-  }
+  const structure = chainStructure(chain, options);
   const reasons = [...structure.reasons];
   for (const cert of structure.path) {
     if (options.at < cert.notBefore) reasons.push(reason(options.check, `${cert.name} is not valid before ${cert.notBefore.toISOString()} (checked at ${options.at.toISOString()})`));
@@ -133,7 +128,18 @@ export function verifyChain(chain: readonly ParsedCertificate[], options: ChainO
   return { path: structure.path, reasons };
 }
 
-function checkStructure(chain: readonly ParsedCertificate[], options: ChainOptions): ChainStructure {
+/** The time-independent part of verifyChain (signatures, names, CA flags), cached when a cache is given. */
+export function chainStructure(chain: readonly ParsedCertificate[], options: Omit<ChainOptions, 'at'>): ChainStructure {
+  const key = options.cache ? chainKey(chain, options) : undefined;
+  let structure = key ? options.cache!.get<ChainStructure>(key) : undefined;
+  if (!structure) {
+    structure = checkStructure(chain, options);
+    if (key) options.cache!.set(key, structure);
+  }
+  return structure;
+}
+
+function checkStructure(chain: readonly ParsedCertificate[], options: Omit<ChainOptions, 'at'>): ChainStructure {
   const { check } = options;
   const reasons: Reason[] = [];
   let certs = [...chain];
@@ -183,7 +189,7 @@ function issued(parent: ParsedCertificate, child: ParsedCertificate): boolean {
   }
 }
 
-function chainKey(chain: readonly ParsedCertificate[], options: ChainOptions): string {
+function chainKey(chain: readonly ParsedCertificate[], options: Omit<ChainOptions, 'at'>): string {
   const h = createHash('sha256');
   for (const c of chain) h.update(c.der).update('|');
   h.update('anchors');

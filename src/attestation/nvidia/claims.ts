@@ -11,12 +11,15 @@ import type { Rim, RimVerification } from './rim.ts';
 import type { GpuEvidence, GpuReportVerification } from './verify.ts';
 import { NVDEC0_DISABLED, NVDEC0_ENABLED } from './opaque-data.ts';
 import type { ParsedCertificate } from './certificates.ts';
+import { revocationSummary, type CertificateRevocation } from './ocsp.ts';
 
 /** The RIM picked for one kind, and how it fared. */
 export interface RimChoice {
   readonly input: unknown;
   readonly rim: Rim;
   readonly verification: RimVerification;
+  /** OCSP status of the signer chain's certificates (all but the root). */
+  readonly revocation: readonly CertificateRevocation[];
   /** Digest among the Manifest's rimDigests (true when none are pinned). */
   readonly pinned: boolean;
   readonly reasons: readonly Reason[];
@@ -30,6 +33,7 @@ export interface RimClaim {
   readonly signer?: string;
   readonly signatureVerified: boolean;
   readonly certChainVerified: boolean;
+  readonly revocation: readonly CertificateRevocation[];
   readonly pinned: boolean;
 }
 
@@ -44,21 +48,35 @@ export interface GpuClaims {
   readonly projectSku?: string;
   readonly chipSku?: string;
   readonly fwid?: string;
+  /** The multi-GPU mode FEATURE_FLAG states (SPT, MPT, PPCIE; LEGACY without one), or `unknown(<value>)`. */
+  readonly mode?: string;
+  /** The device's identity in its signed chain: serial number of the leaf's issuer (GSP BROM), hex. */
+  readonly deviceId?: string;
   readonly nvdec0?: string;
   readonly measurementBlocks?: number;
   /** Bytes after the signature (not covered by it); reported, not refused. */
   readonly trailingBytes?: number;
   /** Subjects' CNs, leaf first, ending with the pinned anchor when the chain reached one. */
   readonly certificateChain: readonly string[];
+  /** OCSP status of every certificate above the leaf. */
+  readonly revocation: readonly CertificateRevocation[];
   readonly rims: {
     readonly driver?: RimClaim;
     readonly vbios?: RimClaim;
     readonly unused: ReadonlyArray<{ readonly id?: string; readonly kind: string; readonly version: string; readonly digest: string }>;
   };
   readonly measurements?: {
+    /**
+     * matched: every active measurement of both RIMs compared and equal; mismatched: a trusted
+     * (or, with RIMs required, any chosen) RIM contradicts one; not-evaluated: a RIM was missing
+     * or not trusted, so some measurements were compared with nothing (requireRIMs: false).
+     */
+    readonly status: 'matched' | 'mismatched' | 'not-evaluated';
     readonly matched: number;
     readonly mismatched: readonly number[];
     readonly skipped: readonly number[];
+    /** Which RIMs' measurements were not evaluated, and why. */
+    readonly notEvaluated: ReadonlyArray<{ readonly rim: 'driver' | 'vbios'; readonly why: string }>;
   };
   /** NVIDIA's claim names and values. */
   readonly nvidia: Readonly<Record<string, unknown>>;
@@ -72,6 +90,7 @@ export interface ClaimInputs {
   readonly comparison: MeasurementComparison | undefined;
   readonly rimReasons: readonly Reason[];
   readonly reference: GpuReferenceValues | undefined;
+  readonly requireRIMs: boolean;
 }
 
 /** Builds the claims from the checks' outcomes; pure. */
@@ -95,7 +114,7 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
     'x-nvidia-gpu-attestation-report-parsed': v.parsed,
     'x-nvidia-gpu-attestation-report-nonce-match': v.nonceMatch,
     'x-nvidia-gpu-attestation-report-signature-verified': v.signatureVerified,
-    'x-nvidia-gpu-attestation-report-cert-chain': chainClaim(v.certChainVerified, path, v.ocsp.map((o) => o.status)),
+    'x-nvidia-gpu-attestation-report-cert-chain': chainClaim(v.certChainVerified, path, v.revocation),
     // nvtrust skips the comparison (and passes) when older firmware puts no FWID in the report.
     'x-nvidia-gpu-attestation-report-cert-chain-fwid-match': v.fwidMatch !== false,
   };
@@ -105,7 +124,7 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
     nvidia[`x-nvidia-gpu-${kind}-rim-schema-validated`] = c !== undefined;
     nvidia[`x-nvidia-gpu-${kind}-rim-version-match`] = c !== undefined;
     nvidia[`x-nvidia-gpu-${kind}-rim-signature-verified`] = c?.verification.signatureVerified ?? false;
-    nvidia[`x-nvidia-gpu-${kind}-rim-cert-chain`] = chainClaim(c?.verification.certChainVerified ?? false, c?.verification.signerChain ?? [], []);
+    nvidia[`x-nvidia-gpu-${kind}-rim-cert-chain`] = chainClaim(c?.verification.certChainVerified ?? false, c?.verification.signerChain ?? [], c?.revocation ?? []);
     nvidia[`x-nvidia-gpu-${kind}-rim-measurements-available`] = c !== undefined && c.rim.measurements.some((m) => m.active);
   }
   nvidia['x-nvidia-gpu-vbios-index-no-conflict'] = comparison !== undefined && comparison.conflicts.length === 0 && !hasCheck('gpu.rim.index-conflict');
@@ -129,6 +148,7 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
       ...(signer ? { signer } : {}),
       signatureVerified: c.verification.signatureVerified,
       certChainVerified: c.verification.certChainVerified,
+      revocation: c.revocation,
       pinned: c.pinned,
     };
   };
@@ -146,6 +166,8 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
   if (od?.projectSku) out.projectSku = od.projectSku;
   if (od?.chipSku) out.chipSku = od.chipSku;
   if (od?.fwid) out.fwid = Buffer.from(od.fwid).toString('hex');
+  if (v.mode !== undefined) out.mode = typeof v.mode === 'string' ? v.mode : `unknown(${v.mode.unknown})`;
+  if (v.deviceId) out.deviceId = v.deviceId;
   if (od?.nvdec0Status !== undefined) {
     out.nvdec0 = od.nvdec0Status === NVDEC0_ENABLED ? 'enabled' : od.nvdec0Status === NVDEC0_DISABLED ? 'disabled' : `0x${od.nvdec0Status.toString(16)}`;
   }
@@ -154,17 +176,33 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
     out.trailingBytes = report.trailingBytes;
   }
   out.certificateChain = path.map((c) => c.name);
+  out.revocation = v.revocation;
   out.rims = { ...(driver ? { driver } : {}), ...(vbios ? { vbios } : {}), unused: inputs.unused };
-  if (comparison) out.measurements = { matched: comparison.matched.length, mismatched: comparison.mismatched.map((m) => m.index), skipped: comparison.skipped };
+  if (comparison) {
+    const notEvaluated: Array<{ rim: 'driver' | 'vbios'; why: string }> = [];
+    for (const kind of ['driver', 'vbios'] as const) {
+      const c = choices[kind];
+      if (!c) notEvaluated.push({ rim: kind, why: `no ${kind} RIM fits the report` });
+      else if (c.reasons.length > 0) notEvaluated.push({ rim: kind, why: `the ${kind} RIM is not trusted: ${c.reasons.map((r) => `[${r.check}] ${r.message}`).join('; ')}` });
+    }
+    const mismatched = comparison.mismatched.length > 0 || comparison.conflicts.length > 0;
+    out.measurements = {
+      status: mismatched ? 'mismatched' : notEvaluated.length > 0 ? 'not-evaluated' : 'matched',
+      matched: comparison.matched.length,
+      mismatched: comparison.mismatched.map((m) => m.index),
+      skipped: comparison.skipped,
+      notEvaluated,
+    };
+  }
   out.nvidia = nvidia;
   return out as GpuClaims;
 }
 
-function chainClaim(valid: boolean, path: readonly ParsedCertificate[], ocsp: readonly string[]): Record<string, unknown> {
+function chainClaim(valid: boolean, path: readonly ParsedCertificate[], revocation: readonly CertificateRevocation[]): Record<string, unknown> {
   const notAfter = path.length > 0 ? new Date(Math.min(...path.map((c) => c.notAfter.getTime()))) : undefined;
   return {
     'x-nvidia-cert-status': valid ? 'valid' : 'invalid',
-    'x-nvidia-cert-ocsp-status': ocsp.length === 0 ? 'not-checked' : ocsp.every((s) => s === 'good') ? 'good' : ocsp.includes('revoked') ? 'revoked' : 'unknown',
+    'x-nvidia-cert-ocsp-status': revocationSummary(revocation),
     ...(notAfter && !Number.isNaN(notAfter.getTime()) ? { 'x-nvidia-cert-expiration-date': notAfter.toISOString() } : {}),
   };
 }

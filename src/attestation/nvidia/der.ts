@@ -7,6 +7,8 @@
 
 export interface Tlv {
   readonly tag: number;
+  /** Offset of the tag byte: the TLV's whole encoding is buf[at, end). */
+  readonly at: number;
   /** Start and end of the value (contents) within the buffer. */
   readonly start: number;
   readonly end: number;
@@ -32,7 +34,7 @@ export function readTlv(buf: Uint8Array, offset: number, limit = buf.length): Tl
   }
   const end = p + len;
   if (end > limit) throw new DerError(`value of ${len} bytes at ${offset} runs past its container`);
-  return { tag, start: p, end };
+  return { tag, at: offset, start: p, end };
 }
 
 /** The TLVs directly inside a constructed value. */

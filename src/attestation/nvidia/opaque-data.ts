@@ -51,7 +51,16 @@ export const OPAQUE_TYPE = {
   PROJECT_SKU: 18,
   FWID: 20,
   SWITCH_PDI: 22,
+  FEATURE_FLAG: 36,
 } as const;
+
+/**
+ * The GPU's multi-GPU mode as FEATURE_FLAG states it (go-nvattest-tools abi.ParseFeatureFlag):
+ * 0 single GPU passthrough, 1 multi-GPU passthrough, 2 protected PCIe. Reports from firmware
+ * before the field existed carry none: LEGACY.
+ */
+export type GpuMode = 'SPT' | 'MPT' | 'PPCIE' | 'LEGACY';
+const FEATURE_FLAG_MODES: Readonly<Record<number, GpuMode>> = { 0: 'SPT', 1: 'MPT', 2: 'PPCIE' };
 
 /** NVDEC0 status byte values (nvtrust BaseSettings.NVDEC_STATUS). */
 export const NVDEC0_ENABLED = 0xaa;
@@ -81,6 +90,14 @@ export interface OpaqueData {
   readonly msrCounts?: readonly number[];
   /** 8-byte PDIs of the NVSwitches the GPU is connected to, hex. */
   readonly switchPdis?: readonly string[];
+  /** FEATURE_FLAG as a little-endian number (at most 8 bytes); absent in older firmware's reports. */
+  readonly featureFlag?: number;
+}
+
+/** The mode a report states, or the unknown FEATURE_FLAG value. */
+export function gpuMode(od: OpaqueData): GpuMode | { unknown: number } {
+  if (od.featureFlag === undefined) return 'LEGACY';
+  return FEATURE_FLAG_MODES[od.featureFlag] ?? { unknown: od.featureFlag };
 }
 
 /** Parses the opaque data bytes; throws ParseError (check `gpu.report`) when malformed. */
@@ -136,6 +153,12 @@ export function parseOpaqueData(bytes: Uint8Array): OpaqueData {
   if (pdis) {
     if (pdis.length % 8 !== 0) throw new ParseError('gpu.report', `opaque data: SWITCH_PDI is ${pdis.length} bytes, not a multiple of 8`);
     out.switchPdis = Array.from({ length: pdis.length / 8 }, (_, i) => Buffer.from(pdis.subarray(i * 8, i * 8 + 8)).toString('hex'));
+  }
+  const flag = get(OPAQUE_TYPE.FEATURE_FLAG);
+  if (flag) {
+    if (flag.length === 0 || flag.length > 8) throw new ParseError('gpu.report', `opaque data: FEATURE_FLAG is ${flag.length} bytes, expected 1 to 8`);
+    // Little-endian; a value above 2^53 is unknown anyway, so Number precision does not matter.
+    out.featureFlag = flag.reduceRight((n, b) => n * 256 + b, 0);
   }
   return out;
 }

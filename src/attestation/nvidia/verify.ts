@@ -1,8 +1,10 @@
 /**
  * Authenticity of one GPU attestation report: parsed, nonce as expected, certificate chain to a
- * pinned NVIDIA Device Identity CA at the given time, the leaf's FWID equal to the report's,
- * optional OCSP answers good, and the ECDSA P-384 signature over request and response with the
- * leaf key. Reference values and RIMs are the appraiser's business (appraise.ts).
+ * pinned NVIDIA Device Identity CA at the given time, the leaf's FWID equal to the report's (and
+ * present, unless the policy allows older firmware without it), every certificate above the leaf
+ * not revoked according to current OCSP answers, a known multi-GPU mode, and the ECDSA P-384
+ * signature over request and response with the leaf key. Reference values and RIMs are the
+ * appraiser's business (appraise.ts).
  */
 import { createHash, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import type { GpuArchitecture } from '../reference-values.ts';
@@ -10,7 +12,8 @@ import { NVIDIA_DEVICE_IDENTITY_CA_PEM } from '../roots/nvidia.ts';
 import { ParseError, reason, type Reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import { architectureOf, parseCertificateChain, verifyChain, type ParsedCertificate } from './certificates.ts';
-import { checkOcsp, type OcspStatus } from './ocsp.ts';
+import { checkRevocation, type CertificateRevocation, type OcspAnswer, type OcspResponder, type RevocationPolicy } from './ocsp.ts';
+import { gpuMode, type GpuMode } from './opaque-data.ts';
 import { parseGpuReport, type GpuReport } from './spdm.ts';
 
 /** One GPU's evidence: the report bytes and its certificate chain as NVML returns them. */
@@ -35,12 +38,28 @@ export interface GpuTrustAnchors {
   readonly rim?: readonly string[];
 }
 
+/**
+ * What the relying party requires beyond authenticity; every default is the strict one. A
+ * Manifest's GPU reference values set it (appraise.ts), `attestor verify gpu` sets it from flags.
+ */
+export interface GpuPolicy {
+  /** Refuse a report without FWID (older firmware, e.g. driver 535). Default true. */
+  readonly requireFwid?: boolean;
+  /** Require matching driver and VBIOS RIMs for every active measurement. Default true (appraise.ts). */
+  readonly requireRims?: boolean;
+  /** OCSP for the device chain (above the leaf) and the RIM signer chains. Default: answers required, "good" only. */
+  readonly revocation?: RevocationPolicy;
+}
+
 export interface GpuVerifyOptions {
-  /** The time certificates must be valid at. */
+  /** The time certificates and OCSP answers must be valid at. */
   readonly at: Date;
   readonly trustAnchors?: GpuTrustAnchors;
-  /** DER OCSPResponses for certificates of the device chain; each must be for it, current and good. */
-  readonly ocsp?: readonly Uint8Array[];
+  /** OCSP answers (DER OCSPResponse) for the device and RIM chains; answers for other certificates are ignored. */
+  readonly ocsp?: readonly (OcspAnswer | Uint8Array)[];
+  /** Asked for certificates no answer covers (the simulated responder). */
+  readonly ocspResponder?: OcspResponder;
+  readonly policy?: GpuPolicy;
   readonly cache?: VerificationCache;
 }
 
@@ -58,7 +77,16 @@ export interface GpuReportVerification {
   /** True when equal, false when different, 'absent' when the report carries no FWID (older firmware). */
   readonly fwidMatch: boolean | 'absent';
   readonly archCheck: boolean;
-  readonly ocsp: readonly OcspStatus[];
+  /** OCSP status of each certificate above the leaf. */
+  readonly revocation: readonly CertificateRevocation[];
+  /** FEATURE_FLAG's mode (LEGACY when the report has none), or `unknown` with the value. */
+  readonly mode?: GpuMode | { unknown: number };
+  /**
+   * The device as its signed certificate chain names it: the serial number (hex) of the
+   * certificate that issued the leaf (GSP BROM on Hopper), which NVIDIA issues once per device,
+   * so it stays the same across firmware updates, unlike the leaf.
+   */
+  readonly deviceId?: string;
   readonly reasons: readonly Reason[];
 }
 
@@ -109,7 +137,10 @@ export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectati
   let fwidMatch: boolean | 'absent' = false;
   if (report && leaf) {
     const fwid = report.response.opaqueData.fwid;
-    if (!fwid) fwidMatch = 'absent';
+    if (!fwid) {
+      fwidMatch = 'absent';
+      if (options.policy?.requireFwid !== false) reasons.push(reason('gpu.fwid', 'the report carries no FWID (firmware before FWID reporting); the policy requires one'));
+    }
     else if (!leaf.fwid) reasons.push(reason('gpu.fwid', `the report carries FWID ${hex(fwid)} but "${leaf.name}" has no FWID extension`));
     else if (!Buffer.from(fwid).equals(leaf.fwid)) reasons.push(reason('gpu.fwid', `the report's FWID ${hex(fwid)} differs from the FWID ${hex(leaf.fwid)} in "${leaf.name}"`));
     else fwidMatch = true;
@@ -123,12 +154,26 @@ export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectati
     reasons.push(reason('gpu.arch', `the evidence says ${evidence.architecture}, the certificate chain is for ${architecture}`));
   }
 
-  let ocsp: OcspStatus[] = [];
-  if (options.ocsp && options.ocsp.length > 0) {
-    const checked = checkOcsp(options.ocsp, path, options.at, 'gpu.ocsp');
-    ocsp = checked.statuses;
+  let revocation: CertificateRevocation[] = [];
+  if (certChainVerified) {
+    // Only a chain that reached a pinned anchor has issuers to ask about; a broken one is refused already.
+    const checked = checkRevocation({
+      path,
+      from: 1,
+      answers: options.ocsp ?? [],
+      ...(options.ocspResponder ? { responder: options.ocspResponder } : {}),
+      at: options.at,
+      ...(options.policy?.revocation ? { policy: options.policy.revocation } : {}),
+      check: 'gpu.ocsp',
+      ...(options.cache ? { cache: options.cache } : {}),
+    });
+    revocation = checked.statuses;
     reasons.push(...checked.reasons);
   }
+
+  const mode = report ? gpuMode(report.response.opaqueData) : undefined;
+  if (mode && typeof mode === 'object') reasons.push(reason('gpu.mode', `the report's FEATURE_FLAG ${mode.unknown} is not a known mode (0 SPT, 1 MPT, 2 PPCIE)`));
+  const deviceId = chain.length > 1 ? chain[1]!.x509.serialNumber.toLowerCase() : undefined;
 
   const out: { -readonly [K in keyof GpuReportVerification]: GpuReportVerification[K] } = {
     chain,
@@ -139,11 +184,13 @@ export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectati
     certChainVerified,
     fwidMatch,
     archCheck,
-    ocsp,
+    revocation,
     reasons,
   };
   if (report) out.report = report;
   if (architecture) out.architecture = architecture;
+  if (mode !== undefined) out.mode = mode;
+  if (deviceId) out.deviceId = deviceId;
   return out;
 }
 

@@ -1,18 +1,22 @@
 /**
  * Simulated NVIDIA GPUs for tests and `attestor dev`: evidence in the exact byte formats of real
  * Hopper/Blackwell reports (SPDM request + MEASUREMENTS response with NVIDIA opaque data, signed
- * with ECDSA P-384), device certificate chains with the TCG DICE FWID extension, signed driver
- * and VBIOS RIMs (enveloped ecdsa-sha384 XML signatures under the c14n 1.1 URI, as NVIDIA's), and
- * OCSP answers. Everything is signed by roots generated here, so it verifies only where those
- * roots are configured as trust anchors: the same verifier, never a bypass.
+ * with ECDSA P-384), device certificate chains with the TCG DICE FWID extension (one GSP BROM
+ * certificate per device, as NVIDIA provisions them), signed driver and VBIOS RIMs (enveloped
+ * ecdsa-sha384 XML signatures under the c14n 1.1 URI, as NVIDIA's), and OCSP answers: single ones
+ * for tests, and a responder that signs a fresh answer for any certificate its CAs issued, so that
+ * `attestor dev`, which runs for hours, always has current ones. Everything is signed by roots
+ * generated here, so it verifies only where those roots are configured as trust anchors: the same
+ * verifier, never a bypass.
  */
-import { createHash, KeyObject, sign, webcrypto } from 'node:crypto';
+import { createHash, KeyObject, sign, webcrypto, X509Certificate } from 'node:crypto';
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfill before it loads.
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { GpuArchitecture } from '../reference-values.ts';
-import { encodeVbiosVersion, NVDEC0_DISABLED, NVDEC0_ENABLED } from '../nvidia/opaque-data.ts';
+import type { OcspAnswer, OcspResponder } from '../nvidia/ocsp.ts';
+import { encodeVbiosVersion, NVDEC0_DISABLED, NVDEC0_ENABLED, type GpuMode } from '../nvidia/opaque-data.ts';
 import { parseXml, signEnveloped } from '../nvidia/xmldsig.ts';
 import { HASH_NS, SWID_NS, TCG_RIM_NS } from '../nvidia/rim.ts';
 
@@ -27,6 +31,9 @@ const VBIOS_INDICES = [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12];
 const EC = { name: 'ECDSA', namedCurve: 'P-384' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-384' } as const;
 const DAY = 86_400_000;
+const MINUTE = 60_000;
+/** Answers of the responder are current for this long; it signs a new one when half of it has passed. */
+const RESPONDER_VALIDITY_MS = 60 * MINUTE;
 
 export interface GpuSimulatorOptions {
   readonly architecture?: GpuArchitecture;
@@ -37,6 +44,11 @@ export interface GpuSimulatorOptions {
   readonly notAfter?: Date;
   /** Validity of the RIM signer certificate. Default the CA validity. */
   readonly rimSignerNotAfter?: Date;
+  /**
+   * The OCSP responder URL to put in the Authority Information Access of certificates a CA
+   * issues (by the CA's subject); undefined leaves it out, as in NVIDIA's BROM and leaf certificates.
+   */
+  readonly ocspUrl?: (issuerSubject: string) => string | undefined;
 }
 
 /** What one simulated GPU reports; everything but the nonce has a realistic default. */
@@ -52,6 +64,8 @@ export interface GpuFields {
   /** A different FWID in the leaf certificate only (to simulate a mismatch). */
   readonly leafFwid?: Uint8Array;
   readonly nvdec0Disabled?: boolean;
+  /** FEATURE_FLAG in the opaque data: a mode, a raw value, or absent (default, as in the 535 and 550 reports). */
+  readonly mode?: Exclude<GpuMode, 'LEGACY'> | number;
   /** Replace report measurements by RIM index (SPDM index - 1). */
   readonly measurements?: Readonly<Record<number, Uint8Array>>;
   /** Bytes appended after the signature, as some real reports carry. */
@@ -91,7 +105,33 @@ export interface GpuSimulator {
   /** Driver and VBIOS RIM XML for the given (default) versions, and their RIM IDs. */
   rims(options?: RimOptions): Promise<{ driver: string; vbios: string; driverId: string; vbiosId: string }>;
   /** A DER OCSPResponse for certificate `index` of a GPU's chain (0 = leaf), signed by its issuer. */
-  ocsp(gpu: SimulatedGpu, index: number, status: 'good' | 'revoked' | 'unknown', times?: { thisUpdate?: Date; nextUpdate?: Date }): Uint8Array;
+  ocsp(gpu: SimulatedGpu, index: number, status: OcspStatusChoice, times?: OcspTimes): Uint8Array;
+  /** The same for certificate `index` of the RIM signer chain (0 = signer, 1 = its CA). */
+  rimOcsp(index: number, status: OcspStatusChoice, times?: OcspTimes): Uint8Array;
+  /** Signs a fresh "good" answer for any certificate one of this simulator's CAs issued. */
+  readonly ocspResponder: OcspResponder;
+  /** Every CA with its key (PEM), for tests that run a real OCSP responder (openssl ocsp) over them. */
+  issuers(): Promise<SimulatedIssuer[]>;
+}
+
+export type OcspStatusChoice = 'good' | 'revoked' | 'unknown';
+
+export interface OcspTimes {
+  thisUpdate?: Date;
+  nextUpdate?: Date;
+  /** Revocation time of a revoked answer; default thisUpdate. */
+  revokedAt?: Date;
+  /** The nonce to echo (an answer to a request that carried one). */
+  nonce?: Uint8Array;
+}
+
+/** One CA of the simulator: what a real OCSP responder for it needs. */
+export interface SimulatedIssuer {
+  readonly subject: string;
+  readonly certificatePem: string;
+  readonly privateKeyPem: string;
+  /** The certificates it issued so far: serial (hex, as openssl's index writes it) and subject. */
+  readonly issued: ReadonlyArray<{ readonly serial: string; readonly subject: string; readonly notAfter: Date }>;
 }
 
 export const SIM_DEFAULTS = {
@@ -106,6 +146,8 @@ interface Ca {
   readonly keys: CryptoKeyPair;
   readonly cert: x509.X509Certificate;
   readonly subject: string;
+  /** Certificates this CA issued (for its OCSP responder). */
+  readonly issued: Array<{ serial: string; subject: string; notAfter: Date }>;
 }
 
 /** Generates the roots, intermediates and keys once; GPUs and RIMs are then cheap to make. */
@@ -125,21 +167,34 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
   const root = async (subject: string): Promise<Ca> => {
     const keys = await keygen();
     const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: serial(seed, subject), name: subject, keys, ...validity, signingAlgorithm: SIGNING, extensions: caExtensions() }, webcrypto as never);
-    return { keys, cert, subject };
+    return { keys, cert, subject, issued: [] };
   };
   const issue = async (issuer: Ca, subject: string, extensions: x509.Extension[], keys?: CryptoKeyPair, v = validity): Promise<Ca> => {
     const k = keys ?? (await keygen());
+    const url = options.ocspUrl?.(issuer.subject);
+    const aia = url ? [new x509.AuthorityInfoAccessExtension({ ocsp: [new x509.GeneralName('url', url)] })] : [];
+    const serialNumber = serial(seed, subject);
     const cert = await x509.X509CertificateGenerator.create(
-      { serialNumber: serial(seed, subject), subject, issuer: issuer.subject, publicKey: k.publicKey, signingKey: issuer.keys.privateKey, ...v, signingAlgorithm: SIGNING, extensions },
+      { serialNumber, subject, issuer: issuer.subject, publicKey: k.publicKey, signingKey: issuer.keys.privateKey, ...v, signingAlgorithm: SIGNING, extensions: [...extensions, ...aia] },
       webcrypto as never,
     );
-    return { keys: k, cert, subject };
+    if (!issuer.issued.some((i) => i.serial === serialNumber.toUpperCase())) issuer.issued.push({ serial: serialNumber.toUpperCase(), subject, notAfter: v.notAfter });
+    return { keys: k, cert, subject, issued: [] };
   };
 
   const deviceRoot = await root('CN=Simulated NVIDIA Device Identity CA, O=attestor simulation');
   const identity = await issue(deviceRoot, `CN=Simulated NVIDIA ${chip} Identity, O=attestor simulation`, caExtensions());
   const provisioner = await issue(identity, `CN=Simulated NVIDIA ${chip} Provisioner ICA 1, O=attestor simulation`, caExtensions());
-  const brom = await issue(provisioner, `CN=${chip} A01 GSP BROM, O=attestor simulation`, caExtensions());
+  // One GSP BROM certificate per device, as NVIDIA provisions each GPU: its serial identifies the device.
+  const broms = new Map<string, Promise<Ca>>();
+  const bromOf = (uuid: string): Promise<Ca> => {
+    let brom = broms.get(uuid);
+    if (!brom) {
+      brom = issue(provisioner, `CN=${chip} A01 GSP BROM, O=attestor simulation, 2.5.4.5=${createHash('sha256').update(`${seed}/brom/${uuid}`).digest('hex').slice(0, 18).toUpperCase()}`, caExtensions());
+      broms.set(uuid, brom);
+    }
+    return brom;
+  };
   const leafKeys = await keygen();
   const leafPrivate = KeyObject.from(leafKeys.privateKey);
   const leafSpki = new Uint8Array(await webcrypto.subtle.exportKey('spki', leafKeys.publicKey));
@@ -150,7 +205,18 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
     notBefore,
     notAfter: options.rimSignerNotAfter ?? notAfter,
   });
-  const cas = [brom, provisioner, identity, deviceRoot];
+  const allCas = async (): Promise<Ca[]> => [deviceRoot, identity, provisioner, ...(await Promise.all(broms.values())), rimRoot, rimCa];
+  const keyOf = new Map<Ca, KeyObject>();
+  const signingKey = (ca: Ca): KeyObject => {
+    let k = keyOf.get(ca);
+    if (!k) keyOf.set(ca, (k = KeyObject.from(ca.keys.privateKey)));
+    return k;
+  };
+  // The responder finds the CA by the issuer certificate it is asked about; issued certificates by serial.
+  const caByDer = new Map<string, Ca>();
+  const rememberCa = (ca: Ca): void => void caByDer.set(Buffer.from(ca.cert.rawData).toString('base64'), ca);
+  for (const ca of [deviceRoot, identity, provisioner, rimRoot, rimCa]) rememberCa(ca);
+  const answered = new Map<string, { answer: OcspAnswer; renewAt: number }>();
 
   const golden = (index: number): Uint8Array => new Uint8Array(createHash('sha384').update(`${seed}/measurement/${index}`).digest());
 
@@ -161,6 +227,9 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
     golden,
 
     async gpu(uuid, fields) {
+      const brom = await bromOf(uuid);
+      rememberCa(brom);
+      const cas = [brom, provisioner, identity, deviceRoot];
       const fwid = fields.fwid === undefined ? new Uint8Array(createHash('sha384').update(`${seed}/fwid/${uuid}`).digest()) : fields.fwid;
       const leafFwid = fields.leafFwid ?? fwid ?? new Uint8Array(createHash('sha384').update(`${seed}/leaf-fwid/${uuid}`).digest());
       const leaf = await issue(
@@ -187,6 +256,7 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
           chipSku: fields.chipSku ?? SIM_DEFAULTS.chipSku,
           fwid,
           nvdec0: fields.nvdec0Disabled ? NVDEC0_DISABLED : NVDEC0_ENABLED,
+          featureFlag: fields.mode === undefined ? undefined : typeof fields.mode === 'number' ? fields.mode : { SPT: 0, MPT: 1, PPCIE: 2 }[fields.mode],
         }),
       });
       const signature = sign('sha384', body, { key: leafPrivate, dsaEncoding: 'ieee-p1363' });
@@ -213,14 +283,57 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
     },
 
     ocsp(gpu, index, status, times = {}) {
-      const cert = pkijs.Certificate.fromBER(gpu.certificatesDer[index]!);
       const issuerDer = gpu.certificatesDer[index + 1];
       if (!issuerDer) throw new Error(`certificate ${index} has no issuer in the chain`);
-      const issuer = pkijs.Certificate.fromBER(issuerDer);
-      const issuerKey = KeyObject.from(cas[index]!.keys.privateKey);
-      return ocspResponse(cert, issuer, issuerKey, status, times.thisUpdate ?? notBefore, times.nextUpdate ?? new Date(notBefore.getTime() + 3650 * DAY));
+      const ca = caByDer.get(Buffer.from(issuerDer).toString('base64'));
+      if (!ca) throw new Error(`certificate ${index}'s issuer is not one of this simulator's CAs`);
+      return answer(gpu.certificatesDer[index]!, ca, status, times);
+    },
+
+    rimOcsp(index, status, times = {}) {
+      const chain = [rimSigner, rimCa, rimRoot];
+      if (index < 0 || index > 1) throw new Error('the RIM signer chain has OCSP answers for its certificates 0 (signer) and 1 (CA)');
+      return answer(new Uint8Array(chain[index]!.cert.rawData), chain[index + 1]!, status, times);
+    },
+
+    ocspResponder(certificate, issuer, at) {
+      const ca = caByDer.get(Buffer.from(issuer).toString('base64'));
+      if (!ca) return undefined;
+      const key = `${Buffer.from(issuer).toString('base64')}/${new X509Certificate(certificate).serialNumber}`;
+      const cached = answered.get(key);
+      if (cached && at.getTime() < cached.renewAt && at.getTime() >= cached.renewAt - RESPONDER_VALIDITY_MS / 2) return cached.answer;
+      const thisUpdate = new Date(at.getTime() - MINUTE);
+      const fresh = { der: answer(certificate, ca, 'good', { thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + RESPONDER_VALIDITY_MS) }) };
+      answered.set(key, { answer: fresh, renewAt: thisUpdate.getTime() + RESPONDER_VALIDITY_MS / 2 });
+      return fresh;
+    },
+
+    async issuers() {
+      const cas = await allCas();
+      return Promise.all(
+        cas.map(async (ca) => ({
+          subject: ca.subject,
+          certificatePem: ca.cert.toString('pem'),
+          privateKeyPem: KeyObject.from(ca.keys.privateKey).export({ type: 'pkcs8', format: 'pem' }).toString(),
+          issued: [...ca.issued],
+        })),
+      );
     },
   };
+
+  function answer(certificate: Uint8Array, ca: Ca, status: OcspStatusChoice, times: OcspTimes): Uint8Array {
+    const thisUpdate = times.thisUpdate ?? notBefore;
+    return ocspResponse(
+      pkijs.Certificate.fromBER(certificate),
+      pkijs.Certificate.fromBER(new Uint8Array(ca.cert.rawData)),
+      signingKey(ca),
+      status,
+      thisUpdate,
+      times.nextUpdate ?? new Date(notBefore.getTime() + 3650 * DAY),
+      times.revokedAt ?? thisUpdate,
+      times.nonce,
+    );
+  }
 }
 
 /** The report bytes up to the signature: SPDM GET_MEASUREMENTS request + MEASUREMENTS response. */
@@ -249,7 +362,7 @@ function buildReport(p: { nonce: Uint8Array; responderNonce: Uint8Array; blocks:
 }
 
 /** Opaque data TLVs in the order real H100 firmware writes them. */
-function opaqueData(f: { driverVersion: string; vbiosVersion: string; project: string; projectSku: string; chipSku: string; fwid: Uint8Array | null; nvdec0: number }): Uint8Array {
+function opaqueData(f: { driverVersion: string; vbiosVersion: string; project: string; projectSku: string; chipSku: string; fwid: Uint8Array | null; nvdec0: number; featureFlag: number | undefined }): Uint8Array {
   const tlv = (type: number, value: Uint8Array): Buffer => {
     const h = Buffer.alloc(4);
     h.writeUInt16LE(type, 0);
@@ -275,6 +388,7 @@ function opaqueData(f: { driverVersion: string; vbiosVersion: string; project: s
   ];
   if (f.fwid) parts.push(tlv(20, f.fwid));
   parts.push(tlv(21, new Uint8Array([0x55])));
+  if (f.featureFlag !== undefined) parts.push(tlv(36, new Uint8Array([f.featureFlag & 0xff])));
   return new Uint8Array(Buffer.concat(parts));
 }
 
@@ -329,7 +443,7 @@ async function signRim(xml: string, key: CryptoKey, chainDer: readonly Uint8Arra
   return signEnveloped(parseXml(xml), key, chainDer);
 }
 
-function ocspResponse(cert: pkijs.Certificate, issuer: pkijs.Certificate, issuerKey: KeyObject, status: 'good' | 'revoked' | 'unknown', thisUpdate: Date, nextUpdate: Date): Uint8Array {
+function ocspResponse(cert: pkijs.Certificate, issuer: pkijs.Certificate, issuerKey: KeyObject, status: OcspStatusChoice, thisUpdate: Date, nextUpdate: Date, revokedAt: Date, nonce: Uint8Array | undefined): Uint8Array {
   const sha384 = (b: Uint8Array | ArrayBuffer): Uint8Array => new Uint8Array(createHash('sha384').update(new Uint8Array(b)).digest());
   const certID = new pkijs.CertID({
     hashAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: '2.16.840.1.101.3.4.2.2' }),
@@ -341,12 +455,15 @@ function ocspResponse(cert: pkijs.Certificate, issuer: pkijs.Certificate, issuer
     status === 'good'
       ? new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 } })
       : status === 'revoked'
-        ? new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 1 }, value: [new asn1js.GeneralizedTime({ valueDate: thisUpdate })] })
+        ? new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 1 }, value: [new asn1js.GeneralizedTime({ valueDate: revokedAt })] })
         : new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 2 } });
   const responseData = new pkijs.ResponseData({
     responderID: issuer.subject,
     producedAt: thisUpdate,
     responses: [new pkijs.SingleResponse({ certID, certStatus, thisUpdate, nextUpdate })],
+    ...(nonce
+      ? { responseExtensions: [new pkijs.Extension({ extnID: '1.3.6.1.5.5.7.48.1.2', extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER() })] }
+      : {}),
   });
   const tbs = new Uint8Array(responseData.toSchema(true).toBER());
   // pkijs encodes a ResponseData inside a BasicOCSPResponse from these bytes only.

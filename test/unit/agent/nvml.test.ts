@@ -204,7 +204,7 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
       for (const [i, g] of gpus.entries()) await s.setReportForNonce(i, NONCE, g.report);
       const evidence = await (await open()).collect(NONCE);
       for (const [i, e] of evidence.entries()) {
-        const v = verifyGpuReport({ report: e.report, certificateChain: e.certificateChainPem, uuid: e.uuid }, { nonce: NONCE }, { at: new Date('2025-06-01T00:00:00Z'), trustAnchors: { device: [sim.roots.device] } });
+        const v = verifyGpuReport({ report: e.report, certificateChain: e.certificateChainPem, uuid: e.uuid }, { nonce: NONCE }, { at: new Date('2025-06-01T00:00:00Z'), trustAnchors: { device: [sim.roots.device] }, ocspResponder: sim.ocspResponder });
         assert.deepEqual(v.reasons, [], `GPU ${i}`);
       }
     });

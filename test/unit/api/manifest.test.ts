@@ -129,6 +129,23 @@ describe('manifest relaxations', () => {
     assert.match(relaxed.message, /acceptSimulatedEvidence/);
     assert.match(relaxed.message, /allowProvisionalFirmware/);
   });
+  it('names every GPU field that turns off a fail-closed check: RIMs, FWID, OCSP answers, unknown and revoked status', () => {
+    const spec = validSpec();
+    spec.referenceValues.gpu = { ...spec.referenceValues.gpu!, requireRIMs: false, requireFWID: false, ocsp: { required: false, allowUnknown: true, revokedGracePeriodHours: 48 } };
+    assert.deepEqual(manifestRelaxations(spec).map((r) => r.path), [
+      'spec.referenceValues.gpu.requireRIMs',
+      'spec.referenceValues.gpu.requireFWID',
+      'spec.referenceValues.gpu.ocsp.required',
+      'spec.referenceValues.gpu.ocsp.allowUnknown',
+      'spec.referenceValues.gpu.ocsp.revokedGracePeriodHours',
+    ]);
+    assert.match(manifestRelaxations(spec).at(-1)!.message, /48 hours/);
+  });
+  it('does not count GPU fields set to their strict values as relaxations', () => {
+    const spec = validSpec();
+    spec.referenceValues.gpu = { ...spec.referenceValues.gpu!, requireRIMs: true, requireFWID: true, ocsp: { required: true, allowUnknown: false, revokedGracePeriodHours: 0 } };
+    assert.deepEqual(manifestRelaxations(spec), []);
+  });
   it('a TDX entry that accepts missing collateral is a relaxation, named by its index', () => {
     const spec = validSpec();
     spec.referenceValues.tdx = [{ mrTd: ['02'.repeat(48)] }, { mrTd: ['03'.repeat(48)], allowMissingCollateral: true }];

@@ -114,10 +114,21 @@ describe('prepareCollateral', function () {
     const base = { rims: [{ id: 'NV_GPU_DRIVER_GH100_550.144.03', xml: '<base/>' }] };
     const prepared = await prepareCollateral({ cvm: snpEvidence().cvm, gpus: [{ uuid: 'GPU-0', ...gpu }, { uuid: 'GPU-1', ...gpu }] }, store(false), { base: { ...base, snpCertificates: () => sim.endorsementPem } });
     assert.deepEqual(prepared.collateral.rims!.map((r) => r.id), ['NV_GPU_DRIVER_GH100_550.144.03', VBIOS]);
-    const gpuNotes = prepared.notes.filter((n) => n.startsWith('gpu '));
-    assert.deepEqual(gpuNotes, [
+    const rimNotes = prepared.notes.filter((n) => n.startsWith('gpu ') && n.includes(': RIM '));
+    assert.deepEqual(rimNotes, [
       'gpu GPU-0: RIM NV_GPU_DRIVER_GH100_535.86.09 is not in the cache (nvidia/rim/NV_GPU_DRIVER_GH100_535.86.09.xml) and fetching is off',
       'gpu GPU-1: RIM NV_GPU_DRIVER_GH100_535.86.09 is not in the cache (nvidia/rim/NV_GPU_DRIVER_GH100_535.86.09.xml) and fetching is off',
+    ]);
+    // OCSP: one lookup per certificate however many GPUs share it (both GPUs bring the same chain),
+    // for the device chain above the leaf and for the VBIOS RIM's signer chain.
+    const ocspNotes = prepared.notes.filter((n) => n.includes('the OCSP answer for'));
+    assert.deepEqual(ocspNotes.map((n) => /^(\S+ \S+): the OCSP answer for "([^"]+)"/.exec(n)!.slice(1).join(' ')), [
+      'gpu GPU-0 GH100 A01 GSP BROM',
+      'gpu GPU-0 NVIDIA GH100 Provisioner ICA 1',
+      'gpu GPU-0 NVIDIA GH100 Identity',
+      `rim ${VBIOS} HCC RIM L4 Signer`,
+      `rim ${VBIOS} NVIDIA Reference Value L3 GH100 001`,
+      `rim ${VBIOS} NVIDIA Reference Value GH100 CA`,
     ]);
   });
 

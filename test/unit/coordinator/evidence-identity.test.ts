@@ -1,7 +1,7 @@
 // What identifies a node's evidence (item 8) and which refused evidence is kept (item 18): pure rules.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { evidenceIdentity, gpuDeviceIdentity, identifiersFromStatus } from '../../../src/coordinator/evidence-identity.ts';
+import { evidenceIdentity, identifiersFromStatus } from '../../../src/coordinator/evidence-identity.ts';
 import { retainable } from '../../../src/coordinator/retained-evidence.ts';
 import type { NodeClaims, NodeEvidence } from '../../../src/attestation/node-appraisal.ts';
 import { gpuPath } from '../../vectors/nvidia/testdata.ts';
@@ -10,18 +10,18 @@ const chain550 = readFileSync(gpuPath('hopper-550/certs.pem'), 'utf8');
 const chain535 = readFileSync(gpuPath('hopper-535/certs.pem'), 'utf8');
 
 describe('evidence identity', () => {
-  it('identifies a real H100 by its leaf certificate (issuer, subject, key), stable across PEM formatting', () => {
-    const id550 = gpuDeviceIdentity(chain550);
-    assert.match(id550!, /^[0-9a-f]{64}$/);
-    assert.notEqual(id550, gpuDeviceIdentity(chain535), 'two devices');
-    assert.equal(gpuDeviceIdentity(chain550.replace(/\n/g, '\r\n')), id550);
-    assert.equal(gpuDeviceIdentity('not a certificate'), undefined);
+  it('identifies a GPU by the device its verified evidence came from, and none where verification found none', () => {
+    const evidence = { cvm: { platform: 'tdx', report: new Uint8Array() }, gpus: [{ uuid: 'GPU-1', report: new Uint8Array(), certificateChain: chain550 }, { uuid: 'GPU-2', report: new Uint8Array(), certificateChain: chain535 }] } as NodeEvidence;
+    const claims = { cvm: { platform: 'tdx', verified: true, reasons: [], details: {} }, gpus: [{ uuid: 'GPU-1', deviceId: 'ab12' }, { uuid: 'GPU-2' }] } as unknown as NodeClaims;
+    const identity = evidenceIdentity(evidence, claims);
+    assert.deepEqual(identity.identifiers.map((i) => `${i.kind}:${i.value}`), ['gpu-uuid:GPU-1', 'gpu-device:ab12', 'gpu-uuid:GPU-2']);
+    assert.deepEqual([...identity.gpuDevices], [['GPU-1', 'ab12']]);
   });
 
   it('takes REPORT_ID for SNP (not CHIP_ID), UUID and device for GPUs, and nothing per TD for TDX', () => {
     const reportId = '5a'.repeat(32);
     const gpus = [{ uuid: 'GPU-1', report: new Uint8Array(), certificateChain: chain550 }];
-    const claims = (details: unknown): NodeClaims => ({ cvm: { platform: 'snp', verified: true, reasons: [], details }, gpus: [] });
+    const claims = (details: unknown): NodeClaims => ({ cvm: { platform: 'snp', verified: true, reasons: [], details }, gpus: [{ uuid: 'GPU-1', deviceId: 'cd'.repeat(8) }] }) as unknown as NodeClaims;
     const snp = evidenceIdentity({ cvm: { platform: 'snp', report: new Uint8Array() }, gpus } as NodeEvidence, claims({ reportId, chipId: '11'.repeat(64) }));
     assert.deepEqual(snp.identifiers.map((i) => i.kind), ['snp-launch', 'gpu-uuid', 'gpu-device']);
     assert.equal(snp.reportId, reportId);
@@ -31,7 +31,7 @@ describe('evidence identity', () => {
   });
 
   it('reads the same identifiers back from NodeAttestation status', () => {
-    const ids = identifiersFromStatus({ cvm: { platform: 'snp', verified: true, reportId: '5a'.repeat(32) }, gpus: [{ uuid: 'GPU-1', verified: true, activated: true, deviceIdentity: 'cd'.repeat(32) }] });
+    const ids = identifiersFromStatus({ cvm: { platform: 'snp', verified: true, reportId: '5a'.repeat(32) }, gpus: [{ uuid: 'GPU-1', verified: true, activated: true, deviceId: 'cd'.repeat(32) }] });
     assert.deepEqual(ids.map((i) => `${i.kind}:${i.value}`), [`snp-launch:${'5a'.repeat(32)}`, 'gpu-uuid:GPU-1', `gpu-device:${'cd'.repeat(32)}`]);
   });
 });

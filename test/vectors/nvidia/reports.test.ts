@@ -8,11 +8,15 @@ import { parseRim } from '../../../src/attestation/nvidia/rim.ts';
 import { verifyGpuReport } from '../../../src/attestation/nvidia/verify.ts';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM, NVIDIA_RIM_ROOT_CA_PEM } from '../../../src/attestation/roots/nvidia.ts';
 import { createGpuSimulator } from '../../../src/attestation/sim/gpu.ts';
-import { gpuPath, hexBytes, NONCE_535, NONCE_550, NOW, reportBytes, RIM_TIME, text } from './testdata.ts';
+import { gpuPath, hexBytes, NO_OCSP_IN_TESTDATA, NONCE_535, NONCE_550, NOW, OLD_FIRMWARE, reportBytes, RIM_TIME, text } from './testdata.ts';
 
 const hopper550 = { report: reportBytes('hopper-550/report.hex'), certificateChain: text('hopper-550/certs.pem') };
 const hopper535 = { report: reportBytes('hopper-535/report.hex'), certificateChain: text('hopper-535/certs.pem') };
 const checks = (reasons: readonly { check: string }[]): string[] => [...new Set(reasons.map((r) => r.check))].sort();
+/** Verify options for these vectors: no OCSP answers exist for them (testdata.ts). */
+const at = (time: Date, policy: object = {}) => ({ at: time, policy: { ...NO_OCSP_IN_TESTDATA, ...policy } });
+/** hopper-535's firmware reports no FWID. */
+const at535 = (time: Date) => at(time, OLD_FIRMWARE);
 
 describe('vectors: real NVIDIA GPU reports', () => {
   it('pins the NVIDIA roots exactly as in the shared testdata', () => {
@@ -21,7 +25,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
   });
 
   it('hopper-550 is authentic with its nonce: driver 550.90.07, VBIOS 96.00.9F.00.01, FWID matches', () => {
-    const v = verifyGpuReport(hopper550, { nonce: hexBytes(NONCE_550) }, { at: NOW });
+    const v = verifyGpuReport(hopper550, { nonce: hexBytes(NONCE_550) }, at(NOW));
     assert.deepEqual(v.reasons, []);
     assert.equal(v.signatureVerified, true);
     assert.equal(v.certChainVerified, true);
@@ -34,10 +38,26 @@ describe('vectors: real NVIDIA GPU reports', () => {
     assert.equal(v.report!.response.blocks.length, 64);
     assert.equal(v.report!.trailingBytes, 0);
     assert.deepEqual(v.path.map((c) => c.name), ['GH100 A01 GSP FMC LF', 'GH100 A01 GSP BROM', 'NVIDIA GH100 Provisioner ICA 1', 'NVIDIA GH100 Identity', 'NVIDIA Device Identity CA']);
+    // The device: its GSP BROM certificate's serial; no FEATURE_FLAG in this firmware's report.
+    assert.equal(v.deviceId, '41431d480fe5e87274');
+    assert.equal(v.mode, 'LEGACY');
+    assert.deepEqual(v.revocation.map((r) => [r.certificate, r.status]), [['GH100 A01 GSP BROM', 'not-checked'], ['NVIDIA GH100 Provisioner ICA 1', 'not-checked'], ['NVIDIA GH100 Identity', 'not-checked']]);
+  });
+
+  it('refuses hopper-550 under the default policy without OCSP answers, naming every certificate above the leaf', () => {
+    const v = verifyGpuReport(hopper550, { nonce: hexBytes(NONCE_550) }, { at: NOW });
+    assert.deepEqual(checks(v.reasons), ['gpu.ocsp']);
+    assert.deepEqual(v.reasons.map((r) => /"([^"]+)"/.exec(r.message)?.[1]), ['GH100 A01 GSP BROM', 'NVIDIA GH100 Provisioner ICA 1', 'NVIDIA GH100 Identity']);
+  });
+
+  it('refuses hopper-535 under the default policy: its firmware reports no FWID', () => {
+    const v = verifyGpuReport(hopper535, { nonce: hexBytes(NONCE_535) }, at(NOW));
+    assert.deepEqual(checks(v.reasons), ['gpu.fwid']);
+    assert.match(v.reasons[0]!.message, /no FWID/);
   });
 
   it('hopper-535 is authentic with its nonce: driver 535.86.09, VBIOS 96.00.5E.00.01, no FWID in the report', () => {
-    const v = verifyGpuReport(hopper535, { nonce: hexBytes(NONCE_535) }, { at: NOW });
+    const v = verifyGpuReport(hopper535, { nonce: hexBytes(NONCE_535) }, at535(NOW));
     assert.deepEqual(v.reasons, []);
     assert.equal(v.fwidMatch, 'absent');
     assert.equal(v.report!.response.opaqueData.driverVersion, '535.86.09');
@@ -46,7 +66,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
   });
 
   it('hopper-535: all 12 active measurements match the PROD VBIOS RIM (NVDEC0 disabled, index 35 is a driver index)', () => {
-    const v = verifyGpuReport(hopper535, { nonce: hexBytes(NONCE_535) }, { at: NOW });
+    const v = verifyGpuReport(hopper535, { nonce: hexBytes(NONCE_535) }, at535(NOW));
     const rim = parseRim(text('rims/NV_GPU_VBIOS_1010_0200_882_96005E0001.xml'));
     const c = compareMeasurements(v.report!, { vbios: rim });
     assert.equal(c.active.vbios, 12);
@@ -57,7 +77,8 @@ describe('vectors: real NVIDIA GPU reports', () => {
 
   it('hopper-535 appraised with its VBIOS RIM: refused only because no driver RIM for 535.86.09 verifies', async () => {
     const rims = [{ xml: text('rims/NV_GPU_VBIOS_1010_0200_882_96005E0001.xml'), id: 'NV_GPU_VBIOS_1010_0200_882_96005E0001' }];
-    const reference = { architectures: ['HOPPER' as const], driverVersions: ['535.86.09'], vbiosVersions: ['96.00.5E.00.01'] };
+    // No OCSP answers and no FWID for this vector: the Manifest opts out of both (testdata.ts).
+    const reference = { architectures: ['HOPPER' as const], driverVersions: ['535.86.09'], vbiosVersions: ['96.00.5E.00.01'], requireFWID: false, ocsp: { required: false } };
     const strict = await appraiseGpuEvidence({ evidence: hopper535, rims }, reference, { nonce: hexBytes(NONCE_535) }, { at: RIM_TIME });
     assert.deepEqual(checks(strict.reasons), ['gpu.rim.missing']);
     assert.match(strict.reasons[0]!.message, /no driver RIM for driver 535\.86\.09/);
@@ -69,11 +90,14 @@ describe('vectors: real NVIDIA GPU reports', () => {
     const lax = await appraiseGpuEvidence({ evidence: hopper535, rims }, { ...reference, requireRIMs: false, rimDigests: [digest] }, { nonce: hexBytes(NONCE_535) }, { at: RIM_TIME });
     assert.deepEqual(lax.reasons, []);
     assert.equal(lax.verified, true);
+    // Accepted, but not silently: the driver measurements were compared with nothing.
+    assert.equal(lax.claims.measurements?.status, 'not-evaluated');
+    assert.deepEqual(lax.claims.measurements?.notEvaluated.map((n) => n.rim), ['driver']);
   });
 
   it('hopper-535 with the edited driver RIM: its signature is refused, and its measurements do not match', async () => {
     const rims = ['NV_GPU_DRIVER_GH100_535.86.09_measurement_mismatch', 'NV_GPU_VBIOS_1010_0200_882_96005E0001'].map((id) => ({ id, xml: text(`rims/${id}.xml`) }));
-    const v = await appraiseGpuEvidence({ evidence: hopper535, rims }, undefined, { nonce: hexBytes(NONCE_535) }, { at: RIM_TIME });
+    const v = await appraiseGpuEvidence({ evidence: hopper535, rims }, undefined, { nonce: hexBytes(NONCE_535) }, at535(RIM_TIME));
     assert.deepEqual(checks(v.reasons), ['gpu.measurement', 'gpu.rim.signature']);
     assert.equal(v.claims.rims.driver?.id, 'NV_GPU_DRIVER_GH100_535.86.09_measurement_mismatch');
     assert.equal(v.claims.rims.driver?.signatureVerified, false);
@@ -82,20 +106,20 @@ describe('vectors: real NVIDIA GPU reports', () => {
 
   it('hopper-535 with the VBIOS mismatch twin first: that RIM is used and measurement 9 is refused', async () => {
     const rims = ['NV_GPU_VBIOS_1010_0200_882_96005E0001_measurement_mismatch', 'NV_GPU_VBIOS_1010_0200_882_96005E0001'].map((id) => ({ id, xml: text(`rims/${id}.xml`) }));
-    const v = await appraiseGpuEvidence({ evidence: hopper535, rims }, { architectures: ['HOPPER'], driverVersions: ['535.86.09'], vbiosVersions: ['96.00.5E.00.01'], requireRIMs: true }, { nonce: hexBytes(NONCE_535) }, { at: RIM_TIME });
+    const v = await appraiseGpuEvidence({ evidence: hopper535, rims }, { architectures: ['HOPPER'], driverVersions: ['535.86.09'], vbiosVersions: ['96.00.5E.00.01'], requireRIMs: true, requireFWID: false, ocsp: { required: false } }, { nonce: hexBytes(NONCE_535) }, { at: RIM_TIME });
     assert.deepEqual(checks(v.reasons), ['gpu.measurement', 'gpu.rim.missing']);
     assert.deepEqual(v.claims.measurements?.mismatched, [9]);
     assert.equal(v.claims.rims.unused.length, 1);
   });
 
   it('refuses a wrong nonce with gpu.nonce only', () => {
-    const v = verifyGpuReport(hopper550, { nonce: hexBytes(NONCE_535) }, { at: NOW });
+    const v = verifyGpuReport(hopper550, { nonce: hexBytes(NONCE_535) }, at(NOW));
     assert.deepEqual(checks(v.reasons), ['gpu.nonce']);
   });
 
   it('refuses negative/invalid-signature.hex with hopper-550 certificates: bad signature', () => {
     const report = reportBytes('negative/invalid-signature.hex');
-    const v = verifyGpuReport({ report, certificateChain: hopper550.certificateChain }, { nonce: report.subarray(4, 36) }, { at: NOW });
+    const v = verifyGpuReport({ report, certificateChain: hopper550.certificateChain }, { nonce: report.subarray(4, 36) }, at(NOW));
     assert.equal(v.signatureVerified, false);
     assert.ok(checks(v.reasons).includes('gpu.signature'));
     assert.equal(v.certChainVerified, true);
@@ -110,7 +134,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
   ];
   for (const [file, message, expected] of chains) {
     it(`refuses the broken chain negative/${file}`, () => {
-      const v = verifyGpuReport({ report: hopper550.report, certificateChain: text(`negative/${file}`) }, { nonce: hexBytes(NONCE_550) }, { at: NOW });
+      const v = verifyGpuReport({ report: hopper550.report, certificateChain: text(`negative/${file}`) }, { nonce: hexBytes(NONCE_550) }, at(NOW));
       assert.equal(v.certChainVerified, false);
       assert.deepEqual(checks(v.reasons), expected);
       assert.ok(v.reasons.some((r) => r.check === 'gpu.cert-chain' && message.test(r.message)), JSON.stringify(v.reasons));
@@ -131,14 +155,16 @@ describe('vectors: real NVIDIA GPU reports', () => {
     const items = parseEvidenceList(list);
     assert.equal(items.length, 1);
     assert.equal(items[0]!.nonce, NONCE_550);
-    const v = await appraiseGpuEvidenceList(items.map((evidence) => ({ evidence })), undefined, { nonce: hexBytes(NONCE_550) }, { at: NOW });
+    // Its RIMs are not public: measurements are not evaluated, which the verdict states.
+    const v = await appraiseGpuEvidenceList(items.map((evidence) => ({ evidence })), undefined, { nonce: hexBytes(NONCE_550) }, at(NOW, { requireRims: false }));
     assert.deepEqual(v.reasons, []);
     assert.equal(v.claims.gpus[0]!.driverVersion, '550.90.07');
     assert.equal(v.claims.gpus[0]!.nvidia['x-nvidia-gpu-arch-check'], true);
+    assert.equal(v.claims.gpus[0]!.measurements?.status, 'not-evaluated');
   });
 
   it('refuses an evidence list whose declared architecture is not the chain\'s', async () => {
-    const v = verifyGpuReport({ ...hopper550, architecture: 'BLACKWELL' }, { nonce: hexBytes(NONCE_550) }, { at: NOW });
+    const v = verifyGpuReport({ ...hopper550, architecture: 'BLACKWELL' }, { nonce: hexBytes(NONCE_550) }, at(NOW));
     assert.deepEqual(checks(v.reasons), ['gpu.arch']);
   });
 });

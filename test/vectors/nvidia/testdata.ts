@@ -26,3 +26,14 @@ export const NOW = new Date('2026-01-15T00:00:00Z');
 export function hexBytes(hex: string): Uint8Array {
   return new Uint8Array(Buffer.from(hex, 'hex'));
 }
+
+/**
+ * The shared testdata holds no OCSP answers for these chains (NVIDIA's responder answers live, and
+ * an answer fetched today would not be current at NOW or RIM_TIME), so tests of authenticity opt
+ * out of revocation explicitly; revocation is tested on simulated chains and against a real
+ * responder on loopback (test/unit/collateral/ocsp-fetch.test.ts). Strict runs on these vectors
+ * show the opt-out is needed: reports.test.ts 'refuses ... without OCSP answers'.
+ */
+export const NO_OCSP_IN_TESTDATA = { revocation: { requireAnswers: false } } as const;
+/** hopper-535 comes from firmware that reports no FWID: tests of it opt out of the FWID requirement. */
+export const OLD_FIRMWARE = { requireFwid: false } as const;

@@ -12,7 +12,7 @@ import { parseRim } from '../../../../src/attestation/nvidia/rim.ts';
 import { parseGpuReport } from '../../../../src/attestation/nvidia/spdm.ts';
 import { verifyGpuReport } from '../../../../src/attestation/nvidia/verify.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
-import { hexBytes, NONCE_550, reportBytes, text } from '../../../vectors/nvidia/testdata.ts';
+import { hexBytes, NO_OCSP_IN_TESTDATA, NONCE_550, reportBytes, text } from '../../../vectors/nvidia/testdata.ts';
 import { prng } from '../../../harness/prng.ts';
 
 
@@ -128,7 +128,7 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
     let unchanged = 0;
     for (let i = 0; i < 2_000; i++) {
       const mutated = mutateBytes(rand, report);
-      const v = verifyGpuReport({ report: mutated, certificateChain: pem }, { nonce: hexBytes(NONCE_550) }, { at: new Date('2026-01-01T00:00:00Z'), cache });
+      const v = verifyGpuReport({ report: mutated, certificateChain: pem }, { nonce: hexBytes(NONCE_550) }, { at: new Date('2026-01-01T00:00:00Z'), policy: NO_OCSP_IN_TESTDATA, cache });
       // A mutation may rewrite a byte with its own value or only touch appended (trailing) bytes.
       const same = mutated.length >= report.length && Buffer.from(mutated.subarray(0, report.length)).equals(report);
       if (same) {

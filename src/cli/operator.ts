@@ -44,6 +44,9 @@ interface OperatorCliOptions {
   webhook: boolean;
   webhookAddress: { host: string; port: number };
   operatorUsername?: string;
+  evictionPendingGrace: number;
+  evictionPdbGrace: number;
+  resourceSlices: boolean;
 }
 
 function collateralPreparer(opts: OperatorCliOptions) {
@@ -98,6 +101,9 @@ export function operatorCommand(): Command {
     .option('--no-webhook', 'do not serve the admission webhook')
     .option('--webhook-address <host:port>', 'serve the admission webhook (HTTPS, same certificate) here', addressOption, { host: '0.0.0.0', port: 9443 })
     .option('--operator-username <username>', 'the only identity allowed to set the gpu-attested label and lift the unattested taint (default system:serviceaccount:<namespace>:attestor-operator)')
+    .option('--eviction-pending-grace <duration>', 'how long a GPU node may await GPU activation or re-appraisal under a new Manifest before its GPU pods are evicted', durationOption, 60_000)
+    .option('--eviction-pdb-grace <duration>', 'delete a GPU pod on a node that lost its attestation when its evictions have been refused (PodDisruptionBudget) this long', durationOption, 60_000)
+    .option('--no-resource-slices', 'do not watch resource.k8s.io/v1 ResourceSlices (clusters before Kubernetes 1.34); DRA-only GPU nodes are then not gated')
     .action(async (opts: OperatorCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
       const kubeConfig = loadKubeConfig(opts.kubeconfig);
@@ -114,6 +120,8 @@ export function operatorCommand(): Command {
         renewDeadlineMs: opts.renewDeadline,
         retryPeriodMs: opts.retryPeriod,
         probe: opts.probeAddress,
+        eviction: { pendingGraceMs: opts.evictionPendingGrace, pdbGraceMs: opts.evictionPdbGrace },
+        resourceSlices: opts.resourceSlices,
         coordinator: opts.coordinator
           ? {
               ...opts.coordinatorAddress,

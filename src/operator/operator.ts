@@ -6,8 +6,8 @@ import { hostname } from 'node:os';
 import { createAIWorkerController } from '../controllers/aiworker/controller.ts';
 import { createInformers, type Informers } from '../controllers/informers.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
-import { createNodeGatingController } from '../controllers/node-gating/controller.ts';
-import { isGpuNode } from '../controllers/node-gating/gating.ts';
+import { createNodeGatingController, type EvictionOptions } from '../controllers/node-gating/controller.ts';
+import { gpuNode } from '../api/gpu-node.ts';
 import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import { attestationState } from '../api/node-gating.ts';
 import { Gauge } from 'prom-client';
@@ -49,6 +49,10 @@ export interface OperatorOptions {
    * Service (which selects on it) sends agents to the replica that holds nonces and grants.
    */
   selfPod?: { name: string; namespace: string };
+  /** GPU pods on nodes that lose their attestation: timing. Namespaces kube-system and `namespace` are never touched. */
+  eviction?: Omit<EvictionOptions, 'excludedNamespaces'>;
+  /** Watch resource.k8s.io/v1 ResourceSlices to gate DRA GPU nodes (Kubernetes 1.34 and later). Default true. */
+  resourceSlices?: boolean;
 }
 
 /** Label the leading replica sets on its own pod. */
@@ -98,7 +102,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   const metrics = options.metrics ?? new OperatorMetrics();
   const identity = options.identity ?? `${hostname()}_${process.pid}`;
   const log = options.log.child({ identity });
-  const informers = createInformers(options.kubeConfig, log, metrics);
+  const informers = createInformers(options.kubeConfig, log, metrics, { resourceSlices: options.resourceSlices });
   const manager = new Manager({
     log,
     metrics,
@@ -129,14 +133,25 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       this.reset();
       const hash = selectActiveManifest(informers.manifests.list())?.status?.hash;
       const now = new Date();
+      const slices = informers.resourceSlices?.list() ?? [];
       for (const node of informers.nodes.list()) {
-        if (!isGpuNode(node)) continue;
+        if (!gpuNode(node, slices).gpuNode) continue;
         const state = attestationState(informers.nodeAttestations.get(node.metadata!.name!), hash, now);
         this.inc({ state: state.current ? 'Current' : state.reason });
       }
     },
   });
-  manager.addController(createNodeGatingController({ kubeConfig: options.kubeConfig, nodes: informers.nodes, nodeAttestations: informers.nodeAttestations, manifests: informers.manifests, events, log, metrics }));
+  manager.addController(createNodeGatingController({
+    kubeConfig: options.kubeConfig,
+    nodes: informers.nodes,
+    nodeAttestations: informers.nodeAttestations,
+    manifests: informers.manifests,
+    resourceSlices: informers.resourceSlices,
+    eviction: { ...options.eviction, excludedNamespaces: [...new Set(['kube-system', options.namespace])] },
+    events,
+    log,
+    metrics,
+  }));
 
   let coordinator: Coordinator | undefined;
   let server: CoordinatorServer | undefined;

@@ -43,7 +43,8 @@ interface OperatorCliOptions {
   nvidiaRimUrl?: string;
   webhook: boolean;
   webhookAddress: { host: string; port: number };
-  operatorUsername?: string;
+  webhookClientCa?: string;
+  webhookAllowAnyClient: boolean;
   evictionPendingGrace: number;
   evictionPdbGrace: number;
   resourceSlices: boolean;
@@ -100,7 +101,8 @@ export function operatorCommand(): Command {
     .option('--nvidia-rim-url <url>', 'NVIDIA RIM service base URL (a mirror)')
     .option('--no-webhook', 'do not serve the admission webhook')
     .option('--webhook-address <host:port>', 'serve the admission webhook (HTTPS, same certificate) here', addressOption, { host: '0.0.0.0', port: 9443 })
-    .option('--operator-username <username>', 'the only identity allowed to set the gpu-attested label and lift the unattested taint (default system:serviceaccount:<namespace>:attestor-operator)')
+    .option('--webhook-client-ca <file>', 'serve the webhook only to clients with a certificate from these CAs (PEM; the API server\'s webhook client certificate, see its AdmissionConfiguration); re-read on change')
+    .option('--webhook-allow-any-client', 'serve the webhook without client authentication (where the API server cannot present a client certificate)', false)
     .option('--eviction-pending-grace <duration>', 'how long a GPU node may await GPU activation or re-appraisal under a new Manifest before its GPU pods are evicted', durationOption, 60_000)
     .option('--eviction-pdb-grace <duration>', 'delete a GPU pod on a node that lost its attestation when its evictions have been refused (PodDisruptionBudget) this long', durationOption, 60_000)
     .option('--no-resource-slices', 'do not watch resource.k8s.io/v1 ResourceSlices (clusters before Kubernetes 1.34); DRA-only GPU nodes are then not gated')
@@ -108,6 +110,7 @@ export function operatorCommand(): Command {
       const log = createLogger({ level: opts.logLevel });
       const kubeConfig = loadKubeConfig(opts.kubeconfig);
       if ((opts.coordinator || opts.webhook) && (!opts.tlsCertFile || !opts.tlsKeyFile)) throw new Error('the Coordinator API and the webhook need --tls-cert-file and --tls-key-file (or pass --no-coordinator --no-webhook)');
+      if (opts.webhook && !opts.webhookClientCa === !opts.webhookAllowAnyClient) throw new Error('the webhook needs exactly one of --webhook-client-ca (the CA of the API server\'s webhook client certificate) and --webhook-allow-any-client (or pass --no-webhook)');
       const operator = startOperator({
         kubeConfig,
         log,
@@ -145,7 +148,7 @@ export function operatorCommand(): Command {
           ? {
               ...opts.webhookAddress,
               tls: { certFile: opts.tlsCertFile!, keyFile: opts.tlsKeyFile! },
-              operatorUsernames: [opts.operatorUsername ?? `system:serviceaccount:${opts.namespace}:attestor-operator`],
+              clientAuth: opts.webhookClientCa ? { caFile: opts.webhookClientCa } : 'none',
             }
           : undefined,
       });

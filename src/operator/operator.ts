@@ -63,8 +63,8 @@ export interface WebhookServerOptions {
   port: number;
   /** Serving certificate files, re-read when they change (certificate rotation without restart). */
   tls: { certFile: string; keyFile: string };
-  /** Identities that may set the gpu-attested label and lift the unattested taint (the operator's own). */
-  operatorUsernames: string[];
+  /** Clients with a certificate from this CA only (the API server's webhook client certificate), or anyone. */
+  clientAuth: { caFile: string } | 'none';
 }
 
 export interface CoordinatorOptions {
@@ -197,10 +197,10 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       host: w.host,
       port: w.port,
       tls: w.tls,
+      clientAuth: w.clientAuth,
       manifests: informers.manifests,
       nodeAttestations: informers.nodeAttestations,
       pods: options.kubeConfig.makeApiClient(k8s.CoreV1Api),
-      operatorUsernames: w.operatorUsernames,
       log,
       metrics: new WebhookMetrics(metrics.registry),
     }).then((s) => {

@@ -1,5 +1,5 @@
 /**
- * The four admission webhooks as functions from an AdmissionRequest to a verdict. They gather
+ * The three admission webhooks as functions from an AdmissionRequest to a verdict. They gather
  * what the pure rules need (the active Manifest and NodeAttestations from informers, the bound
  * pod from the API server) and fail closed: whatever cannot be judged is refused.
  */
@@ -10,7 +10,6 @@ import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import type { Logger } from '../observability/log.ts';
 import { judgeBinding } from './binding-rules.ts';
 import type { Verdict } from './metrics.ts';
-import { judgeNodeChange } from './node-rules.ts';
 import { gpuNodeSelectorPatch } from './pod-mutation.ts';
 import { judgePod, judgePodUpdate } from './pod-rules.ts';
 import { allowed, denied, failed, isObject, type AdmissionRequest, type AdmissionResponse, type Violation } from './review.ts';
@@ -36,13 +35,11 @@ export interface AdmissionDeps {
   manifests: ManifestSource;
   nodeAttestations: NodeAttestationSource;
   pods: PodReader;
-  /** Usernames that may open nodes to AI workers, e.g. system:serviceaccount:attestor-system:attestor-operator. */
-  operatorUsernames: readonly string[];
   now: () => Date;
   log: Logger;
 }
 
-export const WEBHOOK_NAMES = ['validate-pods', 'mutate-pods', 'validate-bindings', 'validate-nodes'] as const;
+export const WEBHOOK_NAMES = ['validate-pods', 'mutate-pods', 'validate-bindings'] as const;
 /** Each webhook is served at /<name>. */
 export type WebhookName = (typeof WEBHOOK_NAMES)[number];
 
@@ -100,14 +97,6 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
       const node = binding.target?.name;
       const violations = judgeBinding({ binding, pod, nodeAttestation: node ? deps.nodeAttestations.get(node) : undefined, activeManifest: manifest, now: deps.now() });
       return verdict(request, 'validate-bindings', violations);
-    },
-    'validate-nodes': (request) => {
-      expect(request, 'nodes', [''], ['CREATE', 'UPDATE']);
-      const node = objectOf<k8s.V1Node>(request.object, 'object');
-      const oldNode = request.oldObject ? objectOf<k8s.V1Node>(request.oldObject, 'oldObject') : undefined;
-      if (request.operation === 'UPDATE' && !oldNode) throw new BadRequest('an UPDATE without oldObject');
-      const violations = judgeNodeChange({ operation: request.operation, node, oldNode, username: request.userInfo.username, operatorUsernames: deps.operatorUsernames });
-      return verdict(request, 'validate-nodes', violations);
     },
   };
 

@@ -7,6 +7,10 @@
  * namespace, and every pod in a namespace labelled attestor.dev/enforce=true (namespaceSelector).
  * A pod matched by both is judged twice by the same rules, so the verdicts agree, and the
  * mutation is idempotent (the second call sees the first one's nodeSelector and adds nothing).
+ *
+ * Nodes have no webhook: who may open a node (the attested label, the unattested taint) needs no
+ * Manifest, so the API server enforces it itself with the ValidatingAdmissionPolicy of
+ * node-policy.ts, and node registration never depends on the operator being up.
  */
 import * as k8s from '@kubernetes/client-node';
 import { WEBHOOK_NAMES, type WebhookName } from './admission.ts';
@@ -39,13 +43,10 @@ export interface WebhookConfigurationOptions {
   excludedNamespaces?: readonly string[];
   /**
    * Narrows every webhook further (ANDed with its own selectors): tests confine the webhooks to
-   * their own namespaces and nodes so that they cannot affect anything else on the cluster.
+   * their own namespaces so that they cannot affect anything else on the cluster.
    */
   scope?: {
-    /** For the namespaced webhooks (pods, bindings). */
     namespaceSelector?: k8s.V1LabelSelector;
-    /** For the node webhook. */
-    nodeSelector?: k8s.V1LabelSelector;
   };
 }
 
@@ -108,14 +109,6 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): {
         rules: [podRule(['CREATE'], ['pods/binding', 'bindings'])],
         objectSelector: {},
         namespaceSelector: allOf(excluding(options.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES), scopeNamespaces),
-      },
-      {
-        ...common,
-        name: 'nodes.validate.attestor.dev',
-        clientConfig: clientConfig('validate-nodes'),
-        // nodes/status is not matched: kubelets update it all the time, and labels and taints are not in it.
-        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['nodes'], scope: 'Cluster' }],
-        objectSelector: allOf(options.scope?.nodeSelector),
       },
     ],
   };

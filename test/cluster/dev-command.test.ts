@@ -40,6 +40,8 @@ describe('attestor dev', function () {
       await waitFor(() => /AIWorker default\/llama: ready 2\/2/.test(output), { timeoutMs: 90_000, description: `the sample AIWorker Ready; output:\n${output}` });
       assert.match(kubectl('get', 'aiworkers', '-n', 'default', 'llama'), /llama\s+meta-llama\/Llama-3\.1-8B-Instruct\s+2\s+2\s+2\s+Available/);
       assert.ok(processesUsing(stateDir).length >= 5, 'etcd, apiserver, controller-manager, scheduler, kwok run');
+      // The node gating policy is in force: not even the cluster admin forges the attested label.
+      assert.throws(() => execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'label', 'node', 'gpu-node-1', 'attestor.dev/gpu-attested=forged', '--overwrite'], { encoding: 'utf8', stdio: 'pipe' }), (err: { stderr?: string }) => /ValidatingAdmissionPolicy 'node-gating\.attestor\.dev' .*denied request: metadata\.labels\[attestor\.dev\/gpu-attested\]: only the attestor operator may set this label/.test(String(err.stderr)));
     } finally {
       child.kill('SIGINT');
     }

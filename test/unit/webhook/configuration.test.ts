@@ -1,5 +1,6 @@
-// The webhook configurations: fail closed, v1 only, both pod entries, bindings and nodes, for a
-// URL or a Service, with the caBundle and the selectors that scope them.
+// The webhook configurations: fail closed, v1 only, both pod entries and bindings (no node
+// webhook: a ValidatingAdmissionPolicy carries that rule), for a URL or a Service, with the
+// caBundle and the selectors that scope them.
 import assert from 'node:assert/strict';
 import { allOf, webhookConfigurations, type WebhookConfigurationOptions } from '../../../src/webhook/configuration.ts';
 
@@ -10,7 +11,7 @@ describe('webhook configurations', function () {
   it('fails closed, speaks v1, has no side effects and waits 10 s by default', function () {
     const { validating, mutating } = webhookConfigurations(options());
     const all = [...validating.webhooks!, ...mutating.webhooks!];
-    assert.equal(all.length, 6);
+    assert.equal(all.length, 5);
     for (const w of all) {
       assert.equal(w.failurePolicy, 'Fail', w.name);
       assert.equal(w.sideEffects, 'None');
@@ -30,7 +31,6 @@ describe('webhook configurations', function () {
       ['ai-worker-pods.validate.attestor.dev', 'https://127.0.0.1:9443/validate-pods'],
       ['enforced-pods.validate.attestor.dev', 'https://127.0.0.1:9443/validate-pods'],
       ['bindings.validate.attestor.dev', 'https://127.0.0.1:9443/validate-bindings'],
-      ['nodes.validate.attestor.dev', 'https://127.0.0.1:9443/validate-nodes'],
     ]);
     assert.deepEqual(mutating.webhooks!.map((w) => w.clientConfig.url), ['https://127.0.0.1:9443/mutate-pods', 'https://127.0.0.1:9443/mutate-pods']);
   });
@@ -42,7 +42,7 @@ describe('webhook configurations', function () {
   });
 
   it('matches AI worker pods by labels and enforced namespaces by their label', function () {
-    const [aiWorkers, enforced, bindings, nodes] = webhookConfigurations(options()).validating.webhooks!;
+    const [aiWorkers, enforced, bindings] = webhookConfigurations(options()).validating.webhooks!;
     assert.deepEqual(aiWorkers!.objectSelector, { matchLabels: { 'app.kubernetes.io/managed-by': 'attestor', 'app.kubernetes.io/name': 'ai-worker' } });
     assert.deepEqual(aiWorkers!.namespaceSelector, {});
     assert.deepEqual(enforced!.namespaceSelector, { matchLabels: { 'attestor.dev/enforce': 'true' } });
@@ -53,20 +53,25 @@ describe('webhook configurations', function () {
     ]);
     assert.deepEqual(bindings!.rules![0]!.resources, ['pods/binding', 'bindings']);
     assert.deepEqual(bindings!.namespaceSelector, { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system'] }] });
-    assert.deepEqual(nodes!.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['nodes'], scope: 'Cluster' }]);
     const mutating = webhookConfigurations(options()).mutating.webhooks!;
     assert.deepEqual(mutating.map((w) => w.rules![0]!.operations), [['CREATE'], ['CREATE']]);
     assert.ok(mutating.every((w) => w.reinvocationPolicy === 'IfNeeded'));
   });
 
+  it('has no node webhook: node registration never waits for the operator (issue 7 item 16)', function () {
+    const { validating, mutating } = webhookConfigurations(options());
+    for (const w of [...validating.webhooks!, ...mutating.webhooks!]) {
+      for (const rule of w.rules ?? []) assert.ok(rule.resources!.every((r) => !r.startsWith('nodes')), `${w.name} matches ${rule.resources}`);
+    }
+  });
+
   it('excludes other namespaces from the binding webhook and narrows everything to a scope', function () {
-    const scope = { namespaceSelector: { matchLabels: { 'test.attestor.dev/run': 'x' } }, nodeSelector: { matchLabels: { 'test.attestor.dev/node': 'x' } } };
+    const scope = { namespaceSelector: { matchLabels: { 'test.attestor.dev/run': 'x' } } };
     const { validating, mutating } = webhookConfigurations(options({ excludedNamespaces: ['kube-system', 'attestor-system'], scope }));
-    const [aiWorkers, enforced, bindings, nodes] = validating.webhooks!;
+    const [aiWorkers, enforced, bindings] = validating.webhooks!;
     assert.deepEqual(aiWorkers!.namespaceSelector, { matchLabels: { 'test.attestor.dev/run': 'x' } });
     assert.deepEqual(enforced!.namespaceSelector, { matchLabels: { 'attestor.dev/enforce': 'true', 'test.attestor.dev/run': 'x' } });
     assert.deepEqual(bindings!.namespaceSelector, { matchLabels: { 'test.attestor.dev/run': 'x' }, matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'attestor-system'] }] });
-    assert.deepEqual(nodes!.objectSelector, { matchLabels: { 'test.attestor.dev/node': 'x' } });
     assert.deepEqual(mutating.webhooks![1]!.namespaceSelector, enforced!.namespaceSelector);
   });
 

@@ -135,11 +135,12 @@ async function main(): Promise<void> {
     host: '127.0.0.1',
     port: 0,
     tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key') },
+    // Like the allow-all floor: the bench measures admission, not mutual TLS.
+    clientAuth: 'none',
     // The informer's interface over a fixed list: the bench measures admission, not the API server.
     manifests: { synced: true, list: () => [manifest] },
     nodeAttestations: { synced: true, get: () => undefined },
     pods: { readNamespacedPod: () => Promise.reject(new Error('not used by /validate-pods')) },
-    operatorUsernames: [],
     log: silentLogger,
     metrics: new WebhookMetrics(new Registry()),
   });

@@ -1,8 +1,9 @@
-// Writes what is generated from src/: crds/*.yaml, the chart's crds/ and its webhook template.
+// Writes what is generated from src/: crds/*.yaml, the chart's crds/, its webhook template and
+// its node gating policy.
 // Run: node hack/generate-manifests.ts
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chartWebhookTemplate } from '../src/api/chart-webhooks.ts';
+import { chartNodePolicyTemplate, chartWebhookTemplate } from '../src/api/chart-webhooks.ts';
 import { crdFiles } from '../src/api/crd-yaml.ts';
 import { projectRoot } from '../src/dev/control-plane.ts';
 
@@ -15,3 +16,5 @@ for (const dir of ['crds', 'charts/attestor/crds']) {
 }
 writeFileSync(join(projectRoot, 'charts/attestor/templates/webhooks.yaml'), chartWebhookTemplate());
 console.log('wrote charts/attestor/templates/webhooks.yaml');
+writeFileSync(join(projectRoot, 'charts/attestor/templates/node-policy.yaml'), chartNodePolicyTemplate());
+console.log('wrote charts/attestor/templates/node-policy.yaml');

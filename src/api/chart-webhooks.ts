@@ -1,11 +1,13 @@
 /**
- * The Helm chart's webhook configurations, rendered from the same builder the operator and the
- * tests use (src/webhook/configuration.ts), with Helm expressions where the release decides.
- * hack/generate-manifests.ts writes it; a test checks the chart file is current.
+ * The Helm chart's admission objects, rendered from the same builders `attestor dev` and the
+ * tests use: the webhook configurations (src/webhook/configuration.ts) and the node gating
+ * ValidatingAdmissionPolicy (src/webhook/node-policy.ts), with Helm expressions where the
+ * release decides. hack/generate-manifests.ts writes them; a test checks the chart files are current.
  */
 import * as yaml from 'js-yaml';
 import { webhookConfigurations } from '../webhook/configuration.ts';
 import { celPrefixList, DEFAULT_GPU_RESOURCE_PREFIXES } from '../webhook/gpu-requests.ts';
+import { nodeGatingPolicy } from '../webhook/node-policy.ts';
 
 const NAMESPACE = '__RELEASE_NAMESPACE__';
 const CA = '__CA_BUNDLE__';
@@ -31,4 +33,10 @@ export function chartWebhookTemplate(): string {
       // The operator gets the same list (--gpu-resource-prefixes): both judge GPU pods alike.
       .replaceAll(celPrefixList(DEFAULT_GPU_RESOURCE_PREFIXES), '{{ .Values.webhook.gpuResourcePrefixes | toJson }}')
   );
+}
+
+export function chartNodePolicyTemplate(): string {
+  const { policy, binding } = nodeGatingPolicy({ operatorUsernames: [`system:serviceaccount:${NAMESPACE}:attestor-operator`] });
+  const body = [policy, binding].map((doc) => yaml.dump(doc, { noRefs: true, lineWidth: 200 })).join('---\n');
+  return '# Generated from src/webhook/node-policy.ts by hack/generate-manifests.ts: do not edit.\n' + body.replaceAll(NAMESPACE, '{{ .Release.Namespace }}');
 }

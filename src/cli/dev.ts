@@ -21,6 +21,7 @@ import { createLogger } from '../observability/log.ts';
 import { startOperator } from '../operator/operator.ts';
 import { issueCertificate } from '../tls/certificates.ts';
 import { installWebhookConfigurations } from '../webhook/configuration.ts';
+import { installNodeGatingPolicy } from '../webhook/node-policy.ts';
 import { operatorKubeConfig, operatorUsername } from '../dev/operator-identity.ts';
 import { positiveIntOption } from './options.ts';
 import { localCoordinatorOptions } from '../dev/local-coordinator.ts';
@@ -91,7 +92,8 @@ export async function runDev(opts: DevOptions): Promise<number> {
         host: '127.0.0.1',
         port: 0,
         tls: { certFile: join(tlsDir, 'operator.crt'), keyFile: join(tlsDir, 'operator.key') },
-        operatorUsernames: [operatorUsername(OPERATOR_NAMESPACE)],
+        // Only the API server holds a certificate from this CA (its AdmissionConfiguration).
+        clientAuth: { caFile: cluster.webhookClientCaFile },
       },
     });
     stops.push(() => operator.stop());
@@ -101,7 +103,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
     const coordinatorUrl = `https://127.0.0.1:${await operator.coordinatorPort}`;
     const webhookPort = await operator.webhookPort;
     await installWebhookConfigurations(kubeConfig, { endpoint: { url: `https://127.0.0.1:${webhookPort}` }, caBundlePem: cluster.caPem, excludedNamespaces: ['kube-system', OPERATOR_NAMESPACE] });
-    print(`admission webhook on https://127.0.0.1:${webhookPort} (failurePolicy Fail): pods, bindings and GPU node labels are checked against the Manifest`);
+    print(`admission webhook on https://127.0.0.1:${webhookPort} (failurePolicy Fail, API server client certificate required): pods and bindings are checked against the Manifest`);
+    await installNodeGatingPolicy(kubeConfig, { operatorUsernames: [operatorUsername(OPERATOR_NAMESPACE)] });
+    print(`ValidatingAdmissionPolicy node-gating.attestor.dev: only ${operatorUsername(OPERATOR_NAMESPACE)} may set attestor.dev/gpu-attested or lift the attestor.dev/unattested taint`);
     print(`operator running (leader; Coordinator API ${coordinatorUrl}; /metrics on 127.0.0.1:${operator.manager.probePort}; log in ${logFile})`);
 
     const nodeNames: string[] = [];

@@ -51,8 +51,12 @@ interface OperatorCliOptions {
   nvidiaOcspUrl?: string;
   webhook: boolean;
   webhookAddress: { host: string; port: number };
-  operatorUsername?: string;
   gpuResourcePrefixes: string[];
+  webhookClientCa?: string;
+  webhookAllowAnyClient: boolean;
+  evictionPendingGrace: number;
+  evictionPdbGrace: number;
+  resourceSlices: boolean;
 }
 
 function rate(flags: string, description: string, value: RateLimit): Option {
@@ -117,11 +121,16 @@ export function operatorCommand(): Command {
     .option('--no-webhook', 'do not serve the admission webhook')
     .option('--webhook-address <host:port>', 'serve the admission webhook (HTTPS, same certificate) here', addressOption, { host: '0.0.0.0', port: 9443 })
     .addOption(new Option('--gpu-resource-prefixes <list>', 'comma-separated resource-name prefixes that count as GPUs (a pod with any resource claim counts too); must match the webhook configuration (Helm: webhook.gpuResourcePrefixes)').argParser(parseGpuResourcePrefixes).default([...DEFAULT_GPU_RESOURCE_PREFIXES], DEFAULT_GPU_RESOURCE_PREFIXES.join(',')))
-    .option('--operator-username <username>', 'the only identity allowed to set the gpu-attested label and lift the unattested taint (default system:serviceaccount:<namespace>:attestor-operator)')
+    .option('--webhook-client-ca <file>', 'serve the webhook only to clients with a certificate from these CAs (PEM; the API server\'s webhook client certificate, see its AdmissionConfiguration); re-read on change')
+    .option('--webhook-allow-any-client', 'serve the webhook without client authentication (where the API server cannot present a client certificate)', false)
+    .option('--eviction-pending-grace <duration>', 'how long a GPU node may await GPU activation or re-appraisal under a new Manifest before its GPU pods are evicted', durationOption, 60_000)
+    .option('--eviction-pdb-grace <duration>', 'delete a GPU pod on a node that lost its attestation when its evictions have been refused (PodDisruptionBudget) this long', durationOption, 60_000)
+    .option('--no-resource-slices', 'do not watch resource.k8s.io/v1 ResourceSlices (clusters before Kubernetes 1.34); DRA-only GPU nodes are then not gated')
     .action(async (opts: OperatorCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
       const kubeConfig = loadKubeConfig(opts.kubeconfig);
       if ((opts.coordinator || opts.webhook) && (!opts.tlsCertFile || !opts.tlsKeyFile)) throw new Error('the Coordinator API and the webhook need --tls-cert-file and --tls-key-file (or pass --no-coordinator --no-webhook)');
+      if (opts.webhook && !opts.webhookClientCa === !opts.webhookAllowAnyClient) throw new Error('the webhook needs exactly one of --webhook-client-ca (the CA of the API server\'s webhook client certificate) and --webhook-allow-any-client (or pass --no-webhook)');
       const operator = startOperator({
         kubeConfig,
         log,
@@ -134,6 +143,8 @@ export function operatorCommand(): Command {
         renewDeadlineMs: opts.renewDeadline,
         retryPeriodMs: opts.retryPeriod,
         probe: opts.probeAddress,
+        eviction: { pendingGraceMs: opts.evictionPendingGrace, pdbGraceMs: opts.evictionPdbGrace },
+        resourceSlices: opts.resourceSlices,
         coordinator: opts.coordinator
           ? {
               ...opts.coordinatorAddress,
@@ -158,8 +169,8 @@ export function operatorCommand(): Command {
           ? {
               ...opts.webhookAddress,
               tls: { certFile: opts.tlsCertFile!, keyFile: opts.tlsKeyFile! },
-              operatorUsernames: [opts.operatorUsername ?? `system:serviceaccount:${opts.namespace}:attestor-operator`],
               gpuResourcePrefixes: opts.gpuResourcePrefixes,
+              clientAuth: opts.webhookClientCa ? { caFile: opts.webhookClientCa } : 'none',
             }
           : undefined,
       });

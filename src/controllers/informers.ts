@@ -21,12 +21,20 @@ export interface Informers {
   pods: Informer<k8s.V1Pod>;
   /** Every namespace (few and small): the AIWorker namespaces' mark. */
   namespaces: Informer<k8s.V1Namespace>;
+  /** resource.k8s.io/v1 ResourceSlices (DRA): which nodes publish GPUs. Absent when turned off. */
+  resourceSlices?: Informer<k8s.V1ResourceSlice>;
 }
 
-export function createInformers(kubeConfig: k8s.KubeConfig, log: Logger, metrics?: OperatorMetrics): Informers {
+export interface InformerChoices {
+  /** Watch ResourceSlices (the cluster must serve resource.k8s.io/v1, Kubernetes 1.34 and later). Default true. */
+  resourceSlices?: boolean;
+}
+
+export function createInformers(kubeConfig: k8s.KubeConfig, log: Logger, metrics?: OperatorMetrics, choices: InformerChoices = {}): Informers {
   const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   const apps = kubeConfig.makeApiClient(k8s.AppsV1Api);
+  const resource = kubeConfig.makeApiClient(k8s.ResourceV1Api);
   const common = { kubeConfig, log, metrics };
   const listCustom = <T extends k8s.KubernetesObject>(plural: string) => async () =>
     (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as k8s.KubernetesListObject<T>;
@@ -39,5 +47,8 @@ export function createInformers(kubeConfig: k8s.KubeConfig, log: Logger, metrics
     services: new Informer<k8s.V1Service>({ ...common, resource: 'services', path: '/api/v1/services', labelSelector: MANAGED_BY_SELECTOR, list: () => core.listServiceForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }) }),
     pods: new Informer<k8s.V1Pod>({ ...common, resource: 'pods', path: '/api/v1/pods', labelSelector: MANAGED_BY_SELECTOR, list: () => core.listPodForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }) }),
     namespaces: new Informer<k8s.V1Namespace>({ ...common, resource: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace() }),
+    ...(choices.resourceSlices !== false
+      ? { resourceSlices: new Informer<k8s.V1ResourceSlice>({ ...common, resource: 'resourceslices', path: '/apis/resource.k8s.io/v1/resourceslices', list: () => resource.listResourceSlice() }) }
+      : {}),
   };
 }

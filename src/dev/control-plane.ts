@@ -47,6 +47,9 @@ interface Pki {
   controllerManager: KeyAndCertificate;
   scheduler: KeyAndCertificate;
   kwok: KeyAndCertificate;
+  /** Signs only the API server's webhook client certificate, so that webhooks can trust exactly that. */
+  webhookClientCa: KeyAndCertificate;
+  webhookClient: KeyAndCertificate;
 }
 
 export class ControlPlane {
@@ -108,12 +111,39 @@ export class ControlPlane {
     return kc;
   }
 
-  /** A KubeConfig that impersonates a user (and groups): for tests of who may do what. */
+  /**
+   * A KubeConfig that impersonates a user: for tests of who may do what. (client-node sends only
+   * Impersonate-User, not the groups: use clientKubeConfig for an identity with groups.)
+   */
   kubeConfigAs(user: string, groups: string[] = []): k8s.KubeConfig {
     const kc = this.kubeConfig();
     const current = kc.getCurrentUser()!;
     kc.users = kc.users.map((u) => (u.name === current.name ? { ...u, impersonateUser: user, impersonateGroups: groups } as k8s.User : u));
     return kc;
+  }
+
+  /**
+   * A KubeConfig that authenticates with a client certificate from the cluster CA (CN = user,
+   * O = groups), e.g. a node identity: clientKubeConfig('system:node:gpu-1', ['system:nodes']).
+   */
+  async clientKubeConfig(user: string, groups: string[] = []): Promise<k8s.KubeConfig> {
+    const credentials = await issueCertificate(this.#pki.ca, { commonName: user, organizations: groups, usage: 'client' });
+    const kc = new k8s.KubeConfig();
+    kc.loadFromString(this.#kubeconfig(user, credentials));
+    return kc;
+  }
+
+  /**
+   * The CA of the client certificate the API server presents to webhooks (its
+   * AdmissionConfiguration names a kubeconfig with it): a webhook that trusts only this CA
+   * answers only the API server.
+   */
+  get webhookClientCaFile(): string {
+    return join(this.dataDir, 'pki', 'webhook-client-ca.crt');
+  }
+
+  get webhookClientCaPem(): string {
+    return this.#pki.webhookClientCa.certificatePem;
   }
 
   /** The cluster CA certificate (PEM), for clients and caBundles. */
@@ -150,6 +180,8 @@ export class ControlPlane {
       '--enable-priority-and-fairness=false',
       '--profiling=false',
       '--endpoint-reconciler-type=none',
+      // Gives the API server a client certificate for webhooks (WebhookAdmissionConfiguration).
+      `--admission-control-config-file=${join(this.dataDir, 'admission-config.yaml')}`,
     ];
     if (!serviceAccountAdmission) args.push('--disable-admission-plugins=ServiceAccount');
     const proc = this.#spawn('kube-apiserver', args);
@@ -217,8 +249,11 @@ export class ControlPlane {
       'sa.pub': sa.publicKeyPem,
       'admin.crt': this.#pki.admin.certificatePem,
       'admin.key': this.#pki.admin.privateKeyPem,
+      'webhook-client-ca.crt': this.#pki.webhookClientCa.certificatePem,
     };
     for (const [name, content] of Object.entries(files)) writeFileSync(join(pkiDir, name), content, { mode: 0o600 });
+    writeFileSync(join(this.dataDir, 'webhook-client.kubeconfig'), webhookClientKubeconfig(this.#pki.webhookClient), { mode: 0o600 });
+    writeFileSync(join(this.dataDir, 'admission-config.yaml'), admissionConfiguration(join(this.dataDir, 'webhook-client.kubeconfig')), { mode: 0o600 });
     writeFileSync(this.kubeconfigPath, this.#kubeconfig('admin', this.#pki.admin), { mode: 0o600 });
     writeFileSync(join(this.dataDir, 'controller-manager.kubeconfig'), this.#kubeconfig('kube-controller-manager', this.#pki.controllerManager), { mode: 0o600 });
     writeFileSync(join(this.dataDir, 'scheduler.kubeconfig'), this.#kubeconfig('kube-scheduler', this.#pki.scheduler), { mode: 0o600 });
@@ -370,14 +405,46 @@ export class ControlPlane {
 }
 
 async function createPki(): Promise<Pki> {
-  const ca = await createCertificateAuthority('attestor-local-ca');
-  const [admin, controllerManager, scheduler, kwok] = await Promise.all([
+  const [ca, webhookClientCa] = await Promise.all([createCertificateAuthority('attestor-local-ca'), createCertificateAuthority('attestor-local-webhook-client-ca')]);
+  const [admin, controllerManager, scheduler, kwok, webhookClient] = await Promise.all([
     issueCertificate(ca, { commonName: 'admin', organizations: ['system:masters'], usage: 'client' }),
     issueCertificate(ca, { commonName: 'system:kube-controller-manager', organizations: ['system:masters'], usage: 'client' }),
     issueCertificate(ca, { commonName: 'system:kube-scheduler', usage: 'client' }),
     issueCertificate(ca, { commonName: 'kwok', organizations: ['system:masters'], usage: 'client' }),
+    issueCertificate(webhookClientCa, { commonName: 'kube-apiserver-webhook-client', usage: 'client' }),
   ]);
-  return { ca, admin, controllerManager, scheduler, kwok };
+  return { ca, admin, controllerManager, scheduler, kwok, webhookClientCa, webhookClient };
+}
+
+/**
+ * The kubeconfig the API server reads its webhook client credentials from. The user name is
+ * matched against the webhook's host ("*": every webhook; a real cluster would name the
+ * Service, e.g. attestor-webhook.attestor-system.svc:9443).
+ */
+export function webhookClientKubeconfig(client: KeyAndCertificate, webhookHost = '*'): string {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'users:',
+    `- name: ${JSON.stringify(webhookHost)}`,
+    '  user:',
+    `    client-certificate-data: ${b64(client.certificatePem)}`,
+    `    client-key-data: ${b64(client.privateKeyPem)}`,
+    '',
+  ].join('\n');
+}
+
+/** --admission-control-config-file: both webhook admission plugins use the kubeconfig above. */
+export function admissionConfiguration(webhookKubeconfigPath: string): string {
+  const plugin = (name: string) => [
+    `- name: ${name}`,
+    '  configuration:',
+    '    apiVersion: apiserver.config.k8s.io/v1',
+    '    kind: WebhookAdmissionConfiguration',
+    `    kubeConfigFile: ${JSON.stringify(webhookKubeconfigPath)}`,
+  ];
+  return ['apiVersion: apiserver.config.k8s.io/v1', 'kind: AdmissionConfiguration', 'plugins:', ...plugin('ValidatingAdmissionWebhook'), ...plugin('MutatingAdmissionWebhook'), ''].join('\n');
 }
 
 function withLogTail(err: unknown, logFile: string): Error {

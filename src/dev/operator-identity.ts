@@ -17,7 +17,7 @@ export function operatorUsername(namespace: string): string {
 
 /** The chart's RBAC (service accounts, roles and bindings) for a release in `namespace`. */
 export function renderChartRbac(binDir: string, namespace: string): string {
-  return execFileSync(join(binDir, 'helm'), ['template', 'attestor', join(projectRoot, 'charts/attestor'), '--namespace', namespace, '--kube-version', '1.37.2', '--set', 'tls.caBundle=eA==', '--show-only', 'templates/rbac.yaml'], { encoding: 'utf8' });
+  return execFileSync(join(binDir, 'helm'), ['template', 'attestor', join(projectRoot, 'charts/attestor'), '--namespace', namespace, '--kube-version', '1.37.2', '--set', 'tls.caBundle=eA==', '--set', 'webhook.clientAuth.caBundle=eA==', '--show-only', 'templates/rbac.yaml'], { encoding: 'utf8' });
 }
 
 /** Applies the chart's RBAC and returns a KubeConfig that authenticates as the operator's service account. */

@@ -7,8 +7,8 @@ import { createAIWorkerController } from '../controllers/aiworker/controller.ts'
 import { createNamespaceMarkController } from '../controllers/aiworker/namespace-mark.ts';
 import { createInformers, type Informers } from '../controllers/informers.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
-import { createNodeGatingController } from '../controllers/node-gating/controller.ts';
-import { isGpuNode } from '../controllers/node-gating/gating.ts';
+import { createNodeGatingController, type EvictionOptions } from '../controllers/node-gating/controller.ts';
+import { gpuNode } from '../api/gpu-node.ts';
 import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import { attestationState } from '../api/node-gating.ts';
 import { Gauge } from 'prom-client';
@@ -50,6 +50,10 @@ export interface OperatorOptions {
    * Service (which selects on it) sends agents to the replica that holds nonces and grants.
    */
   selfPod?: { name: string; namespace: string };
+  /** GPU pods on nodes that lose their attestation: timing. Namespaces kube-system and `namespace` are never touched. */
+  eviction?: Omit<EvictionOptions, 'excludedNamespaces'>;
+  /** Watch resource.k8s.io/v1 ResourceSlices to gate DRA GPU nodes (Kubernetes 1.34 and later). Default true. */
+  resourceSlices?: boolean;
 }
 
 /** Label the leading replica sets on its own pod. */
@@ -60,10 +64,10 @@ export interface WebhookServerOptions {
   port: number;
   /** Serving certificate files, re-read when they change (certificate rotation without restart). */
   tls: { certFile: string; keyFile: string };
-  /** Identities that may set the gpu-attested label and lift the unattested taint (the operator's own). */
-  operatorUsernames: string[];
   /** Resource-name prefixes that count as GPUs; the webhook configurations must use the same. */
   gpuResourcePrefixes?: readonly string[];
+  /** Clients with a certificate from this CA only (the API server's webhook client certificate), or anyone. */
+  clientAuth: { caFile: string } | 'none';
 }
 
 export interface CoordinatorOptions {
@@ -103,7 +107,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   const metrics = options.metrics ?? new OperatorMetrics();
   const identity = options.identity ?? `${hostname()}_${process.pid}`;
   const log = options.log.child({ identity });
-  const informers = createInformers(options.kubeConfig, log, metrics);
+  const informers = createInformers(options.kubeConfig, log, metrics, { resourceSlices: options.resourceSlices });
   const manager = new Manager({
     log,
     metrics,
@@ -135,14 +139,25 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       this.reset();
       const hash = selectActiveManifest(informers.manifests.list())?.status?.hash;
       const now = new Date();
+      const slices = informers.resourceSlices?.list() ?? [];
       for (const node of informers.nodes.list()) {
-        if (!isGpuNode(node)) continue;
+        if (!gpuNode(node, slices).gpuNode) continue;
         const state = attestationState(informers.nodeAttestations.get(node.metadata!.name!), hash, now);
         this.inc({ state: state.current ? 'Current' : state.reason });
       }
     },
   });
-  manager.addController(createNodeGatingController({ kubeConfig: options.kubeConfig, nodes: informers.nodes, nodeAttestations: informers.nodeAttestations, manifests: informers.manifests, events, log, metrics }));
+  manager.addController(createNodeGatingController({
+    kubeConfig: options.kubeConfig,
+    nodes: informers.nodes,
+    nodeAttestations: informers.nodeAttestations,
+    manifests: informers.manifests,
+    resourceSlices: informers.resourceSlices,
+    eviction: { ...options.eviction, excludedNamespaces: [...new Set(['kube-system', options.namespace])] },
+    events,
+    log,
+    metrics,
+  }));
 
   let coordinator: Coordinator | undefined;
   let server: CoordinatorServer | undefined;
@@ -202,10 +217,10 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       host: w.host,
       port: w.port,
       tls: w.tls,
+      clientAuth: w.clientAuth,
       manifests: informers.manifests,
       nodeAttestations: informers.nodeAttestations,
       pods: options.kubeConfig.makeApiClient(k8s.CoreV1Api),
-      operatorUsernames: w.operatorUsernames,
       ...(w.gpuResourcePrefixes ? { gpuResourcePrefixes: w.gpuResourcePrefixes } : {}),
       log,
       metrics: new WebhookMetrics(metrics.registry),

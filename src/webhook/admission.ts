@@ -11,7 +11,6 @@ import type { Logger } from '../observability/log.ts';
 import { judgeBinding, judgeNodeName } from './binding-rules.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES } from './gpu-requests.ts';
 import type { Verdict } from './metrics.ts';
-import { judgeNodeChange } from './node-rules.ts';
 import { gpuNodeSelectorPatch } from './pod-mutation.ts';
 import { judgePod, judgePodUpdate } from './pod-rules.ts';
 import { allowed, denied, failed, isObject, type AdmissionRequest, type AdmissionResponse, type Violation } from './review.ts';
@@ -37,15 +36,13 @@ export interface AdmissionDeps {
   manifests: ManifestSource;
   nodeAttestations: NodeAttestationSource;
   pods: PodReader;
-  /** Usernames that may open nodes to AI workers, e.g. system:serviceaccount:attestor-system:attestor-operator. */
-  operatorUsernames: readonly string[];
   /** Resource-name prefixes that count as GPUs (default: gpu-requests.ts). */
   gpuResourcePrefixes?: readonly string[];
   now: () => Date;
   log: Logger;
 }
 
-export const WEBHOOK_NAMES = ['validate-pods', 'mutate-pods', 'validate-gpu-pods', 'validate-bindings', 'validate-nodes'] as const;
+export const WEBHOOK_NAMES = ['validate-pods', 'mutate-pods', 'validate-gpu-pods', 'validate-bindings'] as const;
 /** Each webhook is served at /<name>. */
 export type WebhookName = (typeof WEBHOOK_NAMES)[number];
 
@@ -124,14 +121,6 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
       }
       const violations = judgeBinding({ binding, pod, nodeAttestation: target, activeManifest: manifest, now: deps.now(), gpuResourcePrefixes });
       return verdict(request, 'validate-bindings', violations);
-    },
-    'validate-nodes': (request) => {
-      expect(request, 'nodes', [''], ['CREATE', 'UPDATE']);
-      const node = objectOf<k8s.V1Node>(request.object, 'object');
-      const oldNode = request.oldObject ? objectOf<k8s.V1Node>(request.oldObject, 'oldObject') : undefined;
-      if (request.operation === 'UPDATE' && !oldNode) throw new BadRequest('an UPDATE without oldObject');
-      const violations = judgeNodeChange({ operation: request.operation, node, oldNode, username: request.userInfo.username, operatorUsernames: deps.operatorUsernames });
-      return verdict(request, 'validate-nodes', violations);
     },
   };
 

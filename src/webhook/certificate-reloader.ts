@@ -1,10 +1,12 @@
 /**
- * Keeps a TLS server on the current serving certificate: the files are re-read when their
- * directory changes (fs.watch) and on a timer (the backstop: Kubernetes Secret volumes swap a
- * symlink, which some file systems do not report), and a new pair is installed only when it
- * loads as a matching certificate and key. A half-written pair is retried, never served.
+ * Keeps a TLS server on the current serving certificate and, where clients must authenticate,
+ * the current client CA bundle: the files are re-read when their directory changes (fs.watch)
+ * and on a timer (the backstop: Kubernetes Secret and ConfigMap volumes swap a symlink, which
+ * some file systems do not report), and new material is installed only when it loads: a
+ * matching certificate and key, a CA file with at least one certificate. A half-written pair is
+ * retried, never served.
  */
-import { createHash } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { readFileSync, watch, type FSWatcher } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -14,11 +16,14 @@ import type { Logger } from '../observability/log.ts';
 export interface CertificatePair {
   cert: string;
   key: string;
+  /** PEM bundle of the CAs whose client certificates are accepted (with a client CA file only). */
+  ca?: string;
 }
 
 export class CertificateReloader {
   readonly #certFile: string;
   readonly #keyFile: string;
+  readonly #caFile: string | undefined;
   readonly #log: Logger;
   #current: CertificatePair;
   #timer: NodeJS.Timeout | undefined;
@@ -26,13 +31,15 @@ export class CertificateReloader {
   #checking: Promise<void> | undefined;
   #again = false;
 
-  /** Reads the pair now: a server must not start without a usable certificate. */
-  constructor(certFile: string, keyFile: string, log: Logger) {
+  /** Reads the files now: a server must not start without a usable certificate (and client CA). */
+  constructor(certFile: string, keyFile: string, log: Logger, caFile?: string) {
     this.#certFile = certFile;
     this.#keyFile = keyFile;
+    this.#caFile = caFile;
     this.#log = log;
-    this.#current = { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') };
-    createSecureContext(this.#current); // throws on a bad pair
+    this.#current = { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}) };
+    const problem = unusable(this.#current);
+    if (problem) throw new Error(problem);
   }
 
   get current(): CertificatePair {
@@ -44,7 +51,7 @@ export class CertificateReloader {
     const check = () => void this.check(onChange);
     this.#timer = setInterval(check, intervalMs);
     this.#timer.unref();
-    for (const dir of new Set([dirname(this.#certFile), dirname(this.#keyFile)])) {
+    for (const dir of new Set([this.#certFile, this.#keyFile, ...(this.#caFile ? [this.#caFile] : [])].map((f) => dirname(f)))) {
       try {
         const watcher = watch(dir, { persistent: false }, check);
         watcher.on('error', () => undefined); // the timer still covers it
@@ -81,21 +88,43 @@ export class CertificateReloader {
   async #checkOnce(onChange: (pair: CertificatePair) => void): Promise<void> {
     let pair: CertificatePair;
     try {
-      pair = { cert: await readFile(this.#certFile, 'utf8'), key: await readFile(this.#keyFile, 'utf8') };
+      pair = { cert: await readFile(this.#certFile, 'utf8'), key: await readFile(this.#keyFile, 'utf8'), ...(this.#caFile ? { ca: await readFile(this.#caFile, 'utf8') } : {}) };
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'cannot read the serving certificate; keeping the current one');
+      this.#log.warn({ err: (err as Error).message }, 'cannot read the serving certificate or client CA; keeping the current ones');
       return;
     }
-    if (pair.cert === this.#current.cert && pair.key === this.#current.key) return;
-    try {
-      createSecureContext(pair);
-    } catch (err) {
+    if (pair.cert === this.#current.cert && pair.key === this.#current.key && pair.ca === this.#current.ca) return;
+    const problem = unusable(pair);
+    if (problem) {
       // Often the cert is written and the key not yet: the next change or tick tries again.
-      this.#log.warn({ err: (err as Error).message }, 'new serving certificate does not load yet; keeping the current one');
+      this.#log.warn({ err: problem }, 'new serving certificate or client CA does not load yet; keeping the current ones');
       return;
     }
+    const caChanged = pair.ca !== this.#current.ca;
     this.#current = pair;
     onChange(pair);
-    this.#log.info({ certificateSha256: createHash('sha256').update(pair.cert).digest('hex') }, 'serving certificate reloaded');
+    const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+    this.#log.info({ certificateSha256: sha256(pair.cert), ...(caChanged && pair.ca ? { clientCaSha256: sha256(pair.ca) } : {}) }, caChanged ? 'serving certificate or client CA reloaded' : 'serving certificate reloaded');
   }
+}
+
+/** Why the material cannot be served, or undefined. */
+function unusable(pair: CertificatePair): string | undefined {
+  try {
+    createSecureContext(pair);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (pair.ca === undefined) return undefined;
+  // An empty or garbled bundle would refuse every client: keep the one that works instead.
+  const blocks = pair.ca.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
+  if (blocks.length === 0) return 'the client CA file holds no PEM certificate';
+  for (const block of blocks) {
+    try {
+      if (!new X509Certificate(block).ca) return 'the client CA file holds a certificate that is not a CA';
+    } catch (err) {
+      return `the client CA file holds an unreadable certificate: ${(err as Error).message}`;
+    }
+  }
+  return undefined;
 }

@@ -17,6 +17,10 @@
  *   Binding carries no pod labels or resources, so nothing narrower can be selected; elsewhere the
  *   nodeSelector set at CREATE keeps GPU pods off nodes without the attested label.
  * A request matched by two entries is judged twice by the same pure rules: the verdicts agree.
+ *
+ * Nodes have no webhook: who may open a node (the attested label, the unattested taint) needs no
+ * Manifest, so the API server enforces it itself with the ValidatingAdmissionPolicy of
+ * node-policy.ts, and node registration never depends on the operator being up.
  */
 import * as k8s from '@kubernetes/client-node';
 import { AI_WORKER_NAMESPACE_LABEL } from '../api/aiworker.ts';
@@ -57,13 +61,11 @@ export interface WebhookConfigurationOptions {
   gpuResourcePrefixes?: readonly string[];
   /**
    * Narrows every webhook further (ANDed with its own selectors): tests confine the webhooks to
-   * their own namespaces and nodes so that they cannot affect anything else on the cluster.
+   * their own namespaces so that they cannot affect anything else on the cluster.
    */
   scope?: {
     /** For the namespaced webhooks (pods, GPU pods, bindings). */
     namespaceSelector?: k8s.V1LabelSelector;
-    /** For the node webhook. */
-    nodeSelector?: k8s.V1LabelSelector;
   };
 }
 
@@ -134,14 +136,6 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): {
       },
       bindings('ai-worker', { matchLabels: { [AI_WORKER_NAMESPACE_LABEL]: 'true' } }),
       bindings('enforced', { matchLabels: { [ENFORCE_NAMESPACE_LABEL]: 'true' } }),
-      {
-        ...common,
-        name: 'nodes.validate.attestor.dev',
-        clientConfig: clientConfig('validate-nodes'),
-        // nodes/status is not matched: kubelets update it all the time, and labels and taints are not in it.
-        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['nodes'], scope: 'Cluster' }],
-        objectSelector: allOf(options.scope?.nodeSelector),
-      },
     ],
   };
   const mutating: k8s.V1MutatingWebhookConfiguration = {

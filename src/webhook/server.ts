@@ -1,15 +1,18 @@
 /**
  * The admission webhook's HTTPS server (express): AdmissionReview v1 in, AdmissionReview v1 out,
- * one path per webhook (/validate-pods, /mutate-pods, /validate-gpu-pods, /validate-bindings,
- * /validate-nodes).
- * It only moves bytes: decoding, metrics and the serving certificate; the verdicts come from
- * admission.ts. A body that is not an AdmissionReview gets HTTP 400, and anything that goes
+ * one path per webhook (/validate-pods, /mutate-pods, /validate-gpu-pods, /validate-bindings).
+ * It only moves bytes: decoding, metrics, the serving certificate and client authentication; the
+ * verdicts come from admission.ts. With a client CA, only clients that present a certificate it
+ * signed get past the TLS handshake (the API server presents one through its
+ * AdmissionConfiguration): nobody else learns anything from the webhooks, e.g. whether a pod
+ * exists. A body that is not an AdmissionReview gets HTTP 400, and anything that goes
  * wrong while judging is a refusal (the configurations say failurePolicy: Fail as well).
  *
  * Mount it in the operator with:
  *   const webhook = await startWebhookServer({ port: 9443, tls: { certFile, keyFile },
+ *     clientAuth: { caFile },
  *     manifests: informers.manifests, nodeAttestations: informers.nodeAttestations,
- *     pods: kubeConfig.makeApiClient(k8s.CoreV1Api), operatorUsernames: [...],
+ *     pods: kubeConfig.makeApiClient(k8s.CoreV1Api),
  *     log, metrics: new WebhookMetrics(metrics.registry) });
  * Every replica serves it (not only the leader): the informers are warm on all of them.
  */
@@ -33,12 +36,16 @@ export interface WebhookOptions {
   port: number;
   /** PEM files of the serving certificate and key, re-read when they change. */
   tls: { certFile: string; keyFile: string; reloadIntervalMs?: number };
+  /**
+   * Who may call: clients with a certificate signed by a CA in `caFile` (PEM, re-read when it
+   * changes), or 'none' for anyone (only where the API server cannot present a client
+   * certificate, and in tests of other layers).
+   */
+  clientAuth: { caFile: string } | 'none';
   manifests: ManifestSource;
   nodeAttestations: NodeAttestationSource;
   /** Reads bound pods (a CoreV1Api). */
   pods: PodReader;
-  /** Identities that may set the gpu-attested label and lift the unattested taint. */
-  operatorUsernames: readonly string[];
   /** Resource-name prefixes that count as GPUs (default: gpu-requests.ts). */
   gpuResourcePrefixes?: readonly string[];
   now?: () => Date;
@@ -60,7 +67,6 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
     manifests: options.manifests,
     nodeAttestations: options.nodeAttestations,
     pods: options.pods,
-    operatorUsernames: options.operatorUsernames,
     ...(options.gpuResourcePrefixes ? { gpuResourcePrefixes: options.gpuResourcePrefixes } : {}),
     now: options.now ?? (() => new Date()),
     log,
@@ -93,8 +99,11 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
     res.status(status).json({ error: status === 500 ? 'internal error' : e.message });
   });
 
-  const certificates = new CertificateReloader(options.tls.certFile, options.tls.keyFile, log);
-  const server: Server = createServer({ ...certificates.current, minVersion: 'TLSv1.2' }, app);
+  const clientCaFile = options.clientAuth === 'none' ? undefined : options.clientAuth.caFile;
+  const certificates = new CertificateReloader(options.tls.certFile, options.tls.keyFile, log, clientCaFile);
+  // Without a client certificate from the CA the handshake fails: no HTTP request is ever read.
+  const clientAuth = clientCaFile ? { requestCert: true, rejectUnauthorized: true } : {};
+  const server: Server = createServer({ ...certificates.current, ...clientAuth, minVersion: 'TLSv1.2' }, app);
   // The API server (Go) keeps connections idle for up to 90 s and does not retry a POST that
   // met a connection we closed: outlive its idle timeout so that we are never the one closing.
   server.keepAliveTimeout = 120_000;
@@ -108,7 +117,8 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
   });
   certificates.start((pair) => server.setSecureContext({ ...pair, minVersion: 'TLSv1.2' }), options.tls.reloadIntervalMs ?? DEFAULT_CERT_RELOAD_INTERVAL_MS);
   const port = (server.address() as AddressInfo).port;
-  log.info({ port }, 'serving admission webhooks');
+  if (clientCaFile) log.info({ port, clientCaFile }, 'serving admission webhooks to clients with a certificate from the client CA');
+  else log.warn({ port }, 'serving admission webhooks to any client: no client CA configured');
   return {
     port,
     notReady: () => {

@@ -63,6 +63,8 @@ describe('attestor dev', function () {
       });
       const placed = refusedCreate({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'placed', namespace: 'default' }, spec: { nodeName: 'gpu-node-unattested', containers: [{ name: 'c', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } });
       assert.match(placed, /admission webhook "gpu-pods\.validate\.attestor\.dev" denied the request: spec\.nodeName: node "gpu-node-unattested" has no current attestation for GPU pods \(NoAttestation/);
+      // The node gating policy is in force: not even the cluster admin forges the attested label.
+      assert.throws(() => execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'label', 'node', 'gpu-node-1', 'attestor.dev/gpu-attested=forged', '--overwrite'], { encoding: 'utf8', stdio: 'pipe' }), (err: { stderr?: string }) => /ValidatingAdmissionPolicy 'node-gating\.attestor\.dev' .*denied request: metadata\.labels\[attestor\.dev\/gpu-attested\]: only the attestor operator may set this label/.test(String(err.stderr)));
     } finally {
       child.kill('SIGINT');
     }

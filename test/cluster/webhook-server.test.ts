@@ -1,8 +1,11 @@
-// The webhook's HTTPS layer, spoken to directly: what is not an AdmissionReview gets HTTP 400,
-// an oversized body 413, and whatever cannot be judged (caches not synced, the API server out of
-// reach, a request for the wrong resource) is refused, never allowed. A new serving certificate
-// written over the files is served without a restart. Informers read the real API server.
+// The webhook's HTTPS layer, spoken to directly: only clients with a certificate from the client
+// CA get an answer (curl without one, or with one from another CA, fails at the handshake), what
+// is not an AdmissionReview gets HTTP 400, an oversized body 413, and whatever cannot be judged
+// (caches not synced, the API server out of reach, a request for the wrong resource) is refused,
+// never allowed. A new serving certificate or client CA written over the files is used without a
+// restart. Informers read the real API server.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { tmpdir } from 'node:os';
@@ -24,12 +27,24 @@ interface Reply {
   body: Record<string, unknown>;
 }
 
+/** The client certificate the test presents, as the API server presents its own. */
+let client: KeyAndCertificate;
+
 function post(port: number, path: string, body: string, ca: string): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path, method: 'POST', ca, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, method: 'POST', ca, cert: client.certificatePem, key: client.privateKeyPem, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') }));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let body: Record<string, unknown>;
+        try {
+          body = JSON.parse(text || '{}');
+        } catch {
+          body = { text }; // express's own 404 page
+        }
+        resolve({ status: res.statusCode!, body });
+      });
     });
     req.on('error', reject);
     req.end(body);
@@ -39,7 +54,7 @@ function post(port: number, path: string, body: string, ca: string): Promise<Rep
 /** The serial number of the certificate the server presents, trusting the given CAs. */
 function servedSerial(port: number, ca: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port, ca }, () => {
+    const socket = connect({ host: '127.0.0.1', port, ca, cert: client.certificatePem, key: client.privateKeyPem }, () => {
       const serial = socket.getPeerX509Certificate()!.serialNumber;
       socket.end();
       resolve(serial);
@@ -57,6 +72,8 @@ describe('admission webhook server (HTTPS)', function () {
   let server: WebhookServer;
   let ca: KeyAndCertificate;
   let otherCa: KeyAndCertificate;
+  let clientCa: KeyAndCertificate;
+  let strangerCa: KeyAndCertificate;
   let dir: string;
   const registry = new Registry();
 
@@ -70,19 +87,24 @@ describe('admission webhook server (HTTPS)', function () {
     dead.loadFromOptions({ clusters: [{ name: 'dead', server: 'https://127.0.0.1:1', skipTLSVerify: true }], users: [{ name: 'u' }], contexts: [{ name: 'c', cluster: 'dead', user: 'u' }], currentContext: 'c' });
     ca = await createCertificateAuthority('webhook test CA');
     otherCa = await createCertificateAuthority('rotated webhook CA');
+    clientCa = await createCertificateAuthority('webhook client CA');
+    strangerCa = await createCertificateAuthority('someone else\'s CA');
+    client = await issueCertificate(clientCa, { commonName: 'kube-apiserver-webhook-client', usage: 'client' });
     const serving = await issueCertificate(ca, { commonName: 'webhook', usage: 'server', ipAddresses: ['127.0.0.1'] });
     dir = mkdtempSync(join(tmpdir(), 'attestor-webhook-server-'));
     writeFileSync(join(dir, 'tls.crt'), serving.certificatePem);
     writeFileSync(join(dir, 'tls.key'), serving.privateKeyPem);
+    writeFileSync(join(dir, 'ca.crt'), ca.certificatePem);
+    writeFileSync(join(dir, 'client-ca.crt'), clientCa.certificatePem);
     server = await startWebhookServer({
       host: '127.0.0.1',
       port: 0,
       tls: { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), reloadIntervalMs: 200 },
+      clientAuth: { caFile: join(dir, 'client-ca.crt') },
       manifests: informers.manifests,
       // Not started yet: the binding webhook must refuse until it has synced.
       nodeAttestations: informers.nodeAttestations,
       pods: dead.makeApiClient(k8s.CoreV1Api),
-      operatorUsernames: ['system:serviceaccount:attestor-system:attestor-operator'],
       log: silentLogger,
       metrics: new WebhookMetrics(registry),
       bodyLimitBytes: 64 * 1024,
@@ -113,13 +135,18 @@ describe('admission webhook server (HTTPS)', function () {
   });
 
   it('refuses a review for a resource the webhook does not judge', async function () {
-    const reply = await post(server.port, '/validate-nodes', podReview(gpuPod), pem());
+    const nodeReview = review({ kind: { group: '', version: 'v1', kind: 'Node' }, resource: { group: '', version: 'v1', resource: 'nodes' }, operation: 'UPDATE', object: { metadata: { name: 'n' } } });
+    const reply = await post(server.port, '/validate-pods', nodeReview, pem());
     assert.equal(reply.status, 200);
     const response = (reply.body as unknown as AdmissionReview).response!;
     assert.equal(response.uid, 'uid-1');
     assert.equal(response.allowed, false);
     assert.equal(response.status!.code, 400);
-    assert.match(response.status!.message, /this webhook judges nodes, not pods/);
+    assert.match(response.status!.message, /this webhook judges pods pods\/ephemeralcontainers, not nodes/);
+  });
+
+  it('has no webhook for nodes any more: the API server judges them (ValidatingAdmissionPolicy)', async function () {
+    assert.equal((await post(server.port, '/validate-nodes', review({}), pem())).status, 404);
   });
 
   it('answers a mutation with a base64 JSON patch', async function () {
@@ -127,6 +154,51 @@ describe('admission webhook server (HTTPS)', function () {
     assert.equal(response!.allowed, true);
     assert.equal(response!.patchType, 'JSONPatch');
     assert.deepEqual(JSON.parse(Buffer.from(response!.patch!, 'base64').toString()), [{ op: 'add', path: '/spec/nodeSelector', value: { 'attestor.dev/gpu-attested': 'true' } }]);
+  });
+
+  /** curl (a client nobody here wrote) posting the binding review; its exit code and output. Asynchronous: the server runs in this process. */
+  const curl = (...auth: string[]) => new Promise<{ status: number | null; out: string }>((resolve, reject) => {
+    const child = spawn('curl', ['-sS', '--max-time', '10', '--cacert', join(dir, 'ca.crt'), ...auth, '-H', 'content-type: application/json', '--data-binary', '@-', '-w', '\nHTTP %{http_code}', `https://127.0.0.1:${server.port}/validate-bindings`]);
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, out }));
+    child.stdin.end(bindingReview);
+  });
+  const writeClient = (name: string, credentials: KeyAndCertificate) => {
+    writeFileSync(join(dir, `${name}.crt`), credentials.certificatePem);
+    writeFileSync(join(dir, `${name}.key`), credentials.privateKeyPem);
+    return ['--cert', join(dir, `${name}.crt`), '--key', join(dir, `${name}.key`)];
+  };
+
+  it('refuses a client without a certificate at the TLS handshake: no answer, not even whether a pod exists (issue 7 item 17)', async function () {
+    const anonymous = await curl();
+    assert.notEqual(anonymous.status, 0, anonymous.out);
+    assert.doesNotMatch(anonymous.out, /HTTP [1-9]/, 'no HTTP answer at all');
+    assert.match(anonymous.out, /certificate required|alert|handshake|SSL|reset/i);
+  });
+
+  it('refuses a client certificate from another CA at the TLS handshake', async function () {
+    const stranger = await curl(...writeClient('stranger', await issueCertificate(strangerCa, { commonName: 'kube-apiserver-webhook-client', usage: 'client' })));
+    assert.notEqual(stranger.status, 0, stranger.out);
+    assert.doesNotMatch(stranger.out, /HTTP [1-9]/);
+  });
+
+  it('answers a client with a certificate from the client CA', async function () {
+    const apiServer = await curl(...writeClient('client', client));
+    assert.equal(apiServer.status, 0, apiServer.out);
+    assert.match(apiServer.out, /"kind":"AdmissionReview"[\s\S]*HTTP 200$/);
+  });
+
+  it('trusts a new client CA written over the file, without a restart', async function () {
+    const rotatedClient = await issueCertificate(strangerCa, { commonName: 'kube-apiserver-webhook-client', usage: 'client' });
+    const args = writeClient('rotated', rotatedClient);
+    writeFileSync(join(dir, 'client-ca.crt'), strangerCa.certificatePem);
+    await waitFor(async () => (await curl(...args)).status === 0, { timeoutMs: 10_000, description: 'new client CA trusted' });
+    assert.notEqual((await curl(...writeClient('client', client))).status, 0, 'the old CA is no longer trusted');
+    writeFileSync(join(dir, 'client-ca.crt'), clientCa.certificatePem);
+    await waitFor(async () => (await curl(...writeClient('client', client))).status === 0, { timeoutMs: 10_000, description: 'first client CA trusted again' });
   });
 
   const bindingReview = review({
@@ -179,7 +251,7 @@ describe('admission webhook server (HTTPS)', function () {
 
   it('answers liveness on /healthz', async function () {
     const status = await new Promise<number>((resolve, reject) => {
-      request({ host: '127.0.0.1', port: server.port, path: '/healthz', ca: [ca.certificatePem, otherCa.certificatePem] }, (res) => {
+      request({ host: '127.0.0.1', port: server.port, path: '/healthz', ca: [ca.certificatePem, otherCa.certificatePem], cert: client.certificatePem, key: client.privateKeyPem }, (res) => {
         res.resume();
         resolve(res.statusCode!);
       }).on('error', reject).end();

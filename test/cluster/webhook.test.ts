@@ -1,10 +1,13 @@
 // The admission webhook on the real API server: the server runs in this process on 127.0.0.1
-// with a serving certificate from the control plane's CA, registered with its caBundle. Pods
-// that break the active Manifest are refused with the field paths (any pod an AIWorker's Service
-// selects, also when labelled later or through pods/status), GPU pods get the attested
+// with a serving certificate from the control plane's CA, registered with its caBundle, and
+// answers only the API server (client certificate from the control plane's AdmissionConfiguration).
+// Pods that break the active Manifest are refused with the field paths (any pod an AIWorker's
+// Service selects, also when labelled later or through pods/status), GPU pods get the attested
 // nodeSelector and may name only attested nodes, bindings of GPU pods in AIWorker and enforced
-// namespaces need a current NodeAttestation, only the operator's identity opens nodes, and with
-// the server gone everything in scope is refused (fail closed) while plain pods still schedule.
+// namespaces need a current NodeAttestation, and with the server gone everything in scope is
+// refused (fail closed) while plain pods still schedule. Who opens nodes is the API server's own
+// ValidatingAdmissionPolicy: only the operator's identity, through nodes and nodes/status alike,
+// and it holds with the webhook server gone, while nodes still register.
 // The configurations are confined to this file's namespaces and nodes and deleted afterwards.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,6 +26,7 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { deleteWebhookConfigurations, installWebhookConfigurations } from '../../src/webhook/configuration.ts';
 import { requestsGpus } from '../../src/webhook/gpu-requests.ts';
+import { deleteNodeGatingPolicy, installNodeGatingPolicy } from '../../src/webhook/node-policy.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.ts';
 import { apiError, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
@@ -53,6 +57,7 @@ describe('admission webhook (real API server)', function () {
   const runtimeClass = `${run}-kata`;
   const otherRuntimeClass = `${run}-runc`;
   const manifestName = `${run}-manifest`;
+  const policyName = `${run}.node-gating.attestor.dev`;
   let manifestHash: string;
 
   before(async function () {
@@ -95,10 +100,11 @@ describe('admission webhook (real API server)', function () {
       host: '127.0.0.1',
       port: 0,
       tls: { certFile: join(certDir, 'tls.crt'), keyFile: join(certDir, 'tls.key') },
+      // Only the API server holds a certificate from this CA: every request below came through it.
+      clientAuth: { caFile: cp.webhookClientCaFile },
       manifests: operator.informers.manifests,
       nodeAttestations: operator.informers.nodeAttestations,
       pods: core,
-      operatorUsernames: [OPERATOR],
       log: silentLogger,
       metrics: new WebhookMetrics(registry),
     });
@@ -106,8 +112,9 @@ describe('admission webhook (real API server)', function () {
       name: run,
       endpoint: { url: `https://127.0.0.1:${server.port}` },
       caBundlePem: cp.caPem,
-      scope: { namespaceSelector: { matchLabels: { [SCOPE_LABEL]: run } }, nodeSelector: { matchLabels: { [SCOPE_LABEL]: run } } },
+      scope: { namespaceSelector: { matchLabels: { [SCOPE_LABEL]: run } } },
     });
+    await installNodeGatingPolicy(kc, { name: policyName, operatorUsernames: [OPERATOR], nodeSelector: { matchLabels: { [SCOPE_LABEL]: run } } });
     // The API server picks configurations up asynchronously: wait until both are in force.
     await waitFor(async () => {
       try {
@@ -135,6 +142,7 @@ describe('admission webhook (real API server)', function () {
   after(async function () {
     // First of all: configurations left behind would refuse other test files' requests.
     await deleteWebhookConfigurations(kc, run).catch(() => undefined);
+    await deleteNodeGatingPolicy(kc, policyName).catch(() => undefined);
     await server?.close();
     await operator?.stop();
     if (certDir) rmSync(certDir, { recursive: true, force: true });
@@ -445,15 +453,18 @@ describe('admission webhook (real API server)', function () {
     });
   });
 
-  describe('nodes', function () {
+  describe('nodes (ValidatingAdmissionPolicy, no webhook)', function () {
     const gated = `${run}-gated`;
+    const nodeName = `${run}-kubelet`;
     let alice: k8s.CoreV1Api;
+    let kubelet: k8s.CoreV1Api;
     let operatorClient: k8s.CoreV1Api;
+    const taint = { key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' };
 
     before(async function () {
-      // RBAC lets both edit nodes, so that only the webhook stands between alice and the label.
+      // RBAC lets alice edit nodes, so that only the policy stands between her and the label.
       const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-      await rbac.createClusterRole({ body: { metadata: { name: run }, rules: [{ apiGroups: [''], resources: ['nodes'], verbs: ['get', 'list', 'create', 'patch', 'update'] }] } });
+      await rbac.createClusterRole({ body: { metadata: { name: run }, rules: [{ apiGroups: [''], resources: ['nodes', 'nodes/status'], verbs: ['get', 'list', 'create', 'patch', 'update'] }] } });
       await rbac.createClusterRoleBinding({
         body: {
           metadata: { name: run },
@@ -463,59 +474,92 @@ describe('admission webhook (real API server)', function () {
       });
       alice = cp.kubeConfigAs('alice').makeApiClient(k8s.CoreV1Api);
       operatorClient = cp.kubeConfigAs(OPERATOR).makeApiClient(k8s.CoreV1Api);
-      // No GPU capacity: the test operator's node gating controller leaves this node to us.
-      await cp.createGpuNode(gated, { gpus: 0, labels: { [SCOPE_LABEL]: run }, taints: [{ key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' }] });
-      nodeNames.push(gated);
+      // A node's own identity (client certificate, group system:nodes): the Node authorizer lets
+      // it update nodes and nodes/status, as a kubelet does.
+      kubelet = (await cp.clientKubeConfig(`system:node:${nodeName}`, ['system:nodes'])).makeApiClient(k8s.CoreV1Api);
+      // No GPU capacity: the test operator's node gating controller leaves these nodes to us.
+      for (const name of [gated, nodeName]) {
+        await cp.createGpuNode(name, { gpus: 0, labels: { [SCOPE_LABEL]: run }, taints: [taint] });
+        nodeNames.push(name);
+      }
       await waitFor(async () => {
         try {
-          await alice.patchNode({ name: gated, body: { metadata: { labels: { 'attestor.dev/gpu-attested': 'true' } } }, dryRun: 'All' }, merge);
+          await alice.patchNode({ name: gated, body: label('true'), dryRun: 'All' }, merge);
           return false;
         } catch (err) {
-          return /nodes\.validate\.attestor\.dev" denied/.test(apiError(err).message);
+          return /ValidatingAdmissionPolicy .* denied request/.test(apiError(err).message);
         }
-      }, { description: 'alice has RBAC on nodes (refused by the webhook, no longer by RBAC)' });
+      }, { description: 'node gating policy in force (and alice has RBAC on nodes)' });
     });
 
-    const refusedPatch = async (promise: Promise<unknown>): Promise<string> => {
+    const refusedByPolicy = async (promise: Promise<unknown>): Promise<string> => {
       try {
         await promise;
       } catch (err) {
         const e = apiError(err);
         assert.equal(e.code, 403, e.message);
-        assert.match(e.message, /^admission webhook "nodes\.validate\.attestor\.dev" denied the request: /, 'refused by the webhook, not by RBAC');
+        assert.match(e.message, new RegExp(`ValidatingAdmissionPolicy '${policyName.replaceAll('.', '\\.')}' with binding '${policyName.replaceAll('.', '\\.')}' denied request: `), 'refused by the policy, not by RBAC');
         return e.message;
       }
       assert.fail('node change was admitted');
     };
     const label = (value: string | null) => ({ metadata: { labels: { 'attestor.dev/gpu-attested': value } } });
+    const attestedLabel = async (name: string) => (await core.readNode({ name })).metadata!.labels!['attestor.dev/gpu-attested'];
+
+    it('refuses a node identity that sets the attested label on itself through nodes/status (issue 7 item 13)', async function () {
+      const message = await refusedByPolicy(kubelet.patchNodeStatus({ name: nodeName, body: label('true') }, merge));
+      assert.ok(message.endsWith(`metadata.labels[attestor.dev/gpu-attested]: only the attestor operator may set this label (set to "true" by system:node:${nodeName})`), message);
+      assert.equal(await attestedLabel(nodeName), undefined);
+    });
+
+    it('refuses a node identity that sets the attested label through nodes', async function () {
+      await refusedByPolicy(kubelet.patchNode({ name: nodeName, body: label('true') }, merge));
+      assert.equal(await attestedLabel(nodeName), undefined);
+    });
+
+    it('refuses a node identity that registers itself already labelled', async function () {
+      const name = `${run}-forged`;
+      const forger = (await cp.clientKubeConfig(`system:node:${name}`, ['system:nodes'])).makeApiClient(k8s.CoreV1Api);
+      const message = await refusedByPolicy(forger.createNode({ body: { metadata: { name, labels: { [SCOPE_LABEL]: run, 'attestor.dev/gpu-attested': 'true' } } } }));
+      assert.ok(message.includes(`set to "true" by system:node:${name}`), message);
+      await assert.rejects(core.readNode({ name }), (err) => apiError(err).code === 404);
+    });
 
     it('refuses a user who is not the operator the attested label', async function () {
-      const message = await refusedPatch(alice.patchNode({ name: gated, body: label('true') }, merge));
-      assert.ok(message.endsWith('metadata.labels[attestor.dev/gpu-attested]: only the attestor operator may set this label (set to "true" by "alice")'), message);
+      const message = await refusedByPolicy(alice.patchNode({ name: gated, body: label('true') }, merge));
+      assert.ok(message.endsWith('metadata.labels[attestor.dev/gpu-attested]: only the attestor operator may set this label (set to "true" by alice)'), message);
     });
 
     it('refuses a user who is not the operator lifting the unattested taint', async function () {
-      const message = await refusedPatch(alice.patchNode({ name: gated, body: { spec: { taints: [] } } }, merge));
-      assert.ok(message.endsWith('spec.taints: only the attestor operator may lift the attestor.dev/unattested:NoSchedule taint (lifted by "alice")'), message);
+      const message = await refusedByPolicy(alice.patchNode({ name: gated, body: { spec: { taints: [] } } }, merge));
+      assert.ok(message.endsWith('spec.taints: only the attestor operator may lift the attestor.dev/unattested taint (lifted by alice)'), message);
       assert.ok((await core.readNode({ name: gated })).spec!.taints!.some((t) => t.key === 'attestor.dev/unattested'), 'taint still there');
-    });
-
-    it('refuses a user who is not the operator creating a node that is already labelled', async function () {
-      const name = `${run}-forged`;
-      const message = await refusedPatch(alice.createNode({ body: { metadata: { name, labels: { [SCOPE_LABEL]: run, 'attestor.dev/gpu-attested': 'true' } } } }));
-      assert.ok(message.includes('set to "true" by "alice"'), message);
     });
 
     it('lets the operator\'s identity label the node and lift the taint', async function () {
       const node = await operatorClient.patchNode({ name: gated, body: { ...label('true'), spec: { taints: [] } } }, merge);
       assert.equal(node.metadata!.labels!['attestor.dev/gpu-attested'], 'true');
       assert.deepEqual(node.spec!.taints ?? [], []);
+      await operatorClient.patchNode({ name: nodeName, body: label('true') }, merge);
+    });
+
+    it('refuses a node identity that changes the attested label\'s value through nodes/status', async function () {
+      await refusedByPolicy(kubelet.patchNodeStatus({ name: nodeName, body: label('yes') }, merge));
+      assert.equal(await attestedLabel(nodeName), 'true');
+    });
+
+    it('lets a labelled node update its status and its other labels', async function () {
+      const status = await kubelet.patchNodeStatus({ name: nodeName, body: { metadata: { labels: { 'example.com/zone': 'a' } }, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'ready', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }] } } }, merge);
+      assert.equal(status.metadata!.labels!['example.com/zone'], 'a');
+      assert.equal(status.metadata!.labels!['attestor.dev/gpu-attested'], 'true');
     });
 
     it('lets anyone close the node again: taint it and remove the label', async function () {
-      const node = await alice.patchNode({ name: gated, body: { ...label(null), spec: { taints: [{ key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' }] } } }, merge);
+      const node = await alice.patchNode({ name: gated, body: { ...label(null), spec: { taints: [taint] } } }, merge);
       assert.equal(node.metadata!.labels!['attestor.dev/gpu-attested'], undefined);
       assert.equal(node.spec!.taints![0]!.key, 'attestor.dev/unattested');
+      const closed = await kubelet.patchNodeStatus({ name: nodeName, body: label(null) }, merge);
+      assert.equal(closed.metadata!.labels!['attestor.dev/gpu-attested'], undefined);
     });
   });
 
@@ -527,7 +571,6 @@ describe('admission webhook (real API server)', function () {
     assert.ok(await counted('validate-pods', 'allowed') >= 4);
     assert.ok(await counted('mutate-pods', 'allowed') >= 4);
     assert.ok(await counted('validate-bindings', 'denied') >= 3);
-    assert.ok(await counted('validate-nodes', 'denied') >= 3);
     assert.equal(await counted('validate-pods', 'error'), 0);
     const histogram = (await registry.getSingleMetric('attestor_webhook_request_duration_seconds')!.get()).values;
     assert.ok(histogram.some((v) => v.labels.webhook === 'validate-bindings' && (v as { metricName?: string }).metricName === 'attestor_webhook_request_duration_seconds_count' && v.value >= 5));
@@ -545,8 +588,6 @@ describe('admission webhook (real API server)', function () {
       return true;
     });
     await assert.rejects(core.readNamespacedPod({ namespace: enforced, name: 'while-down' }), (err) => apiError(err).code === 404);
-    // Even the operator's identity cannot open a node without the webhook.
-    await assert.rejects(cp.kubeConfigAs(OPERATOR).makeApiClient(k8s.CoreV1Api).patchNode({ name: `${run}-gated`, body: { metadata: { labels: { 'attestor.dev/gpu-attested': 'true' } } } }, merge), (err) => /failed calling webhook "nodes\.validate\.attestor\.dev"/.test(apiError(err).message));
     // Out of scope stays unaffected.
     const elsewhere = uniqueName('wh-free');
     await core.createNamespace({ body: { metadata: { name: elsewhere } } });
@@ -582,6 +623,26 @@ describe('admission webhook (real API server)', function () {
     assert.match(refused.message, /failed calling webhook "ai-worker-bindings\.validate\.attestor\.dev"/);
     // And no new GPU pod is admitted anywhere in scope while nobody can check it.
     await assert.rejects(core.createNamespacedPod({ namespace: plain, body: pod('gpu-while-down', { gpus: 1, image: 'busybox', runtimeClass: otherRuntimeClass }) }), (err) => /failed calling webhook "gpu-pods\.mutate\.attestor\.dev"/.test(apiError(err).message));
+  });
+
+  it('keeps nodes registering and relabelling with the webhook server stopped, and the attested label still the operator\'s (issue 7 item 16)', async function () {
+    assert.equal(server, undefined, 'runs after the webhook server stopped');
+    const name = `${run}-late`;
+    const kubelet = (await cp.clientKubeConfig(`system:node:${name}`, ['system:nodes'])).makeApiClient(k8s.CoreV1Api);
+    // A kubelet registering: in the policy's scope, with the operator down.
+    const registered = await kubelet.createNode({ body: { metadata: { name, labels: { [SCOPE_LABEL]: run, 'kubernetes.io/hostname': name } }, spec: { taints: [{ key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' }] } } });
+    nodeNames.push(name);
+    assert.equal(registered.metadata!.name, name);
+    const relabelled = await kubelet.patchNode({ name, body: { metadata: { labels: { 'example.com/rack': '7' } } } }, merge);
+    assert.equal(relabelled.metadata!.labels!['example.com/rack'], '7');
+    await assert.rejects(kubelet.patchNodeStatus({ name, body: { metadata: { labels: { 'attestor.dev/gpu-attested': 'true' } } } }, merge), (err) => {
+      assert.equal(apiError(err).code, 403);
+      assert.match(apiError(err).message, /ValidatingAdmissionPolicy .* denied request: metadata\.labels\[attestor\.dev\/gpu-attested\]: only the attestor operator may set this label/);
+      return true;
+    });
+    // The operator still opens nodes without its webhook: nothing waits for a replica to serve it.
+    const opened = await cp.kubeConfigAs(OPERATOR).makeApiClient(k8s.CoreV1Api).patchNode({ name, body: { metadata: { labels: { 'attestor.dev/gpu-attested': 'true' } }, spec: { taints: [] } } }, merge);
+    assert.equal(opened.metadata!.labels!['attestor.dev/gpu-attested'], 'true');
   });
   });
 });

@@ -2,11 +2,14 @@
  * The node gating controller: a GPU node is schedulable for AI workers (label
  * attestor.dev/gpu-attested=true, no attestor.dev/unattested taint) exactly while its
  * NodeAttestation is current for the active Manifest; expiry, a refusal or a Manifest the node no
- * longer meets reverses it. Runs on the leader.
+ * longer meets reverses it, and its GPU pods are evicted (eviction.ts, evictor.ts). GPU nodes are
+ * those api/gpu-node.ts names: device-plugin GPUs or MIG instances, or NVIDIA DRA ResourceSlices.
+ * Runs on the leader.
  */
 import * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../../api/manifest.ts';
 import type { NodeAttestation } from '../../api/node-attestation.ts';
+import { gpuNode, type GpuResourceSlice } from '../../api/gpu-node.ts';
 import { attestationState } from '../../api/node-gating.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
@@ -14,13 +17,27 @@ import { selectActiveManifest } from '../manifest/active.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
-import { gatingChange, isGpuNode } from './gating.ts';
+import { DEFAULT_PDB_GRACE_MS, DEFAULT_PENDING_GRACE_MS, evictionDecision } from './eviction.ts';
+import { GpuPodEvictor } from './evictor.ts';
+import { gatingChange } from './gating.ts';
+
+export interface EvictionOptions {
+  /** How long a pending state (awaiting activation, a new Manifest) may last before GPU pods are evicted. Default 60 s. */
+  pendingGraceMs?: number;
+  /** How long evictions of a pod may be refused (PodDisruptionBudget) before it is deleted. Default 60 s. */
+  pdbGraceMs?: number;
+  /** Namespaces whose pods are never evicted. Default kube-system. */
+  excludedNamespaces?: readonly string[];
+}
 
 export interface NodeGatingDeps {
   kubeConfig: k8s.KubeConfig;
   nodes: Informer<k8s.V1Node>;
   nodeAttestations: Informer<NodeAttestation>;
   manifests: Informer<Manifest>;
+  /** NVIDIA DRA ResourceSlices (absent where the cluster serves no resource.k8s.io/v1). */
+  resourceSlices?: Informer<k8s.V1ResourceSlice>;
+  eviction?: EvictionOptions;
   events: EventRecorder;
   log: Logger;
   metrics?: OperatorMetrics;
@@ -31,6 +48,17 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
   const core = deps.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const now = deps.now ?? (() => new Date());
   const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
+  const slices = (): readonly GpuResourceSlice[] => deps.resourceSlices?.list() ?? [];
+  const isGpuNode = (node: k8s.V1Node) => gpuNode(node, slices()).gpuNode;
+  const pendingGraceMs = deps.eviction?.pendingGraceMs ?? DEFAULT_PENDING_GRACE_MS;
+  const evictor = new GpuPodEvictor({
+    kubeConfig: deps.kubeConfig,
+    events: deps.events,
+    log: deps.log.child({ controller: 'node-gating' }),
+    pdbGraceMs: deps.eviction?.pdbGraceMs ?? DEFAULT_PDB_GRACE_MS,
+    excludedNamespaces: deps.eviction?.excludedNamespaces ?? ['kube-system'],
+    now,
+  });
   const controller = new Controller({
     name: 'node-gating',
     log: deps.log,
@@ -57,13 +85,25 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
           await deps.events.record(target, wasGated ? 'Warning' : 'Normal', wasGated ? 'GPUsGated' : 'AwaitingAttestation', `${state.reason}: ${state.message}; tainted attestor.dev/unattested=true:NoSchedule`);
         }
       }
+      const requeue: number[] = [];
       // Re-check when the attestation expires, so expiry un-gates the node on time.
-      if (state.current && na?.status?.expiresAt) return { requeueAfterMs: Math.max(1000, new Date(na.status.expiresAt).getTime() - at.getTime() + 500) };
-      return undefined;
+      if (state.current && na?.status?.expiresAt) requeue.push(Math.max(1000, new Date(na.status.expiresAt).getTime() - at.getTime() + 500));
+      const decision = evictionDecision({ state, nodeAttestation: na, activeManifest: active, now: at, pendingGraceMs });
+      if (decision.evict) {
+        const round = await evictor.evict(name, decision);
+        if (round.recheckAfterMs !== undefined) requeue.push(round.recheckAfterMs);
+      } else {
+        evictor.forget(name);
+        if (decision.recheckAfterMs !== undefined) requeue.push(decision.recheckAfterMs + 100);
+      }
+      return requeue.length > 0 ? { requeueAfterMs: Math.min(...requeue) } : undefined;
     },
   });
   deps.nodes.onChange((node) => controller.enqueue(node.metadata!.name!));
   deps.nodeAttestations.onChange((na) => controller.enqueue(na.metadata.name!));
+  deps.resourceSlices?.onChange((slice) => {
+    if (slice.spec?.nodeName) controller.enqueue(slice.spec.nodeName);
+  });
   deps.manifests.onChange(() => {
     for (const node of deps.nodes.list()) if (isGpuNode(node)) controller.enqueue(node.metadata!.name!);
   });

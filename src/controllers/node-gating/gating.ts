@@ -1,11 +1,6 @@
 /** What a GPU node's label and taints should be, given its attestation: pure. */
 import type * as k8s from '@kubernetes/client-node';
-import { GPU_ATTESTED_LABEL, GPU_NODE_LABEL, UNATTESTED_TAINT, type AttestationState } from '../../api/node-gating.ts';
-
-export function isGpuNode(node: k8s.V1Node): boolean {
-  const capacity = Number(node.status?.capacity?.['nvidia.com/gpu'] ?? 0);
-  return capacity > 0 || node.metadata?.labels?.[GPU_NODE_LABEL] === 'true';
-}
+import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT, type AttestationState } from '../../api/node-gating.ts';
 
 export interface GatingChange {
   /** The label value to set, or null to remove it; undefined: leave it. */

@@ -1,5 +1,6 @@
 // The serving certificate reloader: a new valid pair replaces the old one; a pair whose key does
-// not match its certificate (a rotation half written) is never installed.
+// not match its certificate (a rotation half written) is never installed; a client CA file is
+// re-read the same way, and one that holds no CA certificate is never installed.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -66,5 +67,42 @@ describe('webhook certificate reloader', function () {
   it('refuses to start without a usable pair', function () {
     writeFileSync(keyFile(), second.privateKeyPem);
     assert.throws(() => new CertificateReloader(certFile(), keyFile(), silentLogger));
+  });
+
+  describe('with a client CA file', function () {
+    let clientCa: KeyAndCertificate;
+    let otherCa: KeyAndCertificate;
+    const caFile = () => join(dir, 'client-ca.crt');
+    before(async function () {
+      clientCa = await createCertificateAuthority('client CA');
+      otherCa = await createCertificateAuthority('other client CA');
+    });
+
+    it('installs a new client CA bundle with the pair', async function () {
+      writeFileSync(caFile(), clientCa.certificatePem);
+      const reloader = new CertificateReloader(certFile(), keyFile(), silentLogger, caFile());
+      assert.equal(reloader.current.ca, clientCa.certificatePem);
+      const seen: CertificatePair[] = [];
+      writeFileSync(caFile(), clientCa.certificatePem + otherCa.certificatePem);
+      await reloader.check((p) => seen.push(p));
+      assert.deepEqual(seen, [{ cert: first.certificatePem, key: first.privateKeyPem, ca: clientCa.certificatePem + otherCa.certificatePem }]);
+    });
+
+    it('keeps the current client CA when the new file holds no CA certificate', async function () {
+      writeFileSync(caFile(), clientCa.certificatePem);
+      const reloader = new CertificateReloader(certFile(), keyFile(), silentLogger, caFile());
+      for (const content of ['', 'not a certificate', first.certificatePem]) {
+        writeFileSync(caFile(), content);
+        await reloader.check(() => assert.fail(`must not install ${JSON.stringify(content.slice(0, 20))}`));
+      }
+      assert.equal(reloader.current.ca, clientCa.certificatePem);
+    });
+
+    it('refuses to start without a usable client CA (fail closed)', function () {
+      writeFileSync(caFile(), '');
+      assert.throws(() => new CertificateReloader(certFile(), keyFile(), silentLogger, caFile()), /no PEM certificate/);
+      writeFileSync(caFile(), first.certificatePem);
+      assert.throws(() => new CertificateReloader(certFile(), keyFile(), silentLogger, caFile()), /not a CA/);
+    });
   });
 });

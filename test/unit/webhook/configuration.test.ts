@@ -1,5 +1,6 @@
-// The webhook configurations: fail closed, v1 only, both pod entries, GPU pods, bindings and
-// nodes, for a URL or a Service, with the caBundle and the selectors that scope them.
+// The webhook configurations: fail closed, v1 only, both pod entries, GPU pods and bindings (no node
+// webhook: a ValidatingAdmissionPolicy carries that rule), for a URL or a Service, with the caBundle
+// and the selectors that scope them.
 import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../../../src/api/aiworker.ts';
@@ -16,7 +17,7 @@ describe('webhook configurations', function () {
   it('fails closed, speaks v1, has no side effects and waits 10 s by default', function () {
     const { validating, mutating } = webhookConfigurations(options());
     const all = [...validating.webhooks!, ...mutating.webhooks!];
-    assert.equal(all.length, 7);
+    assert.equal(all.length, 6);
     for (const w of all) {
       assert.equal(w.failurePolicy, 'Fail', w.name);
       assert.equal(w.sideEffects, 'None');
@@ -38,7 +39,6 @@ describe('webhook configurations', function () {
       ['gpu-pods.validate.attestor.dev', 'https://127.0.0.1:9443/validate-gpu-pods'],
       ['ai-worker-bindings.validate.attestor.dev', 'https://127.0.0.1:9443/validate-bindings'],
       ['enforced-bindings.validate.attestor.dev', 'https://127.0.0.1:9443/validate-bindings'],
-      ['nodes.validate.attestor.dev', 'https://127.0.0.1:9443/validate-nodes'],
     ]);
     assert.deepEqual(mutating.webhooks!.map((w) => [w.name, w.clientConfig.url]), [['gpu-pods.mutate.attestor.dev', 'https://127.0.0.1:9443/mutate-pods']]);
   });
@@ -118,21 +118,25 @@ describe('webhook configurations', function () {
       assert.deepEqual(w.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE'], resources: ['pods/binding', 'bindings'], scope: 'Namespaced' }]);
       assert.deepEqual(w.objectSelector, {});
     }
-    const nodes = webhooks.at(-1)!;
-    assert.deepEqual(nodes.rules, [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['nodes'], scope: 'Cluster' }]);
+  });
+
+  it('has no node webhook: node registration never waits for the operator (issue 7 item 16)', function () {
+    const { validating, mutating } = webhookConfigurations(options());
+    for (const w of [...validating.webhooks!, ...mutating.webhooks!]) {
+      for (const rule of w.rules ?? []) assert.ok(rule.resources!.every((r) => !r.startsWith('nodes')), `${w.name} matches ${rule.resources}`);
+    }
   });
 
   it('excludes other namespaces from the GPU pod and binding webhooks and narrows everything to a scope', function () {
-    const scope = { namespaceSelector: { matchLabels: { 'test.attestor.dev/run': 'x' } }, nodeSelector: { matchLabels: { 'test.attestor.dev/node': 'x' } } };
+    const scope = { namespaceSelector: { matchLabels: { 'test.attestor.dev/run': 'x' } } };
     const { validating, mutating } = webhookConfigurations(options({ excludedNamespaces: ['kube-system', 'attestor-system'], scope }));
-    const [aiWorkers, enforced, gpuPods, aiWorkerBindings, enforcedBindings, nodes] = validating.webhooks!;
+    const [aiWorkers, enforced, gpuPods, aiWorkerBindings, enforcedBindings] = validating.webhooks!;
     const excluded = [{ key: 'kubernetes.io/metadata.name', operator: 'NotIn', values: ['kube-system', 'attestor-system'] }];
     assert.deepEqual(aiWorkers!.namespaceSelector, { matchLabels: { 'test.attestor.dev/run': 'x' } });
     assert.deepEqual(enforced!.namespaceSelector, { matchLabels: { 'attestor.dev/enforce': 'true', 'test.attestor.dev/run': 'x' } });
     assert.deepEqual(gpuPods!.namespaceSelector, { matchLabels: { 'test.attestor.dev/run': 'x' }, matchExpressions: excluded });
     assert.deepEqual(aiWorkerBindings!.namespaceSelector, { matchLabels: { 'attestor.dev/ai-workers': 'true', 'test.attestor.dev/run': 'x' }, matchExpressions: excluded });
     assert.deepEqual(enforcedBindings!.namespaceSelector, { matchLabels: { 'attestor.dev/enforce': 'true', 'test.attestor.dev/run': 'x' }, matchExpressions: excluded });
-    assert.deepEqual(nodes!.objectSelector, { matchLabels: { 'test.attestor.dev/node': 'x' } });
     assert.deepEqual(mutating.webhooks![0]!.namespaceSelector, gpuPods!.namespaceSelector);
   });
 

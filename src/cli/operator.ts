@@ -165,11 +165,11 @@ export function operatorCommand(): Command {
               },
             }
           : undefined,
+        gpuResourcePrefixes: opts.gpuResourcePrefixes,
         webhook: opts.webhook
           ? {
               ...opts.webhookAddress,
               tls: { certFile: opts.tlsCertFile!, keyFile: opts.tlsKeyFile! },
-              gpuResourcePrefixes: opts.gpuResourcePrefixes,
               clientAuth: opts.webhookClientCa ? { caFile: opts.webhookClientCa } : 'none',
             }
           : undefined,

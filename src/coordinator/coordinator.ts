@@ -16,6 +16,7 @@ import * as jose from 'jose';
 import { parseDuration } from '../api/duration.ts';
 import { DEFAULT_EVIDENCE_MAX_AGE, DEFAULT_REATTESTATION_INTERVAL, type Manifest } from '../api/manifest.ts';
 import { API_VERSION } from '../api/common.ts';
+import { gpuNode, type GpuResourceSlice } from '../api/gpu-node.ts';
 import { NODE_ATTESTATION_KIND, type NodeAttestation, type NodeAttestationStatus } from '../api/node-attestation.ts';
 import { appraiseNode, type NodeAppraisalContext, type NodeClaims, type NodeCollateral, type NodeEvidence, type NodeExpectation, type NodeTrust } from '../attestation/node-appraisal.ts';
 import { VerificationCache } from '../attestation/nvidia/index.ts';
@@ -80,6 +81,8 @@ export const DEFAULT_COORDINATOR_LIMITS: CoordinatorLimits = {
 export interface CoordinatorDeps {
   manifests: ObjectCache<Manifest>;
   nodes: ObjectCache<k8s.V1Node>;
+  /** NVIDIA DRA ResourceSlices: with the node's capacity, how many GPUs a node must report (api/gpu-node.ts). */
+  resourceSlices?: { list(): readonly GpuResourceSlice[] };
   nodeAttestations: ObjectCache<NodeAttestation>;
   store: AttestationStore;
   trust: CoordinatorTrust;
@@ -218,7 +221,7 @@ export class Coordinator {
       const now = this.#now();
       // The devices this node's GPU UUIDs were verified as before bind the evidence (node-appraisal.ts).
       const known = await this.#deps.store.ensure(node);
-      const expectation: NodeExpectation = { reportData: reportDataFor(decoded.nonce, decoded.agentKeySpki), nonce: decoded.nonce, gpuCount: gpuCapacity(node), gpuBindings: known.status?.gpuBindings ?? [] };
+      const expectation: NodeExpectation = { reportData: reportDataFor(decoded.nonce, decoded.agentKeySpki), nonce: decoded.nonce, gpuCount: gpuNode(node, this.#deps.resourceSlices?.list() ?? []).gpus, gpuBindings: known.status?.gpuBindings ?? [] };
       const retained: RetainedEvidence = {
         evidence: decoded.evidence,
         expectation,
@@ -533,11 +536,6 @@ function isAttestedUnder(status: NodeAttestationStatus | undefined, manifestHash
   return status?.manifestHash === manifestHash && status.conditions?.find((c) => c.type === 'Attested')?.status === 'True';
 }
 
-function gpuCapacity(node: k8s.V1Node): number {
-  const value = node.status?.capacity?.['nvidia.com/gpu'];
-  const n = value === undefined ? 0 : Number(value);
-  return Number.isInteger(n) && n >= 0 ? n : 0;
-}
 
 type Decoded = { evidence: NodeEvidence; nonce: Uint8Array; agentKey: Record<string, unknown>; agentKeySpki: Uint8Array } | { error: string };
 

@@ -54,6 +54,8 @@ export interface OperatorOptions {
   eviction?: Omit<EvictionOptions, 'excludedNamespaces'>;
   /** Watch resource.k8s.io/v1 ResourceSlices to gate DRA GPU nodes (Kubernetes 1.34 and later). Default true. */
   resourceSlices?: boolean;
+  /** Resource-name prefixes that make a pod a GPU pod (webhook, eviction); the webhook configurations must use the same. Default: gpu-requests.ts. */
+  gpuResourcePrefixes?: readonly string[];
 }
 
 /** Label the leading replica sets on its own pod. */
@@ -64,8 +66,6 @@ export interface WebhookServerOptions {
   port: number;
   /** Serving certificate files, re-read when they change (certificate rotation without restart). */
   tls: { certFile: string; keyFile: string };
-  /** Resource-name prefixes that count as GPUs; the webhook configurations must use the same. */
-  gpuResourcePrefixes?: readonly string[];
   /** Clients with a certificate from this CA only (the API server's webhook client certificate), or anyone. */
   clientAuth: { caFile: string } | 'none';
 }
@@ -153,7 +153,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     nodeAttestations: informers.nodeAttestations,
     manifests: informers.manifests,
     resourceSlices: informers.resourceSlices,
-    eviction: { ...options.eviction, excludedNamespaces: [...new Set(['kube-system', options.namespace])] },
+    eviction: { ...options.eviction, excludedNamespaces: [...new Set(['kube-system', options.namespace])], ...(options.gpuResourcePrefixes ? { gpuResourcePrefixes: options.gpuResourcePrefixes } : {}) },
     events,
     log,
     metrics,
@@ -183,6 +183,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
         coordinator = await Coordinator.create({
           manifests: informers.manifests,
           nodes: informers.nodes,
+          ...(informers.resourceSlices ? { resourceSlices: informers.resourceSlices } : {}),
           nodeAttestations: informers.nodeAttestations,
           store,
           trust: c.trust,
@@ -221,7 +222,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       manifests: informers.manifests,
       nodeAttestations: informers.nodeAttestations,
       pods: options.kubeConfig.makeApiClient(k8s.CoreV1Api),
-      ...(w.gpuResourcePrefixes ? { gpuResourcePrefixes: w.gpuResourcePrefixes } : {}),
+      ...(options.gpuResourcePrefixes ? { gpuResourcePrefixes: options.gpuResourcePrefixes } : {}),
       log,
       metrics: new WebhookMetrics(metrics.registry),
     }).then((s) => {

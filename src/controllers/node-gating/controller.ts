@@ -28,6 +28,8 @@ export interface EvictionOptions {
   pdbGraceMs?: number;
   /** Namespaces whose pods are never evicted. Default kube-system. */
   excludedNamespaces?: readonly string[];
+  /** Resource-name prefixes that make a pod a GPU pod (as the webhook judges them). Default: gpu-requests.ts. */
+  gpuResourcePrefixes?: readonly string[];
 }
 
 export interface NodeGatingDeps {
@@ -57,6 +59,7 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
     log: deps.log.child({ controller: 'node-gating' }),
     pdbGraceMs: deps.eviction?.pdbGraceMs ?? DEFAULT_PDB_GRACE_MS,
     excludedNamespaces: deps.eviction?.excludedNamespaces ?? ['kube-system'],
+    ...(deps.eviction?.gpuResourcePrefixes ? { gpuResourcePrefixes: deps.eviction.gpuResourcePrefixes } : {}),
     now,
   });
   const controller = new Controller({

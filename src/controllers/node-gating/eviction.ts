@@ -12,7 +12,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../../api/manifest.ts';
 import type { NodeAttestation } from '../../api/node-attestation.ts';
 import type { AttestationState } from '../../api/node-gating.ts';
-import { requestsGpus } from '../../webhook/gpu-requests.ts';
+import { DEFAULT_GPU_RESOURCE_PREFIXES, requestsGpus } from '../../webhook/gpu-requests.ts';
 import { findCondition } from '../runtime/conditions.ts';
 
 /** How long a pending state may last before the node's GPU pods are evicted. */
@@ -78,9 +78,9 @@ export function evictionDecision(f: EvictionFacts): EvictionDecision {
  * being deleted, and are outside the excluded namespaces (those the binding webhook leaves alone,
  * so that the control plane's and the operator's own pods are never touched).
  */
-export function podsToEvict(pods: readonly k8s.V1Pod[], excludedNamespaces: readonly string[]): k8s.V1Pod[] {
+export function podsToEvict(pods: readonly k8s.V1Pod[], excludedNamespaces: readonly string[], gpuResourcePrefixes: readonly string[] = DEFAULT_GPU_RESOURCE_PREFIXES): k8s.V1Pod[] {
   return pods.filter((p) =>
-    requestsGpus(p) &&
+    requestsGpus(p, gpuResourcePrefixes) &&
     !p.metadata?.deletionTimestamp &&
     p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' &&
     !excludedNamespaces.includes(p.metadata?.namespace ?? ''),

@@ -21,6 +21,8 @@ export interface GpuPodEvictorOptions {
   pdbGraceMs: number;
   /** Namespaces whose pods are never evicted (kube-system, the operator's own). */
   excludedNamespaces: readonly string[];
+  /** Resource-name prefixes that make a pod a GPU pod. Default: gpu-requests.ts. */
+  gpuResourcePrefixes?: readonly string[];
   now: () => Date;
 }
 
@@ -51,7 +53,7 @@ export class GpuPodEvictor {
   async evict(node: string, why: { reason: string; message: string }): Promise<EvictionRound> {
     const { log, events, pdbGraceMs } = this.#options;
     // Read now, not from a cache: the scheduler may have bound a pod a moment ago.
-    const pods = podsToEvict((await this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items, this.#options.excludedNamespaces);
+    const pods = podsToEvict((await this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items, this.#options.excludedNamespaces, this.#options.gpuResourcePrefixes);
     const uids = new Set(pods.map((p) => p.metadata!.uid!));
     for (const [uid, entry] of this.#refusedSince) if (entry.node === node && !uids.has(uid)) this.#refusedSince.delete(uid);
     let remaining = 0;

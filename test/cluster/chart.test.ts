@@ -54,7 +54,7 @@ describe('Helm chart charts/attestor', function () {
 
   it('renders webhook.gpuResourcePrefixes into the operator flag and the CEL alike, and webhook.excludedNamespaces into the GPU and binding webhooks', () => {
     const rendered = helm('template', 'attestor', chart, '--namespace', namespace, '--kube-version', '1.37.2', '--set', `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
-      '--set', 'webhook.gpuResourcePrefixes={amd.com/gpu,nvidia.com/gpu}', '--set', 'webhook.excludedNamespaces={gpu-operator}');
+      '--set', `webhook.clientAuth.caBundle=${Buffer.from(cp.caPem).toString('base64')}`, '--set', 'webhook.gpuResourcePrefixes={amd.com/gpu,nvidia.com/gpu}', '--set', 'webhook.excludedNamespaces={gpu-operator}');
     assert.match(rendered, /- --gpu-resource-prefixes=amd\.com\/gpu,nvidia\.com\/gpu\n/);
     // The CEL of both GPU pod entries uses the same list, and nothing else is left over.
     assert.equal(rendered.split('["amd.com/gpu","nvidia.com/gpu"].exists(p, n.startsWith(p))').length - 1, 8);

@@ -142,7 +142,7 @@ describe('admission webhook server (HTTPS)', function () {
     assert.equal(response.uid, 'uid-1');
     assert.equal(response.allowed, false);
     assert.equal(response.status!.code, 400);
-    assert.match(response.status!.message, /this webhook judges pods pods\/ephemeralcontainers, not nodes/);
+    assert.match(response.status!.message, /this webhook judges pods pods\/ephemeralcontainers, pods\/status, not nodes/);
   });
 
   it('has no webhook for nodes any more: the API server judges them (ValidatingAdmissionPolicy)', async function () {

@@ -14,6 +14,7 @@ import { verifyGpuReport } from '../../../../src/attestation/nvidia/verify.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { hexBytes, NO_OCSP_IN_TESTDATA, NONCE_550, reportBytes, text } from '../../../vectors/nvidia/testdata.ts';
 import { prng } from '../../../harness/prng.ts';
+import { SLOWEST_INPUT_MS } from '../../../harness/fuzz-bounds.ts';
 
 
 function mutateBytes(rand: () => number, base: Uint8Array): Uint8Array {
@@ -86,21 +87,21 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
     }, parseGpuReport, 1);
     totals.push(s);
     assert.ok(s.parsed > 1000 && s.refused > 1000, JSON.stringify(s));
-    assert.ok(s.slowestMs < 250, JSON.stringify(s));
+    assert.ok(s.slowestMs < SLOWEST_INPUT_MS, JSON.stringify(s));
   });
 
   it('opaque data parser: 40,000 inputs', () => {
     const s = run('opaque', 40_000, (rand) => mutateBytes(rand, opaque), parseOpaqueData, 2);
     totals.push(s);
     assert.ok(s.parsed > 1000 && s.refused > 1000, JSON.stringify(s));
-    assert.ok(s.slowestMs < 250, JSON.stringify(s));
+    assert.ok(s.slowestMs < SLOWEST_INPUT_MS, JSON.stringify(s));
   });
 
   it('certificate parser: 12,000 inputs', () => {
     const s = run('certificate', 12_000, (rand, i) => mutateBytes(rand, certificates[i % certificates.length]!), (der: Uint8Array) => parseCertificate(der), 3);
     totals.push(s);
     assert.ok(s.refused > 1000, JSON.stringify(s));
-    assert.ok(s.slowestMs < 250, JSON.stringify(s));
+    assert.ok(s.slowestMs < SLOWEST_INPUT_MS, JSON.stringify(s));
   });
 
   it('evidence list parser: 12,000 inputs', () => {
@@ -110,7 +111,7 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
     }, parseEvidenceList, 4);
     totals.push(s);
     assert.ok(s.parsed > 100 && s.refused > 1000, JSON.stringify(s));
-    assert.ok(s.slowestMs < 250, JSON.stringify(s));
+    assert.ok(s.slowestMs < SLOWEST_INPUT_MS, JSON.stringify(s));
   });
 
   it('RIM parser: 6,000 inputs', () => {
@@ -118,7 +119,7 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
     const s = run('rim', 6_000, (rand) => Buffer.from(mutateBytes(rand, new Uint8Array(Buffer.from(smallRim)))).toString('latin1'), parseRim, 5);
     totals.push(s);
     assert.ok(s.parsed > 100 && s.refused > 1000, JSON.stringify(s));
-    assert.ok(s.slowestMs < 250, JSON.stringify(s));
+    assert.ok(s.slowestMs < SLOWEST_INPUT_MS, JSON.stringify(s));
   });
 
   it('report verification: 2,000 mutated reports are refused with reasons unless the signed bytes are unchanged', () => {

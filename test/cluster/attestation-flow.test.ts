@@ -11,7 +11,7 @@ import type { NodeAttestation } from '../../src/api/node-attestation.ts';
 import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
 import { NodeAgent } from '../../src/agent/agent.ts';
 import { CoordinatorClient } from '../../src/agent/coordinator-client.ts';
-import { createSimulatedPlatform, SIMULATED_SNP_MEASUREMENT, SIMULATED_TDX_MRTD, SimulatedCvmSource, SimulatedGpuControl, type SimulatedPlatform } from '../../src/agent/evidence/simulated.ts';
+import { createSimulatedPlatform, SIMULATED_SNP_MEASUREMENT, SimulatedCvmSource, SimulatedGpuControl, type SimulatedPlatform } from '../../src/agent/evidence/simulated.ts';
 import type { GpuControl } from '../../src/agent/evidence/source.ts';
 import { ATTEST_PATH, NONCE_PATH, type AttestResponse, type NonceResponse } from '../../src/coordinator/protocol.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../../src/dev/agent-identity.ts';
@@ -22,6 +22,7 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
 import { buildNvmlStub, NvmlStubDir } from '../harness/nvml-stub.ts';
+import { simulatedManifestSpec } from '../harness/simulated-manifest.ts';
 import { NvmlGpuControl } from '../../src/agent/evidence/nvml/gpu-control.ts';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -47,18 +48,8 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
   const nodes = { good: `${ns}-good`, tdx: `${ns}-tdx`, bad: `${ns}-bad`, replay: `${ns}-replay`, nvml: `${ns}-nvml` };
   const clients: CoordinatorClient[] = [];
 
-  function manifestSpec(measurement = SIMULATED_SNP_MEASUREMENT) {
-    return {
-      referenceValues: {
-        snp: [{ name: 'simulated-genoa', measurements: [measurement], minimumTCB: { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, products: ['Genoa'] }],
-        tdx: [{ name: 'simulated-tdx', mrTd: [SIMULATED_TDX_MRTD] }],
-        gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
-      },
-      policies: [{ name: 'llama', hash: POLICY_HASH }],
-      runtimeClasses: [runtimeClass],
-      attestation: { evidenceMaxAge: '5m', reattestationInterval: '1h' },
-      development: { acceptSimulatedEvidence: true },
-    };
+  function manifestSpec(snpMeasurement = SIMULATED_SNP_MEASUREMENT) {
+    return simulatedManifestSpec({ policyHash: POLICY_HASH, runtimeClasses: [runtimeClass], snpMeasurement });
   }
 
   before(async () => {

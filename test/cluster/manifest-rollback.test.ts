@@ -18,22 +18,13 @@ import { silentLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { simulatedManifestSpec } from '../harness/simulated-manifest.ts';
 
 const POLICY_HASH = createHash('sha256').update('rollback policy').digest('hex');
 const group = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' };
 
-function spec(snp: string, tdx: string) {
-  return {
-    referenceValues: {
-      snp: [{ name: 'simulated-genoa', measurements: [snp], minimumTCB: { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, products: ['Genoa'] }],
-      tdx: [{ name: 'simulated-tdx', mrTd: [tdx] }],
-      gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
-    },
-    policies: [{ name: 'llama', hash: POLICY_HASH }],
-    runtimeClasses: ['kata'],
-    attestation: { evidenceMaxAge: '5m', reattestationInterval: '1h' },
-    development: { acceptSimulatedEvidence: true },
-  };
+function spec(snpMeasurement: string, tdxMrTd: string) {
+  return simulatedManifestSpec({ policyHash: POLICY_HASH, runtimeClasses: ['kata'], snpMeasurement, tdxMrTd });
 }
 
 describe('Manifest roll-forward and roll-back: nodes gated at once, back within seconds', function () {

@@ -10,20 +10,26 @@
  *
  * Env: ATTEST_BENCH_NODES (samples, default 8).
  */
-import * as k8s from '@kubernetes/client-node';
+
 import { createHash } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
 import { NodeAgent } from '../src/agent/agent.ts';
 import { CoordinatorClient } from '../src/agent/coordinator-client.ts';
-import { createSimulatedPlatform, SIMULATED_SNP_MEASUREMENT, SimulatedCvmSource, SimulatedGpuControl } from '../src/agent/evidence/simulated.ts';
+import {
+  createSimulatedPlatform,
+  SIMULATED_SNP_MEASUREMENT,
+  SimulatedCvmSource,
+  SimulatedGpuControl,
+} from '../src/agent/evidence/simulated.ts';
 import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../src/api/node-gating.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../src/dev/agent-identity.ts';
 import { ControlPlane } from '../src/dev/control-plane.ts';
 import { installCrds } from '../src/dev/install.ts';
+import { localCoordinatorOptions } from '../src/dev/local-coordinator.ts';
 import { waitFor } from '../src/dev/wait.ts';
 import { silentLogger } from '../src/observability/log.ts';
 import { startOperator } from '../src/operator/operator.ts';
 import { issueCertificate } from '../src/tls/certificates.ts';
-import { localCoordinatorOptions } from '../src/dev/local-coordinator.ts';
 
 const SAMPLES = Number(process.env.ATTEST_BENCH_NODES ?? 8);
 const GPUS = 8;
@@ -39,12 +45,18 @@ try {
   await ensureAgentServiceAccount(kc, NS);
   const platform = await createSimulatedPlatform();
   await kc.makeApiClient(k8s.CustomObjectsApi).createClusterCustomObject({
-    group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests',
+    group: 'attestor.dev',
+    version: 'v1alpha1',
+    plural: 'manifests',
     body: {
-      apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: 'bench' },
+      apiVersion: 'attestor.dev/v1alpha1',
+      kind: 'Manifest',
+      metadata: { name: 'bench' },
       spec: {
         referenceValues: {
-          snp: [{ measurements: [SIMULATED_SNP_MEASUREMENT], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
+          snp: [
+            { measurements: [SIMULATED_SNP_MEASUREMENT], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } },
+          ],
           gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
         },
         policies: [{ name: 'bench', hash: POLICY_HASH }],
@@ -53,17 +65,30 @@ try {
       },
     },
   });
-  const serving = await issueCertificate(cp.certificateAuthority, { commonName: 'coordinator', usage: 'server', ipAddresses: ['127.0.0.1'] });
+  const serving = await issueCertificate(cp.certificateAuthority, {
+    commonName: 'coordinator',
+    usage: 'server',
+    ipAddresses: ['127.0.0.1'],
+  });
   const operator = startOperator({
-    kubeConfig: kc, log: silentLogger, namespace: NS, leaderElect: false,
+    kubeConfig: kc,
+    log: silentLogger,
+    namespace: NS,
+    leaderElect: false,
     coordinator: localCoordinatorOptions(serving, platform, NS),
   });
-  await waitFor(() => operator.manager.isLeader && operator.informers.manifests.get('bench')?.status?.hash, { timeoutMs: 30_000 });
+  await waitFor(() => operator.manager.isLeader && operator.informers.manifests.get('bench')?.status?.hash, {
+    timeoutMs: 30_000,
+  });
   const url = `https://127.0.0.1:${await operator.coordinatorPort}`;
-  const seen = (name: string, check: (n: k8s.V1Node) => boolean) => waitFor(() => {
-    const n = operator.informers.nodes.get(name);
-    return n && check(n);
-  }, { timeoutMs: 60_000, intervalMs: 2 });
+  const seen = (name: string, check: (n: k8s.V1Node) => boolean) =>
+    waitFor(
+      () => {
+        const n = operator.informers.nodes.get(name);
+        return n && check(n);
+      },
+      { timeoutMs: 60_000, intervalMs: 2 },
+    );
 
   const baseline: number[] = [];
   const attest: number[] = [];
@@ -77,23 +102,30 @@ try {
 
     // baseline: one label round trip through the API server to the informer
     const b0 = performance.now();
-    await core.patchNode({ name, body: { metadata: { labels: { 'bench/round-trip': String(i) } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await core.patchNode(
+      { name, body: { metadata: { labels: { 'bench/round-trip': String(i) } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
     await seen(name, (n) => n.metadata?.labels?.['bench/round-trip'] === String(i));
     baseline.push(performance.now() - b0);
 
     const client = new CoordinatorClient(url, cp.caPem, tokens);
-    const gpus = new SimulatedGpuControl(platform, { uuids: Array.from({ length: GPUS }, (_, g) => `GPU-${name}-${g}`) });
+    const gpus = new SimulatedGpuControl(platform, {
+      uuids: Array.from({ length: GPUS }, (_, g) => `GPU-${name}-${g}`),
+    });
     const cvm = new SimulatedCvmSource(platform, { platform: 'snp', policyHash: POLICY_HASH });
     // Time spent making simulated evidence (real hardware does this in firmware) is measured apart.
     let simulated = 0;
-    const timed = <T>(f: () => Promise<T>) => async () => {
-      const t = performance.now();
-      try {
-        return await f();
-      } finally {
-        simulated += performance.now() - t;
-      }
-    };
+    const timed =
+      <T>(f: () => Promise<T>) =>
+      async () => {
+        const t = performance.now();
+        try {
+          return await f();
+        } finally {
+          simulated += performance.now() - t;
+        }
+      };
     const collectCvm = cvm.collect.bind(cvm);
     const collectGpus = gpus.collect.bind(gpus);
     cvm.collect = (rd) => timed(() => collectCvm(rd))();
@@ -102,7 +134,12 @@ try {
     const a0 = performance.now();
     const outcome = await agent.attestOnce();
     if (!outcome.accepted || !outcome.activated) throw new Error(`attestation failed: ${JSON.stringify(outcome)}`);
-    await seen(name, (n) => n.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' && !(n.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key));
+    await seen(
+      name,
+      (n) =>
+        n.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' &&
+        !(n.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key),
+    );
     attest.push(performance.now() - a0);
     simulation.push(simulated);
     await client.close();
@@ -115,10 +152,16 @@ try {
   console.log('| path | median ms | max ms | ratio to baseline |');
   console.log('|---|---:|---:|---:|');
   console.log(`| baseline: label patch -> informer | ${b.toFixed(1)} | ${max(baseline).toFixed(1)} | 1.0 |`);
-  console.log(`| agent start -> node schedulable | ${median(attest).toFixed(1)} | ${max(attest).toFixed(1)} | ${(median(attest) / b).toFixed(1)} |`);
-  console.log(`| of which: making the simulated evidence | ${median(simulation).toFixed(1)} | ${max(simulation).toFixed(1)} | ${(median(simulation) / b).toFixed(1)} |`);
+  console.log(
+    `| agent start -> node schedulable | ${median(attest).toFixed(1)} | ${max(attest).toFixed(1)} | ${(median(attest) / b).toFixed(1)} |`,
+  );
+  console.log(
+    `| of which: making the simulated evidence | ${median(simulation).toFixed(1)} | ${max(simulation).toFixed(1)} | ${(median(simulation) / b).toFixed(1)} |`,
+  );
   const rest = attest.map((a, i) => a - simulation[i]!);
-  console.log(`| without the simulation (protocol, appraisal, status, gating) | ${median(rest).toFixed(1)} | ${max(rest).toFixed(1)} | ${(median(rest) / b).toFixed(1)} |`);
+  console.log(
+    `| without the simulation (protocol, appraisal, status, gating) | ${median(rest).toFixed(1)} | ${max(rest).toFixed(1)} | ${(median(rest) / b).toFixed(1)} |`,
+  );
 } finally {
   await cp.stop();
 }

@@ -18,10 +18,10 @@
  * is reported, since the machine may be shared).
  */
 import { execFileSync } from 'node:child_process';
+import { verify } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { verify } from 'node:crypto';
 import { appraiseGpuEvidence } from '../src/attestation/nvidia/appraise.ts';
 import { VerificationCache } from '../src/attestation/nvidia/cache.ts';
 import { parseCertificateChain } from '../src/attestation/nvidia/certificates.ts';
@@ -46,7 +46,8 @@ const rate = (f: () => boolean | Promise<boolean>): Promise<number> => rateAsync
 // Floor: the signature alone, with everything prepared outside the loop.
 const parsed = parseGpuReport(report);
 const key = parseCertificateChain(certificateChain)[0]!.x509.publicKey;
-const floor = (): boolean => verify('sha384', parsed.signedBytes, { key, dsaEncoding: 'ieee-p1363' }, parsed.response.signature);
+const floor = (): boolean =>
+  verify('sha384', parsed.signedBytes, { key, dsaEncoding: 'ieee-p1363' }, parsed.response.signature);
 
 const rim = parseRim(rimXml);
 const evidence = { report, certificateChain };
@@ -55,8 +56,17 @@ const reportAndRim = (cache?: VerificationCache) => (): boolean => {
   return v.reasons.length === 0 && compareMeasurements(v.report!, { vbios: rim }).mismatched.length === 0;
 };
 const appraise = (cache?: VerificationCache) => async (): Promise<boolean> => {
-  const v = await appraiseGpuEvidence({ evidence, rims: [{ xml: rimXml }] }, { architectures: ['HOPPER'], driverVersions: ['535.86.09'], vbiosVersions: ['96.00.5E.00.01'], requireRIMs: false }, { nonce }, { at: AT, ...(cache ? { cache } : {}) });
-  return v.verified && v.claims.nvidia['x-nvidia-gpu-vbios-rim-signature-verified'] === true && v.claims.measurements?.matched === 12;
+  const v = await appraiseGpuEvidence(
+    { evidence, rims: [{ xml: rimXml }] },
+    { architectures: ['HOPPER'], driverVersions: ['535.86.09'], vbiosVersions: ['96.00.5E.00.01'], requireRIMs: false },
+    { nonce },
+    { at: AT, ...(cache ? { cache } : {}) },
+  );
+  return (
+    v.verified &&
+    v.claims.nvidia['x-nvidia-gpu-vbios-rim-signature-verified'] === true &&
+    v.claims.measurements?.matched === 12
+  );
 };
 
 function nvtrustBaseline(): number | null {
@@ -65,14 +75,29 @@ function nvtrustBaseline(): number | null {
   if (!existsSync(python)) return null;
   try {
     // cwd: the package writes verifier.log into the working directory on import.
-    return Number(execFileSync(python, [script, file('hopper-535/report.hex'), file('hopper-535/certs.pem'), String(SECONDS)], { encoding: 'utf8', cwd: tmpdir() }).trim().split('\n').pop());
+    return Number(
+      execFileSync(python, [script, file('hopper-535/report.hex'), file('hopper-535/certs.pem'), String(SECONDS)], {
+        encoding: 'utf8',
+        cwd: tmpdir(),
+      })
+        .trim()
+        .split('\n')
+        .pop(),
+    );
   } catch (err) {
     console.error(`nvtrust baseline skipped: ${(err as Error).message}`);
     return null;
   }
 }
 
-const rows: Record<string, number[]> = { floor: [], cold: [], warm: [], 'appraise cold (RIM XML signature each time)': [], 'appraise warm': [], 'nvtrust (Python)': [] };
+const rows: Record<string, number[]> = {
+  floor: [],
+  cold: [],
+  warm: [],
+  'appraise cold (RIM XML signature each time)': [],
+  'appraise warm': [],
+  'nvtrust (Python)': [],
+};
 for (let r = 0; r < ROUNDS; r++) {
   // Interleaved, so that load changes on a shared machine hit every row alike.
   rows.floor!.push(await rate(floor));
@@ -85,7 +110,9 @@ for (let r = 0; r < ROUNDS; r++) {
 }
 
 const floorRate = median(rows.floor!);
-console.log(`# GPU verification, hopper-535 (${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${ROUNDS} rounds of ${SECONDS} s, median)`);
+console.log(
+  `# GPU verification, hopper-535 (${cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, ${ROUNDS} rounds of ${SECONDS} s, median)`,
+);
 console.log('| what | verifications/s | ratio to floor |');
 console.log('|---|---:|---:|');
 for (const [name, xs] of Object.entries(rows)) {

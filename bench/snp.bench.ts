@@ -14,7 +14,7 @@
  * is reported, since the machine may be shared).
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { createPublicKey, X509Certificate, verify } from 'node:crypto';
+import { createPublicKey, verify, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,7 +23,7 @@ import { SnpEndorsementCache } from '../src/attestation/snp/endorsement-cache.ts
 import { parseSnpReport, signedBytes } from '../src/attestation/snp/report.ts';
 import { p1363Signature } from '../src/attestation/snp/signature.ts';
 import { verifySnpReport } from '../src/attestation/snp/verify.ts';
-import { median, rate as measureRate } from './lib/rate.ts';
+import { rate as measureRate, median } from './lib/rate.ts';
 
 const SECONDS = Number(process.env.SNP_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.SNP_BENCH_ROUNDS ?? 3);
@@ -52,7 +52,9 @@ function goBaseline(): number | null {
   const src = fileURLToPath(new URL('baselines/go-sev-guest/', import.meta.url));
   try {
     execFileSync('go', ['build', '-o', bin, '.'], { cwd: src, stdio: ['ignore', 'ignore', 'inherit'] });
-    return Number(execFileSync(bin, [reportFile, vcekFile, String(SECONDS), AT.toISOString()], { encoding: 'utf8' }).trim());
+    return Number(
+      execFileSync(bin, [reportFile, vcekFile, String(SECONDS), AT.toISOString()], { encoding: 'utf8' }).trim(),
+    );
   } catch (err) {
     console.error(`go-sev-guest baseline skipped: ${(err as Error).message}`);
     return null;
@@ -71,11 +73,15 @@ for (let r = 0; r < ROUNDS; r++) {
 
 const floorRate = median(rows.floor!);
 console.log(`# SEV-SNP verification, milan-gosevguest report + VCEK`);
-console.log(`# node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}, ${SECONDS}s x ${ROUNDS} rounds, median`);
+console.log(
+  `# node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}, ${SECONDS}s x ${ROUNDS} rounds, median`,
+);
 console.log('| measurement | verifications/s | ratio to floor | rounds |');
 console.log('|---|---:|---:|---|');
 for (const [name, xs] of Object.entries(rows)) {
   if (xs.length === 0) continue;
   const m = median(xs);
-  console.log(`| ${name} | ${m.toFixed(0)} | ${(m / floorRate).toFixed(3)} | ${xs.map((x) => x.toFixed(0)).join(', ')} |`);
+  console.log(
+    `| ${name} | ${m.toFixed(0)} | ${(m / floorRate).toFixed(3)} | ${xs.map((x) => x.toFixed(0)).join(', ')} |`,
+  );
 }

@@ -26,7 +26,7 @@ import { TdxVerifierCache } from '../src/attestation/tdx/chain-cache.ts';
 import type { TdxCollateral } from '../src/attestation/tdx/collateral.ts';
 import { parseTdxQuote } from '../src/attestation/tdx/quote.ts';
 import { verifyTdxQuote } from '../src/attestation/tdx/verify.ts';
-import { median, rate as measureRate } from './lib/rate.ts';
+import { rate as measureRate, median } from './lib/rate.ts';
 
 const SECONDS = Number(process.env.TDX_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.TDX_BENCH_ROUNDS ?? 3);
@@ -50,7 +50,12 @@ const rate = (f: () => boolean): number => measureRate(SECONDS, f, 10);
 // Floor: the quote signature alone, with everything prepared outside the loop.
 const parsed = parseTdxQuote(quote);
 const key = createPublicKey({
-  key: { kty: 'EC', crv: 'P-256', x: Buffer.from(parsed.attestationKey.subarray(0, 32)).toString('base64url'), y: Buffer.from(parsed.attestationKey.subarray(32)).toString('base64url') },
+  key: {
+    kty: 'EC',
+    crv: 'P-256',
+    x: Buffer.from(parsed.attestationKey.subarray(0, 32)).toString('base64url'),
+    y: Buffer.from(parsed.attestationKey.subarray(32)).toString('base64url'),
+  },
   format: 'jwk',
 });
 const floor = (): boolean => verify('sha256', parsed.signedBytes, { key, dsaEncoding: 'ieee-p1363' }, parsed.signature);
@@ -58,7 +63,8 @@ const cold = (): boolean => verifyTdxQuote(quote, { at: AT, allowMissingCollater
 const cache = new TdxVerifierCache();
 const warm = (): boolean => verifyTdxQuote(quote, { at: AT, cache, allowMissingCollateral: true }).verified;
 const coldCollateral = (): boolean => verifyTdxQuote(quote, { at: AT, collateral }).claims.tcbStatus === 'NotSupported';
-const warmCollateral = (): boolean => verifyTdxQuote(quote, { at: AT, collateral, cache }).claims.tcbStatus === 'NotSupported';
+const warmCollateral = (): boolean =>
+  verifyTdxQuote(quote, { at: AT, collateral, cache }).claims.tcbStatus === 'NotSupported';
 if (!verifyTdxQuote(quote, { at: AT, collateral }).verified) throw new Error('collateral does not verify');
 
 function goBaseline(): number | null {
@@ -67,14 +73,23 @@ function goBaseline(): number | null {
   const src = fileURLToPath(new URL('baselines/go-tdx-guest/', import.meta.url));
   try {
     execFileSync('go', ['build', '-o', bin, '.'], { cwd: src, stdio: ['ignore', 'ignore', 'inherit'] });
-    return Number(execFileSync(bin, [quoteFile, rootFile, String(SECONDS), AT.toISOString()], { encoding: 'utf8' }).trim());
+    return Number(
+      execFileSync(bin, [quoteFile, rootFile, String(SECONDS), AT.toISOString()], { encoding: 'utf8' }).trim(),
+    );
   } catch (err) {
     console.error(`go-tdx-guest baseline skipped: ${(err as Error).message}`);
     return null;
   }
 }
 
-const rows: Record<string, number[]> = { floor: [], cold: [], warm: [], 'cold + collateral': [], 'warm + collateral': [], 'go-tdx-guest': [] };
+const rows: Record<string, number[]> = {
+  floor: [],
+  cold: [],
+  warm: [],
+  'cold + collateral': [],
+  'warm + collateral': [],
+  'go-tdx-guest': [],
+};
 for (let r = 0; r < ROUNDS; r++) {
   // Interleaved, so that load changes on a shared machine hit every row alike.
   rows.floor!.push(rate(floor));
@@ -88,11 +103,15 @@ for (let r = 0; r < ROUNDS; r++) {
 
 const floorRate = median(rows.floor!);
 console.log('# Intel TDX verification, spr-v4 quote (go-tdx-guest tdx_prod_quote_SPR_E4.dat)');
-console.log(`# node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}, ${SECONDS}s x ${ROUNDS} rounds, median`);
+console.log(
+  `# node ${process.version}, ${cpus()[0]?.model ?? 'unknown CPU'} x${cpus().length}, ${SECONDS}s x ${ROUNDS} rounds, median`,
+);
 console.log('| measurement | verifications/s | ratio to floor | rounds |');
 console.log('|---|---:|---:|---|');
 for (const [name, xs] of Object.entries(rows)) {
   if (xs.length === 0) continue;
   const m = median(xs);
-  console.log(`| ${name} | ${m.toFixed(0)} | ${(m / floorRate).toFixed(3)} | ${xs.map((x) => x.toFixed(0)).join(', ')} |`);
+  console.log(
+    `| ${name} | ${m.toFixed(0)} | ${(m / floorRate).toFixed(3)} | ${xs.map((x) => x.toFixed(0)).join(', ')} |`,
+  );
 }

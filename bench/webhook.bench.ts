@@ -15,7 +15,7 @@
  * Env: WEBHOOK_BENCH_SECONDS (per measurement, default 4), WEBHOOK_BENCH_ROUNDS (default 3),
  * WEBHOOK_BENCH_POLICY_BYTES (size of the Kata policy document in the pod, default 32768).
  */
-import express from 'express';
+
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request } from 'node:https';
@@ -23,6 +23,7 @@ import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import express from 'express';
 import { Registry } from 'prom-client';
 import type { Manifest } from '../src/api/manifest.ts';
 import { silentLogger } from '../src/observability/log.ts';
@@ -68,25 +69,38 @@ async function load(job: LoadJob): Promise<LoadResult> {
   const start = performance.now();
   const measureFrom = start + WARMUP_MS;
   const end = measureFrom + job.seconds * 1000;
-  const once = () => new Promise<void>((resolve, reject) => {
-    const t0 = performance.now();
-    const req = request({ host: '127.0.0.1', port: job.port, path: job.path, method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(job.body) } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const t1 = performance.now();
-        const reply = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { response?: { allowed?: boolean } };
-        if (res.statusCode !== 200 || reply.response?.allowed !== true) refused++;
-        if (t0 >= measureFrom && t1 <= end) latencies.push(t1 - t0);
-        resolve();
-      });
+  const once = () =>
+    new Promise<void>((resolve, reject) => {
+      const t0 = performance.now();
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: job.port,
+          path: job.path,
+          method: 'POST',
+          agent,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(job.body) },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => {
+            const t1 = performance.now();
+            const reply = JSON.parse(Buffer.concat(chunks).toString('utf8')) as { response?: { allowed?: boolean } };
+            if (res.statusCode !== 200 || reply.response?.allowed !== true) refused++;
+            if (t0 >= measureFrom && t1 <= end) latencies.push(t1 - t0);
+            resolve();
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end(job.body);
     });
-    req.on('error', reject);
-    req.end(job.body);
-  });
-  await Promise.all(Array.from({ length: job.concurrency }, async () => {
-    while (performance.now() < end) await once();
-  }));
+  await Promise.all(
+    Array.from({ length: job.concurrency }, async () => {
+      while (performance.now() < end) await once();
+    }),
+  );
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
@@ -97,10 +111,14 @@ async function main(): Promise<void> {
   const policy = policyDocument(POLICY_BYTES);
   const policyHash = createHash('sha256').update(policy).digest('hex');
   const manifest = {
-    apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest',
+    apiVersion: 'attestor.dev/v1alpha1',
+    kind: 'Manifest',
     metadata: { name: 'bench', creationTimestamp: new Date('2026-01-01T00:00:00Z') },
     spec: {
-      referenceValues: { snp: [{ measurements: ['ab'.repeat(48)], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }], gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] } },
+      referenceValues: {
+        snp: [{ measurements: ['ab'.repeat(48)], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
+        gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
+      },
       policies: [{ name: 'llama', hash: policyHash }],
       runtimeClasses: ['kata-qemu-nvidia-gpu-snp'],
     },
@@ -117,7 +135,10 @@ async function main(): Promise<void> {
       requestResource: { group: '', version: 'v1', resource: 'pods' },
       namespace: 'inference',
       operation: 'CREATE',
-      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', groups: ['system:serviceaccounts', 'system:authenticated'] },
+      userInfo: {
+        username: 'system:serviceaccount:kube-system:replicaset-controller',
+        groups: ['system:serviceaccounts', 'system:authenticated'],
+      },
       object: workerPod(policy, policyHash),
       oldObject: null,
       dryRun: false,
@@ -151,16 +172,27 @@ async function main(): Promise<void> {
     { name: 'webhook', port: webhook.port, path: '/validate-pods' },
   ];
   const results = new Map<string, LoadResult[]>();
-  console.log(`webhook bench: ${SECONDS} s x ${ROUNDS} rounds, concurrency ${CONCURRENCY.join(', ')}, AdmissionReview ${(Buffer.byteLength(body) / 1024).toFixed(1)} KiB (policy ${POLICY_BYTES} bytes)`);
+  console.log(
+    `webhook bench: ${SECONDS} s x ${ROUNDS} rounds, concurrency ${CONCURRENCY.join(', ')}, AdmissionReview ${(Buffer.byteLength(body) / 1024).toFixed(1)} KiB (policy ${POLICY_BYTES} bytes)`,
+  );
   console.log(`machine: ${cpus().length} x ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`);
   for (let round = 1; round <= ROUNDS; round++) {
     for (const concurrency of CONCURRENCY) {
       for (const target of targets) {
-        const r = await runLoad({ port: target.port, path: target.path, ca: ca.certificatePem, body, concurrency, seconds: SECONDS });
+        const r = await runLoad({
+          port: target.port,
+          path: target.path,
+          ca: ca.certificatePem,
+          body,
+          concurrency,
+          seconds: SECONDS,
+        });
         if (r.refused > 0) throw new Error(`${target.name}: ${r.refused} requests were not allowed`);
         const key = `${target.name}@${concurrency}`;
         results.set(key, [...(results.get(key) ?? []), r]);
-        console.log(`round ${round} ${key}: ${(r.requests / r.seconds).toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`);
+        console.log(
+          `round ${round} ${key}: ${(r.requests / r.seconds).toFixed(0)} req/s, p50 ${r.p50Ms.toFixed(2)} ms, p99 ${r.p99Ms.toFixed(2)} ms`,
+        );
       }
     }
   }
@@ -174,12 +206,18 @@ async function main(): Promise<void> {
   for (const concurrency of CONCURRENCY) {
     const summary = (name: string) => {
       const rs = results.get(`${name}@${concurrency}`)!;
-      return { rps: median(rs.map((r) => r.requests / r.seconds)), p50: median(rs.map((r) => r.p50Ms)), p99: median(rs.map((r) => r.p99Ms)) };
+      return {
+        rps: median(rs.map((r) => r.requests / r.seconds)),
+        p50: median(rs.map((r) => r.p50Ms)),
+        p99: median(rs.map((r) => r.p99Ms)),
+      };
     };
     const base = summary('allow-all');
     for (const name of ['allow-all', 'webhook']) {
       const s = summary(name);
-      console.log(`| ${concurrency} | ${name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${(s.rps / base.rps).toFixed(2)} | ${(s.p50 / base.p50).toFixed(2)} | ${(s.p99 / base.p99).toFixed(2)} |`);
+      console.log(
+        `| ${concurrency} | ${name} | ${s.rps.toFixed(0)} | ${s.p50.toFixed(2)} | ${s.p99.toFixed(2)} | ${(s.rps / base.rps).toFixed(2)} | ${(s.p50 / base.p50).toFixed(2)} | ${(s.p99 / base.p99).toFixed(2)} |`,
+      );
     }
   }
 }
@@ -201,7 +239,11 @@ async function startAllowAll(cert: string, key: string): Promise<{ port: number;
   app.disable('x-powered-by');
   app.disable('etag');
   app.post('/validate', express.json({ limit: DEFAULT_BODY_LIMIT_BYTES }), (req, res) => {
-    res.json({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: req.body.request.uid, allowed: true } });
+    res.json({
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: req.body.request.uid, allowed: true },
+    });
   });
   const server = createServer({ cert, key, minVersion: 'TLSv1.2' }, app);
   server.keepAliveTimeout = 120_000;
@@ -209,50 +251,93 @@ async function startAllowAll(cert: string, key: string): Promise<{ port: number;
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
 /** A Kata agent policy of about `bytes` bytes (genpolicy output is rego of tens of KiB). */
 function policyDocument(bytes: number): string {
-  const lines = ['package agent_policy', '', 'default CreateContainerRequest := false', 'default ExecProcessRequest := false', ''];
+  const lines = [
+    'package agent_policy',
+    '',
+    'default CreateContainerRequest := false',
+    'default ExecProcessRequest := false',
+    '',
+  ];
   let i = 0;
-  while (lines.join('\n').length < bytes) lines.push(`policy_data_${i} := {"container": ${i}, "allowed_command": "/usr/bin/vllm serve --port 8000 --model meta-llama/Llama-3.1-8B-Instruct"}`), i++;
+  while (lines.join('\n').length < bytes)
+    lines.push(
+      `policy_data_${i} := {"container": ${i}, "allowed_command": "/usr/bin/vllm serve --port 8000 --model meta-llama/Llama-3.1-8B-Instruct"}`,
+    ),
+      i++;
   return lines.join('\n').slice(0, bytes);
 }
 
 function workerPod(policy: string, policyHash: string): unknown {
-  const labels = { 'app.kubernetes.io/name': 'ai-worker', 'app.kubernetes.io/instance': 'llama', 'app.kubernetes.io/managed-by': 'attestor', 'app.kubernetes.io/component': 'inference-server', 'app.kubernetes.io/part-of': 'attestor', 'pod-template-hash': '5d9f8c7b6' };
+  const labels = {
+    'app.kubernetes.io/name': 'ai-worker',
+    'app.kubernetes.io/instance': 'llama',
+    'app.kubernetes.io/managed-by': 'attestor',
+    'app.kubernetes.io/component': 'inference-server',
+    'app.kubernetes.io/part-of': 'attestor',
+    'pod-template-hash': '5d9f8c7b6',
+  };
   return {
-    apiVersion: 'v1', kind: 'Pod',
+    apiVersion: 'v1',
+    kind: 'Pod',
     metadata: {
-      generateName: 'llama-5d9f8c7b6-', namespace: 'inference', labels,
-      annotations: { 'io.katacontainers.config.agent.policy': Buffer.from(policy).toString('base64'), 'attestor.dev/policy-hash': policyHash },
-      ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: 'llama-5d9f8c7b6', uid: 'b1f0c0de-0000-4000-8000-000000000001', controller: true, blockOwnerDeletion: true }],
+      generateName: 'llama-5d9f8c7b6-',
+      namespace: 'inference',
+      labels,
+      annotations: {
+        'io.katacontainers.config.agent.policy': Buffer.from(policy).toString('base64'),
+        'attestor.dev/policy-hash': policyHash,
+      },
+      ownerReferences: [
+        {
+          apiVersion: 'apps/v1',
+          kind: 'ReplicaSet',
+          name: 'llama-5d9f8c7b6',
+          uid: 'b1f0c0de-0000-4000-8000-000000000001',
+          controller: true,
+          blockOwnerDeletion: true,
+        },
+      ],
     },
     spec: {
       runtimeClassName: 'kata-qemu-nvidia-gpu-snp',
       automountServiceAccountToken: false,
       enableServiceLinks: false,
       nodeSelector: { 'attestor.dev/gpu-attested': 'true' },
-      containers: [{
-        name: 'server',
-        image: `registry.example/vllm@sha256:${'c3'.repeat(32)}`,
-        args: ['--model', 'meta-llama/Llama-3.1-8B-Instruct', '--port', '8000'],
-        ports: [{ name: 'http', containerPort: 8000, protocol: 'TCP' }],
-        resources: { requests: { 'nvidia.com/gpu': '1', cpu: '8', memory: '64Gi' }, limits: { 'nvidia.com/gpu': '1', memory: '64Gi' } },
-        readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
-        securityContext: { allowPrivilegeEscalation: false },
-        terminationMessagePath: '/dev/termination-log', terminationMessagePolicy: 'File', imagePullPolicy: 'IfNotPresent',
-      }],
+      containers: [
+        {
+          name: 'server',
+          image: `registry.example/vllm@sha256:${'c3'.repeat(32)}`,
+          args: ['--model', 'meta-llama/Llama-3.1-8B-Instruct', '--port', '8000'],
+          ports: [{ name: 'http', containerPort: 8000, protocol: 'TCP' }],
+          resources: {
+            requests: { 'nvidia.com/gpu': '1', cpu: '8', memory: '64Gi' },
+            limits: { 'nvidia.com/gpu': '1', memory: '64Gi' },
+          },
+          readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
+          securityContext: { allowPrivilegeEscalation: false },
+          terminationMessagePath: '/dev/termination-log',
+          terminationMessagePolicy: 'File',
+          imagePullPolicy: 'IfNotPresent',
+        },
+      ],
       tolerations: [
         { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
         { key: 'node.kubernetes.io/unreachable', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
       ],
-      restartPolicy: 'Always', dnsPolicy: 'ClusterFirst', schedulerName: 'default-scheduler', terminationGracePeriodSeconds: 30,
+      restartPolicy: 'Always',
+      dnsPolicy: 'ClusterFirst',
+      schedulerName: 'default-scheduler',
+      terminationGracePeriodSeconds: 30,
     },
   };
 }

@@ -14,10 +14,16 @@
 import { randomBytes, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_NVML_LIBRARY, NvmlLibrary, type NvmlAttestationReport, type NvmlCertificate, type NvmlDevice } from '../src/agent/evidence/nvml/library.ts';
+import {
+  DEFAULT_NVML_LIBRARY,
+  type NvmlAttestationReport,
+  type NvmlCertificate,
+  type NvmlDevice,
+  NvmlLibrary,
+} from '../src/agent/evidence/nvml/library.ts';
 import { NVML_CC_GPU_CEC_NONCE_SIZE } from '../src/agent/evidence/nvml/structs.ts';
 import { NvmlError } from '../src/agent/evidence/source.ts';
-import { verifyGpuReport, type GpuTrustAnchors } from '../src/attestation/nvidia/index.ts';
+import { type GpuTrustAnchors, verifyGpuReport } from '../src/attestation/nvidia/index.ts';
 
 const USAGE = 'usage: node hack/nvml-check.ts [--library PATH] [--activate] [--nonce HEX] [--device-root PEM_FILE]';
 /** Where the SPDM GET_MEASUREMENTS request (the report's first part) carries the nonce. */
@@ -59,7 +65,12 @@ async function main(argv: string[]): Promise<number> {
   try {
     ({ values } = parseArgs({
       args: argv,
-      options: { library: { type: 'string' }, activate: { type: 'boolean' }, nonce: { type: 'string' }, 'device-root': { type: 'string' } },
+      options: {
+        library: { type: 'string' },
+        activate: { type: 'boolean' },
+        nonce: { type: 'string' },
+        'device-root': { type: 'string' },
+      },
       strict: true,
       allowPositionals: false,
     }));
@@ -67,13 +78,20 @@ async function main(argv: string[]): Promise<number> {
     console.error(`${(err as Error).message}\n${USAGE}`);
     return 2;
   }
-  if (values.nonce !== undefined && !new RegExp(`^[0-9a-fA-F]{${2 * NVML_CC_GPU_CEC_NONCE_SIZE}}$`).test(values.nonce)) {
+  if (
+    values.nonce !== undefined &&
+    !new RegExp(`^[0-9a-fA-F]{${2 * NVML_CC_GPU_CEC_NONCE_SIZE}}$`).test(values.nonce)
+  ) {
     console.error(`--nonce must be ${2 * NVML_CC_GPU_CEC_NONCE_SIZE} hex digits\n${USAGE}`);
     return 2;
   }
   const libraryPath = values.library ?? DEFAULT_NVML_LIBRARY;
-  const nonce = new Uint8Array(values.nonce ? Buffer.from(values.nonce, 'hex') : randomBytes(NVML_CC_GPU_CEC_NONCE_SIZE));
-  const anchors: GpuTrustAnchors | undefined = values['device-root'] ? { device: [readFileSync(values['device-root'], 'utf8')] } : undefined;
+  const nonce = new Uint8Array(
+    values.nonce ? Buffer.from(values.nonce, 'hex') : randomBytes(NVML_CC_GPU_CEC_NONCE_SIZE),
+  );
+  const anchors: GpuTrustAnchors | undefined = values['device-root']
+    ? { device: [readFileSync(values['device-root'], 'utf8')] }
+    : undefined;
   console.log(`library: ${libraryPath}`);
   console.log(`nonce: ${hex(nonce)}${values.nonce ? ' (given)' : ' (fresh, random)'}`);
   console.log(`device trust anchor: ${values['device-root'] ?? 'NVIDIA Device Identity CA (pinned)'}`);
@@ -93,39 +111,77 @@ async function main(argv: string[]): Promise<number> {
   if (!(await log.call('nvmlInit_v2()', () => library.init())).ok) return summary(log, 0, 0);
 
   const gpus: Array<{ device: NvmlDevice; uuid?: string }> = [];
-  const count = await log.call('nvmlDeviceGetCount_v2()', () => library.deviceCount(), (n) => `count=${n}`);
+  const count = await log.call(
+    'nvmlDeviceGetCount_v2()',
+    () => library.deviceCount(),
+    (n) => `count=${n}`,
+  );
   for (let i = 0; count.ok && i < count.value; i++) {
     const handle = await log.call(`nvmlDeviceGetHandleByIndex_v2(${i})`, () => library.deviceHandle(i));
     if (!handle.ok) continue;
-    const uuid = await log.call(`nvmlDeviceGetUUID(${i})`, () => library.deviceUuid(handle.value), (u) => u);
+    const uuid = await log.call(
+      `nvmlDeviceGetUUID(${i})`,
+      () => library.deviceUuid(handle.value),
+      (u) => u,
+    );
     gpus.push({ device: handle.value, ...(uuid.ok ? { uuid: uuid.value } : {}) });
   }
 
-  await log.call('nvmlSystemGetConfComputeState()', () => library.confComputeState(), (s) =>
-    `environment=${s.environment} (${['unavailable', 'simulation', 'production'][s.environment] ?? 'unknown'}) ccFeature=${s.ccFeature} (${s.ccFeature ? 'enabled' : 'disabled'}) devToolsMode=${s.devToolsMode} (${s.devToolsMode ? 'on' : 'off'})`);
+  await log.call(
+    'nvmlSystemGetConfComputeState()',
+    () => library.confComputeState(),
+    (s) =>
+      `environment=${s.environment} (${['unavailable', 'simulation', 'production'][s.environment] ?? 'unknown'}) ccFeature=${s.ccFeature} (${s.ccFeature ? 'enabled' : 'disabled'}) devToolsMode=${s.devToolsMode} (${s.devToolsMode ? 'on' : 'off'})`,
+  );
 
   let accepted = 0;
   let verified = 0;
   for (const { device, uuid } of gpus) {
     const i = device.index;
-    const report = await log.call(`nvmlDeviceGetConfComputeGpuAttestationReport(${i}, nonce)`, () => library.attestationReport(device, nonce), describeReport);
+    const report = await log.call(
+      `nvmlDeviceGetConfComputeGpuAttestationReport(${i}, nonce)`,
+      () => library.attestationReport(device, nonce),
+      describeReport,
+    );
     if (report.ok) {
       const r = report.value.report;
       console.log(`  first 64 bytes: ${hex(r.subarray(0, 64))}`);
-      const carried = r.length >= NONCE_OFFSET + nonce.length && Buffer.from(r.subarray(NONCE_OFFSET, NONCE_OFFSET + nonce.length)).equals(nonce);
+      const carried =
+        r.length >= NONCE_OFFSET + nonce.length &&
+        Buffer.from(r.subarray(NONCE_OFFSET, NONCE_OFFSET + nonce.length)).equals(nonce);
       console.log(`  nonce at bytes ${NONCE_OFFSET}..${NONCE_OFFSET + nonce.length - 1}: ${carried ? 'yes' : 'no'}`);
     }
-    const certificate = await log.call(`nvmlDeviceGetConfComputeGpuCertificate(${i})`, () => library.certificate(device), describeCertificate);
+    const certificate = await log.call(
+      `nvmlDeviceGetConfComputeGpuCertificate(${i})`,
+      () => library.certificate(device),
+      describeCertificate,
+    );
     if (certificate.ok) printSubjects(certificate.value.attestationCertChainPem);
     if (!report.ok || !certificate.ok) continue;
 
     verified++;
     const label = `verifyGpuReport(${i}${uuid ? `, ${uuid}` : ''})`;
     try {
-      const v = verifyGpuReport({ report: report.value.report, certificateChain: certificate.value.attestationCertChainPem, ...(uuid ? { uuid } : {}) }, { nonce }, { at: new Date(), policy: { revocation: { requireAnswers: false } }, ...(anchors ? { trustAnchors: anchors } : {}) });
+      const v = verifyGpuReport(
+        {
+          report: report.value.report,
+          certificateChain: certificate.value.attestationCertChainPem,
+          ...(uuid ? { uuid } : {}),
+        },
+        { nonce },
+        {
+          at: new Date(),
+          policy: { revocation: { requireAnswers: false } },
+          ...(anchors ? { trustAnchors: anchors } : {}),
+        },
+      );
       if (v.reasons.length === 0) accepted++;
-      const versions = v.report ? ` driver=${v.report.response.opaqueData.driverVersion ?? '?'} vbios=${v.report.response.opaqueData.vbiosVersion ?? '?'}` : '';
-      console.log(`${label} -> ${v.reasons.length === 0 ? 'accepted' : 'refused'}: parsed=${v.parsed} nonceMatch=${v.nonceMatch} signatureVerified=${v.signatureVerified} certChainVerified=${v.certChainVerified} fwidMatch=${v.fwidMatch} architecture=${v.architecture ?? '?'}${versions}`);
+      const versions = v.report
+        ? ` driver=${v.report.response.opaqueData.driverVersion ?? '?'} vbios=${v.report.response.opaqueData.vbiosVersion ?? '?'}`
+        : '';
+      console.log(
+        `${label} -> ${v.reasons.length === 0 ? 'accepted' : 'refused'}: parsed=${v.parsed} nonceMatch=${v.nonceMatch} signatureVerified=${v.signatureVerified} certChainVerified=${v.certChainVerified} fwidMatch=${v.fwidMatch} architecture=${v.architecture ?? '?'}${versions}`,
+      );
       for (const r of v.reasons) console.log(`  reason ${r.check}: ${r.message}`);
     } catch (err) {
       // The verifier throws only for bugs; on real evidence that is exactly what this run is for.
@@ -133,12 +189,21 @@ async function main(argv: string[]): Promise<number> {
     }
   }
 
-  const readyName = (s: number): string => `ready=${s} (${s === 1 ? 'accepting client requests' : 'not accepting client requests'})`;
+  const readyName = (s: number): string =>
+    `ready=${s} (${s === 1 ? 'accepting client requests' : 'not accepting client requests'})`;
   await log.call('nvmlSystemGetConfComputeGpusReadyState()', () => library.gpusReadyState(), readyName);
   if (values.activate) {
     if ((await log.call('nvmlSystemSetConfComputeGpusReadyState(1)', () => library.setGpusReadyState(true))).ok) {
-      const back = await log.call('nvmlSystemGetConfComputeGpusReadyState()', () => library.gpusReadyState(), readyName);
-      if (back.ok && back.value !== 1) log.fail('read-back after nvmlSystemSetConfComputeGpusReadyState(1)', new Error(`ready state is ${back.value}, expected 1`));
+      const back = await log.call(
+        'nvmlSystemGetConfComputeGpusReadyState()',
+        () => library.gpusReadyState(),
+        readyName,
+      );
+      if (back.ok && back.value !== 1)
+        log.fail(
+          'read-back after nvmlSystemSetConfComputeGpusReadyState(1)',
+          new Error(`ready state is ${back.value}, expected 1`),
+        );
     }
   }
   await log.call('nvmlShutdown()', () => library.shutdown());
@@ -160,7 +225,9 @@ function printSubjects(pem: string): void {
   blocks.forEach((block, k) => {
     try {
       const cert = new X509Certificate(block);
-      console.log(`  [${k}] subject: ${oneLine(cert.subject)} | issuer: ${oneLine(cert.issuer)} | valid ${cert.validFromDate.toISOString()} to ${cert.validToDate.toISOString()}`);
+      console.log(
+        `  [${k}] subject: ${oneLine(cert.subject)} | issuer: ${oneLine(cert.issuer)} | valid ${cert.validFromDate.toISOString()} to ${cert.validToDate.toISOString()}`,
+      );
     } catch (err) {
       console.log(`  [${k}] does not parse: ${(err as Error).message}`);
     }
@@ -168,7 +235,9 @@ function printSubjects(pem: string): void {
 }
 
 function summary(log: CallLog, accepted: number, verified: number): number {
-  console.log(`summary: ${log.calls} calls, ${log.failed.length} failed${log.failed.length ? ` (${log.failed.join(', ')})` : ''}; verifier accepted ${accepted} of ${verified} reports`);
+  console.log(
+    `summary: ${log.calls} calls, ${log.failed.length} failed${log.failed.length ? ` (${log.failed.join(', ')})` : ''}; verifier accepted ${accepted} of ${verified} reports`,
+  );
   return log.failed.length === 0 ? 0 : 1;
 }
 

@@ -13,7 +13,22 @@
 import { isDeepStrictEqual } from 'node:util';
 import * as jose from 'jose';
 import { verifyGrant } from '../coordinator/grants.ts';
-import { ACTIVATE_PATH, ATTEST_PATH, evidenceDigest, JWKS_PATH, MAX_WATCH_SECONDS, NONCE_PATH, reportDataFor, WATCH_PATH, type ActivationReport, type ActivationResponse, type AttestResponse, type EvidenceRequest, type NonceResponse, type WatchResponse } from '../coordinator/protocol.ts';
+import {
+  ACTIVATE_PATH,
+  type ActivationReport,
+  type ActivationResponse,
+  ATTEST_PATH,
+  type AttestResponse,
+  type EvidenceRequest,
+  evidenceDigest,
+  JWKS_PATH,
+  MAX_WATCH_SECONDS,
+  NONCE_PATH,
+  type NonceResponse,
+  reportDataFor,
+  WATCH_PATH,
+  type WatchResponse,
+} from '../coordinator/protocol.ts';
 import type { Logger } from '../observability/log.ts';
 import type { CoordinatorClient, CoordinatorHttpError } from './coordinator-client.ts';
 import type { CvmEvidenceSource, GpuControl } from './evidence/source.ts';
@@ -90,7 +105,11 @@ export class NodeAgent {
     const request: EvidenceRequest = {
       nonce,
       agentKey: key.publicJwk as Record<string, unknown>,
-      cvm: { platform: cvmEvidence.platform, report: b64(cvmEvidence.report), ...(cvmEvidence.auxblob?.length ? { auxblob: b64(cvmEvidence.auxblob) } : {}) },
+      cvm: {
+        platform: cvmEvidence.platform,
+        report: b64(cvmEvidence.report),
+        ...(cvmEvidence.auxblob?.length ? { auxblob: b64(cvmEvidence.auxblob) } : {}),
+      },
       gpus: gpuEvidence.map((g) => ({ uuid: g.uuid, report: b64(g.report), certificateChain: g.certificateChainPem })),
     };
     const { body: answer } = await client.post<AttestResponse>(ATTEST_PATH, request, [403]);
@@ -106,7 +125,8 @@ export class NodeAgent {
     const reattestAfterMs = answer.reattestAfterSeconds * 1000;
     this.#submitted = { digest: evidenceDigest(request), uuids, reattestAfterMs };
     this.#last = await this.#activate(answer.grant, this.#submitted, key);
-    if (this.#last.accepted && this.#last.activated) this.#log.info({ gpus: uuids.length, manifest: answer.manifestHash }, 'attested; GPUs activated');
+    if (this.#last.accepted && this.#last.activated)
+      this.#log.info({ gpus: uuids.length, manifest: answer.manifestHash }, 'attested; GPUs activated');
     return this.#last;
   }
 
@@ -119,16 +139,30 @@ export class NodeAgent {
     if (problem) {
       // A grant we cannot verify is no grant: do not touch the GPUs.
       this.#log.error({ problem }, 'refusing to activate: the grant is not valid');
-      return { accepted: true, activated: false, gpus: uuids, reattestAfterMs: RETRY_AFTER_REFUSAL_MS, reason: problem };
+      return {
+        accepted: true,
+        activated: false,
+        gpus: uuids,
+        reattestAfterMs: RETRY_AFTER_REFUSAL_MS,
+        reason: problem,
+      };
     }
     await gpus.setGpusReady(true);
     const ready = await gpus.gpusReady();
     const report: ActivationReport = { grant, gpusReady: ready, gpus: uuids };
-    const jws = await new jose.CompactSign(new TextEncoder().encode(JSON.stringify(report))).setProtectedHeader({ alg: 'ES256', typ: 'attestor-activation+jws' }).sign(key.privateKey);
+    const jws = await new jose.CompactSign(new TextEncoder().encode(JSON.stringify(report)))
+      .setProtectedHeader({ alg: 'ES256', typ: 'attestor-activation+jws' })
+      .sign(key.privateKey);
     const { body: activation } = await client.post<ActivationResponse>(ACTIVATE_PATH, { report: jws }, [403]);
     if (!activation.activated) {
       this.#log.error({ reason: activation.reason }, 'the Coordinator did not record the activation');
-      return { accepted: true, activated: false, gpus: uuids, reattestAfterMs: Math.min(reattestAfterMs, RETRY_AFTER_REFUSAL_MS), reason: activation.reason };
+      return {
+        accepted: true,
+        activated: false,
+        gpus: uuids,
+        reattestAfterMs: Math.min(reattestAfterMs, RETRY_AFTER_REFUSAL_MS),
+        reason: activation.reason,
+      };
     }
     return { accepted: true, activated: true, gpus: uuids, reattestAfterMs };
   }
@@ -176,13 +210,19 @@ export class NodeAgent {
       }
       try {
         const path = `${WATCH_PATH}?manifest=${known}&timeoutSeconds=${MAX_WATCH_SECONDS}`;
-        const answer = await this.#options.client.get<WatchResponse>(path, { signal, timeoutMs: (MAX_WATCH_SECONDS + 20) * 1000 });
+        const answer = await this.#options.client.get<WatchResponse>(path, {
+          signal,
+          timeoutMs: (MAX_WATCH_SECONDS + 20) * 1000,
+        });
         failures = 0;
         if (answer.changed) await this.#onManifestChange(answer);
       } catch (err) {
         if (signal.aborted) break;
         const status = (err as CoordinatorHttpError).status;
-        const wait = status === 404 ? WATCH_UNSUPPORTED_RETRY_MS : Math.max((err as CoordinatorHttpError).retryAfterMs ?? 0, Math.min(1000 * 2 ** failures, 30_000));
+        const wait =
+          status === 404
+            ? WATCH_UNSUPPORTED_RETRY_MS
+            : Math.max((err as CoordinatorHttpError).retryAfterMs ?? 0, Math.min(1000 * 2 ** failures, 30_000));
         failures++;
         this.#log.debug({ err: (err as Error).message, retryInMs: wait }, 'watch failed');
         await sleep(wait, signal);
@@ -191,7 +231,10 @@ export class NodeAgent {
   }
 
   async #onManifestChange(answer: WatchResponse): Promise<void> {
-    this.#log.info({ manifest: answer.manifestHash, attested: answer.attested, grant: answer.grant !== undefined }, 'the active Manifest changed');
+    this.#log.info(
+      { manifest: answer.manifestHash, attested: answer.attested, grant: answer.grant !== undefined },
+      'the active Manifest changed',
+    );
     // No Manifest active: nothing to watch until a round is answered under one.
     this.#manifestHash = answer.manifestHash ?? undefined;
     if (answer.attested === false) {
@@ -202,7 +245,9 @@ export class NodeAgent {
       const key = this.#key;
       try {
         // Only for the evidence it was issued for: a round since then superseded it.
-        const outcome = await this.#alone(async () => (submission && key && this.#submitted === submission ? this.#activate(grant, submission, key) : undefined));
+        const outcome = await this.#alone(async () =>
+          submission && key && this.#submitted === submission ? this.#activate(grant, submission, key) : undefined,
+        );
         if (outcome?.accepted && outcome.activated) {
           this.#last = outcome;
           this.#log.info({ manifest: answer.manifestHash }, 'the last evidence meets the new Manifest; GPUs activated');
@@ -244,7 +289,13 @@ export class NodeAgent {
     return run;
   }
 
-  async #checkGrant(token: string, uuids: string[], evidence: string, key: AgentKey, now: Date): Promise<string | undefined> {
+  async #checkGrant(
+    token: string,
+    uuids: string[],
+    evidence: string,
+    key: AgentKey,
+    now: Date,
+  ): Promise<string | undefined> {
     let claims;
     try {
       const jwks = await this.#options.client.get<{ keys: jose.JWK[] }>(JWKS_PATH);
@@ -253,7 +304,8 @@ export class NodeAgent {
       return `grant signature or lifetime: ${(err as Error).message}`;
     }
     if (claims.sub !== this.#options.nodeName) return `the grant is for node ${claims.sub}`;
-    if (!isDeepStrictEqual([...claims.gpus].sort(), [...uuids].sort())) return `the grant names GPUs ${claims.gpus.join(',')}, not ${uuids.join(',')}`;
+    if (!isDeepStrictEqual([...claims.gpus].sort(), [...uuids].sort()))
+      return `the grant names GPUs ${claims.gpus.join(',')}, not ${uuids.join(',')}`;
     if (claims.evidence !== evidence) return 'the grant was issued for other evidence';
     if (claims.cnf.jkt !== key.thumbprint) return 'the grant is bound to another key';
     return undefined;

@@ -28,7 +28,11 @@ export class CoordinatorClient {
 
   constructor(baseUrl: string, caPem: string, token: () => Promise<string>) {
     this.#base = baseUrl.replace(/\/$/, '');
-    this.#dispatcher = new Dispatcher({ connect: { ca: caPem, rejectUnauthorized: true }, headersTimeout: 30_000, bodyTimeout: 30_000 });
+    this.#dispatcher = new Dispatcher({
+      connect: { ca: caPem, rejectUnauthorized: true },
+      headersTimeout: 30_000,
+      bodyTimeout: 30_000,
+    });
     this.#token = token;
   }
 
@@ -45,11 +49,28 @@ export class CoordinatorClient {
     await this.#dispatcher.close();
   }
 
-  async #send<T>(method: 'GET' | 'POST', path: string, body: unknown, accept: number[], options: RequestOptions = {}): Promise<{ status: number; body: T }> {
-    const headers: Record<string, string> = { authorization: `Bearer ${await this.#token()}`, accept: 'application/json' };
+  async #send<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    body: unknown,
+    accept: number[],
+    options: RequestOptions = {},
+  ): Promise<{ status: number; body: T }> {
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${await this.#token()}`,
+      accept: 'application/json',
+    };
     if (body !== undefined) headers['content-type'] = 'application/json';
-    const timeouts = options.timeoutMs === undefined ? {} : { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
-    const res = await request(this.#base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), dispatcher: this.#dispatcher, signal: options.signal, ...timeouts });
+    const timeouts =
+      options.timeoutMs === undefined ? {} : { headersTimeout: options.timeoutMs, bodyTimeout: options.timeoutMs };
+    const res = await request(this.#base + path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      dispatcher: this.#dispatcher,
+      signal: options.signal,
+      ...timeouts,
+    });
     const text = await res.body.text();
     let parsed: unknown;
     try {
@@ -57,9 +78,18 @@ export class CoordinatorClient {
     } catch {
       parsed = text;
     }
-    if ((res.statusCode >= 200 && res.statusCode < 300) || accept.includes(res.statusCode)) return { status: res.statusCode, body: parsed as T };
-    const message = typeof parsed === 'object' && parsed && 'error' in parsed ? String((parsed as { error: unknown }).error) : text.slice(0, 200);
+    if ((res.statusCode >= 200 && res.statusCode < 300) || accept.includes(res.statusCode))
+      return { status: res.statusCode, body: parsed as T };
+    const message =
+      typeof parsed === 'object' && parsed && 'error' in parsed
+        ? String((parsed as { error: unknown }).error)
+        : text.slice(0, 200);
     const retryAfter = Number(res.headers['retry-after']);
-    throw new CoordinatorHttpError(res.statusCode, parsed, `${method} ${path}: HTTP ${res.statusCode}: ${message}`, Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined);
+    throw new CoordinatorHttpError(
+      res.statusCode,
+      parsed,
+      `${method} ${path}: HTTP ${res.statusCode}: ${message}`,
+      Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : undefined,
+    );
   }
 }

@@ -2,7 +2,15 @@
  * The AIWorker resource: a confidential GPU inference server. The operator turns it into a
  * Deployment (confidential runtime class, policy annotation, GPU requests) and a Service.
  */
-import { type Condition, conditionsSchema, customResourceDefinition, dnsSubdomainPattern, GROUP, hexSchema, VERSION } from './common.ts';
+import {
+  type Condition,
+  conditionsSchema,
+  customResourceDefinition,
+  dnsSubdomainPattern,
+  GROUP,
+  hexSchema,
+  VERSION,
+} from './common.ts';
 import type { JSONSchemaProps } from './schema.ts';
 
 export const AIWORKER_KIND = 'AIWorker';
@@ -56,9 +64,14 @@ export const AI_WORKER_NAMESPACE_LABEL = 'attestor.dev/ai-workers';
 
 export const DEFAULT_PORT = 8000;
 export const DEFAULT_GPUS_PER_REPLICA = 1;
-export const IMAGE_DIGEST_PATTERN = '^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\\w][\\w.-]{0,127})?@sha256:[0-9a-f]{64}$';
+export const IMAGE_DIGEST_PATTERN =
+  '^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\\w][\\w.-]{0,127})?@sha256:[0-9a-f]{64}$';
 
-const quantity: JSONSchemaProps = { 'x-kubernetes-int-or-string': true, pattern: '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$' };
+const quantity: JSONSchemaProps = {
+  'x-kubernetes-int-or-string': true,
+  pattern:
+    '^(\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))(([KMGTPE]i)|[numkMGTPE]|([eE](\\+|-)?(([0-9]+(\\.[0-9]*)?)|(\\.[0-9]+))))?$',
+};
 
 const aiWorkerSpecSchema: JSONSchemaProps = {
   type: 'object',
@@ -68,31 +81,72 @@ const aiWorkerSpecSchema: JSONSchemaProps = {
     image: {
       type: 'string',
       maxLength: 512,
-      description: 'Container image pinned by digest, e.g. ghcr.io/org/server@sha256:<64 hex>. Tags alone are refused: the policy must name exactly what runs.',
-      'x-kubernetes-validations': [{ rule: `self.matches('${IMAGE_DIGEST_PATTERN.replace(/\\/g, '\\\\')}')`, message: 'must be pinned by digest: <name>@sha256:<64 lower-case hex>' }],
+      description:
+        'Container image pinned by digest, e.g. ghcr.io/org/server@sha256:<64 hex>. Tags alone are refused: the policy must name exactly what runs.',
+      'x-kubernetes-validations': [
+        {
+          rule: `self.matches('${IMAGE_DIGEST_PATTERN.replace(/\\/g, '\\\\')}')`,
+          message: 'must be pinned by digest: <name>@sha256:<64 lower-case hex>',
+        },
+      ],
     },
-    model: { type: 'string', minLength: 1, maxLength: 256, description: 'Model the server loads, e.g. meta-llama/Llama-3.1-8B-Instruct.' },
+    model: {
+      type: 'string',
+      minLength: 1,
+      maxLength: 256,
+      description: 'Model the server loads, e.g. meta-llama/Llama-3.1-8B-Instruct.',
+    },
     replicas: { type: 'integer', minimum: 0, maximum: 1000, default: 1, description: 'Number of replicas. Default 1.' },
-    gpusPerReplica: { type: 'integer', minimum: 1, maximum: 16, default: DEFAULT_GPUS_PER_REPLICA, description: 'nvidia.com/gpu each replica requests. Default 1.' },
-    runtimeClassName: { type: 'string', maxLength: 253, pattern: dnsSubdomainPattern, description: 'Confidential RuntimeClass; must be one the active Manifest allows.' },
+    gpusPerReplica: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 16,
+      default: DEFAULT_GPUS_PER_REPLICA,
+      description: 'nvidia.com/gpu each replica requests. Default 1.',
+    },
+    runtimeClassName: {
+      type: 'string',
+      maxLength: 253,
+      pattern: dnsSubdomainPattern,
+      description: 'Confidential RuntimeClass; must be one the active Manifest allows.',
+    },
     policy: {
       type: 'object',
-      description: 'The workload policy (Kata agent policy / initdata) the pods run under; its SHA-256 must be listed in the active Manifest. Exactly one of configMapRef and inline.',
+      description:
+        'The workload policy (Kata agent policy / initdata) the pods run under; its SHA-256 must be listed in the active Manifest. Exactly one of configMapRef and inline.',
       properties: {
         configMapRef: {
           type: 'object',
           required: ['name'],
           properties: {
-            name: { type: 'string', maxLength: 253, pattern: dnsSubdomainPattern, description: 'ConfigMap in this namespace.' },
+            name: {
+              type: 'string',
+              maxLength: 253,
+              pattern: dnsSubdomainPattern,
+              description: 'ConfigMap in this namespace.',
+            },
             key: { type: 'string', maxLength: 253, description: 'Key in the ConfigMap. Default policy.rego.' },
           },
         },
         inline: { type: 'string', minLength: 1, maxLength: 262144, description: 'The policy document itself.' },
       },
-      'x-kubernetes-validations': [{ rule: 'has(self.configMapRef) != has(self.inline)', message: 'set exactly one of configMapRef and inline' }],
+      'x-kubernetes-validations': [
+        { rule: 'has(self.configMapRef) != has(self.inline)', message: 'set exactly one of configMapRef and inline' },
+      ],
     },
-    port: { type: 'integer', minimum: 1, maximum: 65535, default: DEFAULT_PORT, description: 'Port the server listens on. Default 8000.' },
-    args: { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 4096 }, description: 'Extra arguments for the server.' },
+    port: {
+      type: 'integer',
+      minimum: 1,
+      maximum: 65535,
+      default: DEFAULT_PORT,
+      description: 'Port the server listens on. Default 8000.',
+    },
+    args: {
+      type: 'array',
+      maxItems: 64,
+      items: { type: 'string', maxLength: 4096 },
+      description: 'Extra arguments for the server.',
+    },
     resources: {
       type: 'object',
       description: 'CPU and memory for each replica (GPUs come from gpusPerReplica).',
@@ -111,19 +165,32 @@ export const aiWorkerCrd = customResourceDefinition({
   singular: 'aiworker',
   shortNames: ['aiw'],
   scope: 'Namespaced',
-  subresources: { status: {}, scale: { specReplicasPath: '.spec.replicas', statusReplicasPath: '.status.replicas', labelSelectorPath: '.status.selector' } },
+  subresources: {
+    status: {},
+    scale: {
+      specReplicasPath: '.spec.replicas',
+      statusReplicasPath: '.status.replicas',
+      labelSelectorPath: '.status.selector',
+    },
+  },
   printerColumns: [
     { name: 'Model', type: 'string', jsonPath: '.spec.model' },
     { name: 'Desired', type: 'integer', jsonPath: '.spec.replicas' },
     { name: 'Ready', type: 'integer', jsonPath: '.status.readyReplicas' },
-    { name: 'Attested', type: 'integer', jsonPath: '.status.attestedReplicas', description: 'Ready replicas on attested GPU nodes.' },
+    {
+      name: 'Attested',
+      type: 'integer',
+      jsonPath: '.status.attestedReplicas',
+      description: 'Ready replicas on attested GPU nodes.',
+    },
     { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
     { name: 'Runtime', type: 'string', jsonPath: '.spec.runtimeClassName', priority: 1 },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],
   schema: {
     type: 'object',
-    description: 'AIWorker is a confidential GPU inference server: the operator runs it as a Deployment with a confidential runtime class, a Manifest-approved policy and GPUs only on attested nodes.',
+    description:
+      'AIWorker is a confidential GPU inference server: the operator runs it as a Deployment with a confidential runtime class, a Manifest-approved policy and GPUs only on attested nodes.',
     required: ['spec'],
     properties: {
       apiVersion: { type: 'string' },

@@ -27,8 +27,14 @@ export function chartWebhookTemplate(): string {
     '# Generated from src/webhook/configuration.ts by hack/generate-manifests.ts: do not edit.\n' +
     body
       .replaceAll(NAMESPACE, '{{ .Release.Namespace }}')
-      .replace(new RegExp(`^( *)- ${MORE_EXCLUDED}$`, 'gm'), '$1{{- range .Values.webhook.excludedNamespaces }}\n$1- {{ . }}\n$1{{- end }}')
-      .replaceAll(caBase64, '{{ required "tls.caBundle (base64 PEM of the CA that signed the serving certificate) is required" .Values.tls.caBundle }}')
+      .replace(
+        new RegExp(`^( *)- ${MORE_EXCLUDED}$`, 'gm'),
+        '$1{{- range .Values.webhook.excludedNamespaces }}\n$1- {{ . }}\n$1{{- end }}',
+      )
+      .replaceAll(
+        caBase64,
+        '{{ required "tls.caBundle (base64 PEM of the CA that signed the serving certificate) is required" .Values.tls.caBundle }}',
+      )
       .replace(/timeoutSeconds: \d+/g, 'timeoutSeconds: {{ .Values.webhook.timeoutSeconds }}')
       // The operator gets the same list (--gpu-resource-prefixes): both judge GPU pods alike.
       .replaceAll(celPrefixList(DEFAULT_GPU_RESOURCE_PREFIXES), '{{ .Values.webhook.gpuResourcePrefixes | toJson }}')
@@ -36,7 +42,12 @@ export function chartWebhookTemplate(): string {
 }
 
 export function chartNodePolicyTemplate(): string {
-  const { policy, binding } = nodeGatingPolicy({ operatorUsernames: [`system:serviceaccount:${NAMESPACE}:attestor-operator`] });
+  const { policy, binding } = nodeGatingPolicy({
+    operatorUsernames: [`system:serviceaccount:${NAMESPACE}:attestor-operator`],
+  });
   const body = [policy, binding].map((doc) => yaml.dump(doc, { noRefs: true, lineWidth: 200 })).join('---\n');
-  return '# Generated from src/webhook/node-policy.ts by hack/generate-manifests.ts: do not edit.\n' + body.replaceAll(NAMESPACE, '{{ .Release.Namespace }}');
+  return (
+    '# Generated from src/webhook/node-policy.ts by hack/generate-manifests.ts: do not edit.\n' +
+    body.replaceAll(NAMESPACE, '{{ .Release.Namespace }}')
+  );
 }

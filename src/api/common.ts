@@ -29,7 +29,12 @@ export const conditionsSchema: JSONSchemaProps = {
       status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
       reason: { type: 'string', maxLength: 1024, description: 'Machine-readable reason in CamelCase.' },
       message: { type: 'string', maxLength: 32768, description: 'Human-readable details.' },
-      observedGeneration: { type: 'integer', format: 'int64', minimum: 0, description: 'The .metadata.generation the condition was set for.' },
+      observedGeneration: {
+        type: 'integer',
+        format: 'int64',
+        minimum: 0,
+        description: 'The .metadata.generation the condition was set for.',
+      },
       lastTransitionTime: { type: 'string', format: 'date-time', description: 'When the status last changed.' },
     },
   },
@@ -68,12 +73,31 @@ export function customResourceDefinition(o: CrdOptions): CustomResourceDefinitio
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${o.plural}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'attestor', 'app.kubernetes.io/managed-by': 'attestor' } },
+    metadata: {
+      name: `${o.plural}.${GROUP}`,
+      labels: { 'app.kubernetes.io/name': 'attestor', 'app.kubernetes.io/managed-by': 'attestor' },
+    },
     spec: {
       group: GROUP,
       scope: o.scope,
-      names: { kind: o.kind, listKind: o.listKind, plural: o.plural, singular: o.singular, shortNames: o.shortNames, categories: ['attestor'] },
-      versions: [{ name: VERSION, served: true, storage: true, subresources: o.subresources, additionalPrinterColumns: o.printerColumns, schema: { openAPIV3Schema: o.schema } }],
+      names: {
+        kind: o.kind,
+        listKind: o.listKind,
+        plural: o.plural,
+        singular: o.singular,
+        shortNames: o.shortNames,
+        categories: ['attestor'],
+      },
+      versions: [
+        {
+          name: VERSION,
+          served: true,
+          storage: true,
+          subresources: o.subresources,
+          additionalPrinterColumns: o.printerColumns,
+          schema: { openAPIV3Schema: o.schema },
+        },
+      ],
     },
   };
 }

@@ -43,7 +43,11 @@ export interface GpuNode {
  * the cluster: only those of NVIDIA's GPU driver published for this node count. A quantity that
  * does not read as a number still makes the node a GPU node (it is gated rather than left open).
  */
-export function gpuNode(node: k8s.V1Node, slices: readonly GpuResourceSlice[] = [], drivers: readonly string[] = GPU_DRA_DRIVERS): GpuNode {
+export function gpuNode(
+  node: k8s.V1Node,
+  slices: readonly GpuResourceSlice[] = [],
+  drivers: readonly string[] = GPU_DRA_DRIVERS,
+): GpuNode {
   const name = node.metadata?.name;
   const sources: string[] = [];
   let gpus = 0;
@@ -78,7 +82,10 @@ export function gpuNode(node: k8s.V1Node, slices: readonly GpuResourceSlice[] = 
 }
 
 /** A DRA device's physical GPU: a MIG device's parent, otherwise the device itself. */
-function physicalGpu(driver: string, device: { name: string; attributes?: Record<string, { string?: string } | undefined> }): string {
+function physicalGpu(
+  driver: string,
+  device: { name: string; attributes?: Record<string, { string?: string } | undefined> },
+): string {
   const attributes = device.attributes ?? {};
   const parent = attributes.parentUUID?.string;
   if (parent) return parent;

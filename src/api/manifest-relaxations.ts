@@ -17,27 +17,68 @@ export interface Relaxation {
 export function manifestRelaxations(spec: ManifestSpec): Relaxation[] {
   const out: Relaxation[] = [];
   if (spec.development?.acceptSimulatedEvidence) {
-    out.push({ path: 'spec.development.acceptSimulatedEvidence', message: 'evidence signed by simulated (development) roots is accepted' });
+    out.push({
+      path: 'spec.development.acceptSimulatedEvidence',
+      message: 'evidence signed by simulated (development) roots is accepted',
+    });
   }
   (spec.referenceValues?.snp ?? []).forEach((entry, i) => {
     const path = `spec.referenceValues.snp[${i}]`;
-    if (entry.allowProvisionalFirmware) out.push({ path: `${path}.allowProvisionalFirmware`, message: 'reports from provisional (uncommitted) SEV-SNP firmware are accepted' });
-    if (entry.allowMigrationAgent) out.push({ path: `${path}.allowMigrationAgent`, message: 'SEV-SNP guests whose policy allows a migration agent (MIGRATE_MA) are accepted' });
-    if (entry.allowCXL) out.push({ path: `${path}.allowCXL`, message: 'SEV-SNP guests whose policy allows CXL devices and memory (CXL_ALLOW) are accepted' });
-    if ((entry.maximumVMPL ?? 0) > 0) out.push({ path: `${path}.maximumVMPL`, message: `SEV-SNP reports from VMPL up to ${entry.maximumVMPL} (not only VMPL 0) are accepted` });
+    if (entry.allowProvisionalFirmware)
+      out.push({
+        path: `${path}.allowProvisionalFirmware`,
+        message: 'reports from provisional (uncommitted) SEV-SNP firmware are accepted',
+      });
+    if (entry.allowMigrationAgent)
+      out.push({
+        path: `${path}.allowMigrationAgent`,
+        message: 'SEV-SNP guests whose policy allows a migration agent (MIGRATE_MA) are accepted',
+      });
+    if (entry.allowCXL)
+      out.push({
+        path: `${path}.allowCXL`,
+        message: 'SEV-SNP guests whose policy allows CXL devices and memory (CXL_ALLOW) are accepted',
+      });
+    if ((entry.maximumVMPL ?? 0) > 0)
+      out.push({
+        path: `${path}.maximumVMPL`,
+        message: `SEV-SNP reports from VMPL up to ${entry.maximumVMPL} (not only VMPL 0) are accepted`,
+      });
   });
   (spec.referenceValues?.tdx ?? []).forEach((entry, i) => {
     const path = `spec.referenceValues.tdx[${i}]`;
-    if (entry.allowMissingCollateral) out.push({ path: `${path}.allowMissingCollateral`, message: 'TDX quotes without Intel collateral are accepted: QE identity, TCB status and revocation not evaluated' });
+    if (entry.allowMissingCollateral)
+      out.push({
+        path: `${path}.allowMissingCollateral`,
+        message:
+          'TDX quotes without Intel collateral are accepted: QE identity, TCB status and revocation not evaluated',
+      });
   });
   const gpu = spec.referenceValues?.gpu;
   if (gpu) {
     const path = 'spec.referenceValues.gpu';
-    if (gpu.requireRIMs === false) out.push({ path: `${path}.requireRIMs`, message: 'GPUs without trusted driver and VBIOS RIMs are accepted; their measurements are not evaluated' });
-    if (gpu.requireFWID === false) out.push({ path: `${path}.requireFWID`, message: 'GPU reports without FWID (older firmware) are accepted' });
-    if (gpu.ocsp?.required === false) out.push({ path: `${path}.ocsp.required`, message: 'GPU and RIM certificates without a current OCSP answer are accepted: their revocation is not checked' });
-    if (gpu.ocsp?.allowUnknown === true) out.push({ path: `${path}.ocsp.allowUnknown`, message: 'GPU and RIM certificates whose OCSP status is "unknown" are accepted' });
-    if ((gpu.ocsp?.revokedGracePeriodHours ?? 0) > 0) out.push({ path: `${path}.ocsp.revokedGracePeriodHours`, message: `revoked GPU and RIM certificates are accepted for ${gpu.ocsp!.revokedGracePeriodHours} hours after their revocation` });
+    if (gpu.requireRIMs === false)
+      out.push({
+        path: `${path}.requireRIMs`,
+        message: 'GPUs without trusted driver and VBIOS RIMs are accepted; their measurements are not evaluated',
+      });
+    if (gpu.requireFWID === false)
+      out.push({ path: `${path}.requireFWID`, message: 'GPU reports without FWID (older firmware) are accepted' });
+    if (gpu.ocsp?.required === false)
+      out.push({
+        path: `${path}.ocsp.required`,
+        message: 'GPU and RIM certificates without a current OCSP answer are accepted: their revocation is not checked',
+      });
+    if (gpu.ocsp?.allowUnknown === true)
+      out.push({
+        path: `${path}.ocsp.allowUnknown`,
+        message: 'GPU and RIM certificates whose OCSP status is "unknown" are accepted',
+      });
+    if ((gpu.ocsp?.revokedGracePeriodHours ?? 0) > 0)
+      out.push({
+        path: `${path}.ocsp.revokedGracePeriodHours`,
+        message: `revoked GPU and RIM certificates are accepted for ${gpu.ocsp!.revokedGracePeriodHours} hours after their revocation`,
+      });
   }
   return out;
 }

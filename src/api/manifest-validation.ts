@@ -2,8 +2,9 @@
  * Checks of a Manifest spec that the CRD schema cannot express. Every problem names the field
  * and says what was expected; all problems are reported, not only the first.
  */
-import { parseDuration } from './duration.ts';
+
 import type { SnpIdBlockRules } from '../attestation/reference-values.ts';
+import { parseDuration } from './duration.ts';
 import type { ManifestSpec } from './manifest.ts';
 
 export interface FieldProblem {
@@ -14,14 +15,29 @@ export interface FieldProblem {
 export function validateManifestSpec(spec: ManifestSpec): FieldProblem[] {
   const problems: FieldProblem[] = [];
   const rv = spec.referenceValues ?? {};
-  if (!rv.gpu) problems.push({ path: 'spec.referenceValues.gpu', message: 'required: without GPU reference values no GPU node can be attested' });
-  duplicates((rv.snp ?? []).map((e) => e.name), 'spec.referenceValues.snp', problems);
-  duplicates((rv.tdx ?? []).map((e) => e.name), 'spec.referenceValues.tdx', problems);
+  if (!rv.gpu)
+    problems.push({
+      path: 'spec.referenceValues.gpu',
+      message: 'required: without GPU reference values no GPU node can be attested',
+    });
+  duplicates(
+    (rv.snp ?? []).map((e) => e.name),
+    'spec.referenceValues.snp',
+    problems,
+  );
+  duplicates(
+    (rv.tdx ?? []).map((e) => e.name),
+    'spec.referenceValues.tdx',
+    problems,
+  );
   (rv.snp ?? []).forEach((entry, i) => {
     const path = `spec.referenceValues.snp[${i}]`;
     const products = entry.products ?? [];
     if (entry.minimumTCB?.fmc !== undefined && products.length > 0 && !products.includes('Turin')) {
-      problems.push({ path: `${path}.minimumTCB.fmc`, message: 'FMC SPL exists only on Turin, but products does not include Turin' });
+      problems.push({
+        path: `${path}.minimumTCB.fmc`,
+        message: 'FMC SPL exists only on Turin, but products does not include Turin',
+      });
     }
     problems.push(...snpIdBlockProblems(entry.idBlock, `${path}.idBlock`));
     const seen = new Set<string>();
@@ -31,12 +47,14 @@ export function validateManifestSpec(spec: ManifestSpec): FieldProblem[] {
     });
   });
   (rv.tdx ?? []).forEach((entry, i) => {
-    if ((entry.rtmrs?.length ?? 0) > 4) problems.push({ path: `spec.referenceValues.tdx[${i}].rtmrs`, message: 'at most 4 RTMRs (RTMR0..RTMR3)' });
+    if ((entry.rtmrs?.length ?? 0) > 4)
+      problems.push({ path: `spec.referenceValues.tdx[${i}].rtmrs`, message: 'at most 4 RTMRs (RTMR0..RTMR3)' });
   });
   const timing = spec.attestation ?? {};
   for (const field of ['evidenceMaxAge', 'reattestationInterval'] as const) {
     const value = timing[field];
-    if (value !== undefined && parseDuration(value) === undefined) problems.push({ path: `spec.attestation.${field}`, message: `"${value}" is not a duration such as 5m or 1h` });
+    if (value !== undefined && parseDuration(value) === undefined)
+      problems.push({ path: `spec.attestation.${field}`, message: `"${value}" is not a duration such as 5m or 1h` });
   }
   return problems;
 }
@@ -48,12 +66,19 @@ function snpIdBlockProblems(idBlock: SnpIdBlockRules | undefined, path: string):
   const keyed = idBlock.idKeyDigests !== undefined || idBlock.authorKeyDigests !== undefined;
   for (const field of ['familyIds', 'imageIds', 'minimumGuestSVN'] as const) {
     if (idBlock[field] !== undefined && !keyed) {
-      out.push({ path: `${path}.${field}`, message: 'whoever signs an ID block chooses this value: also set idKeyDigests or authorKeyDigests' });
+      out.push({
+        path: `${path}.${field}`,
+        message: 'whoever signs an ID block chooses this value: also set idKeyDigests or authorKeyDigests',
+      });
     }
   }
   for (const field of ['idKeyDigests', 'authorKeyDigests'] as const) {
     idBlock[field]?.forEach((digest, i) => {
-      if (/^0+$/.test(digest)) out.push({ path: `${path}.${field}[${i}]`, message: 'all zeros is what a VM launched without an ID block reports, not a key' });
+      if (/^0+$/.test(digest))
+        out.push({
+          path: `${path}.${field}[${i}]`,
+          message: 'all zeros is what a VM launched without an ID block reports, not a key',
+        });
     });
   }
   return out;
@@ -63,7 +88,8 @@ function duplicates(names: Array<string | undefined>, path: string, problems: Fi
   const seen = new Map<string, number>();
   names.forEach((name, i) => {
     if (name === undefined) return;
-    if (seen.has(name)) problems.push({ path: `${path}[${i}].name`, message: `"${name}" is already used by ${path}[${seen.get(name)}]` });
+    if (seen.has(name))
+      problems.push({ path: `${path}[${i}].name`, message: `"${name}" is already used by ${path}[${seen.get(name)}]` });
     else seen.set(name, i);
   });
 }

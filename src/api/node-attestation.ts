@@ -62,7 +62,12 @@ export interface NodeAttestation {
   status?: NodeAttestationStatus;
 }
 
-const reasons: JSONSchemaProps = { type: 'array', maxItems: 64, items: { type: 'string', maxLength: 1024 }, description: 'Why the evidence was refused (empty when verified).' };
+const reasons: JSONSchemaProps = {
+  type: 'array',
+  maxItems: 64,
+  items: { type: 'string', maxLength: 1024 },
+  description: 'Why the evidence was refused (empty when verified).',
+};
 
 export const nodeAttestationCrd = customResourceDefinition({
   kind: NODE_ATTESTATION_KIND,
@@ -83,7 +88,8 @@ export const nodeAttestationCrd = customResourceDefinition({
   ],
   schema: {
     type: 'object',
-    description: 'NodeAttestation records the Coordinator\'s verdict on a GPU node: its confidential VM and every GPU, against the active Manifest. Named after the node; written by the operator only.',
+    description:
+      "NodeAttestation records the Coordinator's verdict on a GPU node: its confidential VM and every GPU, against the active Manifest. Named after the node; written by the operator only.",
     properties: {
       apiVersion: { type: 'string' },
       kind: { type: 'string' },
@@ -92,7 +98,11 @@ export const nodeAttestationCrd = customResourceDefinition({
       status: {
         type: 'object',
         properties: {
-          manifestHash: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'Hash of the Manifest the verdict was made against.' },
+          manifestHash: {
+            type: 'string',
+            pattern: '^[0-9a-f]{64}$',
+            description: 'Hash of the Manifest the verdict was made against.',
+          },
           cvm: {
             type: 'object',
             required: ['platform', 'verified'],
@@ -105,7 +115,12 @@ export const nodeAttestationCrd = customResourceDefinition({
               tcb: { type: 'string', maxLength: 256, description: 'Reported TCB, as text.' },
               policyHash: { type: 'string', maxLength: 96, description: 'Workload policy hash the CVM carries.' },
               referenceValues: { type: 'string', maxLength: 63, description: 'Name of the Manifest entry it matched.' },
-              reportId: { type: 'string', pattern: '^[0-9a-f]{64}$', description: 'SEV-SNP REPORT_ID, unique per launch of the CVM. While this node is attested, evidence of the same launch is refused for any other node.' },
+              reportId: {
+                type: 'string',
+                pattern: '^[0-9a-f]{64}$',
+                description:
+                  'SEV-SNP REPORT_ID, unique per launch of the CVM. While this node is attested, evidence of the same launch is refused for any other node.',
+              },
               reasons,
             },
           },
@@ -123,11 +138,29 @@ export const nodeAttestationCrd = customResourceDefinition({
                 architecture: { type: 'string', maxLength: 32 },
                 driverVersion: { type: 'string', maxLength: 32 },
                 vbiosVersion: { type: 'string', maxLength: 32 },
-                deviceId: { type: 'string', maxLength: 64, description: 'The device the evidence came from: serial number (hex) of the certificate that issued the GPU\'s leaf certificate (GSP BROM).' },
-                mode: { type: 'string', maxLength: 32, description: 'Multi-GPU mode the signed report states: SPT, MPT, PPCIE, or LEGACY (firmware without FEATURE_FLAG).' },
-                measurements: { type: 'string', enum: ['Matched', 'Mismatched', 'NotEvaluated'], description: 'Whether the GPU measurements were compared with trusted driver and VBIOS RIMs. NotEvaluated only where the Manifest sets requireRIMs: false.' },
+                deviceId: {
+                  type: 'string',
+                  maxLength: 64,
+                  description:
+                    "The device the evidence came from: serial number (hex) of the certificate that issued the GPU's leaf certificate (GSP BROM).",
+                },
+                mode: {
+                  type: 'string',
+                  maxLength: 32,
+                  description:
+                    'Multi-GPU mode the signed report states: SPT, MPT, PPCIE, or LEGACY (firmware without FEATURE_FLAG).',
+                },
+                measurements: {
+                  type: 'string',
+                  enum: ['Matched', 'Mismatched', 'NotEvaluated'],
+                  description:
+                    'Whether the GPU measurements were compared with trusted driver and VBIOS RIMs. NotEvaluated only where the Manifest sets requireRIMs: false.',
+                },
                 verified: { type: 'boolean', description: 'Evidence verified against the Manifest.' },
-                activated: { type: 'boolean', description: 'Set ready for confidential work through NVML, read back after a valid grant.' },
+                activated: {
+                  type: 'boolean',
+                  description: 'Set ready for confidential work through NVML, read back after a valid grant.',
+                },
                 reasons,
               },
             },
@@ -135,7 +168,8 @@ export const nodeAttestationCrd = customResourceDefinition({
           gpuBindings: {
             type: 'array',
             maxItems: 64,
-            description: 'Every GPU UUID verified on this node, with the device behind it; later evidence for a UUID must come from the same device.',
+            description:
+              'Every GPU UUID verified on this node, with the device behind it; later evidence for a UUID must come from the same device.',
             'x-kubernetes-list-type': 'map',
             'x-kubernetes-list-map-keys': ['uuid'],
             items: {

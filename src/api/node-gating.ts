@@ -14,26 +14,44 @@ export const GPU_NODE_LABEL = 'attestor.dev/gpu-node';
 
 export type AttestationState =
   | { current: true }
-  | { current: false; reason: 'NoAttestation' | 'NotAttested' | 'NotActivated' | 'ManifestChanged' | 'Expired'; message: string };
+  | {
+      current: false;
+      reason: 'NoAttestation' | 'NotAttested' | 'NotActivated' | 'ManifestChanged' | 'Expired';
+      message: string;
+    };
 
 /**
  * Whether a node's attestation is current: verified and activated, made against the active
  * Manifest, not expired. Anything missing or malformed means "not current" (fail closed).
  */
-export function attestationState(na: NodeAttestation | undefined, activeManifestHash: string | undefined, now: Date): AttestationState {
+export function attestationState(
+  na: NodeAttestation | undefined,
+  activeManifestHash: string | undefined,
+  now: Date,
+): AttestationState {
   if (!na?.status) return { current: false, reason: 'NoAttestation', message: 'the node has not submitted evidence' };
   const s = na.status;
   const attested = s.conditions?.find((c) => c.type === 'Attested');
-  if (attested?.status !== 'True') return { current: false, reason: 'NotAttested', message: attested?.message || 'the evidence was not accepted' };
+  if (attested?.status !== 'True')
+    return { current: false, reason: 'NotAttested', message: attested?.message || 'the evidence was not accepted' };
   const activated = s.conditions?.find((c) => c.type === 'GPUsActivated');
   const gpus = s.gpus ?? [];
   if (activated?.status !== 'True' || gpus.length === 0 || !gpus.every((g) => g.verified && g.activated)) {
-    return { current: false, reason: 'NotActivated', message: activated?.message || 'the GPUs have not been activated' };
+    return {
+      current: false,
+      reason: 'NotActivated',
+      message: activated?.message || 'the GPUs have not been activated',
+    };
   }
   if (!activeManifestHash || s.manifestHash !== activeManifestHash) {
-    return { current: false, reason: 'ManifestChanged', message: `attested against Manifest ${s.manifestHash ?? '(none)'}, but ${activeManifestHash ?? 'no Manifest'} is active` };
+    return {
+      current: false,
+      reason: 'ManifestChanged',
+      message: `attested against Manifest ${s.manifestHash ?? '(none)'}, but ${activeManifestHash ?? 'no Manifest'} is active`,
+    };
   }
   const expires = s.expiresAt ? new Date(s.expiresAt).getTime() : NaN;
-  if (!(expires > now.getTime())) return { current: false, reason: 'Expired', message: `the attestation expired at ${s.expiresAt ?? '(unknown)'}` };
+  if (!(expires > now.getTime()))
+    return { current: false, reason: 'Expired', message: `the attestation expired at ${s.expiresAt ?? '(unknown)'}` };
   return { current: true };
 }

@@ -23,7 +23,13 @@ export interface JSONSchemaProps {
   'x-kubernetes-preserve-unknown-fields'?: boolean;
   'x-kubernetes-list-type'?: 'atomic' | 'set' | 'map';
   'x-kubernetes-list-map-keys'?: string[];
-  'x-kubernetes-validations'?: Array<{ rule: string; message?: string; messageExpression?: string; reason?: string; fieldPath?: string }>;
+  'x-kubernetes-validations'?: Array<{
+    rule: string;
+    message?: string;
+    messageExpression?: string;
+    reason?: string;
+    fieldPath?: string;
+  }>;
 }
 
 export interface PrinterColumn {
@@ -41,13 +47,23 @@ export interface CustomResourceDefinition {
   spec: {
     group: string;
     scope: 'Cluster' | 'Namespaced';
-    names: { kind: string; listKind: string; plural: string; singular: string; shortNames?: string[]; categories?: string[] };
+    names: {
+      kind: string;
+      listKind: string;
+      plural: string;
+      singular: string;
+      shortNames?: string[];
+      categories?: string[];
+    };
     versions: Array<{
       name: string;
       served: boolean;
       storage: boolean;
       schema: { openAPIV3Schema: JSONSchemaProps };
-      subresources?: { status?: Record<string, never>; scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string } };
+      subresources?: {
+        status?: Record<string, never>;
+        scale?: { specReplicasPath: string; statusReplicasPath: string; labelSelectorPath?: string };
+      };
       additionalPrinterColumns?: PrinterColumn[];
     }>;
   };

@@ -6,13 +6,28 @@
  * UUID, and one multi-GPU mode for all GPUs. One verdict listing every reason; never throws for
  * bad evidence.
  */
-import { reason, verdict, type Reason, type Verdict } from './verdict.ts';
+
+import {
+  appraiseGpuEvidence,
+  type GpuClaims,
+  type GpuTrustAnchors,
+  type OcspAnswer,
+  type OcspResponder,
+  type RimInput,
+  type VerificationCache,
+} from './nvidia/index.ts';
 import type { ReferenceValues } from './reference-values.ts';
-import { appraiseSnp, verifySnpReport, type SnpEndorsementCache, type SnpRoots } from './snp/index.ts';
 import { certTableToPem, parseSnpCertTable } from './snp/cert-table.ts';
-import { appraiseTdx, verifyTdxQuote, type TdxClaims, type TdxCollateral, type TdxVerifierCache, type TrustAnchor } from './tdx/index.ts';
-import { appraiseGpuEvidence, type GpuClaims, type GpuTrustAnchors, type OcspAnswer, type OcspResponder, type RimInput, type VerificationCache } from './nvidia/index.ts';
-import { ParseError } from './verdict.ts';
+import { appraiseSnp, type SnpEndorsementCache, type SnpRoots, verifySnpReport } from './snp/index.ts';
+import {
+  appraiseTdx,
+  type TdxClaims,
+  type TdxCollateral,
+  type TdxVerifierCache,
+  type TrustAnchor,
+  verifyTdxQuote,
+} from './tdx/index.ts';
+import { ParseError, type Reason, reason, type Verdict, verdict } from './verdict.ts';
 
 export interface NodeEvidence {
   cvm: {
@@ -107,7 +122,11 @@ export interface NodeClaims {
   gpus: NodeGpuClaims[];
 }
 
-export async function appraiseNode(evidence: NodeEvidence, expectation: NodeExpectation, context: NodeAppraisalContext): Promise<Verdict<NodeClaims>> {
+export async function appraiseNode(
+  evidence: NodeEvidence,
+  expectation: NodeExpectation,
+  context: NodeAppraisalContext,
+): Promise<Verdict<NodeClaims>> {
   const reasons: Reason[] = [];
   const cvm = appraiseCvm(evidence.cvm, expectation, context);
   reasons.push(...cvm.reasons);
@@ -117,7 +136,10 @@ export async function appraiseNode(evidence: NodeEvidence, expectation: NodeExpe
   if (!gpuReference) reasons.push(reason('node.gpu.reference-values', 'the Manifest has no GPU reference values'));
   for (const gpu of evidence.gpus) {
     const v = await appraiseGpuEvidence(
-      { evidence: { report: gpu.report, certificateChain: gpu.certificateChain, uuid: gpu.uuid }, rims: context.collateral?.rims },
+      {
+        evidence: { report: gpu.report, certificateChain: gpu.certificateChain, uuid: gpu.uuid },
+        rims: context.collateral?.rims,
+      },
       gpuReference,
       { nonce: expectation.nonce },
       {
@@ -144,18 +166,35 @@ export async function appraiseNode(evidence: NodeEvidence, expectation: NodeExpe
     });
     for (const r of gpuReasons) reasons.push(reason(r.check, `GPU ${gpu.uuid}: ${r.message}`));
   }
-  reasons.push(...gpuSetReasons(evidence.gpus, expectation.gpuCount), ...gpuIdentityReasons(gpus), ...gpuModeReasons(gpus));
+  reasons.push(
+    ...gpuSetReasons(evidence.gpus, expectation.gpuCount),
+    ...gpuIdentityReasons(gpus),
+    ...gpuModeReasons(gpus),
+  );
   return verdict({ cvm: cvm.claims, gpus }, reasons);
 }
 
 /** A UUID keeps the device it was attested as, and a device keeps its UUID. */
-function bindingReasons(uuid: string, deviceId: string | undefined, bindings: readonly GpuBinding[] | undefined): Reason[] {
+function bindingReasons(
+  uuid: string,
+  deviceId: string | undefined,
+  bindings: readonly GpuBinding[] | undefined,
+): Reason[] {
   if (!deviceId || !bindings) return [];
   const reasons: Reason[] = [];
   const byUuid = bindings.find((b) => b.uuid === uuid);
-  if (byUuid && byUuid.deviceId !== deviceId) reasons.push(reason('node.gpu.uuid', `this UUID was attested as device ${byUuid.deviceId}, but the evidence is from device ${deviceId}`));
+  if (byUuid && byUuid.deviceId !== deviceId)
+    reasons.push(
+      reason(
+        'node.gpu.uuid',
+        `this UUID was attested as device ${byUuid.deviceId}, but the evidence is from device ${deviceId}`,
+      ),
+    );
   const byDevice = bindings.find((b) => b.deviceId === deviceId);
-  if (byDevice && byDevice.uuid !== uuid) reasons.push(reason('node.gpu.uuid', `the evidence is from device ${deviceId}, which was attested as GPU ${byDevice.uuid}`));
+  if (byDevice && byDevice.uuid !== uuid)
+    reasons.push(
+      reason('node.gpu.uuid', `the evidence is from device ${deviceId}, which was attested as GPU ${byDevice.uuid}`),
+    );
   return reasons;
 }
 
@@ -166,7 +205,10 @@ function gpuIdentityReasons(gpus: readonly NodeGpuClaims[]): Reason[] {
   for (const g of gpus) {
     if (!g.deviceId) continue;
     const other = seen.get(g.deviceId);
-    if (other !== undefined && other !== g.uuid) reasons.push(reason('node.gpu.duplicate', `GPUs ${other} and ${g.uuid} present evidence of the same device ${g.deviceId}`));
+    if (other !== undefined && other !== g.uuid)
+      reasons.push(
+        reason('node.gpu.duplicate', `GPUs ${other} and ${g.uuid} present evidence of the same device ${g.deviceId}`),
+      );
     else seen.set(g.deviceId, g.uuid);
   }
   return reasons;
@@ -181,14 +223,21 @@ function gpuModeReasons(gpus: readonly NodeGpuClaims[]): Reason[] {
   const modes = new Map<string, string[]>();
   for (const g of gpus) if (g.mode) modes.set(g.mode, [...(modes.get(g.mode) ?? []), g.uuid]);
   if (modes.size <= 1) return [];
-  return [reason('node.gpu.mode', `the GPUs mix multi-GPU modes: ${[...modes].map(([mode, uuids]) => `${mode} (${uuids.join(', ')})`).join(', ')}`)];
+  return [
+    reason(
+      'node.gpu.mode',
+      `the GPUs mix multi-GPU modes: ${[...modes].map(([mode, uuids]) => `${mode} (${uuids.join(', ')})`).join(', ')}`,
+    ),
+  ];
 }
 
 /** The GPU reports must cover the node's GPUs, once each. */
 function gpuSetReasons(gpus: NodeEvidence['gpus'], expected: number): Reason[] {
   const reasons: Reason[] = [];
-  if (gpus.length < expected) reasons.push(reason('node.gpu.missing', `${expected} GPUs on the node but ${gpus.length} attestation reports`));
-  if (gpus.length > expected) reasons.push(reason('node.gpu.unexpected', `${gpus.length} attestation reports for ${expected} GPUs on the node`));
+  if (gpus.length < expected)
+    reasons.push(reason('node.gpu.missing', `${expected} GPUs on the node but ${gpus.length} attestation reports`));
+  if (gpus.length > expected)
+    reasons.push(reason('node.gpu.unexpected', `${gpus.length} attestation reports for ${expected} GPUs on the node`));
   const uuids = new Set<string>();
   const reports = new Set<string>();
   const leaves = new Set<string>();
@@ -197,21 +246,30 @@ function gpuSetReasons(gpus: NodeEvidence['gpus'], expected: number): Reason[] {
     uuids.add(gpu.uuid);
     const report = Buffer.from(gpu.report).toString('base64');
     const leaf = gpu.certificateChain.split('-----END CERTIFICATE-----')[0] ?? '';
-    if (reports.has(report) || leaves.has(leaf)) reasons.push(reason('node.gpu.duplicate', `GPU ${gpu.uuid}: the same device evidence is submitted for two GPUs`));
+    if (reports.has(report) || leaves.has(leaf))
+      reasons.push(reason('node.gpu.duplicate', `GPU ${gpu.uuid}: the same device evidence is submitted for two GPUs`));
     reports.add(report);
     leaves.add(leaf);
   }
   return reasons;
 }
 
-function appraiseCvm(cvm: NodeEvidence['cvm'], expectation: NodeExpectation, context: NodeAppraisalContext): { reasons: Reason[]; claims: CvmClaims } {
+function appraiseCvm(
+  cvm: NodeEvidence['cvm'],
+  expectation: NodeExpectation,
+  context: NodeAppraisalContext,
+): { reasons: Reason[]; claims: CvmClaims } {
   if (cvm.platform === 'snp') return appraiseSnpCvm(cvm, expectation, context);
   if (cvm.platform === 'tdx') return appraiseTdxCvm(cvm, expectation, context);
   const reasons = [reason('node.cvm.platform', `unknown CVM platform "${String(cvm.platform)}"`)];
   return { reasons, claims: { platform: 'snp', verified: false, reasons: reasons.map(text), details: null } };
 }
 
-function appraiseSnpCvm(cvm: NodeEvidence['cvm'], expectation: NodeExpectation, context: NodeAppraisalContext): { reasons: Reason[]; claims: CvmClaims } {
+function appraiseSnpCvm(
+  cvm: NodeEvidence['cvm'],
+  expectation: NodeExpectation,
+  context: NodeAppraisalContext,
+): { reasons: Reason[]; claims: CvmClaims } {
   const reasons: Reason[] = [];
   let certificates: string | undefined;
   if (cvm.auxblob && cvm.auxblob.length > 0) {
@@ -224,13 +282,22 @@ function appraiseSnpCvm(cvm: NodeEvidence['cvm'], expectation: NodeExpectation, 
   }
   certificates ||= context.collateral?.snpCertificates?.(cvm.report);
   const references = context.referenceValues.snp ?? [];
-  if (references.length === 0) reasons.push(reason('node.cvm.reference-values', 'the Manifest has no SEV-SNP reference values'));
+  if (references.length === 0)
+    reasons.push(reason('node.cvm.reference-values', 'the Manifest has no SEV-SNP reference values'));
   if (!certificates) {
-    reasons.push(reason('snp.certificates', 'no VCEK/VLEK: the evidence has no certificate table and none is in the collateral'));
+    reasons.push(
+      reason('snp.certificates', 'no VCEK/VLEK: the evidence has no certificate table and none is in the collateral'),
+    );
     return { reasons, claims: { platform: 'snp', verified: false, reasons: reasons.map(text), details: null } };
   }
-  const verified = verifySnpReport({ report: cvm.report, certificates }, { at: context.at, roots: context.trust.snp, crl: context.collateral?.snpCrl, cache: context.caches?.snp });
-  const appraised = appraiseSnp(verified, references, { reportData: expectation.reportData, allowedHostData: context.policyHashes });
+  const verified = verifySnpReport(
+    { report: cvm.report, certificates },
+    { at: context.at, roots: context.trust.snp, crl: context.collateral?.snpCrl, cache: context.caches?.snp },
+  );
+  const appraised = appraiseSnp(verified, references, {
+    reportData: expectation.reportData,
+    allowedHostData: context.policyHashes,
+  });
   reasons.push(...appraised.reasons);
   const c = appraised.claims;
   return {
@@ -241,19 +308,33 @@ function appraiseSnpCvm(cvm: NodeEvidence['cvm'], expectation: NodeExpectation, 
       measurement: c?.measurement,
       policyHash: c?.hostData,
       tcb: c ? tcbText(c.reportedTcb) : undefined,
-      referenceValues: c?.matchedReferenceName ?? (c?.matchedReferenceValues != null ? `snp[${c.matchedReferenceValues}]` : undefined),
+      referenceValues:
+        c?.matchedReferenceName ?? (c?.matchedReferenceValues != null ? `snp[${c.matchedReferenceValues}]` : undefined),
       reasons: reasons.map(text),
       details: c,
     },
   };
 }
 
-function appraiseTdxCvm(cvm: NodeEvidence['cvm'], expectation: NodeExpectation, context: NodeAppraisalContext): { reasons: Reason[]; claims: CvmClaims } {
+function appraiseTdxCvm(
+  cvm: NodeEvidence['cvm'],
+  expectation: NodeExpectation,
+  context: NodeAppraisalContext,
+): { reasons: Reason[]; claims: CvmClaims } {
   const reasons: Reason[] = [];
   const references = context.referenceValues.tdx ?? [];
-  if (references.length === 0) reasons.push(reason('node.cvm.reference-values', 'the Manifest has no TDX reference values'));
-  const verified = verifyTdxQuote(cvm.report, { at: context.at, trustAnchors: context.trust.tdx, collateral: context.collateral?.tdx, cache: context.caches?.tdx });
-  const appraised = appraiseTdx(verified, references, { reportData: expectation.reportData, allowedConfigIds: context.policyHashes });
+  if (references.length === 0)
+    reasons.push(reason('node.cvm.reference-values', 'the Manifest has no TDX reference values'));
+  const verified = verifyTdxQuote(cvm.report, {
+    at: context.at,
+    trustAnchors: context.trust.tdx,
+    collateral: context.collateral?.tdx,
+    cache: context.caches?.tdx,
+  });
+  const appraised = appraiseTdx(verified, references, {
+    reportData: expectation.reportData,
+    allowedConfigIds: context.policyHashes,
+  });
   reasons.push(...appraised.reasons);
   const c = appraised.claims;
   return {
@@ -273,8 +354,13 @@ function appraiseTdxCvm(cvm: NodeEvidence['cvm'], expectation: NodeExpectation, 
 /** TEE_TCB_SVN and what collateral said of it, or plainly that it was not evaluated: never mistakable for UpToDate. */
 function tdxTcbText(c: TdxClaims): string | undefined {
   if (c.teeTcbSvn === undefined) return undefined;
-  const statuses = [c.tcbStatus && `TCB ${c.tcbStatus}`, c.qeTcbStatus && `QE ${c.qeTcbStatus}`].filter(Boolean).join(', ');
-  const verdict = c.tcbEvaluated === true ? statuses : `TCB status not evaluated (missing collateral: ${(c.missingCollateral ?? []).join(', ')})`;
+  const statuses = [c.tcbStatus && `TCB ${c.tcbStatus}`, c.qeTcbStatus && `QE ${c.qeTcbStatus}`]
+    .filter(Boolean)
+    .join(', ');
+  const verdict =
+    c.tcbEvaluated === true
+      ? statuses
+      : `TCB status not evaluated (missing collateral: ${(c.missingCollateral ?? []).join(', ')})`;
   return `TEE_TCB_SVN ${c.teeTcbSvn}${verdict ? `; ${verdict}` : ''}`;
 }
 
@@ -284,5 +370,8 @@ function text(r: Reason): string {
 
 function tcbText(tcb: unknown): string | undefined {
   if (!tcb || typeof tcb !== 'object') return undefined;
-  return Object.entries(tcb as Record<string, unknown>).filter(([k, v]) => typeof v === 'number' && k !== 'raw').map(([k, v]) => `${k}=${v}`).join(' ');
+  return Object.entries(tcb as Record<string, unknown>)
+    .filter(([k, v]) => typeof v === 'number' && k !== 'raw')
+    .map(([k, v]) => `${k}=${v}`)
+    .join(' ');
 }

@@ -3,8 +3,9 @@
  * evidence through configfs-tsm and GPU evidence through NVML, has the Coordinator appraise
  * it, and activates the GPUs only with a grant it verified.
  */
-import { Command, Option } from 'commander';
+
 import { readFileSync } from 'node:fs';
+import { Command, Option } from 'commander';
 import { NodeAgent } from '../agent/agent.ts';
 import { CoordinatorClient } from '../agent/coordinator-client.ts';
 import { ConfigfsTsmSource } from '../agent/evidence/configfs-tsm.ts';
@@ -27,26 +28,61 @@ interface AgentCliOptions {
 
 export function agentCommand(): Command {
   return new Command('agent')
-    .description('run the node agent: attest this CVM and its GPUs to the Coordinator, activate the GPUs on a valid grant')
-    .requiredOption('--coordinator <url>', 'Coordinator API base URL, e.g. https://attestor-coordinator.attestor-system.svc:8443')
-    .option('--ca-file <path>', 'CA bundle that signed the Coordinator serving certificate', '/var/run/secrets/attestor/ca.crt')
-    .option('--token-file <path>', 'projected service account token (audience "attestor"), re-read for every request', '/var/run/secrets/attestor/token')
+    .description(
+      'run the node agent: attest this CVM and its GPUs to the Coordinator, activate the GPUs on a valid grant',
+    )
+    .requiredOption(
+      '--coordinator <url>',
+      'Coordinator API base URL, e.g. https://attestor-coordinator.attestor-system.svc:8443',
+    )
+    .option(
+      '--ca-file <path>',
+      'CA bundle that signed the Coordinator serving certificate',
+      '/var/run/secrets/attestor/ca.crt',
+    )
+    .option(
+      '--token-file <path>',
+      'projected service account token (audience "attestor"), re-read for every request',
+      '/var/run/secrets/attestor/token',
+    )
     .addOption(new Option('--node-name <name>', 'this node (from the downward API)').env('NODE_NAME'))
     .option('--tsm-root <dir>', 'configfs-tsm report directory', '/sys/kernel/config/tsm/report')
     .option('--nvml-library <path>', 'libnvidia-ml to load', 'libnvidia-ml.so.1')
-    .option('--probe-address <host:port>', 'serve /healthz, /readyz and /metrics here', addressOption, { host: '0.0.0.0', port: 8081 })
-    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']).env('ATTESTOR_LOG_LEVEL').default('info'))
+    .option('--probe-address <host:port>', 'serve /healthz, /readyz and /metrics here', addressOption, {
+      host: '0.0.0.0',
+      port: 8081,
+    })
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .env('ATTESTOR_LOG_LEVEL')
+        .default('info'),
+    )
     .action(async (opts: AgentCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
       if (!opts.nodeName) throw new Error('--node-name (or NODE_NAME) is required');
-      const client = new CoordinatorClient(opts.coordinator, readFileSync(opts.caFile, 'utf8'), async () => readFileSync(opts.tokenFile, 'utf8').trim());
+      const client = new CoordinatorClient(opts.coordinator, readFileSync(opts.caFile, 'utf8'), async () =>
+        readFileSync(opts.tokenFile, 'utf8').trim(),
+      );
       const gpus = await NvmlGpuControl.open({ libraryPath: opts.nvmlLibrary });
-      const agent = new NodeAgent({ nodeName: opts.nodeName, client, cvm: new ConfigfsTsmSource({ root: opts.tsmRoot }), gpus, log });
+      const agent = new NodeAgent({
+        nodeName: opts.nodeName,
+        client,
+        cvm: new ConfigfsTsmSource({ root: opts.tsmRoot }),
+        gpus,
+        log,
+      });
       const metrics = new OperatorMetrics();
       const probe = await startProbeServer({
         ...opts.probeAddress,
         registry: metrics.registry,
-        readiness: () => [{ name: 'attested', check: () => (agent.lastOutcome?.accepted && agent.lastOutcome.activated ? undefined : 'not attested and activated yet') }],
+        readiness: () => [
+          {
+            name: 'attested',
+            check: () =>
+              agent.lastOutcome?.accepted && agent.lastOutcome.activated ? undefined : 'not attested and activated yet',
+          },
+        ],
       });
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());

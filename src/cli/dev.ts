@@ -3,10 +3,11 @@
  * the CRDs, runs the operator, creates fake GPU nodes, applies samples/ and tells what happens,
  * until interrupted; then it stops every process it started.
  */
+
+import { createWriteStream, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { Command } from 'commander';
-import { createWriteStream, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
 import { NodeAgent } from '../agent/agent.ts';
 import { CoordinatorClient } from '../agent/coordinator-client.ts';
 import { createSimulatedPlatform, SimulatedCvmSource, SimulatedGpuControl } from '../agent/evidence/simulated.ts';
@@ -15,16 +16,16 @@ import { agentTokenSource, ensureAgentServiceAccount } from '../dev/agent-identi
 import { applyYaml } from '../dev/apply.ts';
 import { ControlPlane, projectRoot } from '../dev/control-plane.ts';
 import { installCrds } from '../dev/install.ts';
+import { localCoordinatorOptions } from '../dev/local-coordinator.ts';
 import { narrate } from '../dev/narrator.ts';
+import { operatorKubeConfig, operatorUsername } from '../dev/operator-identity.ts';
 import { waitFor } from '../dev/wait.ts';
 import { createLogger } from '../observability/log.ts';
 import { startOperator } from '../operator/operator.ts';
 import { issueCertificate } from '../tls/certificates.ts';
 import { installWebhookConfigurations } from '../webhook/configuration.ts';
 import { installNodeGatingPolicy } from '../webhook/node-policy.ts';
-import { operatorKubeConfig, operatorUsername } from '../dev/operator-identity.ts';
 import { positiveIntOption } from './options.ts';
-import { localCoordinatorOptions } from '../dev/local-coordinator.ts';
 
 interface DevOptions {
   stateDir: string;
@@ -40,7 +41,11 @@ export const OPERATOR_NAMESPACE = 'attestor-system';
 export function devCommand(): Command {
   return new Command('dev')
     .description('run attestor on a local control plane with simulated GPU nodes (no cluster needed)')
-    .option('--state-dir <dir>', 'where the cluster state, logs and kubeconfig go (wiped at start)', join(projectRoot, '.state', 'dev'))
+    .option(
+      '--state-dir <dir>',
+      'where the cluster state, logs and kubeconfig go (wiped at start)',
+      join(projectRoot, '.state', 'dev'),
+    )
     .option('--nodes <n>', 'fake GPU nodes to create', positiveIntOption, 2)
     .option('--gpus <n>', 'GPUs per node', positiveIntOption, 8)
     .option('--samples <dir>', 'YAML files to apply once the operator runs', join(projectRoot, 'samples'))
@@ -73,7 +78,12 @@ export async function runDev(opts: DevOptions): Promise<number> {
     const log = createLogger({ destination: createWriteStream(logFile, { flags: 'a' }) });
     print('generating simulated AMD, Intel and NVIDIA roots (development only)');
     const platform = await createSimulatedPlatform();
-    const serving = await issueCertificate(cluster.certificateAuthority, { commonName: 'attestor-operator', usage: 'server', ipAddresses: ['127.0.0.1'], dnsNames: ['localhost'] });
+    const serving = await issueCertificate(cluster.certificateAuthority, {
+      commonName: 'attestor-operator',
+      usage: 'server',
+      ipAddresses: ['127.0.0.1'],
+      dnsNames: ['localhost'],
+    });
     const tlsDir = join(stateDir, 'pki');
     writeFileSync(join(tlsDir, 'operator.crt'), serving.certificatePem);
     writeFileSync(join(tlsDir, 'operator.key'), serving.privateKeyPem, { mode: 0o600 });
@@ -102,11 +112,21 @@ export async function runDev(opts: DevOptions): Promise<number> {
     await waitFor(() => operator.manager.isLeader, { timeoutMs: 30_000, description: 'operator to become leader' });
     const coordinatorUrl = `https://127.0.0.1:${await operator.coordinatorPort}`;
     const webhookPort = await operator.webhookPort;
-    await installWebhookConfigurations(kubeConfig, { endpoint: { url: `https://127.0.0.1:${webhookPort}` }, caBundlePem: cluster.caPem, excludedNamespaces: ['kube-system', OPERATOR_NAMESPACE] });
-    print(`admission webhook on https://127.0.0.1:${webhookPort} (failurePolicy Fail, API server client certificate required): pods and bindings are checked against the Manifest`);
+    await installWebhookConfigurations(kubeConfig, {
+      endpoint: { url: `https://127.0.0.1:${webhookPort}` },
+      caBundlePem: cluster.caPem,
+      excludedNamespaces: ['kube-system', OPERATOR_NAMESPACE],
+    });
+    print(
+      `admission webhook on https://127.0.0.1:${webhookPort} (failurePolicy Fail, API server client certificate required): pods and bindings are checked against the Manifest`,
+    );
     await installNodeGatingPolicy(kubeConfig, { operatorUsernames: [operatorUsername(OPERATOR_NAMESPACE)] });
-    print(`ValidatingAdmissionPolicy node-gating.attestor.dev: only ${operatorUsername(OPERATOR_NAMESPACE)} may set attestor.dev/gpu-attested or lift the attestor.dev/unattested taint`);
-    print(`operator running (leader; Coordinator API ${coordinatorUrl}; /metrics on 127.0.0.1:${operator.manager.probePort}; log in ${logFile})`);
+    print(
+      `ValidatingAdmissionPolicy node-gating.attestor.dev: only ${operatorUsername(OPERATOR_NAMESPACE)} may set attestor.dev/gpu-attested or lift the attestor.dev/unattested taint`,
+    );
+    print(
+      `operator running (leader; Coordinator API ${coordinatorUrl}; /metrics on 127.0.0.1:${operator.manager.probePort}; log in ${logFile})`,
+    );
 
     const nodeNames: string[] = [];
     for (let i = 1; i <= opts.nodes; i++) {
@@ -115,27 +135,51 @@ export async function runDev(opts: DevOptions): Promise<number> {
       nodeNames.push(name);
       print(`created fake GPU node ${name} with ${opts.gpus} nvidia.com/gpu (kwok): it stays tainted until attested`);
     }
-    const files = readdirSync(opts.samples).filter((f) => /\.ya?ml$/.test(f)).sort((a, b) => sampleOrder(a) - sampleOrder(b));
+    const files = readdirSync(opts.samples)
+      .filter((f) => /\.ya?ml$/.test(f))
+      .sort((a, b) => sampleOrder(a) - sampleOrder(b));
     const workers: Array<{ namespace: string; name: string }> = [];
     for (const file of files) {
       const applied = await applyYaml(kubeConfig, readFileSync(join(opts.samples, file), 'utf8'));
       for (const obj of applied) {
-        print(`applied ${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name} from samples/${file}`);
+        print(
+          `applied ${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name} from samples/${file}`,
+        );
         if (obj.kind === 'AIWorker') workers.push({ namespace: obj.metadata!.namespace!, name: obj.metadata!.name! });
       }
     }
     // One simulated agent per node (SNP and TDX alternating), as the DaemonSet would run them.
-    const manifest = (await kubeConfig.makeApiClient(k8s.CustomObjectsApi).listClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' }) as { items: Manifest[] }).items[0];
+    const manifest = (
+      (await kubeConfig
+        .makeApiClient(k8s.CustomObjectsApi)
+        .listClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' })) as {
+        items: Manifest[];
+      }
+    ).items[0];
     const policyHash = manifest?.spec.policies[0]?.hash ?? '00'.repeat(32);
     const agentAbort = new AbortController();
     const agentLog = log.child({ component: 'simulated-agents' });
     const agentRuns: Promise<void>[] = [];
     for (const [i, node] of nodeNames.entries()) {
       const kind = i % 2 === 0 ? 'snp' : 'tdx';
-      const client = new CoordinatorClient(coordinatorUrl, cluster.caPem, await agentTokenSource(kubeConfig, OPERATOR_NAMESPACE, node));
-      const gpus = new SimulatedGpuControl(platform, { uuids: Array.from({ length: opts.gpus }, (_, g) => `GPU-${node}-${g}`) });
-      const agent = new NodeAgent({ nodeName: node, client, cvm: new SimulatedCvmSource(platform, { platform: kind, policyHash }), gpus, log: agentLog });
-      print(`started the simulated agent on ${node} (${kind === 'snp' ? 'AMD SEV-SNP' : 'Intel TDX'} CVM, ${opts.gpus} simulated H100s)`);
+      const client = new CoordinatorClient(
+        coordinatorUrl,
+        cluster.caPem,
+        await agentTokenSource(kubeConfig, OPERATOR_NAMESPACE, node),
+      );
+      const gpus = new SimulatedGpuControl(platform, {
+        uuids: Array.from({ length: opts.gpus }, (_, g) => `GPU-${node}-${g}`),
+      });
+      const agent = new NodeAgent({
+        nodeName: node,
+        client,
+        cvm: new SimulatedCvmSource(platform, { platform: kind, policyHash }),
+        gpus,
+        log: agentLog,
+      });
+      print(
+        `started the simulated agent on ${node} (${kind === 'snp' ? 'AMD SEV-SNP' : 'Intel TDX'} CVM, ${opts.gpus} simulated H100s)`,
+      );
       agentRuns.push(agent.run(agentAbort.signal).finally(() => client.close()));
     }
     stops.push(async () => {
@@ -143,14 +187,24 @@ export async function runDev(opts: DevOptions): Promise<number> {
       await Promise.all(agentRuns);
     });
     print(`kubeconfig: ${cluster.kubeconfigPath}`);
-    print(`try: bin/kubectl --kubeconfig ${cluster.kubeconfigPath} get manifests,aiworkers,nodeattestations,nodes,pods -A`);
+    print(
+      `try: bin/kubectl --kubeconfig ${cluster.kubeconfigPath} get manifests,aiworkers,nodeattestations,nodes,pods -A`,
+    );
 
     if (opts.exitWhenReady) {
-      await waitFor(() => workers.every((w) => operator.informers.aiWorkers.get(w.name, w.namespace)?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')), {
-        timeoutMs: opts.timeout * 1000,
-        intervalMs: 250,
-        description: 'sample AIWorkers to be Ready',
-      });
+      await waitFor(
+        () =>
+          workers.every((w) =>
+            operator.informers.aiWorkers
+              .get(w.name, w.namespace)
+              ?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
+          ),
+        {
+          timeoutMs: opts.timeout * 1000,
+          intervalMs: 250,
+          description: 'sample AIWorkers to be Ready',
+        },
+      );
       print('every sample AIWorker is Ready');
       return 0;
     }

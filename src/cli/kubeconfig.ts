@@ -6,6 +6,7 @@ export function loadKubeConfig(path: string | undefined): k8s.KubeConfig {
   const kc = new k8s.KubeConfig();
   if (path) kc.loadFromFile(path);
   else kc.loadFromDefault();
-  if (!kc.getCurrentCluster()) throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster');
+  if (!kc.getCurrentCluster())
+    throw new Error('no Kubernetes cluster configured: pass --kubeconfig, set KUBECONFIG, or run in a cluster');
   return kc;
 }

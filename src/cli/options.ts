@@ -26,6 +26,7 @@ export function rateOption(value: string): { burst: number; intervalMs: number }
   const m = /^(\d+)\/(.+)$/.exec(value);
   const burst = m ? Number(m[1]) : NaN;
   const intervalMs = m ? parseDuration(m[2]!) : undefined;
-  if (!m || !(burst >= 1) || !intervalMs) throw new InvalidArgumentError(`expected <burst>/<interval> such as 20/3s, got "${value}"`);
+  if (!m || !(burst >= 1) || !intervalMs)
+    throw new InvalidArgumentError(`expected <burst>/<interval> such as 20/3s, got "${value}"`);
   return { burst, intervalMs };
 }

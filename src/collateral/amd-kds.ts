@@ -32,7 +32,12 @@ export function kdsTcbQuery(reportedTcb: bigint, product: SnpProduct): string {
   return product === 'Turin' ? `fmcSPL=${t.fmc ?? 0}&${spls}` : spls;
 }
 
-export function kdsVcekUrl(product: SnpProduct, chipId: Uint8Array, reportedTcb: bigint, base: string = AMD_KDS_URL): string {
+export function kdsVcekUrl(
+  product: SnpProduct,
+  chipId: Uint8Array,
+  reportedTcb: bigint,
+  base: string = AMD_KDS_URL,
+): string {
   return `${productUrl(base, 'vcek', product)}/${kdsHwid(chipId, product)}?${kdsTcbQuery(reportedTcb, product)}`;
 }
 

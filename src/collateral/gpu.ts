@@ -6,7 +6,12 @@
  */
 import { X509Certificate } from 'node:crypto';
 import { chipOf, expectedDriverRimId, expectedVbiosRimId, type RimInput } from '../attestation/nvidia/appraise.ts';
-import { chainStructure, parseCertificate, parseCertificateChain, type ParsedCertificate } from '../attestation/nvidia/certificates.ts';
+import {
+  chainStructure,
+  type ParsedCertificate,
+  parseCertificate,
+  parseCertificateChain,
+} from '../attestation/nvidia/certificates.ts';
 import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
 import { parseRim } from '../attestation/nvidia/rim.ts';
 import { parseGpuReport } from '../attestation/nvidia/spdm.ts';
@@ -14,7 +19,7 @@ import { parseAnchors } from '../attestation/nvidia/verify.ts';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM, NVIDIA_RIM_ROOT_CA_PEM } from '../attestation/roots/nvidia.ts';
 import { ParseError } from '../attestation/verdict.ts';
 import { describeMiss, foundNotes } from './notes.ts';
-import { certIdParts, ocspFile, type OcspQuery } from './nvidia-ocsp.ts';
+import { certIdParts, type OcspQuery, ocspFile } from './nvidia-ocsp.ts';
 import type { CollateralStore } from './store.ts';
 
 /** The RIM IDs a report implies; an ID is absent when the report or chain lacks what it is made of. */
@@ -39,7 +44,10 @@ export function gpuRimIds(report: Uint8Array, certificateChain: string): { drive
   return { ...(driver ? { driver } : {}), ...(vbios ? { vbios } : {}) };
 }
 
-export async function gpuRims(store: CollateralStore, gpu: { report: Uint8Array; certificateChain: string }): Promise<{ rims: RimInput[]; notes: string[] }> {
+export async function gpuRims(
+  store: CollateralStore,
+  gpu: { report: Uint8Array; certificateChain: string },
+): Promise<{ rims: RimInput[]; notes: string[] }> {
   const ids = gpuRimIds(gpu.report, gpu.certificateChain);
   const rims: RimInput[] = [];
   const notes: string[] = [];
@@ -85,17 +93,27 @@ export async function gpuOcsp(
   const notes: string[] = [];
   const deviceAnchors = parseAnchors(anchors.device ?? [NVIDIA_DEVICE_IDENTITY_CA_PEM]);
   for (const gpu of gpus) {
-    const path = trustedPath(() => parseCertificateChain(gpu.certificateChain, 'gpu.cert-chain'), deviceAnchors, 'GPU attestation');
+    const path = trustedPath(
+      () => parseCertificateChain(gpu.certificateChain, 'gpu.cert-chain'),
+      deviceAnchors,
+      'GPU attestation',
+    );
     if (path) ask(path, 1, `gpu ${gpu.uuid}`);
     else notes.push(`gpu ${gpu.uuid}: no OCSP lookups: the device chain does not lead to the pinned roots`);
   }
   const rimAnchors = parseAnchors(anchors.rim ?? [NVIDIA_RIM_ROOT_CA_PEM]);
   for (const rim of rims) {
-    const path = trustedPath(() => parseRim(rim.xml).certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain')), rimAnchors, 'RIM signer');
+    const path = trustedPath(
+      () => parseRim(rim.xml).certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain')),
+      rimAnchors,
+      'RIM signer',
+    );
     if (path) ask(path, 0, `rim ${rim.id ?? '(unnamed)'}`);
   }
   const answers: OcspAnswer[] = [];
-  const lookups = await Promise.all([...queries.values()].map(async (q) => ({ ...q, lookup: await store.nvidiaOcsp(q.query) })));
+  const lookups = await Promise.all(
+    [...queries.values()].map(async (q) => ({ ...q, lookup: await store.nvidiaOcsp(q.query) })),
+  );
   for (const { about, lookup } of lookups) {
     if (lookup.status !== 'found') {
       notes.push(`${about}: ${describeMiss(lookup)}`);
@@ -108,7 +126,11 @@ export async function gpuOcsp(
 }
 
 /** The chain up to its anchor when its signatures and names hold (time aside); undefined otherwise. */
-function trustedPath(parse: () => ParsedCertificate[], anchors: readonly ParsedCertificate[], role: string): readonly ParsedCertificate[] | undefined {
+function trustedPath(
+  parse: () => ParsedCertificate[],
+  anchors: readonly ParsedCertificate[],
+  role: string,
+): readonly ParsedCertificate[] | undefined {
   let chain: ParsedCertificate[];
   try {
     chain = parse();

@@ -4,7 +4,7 @@
  * bytes of body, so that the caller can tell an oversize answer without holding all of it.
  * Transport failures throw; the store turns them into values.
  */
-import { EnvHttpProxyAgent, request, type Dispatcher } from 'undici';
+import { type Dispatcher, EnvHttpProxyAgent, request } from 'undici';
 
 export interface HttpLimits {
   /** Whole request, connect to last byte. */
@@ -73,7 +73,8 @@ export function redactUrl(url: string): string {
       u.username = '';
       u.password = '';
     }
-    for (const key of [...u.searchParams.keys()]) if (/key|token|secret|sig|password/i.test(key)) u.searchParams.set(key, 'REDACTED');
+    for (const key of [...u.searchParams.keys()])
+      if (/key|token|secret|sig|password/i.test(key)) u.searchParams.set(key, 'REDACTED');
     return u.toString();
   } catch {
     return '(unparseable URL)';

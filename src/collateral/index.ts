@@ -1,12 +1,28 @@
 /** Vendor collateral for the Coordinator: URL builders, the cache store, and per-evidence lookups (docs/collateral.md). */
-export { AMD_KDS_URL, kdsCertChainUrl, kdsCrlUrl, kdsHwid, kdsVcekUrl, type KdsSigner } from './amd-kds.ts';
-export { INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL, PCS_ISSUER_CHAIN_HEADERS, pckCaOf, pcsPckCrlUrl, pcsTdxQeIdentityUrl, pcsTdxTcbInfoUrl, type PckCa, type PcsUpdate } from './intel-pcs.ts';
-export { NVIDIA_OCSP_URL, NVIDIA_RIM_SERVICE_URL, isRimId, nvidiaOcspUrl, nvidiaRimUrl } from './nvidia-services.ts';
-export { DEFAULT_HTTP_LIMITS, undiciFetch, type FetchFunction, type HttpAnswer, type HttpLimits } from './http.ts';
-export { VENDOR_ENDPOINTS, type PckCrlCollateral, type SignedJsonCollateral, type StoredOcspAnswer, type VendorEndpoints } from './layout.ts';
+export { AMD_KDS_URL, type KdsSigner, kdsCertChainUrl, kdsCrlUrl, kdsHwid, kdsVcekUrl } from './amd-kds.ts';
+export { type GpuOcspAnchors, gpuOcsp, gpuRimIds, gpuRims } from './gpu.ts';
+export { DEFAULT_HTTP_LIMITS, type FetchFunction, type HttpAnswer, type HttpLimits, undiciFetch } from './http.ts';
+export {
+  INTEL_PCS_URL,
+  INTEL_ROOT_CA_CRL_URL,
+  PCS_ISSUER_CHAIN_HEADERS,
+  type PckCa,
+  type PcsUpdate,
+  pckCaOf,
+  pcsPckCrlUrl,
+  pcsTdxQeIdentityUrl,
+  pcsTdxTcbInfoUrl,
+} from './intel-pcs.ts';
+export {
+  type PckCrlCollateral,
+  type SignedJsonCollateral,
+  type StoredOcspAnswer,
+  VENDOR_ENDPOINTS,
+  type VendorEndpoints,
+} from './layout.ts';
+export { certIdParts, type OcspQuery, ocspFile, ocspRequest, ocspUrlOf } from './nvidia-ocsp.ts';
+export { isRimId, NVIDIA_OCSP_URL, NVIDIA_RIM_SERVICE_URL, nvidiaOcspUrl, nvidiaRimUrl } from './nvidia-services.ts';
+export { type PreparedCollateral, type PrepareOptions, prepareCollateral } from './prepare.ts';
+export { type SnpCollateralOptions, snpCertificates, snpCrl } from './snp.ts';
 export { CollateralStore, type CollateralStoreOptions, type Lookup } from './store.ts';
-export { snpCertificates, snpCrl, type SnpCollateralOptions } from './snp.ts';
 export { quotePlatform, tdxCollateral } from './tdx.ts';
-export { gpuOcsp, gpuRimIds, gpuRims, type GpuOcspAnchors } from './gpu.ts';
-export { certIdParts, ocspFile, ocspRequest, ocspUrlOf, type OcspQuery } from './nvidia-ocsp.ts';
-export { prepareCollateral, type PrepareOptions, type PreparedCollateral } from './prepare.ts';

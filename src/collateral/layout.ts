@@ -18,16 +18,39 @@
  * OCSP request names). Nothing here reads or writes files.
  */
 import { X509Certificate } from 'node:crypto';
-import type { SnpProduct } from '../attestation/reference-values.ts';
+import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
 import { parseRim } from '../attestation/nvidia/rim.ts';
+import type { SnpProduct } from '../attestation/reference-values.ts';
 import { decodeTcb, encodeTcb } from '../attestation/snp/tcb.ts';
 import { parseCrl } from '../attestation/tdx/crl.ts';
-import { AMD_KDS_URL, kdsCertChainUrl, kdsCrlUrl, kdsHwid, kdsVcekUrl, type KdsSigner } from './amd-kds.ts';
-import { INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL, PCS_ISSUER_CHAIN_HEADERS, pcsPckCrlUrl, pcsTdxQeIdentityUrl, pcsTdxTcbInfoUrl, type PckCa } from './intel-pcs.ts';
-import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
+import { AMD_KDS_URL, type KdsSigner, kdsCertChainUrl, kdsCrlUrl, kdsHwid, kdsVcekUrl } from './amd-kds.ts';
 import type { HttpRequestBody } from './http.ts';
-import { certIdParts, OCSP_REQUEST_CONTENT_TYPE, ocspFile, ocspNonce, ocspRequest, ocspUrlOf, readOcspAnswer, type OcspQuery } from './nvidia-ocsp.ts';
-import { NVIDIA_OCSP_URL, NVIDIA_RIM_SERVICE_URL, nvidiaOcspUrl, nvidiaRimUrl, rimFromServiceAnswer } from './nvidia-services.ts';
+import {
+  INTEL_PCS_URL,
+  INTEL_ROOT_CA_CRL_URL,
+  PCS_ISSUER_CHAIN_HEADERS,
+  type PckCa,
+  pcsPckCrlUrl,
+  pcsTdxQeIdentityUrl,
+  pcsTdxTcbInfoUrl,
+} from './intel-pcs.ts';
+import {
+  certIdParts,
+  OCSP_REQUEST_CONTENT_TYPE,
+  type OcspQuery,
+  ocspFile,
+  ocspNonce,
+  ocspRequest,
+  ocspUrlOf,
+  readOcspAnswer,
+} from './nvidia-ocsp.ts';
+import {
+  NVIDIA_OCSP_URL,
+  NVIDIA_RIM_SERVICE_URL,
+  nvidiaOcspUrl,
+  nvidiaRimUrl,
+  rimFromServiceAnswer,
+} from './nvidia-services.ts';
 
 /** Base URLs; each can point at a proxy or mirror that serves the same paths. */
 export interface VendorEndpoints {
@@ -39,7 +62,13 @@ export interface VendorEndpoints {
   readonly nvidiaOcsp: string;
 }
 
-export const VENDOR_ENDPOINTS: VendorEndpoints = { amdKds: AMD_KDS_URL, intelPcs: INTEL_PCS_URL, intelRootCrl: INTEL_ROOT_CA_CRL_URL, nvidiaRim: NVIDIA_RIM_SERVICE_URL, nvidiaOcsp: NVIDIA_OCSP_URL };
+export const VENDOR_ENDPOINTS: VendorEndpoints = {
+  amdKds: AMD_KDS_URL,
+  intelPcs: INTEL_PCS_URL,
+  intelRootCrl: INTEL_ROOT_CA_CRL_URL,
+  nvidiaRim: NVIDIA_RIM_SERVICE_URL,
+  nvidiaOcsp: NVIDIA_OCSP_URL,
+};
 
 export type Parsed<T> = { readonly value: T } | { readonly invalid: string };
 
@@ -74,7 +103,12 @@ export interface PckCrlCollateral {
   readonly issuerChain?: string;
 }
 
-export function snpVcekItem(endpoints: VendorEndpoints, product: SnpProduct, chipId: Uint8Array, reportedTcb: bigint): CollateralItem<Uint8Array> {
+export function snpVcekItem(
+  endpoints: VendorEndpoints,
+  product: SnpProduct,
+  chipId: Uint8Array,
+  reportedTcb: bigint,
+): CollateralItem<Uint8Array> {
   // The key is the TCB KDS is asked for: reserved bytes are not part of the query.
   const tcb = encodeTcb(decodeTcb(reportedTcb, product), product).toString(16).padStart(16, '0');
   const hwid = kdsHwid(chipId, product);
@@ -87,7 +121,11 @@ export function snpVcekItem(endpoints: VendorEndpoints, product: SnpProduct, chi
   };
 }
 
-export function snpCertChainItem(endpoints: VendorEndpoints, product: SnpProduct, signer: KdsSigner): CollateralItem<string> {
+export function snpCertChainItem(
+  endpoints: VendorEndpoints,
+  product: SnpProduct,
+  signer: KdsSigner,
+): CollateralItem<string> {
   return {
     what: `the ${product} ${signer === 'vcek' ? 'ASK' : 'ASVK'}/ARK chain`,
     service: 'AMD KDS',
@@ -97,14 +135,27 @@ export function snpCertChainItem(endpoints: VendorEndpoints, product: SnpProduct
       const pem = Buffer.from(bytes).toString('utf8');
       const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
       if (blocks.length !== 2) return { invalid: `expected 2 PEM certificates (ASK, ARK), found ${blocks.length}` };
-      for (const block of blocks) if ('invalid' in certificate(new Uint8Array(Buffer.from(block)))) return { invalid: 'a PEM block is not an X.509 certificate' };
+      for (const block of blocks)
+        if ('invalid' in certificate(new Uint8Array(Buffer.from(block))))
+          return { invalid: 'a PEM block is not an X.509 certificate' };
       return { value: pem };
     },
   };
 }
 
-export function snpCrlItem(endpoints: VendorEndpoints, product: SnpProduct, signer: KdsSigner): CollateralItem<Uint8Array> {
-  return { what: `the ${product} ${signer.toUpperCase()} CRL`, service: 'AMD KDS', url: kdsCrlUrl(product, signer, endpoints.amdKds), file: `snp/crl/${product}${signer === 'vlek' ? '-vlek' : ''}.der`, read: crl, nextUpdate: crlNextUpdate };
+export function snpCrlItem(
+  endpoints: VendorEndpoints,
+  product: SnpProduct,
+  signer: KdsSigner,
+): CollateralItem<Uint8Array> {
+  return {
+    what: `the ${product} ${signer.toUpperCase()} CRL`,
+    service: 'AMD KDS',
+    url: kdsCrlUrl(product, signer, endpoints.amdKds),
+    file: `snp/crl/${product}${signer === 'vlek' ? '-vlek' : ''}.der`,
+    read: crl,
+    nextUpdate: crlNextUpdate,
+  };
 }
 
 export function tdxTcbInfoItem(endpoints: VendorEndpoints, fmspc: string): CollateralItem<SignedJsonCollateral> {
@@ -116,7 +167,10 @@ export function tdxTcbInfoItem(endpoints: VendorEndpoints, fmspc: string): Colla
     url: pcsTdxTcbInfoUrl(f, endpoints.intelPcs),
     file: `tdx/${f}/tcbinfo.json`,
     issuerChain: { file: `tdx/${f}/tcbinfo-issuer-chain.pem`, headers: PCS_ISSUER_CHAIN_HEADERS.tcbInfo },
-    read: (bytes, issuerChain) => signedJson(bytes, issuerChain, 'tcbInfo', (v) => (String(v.fmspc).toLowerCase() === f ? undefined : `it is for FMSPC ${String(v.fmspc)}`)),
+    read: (bytes, issuerChain) =>
+      signedJson(bytes, issuerChain, 'tcbInfo', (v) =>
+        String(v.fmspc).toLowerCase() === f ? undefined : `it is for FMSPC ${String(v.fmspc)}`,
+      ),
     nextUpdate: (v) => jsonNextUpdate(v.body, 'tcbInfo'),
   };
 }
@@ -128,7 +182,10 @@ export function tdxQeIdentityItem(endpoints: VendorEndpoints): CollateralItem<Si
     url: pcsTdxQeIdentityUrl(endpoints.intelPcs),
     file: 'tdx/qeidentity.json',
     issuerChain: { file: 'tdx/qeidentity-issuer-chain.pem', headers: PCS_ISSUER_CHAIN_HEADERS.qeIdentity },
-    read: (bytes, issuerChain) => signedJson(bytes, issuerChain, 'enclaveIdentity', (v) => (v.id === undefined || v.id === 'TD_QE' ? undefined : `it is the identity of ${String(v.id)}, not TD_QE`)),
+    read: (bytes, issuerChain) =>
+      signedJson(bytes, issuerChain, 'enclaveIdentity', (v) =>
+        v.id === undefined || v.id === 'TD_QE' ? undefined : `it is the identity of ${String(v.id)}, not TD_QE`,
+      ),
     nextUpdate: (v) => jsonNextUpdate(v.body, 'enclaveIdentity'),
   };
 }
@@ -149,7 +206,14 @@ export function tdxPckCrlItem(endpoints: VendorEndpoints, ca: PckCa): Collateral
 }
 
 export function tdxRootCrlItem(endpoints: VendorEndpoints): CollateralItem<Uint8Array> {
-  return { what: 'the Intel SGX Root CA CRL', service: 'Intel', url: endpoints.intelRootCrl, file: 'tdx/rootcrl.der', read: crl, nextUpdate: crlNextUpdate };
+  return {
+    what: 'the Intel SGX Root CA CRL',
+    service: 'Intel',
+    url: endpoints.intelRootCrl,
+    file: 'tdx/rootcrl.der',
+    read: crl,
+    nextUpdate: crlNextUpdate,
+  };
 }
 
 /** `id` must satisfy isRimId (nvidiaRimUrl throws otherwise). */
@@ -193,7 +257,9 @@ export function nvidiaOcspItem(endpoints: VendorEndpoints, query: OcspQuery): Co
     fromVendor: (value) => ({ ...value, nonce }),
     read: (bytes) => {
       const r = readOcspAnswer(bytes, parts);
-      return 'invalid' in r ? r : { value: { der: bytes, ...(r.value.nextUpdate ? { nextUpdate: r.value.nextUpdate } : {}) } };
+      return 'invalid' in r
+        ? r
+        : { value: { der: bytes, ...(r.value.nextUpdate ? { nextUpdate: r.value.nextUpdate } : {}) } };
     },
     // Without a nextUpdate an answer cannot be judged current: it counts as stale, so it is fetched again.
     nextUpdate: (value) => value.nextUpdate ?? new Date(0),
@@ -227,7 +293,12 @@ function crlNextUpdate(bytes: Uint8Array): Date | undefined {
   return parseCrl(bytes, 'collateral.crl').nextUpdate;
 }
 
-function signedJson(bytes: Uint8Array, issuerChain: string | undefined, member: string, problem: (v: Record<string, unknown>) => string | undefined): Parsed<SignedJsonCollateral> {
+function signedJson(
+  bytes: Uint8Array,
+  issuerChain: string | undefined,
+  member: string,
+  problem: (v: Record<string, unknown>) => string | undefined,
+): Parsed<SignedJsonCollateral> {
   const body = Buffer.from(bytes).toString('utf8');
   let value: unknown;
   try {

@@ -68,7 +68,9 @@ export function ocspRequest(query: OcspQuery, nonce: Uint8Array): Uint8Array {
   });
   const request = new pkijs.OCSPRequest();
   request.tbsRequest.requestList = [new pkijs.Request({ reqCert: certID })];
-  request.tbsRequest.requestExtensions = [new pkijs.Extension({ extnID: OCSP_NONCE, extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER() })];
+  request.tbsRequest.requestExtensions = [
+    new pkijs.Extension({ extnID: OCSP_NONCE, extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER() }),
+  ];
   return new Uint8Array(request.toSchema(true).toBER());
 }
 
@@ -80,12 +82,16 @@ export function ocspNonce(): Uint8Array {
  * Whether bytes are a successful basic OCSP answer with a response for this certificate, and its
  * nextUpdate; anything else (an error page, another certificate's answer) is never cached.
  */
-export function readOcspAnswer(bytes: Uint8Array, parts: CertIdParts): { value: { nextUpdate?: Date } } | { invalid: string } {
+export function readOcspAnswer(
+  bytes: Uint8Array,
+  parts: CertIdParts,
+): { value: { nextUpdate?: Date } } | { invalid: string } {
   try {
     const outer = pkijs.OCSPResponse.fromBER(bytes);
     const status = outer.responseStatus.valueBlock.valueDec;
     if (status !== 0) return { invalid: `the OCSP responder answered status ${status}, not successful` };
-    if (!outer.responseBytes || outer.responseBytes.responseType !== OCSP_BASIC) return { invalid: 'not a basic OCSP response' };
+    if (!outer.responseBytes || outer.responseBytes.responseType !== OCSP_BASIC)
+      return { invalid: 'not a basic OCSP response' };
     const basic = pkijs.BasicOCSPResponse.fromBER(outer.responseBytes.response.valueBlock.valueHexView);
     const single = basic.tbsResponseData.responses.find(
       (r) =>

@@ -32,6 +32,7 @@ export function rimFromServiceAnswer(body: Uint8Array, id: string): { xml: strin
   }
   const { id: answered, rim } = (answer ?? {}) as { id?: unknown; rim?: unknown };
   if (typeof rim !== 'string' || rim.length === 0) return { invalid: 'the answer has no "rim" member' };
-  if (answered !== undefined && answered !== id) return { invalid: `the answer is for RIM ${JSON.stringify(answered)}` };
+  if (answered !== undefined && answered !== id)
+    return { invalid: `the answer is for RIM ${JSON.stringify(answered)}` };
   return { xml: Buffer.from(rim, 'base64').toString('utf8') };
 }

@@ -14,7 +14,7 @@
 import type { NodeCollateral, NodeEvidence } from '../attestation/node-appraisal.ts';
 import type { RimInput } from '../attestation/nvidia/appraise.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
-import { gpuOcsp, gpuRimIds, gpuRims, type GpuOcspAnchors } from './gpu.ts';
+import { type GpuOcspAnchors, gpuOcsp, gpuRimIds, gpuRims } from './gpu.ts';
 import { snpCertificates, snpCrl } from './snp.ts';
 import type { CollateralStore } from './store.ts';
 import { tdxCollateral } from './tdx.ts';
@@ -34,10 +34,18 @@ export interface PreparedCollateral {
   readonly notes: string[];
 }
 
-export async function prepareCollateral(evidence: NodeEvidence, store: CollateralStore, options: PrepareOptions = {}): Promise<PreparedCollateral> {
+export async function prepareCollateral(
+  evidence: NodeEvidence,
+  store: CollateralStore,
+  options: PrepareOptions = {},
+): Promise<PreparedCollateral> {
   const base = options.base ?? {};
   const [cvm, gpus] = await Promise.all([
-    evidence.cvm.platform === 'snp' ? prepareSnp(evidence.cvm, store, base, options.snpProduct) : evidence.cvm.platform === 'tdx' ? prepareTdx(evidence.cvm.report, store, base) : { collateral: {}, notes: [] },
+    evidence.cvm.platform === 'snp'
+      ? prepareSnp(evidence.cvm, store, base, options.snpProduct)
+      : evidence.cvm.platform === 'tdx'
+        ? prepareTdx(evidence.cvm.report, store, base)
+        : { collateral: {}, notes: [] },
     Promise.all(evidence.gpus.map(async (g) => ({ uuid: g.uuid, ...(await gpuRims(store, g)) }))),
   ]);
   const rims: RimInput[] = [...(base.rims ?? [])];
@@ -51,14 +59,27 @@ export async function prepareCollateral(evidence: NodeEvidence, store: Collatera
   // IDs it implies, and any not named after an NVIDIA RIM ID, which the appraisal matches by version.
   const wanted = new Set(evidence.gpus.flatMap((g) => Object.values(gpuRimIds(g.report, g.certificateChain))));
   const usable = rims.filter((r) => r.id === undefined || wanted.has(r.id) || !/^NV_GPU_(DRIVER|VBIOS)_/.test(r.id));
-  const ocsp = evidence.gpus.length > 0 ? await gpuOcsp(store, evidence.gpus, usable, options.gpuAnchors) : { answers: [], notes: [] };
+  const ocsp =
+    evidence.gpus.length > 0
+      ? await gpuOcsp(store, evidence.gpus, usable, options.gpuAnchors)
+      : { answers: [], notes: [] };
   return {
-    collateral: { ...base, ...cvm.collateral, rims, ...(ocsp.answers.length > 0 || base.ocsp ? { ocsp: [...(base.ocsp ?? []), ...ocsp.answers] } : {}) },
+    collateral: {
+      ...base,
+      ...cvm.collateral,
+      rims,
+      ...(ocsp.answers.length > 0 || base.ocsp ? { ocsp: [...(base.ocsp ?? []), ...ocsp.answers] } : {}),
+    },
     notes: [...cvm.notes, ...gpus.flatMap((g) => g.notes.map((n) => `gpu ${g.uuid}: ${n}`)), ...ocsp.notes],
   };
 }
 
-async function prepareSnp(cvm: NodeEvidence['cvm'], store: CollateralStore, base: NodeCollateral, product: SnpProduct | undefined): Promise<{ collateral: NodeCollateral; notes: string[] }> {
+async function prepareSnp(
+  cvm: NodeEvidence['cvm'],
+  store: CollateralStore,
+  base: NodeCollateral,
+  product: SnpProduct | undefined,
+): Promise<{ collateral: NodeCollateral; notes: string[] }> {
   const report = cvm.report;
   const notes: string[] = [];
   let certificates: string | undefined;
@@ -88,7 +109,11 @@ async function prepareSnp(cvm: NodeEvidence['cvm'], store: CollateralStore, base
   return { collateral, notes: notes.map((n) => `snp: ${n}`) };
 }
 
-async function prepareTdx(quote: Uint8Array, store: CollateralStore, base: NodeCollateral): Promise<{ collateral: NodeCollateral; notes: string[] }> {
+async function prepareTdx(
+  quote: Uint8Array,
+  store: CollateralStore,
+  base: NodeCollateral,
+): Promise<{ collateral: NodeCollateral; notes: string[] }> {
   const found = await tdxCollateral(store, quote);
   const tdx = { ...base.tdx, ...found.collateral };
   return { collateral: Object.keys(tdx).length > 0 ? { tdx } : {}, notes: found.notes.map((n) => `tdx: ${n}`) };

@@ -5,6 +5,8 @@
  * is otherwise looked for under every product in the cache. VLEKs are not served by KDS to
  * verifiers: a VLEK-signed report must bring its VLEK in the certificate table.
  */
+
+import { toPem } from '../attestation/pem.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
 import { decodeKeyInfo } from '../attestation/snp/key-info.ts';
 import { productFromCpuid, SNP_PRODUCTS } from '../attestation/snp/product.ts';
@@ -12,7 +14,6 @@ import { parseSnpReport, type SnpReport } from '../attestation/snp/report.ts';
 import { ParseError } from '../attestation/verdict.ts';
 import { describeMiss, foundNotes } from './notes.ts';
 import type { CollateralStore } from './store.ts';
-import { toPem } from '../attestation/pem.ts';
 
 export interface SnpCollateralOptions {
   /** The product of reports that do not say it (version 2). */
@@ -28,19 +29,33 @@ export interface SnpCertificates {
 }
 
 /** The VCEK (+ chain) for a report without a certificate table. */
-export async function snpCertificates(store: CollateralStore, reportBytes: Uint8Array, options: SnpCollateralOptions = {}): Promise<SnpCertificates> {
+export async function snpCertificates(
+  store: CollateralStore,
+  reportBytes: Uint8Array,
+  options: SnpCollateralOptions = {},
+): Promise<SnpCertificates> {
   const report = parse(reportBytes);
   if (!report) return { notes: [] }; // the verifier reports what is wrong with the report
   const key = decodeKeyInfo(report.keyInfo).signingKey;
-  if (key !== 'vcek') return { notes: [`the report is signed by ${key === 'vlek' ? 'a VLEK, which KDS does not serve to verifiers: it must come in the certificate table' : 'no endorsement key'}`] };
-  if (report.chipId.every((b) => b === 0)) return { notes: ['the report masks CHIP_ID, so its VCEK cannot be looked up: it must come in the certificate table'] };
+  if (key !== 'vcek')
+    return {
+      notes: [
+        `the report is signed by ${key === 'vlek' ? 'a VLEK, which KDS does not serve to verifiers: it must come in the certificate table' : 'no endorsement key'}`,
+      ],
+    };
+  if (report.chipId.every((b) => b === 0))
+    return {
+      notes: ['the report masks CHIP_ID, so its VCEK cannot be looked up: it must come in the certificate table'],
+    };
 
   const known = reportProduct(report) ?? options.product;
   const notes: string[] = [];
   // Without a product, only the cache is searched: guessing at KDS would cost requests per attestation.
   const candidates = known ? [known] : SNP_PRODUCTS;
   for (const product of candidates) {
-    const vcek = known ? await store.snpVcek(product, report.chipId, report.reportedTcb) : await store.offline().snpVcek(product, report.chipId, report.reportedTcb);
+    const vcek = known
+      ? await store.snpVcek(product, report.chipId, report.reportedTcb)
+      : await store.offline().snpVcek(product, report.chipId, report.reportedTcb);
     if (vcek.status !== 'found') {
       if (known) notes.push(describeMiss(vcek));
       continue;
@@ -51,12 +66,19 @@ export async function snpCertificates(store: CollateralStore, reportBytes: Uint8
     else notes.push(...foundNotes(chain));
     return { pem: toPem(vcek.value) + (chain.status === 'found' ? chain.value : ''), product, notes };
   }
-  if (!known) notes.push(`the report (version ${report.version}) does not name its product and no cached VCEK matches its chip and TCB; name the product to fetch it from KDS`);
+  if (!known)
+    notes.push(
+      `the report (version ${report.version}) does not name its product and no cached VCEK matches its chip and TCB; name the product to fetch it from KDS`,
+    );
   return { notes };
 }
 
 /** The product's KDS CRL, when the product is known (a CRL of another product's ARK would be refused). */
-export async function snpCrl(store: CollateralStore, reportBytes: Uint8Array, options: SnpCollateralOptions & { readonly foundProduct?: SnpProduct } = {}): Promise<{ crl?: Uint8Array; notes: string[] }> {
+export async function snpCrl(
+  store: CollateralStore,
+  reportBytes: Uint8Array,
+  options: SnpCollateralOptions & { readonly foundProduct?: SnpProduct } = {},
+): Promise<{ crl?: Uint8Array; notes: string[] }> {
   const report = parse(reportBytes);
   if (!report) return { notes: [] };
   const product = reportProduct(report) ?? options.foundProduct ?? options.product;

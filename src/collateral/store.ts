@@ -11,13 +11,16 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { SnpProduct } from '../attestation/reference-values.ts';
 import type { KdsSigner } from './amd-kds.ts';
-import { DEFAULT_HTTP_LIMITS, redactUrl, undiciFetch, type FetchFunction, type HttpLimits } from './http.ts';
+import { DEFAULT_HTTP_LIMITS, type FetchFunction, type HttpLimits, redactUrl, undiciFetch } from './http.ts';
 import type { PckCa } from './intel-pcs.ts';
-import type { OcspQuery } from './nvidia-ocsp.ts';
 import {
-  VENDOR_ENDPOINTS,
+  type CollateralItem,
   nvidiaOcspItem,
   nvidiaRimItem,
+  type Parsed,
+  type PckCrlCollateral,
+  type SignedJsonCollateral,
+  type StoredOcspAnswer,
   snpCertChainItem,
   snpCrlItem,
   snpVcekItem,
@@ -25,13 +28,10 @@ import {
   tdxQeIdentityItem,
   tdxRootCrlItem,
   tdxTcbInfoItem,
-  type CollateralItem,
-  type Parsed,
-  type PckCrlCollateral,
-  type SignedJsonCollateral,
-  type StoredOcspAnswer,
+  VENDOR_ENDPOINTS,
   type VendorEndpoints,
 } from './layout.ts';
+import type { OcspQuery } from './nvidia-ocsp.ts';
 import { isRimId } from './nvidia-services.ts';
 
 export type Lookup<T> =
@@ -106,7 +106,8 @@ export class CollateralStore {
   }
 
   tdxTcbInfo(fmspc: string): Promise<Lookup<SignedJsonCollateral>> {
-    if (!/^[0-9a-fA-F]{12}$/.test(fmspc)) return Promise.resolve({ status: 'failed', error: `not an FMSPC: ${JSON.stringify(fmspc)}` });
+    if (!/^[0-9a-fA-F]{12}$/.test(fmspc))
+      return Promise.resolve({ status: 'failed', error: `not an FMSPC: ${JSON.stringify(fmspc)}` });
     return this.#lookup(tdxTcbInfoItem(this.#endpoints, fmspc));
   }
 
@@ -123,7 +124,8 @@ export class CollateralStore {
   }
 
   nvidiaRim(id: string): Promise<Lookup<string>> {
-    if (!isRimId(id)) return Promise.resolve({ status: 'failed', error: `not a RIM ID: ${JSON.stringify(id.slice(0, 80))}` });
+    if (!isRimId(id))
+      return Promise.resolve({ status: 'failed', error: `not a RIM ID: ${JSON.stringify(id.slice(0, 80))}` });
     return this.#lookup(nvidiaRimItem(this.#endpoints, id));
   }
 
@@ -147,13 +149,27 @@ export class CollateralStore {
     if (cached && 'value' in cached) {
       const stale = this.#staleness(item, cached.value);
       if (stale === undefined) return { status: 'found', value: cached.value, from: 'cache' };
-      if (!this.#network) return { status: 'found', value: cached.value, from: 'cache', stale: `${stale}; fetching is off, so the cached copy is used` };
+      if (!this.#network)
+        return {
+          status: 'found',
+          value: cached.value,
+          from: 'cache',
+          stale: `${stale}; fetching is off, so the cached copy is used`,
+        };
       const fresh = await this.#fetchAndStore(item);
       if (fresh.status === 'found') return fresh;
-      return { status: 'found', value: cached.value, from: 'cache', stale: `${stale}; fetching a newer one failed: ${fresh.status === 'failed' ? fresh.error : fresh.reason}` };
+      return {
+        status: 'found',
+        value: cached.value,
+        from: 'cache',
+        stale: `${stale}; fetching a newer one failed: ${fresh.status === 'failed' ? fresh.error : fresh.reason}`,
+      };
     }
     const damaged = cached ? `the cached ${item.file} is not usable: ${cached.invalid}` : undefined;
-    if (!this.#network) return damaged ? { status: 'failed', error: damaged } : { status: 'missing', reason: `${item.what} is not in the cache (${item.file}) and fetching is off` };
+    if (!this.#network)
+      return damaged
+        ? { status: 'failed', error: damaged }
+        : { status: 'missing', reason: `${item.what} is not in the cache (${item.file}) and fetching is off` };
     return this.#fetchAndStore(item);
   }
 
@@ -191,13 +207,20 @@ export class CollateralStore {
     } catch (err) {
       return { status: 'failed', error: `${item.service} did not answer for ${where}: ${errorText(err)}` };
     }
-    if (answer.status !== 200) return { status: 'failed', error: `${item.service} answered ${answer.status} for ${where}` };
-    if (answer.body.length > this.#limits.maxBytes) return { status: 'failed', error: `${item.service} answered more than ${this.#limits.maxBytes} bytes for ${where}: refused` };
+    if (answer.status !== 200)
+      return { status: 'failed', error: `${item.service} answered ${answer.status} for ${where}` };
+    if (answer.body.length > this.#limits.maxBytes)
+      return {
+        status: 'failed',
+        error: `${item.service} answered more than ${this.#limits.maxBytes} bytes for ${where}: refused`,
+      };
     const unwrapped = item.unwrap ? item.unwrap(answer.body) : { value: answer.body };
-    if ('invalid' in unwrapped) return { status: 'failed', error: `${item.service} answered something else than ${where}: ${unwrapped.invalid}` };
+    if ('invalid' in unwrapped)
+      return { status: 'failed', error: `${item.service} answered something else than ${where}: ${unwrapped.invalid}` };
     const chain = item.issuerChain ? issuerChainFrom(answer.headers, item.issuerChain.headers) : undefined;
     const parsed = item.read(unwrapped.value, chain);
-    if ('invalid' in parsed) return { status: 'failed', error: `${item.service} answered something else than ${where}: ${parsed.invalid}` };
+    if ('invalid' in parsed)
+      return { status: 'failed', error: `${item.service} answered something else than ${where}: ${parsed.invalid}` };
     let warning: string | undefined;
     try {
       // The main file last: once it is there, the entry is complete.
@@ -208,7 +231,13 @@ export class CollateralStore {
     }
     const stale = this.#staleness(item, parsed.value);
     const value = item.fromVendor ? item.fromVendor(parsed.value) : parsed.value;
-    return { status: 'found', value, from: 'vendor', ...(stale ? { stale: `${stale}, even in the copy just fetched` } : {}), ...(warning ? { warning } : {}) };
+    return {
+      status: 'found',
+      value,
+      from: 'vendor',
+      ...(stale ? { stale: `${stale}, even in the copy just fetched` } : {}),
+      ...(warning ? { warning } : {}),
+    };
   }
 }
 

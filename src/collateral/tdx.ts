@@ -6,11 +6,11 @@
  */
 import { X509Certificate } from 'node:crypto';
 import type { TdxCollateral } from '../attestation/tdx/collateral.ts';
-import { parsePemCertificates } from '../attestation/tdx/pem.ts';
 import { parsePckExtension } from '../attestation/tdx/pck.ts';
+import { parsePemCertificates } from '../attestation/tdx/pem.ts';
 import { parseTdxQuote } from '../attestation/tdx/quote.ts';
 import { ParseError } from '../attestation/verdict.ts';
-import { pckCaOf, type PckCa } from './intel-pcs.ts';
+import { type PckCa, pckCaOf } from './intel-pcs.ts';
 import { describeMiss, foundNotes } from './notes.ts';
 import type { CollateralStore, Lookup } from './store.ts';
 
@@ -27,11 +27,14 @@ export function quotePlatform(quote: Uint8Array): { fmspc: string; ca: PckCa | u
   }
 }
 
-export async function tdxCollateral(store: CollateralStore, quote: Uint8Array): Promise<{ collateral?: TdxCollateral; notes: string[] }> {
+export async function tdxCollateral(
+  store: CollateralStore,
+  quote: Uint8Array,
+): Promise<{ collateral?: TdxCollateral; notes: string[] }> {
   const platform = quotePlatform(quote);
   if (!platform) return { notes: [] };
   const notes: string[] = [];
-  if (!platform.ca) notes.push('the PCK certificate\'s issuer is neither the platform nor the processor CA: no PCK CRL');
+  if (!platform.ca) notes.push("the PCK certificate's issuer is neither the platform nor the processor CA: no PCK CRL");
   const [tcbInfo, qeIdentity, pckCrl, rootCrl] = await Promise.all([
     store.tdxTcbInfo(platform.fmspc),
     store.tdxQeIdentity(),

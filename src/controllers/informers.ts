@@ -30,25 +30,82 @@ export interface InformerChoices {
   resourceSlices?: boolean;
 }
 
-export function createInformers(kubeConfig: k8s.KubeConfig, log: Logger, metrics?: OperatorMetrics, choices: InformerChoices = {}): Informers {
+export function createInformers(
+  kubeConfig: k8s.KubeConfig,
+  log: Logger,
+  metrics?: OperatorMetrics,
+  choices: InformerChoices = {},
+): Informers {
   const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   const apps = kubeConfig.makeApiClient(k8s.AppsV1Api);
   const resource = kubeConfig.makeApiClient(k8s.ResourceV1Api);
   const common = { kubeConfig, log, metrics };
-  const listCustom = <T extends k8s.KubernetesObject>(plural: string) => async () =>
-    (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as k8s.KubernetesListObject<T>;
+  const listCustom =
+    <T extends k8s.KubernetesObject>(plural: string) =>
+    async () =>
+      (await custom.listClusterCustomObject({ group: GROUP, version: VERSION, plural })) as k8s.KubernetesListObject<T>;
   return {
-    manifests: new Informer<Manifest>({ ...common, resource: MANIFEST_PLURAL, path: `/apis/${GROUP}/${VERSION}/${MANIFEST_PLURAL}`, list: listCustom<Manifest>(MANIFEST_PLURAL) }),
-    aiWorkers: new Informer<AIWorker>({ ...common, resource: AIWORKER_PLURAL, path: `/apis/${GROUP}/${VERSION}/${AIWORKER_PLURAL}`, list: listCustom<AIWorker>(AIWORKER_PLURAL) }),
-    nodeAttestations: new Informer<NodeAttestation>({ ...common, resource: NODE_ATTESTATION_PLURAL, path: `/apis/${GROUP}/${VERSION}/${NODE_ATTESTATION_PLURAL}`, list: listCustom<NodeAttestation>(NODE_ATTESTATION_PLURAL) }),
-    nodes: new Informer<k8s.V1Node>({ ...common, resource: 'nodes', path: '/api/v1/nodes', list: () => core.listNode() }),
-    deployments: new Informer<k8s.V1Deployment>({ ...common, resource: 'deployments', path: '/apis/apps/v1/deployments', labelSelector: MANAGED_BY_SELECTOR, list: () => apps.listDeploymentForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }) }),
-    services: new Informer<k8s.V1Service>({ ...common, resource: 'services', path: '/api/v1/services', labelSelector: MANAGED_BY_SELECTOR, list: () => core.listServiceForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }) }),
-    pods: new Informer<k8s.V1Pod>({ ...common, resource: 'pods', path: '/api/v1/pods', labelSelector: MANAGED_BY_SELECTOR, list: () => core.listPodForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }) }),
-    namespaces: new Informer<k8s.V1Namespace>({ ...common, resource: 'namespaces', path: '/api/v1/namespaces', list: () => core.listNamespace() }),
+    manifests: new Informer<Manifest>({
+      ...common,
+      resource: MANIFEST_PLURAL,
+      path: `/apis/${GROUP}/${VERSION}/${MANIFEST_PLURAL}`,
+      list: listCustom<Manifest>(MANIFEST_PLURAL),
+    }),
+    aiWorkers: new Informer<AIWorker>({
+      ...common,
+      resource: AIWORKER_PLURAL,
+      path: `/apis/${GROUP}/${VERSION}/${AIWORKER_PLURAL}`,
+      list: listCustom<AIWorker>(AIWORKER_PLURAL),
+    }),
+    nodeAttestations: new Informer<NodeAttestation>({
+      ...common,
+      resource: NODE_ATTESTATION_PLURAL,
+      path: `/apis/${GROUP}/${VERSION}/${NODE_ATTESTATION_PLURAL}`,
+      list: listCustom<NodeAttestation>(NODE_ATTESTATION_PLURAL),
+    }),
+    nodes: new Informer<k8s.V1Node>({
+      ...common,
+      resource: 'nodes',
+      path: '/api/v1/nodes',
+      list: () => core.listNode(),
+    }),
+    deployments: new Informer<k8s.V1Deployment>({
+      ...common,
+      resource: 'deployments',
+      path: '/apis/apps/v1/deployments',
+      labelSelector: MANAGED_BY_SELECTOR,
+      list: () => apps.listDeploymentForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }),
+    }),
+    services: new Informer<k8s.V1Service>({
+      ...common,
+      resource: 'services',
+      path: '/api/v1/services',
+      labelSelector: MANAGED_BY_SELECTOR,
+      list: () => core.listServiceForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }),
+    }),
+    pods: new Informer<k8s.V1Pod>({
+      ...common,
+      resource: 'pods',
+      path: '/api/v1/pods',
+      labelSelector: MANAGED_BY_SELECTOR,
+      list: () => core.listPodForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }),
+    }),
+    namespaces: new Informer<k8s.V1Namespace>({
+      ...common,
+      resource: 'namespaces',
+      path: '/api/v1/namespaces',
+      list: () => core.listNamespace(),
+    }),
     ...(choices.resourceSlices !== false
-      ? { resourceSlices: new Informer<k8s.V1ResourceSlice>({ ...common, resource: 'resourceslices', path: '/apis/resource.k8s.io/v1/resourceslices', list: () => resource.listResourceSlice() }) }
+      ? {
+          resourceSlices: new Informer<k8s.V1ResourceSlice>({
+            ...common,
+            resource: 'resourceslices',
+            path: '/apis/resource.k8s.io/v1/resourceslices',
+            list: () => resource.listResourceSlice(),
+          }),
+        }
       : {}),
   };
 }

@@ -6,10 +6,10 @@
 import type * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../observability/log.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
-import { startProbeServer, type ProbeServer, type ReadinessCheck } from '../observability/probe-server.ts';
+import { type ProbeServer, type ReadinessCheck, startProbeServer } from '../observability/probe-server.ts';
 import type { Controller } from './runtime/controller.ts';
 import type { Informer } from './runtime/informer.ts';
-import { LeaderElector, type LeaderElectionOptions } from './runtime/leader-election.ts';
+import { type LeaderElectionOptions, LeaderElector } from './runtime/leader-election.ts';
 
 /** Something the leader runs besides controllers (e.g. a periodic scan). */
 export interface LeaderRunnable {
@@ -51,7 +51,12 @@ export class Manager {
     this.#informers.push(informer as unknown as Informer<k8s.KubernetesObject>);
     this.#readiness.push({
       name: `informer-${informer.resource}`,
-      check: () => (!informer.synced ? 'not synced' : !informer.healthy ? `watch failing: ${informer.lastError ?? 'restarting'}` : undefined),
+      check: () =>
+        !informer.synced
+          ? 'not synced'
+          : !informer.healthy
+            ? `watch failing: ${informer.lastError ?? 'restarting'}`
+            : undefined,
     });
     return informer;
   }
@@ -80,7 +85,11 @@ export class Manager {
   /** Runs until the signal aborts (returns "stopped") or leadership is lost ("lost-leadership"). */
   async run(signal: AbortSignal): Promise<ManagerExit> {
     if (this.#options.probe) {
-      this.#probe = await startProbeServer({ ...this.#options.probe, registry: this.metrics.registry, readiness: () => this.#readiness });
+      this.#probe = await startProbeServer({
+        ...this.#options.probe,
+        registry: this.metrics.registry,
+        readiness: () => this.#readiness,
+      });
       this.log.info({ port: this.#probe.port }, 'serving /healthz, /readyz and /metrics');
     }
     for (const informer of this.#informers) informer.start();
@@ -90,7 +99,9 @@ export class Manager {
       let exit: ManagerExit = 'stopped';
       if (!this.#options.leaderElection) {
         await this.#startLeading();
-        await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true })));
+        await new Promise<void>((resolve) =>
+          signal.aborted ? resolve() : signal.addEventListener('abort', () => resolve(), { once: true }),
+        );
         await this.#stopLeading();
       } else {
         this.#elector = new LeaderElector({ ...this.#options.leaderElection, log: this.log, metrics: this.metrics });

@@ -17,8 +17,14 @@ export async function patchStatus(custom: k8s.CustomObjectsApi, target: StatusTa
   const body = { metadata: target.resourceVersion ? { resourceVersion: target.resourceVersion } : {}, status };
   const options = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
   if (target.namespace) {
-    await custom.patchNamespacedCustomObjectStatus({ group: GROUP, version: VERSION, plural: target.plural, namespace: target.namespace, name: target.name, body }, options);
+    await custom.patchNamespacedCustomObjectStatus(
+      { group: GROUP, version: VERSION, plural: target.plural, namespace: target.namespace, name: target.name, body },
+      options,
+    );
   } else {
-    await custom.patchClusterCustomObjectStatus({ group: GROUP, version: VERSION, plural: target.plural, name: target.name, body }, options);
+    await custom.patchClusterCustomObjectStatus(
+      { group: GROUP, version: VERSION, plural: target.plural, name: target.name, body },
+      options,
+    );
   }
 }

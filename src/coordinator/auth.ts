@@ -30,14 +30,31 @@ export class TokenReviewAuthenticator implements Authenticator {
 
   async authenticate(authorization: string | undefined): Promise<Caller> {
     const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
-    if (!token) return { ok: false, status: 401, reason: 'a bearer token (the agent service account token) is required' };
-    const review = await this.#api.createTokenReview({ body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences: this.#audiences } } });
+    if (!token)
+      return { ok: false, status: 401, reason: 'a bearer token (the agent service account token) is required' };
+    const review = await this.#api.createTokenReview({
+      body: {
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenReview',
+        spec: { token, audiences: this.#audiences },
+      },
+    });
     const status = review.status;
-    if (!status?.authenticated || !status.user?.username) return { ok: false, status: 401, reason: `the token was not accepted${status?.error ? `: ${status.error}` : ''}` };
+    if (!status?.authenticated || !status.user?.username)
+      return {
+        ok: false,
+        status: 401,
+        reason: `the token was not accepted${status?.error ? `: ${status.error}` : ''}`,
+      };
     const username = status.user.username;
     if (!this.#allowed.has(username)) return { ok: false, status: 403, reason: `${username} is not an attestor agent` };
     const node = status.user.extra?.[NODE_NAME_EXTRA]?.[0];
-    if (!node) return { ok: false, status: 403, reason: 'the token is not bound to a pod on a node (use a projected service account token)' };
+    if (!node)
+      return {
+        ok: false,
+        status: 403,
+        reason: 'the token is not bound to a pod on a node (use a projected service account token)',
+      };
     return { ok: true, username, node };
   }
 }

@@ -11,9 +11,9 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { toPem } from '../attestation/pem.ts';
 import { parseSnpReport } from '../attestation/snp/index.ts';
 import { ParseError } from '../attestation/verdict.ts';
-import { toPem } from '../attestation/pem.ts';
 
 export function snpCertificatesFromDir(dir: string): (report: Uint8Array) => string | undefined {
   return (reportBytes) => {

@@ -10,15 +10,24 @@
  * a bad nonce, or comes too fast is answered with a CoordinatorError (4xx) before anything is
  * appraised or written. Decisions about one node are serialised.
  */
-import type * as k8s from '@kubernetes/client-node';
+
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
 import * as jose from 'jose';
-import { parseDuration } from '../api/duration.ts';
-import { DEFAULT_EVIDENCE_MAX_AGE, DEFAULT_REATTESTATION_INTERVAL, type Manifest } from '../api/manifest.ts';
 import { API_VERSION } from '../api/common.ts';
-import { gpuNode, type GpuResourceSlice } from '../api/gpu-node.ts';
+import { parseDuration } from '../api/duration.ts';
+import { type GpuResourceSlice, gpuNode } from '../api/gpu-node.ts';
+import { DEFAULT_EVIDENCE_MAX_AGE, DEFAULT_REATTESTATION_INTERVAL, type Manifest } from '../api/manifest.ts';
 import { NODE_ATTESTATION_KIND, type NodeAttestation, type NodeAttestationStatus } from '../api/node-attestation.ts';
-import { appraiseNode, type NodeAppraisalContext, type NodeClaims, type NodeCollateral, type NodeEvidence, type NodeExpectation, type NodeTrust } from '../attestation/node-appraisal.ts';
+import {
+  appraiseNode,
+  type NodeAppraisalContext,
+  type NodeClaims,
+  type NodeCollateral,
+  type NodeEvidence,
+  type NodeExpectation,
+  type NodeTrust,
+} from '../attestation/node-appraisal.ts';
 import { VerificationCache } from '../attestation/nvidia/index.ts';
 import { SnpEndorsementCache } from '../attestation/snp/index.ts';
 import { TdxVerifierCache } from '../attestation/tdx/index.ts';
@@ -31,12 +40,22 @@ import { GrantSigner } from './grants.ts';
 import { IdentityRegistry } from './identity-registry.ts';
 import { defaultSpreadMs, ManifestWatch } from './manifest-watch.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
-import { DEFAULT_NONCES_PER_NODE, NonceStore } from './nonces.ts';
 import type { AttestationStore } from './node-attestation-store.ts';
-import { NodeEvents, type EventSink } from './node-events.ts';
-import { evidenceDigest, reportDataFor, type ActivationReport, type ActivationResponse, type AttestResponse, type EvidenceRequest, type GrantClaims, type NonceResponse, type WatchResponse } from './protocol.ts';
+import { type EventSink, NodeEvents } from './node-events.ts';
+import { DEFAULT_NONCES_PER_NODE, NonceStore } from './nonces.ts';
+import {
+  type ActivationReport,
+  type ActivationResponse,
+  type AttestResponse,
+  type EvidenceRequest,
+  evidenceDigest,
+  type GrantClaims,
+  type NonceResponse,
+  reportDataFor,
+  type WatchResponse,
+} from './protocol.ts';
 import { KeyedRateLimiter, type RateLimit } from './rate-limiter.ts';
-import { retainable, type RetainedEvidence } from './retained-evidence.ts';
+import { type RetainedEvidence, retainable } from './retained-evidence.ts';
 import { activatedStatus, manifestChangedStatus, summarise, verdictStatus } from './status.ts';
 
 export interface CoordinatorTrust {
@@ -47,7 +66,10 @@ export interface CoordinatorTrust {
    * Completes the production collateral for one node's evidence (the vendor collateral cache,
    * src/collateral): awaited before appraisal, its notes logged. Absent: productionCollateral alone.
    */
-  prepareProductionCollateral?: (evidence: NodeEvidence, base: NodeCollateral | undefined) => Promise<{ collateral: NodeCollateral; notes: string[] }>;
+  prepareProductionCollateral?: (
+    evidence: NodeEvidence,
+    base: NodeCollateral | undefined,
+  ) => Promise<{ collateral: NodeCollateral; notes: string[] }>;
   /** Generated roots of simulated evidence: used only while the active Manifest accepts simulated evidence. */
   simulated?: NodeTrust;
   simulatedCollateral?: NodeCollateral;
@@ -118,7 +140,9 @@ interface CurrentVerdict {
   manifestHash: string;
 }
 
-type Decision = { accepted: true; grant?: { token: string; expiresAt: Date } } | { accepted: false; reasons: readonly Reason[] };
+type Decision =
+  | { accepted: true; grant?: { token: string; expiresAt: Date } }
+  | { accepted: false; reasons: readonly Reason[] };
 
 export class Coordinator {
   readonly #deps: CoordinatorDeps;
@@ -149,7 +173,10 @@ export class Coordinator {
     this.#signer = signer;
     this.#now = deps.now ?? (() => new Date());
     this.#log = deps.log.child({ component: 'coordinator' });
-    this.#identities = new IdentityRegistry({ nodeAttestations: deps.nodeAttestations, nodeExists: (name) => deps.nodes.get(name) !== undefined });
+    this.#identities = new IdentityRegistry({
+      nodeAttestations: deps.nodeAttestations,
+      nodeExists: (name) => deps.nodes.get(name) !== undefined,
+    });
     this.#watch = new ManifestWatch({
       active: () => selectActiveManifest(deps.manifests.list())?.status?.hash,
       spreadMs: () => defaultSpreadMs(deps.nodeAttestations.list().length),
@@ -180,7 +207,11 @@ export class Coordinator {
     const decision = (kind === 'watch' ? this.#watchLimiter : this.#requestLimiter).take(node, this.#now());
     if (decision.allowed) return;
     this.#deps.metrics?.rateLimited.inc({ kind });
-    throw new CoordinatorError(429, `too many requests from node ${node}; retry later`, Math.ceil(decision.retryAfterMs / 1000));
+    throw new CoordinatorError(
+      429,
+      `too many requests from node ${node}; retry later`,
+      Math.ceil(decision.retryAfterMs / 1000),
+    );
   }
 
   #active(): Manifest {
@@ -213,7 +244,8 @@ export class Coordinator {
     const manifest = this.#active();
     const node = this.#gpuNode(nodeName);
     const decoded = decodeRequest(request);
-    if ('error' in decoded) throw this.#unappraised(new CoordinatorError(400, `[coordinator.request] ${decoded.error}`));
+    if ('error' in decoded)
+      throw this.#unappraised(new CoordinatorError(400, `[coordinator.request] ${decoded.error}`));
     const nonceCheck = this.#nonces.take(request.nonce, nodeName, this.#now());
     if (!nonceCheck.ok) throw this.#unappraised(new CoordinatorError(409, `[coordinator.nonce] ${nonceCheck.reason}`));
 
@@ -221,7 +253,12 @@ export class Coordinator {
       const now = this.#now();
       // The devices this node's GPU UUIDs were verified as before bind the evidence (node-appraisal.ts).
       const known = await this.#deps.store.ensure(node);
-      const expectation: NodeExpectation = { reportData: reportDataFor(decoded.nonce, decoded.agentKeySpki), nonce: decoded.nonce, gpuCount: gpuNode(node, this.#deps.resourceSlices?.list() ?? []).gpus, gpuBindings: known.status?.gpuBindings ?? [] };
+      const expectation: NodeExpectation = {
+        reportData: reportDataFor(decoded.nonce, decoded.agentKeySpki),
+        nonce: decoded.nonce,
+        gpuCount: gpuNode(node, this.#deps.resourceSlices?.list() ?? []).gpus,
+        gpuBindings: known.status?.gpuBindings ?? [],
+      };
       const retained: RetainedEvidence = {
         evidence: decoded.evidence,
         expectation,
@@ -232,12 +269,29 @@ export class Coordinator {
       };
       const { verdict, simulated } = await this.#appraise(retained.evidence, expectation, manifest, now);
       const expiresAt = new Date(now.getTime() + reattestationMs(manifest));
-      const decision = await this.#decide(node, retained, verdict, simulated, manifest, now, expiresAt, 'attest', known);
+      const decision = await this.#decide(
+        node,
+        retained,
+        verdict,
+        simulated,
+        manifest,
+        now,
+        expiresAt,
+        'attest',
+        known,
+      );
       this.#deps.metrics?.attestations.inc({ result: decision.accepted ? 'accepted' : 'refused' });
       this.#deps.metrics?.appraisalSeconds.observe((performance.now() - started) / 1000);
       const manifestHash = manifest.status!.hash!;
-      if (!decision.accepted) return { accepted: false, reasons: decision.reasons.map((r) => `[${r.check}] ${r.message}`), manifestHash };
-      return { accepted: true, grant: decision.grant!.token, expiresAt: expiresAt.toISOString(), reattestAfterSeconds: Math.max(15, Math.floor(reattestationMs(manifest) / 2000)), manifestHash };
+      if (!decision.accepted)
+        return { accepted: false, reasons: decision.reasons.map((r) => `[${r.check}] ${r.message}`), manifestHash };
+      return {
+        accepted: true,
+        grant: decision.grant!.token,
+        expiresAt: expiresAt.toISOString(),
+        reattestAfterSeconds: Math.max(15, Math.floor(reattestationMs(manifest) / 2000)),
+        manifestHash,
+      };
     });
   }
 
@@ -251,12 +305,25 @@ export class Coordinator {
    * the node holds, its retained evidence, its pending grants, status, an Event and a grant.
    * Between the identity check and the hold nothing awaits, so two nodes cannot both take one GPU.
    */
-  async #decide(node: k8s.V1Node, retained: RetainedEvidence, verdict: Verdict<NodeClaims>, simulated: boolean, manifest: Manifest, now: Date, expiresAt: Date, cause: 'attest' | 'reappraisal', previous?: NodeAttestation): Promise<Decision> {
+  async #decide(
+    node: k8s.V1Node,
+    retained: RetainedEvidence,
+    verdict: Verdict<NodeClaims>,
+    simulated: boolean,
+    manifest: Manifest,
+    now: Date,
+    expiresAt: Date,
+    cause: 'attest' | 'reappraisal',
+    previous?: NodeAttestation,
+  ): Promise<Decision> {
     const name = node.metadata!.name!;
     const manifestHash = manifest.status!.hash!;
     const authentic = retainable(verdict.reasons);
     const identity = evidenceIdentity(retained.evidence, verdict.claims);
-    const reasons = [...verdict.reasons, ...(authentic ? this.#identities.conflicts(name, identity.identifiers, now) : [])];
+    const reasons = [
+      ...verdict.reasons,
+      ...(authentic ? this.#identities.conflicts(name, identity.identifiers, now) : []),
+    ];
     const accepted = reasons.length === 0;
     if (accepted) this.#identities.hold(name, identity.identifiers, expiresAt);
     else this.#identities.release(name);
@@ -272,11 +339,16 @@ export class Coordinator {
     const facts = { accepted, claims: verdict.claims, reasons, manifestHash, simulated, now, expiresAt, identity };
     try {
       const known = previous ?? (await this.#deps.store.ensure(node));
-      await this.#deps.store.updateStatus(name, (current) => {
-        if (keepsActivation && current) return manifestChangedStatus(current, manifestHash, [], now);
-        if (cause === 'reappraisal' && !accepted && current) return manifestChangedStatus(verdictStatus(current, facts), manifestHash, reasons, now);
-        return verdictStatus(current, facts);
-      }, known);
+      await this.#deps.store.updateStatus(
+        name,
+        (current) => {
+          if (keepsActivation && current) return manifestChangedStatus(current, manifestHash, [], now);
+          if (cause === 'reappraisal' && !accepted && current)
+            return manifestChangedStatus(verdictStatus(current, facts), manifestHash, reasons, now);
+          return verdictStatus(current, facts);
+        },
+        known,
+      );
     } catch (err) {
       // Nothing was recorded: hold nothing on the strength of it.
       this.#identities.release(name);
@@ -286,9 +358,16 @@ export class Coordinator {
 
     const wasAttested = previous?.status?.conditions?.find((c) => c.type === 'Attested')?.status === 'True';
     if (!accepted) {
-      const message = cause === 'attest' ? `evidence refused: ${summarise(reasons)}` : `the node no longer meets Manifest ${manifestHash}: ${summarise(reasons)}`;
-      this.#log.warn({ node: name, reasons: reasons.map((r) => r.check), manifest: manifestHash, cause }, cause === 'attest' ? 'node evidence refused' : 'node evidence refused on re-appraisal');
-      if (cause === 'attest' || wasAttested) await this.#event(name, 'Warning', cause === 'attest' ? 'AttestationRefused' : 'ManifestChanged', message, now);
+      const message =
+        cause === 'attest'
+          ? `evidence refused: ${summarise(reasons)}`
+          : `the node no longer meets Manifest ${manifestHash}: ${summarise(reasons)}`;
+      this.#log.warn(
+        { node: name, reasons: reasons.map((r) => r.check), manifest: manifestHash, cause },
+        cause === 'attest' ? 'node evidence refused' : 'node evidence refused on re-appraisal',
+      );
+      if (cause === 'attest' || wasAttested)
+        await this.#event(name, 'Warning', cause === 'attest' ? 'AttestationRefused' : 'ManifestChanged', message, now);
       return { accepted: false, reasons };
     }
     if (keepsActivation) {
@@ -297,13 +376,28 @@ export class Coordinator {
     }
     const gpus = retained.evidence.gpus.map((g) => g.uuid);
     const grant = await this.#issueGrant(name, gpus, retained, manifestHash, now);
-    this.#log.info({ node: name, gpus: gpus.length, manifest: manifestHash, simulated, cause }, 'node evidence accepted; grant issued');
+    this.#log.info(
+      { node: name, gpus: gpus.length, manifest: manifestHash, simulated, cause },
+      'node evidence accepted; grant issued',
+    );
     const how = cause === 'attest' ? '' : ' on re-appraisal of its last evidence';
-    await this.#event(name, simulated ? 'Warning' : 'Normal', 'Attested', `CVM and ${gpus.length} GPUs verified against Manifest ${manifestHash}${how}${simulated ? ' with SIMULATED evidence (development only)' : ''}; activation grant issued`, now);
+    await this.#event(
+      name,
+      simulated ? 'Warning' : 'Normal',
+      'Attested',
+      `CVM and ${gpus.length} GPUs verified against Manifest ${manifestHash}${how}${simulated ? ' with SIMULATED evidence (development only)' : ''}; activation grant issued`,
+      now,
+    );
     return { accepted: true, grant };
   }
 
-  async #issueGrant(node: string, gpus: string[], retained: RetainedEvidence, manifestHash: string, now: Date): Promise<{ token: string; expiresAt: Date }> {
+  async #issueGrant(
+    node: string,
+    gpus: string[],
+    retained: RetainedEvidence,
+    manifestHash: string,
+    now: Date,
+  ): Promise<{ token: string; expiresAt: Date }> {
     const { token, claims } = await this.#signer.sign({
       node,
       gpus,
@@ -328,11 +422,17 @@ export class Coordinator {
   async activate(nodeName: string, jws: string): Promise<ActivationResponse> {
     let reportPayload: ActivationReport;
     try {
-      reportPayload = JSON.parse(new TextDecoder().decode(jose.base64url.decode(jws.split('.')[1] ?? ''))) as ActivationReport;
+      reportPayload = JSON.parse(
+        new TextDecoder().decode(jose.base64url.decode(jws.split('.')[1] ?? '')),
+      ) as ActivationReport;
     } catch {
-      throw new CoordinatorError(400, '[coordinator.request] the activation report is not a compact JWS with a JSON payload');
+      throw new CoordinatorError(
+        400,
+        '[coordinator.request] the activation report is not a compact JWS with a JSON payload',
+      );
     }
-    if (!reportPayload || typeof reportPayload !== 'object') throw new CoordinatorError(400, '[coordinator.request] the activation report is not a JSON object');
+    if (!reportPayload || typeof reportPayload !== 'object')
+      throw new CoordinatorError(400, '[coordinator.request] the activation report is not a JSON object');
     return this.#serially(nodeName, async () => {
       const now = this.#now();
       let grant: GrantClaims;
@@ -343,23 +443,41 @@ export class Coordinator {
       }
       if (grant.sub !== nodeName) return this.#activationRefused(nodeName, `the grant is for node ${grant.sub}`, now);
       const pending = this.#pending.get(grant.jti);
-      if (!pending) return this.#activationRefused(nodeName, 'the grant was already used, was withdrawn by a later verdict, or is unknown to this Coordinator', now);
+      if (!pending)
+        return this.#activationRefused(
+          nodeName,
+          'the grant was already used, was withdrawn by a later verdict, or is unknown to this Coordinator',
+          now,
+        );
       try {
         const key = await jose.importJWK(pending.agentKey, 'ES256');
         await jose.compactVerify(jws, key, { algorithms: ['ES256'] });
       } catch {
-        return this.#activationRefused(nodeName, 'the activation report is not signed by the key bound to the evidence', now);
+        return this.#activationRefused(
+          nodeName,
+          'the activation report is not signed by the key bound to the evidence',
+          now,
+        );
       }
       this.#pending.delete(grant.jti);
       const gpus = Array.isArray(reportPayload.gpus) ? reportPayload.gpus.map(String) : [];
       if (gpus.length !== grant.gpus.length || !grant.gpus.every((g) => gpus.includes(g))) {
-        return this.#activationRefused(nodeName, `the report covers GPUs ${gpus.join(',')} but the grant ${grant.gpus.join(',')}`, now);
+        return this.#activationRefused(
+          nodeName,
+          `the report covers GPUs ${gpus.join(',')} but the grant ${grant.gpus.join(',')}`,
+          now,
+        );
       }
       const active = this.#active();
-      if (active.status!.hash !== grant.manifest) return this.#activationRefused(nodeName, 'the active Manifest changed since the grant was issued', now);
+      if (active.status!.hash !== grant.manifest)
+        return this.#activationRefused(nodeName, 'the active Manifest changed since the grant was issued', now);
       const current = this.#current.get(nodeName);
       if (current?.digest !== grant.evidence || current.manifestHash !== grant.manifest) {
-        return this.#activationRefused(nodeName, 'the node\'s current verdict is not the acceptance of the evidence this grant was issued for', now);
+        return this.#activationRefused(
+          nodeName,
+          "the node's current verdict is not the acceptance of the evidence this grant was issued for",
+          now,
+        );
       }
       const ready = reportPayload.gpusReady === true;
       let recorded = false;
@@ -367,14 +485,31 @@ export class Coordinator {
         recorded = isAttestedUnder(status, grant.manifest);
         return recorded ? activatedStatus(status!, grant.gpus, ready, now) : undefined;
       });
-      if (!recorded) return this.#activationRefused(nodeName, 'the NodeAttestation does not record an accepted verdict under the grant\'s Manifest', now);
+      if (!recorded)
+        return this.#activationRefused(
+          nodeName,
+          "the NodeAttestation does not record an accepted verdict under the grant's Manifest",
+          now,
+        );
       if (!ready) {
-        await this.#event(nodeName, 'Warning', 'ActivationFailed', 'the agent read back GPUs not ready after activation', now);
+        await this.#event(
+          nodeName,
+          'Warning',
+          'ActivationFailed',
+          'the agent read back GPUs not ready after activation',
+          now,
+        );
         return { activated: false, reason: 'GPUs not ready after activation' };
       }
       this.#deps.metrics?.activations.inc({ result: 'activated' });
       this.#log.info({ node: nodeName, gpus: grant.gpus.length }, 'GPUs activated');
-      await this.#event(nodeName, 'Normal', 'GPUsActivated', `${grant.gpus.length} GPUs activated for confidential work`, now);
+      await this.#event(
+        nodeName,
+        'Normal',
+        'GPUsActivated',
+        `${grant.gpus.length} GPUs activated for confidential work`,
+        now,
+      );
       return { activated: true };
     });
   }
@@ -409,7 +544,10 @@ export class Coordinator {
       const name = na.metadata.name!;
       if (!na.status || na.status.manifestHash === hash) continue;
       const retained = this.#retained.get(name);
-      const young = retained !== undefined && now.getTime() - retained.collectedAt.getTime() < maxAgeMs && retained.collectedAt.getTime() + reattestationMs(manifest) > now.getTime();
+      const young =
+        retained !== undefined &&
+        now.getTime() - retained.collectedAt.getTime() < maxAgeMs &&
+        retained.collectedAt.getTime() + reattestationMs(manifest) > now.getTime();
       if (!young) this.#retained.delete(name);
       const wasAttested = na.status.conditions?.find((c) => c.type === 'Attested')?.status === 'True';
       if (young || wasAttested) targets.push(name);
@@ -427,7 +565,10 @@ export class Coordinator {
     this.#watch.end(hash);
   }
 
-  async #reappraiseNode(name: string, manifest: Manifest): Promise<{ manifestHash: string; attested?: boolean; grant?: string } | undefined> {
+  async #reappraiseNode(
+    name: string,
+    manifest: Manifest,
+  ): Promise<{ manifestHash: string; attested?: boolean; grant?: string } | undefined> {
     const hash = manifest.status!.hash!;
     const node = this.#deps.nodes.get(name);
     const previous = await this.#deps.store.get(name);
@@ -439,20 +580,50 @@ export class Coordinator {
       this.#identities.release(name);
       this.#current.delete(name);
       this.#dropGrants(name);
-      await this.#deps.store.updateStatus(name, (current) => (current && current.manifestHash !== hash ? manifestChangedStatus(current, hash, undefined, now) : undefined), previous);
+      await this.#deps.store.updateStatus(
+        name,
+        (current) =>
+          current && current.manifestHash !== hash ? manifestChangedStatus(current, hash, undefined, now) : undefined,
+        previous,
+      );
       this.#log.warn({ node: name, manifest: hash }, 'node must attest again: no recent evidence to appraise');
-      await this.#event(name, 'Warning', 'ManifestChanged', `Manifest ${hash} is now active: the node must attest again`, now);
+      await this.#event(
+        name,
+        'Warning',
+        'ManifestChanged',
+        `Manifest ${hash} is now active: the node must attest again`,
+        now,
+      );
       this.#deps.metrics?.reappraisals.inc({ result: 'no-evidence' });
       return { manifestHash: hash, attested: false };
     }
     const { verdict, simulated } = await this.#appraise(retained.evidence, retained.expectation, manifest, now);
     const expiresAt = new Date(retained.collectedAt.getTime() + reattestationMs(manifest));
-    const decision = await this.#decide(node, retained, verdict, simulated, manifest, now, expiresAt, 'reappraisal', previous);
+    const decision = await this.#decide(
+      node,
+      retained,
+      verdict,
+      simulated,
+      manifest,
+      now,
+      expiresAt,
+      'reappraisal',
+      previous,
+    );
     this.#deps.metrics?.reappraisals.inc({ result: decision.accepted ? 'accepted' : 'refused' });
-    return { manifestHash: hash, attested: decision.accepted, ...(decision.accepted && decision.grant ? { grant: decision.grant.token } : {}) };
+    return {
+      manifestHash: hash,
+      attested: decision.accepted,
+      ...(decision.accepted && decision.grant ? { grant: decision.grant.token } : {}),
+    };
   }
 
-  async #appraise(evidence: NodeEvidence, expectation: NodeExpectation, manifest: Manifest, at: Date): Promise<{ verdict: Verdict<NodeClaims>; simulated: boolean }> {
+  async #appraise(
+    evidence: NodeEvidence,
+    expectation: NodeExpectation,
+    manifest: Manifest,
+    at: Date,
+  ): Promise<{ verdict: Verdict<NodeClaims>; simulated: boolean }> {
     const base: Omit<NodeAppraisalContext, 'trust' | 'collateral'> = {
       referenceValues: manifest.spec.referenceValues,
       policyHashes: manifest.spec.policies.map((p) => p.hash),
@@ -467,13 +638,20 @@ export class Coordinator {
       collateral = prepared.collateral;
     }
     const production = await appraiseNode(evidence, expectation, { ...base, trust: trust.production, collateral });
-    if (production.verified || !manifest.spec.development?.acceptSimulatedEvidence || !trust.simulated) return { verdict: production, simulated: false };
-    const simulated = await appraiseNode(evidence, expectation, { ...base, trust: trust.simulated, collateral: trust.simulatedCollateral });
+    if (production.verified || !manifest.spec.development?.acceptSimulatedEvidence || !trust.simulated)
+      return { verdict: production, simulated: false };
+    const simulated = await appraiseNode(evidence, expectation, {
+      ...base,
+      trust: trust.simulated,
+      collateral: trust.simulatedCollateral,
+    });
     // A refusal under simulated roots explains less than one under the real roots, unless the
     // evidence was simulated: then its reasons are the useful ones.
     const chainChecks = /chain|signature|root|anchor|certificate/;
     const simulatedChainOk = !simulated.reasons.some((r) => chainChecks.test(r.check));
-    return simulated.verified || simulatedChainOk ? { verdict: simulated, simulated: true } : { verdict: production, simulated: false };
+    return simulated.verified || simulatedChainOk
+      ? { verdict: simulated, simulated: true }
+      : { verdict: production, simulated: false };
   }
 
   async #activationRefused(node: string, message: string, now: Date): Promise<ActivationResponse> {
@@ -484,7 +662,14 @@ export class Coordinator {
   }
 
   async #event(node: string, type: EventType, reason: string, message: string, now: Date): Promise<void> {
-    await this.#events.record(node, { apiVersion: API_VERSION, kind: NODE_ATTESTATION_KIND, name: node }, type, reason, message, now);
+    await this.#events.record(
+      node,
+      { apiVersion: API_VERSION, kind: NODE_ATTESTATION_KIND, name: node },
+      type,
+      reason,
+      message,
+      now,
+    );
   }
 
   /** Runs decisions about one node one after another (an attestation, an activation, a re-appraisal). */
@@ -529,31 +714,59 @@ function reattestationMs(manifest: Manifest): number {
 
 function isActivated(status: NodeAttestationStatus | undefined): boolean {
   const conditions = status?.conditions ?? [];
-  return conditions.find((c) => c.type === 'Attested')?.status === 'True' && conditions.find((c) => c.type === 'GPUsActivated')?.status === 'True';
+  return (
+    conditions.find((c) => c.type === 'Attested')?.status === 'True' &&
+    conditions.find((c) => c.type === 'GPUsActivated')?.status === 'True'
+  );
 }
 
 function isAttestedUnder(status: NodeAttestationStatus | undefined, manifestHash: string): boolean {
-  return status?.manifestHash === manifestHash && status.conditions?.find((c) => c.type === 'Attested')?.status === 'True';
+  return (
+    status?.manifestHash === manifestHash && status.conditions?.find((c) => c.type === 'Attested')?.status === 'True'
+  );
 }
 
-
-type Decoded = { evidence: NodeEvidence; nonce: Uint8Array; agentKey: Record<string, unknown>; agentKeySpki: Uint8Array } | { error: string };
+type Decoded =
+  | { evidence: NodeEvidence; nonce: Uint8Array; agentKey: Record<string, unknown>; agentKeySpki: Uint8Array }
+  | { error: string };
 
 /** Checks the request's shape and decodes it. */
 function decodeRequest(request: EvidenceRequest): Decoded {
   if (!request || typeof request !== 'object') return { error: 'the body is not an evidence request' };
-  if (typeof request.nonce !== 'string' || !/^[0-9a-f]{64}$/.test(request.nonce)) return { error: 'nonce: expected 32 bytes of lower-case hex' };
+  if (typeof request.nonce !== 'string' || !/^[0-9a-f]{64}$/.test(request.nonce))
+    return { error: 'nonce: expected 32 bytes of lower-case hex' };
   const key = request.agentKey;
-  if (!key || typeof key !== 'object' || key.kty !== 'EC' || key.crv !== 'P-256' || typeof key.x !== 'string' || typeof key.y !== 'string' || 'd' in key) {
+  if (
+    !key ||
+    typeof key !== 'object' ||
+    key.kty !== 'EC' ||
+    key.crv !== 'P-256' ||
+    typeof key.x !== 'string' ||
+    typeof key.y !== 'string' ||
+    'd' in key
+  ) {
     return { error: 'agentKey: expected a public P-256 JWK' };
   }
   const cvm = request.cvm;
-  if (!cvm || (cvm.platform !== 'snp' && cvm.platform !== 'tdx') || typeof cvm.report !== 'string' || (cvm.auxblob !== undefined && typeof cvm.auxblob !== 'string')) {
+  if (
+    !cvm ||
+    (cvm.platform !== 'snp' && cvm.platform !== 'tdx') ||
+    typeof cvm.report !== 'string' ||
+    (cvm.auxblob !== undefined && typeof cvm.auxblob !== 'string')
+  ) {
     return { error: 'cvm: expected {platform: snp|tdx, report: base64, auxblob?: base64}' };
   }
-  if (!Array.isArray(request.gpus) || request.gpus.length > 16) return { error: 'gpus: expected a list of at most 16 GPU reports' };
+  if (!Array.isArray(request.gpus) || request.gpus.length > 16)
+    return { error: 'gpus: expected a list of at most 16 GPU reports' };
   for (const [i, g] of request.gpus.entries()) {
-    if (!g || typeof g.uuid !== 'string' || g.uuid.length > 64 || typeof g.report !== 'string' || typeof g.certificateChain !== 'string') return { error: `gpus[${i}]: expected {uuid, report: base64, certificateChain: PEM}` };
+    if (
+      !g ||
+      typeof g.uuid !== 'string' ||
+      g.uuid.length > 64 ||
+      typeof g.report !== 'string' ||
+      typeof g.certificateChain !== 'string'
+    )
+      return { error: `gpus[${i}]: expected {uuid, report: base64, certificateChain: PEM}` };
   }
   let spki: Uint8Array;
   try {

@@ -71,7 +71,11 @@ export function identifierKey(id: EvidenceIdentifier): string {
 }
 
 function snpLaunch(reportId: string): EvidenceIdentifier {
-  return { kind: 'snp-launch', value: reportId, label: `the SEV-SNP CVM launch with REPORT_ID ${reportId.slice(0, 16)}…` };
+  return {
+    kind: 'snp-launch',
+    value: reportId,
+    label: `the SEV-SNP CVM launch with REPORT_ID ${reportId.slice(0, 16)}…`,
+  };
 }
 
 function gpuUuid(uuid: string): EvidenceIdentifier {

@@ -53,7 +53,9 @@ export class GrantSigner {
       manifest: request.manifest,
       cnf: { jkt: request.agentKeyThumbprint },
     };
-    const token = await new jose.SignJWT({ ...claims }).setProtectedHeader({ alg: 'ES256', kid: this.#kid, typ: 'attestor-grant+jwt' }).sign(this.#privateKey);
+    const token = await new jose.SignJWT({ ...claims })
+      .setProtectedHeader({ alg: 'ES256', kid: this.#kid, typ: 'attestor-grant+jwt' })
+      .sign(this.#privateKey);
     return { token, claims };
   }
 
@@ -74,7 +76,12 @@ export async function verifyGrant(token: string, keys: jose.JWTVerifyGetKey, now
     requiredClaims: ['sub', 'jti', 'exp', 'iat'],
   });
   const claims = payload as unknown as GrantClaims;
-  if (!Array.isArray(claims.gpus) || typeof claims.evidence !== 'string' || typeof claims.manifest !== 'string' || typeof claims.cnf?.jkt !== 'string') {
+  if (
+    !Array.isArray(claims.gpus) ||
+    typeof claims.evidence !== 'string' ||
+    typeof claims.manifest !== 'string' ||
+    typeof claims.cnf?.jkt !== 'string'
+  ) {
     throw new Error('grant lacks gpus, evidence, manifest or cnf claims');
   }
   return claims;

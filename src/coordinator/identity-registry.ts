@@ -10,8 +10,8 @@
  * precedence over it.
  */
 import type { NodeAttestation } from '../api/node-attestation.ts';
-import { reason, type Reason } from '../attestation/verdict.ts';
-import { identifierKey, identifiersFromStatus, type EvidenceIdentifier } from './evidence-identity.ts';
+import { type Reason, reason } from '../attestation/verdict.ts';
+import { type EvidenceIdentifier, identifierKey, identifiersFromStatus } from './evidence-identity.ts';
 
 export interface IdentityRegistryDeps {
   /** The NodeAttestations as the informer sees them. */
@@ -54,7 +54,12 @@ export class IdentityRegistry {
         const mine = wanted.get(identifierKey(id));
         if (!mine) continue;
         wanted.delete(identifierKey(id));
-        reasons.push(reason('coordinator.evidence.in-use', `${mine.label} is currently attested for node ${holder}: one CVM launch or GPU attests one node at a time`));
+        reasons.push(
+          reason(
+            'coordinator.evidence.in-use',
+            `${mine.label} is currently attested for node ${holder}: one CVM launch or GPU attests one node at a time`,
+          ),
+        );
       }
     }
     return reasons;

@@ -11,12 +11,46 @@ export class CoordinatorMetrics {
   readonly reappraisals: Counter<'result'>;
 
   constructor(registry: Registry) {
-    this.attestations = new Counter({ name: 'attestor_coordinator_attestations_total', help: 'Node evidence submissions by result (accepted, refused)', labelNames: ['result'], registers: [registry] });
-    this.activations = new Counter({ name: 'attestor_coordinator_activations_total', help: 'GPU activation reports by result', labelNames: ['result'], registers: [registry] });
-    this.appraisalSeconds = new Histogram({ name: 'attestor_coordinator_appraisal_duration_seconds', help: 'Time to verify and appraise one node\'s evidence', buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5], registers: [registry] });
-    this.requests = new Counter({ name: 'attestor_coordinator_requests_total', help: 'Coordinator API requests by path and HTTP status', labelNames: ['path', 'code'], registers: [registry] });
-    this.rateLimited = new Counter({ name: 'attestor_coordinator_rate_limited_total', help: 'Agent requests refused with 429 because their node exceeded its rate (request, watch)', labelNames: ['kind'], registers: [registry] });
-    this.eventsSuppressed = new Counter({ name: 'attestor_coordinator_events_suppressed_total', help: 'Events about a node not recorded because the node exceeded its Event rate', registers: [registry] });
-    this.reappraisals = new Counter({ name: 'attestor_coordinator_reappraisals_total', help: 'Re-appraisals of retained node evidence after a change of the active Manifest, by result (accepted, refused, no-evidence)', labelNames: ['result'], registers: [registry] });
+    this.attestations = new Counter({
+      name: 'attestor_coordinator_attestations_total',
+      help: 'Node evidence submissions by result (accepted, refused)',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    this.activations = new Counter({
+      name: 'attestor_coordinator_activations_total',
+      help: 'GPU activation reports by result',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    this.appraisalSeconds = new Histogram({
+      name: 'attestor_coordinator_appraisal_duration_seconds',
+      help: "Time to verify and appraise one node's evidence",
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    });
+    this.requests = new Counter({
+      name: 'attestor_coordinator_requests_total',
+      help: 'Coordinator API requests by path and HTTP status',
+      labelNames: ['path', 'code'],
+      registers: [registry],
+    });
+    this.rateLimited = new Counter({
+      name: 'attestor_coordinator_rate_limited_total',
+      help: 'Agent requests refused with 429 because their node exceeded its rate (request, watch)',
+      labelNames: ['kind'],
+      registers: [registry],
+    });
+    this.eventsSuppressed = new Counter({
+      name: 'attestor_coordinator_events_suppressed_total',
+      help: 'Events about a node not recorded because the node exceeded its Event rate',
+      registers: [registry],
+    });
+    this.reappraisals = new Counter({
+      name: 'attestor_coordinator_reappraisals_total',
+      help: 'Re-appraisals of retained node evidence after a change of the active Manifest, by result (accepted, refused, no-evidence)',
+      labelNames: ['result'],
+      registers: [registry],
+    });
   }
 }

@@ -5,7 +5,12 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION } from '../api/common.ts';
-import { NODE_ATTESTATION_KIND, NODE_ATTESTATION_PLURAL, type NodeAttestation, type NodeAttestationStatus } from '../api/node-attestation.ts';
+import {
+  NODE_ATTESTATION_KIND,
+  NODE_ATTESTATION_PLURAL,
+  type NodeAttestation,
+  type NodeAttestationStatus,
+} from '../api/node-attestation.ts';
 
 const target = { group: GROUP, version: VERSION, plural: NODE_ATTESTATION_PLURAL };
 
@@ -13,7 +18,11 @@ const target = { group: GROUP, version: VERSION, plural: NODE_ATTESTATION_PLURAL
 export interface AttestationStore {
   get(name: string): Promise<NodeAttestation | undefined>;
   ensure(node: k8s.V1Node): Promise<NodeAttestation>;
-  updateStatus(name: string, update: (current: NodeAttestationStatus | undefined) => NodeAttestationStatus | undefined, known?: NodeAttestation): Promise<NodeAttestation | undefined>;
+  updateStatus(
+    name: string,
+    update: (current: NodeAttestationStatus | undefined) => NodeAttestationStatus | undefined,
+    known?: NodeAttestation,
+  ): Promise<NodeAttestation | undefined>;
 }
 
 export class NodeAttestationStore implements AttestationStore {
@@ -46,7 +55,9 @@ export class NodeAttestationStore implements AttestationStore {
           metadata: {
             name,
             labels: { 'app.kubernetes.io/managed-by': 'attestor' },
-            ownerReferences: [{ apiVersion: 'v1', kind: 'Node', name, uid: node.metadata!.uid!, blockOwnerDeletion: false }],
+            ownerReferences: [
+              { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata!.uid!, blockOwnerDeletion: false },
+            ],
           },
           spec: {},
         },
@@ -61,14 +72,22 @@ export class NodeAttestationStore implements AttestationStore {
    * Replaces the status with what `update` makes of the current one; retries on conflicts.
    * `known` (just read or created) saves the first read; a conflict reads again.
    */
-  async updateStatus(name: string, update: (current: NodeAttestationStatus | undefined) => NodeAttestationStatus | undefined, known?: NodeAttestation): Promise<NodeAttestation | undefined> {
+  async updateStatus(
+    name: string,
+    update: (current: NodeAttestationStatus | undefined) => NodeAttestationStatus | undefined,
+    known?: NodeAttestation,
+  ): Promise<NodeAttestation | undefined> {
     for (let attempt = 0; ; attempt++) {
       const current = attempt === 0 && known ? known : await this.get(name);
       if (!current) return undefined;
       const status = update(current.status);
       if (status === undefined) return current;
       try {
-        return (await this.#custom.replaceClusterCustomObjectStatus({ ...target, name, body: { ...current, status } })) as NodeAttestation;
+        return (await this.#custom.replaceClusterCustomObjectStatus({
+          ...target,
+          name,
+          body: { ...current, status },
+        })) as NodeAttestation;
       } catch (err) {
         if ((err as { code?: number }).code !== 409 || attempt >= 5) throw err;
       }

@@ -24,7 +24,14 @@ export class NodeEvents {
   }
 
   /** Records the Event unless the node spent its budget; returns whether it was recorded. */
-  async record(node: string, target: EventTarget, type: EventType, reason: string, message: string, now: Date): Promise<boolean> {
+  async record(
+    node: string,
+    target: EventTarget,
+    type: EventType,
+    reason: string,
+    message: string,
+    now: Date,
+  ): Promise<boolean> {
     if (!this.#limiter.take(node, now).allowed) {
       this.#suppressed();
       return false;

@@ -47,13 +47,15 @@ export class NonceStore {
    */
   take(nonce: string, node: string, now: Date): NonceCheck {
     const issued = this.#issued.get(nonce);
-    if (!issued) return { ok: false, reason: 'unknown nonce: not issued by this Coordinator, already used, or expired' };
+    if (!issued)
+      return { ok: false, reason: 'unknown nonce: not issued by this Coordinator, already used, or expired' };
     if (issued.node !== node) return { ok: false, reason: `the nonce was issued to node ${issued.node}, not ${node}` };
     this.#issued.delete(nonce);
     const own = this.#byNode.get(node) ?? [];
     own.splice(own.indexOf(nonce), 1);
     if (own.length === 0) this.#byNode.delete(node);
-    if (issued.expiresAt <= now.getTime()) return { ok: false, reason: `the nonce expired at ${new Date(issued.expiresAt).toISOString()}` };
+    if (issued.expiresAt <= now.getTime())
+      return { ok: false, reason: `the nonce expired at ${new Date(issued.expiresAt).toISOString()}` };
     return { ok: true, issuedAt: new Date(issued.issuedAt) };
   }
 

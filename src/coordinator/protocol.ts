@@ -111,7 +111,10 @@ export function reportDataFor(nonce: Uint8Array, agentKeySpkiDer: Uint8Array): U
 /** SHA-256 over the evidence as submitted, for the grant's `evidence` claim. */
 export function evidenceDigest(request: EvidenceRequest): string {
   const h = createHash('sha256');
-  h.update(request.nonce).update(request.cvm.platform).update(request.cvm.report).update(request.cvm.auxblob ?? '');
+  h.update(request.nonce)
+    .update(request.cvm.platform)
+    .update(request.cvm.report)
+    .update(request.cvm.auxblob ?? '');
   for (const gpu of request.gpus) h.update(gpu.uuid).update(gpu.report).update(gpu.certificateChain);
   return h.digest('hex');
 }

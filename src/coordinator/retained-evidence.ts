@@ -26,17 +26,21 @@ export interface RetainedEvidence {
 }
 
 /** Checks that compare authentic evidence with the Manifest's reference values and options. */
-const MANIFEST_COMPARISONS = new RegExp('^(' + [
-  'node\\.(cvm|gpu)\\.reference-values',
-  // Authentic evidence of a launch or GPU that another node holds: it may be released later.
-  'coordinator\\.evidence\\.in-use',
-  'snp\\.(measurement|host-data|vmpl|reference-values|product|signing-key\\.allowed|guest-svn|family-id|image-id|author-key|id-key)',
-  'snp\\.(policy|tcb\\.(reported|current|committed|launch|minimum)|firmware|platform-info|mitigation|id-block)(\\..+)?',
-  'tdx\\.(mrtd|mrconfigid|mrseam|mrowner|mrownerconfig|rtmr\\d?|xfam|tee-tcb-svn|tcb-status|qe-tcb-status|reference-values|qe-svn|pce-svn)',
-  'tdx\\.(td-attributes|collateral\\.missing)(\\..+)?',
-  'gpu\\.(arch|driver-version|vbios-version|fwid|measurement|rim\\.missing|rim\\.digest)',
-  'gpu\\.(mode|devtools|feature-flag)(\\..+)?',
-].join('|') + ')$');
+const MANIFEST_COMPARISONS = new RegExp(
+  '^(' +
+    [
+      'node\\.(cvm|gpu)\\.reference-values',
+      // Authentic evidence of a launch or GPU that another node holds: it may be released later.
+      'coordinator\\.evidence\\.in-use',
+      'snp\\.(measurement|host-data|vmpl|reference-values|product|signing-key\\.allowed|guest-svn|family-id|image-id|author-key|id-key)',
+      'snp\\.(policy|tcb\\.(reported|current|committed|launch|minimum)|firmware|platform-info|mitigation|id-block)(\\..+)?',
+      'tdx\\.(mrtd|mrconfigid|mrseam|mrowner|mrownerconfig|rtmr\\d?|xfam|tee-tcb-svn|tcb-status|qe-tcb-status|reference-values|qe-svn|pce-svn)',
+      'tdx\\.(td-attributes|collateral\\.missing)(\\..+)?',
+      'gpu\\.(arch|driver-version|vbios-version|fwid|measurement|rim\\.missing|rim\\.digest)',
+      'gpu\\.(mode|devtools|feature-flag)(\\..+)?',
+    ].join('|') +
+    ')$',
+);
 
 /** Whether evidence refused for these reasons (or accepted: none) is worth appraising again. */
 export function retainable(reasons: readonly Reason[]): boolean {

@@ -5,14 +5,25 @@
  * Replicas that are not the leader answer 503 so that agents retry (through the Service, on
  * another replica).
  */
-import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../observability/log.ts';
 import type { Authenticator } from './auth.ts';
-import { CoordinatorError, type Coordinator } from './coordinator.ts';
+import { type Coordinator, CoordinatorError } from './coordinator.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
-import { ACTIVATE_PATH, ATTEST_PATH, JWKS_PATH, MAX_ACTIVATION_BODY_BYTES, MAX_EVIDENCE_BODY_BYTES, MAX_NONCE_BODY_BYTES, MAX_WATCH_SECONDS, NONCE_PATH, WATCH_PATH } from './protocol.ts';
+import {
+  ACTIVATE_PATH,
+  ATTEST_PATH,
+  JWKS_PATH,
+  MAX_ACTIVATION_BODY_BYTES,
+  MAX_EVIDENCE_BODY_BYTES,
+  MAX_NONCE_BODY_BYTES,
+  MAX_WATCH_SECONDS,
+  NONCE_PATH,
+  WATCH_PATH,
+} from './protocol.ts';
 
 export interface CoordinatorServerOptions {
   host: string;
@@ -42,7 +53,9 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
   // Label values from a fixed set: anybody can request any path.
   const paths = new Set([NONCE_PATH, ATTEST_PATH, ACTIVATE_PATH, WATCH_PATH, JWKS_PATH]);
   app.use((req, res, next) => {
-    res.on('finish', () => options.metrics?.requests.inc({ path: paths.has(req.path) ? req.path : 'other', code: String(res.statusCode) }));
+    res.on('finish', () =>
+      options.metrics?.requests.inc({ path: paths.has(req.path) ? req.path : 'other', code: String(res.statusCode) }),
+    );
     next();
   });
 
@@ -52,45 +65,70 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
     return c;
   };
   /** Leader, caller, rate: in this order, and all before the body is read. */
-  const agent = (kind: 'request' | 'watch'): RequestHandler => wrap(async (req, res) => {
-    const coordinator = leader();
-    const caller = await options.authenticator.authenticate(req.header('authorization'));
-    if (!caller.ok) throw new CoordinatorError(caller.status, caller.reason);
-    coordinator.admit(caller.node, kind);
-    res.locals.caller = { node: caller.node, coordinator } satisfies Caller;
-  }, true);
+  const agent = (kind: 'request' | 'watch'): RequestHandler =>
+    wrap(async (req, res) => {
+      const coordinator = leader();
+      const caller = await options.authenticator.authenticate(req.header('authorization'));
+      if (!caller.ok) throw new CoordinatorError(caller.status, caller.reason);
+      coordinator.admit(caller.node, kind);
+      res.locals.caller = { node: caller.node, coordinator } satisfies Caller;
+    }, true);
   const body = (limit: number) => express.json({ limit });
   const caller = (res: Response): Caller => res.locals.caller as Caller;
 
   app.get(JWKS_PATH, (_req, res) => {
     res.json(leader().jwks);
   });
-  app.post(NONCE_PATH, agent('request'), body(MAX_NONCE_BODY_BYTES), wrap(async (_req, res) => {
-    const { node, coordinator } = caller(res);
-    res.json(coordinator.issueNonce(node));
-  }));
-  app.post(ATTEST_PATH, agent('request'), body(MAX_EVIDENCE_BODY_BYTES), wrap(async (req, res) => {
-    const { node, coordinator } = caller(res);
-    const result = await coordinator.attest(node, req.body);
-    res.status(result.accepted ? 200 : 403).json(result);
-  }));
-  app.post(ACTIVATE_PATH, agent('request'), body(MAX_ACTIVATION_BODY_BYTES), wrap(async (req, res) => {
-    const { node, coordinator } = caller(res);
-    if (typeof req.body?.report !== 'string') throw new CoordinatorError(400, '[coordinator.request] expected {"report": "<compact JWS>"}');
-    const result = await coordinator.activate(node, req.body.report);
-    res.status(result.activated ? 200 : 403).json(result);
-  }));
-  app.get(WATCH_PATH, agent('watch'), wrap(async (req, res) => {
-    const { node, coordinator } = caller(res);
-    const known = typeof req.query.manifest === 'string' ? req.query.manifest : '';
-    if (!/^[0-9a-f]{64}$/.test(known)) throw new CoordinatorError(400, '[coordinator.request] expected ?manifest=<the Manifest hash the agent attested under>');
-    const asked = Number(req.query.timeoutSeconds ?? MAX_WATCH_SECONDS);
-    const seconds = Number.isFinite(asked) ? Math.min(MAX_WATCH_SECONDS, Math.max(1, asked)) : MAX_WATCH_SECONDS;
-    const gone = new AbortController();
-    res.on('close', () => gone.abort());
-    const answer = await coordinator.watch(node, known, seconds * 1000, gone.signal);
-    if (!gone.signal.aborted) res.json(answer);
-  }));
+  app.post(
+    NONCE_PATH,
+    agent('request'),
+    body(MAX_NONCE_BODY_BYTES),
+    wrap(async (_req, res) => {
+      const { node, coordinator } = caller(res);
+      res.json(coordinator.issueNonce(node));
+    }),
+  );
+  app.post(
+    ATTEST_PATH,
+    agent('request'),
+    body(MAX_EVIDENCE_BODY_BYTES),
+    wrap(async (req, res) => {
+      const { node, coordinator } = caller(res);
+      const result = await coordinator.attest(node, req.body);
+      res.status(result.accepted ? 200 : 403).json(result);
+    }),
+  );
+  app.post(
+    ACTIVATE_PATH,
+    agent('request'),
+    body(MAX_ACTIVATION_BODY_BYTES),
+    wrap(async (req, res) => {
+      const { node, coordinator } = caller(res);
+      if (typeof req.body?.report !== 'string')
+        throw new CoordinatorError(400, '[coordinator.request] expected {"report": "<compact JWS>"}');
+      const result = await coordinator.activate(node, req.body.report);
+      res.status(result.activated ? 200 : 403).json(result);
+    }),
+  );
+  app.get(
+    WATCH_PATH,
+    agent('watch'),
+    wrap(async (req, res) => {
+      const { node, coordinator } = caller(res);
+      const known = typeof req.query.manifest === 'string' ? req.query.manifest : '';
+      if (!/^[0-9a-f]{64}$/.test(known))
+        throw new CoordinatorError(
+          400,
+          '[coordinator.request] expected ?manifest=<the Manifest hash the agent attested under>',
+        );
+      const asked = Number(req.query.timeoutSeconds ?? MAX_WATCH_SECONDS);
+      const seconds = Number.isFinite(asked) ? Math.min(MAX_WATCH_SECONDS, Math.max(1, asked)) : MAX_WATCH_SECONDS;
+      const gone = new AbortController();
+      res.on('close', () => gone.abort());
+      const answer = await coordinator.watch(node, known, seconds * 1000, gone.signal);
+      if (!gone.signal.aborted) res.json(answer);
+    }),
+  );
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof CoordinatorError) {
       if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));
@@ -113,10 +151,11 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

@@ -17,14 +17,24 @@ export function agentUsername(namespace: string): string {
 export async function ensureAgentServiceAccount(kubeConfig: k8s.KubeConfig, namespace: string): Promise<void> {
   const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   try {
-    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: AGENT_SERVICE_ACCOUNT, namespace, labels: { 'app.kubernetes.io/managed-by': 'attestor' } } } });
+    await core.createNamespacedServiceAccount({
+      namespace,
+      body: {
+        metadata: { name: AGENT_SERVICE_ACCOUNT, namespace, labels: { 'app.kubernetes.io/managed-by': 'attestor' } },
+      },
+    });
   } catch (err) {
     if ((err as { code?: number }).code !== 409) throw err;
   }
 }
 
 /** Creates the node's agent pod (kwok runs it) and returns a function that mints tokens bound to it. */
-export async function agentTokenSource(kubeConfig: k8s.KubeConfig, namespace: string, node: string, image = `registry.example/attestor@sha256:${'0'.repeat(64)}`): Promise<() => Promise<string>> {
+export async function agentTokenSource(
+  kubeConfig: k8s.KubeConfig,
+  namespace: string,
+  node: string,
+  image = `registry.example/attestor@sha256:${'0'.repeat(64)}`,
+): Promise<() => Promise<string>> {
   const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   const name = `attestor-agent-${node}`;
   let pod: k8s.V1Pod;
@@ -32,7 +42,11 @@ export async function agentTokenSource(kubeConfig: k8s.KubeConfig, namespace: st
     pod = await core.createNamespacedPod({
       namespace,
       body: {
-        metadata: { name, namespace, labels: { 'app.kubernetes.io/name': 'attestor-agent', 'app.kubernetes.io/managed-by': 'attestor' } },
+        metadata: {
+          name,
+          namespace,
+          labels: { 'app.kubernetes.io/name': 'attestor-agent', 'app.kubernetes.io/managed-by': 'attestor' },
+        },
         spec: {
           nodeName: node,
           serviceAccountName: AGENT_SERVICE_ACCOUNT,
@@ -46,14 +60,22 @@ export async function agentTokenSource(kubeConfig: k8s.KubeConfig, namespace: st
     if ((err as { code?: number }).code !== 409) throw err;
     pod = await core.readNamespacedPod({ name, namespace });
   }
-  await waitFor(async () => (await core.readNamespacedPod({ name, namespace })).spec?.nodeName === node, { description: `agent pod on ${node}` });
+  await waitFor(async () => (await core.readNamespacedPod({ name, namespace })).spec?.nodeName === node, {
+    description: `agent pod on ${node}`,
+  });
   let cached: { token: string; expires: number } | undefined;
   return async () => {
     if (cached && cached.expires > Date.now() + 60_000) return cached.token;
     const request = await core.createNamespacedServiceAccountToken({
       name: AGENT_SERVICE_ACCOUNT,
       namespace,
-      body: { spec: { audiences: [AGENT_AUDIENCE], expirationSeconds: 3600, boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata!.uid } } },
+      body: {
+        spec: {
+          audiences: [AGENT_AUDIENCE],
+          expirationSeconds: 3600,
+          boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid: pod.metadata!.uid },
+        },
+      },
     });
     const token = request.status?.token;
     if (!token) throw new Error(`TokenRequest for ${name} returned no token`);

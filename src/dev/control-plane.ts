@@ -3,16 +3,21 @@
  * them, kube-controller-manager, kube-scheduler and kwok (fake GPU nodes that run bound pods).
  * Binaries come from hack/control-plane/build (bin/). Used by the tests and by `attestor dev`.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
-import { request as httpsRequest } from 'node:https';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
-import { createCertificateAuthority, createSigningKeyPair, issueCertificate, type KeyAndCertificate } from '../tls/certificates.ts';
-import { ManagedProcess } from './process.ts';
+import {
+  createCertificateAuthority,
+  createSigningKeyPair,
+  issueCertificate,
+  type KeyAndCertificate,
+} from '../tls/certificates.ts';
 import { freePorts } from './ports.ts';
+import { ManagedProcess } from './process.ts';
 import { waitFor } from './wait.ts';
 
 export const projectRoot = resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -59,16 +64,37 @@ export class ControlPlane {
   readonly kubeconfigPath: string;
   readonly #ownsDataDir: boolean;
   readonly #pki: Pki;
-  readonly #ports: { etcdClient: number; etcdPeer: number; apiServer: number; controllerManager: number; scheduler: number; kwok: number };
+  readonly #ports: {
+    etcdClient: number;
+    etcdPeer: number;
+    apiServer: number;
+    controllerManager: number;
+    scheduler: number;
+    kwok: number;
+  };
   readonly #processes = new Map<string, ManagedProcess>();
   readonly #log: (line: string) => void;
 
-  private constructor(dataDir: string, ownsDataDir: boolean, binDir: string, pki: Pki, ports: number[], log: (line: string) => void) {
+  private constructor(
+    dataDir: string,
+    ownsDataDir: boolean,
+    binDir: string,
+    pki: Pki,
+    ports: number[],
+    log: (line: string) => void,
+  ) {
     this.dataDir = dataDir;
     this.#ownsDataDir = ownsDataDir;
     this.binDir = binDir;
     this.#pki = pki;
-    const [etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok] = ports as [number, number, number, number, number, number];
+    const [etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok] = ports as [
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ];
     this.#ports = { etcdClient, etcdPeer, apiServer, controllerManager, scheduler, kwok };
     this.apiServerUrl = `https://127.0.0.1:${apiServer}`;
     this.kubeconfigPath = join(dataDir, 'kubeconfig');
@@ -79,7 +105,10 @@ export class ControlPlane {
   static async start(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
     const binDir = options.binDir ?? defaultBinDir;
     for (const name of ['etcd', 'kube-apiserver']) {
-      if (!existsSync(join(binDir, name))) throw new Error(`${join(binDir, name)} not found: run "npm run cluster:build" (hack/control-plane/build) first`);
+      if (!existsSync(join(binDir, name)))
+        throw new Error(
+          `${join(binDir, name)} not found: run "npm run cluster:build" (hack/control-plane/build) first`,
+        );
     }
     const ownsDataDir = options.dataDir === undefined;
     const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'attestor-cp-'));
@@ -118,7 +147,9 @@ export class ControlPlane {
   kubeConfigAs(user: string, groups: string[] = []): k8s.KubeConfig {
     const kc = this.kubeConfig();
     const current = kc.getCurrentUser()!;
-    kc.users = kc.users.map((u) => (u.name === current.name ? { ...u, impersonateUser: user, impersonateGroups: groups } as k8s.User : u));
+    kc.users = kc.users.map((u) =>
+      u.name === current.name ? ({ ...u, impersonateUser: user, impersonateGroups: groups } as k8s.User) : u,
+    );
     return kc;
   }
 
@@ -127,7 +158,11 @@ export class ControlPlane {
    * O = groups), e.g. a node identity: clientKubeConfig('system:node:gpu-1', ['system:nodes']).
    */
   async clientKubeConfig(user: string, groups: string[] = []): Promise<k8s.KubeConfig> {
-    const credentials = await issueCertificate(this.#pki.ca, { commonName: user, organizations: groups, usage: 'client' });
+    const credentials = await issueCertificate(this.#pki.ca, {
+      commonName: user,
+      organizations: groups,
+      usage: 'client',
+    });
     const kc = new k8s.KubeConfig();
     kc.loadFromString(this.#kubeconfig(user, credentials));
     return kc;
@@ -185,10 +220,14 @@ export class ControlPlane {
     ];
     if (!serviceAccountAdmission) args.push('--disable-admission-plugins=ServiceAccount');
     const proc = this.#spawn('kube-apiserver', args);
-    await waitFor(async () => {
-      if (proc.exitCode !== undefined) throw new Error(`kube-apiserver exited with ${proc.exitCode}; see ${proc.spec.logFile}`);
-      return (await this.#get(this.apiServerUrl + '/readyz')) === 200;
-    }, { timeoutMs: 90_000, intervalMs: 200, description: 'kube-apiserver /readyz' }).catch((err) => {
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== undefined)
+          throw new Error(`kube-apiserver exited with ${proc.exitCode}; see ${proc.spec.logFile}`);
+        return (await this.#get(this.apiServerUrl + '/readyz')) === 200;
+      },
+      { timeoutMs: 90_000, intervalMs: 200, description: 'kube-apiserver /readyz' },
+    ).catch((err) => {
       throw withLogTail(err, proc.spec.logFile);
     });
     this.#log(`kube-apiserver ready at ${this.apiServerUrl}`);
@@ -238,7 +277,13 @@ export class ControlPlane {
     const serving = await issueCertificate(this.#pki.ca, {
       commonName: 'kube-apiserver',
       usage: 'server',
-      dnsNames: ['localhost', 'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local'],
+      dnsNames: [
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ],
       ipAddresses: ['127.0.0.1', '10.0.0.1'],
     });
     const files: Record<string, string> = {
@@ -252,11 +297,23 @@ export class ControlPlane {
       'webhook-client-ca.crt': this.#pki.webhookClientCa.certificatePem,
     };
     for (const [name, content] of Object.entries(files)) writeFileSync(join(pkiDir, name), content, { mode: 0o600 });
-    writeFileSync(join(this.dataDir, 'webhook-client.kubeconfig'), webhookClientKubeconfig(this.#pki.webhookClient), { mode: 0o600 });
-    writeFileSync(join(this.dataDir, 'admission-config.yaml'), admissionConfiguration(join(this.dataDir, 'webhook-client.kubeconfig')), { mode: 0o600 });
+    writeFileSync(join(this.dataDir, 'webhook-client.kubeconfig'), webhookClientKubeconfig(this.#pki.webhookClient), {
+      mode: 0o600,
+    });
+    writeFileSync(
+      join(this.dataDir, 'admission-config.yaml'),
+      admissionConfiguration(join(this.dataDir, 'webhook-client.kubeconfig')),
+      { mode: 0o600 },
+    );
     writeFileSync(this.kubeconfigPath, this.#kubeconfig('admin', this.#pki.admin), { mode: 0o600 });
-    writeFileSync(join(this.dataDir, 'controller-manager.kubeconfig'), this.#kubeconfig('kube-controller-manager', this.#pki.controllerManager), { mode: 0o600 });
-    writeFileSync(join(this.dataDir, 'scheduler.kubeconfig'), this.#kubeconfig('kube-scheduler', this.#pki.scheduler), { mode: 0o600 });
+    writeFileSync(
+      join(this.dataDir, 'controller-manager.kubeconfig'),
+      this.#kubeconfig('kube-controller-manager', this.#pki.controllerManager),
+      { mode: 0o600 },
+    );
+    writeFileSync(join(this.dataDir, 'scheduler.kubeconfig'), this.#kubeconfig('kube-scheduler', this.#pki.scheduler), {
+      mode: 0o600,
+    });
     writeFileSync(join(this.dataDir, 'kwok.kubeconfig'), this.#kubeconfig('kwok', this.#pki.kwok), { mode: 0o600 });
   }
 
@@ -298,10 +355,13 @@ export class ControlPlane {
       '--unsafe-no-fsync=true',
       '--log-level=warn',
     ]);
-    await waitFor(async () => {
-      if (proc.exitCode !== undefined) throw new Error(`etcd exited with ${proc.exitCode}; see ${proc.spec.logFile}`);
-      return (await this.#get(`http://127.0.0.1:${etcdClient}/health`)) === 200;
-    }, { timeoutMs: 30_000, description: 'etcd /health' }).catch((err) => {
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== undefined) throw new Error(`etcd exited with ${proc.exitCode}; see ${proc.spec.logFile}`);
+        return (await this.#get(`http://127.0.0.1:${etcdClient}/health`)) === 200;
+      },
+      { timeoutMs: 30_000, description: 'etcd /health' },
+    ).catch((err) => {
       throw withLogTail(err, proc.spec.logFile);
     });
     this.#log(`etcd ready at 127.0.0.1:${etcdClient}`);
@@ -355,26 +415,38 @@ export class ControlPlane {
       `--node-port=0`,
       `--server-address=127.0.0.1:${this.#ports.kwok}`,
     ]);
-    await waitFor(async () => {
-      if (proc.exitCode !== undefined) throw new Error(`kwok exited with ${proc.exitCode}; see ${proc.spec.logFile}`);
-      return (await this.#get(`http://127.0.0.1:${this.#ports.kwok}/healthz`)) === 200;
-    }, { timeoutMs: 30_000, description: 'kwok /healthz' }).catch((err) => {
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== undefined) throw new Error(`kwok exited with ${proc.exitCode}; see ${proc.spec.logFile}`);
+        return (await this.#get(`http://127.0.0.1:${this.#ports.kwok}/healthz`)) === 200;
+      },
+      { timeoutMs: 30_000, description: 'kwok /healthz' },
+    ).catch((err) => {
       throw withLogTail(err, proc.spec.logFile);
     });
     this.#log('kwok ready');
   }
 
   async #waitHealthy(proc: ManagedProcess, port: number): Promise<void> {
-    await waitFor(async () => {
-      if (proc.exitCode !== undefined) throw new Error(`${proc.spec.name} exited with ${proc.exitCode}; see ${proc.spec.logFile}`);
-      return (await this.#get(`https://127.0.0.1:${port}/healthz`, false)) === 200;
-    }, { timeoutMs: 60_000, intervalMs: 200, description: `${proc.spec.name} /healthz` }).catch((err) => {
+    await waitFor(
+      async () => {
+        if (proc.exitCode !== undefined)
+          throw new Error(`${proc.spec.name} exited with ${proc.exitCode}; see ${proc.spec.logFile}`);
+        return (await this.#get(`https://127.0.0.1:${port}/healthz`, false)) === 200;
+      },
+      { timeoutMs: 60_000, intervalMs: 200, description: `${proc.spec.name} /healthz` },
+    ).catch((err) => {
       throw withLogTail(err, proc.spec.logFile);
     });
   }
 
   #spawn(name: string, args: string[]): ManagedProcess {
-    const proc = new ManagedProcess({ name, command: join(this.binDir, name), args, logFile: join(this.dataDir, 'logs', `${name}.log`) });
+    const proc = new ManagedProcess({
+      name,
+      command: join(this.binDir, name),
+      args,
+      logFile: join(this.dataDir, 'logs', `${name}.log`),
+    });
     proc.start();
     this.#processes.set(name, proc);
     return proc;
@@ -388,15 +460,20 @@ export class ControlPlane {
         res.resume();
         resolveStatus(res.statusCode ?? 0);
       };
-      const req = u.protocol === 'https:'
-        ? httpsRequest(u, {
-            ca: this.#pki.ca.certificatePem,
-            cert: this.#pki.admin.certificatePem,
-            key: this.#pki.admin.privateKeyPem,
-            rejectUnauthorized: verifyCa,
-            timeout: 2000,
-          }, onResponse)
-        : httpRequest(u, { timeout: 2000 }, onResponse);
+      const req =
+        u.protocol === 'https:'
+          ? httpsRequest(
+              u,
+              {
+                ca: this.#pki.ca.certificatePem,
+                cert: this.#pki.admin.certificatePem,
+                key: this.#pki.admin.privateKeyPem,
+                rejectUnauthorized: verifyCa,
+                timeout: 2000,
+              },
+              onResponse,
+            )
+          : httpRequest(u, { timeout: 2000 }, onResponse);
       req.on('timeout', () => req.destroy());
       req.on('error', () => resolveStatus(0));
       req.end();
@@ -405,10 +482,17 @@ export class ControlPlane {
 }
 
 async function createPki(): Promise<Pki> {
-  const [ca, webhookClientCa] = await Promise.all([createCertificateAuthority('attestor-local-ca'), createCertificateAuthority('attestor-local-webhook-client-ca')]);
+  const [ca, webhookClientCa] = await Promise.all([
+    createCertificateAuthority('attestor-local-ca'),
+    createCertificateAuthority('attestor-local-webhook-client-ca'),
+  ]);
   const [admin, controllerManager, scheduler, kwok, webhookClient] = await Promise.all([
     issueCertificate(ca, { commonName: 'admin', organizations: ['system:masters'], usage: 'client' }),
-    issueCertificate(ca, { commonName: 'system:kube-controller-manager', organizations: ['system:masters'], usage: 'client' }),
+    issueCertificate(ca, {
+      commonName: 'system:kube-controller-manager',
+      organizations: ['system:masters'],
+      usage: 'client',
+    }),
     issueCertificate(ca, { commonName: 'system:kube-scheduler', usage: 'client' }),
     issueCertificate(ca, { commonName: 'kwok', organizations: ['system:masters'], usage: 'client' }),
     issueCertificate(webhookClientCa, { commonName: 'kube-apiserver-webhook-client', usage: 'client' }),
@@ -444,7 +528,14 @@ export function admissionConfiguration(webhookKubeconfigPath: string): string {
     '    kind: WebhookAdmissionConfiguration',
     `    kubeConfigFile: ${JSON.stringify(webhookKubeconfigPath)}`,
   ];
-  return ['apiVersion: apiserver.config.k8s.io/v1', 'kind: AdmissionConfiguration', 'plugins:', ...plugin('ValidatingAdmissionWebhook'), ...plugin('MutatingAdmissionWebhook'), ''].join('\n');
+  return [
+    'apiVersion: apiserver.config.k8s.io/v1',
+    'kind: AdmissionConfiguration',
+    'plugins:',
+    ...plugin('ValidatingAdmissionWebhook'),
+    ...plugin('MutatingAdmissionWebhook'),
+    '',
+  ].join('\n');
 }
 
 function withLogTail(err: unknown, logFile: string): Error {

@@ -21,9 +21,12 @@ export async function installCrds(kubeConfig: k8s.KubeConfig): Promise<void> {
     }
   }
   for (const crd of crds) {
-    await waitFor(async () => {
-      const current = await api.readCustomResourceDefinition({ name: crd.metadata.name });
-      return current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
-    }, { timeoutMs: 30_000, description: `CRD ${crd.metadata.name} established` });
+    await waitFor(
+      async () => {
+        const current = await api.readCustomResourceDefinition({ name: crd.metadata.name });
+        return current.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True');
+      },
+      { timeoutMs: 30_000, description: `CRD ${crd.metadata.name} established` },
+    );
   }
 }

@@ -8,7 +8,11 @@ import type { CoordinatorOptions } from '../operator/operator.ts';
 import type { KeyAndCertificate } from '../tls/certificates.ts';
 import { agentUsername } from './agent-identity.ts';
 
-export function localCoordinatorOptions(serving: KeyAndCertificate, platform: SimulatedPlatform, agentNamespace: string): CoordinatorOptions {
+export function localCoordinatorOptions(
+  serving: KeyAndCertificate,
+  platform: SimulatedPlatform,
+  agentNamespace: string,
+): CoordinatorOptions {
   return {
     host: '127.0.0.1',
     port: 0,

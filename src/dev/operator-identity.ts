@@ -3,9 +3,10 @@
  * exactly the RBAC of the Helm chart (rendered by helm from charts/attestor), not as the cluster
  * admin. A permission the chart forgot then fails here first.
  */
-import * as k8s from '@kubernetes/client-node';
+
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
 import { applyYaml } from './apply.ts';
 import { projectRoot } from './control-plane.ts';
 
@@ -17,14 +18,40 @@ export function operatorUsername(namespace: string): string {
 
 /** The chart's RBAC (service accounts, roles and bindings) for a release in `namespace`. */
 export function renderChartRbac(binDir: string, namespace: string): string {
-  return execFileSync(join(binDir, 'helm'), ['template', 'attestor', join(projectRoot, 'charts/attestor'), '--namespace', namespace, '--kube-version', '1.37.2', '--set', 'tls.caBundle=eA==', '--set', 'webhook.clientAuth.caBundle=eA==', '--show-only', 'templates/rbac.yaml'], { encoding: 'utf8' });
+  return execFileSync(
+    join(binDir, 'helm'),
+    [
+      'template',
+      'attestor',
+      join(projectRoot, 'charts/attestor'),
+      '--namespace',
+      namespace,
+      '--kube-version',
+      '1.37.2',
+      '--set',
+      'tls.caBundle=eA==',
+      '--set',
+      'webhook.clientAuth.caBundle=eA==',
+      '--show-only',
+      'templates/rbac.yaml',
+    ],
+    { encoding: 'utf8' },
+  );
 }
 
 /** Applies the chart's RBAC and returns a KubeConfig that authenticates as the operator's service account. */
-export async function operatorKubeConfig(admin: k8s.KubeConfig, binDir: string, namespace: string): Promise<k8s.KubeConfig> {
+export async function operatorKubeConfig(
+  admin: k8s.KubeConfig,
+  binDir: string,
+  namespace: string,
+): Promise<k8s.KubeConfig> {
   await applyYaml(admin, renderChartRbac(binDir, namespace));
   const core = admin.makeApiClient(k8s.CoreV1Api);
-  const request = await core.createNamespacedServiceAccountToken({ name: OPERATOR_SERVICE_ACCOUNT, namespace, body: { spec: { expirationSeconds: 48 * 3600 } } });
+  const request = await core.createNamespacedServiceAccountToken({
+    name: OPERATOR_SERVICE_ACCOUNT,
+    namespace,
+    body: { spec: { expirationSeconds: 48 * 3600 } },
+  });
   const token = request.status?.token;
   if (!token) throw new Error('TokenRequest for the operator returned no token');
   const cluster = admin.getCurrentCluster()!;

@@ -17,12 +17,14 @@ export async function freePort(): Promise<number> {
 export async function freePorts(count: number): Promise<number[]> {
   // Hold all servers open until each has a port, so the same port is not handed out twice.
   const servers = await Promise.all(
-    Array.from({ length: count }, () =>
-      new Promise<import('node:net').Server>((resolve, reject) => {
-        const server = createServer();
-        server.once('error', reject);
-        server.listen(0, '127.0.0.1', () => resolve(server));
-      }),
+    Array.from(
+      { length: count },
+      () =>
+        new Promise<import('node:net').Server>((resolve, reject) => {
+          const server = createServer();
+          server.once('error', reject);
+          server.listen(0, '127.0.0.1', () => resolve(server));
+        }),
     ),
   );
   const ports = servers.map((s) => {

@@ -3,8 +3,8 @@
  * (SIGTERM, then SIGKILL after a grace period), and every live child is killed when this
  * Node.js process exits, so no test run or `attestor dev` session leaves processes behind.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { openSync, closeSync } from 'node:fs';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 
 const live = new Set<ChildProcess>();
 let exitHookInstalled = false;

@@ -12,7 +12,10 @@ export interface WaitOptions {
  * Calls `probe` until it returns a value other than undefined/false, and returns that value.
  * A probe that throws counts as "not yet"; the last error is reported on timeout.
  */
-export async function waitFor<T>(probe: () => Promise<T | undefined | false> | T | undefined | false, options: WaitOptions = {}): Promise<T> {
+export async function waitFor<T>(
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  options: WaitOptions = {},
+): Promise<T> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const intervalMs = options.intervalMs ?? 100;
   const deadline = Date.now() + timeoutMs;

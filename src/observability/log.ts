@@ -1,5 +1,5 @@
 /** JSON-lines logging (pino). Components take a child logger; nothing logs keys, prompts or secrets. */
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -11,7 +11,12 @@ export interface LogOptions {
 
 export function createLogger(options: LogOptions = {}): Logger {
   const level = options.level ?? process.env.ATTESTOR_LOG_LEVEL ?? 'info';
-  const base = { level, base: { pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime, formatters: { level: (label: string) => ({ level: label }) } };
+  const base = {
+    level,
+    base: { pid: process.pid },
+    timestamp: pino.stdTimeFunctions.isoTime,
+    formatters: { level: (label: string) => ({ level: label }) },
+  };
   return options.destination ? pino(base, options.destination as pino.DestinationStream) : pino(base);
 }
 

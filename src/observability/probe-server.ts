@@ -2,9 +2,10 @@
  * The HTTP endpoint every long-running attestor process serves: /healthz (the process is alive),
  * /readyz (its dependencies are ready: informers synced and watching) and /metrics (Prometheus).
  */
-import express from 'express';
+
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import express from 'express';
 import type { Registry } from 'prom-client';
 
 export interface ReadinessCheck {
@@ -18,19 +19,30 @@ export interface ProbeServer {
   close(): Promise<void>;
 }
 
-export async function startProbeServer(options: { host: string; port: number; registry: Registry; readiness: () => ReadinessCheck[] }): Promise<ProbeServer> {
+export async function startProbeServer(options: {
+  host: string;
+  port: number;
+  registry: Registry;
+  readiness: () => ReadinessCheck[];
+}): Promise<ProbeServer> {
   const app = express();
   app.disable('x-powered-by');
   app.get('/healthz', (_req, res) => {
     res.type('text/plain').send('ok');
   });
   app.get('/readyz', (_req, res) => {
-    const failing = options.readiness().map((c) => ({ name: c.name, reason: c.check() })).filter((c) => c.reason !== undefined);
+    const failing = options
+      .readiness()
+      .map((c) => ({ name: c.name, reason: c.check() }))
+      .filter((c) => c.reason !== undefined);
     if (failing.length === 0) {
       res.type('text/plain').send('ok');
       return;
     }
-    res.status(503).type('text/plain').send(failing.map((c) => `[-] ${c.name}: ${c.reason}`).join('\n') + '\n');
+    res
+      .status(503)
+      .type('text/plain')
+      .send(failing.map((c) => `[-] ${c.name}: ${c.reason}`).join('\n') + '\n');
   });
   app.get('/metrics', async (_req, res) => {
     res.type(options.registry.contentType).send(await options.registry.metrics());
@@ -40,9 +52,10 @@ export async function startProbeServer(options: { host: string; port: number; re
   });
   return {
     port: (server.address() as AddressInfo).port,
-    close: () => new Promise((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }

@@ -3,28 +3,28 @@
  * the probe server, assembled. `attestor operator`, `attestor dev` and the tests start it here.
  */
 import { hostname } from 'node:os';
+import * as k8s from '@kubernetes/client-node';
+import { Gauge } from 'prom-client';
+import { gpuNode } from '../api/gpu-node.ts';
+import { attestationState } from '../api/node-gating.ts';
 import { createAIWorkerController } from '../controllers/aiworker/controller.ts';
 import { createNamespaceMarkController } from '../controllers/aiworker/namespace-mark.ts';
 import { createInformers, type Informers } from '../controllers/informers.ts';
+import { Manager, type ManagerExit } from '../controllers/manager.ts';
+import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
 import { createNodeGatingController, type EvictionOptions } from '../controllers/node-gating/controller.ts';
-import { gpuNode } from '../api/gpu-node.ts';
-import { selectActiveManifest } from '../controllers/manifest/active.ts';
-import { attestationState } from '../api/node-gating.ts';
-import { Gauge } from 'prom-client';
 import { Controller } from '../controllers/runtime/controller.ts';
-import { TokenReviewAuthenticator, type Authenticator } from '../coordinator/auth.ts';
+import { EventRecorder } from '../controllers/runtime/events.ts';
+import { type Authenticator, TokenReviewAuthenticator } from '../coordinator/auth.ts';
 import { Coordinator, type CoordinatorLimits, type CoordinatorTrust } from '../coordinator/coordinator.ts';
 import { CoordinatorMetrics } from '../coordinator/metrics.ts';
 import { NodeAttestationStore } from '../coordinator/node-attestation-store.ts';
-import { startCoordinatorServer, type CoordinatorServer } from '../coordinator/server.ts';
-import { WebhookMetrics } from '../webhook/metrics.ts';
-import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
-import * as k8s from '@kubernetes/client-node';
-import { Manager, type ManagerExit } from '../controllers/manager.ts';
-import { EventRecorder } from '../controllers/runtime/events.ts';
+import { type CoordinatorServer, startCoordinatorServer } from '../coordinator/server.ts';
 import type { Logger } from '../observability/log.ts';
 import { OperatorMetrics } from '../observability/metrics.ts';
+import { WebhookMetrics } from '../webhook/metrics.ts';
+import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
 
 export interface OperatorOptions {
   kubeConfig: k8s.KubeConfig;
@@ -126,7 +126,9 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   });
   for (const informer of Object.values(informers)) manager.addInformer(informer);
   const events = new EventRecorder(options.kubeConfig, 'attestor-operator', identity, log);
-  manager.addController(createManifestController({ kubeConfig: options.kubeConfig, manifests: informers.manifests, events, log, metrics }));
+  manager.addController(
+    createManifestController({ kubeConfig: options.kubeConfig, manifests: informers.manifests, events, log, metrics }),
+  );
   manager.addController(createAIWorkerController({ kubeConfig: options.kubeConfig, informers, events, log, metrics }));
   manager.addController(createNamespaceMarkController({ kubeConfig: options.kubeConfig, informers, log, metrics }));
   // How many GPU nodes are schedulable for AI workers, and how many are held back (and why).
@@ -147,17 +149,23 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       }
     },
   });
-  manager.addController(createNodeGatingController({
-    kubeConfig: options.kubeConfig,
-    nodes: informers.nodes,
-    nodeAttestations: informers.nodeAttestations,
-    manifests: informers.manifests,
-    resourceSlices: informers.resourceSlices,
-    eviction: { ...options.eviction, excludedNamespaces: [...new Set(['kube-system', options.namespace])], ...(options.gpuResourcePrefixes ? { gpuResourcePrefixes: options.gpuResourcePrefixes } : {}) },
-    events,
-    log,
-    metrics,
-  }));
+  manager.addController(
+    createNodeGatingController({
+      kubeConfig: options.kubeConfig,
+      nodes: informers.nodes,
+      nodeAttestations: informers.nodeAttestations,
+      manifests: informers.manifests,
+      resourceSlices: informers.resourceSlices,
+      eviction: {
+        ...options.eviction,
+        excludedNamespaces: [...new Set(['kube-system', options.namespace])],
+        ...(options.gpuResourcePrefixes ? { gpuResourcePrefixes: options.gpuResourcePrefixes } : {}),
+      },
+      events,
+      log,
+      metrics,
+    }),
+  );
 
   let coordinator: Coordinator | undefined;
   let server: CoordinatorServer | undefined;
@@ -168,14 +176,16 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     const store = new NodeAttestationStore(options.kubeConfig);
     const coordinatorEvents = new EventRecorder(options.kubeConfig, 'attestor-coordinator', identity, log);
     // A new active Manifest: appraise the nodes' last evidence again (one key: runs serially).
-    const reappraisal = manager.addController(new Controller({
-      name: 'reappraisal',
-      log,
-      metrics,
-      reconcile: async () => {
-        await coordinator?.reappraise(informers.nodeAttestations.list());
-      },
-    }));
+    const reappraisal = manager.addController(
+      new Controller({
+        name: 'reappraisal',
+        log,
+        metrics,
+        reconcile: async () => {
+          await coordinator?.reappraise(informers.nodeAttestations.list());
+        },
+      }),
+    );
     // The Coordinator lives on the leader: nonces, pending grants and retained evidence are in its memory.
     manager.addLeaderRunnable({
       name: 'coordinator',
@@ -202,8 +212,18 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       },
     });
     informers.manifests.onChange(() => reappraisal.enqueue('active-manifest'));
-    const authenticator = c.authenticator ?? new TokenReviewAuthenticator(options.kubeConfig, c.agentUsernames, c.audiences ?? ['attestor']);
-    coordinatorPort = startCoordinatorServer({ host: c.host, port: c.port, tls: c.tls, authenticator, coordinator: () => coordinator, log, metrics: coordinatorMetrics }).then((s) => {
+    const authenticator =
+      c.authenticator ??
+      new TokenReviewAuthenticator(options.kubeConfig, c.agentUsernames, c.audiences ?? ['attestor']);
+    coordinatorPort = startCoordinatorServer({
+      host: c.host,
+      port: c.port,
+      tls: c.tls,
+      authenticator,
+      coordinator: () => coordinator,
+      log,
+      metrics: coordinatorMetrics,
+    }).then((s) => {
       server = s;
       log.info({ port: s.port }, 'serving the Coordinator API');
       return s.port;
@@ -239,7 +259,10 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     const core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
     const setLabel = async (value: 'true' | null) => {
       try {
-        await core.patchNamespacedPod({ name, namespace, body: { metadata: { labels: { [LEADER_LABEL]: value } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+        await core.patchNamespacedPod(
+          { name, namespace, body: { metadata: { labels: { [LEADER_LABEL]: value } } } },
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+        );
       } catch (err) {
         // Not fatal: agents that reach a follower get 503 and retry.
         log.warn({ pod: `${namespace}/${name}`, err: (err as Error).message }, 'could not label the own pod');
@@ -251,11 +274,13 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   }
 
   const abort = new AbortController();
-  const done = unlabelled.then(() => manager.run(abort.signal)).finally(async () => {
-    await Promise.all([coordinatorPort.catch(() => undefined), webhookPort.catch(() => undefined)]);
-    await server?.close();
-    await webhook?.close();
-  });
+  const done = unlabelled
+    .then(() => manager.run(abort.signal))
+    .finally(async () => {
+      await Promise.all([coordinatorPort.catch(() => undefined), webhookPort.catch(() => undefined)]);
+      await server?.close();
+      await webhook?.close();
+    });
   return {
     manager,
     informers,

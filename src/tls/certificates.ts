@@ -46,11 +46,19 @@ export async function createCertificateAuthority(commonName: string, validDays =
     signingAlgorithm: algorithm,
     extensions: [
       new x509.BasicConstraintsExtension(true, 0, true),
-      new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature, true),
+      new x509.KeyUsagesExtension(
+        x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign | x509.KeyUsageFlags.digitalSignature,
+        true,
+      ),
       await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
     ],
   });
-  return { certificate, keys, certificatePem: certificate.toString('pem') + '\n', privateKeyPem: await privateKeyPem(keys.privateKey) };
+  return {
+    certificate,
+    keys,
+    certificatePem: certificate.toString('pem') + '\n',
+    privateKeyPem: await privateKeyPem(keys.privateKey),
+  };
 }
 
 export async function issueCertificate(ca: KeyAndCertificate, request: CertificateRequest): Promise<KeyAndCertificate> {
@@ -63,7 +71,10 @@ export async function issueCertificate(ca: KeyAndCertificate, request: Certifica
     ...(request.dnsNames ?? []).map((value) => ({ type: 'dns' as const, value })),
     ...(request.ipAddresses ?? []).map((value) => ({ type: 'ip' as const, value })),
   ];
-  const subject = [`CN=${escapeDn(request.commonName)}`, ...(request.organizations ?? []).map((o) => `O=${escapeDn(o)}`)].join(', ');
+  const subject = [
+    `CN=${escapeDn(request.commonName)}`,
+    ...(request.organizations ?? []).map((o) => `O=${escapeDn(o)}`),
+  ].join(', ');
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(false, undefined, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature | x509.KeyUsageFlags.keyEncipherment, true),
@@ -82,7 +93,12 @@ export async function issueCertificate(ca: KeyAndCertificate, request: Certifica
     signingAlgorithm: algorithm,
     extensions,
   });
-  return { certificate, keys, certificatePem: certificate.toString('pem') + '\n', privateKeyPem: await privateKeyPem(keys.privateKey) };
+  return {
+    certificate,
+    keys,
+    certificatePem: certificate.toString('pem') + '\n',
+    privateKeyPem: await privateKeyPem(keys.privateKey),
+  };
 }
 
 /** A key pair in PEM (PKCS#8 private, SPKI public), e.g. for service account token signing. */

@@ -13,7 +13,15 @@ import { DEFAULT_GPU_RESOURCE_PREFIXES } from './gpu-requests.ts';
 import type { Verdict } from './metrics.ts';
 import { gpuNodeSelectorPatch } from './pod-mutation.ts';
 import { judgePod, judgePodUpdate } from './pod-rules.ts';
-import { allowed, denied, failed, isObject, type AdmissionRequest, type AdmissionResponse, type Violation } from './review.ts';
+import {
+  type AdmissionRequest,
+  type AdmissionResponse,
+  allowed,
+  denied,
+  failed,
+  isObject,
+  type Violation,
+} from './review.ts';
 
 /** What the webhooks read the active Manifest from (an Informer<Manifest> is one). */
 export interface ManifestSource {
@@ -65,7 +73,16 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
   const gpuResourcePrefixes = deps.gpuResourcePrefixes ?? DEFAULT_GPU_RESOURCE_PREFIXES;
   const verdict = (request: AdmissionRequest, webhook: WebhookName, violations: Violation[]): Judgement => {
     if (violations.length === 0) return { response: allowed(request.uid), verdict: 'allowed' };
-    deps.log.info({ webhook, uid: request.uid, ...subject(request), user: request.userInfo.username, violations: violations.length }, `denied: ${violations.map((v) => v.field).join(', ')}`);
+    deps.log.info(
+      {
+        webhook,
+        uid: request.uid,
+        ...subject(request),
+        user: request.userInfo.username,
+        violations: violations.length,
+      },
+      `denied: ${violations.map((v) => v.field).join(', ')}`,
+    );
     return { response: denied(request.uid, violations), verdict: 'denied' };
   };
 
@@ -74,12 +91,12 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
       // pods/status keeps label and annotation changes: the configuration sends those that touch
       // the policy annotations or the AIWorker selector labels, judged like any update.
       expect(request, 'pods', ['', 'ephemeralcontainers', 'status'], ['CREATE', 'UPDATE']);
-      if (request.subResource === 'status' && request.operation !== 'UPDATE') throw new BadRequest('pods/status is judged on UPDATE only');
+      if (request.subResource === 'status' && request.operation !== 'UPDATE')
+        throw new BadRequest('pods/status is judged on UPDATE only');
       const pod = objectOf<k8s.V1Pod>(request.object, 'object');
       const manifest = activeManifest();
-      const violations = request.operation === 'UPDATE'
-        ? judgePodUpdate(pod, oldPodOf(request), manifest)
-        : judgePod(pod, manifest);
+      const violations =
+        request.operation === 'UPDATE' ? judgePodUpdate(pod, oldPodOf(request), manifest) : judgePod(pod, manifest);
       return verdict(request, 'validate-pods', violations);
     },
     'mutate-pods': (request) => {
@@ -95,9 +112,10 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
       if (request.operation === 'UPDATE' && !oldPod) throw new BadRequest('an UPDATE without oldObject');
       const node = pod.spec?.nodeName;
       const facts = { pod, oldPod, gpuResourcePrefixes, now: deps.now() };
-      const violations = node && node !== oldPod?.spec?.nodeName
-        ? judgeNodeName({ ...facts, nodeAttestation: nodeAttestation(node), activeManifest: activeManifest() })
-        : [];
+      const violations =
+        node && node !== oldPod?.spec?.nodeName
+          ? judgeNodeName({ ...facts, nodeAttestation: nodeAttestation(node), activeManifest: activeManifest() })
+          : [];
       return verdict(request, 'validate-gpu-pods', violations);
     },
     'validate-bindings': async (request) => {
@@ -116,16 +134,28 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
         // Read now, never from a cache: the decision must be about the pod as it is.
         pod = await deps.pods.readNamespacedPod({ name, namespace });
       } catch (err) {
-        if ((err as { code?: number }).code === 404) return verdict(request, 'validate-bindings', [{ field: 'metadata.name', message: `pod ${namespace}/${name} not found` }]);
+        if ((err as { code?: number }).code === 404)
+          return verdict(request, 'validate-bindings', [
+            { field: 'metadata.name', message: `pod ${namespace}/${name} not found` },
+          ]);
         throw err;
       }
-      const violations = judgeBinding({ binding, pod, nodeAttestation: target, activeManifest: manifest, now: deps.now(), gpuResourcePrefixes });
+      const violations = judgeBinding({
+        binding,
+        pod,
+        nodeAttestation: target,
+        activeManifest: manifest,
+        now: deps.now(),
+        gpuResourcePrefixes,
+      });
       return verdict(request, 'validate-bindings', violations);
     },
   };
 
   const guarded = {} as Record<WebhookName, AdmissionHandler>;
-  for (const [webhook, handler] of Object.entries(handlers) as Array<[WebhookName, (r: AdmissionRequest) => Promise<Judgement> | Judgement]>) {
+  for (const [webhook, handler] of Object.entries(handlers) as Array<
+    [WebhookName, (r: AdmissionRequest) => Promise<Judgement> | Judgement]
+  >) {
     guarded[webhook] = async (request) => {
       try {
         return await handler(request);
@@ -135,9 +165,19 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
           deps.log.warn({ webhook, uid: request.uid, err: err.message }, 'refused a request this webhook cannot judge');
           return { response: failed(request.uid, `attestor ${webhook}: ${err.message}`, 400), verdict: 'error' };
         }
-        if (err instanceof NotReady) return { response: failed(request.uid, `attestor ${webhook}: not ready: ${err.message}`, 503), verdict: 'error' };
-        deps.log.error({ webhook, uid: request.uid, ...subject(request), err: describe(err) }, 'admission failed; refusing');
-        return { response: failed(request.uid, `attestor ${webhook}: internal error: ${describe(err)}`, 500), verdict: 'error' };
+        if (err instanceof NotReady)
+          return {
+            response: failed(request.uid, `attestor ${webhook}: not ready: ${err.message}`, 503),
+            verdict: 'error',
+          };
+        deps.log.error(
+          { webhook, uid: request.uid, ...subject(request), err: describe(err) },
+          'admission failed; refusing',
+        );
+        return {
+          response: failed(request.uid, `attestor ${webhook}: internal error: ${describe(err)}`, 500),
+          verdict: 'error',
+        };
       }
     };
   }
@@ -150,13 +190,21 @@ class NotReady extends Error {}
 function expect(request: AdmissionRequest, resource: string, subResources: string[], operations: string[]): void {
   const sub = request.subResource ?? '';
   if (request.resource.resource !== resource || !subResources.includes(sub)) {
-    throw new BadRequest(`this webhook judges ${resource}${subResources.filter(Boolean).map((s) => ` ${resource}/${s}`).join(',')}, not ${request.resource.resource}${sub ? '/' + sub : ''}`);
+    throw new BadRequest(
+      `this webhook judges ${resource}${subResources
+        .filter(Boolean)
+        .map((s) => ` ${resource}/${s}`)
+        .join(',')}, not ${request.resource.resource}${sub ? '/' + sub : ''}`,
+    );
   }
-  if (!operations.includes(request.operation)) throw new BadRequest(`this webhook judges ${operations.join(' and ')}, not ${request.operation}`);
+  if (!operations.includes(request.operation))
+    throw new BadRequest(`this webhook judges ${operations.join(' and ')}, not ${request.operation}`);
 }
 
 function oldPodOf(request: AdmissionRequest): k8s.V1Pod | undefined {
-  return request.oldObject === undefined || request.oldObject === null ? undefined : objectOf<k8s.V1Pod>(request.oldObject, 'oldObject');
+  return request.oldObject === undefined || request.oldObject === null
+    ? undefined
+    : objectOf<k8s.V1Pod>(request.oldObject, 'oldObject');
 }
 
 function objectOf<T>(value: unknown, what: string): T {
@@ -166,7 +214,11 @@ function objectOf<T>(value: unknown, what: string): T {
 
 function subject(request: AdmissionRequest): Record<string, string | undefined> {
   const meta = isObject(request.object) && isObject(request.object.metadata) ? request.object.metadata : {};
-  return { resource: request.resource.resource, namespace: request.namespace, name: request.name || (meta.name as string | undefined) || (meta.generateName as string | undefined) };
+  return {
+    resource: request.resource.resource,
+    namespace: request.namespace,
+    name: request.name || (meta.name as string | undefined) || (meta.generateName as string | undefined),
+  };
 }
 
 function describe(err: unknown): string {

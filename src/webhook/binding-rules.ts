@@ -58,5 +58,10 @@ export function judgeNodeName(facts: NodeNameFacts): Violation[] {
 function judgeNode(field: string, node: string, facts: PlacementFacts): Violation[] {
   const state = attestationState(facts.nodeAttestation, facts.activeManifest?.status?.hash, facts.now);
   if (state.current) return [];
-  return [{ field, message: `node ${JSON.stringify(node)} has no current attestation for GPU pods (${state.reason}: ${state.message})` }];
+  return [
+    {
+      field,
+      message: `node ${JSON.stringify(node)} has no current attestation for GPU pods (${state.reason}: ${state.message})`,
+    },
+  ];
 }

@@ -7,7 +7,7 @@
  * retried, never served.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { readFileSync, watch, type FSWatcher } from 'node:fs';
+import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
@@ -37,7 +37,11 @@ export class CertificateReloader {
     this.#keyFile = keyFile;
     this.#caFile = caFile;
     this.#log = log;
-    this.#current = { cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8'), ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}) };
+    this.#current = {
+      cert: readFileSync(certFile, 'utf8'),
+      key: readFileSync(keyFile, 'utf8'),
+      ...(caFile ? { ca: readFileSync(caFile, 'utf8') } : {}),
+    };
     const problem = unusable(this.#current);
     if (problem) throw new Error(problem);
   }
@@ -51,7 +55,9 @@ export class CertificateReloader {
     const check = () => void this.check(onChange);
     this.#timer = setInterval(check, intervalMs);
     this.#timer.unref();
-    for (const dir of new Set([this.#certFile, this.#keyFile, ...(this.#caFile ? [this.#caFile] : [])].map((f) => dirname(f)))) {
+    for (const dir of new Set(
+      [this.#certFile, this.#keyFile, ...(this.#caFile ? [this.#caFile] : [])].map((f) => dirname(f)),
+    )) {
       try {
         const watcher = watch(dir, { persistent: false }, check);
         watcher.on('error', () => undefined); // the timer still covers it
@@ -88,23 +94,36 @@ export class CertificateReloader {
   async #checkOnce(onChange: (pair: CertificatePair) => void): Promise<void> {
     let pair: CertificatePair;
     try {
-      pair = { cert: await readFile(this.#certFile, 'utf8'), key: await readFile(this.#keyFile, 'utf8'), ...(this.#caFile ? { ca: await readFile(this.#caFile, 'utf8') } : {}) };
+      pair = {
+        cert: await readFile(this.#certFile, 'utf8'),
+        key: await readFile(this.#keyFile, 'utf8'),
+        ...(this.#caFile ? { ca: await readFile(this.#caFile, 'utf8') } : {}),
+      };
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message }, 'cannot read the serving certificate or client CA; keeping the current ones');
+      this.#log.warn(
+        { err: (err as Error).message },
+        'cannot read the serving certificate or client CA; keeping the current ones',
+      );
       return;
     }
     if (pair.cert === this.#current.cert && pair.key === this.#current.key && pair.ca === this.#current.ca) return;
     const problem = unusable(pair);
     if (problem) {
       // Often the cert is written and the key not yet: the next change or tick tries again.
-      this.#log.warn({ err: problem }, 'new serving certificate or client CA does not load yet; keeping the current ones');
+      this.#log.warn(
+        { err: problem },
+        'new serving certificate or client CA does not load yet; keeping the current ones',
+      );
       return;
     }
     const caChanged = pair.ca !== this.#current.ca;
     this.#current = pair;
     onChange(pair);
     const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
-    this.#log.info({ certificateSha256: sha256(pair.cert), ...(caChanged && pair.ca ? { clientCaSha256: sha256(pair.ca) } : {}) }, caChanged ? 'serving certificate or client CA reloaded' : 'serving certificate reloaded');
+    this.#log.info(
+      { certificateSha256: sha256(pair.cert), ...(caChanged && pair.ca ? { clientCaSha256: sha256(pair.ca) } : {}) },
+      caChanged ? 'serving certificate or client CA reloaded' : 'serving certificate reloaded',
+    );
   }
 }
 

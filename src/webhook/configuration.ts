@@ -24,7 +24,12 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { AI_WORKER_NAMESPACE_LABEL } from '../api/aiworker.ts';
-import { AI_WORKER_POD_SELECTOR, AI_WORKER_SELECTOR_KEYS, KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../controllers/aiworker/labels.ts';
+import {
+  AI_WORKER_POD_SELECTOR,
+  AI_WORKER_SELECTOR_KEYS,
+  KATA_POLICY_ANNOTATION,
+  POLICY_HASH_ANNOTATION,
+} from '../controllers/aiworker/labels.ts';
 import { WEBHOOK_NAMES, type WebhookName } from './admission.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, gpuRequestCel } from './gpu-requests.ts';
 
@@ -39,8 +44,7 @@ const NAMESPACE_NAME_LABEL = 'kubernetes.io/metadata.name';
 
 export type WebhookEndpoint =
   /** Base URL, e.g. https://127.0.0.1:9443; each webhook's path is appended. */
-  | { url: string }
-  | { service: { namespace: string; name: string; port?: number } };
+  { url: string } | { service: { namespace: string; name: string; port?: number } };
 
 export interface WebhookConfigurationOptions {
   /** Name of both configurations. Default "attestor". */
@@ -75,13 +79,17 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): {
 } {
   const name = options.name ?? DEFAULT_CONFIGURATION_NAME;
   const timeoutSeconds = options.timeoutSeconds ?? DEFAULT_TIMEOUT_SECONDS;
-  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30) throw new RangeError(`timeoutSeconds must be an integer from 1 to 30, got ${timeoutSeconds}`);
+  if (!Number.isInteger(timeoutSeconds) || timeoutSeconds < 1 || timeoutSeconds > 30)
+    throw new RangeError(`timeoutSeconds must be an integer from 1 to 30, got ${timeoutSeconds}`);
   const caBundle = Buffer.from(options.caBundlePem, 'utf8').toString('base64');
   const clientConfig = (webhook: WebhookName): k8s.AdmissionregistrationV1WebhookClientConfig => {
     const path = `/${webhook}`;
     if ('url' in options.endpoint) return { url: options.endpoint.url.replace(/\/+$/, '') + path, caBundle };
     const s = options.endpoint.service;
-    return { service: { namespace: s.namespace, name: s.name, path, ...(s.port !== undefined ? { port: s.port } : {}) }, caBundle };
+    return {
+      service: { namespace: s.namespace, name: s.name, path, ...(s.port !== undefined ? { port: s.port } : {}) },
+      caBundle,
+    };
   };
   const scopeNamespaces = options.scope?.namespaceSelector;
   const common = {
@@ -92,9 +100,21 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): {
     timeoutSeconds,
   };
   const excluded = excluding(options.excludedNamespaces ?? DEFAULT_EXCLUDED_NAMESPACES);
-  const podRule = (operations: string[], resources: string[]): k8s.V1RuleWithOperations => ({ apiGroups: [''], apiVersions: ['v1'], operations, resources, scope: 'Namespaced' });
-  const requestsGpus: k8s.V1MatchCondition = { name: 'requests-gpus', expression: gpuRequestCel(options.gpuResourcePrefixes ?? DEFAULT_GPU_RESOURCE_PREFIXES) };
-  const podRules = (scope: string, selectors: { objectSelector: k8s.V1LabelSelector; namespaceSelector: k8s.V1LabelSelector }): k8s.V1ValidatingWebhook => ({
+  const podRule = (operations: string[], resources: string[]): k8s.V1RuleWithOperations => ({
+    apiGroups: [''],
+    apiVersions: ['v1'],
+    operations,
+    resources,
+    scope: 'Namespaced',
+  });
+  const requestsGpus: k8s.V1MatchCondition = {
+    name: 'requests-gpus',
+    expression: gpuRequestCel(options.gpuResourcePrefixes ?? DEFAULT_GPU_RESOURCE_PREFIXES),
+  };
+  const podRules = (
+    scope: string,
+    selectors: { objectSelector: k8s.V1LabelSelector; namespaceSelector: k8s.V1LabelSelector },
+  ): k8s.V1ValidatingWebhook => ({
     ...common,
     name: `${scope}-pods.validate.attestor.dev`,
     clientConfig: clientConfig('validate-pods'),
@@ -105,7 +125,9 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): {
       // The API server keeps label and annotation changes made through pods/status.
       podRule(['UPDATE'], ['pods/status']),
     ],
-    matchConditions: [{ name: 'status-changes-policy-or-selector-labels', expression: statusChangesJudgedMetadataCel() }],
+    matchConditions: [
+      { name: 'status-changes-policy-or-selector-labels', expression: statusChangesJudgedMetadataCel() },
+    ],
     ...selectors,
   });
   const bindings = (scope: string, namespaceSelector: k8s.V1LabelSelector): k8s.V1ValidatingWebhook => ({
@@ -123,8 +145,14 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): {
     kind: 'ValidatingWebhookConfiguration',
     metadata: { name, labels: { 'app.kubernetes.io/name': 'attestor', 'app.kubernetes.io/managed-by': 'attestor' } },
     webhooks: [
-      podRules('ai-worker', { objectSelector: { matchLabels: { ...AI_WORKER_POD_LABELS } }, namespaceSelector: allOf(scopeNamespaces) }),
-      podRules('enforced', { objectSelector: {}, namespaceSelector: allOf({ matchLabels: { [ENFORCE_NAMESPACE_LABEL]: 'true' } }, scopeNamespaces) }),
+      podRules('ai-worker', {
+        objectSelector: { matchLabels: { ...AI_WORKER_POD_LABELS } },
+        namespaceSelector: allOf(scopeNamespaces),
+      }),
+      podRules('enforced', {
+        objectSelector: {},
+        namespaceSelector: allOf({ matchLabels: { [ENFORCE_NAMESPACE_LABEL]: 'true' } }, scopeNamespaces),
+      }),
       {
         ...common,
         name: 'gpu-pods.validate.attestor.dev',
@@ -142,17 +170,19 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): {
     apiVersion: 'admissionregistration.k8s.io/v1',
     kind: 'MutatingWebhookConfiguration',
     metadata: { name, labels: { 'app.kubernetes.io/name': 'attestor', 'app.kubernetes.io/managed-by': 'attestor' } },
-    webhooks: [{
-      ...common,
-      name: 'gpu-pods.mutate.attestor.dev',
-      clientConfig: clientConfig('mutate-pods'),
-      rules: [podRule(['CREATE'], ['pods'])],
-      matchConditions: [requestsGpus],
-      objectSelector: {},
-      namespaceSelector: allOf(excluded, scopeNamespaces),
-      // IfNeeded: should a later mutating webhook drop the nodeSelector, ours runs again.
-      reinvocationPolicy: 'IfNeeded',
-    }],
+    webhooks: [
+      {
+        ...common,
+        name: 'gpu-pods.mutate.attestor.dev',
+        clientConfig: clientConfig('mutate-pods'),
+        rules: [podRule(['CREATE'], ['pods'])],
+        matchConditions: [requestsGpus],
+        objectSelector: {},
+        namespaceSelector: allOf(excluded, scopeNamespaces),
+        // IfNeeded: should a later mutating webhook drop the nodeSelector, ours runs again.
+        reinvocationPolicy: 'IfNeeded',
+      },
+    ],
   };
   return { validating, mutating };
 }
@@ -163,10 +193,16 @@ export function webhookConfigurations(options: WebhookConfigurationOptions): {
  * a list of zero or one value, so that absent and present-but-empty differ and nothing can fail.
  */
 export function statusChangesJudgedMetadataCel(): string {
-  const value = (obj: string, field: string) => `(has(${obj}.metadata.${field}) && k in ${obj}.metadata.${field} ? [${obj}.metadata.${field}[k]] : [])`;
-  const changed = (field: 'labels' | 'annotations', keys: readonly string[]) => `|| ${JSON.stringify(keys)}.exists(k, ${value('object', field)} != ${value('oldObject', field)})`;
+  const value = (obj: string, field: string) =>
+    `(has(${obj}.metadata.${field}) && k in ${obj}.metadata.${field} ? [${obj}.metadata.${field}[k]] : [])`;
+  const changed = (field: 'labels' | 'annotations', keys: readonly string[]) =>
+    `|| ${JSON.stringify(keys)}.exists(k, ${value('object', field)} != ${value('oldObject', field)})`;
   // request.subResource is absent, not empty, for the pod itself.
-  return ['!has(request.subResource) || request.subResource != "status"', changed('annotations', [KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION]), changed('labels', AI_WORKER_SELECTOR_KEYS)].join('\n');
+  return [
+    '!has(request.subResource) || request.subResource != "status"',
+    changed('annotations', [KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION]),
+    changed('labels', AI_WORKER_SELECTOR_KEYS),
+  ].join('\n');
 }
 
 /** CEL: the request sets spec.nodeName (a CREATE with it, or an UPDATE that changes it). */
@@ -178,7 +214,10 @@ export function setsNodeNameCel(): string {
 }
 
 /** Creates or replaces both configurations. */
-export async function installWebhookConfigurations(kubeConfig: k8s.KubeConfig, options: WebhookConfigurationOptions): Promise<void> {
+export async function installWebhookConfigurations(
+  kubeConfig: k8s.KubeConfig,
+  options: WebhookConfigurationOptions,
+): Promise<void> {
   const api = kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
   const { validating, mutating } = webhookConfigurations(options);
   const name = validating.metadata!.name!;
@@ -186,20 +225,32 @@ export async function installWebhookConfigurations(kubeConfig: k8s.KubeConfig, o
     () => api.createValidatingWebhookConfiguration({ body: validating }),
     async () => {
       const current = await api.readValidatingWebhookConfiguration({ name });
-      await api.replaceValidatingWebhookConfiguration({ name, body: { ...validating, metadata: { ...validating.metadata, resourceVersion: current.metadata!.resourceVersion } } });
+      await api.replaceValidatingWebhookConfiguration({
+        name,
+        body: {
+          ...validating,
+          metadata: { ...validating.metadata, resourceVersion: current.metadata!.resourceVersion },
+        },
+      });
     },
   );
   await createOrReplace(
     () => api.createMutatingWebhookConfiguration({ body: mutating }),
     async () => {
       const current = await api.readMutatingWebhookConfiguration({ name });
-      await api.replaceMutatingWebhookConfiguration({ name, body: { ...mutating, metadata: { ...mutating.metadata, resourceVersion: current.metadata!.resourceVersion } } });
+      await api.replaceMutatingWebhookConfiguration({
+        name,
+        body: { ...mutating, metadata: { ...mutating.metadata, resourceVersion: current.metadata!.resourceVersion } },
+      });
     },
   );
 }
 
 /** Deletes both configurations (absent ones are fine). */
-export async function deleteWebhookConfigurations(kubeConfig: k8s.KubeConfig, name = DEFAULT_CONFIGURATION_NAME): Promise<void> {
+export async function deleteWebhookConfigurations(
+  kubeConfig: k8s.KubeConfig,
+  name = DEFAULT_CONFIGURATION_NAME,
+): Promise<void> {
   const api = kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
   const ignoreMissing = (err: unknown) => {
     if ((err as { code?: number }).code !== 404) throw err;
@@ -236,7 +287,9 @@ export function allOf(...selectors: Array<k8s.V1LabelSelector | undefined>): k8s
       }
       matchLabels[k] = v;
     }
-    matchExpressions.push(...(s.matchExpressions ?? []).map((e) => ({ ...e, values: e.values ? [...e.values] : undefined })));
+    matchExpressions.push(
+      ...(s.matchExpressions ?? []).map((e) => ({ ...e, values: e.values ? [...e.values] : undefined })),
+    );
   }
   return {
     ...(Object.keys(matchLabels).length > 0 ? { matchLabels } : {}),

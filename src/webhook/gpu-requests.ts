@@ -10,17 +10,25 @@ import type * as k8s from '@kubernetes/client-node';
  * Extended resources that are GPUs, by prefix: whole GPUs, MIG slices (nvidia.com/mig-1g.10gb
  * and friends), and DRA device classes requested as extended resources (DRAExtendedResource).
  */
-export const DEFAULT_GPU_RESOURCE_PREFIXES: readonly string[] = ['nvidia.com/gpu', 'nvidia.com/mig-', 'deviceclass.resource.kubernetes.io/'];
+export const DEFAULT_GPU_RESOURCE_PREFIXES: readonly string[] = [
+  'nvidia.com/gpu',
+  'nvidia.com/mig-',
+  'deviceclass.resource.kubernetes.io/',
+];
 
 /** A resource-name prefix: a domain and a name start, no quotes or spaces (it goes into CEL verbatim). */
 const PREFIX = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?\/[-A-Za-z0-9_.]*$/;
 
 /** Checks prefixes given on the command line; throws on one that is not a resource-name prefix. */
 export function parseGpuResourcePrefixes(value: string): string[] {
-  const prefixes = value.split(',').map((p) => p.trim()).filter((p) => p !== '');
+  const prefixes = value
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
   if (prefixes.length === 0) throw new Error('at least one GPU resource-name prefix is required');
   for (const p of prefixes) {
-    if (!PREFIX.test(p) || p.length > 253) throw new Error(`${JSON.stringify(p)} is not a resource-name prefix such as nvidia.com/gpu or nvidia.com/mig-`);
+    if (!PREFIX.test(p) || p.length > 253)
+      throw new Error(`${JSON.stringify(p)} is not a resource-name prefix such as nvidia.com/gpu or nvidia.com/mig-`);
   }
   return prefixes;
 }
@@ -41,9 +49,13 @@ export function requestsGpus(pod: k8s.V1Pod, prefixes: readonly string[] = DEFAU
   const asks = (resources: k8s.V1ResourceRequirements | undefined) => {
     if (!resources) return false;
     if ((resources.claims ?? []).length > 0) return true;
-    return [resources.requests, resources.limits].some((quantities) => Object.entries(quantities ?? {}).some(([name, q]) => isGpu(name) && nonZero(q)));
+    return [resources.requests, resources.limits].some((quantities) =>
+      Object.entries(quantities ?? {}).some(([name, q]) => isGpu(name) && nonZero(q)),
+    );
   };
-  return [...(spec.containers ?? []), ...(spec.initContainers ?? [])].some((c) => asks(c.resources)) || asks(spec.resources);
+  return (
+    [...(spec.containers ?? []), ...(spec.initContainers ?? [])].some((c) => asks(c.resources)) || asks(spec.resources)
+  );
 }
 
 function nonZero(quantity: unknown): boolean {
@@ -59,11 +71,12 @@ function nonZero(quantity: unknown): boolean {
  */
 export function gpuRequestCel(prefixes: readonly string[] = DEFAULT_GPU_RESOURCE_PREFIXES): string {
   const list = celPrefixList(prefixes);
-  const asks = (r: string) => [
-    `(has(${r}.requests) && ${r}.requests.exists(n, ${list}.exists(p, n.startsWith(p))))`,
-    `(has(${r}.limits) && ${r}.limits.exists(n, ${list}.exists(p, n.startsWith(p))))`,
-    `(has(${r}.claims) && size(${r}.claims) > 0)`,
-  ].join(' || ');
+  const asks = (r: string) =>
+    [
+      `(has(${r}.requests) && ${r}.requests.exists(n, ${list}.exists(p, n.startsWith(p))))`,
+      `(has(${r}.limits) && ${r}.limits.exists(n, ${list}.exists(p, n.startsWith(p))))`,
+      `(has(${r}.claims) && size(${r}.claims) > 0)`,
+    ].join(' || ');
   return [
     '(has(object.spec.resourceClaims) && size(object.spec.resourceClaims) > 0)',
     `|| (object.spec.containers + (has(object.spec.initContainers) ? object.spec.initContainers : [])).exists(c, has(c.resources) && (${asks('c.resources')}))`,

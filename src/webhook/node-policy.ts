@@ -48,7 +48,8 @@ export function nodeGatingPolicy(options: NodePolicyOptions): {
   policy: k8s.V1ValidatingAdmissionPolicy;
   binding: k8s.V1ValidatingAdmissionPolicyBinding;
 } {
-  if (options.operatorUsernames.length === 0) throw new RangeError('the node gating policy needs at least one operator username');
+  if (options.operatorUsernames.length === 0)
+    throw new RangeError('the node gating policy needs at least one operator username');
   const name = options.name ?? DEFAULT_NODE_POLICY_NAME;
   const labels = { 'app.kubernetes.io/name': 'attestor', 'app.kubernetes.io/managed-by': 'attestor' };
   const who = "(request.userInfo.username == '' ? '(anonymous)' : request.userInfo.username)";
@@ -61,10 +62,23 @@ export function nodeGatingPolicy(options: NodePolicyOptions): {
       failurePolicy: 'Fail',
       matchConstraints: {
         matchPolicy: 'Equivalent',
-        resourceRules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE'], resources: ['nodes', 'nodes/status'], scope: 'Cluster' }],
+        resourceRules: [
+          {
+            apiGroups: [''],
+            apiVersions: ['v1'],
+            operations: ['CREATE', 'UPDATE'],
+            resources: ['nodes', 'nodes/status'],
+            scope: 'Cluster',
+          },
+        ],
       },
       // The operator is not judged at all.
-      matchConditions: [{ name: 'not-the-operator', expression: `!(request.userInfo.username in [${options.operatorUsernames.map(cel).join(', ')}])` }],
+      matchConditions: [
+        {
+          name: 'not-the-operator',
+          expression: `!(request.userInfo.username in [${options.operatorUsernames.map(cel).join(', ')}])`,
+        },
+      ],
       validations: [
         {
           expression: LABEL_RULE,
@@ -102,19 +116,28 @@ export async function installNodeGatingPolicy(kubeConfig: k8s.KubeConfig, option
   } catch (err) {
     if ((err as { code?: number }).code !== 409) throw err;
     const current = await api.readValidatingAdmissionPolicy({ name });
-    await api.replaceValidatingAdmissionPolicy({ name, body: { ...policy, metadata: { ...policy.metadata, resourceVersion: current.metadata!.resourceVersion } } });
+    await api.replaceValidatingAdmissionPolicy({
+      name,
+      body: { ...policy, metadata: { ...policy.metadata, resourceVersion: current.metadata!.resourceVersion } },
+    });
   }
   try {
     await api.createValidatingAdmissionPolicyBinding({ body: binding });
   } catch (err) {
     if ((err as { code?: number }).code !== 409) throw err;
     const current = await api.readValidatingAdmissionPolicyBinding({ name });
-    await api.replaceValidatingAdmissionPolicyBinding({ name, body: { ...binding, metadata: { ...binding.metadata, resourceVersion: current.metadata!.resourceVersion } } });
+    await api.replaceValidatingAdmissionPolicyBinding({
+      name,
+      body: { ...binding, metadata: { ...binding.metadata, resourceVersion: current.metadata!.resourceVersion } },
+    });
   }
 }
 
 /** Deletes the policy and its binding (absent ones are fine). */
-export async function deleteNodeGatingPolicy(kubeConfig: k8s.KubeConfig, name = DEFAULT_NODE_POLICY_NAME): Promise<void> {
+export async function deleteNodeGatingPolicy(
+  kubeConfig: k8s.KubeConfig,
+  name = DEFAULT_NODE_POLICY_NAME,
+): Promise<void> {
   const api = kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
   const ignoreMissing = (err: unknown) => {
     if ((err as { code?: number }).code !== 404) throw err;

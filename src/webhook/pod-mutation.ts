@@ -7,7 +7,7 @@
 import type * as k8s from '@kubernetes/client-node';
 import { GPU_ATTESTED_LABEL } from '../api/node-gating.ts';
 import { requestsGpus } from './gpu-requests.ts';
-import { pointer, type JsonPatchOperation } from './json-patch.ts';
+import { type JsonPatchOperation, pointer } from './json-patch.ts';
 
 export function gpuNodeSelectorPatch(pod: k8s.V1Pod, gpuResourcePrefixes?: readonly string[]): JsonPatchOperation[] {
   if (!pod.spec || !requestsGpus(pod, gpuResourcePrefixes)) return [];

@@ -3,11 +3,16 @@
  * admitted: a runtime class and a Kata agent policy the active Manifest allows, images pinned
  * by digest, and no toleration of the unattested taint. Pure: pod and Manifest in, violations out.
  */
-import type * as k8s from '@kubernetes/client-node';
+
 import { createHash } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../api/manifest.ts';
 import { UNATTESTED_TAINT } from '../api/node-gating.ts';
-import { AI_WORKER_SELECTOR_KEYS, KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../controllers/aiworker/labels.ts';
+import {
+  AI_WORKER_SELECTOR_KEYS,
+  KATA_POLICY_ANNOTATION,
+  POLICY_HASH_ANNOTATION,
+} from '../controllers/aiworker/labels.ts';
 import type { Violation } from './review.ts';
 
 const DIGEST_SUFFIX = /@sha256:[0-9a-f]{64}$/;
@@ -24,16 +29,25 @@ export function judgePod(pod: k8s.V1Pod, manifest: Manifest | undefined): Violat
 
   if (!manifest) {
     // Without reference values nothing can be judged: no confidential workload is admitted.
-    violations.push({ field: 'spec.runtimeClassName', message: 'cannot be checked: no Manifest is active, so no confidential workload is admitted' });
+    violations.push({
+      field: 'spec.runtimeClassName',
+      message: 'cannot be checked: no Manifest is active, so no confidential workload is admitted',
+    });
     violations.push({ field: policyField, message: 'cannot be checked: no Manifest is active' });
   } else {
     const name = manifest.metadata.name ?? '(unnamed)';
     const classes = manifest.spec.runtimeClasses ?? [];
     const runtimeClass = spec.runtimeClassName;
     if (!runtimeClass) {
-      violations.push({ field: 'spec.runtimeClassName', message: `is not set (Manifest ${name} allows: ${classes.join(', ')})` });
+      violations.push({
+        field: 'spec.runtimeClassName',
+        message: `is not set (Manifest ${name} allows: ${classes.join(', ')})`,
+      });
     } else if (!classes.includes(runtimeClass)) {
-      violations.push({ field: 'spec.runtimeClassName', message: `${JSON.stringify(runtimeClass)} is not allowed by Manifest ${name} (allowed: ${classes.join(', ')})` });
+      violations.push({
+        field: 'spec.runtimeClassName',
+        message: `${JSON.stringify(runtimeClass)} is not allowed by Manifest ${name} (allowed: ${classes.join(', ')})`,
+      });
     }
     violations.push(...judgePolicy(annotations, manifest));
   }
@@ -47,16 +61,25 @@ export function judgePod(pod: k8s.V1Pod, manifest: Manifest | undefined): Violat
     (containers ?? []).forEach((c, i) => {
       const image = c.image;
       if (typeof image !== 'string' || !DIGEST_SUFFIX.test(image)) {
-        violations.push({ field: `spec.${list}[${i}].image`, message: `${JSON.stringify(image ?? '')} is not pinned by digest` });
+        violations.push({
+          field: `spec.${list}[${i}].image`,
+          message: `${JSON.stringify(image ?? '')} is not pinned by digest`,
+        });
       }
     });
   }
 
   (spec.tolerations ?? []).forEach((t, i) => {
     if (t.key === UNATTESTED_TAINT.key) {
-      violations.push({ field: `spec.tolerations[${i}]`, message: `tolerates the ${UNATTESTED_TAINT.key} taint: pods in attestor's scope run only on attested nodes` });
+      violations.push({
+        field: `spec.tolerations[${i}]`,
+        message: `tolerates the ${UNATTESTED_TAINT.key} taint: pods in attestor's scope run only on attested nodes`,
+      });
     } else if (!t.key && t.operator === 'Exists') {
-      violations.push({ field: `spec.tolerations[${i}]`, message: `tolerates every taint, the ${UNATTESTED_TAINT.key} taint included: pods in attestor's scope run only on attested nodes` });
+      violations.push({
+        field: `spec.tolerations[${i}]`,
+        message: `tolerates every taint, the ${UNATTESTED_TAINT.key} taint included: pods in attestor's scope run only on attested nodes`,
+      });
     }
   });
   return violations;
@@ -80,7 +103,10 @@ function judgePolicy(annotations: Record<string, string>, manifest: Manifest): V
   }
   const declared = annotations[POLICY_HASH_ANNOTATION];
   if (declared !== undefined && declared !== hash) {
-    violations.push({ field: policyHashField, message: `${JSON.stringify(declared)} does not match the SHA-256 of the policy (${hash})` });
+    violations.push({
+      field: policyHashField,
+      message: `${JSON.stringify(declared)} does not match the SHA-256 of the policy (${hash})`,
+    });
   }
   return violations;
 }
@@ -94,7 +120,11 @@ function judgePolicy(annotations: Record<string, string>, manifest: Manifest): V
  * in full, whether it comes through the pod itself or through pods/status (which keeps metadata
  * changes).
  */
-export function judgePodUpdate(pod: k8s.V1Pod, old: k8s.V1Pod | undefined, manifest: Manifest | undefined): Violation[] {
+export function judgePodUpdate(
+  pod: k8s.V1Pod,
+  old: k8s.V1Pod | undefined,
+  manifest: Manifest | undefined,
+): Violation[] {
   if (old && judgedFields(old) === judgedFields(pod) && !joinsSelectors(pod, old)) return [];
   return judgePod(pod, manifest);
 }
@@ -110,7 +140,8 @@ function joinsSelectors(pod: k8s.V1Pod, old: k8s.V1Pod): boolean {
 }
 
 function judgedFields(pod: k8s.V1Pod): string {
-  const images = (list: Array<{ name?: string; image?: string }> | undefined) => (list ?? []).map((c) => [c.name, c.image]);
+  const images = (list: Array<{ name?: string; image?: string }> | undefined) =>
+    (list ?? []).map((c) => [c.name, c.image]);
   const annotations = pod.metadata?.annotations ?? {};
   return JSON.stringify([
     pod.spec?.runtimeClassName ?? null,

@@ -9,8 +9,16 @@ export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
 
 export type Operation = 'CREATE' | 'UPDATE' | 'DELETE' | 'CONNECT';
 
-export interface GroupVersionKind { group: string; version: string; kind: string }
-export interface GroupVersionResource { group: string; version: string; resource: string }
+export interface GroupVersionKind {
+  group: string;
+  version: string;
+  kind: string;
+}
+export interface GroupVersionResource {
+  group: string;
+  version: string;
+  resource: string;
+}
 
 export interface UserInfo {
   username?: string;
@@ -79,26 +87,44 @@ export type ParsedReview = { ok: true; request: AdmissionRequest } | { ok: false
 export function parseAdmissionReview(body: unknown): ParsedReview {
   if (!isObject(body)) return { ok: false, error: 'body is not a JSON object' };
   if (body.apiVersion !== ADMISSION_API_VERSION || body.kind !== 'AdmissionReview') {
-    return { ok: false, error: `expected ${ADMISSION_API_VERSION} AdmissionReview, got ${String(body.apiVersion)} ${String(body.kind)}` };
+    return {
+      ok: false,
+      error: `expected ${ADMISSION_API_VERSION} AdmissionReview, got ${String(body.apiVersion)} ${String(body.kind)}`,
+    };
   }
   const request = body.request;
   if (!isObject(request)) return { ok: false, error: 'request is missing' };
   if (typeof request.uid !== 'string' || request.uid === '') return { ok: false, error: 'request.uid is missing' };
-  if (!['CREATE', 'UPDATE', 'DELETE', 'CONNECT'].includes(request.operation as string)) return { ok: false, error: 'request.operation is not one of CREATE, UPDATE, DELETE, CONNECT' };
-  if (!isObject(request.resource) || typeof request.resource.resource !== 'string') return { ok: false, error: 'request.resource is missing' };
-  if (request.userInfo !== undefined && !isObject(request.userInfo)) return { ok: false, error: 'request.userInfo is not an object' };
-  return { ok: true, request: { ...(request as unknown as AdmissionRequest), userInfo: (request.userInfo ?? {}) as UserInfo } };
+  if (!['CREATE', 'UPDATE', 'DELETE', 'CONNECT'].includes(request.operation as string))
+    return { ok: false, error: 'request.operation is not one of CREATE, UPDATE, DELETE, CONNECT' };
+  if (!isObject(request.resource) || typeof request.resource.resource !== 'string')
+    return { ok: false, error: 'request.resource is missing' };
+  if (request.userInfo !== undefined && !isObject(request.userInfo))
+    return { ok: false, error: 'request.userInfo is not an object' };
+  return {
+    ok: true,
+    request: { ...(request as unknown as AdmissionRequest), userInfo: (request.userInfo ?? {}) as UserInfo },
+  };
 }
 
 export function allowed(uid: string, patch?: readonly JsonPatchOperation[]): AdmissionResponse {
   if (!patch || patch.length === 0) return { uid, allowed: true };
-  return { uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch), 'utf8').toString('base64') };
+  return {
+    uid,
+    allowed: true,
+    patchType: 'JSONPatch',
+    patch: Buffer.from(JSON.stringify(patch), 'utf8').toString('base64'),
+  };
 }
 
 /** A refusal; the message lists every violation so that users fix them all at once. */
 export function denied(uid: string, violations: readonly Violation[], code = 403): AdmissionResponse {
   const message = violations.map(formatViolation).join('; ');
-  return { uid, allowed: false, status: { code, reason: code === 403 ? 'Forbidden' : code >= 500 ? 'InternalError' : 'BadRequest', message } };
+  return {
+    uid,
+    allowed: false,
+    status: { code, reason: code === 403 ? 'Forbidden' : code >= 500 ? 'InternalError' : 'BadRequest', message },
+  };
 }
 
 /** A refusal because the webhook could not judge the request (fail closed). */

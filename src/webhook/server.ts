@@ -16,11 +16,19 @@
  *     log, metrics: new WebhookMetrics(metrics.registry) });
  * Every replica serves it (not only the leader): the informers are warm on all of them.
  */
-import express, { type NextFunction, type Request, type Response } from 'express';
+
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../observability/log.ts';
-import { createAdmissionHandlers, WEBHOOK_NAMES, type ManifestSource, type NodeAttestationSource, type PodReader, type WebhookName } from './admission.ts';
+import {
+  createAdmissionHandlers,
+  type ManifestSource,
+  type NodeAttestationSource,
+  type PodReader,
+  WEBHOOK_NAMES,
+  type WebhookName,
+} from './admission.ts';
 import { CertificateReloader } from './certificate-reloader.ts';
 import type { Verdict, WebhookMetrics } from './metrics.ts';
 import { parseAdmissionReview, reviewResponse } from './review.ts';
@@ -94,7 +102,12 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
   }
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     const e = err as { type?: string; status?: number; message?: string };
-    const status = e.type === 'entity.too.large' ? 413 : typeof e.status === 'number' && e.status >= 400 && e.status < 500 ? e.status : 500;
+    const status =
+      e.type === 'entity.too.large'
+        ? 413
+        : typeof e.status === 'number' && e.status >= 400 && e.status < 500
+          ? e.status
+          : 500;
     if (status === 500) log.error({ err: e.message }, 'webhook request failed');
     res.status(status).json({ error: status === 500 ? 'internal error' : e.message });
   });
@@ -115,9 +128,13 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
       resolve();
     });
   });
-  certificates.start((pair) => server.setSecureContext({ ...pair, minVersion: 'TLSv1.2' }), options.tls.reloadIntervalMs ?? DEFAULT_CERT_RELOAD_INTERVAL_MS);
+  certificates.start(
+    (pair) => server.setSecureContext({ ...pair, minVersion: 'TLSv1.2' }),
+    options.tls.reloadIntervalMs ?? DEFAULT_CERT_RELOAD_INTERVAL_MS,
+  );
   const port = (server.address() as AddressInfo).port;
-  if (clientCaFile) log.info({ port, clientCaFile }, 'serving admission webhooks to clients with a certificate from the client CA');
+  if (clientCaFile)
+    log.info({ port, clientCaFile }, 'serving admission webhooks to clients with a certificate from the client CA');
   else log.warn({ port }, 'serving admission webhooks to any client: no client CA configured');
   return {
     port,
@@ -126,11 +143,12 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
       if (!options.nodeAttestations.synced) return 'NodeAttestation cache not synced';
       return undefined;
     },
-    close: () => new Promise((resolve) => {
-      certificates.stop();
-      server.close(() => resolve());
-      server.closeAllConnections();
-    }),
+    close: () =>
+      new Promise((resolve) => {
+        certificates.stop();
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 

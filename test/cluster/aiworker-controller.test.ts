@@ -4,7 +4,11 @@
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../../src/api/aiworker.ts';
-import { GPU_ATTESTED_LABEL, KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../../src/controllers/aiworker/labels.ts';
+import {
+  GPU_ATTESTED_LABEL,
+  KATA_POLICY_ANNOTATION,
+  POLICY_HASH_ANNOTATION,
+} from '../../src/controllers/aiworker/labels.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
@@ -31,12 +35,18 @@ describe('AIWorker controller', function () {
     core = kc.makeApiClient(k8s.CoreV1Api);
     apps = kc.makeApiClient(k8s.AppsV1Api);
     await core.createNamespace({ body: { metadata: { name: namespace } } });
-    await kc.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: runtimeClass }, handler: 'kata' } });
+    await kc
+      .makeApiClient(k8s.NodeV1Api)
+      .createRuntimeClass({ body: { metadata: { name: runtimeClass }, handler: 'kata' } });
     for (const node of ['a', 'b']) await cp.createGpuNode(`${namespace}-gpu-${node}`, { gpus: 4 });
     await custom.createClusterCustomObject({
-      group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests',
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'manifests',
       body: {
-        apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: manifestName },
+        apiVersion: 'attestor.dev/v1alpha1',
+        kind: 'Manifest',
+        metadata: { name: manifestName },
         spec: {
           referenceValues: {
             snp: [{ measurements: ['ab'.repeat(48)], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
@@ -48,60 +58,123 @@ describe('AIWorker controller', function () {
       },
     });
     operator = await startTestOperator(kc);
-    const hash = await waitFor(() => {
-      const m = operator.informers.manifests.get(manifestName);
-      return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True') ? m.status.hash : undefined;
-    }, { description: 'test Manifest active' });
+    const hash = await waitFor(
+      () => {
+        const m = operator.informers.manifests.get(manifestName);
+        return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True')
+          ? m.status.hash
+          : undefined;
+      },
+      { description: 'test Manifest active' },
+    );
     // The nodes' attestation is the Coordinator's business (attestation-flow.test.ts): here it is given.
     for (const node of ['a', 'b']) await writeCurrentAttestation(kc, `${namespace}-gpu-${node}`, hash!, 4);
     for (const node of ['a', 'b']) {
-      await waitFor(async () => (await core.readNode({ name: `${namespace}-gpu-${node}` })).metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true', { description: `node ${node} gated on` });
+      await waitFor(
+        async () =>
+          (await core.readNode({ name: `${namespace}-gpu-${node}` })).metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true',
+        { description: `node ${node} gated on` },
+      );
     }
   });
   after(async () => {
     await operator?.stop();
-    await custom.deleteClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests', name: manifestName }).catch(() => undefined);
+    await custom
+      .deleteClusterCustomObject({
+        group: 'attestor.dev',
+        version: 'v1alpha1',
+        plural: 'manifests',
+        name: manifestName,
+      })
+      .catch(() => undefined);
   });
 
   const worker = (name: string, policy: AIWorker['spec']['policy'], replicas = 2): AIWorker => ({
-    apiVersion: 'attestor.dev/v1alpha1', kind: 'AIWorker', metadata: { name, namespace },
-    spec: { image: IMAGE, model: 'meta-llama/Llama-3.1-8B-Instruct', replicas, gpusPerReplica: 2, runtimeClassName: runtimeClass, policy, port: 8000 },
+    apiVersion: 'attestor.dev/v1alpha1',
+    kind: 'AIWorker',
+    metadata: { name, namespace },
+    spec: {
+      image: IMAGE,
+      model: 'meta-llama/Llama-3.1-8B-Instruct',
+      replicas,
+      gpusPerReplica: 2,
+      runtimeClassName: runtimeClass,
+      policy,
+      port: 8000,
+    },
   });
-  const getWorker = async (name: string) => (await custom.getNamespacedCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'aiworkers', namespace, name })) as AIWorker;
-  const pods = async (name: string) => (await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${name}` })).items;
+  const getWorker = async (name: string) =>
+    (await custom.getNamespacedCustomObject({
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'aiworkers',
+      namespace,
+      name,
+    })) as AIWorker;
+  const pods = async (name: string) =>
+    (await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${name}` })).items;
 
   it('runs an AIWorker as a Deployment whose pods are Running on the GPU nodes, with status', async () => {
-    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'llama-policy' }, data: { 'policy.rego': POLICY } } });
-    const created = (await custom.createNamespacedCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'aiworkers', namespace, body: worker('llama', { configMapRef: { name: 'llama-policy' } }) })) as AIWorker;
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: 'llama-policy' }, data: { 'policy.rego': POLICY } },
+    });
+    const created = (await custom.createNamespacedCustomObject({
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'aiworkers',
+      namespace,
+      body: worker('llama', { configMapRef: { name: 'llama-policy' } }),
+    })) as AIWorker;
 
-    const deployment = await waitFor(() => apps.readNamespacedDeployment({ name: 'llama', namespace }), { description: 'Deployment' });
-    assert.deepEqual(deployment.metadata!.ownerReferences!.map((o) => [o.kind, o.name, o.uid, o.controller]), [['AIWorker', 'llama', created.metadata.uid, true]]);
+    const deployment = await waitFor(() => apps.readNamespacedDeployment({ name: 'llama', namespace }), {
+      description: 'Deployment',
+    });
+    assert.deepEqual(
+      deployment.metadata!.ownerReferences!.map((o) => [o.kind, o.name, o.uid, o.controller]),
+      [['AIWorker', 'llama', created.metadata.uid, true]],
+    );
     const template = deployment.spec!.template;
     assert.equal(template.spec!.runtimeClassName, runtimeClass);
     assert.equal(Buffer.from(template.metadata!.annotations![KATA_POLICY_ANNOTATION]!, 'base64').toString(), POLICY);
     assert.equal(template.metadata!.annotations![POLICY_HASH_ANNOTATION], policyHash(POLICY));
     assert.equal(template.spec!.containers[0]!.resources!.limits!['nvidia.com/gpu'], '2');
-    assert.deepEqual(template.spec!.containers[0]!.args, ['--model', 'meta-llama/Llama-3.1-8B-Instruct', '--port', '8000']);
+    assert.deepEqual(template.spec!.containers[0]!.args, [
+      '--model',
+      'meta-llama/Llama-3.1-8B-Instruct',
+      '--port',
+      '8000',
+    ]);
     const service = await core.readNamespacedService({ name: 'llama', namespace });
     assert.equal(service.spec!.ports![0]!.port, 8000);
     assert.equal(service.metadata!.ownerReferences![0]!.uid, created.metadata.uid);
 
-    const running = await waitFor(async () => {
-      const list = await pods('llama');
-      return list.length === 2 && list.every((p) => p.status?.phase === 'Running') ? list : undefined;
-    }, { timeoutMs: 60_000, description: 'two pods Running' });
+    const running = await waitFor(
+      async () => {
+        const list = await pods('llama');
+        return list.length === 2 && list.every((p) => p.status?.phase === 'Running') ? list : undefined;
+      },
+      { timeoutMs: 60_000, description: 'two pods Running' },
+    );
     for (const pod of running) {
       assert.match(pod.spec!.nodeName!, new RegExp(`^${namespace}-gpu-`));
       assert.equal(pod.metadata!.labels!['app.kubernetes.io/managed-by'], 'attestor');
       assert.equal(pod.metadata!.labels!['app.kubernetes.io/name'], 'ai-worker');
       assert.equal(pod.metadata!.labels!['app.kubernetes.io/instance'], 'llama');
     }
-    for (const obj of [deployment, service]) assert.equal(obj.metadata!.labels!['app.kubernetes.io/managed-by'], 'attestor');
+    for (const obj of [deployment, service])
+      assert.equal(obj.metadata!.labels!['app.kubernetes.io/managed-by'], 'attestor');
 
-    const status = await waitFor(async () => {
-      const w = await getWorker('llama');
-      return w.status?.readyReplicas === 2 && w.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ? w.status : undefined;
-    }, { timeoutMs: 60_000, description: 'AIWorker Ready' });
+    const status = await waitFor(
+      async () => {
+        const w = await getWorker('llama');
+        return w.status?.readyReplicas === 2 &&
+          w.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+          ? w.status
+          : undefined;
+      },
+      { timeoutMs: 60_000, description: 'AIWorker Ready' },
+    );
     assert.equal(status.attestedReplicas, 2);
     assert.equal(status.policyHash, policyHash(POLICY));
     assert.equal(status.selector, 'app.kubernetes.io/name=ai-worker,app.kubernetes.io/instance=llama');
@@ -109,11 +182,22 @@ describe('AIWorker controller', function () {
   });
 
   it('holds a worker whose policy the Manifest does not allow at zero replicas and says why', async () => {
-    await custom.createNamespacedCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'aiworkers', namespace, body: worker('rogue', { inline: 'package agent_policy\ndefault ExecProcessRequest := true\n' }) });
-    const w = await waitFor(async () => {
-      const current = await getWorker('rogue');
-      return current.status?.conditions?.some((c) => c.type === 'PolicyCompliant' && c.status === 'False') ? current : undefined;
-    }, { description: 'PolicyCompliant=False' });
+    await custom.createNamespacedCustomObject({
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'aiworkers',
+      namespace,
+      body: worker('rogue', { inline: 'package agent_policy\ndefault ExecProcessRequest := true\n' }),
+    });
+    const w = await waitFor(
+      async () => {
+        const current = await getWorker('rogue');
+        return current.status?.conditions?.some((c) => c.type === 'PolicyCompliant' && c.status === 'False')
+          ? current
+          : undefined;
+      },
+      { description: 'PolicyCompliant=False' },
+    );
     const compliant = w.status!.conditions!.find((c) => c.type === 'PolicyCompliant')!;
     assert.equal(compliant.reason, 'PolicyNotAllowed');
     assert.match(compliant.message, /spec\.policy/);
@@ -121,46 +205,89 @@ describe('AIWorker controller', function () {
     const deployment = await apps.readNamespacedDeployment({ name: 'rogue', namespace });
     assert.equal(deployment.spec!.replicas, 0);
     assert.equal((await pods('rogue')).length, 0);
-    const events = await waitFor(async () => {
-      const list = await core.listNamespacedEvent({ namespace, fieldSelector: 'involvedObject.name=rogue,reason=PolicyNotAllowed' });
-      return list.items.length > 0 ? list.items : undefined;
-    }, { description: 'Warning event' });
+    const events = await waitFor(
+      async () => {
+        const list = await core.listNamespacedEvent({
+          namespace,
+          fieldSelector: 'involvedObject.name=rogue,reason=PolicyNotAllowed',
+        });
+        return list.items.length > 0 ? list.items : undefined;
+      },
+      { description: 'Warning event' },
+    );
     assert.equal(events[0]!.type, 'Warning');
   });
 
   it('reports a missing policy ConfigMap by name', async () => {
-    await custom.createNamespacedCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'aiworkers', namespace, body: worker('orphan', { configMapRef: { name: 'nowhere' } }) });
-    const w = await waitFor(async () => {
-      const current = await getWorker('orphan');
-      return current.status?.conditions?.some((c) => c.reason === 'PolicyNotFound') ? current : undefined;
-    }, { description: 'PolicyNotFound' });
-    assert.match(w.status!.conditions!.find((c) => c.type === 'PolicyCompliant')!.message, new RegExp(`ConfigMap ${namespace}/nowhere not found`));
+    await custom.createNamespacedCustomObject({
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'aiworkers',
+      namespace,
+      body: worker('orphan', { configMapRef: { name: 'nowhere' } }),
+    });
+    const w = await waitFor(
+      async () => {
+        const current = await getWorker('orphan');
+        return current.status?.conditions?.some((c) => c.reason === 'PolicyNotFound') ? current : undefined;
+      },
+      { description: 'PolicyNotFound' },
+    );
+    assert.match(
+      w.status!.conditions!.find((c) => c.type === 'PolicyCompliant')!.message,
+      new RegExp(`ConfigMap ${namespace}/nowhere not found`),
+    );
   });
 
   it('restores a Service that someone deleted', async () => {
     await core.deleteNamespacedService({ name: 'llama', namespace });
-    await waitFor(async () => (await core.readNamespacedService({ name: 'llama', namespace })).metadata?.deletionTimestamp === undefined, { description: 'Service back' });
+    await waitFor(
+      async () =>
+        (await core.readNamespacedService({ name: 'llama', namespace })).metadata?.deletionTimestamp === undefined,
+      { description: 'Service back' },
+    );
   });
 
   it('garbage-collects the Deployment, Service and pods when the AIWorker is deleted', async () => {
-    await custom.deleteNamespacedCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'aiworkers', namespace, name: 'llama' });
-    await waitFor(async () => {
-      const [deployments, services, podList] = await Promise.all([
-        apps.listNamespacedDeployment({ namespace, labelSelector: 'app.kubernetes.io/instance=llama' }),
-        core.listNamespacedService({ namespace, labelSelector: 'app.kubernetes.io/instance=llama' }),
-        pods('llama'),
-      ]);
-      return deployments.items.length === 0 && services.items.length === 0 && podList.length === 0;
-    }, { timeoutMs: 60_000, description: 'owned objects garbage-collected' });
+    await custom.deleteNamespacedCustomObject({
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'aiworkers',
+      namespace,
+      name: 'llama',
+    });
+    await waitFor(
+      async () => {
+        const [deployments, services, podList] = await Promise.all([
+          apps.listNamespacedDeployment({ namespace, labelSelector: 'app.kubernetes.io/instance=llama' }),
+          core.listNamespacedService({ namespace, labelSelector: 'app.kubernetes.io/instance=llama' }),
+          pods('llama'),
+        ]);
+        return deployments.items.length === 0 && services.items.length === 0 && podList.length === 0;
+      },
+      { timeoutMs: 60_000, description: 'owned objects garbage-collected' },
+    );
   });
 
   it('marks the namespace while it holds AIWorkers, puts a removed mark back, and unmarks it after the last one (item 16)', async () => {
     const label = 'attestor.dev/ai-workers';
     const marked = async (name: string) => (await core.readNamespace({ name })).metadata?.labels?.[label];
     assert.equal(await marked(namespace), 'true', 'marked since the first AIWorker');
-    await core.patchNamespace({ name: namespace, body: { metadata: { labels: { [label]: null } } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+    await core.patchNamespace(
+      { name: namespace, body: { metadata: { labels: { [label]: null } } } },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+    );
     await waitFor(async () => (await marked(namespace)) === 'true', { description: 'the removed mark back' });
-    for (const name of ['rogue', 'orphan']) await custom.deleteNamespacedCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'aiworkers', namespace, name });
-    await waitFor(async () => (await marked(namespace)) === undefined, { description: 'the mark gone with the last AIWorker' });
+    for (const name of ['rogue', 'orphan'])
+      await custom.deleteNamespacedCustomObject({
+        group: 'attestor.dev',
+        version: 'v1alpha1',
+        plural: 'aiworkers',
+        namespace,
+        name,
+      });
+    await waitFor(async () => (await marked(namespace)) === undefined, {
+      description: 'the mark gone with the last AIWorker',
+    });
   });
 });

@@ -5,17 +5,27 @@
 // longer meets un-gates it.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
+import { NodeAgent } from '../../src/agent/agent.ts';
+import { CoordinatorClient } from '../../src/agent/coordinator-client.ts';
+import { NvmlGpuControl } from '../../src/agent/evidence/nvml/gpu-control.ts';
+import {
+  createSimulatedPlatform,
+  SIMULATED_SNP_MEASUREMENT,
+  SimulatedCvmSource,
+  SimulatedGpuControl,
+  type SimulatedPlatform,
+} from '../../src/agent/evidence/simulated.ts';
+import type { GpuControl } from '../../src/agent/evidence/source.ts';
 import type { AIWorker } from '../../src/api/aiworker.ts';
 import type { NodeAttestation } from '../../src/api/node-attestation.ts';
 import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
-import { NodeAgent } from '../../src/agent/agent.ts';
-import { CoordinatorClient } from '../../src/agent/coordinator-client.ts';
-import { createSimulatedPlatform, SIMULATED_SNP_MEASUREMENT, SimulatedCvmSource, SimulatedGpuControl, type SimulatedPlatform } from '../../src/agent/evidence/simulated.ts';
-import type { GpuControl } from '../../src/agent/evidence/source.ts';
-import { ATTEST_PATH, NONCE_PATH, type AttestResponse, type NonceResponse } from '../../src/coordinator/protocol.ts';
+import { ATTEST_PATH, type AttestResponse, NONCE_PATH, type NonceResponse } from '../../src/coordinator/protocol.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../../src/dev/agent-identity.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
+import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import { silentLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
@@ -23,10 +33,6 @@ import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
 import { buildNvmlStub, NvmlStubDir } from '../harness/nvml-stub.ts';
 import { simulatedManifestSpec } from '../harness/simulated-manifest.ts';
-import { NvmlGpuControl } from '../../src/agent/evidence/nvml/gpu-control.ts';
-import { writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const POLICY_HASH = createHash('sha256').update(POLICY).digest('hex');
@@ -60,21 +66,44 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     platform = await createSimulatedPlatform();
     for (const name of [ns, workloads]) await core.createNamespace({ body: { metadata: { name } } });
     await ensureAgentServiceAccount(kc, ns);
-    await kc.makeApiClient(k8s.NodeV1Api).createRuntimeClass({ body: { metadata: { name: runtimeClass }, handler: 'kata' } });
-    await custom.createClusterCustomObject({ ...group, plural: 'manifests', body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: manifestName }, spec: manifestSpec() } });
-    const serving = await issueCertificate(cp.certificateAuthority, { commonName: 'attestor-coordinator', usage: 'server', ipAddresses: ['127.0.0.1'] });
+    await kc
+      .makeApiClient(k8s.NodeV1Api)
+      .createRuntimeClass({ body: { metadata: { name: runtimeClass }, handler: 'kata' } });
+    await custom.createClusterCustomObject({
+      ...group,
+      plural: 'manifests',
+      body: {
+        apiVersion: 'attestor.dev/v1alpha1',
+        kind: 'Manifest',
+        metadata: { name: manifestName },
+        spec: manifestSpec(),
+      },
+    });
+    const serving = await issueCertificate(cp.certificateAuthority, {
+      commonName: 'attestor-coordinator',
+      usage: 'server',
+      ipAddresses: ['127.0.0.1'],
+    });
     operator = await startTestOperator(kc, {
       namespace: ns,
       coordinator: localCoordinatorOptions(serving, platform, ns),
     });
     coordinatorUrl = `https://127.0.0.1:${await operator.coordinatorPort}`;
-    await waitFor(() => operator.informers.manifests.get(manifestName)?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'), { description: 'flow Manifest active' });
+    await waitFor(
+      () =>
+        operator.informers.manifests
+          .get(manifestName)
+          ?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'),
+      { description: 'flow Manifest active' },
+    );
     for (const node of Object.values(nodes)) await cp.createGpuNode(node, { gpus: 2 });
   });
   after(async () => {
     for (const c of clients) await c.close();
     await operator?.stop();
-    await custom.deleteClusterCustomObject({ ...group, plural: 'manifests', name: manifestName }).catch(() => undefined);
+    await custom
+      .deleteClusterCustomObject({ ...group, plural: 'manifests', name: manifestName })
+      .catch(() => undefined);
   });
 
   async function client(node: string): Promise<CoordinatorClient> {
@@ -82,34 +111,72 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     clients.push(c);
     return c;
   }
-  async function agent(node: string, options: { platform?: 'snp' | 'tdx'; measurement?: string; policyHash?: string; gpus?: GpuControl } = {}) {
+  async function agent(
+    node: string,
+    options: { platform?: 'snp' | 'tdx'; measurement?: string; policyHash?: string; gpus?: GpuControl } = {},
+  ) {
     const gpus = options.gpus ?? new SimulatedGpuControl(platform, { uuids: [`${node}-GPU-0`, `${node}-GPU-1`] });
-    const cvm = new SimulatedCvmSource(platform, { platform: options.platform ?? 'snp', measurement: options.measurement, policyHash: options.policyHash ?? POLICY_HASH });
+    const cvm = new SimulatedCvmSource(platform, {
+      platform: options.platform ?? 'snp',
+      measurement: options.measurement,
+      policyHash: options.policyHash ?? POLICY_HASH,
+    });
     return { agent: new NodeAgent({ nodeName: node, client: await client(node), cvm, gpus, log: silentLogger }), gpus };
   }
   const getNode = (name: string) => core.readNode({ name });
-  const attestation = async (name: string) => (await custom.getClusterCustomObject({ ...group, plural: 'nodeattestations', name })) as NodeAttestation;
-  const gated = (node: k8s.V1Node) => node.metadata?.labels?.[GPU_ATTESTED_LABEL] !== 'true' && (node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
-  const schedulable = (node: k8s.V1Node) => node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' && !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
+  const attestation = async (name: string) =>
+    (await custom.getClusterCustomObject({ ...group, plural: 'nodeattestations', name })) as NodeAttestation;
+  const gated = (node: k8s.V1Node) =>
+    node.metadata?.labels?.[GPU_ATTESTED_LABEL] !== 'true' &&
+    (node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
+  const schedulable = (node: k8s.V1Node) =>
+    node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' &&
+    !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
   const condition = (na: NodeAttestation, type: string) => na.status?.conditions?.find((c) => c.type === type);
 
   it('taints new GPU nodes until they are attested, so AI worker pods stay Pending', async () => {
-    for (const node of Object.values(nodes)) await waitFor(async () => gated(await getNode(node)), { description: `${node} tainted` });
-    await core.createNamespacedConfigMap({ namespace: workloads, body: { metadata: { name: 'policy' }, data: { 'policy.rego': POLICY } } });
+    for (const node of Object.values(nodes))
+      await waitFor(async () => gated(await getNode(node)), { description: `${node} tainted` });
+    await core.createNamespacedConfigMap({
+      namespace: workloads,
+      body: { metadata: { name: 'policy' }, data: { 'policy.rego': POLICY } },
+    });
     const worker: AIWorker = {
-      apiVersion: 'attestor.dev/v1alpha1', kind: 'AIWorker', metadata: { name: 'llama', namespace: workloads },
-      spec: { image: `registry.example/vllm@sha256:${'d4'.repeat(32)}`, model: 'm', replicas: 2, gpusPerReplica: 2, runtimeClassName: runtimeClass, policy: { configMapRef: { name: 'policy' } } },
+      apiVersion: 'attestor.dev/v1alpha1',
+      kind: 'AIWorker',
+      metadata: { name: 'llama', namespace: workloads },
+      spec: {
+        image: `registry.example/vllm@sha256:${'d4'.repeat(32)}`,
+        model: 'm',
+        replicas: 2,
+        gpusPerReplica: 2,
+        runtimeClassName: runtimeClass,
+        policy: { configMapRef: { name: 'policy' } },
+      },
     };
     await custom.createNamespacedCustomObject({ ...group, plural: 'aiworkers', namespace: workloads, body: worker });
-    const pending = await waitFor(async () => {
-      const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
-      return pods.length === 2 && pods.every((p) => p.status?.phase === 'Pending' && !p.spec?.nodeName) ? pods : undefined;
-    }, { description: 'two Pending pods' });
+    const pending = await waitFor(
+      async () => {
+        const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
+        return pods.length === 2 && pods.every((p) => p.status?.phase === 'Pending' && !p.spec?.nodeName)
+          ? pods
+          : undefined;
+      },
+      { description: 'two Pending pods' },
+    );
     assert.equal(pending.length, 2);
-    const waiting = await waitFor(async () => {
-      const w = (await custom.getNamespacedCustomObject({ ...group, plural: 'aiworkers', namespace: workloads, name: 'llama' })) as AIWorker;
-      return w.status?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'WaitingForAttestedNodes');
-    }, { description: 'AIWorker says it waits for attested nodes' });
+    const waiting = await waitFor(
+      async () => {
+        const w = (await custom.getNamespacedCustomObject({
+          ...group,
+          plural: 'aiworkers',
+          namespace: workloads,
+          name: 'llama',
+        })) as AIWorker;
+        return w.status?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'WaitingForAttestedNodes');
+      },
+      { description: 'AIWorker says it waits for attested nodes' },
+    );
     assert.match(waiting.message, /2 pods wait for an attested GPU node/);
   });
 
@@ -117,39 +184,68 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     const { agent: a, gpus } = await agent(nodes.good);
     const outcome = await a.attestOnce();
     assert.deepEqual(outcome.accepted && outcome.activated, true, JSON.stringify(outcome));
-    assert.deepEqual((gpus as SimulatedGpuControl).calls.filter((c) => c.startsWith('nvmlSystem')), ['nvmlSystemSetConfComputeGpusReadyState 1', 'nvmlSystemGetConfComputeGpusReadyState']);
+    assert.deepEqual(
+      (gpus as SimulatedGpuControl).calls.filter((c) => c.startsWith('nvmlSystem')),
+      ['nvmlSystemSetConfComputeGpusReadyState 1', 'nvmlSystemGetConfComputeGpusReadyState'],
+    );
 
-    const na = await waitFor(async () => {
-      const current = await attestation(nodes.good);
-      return condition(current, 'GPUsActivated')?.status === 'True' ? current : undefined;
-    }, { description: 'GPUs activated in status' });
+    const na = await waitFor(
+      async () => {
+        const current = await attestation(nodes.good);
+        return condition(current, 'GPUsActivated')?.status === 'True' ? current : undefined;
+      },
+      { description: 'GPUs activated in status' },
+    );
     assert.equal(condition(na, 'Attested')!.reason, 'VerifiedSimulated');
     assert.equal(na.status!.cvm!.platform, 'snp');
     assert.equal(na.status!.cvm!.simulated, true);
     assert.equal(na.status!.cvm!.measurement, SIMULATED_SNP_MEASUREMENT);
     assert.equal(na.status!.cvm!.policyHash, POLICY_HASH);
-    assert.deepEqual(na.status!.gpus!.map((g) => [g.uuid, g.verified, g.activated, g.driverVersion, g.vbiosVersion]), [
-      [`${nodes.good}-GPU-0`, true, true, '550.90.07', '96.00.9F.00.01'],
-      [`${nodes.good}-GPU-1`, true, true, '550.90.07', '96.00.9F.00.01'],
-    ]);
+    assert.deepEqual(
+      na.status!.gpus!.map((g) => [g.uuid, g.verified, g.activated, g.driverVersion, g.vbiosVersion]),
+      [
+        [`${nodes.good}-GPU-0`, true, true, '550.90.07', '96.00.9F.00.01'],
+        [`${nodes.good}-GPU-1`, true, true, '550.90.07', '96.00.9F.00.01'],
+      ],
+    );
     // What the API server keeps of the GPU verdict: measurements compared, the mode, the device
     // behind each UUID, and the UUID-to-device bindings later evidence is held to.
-    assert.deepEqual(na.status!.gpus!.map((g) => [g.measurements, g.mode]), [['Matched', 'LEGACY'], ['Matched', 'LEGACY']]);
-    assert.ok(na.status!.gpus!.every((g) => /^[0-9a-f]+$/.test(g.deviceId ?? '')), JSON.stringify(na.status!.gpus));
+    assert.deepEqual(
+      na.status!.gpus!.map((g) => [g.measurements, g.mode]),
+      [
+        ['Matched', 'LEGACY'],
+        ['Matched', 'LEGACY'],
+      ],
+    );
+    assert.ok(
+      na.status!.gpus!.every((g) => /^[0-9a-f]+$/.test(g.deviceId ?? '')),
+      JSON.stringify(na.status!.gpus),
+    );
     assert.deepEqual(na.status!.gpuBindings!.map((b) => b.uuid).sort(), [`${nodes.good}-GPU-0`, `${nodes.good}-GPU-1`]);
     assert.equal(na.status!.manifestHash, operator.informers.manifests.get(manifestName)!.status!.hash);
     assert.ok(new Date(na.status!.expiresAt!).getTime() > Date.now() + 50 * 60_000);
     await waitFor(async () => schedulable(await getNode(nodes.good)), { description: 'node labelled and untainted' });
 
     // One replica fits the attested node (2 GPUs); the other waits for the next attested node.
-    await waitFor(async () => {
-      const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
-      return pods.filter((p) => p.status?.phase === 'Running' && p.spec?.nodeName === nodes.good).length === 1;
-    }, { timeoutMs: 60_000, description: 'a pod Running on the attested node' });
-    const w = await waitFor(async () => {
-      const current = (await custom.getNamespacedCustomObject({ ...group, plural: 'aiworkers', namespace: workloads, name: 'llama' })) as AIWorker;
-      return current.status?.attestedReplicas === 1 ? current : undefined;
-    }, { description: 'AIWorker counts one attested replica' });
+    await waitFor(
+      async () => {
+        const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
+        return pods.filter((p) => p.status?.phase === 'Running' && p.spec?.nodeName === nodes.good).length === 1;
+      },
+      { timeoutMs: 60_000, description: 'a pod Running on the attested node' },
+    );
+    const w = await waitFor(
+      async () => {
+        const current = (await custom.getNamespacedCustomObject({
+          ...group,
+          plural: 'aiworkers',
+          namespace: workloads,
+          name: 'llama',
+        })) as AIWorker;
+        return current.status?.attestedReplicas === 1 ? current : undefined;
+      },
+      { description: 'AIWorker counts one attested replica' },
+    );
     assert.equal(w.status!.readyReplicas, 1);
   });
 
@@ -159,20 +255,59 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.equal(outcome.accepted && outcome.activated, true, JSON.stringify(outcome));
     const cvm = (await attestation(nodes.tdx)).status!.cvm!;
     assert.equal(cvm.platform, 'tdx');
-    assert.match(cvm.tcb ?? '', /; TCB UpToDate, QE UpToDate$/, 'judged with the simulated platform\'s complete Intel collateral');
-    await waitFor(async () => {
-      const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
-      return pods.length === 2 && pods.every((p) => p.status?.phase === 'Running');
-    }, { timeoutMs: 60_000, description: 'both pods Running' });
+    assert.match(
+      cvm.tcb ?? '',
+      /; TCB UpToDate, QE UpToDate$/,
+      "judged with the simulated platform's complete Intel collateral",
+    );
+    await waitFor(
+      async () => {
+        const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
+        return pods.length === 2 && pods.every((p) => p.status?.phase === 'Running');
+      },
+      { timeoutMs: 60_000, description: 'both pods Running' },
+    );
   });
 
   const refusals: Array<{ name: string; options: () => Parameters<typeof agent>[1]; check: string }> = [
     { name: 'a wrong measurement', options: () => ({ measurement: 'ee'.repeat(48) }), check: 'snp.measurement' },
-    { name: 'a policy hash the Manifest does not list', options: () => ({ policyHash: 'ff'.repeat(32) }), check: 'snp.host-data' },
-    { name: 'a GPU driver outside the Manifest', options: () => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`], driverVersion: '535.86.09' }) }), check: 'gpu.driver-version' },
-    { name: 'a VBIOS outside the Manifest', options: () => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`], vbiosVersion: '96.00.5E.00.01' }) }), check: 'gpu.vbios-version' },
-    { name: 'a missing GPU report', options: () => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`] }) }), check: 'node.gpu.missing' },
-    { name: 'a bad GPU report signature', options: () => ({ gpus: tampered(new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`] })) }), check: 'gpu.signature' },
+    {
+      name: 'a policy hash the Manifest does not list',
+      options: () => ({ policyHash: 'ff'.repeat(32) }),
+      check: 'snp.host-data',
+    },
+    {
+      name: 'a GPU driver outside the Manifest',
+      options: () => ({
+        gpus: new SimulatedGpuControl(platform, {
+          uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`],
+          driverVersion: '535.86.09',
+        }),
+      }),
+      check: 'gpu.driver-version',
+    },
+    {
+      name: 'a VBIOS outside the Manifest',
+      options: () => ({
+        gpus: new SimulatedGpuControl(platform, {
+          uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`],
+          vbiosVersion: '96.00.5E.00.01',
+        }),
+      }),
+      check: 'gpu.vbios-version',
+    },
+    {
+      name: 'a missing GPU report',
+      options: () => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`] }) }),
+      check: 'node.gpu.missing',
+    },
+    {
+      name: 'a bad GPU report signature',
+      options: () => ({
+        gpus: tampered(new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`] })),
+      }),
+      check: 'gpu.signature',
+    },
   ];
   for (const r of refusals) {
     it(`refuses ${r.name}: no grant, no activation, the node stays tainted, status and an Event say why`, async () => {
@@ -180,15 +315,29 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       const { agent: a, gpus } = await agent(nodes.bad, options);
       const outcome = await a.attestOnce();
       assert.equal(outcome.accepted, false);
-      assert.ok(!outcome.accepted && outcome.reasons.some((reason) => reason.includes(`[${r.check}]`)), JSON.stringify(outcome));
-      const calls = ((options?.gpus ?? gpus) as SimulatedGpuControl).calls ?? (gpus as unknown as { inner: SimulatedGpuControl }).inner.calls;
+      assert.ok(
+        !outcome.accepted && outcome.reasons.some((reason) => reason.includes(`[${r.check}]`)),
+        JSON.stringify(outcome),
+      );
+      const calls =
+        ((options?.gpus ?? gpus) as SimulatedGpuControl).calls ??
+        (gpus as unknown as { inner: SimulatedGpuControl }).inner.calls;
       assert.ok(!calls.includes('nvmlSystemSetConfComputeGpusReadyState 1'), 'never activated without a grant');
       const na = await attestation(nodes.bad);
       assert.equal(condition(na, 'Attested')!.status, 'False');
       assert.equal(condition(na, 'Attested')!.reason, 'EvidenceRefused');
       assert.match(condition(na, 'Attested')!.message, new RegExp(r.check.replace('.', '\\.')));
       assert.ok(gated(await getNode(nodes.bad)));
-      await waitFor(async () => (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${nodes.bad},reason=AttestationRefused` })).items.some((e) => e.message?.includes(r.check)), { description: 'AttestationRefused event' });
+      await waitFor(
+        async () =>
+          (
+            await core.listNamespacedEvent({
+              namespace: 'default',
+              fieldSelector: `involvedObject.name=${nodes.bad},reason=AttestationRefused`,
+            })
+          ).items.some((e) => e.message?.includes(r.check)),
+        { description: 'AttestationRefused event' },
+      );
     });
   }
 
@@ -202,10 +351,16 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.equal(bound.length, 2);
 
     // The same two GPUs, each one's evidence reported under the other's UUID.
-    const { agent: swapped } = await agent(node, { gpus: relabelled(new SimulatedGpuControl(platform, { uuids }), [uuids[1]!, uuids[0]!]) });
+    const { agent: swapped } = await agent(node, {
+      gpus: relabelled(new SimulatedGpuControl(platform, { uuids }), [uuids[1]!, uuids[0]!]),
+    });
     const outcome = await swapped.attestOnce();
     assert.equal(outcome.accepted, false);
-    assert.ok(!outcome.accepted && outcome.reasons.some((r) => r.includes('[node.gpu.uuid]') && r.includes('was attested as device')), JSON.stringify(outcome));
+    assert.ok(
+      !outcome.accepted &&
+        outcome.reasons.some((r) => r.includes('[node.gpu.uuid]') && r.includes('was attested as device')),
+      JSON.stringify(outcome),
+    );
     const refused = await attestation(node);
     assert.equal(condition(refused, 'Attested')!.status, 'False');
     assert.deepEqual(refused.status!.gpuBindings, bound, 'a refusal does not wipe the bindings');
@@ -214,26 +369,51 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.equal((await again.agent.attestOnce()).accepted, true);
   });
 
-  it('answers a nonce issued to another node, a replayed nonce and a malformed request with 4xx, and leaves the node\'s verdict as it is', async () => {
+  it("answers a nonce issued to another node, a replayed nonce and a malformed request with 4xx, and leaves the node's verdict as it is", async () => {
     const goodClient = await client(nodes.good);
     const replayClient = await client(nodes.replay);
     const before = await attestation(nodes.good);
     assert.equal(condition(before, 'Attested')!.status, 'True');
-    const agentKey = { kty: 'EC', crv: 'P-256', x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU', y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0' };
+    const agentKey = {
+      kty: 'EC',
+      crv: 'P-256',
+      x: 'f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU',
+      y: 'x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0',
+    };
     const request = (nonce: string) => ({ nonce, agentKey, cvm: { platform: 'snp', report: '' }, gpus: [] });
     // Another node presents the good node's nonce: refused, and the nonce stays the good node's.
     const issuedToGood = (await goodClient.post<NonceResponse>(NONCE_PATH, {})).body.nonce;
-    await assert.rejects(replayClient.post(ATTEST_PATH, request(issuedToGood)), new RegExp(`HTTP 409: \\[coordinator\\.nonce\\] the nonce was issued to node ${nodes.good}, not ${nodes.replay}`));
+    await assert.rejects(
+      replayClient.post(ATTEST_PATH, request(issuedToGood)),
+      new RegExp(`HTTP 409: \\[coordinator\\.nonce\\] the nonce was issued to node ${nodes.good}, not ${nodes.replay}`),
+    );
     // The good node's own agent sends garbage: a malformed request and an unknown nonce.
-    await assert.rejects(goodClient.post(ATTEST_PATH, { nonce: 'not hex' }), /HTTP 400: \[coordinator\.request\] nonce/);
-    await assert.rejects(goodClient.post(ATTEST_PATH, request('ab'.repeat(32))), /HTTP 409: \[coordinator\.nonce\] unknown nonce/);
+    await assert.rejects(
+      goodClient.post(ATTEST_PATH, { nonce: 'not hex' }),
+      /HTTP 400: \[coordinator\.request\] nonce/,
+    );
+    await assert.rejects(
+      goodClient.post(ATTEST_PATH, request('ab'.repeat(32))),
+      /HTTP 409: \[coordinator\.nonce\] unknown nonce/,
+    );
     const after = await attestation(nodes.good);
-    assert.equal(after.metadata.resourceVersion, before.metadata.resourceVersion, 'the NodeAttestation was not written');
+    assert.equal(
+      after.metadata.resourceVersion,
+      before.metadata.resourceVersion,
+      'the NodeAttestation was not written',
+    );
     assert.ok(schedulable(await getNode(nodes.good)), 'the node stays schedulable');
     // A replay of a used nonce.
     const own = (await replayClient.post<NonceResponse>(NONCE_PATH, {})).body.nonce;
-    assert.equal((await replayClient.post<AttestResponse>(ATTEST_PATH, request(own), [403])).status, 403, 'appraised and refused once');
-    await assert.rejects(replayClient.post(ATTEST_PATH, request(own)), /HTTP 409: \[coordinator\.nonce\] unknown nonce: not issued by this Coordinator, already used, or expired/);
+    assert.equal(
+      (await replayClient.post<AttestResponse>(ATTEST_PATH, request(own), [403])).status,
+      403,
+      'appraised and refused once',
+    );
+    await assert.rejects(
+      replayClient.post(ATTEST_PATH, request(own)),
+      /HTTP 409: \[coordinator\.nonce\] unknown nonce: not issued by this Coordinator, already used, or expired/,
+    );
   });
 
   it('refuses GPUs that are attested for another node, naming that node, and the other node keeps them', async () => {
@@ -242,10 +422,16 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     const outcome = await a.attestOnce();
     assert.equal(outcome.accepted, false);
     const inUse = !outcome.accepted ? outcome.reasons.filter((r) => r.startsWith('[coordinator.evidence.in-use]')) : [];
-    assert.ok(inUse.some((r) => r.includes(`GPU ${nodes.good}-GPU-0`) && r.includes(`node ${nodes.good}`)), inUse.join('\n'));
+    assert.ok(
+      inUse.some((r) => r.includes(`GPU ${nodes.good}-GPU-0`) && r.includes(`node ${nodes.good}`)),
+      inUse.join('\n'),
+    );
     assert.ok(!stolen.calls.includes('nvmlSystemSetConfComputeGpusReadyState 1'));
     assert.equal(condition(await attestation(nodes.good), 'Attested')!.status, 'True');
-    assert.ok((await attestation(nodes.good)).status!.gpus!.every((g) => /^[0-9a-f]+$/.test(g.deviceId ?? '')), 'device identities recorded');
+    assert.ok(
+      (await attestation(nodes.good)).status!.gpus!.every((g) => /^[0-9a-f]+$/.test(g.deviceId ?? '')),
+      'device identities recorded',
+    );
     assert.ok(schedulable(await getNode(nodes.good)));
   });
 
@@ -277,7 +463,10 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
         await gpus.close();
       }
       const calls = await stub.apiCalls();
-      assert.ok(calls.some((c) => c.startsWith('nvmlDeviceGetConfComputeGpuAttestationReport 1 ')), calls.join('\n'));
+      assert.ok(
+        calls.some((c) => c.startsWith('nvmlDeviceGetConfComputeGpuAttestationReport 1 ')),
+        calls.join('\n'),
+      );
       assert.ok(!calls.some((c) => c.startsWith('nvmlSystemSetConfComputeGpusReadyState')), calls.join('\n'));
       assert.equal(await stub.readyFile(), '0');
     });
@@ -293,7 +482,11 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
         confComputeState: () => nvml.confComputeState(),
         collect: async (nonce) => {
           for (const [i, uuid] of uuids.entries()) {
-            const g = await platform.gpu.gpu(uuid, { nonce, driverVersion: '550.90.07', vbiosVersion: '96.00.9F.00.01' });
+            const g = await platform.gpu.gpu(uuid, {
+              nonce,
+              driverVersion: '550.90.07',
+              vbiosVersion: '96.00.9F.00.01',
+            });
             await stub.setReportForNonce(i, nonce, g.report);
             await writeFile(join(stub.path, `gpu${i}`, 'certchain.pem'), g.certificateChainPem);
           }
@@ -314,9 +507,14 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       const report = calls.findIndex((c) => c.startsWith('nvmlDeviceGetConfComputeGpuAttestationReport 1 '));
       const activate = calls.indexOf('nvmlSystemSetConfComputeGpusReadyState 1');
       assert.ok(report >= 0 && activate > report, calls.join('\n'));
-      assert.ok(calls.slice(activate + 1).some((c) => c.startsWith('nvmlSystemGetConfComputeGpusReadyState')), 'read back after activation');
+      assert.ok(
+        calls.slice(activate + 1).some((c) => c.startsWith('nvmlSystemGetConfComputeGpusReadyState')),
+        'read back after activation',
+      );
       assert.equal(await stub.readyFile(), '1');
-      await waitFor(async () => schedulable(await getNode(nodes.nvml)), { description: 'node schedulable after FFI activation' });
+      await waitFor(async () => schedulable(await getNode(nodes.nvml)), {
+        description: 'node schedulable after FFI activation',
+      });
     });
   });
 
@@ -327,9 +525,21 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     await writeCurrentAttestation(kc, node, operator.informers.manifests.get(manifestName)!.status!.hash!, 1, 4000);
     await waitFor(async () => schedulable(await getNode(node)), { description: 'schedulable while current' });
     const expiry = new Date((await attestation(node)).status!.expiresAt!).getTime();
-    await waitFor(async () => gated(await getNode(node)), { timeoutMs: 20_000, description: 'gated again after expiry' });
+    await waitFor(async () => gated(await getNode(node)), {
+      timeoutMs: 20_000,
+      description: 'gated again after expiry',
+    });
     assert.ok(Date.now() >= expiry, 'not before the expiry');
-    await waitFor(async () => (await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${node},reason=GPUsGated` })).items.some((e) => e.message?.startsWith('Expired')), { description: 'GPUsGated event says Expired' });
+    await waitFor(
+      async () =>
+        (
+          await core.listNamespacedEvent({
+            namespace: 'default',
+            fieldSelector: `involvedObject.name=${node},reason=GPUsGated`,
+          })
+        ).items.some((e) => e.message?.startsWith('Expired')),
+      { description: 'GPUsGated event says Expired' },
+    );
   });
 
   it('exports how many GPU nodes are attested and why the others are gated', async () => {
@@ -350,17 +560,37 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     const hash = (name: string) => operator.informers.manifests.get(name)?.status?.hash;
     // Only the TDX reference values change: the SNP node must lose its attestation, the TDX node keep it.
     const spec = manifestSpec('99'.repeat(48));
-    await waitFor(() => Date.now() - new Date(operator.informers.manifests.get(manifestName)!.metadata.creationTimestamp!).getTime() > 1000 || undefined, { timeoutMs: 5000 });
-    await custom.createClusterCustomObject({ ...group, plural: 'manifests', body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: newer }, spec } });
+    await waitFor(
+      () =>
+        Date.now() - new Date(operator.informers.manifests.get(manifestName)!.metadata.creationTimestamp!).getTime() >
+          1000 || undefined,
+      { timeoutMs: 5000 },
+    );
+    await custom.createClusterCustomObject({
+      ...group,
+      plural: 'manifests',
+      body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: newer }, spec },
+    });
     try {
-      await waitFor(() => operator.informers.manifests.get(newer)?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'), { description: 'newer Manifest active' });
-      const na = await waitFor(async () => {
-        const current = await attestation(nodes.good);
-        return condition(current, 'Attested')?.reason === 'ManifestChanged' ? current : undefined;
-      }, { description: 'SNP node loses its attestation' });
+      await waitFor(
+        () =>
+          operator.informers.manifests
+            .get(newer)
+            ?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'),
+        { description: 'newer Manifest active' },
+      );
+      const na = await waitFor(
+        async () => {
+          const current = await attestation(nodes.good);
+          return condition(current, 'Attested')?.reason === 'ManifestChanged' ? current : undefined;
+        },
+        { description: 'SNP node loses its attestation' },
+      );
       assert.match(condition(na, 'Attested')!.message, /snp\.measurement/);
       await waitFor(async () => gated(await getNode(nodes.good)), { description: 'SNP node tainted again' });
-      await waitFor(async () => (await attestation(nodes.tdx)).status?.manifestHash === hash(newer), { description: 'TDX node re-appraised' });
+      await waitFor(async () => (await attestation(nodes.tdx)).status?.manifestHash === hash(newer), {
+        description: 'TDX node re-appraised',
+      });
       assert.equal(condition(await attestation(nodes.tdx), 'Attested')!.status, 'True');
       assert.ok(schedulable(await getNode(nodes.tdx)), 'the TDX node still meets the new Manifest');
     } finally {
@@ -394,12 +624,13 @@ function tampered(inner: SimulatedGpuControl): GpuControl & { calls: string[] } 
     calls: inner.calls,
     listGpus: () => inner.listGpus(),
     confComputeState: () => inner.confComputeState(),
-    collect: async (nonce) => (await inner.collect(nonce)).map((g, i) => {
-      if (i !== 0) return g;
-      const report = new Uint8Array(g.report);
-      report[report.length - 5]! ^= 0x01;
-      return { ...g, report };
-    }),
+    collect: async (nonce) =>
+      (await inner.collect(nonce)).map((g, i) => {
+        if (i !== 0) return g;
+        const report = new Uint8Array(g.report);
+        report[report.length - 5]! ^= 0x01;
+        return { ...g, report };
+      }),
     setGpusReady: (ready) => inner.setGpusReady(ready),
     gpusReady: () => inner.gpusReady(),
     close: () => inner.close(),

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { projectRoot, type ControlPlane } from '../../src/dev/control-plane.ts';
+import { type ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
 import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
 
 describe('Helm chart charts/attestor', function () {
@@ -15,53 +15,146 @@ describe('Helm chart charts/attestor', function () {
   const chart = join(projectRoot, 'charts/attestor');
   before(async () => {
     cp = await sharedControlPlane();
-    await cp.kubeConfig().makeApiClient(k8s.CoreV1Api).createNamespace({ body: { metadata: { name: namespace } } });
+    await cp
+      .kubeConfig()
+      .makeApiClient(k8s.CoreV1Api)
+      .createNamespace({ body: { metadata: { name: namespace } } });
   });
-  const helm = (...args: string[]) => execFileSync(join(cp.binDir, 'helm'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  const helm = (...args: string[]) =>
+    execFileSync(join(cp.binDir, 'helm'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
   const clientCa = () => Buffer.from(cp.webhookClientCaPem).toString('base64');
 
   it('passes helm lint', () => {
-    assert.match(helm('lint', chart, '--set', 'tls.caBundle=eA==', '--set', 'webhook.clientAuth.caBundle=eA=='), /1 chart\(s\) linted, 0 chart\(s\) failed/);
+    assert.match(
+      helm('lint', chart, '--set', 'tls.caBundle=eA==', '--set', 'webhook.clientAuth.caBundle=eA=='),
+      /1 chart\(s\) linted, 0 chart\(s\) failed/,
+    );
   });
 
   it('refuses to render without the CA bundle the webhooks need', () => {
-    assert.throws(() => helm('template', 'attestor', chart, '--kube-version', '1.37.2', '--set', 'webhook.clientAuth.caBundle=eA=='), /tls\.caBundle .* is required/);
+    assert.throws(
+      () =>
+        helm('template', 'attestor', chart, '--kube-version', '1.37.2', '--set', 'webhook.clientAuth.caBundle=eA=='),
+      /tls\.caBundle .* is required/,
+    );
   });
 
-  it('refuses to render until the webhook\'s client authentication is chosen: the CA of the API server\'s client certificate, or any client explicitly (issue 7 item 17)', () => {
-    for (const choice of [[], ['--set', 'webhook.clientAuth.caBundle=eA==', '--set', 'webhook.clientAuth.allowAnyClient=true']]) {
-      assert.throws(() => helm('template', 'attestor', chart, '--kube-version', '1.37.2', '--set', 'tls.caBundle=eA==', ...choice), /set exactly one of webhook\.clientAuth\.caBundle .* and webhook\.clientAuth\.allowAnyClient=true/);
+  it("refuses to render until the webhook's client authentication is chosen: the CA of the API server's client certificate, or any client explicitly (issue 7 item 17)", () => {
+    for (const choice of [
+      [],
+      ['--set', 'webhook.clientAuth.caBundle=eA==', '--set', 'webhook.clientAuth.allowAnyClient=true'],
+    ]) {
+      assert.throws(
+        () => helm('template', 'attestor', chart, '--kube-version', '1.37.2', '--set', 'tls.caBundle=eA==', ...choice),
+        /set exactly one of webhook\.clientAuth\.caBundle .* and webhook\.clientAuth\.allowAnyClient=true/,
+      );
     }
-    const anyClient = helm('template', 'attestor', chart, '--kube-version', '1.37.2', '--set', 'tls.caBundle=eA==', '--set', 'webhook.clientAuth.allowAnyClient=true');
+    const anyClient = helm(
+      'template',
+      'attestor',
+      chart,
+      '--kube-version',
+      '1.37.2',
+      '--set',
+      'tls.caBundle=eA==',
+      '--set',
+      'webhook.clientAuth.allowAnyClient=true',
+    );
     assert.match(anyClient, /- --webhook-allow-any-client/);
     assert.doesNotMatch(anyClient, /webhook-client-ca/);
   });
 
   it('renders objects the API server accepts (dry run), webhooks fail closed, skip the release namespace and trust only the client CA, and the node policy exempts only the operator', () => {
-    const rendered = helm('template', 'attestor', chart, '--namespace', namespace, '--kube-version', '1.37.2', '--set', `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`, '--set', `webhook.clientAuth.caBundle=${clientCa()}`);
+    const rendered = helm(
+      'template',
+      'attestor',
+      chart,
+      '--namespace',
+      namespace,
+      '--kube-version',
+      '1.37.2',
+      '--set',
+      `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
+      '--set',
+      `webhook.clientAuth.caBundle=${clientCa()}`,
+    );
     const kinds = [...rendered.matchAll(/^kind: (\w+)/gm)].map((m) => m[1]).sort();
-    assert.deepEqual(kinds, ['ClusterRole', 'ClusterRoleBinding', 'ConfigMap', 'ConfigMap', 'DaemonSet', 'Deployment', 'MutatingWebhookConfiguration', 'Role', 'RoleBinding', 'Service', 'Service', 'ServiceAccount', 'ServiceAccount', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding', 'ValidatingWebhookConfiguration']);
+    assert.deepEqual(kinds, [
+      'ClusterRole',
+      'ClusterRoleBinding',
+      'ConfigMap',
+      'ConfigMap',
+      'DaemonSet',
+      'Deployment',
+      'MutatingWebhookConfiguration',
+      'Role',
+      'RoleBinding',
+      'Service',
+      'Service',
+      'ServiceAccount',
+      'ServiceAccount',
+      'ValidatingAdmissionPolicy',
+      'ValidatingAdmissionPolicyBinding',
+      'ValidatingWebhookConfiguration',
+    ]);
     assert.doesNotMatch(rendered, /failurePolicy: Ignore/);
     assert.doesNotMatch(rendered, /validate-nodes/, 'no node webhook');
     assert.match(rendered, new RegExp(`values:\\s*\\n\\s*- kube-system\\s*\\n\\s*- ${namespace}`));
     assert.match(rendered, /- --webhook-client-ca=\/etc\/attestor\/webhook-client-ca\/ca\.crt/);
-    assert.ok(rendered.includes(`ca.crt: ${JSON.stringify(cp.webhookClientCaPem)}`), 'the client CA ConfigMap holds the PEM');
-    assert.ok(rendered.includes(`request.userInfo.username in ["system:serviceaccount:${namespace}:attestor-operator"]`), 'the operator of this release is exempt');
-    const out = execFileSync(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'], { input: rendered, encoding: 'utf8' });
+    assert.ok(
+      rendered.includes(`ca.crt: ${JSON.stringify(cp.webhookClientCaPem)}`),
+      'the client CA ConfigMap holds the PEM',
+    );
+    assert.ok(
+      rendered.includes(`request.userInfo.username in ["system:serviceaccount:${namespace}:attestor-operator"]`),
+      'the operator of this release is exempt',
+    );
+    const out = execFileSync(
+      join(cp.binDir, 'kubectl'),
+      ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
+      { input: rendered, encoding: 'utf8' },
+    );
     assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 16, out);
   });
 
   it('renders webhook.gpuResourcePrefixes into the operator flag and the CEL alike, and webhook.excludedNamespaces into the GPU and binding webhooks', () => {
-    const rendered = helm('template', 'attestor', chart, '--namespace', namespace, '--kube-version', '1.37.2', '--set', `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
-      '--set', `webhook.clientAuth.caBundle=${Buffer.from(cp.caPem).toString('base64')}`, '--set', 'webhook.gpuResourcePrefixes={amd.com/gpu,nvidia.com/gpu}', '--set', 'webhook.excludedNamespaces={gpu-operator}');
+    const rendered = helm(
+      'template',
+      'attestor',
+      chart,
+      '--namespace',
+      namespace,
+      '--kube-version',
+      '1.37.2',
+      '--set',
+      `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
+      '--set',
+      `webhook.clientAuth.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
+      '--set',
+      'webhook.gpuResourcePrefixes={amd.com/gpu,nvidia.com/gpu}',
+      '--set',
+      'webhook.excludedNamespaces={gpu-operator}',
+    );
     assert.match(rendered, /- --gpu-resource-prefixes=amd\.com\/gpu,nvidia\.com\/gpu\n/);
     // The CEL of both GPU pod entries uses the same list, and nothing else is left over.
     assert.equal(rendered.split('["amd.com/gpu","nvidia.com/gpu"].exists(p, n.startsWith(p))').length - 1, 8);
     assert.doesNotMatch(rendered, /nvidia\.com\/mig-/);
-    assert.equal((rendered.match(new RegExp(`- kube-system\\s*\\n\\s*- ${namespace}\\s*\\n\\s*- gpu-operator\\n`, 'g')) ?? []).length, 4, 'GPU pods (validate, mutate) and both binding entries');
+    assert.equal(
+      (rendered.match(new RegExp(`- kube-system\\s*\\n\\s*- ${namespace}\\s*\\n\\s*- gpu-operator\\n`, 'g')) ?? [])
+        .length,
+      4,
+      'GPU pods (validate, mutate) and both binding entries',
+    );
     // The API server compiles the CEL it was given.
-    const out = execFileSync(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'], { input: rendered, encoding: 'utf8' });
-    assert.match(out, /mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/attestor created \(server dry run\)/);
+    const out = execFileSync(
+      join(cp.binDir, 'kubectl'),
+      ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
+      { input: rendered, encoding: 'utf8' },
+    );
+    assert.match(
+      out,
+      /mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/attestor created \(server dry run\)/,
+    );
   });
 });

@@ -29,42 +29,108 @@ describe('attestor dev', function () {
   after(() => rmSync(stateDir, { recursive: true, force: true }));
 
   it('runs the whole flow on a local control plane and stops everything on SIGINT', async () => {
-    const child = spawn(process.execPath, [join(projectRoot, 'src/cli/main.ts'), 'dev', '--state-dir', stateDir, '--nodes', '2'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(
+      process.execPath,
+      [join(projectRoot, 'src/cli/main.ts'), 'dev', '--state-dir', stateDir, '--nodes', '2'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
-      const kubeconfig = await waitFor(() => /kubeconfig: (\S+)/.exec(output)?.[1], { timeoutMs: 90_000, description: `the kubeconfig line; output so far:\n${output}` });
+      const kubeconfig = await waitFor(() => /kubeconfig: (\S+)/.exec(output)?.[1], {
+        timeoutMs: 90_000,
+        description: `the kubeconfig line; output so far:\n${output}`,
+      });
       assert.equal(kubeconfig, join(stateDir, 'kubeconfig'));
-      const kubectl = (...args: string[]) => execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8' });
+      const kubectl = (...args: string[]) =>
+        execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { encoding: 'utf8' });
       assert.match(kubectl('get', 'manifests,aiworkers,nodeattestations', '-A'), /manifest\.attestor\.dev\/dev/);
-      await waitFor(() => /AIWorker default\/llama: ready 2\/2/.test(output), { timeoutMs: 90_000, description: `the sample AIWorker Ready; output:\n${output}` });
-      assert.match(kubectl('get', 'aiworkers', '-n', 'default', 'llama'), /llama\s+meta-llama\/Llama-3\.1-8B-Instruct\s+2\s+2\s+2\s+Available/);
+      await waitFor(() => /AIWorker default\/llama: ready 2\/2/.test(output), {
+        timeoutMs: 90_000,
+        description: `the sample AIWorker Ready; output:\n${output}`,
+      });
+      assert.match(
+        kubectl('get', 'aiworkers', '-n', 'default', 'llama'),
+        /llama\s+meta-llama\/Llama-3\.1-8B-Instruct\s+2\s+2\s+2\s+Available/,
+      );
       assert.ok(processesUsing(stateDir).length >= 5, 'etcd, apiserver, controller-manager, scheduler, kwok run');
 
       // kubectl as a user would: what it is refused, and by which webhook.
       const refusedCreate = (manifest: object): string => {
         try {
-          execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'create', '-f', '-'], { input: JSON.stringify(manifest), encoding: 'utf8', stdio: ['pipe', 'pipe', 'pipe'] });
+          execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'create', '-f', '-'], {
+            input: JSON.stringify(manifest),
+            encoding: 'utf8',
+            stdio: ['pipe', 'pipe', 'pipe'],
+          });
         } catch (err) {
           return String((err as { stderr?: string }).stderr);
         }
         return assert.fail(`kubectl created ${JSON.stringify(manifest)}`);
       };
       // Issue 7 item 11: the labels the sample AIWorker's Service selects, on a pod that breaks every rule.
-      const selector = JSON.parse(kubectl('get', 'service', 'llama', '-n', 'default', '-o', 'jsonpath={.spec.selector}')) as Record<string, string>;
-      const impostor = refusedCreate({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'impostor', namespace: 'default', labels: selector }, spec: { containers: [{ name: 'c', image: 'busybox' }] } });
-      assert.match(impostor, /admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: .*spec\.runtimeClassName: is not set/);
+      const selector = JSON.parse(
+        kubectl('get', 'service', 'llama', '-n', 'default', '-o', 'jsonpath={.spec.selector}'),
+      ) as Record<string, string>;
+      const impostor = refusedCreate({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'impostor', namespace: 'default', labels: selector },
+        spec: { containers: [{ name: 'c', image: 'busybox' }] },
+      });
+      assert.match(
+        impostor,
+        /admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: .*spec\.runtimeClassName: is not set/,
+      );
       // Issue 7 item 12: a node with GPUs and no agent stays unattested; a GPU pod may not name it.
       execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'create', '-f', '-'], {
-        input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'gpu-node-unattested', annotations: { 'kwok.x-k8s.io/node': 'fake' } }, status: { capacity: { 'nvidia.com/gpu': '8', cpu: '8', memory: '64Gi', pods: '110' }, allocatable: { 'nvidia.com/gpu': '8', cpu: '8', memory: '64Gi', pods: '110' } } }),
+        input: JSON.stringify({
+          apiVersion: 'v1',
+          kind: 'Node',
+          metadata: { name: 'gpu-node-unattested', annotations: { 'kwok.x-k8s.io/node': 'fake' } },
+          status: {
+            capacity: { 'nvidia.com/gpu': '8', cpu: '8', memory: '64Gi', pods: '110' },
+            allocatable: { 'nvidia.com/gpu': '8', cpu: '8', memory: '64Gi', pods: '110' },
+          },
+        }),
         encoding: 'utf8',
       });
-      const placed = refusedCreate({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'placed', namespace: 'default' }, spec: { nodeName: 'gpu-node-unattested', containers: [{ name: 'c', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '1' } } }] } });
-      assert.match(placed, /admission webhook "gpu-pods\.validate\.attestor\.dev" denied the request: spec\.nodeName: node "gpu-node-unattested" has no current attestation for GPU pods \(NoAttestation/);
+      const placed = refusedCreate({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'placed', namespace: 'default' },
+        spec: {
+          nodeName: 'gpu-node-unattested',
+          containers: [{ name: 'c', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '1' } } }],
+        },
+      });
+      assert.match(
+        placed,
+        /admission webhook "gpu-pods\.validate\.attestor\.dev" denied the request: spec\.nodeName: node "gpu-node-unattested" has no current attestation for GPU pods \(NoAttestation/,
+      );
       // The node gating policy is in force: not even the cluster admin forges the attested label.
-      assert.throws(() => execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'label', 'node', 'gpu-node-1', 'attestor.dev/gpu-attested=forged', '--overwrite'], { encoding: 'utf8', stdio: 'pipe' }), (err: { stderr?: string }) => /ValidatingAdmissionPolicy 'node-gating\.attestor\.dev' .*denied request: metadata\.labels\[attestor\.dev\/gpu-attested\]: only the attestor operator may set this label/.test(String(err.stderr)));
+      assert.throws(
+        () =>
+          execFileSync(
+            join(defaultBinDir, 'kubectl'),
+            [
+              '--kubeconfig',
+              kubeconfig,
+              'label',
+              'node',
+              'gpu-node-1',
+              'attestor.dev/gpu-attested=forged',
+              '--overwrite',
+            ],
+            { encoding: 'utf8', stdio: 'pipe' },
+          ),
+        (err: { stderr?: string }) =>
+          /ValidatingAdmissionPolicy 'node-gating\.attestor\.dev' .*denied request: metadata\.labels\[attestor\.dev\/gpu-attested\]: only the attestor operator may set this label/.test(
+            String(err.stderr),
+          ),
+      );
     } finally {
       child.kill('SIGINT');
     }

@@ -14,7 +14,9 @@ const group = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' 
 function spec(measurementByte = 'ab'): any {
   return {
     referenceValues: {
-      snp: [{ measurements: [measurementByte.repeat(48)], minimumTCB: { bootloader: 3, tee: 0, snp: 8, microcode: 115 } }],
+      snp: [
+        { measurements: [measurementByte.repeat(48)], minimumTCB: { bootloader: 3, tee: 0, snp: 8, microcode: 115 } },
+      ],
       gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
     },
     policies: [{ name: 'p', hash: '0f'.repeat(32) }],
@@ -42,7 +44,10 @@ describe('Manifest controller', function () {
 
   async function create(name: string, body: any): Promise<Manifest> {
     created.push(name);
-    return (await custom.createClusterCustomObject({ ...group, body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name }, spec: body } })) as Manifest;
+    return (await custom.createClusterCustomObject({
+      ...group,
+      body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name }, spec: body },
+    })) as Manifest;
   }
   const get = async (name: string) => (await custom.getClusterCustomObject({ ...group, name })) as Manifest;
   const condition = (m: Manifest, type: string) => m.status?.conditions?.find((c) => c.type === type);
@@ -50,10 +55,13 @@ describe('Manifest controller', function () {
   it('writes the canonical hash of the stored spec and marks the Manifest Valid and Active', async () => {
     const name = uniqueName('first');
     const stored = await create(name, spec());
-    const m = await waitFor(async () => {
-      const current = await get(name);
-      return condition(current, 'Active')?.status === 'True' ? current : undefined;
-    }, { description: 'Manifest active' });
+    const m = await waitFor(
+      async () => {
+        const current = await get(name);
+        return condition(current, 'Active')?.status === 'True' ? current : undefined;
+      },
+      { description: 'Manifest active' },
+    );
     assert.equal(m.status!.hash, manifestHash(stored.spec));
     assert.equal(condition(m, 'Valid')!.status, 'True');
     assert.equal(condition(m, 'Active')!.observedGeneration, m.metadata.generation);
@@ -66,11 +74,17 @@ describe('Manifest controller', function () {
     const first = await waitFor(async () => (await get(name)).status?.hash, { description: 'first hash' });
     const current = await get(name);
     await custom.replaceClusterCustomObject({ ...group, name, body: { ...current, spec: spec('02') } });
-    const second = await waitFor(async () => {
-      const m = await get(name);
-      return m.status?.hash && m.status.hash !== first ? m : undefined;
-    }, { description: 'new hash' });
-    assert.deepEqual(second.status!.history!.map((h) => [h.hash, h.generation]), [[first, 1]]);
+    const second = await waitFor(
+      async () => {
+        const m = await get(name);
+        return m.status?.hash && m.status.hash !== first ? m : undefined;
+      },
+      { description: 'new hash' },
+    );
+    assert.deepEqual(
+      second.status!.history!.map((h) => [h.hash, h.generation]),
+      [[first, 1]],
+    );
     assert.equal(second.status!.observedGeneration, 2);
   });
 
@@ -78,12 +92,19 @@ describe('Manifest controller', function () {
     const older = uniqueName('older');
     const newer = uniqueName('newer');
     await create(older, spec('03'));
-    await waitFor(async () => condition(await get(older), 'Active')?.status === 'True', { description: 'older active' });
+    await waitFor(async () => condition(await get(older), 'Active')?.status === 'True', {
+      description: 'older active',
+    });
     // creationTimestamp has second precision: make sure the newer one is created in a later second
     const olderCreated = new Date((await get(older)).metadata.creationTimestamp!).getTime();
     await waitFor(() => Date.now() >= olderCreated + 1000 || undefined, { timeoutMs: 3000 });
     await create(newer, spec('04'));
-    await waitFor(async () => condition(await get(newer), 'Active')?.status === 'True' && condition(await get(older), 'Active')?.status === 'False', { description: 'newer active, older superseded' });
+    await waitFor(
+      async () =>
+        condition(await get(newer), 'Active')?.status === 'True' &&
+        condition(await get(older), 'Active')?.status === 'False',
+      { description: 'newer active, older superseded' },
+    );
     const superseded = condition(await get(older), 'Active')!;
     assert.equal(superseded.reason, 'Superseded');
     assert.match(superseded.message, new RegExp(newer));
@@ -95,25 +116,36 @@ describe('Manifest controller', function () {
     const bad = spec('05');
     delete bad.referenceValues.gpu; // allowed by the schema, refused by the controller
     await create(invalid, bad);
-    const refused = await waitFor(async () => {
-      const m = await get(invalid);
-      return condition(m, 'Valid')?.status === 'False' ? m : undefined;
-    }, { description: 'invalid Manifest marked' });
+    const refused = await waitFor(
+      async () => {
+        const m = await get(invalid);
+        return condition(m, 'Valid')?.status === 'False' ? m : undefined;
+      },
+      { description: 'invalid Manifest marked' },
+    );
     assert.match(condition(refused, 'Valid')!.message, /spec\.referenceValues\.gpu/);
     assert.equal(condition(refused, 'Active')!.reason, 'Invalid');
     assert.equal(condition(await get(newer), 'Active')!.status, 'True', 'the valid newer one stays active');
 
     await custom.deleteClusterCustomObject({ ...group, name: newer });
-    await waitFor(async () => condition(await get(older), 'Active')?.status === 'True', { description: 'fallback to the older one when the active one is deleted' });
+    await waitFor(async () => condition(await get(older), 'Active')?.status === 'True', {
+      description: 'fallback to the older one when the active one is deleted',
+    });
   });
 
   it('records Events that say what happened', async () => {
     const name = uniqueName('events');
     await create(name, { ...spec('06'), development: { acceptSimulatedEvidence: true } });
-    const events = await waitFor(async () => {
-      const list = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${name}` });
-      return list.items.some((e) => e.reason === 'SimulatedEvidenceAccepted') ? list.items : undefined;
-    }, { description: 'events for the Manifest' });
+    const events = await waitFor(
+      async () => {
+        const list = await core.listNamespacedEvent({
+          namespace: 'default',
+          fieldSelector: `involvedObject.name=${name}`,
+        });
+        return list.items.some((e) => e.reason === 'SimulatedEvidenceAccepted') ? list.items : undefined;
+      },
+      { description: 'events for the Manifest' },
+    );
     const byReason = new Map(events.map((e) => [e.reason, e]));
     assert.match(byReason.get('Activated')!.message!, /is now active/);
     assert.equal(byReason.get('SimulatedEvidenceAccepted')!.type, 'Warning');

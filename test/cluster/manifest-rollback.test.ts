@@ -5,11 +5,18 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
-import type { NodeAttestation } from '../../src/api/node-attestation.ts';
-import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
 import { NodeAgent } from '../../src/agent/agent.ts';
 import { CoordinatorClient } from '../../src/agent/coordinator-client.ts';
-import { createSimulatedPlatform, SIMULATED_SNP_MEASUREMENT, SIMULATED_TDX_MRTD, SimulatedCvmSource, SimulatedGpuControl, type SimulatedPlatform } from '../../src/agent/evidence/simulated.ts';
+import {
+  createSimulatedPlatform,
+  SIMULATED_SNP_MEASUREMENT,
+  SIMULATED_TDX_MRTD,
+  SimulatedCvmSource,
+  SimulatedGpuControl,
+  type SimulatedPlatform,
+} from '../../src/agent/evidence/simulated.ts';
+import type { NodeAttestation } from '../../src/api/node-attestation.ts';
+import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../../src/dev/agent-identity.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
@@ -45,11 +52,22 @@ describe('Manifest roll-forward and roll-back: nodes gated at once, back within 
   const clients: CoordinatorClient[] = [];
 
   const getNode = (name: string) => core.readNode({ name });
-  const attestation = async (name: string) => (await custom.getClusterCustomObject({ group: 'attestor.dev', version: 'v1alpha1', plural: 'nodeattestations', name })) as NodeAttestation;
+  const attestation = async (name: string) =>
+    (await custom.getClusterCustomObject({
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'nodeattestations',
+      name,
+    })) as NodeAttestation;
   const attested = (na: NodeAttestation) => na.status?.conditions?.find((c) => c.type === 'Attested');
-  const schedulable = (node: k8s.V1Node) => node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' && !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
-  const gated = (node: k8s.V1Node) => node.metadata?.labels?.[GPU_ATTESTED_LABEL] !== 'true' && (node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
-  const active = (name: string) => operator.informers.manifests.get(name)?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True');
+  const schedulable = (node: k8s.V1Node) =>
+    node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' &&
+    !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
+  const gated = (node: k8s.V1Node) =>
+    node.metadata?.labels?.[GPU_ATTESTED_LABEL] !== 'true' &&
+    (node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
+  const active = (name: string) =>
+    operator.informers.manifests.get(name)?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True');
 
   before(async () => {
     cp = await sharedControlPlane();
@@ -59,9 +77,24 @@ describe('Manifest roll-forward and roll-back: nodes gated at once, back within 
     platform = await createSimulatedPlatform();
     await core.createNamespace({ body: { metadata: { name: ns } } });
     await ensureAgentServiceAccount(kc, ns);
-    await custom.createClusterCustomObject({ ...group, body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: base }, spec: spec(SIMULATED_SNP_MEASUREMENT, SIMULATED_TDX_MRTD) } });
-    const serving = await issueCertificate(cp.certificateAuthority, { commonName: 'attestor-coordinator', usage: 'server', ipAddresses: ['127.0.0.1'] });
-    operator = await startTestOperator(kc, { namespace: ns, coordinator: localCoordinatorOptions(serving, platform, ns) });
+    await custom.createClusterCustomObject({
+      ...group,
+      body: {
+        apiVersion: 'attestor.dev/v1alpha1',
+        kind: 'Manifest',
+        metadata: { name: base },
+        spec: spec(SIMULATED_SNP_MEASUREMENT, SIMULATED_TDX_MRTD),
+      },
+    });
+    const serving = await issueCertificate(cp.certificateAuthority, {
+      commonName: 'attestor-coordinator',
+      usage: 'server',
+      ipAddresses: ['127.0.0.1'],
+    });
+    operator = await startTestOperator(kc, {
+      namespace: ns,
+      coordinator: localCoordinatorOptions(serving, platform, ns),
+    });
     await waitFor(() => active(base), { description: 'base Manifest active' });
     const url = `https://127.0.0.1:${await operator.coordinatorPort}`;
     for (const [i, node] of nodes.entries()) {
@@ -79,45 +112,89 @@ describe('Manifest roll-forward and roll-back: nodes gated at once, back within 
     await Promise.all(runs);
     for (const c of clients) await c.close();
     await operator?.stop();
-    for (const name of [strict, base]) await custom.deleteClusterCustomObject({ ...group, name }).catch(() => undefined);
+    for (const name of [strict, base])
+      await custom.deleteClusterCustomObject({ ...group, name }).catch(() => undefined);
   });
 
   it('attests both nodes with running agents', async () => {
-    for (const node of nodes) await waitFor(async () => schedulable(await getNode(node)), { timeoutMs: 60_000, description: `${node} schedulable` });
+    for (const node of nodes)
+      await waitFor(async () => schedulable(await getNode(node)), {
+        timeoutMs: 60_000,
+        description: `${node} schedulable`,
+      });
   });
 
   it('gates the nodes at once when a stricter Manifest becomes active, and the agents set their GPUs not ready', async () => {
-    await waitFor(() => Date.now() - new Date(operator.informers.manifests.get(base)!.metadata.creationTimestamp!).getTime() > 1000 || undefined, { timeoutMs: 5000 });
-    await custom.createClusterCustomObject({ ...group, body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: strict }, spec: spec('99'.repeat(48), '98'.repeat(48)) } });
+    await waitFor(
+      () =>
+        Date.now() - new Date(operator.informers.manifests.get(base)!.metadata.creationTimestamp!).getTime() > 1000 ||
+        undefined,
+      { timeoutMs: 5000 },
+    );
+    await custom.createClusterCustomObject({
+      ...group,
+      body: {
+        apiVersion: 'attestor.dev/v1alpha1',
+        kind: 'Manifest',
+        metadata: { name: strict },
+        spec: spec('99'.repeat(48), '98'.repeat(48)),
+      },
+    });
     await waitFor(() => active(strict), { description: 'strict Manifest active' });
     for (const [i, node] of nodes.entries()) {
-      const na = await waitFor(async () => {
-        const current = await attestation(node);
-        return attested(current)?.status === 'False' ? current : undefined;
-      }, { timeoutMs: 20_000, description: `${node} not attested under the strict Manifest` });
+      const na = await waitFor(
+        async () => {
+          const current = await attestation(node);
+          return attested(current)?.status === 'False' ? current : undefined;
+        },
+        { timeoutMs: 20_000, description: `${node} not attested under the strict Manifest` },
+      );
       assert.match(attested(na)!.message, i === 0 ? /snp\.measurement/ : /tdx\.mrtd/);
       await waitFor(async () => gated(await getNode(node)), { description: `${node} gated` });
-      await waitFor(() => agents[i]!.gpus.calls.includes('nvmlSystemSetConfComputeGpusReadyState 0') || undefined, { timeoutMs: 10_000, description: `${node}: GPUs set not ready` });
+      await waitFor(() => agents[i]!.gpus.calls.includes('nvmlSystemSetConfComputeGpusReadyState 0') || undefined, {
+        timeoutMs: 10_000,
+        description: `${node}: GPUs set not ready`,
+      });
     }
   });
 
   it('brings the nodes back within seconds when the stricter Manifest is deleted, through grants the agents redeem', async () => {
-    const activations = agents.map((a) => a.gpus.calls.filter((c) => c === 'nvmlSystemSetConfComputeGpusReadyState 1').length);
+    const activations = agents.map(
+      (a) => a.gpus.calls.filter((c) => c === 'nvmlSystemSetConfComputeGpusReadyState 1').length,
+    );
     const rounds = agents.map((a) => a.cvm.requests.length);
     const t0 = Date.now();
     await custom.deleteClusterCustomObject({ ...group, name: strict });
-    for (const node of nodes) await waitFor(async () => schedulable(await getNode(node)), { timeoutMs: 15_000, intervalMs: 50, description: `${node} schedulable again` });
+    for (const node of nodes)
+      await waitFor(async () => schedulable(await getNode(node)), {
+        timeoutMs: 15_000,
+        intervalMs: 50,
+        description: `${node} schedulable again`,
+      });
     const seconds = (Date.now() - t0) / 1000;
     assert.ok(seconds < 15, `back after ${seconds} s`);
     for (const [i, node] of nodes.entries()) {
       const na = await attestation(node);
       assert.equal(attested(na)?.status, 'True');
       assert.equal(na.status!.manifestHash, operator.informers.manifests.get(base)!.status!.hash);
-      assert.ok(agents[i]!.gpus.calls.filter((c) => c === 'nvmlSystemSetConfComputeGpusReadyState 1').length > activations[i]!, `${node}: GPUs activated again`);
-      const events = await core.listNamespacedEvent({ namespace: 'default', fieldSelector: `involvedObject.name=${node},reason=Attested` });
-      assert.ok(events.items.some((e) => e.message?.includes('on re-appraisal of its last evidence')), `${node}: accepted again on its retained evidence`);
+      assert.ok(
+        agents[i]!.gpus.calls.filter((c) => c === 'nvmlSystemSetConfComputeGpusReadyState 1').length > activations[i]!,
+        `${node}: GPUs activated again`,
+      );
+      const events = await core.listNamespacedEvent({
+        namespace: 'default',
+        fieldSelector: `involvedObject.name=${node},reason=Attested`,
+      });
+      assert.ok(
+        events.items.some((e) => e.message?.includes('on re-appraisal of its last evidence')),
+        `${node}: accepted again on its retained evidence`,
+      );
     }
     // And every agent attests again soon (spread over the Coordinator's window), not after 30 minutes.
-    for (const [i, a] of agents.entries()) await waitFor(() => a.cvm.requests.length > rounds[i]! || undefined, { timeoutMs: 15_000, description: `${a.node} attests again` });
+    for (const [i, a] of agents.entries())
+      await waitFor(() => a.cvm.requests.length > rounds[i]! || undefined, {
+        timeoutMs: 15_000,
+        description: `${a.node} attests again`,
+      });
   });
 });

@@ -41,27 +41,42 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
     for (const name of [operatorNamespace, workloads]) await core.createNamespace({ body: { metadata: { name } } });
     await custom.createClusterCustomObject({ ...GROUP, plural: 'manifests', body: manifest(manifestName) });
-    operator = await startTestOperator(kc, { namespace: operatorNamespace, eviction: { pendingGraceMs: PENDING_GRACE_MS, pdbGraceMs: PDB_GRACE_MS } });
-    hash = await waitFor(() => {
-      const m = operator.informers.manifests.get(manifestName) as Manifest | undefined;
-      return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True') ? m.status!.hash : undefined;
-    }, { description: 'test Manifest active' });
+    operator = await startTestOperator(kc, {
+      namespace: operatorNamespace,
+      eviction: { pendingGraceMs: PENDING_GRACE_MS, pdbGraceMs: PDB_GRACE_MS },
+    });
+    hash = await waitFor(
+      () => {
+        const m = operator.informers.manifests.get(manifestName) as Manifest | undefined;
+        return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True')
+          ? m.status!.hash
+          : undefined;
+      },
+      { description: 'test Manifest active' },
+    );
   });
 
   after(async function () {
     await operator?.stop();
-    await custom.deleteClusterCustomObject({ ...GROUP, plural: 'manifests', name: manifestName }).catch(() => undefined);
+    await custom
+      .deleteClusterCustomObject({ ...GROUP, plural: 'manifests', name: manifestName })
+      .catch(() => undefined);
     for (const name of nodeNames) {
       await core.deleteNode({ name }).catch(() => undefined);
       await custom.deleteClusterCustomObject({ ...GROUP, plural: 'nodeattestations', name }).catch(() => undefined);
     }
-    await kc.makeApiClient(k8s.ResourceV1Api).deleteResourceSlice({ name: `${run}-dra-gpus` }).catch(() => undefined);
+    await kc
+      .makeApiClient(k8s.ResourceV1Api)
+      .deleteResourceSlice({ name: `${run}-dra-gpus` })
+      .catch(() => undefined);
     for (const name of [workloads, operatorNamespace]) await core.deleteNamespace({ name }).catch(() => undefined);
   });
 
   function manifest(name: string, measurement = 'ab'.repeat(48)) {
     return {
-      apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name },
+      apiVersion: 'attestor.dev/v1alpha1',
+      kind: 'Manifest',
+      metadata: { name },
       spec: {
         referenceValues: {
           snp: [{ measurements: [measurement], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
@@ -74,8 +89,12 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
   }
 
   const readNode = (name: string) => core.readNode({ name });
-  const schedulable = (node: k8s.V1Node) => node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' && !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
-  const gated = (node: k8s.V1Node) => node.metadata?.labels?.[GPU_ATTESTED_LABEL] === undefined && (node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key && t.effect === 'NoSchedule');
+  const schedulable = (node: k8s.V1Node) =>
+    node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' &&
+    !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
+  const gated = (node: k8s.V1Node) =>
+    node.metadata?.labels?.[GPU_ATTESTED_LABEL] === undefined &&
+    (node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key && t.effect === 'NoSchedule');
 
   /** A kwok GPU node, attested against the test Manifest and opened by the operator. */
   async function attestedNode(suffix: string, validForMs = 3_600_000): Promise<string> {
@@ -90,7 +109,11 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
 
   /** An AI worker's Deployment (the labels the AIWorker controller gives its pods), pinned to one node. */
   async function aiWorker(name: string, node: string, gpus = 1): Promise<k8s.V1Pod> {
-    const labels = { 'app.kubernetes.io/managed-by': 'attestor', 'app.kubernetes.io/name': 'ai-worker', 'app.kubernetes.io/instance': name };
+    const labels = {
+      'app.kubernetes.io/managed-by': 'attestor',
+      'app.kubernetes.io/name': 'ai-worker',
+      'app.kubernetes.io/instance': name,
+    };
     await apps.createNamespacedDeployment({
       namespace: workloads,
       body: {
@@ -102,7 +125,13 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
             metadata: { labels },
             spec: {
               nodeSelector: { [GPU_ATTESTED_LABEL]: 'true', 'kubernetes.io/hostname': node },
-              containers: [{ name: 'server', image: `registry.example/vllm@sha256:${'c3'.repeat(32)}`, resources: { limits: { 'nvidia.com/gpu': String(gpus) } } }],
+              containers: [
+                {
+                  name: 'server',
+                  image: `registry.example/vllm@sha256:${'c3'.repeat(32)}`,
+                  resources: { limits: { 'nvidia.com/gpu': String(gpus) } },
+                },
+              ],
             },
           },
         },
@@ -112,42 +141,96 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
   }
 
   async function runningPod(labelSelector: string, node: string): Promise<k8s.V1Pod> {
-    return waitFor(async () => (await core.listNamespacedPod({ namespace: workloads, labelSelector })).items.find((p) => p.status?.phase === 'Running' && p.spec?.nodeName === node), { timeoutMs: 60_000, description: `${labelSelector} Running on ${node}` });
+    return waitFor(
+      async () =>
+        (await core.listNamespacedPod({ namespace: workloads, labelSelector })).items.find(
+          (p) => p.status?.phase === 'Running' && p.spec?.nodeName === node,
+        ),
+      { timeoutMs: 60_000, description: `${labelSelector} Running on ${node}` },
+    );
   }
 
-  const gone = (pod: k8s.V1Pod) => waitFor(async () => {
-    try {
-      const current = await core.readNamespacedPod({ namespace: workloads, name: pod.metadata!.name! });
-      return current.metadata!.uid !== pod.metadata!.uid;
-    } catch (err) {
-      return (err as { code?: number }).code === 404;
-    }
-  }, { timeoutMs: 60_000, description: `pod ${pod.metadata!.name} gone` });
+  const gone = (pod: k8s.V1Pod) =>
+    waitFor(
+      async () => {
+        try {
+          const current = await core.readNamespacedPod({ namespace: workloads, name: pod.metadata!.name! });
+          return current.metadata!.uid !== pod.metadata!.uid;
+        } catch (err) {
+          return (err as { code?: number }).code === 404;
+        }
+      },
+      { timeoutMs: 60_000, description: `pod ${pod.metadata!.name} gone` },
+    );
 
-  const podEvent = (pod: k8s.V1Pod, reason: string) => waitFor(async () => (await core.listNamespacedEvent({ namespace: workloads, fieldSelector: `involvedObject.uid=${pod.metadata!.uid},reason=${reason}` })).items[0], { timeoutMs: 30_000, description: `${reason} event on ${pod.metadata!.name}` });
+  const podEvent = (pod: k8s.V1Pod, reason: string) =>
+    waitFor(
+      async () =>
+        (
+          await core.listNamespacedEvent({
+            namespace: workloads,
+            fieldSelector: `involvedObject.uid=${pod.metadata!.uid},reason=${reason}`,
+          })
+        ).items[0],
+      { timeoutMs: 30_000, description: `${reason} event on ${pod.metadata!.name}` },
+    );
 
   async function refuse(node: string): Promise<void> {
-    const na = await custom.getClusterCustomObject({ ...GROUP, plural: 'nodeattestations', name: node }) as { status: { conditions: Array<Record<string, string>> } };
+    const na = (await custom.getClusterCustomObject({ ...GROUP, plural: 'nodeattestations', name: node })) as {
+      status: { conditions: Array<Record<string, string>> };
+    };
     const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-    const conditions = na.status.conditions.map((c) => c.type === 'Attested'
-      ? { ...c, status: 'False', reason: 'EvidenceRefused', message: '[snp.tcb] reported TCB below the minimum', lastTransitionTime: now }
-      : { ...c, status: 'False', reason: 'NotAttested', message: 'no grant: the evidence was refused', lastTransitionTime: now });
-    await custom.patchClusterCustomObjectStatus({ ...GROUP, plural: 'nodeattestations', name: node, body: { status: { conditions } } }, merge);
+    const conditions = na.status.conditions.map((c) =>
+      c.type === 'Attested'
+        ? {
+            ...c,
+            status: 'False',
+            reason: 'EvidenceRefused',
+            message: '[snp.tcb] reported TCB below the minimum',
+            lastTransitionTime: now,
+          }
+        : {
+            ...c,
+            status: 'False',
+            reason: 'NotAttested',
+            message: 'no grant: the evidence was refused',
+            lastTransitionTime: now,
+          },
+    );
+    await custom.patchClusterCustomObjectStatus(
+      { ...GROUP, plural: 'nodeattestations', name: node, body: { status: { conditions } } },
+      merge,
+    );
   }
 
   it('evicts a running AI worker pod from a node whose re-attestation is refused, with an Event naming the reason, and leaves CPU pods (issue 7 item 14)', async function () {
     const node = await attestedNode('refused');
     const worker = await aiWorker('refused', node);
-    const cpu = await core.createNamespacedPod({ namespace: workloads, body: { metadata: { name: 'cpu-only', labels: { app: 'cpu' } }, spec: { nodeName: node, containers: [{ name: 'c', image: 'busybox' }] } } });
+    const cpu = await core.createNamespacedPod({
+      namespace: workloads,
+      body: {
+        metadata: { name: 'cpu-only', labels: { app: 'cpu' } },
+        spec: { nodeName: node, containers: [{ name: 'c', image: 'busybox' }] },
+      },
+    });
     await runningPod('app=cpu', node);
     await refuse(node);
     await gone(worker);
     const event = await podEvent(worker, 'EvictedUnattestedNode');
     assert.equal(event.type, 'Warning');
-    assert.equal(event.message, `node ${node} lost its GPU attestation (NotAttested: [snp.tcb] reported TCB below the minimum): evicted`);
+    assert.equal(
+      event.message,
+      `node ${node} lost its GPU attestation (NotAttested: [snp.tcb] reported TCB below the minimum): evicted`,
+    );
     assert.ok(gated(await readNode(node)), 'and the node is gated again');
     // The Deployment replaces the pod, and the replacement waits: the node is not attested.
-    const replacement = await waitFor(async () => (await core.listNamespacedPod({ namespace: workloads, labelSelector: 'app.kubernetes.io/instance=refused' })).items.find((p) => p.metadata!.uid !== worker.metadata!.uid), { description: 'replacement pod' });
+    const replacement = await waitFor(
+      async () =>
+        (
+          await core.listNamespacedPod({ namespace: workloads, labelSelector: 'app.kubernetes.io/instance=refused' })
+        ).items.find((p) => p.metadata!.uid !== worker.metadata!.uid),
+      { description: 'replacement pod' },
+    );
     assert.equal(replacement.spec!.nodeName, undefined);
     const stillThere = await core.readNamespacedPod({ namespace: workloads, name: 'cpu-only' });
     assert.equal(stillThere.metadata!.uid, cpu.metadata!.uid);
@@ -157,13 +240,31 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
   it('deletes a GPU pod that a PodDisruptionBudget protects once the grace runs out, after its attestation expired', async function () {
     const node = await attestedNode('pdb', 20_000);
     const worker = await aiWorker('guarded', node);
-    await kc.makeApiClient(k8s.PolicyV1Api).createNamespacedPodDisruptionBudget({ namespace: workloads, body: { metadata: { name: 'guarded' }, spec: { maxUnavailable: 0, selector: { matchLabels: { 'app.kubernetes.io/instance': 'guarded' } } } } });
-    const na = await custom.getClusterCustomObject({ ...GROUP, plural: 'nodeattestations', name: node }) as { status: { expiresAt: string } };
+    await kc
+      .makeApiClient(k8s.PolicyV1Api)
+      .createNamespacedPodDisruptionBudget({
+        namespace: workloads,
+        body: {
+          metadata: { name: 'guarded' },
+          spec: { maxUnavailable: 0, selector: { matchLabels: { 'app.kubernetes.io/instance': 'guarded' } } },
+        },
+      });
+    const na = (await custom.getClusterCustomObject({ ...GROUP, plural: 'nodeattestations', name: node })) as {
+      status: { expiresAt: string };
+    };
     const expiry = new Date(na.status.expiresAt).getTime();
     await gone(worker);
-    assert.ok(Date.now() >= expiry + PDB_GRACE_MS, `deleted ${Date.now() - expiry} ms after the expiry: not before the ${PDB_GRACE_MS} ms grace`);
+    assert.ok(
+      Date.now() >= expiry + PDB_GRACE_MS,
+      `deleted ${Date.now() - expiry} ms after the expiry: not before the ${PDB_GRACE_MS} ms grace`,
+    );
     const event = await podEvent(worker, 'DeletedUnattestedNode');
-    assert.match(event.message!, new RegExp(`^node ${node} lost its GPU attestation \\(Expired: the attestation expired at .*\\): evictions refused for [3-9] s \\(HTTP 429: .*disruption budget.*\\), deleted$`));
+    assert.match(
+      event.message!,
+      new RegExp(
+        `^node ${node} lost its GPU attestation \\(Expired: the attestation expired at .*\\): evictions refused for [3-9] s \\(HTTP 429: .*disruption budget.*\\), deleted$`,
+      ),
+    );
   });
 
   it('gives a node the pending grace to be re-appraised after a Manifest roll-forward, then evicts its GPU pods', async function () {
@@ -171,17 +272,29 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
     const worker = await aiWorker('rollforward', node);
     const newer = `${run}-newer`;
     // A newer Manifest: the node was attested against the old one and nothing re-appraises it here.
-    await waitFor(() => Date.now() - new Date(operator.informers.manifests.get(manifestName)!.metadata.creationTimestamp!).getTime() > 1000 || undefined, { timeoutMs: 5000 });
+    await waitFor(
+      () =>
+        Date.now() - new Date(operator.informers.manifests.get(manifestName)!.metadata.creationTimestamp!).getTime() >
+          1000 || undefined,
+      { timeoutMs: 5000 },
+    );
     await custom.createClusterCustomObject({ ...GROUP, plural: 'manifests', body: manifest(newer, 'ef'.repeat(48)) });
     try {
       const switched = Date.now();
       await gone(worker);
       assert.ok(Date.now() - switched >= PENDING_GRACE_MS - 1000, 'not before the pending grace');
       const event = await podEvent(worker, 'EvictedUnattestedNode');
-      assert.match(event.message!, new RegExp(`^node ${node} lost its GPU attestation \\(ManifestChanged: attested against Manifest ${hash}, but [0-9a-f]{64} is active \\(unresolved for \\d+ s\\)\\): evicted$`));
+      assert.match(
+        event.message!,
+        new RegExp(
+          `^node ${node} lost its GPU attestation \\(ManifestChanged: attested against Manifest ${hash}, but [0-9a-f]{64} is active \\(unresolved for \\d+ s\\)\\): evicted$`,
+        ),
+      );
     } finally {
       await custom.deleteClusterCustomObject({ ...GROUP, plural: 'manifests', name: newer });
-      await waitFor(() => operator.informers.manifests.get(newer) === undefined, { description: 'newer Manifest gone' });
+      await waitFor(() => operator.informers.manifests.get(newer) === undefined, {
+        description: 'newer Manifest gone',
+      });
     }
   });
 
@@ -193,16 +306,31 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
     nodeNames.push(dra);
     await cp.createGpuNode(mig, { gpus: 0 });
     nodeNames.push(mig);
-    await core.patchNodeStatus({ name: mig, body: { status: { capacity: { 'nvidia.com/mig-1g.10gb': '7' }, allocatable: { 'nvidia.com/mig-1g.10gb': '7' } } } }, merge);
+    await core.patchNodeStatus(
+      {
+        name: mig,
+        body: {
+          status: { capacity: { 'nvidia.com/mig-1g.10gb': '7' }, allocatable: { 'nvidia.com/mig-1g.10gb': '7' } },
+        },
+      },
+      merge,
+    );
     await waitFor(async () => gated(await readNode(mig)), { description: 'MIG node tainted' });
     assert.ok(!gated(await readNode(dra)), 'not a GPU node before it publishes GPUs');
     // resource.k8s.io/v1, as kube-apiserver v1.37 serves it; the slice the NVIDIA DRA driver publishes.
     await kc.makeApiClient(k8s.ResourceV1Api).createResourceSlice({
       body: {
-        apiVersion: 'resource.k8s.io/v1', kind: 'ResourceSlice', metadata: { name: `${run}-dra-gpus` },
+        apiVersion: 'resource.k8s.io/v1',
+        kind: 'ResourceSlice',
+        metadata: { name: `${run}-dra-gpus` },
         spec: {
-          driver: 'gpu.nvidia.com', nodeName: dra, pool: { name: dra, generation: 1, resourceSliceCount: 1 },
-          devices: [0, 1].map((i) => ({ name: `gpu-${i}`, attributes: { type: { string: 'gpu' }, uuid: { string: `GPU-${dra}-${i}` } } })),
+          driver: 'gpu.nvidia.com',
+          nodeName: dra,
+          pool: { name: dra, generation: 1, resourceSliceCount: 1 },
+          devices: [0, 1].map((i) => ({
+            name: `gpu-${i}`,
+            attributes: { type: { string: 'gpu' }, uuid: { string: `GPU-${dra}-${i}` } },
+          })),
         },
       },
     });

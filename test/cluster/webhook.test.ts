@@ -15,8 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
-import type { Manifest } from '../../src/api/manifest.ts';
 import type { AIWorker } from '../../src/api/aiworker.ts';
+import type { Manifest } from '../../src/api/manifest.ts';
 import { KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../../src/controllers/aiworker/labels.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
@@ -26,8 +26,8 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { deleteWebhookConfigurations, installWebhookConfigurations } from '../../src/webhook/configuration.ts';
 import { requestsGpus } from '../../src/webhook/gpu-requests.ts';
-import { deleteNodeGatingPolicy, installNodeGatingPolicy } from '../../src/webhook/node-policy.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
+import { deleteNodeGatingPolicy, installNodeGatingPolicy } from '../../src/webhook/node-policy.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.ts';
 import { apiError, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
 
@@ -65,16 +65,22 @@ describe('admission webhook (real API server)', function () {
     kc = cp.kubeConfig();
     core = kc.makeApiClient(k8s.CoreV1Api);
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
-    await core.createNamespace({ body: { metadata: { name: enforced, labels: { 'attestor.dev/enforce': 'true', [SCOPE_LABEL]: run } } } });
+    await core.createNamespace({
+      body: { metadata: { name: enforced, labels: { 'attestor.dev/enforce': 'true', [SCOPE_LABEL]: run } } },
+    });
     await core.createNamespace({ body: { metadata: { name: plain, labels: { [SCOPE_LABEL]: run } } } });
     await core.createNamespace({ body: { metadata: { name: workers, labels: { [SCOPE_LABEL]: run } } } });
     // Both classes exist, so that the RuntimeClass admission plugin lets the pods reach the webhook.
     const node = kc.makeApiClient(k8s.NodeV1Api);
-    for (const name of [runtimeClass, otherRuntimeClass]) await node.createRuntimeClass({ body: { metadata: { name }, handler: 'kata' } });
+    for (const name of [runtimeClass, otherRuntimeClass])
+      await node.createRuntimeClass({ body: { metadata: { name }, handler: 'kata' } });
     await custom.createClusterCustomObject({
-      ...GROUP, plural: 'manifests',
+      ...GROUP,
+      plural: 'manifests',
       body: {
-        apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: manifestName },
+        apiVersion: 'attestor.dev/v1alpha1',
+        kind: 'Manifest',
+        metadata: { name: manifestName },
         spec: {
           referenceValues: {
             snp: [{ measurements: ['ab'.repeat(48)], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
@@ -87,12 +93,21 @@ describe('admission webhook (real API server)', function () {
     });
     // The Manifest controller writes status.hash, which the binding rule compares against.
     operator = await startTestOperator(kc);
-    manifestHash = await waitFor(() => {
-      const m = operator.informers.manifests.get(manifestName) as Manifest | undefined;
-      return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True') ? m.status!.hash : undefined;
-    }, { description: 'test Manifest active with a hash' });
+    manifestHash = await waitFor(
+      () => {
+        const m = operator.informers.manifests.get(manifestName) as Manifest | undefined;
+        return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True')
+          ? m.status!.hash
+          : undefined;
+      },
+      { description: 'test Manifest active with a hash' },
+    );
 
-    const serving = await issueCertificate(cp.certificateAuthority, { commonName: 'attestor-webhook', usage: 'server', ipAddresses: ['127.0.0.1'] });
+    const serving = await issueCertificate(cp.certificateAuthority, {
+      commonName: 'attestor-webhook',
+      usage: 'server',
+      ipAddresses: ['127.0.0.1'],
+    });
     certDir = mkdtempSync(join(tmpdir(), 'attestor-webhook-'));
     writeFileSync(join(certDir, 'tls.crt'), serving.certificatePem);
     writeFileSync(join(certDir, 'tls.key'), serving.privateKeyPem, { mode: 0o600 });
@@ -114,29 +129,62 @@ describe('admission webhook (real API server)', function () {
       caBundlePem: cp.caPem,
       scope: { namespaceSelector: { matchLabels: { [SCOPE_LABEL]: run } } },
     });
-    await installNodeGatingPolicy(kc, { name: policyName, operatorUsernames: [OPERATOR], nodeSelector: { matchLabels: { [SCOPE_LABEL]: run } } });
+    await installNodeGatingPolicy(kc, {
+      name: policyName,
+      operatorUsernames: [OPERATOR],
+      nodeSelector: { matchLabels: { [SCOPE_LABEL]: run } },
+    });
     // The API server picks configurations up asynchronously: wait until both are in force.
-    await waitFor(async () => {
-      try {
-        await core.createNamespacedPod({ namespace: enforced, body: pod('probe', { image: 'busybox' }), dryRun: 'All' });
-        return false;
-      } catch (err) {
-        return /attestor\.dev" denied the request/.test(apiError(err).message);
-      }
-    }, { timeoutMs: 30_000, description: 'validating webhook in force' });
-    await waitFor(async () => (await core.createNamespacedPod({ namespace: enforced, body: pod('probe', { gpus: 1 }), dryRun: 'All' })).spec?.nodeSelector?.['attestor.dev/gpu-attested'] === 'true', { timeoutMs: 30_000, description: 'mutating webhook in force' });
+    await waitFor(
+      async () => {
+        try {
+          await core.createNamespacedPod({
+            namespace: enforced,
+            body: pod('probe', { image: 'busybox' }),
+            dryRun: 'All',
+          });
+          return false;
+        } catch (err) {
+          return /attestor\.dev" denied the request/.test(apiError(err).message);
+        }
+      },
+      { timeoutMs: 30_000, description: 'validating webhook in force' },
+    );
+    await waitFor(
+      async () =>
+        (await core.createNamespacedPod({ namespace: enforced, body: pod('probe', { gpus: 1 }), dryRun: 'All' })).spec
+          ?.nodeSelector?.['attestor.dev/gpu-attested'] === 'true',
+      { timeoutMs: 30_000, description: 'mutating webhook in force' },
+    );
 
     // An AIWorker (no replicas): the operator marks its namespace and gives it a Service.
     const aiWorker: AIWorker = {
-      apiVersion: 'attestor.dev/v1alpha1', kind: 'AIWorker', metadata: { name: workerName, namespace: workers },
-      spec: { image: IMAGE, model: 'meta-llama/Llama-3.1-8B-Instruct', replicas: 0, runtimeClassName: runtimeClass, policy: { inline: POLICY } },
+      apiVersion: 'attestor.dev/v1alpha1',
+      kind: 'AIWorker',
+      metadata: { name: workerName, namespace: workers },
+      spec: {
+        image: IMAGE,
+        model: 'meta-llama/Llama-3.1-8B-Instruct',
+        replicas: 0,
+        runtimeClassName: runtimeClass,
+        policy: { inline: POLICY },
+      },
     };
     await custom.createNamespacedCustomObject({ ...GROUP, plural: 'aiworkers', namespace: workers, body: aiWorker });
-    serviceSelector = await waitFor(async () => {
-      const service = await core.readNamespacedService({ name: workerName, namespace: workers }).catch(() => undefined);
-      return service?.spec?.selector;
-    }, { description: 'the AIWorker\'s Service' });
-    await waitFor(async () => (await core.readNamespace({ name: workers })).metadata?.labels?.['attestor.dev/ai-workers'] === 'true', { description: 'the AIWorker namespace marked' });
+    serviceSelector = await waitFor(
+      async () => {
+        const service = await core
+          .readNamespacedService({ name: workerName, namespace: workers })
+          .catch(() => undefined);
+        return service?.spec?.selector;
+      },
+      { description: "the AIWorker's Service" },
+    );
+    await waitFor(
+      async () =>
+        (await core.readNamespace({ name: workers })).metadata?.labels?.['attestor.dev/ai-workers'] === 'true',
+      { description: 'the AIWorker namespace marked' },
+    );
   });
 
   after(async function () {
@@ -146,14 +194,17 @@ describe('admission webhook (real API server)', function () {
     await server?.close();
     await operator?.stop();
     if (certDir) rmSync(certDir, { recursive: true, force: true });
-    await custom.deleteClusterCustomObject({ ...GROUP, plural: 'manifests', name: manifestName }).catch(() => undefined);
+    await custom
+      .deleteClusterCustomObject({ ...GROUP, plural: 'manifests', name: manifestName })
+      .catch(() => undefined);
     for (const name of nodeNames) {
       await core.deleteNode({ name }).catch(() => undefined);
       await custom.deleteClusterCustomObject({ ...GROUP, plural: 'nodeattestations', name }).catch(() => undefined);
     }
     for (const name of [enforced, plain, workers]) await core.deleteNamespace({ name }).catch(() => undefined);
     const node = kc.makeApiClient(k8s.NodeV1Api);
-    for (const name of [runtimeClass, otherRuntimeClass]) await node.deleteRuntimeClass({ name }).catch(() => undefined);
+    for (const name of [runtimeClass, otherRuntimeClass])
+      await node.deleteRuntimeClass({ name }).catch(() => undefined);
     const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
     await rbac.deleteClusterRoleBinding({ name: run }).catch(() => undefined);
     await rbac.deleteClusterRole({ name: run }).catch(() => undefined);
@@ -162,26 +213,58 @@ describe('admission webhook (real API server)', function () {
   const nodeNames: string[] = [];
 
   /** A pod that meets the Manifest; the scheduler leaves it alone (the tests bind it themselves). */
-  function pod(name: string, options: { gpus?: number; aiWorker?: boolean; labels?: Record<string, string>; image?: string; runtimeClass?: string | null; policy?: string; tolerations?: k8s.V1Toleration[]; nodeName?: string } = {}): k8s.V1Pod {
+  function pod(
+    name: string,
+    options: {
+      gpus?: number;
+      aiWorker?: boolean;
+      labels?: Record<string, string>;
+      image?: string;
+      runtimeClass?: string | null;
+      policy?: string;
+      tolerations?: k8s.V1Toleration[];
+      nodeName?: string;
+    } = {},
+  ): k8s.V1Pod {
     const policy = options.policy ?? POLICY;
     return {
       apiVersion: 'v1',
       kind: 'Pod',
       metadata: {
         name,
-        labels: options.labels ?? (options.aiWorker ? { 'app.kubernetes.io/managed-by': 'attestor', 'app.kubernetes.io/name': 'ai-worker', 'app.kubernetes.io/instance': name } : { app: name }),
-        annotations: { [KATA_POLICY_ANNOTATION]: Buffer.from(policy).toString('base64'), [POLICY_HASH_ANNOTATION]: policyHash(policy) },
+        labels:
+          options.labels ??
+          (options.aiWorker
+            ? {
+                'app.kubernetes.io/managed-by': 'attestor',
+                'app.kubernetes.io/name': 'ai-worker',
+                'app.kubernetes.io/instance': name,
+              }
+            : { app: name }),
+        annotations: {
+          [KATA_POLICY_ANNOTATION]: Buffer.from(policy).toString('base64'),
+          [POLICY_HASH_ANNOTATION]: policyHash(policy),
+        },
       },
       spec: {
         schedulerName: 'nonexistent',
         ...(options.runtimeClass === null ? {} : { runtimeClassName: options.runtimeClass ?? runtimeClass }),
-        containers: [{ name: 'server', image: options.image ?? IMAGE, ...(options.gpus ? { resources: { limits: { 'nvidia.com/gpu': String(options.gpus) } } } : {}) }],
+        containers: [
+          {
+            name: 'server',
+            image: options.image ?? IMAGE,
+            ...(options.gpus ? { resources: { limits: { 'nvidia.com/gpu': String(options.gpus) } } } : {}),
+          },
+        ],
         tolerations: options.tolerations,
         ...(options.nodeName ? { nodeName: options.nodeName } : {}),
       },
     };
   }
-  const validatePodsRequests = async () => (await registry.getSingleMetric('attestor_webhook_requests_total')!.get()).values.filter((v) => v.labels.webhook === 'validate-pods').reduce((sum, v) => sum + v.value, 0);
+  const validatePodsRequests = async () =>
+    (await registry.getSingleMetric('attestor_webhook_requests_total')!.get()).values
+      .filter((v) => v.labels.webhook === 'validate-pods')
+      .reduce((sum, v) => sum + v.value, 0);
 
   async function refusal(namespace: string, body: k8s.V1Pod): Promise<string> {
     try {
@@ -196,23 +279,59 @@ describe('admission webhook (real API server)', function () {
 
   describe('pods', function () {
     const refused: Array<{ name: string; pod: () => k8s.V1Pod; message: () => string }> = [
-      { name: 'a runtime class the Manifest does not allow', pod: () => pod('wrong-class', { runtimeClass: otherRuntimeClass }), message: () => `spec.runtimeClassName: "${otherRuntimeClass}" is not allowed by Manifest ${manifestName} (allowed: ${runtimeClass})` },
-      { name: 'a policy the Manifest does not list', pod: () => pod('rogue-policy', { policy: ROGUE_POLICY }), message: () => `metadata.annotations[${KATA_POLICY_ANNOTATION}]: policy with SHA-256 ${policyHash(ROGUE_POLICY)} is not allowed by Manifest ${manifestName}` },
-      { name: 'an image not pinned by digest', pod: () => pod('unpinned', { image: 'registry.example/vllm:latest' }), message: () => 'spec.containers[0].image: "registry.example/vllm:latest" is not pinned by digest' },
-      { name: 'a toleration of the unattested taint', pod: () => pod('tolerant', { tolerations: [{ key: 'attestor.dev/unattested', operator: 'Exists', effect: 'NoSchedule' }] }), message: () => 'spec.tolerations[0]: tolerates the attestor.dev/unattested taint' },
+      {
+        name: 'a runtime class the Manifest does not allow',
+        pod: () => pod('wrong-class', { runtimeClass: otherRuntimeClass }),
+        message: () =>
+          `spec.runtimeClassName: "${otherRuntimeClass}" is not allowed by Manifest ${manifestName} (allowed: ${runtimeClass})`,
+      },
+      {
+        name: 'a policy the Manifest does not list',
+        pod: () => pod('rogue-policy', { policy: ROGUE_POLICY }),
+        message: () =>
+          `metadata.annotations[${KATA_POLICY_ANNOTATION}]: policy with SHA-256 ${policyHash(ROGUE_POLICY)} is not allowed by Manifest ${manifestName}`,
+      },
+      {
+        name: 'an image not pinned by digest',
+        pod: () => pod('unpinned', { image: 'registry.example/vllm:latest' }),
+        message: () => 'spec.containers[0].image: "registry.example/vllm:latest" is not pinned by digest',
+      },
+      {
+        name: 'a toleration of the unattested taint',
+        pod: () =>
+          pod('tolerant', {
+            tolerations: [{ key: 'attestor.dev/unattested', operator: 'Exists', effect: 'NoSchedule' }],
+          }),
+        message: () => 'spec.tolerations[0]: tolerates the attestor.dev/unattested taint',
+      },
     ];
     for (const c of refused) {
       it(`refuses a pod in an enforced namespace with ${c.name}`, async function () {
         const message = await refusal(enforced, c.pod());
         assert.match(message, /^admission webhook "enforced-pods\.validate\.attestor\.dev" denied the request: /);
         assert.ok(message.includes(c.message()), message);
-        await assert.rejects(core.readNamespacedPod({ namespace: enforced, name: c.pod().metadata!.name! }), (err) => apiError(err).code === 404);
+        await assert.rejects(
+          core.readNamespacedPod({ namespace: enforced, name: c.pod().metadata!.name! }),
+          (err) => apiError(err).code === 404,
+        );
       });
     }
 
     it('lists every broken rule of a pod in one refusal', async function () {
-      const message = await refusal(enforced, pod('everything-wrong', { runtimeClass: otherRuntimeClass, image: 'x:latest', tolerations: [{ operator: 'Exists' }] }));
-      for (const field of ['spec.runtimeClassName:', 'spec.containers[0].image: "x:latest" is not pinned by digest', 'spec.tolerations[0]: tolerates every taint']) assert.ok(message.includes(field), `${field} in ${message}`);
+      const message = await refusal(
+        enforced,
+        pod('everything-wrong', {
+          runtimeClass: otherRuntimeClass,
+          image: 'x:latest',
+          tolerations: [{ operator: 'Exists' }],
+        }),
+      );
+      for (const field of [
+        'spec.runtimeClassName:',
+        'spec.containers[0].image: "x:latest" is not pinned by digest',
+        'spec.tolerations[0]: tolerates every taint',
+      ])
+        assert.ok(message.includes(field), `${field} in ${message}`);
     });
 
     it('admits the same pod when it meets the Manifest', async function () {
@@ -223,28 +342,59 @@ describe('admission webhook (real API server)', function () {
 
     it('judges AI worker pods in any namespace, and leaves other pods there alone but for the GPU nodeSelector', async function () {
       const message = await refusal(plain, pod('worker-unpinned', { aiWorker: true, image: 'vllm:latest' }));
-      assert.match(message, /^admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: spec\.containers\[0\]\.image: "vllm:latest" is not pinned by digest$/);
+      assert.match(
+        message,
+        /^admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: spec\.containers\[0\]\.image: "vllm:latest" is not pinned by digest$/,
+      );
       await core.createNamespacedPod({ namespace: plain, body: pod('worker-ok', { aiWorker: true }) });
-      const outside = await core.createNamespacedPod({ namespace: plain, body: pod('not-a-worker', { image: 'busybox', runtimeClass: otherRuntimeClass }) });
+      const outside = await core.createNamespacedPod({
+        namespace: plain,
+        body: pod('not-a-worker', { image: 'busybox', runtimeClass: otherRuntimeClass }),
+      });
       assert.equal(outside.spec!.nodeSelector, undefined, 'pods out of scope are not judged or mutated');
       // A GPU pod out of scope is not judged either, but it selects attested nodes (item 16: the
       // nodeSelector set at CREATE keeps it off other nodes where no binding webhook looks).
-      const gpu = await core.createNamespacedPod({ namespace: plain, body: pod('not-a-worker-gpu', { image: 'busybox', runtimeClass: otherRuntimeClass, gpus: 1 }) });
+      const gpu = await core.createNamespacedPod({
+        namespace: plain,
+        body: pod('not-a-worker-gpu', { image: 'busybox', runtimeClass: otherRuntimeClass, gpus: 1 }),
+      });
       assert.deepEqual(gpu.spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
     });
 
-    it('refuses a pod that carries only an AIWorker Service\'s selector labels (item 11)', async function () {
-      assert.deepEqual(serviceSelector, { 'app.kubernetes.io/name': 'ai-worker', 'app.kubernetes.io/instance': workerName });
-      const message = await refusal(workers, pod('impostor', { labels: { ...serviceSelector }, runtimeClass: null, image: 'registry.example/vllm:latest' }));
+    it("refuses a pod that carries only an AIWorker Service's selector labels (item 11)", async function () {
+      assert.deepEqual(serviceSelector, {
+        'app.kubernetes.io/name': 'ai-worker',
+        'app.kubernetes.io/instance': workerName,
+      });
+      const message = await refusal(
+        workers,
+        pod('impostor', { labels: { ...serviceSelector }, runtimeClass: null, image: 'registry.example/vllm:latest' }),
+      );
       assert.match(message, /^admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: /);
-      for (const field of ['spec.runtimeClassName: is not set', 'spec.containers[0].image: "registry.example/vllm:latest" is not pinned by digest']) assert.ok(message.includes(field), `${field} in ${message}`);
-      const endpoints = await core.listNamespacedPod({ namespace: workers, labelSelector: Object.entries(serviceSelector).map(([k, v]) => `${k}=${v}`).join(',') });
-      assert.deepEqual(endpoints.items.map((p) => p.metadata!.name), [], 'nothing the Service selects');
+      for (const field of [
+        'spec.runtimeClassName: is not set',
+        'spec.containers[0].image: "registry.example/vllm:latest" is not pinned by digest',
+      ])
+        assert.ok(message.includes(field), `${field} in ${message}`);
+      const endpoints = await core.listNamespacedPod({
+        namespace: workers,
+        labelSelector: Object.entries(serviceSelector)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+      });
+      assert.deepEqual(
+        endpoints.items.map((p) => p.metadata!.name),
+        [],
+        'nothing the Service selects',
+      );
     });
 
-    it('judges in full an update that gives a pod an AIWorker\'s selector labels, through the pod or pods/status (items 11, 17)', async function () {
+    it("judges in full an update that gives a pod an AIWorker's selector labels, through the pod or pods/status (items 11, 17)", async function () {
       // Out of scope when created: no runtime class, an unpinned image, admitted.
-      const created = await core.createNamespacedPod({ namespace: workers, body: pod('relabelled', { runtimeClass: null, image: 'registry.example/vllm:latest' }) });
+      const created = await core.createNamespacedPod({
+        namespace: workers,
+        body: pod('relabelled', { runtimeClass: null, image: 'registry.example/vllm:latest' }),
+      });
       assert.equal(created.spec!.runtimeClassName, undefined);
       const expectRefused = async (promise: Promise<unknown>) => {
         try {
@@ -252,52 +402,128 @@ describe('admission webhook (real API server)', function () {
         } catch (err) {
           const e = apiError(err);
           assert.equal(e.code, 403, e.message);
-          assert.match(e.message, /^admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: .*spec\.runtimeClassName: is not set/);
+          assert.match(
+            e.message,
+            /^admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: .*spec\.runtimeClassName: is not set/,
+          );
           return;
         }
         assert.fail('the relabelling was admitted');
       };
       const labels = { metadata: { labels: { 'app.kubernetes.io/managed-by': 'attestor', ...serviceSelector } } };
       await expectRefused(core.patchNamespacedPod({ namespace: workers, name: 'relabelled', body: labels }, merge));
-      await expectRefused(core.patchNamespacedPodStatus({ namespace: workers, name: 'relabelled', body: { metadata: { labels: serviceSelector } } }, merge));
-      assert.deepEqual((await core.readNamespacedPod({ namespace: workers, name: 'relabelled' })).metadata!.labels, { app: 'relabelled' });
+      await expectRefused(
+        core.patchNamespacedPodStatus(
+          { namespace: workers, name: 'relabelled', body: { metadata: { labels: serviceSelector } } },
+          merge,
+        ),
+      );
+      assert.deepEqual((await core.readNamespacedPod({ namespace: workers, name: 'relabelled' })).metadata!.labels, {
+        app: 'relabelled',
+      });
     });
 
     it('refuses a Kata policy swap through pods/status (item 17)', async function () {
-      const rogue = { metadata: { annotations: { [KATA_POLICY_ANNOTATION]: Buffer.from(ROGUE_POLICY).toString('base64'), [POLICY_HASH_ANNOTATION]: policyHash(ROGUE_POLICY) } } };
-      await assert.rejects(core.patchNamespacedPodStatus({ namespace: enforced, name: 'compliant', body: rogue }, merge), (err) => {
-        const e = apiError(err);
-        assert.equal(e.code, 403, e.message);
-        assert.match(e.message, /^admission webhook "enforced-pods\.validate\.attestor\.dev" denied the request: /);
-        assert.ok(e.message.includes(`metadata.annotations[${KATA_POLICY_ANNOTATION}]: policy with SHA-256 ${policyHash(ROGUE_POLICY)} is not allowed by Manifest ${manifestName}`), e.message);
-        return true;
-      });
+      const rogue = {
+        metadata: {
+          annotations: {
+            [KATA_POLICY_ANNOTATION]: Buffer.from(ROGUE_POLICY).toString('base64'),
+            [POLICY_HASH_ANNOTATION]: policyHash(ROGUE_POLICY),
+          },
+        },
+      };
+      await assert.rejects(
+        core.patchNamespacedPodStatus({ namespace: enforced, name: 'compliant', body: rogue }, merge),
+        (err) => {
+          const e = apiError(err);
+          assert.equal(e.code, 403, e.message);
+          assert.match(e.message, /^admission webhook "enforced-pods\.validate\.attestor\.dev" denied the request: /);
+          assert.ok(
+            e.message.includes(
+              `metadata.annotations[${KATA_POLICY_ANNOTATION}]: policy with SHA-256 ${policyHash(ROGUE_POLICY)} is not allowed by Manifest ${manifestName}`,
+            ),
+            e.message,
+          );
+          return true;
+        },
+      );
       const { [POLICY_HASH_ANNOTATION]: _hash, ...withoutHash } = rogue.metadata.annotations;
-      await assert.rejects(core.patchNamespacedPodStatus({ namespace: enforced, name: 'compliant', body: { metadata: { annotations: withoutHash } } }, merge), (err) => apiError(err).code === 403);
-      assert.equal((await core.readNamespacedPod({ namespace: enforced, name: 'compliant' })).metadata!.annotations![POLICY_HASH_ANNOTATION], policyHash(POLICY));
+      await assert.rejects(
+        core.patchNamespacedPodStatus(
+          { namespace: enforced, name: 'compliant', body: { metadata: { annotations: withoutHash } } },
+          merge,
+        ),
+        (err) => apiError(err).code === 403,
+      );
+      assert.equal(
+        (await core.readNamespacedPod({ namespace: enforced, name: 'compliant' })).metadata!.annotations![
+          POLICY_HASH_ANNOTATION
+        ],
+        policyHash(POLICY),
+      );
     });
 
-    it('keeps ordinary status updates (the kubelet\'s and the scheduler\'s) off the webhook (item 17)', async function () {
+    it("keeps ordinary status updates (the kubelet's and the scheduler's) off the webhook (item 17)", async function () {
       const before = await validatePodsRequests();
       const condition = { type: 'attestor.dev/TestProbe', status: 'True', lastTransitionTime: new Date() };
-      const updated = await core.patchNamespacedPodStatus({ namespace: enforced, name: 'compliant', body: { status: { conditions: [condition] } } }, merge);
+      const updated = await core.patchNamespacedPodStatus(
+        { namespace: enforced, name: 'compliant', body: { status: { conditions: [condition] } } },
+        merge,
+      );
       assert.ok(updated.status!.conditions!.some((c) => c.type === 'attestor.dev/TestProbe'));
       // And an unrelated label through pods/status: not a selector label, not judged either.
-      await core.patchNamespacedPodStatus({ namespace: enforced, name: 'compliant', body: { metadata: { labels: { tier: 'gold' } } } }, merge);
+      await core.patchNamespacedPodStatus(
+        { namespace: enforced, name: 'compliant', body: { metadata: { labels: { tier: 'gold' } } } },
+        merge,
+      );
       assert.equal(await validatePodsRequests(), before, 'no pods/status request reached /validate-pods');
     });
 
     it('gives every GPU pod the attested nodeSelector, whole GPUs, MIG slices or DRA claims, as requestsGpus says (item 15)', async function () {
       const variants: Array<[string, (p: k8s.V1Pod) => void]> = [
-        ['gpu', (p) => { p.spec!.containers[0]!.resources = { limits: { 'nvidia.com/gpu': '1' } }; }],
-        ['mig', (p) => { p.spec!.containers[0]!.resources = { limits: { 'nvidia.com/mig-1g.10gb': '1' } }; }],
-        ['init-mig', (p) => { p.spec!.initContainers = [{ name: 'init', image: IMAGE, resources: { requests: { 'nvidia.com/mig-3g.40gb': '1' }, limits: { 'nvidia.com/mig-3g.40gb': '1' } } }]; }],
-        ['claim', (p) => {
-          p.spec!.resourceClaims = [{ name: 'gpu', resourceClaimTemplateName: 'single-gpu' }];
-          p.spec!.containers[0]!.resources = { claims: [{ name: 'gpu' }] };
-        }],
-        ['zero', (p) => { p.spec!.containers[0]!.resources = { limits: { 'nvidia.com/gpu': '0' } }; }],
-        ['cpu', (p) => { p.spec!.containers[0]!.resources = { limits: { cpu: '1', 'example.com/fpga': '1' } }; }],
+        [
+          'gpu',
+          (p) => {
+            p.spec!.containers[0]!.resources = { limits: { 'nvidia.com/gpu': '1' } };
+          },
+        ],
+        [
+          'mig',
+          (p) => {
+            p.spec!.containers[0]!.resources = { limits: { 'nvidia.com/mig-1g.10gb': '1' } };
+          },
+        ],
+        [
+          'init-mig',
+          (p) => {
+            p.spec!.initContainers = [
+              {
+                name: 'init',
+                image: IMAGE,
+                resources: { requests: { 'nvidia.com/mig-3g.40gb': '1' }, limits: { 'nvidia.com/mig-3g.40gb': '1' } },
+              },
+            ];
+          },
+        ],
+        [
+          'claim',
+          (p) => {
+            p.spec!.resourceClaims = [{ name: 'gpu', resourceClaimTemplateName: 'single-gpu' }];
+            p.spec!.containers[0]!.resources = { claims: [{ name: 'gpu' }] };
+          },
+        ],
+        [
+          'zero',
+          (p) => {
+            p.spec!.containers[0]!.resources = { limits: { 'nvidia.com/gpu': '0' } };
+          },
+        ],
+        [
+          'cpu',
+          (p) => {
+            p.spec!.containers[0]!.resources = { limits: { cpu: '1', 'example.com/fpga': '1' } };
+          },
+        ],
       ];
       const seen: Array<[string, boolean]> = [];
       for (const [name, change] of variants) {
@@ -308,39 +534,70 @@ describe('admission webhook (real API server)', function () {
         assert.equal(selected, requestsGpus(body), name);
         seen.push([name, selected]);
       }
-      assert.deepEqual(seen, [['gpu', true], ['mig', true], ['init-mig', true], ['claim', true], ['zero', false], ['cpu', false]]);
+      assert.deepEqual(seen, [
+        ['gpu', true],
+        ['mig', true],
+        ['init-mig', true],
+        ['claim', true],
+        ['zero', false],
+        ['cpu', false],
+      ]);
     });
 
     it('refuses an update that swaps in an unpinned image', async function () {
       await core.createNamespacedPod({ namespace: enforced, body: pod('to-update') });
       const current = await core.readNamespacedPod({ namespace: enforced, name: 'to-update' });
       current.spec!.containers[0]!.image = 'registry.example/vllm:latest';
-      await assert.rejects(core.replaceNamespacedPod({ namespace: enforced, name: 'to-update', body: current }), (err) => {
-        assert.match(apiError(err).message, /denied the request: spec\.containers\[0\]\.image: "registry\.example\/vllm:latest" is not pinned by digest/);
-        return true;
-      });
-      const labelled = await core.patchNamespacedPod({ namespace: enforced, name: 'to-update', body: { metadata: { labels: { stage: 'two' } } } }, merge);
+      await assert.rejects(
+        core.replaceNamespacedPod({ namespace: enforced, name: 'to-update', body: current }),
+        (err) => {
+          assert.match(
+            apiError(err).message,
+            /denied the request: spec\.containers\[0\]\.image: "registry\.example\/vllm:latest" is not pinned by digest/,
+          );
+          return true;
+        },
+      );
+      const labelled = await core.patchNamespacedPod(
+        { namespace: enforced, name: 'to-update', body: { metadata: { labels: { stage: 'two' } } } },
+        merge,
+      );
       assert.equal(labelled.metadata!.labels!.stage, 'two');
     });
 
     it('refuses an unpinned ephemeral container', async function () {
       const current = await core.readNamespacedPod({ namespace: enforced, name: 'compliant' });
       current.spec!.ephemeralContainers = [{ name: 'debug', image: 'busybox' }];
-      await assert.rejects(core.replaceNamespacedPodEphemeralcontainers({ namespace: enforced, name: 'compliant', body: current }), (err) => {
-        assert.match(apiError(err).message, /denied the request: spec\.ephemeralContainers\[0\]\.image: "busybox" is not pinned by digest/);
-        return true;
-      });
+      await assert.rejects(
+        core.replaceNamespacedPodEphemeralcontainers({ namespace: enforced, name: 'compliant', body: current }),
+        (err) => {
+          assert.match(
+            apiError(err).message,
+            /denied the request: spec\.ephemeralContainers\[0\]\.image: "busybox" is not pinned by digest/,
+          );
+          return true;
+        },
+      );
     });
 
     it('makes GPU pods select attested nodes, once even when both pod webhooks match', async function () {
       const body = pod('gpu', { gpus: 2 });
       body.spec!.nodeSelector = { 'topology.kubernetes.io/zone': 'a' };
       const gpu = await core.createNamespacedPod({ namespace: enforced, body });
-      assert.deepEqual(gpu.spec!.nodeSelector, { 'topology.kubernetes.io/zone': 'a', 'attestor.dev/gpu-attested': 'true' });
+      assert.deepEqual(gpu.spec!.nodeSelector, {
+        'topology.kubernetes.io/zone': 'a',
+        'attestor.dev/gpu-attested': 'true',
+      });
       // An AI worker pod in an enforced namespace goes through both entries of each configuration.
-      const both = await core.createNamespacedPod({ namespace: enforced, body: pod('gpu-worker', { aiWorker: true, gpus: 1 }) });
+      const both = await core.createNamespacedPod({
+        namespace: enforced,
+        body: pod('gpu-worker', { aiWorker: true, gpus: 1 }),
+      });
       assert.deepEqual(both.spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
-      const worker = await core.createNamespacedPod({ namespace: plain, body: pod('gpu-worker', { aiWorker: true, gpus: 1 }) });
+      const worker = await core.createNamespacedPod({
+        namespace: plain,
+        body: pod('gpu-worker', { aiWorker: true, gpus: 1 }),
+      });
       assert.deepEqual(worker.spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
     });
   });
@@ -357,29 +614,52 @@ describe('admission webhook (real API server)', function () {
       }
       const now = Date.now();
       const writeAttestation = async (name: string, hash: string) => {
-        await custom.createClusterCustomObject({ ...GROUP, plural: 'nodeattestations', body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'NodeAttestation', metadata: { name } } });
-        const condition = (type: string) => ({ type, status: 'True', reason: 'Verified', message: 'verified', lastTransitionTime: new Date(now).toISOString() });
-        await custom.patchClusterCustomObjectStatus({
-          ...GROUP, plural: 'nodeattestations', name,
-          body: {
-            status: {
-              manifestHash: hash,
-              cvm: { platform: 'snp', verified: true, simulated: true },
-              gpus: [{ uuid: `GPU-${name}`, architecture: 'HOPPER', verified: true, activated: true }],
-              attestedAt: new Date(now).toISOString(),
-              expiresAt: new Date(now + 3_600_000).toISOString(),
-              conditions: [condition('Attested'), condition('GPUsActivated')],
+        await custom.createClusterCustomObject({
+          ...GROUP,
+          plural: 'nodeattestations',
+          body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'NodeAttestation', metadata: { name } },
+        });
+        const condition = (type: string) => ({
+          type,
+          status: 'True',
+          reason: 'Verified',
+          message: 'verified',
+          lastTransitionTime: new Date(now).toISOString(),
+        });
+        await custom.patchClusterCustomObjectStatus(
+          {
+            ...GROUP,
+            plural: 'nodeattestations',
+            name,
+            body: {
+              status: {
+                manifestHash: hash,
+                cvm: { platform: 'snp', verified: true, simulated: true },
+                gpus: [{ uuid: `GPU-${name}`, architecture: 'HOPPER', verified: true, activated: true }],
+                attestedAt: new Date(now).toISOString(),
+                expiresAt: new Date(now + 3_600_000).toISOString(),
+                conditions: [condition('Attested'), condition('GPUsActivated')],
+              },
             },
           },
-        }, merge);
+          merge,
+        );
       };
       await writeAttestation(attested, manifestHash);
       await writeAttestation(stale, 'ee'.repeat(32));
-      await waitFor(() => operator.informers.nodeAttestations.get(attested)?.status?.manifestHash === manifestHash && operator.informers.nodeAttestations.get(stale)?.status !== undefined, { description: 'NodeAttestations in the cache' });
+      await waitFor(
+        () =>
+          operator.informers.nodeAttestations.get(attested)?.status?.manifestHash === manifestHash &&
+          operator.informers.nodeAttestations.get(stale)?.status !== undefined,
+        { description: 'NodeAttestations in the cache' },
+      );
       for (const name of ['bind-gpu', 'bind-gpu-legacy', 'bind-cpu']) {
         await core.createNamespacedPod({ namespace: enforced, body: pod(name, { gpus: name === 'bind-cpu' ? 0 : 1 }) });
       }
-      await core.createNamespacedPod({ namespace: workers, body: pod('bind-gpu', { gpus: 1, image: 'busybox', runtimeClass: otherRuntimeClass }) });
+      await core.createNamespacedPod({
+        namespace: workers,
+        body: pod('bind-gpu', { gpus: 1, image: 'busybox', runtimeClass: otherRuntimeClass }),
+      });
       // For the webhook-down test at the end: a node for plain pods (no GPUs, never gated), and a
       // GPU pod for the scheduler that waits behind a gate until then.
       await cp.createGpuNode(`${run}-cpu`, { gpus: 0 });
@@ -391,7 +671,12 @@ describe('admission webhook (real API server)', function () {
       await core.createNamespacedPod({ namespace: workers, body: gated });
     });
 
-    const bindingTo = (podName: string, node: string): k8s.V1Binding => ({ apiVersion: 'v1', kind: 'Binding', metadata: { name: podName }, target: { apiVersion: 'v1', kind: 'Node', name: node } });
+    const bindingTo = (podName: string, node: string): k8s.V1Binding => ({
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: podName },
+      target: { apiVersion: 'v1', kind: 'Node', name: node },
+    });
     const refusedBinding = async (promise: Promise<unknown>): Promise<string> => {
       try {
         await promise;
@@ -404,52 +689,118 @@ describe('admission webhook (real API server)', function () {
     };
 
     it('refuses to bind a GPU pod to a node without a NodeAttestation', async function () {
-      const message = await refusedBinding(core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: enforced, body: bindingTo('bind-gpu', unattested) }));
-      assert.equal(message, `admission webhook "enforced-bindings.validate.attestor.dev" denied the request: target.name: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`);
+      const message = await refusedBinding(
+        core.createNamespacedPodBinding({
+          name: 'bind-gpu',
+          namespace: enforced,
+          body: bindingTo('bind-gpu', unattested),
+        }),
+      );
+      assert.equal(
+        message,
+        `admission webhook "enforced-bindings.validate.attestor.dev" denied the request: target.name: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`,
+      );
       assert.equal((await core.readNamespacedPod({ name: 'bind-gpu', namespace: enforced })).spec!.nodeName, undefined);
     });
 
     it('refuses to bind a GPU pod to a node attested against another Manifest', async function () {
-      const message = await refusedBinding(core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: enforced, body: bindingTo('bind-gpu', stale) }));
-      assert.ok(message.includes(`target.name: node "${stale}" has no current attestation for GPU pods (ManifestChanged: attested against Manifest ${'ee'.repeat(32)}, but ${manifestHash} is active)`), message);
+      const message = await refusedBinding(
+        core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: enforced, body: bindingTo('bind-gpu', stale) }),
+      );
+      assert.ok(
+        message.includes(
+          `target.name: node "${stale}" has no current attestation for GPU pods (ManifestChanged: attested against Manifest ${'ee'.repeat(32)}, but ${manifestHash} is active)`,
+        ),
+        message,
+      );
     });
 
     it('refuses the same through the legacy bindings resource', async function () {
-      const message = await refusedBinding(core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-gpu-legacy', unattested) }));
-      assert.match(message, /enforced-bindings\.validate\.attestor\.dev" denied the request: target\.name: node .* \(NoAttestation/);
+      const message = await refusedBinding(
+        core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-gpu-legacy', unattested) }),
+      );
+      assert.match(
+        message,
+        /enforced-bindings\.validate\.attestor\.dev" denied the request: target\.name: node .* \(NoAttestation/,
+      );
     });
 
     it('binds a GPU pod to a node whose attestation is current', async function () {
-      await core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: enforced, body: bindingTo('bind-gpu', attested) });
+      await core.createNamespacedPodBinding({
+        name: 'bind-gpu',
+        namespace: enforced,
+        body: bindingTo('bind-gpu', attested),
+      });
       assert.equal((await core.readNamespacedPod({ name: 'bind-gpu', namespace: enforced })).spec!.nodeName, attested);
       await core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-gpu-legacy', attested) });
-      assert.equal((await core.readNamespacedPod({ name: 'bind-gpu-legacy', namespace: enforced })).spec!.nodeName, attested);
+      assert.equal(
+        (await core.readNamespacedPod({ name: 'bind-gpu-legacy', namespace: enforced })).spec!.nodeName,
+        attested,
+      );
     });
 
     it('refuses to bind a GPU pod in a namespace that holds an AIWorker to an unattested node (item 16)', async function () {
       // Not an AI worker pod and not an enforced namespace: the namespace's mark alone brings the check.
-      const message = await refusedBinding(core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: workers, body: bindingTo('bind-gpu', unattested) }));
-      assert.equal(message, `admission webhook "ai-worker-bindings.validate.attestor.dev" denied the request: target.name: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`);
+      const message = await refusedBinding(
+        core.createNamespacedPodBinding({
+          name: 'bind-gpu',
+          namespace: workers,
+          body: bindingTo('bind-gpu', unattested),
+        }),
+      );
+      assert.equal(
+        message,
+        `admission webhook "ai-worker-bindings.validate.attestor.dev" denied the request: target.name: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`,
+      );
     });
 
     it('refuses a GPU pod created with spec.nodeName of an unattested node, in any namespace (item 12)', async function () {
       for (const namespace of [plain, workers, enforced]) {
-        const message = await refusal(namespace, pod('placed-gpu', { gpus: 1, nodeName: unattested, ...(namespace === enforced ? {} : { image: 'busybox', runtimeClass: otherRuntimeClass }) }));
-        assert.equal(message, `admission webhook "gpu-pods.validate.attestor.dev" denied the request: spec.nodeName: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`);
+        const message = await refusal(
+          namespace,
+          pod('placed-gpu', {
+            gpus: 1,
+            nodeName: unattested,
+            ...(namespace === enforced ? {} : { image: 'busybox', runtimeClass: otherRuntimeClass }),
+          }),
+        );
+        assert.equal(
+          message,
+          `admission webhook "gpu-pods.validate.attestor.dev" denied the request: spec.nodeName: node "${unattested}" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)`,
+        );
       }
-      const message = await refusal(plain, pod('placed-gpu', { gpus: 1, nodeName: stale, image: 'busybox', runtimeClass: otherRuntimeClass }));
-      assert.ok(message.includes(`spec.nodeName: node "${stale}" has no current attestation for GPU pods (ManifestChanged: `), message);
+      const message = await refusal(
+        plain,
+        pod('placed-gpu', { gpus: 1, nodeName: stale, image: 'busybox', runtimeClass: otherRuntimeClass }),
+      );
+      assert.ok(
+        message.includes(`spec.nodeName: node "${stale}" has no current attestation for GPU pods (ManifestChanged: `),
+        message,
+      );
       // The same pod on an attested node, and a pod without GPUs on the unattested one, are admitted.
-      const placed = await core.createNamespacedPod({ namespace: plain, body: pod('placed-gpu', { gpus: 1, nodeName: attested, image: 'busybox', runtimeClass: otherRuntimeClass }) });
+      const placed = await core.createNamespacedPod({
+        namespace: plain,
+        body: pod('placed-gpu', { gpus: 1, nodeName: attested, image: 'busybox', runtimeClass: otherRuntimeClass }),
+      });
       assert.equal(placed.spec!.nodeName, attested);
       assert.deepEqual(placed.spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
-      const cpu = await core.createNamespacedPod({ namespace: plain, body: pod('placed-cpu', { nodeName: unattested, image: 'busybox', runtimeClass: otherRuntimeClass }) });
+      const cpu = await core.createNamespacedPod({
+        namespace: plain,
+        body: pod('placed-cpu', { nodeName: unattested, image: 'busybox', runtimeClass: otherRuntimeClass }),
+      });
       assert.equal(cpu.spec!.nodeName, unattested);
     });
 
     it('lets a pod without GPUs bind to any node', async function () {
-      await core.createNamespacedPodBinding({ name: 'bind-cpu', namespace: enforced, body: bindingTo('bind-cpu', unattested) });
-      assert.equal((await core.readNamespacedPod({ name: 'bind-cpu', namespace: enforced })).spec!.nodeName, unattested);
+      await core.createNamespacedPodBinding({
+        name: 'bind-cpu',
+        namespace: enforced,
+        body: bindingTo('bind-cpu', unattested),
+      });
+      assert.equal(
+        (await core.readNamespacedPod({ name: 'bind-cpu', namespace: enforced })).spec!.nodeName,
+        unattested,
+      );
     });
   });
 
@@ -464,12 +815,26 @@ describe('admission webhook (real API server)', function () {
     before(async function () {
       // RBAC lets alice edit nodes, so that only the policy stands between her and the label.
       const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-      await rbac.createClusterRole({ body: { metadata: { name: run }, rules: [{ apiGroups: [''], resources: ['nodes', 'nodes/status'], verbs: ['get', 'list', 'create', 'patch', 'update'] }] } });
+      await rbac.createClusterRole({
+        body: {
+          metadata: { name: run },
+          rules: [
+            {
+              apiGroups: [''],
+              resources: ['nodes', 'nodes/status'],
+              verbs: ['get', 'list', 'create', 'patch', 'update'],
+            },
+          ],
+        },
+      });
       await rbac.createClusterRoleBinding({
         body: {
           metadata: { name: run },
           roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: run },
-          subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' }, { kind: 'ServiceAccount', name: 'attestor-operator', namespace: 'attestor-system' }],
+          subjects: [
+            { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' },
+            { kind: 'ServiceAccount', name: 'attestor-operator', namespace: 'attestor-system' },
+          ],
         },
       });
       alice = cp.kubeConfigAs('alice').makeApiClient(k8s.CoreV1Api);
@@ -482,14 +847,17 @@ describe('admission webhook (real API server)', function () {
         await cp.createGpuNode(name, { gpus: 0, labels: { [SCOPE_LABEL]: run }, taints: [taint] });
         nodeNames.push(name);
       }
-      await waitFor(async () => {
-        try {
-          await alice.patchNode({ name: gated, body: label('true'), dryRun: 'All' }, merge);
-          return false;
-        } catch (err) {
-          return /ValidatingAdmissionPolicy .* denied request/.test(apiError(err).message);
-        }
-      }, { description: 'node gating policy in force (and alice has RBAC on nodes)' });
+      await waitFor(
+        async () => {
+          try {
+            await alice.patchNode({ name: gated, body: label('true'), dryRun: 'All' }, merge);
+            return false;
+          } catch (err) {
+            return /ValidatingAdmissionPolicy .* denied request/.test(apiError(err).message);
+          }
+        },
+        { description: 'node gating policy in force (and alice has RBAC on nodes)' },
+      );
     });
 
     const refusedByPolicy = async (promise: Promise<unknown>): Promise<string> => {
@@ -498,17 +866,29 @@ describe('admission webhook (real API server)', function () {
       } catch (err) {
         const e = apiError(err);
         assert.equal(e.code, 403, e.message);
-        assert.match(e.message, new RegExp(`ValidatingAdmissionPolicy '${policyName.replaceAll('.', '\\.')}' with binding '${policyName.replaceAll('.', '\\.')}' denied request: `), 'refused by the policy, not by RBAC');
+        assert.match(
+          e.message,
+          new RegExp(
+            `ValidatingAdmissionPolicy '${policyName.replaceAll('.', '\\.')}' with binding '${policyName.replaceAll('.', '\\.')}' denied request: `,
+          ),
+          'refused by the policy, not by RBAC',
+        );
         return e.message;
       }
       assert.fail('node change was admitted');
     };
     const label = (value: string | null) => ({ metadata: { labels: { 'attestor.dev/gpu-attested': value } } });
-    const attestedLabel = async (name: string) => (await core.readNode({ name })).metadata!.labels!['attestor.dev/gpu-attested'];
+    const attestedLabel = async (name: string) =>
+      (await core.readNode({ name })).metadata!.labels!['attestor.dev/gpu-attested'];
 
     it('refuses a node identity that sets the attested label on itself through nodes/status (issue 7 item 13)', async function () {
       const message = await refusedByPolicy(kubelet.patchNodeStatus({ name: nodeName, body: label('true') }, merge));
-      assert.ok(message.endsWith(`metadata.labels[attestor.dev/gpu-attested]: only the attestor operator may set this label (set to "true" by system:node:${nodeName})`), message);
+      assert.ok(
+        message.endsWith(
+          `metadata.labels[attestor.dev/gpu-attested]: only the attestor operator may set this label (set to "true" by system:node:${nodeName})`,
+        ),
+        message,
+      );
       assert.equal(await attestedLabel(nodeName), undefined);
     });
 
@@ -520,36 +900,76 @@ describe('admission webhook (real API server)', function () {
     it('refuses a node identity that registers itself already labelled', async function () {
       const name = `${run}-forged`;
       const forger = (await cp.clientKubeConfig(`system:node:${name}`, ['system:nodes'])).makeApiClient(k8s.CoreV1Api);
-      const message = await refusedByPolicy(forger.createNode({ body: { metadata: { name, labels: { [SCOPE_LABEL]: run, 'attestor.dev/gpu-attested': 'true' } } } }));
+      const message = await refusedByPolicy(
+        forger.createNode({
+          body: { metadata: { name, labels: { [SCOPE_LABEL]: run, 'attestor.dev/gpu-attested': 'true' } } },
+        }),
+      );
       assert.ok(message.includes(`set to "true" by system:node:${name}`), message);
       await assert.rejects(core.readNode({ name }), (err) => apiError(err).code === 404);
     });
 
     it('refuses a user who is not the operator the attested label', async function () {
       const message = await refusedByPolicy(alice.patchNode({ name: gated, body: label('true') }, merge));
-      assert.ok(message.endsWith('metadata.labels[attestor.dev/gpu-attested]: only the attestor operator may set this label (set to "true" by alice)'), message);
+      assert.ok(
+        message.endsWith(
+          'metadata.labels[attestor.dev/gpu-attested]: only the attestor operator may set this label (set to "true" by alice)',
+        ),
+        message,
+      );
     });
 
     it('refuses a user who is not the operator lifting the unattested taint', async function () {
       const message = await refusedByPolicy(alice.patchNode({ name: gated, body: { spec: { taints: [] } } }, merge));
-      assert.ok(message.endsWith('spec.taints: only the attestor operator may lift the attestor.dev/unattested taint (lifted by alice)'), message);
-      assert.ok((await core.readNode({ name: gated })).spec!.taints!.some((t) => t.key === 'attestor.dev/unattested'), 'taint still there');
+      assert.ok(
+        message.endsWith(
+          'spec.taints: only the attestor operator may lift the attestor.dev/unattested taint (lifted by alice)',
+        ),
+        message,
+      );
+      assert.ok(
+        (await core.readNode({ name: gated })).spec!.taints!.some((t) => t.key === 'attestor.dev/unattested'),
+        'taint still there',
+      );
     });
 
-    it('lets the operator\'s identity label the node and lift the taint', async function () {
-      const node = await operatorClient.patchNode({ name: gated, body: { ...label('true'), spec: { taints: [] } } }, merge);
+    it("lets the operator's identity label the node and lift the taint", async function () {
+      const node = await operatorClient.patchNode(
+        { name: gated, body: { ...label('true'), spec: { taints: [] } } },
+        merge,
+      );
       assert.equal(node.metadata!.labels!['attestor.dev/gpu-attested'], 'true');
       assert.deepEqual(node.spec!.taints ?? [], []);
       await operatorClient.patchNode({ name: nodeName, body: label('true') }, merge);
     });
 
-    it('refuses a node identity that changes the attested label\'s value through nodes/status', async function () {
+    it("refuses a node identity that changes the attested label's value through nodes/status", async function () {
       await refusedByPolicy(kubelet.patchNodeStatus({ name: nodeName, body: label('yes') }, merge));
       assert.equal(await attestedLabel(nodeName), 'true');
     });
 
     it('lets a labelled node update its status and its other labels', async function () {
-      const status = await kubelet.patchNodeStatus({ name: nodeName, body: { metadata: { labels: { 'example.com/zone': 'a' } }, status: { conditions: [{ type: 'Ready', status: 'True', reason: 'KubeletReady', message: 'ready', lastHeartbeatTime: new Date(), lastTransitionTime: new Date() }] } } }, merge);
+      const status = await kubelet.patchNodeStatus(
+        {
+          name: nodeName,
+          body: {
+            metadata: { labels: { 'example.com/zone': 'a' } },
+            status: {
+              conditions: [
+                {
+                  type: 'Ready',
+                  status: 'True',
+                  reason: 'KubeletReady',
+                  message: 'ready',
+                  lastHeartbeatTime: new Date(),
+                  lastTransitionTime: new Date(),
+                },
+              ],
+            },
+          },
+        },
+        merge,
+      );
       assert.equal(status.metadata!.labels!['example.com/zone'], 'a');
       assert.equal(status.metadata!.labels!['attestor.dev/gpu-attested'], 'true');
     });
@@ -565,84 +985,152 @@ describe('admission webhook (real API server)', function () {
 
   // Mocha runs a suite's own tests before its nested suites: these two must come last.
   describe('afterwards', function () {
-  it('counts verdicts per webhook in its metrics', async function () {
-    const counted = async (webhook: string, verdict: string) => (await registry.getSingleMetric('attestor_webhook_requests_total')!.get()).values.find((v) => v.labels.webhook === webhook && v.labels.verdict === verdict)?.value ?? 0;
-    assert.ok(await counted('validate-pods', 'denied') >= 6);
-    assert.ok(await counted('validate-pods', 'allowed') >= 4);
-    assert.ok(await counted('mutate-pods', 'allowed') >= 4);
-    assert.ok(await counted('validate-bindings', 'denied') >= 3);
-    assert.equal(await counted('validate-pods', 'error'), 0);
-    const histogram = (await registry.getSingleMetric('attestor_webhook_request_duration_seconds')!.get()).values;
-    assert.ok(histogram.some((v) => v.labels.webhook === 'validate-bindings' && (v as { metricName?: string }).metricName === 'attestor_webhook_request_duration_seconds_count' && v.value >= 5));
-    const inFlight = (await registry.getSingleMetric('attestor_webhook_requests_in_flight')!.get()).values;
-    assert.ok(inFlight.length > 0 && inFlight.every((v) => v.value === 0));
-  });
-
-  it('fails closed: with the webhook server stopped, nothing in scope is admitted', async function () {
-    await server!.close();
-    server = undefined;
-    await assert.rejects(core.createNamespacedPod({ namespace: enforced, body: pod('while-down') }), (err) => {
-      const e = apiError(err);
-      assert.equal(e.code, 500, e.message);
-      assert.match(e.message, /failed calling webhook "(enforced-pods|ai-worker-pods)\.(mutate|validate)\.attestor\.dev"/);
-      return true;
+    it('counts verdicts per webhook in its metrics', async function () {
+      const counted = async (webhook: string, verdict: string) =>
+        (await registry.getSingleMetric('attestor_webhook_requests_total')!.get()).values.find(
+          (v) => v.labels.webhook === webhook && v.labels.verdict === verdict,
+        )?.value ?? 0;
+      assert.ok((await counted('validate-pods', 'denied')) >= 6);
+      assert.ok((await counted('validate-pods', 'allowed')) >= 4);
+      assert.ok((await counted('mutate-pods', 'allowed')) >= 4);
+      assert.ok((await counted('validate-bindings', 'denied')) >= 3);
+      assert.equal(await counted('validate-pods', 'error'), 0);
+      const histogram = (await registry.getSingleMetric('attestor_webhook_request_duration_seconds')!.get()).values;
+      assert.ok(
+        histogram.some(
+          (v) =>
+            v.labels.webhook === 'validate-bindings' &&
+            (v as { metricName?: string }).metricName === 'attestor_webhook_request_duration_seconds_count' &&
+            v.value >= 5,
+        ),
+      );
+      const inFlight = (await registry.getSingleMetric('attestor_webhook_requests_in_flight')!.get()).values;
+      assert.ok(inFlight.length > 0 && inFlight.every((v) => v.value === 0));
     });
-    await assert.rejects(core.readNamespacedPod({ namespace: enforced, name: 'while-down' }), (err) => apiError(err).code === 404);
-    // Out of scope stays unaffected.
-    const elsewhere = uniqueName('wh-free');
-    await core.createNamespace({ body: { metadata: { name: elsewhere } } });
-    await core.createNamespacedPod({ namespace: elsewhere, body: pod('free', { image: 'busybox' }) });
-    await core.deleteNamespace({ name: elsewhere });
-  });
 
-  it('with the webhook server stopped, a plain pod in a plain namespace still schedules and a GPU pod in an AIWorker namespace does not (item 16)', async function () {
-    assert.equal(server, undefined, 'stopped by the test before');
-    const attested = `${run}-attested`;
-    // The GPU pod was created while the webhook served (it got the attested nodeSelector) and
-    // waited behind a scheduling gate; the scheduler may place it on the attested node only.
-    const gated = await waitFor(() => core.readNamespacedPod({ namespace: workers, name: 'gated-gpu' }).catch(() => undefined), { description: 'the gated GPU pod' });
-    assert.deepEqual(gated.spec!.nodeSelector, { 'kubernetes.io/hostname': attested, 'attestor.dev/gpu-attested': 'true' });
-    await waitFor(async () => {
-      const node = await core.readNode({ name: attested });
-      return node.metadata!.labels?.['attestor.dev/gpu-attested'] === 'true' && !(node.spec!.taints ?? []).some((t) => t.key === 'attestor.dev/unattested');
-    }, { description: 'the attested node open for GPU pods' });
-    await core.patchNamespacedPod({ namespace: workers, name: 'gated-gpu', body: { spec: { schedulingGates: null } } }, merge);
-    const plainPod = pod('schedules', { image: 'busybox', runtimeClass: null });
-    plainPod.spec!.schedulerName = undefined;
-    plainPod.spec!.nodeSelector = { 'kubernetes.io/hostname': `${run}-cpu` };
-    await core.createNamespacedPod({ namespace: plain, body: plainPod });
-    const placed = await waitFor(async () => (await core.readNamespacedPod({ namespace: plain, name: 'schedules' })).spec!.nodeName, { timeoutMs: 60_000, description: 'the plain pod bound by the scheduler' });
-    assert.equal(placed, `${run}-cpu`);
-    // The scheduler tried the GPU pod and the API server refused the binding: nobody judges it.
-    const refused = await waitFor(async () => {
-      const p = await core.readNamespacedPod({ namespace: workers, name: 'gated-gpu' });
-      const condition = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
-      return condition?.status === 'False' && condition.reason === 'SchedulerError' ? { nodeName: p.spec!.nodeName, message: condition.message ?? '' } : undefined;
-    }, { timeoutMs: 60_000, description: 'the GPU pod\'s binding refused' });
-    assert.equal(refused.nodeName, undefined);
-    assert.match(refused.message, /failed calling webhook "ai-worker-bindings\.validate\.attestor\.dev"/);
-    // And no new GPU pod is admitted anywhere in scope while nobody can check it.
-    await assert.rejects(core.createNamespacedPod({ namespace: plain, body: pod('gpu-while-down', { gpus: 1, image: 'busybox', runtimeClass: otherRuntimeClass }) }), (err) => /failed calling webhook "gpu-pods\.mutate\.attestor\.dev"/.test(apiError(err).message));
-  });
-
-  it('keeps nodes registering and relabelling with the webhook server stopped, and the attested label still the operator\'s (issue 7 item 16)', async function () {
-    assert.equal(server, undefined, 'runs after the webhook server stopped');
-    const name = `${run}-late`;
-    const kubelet = (await cp.clientKubeConfig(`system:node:${name}`, ['system:nodes'])).makeApiClient(k8s.CoreV1Api);
-    // A kubelet registering: in the policy's scope, with the operator down.
-    const registered = await kubelet.createNode({ body: { metadata: { name, labels: { [SCOPE_LABEL]: run, 'kubernetes.io/hostname': name } }, spec: { taints: [{ key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' }] } } });
-    nodeNames.push(name);
-    assert.equal(registered.metadata!.name, name);
-    const relabelled = await kubelet.patchNode({ name, body: { metadata: { labels: { 'example.com/rack': '7' } } } }, merge);
-    assert.equal(relabelled.metadata!.labels!['example.com/rack'], '7');
-    await assert.rejects(kubelet.patchNodeStatus({ name, body: { metadata: { labels: { 'attestor.dev/gpu-attested': 'true' } } } }, merge), (err) => {
-      assert.equal(apiError(err).code, 403);
-      assert.match(apiError(err).message, /ValidatingAdmissionPolicy .* denied request: metadata\.labels\[attestor\.dev\/gpu-attested\]: only the attestor operator may set this label/);
-      return true;
+    it('fails closed: with the webhook server stopped, nothing in scope is admitted', async function () {
+      await server!.close();
+      server = undefined;
+      await assert.rejects(core.createNamespacedPod({ namespace: enforced, body: pod('while-down') }), (err) => {
+        const e = apiError(err);
+        assert.equal(e.code, 500, e.message);
+        assert.match(
+          e.message,
+          /failed calling webhook "(enforced-pods|ai-worker-pods)\.(mutate|validate)\.attestor\.dev"/,
+        );
+        return true;
+      });
+      await assert.rejects(
+        core.readNamespacedPod({ namespace: enforced, name: 'while-down' }),
+        (err) => apiError(err).code === 404,
+      );
+      // Out of scope stays unaffected.
+      const elsewhere = uniqueName('wh-free');
+      await core.createNamespace({ body: { metadata: { name: elsewhere } } });
+      await core.createNamespacedPod({ namespace: elsewhere, body: pod('free', { image: 'busybox' }) });
+      await core.deleteNamespace({ name: elsewhere });
     });
-    // The operator still opens nodes without its webhook: nothing waits for a replica to serve it.
-    const opened = await cp.kubeConfigAs(OPERATOR).makeApiClient(k8s.CoreV1Api).patchNode({ name, body: { metadata: { labels: { 'attestor.dev/gpu-attested': 'true' } }, spec: { taints: [] } } }, merge);
-    assert.equal(opened.metadata!.labels!['attestor.dev/gpu-attested'], 'true');
-  });
+
+    it('with the webhook server stopped, a plain pod in a plain namespace still schedules and a GPU pod in an AIWorker namespace does not (item 16)', async function () {
+      assert.equal(server, undefined, 'stopped by the test before');
+      const attested = `${run}-attested`;
+      // The GPU pod was created while the webhook served (it got the attested nodeSelector) and
+      // waited behind a scheduling gate; the scheduler may place it on the attested node only.
+      const gated = await waitFor(
+        () => core.readNamespacedPod({ namespace: workers, name: 'gated-gpu' }).catch(() => undefined),
+        { description: 'the gated GPU pod' },
+      );
+      assert.deepEqual(gated.spec!.nodeSelector, {
+        'kubernetes.io/hostname': attested,
+        'attestor.dev/gpu-attested': 'true',
+      });
+      await waitFor(
+        async () => {
+          const node = await core.readNode({ name: attested });
+          return (
+            node.metadata!.labels?.['attestor.dev/gpu-attested'] === 'true' &&
+            !(node.spec!.taints ?? []).some((t) => t.key === 'attestor.dev/unattested')
+          );
+        },
+        { description: 'the attested node open for GPU pods' },
+      );
+      await core.patchNamespacedPod(
+        { namespace: workers, name: 'gated-gpu', body: { spec: { schedulingGates: null } } },
+        merge,
+      );
+      const plainPod = pod('schedules', { image: 'busybox', runtimeClass: null });
+      plainPod.spec!.schedulerName = undefined;
+      plainPod.spec!.nodeSelector = { 'kubernetes.io/hostname': `${run}-cpu` };
+      await core.createNamespacedPod({ namespace: plain, body: plainPod });
+      const placed = await waitFor(
+        async () => (await core.readNamespacedPod({ namespace: plain, name: 'schedules' })).spec!.nodeName,
+        { timeoutMs: 60_000, description: 'the plain pod bound by the scheduler' },
+      );
+      assert.equal(placed, `${run}-cpu`);
+      // The scheduler tried the GPU pod and the API server refused the binding: nobody judges it.
+      const refused = await waitFor(
+        async () => {
+          const p = await core.readNamespacedPod({ namespace: workers, name: 'gated-gpu' });
+          const condition = p.status?.conditions?.find((c) => c.type === 'PodScheduled');
+          return condition?.status === 'False' && condition.reason === 'SchedulerError'
+            ? { nodeName: p.spec!.nodeName, message: condition.message ?? '' }
+            : undefined;
+        },
+        { timeoutMs: 60_000, description: "the GPU pod's binding refused" },
+      );
+      assert.equal(refused.nodeName, undefined);
+      assert.match(refused.message, /failed calling webhook "ai-worker-bindings\.validate\.attestor\.dev"/);
+      // And no new GPU pod is admitted anywhere in scope while nobody can check it.
+      await assert.rejects(
+        core.createNamespacedPod({
+          namespace: plain,
+          body: pod('gpu-while-down', { gpus: 1, image: 'busybox', runtimeClass: otherRuntimeClass }),
+        }),
+        (err) => /failed calling webhook "gpu-pods\.mutate\.attestor\.dev"/.test(apiError(err).message),
+      );
+    });
+
+    it("keeps nodes registering and relabelling with the webhook server stopped, and the attested label still the operator's (issue 7 item 16)", async function () {
+      assert.equal(server, undefined, 'runs after the webhook server stopped');
+      const name = `${run}-late`;
+      const kubelet = (await cp.clientKubeConfig(`system:node:${name}`, ['system:nodes'])).makeApiClient(k8s.CoreV1Api);
+      // A kubelet registering: in the policy's scope, with the operator down.
+      const registered = await kubelet.createNode({
+        body: {
+          metadata: { name, labels: { [SCOPE_LABEL]: run, 'kubernetes.io/hostname': name } },
+          spec: { taints: [{ key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' }] },
+        },
+      });
+      nodeNames.push(name);
+      assert.equal(registered.metadata!.name, name);
+      const relabelled = await kubelet.patchNode(
+        { name, body: { metadata: { labels: { 'example.com/rack': '7' } } } },
+        merge,
+      );
+      assert.equal(relabelled.metadata!.labels!['example.com/rack'], '7');
+      await assert.rejects(
+        kubelet.patchNodeStatus(
+          { name, body: { metadata: { labels: { 'attestor.dev/gpu-attested': 'true' } } } },
+          merge,
+        ),
+        (err) => {
+          assert.equal(apiError(err).code, 403);
+          assert.match(
+            apiError(err).message,
+            /ValidatingAdmissionPolicy .* denied request: metadata\.labels\[attestor\.dev\/gpu-attested\]: only the attestor operator may set this label/,
+          );
+          return true;
+        },
+      );
+      // The operator still opens nodes without its webhook: nothing waits for a replica to serve it.
+      const opened = await cp
+        .kubeConfigAs(OPERATOR)
+        .makeApiClient(k8s.CoreV1Api)
+        .patchNode(
+          { name, body: { metadata: { labels: { 'attestor.dev/gpu-attested': 'true' } }, spec: { taints: [] } } },
+          merge,
+        );
+      assert.equal(opened.metadata!.labels!['attestor.dev/gpu-attested'], 'true');
+    });
   });
 });

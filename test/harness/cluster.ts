@@ -6,9 +6,9 @@
 import * as k8s from '@kubernetes/client-node';
 import { ControlPlane } from '../../src/dev/control-plane.ts';
 import { installCrds } from '../../src/dev/install.ts';
-import { silentLogger } from '../../src/observability/log.ts';
-import { startOperator, type OperatorOptions, type RunningOperator } from '../../src/operator/operator.ts';
 import { waitFor } from '../../src/dev/wait.ts';
+import { silentLogger } from '../../src/observability/log.ts';
+import { type OperatorOptions, type RunningOperator, startOperator } from '../../src/operator/operator.ts';
 
 let shared: Promise<ControlPlane> | undefined;
 
@@ -29,9 +29,22 @@ export async function stopSharedControlPlane(): Promise<void> {
 }
 
 /** An operator in this process, leader of nothing (no election), with a probe server on a free port. */
-export async function startTestOperator(kubeConfig: k8s.KubeConfig, options: Partial<OperatorOptions> = {}): Promise<RunningOperator> {
-  const operator = startOperator({ kubeConfig, log: silentLogger, namespace: 'default', leaderElect: false, probe: { host: '127.0.0.1', port: 0 }, ...options });
-  await waitFor(() => operator.manager.isLeader, { timeoutMs: 30_000, description: 'operator caches synced and controllers started' });
+export async function startTestOperator(
+  kubeConfig: k8s.KubeConfig,
+  options: Partial<OperatorOptions> = {},
+): Promise<RunningOperator> {
+  const operator = startOperator({
+    kubeConfig,
+    log: silentLogger,
+    namespace: 'default',
+    leaderElect: false,
+    probe: { host: '127.0.0.1', port: 0 },
+    ...options,
+  });
+  await waitFor(() => operator.manager.isLeader, {
+    timeoutMs: 30_000,
+    description: 'operator caches synced and controllers started',
+  });
   return operator;
 }
 
@@ -59,14 +72,23 @@ export function apiError(err: unknown): { code: number; message: string } {
  * hash), as the Coordinator would after a successful attestation: for tests of what follows
  * attestation (scheduling, status) that do not run agents.
  */
-export async function writeCurrentAttestation(kubeConfig: k8s.KubeConfig, node: string, manifestHash: string, gpus = 1, validForMs = 3_600_000): Promise<void> {
+export async function writeCurrentAttestation(
+  kubeConfig: k8s.KubeConfig,
+  node: string,
+  manifestHash: string,
+  gpus = 1,
+  validForMs = 3_600_000,
+): Promise<void> {
   const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const target = { group: 'attestor.dev', version: 'v1alpha1', plural: 'nodeattestations' };
   let current: any;
   try {
     current = await custom.getClusterCustomObject({ ...target, name: node });
   } catch {
-    current = await custom.createClusterCustomObject({ ...target, body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'NodeAttestation', metadata: { name: node } } });
+    current = await custom.createClusterCustomObject({
+      ...target,
+      body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'NodeAttestation', metadata: { name: node } },
+    });
   }
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const status = {
@@ -76,8 +98,20 @@ export async function writeCurrentAttestation(kubeConfig: k8s.KubeConfig, node: 
     cvm: { platform: 'snp', verified: true },
     gpus: Array.from({ length: gpus }, (_, i) => ({ uuid: `GPU-${node}-${i}`, verified: true, activated: true })),
     conditions: [
-      { type: 'Attested', status: 'True', reason: 'Verified', message: 'written by the test harness', lastTransitionTime: now },
-      { type: 'GPUsActivated', status: 'True', reason: 'Activated', message: 'written by the test harness', lastTransitionTime: now },
+      {
+        type: 'Attested',
+        status: 'True',
+        reason: 'Verified',
+        message: 'written by the test harness',
+        lastTransitionTime: now,
+      },
+      {
+        type: 'GPUsActivated',
+        status: 'True',
+        reason: 'Activated',
+        message: 'written by the test harness',
+        lastTransitionTime: now,
+      },
     ],
   };
   await custom.replaceClusterCustomObjectStatus({ ...target, name: node, body: { ...current, status } });

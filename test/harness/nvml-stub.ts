@@ -31,7 +31,20 @@ async function compile(): Promise<string> {
   await mkdir(dir, { recursive: true });
   // Compile to a private name and rename: parallel test runs never load a half-written file.
   const partial = `${library}.${process.pid}.tmp`;
-  await run('gcc', ['-shared', '-fPIC', '-O2', '-Wall', '-Wextra', '-Werror', '-std=c11', '-D_GNU_SOURCE', '-o', partial, SOURCE, '-lpthread']);
+  await run('gcc', [
+    '-shared',
+    '-fPIC',
+    '-O2',
+    '-Wall',
+    '-Wextra',
+    '-Werror',
+    '-std=c11',
+    '-D_GNU_SOURCE',
+    '-o',
+    partial,
+    SOURCE,
+    '-lpthread',
+  ]);
   await rename(partial, library);
   return library;
 }
@@ -114,7 +127,10 @@ export class NvmlStubDir {
 
   /** The persisted ready state file ("0"/"1"), or undefined when never set. */
   async readyFile(): Promise<string | undefined> {
-    return readFile(join(this.path, 'ready'), 'utf8').then((s) => s.trim(), () => undefined);
+    return readFile(join(this.path, 'ready'), 'utf8').then(
+      (s) => s.trim(),
+      () => undefined,
+    );
   }
 
   /** Every call so far, one "<function> <arguments>" string each. */

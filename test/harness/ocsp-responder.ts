@@ -3,7 +3,7 @@
  * the tests' stand-in for NVIDIA's responder. start() returns once openssl has printed that it
  * accepts connections (no sleeps); stop() ends it and waits for its exit.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -58,7 +58,21 @@ export class OcspResponder {
     const index = file('index.txt', options.index.map(indexLine).join(''));
     const child = spawn(
       OPENSSL,
-      ['ocsp', '-index', index, '-CA', ca, '-rsigner', signer, '-rkey', key, '-port', String(options.port), '-ndays', String(options.days ?? 1)],
+      [
+        'ocsp',
+        '-index',
+        index,
+        '-CA',
+        ca,
+        '-rsigner',
+        signer,
+        '-rkey',
+        key,
+        '-port',
+        String(options.port),
+        '-ndays',
+        String(options.days ?? 1),
+      ],
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -66,7 +80,9 @@ export class OcspResponder {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => {
         child.kill('SIGKILL');
-        reject(new Error(`openssl ocsp did not accept connections within ${options.timeoutMs ?? 10_000} ms: ${output}`));
+        reject(
+          new Error(`openssl ocsp did not accept connections within ${options.timeoutMs ?? 10_000} ms: ${output}`),
+        );
       }, options.timeoutMs ?? 10_000);
       const onData = (chunk: Buffer): void => {
         output += chunk.toString();
@@ -100,7 +116,16 @@ export class OcspResponder {
 function indexLine(entry: IndexEntry): string {
   const revoked = entry.revokedAt ? asn1Time(entry.revokedAt) : '';
   const serial = entry.serial.toUpperCase();
-  return [entry.revokedAt ? 'R' : 'V', asn1Time(entry.notAfter), revoked, serial.length % 2 ? `0${serial}` : serial, 'unknown', opensslName(entry.subject)].join('\t') + '\n';
+  return (
+    [
+      entry.revokedAt ? 'R' : 'V',
+      asn1Time(entry.notAfter),
+      revoked,
+      serial.length % 2 ? `0${serial}` : serial,
+      'unknown',
+      opensslName(entry.subject),
+    ].join('\t') + '\n'
+  );
 }
 
 /** UTCTime as openssl's index writes it (YYMMDDHHMMSSZ; the tests' dates are before 2050). */

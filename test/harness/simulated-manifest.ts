@@ -14,7 +14,14 @@ export interface SimulatedManifestOptions {
 export function simulatedManifestSpec(o: SimulatedManifestOptions): ManifestSpec {
   return {
     referenceValues: {
-      snp: [{ name: 'simulated-genoa', measurements: [o.snpMeasurement ?? SIMULATED_SNP_MEASUREMENT], minimumTCB: { bootloader: 3, tee: 0, snp: 8, microcode: 115 }, products: ['Genoa'] }],
+      snp: [
+        {
+          name: 'simulated-genoa',
+          measurements: [o.snpMeasurement ?? SIMULATED_SNP_MEASUREMENT],
+          minimumTCB: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
+          products: ['Genoa'],
+        },
+      ],
       tdx: [{ name: 'simulated-tdx', mrTd: [o.tdxMrTd ?? SIMULATED_TDX_MRTD] }],
       gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
     },

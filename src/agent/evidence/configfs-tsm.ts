@@ -39,14 +39,24 @@ export interface TsmFileOps {
 }
 
 export const nodeTsmFileOps: TsmFileOps = {
-  mkdir: async (path) => { await mkdir(path); },
+  mkdir: async (path) => {
+    await mkdir(path);
+  },
   rmdir: (path) => rmdir(path),
   readFile: async (path) => new Uint8Array(await readFile(path)),
   // One write: configfs buffers a binary attribute until close and hands the kernel one blob.
   writeFile: (path, data) => writeFile(path, data),
 };
 
-export type TsmStep = 'mkdir' | 'read provider' | 'read generation' | 'write inblob' | 'read outblob' | 'read auxblob' | 'check generation' | 'rmdir';
+export type TsmStep =
+  | 'mkdir'
+  | 'read provider'
+  | 'read generation'
+  | 'write inblob'
+  | 'read outblob'
+  | 'read auxblob'
+  | 'check generation'
+  | 'rmdir';
 
 /** A configfs-tsm request that failed: which step, on which path. */
 export class ConfigfsTsmError extends Error {
@@ -90,13 +100,19 @@ export class ConfigfsTsmSource implements CvmEvidenceSource {
 
   async collect(reportData: Uint8Array): Promise<CvmEvidence> {
     // The kernel takes 1..64 bytes and zero-pads; a short nonce binding is a caller bug, not padding.
-    if (reportData.length !== TSM_INBLOB_SIZE) throw new RangeError(`configfs-tsm: REPORT_DATA must be exactly ${TSM_INBLOB_SIZE} bytes, got ${reportData.length}`);
+    if (reportData.length !== TSM_INBLOB_SIZE)
+      throw new RangeError(
+        `configfs-tsm: REPORT_DATA must be exactly ${TSM_INBLOB_SIZE} bytes, got ${reportData.length}`,
+      );
     for (let attempt = 1; ; attempt++) {
       try {
         return await this.#collectOnce(reportData);
       } catch (err) {
         if (!(err instanceof GenerationRaceError)) throw err;
-        if (attempt >= this.#attempts) throw new ConfigfsTsmError(err.step, err.path, `${err.detail} (gave up after ${attempt} attempts)`, { cause: err });
+        if (attempt >= this.#attempts)
+          throw new ConfigfsTsmError(err.step, err.path, `${err.detail} (gave up after ${attempt} attempts)`, {
+            cause: err,
+          });
         // The entry is gone already; the next attempt uses a fresh one.
       }
     }
@@ -128,7 +144,12 @@ export class ConfigfsTsmSource implements CvmEvidenceSource {
     const providerPath = join(entry, 'provider');
     const provider = text(await this.#step('read provider', providerPath, () => this.#fs.readFile(providerPath)));
     const platform = Object.hasOwn(TSM_PROVIDERS, provider) ? TSM_PROVIDERS[provider] : undefined;
-    if (!platform) throw new ConfigfsTsmError('read provider', providerPath, `provider "${provider}" is not one of ${Object.keys(TSM_PROVIDERS).join(', ')}`);
+    if (!platform)
+      throw new ConfigfsTsmError(
+        'read provider',
+        providerPath,
+        `provider "${provider}" is not one of ${Object.keys(TSM_PROVIDERS).join(', ')}`,
+      );
 
     const generationPath = join(entry, 'generation');
     const before = await this.#generation(generationPath);
@@ -141,23 +162,30 @@ export class ConfigfsTsmSource implements CvmEvidenceSource {
     const report = await this.#step('read outblob', outblobPath, () => this.#fs.readFile(outblobPath));
     if (report.length === 0) throw new ConfigfsTsmError('read outblob', outblobPath, 'the report is empty');
     const auxblobPath = join(entry, 'auxblob');
-    const auxblob = await this.#step('read auxblob', auxblobPath, () => this.#fs.readFile(auxblobPath).catch((err: unknown) => {
-      // tdx_guest has no auxblob attribute at all; sev_guest's is empty when the host gave no certificates.
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Uint8Array(0);
-      throw err;
-    }));
+    const auxblob = await this.#step('read auxblob', auxblobPath, () =>
+      this.#fs.readFile(auxblobPath).catch((err: unknown) => {
+        // tdx_guest has no auxblob attribute at all; sev_guest's is empty when the host gave no certificates.
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return new Uint8Array(0);
+        throw err;
+      }),
+    );
 
     // generation only ever grows, so one check after the last read covers both reads.
     const after = await this.#generation(generationPath);
     if (after !== expected) {
-      throw new GenerationRaceError('check generation', generationPath, `generation is ${after}, expected ${expected} after our one write: another writer changed this report entry`);
+      throw new GenerationRaceError(
+        'check generation',
+        generationPath,
+        `generation is ${after}, expected ${expected} after our one write: another writer changed this report entry`,
+      );
     }
     return { platform, report, provider, ...(auxblob.length > 0 ? { auxblob } : {}) };
   }
 
   async #generation(path: string): Promise<bigint> {
     const value = text(await this.#step('read generation', path, () => this.#fs.readFile(path)));
-    if (!/^\d+$/.test(value)) throw new ConfigfsTsmError('read generation', path, `"${value}" is not a generation number`);
+    if (!/^\d+$/.test(value))
+      throw new ConfigfsTsmError('read generation', path, `"${value}" is not a generation number`);
     return BigInt(value);
   }
 
@@ -169,7 +197,8 @@ export class ConfigfsTsmSource implements CvmEvidenceSource {
       const e = err as NodeJS.ErrnoException;
       // Node's message repeats the path; the code and the system's text say it once.
       let detail = e.code && typeof e.errno === 'number' ? `${e.code} (${getSystemErrorMessage(e.errno)})` : e.message;
-      if (step === 'mkdir' && e.code === 'ENOENT') detail += ': is configfs mounted and the sev-guest or tdx-guest driver loaded?';
+      if (step === 'mkdir' && e.code === 'ENOENT')
+        detail += ': is configfs mounted and the sev-guest or tdx-guest driver loaded?';
       throw new ConfigfsTsmError(step, path, detail, { cause: err });
     }
   }

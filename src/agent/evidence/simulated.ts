@@ -6,10 +6,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { NodeCollateral, NodeTrust } from '../../attestation/node-appraisal.ts';
-import { encodeSnpCertTable } from '../../attestation/snp/cert-table.ts';
 import { createGpuSimulator, type GpuSimulator } from '../../attestation/sim/gpu.ts';
 import { createSnpSimulator, type SnpSimulator } from '../../attestation/sim/snp.ts';
 import { createTdxSimulator, type TdxSimulator } from '../../attestation/sim/tdx.ts';
+import { encodeSnpCertTable } from '../../attestation/snp/cert-table.ts';
 import { configIdForPolicyHash, trustAnchors } from '../../attestation/tdx/index.ts';
 import type { ConfComputeState, CvmEvidence, CvmEvidenceSource, GpuControl, GpuEvidence, GpuInfo } from './source.ts';
 
@@ -34,14 +34,21 @@ export interface SimulatedPlatform {
 export async function createSimulatedPlatform(): Promise<SimulatedPlatform> {
   const [snp, tdx, gpu] = await Promise.all([
     // A Genoa with a TCB above the sample Manifest's minimum; RSA-2048 keeps start-up fast (AMD uses 4096).
-    createSnpSimulator({ product: 'Genoa', tcb: { bootloader: 4, tee: 1, snp: 22, microcode: 213 }, rsaModulusLength: 2048 }),
+    createSnpSimulator({
+      product: 'Genoa',
+      tcb: { bootloader: 4, tee: 1, snp: 22, microcode: 213 },
+      rsaModulusLength: 2048,
+    }),
     createTdxSimulator(SIMULATED_VALIDITY),
     createGpuSimulator({ architecture: 'HOPPER' }),
   ]);
   const rims = await gpu.rims({ driverVersion: SIMULATED_DRIVER_VERSION, vbiosVersion: SIMULATED_VBIOS_VERSION });
   // Complete TDX collateral (TCB info, QE identity, both CRLs), valid as long as the simulated
   // certificates, so that simulated TDX nodes attest under the strict default (collateral required).
-  const tdxCollateral = await tdx.collateral({ issueDate: SIMULATED_VALIDITY.notBefore, nextUpdate: SIMULATED_VALIDITY.notAfter });
+  const tdxCollateral = await tdx.collateral({
+    issueDate: SIMULATED_VALIDITY.notBefore,
+    nextUpdate: SIMULATED_VALIDITY.notAfter,
+  });
   return {
     snp,
     tdx,
@@ -49,7 +56,14 @@ export async function createSimulatedPlatform(): Promise<SimulatedPlatform> {
     trust: { snp: snp.roots, tdx: tdxAnchors(tdx), gpu: { device: [gpu.roots.device], rim: [gpu.roots.rim] } },
     // The simulated OCSP responder signs a fresh answer per certificate and appraisal time, so a
     // long `attestor dev` session never runs into stale ones.
-    collateral: { tdx: tdxCollateral, rims: [{ xml: rims.driver, id: rims.driverId }, { xml: rims.vbios, id: rims.vbiosId }], ocspResponder: gpu.ocspResponder },
+    collateral: {
+      tdx: tdxCollateral,
+      rims: [
+        { xml: rims.driver, id: rims.driverId },
+        { xml: rims.vbios, id: rims.vbiosId },
+      ],
+      ocspResponder: gpu.ocspResponder,
+    },
   };
 }
 
@@ -90,10 +104,24 @@ export class SimulatedCvmSource implements CvmEvidenceSource {
     const policy = Buffer.from(this.#options.policyHash, 'hex');
     if (this.#options.platform === 'snp') {
       const { snp } = this.#platform;
-      const report = snp.report({ reportData, measurement: Buffer.from(this.#options.measurement ?? SIMULATED_SNP_MEASUREMENT, 'hex'), hostData: policy, reportId: this.reportId });
-      return { platform: 'snp', report, auxblob: encodeSnpCertTable([{ kind: 'vcek', der: snp.endorsementDer }]), provider: 'sev_guest (simulated)' };
+      const report = snp.report({
+        reportData,
+        measurement: Buffer.from(this.#options.measurement ?? SIMULATED_SNP_MEASUREMENT, 'hex'),
+        hostData: policy,
+        reportId: this.reportId,
+      });
+      return {
+        platform: 'snp',
+        report,
+        auxblob: encodeSnpCertTable([{ kind: 'vcek', der: snp.endorsementDer }]),
+        provider: 'sev_guest (simulated)',
+      };
     }
-    const quote = this.#platform.tdx.quote({ reportData, mrTd: this.#options.measurement ?? SIMULATED_TDX_MRTD, mrConfigId: configIdForPolicyHash(this.#options.policyHash) });
+    const quote = this.#platform.tdx.quote({
+      reportData,
+      mrTd: this.#options.measurement ?? SIMULATED_TDX_MRTD,
+      mrConfigId: configIdForPolicyHash(this.#options.policyHash),
+    });
     return { platform: 'tdx', report: quote, provider: 'tdx_guest (simulated)' };
   }
 }
@@ -132,7 +160,11 @@ export class SimulatedGpuControl implements GpuControl {
     const out: GpuEvidence[] = [];
     for (const uuid of this.#options.uuids) {
       this.calls.push(`nvmlDeviceGetConfComputeGpuAttestationReport ${uuid}`);
-      const g = await this.#gpu.gpu(uuid, { nonce, driverVersion: this.#options.driverVersion ?? SIMULATED_DRIVER_VERSION, vbiosVersion: this.#options.vbiosVersion ?? SIMULATED_VBIOS_VERSION });
+      const g = await this.#gpu.gpu(uuid, {
+        nonce,
+        driverVersion: this.#options.driverVersion ?? SIMULATED_DRIVER_VERSION,
+        vbiosVersion: this.#options.vbiosVersion ?? SIMULATED_VBIOS_VERSION,
+      });
       out.push({ uuid, report: g.report, certificateChainPem: g.certificateChainPem });
     }
     return out;

@@ -12,14 +12,22 @@
 import { createHash } from 'node:crypto';
 import type { GpuReferenceValues } from '../reference-values.ts';
 import { NVIDIA_RIM_ROOT_CA_PEM } from '../roots/nvidia.ts';
-import { reason, verdict, type Reason, type Verdict } from '../verdict.ts';
-import { buildGpuClaims, type GpuClaims, type RimChoice } from './claims.ts';
+import { type Reason, reason, type Verdict, verdict } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
+import { buildGpuClaims, type GpuClaims, type RimChoice } from './claims.ts';
 import { compareMeasurements, type MeasurementComparison } from './measurements.ts';
-import { parseRim, verifyRim, type Rim, type RimKind } from './rim.ts';
 import { checkRevocation } from './ocsp.ts';
-import { asReason, parseAnchors, verifyGpuReport, type GpuEvidence, type GpuExpectation, type GpuPolicy, type GpuVerifyOptions } from './verify.ts';
+import { parseRim, type Rim, type RimKind, verifyRim } from './rim.ts';
 import type { GpuReport } from './spdm.ts';
+import {
+  asReason,
+  type GpuEvidence,
+  type GpuExpectation,
+  type GpuPolicy,
+  type GpuVerifyOptions,
+  parseAnchors,
+  verifyGpuReport,
+} from './verify.ts';
 
 /** A RIM document as given; `id` is its RIM ID when known (file name, e.g. NV_GPU_DRIVER_GH100_550.90.07). */
 export interface RimInput {
@@ -72,10 +80,16 @@ export async function appraiseGpuEvidence(
     const parsed = parseRims(rimsGiven, rimReasons, options.cache);
     const chip = chipOf(verification.chain.map((c) => c.subject));
     for (const kind of ['driver', 'vbios'] as const) {
-      const wanted = kind === 'driver' ? report.response.opaqueData.driverVersion : report.response.opaqueData.vbiosVersion;
+      const wanted =
+        kind === 'driver' ? report.response.opaqueData.driverVersion : report.response.opaqueData.vbiosVersion;
       const candidates = parsed.filter((p) => fits(p, kind, report, chip));
       if (candidates.length === 0) {
-        rimReasons.push(reason('gpu.rim.missing', `no ${kind} RIM for ${kind === 'driver' ? 'driver' : 'VBIOS'} ${wanted ?? '(version not in the report)'}${kind === 'vbios' ? ` (RIM ID ${expectedVbiosRimId(report) ?? 'unknown'})` : ''} among the ${rimsGiven.length} RIMs given`));
+        rimReasons.push(
+          reason(
+            'gpu.rim.missing',
+            `no ${kind} RIM for ${kind === 'driver' ? 'driver' : 'VBIOS'} ${wanted ?? '(version not in the report)'}${kind === 'vbios' ? ` (RIM ID ${expectedVbiosRimId(report) ?? 'unknown'})` : ''} among the ${rimsGiven.length} RIMs given`,
+          ),
+        );
         continue;
       }
       const choice = await choose(candidates, kind, reference, verifyOptions);
@@ -83,18 +97,33 @@ export async function appraiseGpuEvidence(
       rimReasons.push(...choice.reasons);
     }
     for (const p of parsed) {
-      if (p !== choices.driver?.input && p !== choices.vbios?.input) unused.push({ ...(p.id ? { id: p.id } : {}), kind: p.rim.kind, version: p.rim.colloquialVersion, digest: p.rim.digest });
+      if (p !== choices.driver?.input && p !== choices.vbios?.input)
+        unused.push({
+          ...(p.id ? { id: p.id } : {}),
+          kind: p.rim.kind,
+          version: p.rim.colloquialVersion,
+          digest: p.rim.digest,
+        });
     }
     // Required RIMs: compare with what was chosen, trusted or not (every finding is a refusal anyway).
     // Optional RIMs: only a trusted RIM's golden values mean anything; the rest is not evaluated.
-    const compared = (c: RimChoice | undefined): RimChoice['rim'] | undefined => (c && (requireRIMs || c.reasons.length === 0) ? c.rim : undefined);
+    const compared = (c: RimChoice | undefined): RimChoice['rim'] | undefined =>
+      c && (requireRIMs || c.reasons.length === 0) ? c.rim : undefined;
     comparison = compareMeasurements(report, { driver: compared(choices.driver), vbios: compared(choices.vbios) });
     const tampering: Reason[] = [];
-    for (const index of comparison.conflicts) tampering.push(reason('gpu.rim.index-conflict', `RIM index ${index} is active in both the driver and the VBIOS RIM`));
+    for (const index of comparison.conflicts)
+      tampering.push(
+        reason('gpu.rim.index-conflict', `RIM index ${index} is active in both the driver and the VBIOS RIM`),
+      );
     for (const m of comparison.mismatched) {
-      tampering.push(reason('gpu.measurement', m.actual === undefined
-        ? `measurement ${m.index} (${m.name}, ${m.source} RIM) is missing from the report`
-        : `measurement ${m.index} (${m.name}, ${m.source} RIM) is ${m.actual}, expected ${m.expected.length > 1 ? `one of ${m.expected.join(', ')}` : m.expected[0]}`));
+      tampering.push(
+        reason(
+          'gpu.measurement',
+          m.actual === undefined
+            ? `measurement ${m.index} (${m.name}, ${m.source} RIM) is missing from the report`
+            : `measurement ${m.index} (${m.name}, ${m.source} RIM) is ${m.actual}, expected ${m.expected.length > 1 ? `one of ${m.expected.join(', ')}` : m.expected[0]}`,
+        ),
+      );
     }
     rimReasons.push(...tampering);
     if (!requireRIMs) reasons.push(...tampering);
@@ -104,7 +133,16 @@ export async function appraiseGpuEvidence(
 
   if (reference) reasons.push(...referenceReasons(reference, verification.architecture, report));
 
-  const claims = buildGpuClaims({ evidence: input.evidence, verification, choices, unused, comparison, rimReasons, reference, requireRIMs });
+  const claims = buildGpuClaims({
+    evidence: input.evidence,
+    verification,
+    choices,
+    unused,
+    comparison,
+    rimReasons,
+    reference,
+    requireRIMs,
+  });
   return verdict(claims, reasons);
 }
 
@@ -130,7 +168,11 @@ interface ParsedRimInput {
   readonly id?: string;
 }
 
-function parseRims(inputs: readonly RimInput[], reasons: Reason[], cache: VerificationCache | undefined): ParsedRimInput[] {
+function parseRims(
+  inputs: readonly RimInput[],
+  reasons: Reason[],
+  cache: VerificationCache | undefined,
+): ParsedRimInput[] {
   const out: ParsedRimInput[] = [];
   for (const input of inputs) {
     try {
@@ -186,7 +228,12 @@ export function expectedDriverRimId(report: GpuReport, chip: string | undefined)
 }
 
 /** Of several fitting RIMs, the first that verifies (and is pinned, when digests are pinned). */
-async function choose(candidates: readonly ParsedRimInput[], kind: RimKind, reference: GpuReferenceValues | undefined, options: GpuVerifyOptions): Promise<RimChoice> {
+async function choose(
+  candidates: readonly ParsedRimInput[],
+  kind: RimKind,
+  reference: GpuReferenceValues | undefined,
+  options: GpuVerifyOptions,
+): Promise<RimChoice> {
   let first: RimChoice | undefined;
   for (const candidate of candidates) {
     const label = `${kind} RIM ${candidate.id ?? candidate.rim.colloquialVersion}`;
@@ -214,7 +261,13 @@ async function choose(candidates: readonly ParsedRimInput[], kind: RimKind, refe
       reasons.push(...checked.reasons);
     }
     const pinned = !reference?.rimDigests || reference.rimDigests.some((d) => d.toLowerCase() === candidate.rim.digest);
-    if (!pinned) reasons.push(reason('gpu.rim.digest', `${label}: its SHA-384 ${candidate.rim.digest} is not among the Manifest's rimDigests`));
+    if (!pinned)
+      reasons.push(
+        reason(
+          'gpu.rim.digest',
+          `${label}: its SHA-384 ${candidate.rim.digest} is not among the Manifest's rimDigests`,
+        ),
+      );
     const choice: RimChoice = { input: candidate, rim: candidate.rim, verification, revocation, pinned, reasons };
     if (reasons.length === 0) return choice;
     first ??= choice;
@@ -222,17 +275,38 @@ async function choose(candidates: readonly ParsedRimInput[], kind: RimKind, refe
   return first!;
 }
 
-function referenceReasons(reference: GpuReferenceValues, architecture: string | undefined, report: GpuReport | undefined): Reason[] {
+function referenceReasons(
+  reference: GpuReferenceValues,
+  architecture: string | undefined,
+  report: GpuReport | undefined,
+): Reason[] {
   const reasons: Reason[] = [];
   if (architecture && !reference.architectures.includes(architecture as never)) {
-    reasons.push(reason('gpu.arch', `architecture ${architecture} is not allowed (allowed: ${reference.architectures.join(', ') || 'none'})`));
+    reasons.push(
+      reason(
+        'gpu.arch',
+        `architecture ${architecture} is not allowed (allowed: ${reference.architectures.join(', ') || 'none'})`,
+      ),
+    );
   }
   if (report) {
     const od = report.response.opaqueData;
     if (!od.driverVersion) reasons.push(reason('gpu.driver-version', 'the report carries no driver version'));
-    else if (!reference.driverVersions.includes(od.driverVersion)) reasons.push(reason('gpu.driver-version', `driver ${od.driverVersion} is not allowed (allowed: ${reference.driverVersions.join(', ') || 'none'})`));
+    else if (!reference.driverVersions.includes(od.driverVersion))
+      reasons.push(
+        reason(
+          'gpu.driver-version',
+          `driver ${od.driverVersion} is not allowed (allowed: ${reference.driverVersions.join(', ') || 'none'})`,
+        ),
+      );
     if (!od.vbiosVersion) reasons.push(reason('gpu.vbios-version', 'the report carries no VBIOS version'));
-    else if (!reference.vbiosVersions.some((v) => v.toUpperCase() === od.vbiosVersion)) reasons.push(reason('gpu.vbios-version', `VBIOS ${od.vbiosVersion} is not allowed (allowed: ${reference.vbiosVersions.join(', ') || 'none'})`));
+    else if (!reference.vbiosVersions.some((v) => v.toUpperCase() === od.vbiosVersion))
+      reasons.push(
+        reason(
+          'gpu.vbios-version',
+          `VBIOS ${od.vbiosVersion} is not allowed (allowed: ${reference.vbiosVersions.join(', ') || 'none'})`,
+        ),
+      );
   }
   return reasons;
 }

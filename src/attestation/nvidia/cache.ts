@@ -23,7 +23,8 @@ export class VerificationCache {
     return v;
   }
   set<T>(key: string, value: T): void {
-    if (!this.#entries.has(key) && this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
+    if (!this.#entries.has(key) && this.#entries.size >= this.#max)
+      this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(key, value);
   }
   get size(): number {

@@ -6,9 +6,18 @@
  * key usage, path length, criticality) with the small DER reader in der.ts.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { ParseError, reason, type Reason } from '../verdict.ts';
+import { ParseError, type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
-import { certificateExtensions, children, DerError, isConstructed, oid, readTlv, smallInteger, type Tlv } from './der.ts';
+import {
+  certificateExtensions,
+  children,
+  DerError,
+  isConstructed,
+  oid,
+  readTlv,
+  smallInteger,
+  type Tlv,
+} from './der.ts';
 
 /** TCG DICE extensions that carry the FWID of the firmware the key was derived for (Hopper; Blackwell's DiceTcbInfo). */
 export const TCG_DICE_FWID_OID = '2.23.133.5.4.1';
@@ -118,12 +127,27 @@ export interface ChainOptions {
  * Checks a chain (leaf first) against pinned anchors at a time; returns every problem found.
  * The structure (signatures, names, CA flags) is cached; validity is checked at `at` each time.
  */
-export function verifyChain(chain: readonly ParsedCertificate[], options: ChainOptions): { path: readonly ParsedCertificate[]; reasons: Reason[] } {
+export function verifyChain(
+  chain: readonly ParsedCertificate[],
+  options: ChainOptions,
+): { path: readonly ParsedCertificate[]; reasons: Reason[] } {
   const structure = chainStructure(chain, options);
   const reasons = [...structure.reasons];
   for (const cert of structure.path) {
-    if (options.at < cert.notBefore) reasons.push(reason(options.check, `${cert.name} is not valid before ${cert.notBefore.toISOString()} (checked at ${options.at.toISOString()})`));
-    if (options.at > cert.notAfter) reasons.push(reason(options.check, `${cert.name} expired at ${cert.notAfter.toISOString()} (checked at ${options.at.toISOString()})`));
+    if (options.at < cert.notBefore)
+      reasons.push(
+        reason(
+          options.check,
+          `${cert.name} is not valid before ${cert.notBefore.toISOString()} (checked at ${options.at.toISOString()})`,
+        ),
+      );
+    if (options.at > cert.notAfter)
+      reasons.push(
+        reason(
+          options.check,
+          `${cert.name} expired at ${cert.notAfter.toISOString()} (checked at ${options.at.toISOString()})`,
+        ),
+      );
   }
   return { path: structure.path, reasons };
 }
@@ -152,30 +176,59 @@ function checkStructure(chain: readonly ParsedCertificate[], options: Omit<Chain
       return { path: certs, reasons };
     }
     certs = certs.slice(0, -1);
-    if (certs.length === 0) return { path: [top], reasons: [reason(check, `the chain holds only the root "${top.name}" and no ${options.role} certificate`)] };
+    if (certs.length === 0)
+      return {
+        path: [top],
+        reasons: [reason(check, `the chain holds only the root "${top.name}" and no ${options.role} certificate`)],
+      };
   }
   for (let i = 0; i + 1 < certs.length; i++) {
     const child = certs[i]!;
     const parent = certs[i + 1]!;
-    if (!issued(parent, child)) reasons.push(reason(check, `"${child.name}" (position ${i}) is not issued by the next certificate "${parent.name}"`));
+    if (!issued(parent, child))
+      reasons.push(
+        reason(check, `"${child.name}" (position ${i}) is not issued by the next certificate "${parent.name}"`),
+      );
   }
   const last = certs[certs.length - 1]!;
   const anchor = options.anchors.find((a) => issued(a, last));
-  if (!anchor) reasons.push(reason(check, `"${last.name}" is not issued by a pinned trust anchor (${options.anchors.map((a) => `"${a.name}"`).join(', ') || 'none configured'})`));
+  if (!anchor)
+    reasons.push(
+      reason(
+        check,
+        `"${last.name}" is not issued by a pinned trust anchor (${options.anchors.map((a) => `"${a.name}"`).join(', ') || 'none configured'})`,
+      ),
+    );
   const path = anchor ? [...certs, anchor] : certs;
 
   const leaf = certs[0]!;
-  if (leaf.isCA) reasons.push(reason(check, `the ${options.role} certificate "${leaf.name}" is a CA certificate, not an end-entity one (is the leaf missing?)`));
-  if (leaf.keyUsage && !leaf.keyUsage[DIGITAL_SIGNATURE]) reasons.push(reason(check, `the ${options.role} certificate "${leaf.name}" may not sign (no digitalSignature key usage)`));
+  if (leaf.isCA)
+    reasons.push(
+      reason(
+        check,
+        `the ${options.role} certificate "${leaf.name}" is a CA certificate, not an end-entity one (is the leaf missing?)`,
+      ),
+    );
+  if (leaf.keyUsage && !leaf.keyUsage[DIGITAL_SIGNATURE])
+    reasons.push(
+      reason(check, `the ${options.role} certificate "${leaf.name}" may not sign (no digitalSignature key usage)`),
+    );
   for (let i = 1; i < path.length; i++) {
     const ca = path[i]!;
     if (!ca.isCA) reasons.push(reason(check, `"${ca.name}" issues certificates but is not a CA`));
-    if (ca.keyUsage && !ca.keyUsage[KEY_CERT_SIGN]) reasons.push(reason(check, `"${ca.name}" issues certificates without the keyCertSign key usage`));
+    if (ca.keyUsage && !ca.keyUsage[KEY_CERT_SIGN])
+      reasons.push(reason(check, `"${ca.name}" issues certificates without the keyCertSign key usage`));
     // Intermediate CAs below this one, not counting the leaf (RFC 5280 6.1.4 (l), (m)).
-    if (ca.pathLength !== undefined && i - 1 > ca.pathLength) reasons.push(reason(check, `"${ca.name}" allows ${ca.pathLength} intermediate CAs below it, the chain has ${i - 1}`));
+    if (ca.pathLength !== undefined && i - 1 > ca.pathLength)
+      reasons.push(
+        reason(check, `"${ca.name}" allows ${ca.pathLength} intermediate CAs below it, the chain has ${i - 1}`),
+      );
   }
   for (const cert of path) {
-    if (cert.unknownCritical.length > 0) reasons.push(reason(check, `"${cert.name}" has unsupported critical extensions ${cert.unknownCritical.join(', ')}`));
+    if (cert.unknownCritical.length > 0)
+      reasons.push(
+        reason(check, `"${cert.name}" has unsupported critical extensions ${cert.unknownCritical.join(', ')}`),
+      );
   }
   return { path, reasons };
 }
@@ -199,7 +252,8 @@ function chainKey(chain: readonly ParsedCertificate[], options: Omit<ChainOption
 
 function parseKeyUsage(value: Uint8Array): boolean[] {
   const t = readTlv(value, 0);
-  if (t.tag !== 0x03 || t.end !== value.length || t.end === t.start) throw new DerError('key usage is not a BIT STRING');
+  if (t.tag !== 0x03 || t.end !== value.length || t.end === t.start)
+    throw new DerError('key usage is not a BIT STRING');
   const bits = value.subarray(t.start + 1, t.end);
   return Array.from({ length: 9 }, (_, bit) => ((bits[bit >> 3] ?? 0) & (0x80 >> (bit & 7))) !== 0);
 }

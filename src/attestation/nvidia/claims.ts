@@ -6,12 +6,12 @@
  */
 import type { GpuReferenceValues } from '../reference-values.ts';
 import type { Reason } from '../verdict.ts';
+import type { ParsedCertificate } from './certificates.ts';
 import type { MeasurementComparison } from './measurements.ts';
+import { type CertificateRevocation, revocationSummary } from './ocsp.ts';
+import { NVDEC0_DISABLED, NVDEC0_ENABLED } from './opaque-data.ts';
 import type { Rim, RimVerification } from './rim.ts';
 import type { GpuEvidence, GpuReportVerification } from './verify.ts';
-import { NVDEC0_DISABLED, NVDEC0_ENABLED } from './opaque-data.ts';
-import type { ParsedCertificate } from './certificates.ts';
-import { revocationSummary, type CertificateRevocation } from './ocsp.ts';
 
 /** The RIM picked for one kind, and how it fared. */
 export interface RimChoice {
@@ -63,7 +63,12 @@ export interface GpuClaims {
   readonly rims: {
     readonly driver?: RimClaim;
     readonly vbios?: RimClaim;
-    readonly unused: ReadonlyArray<{ readonly id?: string; readonly kind: string; readonly version: string; readonly digest: string }>;
+    readonly unused: ReadonlyArray<{
+      readonly id?: string;
+      readonly kind: string;
+      readonly version: string;
+      readonly digest: string;
+    }>;
   };
   readonly measurements?: {
     /**
@@ -103,7 +108,11 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
   const path = v.path.length > 0 ? v.path : v.chain;
   const rimOk = (c: RimChoice | undefined): boolean => c !== undefined && c.reasons.length === 0;
   const measurementsOk =
-    comparison !== undefined && rimOk(choices.driver) && rimOk(choices.vbios) && comparison.mismatched.length === 0 && comparison.conflicts.length === 0;
+    comparison !== undefined &&
+    rimOk(choices.driver) &&
+    rimOk(choices.vbios) &&
+    comparison.mismatched.length === 0 &&
+    comparison.conflicts.length === 0;
   const archAllowed = v.architecture !== undefined && (!reference || reference.architectures.includes(v.architecture));
 
   const nvidia: Record<string, unknown> = {
@@ -124,10 +133,16 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
     nvidia[`x-nvidia-gpu-${kind}-rim-schema-validated`] = c !== undefined;
     nvidia[`x-nvidia-gpu-${kind}-rim-version-match`] = c !== undefined;
     nvidia[`x-nvidia-gpu-${kind}-rim-signature-verified`] = c?.verification.signatureVerified ?? false;
-    nvidia[`x-nvidia-gpu-${kind}-rim-cert-chain`] = chainClaim(c?.verification.certChainVerified ?? false, c?.verification.signerChain ?? [], c?.revocation ?? []);
-    nvidia[`x-nvidia-gpu-${kind}-rim-measurements-available`] = c !== undefined && c.rim.measurements.some((m) => m.active);
+    nvidia[`x-nvidia-gpu-${kind}-rim-cert-chain`] = chainClaim(
+      c?.verification.certChainVerified ?? false,
+      c?.verification.signerChain ?? [],
+      c?.revocation ?? [],
+    );
+    nvidia[`x-nvidia-gpu-${kind}-rim-measurements-available`] =
+      c !== undefined && c.rim.measurements.some((m) => m.active);
   }
-  nvidia['x-nvidia-gpu-vbios-index-no-conflict'] = comparison !== undefined && comparison.conflicts.length === 0 && !hasCheck('gpu.rim.index-conflict');
+  nvidia['x-nvidia-gpu-vbios-index-no-conflict'] =
+    comparison !== undefined && comparison.conflicts.length === 0 && !hasCheck('gpu.rim.index-conflict');
   if (od?.switchPdis) nvidia['x-nvidia-gpu-switch-pdis'] = od.switchPdis;
   const hwmodel = v.chain[1]?.name;
   if (hwmodel) nvidia.hwmodel = hwmodel;
@@ -169,7 +184,12 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
   if (v.mode !== undefined) out.mode = typeof v.mode === 'string' ? v.mode : `unknown(${v.mode.unknown})`;
   if (v.deviceId) out.deviceId = v.deviceId;
   if (od?.nvdec0Status !== undefined) {
-    out.nvdec0 = od.nvdec0Status === NVDEC0_ENABLED ? 'enabled' : od.nvdec0Status === NVDEC0_DISABLED ? 'disabled' : `0x${od.nvdec0Status.toString(16)}`;
+    out.nvdec0 =
+      od.nvdec0Status === NVDEC0_ENABLED
+        ? 'enabled'
+        : od.nvdec0Status === NVDEC0_DISABLED
+          ? 'disabled'
+          : `0x${od.nvdec0Status.toString(16)}`;
   }
   if (report) {
     out.measurementBlocks = report.response.blocks.length;
@@ -183,7 +203,11 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
     for (const kind of ['driver', 'vbios'] as const) {
       const c = choices[kind];
       if (!c) notEvaluated.push({ rim: kind, why: `no ${kind} RIM fits the report` });
-      else if (c.reasons.length > 0) notEvaluated.push({ rim: kind, why: `the ${kind} RIM is not trusted: ${c.reasons.map((r) => `[${r.check}] ${r.message}`).join('; ')}` });
+      else if (c.reasons.length > 0)
+        notEvaluated.push({
+          rim: kind,
+          why: `the ${kind} RIM is not trusted: ${c.reasons.map((r) => `[${r.check}] ${r.message}`).join('; ')}`,
+        });
     }
     const mismatched = comparison.mismatched.length > 0 || comparison.conflicts.length > 0;
     out.measurements = {
@@ -198,11 +222,17 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
   return out as GpuClaims;
 }
 
-function chainClaim(valid: boolean, path: readonly ParsedCertificate[], revocation: readonly CertificateRevocation[]): Record<string, unknown> {
+function chainClaim(
+  valid: boolean,
+  path: readonly ParsedCertificate[],
+  revocation: readonly CertificateRevocation[],
+): Record<string, unknown> {
   const notAfter = path.length > 0 ? new Date(Math.min(...path.map((c) => c.notAfter.getTime()))) : undefined;
   return {
     'x-nvidia-cert-status': valid ? 'valid' : 'invalid',
     'x-nvidia-cert-ocsp-status': revocationSummary(revocation),
-    ...(notAfter && !Number.isNaN(notAfter.getTime()) ? { 'x-nvidia-cert-expiration-date': notAfter.toISOString() } : {}),
+    ...(notAfter && !Number.isNaN(notAfter.getTime())
+      ? { 'x-nvidia-cert-expiration-date': notAfter.toISOString() }
+      : {}),
   };
 }

@@ -28,20 +28,32 @@ export function parseEvidenceList(json: string): GpuEvidenceItem[] {
     throw new ParseError('gpu.evidence', `evidence list is not JSON: ${(err as Error).message}`);
   }
   if (isObject(value) && Array.isArray(value.evidence_list)) value = value.evidence_list;
-  if (!Array.isArray(value)) throw new ParseError('gpu.evidence', 'evidence list: expected a JSON array of {arch, certificate, evidence, nonce}');
+  if (!Array.isArray(value))
+    throw new ParseError(
+      'gpu.evidence',
+      'evidence list: expected a JSON array of {arch, certificate, evidence, nonce}',
+    );
   if (value.length === 0) throw new ParseError('gpu.evidence', 'evidence list is empty');
-  if (value.length > MAX_ITEMS) throw new ParseError('gpu.evidence', `evidence list has ${value.length} entries, more than ${MAX_ITEMS}`);
+  if (value.length > MAX_ITEMS)
+    throw new ParseError('gpu.evidence', `evidence list has ${value.length} entries, more than ${MAX_ITEMS}`);
   return value.map((item, i): GpuEvidenceItem => {
     const at = `[${i}]`;
     if (!isObject(item)) throw new ParseError('gpu.evidence', `${at}: expected an object`);
     const arch = item.arch;
-    if (typeof arch !== 'string' || !ARCHITECTURES.includes(arch.toUpperCase())) throw new ParseError('gpu.evidence', `${at}.arch: expected HOPPER or BLACKWELL, got ${JSON.stringify(arch)}`);
+    if (typeof arch !== 'string' || !ARCHITECTURES.includes(arch.toUpperCase()))
+      throw new ParseError('gpu.evidence', `${at}.arch: expected HOPPER or BLACKWELL, got ${JSON.stringify(arch)}`);
     const certificate = base64Field(item.certificate, `${at}.certificate`).toString('utf8');
-    if (!certificate.includes('-----BEGIN CERTIFICATE-----')) throw new ParseError('gpu.evidence', `${at}.certificate: expected base64 of a PEM certificate chain`);
+    if (!certificate.includes('-----BEGIN CERTIFICATE-----'))
+      throw new ParseError('gpu.evidence', `${at}.certificate: expected base64 of a PEM certificate chain`);
     const report = new Uint8Array(base64Field(item.evidence, `${at}.evidence`));
-    const out: { -readonly [K in keyof GpuEvidenceItem]: GpuEvidenceItem[K] } = { architecture: arch.toUpperCase() as GpuArchitecture, certificateChain: certificate, report };
+    const out: { -readonly [K in keyof GpuEvidenceItem]: GpuEvidenceItem[K] } = {
+      architecture: arch.toUpperCase() as GpuArchitecture,
+      certificateChain: certificate,
+      report,
+    };
     if (item.nonce !== undefined) {
-      if (typeof item.nonce !== 'string' || !/^[0-9a-fA-F]*$/.test(item.nonce)) throw new ParseError('gpu.evidence', `${at}.nonce: expected hex`);
+      if (typeof item.nonce !== 'string' || !/^[0-9a-fA-F]*$/.test(item.nonce))
+        throw new ParseError('gpu.evidence', `${at}.nonce: expected hex`);
       out.nonce = item.nonce.toLowerCase();
     }
     return out;
@@ -49,9 +61,11 @@ export function parseEvidenceList(json: string): GpuEvidenceItem[] {
 }
 
 function base64Field(value: unknown, path: string): Buffer {
-  if (typeof value !== 'string' || value.length === 0) throw new ParseError('gpu.evidence', `${path}: expected a base64 string`);
+  if (typeof value !== 'string' || value.length === 0)
+    throw new ParseError('gpu.evidence', `${path}: expected a base64 string`);
   const compact = value.replace(/\s+/g, '');
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 === 1) throw new ParseError('gpu.evidence', `${path}: not base64`);
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(compact) || compact.length % 4 === 1)
+    throw new ParseError('gpu.evidence', `${path}: not base64`);
   return Buffer.from(compact, 'base64');
 }
 

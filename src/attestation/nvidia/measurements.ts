@@ -36,7 +36,10 @@ export interface MeasurementComparison {
 }
 
 /** Compares; either RIM may be absent (its entries are then simply not compared). */
-export function compareMeasurements(report: GpuReport, rims: { driver?: Rim | undefined; vbios?: Rim | undefined }): MeasurementComparison {
+export function compareMeasurements(
+  report: GpuReport,
+  rims: { driver?: Rim | undefined; vbios?: Rim | undefined },
+): MeasurementComparison {
   const runtime = new Map<number, Uint8Array>();
   for (const block of report.response.blocks) runtime.set(block.index - 1, block.value);
 
@@ -62,10 +65,18 @@ export function compareMeasurements(report: GpuReport, rims: { driver?: Rim | un
       continue;
     }
     const actual = runtime.get(index);
-    const ok = actual !== undefined && actual.length === entry.size && entry.alternatives.some((alt) => Buffer.from(alt).equals(actual));
+    const ok =
+      actual !== undefined &&
+      actual.length === entry.size &&
+      entry.alternatives.some((alt) => Buffer.from(alt).equals(actual));
     if (ok) matched.push(index);
     else {
-      const m: { -readonly [K in keyof Mismatch]: Mismatch[K] } = { index, source, name: entry.name, expected: entry.alternatives.map((a) => Buffer.from(a).toString('hex')) };
+      const m: { -readonly [K in keyof Mismatch]: Mismatch[K] } = {
+        index,
+        source,
+        name: entry.name,
+        expected: entry.alternatives.map((a) => Buffer.from(a).toString('hex')),
+      };
       if (actual) m.actual = Buffer.from(actual).toString('hex');
       mismatched.push(m);
     }

@@ -12,7 +12,7 @@
 import { createHash, verify as verifySignature, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { reason, type Reason } from '../verdict.ts';
+import { type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import type { ParsedCertificate } from './certificates.ts';
 import { children, readTlv } from './der.ts';
@@ -57,7 +57,11 @@ export interface RevocationPolicy {
   readonly revokedGracePeriodHours?: number;
 }
 
-export const STRICT_REVOCATION: Required<RevocationPolicy> = { requireAnswers: true, allowUnknown: false, revokedGracePeriodHours: 0 };
+export const STRICT_REVOCATION: Required<RevocationPolicy> = {
+  requireAnswers: true,
+  allowUnknown: false,
+  revokedGracePeriodHours: 0,
+};
 
 /** What was found for one certificate. `not-checked`: no current answer, and the policy does not require one. */
 export interface CertificateRevocation {
@@ -105,11 +109,14 @@ export function checkRevocation(input: RevocationCheck): { statuses: Certificate
     const cert = input.path[i]!;
     const issuer = input.path[i + 1]!;
     const id = certIdOf(cert, issuer);
-    const candidates = parsed.flatMap((p) => p.singles.filter((s) => id.matches(s.certID)).map((single) => ({ answer: p, single })));
+    const candidates = parsed.flatMap((p) =>
+      p.singles.filter((s) => id.matches(s.certID)).map((single) => ({ answer: p, single })),
+    );
     if (candidates.length === 0 && input.responder) {
       const made = input.responder(cert.der, issuer.der, input.at);
       const p = made ? parseAnswer(made, input.cache) : undefined;
-      if (p && !('problem' in p)) candidates.push(...p.singles.filter((s) => id.matches(s.certID)).map((single) => ({ answer: p, single })));
+      if (p && !('problem' in p))
+        candidates.push(...p.singles.filter((s) => id.matches(s.certID)).map((single) => ({ answer: p, single })));
     }
     const stale: string[] = [];
     const forged: string[] = [];
@@ -124,7 +131,10 @@ export function checkRevocation(input: RevocationCheck): { statuses: Certificate
     if (!best) {
       // A forged or broken answer is refused whatever the policy; a stale one counts as none.
       for (const p of forged) reasons.push(reason(input.check, `${label}the OCSP answer for "${name}" ${p}`));
-      const why = stale.length > 0 ? `no current OCSP answer for "${name}": the one given is ${stale.join('; ')}` : `no OCSP answer for "${name}" (issued by "${issuer.name}")`;
+      const why =
+        stale.length > 0
+          ? `no current OCSP answer for "${name}": the one given is ${stale.join('; ')}`
+          : `no OCSP answer for "${name}" (issued by "${issuer.name}")`;
       if (policy.requireAnswers) {
         if (forged.length === 0) reasons.push(reason(input.check, `${label}${why}`));
         statuses.push({ certificate: name, status: 'missing', accepted: false });
@@ -138,15 +148,30 @@ export function checkRevocation(input: RevocationCheck): { statuses: Certificate
       statuses.push({ ...base, status: 'good', accepted: true });
     } else if (best.status === 'unknown') {
       statuses.push({ ...base, status: 'unknown', accepted: policy.allowUnknown });
-      if (!policy.allowUnknown) reasons.push(reason(input.check, `${label}the OCSP responder does not know "${name}" (status unknown)`));
+      if (!policy.allowUnknown)
+        reasons.push(reason(input.check, `${label}the OCSP responder does not know "${name}" (status unknown)`));
     } else {
       const revokedAt = best.revokedAt ?? best.thisUpdate;
       const graceEnds = new Date(revokedAt.getTime() + policy.revokedGracePeriodHours * HOUR_MS);
       const accepted = policy.revokedGracePeriodHours > 0 && input.at <= graceEnds;
-      statuses.push({ ...base, status: 'revoked', accepted, revokedAt: revokedAt.toISOString(), ...(best.revocationReason !== undefined ? { revocationReason: best.revocationReason } : {}) });
+      statuses.push({
+        ...base,
+        status: 'revoked',
+        accepted,
+        revokedAt: revokedAt.toISOString(),
+        ...(best.revocationReason !== undefined ? { revocationReason: best.revocationReason } : {}),
+      });
       if (!accepted) {
-        const grace = policy.revokedGracePeriodHours > 0 ? `; its grace period of ${policy.revokedGracePeriodHours} h ended ${graceEnds.toISOString()}` : '';
-        reasons.push(reason(input.check, `${label}"${name}" was revoked at ${revokedAt.toISOString()}${best.revocationReason !== undefined ? ` (reason ${best.revocationReason})` : ''}${grace}`));
+        const grace =
+          policy.revokedGracePeriodHours > 0
+            ? `; its grace period of ${policy.revokedGracePeriodHours} h ended ${graceEnds.toISOString()}`
+            : '';
+        reasons.push(
+          reason(
+            input.check,
+            `${label}"${name}" was revoked at ${revokedAt.toISOString()}${best.revocationReason !== undefined ? ` (reason ${best.revocationReason})` : ''}${grace}`,
+          ),
+        );
       }
     }
   }
@@ -154,7 +179,9 @@ export function checkRevocation(input: RevocationCheck): { statuses: Certificate
 }
 
 /** One word for a chain's statuses, as NVIDIA's claims spell it. */
-export function revocationSummary(statuses: readonly CertificateRevocation[]): 'good' | 'revoked' | 'unknown' | 'not-checked' {
+export function revocationSummary(
+  statuses: readonly CertificateRevocation[],
+): 'good' | 'revoked' | 'unknown' | 'not-checked' {
   if (statuses.length === 0) return 'not-checked';
   if (statuses.some((s) => s.status === 'revoked')) return 'revoked';
   if (statuses.some((s) => s.status === 'unknown')) return 'unknown';
@@ -193,7 +220,8 @@ function parseResponse(der: Uint8Array): Omit<ParsedAnswer, 'answer' | 'hash'> |
     const outer = pkijs.OCSPResponse.fromBER(der);
     const status = outer.responseStatus.valueBlock.valueDec;
     if (status !== 0) return { problem: `is not successful (responseStatus ${status})` };
-    if (!outer.responseBytes || outer.responseBytes.responseType !== OCSP_BASIC) return { problem: 'is not a basic OCSP response' };
+    if (!outer.responseBytes || outer.responseBytes.responseType !== OCSP_BASIC)
+      return { problem: 'is not a basic OCSP response' };
     const basic = pkijs.BasicOCSPResponse.fromBER(outer.responseBytes.response.valueBlock.valueHexView);
     const nonceExt = basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === OCSP_NONCE);
     const nonce = nonceExt ? nonceValue(nonceExt.extnValue.valueBlock.valueHexView) : undefined;
@@ -215,7 +243,13 @@ function nonceValue(extnValue: Uint8Array): Uint8Array {
 }
 
 /** An answer's verdict for one certificate: usable, stale (counts as no answer), or invalid (refused whatever the policy). */
-function evaluate(p: ParsedAnswer, single: pkijs.SingleResponse, issuer: ParsedCertificate, at: Date, cache: VerificationCache | undefined): Usable | { stale: string } | { invalid: string } {
+function evaluate(
+  p: ParsedAnswer,
+  single: pkijs.SingleResponse,
+  issuer: ParsedCertificate,
+  at: Date,
+  cache: VerificationCache | undefined,
+): Usable | { stale: string } | { invalid: string } {
   // Who signed is time-independent (cached by the answer's and the issuer's bytes); a delegate's validity is checked at `at`.
   const key = `ocsp-signer:${p.hash}:${createHash('sha256').update(issuer.der).digest('hex')}`;
   let signer = cache?.get<Signer>(key);
@@ -223,17 +257,24 @@ function evaluate(p: ParsedAnswer, single: pkijs.SingleResponse, issuer: ParsedC
     signer = signerOf(p.basic, issuer);
     cache?.set(key, signer);
   }
-  const signed = signer.by === 'issuer' || (signer.by === 'delegate' && at >= signer.notBefore && at <= signer.notAfter);
-  if (!signed) return { invalid: `is not signed by the issuer "${issuer.name}" or a responder it authorised${signer.by === 'delegate' ? ' and valid at the appraisal time' : ''}` };
+  const signed =
+    signer.by === 'issuer' || (signer.by === 'delegate' && at >= signer.notBefore && at <= signer.notAfter);
+  if (!signed)
+    return {
+      invalid: `is not signed by the issuer "${issuer.name}" or a responder it authorised${signer.by === 'delegate' ? ' and valid at the appraisal time' : ''}`,
+    };
   if (p.answer.nonce) {
     if (!p.nonce) return { invalid: 'carries no nonce, but the request sent one' };
-    if (!Buffer.from(p.nonce).equals(p.answer.nonce)) return { invalid: 'carries another nonce than the request sent (a replayed answer)' };
+    if (!Buffer.from(p.nonce).equals(p.answer.nonce))
+      return { invalid: 'carries another nonce than the request sent (a replayed answer)' };
   }
   const thisUpdate = single.thisUpdate;
   const nextUpdate = single.nextUpdate;
   if (!nextUpdate) return { invalid: 'has no nextUpdate, so its freshness cannot be judged' };
-  if (at.getTime() + OCSP_CLOCK_SKEW_MS < thisUpdate.getTime()) return { stale: `issued ${thisUpdate.toISOString()}, after the appraisal time ${at.toISOString()}` };
-  if (at > nextUpdate) return { stale: `stale since its nextUpdate ${nextUpdate.toISOString()} (appraisal time ${at.toISOString()})` };
+  if (at.getTime() + OCSP_CLOCK_SKEW_MS < thisUpdate.getTime())
+    return { stale: `issued ${thisUpdate.toISOString()}, after the appraisal time ${at.toISOString()}` };
+  if (at > nextUpdate)
+    return { stale: `stale since its nextUpdate ${nextUpdate.toISOString()} (appraisal time ${at.toISOString()})` };
   const block = single.certStatus as asn1js.BaseBlock & { valueBlock: { value?: asn1js.BaseBlock[] } };
   const tag = block.idBlock.tagNumber;
   if (tag === 0) return { status: 'good', thisUpdate, nextUpdate };
@@ -241,8 +282,16 @@ function evaluate(p: ParsedAnswer, single: pkijs.SingleResponse, issuer: ParsedC
   const inner = block.valueBlock.value ?? [];
   const time = inner[0] as (asn1js.BaseBlock & { toDate?: () => Date }) | undefined;
   const revokedAt = time && typeof time.toDate === 'function' ? time.toDate() : undefined;
-  const reasonBlock = (inner[1] as { valueBlock?: { value?: Array<{ valueBlock?: { valueDec?: number } }> } } | undefined)?.valueBlock?.value?.[0]?.valueBlock?.valueDec;
-  return { status: 'revoked', thisUpdate, nextUpdate, ...(revokedAt && !Number.isNaN(revokedAt.getTime()) ? { revokedAt } : {}), ...(reasonBlock !== undefined ? { revocationReason: reasonBlock } : {}) };
+  const reasonBlock = (
+    inner[1] as { valueBlock?: { value?: Array<{ valueBlock?: { valueDec?: number } }> } } | undefined
+  )?.valueBlock?.value?.[0]?.valueBlock?.valueDec;
+  return {
+    status: 'revoked',
+    thisUpdate,
+    nextUpdate,
+    ...(revokedAt && !Number.isNaN(revokedAt.getTime()) ? { revokedAt } : {}),
+    ...(reasonBlock !== undefined ? { revocationReason: reasonBlock } : {}),
+  };
 }
 
 /** A certificate's CertID parts, computed for any hash a responder may use. */
@@ -317,7 +366,8 @@ function signerOf(basic: pkijs.BasicOCSPResponse, issuer: ParsedCertificate): Si
     const purposes = (eku?.parsedValue as pkijs.ExtKeyUsage | undefined)?.keyPurposes ?? [];
     if (!purposes.includes(OCSP_SIGNING)) continue;
     try {
-      if (x.checkIssued(issuer.x509) && x.verify(issuer.x509.publicKey) && verifies(x.publicKey)) return { by: 'delegate', notBefore: x.validFromDate, notAfter: x.validToDate };
+      if (x.checkIssued(issuer.x509) && x.verify(issuer.x509.publicKey) && verifies(x.publicKey))
+        return { by: 'delegate', notBefore: x.validFromDate, notAfter: x.validToDate };
     } catch {
       continue;
     }

@@ -107,15 +107,24 @@ export function parseOpaqueData(bytes: Uint8Array): OpaqueData {
   const seen = new Set<number>();
   let offset = 0;
   while (offset < bytes.length) {
-    if (offset + 4 > bytes.length) throw new ParseError('gpu.report', `opaque data: truncated TLV header at offset ${offset}`);
+    if (offset + 4 > bytes.length)
+      throw new ParseError('gpu.report', `opaque data: truncated TLV header at offset ${offset}`);
     const type = view.getUint16(offset, true);
     const length = view.getUint16(offset + 2, true);
     offset += 4;
-    if (offset + length > bytes.length) throw new ParseError('gpu.report', `opaque data: field type ${type} of ${length} bytes runs past the end (${bytes.length - offset} left)`);
+    if (offset + length > bytes.length)
+      throw new ParseError(
+        'gpu.report',
+        `opaque data: field type ${type} of ${length} bytes runs past the end (${bytes.length - offset} left)`,
+      );
     // A second TLV of the same type would make "the" driver version ambiguous: refuse it.
     if (seen.has(type)) throw new ParseError('gpu.report', `opaque data: field type ${type} appears twice`);
     seen.add(type);
-    fields.push({ type, name: OPAQUE_FIELD_TYPES[type] ?? `UNKNOWN_${type}`, value: bytes.subarray(offset, offset + length) });
+    fields.push({
+      type,
+      name: OPAQUE_FIELD_TYPES[type] ?? `UNKNOWN_${type}`,
+      value: bytes.subarray(offset, offset + length),
+    });
     offset += length;
   }
   const get = (type: number): Uint8Array | undefined => fields.find((f) => f.type === type)?.value;
@@ -135,28 +144,35 @@ export function parseOpaqueData(bytes: Uint8Array): OpaqueData {
   if (chipSku) out.chipSku = asciiField('CHIP_SKU', chipSku);
   const fwid = get(OPAQUE_TYPE.FWID);
   if (fwid) {
-    if (fwid.length !== 48) throw new ParseError('gpu.report', `opaque data: FWID is ${fwid.length} bytes, expected 48 (SHA-384)`);
+    if (fwid.length !== 48)
+      throw new ParseError('gpu.report', `opaque data: FWID is ${fwid.length} bytes, expected 48 (SHA-384)`);
     out.fwid = fwid;
   }
   const nvdec = get(OPAQUE_TYPE.NVDEC0_STATUS);
   if (nvdec) {
-    if (nvdec.length !== 1) throw new ParseError('gpu.report', `opaque data: NVDEC0_STATUS is ${nvdec.length} bytes, expected 1`);
+    if (nvdec.length !== 1)
+      throw new ParseError('gpu.report', `opaque data: NVDEC0_STATUS is ${nvdec.length} bytes, expected 1`);
     out.nvdec0Status = nvdec[0];
   }
   const msrs = get(OPAQUE_TYPE.MSRSCNT);
   if (msrs) {
-    if (msrs.length % 4 !== 0) throw new ParseError('gpu.report', `opaque data: MSRSCNT is ${msrs.length} bytes, not a multiple of 4`);
+    if (msrs.length % 4 !== 0)
+      throw new ParseError('gpu.report', `opaque data: MSRSCNT is ${msrs.length} bytes, not a multiple of 4`);
     const dv = new DataView(msrs.buffer, msrs.byteOffset, msrs.byteLength);
     out.msrCounts = Array.from({ length: msrs.length / 4 }, (_, i) => dv.getUint32(i * 4, true));
   }
   const pdis = get(OPAQUE_TYPE.SWITCH_PDI);
   if (pdis) {
-    if (pdis.length % 8 !== 0) throw new ParseError('gpu.report', `opaque data: SWITCH_PDI is ${pdis.length} bytes, not a multiple of 8`);
-    out.switchPdis = Array.from({ length: pdis.length / 8 }, (_, i) => Buffer.from(pdis.subarray(i * 8, i * 8 + 8)).toString('hex'));
+    if (pdis.length % 8 !== 0)
+      throw new ParseError('gpu.report', `opaque data: SWITCH_PDI is ${pdis.length} bytes, not a multiple of 8`);
+    out.switchPdis = Array.from({ length: pdis.length / 8 }, (_, i) =>
+      Buffer.from(pdis.subarray(i * 8, i * 8 + 8)).toString('hex'),
+    );
   }
   const flag = get(OPAQUE_TYPE.FEATURE_FLAG);
   if (flag) {
-    if (flag.length === 0 || flag.length > 8) throw new ParseError('gpu.report', `opaque data: FEATURE_FLAG is ${flag.length} bytes, expected 1 to 8`);
+    if (flag.length === 0 || flag.length > 8)
+      throw new ParseError('gpu.report', `opaque data: FEATURE_FLAG is ${flag.length} bytes, expected 1 to 8`);
     // Little-endian; a value above 2^53 is unknown anyway, so Number precision does not matter.
     out.featureFlag = flag.reduceRight((n, b) => n * 256 + b, 0);
   }
@@ -169,7 +185,8 @@ export function parseOpaqueData(bytes: Uint8Array): OpaqueData {
  * "96.00.9F.00.01".
  */
 export function formatVbiosVersion(raw: Uint8Array): string {
-  if (raw.length !== 8) throw new ParseError('gpu.report', `opaque data: VBIOS_VERSION is ${raw.length} bytes, expected 8`);
+  if (raw.length !== 8)
+    throw new ParseError('gpu.report', `opaque data: VBIOS_VERSION is ${raw.length} bytes, expected 8`);
   const order = [3, 2, 1, 0, 4];
   return order.map((i) => raw[i]!.toString(16).padStart(2, '0').toUpperCase()).join('.');
 }
@@ -188,7 +205,11 @@ function asciiField(name: string, raw: Uint8Array): string {
   while (end > 0 && raw[end - 1] === 0) end--;
   for (let i = 0; i < end; i++) {
     const c = raw[i]!;
-    if (c < 0x20 || c > 0x7e) throw new ParseError('gpu.report', `opaque data: ${name} contains a non-printable byte 0x${c.toString(16).padStart(2, '0')} at ${i}`);
+    if (c < 0x20 || c > 0x7e)
+      throw new ParseError(
+        'gpu.report',
+        `opaque data: ${name} contains a non-printable byte 0x${c.toString(16).padStart(2, '0')} at ${i}`,
+      );
   }
   return Buffer.from(raw.subarray(0, end)).toString('latin1');
 }

@@ -6,13 +6,23 @@
  */
 import { createHash, webcrypto } from 'node:crypto';
 import type { Document, Element, Node as XmlNode } from '@xmldom/xmldom';
-import { ParseError, reason, type Reason } from '../verdict.ts';
+import { ParseError, type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
-import { parseCertificate, verifyChain, type ParsedCertificate } from './certificates.ts';
-import { C14N_10, C14N_11, ECDSA_SHA384, ENVELOPED, parseXml, SHA384, verifyEnvelopedSignature, XMLDSIG_NS } from './xmldsig.ts';
+import { type ParsedCertificate, parseCertificate, verifyChain } from './certificates.ts';
+import {
+  C14N_10,
+  C14N_11,
+  ECDSA_SHA384,
+  ENVELOPED,
+  parseXml,
+  SHA384,
+  verifyEnvelopedSignature,
+  XMLDSIG_NS,
+} from './xmldsig.ts';
 
 export const SWID_NS = 'http://standards.iso.org/iso/19770/-2/2015/schema.xsd';
-export const TCG_RIM_NS = 'https://trustedcomputinggroup.org/resource/tcg-reference-integrity-manifest-rim-information-model/';
+export const TCG_RIM_NS =
+  'https://trustedcomputinggroup.org/resource/tcg-reference-integrity-manifest-rim-information-model/';
 /** Namespace of the Hash0..HashN attributes (nvtrust's HashFunctionNamespace). */
 export const HASH_NS = 'http://www.w3.org/2001/04/xmlenc#sha384';
 const XML_NS = 'http://www.w3.org/XML/1998/namespace';
@@ -51,7 +61,10 @@ export interface Rim {
 
 /** Parses a RIM; throws ParseError (check `gpu.rim.schema`) when it is not a well-formed NVIDIA RIM. */
 export function parseRim(input: string | Uint8Array): Rim {
-  const bytes = typeof input === 'string' ? Buffer.from(input, 'utf8') : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
+  const bytes =
+    typeof input === 'string'
+      ? Buffer.from(input, 'utf8')
+      : Buffer.from(input.buffer, input.byteOffset, input.byteLength);
   const digest = createHash('sha384').update(bytes).digest('hex');
   let doc: Document;
   try {
@@ -60,7 +73,8 @@ export function parseRim(input: string | Uint8Array): Rim {
     throw new ParseError('gpu.rim.schema', `RIM: ${(err as Error).message}`);
   }
   const root = doc.documentElement!;
-  if (root.namespaceURI !== SWID_NS || root.localName !== 'SoftwareIdentity') throw schema(`root element is {${root.namespaceURI}}${root.localName}, expected a SWID SoftwareIdentity`);
+  if (root.namespaceURI !== SWID_NS || root.localName !== 'SoftwareIdentity')
+    throw schema(`root element is {${root.namespaceURI}}${root.localName}, expected a SWID SoftwareIdentity`);
   const children = elementChildren(root);
   const metas = children.filter((e) => e.namespaceURI === SWID_NS && e.localName === 'Meta');
   const payloads = children.filter((e) => e.namespaceURI === SWID_NS && e.localName === 'Payload');
@@ -75,31 +89,43 @@ export function parseRim(input: string | Uint8Array): Rim {
   const indices = new Set<number>();
   const resources = elementChildren(payloads[0]!);
   if (resources.length === 0) throw schema('Payload has no Resource');
-  if (resources.length > MAX_RESOURCES) throw schema(`Payload has ${resources.length} resources, more than ${MAX_RESOURCES}`);
+  if (resources.length > MAX_RESOURCES)
+    throw schema(`Payload has ${resources.length} resources, more than ${MAX_RESOURCES}`);
   for (const res of resources) {
-    if (res.namespaceURI !== SWID_NS || res.localName !== 'Resource') throw schema(`Payload holds a ${res.localName}, expected Resource`);
+    if (res.namespaceURI !== SWID_NS || res.localName !== 'Resource')
+      throw schema(`Payload holds a ${res.localName}, expected Resource`);
     const index = intAttr(res, 'index', 0, 255);
     if (indices.has(index)) throw schema(`measurement index ${index} appears twice`);
     indices.add(index);
     const activeText = res.getAttribute('active');
-    if (activeText !== 'True' && activeText !== 'False') throw schema(`Resource ${index}: active="${activeText}", expected True or False`);
+    if (activeText !== 'True' && activeText !== 'False')
+      throw schema(`Resource ${index}: active="${activeText}", expected True or False`);
     const size = intAttr(res, 'size', 1, 1024);
     const count = intAttr(res, 'alternatives', 1, MAX_ALTERNATIVES);
     const alternatives: Uint8Array[] = [];
     for (let i = 0; i < count; i++) {
       const hex = res.getAttributeNS(HASH_NS, `Hash${i}`);
-      if (!hex || !/^[0-9a-fA-F]*$/.test(hex) || hex.length !== size * 2) throw schema(`Resource ${index}: Hash${i} is missing or not ${size} bytes of hex`);
+      if (!hex || !/^[0-9a-fA-F]*$/.test(hex) || hex.length !== size * 2)
+        throw schema(`Resource ${index}: Hash${i} is missing or not ${size} bytes of hex`);
       alternatives.push(new Uint8Array(Buffer.from(hex, 'hex')));
     }
-    measurements.push({ index, name: res.getAttribute('name') ?? '', active: activeText === 'True', size, alternatives });
+    measurements.push({
+      index,
+      name: res.getAttribute('name') ?? '',
+      active: activeText === 'True',
+      size,
+      alternatives,
+    });
   }
 
   const signatures = Array.from(doc.getElementsByTagNameNS(XMLDSIG_NS, 'Signature'));
-  if (signatures.length !== 1 || signatures[0]!.parentNode !== root) throw schema(`expected one Signature element as a child of the root, found ${signatures.length}`);
+  if (signatures.length !== 1 || signatures[0]!.parentNode !== root)
+    throw schema(`expected one Signature element as a child of the root, found ${signatures.length}`);
   const signature = signatures[0]!;
   // c14n 1.1 is processed as 1.0 (xmldsig.ts); the two differ only on xml:* attributes.
   const all = Array.from(doc.getElementsByTagName('*'));
-  if (all.some((el) => Array.from(el.attributes).some((a) => a.namespaceURI === XML_NS))) throw schema('xml:* attributes are not supported (c14n 1.1 would treat them differently from 1.0)');
+  if (all.some((el) => Array.from(el.attributes).some((a) => a.namespaceURI === XML_NS)))
+    throw schema('xml:* attributes are not supported (c14n 1.1 would treat them differently from 1.0)');
   const certificates = Array.from(signature.getElementsByTagNameNS(XMLDSIG_NS, 'X509Certificate')).map((el) => {
     const body = (el.textContent ?? '').replace(/\s+/g, '');
     if (!/^[A-Za-z0-9+/]+={0,2}$/.test(body)) throw schema('X509Certificate is not base64');
@@ -151,13 +177,21 @@ export async function verifyRim(rim: Rim, options: RimVerifyOptions): Promise<Ri
   let chain: ParsedCertificate[];
   try {
     const key = `rim-certificates:${rim.digest}`;
-    chain = options.cache?.get<ParsedCertificate[]>(key) ?? rim.certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain'));
+    chain =
+      options.cache?.get<ParsedCertificate[]>(key) ??
+      rim.certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain'));
     options.cache?.set(key, chain);
   } catch (err) {
     reasons.push(reason('gpu.rim.cert-chain', `${options.label}: ${(err as Error).message}`));
     return { signatureVerified: false, certChainVerified: false, signerChain: [], reasons };
   }
-  const checked = verifyChain(chain, { anchors: options.anchors, at: options.at, check: 'gpu.rim.cert-chain', role: 'RIM signer', ...(options.cache ? { cache: options.cache } : {}) });
+  const checked = verifyChain(chain, {
+    anchors: options.anchors,
+    at: options.at,
+    check: 'gpu.rim.cert-chain',
+    role: 'RIM signer',
+    ...(options.cache ? { cache: options.cache } : {}),
+  });
   for (const r of checked.reasons) reasons.push(reason(r.check, `${options.label}: ${r.message}`));
 
   const structural = signatureStructure(rim.signature);
@@ -181,8 +215,14 @@ async function checkSignature(rim: Rim, signer: ParsedCertificate): Promise<Cach
   try {
     const spki = signer.x509.publicKey.export({ type: 'spki', format: 'der' });
     const curve = signer.x509.publicKey.asymmetricKeyDetails?.namedCurve;
-    if (curve !== 'secp384r1') return { ok: false, message: `the signer key is not ECDSA P-384 (${curve ?? signer.x509.publicKey.asymmetricKeyType})` };
-    const key = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-384' }, true, ['verify']);
+    if (curve !== 'secp384r1')
+      return {
+        ok: false,
+        message: `the signer key is not ECDSA P-384 (${curve ?? signer.x509.publicKey.asymmetricKeyType})`,
+      };
+    const key = await webcrypto.subtle.importKey('spki', spki, { name: 'ECDSA', namedCurve: 'P-384' }, true, [
+      'verify',
+    ]);
     const ok = await verifyEnvelopedSignature(rim.document, rim.signature, key);
     return ok ? { ok } : { ok, message: `the XML signature does not verify with the key of "${signer.name}"` };
   } catch (err) {
@@ -210,10 +250,12 @@ function signatureStructure(signature: Element): string | undefined {
   const refs = elementChildren(signedInfo).filter((e) => e.namespaceURI === XMLDSIG_NS && e.localName === 'Reference');
   if (refs.length !== 1) return `SignedInfo has ${refs.length} references, expected 1`;
   const ref = refs[0]!;
-  if (ref.getAttribute('URI') !== '') return `the Reference URI is "${ref.getAttribute('URI')}", expected "" (the whole document)`;
+  if (ref.getAttribute('URI') !== '')
+    return `the Reference URI is "${ref.getAttribute('URI')}", expected "" (the whole document)`;
   const transforms = one(ref, 'Transforms');
   const algs = transforms ? elementChildren(transforms).map((t) => t.getAttribute('Algorithm')) : [];
-  if (algs.length !== 2 || algs[0] !== ENVELOPED || (algs[1] !== C14N_11 && algs[1] !== C14N_10)) return `unexpected transforms ${algs.join(', ')}`;
+  if (algs.length !== 2 || algs[0] !== ENVELOPED || (algs[1] !== C14N_11 && algs[1] !== C14N_10))
+    return `unexpected transforms ${algs.join(', ')}`;
   const digest = one(ref, 'DigestMethod')?.getAttribute('Algorithm');
   if (digest !== SHA384) return `digest method ${digest}, expected sha384`;
   return undefined;

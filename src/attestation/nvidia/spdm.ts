@@ -5,7 +5,7 @@
  * Parsed by position (DMTF DSP0274 1.1 and nvtrust's spdm_msrt_req_msg.py / spdm_msrt_resp_msg.py).
  */
 import { ParseError } from '../verdict.ts';
-import { parseOpaqueData, type OpaqueData } from './opaque-data.ts';
+import { type OpaqueData, parseOpaqueData } from './opaque-data.ts';
 
 export const SPDM_VERSION_1_1 = 0x11;
 export const GET_MEASUREMENTS = 0xe0;
@@ -67,17 +67,25 @@ export function parseGpuReport(bytes: Uint8Array): GpuReport {
     nonce: r.bytes(NONCE_LENGTH, 'request Nonce'),
     slotId: r.u8('request SlotIDParam'),
   };
-  if (request.version !== SPDM_VERSION_1_1) throw new ParseError('gpu.report', `request: SPDM version 0x${hex8(request.version)}, expected 0x11`);
-  if (request.code !== GET_MEASUREMENTS) throw new ParseError('gpu.report', `request: code 0x${hex8(request.code)}, expected 0xE0 (GET_MEASUREMENTS)`);
+  if (request.version !== SPDM_VERSION_1_1)
+    throw new ParseError('gpu.report', `request: SPDM version 0x${hex8(request.version)}, expected 0x11`);
+  if (request.code !== GET_MEASUREMENTS)
+    throw new ParseError('gpu.report', `request: code 0x${hex8(request.code)}, expected 0xE0 (GET_MEASUREMENTS)`);
   // Without bit 0 the device does not sign, and an unsigned response proves nothing.
-  if ((request.param1 & 0x01) === 0) throw new ParseError('gpu.report', `request: Param1 0x${hex8(request.param1)} does not ask for a signature`);
+  if ((request.param1 & 0x01) === 0)
+    throw new ParseError('gpu.report', `request: Param1 0x${hex8(request.param1)} does not ask for a signature`);
 
   const version = r.u8('response SPDMVersion');
   const code = r.u8('response RequestResponseCode');
   const param1 = r.u8('response Param1');
   const param2 = r.u8('response Param2');
-  if (version !== request.version) throw new ParseError('gpu.report', `response: SPDM version 0x${hex8(version)} differs from the request's 0x${hex8(request.version)}`);
-  if (code !== MEASUREMENTS) throw new ParseError('gpu.report', `response: code 0x${hex8(code)}, expected 0x60 (MEASUREMENTS)`);
+  if (version !== request.version)
+    throw new ParseError(
+      'gpu.report',
+      `response: SPDM version 0x${hex8(version)} differs from the request's 0x${hex8(request.version)}`,
+    );
+  if (code !== MEASUREMENTS)
+    throw new ParseError('gpu.report', `response: code 0x${hex8(code)}, expected 0x60 (MEASUREMENTS)`);
   const numberOfBlocks = r.u8('response NumberOfBlocks');
   const recordLength = r.u24le('response MeasurementRecordLength');
   const record = new Reader(r.bytes(recordLength, 'measurement record'), REQUEST_LENGTH + 8);
@@ -87,16 +95,28 @@ export function parseGpuReport(bytes: Uint8Array): GpuReport {
     const index = record.u8('block Index');
     const specification = record.u8('block MeasurementSpecification');
     const size = record.u16le('block MeasurementSize');
-    if (specification !== DMTF_MEASUREMENT_SPEC) throw new ParseError('gpu.report', `measurement block ${index}: specification 0x${hex8(specification)}, expected 0x01 (DMTF)`);
+    if (specification !== DMTF_MEASUREMENT_SPEC)
+      throw new ParseError(
+        'gpu.report',
+        `measurement block ${index}: specification 0x${hex8(specification)}, expected 0x01 (DMTF)`,
+      );
     if (indices.has(index)) throw new ParseError('gpu.report', `measurement block index ${index} appears twice`);
     indices.add(index);
     const block = new Reader(record.bytes(size, `block ${index}`), 0);
     const valueType = block.u8('DMTFSpecMeasurementValueType');
     const valueSize = block.u16le('DMTFSpecMeasurementValueSize');
-    if (valueSize + 3 !== size) throw new ParseError('gpu.report', `measurement block ${index}: value size ${valueSize} does not fill the block of ${size} bytes`);
+    if (valueSize + 3 !== size)
+      throw new ParseError(
+        'gpu.report',
+        `measurement block ${index}: value size ${valueSize} does not fill the block of ${size} bytes`,
+      );
     blocks.push({ index, specification, valueType, value: block.bytes(valueSize, 'DMTFSpecMeasurementValue') });
   }
-  if (record.remaining !== 0) throw new ParseError('gpu.report', `measurement record: ${record.remaining} bytes left after ${numberOfBlocks} blocks`);
+  if (record.remaining !== 0)
+    throw new ParseError(
+      'gpu.report',
+      `measurement record: ${record.remaining} bytes left after ${numberOfBlocks} blocks`,
+    );
   const nonce = r.bytes(NONCE_LENGTH, 'response Nonce');
   const opaqueLength = r.u16le('response OpaqueLength');
   const opaqueData = parseOpaqueData(r.bytes(opaqueLength, 'response OpaqueData'));
@@ -127,7 +147,10 @@ class Reader {
   }
   bytes(n: number, what: string): Uint8Array {
     if (this.#offset + n > this.#bytes.length) {
-      throw new ParseError('gpu.report', `truncated: ${what} needs ${n} bytes at offset ${this.#base + this.#offset}, ${this.remaining} left`);
+      throw new ParseError(
+        'gpu.report',
+        `truncated: ${what} needs ${n} bytes at offset ${this.#base + this.#offset}, ${this.remaining} left`,
+      );
     }
     const out = this.#bytes.subarray(this.#offset, this.#offset + n);
     this.#offset += n;

@@ -9,12 +9,18 @@
 import { createHash, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import type { GpuArchitecture } from '../reference-values.ts';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM } from '../roots/nvidia.ts';
-import { ParseError, reason, type Reason } from '../verdict.ts';
+import { ParseError, type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
-import { architectureOf, parseCertificateChain, verifyChain, type ParsedCertificate } from './certificates.ts';
-import { checkRevocation, type CertificateRevocation, type OcspAnswer, type OcspResponder, type RevocationPolicy } from './ocsp.ts';
-import { gpuMode, type GpuMode } from './opaque-data.ts';
-import { parseGpuReport, type GpuReport } from './spdm.ts';
+import { architectureOf, type ParsedCertificate, parseCertificateChain, verifyChain } from './certificates.ts';
+import {
+  type CertificateRevocation,
+  checkRevocation,
+  type OcspAnswer,
+  type OcspResponder,
+  type RevocationPolicy,
+} from './ocsp.ts';
+import { type GpuMode, gpuMode } from './opaque-data.ts';
+import { type GpuReport, parseGpuReport } from './spdm.ts';
 
 /** One GPU's evidence: the report bytes and its certificate chain as NVML returns them. */
 export interface GpuEvidence {
@@ -91,7 +97,11 @@ export interface GpuReportVerification {
 }
 
 /** Verifies a report's authenticity and freshness; never throws for bad evidence. */
-export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectation, options: GpuVerifyOptions): GpuReportVerification {
+export function verifyGpuReport(
+  evidence: GpuEvidence,
+  expectation: GpuExpectation,
+  options: GpuVerifyOptions,
+): GpuReportVerification {
   const reasons: Reason[] = [];
   let report: GpuReport | undefined;
   try {
@@ -108,8 +118,16 @@ export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectati
 
   let nonceMatch = false;
   if (report) {
-    nonceMatch = expectation.nonce.length === report.request.nonce.length && timingSafeEqual(expectation.nonce, report.request.nonce);
-    if (!nonceMatch) reasons.push(reason('gpu.nonce', `the report's request nonce ${hex(report.request.nonce)} is not the expected ${hex(expectation.nonce)}`));
+    nonceMatch =
+      expectation.nonce.length === report.request.nonce.length &&
+      timingSafeEqual(expectation.nonce, report.request.nonce);
+    if (!nonceMatch)
+      reasons.push(
+        reason(
+          'gpu.nonce',
+          `the report's request nonce ${hex(report.request.nonce)} is not the expected ${hex(expectation.nonce)}`,
+        ),
+      );
   }
 
   let certChainVerified = false;
@@ -131,7 +149,8 @@ export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectati
   let signatureVerified = false;
   if (report && leaf) {
     signatureVerified = checkSignature(report, leaf);
-    if (!signatureVerified) reasons.push(reason('gpu.signature', `the report signature does not verify with the key of "${leaf.name}"`));
+    if (!signatureVerified)
+      reasons.push(reason('gpu.signature', `the report signature does not verify with the key of "${leaf.name}"`));
   }
 
   let fwidMatch: boolean | 'absent' = false;
@@ -139,19 +158,28 @@ export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectati
     const fwid = report.response.opaqueData.fwid;
     if (!fwid) {
       fwidMatch = 'absent';
-      if (options.policy?.requireFwid !== false) reasons.push(reason('gpu.fwid', 'the report carries no FWID (firmware before FWID reporting); the policy requires one'));
-    }
-    else if (!leaf.fwid) reasons.push(reason('gpu.fwid', `the report carries FWID ${hex(fwid)} but "${leaf.name}" has no FWID extension`));
-    else if (!Buffer.from(fwid).equals(leaf.fwid)) reasons.push(reason('gpu.fwid', `the report's FWID ${hex(fwid)} differs from the FWID ${hex(leaf.fwid)} in "${leaf.name}"`));
+      if (options.policy?.requireFwid !== false)
+        reasons.push(
+          reason('gpu.fwid', 'the report carries no FWID (firmware before FWID reporting); the policy requires one'),
+        );
+    } else if (!leaf.fwid)
+      reasons.push(reason('gpu.fwid', `the report carries FWID ${hex(fwid)} but "${leaf.name}" has no FWID extension`));
+    else if (!Buffer.from(fwid).equals(leaf.fwid))
+      reasons.push(
+        reason('gpu.fwid', `the report's FWID ${hex(fwid)} differs from the FWID ${hex(leaf.fwid)} in "${leaf.name}"`),
+      );
     else fwidMatch = true;
   }
 
   const architecture = architectureOf(chain);
   let archCheck = architecture !== undefined;
-  if (chain.length > 0 && !architecture) reasons.push(reason('gpu.arch', 'the certificate chain names no known GPU chip (GHxxx, GBxxx)'));
+  if (chain.length > 0 && !architecture)
+    reasons.push(reason('gpu.arch', 'the certificate chain names no known GPU chip (GHxxx, GBxxx)'));
   if (evidence.architecture && architecture && evidence.architecture !== architecture) {
     archCheck = false;
-    reasons.push(reason('gpu.arch', `the evidence says ${evidence.architecture}, the certificate chain is for ${architecture}`));
+    reasons.push(
+      reason('gpu.arch', `the evidence says ${evidence.architecture}, the certificate chain is for ${architecture}`),
+    );
   }
 
   let revocation: CertificateRevocation[] = [];
@@ -172,7 +200,10 @@ export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectati
   }
 
   const mode = report ? gpuMode(report.response.opaqueData) : undefined;
-  if (mode && typeof mode === 'object') reasons.push(reason('gpu.mode', `the report's FEATURE_FLAG ${mode.unknown} is not a known mode (0 SPT, 1 MPT, 2 PPCIE)`));
+  if (mode && typeof mode === 'object')
+    reasons.push(
+      reason('gpu.mode', `the report's FEATURE_FLAG ${mode.unknown} is not a known mode (0 SPT, 1 MPT, 2 PPCIE)`),
+    );
   const deviceId = chain.length > 1 ? chain[1]!.x509.serialNumber.toLowerCase() : undefined;
 
   const out: { -readonly [K in keyof GpuReportVerification]: GpuReportVerification[K] } = {
@@ -196,7 +227,12 @@ export function verifyGpuReport(evidence: GpuEvidence, expectation: GpuExpectati
 
 function checkSignature(report: GpuReport, leaf: ParsedCertificate): boolean {
   try {
-    return verifySignature('sha384', report.signedBytes, { key: leaf.x509.publicKey, dsaEncoding: 'ieee-p1363' }, report.response.signature);
+    return verifySignature(
+      'sha384',
+      report.signedBytes,
+      { key: leaf.x509.publicKey, dsaEncoding: 'ieee-p1363' },
+      report.response.signature,
+    );
   } catch {
     // A leaf key of another type or curve cannot have made a P-384 signature.
     return false;

@@ -7,7 +7,7 @@
  * DOM implementation (xml-core's node dependencies), given here from node:crypto and xmldom.
  */
 import { webcrypto } from 'node:crypto';
-import { DOMParser, XMLSerializer, type Document, type Element } from '@xmldom/xmldom';
+import { DOMParser, type Document, type Element, XMLSerializer } from '@xmldom/xmldom';
 import { setNodeDependencies } from 'xml-core';
 import * as xmldsig from 'xmldsigjs';
 
@@ -62,17 +62,28 @@ export function parseXml(text: string): Document {
  * `publicKey` only; the KeyInfo's keys are not used. Resolves false for a wrong digest or
  * signature; rejects for a signature xmldsigjs cannot process.
  */
-export async function verifyEnvelopedSignature(doc: Document, signatureElement: Element, publicKey: CryptoKey): Promise<boolean> {
+export async function verifyEnvelopedSignature(
+  doc: Document,
+  signatureElement: Element,
+  publicKey: CryptoKey,
+): Promise<boolean> {
   const x = xmlDsig();
   const signed = new x.SignedXml(doc as Loose);
   signed.LoadXml(signatureElement as Loose);
   // Verify re-imports the key with the SignatureMethod's algorithm, which lacks the curve.
-  signed.Algorithm = { ...(signed.Algorithm as object), namedCurve: (publicKey.algorithm as webcrypto.EcKeyAlgorithm).namedCurve } as Loose;
+  signed.Algorithm = {
+    ...(signed.Algorithm as object),
+    namedCurve: (publicKey.algorithm as webcrypto.EcKeyAlgorithm).namedCurve,
+  } as Loose;
   return signed.Verify(publicKey as Loose);
 }
 
 /** Signs `doc` in place with an enveloped ecdsa-sha384 signature under c14n 1.1, as NVIDIA's RIMs are; for the simulator. */
-export async function signEnveloped(doc: Document, privateKey: CryptoKey, certificatesDer: readonly Uint8Array[]): Promise<string> {
+export async function signEnveloped(
+  doc: Document,
+  privateKey: CryptoKey,
+  certificatesDer: readonly Uint8Array[],
+): Promise<string> {
   const x = xmlDsig();
   const signed = new x.SignedXml();
   // Set before signing: SignedInfo is canonicalised with, and carries, this algorithm.

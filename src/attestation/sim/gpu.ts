@@ -14,11 +14,11 @@ import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfi
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import type { GpuArchitecture } from '../reference-values.ts';
 import type { OcspAnswer, OcspResponder } from '../nvidia/ocsp.ts';
-import { encodeVbiosVersion, NVDEC0_DISABLED, NVDEC0_ENABLED, type GpuMode } from '../nvidia/opaque-data.ts';
-import { parseXml, signEnveloped } from '../nvidia/xmldsig.ts';
+import { encodeVbiosVersion, type GpuMode, NVDEC0_DISABLED, NVDEC0_ENABLED } from '../nvidia/opaque-data.ts';
 import { HASH_NS, SWID_NS, TCG_RIM_NS } from '../nvidia/rim.ts';
+import { parseXml, signEnveloped } from '../nvidia/xmldsig.ts';
+import type { GpuArchitecture } from '../reference-values.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -159,38 +159,77 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
   const notAfter = options.notAfter ?? new Date('2044-01-01T00:00:00Z');
   const validity = { notBefore, notAfter };
 
-  const keygen = (): Promise<CryptoKeyPair> => webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+  const keygen = (): Promise<CryptoKeyPair> =>
+    webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
   const caExtensions = (pathLength?: number): x509.Extension[] => [
     new x509.BasicConstraintsExtension(true, pathLength, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
   ];
   const root = async (subject: string): Promise<Ca> => {
     const keys = await keygen();
-    const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: serial(seed, subject), name: subject, keys, ...validity, signingAlgorithm: SIGNING, extensions: caExtensions() }, webcrypto as never);
+    const cert = await x509.X509CertificateGenerator.createSelfSigned(
+      {
+        serialNumber: serial(seed, subject),
+        name: subject,
+        keys,
+        ...validity,
+        signingAlgorithm: SIGNING,
+        extensions: caExtensions(),
+      },
+      webcrypto as never,
+    );
     return { keys, cert, subject, issued: [] };
   };
-  const issue = async (issuer: Ca, subject: string, extensions: x509.Extension[], keys?: CryptoKeyPair, v = validity): Promise<Ca> => {
+  const issue = async (
+    issuer: Ca,
+    subject: string,
+    extensions: x509.Extension[],
+    keys?: CryptoKeyPair,
+    v = validity,
+  ): Promise<Ca> => {
     const k = keys ?? (await keygen());
     const url = options.ocspUrl?.(issuer.subject);
     const aia = url ? [new x509.AuthorityInfoAccessExtension({ ocsp: [new x509.GeneralName('url', url)] })] : [];
     const serialNumber = serial(seed, subject);
     const cert = await x509.X509CertificateGenerator.create(
-      { serialNumber, subject, issuer: issuer.subject, publicKey: k.publicKey, signingKey: issuer.keys.privateKey, ...v, signingAlgorithm: SIGNING, extensions: [...extensions, ...aia] },
+      {
+        serialNumber,
+        subject,
+        issuer: issuer.subject,
+        publicKey: k.publicKey,
+        signingKey: issuer.keys.privateKey,
+        ...v,
+        signingAlgorithm: SIGNING,
+        extensions: [...extensions, ...aia],
+      },
       webcrypto as never,
     );
-    if (!issuer.issued.some((i) => i.serial === serialNumber.toUpperCase())) issuer.issued.push({ serial: serialNumber.toUpperCase(), subject, notAfter: v.notAfter });
+    if (!issuer.issued.some((i) => i.serial === serialNumber.toUpperCase()))
+      issuer.issued.push({ serial: serialNumber.toUpperCase(), subject, notAfter: v.notAfter });
     return { keys: k, cert, subject, issued: [] };
   };
 
   const deviceRoot = await root('CN=Simulated NVIDIA Device Identity CA, O=attestor simulation');
-  const identity = await issue(deviceRoot, `CN=Simulated NVIDIA ${chip} Identity, O=attestor simulation`, caExtensions());
-  const provisioner = await issue(identity, `CN=Simulated NVIDIA ${chip} Provisioner ICA 1, O=attestor simulation`, caExtensions());
+  const identity = await issue(
+    deviceRoot,
+    `CN=Simulated NVIDIA ${chip} Identity, O=attestor simulation`,
+    caExtensions(),
+  );
+  const provisioner = await issue(
+    identity,
+    `CN=Simulated NVIDIA ${chip} Provisioner ICA 1, O=attestor simulation`,
+    caExtensions(),
+  );
   // One GSP BROM certificate per device, as NVIDIA provisions each GPU: its serial identifies the device.
   const broms = new Map<string, Promise<Ca>>();
   const bromOf = (uuid: string): Promise<Ca> => {
     let brom = broms.get(uuid);
     if (!brom) {
-      brom = issue(provisioner, `CN=${chip} A01 GSP BROM, O=attestor simulation, 2.5.4.5=${createHash('sha256').update(`${seed}/brom/${uuid}`).digest('hex').slice(0, 18).toUpperCase()}`, caExtensions());
+      brom = issue(
+        provisioner,
+        `CN=${chip} A01 GSP BROM, O=attestor simulation, 2.5.4.5=${createHash('sha256').update(`${seed}/brom/${uuid}`).digest('hex').slice(0, 18).toUpperCase()}`,
+        caExtensions(),
+      );
       broms.set(uuid, brom);
     }
     return brom;
@@ -200,12 +239,29 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
   const leafSpki = new Uint8Array(await webcrypto.subtle.exportKey('spki', leafKeys.publicKey));
 
   const rimRoot = await root('CN=Simulated NVIDIA CoRIM signing Root CA, O=attestor simulation');
-  const rimCa = await issue(rimRoot, `CN=Simulated NVIDIA Reference Value ${chip} CA, O=attestor simulation`, caExtensions());
-  const rimSigner = await issue(rimCa, 'CN=Simulated HCC RIM Signer, O=attestor simulation', [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)], undefined, {
-    notBefore,
-    notAfter: options.rimSignerNotAfter ?? notAfter,
-  });
-  const allCas = async (): Promise<Ca[]> => [deviceRoot, identity, provisioner, ...(await Promise.all(broms.values())), rimRoot, rimCa];
+  const rimCa = await issue(
+    rimRoot,
+    `CN=Simulated NVIDIA Reference Value ${chip} CA, O=attestor simulation`,
+    caExtensions(),
+  );
+  const rimSigner = await issue(
+    rimCa,
+    'CN=Simulated HCC RIM Signer, O=attestor simulation',
+    [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
+    undefined,
+    {
+      notBefore,
+      notAfter: options.rimSignerNotAfter ?? notAfter,
+    },
+  );
+  const allCas = async (): Promise<Ca[]> => [
+    deviceRoot,
+    identity,
+    provisioner,
+    ...(await Promise.all(broms.values())),
+    rimRoot,
+    rimCa,
+  ];
   const keyOf = new Map<Ca, KeyObject>();
   const signingKey = (ca: Ca): KeyObject => {
     let k = keyOf.get(ca);
@@ -218,7 +274,8 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
   for (const ca of [deviceRoot, identity, provisioner, rimRoot, rimCa]) rememberCa(ca);
   const answered = new Map<string, { answer: OcspAnswer; renewAt: number }>();
 
-  const golden = (index: number): Uint8Array => new Uint8Array(createHash('sha384').update(`${seed}/measurement/${index}`).digest());
+  const golden = (index: number): Uint8Array =>
+    new Uint8Array(createHash('sha384').update(`${seed}/measurement/${index}`).digest());
 
   return {
     architecture,
@@ -230,12 +287,21 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
       const brom = await bromOf(uuid);
       rememberCa(brom);
       const cas = [brom, provisioner, identity, deviceRoot];
-      const fwid = fields.fwid === undefined ? new Uint8Array(createHash('sha384').update(`${seed}/fwid/${uuid}`).digest()) : fields.fwid;
-      const leafFwid = fields.leafFwid ?? fwid ?? new Uint8Array(createHash('sha384').update(`${seed}/leaf-fwid/${uuid}`).digest());
+      const fwid =
+        fields.fwid === undefined
+          ? new Uint8Array(createHash('sha384').update(`${seed}/fwid/${uuid}`).digest())
+          : fields.fwid;
+      const leafFwid =
+        fields.leafFwid ?? fwid ?? new Uint8Array(createHash('sha384').update(`${seed}/leaf-fwid/${uuid}`).digest());
       const leaf = await issue(
         brom,
         `CN=${chip} A01 GSP FMC LF, O=attestor simulation, 2.5.4.5=${createHash('sha1').update(uuid).digest('hex').toUpperCase()}`,
-        [new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true), architecture === 'HOPPER' ? new x509.Extension('2.23.133.5.4.1', false, fwidExtension(leafSpki, leafFwid)) : new x509.Extension('2.23.133.5.4.1.1', false, tcbInfoExtension(leafFwid))],
+        [
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+          architecture === 'HOPPER'
+            ? new x509.Extension('2.23.133.5.4.1', false, fwidExtension(leafSpki, leafFwid))
+            : new x509.Extension('2.23.133.5.4.1.1', false, tcbInfoExtension(leafFwid)),
+        ],
         leafKeys,
         { notBefore: fields.leafNotBefore ?? notBefore, notAfter: fields.leafNotAfter ?? notAfter },
       );
@@ -246,7 +312,9 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
       }
       const body = buildReport({
         nonce: fields.nonce,
-        responderNonce: new Uint8Array(createHash('sha256').update(`${seed}/responder/${uuid}`).update(fields.nonce).digest()),
+        responderNonce: new Uint8Array(
+          createHash('sha256').update(`${seed}/responder/${uuid}`).update(fields.nonce).digest(),
+        ),
         blocks,
         opaque: opaqueData({
           driverVersion: fields.driverVersion ?? SIM_DEFAULTS.driverVersion,
@@ -256,7 +324,12 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
           chipSku: fields.chipSku ?? SIM_DEFAULTS.chipSku,
           fwid,
           nvdec0: fields.nvdec0Disabled ? NVDEC0_DISABLED : NVDEC0_ENABLED,
-          featureFlag: fields.mode === undefined ? undefined : typeof fields.mode === 'number' ? fields.mode : { SPT: 0, MPT: 1, PPCIE: 2 }[fields.mode],
+          featureFlag:
+            fields.mode === undefined
+              ? undefined
+              : typeof fields.mode === 'number'
+                ? fields.mode
+                : { SPT: 0, MPT: 1, PPCIE: 2 }[fields.mode],
         }),
       });
       const signature = sign('sha384', body, { key: leafPrivate, dsaEncoding: 'ieee-p1363' });
@@ -276,10 +349,27 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
       const vbiosVersion = o.vbiosVersion ?? SIM_DEFAULTS.vbiosVersion;
       const values = (index: number): Uint8Array => o.measurements?.[index] ?? golden(index);
       const signerChain = [rimSigner, rimCa, rimRoot].map((c) => new Uint8Array(c.cert.rawData));
-      const driver = await signRim(rimXml(chip, driverVersion, DRIVER_INDICES, values, `${seed}/driver/${driverVersion}`), rimSigner.keys.privateKey, signerChain);
-      const vbios = await signRim(rimXml(chip, vbiosVersion, VBIOS_INDICES, values, `${seed}/vbios/${vbiosVersion}`), rimSigner.keys.privateKey, signerChain);
-      const p = [o.project ?? SIM_DEFAULTS.project, o.projectSku ?? SIM_DEFAULTS.projectSku, o.chipSku ?? SIM_DEFAULTS.chipSku];
-      return { driver, vbios, driverId: `NV_GPU_DRIVER_${chip}_${driverVersion}`, vbiosId: `NV_GPU_VBIOS_${p.join('_')}_${vbiosVersion.replace(/\./g, '')}` };
+      const driver = await signRim(
+        rimXml(chip, driverVersion, DRIVER_INDICES, values, `${seed}/driver/${driverVersion}`),
+        rimSigner.keys.privateKey,
+        signerChain,
+      );
+      const vbios = await signRim(
+        rimXml(chip, vbiosVersion, VBIOS_INDICES, values, `${seed}/vbios/${vbiosVersion}`),
+        rimSigner.keys.privateKey,
+        signerChain,
+      );
+      const p = [
+        o.project ?? SIM_DEFAULTS.project,
+        o.projectSku ?? SIM_DEFAULTS.projectSku,
+        o.chipSku ?? SIM_DEFAULTS.chipSku,
+      ];
+      return {
+        driver,
+        vbios,
+        driverId: `NV_GPU_DRIVER_${chip}_${driverVersion}`,
+        vbiosId: `NV_GPU_VBIOS_${p.join('_')}_${vbiosVersion.replace(/\./g, '')}`,
+      };
     },
 
     ocsp(gpu, index, status, times = {}) {
@@ -292,7 +382,8 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
 
     rimOcsp(index, status, times = {}) {
       const chain = [rimSigner, rimCa, rimRoot];
-      if (index < 0 || index > 1) throw new Error('the RIM signer chain has OCSP answers for its certificates 0 (signer) and 1 (CA)');
+      if (index < 0 || index > 1)
+        throw new Error('the RIM signer chain has OCSP answers for its certificates 0 (signer) and 1 (CA)');
       return answer(new Uint8Array(chain[index]!.cert.rawData), chain[index + 1]!, status, times);
     },
 
@@ -301,9 +392,15 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
       if (!ca) return undefined;
       const key = `${Buffer.from(issuer).toString('base64')}/${new X509Certificate(certificate).serialNumber}`;
       const cached = answered.get(key);
-      if (cached && at.getTime() < cached.renewAt && at.getTime() >= cached.renewAt - RESPONDER_VALIDITY_MS / 2) return cached.answer;
+      if (cached && at.getTime() < cached.renewAt && at.getTime() >= cached.renewAt - RESPONDER_VALIDITY_MS / 2)
+        return cached.answer;
       const thisUpdate = new Date(at.getTime() - MINUTE);
-      const fresh = { der: answer(certificate, ca, 'good', { thisUpdate, nextUpdate: new Date(thisUpdate.getTime() + RESPONDER_VALIDITY_MS) }) };
+      const fresh = {
+        der: answer(certificate, ca, 'good', {
+          thisUpdate,
+          nextUpdate: new Date(thisUpdate.getTime() + RESPONDER_VALIDITY_MS),
+        }),
+      };
       answered.set(key, { answer: fresh, renewAt: thisUpdate.getTime() + RESPONDER_VALIDITY_MS / 2 });
       return fresh;
     },
@@ -337,7 +434,12 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
 }
 
 /** The report bytes up to the signature: SPDM GET_MEASUREMENTS request + MEASUREMENTS response. */
-function buildReport(p: { nonce: Uint8Array; responderNonce: Uint8Array; blocks: readonly Uint8Array[]; opaque: Uint8Array }): Uint8Array {
+function buildReport(p: {
+  nonce: Uint8Array;
+  responderNonce: Uint8Array;
+  blocks: readonly Uint8Array[];
+  opaque: Uint8Array;
+}): Uint8Array {
   if (p.nonce.length !== 32) throw new Error('the nonce must be 32 bytes');
   const request = Buffer.concat([Buffer.from([0x11, 0xe0, 0x01, 0xff]), p.nonce, Buffer.from([0x00])]);
   const record = Buffer.concat(
@@ -362,14 +464,24 @@ function buildReport(p: { nonce: Uint8Array; responderNonce: Uint8Array; blocks:
 }
 
 /** Opaque data TLVs in the order real H100 firmware writes them. */
-function opaqueData(f: { driverVersion: string; vbiosVersion: string; project: string; projectSku: string; chipSku: string; fwid: Uint8Array | null; nvdec0: number; featureFlag: number | undefined }): Uint8Array {
+function opaqueData(f: {
+  driverVersion: string;
+  vbiosVersion: string;
+  project: string;
+  projectSku: string;
+  chipSku: string;
+  fwid: Uint8Array | null;
+  nvdec0: number;
+  featureFlag: number | undefined;
+}): Uint8Array {
   const tlv = (type: number, value: Uint8Array): Buffer => {
     const h = Buffer.alloc(4);
     h.writeUInt16LE(type, 0);
     h.writeUInt16LE(value.length, 2);
     return Buffer.concat([h, value]);
   };
-  const str = (s: string, pad = 1): Uint8Array => new Uint8Array(Buffer.concat([Buffer.from(s, 'latin1'), Buffer.alloc(pad)]));
+  const str = (s: string, pad = 1): Uint8Array =>
+    new Uint8Array(Buffer.concat([Buffer.from(s, 'latin1'), Buffer.alloc(pad)]));
   const msrs = Buffer.alloc(256);
   for (let i = 0; i < 64; i++) msrs.writeUInt32LE(i % 3, i * 4);
   const parts = [
@@ -399,14 +511,24 @@ function fwidExtension(spki: Uint8Array, fwid: Uint8Array): ArrayBuffer {
     value: [
       new asn1js.Integer({ value: 1 }),
       spkiAsn,
-      new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '2.16.840.1.101.3.4.2.2' }), new asn1js.OctetString({ valueHex: fwid })] }),
+      new asn1js.Sequence({
+        value: [
+          new asn1js.ObjectIdentifier({ value: '2.16.840.1.101.3.4.2.2' }),
+          new asn1js.OctetString({ valueHex: fwid }),
+        ],
+      }),
     ],
   }).toBER();
 }
 
 /** DiceTcbInfo as Blackwell leaves carry it: SEQUENCE { vendor [0], model [1], fwids [6] { FWID } }. */
 function tcbInfoExtension(fwid: Uint8Array): ArrayBuffer {
-  const fwidAsn = new asn1js.Sequence({ value: [new asn1js.ObjectIdentifier({ value: '2.16.840.1.101.3.4.2.2' }), new asn1js.OctetString({ valueHex: fwid })] });
+  const fwidAsn = new asn1js.Sequence({
+    value: [
+      new asn1js.ObjectIdentifier({ value: '2.16.840.1.101.3.4.2.2' }),
+      new asn1js.OctetString({ valueHex: fwid }),
+    ],
+  });
   return new asn1js.Sequence({
     value: [
       new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: Buffer.from('NVIDIA') }),
@@ -417,15 +539,26 @@ function tcbInfoExtension(fwid: Uint8Array): ArrayBuffer {
 }
 
 /** A RIM shaped like NVIDIA's: SWID SoftwareIdentity, TCG Meta, 64 Resources with Hash0..N. */
-function rimXml(chip: string, version: string, activeIndices: readonly number[], values: (index: number) => Uint8Array, tag: string): string {
+function rimXml(
+  chip: string,
+  version: string,
+  activeIndices: readonly number[],
+  values: (index: number) => Uint8Array,
+  tag: string,
+): string {
   const resources: string[] = [];
   for (let i = 0; i < SIM_MEASUREMENT_BLOCKS; i++) {
     const active = activeIndices.includes(i);
     const value = active ? values(i) : new Uint8Array(48);
     // One entry with two alternatives, as real RIMs have for components with several builds.
-    const alternatives = active && i === activeIndices[1] ? [value, new Uint8Array(createHash('sha384').update(`${tag}/alt/${i}`).digest())] : [value];
+    const alternatives =
+      active && i === activeIndices[1]
+        ? [value, new Uint8Array(createHash('sha384').update(`${tag}/alt/${i}`).digest())]
+        : [value];
     const hashes = alternatives.map((a, n) => `ns2:Hash${n}="${Buffer.from(a).toString('hex')}"`).join(' ');
-    resources.push(`        <ns0:Resource type="Measurement" index="${i}" active="${active ? 'True' : 'False'}" alternatives="${alternatives.length}" ${hashes} name="Measurement_${i}" size="48"/>`);
+    resources.push(
+      `        <ns0:Resource type="Measurement" index="${i}" active="${active ? 'True' : 'False'}" alternatives="${alternatives.length}" ${hashes} name="Measurement_${i}" size="48"/>`,
+    );
   }
   const tagId = createHash('sha384').update(tag).digest('hex');
   return [
@@ -443,26 +576,48 @@ async function signRim(xml: string, key: CryptoKey, chainDer: readonly Uint8Arra
   return signEnveloped(parseXml(xml), key, chainDer);
 }
 
-function ocspResponse(cert: pkijs.Certificate, issuer: pkijs.Certificate, issuerKey: KeyObject, status: OcspStatusChoice, thisUpdate: Date, nextUpdate: Date, revokedAt: Date, nonce: Uint8Array | undefined): Uint8Array {
-  const sha384 = (b: Uint8Array | ArrayBuffer): Uint8Array => new Uint8Array(createHash('sha384').update(new Uint8Array(b)).digest());
+function ocspResponse(
+  cert: pkijs.Certificate,
+  issuer: pkijs.Certificate,
+  issuerKey: KeyObject,
+  status: OcspStatusChoice,
+  thisUpdate: Date,
+  nextUpdate: Date,
+  revokedAt: Date,
+  nonce: Uint8Array | undefined,
+): Uint8Array {
+  const sha384 = (b: Uint8Array | ArrayBuffer): Uint8Array =>
+    new Uint8Array(createHash('sha384').update(new Uint8Array(b)).digest());
   const certID = new pkijs.CertID({
     hashAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: '2.16.840.1.101.3.4.2.2' }),
     issuerNameHash: new asn1js.OctetString({ valueHex: sha384(issuer.subject.toSchema().toBER()) }),
-    issuerKeyHash: new asn1js.OctetString({ valueHex: sha384(issuer.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView) }),
+    issuerKeyHash: new asn1js.OctetString({
+      valueHex: sha384(issuer.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView),
+    }),
     serialNumber: new asn1js.Integer({ valueHex: cert.serialNumber.valueBlock.valueHexView }),
   });
   const certStatus =
     status === 'good'
       ? new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 } })
       : status === 'revoked'
-        ? new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 1 }, value: [new asn1js.GeneralizedTime({ valueDate: revokedAt })] })
+        ? new asn1js.Constructed({
+            idBlock: { tagClass: 3, tagNumber: 1 },
+            value: [new asn1js.GeneralizedTime({ valueDate: revokedAt })],
+          })
         : new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 2 } });
   const responseData = new pkijs.ResponseData({
     responderID: issuer.subject,
     producedAt: thisUpdate,
     responses: [new pkijs.SingleResponse({ certID, certStatus, thisUpdate, nextUpdate })],
     ...(nonce
-      ? { responseExtensions: [new pkijs.Extension({ extnID: '1.3.6.1.5.5.7.48.1.2', extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER() })] }
+      ? {
+          responseExtensions: [
+            new pkijs.Extension({
+              extnID: '1.3.6.1.5.5.7.48.1.2',
+              extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER(),
+            }),
+          ],
+        }
       : {}),
   });
   const tbs = new Uint8Array(responseData.toSchema(true).toBER());
@@ -476,7 +631,10 @@ function ocspResponse(cert: pkijs.Certificate, issuer: pkijs.Certificate, issuer
   });
   const response = new pkijs.OCSPResponse({
     responseStatus: new asn1js.Enumerated({ value: 0 }),
-    responseBytes: new pkijs.ResponseBytes({ responseType: '1.3.6.1.5.5.7.48.1.1', response: new asn1js.OctetString({ valueHex: basic.toSchema().toBER() }) }),
+    responseBytes: new pkijs.ResponseBytes({
+      responseType: '1.3.6.1.5.5.7.48.1.1',
+      response: new asn1js.OctetString({ valueHex: basic.toSchema().toBER() }),
+    }),
   });
   return new Uint8Array(response.toSchema().toBER());
 }

@@ -5,19 +5,24 @@
  * the real verifier with `roots` configured; nothing here is trusted by default.
  */
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfill before it loads.
+import { createHash, KeyObject, sign, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
-import { createHash, KeyObject, sign, webcrypto } from 'node:crypto';
 import type { SnpProduct, SnpTcb } from '../reference-values.ts';
 import { AMD_OID } from '../snp/certificates.ts';
 import { encodeKeyInfo, type SnpSigningKey } from '../snp/key-info.ts';
 import { encodePlatformInfo, type SnpPlatformInfo } from '../snp/platform-info.ts';
 import { encodeGuestPolicy, type SnpGuestPolicy } from '../snp/policy.ts';
 import {
-  SNP_REPORT_SIZE, SNP_SIGNATURE_R_OFFSET, SNP_SIGNATURE_S_OFFSET, SNP_SIGNED_LENGTH, SNP_SIG_ALGO_ECDSA_P384_SHA384,
-  type SnpCpuid, type SnpFirmwareVersion,
+  SNP_REPORT_SIZE,
+  SNP_SIG_ALGO_ECDSA_P384_SHA384,
+  SNP_SIGNATURE_R_OFFSET,
+  SNP_SIGNATURE_S_OFFSET,
+  SNP_SIGNED_LENGTH,
+  type SnpCpuid,
+  type SnpFirmwareVersion,
 } from '../snp/report.ts';
-import { SnpRoots, type SnpRootSet } from '../snp/roots.ts';
+import { type SnpRootSet, SnpRoots } from '../snp/roots.ts';
 import { encodeTcb } from '../snp/tcb.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
@@ -138,7 +143,12 @@ const DEFAULT_TCB: Record<SnpProduct, SnpTcb> = {
 };
 
 const NAME = (cn: string): string => `CN=${cn}, OU=Engineering, O=attestor simulated AMD, L=Santa Clara, ST=CA, C=US`;
-const RSA_PSS: webcrypto.RsaHashedKeyGenParams = { name: 'RSA-PSS', hash: 'SHA-384', modulusLength: 4096, publicExponent: new Uint8Array([1, 0, 1]) };
+const RSA_PSS: webcrypto.RsaHashedKeyGenParams = {
+  name: 'RSA-PSS',
+  hash: 'SHA-384',
+  modulusLength: 4096,
+  publicExponent: new Uint8Array([1, 0, 1]),
+};
 const PSS_SIGN: webcrypto.RsaPssParams = { name: 'RSA-PSS', saltLength: 48 };
 const ROOT_FROM = new Date('2020-01-01T00:00:00Z');
 const ROOT_TO = new Date('2045-01-01T00:00:00Z');
@@ -155,7 +165,13 @@ const seeded = (label: string, n: number): Uint8Array => {
   return out;
 };
 
-async function caCert(cn: string, keys: CryptoKeyPair, issuer: { cert: x509.X509Certificate; key: CryptoKey } | null, serial: string, crl: string): Promise<x509.X509Certificate> {
+async function caCert(
+  cn: string,
+  keys: CryptoKeyPair,
+  issuer: { cert: x509.X509Certificate; key: CryptoKey } | null,
+  serial: string,
+  crl: string,
+): Promise<x509.X509Certificate> {
   const extensions: x509.Extension[] = [
     new x509.BasicConstraintsExtension(true, issuer ? 0 : 1, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -164,8 +180,15 @@ async function caCert(cn: string, keys: CryptoKeyPair, issuer: { cert: x509.X509
   ];
   if (issuer) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey));
   return x509.X509CertificateGenerator.create({
-    serialNumber: serial, subject: NAME(cn), issuer: issuer ? issuer.cert.subject : NAME(cn), notBefore: ROOT_FROM, notAfter: ROOT_TO,
-    publicKey: keys.publicKey, signingKey: issuer ? issuer.key : keys.privateKey, signingAlgorithm: PSS_SIGN, extensions,
+    serialNumber: serial,
+    subject: NAME(cn),
+    issuer: issuer ? issuer.cert.subject : NAME(cn),
+    notBefore: ROOT_FROM,
+    notAfter: ROOT_TO,
+    publicKey: keys.publicKey,
+    signingKey: issuer ? issuer.key : keys.privateKey,
+    signingAlgorithm: PSS_SIGN,
+    extensions,
   });
 }
 
@@ -186,30 +209,49 @@ export async function createSnpSimulator(options: SnpSimulatorOptions = {}): Pro
 
   const arkKeys = (await subtle.generateKey(rsa, true, ['sign', 'verify'])) as CryptoKeyPair;
   const askKeys = (await subtle.generateKey(rsa, true, ['sign', 'verify'])) as CryptoKeyPair;
-  const asvkKeys = kind === 'vlek' ? ((await subtle.generateKey(rsa, true, ['sign', 'verify'])) as CryptoKeyPair) : null;
-  const leafKeys = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, ['sign', 'verify'])) as CryptoKeyPair;
+  const asvkKeys =
+    kind === 'vlek' ? ((await subtle.generateKey(rsa, true, ['sign', 'verify'])) as CryptoKeyPair) : null;
+  const leafKeys = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, [
+    'sign',
+    'verify',
+  ])) as CryptoKeyPair;
   const leafPrivate = KeyObject.from(leafKeys.privateKey);
 
   const ark = await caCert(`ARK-${product}`, arkKeys, null, '010000', crlUrl);
   const askSerial = '010001';
   const ask = await caCert(`SEV-${product}`, askKeys, { cert: ark, key: arkKeys.privateKey }, askSerial, crlUrl);
   const asvkSerial = asvkKeys ? '010101' : null;
-  const asvk = asvkKeys ? await caCert(`SEV-VLEK-${product}`, asvkKeys, { cert: ark, key: arkKeys.privateKey }, asvkSerial!, crlUrl) : null;
+  const asvk = asvkKeys
+    ? await caCert(`SEV-VLEK-${product}`, asvkKeys, { cert: ark, key: arkKeys.privateKey }, asvkSerial!, crlUrl)
+    : null;
 
   const issueEndorsement = async (o: EndorsementOptions = {}): Promise<string> => {
     const k = o.kind ?? kind;
     const issuerName = o.issuer ?? (k === 'vlek' ? 'asvk' : 'ask');
-    const issuer = issuerName === 'asvk' ? (asvk && asvkKeys ? { cert: asvk, key: asvkKeys.privateKey } : null) : { cert: ask, key: askKeys.privateKey };
+    const issuer =
+      issuerName === 'asvk'
+        ? asvk && asvkKeys
+          ? { cert: asvk, key: asvkKeys.privateKey }
+          : null
+        : { cert: ask, key: askKeys.privateKey };
     if (issuer === null) throw new Error('this simulator has no ASVK: create it with signingKey "vlek"');
     const t = o.tcb ?? tcb;
-    const int = (oid: string, n: number): x509.Extension => new x509.Extension(oid, false, der(new asn1js.Integer({ value: n })));
+    const int = (oid: string, n: number): x509.Extension =>
+      new x509.Extension(oid, false, der(new asn1js.Integer({ value: n })));
     const extensions: x509.Extension[] = [
       int(AMD_OID.structVersion, 0),
-      new x509.Extension(AMD_OID.productName, false, der(new asn1js.IA5String({ value: o.productName ?? `${product}-B0` }))),
+      new x509.Extension(
+        AMD_OID.productName,
+        false,
+        der(new asn1js.IA5String({ value: o.productName ?? `${product}-B0` })),
+      ),
       int(AMD_OID.blSpl, t.bootloader),
       int(AMD_OID.teeSpl, t.tee),
       int(AMD_OID.snpSpl, t.snp),
-      int(AMD_OID.spl4, 0), int(AMD_OID.spl5, 0), int(AMD_OID.spl6, 0), int(AMD_OID.spl7, 0),
+      int(AMD_OID.spl4, 0),
+      int(AMD_OID.spl5, 0),
+      int(AMD_OID.spl6, 0),
+      int(AMD_OID.spl7, 0),
       int(AMD_OID.ucodeSpl, t.microcode),
     ];
     if (product === 'Turin') extensions.push(int(AMD_OID.fmcSpl, t.fmc ?? 0));
@@ -218,20 +260,32 @@ export async function createSnpSimulator(options: SnpSimulatorOptions = {}): Pro
       const hwId = o.hwId ?? chipId.subarray(0, product === 'Turin' ? 8 : 64);
       extensions.push(new x509.Extension(AMD_OID.hwId, false, hwId.slice()));
     } else {
-      extensions.push(new x509.Extension(AMD_OID.cspId, false, der(new asn1js.IA5String({ value: 'attestor-simulated-csp' }))));
+      extensions.push(
+        new x509.Extension(AMD_OID.cspId, false, der(new asn1js.IA5String({ value: 'attestor-simulated-csp' }))),
+      );
     }
     const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: '00', subject: NAME(k === 'vcek' ? 'SEV-VCEK' : 'SEV-VLEK'), issuer: issuer.cert.subject,
+      serialNumber: '00',
+      subject: NAME(k === 'vcek' ? 'SEV-VCEK' : 'SEV-VLEK'),
+      issuer: issuer.cert.subject,
       notBefore: o.notBefore ?? options.notBefore ?? new Date('2024-01-01T00:00:00Z'),
       notAfter: o.notAfter ?? options.notAfter ?? new Date('2031-01-01T00:00:00Z'),
-      publicKey: leafKeys.publicKey, signingKey: issuer.key, signingAlgorithm: PSS_SIGN, extensions,
+      publicKey: leafKeys.publicKey,
+      signingKey: issuer.key,
+      signingAlgorithm: PSS_SIGN,
+      extensions,
     });
     return pemOf(cert);
   };
 
   const endorsementPem = await issueEndorsement();
   const endorsementDer = new Uint8Array(new x509.X509Certificate(endorsementPem).rawData);
-  const rootSet: SnpRootSet = { product, arkPem: pemOf(ark), askPem: pemOf(ask), ...(asvk ? { asvkPem: pemOf(asvk) } : {}) };
+  const rootSet: SnpRootSet = {
+    product,
+    arkPem: pemOf(ark),
+    askPem: pemOf(ask),
+    ...(asvk ? { asvkPem: pemOf(asvk) } : {}),
+  };
   const defaultMeasurement = seeded(`measurement/${product}`, 48);
 
   const unsignedReport = (f: SnpReportFields = {}): Uint8Array =>
@@ -269,7 +323,11 @@ export async function createSnpSimulator(options: SnpSimulatorOptions = {}): Pro
         nextUpdate: o.nextUpdate ?? new Date('2040-01-01T00:00:00Z'),
         // A reason code keeps each entry's extensions non-empty: an empty SEQUENCE is not valid DER
         // for RFC 5280 Extensions, and pkijs refuses it.
-        entries: (o.revoked ?? []).map((serialNumber) => ({ serialNumber, revocationDate: new Date('2024-01-01T00:00:00Z'), reason: x509.X509CrlReason.keyCompromise })),
+        entries: (o.revoked ?? []).map((serialNumber) => ({
+          serialNumber,
+          revocationDate: new Date('2024-01-01T00:00:00Z'),
+          reason: x509.X509CrlReason.keyCompromise,
+        })),
         signingKey: arkKeys.privateKey,
         signingAlgorithm: PSS_SIGN,
       });
@@ -299,14 +357,30 @@ export function encodeSnpReport(f: SnpReportFields, d: ReportDefaults): Uint8Arr
   const tcb = (t: SnpTcb | undefined): bigint => encodeTcb(t ?? d.tcb, d.product);
   v.setUint32(0x00, version, true);
   v.setUint32(0x04, f.guestSvn ?? 0, true);
-  v.setBigUint64(0x08, typeof f.policy === 'bigint' ? f.policy : encodeGuestPolicy(f.policy ?? { abiMajor: 1, abiMinor: 51, smt: true }), true);
+  v.setBigUint64(
+    0x08,
+    typeof f.policy === 'bigint' ? f.policy : encodeGuestPolicy(f.policy ?? { abiMajor: 1, abiMinor: 51, smt: true }),
+    true,
+  );
   put(0x10, 16, f.familyId);
   put(0x20, 16, f.imageId);
   v.setUint32(0x30, f.vmpl ?? 0, true);
   v.setUint32(0x34, f.signatureAlgorithm ?? SNP_SIG_ALGO_ECDSA_P384_SHA384, true);
   v.setBigUint64(0x38, tcb(f.currentTcb), true);
-  v.setBigUint64(0x40, typeof f.platformInfo === 'bigint' ? f.platformInfo : encodePlatformInfo(f.platformInfo ?? { smtEnabled: true }), true);
-  v.setUint32(0x48, encodeKeyInfo({ signingKey: f.signingKey ?? d.kind, maskChipId: f.maskChipId ?? false, authorKeyEnabled: f.authorKeyEnabled ?? false }), true);
+  v.setBigUint64(
+    0x40,
+    typeof f.platformInfo === 'bigint' ? f.platformInfo : encodePlatformInfo(f.platformInfo ?? { smtEnabled: true }),
+    true,
+  );
+  v.setUint32(
+    0x48,
+    encodeKeyInfo({
+      signingKey: f.signingKey ?? d.kind,
+      maskChipId: f.maskChipId ?? false,
+      authorKeyEnabled: f.authorKeyEnabled ?? false,
+    }),
+    true,
+  );
   put(0x50, 64, f.reportData);
   put(0x90, 48, f.measurement ?? d.measurement);
   put(0xc0, 32, f.hostData);

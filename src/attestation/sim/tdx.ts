@@ -11,8 +11,8 @@ import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfi
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import type { TdxCollateral } from '../tdx/collateral.ts';
-import { BODY_TYPE_TDX10, BODY_TYPE_TDX15, INTEL_QE_VENDOR_ID } from '../tdx/quote.ts';
 import { SGX_EXTENSION_OID } from '../tdx/pck.ts';
+import { BODY_TYPE_TDX10, BODY_TYPE_TDX15, INTEL_QE_VENDOR_ID } from '../tdx/quote.ts';
 import type { TcbStatus } from '../tdx/tcb-info.ts';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
@@ -124,10 +124,16 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
   const pckTcb = options.pckTcbComponents ?? [3, 3, 2, 2, 2, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0];
   const pceSvn = options.pceSvn ?? 11;
   const qeIsvSvn = options.qeIsvSvn ?? 4;
-  const keygen = (): Promise<CryptoKeyPair> => webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+  const keygen = (): Promise<CryptoKeyPair> =>
+    webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
   const crypto = webcrypto as never;
   let serialCounter = 0;
-  const serial = (): string => createHash('sha256').update(`tdx-sim/${++serialCounter}/${Math.random()}`).digest('hex').slice(0, 32).replace(/^[89a-f]/, '1');
+  const serial = (): string =>
+    createHash('sha256')
+      .update(`tdx-sim/${++serialCounter}/${Math.random()}`)
+      .digest('hex')
+      .slice(0, 32)
+      .replace(/^[89a-f]/, '1');
   const caExtensions = async (keys: CryptoKeyPair, pathLength: number | undefined): Promise<x509.Extension[]> => [
     new x509.BasicConstraintsExtension(true, pathLength, true),
     new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
@@ -136,10 +142,25 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
 
   const rootKeys = await keygen();
   const root = await x509.X509CertificateGenerator.createSelfSigned(
-    { serialNumber: serial(), name: ROOT_NAME, keys: rootKeys, notBefore, notAfter, signingAlgorithm: SIGNING, extensions: await caExtensions(rootKeys, 1) },
+    {
+      serialNumber: serial(),
+      name: ROOT_NAME,
+      keys: rootKeys,
+      notBefore,
+      notAfter,
+      signingAlgorithm: SIGNING,
+      extensions: await caExtensions(rootKeys, 1),
+    },
     crypto,
   );
-  const issue = async (subject: string, keys: CryptoKeyPair, issuerName: string, issuerKeys: CryptoKeyPair, extensions: x509.Extension[], until = notAfter): Promise<x509.X509Certificate> =>
+  const issue = async (
+    subject: string,
+    keys: CryptoKeyPair,
+    issuerName: string,
+    issuerKeys: CryptoKeyPair,
+    extensions: x509.Extension[],
+    until = notAfter,
+  ): Promise<x509.X509Certificate> =>
     x509.X509CertificateGenerator.create(
       {
         serialNumber: serial(),
@@ -150,7 +171,10 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
         notBefore,
         notAfter: until,
         signingAlgorithm: SIGNING,
-        extensions: [...extensions, await x509.AuthorityKeyIdentifierExtension.create(issuerKeys.publicKey, false, crypto)],
+        extensions: [
+          ...extensions,
+          await x509.AuthorityKeyIdentifierExtension.create(issuerKeys.publicKey, false, crypto),
+        ],
       },
       crypto,
     );
@@ -186,7 +210,10 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
   const attestationKeys = await keygen();
   const attestationPrivate = KeyObject.from(attestationKeys.privateKey);
   const attestationJwk = await webcrypto.subtle.exportKey('jwk', attestationKeys.publicKey);
-  const attestationKey = Buffer.concat([Buffer.from(attestationJwk.x as string, 'base64url'), Buffer.from(attestationJwk.y as string, 'base64url')]);
+  const attestationKey = Buffer.concat([
+    Buffer.from(attestationJwk.x as string, 'base64url'),
+    Buffer.from(attestationJwk.y as string, 'base64url'),
+  ]);
   const pem = (c: x509.X509Certificate): string => c.toString('pem').replace(/\r\n/g, '\n') + '\n';
   const pckChainPem = pem(pck) + pem(ca) + pem(root);
   const cpuSvn = Buffer.from(pckTcb);
@@ -215,7 +242,11 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
       ...[0, 1, 2, 3].map((i) => field(rtmrs[i] ?? new Uint8Array(48), 48, `rtmrs[${i}]`)),
       field(f.reportData ?? new Uint8Array(64), 64, 'reportData'),
     ];
-    if (bodyType === BODY_TYPE_TDX15) parts.push(field(f.teeTcbSvn2 ?? new Uint8Array(16), 16, 'teeTcbSvn2'), field(f.mrServiceTd ?? new Uint8Array(48), 48, 'mrServiceTd'));
+    if (bodyType === BODY_TYPE_TDX15)
+      parts.push(
+        field(f.teeTcbSvn2 ?? new Uint8Array(16), 16, 'teeTcbSvn2'),
+        field(f.mrServiceTd ?? new Uint8Array(48), 48, 'mrServiceTd'),
+      );
     const body = Buffer.concat(parts);
     const descriptor = Buffer.alloc(version === 5 ? 6 : 0);
     if (version === 5) {
@@ -248,8 +279,18 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
     const issueDate = c.issueDate ?? new Date('2024-06-01T00:00:00Z');
     const nextUpdate = c.nextUpdate ?? new Date(issueDate.getTime() + 30 * 86_400_000);
     const dates = { issueDate: iso(issueDate), nextUpdate: iso(nextUpdate) };
-    const level = (sgx: readonly number[], pce: number, tdx: readonly number[], status: TcbStatus, date: string): unknown => ({
-      tcb: { sgxtcbcomponents: sgx.map((svn) => ({ svn })), pcesvn: pce, tdxtcbcomponents: tdx.map((svn) => ({ svn })) },
+    const level = (
+      sgx: readonly number[],
+      pce: number,
+      tdx: readonly number[],
+      status: TcbStatus,
+      date: string,
+    ): unknown => ({
+      tcb: {
+        sgxtcbcomponents: sgx.map((svn) => ({ svn })),
+        pcesvn: pce,
+        tdxtcbcomponents: tdx.map((svn) => ({ svn })),
+      },
       tcbDate: date,
       tcbStatus: status,
       ...(status === 'UpToDate' ? {} : { advisoryIDs: ['INTEL-SA-00000'] }),
@@ -267,9 +308,20 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
       tcbEvaluationDataNumber: 17,
       tdxModule: module,
       ...(c.moduleIdentityStatus !== undefined
-        ? { tdxModuleIdentities: [{ id: 'TDX_03', ...module, tcbLevels: [{ tcb: { isvsvn: 3 }, tcbDate: '2024-03-13T00:00:00Z', tcbStatus: c.moduleIdentityStatus }] }] }
+        ? {
+            tdxModuleIdentities: [
+              {
+                id: 'TDX_03',
+                ...module,
+                tcbLevels: [{ tcb: { isvsvn: 3 }, tcbDate: '2024-03-13T00:00:00Z', tcbStatus: c.moduleIdentityStatus }],
+              },
+            ],
+          }
         : {}),
-      tcbLevels: [level(pckTcb, pceSvn, tdxTcb, c.tcbStatus ?? 'UpToDate', '2024-03-13T00:00:00Z'), level(zeros, 0, zeros, 'OutOfDate', '2018-01-04T00:00:00Z')],
+      tcbLevels: [
+        level(pckTcb, pceSvn, tdxTcb, c.tcbStatus ?? 'UpToDate', '2024-03-13T00:00:00Z'),
+        level(zeros, 0, zeros, 'OutOfDate', '2018-01-04T00:00:00Z'),
+      ],
     };
     const qeIdentity = {
       id: 'TD_QE',
@@ -282,7 +334,9 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
       attributesMask: 'FBFFFFFFFFFFFFFF0000000000000000',
       mrsigner: TD_QE_MRSIGNER.toUpperCase(),
       isvprodid: 2,
-      tcbLevels: [{ tcb: { isvsvn: qeIsvSvn }, tcbDate: '2024-03-13T00:00:00Z', tcbStatus: c.qeTcbStatus ?? 'UpToDate' }],
+      tcbLevels: [
+        { tcb: { isvsvn: qeIsvSvn }, tcbDate: '2024-03-13T00:00:00Z', tcbStatus: c.qeTcbStatus ?? 'UpToDate' },
+      ],
     };
     const signedJson = (key: string, value: unknown): string => {
       const body = JSON.stringify(value);
@@ -292,14 +346,30 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
     // Entries carry a reason code, as Intel's do.
     const crl = async (issuerName: string, keys: CryptoKeyPair, revoked: string[]): Promise<Uint8Array> => {
       const list = await x509.X509CrlGenerator.create(
-        { issuer: issuerName, thisUpdate: issueDate, nextUpdate, signingAlgorithm: SIGNING, signingKey: keys.privateKey, entries: revoked.map((serialNumber) => ({ serialNumber, revocationDate: issueDate, reason: x509.X509CrlReason.keyCompromise })) },
+        {
+          issuer: issuerName,
+          thisUpdate: issueDate,
+          nextUpdate,
+          signingAlgorithm: SIGNING,
+          signingKey: keys.privateKey,
+          entries: revoked.map((serialNumber) => ({
+            serialNumber,
+            revocationDate: issueDate,
+            reason: x509.X509CrlReason.keyCompromise,
+          })),
+        },
         crypto,
       );
       return new Uint8Array(list.rawData);
     };
     const tcbChain = pem(tcbSigner) + pem(root);
-    const [crlCa, crlCaName, crlCaKeys] = c.pckCrlFromOtherCa ? [otherCa, otherCaName, otherCaKeys] : [ca, caName, caKeys];
-    const revokedByRoot = [...(c.revokeIntermediate ? [ca.serialNumber] : []), ...(c.revokeTcbSigner ? [tcbSigner.serialNumber] : [])];
+    const [crlCa, crlCaName, crlCaKeys] = c.pckCrlFromOtherCa
+      ? [otherCa, otherCaName, otherCaKeys]
+      : [ca, caName, caKeys];
+    const revokedByRoot = [
+      ...(c.revokeIntermediate ? [ca.serialNumber] : []),
+      ...(c.revokeTcbSigner ? [tcbSigner.serialNumber] : []),
+    ];
     return {
       tcbInfo: signedJson('tcbInfo', tcbInfo),
       tcbInfoIssuerChain: encodeURIComponent(tcbChain),
@@ -316,8 +386,10 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
 
 /** DER of the SGX extension (SEQUENCE OF SEQUENCE { OID, value }) as Intel's PCK profile has it. */
 function sgxExtension(fmspc: string, pceId: string, components: readonly number[], pceSvn: number): ArrayBuffer {
-  const oid = (suffix: string): asn1js.ObjectIdentifier => new asn1js.ObjectIdentifier({ value: `${SGX_EXTENSION_OID}.${suffix}` });
-  const entry = (suffix: string, value: asn1js.AsnType): asn1js.Sequence => new asn1js.Sequence({ value: [oid(suffix), value] });
+  const oid = (suffix: string): asn1js.ObjectIdentifier =>
+    new asn1js.ObjectIdentifier({ value: `${SGX_EXTENSION_OID}.${suffix}` });
+  const entry = (suffix: string, value: asn1js.AsnType): asn1js.Sequence =>
+    new asn1js.Sequence({ value: [oid(suffix), value] });
   const octets = (hex: string): asn1js.OctetString => new asn1js.OctetString({ valueHex: Buffer.from(hex, 'hex') });
   const tcb = new asn1js.Sequence({
     value: [

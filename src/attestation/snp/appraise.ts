@@ -4,7 +4,7 @@
  * reference-value entry may match; when none does, the reasons of every entry are reported.
  */
 import type { SnpReferenceValues } from '../reference-values.ts';
-import { reason, verdict, type Reason } from '../verdict.ts';
+import { type Reason, reason, verdict } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 import type { SnpClaims } from './claims.ts';
 import { snpRuleReasons } from './rules.ts';
@@ -42,13 +42,16 @@ export function referenceValueReasons(claims: SnpClaims, rv: SnpReferenceValues)
   const out: Reason[] = [];
   const allowed = rv.measurements.map((m) => m.toLowerCase());
   if (!allowed.includes(claims.measurement)) {
-    out.push(reason(SNP_CHECKS.measurement, `MEASUREMENT ${claims.measurement} is not one of the ${allowed.length} allowed`));
+    out.push(
+      reason(SNP_CHECKS.measurement, `MEASUREMENT ${claims.measurement} is not one of the ${allowed.length} allowed`),
+    );
   }
   // fmc exists only on Turin; a minimum for it means nothing for other products.
   const minimum = claims.product === 'Turin' ? rv.minimumTCB : { ...rv.minimumTCB, fmc: undefined };
   for (const [field, check, label] of TCB_FIELDS) {
     const short = tcbShortfalls(claims[field], minimum);
-    if (short.length > 0) out.push(reason(check, `${label} ${formatTcb(claims[field])} is below the minimum (${short.join(', ')})`));
+    if (short.length > 0)
+      out.push(reason(check, `${label} ${formatTcb(claims[field])} is below the minimum (${short.join(', ')})`));
   }
   const products = rv.products ?? [];
   if (claims.product === null) out.push(reason(SNP_CHECKS.product, 'the product is unknown'));
@@ -56,7 +59,12 @@ export function referenceValueReasons(claims: SnpClaims, rv: SnpReferenceValues)
     out.push(reason(SNP_CHECKS.product, `product ${claims.product} is not one of ${products.join(', ')}`));
   }
   if (rv.signingKeys !== undefined && (claims.signingKey === null || !rv.signingKeys.includes(claims.signingKey))) {
-    out.push(reason(SNP_CHECKS.signingKeyAllowed, `signing key ${claims.signingKey ?? 'none'} is not one of ${rv.signingKeys.join(', ') || '(none)'}`));
+    out.push(
+      reason(
+        SNP_CHECKS.signingKeyAllowed,
+        `signing key ${claims.signingKey ?? 'none'} is not one of ${rv.signingKeys.join(', ') || '(none)'}`,
+      ),
+    );
   }
   // A Manifest entry's rules; DEBUG is never allowed here (only the CLI can allow it).
   out.push(...snpRuleReasons(claims, { ...rv, allowDebug: false }));
@@ -68,16 +76,21 @@ export function expectationReasons(claims: SnpClaims, expectation: SnpExpectatio
   const out: Reason[] = [];
   if (expectation.reportData !== undefined) {
     const want = new Uint8Array(64);
-    if (expectation.reportData.length > 64) out.push(reason(SNP_CHECKS.reportData, `expected REPORT_DATA is ${expectation.reportData.length} bytes, more than 64`));
+    if (expectation.reportData.length > 64)
+      out.push(
+        reason(SNP_CHECKS.reportData, `expected REPORT_DATA is ${expectation.reportData.length} bytes, more than 64`),
+      );
     else {
       want.set(expectation.reportData);
       const wantHex = Buffer.from(want).toString('hex');
-      if (wantHex !== claims.reportData) out.push(reason(SNP_CHECKS.reportData, `REPORT_DATA ${claims.reportData} is not the expected ${wantHex}`));
+      if (wantHex !== claims.reportData)
+        out.push(reason(SNP_CHECKS.reportData, `REPORT_DATA ${claims.reportData} is not the expected ${wantHex}`));
     }
   }
   if (expectation.allowedHostData !== undefined) {
     const allowed = expectation.allowedHostData.map((h) => h.toLowerCase());
-    if (!allowed.includes(claims.hostData)) out.push(reason(SNP_CHECKS.hostData, `HOST_DATA ${claims.hostData} is not an allowed policy hash`));
+    if (!allowed.includes(claims.hostData))
+      out.push(reason(SNP_CHECKS.hostData, `HOST_DATA ${claims.hostData} is not an allowed policy hash`));
   }
   return out;
 }
@@ -86,7 +99,11 @@ export function expectationReasons(claims: SnpClaims, expectation: SnpExpectatio
  * Appraises a verification verdict. Refused when the report was not authentic, when the
  * expectation is not met, or when no reference-value entry matches; every reason is reported.
  */
-export function appraiseSnp(verified: SnpVerdict, referenceValues: readonly SnpReferenceValues[], expectation: SnpExpectation = {}): SnpAppraisal {
+export function appraiseSnp(
+  verified: SnpVerdict,
+  referenceValues: readonly SnpReferenceValues[],
+  expectation: SnpExpectation = {},
+): SnpAppraisal {
   const reasons: Reason[] = [...verified.reasons];
   const claims = verified.claims;
   if (claims === null) return verdict(null, reasons) as SnpAppraisal;

@@ -4,8 +4,9 @@
  * of a 16-byte GUID, a 4-byte offset and a 4-byte length (little-endian, offsets from the table
  * start), ended by an all-zero entry (GHCB spec 2.0, "SNP Extended Guest Request").
  */
-import { ParseError } from '../verdict.ts';
+
 import { toPem } from '../pem.ts';
+import { ParseError } from '../verdict.ts';
 
 /** GUIDs as the spec writes them (canonical text form). */
 export const SNP_CERT_GUIDS = {
@@ -50,14 +51,19 @@ export function parseSnpCertTable(table: Uint8Array): SnpCertEntry[] {
   const entries: SnpCertEntry[] = [];
   for (let i = 0; ; i++) {
     const at = i * ENTRY_SIZE;
-    if (at + ENTRY_SIZE > view.length) throw new ParseError('snp.cert-table', 'certificate table has no terminating all-zero entry');
-    if (i >= MAX_ENTRIES) throw new ParseError('snp.cert-table', `certificate table has more than ${MAX_ENTRIES} entries`);
+    if (at + ENTRY_SIZE > view.length)
+      throw new ParseError('snp.cert-table', 'certificate table has no terminating all-zero entry');
+    if (i >= MAX_ENTRIES)
+      throw new ParseError('snp.cert-table', `certificate table has more than ${MAX_ENTRIES} entries`);
     const entry = view.subarray(at, at + ENTRY_SIZE);
     if (entry.every((x) => x === 0)) break;
     const offset = entry.readUInt32LE(16);
     const length = entry.readUInt32LE(20);
     if (length === 0 || offset < ENTRY_SIZE || offset + length > view.length) {
-      throw new ParseError('snp.cert-table', `certificate table entry ${i} points outside the table (offset ${offset}, length ${length}, table ${view.length} bytes)`);
+      throw new ParseError(
+        'snp.cert-table',
+        `certificate table entry ${i} points outside the table (offset ${offset}, length ${length}, table ${view.length} bytes)`,
+      );
     }
     const guid = bytesToGuid(entry.subarray(0, 16));
     const kind = (Object.entries(SNP_CERT_GUIDS).find(([, g]) => g === guid)?.[0] ?? 'other') as SnpCertKind;
@@ -67,7 +73,9 @@ export function parseSnpCertTable(table: Uint8Array): SnpCertEntry[] {
 }
 
 /** Builds a certificate table (for simulated evidence and tests). */
-export function encodeSnpCertTable(certs: ReadonlyArray<{ kind: keyof typeof SNP_CERT_GUIDS; der: Uint8Array }>): Uint8Array {
+export function encodeSnpCertTable(
+  certs: ReadonlyArray<{ kind: keyof typeof SNP_CERT_GUIDS; der: Uint8Array }>,
+): Uint8Array {
   const headerSize = (certs.length + 1) * ENTRY_SIZE;
   const total = headerSize + certs.reduce((n, c) => n + c.der.length, 0);
   const out = Buffer.alloc(total);

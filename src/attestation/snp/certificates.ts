@@ -46,7 +46,17 @@ export interface AmdExtensions {
   cspId: string | null;
 }
 
-type IntField = 'structVersion' | 'blSpl' | 'teeSpl' | 'snpSpl' | 'ucodeSpl' | 'fmcSpl' | 'spl4' | 'spl5' | 'spl6' | 'spl7';
+type IntField =
+  | 'structVersion'
+  | 'blSpl'
+  | 'teeSpl'
+  | 'snpSpl'
+  | 'ucodeSpl'
+  | 'fmcSpl'
+  | 'spl4'
+  | 'spl5'
+  | 'spl6'
+  | 'spl7';
 const INT_FIELDS: ReadonlyArray<[string, IntField]> = [
   [AMD_OID.structVersion, 'structVersion'],
   [AMD_OID.blSpl, 'blSpl'],
@@ -73,7 +83,8 @@ function extError(message: string): ParseError {
 /** Decodes exactly one DER element of the given class, or throws. */
 function single<T extends asn1js.BaseBlock>(value: Uint8Array, type: new (...args: never[]) => T, what: string): T {
   const parsed = asn1js.fromBER(value, BER_OPTIONS);
-  if (parsed.offset !== value.length || !(parsed.result instanceof type)) throw extError(`${what}: not a single DER ${type.name}`);
+  if (parsed.offset !== value.length || !(parsed.result instanceof type))
+    throw extError(`${what}: not a single DER ${type.name}`);
   return parsed.result;
 }
 
@@ -95,7 +106,8 @@ function ia5(value: Uint8Array, what: string): string {
 function hwId(value: Uint8Array): Uint8Array {
   if (value.length === 64 || value.length === 8) return value.slice();
   const octets = single(value, asn1js.OctetString, 'hwID').valueBlock.valueHexView;
-  if (octets.length !== 64 && octets.length !== 8) throw extError(`hwID is ${octets.length} bytes, expected 64 (or 8 on Turin)`);
+  if (octets.length !== 64 && octets.length !== 8)
+    throw extError(`hwID is ${octets.length} bytes, expected 64 (or 8 on Turin)`);
   return octets.slice();
 }
 
@@ -126,7 +138,9 @@ export function readCertificateAsn1(der: Uint8Array): CertificateAsn1 {
   if (!(algOid instanceof asn1js.ObjectIdentifier)) throw certError('signatureAlgorithm has no OID');
   const extensions: CertificateAsn1['extensions'] = [];
   // TBSCertificate fields are positional up to the optional context-specific [1], [2], [3]; [3] holds the extensions.
-  const wrapper = sequenceItems(tbs, 'tbsCertificate').find((b) => b.idBlock.tagClass === 3 && b.idBlock.tagNumber === 3);
+  const wrapper = sequenceItems(tbs, 'tbsCertificate').find(
+    (b) => b.idBlock.tagClass === 3 && b.idBlock.tagNumber === 3,
+  );
   if (wrapper !== undefined) {
     if (!(wrapper instanceof asn1js.Constructed)) throw certError('extensions are not constructed');
     for (const ext of sequenceItems(wrapper.valueBlock.value[0], 'extensions')) {
@@ -134,7 +148,8 @@ export function readCertificateAsn1(der: Uint8Array): CertificateAsn1 {
       const [oid, second, third] = fields;
       const critical = second instanceof asn1js.Boolean ? second.valueBlock.value : false;
       const value = second instanceof asn1js.Boolean ? third : second;
-      if (!(oid instanceof asn1js.ObjectIdentifier) || !(value instanceof asn1js.OctetString) || fields.length > 3) throw certError('malformed extension');
+      if (!(oid instanceof asn1js.ObjectIdentifier) || !(value instanceof asn1js.OctetString) || fields.length > 3)
+        throw certError('malformed extension');
       extensions.push({ oid: oid.valueBlock.toString(), critical, value: value.valueBlock.valueHexView });
     }
   }
@@ -145,8 +160,19 @@ export function readCertificateAsn1(der: Uint8Array): CertificateAsn1 {
 export function parseAmdExtensions(der: Uint8Array | CertificateAsn1): AmdExtensions {
   const cert = der instanceof Uint8Array ? readCertificateAsn1(der) : der;
   const out: AmdExtensions = {
-    structVersion: null, productName: null, blSpl: null, teeSpl: null, snpSpl: null, ucodeSpl: null,
-    fmcSpl: null, spl4: null, spl5: null, spl6: null, spl7: null, hwId: null, cspId: null,
+    structVersion: null,
+    productName: null,
+    blSpl: null,
+    teeSpl: null,
+    snpSpl: null,
+    ucodeSpl: null,
+    fmcSpl: null,
+    spl4: null,
+    spl5: null,
+    spl6: null,
+    spl7: null,
+    hwId: null,
+    cspId: null,
   };
   const seen = new Set<string>();
   for (const { oid, value } of cert.extensions) {
@@ -171,9 +197,14 @@ const PEM_CERT = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIF
  * certificate. Throws ParseError when there is none.
  */
 export function splitCertificates(input: Uint8Array | string): Uint8Array[] {
-  const text = typeof input === 'string' ? input : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
+  const text =
+    typeof input === 'string'
+      ? input
+      : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
   if (text.includes('-----BEGIN')) {
-    const ders = [...text.matchAll(PEM_CERT)].map((m) => new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')));
+    const ders = [...text.matchAll(PEM_CERT)].map(
+      (m) => new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')),
+    );
     if (ders.length === 0) throw new ParseError(SNP_CHECKS.certificate, 'PEM input holds no CERTIFICATE block');
     return ders;
   }
@@ -213,7 +244,10 @@ export function sortCertificates(input: Uint8Array | string): SortedCertificates
   const certs = ders.map((der, i) => ({ der, x509: parseX509(der, `certificate ${i + 1}`) }));
   const leaves = certs.filter((c) => !c.x509.ca);
   if (leaves.length !== 1) {
-    throw new ParseError(SNP_CHECKS.certificate, `expected exactly one VCEK/VLEK (non-CA) certificate, found ${leaves.length}`);
+    throw new ParseError(
+      SNP_CHECKS.certificate,
+      `expected exactly one VCEK/VLEK (non-CA) certificate, found ${leaves.length}`,
+    );
   }
   const intermediates = certs.filter((c) => c.x509.ca && c.x509.subject !== c.x509.issuer).map((c) => c.x509);
   return { leaf: leaves[0]!, intermediates };

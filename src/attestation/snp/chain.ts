@@ -5,7 +5,7 @@
  * checked separately at the time the caller gives.
  */
 import type { X509Certificate } from 'node:crypto';
-import { reason, type Reason } from '../verdict.ts';
+import { type Reason, reason } from '../verdict.ts';
 import { commonName } from './certificates.ts';
 import { SNP_CHECKS } from './checks.ts';
 import type { EndorsementCertificate } from './endorsement.ts';
@@ -36,10 +36,17 @@ function signsFromName(cert: X509Certificate): SnpSigningKey {
  * Finds a path from the endorsement certificate to a pinned ARK. Returns the path, or null and
  * the reasons none was found; also refuses a path whose product or key kind does not fit the leaf.
  */
-export function buildChain(leaf: EndorsementCertificate, evidenceIntermediates: readonly X509Certificate[], roots: SnpRoots): { path: ChainPath | null; reasons: Reason[] } {
-  const candidates: Array<{ anchor: SnpAnchor | null; cert: X509Certificate; signs: SnpSigningKey; pinned: boolean }> = [];
-  for (const anchor of roots.anchors) for (const i of anchor.intermediates) candidates.push({ anchor, cert: i.cert, signs: i.signs, pinned: true });
-  for (const cert of evidenceIntermediates) candidates.push({ anchor: null, cert, signs: signsFromName(cert), pinned: false });
+export function buildChain(
+  leaf: EndorsementCertificate,
+  evidenceIntermediates: readonly X509Certificate[],
+  roots: SnpRoots,
+): { path: ChainPath | null; reasons: Reason[] } {
+  const candidates: Array<{ anchor: SnpAnchor | null; cert: X509Certificate; signs: SnpSigningKey; pinned: boolean }> =
+    [];
+  for (const anchor of roots.anchors)
+    for (const i of anchor.intermediates) candidates.push({ anchor, cert: i.cert, signs: i.signs, pinned: true });
+  for (const cert of evidenceIntermediates)
+    candidates.push({ anchor: null, cert, signs: signsFromName(cert), pinned: false });
 
   let path: (ChainPath & { signs: SnpSigningKey }) | null = null;
   let unanchored = false;
@@ -58,14 +65,27 @@ export function buildChain(leaf: EndorsementCertificate, evidenceIntermediates: 
     const why = unanchored
       ? `the ${issuer} certificate that signed it does not chain to a pinned ARK`
       : `no pinned or supplied ${issuer} certificate signed it`;
-    return { path: null, reasons: [reason(SNP_CHECKS.chain, `${leaf.kind.toUpperCase()} does not chain to a trusted AMD root: ${why}`)] };
+    return {
+      path: null,
+      reasons: [reason(SNP_CHECKS.chain, `${leaf.kind.toUpperCase()} does not chain to a trusted AMD root: ${why}`)],
+    };
   }
   const reasons: Reason[] = [];
   if (leaf.product !== null && leaf.product !== path.anchor.product) {
-    reasons.push(reason(SNP_CHECKS.chainProduct, `${leaf.kind.toUpperCase()} is for ${leaf.productName} but chains to the ${path.anchor.product} ARK`));
+    reasons.push(
+      reason(
+        SNP_CHECKS.chainProduct,
+        `${leaf.kind.toUpperCase()} is for ${leaf.productName} but chains to the ${path.anchor.product} ARK`,
+      ),
+    );
   }
   if (path.signs !== leaf.kind) {
-    reasons.push(reason(SNP_CHECKS.chainKind, `a ${leaf.kind.toUpperCase()} must be signed by the ${leaf.kind === 'vcek' ? 'ASK' : 'ASVK'}, not by ${commonName(path.intermediate)}`));
+    reasons.push(
+      reason(
+        SNP_CHECKS.chainKind,
+        `a ${leaf.kind.toUpperCase()} must be signed by the ${leaf.kind === 'vcek' ? 'ASK' : 'ASVK'}, not by ${commonName(path.intermediate)}`,
+      ),
+    );
   }
   const { signs: _signs, ...chain } = path;
   return { path: chain, reasons };
@@ -74,16 +94,27 @@ export function buildChain(leaf: EndorsementCertificate, evidenceIntermediates: 
 /** Validity periods of the leaf, the intermediate and the ARK at time `at`. */
 export function chainValidityReasons(leaf: X509Certificate, path: ChainPath | null, at: Date): Reason[] {
   const certs: Array<[string, X509Certificate]> = [['endorsement certificate', leaf]];
-  if (path) certs.push([commonName(path.intermediate), path.intermediate], [commonName(path.anchor.ark), path.anchor.ark]);
+  if (path)
+    certs.push([commonName(path.intermediate), path.intermediate], [commonName(path.anchor.ark), path.anchor.ark]);
   const out: Reason[] = [];
   for (const [name, cert] of certs) {
     const from = cert.validFromDate;
     const to = cert.validToDate;
     // OpenSSL parses some malformed times that do not make a Date; comparisons with NaN are all false.
     if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
-      out.push(reason(SNP_CHECKS.chainValidity, `${name} has an unreadable validity period (${cert.validFrom} - ${cert.validTo})`));
+      out.push(
+        reason(
+          SNP_CHECKS.chainValidity,
+          `${name} has an unreadable validity period (${cert.validFrom} - ${cert.validTo})`,
+        ),
+      );
     } else if (at < from || at > to) {
-      out.push(reason(SNP_CHECKS.chainValidity, `${name} is valid from ${from.toISOString()} to ${to.toISOString()}, not at ${at.toISOString()}`));
+      out.push(
+        reason(
+          SNP_CHECKS.chainValidity,
+          `${name} is valid from ${from.toISOString()} to ${to.toISOString()}, not at ${at.toISOString()}`,
+        ),
+      );
     }
   }
   return out;

@@ -8,7 +8,7 @@ import { decodeKeyInfo, type SnpSigningKey } from './key-info.ts';
 import { decodePlatformInfo, type SnpPlatformInfo } from './platform-info.ts';
 import { decodeGuestPolicy, type SnpGuestPolicy } from './policy.ts';
 import type { SnpCpuid, SnpFirmwareVersion, SnpReport } from './report.ts';
-import { tcbClaims, type SnpTcbClaims } from './tcb.ts';
+import { type SnpTcbClaims, tcbClaims } from './tcb.ts';
 
 export interface SnpCertificateClaims {
   kind: SnpSigningKey;
@@ -69,7 +69,12 @@ const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byt
 const u64 = (v: bigint | null): string | null => (v === null ? null : v.toString(16).padStart(16, '0'));
 
 /** Claims of a parsed report, with TCBs decoded for `product`. */
-export function snpClaims(report: SnpReport, product: SnpProduct | null, leaf: EndorsementCertificate | null, root: SnpProduct | null): SnpClaims {
+export function snpClaims(
+  report: SnpReport,
+  product: SnpProduct | null,
+  leaf: EndorsementCertificate | null,
+  root: SnpProduct | null,
+): SnpClaims {
   const key = decodeKeyInfo(report.keyInfo);
   return {
     version: report.version,

@@ -5,7 +5,7 @@
  */
 import { constants, verify, type X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
-import { reason, type Reason } from '../verdict.ts';
+import { type Reason, reason } from '../verdict.ts';
 import { commonName } from './certificates.ts';
 import { SNP_CHECKS } from './checks.ts';
 
@@ -21,7 +21,12 @@ function serialOf(cert: X509Certificate): bigint {
  * (ASK/ASVK) of the chain. VCEKs are not listed: the ARK's CRL covers what the ARK signed, and a
  * newer TCB is how AMD supersedes a VCEK. Returns the reasons it fails.
  */
-export function checkCrl(crlDer: Uint8Array, ark: X509Certificate, revocable: readonly X509Certificate[], at: Date): Reason[] {
+export function checkCrl(
+  crlDer: Uint8Array,
+  ark: X509Certificate,
+  revocable: readonly X509Certificate[],
+  at: Date,
+): Reason[] {
   let crl: pkijs.CertificateRevocationList;
   let arkSubject: pkijs.RelativeDistinguishedNames;
   try {
@@ -42,11 +47,17 @@ export function checkCrl(crlDer: Uint8Array, ark: X509Certificate, revocable: re
       hashOid = undefined;
     }
   }
-  if (hashOid !== SHA384) return [reason(SNP_CHECKS.crl, `CRL signature algorithm ${alg.algorithmId} is not RSASSA-PSS with SHA-384`)];
+  if (hashOid !== SHA384)
+    return [reason(SNP_CHECKS.crl, `CRL signature algorithm ${alg.algorithmId} is not RSASSA-PSS with SHA-384`)];
   if (!crl.issuer.isEqual(arkSubject)) return [reason(SNP_CHECKS.crl, `CRL is not issued by ${commonName(ark)}`)];
   let ok = false;
   try {
-    ok = verify('sha384', crl.tbsView, { key: ark.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength }, crl.signatureValue.valueBlock.valueHexView);
+    ok = verify(
+      'sha384',
+      crl.tbsView,
+      { key: ark.publicKey, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength },
+      crl.signatureValue.valueBlock.valueHexView,
+    );
   } catch {
     ok = false;
   }
@@ -55,12 +66,17 @@ export function checkCrl(crlDer: Uint8Array, ark: X509Certificate, revocable: re
   const out: Reason[] = [];
   const thisUpdate = crl.thisUpdate.value;
   const nextUpdate = crl.nextUpdate?.value;
-  if (at < thisUpdate) out.push(reason(SNP_CHECKS.crl, `CRL is issued at ${thisUpdate.toISOString()}, after ${at.toISOString()}`));
-  if (nextUpdate !== undefined && at > nextUpdate) out.push(reason(SNP_CHECKS.crl, `CRL expired at ${nextUpdate.toISOString()} (checked at ${at.toISOString()})`));
+  if (at < thisUpdate)
+    out.push(reason(SNP_CHECKS.crl, `CRL is issued at ${thisUpdate.toISOString()}, after ${at.toISOString()}`));
+  if (nextUpdate !== undefined && at > nextUpdate)
+    out.push(reason(SNP_CHECKS.crl, `CRL expired at ${nextUpdate.toISOString()} (checked at ${at.toISOString()})`));
   const revoked = new Set((crl.revokedCertificates ?? []).map((r) => r.userCertificate.toBigInt()));
   for (const cert of revocable) {
     const serial = serialOf(cert);
-    if (revoked.has(serial)) out.push(reason(SNP_CHECKS.crlRevoked, `${commonName(cert)} (serial 0x${serial.toString(16)}) is revoked by the CRL`));
+    if (revoked.has(serial))
+      out.push(
+        reason(SNP_CHECKS.crlRevoked, `${commonName(cert)} (serial 0x${serial.toString(16)}) is revoked by the CRL`),
+      );
   }
   return out;
 }

@@ -31,8 +31,16 @@ export class SnpEndorsementCache {
   }
 
   /** Returns the cached entry for these certificates under these roots, or computes and stores it. */
-  getOrCompute(rootsId: string, certificates: Uint8Array | string, compute: () => PreparedEndorsement): PreparedEndorsement {
-    const key = createHash('sha256').update(rootsId).update(typeof certificates === 'string' ? 's' : 'b').update(certificates).digest('hex');
+  getOrCompute(
+    rootsId: string,
+    certificates: Uint8Array | string,
+    compute: () => PreparedEndorsement,
+  ): PreparedEndorsement {
+    const key = createHash('sha256')
+      .update(rootsId)
+      .update(typeof certificates === 'string' ? 's' : 'b')
+      .update(certificates)
+      .digest('hex');
     const hit = this.#entries.get(key);
     if (hit !== undefined) {
       // Re-insert to mark as most recently used.

@@ -5,7 +5,7 @@
 import type { KeyObject, X509Certificate } from 'node:crypto';
 import type { SnpProduct } from '../reference-values.ts';
 import { ParseError } from '../verdict.ts';
-import { parseAmdExtensions, readCertificateAsn1, type AmdExtensions } from './certificates.ts';
+import { type AmdExtensions, parseAmdExtensions, readCertificateAsn1 } from './certificates.ts';
 import { SNP_CHECKS } from './checks.ts';
 import type { SnpSigningKey } from './key-info.ts';
 import { productFromName } from './product.ts';
@@ -37,30 +37,68 @@ export function parseEndorsementCertificate(der: Uint8Array, x509: X509Certifica
   try {
     key = x509.publicKey;
   } catch (err) {
-    throw new ParseError(SNP_CHECKS.certificateKey, `endorsement public key cannot be decoded: ${(err as Error).message}`);
+    throw new ParseError(
+      SNP_CHECKS.certificateKey,
+      `endorsement public key cannot be decoded: ${(err as Error).message}`,
+    );
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
-    throw new ParseError(SNP_CHECKS.certificateKey, `endorsement key is ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}, expected ECDSA P-384`.replace(/ +,/, ','));
+    throw new ParseError(
+      SNP_CHECKS.certificateKey,
+      `endorsement key is ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}, expected ECDSA P-384`.replace(
+        / +,/,
+        ',',
+      ),
+    );
   }
   const asn1 = readCertificateAsn1(der);
   if (asn1.signatureAlgorithm !== RSASSA_PSS) {
-    throw new ParseError(SNP_CHECKS.certificate, `certificate signature algorithm is ${asn1.signatureAlgorithm}, expected RSASSA-PSS (${RSASSA_PSS})`);
+    throw new ParseError(
+      SNP_CHECKS.certificate,
+      `certificate signature algorithm is ${asn1.signatureAlgorithm}, expected RSASSA-PSS (${RSASSA_PSS})`,
+    );
   }
   const ext = parseAmdExtensions(asn1);
   const missing = (['productName', 'blSpl', 'teeSpl', 'snpSpl', 'ucodeSpl'] as const).filter((k) => ext[k] === null);
-  if (missing.length > 0) throw new ParseError(SNP_CHECKS.certificateExtensions, `AMD extensions missing: ${missing.join(', ')}`);
+  if (missing.length > 0)
+    throw new ParseError(SNP_CHECKS.certificateExtensions, `AMD extensions missing: ${missing.join(', ')}`);
   const productName = ext.productName!;
   const product = productFromName(productName);
-  if (product === 'Turin' && ext.fmcSpl === null) throw new ParseError(SNP_CHECKS.certificateExtensions, 'Turin certificate lacks the fmcSPL extension');
+  if (product === 'Turin' && ext.fmcSpl === null)
+    throw new ParseError(SNP_CHECKS.certificateExtensions, 'Turin certificate lacks the fmcSPL extension');
   let kind: SnpSigningKey;
   if (ext.hwId !== null && ext.cspId === null) kind = 'vcek';
   else if (ext.cspId !== null && ext.hwId === null) kind = 'vlek';
-  else throw new ParseError(SNP_CHECKS.certificateExtensions, 'certificate must carry exactly one of hwID (VCEK) and cspId (VLEK)');
+  else
+    throw new ParseError(
+      SNP_CHECKS.certificateExtensions,
+      'certificate must carry exactly one of hwID (VCEK) and cspId (VLEK)',
+    );
   if (kind === 'vcek' && ext.hwId!.length !== (product === 'Turin' ? 8 : 64)) {
-    throw new ParseError(SNP_CHECKS.certificateExtensions, `hwID is ${ext.hwId!.length} bytes, expected ${product === 'Turin' ? 8 : 64} for ${productName}`);
+    throw new ParseError(
+      SNP_CHECKS.certificateExtensions,
+      `hwID is ${ext.hwId!.length} bytes, expected ${product === 'Turin' ? 8 : 64} for ${productName}`,
+    );
   }
-  const tcbParts = { bootloader: ext.blSpl!, tee: ext.teeSpl!, snp: ext.snpSpl!, microcode: ext.ucodeSpl!, fmc: ext.fmcSpl ?? 0 };
+  const tcbParts = {
+    bootloader: ext.blSpl!,
+    tee: ext.teeSpl!,
+    snp: ext.snpSpl!,
+    microcode: ext.ucodeSpl!,
+    fmc: ext.fmcSpl ?? 0,
+  };
   // The reserved TCB bytes carry spl4-spl7 on Milan/Genoa and spl5-spl7 on Turin (go-sev-guest).
-  const reserved = (product === 'Turin' ? [ext.spl5, ext.spl6, ext.spl7] : [ext.spl4, ext.spl5, ext.spl6, ext.spl7]).map((x) => x ?? 0);
-  return { der, x509, publicKey: key, kind, productName, product, extensions: ext, tcb: encodeTcb(tcbParts, product, reserved) };
+  const reserved = (
+    product === 'Turin' ? [ext.spl5, ext.spl6, ext.spl7] : [ext.spl4, ext.spl5, ext.spl6, ext.spl7]
+  ).map((x) => x ?? 0);
+  return {
+    der,
+    x509,
+    publicKey: key,
+    kind,
+    productName,
+    product,
+    extensions: ext,
+    tcb: encodeTcb(tcbParts, product, reserved),
+  };
 }

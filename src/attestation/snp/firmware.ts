@@ -6,7 +6,7 @@
  * validateVersion), which no real firmware update produces.
  */
 import type { SnpFirmwareVersion } from '../reference-values.ts';
-import { reason, type Reason } from '../verdict.ts';
+import { type Reason, reason } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 import type { SnpClaims } from './claims.ts';
 import { tcbAbove } from './tcb.ts';
@@ -28,16 +28,35 @@ export function provisionalFirmwareReasons(claims: SnpClaims, allowProvisional =
   const committed = claims.committedFirmware;
   if (!allowProvisional) {
     if (claims.currentTcb.raw !== claims.committedTcb.raw) {
-      out.push(reason(SNP_CHECKS.firmwareProvisional, `CURRENT_TCB ${claims.currentTcb.raw} differs from COMMITTED_TCB ${claims.committedTcb.raw} (provisional firmware)`));
+      out.push(
+        reason(
+          SNP_CHECKS.firmwareProvisional,
+          `CURRENT_TCB ${claims.currentTcb.raw} differs from COMMITTED_TCB ${claims.committedTcb.raw} (provisional firmware)`,
+        ),
+      );
     }
     if (compareFirmware(current, committed) !== 0) {
-      out.push(reason(SNP_CHECKS.firmwareProvisional, `current firmware ${text(current)} differs from committed ${text(committed)} (provisional firmware)`));
+      out.push(
+        reason(
+          SNP_CHECKS.firmwareProvisional,
+          `current firmware ${text(current)} differs from committed ${text(committed)} (provisional firmware)`,
+        ),
+      );
     }
     return out;
   }
   const above = tcbAbove(BigInt(`0x${claims.committedTcb.raw}`), BigInt(`0x${claims.currentTcb.raw}`), claims.product);
-  if (above.length > 0) out.push(reason(SNP_CHECKS.firmwareCommitted, `COMMITTED_TCB ${claims.committedTcb.raw} is above CURRENT_TCB ${claims.currentTcb.raw} (${above.join(', ')})`));
-  if (compareFirmware(committed, current) > 0) out.push(reason(SNP_CHECKS.firmwareCommitted, `committed firmware ${text(committed)} is above current ${text(current)}`));
+  if (above.length > 0)
+    out.push(
+      reason(
+        SNP_CHECKS.firmwareCommitted,
+        `COMMITTED_TCB ${claims.committedTcb.raw} is above CURRENT_TCB ${claims.currentTcb.raw} (${above.join(', ')})`,
+      ),
+    );
+  if (compareFirmware(committed, current) > 0)
+    out.push(
+      reason(SNP_CHECKS.firmwareCommitted, `committed firmware ${text(committed)} is above current ${text(current)}`),
+    );
   return out;
 }
 
@@ -50,8 +69,14 @@ export function provisionalFirmwareReasons(claims: SnpClaims, allowProvisional =
 export function minimumFirmwareReasons(claims: SnpClaims, minimum: SnpFirmwareVersion | undefined): Reason[] {
   if (minimum === undefined) return [];
   const out: Reason[] = [];
-  for (const [label, version] of [['current', claims.currentFirmware], ['committed', claims.committedFirmware]] as const) {
-    if (compareFirmware(version, minimum) < 0) out.push(reason(SNP_CHECKS.firmwareMinimum, `${label} firmware ${text(version)} is below the minimum ${text(minimum)}`));
+  for (const [label, version] of [
+    ['current', claims.currentFirmware],
+    ['committed', claims.committedFirmware],
+  ] as const) {
+    if (compareFirmware(version, minimum) < 0)
+      out.push(
+        reason(SNP_CHECKS.firmwareMinimum, `${label} firmware ${text(version)} is below the minimum ${text(minimum)}`),
+      );
   }
   return out;
 }

@@ -7,7 +7,7 @@
  * GUEST_SVN are whatever the ID key's holder chose.
  */
 import type { SnpIdBlockRules } from '../reference-values.ts';
-import { reason, type Reason } from '../verdict.ts';
+import { type Reason, reason } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 import type { SnpClaims } from './claims.ts';
 
@@ -23,16 +23,31 @@ export function idBlockReasons(claims: SnpClaims, rules: SnpIdBlockRules | undef
     const byAuthor = claims.authorKeyEnabled && (authorKeys ?? []).includes(claims.authorKeyDigest);
     const byId = (idKeys ?? []).includes(claims.idKeyDigest);
     if (!byAuthor && !byId) {
-      const author = claims.authorKeyEnabled ? `AUTHOR_KEY_DIGEST ${claims.authorKeyDigest}` : 'no author key (AUTHOR_KEY_EN 0)';
-      out.push(reason(SNP_CHECKS.idBlockKey, `ID block not signed by a trusted key: ID_KEY_DIGEST ${claims.idKeyDigest}, ${author}`));
+      const author = claims.authorKeyEnabled
+        ? `AUTHOR_KEY_DIGEST ${claims.authorKeyDigest}`
+        : 'no author key (AUTHOR_KEY_EN 0)';
+      out.push(
+        reason(
+          SNP_CHECKS.idBlockKey,
+          `ID block not signed by a trusted key: ID_KEY_DIGEST ${claims.idKeyDigest}, ${author}`,
+        ),
+      );
     }
   }
   const families = lower(rules.familyIds);
-  if (families !== undefined && !families.includes(claims.familyId)) out.push(reason(SNP_CHECKS.idBlockFamilyId, `FAMILY_ID ${claims.familyId} is not one of the ${families.length} allowed`));
+  if (families !== undefined && !families.includes(claims.familyId))
+    out.push(
+      reason(SNP_CHECKS.idBlockFamilyId, `FAMILY_ID ${claims.familyId} is not one of the ${families.length} allowed`),
+    );
   const images = lower(rules.imageIds);
-  if (images !== undefined && !images.includes(claims.imageId)) out.push(reason(SNP_CHECKS.idBlockImageId, `IMAGE_ID ${claims.imageId} is not one of the ${images.length} allowed`));
+  if (images !== undefined && !images.includes(claims.imageId))
+    out.push(
+      reason(SNP_CHECKS.idBlockImageId, `IMAGE_ID ${claims.imageId} is not one of the ${images.length} allowed`),
+    );
   if (rules.minimumGuestSVN !== undefined && claims.guestSvn < rules.minimumGuestSVN) {
-    out.push(reason(SNP_CHECKS.idBlockGuestSvn, `GUEST_SVN ${claims.guestSvn} is below the minimum ${rules.minimumGuestSVN}`));
+    out.push(
+      reason(SNP_CHECKS.idBlockGuestSvn, `GUEST_SVN ${claims.guestSvn} is below the minimum ${rules.minimumGuestSVN}`),
+    );
   }
   return out;
 }

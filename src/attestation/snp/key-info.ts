@@ -26,7 +26,11 @@ export function decodeKeyInfo(raw: number): SnpKeyInfo {
   };
 }
 
-export function encodeKeyInfo(k: { signingKey: SnpSigningKey | 'none'; maskChipId?: boolean; authorKeyEnabled?: boolean }): number {
+export function encodeKeyInfo(k: {
+  signingKey: SnpSigningKey | 'none';
+  maskChipId?: boolean;
+  authorKeyEnabled?: boolean;
+}): number {
   const value = k.signingKey === 'vcek' ? 0 : k.signingKey === 'vlek' ? 1 : 7;
   return (value << 2) | (k.maskChipId ? 2 : 0) | (k.authorKeyEnabled ? 1 : 0);
 }

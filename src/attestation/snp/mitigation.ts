@@ -5,7 +5,7 @@
  * validateMitigationVectors); an older report carries none, so it cannot meet a non-zero one.
  */
 import type { SnpRules } from '../reference-values.ts';
-import { reason, type Reason } from '../verdict.ts';
+import { type Reason, reason } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 import type { SnpClaims } from './claims.ts';
 
@@ -26,11 +26,17 @@ export function mitigationVectorReasons(claims: SnpClaims, minimum: SnpRules['mi
     }
     if (want === 0n) continue;
     if (value === null) {
-      out.push(reason(check, `report version ${claims.version} has no ${label} (version 5 and later), but mitigations 0x${want.toString(16)} are required`));
+      out.push(
+        reason(
+          check,
+          `report version ${claims.version} has no ${label} (version 5 and later), but mitigations 0x${want.toString(16)} are required`,
+        ),
+      );
       continue;
     }
     const missing = want & ~BigInt(`0x${value}`);
-    if (missing !== 0n) out.push(reason(check, `${label} ${value} lacks required mitigation bits 0x${missing.toString(16)}`));
+    if (missing !== 0n)
+      out.push(reason(check, `${label} ${value} lacks required mitigation bits 0x${missing.toString(16)}`));
   }
   return out;
 }

@@ -5,7 +5,7 @@
  * are reserved.
  */
 import type { SnpPlatformInfoRules } from '../reference-values.ts';
-import { reason, type Reason } from '../verdict.ts';
+import { type Reason, reason } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 
 export interface SnpPlatformInfo {
@@ -41,8 +41,13 @@ export function decodePlatformInfo(raw: bigint): SnpPlatformInfo {
 /** Encodes platform info flags (reserved bits zero), for simulators and tests. */
 export function encodePlatformInfo(p: Partial<Omit<SnpPlatformInfo, 'raw'>>): bigint {
   const flags: Array<[boolean | undefined, number]> = [
-    [p.smtEnabled, 0], [p.tsmeEnabled, 1], [p.eccEnabled, 2], [p.raplDisabled, 3],
-    [p.ciphertextHidingEnabled, 4], [p.aliasCheckComplete, 5], [p.tioEnabled, 7],
+    [p.smtEnabled, 0],
+    [p.tsmeEnabled, 1],
+    [p.eccEnabled, 2],
+    [p.raplDisabled, 3],
+    [p.ciphertextHidingEnabled, 4],
+    [p.aliasCheckComplete, 5],
+    [p.tioEnabled, 7],
   ];
   let raw = 0n;
   for (const [on, n] of flags) if (on) raw |= 1n << BigInt(n);
@@ -58,7 +63,12 @@ export function platformInfoReasons(raw: bigint, rules: SnpPlatformInfoRules = {
   const reserved = raw & ~DEFINED_BITS;
   if (reserved !== 0n) {
     const bits = [...Array(64).keys()].filter((n) => bitOf(reserved, n));
-    out.push(reason(SNP_CHECKS.platformReserved, `PLATFORM_INFO 0x${raw.toString(16)} sets reserved bit${bits.length > 1 ? 's' : ''} ${bits.join(', ')}`));
+    out.push(
+      reason(
+        SNP_CHECKS.platformReserved,
+        `PLATFORM_INFO 0x${raw.toString(16)} sets reserved bit${bits.length > 1 ? 's' : ''} ${bits.join(', ')}`,
+      ),
+    );
   }
   const p = decodePlatformInfo(raw);
   const forbidden: Array<[boolean | undefined, boolean, string, string]> = [
@@ -66,13 +76,25 @@ export function platformInfoReasons(raw: bigint, rules: SnpPlatformInfoRules = {
     [rules.allowTSME, p.tsmeEnabled, SNP_CHECKS.platformTsme, 'TSME is enabled on the host (TSME_EN)'],
     [rules.allowTIO, p.tioEnabled, SNP_CHECKS.platformTio, 'SEV-TIO is enabled on the host (TIO_EN)'],
   ];
-  for (const [allowed, set, check, what] of forbidden) if (allowed === false && set) out.push(reason(check, `${what}, which the rules forbid`));
+  for (const [allowed, set, check, what] of forbidden)
+    if (allowed === false && set) out.push(reason(check, `${what}, which the rules forbid`));
   const required: Array<[boolean | undefined, boolean, string, string]> = [
     [rules.requireECC, p.eccEnabled, SNP_CHECKS.platformEcc, 'ECC memory is not enabled (ECC_EN)'],
     [rules.requireRAPLDisabled, p.raplDisabled, SNP_CHECKS.platformRaplDisabled, 'RAPL is not disabled (RAPL_DIS)'],
-    [rules.requireCiphertextHiding, p.ciphertextHidingEnabled, SNP_CHECKS.platformCiphertextHiding, 'ciphertext hiding for DRAM is not enabled (CIPHERTEXT_HIDING_DRAM_EN)'],
-    [rules.requireAliasCheckComplete, p.aliasCheckComplete, SNP_CHECKS.platformAliasCheck, 'the memory alias check has not completed (ALIAS_CHECK_COMPLETE)'],
+    [
+      rules.requireCiphertextHiding,
+      p.ciphertextHidingEnabled,
+      SNP_CHECKS.platformCiphertextHiding,
+      'ciphertext hiding for DRAM is not enabled (CIPHERTEXT_HIDING_DRAM_EN)',
+    ],
+    [
+      rules.requireAliasCheckComplete,
+      p.aliasCheckComplete,
+      SNP_CHECKS.platformAliasCheck,
+      'the memory alias check has not completed (ALIAS_CHECK_COMPLETE)',
+    ],
   ];
-  for (const [want, set, check, what] of required) if (want && !set) out.push(reason(check, `${what}, which the rules require`));
+  for (const [want, set, check, what] of required)
+    if (want && !set) out.push(reason(check, `${what}, which the rules require`));
   return out;
 }

@@ -5,7 +5,7 @@
  * MEM_AES_256_XTS 22, RAPL_DIS 23, CIPHERTEXT_HIDING_DRAM 24, PAGE_SWAP_DISABLE 25).
  */
 import type { SnpRules } from '../reference-values.ts';
-import { reason, type Reason } from '../verdict.ts';
+import { type Reason, reason } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 
 /** Decoded guest policy. */
@@ -50,8 +50,16 @@ export function decodeGuestPolicy(raw: bigint): SnpGuestPolicy {
 /** Encodes a policy (the reserved bit 17 is always set, as the firmware requires). */
 export function encodeGuestPolicy(p: Partial<Omit<SnpGuestPolicy, 'raw'>>): bigint {
   const flags: Array<[boolean | undefined, number]> = [
-    [p.smt, 16], [true, 17], [p.migrateMA, 18], [p.debug, 19], [p.singleSocket, 20], [p.cxlAllowed, 21],
-    [p.memAes256Xts, 22], [p.raplDisabled, 23], [p.ciphertextHiding, 24], [p.pageSwapDisabled, 25],
+    [p.smt, 16],
+    [true, 17],
+    [p.migrateMA, 18],
+    [p.debug, 19],
+    [p.singleSocket, 20],
+    [p.cxlAllowed, 21],
+    [p.memAes256Xts, 22],
+    [p.raplDisabled, 23],
+    [p.ciphertextHiding, 24],
+    [p.pageSwapDisabled, 25],
   ];
   let raw = BigInt(p.abiMinor ?? 0) & 0xffn;
   raw |= (BigInt(p.abiMajor ?? 0) & 0xffn) << 8n;
@@ -77,9 +85,18 @@ export function abiAtLeast(major: number, minor: number, minimum: string): boole
 }
 
 /** What the guest policy may allow or must require: the Manifest's rules plus the CLI-only debug switch. */
-export type GuestPolicyRules = Pick<SnpRules,
-  'minimumGuestABI' | 'allowSMT' | 'allowMigrationAgent' | 'allowCXL' | 'requireSingleSocket' | 'requireMemAES256XTS' |
-  'requireRAPLDisabled' | 'requireCiphertextHiding' | 'requirePageSwapDisabled'> & { allowDebug?: boolean };
+export type GuestPolicyRules = Pick<
+  SnpRules,
+  | 'minimumGuestABI'
+  | 'allowSMT'
+  | 'allowMigrationAgent'
+  | 'allowCXL'
+  | 'requireSingleSocket'
+  | 'requireMemAES256XTS'
+  | 'requireRAPLDisabled'
+  | 'requireCiphertextHiding'
+  | 'requirePageSwapDisabled'
+> & { allowDebug?: boolean };
 
 /**
  * Reasons why the guest policy breaks the rules. Refused by default: DEBUG (the host can read
@@ -89,24 +106,54 @@ export type GuestPolicyRules = Pick<SnpRules,
  */
 export function guestPolicyReasons(policy: SnpGuestPolicy, rules: GuestPolicyRules): Reason[] {
   const out: Reason[] = [];
-  if (policy.debug && !rules.allowDebug) out.push(reason(SNP_CHECKS.policyDebug, 'guest policy allows debugging (DEBUG, bit 19): the host can read guest memory'));
+  if (policy.debug && !rules.allowDebug)
+    out.push(
+      reason(SNP_CHECKS.policyDebug, 'guest policy allows debugging (DEBUG, bit 19): the host can read guest memory'),
+    );
   if (policy.migrateMA && !rules.allowMigrationAgent) {
-    out.push(reason(SNP_CHECKS.policyMigrateMa, 'guest policy allows a migration agent (MIGRATE_MA, bit 18): it can export the guest\'s memory'));
+    out.push(
+      reason(
+        SNP_CHECKS.policyMigrateMa,
+        "guest policy allows a migration agent (MIGRATE_MA, bit 18): it can export the guest's memory",
+      ),
+    );
   }
-  if (policy.cxlAllowed && !rules.allowCXL) out.push(reason(SNP_CHECKS.policyCxl, 'guest policy allows CXL devices and memory (CXL_ALLOW, bit 21)'));
-  if (policy.smt && rules.allowSMT === false) out.push(reason(SNP_CHECKS.policySmt, 'guest policy allows SMT (bit 16), which the rules forbid'));
+  if (policy.cxlAllowed && !rules.allowCXL)
+    out.push(reason(SNP_CHECKS.policyCxl, 'guest policy allows CXL devices and memory (CXL_ALLOW, bit 21)'));
+  if (policy.smt && rules.allowSMT === false)
+    out.push(reason(SNP_CHECKS.policySmt, 'guest policy allows SMT (bit 16), which the rules forbid'));
   const required: Array<[boolean | undefined, boolean, string, string]> = [
     [rules.requireSingleSocket, policy.singleSocket, SNP_CHECKS.policySingleSocket, 'SINGLE_SOCKET, bit 20'],
     [rules.requireMemAES256XTS, policy.memAes256Xts, SNP_CHECKS.policyMemAes256Xts, 'MEM_AES_256_XTS, bit 22'],
     [rules.requireRAPLDisabled, policy.raplDisabled, SNP_CHECKS.policyRaplDisabled, 'RAPL_DIS, bit 23'],
-    [rules.requireCiphertextHiding, policy.ciphertextHiding, SNP_CHECKS.policyCiphertextHiding, 'CIPHERTEXT_HIDING_DRAM, bit 24'],
-    [rules.requirePageSwapDisabled, policy.pageSwapDisabled, SNP_CHECKS.policyPageSwapDisabled, 'PAGE_SWAP_DISABLE, bit 25'],
+    [
+      rules.requireCiphertextHiding,
+      policy.ciphertextHiding,
+      SNP_CHECKS.policyCiphertextHiding,
+      'CIPHERTEXT_HIDING_DRAM, bit 24',
+    ],
+    [
+      rules.requirePageSwapDisabled,
+      policy.pageSwapDisabled,
+      SNP_CHECKS.policyPageSwapDisabled,
+      'PAGE_SWAP_DISABLE, bit 25',
+    ],
   ];
-  for (const [want, have, check, name] of required) if (want && !have) out.push(reason(check, `guest policy does not set ${name}, which the rules require`));
+  for (const [want, have, check, name] of required)
+    if (want && !have) out.push(reason(check, `guest policy does not set ${name}, which the rules require`));
   if (rules.minimumGuestABI !== undefined) {
     const ok = abiAtLeast(policy.abiMajor, policy.abiMinor, rules.minimumGuestABI);
-    if (ok === null) out.push(reason(SNP_CHECKS.policyAbi, `minimumGuestABI "${rules.minimumGuestABI}" is not of the form major.minor`));
-    else if (!ok) out.push(reason(SNP_CHECKS.policyAbi, `guest policy ABI ${policy.abiMajor}.${policy.abiMinor} is below ${rules.minimumGuestABI}`));
+    if (ok === null)
+      out.push(
+        reason(SNP_CHECKS.policyAbi, `minimumGuestABI "${rules.minimumGuestABI}" is not of the form major.minor`),
+      );
+    else if (!ok)
+      out.push(
+        reason(
+          SNP_CHECKS.policyAbi,
+          `guest policy ABI ${policy.abiMajor}.${policy.abiMinor} is below ${rules.minimumGuestABI}`,
+        ),
+      );
   }
   return out;
 }

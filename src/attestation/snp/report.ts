@@ -6,8 +6,8 @@
 import type { SnpFirmwareVersion } from '../reference-values.ts';
 import { ParseError } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
-import { guestPolicyProblems } from './policy.ts';
 import { keyInfoProblems } from './key-info.ts';
+import { guestPolicyProblems } from './policy.ts';
 
 /** Size of every report version 2-5. */
 export const SNP_REPORT_SIZE = 0x4a0;
@@ -80,7 +80,10 @@ export function parseSnpReport(input: Uint8Array): SnpReport {
   const bytes = (o: number, n: number): Uint8Array => b.slice(o, o + n);
   const version = u32(0x00);
   if (version < SNP_MIN_VERSION || version > SNP_MAX_VERSION) {
-    throw new ParseError(SNP_CHECKS.reportVersion, `report version ${version} is not supported (${SNP_MIN_VERSION}-${SNP_MAX_VERSION})`);
+    throw new ParseError(
+      SNP_CHECKS.reportVersion,
+      `report version ${version} is not supported (${SNP_MIN_VERSION}-${SNP_MAX_VERSION})`,
+    );
   }
   return {
     bytes: b,

@@ -3,8 +3,8 @@
  * set is built. The default set is AMD's, pinned in ../roots/amd.ts; simulators pass their own.
  */
 import { createHash, X509Certificate } from 'node:crypto';
-import { AMD_ROOTS } from '../roots/amd.ts';
 import type { SnpProduct } from '../reference-values.ts';
+import { AMD_ROOTS } from '../roots/amd.ts';
 import type { SnpSigningKey } from './key-info.ts';
 
 /** One product's ARK with its intermediates, as PEM (the shape of AMD_ROOTS). */
@@ -35,13 +35,20 @@ export class SnpRoots {
     const hash = createHash('sha256');
     this.anchors = sets.map((set) => {
       const ark = new X509Certificate(set.arkPem);
-      if (!ark.ca || !ark.checkIssued(ark) || !ark.verify(ark.publicKey)) throw new Error(`${set.product} ARK is not a self-signed CA certificate`);
+      if (!ark.ca || !ark.checkIssued(ark) || !ark.verify(ark.publicKey))
+        throw new Error(`${set.product} ARK is not a self-signed CA certificate`);
       hash.update(ark.raw);
       const intermediates: Array<{ cert: X509Certificate; signs: SnpSigningKey }> = [];
-      for (const [pem, signs] of [[set.askPem, 'vcek'], [set.asvkPem, 'vlek']] as const) {
+      for (const [pem, signs] of [
+        [set.askPem, 'vcek'],
+        [set.asvkPem, 'vlek'],
+      ] as const) {
         if (pem === undefined) continue;
         const cert = new X509Certificate(pem);
-        if (!cert.ca || !cert.checkIssued(ark) || !cert.verify(ark.publicKey)) throw new Error(`${set.product} ${signs === 'vcek' ? 'ASK' : 'ASVK'} is not a CA certificate signed by the ARK`);
+        if (!cert.ca || !cert.checkIssued(ark) || !cert.verify(ark.publicKey))
+          throw new Error(
+            `${set.product} ${signs === 'vcek' ? 'ASK' : 'ASVK'} is not a CA certificate signed by the ARK`,
+          );
         hash.update(cert.raw);
         intermediates.push({ cert, signs });
       }

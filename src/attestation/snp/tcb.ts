@@ -87,7 +87,11 @@ export function tcbShortfalls(actual: SnpTcb, minimum: SnpTcb): string[] {
  * result does not depend on the layout; the product only names the components.
  */
 export function tcbAbove(a: bigint, b: bigint, product: SnpProduct | null): string[] {
-  const names = new Map(Object.entries(layout(product)).filter(([, i]) => i !== null).map(([name, i]) => [i as number, name]));
+  const names = new Map(
+    Object.entries(layout(product))
+      .filter(([, i]) => i !== null)
+      .map(([name, i]) => [i as number, name]),
+  );
   const out: string[] = [];
   for (let i = 0; i < 8; i++) {
     const x = byteAt(a, i);

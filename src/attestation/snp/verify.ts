@@ -3,13 +3,13 @@
  * pinned AMD root, and the report fields the certificate vouches for (TCB, chip, key kind,
  * product). No reference values here: see appraise.ts. Never throws for bad evidence.
  */
-import { ParseError, reason, verdict, type Reason } from '../verdict.ts';
-import { sortCertificates, type SortedCertificates } from './certificates.ts';
+import { ParseError, type Reason, reason, verdict } from '../verdict.ts';
+import { type SortedCertificates, sortCertificates } from './certificates.ts';
 import { buildChain, chainValidityReasons } from './chain.ts';
 import { SNP_CHECKS } from './checks.ts';
-import { snpClaims, type SnpClaims } from './claims.ts';
+import { type SnpClaims, snpClaims } from './claims.ts';
 import { checkCrl } from './crl.ts';
-import { parseEndorsementCertificate, type EndorsementCertificate } from './endorsement.ts';
+import { type EndorsementCertificate, parseEndorsementCertificate } from './endorsement.ts';
 import type { PreparedEndorsement, SnpEndorsementCache } from './endorsement-cache.ts';
 import { decodeKeyInfo } from './key-info.ts';
 import { productFromCpuid } from './product.ts';
@@ -77,7 +77,8 @@ export function verifySnpReport(evidence: SnpEvidence, options: SnpVerifyOptions
   const { leaf, path } = endorsement;
   reasons.push(...endorsement.reasons);
   if (leaf) reasons.push(...chainValidityReasons(leaf.x509, path, options.at));
-  if (options.crl !== undefined && path) reasons.push(...checkCrl(options.crl, path.anchor.ark, [path.intermediate], options.at));
+  if (options.crl !== undefined && path)
+    reasons.push(...checkCrl(options.crl, path.anchor.ark, [path.intermediate], options.at));
 
   if (report === null) return verdict(null, reasons) as SnpVerdict;
 
@@ -86,12 +87,21 @@ export function verifySnpReport(evidence: SnpEvidence, options: SnpVerifyOptions
   const cpuidProduct = report.cpuid ? productFromCpuid(report.cpuid.family, report.cpuid.model) : null;
   const certProduct = leaf?.product ?? null;
   if (cpuidProduct !== null && certProduct !== null && cpuidProduct !== certProduct) {
-    reasons.push(reason(SNP_CHECKS.productCpuid, `report CPUID says ${cpuidProduct}, the certificate says ${leaf!.productName}`));
+    reasons.push(
+      reason(SNP_CHECKS.productCpuid, `report CPUID says ${cpuidProduct}, the certificate says ${leaf!.productName}`),
+    );
   }
   const product = cpuidProduct ?? certProduct;
   if (product === null) {
-    const cpuid = report.cpuid ? `CPUID family ${report.cpuid.family.toString(16)}h model ${report.cpuid.model.toString(16)}h` : 'no CPUID (version 2)';
-    reasons.push(reason(SNP_CHECKS.productUnknown, `unknown product: ${cpuid}, certificate product ${leaf?.productName ?? 'unavailable'}`));
+    const cpuid = report.cpuid
+      ? `CPUID family ${report.cpuid.family.toString(16)}h model ${report.cpuid.model.toString(16)}h`
+      : 'no CPUID (version 2)';
+    reasons.push(
+      reason(
+        SNP_CHECKS.productUnknown,
+        `unknown product: ${cpuid}, certificate product ${leaf?.productName ?? 'unavailable'}`,
+      ),
+    );
   }
 
   if (leaf) {
@@ -106,28 +116,51 @@ function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertifica
   const out: Reason[] = [];
   const key = decodeKeyInfo(report.keyInfo);
   if (key.signingKey !== leaf.kind) {
-    const says = key.signingKey === null ? `SIGNING_KEY ${key.signingKeyValue} (${key.signingKeyValue === 7 ? 'none' : 'reserved'})` : key.signingKey.toUpperCase();
-    out.push(reason(SNP_CHECKS.signingKey, `report names ${says} as its signing key, the certificate is a ${leaf.kind.toUpperCase()}`));
+    const says =
+      key.signingKey === null
+        ? `SIGNING_KEY ${key.signingKeyValue} (${key.signingKeyValue === 7 ? 'none' : 'reserved'})`
+        : key.signingKey.toUpperCase();
+    out.push(
+      reason(
+        SNP_CHECKS.signingKey,
+        `report names ${says} as its signing key, the certificate is a ${leaf.kind.toUpperCase()}`,
+      ),
+    );
   }
   if (report.reportedTcb !== leaf.tcb) {
     // Decode both with the certificate's product: the certificate is what the TCB is matched against.
     const r = tcbClaims(report.reportedTcb, leaf.product);
     const c = tcbClaims(leaf.tcb, leaf.product);
-    out.push(reason(SNP_CHECKS.tcbCertificate, `REPORTED_TCB ${r.raw} differs from the ${leaf.kind.toUpperCase()}'s TCB ${c.raw}`));
+    out.push(
+      reason(
+        SNP_CHECKS.tcbCertificate,
+        `REPORTED_TCB ${r.raw} differs from the ${leaf.kind.toUpperCase()}'s TCB ${c.raw}`,
+      ),
+    );
   }
   // A certificate for a TCB the platform does not run (go-sev-guest validateTcb: certificate TCB <= CURRENT_TCB).
   const above = tcbAbove(leaf.tcb, report.currentTcb, leaf.product);
   if (above.length > 0) {
     const c = tcbClaims(leaf.tcb, leaf.product);
     const cur = tcbClaims(report.currentTcb, leaf.product);
-    out.push(reason(SNP_CHECKS.tcbCertificateCurrent, `the ${leaf.kind.toUpperCase()}'s TCB ${c.raw} is above CURRENT_TCB ${cur.raw} (${above.join(', ')})`));
+    out.push(
+      reason(
+        SNP_CHECKS.tcbCertificateCurrent,
+        `the ${leaf.kind.toUpperCase()}'s TCB ${c.raw} is above CURRENT_TCB ${cur.raw} (${above.join(', ')})`,
+      ),
+    );
   }
   if (leaf.kind === 'vcek' && !key.maskChipId) {
     const hwId = leaf.extensions.hwId!;
     // Turin hwIDs are 8 bytes: the first 8 bytes of CHIP_ID (go-sev-guest kds.TurinHWIDSize).
     const chip = report.chipId.subarray(0, hwId.length);
     if (!Buffer.from(chip).equals(Buffer.from(hwId))) {
-      out.push(reason(SNP_CHECKS.chipId, `CHIP_ID ${Buffer.from(report.chipId).toString('hex').slice(0, 16)}... differs from the VCEK hwID ${Buffer.from(hwId).toString('hex').slice(0, 16)}...`));
+      out.push(
+        reason(
+          SNP_CHECKS.chipId,
+          `CHIP_ID ${Buffer.from(report.chipId).toString('hex').slice(0, 16)}... differs from the VCEK hwID ${Buffer.from(hwId).toString('hex').slice(0, 16)}...`,
+        ),
+      );
     }
   }
   return out;

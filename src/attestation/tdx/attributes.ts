@@ -26,7 +26,9 @@ export function littleEndian64(bytes: Uint8Array): bigint | undefined {
 
 /** What is wrong with TDATTRIBUTES under the fixed masks (8 bytes, little-endian); undefined when nothing. */
 export function tdAttributesProblem(value: bigint): string | undefined {
-  return maskProblem(value, TD_ATTRIBUTES_FIXED0, TD_ATTRIBUTES_FIXED1, (bit) => (TD_ATTRIBUTE_NAMES[bit] ? `${TD_ATTRIBUTE_NAMES[bit]} (bit ${bit})` : `reserved bit ${bit}`));
+  return maskProblem(value, TD_ATTRIBUTES_FIXED0, TD_ATTRIBUTES_FIXED1, (bit) =>
+    TD_ATTRIBUTE_NAMES[bit] ? `${TD_ATTRIBUTE_NAMES[bit]} (bit ${bit})` : `reserved bit ${bit}`,
+  );
 }
 
 /** What is wrong with XFAM under the fixed masks; undefined when nothing. */

@@ -32,7 +32,13 @@ export class TdxVerifierCache {
    * The cached result of `compute` for these bytes and anchors, or `compute()` (stored when
    * `keep` says it is worth keeping: successes only).
    */
-  memo<T>(kind: string, bytes: Uint8Array | string, anchors: readonly TrustAnchor[], compute: () => T, keep: (value: T) => boolean): T {
+  memo<T>(
+    kind: string,
+    bytes: Uint8Array | string,
+    anchors: readonly TrustAnchor[],
+    compute: () => T,
+    keep: (value: T) => boolean,
+  ): T {
     const h = createHash('sha256').update(kind).update('\0').update(bytes);
     for (const a of anchors) h.update(a.fingerprint);
     const key = h.digest('hex');

@@ -30,7 +30,12 @@ export interface ValidityWindow {
 }
 
 export type ChainResult =
-  | { readonly ok: true; readonly certs: readonly X509Certificate[]; readonly anchor: TrustAnchor; readonly windows: readonly ValidityWindow[] }
+  | {
+      readonly ok: true;
+      readonly certs: readonly X509Certificate[];
+      readonly anchor: TrustAnchor;
+      readonly windows: readonly ValidityWindow[];
+    }
   | { readonly ok: false; readonly message: string };
 
 /** Parses DER certificates with Node's X509Certificate; undefined plus a message when one does not parse. */
@@ -62,7 +67,10 @@ export function verifyChain(chain: readonly X509Certificate[], anchors: readonly
         // certificate there would be bytes nobody checks.
         const rest = chain.slice(i + 1);
         if (rest.length > 1 || (rest.length === 1 && !(rest[0] as X509Certificate).raw.equals(anchor.cert.raw))) {
-          return { ok: false, message: `certificate ${i + 2} (${cn((rest[0] as X509Certificate).subject)}) follows the one the trusted root issued but is not that trusted root` };
+          return {
+            ok: false,
+            message: `certificate ${i + 2} (${cn((rest[0] as X509Certificate).subject)}) follows the one the trusted root issued but is not that trusted root`,
+          };
         }
         return { ok: true, certs: used, anchor, windows: [...used, anchor.cert].map(windowOf) };
       }
@@ -70,18 +78,26 @@ export function verifyChain(chain: readonly X509Certificate[], anchors: readonly
     const issuer = chain[i + 1];
     if (issuer === undefined) break;
     if (!issuedBy(cert, issuer)) {
-      return { ok: false, message: `certificate ${i + 1} (${cn(cert.subject)}) is not issued and signed by certificate ${i + 2} (${cn(issuer.subject)})` };
+      return {
+        ok: false,
+        message: `certificate ${i + 1} (${cn(cert.subject)}) is not issued and signed by certificate ${i + 2} (${cn(issuer.subject)})`,
+      };
     }
   }
-  return { ok: false, message: `the chain (${chain.map((c) => cn(c.subject)).join(' -> ')}) does not lead to a trusted root` };
+  return {
+    ok: false,
+    message: `the chain (${chain.map((c) => cn(c.subject)).join(' -> ')}) does not lead to a trusted root`,
+  };
 }
 
 /** The first certificate in `windows` that is not valid at `at`, as a message; undefined when all are. */
 export function validityProblem(windows: readonly ValidityWindow[], at: Date): string | undefined {
   const t = at.getTime();
   for (const w of windows) {
-    if (t < w.notBefore.getTime()) return `${cn(w.subject)} is not valid before ${w.notBefore.toISOString()} (time ${at.toISOString()})`;
-    if (t > w.notAfter.getTime()) return `${cn(w.subject)} expired at ${w.notAfter.toISOString()} (time ${at.toISOString()})`;
+    if (t < w.notBefore.getTime())
+      return `${cn(w.subject)} is not valid before ${w.notBefore.toISOString()} (time ${at.toISOString()})`;
+    if (t > w.notAfter.getTime())
+      return `${cn(w.subject)} expired at ${w.notAfter.toISOString()} (time ${at.toISOString()})`;
   }
   return undefined;
 }

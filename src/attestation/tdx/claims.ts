@@ -84,7 +84,15 @@ export interface TdxClaims {
 /** Decodes TDATTRIBUTES. */
 export function decodeTdAttributes(bytes: Uint8Array): TdAttributes {
   const bit = (n: number): boolean => (((bytes[n >> 3] ?? 0) >> (n & 7)) & 1) === 1;
-  return { hex: hex(bytes), debug: bit(0), septVeDisable: bit(28), migratable: bit(29), pks: bit(30), kl: bit(31), perfmon: bit(63) };
+  return {
+    hex: hex(bytes),
+    debug: bit(0),
+    septVeDisable: bit(28),
+    migratable: bit(29),
+    pks: bit(30),
+    kl: bit(31),
+    perfmon: bit(63),
+  };
 }
 
 /** Claims from a parsed quote. */
@@ -117,5 +125,10 @@ export function quoteClaims(q: TdxQuote): TdxClaims {
 
 /** Claims from the PCK certificate's SGX extension. */
 export function pckClaims(e: PckExtension): Partial<TdxClaims> {
-  return { fmspc: hex(e.fmspc), pceid: hex(e.pceId), pckTcb: { components: [...e.tcbComponents], pceSvn: e.pceSvn, cpuSvn: hex(e.cpuSvn) }, sgxType: e.sgxType };
+  return {
+    fmspc: hex(e.fmspc),
+    pceid: hex(e.pceId),
+    pckTcb: { components: [...e.tcbComponents], pceSvn: e.pceSvn, cpuSvn: hex(e.cpuSvn) },
+    sgxType: e.sgxType,
+  };
 }

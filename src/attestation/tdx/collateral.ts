@@ -6,10 +6,18 @@
  * `SGX-PCK-CRL-Issuer-Chain`) and the root CA CRL. Every chain must verify to a trust anchor.
  */
 import { verify as cryptoVerify, type X509Certificate } from 'node:crypto';
-import { ParseError, reason, type Reason } from '../verdict.ts';
-import { cn, parseCertificates, validityProblem, verifyChain, type ChainResult, type TrustAnchor, type ValidityWindow } from './chain.ts';
-import { decodeIssuerChain } from './pem.ts';
+import { ParseError, type Reason, reason } from '../verdict.ts';
+import {
+  type ChainResult,
+  cn,
+  parseCertificates,
+  type TrustAnchor,
+  type ValidityWindow,
+  validityProblem,
+  verifyChain,
+} from './chain.ts';
 import type { TdxVerifierCache } from './chain-cache.ts';
+import { decodeIssuerChain } from './pem.ts';
 
 /**
  * Collateral for one quote. The verifier requires TCB info, QE identity, PCK CRL and root CA CRL
@@ -87,9 +95,18 @@ export function verifySignedJson(
   check: string,
   cache?: TdxVerifierCache,
 ): SignedJson {
-  const text = typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
+  const text =
+    typeof body === 'string' ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8');
   const compute = (): SignedJsonResult => examineSignedJson(text, member, issuerChain, anchors, check, cache);
-  const result = cache ? cache.memo(`signed-json/${member}`, `${text}\0${issuerChain ?? ''}`, anchors, compute, (r) => r.reasons.length === 0) : compute();
+  const result = cache
+    ? cache.memo(
+        `signed-json/${member}`,
+        `${text}\0${issuerChain ?? ''}`,
+        anchors,
+        compute,
+        (r) => r.reasons.length === 0,
+      )
+    : compute();
   const reasons = [...result.reasons];
   const problem = result.windows === undefined ? undefined : validityProblem(result.windows, at);
   if (problem !== undefined) reasons.push(reason(`${check}.signature`, `issuer chain: ${problem}`));
@@ -116,7 +133,8 @@ function examineSignedJson(
     signed = rawJsonMember(text, member, check);
     const sigHex = rawJsonMember(text, 'signature', check);
     const sig = JSON.parse(sigHex) as unknown;
-    if (typeof sig !== 'string' || !/^[0-9a-fA-F]{128}$/.test(sig)) throw new ParseError(check, 'signature is not 64 bytes of hex');
+    if (typeof sig !== 'string' || !/^[0-9a-fA-F]{128}$/.test(sig))
+      throw new ParseError(check, 'signature is not 64 bytes of hex');
     signature = new Uint8Array(Buffer.from(sig, 'hex'));
     value = JSON.parse(signed) as unknown;
   } catch (err) {
@@ -128,13 +146,25 @@ function examineSignedJson(
   if (signer !== undefined) {
     let ok = false;
     try {
-      ok = cryptoVerify('sha256', Buffer.from(signed, 'utf8'), { key: signer.leaf.publicKey, dsaEncoding: 'ieee-p1363' }, signature);
+      ok = cryptoVerify(
+        'sha256',
+        Buffer.from(signed, 'utf8'),
+        { key: signer.leaf.publicKey, dsaEncoding: 'ieee-p1363' },
+        signature,
+      );
     } catch {
       ok = false;
     }
-    if (!ok) reasons.push(reason(`${check}.signature`, `the ${member} signature does not verify with ${cn(signer.leaf.subject)}`));
+    if (!ok)
+      reasons.push(
+        reason(`${check}.signature`, `the ${member} signature does not verify with ${cn(signer.leaf.subject)}`),
+      );
   }
-  return { value, reasons, ...(signer ? { windows: signer.windows, signer: { certs: signer.certs, anchor: signer.anchor } } : {}) };
+  return {
+    value,
+    reasons,
+    ...(signer ? { windows: signer.windows, signer: { certs: signer.certs, anchor: signer.anchor } } : {}),
+  };
 }
 
 /** The verified leaf of a TCB Signing issuer chain and the chain's validity, or undefined with reasons added. */
@@ -144,9 +174,18 @@ function signingCertificate(
   check: string,
   reasons: Reason[],
   cache?: TdxVerifierCache,
-): { leaf: X509Certificate; certs: readonly X509Certificate[]; anchor: TrustAnchor; windows: readonly ValidityWindow[] } | undefined {
+):
+  | {
+      leaf: X509Certificate;
+      certs: readonly X509Certificate[];
+      anchor: TrustAnchor;
+      windows: readonly ValidityWindow[];
+    }
+  | undefined {
   if (issuerChain === undefined) {
-    reasons.push(reason(check, 'no issuer chain given (the TCB Signing certificate), so the signature cannot be checked'));
+    reasons.push(
+      reason(check, 'no issuer chain given (the TCB Signing certificate), so the signature cannot be checked'),
+    );
     return undefined;
   }
   const result = verifyIssuerChain(issuerChain, anchors, check, cache);
@@ -163,7 +202,12 @@ function signingCertificate(
 }
 
 /** Decodes a PCS issuer chain (PEM or URL-encoded PEM) and verifies it to the anchors; memoised when ok. */
-export function verifyIssuerChain(text: string, anchors: readonly TrustAnchor[], check: string, cache?: TdxVerifierCache): ChainResult {
+export function verifyIssuerChain(
+  text: string,
+  anchors: readonly TrustAnchor[],
+  check: string,
+  cache?: TdxVerifierCache,
+): ChainResult {
   const compute = (): ChainResult => {
     let ders: Uint8Array[];
     try {

@@ -8,7 +8,8 @@
 
 /** The 48-byte MRCONFIGID (96 hex chars) for a policy's SHA-256 (64 hex chars). */
 export function configIdForPolicyHash(sha256Hex: string): string {
-  if (!/^[0-9a-fA-F]{64}$/.test(sha256Hex)) throw new TypeError(`policy hash must be 32 bytes of hex, got "${sha256Hex}"`);
+  if (!/^[0-9a-fA-F]{64}$/.test(sha256Hex))
+    throw new TypeError(`policy hash must be 32 bytes of hex, got "${sha256Hex}"`);
   return sha256Hex.toLowerCase() + '0'.repeat(32);
 }
 

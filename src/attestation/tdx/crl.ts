@@ -32,7 +32,8 @@ export function parseCrl(data: Uint8Array, check: string): Crl {
     throw new ParseError(check, `CRL does not decode: ${what}`);
   };
   const [tbs, algorithm, signature] = children(decodeDer(der, check, 'CRL'), 3);
-  if (!(tbs instanceof asn1js.Sequence) || !(signature instanceof asn1js.BitString)) return fail('not a CertificateList');
+  if (!(tbs instanceof asn1js.Sequence) || !(signature instanceof asn1js.BitString))
+    return fail('not a CertificateList');
   const fields = tbs.valueBlock.value;
   let i = fields[0] instanceof asn1js.Integer ? 1 : 0; // version is optional
   i++; // signature algorithm inside the TBS (must match the outer one; the signature covers it)
@@ -63,9 +64,11 @@ export function parseCrl(data: Uint8Array, check: string): Crl {
 
 /** Whether `issuer` issued and signed the CRL; a message when not. */
 export function crlSignatureProblem(crl: Crl, issuer: X509Certificate): string | undefined {
-  if (crl.signatureAlgorithm !== ECDSA_WITH_SHA256) return `CRL signature algorithm ${crl.signatureAlgorithm} is not ecdsa-with-SHA256`;
+  if (crl.signatureAlgorithm !== ECDSA_WITH_SHA256)
+    return `CRL signature algorithm ${crl.signatureAlgorithm} is not ecdsa-with-SHA256`;
   const subject = subjectDer(issuer.raw);
-  if (subject === undefined || !bytesEqual(subject, crl.issuer)) return 'CRL issuer name is not the expected issuer certificate subject';
+  if (subject === undefined || !bytesEqual(subject, crl.issuer))
+    return 'CRL issuer name is not the expected issuer certificate subject';
   let ok = false;
   try {
     ok = cryptoVerify('sha256', crl.tbs, issuer.publicKey, crl.signature);
@@ -116,9 +119,11 @@ function subjectDer(cert: Uint8Array): Uint8Array | undefined {
 
 /** Whether the CRL is current at `at` (thisUpdate <= at <= nextUpdate); a message when not. */
 export function crlValidityProblem(crl: Crl, at: Date): string | undefined {
-  if (at.getTime() < crl.thisUpdate.getTime()) return `CRL is not valid before ${crl.thisUpdate.toISOString()} (time ${at.toISOString()})`;
+  if (at.getTime() < crl.thisUpdate.getTime())
+    return `CRL is not valid before ${crl.thisUpdate.toISOString()} (time ${at.toISOString()})`;
   if (crl.nextUpdate === undefined) return 'CRL has no nextUpdate';
-  if (at.getTime() > crl.nextUpdate.getTime()) return `CRL expired at ${crl.nextUpdate.toISOString()} (time ${at.toISOString()})`;
+  if (at.getTime() > crl.nextUpdate.getTime())
+    return `CRL expired at ${crl.nextUpdate.toISOString()} (time ${at.toISOString()})`;
   return undefined;
 }
 

@@ -13,6 +13,7 @@ export function decodeDer(der: Uint8Array, check: string, what: string): asn1js.
   } catch (err) {
     throw new ParseError(check, `${what} does not decode: ${(err as Error).message}`);
   }
-  if (parsed.offset === -1 || parsed.offset !== der.byteLength) throw new ParseError(check, `${what} is not one DER value`);
+  if (parsed.offset === -1 || parsed.offset !== der.byteLength)
+    throw new ParseError(check, `${what} is not one DER value`);
   return parsed.result;
 }

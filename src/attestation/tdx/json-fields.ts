@@ -11,7 +11,8 @@ export class JsonObject {
   readonly #check: string;
 
   constructor(value: unknown, path: string, check: string) {
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new ParseError(check, `${path} is not an object`);
+    if (typeof value !== 'object' || value === null || Array.isArray(value))
+      throw new ParseError(check, `${path} is not an object`);
     this.#value = value as Record<string, unknown>;
     this.#path = path;
     this.#check = check;
@@ -40,21 +41,24 @@ export class JsonObject {
   strings(key: string): string[] {
     const v = this.#value[key];
     if (v === undefined) return [];
-    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string')) throw new ParseError(this.#check, `${this.#path}.${key} is not an array of strings`);
+    if (!Array.isArray(v) || !v.every((s) => typeof s === 'string'))
+      throw new ParseError(this.#check, `${this.#path}.${key} is not an array of strings`);
     return v as string[];
   }
 
   /** A non-negative integer no larger than `max`. */
   integer(key: string, max = Number.MAX_SAFE_INTEGER): number {
     const v = this.#value[key];
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) throw new ParseError(this.#check, `${this.#path}.${key} is not an integer in 0..${max}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+      throw new ParseError(this.#check, `${this.#path}.${key} is not an integer in 0..${max}`);
     return v;
   }
 
   /** Hex of exactly `bytes` bytes (either case), returned as bytes. */
   hex(key: string, bytes: number): Uint8Array {
     const s = this.string(key);
-    if (s.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(s)) throw new ParseError(this.#check, `${this.#path}.${key} is not ${bytes} bytes of hex`);
+    if (s.length !== bytes * 2 || !/^[0-9a-fA-F]*$/.test(s))
+      throw new ParseError(this.#check, `${this.#path}.${key} is not ${bytes} bytes of hex`);
     return new Uint8Array(Buffer.from(s, 'hex'));
   }
 

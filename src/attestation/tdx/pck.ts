@@ -35,7 +35,11 @@ export interface PckExtension {
   readonly sgxType: number;
   /** Platform CA PCK certificates only. */
   readonly platformInstanceId?: Uint8Array;
-  readonly configuration?: { readonly dynamicPlatform?: boolean; readonly cachedKeys?: boolean; readonly smtEnabled?: boolean };
+  readonly configuration?: {
+    readonly dynamicPlatform?: boolean;
+    readonly cachedKeys?: boolean;
+    readonly smtEnabled?: boolean;
+  };
 }
 
 /** Reads the SGX extension of a DER PCK certificate; throws ParseError (`tdx.pck-extension`). */
@@ -48,9 +52,15 @@ export function parsePckExtension(der: Uint8Array): PckExtension {
   let configuration: PckExtension['configuration'];
   if (config !== undefined) {
     const c = fields(config, 'configuration');
-    configuration = { dynamicPlatform: bool(c, `${CONFIGURATION}.1`), cachedKeys: bool(c, `${CONFIGURATION}.2`), smtEnabled: bool(c, `${CONFIGURATION}.3`) };
+    configuration = {
+      dynamicPlatform: bool(c, `${CONFIGURATION}.1`),
+      cachedKeys: bool(c, `${CONFIGURATION}.2`),
+      smtEnabled: bool(c, `${CONFIGURATION}.3`),
+    };
   }
-  const platformInstanceId = top.has(PLATFORM_INSTANCE_ID) ? octets(top, PLATFORM_INSTANCE_ID, 'platform instance ID') : undefined;
+  const platformInstanceId = top.has(PLATFORM_INSTANCE_ID)
+    ? octets(top, PLATFORM_INSTANCE_ID, 'platform instance ID')
+    : undefined;
   return {
     ppid: fixed(octets(top, PPID, 'PPID'), 16, 'PPID'),
     tcbComponents,
@@ -77,7 +87,8 @@ function sgxExtensionValue(der: Uint8Array): asn1js.AsnType {
     const [oid] = parts;
     const value = parts[parts.length - 1];
     if (oid instanceof asn1js.ObjectIdentifier && oid.valueBlock.toString() === SGX_EXTENSION_OID) {
-      if (!(value instanceof asn1js.OctetString)) throw new ParseError('tdx.pck-extension', 'SGX extension value is not an OCTET STRING');
+      if (!(value instanceof asn1js.OctetString))
+        throw new ParseError('tdx.pck-extension', 'SGX extension value is not an OCTET STRING');
       // asn1js already decoded the OCTET STRING's contents when they are DER; decoding them again
       // would double the cost of the slowest step here.
       const nested = value.valueBlock.value;
@@ -123,7 +134,8 @@ function octets(map: Map<string, asn1js.AsnType>, oid: string, what: string): Ui
 }
 
 function fixed(bytes: Uint8Array, length: number, what: string): Uint8Array {
-  if (bytes.length !== length) throw new ParseError('tdx.pck-extension', `${what} is ${bytes.length} bytes, expected ${length}`);
+  if (bytes.length !== length)
+    throw new ParseError('tdx.pck-extension', `${what} is ${bytes.length} bytes, expected ${length}`);
   return bytes;
 }
 
@@ -141,7 +153,8 @@ function enumerated(map: Map<string, asn1js.AsnType>, oid: string, what: string)
 
 /** SVNs are at most 16 bits; anything wider or negative is not a PCK this verifier understands. */
 function smallNonNegative(bytes: Uint8Array, what: string): number {
-  if (bytes.length === 0 || bytes.length > 3 || ((bytes[0] as number) & 0x80) !== 0) throw new ParseError('tdx.pck-extension', `${what} is not a small non-negative integer`);
+  if (bytes.length === 0 || bytes.length > 3 || ((bytes[0] as number) & 0x80) !== 0)
+    throw new ParseError('tdx.pck-extension', `${what} is not a small non-negative integer`);
   let n = 0;
   for (const b of bytes) n = n * 256 + b;
   if (n > 0xffff) throw new ParseError('tdx.pck-extension', `${what} (${n}) exceeds 16 bits`);

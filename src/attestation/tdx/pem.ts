@@ -12,7 +12,8 @@ const BASE64_LINE = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /** Splits concatenated PEM certificates into DER; throws ParseError with `check` when malformed. */
 export function parsePemCertificates(data: Uint8Array | string, check: string): Uint8Array[] {
-  const text = typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
+  const text =
+    typeof data === 'string' ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1');
   const trimmed = text.replace(/[\0\r\n]+$/, '');
   const lines = trimmed.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   const certs: Uint8Array[] = [];
@@ -30,7 +31,8 @@ export function parsePemCertificates(data: Uint8Array | string, check: string): 
     if (i >= lines.length) throw new ParseError(check, `PEM certificate ${certs.length + 1} has no "${END}" line`);
     i++;
     const der = Buffer.from(b64, 'base64');
-    if (der.length === 0 || der.toString('base64') !== b64) throw new ParseError(check, `PEM certificate ${certs.length + 1}: base64 is not canonical`);
+    if (der.length === 0 || der.toString('base64') !== b64)
+      throw new ParseError(check, `PEM certificate ${certs.length + 1}: base64 is not canonical`);
     certs.push(new Uint8Array(der.buffer, der.byteOffset, der.byteLength));
   }
   if (certs.length === 0) throw new ParseError(check, 'no PEM certificate found');

@@ -27,7 +27,15 @@ export interface QeIdentity {
 }
 
 const CHECK = 'tdx.collateral.qe-identity';
-const STATUSES: readonly string[] = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate', 'OutOfDateConfigurationNeeded', 'Revoked'];
+const STATUSES: readonly string[] = [
+  'UpToDate',
+  'SWHardeningNeeded',
+  'ConfigurationNeeded',
+  'ConfigurationAndSWHardeningNeeded',
+  'OutOfDate',
+  'OutOfDateConfigurationNeeded',
+  'Revoked',
+];
 
 /** Parses the `enclaveIdentity` object; throws ParseError (`tdx.collateral.qe-identity`). */
 export function parseQeIdentity(value: unknown): QeIdentity {
@@ -39,7 +47,12 @@ export function parseQeIdentity(value: unknown): QeIdentity {
   const tcbLevels = o.objects('tcbLevels').map((l) => {
     const status = l.string('tcbStatus');
     if (!STATUSES.includes(status)) throw new ParseError(CHECK, `unknown tcbStatus "${status}"`);
-    return { isvSvn: l.object('tcb').integer('isvsvn', 0xffff), tcbDate: l.string('tcbDate'), status: status as TcbStatus, advisoryIds: l.strings('advisoryIDs') };
+    return {
+      isvSvn: l.object('tcb').integer('isvsvn', 0xffff),
+      tcbDate: l.string('tcbDate'),
+      status: status as TcbStatus,
+      advisoryIds: l.strings('advisoryIDs'),
+    };
   });
   if (tcbLevels.length === 0) throw new ParseError(CHECK, 'enclaveIdentity.tcbLevels is empty');
   return {
@@ -67,13 +80,28 @@ export interface QeEvaluation {
 /** Matches the QE report against the identity and finds the QE's TCB status. */
 export function evaluateQe(identity: QeIdentity, report: QeReport): QeEvaluation {
   const problems: { check: string; message: string }[] = [];
-  if (!bytesEqual(report.mrSigner, identity.mrSigner)) problems.push({ check: 'tdx.qe-identity.mrsigner', message: `QE MRSIGNER ${hex(report.mrSigner)} is not ${hex(identity.mrSigner)}` });
-  if (report.isvProdId !== identity.isvProdId) problems.push({ check: 'tdx.qe-identity.isvprodid', message: `QE ISVPRODID ${report.isvProdId} is not ${identity.isvProdId}` });
+  if (!bytesEqual(report.mrSigner, identity.mrSigner))
+    problems.push({
+      check: 'tdx.qe-identity.mrsigner',
+      message: `QE MRSIGNER ${hex(report.mrSigner)} is not ${hex(identity.mrSigner)}`,
+    });
+  if (report.isvProdId !== identity.isvProdId)
+    problems.push({
+      check: 'tdx.qe-identity.isvprodid',
+      message: `QE ISVPRODID ${report.isvProdId} is not ${identity.isvProdId}`,
+    });
   const misc = new Uint8Array(4);
   new DataView(misc.buffer).setUint32(0, report.miscSelect, true);
-  if (!bytesEqual(masked(misc, identity.miscSelectMask), identity.miscSelect)) problems.push({ check: 'tdx.qe-identity.miscselect', message: `QE MISCSELECT ${hex(misc)} under mask ${hex(identity.miscSelectMask)} is not ${hex(identity.miscSelect)}` });
+  if (!bytesEqual(masked(misc, identity.miscSelectMask), identity.miscSelect))
+    problems.push({
+      check: 'tdx.qe-identity.miscselect',
+      message: `QE MISCSELECT ${hex(misc)} under mask ${hex(identity.miscSelectMask)} is not ${hex(identity.miscSelect)}`,
+    });
   if (!bytesEqual(masked(report.attributes, identity.attributesMask), identity.attributes)) {
-    problems.push({ check: 'tdx.qe-identity.attributes', message: `QE ATTRIBUTES ${hex(report.attributes)} under mask ${hex(identity.attributesMask)} are not ${hex(identity.attributes)}` });
+    problems.push({
+      check: 'tdx.qe-identity.attributes',
+      message: `QE ATTRIBUTES ${hex(report.attributes)} under mask ${hex(identity.attributesMask)} are not ${hex(identity.attributes)}`,
+    });
   }
   const level = identity.tcbLevels.find((l) => l.isvSvn <= report.isvSvn);
   return { status: level?.status ?? 'NotSupported', advisoryIds: level?.advisoryIds ?? [], problems };

@@ -20,7 +20,8 @@ export interface QeReport {
 
 /** Parses the 384-byte report; throws ParseError (`tdx.quote`) for any other length. */
 export function parseQeReport(bytes: Uint8Array): QeReport {
-  if (bytes.length !== QE_REPORT_LENGTH) throw new ParseError('tdx.quote', `QE report is ${bytes.length} bytes, expected ${QE_REPORT_LENGTH}`);
+  if (bytes.length !== QE_REPORT_LENGTH)
+    throw new ParseError('tdx.quote', `QE report is ${bytes.length} bytes, expected ${QE_REPORT_LENGTH}`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return {
     cpuSvn: bytes.subarray(0, 16),

@@ -109,7 +109,10 @@ class Reader {
 
   #need(n: number, field: string): void {
     if (n > this.remaining) {
-      throw new ParseError('tdx.quote', `${this.#what} truncated: ${field} needs ${n} bytes at offset ${this.#offset}, ${this.remaining} left`);
+      throw new ParseError(
+        'tdx.quote',
+        `${this.#what} truncated: ${field} needs ${n} bytes at offset ${this.#offset}, ${this.remaining} left`,
+      );
     }
   }
 
@@ -148,9 +151,12 @@ export function parseTdxQuote(bytes: Uint8Array): TdxQuote {
   if (header.version === 5) {
     bodyType = r.u16('body type');
     const size = r.u32('body size');
-    const expected = bodyType === BODY_TYPE_TDX10 ? BODY_V10_LENGTH : bodyType === BODY_TYPE_TDX15 ? BODY_V15_LENGTH : undefined;
-    if (expected === undefined) throw new ParseError('tdx.quote', `v5 body type ${bodyType} is not a TD report (2 = TDX 1.0, 3 = TDX 1.5)`);
-    if (size !== expected) throw new ParseError('tdx.quote', `v5 body type ${bodyType} must be ${expected} bytes, the quote says ${size}`);
+    const expected =
+      bodyType === BODY_TYPE_TDX10 ? BODY_V10_LENGTH : bodyType === BODY_TYPE_TDX15 ? BODY_V15_LENGTH : undefined;
+    if (expected === undefined)
+      throw new ParseError('tdx.quote', `v5 body type ${bodyType} is not a TD report (2 = TDX 1.0, 3 = TDX 1.5)`);
+    if (size !== expected)
+      throw new ParseError('tdx.quote', `v5 body type ${bodyType} must be ${expected} bytes, the quote says ${size}`);
     bodyLength = size;
   }
   const body = parseBody(r.bytes(bodyLength, 'TD report body'), bodyType);
@@ -163,13 +169,18 @@ export function parseTdxQuote(bytes: Uint8Array): TdxQuote {
 
 function parseHeader(r: Reader): TdxQuoteHeader {
   const version = r.u16('version');
-  if (version !== 4 && version !== 5) throw new ParseError('tdx.quote.version', `quote version ${version} is not supported (4 or 5)`);
+  if (version !== 4 && version !== 5)
+    throw new ParseError('tdx.quote.version', `quote version ${version} is not supported (4 or 5)`);
   const attestationKeyType = r.u16('attestation key type');
   if (attestationKeyType !== ATTESTATION_KEY_TYPE_ECDSA_P256) {
-    throw new ParseError('tdx.quote.attestation-key-type', `attestation key type ${attestationKeyType} is not supported (2 = ECDSA P-256)`);
+    throw new ParseError(
+      'tdx.quote.attestation-key-type',
+      `attestation key type ${attestationKeyType} is not supported (2 = ECDSA P-256)`,
+    );
   }
   const teeType = r.u32('TEE type');
-  if (teeType !== TEE_TYPE_TDX) throw new ParseError('tdx.quote.tee-type', `TEE type 0x${teeType.toString(16)} is not TDX (0x81)`);
+  if (teeType !== TEE_TYPE_TDX)
+    throw new ParseError('tdx.quote.tee-type', `TEE type 0x${teeType.toString(16)} is not TDX (0x81)`);
   return {
     version,
     attestationKeyType,
@@ -195,7 +206,20 @@ function parseBody(bytes: Uint8Array, bodyType: number): TdReportBody {
   const mrOwnerConfig = r.bytes(48, 'MROWNERCONFIG');
   const rtmrs = [r.bytes(48, 'RTMR0'), r.bytes(48, 'RTMR1'), r.bytes(48, 'RTMR2'), r.bytes(48, 'RTMR3')] as const;
   const reportData = r.bytes(64, 'REPORTDATA');
-  const base = { teeTcbSvn, mrSeam, mrSignerSeam, seamAttributes, tdAttributes, xfam, mrTd, mrConfigId, mrOwner, mrOwnerConfig, rtmrs, reportData };
+  const base = {
+    teeTcbSvn,
+    mrSeam,
+    mrSignerSeam,
+    seamAttributes,
+    tdAttributes,
+    xfam,
+    mrTd,
+    mrConfigId,
+    mrOwner,
+    mrOwnerConfig,
+    rtmrs,
+    reportData,
+  };
   if (bodyType !== BODY_TYPE_TDX15) return base;
   return { ...base, teeTcbSvn2: r.bytes(16, 'TEE_TCB_SVN2'), mrServiceTd: r.bytes(48, 'MRSERVICETD') };
 }
@@ -205,20 +229,36 @@ function parseSignatureData(bytes: Uint8Array): Pick<TdxQuote, 'signature' | 'at
   const signature = r.bytes(SIGNATURE_LENGTH, 'quote signature');
   const attestationKey = r.bytes(ATTESTATION_KEY_LENGTH, 'attestation key');
   const type = r.u16('certification data type');
-  if (type !== CERT_DATA_QE_REPORT) throw new ParseError('tdx.quote.certification-data', `certification data type ${type} is not supported (6 = QE report certification data)`);
+  if (type !== CERT_DATA_QE_REPORT)
+    throw new ParseError(
+      'tdx.quote.certification-data',
+      `certification data type ${type} is not supported (6 = QE report certification data)`,
+    );
   const size = r.u32('certification data size');
   // The length fields must account for every byte: slack inside the signed structure would be
   // bytes nobody checks.
-  if (size !== r.remaining) throw new ParseError('tdx.quote.certification-data', `certification data size ${size} does not match the ${r.remaining} bytes the signature data leaves`);
+  if (size !== r.remaining)
+    throw new ParseError(
+      'tdx.quote.certification-data',
+      `certification data size ${size} does not match the ${r.remaining} bytes the signature data leaves`,
+    );
   const c = new Reader(r.bytes(size, 'certification data'), 'QE report certification data');
   const qeReportBytes = c.bytes(QE_REPORT_LENGTH, 'QE report');
   const qeReportSignature = c.bytes(SIGNATURE_LENGTH, 'QE report signature');
   const authLength = c.u16('QE auth data size');
   const qeAuthData = c.bytes(authLength, 'QE auth data');
   const innerType = c.u16('PCK certification data type');
-  if (innerType !== CERT_DATA_PCK_CHAIN) throw new ParseError('tdx.quote.certification-data', `QE report certification data carries type ${innerType}, expected 5 (PCK certificate chain)`);
+  if (innerType !== CERT_DATA_PCK_CHAIN)
+    throw new ParseError(
+      'tdx.quote.certification-data',
+      `QE report certification data carries type ${innerType}, expected 5 (PCK certificate chain)`,
+    );
   const innerSize = c.u32('PCK certification data size');
-  if (innerSize !== c.remaining) throw new ParseError('tdx.quote.certification-data', `PCK certificate chain size ${innerSize} does not match the ${c.remaining} bytes left`);
+  if (innerSize !== c.remaining)
+    throw new ParseError(
+      'tdx.quote.certification-data',
+      `PCK certificate chain size ${innerSize} does not match the ${c.remaining} bytes left`,
+    );
   const pckChain = c.bytes(innerSize, 'PCK certificate chain');
   return {
     signature,

@@ -25,7 +25,15 @@ export type TcbStatus =
   | 'Revoked'
   | 'NotSupported';
 
-const INTEL_STATUSES: readonly string[] = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate', 'OutOfDateConfigurationNeeded', 'Revoked'];
+const INTEL_STATUSES: readonly string[] = [
+  'UpToDate',
+  'SWHardeningNeeded',
+  'ConfigurationNeeded',
+  'ConfigurationAndSWHardeningNeeded',
+  'OutOfDate',
+  'OutOfDateConfigurationNeeded',
+  'Revoked',
+];
 
 export interface TcbLevel {
   readonly sgxComponents: readonly number[];
@@ -90,7 +98,9 @@ export function parseTcbInfo(value: unknown): TcbInfo {
     tcbType: o.integer('tcbType'),
     tcbEvaluationDataNumber: o.integer('tcbEvaluationDataNumber'),
     ...(o.has('tdxModule') ? { tdxModule: parseModule(o.object('tdxModule')) } : {}),
-    ...(o.has('tdxModuleIdentities') ? { tdxModuleIdentities: o.objects('tdxModuleIdentities').map(parseModuleIdentity) } : {}),
+    ...(o.has('tdxModuleIdentities')
+      ? { tdxModuleIdentities: o.objects('tdxModuleIdentities').map(parseModuleIdentity) }
+      : {}),
     tcbLevels: o.objects('tcbLevels').map(parseLevel),
   };
   if (info.tcbLevels.length === 0) throw new ParseError(CHECK, 'tcbInfo.tcbLevels is empty');
@@ -98,14 +108,20 @@ export function parseTcbInfo(value: unknown): TcbInfo {
 }
 
 function parseModule(o: JsonObject): TdxModule {
-  return { mrSigner: o.hex('mrsigner', 48), attributes: o.hex('attributes', 8), attributesMask: o.hex('attributesMask', 8) };
+  return {
+    mrSigner: o.hex('mrsigner', 48),
+    attributes: o.hex('attributes', 8),
+    attributesMask: o.hex('attributesMask', 8),
+  };
 }
 
 function parseModuleIdentity(o: JsonObject): TdxModuleIdentity {
   return {
     id: o.string('id'),
     ...parseModule(o),
-    tcbLevels: o.objects('tcbLevels').map((l) => ({ isvSvn: l.object('tcb').integer('isvsvn', 0xffff), ...levelStatus(l) })),
+    tcbLevels: o
+      .objects('tcbLevels')
+      .map((l) => ({ isvSvn: l.object('tcb').integer('isvsvn', 0xffff), ...levelStatus(l) })),
   };
 }
 
@@ -146,8 +162,16 @@ export interface TcbEvaluation {
 /** Evaluates the TCB of a quote (PCK certificate + TD report body) against TCB info. */
 export function evaluateTcb(info: TcbInfo, pck: PckExtension, body: TdReportBody): TcbEvaluation {
   const problems: { check: string; message: string }[] = [];
-  if (info.fmspc !== hex(pck.fmspc)) problems.push({ check: 'tdx.collateral.tcb-info.fmspc', message: `TCB info is for FMSPC ${info.fmspc}, the PCK certificate says ${hex(pck.fmspc)}` });
-  if (info.pceId !== hex(pck.pceId)) problems.push({ check: 'tdx.collateral.tcb-info.fmspc', message: `TCB info is for PCE ID ${info.pceId}, the PCK certificate says ${hex(pck.pceId)}` });
+  if (info.fmspc !== hex(pck.fmspc))
+    problems.push({
+      check: 'tdx.collateral.tcb-info.fmspc',
+      message: `TCB info is for FMSPC ${info.fmspc}, the PCK certificate says ${hex(pck.fmspc)}`,
+    });
+  if (info.pceId !== hex(pck.pceId))
+    problems.push({
+      check: 'tdx.collateral.tcb-info.fmspc',
+      message: `TCB info is for PCE ID ${info.pceId}, the PCK certificate says ${hex(pck.pceId)}`,
+    });
 
   const svn = body.teeTcbSvn;
   const moduleVersion = svn[1] as number;
@@ -161,7 +185,10 @@ export function evaluateTcb(info: TcbInfo, pck: PckExtension, body: TdReportBody
     const id = `TDX_${moduleVersion.toString(16).toUpperCase().padStart(2, '0')}`;
     const identity = identities.find((m) => m.id.toUpperCase() === id);
     if (identity === undefined) {
-      problems.push({ check: 'tdx.tdx-module', message: `TCB info has no identity ${id} for TDX module version ${moduleVersion}` });
+      problems.push({
+        check: 'tdx.tdx-module',
+        message: `TCB info has no identity ${id} for TDX module version ${moduleVersion}`,
+      });
     } else {
       checkModule(identity, body, problems);
       const level = identity.tcbLevels.find((l) => l.isvSvn <= (svn[0] as number));
@@ -181,15 +208,30 @@ export function evaluateTcb(info: TcbInfo, pck: PckExtension, body: TdReportBody
       pck.pceSvn >= l.pceSvn &&
       l.tdxComponents.every((c, i) => i < start || (svn[i] as number) >= c),
   );
-  if (level === undefined) return { status: 'NotSupported', ...(moduleStatus ? { moduleStatus } : {}), advisoryIds: [], problems };
+  if (level === undefined)
+    return { status: 'NotSupported', ...(moduleStatus ? { moduleStatus } : {}), advisoryIds: [], problems };
   const status = moduleStatus === undefined ? level.status : converge(level.status, moduleStatus);
-  return { status, level, ...(moduleStatus ? { moduleStatus } : {}), advisoryIds: [...new Set([...level.advisoryIds, ...moduleAdvisories])], problems };
+  return {
+    status,
+    level,
+    ...(moduleStatus ? { moduleStatus } : {}),
+    advisoryIds: [...new Set([...level.advisoryIds, ...moduleAdvisories])],
+    problems,
+  };
 }
 
 function checkModule(m: TdxModule, body: TdReportBody, problems: { check: string; message: string }[]): void {
-  if (!bytesEqual(m.mrSigner, body.mrSignerSeam)) problems.push({ check: 'tdx.tdx-module', message: `MRSIGNERSEAM ${hex(body.mrSignerSeam)} is not the TDX module signer ${hex(m.mrSigner)} in TCB info` });
+  if (!bytesEqual(m.mrSigner, body.mrSignerSeam))
+    problems.push({
+      check: 'tdx.tdx-module',
+      message: `MRSIGNERSEAM ${hex(body.mrSignerSeam)} is not the TDX module signer ${hex(m.mrSigner)} in TCB info`,
+    });
   const masked = body.seamAttributes.map((b, i) => b & (m.attributesMask[i] ?? 0));
-  if (!bytesEqual(masked, m.attributes)) problems.push({ check: 'tdx.tdx-module', message: `SEAMATTRIBUTES ${hex(body.seamAttributes)} under mask ${hex(m.attributesMask)} are not ${hex(m.attributes)}` });
+  if (!bytesEqual(masked, m.attributes))
+    problems.push({
+      check: 'tdx.tdx-module',
+      message: `SEAMATTRIBUTES ${hex(body.seamAttributes)} under mask ${hex(m.attributesMask)} are not ${hex(m.attributes)}`,
+    });
 }
 
 /** Folds the TDX module's status into the platform's, as Intel's verification library does. */
@@ -197,6 +239,7 @@ function converge(platform: TcbStatus, module: TcbStatus): TcbStatus {
   if (module === 'Revoked' || module === 'NotSupported') return module;
   if (module !== 'OutOfDate') return platform;
   if (platform === 'UpToDate' || platform === 'SWHardeningNeeded') return 'OutOfDate';
-  if (platform === 'ConfigurationNeeded' || platform === 'ConfigurationAndSWHardeningNeeded') return 'OutOfDateConfigurationNeeded';
+  if (platform === 'ConfigurationNeeded' || platform === 'ConfigurationAndSWHardeningNeeded')
+    return 'OutOfDateConfigurationNeeded';
   return platform;
 }

@@ -11,14 +11,29 @@
  */
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject, type X509Certificate } from 'node:crypto';
 import { INTEL_SGX_ROOT_CA_PEM } from '../roots/intel.ts';
-import { ParseError, reason, verdict, type Reason, type Verdict } from '../verdict.ts';
-import { cn, parseCertificates, trustAnchors, validityProblem, verifyChain, type TrustAnchor, type ValidityWindow } from './chain.ts';
+import { ParseError, type Reason, reason, type Verdict, verdict } from '../verdict.ts';
+import {
+  cn,
+  parseCertificates,
+  type TrustAnchor,
+  trustAnchors,
+  type ValidityWindow,
+  validityProblem,
+  verifyChain,
+} from './chain.ts';
 import type { TdxVerifierCache } from './chain-cache.ts';
 import { pckClaims, quoteClaims, type TdxClaims } from './claims.ts';
-import { missingCollateral, missingCollateralReason, verifyIssuerChain, verifySignedJson, type SignedJson, type TdxCollateral } from './collateral.ts';
-import { crlSignatureProblem, crlValidityProblem, parseCrl, serialHex, type Crl } from './crl.ts';
+import {
+  missingCollateral,
+  missingCollateralReason,
+  type SignedJson,
+  type TdxCollateral,
+  verifyIssuerChain,
+  verifySignedJson,
+} from './collateral.ts';
+import { type Crl, crlSignatureProblem, crlValidityProblem, parseCrl, serialHex } from './crl.ts';
 import { bytesEqual, hex } from './hex.ts';
-import { parsePckExtension, type PckExtension } from './pck.ts';
+import { type PckExtension, parsePckExtension } from './pck.ts';
 import { parsePemCertificates } from './pem.ts';
 import { evaluateQe, parseQeIdentity } from './qe-identity.ts';
 import { INTEL_QE_VENDOR_ID, parseTdxQuote, type TdxQuote } from './quote.ts';
@@ -64,13 +79,21 @@ export function verifyTdxQuote(bytes: Uint8Array, options: TdxVerifyOptions): Ve
   let claims: TdxClaims = quoteClaims(quote);
 
   if (hex(quote.header.qeVendorId) !== INTEL_QE_VENDOR_ID) {
-    reasons.push(reason('tdx.qe-vendor-id', `QE vendor ID ${hex(quote.header.qeVendorId)} is not Intel's (${INTEL_QE_VENDOR_ID})`));
+    reasons.push(
+      reason('tdx.qe-vendor-id', `QE vendor ID ${hex(quote.header.qeVendorId)} is not Intel's (${INTEL_QE_VENDOR_ID})`),
+    );
   }
   checkQuoteSignature(quote, reasons);
   checkQeReportData(quote, reasons);
 
   const pck = options.cache
-    ? options.cache.memo('pck-chain', quote.certification.pckChain, anchors, () => examinePckChain(quote.certification.pckChain, anchors), (p) => p.problems.length === 0)
+    ? options.cache.memo(
+        'pck-chain',
+        quote.certification.pckChain,
+        anchors,
+        () => examinePckChain(quote.certification.pckChain, anchors),
+        (p) => p.problems.length === 0,
+      )
     : examinePckChain(quote.certification.pckChain, anchors);
   reasons.push(...pck.problems);
   if (pck.windows !== undefined) {
@@ -78,12 +101,21 @@ export function verifyTdxQuote(bytes: Uint8Array, options: TdxVerifyOptions): Ve
     if (problem !== undefined) reasons.push(reason('tdx.pck-chain.validity', problem));
   }
   if (pck.extension !== undefined) claims = { ...claims, ...pckClaims(pck.extension) };
-  if (pck.key !== undefined && !verifyP256(pck.key, quote.certification.qeReportBytes, quote.certification.qeReportSignature)) {
-    reasons.push(reason('tdx.qe-report-signature', 'the QE report signature does not verify with the PCK certificate key'));
+  if (
+    pck.key !== undefined &&
+    !verifyP256(pck.key, quote.certification.qeReportBytes, quote.certification.qeReportSignature)
+  ) {
+    reasons.push(
+      reason('tdx.qe-report-signature', 'the QE report signature does not verify with the PCK certificate key'),
+    );
   }
 
   const missing = missingCollateral(options.collateral);
-  claims = { ...claims, tcbEvaluated: missing.length === 0, ...(missing.length > 0 ? { missingCollateral: missing } : {}) };
+  claims = {
+    ...claims,
+    tcbEvaluated: missing.length === 0,
+    ...(missing.length > 0 ? { missingCollateral: missing } : {}),
+  };
   if (missing.length > 0 && options.allowMissingCollateral !== true) reasons.push(missingCollateralReason(missing));
   if (options.collateral !== undefined) {
     claims = checkCollateral(quote, pck, options.collateral, anchors, options, reasons, claims);
@@ -96,7 +128,12 @@ function checkQuoteSignature(quote: TdxQuote, reasons: Reason[]): void {
   if (key === undefined) {
     reasons.push(reason('tdx.quote-signature', 'the attestation key is not a P-256 point'));
   } else if (!verifyP256(key, quote.signedBytes, quote.signature)) {
-    reasons.push(reason('tdx.quote-signature', 'the quote signature over header and TD report body does not verify with the attestation key'));
+    reasons.push(
+      reason(
+        'tdx.quote-signature',
+        'the quote signature over header and TD report body does not verify with the attestation key',
+      ),
+    );
   }
 }
 
@@ -105,7 +142,12 @@ function checkQeReportData(quote: TdxQuote, reasons: Reason[]): void {
   const expected = new Uint8Array(64);
   expected.set(createHash('sha256').update(quote.attestationKey).update(c.qeAuthData).digest());
   if (!bytesEqual(c.qeReport.reportData, expected)) {
-    reasons.push(reason('tdx.qe-report-data', `QE report data ${hex(c.qeReport.reportData)} is not SHA-256(attestation key || QE auth data) || 32 zero bytes (${hex(expected)})`));
+    reasons.push(
+      reason(
+        'tdx.qe-report-data',
+        `QE report data ${hex(c.qeReport.reportData)} is not SHA-256(attestation key || QE auth data) || 32 zero bytes (${hex(expected)})`,
+      ),
+    );
   }
 }
 
@@ -134,7 +176,8 @@ function examinePckChain(pem: Uint8Array, anchors: readonly TrustAnchor[]): PckR
   const problems: Reason[] = [];
   const key = p256Key(leaf);
   if (key === undefined) problems.push(reason('tdx.pck-chain', 'the PCK certificate key is not an ECDSA P-256 key'));
-  if (cn(leaf.subject) !== PCK_CN) problems.push(reason('tdx.pck-chain', `the leaf certificate is "${cn(leaf.subject)}", expected "${PCK_CN}"`));
+  if (cn(leaf.subject) !== PCK_CN)
+    problems.push(reason('tdx.pck-chain', `the leaf certificate is "${cn(leaf.subject)}", expected "${PCK_CN}"`));
   let extension: PckExtension | undefined;
   try {
     extension = parsePckExtension(ders[0] as Uint8Array);
@@ -173,17 +216,28 @@ function checkCollateral(
   const at = options.at;
   const revocable: Revocable[] = [];
   if (pck.anchor !== undefined) {
-    for (const cert of pck.certs?.slice(1) ?? []) revocable.push({ cert, anchor: pck.anchor, check: 'tdx.pck-revoked', what: 'the PCK chain' });
+    for (const cert of pck.certs?.slice(1) ?? [])
+      revocable.push({ cert, anchor: pck.anchor, check: 'tdx.pck-revoked', what: 'the PCK chain' });
   }
-  if (collateral.pckCrl !== undefined) checkPckCrl(collateral, collateral.pckCrl, pck, anchors, options, reasons, revocable);
+  if (collateral.pckCrl !== undefined)
+    checkPckCrl(collateral, collateral.pckCrl, pck, anchors, options, reasons, revocable);
 
   const signedBy = ({ signer }: SignedJson, what: string): void => {
     if (signer === undefined) return;
-    for (const cert of signer.certs) revocable.push({ cert, anchor: signer.anchor, check: 'tdx.collateral.tcb-signing-revoked', what });
+    for (const cert of signer.certs)
+      revocable.push({ cert, anchor: signer.anchor, check: 'tdx.collateral.tcb-signing-revoked', what });
   };
   if (collateral.tcbInfo !== undefined) {
     const check = 'tdx.collateral.tcb-info';
-    const signed = verifySignedJson(collateral.tcbInfo, 'tcbInfo', collateral.tcbInfoIssuerChain, anchors, at, check, options.cache);
+    const signed = verifySignedJson(
+      collateral.tcbInfo,
+      'tcbInfo',
+      collateral.tcbInfoIssuerChain,
+      anchors,
+      at,
+      check,
+      options.cache,
+    );
     reasons.push(...signed.reasons);
     signedBy(signed, 'the TCB info issuer chain');
     const info = parseCollateral(signed.value, parseTcbInfo, check, reasons);
@@ -232,7 +286,12 @@ interface CheckedCrl {
   readonly problems: readonly Reason[];
 }
 
-function checkedCrl(data: Uint8Array, issuers: readonly X509Certificate[], check: string, cache: TdxVerifierCache | undefined): CheckedCrl {
+function checkedCrl(
+  data: Uint8Array,
+  issuers: readonly X509Certificate[],
+  check: string,
+  cache: TdxVerifierCache | undefined,
+): CheckedCrl {
   const compute = (): CheckedCrl => {
     const problems: Reason[] = [];
     const crl = parseCollateral(data, (d) => parseCrl(d as Uint8Array, check), check, problems);
@@ -253,9 +312,21 @@ function checkedCrl(data: Uint8Array, issuers: readonly X509Certificate[], check
  * checked against every certificate that anchor issued on the way: the PCK CA and the TCB Signing
  * certificate of TCB info and QE identity.
  */
-function checkRootCrl(data: Uint8Array, pck: PckResult, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, reasons: Reason[], revocable: readonly Revocable[]): void {
+function checkRootCrl(
+  data: Uint8Array,
+  pck: PckResult,
+  anchors: readonly TrustAnchor[],
+  options: TdxVerifyOptions,
+  reasons: Reason[],
+  revocable: readonly Revocable[],
+): void {
   const check = 'tdx.collateral.root-crl';
-  const { crl, issuer, problems } = checkedCrl(data, (pck.anchor ? [pck.anchor] : anchors).map((a) => a.cert), check, options.cache);
+  const { crl, issuer, problems } = checkedCrl(
+    data,
+    (pck.anchor ? [pck.anchor] : anchors).map((a) => a.cert),
+    check,
+    options.cache,
+  );
   reasons.push(...problems);
   if (crl === undefined) return;
   const stale = crlValidityProblem(crl, options.at);
@@ -268,7 +339,12 @@ function checkRootCrl(data: Uint8Array, pck: PckResult, anchors: readonly TrustA
     if (seen.has(key)) continue;
     seen.add(key);
     if (crl.revokedSerials.has(serialHex(r.cert.serialNumber))) {
-      reasons.push(reason(r.check, `${cn(r.cert.subject)} (serial ${r.cert.serialNumber}) in ${r.what} is revoked by the root CA CRL`));
+      reasons.push(
+        reason(
+          r.check,
+          `${cn(r.cert.subject)} (serial ${r.cert.serialNumber}) in ${r.what} is revoked by the root CA CRL`,
+        ),
+      );
     }
   }
 }
@@ -279,10 +355,19 @@ function checkRootCrl(data: Uint8Array, pck: PckResult, anchors: readonly TrustA
  * certificate. So it is checked with the PCK's issuer from the verified quote chain, and an issuer
  * chain given with it must name that same CA.
  */
-function checkPckCrl(collateral: TdxCollateral, data: Uint8Array, pck: PckResult, anchors: readonly TrustAnchor[], options: TdxVerifyOptions, reasons: Reason[], revocable: Revocable[]): void {
+function checkPckCrl(
+  collateral: TdxCollateral,
+  data: Uint8Array,
+  pck: PckResult,
+  anchors: readonly TrustAnchor[],
+  options: TdxVerifyOptions,
+  reasons: Reason[],
+  revocable: Revocable[],
+): void {
   const check = 'tdx.collateral.pck-crl';
   const issuer = pck.certs === undefined ? undefined : (pck.certs[1] ?? pck.anchor?.cert);
-  if (issuer === undefined) reasons.push(reason(`${check}.signature`, 'no verified PCK issuer to check the PCK CRL with'));
+  if (issuer === undefined)
+    reasons.push(reason(`${check}.signature`, 'no verified PCK issuer to check the PCK CRL with'));
   if (collateral.pckCrlIssuerChain !== undefined) {
     const chain = verifyIssuerChain(collateral.pckCrlIssuerChain, anchors, `${check}.signature`, options.cache);
     if (!chain.ok) {
@@ -292,9 +377,15 @@ function checkPckCrl(collateral: TdxCollateral, data: Uint8Array, pck: PckResult
       if (problem !== undefined) reasons.push(reason(`${check}.signature`, `CRL issuer chain: ${problem}`));
       const named = chain.certs[0] as X509Certificate;
       if (issuer !== undefined && !sameSubjectAndKey(named, issuer)) {
-        reasons.push(reason(`${check}.issuer`, `the CRL issuer chain names ${cn(named.subject)}, not the CA that issued the PCK certificate (${cn(issuer.subject)})`));
+        reasons.push(
+          reason(
+            `${check}.issuer`,
+            `the CRL issuer chain names ${cn(named.subject)}, not the CA that issued the PCK certificate (${cn(issuer.subject)})`,
+          ),
+        );
       }
-      for (const cert of chain.certs) revocable.push({ cert, anchor: chain.anchor, check: 'tdx.pck-revoked', what: 'the PCK CRL issuer chain' });
+      for (const cert of chain.certs)
+        revocable.push({ cert, anchor: chain.anchor, check: 'tdx.pck-revoked', what: 'the PCK CRL issuer chain' });
     }
   }
   const { crl, problems } = checkedCrl(data, issuer ? [issuer] : [], check, options.cache);
@@ -303,14 +394,18 @@ function checkPckCrl(collateral: TdxCollateral, data: Uint8Array, pck: PckResult
   const stale = crlValidityProblem(crl, options.at);
   if (stale !== undefined) reasons.push(reason(`${check}.validity`, stale));
   if (pck.leaf !== undefined && crl.revokedSerials.has(serialHex(pck.leaf.serialNumber))) {
-    reasons.push(reason('tdx.pck-revoked', `the PCK certificate (serial ${pck.leaf.serialNumber}) is revoked by the PCK CRL`));
+    reasons.push(
+      reason('tdx.pck-revoked', `the PCK certificate (serial ${pck.leaf.serialNumber}) is revoked by the PCK CRL`),
+    );
   }
 }
 
 function sameSubjectAndKey(a: X509Certificate, b: X509Certificate): boolean {
   if (a.subject !== b.subject) return false;
   try {
-    return a.publicKey.export({ type: 'spki', format: 'der' }).equals(b.publicKey.export({ type: 'spki', format: 'der' }));
+    return a.publicKey
+      .export({ type: 'spki', format: 'der' })
+      .equals(b.publicKey.export({ type: 'spki', format: 'der' }));
   } catch {
     return false;
   }
@@ -332,8 +427,17 @@ function parseCollateral<T>(value: unknown, parse: (v: unknown) => T, check: str
 }
 
 function freshness(issueDate: Date, nextUpdate: Date, at: Date, check: string, what: string, reasons: Reason[]): void {
-  if (at.getTime() < issueDate.getTime()) reasons.push(reason(check, `${what} was issued at ${issueDate.toISOString()}, after the verification time ${at.toISOString()}`));
-  else if (at.getTime() > nextUpdate.getTime()) reasons.push(reason(check, `${what} expired at ${nextUpdate.toISOString()} (nextUpdate; time ${at.toISOString()})`));
+  if (at.getTime() < issueDate.getTime())
+    reasons.push(
+      reason(
+        check,
+        `${what} was issued at ${issueDate.toISOString()}, after the verification time ${at.toISOString()}`,
+      ),
+    );
+  else if (at.getTime() > nextUpdate.getTime())
+    reasons.push(
+      reason(check, `${what} expired at ${nextUpdate.toISOString()} (nextUpdate; time ${at.toISOString()})`),
+    );
 }
 
 /** The certificate's key if it is a valid P-256 key (Node throws on keys it cannot decode). */
@@ -350,7 +454,12 @@ function p256Key(cert: X509Certificate): KeyObject | undefined {
 function attestationKey(xy: Uint8Array): KeyObject | undefined {
   try {
     return createPublicKey({
-      key: { kty: 'EC', crv: 'P-256', x: Buffer.from(xy.subarray(0, 32)).toString('base64url'), y: Buffer.from(xy.subarray(32, 64)).toString('base64url') },
+      key: {
+        kty: 'EC',
+        crv: 'P-256',
+        x: Buffer.from(xy.subarray(0, 32)).toString('base64url'),
+        y: Buffer.from(xy.subarray(32, 64)).toString('base64url'),
+      },
       format: 'jwk',
     });
   } catch {

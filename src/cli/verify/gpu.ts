@@ -9,10 +9,10 @@
 import { basename } from 'node:path';
 import { Command } from 'commander';
 import { appraiseGpuEvidenceList, type GpuAppraisalInput, type RimInput } from '../../attestation/nvidia/appraise.ts';
-import type { GpuPolicy } from '../../attestation/nvidia/verify.ts';
 import { parseEvidenceList } from '../../attestation/nvidia/evidence-list.ts';
-import { reason, ParseError } from '../../attestation/verdict.ts';
-import { EXIT_UNUSABLE, UnusableInput, parseAt, parseHex, printVerdict, readBytesOrHex, readText } from './output.ts';
+import type { GpuPolicy } from '../../attestation/nvidia/verify.ts';
+import { ParseError, reason } from '../../attestation/verdict.ts';
+import { EXIT_UNUSABLE, parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
 
 export interface GpuCliOptions {
   report?: string;
@@ -33,14 +33,24 @@ export interface GpuCliOptions {
 type Write = (s: string) => void;
 
 /** Runs the verification and prints the verdict; resolves to the exit code (0 authentic and RIMs match, 1 refused, 2 unusable input). */
-export async function runVerifyGpu(opts: GpuCliOptions, out: Write = (s) => process.stdout.write(s), err: Write = (s) => process.stderr.write(s)): Promise<number> {
+export async function runVerifyGpu(
+  opts: GpuCliOptions,
+  out: Write = (s) => process.stdout.write(s),
+  err: Write = (s) => process.stderr.write(s),
+): Promise<number> {
   try {
-    if ((opts.report === undefined) === (opts.evidence === undefined)) throw new UnusableInput('give either --report FILE with --certs FILE, or --evidence FILE.json');
-    if (opts.report !== undefined && opts.certs === undefined) throw new UnusableInput('--report needs --certs FILE (the PEM certificate chain, leaf first)');
-    if (opts.evidence !== undefined && opts.certs !== undefined) throw new UnusableInput('--certs goes with --report; an evidence list carries its own chains');
+    if ((opts.report === undefined) === (opts.evidence === undefined))
+      throw new UnusableInput('give either --report FILE with --certs FILE, or --evidence FILE.json');
+    if (opts.report !== undefined && opts.certs === undefined)
+      throw new UnusableInput('--report needs --certs FILE (the PEM certificate chain, leaf first)');
+    if (opts.evidence !== undefined && opts.certs !== undefined)
+      throw new UnusableInput('--certs goes with --report; an evidence list carries its own chains');
     const nonce = parseHex('--nonce', opts.nonce, 32);
     const at = parseAt(opts.at);
-    const rims: RimInput[] = (opts.rim ?? []).map((file) => ({ xml: readText(file), id: basename(file).replace(/\.(xml|swidtag)$/i, '') }));
+    const rims: RimInput[] = (opts.rim ?? []).map((file) => ({
+      xml: readText(file),
+      id: basename(file).replace(/\.(xml|swidtag)$/i, ''),
+    }));
     const ocsp = (opts.ocsp ?? []).map((file) => readBytesOrHex(file));
     const policy = policyFromFlags(opts);
 
@@ -56,10 +66,19 @@ export async function runVerifyGpu(opts: GpuCliOptions, out: Write = (s) => proc
         }));
       } catch (e) {
         if (!(e instanceof ParseError)) throw e;
-        return printVerdict({ verified: false, reasons: [reason(e.check, e.message)], claims: { gpus: [] } }, opts.json ?? false, out);
+        return printVerdict(
+          { verified: false, reasons: [reason(e.check, e.message)], claims: { gpus: [] } },
+          opts.json ?? false,
+          out,
+        );
       }
     }
-    const v = await appraiseGpuEvidenceList(inputs, undefined, { nonce }, { at, policy, ...(ocsp.length ? { ocsp } : {}) });
+    const v = await appraiseGpuEvidenceList(
+      inputs,
+      undefined,
+      { nonce },
+      { at, policy, ...(ocsp.length ? { ocsp } : {}) },
+    );
     return printVerdict(v, opts.json ?? false, out);
   } catch (e) {
     if (!(e instanceof UnusableInput)) throw e;
@@ -72,13 +91,20 @@ export async function runVerifyGpu(opts: GpuCliOptions, out: Write = (s) => proc
 function policyFromFlags(opts: GpuCliOptions): GpuPolicy {
   let grace = 0;
   if (opts.ocspRevokedGrace !== undefined) {
-    if (!/^\d{1,4}$/.test(opts.ocspRevokedGrace) || Number(opts.ocspRevokedGrace) > 8760) throw new UnusableInput(`--ocsp-revoked-grace: expected whole hours from 0 to 8760, got "${opts.ocspRevokedGrace}"`);
+    if (!/^\d{1,4}$/.test(opts.ocspRevokedGrace) || Number(opts.ocspRevokedGrace) > 8760)
+      throw new UnusableInput(
+        `--ocsp-revoked-grace: expected whole hours from 0 to 8760, got "${opts.ocspRevokedGrace}"`,
+      );
     grace = Number(opts.ocspRevokedGrace);
   }
   return {
     requireFwid: !opts.allowMissingFwid,
     requireRims: !opts.allowMissingRims,
-    revocation: { requireAnswers: !opts.allowMissingOcsp, allowUnknown: opts.ocspAllowUnknown === true, revokedGracePeriodHours: grace },
+    revocation: {
+      requireAnswers: !opts.allowMissingOcsp,
+      allowUnknown: opts.ocspAllowUnknown === true,
+      revokedGracePeriodHours: grace,
+    },
   };
 }
 
@@ -87,19 +113,54 @@ const collect = (value: string, previous: string[]): string[] => [...previous, v
 /** The `gpu` subcommand of `attestor verify`. Sets process.exitCode; never calls process.exit. */
 export function gpuCommand(): Command {
   return new Command('gpu')
-    .description("verify NVIDIA GPU attestation reports against NVIDIA's pinned roots, OCSP answers and RIMs, with a Manifest's strict defaults (exit 0 authentic and RIMs match, 1 refused, 2 unusable input)")
-    .option('--report <file>', 'attestation report as NVML returns it (SPDM request + response + signature), raw or hex')
-    .option('--certs <file>', 'PEM certificate chain of the GPU, leaf first (a root in it is never trusted, only compared with the pinned one)')
-    .option('--evidence <file>', "NVIDIA attestation SDK evidence list: [{arch, certificate, evidence, nonce}], one entry per GPU")
+    .description(
+      "verify NVIDIA GPU attestation reports against NVIDIA's pinned roots, OCSP answers and RIMs, with a Manifest's strict defaults (exit 0 authentic and RIMs match, 1 refused, 2 unusable input)",
+    )
+    .option(
+      '--report <file>',
+      'attestation report as NVML returns it (SPDM request + response + signature), raw or hex',
+    )
+    .option(
+      '--certs <file>',
+      'PEM certificate chain of the GPU, leaf first (a root in it is never trusted, only compared with the pinned one)',
+    )
+    .option(
+      '--evidence <file>',
+      'NVIDIA attestation SDK evidence list: [{arch, certificate, evidence, nonce}], one entry per GPU',
+    )
     .requiredOption('--nonce <hex>', 'the 32-byte nonce the reports must carry, as 64 hex characters')
-    .option('--rim <file>', 'driver or VBIOS RIM (SWID XML); repeat for several. Its file name is taken as its RIM ID (e.g. NV_GPU_DRIVER_GH100_550.90.07.xml). Every active measurement must match them', collect, [])
-    .option('--ocsp <file>', 'DER OCSP response for a certificate above the leaf or of a RIM signer chain; repeat for several. Each certificate needs a current "good" one (docs/collateral.md says how to get them)', collect, [])
-    .option('--at <time>', 'RFC 3339 time at which certificates, RIM signers and OCSP answers must be valid (default: now)')
+    .option(
+      '--rim <file>',
+      'driver or VBIOS RIM (SWID XML); repeat for several. Its file name is taken as its RIM ID (e.g. NV_GPU_DRIVER_GH100_550.90.07.xml). Every active measurement must match them',
+      collect,
+      [],
+    )
+    .option(
+      '--ocsp <file>',
+      'DER OCSP response for a certificate above the leaf or of a RIM signer chain; repeat for several. Each certificate needs a current "good" one (docs/collateral.md says how to get them)',
+      collect,
+      [],
+    )
+    .option(
+      '--at <time>',
+      'RFC 3339 time at which certificates, RIM signers and OCSP answers must be valid (default: now)',
+    )
     .option('--allow-missing-fwid', 'accept a report without FWID (older firmware, e.g. driver 535)', false)
-    .option('--allow-missing-ocsp', 'accept certificates without a current OCSP answer (their revocation is then not checked)', false)
+    .option(
+      '--allow-missing-ocsp',
+      'accept certificates without a current OCSP answer (their revocation is then not checked)',
+      false,
+    )
     .option('--ocsp-allow-unknown', 'accept the OCSP status "unknown"', false)
-    .option('--ocsp-revoked-grace <hours>', 'accept a revoked certificate for this many hours after its revocation (default 0)')
-    .option('--allow-missing-rims', 'accept a GPU without trusted driver and VBIOS RIMs; its measurements are then reported as not evaluated', false)
+    .option(
+      '--ocsp-revoked-grace <hours>',
+      'accept a revoked certificate for this many hours after its revocation (default 0)',
+    )
+    .option(
+      '--allow-missing-rims',
+      'accept a GPU without trusted driver and VBIOS RIMs; its measurements are then reported as not evaluated',
+      false,
+    )
     .option('--json', 'print one JSON object: {verified, reasons, claims: {gpus: [...]}}', false)
     .action(async (opts: GpuCliOptions) => {
       process.exitCode = await runVerifyGpu(opts);

@@ -15,7 +15,11 @@ export class UnusableInput extends Error {
   override name = 'UnusableInput';
 }
 
-export function printVerdict(v: Verdict<unknown>, json: boolean, out: (s: string) => void = (s) => process.stdout.write(s)): number {
+export function printVerdict(
+  v: Verdict<unknown>,
+  json: boolean,
+  out: (s: string) => void = (s) => process.stdout.write(s),
+): number {
   if (json) {
     out(JSON.stringify({ verified: v.verified, reasons: v.reasons, claims: v.claims }, bigintToString, 2) + '\n');
   } else {
@@ -57,13 +61,17 @@ export function readText(path: string): string {
 export function parseAt(at: string | undefined): Date {
   if (at === undefined) return new Date();
   const d = new Date(at);
-  if (Number.isNaN(d.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(at)) throw new UnusableInput(`--at: expected an RFC 3339 time such as 2025-01-31T12:00:00Z, got "${at}"`);
+  if (Number.isNaN(d.getTime()) || !/^\d{4}-\d{2}-\d{2}T/.test(at))
+    throw new UnusableInput(`--at: expected an RFC 3339 time such as 2025-01-31T12:00:00Z, got "${at}"`);
   return d;
 }
 
 export function parseHex(flag: string, value: string, bytes?: number): Uint8Array {
   const v = value.trim().replace(/^0x/i, '');
   if (!/^[0-9a-fA-F]*$/.test(v) || v.length % 2 !== 0) throw new UnusableInput(`${flag}: expected hex, got "${value}"`);
-  if (bytes !== undefined && v.length !== bytes * 2) throw new UnusableInput(`${flag}: expected ${bytes} bytes (${bytes * 2} hex characters), got ${v.length / 2} bytes`);
+  if (bytes !== undefined && v.length !== bytes * 2)
+    throw new UnusableInput(
+      `${flag}: expected ${bytes} bytes (${bytes * 2} hex characters), got ${v.length / 2} bytes`,
+    );
   return new Uint8Array(Buffer.from(v, 'hex'));
 }

@@ -6,9 +6,9 @@
  * No Manifest: measurements and TCB minimums are appraised by the Coordinator.
  */
 import { Command } from 'commander';
-import { snpRuleReasons, type SnpRuleOptions } from '../../attestation/snp/rules.ts';
+import { type SnpRuleOptions, snpRuleReasons } from '../../attestation/snp/rules.ts';
 import { verifySnpReport } from '../../attestation/snp/verify.ts';
-import { EXIT_UNUSABLE, UnusableInput, parseAt, printVerdict, readBytesOrHex } from './output.ts';
+import { EXIT_UNUSABLE, parseAt, printVerdict, readBytesOrHex, UnusableInput } from './output.ts';
 
 export interface SnpCliOptions {
   report: string;
@@ -46,9 +46,14 @@ function parseVmpl(value: string | number | undefined): number {
 }
 
 /** Runs the verification and prints the verdict; returns the exit code (0 authentic, 1 refused, 2 unusable input). */
-export function runVerifySnp(opts: SnpCliOptions, out: Write = (s) => process.stdout.write(s), err: Write = (s) => process.stderr.write(s)): number {
+export function runVerifySnp(
+  opts: SnpCliOptions,
+  out: Write = (s) => process.stdout.write(s),
+  err: Write = (s) => process.stderr.write(s),
+): number {
   try {
-    if ((opts.vcek === undefined) === (opts.certs === undefined)) throw new UnusableInput('give exactly one of --vcek FILE and --certs FILE');
+    if ((opts.vcek === undefined) === (opts.certs === undefined))
+      throw new UnusableInput('give exactly one of --vcek FILE and --certs FILE');
     const at = parseAt(opts.at);
     const rules = snpCliRules(opts);
     const report = readBytesOrHex(opts.report);
@@ -67,17 +72,30 @@ export function runVerifySnp(opts: SnpCliOptions, out: Write = (s) => process.st
 /** The `snp` subcommand of `attestor verify`. Sets process.exitCode; never calls process.exit. */
 export function snpCommand(): Command {
   return new Command('snp')
-    .description('verify an AMD SEV-SNP attestation report against AMD\'s pinned roots and the default rules of a Manifest entry (exit 0 authentic, 1 refused, 2 unusable input)')
+    .description(
+      "verify an AMD SEV-SNP attestation report against AMD's pinned roots and the default rules of a Manifest entry (exit 0 authentic, 1 refused, 2 unusable input)",
+    )
     .requiredOption('--report <file>', 'attestation report, 1184 bytes raw or as hex')
     .option('--vcek <file>', 'VCEK or VLEK certificate, DER or PEM')
-    .option('--certs <file>', 'PEM bundle: VCEK/VLEK, optionally with ASK/ASVK and ARK (the ARK is never trusted from here)')
+    .option(
+      '--certs <file>',
+      'PEM bundle: VCEK/VLEK, optionally with ASK/ASVK and ARK (the ARK is never trusted from here)',
+    )
     .option('--crl <file>', 'AMD KDS CRL (DER) to check the ASK/ASVK against')
     .option('--at <time>', 'RFC 3339 time at which the certificates must be valid (default: now)')
     .option('--allow-debug', 'accept a guest policy with DEBUG set (the host can read guest memory)', false)
-    .option('--allow-migrate-ma', 'accept a guest policy with MIGRATE_MA set (a migration agent may export the guest)', false)
+    .option(
+      '--allow-migrate-ma',
+      'accept a guest policy with MIGRATE_MA set (a migration agent may export the guest)',
+      false,
+    )
     .option('--allow-cxl', 'accept a guest policy with CXL_ALLOW set', false)
     .option('--vmpl <n>', 'highest VMPL the report may come from (0 is the most privileged)', '0')
-    .option('--allow-provisional', 'accept provisional firmware (CURRENT differs from COMMITTED; COMMITTED must still not be above CURRENT)', false)
+    .option(
+      '--allow-provisional',
+      'accept provisional firmware (CURRENT differs from COMMITTED; COMMITTED must still not be above CURRENT)',
+      false,
+    )
     .option('--json', 'print one JSON object: {verified, reasons, claims}', false)
     .action((opts: SnpCliOptions) => {
       process.exitCode = runVerifySnp(opts);

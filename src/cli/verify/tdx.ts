@@ -22,11 +22,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
 import type { TdxReferenceValues } from '../../attestation/reference-values.ts';
-import { appraiseTdx, tdxBaselineReasons, type TdxExpectation } from '../../attestation/tdx/appraise.ts';
+import { appraiseTdx, type TdxExpectation, tdxBaselineReasons } from '../../attestation/tdx/appraise.ts';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.ts';
 import type { TcbStatus } from '../../attestation/tdx/tcb-info.ts';
 import { verifyTdxQuote } from '../../attestation/tdx/verify.ts';
-import { EXIT_UNUSABLE, UnusableInput, parseAt, parseHex, printVerdict, readBytesOrHex, readText } from './output.ts';
+import { EXIT_UNUSABLE, parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
 
 export interface TdxCliOptions {
   quote: string;
@@ -53,11 +53,21 @@ export const COLLATERAL_FILES = {
   pckCrlIssuerChain: ['pckcrl-issuer-chain.pem'],
 } as const;
 
-const STATUSES: readonly TcbStatus[] = ['UpToDate', 'SWHardeningNeeded', 'ConfigurationNeeded', 'ConfigurationAndSWHardeningNeeded', 'OutOfDate', 'OutOfDateConfigurationNeeded', 'Revoked', 'NotSupported'];
+const STATUSES: readonly TcbStatus[] = [
+  'UpToDate',
+  'SWHardeningNeeded',
+  'ConfigurationNeeded',
+  'ConfigurationAndSWHardeningNeeded',
+  'OutOfDate',
+  'OutOfDateConfigurationNeeded',
+  'Revoked',
+  'NotSupported',
+];
 
 /** Reads a collateral directory (layout above); UnusableInput when it holds none of the files. */
 export function loadTdxCollateralDir(dir: string): TdxCollateral {
-  const find = (names: readonly string[]): string | undefined => names.map((n) => join(dir, n)).find((p) => existsSync(p));
+  const find = (names: readonly string[]): string | undefined =>
+    names.map((n) => join(dir, n)).find((p) => existsSync(p));
   const bytes = (names: readonly string[]): Uint8Array | undefined => {
     const p = find(names);
     return p === undefined ? undefined : readRaw(p);
@@ -78,7 +88,12 @@ export function loadTdxCollateralDir(dir: string): TdxCollateral {
   set('tcbInfoIssuerChain', text(COLLATERAL_FILES.tcbInfoIssuerChain));
   set('qeIdentityIssuerChain', text(COLLATERAL_FILES.qeIdentityIssuerChain));
   set('pckCrlIssuerChain', text(COLLATERAL_FILES.pckCrlIssuerChain));
-  if (Object.keys(c).length === 0) throw new UnusableInput(`--collateral: ${dir} holds none of the collateral files (${Object.values(COLLATERAL_FILES).map((n) => n[0]).join(', ')})`);
+  if (Object.keys(c).length === 0)
+    throw new UnusableInput(
+      `--collateral: ${dir} holds none of the collateral files (${Object.values(COLLATERAL_FILES)
+        .map((n) => n[0])
+        .join(', ')})`,
+    );
   return c as TdxCollateral;
 }
 
@@ -93,8 +108,13 @@ function readRaw(path: string): Uint8Array {
 
 function parseStatuses(value: string | undefined): TcbStatus[] {
   if (value === undefined) return ['UpToDate'];
-  const list = value.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
-  for (const s of list) if (!STATUSES.includes(s as TcbStatus)) throw new UnusableInput(`--allow-tcb-status: unknown status "${s}" (one of ${STATUSES.join(', ')})`);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+  for (const s of list)
+    if (!STATUSES.includes(s as TcbStatus))
+      throw new UnusableInput(`--allow-tcb-status: unknown status "${s}" (one of ${STATUSES.join(', ')})`);
   return ['UpToDate', ...(list as TcbStatus[])];
 }
 
@@ -108,14 +128,23 @@ function readReferenceValues(path: string): TdxReferenceValues[] {
   }
   // Either a list of TDX reference values or a Manifest's referenceValues object with a tdx list.
   const list = Array.isArray(data) ? data : (data as { tdx?: unknown } | null)?.tdx;
-  if (!Array.isArray(list) || !list.every((e) => typeof e === 'object' && e !== null && Array.isArray((e as { mrTd?: unknown }).mrTd))) {
-    throw new UnusableInput(`--reference-values: expected a JSON list of TDX reference values (each with mrTd) or {"tdx": [...]}`);
+  if (
+    !Array.isArray(list) ||
+    !list.every((e) => typeof e === 'object' && e !== null && Array.isArray((e as { mrTd?: unknown }).mrTd))
+  ) {
+    throw new UnusableInput(
+      `--reference-values: expected a JSON list of TDX reference values (each with mrTd) or {"tdx": [...]}`,
+    );
   }
   return list as TdxReferenceValues[];
 }
 
 /** Runs the verification and prints the verdict; returns the exit code (0 authentic, 1 refused, 2 unusable input). */
-export function runVerifyTdx(opts: TdxCliOptions, out: Write = (s) => process.stdout.write(s), err: Write = (s) => process.stderr.write(s)): number {
+export function runVerifyTdx(
+  opts: TdxCliOptions,
+  out: Write = (s) => process.stdout.write(s),
+  err: Write = (s) => process.stderr.write(s),
+): number {
   try {
     const at = parseAt(opts.at);
     const accepted = parseStatuses(opts.allowTcbStatus);
@@ -126,7 +155,11 @@ export function runVerifyTdx(opts: TdxCliOptions, out: Write = (s) => process.st
     const collateral = opts.collateral === undefined ? undefined : loadTdxCollateralDir(opts.collateral);
     const allowMissingCollateral = opts.allowMissingCollateral === true;
     const v = verifyTdxQuote(quote, { at, allowMissingCollateral, ...(collateral ? { collateral } : {}) });
-    const expectation: TdxExpectation = { acceptedTcbStatuses: accepted, allowDebug: opts.allowDebug === true, ...(reportData ? { reportData } : {}) };
+    const expectation: TdxExpectation = {
+      acceptedTcbStatuses: accepted,
+      allowDebug: opts.allowDebug === true,
+      ...(reportData ? { reportData } : {}),
+    };
     if (referenceValues !== undefined) {
       // Missing collateral is relaxed by the flag alone, never by the reference values file.
       const entries = referenceValues.map((rv) => ({ ...rv, allowMissingCollateral }));
@@ -145,15 +178,30 @@ export function runVerifyTdx(opts: TdxCliOptions, out: Write = (s) => process.st
 /** The `tdx` subcommand of `attestor verify`. Sets process.exitCode; never calls process.exit. */
 export function tdxCommand(): Command {
   return new Command('tdx')
-    .description("verify an Intel TDX quote against Intel's pinned SGX Root CA and collateral, with a Manifest's safe defaults (exit 0 verified, 1 refused, 2 unusable input)")
+    .description(
+      "verify an Intel TDX quote against Intel's pinned SGX Root CA and collateral, with a Manifest's safe defaults (exit 0 verified, 1 refused, 2 unusable input)",
+    )
     .requiredOption('--quote <file>', 'TDX quote (v4 or v5), raw or as hex')
-    .option('--collateral <dir>', 'Intel PCS collateral directory, required unless --allow-missing-collateral: tcbinfo, qeidentity, pckcrl, rootcrl.der, tcbinfo-issuer-chain.pem (see docs)')
+    .option(
+      '--collateral <dir>',
+      'Intel PCS collateral directory, required unless --allow-missing-collateral: tcbinfo, qeidentity, pckcrl, rootcrl.der, tcbinfo-issuer-chain.pem (see docs)',
+    )
     .option('--at <time>', 'RFC 3339 time at which certificates and collateral must be valid (default: now)')
-    .option('--allow-missing-collateral', 'accept a quote without complete collateral; the QE identity, TCB status and revocation are then not evaluated (JSON: tcbEvaluated false). Default: refused (tdx.collateral.missing)', false)
+    .option(
+      '--allow-missing-collateral',
+      'accept a quote without complete collateral; the QE identity, TCB status and revocation are then not evaluated (JSON: tcbEvaluated false). Default: refused (tdx.collateral.missing)',
+      false,
+    )
     .option('--allow-debug', 'accept a TD with the DEBUG attribute (default: refused)', false)
-    .option('--allow-tcb-status <list>', 'comma-separated TCB statuses to accept besides UpToDate (e.g. SWHardeningNeeded,OutOfDate)')
+    .option(
+      '--allow-tcb-status <list>',
+      'comma-separated TCB statuses to accept besides UpToDate (e.g. SWHardeningNeeded,OutOfDate)',
+    )
     .option('--report-data <hex>', 'expected REPORTDATA (up to 64 bytes, zero-padded)')
-    .option('--reference-values <file>', 'JSON list of TDX reference values (or {"tdx": [...]}) to appraise the TD against')
+    .option(
+      '--reference-values <file>',
+      'JSON list of TDX reference values (or {"tdx": [...]}) to appraise the TD against',
+    )
     .option('--json', 'print one JSON object: {verified, reasons, claims}', false)
     .action((opts: TdxCliOptions) => {
       process.exitCode = runVerifyTdx(opts);

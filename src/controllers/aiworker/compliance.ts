@@ -12,10 +12,16 @@ export function checkCompliance(worker: AIWorker, policyHash: string, active: Ma
   const violations: Violation[] = [];
   const manifestName = active.metadata.name;
   if (!active.spec.runtimeClasses.includes(worker.spec.runtimeClassName)) {
-    violations.push({ reason: 'RuntimeClassNotAllowed', message: `spec.runtimeClassName: "${worker.spec.runtimeClassName}" is not one of the runtime classes Manifest ${manifestName} allows (${active.spec.runtimeClasses.join(', ')})` });
+    violations.push({
+      reason: 'RuntimeClassNotAllowed',
+      message: `spec.runtimeClassName: "${worker.spec.runtimeClassName}" is not one of the runtime classes Manifest ${manifestName} allows (${active.spec.runtimeClasses.join(', ')})`,
+    });
   }
   if (!active.spec.policies.some((p) => p.hash === policyHash)) {
-    violations.push({ reason: 'PolicyNotAllowed', message: `spec.policy: SHA-256 ${policyHash} is not among the policies Manifest ${manifestName} allows` });
+    violations.push({
+      reason: 'PolicyNotAllowed',
+      message: `spec.policy: SHA-256 ${policyHash} is not among the policies Manifest ${manifestName} allows`,
+    });
   }
   return violations;
 }

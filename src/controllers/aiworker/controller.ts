@@ -4,8 +4,9 @@
  * replicas while the worker breaks the Manifest: fail closed) and reports replicas, attested
  * replicas and conditions. Deleting the AIWorker garbage-collects what it owns (owner references).
  */
-import * as k8s from '@kubernetes/client-node';
+
 import { isDeepStrictEqual } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
 import { AIWORKER_KIND, AIWORKER_PLURAL } from '../../api/aiworker.ts';
 import { API_VERSION } from '../../api/common.ts';
 import type { Logger } from '../../observability/log.ts';
@@ -66,17 +67,38 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
 
       let deployment = informers.deployments.get(name, namespace);
       if (!('error' in policy)) {
-        const replicas = blocked ? 0 : worker.spec.replicas ?? 1;
+        const replicas = blocked ? 0 : (worker.spec.replicas ?? 1);
         const created = !deployment;
-        deployment = await apps.patchNamespacedDeployment({ name, namespace, body: desiredDeployment(worker, policy, replicas), fieldManager: FIELD_MANAGER, force: true }, apply);
+        deployment = await apps.patchNamespacedDeployment(
+          {
+            name,
+            namespace,
+            body: desiredDeployment(worker, policy, replicas),
+            fieldManager: FIELD_MANAGER,
+            force: true,
+          },
+          apply,
+        );
         if (!informers.services.get(name, namespace)) {
-          await core.patchNamespacedService({ name, namespace, body: desiredService(worker), fieldManager: FIELD_MANAGER, force: true }, apply);
+          await core.patchNamespacedService(
+            { name, namespace, body: desiredService(worker), fieldManager: FIELD_MANAGER, force: true },
+            apply,
+          );
           await deps.events.record(target, 'Normal', 'ServiceApplied', `applied Service ${namespace}/${name}`);
         }
-        if (created) await deps.events.record(target, 'Normal', 'DeploymentApplied', `applied Deployment ${namespace}/${name} with ${replicas} replicas`);
+        if (created)
+          await deps.events.record(
+            target,
+            'Normal',
+            'DeploymentApplied',
+            `applied Deployment ${namespace}/${name} with ${replicas} replicas`,
+          );
       } else if (deployment && (deployment.spec?.replicas ?? 0) > 0) {
         // The policy vanished: stop the pods that run under a policy we can no longer check.
-        await apps.patchNamespacedDeploymentScale({ name, namespace, body: { spec: { replicas: 0 } } }, k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch));
+        await apps.patchNamespacedDeploymentScale(
+          { name, namespace, body: { spec: { replicas: 0 } } },
+          k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+        );
       }
 
       const pods = informers.pods.list(namespace).filter((p) => ownerName(p.metadata?.labels) === name);
@@ -92,9 +114,16 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
       const wasCompliant = findCondition(worker.status?.conditions, 'PolicyCompliant');
       const isCompliant = findCondition(status.conditions, 'PolicyCompliant')!;
       if (!isDeepStrictEqual(status, worker.status ?? {})) {
-        await patchStatus(custom, { plural: AIWORKER_PLURAL, name, namespace, resourceVersion: worker.metadata.resourceVersion }, status);
+        await patchStatus(
+          custom,
+          { plural: AIWORKER_PLURAL, name, namespace, resourceVersion: worker.metadata.resourceVersion },
+          status,
+        );
       }
-      if (isCompliant.status === 'False' && (wasCompliant?.status !== 'False' || wasCompliant.message !== isCompliant.message)) {
+      if (
+        isCompliant.status === 'False' &&
+        (wasCompliant?.status !== 'False' || wasCompliant.message !== isCompliant.message)
+      ) {
         await deps.events.record(target, 'Warning', isCompliant.reason, isCompliant.message);
       }
       return { requeueAfterMs: POLICY_RESYNC_MS };

@@ -31,11 +31,14 @@ export function recommendedLabels(aiWorkerName: string): Record<string, string> 
 }
 
 export function selectorString(aiWorkerName: string): string {
-  return Object.entries(selectorLabels(aiWorkerName)).map(([k, v]) => `${k}=${v}`).join(',');
+  return Object.entries(selectorLabels(aiWorkerName))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
 }
 
 /** The AIWorker that owns an object with these labels, if any. */
 export function ownerName(labels: Record<string, string> | undefined): string | undefined {
-  if (!labels || labels['app.kubernetes.io/managed-by'] !== MANAGED_BY || labels['app.kubernetes.io/name'] !== APP_NAME) return undefined;
+  if (!labels || labels['app.kubernetes.io/managed-by'] !== MANAGED_BY || labels['app.kubernetes.io/name'] !== APP_NAME)
+    return undefined;
   return labels['app.kubernetes.io/instance'];
 }

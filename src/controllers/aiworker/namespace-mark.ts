@@ -19,7 +19,10 @@ export interface NamespaceMarkPatch {
  * The merge patch that makes a namespace's mark say whether it holds AIWorkers; undefined when it
  * does already. A namespace the cache does not have yet counts as unmarked. Pure.
  */
-export function namespaceMarkPatch(namespace: k8s.V1Namespace | undefined, holdsAIWorkers: boolean): NamespaceMarkPatch | undefined {
+export function namespaceMarkPatch(
+  namespace: k8s.V1Namespace | undefined,
+  holdsAIWorkers: boolean,
+): NamespaceMarkPatch | undefined {
   // A namespace on its way out is left alone: its pods are going too.
   if (namespace?.metadata?.deletionTimestamp) return undefined;
   const marked = namespace?.metadata?.labels?.[AI_WORKER_NAMESPACE_LABEL] === 'true';
@@ -30,7 +33,10 @@ export function namespaceMarkPatch(namespace: k8s.V1Namespace | undefined, holds
 export type NamespaceMarker = (namespace: string) => Promise<void>;
 
 /** Makes one namespace's mark agree with the AIWorkers in the cache (an AIWorker being deleted still counts). */
-export function namespaceMarker(core: k8s.CoreV1Api, informers: Pick<Informers, 'aiWorkers' | 'namespaces'>): NamespaceMarker {
+export function namespaceMarker(
+  core: k8s.CoreV1Api,
+  informers: Pick<Informers, 'aiWorkers' | 'namespaces'>,
+): NamespaceMarker {
   const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
   return async (name) => {
     const patch = namespaceMarkPatch(informers.namespaces.get(name), informers.aiWorkers.list(name).length > 0);
@@ -52,7 +58,12 @@ export interface NamespaceMarkControllerDeps {
 
 export function createNamespaceMarkController(deps: NamespaceMarkControllerDeps): Controller {
   const mark = namespaceMarker(deps.kubeConfig.makeApiClient(k8s.CoreV1Api), deps.informers);
-  const controller = new Controller({ name: 'aiworker-namespace', log: deps.log, metrics: deps.metrics, reconcile: mark });
+  const controller = new Controller({
+    name: 'aiworker-namespace',
+    log: deps.log,
+    metrics: deps.metrics,
+    reconcile: mark,
+  });
   deps.informers.aiWorkers.onChange((w) => {
     if (w.metadata.namespace) controller.enqueue(w.metadata.namespace);
   });

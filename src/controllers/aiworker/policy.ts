@@ -1,6 +1,7 @@
 /** Reads an AIWorker's policy document (inline or from a ConfigMap) and hashes it. */
-import * as k8s from '@kubernetes/client-node';
+
 import { createHash } from 'node:crypto';
+import * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../../api/aiworker.ts';
 
 export const DEFAULT_POLICY_KEY = 'policy.rego';
@@ -20,10 +21,14 @@ export async function resolvePolicy(core: k8s.CoreV1Api, worker: AIWorker): Prom
   try {
     configMap = await core.readNamespacedConfigMap({ name: ref.name, namespace: worker.metadata.namespace! });
   } catch (err) {
-    if ((err as { code?: number }).code === 404) return { error: `spec.policy.configMapRef: ConfigMap ${worker.metadata.namespace}/${ref.name} not found` };
+    if ((err as { code?: number }).code === 404)
+      return { error: `spec.policy.configMapRef: ConfigMap ${worker.metadata.namespace}/${ref.name} not found` };
     throw err;
   }
   const document = configMap.data?.[key];
-  if (document === undefined) return { error: `spec.policy.configMapRef: ConfigMap ${worker.metadata.namespace}/${ref.name} has no key "${key}"` };
+  if (document === undefined)
+    return {
+      error: `spec.policy.configMapRef: ConfigMap ${worker.metadata.namespace}/${ref.name} has no key "${key}"`,
+    };
   return { document, hash: policyHash(document) };
 }

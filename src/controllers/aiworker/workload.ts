@@ -1,8 +1,14 @@
 /** The Deployment and Service an AIWorker becomes: pure builders, applied with server-side apply. */
 import type * as k8s from '@kubernetes/client-node';
-import { DEFAULT_GPUS_PER_REPLICA, DEFAULT_PORT, type AIWorker } from '../../api/aiworker.ts';
+import { type AIWorker, DEFAULT_GPUS_PER_REPLICA, DEFAULT_PORT } from '../../api/aiworker.ts';
 import { API_VERSION } from '../../api/common.ts';
-import { GPU_ATTESTED_LABEL, KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION, recommendedLabels, selectorLabels } from './labels.ts';
+import {
+  GPU_ATTESTED_LABEL,
+  KATA_POLICY_ANNOTATION,
+  POLICY_HASH_ANNOTATION,
+  recommendedLabels,
+  selectorLabels,
+} from './labels.ts';
 
 export interface ResolvedPolicy {
   document: string;
@@ -10,7 +16,14 @@ export interface ResolvedPolicy {
 }
 
 function ownerReference(worker: AIWorker): k8s.V1OwnerReference {
-  return { apiVersion: API_VERSION, kind: 'AIWorker', name: worker.metadata.name!, uid: worker.metadata.uid!, controller: true, blockOwnerDeletion: true };
+  return {
+    apiVersion: API_VERSION,
+    kind: 'AIWorker',
+    name: worker.metadata.name!,
+    uid: worker.metadata.uid!,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
 }
 
 /**
@@ -35,25 +48,30 @@ export function desiredDeployment(worker: AIWorker, policy: ResolvedPolicy, repl
       template: {
         metadata: {
           labels,
-          annotations: { [KATA_POLICY_ANNOTATION]: Buffer.from(policy.document, 'utf8').toString('base64'), [POLICY_HASH_ANNOTATION]: policy.hash },
+          annotations: {
+            [KATA_POLICY_ANNOTATION]: Buffer.from(policy.document, 'utf8').toString('base64'),
+            [POLICY_HASH_ANNOTATION]: policy.hash,
+          },
         },
         spec: {
           runtimeClassName: spec.runtimeClassName,
           automountServiceAccountToken: false,
           enableServiceLinks: false,
           nodeSelector: { [GPU_ATTESTED_LABEL]: 'true' },
-          containers: [{
-            name: 'server',
-            image: spec.image,
-            args: ['--model', spec.model, '--port', String(port), ...(spec.args ?? [])],
-            ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
-            resources: {
-              requests: { ...spec.resources?.requests, 'nvidia.com/gpu': gpus },
-              limits: { ...spec.resources?.limits, 'nvidia.com/gpu': gpus },
+          containers: [
+            {
+              name: 'server',
+              image: spec.image,
+              args: ['--model', spec.model, '--port', String(port), ...(spec.args ?? [])],
+              ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
+              resources: {
+                requests: { ...spec.resources?.requests, 'nvidia.com/gpu': gpus },
+                limits: { ...spec.resources?.limits, 'nvidia.com/gpu': gpus },
+              },
+              readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
+              securityContext: { allowPrivilegeEscalation: false },
             },
-            readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
-            securityContext: { allowPrivilegeEscalation: false },
-          }],
+          ],
         },
       },
     },
@@ -66,7 +84,16 @@ export function desiredService(worker: AIWorker): k8s.V1Service {
   return {
     apiVersion: 'v1',
     kind: 'Service',
-    metadata: { name, namespace: worker.metadata.namespace!, labels: recommendedLabels(name), ownerReferences: [ownerReference(worker)] },
-    spec: { type: 'ClusterIP', selector: selectorLabels(name), ports: [{ name: 'http', port, targetPort: 'http', protocol: 'TCP' }] },
+    metadata: {
+      name,
+      namespace: worker.metadata.namespace!,
+      labels: recommendedLabels(name),
+      ownerReferences: [ownerReference(worker)],
+    },
+    spec: {
+      type: 'ClusterIP',
+      selector: selectorLabels(name),
+      ports: [{ name: 'http', port, targetPort: 'http', protocol: 'TCP' }],
+    },
   };
 }

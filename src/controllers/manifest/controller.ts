@@ -3,8 +3,9 @@
  * history of earlier hashes and marks exactly one Manifest active (the newest valid one).
  * Any Manifest change re-evaluates all of them, since activeness depends on the others.
  */
-import * as k8s from '@kubernetes/client-node';
+
 import { isDeepStrictEqual } from 'node:util';
+import * as k8s from '@kubernetes/client-node';
 import { API_VERSION } from '../../api/common.ts';
 import { MANIFEST_KIND, MANIFEST_PLURAL, type Manifest } from '../../api/manifest.ts';
 import { manifestHash } from '../../api/manifest-hash.ts';
@@ -44,9 +45,20 @@ export function createManifestController(deps: ManifestControllerDeps): Controll
       const active = selectActiveManifest(deps.manifests.list());
       const isActive = active?.metadata.name === name;
       const relaxations = manifestRelaxations(manifest.spec);
-      const status = desiredManifestStatus(manifest, { hash, problems, active: isActive, activeName: active?.metadata.name, relaxations, now: now() });
+      const status = desiredManifestStatus(manifest, {
+        hash,
+        problems,
+        active: isActive,
+        activeName: active?.metadata.name,
+        relaxations,
+        now: now(),
+      });
       if (isDeepStrictEqual(status, manifest.status ?? {})) return;
-      await patchStatus(custom, { plural: MANIFEST_PLURAL, name, resourceVersion: manifest.metadata.resourceVersion }, status);
+      await patchStatus(
+        custom,
+        { plural: MANIFEST_PLURAL, name, resourceVersion: manifest.metadata.resourceVersion },
+        status,
+      );
       const target = { apiVersion: API_VERSION, kind: MANIFEST_KIND, name, uid: manifest.metadata.uid };
       const wasActive = findCondition(manifest.status?.conditions, 'Active')?.status === 'True';
       const wasValid = findCondition(manifest.status?.conditions, 'Valid')?.status;
@@ -54,16 +66,49 @@ export function createManifestController(deps: ManifestControllerDeps): Controll
         deps.log.info({ manifest: name, hash }, 'manifest is now active');
         await deps.events.record(target, 'Normal', 'Activated', `Manifest ${hash} is now active`);
         if (manifest.spec.development?.acceptSimulatedEvidence) {
-          await deps.events.record(target, 'Warning', 'SimulatedEvidenceAccepted', 'this Manifest accepts simulated evidence signed by development roots: never use it in production');
+          await deps.events.record(
+            target,
+            'Warning',
+            'SimulatedEvidenceAccepted',
+            'this Manifest accepts simulated evidence signed by development roots: never use it in production',
+          );
         }
-        if (relaxations.length > 0) await deps.events.record(target, 'Warning', 'ChecksRelaxed', `the active Manifest relaxes fail-closed checks: ${relaxationSummary(relaxations)}`);
+        if (relaxations.length > 0)
+          await deps.events.record(
+            target,
+            'Warning',
+            'ChecksRelaxed',
+            `the active Manifest relaxes fail-closed checks: ${relaxationSummary(relaxations)}`,
+          );
       } else if (isActive && manifest.status?.hash && manifest.status.hash !== hash) {
-        await deps.events.record(target, 'Normal', 'HashChanged', `active Manifest changed from ${manifest.status.hash} to ${hash}`);
-        if (relaxations.length > 0) await deps.events.record(target, 'Warning', 'ChecksRelaxed', `the active Manifest relaxes fail-closed checks: ${relaxationSummary(relaxations)}`);
+        await deps.events.record(
+          target,
+          'Normal',
+          'HashChanged',
+          `active Manifest changed from ${manifest.status.hash} to ${hash}`,
+        );
+        if (relaxations.length > 0)
+          await deps.events.record(
+            target,
+            'Warning',
+            'ChecksRelaxed',
+            `the active Manifest relaxes fail-closed checks: ${relaxationSummary(relaxations)}`,
+          );
       }
-      if (!isActive && wasActive) await deps.events.record(target, 'Normal', 'Deactivated', active ? `Manifest ${active.metadata.name} is now active` : 'no valid Manifest is active');
+      if (!isActive && wasActive)
+        await deps.events.record(
+          target,
+          'Normal',
+          'Deactivated',
+          active ? `Manifest ${active.metadata.name} is now active` : 'no valid Manifest is active',
+        );
       if (problems.length > 0 && wasValid !== 'False') {
-        await deps.events.record(target, 'Warning', 'InvalidSpec', problems.map((p) => `${p.path}: ${p.message}`).join('; '));
+        await deps.events.record(
+          target,
+          'Warning',
+          'InvalidSpec',
+          problems.map((p) => `${p.path}: ${p.message}`).join('; '),
+        );
       }
     },
   });

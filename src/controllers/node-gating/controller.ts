@@ -7,9 +7,9 @@
  * Runs on the leader.
  */
 import * as k8s from '@kubernetes/client-node';
+import { type GpuResourceSlice, gpuNode } from '../../api/gpu-node.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import type { NodeAttestation } from '../../api/node-attestation.ts';
-import { gpuNode, type GpuResourceSlice } from '../../api/gpu-node.ts';
 import { attestationState } from '../../api/node-gating.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
@@ -75,23 +75,45 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
       const state = attestationState(na, active?.status?.hash, at);
       const change = gatingChange(node, state);
       if (change) {
-        const body: Record<string, unknown> = { metadata: { resourceVersion: node.metadata!.resourceVersion, ...(change.label !== undefined ? { labels: { 'attestor.dev/gpu-attested': change.label } } : {}) } };
+        const body: Record<string, unknown> = {
+          metadata: {
+            resourceVersion: node.metadata!.resourceVersion,
+            ...(change.label !== undefined ? { labels: { 'attestor.dev/gpu-attested': change.label } } : {}),
+          },
+        };
         if (change.taints) body.spec = { taints: change.taints };
         await core.patchNode({ name, body }, merge);
         const target = { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid };
         if (state.current) {
           deps.log.info({ node: name }, 'GPUs attested: node schedulable for AI workers');
-          await deps.events.record(target, 'Normal', 'GPUsAttested', 'CVM and GPUs attested and activated: labelled attestor.dev/gpu-attested=true and untainted');
+          await deps.events.record(
+            target,
+            'Normal',
+            'GPUsAttested',
+            'CVM and GPUs attested and activated: labelled attestor.dev/gpu-attested=true and untainted',
+          );
         } else {
           const wasGated = node.metadata?.labels?.['attestor.dev/gpu-attested'] === 'true';
           deps.log.info({ node: name, reason: state.reason }, 'GPU node gated');
-          await deps.events.record(target, wasGated ? 'Warning' : 'Normal', wasGated ? 'GPUsGated' : 'AwaitingAttestation', `${state.reason}: ${state.message}; tainted attestor.dev/unattested=true:NoSchedule`);
+          await deps.events.record(
+            target,
+            wasGated ? 'Warning' : 'Normal',
+            wasGated ? 'GPUsGated' : 'AwaitingAttestation',
+            `${state.reason}: ${state.message}; tainted attestor.dev/unattested=true:NoSchedule`,
+          );
         }
       }
       const requeue: number[] = [];
       // Re-check when the attestation expires, so expiry un-gates the node on time.
-      if (state.current && na?.status?.expiresAt) requeue.push(Math.max(1000, new Date(na.status.expiresAt).getTime() - at.getTime() + 500));
-      const decision = evictionDecision({ state, nodeAttestation: na, activeManifest: active, now: at, pendingGraceMs });
+      if (state.current && na?.status?.expiresAt)
+        requeue.push(Math.max(1000, new Date(na.status.expiresAt).getTime() - at.getTime() + 500));
+      const decision = evictionDecision({
+        state,
+        nodeAttestation: na,
+        activeManifest: active,
+        now: at,
+        pendingGraceMs,
+      });
       if (decision.evict) {
         const round = await evictor.evict(name, decision);
         if (round.recheckAfterMs !== undefined) requeue.push(round.recheckAfterMs);

@@ -69,7 +69,8 @@ export function evictionDecision(f: EvictionFacts): EvictionDecision {
   // An unreadable time is no reason to wait (fail closed).
   if (!Number.isFinite(start)) return evict;
   const left = start + f.pendingGraceMs - f.now.getTime();
-  if (left <= 0) return { ...evict, message: `${message} (unresolved for ${Math.round((f.now.getTime() - start) / 1000)} s)` };
+  if (left <= 0)
+    return { ...evict, message: `${message} (unresolved for ${Math.round((f.now.getTime() - start) / 1000)} s)` };
   return { evict: false, recheckAfterMs: left };
 }
 
@@ -78,11 +79,17 @@ export function evictionDecision(f: EvictionFacts): EvictionDecision {
  * being deleted, and are outside the excluded namespaces (those the binding webhook leaves alone,
  * so that the control plane's and the operator's own pods are never touched).
  */
-export function podsToEvict(pods: readonly k8s.V1Pod[], excludedNamespaces: readonly string[], gpuResourcePrefixes: readonly string[] = DEFAULT_GPU_RESOURCE_PREFIXES): k8s.V1Pod[] {
-  return pods.filter((p) =>
-    requestsGpus(p, gpuResourcePrefixes) &&
-    !p.metadata?.deletionTimestamp &&
-    p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed' &&
-    !excludedNamespaces.includes(p.metadata?.namespace ?? ''),
+export function podsToEvict(
+  pods: readonly k8s.V1Pod[],
+  excludedNamespaces: readonly string[],
+  gpuResourcePrefixes: readonly string[] = DEFAULT_GPU_RESOURCE_PREFIXES,
+): k8s.V1Pod[] {
+  return pods.filter(
+    (p) =>
+      requestsGpus(p, gpuResourcePrefixes) &&
+      !p.metadata?.deletionTimestamp &&
+      p.status?.phase !== 'Succeeded' &&
+      p.status?.phase !== 'Failed' &&
+      !excludedNamespaces.includes(p.metadata?.namespace ?? ''),
   );
 }

@@ -53,9 +53,14 @@ export class GpuPodEvictor {
   async evict(node: string, why: { reason: string; message: string }): Promise<EvictionRound> {
     const { log, events, pdbGraceMs } = this.#options;
     // Read now, not from a cache: the scheduler may have bound a pod a moment ago.
-    const pods = podsToEvict((await this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items, this.#options.excludedNamespaces, this.#options.gpuResourcePrefixes);
+    const pods = podsToEvict(
+      (await this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items,
+      this.#options.excludedNamespaces,
+      this.#options.gpuResourcePrefixes,
+    );
     const uids = new Set(pods.map((p) => p.metadata!.uid!));
-    for (const [uid, entry] of this.#refusedSince) if (entry.node === node && !uids.has(uid)) this.#refusedSince.delete(uid);
+    for (const [uid, entry] of this.#refusedSince)
+      if (entry.node === node && !uids.has(uid)) this.#refusedSince.delete(uid);
     let remaining = 0;
     let recheckAfterMs = RETRY_MS;
     for (const pod of pods) {
@@ -65,9 +70,21 @@ export class GpuPodEvictor {
       const target = { apiVersion: 'v1', kind: 'Pod', name, namespace, uid };
       const cause = `node ${node} lost its GPU attestation (${why.reason}: ${why.message})`;
       try {
-        await this.#core.createNamespacedPodEviction({ name, namespace, body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name, namespace }, deleteOptions: { preconditions: { uid } } } });
+        await this.#core.createNamespacedPodEviction({
+          name,
+          namespace,
+          body: {
+            apiVersion: 'policy/v1',
+            kind: 'Eviction',
+            metadata: { name, namespace },
+            deleteOptions: { preconditions: { uid } },
+          },
+        });
         this.#refusedSince.delete(uid);
-        log.info({ pod: `${namespace}/${name}`, node, reason: why.reason }, 'evicted a GPU pod from a node that is not attested');
+        log.info(
+          { pod: `${namespace}/${name}`, node, reason: why.reason },
+          'evicted a GPU pod from a node that is not attested',
+        );
         await events.record(target, 'Warning', 'EvictedUnattestedNode', `${cause}: evicted`);
         continue;
       } catch (err) {
@@ -84,7 +101,10 @@ export class GpuPodEvictor {
         if (left > 0) {
           remaining++;
           recheckAfterMs = Math.min(recheckAfterMs, left);
-          log.info({ pod: `${namespace}/${name}`, node, err: errorMessage(err), deleteInMs: left }, 'eviction refused; the pod is deleted when the grace runs out');
+          log.info(
+            { pod: `${namespace}/${name}`, node, err: errorMessage(err), deleteInMs: left },
+            'eviction refused; the pod is deleted when the grace runs out',
+          );
           continue;
         }
         try {
@@ -98,8 +118,16 @@ export class GpuPodEvictor {
           throw deleteErr;
         }
         this.#refusedSince.delete(uid);
-        log.warn({ pod: `${namespace}/${name}`, node, reason: why.reason }, 'deleted a GPU pod whose evictions were refused for the whole grace');
-        await events.record(target, 'Warning', 'DeletedUnattestedNode', `${cause}: evictions refused for ${Math.round((now - since) / 1000)} s (${errorMessage(err)}), deleted`);
+        log.warn(
+          { pod: `${namespace}/${name}`, node, reason: why.reason },
+          'deleted a GPU pod whose evictions were refused for the whole grace',
+        );
+        await events.record(
+          target,
+          'Warning',
+          'DeletedUnattestedNode',
+          `${cause}: evictions refused for ${Math.round((now - since) / 1000)} s (${errorMessage(err)}), deleted`,
+        );
       }
     }
     return remaining > 0 ? { remaining, recheckAfterMs } : { remaining: 0 };

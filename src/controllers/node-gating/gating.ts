@@ -1,6 +1,6 @@
 /** What a GPU node's label and taints should be, given its attestation: pure. */
 import type * as k8s from '@kubernetes/client-node';
-import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT, type AttestationState } from '../../api/node-gating.ts';
+import { type AttestationState, GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../api/node-gating.ts';
 
 export interface GatingChange {
   /** The label value to set, or null to remove it; undefined: leave it. */

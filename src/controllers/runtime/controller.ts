@@ -101,7 +101,8 @@ export function errorMessage(err: unknown): string {
     const body = (err as { body: unknown }).body;
     try {
       const status = typeof body === 'string' ? JSON.parse(body) : body;
-      if (status && typeof status === 'object' && 'message' in status) return `HTTP ${(err as { code: number }).code}: ${(status as { message: string }).message}`;
+      if (status && typeof status === 'object' && 'message' in status)
+        return `HTTP ${(err as { code: number }).code}: ${(status as { message: string }).message}`;
     } catch {
       // not JSON
     }

@@ -54,7 +54,13 @@ export class EventRecorder {
         namespace,
         body: {
           metadata: { name, namespace },
-          involvedObject: { apiVersion: target.apiVersion, kind: target.kind, name: target.name, namespace: target.namespace, uid: target.uid },
+          involvedObject: {
+            apiVersion: target.apiVersion,
+            kind: target.kind,
+            name: target.name,
+            namespace: target.namespace,
+            uid: target.uid,
+          },
           type,
           reason,
           message: message.slice(0, 1024),
@@ -70,7 +76,10 @@ export class EventRecorder {
       if (this.#recent.size > 4096) this.#prune(now.getTime());
     } catch (err) {
       this.#recent.delete(seriesKey);
-      this.#log.warn({ err: errorMessage(err), reason, object: `${target.kind}/${target.name}` }, 'could not record event');
+      this.#log.warn(
+        { err: errorMessage(err), reason, object: `${target.kind}/${target.name}` },
+        'could not record event',
+      );
     }
   }
 

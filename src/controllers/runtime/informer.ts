@@ -125,7 +125,9 @@ export class Informer<T extends k8s.KubernetesObject> {
     if (this.#synced) return;
     await new Promise<void>((resolve, reject) => {
       this.#syncedWaiters.push(resolve);
-      signal?.addEventListener('abort', () => reject(new Error(`stopped before ${this.resource} synced`)), { once: true });
+      signal?.addEventListener('abort', () => reject(new Error(`stopped before ${this.resource} synced`)), {
+        once: true,
+      });
     });
   }
 

@@ -6,8 +6,9 @@
  * when it cannot renew within renewDeadline. On a clean stop it releases the Lease so another
  * replica takes over at once.
  */
-import * as k8s from '@kubernetes/client-node';
+
 import { setTimeout as delay } from 'node:timers/promises';
+import * as k8s from '@kubernetes/client-node';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
 import { errorMessage } from './controller.ts';
@@ -125,7 +126,13 @@ export class LeaderElector {
           namespace,
           body: {
             metadata: { name: leaseName, namespace },
-            spec: { holderIdentity: identity, leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000), acquireTime: micro(now), renewTime: micro(now), leaseTransitions: 0 },
+            spec: {
+              holderIdentity: identity,
+              leaseDurationSeconds: Math.ceil(leaseDurationMs / 1000),
+              acquireTime: micro(now),
+              renewTime: micro(now),
+              leaseTransitions: 0,
+            },
           },
         });
         this.#observed = { holder: identity, renewTime: micro(now).toISOString(), observedAt: Date.now() };
@@ -176,7 +183,16 @@ export class LeaderElector {
       await this.#api.replaceNamespacedLease({
         name: leaseName,
         namespace,
-        body: { ...lease, spec: { ...lease.spec, holderIdentity: '', leaseDurationSeconds: 1, acquireTime: micro(new Date()), renewTime: micro(new Date()) } },
+        body: {
+          ...lease,
+          spec: {
+            ...lease.spec,
+            holderIdentity: '',
+            leaseDurationSeconds: 1,
+            acquireTime: micro(new Date()),
+            renewTime: micro(new Date()),
+          },
+        },
       });
       return true;
     } catch (err) {

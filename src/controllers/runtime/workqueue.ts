@@ -101,7 +101,11 @@ export class WorkQueue {
   done(key: string): void {
     this.#processing.delete(key);
     const started = this.#startedAt.get(key);
-    if (started !== undefined) this.#metrics?.queueWorkDuration.observe({ name: this.name, controller: this.name }, (performance.now() - started) / 1000);
+    if (started !== undefined)
+      this.#metrics?.queueWorkDuration.observe(
+        { name: this.name, controller: this.name },
+        (performance.now() - started) / 1000,
+      );
     this.#startedAt.delete(key);
     if (this.#dirty.has(key)) this.#push(key);
   }
@@ -131,7 +135,11 @@ export class WorkQueue {
     this.#processing.add(key);
     this.#dirty.delete(key);
     const added = this.#addedAt.get(key);
-    if (added !== undefined) this.#metrics?.queueLatency.observe({ name: this.name, controller: this.name }, (performance.now() - added) / 1000);
+    if (added !== undefined)
+      this.#metrics?.queueLatency.observe(
+        { name: this.name, controller: this.name },
+        (performance.now() - added) / 1000,
+      );
     this.#addedAt.delete(key);
     this.#startedAt.set(key, performance.now());
     this.#setDepth();

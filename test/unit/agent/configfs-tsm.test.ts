@@ -9,7 +9,12 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, rmdir, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
-import { ConfigfsTsmError, ConfigfsTsmSource, DEFAULT_TSM_REPORT_ROOT, type TsmFileOps } from '../../../src/agent/evidence/configfs-tsm.ts';
+import {
+  ConfigfsTsmError,
+  ConfigfsTsmSource,
+  DEFAULT_TSM_REPORT_ROOT,
+  type TsmFileOps,
+} from '../../../src/agent/evidence/configfs-tsm.ts';
 import { encodeSnpCertTable, parseSnpCertTable } from '../../../src/attestation/snp/cert-table.ts';
 import { parseSnpReport, SNP_REPORT_SIZE } from '../../../src/attestation/snp/report.ts';
 
@@ -113,9 +118,19 @@ const CERT_TABLE = encodeSnpCertTable([
   { kind: 'ark', der: new Uint8Array(20).fill(0x32) },
 ]);
 
-async function rejectsTsm(promise: Promise<unknown>, step: ConfigfsTsmError['step'], pathEnd: string, detail: RegExp): Promise<ConfigfsTsmError> {
+async function rejectsTsm(
+  promise: Promise<unknown>,
+  step: ConfigfsTsmError['step'],
+  pathEnd: string,
+  detail: RegExp,
+): Promise<ConfigfsTsmError> {
   let caught: unknown;
-  await promise.then(() => assert.fail(`expected the ${step} step to fail`), (err: unknown) => { caught = err; });
+  await promise.then(
+    () => assert.fail(`expected the ${step} step to fail`),
+    (err: unknown) => {
+      caught = err;
+    },
+  );
   assert.ok(caught instanceof ConfigfsTsmError, `expected a ConfigfsTsmError, got ${String(caught)}`);
   assert.equal(caught.step, step);
   assert.ok(caught.path.endsWith(pathEnd), `${caught.path} ends with ${pathEnd}`);
@@ -138,9 +153,10 @@ describe('agent/evidence: configfs-tsm report source (emulated kernel)', () => {
   });
 
   const leftBehind = (): Promise<string[]> => readdir(root);
-  const source = (fs: TsmFileOps, attempts?: number): ConfigfsTsmSource => new ConfigfsTsmSource({ root, fs, ...(attempts ? { attempts } : {}) });
+  const source = (fs: TsmFileOps, attempts?: number): ConfigfsTsmSource =>
+    new ConfigfsTsmSource({ root, fs, ...(attempts ? { attempts } : {}) });
 
-  it('defaults to the kernel\'s report directory and names its kind', () => {
+  it("defaults to the kernel's report directory and names its kind", () => {
     const s = new ConfigfsTsmSource();
     assert.equal(s.root, DEFAULT_TSM_REPORT_ROOT);
     assert.equal(s.root, '/sys/kernel/config/tsm/report');
@@ -154,7 +170,10 @@ describe('agent/evidence: configfs-tsm report source (emulated kernel)', () => {
     assert.equal(evidence.provider, 'sev_guest');
     assert.deepEqual(parseSnpReport(evidence.report).reportData, reportData);
     assert.deepEqual(evidence.auxblob, CERT_TABLE);
-    assert.deepEqual(parseSnpCertTable(evidence.auxblob!).map((e) => e.kind), ['vcek', 'ask', 'ark']);
+    assert.deepEqual(
+      parseSnpCertTable(evidence.auxblob!).map((e) => e.kind),
+      ['vcek', 'ask', 'ark'],
+    );
     assert.equal(fs.entries.length, 1);
     assert.deepEqual(await leftBehind(), []);
   });
@@ -192,7 +211,10 @@ describe('agent/evidence: configfs-tsm report source (emulated kernel)', () => {
   it('refuses REPORT_DATA of 63 or 65 bytes before touching configfs', async () => {
     const fs = new TsmEmulation();
     for (const length of [63, 65, 0, 32]) {
-      await assert.rejects(source(fs).collect(new Uint8Array(length)), (err: Error) => err instanceof RangeError && err.message.includes(`got ${length}`));
+      await assert.rejects(
+        source(fs).collect(new Uint8Array(length)),
+        (err: Error) => err instanceof RangeError && err.message.includes(`got ${length}`),
+      );
     }
     assert.deepEqual(fs.entries, []);
     assert.deepEqual(fs.inblobs, []);
@@ -221,15 +243,25 @@ describe('agent/evidence: configfs-tsm report source (emulated kernel)', () => {
 
   it('a writer that races every attempt fails with the generations after the last attempt', async () => {
     const fs = new TsmEmulation({ races: 100 });
-    const err = await rejectsTsm(source(fs, 3).collect(reportData), 'check generation', '/generation', /generation is 2, expected 1 .*another writer.*gave up after 3 attempts/);
+    const err = await rejectsTsm(
+      source(fs, 3).collect(reportData),
+      'check generation',
+      '/generation',
+      /generation is 2, expected 1 .*another writer.*gave up after 3 attempts/,
+    );
     assert.equal(fs.entries.length, 3);
-    assert.ok(err.path.startsWith(fs.entries[2]!), 'the path is the last attempt\'s entry');
+    assert.ok(err.path.startsWith(fs.entries[2]!), "the path is the last attempt's entry");
     assert.deepEqual(await leftBehind(), []);
   });
 
   it('an unknown provider is refused before anything is written', async () => {
     const fs = new TsmEmulation({ provider: 'arm_cca_guest' });
-    await rejectsTsm(source(fs).collect(reportData), 'read provider', '/provider', /provider "arm_cca_guest" is not one of sev_guest, tdx_guest/);
+    await rejectsTsm(
+      source(fs).collect(reportData),
+      'read provider',
+      '/provider',
+      /provider "arm_cca_guest" is not one of sev_guest, tdx_guest/,
+    );
     assert.deepEqual(fs.inblobs, []);
     assert.deepEqual(await leftBehind(), []);
   });
@@ -246,8 +278,13 @@ describe('agent/evidence: configfs-tsm report source (emulated kernel)', () => {
     const removal = await rejectsTsm(source(fs).collect(reportData), 'rmdir', '', /EBUSY/);
     assert.equal(removal.path, fs.entries[0]);
     const failing = new TsmEmulation({ rmdirFails: true, noOutblob: true });
-    const err = await rejectsTsm(source(failing).collect(reportData), 'read outblob', '/outblob', /ENOENT.*and the entry was not removed: .*rmdir .*EBUSY/);
-    assert.equal(err.step, 'read outblob', 'the request\'s failure is the error; the leak is noted in it');
+    const err = await rejectsTsm(
+      source(failing).collect(reportData),
+      'read outblob',
+      '/outblob',
+      /ENOENT.*and the entry was not removed: .*rmdir .*EBUSY/,
+    );
+    assert.equal(err.step, 'read outblob', "the request's failure is the error; the leak is noted in it");
     assert.equal((await leftBehind()).length, 2, 'the emulation kept the entries it refused to remove');
   });
 

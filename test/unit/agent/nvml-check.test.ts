@@ -64,7 +64,10 @@ describe('hack/nvml-check.ts (child process against the stub NVML)', function ()
 
   /** Two simulated GPUs whose reports the stub returns for NONCE (signed over it, so they verify). */
   async function twoGpus(ready = false): Promise<NvmlStubDir> {
-    const s = await NvmlStubDir.create({ gpus: UUIDS.map((uuid, i) => ({ uuid, certChainPem: gpus[i]!.certificateChainPem })), ready });
+    const s = await NvmlStubDir.create({
+      gpus: UUIDS.map((uuid, i) => ({ uuid, certChainPem: gpus[i]!.certificateChainPem })),
+      ready,
+    });
     stubs.push(s);
     for (const [i, g] of gpus.entries()) await s.setReportForNonce(i, NONCE, g.report);
     rootFile = join(s.path, 'device-root.pem');
@@ -79,21 +82,47 @@ describe('hack/nvml-check.ts (child process against the stub NVML)', function ()
     assert.equal(line(run, 'nonce:'), `nonce: ${NONCE_HEX} (given)`);
     line(run, 'nvmlInit_v2() -> NVML_SUCCESS');
     assert.equal(line(run, 'nvmlDeviceGetCount_v2()'), 'nvmlDeviceGetCount_v2() -> NVML_SUCCESS count=2');
-    assert.equal(line(run, 'nvmlSystemGetConfComputeState()'), 'nvmlSystemGetConfComputeState() -> NVML_SUCCESS environment=2 (production) ccFeature=1 (enabled) devToolsMode=0 (off)');
+    assert.equal(
+      line(run, 'nvmlSystemGetConfComputeState()'),
+      'nvmlSystemGetConfComputeState() -> NVML_SUCCESS environment=2 (production) ccFeature=1 (enabled) devToolsMode=0 (off)',
+    );
     for (const [i, uuid] of UUIDS.entries()) {
       line(run, `nvmlDeviceGetHandleByIndex_v2(${i}) -> NVML_SUCCESS`);
       assert.equal(line(run, `nvmlDeviceGetUUID(${i})`), `nvmlDeviceGetUUID(${i}) -> NVML_SUCCESS ${uuid}`);
       const report = gpus[i]!.report;
-      assert.equal(line(run, `nvmlDeviceGetConfComputeGpuAttestationReport(${i}, nonce)`), `nvmlDeviceGetConfComputeGpuAttestationReport(${i}, nonce) -> NVML_SUCCESS attestationReportSize=${report.length} cecAttestationReport=absent`);
-      line(run, `nvmlDeviceGetConfComputeGpuCertificate(${i}) -> NVML_SUCCESS attestationCertChainSize=${gpus[i]!.certificateChainPem.length}`);
-      assert.equal(line(run, `verifyGpuReport(${i}, ${uuid})`).split(':')[0], `verifyGpuReport(${i}, ${uuid}) -> accepted`);
+      assert.equal(
+        line(run, `nvmlDeviceGetConfComputeGpuAttestationReport(${i}, nonce)`),
+        `nvmlDeviceGetConfComputeGpuAttestationReport(${i}, nonce) -> NVML_SUCCESS attestationReportSize=${report.length} cecAttestationReport=absent`,
+      );
+      line(
+        run,
+        `nvmlDeviceGetConfComputeGpuCertificate(${i}) -> NVML_SUCCESS attestationCertChainSize=${gpus[i]!.certificateChainPem.length}`,
+      );
+      assert.equal(
+        line(run, `verifyGpuReport(${i}, ${uuid})`).split(':')[0],
+        `verifyGpuReport(${i}, ${uuid}) -> accepted`,
+      );
     }
     // Both reports' first 64 bytes, and the nonce seen where the SPDM request carries it.
-    assert.deepEqual(run.lines.filter((l) => l.startsWith('  first 64 bytes: ')), gpus.map((g) => `  first 64 bytes: ${Buffer.from(g.report.subarray(0, 64)).toString('hex')}`));
-    assert.deepEqual(run.lines.filter((l) => l.startsWith('  nonce at bytes 4..35: ')), ['  nonce at bytes 4..35: yes', '  nonce at bytes 4..35: yes']);
-    assert.ok(run.lines.some((l) => /^ {2}\[\d\] subject: CN=Simulated NVIDIA Device Identity CA, O=attestor simulation \|/.test(l)), run.stdout);
+    assert.deepEqual(
+      run.lines.filter((l) => l.startsWith('  first 64 bytes: ')),
+      gpus.map((g) => `  first 64 bytes: ${Buffer.from(g.report.subarray(0, 64)).toString('hex')}`),
+    );
+    assert.deepEqual(
+      run.lines.filter((l) => l.startsWith('  nonce at bytes 4..35: ')),
+      ['  nonce at bytes 4..35: yes', '  nonce at bytes 4..35: yes'],
+    );
+    assert.ok(
+      run.lines.some((l) =>
+        /^ {2}\[\d\] subject: CN=Simulated NVIDIA Device Identity CA, O=attestor simulation \|/.test(l),
+      ),
+      run.stdout,
+    );
     assert.ok(!run.lines.some((l) => l.startsWith('  reason ')), 'no reasons for evidence that verifies');
-    assert.equal(line(run, 'nvmlSystemGetConfComputeGpusReadyState()'), 'nvmlSystemGetConfComputeGpusReadyState() -> NVML_SUCCESS ready=0 (not accepting client requests)');
+    assert.equal(
+      line(run, 'nvmlSystemGetConfComputeGpusReadyState()'),
+      'nvmlSystemGetConfComputeGpusReadyState() -> NVML_SUCCESS ready=0 (not accepting client requests)',
+    );
     line(run, 'nvmlShutdown() -> NVML_SUCCESS');
     assert.match(line(run, 'summary:'), /^summary: \d+ calls, 0 failed; verifier accepted 2 of 2 reports$/);
     // Without --activate the ready state is only read.
@@ -101,26 +130,42 @@ describe('hack/nvml-check.ts (child process against the stub NVML)', function ()
     assert.equal(await s.readyFile(), '0');
   });
 
-  it('uses a fresh random nonce by default and prints the verifier\'s reasons for a report that does not verify', async () => {
+  it("uses a fresh random nonce by default and prints the verifier's reasons for a report that does not verify", async () => {
     // The stub splices the caller's nonce into a report signed over another: nonce seen, signature broken.
-    const s = await NvmlStubDir.create({ gpus: [{ uuid: UUIDS[0]!, report: gpus[0]!.report, certChainPem: gpus[0]!.certificateChainPem, spliceNonce: true }] });
+    const s = await NvmlStubDir.create({
+      gpus: [
+        { uuid: UUIDS[0]!, report: gpus[0]!.report, certChainPem: gpus[0]!.certificateChainPem, spliceNonce: true },
+      ],
+    });
     stubs.push(s);
     const run = await runCheck(['--library', library], s.path);
     assert.equal(run.code, 0, `a refused verdict is not a failed call:\n${run.stdout}`);
     const nonce = /^nonce: ([0-9a-f]{64}) \(fresh, random\)$/.exec(line(run, 'nonce:'))?.[1];
     assert.ok(nonce && nonce !== NONCE_HEX, run.stdout);
-    assert.ok((await s.apiCalls()).includes(`nvmlDeviceGetConfComputeGpuAttestationReport 0 ${nonce}`), 'the printed nonce is the one NVML got');
+    assert.ok(
+      (await s.apiCalls()).includes(`nvmlDeviceGetConfComputeGpuAttestationReport 0 ${nonce}`),
+      'the printed nonce is the one NVML got',
+    );
     line(run, '  nonce at bytes 4..35: yes');
-    assert.match(line(run, `verifyGpuReport(0, ${UUIDS[0]})`), /-> refused: parsed=true nonceMatch=true signatureVerified=false certChainVerified=false /);
+    assert.match(
+      line(run, `verifyGpuReport(0, ${UUIDS[0]})`),
+      /-> refused: parsed=true nonceMatch=true signatureVerified=false certChainVerified=false /,
+    );
     line(run, '  reason gpu.signature: ');
     // Default anchors are NVIDIA's: the simulator's chain does not lead there.
-    assert.ok(run.lines.some((l) => l.startsWith('  reason gpu.cert-chain: ')), run.stdout);
+    assert.ok(
+      run.lines.some((l) => l.startsWith('  reason gpu.cert-chain: ')),
+      run.stdout,
+    );
     assert.match(line(run, 'summary:'), /0 failed; verifier accepted 0 of 1 reports$/);
   });
 
   it('--activate sets the ready state to 1 and reads it back', async () => {
     const s = await twoGpus(false);
-    const run = await runCheck(['--library', library, '--nonce', NONCE_HEX, '--device-root', rootFile, '--activate'], s.path);
+    const run = await runCheck(
+      ['--library', library, '--nonce', NONCE_HEX, '--device-root', rootFile, '--activate'],
+      s.path,
+    );
     assert.equal(run.code, 0, run.stdout + run.stderr);
     const ready = run.lines.filter((l) => l.startsWith('nvmlSystem') && l.includes('GpusReadyState'));
     assert.deepEqual(ready, [
@@ -131,24 +176,36 @@ describe('hack/nvml-check.ts (child process against the stub NVML)', function ()
     assert.equal(await s.readyFile(), '1');
   });
 
-  it('a failing GPU call prints NVML\'s error name, the run goes on to shutdown, and exits 1', async () => {
+  it("a failing GPU call prints NVML's error name, the run goes on to shutdown, and exits 1", async () => {
     const s = await twoGpus();
     await s.setFailure('nvmlDeviceGetConfComputeGpuAttestationReport', NVML_RETURN.NVML_ERROR_NOT_SUPPORTED, 1);
     const run = await runCheck(['--library', library, '--nonce', NONCE_HEX, '--device-root', rootFile], s.path);
     assert.equal(run.code, 1, run.stdout + run.stderr);
-    assert.equal(line(run, 'nvmlDeviceGetConfComputeGpuAttestationReport(1, nonce)'), 'nvmlDeviceGetConfComputeGpuAttestationReport(1, nonce) -> NVML_ERROR_NOT_SUPPORTED (Not Supported)');
+    assert.equal(
+      line(run, 'nvmlDeviceGetConfComputeGpuAttestationReport(1, nonce)'),
+      'nvmlDeviceGetConfComputeGpuAttestationReport(1, nonce) -> NVML_ERROR_NOT_SUPPORTED (Not Supported)',
+    );
     line(run, 'verifyGpuReport(0, '); // GPU 0 is still checked ...
     assert.ok(!run.lines.some((l) => l.startsWith('verifyGpuReport(1')), '... GPU 1 has no report to check');
     line(run, 'nvmlShutdown() -> NVML_SUCCESS');
-    assert.match(line(run, 'summary:'), /1 failed \(nvmlDeviceGetConfComputeGpuAttestationReport\(1, nonce\)\); verifier accepted 1 of 1 reports$/);
+    assert.match(
+      line(run, 'summary:'),
+      /1 failed \(nvmlDeviceGetConfComputeGpuAttestationReport\(1, nonce\)\); verifier accepted 1 of 1 reports$/,
+    );
   });
 
   it('--activate refused by NVML exits 1 with the error name', async () => {
     const s = await twoGpus();
     await s.setFailure('nvmlSystemSetConfComputeGpusReadyState', NVML_RETURN.NVML_ERROR_NO_PERMISSION);
-    const run = await runCheck(['--library', library, '--nonce', NONCE_HEX, '--device-root', rootFile, '--activate'], s.path);
+    const run = await runCheck(
+      ['--library', library, '--nonce', NONCE_HEX, '--device-root', rootFile, '--activate'],
+      s.path,
+    );
     assert.equal(run.code, 1);
-    assert.equal(line(run, 'nvmlSystemSetConfComputeGpusReadyState(1)'), 'nvmlSystemSetConfComputeGpusReadyState(1) -> NVML_ERROR_NO_PERMISSION (Insufficient Permissions)');
+    assert.equal(
+      line(run, 'nvmlSystemSetConfComputeGpusReadyState(1)'),
+      'nvmlSystemSetConfComputeGpusReadyState(1) -> NVML_ERROR_NO_PERMISSION (Insufficient Permissions)',
+    );
     assert.equal(await s.readyFile(), '0');
   });
 

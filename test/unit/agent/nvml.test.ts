@@ -15,7 +15,11 @@ import { verifyGpuReport } from '../../../src/attestation/nvidia/verify.ts';
 import { createGpuSimulator } from '../../../src/attestation/sim/gpu.ts';
 import { buildNvmlStub, NvmlStubDir, type StubConfig } from '../../harness/nvml-stub.ts';
 
-const UUIDS = ['GPU-11111111-2222-3333-4444-555555555555', 'GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee', 'GPU-99999999-8888-7777-6666-555555555555'];
+const UUIDS = [
+  'GPU-11111111-2222-3333-4444-555555555555',
+  'GPU-aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee',
+  'GPU-99999999-8888-7777-6666-555555555555',
+];
 const NONCE = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 + i);
 const CHAIN = '-----BEGIN CERTIFICATE-----\nTUlJQ...attestation\n-----END CERTIFICATE-----\n';
 const DEVICE_CHAIN = '-----BEGIN CERTIFICATE-----\nTUlJQ...device\n-----END CERTIFICATE-----\n';
@@ -25,7 +29,9 @@ async function rejectsNvml(promise: Promise<unknown>, code: number, call: string
   let caught: unknown;
   await promise.then(
     () => assert.fail(`expected ${call} to fail with ${nvmlReturnName(code)}`),
-    (err: unknown) => { caught = err; },
+    (err: unknown) => {
+      caught = err;
+    },
   );
   assert.ok(caught instanceof NvmlError, `expected an NvmlError, got ${String(caught)}`);
   assert.equal(caught.code, code);
@@ -53,7 +59,12 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
   }
 
   const threeGpus = (): StubConfig => ({
-    gpus: UUIDS.map((uuid, i) => ({ uuid, report: new Uint8Array(100 + i).fill(i + 1), certChainPem: CHAIN.replace('attestation', `attestation${i}`), deviceCertChainPem: DEVICE_CHAIN })),
+    gpus: UUIDS.map((uuid, i) => ({
+      uuid,
+      report: new Uint8Array(100 + i).fill(i + 1),
+      certChainPem: CHAIN.replace('attestation', `attestation${i}`),
+      deviceCertChainPem: DEVICE_CHAIN,
+    })),
   });
 
   before(async function () {
@@ -68,7 +79,7 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
   });
 
   describe('struct layouts', () => {
-    it('match gcc\'s layout of the nvml.h declarations and nvml.h\'s sizes', async () => {
+    it("match gcc's layout of the nvml.h declarations and nvml.h's sizes", async () => {
       await stub();
       const layout = koffi.load(libraryPath).func('long nvmlStubLayout(const char *name)');
       const expect: Array<[string, number, number]> = [
@@ -76,15 +87,39 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
         ['state.ccFeature', koffi.offsetof(structs.nvmlConfComputeSystemState_t, 'ccFeature'), 4],
         ['state.devToolsMode', koffi.offsetof(structs.nvmlConfComputeSystemState_t, 'devToolsMode'), 8],
         ['certificate.size', koffi.sizeof(structs.nvmlConfComputeGpuCertificate_t), 8 + 4096 + 5120],
-        ['certificate.attestationCertChainSize', koffi.offsetof(structs.nvmlConfComputeGpuCertificate_t, 'attestationCertChainSize'), 4],
+        [
+          'certificate.attestationCertChainSize',
+          koffi.offsetof(structs.nvmlConfComputeGpuCertificate_t, 'attestationCertChainSize'),
+          4,
+        ],
         ['certificate.certChain', koffi.offsetof(structs.nvmlConfComputeGpuCertificate_t, 'certChain'), 8],
-        ['certificate.attestationCertChain', koffi.offsetof(structs.nvmlConfComputeGpuCertificate_t, 'attestationCertChain'), 8 + 4096],
+        [
+          'certificate.attestationCertChain',
+          koffi.offsetof(structs.nvmlConfComputeGpuCertificate_t, 'attestationCertChain'),
+          8 + 4096,
+        ],
         ['report.size', koffi.sizeof(structs.nvmlConfComputeGpuAttestationReport_t), 12 + 32 + 8192 + 4096],
-        ['report.attestationReportSize', koffi.offsetof(structs.nvmlConfComputeGpuAttestationReport_t, 'attestationReportSize'), 4],
-        ['report.cecAttestationReportSize', koffi.offsetof(structs.nvmlConfComputeGpuAttestationReport_t, 'cecAttestationReportSize'), 8],
+        [
+          'report.attestationReportSize',
+          koffi.offsetof(structs.nvmlConfComputeGpuAttestationReport_t, 'attestationReportSize'),
+          4,
+        ],
+        [
+          'report.cecAttestationReportSize',
+          koffi.offsetof(structs.nvmlConfComputeGpuAttestationReport_t, 'cecAttestationReportSize'),
+          8,
+        ],
         ['report.nonce', koffi.offsetof(structs.nvmlConfComputeGpuAttestationReport_t, 'nonce'), 12],
-        ['report.attestationReport', koffi.offsetof(structs.nvmlConfComputeGpuAttestationReport_t, 'attestationReport'), 44],
-        ['report.cecAttestationReport', koffi.offsetof(structs.nvmlConfComputeGpuAttestationReport_t, 'cecAttestationReport'), 44 + 8192],
+        [
+          'report.attestationReport',
+          koffi.offsetof(structs.nvmlConfComputeGpuAttestationReport_t, 'attestationReport'),
+          44,
+        ],
+        [
+          'report.cecAttestationReport',
+          koffi.offsetof(structs.nvmlConfComputeGpuAttestationReport_t, 'cecAttestationReport'),
+          44 + 8192,
+        ],
       ];
       for (const [name, koffiValue, nvmlH] of expect) {
         assert.equal(koffiValue, nvmlH, `${name}: koffi ${koffiValue}, nvml.h ${nvmlH}`);
@@ -97,11 +132,19 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
     it('lists every GPU with its UUID, in index order', async () => {
       const s = await stub(threeGpus());
       const gpus = await (await open()).listGpus();
-      assert.deepEqual(gpus, UUIDS.map((uuid, index) => ({ index, uuid })));
+      assert.deepEqual(
+        gpus,
+        UUIDS.map((uuid, index) => ({ index, uuid })),
+      );
       assert.deepEqual(await s.apiCalls(), [
-        'nvmlInit_v2', 'nvmlDeviceGetCount_v2',
-        'nvmlDeviceGetHandleByIndex_v2 0', 'nvmlDeviceGetHandleByIndex_v2 1', 'nvmlDeviceGetHandleByIndex_v2 2',
-        'nvmlDeviceGetUUID 0 96', 'nvmlDeviceGetUUID 1 96', 'nvmlDeviceGetUUID 2 96',
+        'nvmlInit_v2',
+        'nvmlDeviceGetCount_v2',
+        'nvmlDeviceGetHandleByIndex_v2 0',
+        'nvmlDeviceGetHandleByIndex_v2 1',
+        'nvmlDeviceGetHandleByIndex_v2 2',
+        'nvmlDeviceGetUUID 0 96',
+        'nvmlDeviceGetUUID 1 96',
+        'nvmlDeviceGetUUID 2 96',
       ]);
     });
 
@@ -112,7 +155,7 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
   });
 
   describe('attestation reports and certificates', () => {
-    it('returns each GPU\'s report (attestationReportSize bytes) and its attestation certificate chain for the nonce', async () => {
+    it("returns each GPU's report (attestationReportSize bytes) and its attestation certificate chain for the nonce", async () => {
       const s = await stub(threeGpus());
       const evidence = await (await open()).collect(NONCE);
       assert.equal(evidence.length, 3);
@@ -125,10 +168,16 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
       const nonceHex = Buffer.from(NONCE).toString('hex');
       const calls = await s.apiCalls();
       for (const i of [0, 1, 2]) {
-        assert.ok(calls.includes(`nvmlDeviceGetConfComputeGpuAttestationReport ${i} ${nonceHex}`), `GPU ${i} got the nonce in the struct`);
+        assert.ok(
+          calls.includes(`nvmlDeviceGetConfComputeGpuAttestationReport ${i} ${nonceHex}`),
+          `GPU ${i} got the nonce in the struct`,
+        );
         assert.ok(calls.includes(`nvmlDeviceGetConfComputeGpuCertificate ${i}`));
       }
-      assert.ok(!calls.some((c) => c.startsWith('nvmlSystemSetConfComputeGpusReadyState')), 'collecting never changes the ready state');
+      assert.ok(
+        !calls.some((c) => c.startsWith('nvmlSystemSetConfComputeGpusReadyState')),
+        'collecting never changes the ready state',
+      );
     });
 
     it('passes the report for this nonce, not a stale one', async () => {
@@ -140,8 +189,10 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
       assert.deepEqual(evidence[0]!.report, new Uint8Array(100).fill(1));
     });
 
-    it('carries the caller\'s nonce into the report where the stub splices it (bytes 4..35)', async () => {
-      await stub({ gpus: [{ uuid: UUIDS[0]!, report: new Uint8Array(64).fill(0x55), certChainPem: CHAIN, spliceNonce: true }] });
+    it("carries the caller's nonce into the report where the stub splices it (bytes 4..35)", async () => {
+      await stub({
+        gpus: [{ uuid: UUIDS[0]!, report: new Uint8Array(64).fill(0x55), certChainPem: CHAIN, spliceNonce: true }],
+      });
       const [e] = await (await open()).collect(NONCE);
       assert.deepEqual(e!.report.subarray(4, 36), NONCE);
       assert.deepEqual(e!.report.subarray(0, 4), new Uint8Array(4).fill(0x55));
@@ -159,7 +210,17 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
     });
 
     it('returns the CEC report and the device chain separately at the library level', async () => {
-      await stub({ gpus: [{ uuid: UUIDS[0]!, report: new Uint8Array(10).fill(1), cecReport: new Uint8Array(20).fill(2), certChainPem: CHAIN, deviceCertChainPem: DEVICE_CHAIN }] });
+      await stub({
+        gpus: [
+          {
+            uuid: UUIDS[0]!,
+            report: new Uint8Array(10).fill(1),
+            cecReport: new Uint8Array(20).fill(2),
+            certChainPem: CHAIN,
+            deviceCertChainPem: DEVICE_CHAIN,
+          },
+        ],
+      });
       const control = await open();
       const device = await control.library.deviceHandle(0);
       const report = await control.library.attestationReport(device, NONCE);
@@ -170,21 +231,36 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
     });
 
     it('refuses sizes a sane library never reports (past the buffer, or empty)', async () => {
-      await stub({ gpus: [
-        { uuid: UUIDS[0]!, report: new Uint8Array(16), certChainPem: CHAIN, reportSize: 9000 },
-        { uuid: UUIDS[1]!, report: new Uint8Array(16), certChainPem: CHAIN, reportSize: 0 },
-        { uuid: UUIDS[2]!, report: new Uint8Array(16), certChainPem: CHAIN, certChainSize: 6000 },
-      ] });
+      await stub({
+        gpus: [
+          { uuid: UUIDS[0]!, report: new Uint8Array(16), certChainPem: CHAIN, reportSize: 9000 },
+          { uuid: UUIDS[1]!, report: new Uint8Array(16), certChainPem: CHAIN, reportSize: 0 },
+          { uuid: UUIDS[2]!, report: new Uint8Array(16), certChainPem: CHAIN, certChainSize: 6000 },
+        ],
+      });
       const control = await open();
       const lib = control.library;
-      await assert.rejects(lib.attestationReport(await lib.deviceHandle(0), NONCE), /attestationReportSize 9000 is outside 1\.\.8192/);
-      await assert.rejects(lib.attestationReport(await lib.deviceHandle(1), NONCE), /attestationReportSize 0 is outside/);
-      await assert.rejects(lib.certificate(await lib.deviceHandle(2)), /attestationCertChainSize 6000 is outside 1\.\.5120/);
+      await assert.rejects(
+        lib.attestationReport(await lib.deviceHandle(0), NONCE),
+        /attestationReportSize 9000 is outside 1\.\.8192/,
+      );
+      await assert.rejects(
+        lib.attestationReport(await lib.deviceHandle(1), NONCE),
+        /attestationReportSize 0 is outside/,
+      );
+      await assert.rejects(
+        lib.certificate(await lib.deviceHandle(2)),
+        /attestationCertChainSize 6000 is outside 1\.\.5120/,
+      );
     });
 
-    it('a report larger than the struct\'s buffer is NVML_ERROR_INSUFFICIENT_SIZE', async () => {
+    it("a report larger than the struct's buffer is NVML_ERROR_INSUFFICIENT_SIZE", async () => {
       await stub({ gpus: [{ uuid: UUIDS[0]!, report: new Uint8Array(8193), certChainPem: CHAIN }] });
-      await rejectsNvml((await open()).collect(NONCE), NVML_RETURN.NVML_ERROR_INSUFFICIENT_SIZE, 'nvmlDeviceGetConfComputeGpuAttestationReport');
+      await rejectsNvml(
+        (await open()).collect(NONCE),
+        NVML_RETURN.NVML_ERROR_INSUFFICIENT_SIZE,
+        'nvmlDeviceGetConfComputeGpuAttestationReport',
+      );
     });
 
     it('refuses a nonce that is not 32 bytes before calling NVML', async () => {
@@ -200,11 +276,21 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
       this.timeout(60_000);
       const sim = await createGpuSimulator();
       const gpus = await Promise.all(UUIDS.slice(0, 2).map((uuid) => sim.gpu(uuid, { nonce: NONCE })));
-      const s = await stub({ gpus: UUIDS.slice(0, 2).map((uuid, i) => ({ uuid, certChainPem: gpus[i]!.certificateChainPem })) });
+      const s = await stub({
+        gpus: UUIDS.slice(0, 2).map((uuid, i) => ({ uuid, certChainPem: gpus[i]!.certificateChainPem })),
+      });
       for (const [i, g] of gpus.entries()) await s.setReportForNonce(i, NONCE, g.report);
       const evidence = await (await open()).collect(NONCE);
       for (const [i, e] of evidence.entries()) {
-        const v = verifyGpuReport({ report: e.report, certificateChain: e.certificateChainPem, uuid: e.uuid }, { nonce: NONCE }, { at: new Date('2025-06-01T00:00:00Z'), trustAnchors: { device: [sim.roots.device] }, ocspResponder: sim.ocspResponder });
+        const v = verifyGpuReport(
+          { report: e.report, certificateChain: e.certificateChainPem, uuid: e.uuid },
+          { nonce: NONCE },
+          {
+            at: new Date('2025-06-01T00:00:00Z'),
+            trustAnchors: { device: [sim.roots.device] },
+            ocspResponder: sim.ocspResponder,
+          },
+        );
         assert.deepEqual(v.reasons, [], `GPU ${i}`);
       }
     });
@@ -230,7 +316,10 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
       assert.equal(await s.readyFile(), '0');
       assert.equal(await control.gpusReady(), false);
       const calls = await s.apiCalls();
-      assert.deepEqual(calls.filter((c) => c.startsWith('nvmlSystemSetConfComputeGpusReadyState')), ['nvmlSystemSetConfComputeGpusReadyState 1', 'nvmlSystemSetConfComputeGpusReadyState 0']);
+      assert.deepEqual(
+        calls.filter((c) => c.startsWith('nvmlSystemSetConfComputeGpusReadyState')),
+        ['nvmlSystemSetConfComputeGpusReadyState 1', 'nvmlSystemSetConfComputeGpusReadyState 0'],
+      );
     });
 
     it('keeps the ready state across NVML sessions (as the driver does)', async () => {
@@ -247,11 +336,31 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
       { fn: 'nvmlDeviceGetCount_v2', code: NVML_RETURN.NVML_ERROR_UNKNOWN, run: (c) => c.listGpus() },
       { fn: 'nvmlDeviceGetHandleByIndex_v2', code: NVML_RETURN.NVML_ERROR_GPU_IS_LOST, run: (c) => c.listGpus() },
       { fn: 'nvmlDeviceGetUUID', code: NVML_RETURN.NVML_ERROR_NOT_FOUND, run: (c) => c.listGpus() },
-      { fn: 'nvmlSystemGetConfComputeState', code: NVML_RETURN.NVML_ERROR_NOT_SUPPORTED, run: (c) => c.confComputeState() },
-      { fn: 'nvmlDeviceGetConfComputeGpuAttestationReport', code: NVML_RETURN.NVML_ERROR_INVALID_STATE, run: (c) => c.collect(NONCE) },
-      { fn: 'nvmlDeviceGetConfComputeGpuCertificate', code: NVML_RETURN.NVML_ERROR_NO_PERMISSION, run: (c) => c.collect(NONCE) },
-      { fn: 'nvmlSystemSetConfComputeGpusReadyState', code: NVML_RETURN.NVML_ERROR_NO_PERMISSION, run: (c) => c.setGpusReady(true) },
-      { fn: 'nvmlSystemGetConfComputeGpusReadyState', code: NVML_RETURN.NVML_ERROR_NOT_READY, run: (c) => c.gpusReady() },
+      {
+        fn: 'nvmlSystemGetConfComputeState',
+        code: NVML_RETURN.NVML_ERROR_NOT_SUPPORTED,
+        run: (c) => c.confComputeState(),
+      },
+      {
+        fn: 'nvmlDeviceGetConfComputeGpuAttestationReport',
+        code: NVML_RETURN.NVML_ERROR_INVALID_STATE,
+        run: (c) => c.collect(NONCE),
+      },
+      {
+        fn: 'nvmlDeviceGetConfComputeGpuCertificate',
+        code: NVML_RETURN.NVML_ERROR_NO_PERMISSION,
+        run: (c) => c.collect(NONCE),
+      },
+      {
+        fn: 'nvmlSystemSetConfComputeGpusReadyState',
+        code: NVML_RETURN.NVML_ERROR_NO_PERMISSION,
+        run: (c) => c.setGpusReady(true),
+      },
+      {
+        fn: 'nvmlSystemGetConfComputeGpusReadyState',
+        code: NVML_RETURN.NVML_ERROR_NOT_READY,
+        run: (c) => c.gpusReady(),
+      },
       { fn: 'nvmlShutdown', code: NVML_RETURN.NVML_ERROR_UNKNOWN, run: (c) => c.close() },
     ];
     for (const f of failing) {
@@ -284,14 +393,23 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
     it('names the GPU call that failed and stops there (GPU 1 not in CC mode)', async () => {
       const s = await stub(threeGpus());
       await s.setFailure('nvmlDeviceGetConfComputeGpuAttestationReport', NVML_RETURN.NVML_ERROR_NOT_SUPPORTED, 1);
-      await rejectsNvml((await open()).collect(NONCE), NVML_RETURN.NVML_ERROR_NOT_SUPPORTED, 'nvmlDeviceGetConfComputeGpuAttestationReport');
+      await rejectsNvml(
+        (await open()).collect(NONCE),
+        NVML_RETURN.NVML_ERROR_NOT_SUPPORTED,
+        'nvmlDeviceGetConfComputeGpuAttestationReport',
+      );
       const reports = (await s.apiCalls()).filter((c) => c.startsWith('nvmlDeviceGetConfComputeGpu'));
-      assert.deepEqual(reports.map((c) => c.split(' ').slice(0, 2).join(' ')), [
-        'nvmlDeviceGetConfComputeGpuAttestationReport 0', 'nvmlDeviceGetConfComputeGpuCertificate 0', 'nvmlDeviceGetConfComputeGpuAttestationReport 1',
-      ]);
+      assert.deepEqual(
+        reports.map((c) => c.split(' ').slice(0, 2).join(' ')),
+        [
+          'nvmlDeviceGetConfComputeGpuAttestationReport 0',
+          'nvmlDeviceGetConfComputeGpuCertificate 0',
+          'nvmlDeviceGetConfComputeGpuAttestationReport 1',
+        ],
+      );
     });
 
-    it('init failure: open() rejects with nvmlInit_v2\'s error and nothing else is called', async () => {
+    it("init failure: open() rejects with nvmlInit_v2's error and nothing else is called", async () => {
       const s = await stub(threeGpus());
       await s.setFailure('nvmlInit_v2', NVML_RETURN.NVML_ERROR_DRIVER_NOT_LOADED);
       await rejectsNvml(open(), NVML_RETURN.NVML_ERROR_DRIVER_NOT_LOADED, 'nvmlInit_v2');
@@ -309,8 +427,16 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
       const s = await stub(threeGpus());
       const lib = NvmlLibrary.load(libraryPath);
       await rejectsNvml(lib.deviceCount(), NVML_RETURN.NVML_ERROR_UNINITIALIZED, 'nvmlDeviceGetCount_v2');
-      await rejectsNvml(lib.gpusReadyState(), NVML_RETURN.NVML_ERROR_UNINITIALIZED, 'nvmlSystemGetConfComputeGpusReadyState');
-      await rejectsNvml(lib.setGpusReadyState(true), NVML_RETURN.NVML_ERROR_UNINITIALIZED, 'nvmlSystemSetConfComputeGpusReadyState');
+      await rejectsNvml(
+        lib.gpusReadyState(),
+        NVML_RETURN.NVML_ERROR_UNINITIALIZED,
+        'nvmlSystemGetConfComputeGpusReadyState',
+      );
+      await rejectsNvml(
+        lib.setGpusReadyState(true),
+        NVML_RETURN.NVML_ERROR_UNINITIALIZED,
+        'nvmlSystemSetConfComputeGpusReadyState',
+      );
       await rejectsNvml(lib.shutdown(), NVML_RETURN.NVML_ERROR_UNINITIALIZED, 'nvmlShutdown');
       assert.equal(await s.readyFile(), undefined, 'the refused set call changed nothing');
     });
@@ -323,14 +449,30 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
       await s.clearCalls();
       await rejectsNvml(control.listGpus(), NVML_RETURN.NVML_ERROR_UNINITIALIZED, 'nvmlDeviceGetCount_v2');
       await rejectsNvml(control.collect(NONCE), NVML_RETURN.NVML_ERROR_UNINITIALIZED, 'nvmlDeviceGetCount_v2');
-      await rejectsNvml(control.setGpusReady(true), NVML_RETURN.NVML_ERROR_UNINITIALIZED, 'nvmlSystemSetConfComputeGpusReadyState');
-      await rejectsNvml(control.gpusReady(), NVML_RETURN.NVML_ERROR_UNINITIALIZED, 'nvmlSystemGetConfComputeGpusReadyState');
-      await rejectsNvml(control.confComputeState(), NVML_RETURN.NVML_ERROR_UNINITIALIZED, 'nvmlSystemGetConfComputeState');
+      await rejectsNvml(
+        control.setGpusReady(true),
+        NVML_RETURN.NVML_ERROR_UNINITIALIZED,
+        'nvmlSystemSetConfComputeGpusReadyState',
+      );
+      await rejectsNvml(
+        control.gpusReady(),
+        NVML_RETURN.NVML_ERROR_UNINITIALIZED,
+        'nvmlSystemGetConfComputeGpusReadyState',
+      );
+      await rejectsNvml(
+        control.confComputeState(),
+        NVML_RETURN.NVML_ERROR_UNINITIALIZED,
+        'nvmlSystemGetConfComputeState',
+      );
       assert.deepEqual(await s.calls(), []);
     });
 
     it('a library that cannot be loaded is NVML_ERROR_LIBRARY_NOT_FOUND', async () => {
-      await rejectsNvml(NvmlGpuControl.open({ libraryPath: '/nonexistent/libnvidia-ml.so.1' }), NVML_RETURN.NVML_ERROR_LIBRARY_NOT_FOUND, 'dlopen');
+      await rejectsNvml(
+        NvmlGpuControl.open({ libraryPath: '/nonexistent/libnvidia-ml.so.1' }),
+        NVML_RETURN.NVML_ERROR_LIBRARY_NOT_FOUND,
+        'dlopen',
+      );
     });
 
     it('a library without the NVML functions is NVML_ERROR_FUNCTION_NOT_FOUND when one is called', async () => {
@@ -338,7 +480,11 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
       assert.equal(lib.has('nvmlInit_v2'), false);
       assert.equal(lib.errorString(3), undefined);
       await rejectsNvml(lib.init(), NVML_RETURN.NVML_ERROR_FUNCTION_NOT_FOUND, 'nvmlInit_v2');
-      await rejectsNvml(NvmlGpuControl.open({ libraryPath: 'libc.so.6' }), NVML_RETURN.NVML_ERROR_FUNCTION_NOT_FOUND, 'nvmlInit_v2');
+      await rejectsNvml(
+        NvmlGpuControl.open({ libraryPath: 'libc.so.6' }),
+        NVML_RETURN.NVML_ERROR_FUNCTION_NOT_FOUND,
+        'nvmlInit_v2',
+      );
     });
   });
 });

@@ -17,12 +17,18 @@ describe('crds/*.yaml and charts/attestor/crds/*.yaml', () => {
 
 describe('charts/attestor/templates/webhooks.yaml', () => {
   it('is generated from src/webhook/configuration.ts (run: node hack/generate-manifests.ts)', () => {
-    assert.equal(readFileSync(join(projectRoot, 'charts/attestor/templates/webhooks.yaml'), 'utf8'), chartWebhookTemplate());
+    assert.equal(
+      readFileSync(join(projectRoot, 'charts/attestor/templates/webhooks.yaml'), 'utf8'),
+      chartWebhookTemplate(),
+    );
   });
 });
 
 describe('charts/attestor/templates/node-policy.yaml', () => {
   it('is generated from src/webhook/node-policy.ts (run: node hack/generate-manifests.ts)', () => {
-    assert.equal(readFileSync(join(projectRoot, 'charts/attestor/templates/node-policy.yaml'), 'utf8'), chartNodePolicyTemplate());
+    assert.equal(
+      readFileSync(join(projectRoot, 'charts/attestor/templates/node-policy.yaml'), 'utf8'),
+      chartNodePolicyTemplate(),
+    );
   });
 });

@@ -2,12 +2,13 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
 import type { Manifest } from '../../../src/api/manifest.ts';
+import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
 import { policyHash } from '../../../src/controllers/aiworker/policy.ts';
 import { projectRoot } from '../../../src/dev/control-plane.ts';
 
-const load = (file: string) => yaml.loadAll(readFileSync(join(projectRoot, 'samples', file), 'utf8')) as Array<Record<string, any>>;
+const load = (file: string) =>
+  yaml.loadAll(readFileSync(join(projectRoot, 'samples', file), 'utf8')) as Array<Record<string, any>>;
 
 describe('samples/', () => {
   it('the sample Manifest is valid', () => {

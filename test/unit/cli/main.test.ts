@@ -7,7 +7,10 @@ import { projectRoot } from '../../../src/dev/control-plane.ts';
 
 const testdata = join(projectRoot, '../shared/testdata');
 function attestor(...args: string[]) {
-  const r = spawnSync(process.execPath, [join(projectRoot, 'src/cli/main.ts'), ...args], { encoding: 'utf8', cwd: testdata });
+  const r = spawnSync(process.execPath, [join(projectRoot, 'src/cli/main.ts'), ...args], {
+    encoding: 'utf8',
+    cwd: testdata,
+  });
   return { code: r.status, out: r.stdout + r.stderr };
 }
 
@@ -16,25 +19,77 @@ describe('attestor command', function () {
   it('has the operator, agent, dev and verify subcommands', () => {
     const help = attestor('--help');
     assert.equal(help.code, 0);
-    for (const sub of ['operator', 'agent', 'dev', 'verify']) assert.match(help.out, new RegExp(`^  ${sub}\\b`, 'm'), sub);
+    for (const sub of ['operator', 'agent', 'dev', 'verify'])
+      assert.match(help.out, new RegExp(`^  ${sub}\\b`, 'm'), sub);
     assert.match(attestor('verify', '--help').out, /snp[\s\S]*tdx[\s\S]*gpu/);
   });
   it('verifies each kind of real evidence with exit 0, and refuses with exit 1', () => {
     // The go-sev-guest report's guest policy allows DEBUG: refused by default, accepted with --allow-debug.
-    assert.equal(attestor('verify', 'snp', '--report', 'snp/milan-gosevguest/report.bin', '--vcek', 'snp/milan-gosevguest/vcek.der', '--at', '2025-06-01T00:00:00Z').code, 1);
-    assert.equal(attestor('verify', 'snp', '--report', 'snp/milan-gosevguest/report.bin', '--vcek', 'snp/milan-gosevguest/vcek.der', '--at', '2025-06-01T00:00:00Z', '--allow-debug').code, 0);
+    assert.equal(
+      attestor(
+        'verify',
+        'snp',
+        '--report',
+        'snp/milan-gosevguest/report.bin',
+        '--vcek',
+        'snp/milan-gosevguest/vcek.der',
+        '--at',
+        '2025-06-01T00:00:00Z',
+      ).code,
+      1,
+    );
+    assert.equal(
+      attestor(
+        'verify',
+        'snp',
+        '--report',
+        'snp/milan-gosevguest/report.bin',
+        '--vcek',
+        'snp/milan-gosevguest/vcek.der',
+        '--at',
+        '2025-06-01T00:00:00Z',
+        '--allow-debug',
+      ).code,
+      0,
+    );
     assert.equal(attestor('verify', 'tdx', '--quote', 'tdx/spr-v4/quote.dat', '--allow-missing-collateral').code, 0);
     const nonce = '931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb';
     // hopper-550 has no public RIMs and no OCSP answers in the testdata: exit 1 under the defaults, 0 with both relaxed.
-    const hopper550 = ['verify', 'gpu', '--report', 'gpu/hopper-550/report.hex', '--certs', 'gpu/hopper-550/certs.pem', '--nonce', nonce, '--at', '2025-01-01T00:00:00Z'];
+    const hopper550 = [
+      'verify',
+      'gpu',
+      '--report',
+      'gpu/hopper-550/report.hex',
+      '--certs',
+      'gpu/hopper-550/certs.pem',
+      '--nonce',
+      nonce,
+      '--at',
+      '2025-01-01T00:00:00Z',
+    ];
     assert.equal(attestor(...hopper550).code, 1);
     assert.equal(attestor(...hopper550, '--allow-missing-ocsp', '--allow-missing-rims').code, 0);
-    const refused = attestor('verify', 'gpu', '--report', 'gpu/hopper-550/report.hex', '--certs', 'gpu/hopper-550/certs.pem', '--nonce', '00'.repeat(32), '--at', '2025-01-01T00:00:00Z', '--json');
+    const refused = attestor(
+      'verify',
+      'gpu',
+      '--report',
+      'gpu/hopper-550/report.hex',
+      '--certs',
+      'gpu/hopper-550/certs.pem',
+      '--nonce',
+      '00'.repeat(32),
+      '--at',
+      '2025-01-01T00:00:00Z',
+      '--json',
+    );
     assert.equal(refused.code, 1);
     assert.equal(JSON.parse(refused.out).verified, false);
   });
   it('exits 2 on unusable input', () => {
-    assert.equal(attestor('verify', 'snp', '--report', 'no-such-file', '--vcek', 'snp/milan-gosevguest/vcek.der').code, 2);
+    assert.equal(
+      attestor('verify', 'snp', '--report', 'no-such-file', '--vcek', 'snp/milan-gosevguest/vcek.der').code,
+      2,
+    );
   });
   it('refuses to start the operator without TLS for the Coordinator and webhook', () => {
     const r = attestor('operator', '--kubeconfig', '/dev/null');

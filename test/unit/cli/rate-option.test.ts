@@ -7,6 +7,7 @@ describe('--*-rate flags', () => {
     assert.deepEqual(rateOption('1/1m'), { burst: 1, intervalMs: 60_000 });
   });
   it('refuse anything else, saying what was expected', () => {
-    for (const bad of ['20', '0/3s', '20/', 'x/3s', '20/3 parsecs']) assert.throws(() => rateOption(bad), /expected <burst>\/<interval> such as 20\/3s/, bad);
+    for (const bad of ['20', '0/3s', '20/', 'x/3s', '20/3 parsecs'])
+      assert.throws(() => rateOption(bad), /expected <burst>\/<interval> such as 20\/3s/, bad);
   });
 });

@@ -10,7 +10,22 @@ import { gpuRimIds, gpuRims } from '../../../src/collateral/gpu.ts';
 import { snpCertificates, snpCrl } from '../../../src/collateral/snp.ts';
 import { CollateralStore } from '../../../src/collateral/store.ts';
 import { quotePlatform, tdxCollateral } from '../../../src/collateral/tdx.ts';
-import { COLLATERAL_TIME, FakeVendor, MILAN_REPORT, MILAN_VCEK, MILAN_VCEK_FILE, MILAN_VCEK_URL, TCB_SIGNING_CHAIN, TESTDATA, answer, filesIn, put, removeDir, shared, tempDir } from './fixtures.ts';
+import {
+  answer,
+  COLLATERAL_TIME,
+  FakeVendor,
+  filesIn,
+  MILAN_REPORT,
+  MILAN_VCEK,
+  MILAN_VCEK_FILE,
+  MILAN_VCEK_URL,
+  put,
+  removeDir,
+  shared,
+  TCB_SIGNING_CHAIN,
+  TESTDATA,
+  tempDir,
+} from './fixtures.ts';
 
 const SNP_TIME = new Date('2025-06-01T00:00:00Z');
 const MILAN_CHAIN = shared('roots/ask_ark_milan.pem');
@@ -23,7 +38,8 @@ const hopper535 = {
 describe('collateral for evidence', () => {
   let dir: string;
   let vendor: FakeVendor;
-  const store = (network: boolean, now = SNP_TIME) => new CollateralStore({ dir, network, fetch: vendor.fetch, now: () => now });
+  const store = (network: boolean, now = SNP_TIME) =>
+    new CollateralStore({ dir, network, fetch: vendor.fetch, now: () => now });
   beforeEach(() => {
     dir = tempDir('collateral-evidence');
     vendor = new FakeVendor();
@@ -49,11 +65,16 @@ describe('collateral for evidence', () => {
       const r = await snpCertificates(store(true), MILAN_REPORT);
       assert.equal(r.pem, undefined);
       assert.deepEqual(vendor.calls, []);
-      assert.match(r.notes.join('\n'), /version 2\) does not name its product .* name the product to fetch it from KDS/);
+      assert.match(
+        r.notes.join('\n'),
+        /version 2\) does not name its product .* name the product to fetch it from KDS/,
+      );
     });
 
     it('fetches the VCEK and the ASK/ARK chain from KDS once the product is named, and the result verifies', async () => {
-      vendor.route(MILAN_VCEK_URL, answer(MILAN_VCEK)).route('https://kdsintf.amd.com/vcek/v1/Milan/cert_chain', answer(MILAN_CHAIN));
+      vendor
+        .route(MILAN_VCEK_URL, answer(MILAN_VCEK))
+        .route('https://kdsintf.amd.com/vcek/v1/Milan/cert_chain', answer(MILAN_CHAIN));
       const r = await snpCertificates(store(true), MILAN_REPORT, { product: 'Milan' });
       assert.deepEqual(vendor.calls, [MILAN_VCEK_URL, 'https://kdsintf.amd.com/vcek/v1/Milan/cert_chain']);
       assert.deepEqual(filesIn(dir), ['snp/cert_chain/Milan.pem', MILAN_VCEK_FILE]);
@@ -71,7 +92,10 @@ describe('collateral for evidence', () => {
     it('looks up nothing for a VLEK-signed report or one with a masked CHIP_ID', async () => {
       const vlek = MILAN_REPORT.slice();
       vlek[0x48] = 1 << 2; // SIGNING_KEY = 1 (VLEK)
-      assert.match((await snpCertificates(store(true), vlek, { product: 'Milan' })).notes[0]!, /VLEK, which KDS does not serve/);
+      assert.match(
+        (await snpCertificates(store(true), vlek, { product: 'Milan' })).notes[0]!,
+        /VLEK, which KDS does not serve/,
+      );
       const masked = MILAN_REPORT.slice();
       masked.fill(0, 0x1a0, 0x1e0);
       assert.match((await snpCertificates(store(true), masked, { product: 'Milan' })).notes[0]!, /masks CHIP_ID/);
@@ -79,7 +103,10 @@ describe('collateral for evidence', () => {
     });
 
     it('gives a CRL only for a known product: from the report, the VCEK found, or the operator', async () => {
-      assert.match((await snpCrl(store(false), MILAN_REPORT)).notes[0]!, /no CRL: the report \(version 2\) does not name its product/);
+      assert.match(
+        (await snpCrl(store(false), MILAN_REPORT)).notes[0]!,
+        /no CRL: the report \(version 2\) does not name its product/,
+      );
       const r = await snpCrl(store(false), MILAN_REPORT, { foundProduct: 'Milan' });
       assert.deepEqual(r.notes, ['the Milan VCEK CRL is not in the cache (snp/crl/Milan.der) and fetching is off']);
     });
@@ -95,7 +122,7 @@ describe('collateral for evidence', () => {
       put(dir, 'tdx/rootcrl.der', shared('tdx/collateral/rootcrl.der'));
     };
 
-    it('reads FMSPC and PCK CA from the quote\'s PCK chain', () => {
+    it("reads FMSPC and PCK CA from the quote's PCK chain", () => {
       assert.deepEqual(quotePlatform(SPR_QUOTE), { fmspc: '50806f000000', ca: 'platform' });
       assert.equal(quotePlatform(new Uint8Array(100)), undefined);
     });
@@ -119,8 +146,16 @@ describe('collateral for evidence', () => {
         root: 'https://certificates.trustedservices.intel.com/IntelSGXRootCA.der',
       };
       vendor
-        .route(urls.tcb, answer(shared('tdx/collateral/sample_tcbInfo_response'), 200, { 'tcb-info-issuer-chain': chainHeader }))
-        .route(urls.qe, answer(shared('tdx/collateral/sample_qeIdentity_response'), 200, { 'sgx-enclave-identity-issuer-chain': chainHeader }))
+        .route(
+          urls.tcb,
+          answer(shared('tdx/collateral/sample_tcbInfo_response'), 200, { 'tcb-info-issuer-chain': chainHeader }),
+        )
+        .route(
+          urls.qe,
+          answer(shared('tdx/collateral/sample_qeIdentity_response'), 200, {
+            'sgx-enclave-identity-issuer-chain': chainHeader,
+          }),
+        )
         .route(urls.pck, answer(shared('tdx/collateral/pckcrl')))
         .route(urls.root, answer(shared('tdx/collateral/rootcrl.der')));
       const r = await tdxCollateral(store(true, COLLATERAL_TIME), SPR_QUOTE);
@@ -146,21 +181,34 @@ describe('collateral for evidence', () => {
 
     it('derives the driver RIM ID (chip from the device chain) and the VBIOS RIM ID from the real report', () => {
       assert.deepEqual(gpuRimIds(hopper535.report, hopper535.certificateChain), { driver: DRIVER, vbios: VBIOS });
-      assert.deepEqual(gpuRimIds(hopper535.report, ''), { vbios: VBIOS }, 'no chip without the chain: no driver RIM ID');
+      assert.deepEqual(
+        gpuRimIds(hopper535.report, ''),
+        { vbios: VBIOS },
+        'no chip without the chain: no driver RIM ID',
+      );
       assert.deepEqual(gpuRimIds(new Uint8Array(10), hopper535.certificateChain), {});
     });
 
     it('returns the cached VBIOS RIM under its ID and notes the missing driver RIM', async () => {
       put(dir, `nvidia/rim/${VBIOS}.xml`, shared(`gpu/rims/${VBIOS}.xml`));
       const r = await gpuRims(store(false), hopper535);
-      assert.deepEqual(r.rims.map((x) => x.id), [VBIOS]);
+      assert.deepEqual(
+        r.rims.map((x) => x.id),
+        [VBIOS],
+      );
       assert.deepEqual(r.notes, [`RIM ${DRIVER} is not in the cache (nvidia/rim/${DRIVER}.xml) and fetching is off`]);
     });
 
     it('fetches both RIMs from the RIM service', async () => {
-      const serve = (file: string, id: string) => answer(JSON.stringify({ id, rim: Buffer.from(shared(`gpu/rims/${file}.xml`)).toString('base64') }));
+      const serve = (file: string, id: string) =>
+        answer(JSON.stringify({ id, rim: Buffer.from(shared(`gpu/rims/${file}.xml`)).toString('base64') }));
       // The service's driver RIM for 535.86.09 is not public; a test RIM of that driver stands in (the store does not verify signatures).
-      vendor.route(`https://rim.attestation.nvidia.com/v1/rim/${DRIVER}`, serve('NV_GPU_DRIVER_GH100_535.86.09_measurement_mismatch', DRIVER)).route(`https://rim.attestation.nvidia.com/v1/rim/${VBIOS}`, serve(VBIOS, VBIOS));
+      vendor
+        .route(
+          `https://rim.attestation.nvidia.com/v1/rim/${DRIVER}`,
+          serve('NV_GPU_DRIVER_GH100_535.86.09_measurement_mismatch', DRIVER),
+        )
+        .route(`https://rim.attestation.nvidia.com/v1/rim/${VBIOS}`, serve(VBIOS, VBIOS));
       const r = await gpuRims(store(true), hopper535);
       assert.deepEqual(r.rims.map((x) => x.id).sort(), [DRIVER, VBIOS]);
       assert.deepEqual(r.notes, []);

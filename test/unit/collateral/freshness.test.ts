@@ -6,7 +6,19 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSnpSimulator } from '../../../src/attestation/sim/snp.ts';
 import { CollateralStore } from '../../../src/collateral/store.ts';
-import { COLLATERAL_TIME, FakeVendor, MILAN_CHIP, MILAN_TCB, MILAN_VCEK, MILAN_VCEK_FILE, answer, put, removeDir, shared, tempDir } from './fixtures.ts';
+import {
+  answer,
+  COLLATERAL_TIME,
+  FakeVendor,
+  MILAN_CHIP,
+  MILAN_TCB,
+  MILAN_VCEK,
+  MILAN_VCEK_FILE,
+  put,
+  removeDir,
+  shared,
+  tempDir,
+} from './fixtures.ts';
 
 const TCB_INFO_URL = 'https://api.trustedservices.intel.com/tdx/certification/v4/tcb?fmspc=50806f000000';
 const PCK_CRL_URL = 'https://api.trustedservices.intel.com/sgx/certification/v4/pckcrl?ca=platform&encoding=der';
@@ -17,7 +29,8 @@ const LATER = new Date('2024-01-01T00:00:00Z');
 describe('collateral store: freshness of CRLs and TCB info', () => {
   let dir: string;
   let vendor: FakeVendor;
-  const store = (now: Date, network: boolean) => new CollateralStore({ dir, network, fetch: vendor.fetch, now: () => now });
+  const store = (now: Date, network: boolean) =>
+    new CollateralStore({ dir, network, fetch: vendor.fetch, now: () => now });
   const sample = Buffer.from(shared('tdx/collateral/sample_tcbInfo_response')).toString('utf8');
   // The store checks FMSPC and nextUpdate, not signatures (the verifier does): a re-dated copy
   // stands in for the newer TCB info PCS would publish.
@@ -41,9 +54,15 @@ describe('collateral store: freshness of CRLs and TCB info', () => {
 
   it('offline, keeps using expired TCB info and a PCK CRL, and says they are stale and since when', async () => {
     const tcb = await store(LATER, false).tdxTcbInfo('50806f000000');
-    assert.equal(tcb.status === 'found' && tcb.stale, 'the TDX TCB info for FMSPC 50806f000000 is stale: its nextUpdate 2023-07-18T08:42:58.000Z has passed; fetching is off, so the cached copy is used');
+    assert.equal(
+      tcb.status === 'found' && tcb.stale,
+      'the TDX TCB info for FMSPC 50806f000000 is stale: its nextUpdate 2023-07-18T08:42:58.000Z has passed; fetching is off, so the cached copy is used',
+    );
     const crl = await store(LATER, false).tdxPckCrl('platform');
-    assert.match(crl.status === 'found' ? (crl.stale ?? '') : '', /^the PCK CRL of the platform CA is stale: its nextUpdate 2023-07-08T07:27:52\.000Z has passed/);
+    assert.match(
+      crl.status === 'found' ? (crl.stale ?? '') : '',
+      /^the PCK CRL of the platform CA is stale: its nextUpdate 2023-07-08T07:27:52\.000Z has passed/,
+    );
     assert.deepEqual(vendor.calls, []);
   });
 
@@ -60,11 +79,14 @@ describe('collateral store: freshness of CRLs and TCB info', () => {
     const r = await store(LATER, true).tdxTcbInfo('50806f000000');
     assert.equal(r.status, 'found');
     assert.equal(r.status === 'found' && r.from, 'cache');
-    assert.match(r.status === 'found' ? (r.stale ?? '') : '', /has passed; fetching a newer one failed: Intel PCS answered 503 for the TDX TCB info/);
+    assert.match(
+      r.status === 'found' ? (r.stale ?? '') : '',
+      /has passed; fetching a newer one failed: Intel PCS answered 503 for the TDX TCB info/,
+    );
     assert.equal(readFileSync(join(dir, TCB_INFO_FILE), 'utf8'), sample);
   });
 
-  it('online, says so when even the vendor\'s copy is past its nextUpdate', async () => {
+  it("online, says so when even the vendor's copy is past its nextUpdate", async () => {
     vendor.route(PCK_CRL_URL, answer(shared('tdx/collateral/pckcrl')));
     const r = await store(LATER, true).tdxPckCrl('platform');
     assert.equal(r.status === 'found' && r.from, 'vendor');
@@ -75,7 +97,10 @@ describe('collateral store: freshness of CRLs and TCB info', () => {
     this.timeout(120_000);
     const sim = await createSnpSimulator({ product: 'Milan', rsaModulusLength: 2048 });
     put(dir, 'snp/crl/Milan.der', await sim.crl({ nextUpdate: new Date('2025-01-01T00:00:00Z') }));
-    const fresh = await sim.crl({ thisUpdate: new Date('2025-05-01T00:00:00Z'), nextUpdate: new Date('2025-07-01T00:00:00Z') });
+    const fresh = await sim.crl({
+      thisUpdate: new Date('2025-05-01T00:00:00Z'),
+      nextUpdate: new Date('2025-07-01T00:00:00Z'),
+    });
     vendor.route('https://kdsintf.amd.com/vcek/v1/Milan/crl', answer(fresh));
     const r = await store(new Date('2025-06-01T00:00:00Z'), true).snpCrl('Milan');
     assert.deepEqual(r.status === 'found' && [r.from, r.stale], ['vendor', undefined]);
@@ -84,7 +109,11 @@ describe('collateral store: freshness of CRLs and TCB info', () => {
 
   it('never fetches a cached VCEK again: it has no nextUpdate, its key names one certificate', async () => {
     put(dir, MILAN_VCEK_FILE, MILAN_VCEK);
-    const r = await store(new Date('2040-01-01T00:00:00Z'), true).snpVcek('Milan', new Uint8Array(Buffer.from(MILAN_CHIP, 'hex')), MILAN_TCB);
+    const r = await store(new Date('2040-01-01T00:00:00Z'), true).snpVcek(
+      'Milan',
+      new Uint8Array(Buffer.from(MILAN_CHIP, 'hex')),
+      MILAN_TCB,
+    );
     assert.deepEqual(r.status === 'found' && [r.from, r.stale], ['cache', undefined]);
     assert.deepEqual(vendor.calls, []);
   });

@@ -56,7 +56,13 @@ describe('collateral: the default fetch (undici)', () => {
   });
 
   it('redacts credentials and key-like query parameters from URLs for messages', () => {
-    assert.equal(redactUrl('https://user:pw@mirror.example/vcek/v1/Milan/crl'), 'https://mirror.example/vcek/v1/Milan/crl');
-    assert.equal(redactUrl('https://mirror.example/tcb?fmspc=50806f000000&apikey=s3cret'), 'https://mirror.example/tcb?fmspc=50806f000000&apikey=REDACTED');
+    assert.equal(
+      redactUrl('https://user:pw@mirror.example/vcek/v1/Milan/crl'),
+      'https://mirror.example/vcek/v1/Milan/crl',
+    );
+    assert.equal(
+      redactUrl('https://mirror.example/tcb?fmspc=50806f000000&apikey=s3cret'),
+      'https://mirror.example/tcb?fmspc=50806f000000&apikey=REDACTED',
+    );
   });
 });

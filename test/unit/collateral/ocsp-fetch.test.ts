@@ -11,7 +11,12 @@ import * as x509 from '@peculiar/x509';
 import { appraiseGpuEvidence, type GpuAppraisalInput } from '../../../src/attestation/nvidia/appraise.ts';
 import type { OcspAnswer } from '../../../src/attestation/nvidia/ocsp.ts';
 import type { GpuReferenceValues } from '../../../src/attestation/reference-values.ts';
-import { createGpuSimulator, type GpuSimulator, type SimulatedGpu, type SimulatedIssuer } from '../../../src/attestation/sim/gpu.ts';
+import {
+  createGpuSimulator,
+  type GpuSimulator,
+  type SimulatedGpu,
+  type SimulatedIssuer,
+} from '../../../src/attestation/sim/gpu.ts';
 import { gpuOcsp } from '../../../src/collateral/gpu.ts';
 import { prepareCollateral } from '../../../src/collateral/prepare.ts';
 import { CollateralStore } from '../../../src/collateral/store.ts';
@@ -20,7 +25,11 @@ import { OcspResponder } from '../../harness/ocsp-responder.ts';
 import { filesIn, removeDir, tempDir } from './fixtures.ts';
 
 const NONCE = new Uint8Array(32).fill(5);
-const REFERENCE: GpuReferenceValues = { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] };
+const REFERENCE: GpuReferenceValues = {
+  architectures: ['HOPPER'],
+  driverVersions: ['550.90.07'],
+  vbiosVersions: ['96.00.9F.00.01'],
+};
 const HOUR = 3_600_000;
 
 describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)', function () {
@@ -40,14 +49,20 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
   const RIM_ROOT = 'Simulated NVIDIA CoRIM signing Root CA';
 
   /** Starts the responder of one CA (signing with its own key unless a delegate is given). */
-  async function serve(cn: string, change: { revoked?: Map<string, Date>; signer?: { pem: string; key: string } } = {}): Promise<OcspResponder> {
+  async function serve(
+    cn: string,
+    change: { revoked?: Map<string, Date>; signer?: { pem: string; key: string } } = {},
+  ): Promise<OcspResponder> {
     const ca = issuer(cn);
     const responder = await OcspResponder.start({
       dir: `${work}/${ports.get(ca.subject)}`,
       caPem: ca.certificatePem,
       signerPem: change.signer?.pem ?? ca.certificatePem,
       signerKeyPem: change.signer?.key ?? ca.privateKeyPem,
-      index: ca.issued.map((i) => ({ ...i, ...(change.revoked?.has(i.serial) ? { revokedAt: change.revoked.get(i.serial)! } : {}) })),
+      index: ca.issued.map((i) => ({
+        ...i,
+        ...(change.revoked?.has(i.serial) ? { revokedAt: change.revoked.get(i.serial)! } : {}),
+      })),
       port: ports.get(ca.subject)!,
     });
     responders.push(responder);
@@ -57,8 +72,17 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
   /** A responder certificate the RIM root delegates OCSP signing to (id-kp-OCSPSigning), as RFC 6960 allows. */
   async function delegate(cn: string): Promise<{ pem: string; key: string }> {
     const ca = issuer(cn);
-    const caKey = await webcrypto.subtle.importKey('pkcs8', pemBody(ca.privateKeyPem), { name: 'ECDSA', namedCurve: 'P-384' }, false, ['sign']);
-    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
+    const caKey = await webcrypto.subtle.importKey(
+      'pkcs8',
+      pemBody(ca.privateKeyPem),
+      { name: 'ECDSA', namedCurve: 'P-384' },
+      false,
+      ['sign'],
+    );
+    const keys = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
     const cert = await x509.X509CertificateGenerator.create(
       {
         serialNumber: '7e01',
@@ -69,18 +93,35 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
         notBefore: new Date('2024-01-01T00:00:00Z'),
         notAfter: new Date('2044-01-01T00:00:00Z'),
         signingAlgorithm: { name: 'ECDSA', hash: 'SHA-384' },
-        extensions: [new x509.ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.9']), new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true)],
+        extensions: [
+          new x509.ExtendedKeyUsageExtension(['1.3.6.1.5.5.7.3.9']),
+          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+        ],
       },
       webcrypto as never,
     );
     const key = Buffer.from(await webcrypto.subtle.exportKey('pkcs8', keys.privateKey)).toString('base64');
-    return { pem: cert.toString('pem'), key: `-----BEGIN PRIVATE KEY-----\n${key.replace(/.{64}/g, '$&\n')}\n-----END PRIVATE KEY-----\n` };
+    return {
+      pem: cert.toString('pem'),
+      key: `-----BEGIN PRIVATE KEY-----\n${key.replace(/.{64}/g, '$&\n')}\n-----END PRIVATE KEY-----\n`,
+    };
   }
 
-  const store = (network: boolean, now = new Date()) => new CollateralStore({ dir, network, endpoints: { nvidiaOcsp: urls.get(issuer(PROVISIONER).subject)! }, now: () => now });
+  const store = (network: boolean, now = new Date()) =>
+    new CollateralStore({
+      dir,
+      network,
+      endpoints: { nvidiaOcsp: urls.get(issuer(PROVISIONER).subject)! },
+      now: () => now,
+    });
   const anchors = () => ({ device: [sim.roots.device], rim: [sim.roots.rim] });
   const appraise = (answers: readonly OcspAnswer[], at = new Date(), reference: GpuReferenceValues = REFERENCE) =>
-    appraiseGpuEvidence({ evidence: { report: gpu.report, certificateChain: gpu.certificateChainPem, uuid: 'GPU-0' }, rims: rims! }, reference, { nonce: NONCE }, { at, trustAnchors: anchors(), ocsp: answers });
+    appraiseGpuEvidence(
+      { evidence: { report: gpu.report, certificateChain: gpu.certificateChainPem, uuid: 'GPU-0' }, rims: rims! },
+      reference,
+      { nonce: NONCE },
+      { at, trustAnchors: anchors(), ocsp: answers },
+    );
   const checks = (v: { reasons: readonly { check: string }[] }) => [...new Set(v.reasons.map((r) => r.check))].sort();
 
   before(async () => {
@@ -96,10 +137,15 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
     ports = new Map(subjects.map((s, i) => [s, chosen[i]!]));
     urls = new Map(subjects.map((s) => [s, `http://127.0.0.1:${ports.get(s)}/`]));
     // Like NVIDIA's GSP BROM certificate, the one the provisioner issues names no responder.
-    sim = await createGpuSimulator({ ocspUrl: (issuerSubject) => (issuerSubject.includes(PROVISIONER) ? undefined : urls.get(issuerSubject)) });
+    sim = await createGpuSimulator({
+      ocspUrl: (issuerSubject) => (issuerSubject.includes(PROVISIONER) ? undefined : urls.get(issuerSubject)),
+    });
     gpu = await sim.gpu('GPU-0', { nonce: NONCE });
     const r = await sim.rims();
-    rims = [{ xml: r.driver, id: r.driverId }, { xml: r.vbios, id: r.vbiosId }];
+    rims = [
+      { xml: r.driver, id: r.driverId },
+      { xml: r.vbios, id: r.vbiosId },
+    ];
     issuers = await sim.issuers();
     work = tempDir('ocsp-responders');
   });
@@ -122,20 +168,39 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
 
   it('fetches an answer for every certificate above the leaf and of the RIM chain, caches it, and the appraisal accepts them', async () => {
     await serveAll();
-    const found = await gpuOcsp(store(true), [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }], rims!, anchors());
+    const found = await gpuOcsp(
+      store(true),
+      [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }],
+      rims!,
+      anchors(),
+    );
     assert.deepEqual(found.notes, []);
     assert.equal(found.answers.length, 5, 'BROM, provisioner and identity; RIM signer and RIM CA');
-    assert.ok(found.answers.every((a) => a.nonce?.length === 32), 'each fetched answer carries the nonce its request sent');
+    assert.ok(
+      found.answers.every((a) => a.nonce?.length === 32),
+      'each fetched answer carries the nonce its request sent',
+    );
     assert.equal(filesIn(dir).filter((f) => /^nvidia\/ocsp\/[0-9a-f]{96}\/[0-9a-f]+\.der$/.test(f)).length, 5);
 
     const v = await appraise(found.answers);
     assert.deepEqual(v.reasons, []);
-    assert.deepEqual(v.claims.revocation.map((r) => r.status), ['good', 'good', 'good']);
-    assert.deepEqual(v.claims.rims.driver!.revocation.map((r) => r.status), ['good', 'good']);
+    assert.deepEqual(
+      v.claims.revocation.map((r) => r.status),
+      ['good', 'good', 'good'],
+    );
+    assert.deepEqual(
+      v.claims.rims.driver!.revocation.map((r) => r.status),
+      ['good', 'good'],
+    );
 
     // Offline now, the cache answers (without a nonce: judged by thisUpdate/nextUpdate alone).
     for (const r of responders.splice(0)) await r.stop();
-    const cached = await gpuOcsp(store(false), [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }], rims!, anchors());
+    const cached = await gpuOcsp(
+      store(false),
+      [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }],
+      rims!,
+      anchors(),
+    );
     assert.equal(cached.answers.length, 5);
     assert.ok(cached.answers.every((a) => a.nonce === undefined));
     assert.deepEqual((await appraise(cached.answers)).reasons, []);
@@ -143,21 +208,35 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
 
   it('goes through prepareCollateral: the prepared collateral carries the answers', async () => {
     await serveAll();
-    const evidence = { cvm: { platform: 'tdx' as const, report: new Uint8Array(0) }, gpus: [{ uuid: 'GPU-0', report: gpu.report, certificateChain: gpu.certificateChainPem }] };
+    const evidence = {
+      cvm: { platform: 'tdx' as const, report: new Uint8Array(0) },
+      gpus: [{ uuid: 'GPU-0', report: gpu.report, certificateChain: gpu.certificateChainPem }],
+    };
     const prepared = await prepareCollateral(evidence, store(true), { base: { rims: rims! }, gpuAnchors: anchors() });
     assert.equal(prepared.collateral.ocsp?.length, 5, prepared.notes.join('\n'));
     assert.deepEqual((await appraise(prepared.collateral.ocsp!)).reasons, []);
   });
 
-  it('refuses a GPU whose GSP BROM certificate the responder says is revoked, unless within the Manifest\'s grace period', async () => {
+  it("refuses a GPU whose GSP BROM certificate the responder says is revoked, unless within the Manifest's grace period", async () => {
     const brom = issuer(PROVISIONER).issued.find((i) => i.subject.includes('GSP BROM'))!;
     await serveAll({ revoked: new Map([[brom.serial, new Date(Date.now() - 2 * HOUR)]]) });
-    const found = await gpuOcsp(store(true), [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }], rims!, anchors());
+    const found = await gpuOcsp(
+      store(true),
+      [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }],
+      rims!,
+      anchors(),
+    );
     const refused = await appraise(found.answers);
     assert.deepEqual(checks(refused), ['gpu.ocsp']);
     assert.match(refused.reasons[0]!.message, /"GH100 A01 GSP BROM" was revoked at/);
-    assert.deepEqual((await appraise(found.answers, new Date(), { ...REFERENCE, ocsp: { revokedGracePeriodHours: 3 } })).reasons, []);
-    assert.deepEqual(checks(await appraise(found.answers, new Date(), { ...REFERENCE, ocsp: { revokedGracePeriodHours: 1 } })), ['gpu.ocsp']);
+    assert.deepEqual(
+      (await appraise(found.answers, new Date(), { ...REFERENCE, ocsp: { revokedGracePeriodHours: 3 } })).reasons,
+      [],
+    );
+    assert.deepEqual(
+      checks(await appraise(found.answers, new Date(), { ...REFERENCE, ocsp: { revokedGracePeriodHours: 1 } })),
+      ['gpu.ocsp'],
+    );
   });
 
   it('refuses when a responder does not answer: the lookup says why, and the certificate has no answer', async () => {
@@ -165,10 +244,18 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
     await serve('Simulated NVIDIA GH100 Identity');
     await serve(RIM_ROOT, { signer: await delegate(RIM_ROOT) });
     await serve('Simulated NVIDIA Reference Value GH100 CA');
-    const found = await gpuOcsp(store(true), [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }], rims!, anchors());
+    const found = await gpuOcsp(
+      store(true),
+      [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }],
+      rims!,
+      anchors(),
+    );
     assert.equal(found.answers.length, 4);
     assert.equal(found.notes.length, 1);
-    assert.match(found.notes[0]!, /^gpu GPU-0: the NVIDIA OCSP responder did not answer for the OCSP answer for "GH100 A01 GSP BROM"/);
+    assert.match(
+      found.notes[0]!,
+      /^gpu GPU-0: the NVIDIA OCSP responder did not answer for the OCSP answer for "GH100 A01 GSP BROM"/,
+    );
     const v = await appraise(found.answers);
     assert.deepEqual(checks(v), ['gpu.ocsp']);
     assert.match(v.reasons[0]!.message, /no OCSP answer for "GH100 A01 GSP BROM"/);
@@ -179,9 +266,17 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
     await gpuOcsp(store(true), [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }], rims!, anchors());
     for (const r of responders.splice(0)) await r.stop();
     const later = new Date(Date.now() + 2 * 24 * HOUR);
-    const stale = await gpuOcsp(store(false, later), [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }], rims!, anchors());
+    const stale = await gpuOcsp(
+      store(false, later),
+      [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }],
+      rims!,
+      anchors(),
+    );
     assert.equal(stale.answers.length, 5);
-    assert.ok(stale.notes.some((n) => /is stale: its nextUpdate .* has passed; fetching is off/.test(n)), stale.notes.join('\n'));
+    assert.ok(
+      stale.notes.some((n) => /is stale: its nextUpdate .* has passed; fetching is off/.test(n)),
+      stale.notes.join('\n'),
+    );
     const v = await appraise(stale.answers, later);
     assert.deepEqual(checks(v), ['gpu.ocsp', 'gpu.rim.ocsp']);
     assert.match(v.reasons[0]!.message, /stale since its nextUpdate/);
@@ -194,16 +289,26 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
     // The RIM root's responder signs with a certificate another CA issued for OCSP signing.
     await serve(RIM_ROOT, { signer: await delegate('Simulated NVIDIA GH100 Identity') });
     await serve('Simulated NVIDIA Reference Value GH100 CA');
-    const found = await gpuOcsp(store(true), [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }], rims!, anchors());
+    const found = await gpuOcsp(
+      store(true),
+      [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }],
+      rims!,
+      anchors(),
+    );
     assert.equal(found.answers.length, 5, 'the store keeps what it cannot judge; the verifier judges');
     const v = await appraise(found.answers);
     assert.deepEqual(checks(v), ['gpu.rim.ocsp']);
-    assert.match(v.reasons[0]!.message, /the OCSP answer for "Simulated NVIDIA Reference Value GH100 CA" is not signed by the issuer "Simulated NVIDIA CoRIM signing Root CA" or a responder it authorised/);
+    assert.match(
+      v.reasons[0]!.message,
+      /the OCSP answer for "Simulated NVIDIA Reference Value GH100 CA" is not signed by the issuer "Simulated NVIDIA CoRIM signing Root CA" or a responder it authorised/,
+    );
   });
 
   it('asks nothing about a chain that does not lead to the given roots', async () => {
     const other = await createGpuSimulator();
-    const found = await gpuOcsp(store(true), [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }], [], { device: [other.roots.device] });
+    const found = await gpuOcsp(store(true), [{ uuid: 'GPU-0', certificateChain: gpu.certificateChainPem }], [], {
+      device: [other.roots.device],
+    });
     assert.deepEqual(found.answers, []);
     assert.deepEqual(found.notes, ['gpu GPU-0: no OCSP lookups: the device chain does not lead to the pinned roots']);
     assert.deepEqual(filesIn(dir), []);

@@ -7,13 +7,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { appraiseNode, type NodeAppraisalContext, type NodeEvidence } from '../../../src/attestation/node-appraisal.ts';
 import type { ReferenceValues } from '../../../src/attestation/reference-values.ts';
+import { createSnpSimulator, type SnpSimulator } from '../../../src/attestation/sim/snp.ts';
 import { encodeSnpCertTable } from '../../../src/attestation/snp/cert-table.ts';
 import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
-import { createSnpSimulator, type SnpSimulator } from '../../../src/attestation/sim/snp.ts';
 import { prepareCollateral } from '../../../src/collateral/prepare.ts';
 import { CollateralStore } from '../../../src/collateral/store.ts';
 import { reportDataFor } from '../../../src/coordinator/protocol.ts';
-import { COLLATERAL_TIME, FakeVendor, TESTDATA, answer, put, removeDir, shared, tempDir } from './fixtures.ts';
+import { answer, COLLATERAL_TIME, FakeVendor, put, removeDir, shared, TESTDATA, tempDir } from './fixtures.ts';
 
 const AT = new Date('2026-06-01T00:00:00Z');
 const POLICY_HASH = createHash('sha256').update('policy').digest('hex');
@@ -27,19 +27,45 @@ describe('prepareCollateral', function () {
   let vendor: FakeVendor;
   const nonce = new Uint8Array(32).fill(7);
   const reportData = reportDataFor(nonce, new Uint8Array(91).fill(3));
-  const store = (network = true, now = AT) => new CollateralStore({ dir, network, fetch: vendor.fetch, now: () => now });
-  const vcekUrl = () => `${KDS}/${Buffer.from(sim.chipId).toString('hex')}?blSPL=${sim.tcb.bootloader}&teeSPL=${sim.tcb.tee}&snpSPL=${sim.tcb.snp}&ucodeSPL=${sim.tcb.microcode}`;
-  const askArk = () => sim.certChainPem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/g)!.slice(1).join('');
+  const store = (network = true, now = AT) =>
+    new CollateralStore({ dir, network, fetch: vendor.fetch, now: () => now });
+  const vcekUrl = () =>
+    `${KDS}/${Buffer.from(sim.chipId).toString('hex')}?blSPL=${sim.tcb.bootloader}&teeSPL=${sim.tcb.tee}&snpSPL=${sim.tcb.snp}&ucodeSPL=${sim.tcb.microcode}`;
+  const askArk = () =>
+    sim.certChainPem
+      .match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----\n?/g)!
+      .slice(1)
+      .join('');
   const snpEvidence = (auxblob?: Uint8Array): NodeEvidence => ({
-    cvm: { platform: 'snp', report: sim.report({ measurement: MEASUREMENT, hostData: Buffer.from(POLICY_HASH, 'hex'), reportData }), ...(auxblob ? { auxblob } : {}) },
+    cvm: {
+      platform: 'snp',
+      report: sim.report({ measurement: MEASUREMENT, hostData: Buffer.from(POLICY_HASH, 'hex'), reportData }),
+      ...(auxblob ? { auxblob } : {}),
+    },
     gpus: [],
   });
   const references: ReferenceValues = {
-    snp: [{ name: 'genoa', measurements: [MEASUREMENT.toString('hex')], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
+    snp: [
+      {
+        name: 'genoa',
+        measurements: [MEASUREMENT.toString('hex')],
+        minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 },
+      },
+    ],
     gpu: { architectures: ['HOPPER'], driverVersions: [], vbiosVersions: [] },
   };
   const appraise = (evidence: NodeEvidence, collateral: NodeAppraisalContext['collateral']) =>
-    appraiseNode(evidence, { reportData, nonce, gpuCount: 0 }, { referenceValues: references, policyHashes: [POLICY_HASH], trust: { snp: sim.roots }, at: AT, ...(collateral ? { collateral } : {}) });
+    appraiseNode(
+      evidence,
+      { reportData, nonce, gpuCount: 0 },
+      {
+        referenceValues: references,
+        policyHashes: [POLICY_HASH],
+        trust: { snp: sim.roots },
+        at: AT,
+        ...(collateral ? { collateral } : {}),
+      },
+    );
 
   before(async () => {
     sim = await createSnpSimulator({ product: 'Genoa', rsaModulusLength: 2048 });
@@ -54,10 +80,17 @@ describe('prepareCollateral', function () {
   });
 
   it('lets the appraisal verify a report without certificate table, with the VCEK and CRL fetched from KDS', async () => {
-    vendor.route(vcekUrl(), answer(sim.endorsementDer)).route(`${KDS}/cert_chain`, answer(askArk())).route(`${KDS}/crl`, answer(await sim.crl()));
+    vendor
+      .route(vcekUrl(), answer(sim.endorsementDer))
+      .route(`${KDS}/cert_chain`, answer(askArk()))
+      .route(`${KDS}/crl`, answer(await sim.crl()));
     const evidence = snpEvidence();
     const without = await appraise(evidence, undefined);
-    assert.deepEqual(without.reasons.map((r) => r.check), ['snp.certificates'], 'without collateral the report cannot be verified');
+    assert.deepEqual(
+      without.reasons.map((r) => r.check),
+      ['snp.certificates'],
+      'without collateral the report cannot be verified',
+    );
 
     const prepared = await prepareCollateral(evidence, store());
     assert.deepEqual(prepared.notes, []);
@@ -68,10 +101,16 @@ describe('prepareCollateral', function () {
   });
 
   it('passes the CRL on: an ASK it revokes is refused', async () => {
-    vendor.route(vcekUrl(), answer(sim.endorsementDer)).route(`${KDS}/cert_chain`, answer(askArk())).route(`${KDS}/crl`, answer(await sim.crl({ revoked: [sim.askSerial] })));
+    vendor
+      .route(vcekUrl(), answer(sim.endorsementDer))
+      .route(`${KDS}/cert_chain`, answer(askArk()))
+      .route(`${KDS}/crl`, answer(await sim.crl({ revoked: [sim.askSerial] })));
     const evidence = snpEvidence();
     const v = await appraise(evidence, (await prepareCollateral(evidence, store())).collateral);
-    assert.ok(v.reasons.some((r) => r.check === 'snp.crl.revoked'), v.reasons.map((r) => r.check).join(', '));
+    assert.ok(
+      v.reasons.some((r) => r.check === 'snp.crl.revoked'),
+      v.reasons.map((r) => r.check).join(', '),
+    );
   });
 
   it('asks for no VCEK when the evidence brings a certificate table, but still for the CRL', async () => {
@@ -82,10 +121,12 @@ describe('prepareCollateral', function () {
     assert.deepEqual((await appraise(evidence, prepared.collateral)).reasons, []);
   });
 
-  it('lets the operator\'s own VCEK lookup and CRL win over the store', async () => {
+  it("lets the operator's own VCEK lookup and CRL win over the store", async () => {
     const crl = await sim.crl();
     const evidence = snpEvidence();
-    const prepared = await prepareCollateral(evidence, store(), { base: { snpCertificates: () => sim.endorsementPem, snpCrl: crl } });
+    const prepared = await prepareCollateral(evidence, store(), {
+      base: { snpCertificates: () => sim.endorsementPem, snpCrl: crl },
+    });
     assert.deepEqual(vendor.calls, []);
     assert.equal(prepared.collateral.snpCrl, crl);
     assert.deepEqual((await appraise(evidence, prepared.collateral)).reasons, []);
@@ -104,16 +145,31 @@ describe('prepareCollateral', function () {
     ]);
   });
 
-  it('adds the RIMs each GPU needs to the operator\'s RIMs, once per ID, with notes named after the GPU', async () => {
+  it("adds the RIMs each GPU needs to the operator's RIMs, once per ID, with notes named after the GPU", async () => {
     const VBIOS = 'NV_GPU_VBIOS_1010_0200_882_96005E0001';
     put(dir, `nvidia/rim/${VBIOS}.xml`, shared(`gpu/rims/${VBIOS}.xml`));
     const gpu = {
-      report: new Uint8Array(Buffer.from(readFileSync(join(TESTDATA, 'gpu/hopper-535/report.hex'), 'utf8').trim(), 'hex')),
+      report: new Uint8Array(
+        Buffer.from(readFileSync(join(TESTDATA, 'gpu/hopper-535/report.hex'), 'utf8').trim(), 'hex'),
+      ),
       certificateChain: readFileSync(join(TESTDATA, 'gpu/hopper-535/certs.pem'), 'utf8'),
     };
     const base = { rims: [{ id: 'NV_GPU_DRIVER_GH100_550.144.03', xml: '<base/>' }] };
-    const prepared = await prepareCollateral({ cvm: snpEvidence().cvm, gpus: [{ uuid: 'GPU-0', ...gpu }, { uuid: 'GPU-1', ...gpu }] }, store(false), { base: { ...base, snpCertificates: () => sim.endorsementPem } });
-    assert.deepEqual(prepared.collateral.rims!.map((r) => r.id), ['NV_GPU_DRIVER_GH100_550.144.03', VBIOS]);
+    const prepared = await prepareCollateral(
+      {
+        cvm: snpEvidence().cvm,
+        gpus: [
+          { uuid: 'GPU-0', ...gpu },
+          { uuid: 'GPU-1', ...gpu },
+        ],
+      },
+      store(false),
+      { base: { ...base, snpCertificates: () => sim.endorsementPem } },
+    );
+    assert.deepEqual(
+      prepared.collateral.rims!.map((r) => r.id),
+      ['NV_GPU_DRIVER_GH100_550.144.03', VBIOS],
+    );
     const rimNotes = prepared.notes.filter((n) => n.startsWith('gpu ') && n.includes(': RIM '));
     assert.deepEqual(rimNotes, [
       'gpu GPU-0: RIM NV_GPU_DRIVER_GH100_535.86.09 is not in the cache (nvidia/rim/NV_GPU_DRIVER_GH100_535.86.09.xml) and fetching is off',
@@ -122,22 +178,34 @@ describe('prepareCollateral', function () {
     // OCSP: one lookup per certificate however many GPUs share it (both GPUs bring the same chain),
     // for the device chain above the leaf and for the VBIOS RIM's signer chain.
     const ocspNotes = prepared.notes.filter((n) => n.includes('the OCSP answer for'));
-    assert.deepEqual(ocspNotes.map((n) => /^(\S+ \S+): the OCSP answer for "([^"]+)"/.exec(n)!.slice(1).join(' ')), [
-      'gpu GPU-0 GH100 A01 GSP BROM',
-      'gpu GPU-0 NVIDIA GH100 Provisioner ICA 1',
-      'gpu GPU-0 NVIDIA GH100 Identity',
-      `rim ${VBIOS} HCC RIM L4 Signer`,
-      `rim ${VBIOS} NVIDIA Reference Value L3 GH100 001`,
-      `rim ${VBIOS} NVIDIA Reference Value GH100 CA`,
-    ]);
+    assert.deepEqual(
+      ocspNotes.map((n) => /^(\S+ \S+): the OCSP answer for "([^"]+)"/.exec(n)!.slice(1).join(' ')),
+      [
+        'gpu GPU-0 GH100 A01 GSP BROM',
+        'gpu GPU-0 NVIDIA GH100 Provisioner ICA 1',
+        'gpu GPU-0 NVIDIA GH100 Identity',
+        `rim ${VBIOS} HCC RIM L4 Signer`,
+        `rim ${VBIOS} NVIDIA Reference Value L3 GH100 001`,
+        `rim ${VBIOS} NVIDIA Reference Value GH100 CA`,
+      ],
+    );
   });
 
-  it('merges TDX collateral field by field: the store\'s (for this FMSPC) over the operator\'s fixed directory', async () => {
+  it("merges TDX collateral field by field: the store's (for this FMSPC) over the operator's fixed directory", async () => {
     put(dir, 'tdx/50806f000000/tcbinfo.json', shared('tdx/collateral/sample_tcbInfo_response'));
     const evidence: NodeEvidence = { cvm: { platform: 'tdx', report: shared('tdx/spr-v4/quote.dat') }, gpus: [] };
-    const prepared = await prepareCollateral(evidence, store(false, COLLATERAL_TIME), { base: { tdx: { tcbInfo: '{"tcbInfo":"for another platform"}', rootCrl: new Uint8Array(1) } } });
-    assert.equal(prepared.collateral.tdx!.tcbInfo, Buffer.from(shared('tdx/collateral/sample_tcbInfo_response')).toString('utf8'));
-    assert.deepEqual(prepared.collateral.tdx!.rootCrl, new Uint8Array(1), 'what the store lacks comes from the operator\'s directory');
+    const prepared = await prepareCollateral(evidence, store(false, COLLATERAL_TIME), {
+      base: { tdx: { tcbInfo: '{"tcbInfo":"for another platform"}', rootCrl: new Uint8Array(1) } },
+    });
+    assert.equal(
+      prepared.collateral.tdx!.tcbInfo,
+      Buffer.from(shared('tdx/collateral/sample_tcbInfo_response')).toString('utf8'),
+    );
+    assert.deepEqual(
+      prepared.collateral.tdx!.rootCrl,
+      new Uint8Array(1),
+      "what the store lacks comes from the operator's directory",
+    );
     assert.ok(prepared.notes.every((n) => n.startsWith('tdx: ')));
   });
 });

@@ -4,7 +4,20 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollateralStore } from '../../../src/collateral/store.ts';
-import { COLLATERAL_TIME, FakeVendor, MILAN_CHIP, MILAN_TCB, MILAN_VCEK, MILAN_VCEK_FILE, TCB_SIGNING_CHAIN, TESTDATA, put, removeDir, shared, tempDir } from './fixtures.ts';
+import {
+  COLLATERAL_TIME,
+  FakeVendor,
+  MILAN_CHIP,
+  MILAN_TCB,
+  MILAN_VCEK,
+  MILAN_VCEK_FILE,
+  put,
+  removeDir,
+  shared,
+  TCB_SIGNING_CHAIN,
+  TESTDATA,
+  tempDir,
+} from './fixtures.ts';
 
 const VBIOS_RIM = 'NV_GPU_VBIOS_1010_0200_882_96005E0001';
 
@@ -36,7 +49,10 @@ describe('collateral store: a prepared cache, fetching off', () => {
 
   it('has no VCEK for the same chip at another TCB, and says which file it looked for', async () => {
     const r = await store.snpVcek('Milan', chip, MILAN_TCB + (1n << 48n)); // SNP SPL 6 instead of 5
-    assert.deepEqual(r, { status: 'missing', reason: `the VCEK of Milan chip ${MILAN_CHIP.slice(0, 16)}… at TCB 4406000000000002 is not in the cache (snp/vcek/Milan/${MILAN_CHIP}-4406000000000002.der) and fetching is off` });
+    assert.deepEqual(r, {
+      status: 'missing',
+      reason: `the VCEK of Milan chip ${MILAN_CHIP.slice(0, 16)}… at TCB 4406000000000002 is not in the cache (snp/vcek/Milan/${MILAN_CHIP}-4406000000000002.der) and fetching is off`,
+    });
   });
 
   it('returns the ASK/ARK chain of the product, and none for another product', async () => {
@@ -48,7 +64,10 @@ describe('collateral store: a prepared cache, fetching off', () => {
   it('returns TDX TCB info by FMSPC (either case) with its issuer chain, and none for another FMSPC', async () => {
     const r = await store.tdxTcbInfo('50806F000000');
     assert.equal(r.status, 'found');
-    assert.equal(r.status === 'found' && r.value.body, readFileSync(join(TESTDATA, 'tdx/collateral/sample_tcbInfo_response'), 'utf8'));
+    assert.equal(
+      r.status === 'found' && r.value.body,
+      readFileSync(join(TESTDATA, 'tdx/collateral/sample_tcbInfo_response'), 'utf8'),
+    );
     assert.equal(r.status === 'found' && r.value.issuerChain, TCB_SIGNING_CHAIN);
     assert.equal(r.status === 'found' && r.stale, undefined);
     assert.equal((await store.tdxTcbInfo('90c06f000000')).status, 'missing');
@@ -80,7 +99,10 @@ describe('collateral store: a prepared cache, fetching off', () => {
 
   it('refuses TCB info filed under another FMSPC than its own', async () => {
     put(dir, 'tdx/aaaaaaaaaaaa/tcbinfo.json', shared('tdx/collateral/sample_tcbinfo_response_v5'));
-    assert.deepEqual(await store.tdxTcbInfo('aaaaaaaaaaaa'), { status: 'failed', error: 'the cached tdx/aaaaaaaaaaaa/tcbinfo.json is not usable: it is for FMSPC 90c06f000000' });
+    assert.deepEqual(await store.tdxTcbInfo('aaaaaaaaaaaa'), {
+      status: 'failed',
+      error: 'the cached tdx/aaaaaaaaaaaa/tcbinfo.json is not usable: it is for FMSPC 90c06f000000',
+    });
   });
 
   it('refuses keys that could leave the cache folder, without touching the disk', async () => {

@@ -5,7 +5,21 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { CollateralStore } from '../../../src/collateral/store.ts';
-import { COLLATERAL_TIME, FakeVendor, MILAN_CHIP, MILAN_TCB, MILAN_VCEK, MILAN_VCEK_FILE, MILAN_VCEK_URL, TCB_SIGNING_CHAIN, answer, filesIn, removeDir, shared, tempDir } from './fixtures.ts';
+import {
+  answer,
+  COLLATERAL_TIME,
+  FakeVendor,
+  filesIn,
+  MILAN_CHIP,
+  MILAN_TCB,
+  MILAN_VCEK,
+  MILAN_VCEK_FILE,
+  MILAN_VCEK_URL,
+  removeDir,
+  shared,
+  TCB_SIGNING_CHAIN,
+  tempDir,
+} from './fixtures.ts';
 
 const chip = new Uint8Array(Buffer.from(MILAN_CHIP, 'hex'));
 const TCB_INFO_URL = 'https://api.trustedservices.intel.com/tdx/certification/v4/tcb?fmspc=50806f000000';
@@ -14,7 +28,8 @@ const RIM_ID = 'NV_GPU_VBIOS_1010_0200_882_96005E0001';
 describe('collateral store: fetching on', () => {
   let dir: string;
   let vendor: FakeVendor;
-  const store = (options: Partial<ConstructorParameters<typeof CollateralStore>[0]> = {}) => new CollateralStore({ dir, network: true, fetch: vendor.fetch, now: () => COLLATERAL_TIME, ...options });
+  const store = (options: Partial<ConstructorParameters<typeof CollateralStore>[0]> = {}) =>
+    new CollateralStore({ dir, network: true, fetch: vendor.fetch, now: () => COLLATERAL_TIME, ...options });
   beforeEach(() => {
     dir = tempDir('collateral-fetch');
     vendor = new FakeVendor();
@@ -59,7 +74,10 @@ describe('collateral store: fetching on', () => {
 
   it('stores the XML of a RIM service answer under the RIM ID', async () => {
     const xml = Buffer.from(shared(`gpu/rims/${RIM_ID}.xml`)).toString('utf8');
-    vendor.route(`https://rim.attestation.nvidia.com/v1/rim/${RIM_ID}`, answer(JSON.stringify({ id: RIM_ID, rim: Buffer.from(xml).toString('base64') })));
+    vendor.route(
+      `https://rim.attestation.nvidia.com/v1/rim/${RIM_ID}`,
+      answer(JSON.stringify({ id: RIM_ID, rim: Buffer.from(xml).toString('base64') })),
+    );
     const r = await store().nvidiaRim(RIM_ID);
     assert.equal(r.status === 'found' && r.value, xml);
     assert.equal(readFileSync(join(dir, `nvidia/rim/${RIM_ID}.xml`), 'utf8'), xml);
@@ -68,7 +86,10 @@ describe('collateral store: fetching on', () => {
   it('refuses a non-200 answer with the service, the item and the URL, and stores nothing', async () => {
     vendor.route(MILAN_VCEK_URL, answer('Not Found', 404));
     const r = await store().snpVcek('Milan', chip, MILAN_TCB);
-    assert.deepEqual(r, { status: 'failed', error: `AMD KDS answered 404 for the VCEK of Milan chip ${MILAN_CHIP.slice(0, 16)}… at TCB 4405000000000002 (${MILAN_VCEK_URL})` });
+    assert.deepEqual(r, {
+      status: 'failed',
+      error: `AMD KDS answered 404 for the VCEK of Milan chip ${MILAN_CHIP.slice(0, 16)}… at TCB 4405000000000002 (${MILAN_VCEK_URL})`,
+    });
     assert.deepEqual(filesIn(dir), []);
   });
 
@@ -84,14 +105,27 @@ describe('collateral store: fetching on', () => {
     vendor.route(MILAN_VCEK_URL, answer('<html>rate limited</html>'));
     const r = await store().snpVcek('Milan', chip, MILAN_TCB);
     assert.equal(r.status, 'failed');
-    assert.match(r.status === 'failed' ? r.error : '', /answered something else than the VCEK .*: not an X\.509 certificate$/);
+    assert.match(
+      r.status === 'failed' ? r.error : '',
+      /answered something else than the VCEK .*: not an X\.509 certificate$/,
+    );
     assert.deepEqual(filesIn(dir), []);
   });
 
   it('reports an unreachable vendor without the credentials of a mirror URL', async () => {
     const url = `https://user:s3cret@kds-mirror.example/vcek/v1/Milan/${MILAN_CHIP}?blSPL=2&teeSPL=0&snpSPL=5&ucodeSPL=68`;
-    vendor.route(url, () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED for https://user:s3cret@kds-mirror.example'), { code: 'ECONNREFUSED' })));
-    const r = await store({ endpoints: { amdKds: 'https://user:s3cret@kds-mirror.example' } }).snpVcek('Milan', chip, MILAN_TCB);
+    vendor.route(url, () =>
+      Promise.reject(
+        Object.assign(new Error('connect ECONNREFUSED for https://user:s3cret@kds-mirror.example'), {
+          code: 'ECONNREFUSED',
+        }),
+      ),
+    );
+    const r = await store({ endpoints: { amdKds: 'https://user:s3cret@kds-mirror.example' } }).snpVcek(
+      'Milan',
+      chip,
+      MILAN_TCB,
+    );
     assert.equal(r.status, 'failed');
     const error = r.status === 'failed' ? r.error : '';
     assert.match(error, /^AMD KDS did not answer for the VCEK .*ECONNREFUSED/);
@@ -113,6 +147,9 @@ describe('collateral store: fetching on', () => {
     vendor.route(MILAN_VCEK_URL, answer(MILAN_VCEK));
     const r = await store({ dir: notADir }).snpVcek('Milan', chip, MILAN_TCB);
     assert.equal(r.status, 'found');
-    assert.match(r.status === 'found' ? (r.warning ?? '') : '', /^fetched but not stored in snp\/vcek\/Milan\/.*ENOTDIR/);
+    assert.match(
+      r.status === 'found' ? (r.warning ?? '') : '',
+      /^fetched but not stored in snp\/vcek\/Milan\/.*ENOTDIR/,
+    );
   });
 });

@@ -21,7 +21,13 @@ describe('Controller', () => {
     c.start();
     c.enqueue('k');
     await waitFor(() => calls === 3, { timeoutMs: 5000, description: 'third reconcile' });
-    await waitFor(async () => /controller_runtime_reconcile_total\{controller="flaky",result="success"\} 1/.test(await metrics.registry.metrics()), { timeoutMs: 2000 });
+    await waitFor(
+      async () =>
+        /controller_runtime_reconcile_total\{controller="flaky",result="success"\} 1/.test(
+          await metrics.registry.metrics(),
+        ),
+      { timeoutMs: 2000 },
+    );
     const text = await metrics.registry.metrics();
     assert.match(text, /controller_runtime_reconcile_total\{controller="flaky",result="error"\} 2/);
     assert.match(text, /controller_runtime_reconcile_errors_total\{controller="flaky"\} 2/);

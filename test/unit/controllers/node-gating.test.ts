@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node';
+import type { Manifest } from '../../../src/api/manifest.ts';
 import type { NodeAttestation } from '../../../src/api/node-attestation.ts';
 import { attestationState } from '../../../src/api/node-gating.ts';
-import type { Manifest } from '../../../src/api/manifest.ts';
 import { evictionDecision, podsToEvict } from '../../../src/controllers/node-gating/eviction.ts';
 import { gatingChange } from '../../../src/controllers/node-gating/gating.ts';
 
@@ -16,7 +16,13 @@ function attestation(change: (s: NonNullable<NodeAttestation['status']>) => void
     gpus: [{ uuid: 'GPU-0', verified: true, activated: true }],
     conditions: [
       { type: 'Attested', status: 'True', reason: 'Verified', message: '', lastTransitionTime: '2026-01-01T11:00:00Z' },
-      { type: 'GPUsActivated', status: 'True', reason: 'Activated', message: '', lastTransitionTime: '2026-01-01T11:00:00Z' },
+      {
+        type: 'GPUsActivated',
+        status: 'True',
+        reason: 'Activated',
+        message: '',
+        lastTransitionTime: '2026-01-01T11:00:00Z',
+      },
     ],
   };
   change(status);
@@ -48,14 +54,21 @@ describe('attestation state (node gating contract)', () => {
 });
 
 describe('gating change', () => {
-  const node = (labels: Record<string, string>, taints: k8s.V1Taint[] = [], gpus = '8'): k8s.V1Node => ({ metadata: { name: 'n', labels }, spec: { taints }, status: { capacity: { 'nvidia.com/gpu': gpus } } });
+  const node = (labels: Record<string, string>, taints: k8s.V1Taint[] = [], gpus = '8'): k8s.V1Node => ({
+    metadata: { name: 'n', labels },
+    spec: { taints },
+    status: { capacity: { 'nvidia.com/gpu': gpus } },
+  });
   const taint = { key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' };
   it('labels and untaints a node whose attestation is current, keeping other taints', () => {
     const other = { key: 'dedicated', value: 'ai', effect: 'NoSchedule' };
     assert.deepEqual(gatingChange(node({}, [taint, other]), { current: true }), { label: 'true', taints: [other] });
   });
   it('removes the label and taints a node that is not current', () => {
-    assert.deepEqual(gatingChange(node({ 'attestor.dev/gpu-attested': 'true' }), { current: false, reason: 'Expired', message: '' }), { label: null, taints: [taint] });
+    assert.deepEqual(
+      gatingChange(node({ 'attestor.dev/gpu-attested': 'true' }), { current: false, reason: 'Expired', message: '' }),
+      { label: null, taints: [taint] },
+    );
   });
   it('does nothing when the node already matches', () => {
     assert.equal(gatingChange(node({ 'attestor.dev/gpu-attested': 'true' }), { current: true }), undefined);
@@ -66,12 +79,29 @@ describe('gating change', () => {
 describe('evicting GPU pods from a node that lost its attestation (issue 7 item 14)', () => {
   const GRACE = 60_000;
   const manifest = (activeSince?: string, created = '2026-01-01T11:59:00Z'): Manifest => ({
-    apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: 'm', creationTimestamp: new Date(created) },
+    apiVersion: 'attestor.dev/v1alpha1',
+    kind: 'Manifest',
+    metadata: { name: 'm', creationTimestamp: new Date(created) },
     spec: {} as Manifest['spec'],
-    status: { hash: 'b'.repeat(64), conditions: activeSince ? [{ type: 'Active', status: 'True', reason: 'Newest', message: '', lastTransitionTime: activeSince }] : [] },
+    status: {
+      hash: 'b'.repeat(64),
+      conditions: activeSince
+        ? [{ type: 'Active', status: 'True', reason: 'Newest', message: '', lastTransitionTime: activeSince }]
+        : [],
+    },
   });
-  const decide = (na: NodeAttestation | undefined, hash: string | undefined, activeManifest: Manifest | undefined = manifest('2026-01-01T11:59:30Z')) =>
-    evictionDecision({ state: attestationState(na, hash, now), nodeAttestation: na, activeManifest, now, pendingGraceMs: GRACE });
+  const decide = (
+    na: NodeAttestation | undefined,
+    hash: string | undefined,
+    activeManifest: Manifest | undefined = manifest('2026-01-01T11:59:30Z'),
+  ) =>
+    evictionDecision({
+      state: attestationState(na, hash, now),
+      nodeAttestation: na,
+      activeManifest,
+      now,
+      pendingGraceMs: GRACE,
+    });
 
   it('evicts nothing from a node whose attestation is current', () => {
     assert.deepEqual(decide(attestation(), HASH), { evict: false });
@@ -80,8 +110,31 @@ describe('evicting GPU pods from a node that lost its attestation (issue 7 item 
   const settled: Array<[string, NodeAttestation | undefined, string]> = [
     ['no NodeAttestation', undefined, 'NoAttestation'],
     ['an expired attestation', attestation((s) => (s.expiresAt = '2026-01-01T11:59:59Z')), 'Expired'],
-    ['refused evidence (a refused re-attestation)', attestation((s) => { s.conditions![0] = { ...s.conditions![0]!, status: 'False', reason: 'EvidenceRefused', message: '[snp.tcb] too old', lastTransitionTime: '2026-01-01T11:59:59Z' }; }), 'NotAttested'],
-    ['GPUs read back not ready', attestation((s) => { s.conditions![1] = { ...s.conditions![1]!, status: 'False', reason: 'ActivationFailed', lastTransitionTime: '2026-01-01T11:59:59Z' }; }), 'NotActivated'],
+    [
+      'refused evidence (a refused re-attestation)',
+      attestation((s) => {
+        s.conditions![0] = {
+          ...s.conditions![0]!,
+          status: 'False',
+          reason: 'EvidenceRefused',
+          message: '[snp.tcb] too old',
+          lastTransitionTime: '2026-01-01T11:59:59Z',
+        };
+      }),
+      'NotAttested',
+    ],
+    [
+      'GPUs read back not ready',
+      attestation((s) => {
+        s.conditions![1] = {
+          ...s.conditions![1]!,
+          status: 'False',
+          reason: 'ActivationFailed',
+          lastTransitionTime: '2026-01-01T11:59:59Z',
+        };
+      }),
+      'NotActivated',
+    ],
   ];
   for (const [name, na, reason] of settled) {
     it(`evicts at once after ${name} (${reason}), naming the reason`, () => {
@@ -93,43 +146,117 @@ describe('evicting GPU pods from a node that lost its attestation (issue 7 item 
 
   it('evicts at once when no Manifest is active at all', () => {
     const na = attestation();
-    assert.equal(evictionDecision({ state: attestationState(na, undefined, now), nodeAttestation: na, activeManifest: undefined, now, pendingGraceMs: GRACE }).evict, true);
+    assert.equal(
+      evictionDecision({
+        state: attestationState(na, undefined, now),
+        nodeAttestation: na,
+        activeManifest: undefined,
+        now,
+        pendingGraceMs: GRACE,
+      }).evict,
+      true,
+    );
   });
 
-  const pending: Array<[string, (s: NonNullable<NodeAttestation['status']>) => void, string | undefined, Manifest | undefined]> = [
-    ['GPUs awaiting activation after a re-attestation', (s) => { s.conditions![1] = { ...s.conditions![1]!, status: 'False', reason: 'AwaitingActivation', lastTransitionTime: '2026-01-01T11:59:30Z' }; }, HASH, undefined],
-    ['a new Manifest the node must attest again for', (s) => { s.conditions![0] = { ...s.conditions![0]!, status: 'False', reason: 'ManifestChanged', lastTransitionTime: '2026-01-01T11:59:30Z' }; }, HASH, undefined],
+  const pending: Array<
+    [string, (s: NonNullable<NodeAttestation['status']>) => void, string | undefined, Manifest | undefined]
+  > = [
+    [
+      'GPUs awaiting activation after a re-attestation',
+      (s) => {
+        s.conditions![1] = {
+          ...s.conditions![1]!,
+          status: 'False',
+          reason: 'AwaitingActivation',
+          lastTransitionTime: '2026-01-01T11:59:30Z',
+        };
+      },
+      HASH,
+      undefined,
+    ],
+    [
+      'a new Manifest the node must attest again for',
+      (s) => {
+        s.conditions![0] = {
+          ...s.conditions![0]!,
+          status: 'False',
+          reason: 'ManifestChanged',
+          lastTransitionTime: '2026-01-01T11:59:30Z',
+        };
+      },
+      HASH,
+      undefined,
+    ],
     ['a Manifest roll-forward not yet re-appraised', () => {}, 'b'.repeat(64), manifest('2026-01-01T11:59:30Z')],
-    ['a new Manifest whose status the controller has not written yet', () => {}, undefined, manifest(undefined, '2026-01-01T11:59:30Z')],
+    [
+      'a new Manifest whose status the controller has not written yet',
+      () => {},
+      undefined,
+      manifest(undefined, '2026-01-01T11:59:30Z'),
+    ],
   ];
   for (const [name, change, hash, active] of pending) {
     it(`waits the pending grace during ${name}, then evicts`, () => {
       const na = attestation(change);
-      const early = evictionDecision({ state: attestationState(na, hash, now), nodeAttestation: na, activeManifest: active ?? manifest('2026-01-01T11:00:00Z'), now, pendingGraceMs: GRACE });
+      const early = evictionDecision({
+        state: attestationState(na, hash, now),
+        nodeAttestation: na,
+        activeManifest: active ?? manifest('2026-01-01T11:00:00Z'),
+        now,
+        pendingGraceMs: GRACE,
+      });
       assert.deepEqual(early, { evict: false, recheckAfterMs: 30_000 });
       const later = new Date(now.getTime() + 30_000);
-      const late = evictionDecision({ state: attestationState(na, hash, later), nodeAttestation: na, activeManifest: active ?? manifest('2026-01-01T11:00:00Z'), now: later, pendingGraceMs: GRACE });
+      const late = evictionDecision({
+        state: attestationState(na, hash, later),
+        nodeAttestation: na,
+        activeManifest: active ?? manifest('2026-01-01T11:00:00Z'),
+        now: later,
+        pendingGraceMs: GRACE,
+      });
       assert.equal(late.evict, true);
       assert.match((late as { message: string }).message, /unresolved for 60 s/);
     });
   }
 
   it('does not wait on a pending state whose start time cannot be read (fail closed)', () => {
-    const na = attestation((s) => { s.conditions![1] = { ...s.conditions![1]!, status: 'False', reason: 'AwaitingActivation', lastTransitionTime: 'soon' }; });
+    const na = attestation((s) => {
+      s.conditions![1] = {
+        ...s.conditions![1]!,
+        status: 'False',
+        reason: 'AwaitingActivation',
+        lastTransitionTime: 'soon',
+      };
+    });
     assert.equal(decide(na, HASH).evict, true);
   });
 
   it('evicts running and pending GPU pods only, outside the excluded namespaces, not those already going', () => {
-    const pod = (name: string, namespace: string, gpus: string | undefined, phase = 'Running', deleting = false): k8s.V1Pod => ({
+    const pod = (
+      name: string,
+      namespace: string,
+      gpus: string | undefined,
+      phase = 'Running',
+      deleting = false,
+    ): k8s.V1Pod => ({
       metadata: { name, namespace, ...(deleting ? { deletionTimestamp: now } : {}) },
       spec: { containers: [{ name: 'c', ...(gpus ? { resources: { limits: { 'nvidia.com/gpu': gpus } } } : {}) }] },
       status: { phase },
     });
     const pods = [
-      pod('worker', 'ai', '1'), pod('waiting', 'ai', '2', 'Pending'), pod('cpu', 'ai', undefined), pod('zero', 'ai', '0'),
-      pod('done', 'ai', '1', 'Succeeded'), pod('failed', 'ai', '1', 'Failed'), pod('going', 'ai', '1', 'Running', true),
-      pod('system', 'kube-system', '1'), pod('operator', 'attestor-system', '1'),
+      pod('worker', 'ai', '1'),
+      pod('waiting', 'ai', '2', 'Pending'),
+      pod('cpu', 'ai', undefined),
+      pod('zero', 'ai', '0'),
+      pod('done', 'ai', '1', 'Succeeded'),
+      pod('failed', 'ai', '1', 'Failed'),
+      pod('going', 'ai', '1', 'Running', true),
+      pod('system', 'kube-system', '1'),
+      pod('operator', 'attestor-system', '1'),
     ];
-    assert.deepEqual(podsToEvict(pods, ['kube-system', 'attestor-system']).map((p) => p.metadata!.name), ['worker', 'waiting']);
+    assert.deepEqual(
+      podsToEvict(pods, ['kube-system', 'attestor-system']).map((p) => p.metadata!.name),
+      ['worker', 'waiting'],
+    );
   });
 });

@@ -34,7 +34,10 @@ describe('WorkQueue', () => {
 
   it('backs off exponentially per key and forgets on success', () => {
     const q = new WorkQueue('t', { baseDelayMs: 5, maxDelayMs: 1000 });
-    assert.deepEqual([0, 1, 2, 3, 10].map((n) => q.backoffFor(n)), [5, 10, 20, 40, 1000]);
+    assert.deepEqual(
+      [0, 1, 2, 3, 10].map((n) => q.backoffFor(n)),
+      [5, 10, 20, 40, 1000],
+    );
     q.addRateLimited('a');
     q.addRateLimited('a');
     assert.equal(q.numRequeues('a'), 2);

@@ -14,13 +14,16 @@ describe('SNP VCEKs from a collateral directory', () => {
   after(() => rmSync(dir, { recursive: true, force: true }));
   const chip = Buffer.from(parseSnpReport(report).chipId).toString('hex');
 
-  it('finds the VCEK of the report\'s chip (DER), which then verifies the real report', () => {
+  it("finds the VCEK of the report's chip (DER), which then verifies the real report", () => {
     const lookup = snpCertificatesFromDir(dir);
     assert.equal(lookup(report), undefined);
     copyFileSync(join(vector, 'vcek.der'), join(dir, `${chip}.der`));
     const pem = lookup(report);
     assert.match(pem!, /^-----BEGIN CERTIFICATE-----/);
-    assert.equal(verifySnpReport({ report, certificates: pem! }, { at: new Date('2025-06-01T00:00:00Z') }).verified, true);
+    assert.equal(
+      verifySnpReport({ report, certificates: pem! }, { at: new Date('2025-06-01T00:00:00Z') }).verified,
+      true,
+    );
   });
 
   it('prefers the file for the reported TCB, and ignores what it cannot parse', () => {

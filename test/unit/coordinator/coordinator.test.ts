@@ -4,7 +4,18 @@ import assert from 'node:assert/strict';
 import * as jose from 'jose';
 import { SimulatedCvmSource } from '../../../src/agent/evidence/simulated.ts';
 import { CoordinatorError } from '../../../src/coordinator/coordinator.ts';
-import { activationReport, attestAndActivate, condition, createFixture, evidenceRequest, manifestSpec, POLICY_HASH, simulatedAgent, submit, type Fixture } from './fixture.ts';
+import {
+  activationReport,
+  attestAndActivate,
+  condition,
+  createFixture,
+  evidenceRequest,
+  type Fixture,
+  manifestSpec,
+  POLICY_HASH,
+  simulatedAgent,
+  submit,
+} from './fixture.ts';
 
 async function refusedWith(promise: Promise<unknown>, status: number, pattern: RegExp): Promise<void> {
   await assert.rejects(promise, (err: unknown) => {
@@ -25,7 +36,7 @@ describe('Coordinator', function () {
   afterEach(() => f.coordinator.close());
 
   describe('item 7: one node cannot knock other nodes offline', () => {
-    it('keeps each node\'s nonces apart: a flood from one node evicts none of another node\'s', async () => {
+    it("keeps each node's nonces apart: a flood from one node evicts none of another node's", async () => {
       const a = await simulatedAgent(f, 'node-a');
       const { nonce } = f.coordinator.issueNonce('node-a');
       for (let i = 0; i < 10_001; i++) f.coordinator.issueNonce('node-b');
@@ -33,17 +44,29 @@ describe('Coordinator', function () {
       assert.equal(answer.accepted, true, JSON.stringify(answer));
     });
 
-    it('answers a bad nonce or a malformed request with 4xx and leaves the node\'s verdict as it is', async () => {
+    it("answers a bad nonce or a malformed request with 4xx and leaves the node's verdict as it is", async () => {
       const a = await simulatedAgent(f, 'node-a');
       await attestAndActivate(f, a);
       const before = structuredClone(f.store.status('node-a'));
       const writes = f.store.writes;
       const events = f.events.events.length;
       const { nonce: foreign } = f.coordinator.issueNonce('node-b');
-      await refusedWith(f.coordinator.attest('node-a', await evidenceRequest(a, foreign)), 409, /\[coordinator\.nonce\] the nonce was issued to node node-b, not node-a/);
-      await refusedWith(f.coordinator.attest('node-a', await evidenceRequest(a, 'ab'.repeat(32))), 409, /\[coordinator\.nonce\] unknown nonce/);
+      await refusedWith(
+        f.coordinator.attest('node-a', await evidenceRequest(a, foreign)),
+        409,
+        /\[coordinator\.nonce\] the nonce was issued to node node-b, not node-a/,
+      );
+      await refusedWith(
+        f.coordinator.attest('node-a', await evidenceRequest(a, 'ab'.repeat(32))),
+        409,
+        /\[coordinator\.nonce\] unknown nonce/,
+      );
       const { nonce } = f.coordinator.issueNonce('node-a');
-      await refusedWith(f.coordinator.attest('node-a', { ...(await evidenceRequest(a, nonce)), gpus: 'none' } as never), 400, /\[coordinator\.request\] gpus/);
+      await refusedWith(
+        f.coordinator.attest('node-a', { ...(await evidenceRequest(a, nonce)), gpus: 'none' } as never),
+        400,
+        /\[coordinator\.request\] gpus/,
+      );
       await refusedWith(f.coordinator.attest('node-a', null as never), 400, /\[coordinator\.request\]/);
       assert.deepEqual(f.store.status('node-a'), before);
       assert.equal(f.store.writes, writes, 'no status write');
@@ -51,14 +74,18 @@ describe('Coordinator', function () {
       assert.equal(condition(f.store.status('node-a'), 'Attested')?.status, 'True');
     });
 
-    it('does not let another node burn a node\'s nonce', async () => {
+    it("does not let another node burn a node's nonce", async () => {
       const a = await simulatedAgent(f, 'node-a');
       const { nonce } = f.coordinator.issueNonce('node-a');
-      await refusedWith(f.coordinator.attest('node-b', await evidenceRequest(await simulatedAgent(f, 'node-b'), nonce)), 409, /issued to node node-a/);
+      await refusedWith(
+        f.coordinator.attest('node-b', await evidenceRequest(await simulatedAgent(f, 'node-b'), nonce)),
+        409,
+        /issued to node node-a/,
+      );
       assert.equal((await f.coordinator.attest('node-a', await evidenceRequest(a, nonce))).accepted, true);
     });
 
-    it('caps outstanding nonces per node: a node\'s own oldest go, no other node\'s', async () => {
+    it("caps outstanding nonces per node: a node's own oldest go, no other node's", async () => {
       const a = await simulatedAgent(f, 'node-a');
       const first = f.coordinator.issueNonce('node-a').nonce;
       const others = Array.from({ length: 4 }, () => f.coordinator.issueNonce('node-a').nonce);
@@ -71,7 +98,10 @@ describe('Coordinator', function () {
       f.addNode('node-a');
       f.addNode('node-b');
       for (let i = 0; i < 3; i++) f.coordinator.admit('node-b', 'request');
-      assert.throws(() => f.coordinator.admit('node-b', 'request'), (err: unknown) => err instanceof CoordinatorError && err.status === 429 && err.retryAfterSeconds === 10);
+      assert.throws(
+        () => f.coordinator.admit('node-b', 'request'),
+        (err: unknown) => err instanceof CoordinatorError && err.status === 429 && err.retryAfterSeconds === 10,
+      );
       assert.doesNotThrow(() => f.coordinator.admit('node-a', 'request'));
       f.clock.now = new Date(f.clock.now.getTime() + 10_000);
       assert.doesNotThrow(() => f.coordinator.admit('node-b', 'request'));
@@ -85,8 +115,19 @@ describe('Coordinator', function () {
       const b = await simulatedAgent(f, 'node-b', { cvm: a.cvm });
       const { answer } = await submit(f, b);
       assert.equal(answer.accepted, false);
-      assert.ok(!answer.accepted && answer.reasons.some((r) => r.startsWith('[coordinator.evidence.in-use]') && r.includes('REPORT_ID') && r.includes('node node-a')), JSON.stringify(answer));
-      assert.equal(f.store.status('node-a')?.cvm?.reportId, Buffer.from(a.cvm.reportId).toString('hex'), 'recorded in status');
+      assert.ok(
+        !answer.accepted &&
+          answer.reasons.some(
+            (r) =>
+              r.startsWith('[coordinator.evidence.in-use]') && r.includes('REPORT_ID') && r.includes('node node-a'),
+          ),
+        JSON.stringify(answer),
+      );
+      assert.equal(
+        f.store.status('node-a')?.cvm?.reportId,
+        Buffer.from(a.cvm.reportId).toString('hex'),
+        'recorded in status',
+      );
       assert.equal(condition(f.store.status('node-a'), 'Attested')?.status, 'True', 'the holder keeps its attestation');
     });
 
@@ -97,10 +138,16 @@ describe('Coordinator', function () {
       const { answer } = await submit(f, b);
       assert.ok(!answer.accepted, JSON.stringify(answer));
       const inUse = answer.reasons.filter((r) => r.startsWith('[coordinator.evidence.in-use]'));
-      assert.ok(inUse.some((r) => r.includes('GPU node-a-GPU-1') && r.includes('node node-a')), inUse.join('\n'));
+      assert.ok(
+        inUse.some((r) => r.includes('GPU node-a-GPU-1') && r.includes('node node-a')),
+        inUse.join('\n'),
+      );
       const device = f.store.status('node-a')!.gpus![1]!.deviceId!;
       assert.match(device, /^[0-9a-f]+$/);
-      assert.ok(inUse.some((r) => r.includes(`GPU device ${device}`) && r.includes('node node-a')), inUse.join('\n'));
+      assert.ok(
+        inUse.some((r) => r.includes(`GPU device ${device}`) && r.includes('node node-a')),
+        inUse.join('\n'),
+      );
     });
 
     it('does not use CHIP_ID: two CVMs on one host (same CHIP_ID, own launches) attest two nodes', async () => {
@@ -124,7 +171,11 @@ describe('Coordinator', function () {
       assert.equal((await submit(f, c)).answer.accepted, true, 'taken over after expiry');
       // Deleted: node-c goes away.
       f.nodes.map.delete('node-c');
-      assert.equal((await submit(f, await simulatedAgent(f, 'node-a', { cvm: a.cvm }))).answer.accepted, true, 'taken over after deletion');
+      assert.equal(
+        (await submit(f, await simulatedAgent(f, 'node-a', { cvm: a.cvm }))).answer.accepted,
+        true,
+        'taken over after deletion',
+      );
     });
 
     it('still refuses after a leader failover: the holds are rebuilt from NodeAttestation status', async () => {
@@ -148,13 +199,19 @@ describe('Coordinator', function () {
   });
 
   describe('item 9: grants', () => {
-    it('checks the activation report\'s signature before it spends the grant: a forged report burns nothing', async () => {
+    it("checks the activation report's signature before it spends the grant: a forged report burns nothing", async () => {
       const a = await simulatedAgent(f, 'node-a');
       const { answer } = await submit(f, a);
       assert.ok(answer.accepted);
       const stranger = await jose.generateKeyPair('ES256');
-      const forged = await f.coordinator.activate('node-a', await activationReport(a, answer.grant, { key: stranger.privateKey }));
-      assert.deepEqual(forged, { activated: false, reason: 'the activation report is not signed by the key bound to the evidence' });
+      const forged = await f.coordinator.activate(
+        'node-a',
+        await activationReport(a, answer.grant, { key: stranger.privateKey }),
+      );
+      assert.deepEqual(forged, {
+        activated: false,
+        reason: 'the activation report is not signed by the key bound to the evidence',
+      });
       const real = await f.coordinator.activate('node-a', await activationReport(a, answer.grant));
       assert.deepEqual(real, { activated: true });
       assert.equal(condition(f.store.status('node-a'), 'GPUsActivated')?.status, 'True');
@@ -179,8 +236,14 @@ describe('Coordinator', function () {
       const first = await submit(f, a);
       const second = await submit(f, a);
       assert.ok(first.answer.accepted && second.answer.accepted);
-      assert.equal((await f.coordinator.activate('node-a', await activationReport(a, first.answer.grant))).activated, false);
-      assert.equal((await f.coordinator.activate('node-a', await activationReport(a, second.answer.grant))).activated, true);
+      assert.equal(
+        (await f.coordinator.activate('node-a', await activationReport(a, first.answer.grant))).activated,
+        false,
+      );
+      assert.equal(
+        (await f.coordinator.activate('node-a', await activationReport(a, second.answer.grant))).activated,
+        true,
+      );
     });
   });
 
@@ -188,24 +251,39 @@ describe('Coordinator', function () {
     it('stops at a bad nonce: nothing is appraised', async () => {
       const a = await simulatedAgent(f, 'node-a');
       const before = f.appraisals.count;
-      await refusedWith(f.coordinator.attest('node-a', await evidenceRequest(a, 'cd'.repeat(32))), 409, /unknown nonce/);
+      await refusedWith(
+        f.coordinator.attest('node-a', await evidenceRequest(a, 'cd'.repeat(32))),
+        409,
+        /unknown nonce/,
+      );
       assert.equal(f.appraisals.count, before);
       await submit(f, a);
       assert.equal(f.appraisals.count, before + 1, 'a good nonce is appraised (the probe counts)');
     });
 
-    it('writes one Event per refusal, and rate-limits a node\'s Events', async () => {
+    it("writes one Event per refusal, and rate-limits a node's Events", async () => {
       f = await createFixture({ events: { burst: 3, intervalMs: 60_000 } });
       f.addNode('node-a');
       f.addNode('node-b');
       const wrong = await simulatedAgent(f, 'node-a', { measurement: 'ee'.repeat(48) });
       await submit(f, wrong);
-      assert.deepEqual(f.events.about('node-a').map((e) => e.reason), ['AttestationRefused']);
+      assert.deepEqual(
+        f.events.about('node-a').map((e) => e.reason),
+        ['AttestationRefused'],
+      );
       for (let i = 0; i < 5; i++) await submit(f, wrong);
       assert.equal(f.events.about('node-a').length, 3, 'the burst, then nothing within the interval');
-      assert.equal(condition(f.store.status('node-a'), 'Attested')?.status, 'False', 'every refusal still updates status');
+      assert.equal(
+        condition(f.store.status('node-a'), 'Attested')?.status,
+        'False',
+        'every refusal still updates status',
+      );
       await attestAndActivate(f, await simulatedAgent(f, 'node-b'));
-      assert.deepEqual(f.events.about('node-b').map((e) => e.reason), ['Attested', 'GPUsActivated'], 'other nodes are not affected');
+      assert.deepEqual(
+        f.events.about('node-b').map((e) => e.reason),
+        ['Attested', 'GPUsActivated'],
+        'other nodes are not affected',
+      );
     });
   });
 
@@ -235,8 +313,14 @@ describe('Coordinator', function () {
       assert.ok(notice.grant, 'a grant for the retained evidence');
       status = f.store.status('node-a')!;
       assert.equal(condition(status, 'Attested')?.status, 'True');
-      assert.equal(condition(status, 'GPUsActivated')?.status, 'False', 'not activated until the agent redeems the grant');
-      assert.deepEqual(await f.coordinator.activate('node-a', await activationReport(a, notice.grant!)), { activated: true });
+      assert.equal(
+        condition(status, 'GPUsActivated')?.status,
+        'False',
+        'not activated until the agent redeems the grant',
+      );
+      assert.deepEqual(await f.coordinator.activate('node-a', await activationReport(a, notice.grant!)), {
+        activated: true,
+      });
       assert.equal(condition(f.store.status('node-a'), 'GPUsActivated')?.status, 'True');
     });
 
@@ -293,6 +377,8 @@ describe('Coordinator', function () {
     const { request } = await attestAndActivate(f, a);
     assert.equal(request.cvm.platform, 'snp');
     assert.equal(f.store.status('node-a')?.cvm?.policyHash, POLICY_HASH);
-    assert.ok(new SimulatedCvmSource(f.platform, { platform: 'snp', policyHash: POLICY_HASH }).reportId.some((b) => b !== 0));
+    assert.ok(
+      new SimulatedCvmSource(f.platform, { platform: 'snp', policyHash: POLICY_HASH }).reportId.some((b) => b !== 0),
+    );
   });
 });

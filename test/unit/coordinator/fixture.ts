@@ -4,14 +4,27 @@
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import * as jose from 'jose';
+import {
+  createSimulatedPlatform,
+  SIMULATED_SNP_MEASUREMENT,
+  SIMULATED_TDX_MRTD,
+  SimulatedCvmSource,
+  SimulatedGpuControl,
+  type SimulatedPlatform,
+} from '../../../src/agent/evidence/simulated.ts';
 import type { Manifest, ManifestSpec } from '../../../src/api/manifest.ts';
 import type { NodeAttestation, NodeAttestationStatus } from '../../../src/api/node-attestation.ts';
-import { createSimulatedPlatform, SIMULATED_SNP_MEASUREMENT, SIMULATED_TDX_MRTD, SimulatedCvmSource, SimulatedGpuControl, type SimulatedPlatform } from '../../../src/agent/evidence/simulated.ts';
 import type { EventTarget, EventType } from '../../../src/controllers/runtime/events.ts';
 import { Coordinator, type CoordinatorLimits, type ObjectCache } from '../../../src/coordinator/coordinator.ts';
 import type { AttestationStore } from '../../../src/coordinator/node-attestation-store.ts';
 import type { EventSink } from '../../../src/coordinator/node-events.ts';
-import { evidenceDigest, reportDataFor, type ActivationReport, type AttestResponse, type EvidenceRequest } from '../../../src/coordinator/protocol.ts';
+import {
+  type ActivationReport,
+  type AttestResponse,
+  type EvidenceRequest,
+  evidenceDigest,
+  reportDataFor,
+} from '../../../src/coordinator/protocol.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
 
 export const POLICY_HASH = createHash('sha256').update('policy').digest('hex');
@@ -19,7 +32,14 @@ export const POLICY_HASH = createHash('sha256').update('policy').digest('hex');
 export function manifestSpec(change: { snpMeasurement?: string; evidenceMaxAge?: string } = {}): ManifestSpec {
   return {
     referenceValues: {
-      snp: [{ name: 'simulated-genoa', measurements: [change.snpMeasurement ?? SIMULATED_SNP_MEASUREMENT], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 }, products: ['Genoa'] }],
+      snp: [
+        {
+          name: 'simulated-genoa',
+          measurements: [change.snpMeasurement ?? SIMULATED_SNP_MEASUREMENT],
+          minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 },
+          products: ['Genoa'],
+        },
+      ],
       tdx: [{ name: 'simulated-tdx', mrTd: [SIMULATED_TDX_MRTD] }],
       gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
     },
@@ -51,10 +71,19 @@ export class MemoryStore implements AttestationStore {
   }
   async ensure(node: k8s.V1Node): Promise<NodeAttestation> {
     const name = node.metadata!.name!;
-    if (!this.cache.get(name)) this.cache.map.set(name, { apiVersion: 'attestor.dev/v1alpha1', kind: 'NodeAttestation', metadata: { name }, spec: {} });
+    if (!this.cache.get(name))
+      this.cache.map.set(name, {
+        apiVersion: 'attestor.dev/v1alpha1',
+        kind: 'NodeAttestation',
+        metadata: { name },
+        spec: {},
+      });
     return (await this.get(name))!;
   }
-  async updateStatus(name: string, update: (current: NodeAttestationStatus | undefined) => NodeAttestationStatus | undefined): Promise<NodeAttestation | undefined> {
+  async updateStatus(
+    name: string,
+    update: (current: NodeAttestationStatus | undefined) => NodeAttestationStatus | undefined,
+  ): Promise<NodeAttestation | undefined> {
     const current = await this.get(name);
     if (!current) return undefined;
     const status = update(current.status);
@@ -110,27 +139,34 @@ export async function createFixture(limits: Partial<CoordinatorLimits> = {}): Pr
   const clock = { now: new Date('2026-06-01T00:00:00Z') };
   const appraisals = { count: 0 };
   let created = 0;
-  const make = () => Coordinator.create({
+  const make = () =>
+    Coordinator.create({
+      manifests,
+      nodes,
+      nodeAttestations: store.cache,
+      store,
+      trust: {
+        production: {},
+        prepareProductionCollateral: async (_evidence, base) => {
+          appraisals.count++;
+          return { collateral: base ?? {}, notes: [] };
+        },
+        simulated: platform.trust,
+        simulatedCollateral: platform.collateral,
+      },
+      events,
+      log: silentLogger,
+      now: () => clock.now,
+      limits,
+    });
+  const fixture: Fixture = {
+    platform,
     manifests,
     nodes,
-    nodeAttestations: store.cache,
     store,
-    trust: {
-      production: {},
-      prepareProductionCollateral: async (_evidence, base) => {
-        appraisals.count++;
-        return { collateral: base ?? {}, notes: [] };
-      },
-      simulated: platform.trust,
-      simulatedCollateral: platform.collateral,
-    },
     events,
-    log: silentLogger,
-    now: () => clock.now,
-    limits,
-  });
-  const fixture: Fixture = {
-    platform, manifests, nodes, store, events, clock, appraisals,
+    clock,
+    appraisals,
     coordinator: undefined as never,
     async failover() {
       fixture.coordinator.close();
@@ -138,15 +174,22 @@ export async function createFixture(limits: Partial<CoordinatorLimits> = {}): Pr
       return fixture.coordinator;
     },
     addNode(name, gpus = 2) {
-      nodes.map.set(name, { metadata: { name, uid: `uid-${name}` }, status: { capacity: { 'nvidia.com/gpu': String(gpus) } } });
+      nodes.map.set(name, {
+        metadata: { name, uid: `uid-${name}` },
+        status: { capacity: { 'nvidia.com/gpu': String(gpus) } },
+      });
     },
     activate(name, spec) {
-      const hash = createHash('sha256').update(`${name}/${JSON.stringify(spec)}`).digest('hex');
+      const hash = createHash('sha256')
+        .update(`${name}/${JSON.stringify(spec)}`)
+        .digest('hex');
       created++;
       manifests.map.set(name, {
-        apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest',
+        apiVersion: 'attestor.dev/v1alpha1',
+        kind: 'Manifest',
         metadata: { name, creationTimestamp: new Date(Date.UTC(2026, 0, 1, 0, 0, created)) },
-        spec, status: { hash },
+        spec,
+        status: { hash },
       });
       return hash;
     },
@@ -167,14 +210,26 @@ export interface SimulatedAgent {
   gpus: SimulatedGpuControl;
 }
 
-export async function simulatedAgent(f: Fixture, node: string, options: { platform?: 'snp' | 'tdx'; cvm?: SimulatedCvmSource; uuids?: string[]; measurement?: string } = {}): Promise<SimulatedAgent> {
+export async function simulatedAgent(
+  f: Fixture,
+  node: string,
+  options: { platform?: 'snp' | 'tdx'; cvm?: SimulatedCvmSource; uuids?: string[]; measurement?: string } = {},
+): Promise<SimulatedAgent> {
   const { privateKey, publicKey } = await jose.generateKeyPair('ES256');
   const publicJwk = await jose.exportJWK(publicKey);
-  const spkiDer = new Uint8Array(Buffer.from((await jose.exportSPKI(publicKey)).replace(/-----[^-]+-----|\s/g, ''), 'base64'));
+  const spkiDer = new Uint8Array(
+    Buffer.from((await jose.exportSPKI(publicKey)).replace(/-----[^-]+-----|\s/g, ''), 'base64'),
+  );
   return {
     node,
     key: { privateKey, publicJwk, spkiDer },
-    cvm: options.cvm ?? new SimulatedCvmSource(f.platform, { platform: options.platform ?? 'snp', policyHash: POLICY_HASH, measurement: options.measurement }),
+    cvm:
+      options.cvm ??
+      new SimulatedCvmSource(f.platform, {
+        platform: options.platform ?? 'snp',
+        policyHash: POLICY_HASH,
+        measurement: options.measurement,
+      }),
     gpus: new SimulatedGpuControl(f.platform, { uuids: options.uuids ?? [`${node}-GPU-0`, `${node}-GPU-1`] }),
   };
 }
@@ -187,26 +242,50 @@ export async function evidenceRequest(agent: SimulatedAgent, nonce: string): Pro
   return {
     nonce,
     agentKey: agent.key.publicJwk as Record<string, unknown>,
-    cvm: { platform: cvm.platform, report: Buffer.from(cvm.report).toString('base64'), ...(cvm.auxblob ? { auxblob: Buffer.from(cvm.auxblob).toString('base64') } : {}) },
-    gpus: gpus.map((g) => ({ uuid: g.uuid, report: Buffer.from(g.report).toString('base64'), certificateChain: g.certificateChainPem })),
+    cvm: {
+      platform: cvm.platform,
+      report: Buffer.from(cvm.report).toString('base64'),
+      ...(cvm.auxblob ? { auxblob: Buffer.from(cvm.auxblob).toString('base64') } : {}),
+    },
+    gpus: gpus.map((g) => ({
+      uuid: g.uuid,
+      report: Buffer.from(g.report).toString('base64'),
+      certificateChain: g.certificateChainPem,
+    })),
   };
 }
 
 /** Nonce, evidence, verdict: one round without the activation. */
-export async function submit(f: Fixture, agent: SimulatedAgent): Promise<{ request: EvidenceRequest; answer: AttestResponse }> {
+export async function submit(
+  f: Fixture,
+  agent: SimulatedAgent,
+): Promise<{ request: EvidenceRequest; answer: AttestResponse }> {
   const { nonce } = f.coordinator.issueNonce(agent.node);
   const request = await evidenceRequest(agent, nonce);
   return { request, answer: await f.coordinator.attest(agent.node, request) };
 }
 
 /** The activation report for a grant, signed with the agent's key (or another). */
-export async function activationReport(agent: SimulatedAgent, grant: string, options: { key?: jose.CryptoKey; gpusReady?: boolean } = {}): Promise<string> {
-  const report: ActivationReport = { grant, gpusReady: options.gpusReady ?? true, gpus: agent.gpus.listGpus ? (await agent.gpus.listGpus()).map((g) => g.uuid) : [] };
-  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(report))).setProtectedHeader({ alg: 'ES256' }).sign(options.key ?? agent.key.privateKey);
+export async function activationReport(
+  agent: SimulatedAgent,
+  grant: string,
+  options: { key?: jose.CryptoKey; gpusReady?: boolean } = {},
+): Promise<string> {
+  const report: ActivationReport = {
+    grant,
+    gpusReady: options.gpusReady ?? true,
+    gpus: agent.gpus.listGpus ? (await agent.gpus.listGpus()).map((g) => g.uuid) : [],
+  };
+  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(report)))
+    .setProtectedHeader({ alg: 'ES256' })
+    .sign(options.key ?? agent.key.privateKey);
 }
 
 /** A full round: evidence accepted and GPUs activated. */
-export async function attestAndActivate(f: Fixture, agent: SimulatedAgent): Promise<{ request: EvidenceRequest; digest: string }> {
+export async function attestAndActivate(
+  f: Fixture,
+  agent: SimulatedAgent,
+): Promise<{ request: EvidenceRequest; digest: string }> {
   const { request, answer } = await submit(f, agent);
   if (!answer.accepted) throw new Error(`refused: ${answer.reasons.join('; ')}`);
   const activation = await f.coordinator.activate(agent.node, await activationReport(agent, answer.grant));

@@ -4,8 +4,17 @@
 // without, saying in the verdict that the TCB was not evaluated.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { createSimulatedPlatform, SIMULATED_TDX_MRTD, type SimulatedPlatform } from '../../../src/agent/evidence/simulated.ts';
-import { appraiseNode, type NodeAppraisalContext, type NodeEvidence, type NodeExpectation } from '../../../src/attestation/node-appraisal.ts';
+import {
+  createSimulatedPlatform,
+  SIMULATED_TDX_MRTD,
+  type SimulatedPlatform,
+} from '../../../src/agent/evidence/simulated.ts';
+import {
+  appraiseNode,
+  type NodeAppraisalContext,
+  type NodeEvidence,
+  type NodeExpectation,
+} from '../../../src/attestation/node-appraisal.ts';
 import type { ReferenceValues, TdxReferenceValues } from '../../../src/attestation/reference-values.ts';
 import { configIdForPolicyHash } from '../../../src/attestation/tdx/config-id.ts';
 import { reportDataFor } from '../../../src/coordinator/protocol.ts';
@@ -23,7 +32,17 @@ describe('node appraisal: TDX collateral', function () {
 
   before(async () => {
     platform = await createSimulatedPlatform();
-    evidence = { cvm: { platform: 'tdx', report: platform.tdx.quote({ reportData, mrTd: SIMULATED_TDX_MRTD, mrConfigId: configIdForPolicyHash(POLICY_HASH) }) }, gpus: [] };
+    evidence = {
+      cvm: {
+        platform: 'tdx',
+        report: platform.tdx.quote({
+          reportData,
+          mrTd: SIMULATED_TDX_MRTD,
+          mrConfigId: configIdForPolicyHash(POLICY_HASH),
+        }),
+      },
+      gpus: [],
+    };
   });
 
   const references = (tdx: Partial<TdxReferenceValues> = {}): ReferenceValues => ({
@@ -40,13 +59,24 @@ describe('node appraisal: TDX collateral', function () {
 
   it('a TDX node without Intel collateral is refused (tdx.collateral.missing)', async () => {
     const v = await appraiseNode(evidence, expectation, context(references(), false));
-    assert.deepEqual(v.reasons.map((r) => r.check), ['tdx.collateral.missing']);
+    assert.deepEqual(
+      v.reasons.map((r) => r.check),
+      ['tdx.collateral.missing'],
+    );
     assert.equal(v.claims.cvm.verified, false);
-    assert.match(v.claims.cvm.tcb ?? '', /TCB status not evaluated \(missing collateral: TCB info, QE identity, PCK CRL, root CA CRL\)/);
+    assert.match(
+      v.claims.cvm.tcb ?? '',
+      /TCB status not evaluated \(missing collateral: TCB info, QE identity, PCK CRL, root CA CRL\)/,
+    );
   });
 
   it('the simulated platform comes with complete collateral: the node attests under the strict defaults', async () => {
-    assert.ok(platform.collateral.tdx?.tcbInfo && platform.collateral.tdx.qeIdentity && platform.collateral.tdx.pckCrl && platform.collateral.tdx.rootCrl);
+    assert.ok(
+      platform.collateral.tdx?.tcbInfo &&
+        platform.collateral.tdx.qeIdentity &&
+        platform.collateral.tdx.pckCrl &&
+        platform.collateral.tdx.rootCrl,
+    );
     const v = await appraiseNode(evidence, expectation, context(references(), true));
     assert.deepEqual(v.reasons, []);
     assert.equal(v.claims.cvm.verified, true);

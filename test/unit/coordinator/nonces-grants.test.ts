@@ -18,12 +18,16 @@ describe('nonces', () => {
     const store = new NonceStore();
     const foreign = store.issue('node-a', 60_000, t0).nonce;
     assert.match((store.take(foreign, 'node-b', t0) as { reason: string }).reason, /issued to node node-a, not node-b/);
-    assert.equal(store.take(foreign, 'node-a', t0).ok, true, 'still the owner\'s');
+    assert.equal(store.take(foreign, 'node-a', t0).ok, true, "still the owner's");
     const late = store.issue('node-a', 60_000, t0).nonce;
     assert.match((store.take(late, 'node-a', new Date(t0.getTime() + 60_000)) as { reason: string }).reason, /expired/);
-    assert.match((store.take(late, 'node-a', t0) as { reason: string }).reason, /unknown/, 'a failed attempt by the owner consumes it');
+    assert.match(
+      (store.take(late, 'node-a', t0) as { reason: string }).reason,
+      /unknown/,
+      'a failed attempt by the owner consumes it',
+    );
   });
-  it('keep at most the configured number outstanding per node, dropping only that node\'s oldest', () => {
+  it("keep at most the configured number outstanding per node, dropping only that node's oldest", () => {
     const store = new NonceStore(3);
     const other = store.issue('other', 60_000, t0).nonce;
     const mine = Array.from({ length: 5 }, () => store.issue('n', 60_000, t0).nonce);
@@ -31,9 +35,9 @@ describe('nonces', () => {
     assert.equal(store.size, 4);
     assert.equal(store.take(mine[0]!, 'n', t0).ok, false, 'the oldest went');
     assert.equal(store.take(mine[4]!, 'n', t0).ok, true);
-    assert.equal(store.take(other, 'other', t0).ok, true, 'another node\'s nonce survives any number issued to n');
+    assert.equal(store.take(other, 'other', t0).ok, true, "another node's nonce survives any number issued to n");
   });
-  it('do not pile up: expired ones are swept, and a deleted node\'s are forgotten', () => {
+  it("do not pile up: expired ones are swept, and a deleted node's are forgotten", () => {
     const store = new NonceStore(3);
     for (let i = 0; i < 3; i++) store.issue(`node-${i}`, 60_000, t0);
     store.issue('late', 60_000, new Date(t0.getTime() + 120_000));
@@ -45,12 +49,23 @@ describe('nonces', () => {
 
 describe('activation grants', () => {
   const now = new Date();
-  const request = { node: 'n1', gpus: ['GPU-0'], evidence: 'e'.repeat(64), manifest: 'm'.repeat(64), agentKeyThumbprint: 'thumb', ttlSeconds: 60, now };
+  const request = {
+    node: 'n1',
+    gpus: ['GPU-0'],
+    evidence: 'e'.repeat(64),
+    manifest: 'm'.repeat(64),
+    agentKeyThumbprint: 'thumb',
+    ttlSeconds: 60,
+    now,
+  };
   it('carry node, GPUs, evidence, Manifest and key binding, and verify with the published JWKS', async () => {
     const signer = await GrantSigner.create();
     const { token } = await signer.sign(request);
     const claims = await verifyGrant(token, jose.createLocalJWKSet(signer.jwks), now);
-    assert.deepEqual([claims.sub, claims.gpus, claims.evidence, claims.manifest, claims.cnf.jkt], ['n1', ['GPU-0'], 'e'.repeat(64), 'm'.repeat(64), 'thumb']);
+    assert.deepEqual(
+      [claims.sub, claims.gpus, claims.evidence, claims.manifest, claims.cnf.jkt],
+      ['n1', ['GPU-0'], 'e'.repeat(64), 'm'.repeat(64), 'thumb'],
+    );
   });
   it('are refused when expired, signed by another Coordinator, or altered', async () => {
     const signer = await GrantSigner.create();
@@ -61,7 +76,10 @@ describe('activation grants', () => {
     const [h, p, s] = token.split('.');
     const payload = JSON.parse(Buffer.from(p!, 'base64url').toString());
     payload.sub = 'n2';
-    await assert.rejects(signer.verify(`${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`, now), /signature/i);
+    await assert.rejects(
+      signer.verify(`${h}.${Buffer.from(JSON.stringify(payload)).toString('base64url')}.${s}`, now),
+      /signature/i,
+    );
   });
 });
 

@@ -14,7 +14,7 @@ describe('per-node rate limiter', () => {
     assert.deepEqual(limiter.take('a', at(1000)).allowed, false);
   });
 
-  it('keeps each key\'s budget its own', () => {
+  it("keeps each key's budget its own", () => {
     const limiter = new KeyedRateLimiter({ burst: 1, intervalMs: 60_000 });
     assert.equal(limiter.take('flooder', t0).allowed, true);
     for (let i = 0; i < 100; i++) assert.equal(limiter.take('flooder', t0).allowed, false);
@@ -25,7 +25,10 @@ describe('per-node rate limiter', () => {
     const limiter = new KeyedRateLimiter({ burst: 2, intervalMs: 10 });
     limiter.take('a', t0);
     const later = at(3_600_000);
-    assert.deepEqual([limiter.take('a', later).allowed, limiter.take('a', later).allowed, limiter.take('a', later).allowed], [true, true, false]);
+    assert.deepEqual(
+      [limiter.take('a', later).allowed, limiter.take('a', later).allowed, limiter.take('a', later).allowed],
+      [true, true, false],
+    );
   });
 
   it('refuses a limit that would allow nothing', () => {

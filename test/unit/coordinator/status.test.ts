@@ -12,7 +12,13 @@ const expiresAt = new Date('2026-06-01T13:00:00Z');
 function claims(gpus: Array<Partial<NodeClaims['gpus'][number]> & { uuid: string }>): NodeClaims {
   return {
     cvm: { platform: 'snp', verified: true, reasons: [], details: null },
-    gpus: gpus.map((g) => ({ verified: true, measurements: 'matched' as const, reasons: [], details: {} as never, ...g })),
+    gpus: gpus.map((g) => ({
+      verified: true,
+      measurements: 'matched' as const,
+      reasons: [],
+      details: {} as never,
+      ...g,
+    })),
   };
 }
 
@@ -20,14 +26,23 @@ describe('NodeAttestation status from a verdict', () => {
   it('says in the GPU entries and the Attested condition when measurements were not evaluated', () => {
     const status = verdictStatus(undefined, {
       accepted: true,
-      claims: claims([{ uuid: 'GPU-0', deviceId: 'aa', measurements: 'not-evaluated', mode: 'MPT' }, { uuid: 'GPU-1', deviceId: 'bb' }]),
+      claims: claims([
+        { uuid: 'GPU-0', deviceId: 'aa', measurements: 'not-evaluated', mode: 'MPT' },
+        { uuid: 'GPU-1', deviceId: 'bb' },
+      ]),
       reasons: [],
       manifestHash: HASH,
       simulated: false,
       now,
       expiresAt,
     });
-    assert.deepEqual(status.gpus!.map((g) => [g.uuid, g.measurements, g.deviceId, g.mode]), [['GPU-0', 'NotEvaluated', 'aa', 'MPT'], ['GPU-1', 'Matched', 'bb', undefined]]);
+    assert.deepEqual(
+      status.gpus!.map((g) => [g.uuid, g.measurements, g.deviceId, g.mode]),
+      [
+        ['GPU-0', 'NotEvaluated', 'aa', 'MPT'],
+        ['GPU-1', 'Matched', 'bb', undefined],
+      ],
+    );
     const attested = status.conditions!.find((c) => c.type === 'Attested')!;
     assert.equal(attested.status, 'True');
     assert.match(attested.message, /measurements of GPUs GPU-0 were NOT evaluated/);
@@ -35,13 +50,35 @@ describe('NodeAttestation status from a verdict', () => {
   });
 
   it('states no such caveat when every GPU was compared with its RIMs', () => {
-    const status = verdictStatus(undefined, { accepted: true, claims: claims([{ uuid: 'GPU-0', deviceId: 'aa' }]), reasons: [], manifestHash: HASH, simulated: false, now, expiresAt });
+    const status = verdictStatus(undefined, {
+      accepted: true,
+      claims: claims([{ uuid: 'GPU-0', deviceId: 'aa' }]),
+      reasons: [],
+      manifestHash: HASH,
+      simulated: false,
+      now,
+      expiresAt,
+    });
     assert.doesNotMatch(status.conditions!.find((c) => c.type === 'Attested')!.message, /NOT evaluated/);
   });
 
   it('keeps the UUID-to-device bindings of verified GPUs across refusals and Manifest changes', () => {
-    const accepted = verdictStatus(undefined, { accepted: true, claims: claims([{ uuid: 'GPU-0', deviceId: 'aa' }, { uuid: 'GPU-1', deviceId: 'bb' }]), reasons: [], manifestHash: HASH, simulated: false, now, expiresAt });
-    assert.deepEqual(accepted.gpuBindings, [{ uuid: 'GPU-0', deviceId: 'aa' }, { uuid: 'GPU-1', deviceId: 'bb' }]);
+    const accepted = verdictStatus(undefined, {
+      accepted: true,
+      claims: claims([
+        { uuid: 'GPU-0', deviceId: 'aa' },
+        { uuid: 'GPU-1', deviceId: 'bb' },
+      ]),
+      reasons: [],
+      manifestHash: HASH,
+      simulated: false,
+      now,
+      expiresAt,
+    });
+    assert.deepEqual(accepted.gpuBindings, [
+      { uuid: 'GPU-0', deviceId: 'aa' },
+      { uuid: 'GPU-1', deviceId: 'bb' },
+    ]);
     // A refused submission (say, GPU-0 now showing device cc) must not wipe what GPU-0 was.
     const refused = verdictStatus(accepted, {
       accepted: false,
@@ -55,7 +92,19 @@ describe('NodeAttestation status from a verdict', () => {
     assert.deepEqual(refused.gpuBindings, accepted.gpuBindings);
     assert.deepEqual(manifestChangedStatus(refused, 'cd'.repeat(32), undefined, now).gpuBindings, accepted.gpuBindings);
     // A later accepted verdict adds a new GPU and keeps the others.
-    const grown = verdictStatus(refused, { accepted: true, claims: claims([{ uuid: 'GPU-2', deviceId: 'dd' }]), reasons: [], manifestHash: HASH, simulated: false, now, expiresAt });
-    assert.deepEqual(grown.gpuBindings, [{ uuid: 'GPU-2', deviceId: 'dd' }, { uuid: 'GPU-0', deviceId: 'aa' }, { uuid: 'GPU-1', deviceId: 'bb' }]);
+    const grown = verdictStatus(refused, {
+      accepted: true,
+      claims: claims([{ uuid: 'GPU-2', deviceId: 'dd' }]),
+      reasons: [],
+      manifestHash: HASH,
+      simulated: false,
+      now,
+      expiresAt,
+    });
+    assert.deepEqual(grown.gpuBindings, [
+      { uuid: 'GPU-2', deviceId: 'dd' },
+      { uuid: 'GPU-0', deviceId: 'aa' },
+      { uuid: 'GPU-1', deviceId: 'bb' },
+    ]);
   });
 });

@@ -5,9 +5,14 @@ import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../../../src/api/manifest.ts';
 import type { NodeAttestation } from '../../../src/api/node-attestation.ts';
-import { judgeBinding, judgeNodeName, type BindingFacts, type NodeNameFacts } from '../../../src/webhook/binding-rules.ts';
+import {
+  type BindingFacts,
+  judgeBinding,
+  judgeNodeName,
+  type NodeNameFacts,
+} from '../../../src/webhook/binding-rules.ts';
 import { formatViolation } from '../../../src/webhook/review.ts';
-import { binding, clone, manifest, MANIFEST_HASH, nodeAttestation, NOW, pod } from './fixtures.ts';
+import { binding, clone, MANIFEST_HASH, manifest, NOW, nodeAttestation, pod } from './fixtures.ts';
 
 function facts(): BindingFacts {
   return { binding: binding(), pod: pod(), nodeAttestation: nodeAttestation(), activeManifest: manifest(), now: NOW };
@@ -18,35 +23,74 @@ describe('webhook binding rule', function () {
     assert.deepEqual(judgeBinding(facts()), []);
   });
 
-  const cases: Array<{ name: string; change: (f: BindingFacts & { nodeAttestation: NodeAttestation | undefined }) => void; expected: string }> = [
-    { name: 'no NodeAttestation', change: (f) => { f.nodeAttestation = undefined; }, expected: 'target.name: node "gpu-1" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)' },
+  const cases: Array<{
+    name: string;
+    change: (f: BindingFacts & { nodeAttestation: NodeAttestation | undefined }) => void;
+    expected: string;
+  }> = [
+    {
+      name: 'no NodeAttestation',
+      change: (f) => {
+        f.nodeAttestation = undefined;
+      },
+      expected:
+        'target.name: node "gpu-1" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)',
+    },
     {
       name: 'a refused attestation',
-      change: (f) => { f.nodeAttestation!.status!.conditions![0] = { ...f.nodeAttestation!.status!.conditions![0]!, status: 'False', message: 'measurement not allowed' }; },
-      expected: 'target.name: node "gpu-1" has no current attestation for GPU pods (NotAttested: measurement not allowed)',
+      change: (f) => {
+        f.nodeAttestation!.status!.conditions![0] = {
+          ...f.nodeAttestation!.status!.conditions![0]!,
+          status: 'False',
+          message: 'measurement not allowed',
+        };
+      },
+      expected:
+        'target.name: node "gpu-1" has no current attestation for GPU pods (NotAttested: measurement not allowed)',
     },
     {
       name: 'a GPU that is not activated',
-      change: (f) => { f.nodeAttestation!.status!.gpus![0]!.activated = false; },
+      change: (f) => {
+        f.nodeAttestation!.status!.gpus![0]!.activated = false;
+      },
       expected: 'target.name: node "gpu-1" has no current attestation for GPU pods (NotActivated: ok)',
     },
     {
       name: 'an attestation against an earlier Manifest',
-      change: (f) => { f.activeManifest!.status!.hash = 'cd'.repeat(32); },
+      change: (f) => {
+        f.activeManifest!.status!.hash = 'cd'.repeat(32);
+      },
       expected: `target.name: node "gpu-1" has no current attestation for GPU pods (ManifestChanged: attested against Manifest ${MANIFEST_HASH}, but ${'cd'.repeat(32)} is active)`,
     },
     {
       name: 'no active Manifest',
-      change: (f) => { f.activeManifest = undefined; },
+      change: (f) => {
+        f.activeManifest = undefined;
+      },
       expected: `target.name: node "gpu-1" has no current attestation for GPU pods (ManifestChanged: attested against Manifest ${MANIFEST_HASH}, but no Manifest is active)`,
     },
     {
       name: 'an expired attestation',
-      change: (f) => { f.now = new Date('2026-06-01T13:00:00Z'); },
-      expected: 'target.name: node "gpu-1" has no current attestation for GPU pods (Expired: the attestation expired at 2026-06-01T13:00:00Z)',
+      change: (f) => {
+        f.now = new Date('2026-06-01T13:00:00Z');
+      },
+      expected:
+        'target.name: node "gpu-1" has no current attestation for GPU pods (Expired: the attestation expired at 2026-06-01T13:00:00Z)',
     },
-    { name: 'a binding without a target', change: (f) => { f.binding.target = { name: '' } as k8s.V1ObjectReference; }, expected: 'target: does not name a node' },
-    { name: 'a binding to something other than a node', change: (f) => { f.binding.target = { kind: 'Pod', name: 'gpu-1' }; }, expected: 'target: does not name a node' },
+    {
+      name: 'a binding without a target',
+      change: (f) => {
+        f.binding.target = { name: '' } as k8s.V1ObjectReference;
+      },
+      expected: 'target: does not name a node',
+    },
+    {
+      name: 'a binding to something other than a node',
+      change: (f) => {
+        f.binding.target = { kind: 'Pod', name: 'gpu-1' };
+      },
+      expected: 'target: does not name a node',
+    },
   ];
   for (const c of cases) {
     it(`refuses a GPU pod binding with ${c.name}`, function () {
@@ -66,7 +110,9 @@ describe('webhook binding rule', function () {
 
   it('judges the binding of a pod that asks for a MIG slice or a DRA claim like any GPU pod (item 15)', function () {
     const mig = clone(facts());
-    mig.pod.spec!.containers = [{ name: 'server', image: 'x@sha256:' + '0'.repeat(64), resources: { limits: { 'nvidia.com/mig-1g.10gb': '1' } } }];
+    mig.pod.spec!.containers = [
+      { name: 'server', image: 'x@sha256:' + '0'.repeat(64), resources: { limits: { 'nvidia.com/mig-1g.10gb': '1' } } },
+    ];
     mig.nodeAttestation = undefined;
     assert.equal(judgeBinding(mig).length, 1);
     const claim = clone(facts());
@@ -91,19 +137,31 @@ describe('webhook nodeName rule (issue 7 item 12)', function () {
   it('refuses a GPU pod created with spec.nodeName of a node without a current attestation', function () {
     const f = nodeNameFacts();
     f.nodeAttestation = undefined;
-    assert.deepEqual(judgeNodeName(f).map(formatViolation), ['spec.nodeName: node "gpu-1" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)']);
+    assert.deepEqual(judgeNodeName(f).map(formatViolation), [
+      'spec.nodeName: node "gpu-1" has no current attestation for GPU pods (NoAttestation: the node has not submitted evidence)',
+    ]);
     const expired = nodeNameFacts();
     expired.now = new Date('2026-06-01T13:00:00Z');
-    assert.deepEqual(judgeNodeName(expired).map((v) => v.field), ['spec.nodeName']);
+    assert.deepEqual(
+      judgeNodeName(expired).map((v) => v.field),
+      ['spec.nodeName'],
+    );
   });
 
   it('refuses an update that sets spec.nodeName to a node without a current attestation', function () {
     const f = nodeNameFacts();
     f.oldPod = pod();
     f.nodeAttestation = undefined;
-    assert.deepEqual(judgeNodeName(f).map((v) => v.field), ['spec.nodeName']);
+    assert.deepEqual(
+      judgeNodeName(f).map((v) => v.field),
+      ['spec.nodeName'],
+    );
     f.oldPod.spec!.nodeName = 'gpu-2';
-    assert.deepEqual(judgeNodeName(f).map((v) => v.field), ['spec.nodeName'], 'a changed node is judged too');
+    assert.deepEqual(
+      judgeNodeName(f).map((v) => v.field),
+      ['spec.nodeName'],
+      'a changed node is judged too',
+    );
   });
 
   it('leaves alone pods without a nodeName, pods without GPUs, and updates that keep the node', function () {

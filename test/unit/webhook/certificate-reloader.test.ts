@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../src/observability/log.ts';
 import { createCertificateAuthority, issueCertificate, type KeyAndCertificate } from '../../../src/tls/certificates.ts';
-import { CertificateReloader, type CertificatePair } from '../../../src/webhook/certificate-reloader.ts';
+import { type CertificatePair, CertificateReloader } from '../../../src/webhook/certificate-reloader.ts';
 
 describe('webhook certificate reloader', function () {
   let dir: string;
@@ -85,7 +85,9 @@ describe('webhook certificate reloader', function () {
       const seen: CertificatePair[] = [];
       writeFileSync(caFile(), clientCa.certificatePem + otherCa.certificatePem);
       await reloader.check((p) => seen.push(p));
-      assert.deepEqual(seen, [{ cert: first.certificatePem, key: first.privateKeyPem, ca: clientCa.certificatePem + otherCa.certificatePem }]);
+      assert.deepEqual(seen, [
+        { cert: first.certificatePem, key: first.privateKeyPem, ca: clientCa.certificatePem + otherCa.certificatePem },
+      ]);
     });
 
     it('keeps the current client CA when the new file holds no CA certificate', async function () {

@@ -1,6 +1,7 @@
 // One valid object of each kind the webhooks judge; the tables change one thing per case.
-import type * as k8s from '@kubernetes/client-node';
+
 import { createHash } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../../../src/api/manifest.ts';
 import type { NodeAttestation } from '../../../src/api/node-attestation.ts';
 
@@ -36,23 +37,42 @@ export function pod(): k8s.V1Pod {
     metadata: {
       name: 'llama-0',
       namespace: 'inference',
-      labels: { 'app.kubernetes.io/managed-by': 'attestor', 'app.kubernetes.io/name': 'ai-worker', 'app.kubernetes.io/instance': 'llama' },
-      annotations: { 'io.katacontainers.config.agent.policy': Buffer.from(POLICY).toString('base64'), 'attestor.dev/policy-hash': POLICY_HASH },
+      labels: {
+        'app.kubernetes.io/managed-by': 'attestor',
+        'app.kubernetes.io/name': 'ai-worker',
+        'app.kubernetes.io/instance': 'llama',
+      },
+      annotations: {
+        'io.katacontainers.config.agent.policy': Buffer.from(POLICY).toString('base64'),
+        'attestor.dev/policy-hash': POLICY_HASH,
+      },
     },
     spec: {
       runtimeClassName: RUNTIME_CLASS,
       initContainers: [{ name: 'fetch', image: `registry.example/fetch@sha256:${'0a'.repeat(32)}` }],
       containers: [
-        { name: 'server', image: IMAGE, resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } } },
+        {
+          name: 'server',
+          image: IMAGE,
+          resources: { requests: { 'nvidia.com/gpu': '1' }, limits: { 'nvidia.com/gpu': '1' } },
+        },
         { name: 'sidecar', image: `registry.example/proxy:1.2@sha256:${'0b'.repeat(32)}` },
       ],
-      tolerations: [{ key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 }],
+      tolerations: [
+        { key: 'node.kubernetes.io/not-ready', operator: 'Exists', effect: 'NoExecute', tolerationSeconds: 300 },
+      ],
     },
   };
 }
 
 export function nodeAttestation(name = 'gpu-1'): NodeAttestation {
-  const condition = (type: string) => ({ type, status: 'True' as const, reason: 'Verified', message: 'ok', lastTransitionTime: '2026-06-01T11:00:00Z' });
+  const condition = (type: string) => ({
+    type,
+    status: 'True' as const,
+    reason: 'Verified',
+    message: 'ok',
+    lastTransitionTime: '2026-06-01T11:00:00Z',
+  });
   return {
     apiVersion: 'attestor.dev/v1alpha1',
     kind: 'NodeAttestation',
@@ -69,7 +89,12 @@ export function nodeAttestation(name = 'gpu-1'): NodeAttestation {
 }
 
 export function binding(node = 'gpu-1'): k8s.V1Binding {
-  return { apiVersion: 'v1', kind: 'Binding', metadata: { name: 'llama-0', namespace: 'inference' }, target: { apiVersion: 'v1', kind: 'Node', name: node } };
+  return {
+    apiVersion: 'v1',
+    kind: 'Binding',
+    metadata: { name: 'llama-0', namespace: 'inference' },
+    target: { apiVersion: 'v1', kind: 'Node', name: node },
+  };
 }
 
 export function node(): k8s.V1Node {

@@ -2,9 +2,9 @@
 // nodeSelector, escaped as a JSON pointer, idempotent, and applied here to check what it does.
 import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node';
+import { requestsGpus } from '../../../src/webhook/gpu-requests.ts';
 import { escapePointerToken, type JsonPatchOperation } from '../../../src/webhook/json-patch.ts';
 import { gpuNodeSelectorPatch } from '../../../src/webhook/pod-mutation.ts';
-import { requestsGpus } from '../../../src/webhook/gpu-requests.ts';
 import { clone, pod } from './fixtures.ts';
 
 /** Applies "add" operations the way the API server does (enough for these patches). */
@@ -12,7 +12,10 @@ function apply(p: k8s.V1Pod, patch: JsonPatchOperation[]): k8s.V1Pod {
   const out = clone(p) as unknown as Record<string, unknown>;
   for (const op of patch) {
     assert.equal(op.op, 'add');
-    const tokens = op.path.split('/').slice(1).map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const tokens = op.path
+      .split('/')
+      .slice(1)
+      .map((t) => t.replace(/~1/g, '/').replace(/~0/g, '~'));
     let target = out;
     for (const t of tokens.slice(0, -1)) target = target[t] as Record<string, unknown>;
     assert.ok(target && typeof target === 'object', `parent of ${op.path} exists`);
@@ -24,7 +27,9 @@ function apply(p: k8s.V1Pod, patch: JsonPatchOperation[]): k8s.V1Pod {
 describe('webhook GPU pod mutation', function () {
   it('adds a nodeSelector to a GPU pod that has none', function () {
     const patch = gpuNodeSelectorPatch(pod());
-    assert.deepEqual(patch, [{ op: 'add', path: '/spec/nodeSelector', value: { 'attestor.dev/gpu-attested': 'true' } }]);
+    assert.deepEqual(patch, [
+      { op: 'add', path: '/spec/nodeSelector', value: { 'attestor.dev/gpu-attested': 'true' } },
+    ]);
     assert.deepEqual(apply(pod(), patch).spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
   });
 
@@ -33,7 +38,10 @@ describe('webhook GPU pod mutation', function () {
     p.spec!.nodeSelector = { 'topology.kubernetes.io/zone': 'a' };
     const patch = gpuNodeSelectorPatch(p);
     assert.deepEqual(patch, [{ op: 'add', path: '/spec/nodeSelector/attestor.dev~1gpu-attested', value: 'true' }]);
-    assert.deepEqual(apply(p, patch).spec!.nodeSelector, { 'topology.kubernetes.io/zone': 'a', 'attestor.dev/gpu-attested': 'true' });
+    assert.deepEqual(apply(p, patch).spec!.nodeSelector, {
+      'topology.kubernetes.io/zone': 'a',
+      'attestor.dev/gpu-attested': 'true',
+    });
   });
 
   it('overrides a pod that selects unattested nodes', function () {
@@ -53,12 +61,21 @@ describe('webhook GPU pod mutation', function () {
     assert.deepEqual(gpuNodeSelectorPatch(p), []);
   });
 
-  const gpuCases: Array<{ name: string; resources: k8s.V1ResourceRequirements | undefined; init?: boolean; expected: boolean }> = [
+  const gpuCases: Array<{
+    name: string;
+    resources: k8s.V1ResourceRequirements | undefined;
+    init?: boolean;
+    expected: boolean;
+  }> = [
     { name: 'a limit only', resources: { limits: { 'nvidia.com/gpu': '2' } }, expected: true },
     { name: 'a request only', resources: { requests: { 'nvidia.com/gpu': '1' } }, expected: true },
     { name: 'an init container request', resources: { limits: { 'nvidia.com/gpu': '1' } }, init: true, expected: true },
     { name: 'zero GPUs', resources: { limits: { 'nvidia.com/gpu': '0' } }, expected: false },
-    { name: 'an unreadable quantity (counts as a request)', resources: { limits: { 'nvidia.com/gpu': 'lots' } }, expected: true },
+    {
+      name: 'an unreadable quantity (counts as a request)',
+      resources: { limits: { 'nvidia.com/gpu': 'lots' } },
+      expected: true,
+    },
     { name: 'other resources only', resources: { limits: { cpu: '2', 'example.com/fpga': '1' } }, expected: false },
   ];
   for (const c of gpuCases) {
@@ -77,7 +94,9 @@ describe('webhook GPU pod mutation', function () {
     const claim = clone(pod());
     for (const c of claim.spec!.containers) delete c.resources;
     claim.spec!.resourceClaims = [{ name: 'gpu', resourceClaimTemplateName: 'single-gpu' }];
-    assert.deepEqual(apply(claim, gpuNodeSelectorPatch(claim)).spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+    assert.deepEqual(apply(claim, gpuNodeSelectorPatch(claim)).spec!.nodeSelector, {
+      'attestor.dev/gpu-attested': 'true',
+    });
     assert.deepEqual(gpuNodeSelectorPatch(mig, ['nvidia.com/gpu']), [], 'configured prefixes decide');
   });
 

@@ -31,9 +31,21 @@ describe('webhook AdmissionReview', function () {
 
   const bad: Array<{ name: string; body: unknown; error: RegExp }> = [
     { name: 'an array', body: [], error: /not a JSON object/ },
-    { name: 'v1beta1', body: { ...review(), apiVersion: 'admission.k8s.io/v1beta1' }, error: /expected admission.k8s.io\/v1 AdmissionReview/ },
-    { name: 'another kind', body: { ...review(), kind: 'Pod' }, error: /expected admission.k8s.io\/v1 AdmissionReview/ },
-    { name: 'no request', body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, error: /request is missing/ },
+    {
+      name: 'v1beta1',
+      body: { ...review(), apiVersion: 'admission.k8s.io/v1beta1' },
+      error: /expected admission.k8s.io\/v1 AdmissionReview/,
+    },
+    {
+      name: 'another kind',
+      body: { ...review(), kind: 'Pod' },
+      error: /expected admission.k8s.io\/v1 AdmissionReview/,
+    },
+    {
+      name: 'no request',
+      body: { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' },
+      error: /request is missing/,
+    },
     { name: 'no uid', body: review({ ...request(), uid: '' }), error: /request.uid is missing/ },
     { name: 'an unknown operation', body: review({ ...request(), operation: 'PATCH' }), error: /request.operation/ },
     { name: 'no resource', body: review({ ...request(), resource: undefined }), error: /request.resource is missing/ },
@@ -48,7 +60,11 @@ describe('webhook AdmissionReview', function () {
   }
 
   it('builds an allow without a patch', function () {
-    assert.deepEqual(reviewResponse(allowed('u1')), { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: 'u1', allowed: true } });
+    assert.deepEqual(reviewResponse(allowed('u1')), {
+      apiVersion: 'admission.k8s.io/v1',
+      kind: 'AdmissionReview',
+      response: { uid: 'u1', allowed: true },
+    });
     assert.deepEqual(allowed('u1', []), { uid: 'u1', allowed: true });
   });
 
@@ -60,12 +76,27 @@ describe('webhook AdmissionReview', function () {
   });
 
   it('builds a refusal that lists every violation with its field', function () {
-    const response = denied('u3', [{ field: 'spec.runtimeClassName', message: 'is not set' }, { field: 'spec.containers[0].image', message: '"x" is not pinned by digest' }]);
-    assert.deepEqual(response, { uid: 'u3', allowed: false, status: { code: 403, reason: 'Forbidden', message: 'spec.runtimeClassName: is not set; spec.containers[0].image: "x" is not pinned by digest' } });
+    const response = denied('u3', [
+      { field: 'spec.runtimeClassName', message: 'is not set' },
+      { field: 'spec.containers[0].image', message: '"x" is not pinned by digest' },
+    ]);
+    assert.deepEqual(response, {
+      uid: 'u3',
+      allowed: false,
+      status: {
+        code: 403,
+        reason: 'Forbidden',
+        message: 'spec.runtimeClassName: is not set; spec.containers[0].image: "x" is not pinned by digest',
+      },
+    });
   });
 
   it('builds a refusal for what could not be judged', function () {
-    assert.deepEqual(failed('u4', 'boom'), { uid: 'u4', allowed: false, status: { code: 500, reason: 'InternalError', message: 'boom' } });
+    assert.deepEqual(failed('u4', 'boom'), {
+      uid: 'u4',
+      allowed: false,
+      status: { code: 500, reason: 'InternalError', message: 'boom' },
+    });
     assert.equal(failed('u5', 'bad', 400).status!.reason, 'BadRequest');
   });
 });

@@ -7,7 +7,16 @@ import assert from 'node:assert/strict';
 import { VerificationCache } from '../../../src/attestation/nvidia/cache.ts';
 import { pemToDer } from '../../../src/attestation/nvidia/certificates.ts';
 import { verifyGpuReport } from '../../../src/attestation/nvidia/verify.ts';
-import { hexBytes, NO_OCSP_IN_TESTDATA, NONCE_535, NONCE_550, NOW, OLD_FIRMWARE, reportBytes, text } from './testdata.ts';
+import {
+  hexBytes,
+  NO_OCSP_IN_TESTDATA,
+  NONCE_535,
+  NONCE_550,
+  NOW,
+  OLD_FIRMWARE,
+  reportBytes,
+  text,
+} from './testdata.ts';
 
 // No OCSP answers exist for these chains, and hopper-535's firmware reports no FWID (testdata.ts).
 const vectors = [
@@ -16,7 +25,12 @@ const vectors = [
 ];
 
 function toPem(ders: readonly Uint8Array[]): string {
-  return ders.map((d) => `-----BEGIN CERTIFICATE-----\n${Buffer.from(d).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`).join('');
+  return ders
+    .map(
+      (d) =>
+        `-----BEGIN CERTIFICATE-----\n${Buffer.from(d).toString('base64').replace(/.{64}/g, '$&\n')}\n-----END CERTIFICATE-----\n`,
+    )
+    .join('');
 }
 
 describe('vectors: every byte flip of the real GPU evidence', function () {
@@ -68,7 +82,10 @@ describe('vectors: every byte flip of the real GPU evidence', function () {
       for (let i = 0; i < der.length; i++) {
         mutated[i] = der[i]! ^ 0xff;
         const chain = ders.map((d, k) => (k === c ? mutated : d));
-        const v = verifyGpuReport({ report, certificateChain: toPem(chain) }, expectation, { at: NOW, policy: NO_OCSP_IN_TESTDATA });
+        const v = verifyGpuReport({ report, certificateChain: toPem(chain) }, expectation, {
+          at: NOW,
+          policy: NO_OCSP_IN_TESTDATA,
+        });
         if (v.reasons.length === 0) accepted.push(`certificate ${c} byte ${i}`);
         else refused++;
         mutated[i] = der[i]!;
@@ -78,6 +95,9 @@ describe('vectors: every byte flip of the real GPU evidence', function () {
     // DER framing whose change breaks parsing or the signature check; the root is compared with the
     // pinned copy byte for byte. So no flipped byte is expected to go unnoticed.
     assert.deepEqual(accepted, []);
-    assert.equal(refused, ders.reduce((n, d) => n + d.length, 0));
+    assert.equal(
+      refused,
+      ders.reduce((n, d) => n + d.length, 0),
+    );
   });
 });

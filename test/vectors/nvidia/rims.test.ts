@@ -7,16 +7,48 @@ import { NOW, RIM_TIME, text } from './testdata.ts';
 const anchors = parseCertificateChain(NVIDIA_RIM_ROOT_CA_PEM);
 
 /** The README's table: whether each RIM's XML signature verifies (c14n 1.1 processed as 1.0). */
-const table: Array<{ file: string; kind: 'driver' | 'vbios'; version: string; signature: boolean; active: number; at?: Date }> = [
-  { file: 'NV_GPU_VBIOS_1010_0200_882_96005E0001.xml', kind: 'vbios', version: '96.00.5E.00.01', signature: true, active: 12 },
-  { file: 'NV_GPU_VBIOS_1010_0200_882_96005E0001_measurement_mismatch.xml', kind: 'vbios', version: '96.00.5E.00.01', signature: true, active: 12 },
+const table: Array<{
+  file: string;
+  kind: 'driver' | 'vbios';
+  version: string;
+  signature: boolean;
+  active: number;
+  at?: Date;
+}> = [
+  {
+    file: 'NV_GPU_VBIOS_1010_0200_882_96005E0001.xml',
+    kind: 'vbios',
+    version: '96.00.5E.00.01',
+    signature: true,
+    active: 12,
+  },
+  {
+    file: 'NV_GPU_VBIOS_1010_0200_882_96005E0001_measurement_mismatch.xml',
+    kind: 'vbios',
+    version: '96.00.5E.00.01',
+    signature: true,
+    active: 12,
+  },
   { file: 'NV_GPU_DRIVER_GH100_550.144.03.xml', kind: 'driver', version: '550.144.03', signature: true, active: 21 },
   { file: 'Driver_RIM_test_no_gpu.xml', kind: 'driver', version: '545.00', signature: true, active: 21 },
   { file: 'VBIOS_RIM_test_no_gpu.xml', kind: 'vbios', version: '96.00.5E.00.01', signature: true, active: 12 },
   // Edited after signing: the reference digest no longer matches.
-  { file: 'NV_GPU_DRIVER_GH100_535.86.09_measurement_mismatch.xml', kind: 'driver', version: '535.86.09', signature: false, active: 22 },
+  {
+    file: 'NV_GPU_DRIVER_GH100_535.86.09_measurement_mismatch.xml',
+    kind: 'driver',
+    version: '535.86.09',
+    signature: false,
+    active: 22,
+  },
   // Its signer was valid for one day only (2025-01-01): the chain is checked within that day.
-  { file: 'NV_GPU_DRIVER_GH100_570.124.03_expired.xml', kind: 'driver', version: '570.124.03', signature: false, active: 21, at: new Date('2025-01-01T12:00:00Z') },
+  {
+    file: 'NV_GPU_DRIVER_GH100_570.124.03_expired.xml',
+    kind: 'driver',
+    version: '570.124.03',
+    signature: false,
+    active: 21,
+    at: new Date('2025-01-01T12:00:00Z'),
+  },
 ];
 
 describe('vectors: real NVIDIA RIMs', () => {
@@ -33,7 +65,10 @@ describe('vectors: real NVIDIA RIMs', () => {
       const v = await verifyRim(rim, { at, anchors, label: row.file });
       assert.equal(v.signatureVerified, row.signature);
       assert.equal(v.certChainVerified, true, JSON.stringify(v.reasons));
-      assert.deepEqual(v.reasons.map((r) => r.check), row.signature ? [] : ['gpu.rim.signature']);
+      assert.deepEqual(
+        v.reasons.map((r) => r.check),
+        row.signature ? [] : ['gpu.rim.signature'],
+      );
       assert.deepEqual(v.signerChain.map((c) => c.name).slice(-1), ['NVIDIA CoRIM signing Root CA']);
     });
   }
@@ -42,7 +77,11 @@ describe('vectors: real NVIDIA RIMs', () => {
     const rim = parseRim(text('rims/NV_GPU_DRIVER_GH100_570.124.03_expired.xml'));
     const v = await verifyRim(rim, { at: RIM_TIME, anchors, label: 'expired' });
     assert.equal(v.certChainVerified, false);
-    assert.ok(v.reasons.some((r) => r.check === 'gpu.rim.cert-chain' && /RIM L4 Signer expired at 2025-01-02T00:00:00/.test(r.message)));
+    assert.ok(
+      v.reasons.some(
+        (r) => r.check === 'gpu.rim.cert-chain' && /RIM L4 Signer expired at 2025-01-02T00:00:00/.test(r.message),
+      ),
+    );
   });
 
   it('refuses the PROD VBIOS RIM signer chain after the signer expired (2025-06-22)', async () => {
@@ -50,7 +89,10 @@ describe('vectors: real NVIDIA RIMs', () => {
     const v = await verifyRim(rim, { at: NOW, anchors, label: 'vbios' });
     assert.equal(v.signatureVerified, true);
     assert.equal(v.certChainVerified, false);
-    assert.deepEqual(v.reasons.map((r) => r.check), ['gpu.rim.cert-chain']);
+    assert.deepEqual(
+      v.reasons.map((r) => r.check),
+      ['gpu.rim.cert-chain'],
+    );
     assert.match(v.reasons[0]!.message, /HCC RIM L4 Signer expired at 2025-06-22T09:30:33/);
   });
 
@@ -59,6 +101,9 @@ describe('vectors: real NVIDIA RIMs', () => {
     const other = parseCertificateChain(text('../roots/nvidia_device_identity_ca.pem'));
     const v = await verifyRim(rim, { at: RIM_TIME, anchors: other, label: 'driver' });
     assert.equal(v.certChainVerified, false);
-    assert.deepEqual(v.reasons.map((r) => r.check), ['gpu.rim.cert-chain']);
+    assert.deepEqual(
+      v.reasons.map((r) => r.check),
+      ['gpu.rim.cert-chain'],
+    );
   });
 });

@@ -1,23 +1,26 @@
 /** `attestor verify snp` on the real vectors: exit codes, text and JSON output. */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runVerifySnp, snpCommand, type SnpCliOptions } from '../../../src/cli/verify/snp.ts';
-import { gosevguest, negativeChipId, testdataPath, trustee } from './testdata.ts';
 import { referenceValueReasons } from '../../../src/attestation/snp/appraise.ts';
 import { snpRuleReasons } from '../../../src/attestation/snp/rules.ts';
 import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
-import { snpCliRules } from '../../../src/cli/verify/snp.ts';
-import { AT as SIM_AT, hex, simulator } from '../../unit/attestation/snp/fixture.ts';
+import { runVerifySnp, type SnpCliOptions, snpCliRules, snpCommand } from '../../../src/cli/verify/snp.ts';
+import { hex, AT as SIM_AT, simulator } from '../../unit/attestation/snp/fixture.ts';
+import { gosevguest, negativeChipId, testdataPath, trustee } from './testdata.ts';
 
 const AT = '2025-06-01T00:00:00Z';
 
 function run(opts: SnpCliOptions): { code: number; out: string; err: string } {
   let out = '';
   let err = '';
-  const code = runVerifySnp(opts, (s) => (out += s), (s) => (err += s));
+  const code = runVerifySnp(
+    opts,
+    (s) => (out += s),
+    (s) => (err += s),
+  );
   return { code, out, err };
 }
 
@@ -42,8 +45,18 @@ describe('attestor verify snp', () => {
   });
 
   it('prints one JSON object with --json', () => {
-    const r = run({ report: testdataPath('snp/milan-gosevguest/report.bin'), vcek: gosevguest().vcekFile, at: AT, json: true, allowDebug: true });
-    const json = JSON.parse(r.out) as { verified: boolean; reasons: unknown[]; claims: { product: string; reportedTcb: { snp: number } } };
+    const r = run({
+      report: testdataPath('snp/milan-gosevguest/report.bin'),
+      vcek: gosevguest().vcekFile,
+      at: AT,
+      json: true,
+      allowDebug: true,
+    });
+    const json = JSON.parse(r.out) as {
+      verified: boolean;
+      reasons: unknown[];
+      claims: { product: string; reportedTcb: { snp: number } };
+    };
     assert.equal(json.verified, true);
     assert.deepEqual(json.reasons, []);
     assert.equal(json.claims.product, 'Milan');
@@ -54,7 +67,10 @@ describe('attestor verify snp', () => {
     const opts = { report: testdataPath('snp/milan-trustee/report.bin'), vcek: trustee().vcekFile, at: AT, json: true };
     const refused = run(opts);
     assert.equal(refused.code, 1);
-    assert.deepEqual((JSON.parse(refused.out) as { reasons: Array<{ check: string }> }).reasons.map((x) => x.check), ['snp.firmware.provisional']);
+    assert.deepEqual(
+      (JSON.parse(refused.out) as { reasons: Array<{ check: string }> }).reasons.map((x) => x.check),
+      ['snp.firmware.provisional'],
+    );
     assert.equal(run({ ...opts, allowProvisional: true }).code, 0);
   });
 
@@ -69,7 +85,12 @@ describe('attestor verify snp', () => {
   it('takes a hex report and a --certs PEM bundle', () => {
     const v = gosevguest();
     const hexReport = join(dir, 'report.hex');
-    writeFileSync(hexReport, Buffer.from(v.report).toString('hex').replace(/(.{64})/g, '$1\n'));
+    writeFileSync(
+      hexReport,
+      Buffer.from(v.report)
+        .toString('hex')
+        .replace(/(.{64})/g, '$1\n'),
+    );
     const bundle = join(dir, 'bundle.pem');
     writeFileSync(bundle, new X509Certificate(v.vcek).toString() + '\n');
     assert.equal(run({ report: hexReport, certs: bundle, at: AT, allowDebug: true }).code, 0);
@@ -97,7 +118,10 @@ describe('attestor verify snp', () => {
   it('refuses (exit 1, not 2) a file that is readable but not a report', () => {
     const r = run({ report: gosevguest().vcekFile, vcek: gosevguest().vcekFile, at: AT, json: true });
     assert.equal(r.code, 1);
-    assert.deepEqual((JSON.parse(r.out) as { reasons: Array<{ check: string }> }).reasons.map((x) => x.check), ['snp.report.length']);
+    assert.deepEqual(
+      (JSON.parse(r.out) as { reasons: Array<{ check: string }> }).reasons.map((x) => x.check),
+      ['snp.report.length'],
+    );
   });
 
   it('works as a commander subcommand and sets process.exitCode without exiting', async () => {
@@ -106,11 +130,36 @@ describe('attestor verify snp', () => {
     let out = '';
     process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
     try {
-      await snpCommand().parseAsync(['--report', testdataPath('snp/negative-chipid/report.bin'), '--vcek', negativeChipId().vcekFile, '--at', AT, '--json'], { from: 'user' });
+      await snpCommand().parseAsync(
+        [
+          '--report',
+          testdataPath('snp/negative-chipid/report.bin'),
+          '--vcek',
+          negativeChipId().vcekFile,
+          '--at',
+          AT,
+          '--json',
+        ],
+        { from: 'user' },
+      );
       assert.equal(process.exitCode, 1);
-      await snpCommand().parseAsync(['--report', testdataPath('snp/milan-gosevguest/report.bin'), '--vcek', gosevguest().vcekFile, '--at', AT], { from: 'user' });
+      await snpCommand().parseAsync(
+        ['--report', testdataPath('snp/milan-gosevguest/report.bin'), '--vcek', gosevguest().vcekFile, '--at', AT],
+        { from: 'user' },
+      );
       assert.equal(process.exitCode, 1);
-      await snpCommand().parseAsync(['--report', testdataPath('snp/milan-gosevguest/report.bin'), '--vcek', gosevguest().vcekFile, '--at', AT, '--allow-debug'], { from: 'user' });
+      await snpCommand().parseAsync(
+        [
+          '--report',
+          testdataPath('snp/milan-gosevguest/report.bin'),
+          '--vcek',
+          gosevguest().vcekFile,
+          '--at',
+          AT,
+          '--allow-debug',
+        ],
+        { from: 'user' },
+      );
       assert.equal(process.exitCode, 0);
     } finally {
       process.stdout.write = write;
@@ -138,7 +187,9 @@ describe('attestor verify snp', () => {
     const checks = (reasons: readonly { check: string }[]): string[] => reasons.map((r) => r.check).sort();
     const all = ['snp.firmware.provisional', 'snp.policy.cxl', 'snp.policy.debug', 'snp.policy.migrate-ma', 'snp.vmpl'];
     const cli = (opts: Partial<SnpCliOptions>) => checks(snpRuleReasons(claims, snpCliRules({ report: '-', ...opts })));
-    const manifestEntry = checks(referenceValueReasons(claims, { measurements: [hex(sim.defaultMeasurement)], minimumTCB: sim.tcb }));
+    const manifestEntry = checks(
+      referenceValueReasons(claims, { measurements: [hex(sim.defaultMeasurement)], minimumTCB: sim.tcb }),
+    );
     assert.deepEqual(cli({}), all);
     assert.deepEqual(manifestEntry, all);
     const without = (check: string) => all.filter((c) => c !== check);
@@ -148,7 +199,10 @@ describe('attestor verify snp', () => {
     assert.deepEqual(cli({ allowProvisional: true }), without('snp.firmware.provisional'));
     assert.deepEqual(cli({ vmpl: '1' }), all);
     assert.deepEqual(cli({ vmpl: '2' }), without('snp.vmpl'));
-    assert.deepEqual(cli({ allowDebug: true, allowMigrateMa: true, allowCxl: true, allowProvisional: true, vmpl: '3' }), []);
+    assert.deepEqual(
+      cli({ allowDebug: true, allowMigrateMa: true, allowCxl: true, allowProvisional: true, vmpl: '3' }),
+      [],
+    );
   });
 
   it('takes every relaxing flag on the command line', async () => {
@@ -157,9 +211,31 @@ describe('attestor verify snp', () => {
     process.stdout.write = (() => true) as typeof process.stdout.write;
     try {
       const cmd = snpCommand();
-      await cmd.parseAsync(['--report', testdataPath('snp/milan-trustee/report.bin'), '--vcek', trustee().vcekFile, '--at', AT, '--allow-debug', '--allow-migrate-ma', '--allow-cxl', '--allow-provisional', '--vmpl', '3'], { from: 'user' });
+      await cmd.parseAsync(
+        [
+          '--report',
+          testdataPath('snp/milan-trustee/report.bin'),
+          '--vcek',
+          trustee().vcekFile,
+          '--at',
+          AT,
+          '--allow-debug',
+          '--allow-migrate-ma',
+          '--allow-cxl',
+          '--allow-provisional',
+          '--vmpl',
+          '3',
+        ],
+        { from: 'user' },
+      );
       assert.equal(process.exitCode, 0);
-      assert.deepEqual(snpCliRules(cmd.opts() as SnpCliOptions), { allowDebug: true, allowMigrationAgent: true, allowCXL: true, allowProvisionalFirmware: true, maximumVMPL: 3 });
+      assert.deepEqual(snpCliRules(cmd.opts() as SnpCliOptions), {
+        allowDebug: true,
+        allowMigrationAgent: true,
+        allowCXL: true,
+        allowProvisionalFirmware: true,
+        maximumVMPL: 3,
+      });
     } finally {
       process.stdout.write = write;
       process.exitCode = saved;

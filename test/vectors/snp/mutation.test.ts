@@ -15,13 +15,18 @@
  *   signature value. Each flip is a parse refusal or a chain (signature) refusal.
  */
 import assert from 'node:assert/strict';
-import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
 import { SnpEndorsementCache } from '../../../src/attestation/snp/endorsement-cache.ts';
 import { SNP_SIGNED_LENGTH } from '../../../src/attestation/snp/report.ts';
+import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
 import { gosevguest, trustee, VECTOR_TIME } from './testdata.ts';
 
 const SIGNATURE_END = 0x2a0 + 2 * 72;
-const PARSE_CHECKS = new Set(['snp.certificate', 'snp.certificate.key', 'snp.certificate.extensions', 'snp.report.version']);
+const PARSE_CHECKS = new Set([
+  'snp.certificate',
+  'snp.certificate.key',
+  'snp.certificate.extensions',
+  'snp.report.version',
+]);
 
 describe('snp vectors: every byte flipped', function () {
   this.timeout(180_000);
@@ -43,7 +48,8 @@ describe('snp vectors: every byte flipped', function () {
         if (i < SIGNATURE_END) {
           assert.equal(verdict.verified, false, `byte 0x${i.toString(16)} accepted`);
           // The version decides the layout, SIGNATURE_ALGO how to check: both refuse before any signature check.
-          const expected = i < 0x04 ? 'snp.report.version' : i >= 0x34 && i < 0x38 ? 'snp.signature.algorithm' : 'snp.signature';
+          const expected =
+            i < 0x04 ? 'snp.report.version' : i >= 0x34 && i < 0x38 ? 'snp.signature.algorithm' : 'snp.signature';
           assert.ok(ids.includes(expected), `byte 0x${i.toString(16)}: ${ids.join(', ')}`);
         } else {
           assert.deepEqual(verdict, original, `byte 0x${i.toString(16)} changed the verdict`);
@@ -62,7 +68,11 @@ describe('snp vectors: every byte flipped', function () {
         const verdict = verifySnpReport({ report: v.report, certificates: m }, { at: VECTOR_TIME });
         assert.equal(verdict.verified, false, `certificate byte ${i} accepted`);
         const ids = verdict.reasons.map((r) => r.check);
-        const kind = ids.some((c) => PARSE_CHECKS.has(c)) ? 'parse' : ids.includes('snp.chain') ? 'chain' : ids.join(',');
+        const kind = ids.some((c) => PARSE_CHECKS.has(c))
+          ? 'parse'
+          : ids.includes('snp.chain')
+            ? 'chain'
+            : ids.join(',');
         kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
       }
       assert.deepEqual([...kinds.keys()].sort(), ['chain', 'parse']);

@@ -1,12 +1,12 @@
 /** Real SEV-SNP reports from public projects verify (or are refused) as testdata/README.md says. */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
-import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
-import { provisionalFirmwareReasons } from '../../../src/attestation/snp/firmware.ts';
-import { snpRuleReasons } from '../../../src/attestation/snp/rules.ts';
-import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
+import { readFileSync } from 'node:fs';
 import { snpClaims } from '../../../src/attestation/snp/claims.ts';
+import { provisionalFirmwareReasons } from '../../../src/attestation/snp/firmware.ts';
+import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
+import { snpRuleReasons } from '../../../src/attestation/snp/rules.ts';
+import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
 import { gosevguest, negativeChipId, TESTDATA, trustee, VECTOR_TIME } from './testdata.ts';
 
 const checks = (v: { reasons: readonly { check: string }[] }): string[] => v.reasons.map((r) => r.check).sort();
@@ -25,9 +25,15 @@ describe('snp vectors (../shared/testdata/snp)', () => {
     assert.ok(c.reportData.startsWith('0102030405'));
     assert.equal(c.reportData, '0102030405'.padEnd(128, '0'));
     for (const tcb of [c.reportedTcb, c.currentTcb, c.committedTcb, c.launchTcb, c.certificate!.tcb]) {
-      assert.deepEqual({ bl: tcb.bootloader, tee: tcb.tee, snp: tcb.snp, ucode: tcb.microcode }, { bl: 2, tee: 0, snp: 5, ucode: 68 });
+      assert.deepEqual(
+        { bl: tcb.bootloader, tee: tcb.tee, snp: tcb.snp, ucode: tcb.microcode },
+        { bl: 2, tee: 0, snp: 5, ucode: 68 },
+      );
     }
-    assert.equal(c.measurement, 'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01');
+    assert.equal(
+      c.measurement,
+      'b07af9620f3b839b47996422ddec6058338951d984e312115131ea82705eaf5b6bdf8a9ece31a5a608eb0cf2e4872b01',
+    );
     assert.equal(c.chipId, c.certificate!.hwId);
     assert.equal(c.certificate!.productName, 'Milan-B0');
     assert.equal(c.certificate!.root, 'Milan');
@@ -47,7 +53,10 @@ describe('snp vectors (../shared/testdata/snp)', () => {
     assert.equal(c.guestSvn, 4);
     assert.deepEqual(c.reportedTcb, { bootloader: 3, tee: 0, snp: 8, microcode: 115, raw: '7308000000000003' });
     assert.equal(c.currentTcb.microcode, 0xce);
-    assert.deepEqual(provisionalFirmwareReasons(c).map((r) => r.check), ['snp.firmware.provisional']);
+    assert.deepEqual(
+      provisionalFirmwareReasons(c).map((r) => r.check),
+      ['snp.firmware.provisional'],
+    );
   });
 
   it('negative-chipid: refused, CHIP_ID differs from the VCEK hwID and the signature does not verify', () => {
@@ -60,7 +69,10 @@ describe('snp vectors (../shared/testdata/snp)', () => {
   it('verifies with a KDS-style bundle (VCEK + ASK + ARK), the ARK from the bundle being ignored', () => {
     const v = gosevguest();
     const pem = new X509Certificate(v.vcek).toString();
-    assert.deepEqual(verifySnpReport({ report: v.report, certificates: pem + askArkMilan() }, { at: VECTOR_TIME }).reasons, []);
+    assert.deepEqual(
+      verifySnpReport({ report: v.report, certificates: pem + askArkMilan() }, { at: VECTOR_TIME }).reasons,
+      [],
+    );
     // The Genoa ASK/ARK in the bundle neither helps nor hurts: the Milan ASK is pinned.
     const genoa = readFileSync(new URL('roots/ask_ark_genoa.pem', TESTDATA), 'utf8');
     assert.deepEqual(verifySnpReport({ report: v.report, certificates: pem + genoa }, { at: VECTOR_TIME }).reasons, []);
@@ -76,7 +88,8 @@ describe('snp vectors (../shared/testdata/snp)', () => {
   it('checks the real chain at the given time', () => {
     const v = gosevguest();
     // VCEK valid 2022-09-24T00:55:28Z to 2029-09-24T00:55:28Z.
-    const at = (iso: string) => checks(verifySnpReport({ report: v.report, certificates: v.vcek }, { at: new Date(iso) }));
+    const at = (iso: string) =>
+      checks(verifySnpReport({ report: v.report, certificates: v.vcek }, { at: new Date(iso) }));
     assert.deepEqual(at('2022-09-24T00:55:27Z'), ['snp.chain.validity']);
     assert.deepEqual(at('2022-09-24T00:55:28Z'), []);
     assert.deepEqual(at('2029-09-24T00:55:29Z'), ['snp.chain.validity']);
@@ -91,7 +104,14 @@ describe('snp vectors: guest policy, platform info and ID block rules on real re
     const c = verifySnpReport({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME }).claims!;
     assert.equal(c.policy.raw, '00000000000b0000');
     assert.deepEqual(
-      { smt: c.policy.smt, debug: c.policy.debug, migrateMA: c.policy.migrateMA, cxl: c.policy.cxlAllowed, singleSocket: c.policy.singleSocket, abi: `${c.policy.abiMajor}.${c.policy.abiMinor}` },
+      {
+        smt: c.policy.smt,
+        debug: c.policy.debug,
+        migrateMA: c.policy.migrateMA,
+        cxl: c.policy.cxlAllowed,
+        singleSocket: c.policy.singleSocket,
+        abi: `${c.policy.abiMajor}.${c.policy.abiMinor}`,
+      },
       { smt: true, debug: true, migrateMA: false, cxl: false, singleSocket: false, abi: '0.0' },
     );
     assert.equal(c.platformInfo.raw, '0000000000000001');
@@ -112,16 +132,32 @@ describe('snp vectors: guest policy, platform info and ID block rules on real re
     assert.deepEqual(snpRuleReasons(c, { allowProvisionalFirmware: true, idBlock }), []);
     assert.deepEqual(ruleChecks(snpRuleReasons(c, { idBlock })), ['snp.firmware.provisional']);
     assert.deepEqual(
-      ruleChecks(snpRuleReasons(c, { allowProvisionalFirmware: true, idBlock: { ...idBlock, idKeyDigests: ['00'.repeat(48)], imageIds: [family], minimumGuestSVN: 5 } })),
+      ruleChecks(
+        snpRuleReasons(c, {
+          allowProvisionalFirmware: true,
+          idBlock: { ...idBlock, idKeyDigests: ['00'.repeat(48)], imageIds: [family], minimumGuestSVN: 5 },
+        }),
+      ),
       ['snp.id-block.guest-svn', 'snp.id-block.image-id', 'snp.id-block.key'],
     );
     // Its platform has SMT enabled, and its firmware is 1.52 build 4.
-    assert.deepEqual(ruleChecks(snpRuleReasons(c, { allowProvisionalFirmware: true, platformInfo: { allowSMT: false } })), ['snp.platform.smt']);
-    assert.deepEqual(snpRuleReasons(c, { allowProvisionalFirmware: true, minimumFirmware: { major: 1, minor: 52, build: 4 } }), []);
-    assert.deepEqual(ruleChecks(snpRuleReasons(c, { allowProvisionalFirmware: true, minimumFirmware: { major: 1, minor: 52, build: 5 } })), ['snp.firmware.minimum', 'snp.firmware.minimum']);
+    assert.deepEqual(
+      ruleChecks(snpRuleReasons(c, { allowProvisionalFirmware: true, platformInfo: { allowSMT: false } })),
+      ['snp.platform.smt'],
+    );
+    assert.deepEqual(
+      snpRuleReasons(c, { allowProvisionalFirmware: true, minimumFirmware: { major: 1, minor: 52, build: 4 } }),
+      [],
+    );
+    assert.deepEqual(
+      ruleChecks(
+        snpRuleReasons(c, { allowProvisionalFirmware: true, minimumFirmware: { major: 1, minor: 52, build: 5 } }),
+      ),
+      ['snp.firmware.minimum', 'snp.firmware.minimum'],
+    );
   });
 
-  it('AMD\'s bit positions on real report bytes: MIGRATE_MA is bit 2 and CXL_ALLOW bit 5 of byte 0x0A, PLATFORM_INFO bit 6 and bit 8 are reserved', () => {
+  it("AMD's bit positions on real report bytes: MIGRATE_MA is bit 2 and CXL_ALLOW bit 5 of byte 0x0A, PLATFORM_INFO bit 6 and bit 8 are reserved", () => {
     // The bytes are changed after signing, so only the decoding is under test here, not authenticity.
     const claimsOf = (change: (b: Uint8Array) => void) => {
       const b = trustee().report.slice();
@@ -129,21 +165,44 @@ describe('snp vectors: guest policy, platform info and ID block rules on real re
       return snpClaims(parseSnpReport(b), 'Milan', null, null);
     };
     const rules = { allowProvisionalFirmware: true };
-    assert.deepEqual(snpRuleReasons(claimsOf(() => {}), rules), []);
-    const ma = claimsOf((b) => { b[0x0a]! |= 1 << 2; });
+    assert.deepEqual(
+      snpRuleReasons(
+        claimsOf(() => {}),
+        rules,
+      ),
+      [],
+    );
+    const ma = claimsOf((b) => {
+      b[0x0a]! |= 1 << 2;
+    });
     assert.equal(ma.policy.raw, '000000000007001f');
     assert.deepEqual(ruleChecks(snpRuleReasons(ma, rules)), ['snp.policy.migrate-ma']);
-    const cxl = claimsOf((b) => { b[0x0a]! |= 1 << 5; });
+    const cxl = claimsOf((b) => {
+      b[0x0a]! |= 1 << 5;
+    });
     assert.equal(cxl.policy.raw, '000000000023001f');
     assert.deepEqual(ruleChecks(snpRuleReasons(cxl, rules)), ['snp.policy.cxl']);
     assert.deepEqual(snpRuleReasons(cxl, { ...rules, allowCXL: true }), []);
-    const debug = claimsOf((b) => { b[0x0a]! |= 1 << 3; });
+    const debug = claimsOf((b) => {
+      b[0x0a]! |= 1 << 3;
+    });
     assert.deepEqual(ruleChecks(snpRuleReasons(debug, rules)), ['snp.policy.debug']);
-    for (const [offset, bit] of [[0x40, 6], [0x41, 0]] as const) {
-      const pi = claimsOf((b) => { b[offset]! |= 1 << bit; });
-      assert.deepEqual(ruleChecks(snpRuleReasons(pi, rules)), ['snp.platform.reserved'], `byte 0x${offset.toString(16)} bit ${bit}`);
+    for (const [offset, bit] of [
+      [0x40, 6],
+      [0x41, 0],
+    ] as const) {
+      const pi = claimsOf((b) => {
+        b[offset]! |= 1 << bit;
+      });
+      assert.deepEqual(
+        ruleChecks(snpRuleReasons(pi, rules)),
+        ['snp.platform.reserved'],
+        `byte 0x${offset.toString(16)} bit ${bit}`,
+      );
     }
-    const tio = claimsOf((b) => { b[0x40]! |= 1 << 7; });
+    const tio = claimsOf((b) => {
+      b[0x40]! |= 1 << 7;
+    });
     assert.equal(tio.platformInfo.tioEnabled, true);
     assert.deepEqual(snpRuleReasons(tio, rules), []);
   });

@@ -3,7 +3,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runVerifyTdx, tdxCommand, loadTdxCollateralDir } from '../../../src/cli/verify/tdx.ts';
+import { loadTdxCollateralDir, runVerifyTdx, tdxCommand } from '../../../src/cli/verify/tdx.ts';
 import { projectRoot } from '../../../src/dev/control-plane.ts';
 import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes, sharedPath } from './testdata.ts';
 
@@ -16,11 +16,16 @@ interface Run {
 function run(opts: Parameters<typeof runVerifyTdx>[0]): Run {
   let out = '';
   let err = '';
-  const code = runVerifyTdx(opts, (s) => (out += s), (s) => (err += s));
+  const code = runVerifyTdx(
+    opts,
+    (s) => (out += s),
+    (s) => (err += s),
+  );
   return { code, out, err };
 }
 
-const json = (r: Run): { verified: boolean; reasons: { check: string }[]; claims: Record<string, unknown> } => JSON.parse(r.out);
+const json = (r: Run): { verified: boolean; reasons: { check: string }[]; claims: Record<string, unknown> } =>
+  JSON.parse(r.out);
 
 describe('attestor verify tdx (real quote)', () => {
   let dir: string;
@@ -30,18 +35,38 @@ describe('attestor verify tdx (real quote)', () => {
     // The documented layout, built from the shared samples (linked, not copied) and the issuer chain fixture.
     collateral = join(dir, 'collateral');
     mkdirSync(collateral);
-    for (const name of ['sample_tcbInfo_response', 'sample_qeIdentity_response', 'pckcrl', 'rootcrl.der']) symlinkSync(sharedPath(COLLATERAL_DIR + name), join(collateral, name));
+    for (const name of ['sample_tcbInfo_response', 'sample_qeIdentity_response', 'pckcrl', 'rootcrl.der'])
+      symlinkSync(sharedPath(COLLATERAL_DIR + name), join(collateral, name));
     copyFileSync(fixturePath('tcbinfo-issuer-chain.pem'), join(collateral, 'tcbinfo-issuer-chain.pem'));
     writeFileSync(join(dir, 'quote.hex'), Buffer.from(sharedBytes(SPR_QUOTE)).toString('hex') + '\n');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
   it('attestor verify tdx without collateral exits 1 naming the missing collateral; with --allow-missing-collateral exits 0 and says the TCB was not evaluated', () => {
-    const attestor = (...args: string[]) => spawnSync(process.execPath, [join(projectRoot, 'src/cli/main.ts'), 'verify', 'tdx', '--quote', sharedPath(SPR_QUOTE), '--at', '2024-01-01T00:00:00Z', '--json', ...args], { encoding: 'utf8' });
+    const attestor = (...args: string[]) =>
+      spawnSync(
+        process.execPath,
+        [
+          join(projectRoot, 'src/cli/main.ts'),
+          'verify',
+          'tdx',
+          '--quote',
+          sharedPath(SPR_QUOTE),
+          '--at',
+          '2024-01-01T00:00:00Z',
+          '--json',
+          ...args,
+        ],
+        { encoding: 'utf8' },
+      );
     const refused = attestor();
     assert.equal(refused.status, 1, refused.stderr);
     assert.deepEqual(JSON.parse(refused.stdout).reasons, [
-      { check: 'tdx.collateral.missing', message: "Intel collateral missing: TCB info, QE identity, PCK CRL, root CA CRL; without it nothing shows that the quoting enclave is Intel's, that the platform's TCB is current or that the PCK is not revoked" },
+      {
+        check: 'tdx.collateral.missing',
+        message:
+          "Intel collateral missing: TCB info, QE identity, PCK CRL, root CA CRL; without it nothing shows that the quoting enclave is Intel's, that the platform's TCB is current or that the PCK is not revoked",
+      },
     ]);
     const allowed = attestor('--allow-missing-collateral');
     assert.equal(allowed.status, 0, allowed.stdout + allowed.stderr);
@@ -73,38 +98,87 @@ describe('attestor verify tdx (real quote)', () => {
   it('with --collateral: reports the TCB status and refuses NotSupported unless allowed', () => {
     const refused = run({ quote: sharedPath(SPR_QUOTE), collateral, at: COLLATERAL_TIME.toISOString(), json: true });
     assert.equal(refused.code, 1);
-    assert.deepEqual(json(refused).reasons.map((r) => r.check), ['tdx.tcb-status']);
+    assert.deepEqual(
+      json(refused).reasons.map((r) => r.check),
+      ['tdx.tcb-status'],
+    );
     assert.equal(json(refused).claims.tcbStatus, 'NotSupported');
-    const allowed = run({ quote: sharedPath(SPR_QUOTE), collateral, at: COLLATERAL_TIME.toISOString(), allowTcbStatus: 'NotSupported', json: true });
+    const allowed = run({
+      quote: sharedPath(SPR_QUOTE),
+      collateral,
+      at: COLLATERAL_TIME.toISOString(),
+      allowTcbStatus: 'NotSupported',
+      json: true,
+    });
     assert.equal(allowed.code, 0, allowed.out);
     assert.equal(json(allowed).claims.qeTcbStatus, 'UpToDate');
     assert.equal(json(allowed).claims.tcbEvaluated, true);
   });
 
   it('with --collateral after it expired: refused with the validity checks', () => {
-    const r = run({ quote: sharedPath(SPR_QUOTE), collateral, at: '2023-08-01T00:00:00Z', allowTcbStatus: 'NotSupported', json: true });
+    const r = run({
+      quote: sharedPath(SPR_QUOTE),
+      collateral,
+      at: '2023-08-01T00:00:00Z',
+      allowTcbStatus: 'NotSupported',
+      json: true,
+    });
     assert.equal(r.code, 1);
-    assert.deepEqual(json(r).reasons.map((x) => x.check).sort(), ['tdx.collateral.pck-crl.validity', 'tdx.collateral.qe-identity.validity', 'tdx.collateral.tcb-info.validity']);
+    assert.deepEqual(
+      json(r)
+        .reasons.map((x) => x.check)
+        .sort(),
+      ['tdx.collateral.pck-crl.validity', 'tdx.collateral.qe-identity.validity', 'tdx.collateral.tcb-info.validity'],
+    );
   });
 
   it('the shared collateral folder as it is (no issuer chain): TCB info and QE identity signatures cannot be checked', () => {
     const c = loadTdxCollateralDir(sharedPath(COLLATERAL_DIR));
     assert.ok(c.tcbInfo && c.qeIdentity && c.pckCrl && c.rootCrl);
     assert.equal(c.tcbInfoIssuerChain, undefined);
-    const r = run({ quote: sharedPath(SPR_QUOTE), collateral: sharedPath(COLLATERAL_DIR), at: COLLATERAL_TIME.toISOString(), allowTcbStatus: 'NotSupported', json: true });
+    const r = run({
+      quote: sharedPath(SPR_QUOTE),
+      collateral: sharedPath(COLLATERAL_DIR),
+      at: COLLATERAL_TIME.toISOString(),
+      allowTcbStatus: 'NotSupported',
+      json: true,
+    });
     assert.equal(r.code, 1);
-    assert.deepEqual(json(r).reasons.map((x) => x.check).sort(), ['tdx.collateral.qe-identity.signature', 'tdx.collateral.tcb-info.signature']);
+    assert.deepEqual(
+      json(r)
+        .reasons.map((x) => x.check)
+        .sort(),
+      ['tdx.collateral.qe-identity.signature', 'tdx.collateral.tcb-info.signature'],
+    );
   });
 
   it('--report-data and --reference-values appraise the TD', () => {
-    const rd = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', allowMissingCollateral: true, reportData: '00', json: true });
+    const rd = run({
+      quote: sharedPath(SPR_QUOTE),
+      at: '2024-01-01T00:00:00Z',
+      allowMissingCollateral: true,
+      reportData: '00',
+      json: true,
+    });
     assert.equal(rd.code, 1);
-    assert.deepEqual(json(rd).reasons.map((x) => x.check), ['tdx.report-data']);
+    assert.deepEqual(
+      json(rd).reasons.map((x) => x.check),
+      ['tdx.report-data'],
+    );
     const rv = join(dir, 'rv.json');
     writeFileSync(rv, JSON.stringify({ tdx: [{ name: 'wrong', mrTd: ['00'.repeat(48)], xfam: 'e71a060000000000' }] }));
-    const r = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', allowMissingCollateral: true, referenceValues: rv, json: true });
+    const r = run({
+      quote: sharedPath(SPR_QUOTE),
+      at: '2024-01-01T00:00:00Z',
+      allowMissingCollateral: true,
+      referenceValues: rv,
+      json: true,
+    });
     assert.equal(r.code, 1);
-    assert.deepEqual(json(r).reasons.map((x) => x.check), ['tdx.mrtd']);
+    assert.deepEqual(
+      json(r).reasons.map((x) => x.check),
+      ['tdx.mrtd'],
+    );
   });
 
   it('--reference-values cannot relax collateral: only --allow-missing-collateral does', () => {
@@ -113,8 +187,17 @@ describe('attestor verify tdx (real quote)', () => {
     writeFileSync(rv, JSON.stringify([{ mrTd: [mrTd], allowMissingCollateral: true }]));
     const strict = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', referenceValues: rv, json: true });
     assert.equal(strict.code, 1);
-    assert.deepEqual(json(strict).reasons.map((x) => x.check), ['tdx.collateral.missing']);
-    const relaxed = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', referenceValues: rv, allowMissingCollateral: true, json: true });
+    assert.deepEqual(
+      json(strict).reasons.map((x) => x.check),
+      ['tdx.collateral.missing'],
+    );
+    const relaxed = run({
+      quote: sharedPath(SPR_QUOTE),
+      at: '2024-01-01T00:00:00Z',
+      referenceValues: rv,
+      allowMissingCollateral: true,
+      json: true,
+    });
     assert.equal(relaxed.code, 0, relaxed.out);
     assert.equal(json(relaxed).claims.tcbEvaluated, false);
   });
@@ -132,7 +215,10 @@ describe('attestor verify tdx (real quote)', () => {
       writeFileSync(path, q);
       return path;
     };
-    const checks = (quote: string, allowDebug = false): string[] => json(run({ quote, at: '2024-01-01T00:00:00Z', allowMissingCollateral: true, allowDebug, json: true })).reasons.map((x) => x.check);
+    const checks = (quote: string, allowDebug = false): string[] =>
+      json(
+        run({ quote, at: '2024-01-01T00:00:00Z', allowMissingCollateral: true, allowDebug, json: true }),
+      ).reasons.map((x) => x.check);
     const debug = mutated((q) => (q[TD_ATTRIBUTES] = (q[TD_ATTRIBUTES] as number) | 0x01));
     assert.deepEqual(checks(debug), ['tdx.quote-signature', 'tdx.td-attributes.debug']);
     assert.deepEqual(checks(debug, true), ['tdx.quote-signature']);
@@ -173,17 +259,33 @@ describe('attestor verify tdx (real quote)', () => {
   it('tdxCommand() wires the flags to the same function and sets process.exitCode without exiting', async () => {
     const cmd = tdxCommand();
     assert.equal(cmd.name(), 'tdx');
-    assert.deepEqual(cmd.options.map((o) => o.long).sort(), ['--allow-debug', '--allow-missing-collateral', '--allow-tcb-status', '--at', '--collateral', '--json', '--quote', '--reference-values', '--report-data']);
+    assert.deepEqual(cmd.options.map((o) => o.long).sort(), [
+      '--allow-debug',
+      '--allow-missing-collateral',
+      '--allow-tcb-status',
+      '--at',
+      '--collateral',
+      '--json',
+      '--quote',
+      '--reference-values',
+      '--report-data',
+    ]);
     const write = process.stdout.write;
     let out = '';
     process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
     try {
-      await cmd.parseAsync(['--quote', sharedPath(SPR_QUOTE), '--at', '2030-01-01T00:00:00Z', '--allow-missing-collateral', '--json'], { from: 'user' });
+      await cmd.parseAsync(
+        ['--quote', sharedPath(SPR_QUOTE), '--at', '2030-01-01T00:00:00Z', '--allow-missing-collateral', '--json'],
+        { from: 'user' },
+      );
     } finally {
       process.stdout.write = write;
     }
     assert.equal(process.exitCode, 1);
     process.exitCode = 0;
-    assert.deepEqual(JSON.parse(out).reasons.map((r: { check: string }) => r.check), ['tdx.pck-chain.validity']);
+    assert.deepEqual(
+      JSON.parse(out).reasons.map((r: { check: string }) => r.check),
+      ['tdx.pck-chain.validity'],
+    );
   });
 });

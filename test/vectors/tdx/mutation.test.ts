@@ -68,7 +68,14 @@ describe('vectors: TDX spr-v4 byte flips', function () {
   });
 
   it('header (48 bytes): refused by the quote signature, or as an unsupported or malformed version/key type/TEE type', () => {
-    expectRegion(0, 48, ['tdx.quote-signature', 'tdx.quote', 'tdx.quote.version', 'tdx.quote.attestation-key-type', 'tdx.quote.tee-type', 'tdx.qe-vendor-id']);
+    expectRegion(0, 48, [
+      'tdx.quote-signature',
+      'tdx.quote',
+      'tdx.quote.version',
+      'tdx.quote.attestation-key-type',
+      'tdx.quote.tee-type',
+      'tdx.qe-vendor-id',
+    ]);
   });
 
   it('TD report body (584 bytes): refused by the quote signature', () => {
@@ -86,7 +93,10 @@ describe('vectors: TDX spr-v4 byte flips', function () {
   it('attestation key (64 bytes): refused by the quote signature and the QE report data binding', () => {
     for (let i = SIG_DATA + 64; i < SIG_DATA + 128; i++) {
       const checks = checksAfterFlip(i);
-      assert.ok(checks.includes('tdx.quote-signature') && checks.includes('tdx.qe-report-data'), `${i}: ${checks.join(',')}`);
+      assert.ok(
+        checks.includes('tdx.quote-signature') && checks.includes('tdx.qe-report-data'),
+        `${i}: ${checks.join(',')}`,
+      );
     }
   });
 
@@ -104,14 +114,22 @@ describe('vectors: TDX spr-v4 byte flips', function () {
   });
 
   it('PCK certification data type and size: refused as malformed', () => {
-    expectRegion(AUTH_DATA + q.certification.qeAuthData.length, PCK_CHAIN, ['tdx.quote', 'tdx.quote.certification-data']);
+    expectRegion(AUTH_DATA + q.certification.qeAuthData.length, PCK_CHAIN, [
+      'tdx.quote',
+      'tdx.quote.certification-data',
+    ]);
   });
 
   it(`PCK chain PEM (3677 bytes): every flip is refused; none makes no difference`, () => {
     // Strict PEM (only LF/CRLF line ends, canonical base64) leaves no byte that can change
     // without the chain changing or the PEM being refused; a changed certificate then fails its
     // signature, its decoding, the SGX extension, or the QE report signature under a changed key.
-    expectRegion(PCK_CHAIN, END, ['tdx.pck-chain', 'tdx.pck-extension', 'tdx.qe-report-signature', 'tdx.pck-chain.validity']);
+    expectRegion(PCK_CHAIN, END, [
+      'tdx.pck-chain',
+      'tdx.pck-extension',
+      'tdx.qe-report-signature',
+      'tdx.pck-chain.validity',
+    ]);
   });
 
   it('trailing bytes (39): no difference, nothing signs them', () => {

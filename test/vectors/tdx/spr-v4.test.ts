@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from '../../../src/attestation/roots/intel.ts';
 import { appraiseTdx } from '../../../src/attestation/tdx/appraise.ts';
-import { verifySignedJson, type TdxCollateral } from '../../../src/attestation/tdx/collateral.ts';
+import { type TdxCollateral, verifySignedJson } from '../../../src/attestation/tdx/collateral.ts';
 import { crlSignatureProblem, parseCrl } from '../../../src/attestation/tdx/crl.ts';
 import { parsePemCertificates } from '../../../src/attestation/tdx/pem.ts';
 import { parseTdxQuote } from '../../../src/attestation/tdx/quote.ts';
@@ -31,7 +31,10 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
 
   it('without collateral it is refused, naming every missing piece (tdx.collateral.missing)', () => {
     const v = verifyTdxQuote(quote, { at: new Date('2024-01-01T00:00:00Z') });
-    assert.deepEqual(v.reasons.map((r) => r.check), ['tdx.collateral.missing']);
+    assert.deepEqual(
+      v.reasons.map((r) => r.check),
+      ['tdx.collateral.missing'],
+    );
     assert.match(v.reasons[0]!.message, /TCB info, QE identity, PCK CRL, root CA CRL/);
   });
 
@@ -43,13 +46,28 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     assert.equal(c.version, 4);
     assert.equal(c.teeType, 0x81);
     assert.equal(c.fmspc, '50806f000000');
-    assert.equal(c.mrTd, '6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb');
+    assert.equal(
+      c.mrTd,
+      '6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb',
+    );
     assert.equal(c.trailingBytes, 39);
     assert.equal(c.pceid, '0000');
-    assert.deepEqual(c.pckTcb, { components: [3, 3, 2, 2, 2, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0], pceSvn: 11, cpuSvn: '03030202020100020000000000000000' });
+    assert.deepEqual(c.pckTcb, {
+      components: [3, 3, 2, 2, 2, 1, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0],
+      pceSvn: 11,
+      cpuSvn: '03030202020100020000000000000000',
+    });
     assert.equal(c.teeTcbSvn, '03000400000000000000000000000000');
     assert.equal(c.xfam, 'e71a060000000000');
-    assert.deepEqual(c.tdAttributes, { hex: '0000004000000000', debug: false, septVeDisable: false, migratable: false, pks: true, kl: false, perfmon: false });
+    assert.deepEqual(c.tdAttributes, {
+      hex: '0000004000000000',
+      debug: false,
+      septVeDisable: false,
+      migratable: false,
+      pks: true,
+      kl: false,
+      perfmon: false,
+    });
     assert.equal(c.rtmrs?.length, 4);
     assert.equal(c.rtmrs?.[3], '0'.repeat(96));
     assert.equal(c.tcbStatus, undefined, 'no TCB status without collateral');
@@ -70,7 +88,10 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     for (const at of ['2030-01-01T00:00:00Z', '2022-01-01T00:00:00Z']) {
       const v = verifyTdxQuote(quote, { at: new Date(at), allowMissingCollateral: true });
       assert.equal(v.verified, false);
-      assert.deepEqual(v.reasons.map((r) => r.check), ['tdx.pck-chain.validity']);
+      assert.deepEqual(
+        v.reasons.map((r) => r.check),
+        ['tdx.pck-chain.validity'],
+      );
     }
   });
 
@@ -78,35 +99,75 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     const { createTdxSimulator } = await import('../../../src/attestation/sim/tdx.ts');
     const { trustAnchors } = await import('../../../src/attestation/tdx/chain.ts');
     const sim = await createTdxSimulator();
-    const v = verifyTdxQuote(quote, { at: COLLATERAL_TIME, trustAnchors: trustAnchors(sim.roots), allowMissingCollateral: true });
-    assert.deepEqual(v.reasons.map((r) => r.check), ['tdx.pck-chain']);
+    const v = verifyTdxQuote(quote, {
+      at: COLLATERAL_TIME,
+      trustAnchors: trustAnchors(sim.roots),
+      allowMissingCollateral: true,
+    });
+    assert.deepEqual(
+      v.reasons.map((r) => r.check),
+      ['tdx.pck-chain'],
+    );
   });
 
   describe('collateral (Intel PCS samples for FMSPC 50806f000000)', () => {
     it('TCB info v3 and QE identity signatures verify to the pinned Intel root', () => {
       const anchors = intelTrustAnchors();
-      const tcb = verifySignedJson(collateral.tcbInfo!, 'tcbInfo', tcbChain, anchors, COLLATERAL_TIME, 'tdx.collateral.tcb-info');
+      const tcb = verifySignedJson(
+        collateral.tcbInfo!,
+        'tcbInfo',
+        tcbChain,
+        anchors,
+        COLLATERAL_TIME,
+        'tdx.collateral.tcb-info',
+      );
       assert.deepEqual(tcb.reasons, []);
       assert.equal((tcb.value as { fmspc: string }).fmspc, '50806f000000');
-      const qe = verifySignedJson(collateral.qeIdentity!, 'enclaveIdentity', tcbChain, anchors, COLLATERAL_TIME, 'tdx.collateral.qe-identity');
+      const qe = verifySignedJson(
+        collateral.qeIdentity!,
+        'enclaveIdentity',
+        tcbChain,
+        anchors,
+        COLLATERAL_TIME,
+        'tdx.collateral.qe-identity',
+      );
       assert.deepEqual(qe.reasons, []);
     });
 
     it('the newer TCB info sample (tdxModuleIdentities, FMSPC 90c06f000000) verifies with the same TCB Signing key', () => {
       // Issued 2026 under a renewed TCB Signing certificate with the same key; the fixture's copy
       // is valid until 2025-05-21, so the chain is checked at a time inside that window.
-      const v5 = verifySignedJson(collateralFile('sample_tcbinfo_response_v5'), 'tcbInfo', tcbChain, intelTrustAnchors(), new Date('2025-01-01T00:00:00Z'), 'tdx.collateral.tcb-info');
+      const v5 = verifySignedJson(
+        collateralFile('sample_tcbinfo_response_v5'),
+        'tcbInfo',
+        tcbChain,
+        intelTrustAnchors(),
+        new Date('2025-01-01T00:00:00Z'),
+        'tdx.collateral.tcb-info',
+      );
       assert.deepEqual(v5.reasons, []);
       assert.equal((v5.value as { tdxModuleIdentities: unknown[] }).tdxModuleIdentities.length, 2);
     });
 
     it('a TCB info body changed by one byte no longer verifies', () => {
-      const text = Buffer.from(collateral.tcbInfo as Uint8Array).toString('utf8').replace('"pcesvn":11', '"pcesvn":12');
-      const v = verifySignedJson(text, 'tcbInfo', tcbChain, intelTrustAnchors(), COLLATERAL_TIME, 'tdx.collateral.tcb-info');
-      assert.deepEqual(v.reasons.map((r) => r.check), ['tdx.collateral.tcb-info.signature']);
+      const text = Buffer.from(collateral.tcbInfo as Uint8Array)
+        .toString('utf8')
+        .replace('"pcesvn":11', '"pcesvn":12');
+      const v = verifySignedJson(
+        text,
+        'tcbInfo',
+        tcbChain,
+        intelTrustAnchors(),
+        COLLATERAL_TIME,
+        'tdx.collateral.tcb-info',
+      );
+      assert.deepEqual(
+        v.reasons.map((r) => r.check),
+        ['tdx.collateral.tcb-info.signature'],
+      );
     });
 
-    it('the root CRL verifies with the pinned root and the PCK CRL with the quote\'s PCK Platform CA', () => {
+    it("the root CRL verifies with the pinned root and the PCK CRL with the quote's PCK Platform CA", () => {
       const root = new X509Certificate(INTEL_SGX_ROOT_CA_PEM);
       assert.equal(crlSignatureProblem(parseCrl(collateral.rootCrl!, 'x'), root), undefined);
       const ders = parsePemCertificates(parseTdxQuote(quote).certification.pckChain, 'tdx.pck-chain');
@@ -124,25 +185,40 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
       assert.equal(v.claims.tcbStatus, 'NotSupported');
       assert.equal(v.claims.qeTcbStatus, 'UpToDate');
       const appraised = appraiseTdx(v, [{ mrTd: [v.claims.mrTd!] }]);
-      assert.deepEqual(appraised.reasons.map((r) => r.check), ['tdx.tcb-status']);
-      const allowed = appraiseTdx(v, [{ mrTd: [v.claims.mrTd!] }], { acceptedTcbStatuses: ['UpToDate', 'NotSupported'] });
+      assert.deepEqual(
+        appraised.reasons.map((r) => r.check),
+        ['tdx.tcb-status'],
+      );
+      const allowed = appraiseTdx(v, [{ mrTd: [v.claims.mrTd!] }], {
+        acceptedTcbStatuses: ['UpToDate', 'NotSupported'],
+      });
       assert.equal(allowed.verified, true);
     });
 
     it('refuses stale collateral: after TCB info, QE identity and the PCK CRL expired', () => {
       const v = verifyTdxQuote(quote, { at: new Date('2023-07-20T00:00:00Z'), collateral });
-      assert.deepEqual(v.reasons.map((r) => r.check).sort(), ['tdx.collateral.pck-crl.validity', 'tdx.collateral.qe-identity.validity', 'tdx.collateral.tcb-info.validity']);
+      assert.deepEqual(v.reasons.map((r) => r.check).sort(), [
+        'tdx.collateral.pck-crl.validity',
+        'tdx.collateral.qe-identity.validity',
+        'tdx.collateral.tcb-info.validity',
+      ]);
     });
 
     it('refuses TCB info whose signature cannot be checked (no issuer chain)', () => {
       const { tcbInfoIssuerChain: _omit, ...rest } = collateral;
       const v = verifyTdxQuote(quote, { at: COLLATERAL_TIME, collateral: rest });
-      assert.deepEqual(v.reasons.map((r) => r.check).sort(), ['tdx.collateral.qe-identity.signature', 'tdx.collateral.tcb-info.signature']);
+      assert.deepEqual(v.reasons.map((r) => r.check).sort(), [
+        'tdx.collateral.qe-identity.signature',
+        'tdx.collateral.tcb-info.signature',
+      ]);
       assert.equal(v.claims.tcbStatus, 'NotSupported', 'the status is still reported as what could be read');
     });
 
     it('refuses TCB info for another platform (the FMSPC 90c06f000000 sample)', () => {
-      const v = verifyTdxQuote(quote, { at: COLLATERAL_TIME, collateral: { tcbInfo: collateralFile('sample_tcbinfo_response_v5'), tcbInfoIssuerChain: tcbChain } });
+      const v = verifyTdxQuote(quote, {
+        at: COLLATERAL_TIME,
+        collateral: { tcbInfo: collateralFile('sample_tcbinfo_response_v5'), tcbInfoIssuerChain: tcbChain },
+      });
       const checks = v.reasons.map((r) => r.check);
       assert.ok(checks.includes('tdx.collateral.tcb-info.fmspc'), checks.join());
       assert.ok(checks.includes('tdx.collateral.tcb-info.validity'), checks.join());

@@ -2,8 +2,8 @@
  * GpuControl on the real NVML: lists the GPUs, collects one attestation report and attestation
  * certificate chain per GPU for a nonce, and flips the confidential-computing ready state.
  */
-import { NvmlError, type ConfComputeState, type GpuControl, type GpuEvidence, type GpuInfo } from '../source.ts';
-import { NvmlLibrary, DEFAULT_NVML_LIBRARY, type NvmlDevice } from './library.ts';
+import { type ConfComputeState, type GpuControl, type GpuEvidence, type GpuInfo, NvmlError } from '../source.ts';
+import { DEFAULT_NVML_LIBRARY, type NvmlDevice, NvmlLibrary } from './library.ts';
 import { NVML_RETURN } from './return-codes.ts';
 import { NVML_CC_ACCEPTING_CLIENT_REQUESTS_TRUE, NVML_CC_GPU_CEC_NONCE_SIZE } from './structs.ts';
 
@@ -31,7 +31,8 @@ export class NvmlGpuControl implements GpuControl {
 
   async listGpus(): Promise<GpuInfo[]> {
     const gpus: GpuInfo[] = [];
-    for (const device of await this.#devices('nvmlDeviceGetCount_v2')) gpus.push({ index: device.index, uuid: await this.library.deviceUuid(device) });
+    for (const device of await this.#devices('nvmlDeviceGetCount_v2'))
+      gpus.push({ index: device.index, uuid: await this.library.deviceUuid(device) });
     return gpus;
   }
 
@@ -42,7 +43,8 @@ export class NvmlGpuControl implements GpuControl {
 
   /** GPUs one after the other: the driver serialises SPDM sessions anyway, and errors name the GPU that failed. */
   async collect(nonce: Uint8Array): Promise<GpuEvidence[]> {
-    if (nonce.length !== NVML_CC_GPU_CEC_NONCE_SIZE) throw new RangeError(`the GPU nonce must be ${NVML_CC_GPU_CEC_NONCE_SIZE} bytes, got ${nonce.length}`);
+    if (nonce.length !== NVML_CC_GPU_CEC_NONCE_SIZE)
+      throw new RangeError(`the GPU nonce must be ${NVML_CC_GPU_CEC_NONCE_SIZE} bytes, got ${nonce.length}`);
     const evidence: GpuEvidence[] = [];
     for (const device of await this.#devices('nvmlDeviceGetCount_v2')) {
       const uuid = await this.library.deviceUuid(device);

@@ -5,13 +5,23 @@
  * the GPU and take long enough to stall the agent's event loop; NVML is thread-safe.
  */
 import koffi, { type LibraryHandle } from 'koffi';
-import { NvmlError, type ConfComputeState } from '../source.ts';
+import { type ConfComputeState, NvmlError } from '../source.ts';
 import { NVML_RETURN } from './return-codes.ts';
 import {
-  NVML_CC_ACCEPTING_CLIENT_REQUESTS_FALSE, NVML_CC_ACCEPTING_CLIENT_REQUESTS_TRUE, NVML_CC_GPU_ATTESTATION_REPORT_SIZE,
-  NVML_CC_GPU_CEC_ATTESTATION_REPORT_SIZE, NVML_CC_GPU_CEC_NONCE_SIZE, NVML_DEVICE_UUID_V2_BUFFER_SIZE, NVML_GPU_ATTESTATION_CERT_CHAIN_SIZE,
-  NVML_GPU_CERT_CHAIN_SIZE, nvmlConfComputeGpuAttestationReport_t, nvmlConfComputeGpuCertificate_t, nvmlConfComputeSystemState_t, nvmlDevice_t,
-  type NvmlAttestationReportStruct, type NvmlCertificateStruct,
+  NVML_CC_ACCEPTING_CLIENT_REQUESTS_FALSE,
+  NVML_CC_ACCEPTING_CLIENT_REQUESTS_TRUE,
+  NVML_CC_GPU_ATTESTATION_REPORT_SIZE,
+  NVML_CC_GPU_CEC_ATTESTATION_REPORT_SIZE,
+  NVML_CC_GPU_CEC_NONCE_SIZE,
+  NVML_DEVICE_UUID_V2_BUFFER_SIZE,
+  NVML_GPU_ATTESTATION_CERT_CHAIN_SIZE,
+  NVML_GPU_CERT_CHAIN_SIZE,
+  type NvmlAttestationReportStruct,
+  type NvmlCertificateStruct,
+  nvmlConfComputeGpuAttestationReport_t,
+  nvmlConfComputeGpuCertificate_t,
+  nvmlConfComputeSystemState_t,
+  nvmlDevice_t,
 } from './structs.ts';
 
 /** The soname the NVIDIA driver installs; what the agent loads unless told otherwise. */
@@ -63,8 +73,14 @@ const SIGNATURES: Record<NvmlFunctionName, readonly [string, readonly unknown[]]
   nvmlDeviceGetHandleByIndex_v2: ['int', ['unsigned int', koffi.out(koffi.pointer(nvmlDevice_t))]],
   nvmlDeviceGetUUID: ['int', [nvmlDevice_t, 'char *', 'unsigned int']],
   nvmlSystemGetConfComputeState: ['int', [koffi.out(koffi.pointer(nvmlConfComputeSystemState_t))]],
-  nvmlDeviceGetConfComputeGpuAttestationReport: ['int', [nvmlDevice_t, koffi.inout(koffi.pointer(nvmlConfComputeGpuAttestationReport_t))]],
-  nvmlDeviceGetConfComputeGpuCertificate: ['int', [nvmlDevice_t, koffi.out(koffi.pointer(nvmlConfComputeGpuCertificate_t))]],
+  nvmlDeviceGetConfComputeGpuAttestationReport: [
+    'int',
+    [nvmlDevice_t, koffi.inout(koffi.pointer(nvmlConfComputeGpuAttestationReport_t))],
+  ],
+  nvmlDeviceGetConfComputeGpuCertificate: [
+    'int',
+    [nvmlDevice_t, koffi.out(koffi.pointer(nvmlConfComputeGpuCertificate_t))],
+  ],
   nvmlSystemSetConfComputeGpusReadyState: ['int', ['unsigned int']],
   nvmlSystemGetConfComputeGpusReadyState: ['int', [koffi.out(koffi.pointer('unsigned int'))]],
 };
@@ -78,7 +94,9 @@ export class NvmlLibrary {
   private constructor(path: string, lib: LibraryHandle) {
     this.path = path;
     this.#lib = lib;
-    for (const [name, [result, args]] of Object.entries(SIGNATURES) as Array<[NvmlFunctionName, (typeof SIGNATURES)[NvmlFunctionName]]>) {
+    for (const [name, [result, args]] of Object.entries(SIGNATURES) as Array<
+      [NvmlFunctionName, (typeof SIGNATURES)[NvmlFunctionName]]
+    >) {
       try {
         this.#functions.set(name, lib.func(name, result, [...args] as TypeSpec[]));
       } catch {
@@ -145,7 +163,8 @@ export class NvmlLibrary {
   /** nvmlDeviceGetConfComputeGpuAttestationReport with the 32-byte nonce in the struct. */
   async attestationReport(device: NvmlDevice, nonce: Uint8Array): Promise<NvmlAttestationReport> {
     const call = 'nvmlDeviceGetConfComputeGpuAttestationReport';
-    if (nonce.length !== NVML_CC_GPU_CEC_NONCE_SIZE) throw new RangeError(`${call}: the nonce must be ${NVML_CC_GPU_CEC_NONCE_SIZE} bytes, got ${nonce.length}`);
+    if (nonce.length !== NVML_CC_GPU_CEC_NONCE_SIZE)
+      throw new RangeError(`${call}: the nonce must be ${NVML_CC_GPU_CEC_NONCE_SIZE} bytes, got ${nonce.length}`);
     const struct: NvmlAttestationReportStruct = {
       isCecAttestationReportPresent: 0,
       attestationReportSize: 0,
@@ -157,11 +176,13 @@ export class NvmlLibrary {
     await this.#call(call, device.handle, struct);
     const size = struct.attestationReportSize;
     // A size past the buffer would hand out memory that is not the report: a broken library.
-    if (size === 0 || size > NVML_CC_GPU_ATTESTATION_REPORT_SIZE) throw new Error(`${call}: attestationReportSize ${size} is outside 1..${NVML_CC_GPU_ATTESTATION_REPORT_SIZE}`);
+    if (size === 0 || size > NVML_CC_GPU_ATTESTATION_REPORT_SIZE)
+      throw new Error(`${call}: attestationReportSize ${size} is outside 1..${NVML_CC_GPU_ATTESTATION_REPORT_SIZE}`);
     const result: NvmlAttestationReport = { report: struct.attestationReport.slice(0, size) };
     if (struct.isCecAttestationReportPresent) {
       const cec = struct.cecAttestationReportSize;
-      if (cec > NVML_CC_GPU_CEC_ATTESTATION_REPORT_SIZE) throw new Error(`${call}: cecAttestationReportSize ${cec} exceeds ${NVML_CC_GPU_CEC_ATTESTATION_REPORT_SIZE}`);
+      if (cec > NVML_CC_GPU_CEC_ATTESTATION_REPORT_SIZE)
+        throw new Error(`${call}: cecAttestationReportSize ${cec} exceeds ${NVML_CC_GPU_CEC_ATTESTATION_REPORT_SIZE}`);
       result.cecReport = struct.cecAttestationReport.slice(0, cec);
     }
     return result;
@@ -178,9 +199,12 @@ export class NvmlLibrary {
     await this.#call(call, device.handle, struct);
     const attestation = struct.attestationCertChainSize;
     if (attestation === 0 || attestation > NVML_GPU_ATTESTATION_CERT_CHAIN_SIZE) {
-      throw new Error(`${call}: attestationCertChainSize ${attestation} is outside 1..${NVML_GPU_ATTESTATION_CERT_CHAIN_SIZE}`);
+      throw new Error(
+        `${call}: attestationCertChainSize ${attestation} is outside 1..${NVML_GPU_ATTESTATION_CERT_CHAIN_SIZE}`,
+      );
     }
-    if (struct.certChainSize > NVML_GPU_CERT_CHAIN_SIZE) throw new Error(`${call}: certChainSize ${struct.certChainSize} exceeds ${NVML_GPU_CERT_CHAIN_SIZE}`);
+    if (struct.certChainSize > NVML_GPU_CERT_CHAIN_SIZE)
+      throw new Error(`${call}: certChainSize ${struct.certChainSize} exceeds ${NVML_GPU_CERT_CHAIN_SIZE}`);
     return {
       attestationCertChainPem: pemText(struct.attestationCertChain.subarray(0, attestation)),
       certChainPem: pemText(struct.certChain.subarray(0, struct.certChainSize)),
@@ -188,7 +212,10 @@ export class NvmlLibrary {
   }
 
   async setGpusReadyState(ready: boolean): Promise<void> {
-    await this.#call('nvmlSystemSetConfComputeGpusReadyState', ready ? NVML_CC_ACCEPTING_CLIENT_REQUESTS_TRUE : NVML_CC_ACCEPTING_CLIENT_REQUESTS_FALSE);
+    await this.#call(
+      'nvmlSystemSetConfComputeGpusReadyState',
+      ready ? NVML_CC_ACCEPTING_CLIENT_REQUESTS_TRUE : NVML_CC_ACCEPTING_CLIENT_REQUESTS_FALSE,
+    );
   }
 
   /** NVML_CC_ACCEPTING_CLIENT_REQUESTS_TRUE (1) or _FALSE (0). */
@@ -206,7 +233,8 @@ export class NvmlLibrary {
 
   async #call(name: NvmlFunctionName, ...args: unknown[]): Promise<void> {
     const f = this.#functions.get(name);
-    if (!f) throw new NvmlError(NVML_RETURN.NVML_ERROR_FUNCTION_NOT_FOUND, name, `${this.path} does not export ${name}`);
+    if (!f)
+      throw new NvmlError(NVML_RETURN.NVML_ERROR_FUNCTION_NOT_FOUND, name, `${this.path} does not export ${name}`);
     const code = await new Promise<number>((resolve, reject) => {
       f.async(...args, (err: unknown, rc: number) => (err ? reject(err as Error) : resolve(rc)));
     });

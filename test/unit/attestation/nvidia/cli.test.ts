@@ -2,13 +2,17 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { gpuCommand, runVerifyGpu, type GpuCliOptions } from '../../../../src/cli/verify/gpu.ts';
+import { type GpuCliOptions, gpuCommand, runVerifyGpu } from '../../../../src/cli/verify/gpu.ts';
 import { gpuPath, NONCE_535, NONCE_550, text } from '../../../vectors/nvidia/testdata.ts';
 
 async function run(opts: GpuCliOptions): Promise<{ code: number; out: string; err: string }> {
   let out = '';
   let err = '';
-  const code = await runVerifyGpu(opts, (s) => void (out += s), (s) => void (err += s));
+  const code = await runVerifyGpu(
+    opts,
+    (s) => void (out += s),
+    (s) => void (err += s),
+  );
   return { code, out, err };
 }
 
@@ -21,12 +25,22 @@ describe('attestor verify gpu', function () {
     const r = await run({ ...hopper550, nonce: NONCE_550, at, json: true });
     assert.equal(r.code, 1, r.out);
     const v = JSON.parse(r.out);
-    assert.deepEqual([...new Set(v.reasons.map((x: { check: string }) => x.check))].sort(), ['gpu.ocsp', 'gpu.rim.missing']);
+    assert.deepEqual([...new Set(v.reasons.map((x: { check: string }) => x.check))].sort(), [
+      'gpu.ocsp',
+      'gpu.rim.missing',
+    ]);
   });
 
   it('exits 0 for hopper-550 with its nonce when OCSP and RIMs are relaxed by flag, and its JSON says what was not checked', async () => {
     // The testdata has no OCSP answers for this chain and NVIDIA's RIMs for it are not public.
-    const r = await run({ ...hopper550, nonce: NONCE_550, at, json: true, allowMissingOcsp: true, allowMissingRims: true });
+    const r = await run({
+      ...hopper550,
+      nonce: NONCE_550,
+      at,
+      json: true,
+      allowMissingOcsp: true,
+      allowMissingRims: true,
+    });
     assert.equal(r.code, 0, r.out);
     const v = JSON.parse(r.out);
     assert.equal(v.verified, true);
@@ -41,10 +55,21 @@ describe('attestor verify gpu', function () {
   });
 
   it('exits 1 for hopper-535 without FWID unless --allow-missing-fwid', async () => {
-    const opts = { report: gpuPath('hopper-535/report.hex'), certs: gpuPath('hopper-535/certs.pem'), nonce: NONCE_535, at, allowMissingOcsp: true, allowMissingRims: true, json: true };
+    const opts = {
+      report: gpuPath('hopper-535/report.hex'),
+      certs: gpuPath('hopper-535/certs.pem'),
+      nonce: NONCE_535,
+      at,
+      allowMissingOcsp: true,
+      allowMissingRims: true,
+      json: true,
+    };
     const strict = await run(opts);
     assert.equal(strict.code, 1);
-    assert.deepEqual(JSON.parse(strict.out).reasons.map((x: { check: string }) => x.check), ['gpu.fwid']);
+    assert.deepEqual(
+      JSON.parse(strict.out).reasons.map((x: { check: string }) => x.check),
+      ['gpu.fwid'],
+    );
     assert.equal((await run({ ...opts, allowMissingFwid: true })).code, 0);
   });
 
@@ -65,10 +90,22 @@ describe('attestor verify gpu', function () {
   });
 
   it('exits 1 for hopper-535 with only its VBIOS RIM: the driver measurements cannot be checked', async () => {
-    const r = await run({ report: gpuPath('hopper-535/report.hex'), certs: gpuPath('hopper-535/certs.pem'), nonce: NONCE_535, at: '2025-06-01T00:00:00Z', rim: [gpuPath('rims/NV_GPU_VBIOS_1010_0200_882_96005E0001.xml')], allowMissingFwid: true, allowMissingOcsp: true, json: true });
+    const r = await run({
+      report: gpuPath('hopper-535/report.hex'),
+      certs: gpuPath('hopper-535/certs.pem'),
+      nonce: NONCE_535,
+      at: '2025-06-01T00:00:00Z',
+      rim: [gpuPath('rims/NV_GPU_VBIOS_1010_0200_882_96005E0001.xml')],
+      allowMissingFwid: true,
+      allowMissingOcsp: true,
+      json: true,
+    });
     assert.equal(r.code, 1);
     const v = JSON.parse(r.out);
-    assert.deepEqual(v.reasons.map((x: { check: string }) => x.check), ['gpu.rim.missing']);
+    assert.deepEqual(
+      v.reasons.map((x: { check: string }) => x.check),
+      ['gpu.rim.missing'],
+    );
     assert.equal(v.claims.gpus[0].rims.vbios.id, 'NV_GPU_VBIOS_1010_0200_882_96005E0001');
     assert.equal(v.claims.gpus[0].measurements.matched, 12);
   });
@@ -76,8 +113,21 @@ describe('attestor verify gpu', function () {
   it('reads an SDK evidence list', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'attestor-gpu-'));
     const file = join(dir, 'evidence.json');
-    writeFileSync(file, JSON.stringify([{ arch: 'HOPPER', certificate: Buffer.from(text('hopper-550/certs.pem')).toString('base64'), evidence: Buffer.from(text('hopper-550/report.hex').trim(), 'hex').toString('base64'), nonce: NONCE_550 }]));
-    assert.equal((await run({ evidence: file, nonce: NONCE_550, at, allowMissingOcsp: true, allowMissingRims: true })).code, 0);
+    writeFileSync(
+      file,
+      JSON.stringify([
+        {
+          arch: 'HOPPER',
+          certificate: Buffer.from(text('hopper-550/certs.pem')).toString('base64'),
+          evidence: Buffer.from(text('hopper-550/report.hex').trim(), 'hex').toString('base64'),
+          nonce: NONCE_550,
+        },
+      ]),
+    );
+    assert.equal(
+      (await run({ evidence: file, nonce: NONCE_550, at, allowMissingOcsp: true, allowMissingRims: true })).code,
+      0,
+    );
     writeFileSync(file, '{"not": "a list"}');
     const bad = await run({ evidence: file, nonce: NONCE_550, at, json: true });
     assert.equal(bad.code, 1);

@@ -12,10 +12,9 @@ import { parseRim } from '../../../../src/attestation/nvidia/rim.ts';
 import { parseGpuReport } from '../../../../src/attestation/nvidia/spdm.ts';
 import { verifyGpuReport } from '../../../../src/attestation/nvidia/verify.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
-import { hexBytes, NO_OCSP_IN_TESTDATA, NONCE_550, reportBytes, text } from '../../../vectors/nvidia/testdata.ts';
-import { prng } from '../../../harness/prng.ts';
 import { SLOWEST_INPUT_MS } from '../../../harness/fuzz-bounds.ts';
-
+import { prng } from '../../../harness/prng.ts';
+import { hexBytes, NO_OCSP_IN_TESTDATA, NONCE_550, reportBytes, text } from '../../../vectors/nvidia/testdata.ts';
 
 function mutateBytes(rand: () => number, base: Uint8Array): Uint8Array {
   const kind = Math.floor(rand() * 6);
@@ -38,7 +37,13 @@ interface Stats {
   slowestMs: number;
 }
 
-function run(name: string, count: number, make: (rand: () => number, i: number) => unknown, parse: (input: never) => unknown, seed: number): Stats {
+function run(
+  name: string,
+  count: number,
+  make: (rand: () => number, i: number) => unknown,
+  parse: (input: never) => unknown,
+  seed: number,
+): Stats {
   const rand = prng(seed);
   const stats: Stats = { inputs: 0, parsed: 0, refused: 0, slowestMs: 0 };
   for (let i = 0; i < count; i++) {
@@ -48,7 +53,8 @@ function run(name: string, count: number, make: (rand: () => number, i: number) 
       parse(input as never);
       stats.parsed++;
     } catch (err) {
-      if (!(err instanceof ParseError)) assert.fail(`${name} input ${i} threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
+      if (!(err instanceof ParseError))
+        assert.fail(`${name} input ${i} threw ${(err as Error)?.name}: ${(err as Error)?.message}`);
       stats.refused++;
     }
     stats.slowestMs = Math.max(stats.slowestMs, performance.now() - t0);
@@ -67,8 +73,18 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
   const pem = text('hopper-550/certs.pem');
   // A small real-shaped RIM: the PROD VBIOS RIM cut to its first resources (parsing, not signatures, is under test).
   const fullRim = text('rims/NV_GPU_VBIOS_1010_0200_882_96005E0001.xml');
-  const smallRim = fullRim.split('\n').filter((l) => !/<ns0:Resource [^>]*index="([4-9]|[1-9]\d)"/.test(l)).join('\n');
-  const evidenceJson = JSON.stringify([{ arch: 'HOPPER', certificate: Buffer.from(pem).toString('base64'), evidence: Buffer.from(report).toString('base64'), nonce: NONCE_550 }]);
+  const smallRim = fullRim
+    .split('\n')
+    .filter((l) => !/<ns0:Resource [^>]*index="([4-9]|[1-9]\d)"/.test(l))
+    .join('\n');
+  const evidenceJson = JSON.stringify([
+    {
+      arch: 'HOPPER',
+      certificate: Buffer.from(pem).toString('base64'),
+      evidence: Buffer.from(report).toString('base64'),
+      nonce: NONCE_550,
+    },
+  ]);
   const totals: Stats[] = [];
 
   after(() => {
@@ -77,14 +93,30 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
   });
 
   it('report parser: 30,000 inputs', () => {
-    const s = run('report', 30_000, (rand, i) => {
-      if (i % 5 !== 0) return mutateBytes(rand, report);
-      // Structure-aware: random lengths in the response header, block sizes and opaque length.
-      const out = new Uint8Array(report);
-      const field = [37 + 4, 37 + 5, 37 + 6, 37 + 7, 37 + 8 + 2, 37 + 8 + 5, opaqueStart - 2, opaqueStart - 1, opaqueStart + 2][Math.floor(rand() * 9)]!;
-      out[field] = Math.floor(rand() * 256);
-      return out;
-    }, parseGpuReport, 1);
+    const s = run(
+      'report',
+      30_000,
+      (rand, i) => {
+        if (i % 5 !== 0) return mutateBytes(rand, report);
+        // Structure-aware: random lengths in the response header, block sizes and opaque length.
+        const out = new Uint8Array(report);
+        const field = [
+          37 + 4,
+          37 + 5,
+          37 + 6,
+          37 + 7,
+          37 + 8 + 2,
+          37 + 8 + 5,
+          opaqueStart - 2,
+          opaqueStart - 1,
+          opaqueStart + 2,
+        ][Math.floor(rand() * 9)]!;
+        out[field] = Math.floor(rand() * 256);
+        return out;
+      },
+      parseGpuReport,
+      1,
+    );
     totals.push(s);
     assert.ok(s.parsed > 1000 && s.refused > 1000, JSON.stringify(s));
     assert.ok(s.slowestMs < SLOWEST_INPUT_MS, JSON.stringify(s));
@@ -98,17 +130,29 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
   });
 
   it('certificate parser: 12,000 inputs', () => {
-    const s = run('certificate', 12_000, (rand, i) => mutateBytes(rand, certificates[i % certificates.length]!), (der: Uint8Array) => parseCertificate(der), 3);
+    const s = run(
+      'certificate',
+      12_000,
+      (rand, i) => mutateBytes(rand, certificates[i % certificates.length]!),
+      (der: Uint8Array) => parseCertificate(der),
+      3,
+    );
     totals.push(s);
     assert.ok(s.refused > 1000, JSON.stringify(s));
     assert.ok(s.slowestMs < SLOWEST_INPUT_MS, JSON.stringify(s));
   });
 
   it('evidence list parser: 12,000 inputs', () => {
-    const s = run('evidence', 12_000, (rand) => {
-      const b = mutateBytes(rand, new Uint8Array(Buffer.from(evidenceJson)));
-      return Buffer.from(b).toString('latin1');
-    }, parseEvidenceList, 4);
+    const s = run(
+      'evidence',
+      12_000,
+      (rand) => {
+        const b = mutateBytes(rand, new Uint8Array(Buffer.from(evidenceJson)));
+        return Buffer.from(b).toString('latin1');
+      },
+      parseEvidenceList,
+      4,
+    );
     totals.push(s);
     assert.ok(s.parsed > 100 && s.refused > 1000, JSON.stringify(s));
     assert.ok(s.slowestMs < SLOWEST_INPUT_MS, JSON.stringify(s));
@@ -116,7 +160,13 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
 
   it('RIM parser: 6,000 inputs', () => {
     assert.equal(parseRim(smallRim).measurements.length, 4);
-    const s = run('rim', 6_000, (rand) => Buffer.from(mutateBytes(rand, new Uint8Array(Buffer.from(smallRim)))).toString('latin1'), parseRim, 5);
+    const s = run(
+      'rim',
+      6_000,
+      (rand) => Buffer.from(mutateBytes(rand, new Uint8Array(Buffer.from(smallRim)))).toString('latin1'),
+      parseRim,
+      5,
+    );
     totals.push(s);
     assert.ok(s.parsed > 100 && s.refused > 1000, JSON.stringify(s));
     assert.ok(s.slowestMs < SLOWEST_INPUT_MS, JSON.stringify(s));
@@ -129,7 +179,11 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
     let unchanged = 0;
     for (let i = 0; i < 2_000; i++) {
       const mutated = mutateBytes(rand, report);
-      const v = verifyGpuReport({ report: mutated, certificateChain: pem }, { nonce: hexBytes(NONCE_550) }, { at: new Date('2026-01-01T00:00:00Z'), policy: NO_OCSP_IN_TESTDATA, cache });
+      const v = verifyGpuReport(
+        { report: mutated, certificateChain: pem },
+        { nonce: hexBytes(NONCE_550) },
+        { at: new Date('2026-01-01T00:00:00Z'), policy: NO_OCSP_IN_TESTDATA, cache },
+      );
       // A mutation may rewrite a byte with its own value or only touch appended (trailing) bytes.
       const same = mutated.length >= report.length && Buffer.from(mutated.subarray(0, report.length)).equals(report);
       if (same) {

@@ -19,7 +19,10 @@ describe('nvidia/measurements', () => {
     assert.equal(report.response.opaqueData.nvdec0Status, 0x55);
     assert.ok(driver.measurements.find((m) => m.index === NVDEC0_RIM_INDEX)?.active);
     assert.deepEqual(compareMeasurements(report, { driver }).skipped, [35]);
-    const enabled = { ...report, response: { ...report.response, opaqueData: { ...report.response.opaqueData, nvdec0Status: 0xaa } } };
+    const enabled = {
+      ...report,
+      response: { ...report.response, opaqueData: { ...report.response.opaqueData, nvdec0Status: 0xaa } },
+    };
     const c = compareMeasurements(enabled, { driver });
     assert.deepEqual(c.skipped, []);
     assert.ok(c.matched.includes(35) || c.mismatched.some((m) => m.index === 35));
@@ -29,7 +32,10 @@ describe('nvidia/measurements', () => {
     const short = { ...report, response: { ...report.response, blocks: report.response.blocks.slice(0, 5) } };
     const c = compareMeasurements(short, { vbios });
     assert.deepEqual(c.matched, [0, 1, 2, 3, 4]);
-    assert.deepEqual(c.mismatched.map((m) => [m.index, m.actual]), [5, 6, 8, 9, 10, 11, 12].map((i) => [i, undefined]));
+    assert.deepEqual(
+      c.mismatched.map((m) => [m.index, m.actual]),
+      [5, 6, 8, 9, 10, 11, 12].map((i) => [i, undefined]),
+    );
   });
 
   it('matches any alternative: index 12 of the VBIOS RIM lists four', () => {

@@ -1,7 +1,14 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bytesToGuid, certTableToPem, encodeSnpCertTable, guidToBytes, parseSnpCertTable, SNP_CERT_GUIDS } from '../../../../src/attestation/snp/cert-table.ts';
+import {
+  bytesToGuid,
+  certTableToPem,
+  encodeSnpCertTable,
+  guidToBytes,
+  parseSnpCertTable,
+  SNP_CERT_GUIDS,
+} from '../../../../src/attestation/snp/cert-table.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { projectRoot } from '../../../../src/dev/control-plane.ts';
 
@@ -15,8 +22,16 @@ describe('SNP certificate table (auxblob)', () => {
 
   it('round-trips a table and finds the VCEK by its GUID', () => {
     const fake = new Uint8Array([1, 2, 3]);
-    const entries = parseSnpCertTable(encodeSnpCertTable([{ kind: 'vcek', der: vcek }, { kind: 'ask', der: fake }]));
-    assert.deepEqual(entries.map((e) => e.kind), ['vcek', 'ask']);
+    const entries = parseSnpCertTable(
+      encodeSnpCertTable([
+        { kind: 'vcek', der: vcek },
+        { kind: 'ask', der: fake },
+      ]),
+    );
+    assert.deepEqual(
+      entries.map((e) => e.kind),
+      ['vcek', 'ask'],
+    );
     assert.deepEqual(entries[0]!.der, vcek);
     assert.match(certTableToPem(entries.slice(0, 1)), /^-----BEGIN CERTIFICATE-----\nMII/);
   });
@@ -29,7 +44,10 @@ describe('SNP certificate table (auxblob)', () => {
     const zero = Buffer.from(table);
     zero.writeUInt32LE(0, 20);
     for (const bad of [noTerminator, new Uint8Array(outside), new Uint8Array(zero), new Uint8Array(0)]) {
-      assert.throws(() => parseSnpCertTable(bad), (err: unknown) => err instanceof ParseError && err.check === 'snp.cert-table');
+      assert.throws(
+        () => parseSnpCertTable(bad),
+        (err: unknown) => err instanceof ParseError && err.check === 'snp.cert-table',
+      );
     }
   });
 });

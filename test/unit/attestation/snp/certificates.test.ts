@@ -1,10 +1,15 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { webcrypto } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
-import { AMD_OID, parseAmdExtensions, splitCertificates, sortCertificates } from '../../../../src/attestation/snp/certificates.ts';
+import {
+  AMD_OID,
+  parseAmdExtensions,
+  sortCertificates,
+  splitCertificates,
+} from '../../../../src/attestation/snp/certificates.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { hex } from './fixture.ts';
 
@@ -15,13 +20,24 @@ let keys: webcrypto.CryptoKeyPair;
 
 /** A throwaway certificate carrying the given extensions (its signature is irrelevant here). */
 async function withExtensions(...extensions: x509.Extension[]): Promise<Uint8Array> {
-  keys ??= (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-  const cert = await x509.X509CertificateGenerator.createSelfSigned({ serialNumber: '00', name: 'CN=test', keys, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-384' } as webcrypto.EcdsaParams, extensions });
+  keys ??= (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, [
+    'sign',
+    'verify',
+  ])) as webcrypto.CryptoKeyPair;
+  const cert = await x509.X509CertificateGenerator.createSelfSigned({
+    serialNumber: '00',
+    name: 'CN=test',
+    keys,
+    signingAlgorithm: { name: 'ECDSA', hash: 'SHA-384' } as webcrypto.EcdsaParams,
+    extensions,
+  });
   return new Uint8Array(cert.rawData);
 }
 
-const ext = (oid: string, block: asn1js.BaseBlock | Uint8Array): x509.Extension => new x509.Extension(oid, false, block instanceof Uint8Array ? block : block.toBER());
-const int = (n: number | bigint) => (typeof n === 'bigint' ? asn1js.Integer.fromBigInt(n) : new asn1js.Integer({ value: n }));
+const ext = (oid: string, block: asn1js.BaseBlock | Uint8Array): x509.Extension =>
+  new x509.Extension(oid, false, block instanceof Uint8Array ? block : block.toBER());
+const int = (n: number | bigint) =>
+  typeof n === 'bigint' ? asn1js.Integer.fromBigInt(n) : new asn1js.Integer({ value: n });
 const isParseError = (check: string) => (e: unknown) => e instanceof ParseError && e.check === check;
 
 describe('snp/certificates: AMD KDS extensions', () => {
@@ -29,7 +45,10 @@ describe('snp/certificates: AMD KDS extensions', () => {
     const e = parseAmdExtensions(readFileSync(new URL('snp/milan-gosevguest/vcek.der', TESTDATA)));
     assert.equal(e.structVersion, 0);
     assert.equal(e.productName, 'Milan-B0');
-    assert.deepEqual([e.blSpl, e.teeSpl, e.snpSpl, e.ucodeSpl, e.spl4, e.spl5, e.spl6, e.spl7, e.fmcSpl], [2, 0, 5, 68, 0, 0, 0, 0, null]);
+    assert.deepEqual(
+      [e.blSpl, e.teeSpl, e.snpSpl, e.ucodeSpl, e.spl4, e.spl5, e.spl6, e.spl7, e.fmcSpl],
+      [2, 0, 5, 68, 0, 0, 0, 0, null],
+    );
     assert.equal(hex(e.hwId!).slice(0, 16), '3ac3fe21e13fb099');
     assert.equal(e.hwId!.length, 64);
     assert.equal(e.cspId, null);
@@ -38,10 +57,16 @@ describe('snp/certificates: AMD KDS extensions', () => {
   it('accepts the hwID raw (as KDS encodes it) or wrapped in an OCTET STRING', async () => {
     const raw = new Uint8Array(64).fill(0xab);
     assert.deepEqual(parseAmdExtensions(await withExtensions(ext(AMD_OID.hwId, raw))).hwId, raw);
-    assert.deepEqual(parseAmdExtensions(await withExtensions(ext(AMD_OID.hwId, new asn1js.OctetString({ valueHex: raw })))).hwId, raw);
+    assert.deepEqual(
+      parseAmdExtensions(await withExtensions(ext(AMD_OID.hwId, new asn1js.OctetString({ valueHex: raw })))).hwId,
+      raw,
+    );
     const turin = new Uint8Array(8).fill(0xcd);
     assert.deepEqual(parseAmdExtensions(await withExtensions(ext(AMD_OID.hwId, turin))).hwId, turin);
-    await assert.rejects(async () => parseAmdExtensions(await withExtensions(ext(AMD_OID.hwId, new Uint8Array(33)))), isParseError('snp.certificate.extensions'));
+    await assert.rejects(
+      async () => parseAmdExtensions(await withExtensions(ext(AMD_OID.hwId, new Uint8Array(33)))),
+      isParseError('snp.certificate.extensions'),
+    );
   });
 
   it('refuses malformed values: not an INTEGER, out of byte range, trailing bytes, wrong string tag, duplicates', async () => {
@@ -54,12 +79,18 @@ describe('snp/certificates: AMD KDS extensions', () => {
       [ext(AMD_OID.teeSpl, int(1)), ext(AMD_OID.teeSpl, int(1))],
     ];
     for (const exts of bad) {
-      await assert.rejects(async () => parseAmdExtensions(await withExtensions(...exts)), isParseError('snp.certificate.extensions'), exts.map((e) => e.type).join());
+      await assert.rejects(
+        async () => parseAmdExtensions(await withExtensions(...exts)),
+        isParseError('snp.certificate.extensions'),
+        exts.map((e) => e.type).join(),
+      );
     }
   });
 
   it('ignores extensions outside 1.3.6.1.4.1.3704.1 and unknown AMD ones', async () => {
-    const e = parseAmdExtensions(await withExtensions(ext('1.3.6.1.4.1.3704.1.99', int(1)), ext('1.2.3.4', int(1)), ext(AMD_OID.fmcSpl, int(7))));
+    const e = parseAmdExtensions(
+      await withExtensions(ext('1.3.6.1.4.1.3704.1.99', int(1)), ext('1.2.3.4', int(1)), ext(AMD_OID.fmcSpl, int(7))),
+    );
     assert.equal(e.fmcSpl, 7);
     assert.equal(e.productName, null);
   });
@@ -72,8 +103,14 @@ describe('snp/certificates: AMD KDS extensions', () => {
     const sorted = sortCertificates(roots + vcek);
     assert.match(sorted.leaf.x509.subject, /CN=SEV-VCEK/);
     // The self-signed ARK is dropped: roots are pinned, never taken from evidence.
-    assert.deepEqual(sorted.intermediates.map((c) => /CN=(.*)/.exec(c.subject)![1]), ['SEV-Milan']);
-    assert.throws(() => splitCertificates('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----'), isParseError('snp.certificate'));
+    assert.deepEqual(
+      sorted.intermediates.map((c) => /CN=(.*)/.exec(c.subject)![1]),
+      ['SEV-Milan'],
+    );
+    assert.throws(
+      () => splitCertificates('-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----'),
+      isParseError('snp.certificate'),
+    );
     assert.throws(() => sortCertificates(new Uint8Array([1, 2, 3])), isParseError('snp.certificate'));
   });
 });

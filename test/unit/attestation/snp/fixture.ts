@@ -2,7 +2,11 @@
  * Shared simulated SEV-SNP evidence: simulators are created once per test process (RSA key
  * generation is the slow part) and reused by every SNP test file.
  */
-import { createSnpSimulator, type SnpSimulator, type SnpSimulatorOptions } from '../../../../src/attestation/sim/snp.ts';
+import {
+  createSnpSimulator,
+  type SnpSimulator,
+  type SnpSimulatorOptions,
+} from '../../../../src/attestation/sim/snp.ts';
 
 /** A time at which every simulated certificate is valid. */
 export const AT = new Date('2026-06-01T00:00:00Z');

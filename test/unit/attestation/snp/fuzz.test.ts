@@ -5,21 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { ParseError } from '../../../../src/attestation/verdict.ts';
-import { parseSnpReport, reportFormatProblems, SNP_REPORT_SIZE } from '../../../../src/attestation/snp/report.ts';
 import { snpClaims } from '../../../../src/attestation/snp/claims.ts';
-import { prepareEndorsement, verifySnpReport } from '../../../../src/attestation/snp/verify.ts';
-import { SnpEndorsementCache } from '../../../../src/attestation/snp/endorsement-cache.ts';
 import { checkCrl } from '../../../../src/attestation/snp/crl.ts';
-import { amdRoots } from '../../../../src/attestation/snp/roots.ts';
+import { SnpEndorsementCache } from '../../../../src/attestation/snp/endorsement-cache.ts';
 import { productFromCpuid } from '../../../../src/attestation/snp/product.ts';
-import { AT, milan } from './fixture.ts';
-import { prng } from '../../../harness/prng.ts';
+import { parseSnpReport, reportFormatProblems, SNP_REPORT_SIZE } from '../../../../src/attestation/snp/report.ts';
+import { amdRoots } from '../../../../src/attestation/snp/roots.ts';
+import { prepareEndorsement, verifySnpReport } from '../../../../src/attestation/snp/verify.ts';
+import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { SLOWEST_INPUT_MS } from '../../../harness/fuzz-bounds.ts';
+import { prng } from '../../../harness/prng.ts';
+import { AT, milan } from './fixture.ts';
 
 const SNP = new URL('../../../../../shared/testdata/snp/', import.meta.url);
 const read = (p: string): Uint8Array => new Uint8Array(readFileSync(new URL(p, SNP)));
-
 
 class Fuzzer {
   readonly #next: () => number;
@@ -56,7 +55,8 @@ function timed(label: string, f: () => void, allowed: (e: unknown) => boolean, s
   try {
     f();
   } catch (e) {
-    if (!allowed(e)) throw new assert.AssertionError({ message: `${label}: threw ${(e as Error)?.stack ?? String(e)}` });
+    if (!allowed(e))
+      throw new assert.AssertionError({ message: `${label}: threw ${(e as Error)?.stack ?? String(e)}` });
   }
   slowest.ms = Math.max(slowest.ms, performance.now() - t);
 }
@@ -66,7 +66,11 @@ const nothing = (): boolean => false;
 
 describe('snp fuzz (fixed seed)', function () {
   this.timeout(120_000);
-  const reports = [read('milan-gosevguest/report.bin'), read('milan-trustee/report.bin'), read('negative-chipid/report.bin')];
+  const reports = [
+    read('milan-gosevguest/report.bin'),
+    read('milan-trustee/report.bin'),
+    read('negative-chipid/report.bin'),
+  ];
 
   it('parseSnpReport and the claims built from it: 100,000 inputs, only ParseError', async () => {
     const sim = await milan();
@@ -88,14 +92,21 @@ describe('snp fuzz (fixed seed)', function () {
         // Often keep a valid version so the deeper fields get exercised.
         if (kind === 3) new DataView(input.buffer).setUint32(0, 2 + f.int(4), true);
       }
-      timed(`input ${n}`, () => {
-        const r = parseSnpReport(input);
-        parsed++;
-        reportFormatProblems(r);
-        const product = r.cpuid ? productFromCpuid(r.cpuid.family, r.cpuid.model) : f.pick(['Milan', 'Genoa', 'Turin', null] as const);
-        const claims = snpClaims(r, product, null, null);
-        JSON.stringify(claims);
-      }, onlyParseError, slowest);
+      timed(
+        `input ${n}`,
+        () => {
+          const r = parseSnpReport(input);
+          parsed++;
+          reportFormatProblems(r);
+          const product = r.cpuid
+            ? productFromCpuid(r.cpuid.family, r.cpuid.model)
+            : f.pick(['Milan', 'Genoa', 'Turin', null] as const);
+          const claims = snpClaims(r, product, null, null);
+          JSON.stringify(claims);
+        },
+        onlyParseError,
+        slowest,
+      );
     }
     assert.ok(parsed > 40_000, `only ${parsed} inputs parsed: the fuzzer is not reaching the field decoders`);
     assert.ok(slowest.ms < SLOWEST_INPUT_MS, `slowest input took ${slowest.ms} ms`);
@@ -117,10 +128,15 @@ describe('snp fuzz (fixed seed)', function () {
       else if (kind === 1) input = f.pick(ders).slice(0, f.int(1400));
       else if (kind === 2) input = pem.slice(0, f.int(pem.length)) + (f.int(2) ? pem.slice(f.int(pem.length)) : '');
       else input = f.mutate(f.pick(ders), 4).out;
-      timed(`certificate ${n}`, () => {
-        const p = prepareEndorsement(input, f.int(2) ? roots : sim.roots);
-        if (p.reasons.length === 0) accepted++;
-      }, nothing, slowest);
+      timed(
+        `certificate ${n}`,
+        () => {
+          const p = prepareEndorsement(input, f.int(2) ? roots : sim.roots);
+          if (p.reasons.length === 0) accepted++;
+        },
+        nothing,
+        slowest,
+      );
     }
     // Only unmutated prefixes of PEM text (kind 2 happening to keep the whole block) may chain.
     assert.ok(accepted < 100, `${accepted} fuzzed certificates chained`);
@@ -139,10 +155,19 @@ describe('snp fuzz (fixed seed)', function () {
     for (let n = 0; n < 2_000; n++) {
       const c = f.pick(cases);
       const { out, changed } = f.mutate(c.report, 3);
-      timed(`report ${n}`, () => {
-        const v = verifySnpReport({ report: out, certificates: c.certificates }, { at: AT, roots: c.roots, cache });
-        if (v.verified) assert.ok(changed.every((i) => i >= 0x330), `accepted a change at ${changed.map((i) => '0x' + i.toString(16)).join(', ')}`);
-      }, nothing, slowest);
+      timed(
+        `report ${n}`,
+        () => {
+          const v = verifySnpReport({ report: out, certificates: c.certificates }, { at: AT, roots: c.roots, cache });
+          if (v.verified)
+            assert.ok(
+              changed.every((i) => i >= 0x330),
+              `accepted a change at ${changed.map((i) => '0x' + i.toString(16)).join(', ')}`,
+            );
+        },
+        nothing,
+        slowest,
+      );
     }
     assert.ok(slowest.ms < SLOWEST_INPUT_MS, `slowest input took ${slowest.ms} ms`);
   });
@@ -156,9 +181,14 @@ describe('snp fuzz (fixed seed)', function () {
     const slowest = { ms: 0 };
     for (let n = 0; n < 600; n++) {
       const input = n % 4 === 0 ? crl.slice(0, f.int(crl.length)) : f.mutate(crl, 3).out;
-      timed(`crl ${n}`, () => {
-        assert.notDeepEqual(checkCrl(input, ark, [ask], AT), []);
-      }, nothing, slowest);
+      timed(
+        `crl ${n}`,
+        () => {
+          assert.notDeepEqual(checkCrl(input, ark, [ask], AT), []);
+        },
+        nothing,
+        slowest,
+      );
     }
     assert.ok(slowest.ms < SLOWEST_INPUT_MS, `slowest input took ${slowest.ms} ms`);
   });

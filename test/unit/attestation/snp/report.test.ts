@@ -1,11 +1,16 @@
 import assert from 'node:assert/strict';
-import { ParseError } from '../../../../src/attestation/verdict.ts';
-import { parseSnpReport, reportFormatProblems, SNP_REPORT_SIZE } from '../../../../src/attestation/snp/report.ts';
-import { decodeGuestPolicy, encodeGuestPolicy, guestPolicyProblems, abiAtLeast } from '../../../../src/attestation/snp/policy.ts';
 import { decodeKeyInfo, encodeKeyInfo, keyInfoProblems } from '../../../../src/attestation/snp/key-info.ts';
 import { decodePlatformInfo, encodePlatformInfo } from '../../../../src/attestation/snp/platform-info.ts';
+import {
+  abiAtLeast,
+  decodeGuestPolicy,
+  encodeGuestPolicy,
+  guestPolicyProblems,
+} from '../../../../src/attestation/snp/policy.ts';
 import { productFromCpuid, productFromName } from '../../../../src/attestation/snp/product.ts';
+import { parseSnpReport, reportFormatProblems, SNP_REPORT_SIZE } from '../../../../src/attestation/snp/report.ts';
 import { p1363Signature } from '../../../../src/attestation/snp/signature.ts';
+import { ParseError } from '../../../../src/attestation/verdict.ts';
 
 /** A report laid out by hand at the offsets of AMD ABI 56860 / go-sev-guest abi.go, independent of the simulator. */
 function handmade(version: number): Uint8Array {
@@ -120,11 +125,14 @@ describe('snp/report: parseSnpReport', () => {
       [handmade(1), 'snp.report.version'],
       [handmade(6), 'snp.report.version'],
     ] as const) {
-      assert.throws(() => parseSnpReport(input), (e: unknown) => e instanceof ParseError && e.check === check);
+      assert.throws(
+        () => parseSnpReport(input),
+        (e: unknown) => e instanceof ParseError && e.check === check,
+      );
     }
   });
 
-  it('copies the input: later changes to the caller\'s buffer do not change the parsed report', () => {
+  it("copies the input: later changes to the caller's buffer do not change the parsed report", () => {
     const b = handmade(3);
     const r = parseSnpReport(b);
     b.fill(0xff, 0x90, 0xc0);
@@ -135,7 +143,23 @@ describe('snp/report: parseSnpReport', () => {
 describe('snp/policy, key-info, platform-info, product', () => {
   it('decodes the guest policy bits', () => {
     const p = decodeGuestPolicy(0x000b_0133n);
-    assert.deepEqual({ ...p }, { abiMinor: 0x33, abiMajor: 1, smt: true, migrateMA: false, debug: true, singleSocket: false, cxlAllowed: false, memAes256Xts: false, raplDisabled: false, ciphertextHiding: false, pageSwapDisabled: false, raw: '00000000000b0133' });
+    assert.deepEqual(
+      { ...p },
+      {
+        abiMinor: 0x33,
+        abiMajor: 1,
+        smt: true,
+        migrateMA: false,
+        debug: true,
+        singleSocket: false,
+        cxlAllowed: false,
+        memAes256Xts: false,
+        raplDisabled: false,
+        ciphertextHiding: false,
+        pageSwapDisabled: false,
+        raw: '00000000000b0133',
+      },
+    );
     assert.equal(encodeGuestPolicy({ abiMajor: 1, abiMinor: 0x33, smt: true, debug: true }), 0x000b_0133n);
     assert.deepEqual(guestPolicyProblems(0x1_0000n), ['guest policy bit 17 is reserved and must be 1']);
     assert.deepEqual(guestPolicyProblems(encodeGuestPolicy({ pageSwapDisabled: true, migrateMA: true })), []);
@@ -150,8 +174,18 @@ describe('snp/policy, key-info, platform-info, product', () => {
   });
 
   it('decodes key info: VCEK, VLEK, none, reserved, mask chip id, author key', () => {
-    assert.deepEqual(decodeKeyInfo(0), { signingKey: 'vcek', signingKeyValue: 0, maskChipId: false, authorKeyEnabled: false });
-    assert.deepEqual(decodeKeyInfo(0b111), { signingKey: 'vlek', signingKeyValue: 1, maskChipId: true, authorKeyEnabled: true });
+    assert.deepEqual(decodeKeyInfo(0), {
+      signingKey: 'vcek',
+      signingKeyValue: 0,
+      maskChipId: false,
+      authorKeyEnabled: false,
+    });
+    assert.deepEqual(decodeKeyInfo(0b111), {
+      signingKey: 'vlek',
+      signingKeyValue: 1,
+      maskChipId: true,
+      authorKeyEnabled: true,
+    });
     assert.equal(decodeKeyInfo(7 << 2).signingKey, null);
     assert.deepEqual(keyInfoProblems(3 << 2), ['SIGNING_KEY 3 is reserved']);
     assert.deepEqual(keyInfoProblems(7 << 2), []);

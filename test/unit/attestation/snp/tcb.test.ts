@@ -1,5 +1,12 @@
 import assert from 'node:assert/strict';
-import { decodeTcb, encodeTcb, formatTcb, tcbAbove, tcbClaims, tcbShortfalls } from '../../../../src/attestation/snp/tcb.ts';
+import {
+  decodeTcb,
+  encodeTcb,
+  formatTcb,
+  tcbAbove,
+  tcbClaims,
+  tcbShortfalls,
+} from '../../../../src/attestation/snp/tcb.ts';
 
 describe('snp/tcb', () => {
   it('decodes the Milan/Genoa layout: BL, TEE, 4 reserved, SNP, UCODE from the low byte up', () => {
@@ -9,7 +16,13 @@ describe('snp/tcb', () => {
   });
 
   it('decodes the Turin layout: FMC, BL, TEE, SNP, 3 reserved, UCODE', () => {
-    assert.deepEqual(decodeTcb(0x4900_0000_0403_0201n, 'Turin'), { fmc: 1, bootloader: 2, tee: 3, snp: 4, microcode: 73 });
+    assert.deepEqual(decodeTcb(0x4900_0000_0403_0201n, 'Turin'), {
+      fmc: 1,
+      bootloader: 2,
+      tee: 3,
+      snp: 4,
+      microcode: 73,
+    });
   });
 
   it('uses the Milan/Genoa layout when the product is unknown', () => {
@@ -24,19 +37,38 @@ describe('snp/tcb', () => {
         assert.deepEqual(decodeTcb(back, product), tcb, `${product} ${raw.toString(16)}`);
       }
     }
-    assert.equal(encodeTcb({ bootloader: 2, tee: 0, snp: 5, microcode: 68 }, 'Milan', [1, 2, 3, 4]), 0x4405_0403_0201_0002n);
-    assert.equal(encodeTcb({ fmc: 1, bootloader: 2, tee: 3, snp: 4, microcode: 73 }, 'Turin', [5, 6, 7]), 0x4907_0605_0403_0201n);
+    assert.equal(
+      encodeTcb({ bootloader: 2, tee: 0, snp: 5, microcode: 68 }, 'Milan', [1, 2, 3, 4]),
+      0x4405_0403_0201_0002n,
+    );
+    assert.equal(
+      encodeTcb({ fmc: 1, bootloader: 2, tee: 3, snp: 4, microcode: 73 }, 'Turin', [5, 6, 7]),
+      0x4907_0605_0403_0201n,
+    );
   });
 
   it('renders claims with the raw value as 16 hex digits', () => {
-    assert.deepEqual(tcbClaims(0x4405_0000_0000_0002n, 'Milan'), { bootloader: 2, tee: 0, snp: 5, microcode: 68, raw: '4405000000000002' });
-    assert.equal(formatTcb({ fmc: 1, bootloader: 2, tee: 3, snp: 4, microcode: 73 }), 'fmc=1 bl=2 tee=3 snp=4 ucode=73');
+    assert.deepEqual(tcbClaims(0x4405_0000_0000_0002n, 'Milan'), {
+      bootloader: 2,
+      tee: 0,
+      snp: 5,
+      microcode: 68,
+      raw: '4405000000000002',
+    });
+    assert.equal(
+      formatTcb({ fmc: 1, bootloader: 2, tee: 3, snp: 4, microcode: 73 }),
+      'fmc=1 bl=2 tee=3 snp=4 ucode=73',
+    );
   });
 
   it('lists each component below the minimum', () => {
     const have = { bootloader: 3, tee: 0, snp: 8, microcode: 115 };
     assert.deepEqual(tcbShortfalls(have, have), []);
-    assert.deepEqual(tcbShortfalls(have, { bootloader: 4, tee: 1, snp: 8, microcode: 200 }), ['bootloader 3 < 4', 'tee 0 < 1', 'microcode 115 < 200']);
+    assert.deepEqual(tcbShortfalls(have, { bootloader: 4, tee: 1, snp: 8, microcode: 200 }), [
+      'bootloader 3 < 4',
+      'tee 0 < 1',
+      'microcode 115 < 200',
+    ]);
     assert.deepEqual(tcbShortfalls({ ...have, fmc: 1 }, { ...have, fmc: 2 }), ['fmc 1 < 2']);
     // A component above the minimum does not make up for another below it.
     assert.deepEqual(tcbShortfalls({ bootloader: 9, tee: 9, snp: 1, microcode: 255 }, have), ['snp 1 < 8']);

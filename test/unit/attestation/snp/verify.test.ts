@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import 'reflect-metadata';
+import { webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import { X509Certificate, webcrypto } from 'node:crypto';
-import { verifySnpReport, prepareEndorsement } from '../../../../src/attestation/snp/verify.ts';
 import { SnpEndorsementCache } from '../../../../src/attestation/snp/endorsement-cache.ts';
-import { SnpRoots, amdRoots } from '../../../../src/attestation/snp/roots.ts';
+import { amdRoots, SnpRoots } from '../../../../src/attestation/snp/roots.ts';
+import { prepareEndorsement, verifySnpReport } from '../../../../src/attestation/snp/verify.ts';
 import { AT, genoa, hex, milan, milanVlek, turin } from './fixture.ts';
 
 const checks = (v: { reasons: readonly { check: string }[] }): string[] => v.reasons.map((r) => r.check).sort();
@@ -15,7 +15,12 @@ describe('snp/verify with simulated evidence', function () {
   it('verifies a simulated Milan report with the VCEK as PEM, as DER and as a full bundle', async () => {
     const sim = await milan();
     const report = sim.report();
-    for (const certificates of [sim.endorsementPem, sim.endorsementDer, sim.certChainPem, Buffer.from(sim.certChainPem)]) {
+    for (const certificates of [
+      sim.endorsementPem,
+      sim.endorsementDer,
+      sim.certChainPem,
+      Buffer.from(sim.certChainPem),
+    ]) {
       const v = verifySnpReport({ report, certificates }, { at: AT, roots: sim.roots });
       assert.deepEqual(v.reasons, []);
       assert.equal(v.verified, true);
@@ -28,7 +33,10 @@ describe('snp/verify with simulated evidence', function () {
 
   it('produces JSON-able claims (no bigint, hex lower-case)', async () => {
     const sim = await milan();
-    const v = verifySnpReport({ report: sim.report({ reportData: new Uint8Array(64).fill(0xab) }), certificates: sim.endorsementPem }, { at: AT, roots: sim.roots });
+    const v = verifySnpReport(
+      { report: sim.report({ reportData: new Uint8Array(64).fill(0xab) }), certificates: sim.endorsementPem },
+      { at: AT, roots: sim.roots },
+    );
     assert.ok(v.claims);
     const json: unknown = JSON.parse(JSON.stringify(v.claims));
     assert.deepEqual(json, v.claims);
@@ -40,7 +48,10 @@ describe('snp/verify with simulated evidence', function () {
   it('verifies Genoa and Turin (Turin: FMC in the TCB, 8-byte hwID) and report versions 2 to 5', async () => {
     for (const sim of [await genoa(), await turin()]) {
       for (const version of [2, 3, 4, 5]) {
-        const v = verifySnpReport({ report: sim.report({ version }), certificates: sim.certChainPem }, { at: AT, roots: sim.roots });
+        const v = verifySnpReport(
+          { report: sim.report({ version }), certificates: sim.certChainPem },
+          { at: AT, roots: sim.roots },
+        );
         assert.deepEqual(v.reasons, [], `${sim.product} v${version}`);
         assert.equal(v.claims?.product, sim.product);
         assert.equal(v.claims?.reportedTcb.bootloader, sim.tcb.bootloader);
@@ -58,10 +69,26 @@ describe('snp/verify with simulated evidence', function () {
     const t = await turin();
     const other = t.chipId.slice();
     other[3]! ^= 1;
-    assert.deepEqual(checks(verifySnpReport({ report: t.report({ chipId: other }), certificates: t.endorsementPem }, { at: AT, roots: t.roots })), ['snp.chip-id']);
+    assert.deepEqual(
+      checks(
+        verifySnpReport(
+          { report: t.report({ chipId: other }), certificates: t.endorsementPem },
+          { at: AT, roots: t.roots },
+        ),
+      ),
+      ['snp.chip-id'],
+    );
     const tail = t.chipId.slice();
     tail[40]! ^= 1;
-    assert.deepEqual(checks(verifySnpReport({ report: t.report({ chipId: tail }), certificates: t.endorsementPem }, { at: AT, roots: t.roots })), []);
+    assert.deepEqual(
+      checks(
+        verifySnpReport(
+          { report: t.report({ chipId: tail }), certificates: t.endorsementPem },
+          { at: AT, roots: t.roots },
+        ),
+      ),
+      [],
+    );
   });
 
   it('verifies a VLEK chain through the ASVK, and refuses a VLEK signed by the ASK or a report naming the wrong key', async () => {
@@ -71,17 +98,42 @@ describe('snp/verify with simulated evidence', function () {
     assert.equal(ok.claims?.certificate?.kind, 'vlek');
     assert.equal(ok.claims?.certificate?.cspId, 'attestor-simulated-csp');
     const viaAsk = await sim.issueEndorsement({ kind: 'vlek', issuer: 'ask' });
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report(), certificates: viaAsk }, { at: AT, roots: sim.roots })), ['snp.chain.kind']);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report({ signingKey: 'vcek' }), certificates: sim.endorsementPem }, { at: AT, roots: sim.roots })), ['snp.signing-key']);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report({ signingKey: 'none' }), certificates: sim.endorsementPem }, { at: AT, roots: sim.roots })), ['snp.signing-key']);
+    assert.deepEqual(
+      checks(verifySnpReport({ report: sim.report(), certificates: viaAsk }, { at: AT, roots: sim.roots })),
+      ['snp.chain.kind'],
+    );
+    assert.deepEqual(
+      checks(
+        verifySnpReport(
+          { report: sim.report({ signingKey: 'vcek' }), certificates: sim.endorsementPem },
+          { at: AT, roots: sim.roots },
+        ),
+      ),
+      ['snp.signing-key'],
+    );
+    assert.deepEqual(
+      checks(
+        verifySnpReport(
+          { report: sim.report({ signingKey: 'none' }), certificates: sim.endorsementPem },
+          { at: AT, roots: sim.roots },
+        ),
+      ),
+      ['snp.signing-key'],
+    );
   });
 
   it('uses an ASK from the evidence only when it chains to a pinned ARK', async () => {
     const sim = await milan();
     // Roots with the ARK alone: the ASK must come from the bundle.
     const arkOnly = new SnpRoots([{ product: 'Milan', arkPem: sim.rootSet.arkPem }]);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report(), certificates: sim.certChainPem }, { at: AT, roots: arkOnly })), []);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report(), certificates: sim.endorsementPem }, { at: AT, roots: arkOnly })), ['snp.chain']);
+    assert.deepEqual(
+      checks(verifySnpReport({ report: sim.report(), certificates: sim.certChainPem }, { at: AT, roots: arkOnly })),
+      [],
+    );
+    assert.deepEqual(
+      checks(verifySnpReport({ report: sim.report(), certificates: sim.endorsementPem }, { at: AT, roots: arkOnly })),
+      ['snp.chain'],
+    );
     // A bundle that brings its own ARK (and ASK) gains nothing under AMD's roots.
     const v = verifySnpReport({ report: sim.report(), certificates: sim.certChainPem }, { at: AT, roots: amdRoots() });
     assert.deepEqual(checks(v), ['snp.chain']);
@@ -91,18 +143,43 @@ describe('snp/verify with simulated evidence', function () {
   it('refuses a VCEK whose productName disagrees with the root, or with the report CPUID', async () => {
     const sim = await milan();
     const genoaNamed = await sim.issueEndorsement({ productName: 'Genoa-B1' });
-    const v = verifySnpReport({ report: sim.report({ version: 2 }), certificates: genoaNamed }, { at: AT, roots: sim.roots });
+    const v = verifySnpReport(
+      { report: sim.report({ version: 2 }), certificates: genoaNamed },
+      { at: AT, roots: sim.roots },
+    );
     assert.deepEqual(checks(v), ['snp.chain.product']);
-    const w = verifySnpReport({ report: sim.report({ cpuid: { family: 0x19, model: 0x11, stepping: 1 } }), certificates: sim.endorsementPem }, { at: AT, roots: sim.roots });
+    const w = verifySnpReport(
+      { report: sim.report({ cpuid: { family: 0x19, model: 0x11, stepping: 1 } }), certificates: sim.endorsementPem },
+      { at: AT, roots: sim.roots },
+    );
     assert.deepEqual(checks(w), ['snp.product.cpuid']);
   });
 
   it('binds REPORTED_TCB to the certificate TCB and CHIP_ID to the hwID (unless MASK_CHIP_ID)', async () => {
     const sim = await milan();
     const higher = { ...sim.tcb, snp: sim.tcb.snp + 1 };
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report({ reportedTcb: higher }), certificates: sim.endorsementPem }, { at: AT, roots: sim.roots })), ['snp.tcb.certificate']);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report({ chipId: new Uint8Array(64).fill(7) }), certificates: sim.endorsementPem }, { at: AT, roots: sim.roots })), ['snp.chip-id']);
-    const masked = verifySnpReport({ report: sim.report({ maskChipId: true }), certificates: sim.endorsementPem }, { at: AT, roots: sim.roots });
+    assert.deepEqual(
+      checks(
+        verifySnpReport(
+          { report: sim.report({ reportedTcb: higher }), certificates: sim.endorsementPem },
+          { at: AT, roots: sim.roots },
+        ),
+      ),
+      ['snp.tcb.certificate'],
+    );
+    assert.deepEqual(
+      checks(
+        verifySnpReport(
+          { report: sim.report({ chipId: new Uint8Array(64).fill(7) }), certificates: sim.endorsementPem },
+          { at: AT, roots: sim.roots },
+        ),
+      ),
+      ['snp.chip-id'],
+    );
+    const masked = verifySnpReport(
+      { report: sim.report({ maskChipId: true }), certificates: sim.endorsementPem },
+      { at: AT, roots: sim.roots },
+    );
     assert.deepEqual(checks(masked), []);
     assert.equal(masked.claims?.maskChipId, true);
     assert.equal(masked.claims?.chipId, '00'.repeat(64));
@@ -111,7 +188,8 @@ describe('snp/verify with simulated evidence', function () {
   it('checks validity periods at the given time, for the leaf and the chain', async () => {
     const sim = await milan();
     const report = sim.report();
-    const at = (iso: string) => checks(verifySnpReport({ report, certificates: sim.endorsementPem }, { at: new Date(iso), roots: sim.roots }));
+    const at = (iso: string) =>
+      checks(verifySnpReport({ report, certificates: sim.endorsementPem }, { at: new Date(iso), roots: sim.roots }));
     assert.deepEqual(at('2023-12-31T23:59:59Z'), ['snp.chain.validity']);
     assert.deepEqual(at('2024-01-01T00:00:00Z'), []);
     assert.deepEqual(at('2031-01-01T00:00:00Z'), []);
@@ -122,7 +200,8 @@ describe('snp/verify with simulated evidence', function () {
   it('checks the CRL: signed by the ARK, current, and not revoking the ASK', async () => {
     const sim = await milan();
     const report = sim.report();
-    const withCrl = (crl: Uint8Array, at = AT) => checks(verifySnpReport({ report, certificates: sim.endorsementPem }, { at, roots: sim.roots, crl }));
+    const withCrl = (crl: Uint8Array, at = AT) =>
+      checks(verifySnpReport({ report, certificates: sim.endorsementPem }, { at, roots: sim.roots, crl }));
     assert.deepEqual(withCrl(await sim.crl()), []);
     assert.deepEqual(withCrl(await sim.crl({ revoked: ['99'] })), []);
     assert.deepEqual(withCrl(await sim.crl({ revoked: [sim.askSerial] })), ['snp.crl.revoked']);
@@ -139,8 +218,17 @@ describe('snp/verify with simulated evidence', function () {
     const forged = sim.report({ chipId: new Uint8Array(64).fill(1), reportedTcb: { ...sim.tcb, tee: 9 } });
     forged[0x90]! ^= 1; // breaks the signature too
     forged[0x1f9] = 1; // reserved in a v3 report
-    const v = verifySnpReport({ report: forged, certificates: sim.endorsementPem }, { at: new Date('2040-01-01T00:00:00Z'), roots: sim.roots });
-    assert.deepEqual(checks(v), ['snp.chain.validity', 'snp.chip-id', 'snp.report.reserved', 'snp.signature', 'snp.tcb.certificate']);
+    const v = verifySnpReport(
+      { report: forged, certificates: sim.endorsementPem },
+      { at: new Date('2040-01-01T00:00:00Z'), roots: sim.roots },
+    );
+    assert.deepEqual(checks(v), [
+      'snp.chain.validity',
+      'snp.chip-id',
+      'snp.report.reserved',
+      'snp.signature',
+      'snp.tcb.certificate',
+    ]);
     assert.equal(v.verified, false);
     assert.notEqual(v.claims, null);
   });
@@ -148,12 +236,28 @@ describe('snp/verify with simulated evidence', function () {
   it('refuses unusable input with reasons instead of throwing', async () => {
     const sim = await milan();
     const at = { at: AT, roots: sim.roots };
-    assert.deepEqual(checks(verifySnpReport({ report: new Uint8Array(10), certificates: sim.endorsementPem }, at)), ['snp.report.length']);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report(), certificates: 'not a certificate' }, at)), ['snp.certificate']);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report(), certificates: new Uint8Array([0x30, 0x00]) }, at)), ['snp.certificate']);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report(), certificates: sim.rootSet.askPem + sim.rootSet.arkPem }, at)), ['snp.certificate']);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report(), certificates: sim.endorsementPem + sim.endorsementPem }, at)), ['snp.certificate']);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report({ signatureAlgorithm: 2 }), certificates: sim.endorsementPem }, at)), ['snp.signature.algorithm']);
+    assert.deepEqual(checks(verifySnpReport({ report: new Uint8Array(10), certificates: sim.endorsementPem }, at)), [
+      'snp.report.length',
+    ]);
+    assert.deepEqual(checks(verifySnpReport({ report: sim.report(), certificates: 'not a certificate' }, at)), [
+      'snp.certificate',
+    ]);
+    assert.deepEqual(
+      checks(verifySnpReport({ report: sim.report(), certificates: new Uint8Array([0x30, 0x00]) }, at)),
+      ['snp.certificate'],
+    );
+    assert.deepEqual(
+      checks(verifySnpReport({ report: sim.report(), certificates: sim.rootSet.askPem + sim.rootSet.arkPem }, at)),
+      ['snp.certificate'],
+    );
+    assert.deepEqual(
+      checks(verifySnpReport({ report: sim.report(), certificates: sim.endorsementPem + sim.endorsementPem }, at)),
+      ['snp.certificate'],
+    );
+    assert.deepEqual(
+      checks(verifySnpReport({ report: sim.report({ signatureAlgorithm: 2 }), certificates: sim.endorsementPem }, at)),
+      ['snp.signature.algorithm'],
+    );
     const v = verifySnpReport({ report: new Uint8Array(0), certificates: '' }, at);
     assert.deepEqual(checks(v), ['snp.certificate', 'snp.report.length']);
     assert.equal(v.claims, null);
@@ -162,17 +266,40 @@ describe('snp/verify with simulated evidence', function () {
   it('refuses a leaf that is a CA, has a non-P-384 key or lacks the AMD extensions', async () => {
     const sim = await milan();
     // The ASK is an RSA CA; presented alone there is no endorsement certificate at all.
-    assert.deepEqual(prepareEndorsement(new X509Certificate(sim.rootSet.askPem!).raw, sim.roots).reasons.map((r) => r.check), ['snp.certificate']);
+    assert.deepEqual(
+      prepareEndorsement(new X509Certificate(sim.rootSet.askPem!).raw, sim.roots).reasons.map((r) => r.check),
+      ['snp.certificate'],
+    );
     const subtle = webcrypto.subtle;
-    const rsa = (await subtle.generateKey({ name: 'RSA-PSS', hash: 'SHA-384', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-    const ec = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, ['sign', 'verify'])) as webcrypto.CryptoKeyPair;
-    const leaf = async (publicKey: webcrypto.CryptoKey) => (await x509.X509CertificateGenerator.create({
-      serialNumber: '00', subject: 'CN=SEV-VCEK', issuer: 'CN=SEV-Milan', publicKey, signingKey: rsa.privateKey,
-      signingAlgorithm: { name: 'RSA-PSS', saltLength: 48 } as webcrypto.RsaPssParams,
-    })).toString('pem');
-    assert.deepEqual(prepareEndorsement(await leaf(rsa.publicKey), sim.roots).reasons.map((r) => r.check), ['snp.certificate.key']);
+    const rsa = (await subtle.generateKey(
+      { name: 'RSA-PSS', hash: 'SHA-384', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]) },
+      true,
+      ['sign', 'verify'],
+    )) as webcrypto.CryptoKeyPair;
+    const ec = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-384' }, true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
+    const leaf = async (publicKey: webcrypto.CryptoKey) =>
+      (
+        await x509.X509CertificateGenerator.create({
+          serialNumber: '00',
+          subject: 'CN=SEV-VCEK',
+          issuer: 'CN=SEV-Milan',
+          publicKey,
+          signingKey: rsa.privateKey,
+          signingAlgorithm: { name: 'RSA-PSS', saltLength: 48 } as webcrypto.RsaPssParams,
+        })
+      ).toString('pem');
+    assert.deepEqual(
+      prepareEndorsement(await leaf(rsa.publicKey), sim.roots).reasons.map((r) => r.check),
+      ['snp.certificate.key'],
+    );
     const bare = prepareEndorsement(await leaf(ec.publicKey), sim.roots);
-    assert.deepEqual(bare.reasons.map((r) => r.check), ['snp.certificate.extensions']);
+    assert.deepEqual(
+      bare.reasons.map((r) => r.check),
+      ['snp.certificate.extensions'],
+    );
     assert.match(bare.reasons[0]!.message, /productName, blSpl, teeSpl, snpSpl, ucodeSpl/);
   });
 
@@ -185,9 +312,20 @@ describe('snp/verify with simulated evidence', function () {
     const v2 = verifySnpReport({ report, certificates: sim.endorsementPem }, { at: AT, roots: sim.roots, cache });
     assert.equal(cache.size, 1);
     assert.deepEqual(v2, v1);
-    assert.deepEqual(checks(verifySnpReport({ report, certificates: sim.endorsementPem }, { at: new Date('2040-01-01T00:00:00Z'), roots: sim.roots, cache })), ['snp.chain.validity']);
+    assert.deepEqual(
+      checks(
+        verifySnpReport(
+          { report, certificates: sim.endorsementPem },
+          { at: new Date('2040-01-01T00:00:00Z'), roots: sim.roots, cache },
+        ),
+      ),
+      ['snp.chain.validity'],
+    );
     // Other roots: another entry, and the cached success does not leak into it.
-    assert.deepEqual(checks(verifySnpReport({ report, certificates: sim.endorsementPem }, { at: AT, roots: amdRoots(), cache })), ['snp.chain']);
+    assert.deepEqual(
+      checks(verifySnpReport({ report, certificates: sim.endorsementPem }, { at: AT, roots: amdRoots(), cache })),
+      ['snp.chain'],
+    );
     assert.equal(cache.size, 2);
     verifySnpReport({ report, certificates: sim.endorsementDer }, { at: AT, roots: sim.roots, cache });
     assert.equal(cache.size, 2, 'LRU keeps at most maxEntries');

@@ -6,18 +6,19 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { TdxVerifierCache } from '../../../../src/attestation/tdx/chain-cache.ts';
 import { rawJsonMember } from '../../../../src/attestation/tdx/collateral.ts';
 import { parseCrl } from '../../../../src/attestation/tdx/crl.ts';
-import { parsePemCertificates } from '../../../../src/attestation/tdx/pem.ts';
 import { parsePckExtension } from '../../../../src/attestation/tdx/pck.ts';
+import { parsePemCertificates } from '../../../../src/attestation/tdx/pem.ts';
 import { parseQeIdentity } from '../../../../src/attestation/tdx/qe-identity.ts';
 import { parseTdxQuote } from '../../../../src/attestation/tdx/quote.ts';
 import { parseTcbInfo } from '../../../../src/attestation/tdx/tcb-info.ts';
-import { TdxVerifierCache } from '../../../../src/attestation/tdx/chain-cache.ts';
 import { verifyTdxQuote } from '../../../../src/attestation/tdx/verify.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 
-const shared = (p: string): Uint8Array => new Uint8Array(readFileSync(fileURLToPath(new URL(`../../../../../shared/testdata/${p}`, import.meta.url))));
+const shared = (p: string): Uint8Array =>
+  new Uint8Array(readFileSync(fileURLToPath(new URL(`../../../../../shared/testdata/${p}`, import.meta.url))));
 const quote = shared('tdx/spr-v4/quote.dat');
 const tcbInfo = Buffer.from(shared('tdx/collateral/sample_tcbInfo_response')).toString('utf8');
 const qeIdentity = Buffer.from(shared('tdx/collateral/sample_qeIdentity_response')).toString('utf8');
@@ -43,8 +44,10 @@ function mutate(base: Uint8Array, next: () => number): Uint8Array {
   const edits = 1 + (next() % 8);
   for (let i = 0; i < edits; i++) {
     const at = next() % m.length;
-    if (kind === 1) m[at] = next() & 0xff; // random byte
-    else if (kind === 2) m[at] = (m[at] as number) ^ (1 << (next() % 8)); // bit flip
+    if (kind === 1)
+      m[at] = next() & 0xff; // random byte
+    else if (kind === 2)
+      m[at] = (m[at] as number) ^ (1 << (next() % 8)); // bit flip
     else m.fill(0xff, at, Math.min(m.length, at + 4)); // large length fields
   }
   return m;
@@ -85,7 +88,8 @@ describe('tdx fuzz (fixed seed)', function () {
   it('PEM parser: 10,000 mutations of the PCK chain throw only ParseError', () => {
     const next = prng(42);
     const pem = parseTdxQuote(quote).certification.pckChain;
-    for (let i = 0; i < 10_000; i++) onlyParseError(() => parsePemCertificates(mutate(pem, next), 'tdx.pck-chain'), `pem ${i}`);
+    for (let i = 0; i < 10_000; i++)
+      onlyParseError(() => parsePemCertificates(mutate(pem, next), 'tdx.pck-chain'), `pem ${i}`);
   });
 
   it('PCK extension and CRL parsers: 2 x 1,500 mutations throw only ParseError', () => {
@@ -103,7 +107,10 @@ describe('tdx fuzz (fixed seed)', function () {
     const enc = new TextEncoder();
     const dec = new TextDecoder();
     for (let i = 0; i < 10_000; i++) {
-      const [body, member, parse] = i % 2 === 0 ? [tcbInfo, 'tcbInfo', parseTcbInfo] as const : [qeIdentity, 'enclaveIdentity', parseQeIdentity] as const;
+      const [body, member, parse] =
+        i % 2 === 0
+          ? ([tcbInfo, 'tcbInfo', parseTcbInfo] as const)
+          : ([qeIdentity, 'enclaveIdentity', parseQeIdentity] as const);
       const text = dec.decode(mutate(enc.encode(body), next));
       onlyParseError(() => {
         const raw = rawJsonMember(text, member, 'tdx.collateral');

@@ -24,7 +24,11 @@ describe('tdx parsers', () => {
   let quote: Uint8Array;
   let chainPem: string;
   before(async () => {
-    const sim = await createTdxSimulator({ fmspc: '00806f050000', pckTcbComponents: [7, 7, 2, 2, 3, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 9], pceSvn: 13 });
+    const sim = await createTdxSimulator({
+      fmspc: '00806f050000',
+      pckTcbComponents: [7, 7, 2, 2, 3, 1, 0, 5, 0, 0, 0, 0, 0, 0, 0, 9],
+      pceSvn: 13,
+    });
     quote = sim.quote({ version: 5, bodyType: 3 });
     chainPem = sim.pckChainPem;
   });
@@ -34,10 +38,16 @@ describe('tdx parsers', () => {
       assert.equal(parseTdxQuote(quote).bodyType, 3);
       const wrongSize = Uint8Array.from(quote);
       new DataView(wrongSize.buffer).setUint32(50, 584, true);
-      assert.equal(parseErrorCheck(() => parseTdxQuote(wrongSize)), 'tdx.quote');
+      assert.equal(
+        parseErrorCheck(() => parseTdxQuote(wrongSize)),
+        'tdx.quote',
+      );
       const sgxBody = Uint8Array.from(quote);
       new DataView(sgxBody.buffer).setUint16(48, 1, true);
-      assert.equal(parseErrorCheck(() => parseTdxQuote(sgxBody)), 'tdx.quote');
+      assert.equal(
+        parseErrorCheck(() => parseTdxQuote(sgxBody)),
+        'tdx.quote',
+      );
     });
 
     it('refuses other versions, key types, TEE types and certification data types', () => {
@@ -46,15 +56,31 @@ describe('tdx parsers', () => {
         new DataView(q.buffer).setUint16(offset, v, true);
         return q;
       };
-      assert.equal(parseErrorCheck(() => parseTdxQuote(with16(0, 3))), 'tdx.quote.version');
-      assert.equal(parseErrorCheck(() => parseTdxQuote(with16(2, 3))), 'tdx.quote.attestation-key-type');
-      assert.equal(parseErrorCheck(() => parseTdxQuote(with16(4, 0))), 'tdx.quote.tee-type');
-      assert.equal(parseErrorCheck(() => parseTdxQuote(with16(48 + 6 + 648 + 4 + 128, 5))), 'tdx.quote.certification-data');
+      assert.equal(
+        parseErrorCheck(() => parseTdxQuote(with16(0, 3))),
+        'tdx.quote.version',
+      );
+      assert.equal(
+        parseErrorCheck(() => parseTdxQuote(with16(2, 3))),
+        'tdx.quote.attestation-key-type',
+      );
+      assert.equal(
+        parseErrorCheck(() => parseTdxQuote(with16(4, 0))),
+        'tdx.quote.tee-type',
+      );
+      assert.equal(
+        parseErrorCheck(() => parseTdxQuote(with16(48 + 6 + 648 + 4 + 128, 5))),
+        'tdx.quote.certification-data',
+      );
     });
 
     it('refuses every truncation inside the signed structure', () => {
       for (const n of [0, 1, 47, 48, 53, 54 + 647, 54 + 648 + 3, 54 + 648 + 4 + 133, quote.length - 1]) {
-        assert.equal(parseErrorCheck(() => parseTdxQuote(quote.subarray(0, n))).startsWith('tdx.quote'), true, `length ${n}`);
+        assert.equal(
+          parseErrorCheck(() => parseTdxQuote(quote.subarray(0, n))).startsWith('tdx.quote'),
+          true,
+          `length ${n}`,
+        );
       }
     });
   });
@@ -73,8 +99,14 @@ describe('tdx parsers', () => {
 
     it('refuses a certificate without the extension', () => {
       const root = parsePemCertificates(chainPem, 'x')[2]!;
-      assert.equal(parseErrorCheck(() => parsePckExtension(root)), 'tdx.pck-extension');
-      assert.equal(parseErrorCheck(() => parsePckExtension(new Uint8Array([0x30, 0x03, 0x02, 0x01]))), 'tdx.pck-extension');
+      assert.equal(
+        parseErrorCheck(() => parsePckExtension(root)),
+        'tdx.pck-extension',
+      );
+      assert.equal(
+        parseErrorCheck(() => parsePckExtension(new Uint8Array([0x30, 0x03, 0x02, 0x01]))),
+        'tdx.pck-extension',
+      );
     });
   });
 
@@ -87,15 +119,27 @@ describe('tdx parsers', () => {
 
     it('refuses stray whitespace, non-base64 and non-canonical base64', () => {
       const lines = chainPem.split('\n');
-      assert.equal(parseErrorCheck(() => parsePemCertificates(' ' + chainPem, 'c')), 'c');
-      assert.equal(parseErrorCheck(() => parsePemCertificates(lines.map((l, i) => (i === 3 ? l + ' ' : l)).join('\n'), 'c')), 'c');
+      assert.equal(
+        parseErrorCheck(() => parsePemCertificates(' ' + chainPem, 'c')),
+        'c',
+      );
+      assert.equal(
+        parseErrorCheck(() => parsePemCertificates(lines.map((l, i) => (i === 3 ? l + ' ' : l)).join('\n'), 'c')),
+        'c',
+      );
       // The Intel root's last base64 line ends in "qI=": "I" and "J" differ only in the two bits
       // the padding leaves unused, which base64 decoders silently accept.
       assert.match(INTEL_SGX_ROOT_CA_PEM, /qI=\n-----END/);
       assert.equal(parsePemCertificates(INTEL_SGX_ROOT_CA_PEM, 'c').length, 1);
       assert.equal(Buffer.from('qI=', 'base64').equals(Buffer.from('qJ=', 'base64')), true);
-      assert.equal(parseErrorCheck(() => parsePemCertificates(INTEL_SGX_ROOT_CA_PEM.replace('qI=\n', 'qJ=\n'), 'c')), 'c');
-      assert.equal(parseErrorCheck(() => parsePemCertificates('', 'c')), 'c');
+      assert.equal(
+        parseErrorCheck(() => parsePemCertificates(INTEL_SGX_ROOT_CA_PEM.replace('qI=\n', 'qJ=\n'), 'c')),
+        'c',
+      );
+      assert.equal(
+        parseErrorCheck(() => parsePemCertificates('', 'c')),
+        'c',
+      );
     });
   });
 
@@ -107,20 +151,59 @@ describe('tdx parsers', () => {
     });
 
     it('refuses duplicates, missing members and trailing data', () => {
-      assert.equal(parseErrorCheck(() => rawJsonMember('{"a":1,"a":2}', 'a', 'c')), 'c');
-      assert.equal(parseErrorCheck(() => rawJsonMember('{"a":1}', 'b', 'c')), 'c');
-      assert.equal(parseErrorCheck(() => rawJsonMember('{"a":1} x', 'a', 'c')), 'c');
-      assert.equal(parseErrorCheck(() => rawJsonMember('[1]', 'a', 'c')), 'c');
+      assert.equal(
+        parseErrorCheck(() => rawJsonMember('{"a":1,"a":2}', 'a', 'c')),
+        'c',
+      );
+      assert.equal(
+        parseErrorCheck(() => rawJsonMember('{"a":1}', 'b', 'c')),
+        'c',
+      );
+      assert.equal(
+        parseErrorCheck(() => rawJsonMember('{"a":1} x', 'a', 'c')),
+        'c',
+      );
+      assert.equal(
+        parseErrorCheck(() => rawJsonMember('[1]', 'a', 'c')),
+        'c',
+      );
     });
   });
 
   describe('TCB info', () => {
     it('refuses another id, version, component count or status', () => {
-      const base = { id: 'TDX', version: 3, issueDate: '2024-01-01T00:00:00Z', nextUpdate: '2024-02-01T00:00:00Z', fmspc: '50806f000000', pceId: '0000', tcbType: 0, tcbEvaluationDataNumber: 1 };
-      const level = (n: number, status = 'UpToDate'): unknown => ({ tcb: { sgxtcbcomponents: new Array(n).fill({ svn: 1 }), pcesvn: 1, tdxtcbcomponents: new Array(16).fill({ svn: 0 }) }, tcbDate: '2024-01-01T00:00:00Z', tcbStatus: status });
+      const base = {
+        id: 'TDX',
+        version: 3,
+        issueDate: '2024-01-01T00:00:00Z',
+        nextUpdate: '2024-02-01T00:00:00Z',
+        fmspc: '50806f000000',
+        pceId: '0000',
+        tcbType: 0,
+        tcbEvaluationDataNumber: 1,
+      };
+      const level = (n: number, status = 'UpToDate'): unknown => ({
+        tcb: {
+          sgxtcbcomponents: new Array(n).fill({ svn: 1 }),
+          pcesvn: 1,
+          tdxtcbcomponents: new Array(16).fill({ svn: 0 }),
+        },
+        tcbDate: '2024-01-01T00:00:00Z',
+        tcbStatus: status,
+      });
       assert.equal(parseTcbInfo({ ...base, tcbLevels: [level(16)] }).tcbLevels.length, 1);
-      for (const bad of [{ ...base, id: 'SGX', tcbLevels: [level(16)] }, { ...base, version: 2, tcbLevels: [level(16)] }, { ...base, tcbLevels: [level(15)] }, { ...base, tcbLevels: [level(16, 'Great')] }, { ...base, tcbLevels: [] }, { ...base, issueDate: 'yesterday', tcbLevels: [level(16)] }]) {
-        assert.equal(parseErrorCheck(() => parseTcbInfo(bad)), 'tdx.collateral.tcb-info');
+      for (const bad of [
+        { ...base, id: 'SGX', tcbLevels: [level(16)] },
+        { ...base, version: 2, tcbLevels: [level(16)] },
+        { ...base, tcbLevels: [level(15)] },
+        { ...base, tcbLevels: [level(16, 'Great')] },
+        { ...base, tcbLevels: [] },
+        { ...base, issueDate: 'yesterday', tcbLevels: [level(16)] },
+      ]) {
+        assert.equal(
+          parseErrorCheck(() => parseTcbInfo(bad)),
+          'tdx.collateral.tcb-info',
+        );
       }
     });
   });
@@ -136,7 +219,15 @@ describe('tdx parsers', () => {
     });
 
     it('TD attributes: debug is bit 0, SEPT_VE_DISABLE 28, PKS 30, KL 31, PERFMON 63', () => {
-      assert.deepEqual(decodeTdAttributes(Uint8Array.from([1, 0, 0, 0xd0, 0, 0, 0, 0x80])), { hex: '010000d000000080', debug: true, septVeDisable: true, migratable: false, pks: true, kl: true, perfmon: true });
+      assert.deepEqual(decodeTdAttributes(Uint8Array.from([1, 0, 0, 0xd0, 0, 0, 0, 0x80])), {
+        hex: '010000d000000080',
+        debug: true,
+        septVeDisable: true,
+        migratable: false,
+        pks: true,
+        kl: true,
+        perfmon: true,
+      });
       assert.equal(decodeTdAttributes(new Uint8Array(8)).debug, false);
     });
   });

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { createTdxSimulator, type TdxSimulator } from '../../../../src/attestation/sim/tdx.ts';
+import { type TrustAnchor, trustAnchors } from '../../../../src/attestation/tdx/chain.ts';
 import { TdxVerifierCache } from '../../../../src/attestation/tdx/chain-cache.ts';
-import { trustAnchors, type TrustAnchor } from '../../../../src/attestation/tdx/chain.ts';
 import type { TdxCollateral } from '../../../../src/attestation/tdx/collateral.ts';
 import { parseTdxQuote } from '../../../../src/attestation/tdx/quote.ts';
 import { verifyTdxQuote } from '../../../../src/attestation/tdx/verify.ts';
@@ -29,7 +29,11 @@ describe('tdx verify (simulated evidence)', () => {
 
   it('v4 quote: authentic, with the fields it was made with', () => {
     const mrTd = 'aa'.repeat(48);
-    const v = verifyTdxQuote(sim.quote({ mrTd, reportData: 'bb'.repeat(64) }), { at, trustAnchors: anchors, collateral });
+    const v = verifyTdxQuote(sim.quote({ mrTd, reportData: 'bb'.repeat(64) }), {
+      at,
+      trustAnchors: anchors,
+      collateral,
+    });
     assert.deepEqual(v.reasons, []);
     assert.equal(v.claims.tcbEvaluated, true);
     assert.equal(v.claims.missingCollateral, undefined);
@@ -49,10 +53,16 @@ describe('tdx verify (simulated evidence)', () => {
     assert.equal(v.claims.bodyType, 3);
     assert.equal(v.claims.teeTcbSvn2, '0a'.repeat(16));
     assert.equal(v.claims.mrServiceTd, 'cc'.repeat(48));
-    assert.equal(parseTdxQuote(q).signedBytes.length, 48 + 6 + 648, 'the signature covers header, body descriptor and body');
+    assert.equal(
+      parseTdxQuote(q).signedBytes.length,
+      48 + 6 + 648,
+      'the signature covers header, body descriptor and body',
+    );
     const tampered = Uint8Array.from(q);
     tampered[48 + 6 + 600] = (tampered[48 + 6 + 600] as number) ^ 1; // inside MRSERVICETD
-    assert.deepEqual(checks(verifyTdxQuote(tampered, { at, trustAnchors: anchors, collateral })), ['tdx.quote-signature']);
+    assert.deepEqual(checks(verifyTdxQuote(tampered, { at, trustAnchors: anchors, collateral })), [
+      'tdx.quote-signature',
+    ]);
   });
 
   it('v5 quote with a TDX 1.0 body (type 2)', () => {
@@ -74,7 +84,9 @@ describe('tdx verify (simulated evidence)', () => {
 
   it('evidence of another simulator (another root, same names) is refused', async () => {
     const other = await createTdxSimulator();
-    assert.deepEqual(checks(verifyTdxQuote(other.quote(), { at, trustAnchors: anchors, ...chainOnly })), ['tdx.pck-chain']);
+    assert.deepEqual(checks(verifyTdxQuote(other.quote(), { at, trustAnchors: anchors, ...chainOnly })), [
+      'tdx.pck-chain',
+    ]);
   });
 
   it('a quote whose QE report binds another attestation key is refused (qe-report-data)', () => {
@@ -88,7 +100,10 @@ describe('tdx verify (simulated evidence)', () => {
 
   it('refuses an expired PCK certificate', async () => {
     const short = await createTdxSimulator({ pckNotAfter: new Date('2024-03-01T00:00:00Z') });
-    assert.deepEqual(checks(verifyTdxQuote(short.quote(), { at, trustAnchors: trustAnchors(short.roots), ...chainOnly })), ['tdx.pck-chain.validity']);
+    assert.deepEqual(
+      checks(verifyTdxQuote(short.quote(), { at, trustAnchors: trustAnchors(short.roots), ...chainOnly })),
+      ['tdx.pck-chain.validity'],
+    );
   });
 
   it('the cache skips chain verification the second time and keeps time checks', () => {
@@ -98,7 +113,10 @@ describe('tdx verify (simulated evidence)', () => {
     assert.equal(cache.size, 1);
     assert.deepEqual(verifyTdxQuote(q, { at, trustAnchors: anchors, cache, ...chainOnly }).reasons, []);
     assert.equal(cache.hits, 1);
-    assert.deepEqual(checks(verifyTdxQuote(q, { at: new Date('2050-01-01T00:00:00Z'), trustAnchors: anchors, cache, ...chainOnly })), ['tdx.pck-chain.validity']);
+    assert.deepEqual(
+      checks(verifyTdxQuote(q, { at: new Date('2050-01-01T00:00:00Z'), trustAnchors: anchors, cache, ...chainOnly })),
+      ['tdx.pck-chain.validity'],
+    );
     // Other anchors are another key: the Intel root does not get the cached simulated result.
     assert.deepEqual(checks(verifyTdxQuote(q, { at, cache, ...chainOnly })), ['tdx.pck-chain']);
   });
@@ -126,13 +144,22 @@ describe('tdx verify (simulated evidence)', () => {
         assert.equal(v.claims.tcbEvaluated, false);
       }
       // With it, each for what is wrong with it.
-      assert.deepEqual(checks(verifyTdxQuote(nonIntelQe, { at, trustAnchors: anchors, collateral })), ['tdx.qe-identity.mrsigner']);
+      assert.deepEqual(checks(verifyTdxQuote(nonIntelQe, { at, trustAnchors: anchors, collateral })), [
+        'tdx.qe-identity.mrsigner',
+      ]);
       assert.equal(verifyTdxQuote(outOfDate, { at, trustAnchors: anchors, collateral }).claims.tcbStatus, 'OutOfDate');
-      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: revoked })), ['tdx.pck-revoked']);
+      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: revoked })), [
+        'tdx.pck-revoked',
+      ]);
     });
 
     it('each missing piece refuses, named; the pieces given are still checked', async () => {
-      const pieces = [['tcbInfo', 'TCB info'], ['qeIdentity', 'QE identity'], ['pckCrl', 'PCK CRL'], ['rootCrl', 'root CA CRL']] as const;
+      const pieces = [
+        ['tcbInfo', 'TCB info'],
+        ['qeIdentity', 'QE identity'],
+        ['pckCrl', 'PCK CRL'],
+        ['rootCrl', 'root CA CRL'],
+      ] as const;
       for (const [key, name] of pieces) {
         const partial: Record<string, unknown> = { ...collateral };
         delete partial[key];
@@ -142,7 +169,17 @@ describe('tdx verify (simulated evidence)', () => {
         assert.deepEqual(v.claims.missingCollateral, [name]);
       }
       const { rootCrl: _r, ...noRootCrl } = await sim.collateral({ revokePck: true });
-      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: noRootCrl, allowMissingCollateral: true })), ['tdx.pck-revoked']);
+      assert.deepEqual(
+        checks(
+          verifyTdxQuote(sim.quote(), {
+            at,
+            trustAnchors: anchors,
+            collateral: noRootCrl,
+            allowMissingCollateral: true,
+          }),
+        ),
+        ['tdx.pck-revoked'],
+      );
     });
 
     it('allowMissingCollateral lets it pass, and the claims say the TCB was not evaluated', () => {
@@ -154,7 +191,7 @@ describe('tdx verify (simulated evidence)', () => {
       assert.deepEqual(v.claims.missingCollateral, ['TCB info', 'QE identity', 'PCK CRL', 'root CA CRL']);
     });
 
-    it('a PCK CRL signed by another Intel CA does not count: it must come from the PCK certificate\'s issuer', async () => {
+    it("a PCK CRL signed by another Intel CA does not count: it must come from the PCK certificate's issuer", async () => {
       // The other CA is genuine (issued by the same root, with a valid issuer chain), so its CRL
       // verifies by itself; but it says nothing about this PCK: handed over in place of the PCK
       // CA's own CRL, it would hide a revocation.
@@ -162,7 +199,9 @@ describe('tdx verify (simulated evidence)', () => {
       const v = verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: other });
       assert.deepEqual(checks(v), ['tdx.collateral.pck-crl.issuer', 'tdx.collateral.pck-crl.signature']);
       const { pckCrlIssuerChain: _omit, ...withoutChain } = other;
-      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: withoutChain })), ['tdx.collateral.pck-crl.signature']);
+      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: withoutChain })), [
+        'tdx.collateral.pck-crl.signature',
+      ]);
     });
 
     it('the root CA CRL is checked against the TCB Signing certificate too', async () => {
@@ -183,7 +222,11 @@ describe('tdx verify (simulated evidence)', () => {
     });
 
     it('a TEE_TCB_SVN below the first level falls to the next one (OutOfDate)', () => {
-      const v = verifyTdxQuote(sim.quote({ teeTcbSvn: '03000300000000000000000000000000' }), { at, trustAnchors: anchors, collateral });
+      const v = verifyTdxQuote(sim.quote({ teeTcbSvn: '03000300000000000000000000000000' }), {
+        at,
+        trustAnchors: anchors,
+        collateral,
+      });
       assert.deepEqual(v.reasons, []);
       assert.equal(v.claims.tcbStatus, 'OutOfDate');
       assert.deepEqual(v.claims.advisoryIds, ['INTEL-SA-00000']);
@@ -191,13 +234,18 @@ describe('tdx verify (simulated evidence)', () => {
 
     it('revoked PCK and revoked PCK CA', async () => {
       const c = await sim.collateral({ revokePck: true, revokeIntermediate: true });
-      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: c })), ['tdx.pck-revoked', 'tdx.pck-revoked']);
+      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: c })), [
+        'tdx.pck-revoked',
+        'tdx.pck-revoked',
+      ]);
     });
 
-    it('the PCK CRL checked with the quote\'s own PCK issuer when no CRL issuer chain is given', async () => {
+    it("the PCK CRL checked with the quote's own PCK issuer when no CRL issuer chain is given", async () => {
       const c = await sim.collateral({ revokePck: true });
       const { pckCrlIssuerChain: _omit, ...rest } = c;
-      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: rest })), ['tdx.pck-revoked']);
+      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: rest })), [
+        'tdx.pck-revoked',
+      ]);
     });
 
     it('collateral of another simulator: every signature refused', async () => {
@@ -214,44 +262,85 @@ describe('tdx verify (simulated evidence)', () => {
 
     it('collateral before its issue date and after its next update', () => {
       for (const when of ['2024-05-01T00:00:00Z', '2024-07-15T00:00:00Z']) {
-        assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at: new Date(when), trustAnchors: anchors, collateral })), [
-          'tdx.collateral.pck-crl.validity',
-          'tdx.collateral.qe-identity.validity',
-          'tdx.collateral.root-crl.validity',
-          'tdx.collateral.tcb-info.validity',
-        ]);
+        assert.deepEqual(
+          checks(verifyTdxQuote(sim.quote(), { at: new Date(when), trustAnchors: anchors, collateral })),
+          [
+            'tdx.collateral.pck-crl.validity',
+            'tdx.collateral.qe-identity.validity',
+            'tdx.collateral.root-crl.validity',
+            'tdx.collateral.tcb-info.validity',
+          ],
+        );
       }
     });
 
     it('TCB info for another FMSPC', async () => {
       const c = await sim.collateral({ fmspc: '90c06f000000' });
-      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: c })), ['tdx.collateral.tcb-info.fmspc']);
+      assert.deepEqual(checks(verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: c })), [
+        'tdx.collateral.tcb-info.fmspc',
+      ]);
     });
 
     it('a TDX module not signed by Intel (MRSIGNERSEAM) is refused', () => {
-      assert.deepEqual(checks(verifyTdxQuote(sim.quote({ mrSignerSeam: '11'.repeat(48) }), { at, trustAnchors: anchors, collateral })), ['tdx.tdx-module']);
+      assert.deepEqual(
+        checks(verifyTdxQuote(sim.quote({ mrSignerSeam: '11'.repeat(48) }), { at, trustAnchors: anchors, collateral })),
+        ['tdx.tdx-module'],
+      );
     });
 
     it('TDX 1.5 module (TEE_TCB_SVN[1] = 3) judged by its module identity; OutOfDate module converges', async () => {
       const ok = await sim.collateral({ moduleIdentityStatus: 'UpToDate' });
-      const v = verifyTdxQuote(sim.quote({ teeTcbSvn: '03030400000000000000000000000000' }), { at, trustAnchors: anchors, collateral: ok });
+      const v = verifyTdxQuote(sim.quote({ teeTcbSvn: '03030400000000000000000000000000' }), {
+        at,
+        trustAnchors: anchors,
+        collateral: ok,
+      });
       assert.deepEqual(v.reasons, []);
       assert.equal(v.claims.tcbStatus, 'UpToDate');
       assert.equal(v.claims.tdxModuleTcbStatus, 'UpToDate');
       const old = await sim.collateral({ moduleIdentityStatus: 'OutOfDate' });
-      const w = verifyTdxQuote(sim.quote({ teeTcbSvn: '03030400000000000000000000000000' }), { at, trustAnchors: anchors, collateral: old });
+      const w = verifyTdxQuote(sim.quote({ teeTcbSvn: '03030400000000000000000000000000' }), {
+        at,
+        trustAnchors: anchors,
+        collateral: old,
+      });
       assert.equal(w.claims.tcbStatus, 'OutOfDate');
-      const unknown = verifyTdxQuote(sim.quote({ teeTcbSvn: '03050400000000000000000000000000' }), { at, trustAnchors: anchors, collateral: ok });
+      const unknown = verifyTdxQuote(sim.quote({ teeTcbSvn: '03050400000000000000000000000000' }), {
+        at,
+        trustAnchors: anchors,
+        collateral: ok,
+      });
       assert.deepEqual(checks(unknown), ['tdx.tdx-module']);
     });
 
     it('tampered TCB info and QE identity bodies are refused; malformed ones are parse reasons', () => {
       const tcb = (collateral.tcbInfo as string).replace('"pcesvn":11', '"pcesvn":10');
       const qe = (collateral.qeIdentity as string).replace('"isvprodid":2', '"isvprodid":3');
-      const v = verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: { ...collateral, tcbInfo: tcb, qeIdentity: qe } });
-      assert.deepEqual(checks(v), ['tdx.collateral.qe-identity.signature', 'tdx.collateral.tcb-info.signature', 'tdx.qe-identity.isvprodid']);
-      const broken = verifyTdxQuote(sim.quote(), { at, trustAnchors: anchors, collateral: { tcbInfo: '{"tcbInfo":{"id":"TDX"', qeIdentity: '[]', pckCrl: new Uint8Array([1, 2, 3]), rootCrl: collateral.rootCrl! } });
-      assert.deepEqual(checks(broken), ['tdx.collateral.pck-crl', 'tdx.collateral.qe-identity', 'tdx.collateral.tcb-info']);
+      const v = verifyTdxQuote(sim.quote(), {
+        at,
+        trustAnchors: anchors,
+        collateral: { ...collateral, tcbInfo: tcb, qeIdentity: qe },
+      });
+      assert.deepEqual(checks(v), [
+        'tdx.collateral.qe-identity.signature',
+        'tdx.collateral.tcb-info.signature',
+        'tdx.qe-identity.isvprodid',
+      ]);
+      const broken = verifyTdxQuote(sim.quote(), {
+        at,
+        trustAnchors: anchors,
+        collateral: {
+          tcbInfo: '{"tcbInfo":{"id":"TDX"',
+          qeIdentity: '[]',
+          pckCrl: new Uint8Array([1, 2, 3]),
+          rootCrl: collateral.rootCrl!,
+        },
+      });
+      assert.deepEqual(checks(broken), [
+        'tdx.collateral.pck-crl',
+        'tdx.collateral.qe-identity',
+        'tdx.collateral.tcb-info',
+      ]);
     });
   });
 });

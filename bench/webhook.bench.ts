@@ -269,11 +269,12 @@ function policyDocument(bytes: number): string {
     '',
   ];
   let i = 0;
-  while (lines.join('\n').length < bytes)
+  while (lines.join('\n').length < bytes) {
     lines.push(
       `policy_data_${i} := {"container": ${i}, "allowed_command": "/usr/bin/vllm serve --port 8000 --model meta-llama/Llama-3.1-8B-Instruct"}`,
-    ),
-      i++;
+    );
+    i++;
+  }
   return lines.join('\n').slice(0, bytes);
 }
 

@@ -296,7 +296,7 @@ export class NodeAgent {
     key: AgentKey,
     now: Date,
   ): Promise<string | undefined> {
-    let claims;
+    let claims: Awaited<ReturnType<typeof verifyGrant>>;
     try {
       const jwks = await this.#options.client.get<{ keys: jose.JWK[] }>(JWKS_PATH);
       claims = await verifyGrant(token, jose.createLocalJWKSet(jwks), now);

@@ -7,9 +7,9 @@ import {
   conditionsSchema,
   customResourceDefinition,
   dnsSubdomainPattern,
-  GROUP,
+  type GROUP,
   hexSchema,
-  VERSION,
+  type VERSION,
 } from './common.ts';
 import type { JSONSchemaProps } from './schema.ts';
 

@@ -10,9 +10,9 @@ import {
   customResourceDefinition,
   dnsSubdomainPattern,
   durationPattern,
-  GROUP,
+  type GROUP,
   hexSchema,
-  VERSION,
+  type VERSION,
 } from './common.ts';
 import type { JSONSchemaProps } from './schema.ts';
 

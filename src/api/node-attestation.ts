@@ -2,7 +2,7 @@
  * The NodeAttestation resource: one per GPU node, named after it, status only. The Coordinator
  * writes the verdict on the node's CVM and GPUs there; the node controller gates the node on it.
  */
-import { type Condition, conditionsSchema, customResourceDefinition, GROUP, VERSION } from './common.ts';
+import { type Condition, conditionsSchema, customResourceDefinition, type GROUP, type VERSION } from './common.ts';
 import type { JSONSchemaProps } from './schema.ts';
 
 export const NODE_ATTESTATION_KIND = 'NodeAttestation';

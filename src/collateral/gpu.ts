@@ -24,7 +24,7 @@ import type { CollateralStore } from './store.ts';
 
 /** The RIM IDs a report implies; an ID is absent when the report or chain lacks what it is made of. */
 export function gpuRimIds(report: Uint8Array, certificateChain: string): { driver?: string; vbios?: string } {
-  let parsed;
+  let parsed: ReturnType<typeof parseGpuReport>;
   try {
     parsed = parseGpuReport(report);
   } catch (err) {
@@ -56,7 +56,10 @@ export async function gpuRims(
   const wanted = [ids.driver, ids.vbios].filter((id): id is string => id !== undefined);
   const lookups = await Promise.all(wanted.map((id) => store.nvidiaRim(id)));
   lookups.forEach((lookup, i) => {
-    if (lookup.status !== 'found') return void notes.push(describeMiss(lookup));
+    if (lookup.status !== 'found') {
+      notes.push(describeMiss(lookup));
+      return;
+    }
     notes.push(...foundNotes(lookup));
     rims.push({ xml: lookup.value, id: wanted[i]! });
   });

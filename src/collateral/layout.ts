@@ -314,7 +314,7 @@ function signedJson(
 }
 
 function jsonNextUpdate(body: string, member: string): Date | undefined {
-  const next = ((JSON.parse(body) as Record<string, { nextUpdate?: unknown }>)[member] ?? {}).nextUpdate;
+  const next = (JSON.parse(body) as Record<string, { nextUpdate?: unknown }>)[member]?.nextUpdate;
   const d = typeof next === 'string' ? new Date(next) : undefined;
   return d && !Number.isNaN(d.getTime()) ? d : undefined;
 }

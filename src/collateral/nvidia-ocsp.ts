@@ -6,7 +6,7 @@
  * that certificate at all. Whether the answer is signed, current and good is the verifier's
  * business (src/attestation/nvidia/ocsp.ts).
  */
-import { createHash, randomBytes, X509Certificate } from 'node:crypto';
+import { createHash, randomBytes, type X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { ParsedCertificate } from '../attestation/nvidia/certificates.ts';

@@ -11,7 +11,14 @@ import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { SnpProduct } from '../attestation/reference-values.ts';
 import type { KdsSigner } from './amd-kds.ts';
-import { DEFAULT_HTTP_LIMITS, type FetchFunction, type HttpLimits, redactUrl, undiciFetch } from './http.ts';
+import {
+  DEFAULT_HTTP_LIMITS,
+  type FetchFunction,
+  type HttpAnswer,
+  type HttpLimits,
+  redactUrl,
+  undiciFetch,
+} from './http.ts';
 import type { PckCa } from './intel-pcs.ts';
 import {
   type CollateralItem,
@@ -201,7 +208,7 @@ export class CollateralStore {
 
   async #fetchAndStore<T>(item: CollateralItem<T>): Promise<Lookup<T>> {
     const where = `${item.what} (${redactUrl(item.url)})`;
-    let answer;
+    let answer: HttpAnswer;
     try {
       answer = await this.#fetch(item.url, this.#limits, item.request);
     } catch (err) {

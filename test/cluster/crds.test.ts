@@ -1,3 +1,4 @@
+// biome-ignore-all lint/suspicious/noExplicitAny: this test sends hand-made, partly invalid objects to the API server and reads its raw answers
 // The CRD schemas, as the real API server enforces them: bad input is refused with a message
 // that names the field; kubectl explain and printer columns work.
 import assert from 'node:assert/strict';

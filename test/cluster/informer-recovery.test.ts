@@ -3,6 +3,7 @@
 // plane of its own, since it stops the API server.
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
+import type { Manifest } from '../../src/api/manifest.ts';
 import { ControlPlane } from '../../src/dev/control-plane.ts';
 import { installCrds } from '../../src/dev/install.ts';
 import { waitFor } from '../../src/dev/wait.ts';
@@ -88,7 +89,7 @@ describe('informer recovery after the API server restarts', function () {
             version: 'v1alpha1',
             plural: 'manifests',
             name: 'after-restart',
-          })) as any
+          })) as Manifest
         ).status?.hash,
       { timeoutMs: 60_000, description: 'Manifest created after the restart reconciled' },
     );

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import { ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
+import type { Manifest } from '../../src/api/manifest.ts';
+import { type ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
 import { freePorts } from '../../src/dev/ports.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import { LEADER_LABEL } from '../../src/operator/operator.ts';
@@ -137,7 +138,7 @@ describe('leader election between two operator processes', function () {
             version: 'v1alpha1',
             plural: 'manifests',
             name: first,
-          })) as any
+          })) as Manifest
         ).status?.hash,
       { description: 'leader reconciled' },
     );
@@ -181,7 +182,7 @@ describe('leader election between two operator processes', function () {
             version: 'v1alpha1',
             plural: 'manifests',
             name: second,
-          })) as any
+          })) as Manifest
         ).status?.hash,
       { description: 'new leader reconciles' },
     );

@@ -2,7 +2,7 @@
 // hashes, exactly one active Manifest, conditions and events.
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
-import type { Manifest } from '../../src/api/manifest.ts';
+import type { Manifest, ManifestSpec } from '../../src/api/manifest.ts';
 import { manifestHash } from '../../src/api/manifest-hash.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
@@ -11,7 +11,7 @@ import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cl
 
 const group = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' };
 
-function spec(measurementByte = 'ab'): any {
+function spec(measurementByte = 'ab'): ManifestSpec {
   return {
     referenceValues: {
       snp: [
@@ -42,7 +42,7 @@ describe('Manifest controller', function () {
     await operator.stop();
   });
 
-  async function create(name: string, body: any): Promise<Manifest> {
+  async function create(name: string, body: Partial<ManifestSpec>): Promise<Manifest> {
     created.push(name);
     return (await custom.createClusterCustomObject({
       ...group,

@@ -240,15 +240,13 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
   it('deletes a GPU pod that a PodDisruptionBudget protects once the grace runs out, after its attestation expired', async function () {
     const node = await attestedNode('pdb', 20_000);
     const worker = await aiWorker('guarded', node);
-    await kc
-      .makeApiClient(k8s.PolicyV1Api)
-      .createNamespacedPodDisruptionBudget({
-        namespace: workloads,
-        body: {
-          metadata: { name: 'guarded' },
-          spec: { maxUnavailable: 0, selector: { matchLabels: { 'app.kubernetes.io/instance': 'guarded' } } },
-        },
-      });
+    await kc.makeApiClient(k8s.PolicyV1Api).createNamespacedPodDisruptionBudget({
+      namespace: workloads,
+      body: {
+        metadata: { name: 'guarded' },
+        spec: { maxUnavailable: 0, selector: { matchLabels: { 'app.kubernetes.io/instance': 'guarded' } } },
+      },
+    });
     const na = (await custom.getClusterCustomObject({ ...GROUP, plural: 'nodeattestations', name: node })) as {
       status: { expiresAt: string };
     };

@@ -4,6 +4,7 @@
  * that break the control plane on purpose start their own.
  */
 import * as k8s from '@kubernetes/client-node';
+import type { NodeAttestation } from '../../src/api/node-attestation.ts';
 import { ControlPlane } from '../../src/dev/control-plane.ts';
 import { installCrds } from '../../src/dev/install.ts';
 import { waitFor } from '../../src/dev/wait.ts';
@@ -81,14 +82,14 @@ export async function writeCurrentAttestation(
 ): Promise<void> {
   const custom = kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const target = { group: 'attestor.dev', version: 'v1alpha1', plural: 'nodeattestations' };
-  let current: any;
+  let current: NodeAttestation;
   try {
-    current = await custom.getClusterCustomObject({ ...target, name: node });
+    current = (await custom.getClusterCustomObject({ ...target, name: node })) as NodeAttestation;
   } catch {
-    current = await custom.createClusterCustomObject({
+    current = (await custom.createClusterCustomObject({
       ...target,
       body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'NodeAttestation', metadata: { name: node } },
-    });
+    })) as NodeAttestation;
   }
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   const status = {

@@ -298,7 +298,7 @@ function extractFwid(value: Uint8Array, check: string): Uint8Array {
     };
     walk(top, 0);
   }
-  if (!found || found.length !== 48) throw new ParseError(check, 'FWID extension holds no SHA-384 FWID');
+  if (found?.length !== 48) throw new ParseError(check, 'FWID extension holds no SHA-384 FWID');
   return found;
 }
 

@@ -138,8 +138,7 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
       c?.verification.signerChain ?? [],
       c?.revocation ?? [],
     );
-    nvidia[`x-nvidia-gpu-${kind}-rim-measurements-available`] =
-      c !== undefined && c.rim.measurements.some((m) => m.active);
+    nvidia[`x-nvidia-gpu-${kind}-rim-measurements-available`] = c?.rim.measurements.some((m) => m.active);
   }
   nvidia['x-nvidia-gpu-vbios-index-no-conflict'] =
     comparison !== undefined && comparison.conflicts.length === 0 && !hasCheck('gpu.rim.index-conflict');

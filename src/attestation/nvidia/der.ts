@@ -84,7 +84,7 @@ export function certificateExtensions(der: Uint8Array): RawExtension[] {
   const cert = readTlv(der, 0);
   if (cert.tag !== 0x30 || cert.end !== der.length) throw new DerError('not a single DER SEQUENCE');
   const tbs = children(der, cert)[0];
-  if (!tbs || tbs.tag !== 0x30) throw new DerError('no tbsCertificate');
+  if (tbs?.tag !== 0x30) throw new DerError('no tbsCertificate');
   const ext = children(der, tbs).find((t) => t.tag === 0xa3);
   if (!ext) return [];
   const list = children(der, ext);

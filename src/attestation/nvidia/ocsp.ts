@@ -10,7 +10,7 @@
  * the root. Pure: the time is a parameter, answers are bytes.
  */
 import { createHash, verify as verifySignature, X509Certificate } from 'node:crypto';
-import * as asn1js from 'asn1js';
+import type * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
@@ -368,9 +368,7 @@ function signerOf(basic: pkijs.BasicOCSPResponse, issuer: ParsedCertificate): Si
     try {
       if (x.checkIssued(issuer.x509) && x.verify(issuer.x509.publicKey) && verifies(x.publicKey))
         return { by: 'delegate', notBefore: x.validFromDate, notAfter: x.validToDate };
-    } catch {
-      continue;
-    }
+    } catch {}
   }
   return { by: 'nobody' };
 }

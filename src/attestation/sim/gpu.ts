@@ -265,7 +265,10 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
   const keyOf = new Map<Ca, KeyObject>();
   const signingKey = (ca: Ca): KeyObject => {
     let k = keyOf.get(ca);
-    if (!k) keyOf.set(ca, (k = KeyObject.from(ca.keys.privateKey)));
+    if (!k) {
+      k = KeyObject.from(ca.keys.privateKey);
+      keyOf.set(ca, k);
+    }
     return k;
   };
   // The responder finds the CA by the issuer certificate it is asked about; issued certificates by serial.

@@ -17,5 +17,5 @@ export { decodeTdAttributes, type TdAttributes, type TdxClaims } from './claims.
 export { COLLATERAL_MISSING, missingCollateral, type TdxCollateral } from './collateral.ts';
 export { configIdForPolicyHash, policyHashFromConfigId } from './config-id.ts';
 export { parseTdxQuote, type TdxQuote } from './quote.ts';
-export { type TcbStatus } from './tcb-info.ts';
+export type { TcbStatus } from './tcb-info.ts';
 export { intelTrustAnchors, type TdxVerifyOptions, verifyTdxQuote } from './verify.ts';

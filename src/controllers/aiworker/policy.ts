@@ -1,7 +1,7 @@
 /** Reads an AIWorker's policy document (inline or from a ConfigMap) and hashes it. */
 
 import { createHash } from 'node:crypto';
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../../api/aiworker.ts';
 
 export const DEFAULT_POLICY_KEY = 'policy.rego';

@@ -86,7 +86,6 @@ export class GpuPodEvictor {
           'evicted a GPU pod from a node that is not attested',
         );
         await events.record(target, 'Warning', 'EvictedUnattestedNode', `${cause}: evicted`);
-        continue;
       } catch (err) {
         const code = (err as { code?: number }).code;
         // Gone already, or replaced by a pod of the same name (the UID precondition failed).

@@ -12,6 +12,7 @@ export interface ReconcileResult {
   requeueAfterMs?: number;
 }
 
+// biome-ignore lint/suspicious/noConfusingVoidType: a reconciler that has nothing to say returns nothing
 export type Reconcile = (key: string) => Promise<ReconcileResult | void>;
 
 export interface ControllerOptions {

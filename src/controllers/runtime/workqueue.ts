@@ -55,7 +55,10 @@ export class WorkQueue {
   /** Adds the key after a delay; an earlier pending delay for the same key wins. */
   addAfter(key: string, delayMs: number): void {
     if (this.#shuttingDown) return;
-    if (delayMs <= 0) return this.add(key);
+    if (delayMs <= 0) {
+      this.add(key);
+      return;
+    }
     const readyAt = Date.now() + delayMs;
     const pending = this.#delayed.get(key);
     if (pending && pending.readyAt <= readyAt) return;

@@ -226,7 +226,7 @@ describe('agent/evidence: configfs-tsm report source (emulated kernel)', () => {
     const s = source(fs);
     const inputs = Array.from({ length: 6 }, (_, i) => new Uint8Array(64).fill(i + 1));
     const results = await Promise.all(inputs.map((d) => s.collect(d)));
-    results.forEach((r, i) => assert.deepEqual(parseSnpReport(r.report).reportData, inputs[i]));
+    for (const [i, r] of results.entries()) assert.deepEqual(parseSnpReport(r.report).reportData, inputs[i]);
     assert.equal(new Set(fs.entries).size, 6);
     assert.deepEqual(await leftBehind(), []);
   });

@@ -7,7 +7,7 @@ import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
 import { selectActiveManifest } from '../../../src/controllers/manifest/active.ts';
 import { desiredManifestStatus } from '../../../src/controllers/manifest/status.ts';
 
-export function validSpec(): ManifestSpec {
+function validSpec(): ManifestSpec {
   return {
     runtimeClasses: ['kata'],
     policies: [{ name: 'p', hash: 'aa'.repeat(32) }],

@@ -7,8 +7,15 @@ import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
 import { policyHash } from '../../../src/controllers/aiworker/policy.ts';
 import { projectRoot } from '../../../src/dev/control-plane.ts';
 
+/** A YAML document of samples/, read loosely: the fields the test reads, not a Kubernetes type. */
+interface SampleDocument {
+  kind: string;
+  data: Record<string, string>;
+  spec: { runtimeClassName: string; policy: { configMapRef: { key: string } } };
+}
+
 const load = (file: string) =>
-  yaml.loadAll(readFileSync(join(projectRoot, 'samples', file), 'utf8')) as Array<Record<string, any>>;
+  yaml.loadAll(readFileSync(join(projectRoot, 'samples', file), 'utf8')) as SampleDocument[];
 
 describe('samples/', () => {
   it('the sample Manifest is valid', () => {

@@ -36,8 +36,8 @@ describe('attestor verify snp', () => {
     const opts = { report: testdataPath('snp/milan-gosevguest/report.bin'), vcek: v.vcekFile, at: AT };
     const refused = run(opts);
     assert.equal(refused.code, 1, refused.out + refused.err);
-    assert.match(refused.out, /^REFUSED\n  - \[snp\.policy\.debug\] guest policy allows debugging \(DEBUG, bit 19\)/);
-    assert.equal(refused.out.match(/^  - \[/gm)?.length, 1, refused.out);
+    assert.match(refused.out, /^REFUSED\n {2}- \[snp\.policy\.debug\] guest policy allows debugging \(DEBUG, bit 19\)/);
+    assert.equal(refused.out.match(/^ {2}- \[/gm)?.length, 1, refused.out);
     const allowed = run({ ...opts, allowDebug: true });
     assert.equal(allowed.code, 0, allowed.out + allowed.err);
     assert.match(allowed.out, /^VERIFIED\n/);
@@ -128,7 +128,10 @@ describe('attestor verify snp', () => {
     const write = process.stdout.write;
     const saved = process.exitCode;
     let out = '';
-    process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+    process.stdout.write = ((s: string) => {
+      out += s;
+      return true;
+    }) as typeof process.stdout.write;
     try {
       await snpCommand().parseAsync(
         [

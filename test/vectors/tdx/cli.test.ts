@@ -235,7 +235,7 @@ describe('attestor verify tdx (real quote)', () => {
     writeFileSync(path, forged);
     const r = run({ quote: path, at: '2024-01-01T00:00:00Z' });
     assert.equal(r.code, 1);
-    assert.match(r.out, /^REFUSED\n  - \[tdx\.quote-signature\]/);
+    assert.match(r.out, /^REFUSED\n {2}- \[tdx\.quote-signature\]/);
   });
 
   it('exit 2 for unusable input', () => {
@@ -272,7 +272,10 @@ describe('attestor verify tdx (real quote)', () => {
     ]);
     const write = process.stdout.write;
     let out = '';
-    process.stdout.write = ((s: string) => ((out += s), true)) as typeof process.stdout.write;
+    process.stdout.write = ((s: string) => {
+      out += s;
+      return true;
+    }) as typeof process.stdout.write;
     try {
       await cmd.parseAsync(
         ['--quote', sharedPath(SPR_QUOTE), '--at', '2030-01-01T00:00:00Z', '--allow-missing-collateral', '--json'],

@@ -126,7 +126,9 @@ const cases: Case[] = [
   },
   {
     name: 'a changed responder nonce (signature no longer covers it)',
-    mutate: (r) => void (r[37 + 8 + 64 * 55] = r[37 + 8 + 64 * 55]! ^ 0x01),
+    mutate: (r) => {
+      r[37 + 8 + 64 * 55] = r[37 + 8 + 64 * 55]! ^ 0x01;
+    },
     checks: ['gpu.signature'],
   },
   { name: 'evidence under a foreign device root', foreignDevice: true, checks: ['gpu.cert-chain'] },

@@ -10,8 +10,12 @@ async function run(opts: GpuCliOptions): Promise<{ code: number; out: string; er
   let err = '';
   const code = await runVerifyGpu(
     opts,
-    (s) => void (out += s),
-    (s) => void (err += s),
+    (s) => {
+      out += s;
+    },
+    (s) => {
+      err += s;
+    },
   );
   return { code, out, err };
 }

@@ -29,6 +29,7 @@ import { compareMeasurements } from '../src/attestation/nvidia/measurements.ts';
 import { parseRim } from '../src/attestation/nvidia/rim.ts';
 import { parseGpuReport } from '../src/attestation/nvidia/spdm.ts';
 import { verifyGpuReport } from '../src/attestation/nvidia/verify.ts';
+import { errorMessage } from '../src/errors.ts';
 import { median, rateAsync } from './lib/rate.ts';
 
 const SECONDS = Number(process.env.GPU_BENCH_SECONDS ?? 3);
@@ -85,7 +86,7 @@ function nvtrustBaseline(): number | null {
         .pop(),
     );
   } catch (err) {
-    console.error(`nvtrust baseline skipped: ${(err as Error).message}`);
+    console.error(`nvtrust baseline skipped: ${errorMessage(err)}`);
     return null;
   }
 }

@@ -23,6 +23,7 @@ import { SnpEndorsementCache } from '../src/attestation/snp/endorsement-cache.ts
 import { parseSnpReport, signedBytes } from '../src/attestation/snp/report.ts';
 import { p1363Signature } from '../src/attestation/snp/signature.ts';
 import { verifySnpReport } from '../src/attestation/snp/verify.ts';
+import { errorMessage } from '../src/errors.ts';
 import { rate as measureRate, median } from './lib/rate.ts';
 
 const SECONDS = Number(process.env.SNP_BENCH_SECONDS ?? 3);
@@ -56,7 +57,7 @@ function goBaseline(): number | null {
       execFileSync(bin, [reportFile, vcekFile, String(SECONDS), AT.toISOString()], { encoding: 'utf8' }).trim(),
     );
   } catch (err) {
-    console.error(`go-sev-guest baseline skipped: ${(err as Error).message}`);
+    console.error(`go-sev-guest baseline skipped: ${errorMessage(err)}`);
     return null;
   }
 }

@@ -26,6 +26,7 @@ import { TdxVerifierCache } from '../src/attestation/tdx/chain-cache.ts';
 import type { TdxCollateral } from '../src/attestation/tdx/collateral.ts';
 import { parseTdxQuote } from '../src/attestation/tdx/quote.ts';
 import { verifyTdxQuote } from '../src/attestation/tdx/verify.ts';
+import { errorMessage } from '../src/errors.ts';
 import { rate as measureRate, median } from './lib/rate.ts';
 
 const SECONDS = Number(process.env.TDX_BENCH_SECONDS ?? 3);
@@ -77,7 +78,7 @@ function goBaseline(): number | null {
       execFileSync(bin, [quoteFile, rootFile, String(SECONDS), AT.toISOString()], { encoding: 'utf8' }).trim(),
     );
   } catch (err) {
-    console.error(`go-tdx-guest baseline skipped: ${(err as Error).message}`);
+    console.error(`go-tdx-guest baseline skipped: ${errorMessage(err)}`);
     return null;
   }
 }

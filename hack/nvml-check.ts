@@ -24,6 +24,7 @@ import {
 import { NVML_CC_GPU_CEC_NONCE_SIZE } from '../src/agent/evidence/nvml/structs.ts';
 import { NvmlError } from '../src/agent/evidence/source.ts';
 import { type GpuTrustAnchors, verifyGpuReport } from '../src/attestation/nvidia/index.ts';
+import { errorMessage } from '../src/errors.ts';
 
 const USAGE = 'usage: node hack/nvml-check.ts [--library PATH] [--activate] [--nonce HEX] [--device-root PEM_FILE]';
 /** Where the SPDM GET_MEASUREMENTS request (the report's first part) carries the nonce. */
@@ -55,7 +56,7 @@ class CallLog {
       // The message is "<call>: <name> (<nvmlErrorString>)"; keep the name and the text.
       console.log(`${label} -> ${err.nvmlName}${err.message.slice(`${err.call}: ${err.nvmlName}`.length)}`);
     } else {
-      console.log(`${label} -> error: ${(err as Error).message}`);
+      console.log(`${label} -> error: ${errorMessage(err)}`);
     }
   }
 }
@@ -75,7 +76,7 @@ async function main(argv: string[]): Promise<number> {
       allowPositionals: false,
     }));
   } catch (err) {
-    console.error(`${(err as Error).message}\n${USAGE}`);
+    console.error(`${errorMessage(err)}\n${USAGE}`);
     return 2;
   }
   if (
@@ -229,7 +230,7 @@ function printSubjects(pem: string): void {
         `  [${k}] subject: ${oneLine(cert.subject)} | issuer: ${oneLine(cert.issuer)} | valid ${cert.validFromDate.toISOString()} to ${cert.validToDate.toISOString()}`,
       );
     } catch (err) {
-      console.log(`  [${k}] does not parse: ${(err as Error).message}`);
+      console.log(`  [${k}] does not parse: ${errorMessage(err)}`);
     }
   });
 }

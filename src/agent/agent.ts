@@ -29,6 +29,7 @@ import {
   WATCH_PATH,
   type WatchResponse,
 } from '../coordinator/protocol.ts';
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { CoordinatorClient, CoordinatorHttpError } from './coordinator-client.ts';
 import type { CvmEvidenceSource, GpuControl } from './evidence/source.ts';
@@ -190,7 +191,7 @@ export class NodeAgent {
       } catch (err) {
         wait = Math.max((err as CoordinatorHttpError).retryAfterMs ?? 0, Math.min(1000 * 2 ** failures, 60_000));
         failures++;
-        this.#log.warn({ err: (err as Error).message, retryInMs: wait }, 'attestation round failed');
+        this.#log.warn({ err: errorMessage(err), retryInMs: wait }, 'attestation round failed');
       }
       this.#nextAttestAt = Date.now() + wait;
       await this.#sleepUntilNextRound(signal);
@@ -224,7 +225,7 @@ export class NodeAgent {
             ? WATCH_UNSUPPORTED_RETRY_MS
             : Math.max((err as CoordinatorHttpError).retryAfterMs ?? 0, Math.min(1000 * 2 ** failures, 30_000));
         failures++;
-        this.#log.debug({ err: (err as Error).message, retryInMs: wait }, 'watch failed');
+        this.#log.debug({ err: errorMessage(err), retryInMs: wait }, 'watch failed');
         await sleep(wait, signal);
       }
     }
@@ -253,7 +254,7 @@ export class NodeAgent {
           this.#log.info({ manifest: answer.manifestHash }, 'the last evidence meets the new Manifest; GPUs activated');
         }
       } catch (err) {
-        this.#log.warn({ err: (err as Error).message }, 'activation with the re-appraisal grant failed');
+        this.#log.warn({ err: errorMessage(err) }, 'activation with the re-appraisal grant failed');
       }
     }
     // Attest again at a random point of the window, so that all nodes do not come at once.
@@ -301,7 +302,7 @@ export class NodeAgent {
       const jwks = await this.#options.client.get<{ keys: jose.JWK[] }>(JWKS_PATH);
       claims = await verifyGrant(token, jose.createLocalJWKSet(jwks), now);
     } catch (err) {
-      return `grant signature or lifetime: ${(err as Error).message}`;
+      return `grant signature or lifetime: ${errorMessage(err)}`;
     }
     if (claims.sub !== this.#options.nodeName) return `the grant is for node ${claims.sub}`;
     if (!isDeepStrictEqual([...claims.gpus].sort(), [...uuids].sort()))

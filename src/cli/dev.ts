@@ -20,6 +20,7 @@ import { localCoordinatorOptions } from '../dev/local-coordinator.ts';
 import { narrate } from '../dev/narrator.ts';
 import { operatorKubeConfig, operatorUsername } from '../dev/operator-identity.ts';
 import { waitFor } from '../dev/wait.ts';
+import { errorMessage } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { startOperator } from '../operator/operator.ts';
 import { issueCertificate } from '../tls/certificates.ts';
@@ -215,7 +216,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
     });
     return 0;
   } catch (err) {
-    print(`failed: ${(err as Error).message}`);
+    print(`failed: ${errorMessage(err)}`);
     return 1;
   } finally {
     print('stopping every process this session started');

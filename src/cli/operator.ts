@@ -11,6 +11,7 @@ import { CollateralStore, prepareCollateral } from '../collateral/index.ts';
 import { snpCertificatesFromDir } from '../coordinator/collateral-dir.ts';
 import { DEFAULT_COORDINATOR_LIMITS } from '../coordinator/coordinator.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
+import { errorMessage } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { DEFAULT_LEASE_NAME, startOperator } from '../operator/operator.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, parseGpuResourcePrefixes } from '../webhook/gpu-requests.ts';
@@ -299,7 +300,7 @@ export function operatorCommand(): Command {
       process.once('SIGTERM', () => shutdown('SIGTERM'));
       process.once('SIGINT', () => shutdown('SIGINT'));
       const exit = await operator.done.catch((err: unknown) => {
-        log.fatal({ err: (err as Error).message }, 'operator failed');
+        log.fatal({ err: errorMessage(err) }, 'operator failed');
         return 'failed' as const;
       });
       // Like controller-runtime: a replica that lost its Lease exits, and Kubernetes restarts it.

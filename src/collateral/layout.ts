@@ -23,6 +23,7 @@ import { parseRim } from '../attestation/nvidia/rim.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
 import { decodeTcb, encodeTcb } from '../attestation/snp/tcb.ts';
 import { parseCrl } from '../attestation/tdx/crl.ts';
+import { errorMessage } from '../errors.ts';
 import { AMD_KDS_URL, type KdsSigner, kdsCertChainUrl, kdsCrlUrl, kdsHwid, kdsVcekUrl } from './amd-kds.ts';
 import type { HttpRequestBody } from './http.ts';
 import {
@@ -232,7 +233,7 @@ export function nvidiaRimItem(endpoints: VendorEndpoints, id: string): Collatera
       try {
         parseRim(xml);
       } catch (err) {
-        return { invalid: `not a RIM: ${(err as Error).message}` };
+        return { invalid: `not a RIM: ${errorMessage(err)}` };
       }
       return { value: xml };
     },
@@ -284,7 +285,7 @@ function crl(bytes: Uint8Array): Parsed<Uint8Array> {
   try {
     parseCrl(bytes, 'collateral.crl');
   } catch (err) {
-    return { invalid: (err as Error).message };
+    return { invalid: errorMessage(err) };
   }
   return { value: bytes };
 }

@@ -11,6 +11,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { ParsedCertificate } from '../attestation/nvidia/certificates.ts';
 import { OCSP_NONCE, serialBytes, subjectBytes, subjectKeyBits } from '../attestation/nvidia/ocsp.ts';
+import { errorMessage } from '../errors.ts';
 
 const SHA384 = '2.16.840.1.101.3.4.2.2';
 const OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';
@@ -103,6 +104,6 @@ export function readOcspAnswer(
     if (!single) return { invalid: 'the OCSP answer is for another certificate' };
     return { value: single.nextUpdate ? { nextUpdate: single.nextUpdate } : {} };
   } catch (err) {
-    return { invalid: `not an OCSP response: ${(err as Error).message}` };
+    return { invalid: `not an OCSP response: ${errorMessage(err)}` };
   }
 }

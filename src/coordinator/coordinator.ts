@@ -34,6 +34,7 @@ import { TdxVerifierCache } from '../attestation/tdx/index.ts';
 import type { Reason, Verdict } from '../attestation/verdict.ts';
 import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import type { EventType } from '../controllers/runtime/events.ts';
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { evidenceIdentity } from './evidence-identity.ts';
 import { GrantSigner } from './grants.ts';
@@ -439,7 +440,7 @@ export class Coordinator {
       try {
         grant = await this.#signer.verify(String(reportPayload.grant), now);
       } catch (err) {
-        return this.#activationRefused(nodeName, `invalid grant: ${(err as Error).message}`, now);
+        return this.#activationRefused(nodeName, `invalid grant: ${errorMessage(err)}`, now);
       }
       if (grant.sub !== nodeName) return this.#activationRefused(nodeName, `the grant is for node ${grant.sub}`, now);
       const pending = this.#pending.get(grant.jti);
@@ -559,7 +560,7 @@ export class Coordinator {
         this.#watch.notify(name, notice ?? { manifestHash: hash });
       } catch (err) {
         this.#watch.notify(name, { manifestHash: hash });
-        this.#log.error({ node: name, err: (err as Error).message }, 're-appraisal failed');
+        this.#log.error({ node: name, err: errorMessage(err) }, 're-appraisal failed');
       }
     }
     this.#watch.end(hash);

@@ -11,6 +11,7 @@ import {
   type NodeAttestation,
   type NodeAttestationStatus,
 } from '../api/node-attestation.ts';
+import { isConflict, isNotFound } from '../errors.ts';
 
 const target = { group: GROUP, version: VERSION, plural: NODE_ATTESTATION_PLURAL };
 
@@ -36,7 +37,7 @@ export class NodeAttestationStore implements AttestationStore {
     try {
       return (await this.#custom.getClusterCustomObject({ ...target, name })) as NodeAttestation;
     } catch (err) {
-      if ((err as { code?: number }).code === 404) return undefined;
+      if (isNotFound(err)) return undefined;
       throw err;
     }
   }
@@ -63,7 +64,7 @@ export class NodeAttestationStore implements AttestationStore {
         },
       })) as NodeAttestation;
     } catch (err) {
-      if ((err as { code?: number }).code === 409) return (await this.get(name))!;
+      if (isConflict(err)) return (await this.get(name))!;
       throw err;
     }
   }
@@ -89,7 +90,7 @@ export class NodeAttestationStore implements AttestationStore {
           body: { ...current, status },
         })) as NodeAttestation;
       } catch (err) {
-        if ((err as { code?: number }).code !== 409 || attempt >= 5) throw err;
+        if (!isConflict(err) || attempt >= 5) throw err;
       }
     }
   }

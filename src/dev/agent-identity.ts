@@ -5,6 +5,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { UNATTESTED_TAINT } from '../api/node-gating.ts';
+import { isConflict } from '../errors.ts';
 import { waitFor } from './wait.ts';
 
 export const AGENT_SERVICE_ACCOUNT = 'attestor-agent';
@@ -24,7 +25,7 @@ export async function ensureAgentServiceAccount(kubeConfig: k8s.KubeConfig, name
       },
     });
   } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err;
+    if (!isConflict(err)) throw err;
   }
 }
 
@@ -57,7 +58,7 @@ export async function agentTokenSource(
       },
     });
   } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err;
+    if (!isConflict(err)) throw err;
     pod = await core.readNamespacedPod({ name, namespace });
   }
   await waitFor(async () => (await core.readNamespacedPod({ name, namespace })).spec?.nodeName === node, {

@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as k8s from '@kubernetes/client-node';
+import { errorMessage } from '../errors.ts';
 import {
   createCertificateAuthority,
   createSigningKeyPair,
@@ -545,5 +546,5 @@ function withLogTail(err: unknown, logFile: string): Error {
   } catch {
     // no log yet
   }
-  return new Error(`${(err as Error).message}\n--- last lines of ${logFile} ---\n${tail}`);
+  return new Error(`${errorMessage(err)}\n--- last lines of ${logFile} ---\n${tail}`);
 }

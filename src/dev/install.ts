@@ -2,6 +2,7 @@
 import * as k8s from '@kubernetes/client-node';
 import { crdFiles } from '../api/crd-yaml.ts';
 import { crds } from '../api/crds.ts';
+import { isNotFound } from '../errors.ts';
 import { waitFor } from './wait.ts';
 
 export async function installCrds(kubeConfig: k8s.KubeConfig): Promise<void> {
@@ -16,7 +17,7 @@ export async function installCrds(kubeConfig: k8s.KubeConfig): Promise<void> {
       body.metadata = { ...body.metadata, resourceVersion: existing.metadata?.resourceVersion };
       await api.replaceCustomResourceDefinition({ name: crd.metadata.name, body });
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
+      if (!isNotFound(err)) throw err;
       await api.createCustomResourceDefinition({ body });
     }
   }

@@ -21,6 +21,7 @@ import { Coordinator, type CoordinatorLimits, type CoordinatorTrust } from '../c
 import { CoordinatorMetrics } from '../coordinator/metrics.ts';
 import { NodeAttestationStore } from '../coordinator/node-attestation-store.ts';
 import { type CoordinatorServer, startCoordinatorServer } from '../coordinator/server.ts';
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { OperatorMetrics } from '../observability/metrics.ts';
 import { WebhookMetrics } from '../webhook/metrics.ts';
@@ -265,7 +266,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
         );
       } catch (err) {
         // Not fatal: agents that reach a follower get 503 and retry.
-        log.warn({ pod: `${namespace}/${name}`, err: (err as Error).message }, 'could not label the own pod');
+        log.warn({ pod: `${namespace}/${name}`, err: errorMessage(err) }, 'could not label the own pod');
       }
     };
     manager.addLeaderRunnable({ name: 'leader-label', start: () => setLabel('true'), stop: () => setLabel(null) });

@@ -7,6 +7,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../api/manifest.ts';
 import type { NodeAttestation } from '../api/node-attestation.ts';
 import { selectActiveManifest } from '../controllers/manifest/active.ts';
+import { errorMessage, isNotFound } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { judgeBinding, judgeNodeName } from './binding-rules.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES } from './gpu-requests.ts';
@@ -134,7 +135,7 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
         // Read now, never from a cache: the decision must be about the pod as it is.
         pod = await deps.pods.readNamespacedPod({ name, namespace });
       } catch (err) {
-        if ((err as { code?: number }).code === 404)
+        if (isNotFound(err))
           return verdict(request, 'validate-bindings', [
             { field: 'metadata.name', message: `pod ${namespace}/${name} not found` },
           ]);
@@ -171,11 +172,11 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
             verdict: 'error',
           };
         deps.log.error(
-          { webhook, uid: request.uid, ...subject(request), err: describe(err) },
+          { webhook, uid: request.uid, ...subject(request), err: errorMessage(err) },
           'admission failed; refusing',
         );
         return {
-          response: failed(request.uid, `attestor ${webhook}: internal error: ${describe(err)}`, 500),
+          response: failed(request.uid, `attestor ${webhook}: internal error: ${errorMessage(err)}`, 500),
           verdict: 'error',
         };
       }
@@ -219,10 +220,4 @@ function subject(request: AdmissionRequest): Record<string, string | undefined> 
     namespace: request.namespace,
     name: request.name || (meta.name as string | undefined) || (meta.generateName as string | undefined),
   };
-}
-
-function describe(err: unknown): string {
-  const e = err as { code?: number; message?: string };
-  if (typeof e?.code === 'number') return `API server answered ${e.code}`;
-  return err instanceof Error ? err.message : String(err);
 }

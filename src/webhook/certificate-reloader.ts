@@ -11,6 +11,7 @@ import { type FSWatcher, readFileSync, watch } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 
 export interface CertificatePair {
@@ -101,7 +102,7 @@ export class CertificateReloader {
       };
     } catch (err) {
       this.#log.warn(
-        { err: (err as Error).message },
+        { err: errorMessage(err) },
         'cannot read the serving certificate or client CA; keeping the current ones',
       );
       return;
@@ -132,7 +133,7 @@ function unusable(pair: CertificatePair): string | undefined {
   try {
     createSecureContext(pair);
   } catch (err) {
-    return (err as Error).message;
+    return errorMessage(err);
   }
   if (pair.ca === undefined) return undefined;
   // An empty or garbled bundle would refuse every client: keep the one that works instead.
@@ -142,7 +143,7 @@ function unusable(pair: CertificatePair): string | undefined {
     try {
       if (!new X509Certificate(block).ca) return 'the client CA file holds a certificate that is not a CA';
     } catch (err) {
-      return `the client CA file holds an unreadable certificate: ${(err as Error).message}`;
+      return `the client CA file holds an unreadable certificate: ${errorMessage(err)}`;
     }
   }
   return undefined;

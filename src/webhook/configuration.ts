@@ -30,6 +30,7 @@ import {
   KATA_POLICY_ANNOTATION,
   POLICY_HASH_ANNOTATION,
 } from '../controllers/aiworker/labels.ts';
+import { isConflict, isNotFound } from '../errors.ts';
 import { WEBHOOK_NAMES, type WebhookName } from './admission.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, gpuRequestCel } from './gpu-requests.ts';
 
@@ -253,7 +254,7 @@ export async function deleteWebhookConfigurations(
 ): Promise<void> {
   const api = kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
   const ignoreMissing = (err: unknown) => {
-    if ((err as { code?: number }).code !== 404) throw err;
+    if (!isNotFound(err)) throw err;
   };
   await api.deleteValidatingWebhookConfiguration({ name }).catch(ignoreMissing);
   await api.deleteMutatingWebhookConfiguration({ name }).catch(ignoreMissing);
@@ -263,7 +264,7 @@ async function createOrReplace(create: () => Promise<unknown>, replace: () => Pr
   try {
     await create();
   } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err;
+    if (!isConflict(err)) throw err;
     await replace();
   }
 }

@@ -12,6 +12,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../api/node-gating.ts';
+import { isConflict, isNotFound } from '../errors.ts';
 
 export const DEFAULT_NODE_POLICY_NAME = 'node-gating.attestor.dev';
 
@@ -114,7 +115,7 @@ export async function installNodeGatingPolicy(kubeConfig: k8s.KubeConfig, option
   try {
     await api.createValidatingAdmissionPolicy({ body: policy });
   } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err;
+    if (!isConflict(err)) throw err;
     const current = await api.readValidatingAdmissionPolicy({ name });
     await api.replaceValidatingAdmissionPolicy({
       name,
@@ -124,7 +125,7 @@ export async function installNodeGatingPolicy(kubeConfig: k8s.KubeConfig, option
   try {
     await api.createValidatingAdmissionPolicyBinding({ body: binding });
   } catch (err) {
-    if ((err as { code?: number }).code !== 409) throw err;
+    if (!isConflict(err)) throw err;
     const current = await api.readValidatingAdmissionPolicyBinding({ name });
     await api.replaceValidatingAdmissionPolicyBinding({
       name,
@@ -140,7 +141,7 @@ export async function deleteNodeGatingPolicy(
 ): Promise<void> {
   const api = kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
   const ignoreMissing = (err: unknown) => {
-    if ((err as { code?: number }).code !== 404) throw err;
+    if (!isNotFound(err)) throw err;
   };
   await api.deleteValidatingAdmissionPolicyBinding({ name }).catch(ignoreMissing);
   await api.deleteValidatingAdmissionPolicy({ name }).catch(ignoreMissing);

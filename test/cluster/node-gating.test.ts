@@ -10,6 +10,7 @@ import type { Manifest } from '../../src/api/manifest.ts';
 import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
+import { isNotFound } from '../../src/errors.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
 
@@ -157,7 +158,7 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
           const current = await core.readNamespacedPod({ namespace: workloads, name: pod.metadata!.name! });
           return current.metadata!.uid !== pod.metadata!.uid;
         } catch (err) {
-          return (err as { code?: number }).code === 404;
+          return isNotFound(err);
         }
       },
       { timeoutMs: 60_000, description: `pod ${pod.metadata!.name} gone` },

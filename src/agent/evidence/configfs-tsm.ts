@@ -13,6 +13,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { getSystemErrorMessage } from 'node:util';
+import { errorMessage } from '../../errors.ts';
 import type { CvmEvidence, CvmEvidenceSource } from './source.ts';
 
 /** Where the kernel mounts the report subsystem (configfs on /sys/kernel/config). */
@@ -133,7 +134,7 @@ export class ConfigfsTsmSource implements CvmEvidenceSource {
       await this.#step('rmdir', entry, () => this.#fs.rmdir(entry));
     } catch (err) {
       // Both failed: the request's error is the one that explains, the leaked entry is noted.
-      if (failure instanceof Error) failure.message += `; and the entry was not removed: ${(err as Error).message}`;
+      if (failure instanceof Error) failure.message += `; and the entry was not removed: ${errorMessage(err)}`;
       else failure = err;
     }
     if (failure !== undefined) throw failure;

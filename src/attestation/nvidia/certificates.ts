@@ -6,6 +6,7 @@
  * key usage, path length, criticality) with the small DER reader in der.ts.
  */
 import { createHash, X509Certificate } from 'node:crypto';
+import { errorMessage } from '../../errors.ts';
 import { ParseError, type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import {
@@ -55,7 +56,7 @@ export function parseCertificate(der: Uint8Array, check = 'gpu.cert-chain'): Par
   try {
     x509 = new X509Certificate(der);
   } catch (err) {
-    throw new ParseError(check, `certificate does not parse: ${(err as Error).message}`);
+    throw new ParseError(check, `certificate does not parse: ${errorMessage(err)}`);
   }
   let keyUsage: boolean[] | undefined;
   let pathLength: number | undefined;
@@ -70,7 +71,7 @@ export function parseCertificate(der: Uint8Array, check = 'gpu.cert-chain'): Par
     }
   } catch (err) {
     if (err instanceof ParseError) throw err;
-    throw new ParseError(check, `certificate extensions do not parse: ${(err as Error).message}`);
+    throw new ParseError(check, `certificate extensions do not parse: ${errorMessage(err)}`);
   }
   const subject = x509.subject;
   const out: { -readonly [K in keyof ParsedCertificate]: ParsedCertificate[K] } = {

@@ -3,6 +3,8 @@
  * `[{"arch": "HOPPER", "certificate": base64(PEM chain), "evidence": base64(report), "nonce": hex}]`.
  * Some SDK versions wrap it as `{"evidence_list": [...], ...}`; both are accepted.
  */
+
+import { errorMessage } from '../../errors.ts';
 import type { GpuArchitecture } from '../reference-values.ts';
 import { ParseError } from '../verdict.ts';
 
@@ -25,7 +27,7 @@ export function parseEvidenceList(json: string): GpuEvidenceItem[] {
   try {
     value = JSON.parse(json);
   } catch (err) {
-    throw new ParseError('gpu.evidence', `evidence list is not JSON: ${(err as Error).message}`);
+    throw new ParseError('gpu.evidence', `evidence list is not JSON: ${errorMessage(err)}`);
   }
   if (isObject(value) && Array.isArray(value.evidence_list)) value = value.evidence_list;
   if (!Array.isArray(value))

@@ -12,6 +12,7 @@
 import { createHash, verify as verifySignature, X509Certificate } from 'node:crypto';
 import type * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { errorMessage } from '../../errors.ts';
 import { type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import type { ParsedCertificate } from './certificates.ts';
@@ -227,7 +228,7 @@ function parseResponse(der: Uint8Array): Omit<ParsedAnswer, 'answer' | 'hash'> |
     const nonce = nonceExt ? nonceValue(nonceExt.extnValue.valueBlock.valueHexView) : undefined;
     return { basic, singles: basic.tbsResponseData.responses, ...(nonce ? { nonce } : {}) };
   } catch (err) {
-    return { problem: `does not parse: ${(err as Error).message}` };
+    return { problem: `does not parse: ${errorMessage(err)}` };
   }
 }
 

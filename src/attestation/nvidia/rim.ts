@@ -6,6 +6,7 @@
  */
 import { createHash, webcrypto } from 'node:crypto';
 import type { Document, Element, Node as XmlNode } from '@xmldom/xmldom';
+import { errorMessage } from '../../errors.ts';
 import { ParseError, type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import { type ParsedCertificate, parseCertificate, verifyChain } from './certificates.ts';
@@ -70,7 +71,7 @@ export function parseRim(input: string | Uint8Array): Rim {
   try {
     doc = parseXml(typeof input === 'string' ? input : bytes.toString('utf8'));
   } catch (err) {
-    throw new ParseError('gpu.rim.schema', `RIM: ${(err as Error).message}`);
+    throw new ParseError('gpu.rim.schema', `RIM: ${errorMessage(err)}`);
   }
   const root = doc.documentElement!;
   if (root.namespaceURI !== SWID_NS || root.localName !== 'SoftwareIdentity')
@@ -182,7 +183,7 @@ export async function verifyRim(rim: Rim, options: RimVerifyOptions): Promise<Ri
       rim.certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain'));
     options.cache?.set(key, chain);
   } catch (err) {
-    reasons.push(reason('gpu.rim.cert-chain', `${options.label}: ${(err as Error).message}`));
+    reasons.push(reason('gpu.rim.cert-chain', `${options.label}: ${errorMessage(err)}`));
     return { signatureVerified: false, certChainVerified: false, signerChain: [], reasons };
   }
   const checked = verifyChain(chain, {
@@ -227,7 +228,7 @@ async function checkSignature(rim: Rim, signer: ParsedCertificate): Promise<Cach
     return ok ? { ok } : { ok, message: `the XML signature does not verify with the key of "${signer.name}"` };
   } catch (err) {
     // xmldsigjs reports a wrong reference digest (the document was changed after signing) by throwing.
-    return { ok: false, message: `the XML signature does not verify: ${(err as Error).message}` };
+    return { ok: false, message: `the XML signature does not verify: ${errorMessage(err)}` };
   }
 }
 

@@ -7,6 +7,7 @@
  * appraiser's business (appraise.ts).
  */
 import { createHash, timingSafeEqual, verify as verifySignature } from 'node:crypto';
+import { errorMessage } from '../../errors.ts';
 import type { GpuArchitecture } from '../reference-values.ts';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM } from '../roots/nvidia.ts';
 import { ParseError, type Reason, reason } from '../verdict.ts';
@@ -262,7 +263,7 @@ export function parseAnchors(pems: readonly string[]): ParsedCertificate[] {
       anchors = pems.flatMap((pem) => parseCertificateChain(pem));
     } catch (err) {
       // Anchors are configuration, not evidence: a bad one is a broken setup, thrown, not a refusal.
-      throw new Error(`GPU trust anchors do not parse: ${(err as Error).message}`);
+      throw new Error(`GPU trust anchors do not parse: ${errorMessage(err)}`);
     }
     if (anchorCache.size > 16) anchorCache.clear();
     anchorCache.set(key, anchors);

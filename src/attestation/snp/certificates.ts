@@ -6,6 +6,7 @@
  */
 import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
+import { errorMessage } from '../../errors.ts';
 import { ParseError } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 
@@ -221,7 +222,7 @@ export function parseX509(der: Uint8Array, what: string): X509Certificate {
     void [cert.ca, cert.subject, cert.issuer, cert.serialNumber, cert.validFrom, cert.validTo, cert.publicKey];
     return cert;
   } catch (err) {
-    throw new ParseError(SNP_CHECKS.certificate, `${what} is not an X.509 certificate: ${(err as Error).message}`);
+    throw new ParseError(SNP_CHECKS.certificate, `${what} is not an X.509 certificate: ${errorMessage(err)}`);
   }
 }
 

@@ -5,6 +5,7 @@
  */
 import { constants, verify, type X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
+import { errorMessage } from '../../errors.ts';
 import { type Reason, reason } from '../verdict.ts';
 import { commonName } from './certificates.ts';
 import { SNP_CHECKS } from './checks.ts';
@@ -33,7 +34,7 @@ export function checkCrl(
     crl = pkijs.CertificateRevocationList.fromBER(crlDer);
     arkSubject = pkijs.Certificate.fromBER(ark.raw).subject;
   } catch (err) {
-    return [reason(SNP_CHECKS.crl, `CRL is not valid DER: ${(err as Error).message}`)];
+    return [reason(SNP_CHECKS.crl, `CRL is not valid DER: ${errorMessage(err)}`)];
   }
   const alg = crl.signatureAlgorithm;
   let hashOid: string | undefined;

@@ -3,6 +3,7 @@
  * what it says about the key, the product and the TCB it was issued for.
  */
 import type { KeyObject, X509Certificate } from 'node:crypto';
+import { errorMessage } from '../../errors.ts';
 import type { SnpProduct } from '../reference-values.ts';
 import { ParseError } from '../verdict.ts';
 import { type AmdExtensions, parseAmdExtensions, readCertificateAsn1 } from './certificates.ts';
@@ -37,10 +38,7 @@ export function parseEndorsementCertificate(der: Uint8Array, x509: X509Certifica
   try {
     key = x509.publicKey;
   } catch (err) {
-    throw new ParseError(
-      SNP_CHECKS.certificateKey,
-      `endorsement public key cannot be decoded: ${(err as Error).message}`,
-    );
+    throw new ParseError(SNP_CHECKS.certificateKey, `endorsement public key cannot be decoded: ${errorMessage(err)}`);
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
     throw new ParseError(

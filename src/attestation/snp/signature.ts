@@ -3,6 +3,7 @@
  * 72-byte little-endian integers. Node verifies IEEE P1363 form (48-byte big-endian r || s).
  */
 import { type KeyObject, verify } from 'node:crypto';
+import { errorMessage } from '../../errors.ts';
 import { type Reason, reason } from '../verdict.ts';
 import { SNP_CHECKS } from './checks.ts';
 import { SNP_SIG_ALGO_ECDSA_P384_SHA384, type SnpReport, signedBytes } from './report.ts';
@@ -43,7 +44,7 @@ export function checkReportSignature(report: SnpReport, key: KeyObject): Reason[
   try {
     ok = verify('sha384', signedBytes(report), { key, dsaEncoding: 'ieee-p1363' }, sig);
   } catch (err) {
-    return [reason(SNP_CHECKS.signature, `signature could not be checked: ${(err as Error).message}`)];
+    return [reason(SNP_CHECKS.signature, `signature could not be checked: ${errorMessage(err)}`)];
   }
   return ok ? [] : [reason(SNP_CHECKS.signature, 'report signature does not verify with the endorsement key')];
 }

@@ -6,6 +6,7 @@
  * separate step so that a cached chain result stays correct for any verification time.
  */
 import { createHash, X509Certificate } from 'node:crypto';
+import { errorMessage } from '../../errors.ts';
 
 /** A certificate the verifier trusts by configuration (default: the pinned Intel SGX Root CA). */
 export interface TrustAnchor {
@@ -45,7 +46,7 @@ export function parseCertificates(ders: readonly Uint8Array[]): { certs: X509Cer
     try {
       certs.push(new X509Certificate(Buffer.from(der.buffer, der.byteOffset, der.byteLength)));
     } catch (err) {
-      return { message: `certificate ${i + 1} does not parse: ${(err as Error).message}` };
+      return { message: `certificate ${i + 1} does not parse: ${errorMessage(err)}` };
     }
   }
   return { certs };

@@ -6,6 +6,7 @@
  * `SGX-PCK-CRL-Issuer-Chain`) and the root CA CRL. Every chain must verify to a trust anchor.
  */
 import { verify as cryptoVerify, type X509Certificate } from 'node:crypto';
+import { errorMessage } from '../../errors.ts';
 import { ParseError, type Reason, reason } from '../verdict.ts';
 import {
   type ChainResult,
@@ -139,7 +140,7 @@ function examineSignedJson(
     value = JSON.parse(signed) as unknown;
   } catch (err) {
     if (err instanceof ParseError) return { value: undefined, reasons: [reason(err.check, err.message)] };
-    return { value: undefined, reasons: [reason(check, `response is not JSON: ${(err as Error).message}`)] };
+    return { value: undefined, reasons: [reason(check, `response is not JSON: ${errorMessage(err)}`)] };
   }
   const reasons: Reason[] = [];
   const signer = signingCertificate(issuerChain, anchors, `${check}.signature`, reasons, cache);
@@ -213,7 +214,7 @@ export function verifyIssuerChain(
     try {
       ders = decodeIssuerChain(text, check);
     } catch (err) {
-      return { ok: false, message: (err as Error).message };
+      return { ok: false, message: errorMessage(err) };
     }
     const parsed = parseCertificates(ders);
     return 'message' in parsed ? { ok: false, message: parsed.message } : verifyChain(parsed.certs, anchors);

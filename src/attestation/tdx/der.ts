@@ -3,6 +3,7 @@
  * `offset === -1`, but throws plain Errors for some (a UTCTime that is not a time, for one).
  */
 import * as asn1js from 'asn1js';
+import { errorMessage } from '../../errors.ts';
 import { ParseError } from '../verdict.ts';
 
 /** Decodes exactly one DER value spanning all of `der`; ParseError(`check`) otherwise. */
@@ -11,7 +12,7 @@ export function decodeDer(der: Uint8Array, check: string, what: string): asn1js.
   try {
     parsed = asn1js.fromBER(der);
   } catch (err) {
-    throw new ParseError(check, `${what} does not decode: ${(err as Error).message}`);
+    throw new ParseError(check, `${what} does not decode: ${errorMessage(err)}`);
   }
   if (parsed.offset === -1 || parsed.offset !== der.byteLength)
     throw new ParseError(check, `${what} is not one DER value`);

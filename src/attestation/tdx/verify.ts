@@ -10,6 +10,7 @@
  * wanted is appraise.ts's job.
  */
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject, type X509Certificate } from 'node:crypto';
+import { errorMessage } from '../../errors.ts';
 import { INTEL_SGX_ROOT_CA_PEM } from '../roots/intel.ts';
 import { ParseError, type Reason, reason, type Verdict, verdict } from '../verdict.ts';
 import {
@@ -168,7 +169,7 @@ function examinePckChain(pem: Uint8Array, anchors: readonly TrustAnchor[]): PckR
   try {
     ders = parsePemCertificates(pem, 'tdx.pck-chain');
   } catch (err) {
-    return { problems: [reason('tdx.pck-chain', (err as Error).message)] };
+    return { problems: [reason('tdx.pck-chain', errorMessage(err))] };
   }
   const parsed = parseCertificates(ders);
   if ('message' in parsed) return { problems: [reason('tdx.pck-chain', parsed.message)] };
@@ -182,7 +183,7 @@ function examinePckChain(pem: Uint8Array, anchors: readonly TrustAnchor[]): PckR
   try {
     extension = parsePckExtension(ders[0] as Uint8Array);
   } catch (err) {
-    problems.push(reason(err instanceof ParseError ? err.check : 'tdx.pck-extension', (err as Error).message));
+    problems.push(reason(err instanceof ParseError ? err.check : 'tdx.pck-extension', errorMessage(err)));
   }
   const chain = verifyChain(parsed.certs, anchors);
   if (!chain.ok) problems.push(reason('tdx.pck-chain', chain.message));
@@ -421,7 +422,7 @@ function parseCollateral<T>(value: unknown, parse: (v: unknown) => T, check: str
       reasons.push(reason(err.check, err.message));
       return undefined;
     }
-    reasons.push(reason(check, `does not parse: ${(err as Error).message}`));
+    reasons.push(reason(check, `does not parse: ${errorMessage(err)}`));
     return undefined;
   }
 }

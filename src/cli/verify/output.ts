@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import type { Verdict } from '../../attestation/verdict.ts';
+import { errorMessage } from '../../errors.ts';
 
 export const EXIT_VERIFIED = 0;
 export const EXIT_REFUSED = 1;
@@ -40,7 +41,7 @@ export function readBytesOrHex(path: string): Uint8Array {
   try {
     data = readFileSync(path);
   } catch (err) {
-    throw new UnusableInput(`cannot read ${path}: ${(err as Error).message}`);
+    throw new UnusableInput(`cannot read ${path}: ${errorMessage(err)}`);
   }
   const text = data.toString('latin1').trim().replace(/^0x/i, '').replace(/\s+/g, '');
   if (text.length > 0 && text.length % 2 === 0 && /^[0-9a-fA-F]+$/.test(text)) {
@@ -53,7 +54,7 @@ export function readText(path: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (err) {
-    throw new UnusableInput(`cannot read ${path}: ${(err as Error).message}`);
+    throw new UnusableInput(`cannot read ${path}: ${errorMessage(err)}`);
   }
 }
 

@@ -26,6 +26,7 @@ import { appraiseTdx, type TdxExpectation, tdxBaselineReasons } from '../../atte
 import type { TdxCollateral } from '../../attestation/tdx/collateral.ts';
 import type { TcbStatus } from '../../attestation/tdx/tcb-info.ts';
 import { verifyTdxQuote } from '../../attestation/tdx/verify.ts';
+import { errorMessage } from '../../errors.ts';
 import { EXIT_UNUSABLE, parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
 
 export interface TdxCliOptions {
@@ -102,7 +103,7 @@ function readRaw(path: string): Uint8Array {
   try {
     return new Uint8Array(readFileSync(path));
   } catch (err) {
-    throw new UnusableInput(`cannot read ${path}: ${(err as Error).message}`);
+    throw new UnusableInput(`cannot read ${path}: ${errorMessage(err)}`);
   }
 }
 
@@ -124,7 +125,7 @@ function readReferenceValues(path: string): TdxReferenceValues[] {
     data = JSON.parse(readText(path));
   } catch (err) {
     if (err instanceof UnusableInput) throw err;
-    throw new UnusableInput(`--reference-values: ${path} is not JSON: ${(err as Error).message}`);
+    throw new UnusableInput(`--reference-values: ${path} is not JSON: ${errorMessage(err)}`);
   }
   // Either a list of TDX reference values or a Manifest's referenceValues object with a tdx list.
   const list = Array.isArray(data) ? data : (data as { tdx?: unknown } | null)?.tdx;

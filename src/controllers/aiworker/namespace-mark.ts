@@ -6,6 +6,7 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { AI_WORKER_NAMESPACE_LABEL } from '../../api/aiworker.ts';
+import { isNotFound } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
 import type { Informers } from '../informers.ts';
@@ -44,7 +45,7 @@ export function namespaceMarker(
     try {
       await core.patchNamespace({ name, body: patch }, merge);
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) throw err;
+      if (!isNotFound(err)) throw err;
     }
   };
 }

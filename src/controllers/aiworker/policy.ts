@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../../api/aiworker.ts';
+import { isNotFound } from '../../errors.ts';
 
 export const DEFAULT_POLICY_KEY = 'policy.rego';
 
@@ -21,7 +22,7 @@ export async function resolvePolicy(core: k8s.CoreV1Api, worker: AIWorker): Prom
   try {
     configMap = await core.readNamespacedConfigMap({ name: ref.name, namespace: worker.metadata.namespace! });
   } catch (err) {
-    if ((err as { code?: number }).code === 404)
+    if (isNotFound(err))
       return { error: `spec.policy.configMapRef: ConfigMap ${worker.metadata.namespace}/${ref.name} not found` };
     throw err;
   }

@@ -6,8 +6,8 @@
  * and deletion is an Event on the pod naming why.
  */
 import * as k8s from '@kubernetes/client-node';
+import { errorMessage, statusCode } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
-import { errorMessage } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { podsToEvict } from './eviction.ts';
 
@@ -87,7 +87,7 @@ export class GpuPodEvictor {
         );
         await events.record(target, 'Warning', 'EvictedUnattestedNode', `${cause}: evicted`);
       } catch (err) {
-        const code = (err as { code?: number }).code;
+        const code = statusCode(err);
         // Gone already, or replaced by a pod of the same name (the UID precondition failed).
         if (code === 404 || code === 409) {
           this.#refusedSince.delete(uid);
@@ -109,7 +109,7 @@ export class GpuPodEvictor {
         try {
           await this.#core.deleteNamespacedPod({ name, namespace, body: { preconditions: { uid } } });
         } catch (deleteErr) {
-          const deleteCode = (deleteErr as { code?: number }).code;
+          const deleteCode = statusCode(deleteErr);
           if (deleteCode === 404 || deleteCode === 409) {
             this.#refusedSince.delete(uid);
             continue;

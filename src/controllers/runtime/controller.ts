@@ -3,6 +3,8 @@
  * and call the reconciler, which reads the current state itself and makes it right. The result
  * is "done", "requeue after N ms", or a thrown error (requeue with backoff).
  */
+
+import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
 import { WorkQueue, type WorkQueueOptions } from './workqueue.ts';
@@ -94,20 +96,4 @@ export class Controller {
       this.queue.done(key);
     }
   }
-}
-
-export function errorMessage(err: unknown): string {
-  if (err && typeof err === 'object' && 'body' in err && 'code' in err) {
-    // client-node ApiException: the body is the raw Status JSON.
-    const body = (err as { body: unknown }).body;
-    try {
-      const status = typeof body === 'string' ? JSON.parse(body) : body;
-      if (status && typeof status === 'object' && 'message' in status)
-        return `HTTP ${(err as { code: number }).code}: ${(status as { message: string }).message}`;
-    } catch {
-      // not JSON
-    }
-    return `HTTP ${(err as { code: number }).code}`;
-  }
-  return err instanceof Error ? err.message : String(err);
 }

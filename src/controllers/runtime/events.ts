@@ -4,8 +4,8 @@
  * increase its count instead of creating new objects. Messages never carry secrets.
  */
 import * as k8s from '@kubernetes/client-node';
+import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
-import { errorMessage } from './controller.ts';
 
 export type EventType = 'Normal' | 'Warning';
 

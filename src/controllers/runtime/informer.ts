@@ -5,7 +5,9 @@
  * (1 s doubling to 30 s) and reports whether its cache is synced and its watch healthy.
  * Objects it hands out are the cache's own: never mutate them.
  */
+
 import * as k8s from '@kubernetes/client-node';
+import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
 
@@ -159,7 +161,7 @@ export class Informer<T extends k8s.KubernetesObject> {
   #onError(err: unknown): void {
     if (this.#stopped) return;
     this.#healthy = false;
-    this.#lastError = describe(err);
+    this.#lastError = errorMessage(err);
     const delay = Math.min(this.#minBackoffMs * 2 ** this.#failures, this.#maxBackoffMs);
     this.#failures++;
     this.#metrics?.informerRestarts.inc({ resource: this.resource });
@@ -175,7 +177,7 @@ export class Informer<T extends k8s.KubernetesObject> {
     try {
       fn();
     } catch (err) {
-      this.#log.error({ err: describe(err) }, 'event handler threw');
+      this.#log.error({ err: errorMessage(err) }, 'event handler threw');
     }
   }
 }
@@ -183,10 +185,4 @@ export class Informer<T extends k8s.KubernetesObject> {
 export function keyOf(obj: k8s.KubernetesObject): string {
   const ns = obj.metadata?.namespace;
   return ns ? `${ns}/${obj.metadata?.name}` : `${obj.metadata?.name}`;
-}
-
-function describe(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  if (typeof err === 'object' && err && 'message' in err) return String((err as { message: unknown }).message);
-  return String(err);
 }

@@ -9,9 +9,9 @@
 
 import { setTimeout as delay } from 'node:timers/promises';
 import * as k8s from '@kubernetes/client-node';
+import { errorMessage, isNotFound } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
-import { errorMessage } from './controller.ts';
 
 export interface LeaderElectionOptions {
   kubeConfig: k8s.KubeConfig;
@@ -117,7 +117,7 @@ export class LeaderElector {
     try {
       lease = await this.#api.readNamespacedLease({ name: leaseName, namespace });
     } catch (err) {
-      if ((err as { code?: number }).code !== 404) {
+      if (!isNotFound(err)) {
         this.#log.warn({ err: errorMessage(err) }, 'cannot read lease');
         return false;
       }

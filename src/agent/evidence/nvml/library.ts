@@ -5,6 +5,7 @@
  * the GPU and take long enough to stall the agent's event loop; NVML is thread-safe.
  */
 import koffi, { type LibraryHandle } from 'koffi';
+import { errorMessage } from '../../../errors.ts';
 import { type ConfComputeState, NvmlError } from '../source.ts';
 import { NVML_RETURN } from './return-codes.ts';
 import {
@@ -111,7 +112,7 @@ export class NvmlLibrary {
     try {
       lib = koffi.load(path);
     } catch (err) {
-      throw new NvmlError(NVML_RETURN.NVML_ERROR_LIBRARY_NOT_FOUND, 'dlopen', `${path}: ${(err as Error).message}`);
+      throw new NvmlError(NVML_RETURN.NVML_ERROR_LIBRARY_NOT_FOUND, 'dlopen', `${path}: ${errorMessage(err)}`);
     }
     return new NvmlLibrary(path, lib);
   }

@@ -16,6 +16,7 @@ import { parseTdxQuote } from '../../../../src/attestation/tdx/quote.ts';
 import { parseTcbInfo } from '../../../../src/attestation/tdx/tcb-info.ts';
 import { verifyTdxQuote } from '../../../../src/attestation/tdx/verify.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
+import { errorMessage } from '../../../../src/errors.ts';
 
 const shared = (p: string): Uint8Array =>
   new Uint8Array(readFileSync(fileURLToPath(new URL(`../../../../../shared/testdata/${p}`, import.meta.url))));
@@ -60,7 +61,7 @@ function onlyParseError(f: () => unknown, what: string): boolean {
     return true;
   } catch (err) {
     if (err instanceof ParseError) return false;
-    assert.fail(`${what}: threw ${(err as Error).name}: ${(err as Error).message}`);
+    assert.fail(`${what}: threw ${(err as Error).name}: ${errorMessage(err)}`);
   }
 }
 

@@ -145,7 +145,10 @@ describe('AIWorker controller', function () {
       '--port',
       '8000',
     ]);
-    const service = await core.readNamespacedService({ name: 'llama', namespace });
+    // The Service is applied after the Deployment: wait for it rather than race the controller.
+    const service = await waitFor(() => core.readNamespacedService({ name: 'llama', namespace }), {
+      description: 'Service',
+    });
     assert.equal(service.spec!.ports![0]!.port, 8000);
     assert.equal(service.metadata!.ownerReferences![0]!.uid, created.metadata.uid);
 

@@ -201,6 +201,6 @@ export function operatorFlags(): Command {
     )
     .option(
       '--no-resource-slices',
-      'do not watch resource.k8s.io/v1 ResourceSlices (clusters before Kubernetes 1.34); DRA-only GPU nodes are then not gated',
+      'do not watch resource.k8s.io/v1 ResourceSlices (clusters before Kubernetes 1.34); DRA-only GPU nodes are then not recognised as GPU nodes (neither closed nor opened)',
     );
 }

@@ -54,7 +54,7 @@ export interface OperatorOptions {
   selfPod?: { name: string; namespace: string };
   /** GPU pods on nodes that lose their attestation: timing. Namespaces kube-system and `namespace` are never touched. */
   eviction?: Omit<EvictionOptions, 'excludedNamespaces'>;
-  /** Watch resource.k8s.io/v1 ResourceSlices to gate DRA GPU nodes (Kubernetes 1.34 and later). Default true. */
+  /** Watch resource.k8s.io/v1 ResourceSlices to find DRA GPU nodes (Kubernetes 1.34 and later). Default true. */
   resourceSlices?: boolean;
   /** Resource-name prefixes that make a pod a GPU pod (webhook, eviction); the webhook configurations must use the same. Default: gpu-requests.ts. */
   gpuResourcePrefixes?: readonly string[];

@@ -58,7 +58,7 @@ export interface WebhookConfigurationOptions {
    * Namespaces whose GPU pods and bindings the webhooks leave alone. Default kube-system; add the
    * operator's own namespace so that its pods schedule while no replica serves the webhook, and
    * a namespace whose GPU pods must run on nodes before they are attested (at the cost that
-   * nothing gates them).
+   * nothing keeps them off nodes that are not attested).
    */
   excludedNamespaces?: readonly string[];
   /** Resource-name prefixes that count as GPUs (default: gpu-requests.ts); the operator's must be the same. */

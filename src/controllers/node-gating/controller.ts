@@ -90,17 +90,17 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
             target,
             'Normal',
             'GPUsAttested',
-            'CVM and GPUs attested and activated: labelled attestor.dev/gpu-attested=true and untainted',
+            'CVM and GPUs attested and activated: open to AI workers (labelled attestor.dev/gpu-attested=true, untainted)',
           );
         } else {
           const wasOpen = node.metadata?.labels?.['attestor.dev/gpu-attested'] === 'true';
           deps.log.info({ node: name, reason: state.reason }, 'GPU node closed to AI workers');
-          // The reasons are what users match on, so they stay as they were: GPUsGated means "closed after being open".
+          // Users match on the reasons, so they keep their names: GPUsGated means "closed after being open".
           await deps.events.record(
             target,
             wasOpen ? 'Warning' : 'Normal',
             wasOpen ? 'GPUsGated' : 'AwaitingAttestation',
-            `${state.reason}: ${state.message}; tainted attestor.dev/unattested=true:NoSchedule`,
+            `${state.reason}: ${state.message}; closed to AI workers (tainted attestor.dev/unattested=true:NoSchedule)`,
           );
         }
       }

@@ -1,9 +1,10 @@
 /**
- * Which nodes are GPU nodes (the ones attestor gates) and how many GPUs they hold, from what the
- * node and its DRA driver publish: device-plugin capacity (`nvidia.com/gpu`, MIG resources
- * `nvidia.com/mig-*`), ResourceSlices of NVIDIA's DRA driver, and the platform's label. One pure
- * function, shared by the node gating controller and (later) the Coordinator, so that they cannot
- * disagree about which nodes must attest.
+ * Which nodes are GPU nodes (closed to AI workers until they attest) and how many GPUs they hold,
+ * from what the node and its DRA driver publish: device-plugin capacity (`nvidia.com/gpu`, MIG
+ * resources `nvidia.com/mig-*`), ResourceSlices of NVIDIA's DRA driver, and the platform's label.
+ * One pure function, shared by the node gating controller, the Coordinator (how many GPU reports
+ * a node owes) and the attestor_gpu_nodes gauge, so that they cannot disagree about which nodes
+ * must attest.
  */
 import type * as k8s from '@kubernetes/client-node';
 import { GPU_NODE_LABEL } from './node-gating.ts';
@@ -27,7 +28,7 @@ export interface GpuResourceSlice {
 }
 
 export interface GpuNode {
-  /** Whether attestor gates this node: it must attest before GPU pods may run there. */
+  /** Whether this is a GPU node: closed to AI workers until it attests, so GPU pods run there only after that. */
   gpuNode: boolean;
   /**
    * The most physical GPUs any source claims (evidence must cover at least these; fail closed).
@@ -41,7 +42,7 @@ export interface GpuNode {
 /**
  * Whether a node is a GPU node, and how many GPUs it has. `slices` may hold every ResourceSlice of
  * the cluster: only those of NVIDIA's GPU driver published for this node count. A quantity that
- * does not read as a number still makes the node a GPU node (it is gated rather than left open).
+ * does not read as a number still makes the node a GPU node (closed until it attests, rather than never checked).
  */
 export function gpuNode(
   node: k8s.V1Node,

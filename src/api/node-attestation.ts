@@ -1,6 +1,7 @@
 /**
  * The NodeAttestation resource: one per GPU node, named after it, status only. The Coordinator
- * writes the verdict on the node's CVM and GPUs there; the node controller gates the node on it.
+ * writes the verdict on the node's CVM and GPUs there; the node gating controller opens or closes
+ * the node by it.
  */
 import { type Condition, conditionsSchema, customResourceDefinition, type GROUP, type VERSION } from './common.ts';
 import type { JSONSchemaProps } from './schema.ts';

@@ -1,15 +1,16 @@
 /**
- * How GPU nodes are gated: the contract between the Coordinator (which writes NodeAttestation
- * status), the node controller (which labels and taints nodes) and the admission webhook (which
- * refuses bindings to nodes that are not attested). Pure.
+ * How GPU nodes are opened to AI workers and closed: the contract between the Coordinator (which
+ * writes NodeAttestation status), the node gating controller (which opens a node by labelling it
+ * and lifting the taint, and closes it by the reverse) and the admission webhook (which refuses
+ * bindings to nodes whose attestation is not current). Pure.
  */
 import type { NodeAttestation } from './node-attestation.ts';
 
-/** Label the operator sets on a node once its CVM and every GPU are attested and activated. */
+/** Label the operator sets on a node once its CVM and every GPU are attested and activated: the node is open. */
 export const GPU_ATTESTED_LABEL = 'attestor.dev/gpu-attested';
-/** Taint GPU nodes carry until then. */
+/** Taint GPU nodes carry until then, and again once closed. */
 export const UNATTESTED_TAINT = { key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' } as const;
-/** Nodes with this label are GPU nodes attestor gates (set by the platform, e.g. a node pool label). */
+/** Nodes with this label are GPU nodes, closed until they attest (set by the platform, e.g. a node pool label). */
 export const GPU_NODE_LABEL = 'attestor.dev/gpu-node';
 
 export type AttestationState =

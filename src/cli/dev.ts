@@ -24,7 +24,7 @@ import { errorMessage } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { startOperator } from '../operator/operator.ts';
 import { issueCertificate } from '../tls/certificates.ts';
-import { installWebhookConfigurations } from '../webhook/configuration.ts';
+import { installWebhookConfigurations } from '../webhook/configuration-installer.ts';
 import { installNodeGatingPolicy } from '../webhook/node-policy.ts';
 import { positiveIntOption } from './options.ts';
 

@@ -1,20 +1,21 @@
 /**
- * The operator process: informers, the Manifest and AIWorker controllers, leader election and
- * the probe server, assembled. `attestor operator`, `attestor dev` and the tests start it here.
+ * The operator process, assembled: informers (on every replica, so that caches are warm for the
+ * webhook and for a takeover); on the leader, the Manifest, AIWorker, namespace mark, node gating
+ * and re-appraisal controllers and the Coordinator; the Coordinator API (followers answer 503) and
+ * the admission webhook on every replica; the leader label on the own pod (D12), the
+ * attestor_gpu_nodes gauge, leader election and the probe server. `attestor operator`,
+ * `attestor dev` and the tests start it here.
  */
 import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
-import { Gauge } from 'prom-client';
-import { gpuNode } from '../api/gpu-node.ts';
-import { attestationState } from '../api/node-gating.ts';
 import { createAIWorkerController } from '../controllers/aiworker/controller.ts';
 import { createNamespaceMarkController } from '../controllers/aiworker/namespace-mark.ts';
 import { createInformers, type Informers } from '../controllers/informers.ts';
 import { Manager, type ManagerExit } from '../controllers/manager.ts';
-import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
 import { createNodeGatingController, type EvictionOptions } from '../controllers/node-gating/controller.ts';
-import { Controller } from '../controllers/runtime/controller.ts';
+import { registerGpuNodesGauge } from '../controllers/node-gating/metrics.ts';
+import { ACTIVE_MANIFEST_KEY, createReappraisalController } from '../controllers/reappraisal/controller.ts';
 import { EventRecorder } from '../controllers/runtime/events.ts';
 import { type Authenticator, TokenReviewAuthenticator } from '../coordinator/auth.ts';
 import { Coordinator, type CoordinatorLimits, type CoordinatorTrust } from '../coordinator/coordinator.ts';
@@ -53,7 +54,7 @@ export interface OperatorOptions {
   selfPod?: { name: string; namespace: string };
   /** GPU pods on nodes that lose their attestation: timing. Namespaces kube-system and `namespace` are never touched. */
   eviction?: Omit<EvictionOptions, 'excludedNamespaces'>;
-  /** Watch resource.k8s.io/v1 ResourceSlices to gate DRA GPU nodes (Kubernetes 1.34 and later). Default true. */
+  /** Watch resource.k8s.io/v1 ResourceSlices to find DRA GPU nodes (Kubernetes 1.34 and later). Default true. */
   resourceSlices?: boolean;
   /** Resource-name prefixes that make a pod a GPU pod (webhook, eviction); the webhook configurations must use the same. Default: gpu-requests.ts. */
   gpuResourcePrefixes?: readonly string[];
@@ -132,24 +133,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   );
   manager.addController(createAIWorkerController({ kubeConfig: options.kubeConfig, informers, events, log, metrics }));
   manager.addController(createNamespaceMarkController({ kubeConfig: options.kubeConfig, informers, log, metrics }));
-  // How many GPU nodes are schedulable for AI workers, and how many are held back (and why).
-  new Gauge({
-    name: 'attestor_gpu_nodes',
-    help: 'GPU nodes by attestation state (current, or the reason they are gated)',
-    labelNames: ['state'],
-    registers: [metrics.registry],
-    collect() {
-      this.reset();
-      const hash = selectActiveManifest(informers.manifests.list())?.status?.hash;
-      const now = new Date();
-      const slices = informers.resourceSlices?.list() ?? [];
-      for (const node of informers.nodes.list()) {
-        if (!gpuNode(node, slices).gpuNode) continue;
-        const state = attestationState(informers.nodeAttestations.get(node.metadata!.name!), hash, now);
-        this.inc({ state: state.current ? 'Current' : state.reason });
-      }
-    },
-  });
+  registerGpuNodesGauge(metrics.registry, informers);
   manager.addController(
     createNodeGatingController({
       kubeConfig: options.kubeConfig,
@@ -176,15 +160,14 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     const coordinatorMetrics = new CoordinatorMetrics(metrics.registry);
     const store = new NodeAttestationStore(options.kubeConfig);
     const coordinatorEvents = new EventRecorder(options.kubeConfig, 'attestor-coordinator', identity, log);
-    // A new active Manifest: appraise the nodes' last evidence again (one key: runs serially).
+    // A new active Manifest: appraise the nodes' last evidence again.
     const reappraisal = manager.addController(
-      new Controller({
-        name: 'reappraisal',
+      createReappraisalController({
+        manifests: informers.manifests,
+        nodeAttestations: informers.nodeAttestations,
+        reappraiser: () => coordinator,
         log,
         metrics,
-        reconcile: async () => {
-          await coordinator?.reappraise(informers.nodeAttestations.list());
-        },
       }),
     );
     // The Coordinator lives on the leader: nonces, pending grants and retained evidence are in its memory.
@@ -205,14 +188,13 @@ export function startOperator(options: OperatorOptions): RunningOperator {
           limits: c.limits,
         });
         // Settle the active Manifest at once: agents that attested under another one hear of it.
-        reappraisal.enqueue('active-manifest');
+        reappraisal.enqueue(ACTIVE_MANIFEST_KEY);
       },
       stop: () => {
         coordinator?.close();
         coordinator = undefined;
       },
     });
-    informers.manifests.onChange(() => reappraisal.enqueue('active-manifest'));
     const authenticator =
       c.authenticator ??
       new TokenReviewAuthenticator(options.kubeConfig, c.agentUsernames, c.audiences ?? ['attestor']);

@@ -1,5 +1,5 @@
 /**
- * The admission webhooks as functions from an AdmissionRequest to a verdict. They gather what
+ * The admission webhooks as functions from an AdmissionRequest to an answer. They gather what
  * the pure rules need (the active Manifest and NodeAttestations from informers, the bound pod
  * from the API server) and fail closed: whatever cannot be judged is refused.
  */
@@ -11,7 +11,6 @@ import { errorMessage, isNotFound } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { judgeBinding, judgeNodeName } from './binding-rules.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES } from './gpu-requests.ts';
-import type { Verdict } from './metrics.ts';
 import { gpuNodeSelectorPatch } from './pod-mutation.ts';
 import { judgePod, judgePodUpdate } from './pod-rules.ts';
 import {
@@ -55,9 +54,16 @@ export const WEBHOOK_NAMES = ['validate-pods', 'mutate-pods', 'validate-gpu-pods
 /** Each webhook is served at /<name>. */
 export type WebhookName = (typeof WEBHOOK_NAMES)[number];
 
+/**
+ * What became of an admission request: allowed, denied by the rules, or not judged (an error,
+ * answered with a refusal). Not a Verdict: that word is the attestation verdict on evidence
+ * (attestation/verdict.ts).
+ */
+export type AdmissionOutcome = 'allowed' | 'denied' | 'error';
+
 export interface Judgement {
   response: AdmissionResponse;
-  verdict: Verdict;
+  outcome: AdmissionOutcome;
 }
 
 export type AdmissionHandler = (request: AdmissionRequest) => Promise<Judgement>;
@@ -72,8 +78,8 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
     return deps.nodeAttestations.get(node);
   };
   const gpuResourcePrefixes = deps.gpuResourcePrefixes ?? DEFAULT_GPU_RESOURCE_PREFIXES;
-  const verdict = (request: AdmissionRequest, webhook: WebhookName, violations: Violation[]): Judgement => {
-    if (violations.length === 0) return { response: allowed(request.uid), verdict: 'allowed' };
+  const judgement = (request: AdmissionRequest, webhook: WebhookName, violations: Violation[]): Judgement => {
+    if (violations.length === 0) return { response: allowed(request.uid), outcome: 'allowed' };
     deps.log.info(
       {
         webhook,
@@ -84,7 +90,7 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
       },
       `denied: ${violations.map((v) => v.field).join(', ')}`,
     );
-    return { response: denied(request.uid, violations), verdict: 'denied' };
+    return { response: denied(request.uid, violations), outcome: 'denied' };
   };
 
   const handlers: Record<WebhookName, (request: AdmissionRequest) => Promise<Judgement> | Judgement> = {
@@ -98,12 +104,12 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
       const manifest = activeManifest();
       const violations =
         request.operation === 'UPDATE' ? judgePodUpdate(pod, oldPodOf(request), manifest) : judgePod(pod, manifest);
-      return verdict(request, 'validate-pods', violations);
+      return judgement(request, 'validate-pods', violations);
     },
     'mutate-pods': (request) => {
       expect(request, 'pods', [''], ['CREATE']);
       const patch = gpuNodeSelectorPatch(objectOf<k8s.V1Pod>(request.object, 'object'), gpuResourcePrefixes);
-      return { response: allowed(request.uid, patch), verdict: 'allowed' };
+      return { response: allowed(request.uid, patch), outcome: 'allowed' };
     },
     'validate-gpu-pods': (request) => {
       // A GPU pod created with spec.nodeName skips the scheduler and the binding webhook.
@@ -117,7 +123,7 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
         node && node !== oldPod?.spec?.nodeName
           ? judgeNodeName({ ...facts, nodeAttestation: nodeAttestation(node), activeManifest: activeManifest() })
           : [];
-      return verdict(request, 'validate-gpu-pods', violations);
+      return judgement(request, 'validate-gpu-pods', violations);
     },
     'validate-bindings': async (request) => {
       // The scheduler binds through pods/binding; the older bindings resource does the same.
@@ -136,7 +142,7 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
         pod = await deps.pods.readNamespacedPod({ name, namespace });
       } catch (err) {
         if (isNotFound(err))
-          return verdict(request, 'validate-bindings', [
+          return judgement(request, 'validate-bindings', [
             { field: 'metadata.name', message: `pod ${namespace}/${name} not found` },
           ]);
         throw err;
@@ -149,7 +155,7 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
         now: deps.now(),
         gpuResourcePrefixes,
       });
-      return verdict(request, 'validate-bindings', violations);
+      return judgement(request, 'validate-bindings', violations);
     },
   };
 
@@ -164,12 +170,12 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
         // Fail closed: a request we could not judge is refused, never let through.
         if (err instanceof BadRequest) {
           deps.log.warn({ webhook, uid: request.uid, err: err.message }, 'refused a request this webhook cannot judge');
-          return { response: failed(request.uid, `attestor ${webhook}: ${err.message}`, 400), verdict: 'error' };
+          return { response: failed(request.uid, `attestor ${webhook}: ${err.message}`, 400), outcome: 'error' };
         }
         if (err instanceof NotReady)
           return {
             response: failed(request.uid, `attestor ${webhook}: not ready: ${err.message}`, 503),
-            verdict: 'error',
+            outcome: 'error',
           };
         deps.log.error(
           { webhook, uid: request.uid, ...subject(request), err: errorMessage(err) },
@@ -177,7 +183,7 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
         );
         return {
           response: failed(request.uid, `attestor ${webhook}: internal error: ${errorMessage(err)}`, 500),
-          verdict: 'error',
+          outcome: 'error',
         };
       }
     };

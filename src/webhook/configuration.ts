@@ -1,9 +1,9 @@
 /**
  * The ValidatingWebhookConfiguration and MutatingWebhookConfiguration that route API requests to
  * the webhook server: pure builders (a URL for the local control plane, a Service for the Helm
- * chart) and an installer. Everything fails closed (failurePolicy: Fail); what each entry matches
- * is kept as narrow as the rule allows, because while no replica serves the webhook, whatever an
- * entry matches is refused.
+ * chart); configuration-installer.ts applies them. Everything fails closed (failurePolicy: Fail);
+ * what each entry matches is kept as narrow as the rule allows, because while no replica serves
+ * the webhook, whatever an entry matches is refused.
  *
  * - Pod rules (runtime class, policy, digests, tolerations): pods any AIWorker selector can match
  *   (objectSelector on the label all of them require), in any namespace; and every pod in a
@@ -22,7 +22,7 @@
  * Manifest, so the API server enforces it itself with the ValidatingAdmissionPolicy of
  * node-policy.ts, and node registration never depends on the operator being up.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { AI_WORKER_NAMESPACE_LABEL } from '../api/aiworker.ts';
 import {
   AI_WORKER_POD_SELECTOR,
@@ -30,7 +30,6 @@ import {
   KATA_POLICY_ANNOTATION,
   POLICY_HASH_ANNOTATION,
 } from '../controllers/aiworker/labels.ts';
-import { isConflict, isNotFound } from '../errors.ts';
 import { WEBHOOK_NAMES, type WebhookName } from './admission.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, gpuRequestCel } from './gpu-requests.ts';
 
@@ -59,7 +58,7 @@ export interface WebhookConfigurationOptions {
    * Namespaces whose GPU pods and bindings the webhooks leave alone. Default kube-system; add the
    * operator's own namespace so that its pods schedule while no replica serves the webhook, and
    * a namespace whose GPU pods must run on nodes before they are attested (at the cost that
-   * nothing gates them).
+   * nothing keeps them off nodes that are not attested).
    */
   excludedNamespaces?: readonly string[];
   /** Resource-name prefixes that count as GPUs (default: gpu-requests.ts); the operator's must be the same. */
@@ -212,61 +211,6 @@ export function setsNodeNameCel(): string {
     'has(object.spec.nodeName) && object.spec.nodeName != ""',
     '&& (request.operation == "CREATE" || !has(oldObject.spec.nodeName) || oldObject.spec.nodeName != object.spec.nodeName)',
   ].join('\n');
-}
-
-/** Creates or replaces both configurations. */
-export async function installWebhookConfigurations(
-  kubeConfig: k8s.KubeConfig,
-  options: WebhookConfigurationOptions,
-): Promise<void> {
-  const api = kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
-  const { validating, mutating } = webhookConfigurations(options);
-  const name = validating.metadata!.name!;
-  await createOrReplace(
-    () => api.createValidatingWebhookConfiguration({ body: validating }),
-    async () => {
-      const current = await api.readValidatingWebhookConfiguration({ name });
-      await api.replaceValidatingWebhookConfiguration({
-        name,
-        body: {
-          ...validating,
-          metadata: { ...validating.metadata, resourceVersion: current.metadata!.resourceVersion },
-        },
-      });
-    },
-  );
-  await createOrReplace(
-    () => api.createMutatingWebhookConfiguration({ body: mutating }),
-    async () => {
-      const current = await api.readMutatingWebhookConfiguration({ name });
-      await api.replaceMutatingWebhookConfiguration({
-        name,
-        body: { ...mutating, metadata: { ...mutating.metadata, resourceVersion: current.metadata!.resourceVersion } },
-      });
-    },
-  );
-}
-
-/** Deletes both configurations (absent ones are fine). */
-export async function deleteWebhookConfigurations(
-  kubeConfig: k8s.KubeConfig,
-  name = DEFAULT_CONFIGURATION_NAME,
-): Promise<void> {
-  const api = kubeConfig.makeApiClient(k8s.AdmissionregistrationV1Api);
-  const ignoreMissing = (err: unknown) => {
-    if (!isNotFound(err)) throw err;
-  };
-  await api.deleteValidatingWebhookConfiguration({ name }).catch(ignoreMissing);
-  await api.deleteMutatingWebhookConfiguration({ name }).catch(ignoreMissing);
-}
-
-async function createOrReplace(create: () => Promise<unknown>, replace: () => Promise<void>): Promise<void> {
-  try {
-    await create();
-  } catch (err) {
-    if (!isConflict(err)) throw err;
-    await replace();
-  }
 }
 
 function excluding(namespaces: readonly string[]): k8s.V1LabelSelector | undefined {

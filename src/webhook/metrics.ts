@@ -1,8 +1,6 @@
 /** Prometheus metrics of the admission webhook, registered on the registry the process serves. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
-export type Verdict = 'allowed' | 'denied' | 'error';
-
 export class WebhookMetrics {
   readonly requests: Counter<'webhook' | 'verdict'>;
   readonly duration: Histogram<'webhook'>;
@@ -11,7 +9,8 @@ export class WebhookMetrics {
   constructor(registry: Registry) {
     this.requests = new Counter({
       name: 'attestor_webhook_requests_total',
-      help: 'Admission requests per webhook and verdict (allowed, denied, error: could not judge, so denied)',
+      // The label keeps its name (dashboards match on it); its values are AdmissionOutcome's.
+      help: 'Admission requests per webhook and outcome (label verdict: allowed, denied, error: could not judge, so denied)',
       labelNames: ['webhook', 'verdict'],
       registers: [registry],
     });

@@ -2,7 +2,7 @@
  * The admission webhook's HTTPS server (express): AdmissionReview v1 in, AdmissionReview v1 out,
  * one path per webhook (/validate-pods, /mutate-pods, /validate-gpu-pods, /validate-bindings).
  * It only moves bytes: decoding, metrics, the serving certificate and client authentication; the
- * verdicts come from admission.ts. With a client CA, only clients that present a certificate it
+ * answers come from admission.ts. With a client CA, only clients that present a certificate it
  * signed get past the TLS handshake (the API server presents one through its
  * AdmissionConfiguration): nobody else learns anything from the webhooks, e.g. whether a pod
  * exists. A body that is not an AdmissionReview gets HTTP 400, and anything that goes
@@ -22,6 +22,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../observability/log.ts';
 import {
+  type AdmissionOutcome,
   createAdmissionHandlers,
   type ManifestSource,
   type NodeAttestationSource,
@@ -30,7 +31,7 @@ import {
   type WebhookName,
 } from './admission.ts';
 import { CertificateReloader } from './certificate-reloader.ts';
-import type { Verdict, WebhookMetrics } from './metrics.ts';
+import type { WebhookMetrics } from './metrics.ts';
 import { parseAdmissionReview, reviewResponse } from './review.ts';
 
 /** An UPDATE review carries the object twice, each up to etcd's 1.5 MiB: room for both. */
@@ -96,7 +97,7 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
         return;
       }
       const judgement = await handlers[webhook](parsed.request);
-      res.locals.verdict = judgement.verdict;
+      res.locals.outcome = judgement.outcome;
       res.json(reviewResponse(judgement.response));
     });
   }
@@ -152,7 +153,7 @@ export async function startWebhookServer(options: WebhookOptions): Promise<Webho
   };
 }
 
-/** Counts, times and gauges each request; the verdict is "error" unless the handler set one. */
+/** Counts, times and gauges each request; the outcome is "error" unless the handler set one. */
 function instrument(webhook: WebhookName, metrics: WebhookMetrics | undefined) {
   return (_req: Request, res: Response, next: NextFunction) => {
     if (!metrics) {
@@ -167,7 +168,7 @@ function instrument(webhook: WebhookName, metrics: WebhookMetrics | undefined) {
       done = true;
       stop();
       metrics.inFlight.dec({ webhook });
-      metrics.requests.inc({ webhook, verdict: (res.locals.verdict as Verdict | undefined) ?? 'error' });
+      metrics.requests.inc({ webhook, verdict: (res.locals.outcome as AdmissionOutcome | undefined) ?? 'error' });
     };
     res.on('finish', finish);
     res.on('close', finish);

@@ -73,7 +73,7 @@ describe('AIWorker controller', function () {
       await waitFor(
         async () =>
           (await core.readNode({ name: `${namespace}-gpu-${node}` })).metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true',
-        { description: `node ${node} gated on` },
+        { description: `node ${node} opened` },
       );
     }
   });

@@ -1,6 +1,6 @@
-// Issue 7, item 18 on the real control plane: rolling a Manifest forward gates the GPU nodes that
+// Issue 7, item 18 on the real control plane: rolling a Manifest forward closes the GPU nodes that
 // no longer meet it at once (their agents set the GPUs not ready), and deleting it brings them back
-// within seconds: the Coordinator appraises their retained evidence again and hands each agent,
+// within seconds (opens them again): the Coordinator appraises their retained evidence again and hands each agent,
 // through its watch, a grant it redeems; no agent waits for its re-attestation interval (30 min).
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
@@ -34,7 +34,7 @@ function spec(snpMeasurement: string, tdxMrTd: string) {
   return simulatedManifestSpec({ policyHash: POLICY_HASH, runtimeClasses: ['kata'], snpMeasurement, tdxMrTd });
 }
 
-describe('Manifest roll-forward and roll-back: nodes gated at once, back within seconds', function () {
+describe('Manifest roll-forward and roll-back: nodes closed at once, open again within seconds', function () {
   this.timeout(180_000);
   let cp: ControlPlane;
   let kc: k8s.KubeConfig;
@@ -60,10 +60,10 @@ describe('Manifest roll-forward and roll-back: nodes gated at once, back within 
       name,
     })) as NodeAttestation;
   const attested = (na: NodeAttestation) => na.status?.conditions?.find((c) => c.type === 'Attested');
-  const schedulable = (node: k8s.V1Node) =>
+  const open = (node: k8s.V1Node) =>
     node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' &&
     !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
-  const gated = (node: k8s.V1Node) =>
+  const closed = (node: k8s.V1Node) =>
     node.metadata?.labels?.[GPU_ATTESTED_LABEL] !== 'true' &&
     (node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
   const active = (name: string) =>
@@ -118,13 +118,13 @@ describe('Manifest roll-forward and roll-back: nodes gated at once, back within 
 
   it('attests both nodes with running agents', async () => {
     for (const node of nodes)
-      await waitFor(async () => schedulable(await getNode(node)), {
+      await waitFor(async () => open(await getNode(node)), {
         timeoutMs: 60_000,
-        description: `${node} schedulable`,
+        description: `${node} open`,
       });
   });
 
-  it('gates the nodes at once when a stricter Manifest becomes active, and the agents set their GPUs not ready', async () => {
+  it('closes the nodes at once when a stricter Manifest becomes active, and the agents set their GPUs not ready', async () => {
     await waitFor(
       () =>
         Date.now() - new Date(operator.informers.manifests.get(base)!.metadata.creationTimestamp!).getTime() > 1000 ||
@@ -150,7 +150,7 @@ describe('Manifest roll-forward and roll-back: nodes gated at once, back within 
         { timeoutMs: 20_000, description: `${node} not attested under the strict Manifest` },
       );
       assert.match(attested(na)!.message, i === 0 ? /snp\.measurement/ : /tdx\.mrtd/);
-      await waitFor(async () => gated(await getNode(node)), { description: `${node} gated` });
+      await waitFor(async () => closed(await getNode(node)), { description: `${node} closed` });
       await waitFor(() => agents[i]!.gpus.calls.includes('nvmlSystemSetConfComputeGpusReadyState 0') || undefined, {
         timeoutMs: 10_000,
         description: `${node}: GPUs set not ready`,
@@ -166,10 +166,10 @@ describe('Manifest roll-forward and roll-back: nodes gated at once, back within 
     const t0 = Date.now();
     await custom.deleteClusterCustomObject({ ...group, name: strict });
     for (const node of nodes)
-      await waitFor(async () => schedulable(await getNode(node)), {
+      await waitFor(async () => open(await getNode(node)), {
         timeoutMs: 15_000,
         intervalMs: 50,
-        description: `${node} schedulable again`,
+        description: `${node} open again`,
       });
     const seconds = (Date.now() - t0) / 1000;
     assert.ok(seconds < 15, `back after ${seconds} s`);

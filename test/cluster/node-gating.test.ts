@@ -2,7 +2,7 @@
 // GPU pods leave a node that loses its attestation (refused re-attestation, expiry, a Manifest
 // roll-forward it is not re-appraised under), through the Eviction API with an Event naming the
 // reason, and a pod a PodDisruptionBudget protects is deleted once the grace runs out; CPU pods
-// stay. Nodes that only publish NVIDIA DRA ResourceSlices or MIG resources are gated too.
+// stay. Nodes that only publish NVIDIA DRA ResourceSlices or MIG resources are closed until they attest too.
 // The graces are parameters: 2 s pending, 3 s for budgets, instead of a minute each.
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
@@ -19,7 +19,7 @@ const PENDING_GRACE_MS = 2_000;
 const PDB_GRACE_MS = 3_000;
 const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
 
-describe('node gating: GPU pods leave nodes that lose their attestation; DRA and MIG nodes are gated', function () {
+describe('node gating: GPU pods leave nodes that lose their attestation; DRA and MIG nodes are closed until they attest', function () {
   this.timeout(180_000);
   let cp: ControlPlane;
   let kc: k8s.KubeConfig;
@@ -90,10 +90,10 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
   }
 
   const readNode = (name: string) => core.readNode({ name });
-  const schedulable = (node: k8s.V1Node) =>
+  const open = (node: k8s.V1Node) =>
     node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' &&
     !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
-  const gated = (node: k8s.V1Node) =>
+  const closed = (node: k8s.V1Node) =>
     node.metadata?.labels?.[GPU_ATTESTED_LABEL] === undefined &&
     (node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key && t.effect === 'NoSchedule');
 
@@ -102,9 +102,9 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
     const name = `${run}-${suffix}`;
     await cp.createGpuNode(name, { gpus: 4 });
     nodeNames.push(name);
-    await waitFor(async () => gated(await readNode(name)), { description: `${name} tainted as a new GPU node` });
+    await waitFor(async () => closed(await readNode(name)), { description: `${name} tainted as a new GPU node` });
     await writeCurrentAttestation(kc, name, hash, 4, validForMs);
-    await waitFor(async () => schedulable(await readNode(name)), { description: `${name} opened by the operator` });
+    await waitFor(async () => open(await readNode(name)), { description: `${name} opened by the operator` });
     return name;
   }
 
@@ -223,7 +223,7 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
       event.message,
       `node ${node} lost its GPU attestation (NotAttested: [snp.tcb] reported TCB below the minimum): evicted`,
     );
-    assert.ok(gated(await readNode(node)), 'and the node is gated again');
+    assert.ok(closed(await readNode(node)), 'and the node is closed again');
     // The Deployment replaces the pod, and the replacement waits: the node is not attested.
     const replacement = await waitFor(
       async () =>
@@ -297,7 +297,7 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
     }
   });
 
-  it('gates a DRA-only node that publishes NVIDIA GPU ResourceSlices, and a node with MIG resources only (issue 7 item 15)', async function () {
+  it('closes a DRA-only node that publishes NVIDIA GPU ResourceSlices, and a node with MIG resources only (issue 7 item 15)', async function () {
     const dra = `${run}-dra`;
     const mig = `${run}-mig`;
     // Neither has nvidia.com/gpu capacity.
@@ -314,8 +314,8 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
       },
       merge,
     );
-    await waitFor(async () => gated(await readNode(mig)), { description: 'MIG node tainted' });
-    assert.ok(!gated(await readNode(dra)), 'not a GPU node before it publishes GPUs');
+    await waitFor(async () => closed(await readNode(mig)), { description: 'MIG node tainted' });
+    assert.ok(!closed(await readNode(dra)), 'not a GPU node before it publishes GPUs');
     // resource.k8s.io/v1, as kube-apiserver v1.37 serves it; the slice the NVIDIA DRA driver publishes.
     await kc.makeApiClient(k8s.ResourceV1Api).createResourceSlice({
       body: {
@@ -333,7 +333,7 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
         },
       },
     });
-    await waitFor(async () => gated(await readNode(dra)), { description: 'DRA node tainted once it publishes GPUs' });
+    await waitFor(async () => closed(await readNode(dra)), { description: 'DRA node tainted once it publishes GPUs' });
     const text = await (await fetch(`http://127.0.0.1:${operator.manager.probePort}/metrics`)).text();
     assert.match(text, /attestor_gpu_nodes\{state="NoAttestation"\} [1-9]/);
   });

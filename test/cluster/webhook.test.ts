@@ -24,7 +24,10 @@ import { waitFor } from '../../src/dev/wait.ts';
 import { silentLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
-import { deleteWebhookConfigurations, installWebhookConfigurations } from '../../src/webhook/configuration.ts';
+import {
+  deleteWebhookConfigurations,
+  installWebhookConfigurations,
+} from '../../src/webhook/configuration-installer.ts';
 import { requestsGpus } from '../../src/webhook/gpu-requests.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
 import { deleteNodeGatingPolicy, installNodeGatingPolicy } from '../../src/webhook/node-policy.ts';

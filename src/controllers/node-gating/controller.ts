@@ -1,10 +1,10 @@
 /**
- * The node gating controller: a GPU node is schedulable for AI workers (label
+ * The node gating controller: a GPU node is open to AI workers (label
  * attestor.dev/gpu-attested=true, no attestor.dev/unattested taint) exactly while its
- * NodeAttestation is current for the active Manifest; expiry, a refusal or a Manifest the node no
- * longer meets reverses it, and its GPU pods are evicted (eviction.ts, evictor.ts). GPU nodes are
- * those api/gpu-node.ts names: device-plugin GPUs or MIG instances, or NVIDIA DRA ResourceSlices.
- * Runs on the leader.
+ * NodeAttestation is current for the active Manifest, and closed (no label, tainted) otherwise;
+ * expiry, a refusal or a Manifest the node no longer meets closes it, and its GPU pods are evicted
+ * (eviction.ts, evictor.ts). GPU nodes are those api/gpu-node.ts names: device-plugin GPUs or MIG
+ * instances, or NVIDIA DRA ResourceSlices. Runs on the leader.
  */
 import * as k8s from '@kubernetes/client-node';
 import { type GpuResourceSlice, gpuNode } from '../../api/gpu-node.ts';
@@ -85,26 +85,27 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
         await core.patchNode({ name, body }, merge);
         const target = { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid };
         if (state.current) {
-          deps.log.info({ node: name }, 'GPUs attested: node schedulable for AI workers');
+          deps.log.info({ node: name }, 'GPU node opened to AI workers');
           await deps.events.record(
             target,
             'Normal',
             'GPUsAttested',
-            'CVM and GPUs attested and activated: labelled attestor.dev/gpu-attested=true and untainted',
+            'CVM and GPUs attested and activated: open to AI workers (labelled attestor.dev/gpu-attested=true, untainted)',
           );
         } else {
-          const wasGated = node.metadata?.labels?.['attestor.dev/gpu-attested'] === 'true';
-          deps.log.info({ node: name, reason: state.reason }, 'GPU node gated');
+          const wasOpen = node.metadata?.labels?.['attestor.dev/gpu-attested'] === 'true';
+          deps.log.info({ node: name, reason: state.reason }, 'GPU node closed to AI workers');
+          // Users match on the reasons, so they keep their names: GPUsGated means "closed after being open".
           await deps.events.record(
             target,
-            wasGated ? 'Warning' : 'Normal',
-            wasGated ? 'GPUsGated' : 'AwaitingAttestation',
-            `${state.reason}: ${state.message}; tainted attestor.dev/unattested=true:NoSchedule`,
+            wasOpen ? 'Warning' : 'Normal',
+            wasOpen ? 'GPUsGated' : 'AwaitingAttestation',
+            `${state.reason}: ${state.message}; closed to AI workers (tainted attestor.dev/unattested=true:NoSchedule)`,
           );
         }
       }
       const requeue: number[] = [];
-      // Re-check when the attestation expires, so expiry un-gates the node on time.
+      // Re-check when the attestation expires, so that expiry closes the node on time.
       if (state.current && na?.status?.expiresAt)
         requeue.push(Math.max(1000, new Date(na.status.expiresAt).getTime() - at.getTime() + 500));
       const decision = evictionDecision({

@@ -1,4 +1,4 @@
-// Which nodes attestor gates: device-plugin GPUs, MIG instances, NVIDIA DRA ResourceSlices and the
+// Which nodes are GPU nodes (closed until they attest): device-plugin GPUs, MIG instances, NVIDIA DRA ResourceSlices and the
 // platform label make a GPU node; the GPU count is the most any source claims.
 import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node';
@@ -47,7 +47,7 @@ describe('GPU nodes (gpuNode)', function () {
     );
   });
 
-  it("gates a node with MIG resources only (mixed strategy), counting GPUs by GPU Feature Discovery's label", function () {
+  it("counts a node with MIG resources only as a GPU node (mixed strategy), counting GPUs by GPU Feature Discovery's label", function () {
     assert.deepEqual(gpuNode(node({ 'nvidia.com/mig-1g.10gb': '7', 'nvidia.com/mig-3g.40gb': '2' })), {
       gpuNode: true,
       gpus: 0,
@@ -56,7 +56,7 @@ describe('GPU nodes (gpuNode)', function () {
     assert.equal(gpuNode(node({ 'nvidia.com/mig-1g.10gb': '7' }, { 'nvidia.com/gpu.count': '2' })).gpus, 2);
   });
 
-  it('gates a DRA-only node that publishes NVIDIA GPU ResourceSlices, counting physical GPUs', function () {
+  it('counts a DRA-only node that publishes NVIDIA GPU ResourceSlices as a GPU node, counting physical GPUs', function () {
     const facts = gpuNode(node({ cpu: '64' }), [
       slice([gpu(0), gpu(1)]),
       slice([mig(2, 0), mig(2, 1), mig(3, 0)]),
@@ -77,7 +77,7 @@ describe('GPU nodes (gpuNode)', function () {
     assert.equal(gpuNode(node({ 'nvidia.com/gpu': '8' }, { 'nvidia.com/gpu.count': '4' })).gpus, 8);
   });
 
-  it('gates a node with a GPU quantity that does not read as a count, and one with the platform label', function () {
+  it('counts a node with a GPU quantity that does not read as a count as a GPU node, and one with the platform label', function () {
     assert.deepEqual(gpuNode(node({ 'nvidia.com/gpu': 'lots' })), {
       gpuNode: true,
       gpus: 0,

@@ -1,0 +1,45 @@
+/**
+ * `attestor_gpu_nodes{state}`: how many GPU nodes are open to AI workers (state Current) and how
+ * many are closed, by reason (NoAttestation, NotAttested, NotActivated, ManifestChanged, Expired).
+ * Read from the informer caches at each scrape, by the same functions the node gating controller
+ * decides with, so the gauge and the nodes' labels cannot disagree for long.
+ */
+import type * as k8s from '@kubernetes/client-node';
+import { Gauge, type Registry } from 'prom-client';
+import { type GpuResourceSlice, gpuNode } from '../../api/gpu-node.ts';
+import type { Manifest } from '../../api/manifest.ts';
+import type { NodeAttestation } from '../../api/node-attestation.ts';
+import { attestationState } from '../../api/node-gating.ts';
+import { selectActiveManifest } from '../manifest/active.ts';
+
+/** What the gauge reads: the informers' caches (narrowed to what it uses). */
+export interface GpuNodeSources {
+  manifests: { list(): readonly Manifest[] };
+  nodes: { list(): readonly k8s.V1Node[] };
+  nodeAttestations: { get(name: string): NodeAttestation | undefined };
+  resourceSlices?: { list(): readonly GpuResourceSlice[] };
+}
+
+export function registerGpuNodesGauge(
+  registry: Registry,
+  sources: GpuNodeSources,
+  now: () => Date = () => new Date(),
+): Gauge<'state'> {
+  return new Gauge({
+    name: 'attestor_gpu_nodes',
+    help: 'GPU nodes by attestation state: Current (open to AI workers), or the reason they are closed',
+    labelNames: ['state'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const hash = selectActiveManifest(sources.manifests.list())?.status?.hash;
+      const at = now();
+      const slices = sources.resourceSlices?.list() ?? [];
+      for (const node of sources.nodes.list()) {
+        if (!gpuNode(node, slices).gpuNode) continue;
+        const state = attestationState(sources.nodeAttestations.get(node.metadata!.name!), hash, at);
+        this.inc({ state: state.current ? 'Current' : state.reason });
+      }
+    },
+  });
+}

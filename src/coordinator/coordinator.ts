@@ -14,6 +14,7 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import * as jose from 'jose';
+import { selectActiveManifest } from '../api/active-manifest.ts';
 import { API_VERSION } from '../api/common.ts';
 import { parseDuration } from '../api/duration.ts';
 import { type GpuResourceSlice, gpuNode } from '../api/gpu-node.ts';
@@ -32,7 +33,6 @@ import { VerificationCache } from '../attestation/nvidia/index.ts';
 import { SnpEndorsementCache } from '../attestation/snp/index.ts';
 import { TdxVerifierCache } from '../attestation/tdx/index.ts';
 import type { Reason, Verdict } from '../attestation/verdict.ts';
-import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import type { EventType } from '../controllers/runtime/events.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';

@@ -1,8 +1,9 @@
 /** NodeAttestation status for a verdict, an activation or a Manifest change: pure builders. */
+
+import { rfc3339, setCondition } from '../api/conditions.ts';
 import type { GpuBindingStatus, GpuVerdict, NodeAttestationStatus } from '../api/node-attestation.ts';
 import type { NodeClaims } from '../attestation/node-appraisal.ts';
 import type { Reason } from '../attestation/verdict.ts';
-import { rfc3339, setCondition } from '../controllers/runtime/conditions.ts';
 import type { EvidenceIdentity } from './evidence-identity.ts';
 
 const MAX_REASONS = 64;

@@ -5,13 +5,13 @@
 import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { Gauge } from 'prom-client';
+import { selectActiveManifest } from '../api/active-manifest.ts';
 import { gpuNode } from '../api/gpu-node.ts';
 import { attestationState } from '../api/node-gating.ts';
 import { createAIWorkerController } from '../controllers/aiworker/controller.ts';
 import { createNamespaceMarkController } from '../controllers/aiworker/namespace-mark.ts';
 import { createInformers, type Informers } from '../controllers/informers.ts';
 import { Manager, type ManagerExit } from '../controllers/manager.ts';
-import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
 import { createNodeGatingController, type EvictionOptions } from '../controllers/node-gating/controller.ts';
 import { Controller } from '../controllers/runtime/controller.ts';

@@ -13,6 +13,8 @@
 import { isDeepStrictEqual } from 'node:util';
 import * as jose from 'jose';
 import { verifyGrant } from '../coordinator/grants.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../observability/log.ts';
 import {
   ACTIVATE_PATH,
   type ActivationReport,
@@ -28,9 +30,7 @@ import {
   reportDataFor,
   WATCH_PATH,
   type WatchResponse,
-} from '../coordinator/protocol.ts';
-import { errorMessage } from '../errors.ts';
-import type { Logger } from '../observability/log.ts';
+} from '../protocol/messages.ts';
 import type { CoordinatorClient, CoordinatorHttpError } from './coordinator-client.ts';
 import type { CvmEvidenceSource, GpuControl } from './evidence/source.ts';
 

@@ -36,14 +36,6 @@ import type { Reason, Verdict } from '../attestation/verdict.ts';
 import type { EventType } from '../controllers/runtime/events.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
-import { evidenceIdentity } from './evidence-identity.ts';
-import { GrantSigner } from './grants.ts';
-import { IdentityRegistry } from './identity-registry.ts';
-import { defaultSpreadMs, ManifestWatch } from './manifest-watch.ts';
-import type { CoordinatorMetrics } from './metrics.ts';
-import type { AttestationStore } from './node-attestation-store.ts';
-import { type EventSink, NodeEvents } from './node-events.ts';
-import { DEFAULT_NONCES_PER_NODE, NonceStore } from './nonces.ts';
 import {
   type ActivationReport,
   type ActivationResponse,
@@ -54,7 +46,15 @@ import {
   type NonceResponse,
   reportDataFor,
   type WatchResponse,
-} from './protocol.ts';
+} from '../protocol/messages.ts';
+import { evidenceIdentity } from './evidence-identity.ts';
+import { GrantSigner } from './grants.ts';
+import { IdentityRegistry } from './identity-registry.ts';
+import { defaultSpreadMs, ManifestWatch } from './manifest-watch.ts';
+import type { CoordinatorMetrics } from './metrics.ts';
+import type { AttestationStore } from './node-attestation-store.ts';
+import { type EventSink, NodeEvents } from './node-events.ts';
+import { DEFAULT_NONCES_PER_NODE, NonceStore } from './nonces.ts';
 import { KeyedRateLimiter, type RateLimit } from './rate-limiter.ts';
 import { type RetainedEvidence, retainable } from './retained-evidence.ts';
 import { activatedStatus, manifestChangedStatus, summarise, verdictStatus } from './status.ts';

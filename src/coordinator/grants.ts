@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import * as jose from 'jose';
-import { GRANT_AUDIENCE, GRANT_ISSUER, type GrantClaims } from './protocol.ts';
+import { GRANT_AUDIENCE, GRANT_ISSUER, type GrantClaims } from '../protocol/messages.ts';
 
 export interface GrantRequest {
   node: string;

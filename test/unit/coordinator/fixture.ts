@@ -18,14 +18,14 @@ import type { EventTarget, EventType } from '../../../src/controllers/runtime/ev
 import { Coordinator, type CoordinatorLimits, type ObjectCache } from '../../../src/coordinator/coordinator.ts';
 import type { AttestationStore } from '../../../src/coordinator/node-attestation-store.ts';
 import type { EventSink } from '../../../src/coordinator/node-events.ts';
+import { silentLogger } from '../../../src/observability/log.ts';
 import {
   type ActivationReport,
   type AttestResponse,
   type EvidenceRequest,
   evidenceDigest,
   reportDataFor,
-} from '../../../src/coordinator/protocol.ts';
-import { silentLogger } from '../../../src/observability/log.ts';
+} from '../../../src/protocol/messages.ts';
 
 export const POLICY_HASH = createHash('sha256').update('policy').digest('hex');
 

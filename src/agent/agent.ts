@@ -12,7 +12,7 @@
  */
 import { isDeepStrictEqual } from 'node:util';
 import * as jose from 'jose';
-import { verifyGrant } from '../coordinator/grants.ts';
+import { verifyGrant } from '../coordinator/grant-signer.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import {

@@ -48,7 +48,7 @@ import {
   type WatchResponse,
 } from '../protocol/messages.ts';
 import { evidenceIdentity } from './evidence-identity.ts';
-import { GrantSigner } from './grants.ts';
+import { GrantSigner } from './grant-signer.ts';
 import { IdentityRegistry } from './identity-registry.ts';
 import { defaultSpreadMs, ManifestWatch } from './manifest-watch.ts';
 import type { CoordinatorMetrics } from './metrics.ts';

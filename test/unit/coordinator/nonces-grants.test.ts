@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import * as jose from 'jose';
-import { GrantSigner, verifyGrant } from '../../../src/coordinator/grants.ts';
+import { GrantSigner, verifyGrant } from '../../../src/coordinator/grant-signer.ts';
 import { NonceStore } from '../../../src/coordinator/nonces.ts';
 import { reportDataFor } from '../../../src/protocol/messages.ts';
 

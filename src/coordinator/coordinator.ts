@@ -11,7 +11,6 @@
  * appraised or written. Decisions about one node are serialised.
  */
 
-import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import * as jose from 'jose';
 import { selectActiveManifest } from '../api/active-manifest.ts';
@@ -36,16 +35,15 @@ import type { Reason, Verdict } from '../attestation/verdict.ts';
 import type { EventType } from '../controllers/runtime/events.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
-import {
-  type ActivationReport,
-  type ActivationResponse,
-  type AttestResponse,
-  type EvidenceRequest,
-  evidenceDigest,
-  type GrantClaims,
-  type NonceResponse,
-  reportDataFor,
-  type WatchResponse,
+import { readActivationReport, verifyActivationReport } from '../protocol/activation-report.ts';
+import { decodeEvidenceRequest, evidenceDigest, reportDataFor } from '../protocol/evidence-request.ts';
+import type { GrantClaims } from '../protocol/grant.ts';
+import type {
+  ActivationResponse,
+  AttestResponse,
+  EvidenceRequest,
+  NonceResponse,
+  WatchResponse,
 } from '../protocol/messages.ts';
 import { evidenceIdentity } from './evidence-identity.ts';
 import { GrantSigner } from './grant-signer.ts';
@@ -244,7 +242,7 @@ export class Coordinator {
     const started = performance.now();
     const manifest = this.#active();
     const node = this.#gpuNode(nodeName);
-    const decoded = decodeRequest(request);
+    const decoded = decodeEvidenceRequest(request);
     if ('error' in decoded)
       throw this.#unappraised(new CoordinatorError(400, `[coordinator.request] ${decoded.error}`));
     const nonceCheck = this.#nonces.take(request.nonce, nodeName, this.#now());
@@ -421,24 +419,13 @@ export class Coordinator {
    * or a newer submission does not activate.
    */
   async activate(nodeName: string, jws: string): Promise<ActivationResponse> {
-    let reportPayload: ActivationReport;
-    try {
-      reportPayload = JSON.parse(
-        new TextDecoder().decode(jose.base64url.decode(jws.split('.')[1] ?? '')),
-      ) as ActivationReport;
-    } catch {
-      throw new CoordinatorError(
-        400,
-        '[coordinator.request] the activation report is not a compact JWS with a JSON payload',
-      );
-    }
-    if (!reportPayload || typeof reportPayload !== 'object')
-      throw new CoordinatorError(400, '[coordinator.request] the activation report is not a JSON object');
+    const reportPayload = readActivationReport(jws);
+    if ('error' in reportPayload) throw new CoordinatorError(400, `[coordinator.request] ${reportPayload.error}`);
     return this.#serially(nodeName, async () => {
       const now = this.#now();
       let grant: GrantClaims;
       try {
-        grant = await this.#signer.verify(String(reportPayload.grant), now);
+        grant = await this.#signer.verify(reportPayload.grant, now);
       } catch (err) {
         return this.#activationRefused(nodeName, `invalid grant: ${errorMessage(err)}`, now);
       }
@@ -450,18 +437,14 @@ export class Coordinator {
           'the grant was already used, was withdrawn by a later verdict, or is unknown to this Coordinator',
           now,
         );
-      try {
-        const key = await jose.importJWK(pending.agentKey, 'ES256');
-        await jose.compactVerify(jws, key, { algorithms: ['ES256'] });
-      } catch {
+      if (!(await verifyActivationReport(jws, pending.agentKey)))
         return this.#activationRefused(
           nodeName,
           'the activation report is not signed by the key bound to the evidence',
           now,
         );
-      }
       this.#pending.delete(grant.jti);
-      const gpus = Array.isArray(reportPayload.gpus) ? reportPayload.gpus.map(String) : [];
+      const gpus = reportPayload.gpus;
       if (gpus.length !== grant.gpus.length || !grant.gpus.every((g) => gpus.includes(g))) {
         return this.#activationRefused(
           nodeName,
@@ -480,7 +463,7 @@ export class Coordinator {
           now,
         );
       }
-      const ready = reportPayload.gpusReady === true;
+      const ready = reportPayload.gpusReady;
       let recorded = false;
       await this.#deps.store.updateStatus(nodeName, (status) => {
         recorded = isAttestedUnder(status, grant.manifest);
@@ -725,73 +708,4 @@ function isAttestedUnder(status: NodeAttestationStatus | undefined, manifestHash
   return (
     status?.manifestHash === manifestHash && status.conditions?.find((c) => c.type === 'Attested')?.status === 'True'
   );
-}
-
-type Decoded =
-  | { evidence: NodeEvidence; nonce: Uint8Array; agentKey: Record<string, unknown>; agentKeySpki: Uint8Array }
-  | { error: string };
-
-/** Checks the request's shape and decodes it. */
-function decodeRequest(request: EvidenceRequest): Decoded {
-  if (!request || typeof request !== 'object') return { error: 'the body is not an evidence request' };
-  if (typeof request.nonce !== 'string' || !/^[0-9a-f]{64}$/.test(request.nonce))
-    return { error: 'nonce: expected 32 bytes of lower-case hex' };
-  const key = request.agentKey;
-  if (
-    !key ||
-    typeof key !== 'object' ||
-    key.kty !== 'EC' ||
-    key.crv !== 'P-256' ||
-    typeof key.x !== 'string' ||
-    typeof key.y !== 'string' ||
-    'd' in key
-  ) {
-    return { error: 'agentKey: expected a public P-256 JWK' };
-  }
-  const cvm = request.cvm;
-  if (
-    !cvm ||
-    (cvm.platform !== 'snp' && cvm.platform !== 'tdx') ||
-    typeof cvm.report !== 'string' ||
-    (cvm.auxblob !== undefined && typeof cvm.auxblob !== 'string')
-  ) {
-    return { error: 'cvm: expected {platform: snp|tdx, report: base64, auxblob?: base64}' };
-  }
-  if (!Array.isArray(request.gpus) || request.gpus.length > 16)
-    return { error: 'gpus: expected a list of at most 16 GPU reports' };
-  for (const [i, g] of request.gpus.entries()) {
-    if (
-      !g ||
-      typeof g.uuid !== 'string' ||
-      g.uuid.length > 64 ||
-      typeof g.report !== 'string' ||
-      typeof g.certificateChain !== 'string'
-    )
-      return { error: `gpus[${i}]: expected {uuid, report: base64, certificateChain: PEM}` };
-  }
-  let spki: Uint8Array;
-  try {
-    spki = jwkToSpki(key);
-  } catch {
-    return { error: 'agentKey: not a valid P-256 public key' };
-  }
-  return {
-    nonce: new Uint8Array(Buffer.from(request.nonce, 'hex')),
-    agentKey: { kty: key.kty, crv: key.crv, x: key.x, y: key.y },
-    agentKeySpki: spki,
-    evidence: {
-      cvm: { platform: cvm.platform, report: b64(cvm.report), ...(cvm.auxblob ? { auxblob: b64(cvm.auxblob) } : {}) },
-      gpus: request.gpus.map((g) => ({ uuid: g.uuid, report: b64(g.report), certificateChain: g.certificateChain })),
-    },
-  };
-}
-
-function b64(s: string): Uint8Array {
-  return new Uint8Array(Buffer.from(s, 'base64'));
-}
-
-/** SPKI DER of a public JWK (what REPORT_DATA binds). */
-export function jwkToSpki(jwk: Record<string, unknown>): Uint8Array {
-  const key = createPublicKey({ key: { kty: jwk.kty, crv: jwk.crv, x: jwk.x, y: jwk.y } as JsonWebKey, format: 'jwk' });
-  return new Uint8Array(key.export({ type: 'spki', format: 'der' }));
 }

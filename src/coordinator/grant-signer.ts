@@ -1,10 +1,10 @@
 /**
- * Activation grants: short-lived JWTs (ES256, jose) that the Coordinator signs after it accepted
- * a node's evidence. Bound to the node, the GPUs, the evidence and the agent's key; single use.
+ * Signs activation grants (src/protocol/grant.ts: the claims, and how both sides verify them)
+ * with a key made when this Coordinator starts leading; GET /v1/jwks serves its public half.
  */
 import { randomUUID } from 'node:crypto';
 import * as jose from 'jose';
-import { GRANT_AUDIENCE, GRANT_ISSUER, type GrantClaims } from '../protocol/messages.ts';
+import { GRANT_AUDIENCE, GRANT_ISSUER, GRANT_TYPE, type GrantClaims, verifyGrant } from '../protocol/grant.ts';
 
 export interface GrantRequest {
   node: string;
@@ -54,7 +54,7 @@ export class GrantSigner {
       cnf: { jkt: request.agentKeyThumbprint },
     };
     const token = await new jose.SignJWT({ ...claims })
-      .setProtectedHeader({ alg: 'ES256', kid: this.#kid, typ: 'attestor-grant+jwt' })
+      .setProtectedHeader({ alg: 'ES256', kid: this.#kid, typ: GRANT_TYPE })
       .sign(this.#privateKey);
     return { token, claims };
   }
@@ -63,26 +63,4 @@ export class GrantSigner {
   async verify(token: string, now: Date): Promise<GrantClaims> {
     return verifyGrant(token, jose.createLocalJWKSet(this.jwks), now);
   }
-}
-
-/** Verifies a grant against a JWK Set (the agent uses the Coordinator's /v1/jwks). */
-export async function verifyGrant(token: string, keys: jose.JWTVerifyGetKey, now: Date): Promise<GrantClaims> {
-  const { payload } = await jose.jwtVerify(token, keys, {
-    issuer: GRANT_ISSUER,
-    audience: GRANT_AUDIENCE,
-    algorithms: ['ES256'],
-    typ: 'attestor-grant+jwt',
-    currentDate: now,
-    requiredClaims: ['sub', 'jti', 'exp', 'iat'],
-  });
-  const claims = payload as unknown as GrantClaims;
-  if (
-    !Array.isArray(claims.gpus) ||
-    typeof claims.evidence !== 'string' ||
-    typeof claims.manifest !== 'string' ||
-    typeof claims.cnf?.jkt !== 'string'
-  ) {
-    throw new Error('grant lacks gpus, evidence, manifest or cnf claims');
-  }
-  return claims;
 }

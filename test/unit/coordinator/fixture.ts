@@ -19,13 +19,9 @@ import { Coordinator, type CoordinatorLimits, type ObjectCache } from '../../../
 import type { AttestationStore } from '../../../src/coordinator/node-attestation-store.ts';
 import type { EventSink } from '../../../src/coordinator/node-events.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
-import {
-  type ActivationReport,
-  type AttestResponse,
-  type EvidenceRequest,
-  evidenceDigest,
-  reportDataFor,
-} from '../../../src/protocol/messages.ts';
+import { signActivationReport } from '../../../src/protocol/activation-report.ts';
+import { encodeEvidenceRequest, evidenceDigest, reportDataFor } from '../../../src/protocol/evidence-request.ts';
+import type { ActivationReport, AttestResponse, EvidenceRequest } from '../../../src/protocol/messages.ts';
 
 export const POLICY_HASH = createHash('sha256').update('policy').digest('hex');
 
@@ -239,20 +235,10 @@ export async function evidenceRequest(agent: SimulatedAgent, nonce: string): Pro
   const nonceBytes = new Uint8Array(Buffer.from(nonce, 'hex'));
   const cvm = await agent.cvm.collect(reportDataFor(nonceBytes, agent.key.spkiDer));
   const gpus = await agent.gpus.collect(nonceBytes);
-  return {
-    nonce,
-    agentKey: agent.key.publicJwk as Record<string, unknown>,
-    cvm: {
-      platform: cvm.platform,
-      report: Buffer.from(cvm.report).toString('base64'),
-      ...(cvm.auxblob ? { auxblob: Buffer.from(cvm.auxblob).toString('base64') } : {}),
-    },
-    gpus: gpus.map((g) => ({
-      uuid: g.uuid,
-      report: Buffer.from(g.report).toString('base64'),
-      certificateChain: g.certificateChainPem,
-    })),
-  };
+  return encodeEvidenceRequest(nonce, agent.key.publicJwk as Record<string, unknown>, {
+    cvm,
+    gpus: gpus.map((g) => ({ uuid: g.uuid, report: g.report, certificateChain: g.certificateChainPem })),
+  });
 }
 
 /** Nonce, evidence, verdict: one round without the activation. */
@@ -276,9 +262,7 @@ export async function activationReport(
     gpusReady: options.gpusReady ?? true,
     gpus: agent.gpus.listGpus ? (await agent.gpus.listGpus()).map((g) => g.uuid) : [],
   };
-  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(report)))
-    .setProtectedHeader({ alg: 'ES256' })
-    .sign(options.key ?? agent.key.privateKey);
+  return signActivationReport(report, options.key ?? agent.key.privateKey);
 }
 
 /** A full round: evidence accepted and GPUs activated. */

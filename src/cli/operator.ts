@@ -9,7 +9,7 @@ import type { RimInput } from '../attestation/nvidia/index.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
 import { CollateralStore, prepareCollateral } from '../collateral/index.ts';
 import { snpCertificatesFromDir } from '../coordinator/collateral-dir.ts';
-import { DEFAULT_COORDINATOR_LIMITS } from '../coordinator/coordinator.ts';
+import { DEFAULT_COORDINATOR_LIMITS } from '../coordinator/limits.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
 import { errorMessage } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';

@@ -22,7 +22,8 @@ import {
   WATCH_PATH,
 } from '../protocol/messages.ts';
 import type { Authenticator } from './auth.ts';
-import { type Coordinator, CoordinatorError } from './coordinator.ts';
+import type { Coordinator } from './coordinator.ts';
+import { CoordinatorError } from './coordinator-error.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 
 export interface CoordinatorServerOptions {

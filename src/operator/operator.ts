@@ -17,10 +17,12 @@ import { createNodeGatingController, type EvictionOptions } from '../controllers
 import { Controller } from '../controllers/runtime/controller.ts';
 import { EventRecorder } from '../controllers/runtime/events.ts';
 import { type Authenticator, TokenReviewAuthenticator } from '../coordinator/auth.ts';
-import { Coordinator, type CoordinatorLimits, type CoordinatorTrust } from '../coordinator/coordinator.ts';
+import { Coordinator } from '../coordinator/coordinator.ts';
+import type { CoordinatorLimits } from '../coordinator/limits.ts';
 import { CoordinatorMetrics } from '../coordinator/metrics.ts';
 import { NodeAttestationStore } from '../coordinator/node-attestation-store.ts';
 import { type CoordinatorServer, startCoordinatorServer } from '../coordinator/server.ts';
+import type { CoordinatorTrust } from '../coordinator/trust.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { OperatorMetrics } from '../observability/metrics.ts';

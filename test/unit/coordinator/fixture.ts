@@ -14,10 +14,10 @@ import {
 } from '../../../src/agent/evidence/simulated.ts';
 import type { Manifest, ManifestSpec } from '../../../src/api/manifest.ts';
 import type { NodeAttestation, NodeAttestationStatus } from '../../../src/api/node-attestation.ts';
-import type { EventTarget, EventType } from '../../../src/controllers/runtime/events.ts';
-import { Coordinator, type CoordinatorLimits, type ObjectCache } from '../../../src/coordinator/coordinator.ts';
-import type { AttestationStore } from '../../../src/coordinator/node-attestation-store.ts';
-import type { EventSink } from '../../../src/coordinator/node-events.ts';
+import type { AttestationStore } from '../../../src/coordinator/attestation-writer.ts';
+import { Coordinator } from '../../../src/coordinator/coordinator.ts';
+import type { CoordinatorLimits } from '../../../src/coordinator/limits.ts';
+import type { EventSink, EventTarget, EventType } from '../../../src/coordinator/node-events.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
 import { signActivationReport } from '../../../src/protocol/activation-report.ts';
 import { encodeEvidenceRequest, evidenceDigest, reportDataFor } from '../../../src/protocol/evidence-request.ts';
@@ -47,7 +47,7 @@ export function manifestSpec(change: { snpMeasurement?: string; evidenceMaxAge?:
 }
 
 /** A name -> object cache, like an informer's. */
-export class MapCache<T> implements ObjectCache<T> {
+export class MapCache<T> {
   readonly map = new Map<string, T>();
   get(name: string): T | undefined {
     return this.map.get(name);

@@ -10,13 +10,12 @@
  * grant for its last evidence (it meets the new Manifest again) activates them, and in any case
  * the agent attests again at a random point of the window the Coordinator names.
  */
-import { isDeepStrictEqual } from 'node:util';
 import * as jose from 'jose';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { signActivationReport } from '../protocol/activation-report.ts';
 import { encodeEvidenceRequest, evidenceDigest, reportDataFor } from '../protocol/evidence-request.ts';
-import { verifyGrant } from '../protocol/grant.ts';
+import { type GrantClaims, grantMismatch, verifyGrant } from '../protocol/grant.ts';
 import {
   ACTIVATE_PATH,
   type ActivationReport,
@@ -288,19 +287,19 @@ export class NodeAgent {
     key: AgentKey,
     now: Date,
   ): Promise<string | undefined> {
-    let claims: Awaited<ReturnType<typeof verifyGrant>>;
+    let claims: GrantClaims;
     try {
       const jwks = await this.#options.client.get<{ keys: jose.JWK[] }>(JWKS_PATH);
       claims = await verifyGrant(token, jose.createLocalJWKSet(jwks), now);
     } catch (err) {
       return `grant signature or lifetime: ${errorMessage(err)}`;
     }
-    if (claims.sub !== this.#options.nodeName) return `the grant is for node ${claims.sub}`;
-    if (!isDeepStrictEqual([...claims.gpus].sort(), [...uuids].sort()))
-      return `the grant names GPUs ${claims.gpus.join(',')}, not ${uuids.join(',')}`;
-    if (claims.evidence !== evidence) return 'the grant was issued for other evidence';
-    if (claims.cnf.jkt !== key.thumbprint) return 'the grant is bound to another key';
-    return undefined;
+    return grantMismatch(claims, {
+      node: this.#options.nodeName,
+      gpus: uuids,
+      evidence,
+      agentKeyThumbprint: key.thumbprint,
+    });
   }
 
   async #agentKey(): Promise<AgentKey> {

@@ -4,6 +4,7 @@
  * the evidence and the agent's key. The agent verifies one against the Coordinator's /v1/jwks
  * before it touches the GPUs; the Coordinator verifies one again before it records an activation.
  */
+import { isDeepStrictEqual } from 'node:util';
 import * as jose from 'jose';
 
 export const GRANT_ISSUER = 'attestor-coordinator';
@@ -49,4 +50,23 @@ export async function verifyGrant(token: string, keys: jose.JWTVerifyGetKey, now
     throw new Error('grant lacks gpus, evidence, manifest or cnf claims');
   }
   return claims;
+}
+
+/** What an agent expects of a grant for the evidence it submitted. */
+export interface GrantExpectation {
+  node: string;
+  gpus: readonly string[];
+  /** evidenceDigest() of the submitted request. */
+  evidence: string;
+  agentKeyThumbprint: string;
+}
+
+/** Why a verified grant is not one for this node, these GPUs, this evidence and this key; undefined when it is. */
+export function grantMismatch(claims: GrantClaims, expected: GrantExpectation): string | undefined {
+  if (claims.sub !== expected.node) return `the grant is for node ${claims.sub}`;
+  if (!isDeepStrictEqual([...claims.gpus].sort(), [...expected.gpus].sort()))
+    return `the grant names GPUs ${claims.gpus.join(',')}, not ${expected.gpus.join(',')}`;
+  if (claims.evidence !== expected.evidence) return 'the grant was issued for other evidence';
+  if (claims.cnf.jkt !== expected.agentKeyThumbprint) return 'the grant is bound to another key';
+  return undefined;
 }

@@ -15,6 +15,7 @@ import {
   jwkToSpki,
   MAX_GPUS_PER_REQUEST,
 } from '../../../src/protocol/evidence-request.ts';
+import { type GrantClaims, grantMismatch } from '../../../src/protocol/grant.ts';
 import type { EvidenceRequest } from '../../../src/protocol/messages.ts';
 
 const NONCE = '5a'.repeat(32);
@@ -123,4 +124,37 @@ describe('protocol: the activation report', () => {
       error: 'the activation report is not a JSON object',
     });
   });
+});
+
+describe('protocol: what the agent checks of a verified grant', () => {
+  const claims: GrantClaims = {
+    iss: 'attestor-coordinator',
+    aud: 'attestor-agent',
+    sub: 'node-a',
+    jti: 'j',
+    iat: 0,
+    exp: 60,
+    gpus: ['GPU-1', 'GPU-0'],
+    evidence: 'e'.repeat(64),
+    manifest: 'm'.repeat(64),
+    cnf: { jkt: 'thumb' },
+  };
+  const expected = { node: 'node-a', gpus: ['GPU-0', 'GPU-1'], evidence: 'e'.repeat(64), agentKeyThumbprint: 'thumb' };
+
+  it('accepts a grant for its node, its GPUs in any order, its evidence and its key', () => {
+    assert.equal(grantMismatch(claims, expected), undefined);
+  });
+
+  const cases: Array<[string, Partial<typeof expected>, string]> = [
+    ['another node', { node: 'node-b' }, 'the grant is for node node-a'],
+    ['fewer GPUs', { gpus: ['GPU-0'] }, 'the grant names GPUs GPU-1,GPU-0, not GPU-0'],
+    ['other GPUs', { gpus: ['GPU-0', 'GPU-2'] }, 'the grant names GPUs GPU-1,GPU-0, not GPU-0,GPU-2'],
+    ['other evidence', { evidence: 'f'.repeat(64) }, 'the grant was issued for other evidence'],
+    ['another key', { agentKeyThumbprint: 'other' }, 'the grant is bound to another key'],
+  ];
+  for (const [what, change, problem] of cases) {
+    it(`refuses a grant for ${what}`, () => {
+      assert.equal(grantMismatch(claims, { ...expected, ...change }), problem);
+    });
+  }
 });

@@ -3,8 +3,8 @@
 // Run: node hack/generate-manifests.ts
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chartNodePolicyTemplate, chartWebhookTemplate } from '../src/api/chart-webhooks.ts';
 import { crdFiles } from '../src/api/crd-yaml.ts';
+import { chartNodePolicyTemplate, chartWebhookTemplate } from '../src/chart/admission-templates.ts';
 import { projectRoot } from '../src/dev/control-plane.ts';
 
 // The same CRD files go into the Helm chart, whose crds/ Helm installs before the templates.

@@ -10,27 +10,25 @@
  * grant for its last evidence (it meets the new Manifest again) activates them, and in any case
  * the agent attests again at a random point of the window the Coordinator names.
  */
-import { isDeepStrictEqual } from 'node:util';
 import * as jose from 'jose';
-import { verifyGrant } from '../coordinator/grants.ts';
+import { errorMessage } from '../errors.ts';
+import type { Logger } from '../observability/log.ts';
+import { signActivationReport } from '../protocol/activation-report.ts';
+import { encodeEvidenceRequest, evidenceDigest, reportDataFor } from '../protocol/evidence-request.ts';
+import { type GrantClaims, grantMismatch, verifyGrant } from '../protocol/grant.ts';
 import {
   ACTIVATE_PATH,
   type ActivationReport,
   type ActivationResponse,
   ATTEST_PATH,
   type AttestResponse,
-  type EvidenceRequest,
-  evidenceDigest,
   JWKS_PATH,
   MAX_WATCH_SECONDS,
   NONCE_PATH,
   type NonceResponse,
-  reportDataFor,
   WATCH_PATH,
   type WatchResponse,
-} from '../coordinator/protocol.ts';
-import { errorMessage } from '../errors.ts';
-import type { Logger } from '../observability/log.ts';
+} from '../protocol/messages.ts';
 import type { CoordinatorClient, CoordinatorHttpError } from './coordinator-client.ts';
 import type { CvmEvidenceSource, GpuControl } from './evidence/source.ts';
 
@@ -103,16 +101,10 @@ export class NodeAgent {
     const nonceBytes = new Uint8Array(Buffer.from(nonce, 'hex'));
     const cvmEvidence = await cvm.collect(reportDataFor(nonceBytes, key.spkiDer));
     const gpuEvidence = await gpus.collect(nonceBytes);
-    const request: EvidenceRequest = {
-      nonce,
-      agentKey: key.publicJwk as Record<string, unknown>,
-      cvm: {
-        platform: cvmEvidence.platform,
-        report: b64(cvmEvidence.report),
-        ...(cvmEvidence.auxblob?.length ? { auxblob: b64(cvmEvidence.auxblob) } : {}),
-      },
-      gpus: gpuEvidence.map((g) => ({ uuid: g.uuid, report: b64(g.report), certificateChain: g.certificateChainPem })),
-    };
+    const request = encodeEvidenceRequest(nonce, key.publicJwk as Record<string, unknown>, {
+      cvm: cvmEvidence,
+      gpus: gpuEvidence.map((g) => ({ uuid: g.uuid, report: g.report, certificateChain: g.certificateChainPem })),
+    });
     const { body: answer } = await client.post<AttestResponse>(ATTEST_PATH, request, [403]);
     if (answer.manifestHash) this.#manifestHash = answer.manifestHash;
     const uuids = gpuEvidence.map((g) => g.uuid);
@@ -151,9 +143,7 @@ export class NodeAgent {
     await gpus.setGpusReady(true);
     const ready = await gpus.gpusReady();
     const report: ActivationReport = { grant, gpusReady: ready, gpus: uuids };
-    const jws = await new jose.CompactSign(new TextEncoder().encode(JSON.stringify(report)))
-      .setProtectedHeader({ alg: 'ES256', typ: 'attestor-activation+jws' })
-      .sign(key.privateKey);
+    const jws = await signActivationReport(report, key.privateKey);
     const { body: activation } = await client.post<ActivationResponse>(ACTIVATE_PATH, { report: jws }, [403]);
     if (!activation.activated) {
       this.#log.error({ reason: activation.reason }, 'the Coordinator did not record the activation');
@@ -297,19 +287,19 @@ export class NodeAgent {
     key: AgentKey,
     now: Date,
   ): Promise<string | undefined> {
-    let claims: Awaited<ReturnType<typeof verifyGrant>>;
+    let claims: GrantClaims;
     try {
       const jwks = await this.#options.client.get<{ keys: jose.JWK[] }>(JWKS_PATH);
       claims = await verifyGrant(token, jose.createLocalJWKSet(jwks), now);
     } catch (err) {
       return `grant signature or lifetime: ${errorMessage(err)}`;
     }
-    if (claims.sub !== this.#options.nodeName) return `the grant is for node ${claims.sub}`;
-    if (!isDeepStrictEqual([...claims.gpus].sort(), [...uuids].sort()))
-      return `the grant names GPUs ${claims.gpus.join(',')}, not ${uuids.join(',')}`;
-    if (claims.evidence !== evidence) return 'the grant was issued for other evidence';
-    if (claims.cnf.jkt !== key.thumbprint) return 'the grant is bound to another key';
-    return undefined;
+    return grantMismatch(claims, {
+      node: this.#options.nodeName,
+      gpus: uuids,
+      evidence,
+      agentKeyThumbprint: key.thumbprint,
+    });
   }
 
   async #agentKey(): Promise<AgentKey> {
@@ -321,10 +311,6 @@ export class NodeAgent {
     this.#key = { privateKey, publicJwk, spkiDer, thumbprint: await jose.calculateJwkThumbprint(publicJwk) };
     return this.#key;
   }
-}
-
-function b64(bytes: Uint8Array): string {
-  return Buffer.from(bytes).toString('base64');
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

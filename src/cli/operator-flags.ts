@@ -5,7 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import type { SnpProduct } from '../attestation/reference-values.ts';
-import { DEFAULT_COORDINATOR_LIMITS } from '../coordinator/coordinator.ts';
+import { DEFAULT_COORDINATOR_LIMITS } from '../coordinator/limits.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
 import { DEFAULT_LEASE_NAME } from '../operator/operator.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, parseGpuResourcePrefixes } from '../webhook/gpu-requests.ts';

@@ -1,88 +1,147 @@
 /**
- * Activation grants: short-lived JWTs (ES256, jose) that the Coordinator signs after it accepted
- * a node's evidence. Bound to the node, the GPUs, the evidence and the agent's key; single use.
+ * Grants from issue to redemption (docs/design.md D38). An accepted verdict gets a grant, which
+ * waits here, pending, until the agent redeems it with its signed read-back. It is spent only by
+ * the key the evidence binds (the report's signature is checked before the grant is spent, so a
+ * forged report burns nothing), once, and only while the node's standing verdict is still the
+ * acceptance it was issued for (same evidence, same Manifest): a later verdict withdraws it.
  */
-import { randomUUID } from 'node:crypto';
-import * as jose from 'jose';
-import { GRANT_AUDIENCE, GRANT_ISSUER, type GrantClaims } from './protocol.ts';
+import type * as jose from 'jose';
+import { errorMessage } from '../errors.ts';
+import { verifyActivationReport } from '../protocol/activation-report.ts';
+import type { GrantClaims } from '../protocol/grant.ts';
+import type { ActivationReport } from '../protocol/messages.ts';
+import { GrantSigner } from './grant-signer.ts';
 
-export interface GrantRequest {
+/** The node's standing verdict, as far as activation is concerned: accepted, for this evidence, under this Manifest. */
+export interface StandingVerdict {
+  /** evidenceDigest() of the accepted evidence. */
+  digest: string;
+  manifestHash: string;
+}
+
+export interface GrantIssue {
   node: string;
   gpus: string[];
-  evidence: string;
-  manifest: string;
-  agentKeyThumbprint: string;
-  ttlSeconds: number;
+  /** The accepted evidence: its digest, and the agent key it binds. */
+  evidence: { digest: string; agentKey: jose.JWK; agentKeyThumbprint: string };
+  manifestHash: string;
   now: Date;
 }
 
-export class GrantSigner {
-  readonly #privateKey: jose.CryptoKey;
-  readonly #publicJwk: jose.JWK;
-  readonly #kid: string;
+export type Redemption = { redeemed: true; grant: GrantClaims } | { redeemed: false; reason: string };
 
-  private constructor(privateKey: jose.CryptoKey, publicJwk: jose.JWK, kid: string) {
-    this.#privateKey = privateKey;
-    this.#publicJwk = publicJwk;
-    this.#kid = kid;
+interface PendingGrant {
+  claims: GrantClaims;
+  agentKey: jose.JWK;
+}
+
+/** Default lifetime of a grant. */
+export const DEFAULT_GRANT_TTL_SECONDS = 120;
+
+export class Grants {
+  readonly #signer: GrantSigner;
+  readonly #ttlSeconds: number;
+  readonly #pending = new Map<string, PendingGrant>();
+  readonly #standing = new Map<string, StandingVerdict>();
+
+  private constructor(signer: GrantSigner, ttlSeconds: number) {
+    this.#signer = signer;
+    this.#ttlSeconds = ttlSeconds;
   }
 
-  static async create(): Promise<GrantSigner> {
-    const { privateKey, publicKey } = await jose.generateKeyPair('ES256');
-    const jwk = await jose.exportJWK(publicKey);
-    const kid = await jose.calculateJwkThumbprint(jwk);
-    return new GrantSigner(privateKey, { ...jwk, kid, alg: 'ES256', use: 'sig' }, kid);
+  static async create(ttlSeconds = DEFAULT_GRANT_TTL_SECONDS): Promise<Grants> {
+    return new Grants(await GrantSigner.create(), ttlSeconds);
   }
 
-  /** The public keys, as GET /v1/jwks serves them. */
+  /** The public keys grants are signed with (GET /v1/jwks). */
   get jwks(): { keys: jose.JWK[] } {
-    return { keys: [this.#publicJwk] };
+    return this.#signer.jwks;
   }
 
-  async sign(request: GrantRequest): Promise<{ token: string; claims: GrantClaims }> {
-    const iat = Math.floor(request.now.getTime() / 1000);
-    const claims: GrantClaims = {
-      iss: GRANT_ISSUER,
-      aud: GRANT_AUDIENCE,
-      sub: request.node,
-      jti: randomUUID(),
-      iat,
-      exp: iat + request.ttlSeconds,
+  /** Pending grants, all nodes together. */
+  get pending(): number {
+    return this.#pending.size;
+  }
+
+  /** Nodes with a standing acceptance. */
+  nodes(): Iterable<string> {
+    return this.#standing.keys();
+  }
+
+  /**
+   * A new verdict on the node: its pending grants are withdrawn, and an acceptance (or nothing,
+   * for a refusal) becomes what a grant must have been issued for.
+   */
+  settle(node: string, standing: StandingVerdict | undefined): void {
+    this.#withdraw(node);
+    if (standing) this.#standing.set(node, standing);
+    else this.#standing.delete(node);
+  }
+
+  /** The node went away. */
+  forget(node: string): void {
+    this.settle(node, undefined);
+  }
+
+  async issue(request: GrantIssue): Promise<{ token: string; expiresAt: Date }> {
+    const { token, claims } = await this.#signer.sign({
+      node: request.node,
       gpus: request.gpus,
-      evidence: request.evidence,
-      manifest: request.manifest,
-      cnf: { jkt: request.agentKeyThumbprint },
-    };
-    const token = await new jose.SignJWT({ ...claims })
-      .setProtectedHeader({ alg: 'ES256', kid: this.#kid, typ: 'attestor-grant+jwt' })
-      .sign(this.#privateKey);
-    return { token, claims };
+      evidence: request.evidence.digest,
+      manifest: request.manifestHash,
+      agentKeyThumbprint: request.evidence.agentKeyThumbprint,
+      ttlSeconds: this.#ttlSeconds,
+      now: request.now,
+    });
+    this.#pending.set(claims.jti, { claims, agentKey: request.evidence.agentKey });
+    this.#sweep(request.now);
+    return { token, expiresAt: new Date(claims.exp * 1000) };
   }
 
-  /** Verifies a grant this signer issued; throws (jose errors) when it is not valid at `now`. */
-  async verify(token: string, now: Date): Promise<GrantClaims> {
-    return verifyGrant(token, jose.createLocalJWKSet(this.jwks), now);
+  /**
+   * Spends the grant the activation report names, if the report (its signature unchecked by the
+   * caller: `jws`) may spend it. `activeManifest` is asked only once the grant is spent.
+   */
+  async redeem(
+    node: string,
+    jws: string,
+    report: ActivationReport,
+    activeManifest: () => string,
+    now: Date,
+  ): Promise<Redemption> {
+    let grant: GrantClaims;
+    try {
+      grant = await this.#signer.verify(report.grant, now);
+    } catch (err) {
+      return refused(`invalid grant: ${errorMessage(err)}`);
+    }
+    if (grant.sub !== node) return refused(`the grant is for node ${grant.sub}`);
+    const pending = this.#pending.get(grant.jti);
+    if (!pending)
+      return refused('the grant was already used, was withdrawn by a later verdict, or is unknown to this Coordinator');
+    if (!(await verifyActivationReport(jws, pending.agentKey)))
+      return refused('the activation report is not signed by the key bound to the evidence');
+    this.#pending.delete(grant.jti);
+    const gpus = report.gpus;
+    if (gpus.length !== grant.gpus.length || !grant.gpus.every((g) => gpus.includes(g)))
+      return refused(`the report covers GPUs ${gpus.join(',')} but the grant ${grant.gpus.join(',')}`);
+    if (activeManifest() !== grant.manifest) return refused('the active Manifest changed since the grant was issued');
+    const standing = this.#standing.get(node);
+    if (standing?.digest !== grant.evidence || standing.manifestHash !== grant.manifest)
+      return refused("the node's current verdict is not the acceptance of the evidence this grant was issued for");
+    return { redeemed: true, grant };
+  }
+
+  #withdraw(node: string): void {
+    for (const [jti, p] of this.#pending) if (p.claims.sub === node) this.#pending.delete(jti);
+  }
+
+  #sweep(now: Date): void {
+    const seconds = now.getTime() / 1000;
+    for (const [jti, p] of this.#pending) if (p.claims.exp < seconds) this.#pending.delete(jti);
   }
 }
 
-/** Verifies a grant against a JWK Set (the agent uses the Coordinator's /v1/jwks). */
-export async function verifyGrant(token: string, keys: jose.JWTVerifyGetKey, now: Date): Promise<GrantClaims> {
-  const { payload } = await jose.jwtVerify(token, keys, {
-    issuer: GRANT_ISSUER,
-    audience: GRANT_AUDIENCE,
-    algorithms: ['ES256'],
-    typ: 'attestor-grant+jwt',
-    currentDate: now,
-    requiredClaims: ['sub', 'jti', 'exp', 'iat'],
-  });
-  const claims = payload as unknown as GrantClaims;
-  if (
-    !Array.isArray(claims.gpus) ||
-    typeof claims.evidence !== 'string' ||
-    typeof claims.manifest !== 'string' ||
-    typeof claims.cnf?.jkt !== 'string'
-  ) {
-    throw new Error('grant lacks gpus, evidence, manifest or cnf claims');
-  }
-  return claims;
+function refused(reason: string): Redemption {
+  return { redeemed: false, reason };
 }

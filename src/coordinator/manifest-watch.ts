@@ -9,7 +9,7 @@
  * agents do not submit evidence in the same second. One waiting request per node; a new one
  * replaces it.
  */
-import type { WatchResponse } from './protocol.ts';
+import type { WatchResponse } from '../protocol/messages.ts';
 
 export interface WatchNotice {
   manifestHash: string;

@@ -12,19 +12,9 @@ import {
   type NodeAttestationStatus,
 } from '../api/node-attestation.ts';
 import { isConflict, isNotFound } from '../errors.ts';
+import type { AttestationStore } from './attestation-writer.ts';
 
 const target = { group: GROUP, version: VERSION, plural: NODE_ATTESTATION_PLURAL };
-
-/** What the Coordinator needs of NodeAttestation storage (the API server here; memory in unit tests). */
-export interface AttestationStore {
-  get(name: string): Promise<NodeAttestation | undefined>;
-  ensure(node: k8s.V1Node): Promise<NodeAttestation>;
-  updateStatus(
-    name: string,
-    update: (current: NodeAttestationStatus | undefined) => NodeAttestationStatus | undefined,
-    known?: NodeAttestation,
-  ): Promise<NodeAttestation | undefined>;
-}
 
 export class NodeAttestationStore implements AttestationStore {
   readonly #custom: k8s.CustomObjectsApi;

@@ -4,10 +4,18 @@
  * Coordinator into a writer of Events for the API server. The verdict itself is in the
  * NodeAttestation status, which every decision updates; what an Event adds is a history.
  */
-import type { EventTarget, EventType } from '../controllers/runtime/events.ts';
 import { KeyedRateLimiter, type RateLimit } from './rate-limiter.ts';
 
-/** Where Events go (the operator's EventRecorder). */
+export type EventType = 'Normal' | 'Warning';
+
+/** The object an Event is about (for the Coordinator: a node's NodeAttestation). */
+export interface EventTarget {
+  apiVersion: string;
+  kind: string;
+  name: string;
+}
+
+/** Where Events go (the operator's EventRecorder is one). */
 export interface EventSink {
   record(target: EventTarget, type: EventType, reason: string, message: string): Promise<void>;
 }

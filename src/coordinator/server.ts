@@ -10,9 +10,6 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../observability/log.ts';
-import type { Authenticator } from './auth.ts';
-import { type Coordinator, CoordinatorError } from './coordinator.ts';
-import type { CoordinatorMetrics } from './metrics.ts';
 import {
   ACTIVATE_PATH,
   ATTEST_PATH,
@@ -23,7 +20,11 @@ import {
   MAX_WATCH_SECONDS,
   NONCE_PATH,
   WATCH_PATH,
-} from './protocol.ts';
+} from '../protocol/messages.ts';
+import type { Authenticator } from './auth.ts';
+import type { Coordinator } from './coordinator.ts';
+import { CoordinatorError } from './coordinator-error.ts';
+import type { CoordinatorMetrics } from './metrics.ts';
 
 export interface CoordinatorServerOptions {
   host: string;

@@ -1,8 +1,9 @@
-/** NodeAttestation status for a verdict, an activation or a Manifest change: pure builders. */
+/** NodeAttestation status for a verdict, an activation or a Manifest change: pure builders, and what a status says. */
+
+import { isTrue, rfc3339, setCondition } from '../api/conditions.ts';
 import type { GpuBindingStatus, GpuVerdict, NodeAttestationStatus } from '../api/node-attestation.ts';
 import type { NodeClaims } from '../attestation/node-appraisal.ts';
 import type { Reason } from '../attestation/verdict.ts';
-import { rfc3339, setCondition } from '../controllers/runtime/conditions.ts';
 import type { EvidenceIdentity } from './evidence-identity.ts';
 
 const MAX_REASONS = 64;
@@ -178,4 +179,19 @@ export function manifestChangedStatus(
     now,
   );
   return { ...current, manifestHash, gpus: (current.gpus ?? []).map((g) => ({ ...g, activated: false })), conditions };
+}
+
+/** The status records an accepted verdict (under whichever Manifest). */
+export function isAttested(status: NodeAttestationStatus | undefined): boolean {
+  return isTrue(status?.conditions, 'Attested');
+}
+
+/** The status records an accepted verdict under this Manifest. */
+export function isAttestedUnder(status: NodeAttestationStatus | undefined, manifestHash: string): boolean {
+  return status?.manifestHash === manifestHash && isAttested(status);
+}
+
+/** The node is attested and its GPUs are activated. */
+export function isActivated(status: NodeAttestationStatus | undefined): boolean {
+  return isAttested(status) && isTrue(status?.conditions, 'GPUsActivated');
 }

@@ -4,9 +4,9 @@
  * from the API server) and fail closed: whatever cannot be judged is refused.
  */
 import type * as k8s from '@kubernetes/client-node';
+import { selectActiveManifest } from '../api/active-manifest.ts';
 import type { Manifest } from '../api/manifest.ts';
 import type { NodeAttestation } from '../api/node-attestation.ts';
-import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import { errorMessage, isNotFound } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { judgeBinding, judgeNodeName } from './binding-rules.ts';

@@ -29,7 +29,7 @@ import {
   AI_WORKER_SELECTOR_KEYS,
   KATA_POLICY_ANNOTATION,
   POLICY_HASH_ANNOTATION,
-} from '../controllers/aiworker/labels.ts';
+} from '../api/aiworker-labels.ts';
 import { WEBHOOK_NAMES, type WebhookName } from './admission.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, gpuRequestCel } from './gpu-requests.ts';
 

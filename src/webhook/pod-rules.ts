@@ -6,13 +6,9 @@
 
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
+import { AI_WORKER_SELECTOR_KEYS, KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../api/aiworker-labels.ts';
 import type { Manifest } from '../api/manifest.ts';
 import { UNATTESTED_TAINT } from '../api/node-gating.ts';
-import {
-  AI_WORKER_SELECTOR_KEYS,
-  KATA_POLICY_ANNOTATION,
-  POLICY_HASH_ANNOTATION,
-} from '../controllers/aiworker/labels.ts';
 import type { Violation } from './review.ts';
 
 const DIGEST_SUFFIX = /@sha256:[0-9a-f]{64}$/;

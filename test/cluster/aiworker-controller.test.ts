@@ -4,11 +4,7 @@
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../../src/api/aiworker.ts';
-import {
-  GPU_ATTESTED_LABEL,
-  KATA_POLICY_ANNOTATION,
-  POLICY_HASH_ANNOTATION,
-} from '../../src/controllers/aiworker/labels.ts';
+import { GPU_ATTESTED_LABEL, KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../../src/api/aiworker-labels.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';

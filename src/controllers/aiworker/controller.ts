@@ -7,19 +7,19 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { selectActiveManifest } from '../../api/active-manifest.ts';
 import { AIWORKER_KIND, AIWORKER_PLURAL } from '../../api/aiworker.ts';
+import { ownerName } from '../../api/aiworker-labels.ts';
 import { API_VERSION } from '../../api/common.ts';
+import { findCondition } from '../../api/conditions.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
 import type { Informers } from '../informers.ts';
-import { selectActiveManifest } from '../manifest/active.ts';
-import { findCondition } from '../runtime/conditions.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { keyOf } from '../runtime/informer.ts';
 import { patchStatus } from '../status-writer.ts';
 import { checkCompliance } from './compliance.ts';
-import { ownerName } from './labels.ts';
 import { namespaceMarker } from './namespace-mark.ts';
 import { resolvePolicy } from './policy.ts';
 import { desiredAIWorkerStatus } from './status.ts';

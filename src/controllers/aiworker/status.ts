@@ -1,9 +1,9 @@
 /** The status an AIWorker should have, from what its Deployment and pods report. Pure. */
 import type * as k8s from '@kubernetes/client-node';
 import type { AIWorker, AIWorkerStatus } from '../../api/aiworker.ts';
-import { setCondition } from '../runtime/conditions.ts';
+import { GPU_ATTESTED_LABEL, selectorString } from '../../api/aiworker-labels.ts';
+import { setCondition } from '../../api/conditions.ts';
 import type { Violation } from './compliance.ts';
-import { GPU_ATTESTED_LABEL, selectorString } from './labels.ts';
 
 export interface AIWorkerFacts {
   deployment: k8s.V1Deployment | undefined;

@@ -1,14 +1,14 @@
 /** The Deployment and Service an AIWorker becomes: pure builders, applied with server-side apply. */
 import type * as k8s from '@kubernetes/client-node';
 import { type AIWorker, DEFAULT_GPUS_PER_REPLICA, DEFAULT_PORT } from '../../api/aiworker.ts';
-import { API_VERSION } from '../../api/common.ts';
 import {
   GPU_ATTESTED_LABEL,
   KATA_POLICY_ANNOTATION,
   POLICY_HASH_ANNOTATION,
   recommendedLabels,
   selectorLabels,
-} from './labels.ts';
+} from '../../api/aiworker-labels.ts';
+import { API_VERSION } from '../../api/common.ts';
 
 export interface ResolvedPolicy {
   document: string;

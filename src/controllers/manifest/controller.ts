@@ -6,19 +6,19 @@
 
 import { isDeepStrictEqual } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import { selectActiveManifest } from '../../api/active-manifest.ts';
 import { API_VERSION } from '../../api/common.ts';
+import { findCondition } from '../../api/conditions.ts';
 import { MANIFEST_KIND, MANIFEST_PLURAL, type Manifest } from '../../api/manifest.ts';
 import { manifestHash } from '../../api/manifest-hash.ts';
 import { manifestRelaxations, relaxationSummary } from '../../api/manifest-relaxations.ts';
 import { validateManifestSpec } from '../../api/manifest-validation.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
-import { findCondition } from '../runtime/conditions.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { patchStatus } from '../status-writer.ts';
-import { selectActiveManifest } from './active.ts';
 import { desiredManifestStatus } from './status.ts';
 
 export interface ManifestControllerDeps {

@@ -1,9 +1,10 @@
 /** The status a Manifest should have: pure, so it is tested without a cluster. */
+
+import { rfc3339, setCondition } from '../../api/conditions.ts';
 import type { Manifest, ManifestStatus } from '../../api/manifest.ts';
 import { MANIFEST_HISTORY_LIMIT } from '../../api/manifest.ts';
 import { type Relaxation, relaxationSummary } from '../../api/manifest-relaxations.ts';
 import type { FieldProblem } from '../../api/manifest-validation.ts';
-import { rfc3339, setCondition } from '../runtime/conditions.ts';
 
 export interface ManifestFacts {
   hash: string;

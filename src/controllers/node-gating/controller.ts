@@ -7,13 +7,13 @@
  * instances, or NVIDIA DRA ResourceSlices. Runs on the leader.
  */
 import * as k8s from '@kubernetes/client-node';
+import { selectActiveManifest } from '../../api/active-manifest.ts';
 import { type GpuResourceSlice, gpuNode } from '../../api/gpu-node.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import type { NodeAttestation } from '../../api/node-attestation.ts';
 import { attestationState } from '../../api/node-gating.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
-import { selectActiveManifest } from '../manifest/active.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';

@@ -9,11 +9,11 @@
  * and a new active Manifest the node has not been appraised against yet or must attest again for.
  */
 import type * as k8s from '@kubernetes/client-node';
+import { findCondition } from '../../api/conditions.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import type { NodeAttestation } from '../../api/node-attestation.ts';
 import type { AttestationState } from '../../api/node-gating.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, requestsGpus } from '../../webhook/gpu-requests.ts';
-import { findCondition } from '../runtime/conditions.ts';
 
 /** How long a pending state may last before the node's GPU pods are evicted. */
 export const DEFAULT_PENDING_GRACE_MS = 60_000;

@@ -6,11 +6,11 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { Gauge, type Registry } from 'prom-client';
+import { selectActiveManifest } from '../../api/active-manifest.ts';
 import { type GpuResourceSlice, gpuNode } from '../../api/gpu-node.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import type { NodeAttestation } from '../../api/node-attestation.ts';
 import { attestationState } from '../../api/node-gating.ts';
-import { selectActiveManifest } from '../manifest/active.ts';
 
 /** What the gauge reads: the informers' caches (narrowed to what it uses). */
 export interface GpuNodeSources {

@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
+import { selectActiveManifest } from '../../../src/api/active-manifest.ts';
 import { parseDuration } from '../../../src/api/duration.ts';
 import type { Manifest, ManifestSpec } from '../../../src/api/manifest.ts';
 import { manifestHash } from '../../../src/api/manifest-hash.ts';
 import { manifestRelaxations } from '../../../src/api/manifest-relaxations.ts';
 import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
-import { selectActiveManifest } from '../../../src/controllers/manifest/active.ts';
 import { desiredManifestStatus } from '../../../src/controllers/manifest/status.ts';
 
 function validSpec(): ManifestSpec {

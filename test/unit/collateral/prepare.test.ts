@@ -12,7 +12,7 @@ import { encodeSnpCertTable } from '../../../src/attestation/snp/cert-table.ts';
 import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
 import { prepareCollateral } from '../../../src/collateral/prepare.ts';
 import { CollateralStore } from '../../../src/collateral/store.ts';
-import { reportDataFor } from '../../../src/coordinator/protocol.ts';
+import { reportDataFor } from '../../../src/protocol/evidence-request.ts';
 import { answer, COLLATERAL_TIME, FakeVendor, put, removeDir, shared, TESTDATA, tempDir } from './fixtures.ts';
 
 const AT = new Date('2026-06-01T00:00:00Z');

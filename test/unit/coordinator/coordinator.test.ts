@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import * as jose from 'jose';
 import { SimulatedCvmSource } from '../../../src/agent/evidence/simulated.ts';
-import { CoordinatorError } from '../../../src/coordinator/coordinator.ts';
+import { CoordinatorError } from '../../../src/coordinator/coordinator-error.ts';
 import {
   activationReport,
   attestAndActivate,

@@ -14,18 +14,14 @@ import {
 } from '../../../src/agent/evidence/simulated.ts';
 import type { Manifest, ManifestSpec } from '../../../src/api/manifest.ts';
 import type { NodeAttestation, NodeAttestationStatus } from '../../../src/api/node-attestation.ts';
-import type { EventTarget, EventType } from '../../../src/controllers/runtime/events.ts';
-import { Coordinator, type CoordinatorLimits, type ObjectCache } from '../../../src/coordinator/coordinator.ts';
-import type { AttestationStore } from '../../../src/coordinator/node-attestation-store.ts';
-import type { EventSink } from '../../../src/coordinator/node-events.ts';
-import {
-  type ActivationReport,
-  type AttestResponse,
-  type EvidenceRequest,
-  evidenceDigest,
-  reportDataFor,
-} from '../../../src/coordinator/protocol.ts';
+import type { AttestationStore } from '../../../src/coordinator/attestation-writer.ts';
+import { Coordinator } from '../../../src/coordinator/coordinator.ts';
+import type { CoordinatorLimits } from '../../../src/coordinator/limits.ts';
+import type { EventSink, EventTarget, EventType } from '../../../src/coordinator/node-events.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
+import { signActivationReport } from '../../../src/protocol/activation-report.ts';
+import { encodeEvidenceRequest, evidenceDigest, reportDataFor } from '../../../src/protocol/evidence-request.ts';
+import type { ActivationReport, AttestResponse, EvidenceRequest } from '../../../src/protocol/messages.ts';
 
 export const POLICY_HASH = createHash('sha256').update('policy').digest('hex');
 
@@ -51,7 +47,7 @@ export function manifestSpec(change: { snpMeasurement?: string; evidenceMaxAge?:
 }
 
 /** A name -> object cache, like an informer's. */
-export class MapCache<T> implements ObjectCache<T> {
+export class MapCache<T> {
   readonly map = new Map<string, T>();
   get(name: string): T | undefined {
     return this.map.get(name);
@@ -239,20 +235,10 @@ export async function evidenceRequest(agent: SimulatedAgent, nonce: string): Pro
   const nonceBytes = new Uint8Array(Buffer.from(nonce, 'hex'));
   const cvm = await agent.cvm.collect(reportDataFor(nonceBytes, agent.key.spkiDer));
   const gpus = await agent.gpus.collect(nonceBytes);
-  return {
-    nonce,
-    agentKey: agent.key.publicJwk as Record<string, unknown>,
-    cvm: {
-      platform: cvm.platform,
-      report: Buffer.from(cvm.report).toString('base64'),
-      ...(cvm.auxblob ? { auxblob: Buffer.from(cvm.auxblob).toString('base64') } : {}),
-    },
-    gpus: gpus.map((g) => ({
-      uuid: g.uuid,
-      report: Buffer.from(g.report).toString('base64'),
-      certificateChain: g.certificateChainPem,
-    })),
-  };
+  return encodeEvidenceRequest(nonce, agent.key.publicJwk as Record<string, unknown>, {
+    cvm,
+    gpus: gpus.map((g) => ({ uuid: g.uuid, report: g.report, certificateChain: g.certificateChainPem })),
+  });
 }
 
 /** Nonce, evidence, verdict: one round without the activation. */
@@ -276,9 +262,7 @@ export async function activationReport(
     gpusReady: options.gpusReady ?? true,
     gpus: agent.gpus.listGpus ? (await agent.gpus.listGpus()).map((g) => g.uuid) : [],
   };
-  return new jose.CompactSign(new TextEncoder().encode(JSON.stringify(report)))
-    .setProtectedHeader({ alg: 'ES256' })
-    .sign(options.key ?? agent.key.privateKey);
+  return signActivationReport(report, options.key ?? agent.key.privateKey);
 }
 
 /** A full round: evidence accepted and GPUs activated. */

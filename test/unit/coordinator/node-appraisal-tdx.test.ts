@@ -17,7 +17,7 @@ import {
 } from '../../../src/attestation/node-appraisal.ts';
 import type { ReferenceValues, TdxReferenceValues } from '../../../src/attestation/reference-values.ts';
 import { configIdForPolicyHash } from '../../../src/attestation/tdx/config-id.ts';
-import { reportDataFor } from '../../../src/coordinator/protocol.ts';
+import { reportDataFor } from '../../../src/protocol/evidence-request.ts';
 
 const POLICY_HASH = createHash('sha256').update('policy').digest('hex');
 const AT = new Date('2026-06-01T00:00:00Z');

@@ -12,7 +12,7 @@ import type { ReferenceValues } from '../../../src/attestation/reference-values.
 import { createGpuSimulator, type GpuFields, type GpuSimulator } from '../../../src/attestation/sim/gpu.ts';
 import { createSnpSimulator, type SnpSimulator } from '../../../src/attestation/sim/snp.ts';
 import { encodeSnpCertTable } from '../../../src/attestation/snp/cert-table.ts';
-import { reportDataFor } from '../../../src/coordinator/protocol.ts';
+import { reportDataFor } from '../../../src/protocol/evidence-request.ts';
 
 const POLICY_HASH = createHash('sha256').update('policy').digest('hex');
 const MEASUREMENT = Buffer.alloc(48, 0x42);

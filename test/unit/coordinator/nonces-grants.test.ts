@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import * as jose from 'jose';
-import { GrantSigner, verifyGrant } from '../../../src/coordinator/grants.ts';
+import { GrantSigner } from '../../../src/coordinator/grant-signer.ts';
 import { NonceStore } from '../../../src/coordinator/nonces.ts';
-import { reportDataFor } from '../../../src/coordinator/protocol.ts';
+import { reportDataFor } from '../../../src/protocol/evidence-request.ts';
+import { verifyGrant } from '../../../src/protocol/grant.ts';
 
 describe('nonces', () => {
   const t0 = new Date('2026-01-01T00:00:00Z');

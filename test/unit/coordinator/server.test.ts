@@ -8,15 +8,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { encodeSnpCertTable } from '../../../src/attestation/snp/cert-table.ts';
 import type { Authenticator } from '../../../src/coordinator/auth.ts';
+import { type CoordinatorServer, startCoordinatorServer } from '../../../src/coordinator/server.ts';
+import { silentLogger } from '../../../src/observability/log.ts';
 import {
   ATTEST_PATH,
   type EvidenceRequest,
   MAX_EVIDENCE_BODY_BYTES,
   NONCE_PATH,
   WATCH_PATH,
-} from '../../../src/coordinator/protocol.ts';
-import { type CoordinatorServer, startCoordinatorServer } from '../../../src/coordinator/server.ts';
-import { silentLogger } from '../../../src/observability/log.ts';
+} from '../../../src/protocol/messages.ts';
 import { createCertificateAuthority, issueCertificate } from '../../../src/tls/certificates.ts';
 import { gpuPath, reportBytes } from '../../vectors/nvidia/testdata.ts';
 import { gosevguest, testdataPath } from '../../vectors/snp/testdata.ts';

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../../../src/api/aiworker.ts';
-import { selectorLabels } from '../../../src/controllers/aiworker/labels.ts';
+import { selectorLabels } from '../../../src/api/aiworker-labels.ts';
 import { desiredDeployment, desiredService } from '../../../src/controllers/aiworker/workload.ts';
 import { allOf, type WebhookConfigurationOptions, webhookConfigurations } from '../../../src/webhook/configuration.ts';
 import { gpuRequestCel } from '../../../src/webhook/gpu-requests.ts';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { setCondition } from '../../../src/controllers/runtime/conditions.ts';
+import { setCondition } from '../../../src/api/conditions.ts';
 
 describe('setCondition', () => {
   const t1 = new Date('2026-01-01T00:00:00.123Z');

@@ -5,7 +5,7 @@ export const MANAGED_BY = 'attestor';
 export const KATA_POLICY_ANNOTATION = 'io.katacontainers.config.agent.policy';
 /** SHA-256 (hex) of the policy in KATA_POLICY_ANNOTATION, for humans and the webhook. */
 export const POLICY_HASH_ANNOTATION = 'attestor.dev/policy-hash';
-export { GPU_ATTESTED_LABEL } from '../../api/node-gating.ts';
+export { GPU_ATTESTED_LABEL } from './node-gating.ts';
 
 /**
  * What every AIWorker selector (its Deployment's, its Service's, status.selector) requires,

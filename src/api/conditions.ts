@@ -1,5 +1,5 @@
 /** Kubernetes conditions: set one, keeping lastTransitionTime unless the status flips. */
-import type { Condition } from '../../api/common.ts';
+import type { Condition } from './common.ts';
 
 export interface ConditionInput {
   type: string;

@@ -11,9 +11,10 @@
  * A request the Coordinator does not appraise (malformed: 400, a bad nonce: 409, too large: 413,
  * too many from this node: 429 with Retry-After) is answered with {error} and changes nothing
  * about the node: its verdict stands. 401/403: not an agent; 503: not the leader, or no Manifest.
+ *
+ * How evidence is bound and put on the wire: evidence-request.ts; the activation report:
+ * activation-report.ts; grants: grant.ts.
  */
-import { createHash } from 'node:crypto';
-
 export const NONCE_PATH = '/v1/nonce';
 export const ATTEST_PATH = '/v1/attest';
 export const ACTIVATE_PATH = '/v1/activate';
@@ -23,16 +24,13 @@ export const WATCH_PATH = '/v1/watch';
 /**
  * Body limits. Evidence of 8 H100s with their certificate chains and an SNP report with its
  * certificate table (or a TDX quote) is about 95 KiB of JSON (measured on the real vectors in
- * test/unit/coordinator/body-limits.test.ts); 16 GPUs, the most a request may carry, about 175 KiB.
+ * test/unit/coordinator/server.test.ts); 16 GPUs, the most a request may carry, about 175 KiB.
  */
 export const MAX_EVIDENCE_BODY_BYTES = 256 * 1024;
 export const MAX_ACTIVATION_BODY_BYTES = 16 * 1024;
 export const MAX_NONCE_BODY_BYTES = 1024;
 /** The longest a watch is held before it is answered "unchanged". */
 export const MAX_WATCH_SECONDS = 50;
-
-export const GRANT_ISSUER = 'attestor-coordinator';
-export const GRANT_AUDIENCE = 'attestor-agent';
 
 export interface NonceResponse {
   /** 32 bytes, hex. */
@@ -79,42 +77,3 @@ export interface ActivationReport {
 }
 
 export type ActivationResponse = { activated: true } | { activated: false; reason: string };
-
-/** Claims of an activation grant (a JWT signed by the Coordinator). */
-export interface GrantClaims {
-  iss: string;
-  aud: string;
-  sub: string; // node name
-  jti: string;
-  iat: number;
-  exp: number;
-  /** UUIDs of the GPUs the grant allows to activate. */
-  gpus: string[];
-  /** SHA-256 of the evidence the grant was issued for (hex). */
-  evidence: string;
-  /** Hash of the Manifest the evidence was appraised against. */
-  manifest: string;
-  /** Confirmation: the agent key's JWK thumbprint (RFC 7638). */
-  cnf: { jkt: string };
-}
-
-/**
- * REPORT_DATA (64 bytes) binds the CVM report to the Coordinator's nonce and the agent's key:
- * SHA-512(nonce || SHA-256(agent key SPKI DER)). Only the CVM that holds the agent's private key
- * can then speak for this evidence.
- */
-export function reportDataFor(nonce: Uint8Array, agentKeySpkiDer: Uint8Array): Uint8Array {
-  const keyDigest = createHash('sha256').update(agentKeySpkiDer).digest();
-  return new Uint8Array(createHash('sha512').update(nonce).update(keyDigest).digest());
-}
-
-/** SHA-256 over the evidence as submitted, for the grant's `evidence` claim. */
-export function evidenceDigest(request: EvidenceRequest): string {
-  const h = createHash('sha256');
-  h.update(request.nonce)
-    .update(request.cvm.platform)
-    .update(request.cvm.report)
-    .update(request.cvm.auxblob ?? '');
-  for (const gpu of request.gpus) h.update(gpu.uuid).update(gpu.report).update(gpu.certificateChain);
-  return h.digest('hex');
-}

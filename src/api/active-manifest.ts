@@ -3,8 +3,8 @@
  * new valid Manifest switches to it; an invalid one never takes over; deleting the active one
  * falls back to the next newest. Pure, so the Coordinator and the controller agree.
  */
-import type { Manifest } from '../../api/manifest.ts';
-import { validateManifestSpec } from '../../api/manifest-validation.ts';
+import type { Manifest } from './manifest.ts';
+import { validateManifestSpec } from './manifest-validation.ts';
 
 export function isValidManifest(manifest: Manifest): boolean {
   return !manifest.metadata.deletionTimestamp && validateManifestSpec(manifest.spec).length === 0;

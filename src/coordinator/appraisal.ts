@@ -1,0 +1,63 @@
+/**
+ * Appraisal orchestration: one node's evidence against the active Manifest. Completes the vendor
+ * collateral for it, appraises it under the real roots, and under the simulated ones where trust
+ * selection (trust.ts) allows; the verifiers' caches live here, one set per leader.
+ */
+import type { Manifest } from '../api/manifest.ts';
+import {
+  appraiseNode,
+  type NodeAppraisalContext,
+  type NodeCollateral,
+  type NodeEvidence,
+  type NodeExpectation,
+} from '../attestation/node-appraisal.ts';
+import { VerificationCache } from '../attestation/nvidia/index.ts';
+import { SnpEndorsementCache } from '../attestation/snp/index.ts';
+import { TdxVerifierCache } from '../attestation/tdx/index.ts';
+import type { Logger } from '../observability/log.ts';
+import { type Appraisal, type CoordinatorTrust, preferredVerdict, simulatedTrustFor } from './trust.ts';
+
+export class NodeAppraiser {
+  readonly #trust: CoordinatorTrust;
+  readonly #log: Logger;
+  // Chains, collateral and RIM signatures checked once (keyed by their bytes and the roots);
+  // validity at the time, and everything about the evidence itself, are checked every time.
+  readonly #caches = { snp: new SnpEndorsementCache(), tdx: new TdxVerifierCache(), gpu: new VerificationCache() };
+
+  constructor(trust: CoordinatorTrust, log: Logger) {
+    this.#trust = trust;
+    this.#log = log;
+  }
+
+  async appraise(
+    evidence: NodeEvidence,
+    expectation: NodeExpectation,
+    manifest: Manifest,
+    at: Date,
+  ): Promise<Appraisal> {
+    const base: Omit<NodeAppraisalContext, 'trust' | 'collateral'> = {
+      referenceValues: manifest.spec.referenceValues,
+      policyHashes: manifest.spec.policies.map((p) => p.hash),
+      at,
+      caches: this.#caches,
+    };
+    const collateral = await this.#productionCollateral(evidence);
+    const production = await appraiseNode(evidence, expectation, {
+      ...base,
+      trust: this.#trust.production,
+      collateral,
+    });
+    const simulatedTrust = simulatedTrustFor(manifest, this.#trust);
+    if (production.verified || !simulatedTrust) return { verdict: production, simulated: false };
+    const simulated = await appraiseNode(evidence, expectation, { ...base, ...simulatedTrust });
+    return preferredVerdict(production, simulated);
+  }
+
+  async #productionCollateral(evidence: NodeEvidence): Promise<NodeCollateral | undefined> {
+    const trust = this.#trust;
+    if (!trust.prepareProductionCollateral) return trust.productionCollateral;
+    const prepared = await trust.prepareProductionCollateral(evidence, trust.productionCollateral);
+    for (const note of prepared.notes) this.#log.warn({ note }, 'collateral');
+    return prepared.collateral;
+  }
+}

@@ -1,0 +1,21 @@
+/** What one node's agent may ask of the Coordinator, and how many Events a node may cause (flags: cli/operator.ts). */
+import { DEFAULT_NONCES_PER_NODE } from './nonces.ts';
+import type { RateLimit } from './rate-limiter.ts';
+
+export interface CoordinatorLimits {
+  /** Outstanding nonces per node; more drop the node's own oldest. */
+  noncesPerNode: number;
+  /** Nonce, evidence and activation requests per node. */
+  requests: RateLimit;
+  /** Watch (long poll) requests per node. */
+  watches: RateLimit;
+  /** Events per node. */
+  events: RateLimit;
+}
+
+export const DEFAULT_COORDINATOR_LIMITS: CoordinatorLimits = {
+  noncesPerNode: DEFAULT_NONCES_PER_NODE,
+  requests: { burst: 20, intervalMs: 3000 },
+  watches: { burst: 5, intervalMs: 5000 },
+  events: { burst: 10, intervalMs: 30_000 },
+};

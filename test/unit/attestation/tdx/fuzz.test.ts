@@ -4,8 +4,6 @@
  * verifier may only return a verdict; nothing may hang (the whole run is bounded by the timeout).
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { TdxVerifierCache } from '../../../../src/attestation/tdx/chain-cache.ts';
 import { rawJsonMember } from '../../../../src/attestation/tdx/collateral.ts';
 import { parseCrl } from '../../../../src/attestation/tdx/crl.ts';
@@ -17,13 +15,12 @@ import { parseTcbInfo } from '../../../../src/attestation/tdx/tcb-info.ts';
 import { verifyTdxQuote } from '../../../../src/attestation/tdx/verify.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { errorMessage } from '../../../../src/errors.ts';
+import { vectorBytes } from '../../../vectors/paths.ts';
 
-const shared = (p: string): Uint8Array =>
-  new Uint8Array(readFileSync(fileURLToPath(new URL(`../../../../../shared/testdata/${p}`, import.meta.url))));
-const quote = shared('tdx/spr-v4/quote.dat');
-const tcbInfo = Buffer.from(shared('tdx/collateral/sample_tcbInfo_response')).toString('utf8');
-const qeIdentity = Buffer.from(shared('tdx/collateral/sample_qeIdentity_response')).toString('utf8');
-const pckCrl = shared('tdx/collateral/pckcrl');
+const quote = vectorBytes('tdx/spr-v4/quote.dat');
+const tcbInfo = Buffer.from(vectorBytes('tdx/collateral/sample_tcbInfo_response')).toString('utf8');
+const qeIdentity = Buffer.from(vectorBytes('tdx/collateral/sample_qeIdentity_response')).toString('utf8');
+const pckCrl = vectorBytes('tdx/collateral/pckcrl');
 
 /** xorshift32: small, fast, and the same sequence on every run. */
 function prng(seed: number): () => number {

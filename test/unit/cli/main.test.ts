@@ -2,6 +2,8 @@
 // on the real public evidence with the documented exit codes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../../src/dev/control-plane.ts';
 
@@ -96,7 +98,29 @@ describe('attestor command', function () {
     );
   });
   it('refuses to start the operator without TLS for the Coordinator and webhook', () => {
-    const r = attestor('operator', '--kubeconfig', '/dev/null');
-    assert.notEqual(r.code, 0);
+    // A usable kubeconfig (its server is never contacted), so that the TLS check is what refuses.
+    const dir = mkdtempSync(join(tmpdir(), 'attestor-main-'));
+    try {
+      const kubeconfig = join(dir, 'kubeconfig');
+      writeFileSync(
+        kubeconfig,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]',
+          'users: [{ name: u, user: { token: t } }]',
+          'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+          'current-context: x',
+        ].join('\n'),
+      );
+      const tls = /the Coordinator API and the webhook need --tls-cert-file and --tls-key-file/;
+      for (const flags of [[], ['--tls-cert-file', join(dir, 'tls.crt')], ['--tls-key-file', join(dir, 'tls.key')]]) {
+        const r = attestor('operator', '--kubeconfig', kubeconfig, ...flags);
+        assert.notEqual(r.code, 0, flags.join(' '));
+        assert.match(r.out, tls, flags.join(' '));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -35,7 +35,7 @@ import { median, rateAsync } from './lib/rate.ts';
 const SECONDS = Number(process.env.GPU_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.GPU_BENCH_ROUNDS ?? 3);
 const AT = new Date('2025-06-01T00:00:00Z');
-const dir = new URL('../../shared/testdata/gpu/', import.meta.url);
+const dir = new URL('../test/vectors/nvidia/', import.meta.url);
 const file = (rel: string): string => fileURLToPath(new URL(rel, dir));
 const report = new Uint8Array(Buffer.from(readFileSync(file('hopper-535/report.hex'), 'utf8').trim(), 'hex'));
 const certificateChain = readFileSync(file('hopper-535/certs.pem'), 'utf8');

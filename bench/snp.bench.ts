@@ -29,7 +29,7 @@ import { rate as measureRate, median } from './lib/rate.ts';
 const SECONDS = Number(process.env.SNP_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.SNP_BENCH_ROUNDS ?? 3);
 const AT = new Date('2025-06-01T00:00:00Z');
-const dir = new URL('../../shared/testdata/snp/milan-gosevguest/', import.meta.url);
+const dir = new URL('../test/vectors/snp/milan-gosevguest/', import.meta.url);
 const reportFile = fileURLToPath(new URL('report.bin', dir));
 const vcekFile = fileURLToPath(new URL('vcek.der', dir));
 const report = new Uint8Array(readFileSync(reportFile));

@@ -33,15 +33,15 @@ const SECONDS = Number(process.env.TDX_BENCH_SECONDS ?? 3);
 const ROUNDS = Number(process.env.TDX_BENCH_ROUNDS ?? 3);
 /** Inside the validity of the PCK chain, the TCB Signing certificate and all collateral samples. */
 const AT = new Date('2023-06-20T00:00:00Z');
-const testdata = new URL('../../shared/testdata/', import.meta.url);
-const quoteFile = fileURLToPath(new URL('tdx/spr-v4/quote.dat', testdata));
-const rootFile = fileURLToPath(new URL('roots/intel_sgx_root_ca.pem', testdata));
+const vectors = new URL('../test/vectors/', import.meta.url);
+const quoteFile = fileURLToPath(new URL('tdx/spr-v4/quote.dat', vectors));
+const rootFile = fileURLToPath(new URL('roots/intel_sgx_root_ca.pem', vectors));
 const quote = new Uint8Array(readFileSync(quoteFile));
-const sample = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`tdx/collateral/${name}`, testdata)));
+const sample = (name: string): Uint8Array => new Uint8Array(readFileSync(new URL(`tdx/collateral/${name}`, vectors)));
 const collateral: TdxCollateral = {
   tcbInfo: sample('sample_tcbInfo_response'),
   qeIdentity: sample('sample_qeIdentity_response'),
-  tcbInfoIssuerChain: readFileSync(new URL('../test/vectors/tdx/tcbinfo-issuer-chain.pem', import.meta.url), 'utf8'),
+  tcbInfoIssuerChain: readFileSync(new URL('tdx/tcbinfo-issuer-chain.pem', vectors), 'utf8'),
   pckCrl: sample('pckcrl'),
   rootCrl: sample('rootcrl.der'),
 };

@@ -5,6 +5,7 @@
  */
 
 import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { applyYaml } from './apply.ts';
@@ -18,8 +19,10 @@ export function operatorUsername(namespace: string): string {
 
 /** The chart's RBAC (service accounts, roles and bindings) for a release in `namespace`. */
 export function renderChartRbac(binDir: string, namespace: string): string {
+  const helm = join(binDir, 'helm');
+  if (!existsSync(helm)) throw new Error(`${helm} not found: run "npm run helm:build" (hack/build-helm) first`);
   return execFileSync(
-    join(binDir, 'helm'),
+    helm,
     [
       'template',
       'attestor',

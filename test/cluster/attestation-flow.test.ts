@@ -3,6 +3,8 @@
 // activated with a grant; then the AIWorker's pods are scheduled and run. Bad evidence of every
 // kind is refused, with the reason in status and Events, and no grant. A Manifest the node no
 // longer meets un-gates it.
+// Every test makes the nodes (and AIWorker) it needs and attests what it needs attested, so that
+// any one runs alone (--grep) or in any order; the Manifest and the operator are shared.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
@@ -48,14 +50,22 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
   let operator: RunningOperator;
   let coordinatorUrl: string;
   const ns = uniqueName('attestor-system');
-  const workloads = uniqueName('ai');
   const runtimeClass = uniqueName('kata-snp');
   const manifestName = uniqueName('flow');
-  const nodes = { good: `${ns}-good`, tdx: `${ns}-tdx`, bad: `${ns}-bad`, replay: `${ns}-replay`, nvml: `${ns}-nvml` };
+  /** A node name of this file's; each test uses its own. */
+  const node = (name: string) => `${ns}-${name}`;
+  const createdNodes: string[] = [];
   const clients: CoordinatorClient[] = [];
+  // The AI worker tests each schedule onto a pool of nodes of their own: a runtime class whose
+  // scheduling.nodeSelector names a label only that pool's nodes carry, so that no node another
+  // test opened takes their pods, whatever ran before.
+  const POOL_LABEL = 'test.attestor.dev/pool';
+  const pools = ['pending', 'snp', 'tdx'] as const;
+  type Pool = (typeof pools)[number];
+  const poolClass = (pool: Pool) => `${runtimeClass}-${pool}`;
 
   function manifestSpec(snpMeasurement = SIMULATED_SNP_MEASUREMENT) {
-    return simulatedManifestSpec({ policyHash: POLICY_HASH, runtimeClasses: [runtimeClass], snpMeasurement });
+    return simulatedManifestSpec({ policyHash: POLICY_HASH, runtimeClasses: pools.map(poolClass), snpMeasurement });
   }
 
   before(async () => {
@@ -64,11 +74,16 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     core = kc.makeApiClient(k8s.CoreV1Api);
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
     platform = await createSimulatedPlatform();
-    for (const name of [ns, workloads]) await core.createNamespace({ body: { metadata: { name } } });
+    await core.createNamespace({ body: { metadata: { name: ns } } });
     await ensureAgentServiceAccount(kc, ns);
-    await kc
-      .makeApiClient(k8s.NodeV1Api)
-      .createRuntimeClass({ body: { metadata: { name: runtimeClass }, handler: 'kata' } });
+    for (const pool of pools)
+      await kc.makeApiClient(k8s.NodeV1Api).createRuntimeClass({
+        body: {
+          metadata: { name: poolClass(pool) },
+          handler: 'kata',
+          scheduling: { nodeSelector: { [POOL_LABEL]: node(pool) } },
+        },
+      });
     await custom.createClusterCustomObject({
       ...group,
       plural: 'manifests',
@@ -96,7 +111,6 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
           ?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'),
       { description: 'flow Manifest active' },
     );
-    for (const node of Object.values(nodes)) await cp.createGpuNode(node, { gpus: 2 });
   });
   after(async () => {
     for (const c of clients) await c.close();
@@ -104,7 +118,48 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     await custom
       .deleteClusterCustomObject({ ...group, plural: 'manifests', name: manifestName })
       .catch(() => undefined);
+    for (const name of createdNodes) await core.deleteNode({ name }).catch(() => undefined);
+    for (const pool of pools)
+      await kc
+        .makeApiClient(k8s.NodeV1Api)
+        .deleteRuntimeClass({ name: poolClass(pool) })
+        .catch(() => undefined);
   });
+
+  /** A GPU node (2 GPUs unless said), which the operator taints until it is attested; in a pool when given. */
+  async function gpuNode(name: string, options: { gpus?: number; pool?: Pool } = {}): Promise<string> {
+    await cp.createGpuNode(name, {
+      gpus: options.gpus ?? 2,
+      ...(options.pool ? { labels: { [POOL_LABEL]: node(options.pool) } } : {}),
+    });
+    createdNodes.push(name);
+    return name;
+  }
+
+  /** An AIWorker of 2 replicas with 2 GPUs each, in a namespace of its own, for a pool's nodes. */
+  async function aiWorker(pool: Pool): Promise<string> {
+    const namespace = uniqueName('ai');
+    await core.createNamespace({ body: { metadata: { name: namespace } } });
+    await core.createNamespacedConfigMap({
+      namespace,
+      body: { metadata: { name: 'policy' }, data: { 'policy.rego': POLICY } },
+    });
+    const worker: AIWorker = {
+      apiVersion: 'attestor.dev/v1alpha1',
+      kind: 'AIWorker',
+      metadata: { name: 'llama', namespace },
+      spec: {
+        image: `registry.example/vllm@sha256:${'d4'.repeat(32)}`,
+        model: 'm',
+        replicas: 2,
+        gpusPerReplica: 2,
+        runtimeClassName: poolClass(pool),
+        policy: { configMapRef: { name: 'policy' } },
+      },
+    };
+    await custom.createNamespacedCustomObject({ ...group, plural: 'aiworkers', namespace, body: worker });
+    return namespace;
+  }
 
   async function client(node: string): Promise<CoordinatorClient> {
     const c = new CoordinatorClient(coordinatorUrl, cp.caPem, await agentTokenSource(kc, ns, node));
@@ -133,28 +188,25 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' &&
     !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
   const condition = (na: NodeAttestation, type: string) => na.status?.conditions?.find((c) => c.type === type);
+  const runningOn = async (namespace: string, name: string) =>
+    (await core.listNamespacedPod({ namespace })).items.filter(
+      (p) => p.status?.phase === 'Running' && p.spec?.nodeName === name,
+    ).length;
+
+  /** Attests a node with its simulated agent (its GPUs activated) and waits until it is open for GPU pods. */
+  async function attested(name: string, platform: 'snp' | 'tdx' = 'snp'): Promise<void> {
+    const { agent: a } = await agent(name, { platform });
+    const outcome = await a.attestOnce();
+    assert.equal(outcome.accepted && outcome.activated, true, JSON.stringify(outcome));
+    await waitFor(async () => schedulable(await getNode(name)), { description: `${name} open for GPU pods` });
+  }
 
   it('taints new GPU nodes until they are attested, so AI worker pods stay Pending', async () => {
-    for (const node of Object.values(nodes))
-      await waitFor(async () => gated(await getNode(node)), { description: `${node} tainted` });
-    await core.createNamespacedConfigMap({
-      namespace: workloads,
-      body: { metadata: { name: 'policy' }, data: { 'policy.rego': POLICY } },
-    });
-    const worker: AIWorker = {
-      apiVersion: 'attestor.dev/v1alpha1',
-      kind: 'AIWorker',
-      metadata: { name: 'llama', namespace: workloads },
-      spec: {
-        image: `registry.example/vllm@sha256:${'d4'.repeat(32)}`,
-        model: 'm',
-        replicas: 2,
-        gpusPerReplica: 2,
-        runtimeClassName: runtimeClass,
-        policy: { configMapRef: { name: 'policy' } },
-      },
-    };
-    await custom.createNamespacedCustomObject({ ...group, plural: 'aiworkers', namespace: workloads, body: worker });
+    for (const name of [node('pending-0'), node('pending-1')]) {
+      await gpuNode(name, { pool: 'pending' });
+      await waitFor(async () => gated(await getNode(name)), { description: `${name} tainted` });
+    }
+    const workloads = await aiWorker('pending');
     const pending = await waitFor(
       async () => {
         const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
@@ -181,7 +233,9 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
   });
 
   it('attests a node (SNP CVM + 2 GPUs), activates its GPUs with the grant, and lets the pods run there', async () => {
-    const { agent: a, gpus } = await agent(nodes.good);
+    const good = await gpuNode(node('snp'), { pool: 'snp' });
+    const workloads = await aiWorker('snp');
+    const { agent: a, gpus } = await agent(good);
     const outcome = await a.attestOnce();
     assert.deepEqual(outcome.accepted && outcome.activated, true, JSON.stringify(outcome));
     assert.deepEqual(
@@ -191,7 +245,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
 
     const na = await waitFor(
       async () => {
-        const current = await attestation(nodes.good);
+        const current = await attestation(good);
         return condition(current, 'GPUsActivated')?.status === 'True' ? current : undefined;
       },
       { description: 'GPUs activated in status' },
@@ -204,8 +258,8 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.deepEqual(
       na.status!.gpus!.map((g) => [g.uuid, g.verified, g.activated, g.driverVersion, g.vbiosVersion]),
       [
-        [`${nodes.good}-GPU-0`, true, true, '550.90.07', '96.00.9F.00.01'],
-        [`${nodes.good}-GPU-1`, true, true, '550.90.07', '96.00.9F.00.01'],
+        [`${good}-GPU-0`, true, true, '550.90.07', '96.00.9F.00.01'],
+        [`${good}-GPU-1`, true, true, '550.90.07', '96.00.9F.00.01'],
       ],
     );
     // What the API server keeps of the GPU verdict: measurements compared, the mode, the device
@@ -221,20 +275,17 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       na.status!.gpus!.every((g) => /^[0-9a-f]+$/.test(g.deviceId ?? '')),
       JSON.stringify(na.status!.gpus),
     );
-    assert.deepEqual(na.status!.gpuBindings!.map((b) => b.uuid).sort(), [`${nodes.good}-GPU-0`, `${nodes.good}-GPU-1`]);
+    assert.deepEqual(na.status!.gpuBindings!.map((b) => b.uuid).sort(), [`${good}-GPU-0`, `${good}-GPU-1`]);
     assert.equal(na.status!.manifestHash, operator.informers.manifests.get(manifestName)!.status!.hash);
     assert.ok(new Date(na.status!.expiresAt!).getTime() > Date.now() + 50 * 60_000);
-    await waitFor(async () => schedulable(await getNode(nodes.good)), { description: 'node labelled and untainted' });
+    await waitFor(async () => schedulable(await getNode(good)), { description: 'node labelled and untainted' });
 
     // One replica fits the attested node (2 GPUs); the other waits for the next attested node.
+    await waitFor(async () => (await runningOn(workloads, good)) === 1, {
+      timeoutMs: 60_000,
+      description: 'a pod Running on the attested node',
+    });
     await waitFor(
-      async () => {
-        const pods = (await core.listNamespacedPod({ namespace: workloads })).items;
-        return pods.filter((p) => p.status?.phase === 'Running' && p.spec?.nodeName === nodes.good).length === 1;
-      },
-      { timeoutMs: 60_000, description: 'a pod Running on the attested node' },
-    );
-    const w = await waitFor(
       async () => {
         const current = (await custom.getNamespacedCustomObject({
           ...group,
@@ -242,18 +293,27 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
           namespace: workloads,
           name: 'llama',
         })) as AIWorker;
-        return current.status?.attestedReplicas === 1 ? current : undefined;
+        // Ready comes from the Deployment's status, which its controller may write a moment later.
+        return current.status?.attestedReplicas === 1 && current.status.readyReplicas === 1 ? current : undefined;
       },
-      { description: 'AIWorker counts one attested replica' },
+      { description: 'AIWorker counts one attested and ready replica' },
     );
-    assert.equal(w.status!.readyReplicas, 1);
   });
 
   it('attests a TDX node too, and the second replica runs there', async () => {
-    const { agent: a } = await agent(nodes.tdx, { platform: 'tdx' });
+    const snp = await gpuNode(node('tdx-pool-snp'), { pool: 'tdx' });
+    const tdx = await gpuNode(node('tdx'), { pool: 'tdx' });
+    const workloads = await aiWorker('tdx');
+    // The first replica runs on an attested SNP node.
+    await attested(snp);
+    await waitFor(async () => (await runningOn(workloads, snp)) === 1, {
+      timeoutMs: 60_000,
+      description: 'a pod Running on the SNP node',
+    });
+    const { agent: a } = await agent(tdx, { platform: 'tdx' });
     const outcome = await a.attestOnce();
     assert.equal(outcome.accepted && outcome.activated, true, JSON.stringify(outcome));
-    const cvm = (await attestation(nodes.tdx)).status!.cvm!;
+    const cvm = (await attestation(tdx)).status!.cvm!;
     assert.equal(cvm.platform, 'tdx');
     assert.match(
       cvm.tcb ?? '',
@@ -267,9 +327,11 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       },
       { timeoutMs: 60_000, description: 'both pods Running' },
     );
+    assert.equal(await runningOn(workloads, tdx), 1, 'the second replica on the TDX node');
   });
 
-  const refusals: Array<{ name: string; options: () => Parameters<typeof agent>[1]; check: string }> = [
+  // Each refusal on a node of its own (`bad`: its name), new and so tainted.
+  const refusals: Array<{ name: string; options: (bad: string) => Parameters<typeof agent>[1]; check: string }> = [
     { name: 'a wrong measurement', options: () => ({ measurement: 'ee'.repeat(48) }), check: 'snp.measurement' },
     {
       name: 'a policy hash the Manifest does not list',
@@ -278,9 +340,9 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     },
     {
       name: 'a GPU driver outside the Manifest',
-      options: () => ({
+      options: (bad) => ({
         gpus: new SimulatedGpuControl(platform, {
-          uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`],
+          uuids: [`${bad}-GPU-0`, `${bad}-GPU-1`],
           driverVersion: '535.86.09',
         }),
       }),
@@ -288,9 +350,9 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     },
     {
       name: 'a VBIOS outside the Manifest',
-      options: () => ({
+      options: (bad) => ({
         gpus: new SimulatedGpuControl(platform, {
-          uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`],
+          uuids: [`${bad}-GPU-0`, `${bad}-GPU-1`],
           vbiosVersion: '96.00.5E.00.01',
         }),
       }),
@@ -298,21 +360,23 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     },
     {
       name: 'a missing GPU report',
-      options: () => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`] }) }),
+      options: (bad) => ({ gpus: new SimulatedGpuControl(platform, { uuids: [`${bad}-GPU-0`] }) }),
       check: 'node.gpu.missing',
     },
     {
       name: 'a bad GPU report signature',
-      options: () => ({
-        gpus: tampered(new SimulatedGpuControl(platform, { uuids: [`${nodes.bad}-GPU-0`, `${nodes.bad}-GPU-1`] })),
+      options: (bad) => ({
+        gpus: tampered(new SimulatedGpuControl(platform, { uuids: [`${bad}-GPU-0`, `${bad}-GPU-1`] })),
       }),
       check: 'gpu.signature',
     },
   ];
-  for (const r of refusals) {
+  for (const [i, r] of refusals.entries()) {
     it(`refuses ${r.name}: no grant, no activation, the node stays tainted, status and an Event say why`, async () => {
-      const options = r.options();
-      const { agent: a, gpus } = await agent(nodes.bad, options);
+      const bad = await gpuNode(node(`bad-${i}`));
+      await waitFor(async () => gated(await getNode(bad)), { description: `${bad} tainted` });
+      const options = r.options(bad);
+      const { agent: a, gpus } = await agent(bad, options);
       const outcome = await a.attestOnce();
       assert.equal(outcome.accepted, false);
       assert.ok(
@@ -323,17 +387,17 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
         ((options?.gpus ?? gpus) as SimulatedGpuControl).calls ??
         (gpus as unknown as { inner: SimulatedGpuControl }).inner.calls;
       assert.ok(!calls.includes('nvmlSystemSetConfComputeGpusReadyState 1'), 'never activated without a grant');
-      const na = await attestation(nodes.bad);
+      const na = await attestation(bad);
       assert.equal(condition(na, 'Attested')!.status, 'False');
       assert.equal(condition(na, 'Attested')!.reason, 'EvidenceRefused');
       assert.match(condition(na, 'Attested')!.message, new RegExp(r.check.replace('.', '\\.')));
-      assert.ok(gated(await getNode(nodes.bad)));
+      assert.ok(gated(await getNode(bad)));
       await waitFor(
         async () =>
           (
             await core.listNamespacedEvent({
               namespace: 'default',
-              fieldSelector: `involvedObject.name=${nodes.bad},reason=AttestationRefused`,
+              fieldSelector: `involvedObject.name=${bad},reason=AttestationRefused`,
             })
           ).items.some((e) => e.message?.includes(r.check)),
         { description: 'AttestationRefused event' },
@@ -342,16 +406,15 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
   }
 
   it('binds each GPU UUID to its device: evidence swapped between the UUIDs is refused, and the binding outlives the refusal', async () => {
-    const node = `${ns}-swap`;
-    await cp.createGpuNode(node, { gpus: 2 });
-    const uuids = [`${node}-GPU-0`, `${node}-GPU-1`];
-    const honest = await agent(node, { gpus: new SimulatedGpuControl(platform, { uuids }) });
+    const swap = await gpuNode(node('swap'));
+    const uuids = [`${swap}-GPU-0`, `${swap}-GPU-1`];
+    const honest = await agent(swap, { gpus: new SimulatedGpuControl(platform, { uuids }) });
     assert.equal((await honest.agent.attestOnce()).accepted, true);
-    const bound = (await attestation(node)).status!.gpuBindings!;
+    const bound = (await attestation(swap)).status!.gpuBindings!;
     assert.equal(bound.length, 2);
 
     // The same two GPUs, each one's evidence reported under the other's UUID.
-    const { agent: swapped } = await agent(node, {
+    const { agent: swapped } = await agent(swap, {
       gpus: relabelled(new SimulatedGpuControl(platform, { uuids }), [uuids[1]!, uuids[0]!]),
     });
     const outcome = await swapped.attestOnce();
@@ -361,18 +424,21 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
         outcome.reasons.some((r) => r.includes('[node.gpu.uuid]') && r.includes('was attested as device')),
       JSON.stringify(outcome),
     );
-    const refused = await attestation(node);
+    const refused = await attestation(swap);
     assert.equal(condition(refused, 'Attested')!.status, 'False');
     assert.deepEqual(refused.status!.gpuBindings, bound, 'a refusal does not wipe the bindings');
 
-    const again = await agent(node, { gpus: new SimulatedGpuControl(platform, { uuids }) });
+    const again = await agent(swap, { gpus: new SimulatedGpuControl(platform, { uuids }) });
     assert.equal((await again.agent.attestOnce()).accepted, true);
   });
 
   it("answers a nonce issued to another node, a replayed nonce and a malformed request with 4xx, and leaves the node's verdict as it is", async () => {
-    const goodClient = await client(nodes.good);
-    const replayClient = await client(nodes.replay);
-    const before = await attestation(nodes.good);
+    const good = await gpuNode(node('nonce-good'));
+    await attested(good);
+    const replay = await gpuNode(node('nonce-replay'));
+    const goodClient = await client(good);
+    const replayClient = await client(replay);
+    const before = await attestation(good);
     assert.equal(condition(before, 'Attested')!.status, 'True');
     const agentKey = {
       kty: 'EC',
@@ -385,7 +451,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     const issuedToGood = (await goodClient.post<NonceResponse>(NONCE_PATH, {})).body.nonce;
     await assert.rejects(
       replayClient.post(ATTEST_PATH, request(issuedToGood)),
-      new RegExp(`HTTP 409: \\[coordinator\\.nonce\\] the nonce was issued to node ${nodes.good}, not ${nodes.replay}`),
+      new RegExp(`HTTP 409: \\[coordinator\\.nonce\\] the nonce was issued to node ${good}, not ${replay}`),
     );
     // The good node's own agent sends garbage: a malformed request and an unknown nonce.
     await assert.rejects(
@@ -396,13 +462,13 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       goodClient.post(ATTEST_PATH, request('ab'.repeat(32))),
       /HTTP 409: \[coordinator\.nonce\] unknown nonce/,
     );
-    const after = await attestation(nodes.good);
+    const after = await attestation(good);
     assert.equal(
       after.metadata.resourceVersion,
       before.metadata.resourceVersion,
       'the NodeAttestation was not written',
     );
-    assert.ok(schedulable(await getNode(nodes.good)), 'the node stays schedulable');
+    assert.ok(schedulable(await getNode(good)), 'the node stays schedulable');
     // A replay of a used nonce.
     const own = (await replayClient.post<NonceResponse>(NONCE_PATH, {})).body.nonce;
     assert.equal(
@@ -417,36 +483,48 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
   });
 
   it('refuses GPUs that are attested for another node, naming that node, and the other node keeps them', async () => {
-    const stolen = new SimulatedGpuControl(platform, { uuids: [`${nodes.good}-GPU-0`, `${nodes.good}-GPU-1`] });
-    const { agent: a } = await agent(nodes.replay, { gpus: stolen });
+    const owner = await gpuNode(node('owner'));
+    await attested(owner);
+    const thief = await gpuNode(node('thief'));
+    const stolen = new SimulatedGpuControl(platform, { uuids: [`${owner}-GPU-0`, `${owner}-GPU-1`] });
+    const { agent: a } = await agent(thief, { gpus: stolen });
     const outcome = await a.attestOnce();
     assert.equal(outcome.accepted, false);
     const inUse = !outcome.accepted ? outcome.reasons.filter((r) => r.startsWith('[coordinator.evidence.in-use]')) : [];
     assert.ok(
-      inUse.some((r) => r.includes(`GPU ${nodes.good}-GPU-0`) && r.includes(`node ${nodes.good}`)),
+      inUse.some((r) => r.includes(`GPU ${owner}-GPU-0`) && r.includes(`node ${owner}`)),
       inUse.join('\n'),
     );
     assert.ok(!stolen.calls.includes('nvmlSystemSetConfComputeGpusReadyState 1'));
-    assert.equal(condition(await attestation(nodes.good), 'Attested')!.status, 'True');
+    assert.equal(condition(await attestation(owner), 'Attested')!.status, 'True');
     assert.ok(
-      (await attestation(nodes.good)).status!.gpus!.every((g) => /^[0-9a-f]+$/.test(g.deviceId ?? '')),
+      (await attestation(owner)).status!.gpus!.every((g) => /^[0-9a-f]+$/.test(g.deviceId ?? '')),
       'device identities recorded',
     );
-    assert.ok(schedulable(await getNode(nodes.good)));
+    assert.ok(schedulable(await getNode(owner)));
   });
 
   describe('through real FFI: the koffi NVML binding against the stub libnvidia-ml.so, which logs every call', () => {
-    let stub: NvmlStubDir;
     let library: string;
-    const uuids = [`${nodes.nvml}-GPU-0`, `${nodes.nvml}-GPU-1`];
     before(async () => {
       library = await buildNvmlStub();
+    });
+    // Each test has a node and a stub configuration of its own ($NVML_STUB_DIR points at it).
+    let stub: NvmlStubDir | undefined;
+    async function stubFor(name: string): Promise<{ stub: NvmlStubDir; uuids: string[] }> {
+      const uuids = [`${name}-GPU-0`, `${name}-GPU-1`];
       stub = await NvmlStubDir.create({ gpus: uuids.map((uuid) => ({ uuid })), ready: false });
       stub.use();
+      return { stub, uuids };
+    }
+    afterEach(async () => {
+      await stub?.remove();
+      stub = undefined;
     });
-    after(async () => stub.remove());
 
     it('never calls nvmlSystemSetConfComputeGpusReadyState when the evidence is refused', async () => {
+      const name = await gpuNode(node('nvml-refused'));
+      const { stub, uuids } = await stubFor(name);
       // The stub answers with a signed report for another nonce: the signature no longer covers it.
       const old = await platform.gpu.gpu(uuids[0]!, { nonce: new Uint8Array(32) });
       for (const i of [0, 1]) {
@@ -456,7 +534,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       }
       const gpus = await NvmlGpuControl.open({ libraryPath: library });
       try {
-        const { agent: a } = await agent(nodes.nvml, { gpus });
+        const { agent: a } = await agent(name, { gpus });
         const outcome = await a.attestOnce();
         assert.equal(outcome.accepted, false);
       } finally {
@@ -472,8 +550,8 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     });
 
     it('activates the GPUs through NVML only after the grant, and reads the ready state back', async () => {
-      await stub.clearCalls();
-      for (const i of [0, 1]) await rmSplice(stub.path, i);
+      const name = await gpuNode(node('nvml'));
+      const { stub, uuids } = await stubFor(name);
       const nvml = await NvmlGpuControl.open({ libraryPath: library });
       // The "hardware": for the nonce NVML is asked about, the stub returns a report signed for it.
       const gpus: GpuControl = {
@@ -497,7 +575,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
         close: () => nvml.close(),
       };
       try {
-        const { agent: a } = await agent(nodes.nvml, { gpus });
+        const { agent: a } = await agent(name, { gpus });
         const outcome = await a.attestOnce();
         assert.equal(outcome.accepted && outcome.activated, true, JSON.stringify(outcome));
       } finally {
@@ -512,20 +590,19 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
         'read back after activation',
       );
       assert.equal(await stub.readyFile(), '1');
-      await waitFor(async () => schedulable(await getNode(nodes.nvml)), {
+      await waitFor(async () => schedulable(await getNode(name)), {
         description: 'node schedulable after FFI activation',
       });
     });
   });
 
   it('un-gates a node when its attestation expires', async () => {
-    const node = `${ns}-expiry`;
-    await cp.createGpuNode(node, { gpus: 1 });
-    await waitFor(async () => gated(await getNode(node)), { description: 'new node tainted' });
-    await writeCurrentAttestation(kc, node, operator.informers.manifests.get(manifestName)!.status!.hash!, 1, 4000);
-    await waitFor(async () => schedulable(await getNode(node)), { description: 'schedulable while current' });
-    const expiry = new Date((await attestation(node)).status!.expiresAt!).getTime();
-    await waitFor(async () => gated(await getNode(node)), {
+    const expiring = await gpuNode(node('expiry'), { gpus: 1 });
+    await waitFor(async () => gated(await getNode(expiring)), { description: 'new node tainted' });
+    await writeCurrentAttestation(kc, expiring, operator.informers.manifests.get(manifestName)!.status!.hash!, 1, 4000);
+    await waitFor(async () => schedulable(await getNode(expiring)), { description: 'schedulable while current' });
+    const expiry = new Date((await attestation(expiring)).status!.expiresAt!).getTime();
+    await waitFor(async () => gated(await getNode(expiring)), {
       timeoutMs: 20_000,
       description: 'gated again after expiry',
     });
@@ -535,7 +612,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
         (
           await core.listNamespacedEvent({
             namespace: 'default',
-            fieldSelector: `involvedObject.name=${node},reason=GPUsGated`,
+            fieldSelector: `involvedObject.name=${expiring},reason=GPUsGated`,
           })
         ).items.some((e) => e.message?.startsWith('Expired')),
       { description: 'GPUsGated event says Expired' },
@@ -543,6 +620,14 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
   });
 
   it('exports how many GPU nodes are attested and why the others are gated', async () => {
+    // One node of each: attested, refused, and new (no evidence yet).
+    const current = await gpuNode(node('metrics-current'));
+    await attested(current);
+    const refused = await gpuNode(node('metrics-refused'));
+    const { agent: a } = await agent(refused, { measurement: 'ee'.repeat(48) });
+    assert.equal((await a.attestOnce()).accepted, false);
+    const fresh = await gpuNode(node('metrics-new'));
+    await waitFor(async () => gated(await getNode(fresh)), { description: `${fresh} tainted` });
     const text = await (await fetch(`http://127.0.0.1:${operator.manager.probePort}/metrics`)).text();
     assert.match(text, /attestor_gpu_nodes\{state="Current"\} [1-9]/);
     assert.match(text, /attestor_gpu_nodes\{state="NotAttested"\} [1-9]/);
@@ -556,6 +641,10 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
   });
 
   it('un-gates a node when a new active Manifest no longer matches its evidence, and keeps nodes that still match', async () => {
+    const snp = await gpuNode(node('change-snp'));
+    const tdx = await gpuNode(node('change-tdx'));
+    await attested(snp);
+    await attested(tdx, 'tdx');
     const newer = uniqueName('flow-newer');
     const hash = (name: string) => operator.informers.manifests.get(name)?.status?.hash;
     // Only the TDX reference values change: the SNP node must lose its attestation, the TDX node keep it.
@@ -581,28 +670,31 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       );
       const na = await waitFor(
         async () => {
-          const current = await attestation(nodes.good);
+          const current = await attestation(snp);
           return condition(current, 'Attested')?.reason === 'ManifestChanged' ? current : undefined;
         },
         { description: 'SNP node loses its attestation' },
       );
       assert.match(condition(na, 'Attested')!.message, /snp\.measurement/);
-      await waitFor(async () => gated(await getNode(nodes.good)), { description: 'SNP node tainted again' });
-      await waitFor(async () => (await attestation(nodes.tdx)).status?.manifestHash === hash(newer), {
+      await waitFor(async () => gated(await getNode(snp)), { description: 'SNP node tainted again' });
+      await waitFor(async () => (await attestation(tdx)).status?.manifestHash === hash(newer), {
         description: 'TDX node re-appraised',
       });
-      assert.equal(condition(await attestation(nodes.tdx), 'Attested')!.status, 'True');
-      assert.ok(schedulable(await getNode(nodes.tdx)), 'the TDX node still meets the new Manifest');
+      assert.equal(condition(await attestation(tdx), 'Attested')!.status, 'True');
+      assert.ok(schedulable(await getNode(tdx)), 'the TDX node still meets the new Manifest');
     } finally {
       await custom.deleteClusterCustomObject({ ...group, plural: 'manifests', name: newer });
+      // The other tests attest against this file's Manifest: active again before they run.
+      await waitFor(
+        () =>
+          operator.informers.manifests
+            .get(manifestName)
+            ?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'),
+        { description: 'flow Manifest active again' },
+      );
     }
   });
 });
-
-async function rmSplice(dir: string, gpu: number): Promise<void> {
-  const { rm } = await import('node:fs/promises');
-  await rm(join(dir, `gpu${gpu}`, 'splice-nonce'), { force: true });
-}
 
 /** A GPU control that reports each GPU's evidence under another UUID (the evidence itself untouched). */
 function relabelled(inner: SimulatedGpuControl, uuids: readonly string[]): GpuControl {

@@ -8,12 +8,16 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { type ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
 import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
+import { buildHelm, HELM_BUILD_TIMEOUT_MS } from '../harness/helm.ts';
 
 describe('Helm chart charts/attestor', function () {
   let cp: ControlPlane;
   const namespace = uniqueName('chart');
   const chart = join(projectRoot, 'charts/attestor');
-  before(async () => {
+  let helmPath: string;
+  before(async function () {
+    this.timeout(HELM_BUILD_TIMEOUT_MS);
+    helmPath = await buildHelm();
     cp = await sharedControlPlane();
     await cp
       .kubeConfig()
@@ -21,7 +25,7 @@ describe('Helm chart charts/attestor', function () {
       .createNamespace({ body: { metadata: { name: namespace } } });
   });
   const helm = (...args: string[]) =>
-    execFileSync(join(cp.binDir, 'helm'), args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(helmPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 
   const clientCa = () => Buffer.from(cp.webhookClientCaPem).toString('base64');
 

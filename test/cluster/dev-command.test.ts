@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { defaultBinDir, projectRoot } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
+import { buildHelm, HELM_BUILD_TIMEOUT_MS } from '../harness/helm.ts';
 
 /** PIDs of processes whose command line mentions the path. */
 function processesUsing(path: string): number[] {
@@ -26,6 +27,11 @@ function processesUsing(path: string): number[] {
 
 describe('attestor dev', function () {
   const stateDir = mkdtempSync(join(tmpdir(), 'attestor-dev-test-'));
+  // The dev command runs the operator with the chart's RBAC, which helm renders.
+  before(async function () {
+    this.timeout(HELM_BUILD_TIMEOUT_MS);
+    await buildHelm();
+  });
   after(() => rmSync(stateDir, { recursive: true, force: true }));
 
   it('runs the whole flow on a local control plane and stops everything on SIGINT', async () => {

@@ -9,6 +9,9 @@
 // ValidatingAdmissionPolicy: only the operator's identity, through nodes and nodes/status alike,
 // and it holds with the webhook server gone, while nodes still register.
 // The configurations are confined to this file's namespaces and nodes and deleted afterwards.
+// Every test sets up the pods and node states it needs, so that any one runs alone (--grep) or
+// in any order; what all share (namespaces, Manifest, operator, server, configurations) is made
+// once, and the server stopped only inside the suite that needs it down.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -51,6 +54,7 @@ describe('admission webhook (real API server)', function () {
   let server: WebhookServer | undefined;
   let certDir: string;
   const registry = new Registry();
+  const metrics = new WebhookMetrics(registry);
   const run = uniqueName('wh');
   const enforced = `${run}-enforced`;
   const plain = `${run}-plain`;
@@ -114,18 +118,7 @@ describe('admission webhook (real API server)', function () {
     certDir = mkdtempSync(join(tmpdir(), 'attestor-webhook-'));
     writeFileSync(join(certDir, 'tls.crt'), serving.certificatePem);
     writeFileSync(join(certDir, 'tls.key'), serving.privateKeyPem, { mode: 0o600 });
-    server = await startWebhookServer({
-      host: '127.0.0.1',
-      port: 0,
-      tls: { certFile: join(certDir, 'tls.crt'), keyFile: join(certDir, 'tls.key') },
-      // Only the API server holds a certificate from this CA: every request below came through it.
-      clientAuth: { caFile: cp.webhookClientCaFile },
-      manifests: operator.informers.manifests,
-      nodeAttestations: operator.informers.nodeAttestations,
-      pods: core,
-      log: silentLogger,
-      metrics: new WebhookMetrics(registry),
-    });
+    server = await startServer(0);
     await installWebhookConfigurations(kc, {
       name: run,
       endpoint: { url: `https://127.0.0.1:${server.port}` },
@@ -214,6 +207,129 @@ describe('admission webhook (real API server)', function () {
   });
 
   const nodeNames: string[] = [];
+
+  /** The webhook server in this process (port 0: any free one). */
+  function startServer(port: number): Promise<WebhookServer> {
+    return startWebhookServer({
+      host: '127.0.0.1',
+      port,
+      tls: { certFile: join(certDir, 'tls.crt'), keyFile: join(certDir, 'tls.key') },
+      // Only the API server holds a certificate from this CA: every request below came through it.
+      clientAuth: { caFile: cp.webhookClientCaFile },
+      manifests: operator.informers.manifests,
+      nodeAttestations: operator.informers.nodeAttestations,
+      pods: core,
+      log: silentLogger,
+      metrics,
+    });
+  }
+
+  // RBAC that lets alice and the operator's service account edit nodes, so that only the node
+  // gating policy stands between them and the attested label. Made once, by the first suite that
+  // needs it, and in force when it resolves.
+  let nodeRbac: Promise<void> | undefined;
+  function grantNodeRbac(): Promise<void> {
+    nodeRbac ??= (async () => {
+      const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
+      await rbac.createClusterRole({
+        body: {
+          metadata: { name: run },
+          rules: [
+            {
+              apiGroups: [''],
+              resources: ['nodes', 'nodes/status'],
+              verbs: ['get', 'list', 'create', 'patch', 'update'],
+            },
+          ],
+        },
+      });
+      await rbac.createClusterRoleBinding({
+        body: {
+          metadata: { name: run },
+          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: run },
+          subjects: [
+            { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' },
+            { kind: 'ServiceAccount', name: 'attestor-operator', namespace: 'attestor-system' },
+          ],
+        },
+      });
+      for (const user of ['alice', OPERATOR]) {
+        const client = cp.kubeConfigAs(user).makeApiClient(k8s.CoreV1Api);
+        await waitFor(
+          () =>
+            client.readNode({ name: `${run}-no-such-node` }).then(
+              () => true,
+              (err) => apiError(err).code === 404, // allowed to look: not 403
+            ),
+          { description: `RBAC on nodes for ${user}` },
+        );
+      }
+    })();
+    return nodeRbac;
+  }
+
+  /** A pod that meets the Manifest, created in the enforced namespace: for tests that change one. */
+  async function compliantPod(name: string): Promise<void> {
+    await core.createNamespacedPod({ namespace: enforced, body: pod(name) });
+  }
+
+  // GPU nodes for bindings: one without a NodeAttestation, one attested against another Manifest,
+  // one attested against the active one (in the operator's cache). Made once, by the first suite
+  // that needs them.
+  const unattested = `${run}-unattested`;
+  const stale = `${run}-stale`;
+  const attested = `${run}-attested`;
+  let bindingNodes: Promise<void> | undefined;
+  function createBindingNodes(): Promise<void> {
+    bindingNodes ??= (async () => {
+      for (const name of [unattested, stale, attested]) {
+        await cp.createGpuNode(name, { gpus: 8 });
+        nodeNames.push(name);
+      }
+      const now = Date.now();
+      const writeAttestation = async (name: string, hash: string) => {
+        await custom.createClusterCustomObject({
+          ...GROUP,
+          plural: 'nodeattestations',
+          body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'NodeAttestation', metadata: { name } },
+        });
+        const condition = (type: string) => ({
+          type,
+          status: 'True',
+          reason: 'Verified',
+          message: 'verified',
+          lastTransitionTime: new Date(now).toISOString(),
+        });
+        await custom.patchClusterCustomObjectStatus(
+          {
+            ...GROUP,
+            plural: 'nodeattestations',
+            name,
+            body: {
+              status: {
+                manifestHash: hash,
+                cvm: { platform: 'snp', verified: true, simulated: true },
+                gpus: [{ uuid: `GPU-${name}`, architecture: 'HOPPER', verified: true, activated: true }],
+                attestedAt: new Date(now).toISOString(),
+                expiresAt: new Date(now + 3_600_000).toISOString(),
+                conditions: [condition('Attested'), condition('GPUsActivated')],
+              },
+            },
+          },
+          merge,
+        );
+      };
+      await writeAttestation(attested, manifestHash);
+      await writeAttestation(stale, 'ee'.repeat(32));
+      await waitFor(
+        () =>
+          operator.informers.nodeAttestations.get(attested)?.status?.manifestHash === manifestHash &&
+          operator.informers.nodeAttestations.get(stale)?.status !== undefined,
+        { description: 'NodeAttestations in the cache' },
+      );
+    })();
+    return bindingNodes;
+  }
 
   /** A pod that meets the Manifest; the scheduler leaves it alone (the tests bind it themselves). */
   function pod(
@@ -427,6 +543,7 @@ describe('admission webhook (real API server)', function () {
     });
 
     it('refuses a Kata policy swap through pods/status (item 17)', async function () {
+      await compliantPod('swap-target');
       const rogue = {
         metadata: {
           annotations: {
@@ -436,7 +553,7 @@ describe('admission webhook (real API server)', function () {
         },
       };
       await assert.rejects(
-        core.patchNamespacedPodStatus({ namespace: enforced, name: 'compliant', body: rogue }, merge),
+        core.patchNamespacedPodStatus({ namespace: enforced, name: 'swap-target', body: rogue }, merge),
         (err) => {
           const e = apiError(err);
           assert.equal(e.code, 403, e.message);
@@ -453,13 +570,13 @@ describe('admission webhook (real API server)', function () {
       const { [POLICY_HASH_ANNOTATION]: _hash, ...withoutHash } = rogue.metadata.annotations;
       await assert.rejects(
         core.patchNamespacedPodStatus(
-          { namespace: enforced, name: 'compliant', body: { metadata: { annotations: withoutHash } } },
+          { namespace: enforced, name: 'swap-target', body: { metadata: { annotations: withoutHash } } },
           merge,
         ),
         (err) => apiError(err).code === 403,
       );
       assert.equal(
-        (await core.readNamespacedPod({ namespace: enforced, name: 'compliant' })).metadata!.annotations![
+        (await core.readNamespacedPod({ namespace: enforced, name: 'swap-target' })).metadata!.annotations![
           POLICY_HASH_ANNOTATION
         ],
         policyHash(POLICY),
@@ -467,16 +584,17 @@ describe('admission webhook (real API server)', function () {
     });
 
     it("keeps ordinary status updates (the kubelet's and the scheduler's) off the webhook (item 17)", async function () {
+      await compliantPod('status-target');
       const before = await validatePodsRequests();
       const condition = { type: 'attestor.dev/TestProbe', status: 'True', lastTransitionTime: new Date() };
       const updated = await core.patchNamespacedPodStatus(
-        { namespace: enforced, name: 'compliant', body: { status: { conditions: [condition] } } },
+        { namespace: enforced, name: 'status-target', body: { status: { conditions: [condition] } } },
         merge,
       );
       assert.ok(updated.status!.conditions!.some((c) => c.type === 'attestor.dev/TestProbe'));
       // And an unrelated label through pods/status: not a selector label, not judged either.
       await core.patchNamespacedPodStatus(
-        { namespace: enforced, name: 'compliant', body: { metadata: { labels: { tier: 'gold' } } } },
+        { namespace: enforced, name: 'status-target', body: { metadata: { labels: { tier: 'gold' } } } },
         merge,
       );
       assert.equal(await validatePodsRequests(), before, 'no pods/status request reached /validate-pods');
@@ -569,10 +687,11 @@ describe('admission webhook (real API server)', function () {
     });
 
     it('refuses an unpinned ephemeral container', async function () {
-      const current = await core.readNamespacedPod({ namespace: enforced, name: 'compliant' });
+      await compliantPod('ephemeral-target');
+      const current = await core.readNamespacedPod({ namespace: enforced, name: 'ephemeral-target' });
       current.spec!.ephemeralContainers = [{ name: 'debug', image: 'busybox' }];
       await assert.rejects(
-        core.replaceNamespacedPodEphemeralcontainers({ namespace: enforced, name: 'compliant', body: current }),
+        core.replaceNamespacedPodEphemeralcontainers({ namespace: enforced, name: 'ephemeral-target', body: current }),
         (err) => {
           assert.match(
             apiError(err).message,
@@ -606,73 +725,16 @@ describe('admission webhook (real API server)', function () {
   });
 
   describe('bindings', function () {
-    const unattested = `${run}-unattested`;
-    const stale = `${run}-stale`;
-    const attested = `${run}-attested`;
+    before(createBindingNodes);
 
-    before(async function () {
-      for (const name of [unattested, stale, attested]) {
-        await cp.createGpuNode(name, { gpus: 8 });
-        nodeNames.push(name);
-      }
-      const now = Date.now();
-      const writeAttestation = async (name: string, hash: string) => {
-        await custom.createClusterCustomObject({
-          ...GROUP,
-          plural: 'nodeattestations',
-          body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'NodeAttestation', metadata: { name } },
-        });
-        const condition = (type: string) => ({
-          type,
-          status: 'True',
-          reason: 'Verified',
-          message: 'verified',
-          lastTransitionTime: new Date(now).toISOString(),
-        });
-        await custom.patchClusterCustomObjectStatus(
-          {
-            ...GROUP,
-            plural: 'nodeattestations',
-            name,
-            body: {
-              status: {
-                manifestHash: hash,
-                cvm: { platform: 'snp', verified: true, simulated: true },
-                gpus: [{ uuid: `GPU-${name}`, architecture: 'HOPPER', verified: true, activated: true }],
-                attestedAt: new Date(now).toISOString(),
-                expiresAt: new Date(now + 3_600_000).toISOString(),
-                conditions: [condition('Attested'), condition('GPUsActivated')],
-              },
-            },
-          },
-          merge,
-        );
-      };
-      await writeAttestation(attested, manifestHash);
-      await writeAttestation(stale, 'ee'.repeat(32));
-      await waitFor(
-        () =>
-          operator.informers.nodeAttestations.get(attested)?.status?.manifestHash === manifestHash &&
-          operator.informers.nodeAttestations.get(stale)?.status !== undefined,
-        { description: 'NodeAttestations in the cache' },
-      );
-      for (const name of ['bind-gpu', 'bind-gpu-legacy', 'bind-cpu']) {
-        await core.createNamespacedPod({ namespace: enforced, body: pod(name, { gpus: name === 'bind-cpu' ? 0 : 1 }) });
-      }
-      await core.createNamespacedPod({
-        namespace: workers,
-        body: pod('bind-gpu', { gpus: 1, image: 'busybox', runtimeClass: otherRuntimeClass }),
-      });
-      // For the webhook-down test at the end: a node for plain pods (no GPUs, never gated), and a
-      // GPU pod for the scheduler that waits behind a gate until then.
-      await cp.createGpuNode(`${run}-cpu`, { gpus: 0 });
-      nodeNames.push(`${run}-cpu`);
-      const gated = pod('gated-gpu', { gpus: 1, image: 'busybox', runtimeClass: null });
-      gated.spec!.schedulerName = undefined;
-      gated.spec!.nodeSelector = { 'kubernetes.io/hostname': attested };
-      gated.spec!.schedulingGates = [{ name: 'test.attestor.dev/hold' }];
-      await core.createNamespacedPod({ namespace: workers, body: gated });
-    });
+    /** A GPU pod (or, with gpus 0, a plain one) for the scheduler's binding, created by the test that binds it. */
+    async function podToBind(name: string, namespace = enforced, gpus = 1): Promise<void> {
+      const body =
+        namespace === enforced
+          ? pod(name, { gpus })
+          : pod(name, { gpus, image: 'busybox', runtimeClass: otherRuntimeClass });
+      await core.createNamespacedPod({ namespace, body });
+    }
 
     const bindingTo = (podName: string, node: string): k8s.V1Binding => ({
       apiVersion: 'v1',
@@ -692,6 +754,7 @@ describe('admission webhook (real API server)', function () {
     };
 
     it('refuses to bind a GPU pod to a node without a NodeAttestation', async function () {
+      await podToBind('bind-gpu');
       const message = await refusedBinding(
         core.createNamespacedPodBinding({
           name: 'bind-gpu',
@@ -707,8 +770,13 @@ describe('admission webhook (real API server)', function () {
     });
 
     it('refuses to bind a GPU pod to a node attested against another Manifest', async function () {
+      await podToBind('bind-stale');
       const message = await refusedBinding(
-        core.createNamespacedPodBinding({ name: 'bind-gpu', namespace: enforced, body: bindingTo('bind-gpu', stale) }),
+        core.createNamespacedPodBinding({
+          name: 'bind-stale',
+          namespace: enforced,
+          body: bindingTo('bind-stale', stale),
+        }),
       );
       assert.ok(
         message.includes(
@@ -716,11 +784,16 @@ describe('admission webhook (real API server)', function () {
         ),
         message,
       );
+      assert.equal(
+        (await core.readNamespacedPod({ name: 'bind-stale', namespace: enforced })).spec!.nodeName,
+        undefined,
+      );
     });
 
     it('refuses the same through the legacy bindings resource', async function () {
+      await podToBind('bind-legacy');
       const message = await refusedBinding(
-        core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-gpu-legacy', unattested) }),
+        core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-legacy', unattested) }),
       );
       assert.match(
         message,
@@ -729,21 +802,27 @@ describe('admission webhook (real API server)', function () {
     });
 
     it('binds a GPU pod to a node whose attestation is current', async function () {
+      await podToBind('bind-current');
+      await podToBind('bind-current-legacy');
       await core.createNamespacedPodBinding({
-        name: 'bind-gpu',
+        name: 'bind-current',
         namespace: enforced,
-        body: bindingTo('bind-gpu', attested),
+        body: bindingTo('bind-current', attested),
       });
-      assert.equal((await core.readNamespacedPod({ name: 'bind-gpu', namespace: enforced })).spec!.nodeName, attested);
-      await core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-gpu-legacy', attested) });
       assert.equal(
-        (await core.readNamespacedPod({ name: 'bind-gpu-legacy', namespace: enforced })).spec!.nodeName,
+        (await core.readNamespacedPod({ name: 'bind-current', namespace: enforced })).spec!.nodeName,
+        attested,
+      );
+      await core.createNamespacedBinding({ namespace: enforced, body: bindingTo('bind-current-legacy', attested) });
+      assert.equal(
+        (await core.readNamespacedPod({ name: 'bind-current-legacy', namespace: enforced })).spec!.nodeName,
         attested,
       );
     });
 
     it('refuses to bind a GPU pod in a namespace that holds an AIWorker to an unattested node (item 16)', async function () {
       // Not an AI worker pod and not an enforced namespace: the namespace's mark alone brings the check.
+      await podToBind('bind-gpu', workers);
       const message = await refusedBinding(
         core.createNamespacedPodBinding({
           name: 'bind-gpu',
@@ -795,6 +874,7 @@ describe('admission webhook (real API server)', function () {
     });
 
     it('lets a pod without GPUs bind to any node', async function () {
+      await podToBind('bind-cpu', enforced, 0);
       await core.createNamespacedPodBinding({
         name: 'bind-cpu',
         namespace: enforced,
@@ -816,30 +896,7 @@ describe('admission webhook (real API server)', function () {
     const taint = { key: 'attestor.dev/unattested', value: 'true', effect: 'NoSchedule' };
 
     before(async function () {
-      // RBAC lets alice edit nodes, so that only the policy stands between her and the label.
-      const rbac = kc.makeApiClient(k8s.RbacAuthorizationV1Api);
-      await rbac.createClusterRole({
-        body: {
-          metadata: { name: run },
-          rules: [
-            {
-              apiGroups: [''],
-              resources: ['nodes', 'nodes/status'],
-              verbs: ['get', 'list', 'create', 'patch', 'update'],
-            },
-          ],
-        },
-      });
-      await rbac.createClusterRoleBinding({
-        body: {
-          metadata: { name: run },
-          roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: run },
-          subjects: [
-            { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'alice' },
-            { kind: 'ServiceAccount', name: 'attestor-operator', namespace: 'attestor-system' },
-          ],
-        },
-      });
+      await grantNodeRbac();
       alice = cp.kubeConfigAs('alice').makeApiClient(k8s.CoreV1Api);
       operatorClient = cp.kubeConfigAs(OPERATOR).makeApiClient(k8s.CoreV1Api);
       // A node's own identity (client certificate, group system:nodes): the Node authorizer lets
@@ -883,6 +940,15 @@ describe('admission webhook (real API server)', function () {
     const label = (value: string | null) => ({ metadata: { labels: { 'attestor.dev/gpu-attested': value } } });
     const attestedLabel = async (name: string) =>
       (await core.readNode({ name })).metadata!.labels!['attestor.dev/gpu-attested'];
+
+    // Each test starts from both nodes closed (tainted, no label): closing is anyone's right.
+    beforeEach(async function () {
+      for (const name of [gated, nodeName])
+        await core.patchNode({ name, body: { ...label(null), spec: { taints: [taint] } } }, merge);
+    });
+    /** The operator opens a node: what a test of a labelled node starts from. */
+    const openedByOperator = (name: string) =>
+      operatorClient.patchNode({ name, body: { ...label('true'), spec: { taints: [] } } }, merge);
 
     it('refuses a node identity that sets the attested label on itself through nodes/status (issue 7 item 13)', async function () {
       const message = await refusedByPolicy(kubelet.patchNodeStatus({ name: nodeName, body: label('true') }, merge));
@@ -943,15 +1009,18 @@ describe('admission webhook (real API server)', function () {
       );
       assert.equal(node.metadata!.labels!['attestor.dev/gpu-attested'], 'true');
       assert.deepEqual(node.spec!.taints ?? [], []);
-      await operatorClient.patchNode({ name: nodeName, body: label('true') }, merge);
+      const kubeletNode = await operatorClient.patchNode({ name: nodeName, body: label('true') }, merge);
+      assert.equal(kubeletNode.metadata!.labels!['attestor.dev/gpu-attested'], 'true');
     });
 
     it("refuses a node identity that changes the attested label's value through nodes/status", async function () {
+      await openedByOperator(nodeName);
       await refusedByPolicy(kubelet.patchNodeStatus({ name: nodeName, body: label('yes') }, merge));
       assert.equal(await attestedLabel(nodeName), 'true');
     });
 
     it('lets a labelled node update its status and its other labels', async function () {
+      await openedByOperator(nodeName);
       const status = await kubelet.patchNodeStatus(
         {
           name: nodeName,
@@ -978,6 +1047,8 @@ describe('admission webhook (real API server)', function () {
     });
 
     it('lets anyone close the node again: taint it and remove the label', async function () {
+      await openedByOperator(gated);
+      await openedByOperator(nodeName);
       const node = await alice.patchNode({ name: gated, body: { ...label(null), spec: { taints: [taint] } } }, merge);
       assert.equal(node.metadata!.labels!['attestor.dev/gpu-attested'], undefined);
       assert.equal(node.spec!.taints![0]!.key, 'attestor.dev/unattested');
@@ -986,34 +1057,80 @@ describe('admission webhook (real API server)', function () {
     });
   });
 
-  // Mocha runs a suite's own tests before its nested suites: these two must come last.
-  describe('afterwards', function () {
+  describe('metrics', function () {
     it('counts verdicts per webhook in its metrics', async function () {
       const counted = async (webhook: string, verdict: string) =>
         (await registry.getSingleMetric('attestor_webhook_requests_total')!.get()).values.find(
           (v) => v.labels.webhook === webhook && v.labels.verdict === verdict,
         )?.value ?? 0;
-      assert.ok((await counted('validate-pods', 'denied')) >= 6);
-      assert.ok((await counted('validate-pods', 'allowed')) >= 4);
-      assert.ok((await counted('mutate-pods', 'allowed')) >= 4);
-      assert.ok((await counted('validate-bindings', 'denied')) >= 3);
-      assert.equal(await counted('validate-pods', 'error'), 0);
-      const histogram = (await registry.getSingleMetric('attestor_webhook_request_duration_seconds')!.get()).values;
-      assert.ok(
-        histogram.some(
+      const bindingsTimed = async () =>
+        (await registry.getSingleMetric('attestor_webhook_request_duration_seconds')!.get()).values.find(
           (v) =>
             v.labels.webhook === 'validate-bindings' &&
-            (v as { metricName?: string }).metricName === 'attestor_webhook_request_duration_seconds_count' &&
-            v.value >= 5,
-        ),
+            (v as { metricName?: string }).metricName === 'attestor_webhook_request_duration_seconds_count',
+        )?.value ?? 0;
+      const counters = async () => ({
+        podsDenied: await counted('validate-pods', 'denied'),
+        podsAllowed: await counted('validate-pods', 'allowed'),
+        mutated: await counted('mutate-pods', 'allowed'),
+        bindingsDenied: await counted('validate-bindings', 'denied'),
+        bindingsTimed: await bindingsTimed(),
+      });
+      const before = await counters();
+      // One request of each kind: a pod refused, pods admitted (the GPU one mutated), a binding refused.
+      await refusal(enforced, pod('metrics-refused', { image: 'registry.example/vllm:latest' }));
+      await compliantPod('metrics-admitted');
+      await core.createNamespacedPod({ namespace: enforced, body: pod('metrics-gpu-pod', { gpus: 1 }) });
+      await assert.rejects(
+        core.createNamespacedPodBinding({
+          name: 'metrics-gpu-pod',
+          namespace: enforced,
+          body: {
+            apiVersion: 'v1',
+            kind: 'Binding',
+            metadata: { name: 'metrics-gpu-pod' },
+            target: { apiVersion: 'v1', kind: 'Node', name: `${run}-no-such-node` },
+          },
+        }),
+        (err) => apiError(err).code === 403,
       );
+      const after = await counters();
+      assert.ok(after.podsDenied >= before.podsDenied + 1, 'validate-pods denied');
+      assert.ok(after.podsAllowed >= before.podsAllowed + 2, 'validate-pods allowed');
+      assert.ok(after.mutated >= before.mutated + 1, 'mutate-pods allowed (the GPU pod)');
+      assert.ok(after.bindingsDenied >= before.bindingsDenied + 1, 'validate-bindings denied');
+      assert.ok(after.bindingsTimed >= before.bindingsTimed + 1, 'validate-bindings timed');
+      assert.equal(await counted('validate-pods', 'error'), 0);
       const inFlight = (await registry.getSingleMetric('attestor_webhook_requests_in_flight')!.get()).values;
       assert.ok(inFlight.length > 0 && inFlight.every((v) => v.value === 0));
     });
+  });
 
-    it('fails closed: with the webhook server stopped, nothing in scope is admitted', async function () {
+  // The server stops for this suite only, and comes back on the same port afterwards.
+  describe('with the webhook server stopped', function () {
+    let port: number;
+    before(async function () {
+      await createBindingNodes();
+      await grantNodeRbac();
+      // A node for plain pods (no GPUs, never gated), and a GPU pod created while the webhook
+      // served (so it has the attested nodeSelector) that waits behind a scheduling gate.
+      await cp.createGpuNode(`${run}-cpu`, { gpus: 0 });
+      nodeNames.push(`${run}-cpu`);
+      const gated = pod('gated-gpu', { gpus: 1, image: 'busybox', runtimeClass: null });
+      gated.spec!.schedulerName = undefined;
+      gated.spec!.nodeSelector = { 'kubernetes.io/hostname': attested };
+      gated.spec!.schedulingGates = [{ name: 'test.attestor.dev/hold' }];
+      await core.createNamespacedPod({ namespace: workers, body: gated });
+      port = server!.port;
       await server!.close();
       server = undefined;
+    });
+    after(async function () {
+      server = await startServer(port);
+    });
+
+    it('fails closed: with the webhook server stopped, nothing in scope is admitted', async function () {
+      assert.equal(server, undefined, 'stopped by the suite');
       await assert.rejects(core.createNamespacedPod({ namespace: enforced, body: pod('while-down') }), (err) => {
         const e = apiError(err);
         assert.equal(e.code, 500, e.message);
@@ -1035,8 +1152,7 @@ describe('admission webhook (real API server)', function () {
     });
 
     it('with the webhook server stopped, a plain pod in a plain namespace still schedules and a GPU pod in an AIWorker namespace does not (item 16)', async function () {
-      assert.equal(server, undefined, 'stopped by the test before');
-      const attested = `${run}-attested`;
+      assert.equal(server, undefined, 'stopped by the suite');
       // The GPU pod was created while the webhook served (it got the attested nodeSelector) and
       // waited behind a scheduling gate; the scheduler may place it on the attested node only.
       const gated = await waitFor(
@@ -1094,7 +1210,7 @@ describe('admission webhook (real API server)', function () {
     });
 
     it("keeps nodes registering and relabelling with the webhook server stopped, and the attested label still the operator's (issue 7 item 16)", async function () {
-      assert.equal(server, undefined, 'runs after the webhook server stopped');
+      assert.equal(server, undefined, 'stopped by the suite');
       const name = `${run}-late`;
       const kubelet = (await cp.clientKubeConfig(`system:node:${name}`, ['system:nodes'])).makeApiClient(k8s.CoreV1Api);
       // A kubelet registering: in the policy's scope, with the operator down.

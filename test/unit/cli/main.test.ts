@@ -2,14 +2,16 @@
 // on the real public evidence with the documented exit codes.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from '../../../src/dev/control-plane.ts';
 
-const testdata = join(projectRoot, '../shared/testdata');
+/** The command as the README's examples run it: from the repository root, on test/vectors. */
 function attestor(...args: string[]) {
   const r = spawnSync(process.execPath, [join(projectRoot, 'src/cli/main.ts'), ...args], {
     encoding: 'utf8',
-    cwd: testdata,
+    cwd: projectRoot,
   });
   return { code: r.status, out: r.stdout + r.stderr };
 }
@@ -30,9 +32,9 @@ describe('attestor command', function () {
         'verify',
         'snp',
         '--report',
-        'snp/milan-gosevguest/report.bin',
+        'test/vectors/snp/milan-gosevguest/report.bin',
         '--vcek',
-        'snp/milan-gosevguest/vcek.der',
+        'test/vectors/snp/milan-gosevguest/vcek.der',
         '--at',
         '2025-06-01T00:00:00Z',
       ).code,
@@ -43,25 +45,28 @@ describe('attestor command', function () {
         'verify',
         'snp',
         '--report',
-        'snp/milan-gosevguest/report.bin',
+        'test/vectors/snp/milan-gosevguest/report.bin',
         '--vcek',
-        'snp/milan-gosevguest/vcek.der',
+        'test/vectors/snp/milan-gosevguest/vcek.der',
         '--at',
         '2025-06-01T00:00:00Z',
         '--allow-debug',
       ).code,
       0,
     );
-    assert.equal(attestor('verify', 'tdx', '--quote', 'tdx/spr-v4/quote.dat', '--allow-missing-collateral').code, 0);
+    assert.equal(
+      attestor('verify', 'tdx', '--quote', 'test/vectors/tdx/spr-v4/quote.dat', '--allow-missing-collateral').code,
+      0,
+    );
     const nonce = '931d8dd0add203ac3d8b4fbde75e115278eefcdceac5b87671a748f32364dfcb';
-    // hopper-550 has no public RIMs and no OCSP answers in the testdata: exit 1 under the defaults, 0 with both relaxed.
+    // hopper-550 has no public RIMs and no OCSP answers in the vectors: exit 1 under the defaults, 0 with both relaxed.
     const hopper550 = [
       'verify',
       'gpu',
       '--report',
-      'gpu/hopper-550/report.hex',
+      'test/vectors/nvidia/hopper-550/report.hex',
       '--certs',
-      'gpu/hopper-550/certs.pem',
+      'test/vectors/nvidia/hopper-550/certs.pem',
       '--nonce',
       nonce,
       '--at',
@@ -73,9 +78,9 @@ describe('attestor command', function () {
       'verify',
       'gpu',
       '--report',
-      'gpu/hopper-550/report.hex',
+      'test/vectors/nvidia/hopper-550/report.hex',
       '--certs',
-      'gpu/hopper-550/certs.pem',
+      'test/vectors/nvidia/hopper-550/certs.pem',
       '--nonce',
       '00'.repeat(32),
       '--at',
@@ -87,12 +92,35 @@ describe('attestor command', function () {
   });
   it('exits 2 on unusable input', () => {
     assert.equal(
-      attestor('verify', 'snp', '--report', 'no-such-file', '--vcek', 'snp/milan-gosevguest/vcek.der').code,
+      attestor('verify', 'snp', '--report', 'no-such-file', '--vcek', 'test/vectors/snp/milan-gosevguest/vcek.der')
+        .code,
       2,
     );
   });
   it('refuses to start the operator without TLS for the Coordinator and webhook', () => {
-    const r = attestor('operator', '--kubeconfig', '/dev/null');
-    assert.notEqual(r.code, 0);
+    // A usable kubeconfig (its server is never contacted), so that the TLS check is what refuses.
+    const dir = mkdtempSync(join(tmpdir(), 'attestor-main-'));
+    try {
+      const kubeconfig = join(dir, 'kubeconfig');
+      writeFileSync(
+        kubeconfig,
+        [
+          'apiVersion: v1',
+          'kind: Config',
+          'clusters: [{ name: c, cluster: { server: "https://127.0.0.1:1" } }]',
+          'users: [{ name: u, user: { token: t } }]',
+          'contexts: [{ name: x, context: { cluster: c, user: u } }]',
+          'current-context: x',
+        ].join('\n'),
+      );
+      const tls = /the Coordinator API and the webhook need --tls-cert-file and --tls-key-file/;
+      for (const flags of [[], ['--tls-cert-file', join(dir, 'tls.crt')], ['--tls-key-file', join(dir, 'tls.key')]]) {
+        const r = attestor('operator', '--kubeconfig', kubeconfig, ...flags);
+        assert.notEqual(r.code, 0, flags.join(' '));
+        assert.match(r.out, tls, flags.join(' '));
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

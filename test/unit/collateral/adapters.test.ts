@@ -3,7 +3,6 @@
 // RIM IDs; and what comes back verifies with the project's own verifiers.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { verifySnpReport } from '../../../src/attestation/snp/index.ts';
 import { verifyTdxQuote } from '../../../src/attestation/tdx/verify.ts';
 import { gpuRimIds, gpuRims } from '../../../src/collateral/gpu.ts';
@@ -21,18 +20,18 @@ import {
   MILAN_VCEK_URL,
   put,
   removeDir,
-  shared,
   TCB_SIGNING_CHAIN,
-  TESTDATA,
   tempDir,
+  vectorBytes,
+  vectorPath,
 } from './fixtures.ts';
 
 const SNP_TIME = new Date('2025-06-01T00:00:00Z');
-const MILAN_CHAIN = shared('roots/ask_ark_milan.pem');
-const SPR_QUOTE = shared('tdx/spr-v4/quote.dat');
+const MILAN_CHAIN = vectorBytes('roots/ask_ark_milan.pem');
+const SPR_QUOTE = vectorBytes('tdx/spr-v4/quote.dat');
 const hopper535 = {
-  report: new Uint8Array(Buffer.from(readFileSync(join(TESTDATA, 'gpu/hopper-535/report.hex'), 'utf8').trim(), 'hex')),
-  certificateChain: readFileSync(join(TESTDATA, 'gpu/hopper-535/certs.pem'), 'utf8'),
+  report: new Uint8Array(Buffer.from(readFileSync(vectorPath('nvidia/hopper-535/report.hex'), 'utf8').trim(), 'hex')),
+  certificateChain: readFileSync(vectorPath('nvidia/hopper-535/certs.pem'), 'utf8'),
 };
 
 describe('collateral for evidence', () => {
@@ -114,12 +113,12 @@ describe('collateral for evidence', () => {
 
   describe('TDX', () => {
     const prepared = () => {
-      put(dir, 'tdx/50806f000000/tcbinfo.json', shared('tdx/collateral/sample_tcbInfo_response'));
+      put(dir, 'tdx/50806f000000/tcbinfo.json', vectorBytes('tdx/collateral/sample_tcbInfo_response'));
       put(dir, 'tdx/50806f000000/tcbinfo-issuer-chain.pem', TCB_SIGNING_CHAIN);
-      put(dir, 'tdx/qeidentity.json', shared('tdx/collateral/sample_qeIdentity_response'));
+      put(dir, 'tdx/qeidentity.json', vectorBytes('tdx/collateral/sample_qeIdentity_response'));
       put(dir, 'tdx/qeidentity-issuer-chain.pem', TCB_SIGNING_CHAIN);
-      put(dir, 'tdx/pckcrl-platform.der', shared('tdx/collateral/pckcrl'));
-      put(dir, 'tdx/rootcrl.der', shared('tdx/collateral/rootcrl.der'));
+      put(dir, 'tdx/pckcrl-platform.der', vectorBytes('tdx/collateral/pckcrl'));
+      put(dir, 'tdx/rootcrl.der', vectorBytes('tdx/collateral/rootcrl.der'));
     };
 
     it("reads FMSPC and PCK CA from the quote's PCK chain", () => {
@@ -148,16 +147,16 @@ describe('collateral for evidence', () => {
       vendor
         .route(
           urls.tcb,
-          answer(shared('tdx/collateral/sample_tcbInfo_response'), 200, { 'tcb-info-issuer-chain': chainHeader }),
+          answer(vectorBytes('tdx/collateral/sample_tcbInfo_response'), 200, { 'tcb-info-issuer-chain': chainHeader }),
         )
         .route(
           urls.qe,
-          answer(shared('tdx/collateral/sample_qeIdentity_response'), 200, {
+          answer(vectorBytes('tdx/collateral/sample_qeIdentity_response'), 200, {
             'sgx-enclave-identity-issuer-chain': chainHeader,
           }),
         )
-        .route(urls.pck, answer(shared('tdx/collateral/pckcrl')))
-        .route(urls.root, answer(shared('tdx/collateral/rootcrl.der')));
+        .route(urls.pck, answer(vectorBytes('tdx/collateral/pckcrl')))
+        .route(urls.root, answer(vectorBytes('tdx/collateral/rootcrl.der')));
       const r = await tdxCollateral(store(true, COLLATERAL_TIME), SPR_QUOTE);
       assert.deepEqual([...vendor.calls].sort(), Object.values(urls).sort());
       assert.deepEqual(verifyTdxQuote(SPR_QUOTE, { at: COLLATERAL_TIME, collateral: r.collateral! }).reasons, []);
@@ -190,7 +189,7 @@ describe('collateral for evidence', () => {
     });
 
     it('returns the cached VBIOS RIM under its ID and notes the missing driver RIM', async () => {
-      put(dir, `nvidia/rim/${VBIOS}.xml`, shared(`gpu/rims/${VBIOS}.xml`));
+      put(dir, `nvidia/rim/${VBIOS}.xml`, vectorBytes(`nvidia/rims/${VBIOS}.xml`));
       const r = await gpuRims(store(false), hopper535);
       assert.deepEqual(
         r.rims.map((x) => x.id),
@@ -201,7 +200,7 @@ describe('collateral for evidence', () => {
 
     it('fetches both RIMs from the RIM service', async () => {
       const serve = (file: string, id: string) =>
-        answer(JSON.stringify({ id, rim: Buffer.from(shared(`gpu/rims/${file}.xml`)).toString('base64') }));
+        answer(JSON.stringify({ id, rim: Buffer.from(vectorBytes(`nvidia/rims/${file}.xml`)).toString('base64') }));
       // The service's driver RIM for 535.86.09 is not public; a test RIM of that driver stands in (the store does not verify signatures).
       vendor
         .route(

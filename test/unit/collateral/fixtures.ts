@@ -5,21 +5,18 @@ import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
 import type { FetchFunction, HttpAnswer } from '../../../src/collateral/http.ts';
-import { projectRoot } from '../../../src/dev/control-plane.ts';
+import { vectorBytes, vectorPath } from '../../vectors/paths.ts';
 
-export const TESTDATA = join(projectRoot, '../shared/testdata');
+export { vectorBytes, vectorPath } from '../../vectors/paths.ts';
+
 /** A time when the 2023 Intel collateral samples are current (TCB info until 2023-07-18, PCK CRL until 2023-07-08). */
 export const COLLATERAL_TIME = new Date('2023-06-20T00:00:00Z');
 
-export function shared(rel: string): Uint8Array {
-  return new Uint8Array(readFileSync(join(TESTDATA, rel)));
-}
+/** The issuer chain PCS sent with the TCB info and QE identity samples (see test/vectors/README.md). */
+export const TCB_SIGNING_CHAIN = readFileSync(vectorPath('tdx/tcbinfo-issuer-chain.pem'), 'utf8');
 
-/** The issuer chain PCS sent with the TCB info and QE identity samples (see test/vectors/tdx/README.md). */
-export const TCB_SIGNING_CHAIN = readFileSync(join(projectRoot, 'test/vectors/tdx/tcbinfo-issuer-chain.pem'), 'utf8');
-
-export const MILAN_REPORT = shared('snp/milan-gosevguest/report.bin');
-export const MILAN_VCEK = shared('snp/milan-gosevguest/vcek.der');
+export const MILAN_REPORT = vectorBytes('snp/milan-gosevguest/report.bin');
+export const MILAN_VCEK = vectorBytes('snp/milan-gosevguest/vcek.der');
 export const MILAN_CHIP = Buffer.from(parseSnpReport(MILAN_REPORT).chipId).toString('hex');
 export const MILAN_TCB = parseSnpReport(MILAN_REPORT).reportedTcb;
 export const MILAN_VCEK_URL = `https://kdsintf.amd.com/vcek/v1/Milan/${MILAN_CHIP}?blSPL=2&teeSPL=0&snpSPL=5&ucodeSPL=68`;

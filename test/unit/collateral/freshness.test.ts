@@ -16,8 +16,8 @@ import {
   MILAN_VCEK_FILE,
   put,
   removeDir,
-  shared,
   tempDir,
+  vectorBytes,
 } from './fixtures.ts';
 
 const TCB_INFO_URL = 'https://api.trustedservices.intel.com/tdx/certification/v4/tcb?fmspc=50806f000000';
@@ -31,7 +31,7 @@ describe('collateral store: freshness of CRLs and TCB info', () => {
   let vendor: FakeVendor;
   const store = (now: Date, network: boolean) =>
     new CollateralStore({ dir, network, fetch: vendor.fetch, now: () => now });
-  const sample = Buffer.from(shared('tdx/collateral/sample_tcbInfo_response')).toString('utf8');
+  const sample = Buffer.from(vectorBytes('tdx/collateral/sample_tcbInfo_response')).toString('utf8');
   // The store checks FMSPC and nextUpdate, not signatures (the verifier does): a re-dated copy
   // stands in for the newer TCB info PCS would publish.
   const newer = sample.replace('"nextUpdate":"2023-07-18T08:42:58Z"', '"nextUpdate":"2024-02-01T00:00:00Z"');
@@ -39,7 +39,7 @@ describe('collateral store: freshness of CRLs and TCB info', () => {
     dir = tempDir('collateral-fresh');
     vendor = new FakeVendor();
     put(dir, TCB_INFO_FILE, sample);
-    put(dir, 'tdx/pckcrl-platform.der', shared('tdx/collateral/pckcrl'));
+    put(dir, 'tdx/pckcrl-platform.der', vectorBytes('tdx/collateral/pckcrl'));
   });
   afterEach(() => {
     vendor.assertNoUnexpectedCalls();
@@ -87,7 +87,7 @@ describe('collateral store: freshness of CRLs and TCB info', () => {
   });
 
   it("online, says so when even the vendor's copy is past its nextUpdate", async () => {
-    vendor.route(PCK_CRL_URL, answer(shared('tdx/collateral/pckcrl')));
+    vendor.route(PCK_CRL_URL, answer(vectorBytes('tdx/collateral/pckcrl')));
     const r = await store(LATER, true).tdxPckCrl('platform');
     assert.equal(r.status === 'found' && r.from, 'vendor');
     assert.match(r.status === 'found' ? (r.stale ?? '') : '', /has passed, even in the copy just fetched$/);

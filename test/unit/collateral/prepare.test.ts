@@ -4,7 +4,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { appraiseNode, type NodeAppraisalContext, type NodeEvidence } from '../../../src/attestation/node-appraisal.ts';
 import type { ReferenceValues } from '../../../src/attestation/reference-values.ts';
 import { createSnpSimulator, type SnpSimulator } from '../../../src/attestation/sim/snp.ts';
@@ -13,7 +12,7 @@ import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
 import { prepareCollateral } from '../../../src/collateral/prepare.ts';
 import { CollateralStore } from '../../../src/collateral/store.ts';
 import { reportDataFor } from '../../../src/protocol/evidence-request.ts';
-import { answer, COLLATERAL_TIME, FakeVendor, put, removeDir, shared, TESTDATA, tempDir } from './fixtures.ts';
+import { answer, COLLATERAL_TIME, FakeVendor, put, removeDir, tempDir, vectorBytes, vectorPath } from './fixtures.ts';
 
 const AT = new Date('2026-06-01T00:00:00Z');
 const POLICY_HASH = createHash('sha256').update('policy').digest('hex');
@@ -147,12 +146,12 @@ describe('prepareCollateral', function () {
 
   it("adds the RIMs each GPU needs to the operator's RIMs, once per ID, with notes named after the GPU", async () => {
     const VBIOS = 'NV_GPU_VBIOS_1010_0200_882_96005E0001';
-    put(dir, `nvidia/rim/${VBIOS}.xml`, shared(`gpu/rims/${VBIOS}.xml`));
+    put(dir, `nvidia/rim/${VBIOS}.xml`, vectorBytes(`nvidia/rims/${VBIOS}.xml`));
     const gpu = {
       report: new Uint8Array(
-        Buffer.from(readFileSync(join(TESTDATA, 'gpu/hopper-535/report.hex'), 'utf8').trim(), 'hex'),
+        Buffer.from(readFileSync(vectorPath('nvidia/hopper-535/report.hex'), 'utf8').trim(), 'hex'),
       ),
-      certificateChain: readFileSync(join(TESTDATA, 'gpu/hopper-535/certs.pem'), 'utf8'),
+      certificateChain: readFileSync(vectorPath('nvidia/hopper-535/certs.pem'), 'utf8'),
     };
     const base = { rims: [{ id: 'NV_GPU_DRIVER_GH100_550.144.03', xml: '<base/>' }] };
     const prepared = await prepareCollateral(
@@ -192,14 +191,14 @@ describe('prepareCollateral', function () {
   });
 
   it("merges TDX collateral field by field: the store's (for this FMSPC) over the operator's fixed directory", async () => {
-    put(dir, 'tdx/50806f000000/tcbinfo.json', shared('tdx/collateral/sample_tcbInfo_response'));
-    const evidence: NodeEvidence = { cvm: { platform: 'tdx', report: shared('tdx/spr-v4/quote.dat') }, gpus: [] };
+    put(dir, 'tdx/50806f000000/tcbinfo.json', vectorBytes('tdx/collateral/sample_tcbInfo_response'));
+    const evidence: NodeEvidence = { cvm: { platform: 'tdx', report: vectorBytes('tdx/spr-v4/quote.dat') }, gpus: [] };
     const prepared = await prepareCollateral(evidence, store(false, COLLATERAL_TIME), {
       base: { tdx: { tcbInfo: '{"tcbInfo":"for another platform"}', rootCrl: new Uint8Array(1) } },
     });
     assert.equal(
       prepared.collateral.tdx!.tcbInfo,
-      Buffer.from(shared('tdx/collateral/sample_tcbInfo_response')).toString('utf8'),
+      Buffer.from(vectorBytes('tdx/collateral/sample_tcbInfo_response')).toString('utf8'),
     );
     assert.deepEqual(
       prepared.collateral.tdx!.rootCrl,

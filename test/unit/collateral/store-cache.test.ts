@@ -2,7 +2,6 @@
 // keys the evidence implies, a miss says what is missing and where, and fetch is never called.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { CollateralStore } from '../../../src/collateral/store.ts';
 import {
   COLLATERAL_TIME,
@@ -13,10 +12,10 @@ import {
   MILAN_VCEK_FILE,
   put,
   removeDir,
-  shared,
   TCB_SIGNING_CHAIN,
-  TESTDATA,
   tempDir,
+  vectorBytes,
+  vectorPath,
 } from './fixtures.ts';
 
 const VBIOS_RIM = 'NV_GPU_VBIOS_1010_0200_882_96005E0001';
@@ -29,13 +28,13 @@ describe('collateral store: a prepared cache, fetching off', () => {
 
   before(() => {
     put(dir, MILAN_VCEK_FILE, MILAN_VCEK);
-    put(dir, 'snp/cert_chain/Milan.pem', shared('roots/ask_ark_milan.pem'));
-    put(dir, 'tdx/50806f000000/tcbinfo.json', shared('tdx/collateral/sample_tcbInfo_response'));
+    put(dir, 'snp/cert_chain/Milan.pem', vectorBytes('roots/ask_ark_milan.pem'));
+    put(dir, 'tdx/50806f000000/tcbinfo.json', vectorBytes('tdx/collateral/sample_tcbInfo_response'));
     put(dir, 'tdx/50806f000000/tcbinfo-issuer-chain.pem', TCB_SIGNING_CHAIN);
-    put(dir, 'tdx/qeidentity.json', shared('tdx/collateral/sample_qeIdentity_response'));
-    put(dir, 'tdx/pckcrl-platform.der', shared('tdx/collateral/pckcrl'));
-    put(dir, 'tdx/rootcrl.der', shared('tdx/collateral/rootcrl.der'));
-    put(dir, `nvidia/rim/${VBIOS_RIM}.xml`, shared(`gpu/rims/${VBIOS_RIM}.xml`));
+    put(dir, 'tdx/qeidentity.json', vectorBytes('tdx/collateral/sample_qeIdentity_response'));
+    put(dir, 'tdx/pckcrl-platform.der', vectorBytes('tdx/collateral/pckcrl'));
+    put(dir, 'tdx/rootcrl.der', vectorBytes('tdx/collateral/rootcrl.der'));
+    put(dir, `nvidia/rim/${VBIOS_RIM}.xml`, vectorBytes(`nvidia/rims/${VBIOS_RIM}.xml`));
   });
   afterEach(() => assert.deepEqual(vendor.calls, [], 'fetching is off: the vendor must never be asked'));
   after(() => removeDir(dir));
@@ -57,7 +56,7 @@ describe('collateral store: a prepared cache, fetching off', () => {
 
   it('returns the ASK/ARK chain of the product, and none for another product', async () => {
     const r = await store.snpCertChain('Milan');
-    assert.equal(r.status === 'found' && r.value, readFileSync(join(TESTDATA, 'roots/ask_ark_milan.pem'), 'utf8'));
+    assert.equal(r.status === 'found' && r.value, readFileSync(vectorPath('roots/ask_ark_milan.pem'), 'utf8'));
     assert.equal((await store.snpCertChain('Genoa')).status, 'missing');
   });
 
@@ -66,7 +65,7 @@ describe('collateral store: a prepared cache, fetching off', () => {
     assert.equal(r.status, 'found');
     assert.equal(
       r.status === 'found' && r.value.body,
-      readFileSync(join(TESTDATA, 'tdx/collateral/sample_tcbInfo_response'), 'utf8'),
+      readFileSync(vectorPath('tdx/collateral/sample_tcbInfo_response'), 'utf8'),
     );
     assert.equal(r.status === 'found' && r.value.issuerChain, TCB_SIGNING_CHAIN);
     assert.equal(r.status === 'found' && r.stale, undefined);
@@ -78,15 +77,15 @@ describe('collateral store: a prepared cache, fetching off', () => {
     assert.equal(qe.status === 'found' && JSON.parse(qe.value.body).enclaveIdentity.id, 'TD_QE');
     assert.equal(qe.status === 'found' && qe.value.issuerChain, undefined);
     const pck = await store.tdxPckCrl('platform');
-    assert.deepEqual(pck.status === 'found' && pck.value.crl, shared('tdx/collateral/pckcrl'));
+    assert.deepEqual(pck.status === 'found' && pck.value.crl, vectorBytes('tdx/collateral/pckcrl'));
     assert.equal((await store.tdxPckCrl('processor')).status, 'missing');
     const root = await store.tdxRootCrl();
-    assert.deepEqual(root.status === 'found' && root.value, shared('tdx/collateral/rootcrl.der'));
+    assert.deepEqual(root.status === 'found' && root.value, vectorBytes('tdx/collateral/rootcrl.der'));
   });
 
   it('returns a RIM by its ID, and none for another ID', async () => {
     const r = await store.nvidiaRim(VBIOS_RIM);
-    assert.equal(r.status === 'found' && r.value, readFileSync(join(TESTDATA, `gpu/rims/${VBIOS_RIM}.xml`), 'utf8'));
+    assert.equal(r.status === 'found' && r.value, readFileSync(vectorPath(`nvidia/rims/${VBIOS_RIM}.xml`), 'utf8'));
     assert.equal((await store.nvidiaRim('NV_GPU_DRIVER_GH100_535.86.09')).status, 'missing');
   });
 
@@ -98,7 +97,7 @@ describe('collateral store: a prepared cache, fetching off', () => {
   });
 
   it('refuses TCB info filed under another FMSPC than its own', async () => {
-    put(dir, 'tdx/aaaaaaaaaaaa/tcbinfo.json', shared('tdx/collateral/sample_tcbinfo_response_v5'));
+    put(dir, 'tdx/aaaaaaaaaaaa/tcbinfo.json', vectorBytes('tdx/collateral/sample_tcbinfo_response_v5'));
     assert.deepEqual(await store.tdxTcbInfo('aaaaaaaaaaaa'), {
       status: 'failed',
       error: 'the cached tdx/aaaaaaaaaaaa/tcbinfo.json is not usable: it is for FMSPC 90c06f000000',

@@ -16,9 +16,9 @@ import {
   MILAN_VCEK_FILE,
   MILAN_VCEK_URL,
   removeDir,
-  shared,
   TCB_SIGNING_CHAIN,
   tempDir,
+  vectorBytes,
 } from './fixtures.ts';
 
 const chip = new Uint8Array(Buffer.from(MILAN_CHIP, 'hex'));
@@ -63,7 +63,7 @@ describe('collateral store: fetching on', () => {
   });
 
   it('stores TCB info with the issuer chain PCS sends URL-encoded in a header, as PEM', async () => {
-    const body = shared('tdx/collateral/sample_tcbInfo_response');
+    const body = vectorBytes('tdx/collateral/sample_tcbInfo_response');
     vendor.route(TCB_INFO_URL, answer(body, 200, { 'tcb-info-issuer-chain': encodeURIComponent(TCB_SIGNING_CHAIN) }));
     const r = await store().tdxTcbInfo('50806f000000');
     assert.equal(r.status === 'found' && r.value.issuerChain, TCB_SIGNING_CHAIN);
@@ -73,7 +73,7 @@ describe('collateral store: fetching on', () => {
   });
 
   it('stores the XML of a RIM service answer under the RIM ID', async () => {
-    const xml = Buffer.from(shared(`gpu/rims/${RIM_ID}.xml`)).toString('utf8');
+    const xml = Buffer.from(vectorBytes(`nvidia/rims/${RIM_ID}.xml`)).toString('utf8');
     vendor.route(
       `https://rim.attestation.nvidia.com/v1/rim/${RIM_ID}`,
       answer(JSON.stringify({ id: RIM_ID, rim: Buffer.from(xml).toString('base64') })),

@@ -1,8 +1,6 @@
 // Vendor URLs, checked against URLs written out in upstream code and tests: a wrong character
 // here is a 404 (or a wrong certificate) only on a connected cluster, where no test runs.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
 import { kdsCertChainUrl, kdsCrlUrl, kdsHwid, kdsVcekUrl } from '../../../src/collateral/amd-kds.ts';
 import {
@@ -13,7 +11,7 @@ import {
   pcsTdxTcbInfoUrl,
 } from '../../../src/collateral/intel-pcs.ts';
 import { nvidiaOcspUrl, nvidiaRimUrl, rimFromServiceAnswer } from '../../../src/collateral/nvidia-services.ts';
-import { projectRoot } from '../../../src/dev/control-plane.ts';
+import { vectorBytes } from '../../vectors/paths.ts';
 
 describe('collateral: AMD KDS URLs', () => {
   it('VCEK for Milan: full 64-byte hwid, four SPLs (go-sev-guest kds_test.go TestVCEKCertURL)', () => {
@@ -27,9 +25,7 @@ describe('collateral: AMD KDS URLs', () => {
   });
 
   it('VCEK for the real Milan report: its REPORTED_TCB bl=2 tee=0 snp=5 ucode=68', () => {
-    const report = parseSnpReport(
-      new Uint8Array(readFileSync(join(projectRoot, '../shared/testdata/snp/milan-gosevguest/report.bin'))),
-    );
+    const report = parseSnpReport(vectorBytes('snp/milan-gosevguest/report.bin'));
     const chip = Buffer.from(report.chipId).toString('hex');
     assert.equal(
       kdsVcekUrl('Milan', report.chipId, report.reportedTcb),

@@ -37,19 +37,25 @@ describe('Controller', () => {
   });
 
   it('requeues after the delay a reconcile asks for', async () => {
-    let calls = 0;
+    // Long enough that an immediate requeue (a few ms) cannot pass for it; the timer may fire up
+    // to a millisecond early against performance.now(), hence the margin below. No upper bound
+    // but the wait's timeout: a loaded machine only makes it later.
+    const delayMs = 300;
+    const calls: number[] = [];
     const c = new Controller({
       name: 'periodic',
       log: silentLogger,
       reconcile: async () => {
-        calls++;
-        return calls < 2 ? { requeueAfterMs: 20 } : undefined;
+        calls.push(performance.now());
+        return calls.length < 2 ? { requeueAfterMs: delayMs } : undefined;
       },
     });
     c.start();
     c.enqueue('k');
-    await waitFor(() => calls === 2, { timeoutMs: 5000, description: 'requeued reconcile' });
+    await waitFor(() => calls.length === 2, { timeoutMs: 5000, description: 'requeued reconcile' });
     await c.stop();
+    const elapsed = calls[1]! - calls[0]!;
+    assert.ok(elapsed >= delayMs - 2, `requeued after ${elapsed.toFixed(1)} ms, asked for ${delayMs} ms`);
   });
 
   it('waits for reconciles in flight when stopped', async () => {

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseSnpReport, verifySnpReport } from '../../../src/attestation/snp/index.ts';
 import { snpCertificatesFromDir } from '../../../src/coordinator/collateral-dir.ts';
-import { projectRoot } from '../../../src/dev/control-plane.ts';
+import { vectorPath } from '../../vectors/paths.ts';
 
-const vector = join(projectRoot, '../shared/testdata/snp/milan-gosevguest');
+const vector = vectorPath('snp/milan-gosevguest');
 const report = new Uint8Array(readFileSync(join(vector, 'report.bin')));
 
 describe('SNP VCEKs from a collateral directory', () => {

@@ -19,13 +19,13 @@ import {
 } from '../../../src/protocol/messages.ts';
 import { createCertificateAuthority, issueCertificate } from '../../../src/tls/certificates.ts';
 import { gpuPath, reportBytes } from '../../vectors/nvidia/testdata.ts';
-import { gosevguest, testdataPath } from '../../vectors/snp/testdata.ts';
-import { SPR_QUOTE, sharedBytes } from '../../vectors/tdx/testdata.ts';
+import { gosevguest, vectorPath } from '../../vectors/snp/testdata.ts';
+import { SPR_QUOTE, vectorBytes } from '../../vectors/tdx/testdata.ts';
 import { createFixture, type Fixture } from './fixture.ts';
 
 /** An evidence request built from real vectors: a Milan report with VCEK, ASK and ARK, or a TDX quote, and `gpus` H100 reports with their chains. */
 function realEvidence(gpus: number, platform: 'snp' | 'tdx'): EvidenceRequest {
-  const [ask, ark] = readFileSync(testdataPath('roots/ask_ark_milan.pem'), 'utf8')
+  const [ask, ark] = readFileSync(vectorPath('roots/ask_ark_milan.pem'), 'utf8')
     .split(/(?=-----BEGIN CERTIFICATE-----)/)
     .map((pem) => new Uint8Array(Buffer.from(pem.replace(/-----[^-]+-----|\s/g, ''), 'base64')));
   const snp = gosevguest();
@@ -42,7 +42,7 @@ function realEvidence(gpus: number, platform: 'snp' | 'tdx'): EvidenceRequest {
             ]),
           ).toString('base64'),
         }
-      : { platform, report: Buffer.from(sharedBytes(SPR_QUOTE)).toString('base64') };
+      : { platform, report: Buffer.from(vectorBytes(SPR_QUOTE)).toString('base64') };
   const report = Buffer.from(reportBytes('hopper-550/report.hex')).toString('base64');
   const chain = readFileSync(gpuPath('hopper-550/certs.pem'), 'utf8');
   return {

@@ -30,7 +30,7 @@ const at = (time: Date, policy: object = {}) => ({ at: time, policy: { ...NO_OCS
 const at535 = (time: Date) => at(time, OLD_FIRMWARE);
 
 describe('vectors: real NVIDIA GPU reports', () => {
-  it('pins the NVIDIA roots exactly as in the shared testdata', () => {
+  it('pins the NVIDIA roots exactly as in the vectors', () => {
     assert.equal(
       NVIDIA_DEVICE_IDENTITY_CA_PEM.trim(),
       readFileSync(gpuPath('../roots/nvidia_device_identity_ca.pem'), 'utf8').trim(),

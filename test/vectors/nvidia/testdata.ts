@@ -1,11 +1,10 @@
-/** Reads the shared real GPU evidence (../shared/testdata/gpu relative to the project root), unmodified. */
+/** The real GPU evidence in test/vectors/nvidia (sources: test/vectors/README.md). */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { vectorPath } from '../paths.ts';
 
-const gpuDir = fileURLToPath(new URL('../../../../shared/testdata/gpu/', import.meta.url));
-
+/** Absolute path of a file in test/vectors/nvidia. */
 export function gpuPath(rel: string): string {
-  return gpuDir + rel;
+  return vectorPath(`nvidia/${rel}`);
 }
 
 /** A report stored as hex text. */
@@ -28,7 +27,7 @@ export function hexBytes(hex: string): Uint8Array {
 }
 
 /**
- * The shared testdata holds no OCSP answers for these chains (NVIDIA's responder answers live, and
+ * The vectors hold no OCSP answers for these chains (NVIDIA's responder answers live, and
  * an answer fetched today would not be current at NOW or RIM_TIME), so tests of authenticity opt
  * out of revocation explicitly; revocation is tested on simulated chains and against a real
  * responder on loopback (test/unit/collateral/ocsp-fetch.test.ts). Strict runs on these vectors

@@ -9,7 +9,7 @@ import { snpRuleReasons } from '../../../src/attestation/snp/rules.ts';
 import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
 import { runVerifySnp, type SnpCliOptions, snpCliRules, snpCommand } from '../../../src/cli/verify/snp.ts';
 import { hex, AT as SIM_AT, simulator } from '../../unit/attestation/snp/fixture.ts';
-import { gosevguest, negativeChipId, testdataPath, trustee } from './testdata.ts';
+import { gosevguest, negativeChipId, trustee, vectorPath } from './testdata.ts';
 
 const AT = '2025-06-01T00:00:00Z';
 
@@ -33,7 +33,7 @@ describe('attestor verify snp', () => {
 
   it('refuses the go-sev-guest report (DEBUG=1 in its guest policy) with exit 1 naming the debug bit; with --allow-debug it exits 0', () => {
     const v = gosevguest();
-    const opts = { report: testdataPath('snp/milan-gosevguest/report.bin'), vcek: v.vcekFile, at: AT };
+    const opts = { report: vectorPath('snp/milan-gosevguest/report.bin'), vcek: v.vcekFile, at: AT };
     const refused = run(opts);
     assert.equal(refused.code, 1, refused.out + refused.err);
     assert.match(refused.out, /^REFUSED\n {2}- \[snp\.policy\.debug\] guest policy allows debugging \(DEBUG, bit 19\)/);
@@ -46,7 +46,7 @@ describe('attestor verify snp', () => {
 
   it('prints one JSON object with --json', () => {
     const r = run({
-      report: testdataPath('snp/milan-gosevguest/report.bin'),
+      report: vectorPath('snp/milan-gosevguest/report.bin'),
       vcek: gosevguest().vcekFile,
       at: AT,
       json: true,
@@ -64,7 +64,7 @@ describe('attestor verify snp', () => {
   });
 
   it('refuses provisional firmware (exit 1) unless --allow-provisional', () => {
-    const opts = { report: testdataPath('snp/milan-trustee/report.bin'), vcek: trustee().vcekFile, at: AT, json: true };
+    const opts = { report: vectorPath('snp/milan-trustee/report.bin'), vcek: trustee().vcekFile, at: AT, json: true };
     const refused = run(opts);
     assert.equal(refused.code, 1);
     assert.deepEqual(
@@ -75,7 +75,7 @@ describe('attestor verify snp', () => {
   });
 
   it('exits 1 with the reasons for the negative vector', () => {
-    const r = run({ report: testdataPath('snp/negative-chipid/report.bin'), vcek: negativeChipId().vcekFile, at: AT });
+    const r = run({ report: vectorPath('snp/negative-chipid/report.bin'), vcek: negativeChipId().vcekFile, at: AT });
     assert.equal(r.code, 1);
     assert.match(r.out, /^REFUSED\n/);
     assert.match(r.out, /\[snp\.signature\]/);
@@ -97,7 +97,7 @@ describe('attestor verify snp', () => {
   });
 
   it('exits 2 for unusable input: missing file, both or neither certificate flag, bad --at, bad --vmpl', () => {
-    const report = testdataPath('snp/milan-gosevguest/report.bin');
+    const report = vectorPath('snp/milan-gosevguest/report.bin');
     const vcek = gosevguest().vcekFile;
     for (const opts of [
       { report: join(dir, 'missing.bin'), vcek, at: AT },
@@ -136,7 +136,7 @@ describe('attestor verify snp', () => {
       await snpCommand().parseAsync(
         [
           '--report',
-          testdataPath('snp/negative-chipid/report.bin'),
+          vectorPath('snp/negative-chipid/report.bin'),
           '--vcek',
           negativeChipId().vcekFile,
           '--at',
@@ -147,14 +147,14 @@ describe('attestor verify snp', () => {
       );
       assert.equal(process.exitCode, 1);
       await snpCommand().parseAsync(
-        ['--report', testdataPath('snp/milan-gosevguest/report.bin'), '--vcek', gosevguest().vcekFile, '--at', AT],
+        ['--report', vectorPath('snp/milan-gosevguest/report.bin'), '--vcek', gosevguest().vcekFile, '--at', AT],
         { from: 'user' },
       );
       assert.equal(process.exitCode, 1);
       await snpCommand().parseAsync(
         [
           '--report',
-          testdataPath('snp/milan-gosevguest/report.bin'),
+          vectorPath('snp/milan-gosevguest/report.bin'),
           '--vcek',
           gosevguest().vcekFile,
           '--at',
@@ -217,7 +217,7 @@ describe('attestor verify snp', () => {
       await cmd.parseAsync(
         [
           '--report',
-          testdataPath('snp/milan-trustee/report.bin'),
+          vectorPath('snp/milan-trustee/report.bin'),
           '--vcek',
           trustee().vcekFile,
           '--at',

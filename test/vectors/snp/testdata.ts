@@ -1,11 +1,7 @@
-/** The real SEV-SNP evidence in ../shared/testdata (read in place, never copied). */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+/** The real SEV-SNP evidence in test/vectors/snp (sources: test/vectors/README.md). */
+import { vectorBytes, vectorPath } from '../paths.ts';
 
-/** /work/shared/testdata, resolved from this file: <project>/test/vectors/snp -> <project>/../shared/testdata. */
-export const TESTDATA = new URL('../../../../shared/testdata/', import.meta.url);
-
-export const testdataPath = (relative: string): string => fileURLToPath(new URL(relative, TESTDATA));
+export { vectorBytes, vectorPath } from '../paths.ts';
 
 export interface SnpVector {
   name: string;
@@ -18,9 +14,9 @@ export interface SnpVector {
 function vector(name: string, vcekFile: string): SnpVector {
   return {
     name,
-    report: new Uint8Array(readFileSync(new URL(`snp/${name}/report.bin`, TESTDATA))),
-    vcek: new Uint8Array(readFileSync(new URL(`snp/${name}/${vcekFile}`, TESTDATA))),
-    vcekFile: testdataPath(`snp/${name}/${vcekFile}`),
+    report: vectorBytes(`snp/${name}/report.bin`),
+    vcek: vectorBytes(`snp/${name}/${vcekFile}`),
+    vcekFile: vectorPath(`snp/${name}/${vcekFile}`),
   };
 }
 

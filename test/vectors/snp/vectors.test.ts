@@ -7,12 +7,12 @@ import { provisionalFirmwareReasons } from '../../../src/attestation/snp/firmwar
 import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
 import { snpRuleReasons } from '../../../src/attestation/snp/rules.ts';
 import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
-import { gosevguest, negativeChipId, TESTDATA, trustee, VECTOR_TIME } from './testdata.ts';
+import { gosevguest, negativeChipId, trustee, VECTOR_TIME, vectorPath } from './testdata.ts';
 
 const checks = (v: { reasons: readonly { check: string }[] }): string[] => v.reasons.map((r) => r.check).sort();
-const askArkMilan = (): string => readFileSync(new URL('roots/ask_ark_milan.pem', TESTDATA), 'utf8');
+const askArkMilan = (): string => readFileSync(vectorPath('roots/ask_ark_milan.pem'), 'utf8');
 
-describe('snp vectors (../shared/testdata/snp)', () => {
+describe('snp vectors (test/vectors/snp)', () => {
   it('milan-gosevguest: authentic; Milan, v2, VCEK, REPORT_DATA 0102030405..., TCB bl=2 tee=0 snp=5 ucode=68', () => {
     const v = gosevguest();
     const verdict = verifySnpReport({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME });
@@ -74,7 +74,7 @@ describe('snp vectors (../shared/testdata/snp)', () => {
       [],
     );
     // The Genoa ASK/ARK in the bundle neither helps nor hurts: the Milan ASK is pinned.
-    const genoa = readFileSync(new URL('roots/ask_ark_genoa.pem', TESTDATA), 'utf8');
+    const genoa = readFileSync(vectorPath('roots/ask_ark_genoa.pem'), 'utf8');
     assert.deepEqual(verifySnpReport({ report: v.report, certificates: pem + genoa }, { at: VECTOR_TIME }).reasons, []);
   });
 

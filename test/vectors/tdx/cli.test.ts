@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { loadTdxCollateralDir, runVerifyTdx, tdxCommand } from '../../../src/cli/verify/tdx.ts';
 import { projectRoot } from '../../../src/dev/control-plane.ts';
-import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes, sharedPath } from './testdata.ts';
+import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, vectorBytes, vectorPath } from './testdata.ts';
 
 interface Run {
   code: number;
@@ -32,13 +32,13 @@ describe('attestor verify tdx (real quote)', () => {
   let collateral: string;
   before(() => {
     dir = mkdtempSync(join(tmpdir(), 'attestor-tdx-cli-'));
-    // The documented layout, built from the shared samples (linked, not copied) and the issuer chain fixture.
+    // The documented layout, built from the vector samples (linked, not copied) and the issuer chain fixture.
     collateral = join(dir, 'collateral');
     mkdirSync(collateral);
     for (const name of ['sample_tcbInfo_response', 'sample_qeIdentity_response', 'pckcrl', 'rootcrl.der'])
-      symlinkSync(sharedPath(COLLATERAL_DIR + name), join(collateral, name));
+      symlinkSync(vectorPath(COLLATERAL_DIR + name), join(collateral, name));
     copyFileSync(fixturePath('tcbinfo-issuer-chain.pem'), join(collateral, 'tcbinfo-issuer-chain.pem'));
-    writeFileSync(join(dir, 'quote.hex'), Buffer.from(sharedBytes(SPR_QUOTE)).toString('hex') + '\n');
+    writeFileSync(join(dir, 'quote.hex'), Buffer.from(vectorBytes(SPR_QUOTE)).toString('hex') + '\n');
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -51,7 +51,7 @@ describe('attestor verify tdx (real quote)', () => {
           'verify',
           'tdx',
           '--quote',
-          sharedPath(SPR_QUOTE),
+          vectorPath(SPR_QUOTE),
           '--at',
           '2024-01-01T00:00:00Z',
           '--json',
@@ -78,7 +78,7 @@ describe('attestor verify tdx (real quote)', () => {
   });
 
   it('exit 0 for the authentic quote, raw or hex, with claims in --json', () => {
-    for (const quote of [sharedPath(SPR_QUOTE), join(dir, 'quote.hex')]) {
+    for (const quote of [vectorPath(SPR_QUOTE), join(dir, 'quote.hex')]) {
       const r = run({ quote, at: '2024-01-01T00:00:00Z', allowMissingCollateral: true, json: true });
       assert.equal(r.code, 0, r.out + r.err);
       const v = json(r);
@@ -89,14 +89,14 @@ describe('attestor verify tdx (real quote)', () => {
   });
 
   it('text output says VERIFIED and lists claims', () => {
-    const r = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', allowMissingCollateral: true });
+    const r = run({ quote: vectorPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', allowMissingCollateral: true });
     assert.equal(r.code, 0);
     assert.match(r.out, /^VERIFIED\n/);
     assert.match(r.out, /"mrTd": "6363b804/);
   });
 
   it('with --collateral: reports the TCB status and refuses NotSupported unless allowed', () => {
-    const refused = run({ quote: sharedPath(SPR_QUOTE), collateral, at: COLLATERAL_TIME.toISOString(), json: true });
+    const refused = run({ quote: vectorPath(SPR_QUOTE), collateral, at: COLLATERAL_TIME.toISOString(), json: true });
     assert.equal(refused.code, 1);
     assert.deepEqual(
       json(refused).reasons.map((r) => r.check),
@@ -104,7 +104,7 @@ describe('attestor verify tdx (real quote)', () => {
     );
     assert.equal(json(refused).claims.tcbStatus, 'NotSupported');
     const allowed = run({
-      quote: sharedPath(SPR_QUOTE),
+      quote: vectorPath(SPR_QUOTE),
       collateral,
       at: COLLATERAL_TIME.toISOString(),
       allowTcbStatus: 'NotSupported',
@@ -117,7 +117,7 @@ describe('attestor verify tdx (real quote)', () => {
 
   it('with --collateral after it expired: refused with the validity checks', () => {
     const r = run({
-      quote: sharedPath(SPR_QUOTE),
+      quote: vectorPath(SPR_QUOTE),
       collateral,
       at: '2023-08-01T00:00:00Z',
       allowTcbStatus: 'NotSupported',
@@ -132,13 +132,13 @@ describe('attestor verify tdx (real quote)', () => {
     );
   });
 
-  it('the shared collateral folder as it is (no issuer chain): TCB info and QE identity signatures cannot be checked', () => {
-    const c = loadTdxCollateralDir(sharedPath(COLLATERAL_DIR));
+  it('the vector collateral folder as it is (no issuer chain): TCB info and QE identity signatures cannot be checked', () => {
+    const c = loadTdxCollateralDir(vectorPath(COLLATERAL_DIR));
     assert.ok(c.tcbInfo && c.qeIdentity && c.pckCrl && c.rootCrl);
     assert.equal(c.tcbInfoIssuerChain, undefined);
     const r = run({
-      quote: sharedPath(SPR_QUOTE),
-      collateral: sharedPath(COLLATERAL_DIR),
+      quote: vectorPath(SPR_QUOTE),
+      collateral: vectorPath(COLLATERAL_DIR),
       at: COLLATERAL_TIME.toISOString(),
       allowTcbStatus: 'NotSupported',
       json: true,
@@ -154,7 +154,7 @@ describe('attestor verify tdx (real quote)', () => {
 
   it('--report-data and --reference-values appraise the TD', () => {
     const rd = run({
-      quote: sharedPath(SPR_QUOTE),
+      quote: vectorPath(SPR_QUOTE),
       at: '2024-01-01T00:00:00Z',
       allowMissingCollateral: true,
       reportData: '00',
@@ -168,7 +168,7 @@ describe('attestor verify tdx (real quote)', () => {
     const rv = join(dir, 'rv.json');
     writeFileSync(rv, JSON.stringify({ tdx: [{ name: 'wrong', mrTd: ['00'.repeat(48)], xfam: 'e71a060000000000' }] }));
     const r = run({
-      quote: sharedPath(SPR_QUOTE),
+      quote: vectorPath(SPR_QUOTE),
       at: '2024-01-01T00:00:00Z',
       allowMissingCollateral: true,
       referenceValues: rv,
@@ -185,14 +185,14 @@ describe('attestor verify tdx (real quote)', () => {
     const rv = join(dir, 'rv-lenient.json');
     const mrTd = '6363b8043668a3ad953278e10389574d326c6749fb78aa810ecd9336923db86f22fc00b8dcd404bc10d5e119d7215cbb';
     writeFileSync(rv, JSON.stringify([{ mrTd: [mrTd], allowMissingCollateral: true }]));
-    const strict = run({ quote: sharedPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', referenceValues: rv, json: true });
+    const strict = run({ quote: vectorPath(SPR_QUOTE), at: '2024-01-01T00:00:00Z', referenceValues: rv, json: true });
     assert.equal(strict.code, 1);
     assert.deepEqual(
       json(strict).reasons.map((x) => x.check),
       ['tdx.collateral.missing'],
     );
     const relaxed = run({
-      quote: sharedPath(SPR_QUOTE),
+      quote: vectorPath(SPR_QUOTE),
       at: '2024-01-01T00:00:00Z',
       referenceValues: rv,
       allowMissingCollateral: true,
@@ -209,7 +209,7 @@ describe('attestor verify tdx (real quote)', () => {
     const XFAM = TD_ATTRIBUTES + 8;
     let n = 0;
     const mutated = (edit: (q: Uint8Array) => void): string => {
-      const q = Uint8Array.from(sharedBytes(SPR_QUOTE));
+      const q = Uint8Array.from(vectorBytes(SPR_QUOTE));
       edit(q);
       const path = join(dir, `mutated-${n++}.dat`);
       writeFileSync(path, q);
@@ -229,7 +229,7 @@ describe('attestor verify tdx (real quote)', () => {
   });
 
   it('exit 1 for a forged quote', () => {
-    const forged = sharedBytes(SPR_QUOTE);
+    const forged = vectorBytes(SPR_QUOTE);
     forged[200] = (forged[200] as number) ^ 0xff;
     const path = join(dir, 'forged.dat');
     writeFileSync(path, forged);
@@ -241,12 +241,12 @@ describe('attestor verify tdx (real quote)', () => {
   it('exit 2 for unusable input', () => {
     const cases: Parameters<typeof runVerifyTdx>[0][] = [
       { quote: join(dir, 'missing.dat') },
-      { quote: sharedPath(SPR_QUOTE), at: 'yesterday' },
-      { quote: sharedPath(SPR_QUOTE), allowTcbStatus: 'Fine' },
-      { quote: sharedPath(SPR_QUOTE), reportData: 'xyz' },
-      { quote: sharedPath(SPR_QUOTE), collateral: join(dir, 'no-such-dir') },
-      { quote: sharedPath(SPR_QUOTE), collateral: join(dir, 'collateral-empty') },
-      { quote: sharedPath(SPR_QUOTE), referenceValues: join(dir, 'quote.hex') },
+      { quote: vectorPath(SPR_QUOTE), at: 'yesterday' },
+      { quote: vectorPath(SPR_QUOTE), allowTcbStatus: 'Fine' },
+      { quote: vectorPath(SPR_QUOTE), reportData: 'xyz' },
+      { quote: vectorPath(SPR_QUOTE), collateral: join(dir, 'no-such-dir') },
+      { quote: vectorPath(SPR_QUOTE), collateral: join(dir, 'collateral-empty') },
+      { quote: vectorPath(SPR_QUOTE), referenceValues: join(dir, 'quote.hex') },
     ];
     mkdirSync(join(dir, 'collateral-empty'));
     for (const opts of cases) {
@@ -278,7 +278,7 @@ describe('attestor verify tdx (real quote)', () => {
     }) as typeof process.stdout.write;
     try {
       await cmd.parseAsync(
-        ['--quote', sharedPath(SPR_QUOTE), '--at', '2030-01-01T00:00:00Z', '--allow-missing-collateral', '--json'],
+        ['--quote', vectorPath(SPR_QUOTE), '--at', '2030-01-01T00:00:00Z', '--allow-missing-collateral', '--json'],
         { from: 'user' },
       );
     } finally {

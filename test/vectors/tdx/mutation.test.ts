@@ -10,16 +10,16 @@ import { TdxVerifierCache } from '../../../src/attestation/tdx/chain-cache.ts';
 import type { TdxCollateral } from '../../../src/attestation/tdx/collateral.ts';
 import { parseTdxQuote } from '../../../src/attestation/tdx/quote.ts';
 import { verifyTdxQuote } from '../../../src/attestation/tdx/verify.ts';
-import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes } from './testdata.ts';
+import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, vectorBytes } from './testdata.ts';
 
-const quote = sharedBytes(SPR_QUOTE);
+const quote = vectorBytes(SPR_QUOTE);
 const at = COLLATERAL_TIME;
 const collateral: TdxCollateral = {
-  tcbInfo: sharedBytes(COLLATERAL_DIR + 'sample_tcbInfo_response'),
-  qeIdentity: sharedBytes(COLLATERAL_DIR + 'sample_qeIdentity_response'),
+  tcbInfo: vectorBytes(COLLATERAL_DIR + 'sample_tcbInfo_response'),
+  qeIdentity: vectorBytes(COLLATERAL_DIR + 'sample_qeIdentity_response'),
   tcbInfoIssuerChain: readFileSync(fixturePath('tcbinfo-issuer-chain.pem'), 'utf8'),
-  pckCrl: sharedBytes(COLLATERAL_DIR + 'pckcrl'),
-  rootCrl: sharedBytes(COLLATERAL_DIR + 'rootcrl.der'),
+  pckCrl: vectorBytes(COLLATERAL_DIR + 'pckcrl'),
+  rootCrl: vectorBytes(COLLATERAL_DIR + 'rootcrl.der'),
 };
 // Flips outside the PCK chain reuse the verified chain; flips inside it miss the cache (its key
 // is the chain bytes), so every chain flip is verified from scratch.

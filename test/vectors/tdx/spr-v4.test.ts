@@ -8,11 +8,11 @@ import { crlSignatureProblem, parseCrl } from '../../../src/attestation/tdx/crl.
 import { parsePemCertificates } from '../../../src/attestation/tdx/pem.ts';
 import { parseTdxQuote } from '../../../src/attestation/tdx/quote.ts';
 import { intelTrustAnchors, verifyTdxQuote } from '../../../src/attestation/tdx/verify.ts';
-import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes, sharedPath } from './testdata.ts';
+import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, vectorBytes, vectorPath } from './testdata.ts';
 
-const quote = sharedBytes(SPR_QUOTE);
+const quote = vectorBytes(SPR_QUOTE);
 const tcbChain = readFileSync(fixturePath('tcbinfo-issuer-chain.pem'), 'utf8');
-const collateralFile = (name: string): Uint8Array => sharedBytes(COLLATERAL_DIR + name);
+const collateralFile = (name: string): Uint8Array => vectorBytes(COLLATERAL_DIR + name);
 const collateral: TdxCollateral = {
   tcbInfo: collateralFile('sample_tcbInfo_response'),
   qeIdentity: collateralFile('sample_qeIdentity_response'),
@@ -22,10 +22,10 @@ const collateral: TdxCollateral = {
 };
 
 describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
-  it('pins the Intel SGX Root CA exactly as in shared testdata', () => {
+  it('pins the Intel SGX Root CA exactly as in the vectors', () => {
     const pinned = new X509Certificate(INTEL_SGX_ROOT_CA_PEM);
-    const shared = new X509Certificate(readFileSync(sharedPath('roots/intel_sgx_root_ca.pem')));
-    assert.ok(pinned.raw.equals(shared.raw));
+    const vector = new X509Certificate(readFileSync(vectorPath('roots/intel_sgx_root_ca.pem')));
+    assert.ok(pinned.raw.equals(vector.raw));
     assert.equal(pinned.fingerprint256.replace(/:/g, '').toLowerCase(), INTEL_SGX_ROOT_CA_SHA256);
   });
 

@@ -1,23 +1,11 @@
-/** Paths of the shared real evidence (../shared/testdata from the project root) and of this folder's fixtures. */
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+/** The real TDX evidence in test/vectors/tdx (sources: test/vectors/README.md). */
+import { vectorPath } from '../paths.ts';
 
-const projectRoot = new URL('../../../', import.meta.url);
-const shared = new URL('../shared/testdata/', projectRoot);
+export { vectorBytes, vectorPath } from '../paths.ts';
 
-/** Absolute path of a file under ../shared/testdata. */
-export function sharedPath(relative: string): string {
-  return fileURLToPath(new URL(relative, shared));
-}
-
-/** Bytes of a file under ../shared/testdata. */
-export function sharedBytes(relative: string): Uint8Array {
-  return new Uint8Array(readFileSync(sharedPath(relative)));
-}
-
-/** Absolute path of a fixture in test/vectors/tdx. */
+/** Absolute path of a file in test/vectors/tdx. */
 export function fixturePath(name: string): string {
-  return fileURLToPath(new URL(name, import.meta.url));
+  return vectorPath(`tdx/${name}`);
 }
 
 export const SPR_QUOTE = 'tdx/spr-v4/quote.dat';

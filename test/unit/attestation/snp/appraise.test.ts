@@ -8,6 +8,7 @@ import type { SnpReportFields, SnpSimulator } from '../../../../src/attestation/
 import { appraiseSnp, type SnpExpectation } from '../../../../src/attestation/snp/appraise.ts';
 import { amdRoots } from '../../../../src/attestation/snp/roots.ts';
 import { type SnpVerifyOptions, verifySnpReport } from '../../../../src/attestation/snp/verify.ts';
+import { vectorBytes } from '../../../vectors/paths.ts';
 import { AT, bytes, hex, milan, simulator, turin } from './fixture.ts';
 
 // Every SPL at least 1, so that each can be lowered (the default Milan fixture has TEE 0, as real Milans do).
@@ -658,11 +659,12 @@ describe('snp/appraise: one change per case', function () {
     assert.equal(v.claims, null);
   });
 
-  it('refuses the real go-sev-guest report: debug is allowed in its guest policy', async () => {
-    const { readFileSync } = await import('node:fs');
-    const dir = new URL('../../../../../shared/testdata/snp/milan-gosevguest/', import.meta.url);
+  it('refuses the real go-sev-guest report: debug is allowed in its guest policy', () => {
     const verified = verifySnpReport(
-      { report: readFileSync(new URL('report.bin', dir)), certificates: readFileSync(new URL('vcek.der', dir)) },
+      {
+        report: vectorBytes('snp/milan-gosevguest/report.bin'),
+        certificates: vectorBytes('snp/milan-gosevguest/vcek.der'),
+      },
       { at: AT },
     );
     assert.equal(verified.verified, true);

@@ -1,6 +1,4 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import {
   bytesToGuid,
   certTableToPem,
@@ -10,9 +8,9 @@ import {
   SNP_CERT_GUIDS,
 } from '../../../../src/attestation/snp/cert-table.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
-import { projectRoot } from '../../../../src/dev/control-plane.ts';
+import { vectorBytes } from '../../../vectors/paths.ts';
 
-const vcek = new Uint8Array(readFileSync(join(projectRoot, '../shared/testdata/snp/milan-gosevguest/vcek.der')));
+const vcek = vectorBytes('snp/milan-gosevguest/vcek.der');
 
 describe('SNP certificate table (auxblob)', () => {
   it('encodes GUIDs mixed-endian, as EFI does', () => {

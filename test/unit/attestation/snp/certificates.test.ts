@@ -11,9 +11,9 @@ import {
   splitCertificates,
 } from '../../../../src/attestation/snp/certificates.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
+import { vectorPath } from '../../../vectors/paths.ts';
 import { hex } from './fixture.ts';
 
-const TESTDATA = new URL('../../../../../shared/testdata/', import.meta.url);
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
 let keys: webcrypto.CryptoKeyPair;
@@ -42,7 +42,7 @@ const isParseError = (check: string) => (e: unknown) => e instanceof ParseError 
 
 describe('snp/certificates: AMD KDS extensions', () => {
   it('reads the extensions of a real Milan VCEK (go-sev-guest test data)', () => {
-    const e = parseAmdExtensions(readFileSync(new URL('snp/milan-gosevguest/vcek.der', TESTDATA)));
+    const e = parseAmdExtensions(readFileSync(vectorPath('snp/milan-gosevguest/vcek.der')));
     assert.equal(e.structVersion, 0);
     assert.equal(e.productName, 'Milan-B0');
     assert.deepEqual(
@@ -96,8 +96,8 @@ describe('snp/certificates: AMD KDS extensions', () => {
   });
 
   it('splits PEM bundles and DER, and sorts the leaf from CA certificates', () => {
-    const vcek = readFileSync(new URL('snp/negative-chipid/vcek.pem', TESTDATA), 'utf8');
-    const roots = readFileSync(new URL('roots/ask_ark_milan.pem', TESTDATA), 'utf8');
+    const vcek = readFileSync(vectorPath('snp/negative-chipid/vcek.pem'), 'utf8');
+    const roots = readFileSync(vectorPath('roots/ask_ark_milan.pem'), 'utf8');
     assert.equal(splitCertificates(vcek + roots).length, 3);
     assert.equal(splitCertificates(new Uint8Array(Buffer.from(vcek.replace(/\n/g, '\r\n')))).length, 1);
     const sorted = sortCertificates(roots + vcek);

@@ -15,10 +15,10 @@ import { prepareEndorsement, verifySnpReport } from '../../../../src/attestation
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { SLOWEST_INPUT_MS } from '../../../harness/fuzz-bounds.ts';
 import { prng } from '../../../harness/prng.ts';
+import { vectorBytes, vectorPath } from '../../../vectors/paths.ts';
 import { AT, milan } from './fixture.ts';
 
-const SNP = new URL('../../../../../shared/testdata/snp/', import.meta.url);
-const read = (p: string): Uint8Array => new Uint8Array(readFileSync(new URL(p, SNP)));
+const read = (p: string): Uint8Array => vectorBytes(`snp/${p}`);
 
 class Fuzzer {
   readonly #next: () => number;
@@ -116,7 +116,7 @@ describe('snp fuzz (fixed seed)', function () {
   it('certificate reading and chain building: mutated, truncated and random certificates never throw', async () => {
     const sim = await milan();
     const ders = [read('milan-gosevguest/vcek.der'), read('milan-trustee/vcek.der'), sim.endorsementDer];
-    const pem = readFileSync(new URL('negative-chipid/vcek.pem', SNP), 'utf8');
+    const pem = readFileSync(vectorPath('snp/negative-chipid/vcek.pem'), 'utf8');
     const f = new Fuzzer(0xce27);
     const slowest = { ms: 0 };
     const roots = amdRoots();

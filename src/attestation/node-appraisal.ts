@@ -16,6 +16,7 @@ import {
   type RimInput,
   type VerificationCache,
 } from './nvidia/index.ts';
+import { pemCertificates } from './pem.ts';
 import type { ReferenceValues } from './reference-values.ts';
 import { certTableToPem, parseSnpCertTable } from './snp/cert-table.ts';
 import { appraiseSnp, type SnpEndorsementCache, type SnpRoots, verifySnpReport } from './snp/index.ts';
@@ -27,7 +28,7 @@ import {
   type TrustAnchor,
   verifyTdxQuote,
 } from './tdx/index.ts';
-import { ParseError, type Reason, reason, type Verdict, verdict } from './verdict.ts';
+import { ParseError, prefixed, type Reason, reason, type Verdict, verdict } from './verdict.ts';
 
 export interface NodeEvidence {
   cvm: {
@@ -164,7 +165,7 @@ export async function appraiseNode(
       reasons: gpuReasons.map((r) => `[${r.check}] ${r.message}`),
       details: v.claims,
     });
-    for (const r of gpuReasons) reasons.push(reason(r.check, `GPU ${gpu.uuid}: ${r.message}`));
+    for (const r of gpuReasons) reasons.push(prefixed(r, `GPU ${gpu.uuid}: `));
   }
   reasons.push(
     ...gpuSetReasons(evidence.gpus, expectation.gpuCount),
@@ -245,7 +246,7 @@ function gpuSetReasons(gpus: NodeEvidence['gpus'], expected: number): Reason[] {
     if (uuids.has(gpu.uuid)) reasons.push(reason('node.gpu.duplicate', `GPU ${gpu.uuid} reported twice`));
     uuids.add(gpu.uuid);
     const report = Buffer.from(gpu.report).toString('base64');
-    const leaf = gpu.certificateChain.split('-----END CERTIFICATE-----')[0] ?? '';
+    const leaf = leafOf(gpu.certificateChain);
     if (reports.has(report) || leaves.has(leaf))
       reasons.push(reason('node.gpu.duplicate', `GPU ${gpu.uuid}: the same device evidence is submitted for two GPUs`));
     reports.add(report);
@@ -362,6 +363,16 @@ function tdxTcbText(c: TdxClaims): string | undefined {
       ? statuses
       : `TCB status not evaluated (missing collateral: ${(c.missingCollateral ?? []).join(', ')})`;
   return `TEE_TCB_SVN ${c.teeTcbSvn}${verdict ? `; ${verdict}` : ''}`;
+}
+
+/** The leaf certificate of a PEM chain as base64 (its text when the chain is not PEM: the verifier reports that). */
+function leafOf(chain: string): string {
+  try {
+    return Buffer.from(pemCertificates(chain, 'gpu.cert-chain')[0]!).toString('base64');
+  } catch (err) {
+    if (err instanceof ParseError) return chain;
+    throw err;
+  }
 }
 
 function text(r: Reason): string {

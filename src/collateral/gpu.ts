@@ -16,6 +16,7 @@ import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
 import { parseRim } from '../attestation/nvidia/rim.ts';
 import { parseGpuReport } from '../attestation/nvidia/spdm.ts';
 import { parseAnchors } from '../attestation/nvidia/verify.ts';
+import { pemCertificates } from '../attestation/pem.ts';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM, NVIDIA_RIM_ROOT_CA_PEM } from '../attestation/roots/nvidia.ts';
 import { ParseError } from '../attestation/verdict.ts';
 import { describeMiss, foundNotes } from './notes.ts';
@@ -32,9 +33,9 @@ export function gpuRimIds(report: Uint8Array, certificateChain: string): { drive
     throw err;
   }
   const subjects: string[] = [];
-  for (const pem of certificateChain.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []) {
+  for (const der of pemBlocks(certificateChain)) {
     try {
-      subjects.push(new X509Certificate(pem).subject);
+      subjects.push(new X509Certificate(der).subject);
     } catch {
       // a broken certificate is the verifier's finding
     }
@@ -99,6 +100,7 @@ export async function gpuOcsp(
     const path = trustedPath(
       () => parseCertificateChain(gpu.certificateChain, 'gpu.cert-chain'),
       deviceAnchors,
+      'gpu.cert-chain',
       'GPU attestation',
     );
     if (path) ask(path, 1, `gpu ${gpu.uuid}`);
@@ -109,6 +111,7 @@ export async function gpuOcsp(
     const path = trustedPath(
       () => parseRim(rim.xml).certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain')),
       rimAnchors,
+      'gpu.rim.cert-chain',
       'RIM signer',
     );
     if (path) ask(path, 0, `rim ${rim.id ?? '(unnamed)'}`);
@@ -132,6 +135,7 @@ export async function gpuOcsp(
 function trustedPath(
   parse: () => ParsedCertificate[],
   anchors: readonly ParsedCertificate[],
+  check: 'gpu.cert-chain' | 'gpu.rim.cert-chain',
   role: string,
 ): readonly ParsedCertificate[] | undefined {
   let chain: ParsedCertificate[];
@@ -141,6 +145,16 @@ function trustedPath(
     if (err instanceof ParseError) return undefined; // the verifier reports it
     throw err;
   }
-  const structure = chainStructure(chain, { anchors, check: 'collateral.ocsp', role });
+  const structure = chainStructure(chain, { anchors, check, role });
   return structure.reasons.length === 0 ? structure.path : undefined;
+}
+
+/** The chain's DER certificates, none when it is not PEM (the verifier reports that). */
+function pemBlocks(chain: string): Uint8Array[] {
+  try {
+    return pemCertificates(chain, 'gpu.cert-chain');
+  } catch (err) {
+    if (err instanceof ParseError) return [];
+    throw err;
+  }
 }

@@ -20,6 +20,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
 import { parseRim } from '../attestation/nvidia/rim.ts';
+import { pemCertificates } from '../attestation/pem.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
 import { decodeTcb, encodeTcb } from '../attestation/snp/tcb.ts';
 import { parseCrl } from '../attestation/tdx/crl.ts';
@@ -134,11 +135,15 @@ export function snpCertChainItem(
     file: `snp/cert_chain/${product}${signer === 'vlek' ? '-vlek' : ''}.pem`,
     read: (bytes) => {
       const pem = Buffer.from(bytes).toString('utf8');
-      const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+      let blocks: Uint8Array[];
+      try {
+        blocks = pemCertificates(pem, 'snp.certificate');
+      } catch (err) {
+        return { invalid: errorMessage(err) };
+      }
       if (blocks.length !== 2) return { invalid: `expected 2 PEM certificates (ASK, ARK), found ${blocks.length}` };
       for (const block of blocks)
-        if ('invalid' in certificate(new Uint8Array(Buffer.from(block))))
-          return { invalid: 'a PEM block is not an X.509 certificate' };
+        if ('invalid' in certificate(block)) return { invalid: 'a PEM block is not an X.509 certificate' };
       return { value: pem };
     },
   };
@@ -283,7 +288,7 @@ function certificate(bytes: Uint8Array): Parsed<Uint8Array> {
 
 function crl(bytes: Uint8Array): Parsed<Uint8Array> {
   try {
-    parseCrl(bytes, 'collateral.crl');
+    parseCrl(bytes, 'snp.crl');
   } catch (err) {
     return { invalid: errorMessage(err) };
   }
@@ -291,7 +296,7 @@ function crl(bytes: Uint8Array): Parsed<Uint8Array> {
 }
 
 function crlNextUpdate(bytes: Uint8Array): Date | undefined {
-  return parseCrl(bytes, 'collateral.crl').nextUpdate;
+  return parseCrl(bytes, 'snp.crl').nextUpdate;
 }
 
 function signedJson(

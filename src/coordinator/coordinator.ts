@@ -31,7 +31,7 @@ import {
 import { VerificationCache } from '../attestation/nvidia/index.ts';
 import { SnpEndorsementCache } from '../attestation/snp/index.ts';
 import { TdxVerifierCache } from '../attestation/tdx/index.ts';
-import type { Reason, Verdict } from '../attestation/verdict.ts';
+import { onlyComparisons, type Reason, type Verdict } from '../attestation/verdict.ts';
 import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import type { EventType } from '../controllers/runtime/events.ts';
 import { errorMessage } from '../errors.ts';
@@ -647,10 +647,8 @@ export class Coordinator {
       collateral: trust.simulatedCollateral,
     });
     // A refusal under simulated roots explains less than one under the real roots, unless the
-    // evidence was simulated: then its reasons are the useful ones.
-    const chainChecks = /chain|signature|root|anchor|certificate/;
-    const simulatedChainOk = !simulated.reasons.some((r) => chainChecks.test(r.check));
-    return simulated.verified || simulatedChainOk
+    // evidence was simulated, i.e. authentic under the simulated roots: then its reasons are the useful ones.
+    return onlyComparisons(simulated.reasons)
       ? { verdict: simulated, simulated: true }
       : { verdict: production, simulated: false };
   }

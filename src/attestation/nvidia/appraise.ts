@@ -12,7 +12,7 @@
 import { createHash } from 'node:crypto';
 import type { GpuReferenceValues } from '../reference-values.ts';
 import { NVIDIA_RIM_ROOT_CA_PEM } from '../roots/nvidia.ts';
-import { type Reason, reason, type Verdict, verdict } from '../verdict.ts';
+import { asReason, prefixed, type Reason, reason, type Verdict, verdict } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import { buildGpuClaims, type GpuClaims, type RimChoice } from './claims.ts';
 import { compareMeasurements, type MeasurementComparison } from './measurements.ts';
@@ -20,7 +20,6 @@ import { checkRevocation } from './ocsp.ts';
 import { parseRim, type Rim, type RimKind, verifyRim } from './rim.ts';
 import type { GpuReport } from './spdm.ts';
 import {
-  asReason,
   type GpuEvidence,
   type GpuExpectation,
   type GpuPolicy,
@@ -158,7 +157,7 @@ export async function appraiseGpuEvidenceList(
   for (const [i, input] of inputs.entries()) {
     const v = await appraiseGpuEvidence(input, reference, expectation, options);
     gpus.push(v.claims);
-    for (const r of v.reasons) reasons.push(reason(r.check, `GPU ${input.evidence.uuid ?? i}: ${r.message}`));
+    for (const r of v.reasons) reasons.push(prefixed(r, `GPU ${input.evidence.uuid ?? i}: `));
   }
   return verdict({ gpus }, reasons);
 }
@@ -178,8 +177,7 @@ function parseRims(
     try {
       out.push({ rim: parseRimCached(input.xml, cache), ...(input.id ? { id: input.id } : {}) });
     } catch (err) {
-      const r = asReason(err);
-      reasons.push(reason(r.check, `${input.id ?? 'RIM'}: ${r.message}`));
+      reasons.push(prefixed(asReason(err), `${input.id ?? 'RIM'}: `));
     }
   }
   return out;

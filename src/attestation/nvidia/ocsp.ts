@@ -86,7 +86,7 @@ export interface RevocationCheck {
   readonly at: Date;
   readonly policy?: RevocationPolicy;
   /** Reason check id: gpu.ocsp or gpu.rim.ocsp. */
-  readonly check: string;
+  readonly check: 'gpu.ocsp' | 'gpu.rim.ocsp';
   /** Prefix for messages ("", "driver RIM NV_GPU_DRIVER_GH100_550.90.07: "). */
   readonly label?: string;
   readonly cache?: VerificationCache;

@@ -8,9 +8,10 @@
  */
 import { createHash, timingSafeEqual, verify as verifySignature } from 'node:crypto';
 import { errorMessage } from '../../errors.ts';
+import { hex } from '../bytes.ts';
 import type { GpuArchitecture } from '../reference-values.ts';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM } from '../roots/nvidia.ts';
-import { ParseError, type Reason, reason } from '../verdict.ts';
+import { asReason, type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import { architectureOf, type ParsedCertificate, parseCertificateChain, verifyChain } from './certificates.ts';
 import {
@@ -273,14 +274,4 @@ export function parseAnchors(pems: readonly string[]): ParsedCertificate[] {
 
 function deviceAnchors(anchors: GpuTrustAnchors | undefined): ParsedCertificate[] {
   return parseAnchors(anchors?.device ?? [NVIDIA_DEVICE_IDENTITY_CA_PEM]);
-}
-
-/** A parser's ParseError as a Reason; anything else is a bug, not bad evidence, and propagates. */
-export function asReason(err: unknown): Reason {
-  if (err instanceof ParseError) return reason(err.check, err.message);
-  throw err;
-}
-
-export function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 }

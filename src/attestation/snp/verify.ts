@@ -6,7 +6,6 @@
 import { ParseError, type Reason, reason, verdict } from '../verdict.ts';
 import { type SortedCertificates, sortCertificates } from './certificates.ts';
 import { buildChain, chainValidityReasons } from './chain.ts';
-import { SNP_CHECKS } from './checks.ts';
 import { type SnpClaims, snpClaims } from './claims.ts';
 import { checkCrl } from './crl.ts';
 import { type EndorsementCertificate, parseEndorsementCertificate } from './endorsement.ts';
@@ -82,13 +81,13 @@ export function verifySnpReport(evidence: SnpEvidence, options: SnpVerifyOptions
 
   if (report === null) return verdict(null, reasons) as SnpVerdict;
 
-  for (const problem of reportFormatProblems(report)) reasons.push(reason(SNP_CHECKS.reportReserved, problem));
+  for (const problem of reportFormatProblems(report)) reasons.push(reason('snp.report.reserved', problem));
 
   const cpuidProduct = report.cpuid ? productFromCpuid(report.cpuid.family, report.cpuid.model) : null;
   const certProduct = leaf?.product ?? null;
   if (cpuidProduct !== null && certProduct !== null && cpuidProduct !== certProduct) {
     reasons.push(
-      reason(SNP_CHECKS.productCpuid, `report CPUID says ${cpuidProduct}, the certificate says ${leaf!.productName}`),
+      reason('snp.product.cpuid', `report CPUID says ${cpuidProduct}, the certificate says ${leaf!.productName}`),
     );
   }
   const product = cpuidProduct ?? certProduct;
@@ -98,7 +97,7 @@ export function verifySnpReport(evidence: SnpEvidence, options: SnpVerifyOptions
       : 'no CPUID (version 2)';
     reasons.push(
       reason(
-        SNP_CHECKS.productUnknown,
+        'snp.product.unknown',
         `unknown product: ${cpuid}, certificate product ${leaf?.productName ?? 'unavailable'}`,
       ),
     );
@@ -122,7 +121,7 @@ function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertifica
         : key.signingKey.toUpperCase();
     out.push(
       reason(
-        SNP_CHECKS.signingKey,
+        'snp.signing-key',
         `report names ${says} as its signing key, the certificate is a ${leaf.kind.toUpperCase()}`,
       ),
     );
@@ -132,10 +131,7 @@ function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertifica
     const r = tcbClaims(report.reportedTcb, leaf.product);
     const c = tcbClaims(leaf.tcb, leaf.product);
     out.push(
-      reason(
-        SNP_CHECKS.tcbCertificate,
-        `REPORTED_TCB ${r.raw} differs from the ${leaf.kind.toUpperCase()}'s TCB ${c.raw}`,
-      ),
+      reason('snp.tcb.certificate', `REPORTED_TCB ${r.raw} differs from the ${leaf.kind.toUpperCase()}'s TCB ${c.raw}`),
     );
   }
   // A certificate for a TCB the platform does not run (go-sev-guest validateTcb: certificate TCB <= CURRENT_TCB).
@@ -145,7 +141,7 @@ function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertifica
     const cur = tcbClaims(report.currentTcb, leaf.product);
     out.push(
       reason(
-        SNP_CHECKS.tcbCertificateCurrent,
+        'snp.tcb.certificate-current',
         `the ${leaf.kind.toUpperCase()}'s TCB ${c.raw} is above CURRENT_TCB ${cur.raw} (${above.join(', ')})`,
       ),
     );
@@ -157,7 +153,7 @@ function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertifica
     if (!Buffer.from(chip).equals(Buffer.from(hwId))) {
       out.push(
         reason(
-          SNP_CHECKS.chipId,
+          'snp.chip-id',
           `CHIP_ID ${Buffer.from(report.chipId).toString('hex').slice(0, 16)}... differs from the VCEK hwID ${Buffer.from(hwId).toString('hex').slice(0, 16)}...`,
         ),
       );

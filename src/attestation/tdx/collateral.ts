@@ -7,18 +7,12 @@
  */
 import { verify as cryptoVerify, type X509Certificate } from 'node:crypto';
 import { errorMessage } from '../../errors.ts';
+import { commonName, type ValidityPeriod } from '../certificate-chain.ts';
+import type { CheckId } from '../check-registry.ts';
+import { pemCertificates } from '../pem.ts';
 import { ParseError, type Reason, reason } from '../verdict.ts';
-import {
-  type ChainResult,
-  cn,
-  parseCertificates,
-  type TrustAnchor,
-  type ValidityWindow,
-  validityProblem,
-  verifyChain,
-} from './chain.ts';
+import { type ChainResult, parseCertificates, type TrustAnchor, validityProblem, verifyChain } from './chain.ts';
 import type { TdxVerifierCache } from './chain-cache.ts';
-import { decodeIssuerChain } from './pem.ts';
 
 /**
  * Collateral for one quote. The verifier requires TCB info, QE identity, PCK CRL and root CA CRL
@@ -47,6 +41,9 @@ export interface TdxCollateral {
 
 /** Check id of the refusal when collateral is missing. */
 export const COLLATERAL_MISSING = 'tdx.collateral.missing';
+
+/** The signed JSON pieces, by the check of their parse problems. */
+export type SignedJsonCheck = 'tdx.collateral.tcb-info' | 'tdx.collateral.qe-identity';
 
 const COLLATERAL_PIECES = [
   ['tcbInfo', 'TCB info'],
@@ -93,7 +90,7 @@ export function verifySignedJson(
   issuerChain: string | undefined,
   anchors: readonly TrustAnchor[],
   at: Date,
-  check: string,
+  check: SignedJsonCheck,
   cache?: TdxVerifierCache,
 ): SignedJson {
   const text =
@@ -110,13 +107,13 @@ export function verifySignedJson(
     : compute();
   const reasons = [...result.reasons];
   const problem = result.windows === undefined ? undefined : validityProblem(result.windows, at);
-  if (problem !== undefined) reasons.push(reason(`${check}.signature`, `issuer chain: ${problem}`));
+  if (problem !== undefined) reasons.push(reason(`${check}.signature` as const, `issuer chain: ${problem}`));
   return { value: result.value, reasons, ...(result.signer ? { signer: result.signer } : {}) };
 }
 
 interface SignedJsonResult extends SignedJson {
   /** Validity of the issuer chain, checked per verification time. */
-  readonly windows?: readonly ValidityWindow[];
+  readonly windows?: readonly ValidityPeriod[];
 }
 
 function examineSignedJson(
@@ -124,7 +121,7 @@ function examineSignedJson(
   member: 'tcbInfo' | 'enclaveIdentity',
   issuerChain: string | undefined,
   anchors: readonly TrustAnchor[],
-  check: string,
+  check: SignedJsonCheck,
   cache?: TdxVerifierCache,
 ): SignedJsonResult {
   let signed: string;
@@ -143,7 +140,7 @@ function examineSignedJson(
     return { value: undefined, reasons: [reason(check, `response is not JSON: ${errorMessage(err)}`)] };
   }
   const reasons: Reason[] = [];
-  const signer = signingCertificate(issuerChain, anchors, `${check}.signature`, reasons, cache);
+  const signer = signingCertificate(issuerChain, anchors, `${check}.signature` as const, reasons, cache);
   if (signer !== undefined) {
     let ok = false;
     try {
@@ -158,7 +155,10 @@ function examineSignedJson(
     }
     if (!ok)
       reasons.push(
-        reason(`${check}.signature`, `the ${member} signature does not verify with ${cn(signer.leaf.subject)}`),
+        reason(
+          `${check}.signature` as const,
+          `the ${member} signature does not verify with ${commonName(signer.leaf.subject)}`,
+        ),
       );
   }
   return {
@@ -172,7 +172,7 @@ function examineSignedJson(
 function signingCertificate(
   issuerChain: string | undefined,
   anchors: readonly TrustAnchor[],
-  check: string,
+  check: CheckId,
   reasons: Reason[],
   cache?: TdxVerifierCache,
 ):
@@ -180,7 +180,7 @@ function signingCertificate(
       leaf: X509Certificate;
       certs: readonly X509Certificate[];
       anchor: TrustAnchor;
-      windows: readonly ValidityWindow[];
+      windows: readonly ValidityPeriod[];
     }
   | undefined {
   if (issuerChain === undefined) {
@@ -195,8 +195,8 @@ function signingCertificate(
     return undefined;
   }
   const leaf = result.certs[0] as X509Certificate;
-  if (cn(leaf.subject) !== TCB_SIGNING_CN) {
-    reasons.push(reason(check, `signed by "${cn(leaf.subject)}", expected "${TCB_SIGNING_CN}"`));
+  if (commonName(leaf.subject) !== TCB_SIGNING_CN) {
+    reasons.push(reason(check, `signed by "${commonName(leaf.subject)}", expected "${TCB_SIGNING_CN}"`));
     return undefined;
   }
   return { leaf, certs: result.certs, anchor: result.anchor, windows: result.windows };
@@ -206,7 +206,7 @@ function signingCertificate(
 export function verifyIssuerChain(
   text: string,
   anchors: readonly TrustAnchor[],
-  check: string,
+  check: CheckId,
   cache?: TdxVerifierCache,
 ): ChainResult {
   const compute = (): ChainResult => {
@@ -226,7 +226,7 @@ export function verifyIssuerChain(
  * The exact text of a top-level member's value in a JSON object, as the signer saw it.
  * JSON.parse then re-serialising would not do: the signature covers the bytes as sent.
  */
-export function rawJsonMember(text: string, key: string, check: string): string {
+export function rawJsonMember(text: string, key: string, check: CheckId): string {
   let i = skipWs(text, 0);
   if (text[i] !== '{') throw new ParseError(check, 'response is not a JSON object');
   i = skipWs(text, i + 1);
@@ -263,7 +263,7 @@ function skipWs(text: string, i: number): number {
 }
 
 /** End offset (exclusive) of the string starting at `i`. */
-function scanString(text: string, i: number, check: string): number {
+function scanString(text: string, i: number, check: CheckId): number {
   for (let j = i + 1; j < text.length; j++) {
     const c = text[j];
     if (c === '\\') j++;
@@ -273,7 +273,7 @@ function scanString(text: string, i: number, check: string): number {
 }
 
 /** End offset (exclusive) of the JSON value starting at `i`; JSON.parse validates it later. */
-function scanValue(text: string, i: number, check: string): number {
+function scanValue(text: string, i: number, check: CheckId): number {
   const c = text[i];
   if (c === '"') return scanString(text, i, check);
   if (c === '{' || c === '[') {
@@ -293,4 +293,20 @@ function scanValue(text: string, i: number, check: string): number {
   while (j < text.length && !/[,}\]\s]/.test(text[j] as string)) j++;
   if (j === i) throw new ParseError(check, `expected a JSON value at offset ${i}`);
   return j;
+}
+
+/**
+ * Decodes an issuer chain as PCS returns it in a response header (URL-encoded PEM, e.g.
+ * `TCB-Info-Issuer-Chain`) or as plain PEM.
+ */
+export function decodeIssuerChain(text: string, check: CheckId): Uint8Array[] {
+  let pem = text.trim();
+  if (pem.includes('%')) {
+    try {
+      pem = decodeURIComponent(pem);
+    } catch {
+      throw new ParseError(check, 'issuer chain is neither PEM nor URL-encoded PEM');
+    }
+  }
+  return pemCertificates(pem, check, { strict: true });
 }

@@ -11,17 +11,13 @@
  */
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject, type X509Certificate } from 'node:crypto';
 import { errorMessage } from '../../errors.ts';
+import { bytesEqual, hex } from '../bytes.ts';
+import { commonName, type ValidityPeriod } from '../certificate-chain.ts';
+import type { CheckId } from '../check-registry.ts';
+import { pemCertificates } from '../pem.ts';
 import { INTEL_SGX_ROOT_CA_PEM } from '../roots/intel.ts';
 import { ParseError, type Reason, reason, type Verdict, verdict } from '../verdict.ts';
-import {
-  cn,
-  parseCertificates,
-  type TrustAnchor,
-  trustAnchors,
-  type ValidityWindow,
-  validityProblem,
-  verifyChain,
-} from './chain.ts';
+import { parseCertificates, type TrustAnchor, trustAnchors, validityProblem, verifyChain } from './chain.ts';
 import type { TdxVerifierCache } from './chain-cache.ts';
 import { pckClaims, quoteClaims, type TdxClaims } from './claims.ts';
 import {
@@ -33,9 +29,7 @@ import {
   verifySignedJson,
 } from './collateral.ts';
 import { type Crl, crlSignatureProblem, crlValidityProblem, parseCrl, serialHex } from './crl.ts';
-import { bytesEqual, hex } from './hex.ts';
 import { type PckExtension, parsePckExtension } from './pck.ts';
-import { parsePemCertificates } from './pem.ts';
 import { evaluateQe, parseQeIdentity } from './qe-identity.ts';
 import { INTEL_QE_VENDOR_ID, parseTdxQuote, type TdxQuote } from './quote.ts';
 import { evaluateTcb, parseTcbInfo } from './tcb-info.ts';
@@ -161,13 +155,13 @@ interface PckResult {
   /** Certificates the chain verification used, leaf first, and the anchor. */
   readonly certs?: readonly X509Certificate[];
   readonly anchor?: TrustAnchor;
-  readonly windows?: readonly ValidityWindow[];
+  readonly windows?: readonly ValidityPeriod[];
 }
 
 function examinePckChain(pem: Uint8Array, anchors: readonly TrustAnchor[]): PckResult {
   let ders: Uint8Array[];
   try {
-    ders = parsePemCertificates(pem, 'tdx.pck-chain');
+    ders = pemCertificates(pem, 'tdx.pck-chain', { strict: true });
   } catch (err) {
     return { problems: [reason('tdx.pck-chain', errorMessage(err))] };
   }
@@ -177,8 +171,10 @@ function examinePckChain(pem: Uint8Array, anchors: readonly TrustAnchor[]): PckR
   const problems: Reason[] = [];
   const key = p256Key(leaf);
   if (key === undefined) problems.push(reason('tdx.pck-chain', 'the PCK certificate key is not an ECDSA P-256 key'));
-  if (cn(leaf.subject) !== PCK_CN)
-    problems.push(reason('tdx.pck-chain', `the leaf certificate is "${cn(leaf.subject)}", expected "${PCK_CN}"`));
+  if (commonName(leaf.subject) !== PCK_CN)
+    problems.push(
+      reason('tdx.pck-chain', `the leaf certificate is "${commonName(leaf.subject)}", expected "${PCK_CN}"`),
+    );
   let extension: PckExtension | undefined;
   try {
     extension = parsePckExtension(ders[0] as Uint8Array);
@@ -201,7 +197,7 @@ interface Revocable {
   readonly cert: X509Certificate;
   /** The trust anchor its chain ends at: only that anchor's CRL speaks about it. */
   readonly anchor: TrustAnchor;
-  readonly check: string;
+  readonly check: CheckId;
   readonly what: string;
 }
 
@@ -243,12 +239,12 @@ function checkCollateral(
     signedBy(signed, 'the TCB info issuer chain');
     const info = parseCollateral(signed.value, parseTcbInfo, check, reasons);
     if (info !== undefined) {
-      freshness(info.issueDate, info.nextUpdate, at, `${check}.validity`, 'TCB info', reasons);
+      freshness(info.issueDate, info.nextUpdate, at, `${check}.validity` as const, 'TCB info', reasons);
       if (pck.extension === undefined) {
         reasons.push(reason('tdx.tcb-status', 'no PCK TCB to evaluate against TCB info'));
       } else {
         const e = evaluateTcb(info, pck.extension, quote.body);
-        for (const p of e.problems) reasons.push(reason(p.check, p.message));
+        reasons.push(...e.problems);
         claims = {
           ...claims,
           tcbStatus: e.status,
@@ -268,9 +264,9 @@ function checkCollateral(
     signedBy(signed, 'the QE identity issuer chain');
     const identity = parseCollateral(signed.value, parseQeIdentity, check, reasons);
     if (identity !== undefined) {
-      freshness(identity.issueDate, identity.nextUpdate, at, `${check}.validity`, 'QE identity', reasons);
+      freshness(identity.issueDate, identity.nextUpdate, at, `${check}.validity` as const, 'QE identity', reasons);
       const e = evaluateQe(identity, quote.certification.qeReport);
-      for (const p of e.problems) reasons.push(reason(p.check, p.message));
+      reasons.push(...e.problems);
       claims = { ...claims, qeTcbStatus: e.status };
     }
   }
@@ -290,7 +286,7 @@ interface CheckedCrl {
 function checkedCrl(
   data: Uint8Array,
   issuers: readonly X509Certificate[],
-  check: string,
+  check: 'tdx.collateral.pck-crl' | 'tdx.collateral.root-crl',
   cache: TdxVerifierCache | undefined,
 ): CheckedCrl {
   const compute = (): CheckedCrl => {
@@ -300,7 +296,7 @@ function checkedCrl(
     if (issuers.length === 0) return { crl, problems };
     const signature = issuers.map((i) => crlSignatureProblem(crl, i));
     const index = signature.indexOf(undefined);
-    if (index < 0) problems.push(reason(`${check}.signature`, signature[0] as string));
+    if (index < 0) problems.push(reason(`${check}.signature` as const, signature[0] as string));
     return { crl, problems, ...(index >= 0 ? { issuer: issuers[index] } : {}) };
   };
   if (!cache) return compute();
@@ -331,7 +327,7 @@ function checkRootCrl(
   reasons.push(...problems);
   if (crl === undefined) return;
   const stale = crlValidityProblem(crl, options.at);
-  if (stale !== undefined) reasons.push(reason(`${check}.validity`, stale));
+  if (stale !== undefined) reasons.push(reason(`${check}.validity` as const, stale));
   if (issuer === undefined) return; // signature refused above: its list proves nothing
   const seen = new Set<string>();
   for (const r of revocable) {
@@ -343,7 +339,7 @@ function checkRootCrl(
       reasons.push(
         reason(
           r.check,
-          `${cn(r.cert.subject)} (serial ${r.cert.serialNumber}) in ${r.what} is revoked by the root CA CRL`,
+          `${commonName(r.cert.subject)} (serial ${r.cert.serialNumber}) in ${r.what} is revoked by the root CA CRL`,
         ),
       );
     }
@@ -368,20 +364,25 @@ function checkPckCrl(
   const check = 'tdx.collateral.pck-crl';
   const issuer = pck.certs === undefined ? undefined : (pck.certs[1] ?? pck.anchor?.cert);
   if (issuer === undefined)
-    reasons.push(reason(`${check}.signature`, 'no verified PCK issuer to check the PCK CRL with'));
+    reasons.push(reason(`${check}.signature` as const, 'no verified PCK issuer to check the PCK CRL with'));
   if (collateral.pckCrlIssuerChain !== undefined) {
-    const chain = verifyIssuerChain(collateral.pckCrlIssuerChain, anchors, `${check}.signature`, options.cache);
+    const chain = verifyIssuerChain(
+      collateral.pckCrlIssuerChain,
+      anchors,
+      `${check}.signature` as const,
+      options.cache,
+    );
     if (!chain.ok) {
-      reasons.push(reason(`${check}.signature`, `CRL issuer chain: ${chain.message}`));
+      reasons.push(reason(`${check}.signature` as const, `CRL issuer chain: ${chain.message}`));
     } else {
       const problem = validityProblem(chain.windows, options.at);
-      if (problem !== undefined) reasons.push(reason(`${check}.signature`, `CRL issuer chain: ${problem}`));
+      if (problem !== undefined) reasons.push(reason(`${check}.signature` as const, `CRL issuer chain: ${problem}`));
       const named = chain.certs[0] as X509Certificate;
       if (issuer !== undefined && !sameSubjectAndKey(named, issuer)) {
         reasons.push(
           reason(
-            `${check}.issuer`,
-            `the CRL issuer chain names ${cn(named.subject)}, not the CA that issued the PCK certificate (${cn(issuer.subject)})`,
+            `${check}.issuer` as const,
+            `the CRL issuer chain names ${commonName(named.subject)}, not the CA that issued the PCK certificate (${commonName(issuer.subject)})`,
           ),
         );
       }
@@ -393,7 +394,7 @@ function checkPckCrl(
   reasons.push(...problems);
   if (crl === undefined) return;
   const stale = crlValidityProblem(crl, options.at);
-  if (stale !== undefined) reasons.push(reason(`${check}.validity`, stale));
+  if (stale !== undefined) reasons.push(reason(`${check}.validity` as const, stale));
   if (pck.leaf !== undefined && crl.revokedSerials.has(serialHex(pck.leaf.serialNumber))) {
     reasons.push(
       reason('tdx.pck-revoked', `the PCK certificate (serial ${pck.leaf.serialNumber}) is revoked by the PCK CRL`),
@@ -413,7 +414,12 @@ function sameSubjectAndKey(a: X509Certificate, b: X509Certificate): boolean {
 }
 
 /** Parses a piece of collateral, turning a ParseError into a reason. */
-function parseCollateral<T>(value: unknown, parse: (v: unknown) => T, check: string, reasons: Reason[]): T | undefined {
+function parseCollateral<T>(
+  value: unknown,
+  parse: (v: unknown) => T,
+  check: CheckId,
+  reasons: Reason[],
+): T | undefined {
   if (value === undefined) return undefined;
   try {
     return parse(value);
@@ -427,7 +433,7 @@ function parseCollateral<T>(value: unknown, parse: (v: unknown) => T, check: str
   }
 }
 
-function freshness(issueDate: Date, nextUpdate: Date, at: Date, check: string, what: string, reasons: Reason[]): void {
+function freshness(issueDate: Date, nextUpdate: Date, at: Date, check: CheckId, what: string, reasons: Reason[]): void {
   if (at.getTime() < issueDate.getTime())
     reasons.push(
       reason(

@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { VerificationCache } from '../../../src/attestation/nvidia/cache.ts';
-import { pemToDer } from '../../../src/attestation/nvidia/certificates.ts';
 import { verifyGpuReport } from '../../../src/attestation/nvidia/verify.ts';
+import { pemCertificates } from '../../../src/attestation/pem.ts';
 import {
   hexBytes,
   NO_OCSP_IN_TESTDATA,
@@ -73,7 +73,7 @@ describe('vectors: every byte flip of the real GPU evidence', function () {
 
   it('hopper-550: each byte of each certificate flipped is refused (or does not parse); none is accepted', () => {
     const report = reportBytes('hopper-550/report.hex');
-    const ders = pemToDer(text('hopper-550/certs.pem'));
+    const ders = pemCertificates(text('hopper-550/certs.pem'), 'gpu.cert-chain');
     const expectation = { nonce: hexBytes(NONCE_550) };
     const accepted: string[] = [];
     let refused = 0;

@@ -64,6 +64,7 @@ describe('attestor verify tdx (real quote)', () => {
     assert.deepEqual(JSON.parse(refused.stdout).reasons, [
       {
         check: 'tdx.collateral.missing',
+        kind: 'comparison',
         message:
           "Intel collateral missing: TCB info, QE identity, PCK CRL, root CA CRL; without it nothing shows that the quoting enclave is Intel's, that the platform's TCB is current or that the PCK is not revoked",
       },

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { pemCertificates } from '../../../src/attestation/pem.ts';
 import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from '../../../src/attestation/roots/intel.ts';
 import { appraiseTdx } from '../../../src/attestation/tdx/appraise.ts';
 import { type TdxCollateral, verifySignedJson } from '../../../src/attestation/tdx/collateral.ts';
 import { crlSignatureProblem, parseCrl } from '../../../src/attestation/tdx/crl.ts';
-import { parsePemCertificates } from '../../../src/attestation/tdx/pem.ts';
 import { parseTdxQuote } from '../../../src/attestation/tdx/quote.ts';
 import { intelTrustAnchors, verifyTdxQuote } from '../../../src/attestation/tdx/verify.ts';
 import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes, sharedPath } from './testdata.ts';
@@ -80,7 +80,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     assert.equal(q.signedBytes.length, 48 + 584);
     assert.equal(q.certification.qeAuthData.length, 32);
     assert.equal(q.certification.pckChain.length, 3677);
-    assert.equal(parsePemCertificates(q.certification.pckChain, 'tdx.pck-chain').length, 3);
+    assert.equal(pemCertificates(q.certification.pckChain, 'tdx.pck-chain', { strict: true }).length, 3);
     assert.equal(q.certification.qeReport.isvProdId, 2);
   });
 
@@ -169,11 +169,11 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
 
     it("the root CRL verifies with the pinned root and the PCK CRL with the quote's PCK Platform CA", () => {
       const root = new X509Certificate(INTEL_SGX_ROOT_CA_PEM);
-      assert.equal(crlSignatureProblem(parseCrl(collateral.rootCrl!, 'x'), root), undefined);
-      const ders = parsePemCertificates(parseTdxQuote(quote).certification.pckChain, 'tdx.pck-chain');
+      assert.equal(crlSignatureProblem(parseCrl(collateral.rootCrl!, 'tdx.collateral.pck-crl'), root), undefined);
+      const ders = pemCertificates(parseTdxQuote(quote).certification.pckChain, 'tdx.pck-chain', { strict: true });
       const platformCa = new X509Certificate(Buffer.from(ders[1]!));
-      assert.equal(crlSignatureProblem(parseCrl(collateral.pckCrl!, 'x'), platformCa), undefined);
-      assert.match(crlSignatureProblem(parseCrl(collateral.pckCrl!, 'x'), root) ?? '', /issuer/);
+      assert.equal(crlSignatureProblem(parseCrl(collateral.pckCrl!, 'tdx.collateral.pck-crl'), platformCa), undefined);
+      assert.match(crlSignatureProblem(parseCrl(collateral.pckCrl!, 'tdx.collateral.pck-crl'), root) ?? '', /issuer/);
     });
 
     it('reports a TCB status at a time when all collateral is current', () => {

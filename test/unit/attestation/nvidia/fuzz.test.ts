@@ -5,12 +5,13 @@
  */
 import assert from 'node:assert/strict';
 import { VerificationCache } from '../../../../src/attestation/nvidia/cache.ts';
-import { parseCertificate, pemToDer } from '../../../../src/attestation/nvidia/certificates.ts';
+import { parseCertificate } from '../../../../src/attestation/nvidia/certificates.ts';
 import { parseEvidenceList } from '../../../../src/attestation/nvidia/evidence-list.ts';
 import { parseOpaqueData } from '../../../../src/attestation/nvidia/opaque-data.ts';
 import { parseRim } from '../../../../src/attestation/nvidia/rim.ts';
 import { parseGpuReport } from '../../../../src/attestation/nvidia/spdm.ts';
 import { verifyGpuReport } from '../../../../src/attestation/nvidia/verify.ts';
+import { pemCertificates } from '../../../../src/attestation/pem.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { SLOWEST_INPUT_MS } from '../../../harness/fuzz-bounds.ts';
 import { prng } from '../../../harness/prng.ts';
@@ -69,7 +70,7 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
   // The opaque data of the real report: after request, header, 64 blocks of 55 bytes, nonce and length.
   const opaqueStart = 37 + 8 + 64 * 55 + 32 + 2;
   const opaque = report.slice(opaqueStart, opaqueStart + 422);
-  const certificates = pemToDer(text('hopper-550/certs.pem'));
+  const certificates = pemCertificates(text('hopper-550/certs.pem'), 'gpu.cert-chain');
   const pem = text('hopper-550/certs.pem');
   // A small real-shaped RIM: the PROD VBIOS RIM cut to its first resources (parsing, not signatures, is under test).
   const fullRim = text('rims/NV_GPU_VBIOS_1010_0200_882_96005E0001.xml');

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { pemCertificates } from '../../../../src/attestation/pem.ts';
 import { TdxVerifierCache } from '../../../../src/attestation/tdx/chain-cache.ts';
 import { rawJsonMember } from '../../../../src/attestation/tdx/collateral.ts';
 import { parseCrl } from '../../../../src/attestation/tdx/crl.ts';
 import { parsePckExtension } from '../../../../src/attestation/tdx/pck.ts';
-import { parsePemCertificates } from '../../../../src/attestation/tdx/pem.ts';
 import { parseQeIdentity } from '../../../../src/attestation/tdx/qe-identity.ts';
 import { parseTdxQuote } from '../../../../src/attestation/tdx/quote.ts';
 import { parseTcbInfo } from '../../../../src/attestation/tdx/tcb-info.ts';
@@ -90,13 +90,13 @@ describe('tdx fuzz (fixed seed)', function () {
     const next = prng(42);
     const pem = parseTdxQuote(quote).certification.pckChain;
     for (let i = 0; i < 10_000; i++)
-      onlyParseError(() => parsePemCertificates(mutate(pem, next), 'tdx.pck-chain'), `pem ${i}`);
+      onlyParseError(() => pemCertificates(mutate(pem, next), 'tdx.pck-chain', { strict: true }), `pem ${i}`);
   });
 
   it('PCK extension and CRL parsers: 2 x 1,500 mutations throw only ParseError', () => {
     // asn1js needs ~2 ms per certificate or CRL on this machine, hence fewer rounds than above.
     const next = prng(43);
-    const pckDer = parsePemCertificates(parseTdxQuote(quote).certification.pckChain, 'x')[0]!;
+    const pckDer = pemCertificates(parseTdxQuote(quote).certification.pckChain, 'tdx.pck-chain')[0]!;
     for (let i = 0; i < 1_500; i++) {
       onlyParseError(() => parsePckExtension(mutate(pckDer, next)), `pck ${i}`);
       onlyParseError(() => parseCrl(mutate(pckCrl, next), 'tdx.collateral.pck-crl'), `crl ${i}`);
@@ -114,12 +114,12 @@ describe('tdx fuzz (fixed seed)', function () {
           : ([qeIdentity, 'enclaveIdentity', parseQeIdentity] as const);
       const text = dec.decode(mutate(enc.encode(body), next));
       onlyParseError(() => {
-        const raw = rawJsonMember(text, member, 'tdx.collateral');
+        const raw = rawJsonMember(text, member, 'tdx.collateral.tcb-info');
         let value: unknown;
         try {
           value = JSON.parse(raw);
         } catch {
-          throw new ParseError('tdx.collateral', 'not JSON');
+          throw new ParseError('tdx.collateral.tcb-info', 'not JSON');
         }
         parse(value);
       }, `json ${i}`);

@@ -8,25 +8,25 @@
  */
 
 import {
-  appraiseGpuEvidence,
+  appraiseGpu,
   type GpuClaims,
+  type GpuCollateral,
   type GpuTrustAnchors,
-  type OcspAnswer,
-  type OcspResponder,
-  type RimInput,
+  gpuPolicy,
   type VerificationCache,
+  verifyGpu,
 } from './nvidia/index.ts';
 import { pemCertificates } from './pem.ts';
 import type { ReferenceValues } from './reference-values.ts';
 import { certTableToPem, parseSnpCertTable } from './snp/cert-table.ts';
-import { appraiseSnp, type SnpEndorsementCache, type SnpRoots, verifySnpReport } from './snp/index.ts';
+import { appraiseSnp, type SnpCollateral, type SnpEndorsementCache, type SnpRoots, verifySnp } from './snp/index.ts';
 import {
   appraiseTdx,
   type TdxClaims,
   type TdxCollateral,
   type TdxVerifierCache,
   type TrustAnchor,
-  verifyTdxQuote,
+  verifyTdx,
 } from './tdx/index.ts';
 import { ParseError, prefixed, type Reason, reason, type Verdict, verdict } from './verdict.ts';
 
@@ -69,16 +69,11 @@ export interface NodeTrust {
   gpu?: GpuTrustAnchors;
 }
 
+/** Vendor collateral for one node's evidence, per verifier (src/collateral prepares it). */
 export interface NodeCollateral {
-  /** SNP VCEK/VLEK (+ chain) as PEM when the evidence has no certificate table. */
-  snpCertificates?: (report: Uint8Array) => string | undefined;
-  snpCrl?: Uint8Array;
+  snp?: SnpCollateral;
   tdx?: TdxCollateral;
-  rims?: readonly RimInput[];
-  /** OCSP answers for the GPU device chains (every certificate above the leaf) and the RIM signer chains. */
-  ocsp?: readonly OcspAnswer[];
-  /** Makes answers on demand for certificates `ocsp` does not cover (the simulated platform's responder). */
-  ocspResponder?: OcspResponder;
+  gpu?: GpuCollateral;
 }
 
 export interface NodeAppraisalContext {
@@ -136,26 +131,21 @@ export async function appraiseNode(
   const gpuReference = context.referenceValues.gpu;
   if (!gpuReference) reasons.push(reason('node.gpu.reference-values', 'the Manifest has no GPU reference values'));
   for (const gpu of evidence.gpus) {
-    const v = await appraiseGpuEvidence(
-      {
-        evidence: { report: gpu.report, certificateChain: gpu.certificateChain, uuid: gpu.uuid },
-        rims: context.collateral?.rims,
-      },
-      gpuReference,
-      { nonce: expectation.nonce },
+    const authentic = await verifyGpu(
+      { report: gpu.report, certificateChain: gpu.certificateChain, uuid: gpu.uuid },
       {
         at: context.at,
-        trustAnchors: context.trust.gpu,
-        cache: context.caches?.gpu,
-        ...(context.collateral?.ocsp ? { ocsp: context.collateral.ocsp } : {}),
-        ...(context.collateral?.ocspResponder ? { ocspResponder: context.collateral.ocspResponder } : {}),
+        ...(context.trust.gpu ? { trust: context.trust.gpu } : {}),
+        ...(context.collateral?.gpu ? { collateral: context.collateral.gpu } : {}),
+        ...(gpuReference ? { policy: gpuPolicy(gpuReference) } : {}),
+        ...(context.caches?.gpu ? { cache: context.caches.gpu } : {}),
       },
     );
+    const v = appraiseGpu(authentic, gpuReference, { nonce: expectation.nonce });
     const gpuReasons = [...v.reasons, ...bindingReasons(gpu.uuid, v.claims.deviceId, expectation.gpuBindings)];
-    const verified = gpuReasons.length === 0 && gpuReference !== undefined;
     gpus.push({
       uuid: gpu.uuid,
-      verified,
+      verified: gpuReasons.length === 0 && gpuReference !== undefined,
       architecture: v.claims.architecture,
       driverVersion: v.claims.driverVersion,
       vbiosVersion: v.claims.vbiosVersion,
@@ -281,19 +271,18 @@ function appraiseSnpCvm(
       reasons.push(reason(err.check, err.message));
     }
   }
-  certificates ||= context.collateral?.snpCertificates?.(cvm.report);
   const references = context.referenceValues.snp ?? [];
   if (references.length === 0)
     reasons.push(reason('node.cvm.reference-values', 'the Manifest has no SEV-SNP reference values'));
-  if (!certificates) {
-    reasons.push(
-      reason('snp.certificates', 'no VCEK/VLEK: the evidence has no certificate table and none is in the collateral'),
-    );
-    return { reasons, claims: { platform: 'snp', verified: false, reasons: reasons.map(text), details: null } };
-  }
-  const verified = verifySnpReport(
-    { report: cvm.report, certificates },
-    { at: context.at, roots: context.trust.snp, crl: context.collateral?.snpCrl, cache: context.caches?.snp },
+  // The evidence's certificate table wins over the collateral's VCEK.
+  const verified = verifySnp(
+    { report: cvm.report, ...(certificates ? { certificates } : {}) },
+    {
+      at: context.at,
+      ...(context.trust.snp ? { trust: context.trust.snp } : {}),
+      ...(context.collateral?.snp ? { collateral: context.collateral.snp } : {}),
+      ...(context.caches?.snp ? { cache: context.caches.snp } : {}),
+    },
   );
   const appraised = appraiseSnp(verified, references, {
     reportData: expectation.reportData,
@@ -326,12 +315,15 @@ function appraiseTdxCvm(
   const references = context.referenceValues.tdx ?? [];
   if (references.length === 0)
     reasons.push(reason('node.cvm.reference-values', 'the Manifest has no TDX reference values'));
-  const verified = verifyTdxQuote(cvm.report, {
-    at: context.at,
-    trustAnchors: context.trust.tdx,
-    collateral: context.collateral?.tdx,
-    cache: context.caches?.tdx,
-  });
+  const verified = verifyTdx(
+    { quote: cvm.report },
+    {
+      at: context.at,
+      ...(context.trust.tdx ? { trust: context.trust.tdx } : {}),
+      ...(context.collateral?.tdx ? { collateral: context.collateral.tdx } : {}),
+      ...(context.caches?.tdx ? { cache: context.caches.tdx } : {}),
+    },
+  );
   const appraised = appraiseTdx(verified, references, {
     reportData: expectation.reportData,
     allowedConfigIds: context.policyHashes,

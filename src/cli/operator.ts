@@ -1,14 +1,16 @@
 /** `attestor operator`: controllers, leader-elected (two replicas in a real cluster). */
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, join } from 'node:path';
 import { Command, Option } from 'commander';
-import type { NodeCollateral, NodeEvidence } from '../attestation/node-appraisal.ts';
-import type { RimInput } from '../attestation/nvidia/index.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
-import { CollateralStore, prepareCollateral } from '../collateral/index.ts';
-import { snpCertificatesFromDir } from '../coordinator/collateral-dir.ts';
+import {
+  type CollateralSource,
+  CollateralStore,
+  collateralSource,
+  loadRimDir,
+  loadTdxCollateralDir,
+} from '../collateral/index.ts';
 import { DEFAULT_COORDINATOR_LIMITS } from '../coordinator/coordinator.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
 import { errorMessage } from '../errors.ts';
@@ -17,7 +19,6 @@ import { DEFAULT_LEASE_NAME, startOperator } from '../operator/operator.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, parseGpuResourcePrefixes } from '../webhook/gpu-requests.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { addressOption, durationOption, positiveIntOption, rateOption } from './options.ts';
-import { loadTdxCollateralDir } from './verify/tdx.ts';
 
 interface OperatorCliOptions {
   kubeconfig?: string;
@@ -67,244 +68,239 @@ function rate(flags: string, description: string, value: RateLimit): Option {
     .default(value, `${value.burst}/${value.intervalMs / 1000}s`);
 }
 
-function collateralPreparer(opts: OperatorCliOptions) {
-  const store = new CollateralStore({
-    dir: opts.collateralCache!,
-    network: opts.collateralFetch,
-    limits: { timeoutMs: opts.collateralTimeout },
-    endpoints: {
-      ...(opts.amdKdsUrl ? { amdKds: opts.amdKdsUrl } : {}),
-      ...(opts.intelPcsUrl ? { intelPcs: opts.intelPcsUrl } : {}),
-      ...(opts.nvidiaRimUrl ? { nvidiaRim: opts.nvidiaRimUrl } : {}),
-      ...(opts.nvidiaOcspUrl ? { nvidiaOcsp: opts.nvidiaOcspUrl } : {}),
+/** The Coordinator's collateral: the directories given, and the cache (fetching where allowed) when given. */
+function operatorCollateral(opts: OperatorCliOptions): CollateralSource {
+  const store = opts.collateralCache
+    ? new CollateralStore({
+        dir: opts.collateralCache,
+        network: opts.collateralFetch,
+        limits: { timeoutMs: opts.collateralTimeout },
+        endpoints: {
+          ...(opts.amdKdsUrl ? { amdKds: opts.amdKdsUrl } : {}),
+          ...(opts.intelPcsUrl ? { intelPcs: opts.intelPcsUrl } : {}),
+          ...(opts.nvidiaRimUrl ? { nvidiaRim: opts.nvidiaRimUrl } : {}),
+          ...(opts.nvidiaOcspUrl ? { nvidiaOcsp: opts.nvidiaOcspUrl } : {}),
+        },
+      })
+    : undefined;
+  return collateralSource({
+    base: {
+      gpu: { rims: opts.rimDir ? loadRimDir(opts.rimDir) : [] },
+      ...(opts.tdxCollateral ? { tdx: loadTdxCollateralDir(opts.tdxCollateral) } : {}),
     },
+    ...(store ? { store } : {}),
+    ...(opts.snpProduct ? { snpProduct: opts.snpProduct } : {}),
   });
-  return (evidence: NodeEvidence, base: NodeCollateral | undefined) =>
-    prepareCollateral(evidence, store, {
-      ...(base ? { base } : {}),
-      ...(opts.snpProduct ? { snpProduct: opts.snpProduct } : {}),
-    });
-}
-
-/** RIM documents from a directory (air-gapped clusters keep NVIDIA's RIMs here); the file name is the RIM ID. */
-export function loadRims(dir: string): RimInput[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.xml'))
-    .map((f) => ({ xml: readFileSync(join(dir, f), 'utf8'), id: basename(f, '.xml') }));
 }
 
 export function operatorCommand(): Command {
-  return new Command('operator')
-    .description('run the attestor operator: Manifest and AIWorker controllers (leader-elected)')
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
-    .addOption(
-      new Option('--namespace <ns>', 'namespace of the operator (leader-election Lease)')
-        .env('POD_NAMESPACE')
-        .default('attestor-system'),
-    )
-    .option('--no-leader-elect', 'reconcile without a Lease (only for a single replica)')
-    .option('--lease-name <name>', 'leader-election Lease name', DEFAULT_LEASE_NAME)
-    .option('--lease-duration <duration>', 'how long a Lease is valid without renewal', durationOption, 15_000)
-    .option(
-      '--renew-deadline <duration>',
-      'how long the leader retries renewing before it steps down',
-      durationOption,
-      10_000,
-    )
-    .option('--retry-period <duration>', 'time between leader-election attempts', durationOption, 2_000)
-    .option('--probe-address <host:port>', 'serve /healthz, /readyz and /metrics here', addressOption, {
-      host: '0.0.0.0',
-      port: 8080,
-    })
-    .addOption(
-      new Option('--log-level <level>', 'log level')
-        .choices(['debug', 'info', 'warn', 'error'])
-        .env('ATTESTOR_LOG_LEVEL')
-        .default('info'),
-    )
-    .option('--no-coordinator', 'do not serve the Coordinator API')
-    .option('--coordinator-address <host:port>', 'serve the Coordinator API (HTTPS) here', addressOption, {
-      host: '0.0.0.0',
-      port: 8443,
-    })
-    .option('--tls-cert-file <path>', 'serving certificate (PEM) of the Coordinator API')
-    .option('--tls-key-file <path>', 'its private key (PEM)')
-    .option(
-      '--agent-service-account <username>',
-      'username of the node agents (default system:serviceaccount:<namespace>:attestor-agent)',
-    )
-    .option('--agent-audience <aud>', "audience of the agents' projected tokens", 'attestor')
-    .option('--grant-ttl <duration>', 'lifetime of an activation grant', durationOption, 120_000)
-    .option(
-      '--nonces-per-node <n>',
-      "outstanding nonces per node (more drop that node's oldest)",
-      positiveIntOption,
-      DEFAULT_COORDINATOR_LIMITS.noncesPerNode,
-    )
-    .addOption(
-      rate(
-        '--agent-request-rate <burst/interval>',
-        'nonce, evidence and activation requests per node: a burst, then one per interval (429 beyond)',
-        DEFAULT_COORDINATOR_LIMITS.requests,
-      ),
-    )
-    .addOption(
-      rate(
-        '--agent-watch-rate <burst/interval>',
-        'watch (long poll) requests per node',
-        DEFAULT_COORDINATOR_LIMITS.watches,
-      ),
-    )
-    .addOption(
-      rate(
-        '--node-event-rate <burst/interval>',
-        'Events the Coordinator records per node (the verdict is always in NodeAttestation status)',
-        DEFAULT_COORDINATOR_LIMITS.events,
-      ),
-    )
-    .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
-    .option(
-      '--snp-vcek-dir <dir>',
-      'SEV-SNP VCEK/VLEK certificates named <chip-id>[-<reported-tcb>].pem|der, for evidence without a certificate table',
-    )
-    .option(
-      '--tdx-collateral <dir>',
-      'Intel PCS collateral (TCB info, QE identity, CRLs; layout as for attestor verify tdx); TDX nodes without all of it (here or in the cache) are refused',
-    )
-    .option(
-      '--collateral-cache <dir>',
-      'vendor collateral cache (docs/collateral.md): VCEKs, CRLs, PCS collateral, RIMs, GPU OCSP answers, read before appraisal',
-    )
-    .option(
-      '--collateral-fetch',
-      "fetch what the cache lacks (or what went stale) from AMD KDS, Intel PCS, the NVIDIA RIM service and NVIDIA's OCSP responder (off: air-gapped)",
-      false,
-    )
-    .option('--collateral-timeout <duration>', 'timeout of one collateral request', durationOption, 10_000)
-    .addOption(
-      new Option(
-        '--snp-product <product>',
-        'SEV-SNP product of version-2 reports, which do not name it (for KDS requests)',
-      ).choices(['Milan', 'Genoa', 'Turin']),
-    )
-    .option('--amd-kds-url <url>', 'AMD KDS base URL (a mirror)')
-    .option('--intel-pcs-url <url>', 'Intel PCS base URL (a mirror)')
-    .option('--nvidia-rim-url <url>', 'NVIDIA RIM service base URL (a mirror)')
-    .option(
-      '--nvidia-ocsp-url <url>',
-      'OCSP responder for NVIDIA certificates that name none in their Authority Information Access (default https://ocsp.ndis.nvidia.com/)',
-    )
-    .option('--no-webhook', 'do not serve the admission webhook')
-    .option(
-      '--webhook-address <host:port>',
-      'serve the admission webhook (HTTPS, same certificate) here',
-      addressOption,
-      { host: '0.0.0.0', port: 9443 },
-    )
-    .addOption(
-      new Option(
-        '--gpu-resource-prefixes <list>',
-        'comma-separated resource-name prefixes that count as GPUs (a pod with any resource claim counts too); must match the webhook configuration (Helm: webhook.gpuResourcePrefixes)',
+  return (
+    new Command('operator')
+      .description('run the attestor operator: Manifest and AIWorker controllers (leader-elected)')
+      .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
+      .addOption(
+        new Option('--namespace <ns>', 'namespace of the operator (leader-election Lease)')
+          .env('POD_NAMESPACE')
+          .default('attestor-system'),
       )
-        .argParser(parseGpuResourcePrefixes)
-        .default([...DEFAULT_GPU_RESOURCE_PREFIXES], DEFAULT_GPU_RESOURCE_PREFIXES.join(',')),
-    )
-    .option(
-      '--webhook-client-ca <file>',
-      "serve the webhook only to clients with a certificate from these CAs (PEM; the API server's webhook client certificate, see its AdmissionConfiguration); re-read on change",
-    )
-    .option(
-      '--webhook-allow-any-client',
-      'serve the webhook without client authentication (where the API server cannot present a client certificate)',
-      false,
-    )
-    .option(
-      '--eviction-pending-grace <duration>',
-      'how long a GPU node may await GPU activation or re-appraisal under a new Manifest before its GPU pods are evicted',
-      durationOption,
-      60_000,
-    )
-    .option(
-      '--eviction-pdb-grace <duration>',
-      'delete a GPU pod on a node that lost its attestation when its evictions have been refused (PodDisruptionBudget) this long',
-      durationOption,
-      60_000,
-    )
-    .option(
-      '--no-resource-slices',
-      'do not watch resource.k8s.io/v1 ResourceSlices (clusters before Kubernetes 1.34); DRA-only GPU nodes are then not gated',
-    )
-    .action(async (opts: OperatorCliOptions) => {
-      const log = createLogger({ level: opts.logLevel });
-      const kubeConfig = loadKubeConfig(opts.kubeconfig);
-      if ((opts.coordinator || opts.webhook) && (!opts.tlsCertFile || !opts.tlsKeyFile))
-        throw new Error(
-          'the Coordinator API and the webhook need --tls-cert-file and --tls-key-file (or pass --no-coordinator --no-webhook)',
-        );
-      if (opts.webhook && !opts.webhookClientCa === !opts.webhookAllowAnyClient)
-        throw new Error(
-          "the webhook needs exactly one of --webhook-client-ca (the CA of the API server's webhook client certificate) and --webhook-allow-any-client (or pass --no-webhook)",
-        );
-      const operator = startOperator({
-        kubeConfig,
-        log,
-        namespace: opts.namespace,
-        leaderElect: opts.leaderElect,
-        leaseName: opts.leaseName,
-        identity: process.env.POD_NAME ?? `${hostname()}_${process.pid}`,
-        ...(process.env.POD_NAME ? { selfPod: { name: process.env.POD_NAME, namespace: opts.namespace } } : {}),
-        leaseDurationMs: opts.leaseDuration,
-        renewDeadlineMs: opts.renewDeadline,
-        retryPeriodMs: opts.retryPeriod,
-        probe: opts.probeAddress,
-        eviction: { pendingGraceMs: opts.evictionPendingGrace, pdbGraceMs: opts.evictionPdbGrace },
-        resourceSlices: opts.resourceSlices,
-        coordinator: opts.coordinator
-          ? {
-              ...opts.coordinatorAddress,
-              tls: { cert: readFileSync(opts.tlsCertFile!, 'utf8'), key: readFileSync(opts.tlsKeyFile!, 'utf8') },
-              agentUsernames: [opts.agentServiceAccount ?? `system:serviceaccount:${opts.namespace}:attestor-agent`],
-              audiences: [opts.agentAudience],
-              grantTtlSeconds: Math.ceil(opts.grantTtl / 1000),
-              limits: {
-                noncesPerNode: Math.max(1, opts.noncesPerNode),
-                requests: opts.agentRequestRate,
-                watches: opts.agentWatchRate,
-                events: opts.nodeEventRate,
-              },
-              // Pinned vendor roots only: simulated evidence is for `attestor dev`.
-              trust: {
-                production: {},
-                productionCollateral: {
-                  rims: opts.rimDir ? loadRims(opts.rimDir) : [],
-                  ...(opts.snpVcekDir ? { snpCertificates: snpCertificatesFromDir(opts.snpVcekDir) } : {}),
-                  ...(opts.tdxCollateral ? { tdx: loadTdxCollateralDir(opts.tdxCollateral) } : {}),
+      .option('--no-leader-elect', 'reconcile without a Lease (only for a single replica)')
+      .option('--lease-name <name>', 'leader-election Lease name', DEFAULT_LEASE_NAME)
+      .option('--lease-duration <duration>', 'how long a Lease is valid without renewal', durationOption, 15_000)
+      .option(
+        '--renew-deadline <duration>',
+        'how long the leader retries renewing before it steps down',
+        durationOption,
+        10_000,
+      )
+      .option('--retry-period <duration>', 'time between leader-election attempts', durationOption, 2_000)
+      .option('--probe-address <host:port>', 'serve /healthz, /readyz and /metrics here', addressOption, {
+        host: '0.0.0.0',
+        port: 8080,
+      })
+      .addOption(
+        new Option('--log-level <level>', 'log level')
+          .choices(['debug', 'info', 'warn', 'error'])
+          .env('ATTESTOR_LOG_LEVEL')
+          .default('info'),
+      )
+      .option('--no-coordinator', 'do not serve the Coordinator API')
+      .option('--coordinator-address <host:port>', 'serve the Coordinator API (HTTPS) here', addressOption, {
+        host: '0.0.0.0',
+        port: 8443,
+      })
+      .option('--tls-cert-file <path>', 'serving certificate (PEM) of the Coordinator API')
+      .option('--tls-key-file <path>', 'its private key (PEM)')
+      .option(
+        '--agent-service-account <username>',
+        'username of the node agents (default system:serviceaccount:<namespace>:attestor-agent)',
+      )
+      .option('--agent-audience <aud>', "audience of the agents' projected tokens", 'attestor')
+      .option('--grant-ttl <duration>', 'lifetime of an activation grant', durationOption, 120_000)
+      .option(
+        '--nonces-per-node <n>',
+        "outstanding nonces per node (more drop that node's oldest)",
+        positiveIntOption,
+        DEFAULT_COORDINATOR_LIMITS.noncesPerNode,
+      )
+      .addOption(
+        rate(
+          '--agent-request-rate <burst/interval>',
+          'nonce, evidence and activation requests per node: a burst, then one per interval (429 beyond)',
+          DEFAULT_COORDINATOR_LIMITS.requests,
+        ),
+      )
+      .addOption(
+        rate(
+          '--agent-watch-rate <burst/interval>',
+          'watch (long poll) requests per node',
+          DEFAULT_COORDINATOR_LIMITS.watches,
+        ),
+      )
+      .addOption(
+        rate(
+          '--node-event-rate <burst/interval>',
+          'Events the Coordinator records per node (the verdict is always in NodeAttestation status)',
+          DEFAULT_COORDINATOR_LIMITS.events,
+        ),
+      )
+      .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
+      // Replaced by the collateral cache's snp/vcek/<product>/<hwid>-<tcb>.der: refused with a pointer there.
+      .addOption(new Option('--snp-vcek-dir <dir>').hideHelp())
+      .option(
+        '--tdx-collateral <dir>',
+        'Intel PCS collateral (TCB info, QE identity, CRLs; layout as for attestor verify tdx); TDX nodes without all of it (here or in the cache) are refused',
+      )
+      .option(
+        '--collateral-cache <dir>',
+        'vendor collateral cache (docs/collateral.md): VCEKs (snp/vcek/<product>/<hwid>-<tcb>.der, for evidence without a certificate table), CRLs, PCS collateral, RIMs, GPU OCSP answers, read before appraisal',
+      )
+      .option(
+        '--collateral-fetch',
+        "fetch what the cache lacks (or what went stale) from AMD KDS, Intel PCS, the NVIDIA RIM service and NVIDIA's OCSP responder (off: air-gapped)",
+        false,
+      )
+      .option('--collateral-timeout <duration>', 'timeout of one collateral request', durationOption, 10_000)
+      .addOption(
+        new Option(
+          '--snp-product <product>',
+          'SEV-SNP product of version-2 reports, which do not name it (for KDS requests)',
+        ).choices(['Milan', 'Genoa', 'Turin']),
+      )
+      .option('--amd-kds-url <url>', 'AMD KDS base URL (a mirror)')
+      .option('--intel-pcs-url <url>', 'Intel PCS base URL (a mirror)')
+      .option('--nvidia-rim-url <url>', 'NVIDIA RIM service base URL (a mirror)')
+      .option(
+        '--nvidia-ocsp-url <url>',
+        'OCSP responder for NVIDIA certificates that name none in their Authority Information Access (default https://ocsp.ndis.nvidia.com/)',
+      )
+      .option('--no-webhook', 'do not serve the admission webhook')
+      .option(
+        '--webhook-address <host:port>',
+        'serve the admission webhook (HTTPS, same certificate) here',
+        addressOption,
+        { host: '0.0.0.0', port: 9443 },
+      )
+      .addOption(
+        new Option(
+          '--gpu-resource-prefixes <list>',
+          'comma-separated resource-name prefixes that count as GPUs (a pod with any resource claim counts too); must match the webhook configuration (Helm: webhook.gpuResourcePrefixes)',
+        )
+          .argParser(parseGpuResourcePrefixes)
+          .default([...DEFAULT_GPU_RESOURCE_PREFIXES], DEFAULT_GPU_RESOURCE_PREFIXES.join(',')),
+      )
+      .option(
+        '--webhook-client-ca <file>',
+        "serve the webhook only to clients with a certificate from these CAs (PEM; the API server's webhook client certificate, see its AdmissionConfiguration); re-read on change",
+      )
+      .option(
+        '--webhook-allow-any-client',
+        'serve the webhook without client authentication (where the API server cannot present a client certificate)',
+        false,
+      )
+      .option(
+        '--eviction-pending-grace <duration>',
+        'how long a GPU node may await GPU activation or re-appraisal under a new Manifest before its GPU pods are evicted',
+        durationOption,
+        60_000,
+      )
+      .option(
+        '--eviction-pdb-grace <duration>',
+        'delete a GPU pod on a node that lost its attestation when its evictions have been refused (PodDisruptionBudget) this long',
+        durationOption,
+        60_000,
+      )
+      .option(
+        '--no-resource-slices',
+        'do not watch resource.k8s.io/v1 ResourceSlices (clusters before Kubernetes 1.34); DRA-only GPU nodes are then not gated',
+      )
+      .action(async (opts: OperatorCliOptions) => {
+        if (opts.snpVcekDir)
+          throw new Error(
+            '--snp-vcek-dir is replaced by --collateral-cache: put each VCEK at snp/vcek/<product>/<hwid>-<tcb>.der in the cache (DER, as AMD KDS serves it; docs/collateral.md)',
+          );
+        const log = createLogger({ level: opts.logLevel });
+        const kubeConfig = loadKubeConfig(opts.kubeconfig);
+        if ((opts.coordinator || opts.webhook) && (!opts.tlsCertFile || !opts.tlsKeyFile))
+          throw new Error(
+            'the Coordinator API and the webhook need --tls-cert-file and --tls-key-file (or pass --no-coordinator --no-webhook)',
+          );
+        if (opts.webhook && !opts.webhookClientCa === !opts.webhookAllowAnyClient)
+          throw new Error(
+            "the webhook needs exactly one of --webhook-client-ca (the CA of the API server's webhook client certificate) and --webhook-allow-any-client (or pass --no-webhook)",
+          );
+        const operator = startOperator({
+          kubeConfig,
+          log,
+          namespace: opts.namespace,
+          leaderElect: opts.leaderElect,
+          leaseName: opts.leaseName,
+          identity: process.env.POD_NAME ?? `${hostname()}_${process.pid}`,
+          ...(process.env.POD_NAME ? { selfPod: { name: process.env.POD_NAME, namespace: opts.namespace } } : {}),
+          leaseDurationMs: opts.leaseDuration,
+          renewDeadlineMs: opts.renewDeadline,
+          retryPeriodMs: opts.retryPeriod,
+          probe: opts.probeAddress,
+          eviction: { pendingGraceMs: opts.evictionPendingGrace, pdbGraceMs: opts.evictionPdbGrace },
+          resourceSlices: opts.resourceSlices,
+          coordinator: opts.coordinator
+            ? {
+                ...opts.coordinatorAddress,
+                tls: { cert: readFileSync(opts.tlsCertFile!, 'utf8'), key: readFileSync(opts.tlsKeyFile!, 'utf8') },
+                agentUsernames: [opts.agentServiceAccount ?? `system:serviceaccount:${opts.namespace}:attestor-agent`],
+                audiences: [opts.agentAudience],
+                grantTtlSeconds: Math.ceil(opts.grantTtl / 1000),
+                limits: {
+                  noncesPerNode: Math.max(1, opts.noncesPerNode),
+                  requests: opts.agentRequestRate,
+                  watches: opts.agentWatchRate,
+                  events: opts.nodeEventRate,
                 },
-                ...(opts.collateralCache ? { prepareProductionCollateral: collateralPreparer(opts) } : {}),
-              },
-            }
-          : undefined,
-        gpuResourcePrefixes: opts.gpuResourcePrefixes,
-        webhook: opts.webhook
-          ? {
-              ...opts.webhookAddress,
-              tls: { certFile: opts.tlsCertFile!, keyFile: opts.tlsKeyFile! },
-              clientAuth: opts.webhookClientCa ? { caFile: opts.webhookClientCa } : 'none',
-            }
-          : undefined,
-      });
-      const shutdown = (signal: string) => {
-        log.info({ signal }, 'shutting down');
-        void operator.stop();
-      };
-      process.once('SIGTERM', () => shutdown('SIGTERM'));
-      process.once('SIGINT', () => shutdown('SIGINT'));
-      const exit = await operator.done.catch((err: unknown) => {
-        log.fatal({ err: errorMessage(err) }, 'operator failed');
-        return 'failed' as const;
-      });
-      // Like controller-runtime: a replica that lost its Lease exits, and Kubernetes restarts it.
-      process.exitCode = exit === 'stopped' ? 0 : 1;
-      log.info({ exit }, 'operator stopped');
-    });
+                // Pinned vendor roots only: simulated evidence is for `attestor dev`.
+                trust: { production: {}, productionCollateral: operatorCollateral(opts) },
+              }
+            : undefined,
+          gpuResourcePrefixes: opts.gpuResourcePrefixes,
+          webhook: opts.webhook
+            ? {
+                ...opts.webhookAddress,
+                tls: { certFile: opts.tlsCertFile!, keyFile: opts.tlsKeyFile! },
+                clientAuth: opts.webhookClientCa ? { caFile: opts.webhookClientCa } : 'none',
+              }
+            : undefined,
+        });
+        const shutdown = (signal: string) => {
+          log.info({ signal }, 'shutting down');
+          void operator.stop();
+        };
+        process.once('SIGTERM', () => shutdown('SIGTERM'));
+        process.once('SIGINT', () => shutdown('SIGINT'));
+        const exit = await operator.done.catch((err: unknown) => {
+          log.fatal({ err: errorMessage(err) }, 'operator failed');
+          return 'failed' as const;
+        });
+        // Like controller-runtime: a replica that lost its Lease exits, and Kubernetes restarts it.
+        process.exitCode = exit === 'stopped' ? 0 : 1;
+        log.info({ exit }, 'operator stopped');
+      })
+  );
 }

@@ -59,21 +59,23 @@ import { KeyedRateLimiter, type RateLimit } from './rate-limiter.ts';
 import { type RetainedEvidence, retainable } from './retained-evidence.ts';
 import { activatedStatus, manifestChangedStatus, summarise, verdictStatus } from './status.ts';
 
+/**
+ * The vendor collateral for one node's evidence at the appraisal time (src/collateral's
+ * collateralSource): awaited before appraisal, its notes logged.
+ */
+export type CollateralSource = (
+  evidence: NodeEvidence,
+  at: Date,
+) => Promise<{ collateral: NodeCollateral; notes: readonly string[] }>;
+
 export interface CoordinatorTrust {
   /** Pinned vendor roots (the verifiers' defaults when empty). */
   production: NodeTrust;
-  productionCollateral?: NodeCollateral;
-  /**
-   * Completes the production collateral for one node's evidence (the vendor collateral cache,
-   * src/collateral): awaited before appraisal, its notes logged. Absent: productionCollateral alone.
-   */
-  prepareProductionCollateral?: (
-    evidence: NodeEvidence,
-    base: NodeCollateral | undefined,
-  ) => Promise<{ collateral: NodeCollateral; notes: string[] }>;
+  /** Absent: no collateral (evidence that needs some is refused). */
+  productionCollateral?: CollateralSource;
   /** Generated roots of simulated evidence: used only while the active Manifest accepts simulated evidence. */
   simulated?: NodeTrust;
-  simulatedCollateral?: NodeCollateral;
+  simulatedCollateral?: CollateralSource;
 }
 
 /** Objects by name, as an informer's cache holds them. */
@@ -632,25 +634,27 @@ export class Coordinator {
       caches: this.#caches,
     };
     const { trust } = this.#deps;
-    let collateral = trust.productionCollateral;
-    if (trust.prepareProductionCollateral) {
-      const prepared = await trust.prepareProductionCollateral(evidence, trust.productionCollateral);
-      for (const note of prepared.notes) this.#log.warn({ note }, 'collateral');
-      collateral = prepared.collateral;
-    }
+    const collateral = await this.#collateral(trust.productionCollateral, evidence, at);
     const production = await appraiseNode(evidence, expectation, { ...base, trust: trust.production, collateral });
     if (production.verified || !manifest.spec.development?.acceptSimulatedEvidence || !trust.simulated)
       return { verdict: production, simulated: false };
     const simulated = await appraiseNode(evidence, expectation, {
       ...base,
       trust: trust.simulated,
-      collateral: trust.simulatedCollateral,
+      collateral: await this.#collateral(trust.simulatedCollateral, evidence, at),
     });
     // A refusal under simulated roots explains less than one under the real roots, unless the
     // evidence was simulated, i.e. authentic under the simulated roots: then its reasons are the useful ones.
     return onlyComparisons(simulated.reasons)
       ? { verdict: simulated, simulated: true }
       : { verdict: production, simulated: false };
+  }
+
+  async #collateral(source: CollateralSource | undefined, evidence: NodeEvidence, at: Date): Promise<NodeCollateral> {
+    if (!source) return {};
+    const prepared = await source(evidence, at);
+    for (const note of prepared.notes) this.#log.warn({ note }, 'collateral');
+    return prepared.collateral;
   }
 
   async #activationRefused(node: string, message: string, now: Date): Promise<ActivationResponse> {

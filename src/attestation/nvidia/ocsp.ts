@@ -45,9 +45,6 @@ export interface OcspAnswer {
   readonly nonce?: Uint8Array;
 }
 
-/** Makes an answer for a certificate on demand (the simulated responder); undefined when it knows nothing of it. */
-export type OcspResponder = (certificate: Uint8Array, issuer: Uint8Array, at: Date) => OcspAnswer | undefined;
-
 /** What the relying party accepts; every default is the strict one. */
 export interface RevocationPolicy {
   /** Refuse a certificate without a current answer. Default true. */
@@ -82,7 +79,6 @@ export interface RevocationCheck {
   /** The first index of `path` that needs an answer: 1 for a device chain (not the leaf), 0 for a RIM signer chain. */
   readonly from: number;
   readonly answers: readonly (OcspAnswer | Uint8Array)[];
-  readonly responder?: OcspResponder;
   readonly at: Date;
   readonly policy?: RevocationPolicy;
   /** Reason check id: gpu.ocsp or gpu.rim.ocsp. */
@@ -113,12 +109,6 @@ export function checkRevocation(input: RevocationCheck): { statuses: Certificate
     const candidates = parsed.flatMap((p) =>
       p.singles.filter((s) => id.matches(s.certID)).map((single) => ({ answer: p, single })),
     );
-    if (candidates.length === 0 && input.responder) {
-      const made = input.responder(cert.der, issuer.der, input.at);
-      const p = made ? parseAnswer(made, input.cache) : undefined;
-      if (p && !('problem' in p))
-        candidates.push(...p.singles.filter((s) => id.matches(s.certID)).map((single) => ({ answer: p, single })));
-    }
     const stale: string[] = [];
     const forged: string[] = [];
     let best: Usable | undefined;

@@ -1,12 +1,12 @@
 /**
- * Authenticity of one GPU attestation report: parsed, nonce as expected, certificate chain to a
+ * The authenticity of one GPU attestation report, check by check: parsed, certificate chain to a
  * pinned NVIDIA Device Identity CA at the given time, the leaf's FWID equal to the report's (and
  * present, unless the policy allows older firmware without it), every certificate above the leaf
  * not revoked according to current OCSP answers, a known multi-GPU mode, and the ECDSA P-384
- * signature over request and response with the leaf key. Reference values and RIMs are the
- * appraiser's business (appraise.ts).
+ * signature over request and response with the leaf key. verify.ts adds the RIMs; whether the
+ * nonce is the expected one is the appraisal's (appraise.ts), as REPORT_DATA is for the CVMs.
  */
-import { createHash, timingSafeEqual, verify as verifySignature } from 'node:crypto';
+import { createHash, verify as verifySignature } from 'node:crypto';
 import { errorMessage } from '../../errors.ts';
 import { hex } from '../bytes.ts';
 import type { GpuArchitecture } from '../reference-values.ts';
@@ -14,62 +14,10 @@ import { NVIDIA_DEVICE_IDENTITY_CA_PEM } from '../roots/nvidia.ts';
 import { asReason, type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import { architectureOf, type ParsedCertificate, parseCertificateChain, verifyChain } from './certificates.ts';
-import {
-  type CertificateRevocation,
-  checkRevocation,
-  type OcspAnswer,
-  type OcspResponder,
-  type RevocationPolicy,
-} from './ocsp.ts';
+import { type CertificateRevocation, checkRevocation, type OcspAnswer } from './ocsp.ts';
 import { type GpuMode, gpuMode } from './opaque-data.ts';
 import { type GpuReport, parseGpuReport } from './spdm.ts';
-
-/** One GPU's evidence: the report bytes and its certificate chain as NVML returns them. */
-export interface GpuEvidence {
-  readonly report: Uint8Array;
-  /** PEM, leaf first (the root at the end is optional and only accepted if pinned). */
-  readonly certificateChain: string;
-  /** The architecture the collector declares (evidence list `arch`); checked against the chain. */
-  readonly architecture?: GpuArchitecture;
-  readonly uuid?: string;
-}
-
-/** What the relying party expects of the evidence. */
-export interface GpuExpectation {
-  /** The 32-byte nonce the verifier handed out; the report's signed request must carry it. */
-  readonly nonce: Uint8Array;
-}
-
-/** Trust anchors as PEM; defaults are the pinned NVIDIA roots. Tests and `dev` pass generated ones. */
-export interface GpuTrustAnchors {
-  readonly device?: readonly string[];
-  readonly rim?: readonly string[];
-}
-
-/**
- * What the relying party requires beyond authenticity; every default is the strict one. A
- * Manifest's GPU reference values set it (appraise.ts), `attestor verify gpu` sets it from flags.
- */
-export interface GpuPolicy {
-  /** Refuse a report without FWID (older firmware, e.g. driver 535). Default true. */
-  readonly requireFwid?: boolean;
-  /** Require matching driver and VBIOS RIMs for every active measurement. Default true (appraise.ts). */
-  readonly requireRims?: boolean;
-  /** OCSP for the device chain (above the leaf) and the RIM signer chains. Default: answers required, "good" only. */
-  readonly revocation?: RevocationPolicy;
-}
-
-export interface GpuVerifyOptions {
-  /** The time certificates and OCSP answers must be valid at. */
-  readonly at: Date;
-  readonly trustAnchors?: GpuTrustAnchors;
-  /** OCSP answers (DER OCSPResponse) for the device and RIM chains; answers for other certificates are ignored. */
-  readonly ocsp?: readonly (OcspAnswer | Uint8Array)[];
-  /** Asked for certificates no answer covers (the simulated responder). */
-  readonly ocspResponder?: OcspResponder;
-  readonly policy?: GpuPolicy;
-  readonly cache?: VerificationCache;
-}
+import type { GpuEvidence, GpuTrustAnchors, GpuVerifyOptions } from './verify.ts';
 
 /** The outcome of each check, for claims; `reasons` lists every failure. */
 export interface GpuReportVerification {
@@ -79,7 +27,6 @@ export interface GpuReportVerification {
   readonly path: readonly ParsedCertificate[];
   readonly architecture?: GpuArchitecture;
   readonly parsed: boolean;
-  readonly nonceMatch: boolean;
   readonly signatureVerified: boolean;
   readonly certChainVerified: boolean;
   /** True when equal, false when different, 'absent' when the report carries no FWID (older firmware). */
@@ -98,12 +45,14 @@ export interface GpuReportVerification {
   readonly reasons: readonly Reason[];
 }
 
-/** Verifies a report's authenticity and freshness; never throws for bad evidence. */
-export function verifyGpuReport(
-  evidence: GpuEvidence,
-  expectation: GpuExpectation,
-  options: GpuVerifyOptions,
-): GpuReportVerification {
+/** What the report checks need of verifyGpu's options. */
+export type GpuReportCheckOptions = Pick<GpuVerifyOptions, 'at' | 'trust' | 'policy' | 'cache'> & {
+  /** OCSP answers for the device chain; answers for other certificates are ignored. */
+  readonly ocsp?: readonly (OcspAnswer | Uint8Array)[];
+};
+
+/** Checks a report's authenticity; never throws for bad evidence. */
+export function checkGpuReport(evidence: GpuEvidence, options: GpuReportCheckOptions): GpuReportVerification {
   const reasons: Reason[] = [];
   let report: GpuReport | undefined;
   try {
@@ -118,25 +67,11 @@ export function verifyGpuReport(
     reasons.push(asReason(err));
   }
 
-  let nonceMatch = false;
-  if (report) {
-    nonceMatch =
-      expectation.nonce.length === report.request.nonce.length &&
-      timingSafeEqual(expectation.nonce, report.request.nonce);
-    if (!nonceMatch)
-      reasons.push(
-        reason(
-          'gpu.nonce',
-          `the report's request nonce ${hex(report.request.nonce)} is not the expected ${hex(expectation.nonce)}`,
-        ),
-      );
-  }
-
   let certChainVerified = false;
   let path: readonly ParsedCertificate[] = [];
   if (chain.length > 0) {
     const checked = verifyChain(chain, {
-      anchors: deviceAnchors(options.trustAnchors),
+      anchors: deviceAnchors(options.trust),
       at: options.at,
       check: 'gpu.cert-chain',
       role: 'GPU attestation',
@@ -191,7 +126,6 @@ export function verifyGpuReport(
       path,
       from: 1,
       answers: options.ocsp ?? [],
-      ...(options.ocspResponder ? { responder: options.ocspResponder } : {}),
       at: options.at,
       ...(options.policy?.revocation ? { policy: options.policy.revocation } : {}),
       check: 'gpu.ocsp',
@@ -212,7 +146,6 @@ export function verifyGpuReport(
     chain,
     path,
     parsed: report !== undefined,
-    nonceMatch,
     signatureVerified,
     certChainVerified,
     fwidMatch,

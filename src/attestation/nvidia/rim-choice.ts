@@ -1,32 +1,19 @@
 /**
- * Appraisal of GPU evidence against a Manifest's GPU reference values: the report's authenticity
- * (verify.ts), the RIMs that fit it (chosen from those given, verified to the pinned RIM root and
- * not revoked), its measurements against them, and the allowed architectures, driver and VBIOS
- * versions and pinned RIM digests. Every failed check is a Reason; nothing here throws for bad
- * evidence.
- *
- * With `requireRIMs: false` a missing or untrusted RIM refuses nothing, but its measurements are
- * then reported as not evaluated (claims.measurements); a measurement that a trusted RIM
- * contradicts is refused all the same: a relaxation never accepts a detected tampering.
+ * Which of the RIMs given fits a report: the driver RIM (NV_GPU_DRIVER_<chip>_<driver version>)
+ * and the VBIOS RIM (from the report's project, SKUs and VBIOS version), each verified to the
+ * pinned RIM root, not revoked, and pinned by digest where the policy pins digests. Of several
+ * that fit, the first that passes every check is chosen.
  */
 import { createHash } from 'node:crypto';
-import type { GpuReferenceValues } from '../reference-values.ts';
 import { NVIDIA_RIM_ROOT_CA_PEM } from '../roots/nvidia.ts';
-import { asReason, prefixed, type Reason, reason, type Verdict, verdict } from '../verdict.ts';
+import { asReason, prefixed, type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
-import { buildGpuClaims, type GpuClaims, type RimChoice } from './claims.ts';
-import { compareMeasurements, type MeasurementComparison } from './measurements.ts';
-import { checkRevocation } from './ocsp.ts';
+import type { RimChoice } from './claims.ts';
+import { checkRevocation, type OcspAnswer } from './ocsp.ts';
+import { parseAnchors } from './report-check.ts';
 import { parseRim, type Rim, type RimKind, verifyRim } from './rim.ts';
 import type { GpuReport } from './spdm.ts';
-import {
-  type GpuEvidence,
-  type GpuExpectation,
-  type GpuPolicy,
-  type GpuVerifyOptions,
-  parseAnchors,
-  verifyGpuReport,
-} from './verify.ts';
+import type { GpuVerifyOptions } from './verify.ts';
 
 /** A RIM document as given; `id` is its RIM ID when known (file name, e.g. NV_GPU_DRIVER_GH100_550.90.07). */
 export interface RimInput {
@@ -34,140 +21,12 @@ export interface RimInput {
   readonly id?: string;
 }
 
-export interface GpuAppraisalInput {
-  readonly evidence: GpuEvidence;
-  /** Candidate RIMs; the driver and VBIOS RIM that fit the report are picked from them. */
-  readonly rims?: readonly RimInput[];
-}
-
-/** The policy a Manifest's GPU reference values state; every field left out is strict. */
-export function gpuPolicy(reference: GpuReferenceValues): GpuPolicy {
-  return {
-    requireFwid: reference.requireFWID !== false,
-    requireRims: reference.requireRIMs !== false,
-    revocation: {
-      requireAnswers: reference.ocsp?.required !== false,
-      allowUnknown: reference.ocsp?.allowUnknown === true,
-      revokedGracePeriodHours: reference.ocsp?.revokedGracePeriodHours ?? 0,
-    },
-  };
-}
-
-/**
- * Appraises one GPU. With `reference` the Manifest's values and policy apply; without it (what
- * `attestor verify gpu` does) only authenticity and RIMs, under `options.policy` (strict by default).
- */
-export async function appraiseGpuEvidence(
-  input: GpuAppraisalInput,
-  reference: GpuReferenceValues | undefined,
-  expectation: GpuExpectation,
-  options: GpuVerifyOptions,
-): Promise<Verdict<GpuClaims>> {
-  const policy = reference ? gpuPolicy(reference) : (options.policy ?? {});
-  const verifyOptions: GpuVerifyOptions = { ...options, policy };
-  const verification = verifyGpuReport(input.evidence, expectation, verifyOptions);
-  const reasons: Reason[] = [...verification.reasons];
-  const report = verification.report;
-  const rimsGiven = input.rims ?? [];
-  const requireRIMs = policy.requireRims !== false;
-
-  const rimReasons: Reason[] = [];
-  const choices: { driver?: RimChoice; vbios?: RimChoice } = {};
-  const unused: Array<GpuClaims['rims']['unused'][number]> = [];
-  let comparison: MeasurementComparison | undefined;
-  if (report) {
-    const parsed = parseRims(rimsGiven, rimReasons, options.cache);
-    const chip = chipOf(verification.chain.map((c) => c.subject));
-    for (const kind of ['driver', 'vbios'] as const) {
-      const wanted =
-        kind === 'driver' ? report.response.opaqueData.driverVersion : report.response.opaqueData.vbiosVersion;
-      const candidates = parsed.filter((p) => fits(p, kind, report, chip));
-      if (candidates.length === 0) {
-        rimReasons.push(
-          reason(
-            'gpu.rim.missing',
-            `no ${kind} RIM for ${kind === 'driver' ? 'driver' : 'VBIOS'} ${wanted ?? '(version not in the report)'}${kind === 'vbios' ? ` (RIM ID ${expectedVbiosRimId(report) ?? 'unknown'})` : ''} among the ${rimsGiven.length} RIMs given`,
-          ),
-        );
-        continue;
-      }
-      const choice = await choose(candidates, kind, reference, verifyOptions);
-      choices[kind] = choice;
-      rimReasons.push(...choice.reasons);
-    }
-    for (const p of parsed) {
-      if (p !== choices.driver?.input && p !== choices.vbios?.input)
-        unused.push({
-          ...(p.id ? { id: p.id } : {}),
-          kind: p.rim.kind,
-          version: p.rim.colloquialVersion,
-          digest: p.rim.digest,
-        });
-    }
-    // Required RIMs: compare with what was chosen, trusted or not (every finding is a refusal anyway).
-    // Optional RIMs: only a trusted RIM's golden values mean anything; the rest is not evaluated.
-    const compared = (c: RimChoice | undefined): RimChoice['rim'] | undefined =>
-      c && (requireRIMs || c.reasons.length === 0) ? c.rim : undefined;
-    comparison = compareMeasurements(report, { driver: compared(choices.driver), vbios: compared(choices.vbios) });
-    const tampering: Reason[] = [];
-    for (const index of comparison.conflicts)
-      tampering.push(
-        reason('gpu.rim.index-conflict', `RIM index ${index} is active in both the driver and the VBIOS RIM`),
-      );
-    for (const m of comparison.mismatched) {
-      tampering.push(
-        reason(
-          'gpu.measurement',
-          m.actual === undefined
-            ? `measurement ${m.index} (${m.name}, ${m.source} RIM) is missing from the report`
-            : `measurement ${m.index} (${m.name}, ${m.source} RIM) is ${m.actual}, expected ${m.expected.length > 1 ? `one of ${m.expected.join(', ')}` : m.expected[0]}`,
-        ),
-      );
-    }
-    rimReasons.push(...tampering);
-    if (!requireRIMs) reasons.push(...tampering);
-  }
-  // Without a RIM requirement, other RIM findings stay visible in the claims but refuse nothing.
-  if (requireRIMs) reasons.push(...rimReasons);
-
-  if (reference) reasons.push(...referenceReasons(reference, verification.architecture, report));
-
-  const claims = buildGpuClaims({
-    evidence: input.evidence,
-    verification,
-    choices,
-    unused,
-    comparison,
-    rimReasons,
-    reference,
-    requireRIMs,
-  });
-  return verdict(claims, reasons);
-}
-
-/** Appraises every GPU of an evidence list; reasons name the GPU they are about. */
-export async function appraiseGpuEvidenceList(
-  inputs: readonly GpuAppraisalInput[],
-  reference: GpuReferenceValues | undefined,
-  expectation: GpuExpectation,
-  options: GpuVerifyOptions,
-): Promise<Verdict<{ gpus: GpuClaims[] }>> {
-  const gpus: GpuClaims[] = [];
-  const reasons: Reason[] = [];
-  for (const [i, input] of inputs.entries()) {
-    const v = await appraiseGpuEvidence(input, reference, expectation, options);
-    gpus.push(v.claims);
-    for (const r of v.reasons) reasons.push(prefixed(r, `GPU ${input.evidence.uuid ?? i}: `));
-  }
-  return verdict({ gpus }, reasons);
-}
-
-interface ParsedRimInput {
+export interface ParsedRimInput {
   readonly rim: Rim;
   readonly id?: string;
 }
 
-function parseRims(
+export function parseRims(
   inputs: readonly RimInput[],
   reasons: Reason[],
   cache: VerificationCache | undefined,
@@ -196,7 +55,7 @@ function parseRimCached(xml: string | Uint8Array, cache: VerificationCache | und
 }
 
 /** Whether a RIM is the `kind` RIM for this report: same version, and an ID (when known) that agrees. */
-function fits(p: ParsedRimInput, kind: RimKind, report: GpuReport, chip: string | undefined): boolean {
+export function fits(p: ParsedRimInput, kind: RimKind, report: GpuReport, chip: string | undefined): boolean {
   const od = report.response.opaqueData;
   if (p.rim.kind !== kind) return false;
   const version = kind === 'driver' ? od.driverVersion : od.vbiosVersion;
@@ -225,19 +84,21 @@ export function expectedDriverRimId(report: GpuReport, chip: string | undefined)
   return v && chip ? `NV_GPU_DRIVER_${chip}_${v}` : undefined;
 }
 
-/** Of several fitting RIMs, the first that verifies (and is pinned, when digests are pinned). */
-async function choose(
+/** Of several fitting RIMs, the first that verifies (and is pinned, when the policy pins digests). */
+export async function choose(
   candidates: readonly ParsedRimInput[],
   kind: RimKind,
-  reference: GpuReferenceValues | undefined,
-  options: GpuVerifyOptions,
+  options: Pick<GpuVerifyOptions, 'at' | 'trust' | 'policy' | 'cache'> & {
+    readonly ocsp: readonly (OcspAnswer | Uint8Array)[];
+  },
 ): Promise<RimChoice> {
+  const digests = options.policy?.rimDigests;
   let first: RimChoice | undefined;
   for (const candidate of candidates) {
     const label = `${kind} RIM ${candidate.id ?? candidate.rim.colloquialVersion}`;
     const verification = await verifyRim(candidate.rim, {
       at: options.at,
-      anchors: parseAnchors(options.trustAnchors?.rim ?? [NVIDIA_RIM_ROOT_CA_PEM]),
+      anchors: parseAnchors(options.trust?.rim ?? [NVIDIA_RIM_ROOT_CA_PEM]),
       label,
       ...(options.cache ? { cache: options.cache } : {}),
     });
@@ -247,8 +108,7 @@ async function choose(
       const checked = checkRevocation({
         path: verification.signerChain,
         from: 0,
-        answers: options.ocsp ?? [],
-        ...(options.ocspResponder ? { responder: options.ocspResponder } : {}),
+        answers: options.ocsp,
         at: options.at,
         ...(options.policy?.revocation ? { policy: options.policy.revocation } : {}),
         check: 'gpu.rim.ocsp',
@@ -258,7 +118,7 @@ async function choose(
       revocation = checked.statuses;
       reasons.push(...checked.reasons);
     }
-    const pinned = !reference?.rimDigests || reference.rimDigests.some((d) => d.toLowerCase() === candidate.rim.digest);
+    const pinned = !digests || digests.some((d) => d.toLowerCase() === candidate.rim.digest);
     if (!pinned)
       reasons.push(
         reason(
@@ -271,42 +131,6 @@ async function choose(
     first ??= choice;
   }
   return first!;
-}
-
-function referenceReasons(
-  reference: GpuReferenceValues,
-  architecture: string | undefined,
-  report: GpuReport | undefined,
-): Reason[] {
-  const reasons: Reason[] = [];
-  if (architecture && !reference.architectures.includes(architecture as never)) {
-    reasons.push(
-      reason(
-        'gpu.arch',
-        `architecture ${architecture} is not allowed (allowed: ${reference.architectures.join(', ') || 'none'})`,
-      ),
-    );
-  }
-  if (report) {
-    const od = report.response.opaqueData;
-    if (!od.driverVersion) reasons.push(reason('gpu.driver-version', 'the report carries no driver version'));
-    else if (!reference.driverVersions.includes(od.driverVersion))
-      reasons.push(
-        reason(
-          'gpu.driver-version',
-          `driver ${od.driverVersion} is not allowed (allowed: ${reference.driverVersions.join(', ') || 'none'})`,
-        ),
-      );
-    if (!od.vbiosVersion) reasons.push(reason('gpu.vbios-version', 'the report carries no VBIOS version'));
-    else if (!reference.vbiosVersions.some((v) => v.toUpperCase() === od.vbiosVersion))
-      reasons.push(
-        reason(
-          'gpu.vbios-version',
-          `VBIOS ${od.vbiosVersion} is not allowed (allowed: ${reference.vbiosVersions.join(', ') || 'none'})`,
-        ),
-      );
-  }
-  return reasons;
 }
 
 /** The chip (GH100, GB100...) named in a device chain's subjects. */

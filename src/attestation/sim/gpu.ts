@@ -14,14 +14,18 @@ import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfi
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import type { OcspAnswer, OcspResponder } from '../nvidia/ocsp.ts';
+import type { OcspAnswer } from '../nvidia/ocsp.ts';
 import { encodeVbiosVersion, type GpuMode, NVDEC0_DISABLED, NVDEC0_ENABLED } from '../nvidia/opaque-data.ts';
 import { HASH_NS, SWID_NS, TCG_RIM_NS } from '../nvidia/rim.ts';
 import { parseXml, signEnveloped } from '../nvidia/xmldsig.ts';
+import { pemCertificates } from '../pem.ts';
 import type { GpuArchitecture } from '../reference-values.ts';
 
 type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
+
+/** Makes an answer for a certificate on demand; undefined when it knows nothing of it. */
+export type OcspResponder = (certificate: Uint8Array, issuer: Uint8Array, at: Date) => OcspAnswer | undefined;
 
 /** Measurement blocks in a report, as on H100. */
 export const SIM_MEASUREMENT_BLOCKS = 64;
@@ -108,8 +112,13 @@ export interface GpuSimulator {
   ocsp(gpu: SimulatedGpu, index: number, status: OcspStatusChoice, times?: OcspTimes): Uint8Array;
   /** The same for certificate `index` of the RIM signer chain (0 = signer, 1 = its CA). */
   rimOcsp(index: number, status: OcspStatusChoice, times?: OcspTimes): Uint8Array;
-  /** Signs a fresh "good" answer for any certificate one of this simulator's CAs issued. */
+  /** Signs a fresh "good" answer for any certificate one of this simulator's CAs issued (a collateral source). */
   readonly ocspResponder: OcspResponder;
+  /**
+   * The responder's answers at `at` for every certificate above the leaf of these PEM chains and
+   * of the RIM signer chain, except certificates (by serial) that an answer in `given` covers.
+   */
+  ocspAnswers(chains: readonly string[], at: Date, given?: readonly (OcspAnswer | Uint8Array)[]): OcspAnswer[];
   /** Every CA with its key (PEM), for tests that run a real OCSP responder (openssl ocsp) over them. */
   issuers(): Promise<SimulatedIssuer[]>;
 }
@@ -280,6 +289,24 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
   const golden = (index: number): Uint8Array =>
     new Uint8Array(createHash('sha384').update(`${seed}/measurement/${index}`).digest());
 
+  const ocspResponder: OcspResponder = (certificate, issuer, at) => {
+    const ca = caByDer.get(Buffer.from(issuer).toString('base64'));
+    if (!ca) return undefined;
+    const key = `${Buffer.from(issuer).toString('base64')}/${new X509Certificate(certificate).serialNumber}`;
+    const cached = answered.get(key);
+    if (cached && at.getTime() < cached.renewAt && at.getTime() >= cached.renewAt - RESPONDER_VALIDITY_MS / 2)
+      return cached.answer;
+    const thisUpdate = new Date(at.getTime() - MINUTE);
+    const fresh = {
+      der: answer(certificate, ca, 'good', {
+        thisUpdate,
+        nextUpdate: new Date(thisUpdate.getTime() + RESPONDER_VALIDITY_MS),
+      }),
+    };
+    answered.set(key, { answer: fresh, renewAt: thisUpdate.getTime() + RESPONDER_VALIDITY_MS / 2 });
+    return fresh;
+  };
+
   return {
     architecture,
     chip,
@@ -390,22 +417,23 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
       return answer(new Uint8Array(chain[index]!.cert.rawData), chain[index + 1]!, status, times);
     },
 
-    ocspResponder(certificate, issuer, at) {
-      const ca = caByDer.get(Buffer.from(issuer).toString('base64'));
-      if (!ca) return undefined;
-      const key = `${Buffer.from(issuer).toString('base64')}/${new X509Certificate(certificate).serialNumber}`;
-      const cached = answered.get(key);
-      if (cached && at.getTime() < cached.renewAt && at.getTime() >= cached.renewAt - RESPONDER_VALIDITY_MS / 2)
-        return cached.answer;
-      const thisUpdate = new Date(at.getTime() - MINUTE);
-      const fresh = {
-        der: answer(certificate, ca, 'good', {
-          thisUpdate,
-          nextUpdate: new Date(thisUpdate.getTime() + RESPONDER_VALIDITY_MS),
-        }),
+    ocspResponder,
+
+    ocspAnswers(chains, at, given = []) {
+      const covered = new Set(given.flatMap((a) => answeredSerials(a instanceof Uint8Array ? a : a.der)));
+      const out: OcspAnswer[] = [];
+      const ask = (certificate: Uint8Array, issuer: Uint8Array): void => {
+        if (covered.has(new X509Certificate(certificate).serialNumber.toLowerCase())) return;
+        const made = ocspResponder(certificate, issuer, at);
+        if (made) out.push(made);
       };
-      answered.set(key, { answer: fresh, renewAt: thisUpdate.getTime() + RESPONDER_VALIDITY_MS / 2 });
-      return fresh;
+      for (const pem of chains) {
+        const ders = pemCertificates(pem, 'gpu.cert-chain');
+        for (let i = 1; i + 1 < ders.length; i++) ask(ders[i]!, ders[i + 1]!);
+      }
+      const rimChain = [rimSigner, rimCa, rimRoot].map((c) => new Uint8Array(c.cert.rawData));
+      for (let i = 0; i + 1 < rimChain.length; i++) ask(rimChain[i]!, rimChain[i + 1]!);
+      return out;
     },
 
     async issuers() {
@@ -640,6 +668,22 @@ function ocspResponse(
     }),
   });
   return new Uint8Array(response.toSchema().toBER());
+}
+
+/** The serial numbers (lower-case hex) an OCSP answer speaks about; none when it is not one. */
+function answeredSerials(der: Uint8Array): string[] {
+  try {
+    const outer = pkijs.OCSPResponse.fromBER(der);
+    if (!outer.responseBytes) return [];
+    const basic = pkijs.BasicOCSPResponse.fromBER(outer.responseBytes.response.valueBlock.valueHexView);
+    return basic.tbsResponseData.responses.map((r) =>
+      Buffer.from(r.certID.serialNumber.valueBlock.valueHexView)
+        .toString('hex')
+        .replace(/^(00)+(?=.)/, ''),
+    );
+  } catch {
+    return [];
+  }
 }
 
 function serial(seed: string, subject: string): string {

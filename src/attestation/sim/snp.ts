@@ -92,7 +92,7 @@ export interface SnpCrlOptions {
 export interface SnpSimulator {
   readonly product: SnpProduct;
   readonly signingKey: SnpSigningKey;
-  /** Trust anchors for verifySnpReport's `roots` option. */
+  /** Trust anchors for verifySnp's `trust` option. */
   readonly roots: SnpRoots;
   /** The same anchors as PEM. */
   readonly rootSet: SnpRootSet;

@@ -34,11 +34,16 @@ import { evaluateQe, parseQeIdentity } from './qe-identity.ts';
 import { INTEL_QE_VENDOR_ID, parseTdxQuote, type TdxQuote } from './quote.ts';
 import { evaluateTcb, parseTcbInfo } from './tcb-info.ts';
 
+export interface TdxEvidence {
+  /** The quote (v4 or v5) as the TD produced it. */
+  readonly quote: Uint8Array;
+}
+
 export interface TdxVerifyOptions {
   /** The time certificates, CRLs and collateral must be valid at (no clock in this package). */
   readonly at: Date;
   /** Roots to trust; default: the pinned Intel SGX Root CA. Simulated evidence passes its own. */
-  readonly trustAnchors?: readonly TrustAnchor[];
+  readonly trust?: readonly TrustAnchor[];
   readonly collateral?: TdxCollateral;
   /**
    * Let missing collateral pass instead of refusing with `tdx.collateral.missing`; the claims then
@@ -60,16 +65,16 @@ export function intelTrustAnchors(): readonly TrustAnchor[] {
   return intelAnchors;
 }
 
-/** Verifies a TDX quote (raw bytes, v4 or v5). Never throws for bad evidence. */
-export function verifyTdxQuote(bytes: Uint8Array, options: TdxVerifyOptions): Verdict<TdxClaims> {
+/** Verifies a TDX quote. Never throws for bad evidence. */
+export function verifyTdx(evidence: TdxEvidence, options: TdxVerifyOptions): Verdict<TdxClaims> {
   let quote: TdxQuote;
   try {
-    quote = parseTdxQuote(bytes);
+    quote = parseTdxQuote(evidence.quote);
   } catch (err) {
     if (err instanceof ParseError) return verdict({ platform: 'tdx' }, [reason(err.check, err.message)]);
     throw err;
   }
-  const anchors = options.trustAnchors ?? intelTrustAnchors();
+  const anchors = options.trust ?? intelTrustAnchors();
   const reasons: Reason[] = [];
   let claims: TdxClaims = quoteClaims(quote);
 

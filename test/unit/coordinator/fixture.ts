@@ -25,6 +25,7 @@ import {
   evidenceDigest,
   reportDataFor,
 } from '../../../src/coordinator/protocol.ts';
+import { simulatedCollateral } from '../../../src/dev/local-coordinator.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
 
 export const POLICY_HASH = createHash('sha256').update('policy').digest('hex');
@@ -147,12 +148,12 @@ export async function createFixture(limits: Partial<CoordinatorLimits> = {}): Pr
       store,
       trust: {
         production: {},
-        prepareProductionCollateral: async (_evidence, base) => {
+        productionCollateral: async () => {
           appraisals.count++;
-          return { collateral: base ?? {}, notes: [] };
+          return { collateral: {}, notes: [] };
         },
         simulated: platform.trust,
-        simulatedCollateral: platform.collateral,
+        simulatedCollateral: simulatedCollateral(platform),
       },
       events,
       log: silentLogger,

@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTdxCollateralDir, runVerifyTdx, tdxCommand } from '../../../src/cli/verify/tdx.ts';
+import { runVerifyTdx, tdxCommand } from '../../../src/cli/verify/tdx.ts';
+import { loadTdxCollateralDir } from '../../../src/collateral/directories.ts';
 import { projectRoot } from '../../../src/dev/control-plane.ts';
 import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes, sharedPath } from './testdata.ts';
 

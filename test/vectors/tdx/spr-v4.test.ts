@@ -7,7 +7,7 @@ import { appraiseTdx } from '../../../src/attestation/tdx/appraise.ts';
 import { type TdxCollateral, verifySignedJson } from '../../../src/attestation/tdx/collateral.ts';
 import { crlSignatureProblem, parseCrl } from '../../../src/attestation/tdx/crl.ts';
 import { parseTdxQuote } from '../../../src/attestation/tdx/quote.ts';
-import { intelTrustAnchors, verifyTdxQuote } from '../../../src/attestation/tdx/verify.ts';
+import { intelTrustAnchors, verifyTdx } from '../../../src/attestation/tdx/verify.ts';
 import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes, sharedPath } from './testdata.ts';
 
 const quote = sharedBytes(SPR_QUOTE);
@@ -30,7 +30,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
   });
 
   it('without collateral it is refused, naming every missing piece (tdx.collateral.missing)', () => {
-    const v = verifyTdxQuote(quote, { at: new Date('2024-01-01T00:00:00Z') });
+    const v = verifyTdx({ quote }, { at: new Date('2024-01-01T00:00:00Z') });
     assert.deepEqual(
       v.reasons.map((r) => r.check),
       ['tdx.collateral.missing'],
@@ -39,7 +39,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
   });
 
   it('is authentic with the README claims (collateral let pass: TCB not evaluated)', () => {
-    const v = verifyTdxQuote(quote, { at: new Date('2024-01-01T00:00:00Z'), allowMissingCollateral: true });
+    const v = verifyTdx({ quote }, { at: new Date('2024-01-01T00:00:00Z'), allowMissingCollateral: true });
     assert.deepEqual(v.reasons, []);
     assert.equal(v.verified, true);
     const c = v.claims;
@@ -86,7 +86,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
 
   it('is refused when the PCK certificate has expired (2029-09-20) or is not yet valid', () => {
     for (const at of ['2030-01-01T00:00:00Z', '2022-01-01T00:00:00Z']) {
-      const v = verifyTdxQuote(quote, { at: new Date(at), allowMissingCollateral: true });
+      const v = verifyTdx({ quote }, { at: new Date(at), allowMissingCollateral: true });
       assert.equal(v.verified, false);
       assert.deepEqual(
         v.reasons.map((r) => r.check),
@@ -99,11 +99,14 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     const { createTdxSimulator } = await import('../../../src/attestation/sim/tdx.ts');
     const { trustAnchors } = await import('../../../src/attestation/tdx/chain.ts');
     const sim = await createTdxSimulator();
-    const v = verifyTdxQuote(quote, {
-      at: COLLATERAL_TIME,
-      trustAnchors: trustAnchors(sim.roots),
-      allowMissingCollateral: true,
-    });
+    const v = verifyTdx(
+      { quote },
+      {
+        at: COLLATERAL_TIME,
+        trust: trustAnchors(sim.roots),
+        allowMissingCollateral: true,
+      },
+    );
     assert.deepEqual(
       v.reasons.map((r) => r.check),
       ['tdx.pck-chain'],
@@ -177,7 +180,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     });
 
     it('reports a TCB status at a time when all collateral is current', () => {
-      const v = verifyTdxQuote(quote, { at: COLLATERAL_TIME, collateral });
+      const v = verifyTdx({ quote }, { at: COLLATERAL_TIME, collateral });
       assert.deepEqual(v.reasons, []);
       assert.equal(v.claims.tcbEvaluated, true);
       // The PCK's SGX TCB (component 1 = 3) is below both levels Intel lists (5): Intel's library
@@ -196,7 +199,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     });
 
     it('refuses stale collateral: after TCB info, QE identity and the PCK CRL expired', () => {
-      const v = verifyTdxQuote(quote, { at: new Date('2023-07-20T00:00:00Z'), collateral });
+      const v = verifyTdx({ quote }, { at: new Date('2023-07-20T00:00:00Z'), collateral });
       assert.deepEqual(v.reasons.map((r) => r.check).sort(), [
         'tdx.collateral.pck-crl.validity',
         'tdx.collateral.qe-identity.validity',
@@ -206,7 +209,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
 
     it('refuses TCB info whose signature cannot be checked (no issuer chain)', () => {
       const { tcbInfoIssuerChain: _omit, ...rest } = collateral;
-      const v = verifyTdxQuote(quote, { at: COLLATERAL_TIME, collateral: rest });
+      const v = verifyTdx({ quote }, { at: COLLATERAL_TIME, collateral: rest });
       assert.deepEqual(v.reasons.map((r) => r.check).sort(), [
         'tdx.collateral.qe-identity.signature',
         'tdx.collateral.tcb-info.signature',
@@ -215,10 +218,13 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     });
 
     it('refuses TCB info for another platform (the FMSPC 90c06f000000 sample)', () => {
-      const v = verifyTdxQuote(quote, {
-        at: COLLATERAL_TIME,
-        collateral: { tcbInfo: collateralFile('sample_tcbinfo_response_v5'), tcbInfoIssuerChain: tcbChain },
-      });
+      const v = verifyTdx(
+        { quote },
+        {
+          at: COLLATERAL_TIME,
+          collateral: { tcbInfo: collateralFile('sample_tcbinfo_response_v5'), tcbInfoIssuerChain: tcbChain },
+        },
+      );
       const checks = v.reasons.map((r) => r.check);
       assert.ok(checks.includes('tdx.collateral.tcb-info.fmspc'), checks.join());
       assert.ok(checks.includes('tdx.collateral.tcb-info.validity'), checks.join());

@@ -7,7 +7,7 @@ import type { SnpReferenceValues, SnpTcb } from '../../../../src/attestation/ref
 import type { SnpReportFields, SnpSimulator } from '../../../../src/attestation/sim/snp.ts';
 import { appraiseSnp, type SnpExpectation } from '../../../../src/attestation/snp/appraise.ts';
 import { amdRoots } from '../../../../src/attestation/snp/roots.ts';
-import { type SnpVerifyOptions, verifySnpReport } from '../../../../src/attestation/snp/verify.ts';
+import { type SnpVerifyOptions, verifySnp } from '../../../../src/attestation/snp/verify.ts';
 import { AT, bytes, hex, milan, simulator, turin } from './fixture.ts';
 
 // Every SPL at least 1, so that each can be lowered (the default Milan fixture has TEE 0, as real Milans do).
@@ -562,7 +562,7 @@ const cases: Case[] = [
   },
   {
     name: "foreign root: simulated evidence against AMD's pinned roots",
-    verify: { roots: amdRoots() },
+    verify: { trust: amdRoots() },
     expected: ['snp.chain'],
   },
   { name: 'revoked ASK', verify: {}, expected: ['snp.crl.revoked'] },
@@ -591,11 +591,15 @@ const turinCases: Case[] = [
 async function run(sim: SnpSimulator, c: Case) {
   const fields = { ...baseFields, ...(c.report?.(sim) ?? {}) };
   const certificates = c.certificates ? await c.certificates(sim) : sim.endorsementPem;
-  const options: SnpVerifyOptions = { at: AT, roots: sim.roots, ...c.verify };
-  if (c.name === 'revoked ASK') options.crl = await sim.crl({ revoked: [sim.askSerial] });
+  const options: SnpVerifyOptions = {
+    at: AT,
+    trust: sim.roots,
+    ...(c.name === 'revoked ASK' ? { collateral: { crl: await sim.crl({ revoked: [sim.askSerial] }) } } : {}),
+    ...c.verify,
+  };
   const report = sim.unsignedReport(fields);
   c.bytes?.(report);
-  const verified = verifySnpReport({ report: sim.sign(report), certificates }, options);
+  const verified = verifySnp({ report: sim.sign(report), certificates }, options);
   const rv = referenceValues(sim);
   return appraiseSnp(verified, c.reference ? c.reference(rv, sim) : [rv], c.expectation ?? expectation);
 }
@@ -653,7 +657,7 @@ describe('snp/appraise: one change per case', function () {
   });
 
   it('keeps the verification reasons and refuses without claims when the report is unreadable', () => {
-    const v = appraiseSnp(verifySnpReport({ report: new Uint8Array(3), certificates: '' }, { at: AT }), []);
+    const v = appraiseSnp(verifySnp({ report: new Uint8Array(3), certificates: '' }, { at: AT }), []);
     assert.deepEqual(v.reasons.map((r) => r.check).sort(), ['snp.certificate', 'snp.report.length']);
     assert.equal(v.claims, null);
   });
@@ -661,7 +665,7 @@ describe('snp/appraise: one change per case', function () {
   it('refuses the real go-sev-guest report: debug is allowed in its guest policy', async () => {
     const { readFileSync } = await import('node:fs');
     const dir = new URL('../../../../../shared/testdata/snp/milan-gosevguest/', import.meta.url);
-    const verified = verifySnpReport(
+    const verified = verifySnp(
       { report: readFileSync(new URL('report.bin', dir)), certificates: readFileSync(new URL('vcek.der', dir)) },
       { at: AT },
     );

@@ -14,7 +14,7 @@ import { parsePckExtension } from '../../../../src/attestation/tdx/pck.ts';
 import { parseQeIdentity } from '../../../../src/attestation/tdx/qe-identity.ts';
 import { parseTdxQuote } from '../../../../src/attestation/tdx/quote.ts';
 import { parseTcbInfo } from '../../../../src/attestation/tdx/tcb-info.ts';
-import { verifyTdxQuote } from '../../../../src/attestation/tdx/verify.ts';
+import { verifyTdx } from '../../../../src/attestation/tdx/verify.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { errorMessage } from '../../../../src/errors.ts';
 
@@ -134,7 +134,7 @@ describe('tdx fuzz (fixed seed)', function () {
     const signedEnd = 4935;
     for (let i = 0; i < 1_500; i++) {
       const input = mutate(quote, next);
-      const v = verifyTdxQuote(input, { at, cache, collateral });
+      const v = verifyTdx({ quote: input }, { at, cache, collateral });
       const changed = input.length < signedEnd || input.subarray(0, signedEnd).some((b, j) => b !== quote[j]);
       if (changed) assert.equal(v.verified, false, `mutation ${i} accepted`);
     }

@@ -6,15 +6,16 @@ import type { CheckRegistry } from './check-registry.ts';
 
 export const NODE_CHECKS = {
   'node.cvm.platform': { kind: 'authenticity', about: 'the CVM evidence names an unknown platform' },
-  'node.gpu.missing': { kind: 'authenticity', about: 'fewer GPU reports than the node has GPUs: a binding' },
-  'node.gpu.unexpected': { kind: 'authenticity', about: 'more GPU reports than the node has GPUs: a binding' },
+  // The node's evidence as a whole bound to the node: one report per GPU, each GPU its own device.
+  'node.gpu.missing': { kind: 'binding', about: 'fewer GPU reports than the node has GPUs' },
+  'node.gpu.unexpected': { kind: 'binding', about: 'more GPU reports than the node has GPUs' },
   'node.gpu.duplicate': {
-    kind: 'authenticity',
-    about: "one UUID reported twice, or one device's evidence submitted for two GPUs: a binding",
+    kind: 'binding',
+    about: "one UUID reported twice, or one device's evidence submitted for two GPUs",
   },
   'node.gpu.uuid': {
-    kind: 'authenticity',
-    about: 'a UUID brings another device than it was attested as before, or a device another UUID: a binding',
+    kind: 'binding',
+    about: 'a UUID brings another device than it was attested as before, or a device another UUID',
   },
   'node.cvm.reference-values': {
     kind: 'comparison',

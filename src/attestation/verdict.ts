@@ -8,7 +8,7 @@ import { CHECKS, type CheckId, type CheckKind } from './check-registry.ts';
 export interface Reason {
   /** Stable, dotted identifier of the check that failed, e.g. `snp.signature`, `gpu.nonce` (check-registry.ts). */
   readonly check: string;
-  /** Whether the check is about the evidence's authenticity or compares authentic evidence with reference values. */
+  /** What the check is about: the evidence's authenticity, its binding to the request, or a comparison (check-registry.ts). */
   readonly kind: CheckKind;
   /** Human-readable explanation: what was found and what was expected. Never contains secrets. */
   readonly message: string;
@@ -33,9 +33,14 @@ export function prefixed(r: Reason, prefix: string): Reason {
   return { ...r, message: prefix + r.message };
 }
 
-/** Whether every reason compares authentic evidence with reference values (vacuously true for none). */
+/** Whether every reason compares genuine evidence with reference values (vacuously true for none). */
 export function onlyComparisons(reasons: readonly Reason[]): boolean {
   return reasons.every((r) => r.kind === 'comparison');
+}
+
+/** Whether no reason doubts that the evidence is genuine under the trust anchors used (bindings and comparisons may fail). */
+export function isGenuine(reasons: readonly Reason[]): boolean {
+  return reasons.every((r) => r.kind === 'binding' || r.kind === 'comparison');
 }
 
 export function verdict<Claims>(claims: Claims, reasons: readonly Reason[]): Verdict<Claims> {

@@ -31,7 +31,7 @@ import {
 import { VerificationCache } from '../attestation/nvidia/index.ts';
 import { SnpEndorsementCache } from '../attestation/snp/index.ts';
 import { TdxVerifierCache } from '../attestation/tdx/index.ts';
-import { onlyComparisons, type Reason, type Verdict } from '../attestation/verdict.ts';
+import { isGenuine, type Reason, type Verdict } from '../attestation/verdict.ts';
 import { selectActiveManifest } from '../controllers/manifest/active.ts';
 import type { EventType } from '../controllers/runtime/events.ts';
 import { errorMessage } from '../errors.ts';
@@ -644,8 +644,8 @@ export class Coordinator {
       collateral: await this.#collateral(trust.simulatedCollateral, evidence, at),
     });
     // A refusal under simulated roots explains less than one under the real roots, unless the
-    // evidence was simulated, i.e. authentic under the simulated roots: then its reasons are the useful ones.
-    return onlyComparisons(simulated.reasons)
+    // evidence was simulated, i.e. genuine under the simulated roots: then its reasons are the useful ones.
+    return isGenuine(simulated.reasons)
       ? { verdict: simulated, simulated: true }
       : { verdict: production, simulated: false };
   }

@@ -5,13 +5,13 @@
 import type { CheckRegistry } from '../check-registry.ts';
 
 export const GPU_CHECKS = {
-  // Parsing, authenticity, revocation and the binding to the nonce.
+  // Parsing, authenticity and revocation, and the binding to the nonce.
   'gpu.evidence': { kind: 'authenticity', about: 'the SDK evidence list is not usable (JSON, fields, base64)' },
   'gpu.report': {
     kind: 'authenticity',
     about: 'the attestation report does not parse as a signed SPDM 1.1 GET_MEASUREMENTS exchange',
   },
-  'gpu.nonce': { kind: 'authenticity', about: "the report's signed request nonce is not the expected one" },
+  'gpu.nonce': { kind: 'binding', about: "the report's signed request nonce is not the expected one" },
   'gpu.signature': {
     kind: 'authenticity',
     about: "the report signature does not verify with the leaf certificate's key",

@@ -51,9 +51,10 @@ export const SNP_CHECKS = {
     kind: 'authenticity',
     about: 'neither the report nor the certificate names a known product',
   },
+  // Binding to the request.
   'snp.report-data': {
-    kind: 'authenticity',
-    about: "REPORT_DATA is not the expected one (the Coordinator's nonce and the agent's key): a binding",
+    kind: 'binding',
+    about: "REPORT_DATA is not the expected one (the Coordinator's nonce and the agent's key)",
   },
 
   // Firmware state.

@@ -16,7 +16,7 @@ export const TDX_CHECKS = {
   },
   'tdx.quote.pck-chain': { kind: 'authenticity', about: "the quote's PCK chain is not PEM" },
 
-  // Authenticity: signatures, the PCK chain, revocation, the quoting enclave, the binding.
+  // Authenticity (signatures, the PCK chain, revocation, the quoting enclave) and the binding to the request.
   'tdx.qe-vendor-id': { kind: 'authenticity', about: "the QE vendor ID is not Intel's" },
   'tdx.quote-signature': {
     kind: 'authenticity',
@@ -35,8 +35,8 @@ export const TDX_CHECKS = {
   'tdx.pck-extension': { kind: 'authenticity', about: "the PCK certificate's SGX extension is malformed" },
   'tdx.pck-revoked': { kind: 'authenticity', about: 'the PCK certificate or its CA is revoked' },
   'tdx.report-data': {
-    kind: 'authenticity',
-    about: "REPORTDATA is not the expected one (the Coordinator's nonce and the agent's key): a binding",
+    kind: 'binding',
+    about: "REPORTDATA is not the expected one (the Coordinator's nonce and the agent's key)",
   },
   'tdx.qe-identity.mrsigner': { kind: 'authenticity', about: "the QE's MRSIGNER is not the one in the QE identity" },
   'tdx.qe-identity.isvprodid': { kind: 'authenticity', about: "the QE's ISVPRODID is not the one in the QE identity" },

@@ -120,5 +120,6 @@ describe('retained evidence', () => {
     const comparison = reason('snp.measurement', 'MEASUREMENT differs');
     assert.equal(retainable([{ ...comparison, check: 'something.new' }]), true);
     assert.equal(retainable([{ ...comparison, kind: 'authenticity' }]), false);
+    assert.equal(retainable([{ ...comparison, kind: 'binding' }]), false);
   });
 });

@@ -12,7 +12,7 @@ import {
   parseCertificate,
   parseCertificateChain,
 } from '../attestation/nvidia/certificates.ts';
-import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
+import type { OcspAnswer } from '../attestation/nvidia/ocsp-answer.ts';
 import { parseAnchors } from '../attestation/nvidia/report-check.ts';
 import { parseRim } from '../attestation/nvidia/rim.ts';
 import { chipOf, expectedDriverRimId, expectedVbiosRimId, type RimInput } from '../attestation/nvidia/rim-choice.ts';

@@ -7,7 +7,7 @@
  */
 import type { NodeCollateral, NodeEvidence } from '../attestation/node-appraisal.ts';
 import { VerificationCache } from '../attestation/nvidia/cache.ts';
-import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
+import type { OcspAnswer } from '../attestation/nvidia/ocsp-answer.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
 import { type GpuOcspAnchors, gpuOcsp } from './gpu.ts';
 import { type PreparedCollateral, prepareCollateral } from './prepare.ts';

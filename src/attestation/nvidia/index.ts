@@ -9,11 +9,11 @@ export { compareMeasurements, type MeasurementComparison, type Mismatch } from '
 export {
   type CertificateRevocation,
   checkRevocation,
-  type OcspAnswer,
   type RevocationPolicy,
   revocationSummary,
   STRICT_REVOCATION,
 } from './ocsp.ts';
+export type { OcspAnswer } from './ocsp-answer.ts';
 export {
   formatVbiosVersion,
   type GpuMode,

@@ -14,7 +14,8 @@ import { type Reason, reason, type Verdict, verdict } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import { buildGpuClaims, type GpuClaims, type RimChoice } from './claims.ts';
 import { compareMeasurements, type MeasurementComparison } from './measurements.ts';
-import type { OcspAnswer, RevocationPolicy } from './ocsp.ts';
+import type { RevocationPolicy } from './ocsp.ts';
+import type { OcspAnswer } from './ocsp-answer.ts';
 import { checkGpuReport } from './report-check.ts';
 import { chipOf, choose, expectedVbiosRimId, fits, parseRims, type RimInput } from './rim-choice.ts';
 

@@ -14,7 +14,7 @@ import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfi
 import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import type { OcspAnswer } from '../nvidia/ocsp.ts';
+import type { OcspAnswer } from '../nvidia/ocsp-answer.ts';
 import { encodeVbiosVersion, type GpuMode, NVDEC0_DISABLED, NVDEC0_ENABLED } from '../nvidia/opaque-data.ts';
 import { HASH_NS, SWID_NS, TCG_RIM_NS } from '../nvidia/rim.ts';
 import { parseXml, signEnveloped } from '../nvidia/xmldsig.ts';

@@ -9,7 +9,7 @@ import { webcrypto } from 'node:crypto';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import { appraiseGpu, gpuPolicy } from '../../../src/attestation/nvidia/appraise.ts';
-import type { OcspAnswer } from '../../../src/attestation/nvidia/ocsp.ts';
+import type { OcspAnswer } from '../../../src/attestation/nvidia/ocsp-answer.ts';
 import type { RimInput } from '../../../src/attestation/nvidia/rim-choice.ts';
 import { verifyGpu } from '../../../src/attestation/nvidia/verify.ts';
 import type { GpuReferenceValues } from '../../../src/attestation/reference-values.ts';

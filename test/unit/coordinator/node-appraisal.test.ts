@@ -8,7 +8,7 @@ import {
   type NodeEvidence,
   type NodeExpectation,
 } from '../../../src/attestation/node-appraisal.ts';
-import type { OcspAnswer } from '../../../src/attestation/nvidia/ocsp.ts';
+import type { OcspAnswer } from '../../../src/attestation/nvidia/ocsp-answer.ts';
 import type { ReferenceValues } from '../../../src/attestation/reference-values.ts';
 import { createGpuSimulator, type GpuFields, type GpuSimulator } from '../../../src/attestation/sim/gpu.ts';
 import { createSnpSimulator, type SnpSimulator } from '../../../src/attestation/sim/snp.ts';

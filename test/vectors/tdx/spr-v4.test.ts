@@ -4,9 +4,10 @@ import { readFileSync } from 'node:fs';
 import { pemCertificates } from '../../../src/attestation/pem.ts';
 import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from '../../../src/attestation/roots/intel.ts';
 import { appraiseTdx } from '../../../src/attestation/tdx/appraise.ts';
-import { type TdxCollateral, verifySignedJson } from '../../../src/attestation/tdx/collateral.ts';
+import type { TdxCollateral } from '../../../src/attestation/tdx/collateral.ts';
 import { crlSignatureProblem, parseCrl } from '../../../src/attestation/tdx/crl.ts';
 import { parseTdxQuote } from '../../../src/attestation/tdx/quote.ts';
+import { verifySignedJson } from '../../../src/attestation/tdx/signed-json.ts';
 import { intelTrustAnchors, verifyTdx } from '../../../src/attestation/tdx/verify.ts';
 import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, sharedBytes, sharedPath } from './testdata.ts';
 

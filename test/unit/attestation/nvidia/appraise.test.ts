@@ -8,7 +8,7 @@ import { X509Certificate } from 'node:crypto';
 import { appraiseGpu, type GpuExpectation, gpuPolicy } from '../../../../src/attestation/nvidia/appraise.ts';
 import { VerificationCache } from '../../../../src/attestation/nvidia/cache.ts';
 import { GPU_CHECKS } from '../../../../src/attestation/nvidia/checks.ts';
-import type { OcspAnswer } from '../../../../src/attestation/nvidia/ocsp.ts';
+import type { OcspAnswer } from '../../../../src/attestation/nvidia/ocsp-answer.ts';
 import type { RimInput } from '../../../../src/attestation/nvidia/rim-choice.ts';
 import { type GpuEvidence, type GpuVerifyOptions, verifyGpu } from '../../../../src/attestation/nvidia/verify.ts';
 import type { GpuReferenceValues } from '../../../../src/attestation/reference-values.ts';

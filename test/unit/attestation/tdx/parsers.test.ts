@@ -3,10 +3,10 @@ import { pemCertificates } from '../../../../src/attestation/pem.ts';
 import { INTEL_SGX_ROOT_CA_PEM } from '../../../../src/attestation/roots/intel.ts';
 import { createTdxSimulator } from '../../../../src/attestation/sim/tdx.ts';
 import { decodeTdAttributes } from '../../../../src/attestation/tdx/claims.ts';
-import { decodeIssuerChain, rawJsonMember } from '../../../../src/attestation/tdx/collateral.ts';
 import { configIdForPolicyHash, policyHashFromConfigId } from '../../../../src/attestation/tdx/config-id.ts';
 import { parsePckExtension } from '../../../../src/attestation/tdx/pck.ts';
 import { parseTdxQuote } from '../../../../src/attestation/tdx/quote.ts';
+import { decodeIssuerChain, rawJsonMember } from '../../../../src/attestation/tdx/signed-json.ts';
 import { parseTcbInfo } from '../../../../src/attestation/tdx/tcb-info.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 

@@ -8,7 +8,7 @@ import type { CvmClaims, NodeAppraisalContext, NodeEvidence, NodeExpectation } f
 import { certTableToPem, parseSnpCertTable } from './snp/cert-table.ts';
 import { appraiseSnp, verifySnp } from './snp/index.ts';
 import { appraiseTdx, type TdxClaims, verifyTdx } from './tdx/index.ts';
-import { ParseError, type Reason, reason } from './verdict.ts';
+import { asReason, type Reason, reason } from './verdict.ts';
 
 export function appraiseCvm(
   cvm: NodeEvidence['cvm'],
@@ -32,8 +32,7 @@ function appraiseSnpCvm(
     try {
       certificates = certTableToPem(parseSnpCertTable(cvm.auxblob));
     } catch (err) {
-      if (!(err instanceof ParseError)) throw err;
-      reasons.push(reason(err.check, err.message));
+      reasons.push(asReason(err));
     }
   }
   const references = context.referenceValues.snp ?? [];

@@ -12,7 +12,7 @@
 import { createHash, createPublicKey, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { bytesEqual, hex } from '../bytes.ts';
 import { INTEL_SGX_ROOT_CA_PEM } from '../roots/intel.ts';
-import { ParseError, type Reason, reason, type Verdict, verdict } from '../verdict.ts';
+import { asReason, type Reason, reason, type Verdict, verdict } from '../verdict.ts';
 import { type TrustAnchor, trustAnchors, validityProblem } from './chain.ts';
 import type { TdxVerifierCache } from './chain-cache.ts';
 import { pckClaims, quoteClaims, type TdxClaims } from './claims.ts';
@@ -55,8 +55,7 @@ export function verifyTdx(evidence: TdxEvidence, options: TdxVerifyOptions): Ver
   try {
     quote = parseTdxQuote(evidence.quote);
   } catch (err) {
-    if (err instanceof ParseError) return verdict({ platform: 'tdx' }, [reason(err.check, err.message)]);
-    throw err;
+    return verdict({ platform: 'tdx' }, [asReason(err)]);
   }
   const anchors = options.trust ?? intelTrustAnchors();
   const reasons: Reason[] = [];

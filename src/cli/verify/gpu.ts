@@ -17,7 +17,7 @@ import {
   type RimInput,
   verifyGpu,
 } from '../../attestation/nvidia/index.ts';
-import { ParseError, prefixed, type Reason, reason } from '../../attestation/verdict.ts';
+import { asReason, prefixed, type Reason } from '../../attestation/verdict.ts';
 import { EXIT_UNUSABLE, parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
 
 export interface GpuCliOptions {
@@ -72,12 +72,7 @@ export async function runVerifyGpu(
           architecture: item.architecture,
         }));
       } catch (e) {
-        if (!(e instanceof ParseError)) throw e;
-        return printVerdict(
-          { verified: false, reasons: [reason(e.check, e.message)], claims: { gpus: [] } },
-          opts.json ?? false,
-          out,
-        );
+        return printVerdict({ verified: false, reasons: [asReason(e)], claims: { gpus: [] } }, opts.json ?? false, out);
       }
     }
     const gpus: GpuClaims[] = [];

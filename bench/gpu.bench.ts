@@ -54,8 +54,11 @@ const floor = (): boolean =>
 
 const rim = parseRim(rimXml);
 const evidence = { report, certificateChain };
+// hopper-535's firmware reports no FWID, and no OCSP answers for its chain are at hand: the bench
+// opts out of both, as a Manifest would have to for this GPU (the strict defaults refuse it).
+const policy = { requireFwid: false, revocation: { requireAnswers: false } };
 const reportAndRim = (cache?: VerificationCache) => (): boolean => {
-  const v = checkGpuReport(evidence, { at: AT, ...(cache ? { cache } : {}) });
+  const v = checkGpuReport(evidence, { at: AT, policy, ...(cache ? { cache } : {}) });
   return v.reasons.length === 0 && compareMeasurements(v.report!, { vbios: rim }).mismatched.length === 0;
 };
 const reference: GpuReferenceValues = {
@@ -63,6 +66,8 @@ const reference: GpuReferenceValues = {
   driverVersions: ['535.86.09'],
   vbiosVersions: ['96.00.5E.00.01'],
   requireRIMs: false,
+  requireFWID: false,
+  ocsp: { required: false },
 };
 const appraise = (cache?: VerificationCache) => async (): Promise<boolean> => {
   const verified = await verifyGpu(evidence, {

@@ -4,7 +4,7 @@
  * VBIOS RIM (from the report's project, SKUs and VBIOS version), the IDs NVIDIA's RIM service
  * files them under; and OCSP answers for the device and RIM signer chains.
  */
-import { X509Certificate } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import type { VerificationCache } from '../attestation/nvidia/cache.ts';
 import {
   chainStructure,
@@ -105,18 +105,21 @@ export async function gpuOcsp(
   const notes: string[] = [];
   const deviceAnchors = parseAnchors(anchors.device ?? [NVIDIA_DEVICE_IDENTITY_CA_PEM]);
   for (const gpu of gpus) {
-    const path = trustedPath(() => parseCertificateChain(gpu.certificateChain, 'gpu.cert-chain'), deviceAnchors, {
-      check: 'gpu.cert-chain',
-      role: 'GPU attestation',
-      cache,
-    });
+    const path = trustedPath(
+      () => memo(cache, `ocsp-chain:${gpu.certificateChain}`, () => parseCertificateChain(gpu.certificateChain)),
+      deviceAnchors,
+      { check: 'gpu.cert-chain', role: 'GPU attestation', cache },
+    );
     if (path) ask(path, 1, `gpu ${gpu.uuid}`);
     else notes.push(`gpu ${gpu.uuid}: no OCSP lookups: the device chain does not lead to the pinned roots`);
   }
   const rimAnchors = parseAnchors(anchors.rim ?? [NVIDIA_RIM_ROOT_CA_PEM]);
   for (const rim of rims) {
     const path = trustedPath(
-      () => parseRim(rim.xml).certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain')),
+      () =>
+        memo(cache, `ocsp-rim:${createHash('sha384').update(rim.xml).digest('hex')}`, () =>
+          parseRim(rim.xml).certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain')),
+        ),
       rimAnchors,
       { check: 'gpu.rim.cert-chain', role: 'RIM signer', cache },
     );
@@ -167,4 +170,15 @@ function pemBlocks(chain: string): Uint8Array[] {
     if (err instanceof ParseError) return [];
     throw err;
   }
+}
+
+/** `make()` once per key when there is a cache (the same chains and RIMs come with every appraisal). */
+function memo<T>(cache: VerificationCache | undefined, key: string, make: () => T): T {
+  if (!cache) return make();
+  let value = cache.get<T>(key);
+  if (value === undefined) {
+    value = make();
+    cache.set(key, value);
+  }
+  return value;
 }

@@ -3,9 +3,9 @@
  *
  * - floor: a bare crypto.verify of the report signature with a ready KeyObject: no verifier can
  *   beat it, so the other rows are reported as ratios to it, measured in the same run;
- * - cold: verifySnpReport with no cache (VCEK parsed, AMD extensions read, chain to the pinned ARK
+ * - cold: verifySnp with no cache (VCEK parsed, AMD extensions read, chain to the pinned ARK
  *   verified every time);
- * - warm: verifySnpReport with an SnpEndorsementCache (chain checked once; validity, report
+ * - warm: verifySnp with an SnpEndorsementCache (chain checked once; validity, report
  *   parsing, signature and bindings every time);
  * - go-sev-guest: verify.SnpAttestation on the same files (bench/baselines/go-sev-guest), when
  *   `go` is on PATH; it parses and verifies the chain every time, like "cold".
@@ -22,7 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { SnpEndorsementCache } from '../src/attestation/snp/endorsement-cache.ts';
 import { parseSnpReport, signedBytes } from '../src/attestation/snp/report.ts';
 import { p1363Signature } from '../src/attestation/snp/signature.ts';
-import { verifySnpReport } from '../src/attestation/snp/verify.ts';
+import { verifySnp } from '../src/attestation/snp/verify.ts';
 import { errorMessage } from '../src/errors.ts';
 import { rate as measureRate, median } from './lib/rate.ts';
 
@@ -43,9 +43,9 @@ const parsed = parseSnpReport(report);
 const sig = p1363Signature(parsed.signatureR, parsed.signatureS)!;
 const signed = signedBytes(parsed);
 const floor = () => verify('sha384', signed, { key, dsaEncoding: 'ieee-p1363' }, sig);
-const cold = () => verifySnpReport({ report, certificates: vcek }, { at: AT }).verified;
+const cold = () => verifySnp({ report, certificates: vcek }, { at: AT }).verified;
 const cache = new SnpEndorsementCache();
-const warm = () => verifySnpReport({ report, certificates: vcek }, { at: AT, cache }).verified;
+const warm = () => verifySnp({ report, certificates: vcek }, { at: AT, cache }).verified;
 
 function goBaseline(): number | null {
   if (spawnSync('go', ['version']).status !== 0) return null;

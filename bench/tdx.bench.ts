@@ -3,10 +3,10 @@
  *
  * - floor: a bare crypto.verify of the quote signature (P-256, SHA-256) with a ready KeyObject:
  *   no verifier can beat it, so the other rows are ratios to it, measured in the same run;
- * - cold: verifyTdxQuote with no cache and no collateral (let pass: authenticity only; PEM
+ * - cold: verifyTdx with no cache and no collateral (let pass: authenticity only; PEM
  *   decoded, three certificates parsed, PCK extension read, chain to the pinned Intel root
  *   verified, then quote and QE report signatures, every time);
- * - warm: verifyTdxQuote with a TdxVerifierCache (chain verified once; parsing, validity at the
+ * - warm: verifyTdx with a TdxVerifierCache (chain verified once; parsing, validity at the
  *   given time, both signatures and the QE report binding every time);
  * - cold/warm + collateral: the same with Intel's TCB info, QE identity, PCK CRL and root CRL
  *   samples (their signatures, issuer chain, freshness and TCB evaluation every time);
@@ -25,7 +25,7 @@ import { fileURLToPath } from 'node:url';
 import { TdxVerifierCache } from '../src/attestation/tdx/chain-cache.ts';
 import type { TdxCollateral } from '../src/attestation/tdx/collateral.ts';
 import { parseTdxQuote } from '../src/attestation/tdx/quote.ts';
-import { verifyTdxQuote } from '../src/attestation/tdx/verify.ts';
+import { verifyTdx } from '../src/attestation/tdx/verify.ts';
 import { errorMessage } from '../src/errors.ts';
 import { rate as measureRate, median } from './lib/rate.ts';
 
@@ -60,13 +60,13 @@ const key = createPublicKey({
   format: 'jwk',
 });
 const floor = (): boolean => verify('sha256', parsed.signedBytes, { key, dsaEncoding: 'ieee-p1363' }, parsed.signature);
-const cold = (): boolean => verifyTdxQuote(quote, { at: AT, allowMissingCollateral: true }).verified;
+const cold = (): boolean => verifyTdx({ quote }, { at: AT, allowMissingCollateral: true }).verified;
 const cache = new TdxVerifierCache();
-const warm = (): boolean => verifyTdxQuote(quote, { at: AT, cache, allowMissingCollateral: true }).verified;
-const coldCollateral = (): boolean => verifyTdxQuote(quote, { at: AT, collateral }).claims.tcbStatus === 'NotSupported';
+const warm = (): boolean => verifyTdx({ quote }, { at: AT, cache, allowMissingCollateral: true }).verified;
+const coldCollateral = (): boolean => verifyTdx({ quote }, { at: AT, collateral }).claims.tcbStatus === 'NotSupported';
 const warmCollateral = (): boolean =>
-  verifyTdxQuote(quote, { at: AT, collateral, cache }).claims.tcbStatus === 'NotSupported';
-if (!verifyTdxQuote(quote, { at: AT, collateral }).verified) throw new Error('collateral does not verify');
+  verifyTdx({ quote }, { at: AT, collateral, cache }).claims.tcbStatus === 'NotSupported';
+if (!verifyTdx({ quote }, { at: AT, collateral }).verified) throw new Error('collateral does not verify');
 
 function goBaseline(): number | null {
   if (spawnSync('go', ['version']).status !== 0) return null;

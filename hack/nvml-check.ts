@@ -23,7 +23,7 @@ import {
 } from '../src/agent/evidence/nvml/library.ts';
 import { NVML_CC_GPU_CEC_NONCE_SIZE } from '../src/agent/evidence/nvml/structs.ts';
 import { NvmlError } from '../src/agent/evidence/source.ts';
-import { type GpuTrustAnchors, verifyGpuReport } from '../src/attestation/nvidia/index.ts';
+import { checkGpuReport, type GpuTrustAnchors } from '../src/attestation/nvidia/index.ts';
 import { errorMessage } from '../src/errors.ts';
 
 const USAGE = 'usage: node hack/nvml-check.ts [--library PATH] [--activate] [--nonce HEX] [--device-root PEM_FILE]';
@@ -161,29 +161,32 @@ async function main(argv: string[]): Promise<number> {
     if (!report.ok || !certificate.ok) continue;
 
     verified++;
-    const label = `verifyGpuReport(${i}${uuid ? `, ${uuid}` : ''})`;
+    const label = `checkGpuReport(${i}${uuid ? `, ${uuid}` : ''})`;
     try {
-      const v = verifyGpuReport(
+      const v = checkGpuReport(
         {
           report: report.value.report,
           certificateChain: certificate.value.attestationCertChainPem,
           ...(uuid ? { uuid } : {}),
         },
-        { nonce },
         {
           at: new Date(),
           policy: { revocation: { requireAnswers: false } },
-          ...(anchors ? { trustAnchors: anchors } : {}),
+          ...(anchors ? { trust: anchors } : {}),
         },
       );
-      if (v.reasons.length === 0) accepted++;
+      // The Coordinator's appraisal compares the signed nonce with the one it handed out; so does this.
+      const nonceMatch = v.report !== undefined && Buffer.from(v.report.request.nonce).equals(nonce);
+      const ok = v.reasons.length === 0 && nonceMatch;
+      if (ok) accepted++;
       const versions = v.report
         ? ` driver=${v.report.response.opaqueData.driverVersion ?? '?'} vbios=${v.report.response.opaqueData.vbiosVersion ?? '?'}`
         : '';
       console.log(
-        `${label} -> ${v.reasons.length === 0 ? 'accepted' : 'refused'}: parsed=${v.parsed} nonceMatch=${v.nonceMatch} signatureVerified=${v.signatureVerified} certChainVerified=${v.certChainVerified} fwidMatch=${v.fwidMatch} architecture=${v.architecture ?? '?'}${versions}`,
+        `${label} -> ${ok ? 'accepted' : 'refused'}: parsed=${v.parsed} nonceMatch=${nonceMatch} signatureVerified=${v.signatureVerified} certChainVerified=${v.certChainVerified} fwidMatch=${v.fwidMatch} architecture=${v.architecture ?? '?'}${versions}`,
       );
       for (const r of v.reasons) console.log(`  reason ${r.check}: ${r.message}`);
+      if (v.report !== undefined && !nonceMatch) console.log('  reason gpu.nonce: the report carries another nonce');
     } catch (err) {
       // The verifier throws only for bugs; on real evidence that is exactly what this run is for.
       log.fail(label, err);

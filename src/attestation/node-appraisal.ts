@@ -7,27 +7,21 @@
  * bad evidence.
  */
 
+import { appraiseCvm } from './cvm-appraisal.ts';
+import { bindingReasons, gpuIdentityReasons, gpuModeReasons, gpuSetReasons } from './node-gpu-rules.ts';
 import {
-  appraiseGpuEvidence,
+  appraiseGpu,
   type GpuClaims,
+  type GpuCollateral,
   type GpuTrustAnchors,
-  type OcspAnswer,
-  type OcspResponder,
-  type RimInput,
+  gpuPolicy,
   type VerificationCache,
+  verifyGpu,
 } from './nvidia/index.ts';
 import type { ReferenceValues } from './reference-values.ts';
-import { certTableToPem, parseSnpCertTable } from './snp/cert-table.ts';
-import { appraiseSnp, type SnpEndorsementCache, type SnpRoots, verifySnpReport } from './snp/index.ts';
-import {
-  appraiseTdx,
-  type TdxClaims,
-  type TdxCollateral,
-  type TdxVerifierCache,
-  type TrustAnchor,
-  verifyTdxQuote,
-} from './tdx/index.ts';
-import { ParseError, type Reason, reason, type Verdict, verdict } from './verdict.ts';
+import type { SnpCollateral, SnpEndorsementCache, SnpRoots } from './snp/index.ts';
+import type { TdxCollateral, TdxVerifierCache, TrustAnchor } from './tdx/index.ts';
+import { prefixed, type Reason, reason, type Verdict, verdict } from './verdict.ts';
 
 export interface NodeEvidence {
   cvm: {
@@ -68,16 +62,11 @@ export interface NodeTrust {
   gpu?: GpuTrustAnchors;
 }
 
+/** Vendor collateral for one node's evidence, per verifier (src/collateral prepares it). */
 export interface NodeCollateral {
-  /** SNP VCEK/VLEK (+ chain) as PEM when the evidence has no certificate table. */
-  snpCertificates?: (report: Uint8Array) => string | undefined;
-  snpCrl?: Uint8Array;
+  snp?: SnpCollateral;
   tdx?: TdxCollateral;
-  rims?: readonly RimInput[];
-  /** OCSP answers for the GPU device chains (every certificate above the leaf) and the RIM signer chains. */
-  ocsp?: readonly OcspAnswer[];
-  /** Makes answers on demand for certificates `ocsp` does not cover (the simulated platform's responder). */
-  ocspResponder?: OcspResponder;
+  gpu?: GpuCollateral;
 }
 
 export interface NodeAppraisalContext {
@@ -135,26 +124,21 @@ export async function appraiseNode(
   const gpuReference = context.referenceValues.gpu;
   if (!gpuReference) reasons.push(reason('node.gpu.reference-values', 'the Manifest has no GPU reference values'));
   for (const gpu of evidence.gpus) {
-    const v = await appraiseGpuEvidence(
-      {
-        evidence: { report: gpu.report, certificateChain: gpu.certificateChain, uuid: gpu.uuid },
-        rims: context.collateral?.rims,
-      },
-      gpuReference,
-      { nonce: expectation.nonce },
+    const authentic = await verifyGpu(
+      { report: gpu.report, certificateChain: gpu.certificateChain, uuid: gpu.uuid },
       {
         at: context.at,
-        trustAnchors: context.trust.gpu,
-        cache: context.caches?.gpu,
-        ...(context.collateral?.ocsp ? { ocsp: context.collateral.ocsp } : {}),
-        ...(context.collateral?.ocspResponder ? { ocspResponder: context.collateral.ocspResponder } : {}),
+        ...(context.trust.gpu ? { trust: context.trust.gpu } : {}),
+        ...(context.collateral?.gpu ? { collateral: context.collateral.gpu } : {}),
+        ...(gpuReference ? { policy: gpuPolicy(gpuReference) } : {}),
+        ...(context.caches?.gpu ? { cache: context.caches.gpu } : {}),
       },
     );
+    const v = appraiseGpu(authentic, gpuReference, { nonce: expectation.nonce });
     const gpuReasons = [...v.reasons, ...bindingReasons(gpu.uuid, v.claims.deviceId, expectation.gpuBindings)];
-    const verified = gpuReasons.length === 0 && gpuReference !== undefined;
     gpus.push({
       uuid: gpu.uuid,
-      verified,
+      verified: gpuReasons.length === 0 && gpuReference !== undefined,
       architecture: v.claims.architecture,
       driverVersion: v.claims.driverVersion,
       vbiosVersion: v.claims.vbiosVersion,
@@ -164,7 +148,7 @@ export async function appraiseNode(
       reasons: gpuReasons.map((r) => `[${r.check}] ${r.message}`),
       details: v.claims,
     });
-    for (const r of gpuReasons) reasons.push(reason(r.check, `GPU ${gpu.uuid}: ${r.message}`));
+    for (const r of gpuReasons) reasons.push(prefixed(r, `GPU ${gpu.uuid}: `));
   }
   reasons.push(
     ...gpuSetReasons(evidence.gpus, expectation.gpuCount),
@@ -172,206 +156,4 @@ export async function appraiseNode(
     ...gpuModeReasons(gpus),
   );
   return verdict({ cvm: cvm.claims, gpus }, reasons);
-}
-
-/** A UUID keeps the device it was attested as, and a device keeps its UUID. */
-function bindingReasons(
-  uuid: string,
-  deviceId: string | undefined,
-  bindings: readonly GpuBinding[] | undefined,
-): Reason[] {
-  if (!deviceId || !bindings) return [];
-  const reasons: Reason[] = [];
-  const byUuid = bindings.find((b) => b.uuid === uuid);
-  if (byUuid && byUuid.deviceId !== deviceId)
-    reasons.push(
-      reason(
-        'node.gpu.uuid',
-        `this UUID was attested as device ${byUuid.deviceId}, but the evidence is from device ${deviceId}`,
-      ),
-    );
-  const byDevice = bindings.find((b) => b.deviceId === deviceId);
-  if (byDevice && byDevice.uuid !== uuid)
-    reasons.push(
-      reason('node.gpu.uuid', `the evidence is from device ${deviceId}, which was attested as GPU ${byDevice.uuid}`),
-    );
-  return reasons;
-}
-
-/** One device per UUID within one submission (a device that answers for two GPUs is one GPU). */
-function gpuIdentityReasons(gpus: readonly NodeGpuClaims[]): Reason[] {
-  const reasons: Reason[] = [];
-  const seen = new Map<string, string>();
-  for (const g of gpus) {
-    if (!g.deviceId) continue;
-    const other = seen.get(g.deviceId);
-    if (other !== undefined && other !== g.uuid)
-      reasons.push(
-        reason('node.gpu.duplicate', `GPUs ${other} and ${g.uuid} present evidence of the same device ${g.deviceId}`),
-      );
-    else seen.set(g.deviceId, g.uuid);
-  }
-  return reasons;
-}
-
-/**
- * All GPUs of a node in one multi-GPU mode: a node whose GPUs mix single-GPU passthrough,
- * multi-GPU passthrough and protected PCIe (or firmware that states no mode) cannot protect
- * traffic between them as one mode promises.
- */
-function gpuModeReasons(gpus: readonly NodeGpuClaims[]): Reason[] {
-  const modes = new Map<string, string[]>();
-  for (const g of gpus) if (g.mode) modes.set(g.mode, [...(modes.get(g.mode) ?? []), g.uuid]);
-  if (modes.size <= 1) return [];
-  return [
-    reason(
-      'node.gpu.mode',
-      `the GPUs mix multi-GPU modes: ${[...modes].map(([mode, uuids]) => `${mode} (${uuids.join(', ')})`).join(', ')}`,
-    ),
-  ];
-}
-
-/** The GPU reports must cover the node's GPUs, once each. */
-function gpuSetReasons(gpus: NodeEvidence['gpus'], expected: number): Reason[] {
-  const reasons: Reason[] = [];
-  if (gpus.length < expected)
-    reasons.push(reason('node.gpu.missing', `${expected} GPUs on the node but ${gpus.length} attestation reports`));
-  if (gpus.length > expected)
-    reasons.push(reason('node.gpu.unexpected', `${gpus.length} attestation reports for ${expected} GPUs on the node`));
-  const uuids = new Set<string>();
-  const reports = new Set<string>();
-  const leaves = new Set<string>();
-  for (const gpu of gpus) {
-    if (uuids.has(gpu.uuid)) reasons.push(reason('node.gpu.duplicate', `GPU ${gpu.uuid} reported twice`));
-    uuids.add(gpu.uuid);
-    const report = Buffer.from(gpu.report).toString('base64');
-    const leaf = gpu.certificateChain.split('-----END CERTIFICATE-----')[0] ?? '';
-    if (reports.has(report) || leaves.has(leaf))
-      reasons.push(reason('node.gpu.duplicate', `GPU ${gpu.uuid}: the same device evidence is submitted for two GPUs`));
-    reports.add(report);
-    leaves.add(leaf);
-  }
-  return reasons;
-}
-
-function appraiseCvm(
-  cvm: NodeEvidence['cvm'],
-  expectation: NodeExpectation,
-  context: NodeAppraisalContext,
-): { reasons: Reason[]; claims: CvmClaims } {
-  if (cvm.platform === 'snp') return appraiseSnpCvm(cvm, expectation, context);
-  if (cvm.platform === 'tdx') return appraiseTdxCvm(cvm, expectation, context);
-  const reasons = [reason('node.cvm.platform', `unknown CVM platform "${String(cvm.platform)}"`)];
-  return { reasons, claims: { platform: 'snp', verified: false, reasons: reasons.map(text), details: null } };
-}
-
-function appraiseSnpCvm(
-  cvm: NodeEvidence['cvm'],
-  expectation: NodeExpectation,
-  context: NodeAppraisalContext,
-): { reasons: Reason[]; claims: CvmClaims } {
-  const reasons: Reason[] = [];
-  let certificates: string | undefined;
-  if (cvm.auxblob && cvm.auxblob.length > 0) {
-    try {
-      certificates = certTableToPem(parseSnpCertTable(cvm.auxblob));
-    } catch (err) {
-      if (!(err instanceof ParseError)) throw err;
-      reasons.push(reason(err.check, err.message));
-    }
-  }
-  certificates ||= context.collateral?.snpCertificates?.(cvm.report);
-  const references = context.referenceValues.snp ?? [];
-  if (references.length === 0)
-    reasons.push(reason('node.cvm.reference-values', 'the Manifest has no SEV-SNP reference values'));
-  if (!certificates) {
-    reasons.push(
-      reason('snp.certificates', 'no VCEK/VLEK: the evidence has no certificate table and none is in the collateral'),
-    );
-    return { reasons, claims: { platform: 'snp', verified: false, reasons: reasons.map(text), details: null } };
-  }
-  const verified = verifySnpReport(
-    { report: cvm.report, certificates },
-    { at: context.at, roots: context.trust.snp, crl: context.collateral?.snpCrl, cache: context.caches?.snp },
-  );
-  const appraised = appraiseSnp(verified, references, {
-    reportData: expectation.reportData,
-    allowedHostData: context.policyHashes,
-  });
-  reasons.push(...appraised.reasons);
-  const c = appraised.claims;
-  return {
-    reasons,
-    claims: {
-      platform: 'snp',
-      verified: reasons.length === 0,
-      measurement: c?.measurement,
-      policyHash: c?.hostData,
-      tcb: c ? tcbText(c.reportedTcb) : undefined,
-      referenceValues:
-        c?.matchedReferenceName ?? (c?.matchedReferenceValues != null ? `snp[${c.matchedReferenceValues}]` : undefined),
-      reasons: reasons.map(text),
-      details: c,
-    },
-  };
-}
-
-function appraiseTdxCvm(
-  cvm: NodeEvidence['cvm'],
-  expectation: NodeExpectation,
-  context: NodeAppraisalContext,
-): { reasons: Reason[]; claims: CvmClaims } {
-  const reasons: Reason[] = [];
-  const references = context.referenceValues.tdx ?? [];
-  if (references.length === 0)
-    reasons.push(reason('node.cvm.reference-values', 'the Manifest has no TDX reference values'));
-  const verified = verifyTdxQuote(cvm.report, {
-    at: context.at,
-    trustAnchors: context.trust.tdx,
-    collateral: context.collateral?.tdx,
-    cache: context.caches?.tdx,
-  });
-  const appraised = appraiseTdx(verified, references, {
-    reportData: expectation.reportData,
-    allowedConfigIds: context.policyHashes,
-  });
-  reasons.push(...appraised.reasons);
-  const c = appraised.claims;
-  return {
-    reasons,
-    claims: {
-      platform: 'tdx',
-      verified: reasons.length === 0,
-      measurement: c.mrTd,
-      policyHash: c.mrConfigId?.slice(0, 64),
-      tcb: tdxTcbText(c),
-      reasons: reasons.map(text),
-      details: c,
-    },
-  };
-}
-
-/** TEE_TCB_SVN and what collateral said of it, or plainly that it was not evaluated: never mistakable for UpToDate. */
-function tdxTcbText(c: TdxClaims): string | undefined {
-  if (c.teeTcbSvn === undefined) return undefined;
-  const statuses = [c.tcbStatus && `TCB ${c.tcbStatus}`, c.qeTcbStatus && `QE ${c.qeTcbStatus}`]
-    .filter(Boolean)
-    .join(', ');
-  const verdict =
-    c.tcbEvaluated === true
-      ? statuses
-      : `TCB status not evaluated (missing collateral: ${(c.missingCollateral ?? []).join(', ')})`;
-  return `TEE_TCB_SVN ${c.teeTcbSvn}${verdict ? `; ${verdict}` : ''}`;
-}
-
-function text(r: Reason): string {
-  return `[${r.check}] ${r.message}`;
-}
-
-function tcbText(tcb: unknown): string | undefined {
-  if (!tcb || typeof tcb !== 'object') return undefined;
-  return Object.entries(tcb as Record<string, unknown>)
-    .filter(([k, v]) => typeof v === 'number' && k !== 'raw')
-    .map(([k, v]) => `${k}=${v}`)
-    .join(' ');
 }

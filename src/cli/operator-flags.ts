@@ -61,146 +61,146 @@ function rate(flags: string, description: string, value: RateLimit): Option {
 
 /** The `operator` command with every flag declared; the caller adds the action. */
 export function operatorFlags(): Command {
-  return new Command('operator')
-    .description(
-      'run the attestor operator: controllers, the Coordinator API (leader) and the admission webhook (every replica); leader-elected',
-    )
-    .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
-    .addOption(
-      new Option('--namespace <ns>', 'namespace of the operator (leader-election Lease)')
-        .env('POD_NAMESPACE')
-        .default('attestor-system'),
-    )
-    .option('--no-leader-elect', 'reconcile without a Lease (only for a single replica)')
-    .option('--lease-name <name>', 'leader-election Lease name', DEFAULT_LEASE_NAME)
-    .option('--lease-duration <duration>', 'how long a Lease is valid without renewal', durationOption, 15_000)
-    .option(
-      '--renew-deadline <duration>',
-      'how long the leader retries renewing before it steps down',
-      durationOption,
-      10_000,
-    )
-    .option('--retry-period <duration>', 'time between leader-election attempts', durationOption, 2_000)
-    .option('--probe-address <host:port>', 'serve /healthz, /readyz and /metrics here', addressOption, {
-      host: '0.0.0.0',
-      port: 8080,
-    })
-    .addOption(
-      new Option('--log-level <level>', 'log level')
-        .choices(['debug', 'info', 'warn', 'error'])
-        .env('ATTESTOR_LOG_LEVEL')
-        .default('info'),
-    )
-    .option('--no-coordinator', 'do not serve the Coordinator API')
-    .option('--coordinator-address <host:port>', 'serve the Coordinator API (HTTPS) here', addressOption, {
-      host: '0.0.0.0',
-      port: 8443,
-    })
-    .option('--tls-cert-file <path>', 'serving certificate (PEM) of the Coordinator API')
-    .option('--tls-key-file <path>', 'its private key (PEM)')
-    .option(
-      '--agent-service-account <username>',
-      'username of the node agents (default system:serviceaccount:<namespace>:attestor-agent)',
-    )
-    .option('--agent-audience <aud>', "audience of the agents' projected tokens", 'attestor')
-    .option('--grant-ttl <duration>', 'lifetime of an activation grant', durationOption, 120_000)
-    .option(
-      '--nonces-per-node <n>',
-      "outstanding nonces per node (more drop that node's oldest)",
-      positiveIntOption,
-      DEFAULT_COORDINATOR_LIMITS.noncesPerNode,
-    )
-    .addOption(
-      rate(
-        '--agent-request-rate <burst/interval>',
-        'nonce, evidence and activation requests per node: a burst, then one per interval (429 beyond)',
-        DEFAULT_COORDINATOR_LIMITS.requests,
-      ),
-    )
-    .addOption(
-      rate(
-        '--agent-watch-rate <burst/interval>',
-        'watch (long poll) requests per node',
-        DEFAULT_COORDINATOR_LIMITS.watches,
-      ),
-    )
-    .addOption(
-      rate(
-        '--node-event-rate <burst/interval>',
-        'Events the Coordinator records per node (the verdict is always in NodeAttestation status)',
-        DEFAULT_COORDINATOR_LIMITS.events,
-      ),
-    )
-    .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
-    .option(
-      '--snp-vcek-dir <dir>',
-      'SEV-SNP VCEK/VLEK certificates named <chip-id>[-<reported-tcb>].pem|der, for evidence without a certificate table',
-    )
-    .option(
-      '--tdx-collateral <dir>',
-      'Intel PCS collateral (TCB info, QE identity, CRLs; layout as for attestor verify tdx); TDX nodes without all of it (here or in the cache) are refused',
-    )
-    .option(
-      '--collateral-cache <dir>',
-      'vendor collateral cache (docs/collateral.md): VCEKs, CRLs, PCS collateral, RIMs, GPU OCSP answers, read before appraisal',
-    )
-    .option(
-      '--collateral-fetch',
-      "fetch what the cache lacks (or what went stale) from AMD KDS, Intel PCS, the NVIDIA RIM service and NVIDIA's OCSP responder (off: air-gapped)",
-      false,
-    )
-    .option('--collateral-timeout <duration>', 'timeout of one collateral request', durationOption, 10_000)
-    .addOption(
-      new Option(
-        '--snp-product <product>',
-        'SEV-SNP product of version-2 reports, which do not name it (for KDS requests)',
-      ).choices(['Milan', 'Genoa', 'Turin']),
-    )
-    .option('--amd-kds-url <url>', 'AMD KDS base URL (a mirror)')
-    .option('--intel-pcs-url <url>', 'Intel PCS base URL (a mirror)')
-    .option('--nvidia-rim-url <url>', 'NVIDIA RIM service base URL (a mirror)')
-    .option(
-      '--nvidia-ocsp-url <url>',
-      'OCSP responder for NVIDIA certificates that name none in their Authority Information Access (default https://ocsp.ndis.nvidia.com/)',
-    )
-    .option('--no-webhook', 'do not serve the admission webhook')
-    .option(
-      '--webhook-address <host:port>',
-      'serve the admission webhook (HTTPS, same certificate) here',
-      addressOption,
-      { host: '0.0.0.0', port: 9443 },
-    )
-    .addOption(
-      new Option(
-        '--gpu-resource-prefixes <list>',
-        'comma-separated resource-name prefixes that count as GPUs (a pod with any resource claim counts too); must match the webhook configuration (Helm: webhook.gpuResourcePrefixes)',
+  return (
+    new Command('operator')
+      .description(
+        'run the attestor operator: controllers, the Coordinator API (leader) and the admission webhook (every replica); leader-elected',
       )
-        .argParser(parseGpuResourcePrefixes)
-        .default([...DEFAULT_GPU_RESOURCE_PREFIXES], DEFAULT_GPU_RESOURCE_PREFIXES.join(',')),
-    )
-    .option(
-      '--webhook-client-ca <file>',
-      "serve the webhook only to clients with a certificate from these CAs (PEM; the API server's webhook client certificate, see its AdmissionConfiguration); re-read on change",
-    )
-    .option(
-      '--webhook-allow-any-client',
-      'serve the webhook without client authentication (where the API server cannot present a client certificate)',
-      false,
-    )
-    .option(
-      '--eviction-pending-grace <duration>',
-      'how long a GPU node may await GPU activation or re-appraisal under a new Manifest before its GPU pods are evicted',
-      durationOption,
-      60_000,
-    )
-    .option(
-      '--eviction-pdb-grace <duration>',
-      'delete a GPU pod on a node that lost its attestation when its evictions have been refused (PodDisruptionBudget) this long',
-      durationOption,
-      60_000,
-    )
-    .option(
-      '--no-resource-slices',
-      'do not watch resource.k8s.io/v1 ResourceSlices (clusters before Kubernetes 1.34); DRA-only GPU nodes are then not recognised as GPU nodes (neither closed nor opened)',
-    );
+      .option('--kubeconfig <path>', 'kubeconfig file (default: $KUBECONFIG, in-cluster, ~/.kube/config)')
+      .addOption(
+        new Option('--namespace <ns>', 'namespace of the operator (leader-election Lease)')
+          .env('POD_NAMESPACE')
+          .default('attestor-system'),
+      )
+      .option('--no-leader-elect', 'reconcile without a Lease (only for a single replica)')
+      .option('--lease-name <name>', 'leader-election Lease name', DEFAULT_LEASE_NAME)
+      .option('--lease-duration <duration>', 'how long a Lease is valid without renewal', durationOption, 15_000)
+      .option(
+        '--renew-deadline <duration>',
+        'how long the leader retries renewing before it steps down',
+        durationOption,
+        10_000,
+      )
+      .option('--retry-period <duration>', 'time between leader-election attempts', durationOption, 2_000)
+      .option('--probe-address <host:port>', 'serve /healthz, /readyz and /metrics here', addressOption, {
+        host: '0.0.0.0',
+        port: 8080,
+      })
+      .addOption(
+        new Option('--log-level <level>', 'log level')
+          .choices(['debug', 'info', 'warn', 'error'])
+          .env('ATTESTOR_LOG_LEVEL')
+          .default('info'),
+      )
+      .option('--no-coordinator', 'do not serve the Coordinator API')
+      .option('--coordinator-address <host:port>', 'serve the Coordinator API (HTTPS) here', addressOption, {
+        host: '0.0.0.0',
+        port: 8443,
+      })
+      .option('--tls-cert-file <path>', 'serving certificate (PEM) of the Coordinator API')
+      .option('--tls-key-file <path>', 'its private key (PEM)')
+      .option(
+        '--agent-service-account <username>',
+        'username of the node agents (default system:serviceaccount:<namespace>:attestor-agent)',
+      )
+      .option('--agent-audience <aud>', "audience of the agents' projected tokens", 'attestor')
+      .option('--grant-ttl <duration>', 'lifetime of an activation grant', durationOption, 120_000)
+      .option(
+        '--nonces-per-node <n>',
+        "outstanding nonces per node (more drop that node's oldest)",
+        positiveIntOption,
+        DEFAULT_COORDINATOR_LIMITS.noncesPerNode,
+      )
+      .addOption(
+        rate(
+          '--agent-request-rate <burst/interval>',
+          'nonce, evidence and activation requests per node: a burst, then one per interval (429 beyond)',
+          DEFAULT_COORDINATOR_LIMITS.requests,
+        ),
+      )
+      .addOption(
+        rate(
+          '--agent-watch-rate <burst/interval>',
+          'watch (long poll) requests per node',
+          DEFAULT_COORDINATOR_LIMITS.watches,
+        ),
+      )
+      .addOption(
+        rate(
+          '--node-event-rate <burst/interval>',
+          'Events the Coordinator records per node (the verdict is always in NodeAttestation status)',
+          DEFAULT_COORDINATOR_LIMITS.events,
+        ),
+      )
+      .option('--rim-dir <dir>', 'NVIDIA RIM documents (*.xml) used to appraise GPU measurements')
+      // Replaced by the collateral cache's layout; kept hidden so that the operator can say where VCEKs go now.
+      .addOption(new Option('--snp-vcek-dir <dir>').hideHelp())
+      .option(
+        '--tdx-collateral <dir>',
+        'Intel PCS collateral (TCB info, QE identity, CRLs; layout as for attestor verify tdx); TDX nodes without all of it (here or in the cache) are refused',
+      )
+      .option(
+        '--collateral-cache <dir>',
+        'vendor collateral cache (docs/collateral.md): VCEKs, CRLs, PCS collateral, RIMs, GPU OCSP answers, read before appraisal',
+      )
+      .option(
+        '--collateral-fetch',
+        "fetch what the cache lacks (or what went stale) from AMD KDS, Intel PCS, the NVIDIA RIM service and NVIDIA's OCSP responder (off: air-gapped)",
+        false,
+      )
+      .option('--collateral-timeout <duration>', 'timeout of one collateral request', durationOption, 10_000)
+      .addOption(
+        new Option(
+          '--snp-product <product>',
+          'SEV-SNP product of version-2 reports, which do not name it (for KDS requests)',
+        ).choices(['Milan', 'Genoa', 'Turin']),
+      )
+      .option('--amd-kds-url <url>', 'AMD KDS base URL (a mirror)')
+      .option('--intel-pcs-url <url>', 'Intel PCS base URL (a mirror)')
+      .option('--nvidia-rim-url <url>', 'NVIDIA RIM service base URL (a mirror)')
+      .option(
+        '--nvidia-ocsp-url <url>',
+        'OCSP responder for NVIDIA certificates that name none in their Authority Information Access (default https://ocsp.ndis.nvidia.com/)',
+      )
+      .option('--no-webhook', 'do not serve the admission webhook')
+      .option(
+        '--webhook-address <host:port>',
+        'serve the admission webhook (HTTPS, same certificate) here',
+        addressOption,
+        { host: '0.0.0.0', port: 9443 },
+      )
+      .addOption(
+        new Option(
+          '--gpu-resource-prefixes <list>',
+          'comma-separated resource-name prefixes that count as GPUs (a pod with any resource claim counts too); must match the webhook configuration (Helm: webhook.gpuResourcePrefixes)',
+        )
+          .argParser(parseGpuResourcePrefixes)
+          .default([...DEFAULT_GPU_RESOURCE_PREFIXES], DEFAULT_GPU_RESOURCE_PREFIXES.join(',')),
+      )
+      .option(
+        '--webhook-client-ca <file>',
+        "serve the webhook only to clients with a certificate from these CAs (PEM; the API server's webhook client certificate, see its AdmissionConfiguration); re-read on change",
+      )
+      .option(
+        '--webhook-allow-any-client',
+        'serve the webhook without client authentication (where the API server cannot present a client certificate)',
+        false,
+      )
+      .option(
+        '--eviction-pending-grace <duration>',
+        'how long a GPU node may await GPU activation or re-appraisal under a new Manifest before its GPU pods are evicted',
+        durationOption,
+        60_000,
+      )
+      .option(
+        '--eviction-pdb-grace <duration>',
+        'delete a GPU pod on a node that lost its attestation when its evictions have been refused (PodDisruptionBudget) this long',
+        durationOption,
+        60_000,
+      )
+      .option(
+        '--no-resource-slices',
+        'do not watch resource.k8s.io/v1 ResourceSlices (clusters before Kubernetes 1.34); DRA-only GPU nodes are then not recognised as GPU nodes (neither closed nor opened)',
+      )
+  );
 }

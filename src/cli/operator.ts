@@ -1,48 +1,52 @@
 /** `attestor operator`: checks the flags, starts the operator (operator/operator.ts) and stops it on SIGTERM. */
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { basename, join } from 'node:path';
 import type { Command } from 'commander';
-import type { NodeCollateral, NodeEvidence } from '../attestation/node-appraisal.ts';
-import type { RimInput } from '../attestation/nvidia/index.ts';
-import { CollateralStore, prepareCollateral } from '../collateral/index.ts';
-import { snpCertificatesFromDir } from '../coordinator/collateral-dir.ts';
+import {
+  type CollateralSource,
+  CollateralStore,
+  collateralSource,
+  loadRimDir,
+  loadTdxCollateralDir,
+} from '../collateral/index.ts';
 import { errorMessage } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { startOperator } from '../operator/operator.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { type OperatorCliOptions, operatorFlags } from './operator-flags.ts';
-import { loadTdxCollateralDir } from './verify/tdx.ts';
 
-function collateralPreparer(opts: OperatorCliOptions) {
-  const store = new CollateralStore({
-    dir: opts.collateralCache!,
-    network: opts.collateralFetch,
-    limits: { timeoutMs: opts.collateralTimeout },
-    endpoints: {
-      ...(opts.amdKdsUrl ? { amdKds: opts.amdKdsUrl } : {}),
-      ...(opts.intelPcsUrl ? { intelPcs: opts.intelPcsUrl } : {}),
-      ...(opts.nvidiaRimUrl ? { nvidiaRim: opts.nvidiaRimUrl } : {}),
-      ...(opts.nvidiaOcspUrl ? { nvidiaOcsp: opts.nvidiaOcspUrl } : {}),
+/** The collateral the Coordinator appraises production evidence with: flag directories, then the cache. */
+function operatorCollateral(opts: OperatorCliOptions): CollateralSource {
+  const store = opts.collateralCache
+    ? new CollateralStore({
+        dir: opts.collateralCache,
+        network: opts.collateralFetch,
+        limits: { timeoutMs: opts.collateralTimeout },
+        endpoints: {
+          ...(opts.amdKdsUrl ? { amdKds: opts.amdKdsUrl } : {}),
+          ...(opts.intelPcsUrl ? { intelPcs: opts.intelPcsUrl } : {}),
+          ...(opts.nvidiaRimUrl ? { nvidiaRim: opts.nvidiaRimUrl } : {}),
+          ...(opts.nvidiaOcspUrl ? { nvidiaOcsp: opts.nvidiaOcspUrl } : {}),
+        },
+      })
+    : undefined;
+  return collateralSource({
+    base: {
+      gpu: { rims: opts.rimDir ? loadRimDir(opts.rimDir) : [] },
+      ...(opts.tdxCollateral ? { tdx: loadTdxCollateralDir(opts.tdxCollateral) } : {}),
     },
+    ...(store ? { store } : {}),
+    ...(opts.snpProduct ? { snpProduct: opts.snpProduct } : {}),
   });
-  return (evidence: NodeEvidence, base: NodeCollateral | undefined) =>
-    prepareCollateral(evidence, store, {
-      ...(base ? { base } : {}),
-      ...(opts.snpProduct ? { snpProduct: opts.snpProduct } : {}),
-    });
-}
-
-/** RIM documents from a directory (air-gapped clusters keep NVIDIA's RIMs here); the file name is the RIM ID. */
-export function loadRims(dir: string): RimInput[] {
-  return readdirSync(dir)
-    .filter((f) => f.endsWith('.xml'))
-    .map((f) => ({ xml: readFileSync(join(dir, f), 'utf8'), id: basename(f, '.xml') }));
 }
 
 export function operatorCommand(): Command {
   return operatorFlags().action(async (opts: OperatorCliOptions) => {
+    if (opts.snpVcekDir)
+      throw new Error(
+        '--snp-vcek-dir is replaced by --collateral-cache: put each VCEK at snp/vcek/<product>/<hwid>-<tcb>.der in the cache (DER, as AMD KDS serves it; docs/collateral.md)',
+      );
     const log = createLogger({ level: opts.logLevel });
     const kubeConfig = loadKubeConfig(opts.kubeconfig);
     if ((opts.coordinator || opts.webhook) && (!opts.tlsCertFile || !opts.tlsKeyFile))
@@ -81,15 +85,7 @@ export function operatorCommand(): Command {
               events: opts.nodeEventRate,
             },
             // Pinned vendor roots only: simulated evidence is for `attestor dev`.
-            trust: {
-              production: {},
-              productionCollateral: {
-                rims: opts.rimDir ? loadRims(opts.rimDir) : [],
-                ...(opts.snpVcekDir ? { snpCertificates: snpCertificatesFromDir(opts.snpVcekDir) } : {}),
-                ...(opts.tdxCollateral ? { tdx: loadTdxCollateralDir(opts.tdxCollateral) } : {}),
-              },
-              ...(opts.collateralCache ? { prepareProductionCollateral: collateralPreparer(opts) } : {}),
-            },
+            trust: { production: {}, productionCollateral: operatorCollateral(opts) },
           }
         : undefined,
       gpuResourcePrefixes: opts.gpuResourcePrefixes,

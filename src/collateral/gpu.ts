@@ -4,23 +4,26 @@
  * VBIOS RIM (from the report's project, SKUs and VBIOS version), the IDs NVIDIA's RIM service
  * files them under; and OCSP answers for the device and RIM signer chains.
  */
-import { X509Certificate } from 'node:crypto';
-import { chipOf, expectedDriverRimId, expectedVbiosRimId, type RimInput } from '../attestation/nvidia/appraise.ts';
+import { createHash, X509Certificate } from 'node:crypto';
+import type { VerificationCache } from '../attestation/nvidia/cache.ts';
 import {
   chainStructure,
   type ParsedCertificate,
   parseCertificate,
   parseCertificateChain,
 } from '../attestation/nvidia/certificates.ts';
-import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
+import type { OcspAnswer } from '../attestation/nvidia/ocsp-answer.ts';
+import { parseAnchors } from '../attestation/nvidia/report-check.ts';
 import { parseRim } from '../attestation/nvidia/rim.ts';
+import { chipOf, expectedDriverRimId, expectedVbiosRimId, type RimInput } from '../attestation/nvidia/rim-choice.ts';
 import { parseGpuReport } from '../attestation/nvidia/spdm.ts';
-import { parseAnchors } from '../attestation/nvidia/verify.ts';
+import { pemCertificates } from '../attestation/pem.ts';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM, NVIDIA_RIM_ROOT_CA_PEM } from '../attestation/roots/nvidia.ts';
 import { ParseError } from '../attestation/verdict.ts';
+import type { StoredOcspAnswer } from './layout.ts';
 import { describeMiss, foundNotes } from './notes.ts';
 import { certIdParts, type OcspQuery, ocspFile } from './nvidia-ocsp.ts';
-import type { CollateralStore } from './store.ts';
+import type { CollateralStore, Lookup } from './store.ts';
 
 /** The RIM IDs a report implies; an ID is absent when the report or chain lacks what it is made of. */
 export function gpuRimIds(report: Uint8Array, certificateChain: string): { driver?: string; vbios?: string } {
@@ -32,9 +35,9 @@ export function gpuRimIds(report: Uint8Array, certificateChain: string): { drive
     throw err;
   }
   const subjects: string[] = [];
-  for (const pem of certificateChain.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? []) {
+  for (const der of pemBlocks(certificateChain)) {
     try {
-      subjects.push(new X509Certificate(pem).subject);
+      subjects.push(new X509Certificate(der).subject);
     } catch {
       // a broken certificate is the verifier's finding
     }
@@ -66,6 +69,11 @@ export async function gpuRims(
   return { rims, notes };
 }
 
+/** Where OCSP answers come from: the CollateralStore, or a responder asked at the appraisal time. */
+export interface OcspSource {
+  nvidiaOcsp(query: OcspQuery): Promise<Lookup<StoredOcspAnswer>>;
+}
+
 /** Trust anchors for deciding which chains' certificates are worth asking about; default the pinned NVIDIA roots. */
 export interface GpuOcspAnchors {
   readonly device?: readonly string[];
@@ -74,16 +82,17 @@ export interface GpuOcspAnchors {
 
 /**
  * OCSP answers for every certificate above the leaf of each GPU's device chain and for every
- * certificate but the root of each RIM's signer chain, from the cache or (where fetching is on)
- * the responder. Only chains whose signatures lead to the anchors are asked about: a forged chain
- * cannot make the Coordinator POST to a URL of its choosing. One lookup per certificate, however
- * many GPUs share it.
+ * certificate but the root of each RIM's signer chain, from `source`: the store (the cache or,
+ * where fetching is on, the responder), or the simulated platform's responder. Only chains whose signatures lead
+ * to the anchors are asked about: a forged chain cannot make the Coordinator POST to a URL of its
+ * choosing. One lookup per certificate, however many GPUs share it.
  */
 export async function gpuOcsp(
-  store: CollateralStore,
+  source: OcspSource,
   gpus: ReadonlyArray<{ uuid: string; certificateChain: string }>,
   rims: readonly RimInput[],
   anchors: GpuOcspAnchors = {},
+  cache?: VerificationCache,
 ): Promise<{ answers: OcspAnswer[]; notes: string[] }> {
   const queries = new Map<string, { query: OcspQuery; about: string }>();
   const ask = (path: readonly ParsedCertificate[], from: number, about: string): void => {
@@ -97,9 +106,9 @@ export async function gpuOcsp(
   const deviceAnchors = parseAnchors(anchors.device ?? [NVIDIA_DEVICE_IDENTITY_CA_PEM]);
   for (const gpu of gpus) {
     const path = trustedPath(
-      () => parseCertificateChain(gpu.certificateChain, 'gpu.cert-chain'),
+      () => memo(cache, `ocsp-chain:${gpu.certificateChain}`, () => parseCertificateChain(gpu.certificateChain)),
       deviceAnchors,
-      'GPU attestation',
+      { check: 'gpu.cert-chain', role: 'GPU attestation', cache },
     );
     if (path) ask(path, 1, `gpu ${gpu.uuid}`);
     else notes.push(`gpu ${gpu.uuid}: no OCSP lookups: the device chain does not lead to the pinned roots`);
@@ -107,15 +116,18 @@ export async function gpuOcsp(
   const rimAnchors = parseAnchors(anchors.rim ?? [NVIDIA_RIM_ROOT_CA_PEM]);
   for (const rim of rims) {
     const path = trustedPath(
-      () => parseRim(rim.xml).certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain')),
+      () =>
+        memo(cache, `ocsp-rim:${createHash('sha384').update(rim.xml).digest('hex')}`, () =>
+          parseRim(rim.xml).certificates.map((der) => parseCertificate(der, 'gpu.rim.cert-chain')),
+        ),
       rimAnchors,
-      'RIM signer',
+      { check: 'gpu.rim.cert-chain', role: 'RIM signer', cache },
     );
     if (path) ask(path, 0, `rim ${rim.id ?? '(unnamed)'}`);
   }
   const answers: OcspAnswer[] = [];
   const lookups = await Promise.all(
-    [...queries.values()].map(async (q) => ({ ...q, lookup: await store.nvidiaOcsp(q.query) })),
+    [...queries.values()].map(async (q) => ({ ...q, lookup: await source.nvidiaOcsp(q.query) })),
   );
   for (const { about, lookup } of lookups) {
     if (lookup.status !== 'found') {
@@ -132,15 +144,41 @@ export async function gpuOcsp(
 function trustedPath(
   parse: () => ParsedCertificate[],
   anchors: readonly ParsedCertificate[],
-  role: string,
+  chain: { check: 'gpu.cert-chain' | 'gpu.rim.cert-chain'; role: string; cache: VerificationCache | undefined },
 ): readonly ParsedCertificate[] | undefined {
-  let chain: ParsedCertificate[];
+  let certificates: ParsedCertificate[];
   try {
-    chain = parse();
+    certificates = parse();
   } catch (err) {
     if (err instanceof ParseError) return undefined; // the verifier reports it
     throw err;
   }
-  const structure = chainStructure(chain, { anchors, check: 'collateral.ocsp', role });
+  const structure = chainStructure(certificates, {
+    anchors,
+    check: chain.check,
+    role: chain.role,
+    ...(chain.cache ? { cache: chain.cache } : {}),
+  });
   return structure.reasons.length === 0 ? structure.path : undefined;
+}
+
+/** The chain's DER certificates, none when it is not PEM (the verifier reports that). */
+function pemBlocks(chain: string): Uint8Array[] {
+  try {
+    return pemCertificates(chain, 'gpu.cert-chain');
+  } catch (err) {
+    if (err instanceof ParseError) return [];
+    throw err;
+  }
+}
+
+/** `make()` once per key when there is a cache (the same chains and RIMs come with every appraisal). */
+function memo<T>(cache: VerificationCache | undefined, key: string, make: () => T): T {
+  if (!cache) return make();
+  let value = cache.get<T>(key);
+  if (value === undefined) {
+    value = make();
+    cache.set(key, value);
+  }
+  return value;
 }

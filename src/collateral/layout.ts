@@ -15,43 +15,17 @@
  * <hwid> is lower-case hex (8 bytes on Turin, 64 before), <tcb> the 16 hex digits of the TCB the
  * VCEK was asked for, <fmspc> 12 lower-case hex digits, <issuer key hash> the SHA-384 of the
  * issuer's public key and <serial> the certificate's serial number (lower-case hex, the CertID an
- * OCSP request names). Nothing here reads or writes files.
+ * OCSP request names). Nothing here reads or writes files. The items per vendor are in layout-amd.ts,
+ * layout-intel.ts and layout-nvidia.ts; this file holds what they share.
  */
 import { X509Certificate } from 'node:crypto';
-import type { OcspAnswer } from '../attestation/nvidia/ocsp.ts';
-import { parseRim } from '../attestation/nvidia/rim.ts';
-import type { SnpProduct } from '../attestation/reference-values.ts';
-import { decodeTcb, encodeTcb } from '../attestation/snp/tcb.ts';
+import type { OcspAnswer } from '../attestation/nvidia/ocsp-answer.ts';
 import { parseCrl } from '../attestation/tdx/crl.ts';
 import { errorMessage } from '../errors.ts';
-import { AMD_KDS_URL, type KdsSigner, kdsCertChainUrl, kdsCrlUrl, kdsHwid, kdsVcekUrl } from './amd-kds.ts';
+import { AMD_KDS_URL } from './amd-kds.ts';
 import type { HttpRequestBody } from './http.ts';
-import {
-  INTEL_PCS_URL,
-  INTEL_ROOT_CA_CRL_URL,
-  PCS_ISSUER_CHAIN_HEADERS,
-  type PckCa,
-  pcsPckCrlUrl,
-  pcsTdxQeIdentityUrl,
-  pcsTdxTcbInfoUrl,
-} from './intel-pcs.ts';
-import {
-  certIdParts,
-  OCSP_REQUEST_CONTENT_TYPE,
-  type OcspQuery,
-  ocspFile,
-  ocspNonce,
-  ocspRequest,
-  ocspUrlOf,
-  readOcspAnswer,
-} from './nvidia-ocsp.ts';
-import {
-  NVIDIA_OCSP_URL,
-  NVIDIA_RIM_SERVICE_URL,
-  nvidiaOcspUrl,
-  nvidiaRimUrl,
-  rimFromServiceAnswer,
-} from './nvidia-services.ts';
+import { INTEL_PCS_URL, INTEL_ROOT_CA_CRL_URL } from './intel-pcs.ts';
+import { NVIDIA_OCSP_URL, NVIDIA_RIM_SERVICE_URL } from './nvidia-services.ts';
 
 /** Base URLs; each can point at a proxy or mirror that serves the same paths. */
 export interface VendorEndpoints {
@@ -104,175 +78,12 @@ export interface PckCrlCollateral {
   readonly issuerChain?: string;
 }
 
-export function snpVcekItem(
-  endpoints: VendorEndpoints,
-  product: SnpProduct,
-  chipId: Uint8Array,
-  reportedTcb: bigint,
-): CollateralItem<Uint8Array> {
-  // The key is the TCB KDS is asked for: reserved bytes are not part of the query.
-  const tcb = encodeTcb(decodeTcb(reportedTcb, product), product).toString(16).padStart(16, '0');
-  const hwid = kdsHwid(chipId, product);
-  return {
-    what: `the VCEK of ${product} chip ${hwid.slice(0, 16)}… at TCB ${tcb}`,
-    service: 'AMD KDS',
-    url: kdsVcekUrl(product, chipId, reportedTcb, endpoints.amdKds),
-    file: `snp/vcek/${product}/${hwid}-${tcb}.der`,
-    read: certificate,
-  };
-}
-
-export function snpCertChainItem(
-  endpoints: VendorEndpoints,
-  product: SnpProduct,
-  signer: KdsSigner,
-): CollateralItem<string> {
-  return {
-    what: `the ${product} ${signer === 'vcek' ? 'ASK' : 'ASVK'}/ARK chain`,
-    service: 'AMD KDS',
-    url: kdsCertChainUrl(product, signer, endpoints.amdKds),
-    file: `snp/cert_chain/${product}${signer === 'vlek' ? '-vlek' : ''}.pem`,
-    read: (bytes) => {
-      const pem = Buffer.from(bytes).toString('utf8');
-      const blocks = pem.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
-      if (blocks.length !== 2) return { invalid: `expected 2 PEM certificates (ASK, ARK), found ${blocks.length}` };
-      for (const block of blocks)
-        if ('invalid' in certificate(new Uint8Array(Buffer.from(block))))
-          return { invalid: 'a PEM block is not an X.509 certificate' };
-      return { value: pem };
-    },
-  };
-}
-
-export function snpCrlItem(
-  endpoints: VendorEndpoints,
-  product: SnpProduct,
-  signer: KdsSigner,
-): CollateralItem<Uint8Array> {
-  return {
-    what: `the ${product} ${signer.toUpperCase()} CRL`,
-    service: 'AMD KDS',
-    url: kdsCrlUrl(product, signer, endpoints.amdKds),
-    file: `snp/crl/${product}${signer === 'vlek' ? '-vlek' : ''}.der`,
-    read: crl,
-    nextUpdate: crlNextUpdate,
-  };
-}
-
-export function tdxTcbInfoItem(endpoints: VendorEndpoints, fmspc: string): CollateralItem<SignedJsonCollateral> {
-  const f = fmspc.toLowerCase();
-  if (!/^[0-9a-f]{12}$/.test(f)) throw new Error(`not an FMSPC: ${JSON.stringify(fmspc)}`);
-  return {
-    what: `the TDX TCB info for FMSPC ${f}`,
-    service: 'Intel PCS',
-    url: pcsTdxTcbInfoUrl(f, endpoints.intelPcs),
-    file: `tdx/${f}/tcbinfo.json`,
-    issuerChain: { file: `tdx/${f}/tcbinfo-issuer-chain.pem`, headers: PCS_ISSUER_CHAIN_HEADERS.tcbInfo },
-    read: (bytes, issuerChain) =>
-      signedJson(bytes, issuerChain, 'tcbInfo', (v) =>
-        String(v.fmspc).toLowerCase() === f ? undefined : `it is for FMSPC ${String(v.fmspc)}`,
-      ),
-    nextUpdate: (v) => jsonNextUpdate(v.body, 'tcbInfo'),
-  };
-}
-
-export function tdxQeIdentityItem(endpoints: VendorEndpoints): CollateralItem<SignedJsonCollateral> {
-  return {
-    what: 'the TD QE identity',
-    service: 'Intel PCS',
-    url: pcsTdxQeIdentityUrl(endpoints.intelPcs),
-    file: 'tdx/qeidentity.json',
-    issuerChain: { file: 'tdx/qeidentity-issuer-chain.pem', headers: PCS_ISSUER_CHAIN_HEADERS.qeIdentity },
-    read: (bytes, issuerChain) =>
-      signedJson(bytes, issuerChain, 'enclaveIdentity', (v) =>
-        v.id === undefined || v.id === 'TD_QE' ? undefined : `it is the identity of ${String(v.id)}, not TD_QE`,
-      ),
-    nextUpdate: (v) => jsonNextUpdate(v.body, 'enclaveIdentity'),
-  };
-}
-
-export function tdxPckCrlItem(endpoints: VendorEndpoints, ca: PckCa): CollateralItem<PckCrlCollateral> {
-  return {
-    what: `the PCK CRL of the ${ca} CA`,
-    service: 'Intel PCS',
-    url: pcsPckCrlUrl(ca, endpoints.intelPcs),
-    file: `tdx/pckcrl-${ca}.der`,
-    issuerChain: { file: `tdx/pckcrl-${ca}-issuer-chain.pem`, headers: PCS_ISSUER_CHAIN_HEADERS.pckCrl },
-    read: (bytes, issuerChain) => {
-      const c = crl(bytes);
-      return 'invalid' in c ? c : { value: { crl: c.value, ...(issuerChain !== undefined ? { issuerChain } : {}) } };
-    },
-    nextUpdate: (v) => crlNextUpdate(v.crl),
-  };
-}
-
-export function tdxRootCrlItem(endpoints: VendorEndpoints): CollateralItem<Uint8Array> {
-  return {
-    what: 'the Intel SGX Root CA CRL',
-    service: 'Intel',
-    url: endpoints.intelRootCrl,
-    file: 'tdx/rootcrl.der',
-    read: crl,
-    nextUpdate: crlNextUpdate,
-  };
-}
-
-/** `id` must satisfy isRimId (nvidiaRimUrl throws otherwise). */
-export function nvidiaRimItem(endpoints: VendorEndpoints, id: string): CollateralItem<string> {
-  return {
-    what: `RIM ${id}`,
-    service: 'the NVIDIA RIM service',
-    url: nvidiaRimUrl(id, endpoints.nvidiaRim),
-    file: `nvidia/rim/${id}.xml`,
-    unwrap: (body) => {
-      const r = rimFromServiceAnswer(body, id);
-      return 'invalid' in r ? r : { value: new Uint8Array(Buffer.from(r.xml, 'utf8')) };
-    },
-    read: (bytes) => {
-      const xml = Buffer.from(bytes).toString('utf8');
-      try {
-        parseRim(xml);
-      } catch (err) {
-        return { invalid: `not a RIM: ${errorMessage(err)}` };
-      }
-      return { value: xml };
-    },
-  };
-}
-
-/**
- * The OCSP answer for one certificate. POSTed to the responder in the certificate's Authority
- * Information Access (the certificate is one of a chain that verified to the pinned roots, so
- * that URL is NVIDIA's word), else to NVIDIA's responder. Each request carries a fresh nonce,
- * which a fetched answer must echo; a cached one is judged by its thisUpdate/nextUpdate alone.
- */
-export function nvidiaOcspItem(endpoints: VendorEndpoints, query: OcspQuery): CollateralItem<StoredOcspAnswer> {
-  const parts = certIdParts(query);
-  const nonce = ocspNonce();
-  return {
-    what: `the OCSP answer for "${query.certificate.name}" (serial ${parts.serial})`,
-    service: 'the NVIDIA OCSP responder',
-    url: ocspUrlOf(query.certificate) ?? nvidiaOcspUrl(endpoints.nvidiaOcsp),
-    file: ocspFile(parts),
-    request: { method: 'POST', contentType: OCSP_REQUEST_CONTENT_TYPE, body: ocspRequest(query, nonce) },
-    fromVendor: (value) => ({ ...value, nonce }),
-    read: (bytes) => {
-      const r = readOcspAnswer(bytes, parts);
-      return 'invalid' in r
-        ? r
-        : { value: { der: bytes, ...(r.value.nextUpdate ? { nextUpdate: r.value.nextUpdate } : {}) } };
-    },
-    // Without a nextUpdate an answer cannot be judged current: it counts as stale, so it is fetched again.
-    nextUpdate: (value) => value.nextUpdate ?? new Date(0),
-  };
-}
-
 /** An OCSP answer as the store hands it out: the verifier's OcspAnswer plus the nextUpdate it read. */
 export interface StoredOcspAnswer extends OcspAnswer {
   readonly nextUpdate?: Date;
 }
 
-function certificate(bytes: Uint8Array): Parsed<Uint8Array> {
+export function certificate(bytes: Uint8Array): Parsed<Uint8Array> {
   try {
     new X509Certificate(bytes);
   } catch {
@@ -281,41 +92,15 @@ function certificate(bytes: Uint8Array): Parsed<Uint8Array> {
   return { value: bytes };
 }
 
-function crl(bytes: Uint8Array): Parsed<Uint8Array> {
+export function crl(bytes: Uint8Array): Parsed<Uint8Array> {
   try {
-    parseCrl(bytes, 'collateral.crl');
+    parseCrl(bytes, 'snp.crl');
   } catch (err) {
     return { invalid: errorMessage(err) };
   }
   return { value: bytes };
 }
 
-function crlNextUpdate(bytes: Uint8Array): Date | undefined {
-  return parseCrl(bytes, 'collateral.crl').nextUpdate;
-}
-
-function signedJson(
-  bytes: Uint8Array,
-  issuerChain: string | undefined,
-  member: string,
-  problem: (v: Record<string, unknown>) => string | undefined,
-): Parsed<SignedJsonCollateral> {
-  const body = Buffer.from(bytes).toString('utf8');
-  let value: unknown;
-  try {
-    value = (JSON.parse(body) as Record<string, unknown>)[member];
-  } catch {
-    return { invalid: 'not JSON' };
-  }
-  if (typeof value !== 'object' || value === null) return { invalid: `no "${member}" object` };
-  const p = problem(value as Record<string, unknown>);
-  if (p !== undefined) return { invalid: p };
-  if (jsonNextUpdate(body, member) === undefined) return { invalid: `"${member}" has no valid nextUpdate` };
-  return { value: { body, ...(issuerChain !== undefined ? { issuerChain } : {}) } };
-}
-
-function jsonNextUpdate(body: string, member: string): Date | undefined {
-  const next = (JSON.parse(body) as Record<string, { nextUpdate?: unknown }>)[member]?.nextUpdate;
-  const d = typeof next === 'string' ? new Date(next) : undefined;
-  return d && !Number.isNaN(d.getTime()) ? d : undefined;
+export function crlNextUpdate(bytes: Uint8Array): Date | undefined {
+  return parseCrl(bytes, 'snp.crl').nextUpdate;
 }

@@ -10,7 +10,7 @@ import { createHash, randomBytes, type X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import type { ParsedCertificate } from '../attestation/nvidia/certificates.ts';
-import { OCSP_NONCE, serialBytes, subjectBytes, subjectKeyBits } from '../attestation/nvidia/ocsp.ts';
+import { OCSP_NONCE, serialBytes, subjectBytes, subjectKeyBits } from '../attestation/nvidia/ocsp-answer.ts';
 import { errorMessage } from '../errors.ts';
 
 const SHA384 = '2.16.840.1.101.3.4.2.2';

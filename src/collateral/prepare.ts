@@ -1,19 +1,21 @@
 /**
  * The bridge between the asynchronous store and the synchronous appraisal: before appraising a
  * node's evidence, the Coordinator awaits prepareCollateral(evidence), which looks up (and, where
- * allowed, fetches) everything this evidence needs, and gets a plain NodeCollateral back. The
- * notes say what is missing, stale or could not be fetched; they are for logs and events, while
- * the verdict stays the verifier's.
+ * allowed, fetches) everything this evidence needs, and gets a plain NodeCollateral back: values
+ * for this evidence, nothing to call later. The notes say what is missing, stale or could not be
+ * fetched; they are for logs and events, while the verdict stays the verifier's.
  *
- * Precedence: a VCEK from the operator's own lookup (`base`, e.g. --snp-vcek-dir) wins, and the
- * evidence's certificate table wins over both (no VCEK lookup then). TDX collateral from the store
- * wins field by field over `base.tdx`, which is one fixed directory and may be for another FMSPC.
- * RIMs are the union, by ID. OCSP answers: the operator's first, then those the store found for
- * the device chains and for the signer chains of every RIM in the union.
+ * Precedence: collateral the operator gave directly (`base`) wins where it is one value for every
+ * node (an SNP VCEK or CRL), and the evidence's certificate table wins over both (no VCEK lookup
+ * then). TDX collateral from the store wins field by field over `base.tdx`, which is one fixed
+ * directory and may be for another FMSPC. RIMs are the union, by ID. OCSP answers: the
+ * operator's first, then those the store found for the device chains and for the signer chains of
+ * every RIM in the union.
  */
 import type { NodeCollateral, NodeEvidence } from '../attestation/node-appraisal.ts';
-import type { RimInput } from '../attestation/nvidia/appraise.ts';
+import type { RimInput } from '../attestation/nvidia/index.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
+import type { SnpCollateral } from '../attestation/snp/index.ts';
 import { type GpuOcspAnchors, gpuOcsp, gpuRimIds, gpuRims } from './gpu.ts';
 import { snpCertificates, snpCrl } from './snp.ts';
 import type { CollateralStore } from './store.ts';
@@ -42,13 +44,13 @@ export async function prepareCollateral(
   const base = options.base ?? {};
   const [cvm, gpus] = await Promise.all([
     evidence.cvm.platform === 'snp'
-      ? prepareSnp(evidence.cvm, store, base, options.snpProduct)
+      ? prepareSnp(evidence.cvm, store, base.snp, options.snpProduct)
       : evidence.cvm.platform === 'tdx'
         ? prepareTdx(evidence.cvm.report, store, base)
         : { collateral: {}, notes: [] },
     Promise.all(evidence.gpus.map(async (g) => ({ uuid: g.uuid, ...(await gpuRims(store, g)) }))),
   ]);
-  const rims: RimInput[] = [...(base.rims ?? [])];
+  const rims: RimInput[] = [...(base.gpu?.rims ?? [])];
   const ids = new Set(rims.map((r) => r.id));
   for (const rim of gpus.flatMap((g) => g.rims)) {
     if (ids.has(rim.id)) continue;
@@ -63,12 +65,15 @@ export async function prepareCollateral(
     evidence.gpus.length > 0
       ? await gpuOcsp(store, evidence.gpus, usable, options.gpuAnchors)
       : { answers: [], notes: [] };
+  const baseOcsp = base.gpu?.ocsp ?? [];
   return {
     collateral: {
       ...base,
       ...cvm.collateral,
-      rims,
-      ...(ocsp.answers.length > 0 || base.ocsp ? { ocsp: [...(base.ocsp ?? []), ...ocsp.answers] } : {}),
+      gpu: {
+        rims,
+        ...(ocsp.answers.length > 0 || baseOcsp.length > 0 ? { ocsp: [...baseOcsp, ...ocsp.answers] } : {}),
+      },
     },
     notes: [...cvm.notes, ...gpus.flatMap((g) => g.notes.map((n) => `gpu ${g.uuid}: ${n}`)), ...ocsp.notes],
   };
@@ -77,36 +82,30 @@ export async function prepareCollateral(
 async function prepareSnp(
   cvm: NodeEvidence['cvm'],
   store: CollateralStore,
-  base: NodeCollateral,
+  base: SnpCollateral | undefined,
   product: SnpProduct | undefined,
 ): Promise<{ collateral: NodeCollateral; notes: string[] }> {
   const report = cvm.report;
   const notes: string[] = [];
-  let certificates: string | undefined;
+  let certificates = base?.certificates;
   let foundProduct: SnpProduct | undefined;
-  if (!(cvm.auxblob && cvm.auxblob.length > 0)) {
-    certificates = base.snpCertificates?.(report);
-    if (!certificates) {
-      const looked = await snpCertificates(store, report, { product });
-      certificates = looked.pem;
-      foundProduct = looked.product;
-      notes.push(...looked.notes);
-    }
+  if (certificates === undefined && !(cvm.auxblob && cvm.auxblob.length > 0)) {
+    const looked = await snpCertificates(store, report, { product });
+    certificates = looked.pem;
+    foundProduct = looked.product;
+    notes.push(...looked.notes);
   }
-  let crl = base.snpCrl;
+  let crl = base?.crl;
   if (!crl) {
     const looked = await snpCrl(store, report, { product, foundProduct });
     crl = looked.crl;
     notes.push(...looked.notes);
   }
-  const collateral: NodeCollateral = {};
-  if (certificates) {
-    const pem = certificates;
-    // Prepared for this report only: any other report gets what the base lookup says.
-    collateral.snpCertificates = (r) => (Buffer.from(r).equals(Buffer.from(report)) ? pem : base.snpCertificates?.(r));
-  }
-  if (crl) collateral.snpCrl = crl;
-  return { collateral, notes: notes.map((n) => `snp: ${n}`) };
+  const snp: SnpCollateral = {
+    ...(certificates !== undefined ? { certificates } : {}),
+    ...(crl ? { crl } : {}),
+  };
+  return { collateral: Object.keys(snp).length > 0 ? { snp } : {}, notes: notes.map((n) => `snp: ${n}`) };
 }
 
 async function prepareTdx(

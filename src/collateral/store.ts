@@ -22,22 +22,16 @@ import {
 import type { PckCa } from './intel-pcs.ts';
 import {
   type CollateralItem,
-  nvidiaOcspItem,
-  nvidiaRimItem,
   type Parsed,
   type PckCrlCollateral,
   type SignedJsonCollateral,
   type StoredOcspAnswer,
-  snpCertChainItem,
-  snpCrlItem,
-  snpVcekItem,
-  tdxPckCrlItem,
-  tdxQeIdentityItem,
-  tdxRootCrlItem,
-  tdxTcbInfoItem,
   VENDOR_ENDPOINTS,
   type VendorEndpoints,
 } from './layout.ts';
+import { snpCertChainItem, snpCrlItem, snpVcekItem } from './layout-amd.ts';
+import { tdxPckCrlItem, tdxQeIdentityItem, tdxRootCrlItem, tdxTcbInfoItem } from './layout-intel.ts';
+import { nvidiaOcspItem, nvidiaRimItem } from './layout-nvidia.ts';
 import type { OcspQuery } from './nvidia-ocsp.ts';
 import { isRimId } from './nvidia-services.ts';
 

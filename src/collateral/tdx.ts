@@ -5,9 +5,10 @@
  * refuses the quote when any of the four is missing (tdx.collateral.missing); the notes say why.
  */
 import { X509Certificate } from 'node:crypto';
+import { commonName } from '../attestation/certificate-chain.ts';
+import { pemCertificates } from '../attestation/pem.ts';
 import type { TdxCollateral } from '../attestation/tdx/collateral.ts';
 import { parsePckExtension } from '../attestation/tdx/pck.ts';
-import { parsePemCertificates } from '../attestation/tdx/pem.ts';
 import { parseTdxQuote } from '../attestation/tdx/quote.ts';
 import { ParseError } from '../attestation/verdict.ts';
 import { type PckCa, pckCaOf } from './intel-pcs.ts';
@@ -17,9 +18,11 @@ import type { CollateralStore, Lookup } from './store.ts';
 /** The platform a quote's PCK certificate names, or undefined when the quote does not parse. */
 export function quotePlatform(quote: Uint8Array): { fmspc: string; ca: PckCa | undefined } | undefined {
   try {
-    const [leaf, issuer] = parsePemCertificates(parseTdxQuote(quote).certification.pckChain, 'tdx.quote.pck-chain');
+    const [leaf, issuer] = pemCertificates(parseTdxQuote(quote).certification.pckChain, 'tdx.quote.pck-chain', {
+      strict: true,
+    });
     const fmspc = Buffer.from(parsePckExtension(leaf!).fmspc).toString('hex');
-    const cn = issuer ? /(?:^|\n)CN=([^\n]*)/.exec(new X509Certificate(issuer).subject)?.[1] : undefined;
+    const cn = issuer ? commonName(new X509Certificate(issuer).subject) : undefined;
     return { fmspc, ca: cn === undefined ? undefined : pckCaOf(cn) };
   } catch (err) {
     if (err instanceof ParseError) return undefined; // the verifier reports what is wrong with the quote

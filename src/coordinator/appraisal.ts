@@ -15,7 +15,13 @@ import { VerificationCache } from '../attestation/nvidia/index.ts';
 import { SnpEndorsementCache } from '../attestation/snp/index.ts';
 import { TdxVerifierCache } from '../attestation/tdx/index.ts';
 import type { Logger } from '../observability/log.ts';
-import { type Appraisal, type CoordinatorTrust, preferredVerdict, simulatedTrustFor } from './trust.ts';
+import {
+  type Appraisal,
+  type CollateralSource,
+  type CoordinatorTrust,
+  preferredVerdict,
+  simulatedTrustFor,
+} from './trust.ts';
 
 export class NodeAppraiser {
   readonly #trust: CoordinatorTrust;
@@ -41,7 +47,7 @@ export class NodeAppraiser {
       at,
       caches: this.#caches,
     };
-    const collateral = await this.#productionCollateral(evidence);
+    const collateral = await this.#collateral(this.#trust.productionCollateral, evidence, at);
     const production = await appraiseNode(evidence, expectation, {
       ...base,
       trust: this.#trust.production,
@@ -49,14 +55,17 @@ export class NodeAppraiser {
     });
     const simulatedTrust = simulatedTrustFor(manifest, this.#trust);
     if (production.verified || !simulatedTrust) return { verdict: production, simulated: false };
-    const simulated = await appraiseNode(evidence, expectation, { ...base, ...simulatedTrust });
+    const simulated = await appraiseNode(evidence, expectation, {
+      ...base,
+      trust: simulatedTrust.trust,
+      collateral: await this.#collateral(simulatedTrust.collateral, evidence, at),
+    });
     return preferredVerdict(production, simulated);
   }
 
-  async #productionCollateral(evidence: NodeEvidence): Promise<NodeCollateral | undefined> {
-    const trust = this.#trust;
-    if (!trust.prepareProductionCollateral) return trust.productionCollateral;
-    const prepared = await trust.prepareProductionCollateral(evidence, trust.productionCollateral);
+  async #collateral(source: CollateralSource | undefined, evidence: NodeEvidence, at: Date): Promise<NodeCollateral> {
+    if (!source) return {};
+    const prepared = await source(evidence, at);
     for (const note of prepared.notes) this.#log.warn({ note }, 'collateral');
     return prepared.collateral;
   }

@@ -5,13 +5,14 @@
  * Only evidence bound to a nonce this Coordinator issued to the node is kept (requests with a bad
  * nonce or shape are answered before appraisal and keep nothing), and of refused evidence only
  * what was refused for comparisons with the Manifest alone: evidence that failed a signature,
- * chain, revocation, binding or parsing check is not authentic and is dropped. The list below is
- * an allow-list: a check it does not know makes the evidence not retained (fail closed: the node
- * then simply attests again).
+ * chain, revocation, binding or parsing check is not authentic and is dropped. Each reason says
+ * which it is (its kind, from the check-ID registry in src/attestation/check-registry.ts); a
+ * reason of any other kind makes the evidence not retained (fail closed: the node then simply
+ * attests again).
  */
 import type * as jose from 'jose';
 import type { NodeEvidence, NodeExpectation } from '../attestation/node-appraisal.ts';
-import type { Reason } from '../attestation/verdict.ts';
+import { onlyComparisons, type Reason } from '../attestation/verdict.ts';
 
 export interface RetainedEvidence {
   evidence: NodeEvidence;
@@ -25,24 +26,7 @@ export interface RetainedEvidence {
   collectedAt: Date;
 }
 
-/** Checks that compare authentic evidence with the Manifest's reference values and options. */
-const MANIFEST_COMPARISONS = new RegExp(
-  '^(' +
-    [
-      'node\\.(cvm|gpu)\\.reference-values',
-      // Authentic evidence of a launch or GPU that another node holds: it may be released later.
-      'coordinator\\.evidence\\.in-use',
-      'snp\\.(measurement|host-data|vmpl|reference-values|product|signing-key\\.allowed|guest-svn|family-id|image-id|author-key|id-key)',
-      'snp\\.(policy|tcb\\.(reported|current|committed|launch|minimum)|firmware|platform-info|mitigation|id-block)(\\..+)?',
-      'tdx\\.(mrtd|mrconfigid|mrseam|mrowner|mrownerconfig|rtmr\\d?|xfam|tee-tcb-svn|tcb-status|qe-tcb-status|reference-values|qe-svn|pce-svn)',
-      'tdx\\.(td-attributes|collateral\\.missing)(\\..+)?',
-      'gpu\\.(arch|driver-version|vbios-version|fwid|measurement|rim\\.missing|rim\\.digest)',
-      'gpu\\.(mode|devtools|feature-flag)(\\..+)?',
-    ].join('|') +
-    ')$',
-);
-
 /** Whether evidence refused for these reasons (or accepted: none) is worth appraising again. */
 export function retainable(reasons: readonly Reason[]): boolean {
-  return reasons.every((r) => MANIFEST_COMPARISONS.test(r.check));
+  return onlyComparisons(reasons);
 }

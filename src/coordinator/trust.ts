@@ -6,23 +6,25 @@
  */
 import type { Manifest } from '../api/manifest.ts';
 import type { NodeClaims, NodeCollateral, NodeEvidence, NodeTrust } from '../attestation/node-appraisal.ts';
-import type { Verdict } from '../attestation/verdict.ts';
+import { isGenuine, type Verdict } from '../attestation/verdict.ts';
+
+/**
+ * The vendor collateral for one node's evidence at the appraisal time (src/collateral's
+ * collateralSource): awaited before appraisal, its notes logged.
+ */
+export type CollateralSource = (
+  evidence: NodeEvidence,
+  at: Date,
+) => Promise<{ collateral: NodeCollateral; notes: readonly string[] }>;
 
 export interface CoordinatorTrust {
   /** Pinned vendor roots (the verifiers' defaults when empty). */
   production: NodeTrust;
-  productionCollateral?: NodeCollateral;
-  /**
-   * Completes the production collateral for one node's evidence (the vendor collateral cache,
-   * src/collateral): awaited before appraisal, its notes logged. Absent: productionCollateral alone.
-   */
-  prepareProductionCollateral?: (
-    evidence: NodeEvidence,
-    base: NodeCollateral | undefined,
-  ) => Promise<{ collateral: NodeCollateral; notes: string[] }>;
+  /** Absent: no collateral (evidence that needs some is refused). */
+  productionCollateral?: CollateralSource;
   /** Generated roots of simulated evidence: used only while the active Manifest accepts simulated evidence. */
   simulated?: NodeTrust;
-  simulatedCollateral?: NodeCollateral;
+  simulatedCollateral?: CollateralSource;
 }
 
 /** A verdict, and whether it was reached under the simulated roots. */
@@ -35,7 +37,7 @@ export interface Appraisal {
 export function simulatedTrustFor(
   manifest: Manifest,
   trust: CoordinatorTrust,
-): { trust: NodeTrust; collateral: NodeCollateral | undefined } | undefined {
+): { trust: NodeTrust; collateral: CollateralSource | undefined } | undefined {
   if (!manifest.spec.development?.acceptSimulatedEvidence || !trust.simulated) return undefined;
   return { trust: trust.simulated, collateral: trust.simulatedCollateral };
 }
@@ -43,10 +45,8 @@ export function simulatedTrustFor(
 /** Of a refusal under the real roots and a verdict under the simulated ones, the one to record. */
 export function preferredVerdict(production: Verdict<NodeClaims>, simulated: Verdict<NodeClaims>): Appraisal {
   // A refusal under simulated roots explains less than one under the real roots, unless the
-  // evidence was simulated: then its reasons are the useful ones.
-  const chainChecks = /chain|signature|root|anchor|certificate/;
-  const simulatedChainOk = !simulated.reasons.some((r) => chainChecks.test(r.check));
-  return simulated.verified || simulatedChainOk
+  // evidence was simulated, i.e. genuine under the simulated roots: then its reasons are the useful ones.
+  return isGenuine(simulated.reasons)
     ? { verdict: simulated, simulated: true }
     : { verdict: production, simulated: false };
 }

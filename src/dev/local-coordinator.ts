@@ -4,6 +4,7 @@
  * in) the simulated platform's roots, for the agents of one namespace.
  */
 import type { SimulatedPlatform } from '../agent/evidence/simulated.ts';
+import { type CollateralSource, collateralSource } from '../collateral/source.ts';
 import type { CoordinatorOptions } from '../operator/operator.ts';
 import type { KeyAndCertificate } from '../tls/certificates.ts';
 import { agentUsername } from './agent-identity.ts';
@@ -18,6 +19,18 @@ export function localCoordinatorOptions(
     port: 0,
     tls: { cert: serving.certificatePem, key: serving.privateKeyPem },
     agentUsernames: [agentUsername(agentNamespace)],
-    trust: { production: {}, simulated: platform.trust, simulatedCollateral: platform.collateral },
+    trust: { production: {}, simulated: platform.trust, simulatedCollateral: simulatedCollateral(platform) },
   };
+}
+
+/**
+ * The simulated platform's collateral: fixed TDX collateral and RIMs, and OCSP answers its
+ * responder signs at each appraisal's time, so a long `attestor dev` session never meets stale ones.
+ */
+export function simulatedCollateral(platform: SimulatedPlatform): CollateralSource {
+  return collateralSource({
+    base: platform.collateral,
+    ocspResponder: platform.gpu.ocspResponder,
+    ...(platform.trust.gpu ? { gpuAnchors: platform.trust.gpu } : {}),
+  });
 }

@@ -28,6 +28,7 @@ export interface SimulatedPlatform {
   gpu: GpuSimulator;
   /** What the Coordinator must trust to accept this platform's evidence. */
   trust: NodeTrust;
+  /** Its fixed collateral; OCSP answers come from `gpu.ocspResponder` at each appraisal (src/dev/local-coordinator.ts). */
   collateral: NodeCollateral;
 }
 
@@ -54,15 +55,14 @@ export async function createSimulatedPlatform(): Promise<SimulatedPlatform> {
     tdx,
     gpu,
     trust: { snp: snp.roots, tdx: tdxAnchors(tdx), gpu: { device: [gpu.roots.device], rim: [gpu.roots.rim] } },
-    // The simulated OCSP responder signs a fresh answer per certificate and appraisal time, so a
-    // long `attestor dev` session never runs into stale ones.
     collateral: {
       tdx: tdxCollateral,
-      rims: [
-        { xml: rims.driver, id: rims.driverId },
-        { xml: rims.vbios, id: rims.vbiosId },
-      ],
-      ocspResponder: gpu.ocspResponder,
+      gpu: {
+        rims: [
+          { xml: rims.driver, id: rims.driverId },
+          { xml: rims.vbios, id: rims.vbiosId },
+        ],
+      },
     },
   };
 }

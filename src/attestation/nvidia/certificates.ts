@@ -7,6 +7,9 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { errorMessage } from '../../errors.ts';
+import { chainToAnchor, commonName, validityProblems } from '../certificate-chain.ts';
+import type { CheckId } from '../check-registry.ts';
+import { pemCertificates } from '../pem.ts';
 import { ParseError, type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import {
@@ -51,7 +54,7 @@ export interface ParsedCertificate {
 }
 
 /** Parses one DER certificate; throws ParseError with the given check id. */
-export function parseCertificate(der: Uint8Array, check = 'gpu.cert-chain'): ParsedCertificate {
+export function parseCertificate(der: Uint8Array, check: CheckId = 'gpu.cert-chain'): ParsedCertificate {
   let x509: X509Certificate;
   try {
     x509 = new X509Certificate(der);
@@ -78,7 +81,7 @@ export function parseCertificate(der: Uint8Array, check = 'gpu.cert-chain'): Par
     der,
     x509,
     subject,
-    name: /(?:^|\n)CN=([^\n]*)/.exec(subject)?.[1] ?? subject.replace(/\n/g, ', '),
+    name: commonName(subject),
     selfIssued: x509.subject === x509.issuer,
     notBefore: x509.validFromDate,
     notAfter: x509.validToDate,
@@ -91,20 +94,9 @@ export function parseCertificate(der: Uint8Array, check = 'gpu.cert-chain'): Par
   return out;
 }
 
-/** Splits PEM text into DER certificates (leaf first, in file order). */
-export function pemToDer(pem: string, check = 'gpu.cert-chain'): Uint8Array[] {
-  const blocks = [...pem.matchAll(/-----BEGIN CERTIFICATE-----([\s\S]*?)-----END CERTIFICATE-----/g)];
-  if (blocks.length === 0) throw new ParseError(check, 'no PEM certificate found');
-  return blocks.map((m) => {
-    const body = m[1]!.replace(/\s+/g, '');
-    if (!/^[A-Za-z0-9+/]*={0,2}$/.test(body)) throw new ParseError(check, 'PEM certificate is not base64');
-    return new Uint8Array(Buffer.from(body, 'base64'));
-  });
-}
-
 /** Parses a PEM chain; throws ParseError. */
-export function parseCertificateChain(pem: string, check = 'gpu.cert-chain'): ParsedCertificate[] {
-  return pemToDer(pem, check).map((der) => parseCertificate(der, check));
+export function parseCertificateChain(pem: string, check: CheckId = 'gpu.cert-chain'): ParsedCertificate[] {
+  return pemCertificates(pem, check).map((der) => parseCertificate(der, check));
 }
 
 /** The time-independent outcome of a chain check, which a cache may keep. */
@@ -118,7 +110,7 @@ export interface ChainOptions {
   readonly anchors: readonly ParsedCertificate[];
   readonly at: Date;
   /** Reason check id, e.g. gpu.cert-chain or gpu.rim.cert-chain. */
-  readonly check: string;
+  readonly check: CheckId;
   /** What the leaf is for, in messages ("GPU attestation key", "RIM signer"). */
   readonly role: string;
   readonly cache?: VerificationCache;
@@ -134,22 +126,7 @@ export function verifyChain(
 ): { path: readonly ParsedCertificate[]; reasons: Reason[] } {
   const structure = chainStructure(chain, options);
   const reasons = [...structure.reasons];
-  for (const cert of structure.path) {
-    if (options.at < cert.notBefore)
-      reasons.push(
-        reason(
-          options.check,
-          `${cert.name} is not valid before ${cert.notBefore.toISOString()} (checked at ${options.at.toISOString()})`,
-        ),
-      );
-    if (options.at > cert.notAfter)
-      reasons.push(
-        reason(
-          options.check,
-          `${cert.name} expired at ${cert.notAfter.toISOString()} (checked at ${options.at.toISOString()})`,
-        ),
-      );
-  }
+  for (const problem of validityProblems(structure.path, options.at)) reasons.push(reason(options.check, problem));
   return { path: structure.path, reasons };
 }
 
@@ -166,40 +143,16 @@ export function chainStructure(chain: readonly ParsedCertificate[], options: Omi
 
 function checkStructure(chain: readonly ParsedCertificate[], options: Omit<ChainOptions, 'at'>): ChainStructure {
   const { check } = options;
-  const reasons: Reason[] = [];
-  let certs = [...chain];
-  if (certs.length === 0) return { path: [], reasons: [reason(check, 'the certificate chain is empty')] };
-  const top = certs[certs.length - 1]!;
-  if (top.selfIssued) {
-    // A root in the evidence is only a copy: it counts when it is exactly a pinned anchor.
-    if (!options.anchors.some((a) => equalBytes(a.der, top.der))) {
-      reasons.push(reason(check, `the chain ends in the root "${top.name}", which is not a pinned trust anchor`));
-      return { path: certs, reasons };
-    }
-    certs = certs.slice(0, -1);
-    if (certs.length === 0)
-      return {
-        path: [top],
-        reasons: [reason(check, `the chain holds only the root "${top.name}" and no ${options.role} certificate`)],
-      };
-  }
-  for (let i = 0; i + 1 < certs.length; i++) {
-    const child = certs[i]!;
-    const parent = certs[i + 1]!;
-    if (!issued(parent, child))
-      reasons.push(
-        reason(check, `"${child.name}" (position ${i}) is not issued by the next certificate "${parent.name}"`),
-      );
-  }
-  const last = certs[certs.length - 1]!;
-  const anchor = options.anchors.find((a) => issued(a, last));
-  if (!anchor)
-    reasons.push(
-      reason(
-        check,
-        `"${last.name}" is not issued by a pinned trust anchor (${options.anchors.map((a) => `"${a.name}"`).join(', ') || 'none configured'})`,
-      ),
-    );
+  const anchored = chainToAnchor(
+    chain.map((c) => c.x509),
+    options.anchors.map((a) => a.x509),
+    options.role,
+  );
+  const reasons = anchored.problems.map((p) => reason(check, p));
+  // The path is the chain without a copy of the anchor at its end; a chain of the root alone has none.
+  const certs = chain.slice(0, anchored.path.length);
+  if (certs.length === 0) return { path: chain.slice(-1), reasons };
+  const anchor = options.anchors.find((a) => a.x509 === anchored.anchor);
   const path = anchor ? [...certs, anchor] : certs;
 
   const leaf = certs[0]!;
@@ -234,15 +187,6 @@ function checkStructure(chain: readonly ParsedCertificate[], options: Omit<Chain
   return { path, reasons };
 }
 
-/** Name chaining and signature: `child` is signed by `parent`'s key. */
-function issued(parent: ParsedCertificate, child: ParsedCertificate): boolean {
-  try {
-    return child.x509.checkIssued(parent.x509) && child.x509.verify(parent.x509.publicKey);
-  } catch {
-    return false;
-  }
-}
-
 function chainKey(chain: readonly ParsedCertificate[], options: Omit<ChainOptions, 'at'>): string {
   const h = createHash('sha256');
   for (const c of chain) h.update(c.der).update('|');
@@ -273,7 +217,7 @@ function parsePathLength(value: Uint8Array): number | undefined {
  * nvtrust takes the last 48 bytes: the last SHA-384 FWID. Blackwell leaves carry a DiceTcbInfo
  * under 2.23.133.5.4.1.1, whose fwids [6] list nvtrust reads entry 0 of.
  */
-function extractFwid(value: Uint8Array, check: string): Uint8Array {
+function extractFwid(value: Uint8Array, check: CheckId): Uint8Array {
   const top = readTlv(value, 0);
   if (top.tag !== 0x30 || top.end !== value.length) throw new DerError('FWID extension is not one SEQUENCE');
   const fwidOf = (t: Tlv): Uint8Array | undefined => {
@@ -301,10 +245,6 @@ function extractFwid(value: Uint8Array, check: string): Uint8Array {
   }
   if (found?.length !== 48) throw new ParseError(check, 'FWID extension holds no SHA-384 FWID');
   return found;
-}
-
-function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return a.length === b.length && Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
 }
 
 /** Which GPU architecture a device chain is for, from the chip name in its subjects (GH100 -> HOPPER). */

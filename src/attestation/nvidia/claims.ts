@@ -4,14 +4,14 @@
  * (nvtrust local_gpu_verifier / NRAS detached EAT: measres, x-nvidia-gpu-*), so that policies
  * written for NVIDIA's tokens read the same names here.
  */
-import type { GpuReferenceValues } from '../reference-values.ts';
 import type { Reason } from '../verdict.ts';
 import type { ParsedCertificate } from './certificates.ts';
 import type { MeasurementComparison } from './measurements.ts';
 import { type CertificateRevocation, revocationSummary } from './ocsp.ts';
 import { NVDEC0_DISABLED, NVDEC0_ENABLED } from './opaque-data.ts';
+import type { GpuReportVerification } from './report-check.ts';
 import type { Rim, RimVerification } from './rim.ts';
-import type { GpuEvidence, GpuReportVerification } from './verify.ts';
+import type { GpuEvidence } from './verify.ts';
 
 /** The RIM picked for one kind, and how it fared. */
 export interface RimChoice {
@@ -94,13 +94,11 @@ export interface ClaimInputs {
   readonly unused: GpuClaims['rims']['unused'];
   readonly comparison: MeasurementComparison | undefined;
   readonly rimReasons: readonly Reason[];
-  readonly reference: GpuReferenceValues | undefined;
-  readonly requireRIMs: boolean;
 }
 
 /** Builds the claims from the checks' outcomes; pure. */
 export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
-  const { evidence, verification: v, choices, comparison, reference } = inputs;
+  const { evidence, verification: v, choices, comparison } = inputs;
   const report = v.report;
   const od = report?.response.opaqueData;
   const hasCheck = (check: string): boolean => inputs.rimReasons.some((r) => r.check === check);
@@ -113,15 +111,15 @@ export function buildGpuClaims(inputs: ClaimInputs): GpuClaims {
     rimOk(choices.vbios) &&
     comparison.mismatched.length === 0 &&
     comparison.conflicts.length === 0;
-  const archAllowed = v.architecture !== undefined && (!reference || reference.architectures.includes(v.architecture));
 
   const nvidia: Record<string, unknown> = {
     measres: measurementsOk ? 'success' : 'fail',
-    'x-nvidia-gpu-arch-check': v.archCheck && archAllowed,
+    'x-nvidia-gpu-arch-check': v.archCheck,
     'x-nvidia-gpu-driver-version': od?.driverVersion ?? null,
     'x-nvidia-gpu-vbios-version': od?.vbiosVersion ?? null,
     'x-nvidia-gpu-attestation-report-parsed': v.parsed,
-    'x-nvidia-gpu-attestation-report-nonce-match': v.nonceMatch,
+    // Whether the nonce is the expected one, appraise.ts says.
+    'x-nvidia-gpu-attestation-report-nonce-match': false,
     'x-nvidia-gpu-attestation-report-signature-verified': v.signatureVerified,
     'x-nvidia-gpu-attestation-report-cert-chain': chainClaim(v.certChainVerified, path, v.revocation),
     // nvtrust skips the comparison (and passes) when older firmware puts no FWID in the report.

@@ -1,14 +1,6 @@
-/** NVIDIA GPUs: parse, verify (authenticity) and appraise (RIMs, reference values) attestation reports. */
+/** NVIDIA GPUs: parse, verify (authenticity, RIMs) and appraise (reference values) attestation reports. */
 
-export {
-  appraiseGpuEvidence,
-  appraiseGpuEvidenceList,
-  expectedDriverRimId,
-  expectedVbiosRimId,
-  type GpuAppraisalInput,
-  gpuPolicy,
-  type RimInput,
-} from './appraise.ts';
+export { appraiseGpu, type GpuExpectation, gpuPolicy } from './appraise.ts';
 export { VerificationCache } from './cache.ts';
 export { GPU_CHECKS, type GpuCheck } from './checks.ts';
 export type { GpuClaims, RimClaim } from './claims.ts';
@@ -17,12 +9,11 @@ export { compareMeasurements, type MeasurementComparison, type Mismatch } from '
 export {
   type CertificateRevocation,
   checkRevocation,
-  type OcspAnswer,
-  type OcspResponder,
   type RevocationPolicy,
   revocationSummary,
   STRICT_REVOCATION,
 } from './ocsp.ts';
+export type { OcspAnswer } from './ocsp-answer.ts';
 export {
   formatVbiosVersion,
   type GpuMode,
@@ -31,14 +22,15 @@ export {
   type OpaqueField,
   parseOpaqueData,
 } from './opaque-data.ts';
+export { checkGpuReport, type GpuReportVerification } from './report-check.ts';
 export { type GoldenMeasurement, parseRim, type Rim, type RimKind, type RimVerification, verifyRim } from './rim.ts';
+export { expectedDriverRimId, expectedVbiosRimId, type RimInput } from './rim-choice.ts';
 export { type GpuReport, type MeasurementBlock, parseGpuReport, type SpdmRequest, type SpdmResponse } from './spdm.ts';
 export {
+  type GpuCollateral,
   type GpuEvidence,
-  type GpuExpectation,
   type GpuPolicy,
-  type GpuReportVerification,
   type GpuTrustAnchors,
   type GpuVerifyOptions,
-  verifyGpuReport,
+  verifyGpu,
 } from './verify.ts';

@@ -1,52 +1,18 @@
 /**
- * Revocation of the certificates in a verified NVIDIA chain, from OCSP answers (RFC 6960 DER
- * OCSPResponse) given as collateral: read from files or a cache, fetched where fetching is on, or
- * made on demand by a simulated responder. Each certificate that must be checked needs an answer
- * for it (matched by CertID) that is signed by its issuer or by a responder certificate the issuer
- * signed for id-kp-OCSPSigning, current at the appraisal time (thisUpdate .. nextUpdate), carrying
- * the nonce when one was sent, and whose status the policy accepts. Like nvtrust's verifier, the
- * leaf of a GPU's device chain is not checked (the GPU makes it at boot; NVIDIA's responder does
- * not know it): every certificate above it is, and every certificate of a RIM signer chain but
- * the root. Pure: the time is a parameter, answers are bytes.
+ * Revocation of the certificates in a verified NVIDIA chain, from OCSP answers given as collateral
+ * (read from files or a cache, fetched where fetching is on, or made by the simulated platform's
+ * responder before the appraisal). Each certificate that must be checked needs an answer for it
+ * that ocsp-answer.ts finds genuine and current, and whose status the policy accepts. Like
+ * nvtrust's verifier, the leaf of a GPU's device chain is not checked (the GPU makes it at boot;
+ * NVIDIA's responder does not know it): every certificate above it is, and every certificate of a
+ * RIM signer chain but the root. Pure: the time is a parameter, answers are bytes.
  */
-import { createHash, verify as verifySignature, X509Certificate } from 'node:crypto';
-import type * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
-import { errorMessage } from '../../errors.ts';
 import { type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import type { ParsedCertificate } from './certificates.ts';
-import { children, readTlv } from './der.ts';
+import { certIdOf, evaluate, type OcspAnswer, type ParsedAnswer, parseAnswer, type Usable } from './ocsp-answer.ts';
 
-const OCSP_BASIC = '1.3.6.1.5.5.7.48.1.1';
-export const OCSP_NONCE = '1.3.6.1.5.5.7.48.1.2';
-const OCSP_SIGNING = '1.3.6.1.5.5.7.3.9';
-const HASHES: Readonly<Record<string, string>> = {
-  '1.3.14.3.2.26': 'sha1',
-  '2.16.840.1.101.3.4.2.1': 'sha256',
-  '2.16.840.1.101.3.4.2.2': 'sha384',
-  '2.16.840.1.101.3.4.2.3': 'sha512',
-};
-const SIGNATURE_HASHES: Readonly<Record<string, string>> = {
-  '1.2.840.10045.4.3.2': 'sha256', // ecdsa-with-SHA256
-  '1.2.840.10045.4.3.3': 'sha384',
-  '1.2.840.10045.4.3.4': 'sha512',
-  '1.2.840.113549.1.1.11': 'sha256', // sha256WithRSAEncryption
-  '1.2.840.113549.1.1.12': 'sha384',
-  '1.2.840.113549.1.1.13': 'sha512',
-};
-/** A responder's clock may run ahead of ours: thisUpdate may be this far after the appraisal time. */
-export const OCSP_CLOCK_SKEW_MS = 5 * 60_000;
 const HOUR_MS = 3_600_000;
-
-/** One OCSP answer as collateral; `nonce` is the one the request carried, when it was fetched just now with one. */
-export interface OcspAnswer {
-  readonly der: Uint8Array;
-  readonly nonce?: Uint8Array;
-}
-
-/** Makes an answer for a certificate on demand (the simulated responder); undefined when it knows nothing of it. */
-export type OcspResponder = (certificate: Uint8Array, issuer: Uint8Array, at: Date) => OcspAnswer | undefined;
 
 /** What the relying party accepts; every default is the strict one. */
 export interface RevocationPolicy {
@@ -82,11 +48,10 @@ export interface RevocationCheck {
   /** The first index of `path` that needs an answer: 1 for a device chain (not the leaf), 0 for a RIM signer chain. */
   readonly from: number;
   readonly answers: readonly (OcspAnswer | Uint8Array)[];
-  readonly responder?: OcspResponder;
   readonly at: Date;
   readonly policy?: RevocationPolicy;
   /** Reason check id: gpu.ocsp or gpu.rim.ocsp. */
-  readonly check: string;
+  readonly check: 'gpu.ocsp' | 'gpu.rim.ocsp';
   /** Prefix for messages ("", "driver RIM NV_GPU_DRIVER_GH100_550.90.07: "). */
   readonly label?: string;
   readonly cache?: VerificationCache;
@@ -113,12 +78,6 @@ export function checkRevocation(input: RevocationCheck): { statuses: Certificate
     const candidates = parsed.flatMap((p) =>
       p.singles.filter((s) => id.matches(s.certID)).map((single) => ({ answer: p, single })),
     );
-    if (candidates.length === 0 && input.responder) {
-      const made = input.responder(cert.der, issuer.der, input.at);
-      const p = made ? parseAnswer(made, input.cache) : undefined;
-      if (p && !('problem' in p))
-        candidates.push(...p.singles.filter((s) => id.matches(s.certID)).map((single) => ({ answer: p, single })));
-    }
     const stale: string[] = [];
     const forged: string[] = [];
     let best: Usable | undefined;
@@ -188,188 +147,4 @@ export function revocationSummary(
   if (statuses.some((s) => s.status === 'unknown')) return 'unknown';
   if (statuses.every((s) => s.status === 'good')) return 'good';
   return 'not-checked';
-}
-
-interface ParsedAnswer {
-  readonly answer: OcspAnswer;
-  /** SHA-256 of the DER, hex: the key of what is cached about it. */
-  readonly hash: string;
-  readonly basic: pkijs.BasicOCSPResponse;
-  readonly singles: readonly pkijs.SingleResponse[];
-  readonly nonce?: Uint8Array;
-}
-
-interface Usable {
-  readonly status: 'good' | 'revoked' | 'unknown';
-  readonly thisUpdate: Date;
-  readonly nextUpdate: Date;
-  readonly revokedAt?: Date;
-  readonly revocationReason?: number;
-}
-
-function parseAnswer(answer: OcspAnswer, cache: VerificationCache | undefined): ParsedAnswer | { problem: string } {
-  const hash = createHash('sha256').update(answer.der).digest('hex');
-  const key = `ocsp:${hash}`;
-  const cached = cache?.get<Omit<ParsedAnswer, 'answer' | 'hash'> | { problem: string }>(key);
-  const parsed = cached ?? parseResponse(answer.der);
-  if (cache && !cached) cache.set(key, parsed);
-  return 'problem' in parsed ? parsed : { ...parsed, answer, hash };
-}
-
-function parseResponse(der: Uint8Array): Omit<ParsedAnswer, 'answer' | 'hash'> | { problem: string } {
-  try {
-    const outer = pkijs.OCSPResponse.fromBER(der);
-    const status = outer.responseStatus.valueBlock.valueDec;
-    if (status !== 0) return { problem: `is not successful (responseStatus ${status})` };
-    if (!outer.responseBytes || outer.responseBytes.responseType !== OCSP_BASIC)
-      return { problem: 'is not a basic OCSP response' };
-    const basic = pkijs.BasicOCSPResponse.fromBER(outer.responseBytes.response.valueBlock.valueHexView);
-    const nonceExt = basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === OCSP_NONCE);
-    const nonce = nonceExt ? nonceValue(nonceExt.extnValue.valueBlock.valueHexView) : undefined;
-    return { basic, singles: basic.tbsResponseData.responses, ...(nonce ? { nonce } : {}) };
-  } catch (err) {
-    return { problem: `does not parse: ${errorMessage(err)}` };
-  }
-}
-
-/** RFC 8954: the extension holds an OCTET STRING; some responders put the bare bytes. Both are read. */
-function nonceValue(extnValue: Uint8Array): Uint8Array {
-  try {
-    const t = readTlv(extnValue, 0);
-    if (t.tag === 0x04 && t.end === extnValue.length) return extnValue.slice(t.start, t.end);
-  } catch {
-    // not DER: the bare nonce
-  }
-  return new Uint8Array(extnValue);
-}
-
-/** An answer's verdict for one certificate: usable, stale (counts as no answer), or invalid (refused whatever the policy). */
-function evaluate(
-  p: ParsedAnswer,
-  single: pkijs.SingleResponse,
-  issuer: ParsedCertificate,
-  at: Date,
-  cache: VerificationCache | undefined,
-): Usable | { stale: string } | { invalid: string } {
-  // Who signed is time-independent (cached by the answer's and the issuer's bytes); a delegate's validity is checked at `at`.
-  const key = `ocsp-signer:${p.hash}:${createHash('sha256').update(issuer.der).digest('hex')}`;
-  let signer = cache?.get<Signer>(key);
-  if (!signer) {
-    signer = signerOf(p.basic, issuer);
-    cache?.set(key, signer);
-  }
-  const signed =
-    signer.by === 'issuer' || (signer.by === 'delegate' && at >= signer.notBefore && at <= signer.notAfter);
-  if (!signed)
-    return {
-      invalid: `is not signed by the issuer "${issuer.name}" or a responder it authorised${signer.by === 'delegate' ? ' and valid at the appraisal time' : ''}`,
-    };
-  if (p.answer.nonce) {
-    if (!p.nonce) return { invalid: 'carries no nonce, but the request sent one' };
-    if (!Buffer.from(p.nonce).equals(p.answer.nonce))
-      return { invalid: 'carries another nonce than the request sent (a replayed answer)' };
-  }
-  const thisUpdate = single.thisUpdate;
-  const nextUpdate = single.nextUpdate;
-  if (!nextUpdate) return { invalid: 'has no nextUpdate, so its freshness cannot be judged' };
-  if (at.getTime() + OCSP_CLOCK_SKEW_MS < thisUpdate.getTime())
-    return { stale: `issued ${thisUpdate.toISOString()}, after the appraisal time ${at.toISOString()}` };
-  if (at > nextUpdate)
-    return { stale: `stale since its nextUpdate ${nextUpdate.toISOString()} (appraisal time ${at.toISOString()})` };
-  const block = single.certStatus as asn1js.BaseBlock & { valueBlock: { value?: asn1js.BaseBlock[] } };
-  const tag = block.idBlock.tagNumber;
-  if (tag === 0) return { status: 'good', thisUpdate, nextUpdate };
-  if (tag === 2) return { status: 'unknown', thisUpdate, nextUpdate };
-  const inner = block.valueBlock.value ?? [];
-  const time = inner[0] as (asn1js.BaseBlock & { toDate?: () => Date }) | undefined;
-  const revokedAt = time && typeof time.toDate === 'function' ? time.toDate() : undefined;
-  const reasonBlock = (
-    inner[1] as { valueBlock?: { value?: Array<{ valueBlock?: { valueDec?: number } }> } } | undefined
-  )?.valueBlock?.value?.[0]?.valueBlock?.valueDec;
-  return {
-    status: 'revoked',
-    thisUpdate,
-    nextUpdate,
-    ...(revokedAt && !Number.isNaN(revokedAt.getTime()) ? { revokedAt } : {}),
-    ...(reasonBlock !== undefined ? { revocationReason: reasonBlock } : {}),
-  };
-}
-
-/** A certificate's CertID parts, computed for any hash a responder may use. */
-function certIdOf(cert: ParsedCertificate, issuer: ParsedCertificate): { matches: (id: pkijs.CertID) => boolean } {
-  const serial = serialBytes(cert.der);
-  const name = subjectBytes(issuer.der);
-  const key = subjectKeyBits(issuer);
-  return {
-    matches: (id) => {
-      const hash = HASHES[id.hashAlgorithm.algorithmId];
-      if (!hash) return false;
-      return (
-        Buffer.from(id.serialNumber.valueBlock.valueHexView).equals(serial) &&
-        createHash(hash).update(name).digest().equals(id.issuerNameHash.valueBlock.valueHexView) &&
-        createHash(hash).update(key).digest().equals(id.issuerKeyHash.valueBlock.valueHexView)
-      );
-    },
-  };
-}
-
-/** TBSCertificate fields by position: [0] version, serial, signature, issuer, validity, subject, SPKI. */
-function tbsFields(der: Uint8Array): ReturnType<typeof children> {
-  const cert = readTlv(der, 0);
-  const tbs = children(der, cert)[0]!;
-  const fields = children(der, tbs);
-  return fields[0]!.tag === 0xa0 ? fields.slice(1) : fields;
-}
-
-export function serialBytes(der: Uint8Array): Buffer {
-  const serial = tbsFields(der)[0]!;
-  return Buffer.from(der.subarray(serial.start, serial.end));
-}
-
-/** The DER of the subject Name (what issuerNameHash covers). */
-export function subjectBytes(der: Uint8Array): Buffer {
-  const subject = tbsFields(der)[4]!;
-  return Buffer.from(der.subarray(subject.at, subject.end));
-}
-
-/** The subjectPublicKey BIT STRING's bytes without the unused-bits octet (what issuerKeyHash covers). */
-export function subjectKeyBits(cert: ParsedCertificate): Buffer {
-  const spki = cert.x509.publicKey.export({ type: 'spki', format: 'der' });
-  const top = readTlv(spki, 0);
-  const bits = children(spki, top)[1]!;
-  return Buffer.from(spki.subarray(bits.start + 1, bits.end));
-}
-
-type Signer = { by: 'issuer' } | { by: 'delegate'; notBefore: Date; notAfter: Date } | { by: 'nobody' };
-
-/** Whether the issuer signed the answer, or a responder certificate the issuer signed for OCSP signing (RFC 6960 4.2.2.2). */
-function signerOf(basic: pkijs.BasicOCSPResponse, issuer: ParsedCertificate): Signer {
-  const hash = SIGNATURE_HASHES[basic.signatureAlgorithm.algorithmId];
-  if (!hash) return { by: 'nobody' };
-  const data = basic.tbsResponseData.tbsView;
-  const signature = basic.signature.valueBlock.valueHexView;
-  const verifies = (key: X509Certificate['publicKey']): boolean => {
-    try {
-      return verifySignature(hash, data, key, signature);
-    } catch {
-      return false;
-    }
-  };
-  if (verifies(issuer.x509.publicKey)) return { by: 'issuer' };
-  for (const responder of basic.certs ?? []) {
-    let x: X509Certificate;
-    try {
-      x = new X509Certificate(new Uint8Array(responder.toSchema().toBER()));
-    } catch {
-      continue;
-    }
-    const eku = responder.extensions?.find((e) => e.extnID === '2.5.29.37');
-    const purposes = (eku?.parsedValue as pkijs.ExtKeyUsage | undefined)?.keyPurposes ?? [];
-    if (!purposes.includes(OCSP_SIGNING)) continue;
-    try {
-      if (x.checkIssued(issuer.x509) && x.verify(issuer.x509.publicKey) && verifies(x.publicKey))
-        return { by: 'delegate', notBefore: x.validFromDate, notAfter: x.validToDate };
-    } catch {}
-  }
-  return { by: 'nobody' };
 }

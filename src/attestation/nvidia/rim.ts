@@ -7,7 +7,7 @@
 import { createHash, webcrypto } from 'node:crypto';
 import type { Document, Element, Node as XmlNode } from '@xmldom/xmldom';
 import { errorMessage } from '../../errors.ts';
-import { ParseError, type Reason, reason } from '../verdict.ts';
+import { ParseError, prefixed, type Reason, reason } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
 import { type ParsedCertificate, parseCertificate, verifyChain } from './certificates.ts';
 import {
@@ -193,7 +193,7 @@ export async function verifyRim(rim: Rim, options: RimVerifyOptions): Promise<Ri
     role: 'RIM signer',
     ...(options.cache ? { cache: options.cache } : {}),
   });
-  for (const r of checked.reasons) reasons.push(reason(r.check, `${options.label}: ${r.message}`));
+  for (const r of checked.reasons) reasons.push(prefixed(r, `${options.label}: `));
 
   const structural = signatureStructure(rim.signature);
   let signatureVerified = false;

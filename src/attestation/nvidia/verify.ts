@@ -1,27 +1,23 @@
 /**
- * Authenticity of one GPU attestation report: parsed, nonce as expected, certificate chain to a
- * pinned NVIDIA Device Identity CA at the given time, the leaf's FWID equal to the report's (and
- * present, unless the policy allows older firmware without it), every certificate above the leaf
- * not revoked according to current OCSP answers, a known multi-GPU mode, and the ECDSA P-384
- * signature over request and response with the leaf key. Reference values and RIMs are the
- * appraiser's business (appraise.ts).
+ * Verification of one GPU's evidence: the report's authenticity (report-check.ts) and its
+ * measurements compared with NVIDIA's golden values in the RIMs given as collateral
+ * (rim-choice.ts, measurements.ts), under a policy that says what may be missing. Which versions
+ * and architectures are allowed, and whether the nonce is the expected one, is the appraisal's
+ * (appraise.ts). Every failed check is a Reason; nothing here throws for bad evidence.
+ *
+ * With `requireRims: false` a missing or untrusted RIM refuses nothing, but its measurements are
+ * then reported as not evaluated (claims.measurements); a measurement that a trusted RIM
+ * contradicts is refused all the same: a relaxation never accepts a detected tampering.
  */
-import { createHash, timingSafeEqual, verify as verifySignature } from 'node:crypto';
-import { errorMessage } from '../../errors.ts';
 import type { GpuArchitecture } from '../reference-values.ts';
-import { NVIDIA_DEVICE_IDENTITY_CA_PEM } from '../roots/nvidia.ts';
-import { ParseError, type Reason, reason } from '../verdict.ts';
+import { type Reason, reason, type Verdict, verdict } from '../verdict.ts';
 import type { VerificationCache } from './cache.ts';
-import { architectureOf, type ParsedCertificate, parseCertificateChain, verifyChain } from './certificates.ts';
-import {
-  type CertificateRevocation,
-  checkRevocation,
-  type OcspAnswer,
-  type OcspResponder,
-  type RevocationPolicy,
-} from './ocsp.ts';
-import { type GpuMode, gpuMode } from './opaque-data.ts';
-import { type GpuReport, parseGpuReport } from './spdm.ts';
+import { buildGpuClaims, type GpuClaims, type RimChoice } from './claims.ts';
+import { compareMeasurements, type MeasurementComparison } from './measurements.ts';
+import type { RevocationPolicy } from './ocsp.ts';
+import type { OcspAnswer } from './ocsp-answer.ts';
+import { checkGpuReport } from './report-check.ts';
+import { chipOf, choose, expectedVbiosRimId, fits, parseRims, type RimInput } from './rim-choice.ts';
 
 /** One GPU's evidence: the report bytes and its certificate chain as NVML returns them. */
 export interface GpuEvidence {
@@ -33,254 +29,122 @@ export interface GpuEvidence {
   readonly uuid?: string;
 }
 
-/** What the relying party expects of the evidence. */
-export interface GpuExpectation {
-  /** The 32-byte nonce the verifier handed out; the report's signed request must carry it. */
-  readonly nonce: Uint8Array;
-}
-
 /** Trust anchors as PEM; defaults are the pinned NVIDIA roots. Tests and `dev` pass generated ones. */
 export interface GpuTrustAnchors {
   readonly device?: readonly string[];
   readonly rim?: readonly string[];
 }
 
+/** NVIDIA collateral for GPU evidence (files, the cache or NVIDIA's services; this package never fetches). */
+export interface GpuCollateral {
+  /** Candidate RIMs; the driver and VBIOS RIM that fit the report are picked from them. */
+  readonly rims?: readonly RimInput[];
+  /** OCSP answers (DER OCSPResponse) for the device chains and the RIM signer chains; others are ignored. */
+  readonly ocsp?: readonly (OcspAnswer | Uint8Array)[];
+}
+
 /**
  * What the relying party requires beyond authenticity; every default is the strict one. A
- * Manifest's GPU reference values set it (appraise.ts), `attestor verify gpu` sets it from flags.
+ * Manifest's GPU reference values set it (appraise.ts gpuPolicy), `attestor verify gpu` sets it from flags.
  */
 export interface GpuPolicy {
   /** Refuse a report without FWID (older firmware, e.g. driver 535). Default true. */
   readonly requireFwid?: boolean;
-  /** Require matching driver and VBIOS RIMs for every active measurement. Default true (appraise.ts). */
+  /** Require matching driver and VBIOS RIMs for every active measurement. Default true. */
   readonly requireRims?: boolean;
   /** OCSP for the device chain (above the leaf) and the RIM signer chains. Default: answers required, "good" only. */
   readonly revocation?: RevocationPolicy;
+  /** SHA-384 digests (hex) a RIM must have; absent: any RIM that verifies. */
+  readonly rimDigests?: readonly string[];
 }
 
 export interface GpuVerifyOptions {
-  /** The time certificates and OCSP answers must be valid at. */
+  /** The time certificates, RIMs and OCSP answers must be valid at. */
   readonly at: Date;
-  readonly trustAnchors?: GpuTrustAnchors;
-  /** OCSP answers (DER OCSPResponse) for the device and RIM chains; answers for other certificates are ignored. */
-  readonly ocsp?: readonly (OcspAnswer | Uint8Array)[];
-  /** Asked for certificates no answer covers (the simulated responder). */
-  readonly ocspResponder?: OcspResponder;
+  readonly trust?: GpuTrustAnchors;
+  readonly collateral?: GpuCollateral;
   readonly policy?: GpuPolicy;
   readonly cache?: VerificationCache;
 }
 
-/** The outcome of each check, for claims; `reasons` lists every failure. */
-export interface GpuReportVerification {
-  readonly report?: GpuReport;
-  readonly chain: readonly ParsedCertificate[];
-  /** The chain as checked: leaf first, ending with the pinned anchor that issued it (when one did). */
-  readonly path: readonly ParsedCertificate[];
-  readonly architecture?: GpuArchitecture;
-  readonly parsed: boolean;
-  readonly nonceMatch: boolean;
-  readonly signatureVerified: boolean;
-  readonly certChainVerified: boolean;
-  /** True when equal, false when different, 'absent' when the report carries no FWID (older firmware). */
-  readonly fwidMatch: boolean | 'absent';
-  readonly archCheck: boolean;
-  /** OCSP status of each certificate above the leaf. */
-  readonly revocation: readonly CertificateRevocation[];
-  /** FEATURE_FLAG's mode (LEGACY when the report has none), or `unknown` with the value. */
-  readonly mode?: GpuMode | { unknown: number };
-  /**
-   * The device as its signed certificate chain names it: the serial number (hex) of the
-   * certificate that issued the leaf (GSP BROM on Hopper), which NVIDIA issues once per device,
-   * so it stays the same across firmware updates, unlike the leaf.
-   */
-  readonly deviceId?: string;
-  readonly reasons: readonly Reason[];
-}
+/** Verifies one GPU's evidence and its measurements; never throws for bad evidence. */
+export async function verifyGpu(evidence: GpuEvidence, options: GpuVerifyOptions): Promise<Verdict<GpuClaims>> {
+  const policy = options.policy ?? {};
+  const ocsp = options.collateral?.ocsp ?? [];
+  const verification = checkGpuReport(evidence, { at: options.at, ...reportOptions(options), ocsp });
+  const reasons: Reason[] = [...verification.reasons];
+  const report = verification.report;
+  const rimsGiven = options.collateral?.rims ?? [];
+  const requireRIMs = policy.requireRims !== false;
 
-/** Verifies a report's authenticity and freshness; never throws for bad evidence. */
-export function verifyGpuReport(
-  evidence: GpuEvidence,
-  expectation: GpuExpectation,
-  options: GpuVerifyOptions,
-): GpuReportVerification {
-  const reasons: Reason[] = [];
-  let report: GpuReport | undefined;
-  try {
-    report = parseGpuReport(evidence.report);
-  } catch (err) {
-    reasons.push(asReason(err));
-  }
-  let chain: ParsedCertificate[] = [];
-  try {
-    chain = parseChain(evidence.certificateChain, options.cache);
-  } catch (err) {
-    reasons.push(asReason(err));
-  }
-
-  let nonceMatch = false;
+  const rimReasons: Reason[] = [];
+  const choices: { driver?: RimChoice; vbios?: RimChoice } = {};
+  const unused: Array<GpuClaims['rims']['unused'][number]> = [];
+  let comparison: MeasurementComparison | undefined;
   if (report) {
-    nonceMatch =
-      expectation.nonce.length === report.request.nonce.length &&
-      timingSafeEqual(expectation.nonce, report.request.nonce);
-    if (!nonceMatch)
-      reasons.push(
+    const parsed = parseRims(rimsGiven, rimReasons, options.cache);
+    const chip = chipOf(verification.chain.map((c) => c.subject));
+    for (const kind of ['driver', 'vbios'] as const) {
+      const wanted =
+        kind === 'driver' ? report.response.opaqueData.driverVersion : report.response.opaqueData.vbiosVersion;
+      const candidates = parsed.filter((p) => fits(p, kind, report, chip));
+      if (candidates.length === 0) {
+        rimReasons.push(
+          reason(
+            'gpu.rim.missing',
+            `no ${kind} RIM for ${kind === 'driver' ? 'driver' : 'VBIOS'} ${wanted ?? '(version not in the report)'}${kind === 'vbios' ? ` (RIM ID ${expectedVbiosRimId(report) ?? 'unknown'})` : ''} among the ${rimsGiven.length} RIMs given`,
+          ),
+        );
+        continue;
+      }
+      const choice = await choose(candidates, kind, { at: options.at, ...reportOptions(options), ocsp });
+      choices[kind] = choice;
+      rimReasons.push(...choice.reasons);
+    }
+    for (const p of parsed) {
+      if (p !== choices.driver?.input && p !== choices.vbios?.input)
+        unused.push({
+          ...(p.id ? { id: p.id } : {}),
+          kind: p.rim.kind,
+          version: p.rim.colloquialVersion,
+          digest: p.rim.digest,
+        });
+    }
+    // Required RIMs: compare with what was chosen, trusted or not (every finding is a refusal anyway).
+    // Optional RIMs: only a trusted RIM's golden values mean anything; the rest is not evaluated.
+    const compared = (c: RimChoice | undefined): RimChoice['rim'] | undefined =>
+      c && (requireRIMs || c.reasons.length === 0) ? c.rim : undefined;
+    comparison = compareMeasurements(report, { driver: compared(choices.driver), vbios: compared(choices.vbios) });
+    const tampering: Reason[] = [];
+    for (const index of comparison.conflicts)
+      tampering.push(
+        reason('gpu.rim.index-conflict', `RIM index ${index} is active in both the driver and the VBIOS RIM`),
+      );
+    for (const m of comparison.mismatched) {
+      tampering.push(
         reason(
-          'gpu.nonce',
-          `the report's request nonce ${hex(report.request.nonce)} is not the expected ${hex(expectation.nonce)}`,
+          'gpu.measurement',
+          m.actual === undefined
+            ? `measurement ${m.index} (${m.name}, ${m.source} RIM) is missing from the report`
+            : `measurement ${m.index} (${m.name}, ${m.source} RIM) is ${m.actual}, expected ${m.expected.length > 1 ? `one of ${m.expected.join(', ')}` : m.expected[0]}`,
         ),
       );
-  }
-
-  let certChainVerified = false;
-  let path: readonly ParsedCertificate[] = [];
-  if (chain.length > 0) {
-    const checked = verifyChain(chain, {
-      anchors: deviceAnchors(options.trustAnchors),
-      at: options.at,
-      check: 'gpu.cert-chain',
-      role: 'GPU attestation',
-      ...(options.cache ? { cache: options.cache } : {}),
-    });
-    reasons.push(...checked.reasons);
-    certChainVerified = checked.reasons.length === 0;
-    path = checked.path;
-  }
-
-  const leaf = chain[0];
-  let signatureVerified = false;
-  if (report && leaf) {
-    signatureVerified = checkSignature(report, leaf);
-    if (!signatureVerified)
-      reasons.push(reason('gpu.signature', `the report signature does not verify with the key of "${leaf.name}"`));
-  }
-
-  let fwidMatch: boolean | 'absent' = false;
-  if (report && leaf) {
-    const fwid = report.response.opaqueData.fwid;
-    if (!fwid) {
-      fwidMatch = 'absent';
-      if (options.policy?.requireFwid !== false)
-        reasons.push(
-          reason('gpu.fwid', 'the report carries no FWID (firmware before FWID reporting); the policy requires one'),
-        );
-    } else if (!leaf.fwid)
-      reasons.push(reason('gpu.fwid', `the report carries FWID ${hex(fwid)} but "${leaf.name}" has no FWID extension`));
-    else if (!Buffer.from(fwid).equals(leaf.fwid))
-      reasons.push(
-        reason('gpu.fwid', `the report's FWID ${hex(fwid)} differs from the FWID ${hex(leaf.fwid)} in "${leaf.name}"`),
-      );
-    else fwidMatch = true;
-  }
-
-  const architecture = architectureOf(chain);
-  let archCheck = architecture !== undefined;
-  if (chain.length > 0 && !architecture)
-    reasons.push(reason('gpu.arch', 'the certificate chain names no known GPU chip (GHxxx, GBxxx)'));
-  if (evidence.architecture && architecture && evidence.architecture !== architecture) {
-    archCheck = false;
-    reasons.push(
-      reason('gpu.arch', `the evidence says ${evidence.architecture}, the certificate chain is for ${architecture}`),
-    );
-  }
-
-  let revocation: CertificateRevocation[] = [];
-  if (certChainVerified) {
-    // Only a chain that reached a pinned anchor has issuers to ask about; a broken one is refused already.
-    const checked = checkRevocation({
-      path,
-      from: 1,
-      answers: options.ocsp ?? [],
-      ...(options.ocspResponder ? { responder: options.ocspResponder } : {}),
-      at: options.at,
-      ...(options.policy?.revocation ? { policy: options.policy.revocation } : {}),
-      check: 'gpu.ocsp',
-      ...(options.cache ? { cache: options.cache } : {}),
-    });
-    revocation = checked.statuses;
-    reasons.push(...checked.reasons);
-  }
-
-  const mode = report ? gpuMode(report.response.opaqueData) : undefined;
-  if (mode && typeof mode === 'object')
-    reasons.push(
-      reason('gpu.mode', `the report's FEATURE_FLAG ${mode.unknown} is not a known mode (0 SPT, 1 MPT, 2 PPCIE)`),
-    );
-  const deviceId = chain.length > 1 ? chain[1]!.x509.serialNumber.toLowerCase() : undefined;
-
-  const out: { -readonly [K in keyof GpuReportVerification]: GpuReportVerification[K] } = {
-    chain,
-    path,
-    parsed: report !== undefined,
-    nonceMatch,
-    signatureVerified,
-    certChainVerified,
-    fwidMatch,
-    archCheck,
-    revocation,
-    reasons,
-  };
-  if (report) out.report = report;
-  if (architecture) out.architecture = architecture;
-  if (mode !== undefined) out.mode = mode;
-  if (deviceId) out.deviceId = deviceId;
-  return out;
-}
-
-function checkSignature(report: GpuReport, leaf: ParsedCertificate): boolean {
-  try {
-    return verifySignature(
-      'sha384',
-      report.signedBytes,
-      { key: leaf.x509.publicKey, dsaEncoding: 'ieee-p1363' },
-      report.response.signature,
-    );
-  } catch {
-    // A leaf key of another type or curve cannot have made a P-384 signature.
-    return false;
-  }
-}
-
-/** Parses the PEM chain, or takes it from the cache by the hash of its text. */
-function parseChain(pem: string, cache: VerificationCache | undefined): ParsedCertificate[] {
-  if (!cache) return parseCertificateChain(pem, 'gpu.cert-chain');
-  const key = `pem:${createHash('sha256').update(pem).digest('hex')}`;
-  let chain = cache.get<ParsedCertificate[]>(key);
-  if (!chain) {
-    chain = parseCertificateChain(pem, 'gpu.cert-chain');
-    cache.set(key, chain);
-  }
-  return chain;
-}
-
-const anchorCache = new Map<string, ParsedCertificate[]>();
-
-/** Parsed anchors, memoised by their PEM text (they are configuration, parsed once). */
-export function parseAnchors(pems: readonly string[]): ParsedCertificate[] {
-  const key = pems.join('\n');
-  let anchors = anchorCache.get(key);
-  if (!anchors) {
-    try {
-      anchors = pems.flatMap((pem) => parseCertificateChain(pem));
-    } catch (err) {
-      // Anchors are configuration, not evidence: a bad one is a broken setup, thrown, not a refusal.
-      throw new Error(`GPU trust anchors do not parse: ${errorMessage(err)}`);
     }
-    if (anchorCache.size > 16) anchorCache.clear();
-    anchorCache.set(key, anchors);
+    rimReasons.push(...tampering);
+    if (!requireRIMs) reasons.push(...tampering);
   }
-  return anchors;
+  // Without a RIM requirement, other RIM findings stay visible in the claims but refuse nothing.
+  if (requireRIMs) reasons.push(...rimReasons);
+
+  const claims = buildGpuClaims({ evidence, verification, choices, unused, comparison, rimReasons });
+  return verdict(claims, reasons);
 }
 
-function deviceAnchors(anchors: GpuTrustAnchors | undefined): ParsedCertificate[] {
-  return parseAnchors(anchors?.device ?? [NVIDIA_DEVICE_IDENTITY_CA_PEM]);
-}
-
-/** A parser's ParseError as a Reason; anything else is a bug, not bad evidence, and propagates. */
-export function asReason(err: unknown): Reason {
-  if (err instanceof ParseError) return reason(err.check, err.message);
-  throw err;
-}
-
-export function hex(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
+/** The options the report and RIM checks share, without the absent ones. */
+function reportOptions(options: GpuVerifyOptions): Pick<GpuVerifyOptions, 'trust' | 'policy' | 'cache'> {
+  return {
+    ...(options.trust ? { trust: options.trust } : {}),
+    ...(options.policy ? { policy: options.policy } : {}),
+    ...(options.cache ? { cache: options.cache } : {}),
+  };
 }

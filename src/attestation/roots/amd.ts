@@ -3,7 +3,8 @@
  * it certifies (ASK for VCEKs, ASVK for VLEKs), exactly as AMD's Key Distribution Service serves
  * them at https://kdsintf.amd.com/{vcek,vlek}/v1/{Milan,Genoa,Turin}/cert_chain (copied from
  * google/go-sev-guest verify/trust/). Evidence never supplies its own ARK: an ASK that comes with
- * evidence is used only if it chains to one of these ARKs.
+ * evidence is used only if it chains to one of these ARKs. The file is data (nine RSA-4096
+ * certificates as PEM), hence over 300 lines.
  *
  * SHA-256 fingerprints (DER):
  *   ARK-Milan      69:D0:63:B4:53:44:D2:6A:2E:94:E1:F4:21:0D:E4:9E:F5:55:30:82:87:D4:C1:74:44:5C:95:63:9A:54:0B:CD

@@ -7,33 +7,25 @@
  * for tests, and a responder that signs a fresh answer for any certificate its CAs issued, so that
  * `attestor dev`, which runs for hours, always has current ones. Everything is signed by roots
  * generated here, so it verifies only where those roots are configured as trust anchors: the same
- * verifier, never a bypass.
+ * verifier, never a bypass. The pieces: gpu-ca.ts (the CAs), gpu-formats.ts (report and
+ * certificate bytes), gpu-rim.ts (RIMs), gpu-ocsp.ts (answers and the responder); this file is
+ * the simulator's API and puts them together. It stays above 300 lines because the API's types,
+ * which tests and `attestor dev` set, and the one closure holding the simulator's keys belong
+ * together.
  */
 import { createHash, KeyObject, sign, webcrypto, X509Certificate } from 'node:crypto';
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfill before it loads.
 import * as x509 from '@peculiar/x509';
-import * as asn1js from 'asn1js';
-import * as pkijs from 'pkijs';
-import type { OcspAnswer, OcspResponder } from '../nvidia/ocsp.ts';
-import { encodeVbiosVersion, type GpuMode, NVDEC0_DISABLED, NVDEC0_ENABLED } from '../nvidia/opaque-data.ts';
-import { HASH_NS, SWID_NS, TCG_RIM_NS } from '../nvidia/rim.ts';
-import { parseXml, signEnveloped } from '../nvidia/xmldsig.ts';
+import type { OcspAnswer } from '../nvidia/ocsp-answer.ts';
+import { type GpuMode, NVDEC0_DISABLED, NVDEC0_ENABLED } from '../nvidia/opaque-data.ts';
+import { pemCertificates } from '../pem.ts';
 import type { GpuArchitecture } from '../reference-values.ts';
+import { type Ca, caFactory } from './gpu-ca.ts';
+import { buildReport, fwidExtension, opaqueData, SIM_MEASUREMENT_BLOCKS, tcbInfoExtension } from './gpu-formats.ts';
+import { answeredSerials, caOcsp, type OcspResponder, type OcspStatusChoice, type OcspTimes } from './gpu-ocsp.ts';
+import { DRIVER_INDICES, rimXml, signRim, VBIOS_INDICES } from './gpu-rim.ts';
 
-type CryptoKey = webcrypto.CryptoKey;
-type CryptoKeyPair = webcrypto.CryptoKeyPair;
-
-/** Measurement blocks in a report, as on H100. */
-export const SIM_MEASUREMENT_BLOCKS = 64;
-/** RIM indices the simulated driver RIM covers; the VBIOS RIM covers other active ones. */
-const DRIVER_INDICES = [7, 21, 22, 25, 26, 27, 29, 30, 31, 32, 34, 35, 36, 37, 39, 40];
-const VBIOS_INDICES = [0, 1, 2, 3, 4, 5, 6, 8, 9, 10, 11, 12];
-const EC = { name: 'ECDSA', namedCurve: 'P-384' } as const;
-const SIGNING = { name: 'ECDSA', hash: 'SHA-384' } as const;
-const DAY = 86_400_000;
-const MINUTE = 60_000;
-/** Answers of the responder are current for this long; it signs a new one when half of it has passed. */
-const RESPONDER_VALIDITY_MS = 60 * MINUTE;
+export type { OcspResponder, OcspStatusChoice, OcspTimes };
 
 export interface GpuSimulatorOptions {
   readonly architecture?: GpuArchitecture;
@@ -108,21 +100,15 @@ export interface GpuSimulator {
   ocsp(gpu: SimulatedGpu, index: number, status: OcspStatusChoice, times?: OcspTimes): Uint8Array;
   /** The same for certificate `index` of the RIM signer chain (0 = signer, 1 = its CA). */
   rimOcsp(index: number, status: OcspStatusChoice, times?: OcspTimes): Uint8Array;
-  /** Signs a fresh "good" answer for any certificate one of this simulator's CAs issued. */
+  /** Signs a fresh "good" answer for any certificate one of this simulator's CAs issued (a collateral source). */
   readonly ocspResponder: OcspResponder;
+  /**
+   * The responder's answers at `at` for every certificate above the leaf of these PEM chains and
+   * of the RIM signer chain, except certificates (by serial) that an answer in `given` covers.
+   */
+  ocspAnswers(chains: readonly string[], at: Date, given?: readonly (OcspAnswer | Uint8Array)[]): OcspAnswer[];
   /** Every CA with its key (PEM), for tests that run a real OCSP responder (openssl ocsp) over them. */
   issuers(): Promise<SimulatedIssuer[]>;
-}
-
-export type OcspStatusChoice = 'good' | 'revoked' | 'unknown';
-
-export interface OcspTimes {
-  thisUpdate?: Date;
-  nextUpdate?: Date;
-  /** Revocation time of a revoked answer; default thisUpdate. */
-  revokedAt?: Date;
-  /** The nonce to echo (an answer to a request that carried one). */
-  nonce?: Uint8Array;
 }
 
 /** One CA of the simulator: what a real OCSP responder for it needs. */
@@ -142,14 +128,6 @@ export const SIM_DEFAULTS = {
   chipSku: '882',
 } as const;
 
-interface Ca {
-  readonly keys: CryptoKeyPair;
-  readonly cert: x509.X509Certificate;
-  readonly subject: string;
-  /** Certificates this CA issued (for its OCSP responder). */
-  readonly issued: Array<{ serial: string; subject: string; notAfter: Date }>;
-}
-
 /** Generates the roots, intermediates and keys once; GPUs and RIMs are then cheap to make. */
 export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Promise<GpuSimulator> {
   const architecture = options.architecture ?? 'HOPPER';
@@ -159,55 +137,7 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
   const notAfter = options.notAfter ?? new Date('2044-01-01T00:00:00Z');
   const validity = { notBefore, notAfter };
 
-  const keygen = (): Promise<CryptoKeyPair> =>
-    webcrypto.subtle.generateKey(EC, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
-  const caExtensions = (pathLength?: number): x509.Extension[] => [
-    new x509.BasicConstraintsExtension(true, pathLength, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-  ];
-  const root = async (subject: string): Promise<Ca> => {
-    const keys = await keygen();
-    const cert = await x509.X509CertificateGenerator.createSelfSigned(
-      {
-        serialNumber: serial(seed, subject),
-        name: subject,
-        keys,
-        ...validity,
-        signingAlgorithm: SIGNING,
-        extensions: caExtensions(),
-      },
-      webcrypto as never,
-    );
-    return { keys, cert, subject, issued: [] };
-  };
-  const issue = async (
-    issuer: Ca,
-    subject: string,
-    extensions: x509.Extension[],
-    keys?: CryptoKeyPair,
-    v = validity,
-  ): Promise<Ca> => {
-    const k = keys ?? (await keygen());
-    const url = options.ocspUrl?.(issuer.subject);
-    const aia = url ? [new x509.AuthorityInfoAccessExtension({ ocsp: [new x509.GeneralName('url', url)] })] : [];
-    const serialNumber = serial(seed, subject);
-    const cert = await x509.X509CertificateGenerator.create(
-      {
-        serialNumber,
-        subject,
-        issuer: issuer.subject,
-        publicKey: k.publicKey,
-        signingKey: issuer.keys.privateKey,
-        ...v,
-        signingAlgorithm: SIGNING,
-        extensions: [...extensions, ...aia],
-      },
-      webcrypto as never,
-    );
-    if (!issuer.issued.some((i) => i.serial === serialNumber.toUpperCase()))
-      issuer.issued.push({ serial: serialNumber.toUpperCase(), subject, notAfter: v.notAfter });
-    return { keys: k, cert, subject, issued: [] };
-  };
+  const { keygen, caExtensions, root, issue } = caFactory({ seed, validity, ocspUrl: options.ocspUrl });
 
   const deviceRoot = await root('CN=Simulated NVIDIA Device Identity CA, O=attestor simulation');
   const identity = await issue(
@@ -262,20 +192,9 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
     rimRoot,
     rimCa,
   ];
-  const keyOf = new Map<Ca, KeyObject>();
-  const signingKey = (ca: Ca): KeyObject => {
-    let k = keyOf.get(ca);
-    if (!k) {
-      k = KeyObject.from(ca.keys.privateKey);
-      keyOf.set(ca, k);
-    }
-    return k;
-  };
-  // The responder finds the CA by the issuer certificate it is asked about; issued certificates by serial.
-  const caByDer = new Map<string, Ca>();
-  const rememberCa = (ca: Ca): void => void caByDer.set(Buffer.from(ca.cert.rawData).toString('base64'), ca);
-  for (const ca of [deviceRoot, identity, provisioner, rimRoot, rimCa]) rememberCa(ca);
-  const answered = new Map<string, { answer: OcspAnswer; renewAt: number }>();
+  const ocsp = caOcsp(notBefore);
+  for (const ca of [deviceRoot, identity, provisioner, rimRoot, rimCa]) ocsp.remember(ca);
+  const ocspResponder = ocsp.responder;
 
   const golden = (index: number): Uint8Array =>
     new Uint8Array(createHash('sha384').update(`${seed}/measurement/${index}`).digest());
@@ -288,7 +207,7 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
 
     async gpu(uuid, fields) {
       const brom = await bromOf(uuid);
-      rememberCa(brom);
+      ocsp.remember(brom);
       const cas = [brom, provisioner, identity, deviceRoot];
       const fwid =
         fields.fwid === undefined
@@ -378,34 +297,35 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
     ocsp(gpu, index, status, times = {}) {
       const issuerDer = gpu.certificatesDer[index + 1];
       if (!issuerDer) throw new Error(`certificate ${index} has no issuer in the chain`);
-      const ca = caByDer.get(Buffer.from(issuerDer).toString('base64'));
+      const ca = ocsp.caOf(issuerDer);
       if (!ca) throw new Error(`certificate ${index}'s issuer is not one of this simulator's CAs`);
-      return answer(gpu.certificatesDer[index]!, ca, status, times);
+      return ocsp.answer(gpu.certificatesDer[index]!, ca, status, times);
     },
 
     rimOcsp(index, status, times = {}) {
       const chain = [rimSigner, rimCa, rimRoot];
       if (index < 0 || index > 1)
         throw new Error('the RIM signer chain has OCSP answers for its certificates 0 (signer) and 1 (CA)');
-      return answer(new Uint8Array(chain[index]!.cert.rawData), chain[index + 1]!, status, times);
+      return ocsp.answer(new Uint8Array(chain[index]!.cert.rawData), chain[index + 1]!, status, times);
     },
 
-    ocspResponder(certificate, issuer, at) {
-      const ca = caByDer.get(Buffer.from(issuer).toString('base64'));
-      if (!ca) return undefined;
-      const key = `${Buffer.from(issuer).toString('base64')}/${new X509Certificate(certificate).serialNumber}`;
-      const cached = answered.get(key);
-      if (cached && at.getTime() < cached.renewAt && at.getTime() >= cached.renewAt - RESPONDER_VALIDITY_MS / 2)
-        return cached.answer;
-      const thisUpdate = new Date(at.getTime() - MINUTE);
-      const fresh = {
-        der: answer(certificate, ca, 'good', {
-          thisUpdate,
-          nextUpdate: new Date(thisUpdate.getTime() + RESPONDER_VALIDITY_MS),
-        }),
+    ocspResponder,
+
+    ocspAnswers(chains, at, given = []) {
+      const covered = new Set(given.flatMap((a) => answeredSerials(a instanceof Uint8Array ? a : a.der)));
+      const out: OcspAnswer[] = [];
+      const ask = (certificate: Uint8Array, issuer: Uint8Array): void => {
+        if (covered.has(new X509Certificate(certificate).serialNumber.toLowerCase())) return;
+        const made = ocspResponder(certificate, issuer, at);
+        if (made) out.push(made);
       };
-      answered.set(key, { answer: fresh, renewAt: thisUpdate.getTime() + RESPONDER_VALIDITY_MS / 2 });
-      return fresh;
+      for (const pem of chains) {
+        const ders = pemCertificates(pem, 'gpu.cert-chain');
+        for (let i = 1; i + 1 < ders.length; i++) ask(ders[i]!, ders[i + 1]!);
+      }
+      const rimChain = [rimSigner, rimCa, rimRoot].map((c) => new Uint8Array(c.cert.rawData));
+      for (let i = 0; i + 1 < rimChain.length; i++) ask(rimChain[i]!, rimChain[i + 1]!);
+      return out;
     },
 
     async issuers() {
@@ -420,229 +340,4 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
       );
     },
   };
-
-  function answer(certificate: Uint8Array, ca: Ca, status: OcspStatusChoice, times: OcspTimes): Uint8Array {
-    const thisUpdate = times.thisUpdate ?? notBefore;
-    return ocspResponse(
-      pkijs.Certificate.fromBER(certificate),
-      pkijs.Certificate.fromBER(new Uint8Array(ca.cert.rawData)),
-      signingKey(ca),
-      status,
-      thisUpdate,
-      times.nextUpdate ?? new Date(notBefore.getTime() + 3650 * DAY),
-      times.revokedAt ?? thisUpdate,
-      times.nonce,
-    );
-  }
-}
-
-/** The report bytes up to the signature: SPDM GET_MEASUREMENTS request + MEASUREMENTS response. */
-function buildReport(p: {
-  nonce: Uint8Array;
-  responderNonce: Uint8Array;
-  blocks: readonly Uint8Array[];
-  opaque: Uint8Array;
-}): Uint8Array {
-  if (p.nonce.length !== 32) throw new Error('the nonce must be 32 bytes');
-  const request = Buffer.concat([Buffer.from([0x11, 0xe0, 0x01, 0xff]), p.nonce, Buffer.from([0x00])]);
-  const record = Buffer.concat(
-    p.blocks.map((value, i) => {
-      const header = Buffer.alloc(7);
-      header.writeUInt8(i + 1, 0);
-      header.writeUInt8(0x01, 1); // DMTF measurement specification
-      header.writeUInt16LE(value.length + 3, 2);
-      header.writeUInt8(0x01, 4); // DMTF value type, as in real reports
-      header.writeUInt16LE(value.length, 5);
-      return Buffer.concat([header, value]);
-    }),
-  );
-  const head = Buffer.alloc(8);
-  head.writeUInt8(0x11, 0);
-  head.writeUInt8(0x60, 1);
-  head.writeUInt8(p.blocks.length, 4);
-  head.writeUIntLE(record.length, 5, 3);
-  const opaqueLength = Buffer.alloc(2);
-  opaqueLength.writeUInt16LE(p.opaque.length);
-  return new Uint8Array(Buffer.concat([request, head, record, p.responderNonce, opaqueLength, p.opaque]));
-}
-
-/** Opaque data TLVs in the order real H100 firmware writes them. */
-function opaqueData(f: {
-  driverVersion: string;
-  vbiosVersion: string;
-  project: string;
-  projectSku: string;
-  chipSku: string;
-  fwid: Uint8Array | null;
-  nvdec0: number;
-  featureFlag: number | undefined;
-}): Uint8Array {
-  const tlv = (type: number, value: Uint8Array): Buffer => {
-    const h = Buffer.alloc(4);
-    h.writeUInt16LE(type, 0);
-    h.writeUInt16LE(value.length, 2);
-    return Buffer.concat([h, value]);
-  };
-  const str = (s: string, pad = 1): Uint8Array =>
-    new Uint8Array(Buffer.concat([Buffer.from(s, 'latin1'), Buffer.alloc(pad)]));
-  const msrs = Buffer.alloc(256);
-  for (let i = 0; i < 64; i++) msrs.writeUInt32LE(i % 3, i * 4);
-  const parts = [
-    tlv(6, encodeVbiosVersion(f.vbiosVersion)),
-    tlv(14, new Uint8Array([0xb1, 0x03, 0, 0])),
-    tlv(15, str(f.chipSku, 6)),
-    tlv(16, str('0', 4)),
-    tlv(17, str(f.project)),
-    tlv(18, str(f.projectSku)),
-    tlv(19, new Uint8Array(2)),
-    tlv(3, str(f.driverVersion)),
-    tlv(4, new Uint8Array([0x80, 0x01, 0, 0, 0, 0, 0, 0])),
-    tlv(12, msrs),
-    tlv(13, new Uint8Array([0x00, 0xc0, 0x01, 0x00])),
-    tlv(11, new Uint8Array([f.nvdec0])),
-  ];
-  if (f.fwid) parts.push(tlv(20, f.fwid));
-  parts.push(tlv(21, new Uint8Array([0x55])));
-  if (f.featureFlag !== undefined) parts.push(tlv(36, new Uint8Array([f.featureFlag & 0xff])));
-  return new Uint8Array(Buffer.concat(parts));
-}
-
-/** NVIDIA's DICE extension value: SEQUENCE { version 1, SPKI, FWID { sha384, digest } }. */
-function fwidExtension(spki: Uint8Array, fwid: Uint8Array): ArrayBuffer {
-  const spkiAsn = asn1js.fromBER(spki).result;
-  return new asn1js.Sequence({
-    value: [
-      new asn1js.Integer({ value: 1 }),
-      spkiAsn,
-      new asn1js.Sequence({
-        value: [
-          new asn1js.ObjectIdentifier({ value: '2.16.840.1.101.3.4.2.2' }),
-          new asn1js.OctetString({ valueHex: fwid }),
-        ],
-      }),
-    ],
-  }).toBER();
-}
-
-/** DiceTcbInfo as Blackwell leaves carry it: SEQUENCE { vendor [0], model [1], fwids [6] { FWID } }. */
-function tcbInfoExtension(fwid: Uint8Array): ArrayBuffer {
-  const fwidAsn = new asn1js.Sequence({
-    value: [
-      new asn1js.ObjectIdentifier({ value: '2.16.840.1.101.3.4.2.2' }),
-      new asn1js.OctetString({ valueHex: fwid }),
-    ],
-  });
-  return new asn1js.Sequence({
-    value: [
-      new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 }, valueHex: Buffer.from('NVIDIA') }),
-      new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 1 }, valueHex: Buffer.from('GB100') }),
-      new asn1js.Constructed({ idBlock: { tagClass: 3, tagNumber: 6 }, value: [fwidAsn] }),
-    ],
-  }).toBER();
-}
-
-/** A RIM shaped like NVIDIA's: SWID SoftwareIdentity, TCG Meta, 64 Resources with Hash0..N. */
-function rimXml(
-  chip: string,
-  version: string,
-  activeIndices: readonly number[],
-  values: (index: number) => Uint8Array,
-  tag: string,
-): string {
-  const resources: string[] = [];
-  for (let i = 0; i < SIM_MEASUREMENT_BLOCKS; i++) {
-    const active = activeIndices.includes(i);
-    const value = active ? values(i) : new Uint8Array(48);
-    // One entry with two alternatives, as real RIMs have for components with several builds.
-    const alternatives =
-      active && i === activeIndices[1]
-        ? [value, new Uint8Array(createHash('sha384').update(`${tag}/alt/${i}`).digest())]
-        : [value];
-    const hashes = alternatives.map((a, n) => `ns2:Hash${n}="${Buffer.from(a).toString('hex')}"`).join(' ');
-    resources.push(
-      `        <ns0:Resource type="Measurement" index="${i}" active="${active ? 'True' : 'False'}" alternatives="${alternatives.length}" ${hashes} name="Measurement_${i}" size="48"/>`,
-    );
-  }
-  const tagId = createHash('sha384').update(tag).digest('hex');
-  return [
-    `<SoftwareIdentity xmlns="${SWID_NS}" xmlns:ns0="${SWID_NS}" xmlns:ns2="${HASH_NS}" corpus="false" name="${chip}" patch="false" supplemental="false" tagId="${tagId}" version="1.0" tagVersion="0">`,
-    '    <ns0:Entity name="NVIDIA Corporation" role="softwareCreator tagCreator"/>',
-    `    <ns0:Meta xmlns:ns1="${TCG_RIM_NS}" colloquialVersion="${version}" edition="GPU" product="${chip}" revision="r1" PayloadType="direct" ns1:BindingSpec="RIMIM" ns1:BindingSpecVersion="1.01" ns1:PlatformManufacturerId="5703" ns1:PlatformManufacturerStr="NVIDIA Corporation" ns1:PlatformModel="${chip}" ns1:FirmwareManufacturer="NVIDIA Corporation" ns1:FirmwareManufacturerId="5703"/>`,
-    `    <ns0:Payload xmlns:SHA384="${HASH_NS}">`,
-    ...resources,
-    '    </ns0:Payload>',
-    '</SoftwareIdentity>',
-  ].join('\n');
-}
-
-async function signRim(xml: string, key: CryptoKey, chainDer: readonly Uint8Array[]): Promise<string> {
-  return signEnveloped(parseXml(xml), key, chainDer);
-}
-
-function ocspResponse(
-  cert: pkijs.Certificate,
-  issuer: pkijs.Certificate,
-  issuerKey: KeyObject,
-  status: OcspStatusChoice,
-  thisUpdate: Date,
-  nextUpdate: Date,
-  revokedAt: Date,
-  nonce: Uint8Array | undefined,
-): Uint8Array {
-  const sha384 = (b: Uint8Array | ArrayBuffer): Uint8Array =>
-    new Uint8Array(createHash('sha384').update(new Uint8Array(b)).digest());
-  const certID = new pkijs.CertID({
-    hashAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: '2.16.840.1.101.3.4.2.2' }),
-    issuerNameHash: new asn1js.OctetString({ valueHex: sha384(issuer.subject.toSchema().toBER()) }),
-    issuerKeyHash: new asn1js.OctetString({
-      valueHex: sha384(issuer.subjectPublicKeyInfo.subjectPublicKey.valueBlock.valueHexView),
-    }),
-    serialNumber: new asn1js.Integer({ valueHex: cert.serialNumber.valueBlock.valueHexView }),
-  });
-  const certStatus =
-    status === 'good'
-      ? new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 0 } })
-      : status === 'revoked'
-        ? new asn1js.Constructed({
-            idBlock: { tagClass: 3, tagNumber: 1 },
-            value: [new asn1js.GeneralizedTime({ valueDate: revokedAt })],
-          })
-        : new asn1js.Primitive({ idBlock: { tagClass: 3, tagNumber: 2 } });
-  const responseData = new pkijs.ResponseData({
-    responderID: issuer.subject,
-    producedAt: thisUpdate,
-    responses: [new pkijs.SingleResponse({ certID, certStatus, thisUpdate, nextUpdate })],
-    ...(nonce
-      ? {
-          responseExtensions: [
-            new pkijs.Extension({
-              extnID: '1.3.6.1.5.5.7.48.1.2',
-              extnValue: new asn1js.OctetString({ valueHex: nonce }).toBER(),
-            }),
-          ],
-        }
-      : {}),
-  });
-  const tbs = new Uint8Array(responseData.toSchema(true).toBER());
-  // pkijs encodes a ResponseData inside a BasicOCSPResponse from these bytes only.
-  responseData.tbsView = tbs;
-  const signature = sign('sha384', tbs, issuerKey);
-  const basic = new pkijs.BasicOCSPResponse({
-    tbsResponseData: responseData,
-    signatureAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: '1.2.840.10045.4.3.3' }),
-    signature: new asn1js.BitString({ valueHex: signature }),
-  });
-  const response = new pkijs.OCSPResponse({
-    responseStatus: new asn1js.Enumerated({ value: 0 }),
-    responseBytes: new pkijs.ResponseBytes({
-      responseType: '1.3.6.1.5.5.7.48.1.1',
-      response: new asn1js.OctetString({ valueHex: basic.toSchema().toBER() }),
-    }),
-  });
-  return new Uint8Array(response.toSchema().toBER());
-}
-
-function serial(seed: string, subject: string): string {
-  // Positive, 16 bytes: stable per seed and subject so generated chains are reproducible in shape.
-  return '01' + createHash('sha256').update(`${seed}/serial/${subject}`).digest('hex').slice(0, 30);
 }

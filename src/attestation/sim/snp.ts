@@ -5,17 +5,13 @@
  * the real verifier with `roots` configured; nothing here is trusted by default.
  */
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfill before it loads.
-import { createHash, KeyObject, sign, webcrypto } from 'node:crypto';
+import { KeyObject, sign, webcrypto } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
-import * as asn1js from 'asn1js';
 import type { SnpProduct, SnpTcb } from '../reference-values.ts';
-import { AMD_OID } from '../snp/certificates.ts';
-import { encodeKeyInfo, type SnpSigningKey } from '../snp/key-info.ts';
-import { encodePlatformInfo, type SnpPlatformInfo } from '../snp/platform-info.ts';
-import { encodeGuestPolicy, type SnpGuestPolicy } from '../snp/policy.ts';
+import type { SnpSigningKey } from '../snp/key-info.ts';
+import type { SnpPlatformInfo } from '../snp/platform-info.ts';
+import type { SnpGuestPolicy } from '../snp/policy.ts';
 import {
-  SNP_REPORT_SIZE,
-  SNP_SIG_ALGO_ECDSA_P384_SHA384,
   SNP_SIGNATURE_R_OFFSET,
   SNP_SIGNATURE_S_OFFSET,
   SNP_SIGNED_LENGTH,
@@ -23,11 +19,11 @@ import {
   type SnpFirmwareVersion,
 } from '../snp/report.ts';
 import { type SnpRootSet, SnpRoots } from '../snp/roots.ts';
-import { encodeTcb } from '../snp/tcb.ts';
+import { caCert, endorsementCertificate, PSS_SIGN, pemOf, RSA_PSS } from './snp-certificates.ts';
+import { encodeSnpReport, seeded } from './snp-report.ts';
 
 x509.cryptoProvider.set(webcrypto as unknown as Parameters<typeof x509.cryptoProvider.set>[0]);
 
-type CryptoKey = webcrypto.CryptoKey;
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
 export interface SnpSimulatorOptions {
@@ -92,7 +88,7 @@ export interface SnpCrlOptions {
 export interface SnpSimulator {
   readonly product: SnpProduct;
   readonly signingKey: SnpSigningKey;
-  /** Trust anchors for verifySnpReport's `roots` option. */
+  /** Trust anchors for verifySnp's `trust` option. */
   readonly roots: SnpRoots;
   /** The same anchors as PEM. */
   readonly rootSet: SnpRootSet;
@@ -130,71 +126,11 @@ export interface EndorsementOptions {
   issuer?: 'ask' | 'asvk';
 }
 
-const CPUID: Record<SnpProduct, SnpCpuid> = {
-  Milan: { family: 0x19, model: 0x01, stepping: 0x01 },
-  Genoa: { family: 0x19, model: 0x11, stepping: 0x01 },
-  Turin: { family: 0x1a, model: 0x02, stepping: 0x00 },
-};
-
 const DEFAULT_TCB: Record<SnpProduct, SnpTcb> = {
   Milan: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
   Genoa: { bootloader: 7, tee: 0, snp: 14, microcode: 72 },
   Turin: { fmc: 1, bootloader: 1, tee: 1, snp: 1, microcode: 1 },
 };
-
-const NAME = (cn: string): string => `CN=${cn}, OU=Engineering, O=attestor simulated AMD, L=Santa Clara, ST=CA, C=US`;
-const RSA_PSS: webcrypto.RsaHashedKeyGenParams = {
-  name: 'RSA-PSS',
-  hash: 'SHA-384',
-  modulusLength: 4096,
-  publicExponent: new Uint8Array([1, 0, 1]),
-};
-const PSS_SIGN: webcrypto.RsaPssParams = { name: 'RSA-PSS', saltLength: 48 };
-const ROOT_FROM = new Date('2020-01-01T00:00:00Z');
-const ROOT_TO = new Date('2045-01-01T00:00:00Z');
-
-const der = (block: asn1js.BaseBlock): ArrayBuffer => block.toBER();
-const seeded = (label: string, n: number): Uint8Array => {
-  // Deterministic filler bytes, so simulated evidence is reproducible.
-  const out = new Uint8Array(n);
-  for (let i = 0, c = 0; i < n; c++) {
-    const h = createHash('sha512').update(`${label}/${c}`).digest();
-    out.set(h.subarray(0, Math.min(64, n - i)), i);
-    i += 64;
-  }
-  return out;
-};
-
-async function caCert(
-  cn: string,
-  keys: CryptoKeyPair,
-  issuer: { cert: x509.X509Certificate; key: CryptoKey } | null,
-  serial: string,
-  crl: string,
-): Promise<x509.X509Certificate> {
-  const extensions: x509.Extension[] = [
-    new x509.BasicConstraintsExtension(true, issuer ? 0 : 1, true),
-    new x509.KeyUsagesExtension(x509.KeyUsageFlags.keyCertSign | x509.KeyUsageFlags.cRLSign, true),
-    await x509.SubjectKeyIdentifierExtension.create(keys.publicKey),
-    new x509.CRLDistributionPointsExtension([crl]),
-  ];
-  if (issuer) extensions.push(await x509.AuthorityKeyIdentifierExtension.create(issuer.cert.publicKey));
-  return x509.X509CertificateGenerator.create({
-    serialNumber: serial,
-    subject: NAME(cn),
-    issuer: issuer ? issuer.cert.subject : NAME(cn),
-    notBefore: ROOT_FROM,
-    notAfter: ROOT_TO,
-    publicKey: keys.publicKey,
-    signingKey: issuer ? issuer.key : keys.privateKey,
-    signingAlgorithm: PSS_SIGN,
-    extensions,
-  });
-}
-
-function pemOf(cert: x509.X509Certificate): string {
-  return cert.toString('pem').replace(/\r\n/g, '\n').trim() + '\n';
-}
 
 /** Creates a simulator: generates its keys and certificates once (RSA-4096 keys take about a second). */
 export async function createSnpSimulator(options: SnpSimulatorOptions = {}): Promise<SnpSimulator> {
@@ -235,45 +171,16 @@ export async function createSnpSimulator(options: SnpSimulatorOptions = {}): Pro
           : null
         : { cert: ask, key: askKeys.privateKey };
     if (issuer === null) throw new Error('this simulator has no ASVK: create it with signingKey "vlek"');
-    const t = o.tcb ?? tcb;
-    const int = (oid: string, n: number): x509.Extension =>
-      new x509.Extension(oid, false, der(new asn1js.Integer({ value: n })));
-    const extensions: x509.Extension[] = [
-      int(AMD_OID.structVersion, 0),
-      new x509.Extension(
-        AMD_OID.productName,
-        false,
-        der(new asn1js.IA5String({ value: o.productName ?? `${product}-B0` })),
-      ),
-      int(AMD_OID.blSpl, t.bootloader),
-      int(AMD_OID.teeSpl, t.tee),
-      int(AMD_OID.snpSpl, t.snp),
-      int(AMD_OID.spl4, 0),
-      int(AMD_OID.spl5, 0),
-      int(AMD_OID.spl6, 0),
-      int(AMD_OID.spl7, 0),
-      int(AMD_OID.ucodeSpl, t.microcode),
-    ];
-    if (product === 'Turin') extensions.push(int(AMD_OID.fmcSpl, t.fmc ?? 0));
-    if (k === 'vcek') {
-      // KDS puts the raw hwID bytes in the extension value, without an OCTET STRING header.
-      const hwId = o.hwId ?? chipId.subarray(0, product === 'Turin' ? 8 : 64);
-      extensions.push(new x509.Extension(AMD_OID.hwId, false, hwId.slice()));
-    } else {
-      extensions.push(
-        new x509.Extension(AMD_OID.cspId, false, der(new asn1js.IA5String({ value: 'attestor-simulated-csp' }))),
-      );
-    }
-    const cert = await x509.X509CertificateGenerator.create({
-      serialNumber: '00',
-      subject: NAME(k === 'vcek' ? 'SEV-VCEK' : 'SEV-VLEK'),
-      issuer: issuer.cert.subject,
+    const cert = await endorsementCertificate({
+      kind: k,
+      product,
+      tcb: o.tcb ?? tcb,
+      hwId: o.hwId ?? chipId.subarray(0, product === 'Turin' ? 8 : 64),
+      productName: o.productName ?? `${product}-B0`,
+      issuer,
+      publicKey: leafKeys.publicKey,
       notBefore: o.notBefore ?? options.notBefore ?? new Date('2024-01-01T00:00:00Z'),
       notAfter: o.notAfter ?? options.notAfter ?? new Date('2031-01-01T00:00:00Z'),
-      publicKey: leafKeys.publicKey,
-      signingKey: issuer.key,
-      signingAlgorithm: PSS_SIGN,
-      extensions,
     });
     return pemOf(cert);
   };
@@ -334,78 +241,4 @@ export async function createSnpSimulator(options: SnpSimulatorOptions = {}): Pro
       return new Uint8Array(crl.rawData);
     },
   };
-}
-
-interface ReportDefaults {
-  product: SnpProduct;
-  kind: SnpSigningKey;
-  tcb: SnpTcb;
-  chipId: Uint8Array;
-  measurement: Uint8Array;
-}
-
-/** Serializes report fields into the 1184-byte ATTESTATION_REPORT layout, signature left zero. */
-export function encodeSnpReport(f: SnpReportFields, d: ReportDefaults): Uint8Array {
-  const b = new Uint8Array(SNP_REPORT_SIZE);
-  const v = new DataView(b.buffer);
-  const put = (offset: number, size: number, value: Uint8Array | undefined): void => {
-    if (value === undefined) return;
-    if (value.length > size) throw new RangeError(`field at 0x${offset.toString(16)} takes at most ${size} bytes`);
-    b.set(value, offset);
-  };
-  const version = f.version ?? 3;
-  const tcb = (t: SnpTcb | undefined): bigint => encodeTcb(t ?? d.tcb, d.product);
-  v.setUint32(0x00, version, true);
-  v.setUint32(0x04, f.guestSvn ?? 0, true);
-  v.setBigUint64(
-    0x08,
-    typeof f.policy === 'bigint' ? f.policy : encodeGuestPolicy(f.policy ?? { abiMajor: 1, abiMinor: 51, smt: true }),
-    true,
-  );
-  put(0x10, 16, f.familyId);
-  put(0x20, 16, f.imageId);
-  v.setUint32(0x30, f.vmpl ?? 0, true);
-  v.setUint32(0x34, f.signatureAlgorithm ?? SNP_SIG_ALGO_ECDSA_P384_SHA384, true);
-  v.setBigUint64(0x38, tcb(f.currentTcb), true);
-  v.setBigUint64(
-    0x40,
-    typeof f.platformInfo === 'bigint' ? f.platformInfo : encodePlatformInfo(f.platformInfo ?? { smtEnabled: true }),
-    true,
-  );
-  v.setUint32(
-    0x48,
-    encodeKeyInfo({
-      signingKey: f.signingKey ?? d.kind,
-      maskChipId: f.maskChipId ?? false,
-      authorKeyEnabled: f.authorKeyEnabled ?? false,
-    }),
-    true,
-  );
-  put(0x50, 64, f.reportData);
-  put(0x90, 48, f.measurement ?? d.measurement);
-  put(0xc0, 32, f.hostData);
-  put(0xe0, 48, f.idKeyDigest);
-  put(0x110, 48, f.authorKeyDigest);
-  put(0x140, 32, f.reportId ?? seeded('report-id', 32));
-  put(0x160, 32, f.reportIdMa ?? new Uint8Array(32).fill(0xff));
-  v.setBigUint64(0x180, tcb(f.reportedTcb), true);
-  if (version >= 3) {
-    const c = f.cpuid ?? CPUID[d.product];
-    b[0x188] = c.family;
-    b[0x189] = c.model;
-    b[0x18a] = c.stepping;
-  }
-  // With MASK_CHIP_ID the firmware reports zeros.
-  put(0x1a0, 64, f.chipId ?? (f.maskChipId ? new Uint8Array(64) : d.chipId));
-  v.setBigUint64(0x1e0, tcb(f.committedTcb), true);
-  const cur = f.currentFirmware ?? { major: 1, minor: 55, build: 21 };
-  const com = f.committedFirmware ?? cur;
-  b.set([cur.build, cur.minor, cur.major], 0x1e8);
-  b.set([com.build, com.minor, com.major], 0x1ec);
-  v.setBigUint64(0x1f0, tcb(f.launchTcb), true);
-  if (version >= 5) {
-    v.setBigUint64(0x1f8, f.launchMitVector ?? 0n, true);
-    v.setBigUint64(0x200, f.currentMitVector ?? 0n, true);
-  }
-  return b;
 }

@@ -5,6 +5,8 @@
  * collateral (TCB info, QE identity, PCK and root CRLs). Everything chains to a root generated
  * here, so it verifies only where `roots` are configured as trust anchors: the same verifier,
  * never a bypass. Keys are generated once per simulator; quotes are then signed synchronously.
+ * The quote's bytes are in tdx-quote.ts, the collateral's contents in tdx-collateral.ts; this file
+ * is the simulator's API, its CA hierarchy, and the signing of what those two produce.
  */
 import { createHash, KeyObject, sign, webcrypto } from 'node:crypto';
 import 'reflect-metadata'; // @peculiar/x509 (tsyringe) needs the Reflect polyfill before it loads.
@@ -12,8 +14,9 @@ import * as x509 from '@peculiar/x509';
 import * as asn1js from 'asn1js';
 import type { TdxCollateral } from '../tdx/collateral.ts';
 import { SGX_EXTENSION_OID } from '../tdx/pck.ts';
-import { BODY_TYPE_TDX10, BODY_TYPE_TDX15, INTEL_QE_VENDOR_ID } from '../tdx/quote.ts';
 import type { TcbStatus } from '../tdx/tcb-info.ts';
+import { collateralJson } from './tdx-collateral.ts';
+import { quoteBytes } from './tdx-quote.ts';
 
 type CryptoKeyPair = webcrypto.CryptoKeyPair;
 
@@ -21,9 +24,6 @@ const EC = { name: 'ECDSA', namedCurve: 'P-256' } as const;
 const SIGNING = { name: 'ECDSA', hash: 'SHA-256' } as const;
 const O = 'O=attestor simulation, L=Santa Clara, ST=CA, C=US';
 const ROOT_NAME = `CN=Simulated Intel SGX Root CA, ${O}`;
-const TD_QE_MRSIGNER = 'dc9e2a7c6f948f17474e34a7fc43ed030f7c1563f1babddf6340c82e0e54a8c5';
-/** QE ATTRIBUTES as Intel's TD QE reports them (INIT, MODE64BIT, PROVISIONKEY; XFRM 0xE7). */
-const QE_ATTRIBUTES = '1500000000000000e700000000000000';
 
 export interface TdxSimulatorOptions {
   /** Validity of every simulated certificate. Default 2024-01-01 to 2044-01-01. */
@@ -217,127 +217,14 @@ export async function createTdxSimulator(options: TdxSimulatorOptions = {}): Pro
   const pem = (c: x509.X509Certificate): string => c.toString('pem').replace(/\r\n/g, '\n') + '\n';
   const pckChainPem = pem(pck) + pem(ca) + pem(root);
   const cpuSvn = Buffer.from(pckTcb);
-
-  const quote = (f: TdxQuoteFields = {}): Uint8Array => {
-    const version = f.version ?? 4;
-    const bodyType = version === 4 ? BODY_TYPE_TDX10 : (f.bodyType ?? BODY_TYPE_TDX15);
-    const header = Buffer.alloc(48);
-    header.writeUInt16LE(version, 0);
-    header.writeUInt16LE(2, 2);
-    header.writeUInt32LE(0x81, 4);
-    Buffer.from(INTEL_QE_VENDOR_ID, 'hex').copy(header, 12);
-    createHash('sha256').update('tdx-sim/platform').digest().copy(header, 28, 0, 16);
-    const rtmrs = f.rtmrs ?? [0, 1, 2, 3].map((i) => createHash('sha384').update(`tdx-sim/rtmr${i}`).digest());
-    const parts = [
-      field(f.teeTcbSvn ?? '03000400000000000000000000000000', 16, 'teeTcbSvn'),
-      field(f.mrSeam ?? createHash('sha384').update('tdx-sim/mrseam').digest(), 48, 'mrSeam'),
-      field(f.mrSignerSeam ?? new Uint8Array(48), 48, 'mrSignerSeam'),
-      field(f.seamAttributes ?? new Uint8Array(8), 8, 'seamAttributes'),
-      field(f.tdAttributes ?? '0000001000000000', 8, 'tdAttributes'),
-      field(f.xfam ?? 'e718060000000000', 8, 'xfam'),
-      field(f.mrTd ?? createHash('sha384').update('tdx-sim/mrtd').digest(), 48, 'mrTd'),
-      field(f.mrConfigId ?? new Uint8Array(48), 48, 'mrConfigId'),
-      field(f.mrOwner ?? new Uint8Array(48), 48, 'mrOwner'),
-      field(f.mrOwnerConfig ?? new Uint8Array(48), 48, 'mrOwnerConfig'),
-      ...[0, 1, 2, 3].map((i) => field(rtmrs[i] ?? new Uint8Array(48), 48, `rtmrs[${i}]`)),
-      field(f.reportData ?? new Uint8Array(64), 64, 'reportData'),
-    ];
-    if (bodyType === BODY_TYPE_TDX15)
-      parts.push(
-        field(f.teeTcbSvn2 ?? new Uint8Array(16), 16, 'teeTcbSvn2'),
-        field(f.mrServiceTd ?? new Uint8Array(48), 48, 'mrServiceTd'),
-      );
-    const body = Buffer.concat(parts);
-    const descriptor = Buffer.alloc(version === 5 ? 6 : 0);
-    if (version === 5) {
-      descriptor.writeUInt16LE(bodyType, 0);
-      descriptor.writeUInt32LE(body.length, 2);
-    }
-    const signed = Buffer.concat([header, descriptor, body]);
-    const signature = sign('sha256', signed, { key: attestationPrivate, dsaEncoding: 'ieee-p1363' });
-
-    const authData = Buffer.from(f.qeAuthData ?? Uint8Array.from({ length: 32 }, (_, i) => i));
-    const qeReport = Buffer.alloc(384);
-    cpuSvn.copy(qeReport, 0);
-    Buffer.from(QE_ATTRIBUTES, 'hex').copy(qeReport, 48);
-    createHash('sha256').update('tdx-sim/qe-mrenclave').digest().copy(qeReport, 64);
-    field(f.qeMrSigner ?? TD_QE_MRSIGNER, 32, 'qeMrSigner').copy(qeReport, 128);
-    qeReport.writeUInt16LE(2, 256);
-    qeReport.writeUInt16LE(qeIsvSvn, 258);
-    createHash('sha256').update(attestationKey).update(authData).digest().copy(qeReport, 320);
-    const qeSignature = sign('sha256', qeReport, { key: pckPrivate, dsaEncoding: 'ieee-p1363' });
-
-    const chain = Buffer.from(pckChainPem, 'latin1');
-    const pckData = Buffer.concat([u16(5), u32(chain.length), chain]);
-    const certData = Buffer.concat([qeReport, qeSignature, u16(authData.length), authData, pckData]);
-    const signatureData = Buffer.concat([signature, attestationKey, u16(6), u32(certData.length), certData]);
-    const trailing = Buffer.alloc(f.trailingBytes ?? 0, 0x0a);
-    return new Uint8Array(Buffer.concat([signed, u32(signatureData.length), signatureData, trailing]));
-  };
+  const quote = (f: TdxQuoteFields = {}): Uint8Array =>
+    quoteBytes(f, { attestationPrivate, attestationKey, pckPrivate, pckChainPem, cpuSvn, qeIsvSvn });
 
   const collateral = async (c: TdxCollateralOptions = {}): Promise<TdxCollateral> => {
     const issueDate = c.issueDate ?? new Date('2024-06-01T00:00:00Z');
     const nextUpdate = c.nextUpdate ?? new Date(issueDate.getTime() + 30 * 86_400_000);
-    const dates = { issueDate: iso(issueDate), nextUpdate: iso(nextUpdate) };
-    const level = (
-      sgx: readonly number[],
-      pce: number,
-      tdx: readonly number[],
-      status: TcbStatus,
-      date: string,
-    ): unknown => ({
-      tcb: {
-        sgxtcbcomponents: sgx.map((svn) => ({ svn })),
-        pcesvn: pce,
-        tdxtcbcomponents: tdx.map((svn) => ({ svn })),
-      },
-      tcbDate: date,
-      tcbStatus: status,
-      ...(status === 'UpToDate' ? {} : { advisoryIDs: ['INTEL-SA-00000'] }),
-    });
-    const zeros = new Array<number>(16).fill(0);
-    const tdxTcb = [3, 0, 4, ...new Array<number>(13).fill(0)];
-    const module = { mrsigner: '0'.repeat(96), attributes: '0000000000000000', attributesMask: 'FFFFFFFFFFFFFFFF' };
-    const tcbInfo = {
-      id: 'TDX',
-      version: 3,
-      ...dates,
-      fmspc: c.fmspc ?? fmspc,
-      pceId,
-      tcbType: 0,
-      tcbEvaluationDataNumber: 17,
-      tdxModule: module,
-      ...(c.moduleIdentityStatus !== undefined
-        ? {
-            tdxModuleIdentities: [
-              {
-                id: 'TDX_03',
-                ...module,
-                tcbLevels: [{ tcb: { isvsvn: 3 }, tcbDate: '2024-03-13T00:00:00Z', tcbStatus: c.moduleIdentityStatus }],
-              },
-            ],
-          }
-        : {}),
-      tcbLevels: [
-        level(pckTcb, pceSvn, tdxTcb, c.tcbStatus ?? 'UpToDate', '2024-03-13T00:00:00Z'),
-        level(zeros, 0, zeros, 'OutOfDate', '2018-01-04T00:00:00Z'),
-      ],
-    };
-    const qeIdentity = {
-      id: 'TD_QE',
-      version: 2,
-      ...dates,
-      tcbEvaluationDataNumber: 17,
-      miscselect: '00000000',
-      miscselectMask: 'FFFFFFFF',
-      attributes: '11000000000000000000000000000000',
-      attributesMask: 'FBFFFFFFFFFFFFFF0000000000000000',
-      mrsigner: TD_QE_MRSIGNER.toUpperCase(),
-      isvprodid: 2,
-      tcbLevels: [
-        { tcb: { isvsvn: qeIsvSvn }, tcbDate: '2024-03-13T00:00:00Z', tcbStatus: c.qeTcbStatus ?? 'UpToDate' },
-      ],
-    };
+    const platform = { fmspc, pceId, pckTcb, pceSvn, qeIsvSvn };
+    const { tcbInfo, qeIdentity } = collateralJson(c, platform, issueDate, nextUpdate);
     const signedJson = (key: string, value: unknown): string => {
       const body = JSON.stringify(value);
       const sig = sign('sha256', Buffer.from(body), { key: tcbPrivate, dsaEncoding: 'ieee-p1363' }).toString('hex');
@@ -407,26 +294,4 @@ function sgxExtension(fmspc: string, pceId: string, components: readonly number[
       entry('5', new asn1js.Enumerated({ value: 1 })),
     ],
   }).toBER();
-}
-
-function field(v: Bytes, length: number, name: string): Buffer {
-  const b = typeof v === 'string' ? Buffer.from(v, 'hex') : Buffer.from(v);
-  if (b.length !== length) throw new TypeError(`${name} must be ${length} bytes, got ${b.length}`);
-  return b;
-}
-
-function u16(n: number): Buffer {
-  const b = Buffer.alloc(2);
-  b.writeUInt16LE(n);
-  return b;
-}
-
-function u32(n: number): Buffer {
-  const b = Buffer.alloc(4);
-  b.writeUInt32LE(n);
-  return b;
-}
-
-function iso(d: Date): string {
-  return d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 }

@@ -4,8 +4,7 @@
  * reference-value entry may match; when none does, the reasons of every entry are reported.
  */
 import type { SnpReferenceValues } from '../reference-values.ts';
-import { type Reason, reason, verdict } from '../verdict.ts';
-import { SNP_CHECKS } from './checks.ts';
+import { prefixed, type Reason, reason, verdict } from '../verdict.ts';
 import type { SnpClaims } from './claims.ts';
 import { snpRuleReasons } from './rules.ts';
 import { formatTcb, tcbShortfalls } from './tcb.ts';
@@ -31,10 +30,10 @@ export type SnpAppraisal =
   | { readonly verified: false; readonly reasons: readonly Reason[]; readonly claims: SnpAppraisalClaims | null };
 
 const TCB_FIELDS = [
-  ['reportedTcb', SNP_CHECKS.tcbReported, 'REPORTED_TCB'],
-  ['committedTcb', SNP_CHECKS.tcbCommitted, 'COMMITTED_TCB'],
-  ['launchTcb', SNP_CHECKS.tcbLaunch, 'LAUNCH_TCB'],
-  ['currentTcb', SNP_CHECKS.tcbCurrent, 'CURRENT_TCB'],
+  ['reportedTcb', 'snp.tcb.reported', 'REPORTED_TCB'],
+  ['committedTcb', 'snp.tcb.committed', 'COMMITTED_TCB'],
+  ['launchTcb', 'snp.tcb.launch', 'LAUNCH_TCB'],
+  ['currentTcb', 'snp.tcb.current', 'CURRENT_TCB'],
 ] as const;
 
 /** Reasons why one reference-value entry does not match the claims (empty: it matches). */
@@ -43,7 +42,7 @@ export function referenceValueReasons(claims: SnpClaims, rv: SnpReferenceValues)
   const allowed = rv.measurements.map((m) => m.toLowerCase());
   if (!allowed.includes(claims.measurement)) {
     out.push(
-      reason(SNP_CHECKS.measurement, `MEASUREMENT ${claims.measurement} is not one of the ${allowed.length} allowed`),
+      reason('snp.measurement', `MEASUREMENT ${claims.measurement} is not one of the ${allowed.length} allowed`),
     );
   }
   // fmc exists only on Turin; a minimum for it means nothing for other products.
@@ -54,14 +53,14 @@ export function referenceValueReasons(claims: SnpClaims, rv: SnpReferenceValues)
       out.push(reason(check, `${label} ${formatTcb(claims[field])} is below the minimum (${short.join(', ')})`));
   }
   const products = rv.products ?? [];
-  if (claims.product === null) out.push(reason(SNP_CHECKS.product, 'the product is unknown'));
+  if (claims.product === null) out.push(reason('snp.product', 'the product is unknown'));
   else if (products.length > 0 && !products.includes(claims.product)) {
-    out.push(reason(SNP_CHECKS.product, `product ${claims.product} is not one of ${products.join(', ')}`));
+    out.push(reason('snp.product', `product ${claims.product} is not one of ${products.join(', ')}`));
   }
   if (rv.signingKeys !== undefined && (claims.signingKey === null || !rv.signingKeys.includes(claims.signingKey))) {
     out.push(
       reason(
-        SNP_CHECKS.signingKeyAllowed,
+        'snp.signing-key.allowed',
         `signing key ${claims.signingKey ?? 'none'} is not one of ${rv.signingKeys.join(', ') || '(none)'}`,
       ),
     );
@@ -78,19 +77,19 @@ export function expectationReasons(claims: SnpClaims, expectation: SnpExpectatio
     const want = new Uint8Array(64);
     if (expectation.reportData.length > 64)
       out.push(
-        reason(SNP_CHECKS.reportData, `expected REPORT_DATA is ${expectation.reportData.length} bytes, more than 64`),
+        reason('snp.report-data', `expected REPORT_DATA is ${expectation.reportData.length} bytes, more than 64`),
       );
     else {
       want.set(expectation.reportData);
       const wantHex = Buffer.from(want).toString('hex');
       if (wantHex !== claims.reportData)
-        out.push(reason(SNP_CHECKS.reportData, `REPORT_DATA ${claims.reportData} is not the expected ${wantHex}`));
+        out.push(reason('snp.report-data', `REPORT_DATA ${claims.reportData} is not the expected ${wantHex}`));
     }
   }
   if (expectation.allowedHostData !== undefined) {
     const allowed = expectation.allowedHostData.map((h) => h.toLowerCase());
     if (!allowed.includes(claims.hostData))
-      out.push(reason(SNP_CHECKS.hostData, `HOST_DATA ${claims.hostData} is not an allowed policy hash`));
+      out.push(reason('snp.host-data', `HOST_DATA ${claims.hostData} is not an allowed policy hash`));
   }
   return out;
 }
@@ -110,7 +109,7 @@ export function appraiseSnp(
   reasons.push(...expectationReasons(claims, expectation));
   let matched: number | null = null;
   if (referenceValues.length === 0) {
-    reasons.push(reason(SNP_CHECKS.referenceValues, 'no SNP reference values: nothing to appraise against'));
+    reasons.push(reason('snp.reference-values', 'no SNP reference values: nothing to appraise against'));
   } else {
     const perEntry = referenceValues.map((rv) => referenceValueReasons(claims, rv));
     const i = perEntry.findIndex((r) => r.length === 0);
@@ -118,7 +117,7 @@ export function appraiseSnp(
     else {
       perEntry.forEach((entryReasons, n) => {
         const label = `referenceValues.snp[${n}]${referenceValues[n]!.name ? ` (${referenceValues[n]!.name})` : ''}`;
-        for (const r of entryReasons) reasons.push(reason(r.check, `${label}: ${r.message}`));
+        for (const r of entryReasons) reasons.push(prefixed(r, `${label}: `));
       });
     }
   }

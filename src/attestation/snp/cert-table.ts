@@ -90,7 +90,7 @@ export function encodeSnpCertTable(
   return new Uint8Array(out);
 }
 
-/** The certificates of a table as one PEM bundle (what verifySnpReport takes). */
+/** The certificates of a table as one PEM bundle (what verifySnp takes as its evidence's certificates). */
 export function certTableToPem(entries: readonly SnpCertEntry[]): string {
   return entries
     .filter((e) => e.kind !== 'other')

@@ -7,8 +7,8 @@
 import { X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import { errorMessage } from '../../errors.ts';
+import { pemCertificates } from '../pem.ts';
 import { ParseError } from '../verdict.ts';
-import { SNP_CHECKS } from './checks.ts';
 
 export const AMD_OID = {
   structVersion: '1.3.6.1.4.1.3704.1.1',
@@ -78,7 +78,7 @@ const INT_FIELDS: ReadonlyArray<[string, IntField]> = [
 const BER_OPTIONS = { parseEmbedded: false, copyInput: false, maxDepth: 32, maxNodes: 4096 } as const;
 
 function extError(message: string): ParseError {
-  return new ParseError(SNP_CHECKS.certificateExtensions, message);
+  return new ParseError('snp.certificate.extensions', message);
 }
 
 /** Decodes exactly one DER element of the given class, or throws. */
@@ -119,7 +119,7 @@ export interface CertificateAsn1 {
 }
 
 function certError(message: string): ParseError {
-  return new ParseError(SNP_CHECKS.certificate, message);
+  return new ParseError('snp.certificate', message);
 }
 
 function sequenceItems(block: asn1js.BaseBlock | undefined, what: string): asn1js.BaseBlock[] {
@@ -191,8 +191,6 @@ export function parseAmdExtensions(der: Uint8Array | CertificateAsn1): AmdExtens
   return out;
 }
 
-const PEM_CERT = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]*?)-----END CERTIFICATE-----/g;
-
 /**
  * Splits certificate input into DER blobs: PEM text with one or more certificates, or one DER
  * certificate. Throws ParseError when there is none.
@@ -202,15 +200,9 @@ export function splitCertificates(input: Uint8Array | string): Uint8Array[] {
     typeof input === 'string'
       ? input
       : Buffer.from(input.buffer, input.byteOffset, input.byteLength).toString('latin1');
-  if (text.includes('-----BEGIN')) {
-    const ders = [...text.matchAll(PEM_CERT)].map(
-      (m) => new Uint8Array(Buffer.from(m[1]!.replace(/\s+/g, ''), 'base64')),
-    );
-    if (ders.length === 0) throw new ParseError(SNP_CHECKS.certificate, 'PEM input holds no CERTIFICATE block');
-    return ders;
-  }
-  if (typeof input === 'string') throw new ParseError(SNP_CHECKS.certificate, 'certificate text is not PEM');
-  if (input.length === 0) throw new ParseError(SNP_CHECKS.certificate, 'no certificate given');
+  if (text.includes('-----BEGIN')) return pemCertificates(text, 'snp.certificate');
+  if (typeof input === 'string') throw new ParseError('snp.certificate', 'certificate text is not PEM');
+  if (input.length === 0) throw new ParseError('snp.certificate', 'no certificate given');
   return [input.slice()];
 }
 
@@ -222,14 +214,8 @@ export function parseX509(der: Uint8Array, what: string): X509Certificate {
     void [cert.ca, cert.subject, cert.issuer, cert.serialNumber, cert.validFrom, cert.validTo, cert.publicKey];
     return cert;
   } catch (err) {
-    throw new ParseError(SNP_CHECKS.certificate, `${what} is not an X.509 certificate: ${errorMessage(err)}`);
+    throw new ParseError('snp.certificate', `${what} is not an X.509 certificate: ${errorMessage(err)}`);
   }
-}
-
-/** The subject common name, e.g. "SEV-VCEK", "SEV-Milan", "ARK-Milan". */
-export function commonName(cert: X509Certificate): string {
-  const m = /(?:^|\n)CN=([^\n]*)/.exec(cert.subject);
-  return m ? m[1]! : '';
 }
 
 /** Which certificates of a bundle are which, before any signature is checked. */
@@ -246,7 +232,7 @@ export function sortCertificates(input: Uint8Array | string): SortedCertificates
   const leaves = certs.filter((c) => !c.x509.ca);
   if (leaves.length !== 1) {
     throw new ParseError(
-      SNP_CHECKS.certificate,
+      'snp.certificate',
       `expected exactly one VCEK/VLEK (non-CA) certificate, found ${leaves.length}`,
     );
   }

@@ -5,9 +5,8 @@
  * checked separately at the time the caller gives.
  */
 import type { X509Certificate } from 'node:crypto';
+import { commonName, issuedBy, validityPeriod, validityProblems } from '../certificate-chain.ts';
 import { type Reason, reason } from '../verdict.ts';
-import { commonName } from './certificates.ts';
-import { SNP_CHECKS } from './checks.ts';
 import type { EndorsementCertificate } from './endorsement.ts';
 import type { SnpSigningKey } from './key-info.ts';
 import type { SnpAnchor, SnpRoots } from './roots.ts';
@@ -19,17 +18,9 @@ export interface ChainPath {
   readonly intermediatePinned: boolean;
 }
 
-function issued(child: X509Certificate, parent: X509Certificate): boolean {
-  try {
-    return child.checkIssued(parent) && child.verify(parent.publicKey);
-  } catch {
-    return false;
-  }
-}
-
 /** Which key kind an intermediate from the evidence may sign, by AMD's naming (SEV-VLEK-<product> is an ASVK). */
 function signsFromName(cert: X509Certificate): SnpSigningKey {
-  return commonName(cert).startsWith('SEV-VLEK-') ? 'vlek' : 'vcek';
+  return commonName(cert.subject).startsWith('SEV-VLEK-') ? 'vlek' : 'vcek';
 }
 
 /**
@@ -51,8 +42,8 @@ export function buildChain(
   let path: (ChainPath & { signs: SnpSigningKey }) | null = null;
   let unanchored = false;
   for (const c of candidates) {
-    if (!issued(leaf.x509, c.cert)) continue;
-    const anchor = c.anchor ?? roots.anchors.find((a) => issued(c.cert, a.ark)) ?? null;
+    if (!issuedBy(leaf.x509, c.cert)) continue;
+    const anchor = c.anchor ?? roots.anchors.find((a) => issuedBy(c.cert, a.ark)) ?? null;
     if (anchor === null) {
       unanchored = true;
       continue;
@@ -61,20 +52,20 @@ export function buildChain(
     break;
   }
   if (path === null) {
-    const issuer = /(?:^|\n)CN=([^\n]*)/.exec(leaf.x509.issuer)?.[1] ?? leaf.x509.issuer;
+    const issuer = commonName(leaf.x509.issuer);
     const why = unanchored
       ? `the ${issuer} certificate that signed it does not chain to a pinned ARK`
       : `no pinned or supplied ${issuer} certificate signed it`;
     return {
       path: null,
-      reasons: [reason(SNP_CHECKS.chain, `${leaf.kind.toUpperCase()} does not chain to a trusted AMD root: ${why}`)],
+      reasons: [reason('snp.chain', `${leaf.kind.toUpperCase()} does not chain to a trusted AMD root: ${why}`)],
     };
   }
   const reasons: Reason[] = [];
   if (leaf.product !== null && leaf.product !== path.anchor.product) {
     reasons.push(
       reason(
-        SNP_CHECKS.chainProduct,
+        'snp.chain.product',
         `${leaf.kind.toUpperCase()} is for ${leaf.productName} but chains to the ${path.anchor.product} ARK`,
       ),
     );
@@ -82,8 +73,8 @@ export function buildChain(
   if (path.signs !== leaf.kind) {
     reasons.push(
       reason(
-        SNP_CHECKS.chainKind,
-        `a ${leaf.kind.toUpperCase()} must be signed by the ${leaf.kind === 'vcek' ? 'ASK' : 'ASVK'}, not by ${commonName(path.intermediate)}`,
+        'snp.chain.kind',
+        `a ${leaf.kind.toUpperCase()} must be signed by the ${leaf.kind === 'vcek' ? 'ASK' : 'ASVK'}, not by ${commonName(path.intermediate.subject)}`,
       ),
     );
   }
@@ -93,29 +84,7 @@ export function buildChain(
 
 /** Validity periods of the leaf, the intermediate and the ARK at time `at`. */
 export function chainValidityReasons(leaf: X509Certificate, path: ChainPath | null, at: Date): Reason[] {
-  const certs: Array<[string, X509Certificate]> = [['endorsement certificate', leaf]];
-  if (path)
-    certs.push([commonName(path.intermediate), path.intermediate], [commonName(path.anchor.ark), path.anchor.ark]);
-  const out: Reason[] = [];
-  for (const [name, cert] of certs) {
-    const from = cert.validFromDate;
-    const to = cert.validToDate;
-    // OpenSSL parses some malformed times that do not make a Date; comparisons with NaN are all false.
-    if (Number.isNaN(from.getTime()) || Number.isNaN(to.getTime())) {
-      out.push(
-        reason(
-          SNP_CHECKS.chainValidity,
-          `${name} has an unreadable validity period (${cert.validFrom} - ${cert.validTo})`,
-        ),
-      );
-    } else if (at < from || at > to) {
-      out.push(
-        reason(
-          SNP_CHECKS.chainValidity,
-          `${name} is valid from ${from.toISOString()} to ${to.toISOString()}, not at ${at.toISOString()}`,
-        ),
-      );
-    }
-  }
-  return out;
+  const periods = [{ ...validityPeriod(leaf), name: 'endorsement certificate' }];
+  if (path) periods.push(validityPeriod(path.intermediate), validityPeriod(path.anchor.ark));
+  return validityProblems(periods, at).map((p) => reason('snp.chain.validity', p));
 }

@@ -2,6 +2,7 @@
  * What an SEV-SNP report establishes, as plain JSON-able data (hex lower-case, 64-bit values as
  * 16 hex digits) for verdicts, NodeAttestation status and the CLI.
  */
+import { hex } from '../bytes.ts';
 import type { SnpProduct } from '../reference-values.ts';
 import type { EndorsementCertificate } from './endorsement.ts';
 import { decodeKeyInfo, type SnpSigningKey } from './key-info.ts';
@@ -65,7 +66,6 @@ export interface SnpClaims {
 
 /** ISO time, or OpenSSL's text when the certificate's time does not make a valid Date. */
 const isoOrRaw = (d: Date, text: string): string => (Number.isNaN(d.getTime()) ? text : d.toISOString());
-const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const u64 = (v: bigint | null): string | null => (v === null ? null : v.toString(16).padStart(16, '0'));
 
 /** Claims of a parsed report, with TCBs decoded for `product`. */

@@ -6,9 +6,8 @@
 import { constants, verify, type X509Certificate } from 'node:crypto';
 import * as pkijs from 'pkijs';
 import { errorMessage } from '../../errors.ts';
+import { commonName } from '../certificate-chain.ts';
 import { type Reason, reason } from '../verdict.ts';
-import { commonName } from './certificates.ts';
-import { SNP_CHECKS } from './checks.ts';
 
 const RSASSA_PSS = '1.2.840.113549.1.1.10';
 const SHA384 = '2.16.840.1.101.3.4.2.2';
@@ -34,7 +33,7 @@ export function checkCrl(
     crl = pkijs.CertificateRevocationList.fromBER(crlDer);
     arkSubject = pkijs.Certificate.fromBER(ark.raw).subject;
   } catch (err) {
-    return [reason(SNP_CHECKS.crl, `CRL is not valid DER: ${errorMessage(err)}`)];
+    return [reason('snp.crl', `CRL is not valid DER: ${errorMessage(err)}`)];
   }
   const alg = crl.signatureAlgorithm;
   let hashOid: string | undefined;
@@ -49,8 +48,8 @@ export function checkCrl(
     }
   }
   if (hashOid !== SHA384)
-    return [reason(SNP_CHECKS.crl, `CRL signature algorithm ${alg.algorithmId} is not RSASSA-PSS with SHA-384`)];
-  if (!crl.issuer.isEqual(arkSubject)) return [reason(SNP_CHECKS.crl, `CRL is not issued by ${commonName(ark)}`)];
+    return [reason('snp.crl', `CRL signature algorithm ${alg.algorithmId} is not RSASSA-PSS with SHA-384`)];
+  if (!crl.issuer.isEqual(arkSubject)) return [reason('snp.crl', `CRL is not issued by ${commonName(ark.subject)}`)];
   let ok = false;
   try {
     ok = verify(
@@ -62,21 +61,24 @@ export function checkCrl(
   } catch {
     ok = false;
   }
-  if (!ok) return [reason(SNP_CHECKS.crl, `CRL signature does not verify with ${commonName(ark)}`)];
+  if (!ok) return [reason('snp.crl', `CRL signature does not verify with ${commonName(ark.subject)}`)];
 
   const out: Reason[] = [];
   const thisUpdate = crl.thisUpdate.value;
   const nextUpdate = crl.nextUpdate?.value;
   if (at < thisUpdate)
-    out.push(reason(SNP_CHECKS.crl, `CRL is issued at ${thisUpdate.toISOString()}, after ${at.toISOString()}`));
+    out.push(reason('snp.crl', `CRL is issued at ${thisUpdate.toISOString()}, after ${at.toISOString()}`));
   if (nextUpdate !== undefined && at > nextUpdate)
-    out.push(reason(SNP_CHECKS.crl, `CRL expired at ${nextUpdate.toISOString()} (checked at ${at.toISOString()})`));
+    out.push(reason('snp.crl', `CRL expired at ${nextUpdate.toISOString()} (checked at ${at.toISOString()})`));
   const revoked = new Set((crl.revokedCertificates ?? []).map((r) => r.userCertificate.toBigInt()));
   for (const cert of revocable) {
     const serial = serialOf(cert);
     if (revoked.has(serial))
       out.push(
-        reason(SNP_CHECKS.crlRevoked, `${commonName(cert)} (serial 0x${serial.toString(16)}) is revoked by the CRL`),
+        reason(
+          'snp.crl.revoked',
+          `${commonName(cert.subject)} (serial 0x${serial.toString(16)}) is revoked by the CRL`,
+        ),
       );
   }
   return out;

@@ -16,7 +16,7 @@ export interface PreparedEndorsement {
   readonly reasons: readonly Reason[];
 }
 
-/** LRU cache for verifySnpReport's `cache` option; share one per process (or per roots). */
+/** LRU cache for verifySnp's `cache` option; share one per process (or per roots). */
 export class SnpEndorsementCache {
   readonly #max: number;
   readonly #entries = new Map<string, PreparedEndorsement>();

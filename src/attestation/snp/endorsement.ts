@@ -7,7 +7,6 @@ import { errorMessage } from '../../errors.ts';
 import type { SnpProduct } from '../reference-values.ts';
 import { ParseError } from '../verdict.ts';
 import { type AmdExtensions, parseAmdExtensions, readCertificateAsn1 } from './certificates.ts';
-import { SNP_CHECKS } from './checks.ts';
 import type { SnpSigningKey } from './key-info.ts';
 import { productFromName } from './product.ts';
 import { encodeTcb } from './tcb.ts';
@@ -38,11 +37,11 @@ export function parseEndorsementCertificate(der: Uint8Array, x509: X509Certifica
   try {
     key = x509.publicKey;
   } catch (err) {
-    throw new ParseError(SNP_CHECKS.certificateKey, `endorsement public key cannot be decoded: ${errorMessage(err)}`);
+    throw new ParseError('snp.certificate.key', `endorsement public key cannot be decoded: ${errorMessage(err)}`);
   }
   if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'secp384r1') {
     throw new ParseError(
-      SNP_CHECKS.certificateKey,
+      'snp.certificate.key',
       `endorsement key is ${key.asymmetricKeyType} ${key.asymmetricKeyDetails?.namedCurve ?? ''}, expected ECDSA P-384`.replace(
         / +,/,
         ',',
@@ -52,29 +51,29 @@ export function parseEndorsementCertificate(der: Uint8Array, x509: X509Certifica
   const asn1 = readCertificateAsn1(der);
   if (asn1.signatureAlgorithm !== RSASSA_PSS) {
     throw new ParseError(
-      SNP_CHECKS.certificate,
+      'snp.certificate',
       `certificate signature algorithm is ${asn1.signatureAlgorithm}, expected RSASSA-PSS (${RSASSA_PSS})`,
     );
   }
   const ext = parseAmdExtensions(asn1);
   const missing = (['productName', 'blSpl', 'teeSpl', 'snpSpl', 'ucodeSpl'] as const).filter((k) => ext[k] === null);
   if (missing.length > 0)
-    throw new ParseError(SNP_CHECKS.certificateExtensions, `AMD extensions missing: ${missing.join(', ')}`);
+    throw new ParseError('snp.certificate.extensions', `AMD extensions missing: ${missing.join(', ')}`);
   const productName = ext.productName!;
   const product = productFromName(productName);
   if (product === 'Turin' && ext.fmcSpl === null)
-    throw new ParseError(SNP_CHECKS.certificateExtensions, 'Turin certificate lacks the fmcSPL extension');
+    throw new ParseError('snp.certificate.extensions', 'Turin certificate lacks the fmcSPL extension');
   let kind: SnpSigningKey;
   if (ext.hwId !== null && ext.cspId === null) kind = 'vcek';
   else if (ext.cspId !== null && ext.hwId === null) kind = 'vlek';
   else
     throw new ParseError(
-      SNP_CHECKS.certificateExtensions,
+      'snp.certificate.extensions',
       'certificate must carry exactly one of hwID (VCEK) and cspId (VLEK)',
     );
   if (kind === 'vcek' && ext.hwId!.length !== (product === 'Turin' ? 8 : 64)) {
     throw new ParseError(
-      SNP_CHECKS.certificateExtensions,
+      'snp.certificate.extensions',
       `hwID is ${ext.hwId!.length} bytes, expected ${product === 'Turin' ? 8 : 64} for ${productName}`,
     );
   }

@@ -7,7 +7,6 @@
  */
 import type { SnpFirmwareVersion } from '../reference-values.ts';
 import { type Reason, reason } from '../verdict.ts';
-import { SNP_CHECKS } from './checks.ts';
 import type { SnpClaims } from './claims.ts';
 import { tcbAbove } from './tcb.ts';
 
@@ -30,7 +29,7 @@ export function provisionalFirmwareReasons(claims: SnpClaims, allowProvisional =
     if (claims.currentTcb.raw !== claims.committedTcb.raw) {
       out.push(
         reason(
-          SNP_CHECKS.firmwareProvisional,
+          'snp.firmware.provisional',
           `CURRENT_TCB ${claims.currentTcb.raw} differs from COMMITTED_TCB ${claims.committedTcb.raw} (provisional firmware)`,
         ),
       );
@@ -38,7 +37,7 @@ export function provisionalFirmwareReasons(claims: SnpClaims, allowProvisional =
     if (compareFirmware(current, committed) !== 0) {
       out.push(
         reason(
-          SNP_CHECKS.firmwareProvisional,
+          'snp.firmware.provisional',
           `current firmware ${text(current)} differs from committed ${text(committed)} (provisional firmware)`,
         ),
       );
@@ -49,13 +48,13 @@ export function provisionalFirmwareReasons(claims: SnpClaims, allowProvisional =
   if (above.length > 0)
     out.push(
       reason(
-        SNP_CHECKS.firmwareCommitted,
+        'snp.firmware.committed',
         `COMMITTED_TCB ${claims.committedTcb.raw} is above CURRENT_TCB ${claims.currentTcb.raw} (${above.join(', ')})`,
       ),
     );
   if (compareFirmware(committed, current) > 0)
     out.push(
-      reason(SNP_CHECKS.firmwareCommitted, `committed firmware ${text(committed)} is above current ${text(current)}`),
+      reason('snp.firmware.committed', `committed firmware ${text(committed)} is above current ${text(current)}`),
     );
   return out;
 }
@@ -75,7 +74,7 @@ export function minimumFirmwareReasons(claims: SnpClaims, minimum: SnpFirmwareVe
   ] as const) {
     if (compareFirmware(version, minimum) < 0)
       out.push(
-        reason(SNP_CHECKS.firmwareMinimum, `${label} firmware ${text(version)} is below the minimum ${text(minimum)}`),
+        reason('snp.firmware.minimum', `${label} firmware ${text(version)} is below the minimum ${text(minimum)}`),
       );
   }
   return out;

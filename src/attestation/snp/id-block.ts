@@ -8,7 +8,6 @@
  */
 import type { SnpIdBlockRules } from '../reference-values.ts';
 import { type Reason, reason } from '../verdict.ts';
-import { SNP_CHECKS } from './checks.ts';
 import type { SnpClaims } from './claims.ts';
 
 const lower = (xs: readonly string[] | undefined): string[] | undefined => xs?.map((x) => x.toLowerCase());
@@ -28,7 +27,7 @@ export function idBlockReasons(claims: SnpClaims, rules: SnpIdBlockRules | undef
         : 'no author key (AUTHOR_KEY_EN 0)';
       out.push(
         reason(
-          SNP_CHECKS.idBlockKey,
+          'snp.id-block.key',
           `ID block not signed by a trusted key: ID_KEY_DIGEST ${claims.idKeyDigest}, ${author}`,
         ),
       );
@@ -37,16 +36,14 @@ export function idBlockReasons(claims: SnpClaims, rules: SnpIdBlockRules | undef
   const families = lower(rules.familyIds);
   if (families !== undefined && !families.includes(claims.familyId))
     out.push(
-      reason(SNP_CHECKS.idBlockFamilyId, `FAMILY_ID ${claims.familyId} is not one of the ${families.length} allowed`),
+      reason('snp.id-block.family-id', `FAMILY_ID ${claims.familyId} is not one of the ${families.length} allowed`),
     );
   const images = lower(rules.imageIds);
   if (images !== undefined && !images.includes(claims.imageId))
-    out.push(
-      reason(SNP_CHECKS.idBlockImageId, `IMAGE_ID ${claims.imageId} is not one of the ${images.length} allowed`),
-    );
+    out.push(reason('snp.id-block.image-id', `IMAGE_ID ${claims.imageId} is not one of the ${images.length} allowed`));
   if (rules.minimumGuestSVN !== undefined && claims.guestSvn < rules.minimumGuestSVN) {
     out.push(
-      reason(SNP_CHECKS.idBlockGuestSvn, `GUEST_SVN ${claims.guestSvn} is below the minimum ${rules.minimumGuestSVN}`),
+      reason('snp.id-block.guest-svn', `GUEST_SVN ${claims.guestSvn} is below the minimum ${rules.minimumGuestSVN}`),
     );
   }
   return out;

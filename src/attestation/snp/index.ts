@@ -21,8 +21,9 @@ export { type SnpRuleOptions, snpRuleReasons } from './rules.ts';
 export type { SnpTcbClaims } from './tcb.ts';
 export {
   prepareEndorsement,
+  type SnpCollateral,
   type SnpEvidence,
   type SnpVerdict,
   type SnpVerifyOptions,
-  verifySnpReport,
+  verifySnp,
 } from './verify.ts';

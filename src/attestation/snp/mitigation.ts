@@ -6,15 +6,14 @@
  */
 import type { SnpRules } from '../reference-values.ts';
 import { type Reason, reason } from '../verdict.ts';
-import { SNP_CHECKS } from './checks.ts';
 import type { SnpClaims } from './claims.ts';
 
 /** Reasons why the report lacks mitigations the rules require. */
 export function mitigationVectorReasons(claims: SnpClaims, minimum: SnpRules['minimumMitigationVector']): Reason[] {
   const out: Reason[] = [];
   const fields = [
-    ['launch', 'LAUNCH_MIT_VECTOR', claims.launchMitVector, SNP_CHECKS.mitigationLaunch],
-    ['current', 'CURRENT_MIT_VECTOR', claims.currentMitVector, SNP_CHECKS.mitigationCurrent],
+    ['launch', 'LAUNCH_MIT_VECTOR', claims.launchMitVector, 'snp.mitigation.launch'],
+    ['current', 'CURRENT_MIT_VECTOR', claims.currentMitVector, 'snp.mitigation.current'],
   ] as const;
   for (const [key, label, value, check] of fields) {
     const wantText = minimum?.[key];

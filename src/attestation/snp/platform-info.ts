@@ -6,7 +6,7 @@
  */
 import type { SnpPlatformInfoRules } from '../reference-values.ts';
 import { type Reason, reason } from '../verdict.ts';
-import { SNP_CHECKS } from './checks.ts';
+import type { SnpCheck } from './checks.ts';
 
 export interface SnpPlatformInfo {
   smtEnabled: boolean;
@@ -65,32 +65,32 @@ export function platformInfoReasons(raw: bigint, rules: SnpPlatformInfoRules = {
     const bits = [...Array(64).keys()].filter((n) => bitOf(reserved, n));
     out.push(
       reason(
-        SNP_CHECKS.platformReserved,
+        'snp.platform.reserved',
         `PLATFORM_INFO 0x${raw.toString(16)} sets reserved bit${bits.length > 1 ? 's' : ''} ${bits.join(', ')}`,
       ),
     );
   }
   const p = decodePlatformInfo(raw);
-  const forbidden: Array<[boolean | undefined, boolean, string, string]> = [
-    [rules.allowSMT, p.smtEnabled, SNP_CHECKS.platformSmt, 'SMT is enabled on the host (SMT_EN)'],
-    [rules.allowTSME, p.tsmeEnabled, SNP_CHECKS.platformTsme, 'TSME is enabled on the host (TSME_EN)'],
-    [rules.allowTIO, p.tioEnabled, SNP_CHECKS.platformTio, 'SEV-TIO is enabled on the host (TIO_EN)'],
+  const forbidden: Array<[boolean | undefined, boolean, SnpCheck, string]> = [
+    [rules.allowSMT, p.smtEnabled, 'snp.platform.smt', 'SMT is enabled on the host (SMT_EN)'],
+    [rules.allowTSME, p.tsmeEnabled, 'snp.platform.tsme', 'TSME is enabled on the host (TSME_EN)'],
+    [rules.allowTIO, p.tioEnabled, 'snp.platform.tio', 'SEV-TIO is enabled on the host (TIO_EN)'],
   ];
   for (const [allowed, set, check, what] of forbidden)
     if (allowed === false && set) out.push(reason(check, `${what}, which the rules forbid`));
-  const required: Array<[boolean | undefined, boolean, string, string]> = [
-    [rules.requireECC, p.eccEnabled, SNP_CHECKS.platformEcc, 'ECC memory is not enabled (ECC_EN)'],
-    [rules.requireRAPLDisabled, p.raplDisabled, SNP_CHECKS.platformRaplDisabled, 'RAPL is not disabled (RAPL_DIS)'],
+  const required: Array<[boolean | undefined, boolean, SnpCheck, string]> = [
+    [rules.requireECC, p.eccEnabled, 'snp.platform.ecc', 'ECC memory is not enabled (ECC_EN)'],
+    [rules.requireRAPLDisabled, p.raplDisabled, 'snp.platform.rapl-dis', 'RAPL is not disabled (RAPL_DIS)'],
     [
       rules.requireCiphertextHiding,
       p.ciphertextHidingEnabled,
-      SNP_CHECKS.platformCiphertextHiding,
+      'snp.platform.ciphertext-hiding',
       'ciphertext hiding for DRAM is not enabled (CIPHERTEXT_HIDING_DRAM_EN)',
     ],
     [
       rules.requireAliasCheckComplete,
       p.aliasCheckComplete,
-      SNP_CHECKS.platformAliasCheck,
+      'snp.platform.alias-check',
       'the memory alias check has not completed (ALIAS_CHECK_COMPLETE)',
     ],
   ];

@@ -6,7 +6,7 @@
  */
 import type { SnpRules } from '../reference-values.ts';
 import { type Reason, reason } from '../verdict.ts';
-import { SNP_CHECKS } from './checks.ts';
+import type { SnpCheck } from './checks.ts';
 
 /** Decoded guest policy. */
 export interface SnpGuestPolicy {
@@ -108,34 +108,34 @@ export function guestPolicyReasons(policy: SnpGuestPolicy, rules: GuestPolicyRul
   const out: Reason[] = [];
   if (policy.debug && !rules.allowDebug)
     out.push(
-      reason(SNP_CHECKS.policyDebug, 'guest policy allows debugging (DEBUG, bit 19): the host can read guest memory'),
+      reason('snp.policy.debug', 'guest policy allows debugging (DEBUG, bit 19): the host can read guest memory'),
     );
   if (policy.migrateMA && !rules.allowMigrationAgent) {
     out.push(
       reason(
-        SNP_CHECKS.policyMigrateMa,
+        'snp.policy.migrate-ma',
         "guest policy allows a migration agent (MIGRATE_MA, bit 18): it can export the guest's memory",
       ),
     );
   }
   if (policy.cxlAllowed && !rules.allowCXL)
-    out.push(reason(SNP_CHECKS.policyCxl, 'guest policy allows CXL devices and memory (CXL_ALLOW, bit 21)'));
+    out.push(reason('snp.policy.cxl', 'guest policy allows CXL devices and memory (CXL_ALLOW, bit 21)'));
   if (policy.smt && rules.allowSMT === false)
-    out.push(reason(SNP_CHECKS.policySmt, 'guest policy allows SMT (bit 16), which the rules forbid'));
-  const required: Array<[boolean | undefined, boolean, string, string]> = [
-    [rules.requireSingleSocket, policy.singleSocket, SNP_CHECKS.policySingleSocket, 'SINGLE_SOCKET, bit 20'],
-    [rules.requireMemAES256XTS, policy.memAes256Xts, SNP_CHECKS.policyMemAes256Xts, 'MEM_AES_256_XTS, bit 22'],
-    [rules.requireRAPLDisabled, policy.raplDisabled, SNP_CHECKS.policyRaplDisabled, 'RAPL_DIS, bit 23'],
+    out.push(reason('snp.policy.smt', 'guest policy allows SMT (bit 16), which the rules forbid'));
+  const required: Array<[boolean | undefined, boolean, SnpCheck, string]> = [
+    [rules.requireSingleSocket, policy.singleSocket, 'snp.policy.single-socket', 'SINGLE_SOCKET, bit 20'],
+    [rules.requireMemAES256XTS, policy.memAes256Xts, 'snp.policy.mem-aes-256-xts', 'MEM_AES_256_XTS, bit 22'],
+    [rules.requireRAPLDisabled, policy.raplDisabled, 'snp.policy.rapl-dis', 'RAPL_DIS, bit 23'],
     [
       rules.requireCiphertextHiding,
       policy.ciphertextHiding,
-      SNP_CHECKS.policyCiphertextHiding,
+      'snp.policy.ciphertext-hiding',
       'CIPHERTEXT_HIDING_DRAM, bit 24',
     ],
     [
       rules.requirePageSwapDisabled,
       policy.pageSwapDisabled,
-      SNP_CHECKS.policyPageSwapDisabled,
+      'snp.policy.page-swap-disable',
       'PAGE_SWAP_DISABLE, bit 25',
     ],
   ];
@@ -144,13 +144,11 @@ export function guestPolicyReasons(policy: SnpGuestPolicy, rules: GuestPolicyRul
   if (rules.minimumGuestABI !== undefined) {
     const ok = abiAtLeast(policy.abiMajor, policy.abiMinor, rules.minimumGuestABI);
     if (ok === null)
-      out.push(
-        reason(SNP_CHECKS.policyAbi, `minimumGuestABI "${rules.minimumGuestABI}" is not of the form major.minor`),
-      );
+      out.push(reason('snp.policy.abi', `minimumGuestABI "${rules.minimumGuestABI}" is not of the form major.minor`));
     else if (!ok)
       out.push(
         reason(
-          SNP_CHECKS.policyAbi,
+          'snp.policy.abi',
           `guest policy ABI ${policy.abiMajor}.${policy.abiMinor} is below ${rules.minimumGuestABI}`,
         ),
       );

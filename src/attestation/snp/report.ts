@@ -5,7 +5,6 @@
  */
 import type { SnpFirmwareVersion } from '../reference-values.ts';
 import { ParseError } from '../verdict.ts';
-import { SNP_CHECKS } from './checks.ts';
 import { keyInfoProblems } from './key-info.ts';
 import { guestPolicyProblems } from './policy.ts';
 
@@ -69,9 +68,9 @@ export interface SnpReport {
 
 /** Parses a report; throws ParseError (never anything else) for input that is not one. */
 export function parseSnpReport(input: Uint8Array): SnpReport {
-  if (!(input instanceof Uint8Array)) throw new ParseError(SNP_CHECKS.reportLength, 'report is not a byte array');
+  if (!(input instanceof Uint8Array)) throw new ParseError('snp.report.length', 'report is not a byte array');
   if (input.length !== SNP_REPORT_SIZE) {
-    throw new ParseError(SNP_CHECKS.reportLength, `report is ${input.length} bytes, expected ${SNP_REPORT_SIZE}`);
+    throw new ParseError('snp.report.length', `report is ${input.length} bytes, expected ${SNP_REPORT_SIZE}`);
   }
   const b = input.slice();
   const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
@@ -81,7 +80,7 @@ export function parseSnpReport(input: Uint8Array): SnpReport {
   const version = u32(0x00);
   if (version < SNP_MIN_VERSION || version > SNP_MAX_VERSION) {
     throw new ParseError(
-      SNP_CHECKS.reportVersion,
+      'snp.report.version',
       `report version ${version} is not supported (${SNP_MIN_VERSION}-${SNP_MAX_VERSION})`,
     );
   }

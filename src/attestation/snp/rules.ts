@@ -6,7 +6,6 @@
  */
 import type { SnpRules } from '../reference-values.ts';
 import { type Reason, reason } from '../verdict.ts';
-import { SNP_CHECKS } from './checks.ts';
 import type { SnpClaims } from './claims.ts';
 import { minimumFirmwareReasons, provisionalFirmwareReasons } from './firmware.ts';
 import { idBlockReasons } from './id-block.ts';
@@ -24,7 +23,7 @@ export function snpRuleReasons(claims: SnpClaims, rules: SnpRuleOptions): Reason
   const out: Reason[] = [...guestPolicyReasons(claims.policy, rules)];
   const maxVmpl = rules.maximumVMPL ?? 0;
   if (claims.vmpl > maxVmpl)
-    out.push(reason(SNP_CHECKS.vmpl, `report is from VMPL ${claims.vmpl}, the maximum is ${maxVmpl}`));
+    out.push(reason('snp.vmpl', `report is from VMPL ${claims.vmpl}, the maximum is ${maxVmpl}`));
   out.push(...platformInfoReasons(BigInt(`0x${claims.platformInfo.raw}`), rules.platformInfo));
   out.push(...provisionalFirmwareReasons(claims, rules.allowProvisionalFirmware ?? false));
   out.push(...minimumFirmwareReasons(claims, rules.minimumFirmware));

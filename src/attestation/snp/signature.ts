@@ -5,7 +5,6 @@
 import { type KeyObject, verify } from 'node:crypto';
 import { errorMessage } from '../../errors.ts';
 import { type Reason, reason } from '../verdict.ts';
-import { SNP_CHECKS } from './checks.ts';
 import { SNP_SIG_ALGO_ECDSA_P384_SHA384, type SnpReport, signedBytes } from './report.ts';
 
 const P384_BYTES = 48;
@@ -32,19 +31,18 @@ export function checkReportSignature(report: SnpReport, key: KeyObject): Reason[
   if (report.signatureAlgorithm !== SNP_SIG_ALGO_ECDSA_P384_SHA384) {
     return [
       reason(
-        SNP_CHECKS.signatureAlgorithm,
+        'snp.signature.algorithm',
         `SIGNATURE_ALGO is ${report.signatureAlgorithm}, expected 1 (ECDSA P-384 with SHA-384)`,
       ),
     ];
   }
   const sig = p1363Signature(report.signatureR, report.signatureS);
-  if (sig === null)
-    return [reason(SNP_CHECKS.signature, 'signature r or s does not fit in 48 bytes (non-zero padding)')];
+  if (sig === null) return [reason('snp.signature', 'signature r or s does not fit in 48 bytes (non-zero padding)')];
   let ok = false;
   try {
     ok = verify('sha384', signedBytes(report), { key, dsaEncoding: 'ieee-p1363' }, sig);
   } catch (err) {
-    return [reason(SNP_CHECKS.signature, `signature could not be checked: ${errorMessage(err)}`)];
+    return [reason('snp.signature', `signature could not be checked: ${errorMessage(err)}`)];
   }
-  return ok ? [] : [reason(SNP_CHECKS.signature, 'report signature does not verify with the endorsement key')];
+  return ok ? [] : [reason('snp.signature', 'report signature does not verify with the endorsement key')];
 }

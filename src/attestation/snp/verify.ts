@@ -3,10 +3,9 @@
  * pinned AMD root, and the report fields the certificate vouches for (TCB, chip, key kind,
  * product). No reference values here: see appraise.ts. Never throws for bad evidence.
  */
-import { ParseError, type Reason, reason, verdict } from '../verdict.ts';
+import { asReason, type Reason, reason, verdict } from '../verdict.ts';
 import { type SortedCertificates, sortCertificates } from './certificates.ts';
-import { buildChain, chainValidityReasons } from './chain.ts';
-import { SNP_CHECKS } from './checks.ts';
+import { buildChain, type ChainPath, chainValidityReasons } from './chain.ts';
 import { type SnpClaims, snpClaims } from './claims.ts';
 import { checkCrl } from './crl.ts';
 import { type EndorsementCertificate, parseEndorsementCertificate } from './endorsement.ts';
@@ -20,31 +19,36 @@ import { tcbAbove, tcbClaims } from './tcb.ts';
 
 export interface SnpEvidence {
   /** The 1184-byte ATTESTATION_REPORT. */
-  report: Uint8Array;
-  /** The VCEK/VLEK as DER or PEM, or a PEM bundle of VCEK/VLEK [+ ASK/ASVK + ARK]. */
-  certificates: Uint8Array | string;
+  readonly report: Uint8Array;
+  /**
+   * The certificates that came with the report (the certificate table of an extended report):
+   * the VCEK/VLEK as DER or PEM, or a PEM bundle of VCEK/VLEK [+ ASK/ASVK + ARK].
+   */
+  readonly certificates?: Uint8Array | string;
+}
+
+/** AMD collateral for one report (files, the cache or KDS; this package never fetches). */
+export interface SnpCollateral {
+  /** The VCEK/VLEK (as SnpEvidence.certificates) for a report that came without one. */
+  readonly certificates?: Uint8Array | string;
+  /** AMD KDS CRL (DER) for the product; when given, the chain's ASK/ASVK must not be revoked. */
+  readonly crl?: Uint8Array;
 }
 
 export interface SnpVerifyOptions {
   /** The time at which certificates (and the CRL) must be valid. */
-  at: Date;
+  readonly at: Date;
   /** Trust anchors; default AMD's pinned roots. Evidence never adds to them. */
-  roots?: SnpRoots;
-  /** AMD KDS CRL (DER) for the product; when given, the chain's ASK/ASVK must not be revoked. */
-  crl?: Uint8Array;
+  readonly trust?: SnpRoots;
+  readonly collateral?: SnpCollateral;
   /** Cache of checked chains (see SnpEndorsementCache). */
-  cache?: SnpEndorsementCache;
+  readonly cache?: SnpEndorsementCache;
 }
 
 /** A verdict whose claims are complete whenever it is verified. */
 export type SnpVerdict =
   | { readonly verified: true; readonly reasons: readonly Reason[]; readonly claims: SnpClaims }
   | { readonly verified: false; readonly reasons: readonly Reason[]; readonly claims: SnpClaims | null };
-
-function asReason(err: unknown): Reason {
-  if (err instanceof ParseError) return reason(err.check, err.message);
-  throw err;
-}
 
 /** Reads the certificates and finds the chain to a root: the time-independent, cacheable part. */
 export function prepareEndorsement(certificates: Uint8Array | string, roots: SnpRoots): PreparedEndorsement {
@@ -61,8 +65,8 @@ export function prepareEndorsement(certificates: Uint8Array | string, roots: Snp
 }
 
 /** Verifies the report's authenticity; every failed check is a reason, none throws. */
-export function verifySnpReport(evidence: SnpEvidence, options: SnpVerifyOptions): SnpVerdict {
-  const roots = options.roots ?? amdRoots();
+export function verifySnp(evidence: SnpEvidence, options: SnpVerifyOptions): SnpVerdict {
+  const roots = options.trust ?? amdRoots();
   const reasons: Reason[] = [];
 
   let report: SnpReport | null = null;
@@ -72,23 +76,32 @@ export function verifySnpReport(evidence: SnpEvidence, options: SnpVerifyOptions
     reasons.push(asReason(err));
   }
 
-  const prepare = (): PreparedEndorsement => prepareEndorsement(evidence.certificates, roots);
-  const endorsement = options.cache ? options.cache.getOrCompute(roots.id, evidence.certificates, prepare) : prepare();
-  const { leaf, path } = endorsement;
-  reasons.push(...endorsement.reasons);
-  if (leaf) reasons.push(...chainValidityReasons(leaf.x509, path, options.at));
-  if (options.crl !== undefined && path)
-    reasons.push(...checkCrl(options.crl, path.anchor.ark, [path.intermediate], options.at));
+  let leaf: EndorsementCertificate | null = null;
+  let path: ChainPath | null = null;
+  const certificates = evidence.certificates ?? options.collateral?.certificates;
+  if (certificates === undefined) {
+    reasons.push(
+      reason('snp.certificates', 'no VCEK/VLEK: the evidence has no certificate table and none is in the collateral'),
+    );
+  } else {
+    const prepare = (): PreparedEndorsement => prepareEndorsement(certificates, roots);
+    const endorsement = options.cache ? options.cache.getOrCompute(roots.id, certificates, prepare) : prepare();
+    ({ leaf, path } = endorsement);
+    reasons.push(...endorsement.reasons);
+    if (leaf) reasons.push(...chainValidityReasons(leaf.x509, path, options.at));
+    const crl = options.collateral?.crl;
+    if (crl !== undefined && path) reasons.push(...checkCrl(crl, path.anchor.ark, [path.intermediate], options.at));
+  }
 
   if (report === null) return verdict(null, reasons) as SnpVerdict;
 
-  for (const problem of reportFormatProblems(report)) reasons.push(reason(SNP_CHECKS.reportReserved, problem));
+  for (const problem of reportFormatProblems(report)) reasons.push(reason('snp.report.reserved', problem));
 
   const cpuidProduct = report.cpuid ? productFromCpuid(report.cpuid.family, report.cpuid.model) : null;
   const certProduct = leaf?.product ?? null;
   if (cpuidProduct !== null && certProduct !== null && cpuidProduct !== certProduct) {
     reasons.push(
-      reason(SNP_CHECKS.productCpuid, `report CPUID says ${cpuidProduct}, the certificate says ${leaf!.productName}`),
+      reason('snp.product.cpuid', `report CPUID says ${cpuidProduct}, the certificate says ${leaf!.productName}`),
     );
   }
   const product = cpuidProduct ?? certProduct;
@@ -98,7 +111,7 @@ export function verifySnpReport(evidence: SnpEvidence, options: SnpVerifyOptions
       : 'no CPUID (version 2)';
     reasons.push(
       reason(
-        SNP_CHECKS.productUnknown,
+        'snp.product.unknown',
         `unknown product: ${cpuid}, certificate product ${leaf?.productName ?? 'unavailable'}`,
       ),
     );
@@ -122,7 +135,7 @@ function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertifica
         : key.signingKey.toUpperCase();
     out.push(
       reason(
-        SNP_CHECKS.signingKey,
+        'snp.signing-key',
         `report names ${says} as its signing key, the certificate is a ${leaf.kind.toUpperCase()}`,
       ),
     );
@@ -132,10 +145,7 @@ function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertifica
     const r = tcbClaims(report.reportedTcb, leaf.product);
     const c = tcbClaims(leaf.tcb, leaf.product);
     out.push(
-      reason(
-        SNP_CHECKS.tcbCertificate,
-        `REPORTED_TCB ${r.raw} differs from the ${leaf.kind.toUpperCase()}'s TCB ${c.raw}`,
-      ),
+      reason('snp.tcb.certificate', `REPORTED_TCB ${r.raw} differs from the ${leaf.kind.toUpperCase()}'s TCB ${c.raw}`),
     );
   }
   // A certificate for a TCB the platform does not run (go-sev-guest validateTcb: certificate TCB <= CURRENT_TCB).
@@ -145,7 +155,7 @@ function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertifica
     const cur = tcbClaims(report.currentTcb, leaf.product);
     out.push(
       reason(
-        SNP_CHECKS.tcbCertificateCurrent,
+        'snp.tcb.certificate-current',
         `the ${leaf.kind.toUpperCase()}'s TCB ${c.raw} is above CURRENT_TCB ${cur.raw} (${above.join(', ')})`,
       ),
     );
@@ -157,7 +167,7 @@ function endorsementBindingReasons(report: SnpReport, leaf: EndorsementCertifica
     if (!Buffer.from(chip).equals(Buffer.from(hwId))) {
       out.push(
         reason(
-          SNP_CHECKS.chipId,
+          'snp.chip-id',
           `CHIP_ID ${Buffer.from(report.chipId).toString('hex').slice(0, 16)}... differs from the VCEK hwID ${Buffer.from(hwId).toString('hex').slice(0, 16)}...`,
         ),
       );

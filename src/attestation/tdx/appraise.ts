@@ -9,13 +9,15 @@
  * expected REPORTDATA and policy, acceptable TCB statuses. Then one Manifest entry must match;
  * entries may add exact values and minimums, and one may accept missing collateral for itself.
  */
+
+import { hex } from '../bytes.ts';
 import type { TdxReferenceValues } from '../reference-values.ts';
-import { type Reason, reason, type Verdict, verdict } from '../verdict.ts';
+import { prefixed, type Reason, reason, type Verdict, verdict } from '../verdict.ts';
 import { littleEndian64, tdAttributesProblem, xfamProblem } from './attributes.ts';
+import { RTMR_CHECKS } from './checks.ts';
 import type { TdxClaims } from './claims.ts';
 import { COLLATERAL_MISSING, missingCollateral, missingCollateralReason } from './collateral.ts';
 import { policyHashFromConfigId } from './config-id.ts';
-import { hex } from './hex.ts';
 import type { TcbStatus } from './tcb-info.ts';
 
 /** What this particular attestation must show, beyond the Manifest's reference values. */
@@ -142,7 +144,7 @@ function matchReferenceValues(c: TdxClaims, entries: readonly TdxReferenceValues
   const several = entries.length > 1;
   return perEntry.flatMap((m, i) => {
     const label = several ? `referenceValues.tdx[${i}]${entries[i]?.name ? ` (${entries[i]?.name})` : ''}: ` : '';
-    return m.map((r) => reason(r.check, label + r.message));
+    return m.map((r) => prefixed(r, label));
   });
 }
 
@@ -154,8 +156,11 @@ function mismatches(c: TdxClaims, rv: TdxReferenceValues): Reason[] {
   (rv.rtmrs ?? []).forEach((want, i) => {
     if (want === null || want === undefined) return;
     const got = c.rtmrs?.[i];
-    if (got !== want.toLowerCase())
-      out.push(reason(`tdx.rtmr${i}`, `RTMR${i} ${got} is not the expected ${want.toLowerCase()}`));
+    const check = RTMR_CHECKS[i];
+    if (check === undefined)
+      out.push(reason('tdx.reference-values', `the entry lists ${rv.rtmrs?.length} RTMRs; a TD has 4`));
+    else if (got !== want.toLowerCase())
+      out.push(reason(check, `RTMR${i} ${got} is not the expected ${want.toLowerCase()}`));
   });
   if (rv.mrSeam !== undefined) {
     const allowed = rv.mrSeam.map((v) => v.toLowerCase());

@@ -3,7 +3,7 @@
  * NodeAttestation status and the CLI show, and what appraisal reads. Fields that could not be
  * parsed are absent.
  */
-import { hex } from './hex.ts';
+import { hex } from '../bytes.ts';
 import type { PckExtension } from './pck.ts';
 import type { TdxQuote } from './quote.ts';
 import type { TcbStatus } from './tcb-info.ts';

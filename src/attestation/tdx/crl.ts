@@ -6,9 +6,10 @@
  */
 import { verify as cryptoVerify, type X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
+import { bytesEqual, hex } from '../bytes.ts';
+import type { CheckId } from '../check-registry.ts';
 import { ParseError } from '../verdict.ts';
 import { decodeDer } from './der.ts';
-import { bytesEqual, hex } from './hex.ts';
 
 const ECDSA_WITH_SHA256 = '1.2.840.10045.4.3.2';
 
@@ -26,7 +27,7 @@ export interface Crl {
 }
 
 /** Parses a CRL given as DER, PEM or hex; throws ParseError with `check`. */
-export function parseCrl(data: Uint8Array, check: string): Crl {
+export function parseCrl(data: Uint8Array, check: CheckId): Crl {
   const der = crlDer(data, check);
   const fail = (what: string): never => {
     throw new ParseError(check, `CRL does not decode: ${what}`);
@@ -105,7 +106,7 @@ function algorithmOid(node: asn1js.AsnType | undefined): string | undefined {
 function subjectDer(cert: Uint8Array): Uint8Array | undefined {
   let root: asn1js.AsnType;
   try {
-    root = decodeDer(cert, 'x', 'certificate');
+    root = decodeDer(cert, 'tdx.pck-chain', 'certificate');
   } catch {
     return undefined;
   }
@@ -133,7 +134,7 @@ export function serialHex(serial: string | Uint8Array): string {
   return s.toUpperCase().replace(/^(00)+(?=.)/, '');
 }
 
-function crlDer(data: Uint8Array, check: string): Uint8Array {
+function crlDer(data: Uint8Array, check: CheckId): Uint8Array {
   if (data[0] === 0x30) return data;
   const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('latin1').trim();
   const pem = /^-----BEGIN X509 CRL-----([A-Za-z0-9+/=\s]+)-----END X509 CRL-----$/.exec(text);

@@ -4,10 +4,11 @@
  */
 import * as asn1js from 'asn1js';
 import { errorMessage } from '../../errors.ts';
+import type { CheckId } from '../check-registry.ts';
 import { ParseError } from '../verdict.ts';
 
 /** Decodes exactly one DER value spanning all of `der`; ParseError(`check`) otherwise. */
-export function decodeDer(der: Uint8Array, check: string, what: string): asn1js.AsnType {
+export function decodeDer(der: Uint8Array, check: CheckId, what: string): asn1js.AsnType {
   let parsed: ReturnType<typeof asn1js.fromBER>;
   try {
     parsed = asn1js.fromBER(der);

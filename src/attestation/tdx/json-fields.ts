@@ -2,15 +2,16 @@
  * Typed reads from untrusted JSON (Intel PCS collateral): every wrong type or missing field is a
  * ParseError with the collateral's check id and the field's path, never a TypeError.
  */
+import type { CheckId } from '../check-registry.ts';
 import { ParseError } from '../verdict.ts';
 
 /** A JSON object with the path that led to it, for error messages. */
 export class JsonObject {
   readonly #value: Record<string, unknown>;
   readonly #path: string;
-  readonly #check: string;
+  readonly #check: CheckId;
 
-  constructor(value: unknown, path: string, check: string) {
+  constructor(value: unknown, path: string, check: CheckId) {
     if (typeof value !== 'object' || value === null || Array.isArray(value))
       throw new ParseError(check, `${path} is not an object`);
     this.#value = value as Record<string, unknown>;

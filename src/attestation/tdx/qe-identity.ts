@@ -3,8 +3,9 @@
  * version 2, id "TD_QE"): which enclave may sign TDX quotes (MRSIGNER, ISVPRODID, masked
  * MISCSELECT and ATTRIBUTES) and the TCB status of each QE ISVSVN.
  */
-import { ParseError } from '../verdict.ts';
-import { bytesEqual, hex } from './hex.ts';
+
+import { bytesEqual, hex } from '../bytes.ts';
+import { ParseError, type Reason, reason } from '../verdict.ts';
 import { JsonObject } from './json-fields.ts';
 import type { QeReport } from './qe-report.ts';
 import type { ModuleTcbLevel, TcbStatus } from './tcb-info.ts';
@@ -26,7 +27,7 @@ export interface QeIdentity {
   readonly tcbLevels: readonly ModuleTcbLevel[];
 }
 
-const CHECK = 'tdx.collateral.qe-identity';
+const CHECK = 'tdx.collateral.qe-identity' as const;
 const STATUSES: readonly string[] = [
   'UpToDate',
   'SWHardeningNeeded',
@@ -74,34 +75,34 @@ export function parseQeIdentity(value: unknown): QeIdentity {
 export interface QeEvaluation {
   readonly status: TcbStatus;
   readonly advisoryIds: readonly string[];
-  readonly problems: readonly { readonly check: string; readonly message: string }[];
+  readonly problems: readonly Reason[];
 }
 
 /** Matches the QE report against the identity and finds the QE's TCB status. */
 export function evaluateQe(identity: QeIdentity, report: QeReport): QeEvaluation {
-  const problems: { check: string; message: string }[] = [];
+  const problems: Reason[] = [];
   if (!bytesEqual(report.mrSigner, identity.mrSigner))
-    problems.push({
-      check: 'tdx.qe-identity.mrsigner',
-      message: `QE MRSIGNER ${hex(report.mrSigner)} is not ${hex(identity.mrSigner)}`,
-    });
+    problems.push(
+      reason('tdx.qe-identity.mrsigner', `QE MRSIGNER ${hex(report.mrSigner)} is not ${hex(identity.mrSigner)}`),
+    );
   if (report.isvProdId !== identity.isvProdId)
-    problems.push({
-      check: 'tdx.qe-identity.isvprodid',
-      message: `QE ISVPRODID ${report.isvProdId} is not ${identity.isvProdId}`,
-    });
+    problems.push(reason('tdx.qe-identity.isvprodid', `QE ISVPRODID ${report.isvProdId} is not ${identity.isvProdId}`));
   const misc = new Uint8Array(4);
   new DataView(misc.buffer).setUint32(0, report.miscSelect, true);
   if (!bytesEqual(masked(misc, identity.miscSelectMask), identity.miscSelect))
-    problems.push({
-      check: 'tdx.qe-identity.miscselect',
-      message: `QE MISCSELECT ${hex(misc)} under mask ${hex(identity.miscSelectMask)} is not ${hex(identity.miscSelect)}`,
-    });
+    problems.push(
+      reason(
+        'tdx.qe-identity.miscselect',
+        `QE MISCSELECT ${hex(misc)} under mask ${hex(identity.miscSelectMask)} is not ${hex(identity.miscSelect)}`,
+      ),
+    );
   if (!bytesEqual(masked(report.attributes, identity.attributesMask), identity.attributes)) {
-    problems.push({
-      check: 'tdx.qe-identity.attributes',
-      message: `QE ATTRIBUTES ${hex(report.attributes)} under mask ${hex(identity.attributesMask)} are not ${hex(identity.attributes)}`,
-    });
+    problems.push(
+      reason(
+        'tdx.qe-identity.attributes',
+        `QE ATTRIBUTES ${hex(report.attributes)} under mask ${hex(identity.attributesMask)} are not ${hex(identity.attributes)}`,
+      ),
+    );
   }
   const level = identity.tcbLevels.find((l) => l.isvSvn <= report.isvSvn);
   return { status: level?.status ?? 'NotSupported', advisoryIds: level?.advisoryIds ?? [], problems };

@@ -5,8 +5,9 @@
  * sorted newest first) whose SGX components and PCESVN the PCK certificate meets and whose TDX
  * components TEE_TCB_SVN meets gives the platform status, converged with the TDX module's status.
  */
-import { ParseError } from '../verdict.ts';
-import { bytesEqual, hex } from './hex.ts';
+
+import { bytesEqual, hex } from '../bytes.ts';
+import { ParseError, type Reason, reason } from '../verdict.ts';
 import { JsonObject } from './json-fields.ts';
 import type { PckExtension } from './pck.ts';
 import type { TdReportBody } from './quote.ts';
@@ -79,7 +80,7 @@ export interface TcbInfo {
   readonly tcbLevels: readonly TcbLevel[];
 }
 
-const CHECK = 'tdx.collateral.tcb-info';
+const CHECK = 'tdx.collateral.tcb-info' as const;
 
 /** Parses the `tcbInfo` object; throws ParseError (`tdx.collateral.tcb-info`). */
 export function parseTcbInfo(value: unknown): TcbInfo {
@@ -156,22 +157,26 @@ export interface TcbEvaluation {
   readonly moduleStatus?: TcbStatus;
   readonly advisoryIds: readonly string[];
   /** Mismatches that make the TCB info inapplicable or the TDX module unknown (check id, message). */
-  readonly problems: readonly { readonly check: string; readonly message: string }[];
+  readonly problems: readonly Reason[];
 }
 
 /** Evaluates the TCB of a quote (PCK certificate + TD report body) against TCB info. */
 export function evaluateTcb(info: TcbInfo, pck: PckExtension, body: TdReportBody): TcbEvaluation {
-  const problems: { check: string; message: string }[] = [];
+  const problems: Reason[] = [];
   if (info.fmspc !== hex(pck.fmspc))
-    problems.push({
-      check: 'tdx.collateral.tcb-info.fmspc',
-      message: `TCB info is for FMSPC ${info.fmspc}, the PCK certificate says ${hex(pck.fmspc)}`,
-    });
+    problems.push(
+      reason(
+        'tdx.collateral.tcb-info.fmspc',
+        `TCB info is for FMSPC ${info.fmspc}, the PCK certificate says ${hex(pck.fmspc)}`,
+      ),
+    );
   if (info.pceId !== hex(pck.pceId))
-    problems.push({
-      check: 'tdx.collateral.tcb-info.fmspc',
-      message: `TCB info is for PCE ID ${info.pceId}, the PCK certificate says ${hex(pck.pceId)}`,
-    });
+    problems.push(
+      reason(
+        'tdx.collateral.tcb-info.fmspc',
+        `TCB info is for PCE ID ${info.pceId}, the PCK certificate says ${hex(pck.pceId)}`,
+      ),
+    );
 
   const svn = body.teeTcbSvn;
   const moduleVersion = svn[1] as number;
@@ -185,10 +190,7 @@ export function evaluateTcb(info: TcbInfo, pck: PckExtension, body: TdReportBody
     const id = `TDX_${moduleVersion.toString(16).toUpperCase().padStart(2, '0')}`;
     const identity = identities.find((m) => m.id.toUpperCase() === id);
     if (identity === undefined) {
-      problems.push({
-        check: 'tdx.tdx-module',
-        message: `TCB info has no identity ${id} for TDX module version ${moduleVersion}`,
-      });
+      problems.push(reason('tdx.tdx-module', `TCB info has no identity ${id} for TDX module version ${moduleVersion}`));
     } else {
       checkModule(identity, body, problems);
       const level = identity.tcbLevels.find((l) => l.isvSvn <= (svn[0] as number));
@@ -198,7 +200,7 @@ export function evaluateTcb(info: TcbInfo, pck: PckExtension, body: TdReportBody
   } else if (info.tdxModule !== undefined) {
     checkModule(info.tdxModule, body, problems);
   } else {
-    problems.push({ check: 'tdx.tdx-module', message: 'TCB info describes no TDX module' });
+    problems.push(reason('tdx.tdx-module', 'TCB info describes no TDX module'));
   }
 
   const start = useIdentity ? 2 : 0;
@@ -220,18 +222,22 @@ export function evaluateTcb(info: TcbInfo, pck: PckExtension, body: TdReportBody
   };
 }
 
-function checkModule(m: TdxModule, body: TdReportBody, problems: { check: string; message: string }[]): void {
+function checkModule(m: TdxModule, body: TdReportBody, problems: Reason[]): void {
   if (!bytesEqual(m.mrSigner, body.mrSignerSeam))
-    problems.push({
-      check: 'tdx.tdx-module',
-      message: `MRSIGNERSEAM ${hex(body.mrSignerSeam)} is not the TDX module signer ${hex(m.mrSigner)} in TCB info`,
-    });
+    problems.push(
+      reason(
+        'tdx.tdx-module',
+        `MRSIGNERSEAM ${hex(body.mrSignerSeam)} is not the TDX module signer ${hex(m.mrSigner)} in TCB info`,
+      ),
+    );
   const masked = body.seamAttributes.map((b, i) => b & (m.attributesMask[i] ?? 0));
   if (!bytesEqual(masked, m.attributes))
-    problems.push({
-      check: 'tdx.tdx-module',
-      message: `SEAMATTRIBUTES ${hex(body.seamAttributes)} under mask ${hex(m.attributesMask)} are not ${hex(m.attributes)}`,
-    });
+    problems.push(
+      reason(
+        'tdx.tdx-module',
+        `SEAMATTRIBUTES ${hex(body.seamAttributes)} under mask ${hex(m.attributesMask)} are not ${hex(m.attributes)}`,
+      ),
+    );
 }
 
 /** Folds the TDX module's status into the platform's, as Intel's verification library does. */

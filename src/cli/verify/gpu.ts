@@ -8,10 +8,16 @@
  */
 import { basename } from 'node:path';
 import { Command } from 'commander';
-import { appraiseGpuEvidenceList, type GpuAppraisalInput, type RimInput } from '../../attestation/nvidia/appraise.ts';
-import { parseEvidenceList } from '../../attestation/nvidia/evidence-list.ts';
-import type { GpuPolicy } from '../../attestation/nvidia/verify.ts';
-import { ParseError, reason } from '../../attestation/verdict.ts';
+import type { GpuClaims } from '../../attestation/nvidia/claims.ts';
+import {
+  appraiseGpu,
+  type GpuEvidence,
+  type GpuPolicy,
+  parseEvidenceList,
+  type RimInput,
+  verifyGpu,
+} from '../../attestation/nvidia/index.ts';
+import { asReason, prefixed, type Reason } from '../../attestation/verdict.ts';
 import { EXIT_UNUSABLE, parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
 
 export interface GpuCliOptions {
@@ -54,32 +60,30 @@ export async function runVerifyGpu(
     const ocsp = (opts.ocsp ?? []).map((file) => readBytesOrHex(file));
     const policy = policyFromFlags(opts);
 
-    let inputs: GpuAppraisalInput[];
+    let inputs: GpuEvidence[];
     if (opts.report !== undefined) {
-      inputs = [{ evidence: { report: readBytesOrHex(opts.report), certificateChain: readText(opts.certs!) }, rims }];
+      inputs = [{ report: readBytesOrHex(opts.report), certificateChain: readText(opts.certs!) }];
     } else {
       const text = readText(opts.evidence!);
       try {
         inputs = parseEvidenceList(text).map((item) => ({
-          evidence: { report: item.report, certificateChain: item.certificateChain, architecture: item.architecture },
-          rims,
+          report: item.report,
+          certificateChain: item.certificateChain,
+          architecture: item.architecture,
         }));
       } catch (e) {
-        if (!(e instanceof ParseError)) throw e;
-        return printVerdict(
-          { verified: false, reasons: [reason(e.check, e.message)], claims: { gpus: [] } },
-          opts.json ?? false,
-          out,
-        );
+        return printVerdict({ verified: false, reasons: [asReason(e)], claims: { gpus: [] } }, opts.json ?? false, out);
       }
     }
-    const v = await appraiseGpuEvidenceList(
-      inputs,
-      undefined,
-      { nonce },
-      { at, policy, ...(ocsp.length ? { ocsp } : {}) },
-    );
-    return printVerdict(v, opts.json ?? false, out);
+    const gpus: GpuClaims[] = [];
+    const reasons: Reason[] = [];
+    for (const [i, evidence] of inputs.entries()) {
+      const verified = await verifyGpu(evidence, { at, policy, collateral: { rims, ocsp } });
+      const v = appraiseGpu(verified, undefined, { nonce });
+      gpus.push(v.claims);
+      reasons.push(...v.reasons.map((r) => prefixed(r, `GPU ${i}: `)));
+    }
+    return printVerdict({ verified: reasons.length === 0, reasons, claims: { gpus } }, opts.json ?? false, out);
   } catch (e) {
     if (!(e instanceof UnusableInput)) throw e;
     err(`attestor verify gpu: ${e.message}\n`);

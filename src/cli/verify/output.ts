@@ -1,7 +1,8 @@
 /**
  * How `attestor verify ...` reports: exit 0 = authentic and matching, 1 = refused,
  * 2 = unusable input (unreadable file, bad flag). With --json one object on stdout:
- * {"verified": bool, "reasons": [{check, message}], "claims": {...}}.
+ * {"verified": bool, "reasons": [{check, kind, message}], "claims": {...}}, where kind says whether
+ * the check is about authenticity or compares authentic evidence with reference values.
  */
 import { readFileSync } from 'node:fs';
 import type { Verdict } from '../../attestation/verdict.ts';

@@ -7,7 +7,7 @@
  */
 import { Command } from 'commander';
 import { type SnpRuleOptions, snpRuleReasons } from '../../attestation/snp/rules.ts';
-import { verifySnpReport } from '../../attestation/snp/verify.ts';
+import { verifySnp } from '../../attestation/snp/verify.ts';
 import { EXIT_UNUSABLE, parseAt, printVerdict, readBytesOrHex, UnusableInput } from './output.ts';
 
 export interface SnpCliOptions {
@@ -59,7 +59,7 @@ export function runVerifySnp(
     const report = readBytesOrHex(opts.report);
     const certificates = readBytesOrHex((opts.vcek ?? opts.certs)!);
     const crl = opts.crl === undefined ? undefined : readBytesOrHex(opts.crl);
-    const v = verifySnpReport({ report, certificates }, { at, ...(crl ? { crl } : {}) });
+    const v = verifySnp({ report }, { at, collateral: { certificates, ...(crl ? { crl } : {}) } });
     const reasons = [...v.reasons, ...(v.claims ? snpRuleReasons(v.claims, rules) : [])];
     return printVerdict({ verified: reasons.length === 0, reasons, claims: v.claims }, opts.json ?? false, out);
   } catch (e) {

@@ -9,23 +9,15 @@
  * `tcbEvaluated: false`. With --reference-values it also matches the TD (MRTD, RTMRs, MRSEAM,
  * XFAM, TDATTRIBUTES, MROWNER, SVN minimums) as the Coordinator would.
  *
- * Collateral directory layout (each file optional; the first name found is used):
- *   tcbinfo | tcbinfo.json | sample_tcbInfo_response        PCS TCB info response body
- *   qeidentity | qeidentity.json | sample_qeIdentity_response  PCS QE identity response body
- *   pckcrl | pckcrl.der | pckcrl.pem                        PCK CRL (DER, PEM or hex)
- *   rootcrl.der | rootcrl | rootcrl.pem                     Intel SGX Root CA CRL
- *   tcbinfo-issuer-chain.pem                                TCB-Info-Issuer-Chain header (PEM or URL-encoded)
- *   qeidentity-issuer-chain.pem                             SGX-Enclave-Identity-Issuer-Chain (default: the TCB info chain)
- *   pckcrl-issuer-chain.pem                                 SGX-PCK-CRL-Issuer-Chain (default: the quote's PCK issuer)
+ * The collateral directory's layout is in src/collateral/directories.ts (and docs/collateral.md).
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Command } from 'commander';
 import type { TdxReferenceValues } from '../../attestation/reference-values.ts';
 import { appraiseTdx, type TdxExpectation, tdxBaselineReasons } from '../../attestation/tdx/appraise.ts';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.ts';
 import type { TcbStatus } from '../../attestation/tdx/tcb-info.ts';
-import { verifyTdxQuote } from '../../attestation/tdx/verify.ts';
+import { verifyTdx } from '../../attestation/tdx/verify.ts';
+import { loadTdxCollateralDir, UnusableCollateralDir } from '../../collateral/directories.ts';
 import { errorMessage } from '../../errors.ts';
 import { EXIT_UNUSABLE, parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
 
@@ -43,17 +35,6 @@ export interface TdxCliOptions {
 
 type Write = (s: string) => void;
 
-/** File names per collateral item, first found wins (see the module comment). */
-export const COLLATERAL_FILES = {
-  tcbInfo: ['tcbinfo', 'tcbinfo.json', 'sample_tcbInfo_response'],
-  qeIdentity: ['qeidentity', 'qeidentity.json', 'sample_qeIdentity_response'],
-  pckCrl: ['pckcrl', 'pckcrl.der', 'pckcrl.pem'],
-  rootCrl: ['rootcrl.der', 'rootcrl', 'rootcrl.pem'],
-  tcbInfoIssuerChain: ['tcbinfo-issuer-chain.pem'],
-  qeIdentityIssuerChain: ['qeidentity-issuer-chain.pem'],
-  pckCrlIssuerChain: ['pckcrl-issuer-chain.pem'],
-} as const;
-
 const STATUSES: readonly TcbStatus[] = [
   'UpToDate',
   'SWHardeningNeeded',
@@ -65,45 +46,13 @@ const STATUSES: readonly TcbStatus[] = [
   'NotSupported',
 ];
 
-/** Reads a collateral directory (layout above); UnusableInput when it holds none of the files. */
-export function loadTdxCollateralDir(dir: string): TdxCollateral {
-  const find = (names: readonly string[]): string | undefined =>
-    names.map((n) => join(dir, n)).find((p) => existsSync(p));
-  const bytes = (names: readonly string[]): Uint8Array | undefined => {
-    const p = find(names);
-    return p === undefined ? undefined : readRaw(p);
-  };
-  const text = (names: readonly string[]): string | undefined => {
-    const p = find(names);
-    return p === undefined ? undefined : readText(p);
-  };
-  if (!existsSync(dir)) throw new UnusableInput(`--collateral: ${dir} does not exist`);
-  const c: Record<string, string | Uint8Array> = {};
-  const set = (key: keyof TdxCollateral, value: string | Uint8Array | undefined): void => {
-    if (value !== undefined) c[key] = value;
-  };
-  set('tcbInfo', text(COLLATERAL_FILES.tcbInfo));
-  set('qeIdentity', text(COLLATERAL_FILES.qeIdentity));
-  set('pckCrl', bytes(COLLATERAL_FILES.pckCrl));
-  set('rootCrl', bytes(COLLATERAL_FILES.rootCrl));
-  set('tcbInfoIssuerChain', text(COLLATERAL_FILES.tcbInfoIssuerChain));
-  set('qeIdentityIssuerChain', text(COLLATERAL_FILES.qeIdentityIssuerChain));
-  set('pckCrlIssuerChain', text(COLLATERAL_FILES.pckCrlIssuerChain));
-  if (Object.keys(c).length === 0)
-    throw new UnusableInput(
-      `--collateral: ${dir} holds none of the collateral files (${Object.values(COLLATERAL_FILES)
-        .map((n) => n[0])
-        .join(', ')})`,
-    );
-  return c as TdxCollateral;
-}
-
-/** CRLs may be DER (binary), PEM or hex; the verifier tells them apart, so read raw bytes. */
-function readRaw(path: string): Uint8Array {
+/** Reads the --collateral directory; UnusableInput when it cannot be read or holds none of the files. */
+function collateralFrom(dir: string): TdxCollateral {
   try {
-    return new Uint8Array(readFileSync(path));
+    return loadTdxCollateralDir(dir);
   } catch (err) {
-    throw new UnusableInput(`cannot read ${path}: ${errorMessage(err)}`);
+    if (err instanceof UnusableCollateralDir) throw new UnusableInput(`--collateral: ${err.message}`);
+    throw err;
   }
 }
 
@@ -153,9 +102,9 @@ export function runVerifyTdx(
     if (reportData !== undefined && reportData.length > 64) throw new UnusableInput('--report-data: at most 64 bytes');
     const referenceValues = opts.referenceValues === undefined ? undefined : readReferenceValues(opts.referenceValues);
     const quote = readBytesOrHex(opts.quote);
-    const collateral = opts.collateral === undefined ? undefined : loadTdxCollateralDir(opts.collateral);
+    const collateral = opts.collateral === undefined ? undefined : collateralFrom(opts.collateral);
     const allowMissingCollateral = opts.allowMissingCollateral === true;
-    const v = verifyTdxQuote(quote, { at, allowMissingCollateral, ...(collateral ? { collateral } : {}) });
+    const v = verifyTdx({ quote }, { at, allowMissingCollateral, ...(collateral ? { collateral } : {}) });
     const expectation: TdxExpectation = {
       acceptedTcbStatuses: accepted,
       allowDebug: opts.allowDebug === true,

@@ -99,8 +99,8 @@ describe('hack/nvml-check.ts (child process against the stub NVML)', function ()
         `nvmlDeviceGetConfComputeGpuCertificate(${i}) -> NVML_SUCCESS attestationCertChainSize=${gpus[i]!.certificateChainPem.length}`,
       );
       assert.equal(
-        line(run, `verifyGpuReport(${i}, ${uuid})`).split(':')[0],
-        `verifyGpuReport(${i}, ${uuid}) -> accepted`,
+        line(run, `checkGpuReport(${i}, ${uuid})`).split(':')[0],
+        `checkGpuReport(${i}, ${uuid}) -> accepted`,
       );
     }
     // Both reports' first 64 bytes, and the nonce seen where the SPDM request carries it.
@@ -148,7 +148,7 @@ describe('hack/nvml-check.ts (child process against the stub NVML)', function ()
     );
     line(run, '  nonce at bytes 4..35: yes');
     assert.match(
-      line(run, `verifyGpuReport(0, ${UUIDS[0]})`),
+      line(run, `checkGpuReport(0, ${UUIDS[0]})`),
       /-> refused: parsed=true nonceMatch=true signatureVerified=false certChainVerified=false /,
     );
     line(run, '  reason gpu.signature: ');
@@ -185,8 +185,8 @@ describe('hack/nvml-check.ts (child process against the stub NVML)', function ()
       line(run, 'nvmlDeviceGetConfComputeGpuAttestationReport(1, nonce)'),
       'nvmlDeviceGetConfComputeGpuAttestationReport(1, nonce) -> NVML_ERROR_NOT_SUPPORTED (Not Supported)',
     );
-    line(run, 'verifyGpuReport(0, '); // GPU 0 is still checked ...
-    assert.ok(!run.lines.some((l) => l.startsWith('verifyGpuReport(1')), '... GPU 1 has no report to check');
+    line(run, 'checkGpuReport(0, '); // GPU 0 is still checked ...
+    assert.ok(!run.lines.some((l) => l.startsWith('checkGpuReport(1')), '... GPU 1 has no report to check');
     line(run, 'nvmlShutdown() -> NVML_SUCCESS');
     assert.match(
       line(run, 'summary:'),

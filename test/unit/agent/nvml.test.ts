@@ -11,7 +11,7 @@ import { NvmlLibrary } from '../../../src/agent/evidence/nvml/library.ts';
 import { NVML_RETURN, nvmlReturnName } from '../../../src/agent/evidence/nvml/return-codes.ts';
 import * as structs from '../../../src/agent/evidence/nvml/structs.ts';
 import { NvmlError } from '../../../src/agent/evidence/source.ts';
-import { verifyGpuReport } from '../../../src/attestation/nvidia/verify.ts';
+import { checkGpuReport } from '../../../src/attestation/nvidia/report-check.ts';
 import { createGpuSimulator } from '../../../src/attestation/sim/gpu.ts';
 import { buildNvmlStub, NvmlStubDir, type StubConfig } from '../../harness/nvml-stub.ts';
 
@@ -282,16 +282,13 @@ describe('agent/evidence: NVML binding (koffi, real FFI against the stub library
       for (const [i, g] of gpus.entries()) await s.setReportForNonce(i, NONCE, g.report);
       const evidence = await (await open()).collect(NONCE);
       for (const [i, e] of evidence.entries()) {
-        const v = verifyGpuReport(
+        const at = new Date('2025-06-01T00:00:00Z');
+        const v = checkGpuReport(
           { report: e.report, certificateChain: e.certificateChainPem, uuid: e.uuid },
-          { nonce: NONCE },
-          {
-            at: new Date('2025-06-01T00:00:00Z'),
-            trustAnchors: { device: [sim.roots.device] },
-            ocspResponder: sim.ocspResponder,
-          },
+          { at, trust: { device: [sim.roots.device] }, ocsp: sim.ocspAnswers([e.certificateChainPem], at) },
         );
         assert.deepEqual(v.reasons, [], `GPU ${i}`);
+        assert.deepEqual(v.report!.request.nonce, NONCE, `GPU ${i}`);
       }
     });
   });

@@ -3,8 +3,8 @@
 // RIM IDs; and what comes back verifies with the project's own verifiers.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { verifySnpReport } from '../../../src/attestation/snp/index.ts';
-import { verifyTdxQuote } from '../../../src/attestation/tdx/verify.ts';
+import { verifySnp } from '../../../src/attestation/snp/index.ts';
+import { verifyTdx } from '../../../src/attestation/tdx/verify.ts';
 import { gpuRimIds, gpuRims } from '../../../src/collateral/gpu.ts';
 import { snpCertificates, snpCrl } from '../../../src/collateral/snp.ts';
 import { CollateralStore } from '../../../src/collateral/store.ts';
@@ -57,7 +57,7 @@ describe('collateral for evidence', () => {
       assert.equal(r.product, 'Milan');
       assert.deepEqual(r.notes, []);
       assert.equal(r.pem!.match(/BEGIN CERTIFICATE/g)!.length, 3);
-      assert.deepEqual(verifySnpReport({ report: MILAN_REPORT, certificates: r.pem! }, { at: SNP_TIME }).reasons, []);
+      assert.deepEqual(verifySnp({ report: MILAN_REPORT, certificates: r.pem! }, { at: SNP_TIME }).reasons, []);
     });
 
     it('does not guess the product at KDS for a version 2 report, and says to name it', async () => {
@@ -77,7 +77,7 @@ describe('collateral for evidence', () => {
       const r = await snpCertificates(store(true), MILAN_REPORT, { product: 'Milan' });
       assert.deepEqual(vendor.calls, [MILAN_VCEK_URL, 'https://kdsintf.amd.com/vcek/v1/Milan/cert_chain']);
       assert.deepEqual(filesIn(dir), ['snp/cert_chain/Milan.pem', MILAN_VCEK_FILE]);
-      assert.equal(verifySnpReport({ report: MILAN_REPORT, certificates: r.pem! }, { at: SNP_TIME }).verified, true);
+      assert.equal(verifySnp({ report: MILAN_REPORT, certificates: r.pem! }, { at: SNP_TIME }).verified, true);
     });
 
     it('returns the VCEK alone when no chain can be had: the pinned ASK/ARK still verify it', async () => {
@@ -85,7 +85,7 @@ describe('collateral for evidence', () => {
       const r = await snpCertificates(store(false), MILAN_REPORT, { product: 'Milan' });
       assert.equal(r.pem!.match(/BEGIN CERTIFICATE/g)!.length, 1);
       assert.match(r.notes[0]!, /ASK\/ARK chain is not in the cache .* \(the pinned ASK\/ARK are used\)$/);
-      assert.equal(verifySnpReport({ report: MILAN_REPORT, certificates: r.pem! }, { at: SNP_TIME }).verified, true);
+      assert.equal(verifySnp({ report: MILAN_REPORT, certificates: r.pem! }, { at: SNP_TIME }).verified, true);
     });
 
     it('looks up nothing for a VLEK-signed report or one with a masked CHIP_ID', async () => {
@@ -130,7 +130,7 @@ describe('collateral for evidence', () => {
       prepared();
       const r = await tdxCollateral(store(false, COLLATERAL_TIME), SPR_QUOTE);
       assert.deepEqual(r.notes, []);
-      const v = verifyTdxQuote(SPR_QUOTE, { at: COLLATERAL_TIME, collateral: r.collateral! });
+      const v = verifyTdx({ quote: SPR_QUOTE }, { at: COLLATERAL_TIME, collateral: r.collateral! });
       assert.deepEqual(v.reasons, []);
       assert.equal(v.claims.tcbStatus, 'NotSupported');
       assert.equal(v.claims.qeTcbStatus, 'UpToDate');
@@ -159,7 +159,7 @@ describe('collateral for evidence', () => {
         .route(urls.root, answer(vectorBytes('tdx/collateral/rootcrl.der')));
       const r = await tdxCollateral(store(true, COLLATERAL_TIME), SPR_QUOTE);
       assert.deepEqual([...vendor.calls].sort(), Object.values(urls).sort());
-      assert.deepEqual(verifyTdxQuote(SPR_QUOTE, { at: COLLATERAL_TIME, collateral: r.collateral! }).reasons, []);
+      assert.deepEqual(verifyTdx({ quote: SPR_QUOTE }, { at: COLLATERAL_TIME, collateral: r.collateral! }).reasons, []);
     });
 
     it('says what is missing offline, and returns no collateral when nothing is cached', async () => {

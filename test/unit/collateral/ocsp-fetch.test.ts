@@ -8,8 +8,10 @@ import assert from 'node:assert/strict';
 import { webcrypto } from 'node:crypto';
 import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
-import { appraiseGpuEvidence, type GpuAppraisalInput } from '../../../src/attestation/nvidia/appraise.ts';
-import type { OcspAnswer } from '../../../src/attestation/nvidia/ocsp.ts';
+import { appraiseGpu, gpuPolicy } from '../../../src/attestation/nvidia/appraise.ts';
+import type { OcspAnswer } from '../../../src/attestation/nvidia/ocsp-answer.ts';
+import type { RimInput } from '../../../src/attestation/nvidia/rim-choice.ts';
+import { verifyGpu } from '../../../src/attestation/nvidia/verify.ts';
 import type { GpuReferenceValues } from '../../../src/attestation/reference-values.ts';
 import {
   createGpuSimulator,
@@ -36,7 +38,7 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
   this.timeout(120_000);
   let sim: GpuSimulator;
   let gpu: SimulatedGpu;
-  let rims: GpuAppraisalInput['rims'];
+  let rims: RimInput[] | undefined;
   let issuers: SimulatedIssuer[];
   let urls: Map<string, string>;
   let ports: Map<string, number>;
@@ -115,12 +117,18 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
       now: () => now,
     });
   const anchors = () => ({ device: [sim.roots.device], rim: [sim.roots.rim] });
-  const appraise = (answers: readonly OcspAnswer[], at = new Date(), reference: GpuReferenceValues = REFERENCE) =>
-    appraiseGpuEvidence(
-      { evidence: { report: gpu.report, certificateChain: gpu.certificateChainPem, uuid: 'GPU-0' }, rims: rims! },
+  const appraise = async (
+    answers: readonly (OcspAnswer | Uint8Array)[],
+    at = new Date(),
+    reference: GpuReferenceValues = REFERENCE,
+  ) =>
+    appraiseGpu(
+      await verifyGpu(
+        { report: gpu.report, certificateChain: gpu.certificateChainPem, uuid: 'GPU-0' },
+        { at, trust: anchors(), collateral: { rims: rims!, ocsp: answers }, policy: gpuPolicy(reference) },
+      ),
       reference,
       { nonce: NONCE },
-      { at, trustAnchors: anchors(), ocsp: answers },
     );
   const checks = (v: { reasons: readonly { check: string }[] }) => [...new Set(v.reasons.map((r) => r.check))].sort();
 
@@ -212,9 +220,12 @@ describe('GPU OCSP collateral from a real responder on loopback (openssl ocsp)',
       cvm: { platform: 'tdx' as const, report: new Uint8Array(0) },
       gpus: [{ uuid: 'GPU-0', report: gpu.report, certificateChain: gpu.certificateChainPem }],
     };
-    const prepared = await prepareCollateral(evidence, store(true), { base: { rims: rims! }, gpuAnchors: anchors() });
-    assert.equal(prepared.collateral.ocsp?.length, 5, prepared.notes.join('\n'));
-    assert.deepEqual((await appraise(prepared.collateral.ocsp!)).reasons, []);
+    const prepared = await prepareCollateral(evidence, store(true), {
+      base: { gpu: { rims: rims! } },
+      gpuAnchors: anchors(),
+    });
+    assert.equal(prepared.collateral.gpu?.ocsp?.length, 5, prepared.notes.join('\n'));
+    assert.deepEqual((await appraise(prepared.collateral.gpu!.ocsp!)).reasons, []);
   });
 
   it("refuses a GPU whose GSP BROM certificate the responder says is revoked, unless within the Manifest's grace period", async () => {

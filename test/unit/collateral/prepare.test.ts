@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { appraiseNode, type NodeAppraisalContext, type NodeEvidence } from '../../../src/attestation/node-appraisal.ts';
+import { toPem } from '../../../src/attestation/pem.ts';
 import type { ReferenceValues } from '../../../src/attestation/reference-values.ts';
 import { createSnpSimulator, type SnpSimulator } from '../../../src/attestation/sim/snp.ts';
 import { encodeSnpCertTable } from '../../../src/attestation/snp/cert-table.ts';
@@ -120,24 +121,24 @@ describe('prepareCollateral', function () {
     assert.deepEqual((await appraise(evidence, prepared.collateral)).reasons, []);
   });
 
-  it("lets the operator's own VCEK lookup and CRL win over the store", async () => {
+  it("lets the operator's own VCEK and CRL win over the store", async () => {
     const crl = await sim.crl();
     const evidence = snpEvidence();
     const prepared = await prepareCollateral(evidence, store(), {
-      base: { snpCertificates: () => sim.endorsementPem, snpCrl: crl },
+      base: { snp: { certificates: sim.endorsementPem, crl } },
     });
     assert.deepEqual(vendor.calls, []);
-    assert.equal(prepared.collateral.snpCrl, crl);
+    assert.equal(prepared.collateral.snp?.crl, crl);
     assert.deepEqual((await appraise(evidence, prepared.collateral)).reasons, []);
   });
 
-  it('answers the prepared VCEK only for the report it was prepared for', async () => {
+  it("prepares the cached VCEK of this report's chip and TCB as a value, without fetching", async () => {
     const evidence = snpEvidence();
     const tcb = parseSnpReport(evidence.cvm.report).reportedTcb.toString(16).padStart(16, '0');
     put(dir, `snp/vcek/Genoa/${Buffer.from(sim.chipId).toString('hex')}-${tcb}.der`, sim.endorsementDer);
     const prepared = await prepareCollateral(evidence, store(false));
-    assert.match(prepared.collateral.snpCertificates!(evidence.cvm.report) ?? '', /^-----BEGIN CERTIFICATE-----/);
-    assert.equal(prepared.collateral.snpCertificates!(sim.report({ measurement: Buffer.alloc(48, 1) })), undefined);
+    assert.equal(prepared.collateral.snp?.certificates, toPem(sim.endorsementDer));
+    assert.deepEqual((await appraise(evidence, prepared.collateral)).reasons, []);
     assert.deepEqual(prepared.notes, [
       'snp: the Genoa ASK/ARK chain is not in the cache (snp/cert_chain/Genoa.pem) and fetching is off (the pinned ASK/ARK are used)',
       'snp: the Genoa VCEK CRL is not in the cache (snp/crl/Genoa.der) and fetching is off',
@@ -163,10 +164,10 @@ describe('prepareCollateral', function () {
         ],
       },
       store(false),
-      { base: { ...base, snpCertificates: () => sim.endorsementPem } },
+      { base: { gpu: base, snp: { certificates: sim.endorsementPem } } },
     );
     assert.deepEqual(
-      prepared.collateral.rims!.map((r) => r.id),
+      prepared.collateral.gpu!.rims!.map((r) => r.id),
       ['NV_GPU_DRIVER_GH100_550.144.03', VBIOS],
     );
     const rimNotes = prepared.notes.filter((n) => n.startsWith('gpu ') && n.includes(': RIM '));

@@ -2,6 +2,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import type { NodeClaims, NodeEvidence } from '../../../src/attestation/node-appraisal.ts';
+import { reason } from '../../../src/attestation/verdict.ts';
 import { evidenceIdentity, identifiersFromStatus } from '../../../src/coordinator/evidence-identity.ts';
 import { retainable } from '../../../src/coordinator/retained-evidence.ts';
 import { gpuPath } from '../../vectors/nvidia/testdata.ts';
@@ -71,7 +72,6 @@ describe('evidence identity', () => {
 });
 
 describe('retained evidence', () => {
-  const r = (check: string) => ({ check, message: '' });
   it('keeps accepted evidence and evidence refused only by comparisons with the Manifest', () => {
     assert.equal(retainable([]), true);
     for (const check of [
@@ -79,18 +79,21 @@ describe('retained evidence', () => {
       'snp.host-data',
       'snp.policy.debug',
       'snp.tcb.reported',
+      'snp.platform.smt',
       'tdx.mrtd',
       'tdx.td-attributes.debug',
+      'tdx.xfam.fixed-bits',
+      'tdx.collateral.missing',
       'gpu.driver-version',
       'gpu.vbios-version',
       'gpu.measurement',
       'node.gpu.reference-values',
       'coordinator.evidence.in-use',
-    ]) {
-      assert.equal(retainable([r(check)]), true, check);
+    ] as const) {
+      assert.equal(retainable([reason(check, '')]), true, check);
     }
   });
-  it('drops evidence that failed a signature, chain, revocation, binding or parsing check, or an unknown one', () => {
+  it('drops evidence that failed a signature, chain, revocation, binding or parsing check', () => {
     for (const check of [
       'snp.signature',
       'snp.chain',
@@ -106,11 +109,17 @@ describe('retained evidence', () => {
       'gpu.cert-chain',
       'gpu.nonce',
       'gpu.report',
+      'gpu.ocsp',
       'node.gpu.duplicate',
       'node.gpu.missing',
-      'something.new',
-    ]) {
-      assert.equal(retainable([r('snp.measurement'), r(check)]), false, check);
+    ] as const) {
+      assert.equal(retainable([reason('snp.measurement', ''), reason(check, '')]), false, check);
     }
+  });
+  it('goes by the kind each reason carries, not by its check id', () => {
+    const comparison = reason('snp.measurement', 'MEASUREMENT differs');
+    assert.equal(retainable([{ ...comparison, check: 'something.new' }]), true);
+    assert.equal(retainable([{ ...comparison, kind: 'authenticity' }]), false);
+    assert.equal(retainable([{ ...comparison, kind: 'binding' }]), false);
   });
 });

@@ -18,6 +18,7 @@ import type { AttestationStore } from '../../../src/coordinator/attestation-writ
 import { Coordinator } from '../../../src/coordinator/coordinator.ts';
 import type { CoordinatorLimits } from '../../../src/coordinator/limits.ts';
 import type { EventSink, EventTarget, EventType } from '../../../src/coordinator/node-events.ts';
+import { simulatedCollateral } from '../../../src/dev/local-coordinator.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
 import { signActivationReport } from '../../../src/protocol/activation-report.ts';
 import { encodeEvidenceRequest, evidenceDigest, reportDataFor } from '../../../src/protocol/evidence-request.ts';
@@ -143,12 +144,12 @@ export async function createFixture(limits: Partial<CoordinatorLimits> = {}): Pr
       store,
       trust: {
         production: {},
-        prepareProductionCollateral: async (_evidence, base) => {
+        productionCollateral: async () => {
           appraisals.count++;
-          return { collateral: base ?? {}, notes: [] };
+          return { collateral: {}, notes: [] };
         },
         simulated: platform.trust,
-        simulatedCollateral: platform.collateral,
+        simulatedCollateral: simulatedCollateral(platform),
       },
       events,
       log: silentLogger,

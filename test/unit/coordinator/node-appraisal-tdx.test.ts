@@ -53,7 +53,7 @@ describe('node appraisal: TDX collateral', function () {
     referenceValues: refs,
     policyHashes: [POLICY_HASH],
     trust: platform.trust,
-    collateral: withTdxCollateral ? platform.collateral : { rims: platform.collateral.rims },
+    collateral: withTdxCollateral ? platform.collateral : { gpu: platform.collateral.gpu! },
     at: AT,
   });
 

@@ -8,6 +8,7 @@ import {
   type NodeEvidence,
   type NodeExpectation,
 } from '../../../src/attestation/node-appraisal.ts';
+import type { OcspAnswer } from '../../../src/attestation/nvidia/ocsp-answer.ts';
 import type { ReferenceValues } from '../../../src/attestation/reference-values.ts';
 import { createGpuSimulator, type GpuFields, type GpuSimulator } from '../../../src/attestation/sim/gpu.ts';
 import { createSnpSimulator, type SnpSimulator } from '../../../src/attestation/sim/snp.ts';
@@ -23,6 +24,8 @@ describe('node appraisal (CVM + GPUs)', function () {
   let snp: SnpSimulator;
   let gpu: GpuSimulator;
   let rims: { driver: string; vbios: string; driverId: string; vbiosId: string };
+  /** The simulated responder's answers for the chains of GPU-0 to GPU-3, as collateral. */
+  let ocsp: OcspAnswer[];
   const nonce = new Uint8Array(32).fill(7);
   const agentKey = new Uint8Array(91).fill(3);
   const reportData = reportDataFor(nonce, agentKey);
@@ -31,6 +34,9 @@ describe('node appraisal (CVM + GPUs)', function () {
     snp = await createSnpSimulator({ product: 'Genoa', rsaModulusLength: 2048 });
     gpu = await createGpuSimulator();
     rims = await gpu.rims();
+    const chains = [];
+    for (let i = 0; i < 4; i++) chains.push((await gpu.gpu(`GPU-${i}`, { nonce })).certificateChainPem);
+    ocsp = gpu.ocspAnswers(chains, AT);
   });
 
   const references = (): ReferenceValues => ({
@@ -48,11 +54,13 @@ describe('node appraisal (CVM + GPUs)', function () {
     policyHashes: [POLICY_HASH],
     trust: { snp: snp.roots, gpu: { device: [gpu.roots.device], rim: [gpu.roots.rim] } },
     collateral: {
-      rims: [
-        { xml: rims.driver, id: rims.driverId },
-        { xml: rims.vbios, id: rims.vbiosId },
-      ],
-      ocspResponder: gpu.ocspResponder,
+      gpu: {
+        rims: [
+          { xml: rims.driver, id: rims.driverId },
+          { xml: rims.vbios, id: rims.vbiosId },
+        ],
+        ocsp,
+      },
     },
     at: AT,
   });
@@ -188,9 +196,9 @@ describe('node appraisal (CVM + GPUs)', function () {
     );
   });
 
-  it('refuses GPU evidence without OCSP answers for its chains (no responder in the collateral)', async () => {
+  it('refuses GPU evidence without OCSP answers for its chains in the collateral', async () => {
     const ctx = context();
-    delete ctx.collateral!.ocspResponder;
+    ctx.collateral = { gpu: { rims: ctx.collateral!.gpu!.rims! } };
     const v = await appraiseNode(await evidence(), expectation, ctx);
     assert.deepEqual(checks(v), ['gpu.ocsp', 'gpu.rim.ocsp']);
   });
@@ -249,7 +257,7 @@ describe('node appraisal (CVM + GPUs)', function () {
     const refs = references();
     refs.gpu!.requireRIMs = false;
     const ctx = context(refs);
-    ctx.collateral!.rims = [];
+    ctx.collateral!.gpu = { ...ctx.collateral!.gpu, rims: [] };
     const v = await appraiseNode(await evidence(), expectation, ctx);
     assert.deepEqual(v.reasons, []);
     assert.deepEqual(

@@ -2,9 +2,15 @@
 // simulated evidence, and which verdict is recorded when both sets of roots were tried.
 import assert from 'node:assert/strict';
 import type { Manifest } from '../../../src/api/manifest.ts';
+import type { CheckId } from '../../../src/attestation/check-registry.ts';
 import type { NodeClaims } from '../../../src/attestation/node-appraisal.ts';
 import { reason, type Verdict, verdict } from '../../../src/attestation/verdict.ts';
-import { type CoordinatorTrust, preferredVerdict, simulatedTrustFor } from '../../../src/coordinator/trust.ts';
+import {
+  type CollateralSource,
+  type CoordinatorTrust,
+  preferredVerdict,
+  simulatedTrustFor,
+} from '../../../src/coordinator/trust.ts';
 import { manifestSpec } from './fixture.ts';
 
 function manifest(acceptSimulatedEvidence: boolean | undefined): Manifest {
@@ -18,7 +24,7 @@ function manifest(acceptSimulatedEvidence: boolean | undefined): Manifest {
 }
 
 const CLAIMS = { cvm: { platform: 'snp' }, gpus: [] } as unknown as NodeClaims;
-const refused = (...checks: string[]): Verdict<NodeClaims> =>
+const refused = (...checks: CheckId[]): Verdict<NodeClaims> =>
   verdict(
     CLAIMS,
     checks.map((c) => reason(c, `${c} failed`)),
@@ -26,10 +32,11 @@ const refused = (...checks: string[]): Verdict<NodeClaims> =>
 
 describe('trust selection', () => {
   const simulated = { snp: { arks: [] } } as unknown as CoordinatorTrust['simulated'];
-  const trust: CoordinatorTrust = { production: {}, simulated, simulatedCollateral: { rims: [] } };
+  const simulatedCollateral: CollateralSource = async () => ({ collateral: {}, notes: [] });
+  const trust: CoordinatorTrust = { production: {}, simulated, simulatedCollateral };
 
   it('offers the simulated roots only while the Manifest accepts simulated evidence', () => {
-    assert.deepEqual(simulatedTrustFor(manifest(true), trust), { trust: simulated, collateral: { rims: [] } });
+    assert.deepEqual(simulatedTrustFor(manifest(true), trust), { trust: simulated, collateral: simulatedCollateral });
     assert.equal(simulatedTrustFor(manifest(false), trust), undefined);
     assert.equal(simulatedTrustFor(manifest(undefined), trust), undefined, 'off unless switched on');
   });
@@ -51,7 +58,7 @@ describe('trust selection', () => {
     });
   });
 
-  for (const check of ['snp.signature', 'snp.chain', 'gpu.cert-chain', 'tdx.quote-signature']) {
+  for (const check of ['snp.signature', 'snp.chain', 'gpu.cert-chain', 'tdx.quote-signature'] as const) {
     it(`records the refusal under the real roots when the simulated roots refused too (${check})`, () => {
       const production = refused('snp.chain');
       assert.deepEqual(preferredVerdict(production, refused(check, 'snp.measurement')), {

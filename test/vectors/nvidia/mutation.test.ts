@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { VerificationCache } from '../../../src/attestation/nvidia/cache.ts';
-import { pemToDer } from '../../../src/attestation/nvidia/certificates.ts';
-import { verifyGpuReport } from '../../../src/attestation/nvidia/verify.ts';
+import { checkGpuReport } from '../../../src/attestation/nvidia/report-check.ts';
+import { pemCertificates } from '../../../src/attestation/pem.ts';
 import {
   hexBytes,
   NO_OCSP_IN_TESTDATA,
@@ -39,12 +39,13 @@ describe('vectors: every byte flip of the real GPU evidence', function () {
   for (const { name, nonce, policy } of vectors) {
     const report = reportBytes(`${name}/report.hex`);
     const certificateChain = text(`${name}/certs.pem`);
-    const expectation = { nonce: hexBytes(nonce) };
     // The chain is unchanged while the report is mutated: cache its (time-independent) check.
     const options = { at: NOW, policy, cache: new VerificationCache() };
 
-    it(`${name}: the unmodified report verifies (baseline)`, () => {
-      assert.deepEqual(verifyGpuReport({ report, certificateChain }, expectation, options).reasons, []);
+    it(`${name}: the unmodified report verifies and carries its nonce (baseline)`, () => {
+      const v = checkGpuReport({ report, certificateChain }, options);
+      assert.deepEqual(v.reasons, []);
+      assert.deepEqual(v.report!.request.nonce, hexBytes(nonce));
     });
 
     it(`${name}: each of the ${report.length} report bytes (request, response, signature) flipped is refused`, () => {
@@ -52,7 +53,7 @@ describe('vectors: every byte flip of the real GPU evidence', function () {
       const mutated = new Uint8Array(report);
       for (let i = 0; i < report.length; i++) {
         mutated[i] = report[i]! ^ 0xff;
-        const v = verifyGpuReport({ report: mutated, certificateChain }, expectation, options);
+        const v = checkGpuReport({ report: mutated, certificateChain }, options);
         if (v.reasons.length === 0 || v.signatureVerified) accepted.push(i);
         mutated[i] = report[i]!;
       }
@@ -64,7 +65,7 @@ describe('vectors: every byte flip of the real GPU evidence', function () {
       padded.set(report);
       for (let i = report.length; i < padded.length; i++) {
         padded[i] = 0xa5;
-        const v = verifyGpuReport({ report: padded, certificateChain }, expectation, options);
+        const v = checkGpuReport({ report: padded, certificateChain }, options);
         assert.deepEqual(v.reasons, [], `trailing byte ${i}`);
         assert.equal(v.report!.trailingBytes, 16);
       }
@@ -73,8 +74,7 @@ describe('vectors: every byte flip of the real GPU evidence', function () {
 
   it('hopper-550: each byte of each certificate flipped is refused (or does not parse); none is accepted', () => {
     const report = reportBytes('hopper-550/report.hex');
-    const ders = pemToDer(text('hopper-550/certs.pem'));
-    const expectation = { nonce: hexBytes(NONCE_550) };
+    const ders = pemCertificates(text('hopper-550/certs.pem'), 'gpu.cert-chain');
     const accepted: string[] = [];
     let refused = 0;
     for (const [c, der] of ders.entries()) {
@@ -82,10 +82,13 @@ describe('vectors: every byte flip of the real GPU evidence', function () {
       for (let i = 0; i < der.length; i++) {
         mutated[i] = der[i]! ^ 0xff;
         const chain = ders.map((d, k) => (k === c ? mutated : d));
-        const v = verifyGpuReport({ report, certificateChain: toPem(chain) }, expectation, {
-          at: NOW,
-          policy: NO_OCSP_IN_TESTDATA,
-        });
+        const v = checkGpuReport(
+          { report, certificateChain: toPem(chain) },
+          {
+            at: NOW,
+            policy: NO_OCSP_IN_TESTDATA,
+          },
+        );
         if (v.reasons.length === 0) accepted.push(`certificate ${c} byte ${i}`);
         else refused++;
         mutated[i] = der[i]!;

@@ -1,11 +1,14 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { appraiseGpuEvidence, appraiseGpuEvidenceList } from '../../../src/attestation/nvidia/appraise.ts';
+import { appraiseGpu, gpuPolicy } from '../../../src/attestation/nvidia/appraise.ts';
 import { parseEvidenceList } from '../../../src/attestation/nvidia/evidence-list.ts';
 import { compareMeasurements } from '../../../src/attestation/nvidia/measurements.ts';
+import { checkGpuReport } from '../../../src/attestation/nvidia/report-check.ts';
 import { parseRim } from '../../../src/attestation/nvidia/rim.ts';
-import { verifyGpuReport } from '../../../src/attestation/nvidia/verify.ts';
+import type { RimInput } from '../../../src/attestation/nvidia/rim-choice.ts';
+import { type GpuEvidence, type GpuVerifyOptions, verifyGpu } from '../../../src/attestation/nvidia/verify.ts';
+import type { GpuReferenceValues } from '../../../src/attestation/reference-values.ts';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM, NVIDIA_RIM_ROOT_CA_PEM } from '../../../src/attestation/roots/nvidia.ts';
 import { createGpuSimulator } from '../../../src/attestation/sim/gpu.ts';
 import {
@@ -28,6 +31,21 @@ const checks = (reasons: readonly { check: string }[]): string[] => [...new Set(
 const at = (time: Date, policy: object = {}) => ({ at: time, policy: { ...NO_OCSP_IN_TESTDATA, ...policy } });
 /** hopper-535's firmware reports no FWID. */
 const at535 = (time: Date) => at(time, OLD_FIRMWARE);
+/** Verification with these RIMs (under the Manifest's policy when there is one), then the appraisal. */
+async function appraise(
+  evidence: GpuEvidence,
+  rims: readonly RimInput[],
+  reference: GpuReferenceValues | undefined,
+  nonce: string,
+  options: Omit<GpuVerifyOptions, 'collateral'>,
+) {
+  const verified = await verifyGpu(evidence, {
+    ...options,
+    collateral: { rims },
+    ...(reference ? { policy: gpuPolicy(reference) } : {}),
+  });
+  return appraiseGpu(verified, reference, { nonce: hexBytes(nonce) });
+}
 
 describe('vectors: real NVIDIA GPU reports', () => {
   it('pins the NVIDIA roots exactly as in the vectors', () => {
@@ -42,7 +60,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
   });
 
   it('hopper-550 is authentic with its nonce: driver 550.90.07, VBIOS 96.00.9F.00.01, FWID matches', () => {
-    const v = verifyGpuReport(hopper550, { nonce: hexBytes(NONCE_550) }, at(NOW));
+    const v = checkGpuReport(hopper550, at(NOW));
     assert.deepEqual(v.reasons, []);
     assert.equal(v.signatureVerified, true);
     assert.equal(v.certChainVerified, true);
@@ -81,7 +99,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
   });
 
   it('refuses hopper-550 under the default policy without OCSP answers, naming every certificate above the leaf', () => {
-    const v = verifyGpuReport(hopper550, { nonce: hexBytes(NONCE_550) }, { at: NOW });
+    const v = checkGpuReport(hopper550, { at: NOW });
     assert.deepEqual(checks(v.reasons), ['gpu.ocsp']);
     assert.deepEqual(
       v.reasons.map((r) => /"([^"]+)"/.exec(r.message)?.[1]),
@@ -90,13 +108,13 @@ describe('vectors: real NVIDIA GPU reports', () => {
   });
 
   it('refuses hopper-535 under the default policy: its firmware reports no FWID', () => {
-    const v = verifyGpuReport(hopper535, { nonce: hexBytes(NONCE_535) }, at(NOW));
+    const v = checkGpuReport(hopper535, at(NOW));
     assert.deepEqual(checks(v.reasons), ['gpu.fwid']);
     assert.match(v.reasons[0]!.message, /no FWID/);
   });
 
   it('hopper-535 is authentic with its nonce: driver 535.86.09, VBIOS 96.00.5E.00.01, no FWID in the report', () => {
-    const v = verifyGpuReport(hopper535, { nonce: hexBytes(NONCE_535) }, at535(NOW));
+    const v = checkGpuReport(hopper535, at535(NOW));
     assert.deepEqual(v.reasons, []);
     assert.equal(v.fwidMatch, 'absent');
     assert.equal(v.report!.response.opaqueData.driverVersion, '535.86.09');
@@ -105,7 +123,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
   });
 
   it('hopper-535: all 12 active measurements match the PROD VBIOS RIM (NVDEC0 disabled, index 35 is a driver index)', () => {
-    const v = verifyGpuReport(hopper535, { nonce: hexBytes(NONCE_535) }, at535(NOW));
+    const v = checkGpuReport(hopper535, at535(NOW));
     const rim = parseRim(text('rims/NV_GPU_VBIOS_1010_0200_882_96005E0001.xml'));
     const c = compareMeasurements(v.report!, { vbios: rim });
     assert.equal(c.active.vbios, 12);
@@ -126,12 +144,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
       requireFWID: false,
       ocsp: { required: false },
     };
-    const strict = await appraiseGpuEvidence(
-      { evidence: hopper535, rims },
-      reference,
-      { nonce: hexBytes(NONCE_535) },
-      { at: RIM_TIME },
-    );
+    const strict = await appraise(hopper535, rims, reference, NONCE_535, { at: RIM_TIME });
     assert.deepEqual(checks(strict.reasons), ['gpu.rim.missing']);
     assert.match(strict.reasons[0]!.message, /no driver RIM for driver 535\.86\.09/);
     const digest = createHash('sha384')
@@ -141,12 +154,9 @@ describe('vectors: real NVIDIA GPU reports', () => {
     assert.equal(strict.claims.nvidia['x-nvidia-gpu-vbios-rim-signature-verified'], true);
     assert.equal(strict.claims.nvidia.measres, 'fail');
 
-    const lax = await appraiseGpuEvidence(
-      { evidence: hopper535, rims },
-      { ...reference, requireRIMs: false, rimDigests: [digest] },
-      { nonce: hexBytes(NONCE_535) },
-      { at: RIM_TIME },
-    );
+    const lax = await appraise(hopper535, rims, { ...reference, requireRIMs: false, rimDigests: [digest] }, NONCE_535, {
+      at: RIM_TIME,
+    });
     assert.deepEqual(lax.reasons, []);
     assert.equal(lax.verified, true);
     // Accepted, but not silently: the driver measurements were compared with nothing.
@@ -161,12 +171,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
     const rims = ['NV_GPU_DRIVER_GH100_535.86.09_measurement_mismatch', 'NV_GPU_VBIOS_1010_0200_882_96005E0001'].map(
       (id) => ({ id, xml: text(`rims/${id}.xml`) }),
     );
-    const v = await appraiseGpuEvidence(
-      { evidence: hopper535, rims },
-      undefined,
-      { nonce: hexBytes(NONCE_535) },
-      at535(RIM_TIME),
-    );
+    const v = await appraise(hopper535, rims, undefined, NONCE_535, at535(RIM_TIME));
     assert.deepEqual(checks(v.reasons), ['gpu.measurement', 'gpu.rim.signature']);
     assert.equal(v.claims.rims.driver?.id, 'NV_GPU_DRIVER_GH100_535.86.09_measurement_mismatch');
     assert.equal(v.claims.rims.driver?.signatureVerified, false);
@@ -178,8 +183,9 @@ describe('vectors: real NVIDIA GPU reports', () => {
       'NV_GPU_VBIOS_1010_0200_882_96005E0001_measurement_mismatch',
       'NV_GPU_VBIOS_1010_0200_882_96005E0001',
     ].map((id) => ({ id, xml: text(`rims/${id}.xml`) }));
-    const v = await appraiseGpuEvidence(
-      { evidence: hopper535, rims },
+    const v = await appraise(
+      hopper535,
+      rims,
       {
         architectures: ['HOPPER'],
         driverVersions: ['535.86.09'],
@@ -188,7 +194,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
         requireFWID: false,
         ocsp: { required: false },
       },
-      { nonce: hexBytes(NONCE_535) },
+      NONCE_535,
       { at: RIM_TIME },
     );
     assert.deepEqual(checks(v.reasons), ['gpu.measurement', 'gpu.rim.missing']);
@@ -196,18 +202,15 @@ describe('vectors: real NVIDIA GPU reports', () => {
     assert.equal(v.claims.rims.unused.length, 1);
   });
 
-  it('refuses a wrong nonce with gpu.nonce only', () => {
-    const v = verifyGpuReport(hopper550, { nonce: hexBytes(NONCE_535) }, at(NOW));
+  it('refuses a wrong nonce with gpu.nonce only', async () => {
+    const v = await appraise(hopper550, [], undefined, NONCE_535, at(NOW, { requireRims: false }));
     assert.deepEqual(checks(v.reasons), ['gpu.nonce']);
+    assert.equal(v.claims.nvidia['x-nvidia-gpu-attestation-report-nonce-match'], false);
   });
 
   it('refuses negative/invalid-signature.hex with hopper-550 certificates: bad signature', () => {
     const report = reportBytes('negative/invalid-signature.hex');
-    const v = verifyGpuReport(
-      { report, certificateChain: hopper550.certificateChain },
-      { nonce: report.subarray(4, 36) },
-      at(NOW),
-    );
+    const v = checkGpuReport({ report, certificateChain: hopper550.certificateChain }, at(NOW));
     assert.equal(v.signatureVerified, false);
     assert.ok(checks(v.reasons).includes('gpu.signature'));
     assert.equal(v.certChainVerified, true);
@@ -226,11 +229,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
   ];
   for (const [file, message, expected] of chains) {
     it(`refuses the broken chain negative/${file}`, () => {
-      const v = verifyGpuReport(
-        { report: hopper550.report, certificateChain: text(`negative/${file}`) },
-        { nonce: hexBytes(NONCE_550) },
-        at(NOW),
-      );
+      const v = checkGpuReport({ report: hopper550.report, certificateChain: text(`negative/${file}`) }, at(NOW));
       assert.equal(v.certChainVerified, false);
       assert.deepEqual(checks(v.reasons), expected);
       assert.ok(
@@ -242,11 +241,7 @@ describe('vectors: real NVIDIA GPU reports', () => {
 
   it('never trusts a root that comes with the evidence: hopper-550 against another anchor is refused', async () => {
     const sim = await createGpuSimulator();
-    const v = verifyGpuReport(
-      hopper550,
-      { nonce: hexBytes(NONCE_550) },
-      { at: NOW, trustAnchors: { device: [sim.roots.device] } },
-    );
+    const v = checkGpuReport(hopper550, { at: NOW, trust: { device: [sim.roots.device] } });
     assert.deepEqual(checks(v.reasons), ['gpu.cert-chain']);
     assert.match(v.reasons[0]!.message, /not a pinned trust anchor/);
   });
@@ -264,20 +259,16 @@ describe('vectors: real NVIDIA GPU reports', () => {
     assert.equal(items.length, 1);
     assert.equal(items[0]!.nonce, NONCE_550);
     // Its RIMs are not public: measurements are not evaluated, which the verdict states.
-    const v = await appraiseGpuEvidenceList(
-      items.map((evidence) => ({ evidence })),
-      undefined,
-      { nonce: hexBytes(NONCE_550) },
-      at(NOW, { requireRims: false }),
-    );
+    const v = await appraise(items[0]!, [], undefined, NONCE_550, at(NOW, { requireRims: false }));
     assert.deepEqual(v.reasons, []);
-    assert.equal(v.claims.gpus[0]!.driverVersion, '550.90.07');
-    assert.equal(v.claims.gpus[0]!.nvidia['x-nvidia-gpu-arch-check'], true);
-    assert.equal(v.claims.gpus[0]!.measurements?.status, 'not-evaluated');
+    assert.equal(v.claims.driverVersion, '550.90.07');
+    assert.equal(v.claims.nvidia['x-nvidia-gpu-arch-check'], true);
+    assert.equal(v.claims.nvidia['x-nvidia-gpu-attestation-report-nonce-match'], true);
+    assert.equal(v.claims.measurements?.status, 'not-evaluated');
   });
 
   it("refuses an evidence list whose declared architecture is not the chain's", async () => {
-    const v = verifyGpuReport({ ...hopper550, architecture: 'BLACKWELL' }, { nonce: hexBytes(NONCE_550) }, at(NOW));
+    const v = checkGpuReport({ ...hopper550, architecture: 'BLACKWELL' }, at(NOW));
     assert.deepEqual(checks(v.reasons), ['gpu.arch']);
   });
 });

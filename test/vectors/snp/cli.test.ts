@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { referenceValueReasons } from '../../../src/attestation/snp/appraise.ts';
 import { snpRuleReasons } from '../../../src/attestation/snp/rules.ts';
-import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
+import { verifySnp } from '../../../src/attestation/snp/verify.ts';
 import { runVerifySnp, type SnpCliOptions, snpCliRules, snpCommand } from '../../../src/cli/verify/snp.ts';
 import { hex, AT as SIM_AT, simulator } from '../../unit/attestation/snp/fixture.ts';
 import { gosevguest, negativeChipId, trustee, vectorPath } from './testdata.ts';
@@ -175,7 +175,7 @@ describe('attestor verify snp', () => {
   it('has the defaults of a Manifest entry with no optional fields, and each flag relaxes only its rule', async () => {
     // Simulated evidence (the CLI trusts only AMD's roots, so the rules are compared directly).
     const sim = await simulator({ rsaModulusLength: 2048 });
-    const claims = verifySnpReport(
+    const claims = verifySnp(
       {
         report: sim.report({
           policy: { abiMajor: 1, abiMinor: 51, smt: true, debug: true, migrateMA: true, cxlAllowed: true },
@@ -185,7 +185,7 @@ describe('attestor verify snp', () => {
         }),
         certificates: sim.endorsementPem,
       },
-      { at: SIM_AT, roots: sim.roots },
+      { at: SIM_AT, trust: sim.roots },
     ).claims!;
     const checks = (reasons: readonly { check: string }[]): string[] => reasons.map((r) => r.check).sort();
     const all = ['snp.firmware.provisional', 'snp.policy.cxl', 'snp.policy.debug', 'snp.policy.migrate-ma', 'snp.vmpl'];

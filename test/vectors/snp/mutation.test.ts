@@ -17,7 +17,7 @@
 import assert from 'node:assert/strict';
 import { SnpEndorsementCache } from '../../../src/attestation/snp/endorsement-cache.ts';
 import { SNP_SIGNED_LENGTH } from '../../../src/attestation/snp/report.ts';
-import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
+import { verifySnp } from '../../../src/attestation/snp/verify.ts';
 import { gosevguest, trustee, VECTOR_TIME } from './testdata.ts';
 
 const SIGNATURE_END = 0x2a0 + 2 * 72;
@@ -37,13 +37,13 @@ describe('snp vectors: every byte flipped', function () {
     it(`${v.name}: each report byte in 0x000-0x32F is refused, each byte after it changes nothing`, () => {
       // The VCEK does not change here: cache its chain, the report signature is checked every time.
       const cache = new SnpEndorsementCache();
-      const original = verifySnpReport({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME, cache });
+      const original = verifySnp({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME, cache });
       assert.equal(original.verified, true);
       const accepted: number[] = [];
       for (let i = 0; i < v.report.length; i++) {
         const m = v.report.slice();
         m[i]! ^= 0xff;
-        const verdict = verifySnpReport({ report: m, certificates: v.vcek }, { at: VECTOR_TIME, cache });
+        const verdict = verifySnp({ report: m, certificates: v.vcek }, { at: VECTOR_TIME, cache });
         const ids = verdict.reasons.map((r) => r.check);
         if (i < SIGNATURE_END) {
           assert.equal(verdict.verified, false, `byte 0x${i.toString(16)} accepted`);
@@ -65,7 +65,7 @@ describe('snp vectors: every byte flipped', function () {
       for (let i = 0; i < v.vcek.length; i++) {
         const m = v.vcek.slice();
         m[i]! ^= 0xff;
-        const verdict = verifySnpReport({ report: v.report, certificates: m }, { at: VECTOR_TIME });
+        const verdict = verifySnp({ report: v.report, certificates: m }, { at: VECTOR_TIME });
         assert.equal(verdict.verified, false, `certificate byte ${i} accepted`);
         const ids = verdict.reasons.map((r) => r.check);
         const kind = ids.some((c) => PARSE_CHECKS.has(c))

@@ -6,7 +6,7 @@ import { snpClaims } from '../../../src/attestation/snp/claims.ts';
 import { provisionalFirmwareReasons } from '../../../src/attestation/snp/firmware.ts';
 import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
 import { snpRuleReasons } from '../../../src/attestation/snp/rules.ts';
-import { verifySnpReport } from '../../../src/attestation/snp/verify.ts';
+import { verifySnp } from '../../../src/attestation/snp/verify.ts';
 import { gosevguest, negativeChipId, trustee, VECTOR_TIME, vectorPath } from './testdata.ts';
 
 const checks = (v: { reasons: readonly { check: string }[] }): string[] => v.reasons.map((r) => r.check).sort();
@@ -15,7 +15,7 @@ const askArkMilan = (): string => readFileSync(vectorPath('roots/ask_ark_milan.p
 describe('snp vectors (test/vectors/snp)', () => {
   it('milan-gosevguest: authentic; Milan, v2, VCEK, REPORT_DATA 0102030405..., TCB bl=2 tee=0 snp=5 ucode=68', () => {
     const v = gosevguest();
-    const verdict = verifySnpReport({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME });
+    const verdict = verifySnp({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME });
     assert.deepEqual(verdict.reasons, []);
     assert.equal(verdict.verified, true);
     const c = verdict.claims!;
@@ -44,7 +44,7 @@ describe('snp vectors (test/vectors/snp)', () => {
 
   it('milan-trustee: authentic; Milan, v2, VCEK (CURRENT_TCB microcode 0xce ahead of COMMITTED 0x73: provisional)', () => {
     const v = trustee();
-    const verdict = verifySnpReport({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME });
+    const verdict = verifySnp({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME });
     assert.deepEqual(verdict.reasons, []);
     const c = verdict.claims!;
     assert.equal(c.product, 'Milan');
@@ -61,7 +61,7 @@ describe('snp vectors (test/vectors/snp)', () => {
 
   it('negative-chipid: refused, CHIP_ID differs from the VCEK hwID and the signature does not verify', () => {
     const v = negativeChipId();
-    const verdict = verifySnpReport({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME });
+    const verdict = verifySnp({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME });
     assert.equal(verdict.verified, false);
     assert.deepEqual(checks(verdict), ['snp.chip-id', 'snp.signature']);
   });
@@ -70,26 +70,25 @@ describe('snp vectors (test/vectors/snp)', () => {
     const v = gosevguest();
     const pem = new X509Certificate(v.vcek).toString();
     assert.deepEqual(
-      verifySnpReport({ report: v.report, certificates: pem + askArkMilan() }, { at: VECTOR_TIME }).reasons,
+      verifySnp({ report: v.report, certificates: pem + askArkMilan() }, { at: VECTOR_TIME }).reasons,
       [],
     );
     // The Genoa ASK/ARK in the bundle neither helps nor hurts: the Milan ASK is pinned.
     const genoa = readFileSync(vectorPath('roots/ask_ark_genoa.pem'), 'utf8');
-    assert.deepEqual(verifySnpReport({ report: v.report, certificates: pem + genoa }, { at: VECTOR_TIME }).reasons, []);
+    assert.deepEqual(verifySnp({ report: v.report, certificates: pem + genoa }, { at: VECTOR_TIME }).reasons, []);
   });
 
   it('refuses a real report with another real VCEK: signature, chip and TCB all differ', () => {
     const a = trustee();
     const b = gosevguest();
-    const verdict = verifySnpReport({ report: a.report, certificates: b.vcek }, { at: VECTOR_TIME });
+    const verdict = verifySnp({ report: a.report, certificates: b.vcek }, { at: VECTOR_TIME });
     assert.deepEqual(checks(verdict), ['snp.chip-id', 'snp.signature', 'snp.tcb.certificate']);
   });
 
   it('checks the real chain at the given time', () => {
     const v = gosevguest();
     // VCEK valid 2022-09-24T00:55:28Z to 2029-09-24T00:55:28Z.
-    const at = (iso: string) =>
-      checks(verifySnpReport({ report: v.report, certificates: v.vcek }, { at: new Date(iso) }));
+    const at = (iso: string) => checks(verifySnp({ report: v.report, certificates: v.vcek }, { at: new Date(iso) }));
     assert.deepEqual(at('2022-09-24T00:55:27Z'), ['snp.chain.validity']);
     assert.deepEqual(at('2022-09-24T00:55:28Z'), []);
     assert.deepEqual(at('2029-09-24T00:55:29Z'), ['snp.chain.validity']);
@@ -101,7 +100,7 @@ describe('snp vectors: guest policy, platform info and ID block rules on real re
 
   it('milan-gosevguest: policy 0xb0000 is SMT (bit 16) and DEBUG (bit 19); the default rules refuse DEBUG and nothing else', () => {
     const v = gosevguest();
-    const c = verifySnpReport({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME }).claims!;
+    const c = verifySnp({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME }).claims!;
     assert.equal(c.policy.raw, '00000000000b0000');
     assert.deepEqual(
       {
@@ -122,7 +121,7 @@ describe('snp vectors: guest policy, platform info and ID block rules on real re
 
   it('milan-trustee: meets ID-block rules naming its real ID key, FAMILY_ID, IMAGE_ID and GUEST_SVN; provisional firmware allowed keeps COMMITTED <= CURRENT', () => {
     const v = trustee();
-    const c = verifySnpReport({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME }).claims!;
+    const c = verifySnp({ report: v.report, certificates: v.vcek }, { at: VECTOR_TIME }).claims!;
     assert.equal(c.policy.raw, '000000000003001f');
     assert.equal(c.authorKeyEnabled, false);
     const family = '01'.padEnd(32, '0');

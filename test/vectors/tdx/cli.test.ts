@@ -3,7 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTdxCollateralDir, runVerifyTdx, tdxCommand } from '../../../src/cli/verify/tdx.ts';
+import { runVerifyTdx, tdxCommand } from '../../../src/cli/verify/tdx.ts';
+import { loadTdxCollateralDir } from '../../../src/collateral/directories.ts';
 import { projectRoot } from '../../../src/dev/control-plane.ts';
 import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, vectorBytes, vectorPath } from './testdata.ts';
 
@@ -64,6 +65,7 @@ describe('attestor verify tdx (real quote)', () => {
     assert.deepEqual(JSON.parse(refused.stdout).reasons, [
       {
         check: 'tdx.collateral.missing',
+        kind: 'comparison',
         message:
           "Intel collateral missing: TCB info, QE identity, PCK CRL, root CA CRL; without it nothing shows that the quoting enclave is Intel's, that the platform's TCB is current or that the PCK is not revoked",
       },

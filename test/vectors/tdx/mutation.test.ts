@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { TdxVerifierCache } from '../../../src/attestation/tdx/chain-cache.ts';
 import type { TdxCollateral } from '../../../src/attestation/tdx/collateral.ts';
 import { parseTdxQuote } from '../../../src/attestation/tdx/quote.ts';
-import { verifyTdxQuote } from '../../../src/attestation/tdx/verify.ts';
+import { verifyTdx } from '../../../src/attestation/tdx/verify.ts';
 import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, vectorBytes } from './testdata.ts';
 
 const quote = vectorBytes(SPR_QUOTE);
@@ -40,7 +40,7 @@ function flipped(i: number): Uint8Array {
 }
 
 function checksAfterFlip(i: number): string[] {
-  const v = verifyTdxQuote(flipped(i), { at, cache, collateral });
+  const v = verifyTdx({ quote: flipped(i) }, { at, cache, collateral });
   assert.equal(v.verified, v.reasons.length === 0);
   return v.reasons.map((r) => r.check);
 }
@@ -133,10 +133,10 @@ describe('vectors: TDX spr-v4 byte flips', function () {
   });
 
   it('trailing bytes (39): no difference, nothing signs them', () => {
-    const base = verifyTdxQuote(quote, { at, collateral });
+    const base = verifyTdx({ quote }, { at, collateral });
     assert.equal(base.claims.tcbEvaluated, true);
     for (let i = END; i < quote.length; i++) {
-      const v = verifyTdxQuote(flipped(i), { at, cache, collateral });
+      const v = verifyTdx({ quote: flipped(i) }, { at, cache, collateral });
       assert.equal(v.verified, true, `offset ${i}`);
       assert.deepEqual(v.claims, base.claims);
     }

@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { pemCertificates } from '../../../src/attestation/pem.ts';
 import { INTEL_SGX_ROOT_CA_PEM, INTEL_SGX_ROOT_CA_SHA256 } from '../../../src/attestation/roots/intel.ts';
 import { appraiseTdx } from '../../../src/attestation/tdx/appraise.ts';
-import { type TdxCollateral, verifySignedJson } from '../../../src/attestation/tdx/collateral.ts';
+import type { TdxCollateral } from '../../../src/attestation/tdx/collateral.ts';
 import { crlSignatureProblem, parseCrl } from '../../../src/attestation/tdx/crl.ts';
-import { parsePemCertificates } from '../../../src/attestation/tdx/pem.ts';
 import { parseTdxQuote } from '../../../src/attestation/tdx/quote.ts';
-import { intelTrustAnchors, verifyTdxQuote } from '../../../src/attestation/tdx/verify.ts';
+import { verifySignedJson } from '../../../src/attestation/tdx/signed-json.ts';
+import { intelTrustAnchors, verifyTdx } from '../../../src/attestation/tdx/verify.ts';
 import { COLLATERAL_DIR, COLLATERAL_TIME, fixturePath, SPR_QUOTE, vectorBytes, vectorPath } from './testdata.ts';
 
 const quote = vectorBytes(SPR_QUOTE);
@@ -30,7 +31,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
   });
 
   it('without collateral it is refused, naming every missing piece (tdx.collateral.missing)', () => {
-    const v = verifyTdxQuote(quote, { at: new Date('2024-01-01T00:00:00Z') });
+    const v = verifyTdx({ quote }, { at: new Date('2024-01-01T00:00:00Z') });
     assert.deepEqual(
       v.reasons.map((r) => r.check),
       ['tdx.collateral.missing'],
@@ -39,7 +40,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
   });
 
   it('is authentic with the README claims (collateral let pass: TCB not evaluated)', () => {
-    const v = verifyTdxQuote(quote, { at: new Date('2024-01-01T00:00:00Z'), allowMissingCollateral: true });
+    const v = verifyTdx({ quote }, { at: new Date('2024-01-01T00:00:00Z'), allowMissingCollateral: true });
     assert.deepEqual(v.reasons, []);
     assert.equal(v.verified, true);
     const c = v.claims;
@@ -80,13 +81,13 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     assert.equal(q.signedBytes.length, 48 + 584);
     assert.equal(q.certification.qeAuthData.length, 32);
     assert.equal(q.certification.pckChain.length, 3677);
-    assert.equal(parsePemCertificates(q.certification.pckChain, 'tdx.pck-chain').length, 3);
+    assert.equal(pemCertificates(q.certification.pckChain, 'tdx.pck-chain', { strict: true }).length, 3);
     assert.equal(q.certification.qeReport.isvProdId, 2);
   });
 
   it('is refused when the PCK certificate has expired (2029-09-20) or is not yet valid', () => {
     for (const at of ['2030-01-01T00:00:00Z', '2022-01-01T00:00:00Z']) {
-      const v = verifyTdxQuote(quote, { at: new Date(at), allowMissingCollateral: true });
+      const v = verifyTdx({ quote }, { at: new Date(at), allowMissingCollateral: true });
       assert.equal(v.verified, false);
       assert.deepEqual(
         v.reasons.map((r) => r.check),
@@ -99,11 +100,14 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     const { createTdxSimulator } = await import('../../../src/attestation/sim/tdx.ts');
     const { trustAnchors } = await import('../../../src/attestation/tdx/chain.ts');
     const sim = await createTdxSimulator();
-    const v = verifyTdxQuote(quote, {
-      at: COLLATERAL_TIME,
-      trustAnchors: trustAnchors(sim.roots),
-      allowMissingCollateral: true,
-    });
+    const v = verifyTdx(
+      { quote },
+      {
+        at: COLLATERAL_TIME,
+        trust: trustAnchors(sim.roots),
+        allowMissingCollateral: true,
+      },
+    );
     assert.deepEqual(
       v.reasons.map((r) => r.check),
       ['tdx.pck-chain'],
@@ -169,15 +173,15 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
 
     it("the root CRL verifies with the pinned root and the PCK CRL with the quote's PCK Platform CA", () => {
       const root = new X509Certificate(INTEL_SGX_ROOT_CA_PEM);
-      assert.equal(crlSignatureProblem(parseCrl(collateral.rootCrl!, 'x'), root), undefined);
-      const ders = parsePemCertificates(parseTdxQuote(quote).certification.pckChain, 'tdx.pck-chain');
+      assert.equal(crlSignatureProblem(parseCrl(collateral.rootCrl!, 'tdx.collateral.pck-crl'), root), undefined);
+      const ders = pemCertificates(parseTdxQuote(quote).certification.pckChain, 'tdx.pck-chain', { strict: true });
       const platformCa = new X509Certificate(Buffer.from(ders[1]!));
-      assert.equal(crlSignatureProblem(parseCrl(collateral.pckCrl!, 'x'), platformCa), undefined);
-      assert.match(crlSignatureProblem(parseCrl(collateral.pckCrl!, 'x'), root) ?? '', /issuer/);
+      assert.equal(crlSignatureProblem(parseCrl(collateral.pckCrl!, 'tdx.collateral.pck-crl'), platformCa), undefined);
+      assert.match(crlSignatureProblem(parseCrl(collateral.pckCrl!, 'tdx.collateral.pck-crl'), root) ?? '', /issuer/);
     });
 
     it('reports a TCB status at a time when all collateral is current', () => {
-      const v = verifyTdxQuote(quote, { at: COLLATERAL_TIME, collateral });
+      const v = verifyTdx({ quote }, { at: COLLATERAL_TIME, collateral });
       assert.deepEqual(v.reasons, []);
       assert.equal(v.claims.tcbEvaluated, true);
       // The PCK's SGX TCB (component 1 = 3) is below both levels Intel lists (5): Intel's library
@@ -196,7 +200,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     });
 
     it('refuses stale collateral: after TCB info, QE identity and the PCK CRL expired', () => {
-      const v = verifyTdxQuote(quote, { at: new Date('2023-07-20T00:00:00Z'), collateral });
+      const v = verifyTdx({ quote }, { at: new Date('2023-07-20T00:00:00Z'), collateral });
       assert.deepEqual(v.reasons.map((r) => r.check).sort(), [
         'tdx.collateral.pck-crl.validity',
         'tdx.collateral.qe-identity.validity',
@@ -206,7 +210,7 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
 
     it('refuses TCB info whose signature cannot be checked (no issuer chain)', () => {
       const { tcbInfoIssuerChain: _omit, ...rest } = collateral;
-      const v = verifyTdxQuote(quote, { at: COLLATERAL_TIME, collateral: rest });
+      const v = verifyTdx({ quote }, { at: COLLATERAL_TIME, collateral: rest });
       assert.deepEqual(v.reasons.map((r) => r.check).sort(), [
         'tdx.collateral.qe-identity.signature',
         'tdx.collateral.tcb-info.signature',
@@ -215,10 +219,13 @@ describe('vectors: TDX spr-v4 (go-tdx-guest tdx_prod_quote_SPR_E4.dat)', () => {
     });
 
     it('refuses TCB info for another platform (the FMSPC 90c06f000000 sample)', () => {
-      const v = verifyTdxQuote(quote, {
-        at: COLLATERAL_TIME,
-        collateral: { tcbInfo: collateralFile('sample_tcbinfo_response_v5'), tcbInfoIssuerChain: tcbChain },
-      });
+      const v = verifyTdx(
+        { quote },
+        {
+          at: COLLATERAL_TIME,
+          collateral: { tcbInfo: collateralFile('sample_tcbinfo_response_v5'), tcbInfoIssuerChain: tcbChain },
+        },
+      );
       const checks = v.reasons.map((r) => r.check);
       assert.ok(checks.includes('tdx.collateral.tcb-info.fmspc'), checks.join());
       assert.ok(checks.includes('tdx.collateral.tcb-info.validity'), checks.join());

@@ -5,11 +5,12 @@
  */
 import assert from 'node:assert/strict';
 import { X509Certificate } from 'node:crypto';
-import { appraiseGpuEvidence, type GpuAppraisalInput } from '../../../../src/attestation/nvidia/appraise.ts';
+import { appraiseGpu, type GpuExpectation, gpuPolicy } from '../../../../src/attestation/nvidia/appraise.ts';
 import { VerificationCache } from '../../../../src/attestation/nvidia/cache.ts';
 import { GPU_CHECKS } from '../../../../src/attestation/nvidia/checks.ts';
-import type { OcspAnswer } from '../../../../src/attestation/nvidia/ocsp.ts';
-import type { GpuExpectation, GpuVerifyOptions } from '../../../../src/attestation/nvidia/verify.ts';
+import type { OcspAnswer } from '../../../../src/attestation/nvidia/ocsp-answer.ts';
+import type { RimInput } from '../../../../src/attestation/nvidia/rim-choice.ts';
+import { type GpuEvidence, type GpuVerifyOptions, verifyGpu } from '../../../../src/attestation/nvidia/verify.ts';
 import type { GpuReferenceValues } from '../../../../src/attestation/reference-values.ts';
 import {
   createGpuSimulator,
@@ -32,13 +33,29 @@ interface Case {
   rims?: RimOptions | 'foreign' | 'none' | 'tampered';
   reference?: Partial<GpuReferenceValues>;
   expectation?: GpuExpectation;
-  options?: Partial<GpuVerifyOptions>;
   mutate?: (report: Uint8Array) => void;
   ocsp?: (sim: GpuSimulator, gpu: Awaited<ReturnType<GpuSimulator['gpu']>>) => Array<Uint8Array | OcspAnswer>;
-  /** Without the simulated responder: only the answers in `ocsp` count. */
+  /** Without the simulated responder's answers: only the answers in `ocsp` count. */
   noResponder?: boolean;
   foreignDevice?: boolean;
   checks: string[];
+}
+
+/** Verification under the Manifest's policy, then the appraisal: what the Coordinator does for one GPU. */
+async function appraise(
+  evidence: GpuEvidence,
+  rims: readonly RimInput[],
+  reference: GpuReferenceValues,
+  expectation: GpuExpectation,
+  options: Omit<GpuVerifyOptions, 'collateral' | 'policy'> & { ocsp?: readonly (Uint8Array | OcspAnswer)[] },
+) {
+  const { ocsp, ...rest } = options;
+  const verified = await verifyGpu(evidence, {
+    ...rest,
+    collateral: { rims, ...(ocsp ? { ocsp } : {}) },
+    policy: gpuPolicy(reference),
+  });
+  return appraiseGpu(verified, reference, expectation);
 }
 
 const DAY = 86_400_000;
@@ -267,7 +284,7 @@ const cases: Case[] = [
   },
 ];
 
-describe('nvidia/appraise: one change to a valid simulated GPU per case', function () {
+describe('nvidia/verify and appraise: one change to a valid simulated GPU per case', function () {
   this.timeout(60_000);
   let sim: GpuSimulator;
   let foreign: GpuSimulator;
@@ -308,28 +325,28 @@ describe('nvidia/appraise: one change to a valid simulated GPU per case', functi
                 { xml: given.vbios, id: given.vbiosId },
               ];
       if (c.rims === 'tampered') assert.notEqual(rimInputs[0]!.xml, given.driver);
-      const input: GpuAppraisalInput = {
-        evidence: { report, certificateChain: gpu.certificateChainPem, architecture: 'HOPPER', uuid: 'GPU-0000' },
-        rims: rimInputs,
+      const evidence: GpuEvidence = {
+        report,
+        certificateChain: gpu.certificateChainPem,
+        architecture: 'HOPPER',
+        uuid: 'GPU-0000',
       };
-      const options: GpuVerifyOptions = {
-        at: AT,
-        trustAnchors: { device: [sim.roots.device], rim: [sim.roots.rim] },
-        cache,
-        ...(c.noResponder
-          ? {}
-          : {
-              ocspResponder: (cert, issuer, at) =>
-                sim.ocspResponder(cert, issuer, at) ?? foreign.ocspResponder(cert, issuer, at),
-            }),
-        ...(c.ocsp ? { ocsp: c.ocsp(sim, gpu) } : {}),
-        ...c.options,
-      };
-      const v = await appraiseGpuEvidence(
-        input,
+      const answers = c.ocsp?.(sim, gpu) ?? [];
+      // The simulated responders answer for every certificate the given answers leave out.
+      const responded = c.noResponder
+        ? []
+        : [sim, foreign].flatMap((s) => s.ocspAnswers([gpu.certificateChainPem], AT, answers));
+      const v = await appraise(
+        evidence,
+        rimInputs,
         { ...REFERENCE, ...c.reference },
         c.expectation ?? { nonce: NONCE },
-        options,
+        {
+          at: AT,
+          trust: { device: [sim.roots.device], rim: [sim.roots.rim] },
+          cache,
+          ocsp: [...answers, ...responded],
+        },
       );
       assert.deepEqual(
         [...new Set(v.reasons.map((r) => r.check))].sort(),
@@ -343,18 +360,16 @@ describe('nvidia/appraise: one change to a valid simulated GPU per case', functi
 
   it('states the claims a Manifest and NVIDIA-style policies read', async () => {
     const gpu = await sim.gpu('GPU-0000', { nonce: NONCE, trailingBytes: 3 });
-    const v = await appraiseGpuEvidence(
-      {
-        evidence: { report: gpu.report, certificateChain: gpu.certificateChainPem, uuid: 'GPU-0000' },
-        rims: [{ xml: rims.vbios }, { xml: rims.driver }],
-      },
+    const v = await appraise(
+      { report: gpu.report, certificateChain: gpu.certificateChainPem, uuid: 'GPU-0000' },
+      [{ xml: rims.vbios }, { xml: rims.driver }],
       REFERENCE,
       { nonce: NONCE },
       {
         at: AT,
-        trustAnchors: { device: [sim.roots.device], rim: [sim.roots.rim] },
+        trust: { device: [sim.roots.device], rim: [sim.roots.rim] },
         cache,
-        ocspResponder: sim.ocspResponder,
+        ocsp: sim.ocspAnswers([gpu.certificateChainPem], AT),
       },
     );
     assert.equal(v.verified, true);
@@ -407,28 +422,35 @@ describe('nvidia/appraise: one change to a valid simulated GPU per case', functi
     const bw = await createGpuSimulator({ architecture: 'BLACKWELL' });
     const gpu = await bw.gpu('GPU-B', { nonce: NONCE });
     const r = await bw.rims();
-    const v = await appraiseGpuEvidence(
-      {
-        evidence: { report: gpu.report, certificateChain: gpu.certificateChainPem, architecture: 'BLACKWELL' },
-        rims: [
-          { xml: r.driver, id: r.driverId },
-          { xml: r.vbios, id: r.vbiosId },
-        ],
-      },
+    const v = await appraise(
+      { report: gpu.report, certificateChain: gpu.certificateChainPem, architecture: 'BLACKWELL' },
+      [
+        { xml: r.driver, id: r.driverId },
+        { xml: r.vbios, id: r.vbiosId },
+      ],
       { ...REFERENCE, architectures: ['BLACKWELL'] },
       { nonce: NONCE },
-      { at: AT, trustAnchors: { device: [bw.roots.device], rim: [bw.roots.rim] }, ocspResponder: bw.ocspResponder },
+      {
+        at: AT,
+        trust: { device: [bw.roots.device], rim: [bw.roots.rim] },
+        ocsp: bw.ocspAnswers([gpu.certificateChainPem], AT),
+      },
     );
     assert.deepEqual(v.reasons, []);
     assert.equal(v.claims.architecture, 'BLACKWELL');
     // The FWID came from the leaf's DiceTcbInfo (2.23.133.5.4.1.1) and was compared.
     assert.match(v.claims.fwid!, /^[0-9a-f]{96}$/);
     const mismatch = await bw.gpu('GPU-B', { nonce: NONCE, leafFwid: new Uint8Array(48).fill(2) });
-    const refused = await appraiseGpuEvidence(
-      { evidence: { report: mismatch.report, certificateChain: mismatch.certificateChainPem } },
+    const refused = await appraise(
+      { report: mismatch.report, certificateChain: mismatch.certificateChainPem },
+      [],
       { ...REFERENCE, architectures: ['BLACKWELL'], requireRIMs: false },
       { nonce: NONCE },
-      { at: AT, trustAnchors: { device: [bw.roots.device] }, ocspResponder: bw.ocspResponder },
+      {
+        at: AT,
+        trust: { device: [bw.roots.device] },
+        ocsp: bw.ocspAnswers([mismatch.certificateChainPem], AT),
+      },
     );
     assert.deepEqual(
       refused.reasons.map((r) => r.check),
@@ -438,19 +460,19 @@ describe('nvidia/appraise: one change to a valid simulated GPU per case', functi
 
   it('with requireRIMs: false reports measurements as not evaluated instead of accepting them silently', async () => {
     const reference = { ...REFERENCE, requireRIMs: false };
-    const options = {
-      at: AT,
-      trustAnchors: { device: [sim.roots.device], rim: [sim.roots.rim] },
-      cache,
-      ocspResponder: sim.ocspResponder,
-    };
     const tampered = await sim.gpu('GPU-0000', {
       nonce: NONCE,
       measurements: { 7: new Uint8Array(48).fill(0xee), 3: new Uint8Array(48).fill(0xee) },
     });
+    const options = {
+      at: AT,
+      trust: { device: [sim.roots.device], rim: [sim.roots.rim] },
+      cache,
+      ocsp: sim.ocspAnswers([tampered.certificateChainPem], AT),
+    };
     const evidence = { report: tampered.report, certificateChain: tampered.certificateChainPem };
 
-    const none = await appraiseGpuEvidence({ evidence, rims: [] }, reference, { nonce: NONCE }, options);
+    const none = await appraise(evidence, [], reference, { nonce: NONCE }, options);
     assert.deepEqual(none.reasons, []);
     assert.equal(none.claims.measurements?.status, 'not-evaluated');
     assert.deepEqual(
@@ -461,14 +483,12 @@ describe('nvidia/appraise: one change to a valid simulated GPU per case', functi
 
     // RIMs under a root nobody trusts say nothing: not evaluated either, and nothing compared with them.
     const untrusted = await foreign.rims();
-    const foreignRims = await appraiseGpuEvidence(
-      {
-        evidence,
-        rims: [
-          { xml: untrusted.driver, id: untrusted.driverId },
-          { xml: untrusted.vbios, id: untrusted.vbiosId },
-        ],
-      },
+    const foreignRims = await appraise(
+      evidence,
+      [
+        { xml: untrusted.driver, id: untrusted.driverId },
+        { xml: untrusted.vbios, id: untrusted.vbiosId },
+      ],
       reference,
       { nonce: NONCE },
       options,
@@ -478,8 +498,9 @@ describe('nvidia/appraise: one change to a valid simulated GPU per case', functi
     assert.match(foreignRims.claims.measurements!.notEvaluated[0]!.why, /gpu\.rim\.cert-chain/);
 
     // A trusted RIM for one kind: its measurements are compared and the tampered one refused.
-    const vbiosOnly = await appraiseGpuEvidence(
-      { evidence, rims: [{ xml: rims.vbios, id: rims.vbiosId }] },
+    const vbiosOnly = await appraise(
+      evidence,
+      [{ xml: rims.vbios, id: rims.vbiosId }],
       reference,
       { nonce: NONCE },
       options,
@@ -494,11 +515,9 @@ describe('nvidia/appraise: one change to a valid simulated GPU per case', functi
 
   it('is not fooled by the pinned NVIDIA roots: simulated evidence is refused without its roots', async () => {
     const gpu = await sim.gpu('GPU-0000', { nonce: NONCE });
-    const v = await appraiseGpuEvidence(
-      {
-        evidence: { report: gpu.report, certificateChain: gpu.certificateChainPem },
-        rims: [{ xml: rims.driver }, { xml: rims.vbios }],
-      },
+    const v = await appraise(
+      { report: gpu.report, certificateChain: gpu.certificateChainPem },
+      [{ xml: rims.driver }, { xml: rims.vbios }],
       REFERENCE,
       { nonce: NONCE },
       { at: AT },

@@ -5,16 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import { VerificationCache } from '../../../../src/attestation/nvidia/cache.ts';
-import { parseCertificate, pemToDer } from '../../../../src/attestation/nvidia/certificates.ts';
+import { parseCertificate } from '../../../../src/attestation/nvidia/certificates.ts';
 import { parseEvidenceList } from '../../../../src/attestation/nvidia/evidence-list.ts';
 import { parseOpaqueData } from '../../../../src/attestation/nvidia/opaque-data.ts';
+import { checkGpuReport } from '../../../../src/attestation/nvidia/report-check.ts';
 import { parseRim } from '../../../../src/attestation/nvidia/rim.ts';
 import { parseGpuReport } from '../../../../src/attestation/nvidia/spdm.ts';
-import { verifyGpuReport } from '../../../../src/attestation/nvidia/verify.ts';
+import { pemCertificates } from '../../../../src/attestation/pem.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { SLOWEST_INPUT_MS } from '../../../harness/fuzz-bounds.ts';
 import { prng } from '../../../harness/prng.ts';
-import { hexBytes, NO_OCSP_IN_TESTDATA, NONCE_550, reportBytes, text } from '../../../vectors/nvidia/testdata.ts';
+import { NO_OCSP_IN_TESTDATA, NONCE_550, reportBytes, text } from '../../../vectors/nvidia/testdata.ts';
 
 function mutateBytes(rand: () => number, base: Uint8Array): Uint8Array {
   const kind = Math.floor(rand() * 6);
@@ -69,7 +70,7 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
   // The opaque data of the real report: after request, header, 64 blocks of 55 bytes, nonce and length.
   const opaqueStart = 37 + 8 + 64 * 55 + 32 + 2;
   const opaque = report.slice(opaqueStart, opaqueStart + 422);
-  const certificates = pemToDer(text('hopper-550/certs.pem'));
+  const certificates = pemCertificates(text('hopper-550/certs.pem'), 'gpu.cert-chain');
   const pem = text('hopper-550/certs.pem');
   // A small real-shaped RIM: the PROD VBIOS RIM cut to its first resources (parsing, not signatures, is under test).
   const fullRim = text('rims/NV_GPU_VBIOS_1010_0200_882_96005E0001.xml');
@@ -179,9 +180,8 @@ describe('nvidia parsers under fuzzing (fixed seed)', function () {
     let unchanged = 0;
     for (let i = 0; i < 2_000; i++) {
       const mutated = mutateBytes(rand, report);
-      const v = verifyGpuReport(
+      const v = checkGpuReport(
         { report: mutated, certificateChain: pem },
-        { nonce: hexBytes(NONCE_550) },
         { at: new Date('2026-01-01T00:00:00Z'), policy: NO_OCSP_IN_TESTDATA, cache },
       );
       // A mutation may rewrite a byte with its own value or only touch appended (trailing) bytes.

@@ -7,7 +7,7 @@ import type { SnpReferenceValues, SnpTcb } from '../../../../src/attestation/ref
 import type { SnpReportFields, SnpSimulator } from '../../../../src/attestation/sim/snp.ts';
 import { appraiseSnp, type SnpExpectation } from '../../../../src/attestation/snp/appraise.ts';
 import { amdRoots } from '../../../../src/attestation/snp/roots.ts';
-import { type SnpVerifyOptions, verifySnpReport } from '../../../../src/attestation/snp/verify.ts';
+import { type SnpVerifyOptions, verifySnp } from '../../../../src/attestation/snp/verify.ts';
 import { vectorBytes } from '../../../vectors/paths.ts';
 import { AT, bytes, hex, milan, simulator, turin } from './fixture.ts';
 
@@ -563,7 +563,7 @@ const cases: Case[] = [
   },
   {
     name: "foreign root: simulated evidence against AMD's pinned roots",
-    verify: { roots: amdRoots() },
+    verify: { trust: amdRoots() },
     expected: ['snp.chain'],
   },
   { name: 'revoked ASK', verify: {}, expected: ['snp.crl.revoked'] },
@@ -592,11 +592,15 @@ const turinCases: Case[] = [
 async function run(sim: SnpSimulator, c: Case) {
   const fields = { ...baseFields, ...(c.report?.(sim) ?? {}) };
   const certificates = c.certificates ? await c.certificates(sim) : sim.endorsementPem;
-  const options: SnpVerifyOptions = { at: AT, roots: sim.roots, ...c.verify };
-  if (c.name === 'revoked ASK') options.crl = await sim.crl({ revoked: [sim.askSerial] });
+  const options: SnpVerifyOptions = {
+    at: AT,
+    trust: sim.roots,
+    ...(c.name === 'revoked ASK' ? { collateral: { crl: await sim.crl({ revoked: [sim.askSerial] }) } } : {}),
+    ...c.verify,
+  };
   const report = sim.unsignedReport(fields);
   c.bytes?.(report);
-  const verified = verifySnpReport({ report: sim.sign(report), certificates }, options);
+  const verified = verifySnp({ report: sim.sign(report), certificates }, options);
   const rv = referenceValues(sim);
   return appraiseSnp(verified, c.reference ? c.reference(rv, sim) : [rv], c.expectation ?? expectation);
 }
@@ -654,13 +658,13 @@ describe('snp/appraise: one change per case', function () {
   });
 
   it('keeps the verification reasons and refuses without claims when the report is unreadable', () => {
-    const v = appraiseSnp(verifySnpReport({ report: new Uint8Array(3), certificates: '' }, { at: AT }), []);
+    const v = appraiseSnp(verifySnp({ report: new Uint8Array(3), certificates: '' }, { at: AT }), []);
     assert.deepEqual(v.reasons.map((r) => r.check).sort(), ['snp.certificate', 'snp.report.length']);
     assert.equal(v.claims, null);
   });
 
   it('refuses the real go-sev-guest report: debug is allowed in its guest policy', () => {
-    const verified = verifySnpReport(
+    const verified = verifySnp(
       {
         report: vectorBytes('snp/milan-gosevguest/report.bin'),
         certificates: vectorBytes('snp/milan-gosevguest/vcek.der'),

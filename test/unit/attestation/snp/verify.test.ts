@@ -4,7 +4,7 @@ import { webcrypto, X509Certificate } from 'node:crypto';
 import * as x509 from '@peculiar/x509';
 import { SnpEndorsementCache } from '../../../../src/attestation/snp/endorsement-cache.ts';
 import { amdRoots, SnpRoots } from '../../../../src/attestation/snp/roots.ts';
-import { prepareEndorsement, verifySnpReport } from '../../../../src/attestation/snp/verify.ts';
+import { prepareEndorsement, verifySnp } from '../../../../src/attestation/snp/verify.ts';
 import { AT, genoa, hex, milan, milanVlek, turin } from './fixture.ts';
 
 const checks = (v: { reasons: readonly { check: string }[] }): string[] => v.reasons.map((r) => r.check).sort();
@@ -21,7 +21,7 @@ describe('snp/verify with simulated evidence', function () {
       sim.certChainPem,
       Buffer.from(sim.certChainPem),
     ]) {
-      const v = verifySnpReport({ report, certificates }, { at: AT, roots: sim.roots });
+      const v = verifySnp({ report, certificates }, { at: AT, trust: sim.roots });
       assert.deepEqual(v.reasons, []);
       assert.equal(v.verified, true);
       assert.equal(v.claims?.product, 'Milan');
@@ -33,9 +33,9 @@ describe('snp/verify with simulated evidence', function () {
 
   it('produces JSON-able claims (no bigint, hex lower-case)', async () => {
     const sim = await milan();
-    const v = verifySnpReport(
+    const v = verifySnp(
       { report: sim.report({ reportData: new Uint8Array(64).fill(0xab) }), certificates: sim.endorsementPem },
-      { at: AT, roots: sim.roots },
+      { at: AT, trust: sim.roots },
     );
     assert.ok(v.claims);
     const json: unknown = JSON.parse(JSON.stringify(v.claims));
@@ -48,9 +48,9 @@ describe('snp/verify with simulated evidence', function () {
   it('verifies Genoa and Turin (Turin: FMC in the TCB, 8-byte hwID) and report versions 2 to 5', async () => {
     for (const sim of [await genoa(), await turin()]) {
       for (const version of [2, 3, 4, 5]) {
-        const v = verifySnpReport(
+        const v = verifySnp(
           { report: sim.report({ version }), certificates: sim.certChainPem },
-          { at: AT, roots: sim.roots },
+          { at: AT, trust: sim.roots },
         );
         assert.deepEqual(v.reasons, [], `${sim.product} v${version}`);
         assert.equal(v.claims?.product, sim.product);
@@ -60,7 +60,7 @@ describe('snp/verify with simulated evidence', function () {
       }
     }
     const t = await turin();
-    const v = verifySnpReport({ report: t.report(), certificates: t.endorsementPem }, { at: AT, roots: t.roots });
+    const v = verifySnp({ report: t.report(), certificates: t.endorsementPem }, { at: AT, trust: t.roots });
     assert.equal(v.claims?.certificate?.hwId, hex(t.chipId.subarray(0, 8)));
     assert.equal(v.claims?.reportedTcb.raw, '0100000001010101');
   });
@@ -71,10 +71,7 @@ describe('snp/verify with simulated evidence', function () {
     other[3]! ^= 1;
     assert.deepEqual(
       checks(
-        verifySnpReport(
-          { report: t.report({ chipId: other }), certificates: t.endorsementPem },
-          { at: AT, roots: t.roots },
-        ),
+        verifySnp({ report: t.report({ chipId: other }), certificates: t.endorsementPem }, { at: AT, trust: t.roots }),
       ),
       ['snp.chip-id'],
     );
@@ -82,10 +79,7 @@ describe('snp/verify with simulated evidence', function () {
     tail[40]! ^= 1;
     assert.deepEqual(
       checks(
-        verifySnpReport(
-          { report: t.report({ chipId: tail }), certificates: t.endorsementPem },
-          { at: AT, roots: t.roots },
-        ),
+        verifySnp({ report: t.report({ chipId: tail }), certificates: t.endorsementPem }, { at: AT, trust: t.roots }),
       ),
       [],
     );
@@ -93,29 +87,28 @@ describe('snp/verify with simulated evidence', function () {
 
   it('verifies a VLEK chain through the ASVK, and refuses a VLEK signed by the ASK or a report naming the wrong key', async () => {
     const sim = await milanVlek();
-    const ok = verifySnpReport({ report: sim.report(), certificates: sim.certChainPem }, { at: AT, roots: sim.roots });
+    const ok = verifySnp({ report: sim.report(), certificates: sim.certChainPem }, { at: AT, trust: sim.roots });
     assert.deepEqual(ok.reasons, []);
     assert.equal(ok.claims?.certificate?.kind, 'vlek');
     assert.equal(ok.claims?.certificate?.cspId, 'attestor-simulated-csp');
     const viaAsk = await sim.issueEndorsement({ kind: 'vlek', issuer: 'ask' });
-    assert.deepEqual(
-      checks(verifySnpReport({ report: sim.report(), certificates: viaAsk }, { at: AT, roots: sim.roots })),
-      ['snp.chain.kind'],
-    );
+    assert.deepEqual(checks(verifySnp({ report: sim.report(), certificates: viaAsk }, { at: AT, trust: sim.roots })), [
+      'snp.chain.kind',
+    ]);
     assert.deepEqual(
       checks(
-        verifySnpReport(
+        verifySnp(
           { report: sim.report({ signingKey: 'vcek' }), certificates: sim.endorsementPem },
-          { at: AT, roots: sim.roots },
+          { at: AT, trust: sim.roots },
         ),
       ),
       ['snp.signing-key'],
     );
     assert.deepEqual(
       checks(
-        verifySnpReport(
+        verifySnp(
           { report: sim.report({ signingKey: 'none' }), certificates: sim.endorsementPem },
-          { at: AT, roots: sim.roots },
+          { at: AT, trust: sim.roots },
         ),
       ),
       ['snp.signing-key'],
@@ -127,15 +120,15 @@ describe('snp/verify with simulated evidence', function () {
     // Roots with the ARK alone: the ASK must come from the bundle.
     const arkOnly = new SnpRoots([{ product: 'Milan', arkPem: sim.rootSet.arkPem }]);
     assert.deepEqual(
-      checks(verifySnpReport({ report: sim.report(), certificates: sim.certChainPem }, { at: AT, roots: arkOnly })),
+      checks(verifySnp({ report: sim.report(), certificates: sim.certChainPem }, { at: AT, trust: arkOnly })),
       [],
     );
     assert.deepEqual(
-      checks(verifySnpReport({ report: sim.report(), certificates: sim.endorsementPem }, { at: AT, roots: arkOnly })),
+      checks(verifySnp({ report: sim.report(), certificates: sim.endorsementPem }, { at: AT, trust: arkOnly })),
       ['snp.chain'],
     );
     // A bundle that brings its own ARK (and ASK) gains nothing under AMD's roots.
-    const v = verifySnpReport({ report: sim.report(), certificates: sim.certChainPem }, { at: AT, roots: amdRoots() });
+    const v = verifySnp({ report: sim.report(), certificates: sim.certChainPem }, { at: AT, trust: amdRoots() });
     assert.deepEqual(checks(v), ['snp.chain']);
     assert.match(v.reasons[0]!.message, /does not chain to a pinned ARK/);
   });
@@ -143,14 +136,11 @@ describe('snp/verify with simulated evidence', function () {
   it('refuses a VCEK whose productName disagrees with the root, or with the report CPUID', async () => {
     const sim = await milan();
     const genoaNamed = await sim.issueEndorsement({ productName: 'Genoa-B1' });
-    const v = verifySnpReport(
-      { report: sim.report({ version: 2 }), certificates: genoaNamed },
-      { at: AT, roots: sim.roots },
-    );
+    const v = verifySnp({ report: sim.report({ version: 2 }), certificates: genoaNamed }, { at: AT, trust: sim.roots });
     assert.deepEqual(checks(v), ['snp.chain.product']);
-    const w = verifySnpReport(
+    const w = verifySnp(
       { report: sim.report({ cpuid: { family: 0x19, model: 0x11, stepping: 1 } }), certificates: sim.endorsementPem },
-      { at: AT, roots: sim.roots },
+      { at: AT, trust: sim.roots },
     );
     assert.deepEqual(checks(w), ['snp.product.cpuid']);
   });
@@ -160,25 +150,25 @@ describe('snp/verify with simulated evidence', function () {
     const higher = { ...sim.tcb, snp: sim.tcb.snp + 1 };
     assert.deepEqual(
       checks(
-        verifySnpReport(
+        verifySnp(
           { report: sim.report({ reportedTcb: higher }), certificates: sim.endorsementPem },
-          { at: AT, roots: sim.roots },
+          { at: AT, trust: sim.roots },
         ),
       ),
       ['snp.tcb.certificate'],
     );
     assert.deepEqual(
       checks(
-        verifySnpReport(
+        verifySnp(
           { report: sim.report({ chipId: new Uint8Array(64).fill(7) }), certificates: sim.endorsementPem },
-          { at: AT, roots: sim.roots },
+          { at: AT, trust: sim.roots },
         ),
       ),
       ['snp.chip-id'],
     );
-    const masked = verifySnpReport(
+    const masked = verifySnp(
       { report: sim.report({ maskChipId: true }), certificates: sim.endorsementPem },
-      { at: AT, roots: sim.roots },
+      { at: AT, trust: sim.roots },
     );
     assert.deepEqual(checks(masked), []);
     assert.equal(masked.claims?.maskChipId, true);
@@ -189,7 +179,7 @@ describe('snp/verify with simulated evidence', function () {
     const sim = await milan();
     const report = sim.report();
     const at = (iso: string) =>
-      checks(verifySnpReport({ report, certificates: sim.endorsementPem }, { at: new Date(iso), roots: sim.roots }));
+      checks(verifySnp({ report, certificates: sim.endorsementPem }, { at: new Date(iso), trust: sim.roots }));
     assert.deepEqual(at('2023-12-31T23:59:59Z'), ['snp.chain.validity']);
     assert.deepEqual(at('2024-01-01T00:00:00Z'), []);
     assert.deepEqual(at('2031-01-01T00:00:00Z'), []);
@@ -201,7 +191,7 @@ describe('snp/verify with simulated evidence', function () {
     const sim = await milan();
     const report = sim.report();
     const withCrl = (crl: Uint8Array, at = AT) =>
-      checks(verifySnpReport({ report, certificates: sim.endorsementPem }, { at, roots: sim.roots, crl }));
+      checks(verifySnp({ report, certificates: sim.endorsementPem }, { at, trust: sim.roots, collateral: { crl } }));
     assert.deepEqual(withCrl(await sim.crl()), []);
     assert.deepEqual(withCrl(await sim.crl({ revoked: ['99'] })), []);
     assert.deepEqual(withCrl(await sim.crl({ revoked: [sim.askSerial] })), ['snp.crl.revoked']);
@@ -218,9 +208,9 @@ describe('snp/verify with simulated evidence', function () {
     const forged = sim.report({ chipId: new Uint8Array(64).fill(1), reportedTcb: { ...sim.tcb, tee: 9 } });
     forged[0x90]! ^= 1; // breaks the signature too
     forged[0x1f9] = 1; // reserved in a v3 report
-    const v = verifySnpReport(
+    const v = verifySnp(
       { report: forged, certificates: sim.endorsementPem },
-      { at: new Date('2040-01-01T00:00:00Z'), roots: sim.roots },
+      { at: new Date('2040-01-01T00:00:00Z'), trust: sim.roots },
     );
     assert.deepEqual(checks(v), [
       'snp.chain.validity',
@@ -235,30 +225,29 @@ describe('snp/verify with simulated evidence', function () {
 
   it('refuses unusable input with reasons instead of throwing', async () => {
     const sim = await milan();
-    const at = { at: AT, roots: sim.roots };
-    assert.deepEqual(checks(verifySnpReport({ report: new Uint8Array(10), certificates: sim.endorsementPem }, at)), [
+    const at = { at: AT, trust: sim.roots };
+    assert.deepEqual(checks(verifySnp({ report: new Uint8Array(10), certificates: sim.endorsementPem }, at)), [
       'snp.report.length',
     ]);
-    assert.deepEqual(checks(verifySnpReport({ report: sim.report(), certificates: 'not a certificate' }, at)), [
+    assert.deepEqual(checks(verifySnp({ report: sim.report(), certificates: 'not a certificate' }, at)), [
+      'snp.certificate',
+    ]);
+    assert.deepEqual(checks(verifySnp({ report: sim.report(), certificates: new Uint8Array([0x30, 0x00]) }, at)), [
       'snp.certificate',
     ]);
     assert.deepEqual(
-      checks(verifySnpReport({ report: sim.report(), certificates: new Uint8Array([0x30, 0x00]) }, at)),
+      checks(verifySnp({ report: sim.report(), certificates: sim.rootSet.askPem + sim.rootSet.arkPem }, at)),
       ['snp.certificate'],
     );
     assert.deepEqual(
-      checks(verifySnpReport({ report: sim.report(), certificates: sim.rootSet.askPem + sim.rootSet.arkPem }, at)),
+      checks(verifySnp({ report: sim.report(), certificates: sim.endorsementPem + sim.endorsementPem }, at)),
       ['snp.certificate'],
     );
     assert.deepEqual(
-      checks(verifySnpReport({ report: sim.report(), certificates: sim.endorsementPem + sim.endorsementPem }, at)),
-      ['snp.certificate'],
-    );
-    assert.deepEqual(
-      checks(verifySnpReport({ report: sim.report({ signatureAlgorithm: 2 }), certificates: sim.endorsementPem }, at)),
+      checks(verifySnp({ report: sim.report({ signatureAlgorithm: 2 }), certificates: sim.endorsementPem }, at)),
       ['snp.signature.algorithm'],
     );
-    const v = verifySnpReport({ report: new Uint8Array(0), certificates: '' }, at);
+    const v = verifySnp({ report: new Uint8Array(0), certificates: '' }, at);
     assert.deepEqual(checks(v), ['snp.certificate', 'snp.report.length']);
     assert.equal(v.claims, null);
   });
@@ -307,27 +296,27 @@ describe('snp/verify with simulated evidence', function () {
     const sim = await milan();
     const cache = new SnpEndorsementCache(2);
     const report = sim.report();
-    const v1 = verifySnpReport({ report, certificates: sim.endorsementPem }, { at: AT, roots: sim.roots, cache });
+    const v1 = verifySnp({ report, certificates: sim.endorsementPem }, { at: AT, trust: sim.roots, cache });
     assert.equal(cache.size, 1);
-    const v2 = verifySnpReport({ report, certificates: sim.endorsementPem }, { at: AT, roots: sim.roots, cache });
+    const v2 = verifySnp({ report, certificates: sim.endorsementPem }, { at: AT, trust: sim.roots, cache });
     assert.equal(cache.size, 1);
     assert.deepEqual(v2, v1);
     assert.deepEqual(
       checks(
-        verifySnpReport(
+        verifySnp(
           { report, certificates: sim.endorsementPem },
-          { at: new Date('2040-01-01T00:00:00Z'), roots: sim.roots, cache },
+          { at: new Date('2040-01-01T00:00:00Z'), trust: sim.roots, cache },
         ),
       ),
       ['snp.chain.validity'],
     );
     // Other roots: another entry, and the cached success does not leak into it.
     assert.deepEqual(
-      checks(verifySnpReport({ report, certificates: sim.endorsementPem }, { at: AT, roots: amdRoots(), cache })),
+      checks(verifySnp({ report, certificates: sim.endorsementPem }, { at: AT, trust: amdRoots(), cache })),
       ['snp.chain'],
     );
     assert.equal(cache.size, 2);
-    verifySnpReport({ report, certificates: sim.endorsementDer }, { at: AT, roots: sim.roots, cache });
+    verifySnp({ report, certificates: sim.endorsementDer }, { at: AT, trust: sim.roots, cache });
     assert.equal(cache.size, 2, 'LRU keeps at most maxEntries');
     assert.throws(() => new SnpEndorsementCache(0), RangeError);
   });

@@ -11,7 +11,7 @@ import { type TrustAnchor, trustAnchors } from '../../../../src/attestation/tdx/
 import type { TdxCollateral } from '../../../../src/attestation/tdx/collateral.ts';
 import { configIdForPolicyHash, policyHashFromConfigId } from '../../../../src/attestation/tdx/config-id.ts';
 import type { TcbStatus } from '../../../../src/attestation/tdx/tcb-info.ts';
-import { verifyTdxQuote } from '../../../../src/attestation/tdx/verify.ts';
+import { verifyTdx } from '../../../../src/attestation/tdx/verify.ts';
 
 const h384 = (s: string): string => createHash('sha384').update(s).digest('hex');
 const policyHash = createHash('sha256')
@@ -255,8 +255,8 @@ describe('tdx appraisal (table-driven, simulated evidence)', () => {
     }
   });
   let complete: TdxCollateral;
-  const verify = (quote: Uint8Array): ReturnType<typeof verifyTdxQuote> =>
-    verifyTdxQuote(quote, { at, trustAnchors: anchors, collateral: complete });
+  const verify = (quote: Uint8Array): ReturnType<typeof verifyTdx> =>
+    verifyTdx({ quote }, { at, trust: anchors, collateral: complete });
 
   it('the fixture itself is accepted, with its policy hash readable from MRCONFIGID', () => {
     const v = verify(sim.quote(fixture));
@@ -270,11 +270,14 @@ describe('tdx appraisal (table-driven, simulated evidence)', () => {
   for (const c of cases) {
     it(`${c.checks.length === 0 ? 'accepts' : 'refuses'}: ${c.name}${c.checks.length ? ` (${c.checks.join(', ')})` : ''}`, () => {
       const collateral = c.noCollateral ? undefined : (collaterals.get(c.name) ?? complete);
-      const v = verifyTdxQuote(sim.quote({ ...fixture, ...c.quote }), {
-        at,
-        trustAnchors: anchors,
-        ...(collateral ? { collateral } : {}),
-      });
+      const v = verifyTdx(
+        { quote: sim.quote({ ...fixture, ...c.quote }) },
+        {
+          at,
+          trust: anchors,
+          ...(collateral ? { collateral } : {}),
+        },
+      );
       assert.deepEqual(
         v.reasons.filter((r) => r.check !== 'tdx.collateral.missing'),
         [],
@@ -333,7 +336,7 @@ describe('tdx appraisal (table-driven, simulated evidence)', () => {
   });
 
   it('missing collateral is accepted only by the entry that allows it, and the claims say the TCB was not evaluated', () => {
-    const v = verifyTdxQuote(sim.quote(fixture), { at, trustAnchors: anchors });
+    const v = verifyTdx({ quote: sim.quote(fixture) }, { at, trust: anchors });
     assert.deepEqual(
       v.reasons.map((r) => r.check),
       ['tdx.collateral.missing'],

@@ -7,15 +7,15 @@
  * at the first check cannot pass for one that exercises the parser.
  */
 import assert from 'node:assert/strict';
+import { pemCertificates } from '../../../../src/attestation/pem.ts';
 import { TdxVerifierCache } from '../../../../src/attestation/tdx/chain-cache.ts';
-import { rawJsonMember } from '../../../../src/attestation/tdx/collateral.ts';
 import { parseCrl } from '../../../../src/attestation/tdx/crl.ts';
 import { parsePckExtension } from '../../../../src/attestation/tdx/pck.ts';
-import { parsePemCertificates } from '../../../../src/attestation/tdx/pem.ts';
 import { parseQeIdentity } from '../../../../src/attestation/tdx/qe-identity.ts';
 import { parseTdxQuote } from '../../../../src/attestation/tdx/quote.ts';
+import { rawJsonMember } from '../../../../src/attestation/tdx/signed-json.ts';
 import { parseTcbInfo } from '../../../../src/attestation/tdx/tcb-info.ts';
-import { verifyTdxQuote } from '../../../../src/attestation/tdx/verify.ts';
+import { verifyTdx } from '../../../../src/attestation/tdx/verify.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 import { errorMessage } from '../../../../src/errors.ts';
 import { vectorBytes } from '../../../vectors/paths.ts';
@@ -120,7 +120,7 @@ describe('tdx fuzz (fixed seed)', function () {
     const pem = parseTdxQuote(quote).certification.pckChain;
     const depth = new Depth();
     for (let i = 0; i < 10_000; i++)
-      depth.run(() => parsePemCertificates(mutate(pem, next), 'tdx.pck-chain'), `pem ${i}`);
+      depth.run(() => pemCertificates(mutate(pem, next), 'tdx.pck-chain', { strict: true }), `pem ${i}`);
     // 559 parse and 4 refusals (bad base64, no END line, no BEGIN line, non-canonical base64) with this seed.
     depth.atLeast(300, 3, 'PEM');
   });
@@ -128,7 +128,7 @@ describe('tdx fuzz (fixed seed)', function () {
   it('PCK extension and CRL parsers: 2 x 1,500 mutations throw only ParseError', () => {
     // asn1js needs ~2 ms per certificate or CRL on this machine, hence fewer rounds than above.
     const next = prng(43);
-    const pckDer = parsePemCertificates(parseTdxQuote(quote).certification.pckChain, 'x')[0]!;
+    const pckDer = pemCertificates(parseTdxQuote(quote).certification.pckChain, 'tdx.pck-chain')[0]!;
     const pck = new Depth();
     const crl = new Depth();
     for (let i = 0; i < 1_500; i++) {
@@ -153,12 +153,12 @@ describe('tdx fuzz (fixed seed)', function () {
           : ([qeIdentity, 'enclaveIdentity', parseQeIdentity, qe] as const);
       const text = dec.decode(mutate(enc.encode(body), next));
       depth.run(() => {
-        const raw = rawJsonMember(text, member, 'tdx.collateral');
+        const raw = rawJsonMember(text, member, 'tdx.collateral.tcb-info');
         let value: unknown;
         try {
           value = JSON.parse(raw);
         } catch {
-          throw new ParseError('tdx.collateral', 'not JSON');
+          throw new ParseError('tdx.collateral.tcb-info', 'not JSON');
         }
         parse(value);
       }, `json ${i}`);
@@ -177,7 +177,7 @@ describe('tdx fuzz (fixed seed)', function () {
     const signedEnd = 4935;
     for (let i = 0; i < 1_500; i++) {
       const input = mutate(quote, next);
-      const v = verifyTdxQuote(input, { at, cache, collateral });
+      const v = verifyTdx({ quote: input }, { at, cache, collateral });
       const changed = input.length < signedEnd || input.subarray(0, signedEnd).some((b, j) => b !== quote[j]);
       if (changed) assert.equal(v.verified, false, `mutation ${i} accepted`);
     }

@@ -1,12 +1,12 @@
 import assert from 'node:assert/strict';
+import { pemCertificates } from '../../../../src/attestation/pem.ts';
 import { INTEL_SGX_ROOT_CA_PEM } from '../../../../src/attestation/roots/intel.ts';
 import { createTdxSimulator } from '../../../../src/attestation/sim/tdx.ts';
 import { decodeTdAttributes } from '../../../../src/attestation/tdx/claims.ts';
-import { rawJsonMember } from '../../../../src/attestation/tdx/collateral.ts';
 import { configIdForPolicyHash, policyHashFromConfigId } from '../../../../src/attestation/tdx/config-id.ts';
 import { parsePckExtension } from '../../../../src/attestation/tdx/pck.ts';
-import { decodeIssuerChain, parsePemCertificates } from '../../../../src/attestation/tdx/pem.ts';
 import { parseTdxQuote } from '../../../../src/attestation/tdx/quote.ts';
+import { decodeIssuerChain, rawJsonMember } from '../../../../src/attestation/tdx/signed-json.ts';
 import { parseTcbInfo } from '../../../../src/attestation/tdx/tcb-info.ts';
 import { ParseError } from '../../../../src/attestation/verdict.ts';
 
@@ -87,7 +87,7 @@ describe('tdx parsers', () => {
 
   describe('PCK SGX extension', () => {
     it('reads FMSPC, PCE ID, the 16 TCB components, PCESVN, CPUSVN and SGX type', () => {
-      const der = parsePemCertificates(chainPem, 'x')[0]!;
+      const der = pemCertificates(chainPem, 'tdx.pck-chain', { strict: true })[0]!;
       const e = parsePckExtension(der);
       assert.equal(Buffer.from(e.fmspc).toString('hex'), '00806f050000');
       assert.equal(Buffer.from(e.pceId).toString('hex'), '0000');
@@ -98,7 +98,7 @@ describe('tdx parsers', () => {
     });
 
     it('refuses a certificate without the extension', () => {
-      const root = parsePemCertificates(chainPem, 'x')[2]!;
+      const root = pemCertificates(chainPem, 'tdx.pck-chain', { strict: true })[2]!;
       assert.equal(
         parseErrorCheck(() => parsePckExtension(root)),
         'tdx.pck-extension',
@@ -112,33 +112,40 @@ describe('tdx parsers', () => {
 
   describe('PEM', () => {
     it('accepts LF and CRLF, trailing NULs, and URL-encoded issuer chains', () => {
-      assert.equal(parsePemCertificates(chainPem, 'x').length, 3);
-      assert.equal(parsePemCertificates(chainPem.replace(/\n/g, '\r\n') + '\0\0', 'x').length, 3);
-      assert.equal(decodeIssuerChain(encodeURIComponent(chainPem), 'x').length, 3);
+      assert.equal(pemCertificates(chainPem, 'tdx.pck-chain', { strict: true }).length, 3);
+      assert.equal(
+        pemCertificates(chainPem.replace(/\n/g, '\r\n') + '\0\0', 'tdx.pck-chain', { strict: true }).length,
+        3,
+      );
+      assert.equal(decodeIssuerChain(encodeURIComponent(chainPem), 'tdx.pck-chain').length, 3);
     });
 
     it('refuses stray whitespace, non-base64 and non-canonical base64', () => {
       const lines = chainPem.split('\n');
       assert.equal(
-        parseErrorCheck(() => parsePemCertificates(' ' + chainPem, 'c')),
-        'c',
+        parseErrorCheck(() => pemCertificates(' ' + chainPem, 'tdx.pck-chain', { strict: true })),
+        'tdx.pck-chain',
       );
       assert.equal(
-        parseErrorCheck(() => parsePemCertificates(lines.map((l, i) => (i === 3 ? l + ' ' : l)).join('\n'), 'c')),
-        'c',
+        parseErrorCheck(() =>
+          pemCertificates(lines.map((l, i) => (i === 3 ? l + ' ' : l)).join('\n'), 'tdx.pck-chain', { strict: true }),
+        ),
+        'tdx.pck-chain',
       );
       // The Intel root's last base64 line ends in "qI=": "I" and "J" differ only in the two bits
       // the padding leaves unused, which base64 decoders silently accept.
       assert.match(INTEL_SGX_ROOT_CA_PEM, /qI=\n-----END/);
-      assert.equal(parsePemCertificates(INTEL_SGX_ROOT_CA_PEM, 'c').length, 1);
+      assert.equal(pemCertificates(INTEL_SGX_ROOT_CA_PEM, 'tdx.pck-chain', { strict: true }).length, 1);
       assert.equal(Buffer.from('qI=', 'base64').equals(Buffer.from('qJ=', 'base64')), true);
       assert.equal(
-        parseErrorCheck(() => parsePemCertificates(INTEL_SGX_ROOT_CA_PEM.replace('qI=\n', 'qJ=\n'), 'c')),
-        'c',
+        parseErrorCheck(() =>
+          pemCertificates(INTEL_SGX_ROOT_CA_PEM.replace('qI=\n', 'qJ=\n'), 'tdx.pck-chain', { strict: true }),
+        ),
+        'tdx.pck-chain',
       );
       assert.equal(
-        parseErrorCheck(() => parsePemCertificates('', 'c')),
-        'c',
+        parseErrorCheck(() => pemCertificates('', 'tdx.pck-chain', { strict: true })),
+        'tdx.pck-chain',
       );
     });
   });
@@ -146,26 +153,26 @@ describe('tdx parsers', () => {
   describe('signed JSON member', () => {
     it('returns the member text exactly as sent', () => {
       const text = '{ "tcbInfo" : {"a": [1, {"b": "}\\"]"}] } ,"signature":"ab"}';
-      assert.equal(rawJsonMember(text, 'tcbInfo', 'c'), '{"a": [1, {"b": "}\\"]"}] }');
-      assert.equal(rawJsonMember(text, 'signature', 'c'), '"ab"');
+      assert.equal(rawJsonMember(text, 'tcbInfo', 'tdx.collateral.tcb-info'), '{"a": [1, {"b": "}\\"]"}] }');
+      assert.equal(rawJsonMember(text, 'signature', 'tdx.collateral.tcb-info'), '"ab"');
     });
 
     it('refuses duplicates, missing members and trailing data', () => {
       assert.equal(
-        parseErrorCheck(() => rawJsonMember('{"a":1,"a":2}', 'a', 'c')),
-        'c',
+        parseErrorCheck(() => rawJsonMember('{"a":1,"a":2}', 'a', 'tdx.collateral.tcb-info')),
+        'tdx.collateral.tcb-info',
       );
       assert.equal(
-        parseErrorCheck(() => rawJsonMember('{"a":1}', 'b', 'c')),
-        'c',
+        parseErrorCheck(() => rawJsonMember('{"a":1}', 'b', 'tdx.collateral.tcb-info')),
+        'tdx.collateral.tcb-info',
       );
       assert.equal(
-        parseErrorCheck(() => rawJsonMember('{"a":1} x', 'a', 'c')),
-        'c',
+        parseErrorCheck(() => rawJsonMember('{"a":1} x', 'a', 'tdx.collateral.tcb-info')),
+        'tdx.collateral.tcb-info',
       );
       assert.equal(
-        parseErrorCheck(() => rawJsonMember('[1]', 'a', 'c')),
-        'c',
+        parseErrorCheck(() => rawJsonMember('[1]', 'a', 'tdx.collateral.tcb-info')),
+        'tdx.collateral.tcb-info',
       );
     });
   });

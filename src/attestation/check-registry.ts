@@ -1,0 +1,40 @@
+/**
+ * The check-ID registry: every `check` a Reason can carry, per platform (snp/checks.ts,
+ * tdx/checks.ts, nvidia/checks.ts, node-checks.ts), each with its kind:
+ *
+ * - authenticity: the evidence is not shown to be genuine and current: it does not parse, a
+ *   signature, chain or revocation check fails, or the vendor collateral does not vouch for it;
+ * - binding: genuine evidence, but not bound to this request or node (the nonce, REPORT_DATA with
+ *   the agent's key, one report per GPU of the node, the device each GPU UUID was attested as);
+ * - comparison: genuine evidence compared with what the Manifest or the vendor's reference values
+ *   allow (measurements, TCB levels, policies, versions, the rules every entry applies).
+ *
+ * reason() takes the kind from here, so every Reason carries it: the Coordinator retains and
+ * re-appraises evidence refused only by comparisons (verdict.ts onlyComparisons), and takes the
+ * verdict under the simulated roots only when they found the evidence genuine (isGenuine). A
+ * check missing here does not compile.
+ */
+
+import { NODE_CHECKS } from './node-checks.ts';
+import { GPU_CHECKS } from './nvidia/checks.ts';
+import { SNP_CHECKS } from './snp/checks.ts';
+import { TDX_CHECKS } from './tdx/checks.ts';
+
+export type CheckKind = 'authenticity' | 'binding' | 'comparison';
+
+export interface CheckInfo {
+  readonly kind: CheckKind;
+  /** What a refusal with this check means, for docs and alerts. */
+  readonly about: string;
+}
+
+export type CheckRegistry = Readonly<Record<string, CheckInfo>>;
+
+export const CHECKS = { ...SNP_CHECKS, ...TDX_CHECKS, ...GPU_CHECKS, ...NODE_CHECKS } as const satisfies CheckRegistry;
+
+export type CheckId = keyof typeof CHECKS;
+
+/** Whether `id` is a registered check. */
+export function isCheckId(id: string): id is CheckId {
+  return Object.hasOwn(CHECKS, id);
+}

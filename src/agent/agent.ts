@@ -10,27 +10,27 @@
  * grant for its last evidence (it meets the new Manifest again) activates them, and in any case
  * the agent attests again at a random point of the window the Coordinator names.
  */
-import * as jose from 'jose';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { signActivationReport } from '../protocol/activation-report.ts';
 import { encodeEvidenceRequest, evidenceDigest, reportDataFor } from '../protocol/evidence-request.ts';
-import { type GrantClaims, grantMismatch, verifyGrant } from '../protocol/grant.ts';
 import {
   ACTIVATE_PATH,
   type ActivationReport,
   type ActivationResponse,
   ATTEST_PATH,
   type AttestResponse,
-  JWKS_PATH,
   MAX_WATCH_SECONDS,
   NONCE_PATH,
   type NonceResponse,
   WATCH_PATH,
   type WatchResponse,
 } from '../protocol/messages.ts';
+import { type AgentKey, createAgentKey } from './agent-key.ts';
 import type { CoordinatorClient, CoordinatorHttpError } from './coordinator-client.ts';
 import type { CvmEvidenceSource, GpuControl } from './evidence/source.ts';
+import { checkGrant } from './grant-check.ts';
+import { sleep } from './sleep.ts';
 
 export interface AgentOptions {
   nodeName: string;
@@ -46,13 +46,6 @@ export interface AgentOptions {
 export type AttestOutcome =
   | { accepted: true; activated: boolean; gpus: string[]; reattestAfterMs: number; reason?: string }
   | { accepted: false; reasons: string[]; reattestAfterMs: number };
-
-interface AgentKey {
-  privateKey: jose.CryptoKey;
-  publicJwk: jose.JWK;
-  spkiDer: Uint8Array;
-  thumbprint: string;
-}
 
 /** What the agent last submitted: a grant for it names this digest and these GPUs. */
 interface Submission {
@@ -128,7 +121,13 @@ export class NodeAgent {
     const { client, gpus } = this.#options;
     const now = (this.#options.now ?? (() => new Date()))();
     const { uuids, reattestAfterMs } = submission;
-    const problem = await this.#checkGrant(grant, uuids, submission.digest, key, now);
+    const problem = await checkGrant(this.#options.client, grant, {
+      node: this.#options.nodeName,
+      gpus: uuids,
+      evidence: submission.digest,
+      agentKeyThumbprint: key.thumbprint,
+      now,
+    });
     if (problem) {
       // A grant we cannot verify is no grant: do not touch the GPUs.
       this.#log.error({ problem }, 'refusing to activate: the grant is not valid');
@@ -280,48 +279,8 @@ export class NodeAgent {
     return run;
   }
 
-  async #checkGrant(
-    token: string,
-    uuids: string[],
-    evidence: string,
-    key: AgentKey,
-    now: Date,
-  ): Promise<string | undefined> {
-    let claims: GrantClaims;
-    try {
-      const jwks = await this.#options.client.get<{ keys: jose.JWK[] }>(JWKS_PATH);
-      claims = await verifyGrant(token, jose.createLocalJWKSet(jwks), now);
-    } catch (err) {
-      return `grant signature or lifetime: ${errorMessage(err)}`;
-    }
-    return grantMismatch(claims, {
-      node: this.#options.nodeName,
-      gpus: uuids,
-      evidence,
-      agentKeyThumbprint: key.thumbprint,
-    });
-  }
-
   async #agentKey(): Promise<AgentKey> {
-    if (this.#key) return this.#key;
-    const { privateKey, publicKey } = await jose.generateKeyPair('ES256');
-    const publicJwk = await jose.exportJWK(publicKey);
-    const spkiPem = await jose.exportSPKI(publicKey);
-    const spkiDer = new Uint8Array(Buffer.from(spkiPem.replace(/-----[^-]+-----|\s/g, ''), 'base64'));
-    this.#key = { privateKey, publicJwk, spkiDer, thumbprint: await jose.calculateJwkThumbprint(publicJwk) };
+    this.#key ??= await createAgentKey();
     return this.#key;
   }
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }

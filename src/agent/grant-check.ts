@@ -1,0 +1,35 @@
+/**
+ * The agent's check of a grant before it touches the GPUs: signed by the Coordinator (its JWKS),
+ * current, and for this node, these GPUs, this evidence and this agent key. Undefined when it
+ * holds, else why not.
+ */
+import * as jose from 'jose';
+import { errorMessage } from '../errors.ts';
+import { type GrantClaims, grantMismatch, verifyGrant } from '../protocol/grant.ts';
+import { JWKS_PATH } from '../protocol/messages.ts';
+import type { CoordinatorClient } from './coordinator-client.ts';
+
+export interface GrantExpectation {
+  node: string;
+  gpus: string[];
+  /** evidenceDigest() of what the agent submitted. */
+  evidence: string;
+  agentKeyThumbprint: string;
+  now: Date;
+}
+
+export async function checkGrant(
+  client: CoordinatorClient,
+  token: string,
+  expected: GrantExpectation,
+): Promise<string | undefined> {
+  let claims: GrantClaims;
+  try {
+    const jwks = await client.get<{ keys: jose.JWK[] }>(JWKS_PATH);
+    claims = await verifyGrant(token, jose.createLocalJWKSet(jwks), expected.now);
+  } catch (err) {
+    return `grant signature or lifetime: ${errorMessage(err)}`;
+  }
+  const { now: _now, ...names } = expected;
+  return grantMismatch(claims, names);
+}

@@ -141,7 +141,7 @@ export function operatorFlags(): Command {
       )
       .option(
         '--collateral-cache <dir>',
-        'vendor collateral cache (docs/collateral.md): VCEKs, CRLs, PCS collateral, RIMs, GPU OCSP answers, read before appraisal',
+        'vendor collateral cache (docs/collateral.md): VCEKs (snp/vcek/<product>/<hwid>-<tcb>.der, for evidence without a certificate table), CRLs, PCS collateral, RIMs, GPU OCSP answers, read before appraisal',
       )
       .option(
         '--collateral-fetch',

@@ -140,6 +140,7 @@ describe('Manifest roll-forward and roll-back: nodes closed at once, open again 
         spec: spec('99'.repeat(48), '98'.repeat(48)),
       },
     });
+    const roundsBefore = agents.map((a) => a.cvm.requests.length);
     await waitFor(() => active(strict), { description: 'strict Manifest active' });
     for (const [i, node] of nodes.entries()) {
       const na = await waitFor(
@@ -155,6 +156,22 @@ describe('Manifest roll-forward and roll-back: nodes closed at once, open again 
         timeoutMs: 10_000,
         description: `${node}: GPUs set not ready`,
       });
+      // The agent attests again within the Coordinator's window and is refused; its next round is a
+      // minute away. Waiting for that here keeps the roll-back below to the re-appraisal path alone.
+      await waitFor(() => agents[i]!.cvm.requests.length > roundsBefore[i]! || undefined, {
+        timeoutMs: 70_000,
+        description: `${node} attests again under the strict Manifest`,
+      });
+      await waitFor(
+        async () =>
+          (
+            await core.listNamespacedEvent({
+              namespace: 'default',
+              fieldSelector: `involvedObject.name=${node},reason=AttestationRefused`,
+            })
+          ).items.length > 0 || undefined,
+        { timeoutMs: 20_000, description: `${node}: that attestation refused` },
+      );
     }
   });
 

@@ -8,7 +8,7 @@ import { bytesEqual, hex } from '../bytes.ts';
 import { ParseError, type Reason, reason } from '../verdict.ts';
 import { JsonObject } from './json-fields.ts';
 import type { QeReport } from './qe-report.ts';
-import type { ModuleTcbLevel, TcbStatus } from './tcb-info.ts';
+import { INTEL_TCB_STATUSES, type ModuleTcbLevel, type TcbStatus } from './tcb-info.ts';
 
 export interface QeIdentity {
   readonly id: string;
@@ -28,15 +28,6 @@ export interface QeIdentity {
 }
 
 const CHECK = 'tdx.collateral.qe-identity' as const;
-const STATUSES: readonly string[] = [
-  'UpToDate',
-  'SWHardeningNeeded',
-  'ConfigurationNeeded',
-  'ConfigurationAndSWHardeningNeeded',
-  'OutOfDate',
-  'OutOfDateConfigurationNeeded',
-  'Revoked',
-];
 
 /** Parses the `enclaveIdentity` object; throws ParseError (`tdx.collateral.qe-identity`). */
 export function parseQeIdentity(value: unknown): QeIdentity {
@@ -47,7 +38,8 @@ export function parseQeIdentity(value: unknown): QeIdentity {
   if (version !== 2) throw new ParseError(CHECK, `enclaveIdentity.version ${version} is not supported (2)`);
   const tcbLevels = o.objects('tcbLevels').map((l) => {
     const status = l.string('tcbStatus');
-    if (!STATUSES.includes(status)) throw new ParseError(CHECK, `unknown tcbStatus "${status}"`);
+    if (!(INTEL_TCB_STATUSES as readonly string[]).includes(status))
+      throw new ParseError(CHECK, `unknown tcbStatus "${status}"`);
     return {
       isvSvn: l.object('tcb').integer('isvsvn', 0xffff),
       tcbDate: l.string('tcbDate'),

@@ -26,7 +26,8 @@ export type TcbStatus =
   | 'Revoked'
   | 'NotSupported';
 
-const INTEL_STATUSES: readonly string[] = [
+/** The statuses Intel's TCB info and QE identity assign (NotSupported is ours: no level matched). */
+export const INTEL_TCB_STATUSES: readonly TcbStatus[] = [
   'UpToDate',
   'SWHardeningNeeded',
   'ConfigurationNeeded',
@@ -35,6 +36,9 @@ const INTEL_STATUSES: readonly string[] = [
   'OutOfDateConfigurationNeeded',
   'Revoked',
 ];
+
+/** Every status a verdict can carry. */
+export const TCB_STATUSES: readonly TcbStatus[] = [...INTEL_TCB_STATUSES, 'NotSupported'];
 
 export interface TcbLevel {
   readonly sgxComponents: readonly number[];
@@ -144,7 +148,8 @@ function components(o: JsonObject, key: string): number[] {
 
 function levelStatus(o: JsonObject): { tcbDate: string; status: TcbStatus; advisoryIds: string[] } {
   const status = o.string('tcbStatus');
-  if (!INTEL_STATUSES.includes(status)) throw new ParseError(CHECK, `unknown tcbStatus "${status}"`);
+  if (!(INTEL_TCB_STATUSES as readonly string[]).includes(status))
+    throw new ParseError(CHECK, `unknown tcbStatus "${status}"`);
   return { tcbDate: o.string('tcbDate'), status: status as TcbStatus, advisoryIds: o.strings('advisoryIDs') };
 }
 

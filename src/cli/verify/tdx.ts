@@ -15,7 +15,7 @@ import { Command } from 'commander';
 import type { TdxReferenceValues } from '../../attestation/reference-values.ts';
 import { appraiseTdx, type TdxExpectation, tdxBaselineReasons } from '../../attestation/tdx/appraise.ts';
 import type { TdxCollateral } from '../../attestation/tdx/collateral.ts';
-import type { TcbStatus } from '../../attestation/tdx/tcb-info.ts';
+import { TCB_STATUSES, type TcbStatus } from '../../attestation/tdx/tcb-info.ts';
 import { verifyTdx } from '../../attestation/tdx/verify.ts';
 import { loadTdxCollateralDir, UnusableCollateralDir } from '../../collateral/directories.ts';
 import { errorMessage } from '../../errors.ts';
@@ -35,16 +35,7 @@ export interface TdxCliOptions {
 
 type Write = (s: string) => void;
 
-const STATUSES: readonly TcbStatus[] = [
-  'UpToDate',
-  'SWHardeningNeeded',
-  'ConfigurationNeeded',
-  'ConfigurationAndSWHardeningNeeded',
-  'OutOfDate',
-  'OutOfDateConfigurationNeeded',
-  'Revoked',
-  'NotSupported',
-];
+const STATUSES = TCB_STATUSES;
 
 /** Reads the --collateral directory; UnusableInput when it cannot be read or holds none of the files. */
 function collateralFrom(dir: string): TdxCollateral {

@@ -6,6 +6,11 @@
  * the Manifest belongs in this list.
  */
 import type { ManifestSpec } from './manifest.ts';
+import { adminTrustedEntries } from './manifest-roles.ts';
+
+/** The message of a CVM entry that enables the confidential-node model (manifest-roles.ts). */
+export const CONFIDENTIAL_NODE_MODEL =
+  'enables the confidential-node model: node CVMs attested by the node agent, which trusts the cluster admin (who mints service account tokens and chooses what runs on a node); clients refuse such a Manifest unless told to trust the admin';
 
 export interface Relaxation {
   /** The field that relaxes a check, e.g. `spec.development.acceptSimulatedEvidence`. */
@@ -22,6 +27,8 @@ export function manifestRelaxations(spec: ManifestSpec): Relaxation[] {
       message: 'evidence signed by simulated (development) roots is accepted',
     });
   }
+  for (const path of adminTrustedEntries(spec.referenceValues ?? {}))
+    out.push({ path: `${path}.role`, message: CONFIDENTIAL_NODE_MODEL });
   (spec.referenceValues?.snp ?? []).forEach((entry, i) => {
     const path = `spec.referenceValues.snp[${i}]`;
     if (entry.allowProvisionalFirmware)

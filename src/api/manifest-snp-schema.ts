@@ -4,6 +4,7 @@
  * ID block (src/attestation/snp/rules.ts applies them). Each description states the safe default.
  */
 import { hexSchema } from './common.ts';
+import { cvmRoleSchema } from './manifest-roles.ts';
 import type { JSONSchemaProps } from './schema.ts';
 
 const snpTcbSchema: JSONSchemaProps = {
@@ -26,6 +27,7 @@ export const snpReferenceValuesSchema: JSONSchemaProps = {
   required: ['measurements', 'minimumTCB'],
   properties: {
     name: { type: 'string', maxLength: 63, description: 'Label shown in verdicts.' },
+    role: cvmRoleSchema,
     measurements: {
       type: 'array',
       minItems: 1,

@@ -4,6 +4,7 @@
  * (src/attestation/tdx/appraise.ts applies them). Each description states the safe default.
  */
 import { hexSchema } from './common.ts';
+import { cvmRoleSchema } from './manifest-roles.ts';
 import type { JSONSchemaProps } from './schema.ts';
 
 export const tdxReferenceValuesSchema: JSONSchemaProps = {
@@ -12,6 +13,7 @@ export const tdxReferenceValuesSchema: JSONSchemaProps = {
   required: ['mrTd'],
   properties: {
     name: { type: 'string', maxLength: 63, description: 'Label shown in verdicts.' },
+    role: cvmRoleSchema,
     mrTd: {
       type: 'array',
       minItems: 1,

@@ -3,9 +3,12 @@
  * and says what was expected; all problems are reported, not only the first.
  */
 
-import type { SnpIdBlockRules } from '../attestation/reference-values.ts';
+import { isIP } from 'node:net';
+import type { ReferenceValues, SnpIdBlockRules } from '../attestation/reference-values.ts';
+import { dnsSubdomainPattern } from './common.ts';
 import { parseDuration } from './duration.ts';
 import type { ManifestSpec } from './manifest.ts';
+import { cvmRole } from './manifest-roles.ts';
 
 export interface FieldProblem {
   path: string;
@@ -50,6 +53,16 @@ export function validateManifestSpec(spec: ManifestSpec): FieldProblem[] {
     if ((entry.rtmrs?.length ?? 0) > 4)
       problems.push({ path: `spec.referenceValues.tdx[${i}].rtmrs`, message: 'at most 4 RTMRs (RTMR0..RTMR3)' });
   });
+  problems.push(...sharedNodeMeasurements(rv));
+  (spec.policies ?? []).forEach((policy, i) => {
+    policy.sans?.forEach((san, j) => {
+      if (!isSan(san))
+        problems.push({
+          path: `spec.policies[${i}].sans[${j}]`,
+          message: `"${san}" is neither a DNS name (lower case, optionally *. first) nor an IP address`,
+        });
+    });
+  });
   const timing = spec.attestation ?? {};
   for (const field of ['evidenceMaxAge', 'reattestationInterval'] as const) {
     const value = timing[field];
@@ -57,6 +70,47 @@ export function validateManifestSpec(spec: ManifestSpec): FieldProblem[] {
       problems.push({ path: `spec.attestation.${field}`, message: `"${value}" is not a duration such as 5m or 1h` });
   }
   return problems;
+}
+
+/**
+ * A launch measurement (SNP) or MRTD (TDX) allowed for node CVMs and for another role. A node's
+ * agent and the privileged pods on an attested node can ask the node's CVM for a report with any
+ * REPORT_DATA, so a pod could present the node's own report, with its own key bound, as evidence
+ * of a pod VM or of the Coordinator. Pod and Coordinator may share a measurement: both are pod
+ * VMs of the same runtime, told apart by the policy hash in HOST_DATA / MRCONFIGID.
+ */
+function sharedNodeMeasurements(rv: ReferenceValues): FieldProblem[] {
+  const out: FieldProblem[] = [];
+  const platforms = [
+    ['snp', 'measurements', (rv.snp ?? []).map((e) => ({ role: cvmRole(e), values: e.measurements ?? [] }))],
+    ['tdx', 'mrTd', (rv.tdx ?? []).map((e) => ({ role: cvmRole(e), values: e.mrTd ?? [] }))],
+  ] as const;
+  for (const [platform, field, entries] of platforms) {
+    const node = new Map<string, number>();
+    entries.forEach((e, i) => {
+      if (e.role === 'node') for (const v of e.values) if (!node.has(v)) node.set(v, i);
+    });
+    entries.forEach((e, i) => {
+      if (e.role === 'node') return;
+      e.values.forEach((v, j) => {
+        const at = node.get(v);
+        if (at !== undefined)
+          out.push({
+            path: `spec.referenceValues.${platform}[${i}].${field}[${j}]`,
+            message: `also allowed for node CVMs by spec.referenceValues.${platform}[${at}]: a pod on an attested node could present the node's own report as ${e.role} evidence; a measurement may not be allowed both as node and as another role`,
+          });
+      });
+    });
+  }
+  return out;
+}
+
+const dnsName = new RegExp(dnsSubdomainPattern);
+
+function isSan(value: string): boolean {
+  if (isIP(value) !== 0) return true;
+  const name = value.startsWith('*.') ? value.slice(2) : value;
+  return name.length <= 253 && dnsName.test(name);
 }
 
 /** ID-block fields that would not mean what they seem to. */

@@ -16,6 +16,7 @@ import {
   type VERSION,
 } from './common.ts';
 import { gpuReferenceValuesSchema } from './manifest-gpu-schema.ts';
+import { sansSchema, type WorkloadRole, workloadRoleSchema } from './manifest-roles.ts';
 import { snpReferenceValuesSchema } from './manifest-snp-schema.ts';
 import { tdxReferenceValuesSchema } from './manifest-tdx-schema.ts';
 import type { JSONSchemaProps } from './schema.ts';
@@ -29,6 +30,10 @@ export interface PolicyReference {
   /** SHA-256 of the policy document (Kata agent policy / initdata), lower-case hex. */
   hash: string;
   description?: string;
+  /** The role of the CVMs that carry this policy (manifest-roles.ts); default worker. */
+  role?: WorkloadRole;
+  /** DNS names and IP addresses its workload certificates may carry. */
+  sans?: string[];
 }
 
 export interface AttestationTiming {
@@ -125,6 +130,8 @@ export const manifestSpecSchema: JSONSchemaProps = {
           },
           hash: hexSchema(32, 'SHA-256 of the policy document'),
           description: { type: 'string', maxLength: 1024 },
+          role: workloadRoleSchema,
+          sans: sansSchema,
         },
       },
       'x-kubernetes-validations': [

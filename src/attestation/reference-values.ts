@@ -16,6 +16,15 @@ export interface SnpTcb {
 
 export type SnpProduct = 'Milan' | 'Genoa' | 'Turin';
 
+/**
+ * Whose CVM a reference-value entry describes. `node`: a confidential node's CVM, attested by the
+ * node agent (the confidential-node model, which trusts the cluster admin); `pod`: the pod VM of a
+ * workload (Kata / Confidential Containers); `coordinator`: the Coordinator's own pod VM. Evidence
+ * is appraised only against the entries of its own role. Absent means `node`.
+ */
+export type CvmRole = 'node' | 'pod' | 'coordinator';
+export const CVM_ROLES: readonly CvmRole[] = ['node', 'pod', 'coordinator'];
+
 /** SEV firmware version as the report gives it (CURRENT_MAJOR/MINOR/BUILD). */
 export interface SnpFirmwareVersion {
   major: number;
@@ -102,6 +111,8 @@ export interface SnpRules {
 export interface SnpReferenceValues extends SnpRules {
   /** Optional label shown in verdicts (e.g. "kata-qemu-snp 3.18 on Genoa"). */
   name?: string;
+  /** Whose CVM this entry describes; default `node`. */
+  role?: CvmRole;
   /** Allowed launch measurements (48 bytes each, 96 hex chars). Any one matches. */
   measurements: string[];
   /** Minimum TCB; compared with REPORTED_TCB, COMMITTED_TCB, LAUNCH_TCB and CURRENT_TCB. */
@@ -114,6 +125,8 @@ export interface SnpReferenceValues extends SnpRules {
 
 export interface TdxReferenceValues {
   name?: string;
+  /** Whose CVM this entry describes; default `node`. */
+  role?: CvmRole;
   /** Allowed MRTD values (48 bytes each). */
   mrTd: string[];
   /** RTMR0..3; an entry that is absent or null is not checked. */

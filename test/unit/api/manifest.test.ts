@@ -2,17 +2,21 @@ import assert from 'node:assert/strict';
 import { selectActiveManifest } from '../../../src/api/active-manifest.ts';
 import { parseDuration } from '../../../src/api/duration.ts';
 import type { Manifest, ManifestSpec } from '../../../src/api/manifest.ts';
-import { manifestHash } from '../../../src/api/manifest-hash.ts';
-import { manifestRelaxations } from '../../../src/api/manifest-relaxations.ts';
+import { appliedManifestHash, manifestHash, manifestSpecAsStored } from '../../../src/api/manifest-hash.ts';
+import { CONFIDENTIAL_NODE_MODEL, manifestRelaxations } from '../../../src/api/manifest-relaxations.ts';
+import { policyHashesForRole, referenceValuesForRole } from '../../../src/api/manifest-roles.ts';
 import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
 import { desiredManifestStatus } from '../../../src/controllers/manifest/status.ts';
 
+/** A strict Manifest: its one CVM entry is a pod VM's (a node entry would enable the admin-trusted model). */
 function validSpec(): ManifestSpec {
   return {
     runtimeClasses: ['kata'],
     policies: [{ name: 'p', hash: 'aa'.repeat(32) }],
     referenceValues: {
-      snp: [{ measurements: ['01'.repeat(48)], minimumTCB: { bootloader: 1, tee: 0, snp: 8, microcode: 115 } }],
+      snp: [
+        { role: 'pod', measurements: ['01'.repeat(48)], minimumTCB: { bootloader: 1, tee: 0, snp: 8, microcode: 115 } },
+      ],
       gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
     },
   };
@@ -28,9 +32,44 @@ function manifest(name: string, created: string, spec: ManifestSpec = validSpec(
 }
 
 describe('manifest hash', () => {
+  it('of a spec as applied, with fields left to their schema defaults, is the hash of the spec as stored', () => {
+    const applied = {
+      runtimeClasses: ['kata'],
+      policies: [{ name: 'p', hash: 'aa'.repeat(32), unknownField: 'pruned' }],
+      referenceValues: {
+        snp: [{ measurements: ['01'.repeat(48)], minimumTCB: { bootloader: 1, tee: 0, snp: 8, microcode: 115 } }],
+        tdx: [{ mrTd: ['02'.repeat(48)], rtmrs: [null, '03'.repeat(48)], mrSeam: null }],
+        gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
+      },
+      attestation: {},
+      development: {},
+    };
+    const stored: ManifestSpec = {
+      runtimeClasses: ['kata'],
+      policies: [{ name: 'p', hash: 'aa'.repeat(32), role: 'worker' }],
+      referenceValues: {
+        snp: [
+          {
+            role: 'node',
+            measurements: ['01'.repeat(48)],
+            minimumTCB: { bootloader: 1, tee: 0, snp: 8, microcode: 115 },
+          },
+        ],
+        tdx: [{ role: 'node', mrTd: ['02'.repeat(48)], rtmrs: [null, '03'.repeat(48)] }],
+        gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
+      },
+      attestation: { evidenceMaxAge: '5m', reattestationInterval: '1h' },
+      development: { acceptSimulatedEvidence: false },
+    };
+    assert.deepEqual(manifestSpecAsStored(applied), stored);
+    assert.equal(appliedManifestHash(applied), manifestHash(stored));
+    assert.equal(appliedManifestHash(stored), manifestHash(stored), 'a stored spec is its own fixed point');
+    assert.equal(applied.policies[0]!.unknownField, 'pruned', 'the input is not modified');
+  });
+
   it('is SHA-256 of the RFC 8785 canonical JSON (checked against an independent canonicaliser)', () => {
     // python3: sha256(json.dumps(spec, sort_keys=True, separators=(',', ':')))
-    assert.equal(manifestHash(validSpec()), 'c04044ab62abd04b3832bd5ec07c64ff1d334207ae4440bc82613594e140baaa');
+    assert.equal(manifestHash(validSpec()), '7881a4a999b8e76be7d6a3f9a04fcfa1544fc3247d777a5ddec36bea2da7d648');
   });
 
   it('does not depend on key order, and changes with any value', () => {
@@ -101,8 +140,39 @@ describe('manifest validation beyond the schema', () => {
       },
       path: 'spec.referenceValues.snp[0].idBlock.idKeyDigests[1]',
     },
+    {
+      name: 'an SNP measurement allowed for node CVMs and for the Coordinator (a pod could present the node report)',
+      mutate: (s) => {
+        s.referenceValues.snp![0]!.role = 'node';
+        s.referenceValues.snp!.push({ ...s.referenceValues.snp![0]!, name: 'c', role: 'coordinator' });
+      },
+      path: 'spec.referenceValues.snp[1].measurements[0]',
+    },
+    {
+      name: 'a TDX MRTD allowed for node CVMs (by default) and for pod VMs',
+      mutate: (s) => {
+        s.referenceValues.tdx = [
+          { mrTd: ['02'.repeat(48)] },
+          { role: 'pod', mrTd: ['03'.repeat(48), '02'.repeat(48)] },
+        ];
+      },
+      path: 'spec.referenceValues.tdx[1].mrTd[1]',
+    },
+    {
+      name: 'a SAN that is neither a DNS name nor an IP address',
+      mutate: (s) => {
+        s.policies[0]!.sans = ['llama.default.svc', '10.0.0.1', 'Not A Name'];
+      },
+      path: 'spec.policies[0].sans[2]',
+    },
   ];
   it('accepts the valid fixture', () => assert.deepEqual(validateManifestSpec(validSpec()), []));
+  it('accepts a measurement shared by pod VMs and the Coordinator (their policy hashes tell them apart), and SANs that are names, wildcards or IPs', () => {
+    const spec = validSpec();
+    spec.referenceValues.snp!.push({ ...spec.referenceValues.snp![0]!, name: 'coordinator', role: 'coordinator' });
+    spec.policies[0]!.sans = ['llama.default.svc.cluster.local', '*.llama.default.svc', '10.0.0.1', 'fd00::1'];
+    assert.deepEqual(validateManifestSpec(spec), []);
+  });
   it('accepts SNP ID-block values together with a trusted key', () => {
     const spec = validSpec();
     spec.referenceValues.snp![0]!.idBlock = {
@@ -261,7 +331,10 @@ describe('manifest relaxations', () => {
   });
   it('a TDX entry that accepts missing collateral is a relaxation, named by its index', () => {
     const spec = validSpec();
-    spec.referenceValues.tdx = [{ mrTd: ['02'.repeat(48)] }, { mrTd: ['03'.repeat(48)], allowMissingCollateral: true }];
+    spec.referenceValues.tdx = [
+      { role: 'pod', mrTd: ['02'.repeat(48)] },
+      { role: 'pod', mrTd: ['03'.repeat(48)], allowMissingCollateral: true },
+    ];
     const relaxations = manifestRelaxations(spec);
     assert.deepEqual(
       relaxations.map((r) => r.path),
@@ -270,6 +343,58 @@ describe('manifest relaxations', () => {
     assert.match(relaxations[0]!.message, /TCB status and revocation not evaluated/);
     spec.referenceValues.tdx[1]!.allowMissingCollateral = false;
     assert.deepEqual(manifestRelaxations(spec), []);
+  });
+});
+
+describe('manifest relaxations: the confidential-node model', () => {
+  it('every CVM entry in the node role, by default or explicitly, enables the admin-trusted model, named by its role', () => {
+    const spec = validSpec();
+    spec.referenceValues.snp!.push({ ...spec.referenceValues.snp![0]!, role: 'node' });
+    spec.referenceValues.tdx = [{ mrTd: ['02'.repeat(48)] }, { role: 'coordinator', mrTd: ['03'.repeat(48)] }];
+    const relaxations = manifestRelaxations(spec);
+    assert.deepEqual(
+      relaxations.map((r) => r.path),
+      ['spec.referenceValues.snp[1].role', 'spec.referenceValues.tdx[0].role'],
+    );
+    assert.equal(relaxations[0]!.message, CONFIDENTIAL_NODE_MODEL);
+    assert.match(relaxations[0]!.message, /trusts the cluster admin/);
+  });
+});
+
+describe('manifest roles', () => {
+  it("evidence of a role is appraised against its role's CVM entries, unnamed ones named by their place in the Manifest", () => {
+    const spec = validSpec();
+    spec.referenceValues.snp = [
+      { ...spec.referenceValues.snp![0]!, role: 'node' },
+      { ...spec.referenceValues.snp![0]!, role: 'coordinator', measurements: ['04'.repeat(48)] },
+      { ...spec.referenceValues.snp![0]!, name: 'pods', role: 'pod' },
+    ];
+    spec.referenceValues.tdx = [{ mrTd: ['02'.repeat(48)] }];
+    const coordinator = referenceValuesForRole(spec.referenceValues, 'coordinator');
+    assert.deepEqual(
+      coordinator.snp!.map((e) => [e.name, e.measurements[0]]),
+      [['snp[1]', '04'.repeat(48)]],
+    );
+    assert.deepEqual(coordinator.tdx, []);
+    assert.deepEqual(coordinator.gpu, spec.referenceValues.gpu);
+    assert.deepEqual(
+      referenceValuesForRole(spec.referenceValues, 'node').tdx!.map((e) => e.name),
+      ['tdx[0]'],
+    );
+    assert.deepEqual(
+      referenceValuesForRole(spec.referenceValues, 'pod').snp!.map((e) => e.name),
+      ['pods'],
+    );
+  });
+  it('the Coordinator carries only coordinator policies, nodes and pods every other one', () => {
+    const policies = [
+      { name: 'w', hash: '01'.repeat(32) },
+      { name: 'c', hash: '02'.repeat(32), role: 'coordinator' as const },
+      { name: 's', hash: '03'.repeat(32), role: 'secret-service' as const },
+    ];
+    assert.deepEqual(policyHashesForRole(policies, 'coordinator'), ['02'.repeat(32)]);
+    assert.deepEqual(policyHashesForRole(policies, 'node'), ['01'.repeat(32), '03'.repeat(32)]);
+    assert.deepEqual(policyHashesForRole(policies, 'pod'), ['01'.repeat(32), '03'.repeat(32)]);
   });
 });
 

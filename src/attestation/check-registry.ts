@@ -1,6 +1,7 @@
 /**
  * The check-ID registry: every `check` a Reason can carry, per platform (snp/checks.ts,
- * tdx/checks.ts, nvidia/checks.ts, node-checks.ts), each with its kind:
+ * tdx/checks.ts, nvidia/checks.ts, node-checks.ts, and coordinator-checks.ts for a client's check
+ * of the Coordinator), each with its kind:
  *
  * - authenticity: the evidence is not shown to be genuine and current: it does not parse, a
  *   signature, chain or revocation check fails, or the vendor collateral does not vouch for it;
@@ -15,6 +16,7 @@
  * check missing here does not compile.
  */
 
+import { COORDINATOR_CHECKS } from './coordinator-checks.ts';
 import { NODE_CHECKS } from './node-checks.ts';
 import { GPU_CHECKS } from './nvidia/checks.ts';
 import { SNP_CHECKS } from './snp/checks.ts';
@@ -30,7 +32,13 @@ export interface CheckInfo {
 
 export type CheckRegistry = Readonly<Record<string, CheckInfo>>;
 
-export const CHECKS = { ...SNP_CHECKS, ...TDX_CHECKS, ...GPU_CHECKS, ...NODE_CHECKS } as const satisfies CheckRegistry;
+export const CHECKS = {
+  ...SNP_CHECKS,
+  ...TDX_CHECKS,
+  ...GPU_CHECKS,
+  ...NODE_CHECKS,
+  ...COORDINATOR_CHECKS,
+} as const satisfies CheckRegistry;
 
 export type CheckId = keyof typeof CHECKS;
 

@@ -4,8 +4,9 @@
  * the operator's configuration.
  */
 import { Command, Option } from 'commander';
+import { DEFAULT_TSM_REPORT_ROOT } from '../agent/evidence/configfs-tsm.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
-import { DEFAULT_COORDINATOR_LIMITS } from '../coordinator/limits.ts';
+import { DEFAULT_CLIENT_ATTEST_RATE, DEFAULT_COORDINATOR_LIMITS } from '../coordinator/limits.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
 import { DEFAULT_LEASE_NAME } from '../operator/operator.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, parseGpuResourcePrefixes } from '../webhook/gpu-requests.ts';
@@ -25,6 +26,9 @@ export interface OperatorCliOptions {
   coordinatorAddress: { host: string; port: number };
   tlsCertFile?: string;
   tlsKeyFile?: string;
+  coordinatorEvidence: 'configfs-tsm' | 'none';
+  coordinatorTsmRoot: string;
+  coordinatorAttestRate: RateLimit;
   agentServiceAccount?: string;
   agentAudience: string;
   grantTtl: number;
@@ -99,6 +103,26 @@ export function operatorFlags(): Command {
       })
       .option('--tls-cert-file <path>', 'serving certificate (PEM) of the Coordinator API')
       .option('--tls-key-file <path>', 'its private key (PEM)')
+      .addOption(
+        new Option(
+          '--coordinator-evidence <source>',
+          "where the Coordinator reads its own CVM evidence, which it appraises against the active Manifest's coordinator entries before it claims an identity (POST /v1/coordinator/attest): configfs-tsm (in a confidential pod or VM), or none (then that call answers 503 saying why)",
+        )
+          .choices(['configfs-tsm', 'none'])
+          .default('configfs-tsm'),
+      )
+      .option(
+        '--coordinator-tsm-root <dir>',
+        'configfs-tsm report directory of the own evidence',
+        DEFAULT_TSM_REPORT_ROOT,
+      )
+      .addOption(
+        rate(
+          '--coordinator-attest-rate <burst/interval>',
+          'POST /v1/coordinator/attest requests per client address (each costs a CVM report; 429 beyond)',
+          DEFAULT_CLIENT_ATTEST_RATE,
+        ),
+      )
       .option(
         '--agent-service-account <username>',
         'username of the node agents (default system:serviceaccount:<namespace>:attestor-agent)',

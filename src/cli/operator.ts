@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
+import { ConfigfsTsmSource } from '../agent/evidence/configfs-tsm.ts';
 import {
   type CollateralSource,
   CollateralStore,
@@ -86,6 +87,13 @@ export function operatorCommand(): Command {
             },
             // Pinned vendor roots only: simulated evidence is for `attestor dev`.
             trust: { production: {}, productionCollateral: operatorCollateral(opts) },
+            ownEvidence:
+              opts.coordinatorEvidence === 'none'
+                ? {
+                    none: 'the operator runs with --coordinator-evidence none: it reads no CVM evidence of its own, so the Coordinator cannot prove its identity',
+                  }
+                : new ConfigfsTsmSource({ root: opts.coordinatorTsmRoot }),
+            clientAttestRate: opts.coordinatorAttestRate,
           }
         : undefined,
       gpuResourcePrefixes: opts.gpuResourcePrefixes,

@@ -1,9 +1,11 @@
 /**
- * Appraisal orchestration: one node's evidence against the active Manifest. Completes the vendor
- * collateral for it, appraises it under the real roots, and under the simulated ones where trust
- * selection (trust.ts) allows; the verifiers' caches live here, one set per leader.
+ * Appraisal orchestration: one node's evidence (or the Coordinator's own, which has no GPUs)
+ * against the active Manifest's entries of its role. Completes the vendor collateral for it,
+ * appraises it under the real roots, and under the simulated ones where trust selection
+ * (trust.ts) allows; the verifiers' caches live here, one set per appraiser.
  */
 import type { Manifest } from '../api/manifest.ts';
+import { policyHashesForRole, referenceValuesForRole } from '../api/manifest-roles.ts';
 import {
   appraiseNode,
   type NodeAppraisalContext,
@@ -12,6 +14,7 @@ import {
   type NodeExpectation,
 } from '../attestation/node-appraisal.ts';
 import { VerificationCache } from '../attestation/nvidia/index.ts';
+import type { CvmRole } from '../attestation/reference-values.ts';
 import { SnpEndorsementCache } from '../attestation/snp/index.ts';
 import { TdxVerifierCache } from '../attestation/tdx/index.ts';
 import type { Logger } from '../observability/log.ts';
@@ -40,10 +43,11 @@ export class NodeAppraiser {
     expectation: NodeExpectation,
     manifest: Manifest,
     at: Date,
+    role: CvmRole = 'node',
   ): Promise<Appraisal> {
     const base: Omit<NodeAppraisalContext, 'trust' | 'collateral'> = {
-      referenceValues: manifest.spec.referenceValues,
-      policyHashes: manifest.spec.policies.map((p) => p.hash),
+      referenceValues: referenceValuesForRole(manifest.spec.referenceValues, role),
+      policyHashes: policyHashesForRole(manifest.spec.policies, role),
       at,
       caches: this.#caches,
     };

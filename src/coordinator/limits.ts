@@ -19,3 +19,9 @@ export const DEFAULT_COORDINATOR_LIMITS: CoordinatorLimits = {
   watches: { burst: 5, intervalMs: 5000 },
   events: { burst: 10, intervalMs: 30_000 },
 };
+
+/**
+ * POST /v1/coordinator/attest per client address: each answer costs a CVM report from the
+ * firmware. Behind a Service that rewrites source addresses, clients share one bucket.
+ */
+export const DEFAULT_CLIENT_ATTEST_RATE: RateLimit = { burst: 10, intervalMs: 1000 };

@@ -1,5 +1,5 @@
 /** Coordinator metrics. */
-import { Counter, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 
 export class CoordinatorMetrics {
   readonly attestations: Counter<'result'>;
@@ -9,6 +9,8 @@ export class CoordinatorMetrics {
   readonly rateLimited: Counter<'kind'>;
   readonly eventsSuppressed: Counter;
   readonly reappraisals: Counter<'result'>;
+  readonly identityReady: Gauge;
+  readonly ownAppraisals: Counter<'result'>;
 
   constructor(registry: Registry) {
     this.attestations = new Counter({
@@ -49,6 +51,17 @@ export class CoordinatorMetrics {
     this.reappraisals = new Counter({
       name: 'attestor_coordinator_reappraisals_total',
       help: 'Re-appraisals of retained node evidence after a change of the active Manifest, by result (accepted, refused, no-evidence)',
+      labelNames: ['result'],
+      registers: [registry],
+    });
+    this.identityReady = new Gauge({
+      name: 'attestor_coordinator_identity_ready',
+      help: "1 when this replica's own CVM evidence meets the active Manifest's coordinator entries, so that it claims its identity (POST /v1/coordinator/attest, on the leader); 0 otherwise",
+      registers: [registry],
+    });
+    this.ownAppraisals = new Counter({
+      name: 'attestor_coordinator_own_appraisals_total',
+      help: "Appraisals of this replica's own CVM evidence against the active Manifest's coordinator entries, by result (accepted, refused)",
       labelNames: ['result'],
       registers: [registry],
     });

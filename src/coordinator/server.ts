@@ -1,15 +1,21 @@
 /**
- * The Coordinator's HTTPS API (express). Each call is first authenticated (service account token
- * via TokenReview) and charged to its node's rate, and only then is its body read, with a limit
- * sized for what that call carries; the Coordinator decides, this maps its outcome to HTTP.
- * Replicas that are not the leader answer 503 so that agents retry (through the Service, on
- * another replica).
+ * The Coordinator's HTTPS API (express). Each agent call is first authenticated (service account
+ * token via TokenReview) and charged to its node's rate, and only then is its body read, with a
+ * limit sized for what that call carries; the Coordinator decides, this maps its outcome to HTTP.
+ * `POST /v1/coordinator/attest` is public: no token, charged to the client's address instead, a
+ * nonce-sized body. Replicas that are not the leader answer 503 so that callers retry (through
+ * the Service, on another replica).
  */
 
 import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import type { Logger } from '../observability/log.ts';
+import {
+  COORDINATOR_ATTEST_PATH,
+  decodeCoordinatorAttestRequest,
+  MAX_COORDINATOR_ATTEST_BODY_BYTES,
+} from '../protocol/coordinator-attest.ts';
 import {
   ACTIVATE_PATH,
   ATTEST_PATH,
@@ -24,7 +30,10 @@ import {
 import type { Authenticator } from './auth.ts';
 import type { Coordinator } from './coordinator.ts';
 import { CoordinatorError } from './coordinator-error.ts';
+import type { CoordinatorIdentity } from './identity.ts';
+import { DEFAULT_CLIENT_ATTEST_RATE } from './limits.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
+import { KeyedRateLimiter, type RateLimit } from './rate-limiter.ts';
 
 export interface CoordinatorServerOptions {
   host: string;
@@ -33,6 +42,10 @@ export interface CoordinatorServerOptions {
   authenticator: Authenticator;
   /** The Coordinator while this replica leads, else undefined. */
   coordinator: () => Coordinator | undefined;
+  /** This process's identity (POST /v1/coordinator/attest, served while leading); absent: 503. */
+  identity?: () => CoordinatorIdentity | undefined;
+  /** POST /v1/coordinator/attest per client address. Default DEFAULT_CLIENT_ATTEST_RATE. */
+  clientAttestRate?: RateLimit;
   log: Logger;
   metrics?: CoordinatorMetrics;
 }
@@ -52,7 +65,7 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
   const app = express();
   app.disable('x-powered-by');
   // Label values from a fixed set: anybody can request any path.
-  const paths = new Set([NONCE_PATH, ATTEST_PATH, ACTIVATE_PATH, WATCH_PATH, JWKS_PATH]);
+  const paths = new Set([NONCE_PATH, ATTEST_PATH, ACTIVATE_PATH, WATCH_PATH, JWKS_PATH, COORDINATOR_ATTEST_PATH]);
   app.use((req, res, next) => {
     res.on('finish', () =>
       options.metrics?.requests.inc({ path: paths.has(req.path) ? req.path : 'other', code: String(res.statusCode) }),
@@ -76,6 +89,32 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
     }, true);
   const body = (limit: number) => express.json({ limit });
   const caller = (res: Response): Caller => res.locals.caller as Caller;
+
+  // Anyone may ask the Coordinator to prove itself: the leader answers, each address at its own rate.
+  const clients = new KeyedRateLimiter(options.clientAttestRate ?? DEFAULT_CLIENT_ATTEST_RATE);
+  app.post(
+    COORDINATOR_ATTEST_PATH,
+    wrap(async (req, _res) => {
+      leader();
+      const decision = clients.take(req.socket.remoteAddress ?? 'unknown', new Date());
+      if (!decision.allowed) {
+        options.metrics?.rateLimited.inc({ kind: 'coordinator-attest' });
+        throw new CoordinatorError(
+          429,
+          'too many attestation requests from this address; retry later',
+          Math.ceil(decision.retryAfterMs / 1000),
+        );
+      }
+    }, true),
+    body(MAX_COORDINATOR_ATTEST_BODY_BYTES),
+    wrap(async (req, res) => {
+      const identity = options.identity?.();
+      if (!identity) throw new CoordinatorError(503, 'this operator does not serve the Coordinator identity');
+      const request = decodeCoordinatorAttestRequest(req.body);
+      if ('error' in request) throw new CoordinatorError(400, `[coordinator.request] ${request.error}`);
+      res.json(await identity.attest(request.nonce));
+    }),
+  );
 
   app.get(JWKS_PATH, (_req, res) => {
     res.json(leader().jwks);

@@ -19,9 +19,11 @@ import { ACTIVE_MANIFEST_KEY, createReappraisalController } from '../controllers
 import { EventRecorder } from '../controllers/runtime/events.ts';
 import { type Authenticator, TokenReviewAuthenticator } from '../coordinator/auth.ts';
 import { Coordinator } from '../coordinator/coordinator.ts';
+import { CoordinatorIdentity, type OwnEvidenceSource } from '../coordinator/identity.ts';
 import type { CoordinatorLimits } from '../coordinator/limits.ts';
 import { CoordinatorMetrics } from '../coordinator/metrics.ts';
 import { NodeAttestationStore } from '../coordinator/node-attestation-store.ts';
+import type { RateLimit } from '../coordinator/rate-limiter.ts';
 import { type CoordinatorServer, startCoordinatorServer } from '../coordinator/server.ts';
 import type { CoordinatorTrust } from '../coordinator/trust.ts';
 import { errorMessage } from '../errors.ts';
@@ -88,6 +90,13 @@ export interface CoordinatorOptions {
   limits?: Partial<CoordinatorLimits>;
   /** Replaces TokenReview (tests of the Coordinator alone). */
   authenticator?: Authenticator;
+  /**
+   * The Coordinator's own CVM evidence (configfs-tsm in a confidential pod, simulated under
+   * `attestor dev`), or why there is none: then POST /v1/coordinator/attest answers 503 saying so.
+   */
+  ownEvidence: OwnEvidenceSource | { none: string };
+  /** POST /v1/coordinator/attest per client address (default in coordinator/limits.ts). */
+  clientAttestRate?: RateLimit;
 }
 
 export interface RunningOperator {
@@ -96,6 +105,8 @@ export interface RunningOperator {
   readonly metrics: OperatorMetrics;
   /** The Coordinator while this replica leads. */
   readonly coordinator: () => Coordinator | undefined;
+  /** This process's Coordinator identity (CAs, transition chain, own evidence) once made; every replica has one. */
+  readonly identity: () => CoordinatorIdentity | undefined;
   /** Resolves with the Coordinator API's port once it listens (undefined when not served). */
   readonly coordinatorPort: Promise<number | undefined>;
   /** Resolves with the webhook server's port once it listens (undefined when not served). */
@@ -154,7 +165,9 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     }),
   );
 
+  const identityAbort = new AbortController();
   let coordinator: Coordinator | undefined;
+  let coordinatorIdentity: CoordinatorIdentity | undefined;
   let server: CoordinatorServer | undefined;
   let coordinatorPort: Promise<number | undefined> = Promise.resolve(undefined);
   if (options.coordinator) {
@@ -197,6 +210,26 @@ export function startOperator(options: OperatorOptions): RunningOperator {
         coordinator = undefined;
       },
     });
+    // The identity follows the active Manifest on every replica, from the moment the cache is
+    // complete (a half-listed cache must never become a transition); only the leader serves it.
+    const identityMade = CoordinatorIdentity.create({
+      manifests: informers.manifests,
+      evidence: c.ownEvidence,
+      trust: c.trust,
+      log,
+      metrics: coordinatorMetrics,
+    }).then((made) => {
+      coordinatorIdentity = made;
+      return made;
+    });
+    const settleIdentity = () => {
+      if (informers.manifests.synced) void identityMade.then((i) => i.settle());
+    };
+    informers.manifests.onChange(settleIdentity);
+    void Promise.all([identityMade, informers.manifests.waitForSync(identityAbort.signal)]).then(
+      settleIdentity,
+      () => undefined,
+    );
     const authenticator =
       c.authenticator ??
       new TokenReviewAuthenticator(options.kubeConfig, c.agentUsernames, c.audiences ?? ['attestor']);
@@ -206,6 +239,8 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       tls: c.tls,
       authenticator,
       coordinator: () => coordinator,
+      identity: () => coordinatorIdentity,
+      ...(c.clientAttestRate ? { clientAttestRate: c.clientAttestRate } : {}),
       log,
       metrics: coordinatorMetrics,
     }).then((s) => {
@@ -258,7 +293,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     unlabelled = setLabel(null);
   }
 
-  const abort = new AbortController();
+  const abort = identityAbort;
   const done = unlabelled
     .then(() => manager.run(abort.signal))
     .finally(async () => {
@@ -271,6 +306,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     informers,
     metrics,
     coordinator: () => coordinator,
+    identity: () => coordinatorIdentity,
     coordinatorPort,
     webhookPort,
     done,

@@ -5,7 +5,7 @@
  */
 import { createHash, createPublicKey, type JsonWebKey } from 'node:crypto';
 import type { NodeEvidence } from '../attestation/node-appraisal.ts';
-import type { EvidenceRequest } from './messages.ts';
+import type { EncodedCvmEvidence, EvidenceRequest } from './messages.ts';
 
 /** The most GPU reports one request may carry. */
 export const MAX_GPUS_PER_REQUEST = 16;
@@ -37,15 +37,10 @@ export function encodeEvidenceRequest(
   agentKey: Record<string, unknown>,
   evidence: NodeEvidence,
 ): EvidenceRequest {
-  const { cvm } = evidence;
   return {
     nonce,
     agentKey,
-    cvm: {
-      platform: cvm.platform,
-      report: b64(cvm.report),
-      ...(cvm.auxblob?.length ? { auxblob: b64(cvm.auxblob) } : {}),
-    },
+    cvm: encodeCvmEvidence(evidence.cvm),
     gpus: evidence.gpus.map((g) => ({ uuid: g.uuid, report: b64(g.report), certificateChain: g.certificateChain })),
   };
 }
@@ -76,15 +71,8 @@ export function decodeEvidenceRequest(request: EvidenceRequest): DecodedEvidence
   ) {
     return { error: 'agentKey: expected a public P-256 JWK' };
   }
-  const cvm = request.cvm;
-  if (
-    !cvm ||
-    (cvm.platform !== 'snp' && cvm.platform !== 'tdx') ||
-    typeof cvm.report !== 'string' ||
-    (cvm.auxblob !== undefined && typeof cvm.auxblob !== 'string')
-  ) {
-    return { error: 'cvm: expected {platform: snp|tdx, report: base64, auxblob?: base64}' };
-  }
+  const cvm = decodeCvmEvidence(request.cvm);
+  if ('error' in cvm) return { error: `cvm: ${cvm.error}` };
   if (!Array.isArray(request.gpus) || request.gpus.length > MAX_GPUS_PER_REQUEST)
     return { error: `gpus: expected a list of at most ${MAX_GPUS_PER_REQUEST} GPU reports` };
   for (const [i, g] of request.gpus.entries()) {
@@ -108,17 +96,40 @@ export function decodeEvidenceRequest(request: EvidenceRequest): DecodedEvidence
     agentKey: { kty: key.kty, crv: key.crv, x: key.x, y: key.y },
     agentKeySpki: spki,
     evidence: {
-      cvm: {
-        platform: cvm.platform,
-        report: fromB64(cvm.report),
-        ...(cvm.auxblob ? { auxblob: fromB64(cvm.auxblob) } : {}),
-      },
+      cvm,
       gpus: request.gpus.map((g) => ({
         uuid: g.uuid,
         report: fromB64(g.report),
         certificateChain: g.certificateChain,
       })),
     },
+  };
+}
+
+/** A CVM report (and its auxblob) on the wire: the agent's evidence and the Coordinator's own. */
+export function encodeCvmEvidence(cvm: NodeEvidence['cvm']): EncodedCvmEvidence {
+  return {
+    platform: cvm.platform,
+    report: b64(cvm.report),
+    ...(cvm.auxblob?.length ? { auxblob: b64(cvm.auxblob) } : {}),
+  };
+}
+
+/** Checks the shape of an encoded CVM report and decodes it. */
+export function decodeCvmEvidence(cvm: unknown): NodeEvidence['cvm'] | { error: string } {
+  const c = cvm as Partial<EncodedCvmEvidence> | null | undefined;
+  if (
+    !c ||
+    typeof c !== 'object' ||
+    (c.platform !== 'snp' && c.platform !== 'tdx') ||
+    typeof c.report !== 'string' ||
+    (c.auxblob !== undefined && typeof c.auxblob !== 'string')
+  )
+    return { error: 'expected {platform: snp|tdx, report: base64, auxblob?: base64}' };
+  return {
+    platform: c.platform,
+    report: fromB64(c.report),
+    ...(c.auxblob ? { auxblob: fromB64(c.auxblob) } : {}),
   };
 }
 

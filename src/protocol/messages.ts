@@ -38,11 +38,18 @@ export interface NonceResponse {
   expiresAt: string;
 }
 
+/** A CVM report on the wire: SNP report or TDX quote, and configfs-tsm's auxblob (SNP: the certificate table). */
+export interface EncodedCvmEvidence {
+  platform: 'snp' | 'tdx';
+  report: string /* base64 */;
+  auxblob?: string /* base64 */;
+}
+
 export interface EvidenceRequest {
   nonce: string;
   /** The agent's ephemeral public key (JWK, P-256). REPORT_DATA binds it with the nonce. */
   agentKey: Record<string, unknown>;
-  cvm: { platform: 'snp' | 'tdx'; report: string /* base64 */; auxblob?: string /* base64 */ };
+  cvm: EncodedCvmEvidence;
   gpus: Array<{ uuid: string; report: string /* base64 */; certificateChain: string /* PEM */ }>;
 }
 

@@ -18,6 +18,13 @@ export const SIMULATED_SNP_MEASUREMENT = 'ab'.repeat(48);
 export const SIMULATED_TDX_MRTD = 'cd'.repeat(48);
 export const SIMULATED_DRIVER_VERSION = '550.90.07';
 export const SIMULATED_VBIOS_VERSION = '96.00.9F.00.01';
+/**
+ * The simulated Coordinator's pod VM (SEV-SNP): its launch measurement, and the policy hash its
+ * HOST_DATA carries (SHA-256 of "attestor dev: the simulated Coordinator's pod policy"), as
+ * samples/manifest.yaml lists them in the coordinator role.
+ */
+export const SIMULATED_COORDINATOR_MEASUREMENT = 'c0'.repeat(48);
+export const SIMULATED_COORDINATOR_POLICY_HASH = 'ff8137d8b0d84a917006d1bb5d66485f20b746cd34d412c025e6ebb8a4030345';
 /** Validity of the simulated TDX certificates (the simulator's default) and so of its collateral. */
 const SIMULATED_VALIDITY = { notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2044-01-01T00:00:00Z') };
 

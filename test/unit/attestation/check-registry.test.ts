@@ -3,6 +3,7 @@
 // so the classification is spelled out here: moving a check to another kind must change this test.
 import assert from 'node:assert/strict';
 import { CHECKS, type CheckId, isCheckId } from '../../../src/attestation/check-registry.ts';
+import { COORDINATOR_CHECKS } from '../../../src/attestation/coordinator-checks.ts';
 import { NODE_CHECKS } from '../../../src/attestation/node-checks.ts';
 import { GPU_CHECKS } from '../../../src/attestation/nvidia/checks.ts';
 import { parseGpuReport } from '../../../src/attestation/nvidia/spdm.ts';
@@ -22,7 +23,10 @@ const BINDINGS = [
 ];
 
 const COMPARISONS = [
+  'coordinator.admin-trusted',
   'coordinator.evidence.in-use',
+  'coordinator.history',
+  'coordinator.manifest-hash',
   'gpu.arch',
   'gpu.driver-version',
   'gpu.fwid',
@@ -107,6 +111,7 @@ describe('check-ID registry', () => {
       [TDX_CHECKS, /^tdx\./],
       [GPU_CHECKS, /^gpu\./],
       [NODE_CHECKS, /^(node|coordinator)\./],
+      [COORDINATOR_CHECKS, /^coordinator\./],
     ] as const) {
       for (const [id, info] of Object.entries(registry)) {
         assert.match(id, prefix);
@@ -115,7 +120,10 @@ describe('check-ID registry', () => {
     }
     assert.equal(
       Object.keys(CHECKS).length,
-      [SNP_CHECKS, TDX_CHECKS, GPU_CHECKS, NODE_CHECKS].reduce((n, r) => n + Object.keys(r).length, 0),
+      [SNP_CHECKS, TDX_CHECKS, GPU_CHECKS, NODE_CHECKS, COORDINATOR_CHECKS].reduce(
+        (n, r) => n + Object.keys(r).length,
+        0,
+      ),
       'no id is registered twice',
     );
   });

@@ -10,7 +10,7 @@ import { adminTrustedEntries } from './manifest-roles.ts';
 
 /** The message of a CVM entry that enables the confidential-node model (manifest-roles.ts). */
 export const CONFIDENTIAL_NODE_MODEL =
-  'enables the confidential-node model: node CVMs attested by the node agent, which trusts the cluster admin (who mints service account tokens and chooses what runs on a node); clients refuse such a Manifest unless told to trust the admin';
+  'the confidential-node model: node CVMs attested by the node agent, which trusts the cluster admin (clients refuse it unless told to trust the admin)';
 
 export interface Relaxation {
   /** The field that relaxes a check, e.g. `spec.development.acceptSimulatedEvidence`. */

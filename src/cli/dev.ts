@@ -12,6 +12,8 @@ import { NodeAgent } from '../agent/agent.ts';
 import { CoordinatorClient } from '../agent/coordinator-client.ts';
 import { createSimulatedPlatform, SimulatedCvmSource, SimulatedGpuControl } from '../agent/evidence/simulated.ts';
 import type { Manifest } from '../api/manifest.ts';
+import { policyHashesForRole } from '../api/manifest-roles.ts';
+import { simulatedRootsFile } from '../client/simulated-roots.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../dev/agent-identity.ts';
 import { applyYaml } from '../dev/apply.ts';
 import { ControlPlane, projectRoot } from '../dev/control-plane.ts';
@@ -59,6 +61,8 @@ export function devCommand(): Command {
 
 export async function runDev(opts: DevOptions): Promise<number> {
   const print = (line: string) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`);
+  /** A line of its own, without the time, for scripts to read (`coordinator: <URL>`). */
+  const printBare = (line: string) => process.stdout.write(`${line}\n`);
   const stateDir = resolve(opts.stateDir);
   rmSync(stateDir, { recursive: true, force: true });
   mkdirSync(stateDir, { recursive: true });
@@ -79,6 +83,17 @@ export async function runDev(opts: DevOptions): Promise<number> {
     const log = createLogger({ destination: createWriteStream(logFile, { flags: 'a' }) });
     print('generating simulated AMD, Intel and NVIDIA roots (development only)');
     const platform = await createSimulatedPlatform();
+    // Their certificates (no keys), for `attestor verify coordinator --simulated-roots`.
+    const rootsFile = join(stateDir, 'simulated-roots.json');
+    writeFileSync(
+      rootsFile,
+      simulatedRootsFile({
+        snp: [platform.snp.rootSet],
+        tdx: platform.tdx.roots,
+        ...(platform.collateral.tdx ? { tdxCollateral: platform.collateral.tdx } : {}),
+        ...(platform.trust.gpu ? { gpu: platform.trust.gpu } : {}),
+      }),
+    );
     const serving = await issueCertificate(cluster.certificateAuthority, {
       commonName: 'attestor-operator',
       usage: 'server',
@@ -128,6 +143,11 @@ export async function runDev(opts: DevOptions): Promise<number> {
     print(
       `operator running (leader; Coordinator API ${coordinatorUrl}; /metrics on 127.0.0.1:${operator.manager.probePort}; log in ${logFile})`,
     );
+    print(
+      "the Coordinator's own CVM evidence is a simulated SEV-SNP pod VM; it claims its identity once the Manifest's coordinator entries accept it",
+    );
+    printBare(`coordinator: ${coordinatorUrl}`);
+    printBare(`simulated roots: ${rootsFile}`);
 
     const nodeNames: string[] = [];
     for (let i = 1; i <= opts.nodes; i++) {
@@ -149,6 +169,22 @@ export async function runDev(opts: DevOptions): Promise<number> {
         if (obj.kind === 'AIWorker') workers.push({ namespace: obj.metadata!.namespace!, name: obj.metadata!.name! });
       }
     }
+    // The Coordinator appraises its own evidence once the sample Manifest is active: tell how that went.
+    void waitFor(
+      () => {
+        const standing = operator.identity()?.standing;
+        return standing && standing.state !== 'appraising' ? standing : undefined;
+      },
+      { timeoutMs: 60_000 },
+    ).then(
+      (standing) =>
+        print(
+          standing.state === 'accepted'
+            ? `Coordinator: its own (simulated) CVM evidence meets the Manifest's coordinator entries; it proves itself at ${coordinatorUrl}/v1/coordinator/attest`
+            : `Coordinator: its own CVM evidence was refused, it claims no identity: ${standing.reasons.join('; ')}`,
+        ),
+      () => undefined,
+    );
     // One simulated agent per node (SNP and TDX alternating), as the DaemonSet would run them.
     const manifest = (
       (await kubeConfig
@@ -157,7 +193,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
         items: Manifest[];
       }
     ).items[0];
-    const policyHash = manifest?.spec.policies[0]?.hash ?? '00'.repeat(32);
+    const policyHash = (manifest && policyHashesForRole(manifest.spec.policies, 'node')[0]) ?? '00'.repeat(32);
     const agentAbort = new AbortController();
     const agentLog = log.child({ component: 'simulated-agents' });
     const agentRuns: Promise<void>[] = [];
@@ -188,6 +224,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
       await Promise.all(agentRuns);
     });
     print(`kubeconfig: ${cluster.kubeconfigPath}`);
+    print(
+      `verify the Coordinator: node src/cli/main.ts verify coordinator --coordinator ${coordinatorUrl} --manifest samples/manifest.yaml --simulated-roots ${rootsFile} --allow-admin-trusted`,
+    );
     print(
       `try: bin/kubectl --kubeconfig ${cluster.kubeconfigPath} get manifests,aiworkers,nodeattestations,nodes,pods -A`,
     );

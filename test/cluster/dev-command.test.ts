@@ -3,10 +3,11 @@
 // (the Service's labels alone, a GPU pod naming an unattested node), and Ctrl-C stops every
 // process it started.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { defaultBinDir, projectRoot } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import { buildHelm, HELM_BUILD_TIMEOUT_MS } from '../harness/helm.ts';
@@ -62,6 +63,40 @@ describe('attestor dev', function () {
         /llama\s+meta-llama\/Llama-3\.1-8B-Instruct\s+2\s+2\s+2\s+Available/,
       );
       assert.ok(processesUsing(stateDir).length >= 5, 'etcd, apiserver, controller-manager, scheduler, kwok run');
+
+      // Issue 9's Done-when: the Coordinator and the simulated roots on lines of their own, and a
+      // client's check of the Coordinator against the sample Manifest. The sample's node entries
+      // enable the admin-trusted confidential-node model, hence --allow-admin-trusted.
+      const coordinator = /^coordinator: (https:\/\/\S+)$/m.exec(output)?.[1];
+      const roots = /^simulated roots: (\S+)$/m.exec(output)?.[1];
+      assert.ok(coordinator && roots, output);
+      assert.equal(roots, join(stateDir, 'simulated-roots.json'));
+      await waitFor(() => /Coordinator: its own \(simulated\) CVM evidence meets/.test(output), {
+        timeoutMs: 60_000,
+        description: `the Coordinator's own evidence accepted; output:\n${output}`,
+      });
+      const verify = (...args: string[]) =>
+        promisify(execFile)(
+          process.execPath,
+          [join(projectRoot, 'src/cli/main.ts'), 'verify', 'coordinator', '--coordinator', coordinator, ...args],
+          { cwd: projectRoot },
+        ).then(
+          (r) => ({ code: 0, out: r.stdout }),
+          (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }),
+        );
+      const sample = ['--manifest', 'samples/manifest.yaml'];
+      const verified = await verify(...sample, '--simulated-roots', roots, '--allow-admin-trusted', '--json');
+      assert.equal(verified.code, 0, verified.out);
+      assert.match(JSON.parse(verified.out).meshCA, /^-----BEGIN CERTIFICATE-----/);
+      const withoutRoots = await verify(...sample, '--allow-admin-trusted');
+      assert.equal(withoutRoots.code, 1, withoutRoots.out);
+      const zeros = '0'.repeat(64);
+      const wrongHash = await verify('--manifest-hash', zeros, '--simulated-roots', roots, '--allow-admin-trusted');
+      assert.equal(wrongHash.code, 1, wrongHash.out);
+      assert.match(wrongHash.out, new RegExp(`is [0-9a-f]{64}, not the pinned ${zeros}`));
+      const adminTrusted = await verify(...sample, '--simulated-roots', roots);
+      assert.equal(adminTrusted.code, 1, adminTrusted.out);
+      assert.match(adminTrusted.out, /\[coordinator\.admin-trusted\]/);
 
       // kubectl as a user would: what it is refused, and by which webhook.
       const refusedCreate = (manifest: object): string => {

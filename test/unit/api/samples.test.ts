@@ -3,6 +3,12 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
 import type { Manifest } from '../../../src/api/manifest.ts';
+import {
+  SIMULATED_COORDINATOR_MEASUREMENT,
+  SIMULATED_COORDINATOR_POLICY_HASH,
+} from '../../../src/agent/evidence/simulated.ts';
+import { manifestRelaxations } from '../../../src/api/manifest-relaxations.ts';
+import { policyHashesForRole, referenceValuesForRole } from '../../../src/api/manifest-roles.ts';
 import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
 import { policyHash } from '../../../src/controllers/aiworker/policy.ts';
 import { projectRoot } from '../../../src/dev/control-plane.ts';
@@ -21,6 +27,21 @@ describe('samples/', () => {
   it('the sample Manifest is valid', () => {
     const [manifest] = load('manifest.yaml') as unknown as Manifest[];
     assert.deepEqual(validateManifestSpec(manifest!.spec), []);
+  });
+  it("lists the simulated Coordinator's pod VM in the coordinator role, and its node entries enable the admin-trusted model", () => {
+    const [manifest] = load('manifest.yaml') as unknown as Manifest[];
+    const spec = manifest!.spec;
+    assert.deepEqual(
+      referenceValuesForRole(spec.referenceValues, 'coordinator').snp!.map((e) => e.measurements),
+      [[SIMULATED_COORDINATOR_MEASUREMENT]],
+    );
+    assert.deepEqual(policyHashesForRole(spec.policies, 'coordinator'), [SIMULATED_COORDINATOR_POLICY_HASH]);
+    assert.deepEqual(
+      manifestRelaxations(spec)
+        .map((r) => r.path)
+        .filter((p) => p.endsWith('.role')),
+      ['spec.referenceValues.snp[0].role', 'spec.referenceValues.tdx[0].role'],
+    );
   });
   it('the sample AIWorker policy is one the sample Manifest allows, and matches samples/policy.rego', () => {
     const [manifest] = load('manifest.yaml') as unknown as Manifest[];

@@ -122,6 +122,31 @@ describe('Helm chart charts/attestor', function () {
     assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 16, out);
   });
 
+  it("runs the operator in a confidential pod that reads its own CVM evidence from configfs-tsm, as root of the pod VM without capabilities; evidence none runs it as non-root, and a confidential node's configfs-tsm is mounted only when asked", () => {
+    const base = ['template', 'attestor', chart, '--kube-version', '1.37.2', '--set', 'tls.caBundle=eA==', '--set'];
+    const render = (...set: string[]) =>
+      helm(
+        ...base,
+        'webhook.clientAuth.caBundle=eA==',
+        ...set.flatMap((v) => ['--set', v]),
+        '--show-only',
+        'templates/operator.yaml',
+      );
+    const confidential = render();
+    assert.match(confidential, /runtimeClassName: kata-qemu-snp\n/);
+    assert.match(confidential, /- --coordinator-evidence=configfs-tsm\n/);
+    assert.match(confidential, /- --coordinator-tsm-root=\/sys\/kernel\/config\/tsm\/report\n/);
+    assert.match(confidential, /securityContext: \{ runAsUser: 0, runAsNonRoot: false,/);
+    assert.match(confidential, /capabilities: \{ drop: \[ALL\] \}/);
+    assert.doesNotMatch(confidential, /hostPath/, "in a pod VM a hostPath would be the host's directory");
+    const plain = render('operator.confidential.runtimeClassName=', 'operator.confidential.evidence=none');
+    assert.doesNotMatch(plain, /runtimeClassName/);
+    assert.match(plain, /- --coordinator-evidence=none\n/);
+    assert.match(plain, /securityContext: \{ runAsNonRoot: true,/);
+    const node = render('operator.confidential.runtimeClassName=', 'operator.confidential.tsmHostPath=true');
+    assert.match(node, /hostPath: \{ path: \/sys\/kernel\/config\/tsm\/report, type: Directory \}/);
+  });
+
   it('renders webhook.gpuResourcePrefixes into the operator flag and the CEL alike, and webhook.excludedNamespaces into the GPU and binding webhooks', () => {
     const rendered = helm(
       'template',

@@ -2,11 +2,11 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as yaml from 'js-yaml';
-import type { Manifest } from '../../../src/api/manifest.ts';
 import {
   SIMULATED_COORDINATOR_MEASUREMENT,
   SIMULATED_COORDINATOR_POLICY_HASH,
 } from '../../../src/agent/evidence/simulated.ts';
+import type { Manifest } from '../../../src/api/manifest.ts';
 import { manifestRelaxations } from '../../../src/api/manifest-relaxations.ts';
 import { policyHashesForRole, referenceValuesForRole } from '../../../src/api/manifest-roles.ts';
 import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';

@@ -23,7 +23,19 @@ describe('attestor command', function () {
     assert.equal(help.code, 0);
     for (const sub of ['operator', 'agent', 'dev', 'verify'])
       assert.match(help.out, new RegExp(`^  ${sub}\\b`, 'm'), sub);
-    assert.match(attestor('verify', '--help').out, /snp[\s\S]*tdx[\s\S]*gpu/);
+    assert.match(attestor('verify', '--help').out, /snp[\s\S]*tdx[\s\S]*gpu[\s\S]*coordinator/);
+  });
+  it('verify coordinator: exit 2 without a pinned Manifest, with a malformed hash, and for a Coordinator nobody answers at', () => {
+    const url = ['verify', 'coordinator', '--coordinator', 'https://127.0.0.1:1'];
+    const none = attestor(...url);
+    assert.equal(none.code, 2, none.out);
+    assert.match(none.out, /exactly one of --manifest FILE and --manifest-hash HEX/);
+    const malformed = attestor(...url, '--manifest-hash', 'abc');
+    assert.equal(malformed.code, 2, malformed.out);
+    assert.match(malformed.out, /--manifest-hash: expected 64 hex characters/);
+    const unreachable = attestor(...url, '--manifest-hash', 'ab'.repeat(32));
+    assert.equal(unreachable.code, 2, unreachable.out);
+    assert.match(unreachable.out, /https:\/\/127\.0\.0\.1:1\/v1\/coordinator\/attest: .*ECONNREFUSED/);
   });
   it('verifies each kind of real evidence with exit 0, and refuses with exit 1', () => {
     // The go-sev-guest report's guest policy allows DEBUG: refused by default, accepted with --allow-debug.

@@ -93,6 +93,8 @@ describe('CRDs on a real API server', function () {
     assert.equal(defaulted.spec.attestation.evidenceMaxAge, '5m');
     assert.equal(defaulted.spec.attestation.reattestationInterval, '1h');
     assert.equal(defaulted.spec.development?.acceptSimulatedEvidence, undefined);
+    assert.equal(created.spec.referenceValues.snp[0].role, 'node', 'a CVM entry without a role is a node entry');
+    assert.equal(created.spec.policies[0].role, 'worker', 'a policy without a role is a worker policy');
     for (const n of [name, withTiming.metadata.name])
       await custom.deleteClusterCustomObject({
         group: 'attestor.dev',
@@ -106,6 +108,7 @@ describe('CRDs on a real API server', function () {
     const m = manifest(uniqueName('snp-rules'));
     const entry = {
       ...m.spec.referenceValues.snp[0],
+      role: 'pod',
       maximumVMPL: 1,
       minimumGuestABI: '1.51',
       allowSMT: false,
@@ -172,6 +175,16 @@ describe('CRDs on a real API server', function () {
       name: 'a TCB component above 255',
       mutate: (m) => (m.spec.referenceValues.snp[0].minimumTCB.snp = 256),
       expect: ['spec.referenceValues.snp[0].minimumTCB.snp'],
+    },
+    {
+      name: 'a CVM role that does not exist',
+      mutate: (m) => (m.spec.referenceValues.snp[0].role = 'gpu'),
+      expect: ['spec.referenceValues.snp[0].role', 'Unsupported value'],
+    },
+    {
+      name: 'a workload role that does not exist',
+      mutate: (m) => (m.spec.policies[0].role = 'admin'),
+      expect: ['spec.policies[0].role', 'Unsupported value'],
     },
     {
       name: 'an unknown product',

@@ -12,6 +12,7 @@ import { promisify } from 'node:util';
 import {
   SIMULATED_COORDINATOR_MEASUREMENT,
   SIMULATED_COORDINATOR_POLICY_HASH,
+  SimulatedCvmSource,
 } from '../../../src/agent/evidence/simulated.ts';
 import type { ManifestSpec } from '../../../src/api/manifest.ts';
 import { manifestHash } from '../../../src/api/manifest-hash.ts';
@@ -24,7 +25,7 @@ import { simulatedCollateral, simulatedCoordinatorEvidence } from '../../../src/
 import { silentLogger } from '../../../src/observability/log.ts';
 import { CertificateAuthority } from '../../../src/pki/certificate-authority.ts';
 import { createCertificateAuthority, issueCertificate } from '../../../src/tls/certificates.ts';
-import { createFixture, type Fixture, manifestSpec } from './fixture.ts';
+import { createFixture, type Fixture, manifestSpec, simulatedAgent, submit } from './fixture.ts';
 
 const run = promisify(execFile);
 
@@ -268,5 +269,30 @@ describe('the Coordinator identity', function () {
       webcrypto.subtle.exportKey('pkcs8', CertificateAuthority.privateKeyForTests(none.rootCa)),
       /not extractable/,
     );
+  });
+
+  it("appraises node evidence against node entries only: a pod or Coordinator entry's measurement, or the Coordinator's own policy, does not attest a node", async () => {
+    f.addNode('role-node', 2);
+    // The node CVM's measurement only in a pod entry: refused, though the entry would match.
+    f.activate('roles-pod-only', coordinatorSpec({ role: 'pod' }));
+    const node = await simulatedAgent(f, 'role-node');
+    const podOnly = (await submit(f, node)).answer;
+    assert.equal(podOnly.accepted, false);
+    assert.ok(!podOnly.accepted && podOnly.reasons.some((r) => /node\.cvm\.reference-values/.test(r)), String(podOnly));
+    // In the node role it attests.
+    f.activate('roles-node', coordinatorSpec({ role: 'node' }));
+    assert.equal((await submit(f, await simulatedAgent(f, 'role-node'))).answer.accepted, true);
+    // The Coordinator's own pod VM presented by an agent: its measurement and policy are not a node's.
+    const impostor = await simulatedAgent(f, 'role-node', {
+      cvm: new SimulatedCvmSource(f.platform, {
+        platform: 'snp',
+        measurement: SIMULATED_COORDINATOR_MEASUREMENT,
+        policyHash: SIMULATED_COORDINATOR_POLICY_HASH,
+      }),
+    });
+    const refused = (await submit(f, impostor)).answer;
+    assert.equal(refused.accepted, false);
+    assert.ok(!refused.accepted && refused.reasons.some((r) => /snp\.measurement/.test(r)), JSON.stringify(refused));
+    assert.ok(!refused.accepted && refused.reasons.some((r) => /snp\.host-data/.test(r)), JSON.stringify(refused));
   });
 });

@@ -6,6 +6,7 @@
 import type { SnpIdBlockRules } from '../attestation/reference-values.ts';
 import { parseDuration } from './duration.ts';
 import type { ManifestSpec } from './manifest.ts';
+import { ownersProblems } from './manifest-owners.ts';
 
 export interface FieldProblem {
   path: string;
@@ -50,6 +51,7 @@ export function validateManifestSpec(spec: ManifestSpec): FieldProblem[] {
     if ((entry.rtmrs?.length ?? 0) > 4)
       problems.push({ path: `spec.referenceValues.tdx[${i}].rtmrs`, message: 'at most 4 RTMRs (RTMR0..RTMR3)' });
   });
+  problems.push(...ownersProblems(spec.owners));
   const timing = spec.attestation ?? {};
   for (const field of ['evidenceMaxAge', 'reattestationInterval'] as const) {
     const value = timing[field];

@@ -316,7 +316,7 @@ describe('CRDs on a real API server', function () {
     assert.match(kubectl('explain', 'aiworkers.spec.image'), /pinned by digest/);
     const name = uniqueName('columns');
     await createManifest(manifest(name));
-    assert.match(kubectl('get', 'mf', name), /^NAME\s+ACTIVE\s+VALID\s+HASH\s+RELAXED\s+AGE/);
+    assert.match(kubectl('get', 'mf', name), /^NAME\s+ACTIVE\s+REASON\s+VALID\s+HASH\s+RELAXED\s+AGE/);
     const worker = uniqueName('columns');
     await createWorker(aiWorker(worker));
     assert.match(kubectl('get', 'aiw', worker), /^NAME\s+MODEL\s+DESIRED\s+READY\s+ATTESTED\s+STATUS\s+AGE/);

@@ -1,9 +1,11 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { selectActiveManifest } from '../../../src/api/active-manifest.ts';
 import { parseDuration } from '../../../src/api/duration.ts';
 import type { Manifest, ManifestSpec } from '../../../src/api/manifest.ts';
 import { manifestHash } from '../../../src/api/manifest-hash.ts';
 import { manifestRelaxations } from '../../../src/api/manifest-relaxations.ts';
+import { ownerKeyOf } from '../../../src/api/manifest-signature.ts';
 import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
 import { desiredManifestStatus } from '../../../src/controllers/manifest/status.ts';
 
@@ -165,8 +167,7 @@ describe('manifest status', () => {
     const status = desiredManifestStatus(m, {
       hash: 'new'.padEnd(64, '0'),
       problems: [],
-      active: true,
-      activeName: 'm',
+      standing: { active: true },
       now,
     });
     assert.equal(status.hash, 'new'.padEnd(64, '0'));
@@ -179,8 +180,7 @@ describe('manifest status', () => {
     const status = desiredManifestStatus(manifest('m', '2026-01-01T00:00:00Z'), {
       hash: 'h'.repeat(64),
       problems: [],
-      active: false,
-      activeName: 'other',
+      standing: { active: false, reason: 'Superseded', by: manifest('other', '2026-02-01T00:00:00Z') },
       now,
     });
     const active = status.conditions!.find((c) => c.type === 'Active')!;
@@ -197,14 +197,20 @@ describe('manifest relaxations', () => {
     const status = desiredManifestStatus(manifest('m', '2026-01-01T00:00:00Z'), {
       hash: 'h'.repeat(64),
       problems: [],
-      active: true,
-      activeName: 'm',
+      standing: { active: true },
       relaxations: [],
       now,
     });
     const relaxed = status.conditions!.find((c) => c.type === 'Relaxed')!;
     assert.equal(relaxed.status, 'False');
     assert.equal(relaxed.reason, 'Strict');
+  });
+  it('spec.owners only tightens (who may replace the Manifest): listed or empty, it relaxes nothing', () => {
+    const spec = validSpec();
+    spec.owners = [ownerKeyOf(generateKeyPairSync('ed25519').privateKey, 'alice')];
+    assert.deepEqual(manifestRelaxations(spec), []);
+    spec.owners = [];
+    assert.deepEqual(manifestRelaxations(spec), []);
   });
   it('names every field that turns off a fail-closed check, in the Relaxed condition', () => {
     const spec = validSpec();
@@ -218,8 +224,7 @@ describe('manifest relaxations', () => {
     const status = desiredManifestStatus(manifest('m', '2026-01-01T00:00:00Z', spec), {
       hash: 'h'.repeat(64),
       problems: [],
-      active: true,
-      activeName: 'm',
+      standing: { active: true },
       relaxations,
       now,
     });

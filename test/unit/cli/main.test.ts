@@ -18,12 +18,13 @@ function attestor(...args: string[]) {
 
 describe('attestor command', function () {
   this.timeout(60_000);
-  it('has the operator, agent, dev and verify subcommands', () => {
+  it('has the operator, agent, dev, verify and manifest subcommands', () => {
     const help = attestor('--help');
     assert.equal(help.code, 0);
-    for (const sub of ['operator', 'agent', 'dev', 'verify'])
+    for (const sub of ['operator', 'agent', 'dev', 'verify', 'manifest'])
       assert.match(help.out, new RegExp(`^  ${sub}\\b`, 'm'), sub);
     assert.match(attestor('verify', '--help').out, /snp[\s\S]*tdx[\s\S]*gpu/);
+    assert.match(attestor('manifest', '--help').out, /hash[\s\S]*sign[\s\S]*owner/);
   });
   it('verifies each kind of real evidence with exit 0, and refuses with exit 1', () => {
     // The go-sev-guest report's guest policy allows DEBUG: refused by default, accepted with --allow-debug.

@@ -14,7 +14,7 @@
  */
 import { findCondition } from './conditions.ts';
 import type { Manifest } from './manifest.ts';
-import { manifestHash } from './manifest-hash.ts';
+import { memoizedManifestHash } from './manifest-hash.ts';
 import { judgeSuccessor } from './manifest-owners.ts';
 import type { OwnerKey } from './manifest-signature.ts';
 import { type FieldProblem, validateManifestSpec } from './manifest-validation.ts';
@@ -42,7 +42,7 @@ export function nextActiveManifest(
   manifests: readonly Manifest[],
 ): Manifest | undefined {
   if (!current || current.spec.owners === undefined) return newestValid(manifests);
-  const hash = manifestHash(current.spec);
+  const hash = memoizedManifestHash(current.spec);
   const usable = validateManifestSpec(current.spec).length === 0;
   const rollBack = !usable || !manifests.some((m) => !m.metadata.deletionTimestamp && same(m, current, hash));
   let best: Manifest | undefined;
@@ -143,7 +143,7 @@ function newestValid(manifests: readonly Manifest[]): Manifest | undefined {
 }
 
 function same(m: Manifest, current: Manifest, hash: string): boolean {
-  return m.metadata.name === current.metadata.name && manifestHash(m.spec) === hash;
+  return m.metadata.name === current.metadata.name && memoizedManifestHash(m.spec) === hash;
 }
 
 function recordedLater(a: Manifest, b: Manifest): boolean {

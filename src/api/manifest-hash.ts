@@ -12,3 +12,18 @@ export function manifestHash(spec: ManifestSpec): string {
   if (canonical === undefined) throw new Error('manifest spec cannot be canonicalised');
   return createHash('sha256').update(canonical, 'utf8').digest('hex');
 }
+
+const hashes = new WeakMap<ManifestSpec, string>();
+
+/**
+ * manifestHash, computed once per spec object: for the active-Manifest rule, which the webhook
+ * runs on every request over objects from the informer cache, which are never mutated.
+ */
+export function memoizedManifestHash(spec: ManifestSpec): string {
+  let hash = hashes.get(spec);
+  if (hash === undefined) {
+    hash = manifestHash(spec);
+    hashes.set(spec, hash);
+  }
+  return hash;
+}

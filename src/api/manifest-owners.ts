@@ -9,7 +9,7 @@
  * ask `successorProblems(current, candidate)`.
  */
 import type { Manifest } from './manifest.ts';
-import { manifestHash } from './manifest-hash.ts';
+import { memoizedManifestHash } from './manifest-hash.ts';
 import {
   checkOwnerSignature,
   MAX_SIGNATURES,
@@ -38,7 +38,7 @@ const SIGNATURE_PATH = `metadata.annotations["${SIGNATURE_ANNOTATION}"]`;
 export function judgeSuccessor(current: Manifest, candidate: Manifest): SuccessorJudgement {
   const owners = current.spec.owners;
   if (owners === undefined) return { problems: [] };
-  const replaces = manifestHash(current.spec);
+  const replaces = memoizedManifestHash(current.spec);
   const name = current.metadata.name ?? '(unnamed)';
   if (owners.length === 0)
     return {
@@ -49,7 +49,7 @@ export function judgeSuccessor(current: Manifest, candidate: Manifest): Successo
         },
       ],
     };
-  const hash = manifestHash(candidate.spec);
+  const hash = memoizedManifestHash(candidate.spec);
   const annotation = candidate.metadata.annotations?.[SIGNATURE_ANNOTATION];
   const key = `${replaces}\n${hash}\n${annotation ?? ''}`;
   const cached = memo.get(key);

@@ -94,10 +94,25 @@ export function ownerKeyProblem(owner: OwnerKey): string | undefined {
   return undefined;
 }
 
+// Importing a key costs more than a signature check; owner lists are few and small.
+const publicKeys = new Map<string, KeyObject | Error>();
+
 function publicKeyOf(owner: OwnerKey): KeyObject {
-  const jwk: Record<string, string> = { kty: owner.kty, crv: owner.crv, x: owner.x };
-  if (owner.y !== undefined) jwk.y = owner.y;
-  return createPublicKey({ key: jwk, format: 'jwk' });
+  const id = `${owner.kty} ${owner.crv} ${owner.x} ${owner.y ?? ''}`;
+  let key = publicKeys.get(id);
+  if (key === undefined) {
+    const jwk: Record<string, string> = { kty: owner.kty, crv: owner.crv, x: owner.x };
+    if (owner.y !== undefined) jwk.y = owner.y;
+    try {
+      key = createPublicKey({ key: jwk, format: 'jwk' });
+    } catch (err) {
+      key = err instanceof Error ? err : new Error(String(err));
+    }
+    if (publicKeys.size >= 1024) publicKeys.clear();
+    publicKeys.set(id, key);
+  }
+  if (key instanceof Error) throw key;
+  return key;
 }
 
 export interface SignatureExpectation {

@@ -17,7 +17,6 @@ export const DEFAULT_CVM_ROLE: CvmRole = 'node';
 export const cvmRoleSchema: JSONSchemaProps = {
   type: 'string',
   enum: [...CVM_ROLES],
-  default: DEFAULT_CVM_ROLE,
   description:
     "Whose CVM this entry describes: node (a confidential node's CVM, attested by the node agent: the confidential-node model, which trusts the cluster admin and is reported in the Relaxed condition), pod (a workload's pod VM), coordinator (the Coordinator's own pod VM). Evidence is appraised only against the entries of its role. A measurement may not be allowed both as node and as another role. Default node.",
 };
@@ -25,7 +24,6 @@ export const cvmRoleSchema: JSONSchemaProps = {
 export const workloadRoleSchema: JSONSchemaProps = {
   type: 'string',
   enum: [...WORKLOAD_ROLES],
-  default: DEFAULT_WORKLOAD_ROLE,
   description:
     "The role of the CVMs that carry this policy's hash: coordinator (the Coordinator's own evidence must carry a coordinator policy), secret-service, secret-store, worker. Default worker.",
 };
@@ -44,7 +42,10 @@ interface HasCvmRole {
   role?: CvmRole;
 }
 
-/** The entry's role, its absence read as the schema default. */
+/**
+ * The entry's role, its absence read as the default. The default lives here, not in the schema: a
+ * schema default would change the stored spec, and so the hash, of every existing Manifest.
+ */
 export function cvmRole(entry: HasCvmRole): CvmRole {
   return entry.role ?? DEFAULT_CVM_ROLE;
 }

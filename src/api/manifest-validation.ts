@@ -8,6 +8,7 @@ import type { ReferenceValues, SnpIdBlockRules } from '../attestation/reference-
 import { dnsSubdomainPattern } from './common.ts';
 import { parseDuration } from './duration.ts';
 import type { ManifestSpec } from './manifest.ts';
+import { ownersProblems } from './manifest-owners.ts';
 import { cvmRole } from './manifest-roles.ts';
 
 export interface FieldProblem {
@@ -63,6 +64,7 @@ export function validateManifestSpec(spec: ManifestSpec): FieldProblem[] {
         });
     });
   });
+  problems.push(...ownersProblems(spec.owners));
   const timing = spec.attestation ?? {};
   for (const field of ['evidenceMaxAge', 'reattestationInterval'] as const) {
     const value = timing[field];

@@ -16,7 +16,9 @@ import {
   type VERSION,
 } from './common.ts';
 import { gpuReferenceValuesSchema } from './manifest-gpu-schema.ts';
+import { ownedSpecImmutable, ownersSchema } from './manifest-owners-schema.ts';
 import { sansSchema, type WorkloadRole, workloadRoleSchema } from './manifest-roles.ts';
+import type { OwnerKey } from './manifest-signature.ts';
 import { snpReferenceValuesSchema } from './manifest-snp-schema.ts';
 import { tdxReferenceValuesSchema } from './manifest-tdx-schema.ts';
 import type { JSONSchemaProps } from './schema.ts';
@@ -49,6 +51,8 @@ export interface ManifestSpec {
   runtimeClasses: string[];
   attestation?: AttestationTiming;
   development?: { acceptSimulatedEvidence?: boolean };
+  /** Who may approve a successor (manifest-owners.ts): absent, anyone; empty, nobody. */
+  owners?: OwnerKey[];
 }
 
 export interface ManifestHistoryEntry {
@@ -83,6 +87,7 @@ export const manifestSpecSchema: JSONSchemaProps = {
   type: 'object',
   description: 'Reference values and rules that evidence and workloads must meet.',
   required: ['referenceValues', 'policies', 'runtimeClasses'],
+  'x-kubernetes-validations': [ownedSpecImmutable],
   properties: {
     referenceValues: {
       type: 'object',
@@ -192,6 +197,7 @@ export const manifestSpecSchema: JSONSchemaProps = {
         },
       },
     },
+    owners: ownersSchema,
   },
 };
 
@@ -209,6 +215,13 @@ export const manifestCrd = customResourceDefinition({
       type: 'string',
       jsonPath: '.status.conditions[?(@.type=="Active")].status',
       description: 'Whether this is the Manifest the Coordinator appraises against.',
+    },
+    {
+      name: 'Reason',
+      type: 'string',
+      jsonPath: '.status.conditions[?(@.type=="Active")].reason',
+      description:
+        'Why it is or is not active: Newest, SignedByOwner, AwaitingSignedSuccessor, Superseded, NotSignedByOwner, Invalid, InvalidCurrent.',
     },
     { name: 'Valid', type: 'string', jsonPath: '.status.conditions[?(@.type=="Valid")].status' },
     {

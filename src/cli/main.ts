@@ -4,6 +4,7 @@ import 'reflect-metadata';
 import { Command } from 'commander';
 import { agentCommand } from './agent.ts';
 import { devCommand } from './dev.ts';
+import { manifestCommand } from './manifest.ts';
 import { operatorCommand } from './operator.ts';
 import { verifyCommand } from './verify/command.ts';
 
@@ -14,6 +15,7 @@ const program = new Command('attestor')
   .addCommand(operatorCommand())
   .addCommand(agentCommand())
   .addCommand(devCommand())
-  .addCommand(verifyCommand());
+  .addCommand(verifyCommand())
+  .addCommand(manifestCommand());
 
 await program.parseAsync(process.argv);

@@ -24,7 +24,7 @@ import { NodeAppraiser } from './appraisal.ts';
 import type { ManifestSource } from './coordinator.ts';
 import { CoordinatorError } from './coordinator-error.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
-import { mayFollow } from './succession.ts';
+import { successionSteps } from './succession.ts';
 import type { CoordinatorTrust } from './trust.ts';
 
 /** Where the Coordinator's own CVM report comes from (configfs-tsm in a real pod VM, simulated in dev and tests). */
@@ -54,6 +54,8 @@ export type Standing =
 
 /** Everything a response needs, replaced as a whole, so that one response never mixes two Manifests. */
 interface Followed {
+  /** The chain's head, as the Manifest whose owners decide what may follow it. */
+  readonly manifest: Manifest;
   readonly manifestName: string;
   readonly hash: string;
   readonly canonical: string;
@@ -131,52 +133,64 @@ export class CoordinatorIdentity {
   }
 
   async #follow(): Promise<void> {
-    const manifest = selectActiveManifest(this.#deps.manifests.list());
-    if (!manifest) {
-      this.#setActive(false);
-      return;
-    }
-    // The Coordinator's own computation, not status.hash, which whoever edits status could set.
-    const hash = manifestHash(manifest.spec);
+    const manifests = this.#deps.manifests.list();
     const followed = this.#followed;
-    if (followed?.hash === hash) {
+    // From the chain's head, only the steps its owners allow (succession.ts), whatever status says.
+    const steps = successionSteps(followed?.manifest, manifests);
+    if (steps.length === 0) {
+      if (!followed) {
+        this.#setActive(false);
+        return;
+      }
       this.#setActive(true);
+      this.#warnIfBehind(followed, manifests);
       const s = followed.standing;
       if (s.state === 'refused' && this.#now().getTime() - s.at >= (this.#deps.retryRefusedMs ?? 30_000))
-        await this.#appraiseOwn(followed, manifest);
+        await this.#appraiseOwn(followed, followed.manifest);
       return;
     }
-    const succession = mayFollow(followed && { spec: JSON.parse(followed.canonical), hash: followed.hash }, {
-      manifest,
-      hash,
-    });
-    if (!succession.allowed) {
-      this.#log.warn(
-        { manifest: manifest.metadata.name, hash, following: followed?.hash, reason: succession.reason },
-        'the active Manifest may not follow the one the Coordinator follows: keeping it',
-      );
-      this.#setActive(followed !== undefined);
-      return;
+    let history = [...(followed?.history ?? [])];
+    for (const step of steps) {
+      // The Coordinator's own computation, not status.hash, which whoever edits status could set.
+      const hash = manifestHash(step.spec);
+      history = [
+        ...history,
+        {
+          manifestHash: hash,
+          transition: Buffer.from(nextTransition(hash, latestTransition(history))).toString('hex'),
+        },
+      ];
     }
+    const manifest = steps.at(-1)!;
     const mesh = await this.#pki.newMeshCa(this.#now());
-    const previous = followed ? latestTransition(followed.history) : latestTransition([]);
-    const entry = { manifestHash: hash, transition: Buffer.from(nextTransition(hash, previous)).toString('hex') };
     // One assignment: the old mesh CA, and with it its key, is dropped here.
     const next: Followed = {
+      manifest,
       manifestName: manifest.metadata.name ?? '',
-      hash,
+      hash: history.at(-1)!.manifestHash,
       canonical: canonicalManifestJson(manifest.spec),
-      history: [...(followed?.history ?? []), entry],
+      history,
       mesh,
       standing: { state: 'appraising' },
     };
     this.#followed = next;
     this.#setActive(true);
     this.#log.info(
-      { manifest: next.manifestName, hash, transition: entry.transition, transitions: next.history.length },
+      { manifest: next.manifestName, hash: next.hash, steps: steps.length, transitions: history.length },
       'following a new Manifest: new mesh CA, new transition',
     );
+    this.#warnIfBehind(next, manifests);
     await this.#appraiseOwn(next, manifest);
+  }
+
+  /** The cluster shows another Manifest active than the chain may reach: say so (the chain stays). */
+  #warnIfBehind(followed: Followed, manifests: readonly Manifest[]): void {
+    const shown = selectActiveManifest(manifests);
+    if (!shown || manifestHash(shown.spec) === followed.hash) return;
+    this.#log.warn(
+      { following: followed.hash, shown: shown.metadata.name },
+      'the cluster shows another active Manifest than its owners allow the Coordinator to follow: keeping the one it follows',
+    );
   }
 
   /** Collects the own evidence for a random nonce and appraises it against the coordinator-role entries. */

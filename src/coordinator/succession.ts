@@ -1,20 +1,35 @@
 /**
- * Whether a new active Manifest may follow the one the Coordinator follows now, and so become a
- * new transition of its chain (identity.ts). The hook where the Manifest's owners are asked
- * (spec.owners, signed successors: a later change fills it); until then every valid Manifest that
- * becomes active may follow, as the active-Manifest rule (api/active-manifest.ts) already decided.
+ * Which Manifests the Coordinator's transition chain moves through (identity.ts). The chain is
+ * what clients verify, so this is where the Manifest's owners are enforced against the cluster
+ * admin: from the Manifest the chain ends at, each step must be one the one before allows
+ * (`spec.owners`, signed successors: api/manifest-owners.ts, through the one-step rule
+ * api/active-manifest.ts `nextActiveManifest`). What the cluster shows as active (status, which
+ * the admin can write) decides only the first entry of a new chain, which no owner approved and
+ * clients pin. Pure.
  */
-import type { Manifest, ManifestSpec } from '../api/manifest.ts';
+import { nextActiveManifest, selectActiveManifest } from '../api/active-manifest.ts';
+import type { Manifest } from '../api/manifest.ts';
+import { memoizedManifestHash } from '../api/manifest-hash.ts';
 
-export type Succession = { allowed: true } | { allowed: false; reason: string };
+/** More steps than this in one pass are taken on the next pass (a bound, not a rule). */
+export const MAX_STEPS_PER_PASS = 20;
 
 /**
- * @param current the Manifest the Coordinator follows (its spec and hash), undefined before the first
- * @param next the newly active Manifest and its hash, as the Coordinator computed it
+ * The Manifests to append to the chain, in order: from `head` (undefined for a new chain) each
+ * one is the one-step successor of the one before. Empty when the chain stays where it is.
  */
-export function mayFollow(
-  _current: { spec: ManifestSpec; hash: string } | undefined,
-  _next: { manifest: Manifest; hash: string },
-): Succession {
-  return { allowed: true };
+export function successionSteps(head: Manifest | undefined, manifests: readonly Manifest[]): Manifest[] {
+  if (!head) {
+    const first = selectActiveManifest(manifests);
+    return first ? [first] : [];
+  }
+  const steps: Manifest[] = [];
+  let current = head;
+  for (let i = 0; i < MAX_STEPS_PER_PASS; i++) {
+    const next = nextActiveManifest(current, manifests);
+    if (!next || memoizedManifestHash(next.spec) === memoizedManifestHash(current.spec)) break;
+    steps.push(next);
+    current = next;
+  }
+  return steps;
 }

@@ -142,10 +142,13 @@ describe('leader election between two operator processes', function () {
         ).status?.hash,
       { description: 'leader reconciled' },
     );
-    assert.ok(
-      Number(
-        await metric(leader, /controller_runtime_reconcile_total\{controller="manifest",result="success"\} (\d+)/),
-      ) >= 1,
+    // The reconcile writes status before it returns and counts itself: wait for the count.
+    await waitFor(
+      async () =>
+        Number(
+          await metric(leader, /controller_runtime_reconcile_total\{controller="manifest",result="success"\} (\d+)/),
+        ) >= 1,
+      { description: "the leader's reconcile counted" },
     );
     assert.equal(
       await metric(follower, /controller_runtime_reconcile_total\{controller="manifest",result="[a-z_]+"\} (\d+)/),

@@ -8,8 +8,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Command } from 'commander';
-import * as yaml from 'js-yaml';
-import { appliedManifestHash } from '../../api/manifest-hash.ts';
+import { ManifestDocumentError, readManifestDocument } from '../../api/manifest-document.ts';
 import { CoordinatorUnreachable } from '../../client/coordinator-fetch.ts';
 import { readSimulatedRoots } from '../../client/simulated-roots.ts';
 import { type CoordinatorVerification, verifyCoordinator } from '../../client/verify-coordinator.ts';
@@ -43,22 +42,12 @@ export function pinnedHash(opts: Pick<CoordinatorCliOptions, 'manifest' | 'manif
       throw new UnusableInput(`--manifest-hash: expected 64 hex characters (SHA-256), got "${opts.manifestHash}"`);
     return hash;
   }
-  let docs: unknown[];
   try {
-    docs = yaml.loadAll(readText(opts.manifest!));
+    return readManifestDocument(readText(opts.manifest!)).hash;
   } catch (err) {
-    if (err instanceof UnusableInput) throw err;
-    throw new UnusableInput(`--manifest: ${opts.manifest} is not YAML: ${errorMessage(err)}`);
+    if (err instanceof ManifestDocumentError) throw new UnusableInput(`--manifest: ${opts.manifest}: ${err.message}`);
+    throw err;
   }
-  const manifests = docs.filter(
-    (d): d is { kind: string; spec: unknown } =>
-      typeof d === 'object' && d !== null && (d as { kind?: unknown }).kind === 'Manifest',
-  );
-  if (manifests.length !== 1 || typeof manifests[0]!.spec !== 'object' || manifests[0]!.spec === null)
-    throw new UnusableInput(
-      `--manifest: ${opts.manifest} must hold exactly one Manifest with a spec, found ${manifests.length}`,
-    );
-  return appliedManifestHash(manifests[0]!.spec);
 }
 
 export async function runVerifyCoordinator(

@@ -1,16 +1,23 @@
 /**
  * The Manifest controller: validates each Manifest, computes its canonical hash, keeps the
- * history of earlier hashes and marks exactly one Manifest active (the newest valid one).
- * Any Manifest change re-evaluates all of them, since activeness depends on the others.
+ * history of earlier hashes and marks exactly one Manifest active (active-manifest.ts: the newest
+ * valid one, unless the current one lists owners). Any Manifest change re-evaluates all of them,
+ * since activeness depends on the others.
+ *
+ * Its status writes are the cluster's record of which Manifest is current, which the owner rule
+ * starts from: a successor is marked active before its predecessor is marked inactive, so the
+ * record is never empty during a hand-over, and a current Manifest with owners carries the
+ * finalizer attestor.dev/owners, so that deleting it (a roll-back) cannot erase the record.
  */
 
 import { isDeepStrictEqual } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
-import { selectActiveManifest } from '../../api/active-manifest.ts';
+import { manifestSelection, manifestStanding, recordedCurrentManifest } from '../../api/active-manifest.ts';
 import { API_VERSION } from '../../api/common.ts';
 import { findCondition } from '../../api/conditions.ts';
 import { MANIFEST_KIND, MANIFEST_PLURAL, type Manifest } from '../../api/manifest.ts';
 import { manifestHash } from '../../api/manifest-hash.ts';
+import { OWNERS_FINALIZER } from '../../api/manifest-owners.ts';
 import { manifestRelaxations, relaxationSummary } from '../../api/manifest-relaxations.ts';
 import { validateManifestSpec } from '../../api/manifest-validation.ts';
 import type { Logger } from '../../observability/log.ts';
@@ -19,7 +26,8 @@ import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { patchStatus } from '../status-writer.ts';
-import { desiredManifestStatus } from './status.ts';
+import { patchFinalizers } from './finalizer.ts';
+import { activeCondition, desiredManifestStatus } from './status.ts';
 
 export interface ManifestControllerDeps {
   kubeConfig: k8s.KubeConfig;
@@ -42,29 +50,46 @@ export function createManifestController(deps: ManifestControllerDeps): Controll
       if (!manifest) return;
       const problems = validateManifestSpec(manifest.spec);
       const hash = manifestHash(manifest.spec);
-      const active = selectActiveManifest(deps.manifests.list());
-      const isActive = active?.metadata.name === name;
+      const manifests = deps.manifests.list();
+      const selection = manifestSelection(manifests);
+      const standing = manifestStanding(manifest, selection);
+      const isActive = standing.active;
+      const staysCurrent = standing.active || standing.reason === 'InvalidCurrent';
+      const wasCurrent = isRecordedCurrent(manifest);
+      const finalizers = manifest.metadata.finalizers ?? [];
+      const held = finalizers.includes(OWNERS_FINALIZER);
+      const rv = manifest.metadata.resourceVersion;
+      // A current Manifest with owners is held before it is recorded: deleting it must not erase the record.
+      if (staysCurrent && manifest.spec.owners !== undefined && !held && !manifest.metadata.deletionTimestamp) {
+        await patchFinalizers(custom, name, rv, [...finalizers, OWNERS_FINALIZER]);
+        return;
+      }
+      // Hand-over: the successor is recorded first, then this one is cleared (its status update re-enqueues us).
+      if (wasCurrent && !staysCurrent && selection.active && !isRecordedCurrent(selection.active)) return;
       const relaxations = manifestRelaxations(manifest.spec);
-      const status = desiredManifestStatus(manifest, {
-        hash,
-        problems,
-        active: isActive,
-        activeName: active?.metadata.name,
-        relaxations,
-        now: now(),
-      });
-      if (isDeepStrictEqual(status, manifest.status ?? {})) return;
-      await patchStatus(
-        custom,
-        { plural: MANIFEST_PLURAL, name, resourceVersion: manifest.metadata.resourceVersion },
-        status,
-      );
+      const status = desiredManifestStatus(manifest, { hash, problems, standing, relaxations, now: now() });
+      if (isDeepStrictEqual(status, manifest.status ?? {})) {
+        if (held && !staysCurrent && !wasCurrent)
+          await patchFinalizers(
+            custom,
+            name,
+            rv,
+            finalizers.filter((f) => f !== OWNERS_FINALIZER),
+          );
+        return;
+      }
+      // A merge patch keeps what it does not name: activeSince goes only when set to null.
+      const patch = manifest.status?.activeSince && !status.activeSince ? { ...status, activeSince: null } : status;
+      await patchStatus(custom, { plural: MANIFEST_PLURAL, name, resourceVersion: rv }, patch);
       const target = { apiVersion: API_VERSION, kind: MANIFEST_KIND, name, uid: manifest.metadata.uid };
       const wasActive = findCondition(manifest.status?.conditions, 'Active')?.status === 'True';
       const wasValid = findCondition(manifest.status?.conditions, 'Valid')?.status;
+      const reason = findCondition(status.conditions, 'Active')?.reason;
+      const wasReason = findCondition(manifest.status?.conditions, 'Active')?.reason;
       if (isActive && !wasActive) {
-        deps.log.info({ manifest: name, hash }, 'manifest is now active');
-        await deps.events.record(target, 'Normal', 'Activated', `Manifest ${hash} is now active`);
+        const signer = standing.step?.signer ? ` (${activeCondition(manifest, standing).message})` : '';
+        deps.log.info({ manifest: name, hash, signed: signer !== '' }, 'manifest is now active');
+        await deps.events.record(target, 'Normal', 'Activated', `Manifest ${hash} is now active${signer}`);
         if (manifest.spec.development?.acceptSimulatedEvidence) {
           await deps.events.record(
             target,
@@ -100,8 +125,11 @@ export function createManifestController(deps: ManifestControllerDeps): Controll
           target,
           'Normal',
           'Deactivated',
-          active ? `Manifest ${active.metadata.name} is now active` : 'no valid Manifest is active',
+          selection.active ? `Manifest ${selection.active.metadata.name} is now active` : 'no valid Manifest is active',
         );
+      // Refusals that need an owner's signature are Warnings: someone tried to change or roll back the Manifest.
+      if ((reason === 'NotSignedByOwner' || reason === 'AwaitingSignedSuccessor') && wasReason !== reason)
+        await deps.events.record(target, 'Warning', reason, findCondition(status.conditions, 'Active')!.message);
       if (problems.length > 0 && wasValid !== 'False') {
         await deps.events.record(
           target,
@@ -118,4 +146,8 @@ export function createManifestController(deps: ManifestControllerDeps): Controll
   };
   deps.manifests.onChange(enqueueAll);
   return controller;
+}
+
+function isRecordedCurrent(manifest: Manifest): boolean {
+  return recordedCurrentManifest([manifest]) === manifest;
 }

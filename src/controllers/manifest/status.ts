@@ -1,17 +1,20 @@
 /** The status a Manifest should have: pure, so it is tested without a cluster. */
 
-import { rfc3339, setCondition } from '../../api/conditions.ts';
+import { INVALID_CURRENT_REASON, type Standing } from '../../api/active-manifest.ts';
+import type { Condition } from '../../api/common.ts';
+import { type ConditionInput, findCondition, rfc3339, setCondition } from '../../api/conditions.ts';
 import type { Manifest, ManifestStatus } from '../../api/manifest.ts';
 import { MANIFEST_HISTORY_LIMIT } from '../../api/manifest.ts';
+import { ownersDescription } from '../../api/manifest-owners.ts';
 import { type Relaxation, relaxationSummary } from '../../api/manifest-relaxations.ts';
+import { ownerLabel } from '../../api/manifest-signature.ts';
 import type { FieldProblem } from '../../api/manifest-validation.ts';
 
 export interface ManifestFacts {
   hash: string;
   problems: readonly FieldProblem[];
-  active: boolean;
-  /** Name of the active Manifest, when it is another one. */
-  activeName: string | undefined;
+  /** Whether it is active, and if not why (active-manifest.ts manifestStanding). */
+  standing: Standing;
   /** Fields that weaken the appraisal (manifest-relaxations.ts). */
   relaxations?: readonly Relaxation[];
   now: Date;
@@ -48,31 +51,7 @@ export function desiredManifestStatus(manifest: Manifest, facts: ManifestFacts):
   );
   conditions = setCondition(
     conditions,
-    facts.active
-      ? {
-          type: 'Active',
-          status: 'True',
-          reason: 'Newest',
-          message: 'this is the Manifest the Coordinator appraises evidence against',
-          observedGeneration: generation,
-        }
-      : facts.problems.length > 0
-        ? {
-            type: 'Active',
-            status: 'False',
-            reason: 'Invalid',
-            message: 'an invalid Manifest cannot become active',
-            observedGeneration: generation,
-          }
-        : {
-            type: 'Active',
-            status: 'False',
-            reason: 'Superseded',
-            message: facts.activeName
-              ? `Manifest ${facts.activeName} is newer and active`
-              : 'another Manifest is active',
-            observedGeneration: generation,
-          },
+    { ...activeCondition(manifest, facts.standing), observedGeneration: generation },
     facts.now,
   );
   const relaxations = facts.relaxations ?? [];
@@ -97,11 +76,82 @@ export function desiredManifestStatus(manifest: Manifest, facts: ManifestFacts):
   );
   const status: ManifestStatus = { hash: facts.hash, observedGeneration: generation, conditions };
   if (history.length > 0) status.history = history;
-  if (facts.active)
-    status.activeSince = current.activeSince && wasActive(manifest) ? current.activeSince : rfc3339(facts.now);
+  if (isCurrent(facts.standing))
+    status.activeSince = current.activeSince && wasCurrent(manifest) ? current.activeSince : rfc3339(facts.now);
   return status;
 }
 
-function wasActive(manifest: Manifest): boolean {
-  return manifest.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True') ?? false;
+/** The Active condition: how the Manifest became active, or why it is not. */
+export function activeCondition(manifest: Manifest, standing: Standing): Omit<ConditionInput, 'observedGeneration'> {
+  const owners = ownersDescription(manifest.spec.owners ?? []);
+  if (standing.active) {
+    if (manifest.metadata.deletionTimestamp)
+      return {
+        type: 'Active',
+        status: 'True',
+        reason: 'AwaitingSignedSuccessor',
+        message: owners
+          ? `being deleted, but stays active until a Manifest signed by one of its owners (${owners}) replaces it: a roll-back needs an owner's signature`
+          : 'being deleted, but stays active: it lists no owners, so nothing may replace it',
+      };
+    const step = standing.step;
+    if (step?.signer && step.from)
+      return {
+        type: 'Active',
+        status: 'True',
+        reason: 'SignedByOwner',
+        message: `signed by ${ownerLabel(step.signer)}, an owner of Manifest ${step.from.metadata.name}, which it replaced: this is the Manifest the Coordinator appraises evidence against`,
+      };
+    const existing = findCondition(manifest.status?.conditions, 'Active');
+    if (!step && existing?.status === 'True' && existing.reason === 'SignedByOwner') return keep(existing);
+    return {
+      type: 'Active',
+      status: 'True',
+      reason: 'Newest',
+      message: 'this is the Manifest the Coordinator appraises evidence against',
+    };
+  }
+  switch (standing.reason) {
+    case 'Invalid':
+      return {
+        type: 'Active',
+        status: 'False',
+        reason: 'Invalid',
+        message: 'an invalid Manifest cannot become active',
+      };
+    case 'InvalidCurrent':
+      return {
+        type: 'Active',
+        status: 'False',
+        reason: INVALID_CURRENT_REASON,
+        message: `this Manifest is the current one but no longer passes validation: no Manifest is active until one signed by one of its owners (${owners || 'none: it is immutable'}) replaces it`,
+      };
+    case 'NotSignedByOwner':
+      return {
+        type: 'Active',
+        status: 'False',
+        reason: 'NotSignedByOwner',
+        message: `Manifest ${standing.by.metadata.name} lists owners, and only a Manifest one of them signed may replace it: ${standing.problems.map((p) => `${p.path}: ${p.message}`).join('; ')}`,
+      };
+    case 'Superseded':
+      return {
+        type: 'Active',
+        status: 'False',
+        reason: 'Superseded',
+        message: standing.by ? `Manifest ${standing.by.metadata.name} is active` : 'another Manifest is active',
+      };
+  }
+}
+
+function keep(c: Condition): Omit<ConditionInput, 'observedGeneration'> {
+  return { type: c.type, status: c.status, reason: c.reason, message: c.message };
+}
+
+function isCurrent(standing: Standing): boolean {
+  return standing.active || standing.reason === 'InvalidCurrent';
+}
+
+function wasCurrent(manifest: Manifest): boolean {
+  const active = findCondition(manifest.status?.conditions, 'Active');
+  return active?.status === 'True' || active?.reason === INVALID_CURRENT_REASON;
 }

@@ -1,10 +1,12 @@
 import assert from 'node:assert/strict';
+import { generateKeyPairSync } from 'node:crypto';
 import { selectActiveManifest } from '../../../src/api/active-manifest.ts';
 import { parseDuration } from '../../../src/api/duration.ts';
 import type { Manifest, ManifestSpec } from '../../../src/api/manifest.ts';
 import { appliedManifestHash, manifestHash, manifestSpecAsStored } from '../../../src/api/manifest-hash.ts';
 import { CONFIDENTIAL_NODE_MODEL, manifestRelaxations } from '../../../src/api/manifest-relaxations.ts';
 import { policyHashesForRole, referenceValuesForRole } from '../../../src/api/manifest-roles.ts';
+import { ownerKeyOf } from '../../../src/api/manifest-signature.ts';
 import { validateManifestSpec } from '../../../src/api/manifest-validation.ts';
 import { desiredManifestStatus } from '../../../src/controllers/manifest/status.ts';
 
@@ -35,7 +37,7 @@ describe('manifest hash', () => {
   it('of a spec as applied, with fields left to their schema defaults, is the hash of the spec as stored', () => {
     const applied = {
       runtimeClasses: ['kata'],
-      policies: [{ name: 'p', hash: 'aa'.repeat(32), unknownField: 'pruned' }],
+      policies: [{ name: 'p', hash: 'aa'.repeat(32) }] as Array<Record<string, string>>,
       referenceValues: {
         snp: [{ measurements: ['01'.repeat(48)], minimumTCB: { bootloader: 1, tee: 0, snp: 8, microcode: 115 } }],
         tdx: [{ mrTd: ['02'.repeat(48)], rtmrs: [null, '03'.repeat(48)], mrSeam: null }],
@@ -46,16 +48,15 @@ describe('manifest hash', () => {
     };
     const stored: ManifestSpec = {
       runtimeClasses: ['kata'],
-      policies: [{ name: 'p', hash: 'aa'.repeat(32), role: 'worker' }],
+      policies: [{ name: 'p', hash: 'aa'.repeat(32) }],
       referenceValues: {
         snp: [
           {
-            role: 'node',
             measurements: ['01'.repeat(48)],
             minimumTCB: { bootloader: 1, tee: 0, snp: 8, microcode: 115 },
           },
         ],
-        tdx: [{ role: 'node', mrTd: ['02'.repeat(48)], rtmrs: [null, '03'.repeat(48)] }],
+        tdx: [{ mrTd: ['02'.repeat(48)], rtmrs: [null, '03'.repeat(48)] }],
         gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
       },
       attestation: { evidenceMaxAge: '5m', reattestationInterval: '1h' },
@@ -64,7 +65,11 @@ describe('manifest hash', () => {
     assert.deepEqual(manifestSpecAsStored(applied), stored);
     assert.equal(appliedManifestHash(applied), manifestHash(stored));
     assert.equal(appliedManifestHash(stored), manifestHash(stored), 'a stored spec is its own fixed point');
-    assert.equal(applied.policies[0]!.unknownField, 'pruned', 'the input is not modified');
+    assert.equal(applied.policies[0]!.role, undefined, 'the input is not modified');
+    // A misspelt field would vanish from the hash if it were pruned: it is refused, as kubectl's
+    // strict field validation refuses it.
+    applied.policies[0]!.rol = 'worker';
+    assert.throws(() => appliedManifestHash(applied), /spec\.policies\[0\]\.rol: unknown field/);
   });
 
   it('is SHA-256 of the RFC 8785 canonical JSON (checked against an independent canonicaliser)', () => {
@@ -235,8 +240,7 @@ describe('manifest status', () => {
     const status = desiredManifestStatus(m, {
       hash: 'new'.padEnd(64, '0'),
       problems: [],
-      active: true,
-      activeName: 'm',
+      standing: { active: true },
       now,
     });
     assert.equal(status.hash, 'new'.padEnd(64, '0'));
@@ -249,8 +253,7 @@ describe('manifest status', () => {
     const status = desiredManifestStatus(manifest('m', '2026-01-01T00:00:00Z'), {
       hash: 'h'.repeat(64),
       problems: [],
-      active: false,
-      activeName: 'other',
+      standing: { active: false, reason: 'Superseded', by: manifest('other', '2026-02-01T00:00:00Z') },
       now,
     });
     const active = status.conditions!.find((c) => c.type === 'Active')!;
@@ -267,14 +270,20 @@ describe('manifest relaxations', () => {
     const status = desiredManifestStatus(manifest('m', '2026-01-01T00:00:00Z'), {
       hash: 'h'.repeat(64),
       problems: [],
-      active: true,
-      activeName: 'm',
+      standing: { active: true },
       relaxations: [],
       now,
     });
     const relaxed = status.conditions!.find((c) => c.type === 'Relaxed')!;
     assert.equal(relaxed.status, 'False');
     assert.equal(relaxed.reason, 'Strict');
+  });
+  it('spec.owners only tightens (who may replace the Manifest): listed or empty, it relaxes nothing', () => {
+    const spec = validSpec();
+    spec.owners = [ownerKeyOf(generateKeyPairSync('ed25519').privateKey, 'alice')];
+    assert.deepEqual(manifestRelaxations(spec), []);
+    spec.owners = [];
+    assert.deepEqual(manifestRelaxations(spec), []);
   });
   it('names every field that turns off a fail-closed check, in the Relaxed condition', () => {
     const spec = validSpec();
@@ -288,8 +297,7 @@ describe('manifest relaxations', () => {
     const status = desiredManifestStatus(manifest('m', '2026-01-01T00:00:00Z', spec), {
       hash: 'h'.repeat(64),
       problems: [],
-      active: true,
-      activeName: 'm',
+      standing: { active: true },
       relaxations,
       now,
     });

@@ -18,12 +18,13 @@ function attestor(...args: string[]) {
 
 describe('attestor command', function () {
   this.timeout(60_000);
-  it('has the operator, agent, dev and verify subcommands', () => {
+  it('has the operator, agent, dev, verify and manifest subcommands', () => {
     const help = attestor('--help');
     assert.equal(help.code, 0);
-    for (const sub of ['operator', 'agent', 'dev', 'verify'])
+    for (const sub of ['operator', 'agent', 'dev', 'verify', 'manifest'])
       assert.match(help.out, new RegExp(`^  ${sub}\\b`, 'm'), sub);
     assert.match(attestor('verify', '--help').out, /snp[\s\S]*tdx[\s\S]*gpu[\s\S]*coordinator/);
+    assert.match(attestor('manifest', '--help').out, /hash[\s\S]*sign[\s\S]*owner/);
   });
   it('verify coordinator: exit 2 without a pinned Manifest, with a malformed hash, and for a Coordinator nobody answers at', () => {
     const url = ['verify', 'coordinator', '--coordinator', 'https://127.0.0.1:1'];

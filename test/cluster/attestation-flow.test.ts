@@ -681,7 +681,11 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
         description: 'TDX node re-appraised',
       });
       assert.equal(condition(await attestation(tdx), 'Attested')!.status, 'True');
-      assert.ok(schedulable(await getNode(tdx)), 'the TDX node still meets the new Manifest');
+      // Between the new Manifest becoming active and the re-appraisal the node is closed (fail closed,
+      // reason ManifestChanged); it opens again once its attestation names the new hash.
+      await waitFor(async () => schedulable(await getNode(tdx)), {
+        description: 'the TDX node still meets the new Manifest and is open again',
+      });
     } finally {
       await custom.deleteClusterCustomObject({ ...group, plural: 'manifests', name: newer });
       // The other tests attest against this file's Manifest: active again before they run.

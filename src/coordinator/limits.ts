@@ -25,3 +25,9 @@ export const DEFAULT_COORDINATOR_LIMITS: CoordinatorLimits = {
  * firmware. Behind a Service that rewrites source addresses, clients share one bucket.
  */
 export const DEFAULT_CLIENT_ATTEST_RATE: RateLimit = { burst: 10, intervalMs: 1000 };
+
+/**
+ * Peer recovery requests (`/v1/coordinator/peer/...`) per service account: the replicas check
+ * every few seconds, and each recovery costs the leader an appraisal and a CVM report.
+ */
+export const DEFAULT_PEER_RATE: RateLimit = { burst: 10, intervalMs: 1000 };

@@ -8,6 +8,7 @@
 import * as k8s from '@kubernetes/client-node';
 
 export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
+const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 
 export type Caller = { ok: true; username: string; node: string } | { ok: false; status: 401 | 403; reason: string };
 
@@ -15,7 +16,13 @@ export interface Authenticator {
   authenticate(authorization: string | undefined): Promise<Caller>;
 }
 
-export type PeerCaller = { ok: true; username: string } | { ok: false; status: 401 | 403; reason: string };
+/**
+ * `caller`: whom rates and nonces are charged to: the username and, for a pod-bound token (the
+ * chart's projected one), the pod, so that one replica cannot use up the others' rate.
+ */
+export type PeerCaller =
+  | { ok: true; username: string; caller: string }
+  | { ok: false; status: 401 | 403; reason: string };
 
 export interface PeerAuthenticator {
   authenticatePeer(authorization: string | undefined): Promise<PeerCaller>;
@@ -39,7 +46,8 @@ export class TokenReviewPeerAuthenticator implements PeerAuthenticator {
     if (!reviewed.ok) return reviewed;
     if (!this.#allowed.has(reviewed.username))
       return { ok: false, status: 403, reason: `${reviewed.username} is not the attestor operator` };
-    return { ok: true, username: reviewed.username };
+    const pod = reviewed.extra?.[POD_NAME_EXTRA]?.[0];
+    return { ok: true, username: reviewed.username, caller: pod ? `${reviewed.username}/${pod}` : reviewed.username };
   }
 }
 

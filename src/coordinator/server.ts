@@ -150,7 +150,7 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
       peerLeader();
       const caller = await peers.authenticator.authenticatePeer(req.header('authorization'));
       if (!caller.ok) throw new CoordinatorError(caller.status, caller.reason);
-      const decision = peerRate.take(caller.username, new Date());
+      const decision = peerRate.take(caller.caller, new Date());
       if (!decision.allowed) {
         options.metrics?.rateLimited.inc({ kind: 'peer' });
         throw new CoordinatorError(
@@ -159,7 +159,7 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
           Math.ceil(decision.retryAfterMs / 1000),
         );
       }
-      res.locals.peer = caller.username;
+      res.locals.peer = caller.caller;
     }, true);
     app.post(
       PEER_NONCE_PATH,

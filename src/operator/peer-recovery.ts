@@ -33,7 +33,7 @@ export interface PeerRecoveryOptions {
   audience?: string;
   /** How often a replica checks the leader's identity (default in peer-sync.ts). */
   syncIntervalMs?: number;
-  /** Requests per service account (default in coordinator/limits.ts). */
+  /** Requests per replica (default in coordinator/limits.ts). */
   rate?: RateLimit;
   /** Replaces TokenReview (tests). */
   authenticator?: PeerAuthenticator;

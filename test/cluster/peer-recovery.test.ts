@@ -7,6 +7,7 @@
 // replica appears in any Kubernetes object or log line.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, fork } from 'node:child_process';
+import { createHash, X509Certificate } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,9 +210,9 @@ describe('peer recovery between operator replicas', function () {
       fromFollower instanceof Error || !fromFollower.verified,
       'the follower serves nothing while it does not lead',
     );
-    const keys = [...(await keysOf(leader)), ...(await keysOf(follower))];
-    assert.equal(keys.length, 20, 'a root and a mesh key on each');
-    assert.equal(new Set(keys).size, 10, 'the follower holds the same two keys as the leader');
+    const leaderKeys = await keysOf(leader);
+    assert.equal(leaderKeys.length, 10, 'a root and a mesh key');
+    assert.deepEqual(await keysOf(follower), leaderKeys, 'the follower holds the same two keys as the leader');
 
     // The leader dies without a goodbye: the follower takes over and serves the same identity.
     leader.child.kill('SIGKILL');
@@ -233,6 +234,44 @@ describe('peer recovery between operator replicas', function () {
       takenOver.history?.map((e) => e.manifestHash),
       [pinned],
     );
+  });
+
+  it("answers the peer paths only for the operator's own token for the peer audience (curl), before it reads a body", async () => {
+    const core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
+    const tokenFor = async (name: string, audience: string) =>
+      (
+        await core.createNamespacedServiceAccountToken({
+          name,
+          namespace,
+          body: { spec: { audiences: [audience], expirationSeconds: 600 } },
+        })
+      ).status!.token!;
+    await core.createNamespacedServiceAccount({ namespace, body: { metadata: { name: 'someone-else' } } });
+    const curl = async (token: string | undefined, body = '{}') => {
+      const args = ['-sS', '--cacert', join(dir, 'ca.crt'), '-o', '-', '-w', '\n%{http_code}', '-X', 'POST'];
+      args.push('-H', 'content-type: application/json', '--data-binary', body);
+      if (token) args.push('-H', `authorization: Bearer ${token}`);
+      const out = (await run('curl', [...args, `${follower.url}/v1/coordinator/peer/nonce`])).stdout;
+      const code = Number(out.slice(out.lastIndexOf('\n') + 1));
+      return { code, body: out.slice(0, out.lastIndexOf('\n')) };
+    };
+    const big = `@${join(dir, 'big.json')}`;
+    writeFileSync(join(dir, 'big.json'), JSON.stringify({ padding: 'x'.repeat(1 << 20) }));
+    assert.equal((await curl(undefined, big)).code, 401, 'no token: refused before the 1 MiB body is read');
+    assert.equal((await curl(await tokenFor('attestor-operator', 'attestor'))).code, 401, "the agents' audience");
+    const stranger = await curl(await tokenFor('someone-else', DEFAULT_PEER_AUDIENCE), big);
+    assert.equal(stranger.code, 403, stranger.body);
+    assert.match(stranger.body, /someone-else is not the attestor operator/);
+    const own = await curl(await tokenFor('attestor-operator', DEFAULT_PEER_AUDIENCE));
+    assert.equal(own.code, 200, own.body);
+    const offered = JSON.parse(own.body) as { nonce: string; identity: { rootCA: string } };
+    assert.match(offered.nonce, /^[0-9a-f]{64}$/);
+    assert.equal(
+      offered.identity.rootCA,
+      createHash('sha256').update(new X509Certificate(atFirst.rootCA!).raw).digest('hex'),
+      'it offers the root CA the old leader had',
+    );
+    assert.equal((await curl(await tokenFor('attestor-operator', DEFAULT_PEER_AUDIENCE), big)).code, 413);
   });
 
   it('hands no keys to a replica whose HOST_DATA carries another policy, though the Manifest lists it', async () => {

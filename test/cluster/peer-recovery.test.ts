@@ -162,9 +162,9 @@ describe('peer recovery between operator replicas', function () {
       ipAddresses: ['127.0.0.1'],
     });
     servingFiles = { certificatePem: serving.certificatePem, keyPem: serving.privateKeyPem };
-    ports = await freePorts(6);
+    ports = await freePorts(8);
     // Every replica's Coordinator API: a replica that does not lead answers 503 and the next is asked.
-    peers = [1, 3, 5].map((p) => `https://127.0.0.1:${ports[p]}`);
+    peers = [1, 3, 5, 7].map((p) => `https://127.0.0.1:${ports[p]}`);
     // The admin's Manifest lists a second coordinator policy; no owners signed anything.
     await custom.createClusterCustomObject({ ...group, body: manifest(manifestName) });
   });
@@ -311,6 +311,31 @@ describe('peer recovery between operator replicas', function () {
       assert.ok(!objects.includes(secret), 'a CA key in a Kubernetes object');
       assert.ok(!logs.includes(secret), 'a CA key in a log line');
     }
+  });
+
+  it('hands the Lease to a replica that holds the identity when the leader dies: one without it defers', async () => {
+    const other = replicas.find((r) => r.identity === 'replica-other')!;
+    const d = await startReplica('replica-d', 3, SIMULATED_COORDINATOR_POLICY_HASH);
+    await waitFor(async () => (await recoveries(d, 'replica', 'recovered')) >= 1 && (await ready(d)), {
+      timeoutMs: 30_000,
+      description: "the new replica recovered the leader's identity",
+    });
+    assert.equal(await recoveries(other, 'replica', 'recovered'), 0);
+    follower.child.kill('SIGKILL');
+    const next = await waitFor(async () => ((await holder()) === follower.identity ? undefined : await holder()), {
+      timeoutMs: LEASE_DURATION_MS * 4,
+      description: 'another replica takes the Lease',
+    });
+    assert.equal(next, d.identity, 'the replica with the identity, not the one that defers');
+    const served = await waitFor(
+      async () => {
+        const v = await verify(d, pinned).catch(() => undefined);
+        return v?.verified ? v : undefined;
+      },
+      { timeoutMs: 30_000, description: 'the third leader verifies against the same pinned Manifest' },
+    );
+    assert.equal(served.rootCA, atFirst.rootCA, 'still the first root CA');
+    assert.deepEqual(served.history, atFirst.history);
   });
 });
 

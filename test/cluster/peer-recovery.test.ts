@@ -4,7 +4,8 @@
 // history; when the leader dies (SIGKILL) it serves them, and the client's check verifies it
 // against the same pinned Manifest. A replica whose HOST_DATA carries another policy, although
 // the admin's Manifest lists that policy for the Coordinator, receives no keys. No CA key of any
-// replica appears in any Kubernetes object or log line.
+// replica appears in any Kubernetes object or log line. When the leader dies, a replica that holds
+// the identity takes the Lease before one that does not.
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';

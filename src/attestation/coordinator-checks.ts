@@ -1,7 +1,8 @@
 /**
  * Every `check` a client's refusal of the Coordinator can carry (`attestor verify coordinator`,
- * src/client/verify-coordinator.ts), besides the CVM checks of its evidence (snp.*, tdx.*, among
- * them snp.report-data / tdx.report-data for REPORT_DATA), with its kind (check-registry.ts).
+ * src/client/verify-coordinator.ts), and a replica's refusal of a peer (peer recovery), besides
+ * the CVM checks of its evidence (snp.*, tdx.*, among them snp.report-data / tdx.report-data for
+ * REPORT_DATA), with its kind (check-registry.ts).
  */
 import type { CheckRegistry } from './check-registry.ts';
 
@@ -32,6 +33,17 @@ export const COORDINATOR_CHECKS = {
     kind: 'comparison',
     about:
       'the pinned Manifest enables the confidential-node model, which trusts the cluster admin, and the caller did not allow it (--allow-admin-trusted)',
+  },
+  // Peer recovery (src/coordinator/peer-*.ts): one replica's refusal of another.
+  'coordinator.peer.policy': {
+    kind: 'comparison',
+    about:
+      "the peer replica's HOST_DATA / MRCONFIGID is not the policy of this Coordinator's own pod VM (and no owner-signed Manifest lists both)",
+  },
+  'coordinator.peer.bundle': {
+    kind: 'authenticity',
+    about:
+      "the leader's identity bundle does not hold together: its chain, its Manifests, or a CA key that does not open or is not its certificate's",
   },
 } as const satisfies CheckRegistry;
 

@@ -7,10 +7,12 @@ import { Command, Option } from 'commander';
 import { DEFAULT_TSM_REPORT_ROOT } from '../agent/evidence/configfs-tsm.ts';
 import type { SnpProduct } from '../attestation/reference-values.ts';
 import { DEFAULT_CLIENT_ATTEST_RATE, DEFAULT_COORDINATOR_LIMITS } from '../coordinator/limits.ts';
+import { DEFAULT_PEER_SYNC_INTERVAL_MS } from '../coordinator/peer-sync.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
 import { DEFAULT_LEASE_NAME } from '../operator/operator.ts';
+import { DEFAULT_PEER_AUDIENCE } from '../operator/peer-recovery.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, parseGpuResourcePrefixes } from '../webhook/gpu-requests.ts';
-import { addressOption, durationOption, positiveIntOption, rateOption } from './options.ts';
+import { addressOption, durationOption, positiveIntOption, rateOption, urlListOption } from './options.ts';
 
 export interface OperatorCliOptions {
   kubeconfig?: string;
@@ -29,6 +31,12 @@ export interface OperatorCliOptions {
   coordinatorEvidence: 'configfs-tsm' | 'none';
   coordinatorTsmRoot: string;
   coordinatorAttestRate: RateLimit;
+  coordinatorPeers: string[];
+  peerCaFile: string;
+  peerTokenFile: string;
+  peerAudience: string;
+  peerSyncInterval: number;
+  operatorServiceAccount?: string;
   agentServiceAccount?: string;
   agentAudience: string;
   grantTtl: number;
@@ -122,6 +130,35 @@ export function operatorFlags(): Command {
           'POST /v1/coordinator/attest requests per client address (each costs a CVM report; 429 beyond)',
           DEFAULT_CLIENT_ATTEST_RATE,
         ),
+      )
+      .addOption(
+        new Option(
+          '--coordinator-peers <urls>',
+          "peer recovery: comma-separated https URLs where this replica reaches the leading replica's Coordinator API (the chart: the Coordinator Service, which selects the leader). A replica that does not lead attests to the leader with its own CVM evidence and receives the root CA, the mesh CA and the history, so that a failover keeps them. Empty: each replica has its own identity, and its CA keys are not even transferable",
+        )
+          .argParser(urlListOption)
+          .default([], '(none)'),
+      )
+      .option(
+        '--peer-ca-file <path>',
+        "CA bundle that signed the Coordinator's serving certificate (to reach the leader)",
+        '/var/run/secrets/attestor/peer/ca.crt',
+      )
+      .option(
+        '--peer-token-file <path>',
+        'projected token of the operator service account for the peer audience, re-read for every request',
+        '/var/run/secrets/attestor/peer/token',
+      )
+      .option('--peer-audience <aud>', "audience of the operator's peer recovery token", DEFAULT_PEER_AUDIENCE)
+      .option(
+        '--peer-sync-interval <duration>',
+        "how often a replica checks that it holds the leader's identity (also on every change of the Manifests)",
+        durationOption,
+        DEFAULT_PEER_SYNC_INTERVAL_MS,
+      )
+      .option(
+        '--operator-service-account <username>',
+        'username of the operator replicas that may ask the leader for the identity, a first filter before their evidence (default system:serviceaccount:<namespace>:attestor-operator)',
       )
       .option(
         '--agent-service-account <username>',

@@ -1,6 +1,7 @@
 /** `attestor operator`: checks the flags, starts the operator (operator/operator.ts) and stops it on SIGTERM. */
 
 import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { ConfigfsTsmSource } from '../agent/evidence/configfs-tsm.ts';
@@ -14,6 +15,7 @@ import {
 import { errorMessage } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { startOperator } from '../operator/operator.ts';
+import type { PeerRecoveryOptions } from '../operator/peer-recovery.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { type OperatorCliOptions, operatorFlags } from './operator-flags.ts';
 
@@ -40,6 +42,24 @@ function operatorCollateral(opts: OperatorCliOptions): CollateralSource {
     ...(store ? { store } : {}),
     ...(opts.snpProduct ? { snpProduct: opts.snpProduct } : {}),
   });
+}
+
+/** Peer recovery from the flags: the CA is read now (a missing file stops the start), the token at every request. */
+function peerOptions(opts: OperatorCliOptions): PeerRecoveryOptions {
+  let ca: string;
+  try {
+    ca = readFileSync(opts.peerCaFile, 'utf8');
+  } catch (err) {
+    throw new Error(`--coordinator-peers needs --peer-ca-file: ${errorMessage(err)}`);
+  }
+  return {
+    urls: opts.coordinatorPeers,
+    ca,
+    token: async () => (await readFile(opts.peerTokenFile, 'utf8')).trim(),
+    usernames: [opts.operatorServiceAccount ?? `system:serviceaccount:${opts.namespace}:attestor-operator`],
+    audience: opts.peerAudience,
+    syncIntervalMs: opts.peerSyncInterval,
+  };
 }
 
 export function operatorCommand(): Command {
@@ -94,6 +114,7 @@ export function operatorCommand(): Command {
                   }
                 : new ConfigfsTsmSource({ root: opts.coordinatorTsmRoot }),
             clientAttestRate: opts.coordinatorAttestRate,
+            ...(opts.coordinatorPeers.length > 0 ? { peers: peerOptions(opts) } : {}),
           }
         : undefined,
       gpuResourcePrefixes: opts.gpuResourcePrefixes,

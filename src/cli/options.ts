@@ -30,3 +30,22 @@ export function rateOption(value: string): { burst: number; intervalMs: number }
     throw new InvalidArgumentError(`expected <burst>/<interval> such as 20/3s, got "${value}"`);
   return { burst, intervalMs };
 }
+
+/** A comma-separated list of https URLs (empty entries dropped). */
+export function urlListOption(value: string): string[] {
+  const urls = value
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u.length > 0);
+  for (const u of urls) {
+    let url: URL | undefined;
+    try {
+      url = new URL(u);
+    } catch {
+      url = undefined;
+    }
+    if (url?.protocol !== 'https:')
+      throw new InvalidArgumentError(`expected https URLs separated by commas, got "${u}"`);
+  }
+  return urls;
+}

@@ -5,40 +5,55 @@
  * `POST /v1/coordinator/attest` (server.ts) with evidence whose REPORT_DATA binds the client's
  * nonce, the latest transition and both CAs.
  *
- * One per operator process (operator.ts), kept across leadership terms; every replica follows
- * the active Manifest, only the leader serves. Everything lives in memory: the CA keys never
- * leave it, and a restart starts a new root and a new history (recovery from a peer is later work).
+ * One per operator process (operator.ts), kept across leadership terms; only the leader serves.
+ * Everything lives in memory. A replica follows the active Manifest itself until it holds its
+ * leader's identity: with peer recovery (peer-sync.ts, peer-leader.ts) it then mirrors the
+ * leader (`adopt`: the same root CA, mesh CA and history) and follows nothing itself until it
+ * leads (`lead`), so that a failover keeps the identity. Without a peer, a restart starts a new
+ * root and a new history. The CA keys never leave memory, except sealed for an attested peer.
  */
 import { randomBytes } from 'node:crypto';
 import { selectActiveManifest } from '../api/active-manifest.ts';
 import type { Manifest } from '../api/manifest.ts';
-import { canonicalManifestJson, manifestHash } from '../api/manifest-hash.ts';
+import { manifestHash } from '../api/manifest-hash.ts';
 import type { NodeEvidence } from '../attestation/node-appraisal.ts';
 import type { Logger } from '../observability/log.ts';
 import type { CertificateAuthority } from '../pki/certificate-authority.ts';
 import { CoordinatorPki } from '../pki/coordinator-pki.ts';
 import { type CoordinatorAttestResponse, coordinatorReportData } from '../protocol/coordinator-attest.ts';
 import { encodeCvmEvidence } from '../protocol/evidence-request.ts';
-import { type HistoryEntry, latestTransition, nextTransition } from '../protocol/transition-chain.ts';
+import type { PeerIdentityState } from '../protocol/peer-recovery.ts';
+import { extendHistory, type HistoryEntry, latestTransition } from '../protocol/transition-chain.ts';
 import { NodeAppraiser } from './appraisal.ts';
 import type { ManifestSource } from './coordinator.ts';
 import { CoordinatorError } from './coordinator-error.ts';
+import {
+  collectionFailure,
+  type OwnEvidence,
+  type OwnEvidenceSource,
+  ownStanding,
+  type Standing,
+} from './coordinator-evidence.ts';
+import {
+  type ClaimedIdentity,
+  type Followed,
+  followedState,
+  identityState,
+  type RecoveredIdentity,
+} from './identity-state.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import { successionSteps } from './succession.ts';
 import type { CoordinatorTrust } from './trust.ts';
 
-/** Where the Coordinator's own CVM report comes from (configfs-tsm in a real pod VM, simulated in dev and tests). */
-export interface OwnEvidenceSource {
-  readonly kind: string;
-  /** A report whose REPORT_DATA is exactly these 64 bytes. */
-  collect(reportData: Uint8Array): Promise<NodeEvidence['cvm']>;
-}
+export type { ClaimedIdentity, OwnEvidenceSource, RecoveredIdentity, Standing };
 
 export interface CoordinatorIdentityDeps {
   manifests: ManifestSource;
   /** The own evidence source, or why there is none (`--coordinator-evidence none`). */
-  evidence: OwnEvidenceSource | { none: string };
+  evidence: OwnEvidence;
   trust: CoordinatorTrust;
+  /** Peer recovery is on: CA keys are made transferable (sealed only for an attested peer). Default false: non-extractable. */
+  transferable?: boolean;
   log: Logger;
   metrics?: CoordinatorMetrics;
   now?: () => Date;
@@ -46,27 +61,9 @@ export interface CoordinatorIdentityDeps {
   retryRefusedMs?: number;
 }
 
-/** Whether this Coordinator may claim its identity under the Manifest it follows. */
-export type Standing =
-  | { state: 'appraising' }
-  | { state: 'accepted'; simulated: boolean }
-  | { state: 'refused'; reasons: string[]; at: number };
-
-/** Everything a response needs, replaced as a whole, so that one response never mixes two Manifests. */
-interface Followed {
-  /** The chain's head, as the Manifest whose owners decide what may follow it. */
-  readonly manifest: Manifest;
-  readonly manifestName: string;
-  readonly hash: string;
-  readonly canonical: string;
-  readonly history: readonly HistoryEntry[];
-  readonly mesh: CertificateAuthority;
-  standing: Standing;
-}
-
 export class CoordinatorIdentity {
   readonly #deps: CoordinatorIdentityDeps;
-  readonly #pki: CoordinatorPki;
+  #pki: CoordinatorPki;
   readonly #appraiser: NodeAppraiser;
   readonly #log: Logger;
   readonly #now: () => Date;
@@ -75,6 +72,11 @@ export class CoordinatorIdentity {
   #active = false;
   #dirty = false;
   #running: Promise<void> | undefined;
+  /** Following passes and adoptions, one at a time, in order. */
+  #queue: Promise<unknown> = Promise.resolve();
+  /** Holds the leader's identity and follows nothing itself (until it leads). */
+  #replica = false;
+  #leading = false;
 
   private constructor(deps: CoordinatorIdentityDeps, pki: CoordinatorPki) {
     this.#deps = deps;
@@ -87,7 +89,8 @@ export class CoordinatorIdentity {
 
   /** A new root CA; the first mesh CA comes with the first Manifest (settle). */
   static async create(deps: CoordinatorIdentityDeps): Promise<CoordinatorIdentity> {
-    return new CoordinatorIdentity(deps, await CoordinatorPki.create((deps.now ?? (() => new Date()))()));
+    const root = await CoordinatorPki.create((deps.now ?? (() => new Date()))(), { transferable: deps.transferable });
+    return new CoordinatorIdentity(deps, root);
   }
 
   get rootCa(): CertificateAuthority {
@@ -107,6 +110,67 @@ export class CoordinatorIdentity {
     return this.#followed?.standing;
   }
 
+  /** Whether it mirrors the leader's identity (and follows no Manifest itself). */
+  get replica(): boolean {
+    return this.#replica;
+  }
+
+  /** Which identity it holds: its CAs' fingerprints and latest transition (undefined before the first Manifest). */
+  get state(): PeerIdentityState | undefined {
+    return this.#followed && identityState(this.#pki.root, this.#followed);
+  }
+
+  /**
+   * The identity as it can be claimed now (its own evidence met the Manifest it follows, which is
+   * still active), or why not: the answer to clients and peers (peer-leader.ts) alike.
+   */
+  claim(): ClaimedIdentity | CoordinatorError {
+    const f = this.#followed;
+    const source = this.#deps.evidence;
+    if (!f || !this.#active)
+      return new CoordinatorError(503, 'no valid Manifest is active: the Coordinator has no identity to prove', 5);
+    if ('none' in source) return new CoordinatorError(503, source.none);
+    const s = f.standing;
+    if (s.state === 'appraising')
+      return new CoordinatorError(503, `the Coordinator is appraising its own evidence under Manifest ${f.hash}`, 1);
+    if (s.state === 'refused')
+      return new CoordinatorError(
+        503,
+        `the Coordinator's own CVM evidence does not meet Manifest ${f.hash} (its coordinator-role entries and policies), so it claims no identity: ${s.reasons.join('; ')}`,
+      );
+    const { manifest, predecessor, hash, canonical, history, mesh } = f;
+    return { root: this.#pki.root, mesh, manifest, predecessor, hash, canonical, history, policyHash: s.policyHash };
+  }
+
+  /**
+   * Takes the leader's identity (peer recovery): its root CA, mesh CA, history and Manifest
+   * replace this replica's own in one step, and it follows nothing itself until it leads. False
+   * (nothing changed) once it leads: then its own chain is the one that counts.
+   */
+  adopt(recovered: RecoveredIdentity): Promise<boolean> {
+    return this.#serial(async () => {
+      if (this.#leading) return false;
+      const { root, manifest, predecessor, history, mesh, standing } = recovered;
+      // Two assignments, no await between: this replica's own root and mesh CA, and their keys, are dropped here.
+      this.#pki = CoordinatorPki.of(root);
+      this.#followed = followedState(manifest, predecessor, history, mesh, standing);
+      this.#replica = true;
+      this.#setActive(true);
+      this.#log.info(
+        { manifest: this.#followed.manifestName, hash: this.#followed.hash, transitions: history.length },
+        "holds the leader's identity (root CA, mesh CA, history): it mirrors the leader until it leads",
+      );
+      return true;
+    });
+  }
+
+  /** This replica leads: it follows the active Manifest from the chain it holds (its leader's, if it mirrored one). */
+  lead(): Promise<void> {
+    this.#leading = true;
+    this.#replica = false;
+    return this.settle();
+  }
+
   /**
    * Follows the active Manifest: call after the Manifests changed (and once their cache is
    * synced, so that a half-listed cache never becomes a transition). Calls that arrive while one
@@ -114,10 +178,16 @@ export class CoordinatorIdentity {
    */
   settle(): Promise<void> {
     this.#dirty = true;
-    this.#running ??= this.#run().finally(() => {
+    this.#running ??= this.#serial(() => this.#run()).finally(() => {
       this.#running = undefined;
     });
     return this.#running;
+  }
+
+  #serial<T>(task: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(task);
+    this.#queue = run.catch(() => undefined);
+    return run;
   }
 
   async #run(): Promise<void> {
@@ -133,6 +203,7 @@ export class CoordinatorIdentity {
   }
 
   async #follow(): Promise<void> {
+    if (this.#replica) return; // the leader's chain is the one it holds
     const manifests = this.#deps.manifests.list();
     const followed = this.#followed;
     // From the chain's head, only the steps its owners allow (succession.ts), whatever status says.
@@ -149,30 +220,16 @@ export class CoordinatorIdentity {
         await this.#appraiseOwn(followed, followed.manifest);
       return;
     }
-    let history = [...(followed?.history ?? [])];
-    for (const step of steps) {
-      // The Coordinator's own computation, not status.hash, which whoever edits status could set.
-      const hash = manifestHash(step.spec);
-      history = [
-        ...history,
-        {
-          manifestHash: hash,
-          transition: Buffer.from(nextTransition(hash, latestTransition(history))).toString('hex'),
-        },
-      ];
-    }
+    // The Coordinator's own computation of each hash, not status.hash, which whoever edits status could set.
+    const history = extendHistory(
+      followed?.history ?? [],
+      steps.map((step) => manifestHash(step.spec)),
+    );
     const manifest = steps.at(-1)!;
     const mesh = await this.#pki.newMeshCa(this.#now());
     // One assignment: the old mesh CA, and with it its key, is dropped here.
-    const next: Followed = {
-      manifest,
-      manifestName: manifest.metadata.name ?? '',
-      hash: history.at(-1)!.manifestHash,
-      canonical: canonicalManifestJson(manifest.spec),
-      history,
-      mesh,
-      standing: { state: 'appraising' },
-    };
+    const predecessor = steps.length >= 2 ? steps.at(-2) : followed?.manifest;
+    const next = followedState(manifest, predecessor, history, mesh, { state: 'appraising' });
     this.#followed = next;
     this.#setActive(true);
     this.#log.info(
@@ -195,34 +252,14 @@ export class CoordinatorIdentity {
 
   /** Collects the own evidence for a random nonce and appraises it against the coordinator-role entries. */
   async #appraiseOwn(followed: Followed, manifest: Manifest): Promise<void> {
-    const source = this.#deps.evidence;
-    const at = this.#now();
-    let standing: Standing;
-    if ('none' in source) {
-      standing = { state: 'refused', reasons: [source.none], at: at.getTime() };
-    } else {
-      const nonce = new Uint8Array(randomBytes(32));
-      const reportData = this.#reportData(followed, nonce);
-      try {
-        const cvm = await source.collect(reportData);
-        const { verdict, simulated } = await this.#appraiser.appraise(
-          { cvm, gpus: [] },
-          { reportData, nonce, gpuCount: 0 },
-          manifest,
-          at,
-          'coordinator',
-        );
-        standing = verdict.verified
-          ? { state: 'accepted', simulated }
-          : { state: 'refused', reasons: verdict.reasons.map((r) => `[${r.check}] ${r.message}`), at: at.getTime() };
-      } catch (err) {
-        standing = {
-          state: 'refused',
-          reasons: [`could not collect the own CVM evidence (${source.kind}): ${(err as Error).message}`],
-          at: at.getTime(),
-        };
-      }
-    }
+    const nonce = new Uint8Array(randomBytes(32));
+    const reportData = coordinatorReportData(
+      nonce,
+      latestTransition(followed.history),
+      this.#pki.root.der,
+      followed.mesh.der,
+    );
+    const standing = await ownStanding(this.#deps.evidence, this.#appraiser, reportData, manifest, this.#now());
     followed.standing = standing;
     this.#deps.metrics?.ownAppraisals.inc({ result: standing.state });
     if (standing.state === 'accepted')
@@ -243,48 +280,29 @@ export class CoordinatorIdentity {
     this.#deps.metrics?.identityReady.set(active && this.#followed?.standing.state === 'accepted' ? 1 : 0);
   }
 
-  #reportData(followed: Followed, nonce: Uint8Array): Uint8Array {
-    return coordinatorReportData(nonce, latestTransition(followed.history), this.#pki.root.der, followed.mesh.der);
-  }
-
   /**
    * The answer to POST /v1/coordinator/attest: fresh evidence for this nonce, with the Manifest,
    * the chain and the CAs it binds. 503 while the Coordinator cannot claim its identity, saying why.
    */
   async attest(nonce: Uint8Array): Promise<CoordinatorAttestResponse> {
-    const followed = this.#followed;
-    if (!followed || !this.#active)
-      throw new CoordinatorError(503, 'no valid Manifest is active: the Coordinator has no identity to prove', 5);
-    const source = this.#deps.evidence;
-    const s = followed.standing;
-    if ('none' in source) throw new CoordinatorError(503, source.none);
-    if (s.state === 'appraising')
-      throw new CoordinatorError(
-        503,
-        `the Coordinator is appraising its own evidence under Manifest ${followed.hash}`,
-        1,
-      );
-    if (s.state === 'refused')
-      throw new CoordinatorError(
-        503,
-        `the Coordinator's own CVM evidence does not meet Manifest ${followed.hash} (its coordinator-role entries and policies), so it claims no identity: ${s.reasons.join('; ')}`,
-      );
+    const claimed = this.claim();
+    if (claimed instanceof CoordinatorError) throw claimed;
+    const source = this.#deps.evidence as OwnEvidenceSource; // claim() refuses without one
     let cvm: NodeEvidence['cvm'];
     try {
-      cvm = await source.collect(this.#reportData(followed, nonce));
-    } catch (err) {
-      throw new CoordinatorError(
-        503,
-        `could not collect the own CVM evidence (${source.kind}): ${(err as Error).message}`,
+      cvm = await source.collect(
+        coordinatorReportData(nonce, latestTransition(claimed.history), claimed.root.der, claimed.mesh.der),
       );
+    } catch (err) {
+      throw new CoordinatorError(503, collectionFailure(source, err));
     }
     return {
       evidence: encodeCvmEvidence(cvm),
-      manifest: followed.canonical,
-      manifestHash: followed.hash,
-      history: [...followed.history],
-      rootCA: this.#pki.root.pem,
-      meshCA: followed.mesh.pem,
+      manifest: claimed.canonical,
+      manifestHash: claimed.hash,
+      history: [...claimed.history],
+      rootCA: claimed.root.pem,
+      meshCA: claimed.mesh.pem,
     };
   }
 }

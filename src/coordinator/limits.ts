@@ -25,3 +25,11 @@ export const DEFAULT_COORDINATOR_LIMITS: CoordinatorLimits = {
  * firmware. Behind a Service that rewrites source addresses, clients share one bucket.
  */
 export const DEFAULT_CLIENT_ATTEST_RATE: RateLimit = { burst: 10, intervalMs: 1000 };
+
+/**
+ * Peer recovery requests (`/v1/coordinator/peer/...`) per replica (its pod, from its pod-bound
+ * token; per service account for a token bound to no pod): a replica asks once per sync interval
+ * (default 10 s) and on every Manifest change, and each recovery costs the leader an appraisal
+ * and a CVM report.
+ */
+export const DEFAULT_PEER_RATE: RateLimit = { burst: 10, intervalMs: 1000 };

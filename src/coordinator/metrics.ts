@@ -11,6 +11,7 @@ export class CoordinatorMetrics {
   readonly reappraisals: Counter<'result'>;
   readonly identityReady: Gauge;
   readonly ownAppraisals: Counter<'result'>;
+  readonly peerRecoveries: Counter<'side' | 'result'>;
 
   constructor(registry: Registry) {
     this.attestations = new Counter({
@@ -63,6 +64,12 @@ export class CoordinatorMetrics {
       name: 'attestor_coordinator_own_appraisals_total',
       help: "Appraisals of this replica's own CVM evidence against the active Manifest's coordinator entries, by result (accepted, refused)",
       labelNames: ['result'],
+      registers: [registry],
+    });
+    this.peerRecoveries = new Counter({
+      name: 'attestor_coordinator_peer_recoveries_total',
+      help: "Peer recovery of the Coordinator identity between replicas: on the leader by result (handed-over, refused), on a replica (recovered, refused: the leader's answer did not prove itself, failed: no answer or the leader refused it)",
+      labelNames: ['side', 'result'],
       registers: [registry],
     });
   }

@@ -3,8 +3,9 @@
  * token via TokenReview) and charged to its node's rate, and only then is its body read, with a
  * limit sized for what that call carries; the Coordinator decides, this maps its outcome to HTTP.
  * `POST /v1/coordinator/attest` is public: no token, charged to the client's address instead, a
- * nonce-sized body. Replicas that are not the leader answer 503 so that callers retry (through
- * the Service, on another replica).
+ * nonce-sized body. `/v1/coordinator/peer/...` (peer recovery) is for the operator's own replicas:
+ * their service account token first, then their rate, then the body. Replicas that are not the
+ * leader answer 503 so that callers retry (through the Service, on another replica).
  */
 
 import { createServer, type Server } from 'node:https';
@@ -27,12 +28,19 @@ import {
   NONCE_PATH,
   WATCH_PATH,
 } from '../protocol/messages.ts';
-import type { Authenticator } from './auth.ts';
+import {
+  MAX_PEER_NONCE_BODY_BYTES,
+  MAX_PEER_RECOVER_BODY_BYTES,
+  PEER_NONCE_PATH,
+  PEER_RECOVER_PATH,
+} from '../protocol/peer-recovery.ts';
+import type { Authenticator, PeerAuthenticator } from './auth.ts';
 import type { Coordinator } from './coordinator.ts';
 import { CoordinatorError } from './coordinator-error.ts';
 import type { CoordinatorIdentity } from './identity.ts';
-import { DEFAULT_CLIENT_ATTEST_RATE } from './limits.ts';
+import { DEFAULT_CLIENT_ATTEST_RATE, DEFAULT_PEER_RATE } from './limits.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
+import type { PeerLeader } from './peer-leader.ts';
 import { KeyedRateLimiter, type RateLimit } from './rate-limiter.ts';
 
 export interface CoordinatorServerOptions {
@@ -46,6 +54,8 @@ export interface CoordinatorServerOptions {
   identity?: () => CoordinatorIdentity | undefined;
   /** POST /v1/coordinator/attest per client address. Default DEFAULT_CLIENT_ATTEST_RATE. */
   clientAttestRate?: RateLimit;
+  /** Peer recovery: who may ask (the operator's service account) and the leader's side; absent: those paths are not served. */
+  peers?: { authenticator: PeerAuthenticator; leader: () => PeerLeader | undefined; rate?: RateLimit };
   log: Logger;
   metrics?: CoordinatorMetrics;
 }
@@ -65,7 +75,16 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
   const app = express();
   app.disable('x-powered-by');
   // Label values from a fixed set: anybody can request any path.
-  const paths = new Set([NONCE_PATH, ATTEST_PATH, ACTIVATE_PATH, WATCH_PATH, JWKS_PATH, COORDINATOR_ATTEST_PATH]);
+  const paths = new Set([
+    NONCE_PATH,
+    ATTEST_PATH,
+    ACTIVATE_PATH,
+    WATCH_PATH,
+    JWKS_PATH,
+    COORDINATOR_ATTEST_PATH,
+    PEER_NONCE_PATH,
+    PEER_RECOVER_PATH,
+  ]);
   app.use((req, res, next) => {
     res.on('finish', () =>
       options.metrics?.requests.inc({ path: paths.has(req.path) ? req.path : 'other', code: String(res.statusCode) }),
@@ -115,6 +134,50 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
       res.json(await identity.attest(request.nonce));
     }),
   );
+
+  // The operator's other replicas ask the leader for its identity (peer-leader.ts).
+  const peers = options.peers;
+  if (peers) {
+    const peerRate = new KeyedRateLimiter(peers.rate ?? DEFAULT_PEER_RATE);
+    /** Leader, caller, rate: in this order, and all before the body is read. */
+    const peerLeader = (): PeerLeader => {
+      leader();
+      const p = peers.leader();
+      if (!p) throw new CoordinatorError(503, 'the Coordinator identity is not made yet; retry', 1);
+      return p;
+    };
+    const peer = wrap(async (req, res) => {
+      peerLeader();
+      const caller = await peers.authenticator.authenticatePeer(req.header('authorization'));
+      if (!caller.ok) throw new CoordinatorError(caller.status, caller.reason);
+      const decision = peerRate.take(caller.caller, new Date());
+      if (!decision.allowed) {
+        options.metrics?.rateLimited.inc({ kind: 'peer' });
+        throw new CoordinatorError(
+          429,
+          'too many peer recovery requests; retry later',
+          Math.ceil(decision.retryAfterMs / 1000),
+        );
+      }
+      res.locals.peer = caller.caller;
+    }, true);
+    app.post(
+      PEER_NONCE_PATH,
+      peer,
+      body(MAX_PEER_NONCE_BODY_BYTES),
+      wrap(async (_req, res) => {
+        res.json(peerLeader().issueNonce(res.locals.peer as string));
+      }),
+    );
+    app.post(
+      PEER_RECOVER_PATH,
+      peer,
+      body(MAX_PEER_RECOVER_BODY_BYTES),
+      wrap(async (req, res) => {
+        res.json(await peerLeader().recover(res.locals.peer as string, req.body));
+      }),
+    );
+  }
 
   app.get(JWKS_PATH, (_req, res) => {
     res.json(leader().jwks);

@@ -31,6 +31,7 @@ import type { Logger } from '../observability/log.ts';
 import { OperatorMetrics } from '../observability/metrics.ts';
 import { WebhookMetrics } from '../webhook/metrics.ts';
 import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
+import { type PeerRecovery, type PeerRecoveryOptions, peerRecovery } from './peer-recovery.ts';
 
 export interface OperatorOptions {
   kubeConfig: k8s.KubeConfig;
@@ -97,6 +98,12 @@ export interface CoordinatorOptions {
   ownEvidence: OwnEvidenceSource | { none: string };
   /** POST /v1/coordinator/attest per client address (default in coordinator/limits.ts). */
   clientAttestRate?: RateLimit;
+  /**
+   * Peer recovery: replicas share the leader's Coordinator identity (root CA, mesh CA, history),
+   * so that a failover keeps it. Absent (or without own evidence): each replica has its own, and
+   * the CA keys are not even transferable.
+   */
+  peers?: PeerRecoveryOptions;
 }
 
 export interface RunningOperator {
@@ -122,6 +129,8 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   const metrics = options.metrics ?? new OperatorMetrics();
   const identity = options.identity ?? `${hostname()}_${process.pid}`;
   const log = options.log.child({ identity });
+  let coordinatorIdentity: CoordinatorIdentity | undefined;
+  let peers: PeerRecovery | undefined;
   const informers = createInformers(options.kubeConfig, log, metrics, { resourceSlices: options.resourceSlices });
   const manager = new Manager({
     log,
@@ -136,6 +145,8 @@ export function startOperator(options: OperatorOptions): RunningOperator {
           leaseDurationMs: options.leaseDurationMs,
           renewDeadlineMs: options.renewDeadlineMs,
           retryPeriodMs: options.retryPeriodMs,
+          // A replica that holds the leader's identity takes over before one that does not (peer recovery).
+          defer: () => peers !== undefined && !coordinatorIdentity?.replica,
         }
       : undefined,
   });
@@ -167,7 +178,6 @@ export function startOperator(options: OperatorOptions): RunningOperator {
 
   const identityAbort = new AbortController();
   let coordinator: Coordinator | undefined;
-  let coordinatorIdentity: CoordinatorIdentity | undefined;
   let server: CoordinatorServer | undefined;
   let coordinatorPort: Promise<number | undefined> = Promise.resolve(undefined);
   if (options.coordinator) {
@@ -175,6 +185,15 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     const coordinatorMetrics = new CoordinatorMetrics(metrics.registry);
     const store = new NodeAttestationStore(options.kubeConfig);
     const coordinatorEvents = new EventRecorder(options.kubeConfig, 'attestor-coordinator', identity, log);
+    if (c.peers)
+      peers = peerRecovery({
+        ...c,
+        peers: c.peers,
+        kubeConfig: options.kubeConfig,
+        manager,
+        log,
+        metrics: coordinatorMetrics,
+      });
     // A new active Manifest: appraise the nodes' last evidence again.
     const reappraisal = manager.addController(
       createReappraisalController({
@@ -204,6 +223,8 @@ export function startOperator(options: OperatorOptions): RunningOperator {
         });
         // Settle the active Manifest at once: agents that attested under another one hear of it.
         reappraisal.enqueue(ACTIVE_MANIFEST_KEY);
+        // The identity follows the Manifests from the chain it holds (its leader's, if it mirrored one).
+        void identityMade.then((i) => i.lead());
       },
       stop: () => {
         coordinator?.close();
@@ -216,6 +237,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       manifests: informers.manifests,
       evidence: c.ownEvidence,
       trust: c.trust,
+      transferable: peers !== undefined,
       log,
       metrics: coordinatorMetrics,
     }).then((made) => {
@@ -223,11 +245,16 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       return made;
     });
     const settleIdentity = () => {
-      if (informers.manifests.synced) void identityMade.then((i) => i.settle());
+      if (!informers.manifests.synced) return;
+      void identityMade.then((i) => i.settle());
+      peers?.trigger();
     };
     informers.manifests.onChange(settleIdentity);
     void Promise.all([identityMade, informers.manifests.waitForSync(identityAbort.signal)]).then(
-      settleIdentity,
+      ([made]) => {
+        settleIdentity();
+        peers?.start(made, identityAbort.signal);
+      },
       () => undefined,
     );
     const authenticator =
@@ -241,6 +268,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       coordinator: () => coordinator,
       identity: () => coordinatorIdentity,
       ...(c.clientAttestRate ? { clientAttestRate: c.clientAttestRate } : {}),
+      ...(peers ? { peers: peers.serverOptions } : {}),
       log,
       metrics: coordinatorMetrics,
     }).then((s) => {
@@ -299,6 +327,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     .finally(async () => {
       await Promise.all([coordinatorPort.catch(() => undefined), webhookPort.catch(() => undefined)]);
       await server?.close();
+      await peers?.close();
       await webhook?.close();
     });
   return {

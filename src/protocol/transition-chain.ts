@@ -33,6 +33,16 @@ export function transitionChain(manifestHashes: readonly string[]): HistoryEntry
   });
 }
 
+/** `history` with one entry more per Manifest hash, in order. */
+export function extendHistory(history: readonly HistoryEntry[], manifestHashes: readonly string[]): HistoryEntry[] {
+  const extended = [...history];
+  for (const manifestHash of manifestHashes) {
+    const transition = nextTransition(manifestHash, latestTransition(extended));
+    extended.push({ manifestHash, transition: Buffer.from(transition).toString('hex') });
+  }
+  return extended;
+}
+
 /** The latest transition of a history (the genesis value for an empty one). */
 export function latestTransition(history: readonly HistoryEntry[]): Uint8Array {
   const last = history.at(-1);

@@ -122,7 +122,7 @@ describe('Helm chart charts/attestor', function () {
     assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 16, out);
   });
 
-  it("runs the operator in a confidential pod that reads its own CVM evidence from configfs-tsm, as root of the pod VM without capabilities; evidence none runs it as non-root, and a confidential node's configfs-tsm is mounted only when asked", () => {
+  it("runs the operator in a confidential pod that reads its own CVM evidence from configfs-tsm, as root of the pod VM without capabilities; evidence none runs it as non-root, and a confidential node's configfs-tsm is mounted only when asked; replicas share the Coordinator identity by peer recovery unless turned off or without own evidence", () => {
     const base = ['template', 'attestor', chart, '--kube-version', '1.37.2', '--set', 'tls.caBundle=eA==', '--set'];
     const render = (...set: string[]) =>
       helm(
@@ -139,9 +139,15 @@ describe('Helm chart charts/attestor', function () {
     assert.match(confidential, /securityContext: \{ runAsUser: 0, runAsNonRoot: false,/);
     assert.match(confidential, /capabilities: \{ drop: \[ALL\] \}/);
     assert.doesNotMatch(confidential, /hostPath/, "in a pod VM a hostPath would be the host's directory");
+    // Peer recovery: through the Service that selects the leader, with the operator's own token for the peer audience.
+    assert.match(confidential, /- --coordinator-peers=https:\/\/attestor-coordinator\.default\.svc:8443\n/);
+    assert.match(confidential, /serviceAccountToken: \{ path: token, audience: attestor-peer,/);
+    assert.match(confidential, /rollingUpdate: \{ maxUnavailable: 0, maxSurge: 1 \}/);
+    assert.doesNotMatch(render('operator.peerRecovery.enabled=false'), /coordinator-peers|attestor-peer/);
     const plain = render('operator.confidential.runtimeClassName=', 'operator.confidential.evidence=none');
     assert.doesNotMatch(plain, /runtimeClassName/);
     assert.match(plain, /- --coordinator-evidence=none\n/);
+    assert.doesNotMatch(plain, /coordinator-peers/, 'without own evidence a replica cannot prove itself to the leader');
     assert.match(plain, /securityContext: \{ runAsNonRoot: true,/);
     const node = render('operator.confidential.runtimeClassName=', 'operator.confidential.tsmHostPath=true');
     assert.match(node, /hostPath: \{ path: \/sys\/kernel\/config\/tsm\/report, type: Directory \}/);

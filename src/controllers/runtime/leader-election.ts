@@ -4,7 +4,9 @@
  * local clock from when this process last saw it change, so clocks need not agree), writes with
  * the resourceVersion it read (optimistic concurrency), renews every retryPeriod, and steps down
  * when it cannot renew within renewDeadline. On a clean stop it releases the Lease so another
- * replica takes over at once.
+ * replica takes over at once. A candidate may defer: while `defer()` says so, it lets a Lease it
+ * could take go for one more leaseDuration first, so that a replica that holds state the others
+ * lack (the Coordinator identity, by peer recovery) takes over before one that does not.
  */
 
 import { setTimeout as delay } from 'node:timers/promises';
@@ -24,6 +26,8 @@ export interface LeaderElectionOptions {
   renewDeadlineMs?: number;
   /** Time between attempts. Default 2 s. */
   retryPeriodMs?: number;
+  /** While true, a Lease this candidate could take (free or expired) is left for one leaseDuration to others first. */
+  defer?: () => boolean;
   log: Logger;
   metrics?: OperatorMetrics;
 }
@@ -41,7 +45,10 @@ interface ObservedRecord {
 
 export class LeaderElector {
   readonly #api: k8s.CoordinationV1Api;
-  readonly #options: Required<Omit<LeaderElectionOptions, 'metrics' | 'kubeConfig' | 'log'>>;
+  readonly #options: Required<Omit<LeaderElectionOptions, 'metrics' | 'kubeConfig' | 'log' | 'defer'>>;
+  readonly #defer: (() => boolean) | undefined;
+  /** When this candidate first found the Lease takeable (while it defers). */
+  #takeableSince: number | undefined;
   readonly #log: Logger;
   readonly #metrics: OperatorMetrics | undefined;
   #observed: ObservedRecord | undefined;
@@ -57,6 +64,7 @@ export class LeaderElector {
       renewDeadlineMs: options.renewDeadlineMs ?? 10_000,
       retryPeriodMs: options.retryPeriodMs ?? 2_000,
     };
+    this.#defer = options.defer;
     this.#log = options.log.child({ lease: `${options.namespace}/${options.leaseName}`, identity: options.identity });
     this.#metrics = options.metrics;
     this.#metrics?.leaderStatus.set({ name: options.leaseName }, 0);
@@ -150,9 +158,11 @@ export class LeaderElector {
     }
     const durationMs = (spec.leaseDurationSeconds ?? Math.ceil(leaseDurationMs / 1000)) * 1000;
     if (holder !== '' && holder !== identity && this.#observed.observedAt + durationMs > Date.now()) {
+      this.#takeableSince = undefined;
       return false; // held by someone else and not expired
     }
     const mine = holder === identity;
+    if (!mine && this.#deferring(leaseDurationMs)) return false;
     const updated: k8s.V1Lease = {
       ...lease,
       spec: {
@@ -173,6 +183,20 @@ export class LeaderElector {
       this.#log.debug({ err: errorMessage(err) }, 'lease update refused (conflict or API error)');
       return false;
     }
+  }
+
+  /** Whether to leave a takeable Lease alone a while longer (see `defer`). */
+  #deferring(leaseDurationMs: number): boolean {
+    if (!this.#defer?.()) return false;
+    const now = Date.now();
+    if (this.#takeableSince === undefined) {
+      this.#takeableSince = now;
+      this.#log.info(
+        { forMs: leaseDurationMs },
+        'deferring: leaving the takeable lease to the other candidates for one lease duration',
+      );
+    }
+    return now - this.#takeableSince < leaseDurationMs;
   }
 
   async #release(): Promise<boolean> {

@@ -27,6 +27,7 @@ const COMPARISONS = [
   'coordinator.evidence.in-use',
   'coordinator.history',
   'coordinator.manifest-hash',
+  'coordinator.peer.policy',
   'gpu.arch',
   'gpu.driver-version',
   'gpu.fwid',

@@ -96,7 +96,11 @@ describe('the Coordinator identity', function () {
   const pinned = () => manifestHash(coordinatorSpec());
 
   it('claims its identity only after its own simulated evidence met the coordinator entries', () => {
-    assert.deepEqual(identity.standing, { state: 'accepted', simulated: true });
+    assert.deepEqual(identity.standing, {
+      state: 'accepted',
+      simulated: true,
+      policyHash: SIMULATED_COORDINATOR_POLICY_HASH,
+    });
     assert.equal(identity.history.length, 1);
     assert.equal(identity.history[0]!.manifestHash, pinned(), 'its own hash of the spec, not status.hash');
   });

@@ -11,6 +11,7 @@ import {
   decodeCoordinatorAttestResponse,
 } from '../../../src/protocol/coordinator-attest.ts';
 import {
+  extendHistory,
   GENESIS_TRANSITION,
   latestTransition,
   nextTransition,
@@ -54,6 +55,14 @@ describe('protocol: the transition chain', () => {
       Buffer.from(nextTransition(hashes[1]!, new Uint8Array(Buffer.from(chain[0]!.transition, 'hex')))).toString('hex'),
       chain[1]!.transition,
     );
+  });
+
+  it('extends a history one Manifest at a time exactly as the chain of all of them, leaving the history given alone', () => {
+    const start = transitionChain(hashes.slice(0, 1));
+    const copy = structuredClone(start);
+    assert.deepEqual(extendHistory(start, hashes.slice(1)), transitionChain(hashes));
+    assert.deepEqual(start, copy);
+    assert.deepEqual(extendHistory([], hashes), transitionChain(hashes));
   });
 
   it('refuses what is not a Manifest hash or a transition', () => {

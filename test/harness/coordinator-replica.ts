@@ -1,0 +1,141 @@
+// One operator replica with the Coordinator and peer recovery, as its own process (forked by
+// test/cluster/peer-recovery.test.ts), so that a test can SIGKILL it. The only fake is the
+// hardware: the replica's CVM reports come from the parent over the IPC channel, where the
+// simulated platform (its keys) lives, so that every replica's evidence is signed by the same
+// simulated roots, as the pod VMs of one cluster share AMD's. Everything else is the operator as
+// `attestor operator` runs it: leader election, TokenReview of the peer token, HTTPS between the
+// replicas. It logs to stdout (debug), and answers the parent's `keys` message with the encodings
+// of its CA keys (CertificateAuthority.privateKeyForTests), so that the test can search every
+// object and log line for them.
+import { KeyObject, type webcrypto } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import * as k8s from '@kubernetes/client-node';
+import type { NodeEvidence } from '../../src/attestation/node-appraisal.ts';
+import { readSimulatedRoots } from '../../src/client/simulated-roots.ts';
+import { collateralSource } from '../../src/collateral/source.ts';
+import type { OwnEvidenceSource } from '../../src/coordinator/coordinator-evidence.ts';
+import { createLogger } from '../../src/observability/log.ts';
+import { startOperator } from '../../src/operator/operator.ts';
+import { CertificateAuthority } from '../../src/pki/certificate-authority.ts';
+import { decodeCvmEvidence } from '../../src/protocol/evidence-request.ts';
+import type { EncodedCvmEvidence } from '../../src/protocol/messages.ts';
+
+export interface ReplicaConfig {
+  kubeconfig: string;
+  namespace: string;
+  identity: string;
+  leaseDurationMs: number;
+  retryPeriodMs: number;
+  probePort: number;
+  coordinatorPort: number;
+  certificatePem: string;
+  keyPem: string;
+  /** The simulated roots file (public certificates only). */
+  rootsFile: string;
+  peers: string[];
+  caFile: string;
+  tokenFile: string;
+  operatorUsername: string;
+  syncIntervalMs: number;
+}
+
+/** Parent to child. */
+export type ToReplica =
+  | { type: 'evidence'; id: number; evidence?: EncodedCvmEvidence; error?: string }
+  | { type: 'keys' };
+/** Child to parent. */
+export type FromReplica = { type: 'collect'; id: number; reportData: string } | { type: 'keys'; secrets: string[] };
+
+/** Every encoding of a private key's secret a leak could take. */
+export function secretEncodings(key: webcrypto.CryptoKey): string[] {
+  const object = KeyObject.from(key);
+  const d = object.export({ format: 'jwk' }).d!;
+  const der = object.export({ format: 'der', type: 'pkcs8' });
+  const raw = Buffer.from(d, 'base64url');
+  return [d, raw.toString('hex'), raw.toString('base64'), der.toString('base64'), der.toString('hex')];
+}
+
+/** CVM reports from the parent, which holds the simulated platform. */
+class ParentEvidence implements OwnEvidenceSource {
+  readonly kind = 'simulated-snp (from the test)';
+  #next = 0;
+  readonly #pending = new Map<number, { resolve: (e: NodeEvidence['cvm']) => void; reject: (e: Error) => void }>();
+
+  answer(m: Extract<ToReplica, { type: 'evidence' }>): void {
+    const p = this.#pending.get(m.id);
+    this.#pending.delete(m.id);
+    if (!p) return;
+    const decoded = m.evidence ? decodeCvmEvidence(m.evidence) : { error: m.error ?? 'no evidence' };
+    if ('error' in decoded) p.reject(new Error(decoded.error));
+    else p.resolve(decoded);
+  }
+
+  collect(reportData: Uint8Array): Promise<NodeEvidence['cvm']> {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      send({ type: 'collect', id, reportData: Buffer.from(reportData).toString('hex') });
+    });
+  }
+}
+
+function send(m: FromReplica): void {
+  process.send!(m);
+}
+
+async function main(): Promise<void> {
+  const config = JSON.parse(process.env.ATTESTOR_REPLICA_CONFIG!) as ReplicaConfig;
+  const kubeConfig = new k8s.KubeConfig();
+  kubeConfig.loadFromFile(config.kubeconfig);
+  const roots = readSimulatedRoots(readFileSync(config.rootsFile, 'utf8'));
+  const evidence = new ParentEvidence();
+  const operator = startOperator({
+    kubeConfig,
+    log: createLogger({ level: 'debug' }),
+    namespace: config.namespace,
+    leaderElect: true,
+    identity: config.identity,
+    leaseDurationMs: config.leaseDurationMs,
+    renewDeadlineMs: Math.floor(config.leaseDurationMs * 0.75),
+    retryPeriodMs: config.retryPeriodMs,
+    probe: { host: '127.0.0.1', port: config.probePort },
+    coordinator: {
+      host: '127.0.0.1',
+      port: config.coordinatorPort,
+      tls: { cert: config.certificatePem, key: config.keyPem },
+      agentUsernames: [`system:serviceaccount:${config.namespace}:attestor-agent`],
+      trust: {
+        production: {},
+        simulated: roots.trust,
+        simulatedCollateral: collateralSource({ base: roots.collateral }),
+      },
+      ownEvidence: evidence,
+      peers: {
+        urls: config.peers,
+        ca: readFileSync(config.caFile, 'utf8'),
+        token: async () => (await readFile(config.tokenFile, 'utf8')).trim(),
+        usernames: [config.operatorUsername],
+        syncIntervalMs: config.syncIntervalMs,
+        // The test's tokens are bound to no pod, so every replica shares one bucket; and it syncs often.
+        rate: { burst: 100, intervalMs: 10 },
+      },
+    },
+  });
+  process.on('message', (m: ToReplica) => {
+    if (m.type === 'evidence') evidence.answer(m);
+    else if (m.type === 'keys') {
+      const identity = operator.identity();
+      const keys = [identity?.rootCa, identity?.meshCa].filter((ca) => ca !== undefined);
+      send({
+        type: 'keys',
+        secrets: keys.flatMap((ca) => secretEncodings(CertificateAuthority.privateKeyForTests(ca))),
+      });
+    }
+  });
+  process.on('SIGTERM', () => void operator.stop().then(() => process.exit(0)));
+  await operator.done;
+  process.exit(0);
+}
+
+void main();

@@ -3,8 +3,8 @@
  * token via TokenReview) and charged to its node's rate, and only then is its body read, with a
  * limit sized for what that call carries; the Coordinator decides, this maps its outcome to HTTP.
  * `POST /v1/coordinator/attest` is public: no token, charged to the client's address instead, a
- * nonce-sized body. Replicas that are not the leader answer 503 so that callers retry (through
- * the Service, on another replica).
+ * nonce-sized body. The workload paths (`attestor init`) are workload-routes.ts. Replicas that are
+ * not the leader answer 503 so that callers retry (through the Service, on another replica).
  */
 
 import { createServer, type Server } from 'node:https';
@@ -34,6 +34,7 @@ import type { CoordinatorIdentity } from './identity.ts';
 import { DEFAULT_CLIENT_ATTEST_RATE } from './limits.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import { KeyedRateLimiter, type RateLimit } from './rate-limiter.ts';
+import { addWorkloadRoutes, WORKLOAD_PATHS, type WorkloadRouteOptions } from './workload-routes.ts';
 
 export interface CoordinatorServerOptions {
   host: string;
@@ -46,6 +47,8 @@ export interface CoordinatorServerOptions {
   identity?: () => CoordinatorIdentity | undefined;
   /** POST /v1/coordinator/attest per client address. Default DEFAULT_CLIENT_ATTEST_RATE. */
   clientAttestRate?: RateLimit;
+  /** The workload paths (`attestor init`, /v1/workload/...); absent: not served. */
+  workloads?: WorkloadRouteOptions;
   log: Logger;
   metrics?: CoordinatorMetrics;
 }
@@ -65,7 +68,15 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
   const app = express();
   app.disable('x-powered-by');
   // Label values from a fixed set: anybody can request any path.
-  const paths = new Set([NONCE_PATH, ATTEST_PATH, ACTIVATE_PATH, WATCH_PATH, JWKS_PATH, COORDINATOR_ATTEST_PATH]);
+  const paths = new Set<string>([
+    NONCE_PATH,
+    ATTEST_PATH,
+    ACTIVATE_PATH,
+    WATCH_PATH,
+    JWKS_PATH,
+    COORDINATOR_ATTEST_PATH,
+    ...WORKLOAD_PATHS,
+  ]);
   app.use((req, res, next) => {
     res.on('finish', () =>
       options.metrics?.requests.inc({ path: paths.has(req.path) ? req.path : 'other', code: String(res.statusCode) }),
@@ -169,6 +180,7 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
       if (!gone.signal.aborted) res.json(answer);
     }),
   );
+  if (options.workloads) addWorkloadRoutes(app, options.workloads);
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof CoordinatorError) {
       if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));

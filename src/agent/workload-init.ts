@@ -156,11 +156,17 @@ export class WorkloadInit {
   async renew(signal: AbortSignal, checkIntervalMs = DEFAULT_CHECK_INTERVAL_MS): Promise<void> {
     let next = this.#last?.certified ? Date.now() + this.#last.renewAfterMs : 0;
     let failures = 0;
+    // The mesh CA a refusal came under: a new one is worth a try at once, the same one not.
+    let refusedUnder: string | undefined;
     while (!signal.aborted) {
-      if (Date.now() >= next || (await this.#meshCaChanged())) {
+      const served = await this.#servedMeshCa();
+      const held = await readText(this.#options.out, MESH_CA_FILE);
+      const changed = served !== undefined && held !== undefined && served !== held && served !== refusedUnder;
+      if (Date.now() >= next || changed) {
         try {
           const outcome = await this.certify();
           failures = 0;
+          refusedUnder = outcome.certified ? undefined : served;
           next = Date.now() + (outcome.certified ? outcome.renewAfterMs : RETRY_AFTER_REFUSAL_MS);
         } catch (err) {
           if (signal.aborted) break;
@@ -173,15 +179,14 @@ export class WorkloadInit {
     }
   }
 
-  /** Whether the Coordinator's mesh CA is another than the one on the volume (a Manifest change). */
-  async #meshCaChanged(): Promise<boolean> {
+  /** The Coordinator's current mesh CA (a Manifest change replaces it), or undefined when it cannot be read. */
+  async #servedMeshCa(): Promise<string | undefined> {
     try {
       const served = await this.#options.client.get<WorkloadMeshCaResponse>(WORKLOAD_MESH_CA_PATH);
-      const held = await readText(this.#options.out, MESH_CA_FILE);
-      return served.meshCA !== null && held !== undefined && served.meshCA !== held;
+      return served.meshCA ?? undefined;
     } catch (err) {
       this.#log.debug({ err: errorMessage(err) }, 'could not read the mesh CA');
-      return false;
+      return undefined;
     }
   }
 

@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, createPrivateKey, KeyObject } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -51,12 +51,17 @@ const manifests = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifes
 const aiWorkers = { group: 'attestor.dev', version: 'v1alpha1', plural: 'aiworkers' };
 
 /** Pod VMs (SNP and TDX), the Coordinator, and (a) node CVMs: both models enabled. */
-function manifestSpec(runtimeClass: string, withNodes: boolean, reattestationInterval: string) {
+function manifestSpec(
+  runtimeClass: string,
+  withNodes: boolean,
+  reattestationInterval: string,
+  podMeasurement = SIMULATED_POD_MEASUREMENT,
+) {
   const tcb = { bootloader: 0, tee: 0, snp: 0, microcode: 0 };
   return {
     referenceValues: {
       snp: [
-        { name: 'pod-vm', role: 'pod', measurements: [SIMULATED_POD_MEASUREMENT], minimumTCB: tcb },
+        { name: 'pod-vm', role: 'pod', measurements: [podMeasurement], minimumTCB: tcb },
         {
           name: 'coordinator',
           role: 'coordinator',
@@ -101,9 +106,14 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
   const dir = mkdtempSync(join(tmpdir(), 'workload-certificates-'));
   const namespace = uniqueName('pod-cvm');
   const runtimeClass = uniqueName('kata-pod');
-  const [manifestA, manifestB] = [uniqueName('workload-a'), uniqueName('workload-b')];
+  const [manifestA, manifestB, manifestC] = [
+    uniqueName('workload-a'),
+    uniqueName('workload-b'),
+    uniqueName('workload-c'),
+  ];
   const nodes = [`${namespace}-gpu-a`, `${namespace}-gpu-b`];
   const inits = new Map<string, WorkloadInit>();
+  const podGpus = new Map<string, SimulatedGpuControl>();
   const clients: CoordinatorClient[] = [];
 
   const activeHash = (name: string) =>
@@ -145,6 +155,8 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     });
     clients.push(client);
     const platformKind = vm.platform ?? 'snp';
+    const gpus = new SimulatedGpuControl(platform, { uuids: [`GPU-${uid}`] });
+    podGpus.set(name, gpus);
     const init = new WorkloadInit({
       pod: { namespace, name },
       client,
@@ -153,7 +165,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
         measurement: vm.measurement ?? (platformKind === 'snp' ? SIMULATED_POD_MEASUREMENT : SIMULATED_POD_MRTD),
         policyHash: vm.policyHash ?? policyHash(POLICY),
       }),
-      gpus: new SimulatedGpuControl(platform, { uuids: [`GPU-${uid}`] }),
+      gpus,
       out,
       log: createLogger({ level: 'debug', destination: logSink() }),
     });
@@ -234,7 +246,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
   after(async () => {
     for (const client of clients) await client.close();
     await operator?.stop();
-    for (const name of [manifestA, manifestB])
+    for (const name of [manifestA, manifestB, manifestC])
       await custom?.deleteClusterCustomObject({ ...manifests, name }).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
   });
@@ -287,7 +299,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     await attested('llm', 2);
   });
 
-  it('after a Manifest change, old certificates no longer chain to the new mesh CA and stop counting; renewal gets one from the new mesh CA', async () => {
+  it('after a Manifest change, old certificates no longer chain to the new mesh CA and stop counting; renewal gets one from the new mesh CA, or none once the pod VM no longer complies', async () => {
     const [first] = await workerPods('llm');
     const name = first!.metadata!.name!;
     const oldCert = join(dir, name, 'old-cert.pem');
@@ -334,6 +346,27 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
         { timeoutMs: 30_000, description: 'a renewed certificate from the new mesh CA' },
       );
       await attested('llm', 1);
+      assert.equal(await podGpus.get(name)!.gpusReady(), true);
+
+      // Manifest C no longer allows this pod VM's launch measurement: renewal gets no certificate,
+      // removes the one it held and sets the GPUs not ready (fail closed).
+      await custom.createClusterCustomObject({
+        ...manifests,
+        body: {
+          apiVersion: 'attestor.dev/v1alpha1',
+          kind: 'Manifest',
+          metadata: { name: manifestC },
+          spec: manifestSpec(runtimeClass, false, '2h', 'c2'.repeat(48)),
+        },
+      });
+      await activeHash(manifestC);
+      await waitFor(() => !existsSync(join(dir, name, 'cert.pem')), {
+        timeoutMs: 30_000,
+        description: 'renewal refused under Manifest C: cert.pem removed',
+      });
+      assert.equal(await podGpus.get(name)!.gpusReady(), false, 'GPUs set not ready');
+      await attested('llm', 0);
+      assert.ok((await podEvents(name, 'WorkloadRefused')).length >= 1);
     } finally {
       abort.abort();
       await renewing;

@@ -48,6 +48,20 @@ export function nodesGated(active: Pick<Manifest, 'spec'> | undefined): boolean 
 }
 
 /**
+ * Whether a node's attestation gates this GPU pod (the webhook's node selector and placement
+ * checks, eviction): while nodes are gated, every GPU pod but a pod-CVM AI worker pod under a
+ * Manifest that enables the pod-CVM model, whose own evidence gates it. The label alone exempts
+ * nothing: under a Manifest without pod entries a pod labelled pod-cvm is gated like any other.
+ */
+export function gatedByNode(
+  active: Pick<Manifest, 'spec'> | undefined,
+  labels: Record<string, string> | undefined,
+): boolean {
+  if (!nodesGated(active)) return false;
+  return !(active !== undefined && enabledModels(active).has('pod-cvm') && isPodCvmWorkerPod(labels));
+}
+
+/**
  * Whether a pod is a pod-CVM AI worker pod: labelled as an AI worker (so that the webhook's pod
  * rules judge its runtime class, policy and images) and as the pod-cvm model. Such a pod is gated
  * by its own evidence (`attestor init`), not by its node's attestation.

@@ -8,7 +8,7 @@
  * pod-CVM AI worker pods, which their own evidence gates. Pure.
  */
 import type * as k8s from '@kubernetes/client-node';
-import { isPodCvmWorkerPod, nodesGated } from '../api/deployment-model.ts';
+import { gatedByNode } from '../api/deployment-model.ts';
 import type { Manifest } from '../api/manifest.ts';
 import type { NodeAttestation } from '../api/node-attestation.ts';
 import { attestationState } from '../api/node-gating.ts';
@@ -60,7 +60,7 @@ export function judgeNodeName(facts: NodeNameFacts): Violation[] {
 
 /** Whether the node's attestation gates this pod. */
 function gatedBy(facts: PlacementFacts & { pod: k8s.V1Pod }): boolean {
-  return nodesGated(facts.activeManifest) && !isPodCvmWorkerPod(facts.pod.metadata?.labels);
+  return gatedByNode(facts.activeManifest, facts.pod.metadata?.labels);
 }
 
 function judgeNode(field: string, node: string, facts: PlacementFacts): Violation[] {

@@ -7,7 +7,7 @@
  * which their own evidence gates. Pure; idempotent (reinvocation runs it again).
  */
 import type * as k8s from '@kubernetes/client-node';
-import { isPodCvmWorkerPod, nodesGated } from '../api/deployment-model.ts';
+import { gatedByNode } from '../api/deployment-model.ts';
 import type { Manifest } from '../api/manifest.ts';
 import { GPU_ATTESTED_LABEL } from '../api/node-gating.ts';
 import { requestsGpus } from './gpu-requests.ts';
@@ -19,7 +19,7 @@ export function gpuNodeSelectorPatch(
   gpuResourcePrefixes?: readonly string[],
 ): JsonPatchOperation[] {
   if (!pod.spec || !requestsGpus(pod, gpuResourcePrefixes)) return [];
-  if (!nodesGated(active) || isPodCvmWorkerPod(pod.metadata?.labels)) return [];
+  if (!gatedByNode(active, pod.metadata?.labels)) return [];
   const selector = pod.spec.nodeSelector;
   if (selector && typeof selector === 'object') {
     if (selector[GPU_ATTESTED_LABEL] === 'true') return [];

@@ -139,7 +139,7 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
         pendingGraceMs,
       });
       if (decision.evict) {
-        const round = await evictor.evict(name, decision);
+        const round = await evictor.evict(name, decision, active);
         if (round.recheckAfterMs !== undefined) requeue.push(round.recheckAfterMs);
       } else {
         evictor.forget(name);

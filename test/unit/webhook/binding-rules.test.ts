@@ -112,7 +112,13 @@ describe('webhook binding rule', function () {
     const podCvm = clone(facts());
     podCvm.nodeAttestation = undefined;
     podCvm.pod.metadata!.labels!['attestor.dev/deployment-model'] = 'pod-cvm';
-    assert.deepEqual(judgeBinding(podCvm), [], 'its own evidence gates it');
+    assert.equal(judgeBinding(podCvm).length, 1, 'the Manifest enables no pod-CVM model: the label exempts nothing');
+    podCvm.activeManifest!.spec.referenceValues.snp!.push({
+      ...podCvm.activeManifest!.spec.referenceValues.snp![0]!,
+      measurements: ['cd'.repeat(48)],
+      role: 'pod',
+    });
+    assert.deepEqual(judgeBinding(podCvm), [], 'under a Manifest with pod entries its own evidence gates it');
     const onlyPods = clone(facts());
     onlyPods.nodeAttestation = undefined;
     onlyPods.activeManifest!.spec.referenceValues.snp![0]!.role = 'pod';

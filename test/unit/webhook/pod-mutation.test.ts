@@ -104,19 +104,30 @@ describe('webhook GPU pod mutation', function () {
     assert.deepEqual(gpuNodeSelectorPatch(mig, manifest(), ['nvidia.com/gpu']), [], 'configured prefixes decide');
   });
 
-  it('leaves pod-CVM AI worker pods alone: their own evidence gates them, not their node', function () {
+  it('leaves pod-CVM AI worker pods alone while the Manifest enables that model: their own evidence gates them, not their node', function () {
+    const both = manifest();
+    both.spec.referenceValues.snp!.push({
+      ...both.spec.referenceValues.snp![0]!,
+      measurements: ['cd'.repeat(48)],
+      role: 'pod',
+    });
     const p = clone(pod());
     p.metadata!.labels!['attestor.dev/deployment-model'] = 'pod-cvm';
-    assert.deepEqual(gpuNodeSelectorPatch(p, manifest()), []);
+    assert.deepEqual(gpuNodeSelectorPatch(p, both), []);
+    assert.notDeepEqual(
+      gpuNodeSelectorPatch(p, manifest()),
+      [],
+      'under a Manifest without pod entries the label exempts nothing (fail closed)',
+    );
     const plain = clone(p);
     delete plain.metadata!.labels!['app.kubernetes.io/name'];
     assert.notDeepEqual(
-      gpuNodeSelectorPatch(plain, manifest()),
+      gpuNodeSelectorPatch(plain, both),
       [],
       'the label counts only on a pod the pod rules judge (an AI worker pod)',
     );
     p.metadata!.labels!['attestor.dev/deployment-model'] = 'confidential-node';
-    assert.notDeepEqual(gpuNodeSelectorPatch(p, manifest()), []);
+    assert.notDeepEqual(gpuNodeSelectorPatch(p, both), []);
   });
 
   it('selects no nodes while the active Manifest enables only the pod-CVM model, and selects attested ones with none active', function () {

@@ -12,8 +12,17 @@ export interface AgentKey {
   thumbprint: string;
 }
 
-export async function createAgentKey(): Promise<AgentKey> {
-  const { privateKey, publicKey } = await jose.generateKeyPair('ES256');
+/**
+ * A new P-256 key. `extractable` only for `attestor init`, which writes its key (the workload
+ * certificate's) to the pod's memory-backed volume; the node agent's never leaves its process.
+ */
+export async function createAgentKey(options: { extractable?: boolean } = {}): Promise<AgentKey> {
+  const { privateKey, publicKey } = await jose.generateKeyPair('ES256', { extractable: options.extractable ?? false });
+  return agentKeyFrom(privateKey, publicKey);
+}
+
+/** The AgentKey of an existing key pair (`attestor init --renew` reads the pod's key from its volume). */
+export async function agentKeyFrom(privateKey: jose.CryptoKey, publicKey: jose.CryptoKey): Promise<AgentKey> {
   const publicJwk = await jose.exportJWK(publicKey);
   const spkiPem = await jose.exportSPKI(publicKey);
   const spkiDer = new Uint8Array(Buffer.from(spkiPem.replace(/-----[^-]+-----|\s/g, ''), 'base64'));

@@ -22,10 +22,12 @@ export async function checkGrant(
   client: CoordinatorClient,
   token: string,
   expected: GrantExpectation,
+  /** Where the signing keys are: the node grants' /v1/jwks, or the workload grants' /v1/workload/jwks. */
+  jwksPath = JWKS_PATH,
 ): Promise<string | undefined> {
   let claims: GrantClaims;
   try {
-    const jwks = await client.get<{ keys: jose.JWK[] }>(JWKS_PATH);
+    const jwks = await client.get<{ keys: jose.JWK[] }>(jwksPath);
     claims = await verifyGrant(token, jose.createLocalJWKSet(jwks), expected.now);
   } catch (err) {
     return `grant signature or lifetime: ${errorMessage(err)}`;

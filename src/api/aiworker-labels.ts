@@ -5,6 +5,12 @@ export const MANAGED_BY = 'attestor';
 export const KATA_POLICY_ANNOTATION = 'io.katacontainers.config.agent.policy';
 /** SHA-256 (hex) of the policy in KATA_POLICY_ANNOTATION, for humans and the webhook. */
 export const POLICY_HASH_ANNOTATION = 'attestor.dev/policy-hash';
+/**
+ * The workload certificate (PEM) the Coordinator issued to a pod-CVM pod, recorded on the pod so
+ * that the AIWorker controller can count the pods that hold a current one. Public; the controller
+ * trusts it only when it verifies under the current mesh CA and names the pod's UID.
+ */
+export const WORKLOAD_CERTIFICATE_ANNOTATION = 'attestor.dev/workload-certificate';
 export { GPU_ATTESTED_LABEL } from './node-gating.ts';
 
 /**

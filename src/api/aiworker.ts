@@ -11,6 +11,7 @@ import {
   hexSchema,
   type VERSION,
 } from './common.ts';
+import { DEFAULT_DEPLOYMENT_MODEL, DEPLOYMENT_MODELS, type DeploymentModel } from './deployment-model.ts';
 import type { JSONSchemaProps } from './schema.ts';
 
 export const AIWORKER_KIND = 'AIWorker';
@@ -35,6 +36,8 @@ export interface AIWorkerSpec {
   port?: number;
   args?: string[];
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
+  /** How the pods are attested (deployment-model.ts); absent: pod-cvm. */
+  deploymentModel?: DeploymentModel;
 }
 
 export interface AIWorkerStatus {
@@ -147,6 +150,11 @@ const aiWorkerSpecSchema: JSONSchemaProps = {
       items: { type: 'string', maxLength: 4096 },
       description: 'Extra arguments for the server.',
     },
+    deploymentModel: {
+      type: 'string',
+      enum: [...DEPLOYMENT_MODELS],
+      description: `How the pods are attested. pod-cvm: each pod is its own confidential VM (the runtime class a Kata / Confidential Containers one, GPUs passed through); the operator adds \`attestor init\`, which attests the pod VM and its GPUs to the Coordinator, activates the GPUs and writes the pod's workload certificate; the node is not gated; the active Manifest must have pod-role CVM entries. confidential-node: the node is the CVM, attested by the node agent; the pods run only on attested GPU nodes; the active Manifest must have node-role CVM entries (this model trusts the cluster admin). An AIWorker whose model the active Manifest does not enable is held at 0 replicas. Default ${DEFAULT_DEPLOYMENT_MODEL}.`,
+    },
     resources: {
       type: 'object',
       description: 'CPU and memory for each replica (GPUs come from gpusPerReplica).',
@@ -181,10 +189,12 @@ export const aiWorkerCrd = customResourceDefinition({
       name: 'Attested',
       type: 'integer',
       jsonPath: '.status.attestedReplicas',
-      description: 'Ready replicas on attested GPU nodes.',
+      description:
+        'pod-cvm: pods that hold a current workload certificate; confidential-node: ready pods on attested GPU nodes.',
     },
     { name: 'Status', type: 'string', jsonPath: '.status.conditions[?(@.type=="Ready")].reason' },
     { name: 'Runtime', type: 'string', jsonPath: '.spec.runtimeClassName', priority: 1 },
+    { name: 'Deployment', type: 'string', jsonPath: '.spec.deploymentModel', priority: 1 },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],
   schema: {
@@ -203,7 +213,11 @@ export const aiWorkerCrd = customResourceDefinition({
           observedGeneration: { type: 'integer', format: 'int64' },
           replicas: { type: 'integer', description: 'Pods that exist.' },
           readyReplicas: { type: 'integer', description: 'Pods that are ready.' },
-          attestedReplicas: { type: 'integer', description: 'Ready pods on nodes whose attestation is current.' },
+          attestedReplicas: {
+            type: 'integer',
+            description:
+              'pod-cvm: pods that hold a current workload certificate (issued from the mesh CA of the active Manifest, not expired); confidential-node: ready pods on nodes whose attestation is current.',
+          },
           selector: { type: 'string', description: 'Label selector of the pods (for the scale subresource).' },
           policyHash: hexSchema(32, 'SHA-256 of the policy the pods run under'),
           conditions: conditionsSchema,

@@ -1,7 +1,7 @@
 /**
  * The check-ID registry: every `check` a Reason can carry, per platform (snp/checks.ts,
- * tdx/checks.ts, nvidia/checks.ts, node-checks.ts, and coordinator-checks.ts for a client's check
- * of the Coordinator), each with its kind:
+ * tdx/checks.ts, nvidia/checks.ts, node-checks.ts, coordinator-checks.ts for a client's check
+ * of the Coordinator, workload-checks.ts for a pod's workload certificate), each with its kind:
  *
  * - authenticity: the evidence is not shown to be genuine and current: it does not parse, a
  *   signature, chain or revocation check fails, or the vendor collateral does not vouch for it;
@@ -21,6 +21,7 @@ import { NODE_CHECKS } from './node-checks.ts';
 import { GPU_CHECKS } from './nvidia/checks.ts';
 import { SNP_CHECKS } from './snp/checks.ts';
 import { TDX_CHECKS } from './tdx/checks.ts';
+import { WORKLOAD_CHECKS } from './workload-checks.ts';
 
 export type CheckKind = 'authenticity' | 'binding' | 'comparison';
 
@@ -38,6 +39,7 @@ export const CHECKS = {
   ...GPU_CHECKS,
   ...NODE_CHECKS,
   ...COORDINATOR_CHECKS,
+  ...WORKLOAD_CHECKS,
 } as const satisfies CheckRegistry;
 
 export type CheckId = keyof typeof CHECKS;

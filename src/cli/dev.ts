@@ -11,6 +11,7 @@ import { Command } from 'commander';
 import { NodeAgent } from '../agent/agent.ts';
 import { CoordinatorClient } from '../agent/coordinator-client.ts';
 import { createSimulatedPlatform, SimulatedCvmSource, SimulatedGpuControl } from '../agent/evidence/simulated.ts';
+import { enabledModels } from '../api/deployment-model.ts';
 import type { Manifest } from '../api/manifest.ts';
 import { policyHashesForRole } from '../api/manifest-roles.ts';
 import { simulatedRootsFile } from '../client/simulated-roots.ts';
@@ -21,6 +22,7 @@ import { installCrds } from '../dev/install.ts';
 import { localCoordinatorOptions } from '../dev/local-coordinator.ts';
 import { narrate } from '../dev/narrator.ts';
 import { operatorKubeConfig, operatorUsername } from '../dev/operator-identity.ts';
+import { runDevPodInits } from '../dev/pod-init.ts';
 import { waitFor } from '../dev/wait.ts';
 import { errorMessage } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
@@ -40,6 +42,8 @@ interface DevOptions {
 }
 
 export const OPERATOR_NAMESPACE = 'attestor-system';
+/** The `attestor init` image dev's pod-CVM pods name (kwok runs nothing; dev runs init itself, pod-init.ts). */
+export const DEV_INIT_IMAGE = `registry.example/attestor@sha256:${'0'.repeat(64)}`;
 
 export function devCommand(): Command {
   return new Command('dev')
@@ -114,6 +118,12 @@ export async function runDev(opts: DevOptions): Promise<number> {
       leaderElect: true,
       probe: { host: '127.0.0.1', port: 0 },
       coordinator: localCoordinatorOptions(serving, platform, OPERATOR_NAMESPACE),
+      // Pod-CVM AI worker pods get attestor init (dev runs it as a local process: pod-init.ts).
+      workload: {
+        initImage: DEV_INIT_IMAGE,
+        coordinatorUrl: `https://attestor-coordinator.${OPERATOR_NAMESPACE}.svc:8443`,
+        coordinatorCaPem: cluster.caPem,
+      },
       webhook: {
         host: '127.0.0.1',
         port: 0,
@@ -154,7 +164,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
       const name = `gpu-node-${i}`;
       await cluster.createGpuNode(name, { gpus: opts.gpus });
       nodeNames.push(name);
-      print(`created fake GPU node ${name} with ${opts.gpus} nvidia.com/gpu (kwok): it stays tainted until attested`);
+      print(
+        `created fake GPU node ${name} with ${opts.gpus} nvidia.com/gpu (kwok): tainted until attested, unless the Manifest enables only the pod-CVM model`,
+      );
     }
     const files = readdirSync(opts.samples)
       .filter((f) => /\.ya?ml$/.test(f))
@@ -193,11 +205,29 @@ export async function runDev(opts: DevOptions): Promise<number> {
         items: Manifest[];
       }
     ).items[0];
+    const models = manifest ? enabledModels(manifest) : new Set<string>();
+    // Pod-CVM pods: each pod's attestor init, as a local process with a simulated pod VM and GPUs.
+    const podInits = runDevPodInits({
+      kubeConfig,
+      pods: operator.informers.pods,
+      platform,
+      coordinatorUrl,
+      coordinatorCaPem: cluster.caPem,
+      dir: join(stateDir, 'pods'),
+      log: log.child({ component: 'simulated-init' }),
+      print,
+    });
+    stops.push(() => podInits.stop());
+    if (models.has('pod-cvm'))
+      print(
+        'the Manifest enables the pod-CVM model: GPU nodes are not gated; each AI worker pod runs attestor init (here a local process with a simulated pod VM and GPUs), which attests the pod and gets its workload certificate',
+      );
     const policyHash = (manifest && policyHashesForRole(manifest.spec.policies, 'node')[0]) ?? '00'.repeat(32);
     const agentAbort = new AbortController();
     const agentLog = log.child({ component: 'simulated-agents' });
     const agentRuns: Promise<void>[] = [];
-    for (const [i, node] of nodeNames.entries()) {
+    // Node agents only where the Manifest enables the confidential-node model (the node is the CVM).
+    for (const [i, node] of (models.has('confidential-node') ? nodeNames : []).entries()) {
       const kind = i % 2 === 0 ? 'snp' : 'tdx';
       const client = new CoordinatorClient(
         coordinatorUrl,
@@ -225,7 +255,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
     });
     print(`kubeconfig: ${cluster.kubeconfigPath}`);
     print(
-      `verify the Coordinator: node src/cli/main.ts verify coordinator --coordinator ${coordinatorUrl} --manifest samples/manifest.yaml --simulated-roots ${rootsFile} --allow-admin-trusted`,
+      `verify the Coordinator: node src/cli/main.ts verify coordinator --coordinator ${coordinatorUrl} --manifest samples/manifest.yaml --simulated-roots ${rootsFile}${models.has('confidential-node') ? ' --allow-admin-trusted' : ''}`,
     );
     print(
       `try: bin/kubectl --kubeconfig ${cluster.kubeconfigPath} get manifests,aiworkers,nodeattestations,nodes,pods -A`,
@@ -234,18 +264,20 @@ export async function runDev(opts: DevOptions): Promise<number> {
     if (opts.exitWhenReady) {
       await waitFor(
         () =>
-          workers.every((w) =>
-            operator.informers.aiWorkers
-              .get(w.name, w.namespace)
-              ?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-          ),
+          workers.every((w) => {
+            const worker = operator.informers.aiWorkers.get(w.name, w.namespace);
+            return (
+              worker?.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+              (worker.status.attestedReplicas ?? 0) >= (worker.spec.replicas ?? 1)
+            );
+          }),
         {
           timeoutMs: opts.timeout * 1000,
           intervalMs: 250,
-          description: 'sample AIWorkers to be Ready',
+          description: 'sample AIWorkers to be Ready with every replica attested',
         },
       );
-      print('every sample AIWorker is Ready');
+      print('every sample AIWorker is Ready, every replica attested');
       return 0;
     }
     print('running; press Ctrl-C to stop');

@@ -3,7 +3,9 @@
 import 'reflect-metadata';
 import { Command } from 'commander';
 import { agentCommand } from './agent.ts';
+import { aiWorkerCommand } from './aiworker.ts';
 import { devCommand } from './dev.ts';
+import { initCommand } from './init.ts';
 import { manifestCommand } from './manifest.ts';
 import { operatorCommand } from './operator.ts';
 import { verifyCommand } from './verify/command.ts';
@@ -14,8 +16,10 @@ const program = new Command('attestor')
   .showHelpAfterError()
   .addCommand(operatorCommand())
   .addCommand(agentCommand())
+  .addCommand(initCommand())
   .addCommand(devCommand())
   .addCommand(verifyCommand())
-  .addCommand(manifestCommand());
+  .addCommand(manifestCommand())
+  .addCommand(aiWorkerCommand());
 
 await program.parseAsync(process.argv);

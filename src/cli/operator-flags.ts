@@ -63,6 +63,10 @@ export interface OperatorCliOptions {
   evictionPendingGrace: number;
   evictionPdbGrace: number;
   resourceSlices: boolean;
+  initImage?: string;
+  workloadCoordinatorUrl?: string;
+  workloadCoordinatorCaFile?: string;
+  clusterDomain: string;
 }
 
 function rate(flags: string, description: string, value: RateLimit): Option {
@@ -258,6 +262,23 @@ export function operatorFlags(): Command {
         'delete a GPU pod on a node that lost its attestation when its evictions have been refused (PodDisruptionBudget) this long',
         durationOption,
         60_000,
+      )
+      .option(
+        '--init-image <image>',
+        "the attestor init image added to every pod-CVM AI worker pod (the operator's own), pinned by digest (<name>@sha256:<64 hex>); without it pod-CVM AIWorkers are held at 0 replicas",
+      )
+      .option(
+        '--workload-coordinator-url <url>',
+        'the Coordinator API as pods reach it (attestor init) (default https://attestor-coordinator.<namespace>.svc:8443)',
+      )
+      .option(
+        '--workload-coordinator-ca-file <file>',
+        "PEM of the CA that signed the Coordinator's serving certificate, put into the pod spec of pod-CVM AI worker pods (so their policy pins it)",
+      )
+      .option(
+        '--cluster-domain <domain>',
+        'the cluster DNS domain, for the Service names in workload certificates',
+        'cluster.local',
       )
       .option(
         '--no-resource-slices',

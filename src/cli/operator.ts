@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import type { Command } from 'commander';
 import { ConfigfsTsmSource } from '../agent/evidence/configfs-tsm.ts';
+import { IMAGE_DIGEST_PATTERN } from '../api/aiworker.ts';
 import {
   type CollateralSource,
   CollateralStore,
@@ -78,6 +79,12 @@ export function operatorCommand(): Command {
       throw new Error(
         "the webhook needs exactly one of --webhook-client-ca (the CA of the API server's webhook client certificate) and --webhook-allow-any-client (or pass --no-webhook)",
       );
+    if (opts.initImage && !new RegExp(IMAGE_DIGEST_PATTERN).test(opts.initImage))
+      throw new Error(`--init-image ${opts.initImage} is not pinned by digest (<name>@sha256:<64 lower-case hex>)`);
+    if (opts.initImage && !opts.workloadCoordinatorCaFile)
+      throw new Error(
+        "--init-image needs --workload-coordinator-ca-file (the CA of the Coordinator's serving certificate)",
+      );
     const operator = startOperator({
       kubeConfig,
       log,
@@ -115,9 +122,19 @@ export function operatorCommand(): Command {
                 : new ConfigfsTsmSource({ root: opts.coordinatorTsmRoot }),
             clientAttestRate: opts.coordinatorAttestRate,
             ...(opts.coordinatorPeers.length > 0 ? { peers: peerOptions(opts) } : {}),
+            clusterDomain: opts.clusterDomain,
           }
         : undefined,
       gpuResourcePrefixes: opts.gpuResourcePrefixes,
+      ...(opts.initImage
+        ? {
+            workload: {
+              initImage: opts.initImage,
+              coordinatorUrl: opts.workloadCoordinatorUrl ?? `https://attestor-coordinator.${opts.namespace}.svc:8443`,
+              coordinatorCaPem: readFileSync(opts.workloadCoordinatorCaFile!, 'utf8'),
+            },
+          }
+        : {}),
       webhook: opts.webhook
         ? {
             ...opts.webhookAddress,

@@ -1,6 +1,6 @@
 /**
- * Appraisal orchestration: one node's evidence (or the Coordinator's own, which has no GPUs)
- * against the active Manifest's entries of its role. Completes the vendor collateral for it,
+ * Appraisal orchestration: one node's evidence (or the Coordinator's own, which has no GPUs, or a
+ * pod VM's) against the active Manifest's entries of its role. Completes the vendor collateral for it,
  * appraises it under the real roots, and under the simulated ones where trust selection
  * (trust.ts) allows; the verifiers' caches live here, one set per appraiser.
  */
@@ -44,10 +44,12 @@ export class NodeAppraiser {
     manifest: Manifest,
     at: Date,
     role: CvmRole = 'node',
+    /** The HOST_DATA / MRCONFIGID values allowed; default every policy of the role (a pod: its own policy only). */
+    policyHashes: readonly string[] = policyHashesForRole(manifest.spec.policies, role),
   ): Promise<Appraisal> {
     const base: Omit<NodeAppraisalContext, 'trust' | 'collateral'> = {
       referenceValues: referenceValuesForRole(manifest.spec.referenceValues, role),
-      policyHashes: policyHashesForRole(manifest.spec.policies, role),
+      policyHashes,
       at,
       caches: this.#caches,
     };

@@ -4,8 +4,9 @@
  * limit sized for what that call carries; the Coordinator decides, this maps its outcome to HTTP.
  * `POST /v1/coordinator/attest` is public: no token, charged to the client's address instead, a
  * nonce-sized body. `/v1/coordinator/peer/...` (peer recovery) is for the operator's own replicas:
- * their service account token first, then their rate, then the body. Replicas that are not the
- * leader answer 503 so that callers retry (through the Service, on another replica).
+ * their service account token first, then their rate, then the body. The workload paths
+ * (`attestor init`) are workload-routes.ts. Replicas that are not the leader answer 503 so that
+ * callers retry (through the Service, on another replica).
  */
 
 import { createServer, type Server } from 'node:https';
@@ -42,6 +43,7 @@ import { DEFAULT_CLIENT_ATTEST_RATE, DEFAULT_PEER_RATE } from './limits.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { PeerLeader } from './peer-leader.ts';
 import { KeyedRateLimiter, type RateLimit } from './rate-limiter.ts';
+import { addWorkloadRoutes, WORKLOAD_PATHS, type WorkloadRouteOptions } from './workload-routes.ts';
 
 export interface CoordinatorServerOptions {
   host: string;
@@ -56,6 +58,8 @@ export interface CoordinatorServerOptions {
   clientAttestRate?: RateLimit;
   /** Peer recovery: who may ask (the operator's service account) and the leader's side; absent: those paths are not served. */
   peers?: { authenticator: PeerAuthenticator; leader: () => PeerLeader | undefined; rate?: RateLimit };
+  /** The workload paths (`attestor init`, /v1/workload/...); absent: not served. */
+  workloads?: WorkloadRouteOptions;
   log: Logger;
   metrics?: CoordinatorMetrics;
 }
@@ -75,7 +79,7 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
   const app = express();
   app.disable('x-powered-by');
   // Label values from a fixed set: anybody can request any path.
-  const paths = new Set([
+  const paths = new Set<string>([
     NONCE_PATH,
     ATTEST_PATH,
     ACTIVATE_PATH,
@@ -84,6 +88,7 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
     COORDINATOR_ATTEST_PATH,
     PEER_NONCE_PATH,
     PEER_RECOVER_PATH,
+    ...WORKLOAD_PATHS,
   ]);
   app.use((req, res, next) => {
     res.on('finish', () =>
@@ -232,6 +237,7 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
       if (!gone.signal.aborted) res.json(answer);
     }),
   );
+  if (options.workloads) addWorkloadRoutes(app, options.workloads);
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
     if (err instanceof CoordinatorError) {
       if (err.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(err.retryAfterSeconds));

@@ -10,6 +10,7 @@ import { hostname } from 'node:os';
 import * as k8s from '@kubernetes/client-node';
 import { createAIWorkerController } from '../controllers/aiworker/controller.ts';
 import { createNamespaceMarkController } from '../controllers/aiworker/namespace-mark.ts';
+import type { WorkloadPodSettings } from '../controllers/aiworker/workload.ts';
 import { createInformers, type Informers } from '../controllers/informers.ts';
 import { Manager, type ManagerExit } from '../controllers/manager.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
@@ -17,6 +18,7 @@ import { createNodeGatingController, type EvictionOptions } from '../controllers
 import { registerGpuNodesGauge } from '../controllers/node-gating/metrics.ts';
 import { ACTIVE_MANIFEST_KEY, createReappraisalController } from '../controllers/reappraisal/controller.ts';
 import { EventRecorder } from '../controllers/runtime/events.ts';
+import { keyOf } from '../controllers/runtime/informer.ts';
 import { type Authenticator, TokenReviewAuthenticator } from '../coordinator/auth.ts';
 import { Coordinator } from '../coordinator/coordinator.ts';
 import { CoordinatorIdentity, type OwnEvidenceSource } from '../coordinator/identity.ts';
@@ -26,6 +28,10 @@ import { NodeAttestationStore } from '../coordinator/node-attestation-store.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
 import { type CoordinatorServer, startCoordinatorServer } from '../coordinator/server.ts';
 import type { CoordinatorTrust } from '../coordinator/trust.ts';
+import { TokenReviewWorkloadAuthenticator, type WorkloadAuthenticator } from '../coordinator/workload-auth.ts';
+import { WorkloadMetrics } from '../coordinator/workload-metrics.ts';
+import { ApiWorkloadPods } from '../coordinator/workload-pods.ts';
+import { WorkloadCoordinator } from '../coordinator/workloads.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { OperatorMetrics } from '../observability/metrics.ts';
@@ -63,6 +69,8 @@ export interface OperatorOptions {
   resourceSlices?: boolean;
   /** Resource-name prefixes that make a pod a GPU pod (webhook, eviction); the webhook configurations must use the same. Default: gpu-requests.ts. */
   gpuResourcePrefixes?: readonly string[];
+  /** What pod-CVM AI worker pods need (`attestor init`'s image, the Coordinator's URL and CA); absent: such AIWorkers are held at 0. */
+  workload?: WorkloadPodSettings;
 }
 
 /** Label the leading replica sets on its own pod. */
@@ -104,6 +112,10 @@ export interface CoordinatorOptions {
    * the CA keys are not even transferable.
    */
   peers?: PeerRecoveryOptions;
+  /** Replaces TokenReview for the workload paths (tests of the Coordinator alone). */
+  workloadAuthenticator?: WorkloadAuthenticator;
+  /** The cluster's DNS domain, for the Service names in workload certificates. Default cluster.local. */
+  clusterDomain?: string;
 }
 
 export interface RunningOperator {
@@ -112,6 +124,8 @@ export interface RunningOperator {
   readonly metrics: OperatorMetrics;
   /** The Coordinator while this replica leads. */
   readonly coordinator: () => Coordinator | undefined;
+  /** Its workload side (pod-CVM workload certificates) while this replica leads. */
+  readonly workloads: () => WorkloadCoordinator | undefined;
   /** This process's Coordinator identity (CAs, transition chain, own evidence) once made; every replica has one. */
   readonly identity: () => CoordinatorIdentity | undefined;
   /** Resolves with the Coordinator API's port once it listens (undefined when not served). */
@@ -155,7 +169,17 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   manager.addController(
     createManifestController({ kubeConfig: options.kubeConfig, manifests: informers.manifests, events, log, metrics }),
   );
-  manager.addController(createAIWorkerController({ kubeConfig: options.kubeConfig, informers, events, log, metrics }));
+  const aiWorkers = manager.addController(
+    createAIWorkerController({
+      kubeConfig: options.kubeConfig,
+      informers,
+      events,
+      log,
+      metrics,
+      ...(options.workload ? { workload: options.workload } : {}),
+      meshCa: () => coordinatorIdentity?.meshCa?.certificate,
+    }),
+  );
   manager.addController(createNamespaceMarkController({ kubeConfig: options.kubeConfig, informers, log, metrics }));
   registerGpuNodesGauge(metrics.registry, informers);
   manager.addController(
@@ -178,6 +202,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
 
   const identityAbort = new AbortController();
   let coordinator: Coordinator | undefined;
+  let workloads: WorkloadCoordinator | undefined;
   let server: CoordinatorServer | undefined;
   let coordinatorPort: Promise<number | undefined> = Promise.resolve(undefined);
   if (options.coordinator) {
@@ -231,6 +256,33 @@ export function startOperator(options: OperatorOptions): RunningOperator {
         coordinator = undefined;
       },
     });
+    // Its workload side: `attestor init` in pod-CVM pods (nonces, grants and holds in the leader's memory).
+    const workloadMetrics = new WorkloadMetrics(metrics.registry);
+    const workloadPods = new ApiWorkloadPods(options.kubeConfig);
+    manager.addLeaderRunnable({
+      name: 'workload-coordinator',
+      start: async () => {
+        workloads = await WorkloadCoordinator.create({
+          manifests: informers.manifests,
+          aiWorkers: informers.aiWorkers,
+          pods: workloadPods,
+          podExists: (namespace, name, uid) => informers.pods.get(name, namespace)?.metadata?.uid === uid,
+          nodes: informers.nodes,
+          nodeAttestations: informers.nodeAttestations,
+          identity: () => coordinatorIdentity,
+          trust: c.trust,
+          events: coordinatorEvents,
+          log,
+          metrics: workloadMetrics,
+          grantTtlSeconds: c.grantTtlSeconds,
+          limits: c.limits,
+          ...(c.clusterDomain ? { clusterDomain: c.clusterDomain } : {}),
+        });
+      },
+      stop: () => {
+        workloads = undefined;
+      },
+    });
     // The identity follows the active Manifest on every replica, from the moment the cache is
     // complete (a half-listed cache must never become a transition); only the leader serves it.
     const identityMade = CoordinatorIdentity.create({
@@ -244,9 +296,13 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       coordinatorIdentity = made;
       return made;
     });
+    // Once the identity follows a new Manifest, its mesh CA decides which pods count as attested.
+    const recountWorkers = () => {
+      for (const w of informers.aiWorkers.list()) aiWorkers.enqueue(keyOf(w));
+    };
     const settleIdentity = () => {
       if (!informers.manifests.synced) return;
-      void identityMade.then((i) => i.settle());
+      void identityMade.then((i) => i.settle()).then(recountWorkers);
       peers?.trigger();
     };
     informers.manifests.onChange(settleIdentity);
@@ -269,6 +325,10 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       identity: () => coordinatorIdentity,
       ...(c.clientAttestRate ? { clientAttestRate: c.clientAttestRate } : {}),
       ...(peers ? { peers: peers.serverOptions } : {}),
+      workloads: {
+        authenticator: c.workloadAuthenticator ?? new TokenReviewWorkloadAuthenticator(options.kubeConfig),
+        workloads: () => workloads,
+      },
       log,
       metrics: coordinatorMetrics,
     }).then((s) => {
@@ -335,6 +395,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
     informers,
     metrics,
     coordinator: () => coordinator,
+    workloads: () => workloads,
     identity: () => coordinatorIdentity,
     coordinatorPort,
     webhookPort,

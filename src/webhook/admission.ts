@@ -10,7 +10,7 @@ import type { NodeAttestation } from '../api/node-attestation.ts';
 import { errorMessage, isNotFound } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { judgeBinding, judgeNodeName } from './binding-rules.ts';
-import { DEFAULT_GPU_RESOURCE_PREFIXES } from './gpu-requests.ts';
+import { DEFAULT_GPU_RESOURCE_PREFIXES, requestsGpus } from './gpu-requests.ts';
 import { gpuNodeSelectorPatch } from './pod-mutation.ts';
 import { judgePod, judgePodUpdate } from './pod-rules.ts';
 import {
@@ -108,7 +108,11 @@ export function createAdmissionHandlers(deps: AdmissionDeps): Record<WebhookName
     },
     'mutate-pods': (request) => {
       expect(request, 'pods', [''], ['CREATE']);
-      const patch = gpuNodeSelectorPatch(objectOf<k8s.V1Pod>(request.object, 'object'), gpuResourcePrefixes);
+      const pod = objectOf<k8s.V1Pod>(request.object, 'object');
+      // The Manifest decides whether nodes are gated at all; only GPU pods need it.
+      const patch = requestsGpus(pod, gpuResourcePrefixes)
+        ? gpuNodeSelectorPatch(pod, activeManifest(), gpuResourcePrefixes)
+        : [];
       return { response: allowed(request.uid, patch), outcome: 'allowed' };
     },
     'validate-gpu-pods': (request) => {

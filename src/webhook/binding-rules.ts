@@ -3,9 +3,12 @@
  * (the same `attestationState` the node gating controller uses, so the two cannot disagree).
  * Two ways place a pod: a Binding (the scheduler's, or one POSTed by hand), and `spec.nodeName`
  * set when the pod is created, which skips the scheduler and the taints (kubelets ignore
- * NoSchedule taints for such pods). Both get the same check here. Pure.
+ * NoSchedule taints for such pods). Both get the same check here, while nodes are gated (the
+ * active Manifest enables the confidential-node model, or none is active), for every GPU pod but
+ * pod-CVM AI worker pods, which their own evidence gates. Pure.
  */
 import type * as k8s from '@kubernetes/client-node';
+import { gatedByNode } from '../api/deployment-model.ts';
 import type { Manifest } from '../api/manifest.ts';
 import type { NodeAttestation } from '../api/node-attestation.ts';
 import { attestationState } from '../api/node-gating.ts';
@@ -41,7 +44,7 @@ export function bindingTarget(binding: k8s.V1Binding): string | undefined {
 }
 
 export function judgeBinding(facts: BindingFacts): Violation[] {
-  if (!requestsGpus(facts.pod, facts.gpuResourcePrefixes)) return [];
+  if (!requestsGpus(facts.pod, facts.gpuResourcePrefixes) || !gatedBy(facts)) return [];
   const node = bindingTarget(facts.binding);
   if (!node) return [{ field: 'target', message: 'does not name a node' }];
   return judgeNode('target.name', node, facts);
@@ -51,8 +54,13 @@ export function judgeBinding(facts: BindingFacts): Violation[] {
 export function judgeNodeName(facts: NodeNameFacts): Violation[] {
   const node = facts.pod.spec?.nodeName;
   if (!node || node === facts.oldPod?.spec?.nodeName) return [];
-  if (!requestsGpus(facts.pod, facts.gpuResourcePrefixes)) return [];
+  if (!requestsGpus(facts.pod, facts.gpuResourcePrefixes) || !gatedBy(facts)) return [];
   return judgeNode('spec.nodeName', node, facts);
+}
+
+/** Whether the node's attestation gates this pod. */
+function gatedBy(facts: PlacementFacts & { pod: k8s.V1Pod }): boolean {
+  return gatedByNode(facts.activeManifest, facts.pod.metadata?.labels);
 }
 
 function judgeNode(field: string, node: string, facts: PlacementFacts): Violation[] {

@@ -96,6 +96,8 @@ describe('AIWorker controller', function () {
       gpusPerReplica: 2,
       runtimeClassName: runtimeClass,
       policy,
+      // Node CVMs attested by the agent: the model this test is about (pod-cvm is the default).
+      deploymentModel: 'confidential-node',
       port: 8000,
     },
   });

@@ -154,6 +154,8 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
         replicas: 2,
         gpusPerReplica: 2,
         runtimeClassName: poolClass(pool),
+        // Node CVMs attested by the agent: the model this test is about (pod-cvm is the default).
+        deploymentModel: 'confidential-node',
         policy: { configMapRef: { name: 'policy' } },
       },
     };

@@ -1,10 +1,11 @@
 // `attestor dev`, the embedded default, as a user runs it: it comes up, its kubeconfig works
-// with kubectl, the sample AIWorker becomes Ready, kubectl cannot slip a pod past the webhook
-// (the Service's labels alone, a GPU pod naming an unattested node), and Ctrl-C stops every
-// process it started.
+// with kubectl, the sample AIWorker (pod-CVM model) becomes Ready and each of its pods gets a
+// workload certificate through its (local, simulated) `attestor init`, a client verifies the
+// Coordinator, kubectl cannot slip a pod past the webhook (the Service's labels alone), and Ctrl-C
+// stops every process it started.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -58,15 +59,11 @@ describe('attestor dev', function () {
         timeoutMs: 90_000,
         description: `the sample AIWorker Ready; output:\n${output}`,
       });
-      assert.match(
-        kubectl('get', 'aiworkers', '-n', 'default', 'llama'),
-        /llama\s+meta-llama\/Llama-3\.1-8B-Instruct\s+2\s+2\s+2\s+Available/,
-      );
       assert.ok(processesUsing(stateDir).length >= 5, 'etcd, apiserver, controller-manager, scheduler, kwok run');
 
       // Issue 9's Done-when: the Coordinator and the simulated roots on lines of their own, and a
-      // client's check of the Coordinator against the sample Manifest. The sample's node entries
-      // enable the admin-trusted confidential-node model, hence --allow-admin-trusted.
+      // client's check of the Coordinator against the sample Manifest. The sample enables the
+      // pod-CVM model only (no node entries), so nothing admin-trusted needs accepting.
       const coordinator = /^coordinator: (https:\/\/\S+)$/m.exec(output)?.[1];
       const roots = /^simulated roots: (\S+)$/m.exec(output)?.[1];
       assert.ok(coordinator && roots, output);
@@ -85,18 +82,79 @@ describe('attestor dev', function () {
           (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }),
         );
       const sample = ['--manifest', 'samples/manifest.yaml'];
-      const verified = await verify(...sample, '--simulated-roots', roots, '--allow-admin-trusted', '--json');
+      const verified = await verify(...sample, '--simulated-roots', roots, '--json');
       assert.equal(verified.code, 0, verified.out);
-      assert.match(JSON.parse(verified.out).meshCA, /^-----BEGIN CERTIFICATE-----/);
-      const withoutRoots = await verify(...sample, '--allow-admin-trusted');
+      const meshCa = JSON.parse(verified.out).meshCA as string;
+      assert.match(meshCa, /^-----BEGIN CERTIFICATE-----/);
+      assert.match(output, /--simulated-roots \S+\n/, 'the printed hint has no --allow-admin-trusted');
+      const withoutRoots = await verify(...sample);
       assert.equal(withoutRoots.code, 1, withoutRoots.out);
       const zeros = '0'.repeat(64);
-      const wrongHash = await verify('--manifest-hash', zeros, '--simulated-roots', roots, '--allow-admin-trusted');
+      const wrongHash = await verify('--manifest-hash', zeros, '--simulated-roots', roots);
       assert.equal(wrongHash.code, 1, wrongHash.out);
       assert.match(wrongHash.out, new RegExp(`is [0-9a-f]{64}, not the pinned ${zeros}`));
-      const adminTrusted = await verify(...sample, '--simulated-roots', roots);
-      assert.equal(adminTrusted.code, 1, adminTrusted.out);
-      assert.match(adminTrusted.out, /\[coordinator\.admin-trusted\]/);
+
+      // Every sample pod certified through its attestor init: attestedReplicas counts them, an
+      // Event WorkloadCertified for each, and the files on its volume chain to the mesh CA the
+      // client just verified (openssl, as a TLS peer would check them).
+      await waitFor(() => /AIWorker default\/llama: ready 2\/2, attested 2/.test(output), {
+        timeoutMs: 90_000,
+        description: `both sample pods certified; output:\n${output}`,
+      });
+      assert.match(
+        kubectl('get', 'aiworkers', '-n', 'default', 'llama'),
+        /llama\s+meta-llama\/Llama-3\.1-8B-Instruct\s+2\s+2\s+2\s+Available/,
+      );
+      const pods = kubectl('get', 'pods', '-n', 'default', '-o', 'jsonpath={.items[*].metadata.name}').split(' ');
+      assert.equal(pods.length, 2);
+      const certified = await waitFor(
+        () => {
+          const events = kubectl(
+            'get',
+            'events',
+            '-n',
+            'default',
+            '--field-selector',
+            'reason=WorkloadCertified',
+            '-o',
+            'jsonpath={.items[*].involvedObject.name}',
+          );
+          return pods.every((p) => events.split(' ').includes(p)) ? events : undefined;
+        },
+        { timeoutMs: 30_000, description: 'a WorkloadCertified Event for each pod' },
+      );
+      assert.ok(certified);
+      for (const pod of pods) {
+        const dir = join(stateDir, 'pods', 'default', pod);
+        assert.equal(readFileSync(join(dir, 'mesh-ca.pem'), 'utf8'), meshCa, `${pod}: the verified mesh CA`);
+        assert.equal(statSync(join(dir, 'key.pem')).mode & 0o777, 0o400);
+        const chained = execFileSync(
+          'openssl',
+          [
+            'verify',
+            '-partial_chain',
+            '-CAfile',
+            join(dir, 'mesh-ca.pem'),
+            '-purpose',
+            'sslserver',
+            join(dir, 'cert.pem'),
+          ],
+          { encoding: 'utf8' },
+        );
+        assert.match(chained, /cert\.pem: OK/);
+        const text = execFileSync('openssl', ['x509', '-in', join(dir, 'cert.pem'), '-noout', '-text'], {
+          encoding: 'utf8',
+        });
+        assert.match(
+          text,
+          /DNS:llama, DNS:llama\.default, DNS:llama\.default\.svc, DNS:llama\.default\.svc\.cluster\.local/,
+        );
+        assert.match(text, /TLS Web Server Authentication, TLS Web Client Authentication/);
+      }
+      assert.match(
+        kubectl('get', 'pods', '-n', 'default', pods[0]!, '-o', 'jsonpath={.spec.initContainers[0].name}'),
+        /^attestor-init$/,
+      );
 
       // kubectl as a user would: what it is refused, and by which webhook.
       const refusedCreate = (manifest: object): string => {
@@ -125,31 +183,14 @@ describe('attestor dev', function () {
         impostor,
         /admission webhook "ai-worker-pods\.validate\.attestor\.dev" denied the request: .*spec\.runtimeClassName: is not set/,
       );
-      // Issue 7 item 12: a node with GPUs and no agent stays unattested; a GPU pod may not name it.
-      execFileSync(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, 'create', '-f', '-'], {
-        input: JSON.stringify({
-          apiVersion: 'v1',
-          kind: 'Node',
-          metadata: { name: 'gpu-node-unattested', annotations: { 'kwok.x-k8s.io/node': 'fake' } },
-          status: {
-            capacity: { 'nvidia.com/gpu': '8', cpu: '8', memory: '64Gi', pods: '110' },
-            allocatable: { 'nvidia.com/gpu': '8', cpu: '8', memory: '64Gi', pods: '110' },
-          },
-        }),
-        encoding: 'utf8',
-      });
-      const placed = refusedCreate({
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name: 'placed', namespace: 'default' },
-        spec: {
-          nodeName: 'gpu-node-unattested',
-          containers: [{ name: 'c', image: 'busybox', resources: { limits: { 'nvidia.com/gpu': '1' } } }],
+      // Under the pod-CVM model GPU nodes are not gated: no taint (the pods are gated by their own
+      // evidence). The node-CVM flow (agents, gating, the nodeName check) is the cluster tests'.
+      await waitFor(
+        () => !/attestor\.dev\/unattested/.test(kubectl('get', 'node', 'gpu-node-1', '-o', 'jsonpath={.spec.taints}')),
+        {
+          timeoutMs: 30_000,
+          description: 'gpu-node-1 without the unattested taint',
         },
-      });
-      assert.match(
-        placed,
-        /admission webhook "gpu-pods\.validate\.attestor\.dev" denied the request: spec\.nodeName: node "gpu-node-unattested" has no current attestation for GPU pods \(NoAttestation/,
       );
       // The node gating policy is in force: not even the cluster admin forges the attested label.
       assert.throws(

@@ -164,6 +164,8 @@ describe('admission webhook (real API server)', function () {
         replicas: 0,
         runtimeClassName: runtimeClass,
         policy: { inline: POLICY },
+        // Node CVMs attested by the agent: the model this test is about (pod-cvm is the default).
+        deploymentModel: 'confidential-node',
       },
     };
     await custom.createNamespacedCustomObject({ ...GROUP, plural: 'aiworkers', namespace: workers, body: aiWorker });

@@ -25,6 +25,13 @@ export const SIMULATED_VBIOS_VERSION = '96.00.9F.00.01';
  */
 export const SIMULATED_COORDINATOR_MEASUREMENT = 'c0'.repeat(48);
 export const SIMULATED_COORDINATOR_POLICY_HASH = 'ff8137d8b0d84a917006d1bb5d66485f20b746cd34d412c025e6ebb8a4030345';
+/**
+ * The simulated pod VMs of pod-CVM AI workers, as samples/manifest.yaml lists them in the pod role.
+ * SEV-SNP: the Coordinator's measurement (under Kata every pod VM of a runtime has the same one;
+ * the policy hash in HOST_DATA tells them apart, D67). TDX: an MRTD of their own.
+ */
+export const SIMULATED_POD_MEASUREMENT = SIMULATED_COORDINATOR_MEASUREMENT;
+export const SIMULATED_POD_MRTD = 'c1'.repeat(48);
 /** Validity of the simulated TDX certificates (the simulator's default) and so of its collateral. */
 const SIMULATED_VALIDITY = { notBefore: new Date('2024-01-01T00:00:00Z'), notAfter: new Date('2044-01-01T00:00:00Z') };
 

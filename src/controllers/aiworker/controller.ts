@@ -1,12 +1,15 @@
 /**
- * The AIWorker controller: resolves the worker's policy, checks it and the runtime class against
- * the active Manifest, applies the Deployment and Service it owns (server-side apply; held at 0
- * replicas while the worker breaks the Manifest: fail closed) and reports replicas, attested
- * replicas and conditions. Deleting the AIWorker garbage-collects what it owns (owner references).
+ * The AIWorker controller: resolves the worker's policy, checks it, the runtime class and the
+ * deployment model against the active Manifest, applies the Deployment and Service it owns
+ * (server-side apply; held at 0 replicas while the worker breaks the Manifest: fail closed) and
+ * reports replicas, attested replicas (pod-cvm: pods holding a current workload certificate;
+ * confidential-node: ready pods on attested nodes) and conditions. Deleting the AIWorker
+ * garbage-collects what it owns (owner references).
  */
 
 import { isDeepStrictEqual } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
+import type * as x509 from '@peculiar/x509';
 import { selectActiveManifest } from '../../api/active-manifest.ts';
 import { AIWORKER_KIND, AIWORKER_PLURAL } from '../../api/aiworker.ts';
 import { ownerName } from '../../api/aiworker-labels.ts';
@@ -19,11 +22,12 @@ import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { keyOf } from '../runtime/informer.ts';
 import { patchStatus } from '../status-writer.ts';
+import { certifiedPods } from './certified.ts';
 import { checkCompliance } from './compliance.ts';
 import { namespaceMarker } from './namespace-mark.ts';
 import { resolvePolicy } from './policy.ts';
 import { desiredAIWorkerStatus } from './status.ts';
-import { desiredDeployment, desiredService } from './workload.ts';
+import { desiredDeployment, desiredService, type WorkloadPodSettings } from './workload.ts';
 
 export const FIELD_MANAGER = 'attestor';
 /** ConfigMaps are not watched (that would cache every ConfigMap in the cluster): re-read them this often. */
@@ -36,6 +40,10 @@ export interface AIWorkerControllerDeps {
   log: Logger;
   metrics?: OperatorMetrics;
   now?: () => Date;
+  /** What pod-CVM pods need (`attestor init`'s image, the Coordinator's URL and CA). */
+  workload?: WorkloadPodSettings;
+  /** The current mesh CA (the Coordinator identity's): pod-CVM pods count as attested with a current certificate from it. */
+  meshCa?: () => x509.X509Certificate | undefined;
 }
 
 export function createAIWorkerController(deps: AIWorkerControllerDeps): Controller {
@@ -62,7 +70,7 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
       await markNamespace(namespace);
       const policy = await resolvePolicy(core, worker);
       const active = selectActiveManifest(informers.manifests.list());
-      const violations = 'error' in policy ? [] : checkCompliance(worker, policy.hash, active);
+      const violations = 'error' in policy ? [] : checkCompliance(worker, policy.hash, active, deps.workload);
       const blocked = 'error' in policy || violations.length > 0;
 
       let deployment = informers.deployments.get(name, namespace);
@@ -73,7 +81,7 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
           {
             name,
             namespace,
-            body: desiredDeployment(worker, policy, replicas),
+            body: desiredDeployment(worker, policy, replicas, deps.workload),
             fieldManager: FIELD_MANAGER,
             force: true,
           },
@@ -102,14 +110,17 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
       }
 
       const pods = informers.pods.list(namespace).filter((p) => ownerName(p.metadata?.labels) === name);
+      const at = now();
+      const certified = await certifiedPods(pods, deps.meshCa?.(), at);
       const status = desiredAIWorkerStatus(worker, {
         deployment,
         pods,
         nodeLabels: (node) => informers.nodes.get(node)?.metadata?.labels,
+        certified: certified.uids,
         policyHash: 'error' in policy ? undefined : policy.hash,
         policyError: 'error' in policy ? policy.error : undefined,
         violations,
-        now: now(),
+        now: at,
       });
       const wasCompliant = findCondition(worker.status?.conditions, 'PolicyCompliant');
       const isCompliant = findCondition(status.conditions, 'PolicyCompliant')!;
@@ -126,7 +137,9 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
       ) {
         await deps.events.record(target, 'Warning', isCompliant.reason, isCompliant.message);
       }
-      return { requeueAfterMs: POLICY_RESYNC_MS };
+      // Look again when the first certificate expires: it stops counting then.
+      const untilExpiry = certified.firstExpiry === undefined ? Infinity : certified.firstExpiry - at.getTime() + 500;
+      return { requeueAfterMs: Math.max(1000, Math.min(POLICY_RESYNC_MS, untilExpiry)) };
     },
   });
 

@@ -3,12 +3,15 @@ import type * as k8s from '@kubernetes/client-node';
 import type { AIWorker, AIWorkerStatus } from '../../api/aiworker.ts';
 import { GPU_ATTESTED_LABEL, selectorString } from '../../api/aiworker-labels.ts';
 import { setCondition } from '../../api/conditions.ts';
+import { aiWorkerModel } from '../../api/deployment-model.ts';
 import type { Violation } from './compliance.ts';
 
 export interface AIWorkerFacts {
   deployment: k8s.V1Deployment | undefined;
   pods: readonly k8s.V1Pod[];
   nodeLabels: (nodeName: string) => Record<string, string> | undefined;
+  /** UIDs of the pods that hold a current workload certificate (certified.ts): pod-cvm's attested replicas. */
+  certified: ReadonlySet<string>;
   policyHash: string | undefined;
   /** Why the policy could not be read (ConfigMap or key missing). */
   policyError: string | undefined;
@@ -23,9 +26,12 @@ export function desiredAIWorkerStatus(worker: AIWorker, facts: AIWorkerFacts): A
     (p) =>
       !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
   );
-  const attested = readyPods.filter(
-    (p) => p.spec?.nodeName && facts.nodeLabels(p.spec.nodeName)?.[GPU_ATTESTED_LABEL] === 'true',
-  ).length;
+  const podCvm = aiWorkerModel(worker.spec) === 'pod-cvm';
+  // pod-cvm: pods whose own evidence got them a current certificate; confidential-node: ready pods on open nodes.
+  const attested = podCvm
+    ? facts.pods.filter((p) => !p.metadata?.deletionTimestamp && facts.certified.has(p.metadata?.uid ?? '')).length
+    : readyPods.filter((p) => p.spec?.nodeName && facts.nodeLabels(p.spec.nodeName)?.[GPU_ATTESTED_LABEL] === 'true')
+        .length;
   const status: AIWorkerStatus = {
     observedGeneration: generation,
     replicas: facts.deployment?.status?.replicas ?? 0,
@@ -103,10 +109,12 @@ export function desiredAIWorkerStatus(worker: AIWorker, facts: AIWorkerFacts): A
               type: 'Ready',
               status: 'True',
               reason: 'Available',
-              message: `${ready}/${desired} replicas ready, ${attested} on attested GPU nodes`,
+              message: podCvm
+                ? `${ready}/${desired} replicas ready, ${attested} hold a current workload certificate`
+                : `${ready}/${desired} replicas ready, ${attested} on attested GPU nodes`,
               observedGeneration: generation,
             }
-          : unschedulable > 0
+          : unschedulable > 0 && !podCvm
             ? {
                 type: 'Ready',
                 status: 'False',

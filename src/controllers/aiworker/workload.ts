@@ -1,4 +1,10 @@
-/** The Deployment and Service an AIWorker becomes: pure builders, applied with server-side apply. */
+/**
+ * The Deployment and Service an AIWorker becomes: pure builders, applied with server-side apply.
+ * A pod-CVM worker's pods get `attestor init` as their first container (it attests the pod VM and
+ * its GPUs, activates the GPUs and writes the workload certificate to a memory-backed volume the
+ * other containers share); a confidential-node worker's pods select attested GPU nodes instead.
+ * `attestor aiworker render` prints the same pod, for genpolicy.
+ */
 import type * as k8s from '@kubernetes/client-node';
 import { type AIWorker, DEFAULT_GPUS_PER_REPLICA, DEFAULT_PORT } from '../../api/aiworker.ts';
 import {
@@ -9,6 +15,26 @@ import {
   selectorLabels,
 } from '../../api/aiworker-labels.ts';
 import { API_VERSION } from '../../api/common.ts';
+import { aiWorkerModel, DEPLOYMENT_MODEL_LABEL } from '../../api/deployment-model.ts';
+import { WORKLOAD_AUDIENCE } from '../../protocol/workload.ts';
+
+/** What pod-CVM pods need to reach the Coordinator: operator flags (--init-image, --workload-coordinator-*). */
+export interface WorkloadPodSettings {
+  /** The `attestor init` image, pinned by digest (the operator's own). Absent: pod-CVM AIWorkers are held at 0 replicas. */
+  initImage?: string;
+  /** The Coordinator API as pods reach it, e.g. https://attestor-coordinator.attestor-system.svc:8443. */
+  coordinatorUrl: string;
+  /** PEM of the CA that signed the Coordinator's serving certificate (in the pod spec, so the pod's policy pins it). */
+  coordinatorCaPem: string;
+}
+
+/** Where `attestor init` writes mesh-ca.pem, cert.pem and key.pem, in every container of a pod-CVM pod. */
+export const WORKLOAD_CERTIFICATE_DIR = '/run/attestor';
+/** Where its projected service account token (audience attestor-workload) is. */
+export const WORKLOAD_TOKEN_DIR = '/var/run/secrets/attestor-workload';
+export const INIT_CONTAINER_NAME = 'attestor-init';
+const CERTIFICATE_VOLUME = 'attestor-certificate';
+const TOKEN_VOLUME = 'attestor-workload-token';
 
 export interface ResolvedPolicy {
   document: string;
@@ -30,16 +56,22 @@ function ownerReference(worker: AIWorker): k8s.V1OwnerReference {
  * The Deployment for an AIWorker. `replicas` is the AIWorker's unless the controller must hold
  * it at zero (fail closed: no active Manifest, or the worker breaks it).
  */
-export function desiredDeployment(worker: AIWorker, policy: ResolvedPolicy, replicas: number): k8s.V1Deployment {
+export function desiredDeployment(
+  worker: AIWorker,
+  policy: ResolvedPolicy,
+  replicas: number,
+  settings?: WorkloadPodSettings,
+): k8s.V1Deployment {
   const name = worker.metadata.name!;
-  const spec = worker.spec;
-  const port = spec.port ?? DEFAULT_PORT;
-  const gpus = String(spec.gpusPerReplica ?? DEFAULT_GPUS_PER_REPLICA);
-  const labels = recommendedLabels(name);
   return {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
-    metadata: { name, namespace: worker.metadata.namespace!, labels, ownerReferences: [ownerReference(worker)] },
+    metadata: {
+      name,
+      namespace: worker.metadata.namespace!,
+      labels: recommendedLabels(name),
+      ownerReferences: [ownerReference(worker)],
+    },
     spec: {
       replicas,
       selector: { matchLabels: selectorLabels(name) },
@@ -47,34 +79,105 @@ export function desiredDeployment(worker: AIWorker, policy: ResolvedPolicy, repl
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
       template: {
         metadata: {
-          labels,
+          labels: podLabels(worker),
           annotations: {
             [KATA_POLICY_ANNOTATION]: Buffer.from(policy.document, 'utf8').toString('base64'),
             [POLICY_HASH_ANNOTATION]: policy.hash,
           },
         },
-        spec: {
-          runtimeClassName: spec.runtimeClassName,
-          automountServiceAccountToken: false,
-          enableServiceLinks: false,
-          nodeSelector: { [GPU_ATTESTED_LABEL]: 'true' },
-          containers: [
-            {
-              name: 'server',
-              image: spec.image,
-              args: ['--model', spec.model, '--port', String(port), ...(spec.args ?? [])],
-              ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
-              resources: {
-                requests: { ...spec.resources?.requests, 'nvidia.com/gpu': gpus },
-                limits: { ...spec.resources?.limits, 'nvidia.com/gpu': gpus },
-              },
-              readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
-              securityContext: { allowPrivilegeEscalation: false },
-            },
-          ],
-        },
+        spec: podSpec(worker, settings),
       },
     },
+  };
+}
+
+/** The labels of an AIWorker's pods: the recommended ones and its deployment model. */
+export function podLabels(worker: AIWorker): Record<string, string> {
+  return { ...recommendedLabels(worker.metadata.name!), [DEPLOYMENT_MODEL_LABEL]: aiWorkerModel(worker.spec) };
+}
+
+/**
+ * The spec of an AIWorker's pods. pod-cvm: `attestor init` first (the pod's GPUs, its token, the
+ * certificate volume), no node selector (the pod is gated by its own evidence); confidential-node:
+ * only attested GPU nodes.
+ */
+export function podSpec(worker: AIWorker, settings?: WorkloadPodSettings): k8s.V1PodSpec {
+  const spec = worker.spec;
+  const port = spec.port ?? DEFAULT_PORT;
+  const gpus = String(spec.gpusPerReplica ?? DEFAULT_GPUS_PER_REPLICA);
+  const podCvm = aiWorkerModel(spec) === 'pod-cvm';
+  const server: k8s.V1Container = {
+    name: 'server',
+    image: spec.image,
+    args: ['--model', spec.model, '--port', String(port), ...(spec.args ?? [])],
+    ports: [{ name: 'http', containerPort: port, protocol: 'TCP' }],
+    resources: {
+      requests: { ...spec.resources?.requests, 'nvidia.com/gpu': gpus },
+      limits: { ...spec.resources?.limits, 'nvidia.com/gpu': gpus },
+    },
+    readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
+    securityContext: { allowPrivilegeEscalation: false },
+    ...(podCvm
+      ? { volumeMounts: [{ name: CERTIFICATE_VOLUME, mountPath: WORKLOAD_CERTIFICATE_DIR, readOnly: true }] }
+      : {}),
+  };
+  const base: k8s.V1PodSpec = {
+    runtimeClassName: spec.runtimeClassName,
+    automountServiceAccountToken: false,
+    enableServiceLinks: false,
+    containers: [server],
+  };
+  if (!podCvm) return { ...base, nodeSelector: { [GPU_ATTESTED_LABEL]: 'true' } };
+  return {
+    ...base,
+    initContainers: [initContainer(gpus, settings)],
+    volumes: [
+      // Memory-backed: the key never touches the node's disk.
+      { name: CERTIFICATE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+      {
+        name: TOKEN_VOLUME,
+        projected: {
+          sources: [{ serviceAccountToken: { path: 'token', audience: WORKLOAD_AUDIENCE, expirationSeconds: 3600 } }],
+        },
+      },
+    ],
+  };
+}
+
+/**
+ * `attestor init`: the pod's GPUs (the same count as the server, which reuses them), root of the
+ * pod VM without capabilities (configfs-tsm's report directory is root's), the pod's token.
+ */
+function initContainer(gpus: string, settings: WorkloadPodSettings | undefined): k8s.V1Container {
+  return {
+    name: INIT_CONTAINER_NAME,
+    image: settings?.initImage ?? '',
+    args: [
+      'init',
+      `--coordinator=${settings?.coordinatorUrl ?? ''}`,
+      `--out=${WORKLOAD_CERTIFICATE_DIR}`,
+      `--token-file=${WORKLOAD_TOKEN_DIR}/token`,
+    ],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'ATTESTOR_COORDINATOR_CA', value: settings?.coordinatorCaPem ?? '' },
+    ],
+    resources: {
+      requests: { cpu: '50m', memory: '64Mi', 'nvidia.com/gpu': gpus },
+      limits: { memory: '128Mi', 'nvidia.com/gpu': gpus },
+    },
+    securityContext: {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+    },
+    volumeMounts: [
+      { name: CERTIFICATE_VOLUME, mountPath: WORKLOAD_CERTIFICATE_DIR },
+      { name: TOKEN_VOLUME, mountPath: WORKLOAD_TOKEN_DIR, readOnly: true },
+    ],
   };
 }
 

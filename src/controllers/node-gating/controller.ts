@@ -5,9 +5,14 @@
  * expiry, a refusal or a Manifest the node no longer meets closes it, and its GPU pods are evicted
  * (eviction.ts, evictor.ts). GPU nodes are those api/gpu-node.ts names: device-plugin GPUs or MIG
  * instances, or NVIDIA DRA ResourceSlices. Runs on the leader.
+ *
+ * Gating runs only while the active Manifest enables the confidential-node model (or none is
+ * active: then every GPU node is closed). Under a Manifest that enables only the pod-CVM model, GPU
+ * nodes are ungated (no label, no taint, no eviction): each pod is gated by its own evidence.
  */
 import * as k8s from '@kubernetes/client-node';
 import { selectActiveManifest } from '../../api/active-manifest.ts';
+import { nodesGated } from '../../api/deployment-model.ts';
 import { type GpuResourceSlice, gpuNode } from '../../api/gpu-node.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import type { NodeAttestation } from '../../api/node-attestation.ts';
@@ -19,7 +24,7 @@ import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { DEFAULT_PDB_GRACE_MS, DEFAULT_PENDING_GRACE_MS, evictionDecision } from './eviction.ts';
 import { GpuPodEvictor } from './evictor.ts';
-import { gatingChange } from './gating.ts';
+import { type GatingChange, gatingChange, ungatingChange } from './gating.ts';
 
 export interface EvictionOptions {
   /** How long a pending state (awaiting activation, a new Manifest) may last before GPU pods are evicted. Default 60 s. */
@@ -70,11 +75,8 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
       const node = deps.nodes.get(name);
       if (!node || !isGpuNode(node)) return;
       const active = selectActiveManifest(deps.manifests.list());
-      const na = deps.nodeAttestations.get(name);
-      const at = now();
-      const state = attestationState(na, active?.status?.hash, at);
-      const change = gatingChange(node, state);
-      if (change) {
+      const target = { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid };
+      const patch = async (change: GatingChange) => {
         const body: Record<string, unknown> = {
           metadata: {
             resourceVersion: node.metadata!.resourceVersion,
@@ -83,7 +85,28 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
         };
         if (change.taints) body.spec = { taints: change.taints };
         await core.patchNode({ name, body }, merge);
-        const target = { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid };
+      };
+      if (!nodesGated(active)) {
+        // The pod-CVM model only: nothing about this node gates a pod (attestor init does).
+        evictor.forget(name);
+        const change = ungatingChange(node);
+        if (!change) return;
+        await patch(change);
+        deps.log.info({ node: name }, 'GPU node not gated: the active Manifest enables only the pod-CVM model');
+        await deps.events.record(
+          target,
+          'Normal',
+          'NotGated',
+          `Manifest ${active?.metadata.name} enables only the pod-CVM model: GPU nodes are not gated by attestation (each pod is, by attestor init); label and taint removed`,
+        );
+        return;
+      }
+      const na = deps.nodeAttestations.get(name);
+      const at = now();
+      const state = attestationState(na, active?.status?.hash, at);
+      const change = gatingChange(node, state);
+      if (change) {
+        await patch(change);
         if (state.current) {
           deps.log.info({ node: name }, 'GPU node opened to AI workers');
           await deps.events.record(
@@ -116,7 +139,7 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
         pendingGraceMs,
       });
       if (decision.evict) {
-        const round = await evictor.evict(name, decision);
+        const round = await evictor.evict(name, decision, active);
         if (round.recheckAfterMs !== undefined) requeue.push(round.recheckAfterMs);
       } else {
         evictor.forget(name);

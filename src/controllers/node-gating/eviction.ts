@@ -10,6 +10,7 @@
  */
 import type * as k8s from '@kubernetes/client-node';
 import { findCondition } from '../../api/conditions.ts';
+import { gatedByNode } from '../../api/deployment-model.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import type { NodeAttestation } from '../../api/node-attestation.ts';
 import type { AttestationState } from '../../api/node-gating.ts';
@@ -77,17 +78,21 @@ export function evictionDecision(f: EvictionFacts): EvictionDecision {
 /**
  * The pods on a node that must leave it: GPU pods that still run or wait to run, are not already
  * being deleted, and are outside the excluded namespaces (those the binding webhook leaves alone,
- * so that the control plane's and the operator's own pods are never touched).
+ * so that the control plane's and the operator's own pods are never touched). Pod-CVM AI worker
+ * pods stay while the active Manifest enables that model: their own evidence gates them.
  */
 export function podsToEvict(
   pods: readonly k8s.V1Pod[],
   excludedNamespaces: readonly string[],
   gpuResourcePrefixes: readonly string[] = DEFAULT_GPU_RESOURCE_PREFIXES,
+  /** The active Manifest: pod-CVM AI worker pods stay only while it enables that model. */
+  active?: Pick<Manifest, 'spec'>,
 ): k8s.V1Pod[] {
   return pods.filter(
     (p) =>
       requestsGpus(p, gpuResourcePrefixes) &&
       !p.metadata?.deletionTimestamp &&
+      gatedByNode(active, p.metadata?.labels) &&
       p.status?.phase !== 'Succeeded' &&
       p.status?.phase !== 'Failed' &&
       !excludedNamespaces.includes(p.metadata?.namespace ?? ''),

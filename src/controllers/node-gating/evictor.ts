@@ -6,6 +6,7 @@
  * and deletion is an Event on the pod naming why.
  */
 import * as k8s from '@kubernetes/client-node';
+import type { Manifest } from '../../api/manifest.ts';
 import { errorMessage, statusCode } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { EventRecorder } from '../runtime/events.ts';
@@ -50,13 +51,18 @@ export class GpuPodEvictor {
   }
 
   /** Evicts (or, past the grace, deletes) the GPU pods on `node`; `why` goes into each Event. */
-  async evict(node: string, why: { reason: string; message: string }): Promise<EvictionRound> {
+  async evict(
+    node: string,
+    why: { reason: string; message: string },
+    active?: Pick<Manifest, 'spec'>,
+  ): Promise<EvictionRound> {
     const { log, events, pdbGraceMs } = this.#options;
     // Read now, not from a cache: the scheduler may have bound a pod a moment ago.
     const pods = podsToEvict(
       (await this.#core.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items,
       this.#options.excludedNamespaces,
       this.#options.gpuResourcePrefixes,
+      active,
     );
     const uids = new Set(pods.map((p) => p.metadata!.uid!));
     for (const [uid, entry] of this.#refusedSince)

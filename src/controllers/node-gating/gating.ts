@@ -24,3 +24,18 @@ export function gatingChange(node: k8s.V1Node, state: AttestationState): GatingC
   }
   return change.label === undefined && change.taints === undefined ? undefined : change;
 }
+
+/**
+ * The change that takes a GPU node out of gating (no label, no taint): while the active Manifest
+ * does not enable the confidential-node model, nodes are not attested (pod-CVM GPUs are bound to
+ * VFIO, out of the host's sight) and each pod is gated by its own evidence instead. Undefined when
+ * the node is ungated already.
+ */
+export function ungatingChange(node: k8s.V1Node): GatingChange | undefined {
+  const taints = node.spec?.taints ?? [];
+  const change: GatingChange = {};
+  if (node.metadata?.labels?.[GPU_ATTESTED_LABEL] !== undefined) change.label = null;
+  if (taints.some((t) => t.key === UNATTESTED_TAINT.key))
+    change.taints = taints.filter((t) => t.key !== UNATTESTED_TAINT.key);
+  return change.label === undefined && change.taints === undefined ? undefined : change;
+}

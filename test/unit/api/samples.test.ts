@@ -5,7 +5,10 @@ import * as yaml from 'js-yaml';
 import {
   SIMULATED_COORDINATOR_MEASUREMENT,
   SIMULATED_COORDINATOR_POLICY_HASH,
+  SIMULATED_POD_MEASUREMENT,
+  SIMULATED_POD_MRTD,
 } from '../../../src/agent/evidence/simulated.ts';
+import { enabledModels } from '../../../src/api/deployment-model.ts';
 import type { Manifest } from '../../../src/api/manifest.ts';
 import { manifestRelaxations } from '../../../src/api/manifest-relaxations.ts';
 import { policyHashesForRole, referenceValuesForRole } from '../../../src/api/manifest-roles.ts';
@@ -28,7 +31,7 @@ describe('samples/', () => {
     const [manifest] = load('manifest.yaml') as unknown as Manifest[];
     assert.deepEqual(validateManifestSpec(manifest!.spec), []);
   });
-  it("lists the simulated Coordinator's pod VM in the coordinator role, and its node entries enable the admin-trusted model", () => {
+  it("lists the simulated Coordinator's pod VM in the coordinator role and the simulated pod VMs in the pod role, and enables the pod-CVM model only (nothing admin-trusted)", () => {
     const [manifest] = load('manifest.yaml') as unknown as Manifest[];
     const spec = manifest!.spec;
     assert.deepEqual(
@@ -36,11 +39,22 @@ describe('samples/', () => {
       [[SIMULATED_COORDINATOR_MEASUREMENT]],
     );
     assert.deepEqual(policyHashesForRole(spec.policies, 'coordinator'), [SIMULATED_COORDINATOR_POLICY_HASH]);
+    const pods = referenceValuesForRole(spec.referenceValues, 'pod');
+    assert.deepEqual(
+      pods.snp!.map((e) => e.measurements),
+      [[SIMULATED_POD_MEASUREMENT]],
+    );
+    assert.deepEqual(
+      pods.tdx!.map((e) => e.mrTd),
+      [[SIMULATED_POD_MRTD]],
+    );
+    assert.deepEqual([...enabledModels(manifest!)], ['pod-cvm']);
     assert.deepEqual(
       manifestRelaxations(spec)
         .map((r) => r.path)
         .filter((p) => p.endsWith('.role')),
-      ['spec.referenceValues.snp[0].role', 'spec.referenceValues.tdx[0].role'],
+      [],
+      'no node entries: the admin-trusted confidential-node model is off',
     );
   });
   it('the sample AIWorker policy is one the sample Manifest allows, and matches samples/policy.rego', () => {
@@ -52,5 +66,6 @@ describe('samples/', () => {
     assert.equal(document, readFileSync(join(projectRoot, 'samples', 'policy.rego'), 'utf8'));
     assert.ok(manifest!.spec.policies.some((p) => p.hash === policyHash(document)));
     assert.ok(manifest!.spec.runtimeClasses.includes(worker.spec.runtimeClassName));
+    assert.equal((worker.spec as { deploymentModel?: string }).deploymentModel, 'pod-cvm');
   });
 });

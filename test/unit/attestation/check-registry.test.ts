@@ -11,6 +11,7 @@ import { SNP_CHECKS } from '../../../src/attestation/snp/checks.ts';
 import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
 import { TDX_CHECKS } from '../../../src/attestation/tdx/checks.ts';
 import { asReason, isGenuine, onlyComparisons, reason } from '../../../src/attestation/verdict.ts';
+import { WORKLOAD_CHECKS } from '../../../src/attestation/workload-checks.ts';
 
 const BINDINGS = [
   'gpu.nonce',
@@ -20,6 +21,7 @@ const BINDINGS = [
   'node.gpu.uuid',
   'snp.report-data',
   'tdx.report-data',
+  'workload.pod',
 ];
 
 const COMPARISONS = [
@@ -97,6 +99,8 @@ const COMPARISONS = [
   'tdx.tee-tcb-svn',
   'tdx.xfam',
   'tdx.xfam.fixed-bits',
+  'workload.deployment-model',
+  'workload.policy',
 ];
 
 const ids = (kind: string): string[] =>
@@ -113,6 +117,7 @@ describe('check-ID registry', () => {
       [GPU_CHECKS, /^gpu\./],
       [NODE_CHECKS, /^(node|coordinator)\./],
       [COORDINATOR_CHECKS, /^coordinator\./],
+      [WORKLOAD_CHECKS, /^workload\./],
     ] as const) {
       for (const [id, info] of Object.entries(registry)) {
         assert.match(id, prefix);
@@ -121,7 +126,7 @@ describe('check-ID registry', () => {
     }
     assert.equal(
       Object.keys(CHECKS).length,
-      [SNP_CHECKS, TDX_CHECKS, GPU_CHECKS, NODE_CHECKS, COORDINATOR_CHECKS].reduce(
+      [SNP_CHECKS, TDX_CHECKS, GPU_CHECKS, NODE_CHECKS, COORDINATOR_CHECKS, WORKLOAD_CHECKS].reduce(
         (n, r) => n + Object.keys(r).length,
         0,
       ),

@@ -259,4 +259,36 @@ describe('evicting GPU pods from a node that lost its attestation (issue 7 item 
       ['worker', 'waiting'],
     );
   });
+
+  it('leaves pod-CVM AI worker pods on a closed node only while the active Manifest enables the pod-CVM model', () => {
+    const podCvm: k8s.V1Pod = {
+      metadata: {
+        name: 'pod-cvm',
+        namespace: 'ai',
+        labels: {
+          'app.kubernetes.io/name': 'ai-worker',
+          'app.kubernetes.io/managed-by': 'attestor',
+          'attestor.dev/deployment-model': 'pod-cvm',
+        },
+      },
+      spec: { containers: [{ name: 'c', resources: { limits: { 'nvidia.com/gpu': '1' } } }] },
+      status: { phase: 'Running' },
+    };
+    const tcb = { bootloader: 0, tee: 0, snp: 0, microcode: 0 };
+    const spec = (roles: Array<'node' | 'pod'>) =>
+      ({
+        spec: {
+          referenceValues: {
+            snp: roles.map((role, i) => ({ role, measurements: [String(i).repeat(96)], minimumTCB: tcb })),
+          },
+          policies: [],
+          runtimeClasses: [],
+        },
+      }) as unknown as Pick<Manifest, 'spec'>;
+    const names = (active?: Pick<Manifest, 'spec'>) =>
+      podsToEvict([podCvm], [], undefined, active).map((p) => p.metadata!.name);
+    assert.deepEqual(names(spec(['node', 'pod'])), [], 'its own evidence gates it');
+    assert.deepEqual(names(spec(['node'])), ['pod-cvm'], 'the label alone exempts nothing');
+    assert.deepEqual(names(undefined), ['pod-cvm'], 'no Manifest: fail closed');
+  });
 });

@@ -108,6 +108,27 @@ describe('webhook binding rule', function () {
     assert.deepEqual(judgeBinding(f), []);
   });
 
+  it('lets a pod-CVM AI worker pod bind to any node, and every GPU pod while the Manifest enables only the pod-CVM model', function () {
+    const podCvm = clone(facts());
+    podCvm.nodeAttestation = undefined;
+    podCvm.pod.metadata!.labels!['attestor.dev/deployment-model'] = 'pod-cvm';
+    assert.equal(judgeBinding(podCvm).length, 1, 'the Manifest enables no pod-CVM model: the label exempts nothing');
+    podCvm.activeManifest!.spec.referenceValues.snp!.push({
+      ...podCvm.activeManifest!.spec.referenceValues.snp![0]!,
+      measurements: ['cd'.repeat(48)],
+      role: 'pod',
+    });
+    assert.deepEqual(judgeBinding(podCvm), [], 'under a Manifest with pod entries its own evidence gates it');
+    const onlyPods = clone(facts());
+    onlyPods.nodeAttestation = undefined;
+    onlyPods.activeManifest!.spec.referenceValues.snp![0]!.role = 'pod';
+    assert.deepEqual(judgeBinding(onlyPods), [], 'no node is gated under a pod-CVM Manifest');
+    const none = clone(facts());
+    none.nodeAttestation = undefined;
+    none.activeManifest = undefined as Manifest | undefined;
+    assert.equal(judgeBinding(none).length, 1, 'with no Manifest active, nodes stay gated');
+  });
+
   it('judges the binding of a pod that asks for a MIG slice or a DRA claim like any GPU pod (item 15)', function () {
     const mig = clone(facts());
     mig.pod.spec!.containers = [

@@ -5,7 +5,7 @@ import type * as k8s from '@kubernetes/client-node';
 import { requestsGpus } from '../../../src/webhook/gpu-requests.ts';
 import { escapePointerToken, type JsonPatchOperation } from '../../../src/webhook/json-patch.ts';
 import { gpuNodeSelectorPatch } from '../../../src/webhook/pod-mutation.ts';
-import { clone, pod } from './fixtures.ts';
+import { clone, manifest, pod } from './fixtures.ts';
 
 /** Applies "add" operations the way the API server does (enough for these patches). */
 function apply(p: k8s.V1Pod, patch: JsonPatchOperation[]): k8s.V1Pod {
@@ -26,7 +26,7 @@ function apply(p: k8s.V1Pod, patch: JsonPatchOperation[]): k8s.V1Pod {
 
 describe('webhook GPU pod mutation', function () {
   it('adds a nodeSelector to a GPU pod that has none', function () {
-    const patch = gpuNodeSelectorPatch(pod());
+    const patch = gpuNodeSelectorPatch(pod(), manifest());
     assert.deepEqual(patch, [
       { op: 'add', path: '/spec/nodeSelector', value: { 'attestor.dev/gpu-attested': 'true' } },
     ]);
@@ -36,7 +36,7 @@ describe('webhook GPU pod mutation', function () {
   it('adds the label to an existing nodeSelector, escaping "/" as ~1', function () {
     const p = clone(pod());
     p.spec!.nodeSelector = { 'topology.kubernetes.io/zone': 'a' };
-    const patch = gpuNodeSelectorPatch(p);
+    const patch = gpuNodeSelectorPatch(p, manifest());
     assert.deepEqual(patch, [{ op: 'add', path: '/spec/nodeSelector/attestor.dev~1gpu-attested', value: 'true' }]);
     assert.deepEqual(apply(p, patch).spec!.nodeSelector, {
       'topology.kubernetes.io/zone': 'a',
@@ -47,18 +47,20 @@ describe('webhook GPU pod mutation', function () {
   it('overrides a pod that selects unattested nodes', function () {
     const p = clone(pod());
     p.spec!.nodeSelector = { 'attestor.dev/gpu-attested': 'false' };
-    assert.deepEqual(apply(p, gpuNodeSelectorPatch(p)).spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+    assert.deepEqual(apply(p, gpuNodeSelectorPatch(p, manifest())).spec!.nodeSelector, {
+      'attestor.dev/gpu-attested': 'true',
+    });
   });
 
   it('is idempotent: a pod already selecting attested nodes gets no patch', function () {
-    const once = apply(pod(), gpuNodeSelectorPatch(pod()));
-    assert.deepEqual(gpuNodeSelectorPatch(once), []);
+    const once = apply(pod(), gpuNodeSelectorPatch(pod(), manifest()));
+    assert.deepEqual(gpuNodeSelectorPatch(once, manifest()), []);
   });
 
   it('leaves pods without GPUs alone', function () {
     const p = clone(pod());
     for (const c of p.spec!.containers) delete c.resources;
-    assert.deepEqual(gpuNodeSelectorPatch(p), []);
+    assert.deepEqual(gpuNodeSelectorPatch(p, manifest()), []);
   });
 
   const gpuCases: Array<{
@@ -90,14 +92,56 @@ describe('webhook GPU pod mutation', function () {
   it('selects attested nodes for a pod with a MIG slice or a resource claim (item 15)', function () {
     const mig = clone(pod());
     mig.spec!.containers[0]!.resources = { limits: { 'nvidia.com/mig-1g.10gb': '1' } };
-    assert.deepEqual(apply(mig, gpuNodeSelectorPatch(mig)).spec!.nodeSelector, { 'attestor.dev/gpu-attested': 'true' });
+    assert.deepEqual(apply(mig, gpuNodeSelectorPatch(mig, manifest())).spec!.nodeSelector, {
+      'attestor.dev/gpu-attested': 'true',
+    });
     const claim = clone(pod());
     for (const c of claim.spec!.containers) delete c.resources;
     claim.spec!.resourceClaims = [{ name: 'gpu', resourceClaimTemplateName: 'single-gpu' }];
-    assert.deepEqual(apply(claim, gpuNodeSelectorPatch(claim)).spec!.nodeSelector, {
+    assert.deepEqual(apply(claim, gpuNodeSelectorPatch(claim, manifest())).spec!.nodeSelector, {
       'attestor.dev/gpu-attested': 'true',
     });
-    assert.deepEqual(gpuNodeSelectorPatch(mig, ['nvidia.com/gpu']), [], 'configured prefixes decide');
+    assert.deepEqual(gpuNodeSelectorPatch(mig, manifest(), ['nvidia.com/gpu']), [], 'configured prefixes decide');
+  });
+
+  it('leaves pod-CVM AI worker pods alone while the Manifest enables that model: their own evidence gates them, not their node', function () {
+    const both = manifest();
+    both.spec.referenceValues.snp!.push({
+      ...both.spec.referenceValues.snp![0]!,
+      measurements: ['cd'.repeat(48)],
+      role: 'pod',
+    });
+    const p = clone(pod());
+    p.metadata!.labels!['attestor.dev/deployment-model'] = 'pod-cvm';
+    assert.deepEqual(gpuNodeSelectorPatch(p, both), []);
+    assert.notDeepEqual(
+      gpuNodeSelectorPatch(p, manifest()),
+      [],
+      'under a Manifest without pod entries the label exempts nothing (fail closed)',
+    );
+    const plain = clone(p);
+    delete plain.metadata!.labels!['app.kubernetes.io/name'];
+    assert.notDeepEqual(
+      gpuNodeSelectorPatch(plain, both),
+      [],
+      'the label counts only on a pod the pod rules judge (an AI worker pod)',
+    );
+    p.metadata!.labels!['attestor.dev/deployment-model'] = 'confidential-node';
+    assert.notDeepEqual(gpuNodeSelectorPatch(p, both), []);
+  });
+
+  it('selects no nodes while the active Manifest enables only the pod-CVM model, and selects attested ones with none active', function () {
+    const podCvmOnly = manifest();
+    podCvmOnly.spec.referenceValues.snp![0]!.role = 'pod';
+    assert.deepEqual(gpuNodeSelectorPatch(pod(), podCvmOnly), []);
+    const both = manifest();
+    both.spec.referenceValues.snp!.push({
+      ...both.spec.referenceValues.snp![0]!,
+      measurements: ['cd'.repeat(48)],
+      role: 'pod',
+    });
+    assert.notDeepEqual(gpuNodeSelectorPatch(pod(), both), []);
+    assert.notDeepEqual(gpuNodeSelectorPatch(pod(), undefined), [], 'no Manifest: nodes stay gated (fail closed)');
   });
 
   it('escapes JSON pointer tokens in the RFC 6901 order', function () {

@@ -1,0 +1,409 @@
+/**
+ * The Coordinator's workload side: `attestor init` in a pod-CVM AI worker pod asks for a nonce,
+ * submits its pod VM's evidence (REPORT_DATA binding the nonce and its key) and one report per GPU
+ * in the pod, receives a grant, activates the GPUs inside the pod and reports the signed
+ * read-back; only then does the mesh CA of the Manifest the evidence met issue the pod a workload
+ * certificate for the key its evidence bound (the private key never leaves the pod).
+ *
+ * The checks (docs/design.md, "Workload certificates"): the pod the token names exists with that
+ * UID and is a pod-CVM AIWorker's (workload-decision.ts); the CVM evidence meets the Manifest's
+ * `pod` entries, never `node` or `coordinator` ones; HOST_DATA / MRCONFIGID is the hash of the
+ * pod's policy annotation, which must be a workload policy of the Manifest; the GPUs pass the GPU
+ * appraisal; nonces, rate limits, body limits and the one-holder rule apply as for nodes. Leader
+ * only, like the node side: nonces, grants and holds live in its memory. HTTP is elsewhere
+ * (workload-routes.ts).
+ */
+import { webcrypto } from 'node:crypto';
+import type * as k8s from '@kubernetes/client-node';
+import * as jose from 'jose';
+import { selectActiveManifest } from '../api/active-manifest.ts';
+import type { AIWorker } from '../api/aiworker.ts';
+import { ownerName } from '../api/aiworker-labels.ts';
+import type { Manifest } from '../api/manifest.ts';
+import { manifestHash } from '../api/manifest-hash.ts';
+import type { NodeAttestation } from '../api/node-attestation.ts';
+import { onlyComparisons, type Reason } from '../attestation/verdict.ts';
+import type { Logger } from '../observability/log.ts';
+import type { CertificateAuthority } from '../pki/certificate-authority.ts';
+import { DEFAULT_CLUSTER_DOMAIN, workloadLeafRequest } from '../pki/workload-certificate.ts';
+import { readActivationReport } from '../protocol/activation-report.ts';
+import { decodeEvidenceRequest, evidenceDigest, reportDataFor } from '../protocol/evidence-request.ts';
+import type { EvidenceRequest, NonceResponse } from '../protocol/messages.ts';
+import type { HistoryEntry } from '../protocol/transition-chain.ts';
+import {
+  type WorkloadAttestResponse,
+  type WorkloadCertificateResponse,
+  type WorkloadMeshCaResponse,
+  workloadSubject,
+} from '../protocol/workload.ts';
+import { NodeAppraiser } from './appraisal.ts';
+import type { ManifestSource } from './coordinator.ts';
+import { CoordinatorError } from './coordinator-error.ts';
+import { evidenceIdentity } from './evidence-identity.ts';
+import { Grants } from './grants.ts';
+import { IdentityRegistry } from './identity-registry.ts';
+import { type CoordinatorLimits, DEFAULT_COORDINATOR_LIMITS } from './limits.ts';
+import { evidenceMaxAgeMs, reattestationMs } from './manifest-timing.ts';
+import { NonceStore } from './nonces.ts';
+import { KeyedRateLimiter } from './rate-limiter.ts';
+import { KeyedSerial } from './serial.ts';
+import type { CoordinatorTrust } from './trust.ts';
+import type { PodCaller } from './workload-auth.ts';
+import { judgeWorkload, type WorkloadTarget } from './workload-decision.ts';
+import { WorkloadHolds } from './workload-holds.ts';
+import type { WorkloadMetrics } from './workload-metrics.ts';
+
+/** The pods as the workload side needs them: read from the API server, and told what was issued. */
+export interface WorkloadPods {
+  /** The pod as the API server has it now (never a cache: its policy annotation decides); undefined when gone. */
+  read(namespace: string, name: string): Promise<k8s.V1Pod | undefined>;
+  /** Records the certificate issued to the pod (annotation WORKLOAD_CERTIFICATE_ANNOTATION), for AIWorker status. */
+  recordCertificate(namespace: string, name: string, uid: string, pem: string): Promise<void>;
+}
+
+/** The mesh CA and the Manifests it belongs to (a CoordinatorIdentity is one). */
+export interface MeshSource {
+  readonly meshCa: CertificateAuthority | undefined;
+  readonly history: readonly HistoryEntry[];
+}
+
+/** Where Events about pods go (the operator's EventRecorder is one). */
+export interface PodEventSink {
+  record(
+    target: { apiVersion: string; kind: string; name: string; namespace: string; uid?: string },
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+  ): Promise<void>;
+}
+
+export interface WorkloadCoordinatorDeps {
+  manifests: ManifestSource;
+  aiWorkers: { get(name: string, namespace?: string): AIWorker | undefined };
+  pods: WorkloadPods;
+  /** Whether a pod with this UID exists (an informer: cheap, for nonces and holds). */
+  podExists: (namespace: string, name: string, uid: string) => boolean;
+  /** Nodes and their NodeAttestations: identifiers nodes hold are refused to pods. */
+  nodes: { get(name: string): k8s.V1Node | undefined };
+  nodeAttestations: { list(): readonly NodeAttestation[] };
+  identity: () => MeshSource | undefined;
+  trust: CoordinatorTrust;
+  events: PodEventSink;
+  log: Logger;
+  metrics?: WorkloadMetrics;
+  now?: () => Date;
+  grantTtlSeconds?: number;
+  limits?: Partial<CoordinatorLimits>;
+  /** For the Service names in the certificates. Default cluster.local. */
+  clusterDomain?: string;
+}
+
+/** An accepted submission, until its grant is redeemed. */
+interface Accepted {
+  target: WorkloadTarget;
+  digest: string;
+  agentKey: jose.JWK;
+  /** The Manifest's hash as status shows it (grants name it) and as the Coordinator computes it (the identity's). */
+  manifestHash: string;
+  ownManifestHash: string;
+  manifestName: string;
+  lifetimeMs: number;
+  gpus: number;
+}
+
+export class WorkloadCoordinator {
+  readonly #deps: WorkloadCoordinatorDeps;
+  readonly #grants: Grants;
+  readonly #nonces: NonceStore;
+  readonly #requests: KeyedRateLimiter;
+  readonly #watches: KeyedRateLimiter;
+  readonly #events: KeyedRateLimiter;
+  readonly #appraiser: NodeAppraiser;
+  readonly #holds: WorkloadHolds;
+  readonly #serial = new KeyedSerial();
+  readonly #accepted = new Map<string, Accepted>();
+  readonly #now: () => Date;
+  readonly #log: Logger;
+
+  private constructor(deps: WorkloadCoordinatorDeps, grants: Grants) {
+    this.#deps = deps;
+    this.#grants = grants;
+    const limits = { ...DEFAULT_COORDINATOR_LIMITS, ...deps.limits };
+    this.#nonces = new NonceStore(limits.noncesPerNode);
+    this.#requests = new KeyedRateLimiter(limits.requests);
+    this.#watches = new KeyedRateLimiter(limits.watches);
+    this.#events = new KeyedRateLimiter(limits.events);
+    this.#now = deps.now ?? (() => new Date());
+    this.#log = deps.log.child({ component: 'coordinator-workloads' });
+    this.#appraiser = new NodeAppraiser(deps.trust, this.#log);
+    const podExists = (subject: string, uid: string) => {
+      const [, namespace, name] = subject.split('/');
+      return deps.podExists(namespace ?? '', name ?? '', uid);
+    };
+    this.#holds = new WorkloadHolds({
+      podExists,
+      nodes: new IdentityRegistry({
+        nodeAttestations: deps.nodeAttestations,
+        nodeExists: (name) => deps.nodes.get(name) !== undefined,
+      }),
+    });
+  }
+
+  static async create(deps: WorkloadCoordinatorDeps): Promise<WorkloadCoordinator> {
+    return new WorkloadCoordinator(deps, await Grants.create(deps.grantTtlSeconds));
+  }
+
+  /** The keys workload grants are signed with (GET /v1/workload/jwks). */
+  get jwks(): { keys: jose.JWK[] } {
+    return this.#grants.jwks;
+  }
+
+  /** Spends one of the pod's tokens ("request": nonce, evidence, activation; "watch": the mesh CA), or 429. */
+  admit(caller: PodCaller, kind: 'request' | 'watch'): void {
+    const subject = workloadSubject(caller.namespace, caller.name);
+    const decision = (kind === 'watch' ? this.#watches : this.#requests).take(subject, this.#now());
+    if (decision.allowed) return;
+    throw new CoordinatorError(
+      429,
+      `too many requests from pod ${caller.namespace}/${caller.name}; retry later`,
+      Math.ceil(decision.retryAfterMs / 1000),
+    );
+  }
+
+  issueNonce(caller: PodCaller): NonceResponse {
+    const manifest = this.#active();
+    if (!this.#deps.podExists(caller.namespace, caller.name, caller.uid))
+      throw new CoordinatorError(
+        404,
+        `pod ${caller.namespace}/${caller.name} (UID ${caller.uid}) is not an AIWorker pod that exists`,
+      );
+    const subject = workloadSubject(caller.namespace, caller.name);
+    const { nonce, expiresAt } = this.#nonces.issue(subject, evidenceMaxAgeMs(manifest), this.#now());
+    return { nonce, expiresAt: expiresAt.toISOString() };
+  }
+
+  /** The current mesh CA, so that `attestor init --renew` notices a Manifest change at once. */
+  meshCa(): WorkloadMeshCaResponse {
+    const identity = this.#deps.identity();
+    return { meshCA: identity?.meshCa?.pem ?? null, manifestHash: identity?.history.at(-1)?.manifestHash ?? null };
+  }
+
+  /**
+   * Appraises a pod's evidence. The request's shape and nonce are checked first (400, 409: nothing
+   * is appraised or recorded); then the pod, its policy, and the evidence against the `pod` entries.
+   */
+  async attest(caller: PodCaller, request: EvidenceRequest): Promise<WorkloadAttestResponse> {
+    const manifest = this.#active();
+    const subject = workloadSubject(caller.namespace, caller.name);
+    const decoded = decodeEvidenceRequest(request);
+    if ('error' in decoded)
+      throw this.#unappraised(new CoordinatorError(400, `[coordinator.request] ${decoded.error}`));
+    const nonceCheck = this.#nonces.take(request.nonce, subject, this.#now());
+    if (!nonceCheck.ok) throw this.#unappraised(new CoordinatorError(409, `[coordinator.nonce] ${nonceCheck.reason}`));
+
+    return this.#serial.run(subject, async () => {
+      const now = this.#now();
+      const pod = await this.#deps.pods.read(caller.namespace, caller.name);
+      const owner = ownerName(pod?.metadata?.labels);
+      const worker = owner ? this.#deps.aiWorkers.get(owner, caller.namespace) : undefined;
+      const judged = judgeWorkload({ caller, pod, worker, manifest });
+      const target = judged.target;
+      const expectation = {
+        reportData: reportDataFor(decoded.nonce, decoded.agentKeySpki),
+        nonce: decoded.nonce,
+        gpuCount: target?.gpuCount ?? decoded.evidence.gpus.length,
+        gpuBindings: [],
+      };
+      // The pod's own policy is the only HOST_DATA / MRCONFIGID its evidence may carry.
+      const { verdict } = await this.#appraiser.appraise(
+        decoded.evidence,
+        expectation,
+        manifest,
+        now,
+        'pod',
+        target ? [target.policyHash] : [],
+      );
+      const identity = evidenceIdentity(decoded.evidence, verdict.claims);
+      const reasons: Reason[] = [
+        ...judged.reasons,
+        ...verdict.reasons,
+        ...(onlyComparisons(verdict.reasons) ? this.#holds.conflicts(subject, identity.identifiers, now) : []),
+      ];
+      const manifestHashShown = manifest.status!.hash!;
+      if (reasons.length > 0 || !target) {
+        this.#holds.release(subject);
+        this.#grants.settle(subject, undefined);
+        this.#accepted.delete(subject);
+        this.#deps.metrics?.attestations.inc({ result: 'refused' });
+        const texts = reasons.map((r) => `[${r.check}] ${r.message}`);
+        this.#log.warn({ pod: `${caller.namespace}/${caller.name}`, reasons: texts }, 'workload evidence refused');
+        await this.#event(
+          caller,
+          'Warning',
+          'WorkloadRefused',
+          `evidence refused under Manifest ${manifest.metadata.name} (${manifestHashShown}): ${texts.join('; ')}`,
+          now,
+        );
+        return { accepted: false, reasons: texts, manifestHash: manifestHashShown };
+      }
+      const lifetimeMs = reattestationMs(manifest);
+      this.#holds.hold(subject, caller.uid, identity.identifiers, new Date(now.getTime() + lifetimeMs));
+      const digest = evidenceDigest(request);
+      this.#grants.settle(subject, { digest, manifestHash: manifestHashShown });
+      const agentKey = decoded.agentKey as jose.JWK;
+      this.#accepted.set(subject, {
+        target,
+        digest,
+        agentKey,
+        manifestHash: manifestHashShown,
+        ownManifestHash: manifestHash(manifest.spec),
+        manifestName: manifest.metadata.name ?? '',
+        lifetimeMs,
+        gpus: decoded.evidence.gpus.length,
+      });
+      const grant = await this.#grants.issue({
+        node: subject,
+        gpus: decoded.evidence.gpus.map((g) => g.uuid),
+        evidence: { digest, agentKey, agentKeyThumbprint: await jose.calculateJwkThumbprint(agentKey) },
+        manifestHash: manifestHashShown,
+        now,
+      });
+      this.#deps.metrics?.attestations.inc({ result: 'accepted' });
+      return {
+        accepted: true,
+        grant: grant.token,
+        expiresAt: grant.expiresAt.toISOString(),
+        manifestHash: manifestHashShown,
+      };
+    });
+  }
+
+  /**
+   * The pod activated its GPUs with the grant and signed the read-back: the certificate, from the
+   * mesh CA of the Manifest its evidence met, for the key its evidence bound.
+   */
+  async activate(caller: PodCaller, jws: string): Promise<WorkloadCertificateResponse> {
+    const report = readActivationReport(jws);
+    if ('error' in report) throw new CoordinatorError(400, `[coordinator.request] ${report.error}`);
+    const subject = workloadSubject(caller.namespace, caller.name);
+    return this.#serial.run(subject, async () => {
+      const now = this.#now();
+      const refuse = async (reason: string): Promise<WorkloadCertificateResponse> => {
+        this.#deps.metrics?.certificates.inc({ result: 'refused' });
+        this.#log.warn({ pod: `${caller.namespace}/${caller.name}`, reason }, 'no workload certificate');
+        await this.#event(caller, 'Warning', 'WorkloadRefused', `no workload certificate: ${reason}`, now);
+        return { certified: false, reason };
+      };
+      const redemption = await this.#grants.redeem(subject, jws, report, () => this.#active().status!.hash!, now);
+      if (!redemption.redeemed) return refuse(redemption.reason);
+      const accepted = this.#accepted.get(subject);
+      if (!accepted || accepted.digest !== redemption.grant.evidence)
+        return refuse('no accepted evidence of this pod matches the grant');
+      this.#accepted.delete(subject);
+      if (!report.gpusReady) return refuse("the pod's GPUs read back not ready after activation");
+      const pod = await this.#deps.pods.read(caller.namespace, caller.name);
+      if (!pod || pod.metadata?.uid !== caller.uid || pod.metadata.deletionTimestamp)
+        return refuse(`pod ${caller.namespace}/${caller.name} is gone or being deleted`);
+      const identity = this.#deps.identity();
+      const mesh = identity?.meshCa;
+      const following = identity?.history.at(-1)?.manifestHash;
+      if (!mesh || following !== accepted.ownManifestHash)
+        return refuse(
+          `the Coordinator's mesh CA is not (yet) the one of Manifest ${accepted.manifestName} (${accepted.ownManifestHash}); attest again`,
+        );
+      const { target } = accepted;
+      const publicKey = await webcrypto.subtle.importKey(
+        'jwk',
+        accepted.agentKey as webcrypto.JsonWebKey,
+        { name: 'ECDSA', namedCurve: 'P-256' },
+        true,
+        ['verify'],
+      );
+      const certificate = await mesh.issue(
+        workloadLeafRequest({
+          publicKey,
+          aiWorker: target.aiWorker,
+          namespace: target.namespace,
+          ...(pod.status?.podIP ? { podIp: pod.status.podIP } : {}),
+          sans: target.sans,
+          clusterDomain: this.#deps.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
+          identity: {
+            role: target.role,
+            deploymentModel: target.deploymentModel,
+            policyHash: target.policyHash,
+            evidenceDigest: accepted.digest,
+            manifestHash: accepted.ownManifestHash,
+            podUid: target.podUid,
+          },
+          lifetimeMs: accepted.lifetimeMs,
+          now,
+        }),
+      );
+      const pem = `${certificate.toString('pem')}\n`;
+      const notAfter = certificate.notAfter;
+      try {
+        await this.#deps.pods.recordCertificate(caller.namespace, caller.name, caller.uid, pem);
+      } catch (err) {
+        // The pod has its certificate either way; only the AIWorker's count misses it until renewal.
+        this.#log.warn(
+          { pod: `${caller.namespace}/${caller.name}`, err: (err as Error).message },
+          'could not record the workload certificate on the pod',
+        );
+      }
+      this.#deps.metrics?.certificates.inc({ result: 'issued' });
+      this.#log.info(
+        {
+          pod: `${caller.namespace}/${caller.name}`,
+          aiWorker: target.aiWorker,
+          role: target.role,
+          manifest: accepted.ownManifestHash,
+          notAfter,
+        },
+        'workload certificate issued',
+      );
+      await this.#event(
+        caller,
+        'Normal',
+        'WorkloadCertified',
+        `pod VM and ${accepted.gpus} GPU(s) attested, GPUs activated: workload certificate for AIWorker ${target.aiWorker} (role ${target.role}, policy ${target.policyHash.slice(0, 16)}…) from the mesh CA of Manifest ${accepted.manifestName}, valid until ${notAfter.toISOString()}`,
+        now,
+      );
+      return {
+        certified: true,
+        certificate: pem,
+        meshCA: mesh.pem,
+        notAfter: notAfter.toISOString(),
+        manifestHash: accepted.ownManifestHash,
+        renewAfterSeconds: Math.max(15, Math.floor((notAfter.getTime() - now.getTime()) / 2000)),
+      };
+    });
+  }
+
+  #active(): Manifest {
+    const active = selectActiveManifest(this.#deps.manifests.list());
+    if (!active?.status?.hash) throw new CoordinatorError(503, 'no valid Manifest is active: nothing can be certified');
+    return active;
+  }
+
+  #unappraised(err: CoordinatorError): CoordinatorError {
+    this.#deps.metrics?.attestations.inc({ result: 'unappraised' });
+    return err;
+  }
+
+  /** An Event on the pod, within the pod's Event budget. */
+  async #event(
+    caller: PodCaller,
+    type: 'Normal' | 'Warning',
+    reason: string,
+    message: string,
+    now: Date,
+  ): Promise<void> {
+    if (!this.#events.take(workloadSubject(caller.namespace, caller.name), now).allowed) return;
+    await this.#deps.events.record(
+      { apiVersion: 'v1', kind: 'Pod', name: caller.name, namespace: caller.namespace, uid: caller.uid },
+      type,
+      reason,
+      message,
+    );
+  }
+}

@@ -30,6 +30,7 @@ import { waitFor } from '../src/dev/wait.ts';
 import { silentLogger } from '../src/observability/log.ts';
 import { startOperator } from '../src/operator/operator.ts';
 import { issueCertificate } from '../src/tls/certificates.ts';
+import { timeSimulation } from './lib/simulation-time.ts';
 
 const SAMPLES = Number(process.env.ATTEST_BENCH_NODES ?? 8);
 const GPUS = 8;
@@ -115,21 +116,7 @@ try {
     });
     const cvm = new SimulatedCvmSource(platform, { platform: 'snp', policyHash: POLICY_HASH });
     // Time spent making simulated evidence (real hardware does this in firmware) is measured apart.
-    let simulated = 0;
-    const timed =
-      <T>(f: () => Promise<T>) =>
-      async () => {
-        const t = performance.now();
-        try {
-          return await f();
-        } finally {
-          simulated += performance.now() - t;
-        }
-      };
-    const collectCvm = cvm.collect.bind(cvm);
-    const collectGpus = gpus.collect.bind(gpus);
-    cvm.collect = (rd) => timed(() => collectCvm(rd))();
-    gpus.collect = (nonce) => timed(() => collectGpus(nonce))();
+    const simulated = timeSimulation(cvm, gpus);
     const agent = new NodeAgent({ nodeName: name, client, cvm, gpus, log: silentLogger });
     const a0 = performance.now();
     const outcome = await agent.attestOnce();
@@ -141,7 +128,7 @@ try {
         !(n.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key),
     );
     attest.push(performance.now() - a0);
-    simulation.push(simulated);
+    simulation.push(simulated());
     await client.close();
   }
   await operator.stop();

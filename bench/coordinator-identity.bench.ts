@@ -31,13 +31,13 @@ import type { Manifest } from '../src/api/manifest.ts';
 import { manifestHash } from '../src/api/manifest-hash.ts';
 import { readSimulatedRoots, simulatedRootsFile } from '../src/client/simulated-roots.ts';
 import { verifyCoordinator } from '../src/client/verify-coordinator.ts';
-import { Coordinator } from '../src/coordinator/coordinator.ts';
 import { CoordinatorIdentity } from '../src/coordinator/identity.ts';
 import { startCoordinatorServer } from '../src/coordinator/server.ts';
 import { simulatedCollateral, simulatedCoordinatorEvidence } from '../src/dev/local-coordinator.ts';
 import { silentLogger } from '../src/observability/log.ts';
 import { MAX_COORDINATOR_ATTEST_BODY_BYTES } from '../src/protocol/coordinator-attest.ts';
 import { createCertificateAuthority, issueCertificate } from '../src/tls/certificates.ts';
+import { coordinatorWithoutAgents } from './lib/coordinator-without-agents.ts';
 import { median, rateAsync } from './lib/rate.ts';
 
 const SECONDS = Number(process.env.COORD_BENCH_SECONDS ?? 3);
@@ -85,22 +85,7 @@ const identity = await CoordinatorIdentity.create({
 await identity.settle();
 if (identity.standing?.state !== 'accepted')
   throw new Error(`own evidence not accepted: ${JSON.stringify(identity.standing)}`);
-// The leader: only its presence matters to this call (no agent talks to it here).
-const leader = await Coordinator.create({
-  manifests,
-  nodes: { get: () => undefined },
-  nodeAttestations: { list: () => [] },
-  store: {
-    get: async () => undefined,
-    ensure: async () => {
-      throw new Error('no agents in this benchmark');
-    },
-    updateStatus: async () => undefined,
-  },
-  trust,
-  events: { record: async () => undefined },
-  log: silentLogger,
-});
+const leader = await coordinatorWithoutAgents(manifests, trust);
 
 const ca = await createCertificateAuthority('bench CA');
 const serving = await issueCertificate(ca, { commonName: 'bench', usage: 'server', ipAddresses: ['127.0.0.1'] });

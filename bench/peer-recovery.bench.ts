@@ -27,7 +27,6 @@ import {
 } from '../src/agent/evidence/simulated.ts';
 import type { Manifest } from '../src/api/manifest.ts';
 import { manifestHash } from '../src/api/manifest-hash.ts';
-import { Coordinator } from '../src/coordinator/coordinator.ts';
 import { CoordinatorIdentity } from '../src/coordinator/identity.ts';
 import { PeerClient } from '../src/coordinator/peer-client.ts';
 import { PeerLeader } from '../src/coordinator/peer-leader.ts';
@@ -36,6 +35,7 @@ import { startCoordinatorServer } from '../src/coordinator/server.ts';
 import { simulatedCollateral, simulatedCoordinatorEvidence } from '../src/dev/local-coordinator.ts';
 import { silentLogger } from '../src/observability/log.ts';
 import { createCertificateAuthority, issueCertificate } from '../src/tls/certificates.ts';
+import { coordinatorWithoutAgents } from './lib/coordinator-without-agents.ts';
 import { median } from './lib/rate.ts';
 
 const CALLS = Number(process.env.COORD_BENCH_CALLS ?? 200);
@@ -79,21 +79,7 @@ const leaderIdentity = await CoordinatorIdentity.create({
 await leaderIdentity.lead();
 if (leaderIdentity.standing?.state !== 'accepted')
   throw new Error(`own evidence not accepted: ${JSON.stringify(leaderIdentity.standing)}`);
-const leader = await Coordinator.create({
-  manifests,
-  nodes: { get: () => undefined },
-  nodeAttestations: { list: () => [] },
-  store: {
-    get: async () => undefined,
-    ensure: async () => {
-      throw new Error('no agents in this benchmark');
-    },
-    updateStatus: async () => undefined,
-  },
-  trust,
-  events: { record: async () => undefined },
-  log: silentLogger,
-});
+const leader = await coordinatorWithoutAgents(manifests, trust);
 const peerLeader = new PeerLeader({ identity: leaderIdentity, evidence, trust, log: silentLogger });
 
 const ca = await createCertificateAuthority('bench CA');

@@ -36,6 +36,7 @@ import { silentLogger } from '../src/observability/log.ts';
 import { startOperator } from '../src/operator/operator.ts';
 import { WORKLOAD_AUDIENCE } from '../src/protocol/workload.ts';
 import { issueCertificate } from '../src/tls/certificates.ts';
+import { timeSimulation } from './lib/simulation-time.ts';
 
 const SAMPLES = Number(process.env.WORKLOAD_BENCH_PODS ?? 8);
 const GPUS = Number(process.env.WORKLOAD_BENCH_GPUS ?? 1);
@@ -167,21 +168,7 @@ try {
       policyHash: POLICY_HASH,
     });
     const gpus = new SimulatedGpuControl(platform, { uuids });
-    let simulated = 0;
-    const timed =
-      <T>(f: () => Promise<T>) =>
-      async () => {
-        const t = performance.now();
-        try {
-          return await f();
-        } finally {
-          simulated += performance.now() - t;
-        }
-      };
-    const collectCvm = cvm.collect.bind(cvm);
-    const collectGpus = gpus.collect.bind(gpus);
-    cvm.collect = (rd) => timed(() => collectCvm(rd))();
-    gpus.collect = (nonce) => timed(() => collectGpus(nonce))();
+    const simulated = timeSimulation(cvm, gpus);
     const client = new CoordinatorClient(url, cp.caPem, async () => token);
     const out = mkdtempSync(join(dir, `${name}-`));
     const i0 = performance.now();
@@ -196,7 +183,7 @@ try {
     const elapsed = performance.now() - i0;
     if (!outcome.certified) throw new Error(`not certified: ${JSON.stringify(outcome)}`);
     init.push(elapsed);
-    simulation.push(simulated);
+    simulation.push(simulated());
     await client.close();
   }
   await operator.stop();

@@ -8,21 +8,21 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
-import { KeyedRateLimiter, type RateLimit } from '../coordinator/rate-limiter.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { COUNTERSIGN_PATH, MAX_COUNTERSIGN_BODY_BYTES } from '../protocol/countersignature.ts';
 import type { Countersigner } from './countersigner.ts';
 
 /** All pods of a node together: a pod asks once per certificate, about every half lifetime. */
-export const DEFAULT_COUNTERSIGN_LIMIT: RateLimit = { burst: 50, intervalMs: 200 };
+export const DEFAULT_COUNTERSIGN_LIMIT = { burst: 50, intervalMs: 200 };
 
 export interface CountersignServerOptions {
   host: string;
   port: number;
   countersigner: Countersigner;
   log: Logger;
-  limit?: RateLimit;
+  /** Spends one request of the node's budget (all pods together), or says when to retry; absent: no limit. */
+  admit?: () => { allowed: true } | { allowed: false; retryAfterMs: number };
 }
 
 export interface RunningCountersignServer {
@@ -31,14 +31,13 @@ export interface RunningCountersignServer {
 }
 
 export async function startCountersignServer(options: CountersignServerOptions): Promise<RunningCountersignServer> {
-  const limiter = new KeyedRateLimiter(options.limit ?? DEFAULT_COUNTERSIGN_LIMIT);
   const log = options.log.child({ component: 'countersign' });
   const app = express();
   app.disable('x-powered-by');
   app.post(
     COUNTERSIGN_PATH,
     (_req: Request, res: Response, next: NextFunction) => {
-      const decision = limiter.take('all', new Date());
+      const decision = options.admit?.() ?? { allowed: true };
       if (decision.allowed) return next();
       res.set('Retry-After', String(Math.ceil(decision.retryAfterMs / 1000)));
       res.status(429).json({ error: 'too many requests; retry later' });

@@ -8,7 +8,6 @@
  * vouches only for its own pods. HTTP is in countersign-server.ts.
  */
 import type * as k8s from '@kubernetes/client-node';
-import type { WorkloadCaller } from '../coordinator/workload-auth.ts';
 import {
   type CountersignRequest,
   type CountersignResponse,
@@ -16,11 +15,16 @@ import {
   spkiSha256,
 } from '../protocol/countersignature.ts';
 
+/** Whose token it is (TokenReview): the pod it is bound to, or why none (src/coordinator/workload-auth.ts gives one). */
+export type TokenOwner =
+  | { ok: true; namespace: string; name: string; uid: string }
+  | { ok: false; status: 401 | 403; reason: string };
+
 export interface CountersignerDeps {
   /** This node. */
   node: string;
   /** TokenReview of the pod's token (audience attestor-node-agent). */
-  authenticate(authorization: string | undefined): Promise<WorkloadCaller>;
+  authenticate(authorization: string | undefined): Promise<TokenOwner>;
   /** The pod as the API server has it now; undefined when gone. */
   readPod(namespace: string, name: string): Promise<k8s.V1Pod | undefined>;
   /** The agent key's signature, or why not: the node was refused (final) or is not attested yet (NodeAgent.countersign). */

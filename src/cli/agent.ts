@@ -1,17 +1,19 @@
 /**
  * `attestor agent`: the node agent (a DaemonSet on GPU nodes, inside the CVM). Collects CVM
  * evidence through configfs-tsm and GPU evidence through NVML, has the Coordinator appraise
- * it, and activates the GPUs only with a grant it verified.
+ * it, and activates the GPUs only with a grant it verified. It countersigns the keys of its node's
+ * confidential-node pods (agent/countersign-server.ts) unless --no-countersign.
  */
 
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { NodeAgent } from '../agent/agent.ts';
 import { CoordinatorClient } from '../agent/coordinator-client.ts';
-import { startCountersignServer } from '../agent/countersign-server.ts';
+import { DEFAULT_COUNTERSIGN_LIMIT, startCountersignServer } from '../agent/countersign-server.ts';
 import { Countersigner } from '../agent/countersigner.ts';
 import { ConfigfsTsmSource } from '../agent/evidence/configfs-tsm.ts';
 import { NvmlGpuControl } from '../agent/evidence/nvml/gpu-control.ts';
+import { KeyedRateLimiter } from '../coordinator/rate-limiter.ts';
 import { TokenReviewWorkloadAuthenticator } from '../coordinator/workload-auth.ts';
 import { ApiWorkloadPods } from '../coordinator/workload-pods.ts';
 import { createLogger } from '../observability/log.ts';
@@ -112,9 +114,11 @@ export function agentCommand(): Command {
         const kubeConfig = loadKubeConfig(opts.kubeconfig);
         const pods = new ApiWorkloadPods(kubeConfig);
         const authenticator = new TokenReviewWorkloadAuthenticator(kubeConfig, [NODE_AGENT_AUDIENCE]);
+        const limiter = new KeyedRateLimiter(DEFAULT_COUNTERSIGN_LIMIT);
         countersigning = await startCountersignServer({
           ...opts.countersignAddress,
           log,
+          admit: () => limiter.take('node', new Date()),
           countersigner: new Countersigner({
             node: opts.nodeName,
             authenticate: (authorization) => authenticator.authenticate(authorization),

@@ -5,8 +5,7 @@ import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node';
 import type * as jose from 'jose';
 import { createAgentKey } from '../../../src/agent/agent-key.ts';
-import { Countersigner } from '../../../src/agent/countersigner.ts';
-import type { WorkloadCaller } from '../../../src/coordinator/workload-auth.ts';
+import { Countersigner, type TokenOwner } from '../../../src/agent/countersigner.ts';
 import {
   type CountersignRequest,
   countersignatureProblems,
@@ -22,7 +21,7 @@ const NONCE = 'a1'.repeat(32);
 interface Setup {
   pods: Map<string, k8s.V1Pod>;
   /** What the TokenReview says about each token. */
-  tokens: Map<string, WorkloadCaller>;
+  tokens: Map<string, TokenOwner>;
   state: { attested: boolean; answered: boolean };
   agentKey: Awaited<ReturnType<typeof createAgentKey>>;
   countersigner: Countersigner;
@@ -35,7 +34,7 @@ async function setup(): Promise<Setup> {
       ['ai/p', { metadata: { name: 'p', namespace: 'ai', uid: 'uid-p' }, spec: { nodeName: 'n1', containers: [] } }],
       ['ai/q', { metadata: { name: 'q', namespace: 'ai', uid: 'uid-q' }, spec: { nodeName: 'n2', containers: [] } }],
     ]),
-    tokens: new Map<string, WorkloadCaller>([
+    tokens: new Map<string, TokenOwner>([
       ['token-p', { ok: true, namespace: 'ai', name: 'p', uid: 'uid-p' }],
       ['token-q', { ok: true, namespace: 'ai', name: 'q', uid: 'uid-q' }],
     ]),

@@ -8,6 +8,11 @@
  * writes mesh-ca.pem, cert.pem and key.pem (0400) to the memory-backed volume the pod's other
  * containers share. The key never leaves the pod.
  *
+ * In a confidential-node pod (`--confidential-node`) there is no evidence of the pod's own: after
+ * the nonce, the node agent (which attested the node's CVM and GPUs and activated them)
+ * countersigns the pod's key, given the pod's token for it and a proof of possession, and the
+ * countersignature goes to POST /v1/workload/countersigned for the certificate.
+ *
  * Renewal (`attestor init --renew`, a sidecar mode of the same command) keeps the key, and gets a
  * new certificate with fresh evidence before the old one expires, or at once when the Coordinator's
  * mesh CA changes (a new Manifest): from the new mesh CA, or none if the pod no longer complies

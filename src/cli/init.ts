@@ -1,7 +1,8 @@
 /**
  * `attestor init`: the init container of every pod-CVM AI worker pod (agent/workload-init.ts).
  * Attests the pod VM and its GPUs to the Coordinator, activates the GPUs on a grant, and writes the
- * workload certificate; `--renew` keeps renewing it (the sidecar mode).
+ * workload certificate; `--renew` keeps renewing it (the sidecar mode). `--confidential-node`: in
+ * a confidential-node pod, its node agent countersigns the pod's key instead.
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';

@@ -13,6 +13,7 @@
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { signActivationReport } from '../protocol/activation-report.ts';
+import { type CountersignatureClaims, signCountersignature } from '../protocol/countersignature.ts';
 import { encodeEvidenceRequest, evidenceDigest, reportDataFor } from '../protocol/evidence-request.ts';
 import {
   ACTIVATE_PATH,
@@ -70,6 +71,8 @@ export class NodeAgent {
   /** GPU work (a round, an activation) runs one at a time. */
   #exclusive: Promise<unknown> = Promise.resolve();
   #nextAttestAt = 0;
+  /** Whether the Coordinator's last word on this node was an acceptance with GPUs activated (it may countersign). */
+  #vouches = false;
   #wake: (() => void) | undefined;
 
   constructor(options: AgentOptions) {
@@ -80,6 +83,39 @@ export class NodeAgent {
 
   get lastOutcome(): AttestOutcome | undefined {
     return this.#last;
+  }
+
+  /** The public half of the agent key (the one its node's evidence binds), once it has one. */
+  get publicJwk(): Readonly<Record<string, unknown>> | undefined {
+    return this.#key?.publicJwk;
+  }
+
+  /**
+   * Countersigns a pod's key with the agent key (the one this node's evidence bound), naming this
+   * node and the Manifest the Coordinator last appraised it under; only while the Coordinator's
+   * last word on this node was an acceptance with its GPUs activated (fail closed: an agent that is
+   * not attested vouches for nobody). `final`: the Coordinator refused this node (the pod's renewal
+   * drops its certificate); otherwise it has not been answered yet (the pod waits).
+   */
+  async countersign(
+    pod: Omit<CountersignatureClaims, 'node' | 'manifestHash' | 'iat'>,
+    now: Date,
+  ): Promise<{ ok: true; countersignature: string } | { ok: false; final: boolean; reason: string }> {
+    if (!this.#vouches || !this.#key || !this.#manifestHash) {
+      const refused = this.#last !== undefined;
+      return {
+        ok: false,
+        final: refused,
+        reason: refused
+          ? `node ${this.#options.nodeName} is not attested: its evidence was refused or its GPUs are not activated`
+          : `node ${this.#options.nodeName} is not attested yet`,
+      };
+    }
+    const countersignature = await signCountersignature(
+      { ...pod, node: this.#options.nodeName, manifestHash: this.#manifestHash, iat: Math.floor(now.getTime() / 1000) },
+      this.#key.privateKey,
+    );
+    return { ok: true, countersignature };
   }
 
   /** One round: nonce, evidence, grant, activation. Throws on transport or device errors. */
@@ -111,7 +147,8 @@ export class NodeAgent {
     const reattestAfterMs = answer.reattestAfterSeconds * 1000;
     this.#submitted = { digest: evidenceDigest(request), uuids, reattestAfterMs };
     this.#last = await this.#activate(answer.grant, this.#submitted, key);
-    if (this.#last.accepted && this.#last.activated)
+    this.#vouches = this.#last.accepted && this.#last.activated;
+    if (this.#vouches)
       this.#log.info({ gpus: uuids.length, manifest: answer.manifestHash }, 'attested; GPUs activated');
     return this.#last;
   }
@@ -158,6 +195,7 @@ export class NodeAgent {
   }
 
   async #deactivate(): Promise<void> {
+    this.#vouches = false;
     const { gpus } = this.#options;
     if (await gpus.gpusReady()) {
       await gpus.setGpusReady(false);
@@ -240,6 +278,7 @@ export class NodeAgent {
         );
         if (outcome?.accepted && outcome.activated) {
           this.#last = outcome;
+          this.#vouches = true;
           this.#log.info({ manifest: answer.manifestHash }, 'the last evidence meets the new Manifest; GPUs activated');
         }
       } catch (err) {

@@ -8,6 +8,11 @@
  * writes mesh-ca.pem, cert.pem and key.pem (0400) to the memory-backed volume the pod's other
  * containers share. The key never leaves the pod.
  *
+ * In a confidential-node pod (`--confidential-node`) there is no evidence of the pod's own: after
+ * the nonce, the node agent (which attested the node's CVM and GPUs and activated them)
+ * countersigns the pod's key, given the pod's token for it and a proof of possession, and the
+ * countersignature goes to POST /v1/workload/countersigned for the certificate.
+ *
  * Renewal (`attestor init --renew`, a sidecar mode of the same command) keeps the key, and gets a
  * new certificate with fresh evidence before the old one expires, or at once when the Coordinator's
  * mesh CA changes (a new Manifest): from the new mesh CA, or none if the pod no longer complies
@@ -18,6 +23,14 @@ import * as x509 from '@peculiar/x509';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { signActivationReport } from '../protocol/activation-report.ts';
+import {
+  COUNTERSIGN_PATH,
+  type CountersignedRequest,
+  type CountersignRequest,
+  type CountersignResponse,
+  signProof,
+  WORKLOAD_COUNTERSIGNED_PATH,
+} from '../protocol/countersignature.ts';
 import { encodeEvidenceRequest, evidenceDigest, reportDataFor } from '../protocol/evidence-request.ts';
 import type { NonceResponse } from '../protocol/messages.ts';
 import {
@@ -43,14 +56,26 @@ export interface WorkloadInitOptions {
   pod: { namespace: string; name: string };
   /** The Coordinator, with the pod's projected token (audience attestor-workload). */
   client: CoordinatorClient;
-  /** The pod VM's own evidence (configfs-tsm inside the pod VM). */
-  cvm: CvmEvidenceSource;
+  /** The pod VM's own evidence (configfs-tsm inside the pod VM); pod-CVM mode only. */
+  cvm?: CvmEvidenceSource;
+  /**
+   * Confidential-node mode: no evidence of the pod's own; its node's agent countersigns its key
+   * (the agent attested the node's CVM and GPUs and activated them).
+   */
+  node?: NodeAgentEndpoint;
   /** The pod's GPUs (NVML); absent: a pod without GPUs. */
   gpus?: GpuControl;
   /** The shared volume: mesh-ca.pem, cert.pem, key.pem. */
   out: string;
   log: Logger;
   now?: () => Date;
+}
+
+/** The node agent on the pod's node, and the pod's token for it (audience attestor-node-agent). */
+export interface NodeAgentEndpoint {
+  /** e.g. http://<status.hostIP>:8444 */
+  url: string;
+  token: () => Promise<string>;
 }
 
 export type CertifyOutcome =
@@ -79,7 +104,9 @@ export class WorkloadInit {
 
   /** One round with fresh evidence: nonce, evidence, grant, activation, certificate, files. Throws on transport or device errors. */
   async certify(): Promise<CertifyOutcome> {
-    const { client, cvm, gpus, out, pod } = this.#options;
+    if (this.#options.node) return this.#certifyOnNode(this.#options.node);
+    const { client, cvm, gpus, pod } = this.#options;
+    if (!cvm) throw new Error('pod-CVM mode needs the pod VM evidence source');
     const key = await this.#workloadKey();
     const { nonce } = (await client.post<NonceResponse>(WORKLOAD_NONCE_PATH, {})).body;
     const nonceBytes = new Uint8Array(Buffer.from(nonce, 'hex'));
@@ -113,10 +140,64 @@ export class WorkloadInit {
     }
     const report = await signActivationReport({ grant: answer.grant, gpusReady: ready, gpus: uuids }, key.privateKey);
     const { body: issued } = await client.post<WorkloadCertificateResponse>(WORKLOAD_ACTIVATE_PATH, { report }, [403]);
+    return this.#received(issued, key, 'pod VM and GPUs attested, GPUs activated: workload certificate written', {
+      gpus: uuids.length,
+    });
+  }
+
+  /**
+   * Confidential-node mode: a nonce from the Coordinator, the node agent's countersignature over
+   * this pod, its key and the nonce, then the certificate. A refusal by the agent (403) is a
+   * refusal; an agent not attested yet or unreachable is an error (retried).
+   */
+  async #certifyOnNode(agent: NodeAgentEndpoint): Promise<CertifyOutcome> {
+    const { client } = this.#options;
+    const key = await this.#workloadKey();
+    const { nonce } = (await client.post<NonceResponse>(WORKLOAD_NONCE_PATH, {})).body;
+    const request: CountersignRequest = {
+      nonce,
+      spki: Buffer.from(key.spkiDer).toString('base64url'),
+      proof: await signProof(nonce, key.spkiDer, key.privateKey),
+    };
+    const response = await fetch(new URL(COUNTERSIGN_PATH, agent.url), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await agent.token()}` },
+      body: JSON.stringify(request),
+      signal: AbortSignal.timeout(30_000),
+    });
+    const answer = (await response.json().catch(() => ({ error: `HTTP ${response.status}` }))) as CountersignResponse;
+    if (response.status === 403 || response.status === 401)
+      return this.#refused([`the node agent refused: ${'error' in answer ? answer.error : response.status}`]);
+    if (!response.ok || !('countersignature' in answer)) {
+      const retryAfter = Number(response.headers.get('retry-after'));
+      throw Object.assign(
+        new Error(`the node agent answered ${response.status}: ${'error' in answer ? answer.error : ''}`),
+        Number.isFinite(retryAfter) && retryAfter > 0 ? { retryAfterMs: retryAfter * 1000 } : {},
+      );
+    }
+    const { body: issued } = await client.post<WorkloadCertificateResponse>(
+      WORKLOAD_COUNTERSIGNED_PATH,
+      { ...request, countersignature: answer.countersignature } satisfies CountersignedRequest,
+      [403],
+    );
+    return this.#received(
+      issued,
+      key,
+      "node attested, its agent countersigned the pod's key: workload certificate written",
+    );
+  }
+
+  /** The Coordinator's answer: the certificate checked and written, or a refusal. */
+  async #received(
+    issued: WorkloadCertificateResponse,
+    key: AgentKey,
+    message: string,
+    fields: Record<string, unknown> = {},
+  ): Promise<CertifyOutcome> {
     if (!issued.certified) return this.#refused([issued.reason]);
     const wrong = await certificateProblem(issued.certificate, issued.meshCA, key);
     if (wrong) return this.#refused([wrong]);
-    await writeCertificate(out, issued.meshCA, issued.certificate);
+    await writeCertificate(this.#options.out, issued.meshCA, issued.certificate);
     this.#last = {
       certified: true,
       notAfter: new Date(issued.notAfter),
@@ -124,10 +205,7 @@ export class WorkloadInit {
       manifestHash: issued.manifestHash,
       meshCa: issued.meshCA,
     };
-    this.#log.info(
-      { gpus: uuids.length, manifest: issued.manifestHash, notAfter: issued.notAfter },
-      'pod VM and GPUs attested, GPUs activated: workload certificate written',
-    );
+    this.#log.info({ ...fields, manifest: issued.manifestHash, notAfter: issued.notAfter }, message);
     return this.#last;
   }
 

@@ -67,9 +67,14 @@ export function gatedByNode(
  * by its own evidence (`attestor init`), not by its node's attestation.
  */
 export function isPodCvmWorkerPod(labels: Record<string, string> | undefined): boolean {
+  return isWorkerPodOf(labels, 'pod-cvm');
+}
+
+/** Whether a pod is an AI worker pod (the webhook's pod rules judge it) labelled with this model. */
+export function isWorkerPodOf(labels: Record<string, string> | undefined, model: DeploymentModel): boolean {
   return (
     labels !== undefined &&
     Object.entries(AI_WORKER_POD_SELECTOR).every(([k, v]) => labels[k] === v) &&
-    labels[DEPLOYMENT_MODEL_LABEL] === 'pod-cvm'
+    labels[DEPLOYMENT_MODEL_LABEL] === model
   );
 }

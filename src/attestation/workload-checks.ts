@@ -20,7 +20,22 @@ export const WORKLOAD_CHECKS = {
   'workload.deployment-model': {
     kind: 'comparison',
     about:
-      "the pod's AIWorker does not use the pod-CVM model, or the active Manifest does not enable it (no pod-role CVM entries)",
+      "the pod's AIWorker does not use the model it asks a certificate under (pod-CVM: its own evidence; confidential-node: its node agent's countersignature), or the active Manifest does not enable that model",
+  },
+  'workload.node': {
+    kind: 'comparison',
+    about:
+      "confidential-node: the pod's node is not currently attested against the active Manifest (no accepted evidence, expired, refused, or attested under another Manifest)",
+  },
+  'workload.countersignature': {
+    kind: 'binding',
+    about:
+      "confidential-node: the node agent's countersignature does not verify with the agent key of the node's accepted evidence, or does not name this node, pod, key, nonce and Manifest",
+  },
+  'workload.proof-of-possession': {
+    kind: 'binding',
+    about:
+      "the pod's proof of possession does not verify with the key it asks a certificate for, or is for another nonce",
   },
 } as const satisfies CheckRegistry;
 

@@ -1,18 +1,26 @@
 /**
  * `attestor agent`: the node agent (a DaemonSet on GPU nodes, inside the CVM). Collects CVM
  * evidence through configfs-tsm and GPU evidence through NVML, has the Coordinator appraise
- * it, and activates the GPUs only with a grant it verified.
+ * it, and activates the GPUs only with a grant it verified. It countersigns the keys of its node's
+ * confidential-node pods (agent/countersign-server.ts) unless --no-countersign.
  */
 
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { NodeAgent } from '../agent/agent.ts';
 import { CoordinatorClient } from '../agent/coordinator-client.ts';
+import { DEFAULT_COUNTERSIGN_LIMIT, startCountersignServer } from '../agent/countersign-server.ts';
+import { Countersigner } from '../agent/countersigner.ts';
 import { ConfigfsTsmSource } from '../agent/evidence/configfs-tsm.ts';
 import { NvmlGpuControl } from '../agent/evidence/nvml/gpu-control.ts';
+import { KeyedRateLimiter } from '../coordinator/rate-limiter.ts';
+import { TokenReviewWorkloadAuthenticator } from '../coordinator/workload-auth.ts';
+import { ApiWorkloadPods } from '../coordinator/workload-pods.ts';
 import { createLogger } from '../observability/log.ts';
 import { OperatorMetrics } from '../observability/metrics.ts';
 import { startProbeServer } from '../observability/probe-server.ts';
+import { DEFAULT_COUNTERSIGN_PORT, NODE_AGENT_AUDIENCE } from '../protocol/countersignature.ts';
+import { loadKubeConfig } from './kubeconfig.ts';
 import { addressOption } from './options.ts';
 
 interface AgentCliOptions {
@@ -23,6 +31,9 @@ interface AgentCliOptions {
   tsmRoot: string;
   nvmlLibrary: string;
   probeAddress: { host: string; port: number };
+  countersign: boolean;
+  countersignAddress: { host: string; port: number };
+  kubeconfig?: string;
   logLevel: string;
 }
 
@@ -52,6 +63,20 @@ export function agentCommand(): Command {
       host: '0.0.0.0',
       port: 8081,
     })
+    .option(
+      '--countersign-address <host:port>',
+      "serve POST /v1/countersign here for the node's confidential-node pods (a hostPort; plain HTTP: the answer is a signature)",
+      addressOption,
+      { host: '0.0.0.0', port: DEFAULT_COUNTERSIGN_PORT },
+    )
+    .option(
+      '--no-countersign',
+      "do not countersign pods' keys (confidential-node pods on this node then get no workload certificate)",
+    )
+    .option(
+      '--kubeconfig <path>',
+      "for countersigning: TokenReview of the pods' tokens and reading pods (default: in-cluster)",
+    )
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['debug', 'info', 'warn', 'error'])
@@ -84,10 +109,29 @@ export function agentCommand(): Command {
           },
         ],
       });
+      let countersigning: { close(): Promise<void> } | undefined;
+      if (opts.countersign) {
+        const kubeConfig = loadKubeConfig(opts.kubeconfig);
+        const pods = new ApiWorkloadPods(kubeConfig);
+        const authenticator = new TokenReviewWorkloadAuthenticator(kubeConfig, [NODE_AGENT_AUDIENCE]);
+        const limiter = new KeyedRateLimiter(DEFAULT_COUNTERSIGN_LIMIT);
+        countersigning = await startCountersignServer({
+          ...opts.countersignAddress,
+          log,
+          admit: () => limiter.take('node', new Date()),
+          countersigner: new Countersigner({
+            node: opts.nodeName,
+            authenticate: (authorization) => authenticator.authenticate(authorization),
+            readPod: (namespace, name) => pods.read(namespace, name),
+            sign: (pod, now) => agent.countersign(pod, now),
+          }),
+        });
+      }
       const abort = new AbortController();
       process.once('SIGTERM', () => abort.abort());
       process.once('SIGINT', () => abort.abort());
       await agent.run(abort.signal);
+      await countersigning?.close();
       await probe.close();
       await gpus.close();
       await client.close();

@@ -44,10 +44,14 @@ export function renderAIWorkers(opts: RenderOptions): string {
     const name = worker.metadata?.name;
     if (!name || !worker.spec) throw new UnusableInput(`${opts.file}: an AIWorker without metadata.name or spec`);
     const podCvm = aiWorkerModel(worker.spec) === 'pod-cvm';
+    // As the operator: pod-CVM pods always start with attestor init, confidential-node pods when it has an init image.
+    const withInit = podCvm || opts.initImage !== undefined;
     if (podCvm && !opts.initImage)
       throw new UnusableInput(`AIWorker ${name} uses the pod-cvm model: --init-image (pinned by digest) is required`);
-    if (podCvm && !opts.coordinatorCaFile)
-      throw new UnusableInput(`AIWorker ${name} uses the pod-cvm model: --coordinator-ca-file is required`);
+    if (withInit && !opts.coordinatorCaFile)
+      throw new UnusableInput(
+        `AIWorker ${name}: attestor init (${podCvm ? 'the pod-cvm model' : '--init-image'}) needs --coordinator-ca-file`,
+      );
     const namespaced = {
       ...worker,
       metadata: { ...worker.metadata, namespace: worker.metadata.namespace ?? 'default' },
@@ -56,7 +60,7 @@ export function renderAIWorkers(opts: RenderOptions): string {
       namespaced,
       { document: '', hash: '' },
       worker.spec.replicas ?? 1,
-      podCvm
+      withInit
         ? {
             initImage: opts.initImage!,
             coordinatorUrl: opts.coordinatorUrl,

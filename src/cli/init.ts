@@ -1,7 +1,8 @@
 /**
  * `attestor init`: the init container of every pod-CVM AI worker pod (agent/workload-init.ts).
  * Attests the pod VM and its GPUs to the Coordinator, activates the GPUs on a grant, and writes the
- * workload certificate; `--renew` keeps renewing it (the sidecar mode).
+ * workload certificate; `--renew` keeps renewing it (the sidecar mode). `--confidential-node`: in
+ * a confidential-node pod, its node agent countersigns the pod's key instead.
  */
 import { readFileSync } from 'node:fs';
 import { Command, Option } from 'commander';
@@ -26,6 +27,9 @@ interface InitCliOptions {
   nvmlLibrary: string;
   gpus: boolean;
   renew: boolean;
+  confidentialNode: boolean;
+  nodeAgent?: string;
+  nodeAgentTokenFile: string;
   checkInterval: number;
   timeout: number;
   logLevel: string;
@@ -34,7 +38,7 @@ interface InitCliOptions {
 export function initCommand(): Command {
   return new Command('init')
     .description(
-      "attest this pod VM and its GPUs to the Coordinator, activate the GPUs on its grant, and write the pod's workload certificate (mesh-ca.pem, cert.pem, key.pem) to --out",
+      "attest this pod VM and its GPUs to the Coordinator, activate the GPUs on its grant, and write the pod's workload certificate (mesh-ca.pem, cert.pem, key.pem) to --out; with --confidential-node, have the node agent countersign the pod's key instead",
     )
     .requiredOption(
       '--coordinator <url>',
@@ -57,6 +61,22 @@ export function initCommand(): Command {
     .option('--tsm-root <dir>', 'configfs-tsm report directory of the pod VM', DEFAULT_TSM_REPORT_ROOT)
     .option('--nvml-library <path>', 'libnvidia-ml to load', 'libnvidia-ml.so.1')
     .option('--no-gpus', 'the pod has no GPUs: attest the pod VM only')
+    .option(
+      '--confidential-node',
+      "the confidential-node model: no evidence of the pod's own; its node's agent (which attested the node's CVM and GPUs and activated them) countersigns the pod's key",
+      false,
+    )
+    .addOption(
+      new Option(
+        '--node-agent <url>',
+        "with --confidential-node: the node agent's countersigning endpoint, e.g. http://$(HOST_IP):8444",
+      ).env('NODE_AGENT_URL'),
+    )
+    .option(
+      '--node-agent-token-file <path>',
+      "with --confidential-node: the pod's projected token for its node agent (audience attestor-node-agent), re-read for every request",
+      '/var/run/secrets/attestor-workload/node-agent-token',
+    )
     .option(
       '--renew',
       'the sidecar mode: keep the key on the volume and renew the certificate with fresh evidence before it expires, or when the mesh CA changes (a new Manifest); a refusal removes cert.pem and sets the GPUs not ready',
@@ -89,13 +109,18 @@ export function initCommand(): Command {
       const client = new CoordinatorClient(opts.coordinator, ca, async () =>
         readFileSync(opts.tokenFile, 'utf8').trim(),
       );
-      const gpus: GpuControl | undefined = opts.gpus
-        ? await NvmlGpuControl.open({ libraryPath: opts.nvmlLibrary })
-        : undefined;
+      if (opts.confidentialNode && !opts.nodeAgent)
+        throw new Error('--confidential-node needs --node-agent (or NODE_AGENT_URL)');
+      // Confidential-node: the node agent activated the node's GPUs; the pod neither reads nor sets them.
+      const gpus: GpuControl | undefined =
+        opts.gpus && !opts.confidentialNode ? await NvmlGpuControl.open({ libraryPath: opts.nvmlLibrary }) : undefined;
+      const tokenFile = opts.nodeAgentTokenFile;
       const init = new WorkloadInit({
         pod: { namespace: opts.podNamespace, name: opts.podName },
         client,
-        cvm: new ConfigfsTsmSource({ root: opts.tsmRoot }),
+        ...(opts.confidentialNode
+          ? { node: { url: opts.nodeAgent!, token: async () => readFileSync(tokenFile, 'utf8').trim() } }
+          : { cvm: new ConfigfsTsmSource({ root: opts.tsmRoot }) }),
         ...(gpus ? { gpus } : {}),
         out: opts.out,
         log,

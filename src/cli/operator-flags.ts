@@ -265,7 +265,7 @@ export function operatorFlags(): Command {
       )
       .option(
         '--init-image <image>',
-        "the attestor init image added to every pod-CVM AI worker pod (the operator's own), pinned by digest (<name>@sha256:<64 hex>); without it pod-CVM AIWorkers are held at 0 replicas",
+        "the attestor init image added to every pod-CVM AI worker pod, and (--confidential-node) to every confidential-node one (the operator's own), pinned by digest (<name>@sha256:<64 hex>); without it pod-CVM AIWorkers are held at 0 replicas and confidential-node pods get no workload certificate",
       )
       .option(
         '--workload-coordinator-url <url>',
@@ -273,7 +273,7 @@ export function operatorFlags(): Command {
       )
       .option(
         '--workload-coordinator-ca-file <file>',
-        "PEM of the CA that signed the Coordinator's serving certificate, put into the pod spec of pod-CVM AI worker pods (so their policy pins it)",
+        "PEM of the CA that signed the Coordinator's serving certificate, put into the pod spec of AI worker pods with attestor init (so a pod-CVM pod's policy pins it)",
       )
       .option(
         '--cluster-domain <domain>',

@@ -68,6 +68,16 @@ export interface CoordinatorDeps {
   limits?: Partial<CoordinatorLimits>;
 }
 
+/** What the workload side needs of a node's accepted evidence. */
+export interface AcceptedNodeEvidence {
+  /** The agent key REPORT_DATA bound. */
+  agentKey: jose.JWK;
+  /** evidenceDigest() of the accepted evidence. */
+  digest: string;
+  /** The Manifest (status hash) it was accepted under. */
+  manifestHash: string;
+}
+
 export class Coordinator {
   readonly #deps: CoordinatorDeps;
   readonly #nonces: NonceStore;
@@ -128,6 +138,18 @@ export class Coordinator {
   /** Leadership ended: waiting agents are told to ask again (503). */
   close(): void {
     this.#watch.close(new CoordinatorError(503, 'this replica stopped leading; retry'));
+  }
+
+  /**
+   * The node's accepted evidence, while its acceptance stands (confidential-node workload
+   * certificates: the agent key it bound verifies the agent's countersignatures). Undefined when
+   * the node's last evidence was refused or withdrawn, or when none is kept.
+   */
+  acceptedEvidence(node: string): AcceptedNodeEvidence | undefined {
+    const retained = this.#decisions.retained(node);
+    const standing = this.#grants.standing(node);
+    if (!retained || !standing || standing.digest !== retained.digest) return undefined;
+    return { agentKey: retained.agentKey, digest: retained.digest, manifestHash: standing.manifestHash };
   }
 
   /**

@@ -68,6 +68,11 @@ export class Grants {
     return this.#standing.keys();
   }
 
+  /** The node's standing acceptance, if any. */
+  standing(node: string): StandingVerdict | undefined {
+    return this.#standing.get(node);
+  }
+
   /**
    * A new verdict on the node: its pending grants are withdrawn, and an acceptance (or nothing,
    * for a refusal) becomes what a grant must have been issued for.

@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../api/aiworker.ts';
 import { KATA_POLICY_ANNOTATION, ownerName } from '../api/aiworker-labels.ts';
-import { aiWorkerModel, enabledModels, isPodCvmWorkerPod } from '../api/deployment-model.ts';
+import { aiWorkerModel, type DeploymentModel, enabledModels, isWorkerPodOf } from '../api/deployment-model.ts';
 import type { Manifest } from '../api/manifest.ts';
 import { type WorkloadRole, workloadRole } from '../api/manifest-roles.ts';
 import { type Reason, reason } from '../attestation/verdict.ts';
@@ -31,7 +31,7 @@ export interface WorkloadTarget {
   policyName?: string;
   role: WorkloadRole;
   sans: string[];
-  deploymentModel: 'pod-cvm';
+  deploymentModel: DeploymentModel;
   /** GPUs the pod requests: its evidence must bring one report for each. */
   gpuCount: number;
 }
@@ -43,6 +43,12 @@ export interface WorkloadFacts {
   /** The AIWorker the pod's labels name, if it exists. */
   worker: AIWorker | undefined;
   manifest: Manifest;
+  /**
+   * The model the certificate is asked under: pod-cvm (the pod's own evidence, the default) or
+   * confidential-node (its node agent's countersignature). The pod's AIWorker must use it, and
+   * the Manifest enable it.
+   */
+  model?: DeploymentModel;
 }
 
 export type WorkloadJudgement =
@@ -51,6 +57,7 @@ export type WorkloadJudgement =
 
 export function judgeWorkload(facts: WorkloadFacts): WorkloadJudgement {
   const { caller, pod, worker, manifest } = facts;
+  const model = facts.model ?? 'pod-cvm';
   const name = `${caller.namespace}/${caller.name}`;
   if (!pod) return { reasons: [reason('workload.pod', `pod ${name} does not exist`)] };
   if (pod.metadata?.uid !== caller.uid)
@@ -77,18 +84,22 @@ export function judgeWorkload(facts: WorkloadFacts): WorkloadJudgement {
     };
 
   const reasons: Reason[] = [];
-  if (aiWorkerModel(worker.spec) !== 'pod-cvm' || !isPodCvmWorkerPod(pod.metadata?.labels))
+  if (aiWorkerModel(worker.spec) !== model || !isWorkerPodOf(pod.metadata?.labels, model))
     reasons.push(
       reason(
         'workload.deployment-model',
-        `AIWorker ${caller.namespace}/${owner} uses the ${aiWorkerModel(worker.spec)} model: only pod-CVM pods get workload certificates from their own evidence`,
+        model === 'pod-cvm'
+          ? `AIWorker ${caller.namespace}/${owner} uses the ${aiWorkerModel(worker.spec)} model: only pod-CVM pods get workload certificates from their own evidence`
+          : `AIWorker ${caller.namespace}/${owner} uses the ${aiWorkerModel(worker.spec)} model: only confidential-node pods get workload certificates from their node agent's countersignature`,
       ),
     );
-  if (!enabledModels(manifest).has('pod-cvm'))
+  if (!enabledModels(manifest).has(model))
     reasons.push(
       reason(
         'workload.deployment-model',
-        `Manifest ${manifest.metadata.name} does not enable the pod-CVM model (it has no pod-role CVM entries)`,
+        model === 'pod-cvm'
+          ? `Manifest ${manifest.metadata.name} does not enable the pod-CVM model (it has no pod-role CVM entries)`
+          : `Manifest ${manifest.metadata.name} does not enable the confidential-node model (it has no node-role CVM entries)`,
       ),
     );
 
@@ -116,7 +127,7 @@ export function judgeWorkload(facts: WorkloadFacts): WorkloadJudgement {
     ...(entry?.name ? { policyName: entry.name } : {}),
     role: entry ? workloadRole(entry) : 'worker',
     sans: [...(entry?.sans ?? [])],
-    deploymentModel: 'pod-cvm',
+    deploymentModel: model,
     gpuCount: podGpuCount(pod),
   };
   return reasons.length === 0 ? { target, reasons: [] } : { target, reasons };

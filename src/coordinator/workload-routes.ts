@@ -4,6 +4,7 @@
  * The WorkloadCoordinator decides; this maps its outcome to HTTP.
  */
 import express, { type Express, type NextFunction, type Request, type RequestHandler, type Response } from 'express';
+import { MAX_COUNTERSIGN_BODY_BYTES, WORKLOAD_COUNTERSIGNED_PATH } from '../protocol/countersignature.ts';
 import { MAX_ACTIVATION_BODY_BYTES, MAX_EVIDENCE_BODY_BYTES, MAX_NONCE_BODY_BYTES } from '../protocol/messages.ts';
 import {
   WORKLOAD_ACTIVATE_PATH,
@@ -22,6 +23,7 @@ export const WORKLOAD_PATHS = [
   WORKLOAD_ACTIVATE_PATH,
   WORKLOAD_MESH_CA_PATH,
   WORKLOAD_JWKS_PATH,
+  WORKLOAD_COUNTERSIGNED_PATH,
 ] as const;
 
 export interface WorkloadRouteOptions {
@@ -92,6 +94,16 @@ export function addWorkloadRoutes(app: Express, options: WorkloadRouteOptions): 
       if (typeof req.body?.report !== 'string')
         throw new CoordinatorError(400, '[coordinator.request] expected {"report": "<compact JWS>"}');
       const result = await workloads.activate(who, req.body.report);
+      res.status(result.certified ? 200 : 403).json(result);
+    }),
+  );
+  app.post(
+    WORKLOAD_COUNTERSIGNED_PATH,
+    pod('request'),
+    body(MAX_COUNTERSIGN_BODY_BYTES),
+    wrap(async (req, res) => {
+      const { pod: who, workloads } = caller(res);
+      const result = await workloads.certifyOnNode(who, req.body);
       res.status(result.certified ? 200 : 403).json(result);
     }),
   );

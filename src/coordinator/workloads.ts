@@ -22,11 +22,18 @@ import { ownerName } from '../api/aiworker-labels.ts';
 import type { Manifest } from '../api/manifest.ts';
 import { manifestHash } from '../api/manifest-hash.ts';
 import type { NodeAttestation } from '../api/node-attestation.ts';
-import { onlyComparisons, type Reason } from '../attestation/verdict.ts';
+import { onlyComparisons, type Reason, reason } from '../attestation/verdict.ts';
 import type { Logger } from '../observability/log.ts';
 import type { CertificateAuthority } from '../pki/certificate-authority.ts';
 import { DEFAULT_CLUSTER_DOMAIN, workloadLeafRequest } from '../pki/workload-certificate.ts';
 import { readActivationReport } from '../protocol/activation-report.ts';
+import {
+  type CountersignedRequest,
+  countersignatureProblems,
+  proofProblem,
+  readCountersignature,
+  spkiSha256,
+} from '../protocol/countersignature.ts';
 import { decodeEvidenceRequest, evidenceDigest, reportDataFor } from '../protocol/evidence-request.ts';
 import type { EvidenceRequest, NonceResponse } from '../protocol/messages.ts';
 import type { HistoryEntry } from '../protocol/transition-chain.ts';
@@ -37,7 +44,7 @@ import {
   workloadSubject,
 } from '../protocol/workload.ts';
 import { NodeAppraiser } from './appraisal.ts';
-import type { ManifestSource } from './coordinator.ts';
+import type { AcceptedNodeEvidence, ManifestSource } from './coordinator.ts';
 import { CoordinatorError } from './coordinator-error.ts';
 import { evidenceIdentity } from './evidence-identity.ts';
 import { Grants } from './grants.ts';
@@ -52,6 +59,7 @@ import type { PodCaller } from './workload-auth.ts';
 import { judgeWorkload, type WorkloadTarget } from './workload-decision.ts';
 import { WorkloadHolds } from './workload-holds.ts';
 import type { WorkloadMetrics } from './workload-metrics.ts';
+import { judgeNode, type NodeJudgement } from './workload-node.ts';
 
 /** The pods as the workload side needs them: read from the API server, and told what was issued. */
 export interface WorkloadPods {
@@ -86,6 +94,8 @@ export interface WorkloadCoordinatorDeps {
   /** Nodes and their NodeAttestations: identifiers nodes hold are refused to pods. */
   nodes: { get(name: string): k8s.V1Node | undefined };
   nodeAttestations: { list(): readonly NodeAttestation[] };
+  /** A node's accepted evidence while its acceptance stands (the node Coordinator's); absent: no confidential-node certificates. */
+  nodeEvidence?: (node: string) => AcceptedNodeEvidence | undefined;
   identity: () => MeshSource | undefined;
   trust: CoordinatorTrust;
   events: PodEventSink;
@@ -304,14 +314,6 @@ export class WorkloadCoordinator {
       const pod = await this.#deps.pods.read(caller.namespace, caller.name);
       if (!pod || pod.metadata?.uid !== caller.uid || pod.metadata.deletionTimestamp)
         return refuse(`pod ${caller.namespace}/${caller.name} is gone or being deleted`);
-      const identity = this.#deps.identity();
-      const mesh = identity?.meshCa;
-      const following = identity?.history.at(-1)?.manifestHash;
-      if (!mesh || following !== accepted.ownManifestHash)
-        return refuse(
-          `the Coordinator's mesh CA is not (yet) the one of Manifest ${accepted.manifestName} (${accepted.ownManifestHash}); attest again`,
-        );
-      const { target } = accepted;
       const publicKey = await webcrypto.subtle.importKey(
         'jwk',
         accepted.agentKey as webcrypto.JsonWebKey,
@@ -319,64 +321,193 @@ export class WorkloadCoordinator {
         true,
         ['verify'],
       );
-      const certificate = await mesh.issue(
-        workloadLeafRequest({
-          publicKey,
-          aiWorker: target.aiWorker,
-          namespace: target.namespace,
-          ...(pod.status?.podIP ? { podIp: pod.status.podIP } : {}),
-          sans: target.sans,
-          clusterDomain: this.#deps.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
-          identity: {
-            role: target.role,
-            deploymentModel: target.deploymentModel,
-            policyHash: target.policyHash,
-            evidenceDigest: accepted.digest,
-            manifestHash: accepted.ownManifestHash,
-            podUid: target.podUid,
-          },
-          lifetimeMs: accepted.lifetimeMs,
-          now,
-        }),
-      );
-      const pem = `${certificate.toString('pem')}\n`;
-      const notAfter = certificate.notAfter;
-      try {
-        await this.#deps.pods.recordCertificate(caller.namespace, caller.name, caller.uid, pem);
-      } catch (err) {
-        // The pod has its certificate either way; only the AIWorker's count misses it until renewal.
-        this.#log.warn(
-          { pod: `${caller.namespace}/${caller.name}`, err: (err as Error).message },
-          'could not record the workload certificate on the pod',
-        );
-      }
-      this.#deps.metrics?.certificates.inc({ result: 'issued' });
-      this.#log.info(
-        {
-          pod: `${caller.namespace}/${caller.name}`,
-          aiWorker: target.aiWorker,
-          role: target.role,
-          manifest: accepted.ownManifestHash,
-          notAfter,
-        },
-        'workload certificate issued',
-      );
-      await this.#event(
-        caller,
-        'Normal',
-        'WorkloadCertified',
-        `pod VM and ${accepted.gpus} GPU(s) attested, GPUs activated: workload certificate for AIWorker ${target.aiWorker} (role ${target.role}, policy ${target.policyHash.slice(0, 16)}…) from the mesh CA of Manifest ${accepted.manifestName}, valid until ${notAfter.toISOString()}`,
+      return this.#issue(caller, pod, accepted.target, publicKey, {
+        digest: accepted.digest,
+        ownManifestHash: accepted.ownManifestHash,
+        manifestName: accepted.manifestName,
+        lifetimeMs: accepted.lifetimeMs,
+        attested: `pod VM and ${accepted.gpus} GPU(s) attested, GPUs activated`,
         now,
-      );
-      return {
-        certified: true,
-        certificate: pem,
-        meshCA: mesh.pem,
-        notAfter: notAfter.toISOString(),
-        manifestHash: accepted.ownManifestHash,
-        renewAfterSeconds: Math.max(15, Math.floor((notAfter.getTime() - now.getTime()) / 2000)),
-      };
+      });
     });
+  }
+
+  /**
+   * A confidential-node pod's request (POST /v1/workload/countersigned): its node agent
+   * countersigned its key. The nonce is checked first (409: nothing recorded); then the pod
+   * (a confidential-node AIWorker's, on node N, not being deleted, the model enabled), N's
+   * attestation (current against the active Manifest, its accepted evidence kept here), the
+   * countersignature (by the agent key of N's accepted evidence, naming N, this pod, this key,
+   * this nonce and the active Manifest) and the proof of possession. Every problem is listed.
+   */
+  async certifyOnNode(caller: PodCaller, request: CountersignedRequest): Promise<WorkloadCertificateResponse> {
+    const manifest = this.#active();
+    const subject = workloadSubject(caller.namespace, caller.name);
+    const shape = countersignedShape(request);
+    if ('error' in shape) throw new CoordinatorError(400, `[coordinator.request] ${shape.error}`);
+    const nonceCheck = this.#nonces.take(request.nonce, subject, this.#now());
+    if (!nonceCheck.ok) throw new CoordinatorError(409, `[coordinator.nonce] ${nonceCheck.reason}`);
+    return this.#serial.run(subject, async () => {
+      const now = this.#now();
+      const activeHash = manifest.status!.hash!;
+      const pod = await this.#deps.pods.read(caller.namespace, caller.name);
+      const owner = ownerName(pod?.metadata?.labels);
+      const worker = owner ? this.#deps.aiWorkers.get(owner, caller.namespace) : undefined;
+      const judged = judgeWorkload({ caller, pod, worker, manifest, model: 'confidential-node' });
+      const reasons: Reason[] = [...judged.reasons];
+      // The node of the pod the token names; of another pod or none, judgeWorkload already says why.
+      const samePod = pod?.metadata?.uid === caller.uid;
+      const nodeName = samePod ? pod?.spec?.nodeName : undefined;
+      const vouching: NodeJudgement = samePod
+        ? judgeNode({
+            node: nodeName,
+            attestation: nodeName
+              ? this.#deps.nodeAttestations.list().find((na) => na.metadata?.name === nodeName)
+              : undefined,
+            accepted: nodeName ? this.#deps.nodeEvidence?.(nodeName) : undefined,
+            activeManifestHash: activeHash,
+            now,
+          })
+        : { reasons: [] };
+      reasons.push(...vouching.reasons);
+      const spkiDer = new Uint8Array(Buffer.from(request.spki, 'base64url'));
+      const proof = await proofProblem(request.proof, spkiDer, request.nonce);
+      if (proof) reasons.push(reason('workload.proof-of-possession', proof));
+      if ('node' in vouching) {
+        const claims = await readCountersignature(request.countersignature, vouching.accepted.agentKey);
+        if ('error' in claims) reasons.push(reason('workload.countersignature', claims.error));
+        else
+          reasons.push(
+            ...countersignatureProblems(claims, {
+              node: vouching.node,
+              namespace: caller.namespace,
+              pod: caller.name,
+              podUid: caller.uid,
+              spkiSha256: spkiSha256(spkiDer),
+              nonce: request.nonce,
+              manifestHash: activeHash,
+              now,
+              maxAgeMs: evidenceMaxAgeMs(manifest),
+            }),
+          );
+      }
+      if (reasons.length > 0 || !judged.target || !('node' in vouching) || !pod) {
+        const texts = reasons.map((r) => `[${r.check}] ${r.message}`);
+        this.#deps.metrics?.certificates.inc({ result: 'refused' });
+        this.#log.warn({ pod: `${caller.namespace}/${caller.name}`, reasons: texts }, 'no workload certificate');
+        await this.#event(
+          caller,
+          'Warning',
+          'WorkloadRefused',
+          `no workload certificate (confidential-node) under Manifest ${manifest.metadata.name} (${activeHash}): ${texts.join('; ')}`,
+          now,
+        );
+        return { certified: false, reason: texts.join('; ') };
+      }
+      const publicKey = await webcrypto.subtle.importKey(
+        'spki',
+        spkiDer,
+        { name: 'ECDSA', namedCurve: 'P-256' },
+        true,
+        ['verify'],
+      );
+      return this.#issue(caller, pod, judged.target, publicKey, {
+        digest: vouching.accepted.digest,
+        ownManifestHash: manifestHash(manifest.spec),
+        manifestName: manifest.metadata.name ?? '',
+        // No longer than the node's attestation: the certificate rests on it.
+        lifetimeMs: Math.min(reattestationMs(manifest), vouching.expiresAt.getTime() - now.getTime()),
+        attested: `node ${vouching.node} currently attested, its agent countersigned the pod's key`,
+        now,
+      });
+    });
+  }
+
+  /** The certificate from the current mesh CA (which must be the Manifest's), recorded on the pod, with an Event. */
+  async #issue(
+    caller: PodCaller,
+    pod: k8s.V1Pod,
+    target: WorkloadTarget,
+    publicKey: webcrypto.CryptoKey,
+    basis: {
+      digest: string;
+      ownManifestHash: string;
+      manifestName: string;
+      lifetimeMs: number;
+      /** What was attested, for the Event. */
+      attested: string;
+      now: Date;
+    },
+  ): Promise<WorkloadCertificateResponse> {
+    const { now } = basis;
+    const identity = this.#deps.identity();
+    const mesh = identity?.meshCa;
+    const following = identity?.history.at(-1)?.manifestHash;
+    if (!mesh || following !== basis.ownManifestHash) {
+      const why = `the Coordinator's mesh CA is not (yet) the one of Manifest ${basis.manifestName} (${basis.ownManifestHash}); attest again`;
+      this.#deps.metrics?.certificates.inc({ result: 'refused' });
+      this.#log.warn({ pod: `${caller.namespace}/${caller.name}`, reason: why }, 'no workload certificate');
+      await this.#event(caller, 'Warning', 'WorkloadRefused', `no workload certificate: ${why}`, now);
+      return { certified: false, reason: why };
+    }
+    const certificate = await mesh.issue(
+      workloadLeafRequest({
+        publicKey,
+        aiWorker: target.aiWorker,
+        namespace: target.namespace,
+        ...(pod.status?.podIP ? { podIp: pod.status.podIP } : {}),
+        sans: target.sans,
+        clusterDomain: this.#deps.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
+        identity: {
+          role: target.role,
+          deploymentModel: target.deploymentModel,
+          policyHash: target.policyHash,
+          evidenceDigest: basis.digest,
+          manifestHash: basis.ownManifestHash,
+          podUid: target.podUid,
+        },
+        lifetimeMs: basis.lifetimeMs,
+        now,
+      }),
+    );
+    const pem = `${certificate.toString('pem')}\n`;
+    const notAfter = certificate.notAfter;
+    try {
+      await this.#deps.pods.recordCertificate(caller.namespace, caller.name, caller.uid, pem);
+    } catch (err) {
+      // The pod has its certificate either way; only the AIWorker's count misses it until renewal.
+      this.#log.warn(
+        { pod: `${caller.namespace}/${caller.name}`, err: (err as Error).message },
+        'could not record the workload certificate on the pod',
+      );
+    }
+    this.#deps.metrics?.certificates.inc({ result: 'issued' });
+    this.#log.info(
+      {
+        pod: `${caller.namespace}/${caller.name}`,
+        aiWorker: target.aiWorker,
+        role: target.role,
+        deploymentModel: target.deploymentModel,
+        manifest: basis.ownManifestHash,
+        notAfter,
+      },
+      'workload certificate issued',
+    );
+    await this.#event(
+      caller,
+      'Normal',
+      'WorkloadCertified',
+      `${basis.attested}: workload certificate for AIWorker ${target.aiWorker} (role ${target.role}, ${target.deploymentModel}, policy ${target.policyHash.slice(0, 16)}…) from the mesh CA of Manifest ${basis.manifestName}, valid until ${notAfter.toISOString()}`,
+      now,
+    );
+    return {
+      certified: true,
+      certificate: pem,
+      meshCA: mesh.pem,
+      notAfter: notAfter.toISOString(),
+      manifestHash: basis.ownManifestHash,
+      renewAfterSeconds: Math.max(15, Math.floor((notAfter.getTime() - now.getTime()) / 2000)),
+    };
   }
 
   #active(): Manifest {
@@ -406,4 +537,17 @@ export class WorkloadCoordinator {
       message,
     );
   }
+}
+
+/** The request's fields are there and of the right form (400 otherwise: nothing recorded). */
+function countersignedShape(request: CountersignedRequest): { ok: true } | { error: string } {
+  const r = request as unknown as Record<string, unknown> | undefined;
+  if (typeof r?.nonce !== 'string' || !/^[0-9a-f]{64}$/.test(r.nonce))
+    return { error: 'nonce: expected 64 hex digits' };
+  if (typeof r.spki !== 'string' || !/^[A-Za-z0-9_-]{16,1024}$/.test(r.spki))
+    return { error: 'spki: expected base64url DER' };
+  for (const field of ['proof', 'countersignature'] as const)
+    if (typeof r[field] !== 'string' || (r[field] as string).length > 4096)
+      return { error: `${field}: expected a compact JWS` };
+  return { ok: true };
 }

@@ -269,6 +269,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
           podExists: (namespace, name, uid) => informers.pods.get(name, namespace)?.metadata?.uid === uid,
           nodes: informers.nodes,
           nodeAttestations: informers.nodeAttestations,
+          nodeEvidence: (node) => coordinator?.acceptedEvidence(node),
           identity: () => coordinatorIdentity,
           trust: c.trust,
           events: coordinatorEvents,

@@ -287,19 +287,22 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       timeoutMs: 60_000,
       description: 'a pod Running on the attested node',
     });
-    await waitFor(
+    const current = await waitFor(
       async () => {
-        const current = (await custom.getNamespacedCustomObject({
+        const worker = (await custom.getNamespacedCustomObject({
           ...group,
           plural: 'aiworkers',
           namespace: workloads,
           name: 'llama',
         })) as AIWorker;
         // Ready comes from the Deployment's status, which its controller may write a moment later.
-        return current.status?.attestedReplicas === 1 && current.status.readyReplicas === 1 ? current : undefined;
+        return worker.status?.readyReplicas === 1 ? worker : undefined;
       },
-      { description: 'AIWorker counts one attested and ready replica' },
+      { description: 'AIWorker counts one ready replica' },
     );
+    // Attested replicas hold a workload certificate (confidential-node-workloads.test.ts): none
+    // without attestor init, whatever the node.
+    assert.equal(current.status?.attestedReplicas, 0);
   });
 
   it('attests a TDX node too, and the second replica runs there', async () => {

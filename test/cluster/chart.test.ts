@@ -86,6 +86,8 @@ describe('Helm chart charts/attestor', function () {
     const kinds = [...rendered.matchAll(/^kind: (\w+)/gm)].map((m) => m[1]).sort();
     assert.deepEqual(kinds, [
       'ClusterRole',
+      'ClusterRole',
+      'ClusterRoleBinding',
       'ClusterRoleBinding',
       'ConfigMap',
       'ConfigMap',
@@ -119,7 +121,33 @@ describe('Helm chart charts/attestor', function () {
       ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
       { input: rendered, encoding: 'utf8' },
     );
-    assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 16, out);
+    assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 18, out);
+
+    // The agent countersigns for its node's confidential-node pods on a hostPort, with API access
+    // for that only (TokenReview, reading pods); turned off, it has none.
+    assert.match(rendered, /- --countersign-address=0\.0\.0\.0:8444/);
+    assert.match(rendered, /containerPort: 8444, hostPort: 8444/);
+    assert.match(
+      rendered,
+      /name: attestor-agent\n(?:.*\n){5}rules:\n- apiGroups: \[authentication\.k8s\.io\]\n {2}resources: \[tokenreviews\]\n {2}verbs: \[create\]\n- apiGroups: \[""\]\n {2}resources: \[pods\]\n {2}verbs: \[get\]\n---/,
+    );
+    const withoutCountersigning = helm(
+      'template',
+      'attestor',
+      chart,
+      '--kube-version',
+      '1.37.2',
+      '--set',
+      'tls.caBundle=eA==',
+      '--set',
+      'webhook.clientAuth.caBundle=eA==',
+      '--set',
+      'agent.countersign.enabled=false',
+    );
+    assert.match(withoutCountersigning, /- --no-countersign/);
+    assert.doesNotMatch(withoutCountersigning, /hostPort/);
+    assert.equal([...withoutCountersigning.matchAll(/^kind: ClusterRole$/gm)].length, 1);
+    assert.match(withoutCountersigning, /automountServiceAccountToken: false\n {6}nodeSelector/);
   });
 
   it("runs the operator in a confidential pod that reads its own CVM evidence from configfs-tsm, as root of the pod VM without capabilities; evidence none runs it as non-root, and a confidential node's configfs-tsm is mounted only when asked; replicas share the Coordinator identity by peer recovery unless turned off or without own evidence", () => {

@@ -1,10 +1,10 @@
 /**
- * Which pods of a pod-CVM AIWorker hold a current workload certificate: the certificate the
- * Coordinator recorded on the pod (WORKLOAD_CERTIFICATE_ANNOTATION) counts only when it verifies
- * under the current mesh CA (whose key lives only in the Coordinator's memory, so nobody who can
- * edit pods can forge one), is valid now, and names this pod's UID in its workload identity
- * extension (a certificate copied from another pod names that pod). A Manifest change replaces the
- * mesh CA, so certificates issued before it stop counting at once.
+ * Which pods of an AIWorker (either deployment model) hold a current workload certificate: the
+ * certificate the Coordinator recorded on the pod (WORKLOAD_CERTIFICATE_ANNOTATION) counts only
+ * when it verifies under the current mesh CA (whose key lives only in the Coordinator's memory, so
+ * nobody who can edit pods can forge one), is valid now, and names this pod's UID in its workload
+ * identity extension (a certificate copied from another pod names that pod). A Manifest change
+ * replaces the mesh CA, so certificates issued before it stop counting at once.
  */
 import 'reflect-metadata'; // @peculiar/x509 needs it (tsyringe)
 import type * as k8s from '@kubernetes/client-node';

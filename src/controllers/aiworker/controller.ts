@@ -2,8 +2,8 @@
  * The AIWorker controller: resolves the worker's policy, checks it, the runtime class and the
  * deployment model against the active Manifest, applies the Deployment and Service it owns
  * (server-side apply; held at 0 replicas while the worker breaks the Manifest: fail closed) and
- * reports replicas, attested replicas (pod-cvm: pods holding a current workload certificate;
- * confidential-node: ready pods on attested nodes) and conditions. Deleting the AIWorker
+ * reports replicas, attested replicas (pods holding a current workload certificate; for
+ * confidential-node also on an attested node) and conditions. Deleting the AIWorker
  * garbage-collects what it owns (owner references).
  */
 

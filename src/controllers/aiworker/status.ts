@@ -10,7 +10,7 @@ export interface AIWorkerFacts {
   deployment: k8s.V1Deployment | undefined;
   pods: readonly k8s.V1Pod[];
   nodeLabels: (nodeName: string) => Record<string, string> | undefined;
-  /** UIDs of the pods that hold a current workload certificate (certified.ts): pod-cvm's attested replicas. */
+  /** UIDs of the pods that hold a current workload certificate (certified.ts): the attested replicas. */
   certified: ReadonlySet<string>;
   policyHash: string | undefined;
   /** Why the policy could not be read (ConfigMap or key missing). */
@@ -22,16 +22,15 @@ export interface AIWorkerFacts {
 export function desiredAIWorkerStatus(worker: AIWorker, facts: AIWorkerFacts): AIWorkerStatus {
   const generation = worker.metadata.generation ?? 0;
   const desired = worker.spec.replicas ?? 1;
-  const readyPods = facts.pods.filter(
-    (p) =>
-      !p.metadata?.deletionTimestamp && p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'),
-  );
   const podCvm = aiWorkerModel(worker.spec) === 'pod-cvm';
-  // pod-cvm: pods whose own evidence got them a current certificate; confidential-node: ready pods on open nodes.
-  const attested = podCvm
-    ? facts.pods.filter((p) => !p.metadata?.deletionTimestamp && facts.certified.has(p.metadata?.uid ?? '')).length
-    : readyPods.filter((p) => p.spec?.nodeName && facts.nodeLabels(p.spec.nodeName)?.[GPU_ATTESTED_LABEL] === 'true')
-        .length;
+  // Both models: pods holding a current workload certificate. confidential-node: also on a node
+  // that is open now (node gating stays, defence in depth).
+  const attested = facts.pods.filter(
+    (p) =>
+      !p.metadata?.deletionTimestamp &&
+      facts.certified.has(p.metadata?.uid ?? '') &&
+      (podCvm || (p.spec?.nodeName && facts.nodeLabels(p.spec.nodeName)?.[GPU_ATTESTED_LABEL] === 'true')),
+  ).length;
   const status: AIWorkerStatus = {
     observedGeneration: generation,
     replicas: facts.deployment?.status?.replicas ?? 0,

@@ -2,7 +2,9 @@
  * The Deployment and Service an AIWorker becomes: pure builders, applied with server-side apply.
  * A pod-CVM worker's pods get `attestor init` as their first container (it attests the pod VM and
  * its GPUs, activates the GPUs and writes the workload certificate to a memory-backed volume the
- * other containers share); a confidential-node worker's pods select attested GPU nodes instead.
+ * other containers share); a confidential-node worker's pods select attested GPU nodes, and get
+ * `attestor init --confidential-node` (its node agent countersigns the pod's key) when the
+ * operator has an init image.
  * `attestor aiworker render` prints the same pod, for genpolicy.
  */
 import type * as k8s from '@kubernetes/client-node';
@@ -16,6 +18,7 @@ import {
 } from '../../api/aiworker-labels.ts';
 import { API_VERSION } from '../../api/common.ts';
 import { aiWorkerModel, DEPLOYMENT_MODEL_LABEL } from '../../api/deployment-model.ts';
+import { DEFAULT_COUNTERSIGN_PORT, NODE_AGENT_AUDIENCE } from '../../protocol/countersignature.ts';
 import { WORKLOAD_AUDIENCE } from '../../protocol/workload.ts';
 
 /** What pod-CVM pods need to reach the Coordinator: operator flags (--init-image, --workload-coordinator-*). */
@@ -35,6 +38,8 @@ export const WORKLOAD_TOKEN_DIR = '/var/run/secrets/attestor-workload';
 export const INIT_CONTAINER_NAME = 'attestor-init';
 const CERTIFICATE_VOLUME = 'attestor-certificate';
 const TOKEN_VOLUME = 'attestor-workload-token';
+/** The confidential-node pod's token for its node agent, beside the workload token. */
+const NODE_AGENT_TOKEN_FILE = 'node-agent-token';
 
 export interface ResolvedPolicy {
   document: string;
@@ -98,14 +103,16 @@ export function podLabels(worker: AIWorker): Record<string, string> {
 
 /**
  * The spec of an AIWorker's pods. pod-cvm: `attestor init` first (the pod's GPUs, its token, the
- * certificate volume), no node selector (the pod is gated by its own evidence); confidential-node:
- * only attested GPU nodes.
+ * certificate volume), no node selector (the pod is gated by its own evidence). confidential-node:
+ * only attested GPU nodes, and, when the operator has an init image, `attestor init
+ * --confidential-node` first (its node agent countersigns the pod's key; no GPUs of its own).
  */
 export function podSpec(worker: AIWorker, settings?: WorkloadPodSettings): k8s.V1PodSpec {
   const spec = worker.spec;
   const port = spec.port ?? DEFAULT_PORT;
   const gpus = String(spec.gpusPerReplica ?? DEFAULT_GPUS_PER_REPLICA);
   const podCvm = aiWorkerModel(spec) === 'pod-cvm';
+  const withInit = podCvm || settings?.initImage !== undefined;
   const server: k8s.V1Container = {
     name: 'server',
     image: spec.image,
@@ -117,7 +124,7 @@ export function podSpec(worker: AIWorker, settings?: WorkloadPodSettings): k8s.V
     },
     readinessProbe: { httpGet: { path: '/health', port: 'http' }, periodSeconds: 10 },
     securityContext: { allowPrivilegeEscalation: false },
-    ...(podCvm
+    ...(withInit
       ? { volumeMounts: [{ name: CERTIFICATE_VOLUME, mountPath: WORKLOAD_CERTIFICATE_DIR, readOnly: true }] }
       : {}),
   };
@@ -126,20 +133,24 @@ export function podSpec(worker: AIWorker, settings?: WorkloadPodSettings): k8s.V
     automountServiceAccountToken: false,
     enableServiceLinks: false,
     containers: [server],
+    ...(podCvm ? {} : { nodeSelector: { [GPU_ATTESTED_LABEL]: 'true' } }),
   };
-  if (!podCvm) return { ...base, nodeSelector: { [GPU_ATTESTED_LABEL]: 'true' } };
+  if (!withInit) return base;
+  const tokens: k8s.V1VolumeProjection[] = [
+    { serviceAccountToken: { path: 'token', audience: WORKLOAD_AUDIENCE, expirationSeconds: 3600 } },
+  ];
+  // A token for the node agent of its own audience: the agent cannot replay it to the Coordinator.
+  if (!podCvm)
+    tokens.push({
+      serviceAccountToken: { path: NODE_AGENT_TOKEN_FILE, audience: NODE_AGENT_AUDIENCE, expirationSeconds: 3600 },
+    });
   return {
     ...base,
-    initContainers: [initContainer(gpus, settings)],
+    initContainers: [podCvm ? initContainer(gpus, settings) : confidentialNodeInitContainer(settings)],
     volumes: [
       // Memory-backed: the key never touches the node's disk.
       { name: CERTIFICATE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-      {
-        name: TOKEN_VOLUME,
-        projected: {
-          sources: [{ serviceAccountToken: { path: 'token', audience: WORKLOAD_AUDIENCE, expirationSeconds: 3600 } }],
-        },
-      },
+      { name: TOKEN_VOLUME, projected: { sources: tokens } },
     ],
   };
 }
@@ -167,19 +178,55 @@ function initContainer(gpus: string, settings: WorkloadPodSettings | undefined):
       requests: { cpu: '50m', memory: '64Mi', 'nvidia.com/gpu': gpus },
       limits: { memory: '128Mi', 'nvidia.com/gpu': gpus },
     },
-    securityContext: {
-      runAsUser: 0,
-      runAsNonRoot: false,
-      allowPrivilegeEscalation: false,
-      readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'] },
-    },
+    securityContext: INIT_SECURITY_CONTEXT,
     volumeMounts: [
       { name: CERTIFICATE_VOLUME, mountPath: WORKLOAD_CERTIFICATE_DIR },
       { name: TOKEN_VOLUME, mountPath: WORKLOAD_TOKEN_DIR, readOnly: true },
     ],
   };
 }
+
+/**
+ * `attestor init --confidential-node`: no GPUs and no evidence of its own (the node agent attested
+ * the node and activated its GPUs); it reaches its node's agent on the agent's hostPort at the
+ * node IP (the downward API's status.hostIP).
+ */
+function confidentialNodeInitContainer(settings: WorkloadPodSettings | undefined): k8s.V1Container {
+  return {
+    name: INIT_CONTAINER_NAME,
+    image: settings?.initImage ?? '',
+    args: [
+      'init',
+      '--confidential-node',
+      `--coordinator=${settings?.coordinatorUrl ?? ''}`,
+      `--node-agent=http://$(HOST_IP):${DEFAULT_COUNTERSIGN_PORT}`,
+      `--out=${WORKLOAD_CERTIFICATE_DIR}`,
+      `--token-file=${WORKLOAD_TOKEN_DIR}/token`,
+      `--node-agent-token-file=${WORKLOAD_TOKEN_DIR}/${NODE_AGENT_TOKEN_FILE}`,
+    ],
+    env: [
+      { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
+      { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
+      { name: 'HOST_IP', valueFrom: { fieldRef: { fieldPath: 'status.hostIP' } } },
+      { name: 'ATTESTOR_COORDINATOR_CA', value: settings?.coordinatorCaPem ?? '' },
+    ],
+    resources: { requests: { cpu: '50m', memory: '64Mi' }, limits: { memory: '128Mi' } },
+    securityContext: INIT_SECURITY_CONTEXT,
+    volumeMounts: [
+      { name: CERTIFICATE_VOLUME, mountPath: WORKLOAD_CERTIFICATE_DIR },
+      { name: TOKEN_VOLUME, mountPath: WORKLOAD_TOKEN_DIR, readOnly: true },
+    ],
+  };
+}
+
+/** Root without capabilities: writes key.pem (0400) as the pod-CVM init does. */
+const INIT_SECURITY_CONTEXT: k8s.V1SecurityContext = {
+  runAsUser: 0,
+  runAsNonRoot: false,
+  allowPrivilegeEscalation: false,
+  readOnlyRootFilesystem: true,
+  capabilities: { drop: ['ALL'] },
+};
 
 export function desiredService(worker: AIWorker): k8s.V1Service {
   const name = worker.metadata.name!;

@@ -21,7 +21,9 @@ const BINDINGS = [
   'node.gpu.uuid',
   'snp.report-data',
   'tdx.report-data',
+  'workload.countersignature',
   'workload.pod',
+  'workload.proof-of-possession',
 ];
 
 const COMPARISONS = [
@@ -100,6 +102,7 @@ const COMPARISONS = [
   'tdx.xfam',
   'tdx.xfam.fixed-bits',
   'workload.deployment-model',
+  'workload.node',
   'workload.policy',
 ];
 

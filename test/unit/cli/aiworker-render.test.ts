@@ -44,6 +44,39 @@ describe('attestor aiworker render', () => {
     assert.equal(rendered.spec!.template.metadata!.annotations, undefined, 'genpolicy writes the policy');
   });
 
+  it('prints a confidential-node AIWorker with attestor init --confidential-node when given an init image, and without it otherwise, as the operator builds them', async () => {
+    const worker = (yaml.loadAll(readFileSync(sample, 'utf8')) as AIWorker[]).find((d) => d.kind === 'AIWorker')!;
+    const onNodes = { ...worker, spec: { ...worker.spec, deploymentModel: 'confidential-node' as const } };
+    const file = join(dir, 'on-nodes.yaml');
+    writeFileSync(file, yaml.dump(onNodes));
+    for (const initImage of [INIT_IMAGE, undefined]) {
+      let out = '';
+      const code = await runAIWorkerRender(
+        {
+          file,
+          ...(initImage ? { initImage } : {}),
+          coordinatorUrl: 'https://c.example:8443',
+          coordinatorCaFile: caFile,
+        },
+        (s) => {
+          out += s;
+        },
+      );
+      assert.equal(code, 0);
+      const rendered = yaml.load(out) as k8s.V1Deployment;
+      const expected = desiredDeployment(
+        onNodes,
+        { document: '', hash: '' },
+        2,
+        initImage ? { initImage, coordinatorUrl: 'https://c.example:8443', coordinatorCaPem: CA } : undefined,
+      );
+      assert.deepEqual(rendered.spec!.template.spec, JSON.parse(JSON.stringify(expected.spec!.template.spec)));
+      const init = rendered.spec!.template.spec!.initContainers?.[0];
+      if (initImage) assert.ok(init?.args?.includes('--confidential-node'));
+      else assert.equal(init, undefined);
+    }
+  });
+
   it('is exit 2 for a pod-CVM AIWorker without --init-image, and for a file without an AIWorker', async () => {
     let err = '';
     const write = (s: string) => {

@@ -66,7 +66,7 @@ describe('workload certificate builder', () => {
         'ip:192.0.2.7',
       ],
     );
-    assert.equal(certificate.subject, 'CN=llama, O=ai');
+    assert.equal(certificate.subject, 'CN=llama, O=ai, OU=worker');
     assert.deepEqual(serviceDnsNames('s', 'n', 'corp.internal'), ['s', 's.n', 's.n.svc', 's.n.svc.corp.internal']);
   });
 

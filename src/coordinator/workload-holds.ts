@@ -3,9 +3,8 @@
  * pod whose accepted evidence shows an SEV-SNP launch (REPORT_ID), a GPU UUID or a GPU device
  * holds them until its certificate expires or the pod is gone (a pod `podExists` does not watch,
  * such as a secret-service pod, until its certificate expires: holding longer refuses more, never
- * less), and evidence that shows an
- * identifier another pod holds, or a node holds (NodeAttestation status, identity-registry.ts), is
- * refused with coordinator.evidence.in-use. The holds live in the leader's memory: after a
+ * less), and evidence that shows an identifier another pod holds, or a node holds
+ * (NodeAttestation status, identity-registry.ts), is refused with coordinator.evidence.in-use. The holds live in the leader's memory: after a
  * failover they come back as pods renew (their certificates stay valid meanwhile).
  */
 import { type Reason, reason } from '../attestation/verdict.ts';

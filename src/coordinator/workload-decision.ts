@@ -1,11 +1,14 @@
 /**
  * Whether a pod may have a workload certificate at all, before and beside its evidence (pure):
  * the pod the token names exists with that UID and is not being deleted; it is an AIWorker's pod
- * of the pod-CVM model, and the active Manifest enables that model; its Kata policy annotation
- * (as the API server has it) hashes to one of the Manifest's workload policies. That hash is the
- * only HOST_DATA / MRCONFIGID its evidence may carry, so a pod VM running another policy, even one
- * the Manifest allows, is refused. What the certificate then says (names, role, SANs) comes from
- * here too. The evidence itself is appraised against the Manifest's `pod` entries elsewhere.
+ * of the model it asks under (pod-CVM or confidential-node), or, in the pod-CVM model only, a pod
+ * of no AIWorker whose policy's role is secret-service or secret-store; the active Manifest
+ * enables that model; its Kata policy annotation (as the API server has it) hashes to one of the
+ * Manifest's workload policies. That hash is the only HOST_DATA / MRCONFIGID its evidence may
+ * carry, so a pod VM running another policy, even one the Manifest allows, is refused: that is
+ * what makes the role trustworthy, not any label. What the certificate then says (names, role,
+ * SANs) comes from here too. The evidence itself is appraised against the Manifest's `pod`
+ * entries elsewhere.
  */
 import { createHash } from 'node:crypto';
 import type * as k8s from '@kubernetes/client-node';
@@ -23,8 +26,10 @@ export interface WorkloadTarget {
   pod: string;
   podUid: string;
   podIp?: string;
-  /** The AIWorker (and its Service). */
-  aiWorker: string;
+  /** The certificate's common name: the AIWorker, or a role pod's app label (or its name). */
+  commonName: string;
+  /** The AIWorker (and its Service); absent for a secret-service or secret-store pod. */
+  aiWorker?: string;
   /** SHA-256 (hex) of the pod's policy: the HOST_DATA / MRCONFIGID its evidence must carry. */
   policyHash: string;
   /** The Manifest policy entry with that hash. */
@@ -40,7 +45,7 @@ export interface WorkloadFacts {
   caller: PodCaller;
   /** The pod as the API server has it now; undefined: not found. */
   pod: k8s.V1Pod | undefined;
-  /** The AIWorker the pod's labels name, if it exists. */
+  /** The AIWorker the pod's labels name, if it exists (none for a pod of no AIWorker). */
   worker: AIWorker | undefined;
   manifest: Manifest;
   /**
@@ -71,17 +76,9 @@ export function judgeWorkload(facts: WorkloadFacts): WorkloadJudgement {
     };
   if (pod.metadata?.deletionTimestamp) return { reasons: [reason('workload.pod', `pod ${name} is being deleted`)] };
   const owner = ownerName(pod.metadata?.labels);
-  if (!owner || !worker || worker.metadata.uid === undefined)
-    return {
-      reasons: [
-        reason(
-          'workload.pod',
-          owner
-            ? `pod ${name} names AIWorker ${owner}, which does not exist`
-            : `pod ${name} is not an AIWorker's pod: only AIWorker pods are certified`,
-        ),
-      ],
-    };
+  if (!owner) return judgeRolePod(facts, pod, model);
+  if (!worker || worker.metadata.uid === undefined)
+    return { reasons: [reason('workload.pod', `pod ${name} names AIWorker ${owner}, which does not exist`)] };
 
   const reasons: Reason[] = [];
   if (aiWorkerModel(worker.spec) !== model || !isWorkerPodOf(pod.metadata?.labels, model))
@@ -122,11 +119,82 @@ export function judgeWorkload(facts: WorkloadFacts): WorkloadJudgement {
     pod: caller.name,
     podUid: caller.uid,
     ...(pod.status?.podIP ? { podIp: pod.status.podIP } : {}),
+    commonName: owner,
     aiWorker: owner,
     policyHash: policy.hash,
     ...(entry?.name ? { policyName: entry.name } : {}),
     role: entry ? workloadRole(entry) : 'worker',
     sans: [...(entry?.sans ?? [])],
+    deploymentModel: model,
+    gpuCount: podGpuCount(pod),
+  };
+  return reasons.length === 0 ? { target, reasons: [] } : { target, reasons };
+}
+
+/** The roles a pod of no AIWorker may be certified for, through its policy entry. */
+export const ROLE_POD_ROLES: readonly WorkloadRole[] = ['secret-service', 'secret-store'];
+
+/**
+ * A pod of no AIWorker (the secret service, the secret store): pod-CVM only (under the
+ * confidential-node model nothing measures the pod, so its policy annotation would be the admin's
+ * word), in any namespace; its policy must be a secret-service or secret-store entry of the
+ * Manifest. A worker policy belongs in an AIWorker's pod, and a coordinator policy is never
+ * certified through the workload paths. The certificate names the pod's app label and its
+ * namespace, and carries the entry's SANs and the pod IP; no Service name from a label.
+ */
+function judgeRolePod(facts: WorkloadFacts, pod: k8s.V1Pod, model: DeploymentModel): WorkloadJudgement {
+  const { caller, manifest } = facts;
+  const name = `${caller.namespace}/${caller.name}`;
+  const reasons: Reason[] = [];
+  if (model !== 'pod-cvm')
+    reasons.push(
+      reason(
+        'workload.deployment-model',
+        `pod ${name} is not an AIWorker's pod: under the confidential-node model only AIWorker pods are certified`,
+      ),
+    );
+  else if (!enabledModels(manifest).has('pod-cvm'))
+    reasons.push(
+      reason(
+        'workload.deployment-model',
+        `Manifest ${manifest.metadata.name} does not enable the pod-CVM model (it has no pod-role CVM entries)`,
+      ),
+    );
+  const policy = podPolicyHash(pod);
+  if ('error' in policy) return { reasons: [...reasons, reason('workload.policy', policy.error)] };
+  const entries = manifest.spec.policies.filter((p) => p.hash === policy.hash);
+  const entry = entries.find((p) => ROLE_POD_ROLES.includes(workloadRole(p)));
+  if (!entry) {
+    const roles = [...new Set(entries.map(workloadRole))];
+    reasons.push(
+      roles.includes('worker')
+        ? reason(
+            'workload.pod',
+            `pod ${name} is not an AIWorker's pod: a worker policy is certified only in an AIWorker's pod`,
+          )
+        : roles.includes('coordinator')
+          ? reason(
+              'workload.policy',
+              `the policy of pod ${name} (SHA-256 ${policy.hash}) is a coordinator policy of Manifest ${manifest.metadata.name}: never certified as a workload`,
+            )
+          : reason(
+              'workload.policy',
+              `the policy of pod ${name} (SHA-256 ${policy.hash}) is not one of the workload policies of Manifest ${manifest.metadata.name}`,
+            ),
+    );
+    return { reasons };
+  }
+  const labels = pod.metadata?.labels;
+  const target: WorkloadTarget = {
+    namespace: caller.namespace,
+    pod: caller.name,
+    podUid: caller.uid,
+    ...(pod.status?.podIP ? { podIp: pod.status.podIP } : {}),
+    commonName: labels?.['app.kubernetes.io/name'] || labels?.app || caller.name,
+    policyHash: policy.hash,
+    ...(entry.name ? { policyName: entry.name } : {}),
+    role: workloadRole(entry),
+    sans: [...(entry.sans ?? [])],
     deploymentModel: model,
     gpuCount: podGpuCount(pod),
   };

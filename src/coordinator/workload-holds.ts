@@ -1,9 +1,10 @@
 /**
  * One CVM launch and one GPU attest one holder at a time, pods included (docs/design.md D37): a
  * pod whose accepted evidence shows an SEV-SNP launch (REPORT_ID), a GPU UUID or a GPU device
- * holds them until its certificate expires or the pod is gone, and evidence that shows an
- * identifier another pod holds, or a node holds (NodeAttestation status, identity-registry.ts), is
- * refused with coordinator.evidence.in-use. The holds live in the leader's memory: after a
+ * holds them until its certificate expires or the pod is gone (a pod `podExists` does not watch,
+ * such as a secret-service pod, until its certificate expires: holding longer refuses more, never
+ * less), and evidence that shows an identifier another pod holds, or a node holds
+ * (NodeAttestation status, identity-registry.ts), is refused with coordinator.evidence.in-use. The holds live in the leader's memory: after a
  * failover they come back as pods renew (their certificates stay valid meanwhile).
  */
 import { type Reason, reason } from '../attestation/verdict.ts';
@@ -18,6 +19,8 @@ export interface WorkloadHoldsDeps {
 
 interface Hold {
   uid: string;
+  /** Whether `podExists` knows the pod, so that its absence ends the hold. */
+  tracked: boolean;
   identifiers: readonly EvidenceIdentifier[];
   expiresAt: number;
 }
@@ -31,8 +34,14 @@ export class WorkloadHolds {
   }
 
   /** The pod's accepted evidence: it holds these identifiers (and no others) until `expiresAt`. */
-  hold(pod: string, uid: string, identifiers: readonly EvidenceIdentifier[], expiresAt: Date): void {
-    this.#holds.set(pod, { uid, identifiers, expiresAt: expiresAt.getTime() });
+  hold(
+    pod: string,
+    uid: string,
+    identifiers: readonly EvidenceIdentifier[],
+    expiresAt: Date,
+    { tracked = true }: { tracked?: boolean } = {},
+  ): void {
+    this.#holds.set(pod, { uid, tracked, identifiers, expiresAt: expiresAt.getTime() });
   }
 
   release(pod: string): void {
@@ -67,7 +76,8 @@ export class WorkloadHolds {
 
   #live(now: Date): Map<string, Hold> {
     for (const [pod, hold] of this.#holds)
-      if (hold.expiresAt <= now.getTime() || !this.#deps.podExists(pod, hold.uid)) this.#holds.delete(pod);
+      if (hold.expiresAt <= now.getTime() || (hold.tracked && !this.#deps.podExists(pod, hold.uid)))
+        this.#holds.delete(pod);
     return this.#holds;
   }
 }

@@ -72,7 +72,7 @@ export function addWorkloadRoutes(app: Express, options: WorkloadRouteOptions): 
     body(MAX_NONCE_BODY_BYTES),
     wrap(async (_req, res) => {
       const { pod: who, workloads } = caller(res);
-      res.json(workloads.issueNonce(who));
+      res.json(await workloads.issueNonce(who));
     }),
   );
   app.post(

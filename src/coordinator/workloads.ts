@@ -6,7 +6,8 @@
  * certificate for the key its evidence bound (the private key never leaves the pod).
  *
  * The checks (docs/design.md, "Workload certificates"): the pod the token names exists with that
- * UID and is a pod-CVM AIWorker's (workload-decision.ts); the CVM evidence meets the Manifest's
+ * UID and is a pod-CVM AIWorker's, or a pod of no AIWorker whose policy is a secret-service or
+ * secret-store entry (workload-decision.ts); the CVM evidence meets the Manifest's
  * `pod` entries, never `node` or `coordinator` ones; HOST_DATA / MRCONFIGID is the hash of the
  * pod's policy annotation, which must be a workload policy of the Manifest; the GPUs pass the GPU
  * appraisal; nonces, rate limits, body limits and the one-holder rule apply as for nodes. Leader
@@ -89,7 +90,11 @@ export interface WorkloadCoordinatorDeps {
   manifests: ManifestSource;
   aiWorkers: { get(name: string, namespace?: string): AIWorker | undefined };
   pods: WorkloadPods;
-  /** Whether a pod with this UID exists (an informer: cheap, for nonces and holds). */
+  /**
+   * Whether a pod with this UID exists (an informer: cheap, for nonces and holds). It may watch
+   * only the operator's own pods: for a pod it does not know, the nonce asks `pods.read`, and the
+   * hold of a pod of no AIWorker lasts until it expires or the pod attests again.
+   */
   podExists: (namespace: string, name: string, uid: string) => boolean;
   /** Nodes and their NodeAttestations: identifiers nodes hold are refused to pods. */
   nodes: { get(name: string): k8s.V1Node | undefined };
@@ -180,13 +185,18 @@ export class WorkloadCoordinator {
     );
   }
 
-  issueNonce(caller: PodCaller): NonceResponse {
+  async issueNonce(caller: PodCaller): Promise<NonceResponse> {
     const manifest = this.#active();
-    if (!this.#deps.podExists(caller.namespace, caller.name, caller.uid))
-      throw new CoordinatorError(
-        404,
-        `pod ${caller.namespace}/${caller.name} (UID ${caller.uid}) is not an AIWorker pod that exists`,
-      );
+    if (!this.#deps.podExists(caller.namespace, caller.name, caller.uid)) {
+      // Not one of the operator's pods in its cache (a secret-service or secret-store pod, or a
+      // cache behind): ask the API server.
+      const pod = await this.#deps.pods.read(caller.namespace, caller.name);
+      if (pod?.metadata?.uid !== caller.uid || pod.metadata.deletionTimestamp)
+        throw new CoordinatorError(
+          404,
+          `pod ${caller.namespace}/${caller.name} (UID ${caller.uid}) does not exist or is being deleted`,
+        );
+    }
     const subject = workloadSubject(caller.namespace, caller.name);
     const { nonce, expiresAt } = this.#nonces.issue(subject, evidenceMaxAgeMs(manifest), this.#now());
     return { nonce, expiresAt: expiresAt.toISOString() };
@@ -257,7 +267,10 @@ export class WorkloadCoordinator {
         return { accepted: false, reasons: texts, manifestHash: manifestHashShown };
       }
       const lifetimeMs = reattestationMs(manifest);
-      this.#holds.hold(subject, caller.uid, identity.identifiers, new Date(now.getTime() + lifetimeMs));
+      // A pod of no AIWorker is not in the informer `podExists` reads: its hold lasts until it expires.
+      this.#holds.hold(subject, caller.uid, identity.identifiers, new Date(now.getTime() + lifetimeMs), {
+        tracked: target.aiWorker !== undefined,
+      });
       const digest = evidenceDigest(request);
       this.#grants.settle(subject, { digest, manifestHash: manifestHashShown });
       const agentKey = decoded.agentKey as jose.JWK;
@@ -453,7 +466,8 @@ export class WorkloadCoordinator {
     const certificate = await mesh.issue(
       workloadLeafRequest({
         publicKey,
-        aiWorker: target.aiWorker,
+        ...(target.aiWorker ? { aiWorker: target.aiWorker } : {}),
+        commonName: target.commonName,
         namespace: target.namespace,
         ...(pod.status?.podIP ? { podIp: pod.status.podIP } : {}),
         sans: target.sans,
@@ -485,7 +499,7 @@ export class WorkloadCoordinator {
     this.#log.info(
       {
         pod: `${caller.namespace}/${caller.name}`,
-        aiWorker: target.aiWorker,
+        ...(target.aiWorker ? { aiWorker: target.aiWorker } : {}),
         role: target.role,
         deploymentModel: target.deploymentModel,
         manifest: basis.ownManifestHash,
@@ -497,7 +511,7 @@ export class WorkloadCoordinator {
       caller,
       'Normal',
       'WorkloadCertified',
-      `${basis.attested}: workload certificate for AIWorker ${target.aiWorker} (role ${target.role}, ${target.deploymentModel}, policy ${target.policyHash.slice(0, 16)}…) from the mesh CA of Manifest ${basis.manifestName}, valid until ${notAfter.toISOString()}`,
+      `${basis.attested}: workload certificate for ${target.aiWorker ? `AIWorker ${target.aiWorker}` : `pod ${target.namespace}/${target.pod}`} (role ${target.role}, ${target.deploymentModel}, policy ${target.policyHash.slice(0, 16)}…) from the mesh CA of Manifest ${basis.manifestName}, valid until ${notAfter.toISOString()}`,
       now,
     );
     return {

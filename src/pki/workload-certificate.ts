@@ -1,8 +1,9 @@
 /**
  * The workload certificate the mesh CA issues to a pod whose evidence the Coordinator accepted
  * and whose GPUs `attestor init` activated: ECDSA P-256 (the pod's own key; the Coordinator never
- * sees its private half), EKU client and server, a subject naming the AIWorker and its namespace,
- * SANs for the AIWorker's Service, the pod IP and the policy entry's `sans`, the workload identity
+ * sees its private half), EKU client and server, a subject naming the AIWorker (or the pod's app, for
+ * a secret-service or secret-store pod), its namespace and its role, SANs for the AIWorker's
+ * Service (none for a role pod), the pod IP and the policy entry's `sans`, the workload identity
  * extension (src/protocol/workload-certificate.ts), and a lifetime no longer than the evidence's
  * validity (the Manifest's reattestationInterval). Pure: the request, not the signature.
  */
@@ -19,8 +20,10 @@ export const DEFAULT_CLUSTER_DOMAIN = 'cluster.local';
 
 export interface WorkloadCertificateInput {
   publicKey: LeafRequest['publicKey'];
-  /** The AIWorker, whose Service has the same name. */
-  aiWorker: string;
+  /** The AIWorker, whose Service has the same name; absent for a secret-service or secret-store pod. */
+  aiWorker?: string;
+  /** The subject's CN; default the AIWorker. */
+  commonName?: string;
   namespace: string;
   /** The pod's IP, when it has one. */
   podIp?: string;
@@ -44,7 +47,9 @@ export function serviceDnsNames(service: string, namespace: string, clusterDomai
 }
 
 export function workloadLeafRequest(input: WorkloadCertificateInput): LeafRequest {
-  const dnsNames = serviceDnsNames(input.aiWorker, input.namespace, input.clusterDomain);
+  const commonName = input.commonName ?? input.aiWorker;
+  if (!commonName) throw new Error('a workload certificate needs a common name or an AIWorker');
+  const dnsNames = input.aiWorker ? serviceDnsNames(input.aiWorker, input.namespace, input.clusterDomain) : [];
   const ipAddresses = input.podIp ? [input.podIp] : [];
   for (const san of input.sans ?? []) {
     const list = isIP(san) ? ipAddresses : dnsNames;
@@ -52,7 +57,7 @@ export function workloadLeafRequest(input: WorkloadCertificateInput): LeafReques
   }
   return {
     publicKey: input.publicKey,
-    subject: `CN=${input.aiWorker}, O=${input.namespace}`,
+    subject: `CN=${commonName}, O=${input.namespace}, OU=${input.identity.role}`,
     dnsNames,
     ipAddresses,
     notAfter: new Date(input.now.getTime() + input.lifetimeMs),

@@ -5,7 +5,9 @@
  * other containers share); a confidential-node worker's pods select attested GPU nodes, and get
  * `attestor init --confidential-node` (its node agent countersigns the pod's key) when the
  * operator has an init image.
- * `attestor aiworker render` prints the same pod, for genpolicy.
+ * `attestor aiworker render` prints the same pod, for genpolicy. `withWorkloadInit` adds the same
+ * `attestor init` to any pod spec (the secret service's, the secret store's: pods of no AIWorker,
+ * certified through their policy entry's role).
  */
 import type * as k8s from '@kubernetes/client-node';
 import { type AIWorker, DEFAULT_GPUS_PER_REPLICA, DEFAULT_PORT } from '../../api/aiworker.ts';
@@ -147,19 +149,57 @@ export function podSpec(worker: AIWorker, settings?: WorkloadPodSettings): k8s.V
   return {
     ...base,
     initContainers: [podCvm ? initContainer(gpus, settings) : confidentialNodeInitContainer(settings)],
-    volumes: [
-      // Memory-backed: the key never touches the node's disk.
-      { name: CERTIFICATE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
-      { name: TOKEN_VOLUME, projected: { sources: tokens } },
-    ],
+    volumes: podCvmVolumes(tokens),
   };
 }
 
 /**
- * `attestor init`: the pod's GPUs (the same count as the server, which reuses them), root of the
- * pod VM without capabilities (configfs-tsm's report directory is root's), the pod's token.
+ * A pod-CVM pod spec of no AIWorker (a secret-service or secret-store pod) with `attestor init`
+ * added as its first init container, as an AIWorker's pods have it: its projected token (audience
+ * attestor-workload), the memory-backed certificate volume mounted read-only at
+ * WORKLOAD_CERTIFICATE_DIR in every container, the Coordinator's URL and CA. `gpus`: how many GPUs
+ * the pod has (default none: `--no-gpus`). Pure: the spec given is not changed. The pod's Kata
+ * policy must allow the result (genpolicy over it), and be the Manifest entry of the pod's role.
  */
-function initContainer(gpus: string, settings: WorkloadPodSettings | undefined): k8s.V1Container {
+export function withWorkloadInit(
+  spec: k8s.V1PodSpec,
+  settings: WorkloadPodSettings,
+  options: { gpus?: number } = {},
+): k8s.V1PodSpec {
+  const mount: k8s.V1VolumeMount = { name: CERTIFICATE_VOLUME, mountPath: WORKLOAD_CERTIFICATE_DIR, readOnly: true };
+  const withMount = (c: k8s.V1Container): k8s.V1Container => ({
+    ...c,
+    volumeMounts: [...(c.volumeMounts ?? []), mount],
+  });
+  const gpus = options.gpus ? String(options.gpus) : undefined;
+  return {
+    ...spec,
+    initContainers: [initContainer(gpus, settings), ...(spec.initContainers ?? []).map(withMount)],
+    containers: spec.containers.map(withMount),
+    volumes: [
+      ...(spec.volumes ?? []),
+      ...podCvmVolumes([
+        { serviceAccountToken: { path: 'token', audience: WORKLOAD_AUDIENCE, expirationSeconds: 3600 } },
+      ]),
+    ],
+  };
+}
+
+/** The certificate volume (memory-backed: the key never touches the node's disk) and the projected tokens. */
+function podCvmVolumes(tokens: k8s.V1VolumeProjection[]): k8s.V1Volume[] {
+  return [
+    { name: CERTIFICATE_VOLUME, emptyDir: { medium: 'Memory', sizeLimit: '1Mi' } },
+    { name: TOKEN_VOLUME, projected: { sources: tokens } },
+  ];
+}
+
+/**
+ * `attestor init`: the pod's GPUs (the same count as the server, which reuses them; none:
+ * `--no-gpus`), root of the pod VM without capabilities (configfs-tsm's report directory is
+ * root's), the pod's token.
+ */
+function initContainer(gpus: string | undefined, settings: WorkloadPodSettings | undefined): k8s.V1Container {
+  const gpuResources: Record<string, string> = gpus ? { 'nvidia.com/gpu': gpus } : {};
   return {
     name: INIT_CONTAINER_NAME,
     image: settings?.initImage ?? '',
@@ -168,6 +208,7 @@ function initContainer(gpus: string, settings: WorkloadPodSettings | undefined):
       `--coordinator=${settings?.coordinatorUrl ?? ''}`,
       `--out=${WORKLOAD_CERTIFICATE_DIR}`,
       `--token-file=${WORKLOAD_TOKEN_DIR}/token`,
+      ...(gpus ? [] : ['--no-gpus']),
     ],
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
@@ -175,8 +216,8 @@ function initContainer(gpus: string, settings: WorkloadPodSettings | undefined):
       { name: 'ATTESTOR_COORDINATOR_CA', value: settings?.coordinatorCaPem ?? '' },
     ],
     resources: {
-      requests: { cpu: '50m', memory: '64Mi', 'nvidia.com/gpu': gpus },
-      limits: { memory: '128Mi', 'nvidia.com/gpu': gpus },
+      requests: { cpu: '50m', memory: '64Mi', ...gpuResources },
+      limits: { memory: '128Mi', ...gpuResources },
     },
     securityContext: INIT_SECURITY_CONTEXT,
     volumeMounts: [

@@ -192,7 +192,7 @@ async function request(w: World, caller: PodCaller, tamper: Tamper = {}): Promis
   const spki = new Uint8Array(
     Buffer.from((await jose.exportSPKI(publicKey)).replace(/-----[^-]+-----|\s/g, ''), 'base64'),
   );
-  const { nonce } = w.workloads.issueNonce(caller);
+  const { nonce } = await w.workloads.issueNonce(caller);
   const node = w.pods.get(`${caller.namespace}/${caller.name}`)!.spec!.nodeName!;
   const claims: CountersignatureClaims = {
     node,

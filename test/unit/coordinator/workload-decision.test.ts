@@ -78,6 +78,7 @@ describe('workload decision (before the evidence)', () => {
       pod: 'llama-1',
       podUid: 'uid-1',
       podIp: '10.0.0.1',
+      commonName: 'llama',
       aiWorker: 'llama',
       policyHash: HASH,
       policyName: 'llama',
@@ -139,6 +140,125 @@ describe('workload decision (before the evidence)', () => {
     assert.ok('error' in podPolicyHash(bad));
     assert.deepEqual(podPolicyHash(pod()), { hash: HASH });
     assert.equal(podGpuCount(pod()), 2);
+  });
+});
+
+/** A secret-service pod: no AIWorker's labels, its own app label, no GPUs, the secrets policy. */
+const SECRETS_POLICY = 'package agent_policy\n# the secret service\n';
+const SECRETS_HASH = createHash('sha256').update(SECRETS_POLICY).digest('hex');
+function rolePod(policy = SECRETS_POLICY): k8s.V1Pod {
+  return {
+    metadata: {
+      name: 'secret-service-7d9f-abcde',
+      namespace: 'secrets',
+      uid: 'uid-s',
+      labels: { 'app.kubernetes.io/name': 'secret-service' },
+      annotations: { 'io.katacontainers.config.agent.policy': Buffer.from(policy).toString('base64') },
+    },
+    spec: { containers: [{ name: 'secret-service' }] },
+    status: { podIP: '10.0.0.2' },
+  };
+}
+function roleManifest(role: 'secret-service' | 'secret-store' | 'worker' | 'coordinator' = 'secret-service'): Manifest {
+  const m = manifest(['pod', 'coordinator']);
+  m.spec.policies.push({ name: 'secrets', hash: SECRETS_HASH, role, sans: ['secrets.example.com', '192.0.2.9'] });
+  return m;
+}
+const roleCaller = { namespace: 'secrets', name: 'secret-service-7d9f-abcde', uid: 'uid-s' };
+
+describe('workload decision for a pod of no AIWorker (secret-service, secret-store)', () => {
+  it('accepts a pod whose policy is a secret-service entry: role, SANs and name from the entry and the pod, no AIWorker, its policy hash the only HOST_DATA allowed', () => {
+    const judged = judgeWorkload({ caller: roleCaller, pod: rolePod(), worker: undefined, manifest: roleManifest() });
+    assert.deepEqual(judged.reasons, []);
+    assert.deepEqual(judged.target, {
+      namespace: 'secrets',
+      pod: 'secret-service-7d9f-abcde',
+      podUid: 'uid-s',
+      podIp: '10.0.0.2',
+      commonName: 'secret-service',
+      policyHash: SECRETS_HASH,
+      policyName: 'secrets',
+      role: 'secret-service',
+      sans: ['secrets.example.com', '192.0.2.9'],
+      deploymentModel: 'pod-cvm',
+      gpuCount: 0,
+    });
+  });
+
+  it('accepts a secret-store entry, in any namespace, named by the app label or else the pod', () => {
+    const store = rolePod();
+    store.metadata!.namespace = 'elsewhere';
+    store.metadata!.labels = {};
+    const caller = { ...roleCaller, namespace: 'elsewhere' };
+    const judged = judgeWorkload({ caller, pod: store, worker: undefined, manifest: roleManifest('secret-store') });
+    assert.deepEqual(judged.reasons, []);
+    assert.equal(judged.target?.role, 'secret-store');
+    assert.equal(judged.target?.commonName, 'secret-service-7d9f-abcde');
+    assert.equal(judged.target?.namespace, 'elsewhere');
+  });
+
+  it("refuses a worker policy on a pod of no AIWorker: a worker is certified only as an AIWorker's pod (workload.pod)", () => {
+    const judged = judgeWorkload({
+      caller: roleCaller,
+      pod: rolePod(),
+      worker: undefined,
+      manifest: roleManifest('worker'),
+    });
+    assert.deepEqual(checks(judged), ['workload.pod']);
+    assert.match(judged.reasons[0]!.message, /worker policy is certified only in an AIWorker's pod/);
+    assert.equal(judged.target, undefined);
+  });
+
+  it('refuses a coordinator policy: never certified through the workload paths (workload.policy)', () => {
+    const judged = judgeWorkload({
+      caller: roleCaller,
+      pod: rolePod(),
+      worker: undefined,
+      manifest: roleManifest('coordinator'),
+    });
+    assert.deepEqual(checks(judged), ['workload.policy']);
+    assert.match(judged.reasons[0]!.message, /coordinator policy/);
+  });
+
+  it('refuses a policy the Manifest does not list, no policy at all, and a pod recreated under the name', () => {
+    const other = rolePod('package agent_policy\n# not listed\n');
+    assert.deepEqual(
+      checks(judgeWorkload({ caller: roleCaller, pod: other, worker: undefined, manifest: roleManifest() })),
+      ['workload.policy'],
+    );
+    const none = rolePod();
+    delete none.metadata!.annotations;
+    assert.deepEqual(
+      checks(judgeWorkload({ caller: roleCaller, pod: none, worker: undefined, manifest: roleManifest() })),
+      ['workload.policy'],
+    );
+    const recreated = rolePod();
+    recreated.metadata!.uid = 'uid-other';
+    assert.deepEqual(
+      checks(judgeWorkload({ caller: roleCaller, pod: recreated, worker: undefined, manifest: roleManifest() })),
+      ['workload.pod'],
+    );
+  });
+
+  it('refuses it under the confidential-node model (nothing measures the pod there), and while the Manifest does not enable pod-CVM (workload.deployment-model)', () => {
+    assert.deepEqual(
+      checks(
+        judgeWorkload({
+          caller: roleCaller,
+          pod: rolePod(),
+          worker: undefined,
+          manifest: roleManifest(),
+          model: 'confidential-node',
+        }),
+      ),
+      ['workload.deployment-model'],
+    );
+    const nodesOnly = roleManifest();
+    nodesOnly.spec.referenceValues.snp = nodesOnly.spec.referenceValues.snp!.map((e) => ({ ...e, role: 'node' }));
+    assert.deepEqual(
+      checks(judgeWorkload({ caller: roleCaller, pod: rolePod(), worker: undefined, manifest: nodesOnly })),
+      ['workload.deployment-model'],
+    );
   });
 });
 

@@ -36,6 +36,8 @@ import { readWorkloadIdentity } from '../../../src/protocol/workload-certificate
 const POLICY = 'package agent_policy\n# the llama pod\n';
 const POLICY_HASH = createHash('sha256').update(POLICY).digest('hex');
 const OTHER_POLICY_HASH = createHash('sha256').update('another workload').digest('hex');
+const SECRETS_POLICY = 'package agent_policy\n# the secret service\n';
+const SECRETS_POLICY_HASH = createHash('sha256').update(SECRETS_POLICY).digest('hex');
 const NOW = new Date('2026-06-01T00:00:00Z');
 
 function spec(): ManifestSpec {
@@ -61,6 +63,7 @@ function spec(): ManifestSpec {
     policies: [
       { name: 'llama', hash: POLICY_HASH, sans: ['llama.example.com', '192.0.2.7'] },
       { name: 'other', hash: OTHER_POLICY_HASH },
+      { name: 'secrets', hash: SECRETS_POLICY_HASH, role: 'secret-service', sans: ['secrets.example.com'] },
     ],
     runtimeClasses: ['kata'],
     attestation: { evidenceMaxAge: '5m', reattestationInterval: '1h' },
@@ -72,6 +75,8 @@ interface World {
   platform: SimulatedPlatform;
   manifests: Map<string, Manifest>;
   pods: Map<string, k8s.V1Pod>;
+  /** Pods the informer behind `podExists` does not watch (not the operator's own). */
+  unwatched: Set<string>;
   workers: Map<string, AIWorker>;
   nodeAttestations: NodeAttestation[];
   recorded: Map<string, string>;
@@ -96,6 +101,7 @@ async function world(): Promise<World> {
     platform: await platform,
     manifests: new Map([['pods', manifest]]),
     pods: new Map(),
+    unwatched: new Set(),
     workers: new Map(),
     nodeAttestations: [],
     recorded: new Map(),
@@ -112,7 +118,8 @@ async function world(): Promise<World> {
         w.recorded.set(`${namespace}/${name}`, pem);
       },
     },
-    podExists: (namespace, name, uid) => w.pods.get(`${namespace}/${name}`)?.metadata?.uid === uid,
+    podExists: (namespace, name, uid) =>
+      !w.unwatched.has(`${namespace}/${name}`) && w.pods.get(`${namespace}/${name}`)?.metadata?.uid === uid,
     nodes: { get: (name) => ({ metadata: { name } }) },
     nodeAttestations: { list: () => w.nodeAttestations },
     identity: () => ({ meshCa: w.mesh.ca, history: w.mesh.history }),
@@ -163,6 +170,28 @@ function addPod(w: World, name: string, options: { policy?: string; model?: stri
   return { namespace: 'ai', name, uid };
 }
 
+/** A pod of no AIWorker (a secret-service Deployment's), which the operator's informer does not watch. */
+function addRolePod(w: World, name: string, options: { policy?: string; gpus?: number } = {}): PodCaller {
+  const uid = `uid-${name}`;
+  w.pods.set(`ai/${name}`, {
+    metadata: {
+      name,
+      namespace: 'ai',
+      uid,
+      labels: { 'app.kubernetes.io/name': 'secret-service' },
+      annotations: { [KATA_POLICY_ANNOTATION]: Buffer.from(options.policy ?? SECRETS_POLICY).toString('base64') },
+    },
+    spec: {
+      containers: [
+        { name: 'secret-service', image: 's', resources: { limits: { 'nvidia.com/gpu': String(options.gpus ?? 0) } } },
+      ],
+    },
+    status: { podIP: '10.0.0.7' },
+  });
+  w.unwatched.add(`ai/${name}`);
+  return { namespace: 'ai', name, uid };
+}
+
 interface PodVm {
   platform?: 'snp' | 'tdx';
   measurement?: string;
@@ -193,7 +222,7 @@ async function certify(
     policyHash: vm.policyHash ?? POLICY_HASH,
   });
   const gpus = new SimulatedGpuControl(w.platform, { uuids: vm.uuids ?? [`GPU-${caller.name}-0`] });
-  const { nonce } = w.workloads.issueNonce(caller);
+  const { nonce } = await w.workloads.issueNonce(caller);
   const nonceBytes = new Uint8Array(Buffer.from(nonce, 'hex'));
   const request = encodeEvidenceRequest(nonce, jwk as Record<string, unknown>, {
     cvm: await cvm.collect(reportDataFor(nonceBytes, spki)),
@@ -253,6 +282,57 @@ describe('workload certificates (the Coordinator, without a cluster)', function 
     );
   });
 
+  it("certifies a secret-service pod of no AIWorker, which the operator's cache does not hold, through its policy entry: its role, the entry's SANs and the pod IP, no Service names", async () => {
+    const w = await world();
+    const pod = addRolePod(w, 'secret-service-0');
+    const r = await certify(w, pod, { policyHash: SECRETS_POLICY_HASH, uuids: [] });
+    assert.ok(r.issued?.certified, reasonsOf(r) + JSON.stringify(r.issued));
+    const certificate = new x509.X509Certificate(r.issued.certificate);
+    assert.equal(certificate.subject, 'CN=secret-service, O=ai, OU=secret-service');
+    const identity = readWorkloadIdentity(certificate);
+    assert.ok(identity && !('error' in identity), JSON.stringify(identity));
+    assert.equal(identity.role, 'secret-service');
+    assert.equal(identity.policyHash, SECRETS_POLICY_HASH);
+    const names = certificate.getExtension(x509.SubjectAlternativeNameExtension)!.names.toJSON();
+    assert.deepEqual(
+      names.map((n) => n.value),
+      ['secrets.example.com', '10.0.0.7'],
+    );
+    assert.equal(w.recorded.get('ai/secret-service-0'), r.issued.certificate);
+    assert.deepEqual(
+      w.events.map((e) => [e.pod, e.type, e.reason]),
+      [['ai/secret-service-0', 'Normal', 'WorkloadCertified']],
+    );
+    assert.match(w.events[0]!.message, /for pod ai\/secret-service-0 \(role secret-service/);
+  });
+
+  it("refuses a secret-service pod whose HOST_DATA is not its policy annotation's hash, and a pod of no AIWorker with a worker policy", async () => {
+    const w = await world();
+    const wrongVm = await certify(w, addRolePod(w, 'secret-service-1'), { policyHash: POLICY_HASH, uuids: [] });
+    assert.equal(wrongVm.attest.accepted, false);
+    assert.match(reasonsOf(wrongVm), /\[snp\.host-data\]/);
+    const workerPolicy = await certify(w, addRolePod(w, 'impostor', { policy: POLICY, gpus: 1 }));
+    assert.equal(workerPolicy.attest.accepted, false);
+    assert.match(reasonsOf(workerPolicy), /\[workload\.pod\] .*worker policy is certified only in an AIWorker's pod/);
+    assert.equal(w.recorded.size, 0);
+    assert.deepEqual(
+      w.events.map((e) => e.reason),
+      ['WorkloadRefused', 'WorkloadRefused'],
+    );
+  });
+
+  it("keeps a GPU held by a pod the operator's cache does not hold until its certificate expires", async () => {
+    const w = await world();
+    const holder = await certify(w, addRolePod(w, 'secret-service-2', { gpus: 1 }), {
+      policyHash: SECRETS_POLICY_HASH,
+      uuids: ['GPU-shared'],
+    });
+    assert.ok(holder.issued?.certified, reasonsOf(holder) + JSON.stringify(holder.issued));
+    const other = await certify(w, addPod(w, 'llama-1'), { uuids: ['GPU-shared'] });
+    assert.equal(other.attest.accepted, false);
+    assert.match(reasonsOf(other), /\[coordinator\.evidence\.in-use\] .*pod\/ai\/secret-service-2/);
+  });
+
   it('certifies a TDX pod VM whose MRCONFIGID carries the pod policy', async () => {
     const w = await world();
     const r = await certify(w, addPod(w, 'llama-tdx'), { platform: 'tdx' });
@@ -305,7 +385,7 @@ describe('workload certificates (the Coordinator, without a cluster)', function 
   it('gives no certificate to a pod recreated under the name of the pod its token was made for', async () => {
     const w = await world();
     const pod = addPod(w, 'llama-1');
-    const { nonce } = w.workloads.issueNonce(pod);
+    const { nonce } = await w.workloads.issueNonce(pod);
     w.pods.get('ai/llama-1')!.metadata!.uid = 'uid-new';
     const r = await w.workloads
       .attest(pod, { nonce, agentKey: {}, cvm: { platform: 'snp', report: '' }, gpus: [] })
@@ -313,7 +393,7 @@ describe('workload certificates (the Coordinator, without a cluster)', function 
     assert.match(String(r.message ?? JSON.stringify(r)), /agentKey|UID/);
     await assert.rejects(
       async () => w.workloads.issueNonce(pod),
-      /UID uid-llama-1\) is not an AIWorker pod that exists/,
+      /UID uid-llama-1\) does not exist or is being deleted/,
     );
   });
 

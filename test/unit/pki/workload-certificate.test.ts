@@ -66,8 +66,35 @@ describe('workload certificate builder', () => {
         'ip:192.0.2.7',
       ],
     );
-    assert.equal(certificate.subject, 'CN=llama, O=ai');
+    assert.equal(certificate.subject, 'CN=llama, O=ai, OU=worker');
     assert.deepEqual(serviceDnsNames('s', 'n', 'corp.internal'), ['s', 's.n', 's.n.svc', 's.n.svc.corp.internal']);
+  });
+
+  it("names a secret-service pod by its app, namespace and role, with only the entry's SANs and the pod IP (no Service)", async () => {
+    const pki = await CoordinatorPki.create(NOW);
+    const mesh = await pki.newMeshCa(NOW);
+    const { publicKey } = (await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+      'sign',
+      'verify',
+    ])) as webcrypto.CryptoKeyPair;
+    const certificate = await mesh.issue(
+      workloadLeafRequest({
+        publicKey,
+        commonName: 'secret-service',
+        namespace: 'secrets',
+        podIp: '10.1.2.4',
+        sans: ['secret-service.attestor-system.svc'],
+        identity: { ...IDENTITY, role: 'secret-service' },
+        lifetimeMs: 3_600_000,
+        now: NOW,
+      }),
+    );
+    assert.equal(certificate.subject, 'CN=secret-service, O=secrets, OU=secret-service');
+    const names = certificate.getExtension(x509.SubjectAlternativeNameExtension)!.names.toJSON();
+    assert.deepEqual(
+      names.map((n) => `${n.type}:${n.value}`),
+      ['dns:secret-service.attestor-system.svc', 'ip:10.1.2.4'],
+    );
   });
 
   it('is an end-entity ECDSA P-256 certificate for the given key, for TLS servers and clients', async () => {

@@ -12,6 +12,7 @@
  * SHA-256(client public key). Pure but for the randomness of key generation and encapsulation:
  * time is a parameter.
  */
+import 'reflect-metadata'; // @peculiar/x509 needs it (tsyringe)
 import { createHash, X509Certificate as NodeX509Certificate, verify, webcrypto } from 'node:crypto';
 import { CipherSuite, ExportOnly, HkdfSha256 } from '@hpke/core';
 import { XWing } from '@hpke/hybridkem-x-wing';
@@ -58,7 +59,8 @@ export interface KeyExchangeResponse {
   expiresAt: string;
 }
 
-const suite = new CipherSuite({ kem: new XWing(), kdf: new HkdfSha256(), aead: new ExportOnly() });
+const xwing = new XWing();
+const suite = new CipherSuite({ kem: xwing, kdf: new HkdfSha256(), aead: new ExportOnly() });
 const EMPTY = new Uint8Array(0);
 
 export function sha256(...parts: Uint8Array[]): Uint8Array {
@@ -88,9 +90,12 @@ export async function newClientKeyPair(): Promise<ClientKeyPair> {
   return { publicKey: new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey)), privateKey: pair.privateKey };
 }
 
-/** A key pair from a 32-byte seed: only for test vectors, where the client key must be fixed. */
-export async function clientKeyPairFromSeed(seed: Uint8Array): Promise<ClientKeyPair> {
-  const pair = await suite.kem.deriveKeyPair(Uint8Array.from(seed).buffer);
+/**
+ * The key pair of a 32-byte X-Wing private key (the decapsulation key seed of the X-Wing draft):
+ * only for test vectors, where the client key must be fixed.
+ */
+export async function clientKeyPairFromPrivateKey(privateKey: Uint8Array): Promise<ClientKeyPair> {
+  const pair = await xwing.generateKeyPairDerand(Uint8Array.from(privateKey));
   return { publicKey: new Uint8Array(await suite.kem.serializePublicKey(pair.publicKey)), privateKey: pair.privateKey };
 }
 

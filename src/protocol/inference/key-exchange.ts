@@ -17,7 +17,7 @@ import { createHash, X509Certificate as NodeX509Certificate, verify, webcrypto }
 import { CipherSuite, ExportOnly, HkdfSha256 } from '@hpke/core';
 import { XWing } from '@hpke/hybridkem-x-wing';
 import * as x509 from '@peculiar/x509';
-import { workloadRole } from '../../api/manifest-roles.ts';
+import { type WorkloadRole, workloadRole } from '../../api/manifest-roles.ts';
 import { chainToAnchor, validityPeriod, validityProblems } from '../../attestation/certificate-chain.ts';
 import { type Reason, reason } from '../../attestation/verdict.ts';
 import { readWorkloadIdentity } from '../workload-certificate.ts';
@@ -38,7 +38,7 @@ export const MAX_CHAIN_CERTIFICATES = 3;
 const MAX_CERTIFICATE_PEM_CHARS = 16_384;
 /** Every request body of the exchange is smaller than this (a public key in base64 and JSON). */
 export const KEY_EXCHANGE_REQUEST_LIMIT_BYTES = 4096;
-export const SECRET_SERVICE_ROLE = 'secret-service';
+export const SECRET_SERVICE_ROLE: WorkloadRole = 'secret-service';
 
 /** `POST /v1/secrets/exchange`: the client's X-Wing public key. */
 export interface KeyExchangeRequest {
@@ -214,7 +214,7 @@ export interface ClientExchangeInput {
   /** The mesh CA (PEM) the client attested through the Coordinator. */
   meshCA: string;
   /** The pinned Manifest's policies (spec.policies). */
-  policies: ReadonlyArray<{ hash: string; role?: string }>;
+  policies: ReadonlyArray<{ hash: string; role?: WorkloadRole }>;
   /** When the certificate must be valid. */
   at: Date;
 }
@@ -256,7 +256,7 @@ export async function acceptKeyExchange(input: ClientExchangeInput): Promise<Cli
       reasons.push(
         reason('secret-service.role', `the certificate names the role ${identity.role}, not secret-service`),
       );
-    const allowed = input.policies.filter((p) => workloadRole(p as { role?: never }) === SECRET_SERVICE_ROLE);
+    const allowed = input.policies.filter((p) => workloadRole(p) === SECRET_SERVICE_ROLE);
     if (!allowed.some((p) => p.hash === identity.policyHash))
       reasons.push(
         reason(

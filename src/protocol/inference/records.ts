@@ -11,14 +11,7 @@ import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:
 import canonicalize from 'canonicalize';
 import { base64Field, toBase64 } from './base64.ts';
 import type { InferenceRefusal } from './errors.ts';
-import {
-  type Direction,
-  ENVELOPE_FIELD,
-  type EncryptedPath,
-  isEncryptedPath,
-  plaintextFields,
-  splitFields,
-} from './fields.ts';
+import { type Direction, ENVELOPE_FIELD, type EncryptedPath, plaintextFields, splitFields } from './fields.ts';
 
 export const RECORD_VERSION = 1;
 export const AAD_LABEL = 'attestor-inference-v1';
@@ -330,8 +323,7 @@ export function openResponse(
   return openBody(context, wire, { direction: 'response', sequence: 0, final: true });
 }
 
-/** The request context of a wire request body: its path, secret ID and nonce, for the lookup of the secret. */
-export function requestContextOf(wire: WireBody, path: string, secret: Uint8Array): RecordContext | undefined {
-  if (!isEncryptedPath(path)) return undefined;
+/** The context of a request read from the wire, once the worker found its secret by the envelope's secret ID. */
+export function requestContext(wire: WireBody, path: EncryptedPath, secret: Uint8Array): RecordContext {
   return { secret, secretId: wire.envelope.secretId, nonce: wire.envelope.nonce, path };
 }

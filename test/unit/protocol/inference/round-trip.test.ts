@@ -20,6 +20,7 @@ import {
   openResponse,
   type RecordContext,
   readWireBody,
+  requestContext,
   sealRequest,
   sealResponse,
 } from '../../../../src/protocol/inference/records.ts';
@@ -39,7 +40,7 @@ function worker(secrets: Map<string, Uint8Array>, model: ModelServer) {
     if ('refusal' in wire) return refuse(wire.refusal);
     const secret = secrets.get(wire.envelope.secretId);
     if (secret === undefined) return refuse({ code: 'unknown_secret' });
-    const context: RecordContext = { secret, secretId: wire.envelope.secretId, nonce: wire.envelope.nonce, path };
+    const context = requestContext(wire, path, secret);
     const opened = openBody(context, wire, { direction: 'request', sequence: 0, final: true });
     if ('refusal' in opened) return refuse(opened.refusal);
     const nonce = Buffer.from(wire.envelope.nonce).toString('base64');

@@ -4,10 +4,10 @@
  * nonce, the direction, the record's sequence number, its timestamp, whether it is the last record,
  * the endpoint, and the SHA-256 of the plaintext fields (RFC 8785 JSON). A request is one record;
  * an answer is one record, or for a stream one record per server-sent event and then an empty
- * final record. Pure: IVs come from the caller's randomness (crypto.randomBytes by default), time is
- * a parameter.
+ * final record. Pure: IVs come from the caller's randomness (the system's CSPRNG by default), time is a
+ * parameter.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHash, randomFillSync } from 'node:crypto';
 import canonicalize from 'canonicalize';
 import { base64Field, toBase64 } from './base64.ts';
 import type { InferenceRefusal } from './errors.ts';
@@ -61,11 +61,19 @@ export interface RecordHeader {
 
 const DIRECTION_BYTE: Record<Direction, number> = { request: 0x01, response: 0x02 };
 
+/** The last plaintext fields digested: a stream's events all carry the same ones. */
+let lastPlaintext: { json: string; digest: Buffer } | undefined;
+
 /** SHA-256 of the RFC 8785 canonical JSON of the plaintext fields. */
 export function plaintextDigest(clear: Readonly<Record<string, unknown>>): Buffer {
-  return createHash('sha256')
+  // Equal JSON.stringify output means equal values, and so equal canonical JSON.
+  const json = JSON.stringify(clear);
+  if (lastPlaintext?.json === json) return lastPlaintext.digest;
+  const digest = createHash('sha256')
     .update(canonicalize(clear) ?? '{}', 'utf8')
     .digest();
+  lastPlaintext = { json, digest };
+  return digest;
 }
 
 /**
@@ -94,9 +102,24 @@ export function recordAad(
   ]);
 }
 
+/** Random bytes drawn in blocks: one system call per 4 KiB instead of one per IV. */
+const pool = Buffer.alloc(4096);
+let poolOffset = pool.length;
+
+/** `n` fresh random bytes (a copy: the pool is overwritten when refilled). */
+export function freshRandom(n: number): Uint8Array {
+  if (poolOffset + n > pool.length) {
+    randomFillSync(pool);
+    poolOffset = 0;
+  }
+  const bytes = new Uint8Array(pool.subarray(poolOffset, poolOffset + n));
+  poolOffset += n;
+  return bytes;
+}
+
 /** A fresh request nonce. */
 export function newNonce(): Uint8Array {
-  return new Uint8Array(randomBytes(NONCE_BYTES));
+  return freshRandom(NONCE_BYTES);
 }
 
 /** Encrypts `body` into its wire form: the plaintext fields as they are, the others in `encryption`. */
@@ -104,7 +127,7 @@ export function sealBody(
   context: RecordContext,
   header: RecordHeader,
   body: Readonly<Record<string, unknown>>,
-  iv: Uint8Array = randomBytes(IV_BYTES),
+  iv: Uint8Array = freshRandom(IV_BYTES),
 ): Record<string, unknown> {
   const { clear, protectedFields } = splitFields(body, plaintextFields(context.path, header.direction));
   const cipher = createCipheriv('aes-256-gcm', context.secret, iv);

@@ -50,8 +50,9 @@ export function splitFields(
   body: Readonly<Record<string, unknown>>,
   plaintext: readonly string[],
 ): { clear: Record<string, unknown>; protectedFields: Record<string, unknown> } {
-  const clear: Record<string, unknown> = {};
-  const protectedFields: Record<string, unknown> = {};
+  // No prototype, so that a field named __proto__ is a field like any other.
+  const clear: Record<string, unknown> = Object.create(null);
+  const protectedFields: Record<string, unknown> = Object.create(null);
   for (const [name, value] of Object.entries(body)) {
     if (value === undefined) continue;
     if (plaintext.includes(name)) clear[name] = value;

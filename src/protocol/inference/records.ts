@@ -203,7 +203,7 @@ export function readWireBody(
   const record = body as Record<string, unknown>;
   const allowed = plaintextFields(path, direction);
   const exposed = Object.keys(record).filter((k) => k !== ENVELOPE_FIELD && !allowed.includes(k));
-  if (!(ENVELOPE_FIELD in record))
+  if (!Object.hasOwn(record, ENVELOPE_FIELD))
     return {
       refusal: {
         code: codes.plain,
@@ -302,7 +302,7 @@ export function openBody(
   }
   if (typeof protectedFields !== 'object' || protectedFields === null || Array.isArray(protectedFields))
     return { refusal: { code, detail: 'The decrypted fields are not a JSON object.' } };
-  const overlap = Object.keys(protectedFields).filter((k) => k in wire.clear);
+  const overlap = Object.keys(protectedFields).filter((k) => Object.hasOwn(wire.clear, k));
   if (overlap.length > 0)
     return { refusal: { code, detail: `Fields both encrypted and in plaintext: ${overlap.join(', ')}.` } };
   return { body: { ...wire.clear, ...protectedFields }, timestamp: e.timestamp, final: e.final };

@@ -98,7 +98,7 @@ export class StreamOpener {
     if ('refusal' in opened) return opened;
     this.#sequence++;
     if (!opened.final) return { event: opened.body };
-    if (Object.keys(opened.body).some((k) => !(k in wire.clear)))
+    if (Object.keys(opened.body).some((k) => !Object.hasOwn(wire.clear, k)))
       return { refusal: { code: 'response_tampered', detail: 'The final record carries fields.' } };
     this.#finished = true;
     return { done: true };

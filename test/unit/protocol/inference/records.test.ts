@@ -87,6 +87,15 @@ describe('inference field encryption', () => {
     }
   });
 
+  it('carries fields named like Object.prototype members and __proto__ as plain data', () => {
+    const ctx = context();
+    const body = JSON.parse('{"model":"m","toString":"a","constructor":{"x":1},"__proto__":{"polluted":true}}');
+    const opened = openRequest(ctx, JSON.parse(JSON.stringify(sealRequest(ctx, body, TS))));
+    assert.ok('body' in opened, JSON.stringify(opened));
+    assert.deepEqual(Object.keys(opened.body).sort(), ['__proto__', 'constructor', 'model', 'toString']);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
   it('uses a fresh IV for every record', () => {
     const ctx = context();
     const a = sealRequest(ctx, CHAT, TS).encryption as { iv: string; ciphertext: string };

@@ -13,7 +13,7 @@
  * time is a parameter.
  */
 import 'reflect-metadata'; // @peculiar/x509 needs it (tsyringe)
-import { createHash, X509Certificate as NodeX509Certificate, verify, webcrypto } from 'node:crypto';
+import { createHash, type KeyObject, X509Certificate as NodeX509Certificate, verify, webcrypto } from 'node:crypto';
 import { CipherSuite, ExportOnly, HkdfSha256 } from '@hpke/core';
 import { XWing } from '@hpke/hybridkem-x-wing';
 import * as x509 from '@peculiar/x509';
@@ -247,7 +247,7 @@ export async function acceptKeyExchange(input: ClientExchangeInput): Promise<Cli
   ))
     reasons.push(reason('secret-service.chain', problem));
 
-  const identity = readWorkloadIdentity(new x509.X509Certificate(leaf.raw));
+  const identity = identityOf(leaf);
   if (identity === undefined)
     reasons.push(reason('secret-service.identity', 'the certificate has no workload identity extension'));
   else if ('error' in identity) reasons.push(reason('secret-service.identity', identity.error));
@@ -266,8 +266,8 @@ export async function acceptKeyExchange(input: ClientExchangeInput): Promise<Cli
       );
   }
 
-  const key = leaf.publicKey;
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
+  const key = publicKeyOf(leaf);
+  if (key === undefined || key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1')
     reasons.push(reason('secret-service.identity', 'the certificate does not hold an ECDSA P-256 key'));
   else if (
     !verify(
@@ -299,6 +299,24 @@ export async function clientSecret(pair: ClientKeyPair, enc: Uint8Array): Promis
       enc: Uint8Array.from(enc).buffer,
     });
     return new Uint8Array(await recipient.export(EMPTY, INFERENCE_SECRET_BYTES));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The leaf's workload identity; an error for a certificate that only Node's parser reads. */
+function identityOf(leaf: NodeX509Certificate): ReturnType<typeof readWorkloadIdentity> {
+  try {
+    return readWorkloadIdentity(new x509.X509Certificate(leaf.raw));
+  } catch {
+    return { error: 'the certificate does not parse for its extensions' };
+  }
+}
+
+/** The leaf's public key; undefined when it does not decode. */
+function publicKeyOf(leaf: NodeX509Certificate): KeyObject | undefined {
+  try {
+    return leaf.publicKey;
   } catch {
     return undefined;
   }

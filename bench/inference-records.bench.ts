@@ -129,6 +129,7 @@ async function exchangeMs(): Promise<number> {
     certificateChain: [certificate.toString('pem')],
     expiresAt: new Date(now.getTime() + 3_600_000),
   });
+  if ('error' in answer) throw new Error(answer.error);
   const accepted = await acceptKeyExchange({
     pair,
     response: JSON.parse(JSON.stringify(answer.response)),

@@ -121,18 +121,25 @@ export interface ServiceExchange {
 
 /**
  * The service's half: encapsulates to the client's key, exports the secret and signs the
- * transcript with the workload key (ECDSA P-256, the key of `certificateChain[0]`).
+ * transcript with the workload key (ECDSA P-256, the key of `certificateChain[0]`). An error for a
+ * public key of the right size that is no X-Wing key (ML-KEM's modulus check).
  */
 export async function answerKeyExchange(input: {
   clientPublicKey: Uint8Array;
   signingKey: CryptoKey;
   certificateChain: readonly string[];
   expiresAt: Date;
-}): Promise<ServiceExchange> {
-  const recipientPublicKey = await suite.kem.deserializePublicKey(Uint8Array.from(input.clientPublicKey).buffer);
-  const sender = await suite.createSenderContext({ recipientPublicKey });
-  const enc = new Uint8Array(sender.enc);
-  const secret = new Uint8Array(await sender.export(EMPTY, INFERENCE_SECRET_BYTES));
+}): Promise<ServiceExchange | { error: string }> {
+  let enc: Uint8Array;
+  let secret: Uint8Array;
+  try {
+    const recipientPublicKey = await suite.kem.deserializePublicKey(Uint8Array.from(input.clientPublicKey).buffer);
+    const sender = await suite.createSenderContext({ recipientPublicKey });
+    enc = new Uint8Array(sender.enc);
+    secret = new Uint8Array(await sender.export(EMPTY, INFERENCE_SECRET_BYTES));
+  } catch {
+    return { error: 'publicKey is not an X-Wing public key' };
+  }
   const signature = new Uint8Array(
     await webcrypto.subtle.sign(
       { name: 'ECDSA', hash: 'SHA-256' },

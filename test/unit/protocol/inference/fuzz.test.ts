@@ -101,12 +101,14 @@ describe('inference wire format fuzzing', () => {
     const next = prng(0x3f0);
     const service = await serviceIdentity();
     const pair = await newClientKeyPair();
-    const { response, secret } = await answerKeyExchange({
+    const answer = await answerKeyExchange({
       clientPublicKey: pair.publicKey,
       signingKey: service.signingKey,
       certificateChain: service.certificateChain,
       expiresAt: new Date(NOW.getTime() + 3_600_000),
     });
+    assert.ok(!('error' in answer));
+    const { response, secret } = answer;
     const wire = JSON.stringify(response);
     let refused = 0;
     for (let i = 0; i < 300; i++) {

@@ -27,6 +27,7 @@ async function exchange(service: ServiceIdentity, pair?: ClientKeyPair) {
     certificateChain: service.certificateChain,
     expiresAt: new Date(NOW.getTime() + 3_600_000),
   });
+  assert.ok(!('error' in answer), JSON.stringify(answer));
   return { client, answer };
 }
 
@@ -158,6 +159,16 @@ describe('inference key exchange (HPKE X-Wing, export-only)', () => {
         );
       assert.equal(result.reasons.length, messages.length, name);
     }
+  });
+
+  it('answers a public key of the right size that is no X-Wing key with an error, not an exception', async () => {
+    const answer = await answerKeyExchange({
+      clientPublicKey: new Uint8Array(XWING_PUBLIC_KEY_BYTES).fill(0xff),
+      signingKey: service.signingKey,
+      certificateChain: service.certificateChain,
+      expiresAt: NOW,
+    });
+    assert.deepEqual(answer, { error: 'publicKey is not an X-Wing public key' });
   });
 
   it('reads a request only as { publicKey } of 1,216 bytes in canonical base64', async () => {

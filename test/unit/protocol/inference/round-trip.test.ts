@@ -96,6 +96,7 @@ describe('inference protocol round trip (key exchange, encrypted chat, streamed 
       certificateChain: service.certificateChain,
       expiresAt: new Date(NOW.getTime() + 3_600_000),
     });
+    assert.ok(!('error' in exchanged));
     secrets.set(exchanged.secretId, exchanged.secret);
     const accepted = await acceptKeyExchange({
       pair,

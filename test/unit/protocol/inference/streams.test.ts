@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { CHAT_COMPLETIONS_PATH } from '../../../../src/protocol/inference/fields.ts';
-import { newNonce, type RecordContext } from '../../../../src/protocol/inference/records.ts';
+import { newNonce, type RecordContext, sealBody } from '../../../../src/protocol/inference/records.ts';
 import { DONE, StreamOpener, StreamSealer } from '../../../../src/protocol/inference/streams.ts';
 
 const TS = Date.parse('2026-06-01T00:00:00Z');
@@ -107,6 +107,17 @@ describe('inference streams', () => {
     wire.encryption.ciphertext = ct.toString('base64');
     assert.equal(replay(ctx, [p[0]!, JSON.stringify(wire)]).refusal?.code, 'response_tampered');
     assert.equal(replay(ctx, ['{not json']).refusal?.code, 'response_tampered');
+  });
+
+  it('refuses a final record that carries fields: the stream ends with an empty one', () => {
+    const ctx = context();
+    const p = stream(ctx, ['a']);
+    const stuffed = JSON.stringify(
+      sealBody(ctx, { direction: 'response', sequence: 1, timestamp: TS, final: true }, { choices: [] }),
+    );
+    const r = replay(ctx, [p[0]!, stuffed]);
+    assert.equal(r.refusal?.code, 'response_tampered');
+    assert.match(r.refusal!.detail!, /final record carries fields/);
   });
 
   it('seals nothing after finish()', () => {

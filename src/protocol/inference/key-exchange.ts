@@ -254,6 +254,8 @@ export async function acceptKeyExchange(input: ClientExchangeInput): Promise<Cli
   ))
     reasons.push(reason('secret-service.chain', problem));
 
+  if (leaf.ca)
+    reasons.push(reason('secret-service.identity', 'the certificate is a CA certificate, not a workload certificate'));
   const identity = identityOf(leaf);
   if (identity === undefined)
     reasons.push(reason('secret-service.identity', 'the certificate has no workload identity extension'));

@@ -96,6 +96,14 @@ describe('inference key exchange (HPKE X-Wing, export-only)', () => {
     assert.deepEqual(checks(await accept(u.client, u.answer.response, service.mesh.pem)), ['secret-service.policy']);
   });
 
+  it('refuses the mesh CA itself, or any CA, as the secret service certificate', async () => {
+    const { client, answer } = await exchange(service);
+    const ca = { ...answer.response, certificateChain: [service.mesh.pem] };
+    const refused = checks(await accept(client, ca, service.mesh.pem));
+    assert.ok(refused.includes('secret-service.identity'), refused.join());
+    assert.ok(refused.includes('secret-service.chain'), refused.join());
+  });
+
   it('refuses a certificate without the workload identity extension', async () => {
     const bare = await serviceIdentity({ mesh: service.mesh, withoutIdentity: true });
     const { client, answer } = await exchange(bare);

@@ -7,6 +7,7 @@ import { COORDINATOR_CHECKS } from '../../../src/attestation/coordinator-checks.
 import { NODE_CHECKS } from '../../../src/attestation/node-checks.ts';
 import { GPU_CHECKS } from '../../../src/attestation/nvidia/checks.ts';
 import { parseGpuReport } from '../../../src/attestation/nvidia/spdm.ts';
+import { SECRET_SERVICE_CHECKS } from '../../../src/attestation/secret-service-checks.ts';
 import { SNP_CHECKS } from '../../../src/attestation/snp/checks.ts';
 import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
 import { TDX_CHECKS } from '../../../src/attestation/tdx/checks.ts';
@@ -19,6 +20,8 @@ const BINDINGS = [
   'node.gpu.missing',
   'node.gpu.unexpected',
   'node.gpu.uuid',
+  'secret-service.secret-id',
+  'secret-service.signature',
   'snp.report-data',
   'tdx.report-data',
   'workload.countersignature',
@@ -43,6 +46,8 @@ const COMPARISONS = [
   'node.cvm.reference-values',
   'node.gpu.mode',
   'node.gpu.reference-values',
+  'secret-service.policy',
+  'secret-service.role',
   'snp.firmware.committed',
   'snp.firmware.minimum',
   'snp.firmware.provisional',
@@ -121,6 +126,7 @@ describe('check-ID registry', () => {
       [NODE_CHECKS, /^(node|coordinator)\./],
       [COORDINATOR_CHECKS, /^coordinator\./],
       [WORKLOAD_CHECKS, /^workload\./],
+      [SECRET_SERVICE_CHECKS, /^secret-service\./],
     ] as const) {
       for (const [id, info] of Object.entries(registry)) {
         assert.match(id, prefix);
@@ -129,10 +135,15 @@ describe('check-ID registry', () => {
     }
     assert.equal(
       Object.keys(CHECKS).length,
-      [SNP_CHECKS, TDX_CHECKS, GPU_CHECKS, NODE_CHECKS, COORDINATOR_CHECKS, WORKLOAD_CHECKS].reduce(
-        (n, r) => n + Object.keys(r).length,
-        0,
-      ),
+      [
+        SNP_CHECKS,
+        TDX_CHECKS,
+        GPU_CHECKS,
+        NODE_CHECKS,
+        COORDINATOR_CHECKS,
+        WORKLOAD_CHECKS,
+        SECRET_SERVICE_CHECKS,
+      ].reduce((n, r) => n + Object.keys(r).length, 0),
       'no id is registered twice',
     );
   });

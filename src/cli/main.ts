@@ -9,6 +9,7 @@ import { initCommand } from './init.ts';
 import { manifestCommand } from './manifest.ts';
 import { operatorCommand } from './operator.ts';
 import { verifyCommand } from './verify/command.ts';
+import { workerProxyCommand } from './worker-proxy.ts';
 
 const program = new Command('attestor')
   .description('attestor: attestation-gated confidential AI inference on Kubernetes')
@@ -20,6 +21,7 @@ const program = new Command('attestor')
   .addCommand(devCommand())
   .addCommand(verifyCommand())
   .addCommand(manifestCommand())
-  .addCommand(aiWorkerCommand());
+  .addCommand(aiWorkerCommand())
+  .addCommand(workerProxyCommand());
 
 await program.parseAsync(process.argv);

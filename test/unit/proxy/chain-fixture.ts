@@ -70,12 +70,12 @@ function identity(role: string, policyHash: string): WorkloadIdentity {
 export async function workerVolume(
   mesh: CertificateAuthority,
   options: { role?: string; withoutIdentity?: boolean } = {},
-): Promise<{ dir: string; cert: string; remove(): Promise<void> }> {
+): Promise<{ dir: string; cert: string; key: string; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'attestor-worker-'));
   const pair = await leaf(mesh, identity(options.role ?? 'worker', WORKER_POLICY), 'llama', options.withoutIdentity);
   await writeFile(join(dir, 'key.pem'), pair.keyPem, { mode: 0o400 });
   await writeFile(join(dir, 'cert.pem'), pair.cert);
-  return { dir, cert: pair.cert, remove: () => rm(dir, { recursive: true, force: true }) };
+  return { dir, cert: pair.cert, key: pair.keyPem, remove: () => rm(dir, { recursive: true, force: true }) };
 }
 
 /** A renewal of the volume: a new certificate (here with a new key), written by rename. */

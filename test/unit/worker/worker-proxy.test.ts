@@ -83,7 +83,10 @@ describe('worker proxy', () => {
     mesh = await meshCa();
     volume = await workerVolume(mesh);
     service = await testSecretService(mesh);
-    model = await startModelServer({ host: '127.0.0.1', onRequest: (_p, body) => seen.push(JSON.stringify(body)) });
+    model = await startModelServer({
+      host: '127.0.0.1',
+      onRequest: (_p, body) => seen.push(JSON.stringify(body) ?? ''),
+    });
     proxy = await startWorkerProxy({
       host: '127.0.0.1',
       certificateDir: volume.dir,

@@ -60,6 +60,8 @@ export async function startClientProxy(options: ClientProxyOptions): Promise<Cli
     }
     res.writeHead(answer.status, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
     for await (const item of answer.events) {
+      // The application went away: stop reading (the session then closes the worker's stream).
+      if (res.destroyed) return;
       if ('refusal' in item) {
         res.end(sseEvent(JSON.stringify(inferenceErrorResponse(item.refusal).body)));
         return;

@@ -114,6 +114,8 @@ export async function testSecretService(mesh: CertificateAuthority, lifetimeMs =
   };
   const lookup: SecretLookup = { get: async (id) => secrets.get(id) };
   return {
+    /** The service's TLS identity: its workload certificate and key. */
+    tls: { cert: service.cert, key: service.keyPem },
     exchange,
     lookup,
     secrets,

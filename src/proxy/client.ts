@@ -18,4 +18,5 @@ export {
   type SecretExchange,
   type SessionAnswer,
   type StreamItem,
+  type Trust,
 } from './session.ts';

@@ -6,7 +6,7 @@
  * policy of the pinned Manifest), renews it before it expires, and sends each request as a record
  * to a worker proxy whose certificate chains to the same mesh CA with the worker role of a pinned
  * policy, then decrypts the answer or the stream. It exchanges again once when the worker does not
- * know the secret. Refusals are values (the error table's codes); nothing is sent to a worker that
+ * know the secret, and, given `reverify`, verifies the Coordinator again when an exchange fails. Refusals are values (the error table's codes); nothing is sent to a worker that
  * is not certified, and nothing of an answer is passed on unless it decrypted.
  */
 
@@ -43,8 +43,20 @@ export interface InferenceSessionOptions {
   /** The workers' endpoint: https://host:port of a worker proxy (or a load balancer in front of them). */
   endpoint: string;
   renewBeforeMs?: number;
+  /**
+   * Verifies the Coordinator again (verifyCoordinator with the same pinned hash) after an exchange
+   * failed: its mesh CA and Manifest replace the session's, and the exchange is tried once more;
+   * undefined when it does not verify (`coordinator_unverified`).
+   */
+  reverify?: () => Promise<Trust | undefined>;
   /** The clock, ms (tests). */
   now?: () => number;
+}
+
+/** What verifying the Coordinator gave the session: the attested mesh CA and the pinned Manifest. */
+export interface Trust {
+  meshCA: string;
+  manifest: { policies: ReadonlyArray<{ hash: string; role?: WorkloadRole }> };
 }
 
 /** One item of a decrypted stream: an event, or the refusal that ends it. */
@@ -90,7 +102,8 @@ class WorkerIdentityError extends Error {}
 
 export class InferenceSession {
   readonly #options: InferenceSessionOptions;
-  readonly #agent: Agent;
+  #trust: Trust;
+  #agent: Agent;
   readonly #endpoint: URL;
   readonly #now: () => number;
   #secret: Secret | undefined;
@@ -103,17 +116,8 @@ export class InferenceSession {
     this.#endpoint = new URL(options.endpoint);
     if (this.#endpoint.protocol !== 'https:')
       throw new Error(`the workers' endpoint must be https, not ${options.endpoint}`);
-    const policies = options.manifest.policies;
-    this.#agent = new Agent({
-      keepAlive: true,
-      // The attested mesh CA is the only trust anchor; it is an intermediate under the root CA.
-      ca: options.meshCA,
-      allowPartialTrustChain: true,
-      checkServerIdentity: (_host, certificate) => {
-        const problems = workerCertificateProblems(certificate.raw, policies);
-        return problems.length > 0 ? new WorkerIdentityError(problems.join('; ')) : undefined;
-      },
-    });
+    this.#trust = { meshCA: options.meshCA, manifest: options.manifest };
+    this.#agent = workerAgent(this.#trust);
   }
 
   /** How many key exchanges this session made. */
@@ -215,10 +219,29 @@ export class InferenceSession {
     const renewBefore = this.#options.renewBeforeMs ?? DEFAULT_RENEW_BEFORE_MS;
     if (held && this.#now() < held.expiresAt - renewBefore) return Promise.resolve(held);
     // Concurrent requests share one exchange.
-    this.#pending ??= this.#exchange().finally(() => {
+    this.#pending ??= this.#exchangeOrReverify().finally(() => {
       this.#pending = undefined;
     });
     return this.#pending;
+  }
+
+  /** An exchange; when it fails and the session can, the Coordinator verified again and one more exchange. */
+  async #exchangeOrReverify(): Promise<Secret | { refusal: InferenceRefusal }> {
+    const first = await this.#exchange();
+    if (!('refusal' in first) || this.#options.reverify === undefined) return first;
+    let trust: Trust | undefined;
+    try {
+      trust = await this.#options.reverify();
+    } catch (err) {
+      return { refusal: { code: 'coordinator_unverified', detail: (err as Error).message } };
+    }
+    if (trust === undefined) return { refusal: { code: 'coordinator_unverified' } };
+    if (trust.meshCA !== this.#trust.meshCA || trust.manifest !== this.#trust.manifest) {
+      this.#agent.destroy();
+      this.#trust = trust;
+      this.#agent = workerAgent(trust);
+    }
+    return this.#exchange();
   }
 
   async #exchange(): Promise<Secret | { refusal: InferenceRefusal }> {
@@ -232,8 +255,8 @@ export class InferenceSession {
     const result = await acceptKeyExchange({
       pair,
       response,
-      meshCA: this.#options.meshCA,
-      policies: this.#options.manifest.policies,
+      meshCA: this.#trust.meshCA,
+      policies: this.#trust.manifest.policies,
       at: new Date(this.#now()),
     });
     if (!result.accepted)
@@ -270,6 +293,20 @@ export class InferenceSession {
       call.end(payload);
     });
   }
+}
+
+/** Connections to workers: the attested mesh CA is the only trust anchor, the identity check replaces the host name's. */
+function workerAgent(trust: Trust): Agent {
+  return new Agent({
+    keepAlive: true,
+    // The mesh CA is an intermediate under the root CA: it anchors alone.
+    ca: trust.meshCA,
+    allowPartialTrustChain: true,
+    checkServerIdentity: (_host, certificate) => {
+      const problems = workerCertificateProblems(certificate.raw, trust.manifest.policies);
+      return problems.length > 0 ? new WorkerIdentityError(problems.join('; ')) : undefined;
+    },
+  });
 }
 
 function hasEnvelope(body: unknown): boolean {

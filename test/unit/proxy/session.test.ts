@@ -184,6 +184,39 @@ describe('inference session', () => {
     unseen();
   });
 
+  it('verifies the Coordinator again when an exchange fails, and goes on under the mesh CA it attests now', async () => {
+    const stale = await meshCa();
+    let reverified = 0;
+    const s = new InferenceSession({
+      meshCA: stale.pem,
+      manifest: { policies: POLICIES },
+      exchange: service.exchange,
+      endpoint: worker.url,
+      reverify: async () => {
+        reverified++;
+        return { meshCA: mesh.pem, manifest: { policies: POLICIES } };
+      },
+    });
+    cleanup.push(() => s.close());
+    const answer = body(await s.send('POST', '/v1/chat/completions', chat));
+    assert.equal(answer.status, 200);
+    assert.equal(reverified, 1);
+    assert.equal(s.exchanges, 1);
+  });
+
+  it('refuses with coordinator_unverified when the Coordinator no longer verifies, and sends nothing', async () => {
+    const s = new InferenceSession({
+      meshCA: (await meshCa()).pem,
+      manifest: { policies: POLICIES },
+      exchange: service.exchange,
+      endpoint: worker.url,
+      reverify: async () => undefined,
+    });
+    cleanup.push(() => s.close());
+    assert.equal(refusal(await s.send('POST', '/v1/chat/completions', chat)), 'coordinator_unverified');
+    unseen();
+  });
+
   it('refuses an answer with a flipped ciphertext byte (response_tampered)', async () => {
     relay.rewrite = (text) => {
       const answer = JSON.parse(text);

@@ -8,6 +8,7 @@ import { devCommand } from './dev.ts';
 import { initCommand } from './init.ts';
 import { manifestCommand } from './manifest.ts';
 import { operatorCommand } from './operator.ts';
+import { proxyCommand } from './proxy.ts';
 import { verifyCommand } from './verify/command.ts';
 import { workerProxyCommand } from './worker-proxy.ts';
 
@@ -22,6 +23,7 @@ const program = new Command('attestor')
   .addCommand(verifyCommand())
   .addCommand(manifestCommand())
   .addCommand(aiWorkerCommand())
-  .addCommand(workerProxyCommand());
+  .addCommand(workerProxyCommand())
+  .addCommand(proxyCommand());
 
 await program.parseAsync(process.argv);

@@ -19,6 +19,11 @@ export interface SecretServiceOptions {
   url: string;
   /** PEM trust anchors for its TLS certificate; default the system's. */
   ca?: string;
+  /**
+   * Skip the host name check: for `ca` = the attested mesh CA, whose workload certificates name
+   * pods, not the address the client dials. The signed answer is what the client trusts.
+   */
+  ignoreHostName?: boolean;
   /** Sent as `Authorization: Bearer <apiKey>`, for a service or gateway that requires one. */
   apiKey?: string;
   timeoutMs?: number;
@@ -37,6 +42,7 @@ export function secretServiceExchange(options: SecretServiceOptions): SecretExch
           method: 'POST',
           timeout: options.timeoutMs ?? 30_000,
           ...(options.ca ? { ca: options.ca, allowPartialTrustChain: true } : {}),
+          ...(options.ignoreHostName ? { checkServerIdentity: () => undefined } : {}),
           headers: {
             'content-type': 'application/json',
             'content-length': Buffer.byteLength(payload),

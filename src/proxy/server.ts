@@ -66,6 +66,11 @@ export async function startClientProxy(options: ClientProxyOptions): Promise<Cli
         res.end(sseEvent(JSON.stringify(inferenceErrorResponse(item.refusal).body)));
         return;
       }
+      // Events that decrypted together leave in one write.
+      if (res.writableCorked === 0) {
+        res.cork();
+        process.nextTick(() => res.uncork());
+      }
       res.write(sseEvent(JSON.stringify(item.event)));
     }
     res.end(sseEvent(DONE));

@@ -136,7 +136,7 @@ export async function startWorkerProxy(options: WorkerProxyOptions): Promise<Wor
             },
       );
     const answer = await forward(path, opened.body, res);
-    if (isEventStream(answer)) return sealStream(context, answer, res, req);
+    if (isEventStream(answer)) return sealStream(context, answer, res);
     const text = await readAll(answer, UPSTREAM_ANSWER_LIMIT_BYTES);
     let body: unknown;
     try {
@@ -155,13 +155,15 @@ export async function startWorkerProxy(options: WorkerProxyOptions): Promise<Wor
     context: ReturnType<typeof requestContext>,
     answer: UpstreamMessage,
     res: ServerResponse,
-    req: IncomingMessage,
   ): Promise<void> {
     const sealer = new StreamSealer(context);
     const reader = new SseReader();
     let finished = false;
     res.writeHead(answer.statusCode ?? 200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-    req.on('close', () => answer.destroy());
+    // The client went away before the end: stop the model server's stream.
+    res.on('close', () => {
+      if (!res.writableFinished) answer.destroy();
+    });
     answer.setEncoding('utf8');
     return new Promise((resolve) => {
       answer.on('data', (text: string) => {
@@ -222,7 +224,9 @@ export async function startWorkerProxy(options: WorkerProxyOptions): Promise<Wor
         resolve,
       );
       call.on('error', () => reject(new Refused({ code: 'upstream_unavailable' })));
-      res.on('close', () => call.destroy());
+      res.on('close', () => {
+        if (!res.writableFinished) call.destroy();
+      });
       call.end(payload);
     });
   }

@@ -253,6 +253,34 @@ describe('inference session', () => {
     assert.equal(items.filter((i) => 'event' in i).length, 0, 'nothing of a refused stream is passed on');
   });
 
+  it('refuses a stream that the model server broke off: the worker proxy sends no final record', async () => {
+    const slow = await startModelServer({ host: '127.0.0.1', tokenDelayMs: 20 });
+    let closed: Promise<void> | undefined;
+    try {
+      const w = await startWorkerProxy({
+        host: '127.0.0.1',
+        certificateDir: volume.dir,
+        upstream: slow.url.replace(/\/v1$/, ''),
+        secrets: service.lookup,
+      });
+      cleanup.push(() => w.close());
+      const long = { ...chat, messages: [{ role: 'user', content: 'word '.repeat(100) }], stream: true };
+      const answer = await session(w.url).send('POST', '/v1/chat/completions', long);
+      assert.ok('events' in answer, JSON.stringify(answer));
+      const items: StreamItem[] = [];
+      for await (const item of answer.events) {
+        items.push(item);
+        // The model server goes down after the first event.
+        closed ??= slow.close();
+      }
+      const last = items.at(-1)!;
+      assert.ok('refusal' in last && last.refusal.code === 'stream_truncated', JSON.stringify(last));
+      assert.ok(items.length < 50, 'the stream did not run to its end');
+    } finally {
+      await (closed ?? slow.close());
+    }
+  });
+
   it('refuses a stream cut short, and one ended by a plaintext [DONE] (stream_truncated)', async () => {
     for (const injectDone of [false, true]) {
       // Drop the final record and the [DONE] after it; then inject a plaintext [DONE], or not.

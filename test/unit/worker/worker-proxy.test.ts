@@ -281,6 +281,37 @@ describe('worker proxy', () => {
     assertUnseen();
   });
 
+  it('refuses a secret past its expiry as unknown_secret, and answers secret_store_unavailable when the lookup fails', async () => {
+    const stores = [
+      { get: async () => ({ secret: secret.secret, expiresAt: new Date(Date.now() - 1) }) },
+      {
+        get: async (): Promise<undefined> => {
+          throw new Error('etcd unreachable');
+        },
+      },
+    ];
+    const expected = [
+      [401, 'unknown_secret'],
+      [503, 'secret_store_unavailable'],
+    ];
+    for (const [i, secrets] of stores.entries()) {
+      const other = await startWorkerProxy({
+        host: '127.0.0.1',
+        certificateDir: volume.dir,
+        upstream: model.url.replace(/\/v1$/, ''),
+        secrets,
+      });
+      try {
+        const c = context();
+        const reply = await post(other.url, mesh.pem, c.path, sealRequest(c, chat(), Date.now()));
+        assert.deepEqual([reply.status, inferenceErrorCode(reply.json())], expected[i]);
+      } finally {
+        await other.close();
+      }
+    }
+    assertUnseen();
+  });
+
   it('answers upstream_unavailable when the model server does not answer', async () => {
     const down = await startWorkerProxy({
       host: '127.0.0.1',

@@ -8,7 +8,9 @@ import { devCommand } from './dev.ts';
 import { initCommand } from './init.ts';
 import { manifestCommand } from './manifest.ts';
 import { operatorCommand } from './operator.ts';
+import { proxyCommand } from './proxy.ts';
 import { verifyCommand } from './verify/command.ts';
+import { workerProxyCommand } from './worker-proxy.ts';
 
 const program = new Command('attestor')
   .description('attestor: attestation-gated confidential AI inference on Kubernetes')
@@ -20,6 +22,8 @@ const program = new Command('attestor')
   .addCommand(devCommand())
   .addCommand(verifyCommand())
   .addCommand(manifestCommand())
-  .addCommand(aiWorkerCommand());
+  .addCommand(aiWorkerCommand())
+  .addCommand(workerProxyCommand())
+  .addCommand(proxyCommand());
 
 await program.parseAsync(process.argv);

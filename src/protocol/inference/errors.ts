@@ -149,6 +149,19 @@ export const INFERENCE_ERRORS = {
     from: 'client-proxy',
     message: 'The Coordinator does not pass verification against the pinned Manifest.',
   },
+  worker_unverified: {
+    status: 502,
+    type: 'api_error',
+    from: 'client-proxy',
+    message:
+      "The worker's certificate does not chain to the attested mesh CA with the worker role of a policy in the pinned Manifest: nothing was sent.",
+  },
+  worker_unavailable: {
+    status: 502,
+    type: 'api_error',
+    from: 'client-proxy',
+    message: 'The worker proxy did not answer.',
+  },
   exchange_failed: {
     status: 502,
     type: 'api_error',

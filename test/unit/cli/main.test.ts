@@ -18,10 +18,10 @@ function attestor(...args: string[]) {
 
 describe('attestor command', function () {
   this.timeout(60_000);
-  it('has the operator, agent, dev, verify and manifest subcommands', () => {
+  it('has the operator, agent, dev, verify, manifest, worker-proxy and proxy subcommands', () => {
     const help = attestor('--help');
     assert.equal(help.code, 0);
-    for (const sub of ['operator', 'agent', 'dev', 'verify', 'manifest'])
+    for (const sub of ['operator', 'agent', 'dev', 'verify', 'manifest', 'worker-proxy', 'proxy'])
       assert.match(help.out, new RegExp(`^  ${sub}\\b`, 'm'), sub);
     assert.match(attestor('verify', '--help').out, /snp[\s\S]*tdx[\s\S]*gpu[\s\S]*coordinator/);
     assert.match(attestor('manifest', '--help').out, /hash[\s\S]*sign[\s\S]*owner/);

@@ -8,6 +8,7 @@ import { devCommand } from './dev.ts';
 import { initCommand } from './init.ts';
 import { manifestCommand } from './manifest.ts';
 import { operatorCommand } from './operator.ts';
+import { secretServiceCommand } from './secret-service.ts';
 import { verifyCommand } from './verify/command.ts';
 
 const program = new Command('attestor')
@@ -20,6 +21,7 @@ const program = new Command('attestor')
   .addCommand(devCommand())
   .addCommand(verifyCommand())
   .addCommand(manifestCommand())
-  .addCommand(aiWorkerCommand());
+  .addCommand(aiWorkerCommand())
+  .addCommand(secretServiceCommand());
 
 await program.parseAsync(process.argv);

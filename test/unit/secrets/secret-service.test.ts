@@ -4,7 +4,7 @@
 // worker certificates. Release, refusals, the Manifest change, the limits, and no secret in
 // plaintext in etcd (its API and its data files) or in the service's log.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -329,6 +329,56 @@ describe('secret service (real etcd, real processes on loopback)', function () {
       assert.deepEqual(results, [200, 503]);
     } finally {
       await capped.close();
+    }
+  });
+
+  it('runs as `attestor secret-service` (a process): exchange with curl, release to a worker, nothing secret on its output', async () => {
+    const port = (await freePorts(1))[0]!;
+    const child = spawn(
+      process.execPath,
+      [
+        'src/cli/main.ts',
+        'secret-service',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--cert-dir',
+        join(dir, 'service'),
+        '--etcd',
+        store.etcd.endpoint,
+        '--log-level',
+        'debug',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => {
+      output += c.toString('utf8');
+    });
+    child.stderr.on('data', (c: Buffer) => {
+      output += c.toString('utf8');
+    });
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    try {
+      await waitFor(() => output.includes(`secret service: https://127.0.0.1:${port}`), {
+        timeoutMs: 60_000,
+        description: 'attestor secret-service to listen',
+      });
+      const cli: SecretService = { url: `https://127.0.0.1:${port}`, port, close: async () => {} };
+      const accepted = await exchange(cli, mesh, dir);
+      const worker = releaseClient(cli, mesh, await workload(mesh, 'worker'));
+      try {
+        assert.deepEqual((await worker.get(accepted.secretId))?.secret, accepted.secret);
+      } finally {
+        worker.close();
+      }
+      released.push(accepted.secret);
+      child.kill('SIGTERM');
+      await exited;
+      assert.match(output, /secret released to a worker/);
+      for (const form of forms(accepted.secret))
+        assert.equal(Buffer.from(output).indexOf(form), -1, "a secret in the process's output");
+    } finally {
+      child.kill('SIGKILL');
     }
   });
 

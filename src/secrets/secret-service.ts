@@ -10,12 +10,17 @@
  *   certificate passes release-decision.ts against the secret's own mesh CA.
  *
  * The workload files are re-read when they change: the serving certificate, the etcd client's
- * certificate and the mesh CA it trusts follow. No secret, key or client public key is ever
+ * certificate and the mesh CA it trusts follow. When `attestor init --renew` removes cert.pem (the
+ * pod no longer complies), every endpoint answers `service_uncertified` until a certificate
+ * returns: fail closed. No secret, key or client public key is ever
  * logged; log lines name secret IDs (hashes of public keys) and mesh CA hashes.
  */
+import { access } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
+import { CERTIFICATE_FILE } from '../agent/certificate-files.ts';
 import type { Logger } from '../observability/log.ts';
 import { type InferenceRefusal, inferenceErrorResponse } from '../protocol/inference/errors.ts';
 import {
@@ -83,6 +88,8 @@ export async function startSecretService(options: SecretServiceOptions): Promise
   let files = await readWorkloadFiles(options.certDir);
   const store = new EtcdStore(options.etcdEndpoints, storeTls(files));
   const watches = new Set<AbortController>();
+  /** Whether cert.pem was removed: the pod no longer complies with the Manifest. */
+  let withdrawn = false;
 
   const server: Server = createServer(
     { ...servingTls(files), requestCert: true, rejectUnauthorized: false },
@@ -97,6 +104,7 @@ export async function startSecretService(options: SecretServiceOptions): Promise
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://secret-service');
+    if (withdrawn) return refuse(res, { code: 'service_uncertified' });
     if (url.pathname === KEY_EXCHANGE_PATH) {
       if (req.method !== 'POST') return refuse(res, { code: 'malformed_exchange', detail: 'Use POST.' });
       return exchange(req, res);
@@ -175,13 +183,14 @@ export async function startSecretService(options: SecretServiceOptions): Promise
     watches.add(controller);
     res.on('close', () => controller.abort());
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store' });
-    const pending: Promise<void>[] = [];
+    // One event after the other, in etcd's order.
+    let tail = Promise.resolve();
     try {
       await store.watch(
         SECRET_KEY_PREFIX,
         (kv) => {
-          pending.push(
-            (async () => {
+          tail = tail.then(
+            async () => {
               const record = await openRecord(storageKey, kv.key, kv.value);
               const secretId = secretIdOfPathSegment(kv.key.slice(SECRET_KEY_PREFIX.length));
               if (!record || secretId === undefined) return;
@@ -191,10 +200,11 @@ export async function startSecretService(options: SecretServiceOptions): Promise
                 expiresAt: record.expiresAt,
                 at: now(),
               });
-              if (!decision.released || controller.signal.aborted) return;
+              if (!decision.released || controller.signal.aborted || withdrawn) return;
               log.info({ secretId, meshCa: meshCaSha256(record.meshCa) }, 'secret released to a watching worker');
               res.write(`event: ${SECRET_WATCH_EVENT}\n${sseEvent(JSON.stringify(releaseBody(secretId, record)))}`);
-            })(),
+            },
+            () => {},
           );
         },
         {
@@ -203,7 +213,7 @@ export async function startSecretService(options: SecretServiceOptions): Promise
         },
       );
     } finally {
-      await Promise.allSettled(pending);
+      await tail;
       watches.delete(controller);
       res.end();
     }
@@ -212,8 +222,15 @@ export async function startSecretService(options: SecretServiceOptions): Promise
   const reload = setInterval(() => {
     void (async () => {
       try {
-        if (!(await workloadFilesChanged(options.certDir, files))) return;
+        if (!(await certificatePresent(options.certDir))) {
+          if (!withdrawn) log.warn('cert.pem was removed (the pod no longer complies): refusing every request');
+          withdrawn = true;
+          for (const w of watches) w.abort();
+          return;
+        }
+        if (!withdrawn && !(await workloadFilesChanged(options.certDir, files))) return;
         const next = await readWorkloadFiles(options.certDir);
+        withdrawn = false;
         server.setSecureContext(servingTls(next));
         store.setTls(storeTls(next));
         const meshChanged = next.meshCa !== files.meshCa;
@@ -247,6 +264,15 @@ export async function startSecretService(options: SecretServiceOptions): Promise
       store.close();
     },
   };
+}
+
+async function certificatePresent(dir: string): Promise<boolean> {
+  try {
+    await access(join(dir, CERTIFICATE_FILE));
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function servingTls(files: WorkloadFiles) {

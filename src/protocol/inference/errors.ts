@@ -138,6 +138,12 @@ export const INFERENCE_ERRORS = {
     message:
       'The secret is released only to a worker whose current certificate names the worker role and chains to the mesh CA the secret was exchanged under.',
   },
+  service_uncertified: {
+    status: 503,
+    type: 'api_error',
+    from: 'secret-service',
+    message: "The secret service's workload certificate was withdrawn: it answers nothing until it is certified again.",
+  },
   store_unavailable: {
     status: 503,
     type: 'api_error',

@@ -332,6 +332,41 @@ describe('secret service (real etcd, real processes on loopback)', function () {
     }
   });
 
+  it('answers nothing while its certificate is withdrawn (attestor init removed cert.pem), and again once it returns', async () => {
+    const certDir = join(dir, 'withdrawn');
+    const identity = await workload(mesh, 'secret-service');
+    writeWorkloadFiles(certDir, mesh, identity);
+    const withdrawable = await startSecretService({
+      host: '127.0.0.1',
+      port: 0,
+      certDir,
+      etcdEndpoints: [store.etcd.endpoint],
+      reloadIntervalMs: 50,
+      log: log.logger,
+    });
+    try {
+      writeFileSync(join(dir, 'ca.pem'), mesh.pem);
+      writeFileSync(join(dir, 'w.json'), JSON.stringify(keyExchangeRequest(await newClientKeyPair())));
+      const ask = () => curlExchange(withdrawable, join(dir, 'ca.pem'), join(dir, 'w.json'));
+      rmSync(join(certDir, 'cert.pem'));
+      const refused = await waitFor(
+        async () => {
+          const answer = await ask();
+          return answer.status === 503 && answer;
+        },
+        { timeoutMs: 30_000, description: 'the service to notice the withdrawal' },
+      );
+      assert.equal((refused.body as { error: { code: string } }).error.code, 'service_uncertified');
+      writeFileSync(join(certDir, 'cert.pem'), identity.cert);
+      await waitFor(async () => (await ask()).status === 200, {
+        timeoutMs: 30_000,
+        description: 'the service to answer again',
+      });
+    } finally {
+      await withdrawable.close();
+    }
+  });
+
   it('runs as `attestor secret-service` (a process): exchange with curl, release to a worker, nothing secret on its output', async () => {
     const port = (await freePorts(1))[0]!;
     const child = spawn(

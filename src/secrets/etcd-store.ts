@@ -65,11 +65,20 @@ export class EtcdStore {
     this.#agent.destroy();
   }
 
-  /** Stores `value` under `key` with a lease of `ttlSeconds`: etcd deletes it when the lease ends. */
-  async put(key: string, value: Uint8Array, ttlSeconds: number): Promise<void> {
+  /**
+   * Stores `value` under `key` with a lease of `ttlSeconds` (etcd deletes it when the lease ends),
+   * unless the key exists: then nothing changes and the answer is false.
+   */
+  async create(key: string, value: Uint8Array, ttlSeconds: number): Promise<boolean> {
     const lease = (await this.#call('/v3/lease/grant', { TTL: ttlSeconds })) as { ID?: string };
     if (!lease.ID) throw new StoreError('etcd granted no lease');
-    await this.#call('/v3/kv/put', { key: b64(key), value: Buffer.from(value).toString('base64'), lease: lease.ID });
+    const answer = (await this.#call('/v3/kv/txn', {
+      compare: [{ key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
+      success: [{ request_put: { key: b64(key), value: Buffer.from(value).toString('base64'), lease: lease.ID } }],
+    })) as { succeeded?: boolean };
+    if (answer.succeeded === true) return true;
+    await this.#call('/v3/lease/revoke', { ID: lease.ID });
+    return false;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {

@@ -143,8 +143,14 @@ export async function startSecretService(options: SecretServiceOptions): Promise
     if ('error' in answer) return refuse(res, { code: 'malformed_exchange', detail: `${answer.error}.` });
     const key = secretKey(answer.secretId);
     const record: SecretRecord = { secret: answer.secret, meshCa: identity.meshCa, expiresAt };
-    await store.put(key, await sealRecord(storageKey, key, record), ttlSeconds);
+    const created = await store.create(key, await sealRecord(storageKey, key, record), ttlSeconds);
     answer.secret.fill(0);
+    // A public key already used: the first secret stays (nobody may replace a client's secret).
+    if (!created)
+      return refuse(res, {
+        code: 'malformed_exchange',
+        detail: 'This public key was used before: make a new key pair.',
+      });
     log.info({ secretId: answer.secretId, meshCa: meshCaSha256(identity.meshCa) }, 'secret exchanged');
     json200(res, answer.response);
   }

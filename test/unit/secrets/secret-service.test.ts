@@ -202,6 +202,32 @@ describe('secret service (real etcd, real processes on loopback)', function () {
     }
   });
 
+  it('refuses a second exchange for the same public key, and keeps the first secret', async () => {
+    const pair = await newClientKeyPair();
+    writeFileSync(join(dir, 'ca.pem'), mesh.pem);
+    writeFileSync(join(dir, 'same.json'), JSON.stringify(keyExchangeRequest(pair)));
+    const first = await curlExchange(service, join(dir, 'ca.pem'), join(dir, 'same.json'));
+    assert.equal(first.status, 200);
+    const accepted = await acceptKeyExchange({
+      pair,
+      response: first.body,
+      meshCA: mesh.pem,
+      policies: SERVICE_POLICIES,
+      at: new Date(),
+    });
+    assert.ok(accepted.accepted);
+    released.push(accepted.secret);
+    const again = await curlExchange(service, join(dir, 'ca.pem'), join(dir, 'same.json'));
+    assert.equal(again.status, 400);
+    assert.match(JSON.stringify(again.body), /used before/);
+    const worker = releaseClient(service, mesh, await workload(mesh, 'worker'));
+    try {
+      assert.deepEqual((await worker.get(accepted.secretId))?.secret, accepted.secret);
+    } finally {
+      worker.close();
+    }
+  });
+
   it('pushes new secrets to a watching worker', async () => {
     const worker = releaseClient(service, mesh, await workload(mesh, 'worker'));
     const controller = new AbortController();
@@ -346,8 +372,10 @@ describe('secret service (real etcd, real processes on loopback)', function () {
     });
     try {
       writeFileSync(join(dir, 'ca.pem'), mesh.pem);
-      writeFileSync(join(dir, 'w.json'), JSON.stringify(keyExchangeRequest(await newClientKeyPair())));
-      const ask = () => curlExchange(withdrawable, join(dir, 'ca.pem'), join(dir, 'w.json'));
+      const ask = async () => {
+        writeFileSync(join(dir, 'w.json'), JSON.stringify(keyExchangeRequest(await newClientKeyPair())));
+        return curlExchange(withdrawable, join(dir, 'ca.pem'), join(dir, 'w.json'));
+      };
       rmSync(join(certDir, 'cert.pem'));
       const refused = await waitFor(
         async () => {

@@ -2,7 +2,8 @@
  * The check-ID registry: every `check` a Reason can carry, per platform (snp/checks.ts,
  * tdx/checks.ts, nvidia/checks.ts, node-checks.ts, coordinator-checks.ts for a client's check
  * of the Coordinator, workload-checks.ts for a pod's workload certificate, secret-service-checks.ts for a client's
- * check of the secret service's key-exchange answer), each with its kind:
+ * check of the secret service's key-exchange answer, secret-release-checks.ts for the secret service's
+ * check of a worker asking for a secret), each with its kind:
  *
  * - authenticity: the evidence is not shown to be genuine and current: it does not parse, a
  *   signature, chain or revocation check fails, or the vendor collateral does not vouch for it;
@@ -20,6 +21,7 @@
 import { COORDINATOR_CHECKS } from './coordinator-checks.ts';
 import { NODE_CHECKS } from './node-checks.ts';
 import { GPU_CHECKS } from './nvidia/checks.ts';
+import { SECRET_RELEASE_CHECKS } from './secret-release-checks.ts';
 import { SECRET_SERVICE_CHECKS } from './secret-service-checks.ts';
 import { SNP_CHECKS } from './snp/checks.ts';
 import { TDX_CHECKS } from './tdx/checks.ts';
@@ -43,6 +45,7 @@ export const CHECKS = {
   ...COORDINATOR_CHECKS,
   ...WORKLOAD_CHECKS,
   ...SECRET_SERVICE_CHECKS,
+  ...SECRET_RELEASE_CHECKS,
 } as const satisfies CheckRegistry;
 
 export type CheckId = keyof typeof CHECKS;

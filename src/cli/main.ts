@@ -9,6 +9,7 @@ import { initCommand } from './init.ts';
 import { manifestCommand } from './manifest.ts';
 import { operatorCommand } from './operator.ts';
 import { proxyCommand } from './proxy.ts';
+import { secretServiceCommand } from './secret-service.ts';
 import { verifyCommand } from './verify/command.ts';
 import { workerProxyCommand } from './worker-proxy.ts';
 
@@ -24,6 +25,7 @@ const program = new Command('attestor')
   .addCommand(manifestCommand())
   .addCommand(aiWorkerCommand())
   .addCommand(workerProxyCommand())
-  .addCommand(proxyCommand());
+  .addCommand(proxyCommand())
+  .addCommand(secretServiceCommand());
 
 await program.parseAsync(process.argv);

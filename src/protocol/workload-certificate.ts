@@ -21,9 +21,11 @@ import * as asn1js from 'asn1js';
  * A private arc: attestor has no IANA Private Enterprise Number yet, so this one sits in the PEN
  * space at a number far beyond any assigned (IANA has assigned fewer than 70 000), to be replaced
  * by attestor's own once registered. Not a 2.25.<UUID> OID: @peculiar/x509 (asn1js) cannot carry
- * an arc above 2^53 through certificate generation.
+ * an arc above 2^53 through certificate generation. No arc above 2^31 - 1 either: Go's crypto/x509
+ * (cryptobyte) refuses a whole certificate with such an arc ("malformed extension OID field"), so
+ * etcd, the Kubernetes components and any Go client could not use a workload certificate.
  */
-export const WORKLOAD_IDENTITY_OID = '1.3.6.1.4.1.4242424242.1.1';
+export const WORKLOAD_IDENTITY_OID = '1.3.6.1.4.1.2147483647.1.1';
 export const WORKLOAD_IDENTITY_VERSION = 1;
 
 export interface WorkloadIdentity {

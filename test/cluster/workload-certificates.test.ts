@@ -280,7 +280,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
       stdout,
       /DNS:llm, DNS:llm\.[^,]+, DNS:llm\.[^,]+\.svc, DNS:llm\.[^,]+\.svc\.cluster\.local, DNS:llm\.example\.com/,
     );
-    assert.match(stdout, /1\.3\.6\.1\.4\.1\.4242424242\.1\.1/, 'the workload identity extension');
+    assert.match(stdout, /1\.3\.6\.1\.4\.1\.2147483647\.1\.1/, 'the workload identity extension');
     await attested('llm', 1);
     assert.equal((await podEvents(first!.metadata!.name!, 'WorkloadCertified')).length, 1);
     const annotated = await core.readNamespacedPod({ name: first!.metadata!.name!, namespace });

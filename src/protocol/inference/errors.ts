@@ -124,6 +124,32 @@ export const INFERENCE_ERRORS = {
     from: 'secret-service',
     message: 'The secret service holds as many live secrets as it may: try again later.',
   },
+  // The secret service's refusals of a worker asking for a secret, and its own trouble.
+  secret_not_found: {
+    status: 404,
+    type: 'not_found_error',
+    from: 'secret-service',
+    message: 'The secret service holds no secret of this ID (unknown, or expired).',
+  },
+  release_refused: {
+    status: 403,
+    type: 'permission_error',
+    from: 'secret-service',
+    message:
+      'The secret is released only to a worker whose current certificate names the worker role and chains to the mesh CA the secret was exchanged under.',
+  },
+  service_uncertified: {
+    status: 503,
+    type: 'api_error',
+    from: 'secret-service',
+    message: "The secret service's workload certificate was withdrawn: it answers nothing until it is certified again.",
+  },
+  store_unavailable: {
+    status: 503,
+    type: 'api_error',
+    from: 'secret-service',
+    message: 'The secret service cannot reach its secret store right now.',
+  },
   // The client proxy's refusals of an answer, and of the chain behind it, to the application.
   response_tampered: {
     status: 502,

@@ -7,6 +7,7 @@ import { COORDINATOR_CHECKS } from '../../../src/attestation/coordinator-checks.
 import { NODE_CHECKS } from '../../../src/attestation/node-checks.ts';
 import { GPU_CHECKS } from '../../../src/attestation/nvidia/checks.ts';
 import { parseGpuReport } from '../../../src/attestation/nvidia/spdm.ts';
+import { SECRET_RELEASE_CHECKS } from '../../../src/attestation/secret-release-checks.ts';
 import { SECRET_SERVICE_CHECKS } from '../../../src/attestation/secret-service-checks.ts';
 import { SNP_CHECKS } from '../../../src/attestation/snp/checks.ts';
 import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
@@ -20,6 +21,7 @@ const BINDINGS = [
   'node.gpu.missing',
   'node.gpu.unexpected',
   'node.gpu.uuid',
+  'secret-release.expired',
   'secret-service.secret-id',
   'secret-service.signature',
   'snp.report-data',
@@ -46,6 +48,7 @@ const COMPARISONS = [
   'node.cvm.reference-values',
   'node.gpu.mode',
   'node.gpu.reference-values',
+  'secret-release.role',
   'secret-service.policy',
   'secret-service.role',
   'snp.firmware.committed',
@@ -127,6 +130,7 @@ describe('check-ID registry', () => {
       [COORDINATOR_CHECKS, /^coordinator\./],
       [WORKLOAD_CHECKS, /^workload\./],
       [SECRET_SERVICE_CHECKS, /^secret-service\./],
+      [SECRET_RELEASE_CHECKS, /^secret-release\./],
     ] as const) {
       for (const [id, info] of Object.entries(registry)) {
         assert.match(id, prefix);
@@ -143,6 +147,7 @@ describe('check-ID registry', () => {
         COORDINATOR_CHECKS,
         WORKLOAD_CHECKS,
         SECRET_SERVICE_CHECKS,
+        SECRET_RELEASE_CHECKS,
       ].reduce((n, r) => n + Object.keys(r).length, 0),
       'no id is registered twice',
     );

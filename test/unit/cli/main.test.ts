@@ -18,10 +18,21 @@ function attestor(...args: string[]) {
 
 describe('attestor command', function () {
   this.timeout(60_000);
-  it('has the operator, agent, dev, verify, manifest, worker-proxy and proxy subcommands', () => {
+  it('has the operator, agent, init, dev, verify, manifest, aiworker, worker-proxy, proxy and secret-service subcommands', () => {
     const help = attestor('--help');
     assert.equal(help.code, 0);
-    for (const sub of ['operator', 'agent', 'dev', 'verify', 'manifest', 'worker-proxy', 'proxy'])
+    for (const sub of [
+      'operator',
+      'agent',
+      'init',
+      'dev',
+      'verify',
+      'manifest',
+      'aiworker',
+      'worker-proxy',
+      'proxy',
+      'secret-service',
+    ])
       assert.match(help.out, new RegExp(`^  ${sub}\\b`, 'm'), sub);
     assert.match(attestor('verify', '--help').out, /snp[\s\S]*tdx[\s\S]*gpu[\s\S]*coordinator/);
     assert.match(attestor('manifest', '--help').out, /hash[\s\S]*sign[\s\S]*owner/);

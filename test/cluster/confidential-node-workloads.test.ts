@@ -9,7 +9,7 @@
 // no key material of the agent; and no key shows up in a Kubernetes object or a log line.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +61,7 @@ import {
 import { readWorkloadIdentity } from '../../src/protocol/workload-certificate.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import { everyObject, secretEncodings } from '../harness/secret-search.ts';
 
 const run = promisify(execFile);
 const POLICY = 'package agent_policy\n# the confidential-node test pods\ndefault CreateContainerRequest := true\n';
@@ -99,13 +100,6 @@ function manifestSpec(
     attestation: { reattestationInterval },
     development: { acceptSimulatedEvidence: true },
   };
-}
-
-function secretEncodings(key: KeyObject): string[] {
-  const d = key.export({ format: 'jwk' }).d!;
-  const der = key.export({ format: 'der', type: 'pkcs8' });
-  const raw = Buffer.from(d, 'base64url');
-  return [d, raw.toString('hex'), raw.toString('base64'), der.toString('base64'), der.toString('hex')];
 }
 
 describe('workload certificates on the control plane (confidential-node model)', function () {
@@ -552,19 +546,9 @@ describe('workload certificates on the control plane (confidential-node model)',
       if (existsSync(file)) secrets.push(...secretEncodings(createPrivateKey(readFileSync(file, 'utf8'))));
     }
     const meshCa = operator.identity()!.meshCa!;
-    secrets.push(...secretEncodings(KeyObject.from(CertificateAuthority.privateKeyForTests(meshCa))));
+    secrets.push(...secretEncodings(CertificateAuthority.privateKeyForTests(meshCa)));
     assert.ok(secrets.length >= 10);
-    const kubectl = (...args: string[]) =>
-      run(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args], { maxBuffer: 256 << 20 });
-    const everything = (
-      await kubectl(
-        'get',
-        'pods,events,configmaps,secrets,services,deployments,replicasets,manifests,aiworkers,nodeattestations,nodes',
-        '-A',
-        '-o',
-        'json',
-      )
-    ).stdout;
+    const everything = await everyObject(cp);
     assert.ok(everything.includes('WorkloadCertified'), 'the search covers the Events');
     for (const secret of secrets) {
       assert.ok(!everything.includes(secret), 'a key in a Kubernetes object');

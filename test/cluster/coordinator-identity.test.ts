@@ -5,7 +5,7 @@
 // searched for in every Kubernetes object and every log line.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { KeyObject, webcrypto } from 'node:crypto';
+import { webcrypto } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -29,6 +29,7 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { CertificateAuthority } from '../../src/pki/certificate-authority.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { everyObject, secretEncodings } from '../harness/secret-search.ts';
 
 const run = promisify(execFile);
 const group = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' };
@@ -68,14 +69,6 @@ spec:
 }
 
 /** Every encoding of a private key's secret a leak could take. */
-function secretEncodings(key: webcrypto.CryptoKey): string[] {
-  const object = KeyObject.from(key);
-  const d = object.export({ format: 'jwk' }).d!;
-  const der = object.export({ format: 'der', type: 'pkcs8' });
-  const raw = Buffer.from(d, 'base64url');
-  return [d, raw.toString('hex'), raw.toString('base64'), der.toString('base64'), der.toString('hex')];
-}
-
 /** One operator with its own Coordinator identity, the simulated roots file, and Manifest files a and b. */
 function identityFixture(label: string) {
   const fx = {
@@ -292,10 +285,7 @@ describe('the Coordinator identity on the control plane, when the active Manifes
       ...secretEncodings(CertificateAuthority.privateKeyForTests(newMesh)),
       ...secretEncodings(CertificateAuthority.privateKeyForTests(identity.rootCa)),
     ];
-    const resources = (await kubectl('api-resources', '--verbs=list', '-o', 'name')).stdout
-      .split('\n')
-      .filter((r) => r.length > 0);
-    const objects = (await kubectl('get', resources.join(','), '-A', '-o', 'json')).stdout;
+    const objects = await everyObject(fx.cp);
     assert.ok(objects.includes(second), 'the dump holds the Manifests (it is the whole API)');
     assert.ok(fx.log.includes(second), 'the log holds the identity lines');
     for (const secret of secrets) {

@@ -32,6 +32,7 @@ import { encodeCvmEvidence } from '../../src/protocol/evidence-request.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
 import type { FromReplica, ReplicaConfig, ToReplica } from '../harness/coordinator-replica.ts';
+import { everyObject } from '../harness/secret-search.ts';
 
 const run = promisify(execFile);
 const LEASE_DURATION_MS = 4000;
@@ -138,8 +139,6 @@ describe('peer recovery between operator replicas', function () {
       manifestHash: hash,
       simulatedRoots: readSimulatedRoots(simulatedRootsFile({ snp: [platform.snp.rootSet], tdx: [] })),
     });
-  const kubectl = (...args: string[]) =>
-    run(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args], { maxBuffer: 256 << 20 });
 
   before(async () => {
     cp = await sharedControlPlane();
@@ -301,10 +300,7 @@ describe('peer recovery between operator replicas', function () {
 
     // No CA key of any replica, the recovered ones included, in any Kubernetes object or any log line.
     const secrets = [...leaderKeys, ...keys];
-    const resources = (await kubectl('api-resources', '--verbs=list', '-o', 'name')).stdout
-      .split('\n')
-      .filter((r) => r.length > 0);
-    const objects = (await kubectl('get', resources.join(','), '-A', '-o', 'json')).stdout;
+    const objects = await everyObject(cp);
     assert.ok(objects.includes(manifestName), 'the dump holds the Manifests (it is the whole API)');
     const logs = replicas.map((r) => r.output.join('')).join('\n');
     assert.ok(logs.includes("holds the leader's identity"), 'the logs hold the recovery lines');

@@ -8,7 +8,7 @@
 // held at zero; and no key shows up in a Kubernetes object or a log line.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, createPrivateKey, KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +41,7 @@ import { CertificateAuthority } from '../../src/pki/certificate-authority.ts';
 import { WORKLOAD_AUDIENCE } from '../../src/protocol/workload.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import { everyObject, secretEncodings } from '../harness/secret-search.ts';
 
 const run = promisify(execFile);
 const POLICY = 'package agent_policy\n# the workload test pods\ndefault CreateContainerRequest := true\n';
@@ -84,14 +85,6 @@ function manifestSpec(
     attestation: { reattestationInterval },
     development: { acceptSimulatedEvidence: true },
   };
-}
-
-/** Every encoding of a private key's secret a leak could take. */
-function secretEncodings(key: KeyObject): string[] {
-  const d = key.export({ format: 'jwk' }).d!;
-  const der = key.export({ format: 'der', type: 'pkcs8' });
-  const raw = Buffer.from(d, 'base64url');
-  return [d, raw.toString('hex'), raw.toString('base64'), der.toString('base64'), der.toString('hex')];
 }
 
 describe('workload certificates on the control plane (pod-CVM model)', function () {
@@ -423,19 +416,9 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
       }
     }
     const meshCa = operator.identity()!.meshCa!;
-    secrets.push(...secretEncodings(KeyObject.from(CertificateAuthority.privateKeyForTests(meshCa))));
+    secrets.push(...secretEncodings(CertificateAuthority.privateKeyForTests(meshCa)));
     assert.ok(secrets.length >= 10);
-    const kubectl = (...args: string[]) =>
-      run(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args], { maxBuffer: 256 << 20 });
-    const everything = (
-      await kubectl(
-        'get',
-        'pods,events,configmaps,secrets,services,deployments,replicasets,manifests,aiworkers,nodeattestations,nodes',
-        '-A',
-        '-o',
-        'json',
-      )
-    ).stdout;
+    const everything = await everyObject(cp);
     assert.ok(everything.includes(WORKLOAD_CERTIFICATE_ANNOTATION), 'the search covers the pods');
     for (const secret of secrets) {
       assert.ok(!everything.includes(secret), 'a key in a Kubernetes object');

@@ -7,7 +7,6 @@
 // replicas. It logs to stdout (debug), and answers the parent's `keys` message with the encodings
 // of its CA keys (CertificateAuthority.privateKeyForTests), so that the test can search every
 // object and log line for them.
-import { KeyObject, type webcrypto } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as k8s from '@kubernetes/client-node';
@@ -20,6 +19,7 @@ import { startOperator } from '../../src/operator/operator.ts';
 import { CertificateAuthority } from '../../src/pki/certificate-authority.ts';
 import { decodeCvmEvidence } from '../../src/protocol/evidence-request.ts';
 import type { EncodedCvmEvidence } from '../../src/protocol/messages.ts';
+import { secretEncodings } from './secret-search.ts';
 
 export interface ReplicaConfig {
   kubeconfig: string;
@@ -46,15 +46,6 @@ export type ToReplica =
   | { type: 'keys' };
 /** Child to parent. */
 export type FromReplica = { type: 'collect'; id: number; reportData: string } | { type: 'keys'; secrets: string[] };
-
-/** Every encoding of a private key's secret a leak could take. */
-export function secretEncodings(key: webcrypto.CryptoKey): string[] {
-  const object = KeyObject.from(key);
-  const d = object.export({ format: 'jwk' }).d!;
-  const der = object.export({ format: 'der', type: 'pkcs8' });
-  const raw = Buffer.from(d, 'base64url');
-  return [d, raw.toString('hex'), raw.toString('base64'), der.toString('base64'), der.toString('hex')];
-}
 
 /** CVM reports from the parent, which holds the simulated platform. */
 class ParentEvidence implements OwnEvidenceSource {

@@ -31,7 +31,7 @@ import { startReleasedSecrets } from '../worker/released-secrets.ts';
 import { startWorkerProxy, type WorkerProxy } from '../worker/worker-proxy.ts';
 import type { DevPodInits } from './pod-init.ts';
 import { freePorts } from './ports.ts';
-import { waitFor } from './wait.ts';
+import { type WaitOptions, waitFor } from './wait.ts';
 
 export const SECRET_SERVICE_POD = 'secret-service';
 export const SECRET_STORE_POD = 'secret-store';
@@ -105,6 +105,29 @@ export function startDevInferenceChain(options: DevInferenceChainOptions): DevIn
 
   const core = options.kubeConfig.makeApiClient(k8s.CoreV1Api);
 
+  /** Stops `stop` with the chain, or now when the chain was stopped while it started. */
+  async function own(stop: () => Promise<unknown>): Promise<void> {
+    if (abort.signal.aborted) {
+      await stop().catch(() => undefined);
+      throw new Error('dev is stopping');
+    }
+    stops.push(stop);
+  }
+
+  /** waitFor that gives up at once when dev stops, so that stopping never waits out a timeout. */
+  async function until<T>(
+    probe: () => Promise<T | undefined | false> | T | undefined | false,
+    wait: WaitOptions,
+  ): Promise<T> {
+    const found = await waitFor(async () => {
+      if (abort.signal.aborted) return { stopped: true } as const;
+      const value = await probe();
+      return value === undefined || value === false ? undefined : { value };
+    }, wait);
+    if ('stopped' in found) throw new Error('dev is stopping');
+    return found.value;
+  }
+
   async function createRolePod(name: string, policy: string): Promise<void> {
     const spec = withWorkloadInit(
       {
@@ -137,7 +160,7 @@ export function startDevInferenceChain(options: DevInferenceChainOptions): DevIn
         spec,
       },
     });
-    const pod = await waitFor(
+    const pod = await until(
       async () => {
         const read = await core.readNamespacedPod({ name, namespace: options.namespace });
         return read.status?.podIP ? read : undefined;
@@ -159,8 +182,8 @@ export function startDevInferenceChain(options: DevInferenceChainOptions): DevIn
       keyFile: join(storeDir, 'key.pem'),
       trustedCaFile: join(storeDir, 'mesh-ca.pem'),
     });
-    stops.push(() => etcd.process.stop());
-    await waitFor(
+    await own(() => etcd.process.stop());
+    await until(
       async () => {
         if (etcd.process.exitCode !== undefined)
           throw new Error(`the secret-store etcd exited; its log is ${etcd.logFile}`);
@@ -178,7 +201,7 @@ export function startDevInferenceChain(options: DevInferenceChainOptions): DevIn
       etcdEndpoints: [etcd.endpoint],
       log: log.child({ component: 'secret-service' }),
     });
-    stops.push(() => service.close());
+    await own(() => service.close());
     print(
       `secret service on ${service.url} with the secret-service pod's workload certificate: the X-Wing key exchange, secrets sealed in the secret store under a key only it holds, released over mTLS to workers of the same mesh CA`,
     );
@@ -188,7 +211,7 @@ export function startDevInferenceChain(options: DevInferenceChainOptions): DevIn
   async function upstream(): Promise<string> {
     if (options.upstream) return options.upstream.replace(/\/+$/, '').replace(/\/v1$/, '');
     const model = await startModelServer({ host: '127.0.0.1', port: 0 });
-    stops.push(() => model.close());
+    await own(() => model.close());
     print(`model server: the embedded deterministic OpenAI-compatible server on ${model.url} (--upstream replaces it)`);
     return model.url.replace(/\/v1$/, '');
   }
@@ -204,7 +227,7 @@ export function startDevInferenceChain(options: DevInferenceChainOptions): DevIn
       certificateDir: dir,
       log: (level, message) => log[level]({ component: 'worker-proxy', pod: `${namespace}/${name}` }, message),
     });
-    stops.push(async () => secrets.close());
+    await own(async () => secrets.close());
     const proxy = await startWorkerProxy({
       host: '127.0.0.1',
       port: 0,
@@ -213,7 +236,7 @@ export function startDevInferenceChain(options: DevInferenceChainOptions): DevIn
       secrets,
       log: (level, message) => log[level]({ component: 'worker-proxy', pod: `${namespace}/${name}` }, message),
     });
-    stops.push(() => proxy.close());
+    await own(() => proxy.close());
     print(
       `worker proxy of pod ${namespace}/${name} on ${proxy.url}: TLS with the pod's workload certificate, secrets released by the secret service, in front of ${modelUrl}`,
     );
@@ -234,7 +257,7 @@ export function startDevInferenceChain(options: DevInferenceChainOptions): DevIn
       `created pods ${options.namespace}/${SECRET_STORE_POD} and ${options.namespace}/${SECRET_SERVICE_POD} (kwok) with the Manifest's secret-store and secret-service policies; their attestor init certifies them through the policy's role`,
     );
     secretServiceUrl ??= startStoreAndService();
-    const endpoint = await waitFor(() => endpointUrl, {
+    const endpoint = await until(() => endpointUrl, {
       timeoutMs: 180_000,
       intervalMs: 250,
       description: 'a certified AI worker pod with its worker proxy',
@@ -254,7 +277,7 @@ export function startDevInferenceChain(options: DevInferenceChainOptions): DevIn
         : undefined;
     };
     // The Coordinator proves itself once its own evidence met the Manifest: wait for that.
-    const trust = await waitFor(verify, {
+    const trust = await until(verify, {
       timeoutMs: 120_000,
       intervalMs: 500,
       description: 'the Coordinator to pass verification against the sample Manifest',
@@ -268,7 +291,7 @@ export function startDevInferenceChain(options: DevInferenceChainOptions): DevIn
     });
     const [proxyPort, commandPort] = await freePorts(2);
     const proxy: ClientProxy = await startClientProxy({ listen: { host: '127.0.0.1', port: proxyPort! }, session });
-    stops.push(async () => {
+    await own(async () => {
       await proxy.close();
       session.close();
     });

@@ -13,11 +13,13 @@ import { CoordinatorClient } from '../agent/coordinator-client.ts';
 import { createSimulatedPlatform, SimulatedCvmSource, SimulatedGpuControl } from '../agent/evidence/simulated.ts';
 import { enabledModels } from '../api/deployment-model.ts';
 import type { Manifest } from '../api/manifest.ts';
+import { readManifestDocument } from '../api/manifest-document.ts';
 import { policyHashesForRole } from '../api/manifest-roles.ts';
 import { simulatedRootsFile } from '../client/simulated-roots.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../dev/agent-identity.ts';
 import { applyYaml } from '../dev/apply.ts';
 import { ControlPlane, projectRoot } from '../dev/control-plane.ts';
+import { type DevInferenceChain, rolePolicy, startDevInferenceChain } from '../dev/inference-chain.ts';
 import { installCrds } from '../dev/install.ts';
 import { localCoordinatorOptions } from '../dev/local-coordinator.ts';
 import { narrate } from '../dev/narrator.ts';
@@ -39,6 +41,7 @@ interface DevOptions {
   samples: string;
   exitWhenReady: boolean;
   timeout: number;
+  upstream?: string;
 }
 
 export const OPERATOR_NAMESPACE = 'attestor-system';
@@ -58,6 +61,10 @@ export function devCommand(): Command {
     .option('--samples <dir>', 'YAML files to apply once the operator runs', join(projectRoot, 'samples'))
     .option('--exit-when-ready', 'exit 0 once every sample AIWorker is Ready (for smoke tests), 1 on timeout', false)
     .option('--timeout <seconds>', 'with --exit-when-ready: how long to wait', positiveIntOption, 180)
+    .option(
+      '--upstream <url>',
+      "the OpenAI-compatible model server the worker proxies forward to, plain HTTP (e.g. a local vLLM's http://127.0.0.1:8000); default the embedded deterministic one",
+    )
     .action(async (opts: DevOptions) => {
       process.exitCode = await runDev(opts);
     });
@@ -111,6 +118,12 @@ export async function runDev(opts: DevOptions): Promise<number> {
     // The operator runs as its service account with the chart's RBAC, as in a real cluster.
     const operatorConfig = await operatorKubeConfig(kubeConfig, cluster.binDir, OPERATOR_NAMESPACE);
     print(`operator identity: ${operatorUsername(OPERATOR_NAMESPACE)} with the RBAC of charts/attestor`);
+    // Pod-CVM pods (AI workers, the secret service and its store) get attestor init, which dev runs itself.
+    const workloadSettings = {
+      initImage: DEV_INIT_IMAGE,
+      coordinatorUrl: `https://attestor-coordinator.${OPERATOR_NAMESPACE}.svc:8443`,
+      coordinatorCaPem: cluster.caPem,
+    };
     const operator = startOperator({
       kubeConfig: operatorConfig,
       log,
@@ -119,11 +132,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
       probe: { host: '127.0.0.1', port: 0 },
       coordinator: localCoordinatorOptions(serving, platform, OPERATOR_NAMESPACE),
       // Pod-CVM AI worker pods get attestor init (dev runs it as a local process: pod-init.ts).
-      workload: {
-        initImage: DEV_INIT_IMAGE,
-        coordinatorUrl: `https://attestor-coordinator.${OPERATOR_NAMESPACE}.svc:8443`,
-        coordinatorCaPem: cluster.caPem,
-      },
+      workload: workloadSettings,
       webhook: {
         host: '127.0.0.1',
         port: 0,
@@ -172,9 +181,12 @@ export async function runDev(opts: DevOptions): Promise<number> {
       .filter((f) => /\.ya?ml$/.test(f))
       .sort((a, b) => sampleOrder(a) - sampleOrder(b));
     const workers: Array<{ namespace: string; name: string }> = [];
+    let manifestHash: string | undefined;
     for (const file of files) {
-      const applied = await applyYaml(kubeConfig, readFileSync(join(opts.samples, file), 'utf8'));
+      const text = readFileSync(join(opts.samples, file), 'utf8');
+      const applied = await applyYaml(kubeConfig, text);
       for (const obj of applied) {
+        if (obj.kind === 'Manifest') manifestHash = readManifestDocument(text).hash;
         print(
           `applied ${obj.kind} ${obj.metadata?.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata?.name} from samples/${file}`,
         );
@@ -207,6 +219,7 @@ export async function runDev(opts: DevOptions): Promise<number> {
     ).items[0];
     const models = manifest ? enabledModels(manifest) : new Set<string>();
     // Pod-CVM pods: each pod's attestor init, as a local process with a simulated pod VM and GPUs.
+    let chain: DevInferenceChain | undefined;
     const podInits = runDevPodInits({
       kubeConfig,
       pods: operator.informers.pods,
@@ -216,8 +229,45 @@ export async function runDev(opts: DevOptions): Promise<number> {
       dir: join(stateDir, 'pods'),
       log: log.child({ component: 'simulated-init' }),
       print,
+      onCertified: (pod, dir) => chain?.onCertified(pod, dir),
     });
     stops.push(() => podInits.stop());
+    // The encrypted inference chain, where the Manifest has the roles for it (the sample has).
+    const chainable =
+      manifest !== undefined &&
+      manifestHash !== undefined &&
+      models.has('pod-cvm') &&
+      nodeNames.length > 0 &&
+      rolePolicy(manifest, 'secret-service', opts.samples) !== undefined &&
+      rolePolicy(manifest, 'secret-store', opts.samples) !== undefined;
+    if (chainable) {
+      chain = startDevInferenceChain({
+        kubeConfig,
+        namespace: OPERATOR_NAMESPACE,
+        manifest: manifest!,
+        manifestHash: manifestHash!,
+        policyDir: opts.samples,
+        nodeName: nodeNames[0]!,
+        workload: workloadSettings,
+        podInits,
+        coordinatorUrl,
+        rootsFile,
+        allowAdminTrusted: models.has('confidential-node'),
+        ...(opts.upstream ? { upstream: opts.upstream } : {}),
+        stateDir,
+        log,
+        print,
+        printBare,
+      });
+      const running = chain;
+      stops.push(() => running.stop());
+      running.ready.catch((err: unknown) =>
+        print(`the encrypted inference chain did not come up: ${errorMessage(err)}`),
+      );
+    } else
+      print(
+        'the encrypted inference chain is not started: the Manifest needs the pod-CVM model and a secret-service and a secret-store policy whose documents are in the samples directory',
+      );
     if (models.has('pod-cvm'))
       print(
         'the Manifest enables the pod-CVM model: GPU nodes are not gated; each AI worker pod runs attestor init (here a local process with a simulated pod VM and GPUs), which attests the pod and gets its workload certificate',
@@ -278,6 +328,10 @@ export async function runDev(opts: DevOptions): Promise<number> {
         },
       );
       print('every sample AIWorker is Ready, every replica attested');
+      if (chain) {
+        await chain.ready;
+        print('the encrypted inference chain serves');
+      }
       return 0;
     }
     print('running; press Ctrl-C to stop');

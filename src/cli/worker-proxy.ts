@@ -5,6 +5,7 @@
  */
 import { Command, Option } from 'commander';
 import { createLogger } from '../observability/log.ts';
+import { type ReleasedSecrets, startReleasedSecrets } from '../worker/released-secrets.ts';
 import {
   DEFAULT_BODY_LIMIT_BYTES,
   DEFAULT_UPSTREAM,
@@ -16,16 +17,16 @@ import { addressOption, positiveIntOption } from './options.ts';
 interface WorkerProxyCliOptions {
   listen: { host: string; port: number };
   certificateDir: string;
+  secretService?: string;
   upstream: string;
   bodyLimit: number;
   logLevel: string;
 }
 
-/** Knows no secret: every request is refused as unknown_secret until a secret store is wired in. */
+/** Knows no secret: every request is refused as unknown_secret when no secret service is named. */
 export const noSecrets: SecretLookup = { get: async () => undefined };
 
-/** `secrets` makes the lookup the proxy decrypts with (the secret store's release client). */
-export function workerProxyCommand(secrets?: (log: ReturnType<typeof createLogger>) => SecretLookup): Command {
+export function workerProxyCommand(): Command {
   return new Command('worker-proxy')
     .description(
       "the AI worker pod's sidecar: serve TLS with the pod's workload certificate, decrypt each request with the secret its ID names, forward it to the model server on localhost, and encrypt the answer (streamed answers event by event)",
@@ -35,6 +36,10 @@ export function workerProxyCommand(secrets?: (log: ReturnType<typeof createLogge
       '--certificate-dir <dir>',
       'the attestor init volume: cert.pem and key.pem, re-read when attestor init --renew replaces them',
       '/run/attestor',
+    )
+    .option(
+      '--secret-service <url>',
+      'the secret service (https): secrets are released to this pod over mutual TLS with its workload certificate from --certificate-dir, trusting only the mesh CA in its mesh-ca.pem; a watch prefetches them and a miss asks by ID. Without it every request is refused as unknown_secret',
     )
     .option(
       '--upstream <url>',
@@ -50,15 +55,24 @@ export function workerProxyCommand(secrets?: (log: ReturnType<typeof createLogge
     )
     .action(async (opts: WorkerProxyCliOptions) => {
       const log = createLogger({ level: opts.logLevel }).child({ component: 'worker-proxy' });
-      const lookup = secrets?.(log);
-      if (!lookup) log.warn('no secret store is configured: every request is refused as unknown_secret');
+      let released: ReleasedSecrets | undefined;
+      if (opts.secretService) {
+        const url = new URL(opts.secretService);
+        if (url.protocol !== 'https:') throw new Error(`--secret-service must be an https URL, not ${url.protocol}`);
+        released = await startReleasedSecrets({
+          url: url.toString(),
+          certificateDir: opts.certificateDir,
+          log: (level, message) => log[level](message),
+        });
+        void released.watching.then(() => log.info({ secretService: url.origin }, 'watching the secret service'));
+      } else log.warn('no secret service is configured: every request is refused as unknown_secret');
       const proxy = await startWorkerProxy({
         host: opts.listen.host,
         port: opts.listen.port,
         certificateDir: opts.certificateDir,
         upstream: opts.upstream,
         bodyLimitBytes: opts.bodyLimit,
-        secrets: lookup ?? noSecrets,
+        secrets: released ?? noSecrets,
         log: (level, message) => log[level](message),
       });
       log.info({ url: proxy.url, upstream: opts.upstream }, 'worker proxy listening');
@@ -67,5 +81,6 @@ export function workerProxyCommand(secrets?: (log: ReturnType<typeof createLogge
         process.once('SIGINT', resolve);
       });
       await proxy.close();
+      released?.close();
     });
 }

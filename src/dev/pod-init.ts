@@ -41,11 +41,18 @@ export interface DevPodInitOptions {
   print: (line: string) => void;
   /** How often renewal asks whether the mesh CA changed. */
   checkIntervalMs?: number;
+  /** Told each time a pod's init wrote its first certificate: the pod and its volume. */
+  onCertified?: (pod: k8s.V1Pod, dir: string) => void;
 }
 
 export interface DevPodInits {
   /** The pods whose init ran, by UID: where each wrote its files. */
   readonly started: ReadonlyMap<string, string>;
+  /**
+   * Runs the init of a pod of no AIWorker (a secret-service or secret-store pod, which the
+   * operator's pod cache does not hold), once it is scheduled, as for an AI worker pod.
+   */
+  certify(pod: k8s.V1Pod): void;
   stop(): Promise<void>;
 }
 
@@ -56,11 +63,12 @@ export function runDevPodInits(options: DevPodInitOptions): DevPodInits {
   const runs = new Map<string, { abort: AbortController; done: Promise<void> }>();
   let count = 0;
 
-  const start = (pod: k8s.V1Pod) => {
+  const start = (pod: k8s.V1Pod, rolePod = false) => {
     const uid = pod.metadata?.uid;
     const { name, namespace } = pod.metadata ?? {};
     if (!uid || !name || !namespace || started.has(uid) || abort.signal.aborted) return;
-    if (!isPodCvmWorkerPod(pod.metadata?.labels) || !pod.spec?.nodeName || pod.metadata?.deletionTimestamp) return;
+    if (!(rolePod || isPodCvmWorkerPod(pod.metadata?.labels))) return;
+    if (!pod.spec?.nodeName || pod.metadata?.deletionTimestamp) return;
     const policy = pod.metadata?.annotations?.[KATA_POLICY_ANNOTATION];
     if (!policy) return;
     const out = join(options.dir, namespace, name);
@@ -120,6 +128,7 @@ export function runDevPodInits(options: DevPodInitOptions): DevPodInits {
             ? `attestor init in pod ${namespace}/${name}: evidence accepted, GPUs activated, workload certificate written to ${out} (mesh-ca.pem, cert.pem, key.pem 0400), valid until ${outcome.notAfter.toISOString()}`
             : `attestor init in pod ${namespace}/${name}: refused, no certificate: ${outcome.reasons.join('; ')}`,
         );
+        if (outcome.certified) options.onCertified?.(pod, out);
         await init.renew(signal, options.checkIntervalMs);
       } catch (err) {
         if (!signal.aborted) options.print(`attestor init in pod ${namespace}/${name} failed: ${errorMessage(err)}`);
@@ -144,6 +153,7 @@ export function runDevPodInits(options: DevPodInitOptions): DevPodInits {
 
   return {
     started,
+    certify: (pod) => start(pod, true),
     stop: async () => {
       abort.abort();
       await Promise.all([...runs.values()].map((r) => r.done));

@@ -2,16 +2,24 @@
 // with kubectl, the sample AIWorker (pod-CVM model) becomes Ready and each of its pods gets a
 // workload certificate through its (local, simulated) `attestor init`, a client verifies the
 // Coordinator, kubectl cannot slip a pod past the webhook (the Service's labels alone), and Ctrl-C
-// stops every process it started.
+// stops every process it started. And the encrypted inference chain it runs (issue 10): curl and the
+// official openai client through the printed proxy URL, the printed `proxy command:` refusing a
+// wrong Manifest hash and serving as printed, and a prompt's marker that reaches the model server
+// and the client only: no Kubernetes object, Event, log, file of the state directory or etcd (the
+// cluster's, the secret store's) holds it.
 import assert from 'node:assert/strict';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import OpenAI from 'openai';
 import { defaultBinDir, projectRoot } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
+import { type ModelServer, startModelServer } from '../../src/model-server/server.ts';
+import { SECRET_KEY_PREFIX } from '../../src/secrets/secret-service.ts';
 import { buildHelm, HELM_BUILD_TIMEOUT_MS } from '../harness/helm.ts';
+import { everyListableObject, filesContaining } from '../harness/plaintext-search.ts';
 
 /** PIDs of processes whose command line mentions the path. */
 function processesUsing(path: string): number[] {
@@ -220,5 +228,198 @@ describe('attestor dev', function () {
     assert.match(output, /stopped\n$/);
     assert.deepEqual(processesUsing(stateDir), [], 'no process of the session is left');
     assert.ok(existsSync(join(stateDir, 'logs', 'operator.log')));
+  });
+
+  describe('the encrypted inference chain', function () {
+    this.timeout(300_000);
+    const chainDir = mkdtempSync(join(tmpdir(), 'attestor-dev-chain-'));
+    const marker = `attestor-marker-${Math.random().toString(36).slice(2)}`;
+    const seen: string[] = [];
+    let model: ModelServer;
+    let child: ReturnType<typeof spawn>;
+    let exited: Promise<number | null>;
+    let output = '';
+    let proxyUrl: string;
+    let proxyCommand: string[];
+    let curlExample: string;
+    /** What the clients got back, to show the marker came back to them. */
+    const clientOutput: string[] = [];
+
+    before(async () => {
+      // --upstream: a model server the test watches stands in for the embedded one.
+      model = await startModelServer({
+        host: '127.0.0.1',
+        onRequest: (_p, body) => seen.push(JSON.stringify(body) ?? ''),
+      });
+      child = spawn(
+        process.execPath,
+        [
+          join(projectRoot, 'src/cli/main.ts'),
+          'dev',
+          '--state-dir',
+          chainDir,
+          '--nodes',
+          '1',
+          '--upstream',
+          model.url.replace(/\/v1$/, ''),
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      child.stdout!.on('data', (d) => (output += d));
+      child.stderr!.on('data', (d) => (output += d));
+      exited = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
+      proxyUrl = await waitFor(() => /^proxy: (http:\/\/127\.0\.0\.1:\d+\/v1)$/m.exec(output)?.[1], {
+        timeoutMs: 180_000,
+        description: 'the proxy: line',
+      }).catch((err: Error) => assert.fail(`${err.message}; output so far:\n${output}`));
+      curlExample = await waitFor(() => /^curl example: (curl .+)$/m.exec(output)?.[1], {
+        timeoutMs: 30_000,
+        description: 'the curl example',
+      });
+      const command = /^proxy command: attestor (proxy .+)$/m.exec(output)?.[1];
+      assert.ok(command, output);
+      proxyCommand = command.split(' ');
+    });
+    after(async () => {
+      if (child && child.exitCode === null) child.kill('SIGINT');
+      await exited;
+      await model?.close();
+      rmSync(chainDir, { recursive: true, force: true });
+    });
+
+    const curl = async (args: string[]) =>
+      (await promisify(execFile)('curl', ['-sS', '--fail-with-body', ...args])).stdout;
+    const chat = (content: string, stream = false) => [
+      `${proxyUrl}/chat/completions`,
+      '-H',
+      'content-type: application/json',
+      '-d',
+      JSON.stringify({ model: 'attestor-echo', stream, messages: [{ role: 'user', content }] }),
+    ];
+
+    it('prints proxy:, proxy command: with --coordinator, --endpoint (a worker proxy), --secret-service, --manifest-hash and --simulated-roots, and a curl example that works as pasted', async () => {
+      const command = proxyCommand.join(' ');
+      assert.match(command, /--coordinator https:\/\/127\.0\.0\.1:\d+ /);
+      assert.match(command, /--endpoint https:\/\/127\.0\.0\.1:\d+ /);
+      assert.match(command, /--secret-service https:\/\/127\.0\.0\.1:\d+ /);
+      assert.match(command, /--manifest-hash [0-9a-f]{64} /);
+      assert.ok(command.endsWith(`--simulated-roots ${join(chainDir, 'simulated-roots.json')}`), command);
+      const pasted = await promisify(execFile)('bash', ['-c', curlExample]);
+      const answer = JSON.parse(pasted.stdout);
+      assert.equal(answer.object, 'chat.completion');
+      assert.equal(answer.choices[0].message.content, 'You said: Hello');
+    });
+
+    it('curl to the proxy URL gets a chat completion, and with "stream": true server-sent events that end with data: [DONE]', async () => {
+      const answer = await curl(chat(`Say ${marker}`));
+      clientOutput.push(answer);
+      assert.match(JSON.parse(answer).choices[0].message.content, new RegExp(marker));
+      const stream = await curl(['-N', ...chat(`Stream ${marker}`, true)]);
+      clientOutput.push(stream);
+      const events = stream.split('\n\n').filter((e) => e.trim().length > 0);
+      assert.ok(events.length > 2, stream);
+      assert.equal(events.at(-1), 'data: [DONE]');
+      const text = events
+        .slice(0, -1)
+        .map((e) => JSON.parse(e.replace(/^data: /, '')).choices[0]?.delta?.content ?? '')
+        .join('');
+      assert.match(text, new RegExp(marker));
+    });
+
+    it('the official openai client against the printed URL gets chat, a stream, completions, embeddings and models', async () => {
+      const client = new OpenAI({ baseURL: proxyUrl, apiKey: 'unused', maxRetries: 0 });
+      const answer = await client.chat.completions.create({
+        model: 'attestor-echo',
+        messages: [{ role: 'user', content: `Openai ${marker}` }],
+      });
+      clientOutput.push(JSON.stringify(answer));
+      assert.match(answer.choices[0]!.message.content ?? '', new RegExp(marker));
+      const stream = await client.chat.completions.create({
+        model: 'attestor-echo',
+        stream: true,
+        messages: [{ role: 'user', content: 'count to three' }],
+      });
+      let streamed = '';
+      for await (const chunk of stream) streamed += chunk.choices[0]?.delta?.content ?? '';
+      assert.equal(streamed, 'You said: count to three');
+      const completion = await client.completions.create({ model: 'attestor-echo', prompt: 'once upon' });
+      assert.match(completion.choices[0]!.text, /once upon/);
+      const embedding = await client.embeddings.create({ model: 'attestor-echo', input: ['a', 'b'] });
+      assert.equal(embedding.data.length, 2);
+      assert.ok(embedding.data[0]!.embedding.length > 0);
+      const models = await client.models.list();
+      assert.deepEqual(
+        models.data.map((m) => m.id),
+        ['attestor-echo'],
+      );
+    });
+
+    it('the printed proxy command exits 1 naming the mismatch with a wrong --manifest-hash, and serves as printed', async () => {
+      const main = [join(projectRoot, 'src/cli/main.ts'), ...proxyCommand];
+      const zeros = '0'.repeat(64);
+      const wrong = main.map((a, i) => (main[i - 1] === '--manifest-hash' ? zeros : a));
+      const refused = await promisify(execFile)(process.execPath, wrong, { cwd: projectRoot }).then(
+        () => assert.fail('attestor proxy served with a wrong --manifest-hash'),
+        (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: e.code, out: `${e.stdout}${e.stderr}` }),
+      );
+      assert.equal(refused.code, 1, refused.out);
+      assert.match(refused.out, new RegExp(`is [0-9a-f]{64}, not the pinned ${zeros}`));
+
+      const proxy = spawn(process.execPath, main, { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      proxy.stdout!.on('data', (d) => (out += d));
+      proxy.stderr!.on('data', (d) => (out += d));
+      const done = new Promise<number | null>((resolve) => proxy.once('exit', (code) => resolve(code)));
+      try {
+        const url = await waitFor(() => /^proxy: (http:\/\/\S+)$/m.exec(out)?.[1], {
+          timeoutMs: 60_000,
+          description: 'attestor proxy serving',
+        }).catch((err: Error) => assert.fail(`${err.message}; output so far:\n${out}`));
+        assert.match(out, /^verified: the Coordinator runs Manifest [0-9a-f]{64}$/m);
+        const answer = JSON.parse(
+          await curl([
+            `${url}/chat/completions`,
+            '-H',
+            'content-type: application/json',
+            '-d',
+            JSON.stringify({ model: 'attestor-echo', messages: [{ role: 'user', content: 'from the proxy command' }] }),
+          ]),
+        );
+        assert.equal(answer.choices[0].message.content, 'You said: from the proxy command');
+      } finally {
+        proxy.kill('SIGTERM');
+      }
+      assert.equal(await done, 0, out);
+    });
+
+    it('the marker reached the model server and came back to the client, and is nowhere the admin can look: no Kubernetes object or Event, no log, no file of the state directory, no key or value of either etcd', async () => {
+      assert.ok(
+        seen.some((b) => b.includes(marker)),
+        "the model server's input holds the marker",
+      );
+      assert.ok(
+        clientOutput.some((o) => o.includes(marker)),
+        "the client's output holds the marker",
+      );
+      const objects = await everyListableObject(join(chainDir, 'kubeconfig'));
+      assert.ok(objects.includes('WorkloadCertified'), 'the dump holds the Events (it is the whole API)');
+      assert.ok(objects.includes('"name": "secret-service"'), 'the dump holds the secret-service pod');
+      assert.ok(!objects.includes(marker), 'the marker in a Kubernetes object or Event');
+
+      // Stop dev, so that every log is flushed and both etcds have written their files.
+      child.kill('SIGINT');
+      assert.equal(await exited, 0, output);
+      assert.ok(!output.includes(marker), "the marker in dev's output");
+      // The search reaches both etcds' data: the cluster's holds the Events, the secret store's its keys.
+      assert.ok(
+        filesContaining(join(chainDir, 'etcd'), 'WorkloadCertified').length > 0,
+        "the cluster's etcd data holds the Events",
+      );
+      assert.ok(
+        filesContaining(join(chainDir, 'secret-store', 'data'), SECRET_KEY_PREFIX).length > 0,
+        "the secret store's etcd data holds the secrets' keys",
+      );
+      assert.deepEqual(filesContaining(chainDir, marker), [], 'files of the state directory holding the marker');
+    });
   });
 });

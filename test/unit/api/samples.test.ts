@@ -68,4 +68,15 @@ describe('samples/', () => {
     assert.ok(manifest!.spec.runtimeClasses.includes(worker.spec.runtimeClassName));
     assert.equal((worker.spec as { deploymentModel?: string }).deploymentModel, 'pod-cvm');
   });
+  it('the secret-service and secret-store policies of the sample Manifest are samples/secret-service-policy.rego and samples/secret-store-policy.rego', () => {
+    const [manifest] = load('manifest.yaml') as unknown as Manifest[];
+    for (const role of ['secret-service', 'secret-store'] as const) {
+      const document = readFileSync(join(projectRoot, 'samples', `${role}-policy.rego`), 'utf8');
+      assert.deepEqual(
+        manifest!.spec.policies.filter((p) => p.role === role).map((p) => p.hash),
+        [policyHash(document)],
+        role,
+      );
+    }
+  });
 });

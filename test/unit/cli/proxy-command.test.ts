@@ -2,13 +2,11 @@
 // real HTTPS server and identity), a secret service and a worker proxy holding certificates of that
 // Coordinator's mesh CA, and the embedded model server: with the wrong pinned hash it exits 1
 // naming the mismatch; with the right one it prints its URL and the official openai client gets
-// an answer through it. (Until the secret service lands, the exchange is answered in the test by
-// answerKeyExchange behind an HTTPS server; the lead switches this to the real service.)
+// an answer through it. The secret service is the real one (a real etcd on loopback), and the
+// worker proxy gets the secret from it over mTLS with its workload certificate.
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer, type Server } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -29,7 +27,8 @@ import { silentLogger } from '../../../src/observability/log.ts';
 import { createCertificateAuthority, issueCertificate } from '../../../src/tls/certificates.ts';
 import { startWorkerProxy, type WorkerProxy } from '../../../src/worker/worker-proxy.ts';
 import { createFixture, type Fixture, manifestSpec } from '../coordinator/fixture.ts';
-import { SERVICE_POLICY, testSecretService, WORKER_POLICY, workerVolume } from '../proxy/chain-fixture.ts';
+import { SERVICE_POLICY, WORKER_POLICY, workerVolume } from '../proxy/chain-fixture.ts';
+import { type RealSecretService, startRealSecretService } from '../proxy/real-secret-service.ts';
 
 const MARKER = `marker-${Math.random().toString(36).slice(2)}`;
 
@@ -62,7 +61,7 @@ describe('attestor proxy', function () {
   let model: ModelServer;
   let volume: Awaited<ReturnType<typeof workerVolume>>;
   let worker: WorkerProxy;
-  let secrets: Server;
+  let secrets: RealSecretService;
   let secretsUrl: string;
   const children: ChildProcess[] = [];
 
@@ -100,23 +99,15 @@ describe('attestor proxy', function () {
       }),
     );
     const mesh = identity.meshCa!;
-    const service = await testSecretService(mesh);
-    secrets = createServer(service.tls, async (req, res) => {
-      const chunks: Buffer[] = [];
-      for await (const c of req as AsyncIterable<Buffer>) chunks.push(c);
-      const answer = await service.exchange(JSON.parse(Buffer.concat(chunks).toString('utf8')));
-      res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(answer));
-    });
-    await new Promise<void>((resolve) => secrets.listen(0, '127.0.0.1', () => resolve()));
-    secretsUrl = `https://127.0.0.1:${(secrets.address() as AddressInfo).port}`;
+    secrets = await startRealSecretService(mesh);
+    secretsUrl = secrets.url;
     model = await startModelServer({ host: '127.0.0.1' });
     volume = await workerVolume(mesh);
     worker = await startWorkerProxy({
       host: '127.0.0.1',
       certificateDir: volume.dir,
       upstream: model.url.replace(/\/v1$/, ''),
-      secrets: service.lookup,
+      secrets: await secrets.releasedTo(volume.dir),
     });
   });
   after(async () => {
@@ -124,8 +115,7 @@ describe('attestor proxy', function () {
     await worker?.close();
     await model?.close();
     await volume?.remove();
-    secrets?.closeAllConnections();
-    secrets?.close();
+    await secrets?.close();
     await coordinator?.close();
     f?.coordinator.close();
     await rm(dir, { recursive: true, force: true });

@@ -52,7 +52,7 @@ describe('attestor worker-proxy', function () {
       timeoutMs: 60_000,
       description: 'the worker proxy listening',
     });
-    assert.match(out, /no secret store is configured/);
+    assert.match(out, /no secret service is configured/);
   });
   after(async () => {
     if (child && child.exitCode === null) child.kill('SIGTERM');

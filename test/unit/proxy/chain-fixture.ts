@@ -1,8 +1,10 @@
 // The parts of the encrypted inference chain that the proxies' tests run for real on loopback: a
 // mesh CA made through src/pki/ (valid now), a worker's workload certificate written as
 // `attestor init` leaves it (cert.pem, key.pem), a secret service's identity, and a key exchange
-// answered with it (answerKeyExchange) whose secret the worker proxy's lookup is given. Until the
-// secret service lands, that exchange stands in for it: a parameter, not a mock.
+// answered with it (answerKeyExchange) whose secret the worker proxy's lookup is given: the
+// session's and worker proxy's unit tests use it to choose lifetimes and foreign mesh CAs (a
+// parameter, not a mock); the client proxy's and `attestor proxy`'s tests use the real secret
+// service (real-secret-service.ts).
 import { webcrypto } from 'node:crypto';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';

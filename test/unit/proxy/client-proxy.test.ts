@@ -1,16 +1,18 @@
 // The official openai npm client against the client proxy, which passes each request through an
 // inference session to the real worker proxy in front of the embedded model server: chat, chat
 // streaming, completions (streamed too), embeddings and models, with a secret from a real key
-// exchange. (Until the secret service lands, the exchange is answered in the test with a secret
-// service certificate of the test mesh CA; the lead switches this test to the real service.)
+// exchange with the real secret service (a real etcd on loopback), which releases the secret to
+// the worker proxy over mTLS with its workload certificate.
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
 import { type ModelServer, startModelServer } from '../../../src/model-server/server.ts';
 import type { CertificateAuthority } from '../../../src/pki/certificate-authority.ts';
+import { secretServiceExchange } from '../../../src/proxy/secret-exchange.ts';
 import { type ClientProxy, startClientProxy } from '../../../src/proxy/server.ts';
 import { InferenceSession } from '../../../src/proxy/session.ts';
 import { startWorkerProxy, type WorkerProxy } from '../../../src/worker/worker-proxy.ts';
-import { meshCa, POLICIES, testSecretService, workerVolume } from './chain-fixture.ts';
+import { meshCa, POLICIES, workerVolume } from './chain-fixture.ts';
+import { type RealSecretService, startRealSecretService } from './real-secret-service.ts';
 import { type Relay, startRelay } from './tampering-relay.ts';
 
 const MARKER = `marker-${Math.random().toString(36).slice(2)}`;
@@ -25,25 +27,26 @@ describe('client proxy with the official openai client', () => {
   let session: InferenceSession;
   let proxy: ClientProxy;
   let client: OpenAI;
+  let service: RealSecretService;
   const seen: string[] = [];
 
   before(async () => {
     mesh = await meshCa();
     model = await startModelServer({ host: '127.0.0.1', onRequest: (_p, b) => seen.push(JSON.stringify(b) ?? '') });
-    const service = await testSecretService(mesh);
+    service = await startRealSecretService(mesh);
     volume = await workerVolume(mesh);
     worker = await startWorkerProxy({
       host: '127.0.0.1',
       certificateDir: volume.dir,
       upstream: model.url.replace(/\/v1$/, ''),
-      secrets: service.lookup,
+      secrets: await service.releasedTo(volume.dir),
     });
     relayVolume = await workerVolume(mesh);
     relay = await startRelay({ cert: relayVolume.cert, key: relayVolume.key, target: worker.url, ca: mesh.pem });
     session = new InferenceSession({
       meshCA: mesh.pem,
       manifest: { policies: POLICIES },
-      exchange: service.exchange,
+      exchange: secretServiceExchange({ url: service.url, ca: mesh.pem, ignoreHostName: true }),
       endpoint: relay.url,
     });
     proxy = await startClientProxy({ listen: { host: '127.0.0.1', port: 0 }, session });
@@ -55,6 +58,7 @@ describe('client proxy with the official openai client', () => {
     await relay?.close();
     await worker?.close();
     await model?.close();
+    await service?.close();
     await volume?.remove();
     await relayVolume?.remove();
   });

@@ -1,0 +1,44 @@
+/**
+ * Where the cluster admin can look, searched for a string that must not be there (a key, a prompt):
+ * every object of every listable resource of the API server (Events included), and every file
+ * under a directory (logs, etcd's data and WAL files, the dev state directory), byte for byte.
+ */
+import { execFile } from 'node:child_process';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { defaultBinDir } from '../../src/dev/control-plane.ts';
+
+const run = promisify(execFile);
+
+/** Every object the API server lists, of every resource that can be listed, as kubectl prints them in JSON. */
+export async function everyListableObject(kubeconfig: string): Promise<string> {
+  const kubectl = (...args: string[]) =>
+    run(join(defaultBinDir, 'kubectl'), ['--kubeconfig', kubeconfig, ...args], { maxBuffer: 512 * 1024 * 1024 });
+  const resources = (await kubectl('api-resources', '--verbs=list', '-o', 'name')).stdout
+    .split('\n')
+    .filter((r) => r.length > 0);
+  return (await kubectl('get', resources.join(','), '-A', '-o', 'json')).stdout;
+}
+
+/** Every regular file under `dir`, recursively (links and sockets are not followed). */
+export function filesUnder(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    const stat = lstatSync(path);
+    if (stat.isDirectory()) return filesUnder(path);
+    return stat.isFile() ? [path] : [];
+  });
+}
+
+/** The files under `dir` whose bytes contain `needle`. */
+export function filesContaining(dir: string, needle: string | Buffer): string[] {
+  const bytes = typeof needle === 'string' ? Buffer.from(needle, 'utf8') : needle;
+  return filesUnder(dir).filter((file) => {
+    try {
+      return readFileSync(file).includes(bytes);
+    } catch {
+      return false; // gone, or not readable (a key file 0400 is still ours)
+    }
+  });
+}

@@ -61,7 +61,7 @@ import {
 import { readWorkloadIdentity } from '../../src/protocol/workload-certificate.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
-import { everyObject, secretEncodings } from '../harness/secret-search.ts';
+import { everyListableObject, secretEncodings } from '../harness/plaintext-search.ts';
 
 const run = promisify(execFile);
 const POLICY = 'package agent_policy\n# the confidential-node test pods\ndefault CreateContainerRequest := true\n';
@@ -548,7 +548,7 @@ describe('workload certificates on the control plane (confidential-node model)',
     const meshCa = operator.identity()!.meshCa!;
     secrets.push(...secretEncodings(CertificateAuthority.privateKeyForTests(meshCa)));
     assert.ok(secrets.length >= 10);
-    const everything = await everyObject(cp);
+    const everything = await everyListableObject(cp.kubeconfigPath);
     assert.ok(everything.includes('WorkloadCertified'), 'the search covers the Events');
     for (const secret of secrets) {
       assert.ok(!everything.includes(secret), 'a key in a Kubernetes object');

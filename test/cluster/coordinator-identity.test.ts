@@ -29,7 +29,7 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { CertificateAuthority } from '../../src/pki/certificate-authority.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
-import { everyObject, secretEncodings } from '../harness/secret-search.ts';
+import { everyListableObject, secretEncodings } from '../harness/plaintext-search.ts';
 
 const run = promisify(execFile);
 const group = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' };
@@ -285,7 +285,7 @@ describe('the Coordinator identity on the control plane, when the active Manifes
       ...secretEncodings(CertificateAuthority.privateKeyForTests(newMesh)),
       ...secretEncodings(CertificateAuthority.privateKeyForTests(identity.rootCa)),
     ];
-    const objects = await everyObject(fx.cp);
+    const objects = await everyListableObject(fx.cp.kubeconfigPath);
     assert.ok(objects.includes(second), 'the dump holds the Manifests (it is the whole API)');
     assert.ok(fx.log.includes(second), 'the log holds the identity lines');
     for (const secret of secrets) {

@@ -32,7 +32,7 @@ import { encodeCvmEvidence } from '../../src/protocol/evidence-request.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
 import type { FromReplica, ReplicaConfig, ToReplica } from '../harness/coordinator-replica.ts';
-import { everyObject } from '../harness/secret-search.ts';
+import { everyListableObject } from '../harness/plaintext-search.ts';
 
 const run = promisify(execFile);
 const LEASE_DURATION_MS = 4000;
@@ -300,7 +300,7 @@ describe('peer recovery between operator replicas', function () {
 
     // No CA key of any replica, the recovered ones included, in any Kubernetes object or any log line.
     const secrets = [...leaderKeys, ...keys];
-    const objects = await everyObject(cp);
+    const objects = await everyListableObject(cp.kubeconfigPath);
     assert.ok(objects.includes(manifestName), 'the dump holds the Manifests (it is the whole API)');
     const logs = replicas.map((r) => r.output.join('')).join('\n');
     assert.ok(logs.includes("holds the leader's identity"), 'the logs hold the recovery lines');

@@ -41,7 +41,7 @@ import { CertificateAuthority } from '../../src/pki/certificate-authority.ts';
 import { WORKLOAD_AUDIENCE } from '../../src/protocol/workload.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
-import { everyObject, secretEncodings } from '../harness/secret-search.ts';
+import { everyListableObject, secretEncodings } from '../harness/plaintext-search.ts';
 
 const run = promisify(execFile);
 const POLICY = 'package agent_policy\n# the workload test pods\ndefault CreateContainerRequest := true\n';
@@ -418,7 +418,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     const meshCa = operator.identity()!.meshCa!;
     secrets.push(...secretEncodings(CertificateAuthority.privateKeyForTests(meshCa)));
     assert.ok(secrets.length >= 10);
-    const everything = await everyObject(cp);
+    const everything = await everyListableObject(cp.kubeconfigPath);
     assert.ok(everything.includes(WORKLOAD_CERTIFICATE_ANNOTATION), 'the search covers the pods');
     for (const secret of secrets) {
       assert.ok(!everything.includes(secret), 'a key in a Kubernetes object');

@@ -19,7 +19,7 @@ import { startOperator } from '../../src/operator/operator.ts';
 import { CertificateAuthority } from '../../src/pki/certificate-authority.ts';
 import { decodeCvmEvidence } from '../../src/protocol/evidence-request.ts';
 import type { EncodedCvmEvidence } from '../../src/protocol/messages.ts';
-import { secretEncodings } from './secret-search.ts';
+import { secretEncodings } from './plaintext-search.ts';
 
 export interface ReplicaConfig {
   kubeconfig: string;

@@ -1,9 +1,11 @@
 /**
- * Where the cluster admin can look, searched for a string that must not be there (a key, a prompt):
+ * Where the cluster admin can look, searched for a string that must not be there (a key, a prompt),
+ * and every encoding of a key such a search looks for:
  * every object of every listable resource of the API server (Events included), and every file
  * under a directory (logs, etcd's data and WAL files, the dev state directory), byte for byte.
  */
 import { execFile } from 'node:child_process';
+import { KeyObject, type webcrypto } from 'node:crypto';
 import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -41,4 +43,17 @@ export function filesContaining(dir: string, needle: string | Buffer): string[] 
       return false; // gone, or not readable (a key file 0400 is still ours)
     }
   });
+}
+
+/**
+ * Every encoding of a private key's secret a leak could take: the JWK `d`, the raw scalar in hex
+ * and base64, PKCS#8 DER in base64 and hex. A CryptoKey is read through KeyObject.from, which
+ * still reads a non-extractable key (deprecated, DEP0204): tests only.
+ */
+export function secretEncodings(key: KeyObject | webcrypto.CryptoKey): string[] {
+  const object = key instanceof KeyObject ? key : KeyObject.from(key);
+  const d = object.export({ format: 'jwk' }).d!;
+  const der = object.export({ format: 'der', type: 'pkcs8' });
+  const raw = Buffer.from(d, 'base64url');
+  return [d, raw.toString('hex'), raw.toString('base64'), der.toString('base64'), der.toString('hex')];
 }

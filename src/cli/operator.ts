@@ -81,9 +81,15 @@ export function operatorCommand(): Command {
       );
     if (opts.initImage && !new RegExp(IMAGE_DIGEST_PATTERN).test(opts.initImage))
       throw new Error(`--init-image ${opts.initImage} is not pinned by digest (<name>@sha256:<64 lower-case hex>)`);
+    if (opts.secretServiceUrl && new URL(opts.secretServiceUrl).protocol !== 'https:')
+      throw new Error(`--secret-service-url must be an https URL, not ${opts.secretServiceUrl}`);
     if (opts.initImage && !opts.workloadCoordinatorCaFile)
       throw new Error(
         "--init-image needs --workload-coordinator-ca-file (the CA of the Coordinator's serving certificate)",
+      );
+    if (opts.initImage && !opts.secretServiceUrl)
+      log.warn(
+        'no --secret-service-url: the worker-proxy sidecars of AI worker pods know no secret and refuse every request as unknown_secret',
       );
     const operator = startOperator({
       kubeConfig,
@@ -132,6 +138,7 @@ export function operatorCommand(): Command {
               initImage: opts.initImage,
               coordinatorUrl: opts.workloadCoordinatorUrl ?? `https://attestor-coordinator.${opts.namespace}.svc:8443`,
               coordinatorCaPem: readFileSync(opts.workloadCoordinatorCaFile!, 'utf8'),
+              ...(opts.secretServiceUrl ? { secretServiceUrl: opts.secretServiceUrl } : {}),
             },
           }
         : {}),

@@ -87,6 +87,8 @@ function manifestSpec(
   };
 }
 
+const SECRET_SERVICE_URL = 'https://secret-service.attestor-system.svc:8443';
+
 describe('workload certificates on the control plane (pod-CVM model)', function () {
   this.timeout(180_000);
   let cp: ControlPlane;
@@ -210,6 +212,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
         initImage: INIT_IMAGE,
         coordinatorUrl: 'https://attestor-coordinator.test.svc:8443',
         coordinatorCaPem: cp.caPem,
+        secretServiceUrl: SECRET_SERVICE_URL,
       },
     });
     url = `https://127.0.0.1:${await operator.coordinatorPort}`;
@@ -244,7 +247,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('adds attestor init (pinned image, workload token, memory-backed volume) to the pods and does not select attested nodes', async () => {
+  it('adds attestor init (pinned image, workload token, memory-backed volume) and the attestor worker-proxy sidecar to the pods, does not select attested nodes, and serves only the sidecar on the Service', async () => {
     const pods = await waitFor(async () => ((await workerPods('llm')).length === 2 ? workerPods('llm') : undefined), {
       description: 'two scheduled pods',
     });
@@ -258,7 +261,25 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
         pod.spec!.volumes!.some((v) => v.projected?.sources?.[0]?.serviceAccountToken?.audience === WORKLOAD_AUDIENCE),
       );
       assert.equal(pod.spec!.nodeSelector?.['attestor.dev/gpu-attested'], undefined);
+      // The worker proxy: a native sidecar after attestor init, the same image, the certificate read-only.
+      const proxy = pod.spec!.initContainers![1]!;
+      assert.equal(proxy.name, 'attestor-worker-proxy');
+      assert.equal(proxy.restartPolicy, 'Always');
+      assert.equal(proxy.image, INIT_IMAGE);
+      assert.equal(proxy.args![0], 'worker-proxy');
+      assert.ok(proxy.args!.includes(`--secret-service=${SECRET_SERVICE_URL}`), proxy.args!.join(' '));
+      const modelPort = pod.spec!.containers[0]!.ports![0]!.containerPort;
+      assert.ok(proxy.args!.includes(`--upstream=http://127.0.0.1:${modelPort}`), proxy.args!.join(' '));
+      assert.ok(proxy.volumeMounts!.every((m) => m.readOnly));
     }
+    // Clients reach only the worker proxy's TLS port, never the model server's.
+    const service = await waitFor(() => core.readNamespacedService({ name: 'llm', namespace }), {
+      description: 'Service',
+    });
+    assert.deepEqual(
+      service.spec!.ports!.map((p) => [p.name, p.port, p.targetPort]),
+      [['https', 443, 'https']],
+    );
     // No certificate yet: the controller writes status 0 (it may not have written any status yet).
     await attested('llm', 0);
   });

@@ -31,6 +31,7 @@ import { type CertifyOutcome, WorkloadInit } from '../../src/agent/workload-init
 import type { AIWorker } from '../../src/api/aiworker.ts';
 import { WORKLOAD_CERTIFICATE_ANNOTATION } from '../../src/api/aiworker-labels.ts';
 import type { Manifest } from '../../src/api/manifest.ts';
+import { FIELD_MANAGER } from '../../src/controllers/aiworker/controller.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
@@ -282,6 +283,34 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     );
     // No certificate yet: the controller writes status 0 (it may not have written any status yet).
     await attested('llm', 0);
+  });
+
+  it("retargets a Service an older operator applied at the model server's port to the worker proxy's TLS port", async () => {
+    // As the operator before the sidecar applied it: the same field manager, the model server's port.
+    await core.patchNamespacedService(
+      {
+        name: 'llm',
+        namespace,
+        body: {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'llm', namespace },
+          spec: { ports: [{ name: 'http', port: 8000, targetPort: 'http', protocol: 'TCP' }] },
+        },
+        fieldManager: FIELD_MANAGER,
+        force: true,
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+    );
+    const ports = await waitFor(
+      async () => {
+        const service = await core.readNamespacedService({ name: 'llm', namespace });
+        const list = service.spec!.ports!.map((p) => [p.name, p.port, p.targetPort]);
+        return list.length === 1 && list[0]![0] === 'https' ? list : undefined;
+      },
+      { description: "the Service retargeted at the worker proxy's port" },
+    );
+    assert.deepEqual(ports, [['https', 443, 'https']]);
   });
 
   it("certifies a pod whose evidence meets the pod entries and carries its policy, and refuses a node CVM's report and another policy's HOST_DATA", async () => {

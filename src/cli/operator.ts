@@ -69,6 +69,8 @@ export function operatorCommand(): Command {
       throw new Error(
         '--snp-vcek-dir is replaced by --collateral-cache: put each VCEK at snp/vcek/<product>/<hwid>-<tcb>.der in the cache (DER, as AMD KDS serves it; docs/collateral.md)',
       );
+    if (opts.secretServiceUrl && URL.parse(opts.secretServiceUrl)?.protocol !== 'https:')
+      throw new Error(`--secret-service-url must be an https URL, not ${opts.secretServiceUrl}`);
     const log = createLogger({ level: opts.logLevel });
     const kubeConfig = loadKubeConfig(opts.kubeconfig);
     if ((opts.coordinator || opts.webhook) && (!opts.tlsCertFile || !opts.tlsKeyFile))
@@ -81,8 +83,6 @@ export function operatorCommand(): Command {
       );
     if (opts.initImage && !new RegExp(IMAGE_DIGEST_PATTERN).test(opts.initImage))
       throw new Error(`--init-image ${opts.initImage} is not pinned by digest (<name>@sha256:<64 lower-case hex>)`);
-    if (opts.secretServiceUrl && new URL(opts.secretServiceUrl).protocol !== 'https:')
-      throw new Error(`--secret-service-url must be an https URL, not ${opts.secretServiceUrl}`);
     if (opts.initImage && !opts.workloadCoordinatorCaFile)
       throw new Error(
         "--init-image needs --workload-coordinator-ca-file (the CA of the Coordinator's serving certificate)",

@@ -189,6 +189,8 @@ describe('Helm chart charts/attestor', function () {
         chart,
         '--namespace',
         namespace,
+        '--kube-version',
+        '1.37.2',
         '--set',
         `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
         '--set',

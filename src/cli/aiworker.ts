@@ -21,6 +21,7 @@ export interface RenderOptions {
   file: string;
   initImage?: string;
   coordinatorUrl: string;
+  secretServiceUrl?: string;
   coordinatorCaFile?: string;
 }
 
@@ -65,6 +66,7 @@ export function renderAIWorkers(opts: RenderOptions): string {
             initImage: opts.initImage!,
             coordinatorUrl: opts.coordinatorUrl,
             coordinatorCaPem: readText(opts.coordinatorCaFile!),
+            ...(opts.secretServiceUrl ? { secretServiceUrl: opts.secretServiceUrl } : {}),
           }
         : undefined,
     );
@@ -100,7 +102,7 @@ export function aiWorkerCommand(): Command {
   command
     .command('render')
     .description(
-      "print the Deployment the operator creates for each AIWorker in the file, its pod exactly as the operator builds it (attestor init included): run genpolicy over it, and list the policy's hash in the Manifest (exit 0, 2 unusable input)",
+      "print the Deployment the operator creates for each AIWorker in the file, its pod exactly as the operator builds it (attestor init and the attestor worker-proxy sidecar included): run genpolicy over it, and list the policy's hash in the Manifest (exit 0, 2 unusable input)",
     )
     .requiredOption('-f, --file <file>', 'the AIWorker YAML (other documents in it are ignored)')
     .option('--init-image <image>', "attestor init's image as the operator has it (its --init-image), pinned by digest")
@@ -112,6 +114,10 @@ export function aiWorkerCommand(): Command {
     .option(
       '--coordinator-ca-file <file>',
       "the CA of the Coordinator's serving certificate (the operator's --workload-coordinator-ca-file)",
+    )
+    .option(
+      '--secret-service-url <url>',
+      "the secret service as pods reach it (the operator's --secret-service-url), the worker-proxy sidecar's --secret-service",
     )
     .action(async (opts: RenderOptions) => {
       process.exitCode = await runAIWorkerRender(opts);

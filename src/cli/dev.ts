@@ -19,7 +19,12 @@ import { simulatedRootsFile } from '../client/simulated-roots.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../dev/agent-identity.ts';
 import { applyYaml } from '../dev/apply.ts';
 import { ControlPlane, projectRoot } from '../dev/control-plane.ts';
-import { type DevInferenceChain, rolePolicy, startDevInferenceChain } from '../dev/inference-chain.ts';
+import {
+  type DevInferenceChain,
+  rolePolicy,
+  SECRET_SERVICE_POD,
+  startDevInferenceChain,
+} from '../dev/inference-chain.ts';
 import { installCrds } from '../dev/install.ts';
 import { localCoordinatorOptions } from '../dev/local-coordinator.ts';
 import { narrate } from '../dev/narrator.ts';
@@ -123,6 +128,9 @@ export async function runDev(opts: DevOptions): Promise<number> {
       initImage: DEV_INIT_IMAGE,
       coordinatorUrl: `https://attestor-coordinator.${OPERATOR_NAMESPACE}.svc:8443`,
       coordinatorCaPem: cluster.caPem,
+      // The worker-proxy sidecar of each AI worker pod names the chain's secret service as a
+      // cluster would (dev runs the worker proxies itself: inference-chain.ts).
+      secretServiceUrl: `https://${SECRET_SERVICE_POD}.${OPERATOR_NAMESPACE}.svc:8443`,
     };
     const operator = startOperator({
       kubeConfig: operatorConfig,

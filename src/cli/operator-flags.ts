@@ -66,6 +66,7 @@ export interface OperatorCliOptions {
   initImage?: string;
   workloadCoordinatorUrl?: string;
   workloadCoordinatorCaFile?: string;
+  secretServiceUrl?: string;
   clusterDomain: string;
 }
 
@@ -274,6 +275,10 @@ export function operatorFlags(): Command {
       .option(
         '--workload-coordinator-ca-file <file>',
         "PEM of the CA that signed the Coordinator's serving certificate, put into the pod spec of AI worker pods with attestor init (so a pod-CVM pod's policy pins it)",
+      )
+      .option(
+        '--secret-service-url <url>',
+        "the secret service as AI worker pods reach it (https), the --secret-service of the attestor worker-proxy sidecar the operator adds next to every AI worker pod's model server; without it the sidecars know no secret and refuse every request as unknown_secret",
       )
       .option(
         '--cluster-domain <domain>',

@@ -69,6 +69,8 @@ export function operatorCommand(): Command {
       throw new Error(
         '--snp-vcek-dir is replaced by --collateral-cache: put each VCEK at snp/vcek/<product>/<hwid>-<tcb>.der in the cache (DER, as AMD KDS serves it; docs/collateral.md)',
       );
+    if (opts.secretServiceUrl && URL.parse(opts.secretServiceUrl)?.protocol !== 'https:')
+      throw new Error(`--secret-service-url must be an https URL, not ${opts.secretServiceUrl}`);
     const log = createLogger({ level: opts.logLevel });
     const kubeConfig = loadKubeConfig(opts.kubeconfig);
     if ((opts.coordinator || opts.webhook) && (!opts.tlsCertFile || !opts.tlsKeyFile))
@@ -84,6 +86,10 @@ export function operatorCommand(): Command {
     if (opts.initImage && !opts.workloadCoordinatorCaFile)
       throw new Error(
         "--init-image needs --workload-coordinator-ca-file (the CA of the Coordinator's serving certificate)",
+      );
+    if (opts.initImage && !opts.secretServiceUrl)
+      log.warn(
+        'no --secret-service-url: the worker-proxy sidecars of AI worker pods know no secret and refuse every request as unknown_secret',
       );
     const operator = startOperator({
       kubeConfig,
@@ -132,6 +138,7 @@ export function operatorCommand(): Command {
               initImage: opts.initImage,
               coordinatorUrl: opts.workloadCoordinatorUrl ?? `https://attestor-coordinator.${opts.namespace}.svc:8443`,
               coordinatorCaPem: readFileSync(opts.workloadCoordinatorCaFile!, 'utf8'),
+              ...(opts.secretServiceUrl ? { secretServiceUrl: opts.secretServiceUrl } : {}),
             },
           }
         : {}),

@@ -29,6 +29,8 @@ import { DONE, StreamSealer } from '../protocol/inference/streams.ts';
 import { readServingCertificate, watchServingCertificate } from './serving-certificate.ts';
 
 export const DEFAULT_UPSTREAM = 'http://127.0.0.1:8000';
+/** The health path of the kubelet's probes (served before any other rule). */
+export const HEALTH_PATH = '/healthz';
 /** A record's ciphertext in base64, with room for the plaintext fields and the envelope. */
 export const DEFAULT_BODY_LIMIT_BYTES = Math.ceil((MAX_CIPHERTEXT_BYTES * 4) / 3) + 64 * 1024;
 /** The largest answer of the model server the proxy seals (whole answers are read into memory). */
@@ -103,6 +105,12 @@ export async function startWorkerProxy(options: WorkerProxyOptions): Promise<Wor
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'https://worker').pathname;
+    // The kubelet's probes: the proxy serves TLS with its certificate (no secret, no upstream call).
+    if (req.method === 'GET' && path === HEALTH_PATH) {
+      req.resume();
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('ok\n');
+      return;
+    }
     if (req.method === 'GET' && (path === MODELS_PATH || path.startsWith(`${MODELS_PATH}/`))) {
       req.resume();
       return passThrough(req.url ?? path, res);

@@ -181,6 +181,31 @@ describe('Helm chart charts/attestor', function () {
     assert.match(node, /hostPath: \{ path: \/sys\/kernel\/config\/tsm\/report, type: Directory \}/);
   });
 
+  it("renders workload.secretServiceUrl into the operator's --secret-service-url (the worker-proxy sidecars' secret service) beside --init-image, and nothing without it", () => {
+    const render = (...extra: string[]) =>
+      helm(
+        'template',
+        'attestor',
+        chart,
+        '--namespace',
+        namespace,
+        '--kube-version',
+        '1.37.2',
+        '--set',
+        `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
+        '--set',
+        `webhook.clientAuth.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
+        '--set',
+        `image.digest=sha256:${'ab'.repeat(32)}`,
+        ...extra,
+      );
+    const url = 'https://secret-service.attestor-system.svc:8443';
+    const rendered = render('--set', `workload.secretServiceUrl=${url}`);
+    assert.match(rendered, /- --init-image=\S+@sha256:(ab){32}\n/);
+    assert.match(rendered, new RegExp(`- --secret-service-url=${url.replaceAll('.', '\\.')}\n`));
+    assert.doesNotMatch(render(), /--secret-service-url/);
+  });
+
   it('renders webhook.gpuResourcePrefixes into the operator flag and the CEL alike, and webhook.excludedNamespaces into the GPU and binding webhooks', () => {
     const rendered = helm(
       'template',

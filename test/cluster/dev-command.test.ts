@@ -160,8 +160,22 @@ describe('attestor dev', function () {
         assert.match(text, /TLS Web Server Authentication, TLS Web Client Authentication/);
       }
       assert.match(
-        kubectl('get', 'pods', '-n', 'default', pods[0]!, '-o', 'jsonpath={.spec.initContainers[0].name}'),
-        /^attestor-init$/,
+        kubectl(
+          'get',
+          'pods',
+          '-n',
+          'default',
+          pods[0]!,
+          '-o',
+          'jsonpath={.spec.initContainers[*].name} {.spec.initContainers[1].restartPolicy}',
+        ),
+        /^attestor-init attestor-worker-proxy Always$/,
+        'attestor init, then the worker-proxy sidecar (dev runs both as local processes)',
+      );
+      assert.match(
+        kubectl('get', 'service', '-n', 'default', 'llama', '-o', 'jsonpath={.spec.ports[*].targetPort}'),
+        /^https$/,
+        "the Service targets only the worker proxy's TLS port",
       );
 
       // kubectl as a user would: what it is refused, and by which webhook.

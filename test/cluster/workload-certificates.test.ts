@@ -31,6 +31,7 @@ import { type CertifyOutcome, WorkloadInit } from '../../src/agent/workload-init
 import type { AIWorker } from '../../src/api/aiworker.ts';
 import { WORKLOAD_CERTIFICATE_ANNOTATION } from '../../src/api/aiworker-labels.ts';
 import type { Manifest } from '../../src/api/manifest.ts';
+import { FIELD_MANAGER } from '../../src/controllers/aiworker/controller.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
@@ -86,6 +87,8 @@ function manifestSpec(
     development: { acceptSimulatedEvidence: true },
   };
 }
+
+const SECRET_SERVICE_URL = 'https://secret-service.attestor-system.svc:8443';
 
 describe('workload certificates on the control plane (pod-CVM model)', function () {
   this.timeout(180_000);
@@ -210,6 +213,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
         initImage: INIT_IMAGE,
         coordinatorUrl: 'https://attestor-coordinator.test.svc:8443',
         coordinatorCaPem: cp.caPem,
+        secretServiceUrl: SECRET_SERVICE_URL,
       },
     });
     url = `https://127.0.0.1:${await operator.coordinatorPort}`;
@@ -244,7 +248,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('adds attestor init (pinned image, workload token, memory-backed volume) to the pods and does not select attested nodes', async () => {
+  it('adds attestor init (pinned image, workload token, memory-backed volume) and the attestor worker-proxy sidecar to the pods, does not select attested nodes, and serves only the sidecar on the Service', async () => {
     const pods = await waitFor(async () => ((await workerPods('llm')).length === 2 ? workerPods('llm') : undefined), {
       description: 'two scheduled pods',
     });
@@ -258,9 +262,55 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
         pod.spec!.volumes!.some((v) => v.projected?.sources?.[0]?.serviceAccountToken?.audience === WORKLOAD_AUDIENCE),
       );
       assert.equal(pod.spec!.nodeSelector?.['attestor.dev/gpu-attested'], undefined);
+      // The worker proxy: a native sidecar after attestor init, the same image, the certificate read-only.
+      const proxy = pod.spec!.initContainers![1]!;
+      assert.equal(proxy.name, 'attestor-worker-proxy');
+      assert.equal(proxy.restartPolicy, 'Always');
+      assert.equal(proxy.image, INIT_IMAGE);
+      assert.equal(proxy.args![0], 'worker-proxy');
+      assert.ok(proxy.args!.includes(`--secret-service=${SECRET_SERVICE_URL}`), proxy.args!.join(' '));
+      const modelPort = pod.spec!.containers[0]!.ports![0]!.containerPort;
+      assert.ok(proxy.args!.includes(`--upstream=http://127.0.0.1:${modelPort}`), proxy.args!.join(' '));
+      assert.ok(proxy.volumeMounts!.every((m) => m.readOnly));
     }
+    // Clients reach only the worker proxy's TLS port, never the model server's.
+    const service = await waitFor(() => core.readNamespacedService({ name: 'llm', namespace }), {
+      description: 'Service',
+    });
+    assert.deepEqual(
+      service.spec!.ports!.map((p) => [p.name, p.port, p.targetPort]),
+      [['https', 443, 'https']],
+    );
     // No certificate yet: the controller writes status 0 (it may not have written any status yet).
     await attested('llm', 0);
+  });
+
+  it("retargets a Service an older operator applied at the model server's port to the worker proxy's TLS port", async () => {
+    // As the operator before the sidecar applied it: the same field manager, the model server's port.
+    await core.patchNamespacedService(
+      {
+        name: 'llm',
+        namespace,
+        body: {
+          apiVersion: 'v1',
+          kind: 'Service',
+          metadata: { name: 'llm', namespace },
+          spec: { ports: [{ name: 'http', port: 8000, targetPort: 'http', protocol: 'TCP' }] },
+        },
+        fieldManager: FIELD_MANAGER,
+        force: true,
+      },
+      k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply),
+    );
+    const ports = await waitFor(
+      async () => {
+        const service = await core.readNamespacedService({ name: 'llm', namespace });
+        const list = service.spec!.ports!.map((p) => [p.name, p.port, p.targetPort]);
+        return list.length === 1 && list[0]![0] === 'https' ? list : undefined;
+      },
+      { description: "the Service retargeted at the worker proxy's port" },
+    );
+    assert.deepEqual(ports, [['https', 443, 'https']]);
   });
 
   it("certifies a pod whose evidence meets the pod entries and carries its policy, and refuses a node CVM's report and another policy's HOST_DATA", async () => {

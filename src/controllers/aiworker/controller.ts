@@ -87,9 +87,13 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
           },
           apply,
         );
-        if (!informers.services.get(name, namespace)) {
+        const service = desiredService(worker, deps.workload);
+        const current = informers.services.get(name, namespace);
+        // Applied when absent, and when its ports are not the desired ones (a Service of an older
+        // operator that targeted the model server: clients must reach only the worker proxy).
+        if (!current || !samePorts(current.spec?.ports, service.spec!.ports!)) {
           await core.patchNamespacedService(
-            { name, namespace, body: desiredService(worker), fieldManager: FIELD_MANAGER, force: true },
+            { name, namespace, body: service, fieldManager: FIELD_MANAGER, force: true },
             apply,
           );
           await deps.events.record(target, 'Normal', 'ServiceApplied', `applied Service ${namespace}/${name}`);
@@ -161,4 +165,10 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
     for (const pod of informers.pods.list()) if (pod.spec?.nodeName === node.metadata?.name) enqueueOwner(pod);
   });
   return controller;
+}
+
+/** Whether a Service serves exactly the desired ports (name, port, target port). */
+function samePorts(current: k8s.V1ServicePort[] | undefined, desired: k8s.V1ServicePort[]): boolean {
+  const key = (p: k8s.V1ServicePort) => `${p.name}/${p.port}/${String(p.targetPort)}`;
+  return (current ?? []).map(key).sort().join() === desired.map(key).sort().join();
 }

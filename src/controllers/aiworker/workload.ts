@@ -5,6 +5,10 @@
  * other containers share); a confidential-node worker's pods select attested GPU nodes, and get
  * `attestor init --confidential-node` (its node agent countersigns the pod's key) when the
  * operator has an init image.
+ * Every pod with `attestor init` also gets `attestor worker-proxy` as a native sidecar (an init
+ * container with restartPolicy Always, after `attestor init`): it serves TLS with the pod's
+ * workload certificate, decrypts requests and forwards them to the model server on localhost; the
+ * AIWorker's Service targets it, never the model server.
  * `attestor aiworker render` prints the same pod, for genpolicy. `withWorkloadInit` adds the same
  * `attestor init` to any pod spec (the secret service's, the secret store's: pods of no AIWorker,
  * certified through their policy entry's role).
@@ -31,6 +35,12 @@ export interface WorkloadPodSettings {
   coordinatorUrl: string;
   /** PEM of the CA that signed the Coordinator's serving certificate (in the pod spec, so the pod's policy pins it). */
   coordinatorCaPem: string;
+  /**
+   * The secret service as pods reach it (https), the worker proxy's --secret-service (operator flag
+   * --secret-service-url). Absent: the worker proxy knows no secret and refuses every request as
+   * unknown_secret (fail closed: nothing reaches the model server).
+   */
+  secretServiceUrl?: string;
 }
 
 /** Where `attestor init` writes mesh-ca.pem, cert.pem and key.pem, in every container of a pod-CVM pod. */
@@ -38,6 +48,14 @@ export const WORKLOAD_CERTIFICATE_DIR = '/run/attestor';
 /** Where its projected service account token (audience attestor-workload) is. */
 export const WORKLOAD_TOKEN_DIR = '/var/run/secrets/attestor-workload';
 export const INIT_CONTAINER_NAME = 'attestor-init';
+export const WORKER_PROXY_CONTAINER_NAME = 'attestor-worker-proxy';
+/** The worker proxy's TLS port, unless the model server has it (then WORKER_PROXY_ALTERNATE_PORT). */
+export const WORKER_PROXY_PORT = 8443;
+export const WORKER_PROXY_ALTERNATE_PORT = 9443;
+/** The port name of the worker proxy's TLS port, which the AIWorker's Service targets. */
+export const WORKER_PROXY_PORT_NAME = 'https';
+/** The port the AIWorker's Service serves the worker proxy on. */
+export const SERVICE_TLS_PORT = 443;
 const CERTIFICATE_VOLUME = 'attestor-certificate';
 const TOKEN_VOLUME = 'attestor-workload-token';
 /** The confidential-node pod's token for its node agent, beside the workload token. */
@@ -114,7 +132,7 @@ export function podSpec(worker: AIWorker, settings?: WorkloadPodSettings): k8s.V
   const port = spec.port ?? DEFAULT_PORT;
   const gpus = String(spec.gpusPerReplica ?? DEFAULT_GPUS_PER_REPLICA);
   const podCvm = aiWorkerModel(spec) === 'pod-cvm';
-  const withInit = podCvm || settings?.initImage !== undefined;
+  const withInit = hasWorkerProxy(worker, settings);
   const server: k8s.V1Container = {
     name: 'server',
     image: spec.image,
@@ -148,8 +166,50 @@ export function podSpec(worker: AIWorker, settings?: WorkloadPodSettings): k8s.V
     });
   return {
     ...base,
-    initContainers: [podCvm ? initContainer(gpus, settings) : confidentialNodeInitContainer(settings)],
+    initContainers: [
+      podCvm ? initContainer(gpus, settings) : confidentialNodeInitContainer(settings),
+      workerProxyContainer(port, settings),
+    ],
     volumes: podCvmVolumes(tokens),
+  };
+}
+
+/** Whether an AIWorker's pods get `attestor init` and the worker proxy: pod-CVM always, confidential-node with an init image. */
+export function hasWorkerProxy(worker: AIWorker, settings?: WorkloadPodSettings): boolean {
+  return aiWorkerModel(worker.spec) === 'pod-cvm' || settings?.initImage !== undefined;
+}
+
+/** The worker proxy's TLS port in a pod whose model server listens on `modelPort`. */
+export function workerProxyPort(modelPort: number): number {
+  return modelPort === WORKER_PROXY_PORT ? WORKER_PROXY_ALTERNATE_PORT : WORKER_PROXY_PORT;
+}
+
+/**
+ * `attestor worker-proxy` as a native sidecar: an init container with restartPolicy Always after
+ * `attestor init`, so it starts only once the certificate is written, and runs beside the model
+ * server for the pod's life. The operator's image; the certificate volume read-only; the model
+ * server on localhost (`--upstream`); the secret service when the operator names one.
+ */
+function workerProxyContainer(modelPort: number, settings: WorkloadPodSettings | undefined): k8s.V1Container {
+  const port = workerProxyPort(modelPort);
+  return {
+    name: WORKER_PROXY_CONTAINER_NAME,
+    image: settings?.initImage ?? '',
+    restartPolicy: 'Always',
+    args: [
+      'worker-proxy',
+      `--listen=0.0.0.0:${port}`,
+      `--certificate-dir=${WORKLOAD_CERTIFICATE_DIR}`,
+      `--upstream=http://127.0.0.1:${modelPort}`,
+      ...(settings?.secretServiceUrl ? [`--secret-service=${settings.secretServiceUrl}`] : []),
+    ],
+    ports: [{ name: WORKER_PROXY_PORT_NAME, containerPort: port, protocol: 'TCP' }],
+    readinessProbe: { httpGet: { path: '/healthz', port: WORKER_PROXY_PORT_NAME, scheme: 'HTTPS' }, periodSeconds: 10 },
+    livenessProbe: { httpGet: { path: '/healthz', port: WORKER_PROXY_PORT_NAME, scheme: 'HTTPS' }, periodSeconds: 20 },
+    resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '512Mi' } },
+    // Root without capabilities: key.pem is root's, 0400 (attestor init writes it).
+    securityContext: INIT_SECURITY_CONTEXT,
+    volumeMounts: [{ name: CERTIFICATE_VOLUME, mountPath: WORKLOAD_CERTIFICATE_DIR, readOnly: true }],
   };
 }
 
@@ -269,9 +329,17 @@ const INIT_SECURITY_CONTEXT: k8s.V1SecurityContext = {
   capabilities: { drop: ['ALL'] },
 };
 
-export function desiredService(worker: AIWorker): k8s.V1Service {
+/**
+ * The AIWorker's Service. With the worker proxy it serves only the proxy's TLS port (on 443): the
+ * model server's port is on no Service, and clients never reach it in plaintext through one.
+ * Without (a confidential-node worker and an operator without an init image) the model server's.
+ */
+export function desiredService(worker: AIWorker, settings?: WorkloadPodSettings): k8s.V1Service {
   const name = worker.metadata.name!;
   const port = worker.spec.port ?? DEFAULT_PORT;
+  const ports: k8s.V1ServicePort[] = hasWorkerProxy(worker, settings)
+    ? [{ name: WORKER_PROXY_PORT_NAME, port: SERVICE_TLS_PORT, targetPort: WORKER_PROXY_PORT_NAME, protocol: 'TCP' }]
+    : [{ name: 'http', port, targetPort: 'http', protocol: 'TCP' }];
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -284,7 +352,7 @@ export function desiredService(worker: AIWorker): k8s.V1Service {
     spec: {
       type: 'ClusterIP',
       selector: selectorLabels(name),
-      ports: [{ name: 'http', port, targetPort: 'http', protocol: 'TCP' }],
+      ports,
     },
   };
 }

@@ -44,6 +44,36 @@ describe('attestor aiworker render', () => {
     assert.equal(rendered.spec!.template.metadata!.annotations, undefined, 'genpolicy writes the policy');
   });
 
+  it('prints the attestor worker-proxy sidecar after attestor init (genpolicy must allow it), naming the secret service given', async () => {
+    let out = '';
+    const secretServiceUrl = 'https://secret-service.attestor-system.svc:8443';
+    const code = await runAIWorkerRender(
+      {
+        file: sample,
+        initImage: INIT_IMAGE,
+        coordinatorUrl: 'https://c.example:8443',
+        coordinatorCaFile: caFile,
+        secretServiceUrl,
+      },
+      (s) => {
+        out += s;
+      },
+    );
+    assert.equal(code, 0);
+    const pod = (yaml.load(out) as k8s.V1Deployment).spec!.template.spec!;
+    assert.deepEqual(
+      pod.initContainers!.map((c) => [c.name, c.image, c.restartPolicy]),
+      [
+        ['attestor-init', INIT_IMAGE, undefined],
+        ['attestor-worker-proxy', INIT_IMAGE, 'Always'],
+      ],
+    );
+    const args = pod.initContainers![1]!.args!;
+    assert.ok(args.includes(`--secret-service=${secretServiceUrl}`), args.join(' '));
+    const modelPort = pod.containers[0]!.ports![0]!.containerPort;
+    assert.ok(args.includes(`--upstream=http://127.0.0.1:${modelPort}`), args.join(' '));
+  });
+
   it('prints a confidential-node AIWorker with attestor init --confidential-node when given an init image, and without it otherwise, as the operator builds them', async () => {
     const worker = (yaml.loadAll(readFileSync(sample, 'utf8')) as AIWorker[]).find((d) => d.kind === 'AIWorker')!;
     const onNodes = { ...worker, spec: { ...worker.spec, deploymentModel: 'confidential-node' as const } };

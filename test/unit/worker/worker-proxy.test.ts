@@ -270,6 +270,17 @@ describe('worker proxy', () => {
     assertUnseen();
   });
 
+  it("answers the kubelet's probe on GET /healthz (curl, as an HTTPS probe) without reaching the model server, and refuses other methods there", async () => {
+    const caFile = join(volume.dir, 'test-mesh-ca.pem');
+    await writeFile(caFile, mesh.pem);
+    const { stdout } = await run('curl', ['-sS', '--cacert', caFile, '-w', '%{http_code}', `${proxy.url}/healthz`]);
+    assert.equal(stdout, 'ok\n200');
+    assert.deepEqual(seen, [], 'the probe does not reach the model server');
+    const posted = await post(proxy.url, mesh.pem, '/healthz', { input: MARKER });
+    assert.equal(posted.status, 404);
+    assert.equal(inferenceErrorCode(posted.json()), 'endpoint_not_allowed');
+  });
+
   it('refuses other endpoints (endpoint_not_allowed) and bodies over the limit (request_too_large)', async () => {
     const other = await post(proxy.url, mesh.pem, '/v1/audio/speech', { input: MARKER });
     assert.equal(other.status, 404);

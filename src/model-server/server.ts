@@ -117,7 +117,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       total_tokens: promptTokens + completionTokens,
     };
     if (body.stream !== true) {
-      await sleep(delay * Math.max(...answers.map((a) => a.parts.length)));
+      if (delay > 0) await sleep(delay * Math.max(...answers.map((a) => a.parts.length)));
       return sendJson(res, 200, {
         id,
         object: 'chat.completion',
@@ -174,7 +174,7 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
       total_tokens: promptTokens + completionTokens,
     };
     if (body.stream !== true) {
-      await sleep(delay * Math.max(...answers.map((a) => a.parts.length)));
+      if (delay > 0) await sleep(delay * Math.max(...answers.map((a) => a.parts.length)));
       return sendJson(res, 200, {
         id,
         object: 'text_completion',

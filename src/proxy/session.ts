@@ -21,7 +21,7 @@ import {
   keyExchangeRequest,
   newClientKeyPair,
 } from '../protocol/inference/key-exchange.ts';
-import { newNonce, openResponse, type RecordContext, sealRequest } from '../protocol/inference/records.ts';
+import { newNonce, openResponse, type RecordContext, sealBodyJson } from '../protocol/inference/records.ts';
 import { SseReader } from '../protocol/inference/sse.ts';
 import { StreamOpener } from '../protocol/inference/streams.ts';
 import { workerCertificateProblems } from './worker-identity.ts';
@@ -151,7 +151,11 @@ export class InferenceSession {
     const secret = await this.#currentSecret();
     if ('refusal' in secret) return secret;
     const context: RecordContext = { secret: secret.secret, secretId: secret.secretId, nonce: newNonce(), path };
-    const wire = JSON.stringify(sealRequest(context, body, this.#now()));
+    const wire = sealBodyJson(
+      context,
+      { direction: 'request', sequence: 0, timestamp: this.#now(), final: true },
+      body,
+    );
     const answer = await this.#request('POST', path, wire);
     if ('refusal' in answer) return answer;
     const status = answer.statusCode ?? 502;

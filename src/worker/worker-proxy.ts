@@ -21,7 +21,7 @@ import {
   openBody,
   readWireBody,
   requestContext,
-  sealResponse,
+  sealBodyJson,
 } from '../protocol/inference/records.ts';
 import { ReplayWindow } from '../protocol/inference/replay-window.ts';
 import { SseReader, sseEvent } from '../protocol/inference/sse.ts';
@@ -154,7 +154,11 @@ export async function startWorkerProxy(options: WorkerProxyOptions): Promise<Wor
     }
     if (typeof body !== 'object' || body === null || Array.isArray(body))
       throw new Refused({ code: 'upstream_unavailable', detail: 'Its answer is not a JSON object.' });
-    const sealed = JSON.stringify(sealResponse(context, body as Record<string, unknown>, now()));
+    const sealed = sealBodyJson(
+      context,
+      { direction: 'response', sequence: 0, timestamp: now(), final: true },
+      body as Record<string, unknown>,
+    );
     res.writeHead(answer.statusCode ?? 502, { 'content-type': 'application/json' });
     res.end(sealed);
   }

@@ -65,15 +65,68 @@ const DIRECTION_BYTE: Record<Direction, number> = { request: 0x01, response: 0x0
 let lastPlaintext: { json: string; digest: Buffer } | undefined;
 
 /** SHA-256 of the RFC 8785 canonical JSON of the plaintext fields. */
-export function plaintextDigest(clear: Readonly<Record<string, unknown>>): Buffer {
+export function plaintextDigest(
+  clear: Readonly<Record<string, unknown>>,
+  json: string = JSON.stringify(clear),
+): Buffer {
   // Equal JSON.stringify output means equal values, and so equal canonical JSON.
-  const json = JSON.stringify(clear);
   if (lastPlaintext?.json === json) return lastPlaintext.digest;
   const digest = createHash('sha256')
     .update(canonicalize(clear) ?? '{}', 'utf8')
     .digest();
   lastPlaintext = { json, digest };
   return digest;
+}
+
+/** The part of the AAD a request's records share (label, secret ID, nonce), and its nonce in base64. */
+interface ContextPrefix {
+  secretId: string;
+  nonce: Uint8Array;
+  path: EncryptedPath;
+  /** label ‖ secret ID ‖ nonce ‖ 14 zero bytes for the header ‖ path length ‖ path. */
+  template: Buffer;
+  /** Where the header starts in the template. */
+  headerAt: number;
+  nonceBase64: string;
+}
+
+const LABEL_BYTES = Buffer.from(AAD_LABEL, 'ascii');
+/** direction (1) ‖ sequence (4) ‖ timestamp (8) ‖ final (1) ‖ path length (2). */
+const HEADER_BYTES = 1 + 4 + 8 + 1 + 2;
+const DIGEST_BYTES = 32;
+
+/** Per context object: a stream's records reuse what only depends on the request. */
+const prefixes = new WeakMap<object, ContextPrefix>();
+
+function contextPrefix(context: Pick<RecordContext, 'secretId' | 'nonce' | 'path'>): ContextPrefix {
+  const cached = prefixes.get(context);
+  // The context is a plain object: use the cache only while it still names the same request.
+  if (
+    cached !== undefined &&
+    cached.secretId === context.secretId &&
+    cached.path === context.path &&
+    Buffer.compare(cached.nonce, context.nonce) === 0
+  )
+    return cached;
+  const secretId = Buffer.from(context.secretId, 'base64');
+  const path = Buffer.from(context.path, 'utf8');
+  const headerAt = LABEL_BYTES.length + secretId.length + context.nonce.length;
+  const template = Buffer.alloc(headerAt + HEADER_BYTES + path.length);
+  LABEL_BYTES.copy(template, 0);
+  secretId.copy(template, LABEL_BYTES.length);
+  template.set(context.nonce, LABEL_BYTES.length + secretId.length);
+  template.writeUInt16BE(path.length, headerAt + 14);
+  path.copy(template, headerAt + HEADER_BYTES);
+  const prefix: ContextPrefix = {
+    secretId: context.secretId,
+    nonce: new Uint8Array(context.nonce),
+    path: context.path,
+    template,
+    headerAt,
+    nonceBase64: toBase64(context.nonce),
+  };
+  prefixes.set(context, prefix);
+  return prefix;
 }
 
 /**
@@ -84,22 +137,22 @@ export function recordAad(
   context: Pick<RecordContext, 'secretId' | 'nonce' | 'path'>,
   header: RecordHeader,
   clear: Readonly<Record<string, unknown>>,
+  clearJson?: string,
 ): Buffer {
-  const path = Buffer.from(context.path, 'utf8');
-  const fixed = Buffer.alloc(1 + 4 + 8 + 1 + 2);
-  fixed.writeUInt8(DIRECTION_BYTE[header.direction], 0);
-  fixed.writeUInt32BE(header.sequence, 1);
-  fixed.writeBigUInt64BE(BigInt(header.timestamp), 5);
-  fixed.writeUInt8(header.final ? 1 : 0, 13);
-  fixed.writeUInt16BE(path.length, 14);
-  return Buffer.concat([
-    Buffer.from(AAD_LABEL, 'ascii'),
-    Buffer.from(context.secretId, 'base64'),
-    context.nonce,
-    fixed,
-    path,
-    plaintextDigest(clear),
-  ]);
+  if (!Number.isSafeInteger(header.timestamp) || header.timestamp < 0)
+    throw new RangeError('the timestamp is not a non-negative integer');
+  const { template, headerAt } = contextPrefix(context);
+  const aad = Buffer.allocUnsafe(template.length + DIGEST_BYTES);
+  template.copy(aad, 0);
+  let at = headerAt;
+  at = aad.writeUInt8(DIRECTION_BYTE[header.direction], at);
+  at = aad.writeUInt32BE(header.sequence, at);
+  // u64 as two u32 halves: a timestamp is a safe integer, so no BigInt is needed.
+  at = aad.writeUInt32BE(Math.floor(header.timestamp / 0x1_0000_0000), at);
+  at = aad.writeUInt32BE(header.timestamp % 0x1_0000_0000, at);
+  aad.writeUInt8(header.final ? 1 : 0, at);
+  plaintextDigest(clear, clearJson).copy(aad, template.length);
+  return aad;
 }
 
 /** Random bytes drawn in blocks: one system call per 4 KiB instead of one per IV. */
@@ -122,16 +175,17 @@ export function newNonce(): Uint8Array {
   return freshRandom(NONCE_BYTES);
 }
 
-/** Encrypts `body` into its wire form: the plaintext fields as they are, the others in `encryption`. */
-export function sealBody(
+/** One sealed record: its plaintext fields (and their JSON) and its envelope. */
+function seal(
   context: RecordContext,
   header: RecordHeader,
   body: Readonly<Record<string, unknown>>,
-  iv: Uint8Array = freshRandom(IV_BYTES),
-): Record<string, unknown> {
+  iv: Uint8Array,
+): { clear: Record<string, unknown>; clearJson: string; envelope: Envelope } {
   const { clear, protectedFields } = splitFields(body, plaintextFields(context.path, header.direction));
+  const clearJson = JSON.stringify(clear);
   const cipher = createCipheriv('aes-256-gcm', context.secret, iv);
-  cipher.setAAD(recordAad(context, header, clear));
+  cipher.setAAD(recordAad(context, header, clear, clearJson));
   const ciphertext = Buffer.concat([
     cipher.update(JSON.stringify(protectedFields), 'utf8'),
     cipher.final(),
@@ -140,14 +194,40 @@ export function sealBody(
   const envelope: Envelope = {
     version: RECORD_VERSION,
     secretId: context.secretId,
-    nonce: toBase64(context.nonce),
+    nonce: contextPrefix(context).nonceBase64,
     sequence: header.sequence,
     timestamp: header.timestamp,
     final: header.final,
     iv: toBase64(iv),
     ciphertext: ciphertext.toString('base64'),
   };
+  return { clear, clearJson, envelope };
+}
+
+/** Encrypts `body` into its wire form: the plaintext fields as they are, the others in `encryption`. */
+export function sealBody(
+  context: RecordContext,
+  header: RecordHeader,
+  body: Readonly<Record<string, unknown>>,
+  iv: Uint8Array = freshRandom(IV_BYTES),
+): Record<string, unknown> {
+  const { clear, envelope } = seal(context, header, body, iv);
   return { ...clear, [ENVELOPE_FIELD]: envelope };
+}
+
+/**
+ * sealBody's wire form as JSON text, equal to `JSON.stringify(sealBody(...))`: the plaintext
+ * fields' JSON, made once for the AAD's digest, is reused instead of made again.
+ */
+export function sealBodyJson(
+  context: RecordContext,
+  header: RecordHeader,
+  body: Readonly<Record<string, unknown>>,
+  iv: Uint8Array = freshRandom(IV_BYTES),
+): string {
+  const { clearJson, envelope } = seal(context, header, body, iv);
+  const field = `"${ENVELOPE_FIELD}":${JSON.stringify(envelope)}}`;
+  return clearJson === '{}' ? `{${field}` : `${clearJson.slice(0, -1)},${field}`;
 }
 
 export interface ParsedEnvelope {
@@ -265,7 +345,7 @@ export function openBody(
   const code = REFUSAL[expected.direction].tampered;
   const e = wire.envelope;
   if (e.secretId !== context.secretId) return { refusal: { code, detail: 'The record names another secret.' } };
-  if (!Buffer.from(e.nonce).equals(Buffer.from(context.nonce)))
+  if (Buffer.compare(e.nonce, context.nonce) !== 0)
     return { refusal: { code, detail: 'The record belongs to another request.' } };
   if (e.sequence !== expected.sequence)
     return { refusal: { code, detail: `Record ${e.sequence} arrived where record ${expected.sequence} was due.` } };

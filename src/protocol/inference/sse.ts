@@ -57,6 +57,8 @@ export class SseReader {
 
 /** One event's wire form. */
 export function sseEvent(data: string): string {
+  // JSON has no raw line breaks: one data line, no intermediate array.
+  if (!data.includes('\n')) return `data: ${data}\n\n`;
   return `${data
     .split('\n')
     .map((line) => `data: ${line}`)

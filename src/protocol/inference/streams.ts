@@ -7,7 +7,7 @@
  * classes take and give the `data:` payloads.
  */
 import type { InferenceRefusal } from './errors.ts';
-import { openBody, type RecordContext, readWireBody, sealBody } from './records.ts';
+import { openBody, type RecordContext, readWireBody, sealBodyJson } from './records.ts';
 
 /** The `data:` payload that ends an OpenAI stream. */
 export const DONE = '[DONE]';
@@ -25,8 +25,10 @@ export class StreamSealer {
   /** The wire payload (JSON) of one event's data. */
   event(chunk: Readonly<Record<string, unknown>>, timestamp: number): string {
     if (this.#finished) throw new Error('the stream is finished');
-    return JSON.stringify(
-      sealBody(this.#context, { direction: 'response', sequence: this.#sequence++, timestamp, final: false }, chunk),
+    return sealBodyJson(
+      this.#context,
+      { direction: 'response', sequence: this.#sequence++, timestamp, final: false },
+      chunk,
     );
   }
 
@@ -34,12 +36,12 @@ export class StreamSealer {
   finish(timestamp: number): [string, string] {
     if (this.#finished) throw new Error('the stream is finished');
     this.#finished = true;
-    const final = sealBody(
+    const final = sealBodyJson(
       this.#context,
       { direction: 'response', sequence: this.#sequence++, timestamp, final: true },
       {},
     );
-    return [JSON.stringify(final), DONE];
+    return [final, DONE];
   }
 }
 

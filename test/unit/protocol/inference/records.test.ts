@@ -18,6 +18,7 @@ import {
   readWireBody,
   recordAad,
   sealBody,
+  sealBodyJson,
   sealRequest,
   sealResponse,
 } from '../../../../src/protocol/inference/records.ts';
@@ -224,5 +225,50 @@ describe('inference field encryption', () => {
     ];
     for (const v of variants) assert.notDeepEqual(v, base);
     assert.deepEqual(recordAad(ctx, header, { model: 'm' }), base, 'and nothing else');
+  });
+
+  it('keeps the AAD of a reused context in step when its nonce, secret ID or path change in place', () => {
+    const ctx = context();
+    const header = { direction: 'response', sequence: 3, timestamp: TS, final: false } as const;
+    const first = recordAad(ctx, header, { model: 'm' });
+    ctx.nonce.set(newNonce());
+    const afterNonce = recordAad(ctx, header, { model: 'm' });
+    assert.notDeepEqual(afterNonce, first);
+    assert.deepEqual(afterNonce, recordAad({ ...ctx }, header, { model: 'm' }), 'as for a fresh context');
+    ctx.secretId = context().secretId;
+    assert.notDeepEqual(recordAad(ctx, header, { model: 'm' }), afterNonce);
+    ctx.path = COMPLETIONS_PATH;
+    assert.deepEqual(recordAad(ctx, header, { model: 'm' }), recordAad({ ...ctx }, header, { model: 'm' }));
+  });
+
+  it('writes the timestamp as an unsigned 64-bit integer and refuses one that is not', () => {
+    const ctx = context();
+    const at = (timestamp: number) =>
+      recordAad(ctx, { direction: 'request', sequence: 0, timestamp, final: true }, {}).subarray(
+        -32 - 2 - 20 - 1 - 8,
+        -32 - 2 - 20 - 1,
+      );
+    assert.equal(at(TS).readBigUInt64BE(), BigInt(TS));
+    assert.equal(at(Number.MAX_SAFE_INTEGER).readBigUInt64BE(), BigInt(Number.MAX_SAFE_INTEGER));
+    for (const bad of [-1, 1.5, Number.NaN, 2 ** 64]) assert.throws(() => at(bad), RangeError);
+  });
+
+  it('seals to JSON text equal to JSON.stringify of the sealed body, with and without plaintext fields', () => {
+    const iv = new Uint8Array(12).fill(7);
+    const cases: Array<[RecordContext, Parameters<typeof sealBody>[1], Record<string, unknown>]> = [
+      [context(), { direction: 'request', sequence: 0, timestamp: TS, final: true }, CHAT],
+      [context(), { direction: 'response', sequence: 5, timestamp: TS, final: false }, { id: 'x', choices: [] }],
+      [context(), { direction: 'response', sequence: 6, timestamp: TS, final: true }, {}],
+      [context(EMBEDDINGS_PATH), { direction: 'request', sequence: 0, timestamp: TS, final: true }, { input: MARKER }],
+    ];
+    for (const [ctx, header, body] of cases) {
+      const text = sealBodyJson(ctx, header, body, iv);
+      assert.equal(text, JSON.stringify(sealBody(ctx, header, body, iv)));
+      assert.deepEqual(openBody(ctx, readWireBody(JSON.parse(text), ctx.path, header.direction) as never, header), {
+        body,
+        timestamp: TS,
+        final: header.final,
+      });
+    }
   });
 });

@@ -132,16 +132,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         usage,
       });
     }
-    const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({
-      id,
-      object: 'chat.completion.chunk',
-      created,
-      model,
-      choices,
-      ...(includeUsage ? { usage: null } : {}),
-      ...extra,
-    });
+    const includeUsage = usageRequested(body);
+    const chunk = chunkMaker({ id, object: 'chat.completion.chunk', created, model }, includeUsage);
     await streamEvents(res, async (send) => {
       for (let index = 0; index < n; index++) {
         send(chunk([{ index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null }]));
@@ -189,16 +181,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         usage,
       });
     }
-    const includeUsage = (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-    const chunk = (choices: unknown[], extra: Record<string, unknown> = {}) => ({
-      id,
-      object: 'text_completion',
-      created,
-      model,
-      choices,
-      ...(includeUsage ? { usage: null } : {}),
-      ...extra,
-    });
+    const includeUsage = usageRequested(body);
+    const chunk = chunkMaker({ id, object: 'text_completion', created, model }, includeUsage);
     await streamEvents(res, async (send) => {
       for (const [index, answer] of answers.entries()) {
         for (const part of answer.parts) {
@@ -273,6 +257,24 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
         server.closeAllConnections();
       }),
   };
+}
+
+/** Whether a streamed answer ends with a usage chunk (`stream_options.include_usage`). */
+function usageRequested(body: Record<string, unknown>): boolean {
+  return (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+}
+
+/**
+ * The chunks of one streamed answer: its id, object, created and model, the given choices, and
+ * `usage: null` on each when the final usage chunk was asked for (as OpenAI sends them).
+ */
+function chunkMaker(head: { id: string; object: string; created: number; model: string }, includeUsage: boolean) {
+  return (choices: unknown[], extra: Record<string, unknown> = {}) => ({
+    ...head,
+    choices,
+    ...(includeUsage ? { usage: null } : {}),
+    ...extra,
+  });
 }
 
 function modelObject(model: string) {

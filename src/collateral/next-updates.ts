@@ -64,7 +64,9 @@ function signedJsonNextUpdate(
     const value = (JSON.parse(text) as Record<string, Record<string, unknown> | undefined>)[member];
     const next = typeof value?.nextUpdate === 'string' ? new Date(value.nextUpdate) : undefined;
     if (!next || Number.isNaN(next.getTime())) return undefined;
-    const item = typeof value?.[name] === 'string' ? (value[name] as string).toLowerCase() : 'unnamed';
+    const raw = typeof value?.[name] === 'string' ? (value[name] as string) : 'unnamed';
+    // FMSPCs are hex, which PCS writes in either case.
+    const item = name === 'fmspc' ? raw.toLowerCase() : raw;
     return { kind, item, nextUpdate: next };
   } catch {
     return undefined;

@@ -2,7 +2,8 @@
 // metrics Service, and the dashboard's ConfigMap pass a server-side dry run against the real API
 // server with prometheus-operator's CRDs (vendored in test/fixtures/prometheus-operator); and every
 // metric name the alerts and the dashboard query is one a real operator (Coordinator and webhook
-// included) declares on its /metrics.
+// included) declares on its /metrics. promtool (Debian's prometheus package) checks the rules and
+// runs the alerts' firing tests (test/fixtures/prometheus-alerts).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
@@ -21,6 +22,7 @@ import { declaredNames } from '../harness/prometheus-text.ts';
 
 const chart = join(projectRoot, 'charts/attestor');
 const crds = join(projectRoot, 'test/fixtures/prometheus-operator');
+const alertTests = join(projectRoot, 'test/fixtures/prometheus-alerts');
 
 /** PromQL words that are not metric names. */
 const PROMQL_WORDS = new Set([
@@ -155,6 +157,43 @@ describe('monitoring: PrometheusRule, ServiceMonitor and Grafana dashboard', fun
     };
     assert.equal(dashboard.metadata.labels.grafana_dashboard, '1');
     assert.equal(JSON.parse(dashboard.data['attestor.json']!).uid, 'attestor');
+  });
+
+  it('passes promtool check rules, and promtool test rules: each alert fires when it should and not before', async () => {
+    const rule = objects(render(...monitoringOn)).find((o) => o.kind === 'PrometheusRule')!;
+    const dir = await mkdtemp(join(tmpdir(), 'promtool-'));
+    await writeFile(join(dir, 'full.yaml'), yaml.dump(rule.spec));
+    assert.match(
+      execFileSync('promtool', ['check', 'rules', join(dir, 'full.yaml')], { encoding: 'utf8' }),
+      /SUCCESS: 5 rules found/,
+    );
+    // The firing tests leave the annotations out: they are about expressions and durations.
+    const groups = (rule.spec as { groups: { rules: Record<string, unknown>[] }[] }).groups.map((g) => ({
+      ...g,
+      rules: g.rules.map(({ annotations: _, ...r }) => r),
+    }));
+    await writeFile(join(dir, 'rules.yaml'), yaml.dump({ groups }));
+    await writeFile(join(dir, 'alerts.test.yaml'), await readFile(join(alertTests, 'alerts.test.yaml')));
+    const out = execFileSync('promtool', ['test', 'rules', join(dir, 'alerts.test.yaml')], { encoding: 'utf8' });
+    assert.match(out, /SUCCESS/);
+  });
+
+  it('has dashboard queries that Prometheus parses (promtool check rules, each query as a recording rule)', async () => {
+    const dashboard = JSON.parse(await readFile(join(chart, 'dashboards/attestor.json'), 'utf8')) as {
+      panels: { title: string; targets: { expr: string }[] }[];
+    };
+    const rules = dashboard.panels.flatMap((p, i) =>
+      p.targets.map((t, j) => ({
+        record: `attestor:dashboard_${i}_${j}`,
+        expr: t.expr.replaceAll('$__rate_interval', '5m'),
+      })),
+    );
+    const dir = await mkdtemp(join(tmpdir(), 'promtool-'));
+    await writeFile(join(dir, 'dashboard.yaml'), yaml.dump({ groups: [{ name: 'dashboard', rules }] }));
+    assert.match(
+      execFileSync('promtool', ['check', 'rules', join(dir, 'dashboard.yaml')], { encoding: 'utf8' }),
+      new RegExp(`SUCCESS: ${rules.length} rules found`),
+    );
   });
 
   it('documents every alert in docs/alerts.md', async () => {

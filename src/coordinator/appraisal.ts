@@ -33,9 +33,13 @@ export class NodeAppraiser {
   // validity at the time, and everything about the evidence itself, are checked every time.
   readonly #caches = { snp: new SnpEndorsementCache(), tdx: new TdxVerifierCache(), gpu: new VerificationCache() };
 
-  constructor(trust: CoordinatorTrust, log: Logger) {
+  readonly #collateralUsed: ((collateral: NodeCollateral) => void) | undefined;
+
+  /** `collateralUsed` hears of the collateral each appraisal was given (its expiry is a metric). */
+  constructor(trust: CoordinatorTrust, log: Logger, collateralUsed?: (collateral: NodeCollateral) => void) {
     this.#trust = trust;
     this.#log = log;
+    this.#collateralUsed = collateralUsed;
   }
 
   async appraise(
@@ -73,6 +77,7 @@ export class NodeAppraiser {
     if (!source) return {};
     const prepared = await source(evidence, at);
     for (const note of prepared.notes) this.#log.warn({ note }, 'collateral');
+    this.#collateralUsed?.(prepared.collateral);
     return prepared.collateral;
   }
 }

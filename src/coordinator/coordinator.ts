@@ -102,7 +102,7 @@ export class Coordinator {
     this.#log = deps.log.child({ component: 'coordinator' });
     const events = new NodeEvents(deps.events, limits.events, () => deps.metrics?.eventsSuppressed.inc());
     this.#writer = new AttestationWriter(deps.store, events, this.#log);
-    this.#appraiser = new NodeAppraiser(deps.trust, this.#log);
+    this.#appraiser = new NodeAppraiser(deps.trust, this.#log, (c) => deps.metrics?.appraisals.collateralUsed(c));
     const identities = new IdentityRegistry({
       nodeAttestations: deps.nodeAttestations,
       nodeExists: (name) => deps.nodes.get(name) !== undefined,
@@ -221,6 +221,7 @@ export class Coordinator {
         previous: known,
       });
       this.#deps.metrics?.attestations.inc({ result: decision.accepted ? 'accepted' : 'refused' });
+      if (!decision.accepted) this.#deps.metrics?.appraisals.refused(decision.reasons, 'node');
       this.#deps.metrics?.appraisalSeconds.observe((performance.now() - started) / 1000);
       const manifestHash = manifest.status!.hash!;
       if (!decision.accepted)

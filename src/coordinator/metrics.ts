@@ -1,5 +1,6 @@
 /** Coordinator metrics. */
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { AppraisalMetrics } from './appraisal-metrics.ts';
 
 export class CoordinatorMetrics {
   readonly attestations: Counter<'result'>;
@@ -12,8 +13,11 @@ export class CoordinatorMetrics {
   readonly identityReady: Gauge;
   readonly ownAppraisals: Counter<'result'>;
   readonly peerRecoveries: Counter<'side' | 'result'>;
+  /** Refusals by check ID and collateral expiry: shared with the workload paths (WorkloadMetrics). */
+  readonly appraisals: AppraisalMetrics;
 
   constructor(registry: Registry) {
+    this.appraisals = new AppraisalMetrics(registry);
     this.attestations = new Counter({
       name: 'attestor_coordinator_attestations_total',
       help: 'Node evidence submissions by result (accepted, refused)',

@@ -122,6 +122,7 @@ export class Reappraisal {
       previous,
     });
     metrics?.reappraisals.inc({ result: decision.accepted ? 'accepted' : 'refused' });
+    if (!decision.accepted) metrics?.appraisals.refused(decision.reasons, 'reappraisal');
     return {
       manifestHash: hash,
       attested: decision.accepted,

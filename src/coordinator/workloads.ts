@@ -150,7 +150,7 @@ export class WorkloadCoordinator {
     this.#events = new KeyedRateLimiter(limits.events);
     this.#now = deps.now ?? (() => new Date());
     this.#log = deps.log.child({ component: 'coordinator-workloads' });
-    this.#appraiser = new NodeAppraiser(deps.trust, this.#log);
+    this.#appraiser = new NodeAppraiser(deps.trust, this.#log, (c) => deps.metrics?.appraisals.collateralUsed(c));
     const podExists = (subject: string, uid: string) => {
       const [, namespace, name] = subject.split('/');
       return deps.podExists(namespace ?? '', name ?? '', uid);
@@ -255,6 +255,7 @@ export class WorkloadCoordinator {
         this.#grants.settle(subject, undefined);
         this.#accepted.delete(subject);
         this.#deps.metrics?.attestations.inc({ result: 'refused' });
+        this.#deps.metrics?.appraisals.refused(reasons, 'workload');
         const texts = reasons.map((r) => `[${r.check}] ${r.message}`);
         this.#log.warn({ pod: `${caller.namespace}/${caller.name}`, reasons: texts }, 'workload evidence refused');
         await this.#event(

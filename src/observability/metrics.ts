@@ -4,6 +4,7 @@
  * process (or per operator instance in tests).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { RestClientMetrics } from './rest-client-metrics.ts';
 
 export class OperatorMetrics {
   readonly registry: Registry;
@@ -19,6 +20,8 @@ export class OperatorMetrics {
   readonly queueWorkDuration: Histogram<'name' | 'controller'>;
   readonly leaderStatus: Gauge<'name'>;
   readonly informerRestarts: Counter<'resource'>;
+  /** The operator's calls to the API server (client-go's rest_client_* names). */
+  readonly restClient: RestClientMetrics;
 
   constructor(options: { defaultMetrics?: boolean } = {}) {
     const registry = new Registry();
@@ -100,5 +103,6 @@ export class OperatorMetrics {
       labelNames: ['resource'],
       registers: [registry],
     });
+    this.restClient = new RestClientMetrics(registry);
   }
 }

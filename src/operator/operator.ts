@@ -15,7 +15,7 @@ import { createInformers, type Informers } from '../controllers/informers.ts';
 import { Manager, type ManagerExit } from '../controllers/manager.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
 import { createNodeGatingController, type EvictionOptions } from '../controllers/node-gating/controller.ts';
-import { registerGpuNodesGauge } from '../controllers/node-gating/metrics.ts';
+import { registerAttestationExpiryGauge, registerGpuNodesGauge } from '../controllers/node-gating/metrics.ts';
 import { ACTIVE_MANIFEST_KEY, createReappraisalController } from '../controllers/reappraisal/controller.ts';
 import { EventRecorder } from '../controllers/runtime/events.ts';
 import { keyOf } from '../controllers/runtime/informer.ts';
@@ -35,6 +35,7 @@ import { WorkloadCoordinator } from '../coordinator/workloads.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { OperatorMetrics } from '../observability/metrics.ts';
+import { instrumentedKubeConfig } from '../observability/rest-client-metrics.ts';
 import { WebhookMetrics } from '../webhook/metrics.ts';
 import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
 import { type PeerRecovery, type PeerRecoveryOptions, peerRecovery } from './peer-recovery.ts';
@@ -139,8 +140,10 @@ export interface RunningOperator {
 
 export const DEFAULT_LEASE_NAME = 'attestor-operator';
 
-export function startOperator(options: OperatorOptions): RunningOperator {
-  const metrics = options.metrics ?? new OperatorMetrics();
+export function startOperator(given: OperatorOptions): RunningOperator {
+  const metrics = given.metrics ?? new OperatorMetrics();
+  // Every API call the operator makes is counted and timed (rest_client_* metrics).
+  const options = { ...given, kubeConfig: instrumentedKubeConfig(given.kubeConfig, metrics.restClient) };
   const identity = options.identity ?? `${hostname()}_${process.pid}`;
   const log = options.log.child({ identity });
   let coordinatorIdentity: CoordinatorIdentity | undefined;
@@ -182,6 +185,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
   );
   manager.addController(createNamespaceMarkController({ kubeConfig: options.kubeConfig, informers, log, metrics }));
   registerGpuNodesGauge(metrics.registry, informers);
+  registerAttestationExpiryGauge(metrics.registry, informers);
   manager.addController(
     createNodeGatingController({
       kubeConfig: options.kubeConfig,
@@ -257,7 +261,7 @@ export function startOperator(options: OperatorOptions): RunningOperator {
       },
     });
     // Its workload side: `attestor init` in pod-CVM pods (nonces, grants and holds in the leader's memory).
-    const workloadMetrics = new WorkloadMetrics(metrics.registry);
+    const workloadMetrics = new WorkloadMetrics(metrics.registry, coordinatorMetrics.appraisals);
     const workloadPods = new ApiWorkloadPods(options.kubeConfig);
     manager.addLeaderRunnable({
       name: 'workload-coordinator',

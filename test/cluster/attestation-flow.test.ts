@@ -6,8 +6,10 @@
 // Every test makes the nodes (and AIWorker) it needs and attests what it needs attested, so that
 // any one runs alone (--grep) or in any order; the Manifest and the operator are shared.
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { NodeAgent } from '../../src/agent/agent.ts';
@@ -34,6 +36,7 @@ import { ATTEST_PATH, type AttestResponse, NONCE_PATH, type NonceResponse } from
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
 import { buildNvmlStub, NvmlStubDir } from '../harness/nvml-stub.ts';
+import { matching, value } from '../harness/prometheus-text.ts';
 import { simulatedManifestSpec } from '../harness/simulated-manifest.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
@@ -637,6 +640,78 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.match(text, /attestor_gpu_nodes\{state="Current"\} [1-9]/);
     assert.match(text, /attestor_gpu_nodes\{state="NotAttested"\} [1-9]/);
     assert.match(text, /attestor_coordinator_attestations_total\{result="refused"\} [1-9]/);
+  });
+
+  it("exports each node's attestation expiry, refusals by check ID, the collateral's nextUpdate and its API calls", async () => {
+    const scrape = async () => (await fetch(`http://127.0.0.1:${operator.manager.probePort}/metrics`)).text();
+    // A TDX node: its appraisal uses the simulated platform's TCB info, QE identity and CRLs, and OCSP answers for its GPUs.
+    const tdx = await gpuNode(node('observe-tdx'));
+    await attested(tdx, 'tdx');
+    const expiresAt = (await attestation(tdx)).status!.expiresAt!;
+    const afterAccept = await scrape();
+    assert.equal(
+      value(afterAccept, 'attestor_node_attestation_expiry_timestamp_seconds', { node: tdx }),
+      Date.parse(expiresAt) / 1000,
+    );
+    const tcbInfo = JSON.parse(String(platform.collateral.tdx!.tcbInfo)).tcbInfo as {
+      fmspc: string;
+      nextUpdate: string;
+    };
+    assert.equal(
+      value(afterAccept, 'attestor_collateral_next_update_timestamp_seconds', {
+        kind: 'tdx-tcb-info',
+        item: tcbInfo.fmspc.toLowerCase(),
+      }),
+      Date.parse(tcbInfo.nextUpdate) / 1000,
+    );
+    for (const kind of ['tdx-qe-identity', 'tdx-pck-crl', 'tdx-root-crl', 'nvidia-ocsp'])
+      assert.ok(
+        matching(afterAccept, 'attestor_collateral_next_update_timestamp_seconds', { kind }).some(
+          (s) => s.value * 1000 > Date.now(),
+        ),
+        `a future nextUpdate for ${kind}`,
+      );
+
+    // A refusal counts once under each check ID its reasons name.
+    const refused = await gpuNode(node('observe-refused'));
+    const { agent: a } = await agent(refused, { measurement: 'ee'.repeat(48) });
+    const before = await scrape();
+    const outcome = await a.attestOnce();
+    assert.equal(outcome.accepted, false);
+    const checks = new Set((outcome.accepted ? [] : outcome.reasons).map((r) => /^\[([^\]]+)\]/.exec(r)?.[1]));
+    assert.ok(checks.size > 0 && !checks.has(undefined), JSON.stringify(outcome));
+    const after = await scrape();
+    for (const check of checks) {
+      const count = (text: string) =>
+        value(text, 'attestor_coordinator_refusals_total', { check: check!, subject: 'node' }) ?? 0;
+      assert.equal(count(after) - count(before), 1, `refusals of ${check}`);
+    }
+    assert.equal(
+      value(after, 'attestor_node_attestation_expiry_timestamp_seconds', { node: refused }),
+      undefined,
+      'a node never attested has no expiry',
+    );
+
+    // The operator's own API calls, under client-go's names, for the API server it talks to.
+    const host = new URL(kc.getCurrentCluster()!.server).host;
+    assert.ok((value(after, 'rest_client_requests_total', { code: '200', method: 'GET', host }) ?? 0) > 0);
+    assert.ok((value(after, 'rest_client_requests_total', { code: '201', method: 'POST', host }) ?? 0) > 0);
+    assert.ok((value(after, 'rest_client_request_duration_seconds_count', { verb: 'PATCH', host }) ?? 0) > 0);
+  });
+
+  it('serves /metrics on the probe port only, not on the Coordinator API port', async () => {
+    const status = (url: string, ...args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(
+          'curl',
+          ['-sS', '--max-time', '10', ...args, '-o', '/dev/null', '-w', '%{http_code}', url],
+          (err, out) => (err ? reject(err) : resolve(out)),
+        ),
+      );
+    const ca = join(await mkdtemp(join(tmpdir(), 'coordinator-ca-')), 'ca.crt');
+    await writeFile(ca, cp.caPem);
+    assert.equal(await status(`${coordinatorUrl}/metrics`, '--cacert', ca), '404');
+    assert.equal(await status(`http://127.0.0.1:${operator.manager.probePort}/metrics`), '200');
   });
 
   it('refuses callers that are not node agents', async () => {

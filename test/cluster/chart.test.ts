@@ -98,6 +98,7 @@ describe('Helm chart charts/attestor', function () {
       'RoleBinding',
       'Service',
       'Service',
+      'Service',
       'ServiceAccount',
       'ServiceAccount',
       'ValidatingAdmissionPolicy',
@@ -121,7 +122,7 @@ describe('Helm chart charts/attestor', function () {
       ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
       { input: rendered, encoding: 'utf8' },
     );
-    assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 18, out);
+    assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 19, out);
 
     // The agent countersigns for its node's confidential-node pods on a hostPort, with API access
     // for that only (TokenReview, reading pods); turned off, it has none.

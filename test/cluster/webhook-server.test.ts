@@ -265,6 +265,31 @@ describe('admission webhook server (HTTPS)', function () {
     assert.match(apiServer.out, /"kind":"AdmissionReview"[\s\S]*HTTP 200$/);
   });
 
+  it('does not serve /metrics on its HTTPS port, even to the API server: metrics are on the probe port only', async function () {
+    const metrics = await new Promise<{ status: number | null; out: string }>((resolve, reject) => {
+      const child = spawn('curl', [
+        '-sS',
+        '--max-time',
+        '10',
+        '--cacert',
+        join(dir, 'ca.crt'),
+        ...writeClient('client', client),
+        '-o',
+        '/dev/null',
+        '-w',
+        'HTTP %{http_code}',
+        `https://127.0.0.1:${server.port}/metrics`,
+      ]);
+      let out = '';
+      child.stdout.on('data', (d) => (out += d));
+      child.stderr.on('data', (d) => (out += d));
+      child.on('error', reject);
+      child.on('close', (status) => resolve({ status, out }));
+    });
+    assert.equal(metrics.status, 0, metrics.out);
+    assert.equal(metrics.out, 'HTTP 404');
+  });
+
   it('trusts a new client CA written over the file, without a restart', async function () {
     const rotatedClient = await issueCertificate(strangerCa, {
       commonName: 'kube-apiserver-webhook-client',

@@ -43,3 +43,28 @@ export function registerGpuNodesGauge(
     },
   });
 }
+
+/**
+ * `attestor_node_attestation_expiry_timestamp_seconds{node}`: when each node's attestation
+ * expires (NodeAttestation status.expiresAt, Unix seconds), read from the informer cache at each
+ * scrape. A node whose agent stopped re-attesting shows as a timestamp that time() overtakes.
+ */
+export function registerAttestationExpiryGauge(
+  registry: Registry,
+  sources: { nodeAttestations: { list(): readonly NodeAttestation[] } },
+): Gauge<'node'> {
+  return new Gauge({
+    name: 'attestor_node_attestation_expiry_timestamp_seconds',
+    help: "When each node's attestation expires (NodeAttestation status.expiresAt, Unix seconds); absent for nodes never attested",
+    labelNames: ['node'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const attestation of sources.nodeAttestations.list()) {
+        const expires = Date.parse(attestation.status?.expiresAt ?? '');
+        if (Number.isNaN(expires) || !attestation.metadata?.name) continue;
+        this.set({ node: attestation.metadata.name }, expires / 1000);
+      }
+    },
+  });
+}

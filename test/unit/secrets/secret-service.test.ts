@@ -143,6 +143,12 @@ async function refusedWith(client: SecretReleaseClient, id: string): Promise<Sec
   assert.fail('the release must be refused');
 }
 
+/** Another replica on the same etcd serves once it received the storage key from the first. */
+async function receivedKey(service: SecretService): Promise<SecretService> {
+  await waitFor(() => service.ready(), { timeoutMs: 30_000, description: 'the replica to receive the storage key' });
+  return service;
+}
+
 function forms(secret: Uint8Array): Buffer[] {
   const b = Buffer.from(secret);
   return [b, Buffer.from(b.toString('base64')), Buffer.from(b.toString('base64url')), Buffer.from(b.toString('hex'))];
@@ -301,15 +307,18 @@ describe('secret service (real etcd, real processes on loopback)', function () {
   });
 
   it('rate-limits exchanges per client address, and needs an accepted API key when configured (curl)', async () => {
-    const limited = await startSecretService({
-      host: '127.0.0.1',
-      port: 0,
-      certDir: join(dir, 'service'),
-      etcdEndpoints: [store.etcd.endpoint],
-      rateLimit: { perMinute: 1, burst: 2 },
-      apiKeys: ApiKeys.parse(`${createHash('sha256').update('gateway-key').digest('hex')}\n`),
-      log: log.logger,
-    });
+    const limited = await receivedKey(
+      await startSecretService({
+        host: '127.0.0.1',
+        port: 0,
+        certDir: join(dir, 'service'),
+        etcdEndpoints: [store.etcd.endpoint],
+        rateLimit: { perMinute: 1, burst: 2 },
+        apiKeys: ApiKeys.parse(`${createHash('sha256').update('gateway-key').digest('hex')}\n`),
+        keyShareIntervalMs: 100,
+        log: log.logger,
+      }),
+    );
     try {
       writeFileSync(join(dir, 'ca.pem'), mesh.pem);
       const pair = await newClientKeyPair();
@@ -335,14 +344,17 @@ describe('secret service (real etcd, real processes on loopback)', function () {
     });
     const live = await probe.count(SECRET_KEY_PREFIX);
     probe.close();
-    const capped = await startSecretService({
-      host: '127.0.0.1',
-      port: 0,
-      certDir: join(dir, 'service'),
-      etcdEndpoints: [store.etcd.endpoint],
-      maxSecrets: live + 1,
-      log: log.logger,
-    });
+    const capped = await receivedKey(
+      await startSecretService({
+        host: '127.0.0.1',
+        port: 0,
+        certDir: join(dir, 'service'),
+        etcdEndpoints: [store.etcd.endpoint],
+        maxSecrets: live + 1,
+        keyShareIntervalMs: 100,
+        log: log.logger,
+      }),
+    );
     try {
       writeFileSync(join(dir, 'ca.pem'), mesh.pem);
       const results: number[] = [];
@@ -362,14 +374,17 @@ describe('secret service (real etcd, real processes on loopback)', function () {
     const certDir = join(dir, 'withdrawn');
     const identity = await workload(mesh, 'secret-service');
     writeWorkloadFiles(certDir, mesh, identity);
-    const withdrawable = await startSecretService({
-      host: '127.0.0.1',
-      port: 0,
-      certDir,
-      etcdEndpoints: [store.etcd.endpoint],
-      reloadIntervalMs: 50,
-      log: log.logger,
-    });
+    const withdrawable = await receivedKey(
+      await startSecretService({
+        host: '127.0.0.1',
+        port: 0,
+        certDir,
+        etcdEndpoints: [store.etcd.endpoint],
+        reloadIntervalMs: 50,
+        keyShareIntervalMs: 100,
+        log: log.logger,
+      }),
+    );
     try {
       writeFileSync(join(dir, 'ca.pem'), mesh.pem);
       const ask = async () => {
@@ -408,6 +423,8 @@ describe('secret service (real etcd, real processes on loopback)', function () {
         join(dir, 'service'),
         '--etcd',
         store.etcd.endpoint,
+        '--key-share-interval',
+        '100ms',
         '--log-level',
         'debug',
       ],
@@ -426,7 +443,31 @@ describe('secret service (real etcd, real processes on loopback)', function () {
         timeoutMs: 60_000,
         description: 'attestor secret-service to listen',
       });
-      const cli: SecretService = { url: `https://127.0.0.1:${port}`, port, close: async () => {} };
+      // A second replica: it serves once the first handed it the storage key (curl on its readiness probe).
+      writeFileSync(join(dir, 'ca.pem'), mesh.pem);
+      await waitFor(
+        async () => {
+          const { stdout } = await run('curl', [
+            '-sS',
+            '--cacert',
+            join(dir, 'ca.pem'),
+            '-o',
+            '/dev/null',
+            '-w',
+            '%{http_code}',
+            `https://127.0.0.1:${port}/readyz`,
+          ]);
+          return stdout === '200';
+        },
+        { timeoutMs: 30_000, description: 'attestor secret-service to receive the storage key' },
+      );
+      const cli: SecretService = {
+        url: `https://127.0.0.1:${port}`,
+        port,
+        ready: () => true,
+        storageKeyForTests: () => undefined,
+        close: async () => {},
+      };
       const accepted = await exchange(cli, mesh, dir);
       const worker = releaseClient(cli, mesh, await workload(mesh, 'worker'));
       try {
@@ -508,8 +549,10 @@ describe('secret service: the store and the Manifest change', function () {
       writeFileSync(join(dir, 'ca.pem'), mesh.pem);
       writeFileSync(join(dir, 'x.json'), JSON.stringify(keyExchangeRequest(await newClientKeyPair())));
       const answer = await curlExchange(service, join(dir, 'ca.pem'), join(dir, 'x.json'));
+      // It cannot reach the store, so it holds no storage key: it serves nothing.
       assert.equal(answer.status, 503);
-      assert.equal((answer.body as { error: { code: string } }).error.code, 'store_unavailable');
+      assert.equal((answer.body as { error: { code: string } }).error.code, 'storage_key_unavailable');
+      assert.equal(service.ready(), false);
       assert.match(log.text, /names the role worker, not secret-store/);
       // The same member, trusted under another mesh CA: the chain fails before the role is read.
       const other = await meshCa();

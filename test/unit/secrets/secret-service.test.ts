@@ -4,162 +4,38 @@
 // worker certificates. Release, refusals, the Manifest change, the limits, and no secret in
 // plaintext in etcd (its API and its data files) or in the service's log.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { promisify } from 'node:util';
 import { freePorts } from '../../../src/dev/ports.ts';
 import { waitFor } from '../../../src/dev/wait.ts';
-import { createLogger, type Logger } from '../../../src/observability/log.ts';
 import type { CertificateAuthority } from '../../../src/pki/certificate-authority.ts';
 import {
   acceptKeyExchange,
-  KEY_EXCHANGE_PATH,
   keyExchangeRequest,
   newClientKeyPair,
 } from '../../../src/protocol/inference/key-exchange.ts';
 import { ApiKeys } from '../../../src/secrets/api-keys.ts';
 import { EtcdStore } from '../../../src/secrets/etcd-store.ts';
-import { type LocalEtcd, startLocalEtcd } from '../../../src/secrets/local-etcd.ts';
-import { SecretReleaseClient, SecretReleaseError } from '../../../src/secrets/release-client.ts';
+import type { SecretReleaseError } from '../../../src/secrets/release-client.ts';
 import { SECRET_KEY_PREFIX, type SecretService, startSecretService } from '../../../src/secrets/secret-service.ts';
-import { meshCa, type Workload, workload, writeWorkloadFiles } from './identities.ts';
-
-const run = promisify(execFile);
-const SERVICE_POLICIES = [
-  { name: 'secret-service', hash: 'a1'.repeat(32), role: 'secret-service' as const },
-  { name: 'llama', hash: 'b2'.repeat(32) },
-];
-
-class CapturedLog {
-  text = '';
-  readonly logger: Logger;
-  constructor() {
-    const stream = new PassThrough();
-    stream.on('data', (c: Buffer) => {
-      this.text += c.toString('utf8');
-    });
-    this.logger = createLogger({ level: 'debug', destination: stream });
-  }
-}
-
-interface Store {
-  etcd: LocalEtcd;
-  dir: string;
-}
-
-async function startStore(
-  dir: string,
-  mesh: CertificateAuthority,
-  identity: Workload,
-  trusted: string,
-): Promise<Store> {
-  const [clientPort, peerPort] = await freePorts(2);
-  writeFileSync(join(dir, 'etcd-cert.pem'), identity.cert);
-  writeFileSync(join(dir, 'etcd-key.pem'), identity.key, { mode: 0o600 });
-  writeFileSync(join(dir, 'etcd-trusted.pem'), trusted);
-  const etcd = startLocalEtcd({
-    dir: join(dir, 'etcd'),
-    clientPort: clientPort!,
-    peerPort: peerPort!,
-    certFile: join(dir, 'etcd-cert.pem'),
-    keyFile: join(dir, 'etcd-key.pem'),
-    trustedCaFile: join(dir, 'etcd-trusted.pem'),
-  });
-  // Readiness only (curl -k: the member's own certificate is what some tests make wrong).
-  const client = await workload(mesh, 'secret-service');
-  writeFileSync(join(dir, 'probe.pem'), client.cert);
-  writeFileSync(join(dir, 'probe-key.pem'), client.key);
-  await waitFor(
-    async () => {
-      if (etcd.process.exitCode !== undefined) throw new Error(`etcd exited: ${readFileSync(etcd.logFile, 'utf8')}`);
-      const args = ['-sk', '--cert', join(dir, 'probe.pem'), '--key', join(dir, 'probe-key.pem')];
-      const { stdout } = await run('curl', [...args, `${etcd.endpoint}/health`]);
-      return stdout.includes('"health":"true"');
-    },
-    { timeoutMs: 60_000, description: 'the secret-store etcd to answer' },
-  );
-  return { etcd, dir };
-}
-
-async function curlExchange(
-  service: SecretService,
-  caFile: string,
-  bodyFile: string,
-  headers: string[] = [],
-): Promise<{ status: number; body: unknown }> {
-  const { stdout } = await run('curl', [
-    '-sS',
-    '--cacert',
-    caFile,
-    '-H',
-    'content-type: application/json',
-    ...headers.flatMap((h) => ['-H', h]),
-    '--data-binary',
-    `@${bodyFile}`,
-    '-w',
-    '\n%{http_code}',
-    `${service.url}${KEY_EXCHANGE_PATH}`,
-  ]);
-  const i = stdout.lastIndexOf('\n');
-  return { status: Number(stdout.slice(i + 1)), body: JSON.parse(stdout.slice(0, i)) };
-}
-
-/** A client's whole exchange: its key pair, curl to the service, acceptKeyExchange against the mesh CA. */
-async function exchange(service: SecretService, mesh: CertificateAuthority, dir: string) {
-  const pair = await newClientKeyPair();
-  const bodyFile = join(dir, `exchange-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(bodyFile, JSON.stringify(keyExchangeRequest(pair)));
-  writeFileSync(join(dir, 'client-mesh.pem'), mesh.pem);
-  const answer = await curlExchange(service, join(dir, 'client-mesh.pem'), bodyFile);
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  const accepted = await acceptKeyExchange({
-    pair,
-    response: answer.body,
-    meshCA: mesh.pem,
-    policies: SERVICE_POLICIES,
-    at: new Date(),
-  });
-  assert.ok(accepted.accepted, JSON.stringify(!accepted.accepted && accepted.reasons));
-  return accepted;
-}
-
-function releaseClient(service: SecretService, mesh: CertificateAuthority, identity: Workload) {
-  return new SecretReleaseClient({ url: service.url, cert: identity.cert, key: identity.key, meshCa: mesh.pem });
-}
-
-async function refusedWith(client: SecretReleaseClient, id: string): Promise<SecretReleaseError> {
-  try {
-    await client.get(id);
-  } catch (err) {
-    assert.ok(err instanceof SecretReleaseError, String(err));
-    return err;
-  } finally {
-    client.close();
-  }
-  assert.fail('the release must be refused');
-}
-
-/** Another replica on the same etcd serves once it received the storage key from the first. */
-async function receivedKey(service: SecretService): Promise<SecretService> {
-  await waitFor(() => service.ready(), { timeoutMs: 30_000, description: 'the replica to receive the storage key' });
-  return service;
-}
-
-function forms(secret: Uint8Array): Buffer[] {
-  const b = Buffer.from(secret);
-  return [b, Buffer.from(b.toString('base64')), Buffer.from(b.toString('base64url')), Buffer.from(b.toString('hex'))];
-}
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
+import { meshCa, workload, writeWorkloadFiles } from './identities.ts';
+import {
+  CapturedLog,
+  curlExchange,
+  exchange,
+  filesUnder,
+  forms,
+  receivedKey,
+  refusedWith,
+  releaseClient,
+  run,
+  SERVICE_POLICIES,
+  type Store,
+  startStore,
+} from './service-harness.ts';
 
 describe('secret service (real etcd, real processes on loopback)', function () {
   this.timeout(180_000);

@@ -12,6 +12,9 @@
  *   last one is gone, the record ends with its lease and the next replica makes a new key), and
  *   answers every request whose certificate passes, logging the reasons of every refusal once.
  *
+ * A replica whose certificate was withdrawn neither asks nor answers; it only keeps the record
+ * alive, so that no other replica makes a second key meanwhile.
+ *
  * Keys of the current and the previous mesh CA are kept (secrets exchanged before a Manifest
  * change are still released to the old CA's workers, D124); a replica hands out only the current
  * one, and only to replicas certified under the same mesh CA.
@@ -44,6 +47,8 @@ export interface KeyShareOptions {
   store: EtcdStore;
   /** The replica's current workload files: its certificate, signing key and mesh CA. */
   identity: () => WorkloadFiles;
+  /** Whether the replica's certificate was withdrawn: then it neither asks nor answers (D125). */
+  withdrawn: () => boolean;
   log: Logger;
   now: () => Date;
   keyLeaseSeconds?: number;
@@ -107,6 +112,11 @@ export class StorageKeys {
     const files = this.#options.identity();
     const mesh = meshCaSha256(files.meshCa);
     let key = this.#keys.get(mesh);
+    if (this.#options.withdrawn()) {
+      // The record stays (it opens nothing); another replica that asks waits for a certified holder.
+      if (key) await this.#keepRecord(mesh, key);
+      return;
+    }
     if (!key) {
       key = await this.#obtain(files, mesh);
       if (!key) return;

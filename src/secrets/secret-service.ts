@@ -107,9 +107,12 @@ export async function startSecretService(options: SecretServiceOptions): Promise
   const limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
   let files = await readWorkloadFiles(options.certDir);
   const store = new EtcdStore(options.etcdEndpoints, storeTls(files));
+  /** Whether cert.pem was removed: the pod no longer complies with the Manifest. */
+  let withdrawn = false;
   const keys = new StorageKeys({
     store,
     identity: () => files,
+    withdrawn: () => withdrawn,
     log,
     now,
     keyLeaseSeconds: options.keyLeaseSeconds ?? DEFAULT_KEY_LEASE_SECONDS,
@@ -123,8 +126,6 @@ export async function startSecretService(options: SecretServiceOptions): Promise
     return undefined;
   }
   const watches = new Set<AbortController>();
-  /** Whether cert.pem was removed: the pod no longer complies with the Manifest. */
-  let withdrawn = false;
 
   const server: Server = createServer(
     { ...servingTls(files), requestCert: true, rejectUnauthorized: false },

@@ -207,3 +207,156 @@ describe('secret service replicas share one storage key (real etcd, real TLS)', 
     assert.deepEqual(await released(next, fresh.secretId), fresh.secret);
   });
 });
+
+describe('secret service replicas across a Manifest change (a new mesh CA)', function () {
+  this.timeout(180_000);
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'key-share-change-'));
+  });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it("makes a new storage key for the new mesh CA; replicas that held the old one still release old secrets to the old CA's workers, a new replica gets only the new key", async () => {
+    const old = await meshCa();
+    const current = await meshCa();
+    const store = await startStore(dir, old, await workload(old, 'secret-store'), old.pem + current.pem);
+    const services: SecretService[] = [];
+    const start = async (name: string, mesh: CertificateAuthority) => {
+      writeWorkloadFiles(join(dir, name), mesh, await workload(mesh, 'secret-service'));
+      const service = await startSecretService({
+        host: '127.0.0.1',
+        port: 0,
+        certDir: join(dir, name),
+        etcdEndpoints: [store.etcd.endpoint],
+        keyShareIntervalMs: 100,
+        reloadIntervalMs: 100,
+        log: new CapturedLog().logger,
+      });
+      services.push(service);
+      await waitFor(() => service.ready(), { timeoutMs: 30_000, description: `${name} to hold the storage key` });
+      return service;
+    };
+    const raw = async (service: SecretService) =>
+      Buffer.from(await webcrypto.subtle.exportKey('raw', service.storageKeyForTests()!));
+    const releasedTo = async (
+      service: SecretService,
+      mesh: CertificateAuthority,
+      trusted: CertificateAuthority,
+      id: string,
+    ) => {
+      const worker = releaseClient(service, trusted, await workload(mesh, 'worker'));
+      try {
+        return (await worker.get(id))?.secret;
+      } finally {
+        worker.close();
+      }
+    };
+    try {
+      const a = await start('a', old);
+      const b = await start('b', old);
+      const oldKey = await raw(a);
+      const before = await exchange(a, old, dir);
+      // The Manifest changes: attestor init --renew brings certificates of the new mesh CA to the
+      // store and to both replicas.
+      const newStore = await workload(current, 'secret-store');
+      writeFileSync(join(dir, 'etcd-cert.pem'), newStore.cert);
+      writeFileSync(join(dir, 'etcd-key.pem'), newStore.key);
+      writeWorkloadFiles(join(dir, 'a'), current, await workload(current, 'secret-service'));
+      writeWorkloadFiles(join(dir, 'b'), current, await workload(current, 'secret-service'));
+      const newKeys = await waitFor(
+        async () => {
+          const keys = await Promise.all([a, b].map((s) => (s.ready() ? raw(s) : undefined)));
+          return keys.every((k) => k && !k.equals(oldKey)) && keys;
+        },
+        { timeoutMs: 30_000, description: 'both replicas to hold the storage key of the new mesh CA' },
+      );
+      assert.deepEqual(newKeys[0], newKeys[1], 'one new key for the new mesh CA');
+      const after = await exchange(b, current, dir);
+      assert.deepEqual(await releasedTo(a, current, current, after.secretId), after.secret);
+      // The old secret: to the old CA's workers, from both replicas that held the old key (D124).
+      for (const service of [a, b])
+        assert.deepEqual(await releasedTo(service, old, current, before.secretId), before.secret);
+      // A replica certified only under the new mesh CA gets the new key, never the old one.
+      const c = await start('c', current);
+      assert.deepEqual(await raw(c), newKeys[0]);
+      assert.deepEqual(await releasedTo(c, current, current, after.secretId), after.secret);
+      assert.equal(await releasedTo(c, old, current, before.secretId), undefined, 'the old secret does not open there');
+    } finally {
+      for (const service of services) await service.close();
+      await store.etcd.process.stop();
+    }
+  });
+});
+
+describe('a withdrawn secret-service replica', function () {
+  this.timeout(180_000);
+  let dir: string;
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'key-share-withdrawn-'));
+  });
+  after(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('hands the storage key to nobody while its certificate is withdrawn, and again once it returns', async () => {
+    const mesh = await meshCa();
+    const store = await startStore(dir, mesh, await workload(mesh, 'secret-store'), mesh.pem);
+    const log = new CapturedLog();
+    const services: SecretService[] = [];
+    const start = async (name: string) => {
+      const identity = await workload(mesh, 'secret-service');
+      writeWorkloadFiles(join(dir, name), mesh, identity);
+      const service = await startSecretService({
+        host: '127.0.0.1',
+        port: 0,
+        certDir: join(dir, name),
+        etcdEndpoints: [store.etcd.endpoint],
+        keyShareIntervalMs: 100,
+        reloadIntervalMs: 100,
+        keyLeaseSeconds: 3,
+        log: log.logger,
+      });
+      services.push(service);
+      return { service, identity };
+    };
+    try {
+      const holder = await start('holder');
+      assert.equal(holder.service.ready(), true);
+      rmSync(join(dir, 'holder', 'cert.pem'));
+      await waitFor(() => !holder.service.ready(), { timeoutMs: 30_000, description: 'the holder to notice' });
+      const asking = await start('asking');
+      await waitFor(() => log.text.includes('asked the other replicas for the storage key'), {
+        timeoutMs: 30_000,
+        description: 'the new replica to ask',
+      });
+      // A window longer than the record's lease (3 s): what is asserted is that nothing happens in
+      // it (the withdrawn holder keeps the record alive, but answers nothing).
+      const deadline = Date.now() + 5000;
+      await waitFor(() => Date.now() > deadline, { timeoutMs: 10_000, description: 'a window past the lease' });
+      assert.equal(asking.service.ready(), false);
+      const reader = await workload(mesh, 'worker');
+      const etcd = new EtcdStore([store.etcd.endpoint], { cert: reader.cert, key: reader.key, meshCa: mesh.pem });
+      const keyRecords = (await etcd.list(STORAGE_KEY_PREFIX)).filter((kv) => kv.key.endsWith('/key'));
+      const answers = (await etcd.list(STORAGE_KEY_PREFIX)).filter((kv) => kv.key.includes('/answers/'));
+      etcd.close();
+      assert.equal(keyRecords.length, 1, 'the record outlived its lease: the withdrawn holder renewed it');
+      assert.deepEqual(answers, []);
+      assert.doesNotMatch(log.text, /handed the storage key/);
+      assert.doesNotMatch(log.text, /made it again/);
+      writeFileSync(join(dir, 'holder', 'cert.pem'), holder.identity.cert);
+      await waitFor(() => asking.service.ready(), {
+        timeoutMs: 30_000,
+        description: 'the new replica to receive the key once the holder is certified again',
+      });
+      assert.deepEqual(
+        Buffer.from(await webcrypto.subtle.exportKey('raw', asking.service.storageKeyForTests()!)),
+        Buffer.from(await webcrypto.subtle.exportKey('raw', holder.service.storageKeyForTests()!)),
+      );
+    } finally {
+      for (const service of services) await service.close();
+      await store.etcd.process.stop();
+    }
+  });
+});

@@ -81,15 +81,6 @@ export class EtcdStore {
     return false;
   }
 
-  /** Stores `value` under `key`, replacing what is there; with `lease`, etcd deletes it when that lease ends. */
-  async put(key: string, value: Uint8Array, lease?: string): Promise<void> {
-    await this.#call('/v3/kv/put', {
-      key: b64(key),
-      value: Buffer.from(value).toString('base64'),
-      ...(lease ? { lease } : {}),
-    });
-  }
-
   /**
    * Stores `value` under `key` bound to a new lease of `ttlSeconds`, unless the key exists; the
    * lease's ID when it was stored, undefined otherwise. The lease lives only as long as someone

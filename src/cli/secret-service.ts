@@ -93,8 +93,9 @@ export function secretServiceCommand(): Command {
       `
 Replicas: every replica of one mesh CA seals and opens secrets under one storage key, held in
 memory only. The first replica makes it; another one asks through etcd with its secret-service
-certificate and receives it wrapped for its certified key from a replica that holds it. Until
-then it answers every request, GET /readyz included, with 503 storage_key_unavailable.`,
+certificate and receives it from a replica that holds it, wrapped for a one-time key its
+certificate's key signed. Until then it answers every request, GET /readyz included, with 503
+storage_key_unavailable; GET /readyz answers 200 once it holds the key.`,
     )
     .addOption(
       new Option('--log-level <level>', 'log level')

@@ -68,7 +68,7 @@ export class StorageKeys {
   /** Mesh CA SHA-256 → its storage key: the current one, and at most the previous one. */
   readonly #keys = new Map<string, CryptoKey>();
   #pending: Pending | undefined;
-  /** Request keys whose refusal was logged. */
+  /** Request keys refused (and logged) once; forgotten when the request is gone. */
   readonly #refused = new Set<string>();
   #running: Promise<void> | undefined;
   #splitLogged = false;
@@ -170,7 +170,11 @@ export class StorageKeys {
     const pending = this.#pending;
     const answerKey = `${meshPrefix(mesh)}answers/${pending.id}`;
     const answer = await store.get(answerKey);
-    if (!answer) return undefined;
+    if (!answer) {
+      // The request is gone (deleted, or its lease ended): ask again next round.
+      if (!(await store.get(`${meshPrefix(mesh)}requests/${pending.id}`))) this.#pending = undefined;
+      return undefined;
+    }
     const opened = await openKeyAnswer(answer, pending.pair, files.meshCa, mesh, now);
     if ('reasons' in opened) {
       log.warn({ meshCa: mesh, request: pending.id, reasons: opened.reasons }, 'storage key answer refused');
@@ -222,13 +226,13 @@ export class StorageKeys {
     for (const request of requests) {
       seen.add(request.key);
       const id = request.key.slice(prefix.length);
-      if (id === this.#pending?.id) continue;
+      // Its own, and those refused before (checked once: a flood of requests costs one check each).
+      if (id === this.#pending?.id || this.#refused.has(request.key)) continue;
       const answerKey = `${meshPrefix(mesh)}answers/${id}`;
       if (await store.get(answerKey)) continue;
       const problems = keyRequestProblems(request.value, files.meshCa, mesh, this.#options.now());
       if (problems.length > 0) {
-        if (!this.#refused.has(request.key))
-          log.warn({ meshCa: mesh, request: id, reasons: problems }, 'storage key request refused');
+        log.warn({ meshCa: mesh, request: id, reasons: problems }, 'storage key request refused');
         this.#refused.add(request.key);
         continue;
       }

@@ -71,6 +71,7 @@ export class StorageKeys {
   /** Request keys refused (and logged) once; forgotten when the request is gone. */
   readonly #refused = new Set<string>();
   #running: Promise<void> | undefined;
+  #mesh: { pem: string; sha: string } | undefined;
   #splitLogged = false;
 
   constructor(options: KeyShareOptions) {
@@ -79,7 +80,13 @@ export class StorageKeys {
 
   /** The storage key of the current mesh CA, undefined while this replica does not hold it. */
   current(): CryptoKey | undefined {
-    return this.#keys.get(meshCaSha256(this.#options.identity().meshCa));
+    return this.#keys.get(this.#meshOf(this.#options.identity()));
+  }
+
+  /** The SHA-256 of the files' mesh CA, computed once per mesh CA (current() runs on every request). */
+  #meshOf(files: WorkloadFiles): string {
+    if (this.#mesh?.pem !== files.meshCa) this.#mesh = { pem: files.meshCa, sha: meshCaSha256(files.meshCa) };
+    return this.#mesh.sha;
   }
 
   /** Every key held, the current one first: a record opens under one of them or none. */
@@ -110,7 +117,7 @@ export class StorageKeys {
 
   async #round(): Promise<void> {
     const files = this.#options.identity();
-    const mesh = meshCaSha256(files.meshCa);
+    const mesh = this.#meshOf(files);
     let key = this.#keys.get(mesh);
     if (this.#options.withdrawn()) {
       // The record stays (it opens nothing); another replica that asks waits for a certified holder.

@@ -121,6 +121,18 @@ describe('secret service replicas share one storage key (real etcd, real TLS)', 
     assert.match(log.text, /received the storage key of this mesh CA from another replica/);
   });
 
+  it("lets exactly one of many racing creations of a key record win (etcd's transaction on the create revision)", async () => {
+    const leases = await Promise.all(
+      Array.from({ length: 8 }, (_, i) =>
+        admin.createWithLease('/attestor/race-test', Buffer.from(`replica ${i}`), 30),
+      ),
+    );
+    assert.equal(leases.filter((l) => l !== undefined).length, 1);
+    const winner = leases.findIndex((l) => l !== undefined);
+    assert.equal(Buffer.from((await admin.get('/attestor/race-test'))!).toString(), `replica ${winner}`);
+    await admin.delete('/attestor/race-test');
+  });
+
   it('hands no key to a replica with a worker certificate or no identity extension, nor to a request signed under another mesh CA', async () => {
     const worker = await replica('c', 'worker');
     const bare = await replica('d', null);

@@ -3,7 +3,8 @@
  * tdx/checks.ts, nvidia/checks.ts, node-checks.ts, coordinator-checks.ts for a client's check
  * of the Coordinator, workload-checks.ts for a pod's workload certificate, secret-service-checks.ts for a client's
  * check of the secret service's key-exchange answer, secret-release-checks.ts for the secret service's
- * check of a worker asking for a secret), each with its kind:
+ * check of a worker asking for a secret, storage-key-checks.ts for a secret-service replica's check of
+ * another that asks for or hands over the storage key), each with its kind:
  *
  * - authenticity: the evidence is not shown to be genuine and current: it does not parse, a
  *   signature, chain or revocation check fails, or the vendor collateral does not vouch for it;
@@ -24,6 +25,7 @@ import { GPU_CHECKS } from './nvidia/checks.ts';
 import { SECRET_RELEASE_CHECKS } from './secret-release-checks.ts';
 import { SECRET_SERVICE_CHECKS } from './secret-service-checks.ts';
 import { SNP_CHECKS } from './snp/checks.ts';
+import { STORAGE_KEY_CHECKS } from './storage-key-checks.ts';
 import { TDX_CHECKS } from './tdx/checks.ts';
 import { WORKLOAD_CHECKS } from './workload-checks.ts';
 
@@ -46,6 +48,7 @@ export const CHECKS = {
   ...WORKLOAD_CHECKS,
   ...SECRET_SERVICE_CHECKS,
   ...SECRET_RELEASE_CHECKS,
+  ...STORAGE_KEY_CHECKS,
 } as const satisfies CheckRegistry;
 
 export type CheckId = keyof typeof CHECKS;

@@ -43,9 +43,10 @@ export class TransferKeyPair {
   /**
    * The AES-256-GCM key both sides derive: HKDF-SHA-256 over the ECDH secret with this pair and
    * the peer's public key, salted with SHA-256(requester SPKI ‖ responder SPKI), so that it is
-   * bound to this exchange. `role` says which side this pair is.
+   * bound to this exchange. `role` says which side this pair is; `info` names the protocol
+   * (another protocol's transfer derives another key from the same pairs).
    */
-  async transferKey(peer: PeerPublicKey, role: 'requester' | 'responder'): Promise<CryptoKey> {
+  async transferKey(peer: PeerPublicKey, role: 'requester' | 'responder', info: Uint8Array = INFO): Promise<CryptoKey> {
     const peerKey = await webcrypto.subtle.importKey('jwk', { ...peer, ext: true }, ECDH, false, []);
     const peerSpki = jwkToSpki({ ...peer });
     const [requester, responder] = role === 'requester' ? [this.spki, peerSpki] : [peerSpki, this.spki];
@@ -58,7 +59,7 @@ export class TransferKeyPair {
       ['deriveKey'],
     );
     return webcrypto.subtle.deriveKey(
-      { name: 'HKDF', hash: 'SHA-256', salt, info: INFO },
+      { name: 'HKDF', hash: 'SHA-256', salt, info },
       secret,
       { name: 'AES-GCM', length: 256 },
       false,

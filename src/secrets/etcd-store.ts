@@ -81,6 +81,55 @@ export class EtcdStore {
     return false;
   }
 
+  /**
+   * Stores `value` under `key` bound to a new lease of `ttlSeconds`, unless the key exists; the
+   * lease's ID when it was stored, undefined otherwise. The lease lives only as long as someone
+   * keeps it alive (keepAlive).
+   */
+  async createWithLease(key: string, value: Uint8Array, ttlSeconds: number): Promise<string | undefined> {
+    const lease = (await this.#call('/v3/lease/grant', { TTL: ttlSeconds })) as { ID?: string };
+    if (!lease.ID) throw new StoreError('etcd granted no lease');
+    const answer = (await this.#call('/v3/kv/txn', {
+      compare: [{ key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
+      success: [{ request_put: { key: b64(key), value: Buffer.from(value).toString('base64'), lease: lease.ID } }],
+    })) as { succeeded?: boolean };
+    if (answer.succeeded === true) return lease.ID;
+    await this.#call('/v3/lease/revoke', { ID: lease.ID });
+    return undefined;
+  }
+
+  /** Renews a lease; false when it is gone (expired or revoked). */
+  async keepAlive(lease: string): Promise<boolean> {
+    const answer = (await this.#call('/v3/lease/keepalive', { ID: lease })) as { result?: { TTL?: string } };
+    return Number(answer.result?.TTL ?? 0) > 0;
+  }
+
+  async delete(key: string): Promise<void> {
+    await this.#call('/v3/kv/deleterange', { key: b64(key) });
+  }
+
+  /** Every key under `prefix` with its value. */
+  async list(prefix: string): Promise<StoredValue[]> {
+    const answer = (await this.#call('/v3/kv/range', { key: b64(prefix), range_end: prefixEnd(prefix) })) as {
+      kvs?: Array<{ key: string; value?: string }>;
+    };
+    return (answer.kvs ?? []).map((kv) => ({
+      key: Buffer.from(kv.key, 'base64').toString(),
+      value: new Uint8Array(Buffer.from(kv.value ?? '', 'base64')),
+    }));
+  }
+
+  /** The value under `key` and the lease it is bound to (undefined: none). */
+  async getEntry(key: string): Promise<{ value: Uint8Array; lease: string | undefined } | undefined> {
+    const answer = (await this.#call('/v3/kv/range', { key: b64(key) })) as {
+      kvs?: Array<{ value?: string; lease?: string }>;
+    };
+    const kv = answer.kvs?.[0];
+    if (!kv) return undefined;
+    const lease = kv.lease && kv.lease !== '0' ? kv.lease : undefined;
+    return { value: new Uint8Array(Buffer.from(kv.value ?? '', 'base64')), lease };
+  }
+
   async get(key: string): Promise<Uint8Array | undefined> {
     const answer = (await this.#call('/v3/kv/range', { key: b64(key) })) as { kvs?: Array<{ value?: string }> };
     const value = answer.kvs?.[0]?.value;

@@ -35,29 +35,54 @@ export function releaseDecision(request: ReleaseRequest): ReleaseDecision {
 
 /** What is wrong with a worker's certificate for secrets exchanged under `meshCa`, at `at`; empty when nothing is. */
 export function workerCertificateProblems(der: Uint8Array | undefined, meshCa: string, at: Date): Reason[] {
+  return workloadCertificateProblems(der, meshCa, at, {
+    role: SECRET_RELEASE_ROLE,
+    check: 'secret-release',
+    anotherCa: "the secret was exchanged under another mesh CA than the worker's",
+  });
+}
+
+/** The role a certificate must name, the check id its reasons carry, and what a chain failure means. */
+export interface ExpectedWorkload {
+  role: string;
+  /** The registry whose ids the reasons carry (secret-release-checks.ts, storage-key-checks.ts). */
+  check: 'secret-release' | 'storage-key';
+  anotherCa: string;
+}
+
+/**
+ * What is wrong with a workload certificate (DER) for `expected.role` under `meshCa` at `at`: it
+ * chains to that mesh CA, is valid now (it and the CA), is an end-entity certificate and names the
+ * role in its identity extension. Empty when nothing is; every problem listed.
+ */
+export function workloadCertificateProblems(
+  der: Uint8Array | undefined,
+  meshCa: string,
+  at: Date,
+  expected: ExpectedWorkload,
+): Reason[] {
+  const check = (name: 'certificate' | 'chain' | 'validity' | 'identity' | 'role') =>
+    `${expected.check}.${name}` as const;
   if (der === undefined || der.length === 0)
-    return [reason('secret-release.certificate', 'the client presented no certificate')];
+    return [reason(check('certificate'), 'the client presented no certificate')];
   let leaf: X509Certificate;
   let anchor: X509Certificate;
   try {
     leaf = new X509Certificate(der);
   } catch {
-    return [reason('secret-release.certificate', 'the client certificate does not parse')];
+    return [reason(check('certificate'), 'the client certificate does not parse')];
   }
   try {
     anchor = new X509Certificate(meshCa);
   } catch {
-    return [reason('secret-release.chain', 'the mesh CA of the secret does not parse')];
+    return [reason(check('chain'), 'the mesh CA does not parse')];
   }
   const reasons: Reason[] = [];
-  const anchored = chainToAnchor([leaf], [anchor], 'worker');
-  for (const problem of anchored.problems)
-    reasons.push(
-      reason('secret-release.chain', `${problem}: the secret was exchanged under another mesh CA than the worker's`),
-    );
+  const anchored = chainToAnchor([leaf], [anchor], expected.role);
+  for (const problem of anchored.problems) reasons.push(reason(check('chain'), `${problem}: ${expected.anotherCa}`));
   for (const problem of validityProblems([validityPeriod(leaf), validityPeriod(anchor)], at))
-    reasons.push(reason('secret-release.validity', problem));
-  if (leaf.ca) reasons.push(reason('secret-release.identity', 'the certificate is a CA certificate'));
+    reasons.push(reason(check('validity'), problem));
+  if (leaf.ca) reasons.push(reason(check('identity'), 'the certificate is a CA certificate'));
   let identity: ReturnType<typeof readWorkloadIdentity>;
   try {
     identity = readWorkloadIdentity(new x509.X509Certificate(leaf.raw));
@@ -65,9 +90,9 @@ export function workerCertificateProblems(der: Uint8Array | undefined, meshCa: s
     identity = { error: 'the certificate does not parse for its extensions' };
   }
   if (identity === undefined)
-    reasons.push(reason('secret-release.identity', 'the certificate has no workload identity extension'));
-  else if ('error' in identity) reasons.push(reason('secret-release.identity', identity.error));
-  else if (identity.role !== SECRET_RELEASE_ROLE)
-    reasons.push(reason('secret-release.role', `the certificate names the role ${identity.role}, not worker`));
+    reasons.push(reason(check('identity'), 'the certificate has no workload identity extension'));
+  else if ('error' in identity) reasons.push(reason(check('identity'), identity.error));
+  else if (identity.role !== expected.role)
+    reasons.push(reason(check('role'), `the certificate names the role ${identity.role}, not ${expected.role}`));
   return reasons;
 }

@@ -1,6 +1,6 @@
 /**
  * A secret as etcd stores it: AES-256-GCM under the storage key (which only the secret service's
- * memory holds, storage-key.ts), a fresh 96-bit IV per record, and the etcd key it is stored under
+ * memory holds, key-share.ts), a fresh 96-bit IV per record, and the etcd key it is stored under
  * as additional data, so that a record moved to another secret's key does not open. The plaintext
  * holds the secret, the mesh CA (PEM) under which it was exchanged, its SHA-256, and when it
  * expires; etcd sees only `version ‖ IV ‖ ciphertext ‖ tag`. Pure but for the IV.
@@ -79,11 +79,12 @@ export async function openRecord(
 }
 
 /**
- * A fresh storage key: AES-256-GCM, non-extractable, so WebCrypto refuses to export it whatever
- * asks; it lives in this process's memory only (docs/pending/secrets.md).
+ * A fresh storage key: AES-256-GCM. It is extractable only so that WebCrypto `wrapKey` can hand
+ * it to another certified replica (key-share.ts); nothing in src/ calls `exportKey` on it, and it
+ * lives in the secret service's memory only (docs/pending/keyshare.md).
  */
 export async function newStorageKey(): Promise<CryptoKey> {
-  return webcrypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, false, ['encrypt', 'decrypt']);
+  return webcrypto.subtle.generateKey({ name: 'AES-GCM', length: 256 }, true, ['encrypt', 'decrypt']);
 }
 
 function aad(etcdKey: string): Uint8Array {

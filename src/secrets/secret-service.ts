@@ -9,12 +9,18 @@
  * - `GET /v1/secrets/{id}` and `GET /v1/secrets?watch=1` (mutual TLS): release to workers whose
  *   certificate passes release-decision.ts against the secret's own mesh CA.
  *
+ * The storage key is shared by the replicas of one mesh CA (key-share.ts): the first makes it, the
+ * others receive it wrapped for their certified key from one that holds it. A replica that does
+ * not hold the key of its current mesh CA answers every request with `storage_key_unavailable`,
+ * and `GET /readyz` says so: fail closed.
+ *
  * The workload files are re-read when they change: the serving certificate, the etcd client's
  * certificate and the mesh CA it trusts follow. When `attestor init --renew` removes cert.pem (the
  * pod no longer complies), every endpoint answers `service_uncertified` until a certificate
  * returns: fail closed. No secret, key or client public key is ever
  * logged; log lines name secret IDs (hashes of public keys) and mesh CA hashes.
  */
+import type { webcrypto } from 'node:crypto';
 import { access } from 'node:fs/promises';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
@@ -40,9 +46,10 @@ import {
 import { sseEvent } from '../protocol/inference/sse.ts';
 import type { ApiKeys } from './api-keys.ts';
 import { EtcdStore, type StoreTls } from './etcd-store.ts';
+import { DEFAULT_KEY_LEASE_SECONDS, StorageKeys } from './key-share.ts';
 import { type RateLimit, RateLimiter } from './rate-limiter.ts';
 import { releaseDecision, workerCertificateProblems } from './release-decision.ts';
-import { meshCaSha256, newStorageKey, openRecord, type SecretRecord, sealRecord } from './sealed-record.ts';
+import { meshCaSha256, openRecord, type SecretRecord, sealRecord } from './sealed-record.ts';
 import { readWorkloadFiles, type WorkloadFiles, workloadFilesChanged } from './workload-files.ts';
 
 /** Where secrets live in etcd: this prefix and the secret ID in URL-safe base64. */
@@ -50,6 +57,10 @@ export const SECRET_KEY_PREFIX = '/attestor/secrets/';
 export const DEFAULT_SECRET_TTL_SECONDS = 3600;
 export const DEFAULT_MAX_SECRETS = 100_000;
 export const DEFAULT_RATE_LIMIT: RateLimit = { perMinute: 60, burst: 20 };
+export const DEFAULT_KEY_SHARE_INTERVAL_MS = 2000;
+/** The readiness probe: 200 while the service is certified and holds the storage key. */
+export const READY_PATH = '/readyz';
+export { DEFAULT_KEY_LEASE_SECONDS };
 
 export interface SecretServiceOptions {
   host: string;
@@ -65,6 +76,10 @@ export interface SecretServiceOptions {
   secretTtlSeconds?: number;
   /** How often the workload files are checked for a change. */
   reloadIntervalMs?: number;
+  /** How often the storage key is asked for, or requests for it answered and its record kept alive. */
+  keyShareIntervalMs?: number;
+  /** How long the storage key's record outlives its last holder (then the next replica makes a new key). */
+  keyLeaseSeconds?: number;
   log: Logger;
   now?: () => Date;
 }
@@ -73,8 +88,14 @@ export interface SecretService {
   /** https://host:port */
   url: string;
   port: number;
+  /** Whether it serves: certified, and holding the storage key of its current mesh CA. */
+  ready(): boolean;
+  /** Tests only: the storage key of the current mesh CA, to search etcd and logs for its bytes. */
+  storageKeyForTests(): CryptoKey | undefined;
   close(): Promise<void>;
 }
+
+type CryptoKey = webcrypto.CryptoKey;
 
 export const secretKey = (secretId: string) => `${SECRET_KEY_PREFIX}${urlSafeSecretId(secretId)}`;
 
@@ -84,12 +105,27 @@ export async function startSecretService(options: SecretServiceOptions): Promise
   const ttlSeconds = options.secretTtlSeconds ?? DEFAULT_SECRET_TTL_SECONDS;
   const maxSecrets = options.maxSecrets ?? DEFAULT_MAX_SECRETS;
   const limiter = new RateLimiter(options.rateLimit ?? DEFAULT_RATE_LIMIT);
-  const storageKey = await newStorageKey();
   let files = await readWorkloadFiles(options.certDir);
   const store = new EtcdStore(options.etcdEndpoints, storeTls(files));
-  const watches = new Set<AbortController>();
   /** Whether cert.pem was removed: the pod no longer complies with the Manifest. */
   let withdrawn = false;
+  const keys = new StorageKeys({
+    store,
+    identity: () => files,
+    withdrawn: () => withdrawn,
+    log,
+    now,
+    keyLeaseSeconds: options.keyLeaseSeconds ?? DEFAULT_KEY_LEASE_SECONDS,
+  });
+  /** The record under whichever storage key held opens it. */
+  async function open(etcdKey: string, value: Uint8Array): Promise<SecretRecord | undefined> {
+    for (const key of keys.all()) {
+      const record = await openRecord(key, etcdKey, value);
+      if (record) return record;
+    }
+    return undefined;
+  }
+  const watches = new Set<AbortController>();
 
   const server: Server = createServer(
     { ...servingTls(files), requestCert: true, rejectUnauthorized: false },
@@ -105,9 +141,12 @@ export async function startSecretService(options: SecretServiceOptions): Promise
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'https://secret-service');
     if (withdrawn) return refuse(res, { code: 'service_uncertified' });
+    const storageKey = keys.current();
+    if (!storageKey) return refuse(res, { code: 'storage_key_unavailable' });
+    if (req.method === 'GET' && url.pathname === READY_PATH) return json200(res, { ready: true });
     if (url.pathname === KEY_EXCHANGE_PATH) {
       if (req.method !== 'POST') return refuse(res, { code: 'malformed_exchange', detail: 'Use POST.' });
-      return exchange(req, res);
+      return exchange(req, res, storageKey);
     }
     if (req.method === 'GET' && url.pathname === '/v1/secrets' && url.searchParams.get('watch') === '1')
       return watch(req, res);
@@ -116,7 +155,7 @@ export async function startSecretService(options: SecretServiceOptions): Promise
     refuse(res, { code: 'secret_not_found', detail: 'No such endpoint.' });
   }
 
-  async function exchange(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  async function exchange(req: IncomingMessage, res: ServerResponse, storageKey: CryptoKey): Promise<void> {
     const address = req.socket.remoteAddress ?? 'unknown';
     if (!limiter.take(address, now().getTime())) return refuse(res, { code: 'rate_limited' });
     if (options.apiKeys && !options.apiKeys.accepts(req.headers.authorization))
@@ -162,7 +201,7 @@ export async function startSecretService(options: SecretServiceOptions): Promise
     const certificate = peerCertificate(req);
     const key = secretKey(secretId);
     const value = await store.get(key);
-    const record = value && (await openRecord(storageKey, key, value));
+    const record = value && (await open(key, value));
     if (!record) return refuse(res, { code: 'secret_not_found' });
     const at = now();
     const decision = releaseDecision({
@@ -197,7 +236,7 @@ export async function startSecretService(options: SecretServiceOptions): Promise
         (kv) => {
           tail = tail.then(
             async () => {
-              const record = await openRecord(storageKey, kv.key, kv.value);
+              const record = await open(kv.key, kv.value);
               const secretId = secretIdOfPathSegment(kv.key.slice(SECRET_KEY_PREFIX.length));
               if (!record || secretId === undefined) return;
               const decision = releaseDecision({
@@ -248,6 +287,9 @@ export async function startSecretService(options: SecretServiceOptions): Promise
     })();
   }, options.reloadIntervalMs ?? 10_000);
   reload.unref();
+  await keys.tick();
+  const share = setInterval(() => void keys.tick(), options.keyShareIntervalMs ?? DEFAULT_KEY_SHARE_INTERVAL_MS);
+  share.unref();
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
@@ -256,12 +298,19 @@ export async function startSecretService(options: SecretServiceOptions): Promise
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : options.port;
   const host = options.host.includes(':') ? `[${options.host}]` : options.host;
-  log.info({ port, meshCa: meshCaSha256(files.meshCa) }, 'secret service listening');
+  log.info(
+    { port, meshCa: meshCaSha256(files.meshCa), ready: keys.current() !== undefined },
+    'secret service listening',
+  );
   return {
     url: `https://${host}:${port}`,
     port,
+    ready: () => !withdrawn && keys.current() !== undefined,
+    storageKeyForTests: () => keys.currentKeyForTests(),
     async close() {
       clearInterval(reload);
+      clearInterval(share);
+      await keys.settled();
       for (const w of watches) w.abort();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

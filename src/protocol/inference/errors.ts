@@ -144,6 +144,13 @@ export const INFERENCE_ERRORS = {
     from: 'secret-service',
     message: "The secret service's workload certificate was withdrawn: it answers nothing until it is certified again.",
   },
+  storage_key_unavailable: {
+    status: 503,
+    type: 'api_error',
+    from: 'secret-service',
+    message:
+      'This secret service replica does not hold the storage key of its mesh CA yet (no certified replica has handed it over): it answers nothing until it does.',
+  },
   store_unavailable: {
     status: 503,
     type: 'api_error',

@@ -11,6 +11,7 @@ import { SECRET_RELEASE_CHECKS } from '../../../src/attestation/secret-release-c
 import { SECRET_SERVICE_CHECKS } from '../../../src/attestation/secret-service-checks.ts';
 import { SNP_CHECKS } from '../../../src/attestation/snp/checks.ts';
 import { parseSnpReport } from '../../../src/attestation/snp/report.ts';
+import { STORAGE_KEY_CHECKS } from '../../../src/attestation/storage-key-checks.ts';
 import { TDX_CHECKS } from '../../../src/attestation/tdx/checks.ts';
 import { asReason, isGenuine, onlyComparisons, reason } from '../../../src/attestation/verdict.ts';
 import { WORKLOAD_CHECKS } from '../../../src/attestation/workload-checks.ts';
@@ -25,6 +26,7 @@ const BINDINGS = [
   'secret-service.secret-id',
   'secret-service.signature',
   'snp.report-data',
+  'storage-key.signature',
   'tdx.report-data',
   'workload.countersignature',
   'workload.pod',
@@ -88,6 +90,7 @@ const COMPARISONS = [
   'snp.tcb.launch',
   'snp.tcb.reported',
   'snp.vmpl',
+  'storage-key.role',
   'tdx.collateral.missing',
   'tdx.mrconfigid',
   'tdx.mrowner',
@@ -131,6 +134,7 @@ describe('check-ID registry', () => {
       [WORKLOAD_CHECKS, /^workload\./],
       [SECRET_SERVICE_CHECKS, /^secret-service\./],
       [SECRET_RELEASE_CHECKS, /^secret-release\./],
+      [STORAGE_KEY_CHECKS, /^storage-key\./],
     ] as const) {
       for (const [id, info] of Object.entries(registry)) {
         assert.match(id, prefix);
@@ -148,6 +152,7 @@ describe('check-ID registry', () => {
         WORKLOAD_CHECKS,
         SECRET_SERVICE_CHECKS,
         SECRET_RELEASE_CHECKS,
+        STORAGE_KEY_CHECKS,
       ].reduce((n, r) => n + Object.keys(r).length, 0),
       'no id is registered twice',
     );

@@ -4,156 +4,38 @@
 // worker certificates. Release, refusals, the Manifest change, the limits, and no secret in
 // plaintext in etcd (its API and its data files) or in the service's log.
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { PassThrough } from 'node:stream';
-import { promisify } from 'node:util';
 import { freePorts } from '../../../src/dev/ports.ts';
 import { waitFor } from '../../../src/dev/wait.ts';
-import { createLogger, type Logger } from '../../../src/observability/log.ts';
 import type { CertificateAuthority } from '../../../src/pki/certificate-authority.ts';
 import {
   acceptKeyExchange,
-  KEY_EXCHANGE_PATH,
   keyExchangeRequest,
   newClientKeyPair,
 } from '../../../src/protocol/inference/key-exchange.ts';
 import { ApiKeys } from '../../../src/secrets/api-keys.ts';
 import { EtcdStore } from '../../../src/secrets/etcd-store.ts';
-import { type LocalEtcd, startLocalEtcd } from '../../../src/secrets/local-etcd.ts';
-import { SecretReleaseClient, SecretReleaseError } from '../../../src/secrets/release-client.ts';
+import type { SecretReleaseError } from '../../../src/secrets/release-client.ts';
 import { SECRET_KEY_PREFIX, type SecretService, startSecretService } from '../../../src/secrets/secret-service.ts';
-import { meshCa, type Workload, workload, writeWorkloadFiles } from './identities.ts';
-
-const run = promisify(execFile);
-const SERVICE_POLICIES = [
-  { name: 'secret-service', hash: 'a1'.repeat(32), role: 'secret-service' as const },
-  { name: 'llama', hash: 'b2'.repeat(32) },
-];
-
-class CapturedLog {
-  text = '';
-  readonly logger: Logger;
-  constructor() {
-    const stream = new PassThrough();
-    stream.on('data', (c: Buffer) => {
-      this.text += c.toString('utf8');
-    });
-    this.logger = createLogger({ level: 'debug', destination: stream });
-  }
-}
-
-interface Store {
-  etcd: LocalEtcd;
-  dir: string;
-}
-
-async function startStore(
-  dir: string,
-  mesh: CertificateAuthority,
-  identity: Workload,
-  trusted: string,
-): Promise<Store> {
-  const [clientPort, peerPort] = await freePorts(2);
-  writeFileSync(join(dir, 'etcd-cert.pem'), identity.cert);
-  writeFileSync(join(dir, 'etcd-key.pem'), identity.key, { mode: 0o600 });
-  writeFileSync(join(dir, 'etcd-trusted.pem'), trusted);
-  const etcd = startLocalEtcd({
-    dir: join(dir, 'etcd'),
-    clientPort: clientPort!,
-    peerPort: peerPort!,
-    certFile: join(dir, 'etcd-cert.pem'),
-    keyFile: join(dir, 'etcd-key.pem'),
-    trustedCaFile: join(dir, 'etcd-trusted.pem'),
-  });
-  // Readiness only (curl -k: the member's own certificate is what some tests make wrong).
-  const client = await workload(mesh, 'secret-service');
-  writeFileSync(join(dir, 'probe.pem'), client.cert);
-  writeFileSync(join(dir, 'probe-key.pem'), client.key);
-  await waitFor(
-    async () => {
-      if (etcd.process.exitCode !== undefined) throw new Error(`etcd exited: ${readFileSync(etcd.logFile, 'utf8')}`);
-      const args = ['-sk', '--cert', join(dir, 'probe.pem'), '--key', join(dir, 'probe-key.pem')];
-      const { stdout } = await run('curl', [...args, `${etcd.endpoint}/health`]);
-      return stdout.includes('"health":"true"');
-    },
-    { timeoutMs: 60_000, description: 'the secret-store etcd to answer' },
-  );
-  return { etcd, dir };
-}
-
-async function curlExchange(
-  service: SecretService,
-  caFile: string,
-  bodyFile: string,
-  headers: string[] = [],
-): Promise<{ status: number; body: unknown }> {
-  const { stdout } = await run('curl', [
-    '-sS',
-    '--cacert',
-    caFile,
-    '-H',
-    'content-type: application/json',
-    ...headers.flatMap((h) => ['-H', h]),
-    '--data-binary',
-    `@${bodyFile}`,
-    '-w',
-    '\n%{http_code}',
-    `${service.url}${KEY_EXCHANGE_PATH}`,
-  ]);
-  const i = stdout.lastIndexOf('\n');
-  return { status: Number(stdout.slice(i + 1)), body: JSON.parse(stdout.slice(0, i)) };
-}
-
-/** A client's whole exchange: its key pair, curl to the service, acceptKeyExchange against the mesh CA. */
-async function exchange(service: SecretService, mesh: CertificateAuthority, dir: string) {
-  const pair = await newClientKeyPair();
-  const bodyFile = join(dir, `exchange-${Math.random().toString(36).slice(2)}.json`);
-  writeFileSync(bodyFile, JSON.stringify(keyExchangeRequest(pair)));
-  writeFileSync(join(dir, 'client-mesh.pem'), mesh.pem);
-  const answer = await curlExchange(service, join(dir, 'client-mesh.pem'), bodyFile);
-  assert.equal(answer.status, 200, JSON.stringify(answer.body));
-  const accepted = await acceptKeyExchange({
-    pair,
-    response: answer.body,
-    meshCA: mesh.pem,
-    policies: SERVICE_POLICIES,
-    at: new Date(),
-  });
-  assert.ok(accepted.accepted, JSON.stringify(!accepted.accepted && accepted.reasons));
-  return accepted;
-}
-
-function releaseClient(service: SecretService, mesh: CertificateAuthority, identity: Workload) {
-  return new SecretReleaseClient({ url: service.url, cert: identity.cert, key: identity.key, meshCa: mesh.pem });
-}
-
-async function refusedWith(client: SecretReleaseClient, id: string): Promise<SecretReleaseError> {
-  try {
-    await client.get(id);
-  } catch (err) {
-    assert.ok(err instanceof SecretReleaseError, String(err));
-    return err;
-  } finally {
-    client.close();
-  }
-  assert.fail('the release must be refused');
-}
-
-function forms(secret: Uint8Array): Buffer[] {
-  const b = Buffer.from(secret);
-  return [b, Buffer.from(b.toString('base64')), Buffer.from(b.toString('base64url')), Buffer.from(b.toString('hex'))];
-}
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    return statSync(path).isDirectory() ? filesUnder(path) : [path];
-  });
-}
+import { meshCa, workload, writeWorkloadFiles } from './identities.ts';
+import {
+  CapturedLog,
+  curlExchange,
+  exchange,
+  filesUnder,
+  forms,
+  receivedKey,
+  refusedWith,
+  releaseClient,
+  run,
+  SERVICE_POLICIES,
+  type Store,
+  startStore,
+} from './service-harness.ts';
 
 describe('secret service (real etcd, real processes on loopback)', function () {
   this.timeout(180_000);
@@ -301,15 +183,18 @@ describe('secret service (real etcd, real processes on loopback)', function () {
   });
 
   it('rate-limits exchanges per client address, and needs an accepted API key when configured (curl)', async () => {
-    const limited = await startSecretService({
-      host: '127.0.0.1',
-      port: 0,
-      certDir: join(dir, 'service'),
-      etcdEndpoints: [store.etcd.endpoint],
-      rateLimit: { perMinute: 1, burst: 2 },
-      apiKeys: ApiKeys.parse(`${createHash('sha256').update('gateway-key').digest('hex')}\n`),
-      log: log.logger,
-    });
+    const limited = await receivedKey(
+      await startSecretService({
+        host: '127.0.0.1',
+        port: 0,
+        certDir: join(dir, 'service'),
+        etcdEndpoints: [store.etcd.endpoint],
+        rateLimit: { perMinute: 1, burst: 2 },
+        apiKeys: ApiKeys.parse(`${createHash('sha256').update('gateway-key').digest('hex')}\n`),
+        keyShareIntervalMs: 100,
+        log: log.logger,
+      }),
+    );
     try {
       writeFileSync(join(dir, 'ca.pem'), mesh.pem);
       const pair = await newClientKeyPair();
@@ -335,14 +220,17 @@ describe('secret service (real etcd, real processes on loopback)', function () {
     });
     const live = await probe.count(SECRET_KEY_PREFIX);
     probe.close();
-    const capped = await startSecretService({
-      host: '127.0.0.1',
-      port: 0,
-      certDir: join(dir, 'service'),
-      etcdEndpoints: [store.etcd.endpoint],
-      maxSecrets: live + 1,
-      log: log.logger,
-    });
+    const capped = await receivedKey(
+      await startSecretService({
+        host: '127.0.0.1',
+        port: 0,
+        certDir: join(dir, 'service'),
+        etcdEndpoints: [store.etcd.endpoint],
+        maxSecrets: live + 1,
+        keyShareIntervalMs: 100,
+        log: log.logger,
+      }),
+    );
     try {
       writeFileSync(join(dir, 'ca.pem'), mesh.pem);
       const results: number[] = [];
@@ -362,14 +250,17 @@ describe('secret service (real etcd, real processes on loopback)', function () {
     const certDir = join(dir, 'withdrawn');
     const identity = await workload(mesh, 'secret-service');
     writeWorkloadFiles(certDir, mesh, identity);
-    const withdrawable = await startSecretService({
-      host: '127.0.0.1',
-      port: 0,
-      certDir,
-      etcdEndpoints: [store.etcd.endpoint],
-      reloadIntervalMs: 50,
-      log: log.logger,
-    });
+    const withdrawable = await receivedKey(
+      await startSecretService({
+        host: '127.0.0.1',
+        port: 0,
+        certDir,
+        etcdEndpoints: [store.etcd.endpoint],
+        reloadIntervalMs: 50,
+        keyShareIntervalMs: 100,
+        log: log.logger,
+      }),
+    );
     try {
       writeFileSync(join(dir, 'ca.pem'), mesh.pem);
       const ask = async () => {
@@ -408,6 +299,8 @@ describe('secret service (real etcd, real processes on loopback)', function () {
         join(dir, 'service'),
         '--etcd',
         store.etcd.endpoint,
+        '--key-share-interval',
+        '100ms',
         '--log-level',
         'debug',
       ],
@@ -426,7 +319,31 @@ describe('secret service (real etcd, real processes on loopback)', function () {
         timeoutMs: 60_000,
         description: 'attestor secret-service to listen',
       });
-      const cli: SecretService = { url: `https://127.0.0.1:${port}`, port, close: async () => {} };
+      // A second replica: it serves once the first handed it the storage key (curl on its readiness probe).
+      writeFileSync(join(dir, 'ca.pem'), mesh.pem);
+      await waitFor(
+        async () => {
+          const { stdout } = await run('curl', [
+            '-sS',
+            '--cacert',
+            join(dir, 'ca.pem'),
+            '-o',
+            '/dev/null',
+            '-w',
+            '%{http_code}',
+            `https://127.0.0.1:${port}/readyz`,
+          ]);
+          return stdout === '200';
+        },
+        { timeoutMs: 30_000, description: 'attestor secret-service to receive the storage key' },
+      );
+      const cli: SecretService = {
+        url: `https://127.0.0.1:${port}`,
+        port,
+        ready: () => true,
+        storageKeyForTests: () => undefined,
+        close: async () => {},
+      };
       const accepted = await exchange(cli, mesh, dir);
       const worker = releaseClient(cli, mesh, await workload(mesh, 'worker'));
       try {
@@ -508,8 +425,10 @@ describe('secret service: the store and the Manifest change', function () {
       writeFileSync(join(dir, 'ca.pem'), mesh.pem);
       writeFileSync(join(dir, 'x.json'), JSON.stringify(keyExchangeRequest(await newClientKeyPair())));
       const answer = await curlExchange(service, join(dir, 'ca.pem'), join(dir, 'x.json'));
+      // It cannot reach the store, so it holds no storage key: it serves nothing.
       assert.equal(answer.status, 503);
-      assert.equal((answer.body as { error: { code: string } }).error.code, 'store_unavailable');
+      assert.equal((answer.body as { error: { code: string } }).error.code, 'storage_key_unavailable');
+      assert.equal(service.ready(), false);
       assert.match(log.text, /names the role worker, not secret-store/);
       // The same member, trusted under another mesh CA: the chain fails before the role is read.
       const other = await meshCa();

@@ -3,6 +3,7 @@
 // format are pure rules tested here too.
 import assert from 'node:assert/strict';
 import { createHash, webcrypto } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import {
   parseSecretRelease,
   secretIdOfPathSegment,
@@ -45,10 +46,13 @@ describe('secret storage encryption', () => {
     assert.equal(await openRecord(key, '/attestor/secrets/a', sealed.subarray(0, 10)), undefined);
   });
 
-  it('keeps the storage key non-extractable', async () => {
+  it('makes the storage key for AES-GCM only, extractable only for wrapKey: nothing in src/secrets exports a key', async () => {
     const key = await newStorageKey();
-    assert.equal(key.extractable, false);
-    await assert.rejects(webcrypto.subtle.exportKey('raw', key));
+    assert.deepEqual([...key.usages].sort(), ['decrypt', 'encrypt']);
+    assert.equal(key.extractable, true, 'wrapKey hands it to another certified replica');
+    const dir = new URL('../../../src/secrets/', import.meta.url);
+    for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts')))
+      assert.doesNotMatch(readFileSync(new URL(file, dir), 'utf8'), /exportKey\(/, file);
   });
 });
 

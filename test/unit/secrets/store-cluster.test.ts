@@ -1,0 +1,299 @@
+// The secret store as the chart runs it, on loopback: three real etcd members (bin/etcd) with the
+// chart's flags (store-member.ts), client and peer mutual TLS with secret-store workload
+// certificates of one mesh CA. They form a cluster that serves the secret service's store
+// (EtcdStore); a member whose peer certificate is self-signed (an admin's etcd) or comes from
+// another mesh CA is added with `member add` and started, and never joins, while a member with a
+// mesh certificate joins the same way; and the store keeps serving with one member lost. curl
+// speaks etcd's JSON gateway as the real client.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { freePorts } from '../../../src/dev/ports.ts';
+import type { ManagedProcess } from '../../../src/dev/process.ts';
+import { waitFor } from '../../../src/dev/wait.ts';
+import type { CertificateAuthority } from '../../../src/pki/certificate-authority.ts';
+import { EtcdStore } from '../../../src/secrets/etcd-store.ts';
+import { startLocalStoreMember } from '../../../src/secrets/local-etcd.ts';
+import type { StoreMemberUrls } from '../../../src/secrets/store-member.ts';
+import { meshCa, type Workload, workload } from './identities.ts';
+
+const run = promisify(execFile);
+
+interface Member extends StoreMemberUrls {
+  clientUrl: string;
+  process: ManagedProcess;
+  logFile: string;
+}
+
+interface MemberInfo {
+  ID: string;
+  name?: string;
+  peerURLs?: string[];
+  clientURLs?: string[];
+}
+
+describe('secret store: three etcd members with peer and client mutual TLS from the mesh CA (the chart flags)', function () {
+  this.timeout(60_000);
+  let dir: string;
+  let mesh: CertificateAuthority;
+  let client: Workload;
+  const members: Member[] = [];
+  const extra: Member[] = [];
+  const file = (name: string, text: string, mode = 0o644) => {
+    const path = join(dir, name);
+    writeFileSync(path, text, { mode });
+    return path;
+  };
+
+  /** Starts a member with `identity` as its certificate, trusting `trusted` (PEM) for clients and peers. */
+  function startMember(
+    name: string,
+    ports: { client: number; peer: number },
+    identity: { cert: string; key: string },
+    trusted: string,
+    cluster: readonly StoreMemberUrls[],
+    state: 'new' | 'existing',
+  ): Member {
+    const clientUrl = `https://127.0.0.1:${ports.client}`;
+    const peerUrl = `https://127.0.0.1:${ports.peer}`;
+    const started = startLocalStoreMember({
+      dir: join(dir, name),
+      name,
+      dataDir: join(dir, name, 'data'),
+      listenClientUrl: clientUrl,
+      advertiseClientUrl: clientUrl,
+      listenPeerUrl: peerUrl,
+      advertisePeerUrl: peerUrl,
+      initialCluster: cluster,
+      initialClusterState: state,
+      clusterToken: 'attestor-secret-store',
+      certFile: file(`${name}-cert.pem`, identity.cert),
+      keyFile: file(`${name}-key.pem`, identity.key, 0o600),
+      meshCaFile: file(`${name}-trusted.pem`, trusted),
+    });
+    return { name, clientUrl, peerUrl, ...started };
+  }
+
+  /** etcd's JSON gateway through curl, with a secret-service certificate of the mesh CA, checking the member's chain to it. */
+  async function gateway<T>(member: Member, path: string, body: unknown): Promise<T> {
+    const { stdout } = await run('curl', [
+      '-sS',
+      '--max-time',
+      '5',
+      '--cacert',
+      join(dir, 'mesh-ca.pem'),
+      '--cert',
+      join(dir, 'client-cert.pem'),
+      '--key',
+      join(dir, 'client-key.pem'),
+      '-H',
+      'content-type: application/json',
+      '--data-binary',
+      JSON.stringify(body),
+      `${member.clientUrl}${path}`,
+    ]);
+    return JSON.parse(stdout) as T;
+  }
+
+  async function healthy(member: Member): Promise<boolean> {
+    if (member.process.exitCode !== undefined)
+      throw new Error(`${member.name} exited: ${readFileSync(member.logFile, 'utf8')}`);
+    const { stdout } = await run('curl', [
+      '-sS',
+      '--max-time',
+      '5',
+      '--cacert',
+      join(dir, 'mesh-ca.pem'),
+      '--cert',
+      join(dir, 'client-cert.pem'),
+      '--key',
+      join(dir, 'client-key.pem'),
+      `${member.clientUrl}/health`,
+    ]);
+    return (JSON.parse(stdout) as { health?: string }).health === 'true';
+  }
+
+  const memberList = async (via: Member) =>
+    (await gateway<{ members: MemberInfo[] }>(via, '/v3/cluster/member/list', {})).members;
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'attestor-store-cluster-'));
+    mesh = await meshCa();
+    client = await workload(mesh, 'secret-service');
+    file('mesh-ca.pem', mesh.pem);
+    file('client-cert.pem', client.cert);
+    file('client-key.pem', client.key, 0o600);
+    const ports = await freePorts(6);
+    const urls = [0, 1, 2].map((i) => ({ name: `store-${i}`, peerUrl: `https://127.0.0.1:${ports[2 * i + 1]}` }));
+    for (const [i, { name }] of urls.entries())
+      members.push(
+        startMember(
+          name,
+          { client: ports[2 * i]!, peer: ports[2 * i + 1]! },
+          await workload(mesh, 'secret-store'),
+          mesh.pem,
+          urls,
+          'new',
+        ),
+      );
+    await waitFor(async () => (await Promise.all(members.map(healthy))).every(Boolean), {
+      timeoutMs: 30_000,
+      description: 'the three members to be healthy',
+    });
+  });
+
+  after(async () => {
+    await Promise.all([...members, ...extra].map((m) => m.process.stop()));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('forms one cluster of three members that serves the secret service store: a value put through one member is read through another', async () => {
+    const list = await memberList(members[1]!);
+    assert.deepEqual(list.map((m) => m.name).sort(), ['store-0', 'store-1', 'store-2']);
+    for (const m of list) assert.equal(m.clientURLs?.length, 1, `${m.name} published its client URL`);
+    const tls = { cert: client.cert, key: client.key, meshCa: mesh.pem };
+    const writer = new EtcdStore([members[0]!.clientUrl], tls);
+    const reader = new EtcdStore([members[2]!.clientUrl], tls);
+    try {
+      assert.equal(await writer.create('/attestor/secrets/cluster-test', new Uint8Array([1, 2, 3]), 60), true);
+      assert.deepEqual(await reader.get('/attestor/secrets/cluster-test'), new Uint8Array([1, 2, 3]));
+    } finally {
+      writer.close();
+      reader.close();
+    }
+  });
+
+  /**
+   * Adds a member with `member add`, starts it with `identity` (trusting the mesh CA and its own
+   * issuer, as an admin's member would, so that only the existing members' checks can stop it),
+   * and returns it with its member ID.
+   */
+  async function join4th(
+    name: string,
+    identity: { cert: string; key: string },
+    trusted: string,
+  ): Promise<{ member: Member; id: string }> {
+    const [clientPort, peerPort] = await freePorts(2);
+    const peerUrl = `https://127.0.0.1:${peerPort}`;
+    // etcd refuses a reconfiguration until its leader has reached every member for 5 s (strict
+    // reconfiguration check): "unhealthy cluster" until then.
+    const added = await waitFor(
+      async () => {
+        const answer = await gateway<{ member?: MemberInfo; message?: string }>(members[0]!, '/v3/cluster/member/add', {
+          peerURLs: [peerUrl],
+        });
+        if (answer.message && !answer.message.includes('unhealthy cluster')) assert.fail(answer.message);
+        return answer.member?.ID ? answer.member : undefined;
+      },
+      { timeoutMs: 15_000, description: 'etcd to accept member add' },
+    );
+    const cluster = [...members.map(({ name, peerUrl }) => ({ name, peerUrl })), { name, peerUrl }];
+    const member = startMember(name, { client: clientPort!, peer: peerPort! }, identity, trusted, cluster, 'existing');
+    extra.push(member);
+    return { member, id: added.ID };
+  }
+
+  async function removeMember(id: string): Promise<void> {
+    await gateway(members[0]!, '/v3/cluster/member/remove', { ID: id });
+    await waitFor(async () => !(await memberList(members[0]!)).some((m) => m.ID === id), {
+      timeoutMs: 10_000,
+      description: `member ${id} to be removed`,
+    });
+  }
+
+  const logs = () => members.map((m) => readFileSync(m.logFile, 'utf8')).join('\n');
+
+  for (const [kind, make] of [
+    [
+      'self-signed (an etcd the admin supplies)',
+      async () => {
+        const keyFile = join(dir, 'admin-key.pem');
+        const certFile = join(dir, 'admin-cert.pem');
+        await run('openssl', [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:P-256',
+          '-nodes',
+          '-keyout',
+          keyFile,
+          '-out',
+          certFile,
+          '-days',
+          '1',
+          '-subj',
+          '/CN=secret-store/OU=secret-store',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1,DNS:localhost',
+        ]);
+        const cert = readFileSync(certFile, 'utf8');
+        return { identity: { cert, key: readFileSync(keyFile, 'utf8') }, issuer: cert };
+      },
+    ],
+    [
+      'a secret-store certificate of another mesh CA',
+      async () => {
+        const other = await meshCa();
+        return { identity: await workload(other, 'secret-store'), issuer: other.pem };
+      },
+    ],
+  ] as const) {
+    it(`refuses a member whose peer certificate is ${kind}: added and started, it never joins, and the store keeps serving`, async () => {
+      const before = logs().split('rejected connection').length;
+      const { identity, issuer } = await make();
+      const { member, id } = await join4th(`admin-${extra.length}`, identity, `${mesh.pem}${issuer}`);
+      // The existing members refuse its peer handshakes: it cannot even read the member list, and gives up.
+      await waitFor(() => member.process.exitCode !== undefined, {
+        timeoutMs: 20_000,
+        description: 'the joining member to give up',
+      });
+      assert.notEqual(member.process.exitCode, 0);
+      const own = readFileSync(member.logFile, 'utf8');
+      assert.match(own, /could not retrieve cluster information|cannot fetch cluster info/, own);
+      assert.ok(logs().split('rejected connection').length > before, 'an existing member logged the refused handshake');
+      assert.match(logs(), /rejected connection[^\n]*(unknown authority|bad certificate|failed to verify)/);
+      // A real client sees a member that was added but never started, and a healthy store of three.
+      const list = await memberList(members[2]!);
+      const entry = list.find((m) => m.ID === id);
+      assert.ok(entry, 'the added member is listed');
+      assert.equal(entry.name ?? '', '', 'it never published its name');
+      assert.deepEqual(entry.clientURLs ?? [], [], 'it never published a client URL');
+      assert.equal(await healthy(members[1]!), true);
+      await removeMember(id);
+    });
+  }
+
+  it('admits a fourth member with a secret-store certificate of the mesh CA the same way (the control)', async () => {
+    const { member, id } = await join4th('store-3', await workload(mesh, 'secret-store'), mesh.pem);
+    await waitFor(() => healthy(member), { timeoutMs: 20_000, description: 'the fourth member to be healthy' });
+    const entry = (await memberList(members[0]!)).find((m) => m.ID === id);
+    assert.equal(entry?.name, 'store-3');
+    assert.deepEqual(entry?.clientURLs, [member.clientUrl]);
+    await removeMember(id);
+    await member.process.stop();
+  });
+
+  it('keeps serving with one member of three lost: a new value is written and read through the two left (quorum 2 of 3)', async () => {
+    await members[2]!.process.kill();
+    await assert.rejects(healthy(members[2]!));
+    const tls = { cert: client.cert, key: client.key, meshCa: mesh.pem };
+    const store = new EtcdStore(
+      members.map((m) => m.clientUrl),
+      tls,
+    );
+    try {
+      assert.equal(await store.create('/attestor/secrets/after-loss', new Uint8Array([7]), 60), true);
+      assert.deepEqual(await store.get('/attestor/secrets/after-loss'), new Uint8Array([7]));
+      assert.deepEqual(await store.get('/attestor/secrets/cluster-test'), new Uint8Array([1, 2, 3]));
+    } finally {
+      store.close();
+    }
+    assert.equal(await healthy(members[0]!), true);
+    assert.equal(await healthy(members[1]!), true);
+  });
+});

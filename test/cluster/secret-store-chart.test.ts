@@ -185,7 +185,13 @@ describe('Helm chart: the secret service and its secret store', function () {
     const all = objects(render(...enabled));
     const store = find(all, 'StatefulSet', 'attestor-secret-store');
     const etcd = podSpec(store).containers.find((c) => c.name === 'etcd');
-    assert.equal(etcd?.image, `registry.k8s.io/etcd:3.6.5-0@${ETCD_DIGEST}`);
+    assert.equal(etcd?.image, `gcr.io/etcd-development/etcd:v3.6.7@${ETCD_DIGEST}`);
+    // Liveness: etcd takes this pod's own (renewed) certificate as a client's; else it restarts and loads the new mesh CA.
+    const probe = etcd?.livenessProbe?.exec?.command ?? [];
+    assert.ok(
+      probe.includes(`--cert=${CERTIFICATE_DIR}/cert.pem`) && probe.includes(`--key=${CERTIFICATE_DIR}/key.pem`),
+    );
+    assert.deepEqual(probe.slice(-3), ['get', '--consistency=s', '/attestor/liveness']);
     const host = (name: string) => `${name}.attestor-secret-store.${namespace}.svc`;
     const members = [0, 1, 2].map((i) => `attestor-secret-store-${i}`);
     const expected = secretStoreMemberArgs({

@@ -77,18 +77,29 @@ describe('secret store: three etcd members with peer and client mutual TLS from 
     return { name, clientUrl, peerUrl, ...started };
   }
 
+  /** The client identity curl and EtcdStore use: the secret service's, of the current mesh CA (`client`, then `renewed`). */
+  let current = 'client';
+  const tlsArgs = (as = current) => [
+    '--cacert',
+    join(dir, `${as}-ca.pem`),
+    '--cert',
+    join(dir, `${as}-cert.pem`),
+    '--key',
+    join(dir, `${as}-key.pem`),
+  ];
+  const currentTls = () => ({
+    cert: readFileSync(join(dir, `${current}-cert.pem`), 'utf8'),
+    key: readFileSync(join(dir, `${current}-key.pem`), 'utf8'),
+    meshCa: readFileSync(join(dir, `${current}-ca.pem`), 'utf8'),
+  });
+
   /** etcd's JSON gateway through curl, with a secret-service certificate of the mesh CA, checking the member's chain to it. */
   async function gateway<T>(member: Member, path: string, body: unknown): Promise<T> {
     const { stdout } = await run('curl', [
       '-sS',
       '--max-time',
       '5',
-      '--cacert',
-      join(dir, 'mesh-ca.pem'),
-      '--cert',
-      join(dir, 'client-cert.pem'),
-      '--key',
-      join(dir, 'client-key.pem'),
+      ...tlsArgs(),
       '-H',
       'content-type: application/json',
       '--data-binary',
@@ -98,22 +109,35 @@ describe('secret store: three etcd members with peer and client mutual TLS from 
     return JSON.parse(stdout) as T;
   }
 
-  async function healthy(member: Member): Promise<boolean> {
+  /** etcd's /health as `as` asks it; `insecure`: without checking the member's certificate (curl -k). */
+  async function healthy(member: Member, as = current, insecure = false): Promise<boolean> {
     if (member.process.exitCode !== undefined)
       throw new Error(`${member.name} exited: ${readFileSync(member.logFile, 'utf8')}`);
+    const tls = insecure ? ['-k', ...tlsArgs(as).slice(2)] : tlsArgs(as);
+    const { stdout } = await run('curl', ['-sS', '--max-time', '5', ...tls, `${member.clientUrl}/health`]);
+    return (JSON.parse(stdout) as { health?: string }).health === 'true';
+  }
+
+  /**
+   * The chart's etcd liveness probe (etcdctl there, curl here): a serializable read on the member
+   * itself with the member's own certificate (cert.pem, key.pem) as the client's, which fails once
+   * that certificate comes from a mesh CA etcd did not load at start. Rejects when refused.
+   */
+  async function livenessProbe(member: Member): Promise<void> {
     const { stdout } = await run('curl', [
       '-sS',
       '--max-time',
       '5',
-      '--cacert',
-      join(dir, 'mesh-ca.pem'),
+      '-k',
       '--cert',
-      join(dir, 'client-cert.pem'),
+      join(dir, `${member.name}-cert.pem`),
       '--key',
-      join(dir, 'client-key.pem'),
-      `${member.clientUrl}/health`,
+      join(dir, `${member.name}-key.pem`),
+      '--data-binary',
+      JSON.stringify({ key: Buffer.from('/attestor/liveness').toString('base64'), serializable: true }),
+      `${member.clientUrl}/v3/kv/range`,
     ]);
-    return (JSON.parse(stdout) as { health?: string }).health === 'true';
+    assert.ok((JSON.parse(stdout) as { header?: unknown }).header, stdout);
   }
 
   const memberList = async (via: Member) =>
@@ -123,7 +147,7 @@ describe('secret store: three etcd members with peer and client mutual TLS from 
     dir = mkdtempSync(join(tmpdir(), 'attestor-store-cluster-'));
     mesh = await meshCa();
     client = await workload(mesh, 'secret-service');
-    file('mesh-ca.pem', mesh.pem);
+    file('client-ca.pem', mesh.pem);
     file('client-cert.pem', client.cert);
     file('client-key.pem', client.key, 0o600);
     const ports = await freePorts(6);
@@ -139,7 +163,7 @@ describe('secret store: three etcd members with peer and client mutual TLS from 
           'new',
         ),
       );
-    await waitFor(async () => (await Promise.all(members.map(healthy))).every(Boolean), {
+    await waitFor(async () => (await Promise.all(members.map((m) => healthy(m)))).every(Boolean), {
       timeoutMs: 30_000,
       description: 'the three members to be healthy',
     });
@@ -278,13 +302,66 @@ describe('secret store: three etcd members with peer and client mutual TLS from 
     await member.process.stop();
   });
 
+  it("after a Manifest change (every member's files renewed from a new mesh CA) refuses the new mesh CA's clients until etcd restarts, since it reads its trusted CA only at start; restarted with the same flags and data, it serves them and keeps the values (what the chart's liveness probe does)", async () => {
+    for (const m of members) await assert.doesNotReject(livenessProbe(m));
+    const before = new EtcdStore([members[0]!.clientUrl], currentTls());
+    try {
+      assert.equal(await before.create('/attestor/secrets/before-change', new Uint8Array([9]), 600), true);
+    } finally {
+      before.close();
+    }
+    // attestor init --renew in each pod: cert.pem and key.pem of the new mesh CA, and mesh-ca.pem.
+    const mesh2 = await meshCa();
+    const renewedClient = await workload(mesh2, 'secret-service');
+    file('renewed-ca.pem', mesh2.pem);
+    file('renewed-cert.pem', renewedClient.cert);
+    file('renewed-key.pem', renewedClient.key, 0o600);
+    for (const m of members) {
+      const renewed = await workload(mesh2, 'secret-store');
+      file(`${m.name}-key.pem`, renewed.key, 0o600);
+      file(`${m.name}-cert.pem`, renewed.cert);
+      file(`${m.name}-trusted.pem`, mesh2.pem);
+    }
+    // What the chart's liveness probe sees: each member serves its renewed certificate (read at
+    // each handshake) but refuses its own renewed certificate as a client, as it does any client
+    // certificate of the new mesh CA.
+    for (const m of members) {
+      await assert.rejects(livenessProbe(m));
+      await assert.rejects(healthy(m, 'renewed'));
+      // ...while it still takes the old mesh CA's (its own certificate, now of the new one, unchecked here).
+      await assert.doesNotReject(healthy(m, 'client', true));
+    }
+    current = 'renewed';
+    // The kubelet restarts the container: the same flags, the data directory kept.
+    await Promise.all(
+      members.map(async (m) => {
+        await m.process.stop();
+        m.process.start();
+      }),
+    );
+    await waitFor(async () => (await Promise.all(members.map((m) => healthy(m)))).every(Boolean), {
+      timeoutMs: 30_000,
+      description: 'the restarted members to serve the new mesh CA',
+    });
+    for (const m of members) await assert.doesNotReject(livenessProbe(m));
+    const after = new EtcdStore(
+      members.map((m) => m.clientUrl),
+      currentTls(),
+    );
+    try {
+      assert.deepEqual(await after.get('/attestor/secrets/before-change'), new Uint8Array([9]));
+    } finally {
+      after.close();
+    }
+    await assert.rejects(healthy(members[0]!, 'client'), "the old mesh CA's clients are refused now");
+  });
+
   it('keeps serving with one member of three lost: a new value is written and read through the two left (quorum 2 of 3)', async () => {
     await members[2]!.process.kill();
     await assert.rejects(healthy(members[2]!));
-    const tls = { cert: client.cert, key: client.key, meshCa: mesh.pem };
     const store = new EtcdStore(
       members.map((m) => m.clientUrl),
-      tls,
+      currentTls(),
     );
     try {
       assert.equal(await store.create('/attestor/secrets/after-loss', new Uint8Array([7]), 60), true);

@@ -133,6 +133,9 @@ describe('Helm chart: the secret service and its secret store', function () {
       assert.equal(podSpec(o).runtimeClassName, 'kata-qemu-snp');
       assert.equal(podSpec(o).automountServiceAccountToken, false);
     }
+    assert.equal(find(all, 'Service', 'attestor-secret-service').spec?.type, 'ClusterIP');
+    const exposed = objects(render(...enabled, 'secretService.service.type=LoadBalancer'));
+    assert.equal(find(exposed, 'Service', 'attestor-secret-service').spec?.type, 'LoadBalancer');
     const service = find(all, 'Deployment', 'attestor-secret-service');
     assert.equal(service.spec?.replicas, 1, 'one replica while the storage key is per process');
     const annotations = (service.spec as { template: { metadata: { annotations?: Record<string, string> } } }).template

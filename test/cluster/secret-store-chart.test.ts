@@ -74,6 +74,19 @@ describe('Helm chart: the secret service and its secret store', function () {
   };
   const podSpec = (o: Rendered) => (o.spec as { template: { spec: k8s.V1PodSpec } }).template.spec;
 
+  it('passes helm lint with both turned on', () => {
+    const out = execFileSync(
+      helmPath,
+      [
+        'lint',
+        chart,
+        ...[`tls.caBundle=${caBundle()}`, 'webhook.clientAuth.caBundle=eA==', ...enabled].flatMap((v) => ['--set', v]),
+      ],
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
+  });
+
   it('renders neither by default, so that nothing waits for policies the Manifest does not have', () => {
     assert.doesNotMatch(render(), /secret-service|secret-store/);
   });

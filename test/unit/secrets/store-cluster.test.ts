@@ -3,8 +3,11 @@
 // certificates of one mesh CA. They form a cluster that serves the secret service's store
 // (EtcdStore); a member whose peer certificate is self-signed (an admin's etcd) or comes from
 // another mesh CA is added with `member add` and started, and never joins, while a member with a
-// mesh certificate joins the same way; and the store keeps serving with one member lost. curl
-// speaks etcd's JSON gateway as the real client.
+// mesh certificate joins the same way. After a Manifest change (every member's files renewed from
+// a new mesh CA) the members refuse the new CA until they restart (the chart's liveness probe),
+// and keep their data; the store keeps serving with one member lost; and a member that comes back
+// with no data is refused under its old identity. curl speaks etcd's JSON gateway as the real
+// client.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

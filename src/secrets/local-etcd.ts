@@ -3,13 +3,15 @@
  * project builds (bin/etcd), separate from any cluster's, serving clients over TLS only with a
  * `secret-store` workload certificate, and requiring client certificates from the mesh CA
  * (`--client-cert-auth`, `--trusted-ca-file`). Peer traffic of a one-member cluster stays on
- * loopback; a 3-member store needs peer TLS with mesh certificates too (`--peer-cert-file`,
- * `--peer-key-file`, `--peer-client-cert-auth`, `--peer-trusted-ca-file`), the chart's concern.
+ * loopback. `startLocalStoreMember` starts one member of a several-member store with the chart's
+ * flags (store-member.ts: peer traffic with mesh certificates too), for the tests that prove a
+ * member without a mesh certificate cannot join.
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { defaultBinDir } from '../dev/control-plane.ts';
 import { ManagedProcess } from '../dev/process.ts';
+import { type StoreMemberOptions, secretStoreMemberArgs } from './store-member.ts';
 
 export interface LocalEtcdOptions {
   /** Data and log go here. */
@@ -64,4 +66,24 @@ export function startLocalEtcd(options: LocalEtcdOptions): LocalEtcd {
   });
   process.start();
   return { endpoint: `https://127.0.0.1:${options.clientPort}`, process, logFile, dataDir };
+}
+
+/**
+ * Starts one member of a several-member store on loopback with the chart's flags, plus the test
+ * settings (no fsync, warnings only); `options.dataDir` is its data. The log is `<dir>/etcd.log`.
+ */
+export function startLocalStoreMember(options: StoreMemberOptions & { dir: string; binDir?: string }): {
+  process: ManagedProcess;
+  logFile: string;
+} {
+  mkdirSync(options.dir, { recursive: true });
+  const logFile = join(options.dir, 'etcd.log');
+  const process = new ManagedProcess({
+    name: `secret-store etcd ${options.name}`,
+    command: join(options.binDir ?? defaultBinDir, 'etcd'),
+    args: [...secretStoreMemberArgs(options), '--unsafe-no-fsync=true', '--log-level=warn'],
+    logFile,
+  });
+  process.start();
+  return { process, logFile };
 }

@@ -21,7 +21,13 @@ import {
   keyExchangeRequest,
   newClientKeyPair,
 } from '../protocol/inference/key-exchange.ts';
-import { newNonce, openResponse, type RecordContext, sealBodyJson } from '../protocol/inference/records.ts';
+import {
+  BATCHED_RECORD_VERSION,
+  newNonce,
+  openResponse,
+  type RecordContext,
+  sealBodyJson,
+} from '../protocol/inference/records.ts';
 import { SseReader } from '../protocol/inference/sse.ts';
 import { StreamOpener } from '../protocol/inference/streams.ts';
 import { workerCertificateProblems } from './worker-identity.ts';
@@ -150,7 +156,14 @@ export class InferenceSession {
   ): Promise<SessionAnswer | { unknownSecret: true; status: number; body: unknown }> {
     const secret = await this.#currentSecret();
     if ('refusal' in secret) return secret;
-    const context: RecordContext = { secret: secret.secret, secretId: secret.secretId, nonce: newNonce(), path };
+    // Version 2: the worker answers in it, so a stream comes as batches of events (a version 1 answer is refused).
+    const context: RecordContext = {
+      secret: secret.secret,
+      secretId: secret.secretId,
+      nonce: newNonce(),
+      path,
+      version: BATCHED_RECORD_VERSION,
+    };
     const wire = sealBodyJson(
       context,
       { direction: 'request', sequence: 0, timestamp: this.#now(), final: true },
@@ -192,7 +205,7 @@ export class InferenceSession {
             yield step;
             return;
           }
-          if ('event' in step) yield step;
+          if ('events' in step) for (const event of step.events) yield { event };
         }
       }
     } catch {

@@ -34,7 +34,9 @@ function replay(ctx: RecordContext, payloads: string[]) {
   for (const payload of payloads) {
     const step = opener.next(payload);
     if ('refusal' in step) return { refusal: step.refusal, events };
-    if ('event' in step) events.push((step.event.choices as Array<{ delta: { content: string } }>)[0]!.delta.content);
+    if ('events' in step)
+      for (const event of step.events)
+        events.push((event.choices as Array<{ delta: { content: string } }>)[0]!.delta.content);
     if ('done' in step) events.push(DONE);
   }
   const end = opener.end();

@@ -26,6 +26,7 @@ import {
   newNonce,
   openResponse,
   type RecordContext,
+  type RecordVersion,
   sealBodyJson,
 } from '../protocol/inference/records.ts';
 import { SseReader } from '../protocol/inference/sse.ts';
@@ -55,6 +56,11 @@ export interface InferenceSessionOptions {
    * undefined when it does not verify (`coordinator_unverified`).
    */
   reverify?: () => Promise<Trust | undefined>;
+  /**
+   * The record version requests are sent in, and so the one answers must come in (default 2,
+   * batched streams; 1 only for workers that do not speak 2 yet).
+   */
+  recordVersion?: RecordVersion;
   /** The clock, ms (tests). */
   now?: () => number;
 }
@@ -156,13 +162,13 @@ export class InferenceSession {
   ): Promise<SessionAnswer | { unknownSecret: true; status: number; body: unknown }> {
     const secret = await this.#currentSecret();
     if ('refusal' in secret) return secret;
-    // Version 2: the worker answers in it, so a stream comes as batches of events (a version 1 answer is refused).
+    // The worker answers in the request's version (2: a stream comes as batches of events); an answer in another is refused.
     const context: RecordContext = {
       secret: secret.secret,
       secretId: secret.secretId,
       nonce: newNonce(),
       path,
-      version: BATCHED_RECORD_VERSION,
+      version: this.#options.recordVersion ?? BATCHED_RECORD_VERSION,
     };
     const wire = sealBodyJson(
       context,

@@ -12,7 +12,7 @@
  * these classes take and give the `data:` payloads.
  */
 import type { InferenceRefusal } from './errors.ts';
-import { plaintextFields, splitFields } from './fields.ts';
+import { type EncryptedPath, plaintextFields, splitFields } from './fields.ts';
 import {
   BATCH_FIELD,
   BATCHED_RECORD_VERSION,
@@ -88,29 +88,39 @@ export class StreamSealer {
     return { direction: 'response', sequence: this.#sequence++, timestamp, final };
   }
 
-  /** Consecutive events with the same plaintext fields, within the bounds. */
   #batches(chunks: ReadonlyArray<Readonly<Record<string, unknown>>>): EventBatch[] {
-    const plaintext = plaintextFields(this.#context.path, 'response');
-    const batches: EventBatch[] = [];
-    let current: (EventBatch & { bytes: number }) | undefined;
-    for (const chunk of chunks) {
-      const { clear, protectedFields } = splitFields(chunk, plaintext);
-      const clearJson = JSON.stringify(clear);
-      const json = JSON.stringify(protectedFields);
-      if (
-        current === undefined ||
-        current.clearJson !== clearJson ||
-        current.events.length >= MAX_BATCH_EVENTS ||
-        current.bytes + json.length > MAX_BATCH_BYTES
-      ) {
-        current = { clear, clearJson, events: [], bytes: 0 };
-        batches.push(current);
-      }
-      current.events.push(json);
-      current.bytes += json.length + 1;
-    }
-    return batches.map(({ clear, clearJson, events }) => ({ clear, clearJson, events }));
+    return eventBatches(this.#context.path, chunks);
   }
+}
+
+/**
+ * Streamed events split into version 2 batches: consecutive events with the same plaintext fields,
+ * at most MAX_BATCH_EVENTS of them and MAX_BATCH_BYTES of protected JSON (an event over it alone).
+ */
+export function eventBatches(
+  path: EncryptedPath,
+  chunks: ReadonlyArray<Readonly<Record<string, unknown>>>,
+): EventBatch[] {
+  const plaintext = plaintextFields(path, 'response');
+  const batches: EventBatch[] = [];
+  let current: (EventBatch & { bytes: number }) | undefined;
+  for (const chunk of chunks) {
+    const { clear, protectedFields } = splitFields(chunk, plaintext);
+    const clearJson = JSON.stringify(clear);
+    const json = JSON.stringify(protectedFields);
+    if (
+      current === undefined ||
+      current.clearJson !== clearJson ||
+      current.events.length >= MAX_BATCH_EVENTS ||
+      current.bytes + json.length > MAX_BATCH_BYTES
+    ) {
+      current = { clear, clearJson, events: [], bytes: 0 };
+      batches.push(current);
+    }
+    current.events.push(json);
+    current.bytes += json.length + 1;
+  }
+  return batches.map(({ clear, clearJson, events }) => ({ clear, clearJson, events }));
 }
 
 export type StreamStep =

@@ -106,7 +106,9 @@ export function eventBatches(
   let current: (EventBatch & { bytes: number }) | undefined;
   for (const chunk of chunks) {
     const { clear, protectedFields } = splitFields(chunk, plaintext);
-    const clearJson = JSON.stringify(clear);
+    // A stream's events share their plaintext fields: compare them before writing their JSON again.
+    const clearJson =
+      current !== undefined && samePrimitives(current.clear, clear) ? current.clearJson : JSON.stringify(clear);
     const json = JSON.stringify(protectedFields);
     if (
       current === undefined ||
@@ -121,6 +123,17 @@ export function eventBatches(
     current.bytes += json.length + 1;
   }
   return batches.map(({ clear, clearJson, events }) => ({ clear, clearJson, events }));
+}
+
+/** Whether two sets of plaintext fields hold the same names with the same primitive values. */
+function samePrimitives(a: Readonly<Record<string, unknown>>, b: Readonly<Record<string, unknown>>): boolean {
+  const names = Object.keys(a);
+  if (names.length !== Object.keys(b).length) return false;
+  for (const name of names) {
+    const value = a[name];
+    if (!Object.hasOwn(b, name) || b[name] !== value || (typeof value === 'object' && value !== null)) return false;
+  }
+  return true;
 }
 
 export type StreamStep =

@@ -1,4 +1,4 @@
-// Streamed answers: each server-sent event one record, and an authenticated final record. The
+// Streamed answers in record version 1 (the default of a RecordContext; version 2 in batched-streams.test.ts): each
 // client refuses a stream cut short, one ended by a plaintext [DONE], reordered or spliced events,
 // and anything after the final record.
 import assert from 'node:assert/strict';

@@ -25,6 +25,7 @@ import {
   BATCHED_RECORD_VERSION,
   newNonce,
   openResponse,
+  RECORD_VERSIONS,
   type RecordContext,
   type RecordVersion,
   sealBodyJson,
@@ -128,6 +129,8 @@ export class InferenceSession {
     this.#endpoint = new URL(options.endpoint);
     if (this.#endpoint.protocol !== 'https:')
       throw new Error(`the workers' endpoint must be https, not ${options.endpoint}`);
+    if (options.recordVersion !== undefined && !RECORD_VERSIONS.includes(options.recordVersion))
+      throw new Error(`record version ${String(options.recordVersion)} is not one of ${RECORD_VERSIONS.join(', ')}`);
     this.#trust = { meshCA: options.meshCA, manifest: options.manifest };
     this.#agent = workerAgent(this.#trust);
   }

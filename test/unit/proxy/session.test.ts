@@ -120,6 +120,7 @@ describe('inference session', () => {
     );
     assert.equal(relay.requests.length, 1);
     assert.ok(!relay.requests[0]!.includes(MARKER), 'the request was on the wire in plaintext');
+    assert.equal(JSON.parse(relay.requests[0]!).encryption.version, 2, 'the client sends record version 2');
   });
 
   it('decrypts a stream event by event and completes only at the final record', async () => {
@@ -133,6 +134,33 @@ describe('inference session', () => {
     type Chunk = { choices: Array<{ delta: { content?: string } }> };
     const text = items.map((i) => ('event' in i ? ((i.event as Chunk).choices[0]?.delta.content ?? '') : '')).join('');
     assert.match(text, new RegExp(MARKER));
+  });
+
+  it('still speaks record version 1 when told to (workers that do not speak 2 yet), whole and streamed, and refuses an unknown version', async () => {
+    const s = new InferenceSession({
+      meshCA: mesh.pem,
+      manifest: { policies: POLICIES },
+      exchange: service.exchange,
+      endpoint: relay.url,
+      recordVersion: 1,
+    });
+    cleanup.push(() => s.close());
+    const whole = body(await s.send('POST', '/v1/chat/completions', chat));
+    assert.match(JSON.stringify(whole.body), new RegExp(MARKER));
+    assert.equal(JSON.parse(relay.requests.at(-1)!).encryption.version, 1);
+    const items = await collect(await s.send('POST', '/v1/chat/completions', { ...chat, stream: true }));
+    assert.ok(items.length > 1 && items.every((i) => 'event' in i), JSON.stringify(items));
+    assert.throws(
+      () =>
+        new InferenceSession({
+          meshCA: mesh.pem,
+          manifest: { policies: POLICIES },
+          exchange: service.exchange,
+          endpoint: relay.url,
+          recordVersion: 3 as 1,
+        }),
+      /record version 3/,
+    );
   });
 
   it('passes /v1/models through and refuses other endpoints without sending them', async () => {

@@ -165,7 +165,7 @@ export class InferenceSession {
   ): Promise<SessionAnswer | { unknownSecret: true; status: number; body: unknown }> {
     const secret = await this.#currentSecret();
     if ('refusal' in secret) return secret;
-    // The worker answers in the request's version (2: a stream comes as batches of events); an answer in another is refused.
+    // The worker answers in the request's version (2: a stream as batches of events); another is refused.
     const context: RecordContext = {
       secret: secret.secret,
       secretId: secret.secretId,

@@ -6,8 +6,8 @@
  * an answer is one record, or for a stream (streams.ts) one record per server-sent event and then
  * an empty final record (version 1), or one record per batch of events that arrived together, the
  * last one final (version 2). The version is the request's: its label is in the AAD, and an answer
- * is in its request's version. Pure: IVs come from the caller's randomness (the system's CSPRNG by default), time is a
- * parameter.
+ * is in its request's version. Pure: IVs come from the caller's randomness (the system's CSPRNG by
+ * default), time is a parameter.
  */
 import { createCipheriv, createDecipheriv, createHash, randomFillSync } from 'node:crypto';
 import canonicalize from 'canonicalize';
@@ -163,8 +163,9 @@ function contextPrefix(context: Pick<RecordContext, 'secretId' | 'nonce' | 'path
 }
 
 /**
- * The AAD: label of the context's version ‖ secret ID (32) ‖ nonce (16) ‖ direction (1) ‖ sequence (u32 BE) ‖ timestamp
- * (u64 BE) ‖ final (1) ‖ path length (u16 BE) ‖ path ‖ SHA-256(JCS(plaintext fields)) (32).
+ * The AAD: label of the context's version ‖ secret ID (32) ‖ nonce (16) ‖ direction (1) ‖ sequence
+ * (u32 BE) ‖ timestamp (u64 BE) ‖ final (1) ‖ path length (u16 BE) ‖ path ‖ SHA-256(JCS(plaintext
+ * fields)) (32).
  */
 export function recordAad(
   context: Pick<RecordContext, 'secretId' | 'nonce' | 'path' | 'version'>,

@@ -111,6 +111,16 @@ describe('inference streams in batched records (version 2)', () => {
     assert.deepEqual(step.events, [chunk(0, 'secret words')]);
   });
 
+  it('carries an event field named __proto__ as plain data', () => {
+    const ctx = context();
+    const event = JSON.parse('{"id":"x","choices":[],"__proto__":{"polluted":true}}') as Record<string, unknown>;
+    const sealer = new StreamSealer(ctx);
+    const step = new StreamOpener(ctx).next(sealer.events([event], TS)[0]!);
+    assert.ok('events' in step, JSON.stringify(step));
+    assert.deepEqual(Object.keys(step.events[0]!), ['id', 'choices', '__proto__']);
+    assert.equal(({} as Record<string, unknown>).polluted, undefined);
+  });
+
   it('ends with an empty final record when [DONE] comes alone', () => {
     const ctx = context();
     const payloads = stream(ctx, [['a'], []]);

@@ -8,7 +8,9 @@
  *   (default 300) each way, interleaved; p50 and p99 in ms, and the added p50.
  * - throughput at zero token delay, 16 concurrent clients for CHAIN_BENCH_SECONDS (default 3)
  *   each way: requests per second, and streamed events per second of a long streamed answer, as
- *   ratios to direct.
+ *   ratios to direct. The streamed events run through two client proxies in front of the same
+ *   worker proxy: one in record version 2 (batched, the default) and one in version 1 (a record
+ *   per event), so old and new are compared in the same run.
  *
  * CHAIN_BENCH_MODE: `separate` runs the model server, the worker proxy and the client proxy each
  * in its own process (bench/lib/chain-part.ts), as in production, with the load generator in this
@@ -55,6 +57,8 @@ async function answer(
 interface Chain {
   direct: string;
   chain: string;
+  /** A client proxy in record version 1, to the same worker proxy. */
+  chainV1: string;
   close(): Promise<void>;
 }
 
@@ -78,9 +82,17 @@ async function oneProcess(): Promise<Chain> {
     upstream: model.url.replace(/\/v1$/, ''),
   });
   const client = await start({ role: 'client', meshCA: mesh.pem, policies: POLICIES, endpoint: worker.url });
+  const clientV1 = await start({
+    role: 'client',
+    meshCA: mesh.pem,
+    policies: POLICIES,
+    endpoint: worker.url,
+    recordVersion: 1,
+  });
   return {
     direct: model.url,
     chain: client.url,
+    chainV1: clientV1.url,
     close: async () => {
       for (const part of parts.reverse()) await part.close();
     },
@@ -132,11 +144,16 @@ async function separateProcesses(): Promise<Chain> {
     { role: 'client', meshCA: mesh.pem, policies: POLICIES, endpoint: worker.url },
     worker.process,
   );
+  const clientV1 = await child(
+    { role: 'client', meshCA: mesh.pem, policies: POLICIES, endpoint: worker.url, recordVersion: 1 },
+    worker.process,
+  );
   return {
     direct: model.url,
     chain: client.url,
+    chainV1: clientV1.url,
     close: async () => {
-      for (const part of [client, worker, model]) {
+      for (const part of [client, clientV1, worker, model]) {
         const exited = new Promise((resolve) => part.process.once('exit', resolve));
         part.process.send({ type: 'close' });
         await exited;
@@ -205,7 +222,7 @@ async function throughput(work: () => Promise<number>): Promise<number> {
 }
 
 async function measure(mode: string, parts: Chain): Promise<Array<[string, string]>> {
-  const { direct, chain } = parts;
+  const { direct, chain, chainV1 } = parts;
   for (let i = 0; i < 20; i++) await Promise.all([timed(direct), timed(chain)]);
   const d: number[] = [];
   const c: number[] = [];
@@ -230,11 +247,15 @@ async function measure(mode: string, parts: Chain): Promise<Array<[string, strin
   rows.push([`${mode}:   ratio chain/direct`, (chainRps / directRps).toFixed(2)]);
   const directEps = await throughput(() => stream(direct));
   const chainEps = await throughput(() => stream(chain));
+  const chainV1Eps = await throughput(() => stream(chainV1));
   rows.push([
-    `${mode}: streamed events/s at ${CONCURRENCY} clients, direct / chain`,
-    `${directEps.toFixed(0)} / ${chainEps.toFixed(0)}`,
+    `${mode}: streamed events/s at ${CONCURRENCY} clients, direct / chain v2 / chain v1`,
+    `${directEps.toFixed(0)} / ${chainEps.toFixed(0)} / ${chainV1Eps.toFixed(0)}`,
   ]);
-  rows.push([`${mode}:   ratio chain/direct`, (chainEps / directEps).toFixed(2)]);
+  rows.push([
+    `${mode}:   ratio chain/direct, v2 (batched) / v1`,
+    `${(chainEps / directEps).toFixed(2)} / ${(chainV1Eps / directEps).toFixed(2)}`,
+  ]);
   return rows;
 }
 

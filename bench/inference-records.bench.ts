@@ -8,7 +8,10 @@
  *   the wire body is stringified and parsed, and the worker reads and opens it (AES-256-GCM, the
  *   AAD with the plaintext fields' RFC 8785 digest).
  * - stream: a 200-event streamed answer: the worker seals each chunk and the final record, the
- *   client opens each in order, against stringify + parse of the 200 chunks.
+ *   client opens each in order, against stringify + parse of the 200 chunks (record version 1).
+ * - batched stream: the same answer in record version 2, the events sealed in batches of
+ *   INFERENCE_BENCH_BATCH (default 20: what one read from the model server brings under load),
+ *   the last batch in the final record.
  * - key exchange: one HPKE X-Wing exchange, the service's answer (encapsulation, export, ECDSA
  *   signature) and the client's whole check (chain, identity, signature, decapsulation), in ms.
  *
@@ -27,13 +30,20 @@ import {
   newClientKeyPair,
   parseKeyExchangeRequest,
 } from '../src/protocol/inference/key-exchange.ts';
-import { newNonce, openRequest, type RecordContext, sealRequest } from '../src/protocol/inference/records.ts';
+import {
+  BATCHED_RECORD_VERSION,
+  newNonce,
+  openRequest,
+  type RecordContext,
+  sealRequest,
+} from '../src/protocol/inference/records.ts';
 import { StreamOpener, StreamSealer } from '../src/protocol/inference/streams.ts';
 import { median, rate } from './lib/rate.ts';
 
 const SECONDS = Number(process.env.INFERENCE_BENCH_SECONDS ?? 1);
 const ROUNDS = Number(process.env.INFERENCE_BENCH_ROUNDS ?? 5);
 const EVENTS = 200;
+const BATCH = Number(process.env.INFERENCE_BENCH_BATCH ?? 20);
 
 /** One client's secret; every request a fresh nonce, as a client makes them. */
 const secret = {
@@ -82,14 +92,37 @@ function baselineStream(): boolean {
   return n === EVENTS;
 }
 
+/** Version 1: a record per event, then the empty final record. */
 function encryptedStream(): boolean {
   const ctx = context();
   const sealer = new StreamSealer(ctx);
   const opener = new StreamOpener(ctx);
   let n = 0;
-  for (const chunk of chunks) if ('event' in opener.next(sealer.event(chunk, Date.now()))) n++;
-  const [final, done] = sealer.finish(Date.now());
+  for (const chunk of chunks) {
+    const step = opener.next(sealer.event(chunk, Date.now()));
+    if ('events' in step) n += step.events.length;
+  }
+  const [final, done] = sealer.finish(Date.now()) as [string, string];
   return n === EVENTS && 'done' in opener.next(final) && 'ignore' in opener.next(done) && opener.end() === undefined;
+}
+
+/** Version 2: the events in batches of BATCH (as they arrive together from the model server), the last in the final record. */
+function batchedStream(): boolean {
+  const ctx = { ...context(), version: BATCHED_RECORD_VERSION } as const;
+  const sealer = new StreamSealer(ctx);
+  const opener = new StreamOpener(ctx);
+  let n = 0;
+  let done = false;
+  for (let at = 0; at < EVENTS; at += BATCH) {
+    const batch = chunks.slice(at, at + BATCH);
+    const payloads = at + BATCH >= EVENTS ? sealer.finish(Date.now(), batch) : sealer.events(batch, Date.now());
+    for (const payload of payloads) {
+      const step = opener.next(payload);
+      if ('events' in step) n += step.events.length;
+      if ('done' in step) done = true;
+    }
+  }
+  return n === EVENTS && done && opener.end() === undefined;
 }
 
 // The key exchange against a service certified by a mesh CA, as in the tests.
@@ -146,20 +179,24 @@ const results = {
   request: [] as number[],
   baseStream: [] as number[],
   stream: [] as number[],
+  batched: [] as number[],
 };
-const ratios = { request: [] as number[], stream: [] as number[] };
+const ratios = { request: [] as number[], stream: [] as number[], batched: [] as number[] };
 const exchanges: number[] = [];
 for (let round = 0; round < ROUNDS; round++) {
   const baseRequest = rate(SECONDS, baselineRequest, 50);
   const request = rate(SECONDS, encryptedRequest, 50);
   const baseStream = rate(SECONDS, baselineStream, 1);
   const stream = rate(SECONDS, encryptedStream, 1);
+  const batched = rate(SECONDS, batchedStream, 1);
   results.baseRequest.push(baseRequest);
   results.request.push(request);
   results.baseStream.push(baseStream);
   results.stream.push(stream);
+  results.batched.push(batched);
   ratios.request.push(request / baseRequest);
   ratios.stream.push(stream / baseStream);
+  ratios.batched.push(batched / baseStream);
   for (let i = 0; i < 5; i++) exchanges.push(await exchangeMs());
 }
 
@@ -180,6 +217,9 @@ console.log(
 );
 console.log(
   `| ${EVENTS}-event stream (worker + client) | ${f(median(results.baseStream))}/s | ${f(median(results.stream))}/s | ${f(median(ratios.stream), 3)} | ${added(median(results.baseStream), median(results.stream), EVENTS)} per event |`,
+);
+console.log(
+  `| ${EVENTS}-event stream, version 2 in batches of ${BATCH} | ${f(median(results.baseStream))}/s | ${f(median(results.batched))}/s | ${f(median(ratios.batched), 3)} | ${added(median(results.baseStream), median(results.batched), EVENTS)} per event |`,
 );
 console.log(
   `key exchange (service answer + client check), median of ${exchanges.length}: ${f(median(exchanges), 1)} ms`,

@@ -9,6 +9,7 @@
  */
 import { startModelServer } from '../../src/model-server/server.ts';
 import type { KeyExchangeRequest } from '../../src/protocol/inference/key-exchange.ts';
+import type { RecordVersion } from '../../src/protocol/inference/records.ts';
 import { startClientProxy } from '../../src/proxy/server.ts';
 import { InferenceSession } from '../../src/proxy/session.ts';
 import { startWorkerProxy } from '../../src/worker/worker-proxy.ts';
@@ -21,6 +22,8 @@ export type PartConfig =
       meshCA: string;
       policies: ReadonlyArray<{ hash: string; role?: 'secret-service' | 'worker' }>;
       endpoint: string;
+      /** The client's record version (default 2). */
+      recordVersion?: RecordVersion;
     };
 
 export interface Part {
@@ -54,6 +57,7 @@ export async function startPart(config: PartConfig, links: PartLinks): Promise<P
     manifest: { policies: config.policies },
     exchange: links.exchange,
     endpoint: config.endpoint,
+    ...(config.recordVersion === undefined ? {} : { recordVersion: config.recordVersion }),
   });
   const proxy = await startClientProxy({ listen: { host: '127.0.0.1', port: 0 }, session });
   return {

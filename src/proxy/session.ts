@@ -21,7 +21,15 @@ import {
   keyExchangeRequest,
   newClientKeyPair,
 } from '../protocol/inference/key-exchange.ts';
-import { newNonce, openResponse, type RecordContext, sealBodyJson } from '../protocol/inference/records.ts';
+import {
+  BATCHED_RECORD_VERSION,
+  newNonce,
+  openResponse,
+  RECORD_VERSIONS,
+  type RecordContext,
+  type RecordVersion,
+  sealBodyJson,
+} from '../protocol/inference/records.ts';
 import { SseReader } from '../protocol/inference/sse.ts';
 import { StreamOpener } from '../protocol/inference/streams.ts';
 import { workerCertificateProblems } from './worker-identity.ts';
@@ -49,6 +57,11 @@ export interface InferenceSessionOptions {
    * undefined when it does not verify (`coordinator_unverified`).
    */
   reverify?: () => Promise<Trust | undefined>;
+  /**
+   * The record version requests are sent in, and so the one answers must come in (default 2,
+   * batched streams; 1 only for workers that do not speak 2 yet).
+   */
+  recordVersion?: RecordVersion;
   /** The clock, ms (tests). */
   now?: () => number;
 }
@@ -116,6 +129,8 @@ export class InferenceSession {
     this.#endpoint = new URL(options.endpoint);
     if (this.#endpoint.protocol !== 'https:')
       throw new Error(`the workers' endpoint must be https, not ${options.endpoint}`);
+    if (options.recordVersion !== undefined && !RECORD_VERSIONS.includes(options.recordVersion))
+      throw new Error(`record version ${String(options.recordVersion)} is not one of ${RECORD_VERSIONS.join(', ')}`);
     this.#trust = { meshCA: options.meshCA, manifest: options.manifest };
     this.#agent = workerAgent(this.#trust);
   }
@@ -150,7 +165,14 @@ export class InferenceSession {
   ): Promise<SessionAnswer | { unknownSecret: true; status: number; body: unknown }> {
     const secret = await this.#currentSecret();
     if ('refusal' in secret) return secret;
-    const context: RecordContext = { secret: secret.secret, secretId: secret.secretId, nonce: newNonce(), path };
+    // The worker answers in the request's version (2: a stream as batches of events); another is refused.
+    const context: RecordContext = {
+      secret: secret.secret,
+      secretId: secret.secretId,
+      nonce: newNonce(),
+      path,
+      version: this.#options.recordVersion ?? BATCHED_RECORD_VERSION,
+    };
     const wire = sealBodyJson(
       context,
       { direction: 'request', sequence: 0, timestamp: this.#now(), final: true },
@@ -192,7 +214,7 @@ export class InferenceSession {
             yield step;
             return;
           }
-          if ('event' in step) yield step;
+          if ('events' in step) for (const event of step.events) yield { event };
         }
       }
     } catch {

@@ -3,8 +3,9 @@
  * It serves TLS with the pod's workload certificate and, for each request to an encrypted endpoint,
  * reads the record, looks its secret up by the envelope's secret ID, decrypts it, checks the
  * replay window, and only then forwards the plaintext to the model server on localhost. It seals
- * the answer as one record, or a stream event by event with the authenticated final record at the
- * end (docs/protocol.md). `/v1/models` passes through; every other endpoint is refused. Every
+ * the answer as one record in the request's record version, or a stream with the authenticated
+ * final record at the end: event by event (version 1), or the events of each read from the model
+ * server together (version 2; docs/protocol.md). `/v1/models` passes through; every other endpoint is refused. Every
  * refusal is the error table's OpenAI-style body, and the model server never sees a refused
  * request. Nothing of a request or an answer is logged.
  */
@@ -180,12 +181,13 @@ export async function startWorkerProxy(options: WorkerProxyOptions): Promise<Wor
     return new Promise((resolve) => {
       answer.on('data', (text: string) => {
         if (finished) return;
+        // The events of one read are sealed together: one record per batch in version 2.
+        const chunks: Record<string, unknown>[] = [];
         let out = '';
+        let done = false;
         for (const data of reader.push(text)) {
-          if (finished) break;
           if (data.trim() === DONE) {
-            for (const payload of sealer.finish(now())) out += sseEvent(payload);
-            finished = true;
+            done = true;
             break;
           }
           let chunk: unknown;
@@ -201,8 +203,11 @@ export async function startWorkerProxy(options: WorkerProxyOptions): Promise<Wor
             answer.destroy();
             break;
           }
-          out += sseEvent(sealer.event(chunk as Record<string, unknown>, now()));
+          chunks.push(chunk as Record<string, unknown>);
         }
+        const payloads = done ? sealer.finish(now(), chunks) : chunks.length > 0 ? sealer.events(chunks, now()) : [];
+        for (const payload of payloads) out += sseEvent(payload);
+        if (done) finished = true;
         if (out) res.write(out);
         if (finished) {
           res.end();

@@ -50,13 +50,17 @@ export function splitFields(
   body: Readonly<Record<string, unknown>>,
   plaintext: readonly string[],
 ): { clear: Record<string, unknown>; protectedFields: Record<string, unknown> } {
-  // No prototype, so that a field named __proto__ is a field like any other.
-  const clear: Record<string, unknown> = Object.create(null);
-  const protectedFields: Record<string, unknown> = Object.create(null);
-  for (const [name, value] of Object.entries(body)) {
+  // Plain objects, not prototype-less ones: JSON.stringify of those (dictionary mode) costs about
+  // twice as much, once per streamed event. A field named __proto__ is defined as data.
+  const clear: Record<string, unknown> = {};
+  const protectedFields: Record<string, unknown> = {};
+  for (const name of Object.keys(body)) {
+    const value = body[name];
     if (value === undefined) continue;
-    if (plaintext.includes(name)) clear[name] = value;
-    else protectedFields[name] = value;
+    const target = plaintext.includes(name) ? clear : protectedFields;
+    if (name === '__proto__')
+      Object.defineProperty(target, name, { value, enumerable: true, writable: true, configurable: true });
+    else target[name] = value;
   }
   return { clear, protectedFields };
 }

@@ -3,9 +3,11 @@
  * under the inference secret with a fresh 96-bit IV, whose AAD binds the secret ID, the request's
  * nonce, the direction, the record's sequence number, its timestamp, whether it is the last record,
  * the endpoint, and the SHA-256 of the plaintext fields (RFC 8785 JSON). A request is one record;
- * an answer is one record, or for a stream one record per server-sent event and then an empty
- * final record. Pure: IVs come from the caller's randomness (the system's CSPRNG by default), time is a
- * parameter.
+ * an answer is one record, or for a stream (streams.ts) one record per server-sent event and then
+ * an empty final record (version 1), or one record per batch of events that arrived together, the
+ * last one final (version 2). The version is the request's: its label is in the AAD, and an answer
+ * is in its request's version. Pure: IVs come from the caller's randomness (the system's CSPRNG by
+ * default), time is a parameter.
  */
 import { createCipheriv, createDecipheriv, createHash, randomFillSync } from 'node:crypto';
 import canonicalize from 'canonicalize';
@@ -13,8 +15,20 @@ import { base64Field, toBase64 } from './base64.ts';
 import type { InferenceRefusal } from './errors.ts';
 import { type Direction, ENVELOPE_FIELD, type EncryptedPath, plaintextFields, splitFields } from './fields.ts';
 
+/** Version 1: a streamed answer is one record per event, then an empty final record. */
 export const RECORD_VERSION = 1;
-export const AAD_LABEL = 'attestor-inference-v1';
+/** Version 2: a streamed answer is one record per batch of events (`{"events": [...]}`). */
+export const BATCHED_RECORD_VERSION = 2;
+export type RecordVersion = typeof RECORD_VERSION | typeof BATCHED_RECORD_VERSION;
+/** The versions a receiver accepts; a sender picks one (the client: the latest). */
+export const RECORD_VERSIONS: readonly RecordVersion[] = [RECORD_VERSION, BATCHED_RECORD_VERSION];
+/** The AAD's label per version (21 ASCII bytes each): the version is bound in every record. */
+export const AAD_LABELS: Readonly<Record<RecordVersion, string>> = {
+  1: 'attestor-inference-v1',
+  2: 'attestor-inference-v2',
+};
+/** Version 1's label. */
+export const AAD_LABEL = AAD_LABELS[RECORD_VERSION];
 export const NONCE_BYTES = 16;
 export const IV_BYTES = 12;
 export const TAG_BYTES = 16;
@@ -42,7 +56,10 @@ export interface Envelope {
   ciphertext: string;
 }
 
-/** The request a record belongs to: the secret and its ID, the request's nonce, and the endpoint. */
+/**
+ * The request a record belongs to: the secret and its ID, the request's nonce, the endpoint, and
+ * the record version the request was sent in (its answer's records are in the same one).
+ */
 export interface RecordContext {
   secret: Uint8Array;
   /** Base64 of SHA-256(client public key). */
@@ -50,6 +67,13 @@ export interface RecordContext {
   /** 16 bytes. */
   nonce: Uint8Array;
   path: EncryptedPath;
+  /** Default 1 (RECORD_VERSION). */
+  version?: RecordVersion;
+}
+
+/** The context's record version (1 when it names none). */
+export function contextVersion(context: Pick<RecordContext, 'version'>): RecordVersion {
+  return context.version ?? RECORD_VERSION;
 }
 
 export interface RecordHeader {
@@ -80,6 +104,7 @@ export function plaintextDigest(
 
 /** The part of the AAD a request's records share (label, secret ID, nonce), and its nonce in base64. */
 interface ContextPrefix {
+  version: RecordVersion;
   secretId: string;
   nonce: Uint8Array;
   path: EncryptedPath;
@@ -90,7 +115,10 @@ interface ContextPrefix {
   nonceBase64: string;
 }
 
-const LABEL_BYTES = Buffer.from(AAD_LABEL, 'ascii');
+const LABEL_BYTES: Readonly<Record<RecordVersion, Buffer>> = {
+  1: Buffer.from(AAD_LABELS[1], 'ascii'),
+  2: Buffer.from(AAD_LABELS[2], 'ascii'),
+};
 /** direction (1) ‖ sequence (4) ‖ timestamp (8) ‖ final (1) ‖ path length (2). */
 const HEADER_BYTES = 1 + 4 + 8 + 1 + 2;
 const DIGEST_BYTES = 32;
@@ -98,11 +126,13 @@ const DIGEST_BYTES = 32;
 /** Per context object: a stream's records reuse what only depends on the request. */
 const prefixes = new WeakMap<object, ContextPrefix>();
 
-function contextPrefix(context: Pick<RecordContext, 'secretId' | 'nonce' | 'path'>): ContextPrefix {
+function contextPrefix(context: Pick<RecordContext, 'secretId' | 'nonce' | 'path' | 'version'>): ContextPrefix {
   const cached = prefixes.get(context);
+  const version = contextVersion(context);
   // The context is a plain object: use the cache only while it still names the same request.
   if (
     cached !== undefined &&
+    cached.version === version &&
     cached.secretId === context.secretId &&
     cached.path === context.path &&
     Buffer.compare(cached.nonce, context.nonce) === 0
@@ -110,14 +140,17 @@ function contextPrefix(context: Pick<RecordContext, 'secretId' | 'nonce' | 'path
     return cached;
   const secretId = Buffer.from(context.secretId, 'base64');
   const path = Buffer.from(context.path, 'utf8');
-  const headerAt = LABEL_BYTES.length + secretId.length + context.nonce.length;
+  const label = LABEL_BYTES[version];
+  if (label === undefined) throw new RangeError(`record version ${String(version)} is not known`);
+  const headerAt = label.length + secretId.length + context.nonce.length;
   const template = Buffer.alloc(headerAt + HEADER_BYTES + path.length);
-  LABEL_BYTES.copy(template, 0);
-  secretId.copy(template, LABEL_BYTES.length);
-  template.set(context.nonce, LABEL_BYTES.length + secretId.length);
+  label.copy(template, 0);
+  secretId.copy(template, label.length);
+  template.set(context.nonce, label.length + secretId.length);
   template.writeUInt16BE(path.length, headerAt + 14);
   path.copy(template, headerAt + HEADER_BYTES);
   const prefix: ContextPrefix = {
+    version,
     secretId: context.secretId,
     nonce: new Uint8Array(context.nonce),
     path: context.path,
@@ -130,11 +163,12 @@ function contextPrefix(context: Pick<RecordContext, 'secretId' | 'nonce' | 'path
 }
 
 /**
- * The AAD: label ‖ secret ID (32) ‖ nonce (16) ‖ direction (1) ‖ sequence (u32 BE) ‖ timestamp
- * (u64 BE) ‖ final (1) ‖ path length (u16 BE) ‖ path ‖ SHA-256(JCS(plaintext fields)) (32).
+ * The AAD: label of the context's version ‖ secret ID (32) ‖ nonce (16) ‖ direction (1) ‖ sequence
+ * (u32 BE) ‖ timestamp (u64 BE) ‖ final (1) ‖ path length (u16 BE) ‖ path ‖ SHA-256(JCS(plaintext
+ * fields)) (32).
  */
 export function recordAad(
-  context: Pick<RecordContext, 'secretId' | 'nonce' | 'path'>,
+  context: Pick<RecordContext, 'secretId' | 'nonce' | 'path' | 'version'>,
   header: RecordHeader,
   clear: Readonly<Record<string, unknown>>,
   clearJson?: string,
@@ -175,6 +209,30 @@ export function newNonce(): Uint8Array {
   return freshRandom(NONCE_BYTES);
 }
 
+/** The envelope of one record whose protected fields' JSON is `plaintext`. */
+function sealEnvelope(
+  context: RecordContext,
+  header: RecordHeader,
+  clear: Readonly<Record<string, unknown>>,
+  clearJson: string,
+  plaintext: string,
+  iv: Uint8Array,
+): Envelope {
+  const cipher = createCipheriv('aes-256-gcm', context.secret, iv);
+  cipher.setAAD(recordAad(context, header, clear, clearJson));
+  const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final(), cipher.getAuthTag()]);
+  return {
+    version: contextVersion(context),
+    secretId: context.secretId,
+    nonce: contextPrefix(context).nonceBase64,
+    sequence: header.sequence,
+    timestamp: header.timestamp,
+    final: header.final,
+    iv: toBase64(iv),
+    ciphertext: ciphertext.toString('base64'),
+  };
+}
+
 /** One sealed record: its plaintext fields (and their JSON) and its envelope. */
 function seal(
   context: RecordContext,
@@ -184,24 +242,14 @@ function seal(
 ): { clear: Record<string, unknown>; clearJson: string; envelope: Envelope } {
   const { clear, protectedFields } = splitFields(body, plaintextFields(context.path, header.direction));
   const clearJson = JSON.stringify(clear);
-  const cipher = createCipheriv('aes-256-gcm', context.secret, iv);
-  cipher.setAAD(recordAad(context, header, clear, clearJson));
-  const ciphertext = Buffer.concat([
-    cipher.update(JSON.stringify(protectedFields), 'utf8'),
-    cipher.final(),
-    cipher.getAuthTag(),
-  ]);
-  const envelope: Envelope = {
-    version: RECORD_VERSION,
-    secretId: context.secretId,
-    nonce: contextPrefix(context).nonceBase64,
-    sequence: header.sequence,
-    timestamp: header.timestamp,
-    final: header.final,
-    iv: toBase64(iv),
-    ciphertext: ciphertext.toString('base64'),
-  };
+  const envelope = sealEnvelope(context, header, clear, clearJson, JSON.stringify(protectedFields), iv);
   return { clear, clearJson, envelope };
+}
+
+/** The wire JSON of a body whose plaintext fields' JSON is `clearJson`: those fields, then `encryption`. */
+function wireJson(clearJson: string, envelope: Envelope): string {
+  const field = `"${ENVELOPE_FIELD}":${JSON.stringify(envelope)}}`;
+  return clearJson === '{}' ? `{${field}` : `${clearJson.slice(0, -1)},${field}`;
 }
 
 /** Encrypts `body` into its wire form: the plaintext fields as they are, the others in `encryption`. */
@@ -226,11 +274,42 @@ export function sealBodyJson(
   iv: Uint8Array = freshRandom(IV_BYTES),
 ): string {
   const { clearJson, envelope } = seal(context, header, body, iv);
-  const field = `"${ENVELOPE_FIELD}":${JSON.stringify(envelope)}}`;
-  return clearJson === '{}' ? `{${field}` : `${clearJson.slice(0, -1)},${field}`;
+  return wireJson(clearJson, envelope);
+}
+
+/** The field of a batched record's protected fields that lists its events. */
+export const BATCH_FIELD = 'events';
+
+/**
+ * A batch of streamed events, split for sealing as one version 2 record: the plaintext fields
+ * they share, and each event's protected fields as JSON. Events with other plaintext fields go
+ * in another batch (streams.ts groups them).
+ */
+export interface EventBatch {
+  clear: Record<string, unknown>;
+  clearJson: string;
+  /** The JSON of each event's protected fields, in order. */
+  events: string[];
+}
+
+/**
+ * Seals a batch as one version 2 record, straight to the wire JSON: the shared plaintext fields as
+ * they are, and `{"events": [<each event's protected fields>, ...]}` encrypted.
+ */
+export function sealBatchJson(
+  context: RecordContext,
+  header: RecordHeader,
+  batch: EventBatch,
+  iv: Uint8Array = freshRandom(IV_BYTES),
+): string {
+  if (contextVersion(context) !== BATCHED_RECORD_VERSION)
+    throw new Error(`a batch is a version ${BATCHED_RECORD_VERSION} record`);
+  const plaintext = `{"${BATCH_FIELD}":[${batch.events.join(',')}]}`;
+  return wireJson(batch.clearJson, sealEnvelope(context, header, batch.clear, batch.clearJson, plaintext, iv));
 }
 
 export interface ParsedEnvelope {
+  version: RecordVersion;
   secretId: string;
   nonce: Uint8Array;
   sequence: number;
@@ -305,8 +384,8 @@ function parseEnvelope(value: unknown): ParsedEnvelope | { error: string; versio
   if (typeof value !== 'object' || value === null || Array.isArray(value))
     return { error: 'The encryption field is not an object.' };
   const e = value as Record<string, unknown>;
-  if (e.version !== RECORD_VERSION)
-    return { error: `Version ${String(e.version)}, not ${RECORD_VERSION}.`, version: true };
+  if (!RECORD_VERSIONS.includes(e.version as RecordVersion))
+    return { error: `Version ${String(e.version)}, not one of ${RECORD_VERSIONS.join(', ')}.`, version: true };
   const problems: string[] = [];
   const extra = Object.keys(e).filter((k) => !ENVELOPE_KEYS.includes(k));
   if (extra.length > 0) problems.push(`unknown fields ${extra.join(', ')}`);
@@ -322,6 +401,7 @@ function parseEnvelope(value: unknown): ParsedEnvelope | { error: string; versio
   if (typeof e.final !== 'boolean') problems.push('final is not a boolean');
   if (problems.length > 0) return { error: `${problems.join('; ')}.` };
   return {
+    version: e.version as RecordVersion,
     secretId: e.secretId as string,
     nonce: nonce as Uint8Array,
     sequence: e.sequence as number,
@@ -334,8 +414,9 @@ function parseEnvelope(value: unknown): ParsedEnvelope | { error: string; versio
 
 /**
  * Decrypts a wire body read by readWireBody, as the record `expected` names (direction, sequence,
- * final) of the request `context` names: refuses another secret ID or nonce, another position or
- * finality, and anything the AEAD does not authenticate. Returns the body with every field.
+ * final) of the request `context` names: refuses another version (a downgrade or upgrade of the
+ * request's), another secret ID or nonce, another position or finality, and anything the AEAD does
+ * not authenticate. Returns the body with every field.
  */
 export function openBody(
   context: RecordContext,
@@ -344,6 +425,14 @@ export function openBody(
 ): { body: Record<string, unknown>; timestamp: number; final: boolean } | { refusal: InferenceRefusal } {
   const code = REFUSAL[expected.direction].tampered;
   const e = wire.envelope;
+  const version = contextVersion(context);
+  if (e.version !== version)
+    return {
+      refusal: {
+        code,
+        detail: `A version ${e.version} record arrived where version ${version} was due (the request's).`,
+      },
+    };
   if (e.secretId !== context.secretId) return { refusal: { code, detail: 'The record names another secret.' } };
   if (Buffer.compare(e.nonce, context.nonce) !== 0)
     return { refusal: { code, detail: 'The record belongs to another request.' } };
@@ -426,7 +515,10 @@ export function openResponse(
   return openBody(context, wire, { direction: 'response', sequence: 0, final: true });
 }
 
-/** The context of a request read from the wire, once the worker found its secret by the envelope's secret ID. */
+/**
+ * The context of a request read from the wire, once the worker found its secret by the envelope's
+ * secret ID: in the request's version, so that the answer is in it too.
+ */
 export function requestContext(wire: WireBody, path: EncryptedPath, secret: Uint8Array): RecordContext {
-  return { secret, secretId: wire.envelope.secretId, nonce: wire.envelope.nonce, path };
+  return { secret, secretId: wire.envelope.secretId, nonce: wire.envelope.nonce, path, version: wire.envelope.version };
 }

@@ -41,6 +41,8 @@ describe('inference session', () => {
   let volume: Awaited<ReturnType<typeof workerVolume>>;
   let worker: WorkerProxy;
   let relay: Relay;
+  /** A relay to a worker whose model server paces its tokens: each read one event, so a stream is several records. */
+  let pacedRelay: Relay;
   const seen: string[] = [];
   const cleanup: Array<() => Promise<void> | void> = [];
 
@@ -76,6 +78,22 @@ describe('inference session', () => {
     const relayVolume = await workerVolume(mesh);
     cleanup.push(() => relayVolume.remove());
     relay = await startRelay({ cert: relayVolume.cert, key: relayVolume.key, target: worker.url, ca: mesh.pem });
+    const paced = await startModelServer({ host: '127.0.0.1', tokenDelayMs: 20 });
+    cleanup.push(() => paced.close());
+    const pacedWorker = await startWorkerProxy({
+      host: '127.0.0.1',
+      certificateDir: volume.dir,
+      upstream: paced.url.replace(/\/v1$/, ''),
+      secrets: service.lookup,
+    });
+    cleanup.push(() => pacedWorker.close());
+    pacedRelay = await startRelay({
+      cert: relayVolume.cert,
+      key: relayVolume.key,
+      target: pacedWorker.url,
+      ca: mesh.pem,
+    });
+    cleanup.push(() => pacedRelay.close());
   });
   after(async () => {
     for (const c of cleanup.reverse()) await c();
@@ -87,6 +105,7 @@ describe('inference session', () => {
     seen.length = 0;
     relay.rewrite = (text) => text;
     relay.requests.length = 0;
+    if (pacedRelay) pacedRelay.rewrite = (text) => text;
   });
 
   it('sends a chat request encrypted and decrypts the answer; neither travels in plaintext', async () => {
@@ -101,6 +120,7 @@ describe('inference session', () => {
     );
     assert.equal(relay.requests.length, 1);
     assert.ok(!relay.requests[0]!.includes(MARKER), 'the request was on the wire in plaintext');
+    assert.equal(JSON.parse(relay.requests[0]!).encryption.version, 2, 'the client sends record version 2');
   });
 
   it('decrypts a stream event by event and completes only at the final record', async () => {
@@ -114,6 +134,33 @@ describe('inference session', () => {
     type Chunk = { choices: Array<{ delta: { content?: string } }> };
     const text = items.map((i) => ('event' in i ? ((i.event as Chunk).choices[0]?.delta.content ?? '') : '')).join('');
     assert.match(text, new RegExp(MARKER));
+  });
+
+  it('still speaks record version 1 when told to (workers that do not speak 2 yet), whole and streamed, and refuses an unknown version', async () => {
+    const s = new InferenceSession({
+      meshCA: mesh.pem,
+      manifest: { policies: POLICIES },
+      exchange: service.exchange,
+      endpoint: relay.url,
+      recordVersion: 1,
+    });
+    cleanup.push(() => s.close());
+    const whole = body(await s.send('POST', '/v1/chat/completions', chat));
+    assert.match(JSON.stringify(whole.body), new RegExp(MARKER));
+    assert.equal(JSON.parse(relay.requests.at(-1)!).encryption.version, 1);
+    const items = await collect(await s.send('POST', '/v1/chat/completions', { ...chat, stream: true }));
+    assert.ok(items.length > 1 && items.every((i) => 'event' in i), JSON.stringify(items));
+    assert.throws(
+      () =>
+        new InferenceSession({
+          meshCA: mesh.pem,
+          manifest: { policies: POLICIES },
+          exchange: service.exchange,
+          endpoint: relay.url,
+          recordVersion: 3 as 1,
+        }),
+      /record version 3/,
+    );
   });
 
   it('passes /v1/models through and refuses other endpoints without sending them', async () => {
@@ -239,14 +286,15 @@ describe('inference session', () => {
     assert.equal(refusal(await session(relay.url).send('POST', '/v1/chat/completions', chat)), 'response_downgrade');
   });
 
-  it('refuses a stream whose events were swapped (response_tampered)', async () => {
-    relay.rewrite = (text) => {
+  it('refuses a stream whose records were swapped (response_tampered)', async () => {
+    pacedRelay.rewrite = (text) => {
       const e = events(text);
+      assert.ok(e.length >= 4, 'two records, the final record and [DONE] at least');
       [e[0], e[1]] = [e[1]!, e[0]!];
       return e.join('');
     };
     const items = await collect(
-      await session(relay.url).send('POST', '/v1/chat/completions', { ...chat, stream: true }),
+      await session(pacedRelay.url).send('POST', '/v1/chat/completions', { ...chat, stream: true }),
     );
     const last = items.at(-1)!;
     assert.ok('refusal' in last && last.refusal.code === 'response_tampered', JSON.stringify(last));
@@ -284,13 +332,13 @@ describe('inference session', () => {
   it('refuses a stream cut short, and one ended by a plaintext [DONE] (stream_truncated)', async () => {
     for (const injectDone of [false, true]) {
       // Drop the final record and the [DONE] after it; then inject a plaintext [DONE], or not.
-      relay.rewrite = (text) => {
+      pacedRelay.rewrite = (text) => {
         const e = events(text);
         assert.equal(e.at(-1), 'data: [DONE]\n\n');
         return [...e.slice(0, -2), ...(injectDone ? ['data: [DONE]\n\n'] : [])].join('');
       };
       const items = await collect(
-        await session(relay.url).send('POST', '/v1/chat/completions', { ...chat, stream: true }),
+        await session(pacedRelay.url).send('POST', '/v1/chat/completions', { ...chat, stream: true }),
       );
       const last = items.at(-1)!;
       assert.ok('refusal' in last && last.refusal.code === 'stream_truncated', JSON.stringify(last));

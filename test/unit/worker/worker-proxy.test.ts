@@ -21,8 +21,10 @@ import {
   newClientKeyPair,
 } from '../../../src/protocol/inference/key-exchange.ts';
 import {
+  BATCHED_RECORD_VERSION,
   newNonce,
   openResponse,
+  RECORD_VERSION,
   type RecordContext,
   sealBody,
   sealRequest,
@@ -153,15 +155,56 @@ describe('worker proxy', () => {
     for (const data of reader.push(reply.text)) {
       const step = opener.next(data);
       assert.ok(!('refusal' in step), JSON.stringify(step));
-      if ('event' in step) {
-        const delta = (step.event.choices as Array<{ delta: { content?: string } }>)[0]?.delta.content;
-        text += delta ?? '';
-      }
+      if ('events' in step)
+        for (const event of step.events) {
+          const delta = (event.choices as Array<{ delta: { content?: string } }>)[0]?.delta.content;
+          text += delta ?? '';
+        }
       if ('done' in step) done = true;
     }
     assert.equal(opener.end(), undefined);
     assert.ok(done);
     assert.match(text, new RegExp(MARKER));
+  });
+
+  it('answers a version 2 request with batched records (the events of a read together) and a version 1 request with a record per event', async () => {
+    const long = { ...chat(`${'word '.repeat(150)}${MARKER}`), stream: true };
+    const texts: Record<number, { records: number; events: number; text: string }> = {};
+    for (const version of [BATCHED_RECORD_VERSION, RECORD_VERSION] as const) {
+      const c = { ...context(), version };
+      const reply = await post(proxy.url, mesh.pem, c.path, sealRequest(c, long, Date.now()));
+      assert.equal(reply.status, 200);
+      assert.ok(!reply.text.includes(MARKER));
+      const opener = new StreamOpener(c);
+      const reader = new SseReader();
+      let records = 0;
+      let events = 0;
+      let text = '';
+      let done = false;
+      for (const data of reader.push(reply.text)) {
+        if (data !== '[DONE]') {
+          records++;
+          assert.equal(JSON.parse(data).encryption.version, version);
+        }
+        const step = opener.next(data);
+        assert.ok(!('refusal' in step), JSON.stringify(step));
+        if ('events' in step)
+          for (const event of step.events) {
+            events++;
+            text += (event.choices as Array<{ delta: { content?: string } }>)[0]?.delta.content ?? '';
+          }
+        if ('done' in step) done = true;
+      }
+      assert.ok(done && opener.end() === undefined);
+      texts[version] = { records, events, text };
+    }
+    const v1 = texts[RECORD_VERSION]!;
+    const v2 = texts[BATCHED_RECORD_VERSION]!;
+    assert.equal(v2.text, v1.text);
+    assert.match(v2.text, new RegExp(MARKER));
+    assert.equal(v2.events, v1.events);
+    assert.equal(v1.records, v1.events + 1, 'version 1: a record per event and the empty final record');
+    assert.ok(v2.records < v2.events / 2, `version 2: ${v2.records} records for ${v2.events} events`);
   });
 
   it('seals completions and embeddings, and passes /v1/models through', async () => {

@@ -11,7 +11,14 @@ import {
   answerKeyExchange,
   newClientKeyPair,
 } from '../../../../src/protocol/inference/key-exchange.ts';
-import { newNonce, openRequest, type RecordContext, sealRequest } from '../../../../src/protocol/inference/records.ts';
+import {
+  BATCHED_RECORD_VERSION,
+  newNonce,
+  openRequest,
+  RECORD_VERSION,
+  type RecordContext,
+  sealRequest,
+} from '../../../../src/protocol/inference/records.ts';
 import { StreamOpener, StreamSealer } from '../../../../src/protocol/inference/streams.ts';
 import { SLOWEST_INPUT_MS } from '../../../harness/fuzz-bounds.ts';
 import { prng } from '../../../harness/prng.ts';
@@ -65,36 +72,41 @@ describe('inference wire format fuzzing', () => {
     assert.ok(slowest < SLOWEST_INPUT_MS, `${slowest} ms`);
   });
 
-  it('refuses mutated streams without throwing, and completes only with the events sent', () => {
-    const next = prng(0x2f0);
-    const ctx = context();
-    const chunks = ['a', 'b', 'c'].map((content, i) => ({
-      id: 'x',
-      object: 'chat.completion.chunk',
-      choices: [{ index: i, delta: { content } }],
-    }));
-    const sealer = new StreamSealer(ctx);
-    const payloads = [...chunks.map((c) => sealer.event(c, 1)), ...sealer.finish(2)];
-    let refused = 0;
-    for (let i = 0; i < 2000; i++) {
-      const target = Math.floor(next() * payloads.length);
-      const mutated = payloads.map((p, j) => (j === target ? mutate(p, next) : p));
-      const opener = new StreamOpener(ctx);
-      const events: unknown[] = [];
-      let refusal = false;
-      for (const p of mutated) {
-        const step = opener.next(p);
-        if ('refusal' in step) {
-          refusal = true;
-          break;
+  for (const version of [RECORD_VERSION, BATCHED_RECORD_VERSION] as const)
+    it(`refuses mutated streams of record version ${version} without throwing, and completes only with the events sent`, () => {
+      const next = prng(0x2f0 + version);
+      const ctx = { ...context(), version };
+      const chunks = ['a', 'b', 'c'].map((content, i) => ({
+        id: 'x',
+        object: 'chat.completion.chunk',
+        choices: [{ index: i, delta: { content } }],
+      }));
+      const sealer = new StreamSealer(ctx);
+      // Version 2: two events in one record, the third in the final record.
+      const payloads =
+        version === RECORD_VERSION
+          ? [...chunks.map((c) => sealer.event(c, 1)), ...sealer.finish(2)]
+          : [...sealer.events(chunks.slice(0, 2), 1), ...sealer.finish(2, chunks.slice(2))];
+      let refused = 0;
+      for (let i = 0; i < 2000; i++) {
+        const target = Math.floor(next() * payloads.length);
+        const mutated = payloads.map((p, j) => (j === target ? mutate(p, next) : p));
+        const opener = new StreamOpener(ctx);
+        const events: unknown[] = [];
+        let refusal = false;
+        for (const p of mutated) {
+          const step = opener.next(p);
+          if ('refusal' in step) {
+            refusal = true;
+            break;
+          }
+          if ('events' in step) events.push(...step.events);
         }
-        if ('event' in step) events.push(step.event);
+        if (refusal || opener.end() !== undefined) refused++;
+        else assert.deepEqual(events, chunks, `accepted a changed stream at ${target}: ${mutated[target]}`);
       }
-      if (refusal || opener.end() !== undefined) refused++;
-      else assert.deepEqual(events, chunks, `accepted a changed stream at ${target}: ${mutated[target]}`);
-    }
-    assert.ok(refused > 500, `${refused} refusals`);
-  });
+      assert.ok(refused > 500, `${refused} refusals`);
+    });
 
   it('refuses mutated key-exchange answers without throwing, and accepts only the secret the service made', async function () {
     this.timeout(120_000);

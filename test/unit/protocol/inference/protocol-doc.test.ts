@@ -23,8 +23,10 @@ import {
   type RecordHeader,
   readWireBody,
   recordAad,
+  sealBatchJson,
   sealBody,
 } from '../../../../src/protocol/inference/records.ts';
+import { DONE, eventBatches, StreamOpener } from '../../../../src/protocol/inference/streams.ts';
 
 const DOC = readFileSync(new URL('../../../../docs/protocol.md', import.meta.url), 'utf8');
 
@@ -60,6 +62,12 @@ describe('docs/protocol.md', () => {
 
   it('has every test vector it names', () => {
     assert.deepEqual([...v.keys()].sort(), [
+      'batch-aad',
+      'batch-final-aad',
+      'batch-final-plaintext',
+      'batch-final-record',
+      'batch-plaintext',
+      'batch-record',
       'final-aad',
       'final-record',
       'key-exchange',
@@ -125,6 +133,41 @@ describe('docs/protocol.md', () => {
     };
     assert.equal(recordAad(context(), header, {}).toString('hex'), v.get('final-aad'));
     assert.ok('refusal' in openBody(context(), wire, { direction: 'response', sequence: 2 }), 'not as record 2');
+  });
+
+  it('opens the version 2 stream vectors as batches of events, with the AADs they show, and seals them back byte for byte', () => {
+    const ctx: RecordContext = { ...context(), version: 2 };
+    const opener = new StreamOpener(ctx);
+    for (const [name, sequence, final] of [
+      ['batch', 0, false],
+      ['batch-final', 1, true],
+    ] as const) {
+      const record = JSON.parse(v.get(`${name}-record`)!) as Record<string, unknown> & {
+        encryption: { iv: string; timestamp: number };
+      };
+      const events = JSON.parse(v.get(`${name}-plaintext`)!) as Array<Record<string, unknown>>;
+      const step = opener.next(JSON.stringify(record));
+      assert.ok('events' in step, JSON.stringify(step));
+      assert.deepEqual(step.events, events);
+      assert.equal('done' in step, final);
+      const header: RecordHeader = {
+        direction: 'response',
+        sequence,
+        timestamp: record.encryption.timestamp,
+        final,
+      };
+      const { encryption: _, ...clear } = record;
+      assert.equal(recordAad(ctx, header, clear).toString('hex'), v.get(`${name}-aad`));
+      const batches = eventBatches(CHAT_COMPLETIONS_PATH, events);
+      assert.equal(batches.length, 1);
+      const again = sealBatchJson(ctx, header, batches[0]!, Buffer.from(record.encryption.iv, 'base64'));
+      assert.equal(again, JSON.stringify(record));
+    }
+    assert.deepEqual(opener.next(DONE), { ignore: true });
+    assert.equal(opener.end(), undefined);
+    // In version 1 the same records do not open: the label binds the version.
+    const v1 = new StreamOpener(context());
+    assert.ok('refusal' in v1.next(JSON.stringify(JSON.parse(v.get('batch-record')!))));
   });
 
   it('lists the plaintext fields of each endpoint as the code keeps them', () => {

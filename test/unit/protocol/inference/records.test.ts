@@ -198,7 +198,7 @@ describe('inference field encryption', () => {
       [{ ...envelope, sequence: -1, timestamp: 1.5 }, 'malformed_encryption', /sequence.*timestamp/],
       [{ ...envelope, final: 'yes' }, 'malformed_encryption', /final/],
       [{ ...envelope, extra: true }, 'malformed_encryption', /unknown fields extra/],
-      [{ ...envelope, version: 2 }, 'unsupported_version', /Version 2/],
+      [{ ...envelope, version: 3 }, 'unsupported_version', /Version 3/],
       ['text', 'malformed_encryption', /not an object/],
     ];
     for (const [bad, code, detail] of cases) {

@@ -140,8 +140,9 @@ describe('inference protocol round trip (key exchange, encrypted chat, streamed 
     for (const data of reader.push(stream.text)) {
       const step = opener.next(data);
       assert.ok(!('refusal' in step), JSON.stringify(step));
-      if ('event' in step)
-        text += (step.event.choices as Array<{ delta: { content?: string } }>)[0]?.delta.content ?? '';
+      if ('events' in step)
+        for (const event of step.events)
+          text += (event.choices as Array<{ delta: { content?: string } }>)[0]?.delta.content ?? '';
       if ('done' in step) done = true;
     }
     assert.equal(opener.end(), undefined);

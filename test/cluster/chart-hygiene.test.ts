@@ -185,6 +185,22 @@ describe('Helm chart charts/attestor: schema, names, CRDs, certificates and oper
     );
   });
 
+  it("keeps every name within Kubernetes' 63 characters for the longest release name Helm allows (53)", () => {
+    const release = `r${'x'.repeat(52)}`;
+    const rendered = objects(
+      template(
+        release,
+        'crds.enabled=false',
+        'certificates.mode=cert-manager',
+        'certificates.certManager.issuerRef.name=ca',
+        'tls.caBundle=',
+      ),
+    );
+    const long = rendered.map((o) => o.metadata.name).filter((n) => n.length > 63);
+    assert.deepEqual(long, []);
+    assert.ok(rendered.every((o) => o.metadata.name.startsWith(release.slice(0, 40))));
+  });
+
   it('templates the CRDs: installed and kept by default (helm.sh/resource-policy: keep), left out with crds.enabled=false, not kept with crds.keep=false', () => {
     const crds = (...sets: string[]) =>
       objects(template('attestor', ...sets)).filter((o) => o.kind === 'CustomResourceDefinition');

@@ -1,5 +1,25 @@
-/** The agent's HTTPS client for the Coordinator API (undici, trusting only the given CA). */
+/**
+ * The agent's HTTPS client for the Coordinator API (undici, trusting only the given CA). Given a CA
+ * file, it re-reads it before each request (as the token), so a renewed serving CA (the chart's
+ * ConfigMap or cert-manager's Secret) is trusted without a restart; a file that cannot be read or
+ * holds no certificate keeps the CA it has.
+ */
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { Agent as Dispatcher, request } from 'undici';
+
+/** The CA that signed the Coordinator's serving certificate: PEM, or a file re-read before each request. */
+export type CoordinatorCa = string | { file: string };
+
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/;
+
+function dispatcherFor(caPem: string): Dispatcher {
+  return new Dispatcher({
+    connect: { ca: caPem, rejectUnauthorized: true },
+    headersTimeout: 30_000,
+    bodyTimeout: 30_000,
+  });
+}
 
 export class CoordinatorHttpError extends Error {
   readonly status: number;
@@ -23,16 +43,18 @@ export interface RequestOptions {
 
 export class CoordinatorClient {
   readonly #base: string;
-  readonly #dispatcher: Dispatcher;
+  readonly #caFile: string | undefined;
+  #caPem: string;
+  #dispatcher: Dispatcher;
+  readonly #retired = new Set<Dispatcher>();
   readonly #token: () => Promise<string>;
 
-  constructor(baseUrl: string, caPem: string, token: () => Promise<string>) {
+  /** A CA file is read now (a missing one stops the start), and again before each request. */
+  constructor(baseUrl: string, ca: CoordinatorCa, token: () => Promise<string>) {
     this.#base = baseUrl.replace(/\/$/, '');
-    this.#dispatcher = new Dispatcher({
-      connect: { ca: caPem, rejectUnauthorized: true },
-      headersTimeout: 30_000,
-      bodyTimeout: 30_000,
-    });
+    this.#caFile = typeof ca === 'string' ? undefined : ca.file;
+    this.#caPem = typeof ca === 'string' ? ca : readFileSync(ca.file, 'utf8');
+    this.#dispatcher = dispatcherFor(this.#caPem);
     this.#token = token;
   }
 
@@ -46,7 +68,25 @@ export class CoordinatorClient {
   }
 
   async close(): Promise<void> {
-    await this.#dispatcher.close();
+    await Promise.all([this.#dispatcher, ...this.#retired].map((d) => d.close()));
+  }
+
+  /** The dispatcher for the current CA: a changed, readable CA file replaces it (requests in flight finish on the old one). */
+  async #currentDispatcher(): Promise<Dispatcher> {
+    if (this.#caFile === undefined) return this.#dispatcher;
+    let pem: string;
+    try {
+      pem = await readFile(this.#caFile, 'utf8');
+    } catch {
+      return this.#dispatcher;
+    }
+    if (pem === this.#caPem || !PEM_CERTIFICATE.test(pem)) return this.#dispatcher;
+    const old = this.#dispatcher;
+    this.#caPem = pem;
+    this.#dispatcher = dispatcherFor(pem);
+    this.#retired.add(old);
+    void old.close().finally(() => this.#retired.delete(old));
+    return this.#dispatcher;
   }
 
   async #send<T>(
@@ -67,7 +107,7 @@ export class CoordinatorClient {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      dispatcher: this.#dispatcher,
+      dispatcher: await this.#currentDispatcher(),
       signal: options.signal,
       ...timeouts,
     });

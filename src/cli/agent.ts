@@ -48,7 +48,7 @@ export function agentCommand(): Command {
     )
     .option(
       '--ca-file <path>',
-      'CA bundle that signed the Coordinator serving certificate',
+      'CA bundle that signed the Coordinator serving certificate, re-read before each request',
       '/var/run/secrets/attestor/ca.crt',
     )
     .option(
@@ -86,7 +86,8 @@ export function agentCommand(): Command {
     .action(async (opts: AgentCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
       if (!opts.nodeName) throw new Error('--node-name (or NODE_NAME) is required');
-      const client = new CoordinatorClient(opts.coordinator, readFileSync(opts.caFile, 'utf8'), async () =>
+      // The CA file is re-read before each request: a renewed serving CA needs no restart.
+      const client = new CoordinatorClient(opts.coordinator, { file: opts.caFile }, async () =>
         readFileSync(opts.tokenFile, 'utf8').trim(),
       );
       const gpus = await NvmlGpuControl.open({ libraryPath: opts.nvmlLibrary });

@@ -114,7 +114,10 @@ export function operatorFlags(): Command {
         host: '0.0.0.0',
         port: 8443,
       })
-      .option('--tls-cert-file <path>', 'serving certificate (PEM) of the Coordinator API')
+      .option(
+        '--tls-cert-file <path>',
+        'serving certificate (PEM) of the Coordinator API and the webhook, re-read when it changes',
+      )
       .option('--tls-key-file <path>', 'its private key (PEM)')
       .addOption(
         new Option(

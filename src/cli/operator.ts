@@ -108,7 +108,8 @@ export function operatorCommand(): Command {
       coordinator: opts.coordinator
         ? {
             ...opts.coordinatorAddress,
-            tls: { cert: readFileSync(opts.tlsCertFile!, 'utf8'), key: readFileSync(opts.tlsKeyFile!, 'utf8') },
+            // Re-read when the Secret changes, as the webhook's.
+            tls: { certFile: opts.tlsCertFile!, keyFile: opts.tlsKeyFile! },
             agentUsernames: [opts.agentServiceAccount ?? `system:serviceaccount:${opts.namespace}:attestor-agent`],
             audiences: [opts.agentAudience],
             grantTtlSeconds: Math.ceil(opts.grantTtl / 1000),

@@ -35,6 +35,7 @@ import {
   PEER_NONCE_PATH,
   PEER_RECOVER_PATH,
 } from '../protocol/peer-recovery.ts';
+import { CertificateReloader, DEFAULT_CERT_RELOAD_INTERVAL_MS } from '../tls/certificate-reloader.ts';
 import type { Authenticator, PeerAuthenticator } from './auth.ts';
 import type { Coordinator } from './coordinator.ts';
 import { CoordinatorError } from './coordinator-error.ts';
@@ -48,7 +49,11 @@ import { addWorkloadRoutes, WORKLOAD_PATHS, type WorkloadRouteOptions } from './
 export interface CoordinatorServerOptions {
   host: string;
   port: number;
-  tls: { cert: string; key: string };
+  /**
+   * The serving certificate: PEM text, or files re-read when they change (a renewed Secret is
+   * served without a restart, as the webhook's is).
+   */
+  tls: { cert: string; key: string } | { certFile: string; keyFile: string; reloadIntervalMs?: number };
   authenticator: Authenticator;
   /** The Coordinator while this replica leads, else undefined. */
   coordinator: () => Coordinator | undefined;
@@ -250,7 +255,10 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
     res.status(status).json({ error: status === 500 ? 'internal error' : `[coordinator.request] ${e.message}` });
   });
 
-  const server: Server = createServer({ cert: options.tls.cert, key: options.tls.key, minVersion: 'TLSv1.2' }, app);
+  const tls = options.tls;
+  const certificates = 'certFile' in tls ? new CertificateReloader(tls.certFile, tls.keyFile, options.log) : undefined;
+  const { cert, key } = certificates?.current ?? (tls as { cert: string; key: string });
+  const server: Server = createServer({ cert, key, minVersion: 'TLSv1.2' }, app);
   // A client gets this long to send its headers and body (a long poll's answer is not bounded by it).
   server.headersTimeout = 10_000;
   server.requestTimeout = 30_000;
@@ -258,10 +266,16 @@ export async function startCoordinatorServer(options: CoordinatorServerOptions):
     server.once('error', reject);
     server.listen(options.port, options.host, () => resolve());
   });
+  if (certificates && 'certFile' in tls)
+    certificates.start(
+      (pair) => server.setSecureContext({ cert: pair.cert, key: pair.key, minVersion: 'TLSv1.2' }),
+      tls.reloadIntervalMs ?? DEFAULT_CERT_RELOAD_INTERVAL_MS,
+    );
   return {
     port: (server.address() as AddressInfo).port,
     close: () =>
       new Promise((resolve) => {
+        certificates?.stop();
         server.close(() => resolve());
         server.closeAllConnections();
       }),

@@ -71,6 +71,11 @@ export function kubeApiServer(dataDir: string, ports: ComponentPorts, serviceAcc
     '--endpoint-reconciler-type=none',
     // Gives the API server a client certificate for webhooks (WebhookAdmissionConfiguration).
     `--admission-control-config-file=${join(dataDir, 'admission-config.yaml')}`,
+    // Service accounts' calls (the chart's RBAC test reads them): logs/audit.log, JSON lines.
+    `--audit-policy-file=${join(dataDir, 'audit-policy.yaml')}`,
+    `--audit-log-path=${join(dataDir, 'logs', 'audit.log')}`,
+    '--audit-log-maxsize=200',
+    '--audit-log-maxbackup=1',
   ];
   if (!serviceAccountAdmission) args.push('--disable-admission-plugins=ServiceAccount');
   return {

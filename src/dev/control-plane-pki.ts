@@ -83,9 +83,24 @@ export async function writeControlPlaneFiles(dataDir: string, pki: Pki, apiServe
     'controller-manager.kubeconfig': kubeconfig('kube-controller-manager', pki.controllerManager),
     'scheduler.kubeconfig': kubeconfig('kube-scheduler', pki.scheduler),
     'kwok.kubeconfig': kubeconfig('kwok', pki.kwok),
+    'audit-policy.yaml': AUDIT_POLICY,
   };
   for (const [name, content] of Object.entries(dataFiles)) writeFileSync(join(dataDir, name), content, { mode: 0o600 });
 }
+
+/**
+ * The API server's audit policy: who did what (verb, resource, response code; no bodies) for
+ * service accounts only, such as the operator that `attestor dev` runs with the chart's RBAC. A test
+ * compares the chart's rules with the calls recorded here (test/cluster/chart-rbac.test.ts).
+ */
+const AUDIT_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+- level: Metadata
+  userGroups: [system:serviceaccounts]
+- level: None
+`;
 
 /** A kubeconfig for `user` on the local cluster, authenticated by a client certificate. */
 export function clientKubeconfig(

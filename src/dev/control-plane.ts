@@ -163,6 +163,11 @@ export class ControlPlane {
     return join(this.dataDir, 'pki', 'webhook-client-ca.crt');
   }
 
+  /** The API server's audit log (JSON lines): service accounts' calls, metadata only. */
+  get auditLogPath(): string {
+    return join(this.dataDir, 'logs', 'audit.log');
+  }
+
   get webhookClientCaPem(): string {
     return this.#pki.webhookClientCa.certificatePem;
   }

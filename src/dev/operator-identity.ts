@@ -31,10 +31,13 @@ export function renderChartRbac(binDir: string, namespace: string): string {
       namespace,
       '--kube-version',
       '1.37.2',
-      '--set',
-      'tls.caBundle=eA==',
-      '--set',
-      'webhook.clientAuth.caBundle=eA==',
+      // Values the other templates require (the chart renders them all before --show-only picks one).
+      ...[
+        'image.repository=attestor-dev',
+        'certificates.mode=cert-manager',
+        'certificates.certManager.issuerRef.name=unused',
+        'webhook.clientAuth.allowAnyClient=true',
+      ].flatMap((value) => ['--set', value]),
       '--show-only',
       'templates/rbac.yaml',
     ],

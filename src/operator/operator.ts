@@ -89,7 +89,8 @@ export interface WebhookServerOptions {
 export interface CoordinatorOptions {
   host: string;
   port: number;
-  tls: { cert: string; key: string };
+  /** PEM text, or files re-read when they change (the chart's Secret, renewed by cert-manager or by hand). */
+  tls: { cert: string; key: string } | { certFile: string; keyFile: string; reloadIntervalMs?: number };
   /** Service account usernames of node agents, e.g. system:serviceaccount:attestor-system:attestor-agent. */
   agentUsernames: string[];
   /** Audiences the agents' projected tokens carry. Default ["attestor"]. */

@@ -21,6 +21,7 @@ import { createServer, type Server } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Logger } from '../observability/log.ts';
+import { CertificateReloader, DEFAULT_CERT_RELOAD_INTERVAL_MS } from '../tls/certificate-reloader.ts';
 import {
   type AdmissionOutcome,
   createAdmissionHandlers,
@@ -30,13 +31,11 @@ import {
   WEBHOOK_NAMES,
   type WebhookName,
 } from './admission.ts';
-import { CertificateReloader } from './certificate-reloader.ts';
 import type { WebhookMetrics } from './metrics.ts';
 import { parseAdmissionReview, reviewResponse } from './review.ts';
 
 /** An UPDATE review carries the object twice, each up to etcd's 1.5 MiB: room for both. */
 export const DEFAULT_BODY_LIMIT_BYTES = 4 * 1024 * 1024;
-export const DEFAULT_CERT_RELOAD_INTERVAL_MS = 10_000;
 
 export interface WebhookOptions {
   /** Default 0.0.0.0. */

@@ -10,6 +10,9 @@ import { type ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
 import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
 import { buildHelm, HELM_BUILD_TIMEOUT_MS } from '../harness/helm.ts';
 
+/** A registry that does not exist: nothing here pulls images. */
+const IMAGE = 'registry.example/attestor';
+
 describe('Helm chart charts/attestor', function () {
   let cp: ControlPlane;
   const namespace = uniqueName('chart');
@@ -24,14 +27,20 @@ describe('Helm chart charts/attestor', function () {
       .makeApiClient(k8s.CoreV1Api)
       .createNamespace({ body: { metadata: { name: namespace } } });
   });
+  // Every render names an image: the chart requires one (no public image exists).
   const helm = (...args: string[]) =>
-    execFileSync(helmPath, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    execFileSync(
+      helmPath,
+      ['template', 'lint'].includes(args[0]!) ? [...args, '--set', `image.repository=${IMAGE}`] : args,
+      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+    );
 
   const clientCa = () => Buffer.from(cp.webhookClientCaPem).toString('base64');
+  const servingCa = () => Buffer.from(cp.caPem).toString('base64');
 
   it('passes helm lint', () => {
     assert.match(
-      helm('lint', chart, '--set', 'tls.caBundle=eA==', '--set', 'webhook.clientAuth.caBundle=eA=='),
+      helm('lint', chart, '--set', `tls.caBundle=${servingCa()}`, '--set', `webhook.clientAuth.caBundle=${clientCa()}`),
       /1 chart\(s\) linted, 0 chart\(s\) failed/,
     );
   });
@@ -39,7 +48,15 @@ describe('Helm chart charts/attestor', function () {
   it('refuses to render without the CA bundle the webhooks need', () => {
     assert.throws(
       () =>
-        helm('template', 'attestor', chart, '--kube-version', '1.37.2', '--set', 'webhook.clientAuth.caBundle=eA=='),
+        helm(
+          'template',
+          'attestor',
+          chart,
+          '--kube-version',
+          '1.37.2',
+          '--set',
+          `webhook.clientAuth.caBundle=${clientCa()}`,
+        ),
       /tls\.caBundle .* is required/,
     );
   });
@@ -47,10 +64,20 @@ describe('Helm chart charts/attestor', function () {
   it("refuses to render until the webhook's client authentication is chosen: the CA of the API server's client certificate, or any client explicitly (issue 7 item 17)", () => {
     for (const choice of [
       [],
-      ['--set', 'webhook.clientAuth.caBundle=eA==', '--set', 'webhook.clientAuth.allowAnyClient=true'],
+      ['--set', `webhook.clientAuth.caBundle=${clientCa()}`, '--set', 'webhook.clientAuth.allowAnyClient=true'],
     ]) {
       assert.throws(
-        () => helm('template', 'attestor', chart, '--kube-version', '1.37.2', '--set', 'tls.caBundle=eA==', ...choice),
+        () =>
+          helm(
+            'template',
+            'attestor',
+            chart,
+            '--kube-version',
+            '1.37.2',
+            '--set',
+            `tls.caBundle=${servingCa()}`,
+            ...choice,
+          ),
         /set exactly one of webhook\.clientAuth\.caBundle .* and webhook\.clientAuth\.allowAnyClient=true/,
       );
     }
@@ -61,7 +88,7 @@ describe('Helm chart charts/attestor', function () {
       '--kube-version',
       '1.37.2',
       '--set',
-      'tls.caBundle=eA==',
+      `tls.caBundle=${servingCa()}`,
       '--set',
       'webhook.clientAuth.allowAnyClient=true',
     );
@@ -91,9 +118,15 @@ describe('Helm chart charts/attestor', function () {
       'ClusterRoleBinding',
       'ConfigMap',
       'ConfigMap',
+      'CustomResourceDefinition',
+      'CustomResourceDefinition',
+      'CustomResourceDefinition',
       'DaemonSet',
       'Deployment',
       'MutatingWebhookConfiguration',
+      'NetworkPolicy',
+      'NetworkPolicy',
+      'PodDisruptionBudget',
       'Role',
       'RoleBinding',
       'Service',
@@ -122,7 +155,7 @@ describe('Helm chart charts/attestor', function () {
       ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
       { input: rendered, encoding: 'utf8' },
     );
-    assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 19, out);
+    assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 25, out);
 
     // The agent countersigns for its node's confidential-node pods on a hostPort, with API access
     // for that only (TokenReview, reading pods); turned off, it has none.
@@ -130,7 +163,7 @@ describe('Helm chart charts/attestor', function () {
     assert.match(rendered, /containerPort: 8444, hostPort: 8444/);
     assert.match(
       rendered,
-      /name: attestor-agent\n(?:.*\n){5}rules:\n- apiGroups: \[authentication\.k8s\.io\]\n {2}resources: \[tokenreviews\]\n {2}verbs: \[create\]\n- apiGroups: \[""\]\n {2}resources: \[pods\]\n {2}verbs: \[get\]\n---/,
+      /name: attestor-agent\n(?:.*\n){7}rules:\n- apiGroups: \[authentication\.k8s\.io\]\n {2}resources: \[tokenreviews\]\n {2}verbs: \[create\]\n- apiGroups: \[""\]\n {2}resources: \[pods\]\n {2}verbs: \[get\]\n---/,
     );
     const withoutCountersigning = helm(
       'template',
@@ -139,9 +172,9 @@ describe('Helm chart charts/attestor', function () {
       '--kube-version',
       '1.37.2',
       '--set',
-      'tls.caBundle=eA==',
+      `tls.caBundle=${servingCa()}`,
       '--set',
-      'webhook.clientAuth.caBundle=eA==',
+      `webhook.clientAuth.caBundle=${clientCa()}`,
       '--set',
       'agent.countersign.enabled=false',
     );
@@ -152,11 +185,20 @@ describe('Helm chart charts/attestor', function () {
   });
 
   it("runs the operator in a confidential pod that reads its own CVM evidence from configfs-tsm, as root of the pod VM without capabilities; evidence none runs it as non-root, and a confidential node's configfs-tsm is mounted only when asked; replicas share the Coordinator identity by peer recovery unless turned off or without own evidence", () => {
-    const base = ['template', 'attestor', chart, '--kube-version', '1.37.2', '--set', 'tls.caBundle=eA==', '--set'];
+    const base = [
+      'template',
+      'attestor',
+      chart,
+      '--kube-version',
+      '1.37.2',
+      '--set',
+      `tls.caBundle=${servingCa()}`,
+      '--set',
+    ];
     const render = (...set: string[]) =>
       helm(
         ...base,
-        'webhook.clientAuth.caBundle=eA==',
+        `webhook.clientAuth.caBundle=${clientCa()}`,
         ...set.flatMap((v) => ['--set', v]),
         '--show-only',
         'templates/operator.yaml',

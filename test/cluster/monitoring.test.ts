@@ -94,7 +94,12 @@ describe('monitoring: PrometheusRule, ServiceMonitor and Grafana dashboard', fun
         namespace,
         '--kube-version',
         '1.37.2',
-        ...['tls.caBundle=eA==', 'webhook.clientAuth.caBundle=eA==', ...set].flatMap((v) => ['--set', v]),
+        ...[
+          `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
+          `webhook.clientAuth.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
+          'image.repository=ghcr.io/attestor-dev/attestor',
+          ...set,
+        ].flatMap((v) => ['--set', v]),
       ],
       { encoding: 'utf8' },
     );

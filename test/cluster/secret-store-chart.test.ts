@@ -52,10 +52,12 @@ describe('Helm chart: the secret service and its secret store', function () {
         namespace,
         '--kube-version',
         '1.37.2',
-        ...['tls.caBundle=' + caBundle(), `webhook.clientAuth.caBundle=${caBundle()}`, ...set].flatMap((v) => [
-          '--set',
-          v,
-        ]),
+        ...[
+          `tls.caBundle=${caBundle()}`,
+          `webhook.clientAuth.caBundle=${caBundle()}`,
+          'image.repository=ghcr.io/attestor-dev/attestor',
+          ...set,
+        ].flatMap((v) => ['--set', v]),
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -80,7 +82,12 @@ describe('Helm chart: the secret service and its secret store', function () {
       [
         'lint',
         chart,
-        ...[`tls.caBundle=${caBundle()}`, 'webhook.clientAuth.caBundle=eA==', ...enabled].flatMap((v) => ['--set', v]),
+        ...[
+          `tls.caBundle=${caBundle()}`,
+          `webhook.clientAuth.caBundle=${caBundle()}`,
+          'image.repository=ghcr.io/attestor-dev/attestor',
+          ...enabled,
+        ].flatMap((v) => ['--set', v]),
       ],
       { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
@@ -88,7 +95,12 @@ describe('Helm chart: the secret service and its secret store', function () {
   });
 
   it('renders neither by default, so that nothing waits for policies the Manifest does not have', () => {
-    assert.doesNotMatch(render(), /secret-service|secret-store/);
+    const names = objects(render()).map((o) => `${o.kind}/${o.metadata.name}`);
+    assert.deepEqual(
+      names.filter((n) => /secret-(service|store)/.test(n)),
+      [],
+    );
+    assert.doesNotMatch(render(), /--secret-service-url/);
   });
 
   it('refuses to render without the images pinned by digest or without a store for the secret service', () => {
@@ -104,7 +116,7 @@ describe('Helm chart: the secret service and its secret store', function () {
       /at most one of secretService\.apiKeys/,
       ...enabled,
       'secretService.apiKeys.existingSecret=keys',
-      'secretService.apiKeys.sha256={aa}',
+      `secretService.apiKeys.sha256={${'0f'.repeat(32)}}`,
     );
   });
 
@@ -117,6 +129,8 @@ describe('Helm chart: the secret service and its secret store', function () {
       .sort();
     assert.deepEqual(ours, [
       'Deployment/attestor-secret-service',
+      'NetworkPolicy/attestor-secret-service',
+      'NetworkPolicy/attestor-secret-store',
       'PodDisruptionBudget/attestor-secret-service',
       'PodDisruptionBudget/attestor-secret-store',
       'Secret/attestor-secret-service-api-keys',

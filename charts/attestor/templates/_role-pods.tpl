@@ -16,7 +16,7 @@ and compares them with withWorkloadInit's output, so the two cannot drift.
 {{- end -}}
 
 {{- define "attestor.rolePods.coordinatorUrl" -}}
-https://attestor-coordinator.{{ .Release.Namespace }}.svc:8443
+{{ include "attestor.coordinatorUrl" . }}
 {{- end -}}
 
 {{- /* `attestor init` (pod-CVM, no GPUs): the first init container. Its arguments are also the renewal sidecar's. */ -}}
@@ -75,15 +75,18 @@ volumeMounts:
     - serviceAccountToken: { path: token, audience: attestor-workload, expirationSeconds: 3600 }
 {{- end -}}
 
+{{- define "attestor.secretService.name" -}}{{ include "attestor.fullname" . }}-secret-service{{- end -}}
+{{- define "attestor.secretStore.name" -}}{{ include "attestor.fullname" . }}-secret-store{{- end -}}
+
 {{- /* The secret store's member names, their headless Service's DNS names and client URLs. */ -}}
 {{- define "attestor.secretStore.memberHost" -}}
-{{ .name }}.attestor-secret-store.{{ .namespace }}.svc
+{{ .name }}.{{ .service }}.{{ .namespace }}.svc
 {{- end -}}
 
 {{- define "attestor.secretStore.clientUrls" -}}
 {{- $urls := list -}}
 {{- range $i := until (int .Values.secretStore.replicas) -}}
-{{- $host := include "attestor.secretStore.memberHost" (dict "name" (printf "attestor-secret-store-%d" $i) "namespace" $.Release.Namespace) -}}
+{{- $host := include "attestor.secretStore.memberHost" (dict "name" (printf "%s-%d" (include "attestor.secretStore.name" $) $i) "service" (include "attestor.secretStore.name" $) "namespace" $.Release.Namespace) -}}
 {{- $urls = append $urls (printf "https://%s:2379" $host) -}}
 {{- end -}}
 {{- join "," $urls -}}
@@ -92,8 +95,8 @@ volumeMounts:
 {{- define "attestor.secretStore.initialCluster" -}}
 {{- $members := list -}}
 {{- range $i := until (int .Values.secretStore.replicas) -}}
-{{- $name := printf "attestor-secret-store-%d" $i -}}
-{{- $host := include "attestor.secretStore.memberHost" (dict "name" $name "namespace" $.Release.Namespace) -}}
+{{- $name := printf "%s-%d" (include "attestor.secretStore.name" $) $i -}}
+{{- $host := include "attestor.secretStore.memberHost" (dict "name" $name "service" (include "attestor.secretStore.name" $) "namespace" $.Release.Namespace) -}}
 {{- $members = append $members (printf "%s=https://%s:2380" $name $host) -}}
 {{- end -}}
 {{- join "," $members -}}
@@ -104,6 +107,6 @@ volumeMounts:
 {{- if .Values.workload.secretServiceUrl -}}
 {{ .Values.workload.secretServiceUrl }}
 {{- else if .Values.secretService.enabled -}}
-https://attestor-secret-service.{{ .Release.Namespace }}.svc:{{ .Values.secretService.port }}
+https://{{ include "attestor.secretService.name" . }}.{{ .Release.Namespace }}.svc:{{ .Values.secretService.port }}
 {{- end -}}
 {{- end -}}

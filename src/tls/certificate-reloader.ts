@@ -1,5 +1,5 @@
 /**
- * Keeps a TLS server on the current serving certificate and, where clients must authenticate,
+ * Keeps a TLS server (the webhook, the Coordinator API) on the current serving certificate and, where clients must authenticate,
  * the current client CA bundle: the files are re-read when their directory changes (fs.watch)
  * and on a timer (the backstop: Kubernetes Secret and ConfigMap volumes swap a symlink, which
  * some file systems do not report), and new material is installed only when it loads: a
@@ -13,6 +13,9 @@ import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
+
+/** How often the files are re-read besides on fs.watch events (the backstop). */
+export const DEFAULT_CERT_RELOAD_INTERVAL_MS = 10_000;
 
 export interface CertificatePair {
   cert: string;

@@ -6,10 +6,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../../src/observability/log.ts';
+import { type CertificatePair, CertificateReloader } from '../../../src/tls/certificate-reloader.ts';
 import { createCertificateAuthority, issueCertificate, type KeyAndCertificate } from '../../../src/tls/certificates.ts';
-import { type CertificatePair, CertificateReloader } from '../../../src/webhook/certificate-reloader.ts';
 
-describe('webhook certificate reloader', function () {
+describe('serving certificate reloader (webhook, Coordinator API)', function () {
   let dir: string;
   let first: KeyAndCertificate;
   let second: KeyAndCertificate;

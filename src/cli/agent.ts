@@ -20,6 +20,7 @@ import { createLogger } from '../observability/log.ts';
 import { OperatorMetrics } from '../observability/metrics.ts';
 import { startProbeServer } from '../observability/probe-server.ts';
 import { DEFAULT_COUNTERSIGN_PORT, NODE_AGENT_AUDIENCE } from '../protocol/countersignature.ts';
+import { UnusableInput } from './errors.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { addressOption } from './options.ts';
 
@@ -85,7 +86,7 @@ export function agentCommand(): Command {
     )
     .action(async (opts: AgentCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
-      if (!opts.nodeName) throw new Error('--node-name (or NODE_NAME) is required');
+      if (!opts.nodeName) throw new UnusableInput('--node-name (or NODE_NAME) is required');
       const client = new CoordinatorClient(opts.coordinator, readFileSync(opts.caFile, 'utf8'), async () =>
         readFileSync(opts.tokenFile, 'utf8').trim(),
       );

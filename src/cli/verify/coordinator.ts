@@ -14,6 +14,7 @@ import { readSimulatedRoots } from '../../client/simulated-roots.ts';
 import { type CoordinatorVerification, verifyCoordinator } from '../../client/verify-coordinator.ts';
 import { CollateralStore, collateralSource } from '../../collateral/index.ts';
 import { errorMessage } from '../../errors.ts';
+import { writeFailure } from '../errors.ts';
 import { EXIT_REFUSED, EXIT_UNUSABLE, EXIT_VERIFIED, readText, UnusableInput } from './output.ts';
 
 export interface CoordinatorCliOptions {
@@ -86,15 +87,27 @@ export async function runVerifyCoordinator(
     });
   } catch (e) {
     if (!(e instanceof UnusableInput) && !(e instanceof CoordinatorUnreachable)) throw e;
-    err(`attestor verify coordinator: ${e.message}\n`);
-    return EXIT_UNUSABLE;
+    return writeFailure(
+      { command: 'attestor verify coordinator', message: e.message, exitCode: EXIT_UNUSABLE },
+      opts.json ?? false,
+      out,
+      err,
+    );
   }
   if (result.verified && opts.out !== undefined) {
     try {
       writeOut(opts.out, result);
     } catch (e) {
-      err(`attestor verify coordinator: --out ${opts.out}: ${errorMessage(e)}\n`);
-      return EXIT_UNUSABLE;
+      return writeFailure(
+        {
+          command: 'attestor verify coordinator',
+          message: `--out ${opts.out}: ${errorMessage(e)}`,
+          exitCode: EXIT_UNUSABLE,
+        },
+        opts.json ?? false,
+        out,
+        err,
+      );
     }
   }
   print(result, opts.json ?? false, out);

@@ -18,7 +18,8 @@ import {
   verifyGpu,
 } from '../../attestation/nvidia/index.ts';
 import { asReason, prefixed, type Reason } from '../../attestation/verdict.ts';
-import { EXIT_UNUSABLE, parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
+import { reportUnusable } from '../errors.ts';
+import { parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
 
 export interface GpuCliOptions {
   report?: string;
@@ -85,9 +86,7 @@ export async function runVerifyGpu(
     }
     return printVerdict({ verified: reasons.length === 0, reasons, claims: { gpus } }, opts.json ?? false, out);
   } catch (e) {
-    if (!(e instanceof UnusableInput)) throw e;
-    err(`attestor verify gpu: ${e.message}\n`);
-    return EXIT_UNUSABLE;
+    return reportUnusable('attestor verify gpu', e, opts.json ?? false, out, err);
   }
 }
 

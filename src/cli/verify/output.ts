@@ -7,15 +7,14 @@
 import { readFileSync } from 'node:fs';
 import type { Verdict } from '../../attestation/verdict.ts';
 import { errorMessage } from '../../errors.ts';
+import { UnusableInput } from '../errors.ts';
 
 export const EXIT_VERIFIED = 0;
 export const EXIT_REFUSED = 1;
 export const EXIT_UNUSABLE = 2;
 
 /** An input the command cannot work with (missing file, bad hex, bad flag value): exit 2. */
-export class UnusableInput extends Error {
-  override name = 'UnusableInput';
-}
+export { UnusableInput } from '../errors.ts';
 
 export function printVerdict(
   v: Verdict<unknown>,

@@ -8,7 +8,8 @@
 import { Command } from 'commander';
 import { type SnpRuleOptions, snpRuleReasons } from '../../attestation/snp/rules.ts';
 import { verifySnp } from '../../attestation/snp/verify.ts';
-import { EXIT_UNUSABLE, parseAt, printVerdict, readBytesOrHex, UnusableInput } from './output.ts';
+import { reportUnusable } from '../errors.ts';
+import { parseAt, printVerdict, readBytesOrHex, UnusableInput } from './output.ts';
 
 export interface SnpCliOptions {
   report: string;
@@ -63,9 +64,7 @@ export function runVerifySnp(
     const reasons = [...v.reasons, ...(v.claims ? snpRuleReasons(v.claims, rules) : [])];
     return printVerdict({ verified: reasons.length === 0, reasons, claims: v.claims }, opts.json ?? false, out);
   } catch (e) {
-    if (!(e instanceof UnusableInput)) throw e;
-    err(`attestor verify snp: ${e.message}\n`);
-    return EXIT_UNUSABLE;
+    return reportUnusable('attestor verify snp', e, opts.json ?? false, out, err);
   }
 }
 

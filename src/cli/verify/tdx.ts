@@ -19,7 +19,8 @@ import { TCB_STATUSES, type TcbStatus } from '../../attestation/tdx/tcb-info.ts'
 import { verifyTdx } from '../../attestation/tdx/verify.ts';
 import { loadTdxCollateralDir, UnusableCollateralDir } from '../../collateral/directories.ts';
 import { errorMessage } from '../../errors.ts';
-import { EXIT_UNUSABLE, parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
+import { reportUnusable } from '../errors.ts';
+import { parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
 
 export interface TdxCliOptions {
   quote: string;
@@ -110,9 +111,7 @@ export function runVerifyTdx(
     const reasons = [...v.reasons, ...tdxBaselineReasons(v.claims, expectation)];
     return printVerdict({ verified: reasons.length === 0, reasons, claims: v.claims }, opts.json ?? false, out);
   } catch (e) {
-    if (!(e instanceof UnusableInput)) throw e;
-    err(`attestor verify tdx: ${e.message}\n`);
-    return EXIT_UNUSABLE;
+    return reportUnusable('attestor verify tdx', e, opts.json ?? false, out, err);
   }
 }
 

@@ -149,10 +149,26 @@ function print(r: CoordinatorVerification, json: boolean, out: Write): void {
     return;
   }
   out(`VERIFIED: the Coordinator runs Manifest ${r.manifestHash}\n`);
-  if (r.simulated) out('  evidence: SIMULATED (signed by the simulated roots you passed; development only)\n');
-  out(`  history (oldest first):\n`);
+  const platform = r.cvm ? (r.cvm.platform === 'snp' ? 'SEV-SNP' : 'TDX') : 'CVM';
+  out('checked:\n');
+  out(
+    `  its ${platform} evidence: ${r.simulated ? 'the simulated roots you passed' : "the vendor's pinned roots"}, and the pinned Manifest's coordinator entries and policies\n`,
+  );
+  out('  REPORT_DATA binds a fresh nonce, its Manifest history and its root and mesh CAs\n');
+  out(`  its active Manifest is the one you pinned, reached through ${(r.history ?? []).length} history entries\n`);
+  const relaxed = r.relaxations ?? [];
+  if (relaxed.length > 0 || r.simulated) {
+    out('not checked (relaxed by the pinned Manifest):\n');
+    if (r.simulated)
+      out('  hardware evidence: SIMULATED (signed by the simulated roots you passed; development only)\n');
+    for (const x of relaxed) out(`  ${x.path}: ${x.message}\n`);
+  }
+  out('claims:\n');
+  if (r.cvm?.measurement) out(`  measurement  ${r.cvm.measurement}\n`);
+  if (r.cvm?.policyHash) out(`  policy hash  ${r.cvm.policyHash}\n`);
+  if (r.cvm?.tcb) out(`  TCB          ${r.cvm.tcb}\n`);
+  out('  history (oldest first):\n');
   for (const e of r.history ?? []) out(`    ${e.manifestHash}  transition ${e.transition}\n`);
-  for (const x of r.relaxations ?? []) out(`  relaxed: ${x.path}: ${x.message}\n`);
   out(`mesh CA:\n${r.meshCA}`);
 }
 

@@ -20,6 +20,7 @@ import {
 import { asReason, prefixed, type Reason } from '../../attestation/verdict.ts';
 import { reportUnusable } from '../errors.ts';
 import { parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
+import { gpuSummary } from './summary.ts';
 
 export interface GpuCliOptions {
   report?: string;
@@ -84,7 +85,19 @@ export async function runVerifyGpu(
       gpus.push(v.claims);
       reasons.push(...v.reasons.map((r) => prefixed(r, `GPU ${i}: `)));
     }
-    return printVerdict({ verified: reasons.length === 0, reasons, claims: { gpus } }, opts.json ?? false, out);
+    const summary = gpuSummary({
+      gpus,
+      at,
+      requireFwid: policy.requireFwid ?? true,
+      requireOcsp: policy.revocation?.requireAnswers ?? true,
+      requireRims: policy.requireRims ?? true,
+    });
+    return printVerdict(
+      { verified: reasons.length === 0, reasons, claims: { gpus } },
+      opts.json ?? false,
+      out,
+      summary,
+    );
   } catch (e) {
     return reportUnusable('attestor verify gpu', e, opts.json ?? false, out, err);
   }

@@ -10,6 +10,7 @@ import { type SnpRuleOptions, snpRuleReasons } from '../../attestation/snp/rules
 import { verifySnp } from '../../attestation/snp/verify.ts';
 import { reportUnusable } from '../errors.ts';
 import { parseAt, printVerdict, readBytesOrHex, UnusableInput } from './output.ts';
+import { snpSummary } from './summary.ts';
 
 export interface SnpCliOptions {
   report: string;
@@ -62,7 +63,22 @@ export function runVerifySnp(
     const crl = opts.crl === undefined ? undefined : readBytesOrHex(opts.crl);
     const v = verifySnp({ report }, { at, collateral: { certificates, ...(crl ? { crl } : {}) } });
     const reasons = [...v.reasons, ...(v.claims ? snpRuleReasons(v.claims, rules) : [])];
-    return printVerdict({ verified: reasons.length === 0, reasons, claims: v.claims }, opts.json ?? false, out);
+    const summary = snpSummary({
+      claims: v.claims ?? undefined,
+      at,
+      crl: crl !== undefined,
+      allowDebug: rules.allowDebug ?? false,
+      allowMigrationAgent: rules.allowMigrationAgent ?? false,
+      allowCXL: rules.allowCXL ?? false,
+      allowProvisionalFirmware: rules.allowProvisionalFirmware ?? false,
+      maximumVMPL: rules.maximumVMPL ?? 0,
+    });
+    return printVerdict(
+      { verified: reasons.length === 0, reasons, claims: v.claims },
+      opts.json ?? false,
+      out,
+      summary,
+    );
   } catch (e) {
     return reportUnusable('attestor verify snp', e, opts.json ?? false, out, err);
   }

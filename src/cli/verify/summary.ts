@@ -33,11 +33,10 @@ function tcbText(t: SnpTcbClaims): string {
 export function snpSummary(i: SnpSummaryInput): Summary {
   const c = i.claims;
   const key = c?.signingKey === 'vlek' ? 'VLEK' : 'VCEK';
-  const refused = (flag: string, bit: string, allowed: boolean) => (allowed ? undefined : bit);
   const policyRules = [
-    refused('--allow-debug', 'DEBUG', i.allowDebug),
-    refused('--allow-migrate-ma', 'MIGRATE_MA', i.allowMigrationAgent),
-    refused('--allow-cxl', 'CXL_ALLOW', i.allowCXL),
+    i.allowDebug ? undefined : 'DEBUG',
+    i.allowMigrationAgent ? undefined : 'MIGRATE_MA',
+    i.allowCXL ? undefined : 'CXL_ALLOW',
   ].filter((x): x is string => x !== undefined);
   const checked = [
     `signature, and the ${key} chain to AMD's pinned ${c?.product ?? ''} roots (certificates valid at ${i.at.toISOString()})`.replace(

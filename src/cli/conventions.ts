@@ -30,7 +30,7 @@ export function formatDuration(ms: number): string {
     ['s', 1000],
   ] as const)
     if (ms > 0 && ms % size === 0) return `${ms / size}${unit}`;
-  return `${ms}ms`;
+  return ms === 0 ? '0s' : `${ms}ms`;
 }
 
 export function formatAddress(a: { host: string; port: number }): string {

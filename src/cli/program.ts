@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { agentCommand } from './agent.ts';
 import { aiWorkerCommand } from './aiworker.ts';
+import { collateralCommand } from './collateral.ts';
 import { applyConventions } from './conventions.ts';
 import { devCommand } from './dev.ts';
 import { initCommand } from './init.ts';
@@ -22,6 +23,7 @@ export function attestorProgram(): Command {
       .addCommand(initCommand())
       .addCommand(devCommand())
       .addCommand(verifyCommand())
+      .addCommand(collateralCommand())
       .addCommand(manifestCommand())
       .addCommand(aiWorkerCommand())
       .addCommand(workerProxyCommand())

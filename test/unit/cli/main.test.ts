@@ -17,7 +17,7 @@ function attestor(...args: string[]) {
 }
 
 describe('attestor command', function () {
-  this.timeout(60_000);
+  this.timeout(240_000);
   it('has the operator, agent, init, dev, verify, manifest, aiworker, worker-proxy, proxy and secret-service subcommands', () => {
     const help = attestor('--help');
     assert.equal(help.code, 0);

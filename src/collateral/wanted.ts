@@ -215,35 +215,64 @@ export async function cachedItems(store: CollateralStore, report: Report = () =>
     report(o);
   };
   for (const file of files) {
-    let m: RegExpExecArray | null;
-    if ((m = /^snp\/vcek\/(Milan|Genoa|Turin)\/([0-9a-f]+)-([0-9a-f]{16})\.der$/.exec(file))) {
-      const product = m[1] as SnpProduct;
-      const chipId = new Uint8Array(64);
-      chipId.set(Buffer.from(m[2]!, 'hex').subarray(0, 64));
-      if (kdsHwid(chipId, product) !== m[2]) continue;
-      await add(file, `the VCEK ${file}`, offline.snpVcek(product, chipId, BigInt(`0x${m[3]}`)));
-    } else if ((m = /^snp\/cert_chain\/(Milan|Genoa|Turin)(-vlek)?\.pem$/.exec(file))) {
-      await add(file, `the ${m[1]} chain`, offline.snpCertChain(m[1] as SnpProduct, m[2] ? 'vlek' : 'vcek'));
-    } else if ((m = /^snp\/crl\/(Milan|Genoa|Turin)(-vlek)?\.der$/.exec(file))) {
-      const signer: KdsSigner = m[2] ? 'vlek' : 'vcek';
-      await add(
-        file,
-        snpCrlItem(VENDOR_ENDPOINTS, m[1] as SnpProduct, signer).what,
-        offline.snpCrl(m[1] as SnpProduct, signer),
-      );
-    } else if ((m = /^tdx\/([0-9a-f]{12})\/tcbinfo\.json$/.exec(file))) {
-      await add(file, tdxTcbInfoItem(VENDOR_ENDPOINTS, m[1]!).what, offline.tdxTcbInfo(m[1]!));
-    } else if (file === 'tdx/qeidentity.json') {
-      await add(file, tdxQeIdentityItem(VENDOR_ENDPOINTS).what, offline.tdxQeIdentity());
-    } else if ((m = /^tdx\/pckcrl-(platform|processor)\.der$/.exec(file))) {
-      await add(file, tdxPckCrlItem(VENDOR_ENDPOINTS, m[1] as PckCa).what, offline.tdxPckCrl(m[1] as PckCa));
-    } else if (file === 'tdx/rootcrl.der') {
-      await add(file, tdxRootCrlItem(VENDOR_ENDPOINTS).what, offline.tdxRootCrl());
-    } else if ((m = /^nvidia\/rim\/(.+)\.xml$/.exec(file)) && isRimId(m[1]!)) {
-      await add(file, `RIM ${m[1]}`, offline.nvidiaRim(m[1]!));
+    for (const [pattern, lookup] of cacheFileKinds(offline)) {
+      const m = pattern.exec(file);
+      if (!m) continue;
+      const found = lookup(m);
+      if (found) await add(file, found.what, found.lookup);
+      break;
     }
   }
   return outcomes;
+}
+
+type FileKind = readonly [
+  RegExp,
+  (m: RegExpExecArray) => { what: string; lookup: Promise<Lookup<unknown>> } | undefined,
+];
+
+/** The cache's file names (layout.ts) and the lookup each stands for. */
+function cacheFileKinds(store: CollateralStore): FileKind[] {
+  const e = VENDOR_ENDPOINTS;
+  const product = (m: RegExpExecArray) => m[1] as SnpProduct;
+  const signer = (m: RegExpExecArray): KdsSigner => (m[2] ? 'vlek' : 'vcek');
+  return [
+    [
+      /^snp\/vcek\/(Milan|Genoa|Turin)\/([0-9a-f]+)-([0-9a-f]{16})\.der$/,
+      (m) => {
+        const chipId = new Uint8Array(64);
+        chipId.set(Buffer.from(m[2]!, 'hex').subarray(0, 64));
+        if (kdsHwid(chipId, product(m)) !== m[2]) return undefined;
+        const tcb = BigInt(`0x${m[3]}`);
+        return { what: snpVcekItem(e, product(m), chipId, tcb).what, lookup: store.snpVcek(product(m), chipId, tcb) };
+      },
+    ],
+    [
+      /^snp\/cert_chain\/(Milan|Genoa|Turin)(-vlek)?\.pem$/,
+      (m) => ({
+        what: snpCertChainItem(e, product(m), signer(m)).what,
+        lookup: store.snpCertChain(product(m), signer(m)),
+      }),
+    ],
+    [
+      /^snp\/crl\/(Milan|Genoa|Turin)(-vlek)?\.der$/,
+      (m) => ({ what: snpCrlItem(e, product(m), signer(m)).what, lookup: store.snpCrl(product(m), signer(m)) }),
+    ],
+    [
+      /^tdx\/([0-9a-f]{12})\/tcbinfo\.json$/,
+      (m) => ({ what: tdxTcbInfoItem(e, m[1]!).what, lookup: store.tdxTcbInfo(m[1]!) }),
+    ],
+    [/^tdx\/qeidentity\.json$/, () => ({ what: tdxQeIdentityItem(e).what, lookup: store.tdxQeIdentity() })],
+    [
+      /^tdx\/pckcrl-(platform|processor)\.der$/,
+      (m) => ({ what: tdxPckCrlItem(e, m[1] as PckCa).what, lookup: store.tdxPckCrl(m[1] as PckCa) }),
+    ],
+    [/^tdx\/rootcrl\.der$/, () => ({ what: tdxRootCrlItem(e).what, lookup: store.tdxRootCrl() })],
+    [
+      /^nvidia\/rim\/(.+)\.xml$/,
+      (m) => (isRimId(m[1]!) ? { what: `RIM ${m[1]}`, lookup: store.nvidiaRim(m[1]!) } : undefined),
+    ],
+  ];
 }
 
 async function listFiles(dir: string): Promise<string[]> {

@@ -110,7 +110,7 @@ export async function runVerifyCoordinator(
       );
     }
   }
-  print(result, opts.json ?? false, out);
+  printCoordinatorVerification(result, opts.json ?? false, out);
   return result.verified ? EXIT_VERIFIED : EXIT_REFUSED;
 }
 
@@ -122,7 +122,8 @@ function writeOut(dir: string, r: CoordinatorVerification): void {
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(r.manifest, null, 2)}\n`);
 }
 
-function print(r: CoordinatorVerification, json: boolean, out: Write): void {
+/** The verification as printed: one JSON object with --json, else the verdict, what was checked and not, and the claims. */
+export function printCoordinatorVerification(r: CoordinatorVerification, json: boolean, out: Write): void {
   if (json) {
     const body = r.verified
       ? {

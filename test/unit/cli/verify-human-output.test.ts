@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { printCoordinatorVerification } from '../../../src/cli/verify/coordinator.ts';
 import { runVerifyGpu } from '../../../src/cli/verify/gpu.ts';
 import { runVerifySnp } from '../../../src/cli/verify/snp.ts';
 import { runVerifyTdx } from '../../../src/cli/verify/tdx.ts';
@@ -155,5 +156,51 @@ describe('attestor verify: human output', () => {
       section(o.out, 'claims').some((l) => /^driver +550\.90\.07/.test(l)),
       o.out,
     );
+  });
+});
+
+describe('attestor verify coordinator: human output', () => {
+  const hash = 'ab'.repeat(32);
+  const verified = {
+    verified: true,
+    reasons: [],
+    pinnedHash: hash,
+    manifestHash: hash,
+    history: [{ manifestHash: hash, transition: 'cd'.repeat(32) }],
+    rootCA: '-----BEGIN CERTIFICATE-----\nroot\n-----END CERTIFICATE-----\n',
+    meshCA: '-----BEGIN CERTIFICATE-----\nmesh\n-----END CERTIFICATE-----\n',
+    relaxations: [{ path: 'spec.development.acceptSimulatedEvidence', message: 'simulated evidence is accepted' }],
+    simulated: true,
+    cvm: { platform: 'snp' as const, verified: true, measurement: 'ef'.repeat(48), reasons: [], details: {} },
+  };
+
+  it('says what was checked, what the pinned Manifest relaxes (simulated evidence included), and the claims', () => {
+    const o = capture();
+    printCoordinatorVerification(verified, false, o.write);
+    assert.match(o.out, new RegExp(`^VERIFIED: the Coordinator runs Manifest ${hash}\\n`));
+    assert.ok(
+      section(o.out, 'checked').some((l) => /^its SEV-SNP evidence: the simulated roots you passed/.test(l)),
+      o.out,
+    );
+    const relaxed = section(o.out, 'not checked \\(relaxed by the pinned Manifest\\)');
+    assert.ok(
+      relaxed.some((l) => /^hardware evidence: SIMULATED/.test(l)),
+      o.out,
+    );
+    assert.ok(
+      relaxed.some((l) => /^spec\.development\.acceptSimulatedEvidence: /.test(l)),
+      o.out,
+    );
+    assert.ok(
+      section(o.out, 'claims').some((l) => l === `measurement  ${'ef'.repeat(48)}`),
+      o.out,
+    );
+  });
+
+  it('keeps the JSON of --json', () => {
+    const o = capture();
+    printCoordinatorVerification(verified, true, o.write);
+    const body = JSON.parse(o.out) as { verified: boolean; manifestHash: string; simulated: boolean };
+    assert.deepEqual([body.verified, body.manifestHash, body.simulated], [true, hash, true]);
   });
 });

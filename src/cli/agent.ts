@@ -20,6 +20,7 @@ import { createLogger } from '../observability/log.ts';
 import { OperatorMetrics } from '../observability/metrics.ts';
 import { startProbeServer } from '../observability/probe-server.ts';
 import { DEFAULT_COUNTERSIGN_PORT, NODE_AGENT_AUDIENCE } from '../protocol/countersignature.ts';
+import { UnusableInput } from './errors.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { addressOption } from './options.ts';
 
@@ -85,7 +86,7 @@ export function agentCommand(): Command {
     )
     .action(async (opts: AgentCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
-      if (!opts.nodeName) throw new Error('--node-name (or NODE_NAME) is required');
+      if (!opts.nodeName) throw new UnusableInput('--node-name (or NODE_NAME) is required');
       // The CA file is re-read before each request: a renewed serving CA needs no restart.
       const client = new CoordinatorClient(opts.coordinator, { file: opts.caFile }, async () =>
         readFileSync(opts.tokenFile, 'utf8').trim(),

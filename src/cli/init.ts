@@ -13,6 +13,7 @@ import type { GpuControl } from '../agent/evidence/source.ts';
 import { DEFAULT_CHECK_INTERVAL_MS, WorkloadInit } from '../agent/workload-init.ts';
 import { errorMessage } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
+import { UnusableInput } from './errors.ts';
 import { durationOption } from './options.ts';
 
 interface InitCliOptions {
@@ -103,14 +104,15 @@ export function initCommand(): Command {
     .action(async (opts: InitCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
       if (!opts.podName || !opts.podNamespace)
-        throw new Error('--pod-name and --pod-namespace (or POD_NAME and POD_NAMESPACE) are required');
+        throw new UnusableInput('--pod-name and --pod-namespace (or POD_NAME and POD_NAMESPACE) are required');
       const ca = opts.coordinatorCaFile ? readFileSync(opts.coordinatorCaFile, 'utf8') : opts.coordinatorCa;
-      if (!ca) throw new Error('--coordinator-ca (ATTESTOR_COORDINATOR_CA) or --coordinator-ca-file is required');
+      if (!ca)
+        throw new UnusableInput('--coordinator-ca (ATTESTOR_COORDINATOR_CA) or --coordinator-ca-file is required');
       const client = new CoordinatorClient(opts.coordinator, ca, async () =>
         readFileSync(opts.tokenFile, 'utf8').trim(),
       );
       if (opts.confidentialNode && !opts.nodeAgent)
-        throw new Error('--confidential-node needs --node-agent (or NODE_AGENT_URL)');
+        throw new UnusableInput('--confidential-node needs --node-agent (or NODE_AGENT_URL)');
       // Confidential-node: the node agent activated the node's GPUs; the pod neither reads nor sets them.
       const gpus: GpuControl | undefined =
         opts.gpus && !opts.confidentialNode ? await NvmlGpuControl.open({ libraryPath: opts.nvmlLibrary }) : undefined;

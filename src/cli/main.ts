@@ -1,31 +1,8 @@
 #!/usr/bin/env node
 /** The attestor command. */
 import 'reflect-metadata';
-import { Command } from 'commander';
-import { agentCommand } from './agent.ts';
-import { aiWorkerCommand } from './aiworker.ts';
-import { devCommand } from './dev.ts';
-import { initCommand } from './init.ts';
-import { manifestCommand } from './manifest.ts';
-import { operatorCommand } from './operator.ts';
-import { proxyCommand } from './proxy.ts';
-import { secretServiceCommand } from './secret-service.ts';
-import { verifyCommand } from './verify/command.ts';
-import { workerProxyCommand } from './worker-proxy.ts';
+import { attestorProgram } from './program.ts';
+import { runCommand } from './run.ts';
 
-const program = new Command('attestor')
-  .description('attestor: attestation-gated confidential AI inference on Kubernetes')
-  .version('0.1.0')
-  .showHelpAfterError()
-  .addCommand(operatorCommand())
-  .addCommand(agentCommand())
-  .addCommand(initCommand())
-  .addCommand(devCommand())
-  .addCommand(verifyCommand())
-  .addCommand(manifestCommand())
-  .addCommand(aiWorkerCommand())
-  .addCommand(workerProxyCommand())
-  .addCommand(proxyCommand())
-  .addCommand(secretServiceCommand());
-
-await program.parseAsync(process.argv);
+const code = await runCommand(attestorProgram(), process.argv);
+if (code !== undefined) process.exitCode = code;

@@ -17,6 +17,7 @@ import { errorMessage } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { startOperator } from '../operator/operator.ts';
 import type { PeerRecoveryOptions } from '../operator/peer-recovery.ts';
+import { UnusableInput } from './errors.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { type OperatorCliOptions, operatorFlags } from './operator-flags.ts';
 
@@ -51,7 +52,7 @@ function peerOptions(opts: OperatorCliOptions): PeerRecoveryOptions {
   try {
     ca = readFileSync(opts.peerCaFile, 'utf8');
   } catch (err) {
-    throw new Error(`--coordinator-peers needs --peer-ca-file: ${errorMessage(err)}`);
+    throw new UnusableInput(`--coordinator-peers needs --peer-ca-file: ${errorMessage(err)}`);
   }
   return {
     urls: opts.coordinatorPeers,
@@ -66,25 +67,27 @@ function peerOptions(opts: OperatorCliOptions): PeerRecoveryOptions {
 export function operatorCommand(): Command {
   return operatorFlags().action(async (opts: OperatorCliOptions) => {
     if (opts.snpVcekDir)
-      throw new Error(
+      throw new UnusableInput(
         '--snp-vcek-dir is replaced by --collateral-cache: put each VCEK at snp/vcek/<product>/<hwid>-<tcb>.der in the cache (DER, as AMD KDS serves it; docs/collateral.md)',
       );
     if (opts.secretServiceUrl && URL.parse(opts.secretServiceUrl)?.protocol !== 'https:')
-      throw new Error(`--secret-service-url must be an https URL, not ${opts.secretServiceUrl}`);
+      throw new UnusableInput(`--secret-service-url must be an https URL, not ${opts.secretServiceUrl}`);
     const log = createLogger({ level: opts.logLevel });
     const kubeConfig = loadKubeConfig(opts.kubeconfig);
     if ((opts.coordinator || opts.webhook) && (!opts.tlsCertFile || !opts.tlsKeyFile))
-      throw new Error(
+      throw new UnusableInput(
         'the Coordinator API and the webhook need --tls-cert-file and --tls-key-file (or pass --no-coordinator --no-webhook)',
       );
     if (opts.webhook && !opts.webhookClientCa === !opts.webhookAllowAnyClient)
-      throw new Error(
+      throw new UnusableInput(
         "the webhook needs exactly one of --webhook-client-ca (the CA of the API server's webhook client certificate) and --webhook-allow-any-client (or pass --no-webhook)",
       );
     if (opts.initImage && !new RegExp(IMAGE_DIGEST_PATTERN).test(opts.initImage))
-      throw new Error(`--init-image ${opts.initImage} is not pinned by digest (<name>@sha256:<64 lower-case hex>)`);
+      throw new UnusableInput(
+        `--init-image ${opts.initImage} is not pinned by digest (<name>@sha256:<64 lower-case hex>)`,
+      );
     if (opts.initImage && !opts.workloadCoordinatorCaFile)
-      throw new Error(
+      throw new UnusableInput(
         "--init-image needs --workload-coordinator-ca-file (the CA of the Coordinator's serving certificate)",
       );
     if (opts.initImage && !opts.secretServiceUrl)

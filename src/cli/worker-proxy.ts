@@ -3,6 +3,7 @@
  * TLS with the workload certificate that `attestor init` keeps in its volume, decrypts requests
  * under the secrets the secret store releases to it, and encrypts the answers.
  */
+
 import { Command, Option } from 'commander';
 import { createLogger } from '../observability/log.ts';
 import { type ReleasedSecrets, startReleasedSecrets } from '../worker/released-secrets.ts';
@@ -12,6 +13,7 @@ import {
   type SecretLookup,
   startWorkerProxy,
 } from '../worker/worker-proxy.ts';
+import { UnusableInput } from './errors.ts';
 import { addressOption, positiveIntOption } from './options.ts';
 
 interface WorkerProxyCliOptions {
@@ -58,7 +60,8 @@ export function workerProxyCommand(): Command {
       let released: ReleasedSecrets | undefined;
       if (opts.secretService) {
         const url = new URL(opts.secretService);
-        if (url.protocol !== 'https:') throw new Error(`--secret-service must be an https URL, not ${url.protocol}`);
+        if (url.protocol !== 'https:')
+          throw new UnusableInput(`--secret-service must be an https URL, not ${url.protocol}`);
         released = await startReleasedSecrets({
           url: url.toString(),
           certificateDir: opts.certificateDir,

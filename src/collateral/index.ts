@@ -41,3 +41,4 @@ export {
 } from './source.ts';
 export { CollateralStore, type CollateralStoreOptions, type Lookup } from './store.ts';
 export { quotePlatform, tdxCollateral } from './tdx.ts';
+export { cachedItems, type ItemOutcome, lookUpWanted, type WantedCollateral } from './wanted.ts';

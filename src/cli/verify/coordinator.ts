@@ -14,6 +14,7 @@ import { readSimulatedRoots } from '../../client/simulated-roots.ts';
 import { type CoordinatorVerification, verifyCoordinator } from '../../client/verify-coordinator.ts';
 import { CollateralStore, collateralSource } from '../../collateral/index.ts';
 import { errorMessage } from '../../errors.ts';
+import { writeFailure } from '../errors.ts';
 import { EXIT_REFUSED, EXIT_UNUSABLE, EXIT_VERIFIED, readText, UnusableInput } from './output.ts';
 
 export interface CoordinatorCliOptions {
@@ -86,18 +87,30 @@ export async function runVerifyCoordinator(
     });
   } catch (e) {
     if (!(e instanceof UnusableInput) && !(e instanceof CoordinatorUnreachable)) throw e;
-    err(`attestor verify coordinator: ${e.message}\n`);
-    return EXIT_UNUSABLE;
+    return writeFailure(
+      { command: 'attestor verify coordinator', message: e.message, exitCode: EXIT_UNUSABLE },
+      opts.json ?? false,
+      out,
+      err,
+    );
   }
   if (result.verified && opts.out !== undefined) {
     try {
       writeOut(opts.out, result);
     } catch (e) {
-      err(`attestor verify coordinator: --out ${opts.out}: ${errorMessage(e)}\n`);
-      return EXIT_UNUSABLE;
+      return writeFailure(
+        {
+          command: 'attestor verify coordinator',
+          message: `--out ${opts.out}: ${errorMessage(e)}`,
+          exitCode: EXIT_UNUSABLE,
+        },
+        opts.json ?? false,
+        out,
+        err,
+      );
     }
   }
-  print(result, opts.json ?? false, out);
+  printCoordinatorVerification(result, opts.json ?? false, out);
   return result.verified ? EXIT_VERIFIED : EXIT_REFUSED;
 }
 
@@ -109,7 +122,8 @@ function writeOut(dir: string, r: CoordinatorVerification): void {
   writeFileSync(join(dir, 'manifest.json'), `${JSON.stringify(r.manifest, null, 2)}\n`);
 }
 
-function print(r: CoordinatorVerification, json: boolean, out: Write): void {
+/** The verification as printed: one JSON object with --json, else the verdict, what was checked and not, and the claims. */
+export function printCoordinatorVerification(r: CoordinatorVerification, json: boolean, out: Write): void {
   if (json) {
     const body = r.verified
       ? {
@@ -136,10 +150,26 @@ function print(r: CoordinatorVerification, json: boolean, out: Write): void {
     return;
   }
   out(`VERIFIED: the Coordinator runs Manifest ${r.manifestHash}\n`);
-  if (r.simulated) out('  evidence: SIMULATED (signed by the simulated roots you passed; development only)\n');
-  out(`  history (oldest first):\n`);
+  const platform = r.cvm ? (r.cvm.platform === 'snp' ? 'SEV-SNP' : 'TDX') : 'CVM';
+  out('checked:\n');
+  out(
+    `  its ${platform} evidence: ${r.simulated ? 'the simulated roots you passed' : "the vendor's pinned roots"}, and the pinned Manifest's coordinator entries and policies\n`,
+  );
+  out('  REPORT_DATA binds a fresh nonce, its Manifest history and its root and mesh CAs\n');
+  out(`  its active Manifest is the one you pinned, reached through ${(r.history ?? []).length} history entries\n`);
+  const relaxed = r.relaxations ?? [];
+  if (relaxed.length > 0 || r.simulated) {
+    out('not checked (relaxed by the pinned Manifest):\n');
+    if (r.simulated)
+      out('  hardware evidence: SIMULATED (signed by the simulated roots you passed; development only)\n');
+    for (const x of relaxed) out(`  ${x.path}: ${x.message}\n`);
+  }
+  out('claims:\n');
+  if (r.cvm?.measurement) out(`  measurement  ${r.cvm.measurement}\n`);
+  if (r.cvm?.policyHash) out(`  policy hash  ${r.cvm.policyHash}\n`);
+  if (r.cvm?.tcb) out(`  TCB          ${r.cvm.tcb}\n`);
+  out('  history (oldest first):\n');
   for (const e of r.history ?? []) out(`    ${e.manifestHash}  transition ${e.transition}\n`);
-  for (const x of r.relaxations ?? []) out(`  relaxed: ${x.path}: ${x.message}\n`);
   out(`mesh CA:\n${r.meshCA}`);
 }
 

@@ -18,7 +18,9 @@ import {
   verifyGpu,
 } from '../../attestation/nvidia/index.ts';
 import { asReason, prefixed, type Reason } from '../../attestation/verdict.ts';
-import { EXIT_UNUSABLE, parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
+import { reportUnusable } from '../errors.ts';
+import { parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
+import { gpuSummary } from './summary.ts';
 
 export interface GpuCliOptions {
   report?: string;
@@ -83,11 +85,21 @@ export async function runVerifyGpu(
       gpus.push(v.claims);
       reasons.push(...v.reasons.map((r) => prefixed(r, `GPU ${i}: `)));
     }
-    return printVerdict({ verified: reasons.length === 0, reasons, claims: { gpus } }, opts.json ?? false, out);
+    const summary = gpuSummary({
+      gpus,
+      at,
+      requireFwid: policy.requireFwid ?? true,
+      requireOcsp: policy.revocation?.requireAnswers ?? true,
+      requireRims: policy.requireRims ?? true,
+    });
+    return printVerdict(
+      { verified: reasons.length === 0, reasons, claims: { gpus } },
+      opts.json ?? false,
+      out,
+      summary,
+    );
   } catch (e) {
-    if (!(e instanceof UnusableInput)) throw e;
-    err(`attestor verify gpu: ${e.message}\n`);
-    return EXIT_UNUSABLE;
+    return reportUnusable('attestor verify gpu', e, opts.json ?? false, out, err);
   }
 }
 

@@ -7,27 +7,29 @@
 import { readFileSync } from 'node:fs';
 import type { Verdict } from '../../attestation/verdict.ts';
 import { errorMessage } from '../../errors.ts';
+import { UnusableInput } from '../errors.ts';
+import { type Summary, summaryText } from './summary.ts';
 
 export const EXIT_VERIFIED = 0;
 export const EXIT_REFUSED = 1;
 export const EXIT_UNUSABLE = 2;
 
 /** An input the command cannot work with (missing file, bad hex, bad flag value): exit 2. */
-export class UnusableInput extends Error {
-  override name = 'UnusableInput';
-}
+export { UnusableInput } from '../errors.ts';
 
+/** The verdict: with --json every claim as one object, else a few lines (summary.ts) after VERIFIED or REFUSED and the reasons. */
 export function printVerdict(
   v: Verdict<unknown>,
   json: boolean,
   out: (s: string) => void = (s) => process.stdout.write(s),
+  summary?: Summary,
 ): number {
   if (json) {
     out(JSON.stringify({ verified: v.verified, reasons: v.reasons, claims: v.claims }, bigintToString, 2) + '\n');
   } else {
     out(v.verified ? 'VERIFIED\n' : 'REFUSED\n');
     for (const r of v.reasons) out(`  - [${r.check}] ${r.message}\n`);
-    out('claims:\n' + JSON.stringify(v.claims, bigintToString, 2).replace(/^/gm, '  ') + '\n');
+    if (summary) out(summaryText(summary));
   }
   return v.verified ? EXIT_VERIFIED : EXIT_REFUSED;
 }

@@ -8,7 +8,9 @@
 import { Command } from 'commander';
 import { type SnpRuleOptions, snpRuleReasons } from '../../attestation/snp/rules.ts';
 import { verifySnp } from '../../attestation/snp/verify.ts';
-import { EXIT_UNUSABLE, parseAt, printVerdict, readBytesOrHex, UnusableInput } from './output.ts';
+import { reportUnusable } from '../errors.ts';
+import { parseAt, printVerdict, readBytesOrHex, UnusableInput } from './output.ts';
+import { snpSummary } from './summary.ts';
 
 export interface SnpCliOptions {
   report: string;
@@ -61,11 +63,24 @@ export function runVerifySnp(
     const crl = opts.crl === undefined ? undefined : readBytesOrHex(opts.crl);
     const v = verifySnp({ report }, { at, collateral: { certificates, ...(crl ? { crl } : {}) } });
     const reasons = [...v.reasons, ...(v.claims ? snpRuleReasons(v.claims, rules) : [])];
-    return printVerdict({ verified: reasons.length === 0, reasons, claims: v.claims }, opts.json ?? false, out);
+    const summary = snpSummary({
+      claims: v.claims ?? undefined,
+      at,
+      crl: crl !== undefined,
+      allowDebug: rules.allowDebug ?? false,
+      allowMigrationAgent: rules.allowMigrationAgent ?? false,
+      allowCXL: rules.allowCXL ?? false,
+      allowProvisionalFirmware: rules.allowProvisionalFirmware ?? false,
+      maximumVMPL: rules.maximumVMPL ?? 0,
+    });
+    return printVerdict(
+      { verified: reasons.length === 0, reasons, claims: v.claims },
+      opts.json ?? false,
+      out,
+      summary,
+    );
   } catch (e) {
-    if (!(e instanceof UnusableInput)) throw e;
-    err(`attestor verify snp: ${e.message}\n`);
-    return EXIT_UNUSABLE;
+    return reportUnusable('attestor verify snp', e, opts.json ?? false, out, err);
   }
 }
 

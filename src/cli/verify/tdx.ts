@@ -19,7 +19,9 @@ import { TCB_STATUSES, type TcbStatus } from '../../attestation/tdx/tcb-info.ts'
 import { verifyTdx } from '../../attestation/tdx/verify.ts';
 import { loadTdxCollateralDir, UnusableCollateralDir } from '../../collateral/directories.ts';
 import { errorMessage } from '../../errors.ts';
-import { EXIT_UNUSABLE, parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
+import { reportUnusable } from '../errors.ts';
+import { parseAt, parseHex, printVerdict, readBytesOrHex, readText, UnusableInput } from './output.ts';
+import { tdxSummary } from './summary.ts';
 
 export interface TdxCliOptions {
   quote: string;
@@ -101,18 +103,29 @@ export function runVerifyTdx(
       allowDebug: opts.allowDebug === true,
       ...(reportData ? { reportData } : {}),
     };
+    const summary = tdxSummary({
+      claims: v.claims,
+      at,
+      acceptedTcbStatuses: accepted,
+      allowDebug: expectation.allowDebug ?? false,
+      reportData: reportData !== undefined,
+      referenceValues: referenceValues !== undefined,
+    });
     if (referenceValues !== undefined) {
       // Missing collateral is relaxed by the flag alone, never by the reference values file.
       const entries = referenceValues.map((rv) => ({ ...rv, allowMissingCollateral }));
-      return printVerdict(appraiseTdx(v, entries, expectation), opts.json ?? false, out);
+      return printVerdict(appraiseTdx(v, entries, expectation), opts.json ?? false, out, summary);
     }
     if (v.claims.mrTd === undefined) return printVerdict(v, opts.json ?? false, out); // did not parse: nothing to appraise
     const reasons = [...v.reasons, ...tdxBaselineReasons(v.claims, expectation)];
-    return printVerdict({ verified: reasons.length === 0, reasons, claims: v.claims }, opts.json ?? false, out);
+    return printVerdict(
+      { verified: reasons.length === 0, reasons, claims: v.claims },
+      opts.json ?? false,
+      out,
+      summary,
+    );
   } catch (e) {
-    if (!(e instanceof UnusableInput)) throw e;
-    err(`attestor verify tdx: ${e.message}\n`);
-    return EXIT_UNUSABLE;
+    return reportUnusable('attestor verify tdx', e, opts.json ?? false, out, err);
   }
 }
 

@@ -17,8 +17,8 @@ function attestor(...args: string[]) {
 }
 
 describe('attestor command', function () {
-  this.timeout(60_000);
-  it('has the operator, agent, init, dev, verify, manifest, aiworker, worker-proxy, proxy and secret-service subcommands', () => {
+  this.timeout(240_000);
+  it('has the operator, agent, init, dev, verify, collateral, manifest, aiworker, worker-proxy, proxy and secret-service subcommands', () => {
     const help = attestor('--help');
     assert.equal(help.code, 0);
     for (const sub of [
@@ -27,6 +27,7 @@ describe('attestor command', function () {
       'init',
       'dev',
       'verify',
+      'collateral',
       'manifest',
       'aiworker',
       'worker-proxy',
@@ -36,6 +37,7 @@ describe('attestor command', function () {
       assert.match(help.out, new RegExp(`^  ${sub}\\b`, 'm'), sub);
     assert.match(attestor('verify', '--help').out, /snp[\s\S]*tdx[\s\S]*gpu[\s\S]*coordinator/);
     assert.match(attestor('manifest', '--help').out, /hash[\s\S]*sign[\s\S]*owner/);
+    assert.match(attestor('collateral', '--help').out, /fetch[\s\S]*check/);
   });
   it('verify coordinator: exit 2 without a pinned Manifest, with a malformed hash, and for a Coordinator nobody answers at', () => {
     const url = ['verify', 'coordinator', '--coordinator', 'https://127.0.0.1:1'];

@@ -41,7 +41,8 @@ describe('attestor verify snp', () => {
     const allowed = run({ ...opts, allowDebug: true });
     assert.equal(allowed.code, 0, allowed.out + allowed.err);
     assert.match(allowed.out, /^VERIFIED\n/);
-    assert.match(allowed.out, /"measurement": "b07af962/);
+    assert.match(allowed.out, /^ {2}measurement +b07af962/m);
+    assert.match(allowed.out, /^not checked:\n[\s\S]*DEBUG in the guest policy: accepted by --allow-debug/m);
   });
 
   it('prints one JSON object with --json', () => {

@@ -7,6 +7,7 @@ import { aiWorkerCommand } from './aiworker.ts';
 import { devCommand } from './dev.ts';
 import { initCommand } from './init.ts';
 import { manifestCommand } from './manifest.ts';
+import { modelServerCommand } from './model-server.ts';
 import { operatorCommand } from './operator.ts';
 import { proxyCommand } from './proxy.ts';
 import { secretServiceCommand } from './secret-service.ts';
@@ -26,6 +27,7 @@ const program = new Command('attestor')
   .addCommand(aiWorkerCommand())
   .addCommand(workerProxyCommand())
   .addCommand(proxyCommand())
-  .addCommand(secretServiceCommand());
+  .addCommand(secretServiceCommand())
+  .addCommand(modelServerCommand());
 
 await program.parseAsync(process.argv);

@@ -13,6 +13,8 @@ import { DEFAULT_COUNTERSIGN_LIMIT, startCountersignServer } from '../agent/coun
 import { Countersigner } from '../agent/countersigner.ts';
 import { ConfigfsTsmSource } from '../agent/evidence/configfs-tsm.ts';
 import { NvmlGpuControl } from '../agent/evidence/nvml/gpu-control.ts';
+import { RemoteSimulatedCvmSource, RemoteSimulatedGpuControl } from '../agent/evidence/remote-simulated.ts';
+import type { CvmEvidenceSource, GpuControl } from '../agent/evidence/source.ts';
 import { KeyedRateLimiter } from '../coordinator/rate-limiter.ts';
 import { TokenReviewWorkloadAuthenticator } from '../coordinator/workload-auth.ts';
 import { ApiWorkloadPods } from '../coordinator/workload-pods.ts';
@@ -22,7 +24,7 @@ import { startProbeServer } from '../observability/probe-server.ts';
 import { DEFAULT_COUNTERSIGN_PORT, NODE_AGENT_AUDIENCE } from '../protocol/countersignature.ts';
 import { UnusableInput } from './errors.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
-import { addressOption } from './options.ts';
+import { addressOption, positiveIntOption } from './options.ts';
 
 interface AgentCliOptions {
   coordinator: string;
@@ -36,6 +38,10 @@ interface AgentCliOptions {
   countersignAddress: { host: string; port: number };
   kubeconfig?: string;
   logLevel: string;
+  simulatedHardware?: string;
+  simulatedPolicyHash?: string;
+  simulatedPlatform: 'snp' | 'tdx';
+  simulatedGpus: number;
 }
 
 export function agentCommand(): Command {
@@ -84,21 +90,44 @@ export function agentCommand(): Command {
         .env('ATTESTOR_LOG_LEVEL')
         .default('info'),
     )
+    .option(
+      '--simulated-hardware <url>',
+      "DEVELOPMENT ONLY: a simulated agent: take the node's CVM and GPU evidence from the development operator at this URL (operator --development-roots) instead of configfs-tsm and NVML; the Coordinator accepts it only while the active Manifest accepts simulated evidence",
+    )
+    .option(
+      '--simulated-policy-hash <hex>',
+      "with --simulated-hardware: the policy hash the simulated node CVM carries in HOST_DATA / MRCONFIGID (one of the Manifest's policies)",
+    )
+    .addOption(
+      new Option('--simulated-platform <platform>', 'with --simulated-hardware: the simulated node CVM')
+        .choices(['snp', 'tdx'])
+        .default('snp'),
+    )
+    .option('--simulated-gpus <n>', 'with --simulated-hardware: how many simulated GPUs', positiveIntOption, 1)
     .action(async (opts: AgentCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
       if (!opts.nodeName) throw new UnusableInput('--node-name (or NODE_NAME) is required');
+      if (opts.simulatedHardware && !/^[0-9a-f]{64}$/.test(opts.simulatedPolicyHash ?? ''))
+        throw new UnusableInput('--simulated-hardware needs --simulated-policy-hash: 64 lower-case hex digits');
       // The CA file is re-read before each request: a renewed serving CA needs no restart.
       const client = new CoordinatorClient(opts.coordinator, { file: opts.caFile }, async () =>
         readFileSync(opts.tokenFile, 'utf8').trim(),
       );
-      const gpus = await NvmlGpuControl.open({ libraryPath: opts.nvmlLibrary });
-      const agent = new NodeAgent({
-        nodeName: opts.nodeName,
-        client,
-        cvm: new ConfigfsTsmSource({ root: opts.tsmRoot }),
-        gpus,
-        log,
-      });
+      const gpus: GpuControl = opts.simulatedHardware
+        ? new RemoteSimulatedGpuControl(opts.simulatedHardware, opts.simulatedGpus)
+        : await NvmlGpuControl.open({ libraryPath: opts.nvmlLibrary });
+      const cvm: CvmEvidenceSource = opts.simulatedHardware
+        ? new RemoteSimulatedCvmSource(opts.simulatedHardware, {
+            platform: opts.simulatedPlatform,
+            policyHash: opts.simulatedPolicyHash!,
+          })
+        : new ConfigfsTsmSource({ root: opts.tsmRoot });
+      if (opts.simulatedHardware)
+        log.warn(
+          { simulatedHardware: opts.simulatedHardware },
+          'DEVELOPMENT MODE: a simulated agent: its evidence is simulated and proves nothing; never run this in production',
+        );
+      const agent = new NodeAgent({ nodeName: opts.nodeName, client, cvm, gpus, log });
       const metrics = new OperatorMetrics();
       const probe = await startProbeServer({
         ...opts.probeAddress,

@@ -9,12 +9,17 @@ import { Command, Option } from 'commander';
 import { CoordinatorClient } from '../agent/coordinator-client.ts';
 import { ConfigfsTsmSource, DEFAULT_TSM_REPORT_ROOT } from '../agent/evidence/configfs-tsm.ts';
 import { NvmlGpuControl } from '../agent/evidence/nvml/gpu-control.ts';
-import type { GpuControl } from '../agent/evidence/source.ts';
+import {
+  RemoteSimulatedCvmSource,
+  RemoteSimulatedGpuControl,
+  simulatedPodMeasurement,
+} from '../agent/evidence/remote-simulated.ts';
+import type { CvmEvidenceSource, GpuControl } from '../agent/evidence/source.ts';
 import { DEFAULT_CHECK_INTERVAL_MS, WorkloadInit } from '../agent/workload-init.ts';
 import { errorMessage } from '../errors.ts';
 import { createLogger } from '../observability/log.ts';
 import { UnusableInput } from './errors.ts';
-import { durationOption } from './options.ts';
+import { durationOption, positiveIntOption } from './options.ts';
 
 interface InitCliOptions {
   coordinator: string;
@@ -34,6 +39,10 @@ interface InitCliOptions {
   checkInterval: number;
   timeout: number;
   logLevel: string;
+  simulatedHardware?: string;
+  simulatedPolicyHash?: string;
+  simulatedPlatform: 'snp' | 'tdx';
+  simulatedGpus: number;
 }
 
 export function initCommand(): Command {
@@ -101,6 +110,22 @@ export function initCommand(): Command {
         .env('ATTESTOR_LOG_LEVEL')
         .default('info'),
     )
+    .option(
+      '--simulated-hardware <url>',
+      'DEVELOPMENT ONLY: take simulated pod VM and GPU evidence from the development operator at this URL (operator --development-roots) instead of configfs-tsm and NVML; the Coordinator accepts it only while the active Manifest accepts simulated evidence',
+    )
+    .addOption(
+      new Option(
+        '--simulated-policy-hash <hex>',
+        "with --simulated-hardware: the pod's policy hash, which the simulated pod VM carries in HOST_DATA / MRCONFIGID",
+      ).env('ATTESTOR_SIMULATED_POLICY_HASH'),
+    )
+    .addOption(
+      new Option('--simulated-platform <platform>', 'with --simulated-hardware: the simulated pod VM')
+        .choices(['snp', 'tdx'])
+        .default('snp'),
+    )
+    .option('--simulated-gpus <n>', 'with --simulated-hardware: how many simulated GPUs', positiveIntOption, 1)
     .action(async (opts: InitCliOptions) => {
       const log = createLogger({ level: opts.logLevel });
       if (!opts.podName || !opts.podNamespace)
@@ -114,15 +139,20 @@ export function initCommand(): Command {
       if (opts.confidentialNode && !opts.nodeAgent)
         throw new UnusableInput('--confidential-node needs --node-agent (or NODE_AGENT_URL)');
       // Confidential-node: the node agent activated the node's GPUs; the pod neither reads nor sets them.
+      const cvm = initCvmSource(opts);
       const gpus: GpuControl | undefined =
-        opts.gpus && !opts.confidentialNode ? await NvmlGpuControl.open({ libraryPath: opts.nvmlLibrary }) : undefined;
+        opts.gpus && !opts.confidentialNode
+          ? opts.simulatedHardware
+            ? new RemoteSimulatedGpuControl(opts.simulatedHardware, opts.simulatedGpus)
+            : await NvmlGpuControl.open({ libraryPath: opts.nvmlLibrary })
+          : undefined;
       const tokenFile = opts.nodeAgentTokenFile;
       const init = new WorkloadInit({
         pod: { namespace: opts.podNamespace, name: opts.podName },
         client,
         ...(opts.confidentialNode
           ? { node: { url: opts.nodeAgent!, token: async () => readFileSync(tokenFile, 'utf8').trim() } }
-          : { cvm: new ConfigfsTsmSource({ root: opts.tsmRoot }) }),
+          : { cvm }),
         ...(gpus ? { gpus } : {}),
         out: opts.out,
         log,
@@ -148,4 +178,18 @@ export function initCommand(): Command {
         await client.close();
       }
     });
+}
+
+/** The pod VM's evidence: configfs-tsm, or (development only) the simulated hardware. */
+function initCvmSource(opts: InitCliOptions): CvmEvidenceSource {
+  if (!opts.simulatedHardware) return new ConfigfsTsmSource({ root: opts.tsmRoot });
+  if (!opts.simulatedPolicyHash || !/^[0-9a-f]{64}$/.test(opts.simulatedPolicyHash))
+    throw new Error(
+      '--simulated-hardware needs --simulated-policy-hash (or ATTESTOR_SIMULATED_POLICY_HASH): 64 lower-case hex digits',
+    );
+  return new RemoteSimulatedCvmSource(opts.simulatedHardware, {
+    platform: opts.simulatedPlatform,
+    policyHash: opts.simulatedPolicyHash,
+    measurement: simulatedPodMeasurement(opts.simulatedPlatform),
+  });
 }

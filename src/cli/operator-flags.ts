@@ -11,6 +11,7 @@ import { DEFAULT_PEER_SYNC_INTERVAL_MS } from '../coordinator/peer-sync.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
 import { DEFAULT_LEASE_NAME } from '../operator/operator.ts';
 import { DEFAULT_PEER_AUDIENCE } from '../operator/peer-recovery.ts';
+import { DEFAULT_SIMULATED_HARDWARE_PORT } from '../protocol/simulated-hardware.ts';
 import { DEFAULT_GPU_RESOURCE_PREFIXES, parseGpuResourcePrefixes } from '../webhook/gpu-requests.ts';
 import { addressOption, durationOption, positiveIntOption, rateOption, urlListOption } from './options.ts';
 
@@ -28,7 +29,7 @@ export interface OperatorCliOptions {
   coordinatorAddress: { host: string; port: number };
   tlsCertFile?: string;
   tlsKeyFile?: string;
-  coordinatorEvidence: 'configfs-tsm' | 'none';
+  coordinatorEvidence: 'configfs-tsm' | 'none' | 'simulated';
   coordinatorTsmRoot: string;
   coordinatorAttestRate: RateLimit;
   coordinatorPeers: string[];
@@ -68,6 +69,9 @@ export interface OperatorCliOptions {
   workloadCoordinatorCaFile?: string;
   secretServiceUrl?: string;
   clusterDomain: string;
+  developmentRoots: boolean;
+  developmentHardwareAddress: { host: string; port: number };
+  developmentHardwareUrl?: string;
 }
 
 function rate(flags: string, description: string, value: RateLimit): Option {
@@ -122,9 +126,9 @@ export function operatorFlags(): Command {
       .addOption(
         new Option(
           '--coordinator-evidence <source>',
-          "where the Coordinator reads its own CVM evidence, which it appraises against the active Manifest's coordinator entries before it claims an identity (POST /v1/coordinator/attest): configfs-tsm (in a confidential pod or VM), or none (then that call answers 503 saying why)",
+          "where the Coordinator reads its own CVM evidence, which it appraises against the active Manifest's coordinator entries before it claims an identity (POST /v1/coordinator/attest): configfs-tsm (in a confidential pod or VM), none (then that call answers 503 saying why), or simulated (with --development-roots only: a simulated SEV-SNP pod VM, as under attestor dev)",
         )
-          .choices(['configfs-tsm', 'none'])
+          .choices(['configfs-tsm', 'none', 'simulated'])
           .default('configfs-tsm'),
       )
       .option(
@@ -287,6 +291,21 @@ export function operatorFlags(): Command {
         '--cluster-domain <domain>',
         'the cluster DNS domain, for the Service names in workload certificates',
         'cluster.local',
+      )
+      .option(
+        '--development-roots',
+        'DEVELOPMENT ONLY: generate simulated AMD, Intel and NVIDIA roots in memory and trust evidence they sign while the active Manifest accepts simulated evidence (spec.development.acceptSimulatedEvidence), and serve simulated hardware for simulated agents and pod inits (--development-hardware-address); never in production: whoever reaches that port can have any evidence signed',
+        false,
+      )
+      .option(
+        '--development-hardware-address <host:port>',
+        'with --development-roots: serve the simulated hardware (plain HTTP) here',
+        addressOption,
+        { host: '0.0.0.0', port: DEFAULT_SIMULATED_HARDWARE_PORT },
+      )
+      .option(
+        '--development-hardware-url <url>',
+        "with --development-roots: the simulated hardware as pods reach it (http://...), given to every pod-CVM pod's attestor init (--simulated-hardware) instead of configfs-tsm and NVML",
       )
       .option(
         '--no-resource-slices',

@@ -19,6 +19,12 @@ import { startOperator } from '../operator/operator.ts';
 import type { PeerRecoveryOptions } from '../operator/peer-recovery.ts';
 import { UnusableInput } from './errors.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
+import {
+  developmentCoordinatorEvidence,
+  developmentFlagProblems,
+  type OperatorDevelopment,
+  startOperatorDevelopment,
+} from './operator-development.ts';
 import { type OperatorCliOptions, operatorFlags } from './operator-flags.ts';
 
 /** The collateral the Coordinator appraises production evidence with: flag directories, then the cache. */
@@ -72,6 +78,8 @@ export function operatorCommand(): Command {
       );
     if (opts.secretServiceUrl && URL.parse(opts.secretServiceUrl)?.protocol !== 'https:')
       throw new UnusableInput(`--secret-service-url must be an https URL, not ${opts.secretServiceUrl}`);
+    const developmentProblems = developmentFlagProblems(opts);
+    if (developmentProblems.length > 0) throw new UnusableInput(developmentProblems.join('; '));
     const log = createLogger({ level: opts.logLevel });
     const kubeConfig = loadKubeConfig(opts.kubeconfig);
     if ((opts.coordinator || opts.webhook) && (!opts.tlsCertFile || !opts.tlsKeyFile))
@@ -94,6 +102,10 @@ export function operatorCommand(): Command {
       log.warn(
         'no --secret-service-url: the worker-proxy sidecars of AI worker pods know no secret and refuse every request as unknown_secret',
       );
+    // Development mode only: simulated roots in memory, trusted while the Manifest accepts simulated evidence.
+    const development: OperatorDevelopment | undefined = opts.developmentRoots
+      ? await startOperatorDevelopment(opts, log)
+      : undefined;
     const operator = startOperator({
       kubeConfig,
       log,
@@ -122,14 +134,16 @@ export function operatorCommand(): Command {
               watches: opts.agentWatchRate,
               events: opts.nodeEventRate,
             },
-            // Pinned vendor roots only: simulated evidence is for `attestor dev`.
-            trust: { production: {}, productionCollateral: operatorCollateral(opts) },
+            // Pinned vendor roots; the simulated ones only in development mode (--development-roots).
+            trust: { production: {}, productionCollateral: operatorCollateral(opts), ...development?.trust },
             ownEvidence:
               opts.coordinatorEvidence === 'none'
                 ? {
                     none: 'the operator runs with --coordinator-evidence none: it reads no CVM evidence of its own, so the Coordinator cannot prove its identity',
                   }
-                : new ConfigfsTsmSource({ root: opts.coordinatorTsmRoot }),
+                : opts.coordinatorEvidence === 'simulated' && development
+                  ? developmentCoordinatorEvidence(development)
+                  : new ConfigfsTsmSource({ root: opts.coordinatorTsmRoot }),
             clientAttestRate: opts.coordinatorAttestRate,
             ...(opts.coordinatorPeers.length > 0 ? { peers: peerOptions(opts) } : {}),
             clusterDomain: opts.clusterDomain,
@@ -143,6 +157,9 @@ export function operatorCommand(): Command {
               coordinatorUrl: opts.workloadCoordinatorUrl ?? `https://attestor-coordinator.${opts.namespace}.svc:8443`,
               coordinatorCaPem: readFileSync(opts.workloadCoordinatorCaFile!, 'utf8'),
               ...(opts.secretServiceUrl ? { secretServiceUrl: opts.secretServiceUrl } : {}),
+              ...(development && opts.developmentHardwareUrl
+                ? { simulatedHardwareUrl: opts.developmentHardwareUrl }
+                : {}),
             },
           }
         : {}),
@@ -164,6 +181,7 @@ export function operatorCommand(): Command {
       log.fatal({ err: errorMessage(err) }, 'operator failed');
       return 'failed' as const;
     });
+    await development?.hardware.close();
     // Like controller-runtime: a replica that lost its Lease exits, and Kubernetes restarts it.
     process.exitCode = exit === 'stopped' ? 0 : 1;
     log.info({ exit }, 'operator stopped');

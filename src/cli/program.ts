@@ -7,6 +7,7 @@ import { applyConventions } from './conventions.ts';
 import { devCommand } from './dev.ts';
 import { initCommand } from './init.ts';
 import { manifestCommand } from './manifest.ts';
+import { modelServerCommand } from './model-server.ts';
 import { operatorCommand } from './operator.ts';
 import { proxyCommand } from './proxy.ts';
 import { secretServiceCommand } from './secret-service.ts';
@@ -28,6 +29,7 @@ export function attestorProgram(): Command {
       .addCommand(aiWorkerCommand())
       .addCommand(workerProxyCommand())
       .addCommand(proxyCommand())
-      .addCommand(secretServiceCommand()),
+      .addCommand(secretServiceCommand())
+      .addCommand(modelServerCommand()),
   );
 }

@@ -72,6 +72,8 @@ export async function startModelServer(options: ModelServerOptions = {}): Promis
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    // vLLM's health check, which the AIWorker's pods probe (readinessProbe GET /health).
+    if (req.method === 'GET' && path === '/health') return sendJson(res, 200, {});
     if (req.method === 'GET' && path === '/v1/models') {
       options.onRequest?.(path, undefined);
       return sendJson(res, 200, { object: 'list', data: [modelObject(model)] });

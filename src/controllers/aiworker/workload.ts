@@ -41,6 +41,12 @@ export interface WorkloadPodSettings {
    * unknown_secret (fail closed: nothing reaches the model server).
    */
   secretServiceUrl?: string;
+  /**
+   * Development mode only (operator --development-roots --development-hardware-url): the simulated
+   * hardware `attestor init` takes its pod VM and GPU evidence from instead of configfs-tsm and
+   * NVML, with the pod's policy hash (its annotation) as HOST_DATA. Absent in production.
+   */
+  simulatedHardwareUrl?: string;
 }
 
 /** Where `attestor init` writes mesh-ca.pem, cert.pem and key.pem, in every container of a pod-CVM pod. */
@@ -269,11 +275,22 @@ function initContainer(gpus: string | undefined, settings: WorkloadPodSettings |
       `--out=${WORKLOAD_CERTIFICATE_DIR}`,
       `--token-file=${WORKLOAD_TOKEN_DIR}/token`,
       ...(gpus ? [] : ['--no-gpus']),
+      ...(settings?.simulatedHardwareUrl
+        ? [`--simulated-hardware=${settings.simulatedHardwareUrl}`, ...(gpus ? [`--simulated-gpus=${gpus}`] : [])]
+        : []),
     ],
     env: [
       { name: 'POD_NAME', valueFrom: { fieldRef: { fieldPath: 'metadata.name' } } },
       { name: 'POD_NAMESPACE', valueFrom: { fieldRef: { fieldPath: 'metadata.namespace' } } },
       { name: 'ATTESTOR_COORDINATOR_CA', value: settings?.coordinatorCaPem ?? '' },
+      ...(settings?.simulatedHardwareUrl
+        ? [
+            {
+              name: 'ATTESTOR_SIMULATED_POLICY_HASH',
+              valueFrom: { fieldRef: { fieldPath: `metadata.annotations['${POLICY_HASH_ANNOTATION}']` } },
+            },
+          ]
+        : []),
     ],
     resources: {
       requests: { cpu: '50m', memory: '64Mi', ...gpuResources },

@@ -53,6 +53,8 @@ describe('Helm chart charts/attestor: development mode', function () {
         '--set',
         `webhook.clientAuth.caBundle=${Buffer.from(cp.webhookClientCaPem).toString('base64')}`,
         '--set',
+        'image.repository=ghcr.io/attestor-dev/attestor',
+        '--set',
         `image.digest=sha256:${'ab'.repeat(32)}`,
         ...set.flatMap((v) => ['--set', v]),
       ],

@@ -350,7 +350,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     await attested('llm', 2);
   });
 
-  it('after a Manifest change, old certificates no longer chain to the new mesh CA and stop counting; renewal (a renewer started on the volume, as the attestor-renew sidecar is) gets one from the new mesh CA, which the worker proxy then serves, or none once the pod VM no longer complies', async () => {
+  it('after a Manifest change, old certificates no longer chain to the new mesh CA and stop counting; a renewer started on the volume (as the attestor-renew sidecar is) keeps a current certificate, then gets one from the new mesh CA, which the worker proxy then serves, or none once the pod VM no longer complies', async () => {
     const [first] = await workerPods('llm');
     const name = first!.metadata!.name!;
     const oldCert = join(dir, name, 'old-cert.pem');
@@ -376,6 +376,23 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     const fingerprint = (pem: string | undefined) => (pem ? new X509Certificate(pem).fingerprint256 : undefined);
     try {
       assert.equal(fingerprint(await servedCertificate()), fingerprint(readFileSync(oldCert, 'utf8')));
+      // A renewer started beside a current certificate (the sidecar after attestor init) keeps it
+      // until half its life: no second attestation round at pod start.
+      const early = new AbortController();
+      const keeping = podInit(first!).renew(early.signal, 250);
+      try {
+        await waitFor(() => log.includes('a current workload certificate is on the volume'), {
+          timeoutMs: 10_000,
+          description: 'the renewer keeping the certificate it found',
+        });
+        assert.equal(
+          fingerprint(readFileSync(join(dir, name, 'cert.pem'), 'utf8')),
+          fingerprint(readFileSync(oldCert, 'utf8')),
+        );
+      } finally {
+        early.abort();
+        await keeping;
+      }
       await renewUnderNewManifests(name, oldCert, first!, servedCertificate, fingerprint);
     } finally {
       await workerProxy.close();

@@ -261,7 +261,7 @@ export function withWorkloadInit(
  * requests no GPUs: a native sidecar's requests add to the model server's (and podGpuCount counts
  * them), so asking for the pod's GPUs again would double them. With GPUs it still attests them
  * (no --no-gpus), so it needs NVML access to the pod VM's GPUs without an allocation of its own
- * (docs/design.md, "The renewal sidecar").
+ * (docs/design.md: "The renewer requests no GPUs; in a pod with GPUs it still attests them").
  */
 function certifyingContainers(init: k8s.V1Container): k8s.V1Container[] {
   const withoutGpus = (amounts: Record<string, string> | undefined) => {

@@ -45,7 +45,15 @@ import {
   workloadSubject,
 } from '../protocol/workload.ts';
 import { type AgentKey, createAgentKey } from './agent-key.ts';
-import { MESH_CA_FILE, readKey, readText, removeCertificate, writeCertificate, writeKey } from './certificate-files.ts';
+import {
+  CERTIFICATE_FILE,
+  MESH_CA_FILE,
+  readKey,
+  readText,
+  removeCertificate,
+  writeCertificate,
+  writeKey,
+} from './certificate-files.ts';
 import type { CoordinatorClient, CoordinatorHttpError } from './coordinator-client.ts';
 import type { CvmEvidenceSource, GpuControl } from './evidence/source.ts';
 import { checkGrant } from './grant-check.ts';
@@ -232,7 +240,7 @@ export class WorkloadInit {
    * expires, or when the Coordinator's mesh CA changes, until the signal aborts.
    */
   async renew(signal: AbortSignal, checkIntervalMs = DEFAULT_CHECK_INTERVAL_MS): Promise<void> {
-    let next = this.#last?.certified ? Date.now() + this.#last.renewAfterMs : 0;
+    let next = this.#last?.certified ? Date.now() + this.#last.renewAfterMs : await this.#renewalOfVolume();
     let failures = 0;
     // The mesh CA a refusal came under: a new one is worth a try at once, the same one not.
     let refusedUnder: string | undefined;
@@ -255,6 +263,28 @@ export class WorkloadInit {
       }
       await sleep(Math.max(0, Math.min(checkIntervalMs, next - Date.now())), signal);
     }
+  }
+
+  /**
+   * When to renew the certificate already on the volume (the sidecar starts after the one-shot
+   * `attestor init` wrote it): `renewalTime`, or now (0) when there is none to keep.
+   */
+  async #renewalOfVolume(): Promise<number> {
+    const { out } = this.#options;
+    const [key, certificate, meshCa] = await Promise.all([
+      readKey(out).catch(() => undefined),
+      readText(out, CERTIFICATE_FILE),
+      readText(out, MESH_CA_FILE),
+    ]);
+    if (!key || !certificate || !meshCa) return 0;
+    const now = this.#now();
+    const at = await renewalTime(certificate, meshCa, key, now);
+    if (!at) return 0;
+    this.#log.info(
+      { renewAt: at.toISOString() },
+      'a current workload certificate is on the volume: renewing it half-way through its life',
+    );
+    return Date.now() + Math.max(0, at.getTime() - now.getTime());
   }
 
   /** The Coordinator's current mesh CA (a Manifest change replaces it), or undefined when it cannot be read. */
@@ -298,6 +328,23 @@ export class WorkloadInit {
   #now(): Date {
     return (this.#options.now ?? (() => new Date()))();
   }
+}
+
+/**
+ * When a certificate found on the volume is due for renewal: half-way through its life (what the
+ * Coordinator advises at issuance), if it is for this key, signed by the mesh CA beside it and not
+ * expired at `now`; undefined otherwise (renew at once). Pure: time is a parameter.
+ */
+export async function renewalTime(
+  certificatePem: string,
+  meshCaPem: string,
+  key: AgentKey,
+  now: Date,
+): Promise<Date | undefined> {
+  if (await certificateProblem(certificatePem, meshCaPem, key)) return undefined;
+  const { notBefore, notAfter } = new x509.X509Certificate(certificatePem);
+  if (now.getTime() >= notAfter.getTime()) return undefined;
+  return new Date(notBefore.getTime() + (notAfter.getTime() - notBefore.getTime()) / 2);
 }
 
 /** Why the certificate is not one to write: not for this key, or not issued by the mesh CA that came with it. */

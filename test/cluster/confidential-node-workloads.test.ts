@@ -325,7 +325,7 @@ describe('workload certificates on the control plane (confidential-node model)',
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('adds attestor init --confidential-node (no GPUs, a token for the node agent) and the attestor worker-proxy sidecar to the pods, which select attested nodes', async () => {
+  it('adds attestor init --confidential-node (no GPUs, a token for the node agent), its --renew sidecar and the attestor worker-proxy sidecar to the pods, which select attested nodes', async () => {
     const pods = await waitFor(async () => ((await workerPods()).length === 2 ? workerPods() : undefined), {
       timeoutMs: SLOW,
       description: 'two scheduled pods',
@@ -338,7 +338,10 @@ describe('workload certificates on the control plane (confidential-node model)',
       assert.equal(init.image, INIT_IMAGE);
       assert.ok(init.args!.includes('--confidential-node'));
       assert.equal(init.resources?.limits?.['nvidia.com/gpu'], undefined, 'the node agent activated the GPUs');
-      const proxy = pod.spec!.initContainers![1]!;
+      const renew = pod.spec!.initContainers![1]!;
+      assert.deepEqual([renew.name, renew.restartPolicy], ['attestor-renew', 'Always']);
+      assert.deepEqual(renew.args, [...init.args!, '--renew'], 'attestor init --confidential-node --renew');
+      const proxy = pod.spec!.initContainers![2]!;
       assert.deepEqual([proxy.name, proxy.image, proxy.restartPolicy], ['attestor-worker-proxy', INIT_IMAGE, 'Always']);
       const audiences = pod.spec!.volumes!.flatMap((v) =>
         (v.projected?.sources ?? []).map((s) => s.serviceAccountToken?.audience),

@@ -167,10 +167,10 @@ describe('attestor dev', function () {
           'default',
           pods[0]!,
           '-o',
-          'jsonpath={.spec.initContainers[*].name} {.spec.initContainers[1].restartPolicy}',
+          'jsonpath={.spec.initContainers[*].name} {.spec.initContainers[*].restartPolicy}',
         ),
-        /^attestor-init attestor-worker-proxy Always$/,
-        'attestor init, then the worker-proxy sidecar (dev runs both as local processes)',
+        /^attestor-init attestor-renew attestor-worker-proxy Always Always$/,
+        'attestor init, its renewer, then the worker-proxy sidecar (dev runs them as local processes: one renewer per pod)',
       );
       assert.match(
         kubectl('get', 'service', '-n', 'default', 'llama', '-o', 'jsonpath={.spec.ports[*].targetPort}'),

@@ -8,7 +8,7 @@
 // held at zero; and no key shows up in a Kubernetes object or a log line.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { createHash, createPrivateKey } from 'node:crypto';
+import { createHash, createPrivateKey, X509Certificate } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -31,6 +31,7 @@ import { type CertifyOutcome, WorkloadInit } from '../../src/agent/workload-init
 import type { AIWorker } from '../../src/api/aiworker.ts';
 import { WORKLOAD_CERTIFICATE_ANNOTATION } from '../../src/api/aiworker-labels.ts';
 import type { Manifest } from '../../src/api/manifest.ts';
+import { noSecrets } from '../../src/cli/worker-proxy.ts';
 import { FIELD_MANAGER } from '../../src/controllers/aiworker/controller.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
@@ -41,6 +42,7 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { CertificateAuthority } from '../../src/pki/certificate-authority.ts';
 import { WORKLOAD_AUDIENCE } from '../../src/protocol/workload.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
+import { startWorkerProxy } from '../../src/worker/worker-proxy.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
 import { everyListableObject, secretEncodings } from '../harness/plaintext-search.ts';
 
@@ -248,7 +250,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('adds attestor init (pinned image, workload token, memory-backed volume) and the attestor worker-proxy sidecar to the pods, does not select attested nodes, and serves only the sidecar on the Service', async () => {
+  it('adds attestor init (pinned image, workload token, memory-backed volume), its attestor init --renew sidecar and the attestor worker-proxy sidecar to the pods, does not select attested nodes, and serves only the sidecar on the Service', async () => {
     const pods = await waitFor(async () => ((await workerPods('llm')).length === 2 ? workerPods('llm') : undefined), {
       description: 'two scheduled pods',
     });
@@ -263,7 +265,12 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
       );
       assert.equal(pod.spec!.nodeSelector?.['attestor.dev/gpu-attested'], undefined);
       // The worker proxy: a native sidecar after attestor init, the same image, the certificate read-only.
-      const proxy = pod.spec!.initContainers![1]!;
+      // The renewer: attestor init --renew, a native sidecar between attestor init and the worker proxy.
+      const renew = pod.spec!.initContainers![1]!;
+      assert.deepEqual([renew.name, renew.restartPolicy, renew.image], ['attestor-renew', 'Always', INIT_IMAGE]);
+      assert.deepEqual(renew.args, [...init.args!, '--renew']);
+      assert.equal(renew.resources?.limits?.['nvidia.com/gpu'], undefined, 'no GPUs of its own: the pod counts 1');
+      const proxy = pod.spec!.initContainers![2]!;
       assert.equal(proxy.name, 'attestor-worker-proxy');
       assert.equal(proxy.restartPolicy, 'Always');
       assert.equal(proxy.image, INIT_IMAGE);
@@ -343,11 +350,63 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     await attested('llm', 2);
   });
 
-  it('after a Manifest change, old certificates no longer chain to the new mesh CA and stop counting; renewal gets one from the new mesh CA, or none once the pod VM no longer complies', async () => {
+  it('after a Manifest change, old certificates no longer chain to the new mesh CA and stop counting; a renewer started on the volume (as the attestor-renew sidecar is) keeps a current certificate, then gets one from the new mesh CA, which the worker proxy then serves, or none once the pod VM no longer complies', async () => {
     const [first] = await workerPods('llm');
     const name = first!.metadata!.name!;
     const oldCert = join(dir, name, 'old-cert.pem');
     await run('cp', [join(dir, name, 'cert.pem'), oldCert]);
+    // The worker proxy of the pod, on the volume attestor init wrote; openssl s_client is its client.
+    const workerProxy = await startWorkerProxy({
+      host: '127.0.0.1',
+      port: 0,
+      certificateDir: join(dir, name),
+      upstream: 'http://127.0.0.1:9',
+      secrets: noSecrets,
+    });
+    const servedCertificate = () =>
+      new Promise<string | undefined>((resolve) => {
+        const client = execFile(
+          'openssl',
+          ['s_client', '-connect', `127.0.0.1:${workerProxy.port}`],
+          { timeout: 10_000 },
+          (_err, stdout) => resolve(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/.exec(stdout)?.[0]),
+        );
+        client.stdin?.end(); // nothing to send: s_client prints the handshake and exits
+      });
+    const fingerprint = (pem: string | undefined) => (pem ? new X509Certificate(pem).fingerprint256 : undefined);
+    try {
+      assert.equal(fingerprint(await servedCertificate()), fingerprint(readFileSync(oldCert, 'utf8')));
+      // A renewer started beside a current certificate (the sidecar after attestor init) keeps it
+      // until half its life: no second attestation round at pod start.
+      const early = new AbortController();
+      const keeping = podInit(first!).renew(early.signal, 250);
+      try {
+        await waitFor(() => log.includes('a current workload certificate is on the volume'), {
+          timeoutMs: 10_000,
+          description: 'the renewer keeping the certificate it found',
+        });
+        assert.equal(
+          fingerprint(readFileSync(join(dir, name, 'cert.pem'), 'utf8')),
+          fingerprint(readFileSync(oldCert, 'utf8')),
+        );
+      } finally {
+        early.abort();
+        await keeping;
+      }
+      await renewUnderNewManifests(name, oldCert, first!, servedCertificate, fingerprint);
+    } finally {
+      await workerProxy.close();
+    }
+  });
+
+  /** The rest of the Manifest-change test: Manifest B (renewed, served), then C (refused). */
+  async function renewUnderNewManifests(
+    name: string,
+    oldCert: string,
+    first: k8s.V1Pod,
+    servedCertificate: () => Promise<string | undefined>,
+    fingerprint: (pem: string | undefined) => string | undefined,
+  ): Promise<void> {
     // Manifest B: pod-CVM only (no node entries), another interval: a new Manifest, a new mesh CA.
     await custom.createClusterCustomObject({
       ...manifests,
@@ -374,8 +433,10 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     );
     await attested('llm', 0);
 
+    // The sidecar is a process of its own: a new WorkloadInit on the volume (the same pod VM), which
+    // keeps the certificate it finds there until half its life, but renews at once on a new mesh CA.
     const abort = new AbortController();
-    const renewing = inits.get(name)!.renew(abort.signal, 250);
+    const renewing = podInit(first).renew(abort.signal, 250);
     try {
       await waitFor(() => readFileSync(join(dir, name, 'mesh-ca.pem'), 'utf8') === meshCa.pem, {
         timeoutMs: 30_000,
@@ -390,6 +451,15 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
         { timeoutMs: 30_000, description: 'a renewed certificate from the new mesh CA' },
       );
       await attested('llm', 1);
+      // The worker proxy now serves the renewed certificate: it chains to the new mesh CA.
+      const renewed = readFileSync(join(dir, name, 'cert.pem'), 'utf8');
+      await waitFor(async () => fingerprint(await servedCertificate()) === fingerprint(renewed), {
+        timeoutMs: 30_000,
+        description: 'the worker proxy serving the renewed certificate',
+      });
+      const servedFile = join(dir, 'served.pem');
+      writeFileSync(servedFile, (await servedCertificate())!);
+      assert.match((await run('openssl', ['verify', '-partial_chain', '-CAfile', newCaFile, servedFile])).stdout, /OK/);
       assert.equal(await podGpus.get(name)!.gpusReady(), true);
 
       // Manifest C no longer allows this pod VM's launch measurement: renewal gets no certificate,
@@ -419,7 +489,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
       abort.abort();
       await renewing;
     }
-  });
+  }
 
   it('holds an AIWorker whose deployment model the active Manifest does not enable at zero replicas, saying why', async () => {
     await custom.createNamespacedCustomObject({

@@ -1,9 +1,10 @@
 {{- /*
 The pods of the secret service and the secret store: pod-CVM pods of no AIWorker, certified by
 `attestor init` through their Kata policy's role (docs/design.md D107, D111). The init container,
-the certificate mount and the volumes below are what withWorkloadInit
-(src/controllers/aiworker/workload.ts) adds to a pod spec without GPUs: a chart test renders them
-and compares them with withWorkloadInit's output, so the two cannot drift.
+its `attestor init --renew` sidecar, the certificate mount and the volumes below are what
+withWorkloadInit (src/controllers/aiworker/workload.ts) adds to a pod spec without GPUs, as it adds
+them to every AI worker pod: a chart test renders them and compares them with withWorkloadInit's
+output, so the two cannot drift.
 */ -}}
 
 {{- /* attestor init's image for the role pods: the operator's, pinned by digest. Required. */ -}}

@@ -5,13 +5,16 @@
  * other containers share); a confidential-node worker's pods select attested GPU nodes, and get
  * `attestor init --confidential-node` (its node agent countersigns the pod's key) when the
  * operator has an init image.
- * Every pod with `attestor init` also gets `attestor worker-proxy` as a native sidecar (an init
- * container with restartPolicy Always, after `attestor init`): it serves TLS with the pod's
- * workload certificate, decrypts requests and forwards them to the model server on localhost; the
- * AIWorker's Service targets it, never the model server.
+ * Right after `attestor init` comes `attestor init --renew` as a native sidecar (an init container
+ * with restartPolicy Always): the certificate lives one reattestationInterval, and the renewer
+ * gets a new one with fresh evidence before it expires, or from the new mesh CA after a Manifest
+ * change (a refusal removes cert.pem: fail closed).
+ * Every pod with `attestor init` also gets `attestor worker-proxy` as a native sidecar after
+ * those two: it serves TLS with the pod's workload certificate, decrypts requests and forwards them
+ * to the model server on localhost; the AIWorker's Service targets it, never the model server.
  * `attestor aiworker render` prints the same pod, for genpolicy. `withWorkloadInit` adds the same
- * `attestor init` to any pod spec (the secret service's, the secret store's: pods of no AIWorker,
- * certified through their policy entry's role).
+ * `attestor init` and renewer to any pod spec (the secret service's, the secret store's: pods of
+ * no AIWorker, certified through their policy entry's role).
  */
 import type * as k8s from '@kubernetes/client-node';
 import { type AIWorker, DEFAULT_GPUS_PER_REPLICA, DEFAULT_PORT } from '../../api/aiworker.ts';
@@ -54,6 +57,8 @@ export const WORKLOAD_CERTIFICATE_DIR = '/run/attestor';
 /** Where its projected service account token (audience attestor-workload) is. */
 export const WORKLOAD_TOKEN_DIR = '/var/run/secrets/attestor-workload';
 export const INIT_CONTAINER_NAME = 'attestor-init';
+/** `attestor init --renew`, the native sidecar that keeps the certificate current. */
+export const RENEW_CONTAINER_NAME = 'attestor-renew';
 export const WORKER_PROXY_CONTAINER_NAME = 'attestor-worker-proxy';
 /** The worker proxy's TLS port, unless the model server has it (then WORKER_PROXY_ALTERNATE_PORT). */
 export const WORKER_PROXY_PORT = 8443;
@@ -173,7 +178,7 @@ export function podSpec(worker: AIWorker, settings?: WorkloadPodSettings): k8s.V
   return {
     ...base,
     initContainers: [
-      podCvm ? initContainer(gpus, settings) : confidentialNodeInitContainer(settings),
+      ...certifyingContainers(podCvm ? initContainer(gpus, settings) : confidentialNodeInitContainer(settings)),
       workerProxyContainer(port, settings),
     ],
     volumes: podCvmVolumes(tokens),
@@ -192,7 +197,7 @@ export function workerProxyPort(modelPort: number): number {
 
 /**
  * `attestor worker-proxy` as a native sidecar: an init container with restartPolicy Always after
- * `attestor init`, so it starts only once the certificate is written, and runs beside the model
+ * `attestor init` and its renewer, so it starts only once the certificate is written, and runs beside the model
  * server for the pod's life. The operator's image; the certificate volume read-only; the model
  * server on localhost (`--upstream`); the secret service when the operator names one.
  */
@@ -221,9 +226,10 @@ function workerProxyContainer(modelPort: number, settings: WorkloadPodSettings |
 
 /**
  * A pod-CVM pod spec of no AIWorker (a secret-service or secret-store pod) with `attestor init`
- * added as its first init container, as an AIWorker's pods have it: its projected token (audience
- * attestor-workload), the memory-backed certificate volume mounted read-only at
- * WORKLOAD_CERTIFICATE_DIR in every container, the Coordinator's URL and CA. `gpus`: how many GPUs
+ * added as its first init container and `attestor init --renew` as the second (a native sidecar),
+ * as an AIWorker's pods have them: its projected token (audience attestor-workload), the
+ * memory-backed certificate volume, writable for those two and mounted read-only at
+ * WORKLOAD_CERTIFICATE_DIR in every other container, the Coordinator's URL and CA. `gpus`: how many GPUs
  * the pod has (default none: `--no-gpus`). Pure: the spec given is not changed. The pod's Kata
  * policy must allow the result (genpolicy over it), and be the Manifest entry of the pod's role.
  */
@@ -240,7 +246,10 @@ export function withWorkloadInit(
   const gpus = options.gpus ? String(options.gpus) : undefined;
   return {
     ...spec,
-    initContainers: [initContainer(gpus, settings), ...(spec.initContainers ?? []).map(withMount)],
+    initContainers: [
+      ...certifyingContainers(initContainer(gpus, settings)),
+      ...(spec.initContainers ?? []).map(withMount),
+    ],
     containers: spec.containers.map(withMount),
     volumes: [
       ...(spec.volumes ?? []),
@@ -249,6 +258,33 @@ export function withWorkloadInit(
       ]),
     ],
   };
+}
+
+/**
+ * `attestor init` and, right after it, its renewer: the same container (image, token, settings,
+ * security context, the certificate volume writable: it writes cert.pem by rename and removes it
+ * on a refusal) with `--renew`, as a native sidecar that runs for the pod's life. The renewer
+ * requests no GPUs: a native sidecar's requests add to the model server's (and podGpuCount counts
+ * them), so asking for the pod's GPUs again would double them. With GPUs it still attests them
+ * (no --no-gpus), so it needs NVML access to the pod VM's GPUs without an allocation of its own
+ * (docs/design.md: "The renewer requests no GPUs; in a pod with GPUs it still attests them").
+ */
+function certifyingContainers(init: k8s.V1Container): k8s.V1Container[] {
+  const withoutGpus = (amounts: Record<string, string> | undefined) => {
+    if (!amounts) return amounts;
+    const { 'nvidia.com/gpu': _, ...rest } = amounts;
+    return rest;
+  };
+  const renew: k8s.V1Container = {
+    ...init,
+    name: RENEW_CONTAINER_NAME,
+    restartPolicy: 'Always',
+    args: [...(init.args ?? []), '--renew'],
+    ...(init.resources
+      ? { resources: { requests: withoutGpus(init.resources.requests), limits: withoutGpus(init.resources.limits) } }
+      : {}),
+  };
+  return [init, renew];
 }
 
 /** The certificate volume (memory-backed: the key never touches the node's disk) and the projected tokens. */

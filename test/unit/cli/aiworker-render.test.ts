@@ -44,7 +44,7 @@ describe('attestor aiworker render', () => {
     assert.equal(rendered.spec!.template.metadata!.annotations, undefined, 'genpolicy writes the policy');
   });
 
-  it('prints the attestor worker-proxy sidecar after attestor init (genpolicy must allow it), naming the secret service given', async () => {
+  it('prints the attestor init --renew and attestor worker-proxy sidecars after attestor init (genpolicy must allow them), naming the secret service given', async () => {
     let out = '';
     const secretServiceUrl = 'https://secret-service.attestor-system.svc:8443';
     const code = await runAIWorkerRender(
@@ -65,10 +65,12 @@ describe('attestor aiworker render', () => {
       pod.initContainers!.map((c) => [c.name, c.image, c.restartPolicy]),
       [
         ['attestor-init', INIT_IMAGE, undefined],
+        ['attestor-renew', INIT_IMAGE, 'Always'],
         ['attestor-worker-proxy', INIT_IMAGE, 'Always'],
       ],
     );
-    const args = pod.initContainers![1]!.args!;
+    assert.equal(pod.initContainers![1]!.args!.at(-1), '--renew');
+    const args = pod.initContainers![2]!.args!;
     assert.ok(args.includes(`--secret-service=${secretServiceUrl}`), args.join(' '));
     const modelPort = pod.containers[0]!.ports![0]!.containerPort;
     assert.ok(args.includes(`--upstream=http://127.0.0.1:${modelPort}`), args.join(' '));

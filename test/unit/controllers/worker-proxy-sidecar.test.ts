@@ -28,14 +28,14 @@ function worker(spec: Partial<AIWorker['spec']> = {}): AIWorker {
 }
 
 describe('the worker-proxy sidecar of AI worker pods', () => {
-  it('adds attestor worker-proxy to a pod-CVM pod as a native sidecar right after attestor init: the init image, the model server on localhost, the secret service, the TLS port, HTTPS probes on /healthz', () => {
+  it('adds attestor worker-proxy to a pod-CVM pod as a native sidecar right after attestor init and its renewer: the init image, the model server on localhost, the secret service, the TLS port, HTTPS probes on /healthz', () => {
     const spec = podSpec(worker(), SETTINGS);
     assert.deepEqual(
       spec.initContainers!.map((c) => c.name),
-      ['attestor-init', 'attestor-worker-proxy'],
+      ['attestor-init', 'attestor-renew', 'attestor-worker-proxy'],
       'attestor init writes the certificate before the sidecar starts',
     );
-    const [init, proxy] = spec.initContainers!;
+    const [init, , proxy] = spec.initContainers!;
     assert.equal(init!.restartPolicy, undefined, 'attestor init runs to completion');
     assert.equal(proxy!.restartPolicy, 'Always', 'a native sidecar: it runs for the pod’s life');
     assert.equal(proxy!.image, SETTINGS.initImage);
@@ -67,14 +67,14 @@ describe('the worker-proxy sidecar of AI worker pods', () => {
     const onNodes = worker({ deploymentModel: 'confidential-node' });
     const spec = podSpec(onNodes, SETTINGS);
     assert.ok(spec.initContainers![0]!.args!.includes('--confidential-node'));
-    assert.deepEqual(spec.initContainers![1], podSpec(worker(), SETTINGS).initContainers![1]);
+    assert.deepEqual(spec.initContainers![2], podSpec(worker(), SETTINGS).initContainers![2]);
     const bare = podSpec(onNodes);
     assert.equal(bare.initContainers, undefined, 'no certificate, so no TLS to serve');
   });
 
   it('moves the sidecar to port 9443 when the model server listens on 8443, and names no secret service when the operator has none', () => {
     const { secretServiceUrl: _, ...withoutService } = SETTINGS;
-    const proxy = podSpec(worker({ port: 8443 }), withoutService).initContainers![1]!;
+    const proxy = podSpec(worker({ port: 8443 }), withoutService).initContainers![2]!;
     assert.deepEqual(proxy.args, [
       'worker-proxy',
       '--listen=0.0.0.0:9443',

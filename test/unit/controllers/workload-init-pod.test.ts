@@ -34,13 +34,14 @@ function secretServiceSpec(): k8s.V1PodSpec {
 }
 
 describe('attestor init for a pod of no AIWorker (withWorkloadInit)', () => {
-  it('adds attestor init first (--no-gpus, no GPU resources), its workload token and the memory-backed volume, mounted read-only in every container', () => {
+  it('adds attestor init first (--no-gpus, no GPU resources) and its renewer, its workload token and the memory-backed volume, mounted read-only in every other container', () => {
     const given = secretServiceSpec();
     const before = structuredClone(given);
     const spec = withWorkloadInit(given, SETTINGS);
     assert.deepEqual(given, before, 'the spec given is not changed');
 
-    const [init, migrate] = spec.initContainers!;
+    const [init, renew, migrate] = spec.initContainers!;
+    assert.equal(renew!.name, 'attestor-renew');
     assert.equal(init!.name, 'attestor-init');
     assert.equal(init!.image, SETTINGS.initImage);
     assert.deepEqual(init!.args, [
@@ -77,7 +78,7 @@ describe('attestor init for a pod of no AIWorker (withWorkloadInit)', () => {
     assert.equal(spec.containers[0]!.volumeMounts!.length, 2, "the container's own mount stays");
   });
 
-  it("with GPUs, adds the same attestor init an AIWorker's pod-CVM pods get", () => {
+  it("with GPUs, adds the same attestor init and renewer an AIWorker's pod-CVM pods get", () => {
     const worker: AIWorker = {
       apiVersion: 'attestor.dev/v1alpha1',
       kind: 'AIWorker',
@@ -86,7 +87,7 @@ describe('attestor init for a pod of no AIWorker (withWorkloadInit)', () => {
     };
     const spec = withWorkloadInit(secretServiceSpec(), SETTINGS, { gpus: 2 });
     const aiWorkerPod = podSpec(worker, SETTINGS);
-    assert.deepEqual(spec.initContainers![0], aiWorkerPod.initContainers![0]);
+    assert.deepEqual(spec.initContainers!.slice(0, 2), aiWorkerPod.initContainers!.slice(0, 2));
     assert.deepEqual(
       spec.volumes!.filter((v) => v.name !== 'config'),
       aiWorkerPod.volumes,

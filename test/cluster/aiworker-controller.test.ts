@@ -166,19 +166,24 @@ describe('AIWorker controller', function () {
     for (const obj of [deployment, service])
       assert.equal(obj.metadata!.labels!['app.kubernetes.io/managed-by'], 'attestor');
 
+    // Ready pods on attested nodes, but without a workload certificate (no attestor init here:
+    // confidential-node-workloads.test.ts certifies them): not attested, so the worker is not Ready.
     const status = await waitFor(
       async () => {
         const w = await getWorker('llama');
         return w.status?.readyReplicas === 2 &&
-          w.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+          w.status.conditions?.some((c) => c.type === 'Ready' && c.reason === 'AwaitingAttestation')
           ? w.status
           : undefined;
       },
-      { timeoutMs: 60_000, description: 'AIWorker Ready' },
+      { timeoutMs: 60_000, description: 'AIWorker with 2 ready replicas, awaiting attestation' },
     );
-    // Ready on attested nodes, but without a workload certificate (no attestor init here:
-    // confidential-node-workloads.test.ts certifies them), so not counted as attested.
     assert.equal(status.attestedReplicas, 0);
+    const ready = status.conditions!.find((c) => c.type === 'Ready')!;
+    assert.equal(ready.status, 'False');
+    assert.match(ready.message, /2\/2 replicas ready, but only 0 run on attested GPU nodes/);
+    assert.equal(status.conditions!.find((c) => c.type === 'Reconciling')?.status, 'True');
+    assert.equal(ready.observedGeneration, created.metadata.generation);
     assert.equal(status.policyHash, policyHash(POLICY));
     assert.equal(status.selector, 'app.kubernetes.io/name=ai-worker,app.kubernetes.io/instance=llama');
     assert.equal(status.observedGeneration, created.metadata.generation);
@@ -205,6 +210,12 @@ describe('AIWorker controller', function () {
     assert.equal(compliant.reason, 'PolicyNotAllowed');
     assert.match(compliant.message, /spec\.policy/);
     assert.equal(w.status!.conditions!.find((c) => c.type === 'Ready')!.reason, 'ManifestViolation');
+    // Breaking the Manifest is terminal until someone changes the worker or the Manifest (kstatus).
+    assert.equal(w.status!.conditions!.find((c) => c.type === 'Stalled')?.status, 'True');
+    assert.equal(
+      w.status!.conditions!.find((c) => c.type === 'Reconciling'),
+      undefined,
+    );
     const deployment = await apps.readNamespacedDeployment({ name: 'rogue', namespace });
     assert.equal(deployment.spec!.replicas, 0);
     assert.equal((await pods('rogue')).length, 0);

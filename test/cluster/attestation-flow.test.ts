@@ -6,6 +6,7 @@
 // Every test makes the nodes (and AIWorker) it needs and attests what it needs attested, so that
 // any one runs alone (--grep) or in any order; the Manifest and the operator are shared.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -280,7 +281,27 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.deepEqual(na.status!.gpuBindings!.map((b) => b.uuid).sort(), [`${good}-GPU-0`, `${good}-GPU-1`]);
     assert.equal(na.status!.manifestHash, operator.informers.manifests.get(manifestName)!.status!.hash);
     assert.ok(new Date(na.status!.expiresAt!).getTime() > Date.now() + 50 * 60_000);
+    // kstatus: Ready, observedGeneration, no Reconciling or Stalled once attested and activated.
+    assert.equal(condition(na, 'Ready')!.status, 'True');
+    assert.equal(condition(na, 'Ready')!.reason, 'Attested');
+    assert.equal(na.status!.observedGeneration, na.metadata.generation);
+    assert.equal(condition(na, 'Reconciling'), undefined);
+    assert.equal(condition(na, 'Stalled'), undefined);
     await waitFor(async () => schedulable(await getNode(good)), { description: 'node labelled and untainted' });
+    // The Coordinator's Events name the NodeAttestation by UID, so kubectl describe lists them.
+    const described = await waitFor(
+      () => {
+        const out = execFileSync(
+          join(cp.binDir, 'kubectl'),
+          ['--kubeconfig', cp.kubeconfigPath, 'describe', 'nodeattestation', good],
+          { encoding: 'utf8' },
+        );
+        return /Normal\s+GPUsActivated\s.*2 GPUs activated for confidential work/.test(out) ? out : undefined;
+      },
+      { description: 'kubectl describe nodeattestation lists the GPUsActivated Event' },
+    );
+    assert.doesNotMatch(described, /Events:\s+<none>/);
+    assert.match(described, /Warning\s+Attested\s.*CVM and 2 GPUs verified/);
 
     // One replica fits the attested node (2 GPUs); the other waits for the next attested node.
     await waitFor(async () => (await runningOn(workloads, good)) === 1, {

@@ -103,7 +103,7 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
       }
       const na = deps.nodeAttestations.get(name);
       const at = now();
-      const state = attestationState(na, active?.status?.hash, at);
+      const state = attestationState(na, active?.status?.hash, at, active?.metadata.name);
       const change = gatingChange(node, state);
       if (change) {
         await patch(change);

@@ -2,13 +2,15 @@
  * Ready (kstatus) of a NodeAttestation, from the Coordinator's own conditions: Ready while the CVM
  * and every GPU are attested and activated; Reconciling while a step of the normal flow is pending
  * (no evidence yet, activation, attesting again under a new Manifest); Stalled where the agent's
- * evidence or read-back was refused, which the same node will not fix by itself. Pure.
+ * evidence or read-back was refused, which the same node will not fix by itself, and where the
+ * attestation expired without the agent attesting again (the node gating controller writes that
+ * at expiry: nothing else writes the status then). Pure.
  */
 import { findCondition } from './conditions.ts';
 import { type Readiness, setReadiness } from './kstatus.ts';
 import type { NodeAttestationStatus } from './node-attestation.ts';
 
-export function nodeAttestationReadiness(status: NodeAttestationStatus): Readiness {
+export function nodeAttestationReadiness(status: NodeAttestationStatus, now: Date): Readiness {
   const attested = findCondition(status.conditions, 'Attested');
   const activated = findCondition(status.conditions, 'GPUsActivated');
   if (!attested)
@@ -17,6 +19,13 @@ export function nodeAttestationReadiness(status: NodeAttestationStatus): Readine
     return attested.reason === 'EvidenceRefused'
       ? { state: 'Stalled', reason: 'EvidenceRefused', message: attested.message }
       : { state: 'Reconciling', reason: attested.reason, message: attested.message };
+  const expires = status.expiresAt ? new Date(status.expiresAt).getTime() : Number.NaN;
+  if (activated?.status === 'True' && !(expires > now.getTime()))
+    return {
+      state: 'Stalled',
+      reason: 'Expired',
+      message: `the attestation expired at ${status.expiresAt ?? '(unknown)'} and the node agent has not attested again: the node is closed to AI workers`,
+    };
   if (activated?.status === 'True')
     return {
       state: 'Ready',
@@ -34,5 +43,8 @@ export function nodeAttestationReadiness(status: NodeAttestationStatus): Readine
 
 /** The status with Ready, Reconciling and Stalled set from its Attested and GPUsActivated conditions. */
 export function withNodeReadiness(status: NodeAttestationStatus, now: Date): NodeAttestationStatus {
-  return { ...status, conditions: setReadiness(status.conditions, nodeAttestationReadiness(status), undefined, now) };
+  return {
+    ...status,
+    conditions: setReadiness(status.conditions, nodeAttestationReadiness(status, now), undefined, now),
+  };
 }

@@ -633,6 +633,16 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       description: 'gated again after expiry',
     });
     assert.ok(Date.now() >= expiry, 'not before the expiry');
+    // Nothing else writes the status at expiry: the node gating controller marks it Stalled.
+    const expired = await waitFor(
+      async () => {
+        const na = await attestation(expiring);
+        return condition(na, 'Stalled')?.reason === 'Expired' ? na : undefined;
+      },
+      { description: 'NodeAttestation Stalled (Expired)' },
+    );
+    assert.equal(condition(expired, 'Ready')!.status, 'False');
+    assert.match(condition(expired, 'Ready')!.message, /expired at .* has not attested again/);
     await waitFor(
       async () =>
         (

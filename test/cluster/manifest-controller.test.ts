@@ -66,6 +66,11 @@ describe('Manifest controller', function () {
     assert.equal(condition(m, 'Valid')!.status, 'True');
     assert.equal(condition(m, 'Active')!.observedGeneration, m.metadata.generation);
     assert.ok(m.status!.activeSince);
+    // kstatus: Ready with observedGeneration, nothing Reconciling or Stalled.
+    assert.equal(condition(m, 'Ready')!.status, 'True');
+    assert.equal(condition(m, 'Ready')!.reason, 'Active');
+    assert.equal(m.status!.observedGeneration, m.metadata.generation);
+    assert.equal(condition(m, 'Stalled'), undefined);
   });
 
   it('keeps earlier hashes in the history when the spec changes', async () => {
@@ -108,6 +113,7 @@ describe('Manifest controller', function () {
     const superseded = condition(await get(older), 'Active')!;
     assert.equal(superseded.reason, 'Superseded');
     assert.match(superseded.message, new RegExp(newer));
+    assert.equal(condition(await get(older), 'Ready')!.status, 'True', 'a superseded valid Manifest stays Ready');
     const all = ((await custom.listClusterCustomObject(group)) as { items: Manifest[] }).items;
     assert.equal(all.filter((m) => condition(m, 'Active')?.status === 'True').length, 1, 'exactly one active');
 
@@ -125,6 +131,8 @@ describe('Manifest controller', function () {
     );
     assert.match(condition(refused, 'Valid')!.message, /spec\.referenceValues\.gpu/);
     assert.equal(condition(refused, 'Active')!.reason, 'Invalid');
+    assert.equal(condition(refused, 'Ready')!.status, 'False');
+    assert.equal(condition(refused, 'Stalled')!.reason, 'InvalidSpec', 'an invalid Manifest is Stalled (kstatus)');
     assert.equal(condition(await get(newer), 'Active')!.status, 'True', 'the valid newer one stays active');
 
     await custom.deleteClusterCustomObject({ ...group, name: newer });

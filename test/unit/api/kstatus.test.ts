@@ -7,6 +7,7 @@ import type { Condition } from '../../../src/api/common.ts';
 import { crds } from '../../../src/api/crds.ts';
 import { setReadiness } from '../../../src/api/kstatus.ts';
 import type { Manifest, ManifestSpec } from '../../../src/api/manifest.ts';
+import { withNodeReadiness } from '../../../src/api/node-attestation-readiness.ts';
 import type { JSONSchemaProps } from '../../../src/api/schema.ts';
 import type { NodeClaims } from '../../../src/attestation/node-appraisal.ts';
 import { reason } from '../../../src/attestation/verdict.ts';
@@ -226,6 +227,16 @@ describe('NodeAttestation Ready', () => {
     assert.equal(ready.reason, 'Attested');
     assert.match(ready.message, /expires at 2026-06-01T13:00:00Z/);
     assert.deepEqual(types(s.conditions), ['Attested', 'GPUsActivated', 'Ready']);
+  });
+
+  it('an activated attestation past its expiry is Stalled (Expired), not Ready', () => {
+    const active = activatedStatus(accepted(), ['GPU-0'], true, later);
+    const expired = withNodeReadiness(active, new Date('2026-06-01T13:00:00Z'));
+    assert.equal(find(expired.conditions, 'Ready')!.status, 'False');
+    assert.equal(find(expired.conditions, 'Stalled')!.reason, 'Expired');
+    assert.match(find(expired.conditions, 'Stalled')!.message, /expired at 2026-06-01T13:00:00Z/);
+    const unreadable = withNodeReadiness({ ...active, expiresAt: 'soon' }, later);
+    assert.equal(find(unreadable.conditions, 'Stalled')!.reason, 'Expired', 'an unreadable expiry fails closed');
   });
 
   it('refused evidence is Stalled; a failed read-back too', () => {

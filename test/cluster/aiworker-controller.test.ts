@@ -10,11 +10,17 @@ import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const IMAGE = `registry.example/vllm@sha256:${'c3'.repeat(32)}`;
 
 describe('AIWorker controller', function () {
+  // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
+  before(async function () {
+    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
+    await buildLuaHealth();
+  });
   let cp: ControlPlane;
   let custom: k8s.CustomObjectsApi;
   let core: k8s.CoreV1Api;
@@ -184,6 +190,10 @@ describe('AIWorker controller', function () {
     assert.match(ready.message, /2\/2 replicas ready, but only 0 run on attested GPU nodes/);
     assert.equal(status.conditions!.find((c) => c.type === 'Reconciling')?.status, 'True');
     assert.equal(ready.observedGeneration, created.metadata.generation);
+    // Argo CD's health check, in gopher-lua, on the worker as the controller wrote it.
+    const health = await luaHealth('charts/attestor/health/aiworker.lua', await getWorker('llama'));
+    assert.equal(health.status, 'Progressing');
+    assert.match(health.message, /^AwaitingAttestation: /);
     assert.equal(status.policyHash, policyHash(POLICY));
     assert.equal(status.selector, 'app.kubernetes.io/name=ai-worker,app.kubernetes.io/instance=llama');
     assert.equal(status.observedGeneration, created.metadata.generation);
@@ -216,6 +226,9 @@ describe('AIWorker controller', function () {
       w.status!.conditions!.find((c) => c.type === 'Reconciling'),
       undefined,
     );
+    const health = await luaHealth('charts/attestor/health/aiworker.lua', w);
+    assert.equal(health.status, 'Degraded');
+    assert.match(health.message, /^ManifestViolation: .*spec\.policy/);
     const deployment = await apps.readNamespacedDeployment({ name: 'rogue', namespace });
     assert.equal(deployment.spec!.replicas, 0);
     assert.equal((await pods('rogue')).length, 0);

@@ -34,6 +34,7 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { ATTEST_PATH, type AttestResponse, NONCE_PATH, type NonceResponse } from '../../src/protocol/messages.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 import { buildNvmlStub, NvmlStubDir } from '../harness/nvml-stub.ts';
 import { simulatedManifestSpec } from '../harness/simulated-manifest.ts';
 
@@ -42,6 +43,11 @@ const POLICY_HASH = createHash('sha256').update(POLICY).digest('hex');
 const group = { group: 'attestor.dev', version: 'v1alpha1' };
 
 describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs', function () {
+  // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
+  before(async function () {
+    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
+    await buildLuaHealth();
+  });
   this.timeout(180_000);
   let cp: ControlPlane;
   let kc: k8s.KubeConfig;
@@ -301,6 +307,8 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       { description: 'kubectl describe nodeattestation lists the GPUsActivated Event' },
     );
     assert.doesNotMatch(described, /Events:\s+<none>/);
+    // Argo CD's health check, in gopher-lua, on the object as the Coordinator wrote it.
+    assert.equal((await luaHealth('charts/attestor/health/nodeattestation.lua', na)).status, 'Healthy');
     assert.match(described, /Warning\s+Attested\s.*CVM and 2 GPUs verified/);
 
     // One replica fits the attested node (2 GPUs); the other waits for the next attested node.
@@ -418,6 +426,10 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       assert.equal(condition(na, 'Attested')!.reason, 'EvidenceRefused');
       assert.match(condition(na, 'Attested')!.message, new RegExp(r.check.replace('.', '\\.')));
       assert.ok(gated(await getNode(bad)));
+      assert.equal(condition(na, 'Stalled')!.reason, 'EvidenceRefused');
+      const health = await luaHealth('charts/attestor/health/nodeattestation.lua', na);
+      assert.equal(health.status, 'Degraded');
+      assert.match(health.message, new RegExp(`^EvidenceRefused: .*${r.check.replace('.', '\\.')}`));
       await waitFor(
         async () =>
           (

@@ -8,6 +8,7 @@ import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 
 const group = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' };
 
@@ -25,6 +26,11 @@ function spec(measurementByte = 'ab'): ManifestSpec {
 }
 
 describe('Manifest controller', function () {
+  // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
+  before(async function () {
+    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
+    await buildLuaHealth();
+  });
   let cp: ControlPlane;
   let custom: k8s.CustomObjectsApi;
   let core: k8s.CoreV1Api;
@@ -71,6 +77,7 @@ describe('Manifest controller', function () {
     assert.equal(condition(m, 'Ready')!.reason, 'Active');
     assert.equal(m.status!.observedGeneration, m.metadata.generation);
     assert.equal(condition(m, 'Stalled'), undefined);
+    assert.equal((await luaHealth('charts/attestor/health/manifest.lua', m)).status, 'Healthy');
   });
 
   it('keeps earlier hashes in the history when the spec changes', async () => {
@@ -133,6 +140,7 @@ describe('Manifest controller', function () {
     assert.equal(condition(refused, 'Active')!.reason, 'Invalid');
     assert.equal(condition(refused, 'Ready')!.status, 'False');
     assert.equal(condition(refused, 'Stalled')!.reason, 'InvalidSpec', 'an invalid Manifest is Stalled (kstatus)');
+    assert.equal((await luaHealth('charts/attestor/health/manifest.lua', refused)).status, 'Degraded');
     assert.equal(condition(await get(newer), 'Active')!.status, 'True', 'the valid newer one stays active');
 
     await custom.deleteClusterCustomObject({ ...group, name: newer });

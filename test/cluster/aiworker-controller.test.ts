@@ -16,11 +16,6 @@ const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const IMAGE = `registry.example/vllm@sha256:${'c3'.repeat(32)}`;
 
 describe('AIWorker controller', function () {
-  // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
-  before(async function () {
-    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
-    await buildLuaHealth();
-  });
   let cp: ControlPlane;
   let custom: k8s.CustomObjectsApi;
   let core: k8s.CoreV1Api;
@@ -30,7 +25,10 @@ describe('AIWorker controller', function () {
   const manifestName = uniqueName('aiw-manifest');
   const runtimeClass = uniqueName('kata-snp');
 
-  before(async () => {
+  before(async function () {
+    // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
+    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
+    await buildLuaHealth();
     cp = await sharedControlPlane();
     const kc = cp.kubeConfig();
     custom = kc.makeApiClient(k8s.CustomObjectsApi);

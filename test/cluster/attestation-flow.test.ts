@@ -43,11 +43,6 @@ const POLICY_HASH = createHash('sha256').update(POLICY).digest('hex');
 const group = { group: 'attestor.dev', version: 'v1alpha1' };
 
 describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs', function () {
-  // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
-  before(async function () {
-    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
-    await buildLuaHealth();
-  });
   this.timeout(180_000);
   let cp: ControlPlane;
   let kc: k8s.KubeConfig;
@@ -75,7 +70,10 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     return simulatedManifestSpec({ policyHash: POLICY_HASH, runtimeClasses: pools.map(poolClass), snpMeasurement });
   }
 
-  before(async () => {
+  before(async function () {
+    // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
+    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
+    await buildLuaHealth();
     cp = await sharedControlPlane();
     kc = cp.kubeConfig();
     core = kc.makeApiClient(k8s.CoreV1Api);

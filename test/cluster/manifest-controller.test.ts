@@ -26,18 +26,16 @@ function spec(measurementByte = 'ab'): ManifestSpec {
 }
 
 describe('Manifest controller', function () {
-  // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
-  before(async function () {
-    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
-    await buildLuaHealth();
-  });
   let cp: ControlPlane;
   let custom: k8s.CustomObjectsApi;
   let core: k8s.CoreV1Api;
   let operator: RunningOperator;
   const created: string[] = [];
 
-  before(async () => {
+  before(async function () {
+    // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
+    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
+    await buildLuaHealth();
     cp = await sharedControlPlane();
     custom = cp.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
     core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);

@@ -4,7 +4,7 @@
  * current), so that only these tests wait for Go.
  */
 import { execFile, spawn } from 'node:child_process';
-import { join } from 'node:path';
+import { join, resolve as resolvePath } from 'node:path';
 import { defaultBinDir, projectRoot } from '../../src/dev/control-plane.ts';
 
 /** Time for a cold build (module download and compile) on a loaded 2-core machine. */
@@ -30,11 +30,11 @@ export interface Health {
   message: string;
 }
 
-/** The health Argo CD would give `object` with the check `script` (a path under charts/attestor/health/). */
+/** The health Argo CD would give `object` with the check `script` (relative to the repository root, or absolute). */
 export async function luaHealth(script: string, object: unknown): Promise<Health> {
   const bin = await buildLuaHealth();
   return new Promise<Health>((resolve, reject) => {
-    const child = execFile(bin, [join(projectRoot, script)], { encoding: 'utf8' }, (err, stdout, stderr) => {
+    const child = execFile(bin, [resolvePath(projectRoot, script)], { encoding: 'utf8' }, (err, stdout, stderr) => {
       if (err) reject(new Error(`lua-health ${script}: ${stderr || err.message}`));
       else resolve(JSON.parse(stdout) as Health);
     });

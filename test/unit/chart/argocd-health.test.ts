@@ -2,6 +2,9 @@
 // runs them, on statuses made by the controllers' own status builders (the code that writes them
 // in the cluster): Healthy, Progressing and Degraded for each kind.
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../../../src/api/aiworker.ts';
 import type { Manifest, ManifestSpec } from '../../../src/api/manifest.ts';
@@ -23,6 +26,19 @@ describe('Argo CD health checks (gopher-lua)', function () {
   before(async function () {
     this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
     await buildLuaHealth();
+  });
+
+  it('the runner refuses what Argo CD would: a status Argo CD does not know, a script error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'lua-health-'));
+    try {
+      await writeFile(join(dir, 'fine.lua'), 'return { status = "Fine", message = "" }\n');
+      await assert.rejects(luaHealth(join(dir, 'fine.lua'), {}), /status "Fine", which Argo CD does not know/);
+      // Lua 5.1 has no integer division operator: a 5.3 idiom fails here as it would in Argo CD.
+      await writeFile(join(dir, 'lua53.lua'), 'local x = 7 // 2\nreturn { status = "Healthy", message = "" }\n');
+      await assert.rejects(luaHealth(join(dir, 'lua53.lua'), {}), /lua-health/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   describe('Manifest', () => {

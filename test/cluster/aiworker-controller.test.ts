@@ -10,6 +10,7 @@ import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import { buildKstatus, kstatus } from '../harness/kstatus.ts';
 import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
@@ -26,9 +27,10 @@ describe('AIWorker controller', function () {
   const runtimeClass = uniqueName('kata-snp');
 
   before(async function () {
-    // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
-    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
+    // Argo CD's health checks (gopher-lua) and kstatus (cli-utils): built on first use (minutes when cold).
+    this.timeout(2 * LUA_HEALTH_BUILD_TIMEOUT_MS);
     await buildLuaHealth();
+    await buildKstatus();
     cp = await sharedControlPlane();
     const kc = cp.kubeConfig();
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -227,6 +229,7 @@ describe('AIWorker controller', function () {
     const health = await luaHealth('charts/attestor/health/aiworker.lua', w);
     assert.equal(health.status, 'Degraded');
     assert.match(health.message, /^ManifestViolation: .*spec\.policy/);
+    assert.equal((await kstatus(w)).status, 'Failed', 'kstatus (cli-utils): Stalled is Failed');
     const deployment = await apps.readNamespacedDeployment({ name: 'rogue', namespace });
     assert.equal(deployment.spec!.replicas, 0);
     assert.equal((await pods('rogue')).length, 0);

@@ -34,6 +34,7 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { ATTEST_PATH, type AttestResponse, NONCE_PATH, type NonceResponse } from '../../src/protocol/messages.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import { buildKstatus, kstatus } from '../harness/kstatus.ts';
 import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 import { buildNvmlStub, NvmlStubDir } from '../harness/nvml-stub.ts';
 import { simulatedManifestSpec } from '../harness/simulated-manifest.ts';
@@ -71,9 +72,10 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
   }
 
   before(async function () {
-    // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
-    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
+    // Argo CD's health checks (gopher-lua) and kstatus (cli-utils): built on first use (minutes when cold).
+    this.timeout(2 * LUA_HEALTH_BUILD_TIMEOUT_MS);
     await buildLuaHealth();
+    await buildKstatus();
     cp = await sharedControlPlane();
     kc = cp.kubeConfig();
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -307,6 +309,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.doesNotMatch(described, /Events:\s+<none>/);
     // Argo CD's health check, in gopher-lua, on the object as the Coordinator wrote it.
     assert.equal((await luaHealth('charts/attestor/health/nodeattestation.lua', na)).status, 'Healthy');
+    assert.equal((await kstatus(na)).status, 'Current', 'kstatus (cli-utils) agrees');
     assert.match(described, /Warning\s+Attested\s.*CVM and 2 GPUs verified/);
 
     // One replica fits the attested node (2 GPUs); the other waits for the next attested node.

@@ -8,6 +8,7 @@ import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { buildKstatus, kstatus } from '../harness/kstatus.ts';
 import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 
 const group = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' };
@@ -33,9 +34,10 @@ describe('Manifest controller', function () {
   const created: string[] = [];
 
   before(async function () {
-    // Argo CD's health checks run in gopher-lua: built on first use (minutes when cold).
-    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
+    // Argo CD's health checks (gopher-lua) and kstatus (cli-utils): built on first use (minutes when cold).
+    this.timeout(2 * LUA_HEALTH_BUILD_TIMEOUT_MS);
     await buildLuaHealth();
+    await buildKstatus();
     cp = await sharedControlPlane();
     custom = cp.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
     core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
@@ -76,6 +78,7 @@ describe('Manifest controller', function () {
     assert.equal(m.status!.observedGeneration, m.metadata.generation);
     assert.equal(condition(m, 'Stalled'), undefined);
     assert.equal((await luaHealth('charts/attestor/health/manifest.lua', m)).status, 'Healthy');
+    assert.equal((await kstatus(m)).status, 'Current', 'kstatus (cli-utils) agrees');
   });
 
   it('keeps earlier hashes in the history when the spec changes', async () => {

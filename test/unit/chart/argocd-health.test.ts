@@ -1,6 +1,7 @@
 // The Argo CD health checks of charts/attestor/health/, run in gopher-lua (Lua 5.1) as Argo CD
 // runs them, on statuses made by the controllers' own status builders (the code that writes them
-// in the cluster): Healthy, Progressing and Degraded for each kind.
+// in the cluster): Healthy, Progressing and Degraded for each kind; and kstatus as cli-utils
+// computes it (what Flux reads) agrees on every one of them.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -14,7 +15,25 @@ import { reason } from '../../../src/attestation/verdict.ts';
 import { desiredAIWorkerStatus } from '../../../src/controllers/aiworker/status.ts';
 import { desiredManifestStatus } from '../../../src/controllers/manifest/status.ts';
 import { activatedStatus, manifestChangedStatus, verdictStatus } from '../../../src/coordinator/status.ts';
-import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../../harness/lua-health.ts';
+import { buildKstatus, kstatus } from '../../harness/kstatus.ts';
+import { buildLuaHealth, type Health, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../../harness/lua-health.ts';
+
+/** What kstatus (cli-utils, as Flux computes it) must say where the Argo CD check says this. */
+const KSTATUS_OF: Record<string, string> = { Healthy: 'Current', Progressing: 'InProgress', Degraded: 'Failed' };
+
+/**
+ * The Argo CD health of an object that has a status, checked against kstatus: the Lua checks and
+ * the conditions the controllers write must tell Argo CD and Flux the same thing.
+ */
+async function judge(script: string, object: { status?: unknown }): Promise<Health> {
+  const [health, computed] = await Promise.all([luaHealth(script, object), kstatus(object)]);
+  assert.equal(
+    computed.status,
+    KSTATUS_OF[health.status],
+    `kstatus says ${JSON.stringify(computed)}, Argo CD ${JSON.stringify(health)}`,
+  );
+  return health;
+}
 
 const now = new Date('2026-06-01T12:00:00Z');
 const HASH = 'ab'.repeat(32);
@@ -24,8 +43,9 @@ const NODE = 'charts/attestor/health/nodeattestation.lua';
 
 describe('Argo CD health checks (gopher-lua)', function () {
   before(async function () {
-    this.timeout(LUA_HEALTH_BUILD_TIMEOUT_MS);
+    this.timeout(2 * LUA_HEALTH_BUILD_TIMEOUT_MS);
     await buildLuaHealth();
+    await buildKstatus();
   });
 
   it('the runner refuses what Argo CD would: a status Argo CD does not know, a script error', async () => {
@@ -54,7 +74,7 @@ describe('Argo CD health checks (gopher-lua)', function () {
 
     it('the active Manifest is Healthy', async () => {
       const m = manifest();
-      const health = await luaHealth(
+      const health = await judge(
         MANIFEST,
         withStatus(m, desiredManifestStatus(m, { hash: HASH, problems: [], standing: { active: true }, now })),
       );
@@ -73,7 +93,7 @@ describe('Argo CD health checks (gopher-lua)', function () {
         relaxations: [{ path: 'spec.development.acceptSimulatedEvidence', message: 'accepts simulated evidence' }],
         now,
       });
-      const health = await luaHealth(MANIFEST, withStatus(m, status));
+      const health = await judge(MANIFEST, withStatus(m, status));
       assert.equal(health.status, 'Healthy');
       assert.match(health.message, /^Superseded: .*Manifest next is active \(relaxed: /);
     });
@@ -86,14 +106,14 @@ describe('Argo CD health checks (gopher-lua)', function () {
         standing: { active: false, reason: 'Invalid' },
         now,
       });
-      assert.deepEqual((await luaHealth(MANIFEST, withStatus(m, invalid))).status, 'Degraded');
+      assert.deepEqual((await judge(MANIFEST, withStatus(m, invalid))).status, 'Degraded');
       const unsigned = desiredManifestStatus(m, {
         hash: HASH,
         problems: [],
         standing: { active: false, reason: 'NotSignedByOwner', by: other, problems: [] },
         now,
       });
-      const health = await luaHealth(MANIFEST, withStatus(m, unsigned));
+      const health = await judge(MANIFEST, withStatus(m, unsigned));
       assert.equal(health.status, 'Degraded');
       assert.match(health.message, /^NotSignedByOwner: /);
     });
@@ -103,7 +123,7 @@ describe('Argo CD health checks (gopher-lua)', function () {
       const m = manifest(2);
       const judged = desiredManifestStatus(m, { hash: HASH, problems: [], standing: { active: true }, now });
       const edited = withStatus(manifest(3), judged);
-      const health = await luaHealth(MANIFEST, edited);
+      const health = await judge(MANIFEST, edited);
       assert.equal(health.status, 'Progressing');
       assert.match(health.message, /not judged the latest spec/);
     });
@@ -136,7 +156,7 @@ describe('Argo CD health checks (gopher-lua)', function () {
       });
 
     it('every replica ready and attested is Healthy', async () => {
-      const health = await luaHealth(AIWORKER, { ...worker, status: status(2, ['a', 'b']) });
+      const health = await judge(AIWORKER, { ...worker, status: status(2, ['a', 'b']) });
       assert.deepEqual(health, {
         status: 'Healthy',
         message: 'Available: 2/2 replicas ready, 2 hold a current workload certificate',
@@ -144,13 +164,13 @@ describe('Argo CD health checks (gopher-lua)', function () {
     });
 
     it('ready replicas without workload certificates are Progressing, not Healthy', async () => {
-      const health = await luaHealth(AIWORKER, { ...worker, status: status(2, []) });
+      const health = await judge(AIWORKER, { ...worker, status: status(2, []) });
       assert.equal(health.status, 'Progressing');
       assert.match(health.message, /^AwaitingAttestation: 2\/2 replicas ready, but only 0/);
     });
 
     it('a worker that breaks the Manifest is Degraded and says why', async () => {
-      const health = await luaHealth(AIWORKER, { ...worker, status: status(0, [], true) });
+      const health = await judge(AIWORKER, { ...worker, status: status(0, [], true) });
       assert.equal(health.status, 'Degraded');
       assert.match(health.message, /^ManifestViolation: held at 0 replicas.*spec\.policy: not allowed by prod$/);
     });
@@ -179,22 +199,22 @@ describe('Argo CD health checks (gopher-lua)', function () {
       });
 
     it('attested and activated is Healthy', async () => {
-      const health = await luaHealth(NODE, na(activatedStatus(verdict(true), ['GPU-0'], true, now)));
+      const health = await judge(NODE, na(activatedStatus(verdict(true), ['GPU-0'], true, now)));
       assert.equal(health.status, 'Healthy');
       assert.match(health.message, /^Attested: CVM and 1 GPUs attested .* expires at 2026-06-01T13:00:00Z$/);
     });
 
     it('no evidence yet, activation pending, or a new Manifest to attest against is Progressing', async () => {
       assert.equal((await luaHealth(NODE, na())).status, 'Progressing');
-      assert.equal((await luaHealth(NODE, na(verdict(true)))).status, 'Progressing');
+      assert.equal((await judge(NODE, na(verdict(true)))).status, 'Progressing');
       const active = activatedStatus(verdict(true), ['GPU-0'], true, now);
-      const health = await luaHealth(NODE, na(manifestChangedStatus(active, 'cd'.repeat(32), undefined, now)));
+      const health = await judge(NODE, na(manifestChangedStatus(active, 'cd'.repeat(32), undefined, now)));
       assert.equal(health.status, 'Progressing');
       assert.match(health.message, /^ManifestChanged: /);
     });
 
     it('refused evidence is Degraded, with the check that refused it', async () => {
-      const health = await luaHealth(NODE, na(verdict(false)));
+      const health = await judge(NODE, na(verdict(false)));
       assert.equal(health.status, 'Degraded');
       assert.match(health.message, /^EvidenceRefused: \[snp\.measurement\]/);
     });

@@ -19,6 +19,7 @@ import type { Manifest } from '../../api/manifest.ts';
 import { NODE_ATTESTATION_PLURAL, type NodeAttestation } from '../../api/node-attestation.ts';
 import { withNodeReadiness } from '../../api/node-attestation-readiness.ts';
 import { attestationState } from '../../api/node-gating.ts';
+import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
 import { Controller } from '../runtime/controller.ts';
@@ -87,11 +88,17 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
           .sort(),
       );
     if (summary(conditions) === summary(na.status.conditions)) return;
-    await patchStatus(
-      custom,
-      { plural: NODE_ATTESTATION_PLURAL, name: na.metadata.name!, resourceVersion: na.metadata.resourceVersion },
-      { conditions },
-    );
+    // Never in the way of gating: a refused write (409: the Coordinator wrote meanwhile) comes back
+    // as an informer update, which reconciles the node again.
+    try {
+      await patchStatus(
+        custom,
+        { plural: NODE_ATTESTATION_PLURAL, name: na.metadata.name!, resourceVersion: na.metadata.resourceVersion },
+        { conditions },
+      );
+    } catch (err) {
+      deps.log.warn({ node: na.metadata.name, err: errorMessage(err) }, 'could not write NodeAttestation readiness');
+    }
   };
   const controller = new Controller({
     name: 'node-gating',

@@ -209,8 +209,14 @@ export const aiWorkerCrd = customResourceDefinition({
       spec: aiWorkerSpecSchema,
       status: {
         type: 'object',
+        description: 'Observed state, written by the operator.',
         properties: {
-          observedGeneration: { type: 'integer', format: 'int64' },
+          observedGeneration: {
+            type: 'integer',
+            format: 'int64',
+            description:
+              'The metadata.generation this status was written for; older than metadata.generation while the operator has not acted on the latest spec.',
+          },
           replicas: { type: 'integer', description: 'Pods that exist.' },
           readyReplicas: { type: 'integer', description: 'Pods that are ready.' },
           attestedReplicas: {
@@ -220,7 +226,11 @@ export const aiWorkerCrd = customResourceDefinition({
           },
           selector: { type: 'string', description: 'Label selector of the pods (for the scale subresource).' },
           policyHash: hexSchema(32, 'SHA-256 of the policy the pods run under'),
-          conditions: conditionsSchema,
+          conditions: {
+            ...conditionsSchema,
+            description:
+              'PolicyCompliant (runtime class, policy and deployment model allowed by the active Manifest), and the kstatus summary: Ready (every desired replica ready and attested), Reconciling (present while replicas are starting, waiting for attested nodes or for their workload certificates), Stalled (present while the worker breaks the active Manifest or its policy cannot be read: held at 0 replicas until someone changes the worker or the Manifest).',
+          },
         },
       },
     },

@@ -26,7 +26,7 @@ export const conditionsSchema: JSONSchemaProps = {
     required: ['type', 'status', 'reason', 'message', 'lastTransitionTime'],
     properties: {
       type: { type: 'string', maxLength: 316, description: 'Type of condition in CamelCase.' },
-      status: { type: 'string', enum: ['True', 'False', 'Unknown'] },
+      status: { type: 'string', enum: ['True', 'False', 'Unknown'], description: 'True, False or Unknown.' },
       reason: { type: 'string', maxLength: 1024, description: 'Machine-readable reason in CamelCase.' },
       message: { type: 'string', maxLength: 32768, description: 'Human-readable details.' },
       observedGeneration: {

@@ -119,7 +119,7 @@ export const manifestSpecSchema: JSONSchemaProps = {
       minItems: 1,
       maxItems: 256,
       description:
-        'Workload policies (Kata agent policy / initdata) that may run: the CVM carries the SHA-256 in SNP HOST_DATA or TDX MRCONFIGID, pods in the annotation attestor.dev/policy.',
+        'Workload policies (Kata agent policy / initdata) that may run. A pod CVM carries the SHA-256 of its policy in SNP HOST_DATA or TDX MRCONFIGID; the pod carries the policy itself, base64, in the annotation io.katacontainers.config.agent.policy (the admission webhook hashes the decoded bytes), and its SHA-256 in attestor.dev/policy-hash, which must match when present.',
       'x-kubernetes-list-type': 'map',
       'x-kubernetes-list-map-keys': ['name'],
       items: {
@@ -255,13 +255,22 @@ export const manifestCrd = customResourceDefinition({
         description: 'Observed state, written by the operator.',
         properties: {
           hash: hexSchema(32, 'Canonical SHA-256 of the spec (RFC 8785 JSON)'),
-          observedGeneration: { type: 'integer', format: 'int64' },
+          observedGeneration: {
+            type: 'integer',
+            format: 'int64',
+            description:
+              'The metadata.generation this status was written for; older than metadata.generation while the operator has not judged the latest spec.',
+          },
           activeSince: {
             type: 'string',
             format: 'date-time',
             description: 'When this Manifest became the active one.',
           },
-          conditions: conditionsSchema,
+          conditions: {
+            ...conditionsSchema,
+            description:
+              'Valid (the spec passed every check), Active (whether this is the Manifest the Coordinator appraises against, and why), Relaxed (whether it turns off fail-closed checks), and the kstatus summary: Ready (valid and judged: active, or superseded and kept for roll-back), Stalled (present while it cannot take effect until someone changes it: an invalid spec, a successor the owners did not sign).',
+          },
           history: {
             type: 'array',
             maxItems: MANIFEST_HISTORY_LIMIT,
@@ -271,8 +280,12 @@ export const manifestCrd = customResourceDefinition({
               required: ['hash', 'generation', 'replacedAt'],
               properties: {
                 hash: hexSchema(32, 'Earlier canonical hash'),
-                generation: { type: 'integer', format: 'int64' },
-                replacedAt: { type: 'string', format: 'date-time' },
+                generation: {
+                  type: 'integer',
+                  format: 'int64',
+                  description: 'The metadata.generation that had this hash.',
+                },
+                replacedAt: { type: 'string', format: 'date-time', description: 'When a new spec replaced it.' },
               },
             },
           },

@@ -45,6 +45,8 @@ export interface GpuBindingStatus {
 }
 
 export interface NodeAttestationStatus {
+  /** The metadata.generation the status was written for. */
+  observedGeneration?: number;
   manifestHash?: string;
   cvm?: CvmVerdict;
   gpus?: GpuVerdict[];
@@ -83,7 +85,13 @@ export const nodeAttestationCrd = customResourceDefinition({
     { name: 'GPUs Ready', type: 'string', jsonPath: '.status.conditions[?(@.type=="GPUsActivated")].status' },
     { name: 'Platform', type: 'string', jsonPath: '.status.cvm.platform' },
     { name: 'Reason', type: 'string', jsonPath: '.status.conditions[?(@.type=="Attested")].reason' },
-    { name: 'Expires', type: 'date', jsonPath: '.status.expiresAt' },
+    {
+      // A `date` column shows a future time as <invalid>: the time itself says when the node closes.
+      name: 'Expires',
+      type: 'string',
+      jsonPath: '.status.expiresAt',
+      description: 'When the attestation stops being current (RFC 3339, UTC).',
+    },
     { name: 'Manifest', type: 'string', jsonPath: '.status.manifestHash', priority: 1 },
     { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
   ],
@@ -98,7 +106,13 @@ export const nodeAttestationCrd = customResourceDefinition({
       spec: { type: 'object', description: 'Empty: NodeAttestation is status only.', maxProperties: 0 },
       status: {
         type: 'object',
+        description: "The Coordinator's verdict, written by the operator.",
         properties: {
+          observedGeneration: {
+            type: 'integer',
+            format: 'int64',
+            description: 'The metadata.generation this status was written for (always 1: the kind has no spec).',
+          },
           manifestHash: {
             type: 'string',
             pattern: '^[0-9a-f]{64}$',
@@ -109,8 +123,11 @@ export const nodeAttestationCrd = customResourceDefinition({
             required: ['platform', 'verified'],
             description: 'Verdict on the confidential VM.',
             properties: {
-              platform: { type: 'string', enum: ['snp', 'tdx'] },
-              verified: { type: 'boolean' },
+              platform: { type: 'string', enum: ['snp', 'tdx'], description: 'AMD SEV-SNP or Intel TDX.' },
+              verified: {
+                type: 'boolean',
+                description: 'Whether the CVM evidence verified against the pinned vendor roots and met the Manifest.',
+              },
               simulated: { type: 'boolean', description: 'The evidence was signed by simulated (development) roots.' },
               measurement: { type: 'string', maxLength: 96, description: 'Launch measurement (SNP) or MRTD (TDX).' },
               tcb: { type: 'string', maxLength: 256, description: 'Reported TCB, as text.' },
@@ -135,10 +152,10 @@ export const nodeAttestationCrd = customResourceDefinition({
               type: 'object',
               required: ['uuid', 'verified', 'activated'],
               properties: {
-                uuid: { type: 'string', maxLength: 64 },
-                architecture: { type: 'string', maxLength: 32 },
-                driverVersion: { type: 'string', maxLength: 32 },
-                vbiosVersion: { type: 'string', maxLength: 32 },
+                uuid: { type: 'string', maxLength: 64, description: 'GPU UUID, as NVML reports it.' },
+                architecture: { type: 'string', maxLength: 32, description: 'GPU architecture (HOPPER, BLACKWELL).' },
+                driverVersion: { type: 'string', maxLength: 32, description: 'Driver version the evidence states.' },
+                vbiosVersion: { type: 'string', maxLength: 32, description: 'VBIOS version the evidence states.' },
                 deviceId: {
                   type: 'string',
                   maxLength: 64,
@@ -176,12 +193,24 @@ export const nodeAttestationCrd = customResourceDefinition({
             items: {
               type: 'object',
               required: ['uuid', 'deviceId'],
-              properties: { uuid: { type: 'string', maxLength: 64 }, deviceId: { type: 'string', maxLength: 64 } },
+              properties: {
+                uuid: { type: 'string', maxLength: 64, description: 'GPU UUID.' },
+                deviceId: { type: 'string', maxLength: 64, description: 'The device its verified evidence came from.' },
+              },
             },
           },
-          attestedAt: { type: 'string', format: 'date-time' },
-          expiresAt: { type: 'string', format: 'date-time' },
-          conditions: conditionsSchema,
+          attestedAt: { type: 'string', format: 'date-time', description: 'When the evidence was accepted.' },
+          expiresAt: {
+            type: 'string',
+            format: 'date-time',
+            description:
+              'When the attestation stops being current (RFC 3339): the node is closed then unless the agent attested again.',
+          },
+          conditions: {
+            ...conditionsSchema,
+            description:
+              'Attested (the CVM and GPU evidence was accepted), GPUsActivated (the GPUs were set ready through NVML and read back), and the kstatus summary: Ready (attested and activated), Reconciling (present while evidence, activation or attesting again under a new Manifest is pending), Stalled (present while the evidence or the read-back was refused). Ready does not turn False by itself at expiresAt: the node gating controller closes the node then.',
+          },
         },
       },
     },

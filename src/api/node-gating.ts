@@ -24,11 +24,15 @@ export type AttestationState =
 /**
  * Whether a node's attestation is current: verified and activated, made against the active
  * Manifest, not expired. Anything missing or malformed means "not current" (fail closed).
+ * `activeManifestName` names the active Manifest where there is one: right after it is applied,
+ * the Manifest controller may not have recorded its hash yet, and the message must not then say
+ * that no Manifest is active.
  */
 export function attestationState(
   na: NodeAttestation | undefined,
   activeManifestHash: string | undefined,
   now: Date,
+  activeManifestName?: string,
 ): AttestationState {
   if (!na?.status) return { current: false, reason: 'NoAttestation', message: 'the node has not submitted evidence' };
   const s = na.status;
@@ -48,7 +52,7 @@ export function attestationState(
     return {
       current: false,
       reason: 'ManifestChanged',
-      message: `attested against Manifest ${s.manifestHash ?? '(none)'}, but ${activeManifestHash ?? 'no Manifest'} is active`,
+      message: `attested against Manifest ${s.manifestHash ?? '(none)'}, but ${activeManifestHash ?? (activeManifestName ? `Manifest ${activeManifestName} (its hash not recorded yet)` : 'no Manifest')} is active`,
     };
   }
   const expires = s.expiresAt ? new Date(s.expiresAt).getTime() : NaN;

@@ -38,6 +38,8 @@ export class AttestationWriter {
   readonly #store: AttestationStore;
   readonly #events: NodeEvents;
   readonly #log: Logger;
+  /** The UID of each node's NodeAttestation as last seen, for the Events about it. */
+  readonly #uids = new Map<string, string>();
 
   constructor(store: AttestationStore, events: NodeEvents, log: Logger) {
     this.#store = store;
@@ -45,13 +47,18 @@ export class AttestationWriter {
     this.#log = log;
   }
 
-  get(name: string): Promise<NodeAttestation | undefined> {
-    return this.#store.get(name);
+  async get(name: string): Promise<NodeAttestation | undefined> {
+    return this.#seen(await this.#store.get(name));
   }
 
   /** The node's NodeAttestation, created if missing. */
-  ensure(node: k8s.V1Node): Promise<NodeAttestation> {
-    return this.#store.ensure(node);
+  async ensure(node: k8s.V1Node): Promise<NodeAttestation> {
+    return this.#seen(await this.#store.ensure(node))!;
+  }
+
+  #seen<T extends NodeAttestation | undefined>(na: T): T {
+    if (na?.metadata.name && na.metadata.uid) this.#uids.set(na.metadata.name, na.metadata.uid);
+    return na;
   }
 
   /**
@@ -66,7 +73,7 @@ export class AttestationWriter {
     previous?: NodeAttestation,
   ): Promise<void> {
     const { manifestHash, accepted, reasons, now } = facts;
-    const known = previous ?? (await this.#store.ensure(node));
+    const known = this.#seen(previous ?? (await this.#store.ensure(node)));
     await this.#store.updateStatus(
       node.metadata!.name!,
       (current) => {
@@ -130,6 +137,7 @@ export class AttestationWriter {
 
   /** A new Manifest is active and there is no recent evidence of the node to appraise against it. */
   async mustAttestAgain(name: string, manifestHash: string, previous: NodeAttestation, now: Date): Promise<void> {
+    this.#seen(previous);
     await this.#store.updateStatus(
       name,
       (current) =>
@@ -182,9 +190,11 @@ export class AttestationWriter {
   }
 
   async #event(name: string, type: EventType, reason: string, message: string, now: Date): Promise<void> {
+    // Without the UID `kubectl describe nodeattestation` shows no Events; one read where it is not known yet.
+    const uid = this.#uids.get(name) ?? (await this.get(name).catch(() => undefined))?.metadata.uid;
     await this.#events.record(
       name,
-      { apiVersion: API_VERSION, kind: NODE_ATTESTATION_KIND, name },
+      { apiVersion: API_VERSION, kind: NODE_ATTESTATION_KIND, name, ...(uid ? { uid } : {}) },
       type,
       reason,
       message,

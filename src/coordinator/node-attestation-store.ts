@@ -77,7 +77,8 @@ export class NodeAttestationStore implements AttestationStore {
         return (await this.#custom.replaceClusterCustomObjectStatus({
           ...target,
           name,
-          body: { ...current, status },
+          // The generation the status was written for (kstatus): a status-only kind stays at 1.
+          body: { ...current, status: { ...status, observedGeneration: current.metadata.generation } },
         })) as NodeAttestation;
       } catch (err) {
         if (!isConflict(err) || attempt >= 5) throw err;

@@ -13,6 +13,8 @@ export interface EventTarget {
   apiVersion: string;
   kind: string;
   name: string;
+  /** The object's UID: `kubectl describe` lists only Events whose involvedObject.uid is the object's. */
+  uid?: string;
 }
 
 /** Where Events go (the operator's EventRecorder is one). */

@@ -2,6 +2,7 @@
 
 import { isTrue, rfc3339, setCondition } from '../api/conditions.ts';
 import type { GpuBindingStatus, GpuVerdict, NodeAttestationStatus } from '../api/node-attestation.ts';
+import { withNodeReadiness } from '../api/node-attestation-readiness.ts';
 import type { NodeClaims } from '../attestation/node-appraisal.ts';
 import type { Reason } from '../attestation/verdict.ts';
 import type { EvidenceIdentity } from './evidence-identity.ts';
@@ -114,7 +115,7 @@ export function verdictStatus(current: NodeAttestationStatus | undefined, f: Ver
     );
   }
   status.conditions = conditions;
-  return status;
+  return withNodeReadiness(status, f.now);
 }
 
 /** The bindings kept so far, plus those of the GPUs just verified (newest first, bounded). */
@@ -154,7 +155,7 @@ export function activatedStatus(
         },
     now,
   );
-  return status;
+  return withNodeReadiness(status, now);
 }
 
 /** A new active Manifest: either the stored evidence still meets it, or the node loses its attestation. */
@@ -164,7 +165,7 @@ export function manifestChangedStatus(
   reasons: readonly Reason[] | undefined,
   now: Date,
 ): NodeAttestationStatus {
-  if (reasons && reasons.length === 0) return { ...current, manifestHash };
+  if (reasons && reasons.length === 0) return withNodeReadiness({ ...current, manifestHash }, now);
   const message = reasons
     ? `the evidence does not meet the new Manifest ${manifestHash}: ${summarise(reasons)}`
     : `Manifest ${manifestHash} is now active; the node must attest again`;
@@ -178,7 +179,10 @@ export function manifestChangedStatus(
     { type: 'GPUsActivated', status: 'False', reason: 'NotAttested', message: 'the attestation is no longer current' },
     now,
   );
-  return { ...current, manifestHash, gpus: (current.gpus ?? []).map((g) => ({ ...g, activated: false })), conditions };
+  return withNodeReadiness(
+    { ...current, manifestHash, gpus: (current.gpus ?? []).map((g) => ({ ...g, activated: false })), conditions },
+    now,
+  );
 }
 
 /** The status records an accepted verdict (under whichever Manifest). */

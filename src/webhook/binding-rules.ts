@@ -64,7 +64,12 @@ function gatedBy(facts: PlacementFacts & { pod: k8s.V1Pod }): boolean {
 }
 
 function judgeNode(field: string, node: string, facts: PlacementFacts): Violation[] {
-  const state = attestationState(facts.nodeAttestation, facts.activeManifest?.status?.hash, facts.now);
+  const state = attestationState(
+    facts.nodeAttestation,
+    facts.activeManifest?.status?.hash,
+    facts.now,
+    facts.activeManifest?.metadata.name,
+  );
   if (state.current) return [];
   return [
     {

@@ -10,6 +10,8 @@ import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import { buildKstatus, kstatus } from '../harness/kstatus.ts';
+import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const IMAGE = `registry.example/vllm@sha256:${'c3'.repeat(32)}`;
@@ -24,7 +26,11 @@ describe('AIWorker controller', function () {
   const manifestName = uniqueName('aiw-manifest');
   const runtimeClass = uniqueName('kata-snp');
 
-  before(async () => {
+  before(async function () {
+    // Argo CD's health checks (gopher-lua) and kstatus (cli-utils): built on first use (minutes when cold).
+    this.timeout(2 * LUA_HEALTH_BUILD_TIMEOUT_MS);
+    await buildLuaHealth();
+    await buildKstatus();
     cp = await sharedControlPlane();
     const kc = cp.kubeConfig();
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
@@ -166,19 +172,28 @@ describe('AIWorker controller', function () {
     for (const obj of [deployment, service])
       assert.equal(obj.metadata!.labels!['app.kubernetes.io/managed-by'], 'attestor');
 
+    // Ready pods on attested nodes, but without a workload certificate (no attestor init here:
+    // confidential-node-workloads.test.ts certifies them): not attested, so the worker is not Ready.
     const status = await waitFor(
       async () => {
         const w = await getWorker('llama');
         return w.status?.readyReplicas === 2 &&
-          w.status.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
+          w.status.conditions?.some((c) => c.type === 'Ready' && c.reason === 'AwaitingAttestation')
           ? w.status
           : undefined;
       },
-      { timeoutMs: 60_000, description: 'AIWorker Ready' },
+      { timeoutMs: 60_000, description: 'AIWorker with 2 ready replicas, awaiting attestation' },
     );
-    // Ready on attested nodes, but without a workload certificate (no attestor init here:
-    // confidential-node-workloads.test.ts certifies them), so not counted as attested.
     assert.equal(status.attestedReplicas, 0);
+    const ready = status.conditions!.find((c) => c.type === 'Ready')!;
+    assert.equal(ready.status, 'False');
+    assert.match(ready.message, /2\/2 replicas ready, but only 0 run on attested GPU nodes/);
+    assert.equal(status.conditions!.find((c) => c.type === 'Reconciling')?.status, 'True');
+    assert.equal(ready.observedGeneration, created.metadata.generation);
+    // Argo CD's health check, in gopher-lua, on the worker as the controller wrote it.
+    const health = await luaHealth('charts/attestor/health/aiworker.lua', await getWorker('llama'));
+    assert.equal(health.status, 'Progressing');
+    assert.match(health.message, /^AwaitingAttestation: /);
     assert.equal(status.policyHash, policyHash(POLICY));
     assert.equal(status.selector, 'app.kubernetes.io/name=ai-worker,app.kubernetes.io/instance=llama');
     assert.equal(status.observedGeneration, created.metadata.generation);
@@ -205,6 +220,16 @@ describe('AIWorker controller', function () {
     assert.equal(compliant.reason, 'PolicyNotAllowed');
     assert.match(compliant.message, /spec\.policy/);
     assert.equal(w.status!.conditions!.find((c) => c.type === 'Ready')!.reason, 'ManifestViolation');
+    // Breaking the Manifest is terminal until someone changes the worker or the Manifest (kstatus).
+    assert.equal(w.status!.conditions!.find((c) => c.type === 'Stalled')?.status, 'True');
+    assert.equal(
+      w.status!.conditions!.find((c) => c.type === 'Reconciling'),
+      undefined,
+    );
+    const health = await luaHealth('charts/attestor/health/aiworker.lua', w);
+    assert.equal(health.status, 'Degraded');
+    assert.match(health.message, /^ManifestViolation: .*spec\.policy/);
+    assert.equal((await kstatus(w)).status, 'Failed', 'kstatus (cli-utils): Stalled is Failed');
     const deployment = await apps.readNamespacedDeployment({ name: 'rogue', namespace });
     assert.equal(deployment.spec!.replicas, 0);
     assert.equal((await pods('rogue')).length, 0);

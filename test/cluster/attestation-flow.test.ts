@@ -6,7 +6,7 @@
 // Every test makes the nodes (and AIWorker) it needs and attests what it needs attested, so that
 // any one runs alone (--grep) or in any order; the Manifest and the operator are shared.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -35,6 +35,8 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { ATTEST_PATH, type AttestResponse, NONCE_PATH, type NonceResponse } from '../../src/protocol/messages.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import { buildKstatus, kstatus } from '../harness/kstatus.ts';
+import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 import { buildNvmlStub, NvmlStubDir } from '../harness/nvml-stub.ts';
 import { matching, value } from '../harness/prometheus-text.ts';
 import { simulatedManifestSpec } from '../harness/simulated-manifest.ts';
@@ -71,7 +73,11 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     return simulatedManifestSpec({ policyHash: POLICY_HASH, runtimeClasses: pools.map(poolClass), snpMeasurement });
   }
 
-  before(async () => {
+  before(async function () {
+    // Argo CD's health checks (gopher-lua) and kstatus (cli-utils): built on first use (minutes when cold).
+    this.timeout(2 * LUA_HEALTH_BUILD_TIMEOUT_MS);
+    await buildLuaHealth();
+    await buildKstatus();
     cp = await sharedControlPlane();
     kc = cp.kubeConfig();
     core = kc.makeApiClient(k8s.CoreV1Api);
@@ -283,7 +289,30 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.deepEqual(na.status!.gpuBindings!.map((b) => b.uuid).sort(), [`${good}-GPU-0`, `${good}-GPU-1`]);
     assert.equal(na.status!.manifestHash, operator.informers.manifests.get(manifestName)!.status!.hash);
     assert.ok(new Date(na.status!.expiresAt!).getTime() > Date.now() + 50 * 60_000);
+    // kstatus: Ready, observedGeneration, no Reconciling or Stalled once attested and activated.
+    assert.equal(condition(na, 'Ready')!.status, 'True');
+    assert.equal(condition(na, 'Ready')!.reason, 'Attested');
+    assert.equal(na.status!.observedGeneration, na.metadata.generation);
+    assert.equal(condition(na, 'Reconciling'), undefined);
+    assert.equal(condition(na, 'Stalled'), undefined);
     await waitFor(async () => schedulable(await getNode(good)), { description: 'node labelled and untainted' });
+    // The Coordinator's Events name the NodeAttestation by UID, so kubectl describe lists them.
+    const described = await waitFor(
+      () => {
+        const out = execFileSync(
+          join(cp.binDir, 'kubectl'),
+          ['--kubeconfig', cp.kubeconfigPath, 'describe', 'nodeattestation', good],
+          { encoding: 'utf8' },
+        );
+        return /Normal\s+GPUsActivated\s.*2 GPUs activated for confidential work/.test(out) ? out : undefined;
+      },
+      { description: 'kubectl describe nodeattestation lists the GPUsActivated Event' },
+    );
+    assert.doesNotMatch(described, /Events:\s+<none>/);
+    // Argo CD's health check, in gopher-lua, on the object as the Coordinator wrote it.
+    assert.equal((await luaHealth('charts/attestor/health/nodeattestation.lua', na)).status, 'Healthy');
+    assert.equal((await kstatus(na)).status, 'Current', 'kstatus (cli-utils) agrees');
+    assert.match(described, /Warning\s+Attested\s.*CVM and 2 GPUs verified/);
 
     // One replica fits the attested node (2 GPUs); the other waits for the next attested node.
     await waitFor(async () => (await runningOn(workloads, good)) === 1, {
@@ -400,6 +429,10 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       assert.equal(condition(na, 'Attested')!.reason, 'EvidenceRefused');
       assert.match(condition(na, 'Attested')!.message, new RegExp(r.check.replace('.', '\\.')));
       assert.ok(gated(await getNode(bad)));
+      assert.equal(condition(na, 'Stalled')!.reason, 'EvidenceRefused');
+      const health = await luaHealth('charts/attestor/health/nodeattestation.lua', na);
+      assert.equal(health.status, 'Degraded');
+      assert.match(health.message, new RegExp(`^EvidenceRefused: .*${r.check.replace('.', '\\.')}`));
       await waitFor(
         async () =>
           (
@@ -615,6 +648,16 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       description: 'gated again after expiry',
     });
     assert.ok(Date.now() >= expiry, 'not before the expiry');
+    // Nothing else writes the status at expiry: the node gating controller marks it Stalled.
+    const expired = await waitFor(
+      async () => {
+        const na = await attestation(expiring);
+        return condition(na, 'Stalled')?.reason === 'Expired' ? na : undefined;
+      },
+      { description: 'NodeAttestation Stalled (Expired)' },
+    );
+    assert.equal(condition(expired, 'Ready')!.status, 'False');
+    assert.match(condition(expired, 'Ready')!.message, /expired at .* has not attested again/);
     await waitFor(
       async () =>
         (

@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
-import { apiError, sharedControlPlane, uniqueName } from '../harness/cluster.ts';
+import { apiError, sharedControlPlane, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
 
 const hex = (byte: string, n: number) => byte.repeat(n);
 
@@ -315,6 +315,54 @@ describe('CRDs on a real API server', function () {
       version: 'v1alpha1',
       plural: 'nodeattestations',
       name,
+    });
+  });
+
+  it('kubectl explain describes the status fields of every kind, the kstatus conditions included', () => {
+    // kubectl wraps descriptions: compare with the whitespace folded.
+    const kubectl = (...args: string[]) =>
+      execFileSync(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'pipe'],
+      }).replace(/\s+/g, ' ');
+    for (const kind of ['manifests', 'aiworkers', 'nodeattestations']) {
+      assert.match(kubectl('explain', `${kind}.status.observedGeneration`), /DESCRIPTION: The metadata\.generation/);
+      const conditions = kubectl('explain', `${kind}.status.conditions`);
+      assert.match(conditions, /Ready \(/, `${kind}.status.conditions names Ready`);
+      assert.match(conditions, /Stalled \(/, `${kind}.status.conditions names Stalled`);
+    }
+    assert.match(kubectl('explain', 'nodeattestations.status.expiresAt'), /stops being current/);
+    assert.match(kubectl('explain', 'nodeattestations.status.gpus.uuid'), /GPU UUID/);
+    assert.match(kubectl('explain', 'aiworkers.status.conditions.status'), /True, False or Unknown/);
+    assert.match(kubectl('explain', 'manifests.status.history.generation'), /metadata\.generation that had this hash/);
+    assert.match(
+      kubectl('explain', 'manifests.spec.policies'),
+      /io\.katacontainers\.config\.agent\.policy/,
+      'spec.policies names the annotation pods really carry',
+    );
+  });
+
+  it("kubectl get nodeattestations shows when an attestation expires, not '<invalid>'", async () => {
+    const na = uniqueName('expires');
+    await writeCurrentAttestation(cp.kubeConfig(), na, hex('ab', 32), 1, 3_600_000);
+    const stored = (await custom.getClusterCustomObject({
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'nodeattestations',
+      name: na,
+    })) as any;
+    const out = execFileSync(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, 'get', 'na', na], {
+      encoding: 'utf8',
+    });
+    const [header, row] = out.trim().split('\n');
+    assert.match(header!, /EXPIRES/);
+    assert.doesNotMatch(row!, /<invalid>/);
+    assert.ok(row!.includes(stored.status.expiresAt), `the row shows ${stored.status.expiresAt}: ${row}`);
+    await custom.deleteClusterCustomObject({
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'nodeattestations',
+      name: na,
     });
   });
 

@@ -8,6 +8,8 @@ import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { buildKstatus, kstatus } from '../harness/kstatus.ts';
+import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 
 const group = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' };
 
@@ -31,7 +33,11 @@ describe('Manifest controller', function () {
   let operator: RunningOperator;
   const created: string[] = [];
 
-  before(async () => {
+  before(async function () {
+    // Argo CD's health checks (gopher-lua) and kstatus (cli-utils): built on first use (minutes when cold).
+    this.timeout(2 * LUA_HEALTH_BUILD_TIMEOUT_MS);
+    await buildLuaHealth();
+    await buildKstatus();
     cp = await sharedControlPlane();
     custom = cp.kubeConfig().makeApiClient(k8s.CustomObjectsApi);
     core = cp.kubeConfig().makeApiClient(k8s.CoreV1Api);
@@ -66,6 +72,13 @@ describe('Manifest controller', function () {
     assert.equal(condition(m, 'Valid')!.status, 'True');
     assert.equal(condition(m, 'Active')!.observedGeneration, m.metadata.generation);
     assert.ok(m.status!.activeSince);
+    // kstatus: Ready with observedGeneration, nothing Reconciling or Stalled.
+    assert.equal(condition(m, 'Ready')!.status, 'True');
+    assert.equal(condition(m, 'Ready')!.reason, 'Active');
+    assert.equal(m.status!.observedGeneration, m.metadata.generation);
+    assert.equal(condition(m, 'Stalled'), undefined);
+    assert.equal((await luaHealth('charts/attestor/health/manifest.lua', m)).status, 'Healthy');
+    assert.equal((await kstatus(m)).status, 'Current', 'kstatus (cli-utils) agrees');
   });
 
   it('keeps earlier hashes in the history when the spec changes', async () => {
@@ -108,6 +121,7 @@ describe('Manifest controller', function () {
     const superseded = condition(await get(older), 'Active')!;
     assert.equal(superseded.reason, 'Superseded');
     assert.match(superseded.message, new RegExp(newer));
+    assert.equal(condition(await get(older), 'Ready')!.status, 'True', 'a superseded valid Manifest stays Ready');
     const all = ((await custom.listClusterCustomObject(group)) as { items: Manifest[] }).items;
     assert.equal(all.filter((m) => condition(m, 'Active')?.status === 'True').length, 1, 'exactly one active');
 
@@ -125,6 +139,9 @@ describe('Manifest controller', function () {
     );
     assert.match(condition(refused, 'Valid')!.message, /spec\.referenceValues\.gpu/);
     assert.equal(condition(refused, 'Active')!.reason, 'Invalid');
+    assert.equal(condition(refused, 'Ready')!.status, 'False');
+    assert.equal(condition(refused, 'Stalled')!.reason, 'InvalidSpec', 'an invalid Manifest is Stalled (kstatus)');
+    assert.equal((await luaHealth('charts/attestor/health/manifest.lua', refused)).status, 'Degraded');
     assert.equal(condition(await get(newer), 'Active')!.status, 'True', 'the valid newer one stays active');
 
     await custom.deleteClusterCustomObject({ ...group, name: newer });

@@ -4,7 +4,8 @@
  * that break the control plane on purpose start their own.
  */
 import * as k8s from '@kubernetes/client-node';
-import type { NodeAttestation } from '../../src/api/node-attestation.ts';
+import type { NodeAttestation, NodeAttestationStatus } from '../../src/api/node-attestation.ts';
+import { withNodeReadiness } from '../../src/api/node-attestation-readiness.ts';
 import { ControlPlane } from '../../src/dev/control-plane.ts';
 import { installCrds } from '../../src/dev/install.ts';
 import { waitFor } from '../../src/dev/wait.ts';
@@ -92,7 +93,7 @@ export async function writeCurrentAttestation(
     })) as NodeAttestation;
   }
   const now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
-  const status = {
+  const written: NodeAttestationStatus = {
     manifestHash,
     attestedAt: now,
     expiresAt: new Date(Date.now() + validForMs).toISOString().replace(/\.\d+Z$/, 'Z'),
@@ -115,5 +116,16 @@ export async function writeCurrentAttestation(
       },
     ],
   };
-  await custom.replaceClusterCustomObjectStatus({ ...target, name: node, body: { ...current, status } });
+  // With Ready as the Coordinator would write it, so the node gating controller has no summary to add.
+  const status = withNodeReadiness(written, new Date());
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await custom.replaceClusterCustomObjectStatus({ ...target, name: node, body: { ...current, status } });
+      return;
+    } catch (err) {
+      // The operator wrote the status meanwhile (resourceVersion changed): write over what it wrote.
+      if ((err as { code?: number }).code !== 409 || attempt >= 5) throw err;
+      current = (await custom.getClusterCustomObject({ ...target, name: node })) as NodeAttestation;
+    }
+  }
 }

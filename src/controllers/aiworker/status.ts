@@ -4,6 +4,7 @@ import type { AIWorker, AIWorkerStatus } from '../../api/aiworker.ts';
 import { GPU_ATTESTED_LABEL, selectorString } from '../../api/aiworker-labels.ts';
 import { setCondition } from '../../api/conditions.ts';
 import { aiWorkerModel } from '../../api/deployment-model.ts';
+import { type Readiness, setReadiness } from '../../api/kstatus.ts';
 import type { Violation } from './compliance.ts';
 
 export interface AIWorkerFacts {
@@ -85,51 +86,73 @@ export function desiredAIWorkerStatus(worker: AIWorker, facts: AIWorkerFacts): A
       (c) => c.type === 'PodScheduled' && c.status === 'False' && c.reason === 'Unschedulable',
     ),
   ).length;
-  conditions = setCondition(
+  conditions = setReadiness(
     conditions,
-    blocked
-      ? {
-          type: 'Ready',
-          status: 'False',
-          reason: facts.policyError ? 'PolicyNotFound' : 'ManifestViolation',
-          message: 'held at 0 replicas until the worker complies with the active Manifest',
-          observedGeneration: generation,
-        }
-      : desired === 0
-        ? {
-            type: 'Ready',
-            status: 'True',
-            reason: 'ScaledToZero',
-            message: 'no replicas requested',
-            observedGeneration: generation,
-          }
-        : ready >= desired
-          ? {
-              type: 'Ready',
-              status: 'True',
-              reason: 'Available',
-              message: podCvm
-                ? `${ready}/${desired} replicas ready, ${attested} hold a current workload certificate`
-                : `${ready}/${desired} replicas ready, ${attested} on attested GPU nodes`,
-              observedGeneration: generation,
-            }
-          : unschedulable > 0 && !podCvm
-            ? {
-                type: 'Ready',
-                status: 'False',
-                reason: 'WaitingForAttestedNodes',
-                message: `${ready}/${desired} replicas ready; ${unschedulable} pods wait for an attested GPU node with room (label attestor.dev/gpu-attested=true)`,
-                observedGeneration: generation,
-              }
-            : {
-                type: 'Ready',
-                status: 'False',
-                reason: 'Progressing',
-                message: `${ready}/${desired} replicas ready`,
-                observedGeneration: generation,
-              },
+    aiWorkerReadiness({
+      blocked,
+      policyError: facts.policyError !== undefined,
+      desired,
+      ready,
+      attested,
+      unschedulable,
+      podCvm,
+    }),
+    generation,
     facts.now,
   );
   status.conditions = conditions;
   return status;
+}
+
+export interface ReadinessFacts {
+  /** The worker breaks the active Manifest, or its policy cannot be read: held at 0 replicas. */
+  blocked: boolean;
+  policyError: boolean;
+  desired: number;
+  ready: number;
+  attested: number;
+  unschedulable: number;
+  podCvm: boolean;
+}
+
+/**
+ * Ready (kstatus) counts attested replicas, not only ready ones: a replica without a current
+ * workload certificate (pod-cvm), or off an attested node (confidential-node), serves no client.
+ * A worker that breaks the Manifest is Stalled: it stays at 0 replicas until someone changes the
+ * worker or the Manifest. Pure.
+ */
+export function aiWorkerReadiness(f: ReadinessFacts): Readiness {
+  if (f.blocked)
+    return {
+      state: 'Stalled',
+      reason: f.policyError ? 'PolicyNotFound' : 'ManifestViolation',
+      message: 'held at 0 replicas until the worker complies with the active Manifest (see condition PolicyCompliant)',
+    };
+  if (f.desired === 0) return { state: 'Ready', reason: 'ScaledToZero', message: 'no replicas requested' };
+  const attestedWord = f.podCvm
+    ? 'hold a current workload certificate'
+    : 'run on attested GPU nodes with a current workload certificate';
+  if (f.ready >= f.desired && f.attested >= f.desired)
+    return {
+      state: 'Ready',
+      reason: 'Available',
+      message: `${f.ready}/${f.desired} replicas ready, ${f.attested} ${attestedWord}`,
+    };
+  if (f.unschedulable > 0 && !f.podCvm)
+    return {
+      state: 'Reconciling',
+      reason: 'WaitingForAttestedNodes',
+      message: `${f.ready}/${f.desired} replicas ready; ${f.unschedulable} pods wait for an attested GPU node with room (label attestor.dev/gpu-attested=true)`,
+    };
+  if (f.ready >= f.desired)
+    return {
+      state: 'Reconciling',
+      reason: 'AwaitingAttestation',
+      message: `${f.ready}/${f.desired} replicas ready, but only ${f.attested} ${attestedWord}`,
+    };
+  return {
+    state: 'Reconciling',
+    reason: 'Progressing',
+    message: `${f.ready}/${f.desired} replicas ready, ${f.attested} ${attestedWord}`,
+  };
 }

@@ -3,6 +3,7 @@
 import { INVALID_CURRENT_REASON, type Standing } from '../../api/active-manifest.ts';
 import type { Condition } from '../../api/common.ts';
 import { type ConditionInput, findCondition, rfc3339, setCondition } from '../../api/conditions.ts';
+import { type Readiness, setReadiness } from '../../api/kstatus.ts';
 import type { Manifest, ManifestStatus } from '../../api/manifest.ts';
 import { MANIFEST_HISTORY_LIMIT } from '../../api/manifest.ts';
 import { ownersDescription } from '../../api/manifest-owners.ts';
@@ -74,11 +75,54 @@ export function desiredManifestStatus(manifest: Manifest, facts: ManifestFacts):
         },
     facts.now,
   );
+  conditions = setReadiness(conditions, manifestReadiness(manifest, facts), generation, facts.now);
   const status: ManifestStatus = { hash: facts.hash, observedGeneration: generation, conditions };
   if (history.length > 0) status.history = history;
   if (isCurrent(facts.standing))
     status.activeSince = current.activeSince && wasCurrent(manifest) ? current.activeSince : rfc3339(facts.now);
   return status;
+}
+
+/**
+ * Ready (kstatus): a valid Manifest the controller has judged is Ready, whether it is the active one
+ * or a superseded one kept for roll-back; one that cannot take effect until someone changes it (an
+ * invalid spec, a successor its predecessor's owners did not sign) is Stalled.
+ */
+export function manifestReadiness(manifest: Manifest, facts: ManifestFacts): Readiness {
+  if (facts.problems.length > 0)
+    return {
+      state: 'Stalled',
+      reason: 'InvalidSpec',
+      message: `the spec does not pass validation (see condition Valid): ${facts.problems.length} problem(s) to fix`,
+    };
+  const { standing } = facts;
+  if (standing.active)
+    return {
+      state: 'Ready',
+      reason: 'Active',
+      message: manifest.metadata.deletionTimestamp
+        ? 'active while being deleted, until a signed successor replaces it (see condition Active)'
+        : 'this is the Manifest the Coordinator appraises evidence against',
+    };
+  switch (standing.reason) {
+    case 'NotSignedByOwner':
+      return {
+        state: 'Stalled',
+        reason: 'NotSignedByOwner',
+        message: `cannot become active: Manifest ${standing.by.metadata.name} lists owners and none of them signed this one (see condition Active)`,
+      };
+    case 'Invalid':
+    case 'InvalidCurrent':
+      return { state: 'Stalled', reason: standing.reason, message: 'the spec does not pass validation' };
+    case 'Superseded':
+      return {
+        state: 'Ready',
+        reason: 'Superseded',
+        message: standing.by
+          ? `valid and kept for roll-back; Manifest ${standing.by.metadata.name} is active`
+          : 'valid; another Manifest is active',
+      };
+  }
 }
 
 /** The Active condition: how the Manifest became active, or why it is not. */

@@ -12,19 +12,25 @@
  */
 import * as k8s from '@kubernetes/client-node';
 import { selectActiveManifest } from '../../api/active-manifest.ts';
+import type { Condition } from '../../api/common.ts';
 import { nodesGated } from '../../api/deployment-model.ts';
 import { type GpuResourceSlice, gpuNode } from '../../api/gpu-node.ts';
 import type { Manifest } from '../../api/manifest.ts';
-import type { NodeAttestation } from '../../api/node-attestation.ts';
+import { NODE_ATTESTATION_PLURAL, type NodeAttestation } from '../../api/node-attestation.ts';
+import { withNodeReadiness } from '../../api/node-attestation-readiness.ts';
 import { attestationState } from '../../api/node-gating.ts';
+import { errorMessage } from '../../errors.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
+import { patchStatus } from '../status-writer.ts';
 import { DEFAULT_PDB_GRACE_MS, DEFAULT_PENDING_GRACE_MS, evictionDecision } from './eviction.ts';
 import { GpuPodEvictor } from './evictor.ts';
 import { type GatingChange, gatingChange, ungatingChange } from './gating.ts';
+
+const SUMMARY_TYPES = new Set(['Ready', 'Reconciling', 'Stalled']);
 
 export interface EvictionOptions {
   /** How long a pending state (awaiting activation, a new Manifest) may last before GPU pods are evicted. Default 60 s. */
@@ -53,6 +59,7 @@ export interface NodeGatingDeps {
 
 export function createNodeGatingController(deps: NodeGatingDeps): Controller {
   const core = deps.kubeConfig.makeApiClient(k8s.CoreV1Api);
+  const custom = deps.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
   const now = deps.now ?? (() => new Date());
   const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
   const slices = (): readonly GpuResourceSlice[] => deps.resourceSlices?.list() ?? [];
@@ -67,6 +74,32 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
     ...(deps.eviction?.gpuResourcePrefixes ? { gpuResourcePrefixes: deps.eviction.gpuResourcePrefixes } : {}),
     now,
   });
+  // Ready, Reconciling and Stalled as the status's own conditions imply now: the Coordinator sets
+  // them with each verdict, and this writes the one change that comes with time alone (expiry),
+  // and the summary of a status written before there was one.
+  const syncReadiness = async (na: NodeAttestation | undefined, at: Date) => {
+    if (!na?.status) return;
+    const conditions = withNodeReadiness(na.status, at).conditions!;
+    const summary = (list: readonly Condition[] | undefined) =>
+      JSON.stringify(
+        (list ?? [])
+          .filter((c) => SUMMARY_TYPES.has(c.type))
+          .map((c) => [c.type, c.status, c.reason, c.message])
+          .sort(),
+      );
+    if (summary(conditions) === summary(na.status.conditions)) return;
+    // Never in the way of gating: a refused write (409: the Coordinator wrote meanwhile) comes back
+    // as an informer update, which reconciles the node again.
+    try {
+      await patchStatus(
+        custom,
+        { plural: NODE_ATTESTATION_PLURAL, name: na.metadata.name!, resourceVersion: na.metadata.resourceVersion },
+        { conditions },
+      );
+    } catch (err) {
+      deps.log.warn({ node: na.metadata.name, err: errorMessage(err) }, 'could not write NodeAttestation readiness');
+    }
+  };
   const controller = new Controller({
     name: 'node-gating',
     log: deps.log,
@@ -74,6 +107,7 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
     reconcile: async (name) => {
       const node = deps.nodes.get(name);
       if (!node || !isGpuNode(node)) return;
+      await syncReadiness(deps.nodeAttestations.get(name), now());
       const active = selectActiveManifest(deps.manifests.list());
       const target = { apiVersion: 'v1', kind: 'Node', name, uid: node.metadata?.uid };
       const patch = async (change: GatingChange) => {
@@ -103,7 +137,7 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
       }
       const na = deps.nodeAttestations.get(name);
       const at = now();
-      const state = attestationState(na, active?.status?.hash, at);
+      const state = attestationState(na, active?.status?.hash, at, active?.metadata.name);
       const change = gatingChange(node, state);
       if (change) {
         await patch(change);

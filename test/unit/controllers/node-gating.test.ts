@@ -53,6 +53,24 @@ describe('attestation state (node gating contract)', () => {
   }
 });
 
+describe('attestation state messages', () => {
+  it('says which Manifest is active when its hash is not recorded yet, not that none is', () => {
+    const state = attestationState(attestation(), undefined, now, 'next');
+    assert.equal(state.current, false);
+    assert.equal((state as { reason: string }).reason, 'ManifestChanged');
+    assert.match((state as { message: string }).message, /but Manifest next \(its hash not recorded yet\) is active/);
+    assert.doesNotMatch((state as { message: string }).message, /no Manifest/);
+  });
+  it('says no Manifest is active only when none is', () => {
+    const state = attestationState(attestation(), undefined, now);
+    assert.match((state as { message: string }).message, /but no Manifest is active/);
+  });
+  it('names the hash of the active Manifest the node was not attested against', () => {
+    const state = attestationState(attestation(), 'b'.repeat(64), now, 'next');
+    assert.match((state as { message: string }).message, new RegExp(`but ${'b'.repeat(64)} is active`));
+  });
+});
+
 describe('gating change', () => {
   const node = (labels: Record<string, string>, taints: k8s.V1Taint[] = [], gpus = '8'): k8s.V1Node => ({
     metadata: { name: 'n', labels },

@@ -530,10 +530,14 @@ describe('workload certificates on the control plane (confidential-node model)',
         },
       });
       await activeHash(manifestC);
-      await waitFor(() => !existsSync(join(dir, name, 'cert.pem')), {
-        timeoutMs: SLOW,
-        description: 'renewal refused under Manifest C: cert.pem removed',
-      });
+      // The new mesh CA alone starts a renewal at once, which may still be certified while the
+      // nodes await re-appraisal under C; wait for the refusal that follows, not the first attempt.
+      await waitFor(
+        () =>
+          !existsSync(join(dir, name, 'cert.pem')) &&
+          (inits.get(name)!.lastOutcome as CertifyOutcome | undefined)?.certified === false,
+        { timeoutMs: SLOW, description: 'renewal refused under Manifest C: cert.pem removed' },
+      );
       const last = inits.get(name)!.lastOutcome as CertifyOutcome;
       assert.equal(last.certified, false);
       assert.match((last as { reasons: string[] }).reasons.join('\n'), /\[workload\.(node|pod)\]|node agent refused/);

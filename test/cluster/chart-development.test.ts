@@ -4,12 +4,7 @@
 // server accepts (server-side dry run) with the operator, the agents and the runtime classes of
 // development mode.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
-import { type ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
-import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
-import { buildHelm, HELM_BUILD_TIMEOUT_MS } from '../harness/helm.ts';
+import { chartFixture } from '../harness/chart.ts';
 
 /** What only development mode may render. */
 const DEVELOPMENT_ONLY = [
@@ -24,42 +19,8 @@ const DEVELOPMENT_ONLY = [
 ];
 
 describe('Helm chart charts/attestor: development mode', function () {
-  let cp: ControlPlane;
-  const namespace = uniqueName('chart-dev');
-  const chart = join(projectRoot, 'charts/attestor');
-  let helmPath: string;
-  before(async function () {
-    this.timeout(HELM_BUILD_TIMEOUT_MS);
-    helmPath = await buildHelm();
-    cp = await sharedControlPlane();
-    await cp
-      .kubeConfig()
-      .makeApiClient(k8s.CoreV1Api)
-      .createNamespace({ body: { metadata: { name: namespace } } });
-  });
-  const render = (...set: string[]) =>
-    execFileSync(
-      helmPath,
-      [
-        'template',
-        'attestor',
-        chart,
-        '--namespace',
-        namespace,
-        '--kube-version',
-        '1.37.2',
-        '--set',
-        `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
-        '--set',
-        `webhook.clientAuth.caBundle=${Buffer.from(cp.webhookClientCaPem).toString('base64')}`,
-        '--set',
-        'image.repository=ghcr.io/attestor-dev/attestor',
-        '--set',
-        `image.digest=sha256:${'ab'.repeat(32)}`,
-        ...set.flatMap((v) => ['--set', v]),
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+  const chart = chartFixture('chart-dev');
+  const render = (...set: string[]) => chart.template('attestor', `image.digest=sha256:${'ab'.repeat(32)}`, ...set);
 
   it('renders nothing of development mode with production values (the defaults, and the other operator evidence and agent settings)', () => {
     for (const set of [
@@ -77,7 +38,7 @@ describe('Helm chart charts/attestor: development mode', function () {
 
   it('with development.enabled renders the development operator, simulated agents and runc runtime classes, which the API server accepts (dry run)', () => {
     const rendered = render('development.enabled=true');
-    const hardware = `http://attestor-coordinator.${namespace}.svc:8446`;
+    const hardware = `http://attestor-coordinator.${chart.namespace}.svc:8446`;
     assert.match(rendered, /- --development-roots\n/);
     assert.match(rendered, /- --coordinator-evidence=simulated\n/);
     assert.ok(rendered.includes(`- --development-hardware-url=${hardware}\n`), 'pod inits reach the hardware');
@@ -91,11 +52,7 @@ describe('Helm chart charts/attestor: development mode', function () {
       ...rendered.matchAll(/kind: RuntimeClass\nmetadata:\n {2}name: (\S+)\n(?:.*\n)*?handler: runc/g),
     ].map((m) => m[1]);
     assert.deepEqual(classes, ['kata-qemu-nvidia-gpu-snp', 'kata-qemu-nvidia-gpu-tdx']);
-    const out = execFileSync(
-      join(cp.binDir, 'kubectl'),
-      ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
-      { input: rendered, encoding: 'utf8' },
-    );
+    const out = chart.dryRun(rendered);
     assert.match(out, /runtimeclass\.node\.k8s\.io\/kata-qemu-nvidia-gpu-snp created \(server dry run\)/);
     assert.match(out, /deployment\.apps\/attestor-operator created \(server dry run\)/);
     assert.match(out, /daemonset\.apps\/attestor-agent created \(server dry run\)/);

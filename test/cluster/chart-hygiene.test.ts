@@ -3,61 +3,23 @@
 // a cert-manager mode the real API server accepts with cert-manager's own CRD installed, and the
 // values for availability, collateral and reachability, each rendered and dry-run applied.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
-import * as yaml from 'js-yaml';
-import { type ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
+import { projectRoot } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
-import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
-import { buildHelm, HELM_BUILD_TIMEOUT_MS } from '../harness/helm.ts';
+import { CHART_DIR, chartFixture, type RenderedObject, renderedObjects } from '../harness/chart.ts';
 
-interface Obj {
-  apiVersion: string;
-  kind: string;
-  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
-  // biome-ignore lint/suspicious/noExplicitAny: rendered objects of every kind
-  [key: string]: any;
-}
+type Obj = RenderedObject;
 
 const CERTIFICATE_CRD = join(projectRoot, 'test/fixtures/cert-manager/cert-manager.io_certificates.yaml');
 
 describe('Helm chart charts/attestor: schema, names, CRDs, certificates and operability values', function () {
-  let cp: ControlPlane;
-  let helmPath: string;
-  const namespace = uniqueName('chart-hygiene');
-  const chart = join(projectRoot, 'charts/attestor');
-  before(async function () {
-    this.timeout(HELM_BUILD_TIMEOUT_MS);
-    helmPath = await buildHelm();
-    cp = await sharedControlPlane();
-    await cp
-      .kubeConfig()
-      .makeApiClient(k8s.CoreV1Api)
-      .createNamespace({ body: { metadata: { name: namespace } } });
-  });
-
-  const ca = () => Buffer.from(cp.caPem).toString('base64');
-  /** helm template of a release with the required values set, plus `sets`. */
-  const template = (release: string, ...sets: string[]) =>
-    execFileSync(
-      helmPath,
-      [
-        'template',
-        release,
-        chart,
-        '--namespace',
-        namespace,
-        '--kube-version',
-        '1.37.2',
-        ...['image.repository=registry.example/attestor', `tls.caBundle=${ca()}`, `webhook.clientAuth.caBundle=${ca()}`]
-          .concat(sets)
-          .flatMap((s) => ['--set', s]),
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-  const objects = (rendered: string) => (yaml.loadAll(rendered) as (Obj | null)[]).filter((o): o is Obj => !!o);
+  const chart = chartFixture('chart-hygiene');
+  const { namespace } = chart;
+  const template = chart.template;
+  const objects = renderedObjects;
+  const ca = () => chart.servingCa();
   const refusal = (fn: () => unknown): string => {
     try {
       fn();
@@ -66,12 +28,7 @@ describe('Helm chart charts/attestor: schema, names, CRDs, certificates and oper
     }
     assert.fail('rendered, but must be refused');
   };
-  const dryRun = (rendered: string) =>
-    execFileSync(
-      join(cp.binDir, 'kubectl'),
-      ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
-      { input: rendered, encoding: 'utf8' },
-    );
+  const dryRun = chart.dryRun;
 
   it('values.schema.json refuses a wrong type, a misspelt key at any level, a bad duration, an unknown enum value and a caBundle that is not base64 PEM', () => {
     assert.match(
@@ -216,7 +173,7 @@ describe('Helm chart charts/attestor: schema, names, CRDs, certificates and oper
   });
 
   it("cert-manager mode: a Certificate for the Services' DNS names, CA injection into both webhook configurations, the CA from the Secret; the API server accepts it with cert-manager's CRD installed", async () => {
-    const kc = cp.kubeConfig();
+    const kc = chart.cp.kubeConfig();
     const ext = kc.makeApiClient(k8s.ApiextensionsV1Api);
     const crd = k8s.loadYaml<k8s.V1CustomResourceDefinition>(readFileSync(CERTIFICATE_CRD, 'utf8'));
     await ext.createCustomResourceDefinition({ body: crd }).catch((err) => {
@@ -392,15 +349,14 @@ describe('Helm chart charts/attestor: schema, names, CRDs, certificates and oper
       assert.deepEqual(o.spec.template.spec.imagePullSecrets, [{ name: 'regcred' }], o.kind);
     assert.match(dryRun(text), /ingress\.networking\.k8s\.io\/attestor-coordinator created \(server dry run\)/);
     // NOTES.txt as `helm install` prints it (helm template leaves it out).
-    const install = execFileSync(
-      helmPath,
-      [
+    const install = chart.helm(
+      ...[
         'install',
         'attestor',
-        chart,
+        CHART_DIR,
         '--dry-run=client',
         '--kubeconfig',
-        cp.kubeconfigPath,
+        chart.cp.kubeconfigPath,
         '--namespace',
         namespace,
       ].concat(
@@ -412,7 +368,6 @@ describe('Helm chart charts/attestor: schema, names, CRDs, certificates and oper
           'crds.enabled=false',
         ].flatMap((s) => ['--set', s]),
       ),
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
     );
     const notes = install.slice(install.indexOf('\nNOTES:\n'));
     assert.match(notes, /Image: registry\.example\/attestor:0\.1\.0\n {2}Not pinned by digest/);

@@ -3,37 +3,23 @@
 // answer only the API server's client certificate, and the node gating ValidatingAdmissionPolicy
 // whose CEL the API server compiles.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
-import { type ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
-import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
-import { buildHelm, HELM_BUILD_TIMEOUT_MS } from '../harness/helm.ts';
+import type { ControlPlane } from '../../src/dev/control-plane.ts';
+import { CHART_DIR, chartFixture } from '../harness/chart.ts';
 
 /** A registry that does not exist: nothing here pulls images. */
 const IMAGE = 'registry.example/attestor';
 
 describe('Helm chart charts/attestor', function () {
+  const fixture = chartFixture('chart');
+  const { namespace } = fixture;
+  const chart = CHART_DIR;
   let cp: ControlPlane;
-  const namespace = uniqueName('chart');
-  const chart = join(projectRoot, 'charts/attestor');
-  let helmPath: string;
-  before(async function () {
-    this.timeout(HELM_BUILD_TIMEOUT_MS);
-    helmPath = await buildHelm();
-    cp = await sharedControlPlane();
-    await cp
-      .kubeConfig()
-      .makeApiClient(k8s.CoreV1Api)
-      .createNamespace({ body: { metadata: { name: namespace } } });
+  before(() => {
+    cp = fixture.cp;
   });
   // Every render names an image: the chart requires one (no public image exists).
   const helm = (...args: string[]) =>
-    execFileSync(
-      helmPath,
-      ['template', 'lint'].includes(args[0]!) ? [...args, '--set', `image.repository=${IMAGE}`] : args,
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    fixture.helm(...(['template', 'lint'].includes(args[0]!) ? [...args, '--set', `image.repository=${IMAGE}`] : args));
 
   const clientCa = () => Buffer.from(cp.webhookClientCaPem).toString('base64');
   const servingCa = () => Buffer.from(cp.caPem).toString('base64');
@@ -150,11 +136,7 @@ describe('Helm chart charts/attestor', function () {
       rendered.includes(`request.userInfo.username in ["system:serviceaccount:${namespace}:attestor-operator"]`),
       'the operator of this release is exempt',
     );
-    const out = execFileSync(
-      join(cp.binDir, 'kubectl'),
-      ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
-      { input: rendered, encoding: 'utf8' },
-    );
+    const out = fixture.dryRun(rendered);
     assert.equal((out.match(/\(server dry run\)/g) ?? []).length, 25, out);
 
     // The agent countersigns for its node's confidential-node pods on a hostPort, with API access
@@ -278,11 +260,7 @@ describe('Helm chart charts/attestor', function () {
       'GPU pods (validate, mutate) and both binding entries',
     );
     // The API server compiles the CEL it was given.
-    const out = execFileSync(
-      join(cp.binDir, 'kubectl'),
-      ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
-      { input: rendered, encoding: 'utf8' },
-    );
+    const out = fixture.dryRun(rendered);
     assert.match(
       out,
       /mutatingwebhookconfiguration\.admissionregistration\.k8s\.io\/attestor created \(server dry run\)/,

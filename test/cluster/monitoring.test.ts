@@ -9,18 +9,16 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
 import * as yaml from 'js-yaml';
 import { createSimulatedPlatform } from '../../src/agent/evidence/simulated.ts';
 import { type ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
 import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
-import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
-import { buildHelm, HELM_BUILD_TIMEOUT_MS } from '../harness/helm.ts';
+import { CHART_DIR, chartFixture } from '../harness/chart.ts';
+import { startTestOperator } from '../harness/cluster.ts';
 import { declaredNames } from '../harness/prometheus-text.ts';
 
-const chart = join(projectRoot, 'charts/attestor');
 const crds = join(projectRoot, 'test/fixtures/prometheus-operator');
 const alertTests = join(projectRoot, 'test/fixtures/prometheus-alerts');
 
@@ -55,24 +53,18 @@ function metricNames(expr: string): string[] {
 
 describe('monitoring: PrometheusRule, ServiceMonitor and Grafana dashboard', function () {
   this.timeout(180_000);
+  const chart = chartFixture('monitoring');
+  const { namespace } = chart;
   let cp: ControlPlane;
-  let helmPath: string;
   let kubectl: (args: string[], input?: string) => string;
-  const namespace = uniqueName('monitoring');
 
-  before(async function () {
-    this.timeout(HELM_BUILD_TIMEOUT_MS);
-    helmPath = await buildHelm();
-    cp = await sharedControlPlane();
+  before(async () => {
+    cp = chart.cp;
     kubectl = (args, input) =>
       execFileSync(join(cp.binDir, 'kubectl'), ['--kubeconfig', cp.kubeconfigPath, ...args], {
         encoding: 'utf8',
         ...(input !== undefined ? { input } : {}),
       });
-    await cp
-      .kubeConfig()
-      .makeApiClient(k8s.CoreV1Api)
-      .createNamespace({ body: { metadata: { name: namespace } } });
     kubectl(['apply', '--server-side', '-f', crds]);
     kubectl([
       'wait',
@@ -83,26 +75,7 @@ describe('monitoring: PrometheusRule, ServiceMonitor and Grafana dashboard', fun
     ]);
   });
 
-  const render = (...set: string[]) =>
-    execFileSync(
-      helmPath,
-      [
-        'template',
-        'attestor',
-        chart,
-        '--namespace',
-        namespace,
-        '--kube-version',
-        '1.37.2',
-        ...[
-          `tls.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
-          `webhook.clientAuth.caBundle=${Buffer.from(cp.caPem).toString('base64')}`,
-          'image.repository=ghcr.io/attestor-dev/attestor',
-          ...set,
-        ].flatMap((v) => ['--set', v]),
-      ],
-      { encoding: 'utf8' },
-    );
+  const render = (...set: string[]) => chart.template('attestor', ...set);
   const monitoringOn = [
     'monitoring.prometheusRule.enabled=true',
     'monitoring.serviceMonitor.enabled=true',
@@ -184,7 +157,7 @@ describe('monitoring: PrometheusRule, ServiceMonitor and Grafana dashboard', fun
   });
 
   it('has dashboard queries that Prometheus parses (promtool check rules, each query as a recording rule)', async () => {
-    const dashboard = JSON.parse(await readFile(join(chart, 'dashboards/attestor.json'), 'utf8')) as {
+    const dashboard = JSON.parse(await readFile(join(CHART_DIR, 'dashboards/attestor.json'), 'utf8')) as {
       panels: { title: string; targets: { expr: string }[] }[];
     };
     const rules = dashboard.panels.flatMap((p, i) =>
@@ -243,7 +216,7 @@ describe('monitoring: PrometheusRule, ServiceMonitor and Grafana dashboard', fun
       const exprs = (rule.spec as { groups: { rules: { expr: string }[] }[] }).groups.flatMap((g) =>
         g.rules.map((r) => r.expr),
       );
-      const dashboard = JSON.parse(await readFile(join(chart, 'dashboards/attestor.json'), 'utf8')) as {
+      const dashboard = JSON.parse(await readFile(join(CHART_DIR, 'dashboards/attestor.json'), 'utf8')) as {
         panels: { targets: { expr: string }[] }[];
       };
       for (const panel of dashboard.panels) for (const t of panel.targets) exprs.push(t.expr);

@@ -5,19 +5,14 @@
 // the StatefulSet's members, and the operator hands the secret service's URL to the worker-proxy
 // sidecars.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { join } from 'node:path';
-import * as k8s from '@kubernetes/client-node';
-import * as yaml from 'js-yaml';
+import type * as k8s from '@kubernetes/client-node';
 import {
   INIT_CONTAINER_NAME,
   RENEW_CONTAINER_NAME,
   withWorkloadInit,
 } from '../../src/controllers/aiworker/workload.ts';
-import { type ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
 import { secretStoreMemberArgs } from '../../src/secrets/store-member.ts';
-import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
-import { buildHelm, HELM_BUILD_TIMEOUT_MS } from '../harness/helm.ts';
+import { CHART_DIR, chartFixture, renderedObjects, TEST_IMAGE } from '../harness/chart.ts';
 
 interface Rendered {
   kind: string;
@@ -30,41 +25,9 @@ const DIGEST = `sha256:${'ab'.repeat(32)}`;
 const ETCD_DIGEST = `sha256:${'cd'.repeat(32)}`;
 
 describe('Helm chart: the secret service and its secret store', function () {
-  let cp: ControlPlane;
-  let helmPath: string;
-  const namespace = uniqueName('store-chart');
-  const chart = join(projectRoot, 'charts/attestor');
-  before(async function () {
-    this.timeout(HELM_BUILD_TIMEOUT_MS);
-    helmPath = await buildHelm();
-    cp = await sharedControlPlane();
-    await cp
-      .kubeConfig()
-      .makeApiClient(k8s.CoreV1Api)
-      .createNamespace({ body: { metadata: { name: namespace } } });
-  });
-
-  const caBundle = () => Buffer.from(cp.caPem).toString('base64');
-  const render = (...set: string[]) =>
-    execFileSync(
-      helmPath,
-      [
-        'template',
-        'attestor',
-        chart,
-        '--namespace',
-        namespace,
-        '--kube-version',
-        '1.37.2',
-        ...[
-          `tls.caBundle=${caBundle()}`,
-          `webhook.clientAuth.caBundle=${caBundle()}`,
-          'image.repository=ghcr.io/attestor-dev/attestor',
-          ...set,
-        ].flatMap((v) => ['--set', v]),
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+  const chart = chartFixture('store-chart');
+  const { namespace } = chart;
+  const render = (...set: string[]) => chart.template('attestor', ...set);
   const enabled = [
     `image.digest=${DIGEST}`,
     'secretService.enabled=true',
@@ -72,7 +35,7 @@ describe('Helm chart: the secret service and its secret store', function () {
     `secretStore.image.digest=${ETCD_DIGEST}`,
     `secretService.policy=${Buffer.from('package agent_policy\ndefault AllowRequestsFailingPolicy := true\n').toString('base64')}`,
   ];
-  const objects = (text: string) => yaml.loadAll(text).filter((o): o is Rendered => o !== null) as Rendered[];
+  const objects = (text: string) => renderedObjects(text) as Rendered[];
   const find = (all: Rendered[], kind: string, name: string) => {
     const found = all.find((o) => o.kind === kind && o.metadata.name === name);
     assert.ok(found, `${kind} ${name} is rendered`);
@@ -81,20 +44,7 @@ describe('Helm chart: the secret service and its secret store', function () {
   const podSpec = (o: Rendered) => (o.spec as { template: { spec: k8s.V1PodSpec } }).template.spec;
 
   it('passes helm lint with both turned on', () => {
-    const out = execFileSync(
-      helmPath,
-      [
-        'lint',
-        chart,
-        ...[
-          `tls.caBundle=${caBundle()}`,
-          `webhook.clientAuth.caBundle=${caBundle()}`,
-          'image.repository=ghcr.io/attestor-dev/attestor',
-          ...enabled,
-        ].flatMap((v) => ['--set', v]),
-      ],
-      { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const out = chart.helm('lint', CHART_DIR, ...[...chart.requiredValues(), ...enabled].flatMap((v) => ['--set', v]));
     assert.match(out, /1 chart\(s\) linted, 0 chart\(s\) failed/);
   });
 
@@ -144,11 +94,7 @@ describe('Helm chart: the secret service and its secret store', function () {
       'ServiceAccount/attestor-secret-store',
       'StatefulSet/attestor-secret-store',
     ]);
-    const out = execFileSync(
-      join(cp.binDir, 'kubectl'),
-      ['--kubeconfig', cp.kubeconfigPath, 'apply', '--dry-run=server', '-f', '-'],
-      { input: rendered, encoding: 'utf8' },
-    );
+    const out = chart.dryRun(rendered);
     assert.equal((out.match(/\(server dry run\)/g) ?? []).length, all.length, out);
     for (const name of ours) assert.match(out, new RegExp(`${name.split('/')[1]} created \\(server dry run\\)`));
 
@@ -222,9 +168,9 @@ describe('Helm chart: the secret service and its secret store', function () {
       delete bare.initContainers;
       if (bare.volumes?.length === 0) delete bare.volumes;
       const expected = withWorkloadInit(bare, {
-        initImage: `ghcr.io/attestor-dev/attestor@${DIGEST}`,
+        initImage: `${TEST_IMAGE}@${DIGEST}`,
         coordinatorUrl: `https://attestor-coordinator.${namespace}.svc:8443`,
-        coordinatorCaPem: cp.caPem,
+        coordinatorCaPem: chart.cp.caPem,
       });
       assert.deepEqual(spec, expected, `${o.kind} ${o.metadata.name}`);
     }

@@ -5,10 +5,9 @@
  * anchor to check an agent's serving certificate with. Requests are rate-limited as a whole
  * before anything reaches the API server (TokenReview), and bodies are bounded.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { errorMessage } from '../errors.ts';
+import { jsonErrorHandler, listenHttp } from '../http-server.ts';
 import type { Logger } from '../observability/log.ts';
 import { COUNTERSIGN_PATH, MAX_COUNTERSIGN_BODY_BYTES } from '../protocol/countersignature.ts';
 import type { Countersigner } from './countersigner.ts';
@@ -56,19 +55,6 @@ export async function startCountersignServer(options: CountersignServerOptions):
       );
     },
   );
-  // A body too large or not JSON: 413 or 400, with the same shape of answer.
-  app.use((err: { status?: number; message?: string }, _req: Request, res: Response, _next: NextFunction) => {
-    res.status(err.status && err.status < 500 ? err.status : 400).json({ error: err.message ?? 'bad request' });
-  });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(options.port, options.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  app.use(jsonErrorHandler);
+  return listenHttp(app, options.host, options.port);
 }

@@ -5,11 +5,10 @@
  * process's memory. Nothing here decides anything: the Coordinator appraises what it signs like
  * any other evidence, and accepts it only while the active Manifest accepts simulated evidence.
  */
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { SimulatedCvmSource, SimulatedGpuControl, type SimulatedPlatform } from '../agent/evidence/simulated.ts';
 import { errorMessage } from '../errors.ts';
+import { jsonErrorHandler, listenHttp } from '../http-server.ts';
 import type { Logger } from '../observability/log.ts';
 import {
   MAX_SIMULATED_HARDWARE_BODY_BYTES,
@@ -85,19 +84,6 @@ export async function startSimulatedHardwareServer(
       };
     });
   });
-  // A body too large or not JSON: 413 or 400, with the same shape of answer.
-  app.use((err: { status?: number; message?: string }, _req: Request, res: Response, _next: NextFunction) => {
-    res.status(err.status && err.status < 500 ? err.status : 400).json({ error: err.message ?? 'bad request' });
-  });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(options.port, options.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  app.use(jsonErrorHandler);
+  return listenHttp(app, options.host, options.port);
 }

@@ -3,10 +3,9 @@
  * /readyz (its dependencies are ready: informers synced and watching) and /metrics (Prometheus).
  */
 
-import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import type { Registry } from 'prom-client';
+import { listenHttp } from '../http-server.ts';
 
 export interface ReadinessCheck {
   name: string;
@@ -47,15 +46,5 @@ export async function startProbeServer(options: {
   app.get('/metrics', async (_req, res) => {
     res.type(options.registry.contentType).send(await options.registry.metrics());
   });
-  const server: Server = await new Promise((resolve, reject) => {
-    const s = app.listen(options.port, options.host, (err?: Error) => (err ? reject(err) : resolve(s)));
-  });
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: () =>
-      new Promise((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
-  };
+  return listenHttp(app, options.host, options.port);
 }

@@ -86,6 +86,9 @@ export function operatorCommand(): Command {
       throw new UnusableInput(
         'the Coordinator API and the webhook need --tls-cert-file and --tls-key-file (or pass --no-coordinator --no-webhook)',
       );
+    // Read once here, so that a missing or unreadable file is a usage error naming it, before the
+    // operator connects anywhere; the servers then re-read them as they change.
+    if (opts.coordinator || opts.webhook) for (const file of [opts.tlsCertFile!, opts.tlsKeyFile!]) readFileSync(file);
     if (opts.webhook && !opts.webhookClientCa === !opts.webhookAllowAnyClient)
       throw new UnusableInput(
         "the webhook needs exactly one of --webhook-client-ca (the CA of the API server's webhook client certificate) and --webhook-allow-any-client (or pass --no-webhook)",

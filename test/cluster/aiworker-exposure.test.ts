@@ -66,7 +66,7 @@ describe('AIWorker exposure: the Service type and annotations, and the NetworkPo
   const service = () => core.readNamespacedService({ name: 'llm', namespace });
   const networkPolicy = () => networking.readNamespacedNetworkPolicy({ name: 'llm', namespace });
   const admittedPorts = (policy: k8s.V1NetworkPolicy) =>
-    (policy.spec?.ingress ?? []).map((rule) => [rule.from, (rule.ports ?? []).map((p) => [p.protocol, p.port])]);
+    (policy.spec?.ingress ?? []).map((rule) => [rule._from, (rule.ports ?? []).map((p) => [p.protocol, p.port])]);
 
   it('defaults to a ClusterIP Service without annotations that serves only the worker proxy on 443', async () => {
     const svc = await waitFor(service, { description: 'Service' });

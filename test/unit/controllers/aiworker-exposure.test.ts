@@ -22,7 +22,7 @@ function worker(spec: Partial<AIWorker['spec']> = {}): AIWorker {
 }
 
 const admitted = (w: AIWorker, settings?: WorkloadPodSettings) =>
-  desiredNetworkPolicy(w, settings).spec!.ingress!.map((rule) => [rule.from, rule.ports]);
+  desiredNetworkPolicy(w, settings).spec!.ingress!.map((rule) => [rule._from, rule.ports]);
 
 describe("an AIWorker's Service and NetworkPolicy", () => {
   it('makes a ClusterIP Service without annotations by default', () => {
@@ -45,7 +45,7 @@ describe("an AIWorker's Service and NetworkPolicy", () => {
     assert.deepEqual(admitted(worker({ port: 8443 }), SETTINGS), [[undefined, [{ protocol: 'TCP', port: 9443 }]]]);
     const policy = desiredNetworkPolicy(worker(), SETTINGS);
     assert.deepEqual(policy.spec!.policyTypes, ['Ingress'], 'egress stays open: init and the proxy dial out');
-    assert.deepEqual(policy.spec!.podSelector.matchLabels, {
+    assert.deepEqual(policy.spec!.podSelector!.matchLabels, {
       'app.kubernetes.io/name': 'ai-worker',
       'app.kubernetes.io/instance': 'llama',
     });

@@ -79,6 +79,9 @@ export interface AIWorker {
 export const AI_WORKER_NAMESPACE_LABEL = 'attestor.dev/ai-workers';
 
 export const DEFAULT_PORT = 8000;
+/** A Kubernetes qualified name, an annotation key: an optional DNS subdomain prefix and "/", then a name. */
+export const ANNOTATION_KEY_PATTERN =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
 export const DEFAULT_GPUS_PER_REPLICA = 1;
 export const IMAGE_DIGEST_PATTERN =
   '^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\\w][\\w.-]{0,127})?@sha256:[0-9a-f]{64}$';
@@ -184,7 +187,15 @@ const aiWorkerSpecSchema: JSONSchemaProps = {
           additionalProperties: { type: 'string', maxLength: 4096 },
           maxProperties: 32,
           description:
-            "Annotations on the Service, e.g. a cloud's load-balancer settings (internal, source ranges, TCP passthrough). Default none.",
+            "Annotations on the Service, e.g. a cloud's load-balancer settings (internal, source ranges, TCP passthrough). Keys are Kubernetes qualified names ([prefix/]name). Default none.",
+          // Refused here, not by the Service apply later, where the error would only reach the operator's log.
+          'x-kubernetes-validations': [
+            {
+              rule: `self.all(k, size(k) <= 317 && k.matches('${ANNOTATION_KEY_PATTERN.replace(/\\/g, '\\\\')}'))`,
+              message:
+                'annotation keys must be qualified names: an optional DNS subdomain prefix and "/", then a name of at most 63 characters',
+            },
+          ],
         },
       },
     },

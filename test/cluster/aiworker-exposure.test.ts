@@ -9,7 +9,7 @@ import { WORKER_PROXY_ALTERNATE_PORT, WORKER_PROXY_PORT } from '../../src/contro
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
-import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { apiError, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
 
 const POLICY = 'package agent_policy\n# exposure test\ndefault CreateContainerRequest := true\n';
 const IMAGE = `registry.example/vllm@sha256:${'e1'.repeat(32)}`;
@@ -113,6 +113,15 @@ describe('AIWorker exposure: the Service type and annotations, and the NetworkPo
     });
     assert.deepEqual(back.metadata?.annotations, { 'cloud.example/lb-id': 'lb-1' });
     assert.equal(back.spec?.ports?.[0]?.nodePort, undefined, 'no node port on a ClusterIP Service');
+  });
+
+  it('refuses an annotation key that is not a qualified name when the AIWorker is written, not later on the Service', async () => {
+    const refused = await patchWorker({ service: { annotations: { 'not a key!': 'x' } } }).then(
+      () => undefined,
+      (err: unknown) => apiError(err),
+    );
+    assert.equal(refused?.code, 422);
+    assert.match(refused.message, /annotation keys must be qualified names/);
   });
 
   it("creates a NetworkPolicy owned by the AIWorker that admits ingress only on the worker proxy's TLS port", async () => {

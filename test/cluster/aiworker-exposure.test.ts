@@ -1,7 +1,8 @@
 // How an AIWorker is reached, on the real control plane: its Service is ClusterIP by default and
 // becomes a LoadBalancer or NodePort with the annotations of spec.service (and back), always
 // serving only the worker proxy's TLS port; its NetworkPolicy, owned by the AIWorker, admits
-// ingress to the pods only on that port, and follows the port when spec.port moves it.
+// ingress to the pods only on that port, follows the port when spec.port moves it, and goes
+// with the AIWorker.
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../../src/api/aiworker.ts';
@@ -176,5 +177,19 @@ describe('AIWorker exposure: the Service type and annotations, and the NetworkPo
       { description: 'the deleted NetworkPolicy back' },
     );
     assert.deepEqual(admittedPorts(restored), [[undefined, [['TCP', WORKER_PROXY_ALTERNATE_PORT]]]]);
+  });
+
+  it('garbage-collects the NetworkPolicy and the Service with the AIWorker', async () => {
+    await custom.deleteNamespacedCustomObject({ ...aiWorkers, namespace, name: 'llm' });
+    await waitFor(
+      async () => {
+        const [policies, services] = await Promise.all([
+          networking.listNamespacedNetworkPolicy({ namespace }),
+          core.listNamespacedService({ namespace }),
+        ]);
+        return policies.items.length === 0 && services.items.length === 0;
+      },
+      { timeoutMs: 90_000, description: 'NetworkPolicy and Service gone' },
+    );
   });
 });

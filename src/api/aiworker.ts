@@ -24,6 +24,18 @@ export interface AIWorkerPolicy {
   inline?: string;
 }
 
+/** How clients reach the worker proxies: the Service the operator creates for the AIWorker. */
+export interface AIWorkerService {
+  /** ClusterIP (default), LoadBalancer or NodePort. */
+  type?: AIWorkerServiceType;
+  /** Annotations on the Service, e.g. a cloud's load-balancer settings. */
+  annotations?: Record<string, string>;
+}
+
+export const AIWORKER_SERVICE_TYPES = ['ClusterIP', 'LoadBalancer', 'NodePort'] as const;
+export type AIWorkerServiceType = (typeof AIWORKER_SERVICE_TYPES)[number];
+export const DEFAULT_SERVICE_TYPE: AIWorkerServiceType = 'ClusterIP';
+
 export interface AIWorkerSpec {
   /** Container image, pinned by digest (name@sha256:...). */
   image: string;
@@ -38,6 +50,7 @@ export interface AIWorkerSpec {
   resources?: { requests?: Record<string, string>; limits?: Record<string, string> };
   /** How the pods are attested (deployment-model.ts); absent: pod-cvm. */
   deploymentModel?: DeploymentModel;
+  service?: AIWorkerService;
 }
 
 export interface AIWorkerStatus {
@@ -66,6 +79,9 @@ export interface AIWorker {
 export const AI_WORKER_NAMESPACE_LABEL = 'attestor.dev/ai-workers';
 
 export const DEFAULT_PORT = 8000;
+/** A Kubernetes qualified name, an annotation key: an optional DNS subdomain prefix and "/", then a name. */
+export const ANNOTATION_KEY_PATTERN =
+  '^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$';
 export const DEFAULT_GPUS_PER_REPLICA = 1;
 export const IMAGE_DIGEST_PATTERN =
   '^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(/[a-z0-9]+([._-][a-z0-9]+)*)*(:[\\w][\\w.-]{0,127})?@sha256:[0-9a-f]{64}$';
@@ -154,6 +170,34 @@ const aiWorkerSpecSchema: JSONSchemaProps = {
       type: 'string',
       enum: [...DEPLOYMENT_MODELS],
       description: `How the pods are attested. pod-cvm: each pod is its own confidential VM (the runtime class a Kata / Confidential Containers one, GPUs passed through); the operator adds \`attestor init\`, which attests the pod VM and its GPUs to the Coordinator, activates the GPUs and writes the pod's workload certificate; the node is not gated; the active Manifest must have pod-role CVM entries. confidential-node: the node is the CVM, attested by the node agent; the pods run only on attested GPU nodes; the active Manifest must have node-role CVM entries (this model trusts the cluster admin). An AIWorker whose model the active Manifest does not enable is held at 0 replicas. Default ${DEFAULT_DEPLOYMENT_MODEL}.`,
+    },
+    service: {
+      type: 'object',
+      description:
+        "The Service the operator creates for the worker. It serves only the worker proxy's TLS port (443): clients outside the cluster reach the proxies through a LoadBalancer or NodePort, or through a TLS-passthrough proxy; never through an Ingress that terminates TLS, because the client must see the pod's own workload certificate (docs/install.md). Default: a ClusterIP Service without annotations.",
+      properties: {
+        type: {
+          type: 'string',
+          enum: [...AIWORKER_SERVICE_TYPES],
+          default: DEFAULT_SERVICE_TYPE,
+          description: `ClusterIP (reachable inside the cluster only), LoadBalancer or NodePort (reachable from outside). Default ${DEFAULT_SERVICE_TYPE}.`,
+        },
+        annotations: {
+          type: 'object',
+          additionalProperties: { type: 'string', maxLength: 4096 },
+          maxProperties: 32,
+          description:
+            "Annotations on the Service, e.g. a cloud's load-balancer settings (internal, source ranges, TCP passthrough). Keys are Kubernetes qualified names ([prefix/]name). Default none.",
+          // Refused here, not by the Service apply later, where the error would only reach the operator's log.
+          'x-kubernetes-validations': [
+            {
+              rule: `self.all(k, size(k) <= 317 && k.matches('${ANNOTATION_KEY_PATTERN.replace(/\\/g, '\\\\')}'))`,
+              message:
+                'annotation keys must be qualified names: an optional DNS subdomain prefix and "/", then a name of at most 63 characters',
+            },
+          ],
+        },
+      },
     },
     resources: {
       type: 'object',

@@ -6,6 +6,7 @@
  */
 
 import { readFileSync } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { Command, Option } from 'commander';
 import { NodeAgent } from '../agent/agent.ts';
 import { CoordinatorClient } from '../agent/coordinator-client.ts';
@@ -142,20 +143,12 @@ export function agentCommand(): Command {
       });
       let countersigning: { close(): Promise<void> } | undefined;
       if (opts.countersign) {
-        const kubeConfig = loadKubeConfig(opts.kubeconfig);
-        const pods = new ApiWorkloadPods(kubeConfig);
-        const authenticator = new TokenReviewWorkloadAuthenticator(kubeConfig, [NODE_AGENT_AUDIENCE]);
         const limiter = new KeyedRateLimiter(DEFAULT_COUNTERSIGN_LIMIT);
         countersigning = await startCountersignServer({
           ...opts.countersignAddress,
           log,
           admit: () => limiter.take('node', new Date()),
-          countersigner: new Countersigner({
-            node: opts.nodeName,
-            authenticate: (authorization) => authenticator.authenticate(authorization),
-            readPod: (namespace, name) => pods.read(namespace, name),
-            sign: (pod, now) => agent.countersign(pod, now),
-          }),
+          countersigner: kubernetesCountersigner(loadKubeConfig(opts.kubeconfig), opts.nodeName, agent),
         });
       }
       const abort = new AbortController();
@@ -167,4 +160,24 @@ export function agentCommand(): Command {
       await gpus.close();
       await client.close();
     });
+}
+
+/**
+ * The agent's countersigner with its only API calls: a TokenReview of the asking pod's token
+ * (audience attestor-node-agent) and a read of that pod. The chart's agent ClusterRole grants
+ * exactly these; test/cluster/chart-agent-rbac.test.ts runs this as the chart's agent.
+ */
+export function kubernetesCountersigner(
+  kubeConfig: KubeConfig,
+  node: string,
+  agent: Pick<NodeAgent, 'countersign'>,
+): Countersigner {
+  const pods = new ApiWorkloadPods(kubeConfig);
+  const authenticator = new TokenReviewWorkloadAuthenticator(kubeConfig, [NODE_AGENT_AUDIENCE]);
+  return new Countersigner({
+    node,
+    authenticate: (authorization) => authenticator.authenticate(authorization),
+    readPod: (namespace, name) => pods.read(namespace, name),
+    sign: (pod, now) => agent.countersign(pod, now),
+  });
 }

@@ -19,6 +19,8 @@ export interface Informers {
   deployments: Informer<k8s.V1Deployment>;
   services: Informer<k8s.V1Service>;
   pods: Informer<k8s.V1Pod>;
+  /** The AIWorkers' NetworkPolicies. */
+  networkPolicies: Informer<k8s.V1NetworkPolicy>;
   /** Every namespace (few and small): the AIWorker namespaces' mark. */
   namespaces: Informer<k8s.V1Namespace>;
   /** resource.k8s.io/v1 ResourceSlices (DRA): which nodes publish GPUs. Absent when turned off. */
@@ -40,6 +42,7 @@ export function createInformers(
   const core = kubeConfig.makeApiClient(k8s.CoreV1Api);
   const apps = kubeConfig.makeApiClient(k8s.AppsV1Api);
   const resource = kubeConfig.makeApiClient(k8s.ResourceV1Api);
+  const networking = kubeConfig.makeApiClient(k8s.NetworkingV1Api);
   const common = { kubeConfig, log, metrics };
   const listCustom =
     <T extends k8s.KubernetesObject>(plural: string) =>
@@ -90,6 +93,13 @@ export function createInformers(
       path: '/api/v1/pods',
       labelSelector: MANAGED_BY_SELECTOR,
       list: () => core.listPodForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }),
+    }),
+    networkPolicies: new Informer<k8s.V1NetworkPolicy>({
+      ...common,
+      resource: 'networkpolicies',
+      path: '/apis/networking.k8s.io/v1/networkpolicies',
+      labelSelector: MANAGED_BY_SELECTOR,
+      list: () => networking.listNetworkPolicyForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }),
     }),
     namespaces: new Informer<k8s.V1Namespace>({
       ...common,

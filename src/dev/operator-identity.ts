@@ -17,15 +17,15 @@ export function operatorUsername(namespace: string): string {
   return `system:serviceaccount:${namespace}:${OPERATOR_SERVICE_ACCOUNT}`;
 }
 
-/** The chart's RBAC (service accounts, roles and bindings) for a release in `namespace`. */
-export function renderChartRbac(binDir: string, namespace: string): string {
+/** The chart's RBAC (service accounts, roles and bindings) for a release in `namespace` (release `attestor` by default). */
+export function renderChartRbac(binDir: string, namespace: string, release = 'attestor'): string {
   const helm = join(binDir, 'helm');
   if (!existsSync(helm)) throw new Error(`${helm} not found: run "npm run helm:build" (hack/build-helm) first`);
   return execFileSync(
     helm,
     [
       'template',
-      'attestor',
+      release,
       join(projectRoot, 'charts/attestor'),
       '--namespace',
       namespace,

@@ -25,6 +25,7 @@ import { patchStatus } from '../status-writer.ts';
 import { certifiedPods } from './certified.ts';
 import { checkCompliance } from './compliance.ts';
 import { namespaceMarker } from './namespace-mark.ts';
+import { admittedPort, desiredNetworkPolicy } from './network-policy.ts';
 import { resolvePolicy } from './policy.ts';
 import { desiredAIWorkerStatus } from './status.ts';
 import { desiredDeployment, desiredService, type WorkloadPodSettings } from './workload.ts';
@@ -35,7 +36,10 @@ export const POLICY_RESYNC_MS = 5 * 60 * 1000;
 
 export interface AIWorkerControllerDeps {
   kubeConfig: k8s.KubeConfig;
-  informers: Pick<Informers, 'aiWorkers' | 'manifests' | 'deployments' | 'services' | 'pods' | 'nodes' | 'namespaces'>;
+  informers: Pick<
+    Informers,
+    'aiWorkers' | 'manifests' | 'deployments' | 'services' | 'networkPolicies' | 'pods' | 'nodes' | 'namespaces'
+  >;
   events: EventRecorder;
   log: Logger;
   metrics?: OperatorMetrics;
@@ -51,6 +55,7 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
   const core = deps.kubeConfig.makeApiClient(k8s.CoreV1Api);
   const apps = deps.kubeConfig.makeApiClient(k8s.AppsV1Api);
   const custom = deps.kubeConfig.makeApiClient(k8s.CustomObjectsApi);
+  const networking = deps.kubeConfig.makeApiClient(k8s.NetworkingV1Api);
   const apply = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
   const now = deps.now ?? (() => new Date());
   const markNamespace = namespaceMarker(core, informers);
@@ -90,13 +95,28 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
         const service = desiredService(worker, deps.workload);
         const current = informers.services.get(name, namespace);
         // Applied when absent, and when its ports are not the desired ones (a Service of an older
-        // operator that targeted the model server: clients must reach only the worker proxy).
-        if (!current || !samePorts(current.spec?.ports, service.spec!.ports!)) {
+        // operator that targeted the model server: clients must reach only the worker proxy), or
+        // its type or the annotations the operator set are not the worker's spec.service.
+        if (!current || !sameService(current, service)) {
           await core.patchNamespacedService(
             { name, namespace, body: service, fieldManager: FIELD_MANAGER, force: true },
             apply,
           );
           await deps.events.record(target, 'Normal', 'ServiceApplied', `applied Service ${namespace}/${name}`);
+        }
+        const networkPolicy = desiredNetworkPolicy(worker, deps.workload);
+        const currentPolicy = informers.networkPolicies.get(name, namespace);
+        if (!currentPolicy || !sameJson(currentPolicy.spec, networkPolicy.spec)) {
+          await networking.patchNamespacedNetworkPolicy(
+            { name, namespace, body: networkPolicy, fieldManager: FIELD_MANAGER, force: true },
+            apply,
+          );
+          await deps.events.record(
+            target,
+            'Normal',
+            'NetworkPolicyApplied',
+            `applied NetworkPolicy ${namespace}/${name}: ingress on port ${admittedPort(worker, deps.workload)} only`,
+          );
         }
         if (created)
           await deps.events.record(
@@ -154,6 +174,7 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
   };
   informers.deployments.onChange(enqueueOwner);
   informers.services.onChange(enqueueOwner);
+  informers.networkPolicies.onChange(enqueueOwner);
   informers.pods.onChange(enqueueOwner);
   // A new active Manifest can allow or forbid any worker.
   informers.manifests.onChange(() => {
@@ -167,8 +188,32 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
   return controller;
 }
 
-/** Whether a Service serves exactly the desired ports (name, port, target port). */
-function samePorts(current: k8s.V1ServicePort[] | undefined, desired: k8s.V1ServicePort[]): boolean {
+/**
+ * Whether a Service is the desired one: exactly the desired ports (name, port, target port), its
+ * type, and the annotations this operator applied (others' annotations, such as a cloud
+ * controller's, are theirs).
+ */
+function sameService(current: k8s.V1Service, desired: k8s.V1Service): boolean {
   const key = (p: k8s.V1ServicePort) => `${p.name}/${p.port}/${String(p.targetPort)}`;
-  return (current ?? []).map(key).sort().join() === desired.map(key).sort().join();
+  const samePorts =
+    (current.spec?.ports ?? []).map(key).sort().join() === (desired.spec?.ports ?? []).map(key).sort().join();
+  const wanted = desired.metadata?.annotations ?? {};
+  const applied = Object.fromEntries(
+    appliedAnnotationKeys(current).map((k) => [k, current.metadata?.annotations?.[k] ?? '']),
+  );
+  return samePorts && current.spec?.type === desired.spec?.type && isDeepStrictEqual(applied, wanted);
+}
+
+/** Equal as JSON: a typed list's objects carry undefined for absent fields, a watch's do not. */
+function sameJson(a: unknown, b: unknown): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(a ?? null)), JSON.parse(JSON.stringify(b ?? null)));
+}
+
+/** The annotation keys this operator's server-side apply owns on an object (its managedFields). */
+function appliedAnnotationKeys(object: k8s.KubernetesObject): string[] {
+  const entry = object.metadata?.managedFields?.find((f) => f.manager === FIELD_MANAGER && f.operation === 'Apply');
+  const fields = entry?.fieldsV1 as { 'f:metadata'?: { 'f:annotations'?: Record<string, unknown> } } | undefined;
+  return Object.keys(fields?.['f:metadata']?.['f:annotations'] ?? {})
+    .filter((k) => k.startsWith('f:'))
+    .map((k) => k.slice(2));
 }

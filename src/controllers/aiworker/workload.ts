@@ -17,7 +17,7 @@
  * no AIWorker, certified through their policy entry's role).
  */
 import type * as k8s from '@kubernetes/client-node';
-import { type AIWorker, DEFAULT_GPUS_PER_REPLICA, DEFAULT_PORT } from '../../api/aiworker.ts';
+import { type AIWorker, DEFAULT_GPUS_PER_REPLICA, DEFAULT_PORT, DEFAULT_SERVICE_TYPE } from '../../api/aiworker.ts';
 import {
   GPU_ATTESTED_LABEL,
   KATA_POLICY_ANNOTATION,
@@ -77,7 +77,7 @@ export interface ResolvedPolicy {
   hash: string;
 }
 
-function ownerReference(worker: AIWorker): k8s.V1OwnerReference {
+export function ownerReference(worker: AIWorker): k8s.V1OwnerReference {
   return {
     apiVersion: API_VERSION,
     kind: 'AIWorker',
@@ -386,6 +386,8 @@ const INIT_SECURITY_CONTEXT: k8s.V1SecurityContext = {
  * The AIWorker's Service. With the worker proxy it serves only the proxy's TLS port (on 443): the
  * model server's port is on no Service, and clients never reach it in plaintext through one.
  * Without (a confidential-node worker and an operator without an init image) the model server's.
+ * Its type and annotations are the worker's `spec.service` (default a ClusterIP Service without
+ * annotations): a LoadBalancer or NodePort passes TCP, so TLS still ends in the worker proxy.
  */
 export function desiredService(worker: AIWorker, settings?: WorkloadPodSettings): k8s.V1Service {
   const name = worker.metadata.name!;
@@ -393,6 +395,7 @@ export function desiredService(worker: AIWorker, settings?: WorkloadPodSettings)
   const ports: k8s.V1ServicePort[] = hasWorkerProxy(worker, settings)
     ? [{ name: WORKER_PROXY_PORT_NAME, port: SERVICE_TLS_PORT, targetPort: WORKER_PROXY_PORT_NAME, protocol: 'TCP' }]
     : [{ name: 'http', port, targetPort: 'http', protocol: 'TCP' }];
+  const annotations = worker.spec.service?.annotations;
   return {
     apiVersion: 'v1',
     kind: 'Service',
@@ -400,10 +403,11 @@ export function desiredService(worker: AIWorker, settings?: WorkloadPodSettings)
       name,
       namespace: worker.metadata.namespace!,
       labels: recommendedLabels(name),
+      ...(annotations && Object.keys(annotations).length > 0 ? { annotations } : {}),
       ownerReferences: [ownerReference(worker)],
     },
     spec: {
-      type: 'ClusterIP',
+      type: worker.spec.service?.type ?? DEFAULT_SERVICE_TYPE,
       selector: selectorLabels(name),
       ports,
     },

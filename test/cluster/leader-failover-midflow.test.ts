@@ -61,7 +61,7 @@ const RETRY_MS = 500;
 /** A loaded 2-core CI machine: process scheduling and the first requests of a new leader. */
 const SLACK_MS = 3000;
 const POLICY_HASH = '0d'.repeat(32);
-const REPLICA_SLOTS = 6;
+const REPLICA_SLOTS = 8;
 const manifests = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' };
 const nodeAttestations = { group: 'attestor.dev', version: 'v1alpha1', plural: 'nodeattestations' };
 
@@ -71,6 +71,9 @@ interface Replica {
   probe: string;
   child: ChildProcess;
   output: string[];
+  /** While true, peer recovery's requests for the replica's CVM evidence wait in `held` (the test answers them). */
+  holding: boolean;
+  held: (() => void)[];
 }
 
 describe('leader killed mid-flow (SIGKILL): every node ends in the state its evidence deserves', function () {
@@ -119,7 +122,7 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
   }
 
   /** One more operator replica (its own process, leader election, Coordinator, peer recovery). */
-  function startReplica(): Replica {
+  function startReplica(options: { holdEvidence?: boolean } = {}): Replica {
     const s = slot++;
     const identity = `replica-${s}`;
     const config: ReplicaConfig = {
@@ -150,6 +153,8 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
       probe: `http://127.0.0.1:${config.probePort}`,
       child,
       output: [],
+      holding: options.holdEvidence ?? false,
+      held: [],
     };
     child.stdout!.on('data', (d) => r.output.push(String(d)));
     child.stderr!.on('data', (d) => r.output.push(String(d)));
@@ -166,13 +171,16 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
             child.connected && child.send({ type: 'collateral', id: m.id, error: err.message } satisfies ToReplica),
         );
       if (m.type !== 'collect') return;
-      void cvm.collect(new Uint8Array(Buffer.from(m.reportData, 'hex'))).then(
-        (e) =>
-          child.connected &&
-          child.send({ type: 'evidence', id: m.id, evidence: encodeCvmEvidence(e) } satisfies ToReplica),
-        (err: Error) =>
-          child.connected && child.send({ type: 'evidence', id: m.id, error: err.message } satisfies ToReplica),
-      );
+      const answer = () =>
+        void cvm.collect(new Uint8Array(Buffer.from(m.reportData, 'hex'))).then(
+          (e) =>
+            child.connected &&
+            child.send({ type: 'evidence', id: m.id, evidence: encodeCvmEvidence(e) } satisfies ToReplica),
+          (err: Error) =>
+            child.connected && child.send({ type: 'evidence', id: m.id, error: err.message } satisfies ToReplica),
+        );
+      if (r.holding && m.forPeerRecovery) r.held.push(answer);
+      else answer();
     });
     replicas.push(r);
     return r;
@@ -381,6 +389,18 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
       await admission.deleteValidatingAdmissionPolicyBinding({ name: policy });
       await admission.deleteValidatingAdmissionPolicy({ name: policy });
       policies.splice(policies.indexOf(policy), 1);
+      // The API server drops the policy a moment later: out of force once the dry run passes.
+      await waitFor(
+        async () => {
+          try {
+            await probe();
+            return true;
+          } catch {
+            return false;
+          }
+        },
+        { timeoutMs: 30_000, description: `policy ${policy} out of force` },
+      );
     };
   }
 
@@ -391,6 +411,20 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
       return 0;
     }
   };
+
+  const recoveries = (r: Replica, side: string, result: string) =>
+    metric(r, new RegExp(`attestor_coordinator_peer_recoveries_total\\{side="${side}",result="${result}"\\} (\\d+)`));
+  /** The encodings of a replica's CA keys (root and mesh), from the replica itself. */
+  const keysOf = (r: Replica) =>
+    new Promise<string[]>((resolve) => {
+      const listener = (m: FromReplica) => {
+        if (m.type !== 'keys') return;
+        r.child.off('message', listener);
+        resolve(m.secrets);
+      };
+      r.child.on('message', listener);
+      r.child.send({ type: 'keys' } satisfies ToReplica);
+    });
 
   let leader: Replica;
 
@@ -597,5 +631,44 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
     assert.ok(outcome.accepted && outcome.activated, JSON.stringify(outcome));
     await waitOpen(pending.name);
     await noNodeOpenWithoutCurrentVerdict();
+  });
+  it('during peer recovery: a replica that attested to the dead leader receives no key until it attests to the new one', async () => {
+    // The replica asks the leader for a nonce, then for its CVM evidence, which the test holds.
+    const replica = startReplica({ holdEvidence: true });
+    await waitFor(async () => replica.held.length > 0, {
+      timeoutMs: 60_000,
+      description: "the replica between the leader's nonce and its evidence",
+    });
+    const leaderKeys = new Set(await keysOf(leader));
+    const holdsNone = async () => (await keysOf(replica)).every((k) => !leaderKeys.has(k));
+    assert.ok(await holdsNone(), 'no key before it attested');
+    const next = await killLeader(leader, `${namespace}-probe`);
+    const handedBefore = await recoveries(next, 'leader', 'handed-over');
+    // Its evidence, bound to the dead leader's nonce, now goes to the new leader: refused.
+    replica.held.shift()!();
+    await waitFor(async () => (await recoveries(replica, 'replica', 'failed')) >= 1, {
+      timeoutMs: 30_000,
+      description: "the dead leader's nonce refused",
+    });
+    await waitFor(async () => replica.held.length > 0, {
+      timeoutMs: 30_000,
+      description: 'the replica attesting again (a new nonce), held',
+    });
+    assert.equal(await recoveries(replica, 'replica', 'recovered'), 0);
+    assert.equal(await recoveries(next, 'leader', 'handed-over'), handedBefore, 'nothing handed over');
+    assert.ok(await holdsNone(), 'no key after the refused attempt');
+    // Sent where the nonce came from (the dead leader), or to the new leader, which never issued that nonce.
+    assert.match(replica.output.join(''), /"side":"replica","reason":"(could not reach the leader|[^"]*nonce)/);
+    // It finishes attesting to the new leader: now, and only now, it holds the identity.
+    replica.holding = false;
+    for (const answer of replica.held.splice(0)) answer();
+    await waitFor(async () => (await recoveries(replica, 'replica', 'recovered')) >= 1, {
+      timeoutMs: 30_000,
+      description: 'the replica recovered from the new leader',
+    });
+    assert.equal(await recoveries(next, 'leader', 'handed-over'), handedBefore + 1);
+    assert.deepEqual(new Set(await keysOf(replica)), new Set(await keysOf(next)), "the new leader's keys");
+    assert.deepEqual(new Set(await keysOf(next)), leaderKeys, 'the same identity as the dead leader');
+    leader = next;
   });
 });

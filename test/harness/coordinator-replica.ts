@@ -52,7 +52,8 @@ export type ToReplica =
   | { type: 'collateral'; id: number; collateral?: PreparedCollateral; error?: string };
 /** Child to parent. */
 export type FromReplica =
-  | { type: 'collect'; id: number; reportData: string }
+  /** `forPeerRecovery`: asked by peer recovery's replica side (peer-sync.ts), not for the replica's own identity. */
+  | { type: 'collect'; id: number; reportData: string; forPeerRecovery: boolean }
   | { type: 'keys'; secrets: string[] }
   | { type: 'collateral'; id: number; evidence: NodeEvidence; at: Date };
 
@@ -95,9 +96,12 @@ class ParentEvidence implements OwnEvidenceSource {
 
   collect(reportData: Uint8Array): Promise<NodeEvidence['cvm']> {
     const id = this.#next++;
+    // Which code asks, so that a test can hold peer recovery between the leader's nonce and the
+    // replica's evidence (the caller is the synchronous frame below this one).
+    const forPeerRecovery = new Error().stack?.includes('peer-sync.ts') ?? false;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      send({ type: 'collect', id, reportData: Buffer.from(reportData).toString('hex') });
+      send({ type: 'collect', id, reportData: Buffer.from(reportData).toString('hex'), forPeerRecovery });
     });
   }
 }

@@ -14,26 +14,32 @@
 // deserves, and that no node is left open (untainted) without a current verdict.
 import assert from 'node:assert/strict';
 import { type ChildProcess, fork } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { NodeAgent } from '../../src/agent/agent.ts';
 import { createAgentKey } from '../../src/agent/agent-key.ts';
+import { CERTIFICATE_FILE, MESH_CA_FILE } from '../../src/agent/certificate-files.ts';
 import { CoordinatorClient } from '../../src/agent/coordinator-client.ts';
 import {
   createSimulatedPlatform,
   SIMULATED_COORDINATOR_MEASUREMENT,
   SIMULATED_COORDINATOR_POLICY_HASH,
+  SIMULATED_POD_MEASUREMENT,
   SimulatedCvmSource,
   SimulatedGpuControl,
   type SimulatedPlatform,
 } from '../../src/agent/evidence/simulated.ts';
+import { WorkloadInit } from '../../src/agent/workload-init.ts';
+import { KATA_POLICY_ANNOTATION, WORKLOAD_CERTIFICATE_ANNOTATION } from '../../src/api/aiworker-labels.ts';
 import type { Manifest, ManifestSpec } from '../../src/api/manifest.ts';
 import type { NodeAttestation } from '../../src/api/node-attestation.ts';
 import { attestationState, GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
 import { simulatedRootsFile } from '../../src/client/simulated-roots.ts';
 import type { CollateralSource } from '../../src/collateral/source.ts';
+import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../../src/dev/agent-identity.ts';
 import { type ControlPlane, projectRoot } from '../../src/dev/control-plane.ts';
 import { simulatedCollateral } from '../../src/dev/local-coordinator.ts';
@@ -51,6 +57,14 @@ import {
   NONCE_PATH,
   type NonceResponse,
 } from '../../src/protocol/messages.ts';
+import {
+  WORKLOAD_ACTIVATE_PATH,
+  WORKLOAD_ATTEST_PATH,
+  WORKLOAD_AUDIENCE,
+  WORKLOAD_NONCE_PATH,
+  type WorkloadAttestResponse,
+  type WorkloadCertificateResponse,
+} from '../../src/protocol/workload.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { sharedControlPlane, uniqueName } from '../harness/cluster.ts';
 import type { FromReplica, ReplicaConfig, ToReplica } from '../harness/coordinator-replica.ts';
@@ -61,7 +75,8 @@ const RETRY_MS = 500;
 /** A loaded 2-core CI machine: process scheduling and the first requests of a new leader. */
 const SLACK_MS = 3000;
 const POLICY_HASH = '0d'.repeat(32);
-const REPLICA_SLOTS = 8;
+const SECRETS_POLICY = 'package agent_policy\n# the secret service\ndefault CreateContainerRequest := true\n';
+const REPLICA_SLOTS = 10;
 const manifests = { group: 'attestor.dev', version: 'v1alpha1', plural: 'manifests' };
 const nodeAttestations = { group: 'attestor.dev', version: 'v1alpha1', plural: 'nodeattestations' };
 
@@ -112,11 +127,19 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
             measurements: [SIMULATED_COORDINATOR_MEASUREMENT],
             minimumTCB: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
           },
+          // Pod VMs too: a secret-service pod is certified in the workload case.
+          {
+            name: 'pod-vm',
+            role: 'pod',
+            measurements: [SIMULATED_POD_MEASUREMENT],
+            minimumTCB: { bootloader: 3, tee: 0, snp: 8, microcode: 115 },
+          },
         ],
       },
       policies: [
         ...(spec.policies ?? []),
         { name: 'coordinator', role: 'coordinator', hash: SIMULATED_COORDINATOR_POLICY_HASH },
+        { name: 'secret-service', role: 'secret-service', hash: policyHash(SECRETS_POLICY) },
       ],
     };
   }
@@ -670,5 +693,87 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
     assert.deepEqual(new Set(await keysOf(replica)), new Set(await keysOf(next)), "the new leader's keys");
     assert.deepEqual(new Set(await keysOf(next)), leaderKeys, 'the same identity as the dead leader');
     leader = next;
+  });
+  it('during workload certification: the dead leader’s grant gets no certificate, the pod keeps none until it attests to the new leader', async () => {
+    const name = 'secret-service-0';
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: {
+          name,
+          labels: { 'app.kubernetes.io/name': 'secret-service' },
+          annotations: { [KATA_POLICY_ANNOTATION]: Buffer.from(SECRETS_POLICY, 'utf8').toString('base64') },
+        },
+        spec: {
+          nodeName: `${namespace}-probe`,
+          automountServiceAccountToken: false,
+          tolerations: [{ key: UNATTESTED_TAINT.key, operator: 'Exists' }],
+          containers: [{ name: 'main', image: `registry.example/secrets@sha256:${'e7'.repeat(32)}` }],
+        },
+      },
+    });
+    const pod = await core.readNamespacedPod({ name, namespace });
+    const uid = pod.metadata!.uid!;
+    const token = async () =>
+      (
+        await core.createNamespacedServiceAccountToken({
+          name: 'default',
+          namespace,
+          body: {
+            spec: { audiences: [WORKLOAD_AUDIENCE], boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid } },
+          },
+        })
+      ).status!.token!;
+    const podClient = (r: Replica) => {
+      const c = new CoordinatorClient(r.url, cp.caPem, token);
+      clients.push(c);
+      return c;
+    };
+    const cvm = new SimulatedCvmSource(platform, {
+      platform: 'snp',
+      measurement: SIMULATED_POD_MEASUREMENT,
+      policyHash: policyHash(SECRETS_POLICY),
+    });
+    const recorded = async () =>
+      (await core.readNamespacedPod({ name, namespace })).metadata?.annotations?.[WORKLOAD_CERTIFICATE_ANNOTATION];
+
+    // attestor init's steps (src/agent/workload-init.ts) up to the grant, against the leader.
+    const key = await createAgentKey();
+    const { nonce } = (await podClient(leader).post<NonceResponse>(WORKLOAD_NONCE_PATH, {})).body;
+    const evidence = await cvm.collect(reportDataFor(new Uint8Array(Buffer.from(nonce, 'hex')), key.spkiDer));
+    const request = encodeEvidenceRequest(nonce, key.publicJwk as Record<string, unknown>, { cvm: evidence, gpus: [] });
+    const answer = (await podClient(leader).post<WorkloadAttestResponse>(WORKLOAD_ATTEST_PATH, request, [403])).body;
+    assert.ok(answer.accepted, JSON.stringify(answer));
+    const keysBefore = new Set(await keysOf(leader));
+    leader = await killLeader(leader, `${namespace}-probe`);
+    assert.deepEqual(new Set(await keysOf(leader)), keysBefore, 'the new leader holds the same root and mesh CA keys');
+    // The read-back, signed, with the dead leader's grant: the new leader issues nothing for it.
+    const report = await signActivationReport({ grant: answer.grant, gpusReady: true, gpus: [] }, key.privateKey);
+    const late = await podClient(leader)
+      .post<WorkloadCertificateResponse>(WORKLOAD_ACTIVATE_PATH, { report }, [400, 403, 409])
+      .catch((err: Error) => err);
+    assert.ok(
+      late instanceof Error || !late.body.certified,
+      `a certificate for the dead leader's grant: ${JSON.stringify(late)}`,
+    );
+    assert.equal(await recorded(), undefined, 'no certificate recorded on the pod');
+
+    // attestor init runs again (its retry) against the new leader: certified, and what the pod
+    // holds is what is recorded on it, from the mesh CA the dead leader had (peer recovery).
+    const out = join(dir, name);
+    mkdirSync(out, { recursive: true });
+    const init = new WorkloadInit({ pod: { namespace, name }, client: podClient(leader), cvm, out, log: silentLogger });
+    const outcome = await init.certify();
+    assert.ok(outcome.certified, JSON.stringify(outcome));
+    assert.ok(existsSync(join(out, CERTIFICATE_FILE)));
+    const held = readFileSync(join(out, CERTIFICATE_FILE), 'utf8');
+    const annotation = await waitFor(recorded, { timeoutMs: 10_000, description: 'the certificate recorded' });
+    assert.equal(
+      new X509Certificate(annotation).fingerprint256,
+      new X509Certificate(held).fingerprint256,
+      'the recorded certificate is the one the pod holds',
+    );
+    const mesh = new X509Certificate(readFileSync(join(out, MESH_CA_FILE), 'utf8'));
+    assert.ok(new X509Certificate(held).verify(mesh.publicKey), 'issued by the mesh CA the pod was given');
   });
 });

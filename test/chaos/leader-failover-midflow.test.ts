@@ -518,11 +518,9 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
     const { nonce } = await agent.nonce(leader);
     const request = await agent.evidence(nonce);
     leader = await killLeader(leader, node.name);
-    const late = await agent.attest(leader, request).catch((err: Error) => err);
-    assert.ok(
-      late instanceof Error || !late.body.accepted,
-      `evidence under a nonce of the dead leader was accepted: ${JSON.stringify(late)}`,
-    );
+    const late = await agent.attest(leader, request);
+    assert.equal(late.status, 409, `evidence under a nonce of the dead leader: ${JSON.stringify(late.body)}`);
+    assert.match((late.body as unknown as { error: string }).error, /\[coordinator\.nonce\] unknown nonce/);
     assert.ok(closed(await core.readNode({ name: node.name })), 'still closed: nothing was accepted');
     assert.ok(!attestationState(await attestation(node.name), await activeHash(), new Date()).current);
     const outcome = await attestRound(node, leader);
@@ -539,11 +537,9 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
     assert.ok(answer.body.accepted, JSON.stringify(answer.body));
     const grant = answer.body.grant;
     leader = await killLeader(leader, node.name);
-    const late = await agent.activate(leader, grant).catch((err: Error) => err);
-    assert.ok(
-      late instanceof Error || !late.body.activated,
-      `a grant of the dead leader activated the node: ${JSON.stringify(late)}`,
-    );
+    const late = (await agent.activate(leader, grant)).body;
+    assert.ok(!late.activated, 'a grant of the dead leader activated the node');
+    assert.match(late.reason, /invalid grant/);
     const na = await attestation(node.name);
     assert.ok(!attestationState(na, await activeHash(), new Date()).current, 'not current: not activated');
     assert.ok(closed(await core.readNode({ name: node.name })), 'closed: the GPUs were never activated for a leader');
@@ -749,13 +745,13 @@ describe('leader killed mid-flow (SIGKILL): every node ends in the state its evi
     assert.deepEqual(new Set(await keysOf(leader)), keysBefore, 'the new leader holds the same root and mesh CA keys');
     // The read-back, signed, with the dead leader's grant: the new leader issues nothing for it.
     const report = await signActivationReport({ grant: answer.grant, gpusReady: true, gpus: [] }, key.privateKey);
-    const late = await podClient(leader)
-      .post<WorkloadCertificateResponse>(WORKLOAD_ACTIVATE_PATH, { report }, [400, 403, 409])
-      .catch((err: Error) => err);
-    assert.ok(
-      late instanceof Error || !late.body.certified,
-      `a certificate for the dead leader's grant: ${JSON.stringify(late)}`,
+    const late = await podClient(leader).post<WorkloadCertificateResponse>(
+      WORKLOAD_ACTIVATE_PATH,
+      { report },
+      [400, 403, 409],
     );
+    assert.ok(!late.body.certified, "a certificate for the dead leader's grant");
+    assert.match(late.body.reason, /invalid grant/);
     assert.equal(await recorded(), undefined, 'no certificate recorded on the pod');
 
     // attestor init runs again (its retry) against the new leader: certified, and what the pod

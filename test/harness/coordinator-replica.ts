@@ -6,13 +6,16 @@
 // `attestor operator` runs it: leader election, TokenReview of the peer token, HTTPS between the
 // replicas. It logs to stdout (debug), and answers the parent's `keys` message with the encodings
 // of its CA keys (CertificateAuthority.privateKeyForTests), so that the test can search every
-// object and log line for them.
+// object and log line for them. With `collateralFromParent` (and a fork with advanced
+// serialization) the collateral for nodes' evidence comes from the parent too: the simulated
+// vendor services (RIMs, OCSP answers signed at the appraisal's time) live with the platform's keys.
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import * as k8s from '@kubernetes/client-node';
 import type { NodeEvidence } from '../../src/attestation/node-appraisal.ts';
 import { readSimulatedRoots } from '../../src/client/simulated-roots.ts';
-import { collateralSource } from '../../src/collateral/source.ts';
+import type { PreparedCollateral } from '../../src/collateral/prepare.ts';
+import { type CollateralSource, collateralSource } from '../../src/collateral/source.ts';
 import type { OwnEvidenceSource } from '../../src/coordinator/coordinator-evidence.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import { startOperator } from '../../src/operator/operator.ts';
@@ -38,14 +41,43 @@ export interface ReplicaConfig {
   tokenFile: string;
   operatorUsername: string;
   syncIntervalMs: number;
+  /** Ask the parent for nodes' collateral (`collateral` messages; the fork must use advanced serialization). */
+  collateralFromParent?: boolean;
 }
 
 /** Parent to child. */
 export type ToReplica =
   | { type: 'evidence'; id: number; evidence?: EncodedCvmEvidence; error?: string }
-  | { type: 'keys' };
+  | { type: 'keys' }
+  | { type: 'collateral'; id: number; collateral?: PreparedCollateral; error?: string };
 /** Child to parent. */
-export type FromReplica = { type: 'collect'; id: number; reportData: string } | { type: 'keys'; secrets: string[] };
+export type FromReplica =
+  /** `forPeerRecovery`: asked by peer recovery's replica side (peer-sync.ts), not for the replica's own identity. */
+  | { type: 'collect'; id: number; reportData: string; forPeerRecovery: boolean }
+  | { type: 'keys'; secrets: string[] }
+  | { type: 'collateral'; id: number; evidence: NodeEvidence; at: Date };
+
+/** Collateral for nodes' evidence from the parent, which holds the simulated vendor services. */
+class ParentCollateral {
+  #next = 0;
+  readonly #pending = new Map<number, { resolve: (c: PreparedCollateral) => void; reject: (e: Error) => void }>();
+
+  answer(m: Extract<ToReplica, { type: 'collateral' }>): void {
+    const p = this.#pending.get(m.id);
+    this.#pending.delete(m.id);
+    if (!p) return;
+    if (m.collateral) p.resolve(m.collateral);
+    else p.reject(new Error(m.error ?? 'no collateral'));
+  }
+
+  readonly source: CollateralSource = (evidence, at) => {
+    const id = this.#next++;
+    return new Promise((resolve, reject) => {
+      this.#pending.set(id, { resolve, reject });
+      send({ type: 'collateral', id, evidence, at });
+    });
+  };
+}
 
 /** CVM reports from the parent, which holds the simulated platform. */
 class ParentEvidence implements OwnEvidenceSource {
@@ -64,9 +96,12 @@ class ParentEvidence implements OwnEvidenceSource {
 
   collect(reportData: Uint8Array): Promise<NodeEvidence['cvm']> {
     const id = this.#next++;
+    // Which code asks, so that a test can hold peer recovery between the leader's nonce and the
+    // replica's evidence (the caller is the synchronous frame below this one).
+    const forPeerRecovery = new Error().stack?.includes('peer-sync.ts') ?? false;
     return new Promise((resolve, reject) => {
       this.#pending.set(id, { resolve, reject });
-      send({ type: 'collect', id, reportData: Buffer.from(reportData).toString('hex') });
+      send({ type: 'collect', id, reportData: Buffer.from(reportData).toString('hex'), forPeerRecovery });
     });
   }
 }
@@ -81,6 +116,7 @@ async function main(): Promise<void> {
   kubeConfig.loadFromFile(config.kubeconfig);
   const roots = readSimulatedRoots(readFileSync(config.rootsFile, 'utf8'));
   const evidence = new ParentEvidence();
+  const parentCollateral = new ParentCollateral();
   const operator = startOperator({
     kubeConfig,
     log: createLogger({ level: 'debug' }),
@@ -99,7 +135,9 @@ async function main(): Promise<void> {
       trust: {
         production: {},
         simulated: roots.trust,
-        simulatedCollateral: collateralSource({ base: roots.collateral }),
+        simulatedCollateral: config.collateralFromParent
+          ? parentCollateral.source
+          : collateralSource({ base: roots.collateral }),
       },
       ownEvidence: evidence,
       peers: {
@@ -115,6 +153,7 @@ async function main(): Promise<void> {
   });
   process.on('message', (m: ToReplica) => {
     if (m.type === 'evidence') evidence.answer(m);
+    else if (m.type === 'collateral') parentCollateral.answer(m);
     else if (m.type === 'keys') {
       const identity = operator.identity();
       const keys = [identity?.rootCa, identity?.meshCa].filter((ca) => ca !== undefined);

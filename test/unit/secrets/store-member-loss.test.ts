@@ -208,7 +208,7 @@ describe('secret store faults: three members under a running inference chain (is
     for (const c of clients) assert.equal(c.session.exchanges, 1, c.marker);
   });
 
-  it('loses nothing with one member killed: a restarted worker (nothing held) is released every secret exchanged before, and exchanges, releases and inference go on', async () => {
+  it('loses nothing with the first member killed: a restarted worker (nothing held) gets its watch from a member left and is released every secret exchanged before, and exchanges, releases and inference go on', async () => {
     await members[0]!.process.kill();
     // The worker pod restarts too: everything it answers now it must be released again.
     const port = proxy!.server.port;

@@ -1,12 +1,13 @@
-// Issue 12, fault 2: the cluster's kube-apiserver, and then its etcd, restarted in the middle of
-// the flows, on a control plane of this file's own (it breaks it on purpose). Agents are paused in
-// their simulated hardware at two points of an attestation (between nonce and evidence: collecting
-// the GPU reports; between grant and activation: setting the GPUs ready) while the component is
-// down, then go on and retry as the agent's loop does; an AIWorker's rollout (a new image) is
-// under way when the component goes down. Afterwards the informers have recovered, the work
-// queues are empty, and no status is stale: every NodeAttestation is Ready for its evidence with
-// its observedGeneration current, every node is open for GPU pods, and the AIWorker reports its
-// new generation with every replica ready on the new image.
+// Issue 12, fault 2 (npm run test:chaos): the cluster's kube-apiserver, and then its etcd,
+// restarted in the middle of the flows, on a control plane of this file's own (it breaks it on
+// purpose). Agents are paused in their simulated hardware at two points of an attestation
+// (between nonce and evidence: collecting the GPU reports; between grant and activation: setting
+// the GPUs ready) while the component restarts, then go on and retry as the agent's loop does; an
+// AIWorker's rollout (a new image) is under way when the component goes down. Afterwards the
+// informers have recovered, the work queues are empty, and no status is stale: every
+// NodeAttestation is Ready for its evidence with its observedGeneration current, every node is
+// open for GPU pods, and the AIWorker reports its new generation with every replica ready on the
+// new image.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
@@ -244,6 +245,8 @@ describe('control plane restarts mid-flow: kube-apiserver and etcd (issue 12, fa
   });
 
   it('rolls an AIWorker out to a new image across a kube-apiserver restart, then an etcd restart: it ends at its new generation with every replica ready on the new image', async () => {
+    // Its pods run on the nodes the test before attested (2 GPUs each; 2 replicas of 2 GPUs, plus a surge pod).
+    assert.ok(nodes.length >= 3, 'runs after the attestation test, on the nodes it attested');
     const namespace = 'rollout';
     await core.createNamespace({ body: { metadata: { name: namespace } } });
     await core.createNamespacedConfigMap({

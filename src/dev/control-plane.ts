@@ -196,6 +196,16 @@ export class ControlPlane {
     await this.#processes.get('kube-apiserver')?.stop();
   }
 
+  /** Stops etcd, keeping its data (the API server keeps running and fails its calls meanwhile): tests of the store restarting. */
+  async stopEtcd(): Promise<void> {
+    await this.#processes.get('etcd')?.stop();
+  }
+
+  /** Starts etcd again (after stopEtcd) on the same ports and data, and waits until it is healthy. */
+  async startEtcd(): Promise<void> {
+    await this.#start(etcd(this.dataDir, this.#ports));
+  }
+
   /** Creates a Node that kwok manages, with nvidia.com/gpu capacity. */
   async createGpuNode(name: string, options: GpuNodeOptions = {}): Promise<k8s.V1Node> {
     const core = this.kubeConfig().makeApiClient(k8s.CoreV1Api);

@@ -42,6 +42,8 @@ function prefixEnd(prefix: string): string {
 export class EtcdStore {
   readonly #endpoints: readonly URL[];
   #agent: Agent;
+  /** The endpoint the next watch dials first. */
+  #watchFrom = 0;
 
   constructor(endpoints: readonly string[], tls: StoreTls) {
     if (endpoints.length === 0) throw new Error('no etcd endpoint');
@@ -149,22 +151,45 @@ export class EtcdStore {
   /**
    * Calls `onPut` for every key put under `prefix` from now on, until `signal` aborts or the
    * stream ends (then the promise rejects, unless aborted). `onReady` once etcd created the watch.
+   * Dials each endpoint in turn until one takes the watch (a lost member must not stop the watch
+   * while the others serve), starting with the one after the endpoint whose watch failed last.
    */
   async watch(
     prefix: string,
     onPut: (kv: StoredValue) => void,
     options: { signal: AbortSignal; onReady?: () => void },
   ): Promise<void> {
-    const endpoint = this.#endpoints[0]!;
+    const problems: string[] = [];
+    for (let tried = 0; tried < this.#endpoints.length; tried++) {
+      const index = this.#watchFrom % this.#endpoints.length;
+      const endpoint = this.#endpoints[index]!;
+      const outcome = await this.#watchOne(endpoint, prefix, onPut, options);
+      if (outcome === undefined) return;
+      this.#watchFrom = index + 1;
+      if (outcome.established) throw outcome.error;
+      problems.push(outcome.error.message);
+    }
+    throw new StoreError(`no etcd member took the watch (${problems.join('; ')})`);
+  }
+
+  /** One watch on one member: undefined once aborted, else why it failed and whether etcd had taken it. */
+  #watchOne(
+    endpoint: URL,
+    prefix: string,
+    onPut: (kv: StoredValue) => void,
+    options: { signal: AbortSignal; onReady?: () => void },
+  ): Promise<{ established: boolean; error: Error } | undefined> {
     const body = JSON.stringify({ create_request: { key: b64(prefix), range_end: prefixEnd(prefix) } });
-    await new Promise<void>((resolve, reject) => {
+    return new Promise((resolve) => {
+      let established = false;
+      const fail = (error: Error) => resolve(options.signal.aborted ? undefined : { established, error });
       const req = request(
         new URL('/v3/watch', endpoint),
         { method: 'POST', agent: this.#agent, signal: options.signal, headers: { 'content-type': 'application/json' } },
         (res) => {
           if (res.statusCode !== 200) {
             res.resume();
-            reject(new StoreError(`etcd ${endpoint.host} answered the watch with HTTP ${res.statusCode}`));
+            fail(new StoreError(`etcd ${endpoint.host} answered the watch with HTTP ${res.statusCode}`));
             return;
           }
           let buffer = '';
@@ -178,7 +203,10 @@ export class EtcdStore {
               const message = JSON.parse(line) as {
                 result?: { created?: boolean; events?: Array<{ type?: string; kv?: { key: string; value?: string } }> };
               };
-              if (message.result?.created) options.onReady?.();
+              if (message.result?.created) {
+                established = true;
+                options.onReady?.();
+              }
               for (const event of message.result?.events ?? [])
                 if (event.type !== 'DELETE' && event.kv)
                   onPut({
@@ -187,15 +215,11 @@ export class EtcdStore {
                   });
             }
           });
-          res.on('end', () =>
-            options.signal.aborted ? resolve() : reject(new StoreError(`etcd ${endpoint.host} ended the watch`)),
-          );
-          res.on('error', (err) => (options.signal.aborted ? resolve() : reject(err)));
+          res.on('end', () => fail(new StoreError(`etcd ${endpoint.host} ended the watch`)));
+          res.on('error', (err) => fail(new StoreError(`etcd ${endpoint.host}: ${err.message}`)));
         },
       );
-      req.on('error', (err) =>
-        options.signal.aborted ? resolve() : reject(new StoreError(`etcd ${endpoint.host}: ${err.message}`)),
-      );
+      req.on('error', (err) => fail(new StoreError(`etcd ${endpoint.host}: ${err.message}`)));
       req.end(body);
     });
   }

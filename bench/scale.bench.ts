@@ -3,14 +3,16 @@
  * kube-scheduler, kube-controller-manager and kwok running the pods:
  *
  * 1. nodes: SCALE_NODES kwok GPU nodes (8 GPUs each), each attested by its own simulated agent
- *    (all agents in this process, SCALE_CONCURRENCY at a time; their evidence sources made and
- *    warmed beforehand, so that what is timed is the protocol, the appraisal and the gating), until
- *    every node is open (labelled, untainted);
+ *    running its real loop (all agents in this process, SCALE_CONCURRENCY starting at a time; their
+ *    evidence sources made and warmed beforehand, so that what is timed is the protocol, the
+ *    appraisal and the gating), until every node is open (labelled, untainted);
  * 2. aiworkers: SCALE_AIWORKERS AIWorkers (1 replica, 2 GPUs, confidential-node) across
  *    SCALE_NAMESPACES namespaces, until each reports its replica ready on an attested node; the
  *    validating and mutating webhooks judge every pod and binding meanwhile;
  * 3. idle: SCALE_IDLE_SECONDS (default 60) after convergence, counting the operator's writes;
- * 4. re-appraisal: a Manifest change, until every node is current for the new Manifest again.
+ * 4. re-appraisal: a Manifest change, until every node is current for the new Manifest again
+ *    (on retained evidence, or, where it is older than the Manifest's evidenceMaxAge, on the
+ *    fresh evidence its agent sends when the watch tells it).
  *
  * The operator runs as its own service account (cluster-admin) so that the API server's audit log
  * counts exactly its writes (Events excluded); the API server's apiserver_request_total gives every
@@ -70,6 +72,9 @@ if (NODES * GPUS < AIWORKERS * GPUS_PER_WORKER)
   throw new Error(`${NODES} nodes of ${GPUS} GPUs cannot hold ${AIWORKERS} workers of ${GPUS_PER_WORKER} GPUs`);
 
 /** Runs `work` over `items`, `limit` at a time. */
+/** Progress on stderr (the report goes to stdout). */
+const progress = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
 async function pool<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>) {
   let next = 0;
   await Promise.all(
@@ -153,6 +158,7 @@ try {
   writeFileSync(join(certDir, 'tls.key'), serving.privateKeyPem, { mode: 0o600 });
 
   // Evidence sources, agent pods and tokens made beforehand (not what is measured).
+  progress(`preparing ${NODES} nodes`);
   const prep0 = performance.now();
   const names = Array.from({ length: NODES }, (_, i) => `gpu-${String(i).padStart(4, '0')}`);
   await pool(names, 16, async (name) => {
@@ -222,19 +228,24 @@ try {
   const audit0 = statSync(cp.auditLogPath).size;
 
   // Phase 1: every node attested by its agent, until every node is open.
+  progress('phase 1: nodes');
   const url = `https://127.0.0.1:${await operator.coordinatorPort}`;
-  let simulatedMs = 0;
+  // Each agent runs its real loop (attest, then watch the Manifest and attest again when told);
+  // CONCURRENCY of them start at a time, the next when one's node is open.
+  const stopAgents = new AbortController();
+  const running: Array<Promise<void>> = [];
+  const clients: CoordinatorClient[] = [];
+  const simulatedTotals: Array<() => number> = [];
   const t0 = performance.now();
   await pool(agents, CONCURRENCY, async ({ name, tokens, cvm, gpus }) => {
     const client = new CoordinatorClient(url, cp.caPem, tokens);
-    const simulated = timeSimulation(cvm, gpus);
+    clients.push(client);
+    simulatedTotals.push(timeSimulation(cvm, gpus));
     const agent = new NodeAgent({ nodeName: name, client, cvm, gpus, log: silentLogger });
-    const outcome = await agent.attestOnce();
-    if (!outcome.accepted || !outcome.activated)
-      throw new Error(`${name}: attestation failed: ${JSON.stringify(outcome)}`);
-    simulatedMs += simulated();
-    await client.close();
+    running.push(agent.run(stopAgents.signal));
+    await waitFor(() => isOpen(name), { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 50, description: `${name} open` });
   });
+  const simulatedMs = simulatedTotals.reduce((sum, f) => sum + f(), 0);
   await waitFor(() => names.every(isOpen), {
     timeoutMs: PHASE_TIMEOUT_MS,
     intervalMs: 200,
@@ -244,6 +255,7 @@ try {
   const audit1 = statSync(cp.auditLogPath).size;
 
   // Phase 2: AIWorkers across namespaces, each with one replica on an attested node.
+  progress(`phase 2: ${AIWORKERS} AIWorkers`);
   const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `team-${String(i).padStart(3, '0')}`);
   for (const ns of namespaces) await core.createNamespace({ body: { metadata: { name: ns } } });
   const workers = Array.from({ length: AIWORKERS }, (_, i) => ({
@@ -290,11 +302,13 @@ try {
   const convergedCpu = process.cpuUsage(cpu0);
 
   // Phase 3: idle. Nothing changes: the operator should write nothing.
+  progress(`phase 3: idle ${IDLE_SECONDS} s`);
   const idleEnd = Date.now() + IDLE_SECONDS * 1000;
   await waitFor(() => Date.now() >= idleEnd, { timeoutMs: IDLE_SECONDS * 1000 + 10_000, intervalMs: 500 });
   const audit3 = statSync(cp.auditLogPath).size;
 
   // Phase 4: a Manifest change (one more allowed policy): every node re-appraised and current again.
+  progress('phase 4: re-appraisal');
   const oldHash = operator.informers.manifests.get('bench')!.status!.hash!;
   const t3 = performance.now();
   await custom.patchClusterCustomObject(
@@ -326,6 +340,9 @@ try {
   const reappraiseSeconds = (performance.now() - t3) / 1000;
   clearInterval(sampler);
   const cpuTotal = process.cpuUsage(cpu0);
+  stopAgents.abort();
+  await Promise.allSettled(running);
+  for (const client of clients) await client.close();
   await operator.stop();
 
   // Report.

@@ -67,6 +67,13 @@ const IMAGE = `registry.example/vllm@sha256:${'c5'.repeat(32)}`;
 /** Client QPS and burst of kube-controller-manager and kube-scheduler (defaults 20/30 and 50/100). */
 const CLIENT_QPS = { qps: 500, burst: 1000 };
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+/** Reviews are created but never stored: the API server answers them (authentication, authorization). */
+const NOT_STORED = new Set([
+  'tokenreviews',
+  'subjectaccessreviews',
+  'selfsubjectaccessreviews',
+  'localsubjectaccessreviews',
+]);
 
 if (NODES * GPUS < AIWORKERS * GPUS_PER_WORKER)
   throw new Error(`${NODES} nodes of ${GPUS} GPUs cannot hold ${AIWORKERS} workers of ${GPUS_PER_WORKER} GPUs`);
@@ -372,7 +379,7 @@ try {
     `process (operator, agents and driver): peak RSS ${mb(peakRss)} MB (${mb(rssBeforeOperator)} MB before the operator started), CPU ${((convergedCpu.user + convergedCpu.system) / 1e6).toFixed(1)} s until converged, ${((cpuTotal.user + cpuTotal.system) / 1e6).toFixed(1)} s in all`,
   );
   console.log(
-    `operator writes (audit log, Events excluded): nodes phase ${nodeWrites.length} (${(nodeWrites.length / NODES).toFixed(2)} per node), AIWorkers phase ${workerWrites.length}, idle ${IDLE_SECONDS} s ${idleWrites.length}`,
+    `operator writes (audit log; Events and reviews excluded): nodes phase ${nodeWrites.length} (${(nodeWrites.length / NODES).toFixed(2)} per node), AIWorkers phase ${workerWrites.length}, idle ${IDLE_SECONDS} s ${idleWrites.length}`,
   );
   console.log(`  AIWorkers phase by verb and resource: ${breakdown(workerWrites)}`);
   if (idleWrites.length > 0) console.log(`  idle writes: ${breakdown(idleWrites)}`);
@@ -418,7 +425,8 @@ function operatorWrites(path: string, from: number, to: number, username: string
         e.stage === 'ResponseComplete' &&
         e.user.username === username &&
         WRITE_VERBS.has(e.verb) &&
-        e.objectRef?.resource !== 'events',
+        e.objectRef?.resource !== 'events' &&
+        !NOT_STORED.has(e.objectRef?.resource ?? ''),
     );
 }
 

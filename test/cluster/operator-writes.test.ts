@@ -18,6 +18,13 @@ const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const IMAGE = `registry.example/vllm@sha256:${'c4'.repeat(32)}`;
 const WORKERS = 3;
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+/** Reviews are created but never stored: the API server answers them (authentication, authorization). */
+const NOT_STORED = new Set([
+  'tokenreviews',
+  'subjectaccessreviews',
+  'selfsubjectaccessreviews',
+  'localsubjectaccessreviews',
+]);
 
 interface AuditEvent {
   stage: string;
@@ -42,7 +49,8 @@ function writesSince(cp: ControlPlane, from: number, username: string): AuditEve
         e.stage === 'ResponseComplete' &&
         e.user.username === username &&
         WRITE_VERBS.has(e.verb) &&
-        e.objectRef?.resource !== 'events',
+        e.objectRef?.resource !== 'events' &&
+        !NOT_STORED.has(e.objectRef?.resource ?? ''),
     );
 }
 

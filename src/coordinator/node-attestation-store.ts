@@ -3,6 +3,7 @@
  * (deleted with it). Status is replaced whole through the status subresource with the
  * resourceVersion read, retried on conflict, so no field of an older verdict survives.
  */
+import { isDeepStrictEqual } from 'node:util';
 import * as k8s from '@kubernetes/client-node';
 import { API_VERSION, GROUP, VERSION } from '../api/common.ts';
 import {
@@ -73,16 +74,24 @@ export class NodeAttestationStore implements AttestationStore {
       if (!current) return undefined;
       const status = update(current.status);
       if (status === undefined) return current;
+      // The generation the status was written for (kstatus): a status-only kind stays at 1.
+      const next = { ...status, observedGeneration: current.metadata.generation };
+      // A write that changes nothing is not made (a re-appraisal that reaches the same verdict).
+      if (isDeepStrictEqual(jsonForm(next), jsonForm(current.status))) return current;
       try {
         return (await this.#custom.replaceClusterCustomObjectStatus({
           ...target,
           name,
-          // The generation the status was written for (kstatus): a status-only kind stays at 1.
-          body: { ...current, status: { ...status, observedGeneration: current.metadata.generation } },
+          body: { ...current, status: next },
         })) as NodeAttestation;
       } catch (err) {
         if (!isConflict(err) || attempt >= 5) throw err;
       }
     }
   }
+}
+
+/** An object as JSON carries it (keys set to undefined are absent, Dates are strings). */
+function jsonForm(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
 }

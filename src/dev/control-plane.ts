@@ -41,6 +41,8 @@ export interface ControlPlaneOptions {
   kwok?: boolean;
   /** Called with progress lines. */
   log?: (line: string) => void;
+  /** More flags for a component, by its name (e.g. client QPS for kube-scheduler in the scale bench). */
+  extraArgs?: Partial<Record<'kube-controller-manager' | 'kube-scheduler', readonly string[]>>;
 }
 
 export interface GpuNodeOptions {
@@ -111,7 +113,11 @@ export class ControlPlane {
       if (options.controllerManager !== false) rest.push(kubeControllerManager(dataDir, plane.#ports));
       if (options.scheduler !== false) rest.push(kubeScheduler(dataDir, plane.#ports));
       if (options.kwok !== false) rest.push(kwok(dataDir, binDir, plane.#ports));
-      await Promise.all(rest.map((component) => plane.#start(component)));
+      const withExtra = (c: Component): Component => {
+        const extra = options.extraArgs?.[c.name as keyof NonNullable<ControlPlaneOptions['extraArgs']>];
+        return extra ? { ...c, args: [...c.args, ...extra] } : c;
+      };
+      await Promise.all(rest.map((component) => plane.#start(withExtra(component))));
       return plane;
     } catch (err) {
       await plane.stop();

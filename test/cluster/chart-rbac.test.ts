@@ -97,7 +97,8 @@ describe("the chart's operator RBAC against the calls the operator makes (audit 
     const refused = events.filter((e) => e.responseStatus?.code === 403).map((e) => `${e.verb} ${e.requestURI}`);
     assert.deepEqual([...new Set(refused)], [], 'calls the chart does not allow');
     if (flowFailed) throw flowFailed;
-    assert.ok(events.length > 100, `the audit log holds the operator's calls (${events.length})`);
+    // A floor only (the operator compares before it writes, so an idle flow makes few calls).
+    assert.ok(events.length > 50, `the audit log holds the operator's calls (${events.length})`);
 
     const used = new Set<string>();
     const unallowed = new Set<string>();

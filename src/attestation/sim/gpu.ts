@@ -165,6 +165,7 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
     return brom;
   };
   const leafKeys = await keygen();
+  const leaves = new Map<string, ReturnType<typeof issue>>();
   const leafPrivate = KeyObject.from(leafKeys.privateKey);
   const leafSpki = new Uint8Array(await webcrypto.subtle.exportKey('spki', leafKeys.publicKey));
 
@@ -215,18 +216,28 @@ export async function createGpuSimulator(options: GpuSimulatorOptions = {}): Pro
           : fields.fwid;
       const leafFwid =
         fields.leafFwid ?? fwid ?? new Uint8Array(createHash('sha384').update(`${seed}/leaf-fwid/${uuid}`).digest());
-      const leaf = await issue(
-        brom,
-        `CN=${chip} A01 GSP FMC LF, O=attestor simulation, 2.5.4.5=${createHash('sha1').update(uuid).digest('hex').toUpperCase()}`,
-        [
-          new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
-          architecture === 'HOPPER'
-            ? new x509.Extension('2.23.133.5.4.1', false, fwidExtension(leafSpki, leafFwid))
-            : new x509.Extension('2.23.133.5.4.1.1', false, tcbInfoExtension(leafFwid)),
-        ],
-        leafKeys,
-        { notBefore: fields.leafNotBefore ?? notBefore, notAfter: fields.leafNotAfter ?? notAfter },
-      );
+      // A device's leaf certificate depends on the device, not on the nonce: made once (a real
+      // GPU's is fixed by its firmware), so that repeated reports cost one signature each.
+      const notBeforeLeaf = fields.leafNotBefore ?? notBefore;
+      const notAfterLeaf = fields.leafNotAfter ?? notAfter;
+      const leafKey = `${uuid}/${Buffer.from(leafFwid).toString('hex')}/${notBeforeLeaf.toISOString()}/${notAfterLeaf.toISOString()}`;
+      let leafIssued = leaves.get(leafKey);
+      if (!leafIssued) {
+        leafIssued = issue(
+          brom,
+          `CN=${chip} A01 GSP FMC LF, O=attestor simulation, 2.5.4.5=${createHash('sha1').update(uuid).digest('hex').toUpperCase()}`,
+          [
+            new x509.KeyUsagesExtension(x509.KeyUsageFlags.digitalSignature, true),
+            architecture === 'HOPPER'
+              ? new x509.Extension('2.23.133.5.4.1', false, fwidExtension(leafSpki, leafFwid))
+              : new x509.Extension('2.23.133.5.4.1.1', false, tcbInfoExtension(leafFwid)),
+          ],
+          leafKeys,
+          { notBefore: notBeforeLeaf, notAfter: notAfterLeaf },
+        );
+        leaves.set(leafKey, leafIssued);
+      }
+      const leaf = await leafIssued;
       const blocks: Uint8Array[] = [];
       for (let i = 0; i < SIM_MEASUREMENT_BLOCKS; i++) {
         const active = DRIVER_INDICES.includes(i) || VBIOS_INDICES.includes(i);

@@ -18,6 +18,7 @@ import { findCondition } from '../../api/conditions.ts';
 import type { Logger } from '../../observability/log.ts';
 import type { OperatorMetrics } from '../../observability/metrics.ts';
 import type { Informers } from '../informers.ts';
+import { hasOwnedFields, withAppliedHash } from '../owned-fields.ts';
 import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import { keyOf } from '../runtime/informer.ts';
@@ -82,16 +83,14 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
       if (!('error' in policy)) {
         const replicas = blocked ? 0 : (worker.spec.replicas ?? 1);
         const created = !deployment;
-        deployment = await apps.patchNamespacedDeployment(
-          {
-            name,
-            namespace,
-            body: desiredDeployment(worker, policy, replicas, deps.workload),
-            fieldManager: FIELD_MANAGER,
-            force: true,
-          },
-          apply,
-        );
+        const desired = withAppliedHash(desiredDeployment(worker, policy, replicas, deps.workload));
+        // Compare first: a reconcile that changes nothing (a pod's event, a resync) writes nothing.
+        if (!deployment || !hasOwnedFields(deployment, desired)) {
+          deployment = await apps.patchNamespacedDeployment(
+            { name, namespace, body: desired, fieldManager: FIELD_MANAGER, force: true },
+            apply,
+          );
+        }
         const service = desiredService(worker, deps.workload);
         const current = informers.services.get(name, namespace);
         // Applied when absent, and when its ports are not the desired ones (a Service of an older
@@ -148,7 +147,7 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
       });
       const wasCompliant = findCondition(worker.status?.conditions, 'PolicyCompliant');
       const isCompliant = findCondition(status.conditions, 'PolicyCompliant')!;
-      if (!isDeepStrictEqual(status, worker.status ?? {})) {
+      if (!sameStatus(status, worker.status)) {
         await patchStatus(
           custom,
           { plural: AIWORKER_PLURAL, name, namespace, resourceVersion: worker.metadata.resourceVersion },
@@ -216,4 +215,9 @@ function appliedAnnotationKeys(object: k8s.KubernetesObject): string[] {
   return Object.keys(fields?.['f:metadata']?.['f:annotations'] ?? {})
     .filter((k) => k.startsWith('f:'))
     .map((k) => k.slice(2));
+}
+
+/** Whether a status is the one written already (in its JSON form: a key set to undefined is no key). */
+function sameStatus(desired: unknown, current: unknown): boolean {
+  return isDeepStrictEqual(JSON.parse(JSON.stringify(desired)), JSON.parse(JSON.stringify(current ?? {})));
 }

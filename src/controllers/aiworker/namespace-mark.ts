@@ -33,19 +33,57 @@ export function namespaceMarkPatch(
 
 export type NamespaceMarker = (namespace: string) => Promise<void>;
 
-/** Makes one namespace's mark agree with the AIWorkers in the cache (an AIWorker being deleted still counts). */
+/**
+ * Makes one namespace's mark agree with the AIWorkers in the cache (an AIWorker being deleted still
+ * counts). Both the AIWorker controller and the namespace controller call it, for many workers of
+ * one namespace at once: calls for one namespace run one after another, and a namespace this
+ * wrote stands in for the cache's copy until the cache has caught up, so that one mark is one write.
+ * Callers that share the namespace informer share one marker.
+ */
 export function namespaceMarker(
   core: k8s.CoreV1Api,
   informers: Pick<Informers, 'aiWorkers' | 'namespaces'>,
 ): NamespaceMarker {
+  let marker = markers.get(informers.namespaces);
+  if (!marker) {
+    marker = newNamespaceMarker(core, informers);
+    markers.set(informers.namespaces, marker);
+  }
+  return marker;
+}
+
+const markers = new WeakMap<object, NamespaceMarker>();
+
+function newNamespaceMarker(
+  core: k8s.CoreV1Api,
+  informers: Pick<Informers, 'aiWorkers' | 'namespaces'>,
+): NamespaceMarker {
   const merge = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch);
-  return async (name) => {
-    const patch = namespaceMarkPatch(informers.namespaces.get(name), informers.aiWorkers.list(name).length > 0);
+  // What this wrote, and the resourceVersion the cache held then (while it still holds that, it is behind).
+  const written = new Map<string, { cachedVersion: string | undefined; namespace: k8s.V1Namespace }>();
+  const running = new Map<string, Promise<void>>();
+  const mark = async (name: string) => {
+    const cached = informers.namespaces.get(name);
+    const ours = written.get(name);
+    const latest = ours && ours.cachedVersion === cached?.metadata?.resourceVersion ? ours.namespace : cached;
+    if (ours && latest === cached) written.delete(name);
+    const patch = namespaceMarkPatch(latest, informers.aiWorkers.list(name).length > 0);
     if (!patch) return;
     try {
-      await core.patchNamespace({ name, body: patch }, merge);
+      const namespace = await core.patchNamespace({ name, body: patch }, merge);
+      written.set(name, { cachedVersion: cached?.metadata?.resourceVersion, namespace });
     } catch (err) {
       if (!isNotFound(err)) throw err;
+    }
+  };
+  return async (name) => {
+    const previous = running.get(name) ?? Promise.resolve();
+    const next = previous.catch(() => undefined).then(() => mark(name));
+    running.set(name, next);
+    try {
+      await next;
+    } finally {
+      if (running.get(name) === next) running.delete(name);
     }
   };
 }

@@ -1,0 +1,512 @@
+/**
+ * The operator at fleet size (npm run bench -- scale), on the real local control plane with
+ * kube-scheduler, kube-controller-manager and kwok running the pods:
+ *
+ * 1. nodes: SCALE_NODES kwok GPU nodes (8 GPUs each), each attested by its own simulated agent
+ *    running its real loop (all agents in this process, SCALE_CONCURRENCY starting at a time; their
+ *    evidence sources made and warmed beforehand, so that what is timed is the protocol, the
+ *    appraisal and the gating), until every node is open (labelled, untainted);
+ * 2. aiworkers: SCALE_AIWORKERS AIWorkers (1 replica, 2 GPUs, confidential-node) across
+ *    SCALE_NAMESPACES namespaces, until each reports its replica ready on an attested node; the
+ *    validating and mutating webhooks judge every pod and binding meanwhile;
+ * 3. idle: SCALE_IDLE_SECONDS (default 60) after convergence, counting the operator's writes;
+ * 4. re-appraisal: a Manifest change, until every node is current for the new Manifest again
+ *    (on retained evidence, or, where it is older than the Manifest's evidenceMaxAge, on the
+ *    fresh evidence its agent sends when the watch tells it).
+ *
+ * The operator runs as its own service account (cluster-admin) so that the API server's audit log
+ * counts exactly its writes (Events excluded); the API server's apiserver_request_total gives every
+ * client's requests by verb and resource. RSS and CPU are this process's: the operator, the
+ * agents and the driver together (RSS before the operator started is reported apart).
+ * kube-controller-manager and kube-scheduler run with client QPS raised (CLIENT_QPS below).
+ *
+ * Last line: `scale: <nodes> nodes <aiworkers> aiworkers converged in <s> s, rss <MB> MB, <n> writes per aiworker`.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as k8s from '@kubernetes/client-node';
+import { NodeAgent } from '../src/agent/agent.ts';
+import { CoordinatorClient } from '../src/agent/coordinator-client.ts';
+import {
+  createSimulatedPlatform,
+  SIMULATED_SNP_MEASUREMENT,
+  SimulatedCvmSource,
+  SimulatedGpuControl,
+} from '../src/agent/evidence/simulated.ts';
+import type { AIWorker } from '../src/api/aiworker.ts';
+import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../src/api/node-gating.ts';
+import { policyHash } from '../src/controllers/aiworker/policy.ts';
+import { agentTokenSource, ensureAgentServiceAccount } from '../src/dev/agent-identity.ts';
+import { ControlPlane } from '../src/dev/control-plane.ts';
+import { installCrds } from '../src/dev/install.ts';
+import { localCoordinatorOptions } from '../src/dev/local-coordinator.ts';
+import { waitFor } from '../src/dev/wait.ts';
+import { silentLogger } from '../src/observability/log.ts';
+import { startOperator } from '../src/operator/operator.ts';
+import { issueCertificate } from '../src/tls/certificates.ts';
+import { installWebhookConfigurations } from '../src/webhook/configuration-installer.ts';
+import { timeSimulation } from './lib/simulation-time.ts';
+
+const NODES = Number(process.env.SCALE_NODES ?? 500);
+const AIWORKERS = Number(process.env.SCALE_AIWORKERS ?? 1000);
+const NAMESPACES = Math.max(1, Math.min(AIWORKERS, Number(process.env.SCALE_NAMESPACES ?? 50)));
+const CONCURRENCY = Number(process.env.SCALE_CONCURRENCY ?? 32);
+const IDLE_SECONDS = Number(process.env.SCALE_IDLE_SECONDS ?? 60);
+const PHASE_TIMEOUT_MS = Number(process.env.SCALE_TIMEOUT_SECONDS ?? 1800) * 1000;
+const GPUS = 8;
+const GPUS_PER_WORKER = 2;
+const NS = 'attestor-system';
+const OPERATOR_SA = 'attestor-scale-operator';
+const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
+const POLICY_HASH = createHash('sha256').update('bench').digest('hex');
+const IMAGE = `registry.example/vllm@sha256:${'c5'.repeat(32)}`;
+/** Client QPS and burst of kube-controller-manager and kube-scheduler (defaults 20/30 and 50/100). */
+const CLIENT_QPS = { qps: 500, burst: 1000 };
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
+/** Reviews are created but never stored: the API server answers them (authentication, authorization). */
+const NOT_STORED = new Set([
+  'tokenreviews',
+  'subjectaccessreviews',
+  'selfsubjectaccessreviews',
+  'localsubjectaccessreviews',
+]);
+
+if (NODES * GPUS < AIWORKERS * GPUS_PER_WORKER)
+  throw new Error(`${NODES} nodes of ${GPUS} GPUs cannot hold ${AIWORKERS} workers of ${GPUS_PER_WORKER} GPUs`);
+
+/** Runs `work` over `items`, `limit` at a time. */
+/** Progress on stderr (the report goes to stdout). */
+const progress = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+
+async function pool<T>(items: readonly T[], limit: number, work: (item: T, index: number) => Promise<void>) {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        await work(items[i]!, i);
+      }
+    }),
+  );
+}
+
+const qps = ['--kube-api-qps', String(CLIENT_QPS.qps), '--kube-api-burst', String(CLIENT_QPS.burst)];
+const cp = await ControlPlane.start({ extraArgs: { 'kube-controller-manager': qps, 'kube-scheduler': qps } });
+const certDir = mkdtempSync(join(tmpdir(), 'attestor-scale-'));
+try {
+  const admin = cp.kubeConfig();
+  await installCrds(admin);
+  const core = admin.makeApiClient(k8s.CoreV1Api);
+  const custom = admin.makeApiClient(k8s.CustomObjectsApi);
+  await core.createNamespace({ body: { metadata: { name: NS } } });
+  await ensureAgentServiceAccount(admin, NS);
+  await admin
+    .makeApiClient(k8s.NodeV1Api)
+    .createRuntimeClass({ body: { metadata: { name: 'kata' }, handler: 'kata' } });
+
+  // The operator as its own service account: the audit log (service accounts only) records its calls.
+  await core.createNamespacedServiceAccount({ namespace: NS, body: { metadata: { name: OPERATOR_SA } } });
+  await admin.makeApiClient(k8s.RbacAuthorizationV1Api).createClusterRoleBinding({
+    body: {
+      metadata: { name: OPERATOR_SA },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ kind: 'ServiceAccount', name: OPERATOR_SA, namespace: NS }],
+    },
+  });
+  const token = (
+    await core.createNamespacedServiceAccountToken({
+      name: OPERATOR_SA,
+      namespace: NS,
+      body: { spec: { expirationSeconds: 24 * 3600 } },
+    })
+  ).status?.token;
+  if (!token) throw new Error('TokenRequest returned no token');
+  const cluster = admin.getCurrentCluster()!;
+  const operatorKc = new k8s.KubeConfig();
+  operatorKc.loadFromOptions({
+    clusters: [cluster],
+    users: [{ name: OPERATOR_SA, token }],
+    contexts: [{ name: 'operator', cluster: cluster.name, user: OPERATOR_SA }],
+    currentContext: 'operator',
+  });
+  const operatorUser = `system:serviceaccount:${NS}:${OPERATOR_SA}`;
+
+  const platform = await createSimulatedPlatform();
+  const manifestSpec = (policies: string[]) => ({
+    referenceValues: {
+      snp: [{ measurements: [SIMULATED_SNP_MEASUREMENT], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
+      gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
+    },
+    policies: policies.map((hash, i) => ({ name: `bench-${i}`, hash })),
+    runtimeClasses: ['kata'],
+    development: { acceptSimulatedEvidence: true },
+  });
+  await custom.createClusterCustomObject({
+    group: 'attestor.dev',
+    version: 'v1alpha1',
+    plural: 'manifests',
+    body: {
+      apiVersion: 'attestor.dev/v1alpha1',
+      kind: 'Manifest',
+      metadata: { name: 'bench' },
+      spec: manifestSpec([POLICY_HASH, policyHash(POLICY)]),
+    },
+  });
+  const serving = await issueCertificate(cp.certificateAuthority, {
+    commonName: 'attestor',
+    usage: 'server',
+    ipAddresses: ['127.0.0.1'],
+  });
+  writeFileSync(join(certDir, 'tls.crt'), serving.certificatePem);
+  writeFileSync(join(certDir, 'tls.key'), serving.privateKeyPem, { mode: 0o600 });
+
+  // Evidence sources, agent pods and tokens made beforehand (not what is measured).
+  progress(`preparing ${NODES} nodes`);
+  const prep0 = performance.now();
+  const names = Array.from({ length: NODES }, (_, i) => `gpu-${String(i).padStart(4, '0')}`);
+  await pool(names, 16, async (name) => {
+    await cp.createGpuNode(name, { gpus: GPUS });
+  });
+  const agents: Array<{
+    name: string;
+    tokens: () => Promise<string>;
+    cvm: SimulatedCvmSource;
+    gpus: SimulatedGpuControl;
+  }> = [];
+  await pool(names, 8, async (name) => {
+    const cvm = new SimulatedCvmSource(platform, { platform: 'snp', policyHash: POLICY_HASH });
+    const gpus = new SimulatedGpuControl(platform, {
+      uuids: Array.from({ length: GPUS }, (_, g) => `GPU-${name}-${g}`),
+    });
+    await gpus.collect(new Uint8Array(32)); // each GPU's device certificates, made once
+    const tokens = await agentTokenSource(admin, NS, name);
+    await tokens();
+    agents.push({ name, tokens, cvm, gpus });
+  });
+  const prepSeconds = (performance.now() - prep0) / 1000;
+
+  const rssBeforeOperator = process.memoryUsage().rss;
+  let peakRss = rssBeforeOperator;
+  const sampler = setInterval(() => {
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 250);
+  const cpu0 = process.cpuUsage();
+  const operator = startOperator({
+    kubeConfig: operatorKc,
+    log: silentLogger,
+    namespace: NS,
+    leaderElect: false,
+    coordinator: localCoordinatorOptions(serving, platform, NS),
+    webhook: {
+      host: '127.0.0.1',
+      port: 0,
+      tls: { certFile: join(certDir, 'tls.crt'), keyFile: join(certDir, 'tls.key') },
+      clientAuth: 'none',
+    },
+  });
+  await waitFor(() => operator.manager.isLeader && operator.informers.manifests.get('bench')?.status?.hash, {
+    timeoutMs: 60_000,
+    description: 'operator leading, Manifest active',
+  });
+  await installWebhookConfigurations(admin, {
+    endpoint: { url: `https://127.0.0.1:${await operator.webhookPort}` },
+    caBundlePem: cp.caPem,
+    excludedNamespaces: ['kube-system', NS],
+  });
+  const isOpen = (name: string) => {
+    const n = operator.informers.nodes.get(name);
+    return (
+      n?.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' &&
+      !(n.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key)
+    );
+  };
+  await waitFor(
+    () =>
+      names.every((name) =>
+        (operator.informers.nodes.get(name)?.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key),
+      ),
+    { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 200, description: 'every GPU node closed before attestation' },
+  );
+  const metrics0 = apiServerMetrics(cp);
+  const audit0 = statSync(cp.auditLogPath).size;
+
+  // Phase 1: every node attested by its agent, until every node is open.
+  progress('phase 1: nodes');
+  const url = `https://127.0.0.1:${await operator.coordinatorPort}`;
+  // Each agent runs its real loop (attest, then watch the Manifest and attest again when told);
+  // CONCURRENCY of them start at a time, the next when one's node is open.
+  const stopAgents = new AbortController();
+  const running: Array<Promise<void>> = [];
+  const clients: CoordinatorClient[] = [];
+  const simulatedTotals: Array<() => number> = [];
+  const t0 = performance.now();
+  await pool(agents, CONCURRENCY, async ({ name, tokens, cvm, gpus }) => {
+    const client = new CoordinatorClient(url, cp.caPem, tokens);
+    clients.push(client);
+    simulatedTotals.push(timeSimulation(cvm, gpus));
+    const agent = new NodeAgent({ nodeName: name, client, cvm, gpus, log: silentLogger });
+    running.push(agent.run(stopAgents.signal));
+    await waitFor(() => isOpen(name), { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 50, description: `${name} open` });
+  });
+  const simulatedMs = simulatedTotals.reduce((sum, f) => sum + f(), 0);
+  await waitFor(() => names.every(isOpen), {
+    timeoutMs: PHASE_TIMEOUT_MS,
+    intervalMs: 200,
+    description: 'every GPU node open',
+  });
+  const nodesSeconds = (performance.now() - t0) / 1000;
+  const audit1 = statSync(cp.auditLogPath).size;
+
+  // Phase 2: AIWorkers across namespaces, each with one replica on an attested node.
+  progress(`phase 2: ${AIWORKERS} AIWorkers`);
+  const namespaces = Array.from({ length: NAMESPACES }, (_, i) => `team-${String(i).padStart(3, '0')}`);
+  for (const ns of namespaces) await core.createNamespace({ body: { metadata: { name: ns } } });
+  const workers = Array.from({ length: AIWORKERS }, (_, i) => ({
+    name: `worker-${String(i).padStart(4, '0')}`,
+    namespace: namespaces[i % NAMESPACES]!,
+  }));
+  const t1 = performance.now();
+  await pool(workers, 16, async ({ name, namespace }) => {
+    const body: AIWorker = {
+      apiVersion: 'attestor.dev/v1alpha1',
+      kind: 'AIWorker',
+      metadata: { name, namespace },
+      spec: {
+        image: IMAGE,
+        model: 'meta-llama/Llama-3.1-8B-Instruct',
+        replicas: 1,
+        gpusPerReplica: GPUS_PER_WORKER,
+        runtimeClassName: 'kata',
+        policy: { inline: POLICY },
+        deploymentModel: 'confidential-node',
+        port: 8000,
+      },
+    };
+    await custom.createNamespacedCustomObject({
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'aiworkers',
+      namespace,
+      body,
+    });
+  });
+  const converged = (w: { name: string; namespace: string }) => {
+    const s = operator.informers.aiWorkers.get(w.name, w.namespace)?.status;
+    return s?.readyReplicas === 1 && s.replicas === 1;
+  };
+  await waitFor(() => workers.every(converged), {
+    timeoutMs: PHASE_TIMEOUT_MS,
+    intervalMs: 200,
+    description: 'every AIWorker with its replica ready',
+  });
+  const workersSeconds = (performance.now() - t1) / 1000;
+  const audit2 = statSync(cp.auditLogPath).size;
+  const metrics2 = apiServerMetrics(cp);
+  const convergedCpu = process.cpuUsage(cpu0);
+
+  // Phase 3: idle. Nothing changes: the operator should write nothing.
+  progress(`phase 3: idle ${IDLE_SECONDS} s`);
+  const idleEnd = Date.now() + IDLE_SECONDS * 1000;
+  await waitFor(() => Date.now() >= idleEnd, { timeoutMs: IDLE_SECONDS * 1000 + 10_000, intervalMs: 500 });
+  const audit3 = statSync(cp.auditLogPath).size;
+
+  // Phase 4: a Manifest change (one more allowed policy): every node re-appraised and current again.
+  progress('phase 4: re-appraisal');
+  const oldHash = operator.informers.manifests.get('bench')!.status!.hash!;
+  const t3 = performance.now();
+  await custom.patchClusterCustomObject(
+    {
+      group: 'attestor.dev',
+      version: 'v1alpha1',
+      plural: 'manifests',
+      name: 'bench',
+      body: {
+        spec: manifestSpec([POLICY_HASH, policyHash(POLICY), createHash('sha256').update('more').digest('hex')]),
+      },
+    },
+    k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.MergePatch),
+  );
+  const newHash = await waitFor(
+    () => {
+      const h = operator.informers.manifests.get('bench')?.status?.hash;
+      return h && h !== oldHash ? h : undefined;
+    },
+    { timeoutMs: 60_000, description: 'new Manifest hash' },
+  );
+  await waitFor(
+    () =>
+      names.every(
+        (name) => operator.informers.nodeAttestations.get(name)?.status?.manifestHash === newHash && isOpen(name),
+      ),
+    { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 200, description: 'every node current for the new Manifest' },
+  );
+  const reappraiseSeconds = (performance.now() - t3) / 1000;
+  clearInterval(sampler);
+  const cpuTotal = process.cpuUsage(cpu0);
+  stopAgents.abort();
+  await Promise.allSettled(running);
+  for (const client of clients) await client.close();
+  await operator.stop();
+
+  // Report.
+  const writes = (from: number, to: number) => operatorWrites(cp.auditLogPath, from, to, operatorUser);
+  const nodeWrites = writes(audit0, audit1);
+  const workerWrites = writes(audit1, audit2);
+  const idleWrites = writes(audit2, audit3);
+  const convergedSeconds = nodesSeconds + workersSeconds;
+  const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+  console.log(`sizes: ${NODES} nodes x ${GPUS} GPUs, ${AIWORKERS} AIWorkers in ${NAMESPACES} namespaces`);
+  console.log(
+    `kube-controller-manager and kube-scheduler: --kube-api-qps=${CLIENT_QPS.qps} --kube-api-burst=${CLIENT_QPS.burst}; agents ${CONCURRENCY} at a time`,
+  );
+  console.log(`preparation (nodes, evidence sources, agent tokens; not timed): ${prepSeconds.toFixed(1)} s`);
+  console.log('| phase | seconds | rate |');
+  console.log('|---|---:|---:|');
+  console.log(
+    `| nodes attested and open | ${nodesSeconds.toFixed(1)} | ${(NODES / nodesSeconds).toFixed(1)} nodes/s (of which simulated evidence ${(simulatedMs / 1000).toFixed(1)} s summed over agents) |`,
+  );
+  console.log(
+    `| AIWorkers converged (replica ready on an attested node) | ${workersSeconds.toFixed(1)} | ${(AIWORKERS / workersSeconds).toFixed(1)} AIWorkers/s |`,
+  );
+  console.log(
+    `| re-appraisal of every node after a Manifest change | ${reappraiseSeconds.toFixed(1)} | ${(NODES / reappraiseSeconds).toFixed(1)} nodes/s |`,
+  );
+  console.log(
+    `process (operator, agents and driver): peak RSS ${mb(peakRss)} MB (${mb(rssBeforeOperator)} MB before the operator started), CPU ${((convergedCpu.user + convergedCpu.system) / 1e6).toFixed(1)} s until converged, ${((cpuTotal.user + cpuTotal.system) / 1e6).toFixed(1)} s in all`,
+  );
+  console.log(
+    `operator writes (audit log; Events and reviews excluded): nodes phase ${nodeWrites.length} (${(nodeWrites.length / NODES).toFixed(2)} per node), AIWorkers phase ${workerWrites.length}, idle ${IDLE_SECONDS} s ${idleWrites.length}`,
+  );
+  console.log(`  AIWorkers phase by verb and resource: ${breakdown(workerWrites)}`);
+  if (idleWrites.length > 0) console.log(`  idle writes: ${breakdown(idleWrites)}`);
+  console.log('API requests during nodes and AIWorkers phases, all clients (apiserver_request_total), per object:');
+  console.log('| verb | resource | requests | per node | per AIWorker |');
+  console.log('|---|---|---:|---:|---:|');
+  for (const [key, count] of [...requestDelta(metrics0, metrics2)].sort((a, b) => b[1] - a[1]).slice(0, 25)) {
+    const [verb, resource] = key.split(' ');
+    console.log(
+      `| ${verb} | ${resource} | ${count} | ${(count / NODES).toFixed(2)} | ${(count / AIWORKERS).toFixed(2)} |`,
+    );
+  }
+  const webhook = webhookQuantiles(metrics0, metrics2);
+  console.log(
+    `webhook (API server's apiserver_admission_webhook_admission_duration_seconds, during the storm): ${webhook}`,
+  );
+  console.log(
+    `scale: ${NODES} nodes ${AIWORKERS} aiworkers converged in ${convergedSeconds.toFixed(1)} s, rss ${mb(peakRss)} MB, ${(workerWrites.length / AIWORKERS).toFixed(2)} writes per aiworker`,
+  );
+} finally {
+  await cp.stop();
+  rmSync(certDir, { recursive: true, force: true });
+}
+
+interface AuditEvent {
+  stage: string;
+  verb: string;
+  user: { username: string };
+  objectRef?: { resource?: string; subresource?: string };
+}
+
+/** The operator's writes (Events excluded) between two offsets of the audit log. */
+function operatorWrites(path: string, from: number, to: number, username: string): AuditEvent[] {
+  const buffer = Buffer.alloc(to - from);
+  readSync(openSync(path, 'r'), buffer, 0, buffer.length, from);
+  return buffer
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.trim())
+    .map((line) => JSON.parse(line) as AuditEvent)
+    .filter(
+      (e) =>
+        e.stage === 'ResponseComplete' &&
+        e.user.username === username &&
+        WRITE_VERBS.has(e.verb) &&
+        e.objectRef?.resource !== 'events' &&
+        !NOT_STORED.has(e.objectRef?.resource ?? ''),
+    );
+}
+
+function breakdown(events: AuditEvent[]): string {
+  const counts = new Map<string, number>();
+  for (const e of events) {
+    const key = `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`;
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+}
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+/** The API server's /metrics, read with kubectl (a client nobody here wrote). */
+function apiServerMetrics(plane: ControlPlane): Sample[] {
+  const text = execFileSync(
+    join(plane.binDir, 'kubectl'),
+    ['--kubeconfig', plane.kubeconfigPath, 'get', '--raw', '/metrics'],
+    {
+      encoding: 'utf8',
+      maxBuffer: 256 * 2 ** 20,
+    },
+  );
+  const out: Sample[] = [];
+  for (const line of text.split('\n')) {
+    if (
+      !line.startsWith('apiserver_request_total{') &&
+      !line.startsWith('apiserver_admission_webhook_admission_duration_seconds_bucket{')
+    )
+      continue;
+    const m = /^([a-zA-Z_:][a-zA-Z0-9_:]*)\{(.*)\} (\S+)$/.exec(line);
+    if (!m) continue;
+    const labels: Record<string, string> = {};
+    for (const l of m[2]!.matchAll(/([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"/g)) labels[l[1]!] = l[2]!;
+    out.push({ name: m[1]!, labels, value: Number(m[3]) });
+  }
+  return out;
+}
+
+/** Requests between two scrapes, by verb and resource (subresource after a slash). */
+function requestDelta(before: Sample[], after: Sample[]): Map<string, number> {
+  const sum = (samples: Sample[]) => {
+    const m = new Map<string, number>();
+    for (const s of samples) {
+      if (s.name !== 'apiserver_request_total' || !s.labels.resource) continue;
+      const key = `${s.labels.verb} ${s.labels.resource}${s.labels.subresource ? `/${s.labels.subresource}` : ''}`;
+      m.set(key, (m.get(key) ?? 0) + s.value);
+    }
+    return m;
+  };
+  const a = sum(after);
+  const b = sum(before);
+  const out = new Map<string, number>();
+  for (const [k, v] of a) if (v - (b.get(k) ?? 0) > 0) out.set(k, v - (b.get(k) ?? 0));
+  return out;
+}
+
+/** p50 and p99 of attestor's webhooks from the API server's histogram (upper bucket bounds). */
+function webhookQuantiles(before: Sample[], after: Sample[]): string {
+  const buckets = (samples: Sample[]) => {
+    const m = new Map<number, number>();
+    for (const s of samples) {
+      if (s.name !== 'apiserver_admission_webhook_admission_duration_seconds_bucket') continue;
+      if (!s.labels.name?.endsWith('attestor.dev')) continue;
+      const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+      m.set(le, (m.get(le) ?? 0) + s.value);
+    }
+    return m;
+  };
+  const a = buckets(after);
+  const b = buckets(before);
+  const cumulative = [...a].map(([le, v]) => [le, v - (b.get(le) ?? 0)] as const).sort((x, y) => x[0] - y[0]);
+  const total = cumulative.at(-1)?.[1] ?? 0;
+  if (total === 0) return 'no calls';
+  const quantile = (q: number) => cumulative.find(([, n]) => n >= q * total)![0];
+  const ms = (s: number) => (s === Infinity ? '+Inf' : `<= ${(s * 1000).toFixed(0)} ms`);
+  return `${total} calls, p50 ${ms(quantile(0.5))}, p99 ${ms(quantile(0.99))}`;
+}

@@ -1,0 +1,51 @@
+// `npm run bench -- scale` at a small size: it runs end to end on its own control plane and its
+// last line has the documented form, with numbers that make sense for the run.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const BENCH = fileURLToPath(new URL('../../bench/scale.bench.ts', import.meta.url));
+const LAST_LINE =
+  /^scale: (\d+) nodes (\d+) aiworkers converged in (\d+(?:\.\d+)?) s, rss (\d+) MB, (\d+(?:\.\d+)?) writes per aiworker$/;
+
+function runBench(env: Record<string, string>): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BENCH], { env: { ...process.env, ...env } });
+    let output = '';
+    child.stdout.on('data', (d) => {
+      output += d;
+    });
+    child.stderr.on('data', (d) => {
+      output += d;
+    });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, output }));
+  });
+}
+
+describe('npm run bench -- scale (small size)', function () {
+  it('attests every node, converges every AIWorker, and ends with the scale: line', async function () {
+    this.timeout(400_000);
+    const { code, output } = await runBench({
+      SCALE_NODES: '3',
+      SCALE_AIWORKERS: '4',
+      SCALE_NAMESPACES: '2',
+      SCALE_IDLE_SECONDS: '3',
+      SCALE_TIMEOUT_SECONDS: '240',
+    });
+    assert.equal(code, 0, output);
+    const lines = output.trim().split('\n');
+    const match = LAST_LINE.exec(lines.at(-1)!);
+    assert.ok(match, `last line has the documented form: ${lines.at(-1)}`);
+    const [, nodes, aiworkers, seconds, rss, writes] = match;
+    assert.equal(Number(nodes), 3);
+    assert.equal(Number(aiworkers), 4);
+    assert.ok(Number(seconds) > 0 && Number(seconds) < 240, `converged in ${seconds} s`);
+    assert.ok(Number(rss) > 50 && Number(rss) < 4096, `rss ${rss} MB`);
+    // A Deployment and a Service apply, a status write or two, and the namespace marks shared out.
+    assert.ok(Number(writes) >= 2 && Number(writes) <= 5, `${writes} writes per aiworker`);
+    assert.match(output, /idle 3 s 0$/m, 'no operator writes while idle');
+    assert.match(output, /\| re-appraisal of every node after a Manifest change \| \d+\.\d \|/);
+    assert.match(output, /webhook .*: \d+ calls, p50 <= \d+ ms, p99 <= \d+ ms/);
+  });
+});

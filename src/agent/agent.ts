@@ -182,7 +182,9 @@ export class NodeAgent {
     const jws = await signActivationReport(report, key.privateKey);
     const { body: activation } = await client.post<ActivationResponse>(ACTIVATE_PATH, { report: jws }, [403]);
     if (!activation.activated) {
+      // The Coordinator's word decides (its clock, its grants): GPUs it did not record as activated go back to not ready.
       this.#log.error({ reason: activation.reason }, 'the Coordinator did not record the activation');
+      await this.#deactivate();
       return {
         accepted: true,
         activated: false,

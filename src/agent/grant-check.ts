@@ -1,11 +1,12 @@
 /**
  * The agent's check of a grant before it touches the GPUs: signed by the Coordinator (its JWKS),
- * current, and for this node, these GPUs, this evidence and this agent key. Undefined when it
- * holds, else why not.
+ * current on the agent's clock give or take the skew it tolerates (the Coordinator's clock decides
+ * at redemption), and for this node, these GPUs, this evidence and this agent key. Undefined when
+ * it holds, else why not.
  */
 import * as jose from 'jose';
 import { errorMessage } from '../errors.ts';
-import { type GrantClaims, grantMismatch, verifyGrant } from '../protocol/grant.ts';
+import { GRANT_RECEIVER_CLOCK_SKEW_SECONDS, type GrantClaims, grantMismatch, verifyGrant } from '../protocol/grant.ts';
 import { JWKS_PATH } from '../protocol/messages.ts';
 import type { CoordinatorClient } from './coordinator-client.ts';
 
@@ -28,7 +29,7 @@ export async function checkGrant(
   let claims: GrantClaims;
   try {
     const jwks = await client.get<{ keys: jose.JWK[] }>(jwksPath);
-    claims = await verifyGrant(token, jose.createLocalJWKSet(jwks), expected.now);
+    claims = await verifyGrant(token, jose.createLocalJWKSet(jwks), expected.now, GRANT_RECEIVER_CLOCK_SKEW_SECONDS);
   } catch (err) {
     return `grant signature or lifetime: ${errorMessage(err)}`;
   }

@@ -5,8 +5,11 @@
  * measures; a watch counts once, when it is answered). Every request of @kubernetes/client-node,
  * typed clients, KubernetesObjectApi and Watch alike, gets its undici dispatcher from
  * KubeConfig.applySecurityAuthentication: the copy of the KubeConfig made here composes an
- * interceptor onto it, so no call site changes.
+ * interceptor onto it, so no call site changes. That copy also keeps one dispatcher (one
+ * connection pool) per TLS identity instead of client-node's new one per request.
  */
+import { createHash } from 'node:crypto';
+import type { AgentOptions } from 'node:https';
 import * as k8s from '@kubernetes/client-node';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import { type Dispatcher, getGlobalDispatcher } from 'undici';
@@ -65,12 +68,31 @@ export function instrumentedKubeConfig(source: k8s.KubeConfig, metrics: RestClie
   return kc;
 }
 
+/** client-node's own dispatcher factory (private in its types): a new undici Agent per request. */
+type DispatcherFactory = (cluster: k8s.Cluster | null, agentOptions: AgentOptions) => Dispatcher | undefined;
+
 class InstrumentedKubeConfig extends k8s.KubeConfig {
   readonly #interceptor: Dispatcher.DispatcherComposeInterceptor;
+  /** The dispatcher of the current TLS identity and its key (reused: client-node makes one per request). */
+  #pooled: { key: string; dispatcher: Dispatcher | undefined } | undefined;
 
   constructor(interceptor: Dispatcher.DispatcherComposeInterceptor) {
     super();
     this.#interceptor = interceptor;
+    // client-node builds a new undici Agent, so a new connection and TLS handshake, for every
+    // request. Reuse one per TLS identity (server, proxy, CA, client certificate and key as read
+    // for this request): rotated certificate files get a new one, and the old one closes once
+    // its requests (watches included) are done.
+    const self = this as unknown as { createDispatcher: DispatcherFactory };
+    const create = self.createDispatcher.bind(this);
+    self.createDispatcher = (cluster, agentOptions) => {
+      const key = dispatcherKey(cluster, this.createDispatcherOptions(cluster, agentOptions));
+      if (this.#pooled?.key === key) return this.#pooled.dispatcher;
+      const previous = this.#pooled?.dispatcher;
+      this.#pooled = { key, dispatcher: create(cluster, agentOptions) };
+      previous?.close().catch(() => undefined);
+      return this.#pooled.dispatcher;
+    };
   }
 
   override async applySecurityAuthentication(context: k8s.RequestContext): Promise<void> {
@@ -103,6 +125,19 @@ function measured(handler: Dispatcher.DispatchHandler, record: (code: string) =>
       handler.onResponseError?.(controller, error);
     },
   };
+}
+
+/** What makes two requests' dispatchers interchangeable: the server and the TLS material, hashed. */
+function dispatcherKey(cluster: k8s.Cluster | null, options: unknown): string {
+  const text = JSON.stringify([cluster?.server, cluster?.proxyUrl, options], (_k, v: unknown) =>
+    v &&
+    typeof v === 'object' &&
+    (v as { type?: string }).type === 'Buffer' &&
+    Array.isArray((v as { data?: unknown }).data)
+      ? Buffer.from((v as { data: number[] }).data).toString('base64')
+      : v,
+  );
+  return createHash('sha256').update(text).digest('hex');
 }
 
 function hostOf(origin: string | URL | undefined): string {

@@ -30,14 +30,31 @@ export interface GrantClaims {
   cnf: { jkt: string };
 }
 
-/** Verifies a grant against a JWK Set; throws (jose errors) when it is not valid at `now`. */
-export async function verifyGrant(token: string, keys: jose.JWTVerifyGetKey, now: Date): Promise<GrantClaims> {
+/**
+ * How far the clock of an agent (or `attestor init`) may be from the Coordinator's when it checks a
+ * grant's lifetime (docs/design.md, "Clock skew between agents and the Coordinator"). Only the
+ * receiver's check is lenient: the Coordinator checks the grant again on its own clock, with no
+ * tolerance, when the read-back redeems it, and that check decides.
+ */
+export const GRANT_RECEIVER_CLOCK_SKEW_SECONDS = 300;
+
+/**
+ * Verifies a grant against a JWK Set; throws (jose errors) when it is not valid at `now`, give or
+ * take `clockToleranceSeconds` (0: the Coordinator's own check).
+ */
+export async function verifyGrant(
+  token: string,
+  keys: jose.JWTVerifyGetKey,
+  now: Date,
+  clockToleranceSeconds = 0,
+): Promise<GrantClaims> {
   const { payload } = await jose.jwtVerify(token, keys, {
     issuer: GRANT_ISSUER,
     audience: GRANT_AUDIENCE,
     algorithms: ['ES256'],
     typ: GRANT_TYPE,
     currentDate: now,
+    clockTolerance: clockToleranceSeconds,
     requiredClaims: ['sub', 'jti', 'exp', 'iat'],
   });
   const claims = payload as unknown as GrantClaims;

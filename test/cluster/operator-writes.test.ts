@@ -215,7 +215,10 @@ describe('operator writes (API server audit log)', function () {
     assert.ok(count('aiworkers/status') <= 3 * WORKERS, `at most 3 status writes per AIWorker: ${all}`);
     assert.equal(
       writes.length,
-      ['deployments', 'services', 'networkpolicies', 'namespaces', 'aiworkers/status'].reduce((n, r) => n + count(r), 0),
+      ['deployments', 'services', 'networkpolicies', 'namespaces', 'aiworkers/status'].reduce(
+        (n, r) => n + count(r),
+        0,
+      ),
       `no other writes: ${all}`,
     );
 

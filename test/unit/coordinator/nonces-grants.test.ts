@@ -3,7 +3,7 @@ import * as jose from 'jose';
 import { GrantSigner } from '../../../src/coordinator/grant-signer.ts';
 import { NonceStore } from '../../../src/coordinator/nonces.ts';
 import { reportDataFor } from '../../../src/protocol/evidence-request.ts';
-import { verifyGrant } from '../../../src/protocol/grant.ts';
+import { GRANT_RECEIVER_CLOCK_SKEW_SECONDS, verifyGrant } from '../../../src/protocol/grant.ts';
 
 describe('nonces', () => {
   const t0 = new Date('2026-01-01T00:00:00Z');
@@ -67,6 +67,17 @@ describe('activation grants', () => {
       [claims.sub, claims.gpus, claims.evidence, claims.manifest, claims.cnf.jkt],
       ['n1', ['GPU-0'], 'e'.repeat(64), 'm'.repeat(64), 'thumb'],
     );
+  });
+  it("hold for a receiver whose clock is up to the tolerated skew ahead, while the Coordinator's own check has no tolerance", async () => {
+    const signer = await GrantSigner.create();
+    const { token } = await signer.sign(request);
+    const keys = jose.createLocalJWKSet(signer.jwks);
+    const skew = GRANT_RECEIVER_CLOCK_SKEW_SECONDS * 1000;
+    const at = (ms: number) => new Date(now.getTime() + ms);
+    assert.equal((await verifyGrant(token, keys, at(skew + 59_000), GRANT_RECEIVER_CLOCK_SKEW_SECONDS)).sub, 'n1');
+    assert.equal((await verifyGrant(token, keys, at(-skew), GRANT_RECEIVER_CLOCK_SKEW_SECONDS)).sub, 'n1');
+    await assert.rejects(verifyGrant(token, keys, at(skew + 61_000), GRANT_RECEIVER_CLOCK_SKEW_SECONDS), /exp/);
+    await assert.rejects(signer.verify(token, at(61_000)), /exp/);
   });
   it('are refused when expired, signed by another Coordinator, or altered', async () => {
     const signer = await GrantSigner.create();

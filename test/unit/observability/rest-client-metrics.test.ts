@@ -3,10 +3,12 @@
 // port gives client-go's "<error>" code.
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { instrumentedKubeConfig, RestClientMetrics } from '../../../src/observability/rest-client-metrics.ts';
+import { createCertificateAuthority, issueCertificate } from '../../../src/tls/certificates.ts';
 import { value } from '../../harness/prometheus-text.ts';
 
 function kubeConfigFor(server: string): k8s.KubeConfig {
@@ -77,5 +79,43 @@ describe('REST client metrics (client-go names)', () => {
       value(await registry.metrics(), 'rest_client_requests_total', { code: '200', method: 'GET', host }),
       undefined,
     );
+  });
+
+  it('reuses one TLS connection for successive requests, where client-node alone opens one per request', async () => {
+    const ca = await createCertificateAuthority('rest client test CA');
+    const serving = await issueCertificate(ca, { commonName: 'api', usage: 'server', ipAddresses: ['127.0.0.1'] });
+    const tls = createHttpsServer({ cert: serving.certificatePem, key: serving.privateKeyPem }, (_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ kind: 'Namespace', apiVersion: 'v1', metadata: { name: 'present' } }));
+    });
+    let handshakes = 0;
+    tls.on('secureConnection', () => handshakes++);
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const source = new k8s.KubeConfig();
+      source.loadFromOptions({
+        clusters: [
+          {
+            name: 'c',
+            server: `https://127.0.0.1:${(tls.address() as AddressInfo).port}`,
+            caData: Buffer.from(ca.certificatePem).toString('base64'),
+          },
+        ],
+        users: [{ name: 'u', token: 'not-a-secret' }],
+        contexts: [{ name: 'x', cluster: 'c', user: 'u' }],
+        currentContext: 'x',
+      });
+      const pooled = instrumentedKubeConfig(source, new RestClientMetrics(new Registry())).makeApiClient(k8s.CoreV1Api);
+      for (let i = 0; i < 10; i++) await pooled.readNamespace({ name: 'present' });
+      // undici may open a second connection while the first is being handed back; never one per request.
+      assert.ok(handshakes <= 2, `at most two connections for ten requests, not ${handshakes}`);
+      const pooledHandshakes = handshakes;
+      const plain = source.makeApiClient(k8s.CoreV1Api);
+      for (let i = 0; i < 3; i++) await plain.readNamespace({ name: 'present' });
+      assert.equal(handshakes - pooledHandshakes, 3, 'client-node by itself: a connection per request');
+    } finally {
+      tls.closeAllConnections();
+      await new Promise<void>((resolve) => tls.close(() => resolve()));
+    }
   });
 });

@@ -33,8 +33,12 @@ interface AuditEvent {
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
 }
 
-/** The operator's writes (Events excluded) that the audit log recorded after byte `from`. */
-function writesSince(cp: ControlPlane, from: number, username: string): AuditEvent[] {
+/**
+ * The operator's writes (Events excluded) of stored objects in `namespace` (and to that namespace itself) since
+ * byte `from` of the audit log. Other namespaces are left out: the operator watches the whole
+ * shared control plane, where other tests leave AIWorkers of their own.
+ */
+function writesSince(cp: ControlPlane, from: number, username: string, namespace: string): AuditEvent[] {
   const size = statSync(cp.auditLogPath).size;
   const buffer = Buffer.alloc(size - from);
   const fd = openSync(cp.auditLogPath, 'r');
@@ -50,7 +54,9 @@ function writesSince(cp: ControlPlane, from: number, username: string): AuditEve
         e.user.username === username &&
         WRITE_VERBS.has(e.verb) &&
         e.objectRef?.resource !== 'events' &&
-        !NOT_STORED.has(e.objectRef?.resource ?? ''),
+        !NOT_STORED.has(e.objectRef?.resource ?? '') &&
+        (e.objectRef?.namespace === namespace ||
+          (e.objectRef?.resource === 'namespaces' && e.objectRef.name === namespace)),
     );
 }
 
@@ -198,7 +204,7 @@ describe('operator writes (API server audit log)', function () {
         { timeoutMs: 120_000, description: `AIWorker ${name} converged` },
       );
     const converged = statSync(cp.auditLogPath).size;
-    const writes = writesSince(cp, start, username);
+    const writes = writesSince(cp, start, username, namespace);
     assert.ok(writes.length > 0, 'the audit log records the operator');
     const count = (resource: string) =>
       writes.filter(
@@ -251,7 +257,7 @@ describe('operator writes (API server audit log)', function () {
     // The idle window this test measures: reconciles still queued run within it.
     const windowEnd = Date.now() + 5_000;
     await waitFor(() => Date.now() >= windowEnd, { timeoutMs: 10_000, description: 'idle window over' });
-    const idle = writesSince(cp, converged, username);
+    const idle = writesSince(cp, converged, username, namespace);
     assert.deepEqual(idle.map(describeWrite), [], 'no writes after convergence');
   });
 });

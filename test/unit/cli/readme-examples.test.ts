@@ -40,7 +40,11 @@ describe('README examples', function () {
     // A folder with a copy of test/vectors, which is not the checkout.
     mkdirSync(join(dir, 'work/test'), { recursive: true });
     symlinkSync(join(projectRoot, 'test/vectors'), join(dir, 'work/test/vectors'));
-    env = { PATH: `${join(dir, 'bin')}:/usr/local/bin:/usr/bin:/bin`, HOME: dir };
+    // A user's shell: the system's PATH and a home of its own, but the machine's settings kept
+    // (e.g. NODE_EXTRA_CA_CERTS, which npm needs where a TLS proxy stands between it and the
+    // registry, when the shim installs Node.js into .tools/); npm's own variables left out.
+    env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !/^npm_/i.test(name)));
+    Object.assign(env, { PATH: `${join(dir, 'bin')}:/usr/local/bin:/usr/bin:/bin`, HOME: dir });
   });
   after(() => rmSync(dir, { recursive: true, force: true }));
 

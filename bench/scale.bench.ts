@@ -25,7 +25,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, openSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -41,6 +41,7 @@ import type { AIWorker } from '../src/api/aiworker.ts';
 import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../src/api/node-gating.ts';
 import { policyHash } from '../src/controllers/aiworker/policy.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../src/dev/agent-identity.ts';
+import { type AuditEvent, auditedWrites } from '../src/dev/audit-log.ts';
 import { ControlPlane } from '../src/dev/control-plane.ts';
 import { installCrds } from '../src/dev/install.ts';
 import { localCoordinatorOptions } from '../src/dev/local-coordinator.ts';
@@ -66,14 +67,6 @@ const POLICY_HASH = createHash('sha256').update('bench').digest('hex');
 const IMAGE = `registry.example/vllm@sha256:${'c5'.repeat(32)}`;
 /** Client QPS and burst of kube-controller-manager and kube-scheduler (defaults 20/30 and 50/100). */
 const CLIENT_QPS = { qps: 500, burst: 1000 };
-const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
-/** Reviews are created but never stored: the API server answers them (authentication, authorization). */
-const NOT_STORED = new Set([
-  'tokenreviews',
-  'subjectaccessreviews',
-  'selfsubjectaccessreviews',
-  'localsubjectaccessreviews',
-]);
 
 if (NODES * GPUS < AIWORKERS * GPUS_PER_WORKER)
   throw new Error(`${NODES} nodes of ${GPUS} GPUs cannot hold ${AIWORKERS} workers of ${GPUS_PER_WORKER} GPUs`);
@@ -353,7 +346,7 @@ try {
   await operator.stop();
 
   // Report.
-  const writes = (from: number, to: number) => operatorWrites(cp.auditLogPath, from, to, operatorUser);
+  const writes = (from: number, to: number) => auditedWrites(cp.auditLogPath, from, to, operatorUser);
   const nodeWrites = writes(audit0, audit1);
   const workerWrites = writes(audit1, audit2);
   const idleWrites = writes(audit2, audit3);
@@ -402,32 +395,6 @@ try {
 } finally {
   await cp.stop();
   rmSync(certDir, { recursive: true, force: true });
-}
-
-interface AuditEvent {
-  stage: string;
-  verb: string;
-  user: { username: string };
-  objectRef?: { resource?: string; subresource?: string };
-}
-
-/** The operator's writes (Events excluded) between two offsets of the audit log. */
-function operatorWrites(path: string, from: number, to: number, username: string): AuditEvent[] {
-  const buffer = Buffer.alloc(to - from);
-  readSync(openSync(path, 'r'), buffer, 0, buffer.length, from);
-  return buffer
-    .toString('utf8')
-    .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as AuditEvent)
-    .filter(
-      (e) =>
-        e.stage === 'ResponseComplete' &&
-        e.user.username === username &&
-        WRITE_VERBS.has(e.verb) &&
-        e.objectRef?.resource !== 'events' &&
-        !NOT_STORED.has(e.objectRef?.resource ?? ''),
-    );
 }
 
 function breakdown(events: AuditEvent[]): string {

@@ -4,11 +4,12 @@
 // state they pass through (Events excluded), and reconciles that find nothing to
 // change (pod events, AIWorker metadata edits) make no write at all.
 import assert from 'node:assert/strict';
-import { openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import * as k8s from '@kubernetes/client-node';
 import type { AIWorker } from '../../src/api/aiworker.ts';
 import { GPU_ATTESTED_LABEL } from '../../src/api/aiworker-labels.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
+import { type AuditEvent, auditedWrites } from '../../src/dev/audit-log.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
@@ -17,21 +18,6 @@ import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestat
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const IMAGE = `registry.example/vllm@sha256:${'c4'.repeat(32)}`;
 const WORKERS = 3;
-const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
-/** Reviews are created but never stored: the API server answers them (authentication, authorization). */
-const NOT_STORED = new Set([
-  'tokenreviews',
-  'subjectaccessreviews',
-  'selfsubjectaccessreviews',
-  'localsubjectaccessreviews',
-]);
-
-interface AuditEvent {
-  stage: string;
-  verb: string;
-  user: { username: string };
-  objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
-}
 
 /**
  * The operator's writes (Events excluded) of stored objects in `namespace` (and to that namespace itself) since
@@ -39,25 +25,11 @@ interface AuditEvent {
  * shared control plane, where other tests leave AIWorkers of their own.
  */
 function writesSince(cp: ControlPlane, from: number, username: string, namespace: string): AuditEvent[] {
-  const size = statSync(cp.auditLogPath).size;
-  const buffer = Buffer.alloc(size - from);
-  const fd = openSync(cp.auditLogPath, 'r');
-  readSync(fd, buffer, 0, buffer.length, from);
-  return buffer
-    .toString('utf8')
-    .split('\n')
-    .filter((line) => line.trim())
-    .map((line) => JSON.parse(line) as AuditEvent)
-    .filter(
-      (e) =>
-        e.stage === 'ResponseComplete' &&
-        e.user.username === username &&
-        WRITE_VERBS.has(e.verb) &&
-        e.objectRef?.resource !== 'events' &&
-        !NOT_STORED.has(e.objectRef?.resource ?? '') &&
-        (e.objectRef?.namespace === namespace ||
-          (e.objectRef?.resource === 'namespaces' && e.objectRef.name === namespace)),
-    );
+  return auditedWrites(cp.auditLogPath, from, statSync(cp.auditLogPath).size, username).filter(
+    (e) =>
+      e.objectRef?.namespace === namespace ||
+      (e.objectRef?.resource === 'namespaces' && e.objectRef.name === namespace),
+  );
 }
 
 const describeWrite = (e: AuditEvent) =>

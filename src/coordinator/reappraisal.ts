@@ -5,7 +5,9 @@
  * that meet it stay, or become, attested (those not activated get a grant through the watch);
  * the others lose their attestation. Attested nodes without such evidence lose it too and must
  * attest again. Every waiting agent is then told to attest again, spread over a window
- * (manifest-watch.ts).
+ * (manifest-watch.ts). REAPPRAISAL_CONCURRENCY nodes are settled at once (each node's own work
+ * one step after another, under its serial key): a fleet's API round trips overlap, and the
+ * appraisals' CPU stays bounded.
  */
 import type * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../api/manifest.ts';
@@ -20,6 +22,9 @@ import type { ManifestWatch, WatchNotice } from './manifest-watch.ts';
 import type { CoordinatorMetrics } from './metrics.ts';
 import type { KeyedSerial } from './serial.ts';
 import { isAttested } from './status.ts';
+
+/** Nodes settled at once in a re-appraisal. */
+export const REAPPRAISAL_CONCURRENCY = 8;
 
 export interface ReappraisalDeps {
   nodes: { get(name: string): k8s.V1Node | undefined };
@@ -65,7 +70,7 @@ export class Reappraisal {
     this.#deps = deps;
   }
 
-  /** Settles every node under `manifest` (the active one), one node at a time, and tells the waiting agents. */
+  /** Settles every node under `manifest` (the active one), REAPPRAISAL_CONCURRENCY at a time, and tells the waiting agents. */
   async run(manifest: Manifest, attestations: readonly NodeAttestation[]): Promise<void> {
     const { decisions, watch, serial, log } = this.#deps;
     const hash = manifest.status!.hash!;
@@ -77,15 +82,20 @@ export class Reappraisal {
     );
     for (const name of stale) decisions.dropRetained(name);
     watch.begin(hash, targets);
-    for (const name of targets) {
-      try {
-        const notice = await serial.run(name, () => this.#node(name, manifest));
-        watch.notify(name, notice ?? { manifestHash: hash });
-      } catch (err) {
-        watch.notify(name, { manifestHash: hash });
-        log.error({ node: name, err: errorMessage(err) }, 're-appraisal failed');
+    let next = 0;
+    const settle = async () => {
+      while (next < targets.length) {
+        const name = targets[next++]!;
+        try {
+          const notice = await serial.run(name, () => this.#node(name, manifest));
+          watch.notify(name, notice ?? { manifestHash: hash });
+        } catch (err) {
+          watch.notify(name, { manifestHash: hash });
+          log.error({ node: name, err: errorMessage(err) }, 're-appraisal failed');
+        }
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(REAPPRAISAL_CONCURRENCY, targets.length) }, settle));
     watch.end(hash);
   }
 

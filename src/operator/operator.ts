@@ -170,6 +170,7 @@ export function startOperator(given: OperatorOptions): RunningOperator {
   });
   for (const informer of Object.values(informers)) manager.addInformer(informer);
   const events = new EventRecorder(options.kubeConfig, 'attestor-operator', identity, log);
+  const recorders = [events];
   manager.addController(
     createManifestController({ kubeConfig: options.kubeConfig, manifests: informers.manifests, events, log, metrics }),
   );
@@ -215,6 +216,7 @@ export function startOperator(given: OperatorOptions): RunningOperator {
     const coordinatorMetrics = new CoordinatorMetrics(metrics.registry);
     const store = new NodeAttestationStore(options.kubeConfig);
     const coordinatorEvents = new EventRecorder(options.kubeConfig, 'attestor-coordinator', identity, log);
+    recorders.push(coordinatorEvents);
     if (c.peers)
       peers = peerRecovery({
         ...c,
@@ -395,6 +397,8 @@ export function startOperator(given: OperatorOptions): RunningOperator {
       await server?.close();
       await peers?.close();
       await webhook?.close();
+      // Events still queued go out, unless the API server is gone (then they are lost: best effort).
+      await flushWithin(recorders, EVENT_FLUSH_MS);
     });
   return {
     manager,
@@ -411,4 +415,18 @@ export function startOperator(given: OperatorOptions): RunningOperator {
       return done;
     },
   };
+}
+
+/** How long a stopping operator waits for its queued Events. */
+const EVENT_FLUSH_MS = 5000;
+
+async function flushWithin(recorders: readonly EventRecorder[], ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    Promise.all(recorders.map((r) => r.flush())),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+    }),
+  ]);
+  clearTimeout(timer);
 }

@@ -47,7 +47,7 @@ describe('informer recovery after the API server restarts', function () {
     ]) {
       assert.match(metrics, new RegExp(`^# TYPE ${name} `, 'm'), name);
     }
-    assert.match(metrics, /controller_runtime_max_concurrent_reconciles\{controller="aiworker"\} 2/);
+    assert.match(metrics, /controller_runtime_max_concurrent_reconciles\{controller="aiworker"\} 8/);
   });
 
   it('reports not ready while the API server is down, then catches up on what changed', async () => {

@@ -198,13 +198,16 @@ describe('Manifest roll-forward and roll-back: nodes closed at once, open again 
         agents[i]!.gpus.calls.filter((c) => c === 'nvmlSystemSetConfComputeGpusReadyState 1').length > activations[i]!,
         `${node}: GPUs activated again`,
       );
-      const events = await core.listNamespacedEvent({
-        namespace: 'default',
-        fieldSelector: `involvedObject.name=${node},reason=Attested`,
-      });
-      assert.ok(
-        events.items.some((e) => e.message?.includes('on re-appraisal of its last evidence')),
-        `${node}: accepted again on its retained evidence`,
+      // Events are written after the fact (the recorder's queue): wait for it.
+      await waitFor(
+        async () =>
+          (
+            await core.listNamespacedEvent({
+              namespace: 'default',
+              fieldSelector: `involvedObject.name=${node},reason=Attested`,
+            })
+          ).items.some((e) => e.message?.includes('on re-appraisal of its last evidence')),
+        { timeoutMs: 15_000, description: `${node}: accepted again on its retained evidence` },
       );
     }
     // And every agent attests again soon (spread over the Coordinator's window), not after 30 minutes.

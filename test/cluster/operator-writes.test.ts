@@ -184,8 +184,8 @@ describe('operator writes (API server audit log)', function () {
       ).length;
     const all = writes.map(describeWrite).join(', ');
     // One apply each for the Deployment, the Service and the NetworkPolicy, one mark for the
-    // namespace, and a status write for each state the worker passes through: created, then its
-    // replicas ready (pods that become ready in separate moments can add one).
+    // namespace, and status writes at most once a second (STATUS_WRITE_INTERVAL_MS): created, then
+    // where its pods' burst of events ended (pods that become ready in separate seconds can add one).
     assert.equal(count('deployments'), WORKERS, `one Deployment apply per AIWorker: ${all}`);
     assert.equal(count('services'), WORKERS, `one Service apply per AIWorker: ${all}`);
     assert.equal(count('networkpolicies'), WORKERS, `one NetworkPolicy apply per AIWorker: ${all}`);

@@ -128,9 +128,16 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     (await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${name}` })).items.filter(
       (p) => p.spec?.nodeName && !p.metadata?.deletionTimestamp,
     );
-  const podEvents = async (pod: string, reason: string) =>
-    (await core.listNamespacedEvent({ namespace })).items.filter(
-      (e) => e.involvedObject.name === pod && e.reason === reason,
+  // Events are written after the fact (the recorder's queue): wait for the first one.
+  const podEvents = (pod: string, reason: string) =>
+    waitFor(
+      async () => {
+        const found = (await core.listNamespacedEvent({ namespace })).items.filter(
+          (e) => e.involvedObject.name === pod && e.reason === reason,
+        );
+        return found.length > 0 ? found : undefined;
+      },
+      { timeoutMs: 30_000, description: `${reason} event on ${pod}` },
     );
 
   /** What the pod's `attestor init` does, with this pod VM (a new one each call: a new launch). */

@@ -34,6 +34,12 @@ import { desiredDeployment, desiredService, type WorkloadPodSettings } from './w
 export const FIELD_MANAGER = 'attestor';
 /** ConfigMaps are not watched (that would cache every ConfigMap in the cluster): re-read them this often. */
 export const POLICY_RESYNC_MS = 5 * 60 * 1000;
+/**
+ * An AIWorker's status is written at most this often: a burst of pod events (created, scheduled,
+ * ready, certified, one replica after another) becomes one write of where they ended, not one per
+ * step. The first status is written at once.
+ */
+export const STATUS_WRITE_INTERVAL_MS = 1000;
 
 export interface AIWorkerControllerDeps {
   kubeConfig: k8s.KubeConfig;
@@ -60,16 +66,22 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
   const apply = k8s.setHeaderOptions('Content-Type', k8s.PatchStrategy.ServerSideApply);
   const now = deps.now ?? (() => new Date());
   const markNamespace = namespaceMarker(core, informers);
+  /** When each AIWorker's status was last written (performance.now()), by key. */
+  const statusWrittenAt = new Map<string, number>();
 
   const controller = new Controller({
     name: 'aiworker',
     log: deps.log,
     metrics: deps.metrics,
-    workers: 2,
+    // Reconciles wait mostly on the API server: several at once keep a fleet's storm moving.
+    workers: 8,
     reconcile: async (key) => {
       const [namespace, name] = key.split('/') as [string, string];
       const worker = informers.aiWorkers.get(name, namespace);
-      if (!worker || worker.metadata.deletionTimestamp) return; // owned objects go with it (garbage collection)
+      if (!worker || worker.metadata.deletionTimestamp) {
+        statusWrittenAt.delete(key);
+        return; // owned objects go with it (garbage collection)
+      }
       const target = { apiVersion: API_VERSION, kind: AIWORKER_KIND, name, namespace, uid: worker.metadata.uid };
 
       // Before any pod exists: the binding webhook judges bindings in marked namespaces only.
@@ -91,6 +103,8 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
             apply,
           );
         }
+        // What this reconcile applied, told in one Event (one API call, not one per object).
+        const applied: string[] = created ? [`Deployment ${namespace}/${name} with ${replicas} replicas`] : [];
         const service = desiredService(worker, deps.workload);
         const current = informers.services.get(name, namespace);
         // Applied when absent, and when its ports are not the desired ones (a Service of an older
@@ -101,7 +115,7 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
             { name, namespace, body: service, fieldManager: FIELD_MANAGER, force: true },
             apply,
           );
-          await deps.events.record(target, 'Normal', 'ServiceApplied', `applied Service ${namespace}/${name}`);
+          applied.push(`Service ${namespace}/${name}`);
         }
         const networkPolicy = desiredNetworkPolicy(worker, deps.workload);
         const currentPolicy = informers.networkPolicies.get(name, namespace);
@@ -110,20 +124,11 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
             { name, namespace, body: networkPolicy, fieldManager: FIELD_MANAGER, force: true },
             apply,
           );
-          await deps.events.record(
-            target,
-            'Normal',
-            'NetworkPolicyApplied',
-            `applied NetworkPolicy ${namespace}/${name}: ingress on port ${admittedPort(worker, deps.workload)} only`,
+          applied.push(
+            `NetworkPolicy ${namespace}/${name} (ingress on port ${admittedPort(worker, deps.workload)} only)`,
           );
         }
-        if (created)
-          await deps.events.record(
-            target,
-            'Normal',
-            'DeploymentApplied',
-            `applied Deployment ${namespace}/${name} with ${replicas} replicas`,
-          );
+        if (applied.length > 0) await deps.events.record(target, 'Normal', 'Applied', `applied ${applied.join(', ')}`);
       } else if (deployment && (deployment.spec?.replicas ?? 0) > 0) {
         // The policy vanished: stop the pods that run under a policy we can no longer check.
         await apps.patchNamespacedDeploymentScale(
@@ -147,12 +152,19 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
       });
       const wasCompliant = findCondition(worker.status?.conditions, 'PolicyCompliant');
       const isCompliant = findCondition(status.conditions, 'PolicyCompliant')!;
+      // Look again when the first certificate expires: it stops counting then.
+      const untilExpiry = certified.firstExpiry === undefined ? Infinity : certified.firstExpiry - at.getTime() + 500;
+      const requeueAfterMs = Math.max(1000, Math.min(POLICY_RESYNC_MS, untilExpiry));
       if (!sameStatus(status, worker.status)) {
+        const sinceWrite = performance.now() - (statusWrittenAt.get(key) ?? Number.NEGATIVE_INFINITY);
+        if (worker.status && sinceWrite < STATUS_WRITE_INTERVAL_MS)
+          return { requeueAfterMs: Math.min(requeueAfterMs, STATUS_WRITE_INTERVAL_MS - sinceWrite) };
         await patchStatus(
           custom,
           { plural: AIWORKER_PLURAL, name, namespace, resourceVersion: worker.metadata.resourceVersion },
           status,
         );
+        statusWrittenAt.set(key, performance.now());
       }
       if (
         isCompliant.status === 'False' &&
@@ -160,9 +172,7 @@ export function createAIWorkerController(deps: AIWorkerControllerDeps): Controll
       ) {
         await deps.events.record(target, 'Warning', isCompliant.reason, isCompliant.message);
       }
-      // Look again when the first certificate expires: it stops counting then.
-      const untilExpiry = certified.firstExpiry === undefined ? Infinity : certified.firstExpiry - at.getTime() + 500;
-      return { requeueAfterMs: Math.max(1000, Math.min(POLICY_RESYNC_MS, untilExpiry)) };
+      return { requeueAfterMs };
     },
   });
 

@@ -104,6 +104,8 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
     name: 'node-gating',
     log: deps.log,
     metrics: deps.metrics,
+    // Each node's reconcile waits on its own patch and eviction calls: a fleet's nodes open side by side.
+    workers: 8,
     reconcile: async (name) => {
       const node = deps.nodes.get(name);
       if (!node || !isGpuNode(node)) return;

@@ -2,6 +2,11 @@
  * Kubernetes Events (core/v1), so `kubectl describe` and `kubectl get events` show what the
  * operator did and why. Repeats of the same event on the same object within the series window
  * increase its count instead of creating new objects. Messages never carry secrets.
+ *
+ * Recording never waits for the API server: an event goes into a queue that one writer empties in
+ * order (as client-go's recorder does), so that a reconcile or a Coordinator answer is not held up
+ * by its Events. Past MAX_PENDING queued events, new ones are dropped with a warning: events are
+ * best effort, and a stalled API server must not grow the operator's memory.
  */
 import * as k8s from '@kubernetes/client-node';
 import { errorMessage } from '../../errors.ts';
@@ -18,6 +23,8 @@ export interface EventTarget {
 }
 
 const SERIES_WINDOW_MS = 10 * 60 * 1000;
+/** Events queued at most (by default); more are dropped (and counted in the warning). */
+export const MAX_PENDING_EVENTS = 1000;
 
 export class EventRecorder {
   readonly #core: k8s.CoreV1Api;
@@ -25,19 +32,57 @@ export class EventRecorder {
   readonly #instance: string;
   readonly #log: Logger;
   readonly #recent = new Map<string, { name: string; namespace: string; count: number; last: number }>();
+  #tail: Promise<void> = Promise.resolve();
+  #pending = 0;
+  #dropped = 0;
 
-  constructor(kubeConfig: k8s.KubeConfig, component: string, instance: string, log: Logger) {
+  readonly #maxPending: number;
+
+  constructor(
+    kubeConfig: k8s.KubeConfig,
+    component: string,
+    instance: string,
+    log: Logger,
+    options: { maxPending?: number } = {},
+  ) {
+    this.#maxPending = options.maxPending ?? MAX_PENDING_EVENTS;
     this.#core = kubeConfig.makeApiClient(k8s.CoreV1Api);
     this.#component = component;
     this.#instance = instance;
     this.#log = log;
   }
 
-  /** Records an event; failures are logged, never thrown (events are best effort). */
-  async record(target: EventTarget, type: EventType, reason: string, message: string): Promise<void> {
+  /**
+   * Queues an event, stamped now, and returns at once; failures are logged, never thrown (events
+   * are best effort). `flush()` waits until it is written.
+   */
+  record(target: EventTarget, type: EventType, reason: string, message: string): Promise<void> {
+    const now = new Date();
+    if (this.#pending >= this.#maxPending) {
+      if (this.#dropped++ % 100 === 0)
+        this.#log.warn(
+          { dropped: this.#dropped, reason, object: `${target.kind}/${target.name}` },
+          'event queue full: dropping events',
+        );
+      return Promise.resolve();
+    }
+    this.#pending++;
+    this.#tail = this.#tail
+      .then(() => this.#write(target, type, reason, message, now))
+      .finally(() => {
+        this.#pending--;
+      });
+    return Promise.resolve();
+  }
+
+  /** Resolves when every event queued so far has been written (or given up on). */
+  flush(): Promise<void> {
+    return this.#tail;
+  }
+
+  async #write(target: EventTarget, type: EventType, reason: string, message: string, now: Date): Promise<void> {
     const namespace = target.namespace || 'default';
     const seriesKey = `${target.kind}/${namespace}/${target.name}/${target.uid}/${type}/${reason}/${message}`;
-    const now = new Date();
     const previous = this.#recent.get(seriesKey);
     try {
       if (previous && now.getTime() - previous.last < SERIES_WINDOW_MS) {

@@ -127,17 +127,31 @@ function measured(handler: Dispatcher.DispatchHandler, record: (code: string) =>
   };
 }
 
-/** What makes two requests' dispatchers interchangeable: the server and the TLS material, hashed. */
+/**
+ * What makes two requests' dispatchers interchangeable: the server and the TLS material, hashed.
+ * Byte buffers (CA, client certificate and key) go into the hash as bytes: JSON would spell each
+ * byte out as a number, on every request.
+ */
 function dispatcherKey(cluster: k8s.Cluster | null, options: unknown): string {
-  const text = JSON.stringify([cluster?.server, cluster?.proxyUrl, options], (_k, v: unknown) =>
-    v &&
-    typeof v === 'object' &&
-    (v as { type?: string }).type === 'Buffer' &&
-    Array.isArray((v as { data?: unknown }).data)
-      ? Buffer.from((v as { data: number[] }).data).toString('base64')
-      : v,
-  );
-  return createHash('sha256').update(text).digest('hex');
+  const hash = createHash('sha256');
+  const add = (value: unknown): void => {
+    if (value instanceof Uint8Array) hash.update('b').update(String(value.length)).update(':').update(value);
+    else if (Array.isArray(value)) {
+      hash.update('[');
+      for (const item of value) add(item);
+      hash.update(']');
+    } else if (value && typeof value === 'object') {
+      hash.update('{');
+      for (const [k, v] of Object.entries(value)) {
+        if (v === undefined || typeof v === 'function') continue;
+        hash.update(JSON.stringify(k)).update(':');
+        add(v);
+      }
+      hash.update('}');
+    } else hash.update(`${JSON.stringify(value ?? null)},`);
+  };
+  add([cluster?.server, cluster?.proxyUrl, options]);
+  return hash.digest('hex');
 }
 
 function hostOf(origin: string | URL | undefined): string {

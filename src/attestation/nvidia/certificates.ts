@@ -99,6 +99,22 @@ export function parseCertificateChain(pem: string, check: CheckId = 'gpu.cert-ch
   return pemCertificates(pem, check).map((der) => parseCertificate(der, check));
 }
 
+/**
+ * A GPU's device chain (PEM), parsed once per appraisal and across appraisals: taken from the
+ * cache by the SHA-256 of its text, so the collateral step (gpuOcsp) and the report check share
+ * one parse. Throws ParseError.
+ */
+export function parseDeviceChain(pem: string, cache: VerificationCache | undefined): ParsedCertificate[] {
+  if (!cache) return parseCertificateChain(pem, 'gpu.cert-chain');
+  const key = `pem:${createHash('sha256').update(pem).digest('hex')}`;
+  let chain = cache.get<ParsedCertificate[]>(key);
+  if (!chain) {
+    chain = parseCertificateChain(pem, 'gpu.cert-chain');
+    cache.set(key, chain);
+  }
+  return chain;
+}
+
 /** The time-independent outcome of a chain check, which a cache may keep. */
 export interface ChainStructure {
   /** Leaf first, ending with the pinned anchor that issued the top certificate (when found). */

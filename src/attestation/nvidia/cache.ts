@@ -1,8 +1,9 @@
 /**
  * A small cache for the expensive, time-independent parts of GPU verification: certificate chain
- * structure (signatures, names, CA flags; keyed by the certificate bytes and the anchors), RIM
- * XML signatures (keyed by the SHA-384 of the document), and parsed OCSP answers with who signed
- * them (keyed by the answer's and the issuer's bytes). Validity periods (certificates, a delegated
+ * structure (signatures, names, CA flags; keyed by the certificate bytes and the anchors) and
+ * RIM XML signatures (keyed by the SHA-384 of the document). OCSP answers, and who signed them,
+ * are remembered by ocsp-answer.ts's own memos, and verified certificate links by
+ * ../issued-by-memo.ts, for the whole process. Validity periods (certificates, a delegated
  * OCSP responder, an answer's thisUpdate/nextUpdate) are always checked at the caller's time, so a
  * cached entry never extends trust past them.
  */

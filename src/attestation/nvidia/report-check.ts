@@ -135,7 +135,6 @@ export function checkGpuReport(evidence: GpuEvidence, options: GpuReportCheckOpt
       at: options.at,
       ...(options.policy?.revocation ? { policy: options.policy.revocation } : {}),
       check: 'gpu.ocsp',
-      ...(options.cache ? { cache: options.cache } : {}),
     });
     revocation = checked.statuses;
     reasons.push(...checked.reasons);

@@ -105,7 +105,7 @@ export async function gpuOcsp(
   const notes: string[] = [];
   const deviceAnchors = parseAnchors(anchors.device ?? [NVIDIA_DEVICE_IDENTITY_CA_PEM]);
   for (const gpu of gpus) {
-    const path = trustedPath(() => parseDeviceChain(gpu.certificateChain, cache), deviceAnchors, {
+    const path = trustedPath(() => parseDeviceChain(gpu.certificateChain), deviceAnchors, {
       check: 'gpu.cert-chain',
       role: 'GPU attestation',
       cache,

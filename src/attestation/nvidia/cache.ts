@@ -8,7 +8,7 @@
  * cached entry never extends trust past them.
  */
 
-/** Bounded map, oldest entry out first; counts hits so benches and tests can see it work. */
+/** Bounded map, least recently used entry out first; counts hits so benches and tests can see it work. */
 export class VerificationCache {
   readonly #entries = new Map<string, unknown>();
   readonly #max: number;
@@ -19,13 +19,19 @@ export class VerificationCache {
   }
   get<T>(key: string): T | undefined {
     const v = this.#entries.get(key) as T | undefined;
-    if (v === undefined) this.misses++;
-    else this.hits++;
+    if (v === undefined) {
+      this.misses++;
+      return undefined;
+    }
+    this.hits++;
+    // Least recently used out first: what every node shares (RIMs, the anchors' chains) stays.
+    this.#entries.delete(key);
+    this.#entries.set(key, v);
     return v;
   }
   set<T>(key: string, value: T): void {
-    if (!this.#entries.has(key) && this.#entries.size >= this.#max)
-      this.#entries.delete(this.#entries.keys().next().value!);
+    this.#entries.delete(key);
+    if (this.#entries.size >= this.#max) this.#entries.delete(this.#entries.keys().next().value!);
     this.#entries.set(key, value);
   }
   get size(): number {

@@ -45,9 +45,10 @@ export interface SingleAnswer {
   readonly certId: {
     /** Node's name of the CertID hash (sha1, sha256, ...); absent when the algorithm is not one we know. */
     readonly hash?: string;
-    readonly serial: Buffer;
-    readonly issuerNameHash: Buffer;
-    readonly issuerKeyHash: Buffer;
+    /** The serial number's INTEGER content, and the two hashes, in lower-case hex (strings keep the memo small). */
+    readonly serial: string;
+    readonly issuerNameHash: string;
+    readonly issuerKeyHash: string;
   };
   readonly thisUpdate: Date;
   readonly nextUpdate?: Date;
@@ -77,9 +78,11 @@ export interface Usable {
 }
 
 /**
- * Answers read, by the SHA-256 of their DER. An entry is about 1 KB (one SingleResponse: its
- * CertID's buffers, two or three Dates): 8,192 answers (a fleet of 4,000 GPUs needs one per
- * device certificate, plus the few shared ones) take at most about 8 MB.
+ * Answers read, by the SHA-256 of their DER. An entry is under 2 KB (one SingleResponse: its
+ * CertID as hex strings, two or three Dates; measured): 8,192 answers take at most about 16 MB.
+ * A fleet of 4,000 GPUs needs one per device certificate plus the few shared ones; the room
+ * above that matters, since a memo smaller than the set a re-appraisal walks through in turn
+ * would hit nothing (least recently used out first).
  */
 export const answerMemo = new BoundedMemo<AnswerContent | { problem: string }>(8_192);
 
@@ -132,9 +135,9 @@ function singleAnswer(single: pkijs.SingleResponse): SingleAnswer {
   const hash = HASHES[id.hashAlgorithm.algorithmId];
   const certId = {
     ...(hash ? { hash } : {}),
-    serial: Buffer.from(id.serialNumber.valueBlock.valueHexView),
-    issuerNameHash: Buffer.from(id.issuerNameHash.valueBlock.valueHexView),
-    issuerKeyHash: Buffer.from(id.issuerKeyHash.valueBlock.valueHexView),
+    serial: Buffer.from(id.serialNumber.valueBlock.valueHexView).toString('hex'),
+    issuerNameHash: Buffer.from(id.issuerNameHash.valueBlock.valueHexView).toString('hex'),
+    issuerKeyHash: Buffer.from(id.issuerKeyHash.valueBlock.valueHexView).toString('hex'),
   };
   const times = { thisUpdate: single.thisUpdate, ...(single.nextUpdate ? { nextUpdate: single.nextUpdate } : {}) };
   const block = single.certStatus as asn1js.BaseBlock & { valueBlock: { value?: asn1js.BaseBlock[] } };
@@ -207,15 +210,15 @@ export function certIdOf(
   cert: ParsedCertificate,
   issuer: ParsedCertificate,
 ): { matches: (id: SingleAnswer['certId']) => boolean } {
-  const serial = serialBytes(cert.der);
+  const serial = serialBytes(cert.der).toString('hex');
   const name = subjectBytes(issuer.der);
   const key = subjectKeyBits(issuer);
   return {
     matches: (id) =>
       id.hash !== undefined &&
-      id.serial.equals(serial) &&
-      createHash(id.hash).update(name).digest().equals(id.issuerNameHash) &&
-      createHash(id.hash).update(key).digest().equals(id.issuerKeyHash),
+      id.serial === serial &&
+      createHash(id.hash).update(name).digest('hex') === id.issuerNameHash &&
+      createHash(id.hash).update(key).digest('hex') === id.issuerKeyHash,
   };
 }
 

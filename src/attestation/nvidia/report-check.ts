@@ -68,7 +68,7 @@ export function checkGpuReport(evidence: GpuEvidence, options: GpuReportCheckOpt
   }
   let chain: ParsedCertificate[] = [];
   try {
-    chain = parseDeviceChain(evidence.certificateChain, options.cache);
+    chain = parseDeviceChain(evidence.certificateChain);
   } catch (err) {
     reasons.push(asReason(err));
   }

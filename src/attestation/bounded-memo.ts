@@ -44,4 +44,9 @@ export class BoundedMemo<V> {
   get size(): number {
     return this.#entries.size;
   }
+
+  /** Forgets every entry (benches that measure a cold start). */
+  clear(): void {
+    this.#entries.clear();
+  }
 }

@@ -7,6 +7,18 @@
  * OCSP responder, an answer's thisUpdate/nextUpdate) are always checked at the caller's time, so a
  * cached entry never extends trust past them.
  */
+import { issuedByMemo } from '../issued-by-memo.ts';
+import { deviceChainMemo, internedCertificates } from './certificates.ts';
+import { answerMemo, signerMemo } from './ocsp-answer.ts';
+
+/** Forgets what the process-wide memos of GPU verification hold (benches that measure a cold start; never needed for correctness). */
+export function clearProcessMemos(): void {
+  issuedByMemo.clear();
+  deviceChainMemo.clear();
+  internedCertificates.clear();
+  answerMemo.clear();
+  signerMemo.clear();
+}
 
 /** Bounded map, least recently used entry out first; counts hits so benches and tests can see it work. */
 export class VerificationCache {

@@ -112,7 +112,7 @@ export function parseCertificateChain(pem: string, check: CheckId = 'gpu.cert-ch
  * certificates are at most about 2 MB.
  */
 export const deviceChainMemo = new BoundedMemo<ParsedCertificate[]>(256);
-const internedCertificates = new BoundedMemo<ParsedCertificate>(256);
+export const internedCertificates = new BoundedMemo<ParsedCertificate>(256);
 
 /** A GPU's device chain (PEM), from the memo or parsed now; throws ParseError (a chain that does not parse is not remembered). */
 export function parseDeviceChain(pem: string): ParsedCertificate[] {

@@ -1,5 +1,5 @@
 /**
- * GPU node appraisal at fleet scale, without the control plane (node bench/gpu-node.bench.ts):
+ * GPU node appraisal at fleet scale, without the control plane (node bench/node-appraisal.bench.ts):
  * the Coordinator's NodeAppraiser (simulated roots, the simulated platform's collateral source
  * with its OCSP responder, the refusal and collateral metrics) on pre-made evidence of NODES
  * nodes, each with 8 GPUs whose device certificates and leaves are their own.
@@ -11,7 +11,7 @@
  * Each row is milliseconds of this process's time per node appraisal (every check runs every
  * time; only work that is a pure function of the same bytes may be skipped).
  *
- * Env: GPU_NODE_BENCH_NODES (default 40), GPU_NODE_BENCH_REPEATS (default 20, the warm row).
+ * Env: NODE_APPRAISAL_NODES (default 40), NODE_APPRAISAL_REPEATS (default 20, the warm row).
  */
 import { createHash } from 'node:crypto';
 import { Registry } from 'prom-client';
@@ -25,8 +25,8 @@ import { simulatedCollateral } from '../src/dev/local-coordinator.ts';
 import { silentLogger } from '../src/observability/log.ts';
 import { reportDataFor } from '../src/protocol/evidence-request.ts';
 
-const NODES = Number(process.env.GPU_NODE_BENCH_NODES ?? 40);
-const REPEATS = Number(process.env.GPU_NODE_BENCH_REPEATS ?? 20);
+const NODES = Number(process.env.NODE_APPRAISAL_NODES ?? 40);
+const REPEATS = Number(process.env.NODE_APPRAISAL_REPEATS ?? 20);
 const GPUS = 8;
 const POLICY_HASH = createHash('sha256').update('bench').digest('hex');
 

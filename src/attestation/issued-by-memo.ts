@@ -8,7 +8,11 @@
  */
 import type { X509Certificate } from 'node:crypto';
 
-/** 16,384 links of at most about 350 bytes each (the key over two 95-character fingerprints, a Set slot; measured): at most about 6 MB. */
+/**
+ * 16,384 links of at most about 350 bytes each (the key over two 95-character fingerprints and a
+ * Set slot; measured): at most about 6 MB. A fleet of 500 nodes of 8 GPUs has 8,000 links of its
+ * own (each GPU's leaf and device certificate) and a handful shared.
+ */
 export const ISSUED_BY_MEMO_LINKS = 16_384;
 
 export class IssuedByMemo {

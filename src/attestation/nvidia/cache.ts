@@ -11,7 +11,10 @@ import { issuedByMemo } from '../issued-by-memo.ts';
 import { deviceChainMemo, internedCertificates } from './certificates.ts';
 import { answerMemo, signerMemo } from './ocsp-answer.ts';
 
-/** Forgets what the process-wide memos of GPU verification hold (benches that measure a cold start; never needed for correctness). */
+/**
+ * Forgets what the process-wide memos of GPU verification hold: for benches that measure a cold
+ * start; never needed for correctness.
+ */
 export function clearProcessMemos(): void {
   issuedByMemo.clear();
   deviceChainMemo.clear();

@@ -1,10 +1,11 @@
 /**
- * One OCSP answer (RFC 6960 DER OCSPResponse) judged for one certificate: read once (what it
- * says is remembered by the hash of its bytes, in a small form without ASN.1 objects), signed by the certificate's issuer or a responder certificate the issuer
- * signed for id-kp-OCSPSigning, carrying the nonce its request sent, and current at the
- * appraisal time (who signed it is remembered by the answer's and the issuer's bytes; times are
- * judged at every appraisal). Also the CertID parts of a certificate, which the collateral's requests and
- * cache files use. Pure: the time is a parameter, answers are bytes.
+ * One OCSP answer (RFC 6960 DER OCSPResponse) judged for one certificate: read once (what it says
+ * is remembered by the hash of its bytes, in a small form without ASN.1 objects), signed by the
+ * certificate's issuer or a responder certificate the issuer signed for id-kp-OCSPSigning (who
+ * signed is remembered by the answer's and the issuer's bytes), carrying the nonce its request
+ * sent, and current at the appraisal time (judged at every appraisal). Also the CertID parts of a
+ * certificate, which the collateral's requests and cache files use. Pure: the time is a
+ * parameter, answers are bytes.
  */
 import { createHash, verify as verifySignature, X509Certificate } from 'node:crypto';
 import type * as asn1js from 'asn1js';

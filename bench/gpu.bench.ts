@@ -3,10 +3,10 @@
  *
  * - floor: a bare crypto.verify of the report signature with a ready KeyObject: no verifier can
  *   beat it, so the other rows are reported as ratios to it, measured in the same run;
- * - cold: checkGpuReport with no cache (5 certificates parsed, chain to the pinned NVIDIA Device
+ * - cold: checkGpuReport with no cache and the process-wide memos forgotten (5 certificates parsed, chain to the pinned NVIDIA Device
  *   Identity CA verified, report parsed and its signature verified) + comparison of its
  *   measurements with the (already parsed and verified) VBIOS RIM;
- * - warm: the same with a VerificationCache (chain parsed and checked once; validity, report
+ * - warm: the same with a VerificationCache and the process memos (chain parsed and checked once; validity, report
  *   parsing, FWID, signature and the RIM comparison every time);
  * - appraise cold / warm: verifyGpu and appraiseGpu with the VBIOS RIM as collateral: cold parses the RIM
  *   XML and verifies its XML signature and signer chain every time; warm takes both from the cache;
@@ -23,7 +23,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { appraiseGpu, gpuPolicy } from '../src/attestation/nvidia/appraise.ts';
-import { VerificationCache } from '../src/attestation/nvidia/cache.ts';
+import { clearProcessMemos, VerificationCache } from '../src/attestation/nvidia/cache.ts';
 import { parseCertificateChain } from '../src/attestation/nvidia/certificates.ts';
 import { compareMeasurements } from '../src/attestation/nvidia/measurements.ts';
 import { checkGpuReport } from '../src/attestation/nvidia/report-check.ts';
@@ -58,6 +58,8 @@ const evidence = { report, certificateChain };
 // opts out of both, as a Manifest would have to for this GPU (the strict defaults refuse it).
 const policy = { requireFwid: false, revocation: { requireAnswers: false } };
 const reportAndRim = (cache?: VerificationCache) => (): boolean => {
+  // Cold means cold: without a cache, the process-wide memos (links, chains) are forgotten too.
+  if (!cache) clearProcessMemos();
   const v = checkGpuReport(evidence, { at: AT, policy, ...(cache ? { cache } : {}) });
   return v.reasons.length === 0 && compareMeasurements(v.report!, { vbios: rim }).mismatched.length === 0;
 };
@@ -70,6 +72,7 @@ const reference: GpuReferenceValues = {
   ocsp: { required: false },
 };
 const appraise = (cache?: VerificationCache) => async (): Promise<boolean> => {
+  if (!cache) clearProcessMemos();
   const verified = await verifyGpu(evidence, {
     at: AT,
     collateral: { rims: [{ xml: rimXml }] },

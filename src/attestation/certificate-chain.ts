@@ -9,19 +9,28 @@
  * key kind) is each verifier's own.
  */
 import type { X509Certificate } from 'node:crypto';
+import { issuedByMemo } from './issued-by-memo.ts';
 
 /** The CN of a Node-formatted distinguished name (subject or issuer), for messages; the whole name without one. */
 export function commonName(dn: string): string {
   return /(?:^|\n)CN=([^\n]*)/.exec(dn)?.[1] ?? dn.replace(/\n/g, ', ');
 }
 
-/** Whether `issuer`, a CA, issued `child`: its subject is the child's issuer and its key verifies the child's signature. */
-export function issuedBy(child: X509Certificate, issuer: X509Certificate): boolean {
+/**
+ * Whether `issuer`, a CA, issued `child`: its subject is the child's issuer and its key verifies
+ * the child's signature. A link that verified is remembered by both certificates' DER
+ * fingerprints (issued-by-memo.ts): the same two byte strings are checked once per process.
+ */
+export function issuedBy(child: X509Certificate, issuer: X509Certificate, memo = issuedByMemo): boolean {
+  if (memo.has(child, issuer)) return true;
+  let verified: boolean;
   try {
-    return issuer.ca && child.checkIssued(issuer) && child.verify(issuer.publicKey);
+    verified = issuer.ca && child.checkIssued(issuer) && child.verify(issuer.publicKey);
   } catch {
-    return false;
+    verified = false;
   }
+  if (verified) memo.add(child, issuer);
+  return verified;
 }
 
 /** A chain checked against anchors: the path (leaf first, without the anchor), the anchor, and every problem. */

@@ -10,7 +10,7 @@ import {
   chainStructure,
   type ParsedCertificate,
   parseCertificate,
-  parseCertificateChain,
+  parseDeviceChain,
 } from '../attestation/nvidia/certificates.ts';
 import type { OcspAnswer } from '../attestation/nvidia/ocsp-answer.ts';
 import { parseAnchors } from '../attestation/nvidia/report-check.ts';
@@ -105,11 +105,11 @@ export async function gpuOcsp(
   const notes: string[] = [];
   const deviceAnchors = parseAnchors(anchors.device ?? [NVIDIA_DEVICE_IDENTITY_CA_PEM]);
   for (const gpu of gpus) {
-    const path = trustedPath(
-      () => memo(cache, `ocsp-chain:${gpu.certificateChain}`, () => parseCertificateChain(gpu.certificateChain)),
-      deviceAnchors,
-      { check: 'gpu.cert-chain', role: 'GPU attestation', cache },
-    );
+    const path = trustedPath(() => parseDeviceChain(gpu.certificateChain), deviceAnchors, {
+      check: 'gpu.cert-chain',
+      role: 'GPU attestation',
+      cache,
+    });
     if (path) ask(path, 1, `gpu ${gpu.uuid}`);
     else notes.push(`gpu ${gpu.uuid}: no OCSP lookups: the device chain does not lead to the pinned roots`);
   }

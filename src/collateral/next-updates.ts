@@ -7,6 +7,7 @@
  */
 import * as pkijs from 'pkijs';
 import type { NodeCollateral } from '../attestation/node-appraisal.ts';
+import { answerContent } from '../attestation/nvidia/ocsp-answer.ts';
 import { parseCrl, serialHex } from '../attestation/tdx/crl.ts';
 
 export type CollateralKind =
@@ -73,25 +74,15 @@ function signedJsonNextUpdate(
   }
 }
 
+/** From what the verifier read of the same bytes (ocsp-answer.ts's memo): each answer is parsed once, not per appraisal. */
 function ocspNextUpdates(der: Uint8Array): CollateralNextUpdate[] {
-  try {
-    const outer = pkijs.OCSPResponse.fromBER(der);
-    if (!outer.responseBytes) return [];
-    const basic = pkijs.BasicOCSPResponse.fromBER(outer.responseBytes.response.valueBlock.valueHexView);
-    return basic.tbsResponseData.responses.flatMap((single) =>
-      single.nextUpdate
-        ? [
-            {
-              kind: 'nvidia-ocsp' as const,
-              item: serialHex(single.certID.serialNumber.valueBlock.valueHexView),
-              nextUpdate: single.nextUpdate,
-            },
-          ]
-        : [],
-    );
-  } catch {
-    return [];
-  }
+  const content = answerContent(der);
+  if ('problem' in content) return [];
+  return content.singles.flatMap((single) =>
+    single.nextUpdate
+      ? [{ kind: 'nvidia-ocsp' as const, item: serialHex(single.certId.serial), nextUpdate: single.nextUpdate }]
+      : [],
+  );
 }
 
 function commonName(nameDer: Uint8Array): string | undefined {

@@ -1,15 +1,17 @@
 /**
- * One OCSP answer (RFC 6960 DER OCSPResponse) judged for one certificate: parsed (kept in the
- * cache by its hash), signed by the certificate's issuer or a responder certificate the issuer
- * signed for id-kp-OCSPSigning, carrying the nonce its request sent, and current at the
- * appraisal time. Also the CertID parts of a certificate, which the collateral's requests and
- * cache files use. Pure: the time is a parameter, answers are bytes.
+ * One OCSP answer (RFC 6960 DER OCSPResponse) judged for one certificate: read once (what it says
+ * is remembered by the hash of its bytes, in a small form without ASN.1 objects), signed by the
+ * certificate's issuer or a responder certificate the issuer signed for id-kp-OCSPSigning (who
+ * signed is remembered by the answer's and the issuer's bytes), carrying the nonce its request
+ * sent, and current at the appraisal time (judged at every appraisal). Also the CertID parts of a
+ * certificate, which the collateral's requests and cache files use. Pure: the time is a
+ * parameter, answers are bytes.
  */
 import { createHash, verify as verifySignature, X509Certificate } from 'node:crypto';
 import type * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { errorMessage } from '../../errors.ts';
-import type { VerificationCache } from './cache.ts';
+import { BoundedMemo } from '../bounded-memo.ts';
 import type { ParsedCertificate } from './certificates.ts';
 import { children, readTlv } from './der.ts';
 
@@ -39,13 +41,33 @@ export interface OcspAnswer {
   readonly nonce?: Uint8Array;
 }
 
-export interface ParsedAnswer {
-  readonly answer: OcspAnswer;
-  /** SHA-256 of the DER, hex: the key of what is cached about it. */
-  readonly hash: string;
-  readonly basic: pkijs.BasicOCSPResponse;
-  readonly singles: readonly pkijs.SingleResponse[];
+/** One SingleResponse, read once: the CertID it is about, its times and its status. */
+export interface SingleAnswer {
+  readonly certId: {
+    /** Node's name of the CertID hash (sha1, sha256, ...); absent when the algorithm is not one we know. */
+    readonly hash?: string;
+    /** The serial number's INTEGER content, and the two hashes, in lower-case hex (strings keep the memo small). */
+    readonly serial: string;
+    readonly issuerNameHash: string;
+    readonly issuerKeyHash: string;
+  };
+  readonly thisUpdate: Date;
+  readonly nextUpdate?: Date;
+  readonly status: 'good' | 'revoked' | 'unknown';
+  readonly revokedAt?: Date;
+  readonly revocationReason?: number;
+}
+
+/** What an answer says, a pure function of its DER: kept in a memo by its hash, small (no ASN.1 objects). */
+export interface AnswerContent {
+  readonly singles: readonly SingleAnswer[];
   readonly nonce?: Uint8Array;
+}
+
+export interface ParsedAnswer extends AnswerContent {
+  readonly answer: OcspAnswer;
+  /** SHA-256 of the DER, hex: the key of what is remembered about it. */
+  readonly hash: string;
 }
 
 export interface Usable {
@@ -56,32 +78,86 @@ export interface Usable {
   readonly revocationReason?: number;
 }
 
-export function parseAnswer(
-  answer: OcspAnswer,
-  cache: VerificationCache | undefined,
-): ParsedAnswer | { problem: string } {
+/**
+ * Answers read, by the SHA-256 of their DER. An entry is under 2 KB (one SingleResponse: its
+ * CertID as hex strings, two or three Dates; measured): 8,192 answers take at most about 16 MB.
+ * A fleet of 4,000 GPUs needs one per device certificate plus the few shared ones; the room
+ * above that matters, since a memo smaller than the set a re-appraisal walks through in turn
+ * would hit nothing (least recently used out first).
+ */
+export const answerMemo = new BoundedMemo<AnswerContent | { problem: string }>(8_192);
+
+/**
+ * Who signed an answer for an issuer, by the answer's hash and the issuer's DER fingerprint:
+ * about 300 bytes an entry, 8,192 entries at most about 2.5 MB.
+ */
+export const signerMemo = new BoundedMemo<Signer>(8_192);
+
+/** Reads an answer, or takes what it says from the memo by the hash of its bytes. */
+export function parseAnswer(answer: OcspAnswer): ParsedAnswer | { problem: string } {
   const hash = createHash('sha256').update(answer.der).digest('hex');
-  const key = `ocsp:${hash}`;
-  const cached = cache?.get<Omit<ParsedAnswer, 'answer' | 'hash'> | { problem: string }>(key);
-  const parsed = cached ?? parseResponse(answer.der);
-  if (cache && !cached) cache.set(key, parsed);
-  return 'problem' in parsed ? parsed : { ...parsed, answer, hash };
+  const content = contentOf(hash, answer.der);
+  return 'problem' in content ? content : { ...content, answer, hash };
 }
 
-function parseResponse(der: Uint8Array): Omit<ParsedAnswer, 'answer' | 'hash'> | { problem: string } {
+/** What an answer's DER says, from the memo (the verifier's read of the same bytes) or read now. */
+export function answerContent(der: Uint8Array): AnswerContent | { problem: string } {
+  return contentOf(createHash('sha256').update(der).digest('hex'), der);
+}
+
+function contentOf(hash: string, der: Uint8Array): AnswerContent | { problem: string } {
+  return answerMemo.getOrMake(hash, () => readAnswer(der));
+}
+
+/** What an answer says (its DER read with pkijs); a problem when it is not a successful basic OCSP response. */
+export function readAnswer(der: Uint8Array): AnswerContent | { problem: string } {
   try {
-    const outer = pkijs.OCSPResponse.fromBER(der);
-    const status = outer.responseStatus.valueBlock.valueDec;
-    if (status !== 0) return { problem: `is not successful (responseStatus ${status})` };
-    if (!outer.responseBytes || outer.responseBytes.responseType !== OCSP_BASIC)
-      return { problem: 'is not a basic OCSP response' };
-    const basic = pkijs.BasicOCSPResponse.fromBER(outer.responseBytes.response.valueBlock.valueHexView);
+    const basic = basicResponse(der);
+    if ('problem' in basic) return basic;
     const nonceExt = basic.tbsResponseData.responseExtensions?.find((e) => e.extnID === OCSP_NONCE);
     const nonce = nonceExt ? nonceValue(nonceExt.extnValue.valueBlock.valueHexView) : undefined;
-    return { basic, singles: basic.tbsResponseData.responses, ...(nonce ? { nonce } : {}) };
+    return { singles: basic.tbsResponseData.responses.map(singleAnswer), ...(nonce ? { nonce } : {}) };
   } catch (err) {
     return { problem: `does not parse: ${errorMessage(err)}` };
   }
+}
+
+function basicResponse(der: Uint8Array): pkijs.BasicOCSPResponse | { problem: string } {
+  const outer = pkijs.OCSPResponse.fromBER(der);
+  const status = outer.responseStatus.valueBlock.valueDec;
+  if (status !== 0) return { problem: `is not successful (responseStatus ${status})` };
+  if (!outer.responseBytes || outer.responseBytes.responseType !== OCSP_BASIC)
+    return { problem: 'is not a basic OCSP response' };
+  return pkijs.BasicOCSPResponse.fromBER(outer.responseBytes.response.valueBlock.valueHexView);
+}
+
+function singleAnswer(single: pkijs.SingleResponse): SingleAnswer {
+  const id = single.certID;
+  const hash = HASHES[id.hashAlgorithm.algorithmId];
+  const certId = {
+    ...(hash ? { hash } : {}),
+    serial: Buffer.from(id.serialNumber.valueBlock.valueHexView).toString('hex'),
+    issuerNameHash: Buffer.from(id.issuerNameHash.valueBlock.valueHexView).toString('hex'),
+    issuerKeyHash: Buffer.from(id.issuerKeyHash.valueBlock.valueHexView).toString('hex'),
+  };
+  const times = { thisUpdate: single.thisUpdate, ...(single.nextUpdate ? { nextUpdate: single.nextUpdate } : {}) };
+  const block = single.certStatus as asn1js.BaseBlock & { valueBlock: { value?: asn1js.BaseBlock[] } };
+  const tag = block.idBlock.tagNumber;
+  if (tag === 0) return { certId, ...times, status: 'good' };
+  if (tag === 2) return { certId, ...times, status: 'unknown' };
+  const inner = block.valueBlock.value ?? [];
+  const time = inner[0] as (asn1js.BaseBlock & { toDate?: () => Date }) | undefined;
+  const revokedAt = time && typeof time.toDate === 'function' ? time.toDate() : undefined;
+  const reasonBlock = (
+    inner[1] as { valueBlock?: { value?: Array<{ valueBlock?: { valueDec?: number } }> } } | undefined
+  )?.valueBlock?.value?.[0]?.valueBlock?.valueDec;
+  return {
+    certId,
+    ...times,
+    status: 'revoked',
+    ...(revokedAt && !Number.isNaN(revokedAt.getTime()) ? { revokedAt } : {}),
+    ...(reasonBlock !== undefined ? { revocationReason: reasonBlock } : {}),
+  };
 }
 
 /** RFC 8954: the extension holds an OCTET STRING; some responders put the bare bytes. Both are read. */
@@ -98,18 +174,12 @@ function nonceValue(extnValue: Uint8Array): Uint8Array {
 /** An answer's verdict for one certificate: usable, stale (counts as no answer), or invalid (refused whatever the policy). */
 export function evaluate(
   p: ParsedAnswer,
-  single: pkijs.SingleResponse,
+  single: SingleAnswer,
   issuer: ParsedCertificate,
   at: Date,
-  cache: VerificationCache | undefined,
 ): Usable | { stale: string } | { invalid: string } {
-  // Who signed is time-independent (cached by the answer's and the issuer's bytes); a delegate's validity is checked at `at`.
-  const key = `ocsp-signer:${p.hash}:${createHash('sha256').update(issuer.der).digest('hex')}`;
-  let signer = cache?.get<Signer>(key);
-  if (!signer) {
-    signer = signerOf(p.basic, issuer);
-    cache?.set(key, signer);
-  }
+  // Who signed is a pure function of the answer's and the issuer's bytes (remembered); a delegate's validity is checked at `at`.
+  const signer = signerMemo.getOrMake(`${p.hash}:${issuer.x509.fingerprint256}`, () => signerOf(p.answer.der, issuer));
   const signed =
     signer.by === 'issuer' || (signer.by === 'delegate' && at >= signer.notBefore && at <= signer.notAfter);
   if (!signed)
@@ -121,29 +191,18 @@ export function evaluate(
     if (!Buffer.from(p.nonce).equals(p.answer.nonce))
       return { invalid: 'carries another nonce than the request sent (a replayed answer)' };
   }
-  const thisUpdate = single.thisUpdate;
-  const nextUpdate = single.nextUpdate;
+  const { thisUpdate, nextUpdate } = single;
   if (!nextUpdate) return { invalid: 'has no nextUpdate, so its freshness cannot be judged' };
   if (at.getTime() + OCSP_CLOCK_SKEW_MS < thisUpdate.getTime())
     return { stale: `issued ${thisUpdate.toISOString()}, after the appraisal time ${at.toISOString()}` };
   if (at > nextUpdate)
     return { stale: `stale since its nextUpdate ${nextUpdate.toISOString()} (appraisal time ${at.toISOString()})` };
-  const block = single.certStatus as asn1js.BaseBlock & { valueBlock: { value?: asn1js.BaseBlock[] } };
-  const tag = block.idBlock.tagNumber;
-  if (tag === 0) return { status: 'good', thisUpdate, nextUpdate };
-  if (tag === 2) return { status: 'unknown', thisUpdate, nextUpdate };
-  const inner = block.valueBlock.value ?? [];
-  const time = inner[0] as (asn1js.BaseBlock & { toDate?: () => Date }) | undefined;
-  const revokedAt = time && typeof time.toDate === 'function' ? time.toDate() : undefined;
-  const reasonBlock = (
-    inner[1] as { valueBlock?: { value?: Array<{ valueBlock?: { valueDec?: number } }> } } | undefined
-  )?.valueBlock?.value?.[0]?.valueBlock?.valueDec;
   return {
-    status: 'revoked',
+    status: single.status,
     thisUpdate,
     nextUpdate,
-    ...(revokedAt && !Number.isNaN(revokedAt.getTime()) ? { revokedAt } : {}),
-    ...(reasonBlock !== undefined ? { revocationReason: reasonBlock } : {}),
+    ...(single.revokedAt ? { revokedAt: single.revokedAt } : {}),
+    ...(single.revocationReason !== undefined ? { revocationReason: single.revocationReason } : {}),
   };
 }
 
@@ -151,20 +210,16 @@ export function evaluate(
 export function certIdOf(
   cert: ParsedCertificate,
   issuer: ParsedCertificate,
-): { matches: (id: pkijs.CertID) => boolean } {
-  const serial = serialBytes(cert.der);
+): { matches: (id: SingleAnswer['certId']) => boolean } {
+  const serial = serialBytes(cert.der).toString('hex');
   const name = subjectBytes(issuer.der);
   const key = subjectKeyBits(issuer);
   return {
-    matches: (id) => {
-      const hash = HASHES[id.hashAlgorithm.algorithmId];
-      if (!hash) return false;
-      return (
-        Buffer.from(id.serialNumber.valueBlock.valueHexView).equals(serial) &&
-        createHash(hash).update(name).digest().equals(id.issuerNameHash.valueBlock.valueHexView) &&
-        createHash(hash).update(key).digest().equals(id.issuerKeyHash.valueBlock.valueHexView)
-      );
-    },
+    matches: (id) =>
+      id.hash !== undefined &&
+      id.serial === serial &&
+      createHash(id.hash).update(name).digest('hex') === id.issuerNameHash &&
+      createHash(id.hash).update(key).digest('hex') === id.issuerKeyHash,
   };
 }
 
@@ -189,6 +244,18 @@ export function subjectBytes(der: Uint8Array): Buffer {
 
 /** The subjectPublicKey BIT STRING's bytes without the unused-bits octet (what issuerKeyHash covers). */
 export function subjectKeyBits(cert: ParsedCertificate): Buffer {
+  let bits = keyBits.get(cert.x509);
+  if (!bits) {
+    bits = readKeyBits(cert);
+    keyBits.set(cert.x509, bits);
+  }
+  return bits;
+}
+
+/** Each parsed certificate's key bits, exported once (exporting the SPKI is the costly part of a CertID). */
+const keyBits = new WeakMap<X509Certificate, Buffer>();
+
+function readKeyBits(cert: ParsedCertificate): Buffer {
   const spki = cert.x509.publicKey.export({ type: 'spki', format: 'der' });
   const top = readTlv(spki, 0);
   const bits = children(spki, top)[1]!;
@@ -198,7 +265,15 @@ export function subjectKeyBits(cert: ParsedCertificate): Buffer {
 type Signer = { by: 'issuer' } | { by: 'delegate'; notBefore: Date; notAfter: Date } | { by: 'nobody' };
 
 /** Whether the issuer signed the answer, or a responder certificate the issuer signed for OCSP signing (RFC 6960 4.2.2.2). */
-function signerOf(basic: pkijs.BasicOCSPResponse, issuer: ParsedCertificate): Signer {
+function signerOf(der: Uint8Array, issuer: ParsedCertificate): Signer {
+  let basic: pkijs.BasicOCSPResponse;
+  try {
+    const read = basicResponse(der);
+    if ('problem' in read) return { by: 'nobody' };
+    basic = read;
+  } catch {
+    return { by: 'nobody' };
+  }
   const hash = SIGNATURE_HASHES[basic.signatureAlgorithm.algorithmId];
   if (!hash) return { by: 'nobody' };
   const data = basic.tbsResponseData.tbsView;

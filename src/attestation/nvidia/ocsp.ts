@@ -8,7 +8,6 @@
  * RIM signer chain but the root. Pure: the time is a parameter, answers are bytes.
  */
 import { type Reason, reason } from '../verdict.ts';
-import type { VerificationCache } from './cache.ts';
 import type { ParsedCertificate } from './certificates.ts';
 import { certIdOf, evaluate, type OcspAnswer, type ParsedAnswer, parseAnswer, type Usable } from './ocsp-answer.ts';
 
@@ -54,7 +53,6 @@ export interface RevocationCheck {
   readonly check: 'gpu.ocsp' | 'gpu.rim.ocsp';
   /** Prefix for messages ("", "driver RIM NV_GPU_DRIVER_GH100_550.90.07: "). */
   readonly label?: string;
-  readonly cache?: VerificationCache;
 }
 
 /** Checks every certificate of the path from `from` to the one below the anchor; never throws. */
@@ -66,7 +64,7 @@ export function checkRevocation(input: RevocationCheck): { statuses: Certificate
   const parsed: ParsedAnswer[] = [];
   input.answers.forEach((a, n) => {
     const answer = a instanceof Uint8Array ? { der: a } : a;
-    const p = parseAnswer(answer, input.cache);
+    const p = parseAnswer(answer);
     if ('problem' in p) reasons.push(reason(input.check, `${label}OCSP answer ${n + 1} ${p.problem}`));
     else parsed.push(p);
   });
@@ -76,13 +74,13 @@ export function checkRevocation(input: RevocationCheck): { statuses: Certificate
     const issuer = input.path[i + 1]!;
     const id = certIdOf(cert, issuer);
     const candidates = parsed.flatMap((p) =>
-      p.singles.filter((s) => id.matches(s.certID)).map((single) => ({ answer: p, single })),
+      p.singles.filter((s) => id.matches(s.certId)).map((single) => ({ answer: p, single })),
     );
     const stale: string[] = [];
     const forged: string[] = [];
     let best: Usable | undefined;
     for (const c of candidates) {
-      const u = evaluate(c.answer, c.single, issuer, input.at, input.cache);
+      const u = evaluate(c.answer, c.single, issuer, input.at);
       if ('stale' in u) stale.push(u.stale);
       else if ('invalid' in u) forged.push(u.invalid);
       else if (!best || u.thisUpdate > best.thisUpdate) best = u;

@@ -6,14 +6,19 @@
  * signature over request and response with the leaf key. verify.ts adds the RIMs; whether the
  * nonce is the expected one is the appraisal's (appraise.ts), as REPORT_DATA is for the CVMs.
  */
-import { createHash, verify as verifySignature } from 'node:crypto';
+import { verify as verifySignature } from 'node:crypto';
 import { errorMessage } from '../../errors.ts';
 import { hex } from '../bytes.ts';
 import type { GpuArchitecture } from '../reference-values.ts';
 import { NVIDIA_DEVICE_IDENTITY_CA_PEM } from '../roots/nvidia.ts';
 import { asReason, type Reason, reason } from '../verdict.ts';
-import type { VerificationCache } from './cache.ts';
-import { architectureOf, type ParsedCertificate, parseCertificateChain, verifyChain } from './certificates.ts';
+import {
+  architectureOf,
+  type ParsedCertificate,
+  parseCertificateChain,
+  parseDeviceChain,
+  verifyChain,
+} from './certificates.ts';
 import { type CertificateRevocation, checkRevocation } from './ocsp.ts';
 import type { OcspAnswer } from './ocsp-answer.ts';
 import { type GpuMode, gpuMode } from './opaque-data.ts';
@@ -63,7 +68,7 @@ export function checkGpuReport(evidence: GpuEvidence, options: GpuReportCheckOpt
   }
   let chain: ParsedCertificate[] = [];
   try {
-    chain = parseChain(evidence.certificateChain, options.cache);
+    chain = parseDeviceChain(evidence.certificateChain);
   } catch (err) {
     reasons.push(asReason(err));
   }
@@ -130,7 +135,6 @@ export function checkGpuReport(evidence: GpuEvidence, options: GpuReportCheckOpt
       at: options.at,
       ...(options.policy?.revocation ? { policy: options.policy.revocation } : {}),
       check: 'gpu.ocsp',
-      ...(options.cache ? { cache: options.cache } : {}),
     });
     revocation = checked.statuses;
     reasons.push(...checked.reasons);
@@ -173,18 +177,6 @@ function checkSignature(report: GpuReport, leaf: ParsedCertificate): boolean {
     // A leaf key of another type or curve cannot have made a P-384 signature.
     return false;
   }
-}
-
-/** Parses the PEM chain, or takes it from the cache by the hash of its text. */
-function parseChain(pem: string, cache: VerificationCache | undefined): ParsedCertificate[] {
-  if (!cache) return parseCertificateChain(pem, 'gpu.cert-chain');
-  const key = `pem:${createHash('sha256').update(pem).digest('hex')}`;
-  let chain = cache.get<ParsedCertificate[]>(key);
-  if (!chain) {
-    chain = parseCertificateChain(pem, 'gpu.cert-chain');
-    cache.set(key, chain);
-  }
-  return chain;
 }
 
 const anchorCache = new Map<string, ParsedCertificate[]>();

@@ -114,7 +114,6 @@ export async function choose(
         ...(options.policy?.revocation ? { policy: options.policy.revocation } : {}),
         check: 'gpu.rim.ocsp',
         label: `${label}: `,
-        ...(options.cache ? { cache: options.cache } : {}),
       });
       revocation = checked.statuses;
       reasons.push(...checked.reasons);

@@ -42,9 +42,16 @@ describe('npm run bench -- scale (small size)', function () {
     assert.equal(Number(aiworkers), 4);
     assert.ok(Number(seconds) > 0 && Number(seconds) < 240, `converged in ${seconds} s`);
     assert.ok(Number(rss) > 50 && Number(rss) < 4096, `rss ${rss} MB`);
-    // A Deployment, a Service and a NetworkPolicy apply, a status write or two, and the namespace
-    // marks shared out.
-    assert.ok(Number(writes) >= 3 && Number(writes) <= 6, `${writes} writes per aiworker`);
+    // A Deployment, a Service and a NetworkPolicy apply, a status write or two, the namespace marks
+    // shared out, and the status write that counts the replica attested.
+    assert.ok(Number(writes) >= 4 && Number(writes) <= 8, `${writes} writes per aiworker`);
+    // Every pod's `attestor init --confidential-node` got its certificate, and every AIWorker was
+    // Ready (Available) after it; the Coordinator recorded each certificate on its pod.
+    assert.match(
+      output,
+      /\| certifying: every AIWorker Ready \(Available\).* \| \d+\.\d \| .*\(4 pod inits certified\) \|$/m,
+    );
+    assert.match(output, /certifying phase \d+ by controllers and 4 by the Coordinator \(certificate annotations\)/);
     assert.match(output, /idle 3 s 0$/m, 'no operator writes while idle');
     assert.match(output, /\| re-appraisal of every node after a Manifest change \| \d+\.\d \|/);
     assert.match(output, /webhook .*: \d+ calls, p50 <= \d+ ms, p99 <= \d+ ms/);

@@ -18,10 +18,14 @@
  *    (on retained evidence, or, where it is older than the Manifest's evidenceMaxAge, on the
  *    fresh evidence its agent sends when the watch tells it).
  *
- * The operator runs as its own service account (cluster-admin) so that the API server's audit log
- * counts exactly its writes (Events excluded); the API server's apiserver_request_total gives every
- * client's requests by verb and resource. RSS and CPU are this process's: the operator, the
- * agents and the driver together (RSS before the operator started is reported apart).
+ * The operator runs in its own process (bench/lib/operator-process.ts), as its own service account
+ * (cluster-admin) so that the API server's audit log counts exactly its writes (Events excluded);
+ * the API server's apiserver_request_total gives every client's requests by verb and resource.
+ * It holds no simulator key: it gets the simulated platform's public roots and collateral, OCSP
+ * answers for every simulated GPU certificate signed before the clock starts, and its own pod VM's
+ * evidence from the driver on request (bench/lib/operator-child.ts). RSS (VmHWM) and CPU
+ * (utime + stime) are that process's, read from /proc; the driver's (agents, pod inits, its
+ * informers) are reported apart. The driver waits on its own informers, not the operator's.
  * kube-controller-manager and kube-scheduler run with client QPS raised (CLIENT_QPS below).
  *
  * Last line: `scale: <nodes> nodes <aiworkers> aiworkers converged in <s> s, rss <MB> MB, <n> writes per aiworker`.
@@ -55,17 +59,17 @@ import { policyHash } from '../src/controllers/aiworker/policy.ts';
 import { Informer } from '../src/controllers/runtime/informer.ts';
 import { TokenReviewWorkloadAuthenticator } from '../src/coordinator/workload-auth.ts';
 import { ApiWorkloadPods } from '../src/coordinator/workload-pods.ts';
-import { agentTokenSource, ensureAgentServiceAccount } from '../src/dev/agent-identity.ts';
+import { agentTokenSource, agentUsername, ensureAgentServiceAccount } from '../src/dev/agent-identity.ts';
 import { type AuditEvent, auditedWrites } from '../src/dev/audit-log.ts';
 import { ControlPlane } from '../src/dev/control-plane.ts';
 import { installCrds } from '../src/dev/install.ts';
-import { localCoordinatorOptions } from '../src/dev/local-coordinator.ts';
+import { simulatedCoordinatorEvidence } from '../src/dev/local-coordinator.ts';
 import { waitFor } from '../src/dev/wait.ts';
 import { silentLogger } from '../src/observability/log.ts';
-import { startOperator } from '../src/operator/operator.ts';
 import { NODE_AGENT_AUDIENCE } from '../src/protocol/countersignature.ts';
 import { issueCertificate } from '../src/tls/certificates.ts';
 import { installWebhookConfigurations } from '../src/webhook/configuration-installer.ts';
+import { OperatorChild, presignedOcsp } from './lib/operator-child.ts';
 import { PodInits } from './lib/pod-inits.ts';
 import { timeSimulation } from './lib/simulation-time.ts';
 
@@ -108,6 +112,7 @@ async function pool<T>(items: readonly T[], limit: number, work: (item: T, index
 const qps = ['--kube-api-qps', String(CLIENT_QPS.qps), '--kube-api-burst', String(CLIENT_QPS.burst)];
 const cp = await ControlPlane.start({ extraArgs: { 'kube-controller-manager': qps, 'kube-scheduler': qps } });
 const certDir = mkdtempSync(join(tmpdir(), 'attestor-scale-'));
+let operator: OperatorChild | undefined;
 try {
   const admin = cp.kubeConfig();
   await installCrds(admin);
@@ -137,13 +142,6 @@ try {
   ).status?.token;
   if (!token) throw new Error('TokenRequest returned no token');
   const cluster = admin.getCurrentCluster()!;
-  const operatorKc = new k8s.KubeConfig();
-  operatorKc.loadFromOptions({
-    clusters: [cluster],
-    users: [{ name: OPERATOR_SA, token }],
-    contexts: [{ name: 'operator', cluster: cluster.name, user: OPERATOR_SA }],
-    currentContext: 'operator',
-  });
   const operatorUser = `system:serviceaccount:${NS}:${OPERATOR_SA}`;
 
   const platform = await createSimulatedPlatform();
@@ -205,6 +203,7 @@ try {
   // Each agent's countersigning endpoint (one server per simulated agent, as one per node), which
   // signs with the agent key of the NodeAgent that phase 1 starts for its node.
   const nodeAgents = new Map<string, NodeAgent>();
+  const gpuChains: Array<{ uuid: string; certificateChain: string }> = [];
   const countersignServers = new Map<string, RunningCountersignServer>();
   const agentAuthenticator = new TokenReviewWorkloadAuthenticator(admin, [NODE_AGENT_AUDIENCE]);
   const agentPods = new ApiWorkloadPods(admin);
@@ -213,7 +212,9 @@ try {
     const gpus = new SimulatedGpuControl(platform, {
       uuids: Array.from({ length: GPUS }, (_, g) => `GPU-${name}-${g}`),
     });
-    await gpus.collect(new Uint8Array(32)); // each GPU's device certificates, made once
+    // Each GPU's device certificates, made once; the operator process gets OCSP answers for them.
+    for (const g of await gpus.collect(new Uint8Array(32)))
+      gpuChains.push({ uuid: g.uuid, certificateChain: g.certificateChainPem });
     const tokens = await agentTokenSource(admin, NS, name);
     await tokens();
     agents.push({ name, tokens, cvm, gpus });
@@ -235,7 +236,6 @@ try {
     });
     countersignServers.set(name, server);
   });
-  const prepSeconds = (performance.now() - prep0) / 1000;
 
   // The driver's own view of the cluster (its informers, as its own client): what it waits on.
   const custom0 = admin.makeApiClient(k8s.CustomObjectsApi);
@@ -292,36 +292,49 @@ try {
   for (const informer of Object.values(seen)) informer.start();
   for (const informer of Object.values(seen)) await informer.waitForSync();
 
-  const rssBeforeOperator = process.memoryUsage().rss;
-  let peakRss = rssBeforeOperator;
+  // OCSP answers for every simulated GPU certificate, signed before the clock starts (the
+  // simulated NVIDIA responder's work is not the operator's).
+  const ocsp = await presignedOcsp(platform, gpuChains, new Date());
+  const prepSeconds = (performance.now() - prep0) / 1000;
+
+  // The driver process: agents, pod inits and informers (the operator has its own, below).
+  const driverRssBefore = process.memoryUsage().rss;
+  let driverPeakRss = driverRssBefore;
   const sampler = setInterval(() => {
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+    driverPeakRss = Math.max(driverPeakRss, process.memoryUsage().rss);
   }, 250);
-  const cpu0 = process.cpuUsage();
-  const operator = startOperator({
-    kubeConfig: operatorKc,
-    log: silentLogger,
-    namespace: NS,
-    leaderElect: false,
-    coordinator: localCoordinatorOptions(serving, platform, NS),
-    workload: {
-      initImage: INIT_IMAGE,
-      coordinatorUrl: 'https://attestor-coordinator.attestor-system.svc:8443',
-      coordinatorCaPem: cp.caPem,
+  const coordinatorEvidence = simulatedCoordinatorEvidence(platform);
+  operator = await OperatorChild.start(
+    {
+      cluster,
+      user: { name: OPERATOR_SA, token },
+      namespace: NS,
+      serving: { cert: serving.certificatePem, key: serving.privateKeyPem },
+      agentUsernames: [agentUsername(NS)],
+      trust: {
+        snp: [platform.snp.rootSet],
+        tdx: (platform.trust.tdx ?? []).map((a) => new Uint8Array(a.cert.raw)),
+        gpu: platform.trust.gpu ?? {},
+      },
+      collateral: platform.collateral,
+      ocsp,
+      ownEvidenceKind: coordinatorEvidence.kind,
+      workload: {
+        initImage: INIT_IMAGE,
+        coordinatorUrl: 'https://attestor-coordinator.attestor-system.svc:8443',
+        coordinatorCaPem: cp.caPem,
+      },
+      webhookTls: { certFile: join(certDir, 'tls.crt'), keyFile: join(certDir, 'tls.key') },
     },
-    webhook: {
-      host: '127.0.0.1',
-      port: 0,
-      tls: { certFile: join(certDir, 'tls.crt'), keyFile: join(certDir, 'tls.key') },
-      clientAuth: 'none',
-    },
-  });
+    coordinatorEvidence,
+  );
+  const startupCpu = operator.cpuSeconds();
   await waitFor(() => seen.manifests.get('bench')?.status?.hash, {
     timeoutMs: 60_000,
     description: 'operator leading, Manifest active',
   });
   await installWebhookConfigurations(admin, {
-    endpoint: { url: `https://127.0.0.1:${await operator.webhookPort}` },
+    endpoint: { url: `https://127.0.0.1:${operator.webhookPort}` },
     caBundlePem: cp.caPem,
     excludedNamespaces: ['kube-system', NS],
   });
@@ -341,7 +354,7 @@ try {
 
   // Phase 1: every node attested by its agent, until every node is open.
   progress('phase 1: nodes');
-  const url = `https://127.0.0.1:${await operator.coordinatorPort}`;
+  const url = `https://127.0.0.1:${operator.coordinatorPort}`;
   // Each agent runs its real loop (attest, then watch the Manifest and attest again when told);
   // CONCURRENCY of them start at a time, the next when one's node is open.
   const stopAgents = new AbortController();
@@ -453,7 +466,7 @@ try {
   const podsCertified = inits.certified;
   const audit2c = statSync(cp.auditLogPath).size;
   const metrics2 = apiServerMetrics(cp);
-  const convergedCpu = process.cpuUsage(cpu0);
+  const converged = { rss: operator.peakRss(), cpu: operator.cpuSeconds(), driverRss: driverPeakRss };
 
   // Phase 4: idle. Nothing changes: the operator should write nothing.
   progress(`phase 4: idle ${IDLE_SECONDS} s`);
@@ -490,7 +503,7 @@ try {
   );
   const reappraiseSeconds = (performance.now() - t3) / 1000;
   clearInterval(sampler);
-  const cpuTotal = process.cpuUsage(cpu0);
+  const total = { rss: operator.peakRss(), cpu: operator.cpuSeconds() };
   stopAgents.abort();
   await inits.stop();
   await Promise.allSettled(running);
@@ -518,7 +531,9 @@ try {
   console.log(
     `kube-controller-manager and kube-scheduler: --kube-api-qps=${CLIENT_QPS.qps} --kube-api-burst=${CLIENT_QPS.burst}; agents ${CONCURRENCY} at a time`,
   );
-  console.log(`preparation (nodes, evidence sources, agent tokens; not timed): ${prepSeconds.toFixed(1)} s`);
+  console.log(
+    `preparation (nodes, evidence sources, agent tokens and countersigning servers, ${ocsp.length} OCSP answers signed; not timed): ${prepSeconds.toFixed(1)} s`,
+  );
   console.log('| phase | seconds | rate |');
   console.log('|---|---:|---:|');
   console.log(
@@ -534,7 +549,10 @@ try {
     `| re-appraisal of every node after a Manifest change | ${reappraiseSeconds.toFixed(1)} | ${(NODES / reappraiseSeconds).toFixed(1)} nodes/s |`,
   );
   console.log(
-    `process (operator, agents and driver): peak RSS ${mb(peakRss)} MB (${mb(rssBeforeOperator)} MB before the operator started), CPU ${((convergedCpu.user + convergedCpu.system) / 1e6).toFixed(1)} s until converged, ${((cpuTotal.user + cpuTotal.system) / 1e6).toFixed(1)} s in all`,
+    `operator process (pid ${operator.pid}): peak RSS ${mb(converged.rss)} MB until converged, ${mb(total.rss)} MB in all; CPU ${converged.cpu.toFixed(1)} s until converged (${startupCpu.toFixed(1)} s of it starting up), ${total.cpu.toFixed(1)} s in all`,
+  );
+  console.log(
+    `driver process (agents, countersigning servers, pod inits, informers): peak RSS ${mb(converged.driverRss)} MB until converged, ${mb(driverPeakRss)} MB in all (${mb(driverRssBefore)} MB before the operator started)`,
   );
   console.log(
     `operator writes (audit log; Events and reviews excluded): nodes phase ${nodeWrites.length} (${(nodeWrites.length / NODES).toFixed(2)} per node), AIWorkers phase ${workerWrites.length}, certifying phase ${certifyingWrites.length} by controllers and ${coordinatorWrites.length} by the Coordinator (certificate annotations), idle ${IDLE_SECONDS} s ${idleWrites.length}`,
@@ -558,9 +576,10 @@ try {
     `webhook (API server's apiserver_admission_webhook_admission_duration_seconds, during the storm): ${webhook}`,
   );
   console.log(
-    `scale: ${NODES} nodes ${AIWORKERS} aiworkers converged in ${convergedSeconds.toFixed(1)} s, rss ${mb(peakRss)} MB, ${controllerWritesPerWorker.toFixed(2)} writes per aiworker`,
+    `scale: ${NODES} nodes ${AIWORKERS} aiworkers converged in ${convergedSeconds.toFixed(1)} s, rss ${mb(converged.rss)} MB, ${controllerWritesPerWorker.toFixed(2)} writes per aiworker`,
   );
 } finally {
+  operator?.kill();
   await cp.stop();
   rmSync(certDir, { recursive: true, force: true });
 }

@@ -4,13 +4,15 @@
  * hardware, and reads its peak RSS (VmHWM) and CPU (utime + stime) from /proc.
  */
 import { type ChildProcess, fork } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { SimulatedPlatform } from '../../src/agent/evidence/simulated.ts';
 import type { CvmEvidenceSource } from '../../src/agent/evidence/source.ts';
 import { gpuOcsp } from '../../src/collateral/gpu.ts';
+import { certIdParts, ocspFile } from '../../src/collateral/nvidia-ocsp.ts';
 import { errorMessage } from '../../src/errors.ts';
-import { type FromOperator, type OperatorProcessConfig, ocspKey, type ToOperator } from './operator-process.ts';
+import type { FromOperator, OperatorProcessConfig, ToOperator } from './operator-process.ts';
 
 const ENTRY = fileURLToPath(new URL('./operator-process.ts', import.meta.url));
 
@@ -87,22 +89,29 @@ export class OperatorChild {
 const USER_HZ = 100;
 
 /**
- * OCSP answers for every certificate the Coordinator will ask about for these GPUs' device chains
- * and the platform's RIMs, signed now by the simulated NVIDIA responder (valid an hour): the
- * operator process gets them as an air-gapped cluster gets OCSP answers fetched beforehand.
+ * Writes an OCSP answer for every certificate the Coordinator will ask about for these GPUs'
+ * device chains and the platform's RIMs into `dir`, in the collateral cache's layout
+ * (nvidia/ocsp/<issuer key hash>/<serial>.der, src/collateral/layout.ts), signed now by the
+ * simulated NVIDIA responder (valid an hour): the operator process reads them from there with
+ * fetching off, as an air-gapped cluster reads what `attestor collateral fetch` stored. Returns
+ * how many.
  */
-export async function presignedOcsp(
+export async function writeOcspAnswers(
   platform: SimulatedPlatform,
   gpus: ReadonlyArray<{ uuid: string; certificateChain: string }>,
+  dir: string,
   at: Date,
-): Promise<Array<[string, Uint8Array]>> {
-  const answers = new Map<string, Uint8Array>();
+): Promise<number> {
+  let written = 0;
   await gpuOcsp(
     {
       nvidiaOcsp: async (query) => {
         const answer = platform.gpu.ocspResponder(query.certificate.der, query.issuer.der, at);
         if (!answer) return { status: 'missing', reason: `no answer for "${query.certificate.name}"` };
-        answers.set(ocspKey(query.certificate.der, query.issuer.der), answer.der);
+        const file = join(dir, ocspFile(certIdParts(query)));
+        mkdirSync(dirname(file), { recursive: true });
+        writeFileSync(file, answer.der);
+        written++;
         return { status: 'found', value: answer, from: 'vendor' };
       },
     },
@@ -110,5 +119,5 @@ export async function presignedOcsp(
     platform.collateral.gpu?.rims ?? [],
     platform.trust.gpu ?? {},
   );
-  return [...answers];
+  return written;
 }

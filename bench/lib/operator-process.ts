@@ -3,18 +3,19 @@
  * and CPU are its own. It holds no simulator key: from the driver it gets, over IPC, what a
  * production operator is configured with. The simulated platform's public roots (the trust a
  * Manifest with `development.acceptSimulatedEvidence` lets it use), its fixed collateral (TDX
- * collateral, the RIMs), and an OCSP answer for every certificate the simulated GPUs' chains and
- * RIMs will be asked about, signed by the driver before the clock starts (as an air-gapped
- * cluster is given OCSP answers fetched beforehand). Its own pod VM's evidence (the simulated
- * hardware) comes from the driver on request.
+ * collateral, the RIMs), and a collateral cache directory holding an OCSP answer for every
+ * certificate the simulated GPUs' chains and RIMs will be asked about, signed by the driver before
+ * the clock starts; it reads them from there with fetching off, as an air-gapped cluster reads
+ * what `attestor collateral fetch` stored (src/cli/operator.ts --collateral-cache). Its own pod
+ * VM's evidence (the simulated hardware) comes from the driver on request.
  */
-import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
 import type { NodeCollateral, NodeEvidence, NodeTrust } from '../../src/attestation/node-appraisal.ts';
 import type { GpuTrustAnchors } from '../../src/attestation/nvidia/verify.ts';
 import { type SnpRootSet, SnpRoots } from '../../src/attestation/snp/roots.ts';
 import { trustAnchors } from '../../src/attestation/tdx/chain.ts';
 import { collateralSource } from '../../src/collateral/source.ts';
+import { CollateralStore } from '../../src/collateral/store.ts';
 import type { OwnEvidenceSource } from '../../src/coordinator/coordinator-evidence.ts';
 import { errorMessage } from '../../src/errors.ts';
 import { silentLogger } from '../../src/observability/log.ts';
@@ -29,8 +30,8 @@ export interface OperatorProcessConfig {
   agentUsernames: string[];
   trust: { snp: SnpRootSet[]; tdx: Uint8Array[]; gpu: GpuTrustAnchors };
   collateral: NodeCollateral;
-  /** OCSP answers (DER), by ocspKey(certificate, issuer). */
-  ocsp: Array<[string, Uint8Array]>;
+  /** The collateral cache directory (OCSP answers), read with fetching off. */
+  collateralCache: string;
   ownEvidenceKind: string;
   workload: { initImage: string; coordinatorUrl: string; coordinatorCaPem: string };
   webhookTls: { certFile: string; keyFile: string };
@@ -48,11 +49,6 @@ export type FromOperator =
   | { type: 'usage'; cpuMicros: number; rss: number }
   | { type: 'stopped' }
   | { type: 'failed'; error: string };
-
-/** The key of an OCSP answer: the certificate and its issuer (DER). */
-export function ocspKey(certificate: Uint8Array, issuer: Uint8Array): string {
-  return createHash('sha256').update(certificate).update(issuer).digest('hex');
-}
 
 const send = (message: FromOperator) => process.send?.(message);
 
@@ -74,7 +70,6 @@ if (process.send) {
       tdx: trustAnchors(config.trust.tdx),
       gpu: config.trust.gpu,
     };
-    const answers = new Map(config.ocsp);
     const ownEvidence: OwnEvidenceSource = {
       kind: config.ownEvidenceKind,
       collect: (reportData) =>
@@ -99,10 +94,7 @@ if (process.send) {
           simulated: trust,
           simulatedCollateral: collateralSource({
             base: config.collateral,
-            ocspResponder: (certificate, issuer) => {
-              const der = answers.get(ocspKey(certificate, issuer));
-              return der ? { der } : undefined;
-            },
+            store: new CollateralStore({ dir: config.collateralCache, network: false }),
             ...(config.trust.gpu ? { gpuAnchors: config.trust.gpu } : {}),
           }),
         },

@@ -43,9 +43,10 @@ describe('npm run bench -- scale (small size)', function () {
     assert.equal(Number(aiworkers), 4);
     assert.ok(Number(seconds) > 0 && Number(seconds) < 240, `converged in ${seconds} s`);
     assert.ok(Number(rss) > 50 && Number(rss) < 4096, `rss ${rss} MB`);
-    // A Deployment, a Service and a NetworkPolicy apply, a status write or two, the namespace marks
-    // shared out, and the status write that counts the replica attested.
-    assert.ok(Number(writes) >= 4 && Number(writes) <= 8, `${writes} writes per aiworker`);
+    // A Deployment, a Service and a NetworkPolicy apply, status writes as the Deployment progresses
+    // (two to four, with the timing), the namespace marks shared out, and the status write that
+    // counts the replica attested.
+    assert.ok(Number(writes) >= 4 && Number(writes) <= 10, `${writes} writes per aiworker`);
     // Every pod's `attestor init --confidential-node` got its certificate, and every AIWorker was
     // Ready (Available) after it; the Coordinator recorded each certificate on its pod.
     assert.match(

@@ -109,6 +109,11 @@ export class PodInits {
     );
   }
 
+  /** Resolves when every init started so far has ended (certified, refused or failed). */
+  async settled(): Promise<void> {
+    await Promise.allSettled(this.#runs);
+  }
+
   async stop(): Promise<void> {
     this.#abort.abort();
     await Promise.allSettled(this.#runs);

@@ -54,6 +54,9 @@ describe('npm run bench -- scale (small size)', function () {
       /\| certifying: every AIWorker Ready \(Available\).* \| \d+\.\d \| .*\(4 pod inits certified\) \|$/m,
     );
     assert.match(output, /certifying phase \d+ by controllers and 4 by the Coordinator \(certificate annotations\)/);
+    // The operator process read the GPUs' OCSP answers from its collateral cache (signed beforehand).
+    const answers = /, (\d+) OCSP answers signed into the operator's collateral cache;/.exec(output);
+    assert.ok(answers && Number(answers[1]) > 0, 'OCSP answers signed beforehand');
     // The operator ran in its own process: its peak RSS and CPU are reported, and the last line's
     // rss is that process's, a plausible size for a Node process running the operator.
     const own =

@@ -92,17 +92,18 @@ export function nodeFields(node: k8s.V1Node): k8s.V1Node {
 
 /**
  * A Deployment the operator applies: everything but managedFields and status.conditions.
- * - metadata and spec whole: compare-before-write (owned-fields.ts hasOwnedFields covers every
- *   field the desired Deployment sets, the applied-hash annotation among them).
+ * - apiVersion, kind, metadata and spec whole: compare-before-write (owned-fields.ts
+ *   hasOwnedFields covers every field the desired Deployment sets, the applied-hash annotation
+ *   among them).
  * - status.replicas, readyReplicas: AIWorker status.
  */
 export function deploymentFields(deployment: k8s.V1Deployment): k8s.V1Deployment {
   const { managedFields: _, ...metadata } = deployment.metadata ?? {};
-  return defined({
+  return {
+    ...deployment,
     metadata,
-    spec: deployment.spec,
     status: defined({ replicas: deployment.status?.replicas, readyReplicas: deployment.status?.readyReplicas }),
-  });
+  };
 }
 
 /**
@@ -113,10 +114,8 @@ export function deploymentFields(deployment: k8s.V1Deployment): k8s.V1Deployment
  */
 export function serviceFields(service: k8s.V1Service): k8s.V1Service {
   const ours = service.metadata?.managedFields?.filter((f) => f.manager === FIELD_MANAGER && f.operation === 'Apply');
-  return defined({
-    metadata: defined({ ...service.metadata, managedFields: ours?.length ? ours : undefined }),
-    spec: service.spec,
-  });
+  const { status: _, ...rest } = service;
+  return { ...rest, metadata: defined({ ...service.metadata, managedFields: ours?.length ? ours : undefined }) };
 }
 
 /**

@@ -11,7 +11,7 @@
  * ListWatch's version check, optimistic-concurrency patches such as the node gating's).
  */
 import type * as k8s from '@kubernetes/client-node';
-import { KATA_POLICY_ANNOTATION, WORKLOAD_CERTIFICATE_ANNOTATION } from '../api/aiworker-labels.ts';
+import { WORKLOAD_CERTIFICATE_ANNOTATION } from '../api/aiworker-labels.ts';
 import { FIELD_MANAGER } from './aiworker/controller.ts';
 
 /** The identity every cached object keeps (see the file comment). */
@@ -41,36 +41,33 @@ export function withoutManagedFields<T extends k8s.KubernetesObject>(obj: T): T 
  * A pod: only what is read of it.
  * - metadata.labels: the owning AIWorker (ownerName: AIWorker controller, Coordinator, benches),
  *   the pod-CVM worker labels (dev pod-init).
- * - metadata.annotations: the workload certificate (certified.ts) and the Kata policy (dev
- *   pod-init, which hashes it as the simulated pod VM's HOST_DATA); no other annotation.
- * - spec.nodeName: attested replicas (AIWorker status), pods to requeue when a node's label changes.
- * - spec.serviceAccountName and each container's name and resources: dev pod-init (its token,
- *   the simulated GPUs of the `server` container).
- * - status.conditions: Unschedulable replicas (AIWorker status); status.phase for logs and tests.
- * Dropped: managedFields, ownerReferences, other annotations, volumes, container images, commands,
- * env, probes, every other spec field, container statuses, IPs.
+ * - metadata.annotations: the workload certificate only (certified.ts). The Kata policy, tens of
+ *   kilobytes in a real cluster, is not kept: dev pod-init reads the pod from the API server once.
+ * - spec.nodeName: attested replicas (AIWorker status), pods to requeue when a node's label
+ *   changes, dev pod-init (a pod is scheduled).
+ * - status.conditions (type, status, reason): Unschedulable replicas (AIWorker status);
+ *   status.phase for logs and tests.
+ * Dropped: managedFields, ownerReferences, every other annotation, the containers and every other
+ * spec field, container statuses, IPs.
  */
+// The type requires containers: every cached pod shares this one empty, frozen list.
+const NO_CONTAINERS = Object.freeze([]) as unknown as k8s.V1Container[];
+
 export function podFields(pod: k8s.V1Pod): k8s.V1Pod {
-  const annotations = pick(pod.metadata?.annotations, POD_ANNOTATIONS_READ);
+  const certificate = pod.metadata?.annotations?.[WORKLOAD_CERTIFICATE_ANNOTATION];
   return {
     metadata: defined({
       ...identity(pod.metadata),
       labels: pod.metadata?.labels,
-      annotations,
+      annotations: certificate === undefined ? undefined : { [WORKLOAD_CERTIFICATE_ANNOTATION]: certificate },
     }),
-    spec: defined({
-      nodeName: pod.spec?.nodeName,
-      serviceAccountName: pod.spec?.serviceAccountName,
-      containers: (pod.spec?.containers ?? []).map((c) => defined({ name: c.name, resources: c.resources })),
-    }),
+    spec: defined({ nodeName: pod.spec?.nodeName, containers: NO_CONTAINERS }),
     status: defined({
       phase: pod.status?.phase,
       conditions: pod.status?.conditions?.map((c) => defined({ type: c.type, status: c.status, reason: c.reason })),
     }),
   };
 }
-
-const POD_ANNOTATIONS_READ = [WORKLOAD_CERTIFICATE_ANNOTATION, KATA_POLICY_ANNOTATION];
 
 /**
  * A node: only what is read of it.
@@ -124,12 +121,6 @@ export function serviceFields(service: k8s.V1Service): k8s.V1Service {
  */
 export function namespaceFields(namespace: k8s.V1Namespace): k8s.V1Namespace {
   return { metadata: defined({ ...identity(namespace.metadata), labels: namespace.metadata?.labels }) };
-}
-
-function pick(map: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> | undefined {
-  if (!map) return undefined;
-  const kept = Object.fromEntries(keys.filter((k) => map[k] !== undefined).map((k) => [k, map[k]!]));
-  return Object.keys(kept).length > 0 ? kept : undefined;
 }
 
 /** The object without its undefined keys (a cached object holds no empty slots). */

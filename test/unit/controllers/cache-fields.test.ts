@@ -19,7 +19,7 @@ const managedFields = [
 const identity = { name: 'x', namespace: 'ns', uid: 'u-1', resourceVersion: '42' };
 
 describe('cache fields (what the informers keep)', () => {
-  it('keeps of a pod its identity, labels, the two read annotations, node, service account, container resources and conditions', () => {
+  it('keeps of a pod its identity, labels, the workload certificate, node and conditions: no Kata policy, no containers', () => {
     const pod = {
       apiVersion: 'v1',
       kind: 'Pod',
@@ -51,13 +51,9 @@ describe('cache fields (what the informers keep)', () => {
         ...identity,
         deletionTimestamp: new Date(0),
         labels: { app: 'w' },
-        annotations: { [WORKLOAD_CERTIFICATE_ANNOTATION]: 'pem', [KATA_POLICY_ANNOTATION]: 'cG9saWN5' },
+        annotations: { [WORKLOAD_CERTIFICATE_ANNOTATION]: 'pem' },
       },
-      spec: {
-        nodeName: 'gpu-1',
-        serviceAccountName: 'default',
-        containers: [{ name: 'server', resources: { limits: { g: '2' } } }],
-      },
+      spec: { nodeName: 'gpu-1', containers: [] },
       status: { phase: 'Running', conditions: [{ type: 'PodScheduled', status: 'True', reason: 'r' }] },
     });
   });

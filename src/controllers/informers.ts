@@ -1,4 +1,7 @@
-/** The informers attestor's controllers share, one per resource. */
+/**
+ * The informers attestor's controllers share, one per resource. Each keeps only the fields its
+ * readers use (cache-fields.ts).
+ */
 import * as k8s from '@kubernetes/client-node';
 import { AIWORKER_PLURAL, type AIWorker } from '../api/aiworker.ts';
 import { GROUP, VERSION } from '../api/common.ts';
@@ -6,6 +9,14 @@ import { MANIFEST_PLURAL, type Manifest } from '../api/manifest.ts';
 import { NODE_ATTESTATION_PLURAL, type NodeAttestation } from '../api/node-attestation.ts';
 import type { Logger } from '../observability/log.ts';
 import type { OperatorMetrics } from '../observability/metrics.ts';
+import {
+  deploymentFields,
+  namespaceFields,
+  nodeFields,
+  podFields,
+  serviceFields,
+  withoutManagedFields,
+} from './cache-fields.ts';
 import { Informer } from './runtime/informer.ts';
 
 /** Label on everything the operator creates. */
@@ -53,24 +64,28 @@ export function createInformers(
       ...common,
       resource: MANIFEST_PLURAL,
       path: `/apis/${GROUP}/${VERSION}/${MANIFEST_PLURAL}`,
+      transform: withoutManagedFields,
       list: listCustom<Manifest>(MANIFEST_PLURAL),
     }),
     aiWorkers: new Informer<AIWorker>({
       ...common,
       resource: AIWORKER_PLURAL,
       path: `/apis/${GROUP}/${VERSION}/${AIWORKER_PLURAL}`,
+      transform: withoutManagedFields,
       list: listCustom<AIWorker>(AIWORKER_PLURAL),
     }),
     nodeAttestations: new Informer<NodeAttestation>({
       ...common,
       resource: NODE_ATTESTATION_PLURAL,
       path: `/apis/${GROUP}/${VERSION}/${NODE_ATTESTATION_PLURAL}`,
+      transform: withoutManagedFields,
       list: listCustom<NodeAttestation>(NODE_ATTESTATION_PLURAL),
     }),
     nodes: new Informer<k8s.V1Node>({
       ...common,
       resource: 'nodes',
       path: '/api/v1/nodes',
+      transform: nodeFields,
       list: () => core.listNode(),
     }),
     deployments: new Informer<k8s.V1Deployment>({
@@ -78,6 +93,7 @@ export function createInformers(
       resource: 'deployments',
       path: '/apis/apps/v1/deployments',
       labelSelector: MANAGED_BY_SELECTOR,
+      transform: deploymentFields,
       list: () => apps.listDeploymentForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }),
     }),
     services: new Informer<k8s.V1Service>({
@@ -85,6 +101,7 @@ export function createInformers(
       resource: 'services',
       path: '/api/v1/services',
       labelSelector: MANAGED_BY_SELECTOR,
+      transform: serviceFields,
       list: () => core.listServiceForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }),
     }),
     pods: new Informer<k8s.V1Pod>({
@@ -92,6 +109,7 @@ export function createInformers(
       resource: 'pods',
       path: '/api/v1/pods',
       labelSelector: MANAGED_BY_SELECTOR,
+      transform: podFields,
       list: () => core.listPodForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }),
     }),
     networkPolicies: new Informer<k8s.V1NetworkPolicy>({
@@ -99,12 +117,14 @@ export function createInformers(
       resource: 'networkpolicies',
       path: '/apis/networking.k8s.io/v1/networkpolicies',
       labelSelector: MANAGED_BY_SELECTOR,
+      transform: withoutManagedFields,
       list: () => networking.listNetworkPolicyForAllNamespaces({ labelSelector: MANAGED_BY_SELECTOR }),
     }),
     namespaces: new Informer<k8s.V1Namespace>({
       ...common,
       resource: 'namespaces',
       path: '/api/v1/namespaces',
+      transform: namespaceFields,
       list: () => core.listNamespace(),
     }),
     ...(choices.resourceSlices !== false
@@ -113,6 +133,7 @@ export function createInformers(
             ...common,
             resource: 'resourceslices',
             path: '/apis/resource.k8s.io/v1/resourceslices',
+            transform: withoutManagedFields,
             list: () => resource.listResourceSlice(),
           }),
         }

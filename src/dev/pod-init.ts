@@ -63,23 +63,44 @@ export function runDevPodInits(options: DevPodInitOptions): DevPodInits {
   const runs = new Map<string, { abort: AbortController; done: Promise<void> }>();
   let count = 0;
 
-  const start = (pod: k8s.V1Pod, rolePod = false) => {
-    const uid = pod.metadata?.uid;
-    const { name, namespace } = pod.metadata ?? {};
-    if (!uid || !name || !namespace || started.has(uid) || abort.signal.aborted) return;
-    if (!(rolePod || isPodCvmWorkerPod(pod.metadata?.labels))) return;
-    if (!pod.spec?.nodeName || pod.metadata?.deletionTimestamp) return;
-    const policy = pod.metadata?.annotations?.[KATA_POLICY_ANNOTATION];
-    if (!policy) return;
+  const start = (cached: k8s.V1Pod, rolePod = false) => {
+    const uid = cached.metadata?.uid;
+    const { name, namespace } = cached.metadata ?? {};
+    if (!uid || !name || !namespace || runs.has(uid) || abort.signal.aborted) return;
+    if (!(rolePod || isPodCvmWorkerPod(cached.metadata?.labels))) return;
+    if (!cached.spec?.nodeName || cached.metadata?.deletionTimestamp) return;
+    const own = new AbortController();
+    const signal = AbortSignal.any([abort.signal, own.signal]);
+    const done = (async () => {
+      // The operator's pod cache keeps neither the Kata policy nor the containers
+      // (controllers/cache-fields.ts): the pod as the API server has it, read once.
+      const pod = rolePod ? cached : await core.readNamespacedPod({ name, namespace }).catch(() => undefined);
+      const policy = pod?.metadata?.uid === uid ? pod.metadata?.annotations?.[KATA_POLICY_ANNOTATION] : undefined;
+      if (!pod?.spec || !policy || signal.aborted) {
+        runs.delete(uid);
+        return;
+      }
+      await run(pod, pod.spec, uid, name, namespace, policy, signal);
+    })();
+    runs.set(uid, { abort: own, done });
+  };
+
+  const run = async (
+    pod: k8s.V1Pod,
+    spec: k8s.V1PodSpec,
+    uid: string,
+    name: string,
+    namespace: string,
+    policy: string,
+    signal: AbortSignal,
+  ) => {
     const out = join(options.dir, namespace, name);
     mkdirSync(out, { recursive: true, mode: 0o700 });
     started.set(uid, out);
     const kind = count++ % 2 === 0 ? 'snp' : 'tdx';
     const policyHash = createHash('sha256').update(Buffer.from(policy, 'base64')).digest('hex');
-    const gpus = Number(
-      pod.spec.containers.find((c) => c.name === 'server')?.resources?.limits?.['nvidia.com/gpu'] ?? 0,
-    );
-    const serviceAccount = pod.spec.serviceAccountName ?? 'default';
+    const gpus = Number(spec.containers.find((c) => c.name === 'server')?.resources?.limits?.['nvidia.com/gpu'] ?? 0);
+    const serviceAccount = spec.serviceAccountName ?? 'default';
     const token = async () => {
       const request = await core.createNamespacedServiceAccountToken({
         name: serviceAccount,
@@ -118,25 +139,20 @@ export function runDevPodInits(options: DevPodInitOptions): DevPodInits {
     options.print(
       `attestor init in pod ${namespace}/${name} (simulated ${kind === 'snp' ? 'SEV-SNP' : 'TDX'} pod VM, ${kind === 'snp' ? 'HOST_DATA' : 'MRCONFIGID'} = its policy hash ${policyHash.slice(0, 16)}…, ${gpus} simulated GPU(s)): key generated, asking the Coordinator for a nonce`,
     );
-    const own = new AbortController();
-    const signal = AbortSignal.any([abort.signal, own.signal]);
-    const done = (async () => {
-      try {
-        const outcome = await init.certifyOnce(signal, 120_000);
-        options.print(
-          outcome.certified
-            ? `attestor init in pod ${namespace}/${name}: evidence accepted, GPUs activated, workload certificate written to ${out} (mesh-ca.pem, cert.pem, key.pem 0400), valid until ${outcome.notAfter.toISOString()}`
-            : `attestor init in pod ${namespace}/${name}: refused, no certificate: ${outcome.reasons.join('; ')}`,
-        );
-        if (outcome.certified) options.onCertified?.(pod, out);
-        await init.renew(signal, options.checkIntervalMs);
-      } catch (err) {
-        if (!signal.aborted) options.print(`attestor init in pod ${namespace}/${name} failed: ${errorMessage(err)}`);
-      } finally {
-        await client.close();
-      }
-    })();
-    runs.set(uid, { abort: own, done });
+    try {
+      const outcome = await init.certifyOnce(signal, 120_000);
+      options.print(
+        outcome.certified
+          ? `attestor init in pod ${namespace}/${name}: evidence accepted, GPUs activated, workload certificate written to ${out} (mesh-ca.pem, cert.pem, key.pem 0400), valid until ${outcome.notAfter.toISOString()}`
+          : `attestor init in pod ${namespace}/${name}: refused, no certificate: ${outcome.reasons.join('; ')}`,
+      );
+      if (outcome.certified) options.onCertified?.(pod, out);
+      await init.renew(signal, options.checkIntervalMs);
+    } catch (err) {
+      if (!signal.aborted) options.print(`attestor init in pod ${namespace}/${name} failed: ${errorMessage(err)}`);
+    } finally {
+      await client.close();
+    }
   };
 
   const onPod = (pod: k8s.V1Pod) => {

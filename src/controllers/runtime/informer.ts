@@ -4,6 +4,12 @@
  * emits `error` and stops for good. This wrapper restarts it with exponential backoff
  * (1 s doubling to 30 s) and reports whether its cache is synced and its watch healthy.
  * Objects it hands out are the cache's own: never mutate them.
+ *
+ * A `transform` (src/controllers/cache-fields.ts) cuts each object down to what its readers use
+ * before it enters the cache and before any handler sees it: client-node's ListWatch has no such
+ * hook, so the list function and the Watch it is given are wrapped. The previous version of an
+ * object (for update handlers) is read from the cache just before the new one replaces it, so the
+ * informer holds each object once.
  */
 
 import * as k8s from '@kubernetes/client-node';
@@ -14,6 +20,8 @@ import type { OperatorMetrics } from '../../observability/metrics.ts';
 export type ListFunction<T extends k8s.KubernetesObject> = () => Promise<k8s.KubernetesListObject<T>>;
 export type EventHandler<T> = (obj: T) => void;
 export type UpdateHandler<T> = (obj: T, old: T | undefined) => void;
+/** Cuts an object down to what is read of it. Pure; returns a new object (or the same one). */
+export type Transform<T> = (obj: T) => T;
 
 export interface InformerOptions<T extends k8s.KubernetesObject> {
   kubeConfig: k8s.KubeConfig;
@@ -23,6 +31,8 @@ export interface InformerOptions<T extends k8s.KubernetesObject> {
   labelSelector?: string;
   /** Name for logs and metrics (e.g. "nodes"). */
   resource: string;
+  /** Applied to every object from the list and from each watch event, before the cache holds it. */
+  transform?: Transform<T>;
   log: Logger;
   metrics?: OperatorMetrics;
   minBackoffMs?: number;
@@ -46,8 +56,11 @@ export class Informer<T extends k8s.KubernetesObject> {
   #restartTimer: NodeJS.Timeout | undefined;
   #stopped = true;
   #lastError: string | undefined;
-  // The previous version of each object, so update handlers can compare (ListWatch does not pass it).
-  readonly #previous = new Map<string, T>();
+  // The version an update replaces, read from the cache just before ListWatch applies the update
+  // (ListWatch does not pass it): the one of the watch event being applied, or during a relist
+  // the cache as it was before the list (released once the list is applied).
+  #replacing: T | undefined;
+  #beforeRelist: Map<string, T> | undefined;
 
   constructor(options: InformerOptions<T>) {
     this.resource = options.resource;
@@ -55,26 +68,31 @@ export class Informer<T extends k8s.KubernetesObject> {
     this.#metrics = options.metrics;
     this.#minBackoffMs = options.minBackoffMs ?? 1000;
     this.#maxBackoffMs = options.maxBackoffMs ?? 30_000;
+    const transform = options.transform ?? ((obj: T) => obj);
     const list: ListFunction<T> = async () => {
       const result = await options.list();
+      const items = result.items.map(transform);
+      if (this.#listWatch.list().length > 0)
+        this.#beforeRelist = new Map(this.#listWatch.list().map((obj) => [keyOf(obj), obj]));
       // ListWatch applies the list synchronously after this promise resolves; mark synced after that.
       setImmediate(() => this.#onListed());
-      return result;
+      return { ...result, items };
     };
-    const watch = new k8s.Watch(options.kubeConfig);
-    this.#listWatch = new k8s.ListWatch<T>(options.path, watch, list, false, options.labelSelector);
+    this.#listWatch = new k8s.ListWatch<T>(
+      options.path,
+      this.#transformingWatch(new k8s.Watch(options.kubeConfig), transform),
+      list,
+      false,
+      options.labelSelector,
+    );
     this.#listWatch.on(k8s.ADD, (obj) => {
-      this.#previous.set(keyOf(obj), obj);
       for (const h of this.#add) this.#safely(() => h(obj));
     });
     this.#listWatch.on(k8s.UPDATE, (obj) => {
-      const key = keyOf(obj);
-      const old = this.#previous.get(key);
-      this.#previous.set(key, obj);
+      const old = this.#beforeRelist?.get(keyOf(obj)) ?? this.#replacing;
       for (const h of this.#update) this.#safely(() => h(obj, old));
     });
     this.#listWatch.on(k8s.DELETE, (obj) => {
-      this.#previous.delete(keyOf(obj));
       for (const h of this.#delete) this.#safely(() => h(obj));
     });
     this.#listWatch.on(k8s.ERROR, (err) => this.#onError(err));
@@ -147,7 +165,34 @@ export class Informer<T extends k8s.KubernetesObject> {
     return this.#listWatch.list(namespace);
   }
 
+  /**
+   * The Watch ListWatch is given, with each event's object transformed and the cached version it
+   * replaces noted while ListWatch applies it (synchronously, inside the callback).
+   */
+  #transformingWatch(watch: k8s.Watch, transform: Transform<T>): k8s.Watch {
+    const transforming: Pick<k8s.Watch, 'watch'> = {
+      watch: (path, query, callback, done) =>
+        watch.watch(
+          path,
+          query,
+          (phase, obj, raw) => {
+            if (phase !== 'ADDED' && phase !== 'MODIFIED' && phase !== 'DELETED') return callback(phase, obj, raw);
+            const object = transform(obj as T);
+            this.#replacing = this.#listWatch.get(object.metadata?.name ?? '', object.metadata?.namespace);
+            try {
+              return callback(phase, object, raw);
+            } finally {
+              this.#replacing = undefined;
+            }
+          },
+          done,
+        ),
+    };
+    return transforming as k8s.Watch;
+  }
+
   #onListed(): void {
+    this.#beforeRelist = undefined;
     this.#failures = 0;
     this.#healthy = true;
     this.#lastError = undefined;

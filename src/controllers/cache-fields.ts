@@ -89,7 +89,8 @@ export function nodeFields(node: k8s.V1Node): k8s.V1Node {
 
 /**
  * A Deployment the operator applies: everything but managedFields and status.conditions.
- * - apiVersion, kind, metadata and spec whole: compare-before-write (owned-fields.ts
+ * - apiVersion, kind (set where a list's item lacks them), metadata and spec whole:
+ *   compare-before-write (owned-fields.ts
  *   hasOwnedFields covers every field the desired Deployment sets, the applied-hash annotation
  *   among them).
  * - status.replicas, readyReplicas: AIWorker status.
@@ -97,6 +98,9 @@ export function nodeFields(node: k8s.V1Node): k8s.V1Node {
 export function deploymentFields(deployment: k8s.V1Deployment): k8s.V1Deployment {
   const { managedFields: _, ...metadata } = deployment.metadata ?? {};
   return {
+    // A list's items carry no apiVersion and kind; the desired object does, so the compare needs them.
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
     ...deployment,
     metadata,
     status: defined({ replicas: deployment.status?.replicas, readyReplicas: deployment.status?.readyReplicas }),
@@ -112,7 +116,12 @@ export function deploymentFields(deployment: k8s.V1Deployment): k8s.V1Deployment
 export function serviceFields(service: k8s.V1Service): k8s.V1Service {
   const ours = service.metadata?.managedFields?.filter((f) => f.manager === FIELD_MANAGER && f.operation === 'Apply');
   const { status: _, ...rest } = service;
-  return { ...rest, metadata: defined({ ...service.metadata, managedFields: ours?.length ? ours : undefined }) };
+  return {
+    apiVersion: 'v1',
+    kind: 'Service',
+    ...rest,
+    metadata: defined({ ...service.metadata, managedFields: ours?.length ? ours : undefined }),
+  };
 }
 
 /**

@@ -41,6 +41,7 @@ describe('operator writes (API server audit log)', function () {
   let custom: k8s.CustomObjectsApi;
   let core: k8s.CoreV1Api;
   let operator: RunningOperator;
+  let operatorKc: k8s.KubeConfig;
   const namespace = uniqueName('writes');
   const manifestName = uniqueName('writes-manifest');
   const runtimeClass = uniqueName('kata-writes');
@@ -68,7 +69,7 @@ describe('operator writes (API server audit log)', function () {
     ).status?.token;
     assert.ok(token, 'TokenRequest returned a token');
     const cluster = admin.getCurrentCluster()!;
-    const operatorKc = new k8s.KubeConfig();
+    operatorKc = new k8s.KubeConfig();
     operatorKc.loadFromOptions({
       clusters: [cluster],
       users: [{ name: serviceAccount, token }],
@@ -231,5 +232,21 @@ describe('operator writes (API server audit log)', function () {
     await waitFor(() => Date.now() >= windowEnd, { timeoutMs: 10_000, description: 'idle window over' });
     const idle = writesSince(cp, converged, username, namespace);
     assert.deepEqual(idle.map(describeWrite), [], 'no writes after convergence');
+  });
+
+  it('writes nothing after a restart when every AIWorker is as the last operator left it', async function () {
+    this.timeout(120_000);
+    await operator.stop();
+    const from = statSync(cp.auditLogPath).size;
+    operator = await startTestOperator(operatorKc);
+    // The new operator lists everything (a list's items carry no apiVersion and kind) and reconciles each worker.
+    await waitFor(async () => (await aiWorkerReconciles()) >= WORKERS, {
+      timeoutMs: 60_000,
+      description: 'the restarted operator reconciled every worker',
+    });
+    const windowEnd = Date.now() + 5_000;
+    await waitFor(() => Date.now() >= windowEnd, { timeoutMs: 10_000, description: 'idle window over' });
+    const writes = writesSince(cp, from, username, namespace);
+    assert.deepEqual(writes.map(describeWrite), [], 'no writes after the restart');
   });
 });

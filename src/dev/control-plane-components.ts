@@ -106,6 +106,9 @@ export function kubeControllerManager(dataDir: string, ports: ComponentPorts): C
       `--service-cluster-ip-range=${SERVICE_CLUSTER_IP_RANGE}`,
       '--use-service-account-credentials=false',
       '--profiling=false',
+      // kwok posts node status every 20-45 s; on a loaded machine that passes the 50 s default, the
+      // node lifecycle controller marks the node's pods not Ready, and kwok never makes them Ready again.
+      '--node-monitor-grace-period=10m',
     ],
     readyUrl: `https://127.0.0.1:${ports.controllerManager}/healthz`,
     verifyCa: false,

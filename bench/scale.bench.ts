@@ -71,7 +71,7 @@ import { silentLogger } from '../src/observability/log.ts';
 import { NODE_AGENT_AUDIENCE } from '../src/protocol/countersignature.ts';
 import { issueCertificate } from '../src/tls/certificates.ts';
 import { installWebhookConfigurations } from '../src/webhook/configuration-installer.ts';
-import { OperatorChild, writeOcspAnswers } from './lib/operator-child.ts';
+import { OperatorChild, type OperatorUsage, writeOcspAnswers } from './lib/operator-child.ts';
 import { PodInits } from './lib/pod-inits.ts';
 import { timeSimulation } from './lib/simulation-time.ts';
 
@@ -480,6 +480,7 @@ try {
   const certifyingSeconds = (performance.now() - t2) / 1000;
   const audit2c = statSync(cp.auditLogPath).size;
   const converged = { rss: operator.peakRss(), cpu: operator.cpuSeconds(), driverRss: driverPeakRss };
+  const convergedHeap = await operator.usage();
   const metrics2 = apiServerMetrics(cp);
   // An AIWorker is Available once the Coordinator has recorded the certificate; the pod's init
   // still checks it and writes its files after that.
@@ -522,6 +523,7 @@ try {
   const reappraiseSeconds = (performance.now() - t3) / 1000;
   clearInterval(sampler);
   const total = { rss: operator.peakRss(), cpu: operator.cpuSeconds() };
+  const totalHeap = await operator.usage();
   stopAgents.abort();
   await inits.stop();
   await Promise.allSettled(running);
@@ -568,6 +570,11 @@ try {
   );
   console.log(
     `operator process (pid ${operator.pid}): peak RSS ${mb(converged.rss)} MB until converged, ${mb(total.rss)} MB in all; CPU ${converged.cpu.toFixed(1)} s until converged (${startupCpu.toFixed(1)} s of it starting up), ${total.cpu.toFixed(1)} s in all`,
+  );
+  const heap = (u: OperatorUsage) =>
+    `heap used ${mb(u.heapUsed)} MB${u.liveHeap !== undefined ? `, ${mb(u.liveHeap)} MB live after a full collection` : ''}, RSS ${mb(u.rss)} MB`;
+  console.log(
+    `operator heap (limit ${mb(totalHeap.heapLimit)} MB${process.env.SCALE_OPERATOR_NODE_OPTIONS ? `; node ${process.env.SCALE_OPERATOR_NODE_OPTIONS}` : ''}): at convergence ${heap(convergedHeap)}; at the end ${heap(totalHeap)}`,
   );
   console.log(
     `driver process (agents, countersigning servers, pod inits, informers): peak RSS ${mb(converged.driverRss)} MB until converged, ${mb(driverPeakRss)} MB in all (${mb(driverRssBefore)} MB before the operator started)`,

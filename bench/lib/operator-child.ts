@@ -20,7 +20,7 @@ export class OperatorChild {
   readonly #child: ChildProcess;
   readonly webhookPort: number;
   readonly coordinatorPort: number;
-  #usageWaiter: ((u: { cpuMicros: number; rss: number }) => void) | undefined;
+  #usageWaiter: ((u: OperatorUsage) => void) | undefined;
 
   private constructor(child: ChildProcess, ports: { webhookPort: number; coordinatorPort: number }) {
     this.#child = child;
@@ -33,7 +33,14 @@ export class OperatorChild {
 
   /** Forks the operator and waits until it serves (webhook and Coordinator ports known). */
   static async start(config: OperatorProcessConfig, ownEvidence: CvmEvidenceSource): Promise<OperatorChild> {
-    const child = fork(ENTRY, [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    // SCALE_OPERATOR_NODE_OPTIONS: Node flags for the operator, e.g. the heap limit a container's
+    // memory limit gives it (--max-old-space-size=...), or --expose-gc to report the live heap.
+    const execArgv = (process.env.SCALE_OPERATOR_NODE_OPTIONS ?? '').split(/\s+/).filter(Boolean);
+    const child = fork(ENTRY, [], {
+      serialization: 'advanced',
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      execArgv: [...process.execArgv, ...execArgv],
+    });
     child.on('message', (message: FromOperator) => {
       if (message.type !== 'collect') return;
       ownEvidence.collect(message.reportData).then(
@@ -50,6 +57,17 @@ export class OperatorChild {
       child.send({ type: 'start', config } satisfies ToOperator);
     });
     return new OperatorChild(child, ports);
+  }
+
+  /** What the operator says of its heap and CPU now (after a full collection when it runs with --expose-gc). */
+  usage(): Promise<OperatorUsage> {
+    return new Promise((resolve) => {
+      this.#usageWaiter = (u) => {
+        this.#usageWaiter = undefined;
+        resolve(u);
+      };
+      this.#child.send({ type: 'usage' } satisfies ToOperator);
+    });
   }
 
   get pid(): number {
@@ -121,3 +139,5 @@ export async function writeOcspAnswers(
   );
   return written;
 }
+
+export type OperatorUsage = Extract<FromOperator, { type: 'usage' }>;

@@ -9,6 +9,7 @@
  * what `attestor collateral fetch` stored (src/cli/operator.ts --collateral-cache). Its own pod
  * VM's evidence (the simulated hardware) comes from the driver on request.
  */
+import { getHeapStatistics } from 'node:v8';
 import * as k8s from '@kubernetes/client-node';
 import type { NodeCollateral, NodeEvidence, NodeTrust } from '../../src/attestation/node-appraisal.ts';
 import type { GpuTrustAnchors } from '../../src/attestation/nvidia/verify.ts';
@@ -46,7 +47,7 @@ export type ToOperator =
 export type FromOperator =
   | { type: 'started'; webhookPort: number; coordinatorPort: number }
   | { type: 'collect'; id: number; reportData: Uint8Array }
-  | { type: 'usage'; cpuMicros: number; rss: number }
+  | { type: 'usage'; cpuMicros: number; rss: number; heapUsed: number; heapLimit: number; liveHeap?: number }
   | { type: 'stopped' }
   | { type: 'failed'; error: string };
 
@@ -123,7 +124,18 @@ if (process.send) {
       }
       case 'usage': {
         const cpu = process.cpuUsage();
-        send({ type: 'usage', cpuMicros: cpu.user + cpu.system, rss: process.memoryUsage().rss });
+        const heapUsed = process.memoryUsage().heapUsed;
+        // With --expose-gc (SCALE_OPERATOR_NODE_OPTIONS): what is still reachable after a full collection.
+        const gc = (globalThis as { gc?: () => void }).gc;
+        gc?.();
+        send({
+          type: 'usage',
+          cpuMicros: cpu.user + cpu.system,
+          rss: process.memoryUsage().rss,
+          heapUsed,
+          heapLimit: getHeapStatistics().heap_size_limit,
+          ...(gc ? { liveHeap: process.memoryUsage().heapUsed } : {}),
+        });
         break;
       }
       case 'stop':

@@ -5,7 +5,8 @@
  */
 import { join } from 'node:path';
 
-export const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/24';
+/** Room for a fleet's Services (the scale bench makes 1,000 AIWorkers, each with a Service). */
+export const SERVICE_CLUSTER_IP_RANGE = '10.0.0.0/16';
 
 export interface ComponentPorts {
   etcdClient: number;

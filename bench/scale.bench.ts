@@ -35,7 +35,7 @@
 
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
@@ -369,6 +369,19 @@ try {
 
   // Phase 1: every node attested by its agent, until every node is open.
   progress('phase 1: nodes');
+  /** CPU seconds so far of every process on the machine's two cores: where each phase's time goes. */
+  const cpuByProcess = (): Map<string, number> => {
+    const own = process.cpuUsage();
+    const out = new Map<string, number>([
+      ['operator', operator!.cpuSeconds()],
+      ['driver (agents, pod inits, simulated hardware)', (own.user + own.system) / 1e6],
+    ]);
+    for (const name of ['kube-apiserver', 'etcd', 'kube-controller-manager', 'kube-scheduler', 'kwok']) {
+      const pid = cp.process(name)?.pid;
+      if (pid !== undefined) out.set(name, procCpuSeconds(pid));
+    }
+    return out;
+  };
   const url = `https://127.0.0.1:${operator.coordinatorPort}`;
   // Each agent runs its real loop (attest, then watch the Manifest and attest again when told);
   // CONCURRENCY of them start at a time, the next when one's node is open.
@@ -377,6 +390,7 @@ try {
   const clients: CoordinatorClient[] = [];
   const simulatedTotals: Array<() => number> = [];
   const t0 = performance.now();
+  const cpuAt = [cpuByProcess()];
   await pool(agents, CONCURRENCY, async ({ name, tokens, cvm, gpus }) => {
     const client = new CoordinatorClient(url, cp.caPem, tokens);
     clients.push(client);
@@ -393,6 +407,7 @@ try {
     description: 'every GPU node open',
   });
   const nodesSeconds = (performance.now() - t0) / 1000;
+  cpuAt.push(cpuByProcess());
   const audit1 = statSync(cp.auditLogPath).size;
 
   // Phase 2: AIWorkers across namespaces, each with one replica on an attested node.
@@ -438,6 +453,7 @@ try {
     description: 'every AIWorker with its replica ready',
   });
   const workersSeconds = (performance.now() - t1) / 1000;
+  cpuAt.push(cpuByProcess());
   const audit2 = statSync(cp.auditLogPath).size;
 
   // Phase 3: certifying. Each pod's `attestor init --confidential-node` (its node's agent
@@ -478,6 +494,7 @@ try {
     { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 200, description: 'every AIWorker Ready (Available): replica attested' },
   );
   const certifyingSeconds = (performance.now() - t2) / 1000;
+  cpuAt.push(cpuByProcess());
   const audit2c = statSync(cp.auditLogPath).size;
   const converged = { rss: operator.peakRss(), cpu: operator.cpuSeconds(), driverRss: driverPeakRss };
   const convergedHeap = await operator.usage();
@@ -497,6 +514,7 @@ try {
   progress('phase 5: re-appraisal');
   const oldHash = seen.manifests.get('bench')!.status!.hash!;
   const t3 = performance.now();
+  cpuAt.push(cpuByProcess());
   await custom.patchClusterCustomObject(
     {
       group: 'attestor.dev',
@@ -521,6 +539,7 @@ try {
     { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 200, description: 'every node current for the new Manifest' },
   );
   const reappraiseSeconds = (performance.now() - t3) / 1000;
+  cpuAt.push(cpuByProcess());
   clearInterval(sampler);
   const total = { rss: operator.peakRss(), cpu: operator.cpuSeconds() };
   const totalHeap = await operator.usage();
@@ -576,6 +595,23 @@ try {
   console.log(
     `operator heap (limit ${mb(totalHeap.heapLimit)} MB${process.env.SCALE_OPERATOR_NODE_OPTIONS ? `; node ${process.env.SCALE_OPERATOR_NODE_OPTIONS}` : ''}): at convergence ${heap(convergedHeap)}; at the end ${heap(totalHeap)}`,
   );
+  // cpuAt: start, after nodes, after AIWorkers, converged (after certifying), before and after re-appraisal.
+  const phaseCpu = [
+    ['nodes', 0, 1],
+    ['AIWorkers', 1, 2],
+    ['certifying', 2, 3],
+    ['converged (all three)', 0, 3],
+    ['re-appraisal', 4, 5],
+  ] as const;
+  console.log(
+    `CPU seconds by process and phase (2 cores: ${(2 * convergedSeconds).toFixed(0)} core-seconds until converged)`,
+  );
+  console.log(`| process | ${phaseCpu.map(([name]) => name).join(' | ')} |`);
+  console.log(`|---|${phaseCpu.map(() => '---:').join('|')}|`);
+  for (const name of cpuAt[0]!.keys())
+    console.log(
+      `| ${name} | ${phaseCpu.map(([, a, b]) => ((cpuAt[b]!.get(name) ?? 0) - (cpuAt[a]!.get(name) ?? 0)).toFixed(1)).join(' | ')} |`,
+    );
   console.log(
     `driver process (agents, countersigning servers, pod inits, informers): peak RSS ${mb(converged.driverRss)} MB until converged, ${mb(driverPeakRss)} MB in all (${mb(driverRssBefore)} MB before the operator started)`,
   );
@@ -688,4 +724,15 @@ function webhookQuantiles(before: Sample[], after: Sample[]): string {
   const quantile = (q: number) => cumulative.find(([, n]) => n >= q * total)![0];
   const ms = (s: number) => (s === Infinity ? '+Inf' : `<= ${(s * 1000).toFixed(0)} ms`);
   return `${total} calls, p50 ${ms(quantile(0.5))}, p99 ${ms(quantile(0.99))}`;
+}
+
+/** A process's CPU time (user + system) from /proc/<pid>/stat, seconds (USER_HZ is 100 on Linux). */
+function procCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return Number.NaN; // it ended
+  }
 }

@@ -15,6 +15,7 @@
  * (workload-routes.ts).
  */
 import { webcrypto } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
 import type * as k8s from '@kubernetes/client-node';
 import * as jose from 'jose';
 import { selectActiveManifest } from '../api/active-manifest.ts';
@@ -24,6 +25,7 @@ import type { Manifest } from '../api/manifest.ts';
 import { manifestHash } from '../api/manifest-hash.ts';
 import type { NodeAttestation } from '../api/node-attestation.ts';
 import { onlyComparisons, type Reason, reason } from '../attestation/verdict.ts';
+import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import type { CertificateAuthority } from '../pki/certificate-authority.ts';
 import { DEFAULT_CLUSTER_DOMAIN, workloadLeafRequest } from '../pki/workload-certificate.ts';
@@ -63,6 +65,11 @@ import type { WorkloadMetrics } from './workload-metrics.ts';
 import { judgeNode, type NodeJudgement } from './workload-node.ts';
 
 /** The pods as the workload side needs them: read from the API server, and told what was issued. */
+
+/** A failed certificate record is written again after 0.5 s, doubling, at most this many times. */
+const RECORD_RETRIES = 6;
+const RECORD_RETRY_MS = 500;
+
 export interface WorkloadPods {
   /** The pod as the API server has it now (never a cache: its policy annotation decides); undefined when gone. */
   read(namespace: string, name: string): Promise<k8s.V1Pod | undefined>;
@@ -490,11 +497,10 @@ export class WorkloadCoordinator {
     try {
       await this.#deps.pods.recordCertificate(caller.namespace, caller.name, caller.uid, pem);
     } catch (err) {
-      // The pod has its certificate either way; only the AIWorker's count misses it until renewal.
-      this.#log.warn(
-        { pod: `${caller.namespace}/${caller.name}`, err: (err as Error).message },
-        'could not record the workload certificate on the pod',
-      );
+      // The pod has its certificate either way; the AIWorker's count misses it until the record
+      // is written: try again in the background (an API server that throttles a fleet's storm
+      // answers 429), for as long as the certificate is valid.
+      void this.#recordLater(caller, pem, notAfter, err);
     }
     this.#deps.metrics?.certificates.inc({ result: 'issued' });
     this.#log.info(
@@ -537,6 +543,33 @@ export class WorkloadCoordinator {
   }
 
   /** An Event on the pod, within the pod's Event budget. */
+  /** Writes the certificate record again after a failed first write: backoff from 0.5 s, at most 6 tries, never past `notAfter`. */
+  async #recordLater(
+    caller: { namespace: string; name: string; uid: string },
+    pem: string,
+    notAfter: Date,
+    first: unknown,
+  ) {
+    const pod = `${caller.namespace}/${caller.name}`;
+    let err = first;
+    for (let attempt = 0; attempt < RECORD_RETRIES; attempt++) {
+      const wait = RECORD_RETRY_MS * 2 ** attempt;
+      if ((err as { code?: number }).code === 404 || this.#now().getTime() + wait >= notAfter.getTime()) break;
+      this.#log.warn(
+        { pod, err: errorMessage(err), retryInMs: wait },
+        'could not record the workload certificate on the pod; trying again',
+      );
+      await delay(wait, undefined, { ref: false });
+      try {
+        await this.#deps.pods.recordCertificate(caller.namespace, caller.name, caller.uid, pem);
+        return;
+      } catch (next) {
+        err = next;
+      }
+    }
+    this.#log.warn({ pod, err: errorMessage(err) }, 'could not record the workload certificate on the pod');
+  }
+
   async #event(
     caller: PodCaller,
     type: 'Normal' | 'Warning',

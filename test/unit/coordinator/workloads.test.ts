@@ -24,6 +24,7 @@ import type { NodeAttestation } from '../../../src/api/node-attestation.ts';
 import type { PodCaller } from '../../../src/coordinator/workload-auth.ts';
 import { type MeshSource, WorkloadCoordinator } from '../../../src/coordinator/workloads.ts';
 import { simulatedCollateral } from '../../../src/dev/local-coordinator.ts';
+import { waitFor } from '../../../src/dev/wait.ts';
 import { silentLogger } from '../../../src/observability/log.ts';
 import type { CertificateAuthority } from '../../../src/pki/certificate-authority.ts';
 import { CoordinatorPki } from '../../../src/pki/coordinator-pki.ts';
@@ -80,6 +81,8 @@ interface World {
   workers: Map<string, AIWorker>;
   nodeAttestations: NodeAttestation[];
   recorded: Map<string, string>;
+  /** Certificate records that fail before one is written (an API server answering 429). */
+  recordFailures: number;
   events: Array<{ pod: string; type: string; reason: string; message: string }>;
   mesh: { ca: CertificateAuthority; root: CertificateAuthority; history: MeshSource['history'] };
   workloads: WorkloadCoordinator;
@@ -105,6 +108,7 @@ async function world(): Promise<World> {
     workers: new Map(),
     nodeAttestations: [],
     recorded: new Map(),
+    recordFailures: 0,
     events: [],
     mesh: { ca: await pki.newMeshCa(NOW), root: pki.root, history: transitionChain([manifestHash(spec())]) },
     workloads: undefined as never,
@@ -115,6 +119,7 @@ async function world(): Promise<World> {
     pods: {
       read: async (namespace, name) => structuredClone(w.pods.get(`${namespace}/${name}`)),
       recordCertificate: async (namespace, name, _uid, pem) => {
+        if (w.recordFailures-- > 0) throw Object.assign(new Error('HTTP-Code: 429'), { code: 429 });
         w.recorded.set(`${namespace}/${name}`, pem);
       },
     },
@@ -280,6 +285,18 @@ describe('workload certificates (the Coordinator, without a cluster)', function 
       w.events.map((e) => [e.pod, e.type, e.reason]),
       [['ai/llama-1', 'Normal', 'WorkloadCertified']],
     );
+  });
+
+  it('records the certificate on the pod after all when the first writes fail (an API server that throttles)', async () => {
+    const w = await world();
+    w.recordFailures = 2;
+    const pod = addPod(w, 'llama-1');
+    const r = await certify(w, pod);
+    assert.ok(r.issued?.certified, JSON.stringify(r.issued));
+    assert.equal(w.recorded.get('ai/llama-1'), undefined, 'the first write failed; the pod has its certificate');
+    // Written again after 0.5 s, then 1 s.
+    await waitFor(() => w.recorded.get('ai/llama-1'), { timeoutMs: 10_000, description: 'the record written' });
+    assert.equal(w.recorded.get('ai/llama-1'), r.issued.certificate);
   });
 
   it("certifies a secret-service pod of no AIWorker, which the operator's cache does not hold, through its policy entry: its role, the entry's SANs and the pod IP, no Service names", async () => {

@@ -515,6 +515,7 @@ try {
   const oldHash = seen.manifests.get('bench')!.status!.hash!;
   const t3 = performance.now();
   cpuAt.push(cpuByProcess());
+  const metrics4 = apiServerMetrics(cp);
   await custom.patchClusterCustomObject(
     {
       group: 'attestor.dev',
@@ -539,6 +540,8 @@ try {
     { timeoutMs: PHASE_TIMEOUT_MS, intervalMs: 200, description: 'every node current for the new Manifest' },
   );
   const reappraiseSeconds = (performance.now() - t3) / 1000;
+  const audit5 = statSync(cp.auditLogPath).size;
+  const metrics5 = apiServerMetrics(cp);
   cpuAt.push(cpuByProcess());
   clearInterval(sampler);
   const total = { rss: operator.peakRss(), cpu: operator.cpuSeconds() };
@@ -591,7 +594,7 @@ try {
     `operator process (pid ${operator.pid}): peak RSS ${mb(converged.rss)} MB until converged, ${mb(total.rss)} MB in all; CPU ${converged.cpu.toFixed(1)} s until converged (${startupCpu.toFixed(1)} s of it starting up), ${total.cpu.toFixed(1)} s in all`,
   );
   const heap = (u: OperatorUsage) =>
-    `heap used ${mb(u.heapUsed)} MB${u.liveHeap !== undefined ? `, ${mb(u.liveHeap)} MB live after a full collection` : ''}, RSS ${mb(u.rss)} MB`;
+    `heap used ${mb(u.heapUsed)} MB${u.liveHeap !== undefined ? `, ${mb(u.liveHeap)} MB live after a full collection` : ''}, external ${mb(u.external)} MB, RSS ${mb(u.rss)} MB`;
   console.log(
     `operator heap (limit ${mb(totalHeap.heapLimit)} MB${process.env.SCALE_OPERATOR_NODE_OPTIONS ? `; node ${process.env.SCALE_OPERATOR_NODE_OPTIONS}` : ''}): at convergence ${heap(convergedHeap)}; at the end ${heap(totalHeap)}`,
   );
@@ -621,6 +624,7 @@ try {
   console.log(`  AIWorkers phase by verb and resource: ${breakdown(workerWrites)}`);
   console.log(`  certifying phase by verb and resource: ${breakdown(certifyingAll)}`);
   if (idleWrites.length > 0) console.log(`  idle writes: ${breakdown(idleWrites)}`);
+  console.log(`  re-appraisal phase: ${breakdown(writes(audit3, audit5))}`);
   console.log(
     'API requests during nodes, AIWorkers and certifying phases, all clients (apiserver_request_total), per object:',
   );
@@ -632,6 +636,13 @@ try {
       `| ${verb} | ${resource} | ${count} | ${(count / NODES).toFixed(2)} | ${(count / AIWORKERS).toFixed(2)} |`,
     );
   }
+  console.log(
+    `API requests during re-appraisal, all clients, top 10: ${[...requestDelta(metrics4, metrics5)]
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, 10)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
+  );
   const webhook = webhookQuantiles(metrics0, metrics2);
   console.log(
     `webhook (API server's apiserver_admission_webhook_admission_duration_seconds, during the storm): ${webhook}`,

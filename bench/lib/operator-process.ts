@@ -47,7 +47,16 @@ export type ToOperator =
 export type FromOperator =
   | { type: 'started'; webhookPort: number; coordinatorPort: number }
   | { type: 'collect'; id: number; reportData: Uint8Array }
-  | { type: 'usage'; cpuMicros: number; rss: number; heapUsed: number; heapLimit: number; liveHeap?: number }
+  | {
+      type: 'usage';
+      cpuMicros: number;
+      rss: number;
+      heapUsed: number;
+      heapLimit: number;
+      /** Memory of Buffers and other objects outside the V8 heap (process.memoryUsage().external). */
+      external: number;
+      liveHeap?: number;
+    }
   | { type: 'stopped' }
   | { type: 'failed'; error: string };
 
@@ -134,6 +143,7 @@ if (process.send) {
           rss: process.memoryUsage().rss,
           heapUsed,
           heapLimit: getHeapStatistics().heap_size_limit,
+          external: process.memoryUsage().external,
           ...(gc ? { liveHeap: process.memoryUsage().heapUsed } : {}),
         });
         break;

@@ -36,6 +36,10 @@ describe('Helm chart charts/attestor: schema, names, CRDs, certificates and oper
       /\/operator\/replicas': got string, want integer/,
     );
     assert.match(
+      refusal(() => template('attestor', 'operator.maxHeapMiB=32')),
+      /\/operator\/maxHeapMiB': minimum: got 32, want 64/,
+    );
+    assert.match(
       refusal(() => template('attestor', 'operator.replicaz=2')),
       /additional properties 'replicaz' not allowed/,
     );
@@ -252,6 +256,13 @@ describe('Helm chart charts/attestor: schema, names, CRDs, certificates and oper
         ['topology.kubernetes.io/zone', 'ScheduleAnyway'],
       ],
     );
+    // The V8 heap limit, about half the memory limit (docs/operations.md, "Fleet size").
+    const heapLimit = (spec: Obj) =>
+      spec.containers.find((c: Obj) => c.name === 'operator').env.find((e: Obj) => e.name === 'NODE_OPTIONS')?.value;
+    assert.equal(heapLimit(operator), '--max-old-space-size=256');
+    assert.equal(operator.containers.find((c: Obj) => c.name === 'operator').resources.limits.memory, '512Mi');
+    const larger = objects(template('attestor', 'operator.maxHeapMiB=1024')).find((o) => o.kind === 'Deployment')!;
+    assert.equal(heapLimit(larger.spec.template.spec), '--max-old-space-size=1024');
     const agent = rendered.find((o) => o.kind === 'DaemonSet')!.spec.template.spec;
     assert.equal(agent.priorityClassName, 'system-node-critical');
     assert.equal(agent.runtimeClassName, 'kata-qemu-snp');

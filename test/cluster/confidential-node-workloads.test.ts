@@ -60,7 +60,13 @@ import {
 } from '../../src/protocol/workload.ts';
 import { readWorkloadIdentity } from '../../src/protocol/workload-certificate.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
-import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import {
+  podEventsEventually,
+  sharedControlPlane,
+  startTestOperator,
+  uniqueName,
+  writeCurrentAttestation,
+} from '../harness/cluster.ts';
 import { everyListableObject, secretEncodings } from '../harness/plaintext-search.ts';
 
 const run = promisify(execFile);
@@ -144,17 +150,7 @@ describe('workload certificates on the control plane (confidential-node model)',
     (await core.listNamespacedPod({ namespace, labelSelector: 'app.kubernetes.io/instance=llm' })).items.filter(
       (p) => p.spec?.nodeName && !p.metadata?.deletionTimestamp && !p.metadata?.labels?.stray,
     );
-  // Events are written after the fact (the recorder's queue): wait for the first one.
-  const podEvents = (pod: string, reason: string) =>
-    waitFor(
-      async () => {
-        const found = (await core.listNamespacedEvent({ namespace })).items.filter(
-          (e) => e.involvedObject.name === pod && e.reason === reason,
-        );
-        return found.length > 0 ? found : undefined;
-      },
-      { timeoutMs: 30_000, description: `${reason} event on ${pod}` },
-    );
+  const podEvents = (pod: string, reason: string) => podEventsEventually(core, namespace, pod, reason);
   const attested = (count: number) =>
     waitFor(async () => (await getWorker('llm')).status?.attestedReplicas === count, {
       timeoutMs: SLOW,

@@ -43,7 +43,13 @@ import { CertificateAuthority } from '../../src/pki/certificate-authority.ts';
 import { WORKLOAD_AUDIENCE } from '../../src/protocol/workload.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { startWorkerProxy } from '../../src/worker/worker-proxy.ts';
-import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import {
+  podEventsEventually,
+  sharedControlPlane,
+  startTestOperator,
+  uniqueName,
+  writeCurrentAttestation,
+} from '../harness/cluster.ts';
 import { everyListableObject, secretEncodings } from '../harness/plaintext-search.ts';
 
 const run = promisify(execFile);
@@ -128,17 +134,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     (await core.listNamespacedPod({ namespace, labelSelector: `app.kubernetes.io/instance=${name}` })).items.filter(
       (p) => p.spec?.nodeName && !p.metadata?.deletionTimestamp,
     );
-  // Events are written after the fact (the recorder's queue): wait for the first one.
-  const podEvents = (pod: string, reason: string) =>
-    waitFor(
-      async () => {
-        const found = (await core.listNamespacedEvent({ namespace })).items.filter(
-          (e) => e.involvedObject.name === pod && e.reason === reason,
-        );
-        return found.length > 0 ? found : undefined;
-      },
-      { timeoutMs: 30_000, description: `${reason} event on ${pod}` },
-    );
+  const podEvents = (pod: string, reason: string) => podEventsEventually(core, namespace, pod, reason);
 
   /** What the pod's `attestor init` does, with this pod VM (a new one each call: a new launch). */
   const podInit = (

@@ -57,6 +57,27 @@ export function uniqueName(prefix: string): string {
   return `${prefix}-${process.pid}-${counter}`;
 }
 
+/**
+ * The Events with `reason` about the pod named `pod` in `namespace`, once there is at least one:
+ * the operator's Events are written after the fact (its recorder's queue).
+ */
+export function podEventsEventually(
+  core: k8s.CoreV1Api,
+  namespace: string,
+  pod: string,
+  reason: string,
+): Promise<k8s.CoreV1Event[]> {
+  return waitFor(
+    async () => {
+      const found = (await core.listNamespacedEvent({ namespace })).items.filter(
+        (e) => e.involvedObject.name === pod && e.reason === reason,
+      );
+      return found.length > 0 ? found : undefined;
+    },
+    { timeoutMs: 30_000, description: `${reason} event on ${pod}` },
+  );
+}
+
 /** The parsed Status of a refused API call. */
 export function apiError(err: unknown): { code: number; message: string } {
   const e = err as { code?: number; body?: unknown };

@@ -236,9 +236,13 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
           namespace: workloads,
           name: 'llama',
         })) as AIWorker;
-        return w.status?.conditions?.find((c) => c.type === 'Ready' && c.reason === 'WaitingForAttestedNodes');
+        // The scheduler marks the two pods unschedulable one after the other, so the status may
+        // first count one of them: wait for the status that counts both.
+        return w.status?.conditions?.find(
+          (c) => c.type === 'Ready' && c.reason === 'WaitingForAttestedNodes' && / 2 pods wait /.test(c.message ?? ''),
+        );
       },
-      { description: 'AIWorker says it waits for attested nodes' },
+      { description: 'AIWorker says its two pods wait for attested nodes' },
     );
     assert.match(waiting.message, /2 pods wait for an attested GPU node/);
   });

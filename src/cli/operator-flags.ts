@@ -63,6 +63,7 @@ export interface OperatorCliOptions {
   webhookAllowAnyClient: boolean;
   evictionPendingGrace: number;
   evictionPdbGrace: number;
+  evictionRolloutMax: number;
   resourceSlices: boolean;
   initImage?: string;
   workloadCoordinatorUrl?: string;
@@ -264,6 +265,12 @@ export function operatorFlags(): Command {
         'how long a GPU node may await GPU activation or re-appraisal under a new Manifest before its GPU pods are evicted',
         durationOption,
         60_000,
+      )
+      .option(
+        '--eviction-rollout-max <duration>',
+        'after a Manifest change, pending GPU nodes keep their GPU pods while other nodes keep becoming current (each pending grace counted from the last one), at most this long after the Manifest became active',
+        durationOption,
+        600_000,
       )
       .option(
         '--eviction-pdb-grace <duration>',

@@ -121,7 +121,11 @@ export function operatorCommand(): Command {
       renewDeadlineMs: opts.renewDeadline,
       retryPeriodMs: opts.retryPeriod,
       probe: opts.probeAddress,
-      eviction: { pendingGraceMs: opts.evictionPendingGrace, pdbGraceMs: opts.evictionPdbGrace },
+      eviction: {
+        pendingGraceMs: opts.evictionPendingGrace,
+        pdbGraceMs: opts.evictionPdbGrace,
+        rolloutMaxMs: opts.evictionRolloutMax,
+      },
       resourceSlices: opts.resourceSlices,
       coordinator: opts.coordinator
         ? {

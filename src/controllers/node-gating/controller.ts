@@ -26,9 +26,16 @@ import { Controller } from '../runtime/controller.ts';
 import type { EventRecorder } from '../runtime/events.ts';
 import type { Informer } from '../runtime/informer.ts';
 import { patchStatus } from '../status-writer.ts';
-import { DEFAULT_PDB_GRACE_MS, DEFAULT_PENDING_GRACE_MS, evictionDecision } from './eviction.ts';
+import {
+  DEFAULT_PDB_GRACE_MS,
+  DEFAULT_PENDING_GRACE_MS,
+  DEFAULT_ROLLOUT_MAX_MS,
+  evictionDecision,
+  manifestActivatedAt,
+} from './eviction.ts';
 import { GpuPodEvictor } from './evictor.ts';
 import { type GatingChange, gatingChange, ungatingChange } from './gating.ts';
+import { RolloutProgress } from './rollout-progress.ts';
 
 const SUMMARY_TYPES = new Set(['Ready', 'Reconciling', 'Stalled']);
 
@@ -37,6 +44,8 @@ export interface EvictionOptions {
   pendingGraceMs?: number;
   /** How long evictions of a pod may be refused (PodDisruptionBudget) before it is deleted. Default 60 s. */
   pdbGraceMs?: number;
+  /** The longest a Manifest change may hold pending nodes' GPU pods while the fleet keeps settling. Default 10 min. */
+  rolloutMaxMs?: number;
   /** Namespaces whose pods are never evicted. Default kube-system. */
   excludedNamespaces?: readonly string[];
   /** Resource-name prefixes that make a pod a GPU pod (as the webhook judges them). Default: gpu-requests.ts. */
@@ -65,6 +74,10 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
   const slices = (): readonly GpuResourceSlice[] => deps.resourceSlices?.list() ?? [];
   const isGpuNode = (node: k8s.V1Node) => gpuNode(node, slices()).gpuNode;
   const pendingGraceMs = deps.eviction?.pendingGraceMs ?? DEFAULT_PENDING_GRACE_MS;
+  const rolloutMaxMs = deps.eviction?.rolloutMaxMs ?? DEFAULT_ROLLOUT_MAX_MS;
+  const rollout = new RolloutProgress(now());
+  const currentNodes = (hash: string, at: Date) =>
+    deps.nodeAttestations.list().filter((na) => attestationState(na, hash, at).current).length;
   const evictor = new GpuPodEvictor({
     kubeConfig: deps.kubeConfig,
     events: deps.events,
@@ -167,12 +180,18 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
       // Re-check when the attestation expires, so that expiry closes the node on time.
       if (state.current && na?.status?.expiresAt)
         requeue.push(Math.max(1000, new Date(na.status.expiresAt).getTime() - at.getTime() + 500));
+      // Every reconcile looks (at most once a second), so that a node becoming current is seen when it does.
+      const hash = active?.status?.hash;
+      const activatedAt = active && manifestActivatedAt(active);
+      const progressAt =
+        hash && activatedAt ? rollout.observe(hash, activatedAt, at, () => currentNodes(hash, at)) : undefined;
       const decision = evictionDecision({
         state,
         nodeAttestation: na,
         activeManifest: active,
         now: at,
         pendingGraceMs,
+        ...(progressAt ? { rollout: { progressAt, maxMs: rolloutMaxMs } } : {}),
       });
       if (decision.evict) {
         const round = await evictor.evict(name, decision, active);

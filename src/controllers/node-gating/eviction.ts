@@ -7,6 +7,12 @@
  * read back not ready. Others are a step of a normal flow and get `pendingGraceMs` to resolve
  * before anything is evicted: GPUs awaiting activation after a re-attestation (a grant is out),
  * and a new active Manifest the node has not been appraised against yet or must attest again for.
+ *
+ * A Manifest change closes the whole fleet at once, and the Coordinator settles the nodes one after
+ * another: on a large fleet the last ones wait longer than `pendingGraceMs` through no fault of
+ * theirs. While the fleet keeps settling (`rollout`), a pending node waits until no node has become
+ * current for `pendingGraceMs`, and never longer than `rollout.maxMs` after the Manifest's
+ * activation. A node is never evicted earlier than without it.
  */
 import type * as k8s from '@kubernetes/client-node';
 import { findCondition } from '../../api/conditions.ts';
@@ -20,6 +26,8 @@ import { DEFAULT_GPU_RESOURCE_PREFIXES, requestsGpus } from '../../webhook/gpu-r
 export const DEFAULT_PENDING_GRACE_MS = 60_000;
 /** How long evictions of a pod may be refused (PodDisruptionBudget) before it is deleted. */
 export const DEFAULT_PDB_GRACE_MS = 60_000;
+/** The longest a Manifest change may hold a pending node's GPU pods while the fleet keeps settling. */
+export const DEFAULT_ROLLOUT_MAX_MS = 600_000;
 
 export type EvictionDecision =
   | { evict: true; reason: string; message: string }
@@ -32,6 +40,30 @@ export interface EvictionFacts {
   activeManifest: Manifest | undefined;
   now: Date;
   pendingGraceMs: number;
+  /** How the active Manifest's rollout is coming along (rollout-progress.ts); absent: no extension. */
+  rollout?: {
+    /** The last time a node became current under the active Manifest. */
+    progressAt: Date;
+    /** The most a rollout may extend a pending state, counted from the Manifest's activation. */
+    maxMs: number;
+  };
+}
+
+/** When the active Manifest became active (or was created, before its status says so). */
+function activeSince(manifest: Manifest): unknown {
+  const active = findCondition(manifest.status?.conditions, 'Active');
+  return active?.status === 'True' ? active.lastTransitionTime : manifest.metadata.creationTimestamp;
+}
+
+/** When the active Manifest became active, if its status or metadata says so readably. */
+export function manifestActivatedAt(manifest: Manifest): Date | undefined {
+  const at = millis(activeSince(manifest));
+  return Number.isFinite(at) ? new Date(at) : undefined;
+}
+
+/** Times from the API are strings, or Dates where the typed client parsed them; NaN if neither. */
+function millis(time: unknown): number {
+  return typeof time === 'string' || time instanceof Date ? new Date(time).getTime() : NaN;
 }
 
 export function evictionDecision(f: EvictionFacts): EvictionDecision {
@@ -60,19 +92,32 @@ export function evictionDecision(f: EvictionFacts): EvictionDecision {
     case 'ManifestChanged': {
       // Attested against another Manifest: the re-appraisal under the new one is under way.
       if (!f.activeManifest) return evict;
-      const active = findCondition(f.activeManifest.status?.conditions, 'Active');
-      since = active?.status === 'True' ? active.lastTransitionTime : f.activeManifest.metadata.creationTimestamp;
+      since = activeSince(f.activeManifest);
       break;
     }
   }
-  // Times from the API are strings, or Dates where the typed client parsed them.
-  const start = typeof since === 'string' || since instanceof Date ? new Date(since).getTime() : NaN;
+  const start = millis(since);
   // An unreadable time is no reason to wait (fail closed).
   if (!Number.isFinite(start)) return evict;
-  const left = start + f.pendingGraceMs - f.now.getTime();
-  if (left <= 0)
-    return { ...evict, message: `${message} (unresolved for ${Math.round((f.now.getTime() - start) / 1000)} s)` };
-  return { evict: false, recheckAfterMs: left };
+  const now = f.now.getTime();
+  const graceEnds = start + f.pendingGraceMs;
+  let deadline = graceEnds;
+  let progressAt = NaN;
+  const activatedAt = f.activeManifest ? millis(activeSince(f.activeManifest)) : NaN;
+  if (f.rollout && Number.isFinite(activatedAt)) {
+    progressAt = f.rollout.progressAt.getTime();
+    const whileSettling = Math.max(start, progressAt) + f.pendingGraceMs;
+    deadline = Math.max(graceEnds, Math.min(whileSettling, activatedAt + f.rollout.maxMs));
+  }
+  const left = deadline - now;
+  if (left > 0) return { evict: false, recheckAfterMs: left };
+  const unresolved = `unresolved for ${Math.round((now - start) / 1000)} s`;
+  if (deadline === graceEnds) return { ...evict, message: `${message} (${unresolved})` };
+  const settling =
+    deadline < activatedAt + (f.rollout?.maxMs ?? 0)
+      ? `no node became current under the new Manifest for ${Math.round((now - progressAt) / 1000)} s`
+      : `the Manifest became active ${Math.round((now - activatedAt) / 1000)} s ago, the longest a rollout may wait`;
+  return { ...evict, message: `${message} (${unresolved}; ${settling})` };
 }
 
 /**

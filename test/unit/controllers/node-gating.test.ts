@@ -5,6 +5,7 @@ import type { NodeAttestation } from '../../../src/api/node-attestation.ts';
 import { attestationState } from '../../../src/api/node-gating.ts';
 import { evictionDecision, podsToEvict } from '../../../src/controllers/node-gating/eviction.ts';
 import { gatingChange } from '../../../src/controllers/node-gating/gating.ts';
+import { RolloutProgress } from '../../../src/controllers/node-gating/rollout-progress.ts';
 
 const now = new Date('2026-01-01T12:00:00Z');
 const HASH = 'a'.repeat(64);
@@ -247,6 +248,153 @@ describe('evicting GPU pods from a node that lost its attestation (issue 7 item 
       };
     });
     assert.equal(decide(na, HASH).evict, true);
+  });
+
+  describe('while the fleet settles after a Manifest change', () => {
+    const MAX = 600_000;
+    // Activated 11:55; the node has not been re-appraised yet (attested against the old hash).
+    const active = manifest('2026-01-01T11:55:00Z');
+    const roll = (progressAt: string, at = now) =>
+      evictionDecision({
+        state: attestationState(attestation(), 'b'.repeat(64), at),
+        nodeAttestation: attestation(),
+        activeManifest: active,
+        now: at,
+        pendingGraceMs: GRACE,
+        rollout: { progressAt: new Date(progressAt), maxMs: MAX },
+      });
+
+    it('keeps the pods of a node still waiting its turn while other nodes became current within the grace', () => {
+      // Five minutes since the change, far past the grace, but a node became current 20 s ago.
+      assert.deepEqual(roll('2026-01-01T11:59:40Z'), { evict: false, recheckAfterMs: 40_000 });
+    });
+
+    it('evicts once no node has become current for the grace, and says so', () => {
+      const d = roll('2026-01-01T11:58:55Z');
+      assert.equal(d.evict, true);
+      assert.match(
+        (d as { message: string }).message,
+        /\(unresolved for 300 s; no node became current under the new Manifest for 65 s\)$/,
+      );
+    });
+
+    it('evicts at the latest rollout max after the activation, however the fleet progresses', () => {
+      const at = new Date('2026-01-01T12:05:00Z');
+      const d = roll('2026-01-01T12:04:59Z', at);
+      assert.equal(d.evict, true);
+      assert.match(
+        (d as { message: string }).message,
+        /the Manifest became active 600 s ago, the longest a rollout may wait/,
+      );
+      const before = roll('2026-01-01T12:04:00Z', new Date('2026-01-01T12:04:30Z'));
+      assert.deepEqual(before, { evict: false, recheckAfterMs: 30_000 });
+    });
+
+    it('never evicts earlier than the plain grace (progress long before the node became pending)', () => {
+      const na = attestation((s) => {
+        s.conditions![1] = {
+          ...s.conditions![1]!,
+          status: 'False',
+          reason: 'AwaitingActivation',
+          lastTransitionTime: '2026-01-01T11:59:30Z',
+        };
+      });
+      const d = evictionDecision({
+        state: attestationState(na, HASH, now),
+        nodeAttestation: na,
+        activeManifest: active,
+        now,
+        pendingGraceMs: GRACE,
+        rollout: { progressAt: new Date('2026-01-01T11:55:00Z'), maxMs: MAX },
+      });
+      assert.deepEqual(d, { evict: false, recheckAfterMs: 30_000 });
+    });
+
+    it('does not extend anything long after the change: a node whose activation stalls goes after the grace', () => {
+      const old = manifest('2026-01-01T10:00:00Z');
+      const na = attestation((s) => {
+        s.conditions![1] = {
+          ...s.conditions![1]!,
+          status: 'False',
+          reason: 'AwaitingActivation',
+          lastTransitionTime: '2026-01-01T11:58:00Z',
+        };
+      });
+      const d = evictionDecision({
+        state: attestationState(na, HASH, now),
+        nodeAttestation: na,
+        activeManifest: old,
+        now,
+        pendingGraceMs: GRACE,
+        rollout: { progressAt: new Date('2026-01-01T11:59:59Z'), maxMs: MAX },
+      });
+      assert.equal(d.evict, true);
+      assert.match((d as { message: string }).message, /\(unresolved for 120 s\)$/);
+    });
+
+    it('still evicts settled states at once (refused evidence)', () => {
+      const na = attestation((s) => {
+        s.manifestHash = 'b'.repeat(64);
+        s.conditions![0] = { ...s.conditions![0]!, status: 'False', reason: 'EvidenceRefused' };
+      });
+      const d = evictionDecision({
+        state: attestationState(na, 'b'.repeat(64), now),
+        nodeAttestation: na,
+        activeManifest: active,
+        now,
+        pendingGraceMs: GRACE,
+        rollout: { progressAt: now, maxMs: MAX },
+      });
+      assert.equal(d.evict, true);
+    });
+  });
+
+  describe('rollout progress', () => {
+    const at = (s: number) => new Date(now.getTime() + s * 1000);
+    it('starts at the activation, moves when more nodes are current, not when fewer', () => {
+      const progress = new RolloutProgress(at(-100), 1000);
+      let count = 3;
+      assert.deepEqual(
+        progress.observe('h1', at(-2), at(0), () => count),
+        at(-2),
+      );
+      count = 2;
+      assert.deepEqual(
+        progress.observe('h1', at(-2), at(5), () => count),
+        at(-2),
+      );
+      count = 4;
+      assert.deepEqual(
+        progress.observe('h1', at(-2), at(9), () => count),
+        at(9),
+      );
+      assert.deepEqual(
+        progress.observe('h1', at(-2), at(20), () => count),
+        at(9),
+      );
+      // A new Manifest starts again.
+      assert.deepEqual(
+        progress.observe('h2', at(25), at(30), () => 0),
+        at(25),
+      );
+    });
+    it('counts a first look as progress when the Manifest became active before this leader started', () => {
+      const progress = new RolloutProgress(at(0));
+      assert.deepEqual(
+        progress.observe('h', at(-120), at(1), () => 7),
+        at(1),
+      );
+    });
+    it('counts the fleet at most once per interval', () => {
+      const progress = new RolloutProgress(at(-100), 1000);
+      let counted = 0;
+      const count = () => ++counted;
+      progress.observe('h', at(-1), at(0), count);
+      progress.observe('h', at(-1), at(0.5), count);
+      assert.equal(counted, 1);
+      assert.deepEqual(progress.observe('h', at(-1), at(1), count), at(1));
+      assert.equal(counted, 2);
+    });
   });
 
   it('evicts running and pending GPU pods only, outside the excluded namespaces, not those already going', () => {

@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../../src/api/manifest.ts';
-import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import { isNotFound } from '../../src/errors.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import { gatingManifest, gpuWorkerDeployment, isClosed, isOpen } from '../harness/gating.ts';
 
 const GROUP = { group: 'attestor.dev', version: 'v1alpha1' };
 const PENDING_GRACE_MS = 2_000;
@@ -41,7 +41,7 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
     apps = kc.makeApiClient(k8s.AppsV1Api);
     custom = kc.makeApiClient(k8s.CustomObjectsApi);
     for (const name of [operatorNamespace, workloads]) await core.createNamespace({ body: { metadata: { name } } });
-    await custom.createClusterCustomObject({ ...GROUP, plural: 'manifests', body: manifest(manifestName) });
+    await custom.createClusterCustomObject({ ...GROUP, plural: 'manifests', body: gatingManifest(manifestName) });
     operator = await startTestOperator(kc, {
       namespace: operatorNamespace,
       eviction: { pendingGraceMs: PENDING_GRACE_MS, pdbGraceMs: PDB_GRACE_MS },
@@ -73,29 +73,9 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
     for (const name of [workloads, operatorNamespace]) await core.deleteNamespace({ name }).catch(() => undefined);
   });
 
-  function manifest(name: string, measurement = 'ab'.repeat(48)) {
-    return {
-      apiVersion: 'attestor.dev/v1alpha1',
-      kind: 'Manifest',
-      metadata: { name },
-      spec: {
-        referenceValues: {
-          snp: [{ measurements: [measurement], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
-          gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
-        },
-        policies: [{ name: 'p', hash: 'cd'.repeat(32) }],
-        runtimeClasses: ['kata'],
-      },
-    };
-  }
-
   const readNode = (name: string) => core.readNode({ name });
-  const open = (node: k8s.V1Node) =>
-    node.metadata?.labels?.[GPU_ATTESTED_LABEL] === 'true' &&
-    !(node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key);
-  const closed = (node: k8s.V1Node) =>
-    node.metadata?.labels?.[GPU_ATTESTED_LABEL] === undefined &&
-    (node.spec?.taints ?? []).some((t) => t.key === UNATTESTED_TAINT.key && t.effect === 'NoSchedule');
+  const open = isOpen;
+  const closed = isClosed;
 
   /** A kwok GPU node, attested against the test Manifest and opened by the operator. */
   async function attestedNode(suffix: string, validForMs = 3_600_000): Promise<string> {
@@ -108,36 +88,9 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
     return name;
   }
 
-  /** An AI worker's Deployment (the labels the AIWorker controller gives its pods), pinned to one node. */
+  /** An AI worker's Deployment pinned to one node, and its pod once it runs there. */
   async function aiWorker(name: string, node: string, gpus = 1): Promise<k8s.V1Pod> {
-    const labels = {
-      'app.kubernetes.io/managed-by': 'attestor',
-      'app.kubernetes.io/name': 'ai-worker',
-      'app.kubernetes.io/instance': name,
-    };
-    await apps.createNamespacedDeployment({
-      namespace: workloads,
-      body: {
-        metadata: { name, labels },
-        spec: {
-          replicas: 1,
-          selector: { matchLabels: labels },
-          template: {
-            metadata: { labels },
-            spec: {
-              nodeSelector: { [GPU_ATTESTED_LABEL]: 'true', 'kubernetes.io/hostname': node },
-              containers: [
-                {
-                  name: 'server',
-                  image: `registry.example/vllm@sha256:${'c3'.repeat(32)}`,
-                  resources: { limits: { 'nvidia.com/gpu': String(gpus) } },
-                },
-              ],
-            },
-          },
-        },
-      },
-    });
+    await apps.createNamespacedDeployment({ namespace: workloads, body: gpuWorkerDeployment(name, node, gpus) });
     return runningPod(`app.kubernetes.io/instance=${name}`, node);
   }
 
@@ -277,7 +230,11 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
           1000 || undefined,
       { timeoutMs: 5000 },
     );
-    await custom.createClusterCustomObject({ ...GROUP, plural: 'manifests', body: manifest(newer, 'ef'.repeat(48)) });
+    await custom.createClusterCustomObject({
+      ...GROUP,
+      plural: 'manifests',
+      body: gatingManifest(newer, 'ef'.repeat(48)),
+    });
     try {
       const switched = Date.now();
       await gone(worker);

@@ -49,10 +49,16 @@ export interface EvictionFacts {
   };
 }
 
-/** When the active Manifest became active (or was created, before its status says so). */
+/**
+ * When the active Manifest's hash took effect: when the Manifest became active (or was created,
+ * before its status says so), or, for a spec edited in place, when its previous hash was replaced
+ * (the Active condition does not change then).
+ */
 function activeSince(manifest: Manifest): unknown {
   const active = findCondition(manifest.status?.conditions, 'Active');
-  return active?.status === 'True' ? active.lastTransitionTime : manifest.metadata.creationTimestamp;
+  const became = active?.status === 'True' ? active.lastTransitionTime : manifest.metadata.creationTimestamp;
+  const replaced = manifest.status?.history?.[0]?.replacedAt;
+  return replaced !== undefined && millis(replaced) > millis(became) ? replaced : became;
 }
 
 /** When the active Manifest became active, if its status or metadata says so readably. */

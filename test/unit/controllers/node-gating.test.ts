@@ -238,6 +238,32 @@ describe('evicting GPU pods from a node that lost its attestation (issue 7 item 
     });
   }
 
+  it('counts the grace from the edit when the active Manifest was edited in place (its Active condition unchanged)', () => {
+    const edited = manifest('2026-01-01T09:00:00Z');
+    edited.status!.history = [{ hash: HASH, generation: 1, replacedAt: '2026-01-01T11:59:30Z' }];
+    const na = attestation();
+    const d = evictionDecision({
+      state: attestationState(na, 'b'.repeat(64), now),
+      nodeAttestation: na,
+      activeManifest: edited,
+      now,
+      pendingGraceMs: GRACE,
+    });
+    assert.deepEqual(d, { evict: false, recheckAfterMs: 30_000 });
+    // Without the record of the edit, the grace would have run out hours ago.
+    edited.status!.history = [];
+    assert.equal(
+      evictionDecision({
+        state: attestationState(na, 'b'.repeat(64), now),
+        nodeAttestation: na,
+        activeManifest: edited,
+        now,
+        pendingGraceMs: GRACE,
+      }).evict,
+      true,
+    );
+  });
+
   it('does not wait on a pending state whose start time cannot be read (fail closed)', () => {
     const na = attestation((s) => {
       s.conditions![1] = {

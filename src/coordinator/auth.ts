@@ -5,7 +5,8 @@
  * replica (peer recovery) presents the operator's own service account token, with its own
  * audience: the first filter before its CVM evidence is looked at.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
+import { apiTokenReviewer, TokenReviewCache, type TokenReviewCacheOptions } from './token-review-cache.ts';
 
 export const NODE_NAME_EXTRA = 'authentication.kubernetes.io/node-name';
 const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
@@ -30,19 +31,27 @@ export interface PeerAuthenticator {
 
 /** The operator's replicas: their service account's token, for the peer audience. */
 export class TokenReviewPeerAuthenticator implements PeerAuthenticator {
-  readonly #api: k8s.AuthenticationV1Api;
+  readonly #reviews: TokenReviewCache;
   readonly #allowed: ReadonlySet<string>;
   readonly #audiences: string[];
 
-  /** @param operatorUsernames e.g. system:serviceaccount:attestor-system:attestor-operator */
-  constructor(kubeConfig: k8s.KubeConfig, operatorUsernames: readonly string[], audiences: string[]) {
-    this.#api = kubeConfig.makeApiClient(k8s.AuthenticationV1Api);
+  /**
+   * @param operatorUsernames e.g. system:serviceaccount:attestor-system:attestor-operator
+   * @param cache how long a successful review is reused (token-review-cache.ts)
+   */
+  constructor(
+    kubeConfig: k8s.KubeConfig,
+    operatorUsernames: readonly string[],
+    audiences: string[],
+    cache?: TokenReviewCacheOptions,
+  ) {
+    this.#reviews = new TokenReviewCache(apiTokenReviewer(kubeConfig), cache);
     this.#allowed = new Set(operatorUsernames);
     this.#audiences = audiences;
   }
 
   async authenticatePeer(authorization: string | undefined): Promise<PeerCaller> {
-    const reviewed = await review(this.#api, authorization, this.#audiences, 'the operator service account token');
+    const reviewed = await review(this.#reviews, authorization, this.#audiences, 'the operator service account token');
     if (!reviewed.ok) return reviewed;
     if (!this.#allowed.has(reviewed.username))
       return { ok: false, status: 403, reason: `${reviewed.username} is not the attestor operator` };
@@ -52,22 +61,28 @@ export class TokenReviewPeerAuthenticator implements PeerAuthenticator {
 }
 
 export class TokenReviewAuthenticator implements Authenticator {
-  readonly #api: k8s.AuthenticationV1Api;
+  readonly #reviews: TokenReviewCache;
   readonly #allowed: ReadonlySet<string>;
   readonly #audiences: string[] | undefined;
 
   /**
    * @param agentUsernames e.g. system:serviceaccount:attestor-system:attestor-agent
    * @param audiences token audiences to require (the agent's projected token audience), if any
+   * @param cache how long a successful review is reused (token-review-cache.ts)
    */
-  constructor(kubeConfig: k8s.KubeConfig, agentUsernames: readonly string[], audiences?: string[]) {
-    this.#api = kubeConfig.makeApiClient(k8s.AuthenticationV1Api);
+  constructor(
+    kubeConfig: k8s.KubeConfig,
+    agentUsernames: readonly string[],
+    audiences?: string[],
+    cache?: TokenReviewCacheOptions,
+  ) {
+    this.#reviews = new TokenReviewCache(apiTokenReviewer(kubeConfig), cache);
     this.#allowed = new Set(agentUsernames);
     this.#audiences = audiences;
   }
 
   async authenticate(authorization: string | undefined): Promise<Caller> {
-    const reviewed = await review(this.#api, authorization, this.#audiences, 'the agent service account token');
+    const reviewed = await review(this.#reviews, authorization, this.#audiences, 'the agent service account token');
     if (!reviewed.ok) return reviewed;
     const { username, extra } = reviewed;
     if (!this.#allowed.has(username)) return { ok: false, status: 403, reason: `${username} is not an attestor agent` };
@@ -84,7 +99,7 @@ export class TokenReviewAuthenticator implements Authenticator {
 
 /** TokenReview of a bearer token: whose it is, or why it is not accepted (401). */
 async function review(
-  api: k8s.AuthenticationV1Api,
+  reviews: TokenReviewCache,
   authorization: string | undefined,
   audiences: string[] | undefined,
   what: string,
@@ -94,10 +109,7 @@ async function review(
 > {
   const token = /^Bearer (\S+)$/.exec(authorization ?? '')?.[1];
   if (!token) return { ok: false, status: 401, reason: `a bearer token (${what}) is required` };
-  const result = await api.createTokenReview({
-    body: { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences } },
-  });
-  const status = result.status;
+  const status = await reviews.review(token, audiences);
   if (!status?.authenticated || !status.user?.username)
     return { ok: false, status: 401, reason: `the token was not accepted${status?.error ? `: ${status.error}` : ''}` };
   return { ok: true, username: status.user.username, extra: status.user.extra };

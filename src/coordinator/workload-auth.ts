@@ -5,9 +5,10 @@
  * one the caller may speak for. Any service account may call: what makes a pod certifiable is its
  * evidence, not its account.
  */
-import * as k8s from '@kubernetes/client-node';
+import type * as k8s from '@kubernetes/client-node';
 import { WORKLOAD_AUDIENCE } from '../protocol/workload.ts';
 import { NODE_NAME_EXTRA } from './auth.ts';
+import { apiTokenReviewer, TokenReviewCache, type TokenReviewCacheOptions } from './token-review-cache.ts';
 
 export const POD_NAME_EXTRA = 'authentication.kubernetes.io/pod-name';
 export const POD_UID_EXTRA = 'authentication.kubernetes.io/pod-uid';
@@ -47,12 +48,14 @@ export function podCaller(status: k8s.V1TokenReviewStatus | undefined): Workload
   return { ok: true, namespace, name, uid, ...(node ? { node } : {}) };
 }
 
+/** The Coordinator's workload paths (audience attestor-workload) and the agent's countersigning (attestor-node-agent). */
 export class TokenReviewWorkloadAuthenticator implements WorkloadAuthenticator {
-  readonly #api: k8s.AuthenticationV1Api;
+  readonly #reviews: TokenReviewCache;
   readonly #audiences: string[];
 
-  constructor(kubeConfig: k8s.KubeConfig, audiences: string[] = [WORKLOAD_AUDIENCE]) {
-    this.#api = kubeConfig.makeApiClient(k8s.AuthenticationV1Api);
+  /** @param cache how long a successful review is reused (token-review-cache.ts) */
+  constructor(kubeConfig: k8s.KubeConfig, audiences: string[] = [WORKLOAD_AUDIENCE], cache?: TokenReviewCacheOptions) {
+    this.#reviews = new TokenReviewCache(apiTokenReviewer(kubeConfig), cache);
     this.#audiences = audiences;
   }
 
@@ -64,13 +67,6 @@ export class TokenReviewWorkloadAuthenticator implements WorkloadAuthenticator {
         status: 401,
         reason: "a bearer token (the pod's projected service account token) is required",
       };
-    const review = await this.#api.createTokenReview({
-      body: {
-        apiVersion: 'authentication.k8s.io/v1',
-        kind: 'TokenReview',
-        spec: { token, audiences: this.#audiences },
-      },
-    });
-    return podCaller(review.status);
+    return podCaller(await this.#reviews.review(token, this.#audiences));
   }
 }

@@ -17,6 +17,7 @@ import { NvmlGpuControl } from '../agent/evidence/nvml/gpu-control.ts';
 import { RemoteSimulatedCvmSource, RemoteSimulatedGpuControl } from '../agent/evidence/remote-simulated.ts';
 import type { CvmEvidenceSource, GpuControl } from '../agent/evidence/source.ts';
 import { KeyedRateLimiter } from '../coordinator/rate-limiter.ts';
+import type { TokenReviewCacheOptions } from '../coordinator/token-review-cache.ts';
 import { TokenReviewWorkloadAuthenticator } from '../coordinator/workload-auth.ts';
 import { ApiWorkloadPods } from '../coordinator/workload-pods.ts';
 import { createLogger } from '../observability/log.ts';
@@ -25,7 +26,7 @@ import { startProbeServer } from '../observability/probe-server.ts';
 import { DEFAULT_COUNTERSIGN_PORT, NODE_AGENT_AUDIENCE } from '../protocol/countersignature.ts';
 import { UnusableInput } from './errors.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
-import { addressOption, positiveIntOption } from './options.ts';
+import { addressOption, durationOption, positiveIntOption } from './options.ts';
 
 interface AgentCliOptions {
   coordinator: string;
@@ -37,6 +38,7 @@ interface AgentCliOptions {
   probeAddress: { host: string; port: number };
   countersign: boolean;
   countersignAddress: { host: string; port: number };
+  tokenReviewCacheTtl: number;
   kubeconfig?: string;
   logLevel: string;
   simulatedHardware?: string;
@@ -76,6 +78,12 @@ export function agentCommand(): Command {
       "serve POST /v1/countersign here for the node's confidential-node pods (a hostPort; plain HTTP: the answer is a signature)",
       addressOption,
       { host: '0.0.0.0', port: DEFAULT_COUNTERSIGN_PORT },
+    )
+    .option(
+      '--token-review-cache-ttl <duration>',
+      "for countersigning: reuse a successful TokenReview of a pod's token this long (0: review every request; the pod and its UID are read every time)",
+      durationOption,
+      10_000,
     )
     .option(
       '--no-countersign',
@@ -148,7 +156,9 @@ export function agentCommand(): Command {
           ...opts.countersignAddress,
           log,
           admit: () => limiter.take('node', new Date()),
-          countersigner: kubernetesCountersigner(loadKubeConfig(opts.kubeconfig), opts.nodeName, agent),
+          countersigner: kubernetesCountersigner(loadKubeConfig(opts.kubeconfig), opts.nodeName, agent, {
+            ttlMs: opts.tokenReviewCacheTtl,
+          }),
         });
       }
       const abort = new AbortController();
@@ -171,9 +181,10 @@ export function kubernetesCountersigner(
   kubeConfig: KubeConfig,
   node: string,
   agent: Pick<NodeAgent, 'countersign'>,
+  reviewCache?: TokenReviewCacheOptions,
 ): Countersigner {
   const pods = new ApiWorkloadPods(kubeConfig);
-  const authenticator = new TokenReviewWorkloadAuthenticator(kubeConfig, [NODE_AGENT_AUDIENCE]);
+  const authenticator = new TokenReviewWorkloadAuthenticator(kubeConfig, [NODE_AGENT_AUDIENCE], reviewCache);
   return new Countersigner({
     node,
     authenticate: (authorization) => authenticator.authenticate(authorization),

@@ -41,6 +41,7 @@ export interface OperatorCliOptions {
   agentServiceAccount?: string;
   agentAudience: string;
   grantTtl: number;
+  tokenReviewCacheTtl: number;
   noncesPerNode: number;
   agentRequestRate: RateLimit;
   agentWatchRate: RateLimit;
@@ -179,6 +180,12 @@ export function operatorFlags(): Command {
       )
       .option('--agent-audience <aud>', "audience of the agents' projected tokens", 'attestor')
       .option('--grant-ttl <duration>', 'lifetime of an activation grant', durationOption, 120_000)
+      .option(
+        '--token-review-cache-ttl <duration>',
+        "reuse a successful TokenReview of a caller's token this long (0: review every request); a deleted pod's token stays accepted as long",
+        durationOption,
+        10_000,
+      )
       .option(
         '--nonces-per-node <n>',
         "outstanding nonces per node (more drop that node's oldest)",

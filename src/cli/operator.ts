@@ -135,6 +135,7 @@ export function operatorCommand(): Command {
             agentUsernames: [opts.agentServiceAccount ?? `system:serviceaccount:${opts.namespace}:attestor-agent`],
             audiences: [opts.agentAudience],
             grantTtlSeconds: Math.ceil(opts.grantTtl / 1000),
+            tokenReviewCacheTtlMs: opts.tokenReviewCacheTtl,
             limits: {
               noncesPerNode: Math.max(1, opts.noncesPerNode),
               requests: opts.agentRequestRate,

@@ -36,6 +36,7 @@ import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { OperatorMetrics } from '../observability/metrics.ts';
 import { instrumentedKubeConfig } from '../observability/rest-client-metrics.ts';
+import { WORKLOAD_AUDIENCE } from '../protocol/workload.ts';
 import { WebhookMetrics } from '../webhook/metrics.ts';
 import { startWebhookServer, type WebhookServer } from '../webhook/server.ts';
 import { type PeerRecovery, type PeerRecoveryOptions, peerRecovery } from './peer-recovery.ts';
@@ -101,6 +102,8 @@ export interface CoordinatorOptions {
   limits?: Partial<CoordinatorLimits>;
   /** Replaces TokenReview (tests of the Coordinator alone). */
   authenticator?: Authenticator;
+  /** How long a successful TokenReview is reused (token-review-cache.ts; default 10 s, 0: every request is reviewed). */
+  tokenReviewCacheTtlMs?: number;
   /**
    * The Coordinator's own CVM evidence (configfs-tsm in a confidential pod, simulated under
    * `attestor dev`), or why there is none: then POST /v1/coordinator/attest answers 503 saying so.
@@ -321,9 +324,10 @@ export function startOperator(given: OperatorOptions): RunningOperator {
       },
       () => undefined,
     );
+    const reviewCache = c.tokenReviewCacheTtlMs !== undefined ? { ttlMs: c.tokenReviewCacheTtlMs } : undefined;
     const authenticator =
       c.authenticator ??
-      new TokenReviewAuthenticator(options.kubeConfig, c.agentUsernames, c.audiences ?? ['attestor']);
+      new TokenReviewAuthenticator(options.kubeConfig, c.agentUsernames, c.audiences ?? ['attestor'], reviewCache);
     coordinatorPort = startCoordinatorServer({
       host: c.host,
       port: c.port,
@@ -334,7 +338,9 @@ export function startOperator(given: OperatorOptions): RunningOperator {
       ...(c.clientAttestRate ? { clientAttestRate: c.clientAttestRate } : {}),
       ...(peers ? { peers: peers.serverOptions } : {}),
       workloads: {
-        authenticator: c.workloadAuthenticator ?? new TokenReviewWorkloadAuthenticator(options.kubeConfig),
+        authenticator:
+          c.workloadAuthenticator ??
+          new TokenReviewWorkloadAuthenticator(options.kubeConfig, [WORKLOAD_AUDIENCE], reviewCache),
         workloads: () => workloads,
       },
       log,

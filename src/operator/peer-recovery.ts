@@ -60,6 +60,8 @@ export function peerRecovery(options: {
   manager: Manager;
   log: Logger;
   metrics: CoordinatorMetrics;
+  /** How long a successful TokenReview is reused (token-review-cache.ts). */
+  tokenReviewCacheTtlMs?: number;
 }): PeerRecovery | undefined {
   const { peers, ownEvidence: evidence, trust, manager, log, metrics } = options;
   if ('none' in evidence) {
@@ -75,9 +77,12 @@ export function peerRecovery(options: {
     serverOptions: {
       authenticator:
         peers.authenticator ??
-        new TokenReviewPeerAuthenticator(options.kubeConfig, peers.usernames, [
-          peers.audience ?? DEFAULT_PEER_AUDIENCE,
-        ]),
+        new TokenReviewPeerAuthenticator(
+          options.kubeConfig,
+          peers.usernames,
+          [peers.audience ?? DEFAULT_PEER_AUDIENCE],
+          options.tokenReviewCacheTtlMs !== undefined ? { ttlMs: options.tokenReviewCacheTtlMs } : undefined,
+        ),
       leader: () => leader,
       ...(peers.rate ? { rate: peers.rate } : {}),
     },

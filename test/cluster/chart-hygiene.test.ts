@@ -40,6 +40,10 @@ describe('Helm chart charts/attestor: schema, names, CRDs, certificates and oper
       /\/operator\/maxHeapMiB': minimum: got 32, want 64/,
     );
     assert.match(
+      refusal(() => template('attestor', 'operator.tokenReviewCacheTTL=ten')),
+      /\/operator\/tokenReviewCacheTTL': 'ten' does not match pattern/,
+    );
+    assert.match(
       refusal(() => template('attestor', 'operator.replicaz=2')),
       /additional properties 'replicaz' not allowed/,
     );
@@ -263,6 +267,19 @@ describe('Helm chart charts/attestor: schema, names, CRDs, certificates and oper
     assert.equal(operator.containers.find((c: Obj) => c.name === 'operator').resources.limits.memory, '512Mi');
     const larger = objects(template('attestor', 'operator.maxHeapMiB=1024')).find((o) => o.kind === 'Deployment')!;
     assert.equal(heapLimit(larger.spec.template.spec), '--max-old-space-size=1024');
+    // Fleet-size tunables reach the operator's and the agent's flags.
+    const args = (spec: Obj) => spec.containers[0].args as string[];
+    assert.ok(args(operator).includes('--token-review-cache-ttl=10s'));
+    assert.ok(args(operator).includes('--eviction-rollout-max=10m'));
+    const tuned = objects(
+      template('attestor', 'operator.tokenReviewCacheTTL=0s', 'agent.countersign.tokenReviewCacheTTL=5s'),
+    );
+    assert.ok(
+      args(tuned.find((o) => o.kind === 'Deployment')!.spec.template.spec).includes('--token-review-cache-ttl=0s'),
+    );
+    assert.ok(
+      args(tuned.find((o) => o.kind === 'DaemonSet')!.spec.template.spec).includes('--token-review-cache-ttl=5s'),
+    );
     const agent = rendered.find((o) => o.kind === 'DaemonSet')!.spec.template.spec;
     assert.equal(agent.priorityClassName, 'system-node-critical');
     assert.equal(agent.runtimeClassName, 'kata-qemu-snp');

@@ -656,13 +656,25 @@ try {
   rmSync(certDir, { recursive: true, force: true });
 }
 
+/** Writes by verb and resource; those the API server refused (a 409 on a stale resourceVersion) in brackets. */
 function breakdown(events: AuditEvent[]): string {
-  const counts = new Map<string, number>();
+  const counts = new Map<string, { all: number; refused: Map<number, number> }>();
   for (const e of events) {
     const key = `${e.verb} ${e.objectRef?.resource}${e.objectRef?.subresource ? `/${e.objectRef.subresource}` : ''}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
+    const count = counts.get(key) ?? { all: 0, refused: new Map<number, number>() };
+    count.all++;
+    const code = e.responseStatus?.code ?? 0;
+    if (code >= 400) count.refused.set(code, (count.refused.get(code) ?? 0) + 1);
+    counts.set(key, count);
   }
-  return [...counts].map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  return (
+    [...counts]
+      .map(([k, { all, refused }]) => {
+        const codes = [...refused].map(([code, n]) => `${n} refused ${code}`).join(', ');
+        return `${k} ${all}${codes ? ` (${codes})` : ''}`;
+      })
+      .join(', ') || 'none'
+  );
 }
 
 interface Sample {

@@ -10,6 +10,8 @@ export interface AuditEvent {
   verb: string;
   user: { username: string };
   objectRef?: { resource?: string; subresource?: string; namespace?: string; name?: string };
+  /** The API server's answer: 409 for a write refused on a stale resourceVersion. */
+  responseStatus?: { code?: number };
 }
 
 const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection']);
@@ -21,7 +23,10 @@ const NOT_STORED = new Set([
   'localsubjectaccessreviews',
 ]);
 
-/** `username`'s writes of stored objects (Events excluded) between byte `from` and byte `to` of the log. */
+/**
+ * `username`'s writes of stored objects (Events excluded) between byte `from` and byte `to` of the
+ * log, refused ones included (each was a request the API server had to answer).
+ */
 export function auditedWrites(path: string, from: number, to: number, username: string): AuditEvent[] {
   const buffer = Buffer.alloc(to - from);
   const fd = openSync(path, 'r');

@@ -27,6 +27,7 @@ import type { Informer } from '../controllers/runtime/informer.ts';
 import { errorMessage } from '../errors.ts';
 import type { Logger } from '../observability/log.ts';
 import { WORKLOAD_AUDIENCE } from '../protocol/workload.ts';
+import { requestPodToken } from './pod-token.ts';
 
 export interface DevPodInitOptions {
   kubeConfig: k8s.KubeConfig;
@@ -101,22 +102,7 @@ export function runDevPodInits(options: DevPodInitOptions): DevPodInits {
     const policyHash = createHash('sha256').update(Buffer.from(policy, 'base64')).digest('hex');
     const gpus = Number(spec.containers.find((c) => c.name === 'server')?.resources?.limits?.['nvidia.com/gpu'] ?? 0);
     const serviceAccount = spec.serviceAccountName ?? 'default';
-    const token = async () => {
-      const request = await core.createNamespacedServiceAccountToken({
-        name: serviceAccount,
-        namespace,
-        body: {
-          spec: {
-            audiences: [WORKLOAD_AUDIENCE],
-            expirationSeconds: 3600,
-            boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid },
-          },
-        },
-      });
-      const issued = request.status?.token;
-      if (!issued) throw new Error(`TokenRequest for pod ${namespace}/${name} returned no token`);
-      return issued;
-    };
+    const token = () => requestPodToken(core, { namespace, name, uid, serviceAccount }, WORKLOAD_AUDIENCE);
     const client = new CoordinatorClient(options.coordinatorUrl, options.coordinatorCaPem, token);
     const init = new WorkloadInit({
       pod: { namespace, name },

@@ -42,6 +42,7 @@ import { ApiWorkloadPods } from '../../src/coordinator/workload-pods.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../../src/dev/agent-identity.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
+import { requestPodToken } from '../../src/dev/pod-token.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
@@ -157,14 +158,9 @@ describe('workload certificates on the control plane (confidential-node model)',
       description: `AIWorker llm with attestedReplicas ${count}`,
     });
   /** A token bound to the pod, for an audience. */
-  const podToken = (pod: k8s.V1Pod, audience: string) => async () => {
+  const podToken = (pod: k8s.V1Pod, audience: string) => () => {
     const { name, uid } = pod.metadata as { name: string; uid: string };
-    const request = await core.createNamespacedServiceAccountToken({
-      name: pod.spec?.serviceAccountName ?? 'default',
-      namespace,
-      body: { spec: { audiences: [audience], boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid } } },
-    });
-    return request.status?.token ?? assert.fail('TokenRequest returned no token');
+    return requestPodToken(core, { namespace, name, uid, serviceAccount: pod.spec?.serviceAccountName }, audience);
   };
   const coordinatorClient = (pod: k8s.V1Pod) => {
     const client = new CoordinatorClient(url, cp.caPem, podToken(pod, WORKLOAD_AUDIENCE));

@@ -12,6 +12,7 @@ import { TokenReviewPeerAuthenticator } from '../../src/coordinator/auth.ts';
 import { DEFAULT_TOKEN_REVIEW_TTL_MS } from '../../src/coordinator/token-review-cache.ts';
 import { TokenReviewWorkloadAuthenticator } from '../../src/coordinator/workload-auth.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
+import { requestPodToken } from '../../src/dev/pod-token.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import { isNotFound } from '../../src/errors.ts';
 import { WORKLOAD_AUDIENCE } from '../../src/protocol/workload.ts';
@@ -90,20 +91,11 @@ describe('TokenReview cache on the real API server', function () {
       },
     });
     const { name, uid } = pod.metadata as { name: string; uid: string };
-    const token = (
-      await core.createNamespacedServiceAccountToken({
-        name: SERVICE_ACCOUNT,
-        namespace,
-        body: {
-          spec: {
-            audiences: [WORKLOAD_AUDIENCE],
-            expirationSeconds: 3600,
-            boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid },
-          },
-        },
-      })
-    ).status?.token;
-    assert.ok(token, 'TokenRequest returned a token');
+    const token = await requestPodToken(
+      core,
+      { namespace, name, uid, serviceAccount: SERVICE_ACCOUNT },
+      WORKLOAD_AUDIENCE,
+    );
     const authenticator = new TokenReviewWorkloadAuthenticator(cp.kubeConfig(), [WORKLOAD_AUDIENCE], { now: clock });
     const bearer = `Bearer ${token}`;
     const caller = { ok: true, namespace, name, uid };

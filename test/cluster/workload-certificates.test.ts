@@ -36,6 +36,7 @@ import { FIELD_MANAGER } from '../../src/controllers/aiworker/controller.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
+import { requestPodToken } from '../../src/dev/pod-token.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import { createLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
@@ -144,16 +145,9 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
     const { name, uid } = pod.metadata as { name: string; uid: string };
     const out = join(dir, name);
     mkdirSync(out, { recursive: true });
-    const client = new CoordinatorClient(url, cp.caPem, async () => {
-      const request = await core.createNamespacedServiceAccountToken({
-        name: pod.spec?.serviceAccountName ?? 'default',
-        namespace,
-        body: {
-          spec: { audiences: [WORKLOAD_AUDIENCE], boundObjectRef: { apiVersion: 'v1', kind: 'Pod', name, uid } },
-        },
-      });
-      return request.status?.token ?? assert.fail('TokenRequest returned no token');
-    });
+    const client = new CoordinatorClient(url, cp.caPem, () =>
+      requestPodToken(core, { namespace, name, uid, serviceAccount: pod.spec?.serviceAccountName }, WORKLOAD_AUDIENCE),
+    );
     clients.push(client);
     const platformKind = vm.platform ?? 'snp';
     const gpus = new SimulatedGpuControl(platform, { uuids: [`GPU-${uid}`] });

@@ -18,6 +18,7 @@ import { RemoteSimulatedCvmSource, RemoteSimulatedGpuControl } from '../agent/ev
 import type { CvmEvidenceSource, GpuControl } from '../agent/evidence/source.ts';
 import { KeyedRateLimiter } from '../coordinator/rate-limiter.ts';
 import type { TokenReviewCacheOptions } from '../coordinator/token-review-cache.ts';
+import { registerTokenReviewCounter } from '../coordinator/token-review-metrics.ts';
 import { TokenReviewWorkloadAuthenticator } from '../coordinator/workload-auth.ts';
 import { ApiWorkloadPods } from '../coordinator/workload-pods.ts';
 import { createLogger } from '../observability/log.ts';
@@ -158,6 +159,7 @@ export function agentCommand(): Command {
           admit: () => limiter.take('node', new Date()),
           countersigner: kubernetesCountersigner(loadKubeConfig(opts.kubeconfig), opts.nodeName, agent, {
             ttlMs: opts.tokenReviewCacheTtl,
+            counter: registerTokenReviewCounter(metrics.registry),
           }),
         });
       }

@@ -14,6 +14,7 @@
  */
 import { createHash } from 'node:crypto';
 import * as k8s from '@kubernetes/client-node';
+import type { TokenReviewCounter, TokenReviewOutcome } from './token-review-metrics.ts';
 
 export type TokenReviewStatus = k8s.V1TokenReviewStatus;
 
@@ -30,6 +31,8 @@ export interface TokenReviewCacheOptions {
   maxEntries?: number;
   /** The clock, in ms since the epoch (tests). */
   now?: () => number;
+  /** Counts each answer by audience and outcome (token-review-metrics.ts); none: not counted. */
+  counter?: TokenReviewCounter;
 }
 
 /** The API server's TokenReview through `kubeConfig`. */
@@ -48,6 +51,7 @@ export class TokenReviewCache {
   readonly #ttlMs: number;
   readonly #maxEntries: number;
   readonly #now: () => number;
+  readonly #counter: TokenReviewCounter | undefined;
   /** Successes by key, oldest first (a Map keeps insertion order). */
   readonly #entries = new Map<string, { status: TokenReviewStatus; expiresAt: number }>();
   readonly #inFlight = new Map<string, Promise<TokenReviewStatus | undefined>>();
@@ -57,6 +61,7 @@ export class TokenReviewCache {
     this.#ttlMs = options.ttlMs ?? DEFAULT_TOKEN_REVIEW_TTL_MS;
     this.#maxEntries = options.maxEntries ?? DEFAULT_TOKEN_REVIEW_CACHE_ENTRIES;
     this.#now = options.now ?? Date.now;
+    this.#counter = options.counter;
   }
 
   /** The number of successes held (tests, metrics). */
@@ -73,16 +78,25 @@ export class TokenReviewCache {
   review(token: string, audiences: string[] | undefined): Promise<TokenReviewStatus | undefined> {
     const key = cacheKey(token, audiences);
     const now = this.#now();
+    const count = (outcome: TokenReviewOutcome) =>
+      this.#counter?.inc({ audience: audiences?.join(',') ?? '', outcome });
     const entry = this.#entries.get(key);
     if (entry) {
-      if (entry.expiresAt > now) return Promise.resolve(entry.status);
+      if (entry.expiresAt > now) {
+        count('cached');
+        return Promise.resolve(entry.status);
+      }
       this.#entries.delete(key);
     }
     const pending = this.#inFlight.get(key);
-    if (pending) return pending;
+    if (pending) {
+      count('cached');
+      return pending;
+    }
     const started = this.#review(token, audiences).then(
       (status) => {
         this.#inFlight.delete(key);
+        count(accepted(status) ? 'reviewed' : 'refused');
         // Counted from when the review started: the API server said yes then, not later.
         const expiresAt = Math.min(now + this.#ttlMs, tokenExpiry(token) ?? Number.POSITIVE_INFINITY);
         if (accepted(status) && expiresAt > this.#now()) this.#keep(key, status, expiresAt);
@@ -90,6 +104,7 @@ export class TokenReviewCache {
       },
       (err: unknown) => {
         this.#inFlight.delete(key);
+        count('error');
         throw err;
       },
     );

@@ -14,6 +14,7 @@ import { PeerClient } from '../coordinator/peer-client.ts';
 import { PeerLeader } from '../coordinator/peer-leader.ts';
 import { PeerSync } from '../coordinator/peer-sync.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
+import type { TokenReviewCounter } from '../coordinator/token-review-metrics.ts';
 import type { CoordinatorTrust } from '../coordinator/trust.ts';
 import type { Logger } from '../observability/log.ts';
 
@@ -62,6 +63,8 @@ export function peerRecovery(options: {
   metrics: CoordinatorMetrics;
   /** How long a successful TokenReview is reused (token-review-cache.ts). */
   tokenReviewCacheTtlMs?: number;
+  /** Counts the peers' token answers (token-review-metrics.ts). */
+  tokenReviewCounter?: TokenReviewCounter;
 }): PeerRecovery | undefined {
   const { peers, ownEvidence: evidence, trust, manager, log, metrics } = options;
   if ('none' in evidence) {
@@ -81,7 +84,10 @@ export function peerRecovery(options: {
           options.kubeConfig,
           peers.usernames,
           [peers.audience ?? DEFAULT_PEER_AUDIENCE],
-          options.tokenReviewCacheTtlMs !== undefined ? { ttlMs: options.tokenReviewCacheTtlMs } : undefined,
+          {
+            ...(options.tokenReviewCacheTtlMs !== undefined ? { ttlMs: options.tokenReviewCacheTtlMs } : {}),
+            ...(options.tokenReviewCounter ? { counter: options.tokenReviewCounter } : {}),
+          },
         ),
       leader: () => leader,
       ...(peers.rate ? { rate: peers.rate } : {}),

@@ -1,12 +1,14 @@
 // The TokenReview cache (token-review-cache.ts): successes reused for a short TTL (never past the
 // token's exp), refusals and errors never reused, one review per key at a time, a bounded size.
 import assert from 'node:assert/strict';
+import { Registry } from 'prom-client';
 import {
   TokenReviewCache,
   type TokenReviewer,
   type TokenReviewStatus,
   tokenExpiry,
 } from '../../../src/coordinator/token-review-cache.ts';
+import { registerTokenReviewCounter, type TokenReviewCounter } from '../../../src/coordinator/token-review-metrics.ts';
 
 const T0 = Date.parse('2026-11-30T10:00:00Z');
 const ACCEPTED: TokenReviewStatus = { authenticated: true, user: { username: 'system:serviceaccount:ai:default' } };
@@ -194,5 +196,73 @@ describe('TokenReview cache', () => {
     await cache.review('token-a', undefined);
     await cache.review('token-a', undefined);
     assert.equal(calls.length, 2);
+  });
+});
+
+describe('TokenReview cache: attestor_token_reviews_total', () => {
+  /** The counter's samples as {"audience outcome": value}. */
+  async function counts(counter: TokenReviewCounter): Promise<Record<string, number>> {
+    return Object.fromEntries(
+      (await counter.get()).values.map((v) => [`${v.labels.audience} ${v.labels.outcome}`, v.value]),
+    );
+  }
+
+  it('counts a success the API server gave as reviewed, and its reuse within the TTL as cached', async () => {
+    const counter = registerTokenReviewCounter(new Registry());
+    const { calls, review } = countingReviewer();
+    const cache = new TokenReviewCache(review, { now: clock().now, counter });
+    await cache.review('token-a', ['attestor']);
+    await cache.review('token-a', ['attestor']);
+    await cache.review('token-a', ['attestor']);
+    assert.equal(calls.length, 1);
+    assert.deepEqual(await counts(counter), { 'attestor reviewed': 1, 'attestor cached': 2 });
+  });
+
+  it('counts a token the API server did not accept (or accepted without a username) as refused, every time', async () => {
+    const counter = registerTokenReviewCounter(new Registry());
+    const answers: Array<TokenReviewStatus | undefined> = [
+      { authenticated: false, error: 'token audiences do not match' },
+      { authenticated: true, user: {} },
+      undefined,
+    ];
+    const { calls, review } = countingReviewer(async () => answers[calls.length - 1]);
+    const cache = new TokenReviewCache(review, { now: clock().now, counter });
+    for (let i = 0; i < 3; i++) await cache.review('token-a', ['attestor-workload']);
+    assert.deepEqual(await counts(counter), { 'attestor-workload refused': 3 });
+  });
+
+  it('counts a review that throws as error, and its caller sharing it as cached (one TokenReview)', async () => {
+    const counter = registerTokenReviewCounter(new Registry());
+    const pending: Array<(e: Error) => void> = [];
+    const { calls, review } = countingReviewer(
+      () => new Promise<TokenReviewStatus>((_, reject) => pending.push(reject)),
+    );
+    const cache = new TokenReviewCache(review, { now: clock().now, counter });
+    const both = [cache.review('token-a', ['attestor']), cache.review('token-a', ['attestor'])];
+    pending[0]!(new Error('HTTP-Code: 429'));
+    for (const p of both) await assert.rejects(p, /429/);
+    assert.equal(calls.length, 1);
+    assert.deepEqual(await counts(counter), { 'attestor error': 1, 'attestor cached': 1 });
+  });
+
+  it('labels by the audiences the authenticator requires (joined by commas; empty for none), never by the token', async () => {
+    const registry = new Registry();
+    const counter = registerTokenReviewCounter(registry);
+    const { review } = countingReviewer();
+    const cache = new TokenReviewCache(review, { now: clock().now, counter });
+    await cache.review('token-a', ['attestor', 'attestor-peer']);
+    await cache.review('token-b', undefined);
+    assert.deepEqual(await counts(counter), { 'attestor,attestor-peer reviewed': 1, ' reviewed': 1 });
+    const text = await registry.metrics();
+    assert.doesNotMatch(text, /token-[ab]/);
+    assert.match(text, /attestor_token_reviews_total\{audience="attestor,attestor-peer",outcome="reviewed"\} 1/);
+  });
+
+  it('counts nothing without a counter (existing callers)', async () => {
+    const registry = new Registry();
+    registerTokenReviewCounter(registry);
+    const cache = new TokenReviewCache(countingReviewer().review, { now: clock().now });
+    await cache.review('token-a', ['attestor']);
+    assert.doesNotMatch(await registry.metrics(), /attestor_token_reviews_total\{/);
   });
 });

@@ -15,7 +15,12 @@ import { createInformers, type Informers } from '../controllers/informers.ts';
 import { Manager, type ManagerExit } from '../controllers/manager.ts';
 import { createManifestController } from '../controllers/manifest/controller.ts';
 import { createNodeGatingController, type EvictionOptions } from '../controllers/node-gating/controller.ts';
-import { registerAttestationExpiryGauge, registerGpuNodesGauge } from '../controllers/node-gating/metrics.ts';
+import {
+  registerAttestationExpiryGauge,
+  registerGpuNodesGauge,
+  registerRolloutProgressGauge,
+} from '../controllers/node-gating/metrics.ts';
+import { RolloutProgress } from '../controllers/node-gating/rollout-progress.ts';
 import { ACTIVE_MANIFEST_KEY, createReappraisalController } from '../controllers/reappraisal/controller.ts';
 import { EventRecorder } from '../controllers/runtime/events.ts';
 import { keyOf } from '../controllers/runtime/informer.ts';
@@ -192,8 +197,11 @@ export function startOperator(given: OperatorOptions): RunningOperator {
   manager.addController(createNamespaceMarkController({ kubeConfig: options.kubeConfig, informers, log, metrics }));
   registerGpuNodesGauge(metrics.registry, informers);
   registerAttestationExpiryGauge(metrics.registry, informers);
+  const rollout = new RolloutProgress(new Date());
+  registerRolloutProgressGauge(metrics.registry, informers, rollout);
   manager.addController(
     createNodeGatingController({
+      rollout,
       kubeConfig: options.kubeConfig,
       nodes: informers.nodes,
       nodeAttestations: informers.nodeAttestations,

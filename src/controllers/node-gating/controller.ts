@@ -63,6 +63,8 @@ export interface NodeGatingDeps {
   events: EventRecorder;
   log: Logger;
   metrics?: OperatorMetrics;
+  /** The rollout's progress, shared with its gauge (metrics.ts); default: one of its own. */
+  rollout?: RolloutProgress;
   now?: () => Date;
 }
 
@@ -75,7 +77,7 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
   const isGpuNode = (node: k8s.V1Node) => gpuNode(node, slices()).gpuNode;
   const pendingGraceMs = deps.eviction?.pendingGraceMs ?? DEFAULT_PENDING_GRACE_MS;
   const rolloutMaxMs = deps.eviction?.rolloutMaxMs ?? DEFAULT_ROLLOUT_MAX_MS;
-  const rollout = new RolloutProgress(now());
+  const rollout = deps.rollout ?? new RolloutProgress(now());
   const currentNodes = (hash: string, at: Date) =>
     deps.nodeAttestations.list().filter((na) => attestationState(na, hash, at).current).length;
   const evictor = new GpuPodEvictor({

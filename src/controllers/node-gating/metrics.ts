@@ -11,6 +11,7 @@ import { type GpuResourceSlice, gpuNode } from '../../api/gpu-node.ts';
 import type { Manifest } from '../../api/manifest.ts';
 import type { NodeAttestation } from '../../api/node-attestation.ts';
 import { attestationState } from '../../api/node-gating.ts';
+import type { RolloutProgress } from './rollout-progress.ts';
 
 /** What the gauge reads: the informers' caches (narrowed to what it uses). */
 export interface GpuNodeSources {
@@ -65,6 +66,33 @@ export function registerAttestationExpiryGauge(
         if (Number.isNaN(expires) || !attestation.metadata?.name) continue;
         this.set({ node: attestation.metadata.name }, expires / 1000);
       }
+    },
+  });
+}
+
+/**
+ * `attestor_manifest_rollout_last_progress_timestamp_seconds{manifest}`: when the number of GPU
+ * nodes current for the active Manifest last rose, or when it became active (rollout-progress.ts:
+ * what the node gating controller extends the eviction grace by). Only on the leader (the replica
+ * that gates nodes), and only once it has looked at the active Manifest. During a Manifest change,
+ * a timestamp that time() leaves behind while nodes are still ManifestChanged is a stalled rollout.
+ */
+export function registerRolloutProgressGauge(
+  registry: Registry,
+  sources: { manifests: { list(): readonly Manifest[] } },
+  rollout: Pick<RolloutProgress, 'last'>,
+): Gauge<'manifest'> {
+  return new Gauge({
+    name: 'attestor_manifest_rollout_last_progress_timestamp_seconds',
+    help: 'When the number of GPU nodes current for the active Manifest last rose, or when it became active (Unix seconds); on the leader only',
+    labelNames: ['manifest'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const active = selectActiveManifest(sources.manifests.list());
+      const last = rollout.last;
+      if (!active?.metadata.name || !last || last.hash !== active.status?.hash) return;
+      this.set({ manifest: active.metadata.name }, last.progressAt.getTime() / 1000);
     },
   });
 }

@@ -27,6 +27,11 @@ export class RolloutProgress {
     this.#recountMs = recountMs;
   }
 
+  /** The Manifest hash last observed and its last progress; undefined before the first observe (metrics). */
+  get last(): { hash: string; progressAt: Date } | undefined {
+    return this.#hash === undefined ? undefined : { hash: this.#hash, progressAt: new Date(this.#progressAt) };
+  }
+
   /**
    * The last time the count of current nodes rose under `hash` (activated at `activatedAt`), or
    * its activation. `count` counts the nodes current for `hash` now; it is called at most once per

@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import type * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import type { NodeAttestation } from '../../../src/api/node-attestation.ts';
-import { registerGpuNodesGauge } from '../../../src/controllers/node-gating/metrics.ts';
+import { registerGpuNodesGauge, registerRolloutProgressGauge } from '../../../src/controllers/node-gating/metrics.ts';
+import { RolloutProgress } from '../../../src/controllers/node-gating/rollout-progress.ts';
 import { manifest, NOW, nodeAttestation } from '../webhook/fixtures.ts';
 
 const node = (name: string, capacity: Record<string, string> = { 'nvidia.com/gpu': '8' }): k8s.V1Node => ({
@@ -69,5 +70,49 @@ describe('attestor_gpu_nodes gauge', () => {
       () => NOW,
     );
     assert.match(await registry.metrics(), /attestor_gpu_nodes\{state="ManifestChanged"\} 1/);
+  });
+});
+
+describe('attestor_manifest_rollout_last_progress_timestamp_seconds gauge', () => {
+  const scrape = async (registry: Registry) =>
+    (await registry.getSingleMetric('attestor_manifest_rollout_last_progress_timestamp_seconds')!.get()).values.map(
+      (v) => [v.labels.manifest, v.value],
+    );
+
+  it('serves the last progress of the active Manifest by its name: its activation, then each rise of the current count', async () => {
+    const active = manifest();
+    const registry = new Registry();
+    const rollout = new RolloutProgress(new Date(NOW.getTime() - 3_600_000));
+    registerRolloutProgressGauge(registry, { manifests: { list: () => [active] } }, rollout);
+    assert.deepEqual(
+      await scrape(registry),
+      [],
+      'nothing before the controller looked (a replica that is not the leader)',
+    );
+
+    const activatedAt = new Date(NOW.getTime() - 60_000);
+    rollout.observe(active.status!.hash!, activatedAt, NOW, () => 0);
+    assert.deepEqual(await scrape(registry), [['dev', activatedAt.getTime() / 1000]]);
+    const later = new Date(NOW.getTime() + 5_000);
+    rollout.observe(active.status!.hash!, activatedAt, later, () => 3);
+    assert.deepEqual(await scrape(registry), [['dev', later.getTime() / 1000]]);
+    // No rise: the time stays, and time() leaves it behind.
+    rollout.observe(active.status!.hash!, activatedAt, new Date(NOW.getTime() + 10_000), () => 3);
+    assert.deepEqual(await scrape(registry), [['dev', later.getTime() / 1000]]);
+    assert.match(
+      await registry.metrics(),
+      /attestor_manifest_rollout_last_progress_timestamp_seconds\{manifest="dev"\} 1780315205/,
+    );
+  });
+
+  it('serves nothing for a Manifest that is no longer active, nor when none is', async () => {
+    const manifests = [manifest()];
+    const registry = new Registry();
+    const rollout = new RolloutProgress(new Date(NOW.getTime() - 3_600_000));
+    registerRolloutProgressGauge(registry, { manifests: { list: () => manifests } }, rollout);
+    rollout.observe('ff'.repeat(32), new Date(NOW.getTime() - 60_000), NOW, () => 0);
+    assert.deepEqual(await scrape(registry), [], 'progress of another hash than the active one');
+    manifests.length = 0;
+    assert.deepEqual(await scrape(registry), []);
   });
 });

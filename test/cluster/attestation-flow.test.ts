@@ -674,7 +674,9 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     );
   });
 
-  it('exports how many GPU nodes are attested and why the others are gated', async () => {
+  it('exports how many GPU nodes are attested and why the others are gated, the token answers and the rollout', async () => {
+    const scrape = async () => (await fetch(`http://127.0.0.1:${operator.manager.probePort}/metrics`)).text();
+    const before = await scrape();
     // One node of each: attested, refused, and new (no evidence yet).
     const current = await gpuNode(node('metrics-current'));
     await attested(current);
@@ -683,10 +685,52 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     assert.equal((await a.attestOnce()).accepted, false);
     const fresh = await gpuNode(node('metrics-new'));
     await waitFor(async () => gated(await getNode(fresh)), { description: `${fresh} tainted` });
-    const text = await (await fetch(`http://127.0.0.1:${operator.manager.probePort}/metrics`)).text();
+    // A token the API server does not accept, from curl: 401 after one TokenReview, counted as refused.
+    const ca = join(await mkdtemp(join(tmpdir(), 'coordinator-ca-')), 'ca.crt');
+    await writeFile(ca, cp.caPem);
+    const refusedCode = await new Promise<string>((resolve, reject) =>
+      execFile(
+        'curl',
+        [
+          '-sS',
+          '--max-time',
+          '10',
+          '--cacert',
+          ca,
+          '-o',
+          '/dev/null',
+          '-w',
+          '%{http_code}',
+          '-X',
+          'POST',
+          '-H',
+          'Authorization: Bearer not-a-token',
+          '-H',
+          'Content-Type: application/json',
+          '-d',
+          '{}',
+          `${coordinatorUrl}${NONCE_PATH}`,
+        ],
+        (err, out) => (err ? reject(err) : resolve(out)),
+      ),
+    );
+    assert.equal(refusedCode, '401');
+    const text = await scrape();
     assert.match(text, /attestor_gpu_nodes\{state="Current"\} [1-9]/);
     assert.match(text, /attestor_gpu_nodes\{state="NotAttested"\} [1-9]/);
     assert.match(text, /attestor_coordinator_attestations_total\{result="refused"\} [1-9]/);
+    // The agents' tokens (audience attestor): each agent's first request a TokenReview, its next
+    // ones within the TTL answered from the cache; curl's a refusal. No token is ever a label.
+    const reviews = (metrics: string, outcome: string) =>
+      value(metrics, 'attestor_token_reviews_total', { audience: 'attestor', outcome }) ?? 0;
+    for (const outcome of ['reviewed', 'cached', 'refused'])
+      assert.ok(reviews(text, outcome) > reviews(before, outcome), `more ${outcome} token answers`);
+    assert.doesNotMatch(text, /not-a-token/);
+    // The leader's rollout progress of the active Manifest: its activation or a later rise, not in the future.
+    const progress = value(text, 'attestor_manifest_rollout_last_progress_timestamp_seconds', {
+      manifest: manifestName,
+    });
+    assert.ok(progress !== undefined && progress > 0 && progress <= Date.now() / 1000, `progress ${progress}`);
   });
 
   it("exports each node's attestation expiry, refusals by check ID, the collateral's nextUpdate and its API calls", async () => {

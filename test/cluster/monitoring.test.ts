@@ -124,6 +124,7 @@ describe('monitoring: PrometheusRule, ServiceMonitor and Grafana dashboard', fun
     );
     assert.deepEqual(alerts, [
       'AttestorGPUNodesClosed',
+      'AttestorManifestRolloutStalled',
       'AttestorEvidenceRefused',
       'AttestorCollateralExpiring',
       'AttestorWebhookErrors',
@@ -143,7 +144,7 @@ describe('monitoring: PrometheusRule, ServiceMonitor and Grafana dashboard', fun
     await writeFile(join(dir, 'full.yaml'), yaml.dump(rule.spec));
     assert.match(
       execFileSync('promtool', ['check', 'rules', join(dir, 'full.yaml')], { encoding: 'utf8' }),
-      /SUCCESS: 5 rules found/,
+      /SUCCESS: 6 rules found/,
     );
     // The firing tests leave the annotations out: they are about expressions and durations.
     const groups = (rule.spec as { groups: { rules: Record<string, unknown>[] }[] }).groups.map((g) => ({

@@ -139,6 +139,8 @@ export function agentCommand(): Command {
         );
       const agent = new NodeAgent({ nodeName: opts.nodeName, client, cvm, gpus, log });
       const metrics = new OperatorMetrics();
+      // Declared even without countersigning, so that dashboards and alerts find the name.
+      const tokenReviews = registerTokenReviewCounter(metrics.registry);
       const probe = await startProbeServer({
         ...opts.probeAddress,
         registry: metrics.registry,
@@ -159,7 +161,7 @@ export function agentCommand(): Command {
           admit: () => limiter.take('node', new Date()),
           countersigner: kubernetesCountersigner(loadKubeConfig(opts.kubeconfig), opts.nodeName, agent, {
             ttlMs: opts.tokenReviewCacheTtl,
-            counter: registerTokenReviewCounter(metrics.registry),
+            counter: tokenReviews,
           }),
         });
       }

@@ -238,6 +238,9 @@ describe('development mode: attestor operator --development-roots and attestor a
     assert.equal(na!.status!.cvm!.policyHash, POLICY_HASH);
     assert.equal(na!.status!.gpus!.length, 2);
     assert.match(agentOutput, /DEVELOPMENT MODE: a simulated agent/);
+    // The agent's /metrics (probe port) declares its countersigner's token answers.
+    const agentMetrics = await (await fetch(`http://127.0.0.1:${agentProbePort}/metrics`)).text();
+    assert.match(agentMetrics, /^# TYPE attestor_token_reviews_total counter$/m);
 
     // A pod-CVM AI worker pod: its attestor init, run as its pod spec says (fieldRefs resolved as the
     // kubelet would; kwok runs no containers), takes its evidence from the simulated hardware.

@@ -193,7 +193,7 @@ export function createNodeGatingController(deps: NodeGatingDeps): Controller {
         activeManifest: active,
         now: at,
         pendingGraceMs,
-        ...(progressAt ? { rollout: { progressAt, maxMs: rolloutMaxMs } } : {}),
+        ...(activatedAt && progressAt ? { rollout: { activatedAt, progressAt, maxMs: rolloutMaxMs } } : {}),
       });
       if (decision.evict) {
         const round = await evictor.evict(name, decision, active);

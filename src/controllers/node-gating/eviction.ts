@@ -42,6 +42,8 @@ export interface EvictionFacts {
   pendingGraceMs: number;
   /** How the active Manifest's rollout is coming along (rollout-progress.ts); absent: no extension. */
   rollout?: {
+    /** When the active Manifest's hash took effect (manifestActivatedAt). */
+    activatedAt: Date;
     /** The last time a node became current under the active Manifest. */
     progressAt: Date;
     /** The most a rollout may extend a pending state, counted from the Manifest's activation. */
@@ -108,10 +110,9 @@ export function evictionDecision(f: EvictionFacts): EvictionDecision {
   const now = f.now.getTime();
   const graceEnds = start + f.pendingGraceMs;
   let deadline = graceEnds;
-  let progressAt = NaN;
-  const activatedAt = f.activeManifest ? millis(activeSince(f.activeManifest)) : NaN;
-  if (f.rollout && Number.isFinite(activatedAt)) {
-    progressAt = f.rollout.progressAt.getTime();
+  const activatedAt = f.rollout?.activatedAt.getTime() ?? NaN;
+  const progressAt = f.rollout?.progressAt.getTime() ?? NaN;
+  if (f.rollout) {
     const whileSettling = Math.max(start, progressAt) + f.pendingGraceMs;
     deadline = Math.max(graceEnds, Math.min(whileSettling, activatedAt + f.rollout.maxMs));
   }

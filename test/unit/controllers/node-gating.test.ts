@@ -3,7 +3,7 @@ import type * as k8s from '@kubernetes/client-node';
 import type { Manifest } from '../../../src/api/manifest.ts';
 import type { NodeAttestation } from '../../../src/api/node-attestation.ts';
 import { attestationState } from '../../../src/api/node-gating.ts';
-import { evictionDecision, podsToEvict } from '../../../src/controllers/node-gating/eviction.ts';
+import { evictionDecision, manifestActivatedAt, podsToEvict } from '../../../src/controllers/node-gating/eviction.ts';
 import { gatingChange } from '../../../src/controllers/node-gating/gating.ts';
 import { RolloutProgress } from '../../../src/controllers/node-gating/rollout-progress.ts';
 
@@ -287,7 +287,7 @@ describe('evicting GPU pods from a node that lost its attestation (issue 7 item 
         activeManifest: active,
         now: at,
         pendingGraceMs: GRACE,
-        rollout: { progressAt: new Date(progressAt), maxMs: MAX },
+        rollout: { activatedAt: manifestActivatedAt(active)!, progressAt: new Date(progressAt), maxMs: MAX },
       });
 
     it('keeps the pods of a node still waiting its turn while other nodes became current within the grace', () => {
@@ -331,7 +331,11 @@ describe('evicting GPU pods from a node that lost its attestation (issue 7 item 
         activeManifest: active,
         now,
         pendingGraceMs: GRACE,
-        rollout: { progressAt: new Date('2026-01-01T11:55:00Z'), maxMs: MAX },
+        rollout: {
+          activatedAt: manifestActivatedAt(active)!,
+          progressAt: new Date('2026-01-01T11:55:00Z'),
+          maxMs: MAX,
+        },
       });
       assert.deepEqual(d, { evict: false, recheckAfterMs: 30_000 });
     });
@@ -352,7 +356,7 @@ describe('evicting GPU pods from a node that lost its attestation (issue 7 item 
         activeManifest: old,
         now,
         pendingGraceMs: GRACE,
-        rollout: { progressAt: new Date('2026-01-01T11:59:59Z'), maxMs: MAX },
+        rollout: { activatedAt: manifestActivatedAt(old)!, progressAt: new Date('2026-01-01T11:59:59Z'), maxMs: MAX },
       });
       assert.equal(d.evict, true);
       assert.match((d as { message: string }).message, /\(unresolved for 120 s\)$/);
@@ -369,7 +373,7 @@ describe('evicting GPU pods from a node that lost its attestation (issue 7 item 
         activeManifest: active,
         now,
         pendingGraceMs: GRACE,
-        rollout: { progressAt: now, maxMs: MAX },
+        rollout: { activatedAt: manifestActivatedAt(active)!, progressAt: now, maxMs: MAX },
       });
       assert.equal(d.evict, true);
     });

@@ -69,13 +69,23 @@ export class EtcdStore {
 
   /**
    * Stores `value` under `key` with a lease of `ttlSeconds` (etcd deletes it when the lease ends),
-   * unless the key exists: then nothing changes and the answer is false.
+   * unless the key exists, or `whileExists` names a key that does not: then nothing changes and the
+   * answer is false. Both are checked in the transaction that writes, so a record written for
+   * another (an answer to a request) is never written after that other was deleted.
    */
-  async create(key: string, value: Uint8Array, ttlSeconds: number): Promise<boolean> {
+  async create(
+    key: string,
+    value: Uint8Array,
+    ttlSeconds: number,
+    options: { whileExists?: string } = {},
+  ): Promise<boolean> {
     const lease = (await this.#call('/v3/lease/grant', { TTL: ttlSeconds })) as { ID?: string };
     if (!lease.ID) throw new StoreError('etcd granted no lease');
+    const requires = options.whileExists
+      ? [{ key: b64(options.whileExists), target: 'CREATE', result: 'GREATER', create_revision: '0' }]
+      : [];
     const answer = (await this.#call('/v3/kv/txn', {
-      compare: [{ key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }],
+      compare: [{ key: b64(key), target: 'CREATE', result: 'EQUAL', create_revision: '0' }, ...requires],
       success: [{ request_put: { key: b64(key), value: Buffer.from(value).toString('base64'), lease: lease.ID } }],
     })) as { succeeded?: boolean };
     if (answer.succeeded === true) return true;

@@ -249,8 +249,12 @@ export class StorageKeys {
         request.value,
         mesh,
       );
-      if (await store.create(answerKey, Buffer.from(JSON.stringify(answer)), REQUEST_TTL_SECONDS))
-        log.info({ meshCa: mesh, request: id }, 'handed the storage key to a certified replica');
+      // Only while the request exists: its maker deletes the request, then the answer, once it took
+      // the key, and an answer written after that would be left behind.
+      const written = await store.create(answerKey, Buffer.from(JSON.stringify(answer)), REQUEST_TTL_SECONDS, {
+        whileExists: request.key,
+      });
+      if (written) log.info({ meshCa: mesh, request: id }, 'handed the storage key to a certified replica');
     }
     for (const refused of this.#refused) if (!seen.has(refused)) this.#refused.delete(refused);
   }

@@ -133,6 +133,27 @@ describe('secret service replicas share one storage key (real etcd, real TLS)', 
     await admin.delete('/attestor/race-test');
   });
 
+  it('writes an answer only while its request exists, in the transaction that writes it (the maker deletes the request, then the answer)', async () => {
+    await admin.create('/attestor/race-test/request', Buffer.from('request'), 30);
+    assert.equal(
+      await admin.create('/attestor/race-test/answer', Buffer.from('first'), 30, {
+        whileExists: '/attestor/race-test/request',
+      }),
+      true,
+    );
+    // The maker took the answer: it deletes the request, then the answer. A holder that listed the
+    // request before then must not leave a second answer behind.
+    await admin.delete('/attestor/race-test/request');
+    await admin.delete('/attestor/race-test/answer');
+    assert.equal(
+      await admin.create('/attestor/race-test/answer', Buffer.from('late'), 30, {
+        whileExists: '/attestor/race-test/request',
+      }),
+      false,
+    );
+    assert.deepEqual(await admin.list('/attestor/race-test/'), []);
+  });
+
   it('hands no key to a replica with a worker certificate or no identity extension, nor to a request signed under another mesh CA', async () => {
     const worker = await replica('c', 'worker');
     const bare = await replica('d', null);

@@ -204,7 +204,7 @@ export const nodeAttestationCrd = customResourceDefinition({
             type: 'string',
             format: 'date-time',
             description:
-              'When the attestation stops being current (RFC 3339): the node is closed then unless the agent attested again.',
+              'When the attestation stops being current (RFC 3339): the node is closed then unless the agent attested again. After an accepted re-attestation of an activated node it stays the expiry of that activation until the agent reads back the GPUs with the new grant.',
           },
           conditions: {
             ...conditionsSchema,

@@ -13,6 +13,8 @@ import type { Logger } from '../observability/log.ts';
 import type { EventType, NodeEvents } from './node-events.ts';
 import {
   activatedStatus,
+  activationRefusedStatus,
+  isActivated,
   isAttestedUnder,
   manifestChangedStatus,
   summarise,
@@ -166,11 +168,12 @@ export class AttestationWriter {
     manifestHash: string,
     ready: boolean,
     now: Date,
+    verdictExpiresAt?: Date,
   ): Promise<boolean> {
     let recorded = false;
     await this.#store.updateStatus(name, (status) => {
       recorded = isAttestedUnder(status, manifestHash);
-      return recorded ? activatedStatus(status!, gpus, ready, now) : undefined;
+      return recorded ? activatedStatus(status!, gpus, ready, now, verdictExpiresAt) : undefined;
     });
     return recorded;
   }
@@ -184,8 +187,12 @@ export class AttestationWriter {
     await this.#event(name, 'Normal', 'GPUsActivated', `${gpus} GPUs activated for confidential work`, now);
   }
 
+  /** A refused activation report; an activated node is marked not activated (the agent sets its GPUs not ready). */
   async activationRefused(name: string, message: string, now: Date): Promise<void> {
     this.#log.warn({ node: name, reason: message }, 'activation refused');
+    await this.#store.updateStatus(name, (status) =>
+      status && isActivated(status) ? activationRefusedStatus(status, message, now) : undefined,
+    );
     await this.#event(name, 'Warning', 'ActivationRefused', message, now);
   }
 

@@ -249,8 +249,17 @@ export class Coordinator {
       const active = () => this.#active().status!.hash!;
       const redemption = await this.#grants.redeem(nodeName, jws, report, active, now);
       if (!redemption.redeemed) return this.#activationRefused(nodeName, redemption.reason, now);
-      const { grant } = redemption;
-      if (!(await this.#writer.activation(nodeName, grant.gpus, grant.manifest, report.gpusReady, now)))
+      const { grant, standing } = redemption;
+      if (
+        !(await this.#writer.activation(
+          nodeName,
+          grant.gpus,
+          grant.manifest,
+          report.gpusReady,
+          now,
+          standing.expiresAt,
+        ))
+      )
         return this.#activationRefused(
           nodeName,
           "the NodeAttestation does not record an accepted verdict under the grant's Manifest",

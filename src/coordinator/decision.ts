@@ -66,7 +66,7 @@ export class Decisions {
     const accepted = reasons.length === 0;
     if (accepted) this.#identities.hold(name, identity.identifiers, expiresAt);
     else this.#identities.release(name);
-    this.#grants.settle(name, accepted ? { digest: retained.digest, manifestHash } : undefined);
+    this.#grants.settle(name, accepted ? { digest: retained.digest, manifestHash, expiresAt } : undefined);
     if (authentic) this.#retained.set(name, retained);
     else this.#retained.delete(name);
 

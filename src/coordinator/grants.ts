@@ -17,6 +17,8 @@ export interface StandingVerdict {
   /** evidenceDigest() of the accepted evidence. */
   digest: string;
   manifestHash: string;
+  /** Until when the acceptance stands: a redeemed grant extends the node's attestation to it (D250). */
+  expiresAt?: Date;
 }
 
 export interface GrantIssue {
@@ -28,7 +30,9 @@ export interface GrantIssue {
   now: Date;
 }
 
-export type Redemption = { redeemed: true; grant: GrantClaims } | { redeemed: false; reason: string };
+export type Redemption =
+  | { redeemed: true; grant: GrantClaims; standing: StandingVerdict }
+  | { redeemed: false; reason: string };
 
 interface PendingGrant {
   claims: GrantClaims;
@@ -134,7 +138,7 @@ export class Grants {
     const standing = this.#standing.get(node);
     if (standing?.digest !== grant.evidence || standing.manifestHash !== grant.manifest)
       return refused("the node's current verdict is not the acceptance of the evidence this grant was issued for");
-    return { redeemed: true, grant };
+    return { redeemed: true, grant, standing };
   }
 
   #withdraw(node: string): void {

@@ -1,6 +1,6 @@
 /** NodeAttestation status for a verdict, an activation or a Manifest change: pure builders, and what a status says. */
 
-import { isTrue, rfc3339, setCondition } from '../api/conditions.ts';
+import { type ConditionInput, isTrue, rfc3339, setCondition } from '../api/conditions.ts';
 import type { GpuBindingStatus, GpuVerdict, NodeAttestationStatus } from '../api/node-attestation.ts';
 import { withNodeReadiness } from '../api/node-attestation-readiness.ts';
 import type { NodeClaims } from '../attestation/node-appraisal.ts';
@@ -74,24 +74,27 @@ export function verdictStatus(current: NodeAttestationStatus | undefined, f: Ver
   const bindings = gpuBindings(current?.gpuBindings, f.accepted ? f.claims.gpus : []);
   if (bindings.length > 0) status.gpuBindings = bindings;
   let conditions = current?.conditions;
-  if (f.accepted) {
+  if (current && renewsActivation(current, f)) {
+    // D250: the node stays open on the activation it has, until that activation's expiry; the
+    // read-back of the new grant extends it to the new verdict's.
     status.attestedAt = rfc3339(f.now);
-    status.expiresAt = rfc3339(f.expiresAt);
-    const unevaluated = f.claims.gpus.filter((g) => g.measurements === 'not-evaluated').map((g) => g.uuid);
-    const measurements =
-      unevaluated.length > 0
-        ? `; the measurements of GPUs ${unevaluated.join(', ')} were NOT evaluated (no trusted RIM; the Manifest sets requireRIMs: false)`
-        : '';
+    status.expiresAt = current.expiresAt!;
+    status.gpus = status.gpus!.map((g) => ({ ...g, activated: true }));
+    conditions = setCondition(conditions, acceptedCondition(f), f.now);
     conditions = setCondition(
       conditions,
       {
-        type: 'Attested',
+        type: 'GPUsActivated',
         status: 'True',
-        reason: f.simulated ? 'VerifiedSimulated' : 'Verified',
-        message: `CVM and ${f.claims.gpus.length} GPUs verified against Manifest ${f.manifestHash}${f.simulated ? ' (SIMULATED evidence, development only)' : ''}${measurements}`,
+        reason: 'Activated',
+        message: `the GPUs stay activated until ${current.expiresAt}; a grant for the new evidence is issued, and its read-back extends the attestation to ${rfc3339(f.expiresAt)}`,
       },
       f.now,
     );
+  } else if (f.accepted) {
+    status.attestedAt = rfc3339(f.now);
+    status.expiresAt = rfc3339(f.expiresAt);
+    conditions = setCondition(conditions, acceptedCondition(f), f.now);
     conditions = setCondition(
       conditions,
       {
@@ -118,6 +121,38 @@ export function verdictStatus(current: NodeAttestationStatus | undefined, f: Ver
   return withNodeReadiness(status, f.now);
 }
 
+function acceptedCondition(f: VerdictFacts): ConditionInput {
+  const unevaluated = f.claims.gpus.filter((g) => g.measurements === 'not-evaluated').map((g) => g.uuid);
+  const measurements =
+    unevaluated.length > 0
+      ? `; the measurements of GPUs ${unevaluated.join(', ')} were NOT evaluated (no trusted RIM; the Manifest sets requireRIMs: false)`
+      : '';
+  return {
+    type: 'Attested',
+    status: 'True',
+    reason: f.simulated ? 'VerifiedSimulated' : 'Verified',
+    message: `CVM and ${f.claims.gpus.length} GPUs verified against Manifest ${f.manifestHash}${f.simulated ? ' (SIMULATED evidence, development only)' : ''}${measurements}`,
+  };
+}
+
+/**
+ * Whether an acceptance renews an activation (D250): the node's GPUs were activated under the same
+ * Manifest, they are exactly the GPUs just verified, and that activation has not expired. Then the
+ * node stays open until that expiry instead of closing until the new grant's read-back.
+ */
+export function renewsActivation(current: NodeAttestationStatus, f: VerdictFacts): boolean {
+  if (!f.accepted || current.manifestHash !== f.manifestHash || !isActivated(current)) return false;
+  if (!(Date.parse(current.expiresAt ?? '') > f.now.getTime())) return false;
+  const held = current.gpus ?? [];
+  const verified = new Set(f.claims.gpus.map((g) => g.uuid.slice(0, 64)));
+  return (
+    held.length > 0 &&
+    held.length === verified.size &&
+    f.claims.gpus.length === verified.size &&
+    held.every((g) => g.activated && verified.has(g.uuid))
+  );
+}
+
 /** The bindings kept so far, plus those of the GPUs just verified (newest first, bounded). */
 function gpuBindings(kept: readonly GpuBindingStatus[] | undefined, gpus: NodeClaims['gpus']): GpuBindingStatus[] {
   const fresh = gpus
@@ -127,15 +162,22 @@ function gpuBindings(kept: readonly GpuBindingStatus[] | undefined, gpus: NodeCl
   return [...fresh, ...(kept ?? []).filter((b) => !uuids.has(b.uuid))].slice(0, MAX_GPU_BINDINGS);
 }
 
+/**
+ * The agent's read-back of an activation. `verdictExpiresAt`: until when the verdict the grant was
+ * issued for stands; a confirmed read-back makes it the attestation's expiry (an activation renewed
+ * on a new verdict kept the previous expiry until now, D250).
+ */
 export function activatedStatus(
   current: NodeAttestationStatus,
   gpus: readonly string[],
   ready: boolean,
   now: Date,
+  verdictExpiresAt?: Date,
 ): NodeAttestationStatus {
   const activated = new Set(ready ? gpus : []);
   const status: NodeAttestationStatus = {
     ...current,
+    ...(ready && verdictExpiresAt ? { expiresAt: rfc3339(verdictExpiresAt) } : {}),
     gpus: (current.gpus ?? []).map((g) => ({ ...g, activated: activated.has(g.uuid) })),
   };
   status.conditions = setCondition(
@@ -156,6 +198,31 @@ export function activatedStatus(
     now,
   );
   return withNodeReadiness(status, now);
+}
+
+/**
+ * An activated node whose agent's activation report was refused: the agent sets its GPUs not ready
+ * on any refusal, so the status stops saying they are activated.
+ */
+export function activationRefusedStatus(
+  current: NodeAttestationStatus,
+  message: string,
+  now: Date,
+): NodeAttestationStatus {
+  const conditions = setCondition(
+    current.conditions,
+    {
+      type: 'GPUsActivated',
+      status: 'False',
+      reason: 'ActivationRefused',
+      message: `the activation report was refused (${message}); the agent sets the GPUs not ready`,
+    },
+    now,
+  );
+  return withNodeReadiness(
+    { ...current, gpus: (current.gpus ?? []).map((g) => ({ ...g, activated: false })), conditions },
+    now,
+  );
 }
 
 /** A new active Manifest: either the stored evidence still meets it, or the node loses its attestation. */

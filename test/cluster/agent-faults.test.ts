@@ -1,5 +1,6 @@
 // Faults on the agent's side of the flow, on the real control plane (issue 12, faults 3 and 4):
-// an agent that dies after the grant and before the read-back, a read-back that comes after the
+// an agent that dies after the grant and before the read-back (of a first attestation, and of one
+// that renews an activation, D250), a read-back that comes after the
 // grant expired, and an agent whose clock is minutes away from the Coordinator's. The agents are
 // real NodeAgents; the crash is injected at the one place it matters (the read-back is never sent),
 // and the hardware is the simulated GPU control, as everywhere else.
@@ -16,7 +17,7 @@ import {
   type SimulatedPlatform,
 } from '../../src/agent/evidence/simulated.ts';
 import type { NodeAttestation } from '../../src/api/node-attestation.ts';
-import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
+import { attestationState, GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
 import { agentTokenSource, ensureAgentServiceAccount } from '../../src/dev/agent-identity.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
@@ -219,6 +220,73 @@ describe('agent faults: a crash between grant and read-back, a late read-back, c
     );
     await waitFor(async () => schedulable(await core.readNode({ name: node })), { description: `${node} open` });
     assert.equal(activatedGpus(await attestation(node)), 2);
+  });
+
+  it('an activated node whose agent attests again stays open throughout, also when the agent dies before the new read-back; the read-back extends the expiry (D250)', async () => {
+    const node = await gpuNode('again');
+    const gpus = gpusOf(node);
+    const first = await agent(node, await client(CoordinatorClient, node), gpus).attestOnce();
+    assert.equal(first.accepted && first.activated, true, JSON.stringify(first));
+    await waitFor(async () => schedulable(await core.readNode({ name: node })), { description: `${node} open` });
+    const opened = await attestation(node);
+
+    // Every version of the NodeAttestation and of the node from here on, as the API server sends them.
+    const versions: { attestations: NodeAttestation[]; nodes: k8s.V1Node[] } = { attestations: [], nodes: [] };
+    const watch = new k8s.Watch(kc);
+    const watches = [
+      await watch.watch(
+        '/apis/attestor.dev/v1alpha1/nodeattestations',
+        { fieldSelector: `metadata.name=${node}`, resourceVersion: opened.metadata.resourceVersion },
+        (_, na: NodeAttestation) => versions.attestations.push(na),
+        () => undefined,
+      ),
+      await watch.watch(
+        '/api/v1/nodes',
+        { fieldSelector: `metadata.name=${node}`, resourceVersion: opened.metadata.resourceVersion },
+        (_, n: k8s.V1Node) => versions.nodes.push(n),
+        () => undefined,
+      ),
+    ];
+    // Times in status have second precision: attest again in a later second than the first time.
+    await waitFor(() => Date.now() >= Date.parse(opened.status!.attestedAt!) + 1000, {
+      description: 'a second after the first verdict',
+    });
+    try {
+      // The agent dies after the grant of its re-attestation: the node stays open on its activation.
+      const crashing = await client(CrashBeforeReadBack, node);
+      await assert.rejects(agent(node, crashing, gpus).attestOnce(), /agent killed before the read-back/);
+      // The Coordinator answered the evidence after it recorded the verdict.
+      const renewed = await attestation(node);
+      assert.notEqual(renewed.status?.attestedAt, opened.status?.attestedAt, 'the new verdict recorded');
+      assert.equal(condition(renewed, 'GPUsActivated')?.status, 'True');
+      assert.equal(renewed.status?.expiresAt, opened.status?.expiresAt, 'open until the activation it has expires');
+      assert.ok(schedulable(await core.readNode({ name: node })));
+
+      // A restarted agent attests again and reads back: the expiry moves to the new verdict's.
+      const again = await agent(node, await client(CoordinatorClient, node), gpus).attestOnce();
+      assert.equal(again.accepted && again.activated, true, JSON.stringify(again));
+      await waitFor(
+        () =>
+          versions.attestations.some(
+            (na) => Date.parse(na.status?.expiresAt ?? '') > Date.parse(opened.status?.expiresAt ?? ''),
+          ),
+        { description: 'the expiry extended by the read-back' },
+      );
+      const hash = (
+        (await custom.getClusterCustomObject({ ...group, plural: 'manifests', name: manifestName })) as {
+          status: { hash: string };
+        }
+      ).status.hash;
+      for (const na of versions.attestations)
+        assert.ok(
+          attestationState(na, hash, new Date()).current,
+          `a version of the NodeAttestation closes the node: ${JSON.stringify(na.status?.conditions)}`,
+        );
+      for (const n of versions.nodes) assert.ok(schedulable(n), 'a version of the node is closed');
+      assert.ok(versions.attestations.length >= 2, `${versions.attestations.length} versions`);
+    } finally {
+      for (const w of watches) w.abort();
+    }
   });
 
   it('a read-back that arrives after the grant expired is refused, and the agent sets its GPUs back to not ready', async () => {

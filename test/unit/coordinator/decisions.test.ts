@@ -3,6 +3,7 @@
 // Simulated evidence through the real verifiers; NodeAttestations and Events in memory (fixture.ts).
 import assert from 'node:assert/strict';
 import * as jose from 'jose';
+import { attestationState } from '../../../src/api/node-gating.ts';
 import { CoordinatorError } from '../../../src/coordinator/coordinator-error.ts';
 import { evidenceDigest } from '../../../src/protocol/evidence-request.ts';
 import { verifyGrant } from '../../../src/protocol/grant.ts';
@@ -217,6 +218,50 @@ describe('Coordinator decisions', function () {
         reason: 'the active Manifest changed since the grant was issued',
       });
       assert.equal(condition(f.store.status('node-a'), 'GPUsActivated')?.status, 'False');
+    });
+  });
+
+  describe('attesting again while activated (D250)', () => {
+    it('keeps the node open on its activation; the new read-back extends the expiry to the new verdict', async () => {
+      const a = await simulatedAgent(f, 'node-a');
+      await attestAndActivate(f, a);
+      const first = f.store.status('node-a')!;
+      assert.equal(first.expiresAt, '2026-06-01T01:00:00Z');
+      f.clock.now = new Date(f.clock.now.getTime() + 30 * 60_000); // reattestAfterSeconds
+      const { answer } = await submit(f, a);
+      assert.ok(answer.accepted);
+      const renewed = f.store.status('node-a')!;
+      const hash = f.manifests.get('base')!.status!.hash!;
+      assert.equal(attestationState({ status: renewed } as never, hash, f.clock.now).current, true, 'still open');
+      assert.equal(renewed.expiresAt, first.expiresAt, "the activation's expiry until the read-back");
+      assert.equal(renewed.attestedAt, '2026-06-01T00:30:00Z');
+      assert.equal(
+        condition(renewed, 'GPUsActivated')?.lastTransitionTime,
+        condition(first, 'GPUsActivated')?.lastTransitionTime,
+      );
+      assert.deepEqual(await f.coordinator.activate('node-a', await activationReport(a, answer.grant)), {
+        activated: true,
+      });
+      assert.equal(f.store.status('node-a')!.expiresAt, '2026-06-01T01:30:00Z', answer.expiresAt);
+    });
+
+    it('closes it when the activation report for the new grant is refused: the agent sets its GPUs not ready', async () => {
+      const a = await simulatedAgent(f, 'node-a');
+      await attestAndActivate(f, a);
+      const { answer } = await submit(f, a);
+      assert.ok(answer.accepted);
+      f.activate('newer', manifestSpec({ evidenceMaxAge: '4m' }));
+      const hash = f.manifests.get('newer')!.status!.hash!;
+      const refusal = await f.coordinator.activate('node-a', await activationReport(a, answer.grant));
+      assert.equal(refusal.activated, false);
+      const status = f.store.status('node-a')!;
+      assert.equal(condition(status, 'GPUsActivated')?.reason, 'ActivationRefused');
+      assert.match(
+        condition(status, 'GPUsActivated')!.message,
+        /the active Manifest changed since the grant was issued/,
+      );
+      assert.ok(status.gpus!.every((g) => !g.activated));
+      assert.equal(attestationState({ status } as never, hash, f.clock.now).current, false);
     });
   });
 

@@ -1,9 +1,18 @@
 // NodeAttestation status built from a verdict: what it says about GPU measurements that were not
-// evaluated, and the UUID-to-device bindings it keeps across verdicts, refusals included.
+// evaluated, the UUID-to-device bindings it keeps across verdicts, refusals included, and an
+// activation renewed by an acceptance of fresh evidence (D250).
 import assert from 'node:assert/strict';
+import type { NodeAttestationStatus } from '../../../src/api/node-attestation.ts';
+import { attestationState } from '../../../src/api/node-gating.ts';
 import type { NodeClaims } from '../../../src/attestation/node-appraisal.ts';
 import { reason } from '../../../src/attestation/verdict.ts';
-import { manifestChangedStatus, verdictStatus } from '../../../src/coordinator/status.ts';
+import {
+  activatedStatus,
+  activationRefusedStatus,
+  manifestChangedStatus,
+  type VerdictFacts,
+  verdictStatus,
+} from '../../../src/coordinator/status.ts';
 
 const HASH = 'ab'.repeat(32);
 const now = new Date('2026-06-01T12:00:00Z');
@@ -106,5 +115,87 @@ describe('NodeAttestation status from a verdict', () => {
       { uuid: 'GPU-0', deviceId: 'aa' },
       { uuid: 'GPU-1', deviceId: 'bb' },
     ]);
+  });
+});
+
+describe('an activation renewed by an acceptance of fresh evidence (D250)', () => {
+  const later = new Date('2026-06-01T12:30:00Z');
+  const facts = (change: Partial<VerdictFacts> = {}): VerdictFacts => ({
+    accepted: true,
+    claims: claims([
+      { uuid: 'GPU-0', deviceId: 'aa' },
+      { uuid: 'GPU-1', deviceId: 'bb' },
+    ]),
+    reasons: [],
+    manifestHash: HASH,
+    simulated: false,
+    now: later,
+    expiresAt: new Date('2026-06-01T13:30:00Z'),
+    ...change,
+  });
+  /** Accepted at 12:00 until 13:00, and activated. */
+  const activated = activatedStatus(verdictStatus(undefined, facts({ now, expiresAt })), ['GPU-0', 'GPU-1'], true, now);
+  const open = (status: NodeAttestationStatus, at: Date) => attestationState({ status } as never, HASH, at).current;
+  const gpusActivated = (status: NodeAttestationStatus) => status.conditions!.find((c) => c.type === 'GPUsActivated')!;
+
+  it('keeps the node open on its activation until that activation expires, with the new verdict recorded', () => {
+    assert.equal(open(activated, now), true);
+    const renewed = verdictStatus(activated, facts());
+    assert.equal(open(renewed, later), true, 'still open');
+    assert.equal(renewed.expiresAt, '2026-06-01T13:00:00Z', "the activation's expiry, not the new verdict's");
+    assert.equal(renewed.attestedAt, '2026-06-01T12:30:00Z');
+    assert.equal(gpusActivated(renewed).lastTransitionTime, gpusActivated(activated).lastTransitionTime);
+    assert.match(
+      gpusActivated(renewed).message,
+      /until 2026-06-01T13:00:00Z.*extends the attestation to 2026-06-01T13:30:00Z/,
+    );
+    assert.equal(
+      open(renewed, new Date('2026-06-01T13:00:00Z')),
+      false,
+      'closed at the old expiry without a read-back',
+    );
+    const extended = activatedStatus(renewed, ['GPU-0', 'GPU-1'], true, later, new Date('2026-06-01T13:30:00Z'));
+    assert.equal(extended.expiresAt, '2026-06-01T13:30:00Z', "the read-back extends it to the new verdict's expiry");
+    assert.equal(open(extended, new Date('2026-06-01T13:00:00Z')), true);
+    const failed = activatedStatus(renewed, ['GPU-0', 'GPU-1'], false, later, new Date('2026-06-01T13:30:00Z'));
+    assert.equal(failed.expiresAt, '2026-06-01T13:00:00Z', 'a read-back of GPUs not ready extends nothing');
+    assert.equal(open(failed, later), false);
+  });
+
+  it('closes the node until the read-back when the GPUs, the Manifest or the activation differ, and at once on a refusal', () => {
+    const cases: Array<[string, NodeAttestationStatus, VerdictFacts]> = [
+      ['a GPU fewer', activated, facts({ claims: claims([{ uuid: 'GPU-0', deviceId: 'aa' }]) })],
+      [
+        'another GPU',
+        activated,
+        facts({
+          claims: claims([
+            { uuid: 'GPU-0', deviceId: 'aa' },
+            { uuid: 'GPU-2', deviceId: 'cc' },
+          ]),
+        }),
+      ],
+      ['another Manifest', activated, facts({ manifestHash: 'cd'.repeat(32) })],
+      ['an expired activation', activated, facts({ now: new Date('2026-06-01T13:00:01Z') })],
+      ['no activation yet', verdictStatus(undefined, facts({ now, expiresAt })), facts()],
+      ['a refusal', activated, facts({ accepted: false, reasons: [reason('snp.measurement', 'no match')] })],
+    ];
+    for (const [name, current, f] of cases) {
+      const next = verdictStatus(current, f);
+      assert.equal(gpusActivated(next).status, 'False', name);
+      assert.ok(
+        next.gpus!.every((g) => !g.activated),
+        name,
+      );
+      assert.equal(attestationState({ status: next } as never, f.manifestHash, f.now).current, false, name);
+    }
+  });
+
+  it('marks an activated node not activated when its activation report is refused', () => {
+    const refused = activationRefusedStatus(activated, 'the grant was already used', later);
+    assert.equal(gpusActivated(refused).reason, 'ActivationRefused');
+    assert.match(gpusActivated(refused).message, /the grant was already used/);
+    assert.ok(refused.gpus!.every((g) => !g.activated));
+    assert.equal(open(refused, later), false);
   });
 });

@@ -1,7 +1,7 @@
 // The chart's development mode on the real control plane: `attestor operator --development-roots`
 // generates simulated roots in memory and says so loudly, and `attestor agent --simulated-hardware`
 // (the simulated agent the chart runs in development mode) attests a GPU node with evidence the
-// operator's simulated hardware signs, and the pod-CVM AI worker pod's `attestor init`, run with the
+// operator's simulated hardware signs and counts its countersigning endpoint's TokenReviews, and the pod-CVM AI worker pod's `attestor init`, run with the
 // arguments and environment the operator put into its pod spec, gets a workload certificate with
 // simulated evidence from there too, while the active Manifest accepts simulated evidence; a newer
 // Manifest that does not accept it un-gates the node. All are real processes, as in a cluster.
@@ -163,7 +163,7 @@ describe('development mode: attestor operator --development-roots and attestor a
   });
 
   it("warns loudly, attests a node through the simulated agent and certifies an AI worker pod through its init's simulated pod VM while the Manifest accepts simulated evidence, and un-gates the node under one that does not", async () => {
-    const [coordinatorPort, probePort, hardwarePort, agentProbePort] = await freePorts(4);
+    const [coordinatorPort, probePort, hardwarePort, agentProbePort, countersignPort] = await freePorts(5);
     start(
       [
         'operator',
@@ -213,7 +213,10 @@ describe('development mode: attestor operator --development-roots and attestor a
         join(dir, 'token'),
         '--node-name',
         node,
-        '--no-countersign',
+        '--countersign-address',
+        `127.0.0.1:${countersignPort}`,
+        '--kubeconfig',
+        cp.kubeconfigPath,
         '--probe-address',
         `127.0.0.1:${agentProbePort}`,
         '--simulated-hardware',
@@ -238,9 +241,21 @@ describe('development mode: attestor operator --development-roots and attestor a
     assert.equal(na!.status!.cvm!.policyHash, POLICY_HASH);
     assert.equal(na!.status!.gpus!.length, 2);
     assert.match(agentOutput, /DEVELOPMENT MODE: a simulated agent/);
-    // The agent's /metrics (probe port) declares its countersigner's token answers.
+    // The agent's /metrics (probe port) counts its countersigner's TokenReviews: a token the API
+    // server does not know is one review, refused.
+    const countersign = await fetch(`http://127.0.0.1:${countersignPort}/v1/countersign`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer not-a-token', 'content-type': 'application/json' },
+      body: JSON.stringify({ nonce: 'ab'.repeat(32), spki: 'AA', proof: 'a.b.c' }),
+    });
+    assert.equal(countersign.status, 401, await countersign.text());
     const agentMetrics = await (await fetch(`http://127.0.0.1:${agentProbePort}/metrics`)).text();
     assert.match(agentMetrics, /^# TYPE attestor_token_reviews_total counter$/m);
+    assert.match(
+      agentMetrics,
+      /^attestor_token_reviews_total\{audience="attestor-node-agent",outcome="refused"\} 1$/m,
+      agentMetrics,
+    );
 
     // A pod-CVM AI worker pod: its attestor init, run as its pod spec says (fieldRefs resolved as the
     // kubelet would; kwok runs no containers), takes its evidence from the simulated hardware.

@@ -31,20 +31,32 @@ function claims(gpus: Array<Partial<NodeClaims['gpus'][number]> & { uuid: string
   };
 }
 
+/** An acceptance of GPU-0 (device aa) and GPU-1 (device bb) at `now` until `expiresAt`, changed by `change`. */
+const acceptedFacts = (change: Partial<VerdictFacts> = {}): VerdictFacts => ({
+  accepted: true,
+  claims: claims([
+    { uuid: 'GPU-0', deviceId: 'aa' },
+    { uuid: 'GPU-1', deviceId: 'bb' },
+  ]),
+  reasons: [],
+  manifestHash: HASH,
+  simulated: false,
+  now,
+  expiresAt,
+  ...change,
+});
+
 describe('NodeAttestation status from a verdict', () => {
   it('says in the GPU entries and the Attested condition when measurements were not evaluated', () => {
-    const status = verdictStatus(undefined, {
-      accepted: true,
-      claims: claims([
-        { uuid: 'GPU-0', deviceId: 'aa', measurements: 'not-evaluated', mode: 'MPT' },
-        { uuid: 'GPU-1', deviceId: 'bb' },
-      ]),
-      reasons: [],
-      manifestHash: HASH,
-      simulated: false,
-      now,
-      expiresAt,
-    });
+    const status = verdictStatus(
+      undefined,
+      acceptedFacts({
+        claims: claims([
+          { uuid: 'GPU-0', deviceId: 'aa', measurements: 'not-evaluated', mode: 'MPT' },
+          { uuid: 'GPU-1', deviceId: 'bb' },
+        ]),
+      }),
+    );
     assert.deepEqual(
       status.gpus!.map((g) => [g.uuid, g.measurements, g.deviceId, g.mode]),
       [
@@ -59,57 +71,29 @@ describe('NodeAttestation status from a verdict', () => {
   });
 
   it('states no such caveat when every GPU was compared with its RIMs', () => {
-    const status = verdictStatus(undefined, {
-      accepted: true,
-      claims: claims([{ uuid: 'GPU-0', deviceId: 'aa' }]),
-      reasons: [],
-      manifestHash: HASH,
-      simulated: false,
-      now,
-      expiresAt,
-    });
+    const status = verdictStatus(undefined, acceptedFacts({ claims: claims([{ uuid: 'GPU-0', deviceId: 'aa' }]) }));
     assert.doesNotMatch(status.conditions!.find((c) => c.type === 'Attested')!.message, /NOT evaluated/);
   });
 
   it('keeps the UUID-to-device bindings of verified GPUs across refusals and Manifest changes', () => {
-    const accepted = verdictStatus(undefined, {
-      accepted: true,
-      claims: claims([
-        { uuid: 'GPU-0', deviceId: 'aa' },
-        { uuid: 'GPU-1', deviceId: 'bb' },
-      ]),
-      reasons: [],
-      manifestHash: HASH,
-      simulated: false,
-      now,
-      expiresAt,
-    });
+    const accepted = verdictStatus(undefined, acceptedFacts());
     assert.deepEqual(accepted.gpuBindings, [
       { uuid: 'GPU-0', deviceId: 'aa' },
       { uuid: 'GPU-1', deviceId: 'bb' },
     ]);
     // A refused submission (say, GPU-0 now showing device cc) must not wipe what GPU-0 was.
-    const refused = verdictStatus(accepted, {
-      accepted: false,
-      claims: claims([{ uuid: 'GPU-0', deviceId: 'cc', verified: false }]),
-      reasons: [reason('node.gpu.uuid', 'GPU GPU-0: this UUID was attested as device aa')],
-      manifestHash: HASH,
-      simulated: false,
-      now,
-      expiresAt,
-    });
+    const refused = verdictStatus(
+      accepted,
+      acceptedFacts({
+        accepted: false,
+        claims: claims([{ uuid: 'GPU-0', deviceId: 'cc', verified: false }]),
+        reasons: [reason('node.gpu.uuid', 'GPU GPU-0: this UUID was attested as device aa')],
+      }),
+    );
     assert.deepEqual(refused.gpuBindings, accepted.gpuBindings);
     assert.deepEqual(manifestChangedStatus(refused, 'cd'.repeat(32), undefined, now).gpuBindings, accepted.gpuBindings);
     // A later accepted verdict adds a new GPU and keeps the others.
-    const grown = verdictStatus(refused, {
-      accepted: true,
-      claims: claims([{ uuid: 'GPU-2', deviceId: 'dd' }]),
-      reasons: [],
-      manifestHash: HASH,
-      simulated: false,
-      now,
-      expiresAt,
-    });
+    const grown = verdictStatus(refused, acceptedFacts({ claims: claims([{ uuid: 'GPU-2', deviceId: 'dd' }]) }));
     assert.deepEqual(grown.gpuBindings, [
       { uuid: 'GPU-2', deviceId: 'dd' },
       { uuid: 'GPU-0', deviceId: 'aa' },
@@ -120,21 +104,10 @@ describe('NodeAttestation status from a verdict', () => {
 
 describe('an activation renewed by an acceptance of fresh evidence (D250)', () => {
   const later = new Date('2026-06-01T12:30:00Z');
-  const facts = (change: Partial<VerdictFacts> = {}): VerdictFacts => ({
-    accepted: true,
-    claims: claims([
-      { uuid: 'GPU-0', deviceId: 'aa' },
-      { uuid: 'GPU-1', deviceId: 'bb' },
-    ]),
-    reasons: [],
-    manifestHash: HASH,
-    simulated: false,
-    now: later,
-    expiresAt: new Date('2026-06-01T13:30:00Z'),
-    ...change,
-  });
+  const facts = (change: Partial<VerdictFacts> = {}) =>
+    acceptedFacts({ now: later, expiresAt: new Date('2026-06-01T13:30:00Z'), ...change });
   /** Accepted at 12:00 until 13:00, and activated. */
-  const activated = activatedStatus(verdictStatus(undefined, facts({ now, expiresAt })), ['GPU-0', 'GPU-1'], true, now);
+  const activated = activatedStatus(verdictStatus(undefined, acceptedFacts()), ['GPU-0', 'GPU-1'], true, now);
   const open = (status: NodeAttestationStatus, at: Date) => attestationState({ status } as never, HASH, at).current;
   const gpusActivated = (status: NodeAttestationStatus) => status.conditions!.find((c) => c.type === 'GPUsActivated')!;
 
@@ -177,7 +150,7 @@ describe('an activation renewed by an acceptance of fresh evidence (D250)', () =
       ],
       ['another Manifest', activated, facts({ manifestHash: 'cd'.repeat(32) })],
       ['an expired activation', activated, facts({ now: new Date('2026-06-01T13:00:01Z') })],
-      ['no activation yet', verdictStatus(undefined, facts({ now, expiresAt })), facts()],
+      ['no activation yet', verdictStatus(undefined, acceptedFacts()), facts()],
       ['a refusal', activated, facts({ accepted: false, reasons: [reason('snp.measurement', 'no match')] })],
     ];
     for (const [name, current, f] of cases) {

@@ -30,7 +30,7 @@ import { waitFor } from '../../src/dev/wait.ts';
 import { silentLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
-import { startTestOperator } from '../harness/cluster.ts';
+import { activeManifestHash, startTestOperator } from '../harness/cluster.ts';
 import { simulatedManifestSpec } from '../harness/simulated-manifest.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
@@ -125,13 +125,7 @@ describe('control plane restarts mid-flow: kube-apiserver and etcd (issue 12, fa
       coordinator: localCoordinatorOptions(serving, platform, NS),
     });
     coordinatorUrl = `https://127.0.0.1:${await operator.coordinatorPort}`;
-    await waitFor(
-      () =>
-        operator.informers.manifests
-          .get('restarts')
-          ?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'),
-      { description: 'the Manifest active' },
-    );
+    await activeManifestHash(operator, 'restarts', { description: 'the Manifest active' });
   });
   after(async () => {
     for (const c of clients) await c.close();

@@ -27,7 +27,7 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { GRANT_RECEIVER_CLOCK_SKEW_SECONDS } from '../../src/protocol/grant.ts';
 import { ACTIVATE_PATH, type ActivationResponse, ATTEST_PATH } from '../../src/protocol/messages.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
-import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { activeManifestHash, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
 import { simulatedManifestSpec } from '../harness/simulated-manifest.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
@@ -117,13 +117,7 @@ describe('agent faults: a crash between grant and read-back, a late read-back, c
       coordinator: { ...localCoordinatorOptions(serving, platform, ns), grantTtlSeconds: GRANT_TTL_SECONDS },
     });
     coordinatorUrl = `https://127.0.0.1:${await operator.coordinatorPort}`;
-    await waitFor(
-      () =>
-        operator.informers.manifests
-          .get(manifestName)
-          ?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'),
-      { description: 'faults Manifest active' },
-    );
+    await activeManifestHash(operator, manifestName, { description: 'faults Manifest active' });
   });
   after(async () => {
     for (const c of clients) await c.close();

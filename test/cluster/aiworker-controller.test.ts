@@ -9,7 +9,13 @@ import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
-import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import {
+  activeManifestHash,
+  sharedControlPlane,
+  startTestOperator,
+  uniqueName,
+  writeCurrentAttestation,
+} from '../harness/cluster.ts';
 import { buildKstatus, kstatus } from '../harness/kstatus.ts';
 import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 
@@ -60,15 +66,7 @@ describe('AIWorker controller', function () {
       },
     });
     operator = await startTestOperator(kc);
-    const hash = await waitFor(
-      () => {
-        const m = operator.informers.manifests.get(manifestName);
-        return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True')
-          ? m.status.hash
-          : undefined;
-      },
-      { description: 'test Manifest active' },
-    );
+    const hash = await activeManifestHash(operator, manifestName, { description: 'test Manifest active' });
     // The nodes' attestation is the Coordinator's business (attestation-flow.test.ts): here it is given.
     for (const node of ['a', 'b']) await writeCurrentAttestation(kc, `${namespace}-gpu-${node}`, hash!, 4);
     for (const node of ['a', 'b']) {

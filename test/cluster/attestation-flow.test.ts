@@ -34,7 +34,13 @@ import { silentLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { ATTEST_PATH, type AttestResponse, NONCE_PATH, type NonceResponse } from '../../src/protocol/messages.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
-import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import {
+  activeManifestHash,
+  sharedControlPlane,
+  startTestOperator,
+  uniqueName,
+  writeCurrentAttestation,
+} from '../harness/cluster.ts';
 import { buildKstatus, kstatus } from '../harness/kstatus.ts';
 import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 import { buildNvmlStub, NvmlStubDir } from '../harness/nvml-stub.ts';
@@ -113,13 +119,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       coordinator: localCoordinatorOptions(serving, platform, ns),
     });
     coordinatorUrl = `https://127.0.0.1:${await operator.coordinatorPort}`;
-    await waitFor(
-      () =>
-        operator.informers.manifests
-          .get(manifestName)
-          ?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'),
-      { description: 'flow Manifest active' },
-    );
+    await activeManifestHash(operator, manifestName, { description: 'flow Manifest active' });
   });
   after(async () => {
     for (const c of clients) await c.close();
@@ -832,13 +832,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
       body: { apiVersion: 'attestor.dev/v1alpha1', kind: 'Manifest', metadata: { name: newer }, spec },
     });
     try {
-      await waitFor(
-        () =>
-          operator.informers.manifests
-            .get(newer)
-            ?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'),
-        { description: 'newer Manifest active' },
-      );
+      await activeManifestHash(operator, newer, { description: 'newer Manifest active' });
       const na = await waitFor(
         async () => {
           const current = await attestation(snp);
@@ -860,13 +854,7 @@ describe('attestation flow: evidence -> grant -> activation -> schedulable GPUs'
     } finally {
       await custom.deleteClusterCustomObject({ ...group, plural: 'manifests', name: newer });
       // The other tests attest against this file's Manifest: active again before they run.
-      await waitFor(
-        () =>
-          operator.informers.manifests
-            .get(manifestName)
-            ?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True'),
-        { description: 'flow Manifest active again' },
-      );
+      await activeManifestHash(operator, manifestName, { description: 'flow Manifest active again' });
     }
   });
 });

@@ -34,7 +34,6 @@ import {
 import { type CertifyOutcome, WorkloadInit } from '../../src/agent/workload-init.ts';
 import type { AIWorker } from '../../src/api/aiworker.ts';
 import { WORKLOAD_CERTIFICATE_ANNOTATION } from '../../src/api/aiworker-labels.ts';
-import type { Manifest } from '../../src/api/manifest.ts';
 import { GPU_ATTESTED_LABEL } from '../../src/api/node-gating.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import { TokenReviewWorkloadAuthenticator } from '../../src/coordinator/workload-auth.ts';
@@ -62,6 +61,7 @@ import {
 import { readWorkloadIdentity } from '../../src/protocol/workload-certificate.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import {
+  activeManifestHash,
   podEventsEventually,
   sharedControlPlane,
   startTestOperator,
@@ -138,13 +138,7 @@ describe('workload certificates on the control plane (confidential-node model)',
     return lines;
   };
   const activeHash = (name: string) =>
-    waitFor(
-      async () => {
-        const m = (await custom.getClusterCustomObject({ ...manifests, name })) as Manifest;
-        return m.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True') && m.status.hash;
-      },
-      { timeoutMs: SLOW, description: `${name} active` },
-    );
+    activeManifestHash(custom, name, { timeoutMs: SLOW, description: `${name} active` });
   const getWorker = async (name: string) =>
     (await custom.getNamespacedCustomObject({ ...aiWorkers, namespace, name })) as AIWorker;
   const workerPods = async () =>

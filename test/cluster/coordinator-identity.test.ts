@@ -28,7 +28,7 @@ import { createLogger } from '../../src/observability/log.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
 import { CertificateAuthority } from '../../src/pki/certificate-authority.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
-import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { activeManifestHash, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
 import { everyListableObject, secretEncodings } from '../harness/plaintext-search.ts';
 
 const run = promisify(execFile);
@@ -138,14 +138,7 @@ function identityFixture(label: string) {
         err: e.stderr ?? '',
       }),
     );
-  const activeHash = async (name: string) =>
-    waitFor(
-      async () => {
-        const m = (await fx.custom.getClusterCustomObject({ ...group, name })) as Manifest;
-        return m.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True') && m.status.hash;
-      },
-      { description: `${name} active` },
-    );
+  const activeHash = async (name: string) => activeManifestHash(fx.custom, name, { description: `${name} active` });
   const following = (hash: string) =>
     waitFor(
       () => {

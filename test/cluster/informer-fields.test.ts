@@ -15,7 +15,13 @@ import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
-import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import {
+  activeManifestHash,
+  sharedControlPlane,
+  startTestOperator,
+  uniqueName,
+  writeCurrentAttestation,
+} from '../harness/cluster.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const IMAGE = `registry.example/vllm@sha256:${'c5'.repeat(32)}`;
@@ -62,15 +68,7 @@ describe('informer caches hold only the fields their readers use', function () {
       },
     });
     operator = await startTestOperator(admin);
-    const hash = await waitFor(
-      () => {
-        const m = operator.informers.manifests.get(manifestName);
-        return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True')
-          ? m.status.hash
-          : undefined;
-      },
-      { description: 'test Manifest active' },
-    );
+    const hash = await activeManifestHash(operator, manifestName, { description: 'test Manifest active' });
     await writeCurrentAttestation(admin, node, hash!, 2);
     const worker: AIWorker = {
       apiVersion: 'attestor.dev/v1alpha1',

@@ -6,12 +6,17 @@
 // The graces are parameters: 2 s pending, 3 s for budgets, instead of a minute each.
 import assert from 'node:assert/strict';
 import * as k8s from '@kubernetes/client-node';
-import type { Manifest } from '../../src/api/manifest.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import { isNotFound } from '../../src/errors.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
-import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import {
+  activeManifestHash,
+  sharedControlPlane,
+  startTestOperator,
+  uniqueName,
+  writeCurrentAttestation,
+} from '../harness/cluster.ts';
 import { gatingManifest, gpuWorkerDeployment, isClosed, isOpen } from '../harness/gating.ts';
 
 const GROUP = { group: 'attestor.dev', version: 'v1alpha1' };
@@ -46,15 +51,7 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
       namespace: operatorNamespace,
       eviction: { pendingGraceMs: PENDING_GRACE_MS, pdbGraceMs: PDB_GRACE_MS },
     });
-    hash = await waitFor(
-      () => {
-        const m = operator.informers.manifests.get(manifestName) as Manifest | undefined;
-        return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True')
-          ? m.status!.hash
-          : undefined;
-      },
-      { description: 'test Manifest active' },
-    );
+    hash = await activeManifestHash(operator, manifestName, { description: 'test Manifest active' });
   });
 
   after(async function () {

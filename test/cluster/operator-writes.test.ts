@@ -13,7 +13,13 @@ import { type AuditEvent, auditedWrites } from '../../src/dev/audit-log.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
 import type { RunningOperator } from '../../src/operator/operator.ts';
-import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from '../harness/cluster.ts';
+import {
+  activeManifestHash,
+  sharedControlPlane,
+  startTestOperator,
+  uniqueName,
+  writeCurrentAttestation,
+} from '../harness/cluster.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const IMAGE = `registry.example/vllm@sha256:${'c4'.repeat(32)}`;
@@ -99,15 +105,7 @@ describe('operator writes (API server audit log)', function () {
       },
     });
     operator = await startTestOperator(operatorKc);
-    const hash = await waitFor(
-      () => {
-        const m = operator.informers.manifests.get(manifestName);
-        return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True')
-          ? m.status.hash
-          : undefined;
-      },
-      { description: 'test Manifest active' },
-    );
+    const hash = await activeManifestHash(operator, manifestName, { description: 'test Manifest active' });
     for (const node of nodes) await writeCurrentAttestation(admin, node, hash!, 4);
     for (const node of nodes)
       await waitFor(

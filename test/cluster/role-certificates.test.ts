@@ -23,7 +23,6 @@ import {
 } from '../../src/agent/evidence/simulated.ts';
 import { type CertifyOutcome, WorkloadInit } from '../../src/agent/workload-init.ts';
 import { KATA_POLICY_ANNOTATION, WORKLOAD_CERTIFICATE_ANNOTATION } from '../../src/api/aiworker-labels.ts';
-import type { Manifest } from '../../src/api/manifest.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { localCoordinatorOptions } from '../../src/dev/local-coordinator.ts';
@@ -33,7 +32,7 @@ import type { RunningOperator } from '../../src/operator/operator.ts';
 import { WORKLOAD_AUDIENCE } from '../../src/protocol/workload.ts';
 import { readWorkloadIdentity } from '../../src/protocol/workload-certificate.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
-import { sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { activeManifestHash, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
 
 const run = promisify(execFile);
 const SECRETS_POLICY = 'package agent_policy\n# the secret service pods\ndefault CreateContainerRequest := true\n';
@@ -168,13 +167,10 @@ describe('secret-service and secret-store certificates on the control plane (pod
     });
     operator = await startTestOperator(kc, { coordinator: localCoordinatorOptions(serving, platform, 'default') });
     url = `https://127.0.0.1:${await operator.coordinatorPort}`;
-    const hash = await waitFor(
-      async () => {
-        const m = (await custom.getClusterCustomObject({ ...manifests, name: manifestName })) as Manifest;
-        return m.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True') && m.status.hash;
-      },
-      { timeoutMs: 60_000, description: `${manifestName} active` },
-    );
+    const hash = await activeManifestHash(custom, manifestName, {
+      timeoutMs: 60_000,
+      description: `${manifestName} active`,
+    });
     await waitFor(() => operator.identity()?.meshCa !== undefined && operator.identity()?.history.length, {
       timeoutMs: 60_000,
       description: `the Coordinator following ${hash}`,

@@ -20,7 +20,6 @@ import * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import type { AIWorker } from '../../src/api/aiworker.ts';
 import { KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../../src/api/aiworker-labels.ts';
-import type { Manifest } from '../../src/api/manifest.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import type { ControlPlane } from '../../src/dev/control-plane.ts';
 import { waitFor } from '../../src/dev/wait.ts';
@@ -35,7 +34,7 @@ import { requestsGpus } from '../../src/webhook/gpu-requests.ts';
 import { WebhookMetrics } from '../../src/webhook/metrics.ts';
 import { deleteNodeGatingPolicy, installNodeGatingPolicy } from '../../src/webhook/node-policy.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.ts';
-import { apiError, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { activeManifestHash, apiError, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const ROGUE_POLICY = 'package agent_policy\ndefault ExecProcessRequest := true\n';
@@ -100,15 +99,9 @@ describe('admission webhook (real API server)', function () {
     });
     // The Manifest controller writes status.hash, which the binding rule compares against.
     operator = await startTestOperator(kc);
-    manifestHash = await waitFor(
-      () => {
-        const m = operator.informers.manifests.get(manifestName) as Manifest | undefined;
-        return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True')
-          ? m.status!.hash
-          : undefined;
-      },
-      { description: 'test Manifest active with a hash' },
-    );
+    manifestHash = await activeManifestHash(operator, manifestName, {
+      description: 'test Manifest active with a hash',
+    });
 
     const serving = await issueCertificate(cp.certificateAuthority, {
       commonName: 'attestor-webhook',

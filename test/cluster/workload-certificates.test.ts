@@ -30,7 +30,6 @@ import {
 import { type CertifyOutcome, WorkloadInit } from '../../src/agent/workload-init.ts';
 import type { AIWorker } from '../../src/api/aiworker.ts';
 import { WORKLOAD_CERTIFICATE_ANNOTATION } from '../../src/api/aiworker-labels.ts';
-import type { Manifest } from '../../src/api/manifest.ts';
 import { noSecrets } from '../../src/cli/worker-proxy.ts';
 import { FIELD_MANAGER } from '../../src/controllers/aiworker/controller.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
@@ -45,6 +44,7 @@ import { WORKLOAD_AUDIENCE } from '../../src/protocol/workload.ts';
 import { issueCertificate } from '../../src/tls/certificates.ts';
 import { startWorkerProxy } from '../../src/worker/worker-proxy.ts';
 import {
+  activeManifestHash,
   podEventsEventually,
   sharedControlPlane,
   startTestOperator,
@@ -121,14 +121,7 @@ describe('workload certificates on the control plane (pod-CVM model)', function 
   const podGpus = new Map<string, SimulatedGpuControl>();
   const clients: CoordinatorClient[] = [];
 
-  const activeHash = (name: string) =>
-    waitFor(
-      async () => {
-        const m = (await custom.getClusterCustomObject({ ...manifests, name })) as Manifest;
-        return m.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True') && m.status.hash;
-      },
-      { description: `${name} active` },
-    );
+  const activeHash = (name: string) => activeManifestHash(custom, name, { description: `${name} active` });
   const getWorker = async (name: string) =>
     (await custom.getNamespacedCustomObject({ ...aiWorkers, namespace, name })) as AIWorker;
   const workerPods = async (name: string) =>

@@ -4,6 +4,7 @@
  * that break the control plane on purpose start their own.
  */
 import * as k8s from '@kubernetes/client-node';
+import type { Manifest } from '../../src/api/manifest.ts';
 import type { NodeAttestation, NodeAttestationStatus } from '../../src/api/node-attestation.ts';
 import { withNodeReadiness } from '../../src/api/node-attestation-readiness.ts';
 import { ControlPlane } from '../../src/dev/control-plane.ts';
@@ -48,6 +49,34 @@ export async function startTestOperator(
     description: 'operator caches synced and controllers started',
   });
   return operator;
+}
+
+/**
+ * The hash of Manifest `name` once it is Active with one: as the operator's informer sees it, or as
+ * the API server serves it (a custom objects client).
+ */
+export function activeManifestHash(
+  source: RunningOperator | k8s.CustomObjectsApi,
+  name: string,
+  options: { timeoutMs?: number; description?: string } = {},
+): Promise<string> {
+  const read = async () =>
+    'informers' in source
+      ? source.informers.manifests.get(name)
+      : ((await source.getClusterCustomObject({
+          group: 'attestor.dev',
+          version: 'v1alpha1',
+          plural: 'manifests',
+          name,
+        })) as Manifest);
+  return waitFor(
+    async () => {
+      const m = await read();
+      const active = m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True');
+      return active ? m?.status?.hash : undefined;
+    },
+    { timeoutMs: options.timeoutMs ?? 30_000, description: options.description ?? `Manifest ${name} active` },
+  );
 }
 
 let counter = 0;

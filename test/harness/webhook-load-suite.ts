@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import * as k8s from '@kubernetes/client-node';
 import { Registry } from 'prom-client';
 import { KATA_POLICY_ANNOTATION, POLICY_HASH_ANNOTATION } from '../../src/api/aiworker-labels.ts';
-import type { Manifest } from '../../src/api/manifest.ts';
 import { attestationState } from '../../src/api/node-gating.ts';
 import { policyHash } from '../../src/controllers/aiworker/policy.ts';
 import { waitFor } from '../../src/dev/wait.ts';
@@ -24,7 +23,13 @@ import { createCertificateAuthority, issueCertificate, type KeyAndCertificate } 
 import { DEFAULT_TIMEOUT_SECONDS } from '../../src/webhook/configuration.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.ts';
 import { type LoadReport, type LoadRequest, runAdmissionLoad } from './admission-load.ts';
-import { sharedControlPlane, startTestOperator, uniqueName, writeCurrentAttestation } from './cluster.ts';
+import {
+  activeManifestHash,
+  sharedControlPlane,
+  startTestOperator,
+  uniqueName,
+  writeCurrentAttestation,
+} from './cluster.ts';
 
 const GROUP = { group: 'attestor.dev', version: 'v1alpha1' };
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
@@ -77,15 +82,9 @@ export function describeWebhookLoad(seconds: number): void {
         },
       });
       operator = await startTestOperator(kc);
-      manifestHash = await waitFor(
-        () => {
-          const m = operator.informers.manifests.get(manifestName) as Manifest | undefined;
-          return m?.status?.conditions?.some((c) => c.type === 'Active' && c.status === 'True')
-            ? m.status!.hash
-            : undefined;
-        },
-        { description: 'load Manifest active with a hash' },
-      );
+      manifestHash = await activeManifestHash(operator, manifestName, {
+        description: 'load Manifest active with a hash',
+      });
       await cp.createGpuNode(attested, { gpus: 2 });
       await writeCurrentAttestation(kc, attested, manifestHash, 2);
       await waitFor(

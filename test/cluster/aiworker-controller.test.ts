@@ -16,6 +16,7 @@ import {
   uniqueName,
   writeCurrentAttestation,
 } from '../harness/cluster.ts';
+import { gatingManifest } from '../harness/gating.ts';
 import { buildKstatus, kstatus } from '../harness/kstatus.ts';
 import { buildLuaHealth, LUA_HEALTH_BUILD_TIMEOUT_MS, luaHealth } from '../harness/lua-health.ts';
 
@@ -51,19 +52,7 @@ describe('AIWorker controller', function () {
       group: 'attestor.dev',
       version: 'v1alpha1',
       plural: 'manifests',
-      body: {
-        apiVersion: 'attestor.dev/v1alpha1',
-        kind: 'Manifest',
-        metadata: { name: manifestName },
-        spec: {
-          referenceValues: {
-            snp: [{ measurements: ['ab'.repeat(48)], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
-            gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
-          },
-          policies: [{ name: 'llama', hash: policyHash(POLICY) }],
-          runtimeClasses: [runtimeClass],
-        },
-      },
+      body: gatingManifest(manifestName, { policy: { name: 'llama', hash: policyHash(POLICY) }, runtimeClass }),
     });
     operator = await startTestOperator(kc);
     const hash = await activeManifestHash(operator, manifestName, { description: 'test Manifest active' });

@@ -99,7 +99,7 @@ describe('node gating during a Manifest rollout: stragglers keep their GPU pods 
         ...GROUP,
         plural: 'manifests',
         name: manifestName,
-        body: { spec: gatingManifest(manifestName, 'ef'.repeat(48)).spec },
+        body: { spec: gatingManifest(manifestName, { measurement: 'ef'.repeat(48) }).spec },
       },
       merge,
     );

@@ -230,7 +230,7 @@ describe('node gating: GPU pods leave nodes that lose their attestation; DRA and
     await custom.createClusterCustomObject({
       ...GROUP,
       plural: 'manifests',
-      body: gatingManifest(newer, 'ef'.repeat(48)),
+      body: gatingManifest(newer, { measurement: 'ef'.repeat(48) }),
     });
     try {
       const switched = Date.now();

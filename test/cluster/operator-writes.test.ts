@@ -20,6 +20,7 @@ import {
   uniqueName,
   writeCurrentAttestation,
 } from '../harness/cluster.ts';
+import { gatingManifest } from '../harness/gating.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const IMAGE = `registry.example/vllm@sha256:${'c4'.repeat(32)}`;
@@ -90,19 +91,7 @@ describe('operator writes (API server audit log)', function () {
       group: 'attestor.dev',
       version: 'v1alpha1',
       plural: 'manifests',
-      body: {
-        apiVersion: 'attestor.dev/v1alpha1',
-        kind: 'Manifest',
-        metadata: { name: manifestName },
-        spec: {
-          referenceValues: {
-            snp: [{ measurements: ['ab'.repeat(48)], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
-            gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
-          },
-          policies: [{ name: 'llama', hash: policyHash(POLICY) }],
-          runtimeClasses: [runtimeClass],
-        },
-      },
+      body: gatingManifest(manifestName, { policy: { name: 'llama', hash: policyHash(POLICY) }, runtimeClass }),
     });
     operator = await startTestOperator(operatorKc);
     const hash = await activeManifestHash(operator, manifestName, { description: 'test Manifest active' });

@@ -35,6 +35,7 @@ import { WebhookMetrics } from '../../src/webhook/metrics.ts';
 import { deleteNodeGatingPolicy, installNodeGatingPolicy } from '../../src/webhook/node-policy.ts';
 import { startWebhookServer, type WebhookServer } from '../../src/webhook/server.ts';
 import { activeManifestHash, apiError, sharedControlPlane, startTestOperator, uniqueName } from '../harness/cluster.ts';
+import { gatingManifest } from '../harness/gating.ts';
 
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
 const ROGUE_POLICY = 'package agent_policy\ndefault ExecProcessRequest := true\n';
@@ -83,19 +84,7 @@ describe('admission webhook (real API server)', function () {
     await custom.createClusterCustomObject({
       ...GROUP,
       plural: 'manifests',
-      body: {
-        apiVersion: 'attestor.dev/v1alpha1',
-        kind: 'Manifest',
-        metadata: { name: manifestName },
-        spec: {
-          referenceValues: {
-            snp: [{ measurements: ['ab'.repeat(48)], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
-            gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
-          },
-          policies: [{ name: 'llama', hash: policyHash(POLICY) }],
-          runtimeClasses: [runtimeClass],
-        },
-      },
+      body: gatingManifest(manifestName, { policy: { name: 'llama', hash: policyHash(POLICY) }, runtimeClass }),
     });
     // The Manifest controller writes status.hash, which the binding rule compares against.
     operator = await startTestOperator(kc);

@@ -1,24 +1,36 @@
 /**
- * What the node gating tests on the real control plane share: a Manifest whose reference values
- * the harness's written attestations claim to meet, whether a node is open or closed to AI
+ * What the node gating tests (and others on written attestations) on the real control plane
+ * share: a Manifest whose reference values the harness's written attestations claim to meet, whether a node is open or closed to AI
  * workers, and an AI worker's Deployment pinned to one node.
  */
 import type * as k8s from '@kubernetes/client-node';
 import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
 
-/** A Manifest for gating tests; another `measurement` makes another hash (a roll-forward). */
-export function gatingManifest(name: string, measurement = 'ab'.repeat(48)) {
+/**
+ * A Manifest whose reference values the harness's written attestations (writeCurrentAttestation)
+ * meet. Another `measurement` makes another hash (a roll-forward); `policy` and `runtimeClass` are
+ * what the AI workers of a test use.
+ */
+export function gatingManifest(
+  name: string,
+  options: { measurement?: string; policy?: { name: string; hash: string }; runtimeClass?: string } = {},
+) {
   return {
     apiVersion: 'attestor.dev/v1alpha1',
     kind: 'Manifest',
     metadata: { name },
     spec: {
       referenceValues: {
-        snp: [{ measurements: [measurement], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
+        snp: [
+          {
+            measurements: [options.measurement ?? 'ab'.repeat(48)],
+            minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 },
+          },
+        ],
         gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
       },
-      policies: [{ name: 'p', hash: 'cd'.repeat(32) }],
-      runtimeClasses: ['kata'],
+      policies: [options.policy ?? { name: 'p', hash: 'cd'.repeat(32) }],
+      runtimeClasses: [options.runtimeClass ?? 'kata'],
     },
   };
 }

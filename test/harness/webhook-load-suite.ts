@@ -30,6 +30,7 @@ import {
   uniqueName,
   writeCurrentAttestation,
 } from './cluster.ts';
+import { gatingManifest } from './gating.ts';
 
 const GROUP = { group: 'attestor.dev', version: 'v1alpha1' };
 const POLICY = 'package agent_policy\ndefault CreateContainerRequest := true\n';
@@ -67,19 +68,7 @@ export function describeWebhookLoad(seconds: number): void {
       await custom.createClusterCustomObject({
         ...GROUP,
         plural: 'manifests',
-        body: {
-          apiVersion: 'attestor.dev/v1alpha1',
-          kind: 'Manifest',
-          metadata: { name: manifestName },
-          spec: {
-            referenceValues: {
-              snp: [{ measurements: ['ab'.repeat(48)], minimumTCB: { bootloader: 0, tee: 0, snp: 0, microcode: 0 } }],
-              gpu: { architectures: ['HOPPER'], driverVersions: ['550.90.07'], vbiosVersions: ['96.00.9F.00.01'] },
-            },
-            policies: [{ name: 'llama', hash: policyHash(POLICY) }],
-            runtimeClasses: [runtimeClass],
-          },
-        },
+        body: gatingManifest(manifestName, { policy: { name: 'llama', hash: policyHash(POLICY) }, runtimeClass }),
       });
       operator = await startTestOperator(kc);
       manifestHash = await activeManifestHash(operator, manifestName, {

@@ -231,13 +231,13 @@ describe('agent faults: a crash between grant and read-back, a late read-back, c
       await watch.watch(
         '/apis/attestor.dev/v1alpha1/nodeattestations',
         { fieldSelector: `metadata.name=${node}`, resourceVersion: opened.metadata.resourceVersion },
-        (_, na: NodeAttestation) => versions.attestations.push(na),
+        (phase, na: NodeAttestation) => phase === 'MODIFIED' && versions.attestations.push(na),
         () => undefined,
       ),
       await watch.watch(
         '/api/v1/nodes',
         { fieldSelector: `metadata.name=${node}`, resourceVersion: opened.metadata.resourceVersion },
-        (_, n: k8s.V1Node) => versions.nodes.push(n),
+        (phase, n: k8s.V1Node) => phase === 'MODIFIED' && versions.nodes.push(n),
         () => undefined,
       ),
     ];

@@ -1,6 +1,6 @@
 /** NodeAttestation status for a verdict, an activation or a Manifest change: pure builders, and what a status says. */
 
-import { type ConditionInput, isTrue, rfc3339, setCondition } from '../api/conditions.ts';
+import { isTrue, rfc3339, setCondition } from '../api/conditions.ts';
 import type { GpuBindingStatus, GpuVerdict, NodeAttestationStatus } from '../api/node-attestation.ts';
 import { withNodeReadiness } from '../api/node-attestation-readiness.ts';
 import type { NodeClaims } from '../attestation/node-appraisal.ts';
@@ -74,35 +74,43 @@ export function verdictStatus(current: NodeAttestationStatus | undefined, f: Ver
   const bindings = gpuBindings(current?.gpuBindings, f.accepted ? f.claims.gpus : []);
   if (bindings.length > 0) status.gpuBindings = bindings;
   let conditions = current?.conditions;
-  if (current && renewsActivation(current, f)) {
-    // D250: the node stays open on the activation it has, until that activation's expiry; the
-    // read-back of the new grant extends it to the new verdict's.
+  if (f.accepted) {
+    // D250: an activation this verdict renews keeps the node open until that activation's expiry;
+    // the read-back of the new grant extends it to the new verdict's.
+    const renewedUntil = current && renewsActivation(current, f) ? current.expiresAt : undefined;
     status.attestedAt = rfc3339(f.now);
-    status.expiresAt = current.expiresAt!;
-    status.gpus = status.gpus!.map((g) => ({ ...g, activated: true }));
-    conditions = setCondition(conditions, acceptedCondition(f), f.now);
+    status.expiresAt = renewedUntil ?? rfc3339(f.expiresAt);
+    if (renewedUntil) status.gpus = status.gpus!.map((g) => ({ ...g, activated: true }));
+    const unevaluated = f.claims.gpus.filter((g) => g.measurements === 'not-evaluated').map((g) => g.uuid);
+    const measurements =
+      unevaluated.length > 0
+        ? `; the measurements of GPUs ${unevaluated.join(', ')} were NOT evaluated (no trusted RIM; the Manifest sets requireRIMs: false)`
+        : '';
     conditions = setCondition(
       conditions,
       {
-        type: 'GPUsActivated',
+        type: 'Attested',
         status: 'True',
-        reason: 'Activated',
-        message: `the GPUs stay activated until ${current.expiresAt}; a grant for the new evidence is issued, and its read-back extends the attestation to ${rfc3339(f.expiresAt)}`,
+        reason: f.simulated ? 'VerifiedSimulated' : 'Verified',
+        message: `CVM and ${f.claims.gpus.length} GPUs verified against Manifest ${f.manifestHash}${f.simulated ? ' (SIMULATED evidence, development only)' : ''}${measurements}`,
       },
       f.now,
     );
-  } else if (f.accepted) {
-    status.attestedAt = rfc3339(f.now);
-    status.expiresAt = rfc3339(f.expiresAt);
-    conditions = setCondition(conditions, acceptedCondition(f), f.now);
     conditions = setCondition(
       conditions,
-      {
-        type: 'GPUsActivated',
-        status: 'False',
-        reason: 'AwaitingActivation',
-        message: 'grant issued; waiting for the agent to activate the GPUs and report the read-back',
-      },
+      renewedUntil
+        ? {
+            type: 'GPUsActivated',
+            status: 'True',
+            reason: 'Activated',
+            message: `the GPUs stay activated until ${renewedUntil}; a grant for the new evidence is issued, and its read-back extends the attestation to ${rfc3339(f.expiresAt)}`,
+          }
+        : {
+            type: 'GPUsActivated',
+            status: 'False',
+            reason: 'AwaitingActivation',
+            message: 'grant issued; waiting for the agent to activate the GPUs and report the read-back',
+          },
       f.now,
     );
   } else {
@@ -119,20 +127,6 @@ export function verdictStatus(current: NodeAttestationStatus | undefined, f: Ver
   }
   status.conditions = conditions;
   return withNodeReadiness(status, f.now);
-}
-
-function acceptedCondition(f: VerdictFacts): ConditionInput {
-  const unevaluated = f.claims.gpus.filter((g) => g.measurements === 'not-evaluated').map((g) => g.uuid);
-  const measurements =
-    unevaluated.length > 0
-      ? `; the measurements of GPUs ${unevaluated.join(', ')} were NOT evaluated (no trusted RIM; the Manifest sets requireRIMs: false)`
-      : '';
-  return {
-    type: 'Attested',
-    status: 'True',
-    reason: f.simulated ? 'VerifiedSimulated' : 'Verified',
-    message: `CVM and ${f.claims.gpus.length} GPUs verified against Manifest ${f.manifestHash}${f.simulated ? ' (SIMULATED evidence, development only)' : ''}${measurements}`,
-  };
 }
 
 /**

@@ -32,6 +32,7 @@ import { CoordinatorMetrics } from '../coordinator/metrics.ts';
 import { NodeAttestationStore } from '../coordinator/node-attestation-store.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
 import { type CoordinatorServer, startCoordinatorServer } from '../coordinator/server.ts';
+import type { TokenReviewCacheOptions } from '../coordinator/token-review-cache.ts';
 import { registerTokenReviewCounter } from '../coordinator/token-review-metrics.ts';
 import type { CoordinatorTrust } from '../coordinator/trust.ts';
 import { TokenReviewWorkloadAuthenticator, type WorkloadAuthenticator } from '../coordinator/workload-auth.ts';
@@ -226,7 +227,11 @@ export function startOperator(given: OperatorOptions): RunningOperator {
   if (options.coordinator) {
     const c = options.coordinator;
     const coordinatorMetrics = new CoordinatorMetrics(metrics.registry);
-    const tokenReviews = registerTokenReviewCounter(metrics.registry);
+    // One TokenReview cache configuration for every authenticator in front of the Coordinator.
+    const reviewCache: TokenReviewCacheOptions = {
+      ...(c.tokenReviewCacheTtlMs !== undefined ? { ttlMs: c.tokenReviewCacheTtlMs } : {}),
+      counter: registerTokenReviewCounter(metrics.registry),
+    };
     const store = new NodeAttestationStore(options.kubeConfig);
     const coordinatorEvents = new EventRecorder(options.kubeConfig, 'attestor-coordinator', identity, log);
     recorders.push(coordinatorEvents);
@@ -238,7 +243,7 @@ export function startOperator(given: OperatorOptions): RunningOperator {
         manager,
         log,
         metrics: coordinatorMetrics,
-        tokenReviewCounter: tokenReviews,
+        tokenReviewCache: reviewCache,
       });
     // A new active Manifest: appraise the nodes' last evidence again.
     const reappraisal = manager.addController(
@@ -335,10 +340,6 @@ export function startOperator(given: OperatorOptions): RunningOperator {
       },
       () => undefined,
     );
-    const reviewCache = {
-      ...(c.tokenReviewCacheTtlMs !== undefined ? { ttlMs: c.tokenReviewCacheTtlMs } : {}),
-      counter: tokenReviews,
-    };
     const authenticator =
       c.authenticator ??
       new TokenReviewAuthenticator(options.kubeConfig, c.agentUsernames, c.audiences ?? ['attestor'], reviewCache);

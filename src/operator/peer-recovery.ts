@@ -14,7 +14,7 @@ import { PeerClient } from '../coordinator/peer-client.ts';
 import { PeerLeader } from '../coordinator/peer-leader.ts';
 import { PeerSync } from '../coordinator/peer-sync.ts';
 import type { RateLimit } from '../coordinator/rate-limiter.ts';
-import type { TokenReviewCounter } from '../coordinator/token-review-metrics.ts';
+import type { TokenReviewCacheOptions } from '../coordinator/token-review-cache.ts';
 import type { CoordinatorTrust } from '../coordinator/trust.ts';
 import type { Logger } from '../observability/log.ts';
 
@@ -61,10 +61,8 @@ export function peerRecovery(options: {
   manager: Manager;
   log: Logger;
   metrics: CoordinatorMetrics;
-  /** How long a successful TokenReview is reused (token-review-cache.ts). */
-  tokenReviewCacheTtlMs?: number;
-  /** Counts the peers' token answers (token-review-metrics.ts). */
-  tokenReviewCounter?: TokenReviewCounter;
+  /** How successful TokenReviews are reused and counted (token-review-cache.ts). */
+  tokenReviewCache?: TokenReviewCacheOptions;
 }): PeerRecovery | undefined {
   const { peers, ownEvidence: evidence, trust, manager, log, metrics } = options;
   if ('none' in evidence) {
@@ -84,10 +82,7 @@ export function peerRecovery(options: {
           options.kubeConfig,
           peers.usernames,
           [peers.audience ?? DEFAULT_PEER_AUDIENCE],
-          {
-            ...(options.tokenReviewCacheTtlMs !== undefined ? { ttlMs: options.tokenReviewCacheTtlMs } : {}),
-            ...(options.tokenReviewCounter ? { counter: options.tokenReviewCounter } : {}),
-          },
+          options.tokenReviewCache,
         ),
       leader: () => leader,
       ...(peers.rate ? { rate: peers.rate } : {}),

@@ -1,7 +1,7 @@
 /**
  * What the node gating tests (and others on written attestations) on the real control plane
- * share: a Manifest whose reference values the harness's written attestations claim to meet, whether a node is open or closed to AI
- * workers, and an AI worker's Deployment pinned to one node.
+ * share: a Manifest whose reference values the harness's written attestations claim to meet,
+ * whether a node is open or closed to AI workers, and an AI worker's Deployment pinned to one node.
  */
 import type * as k8s from '@kubernetes/client-node';
 import { GPU_ATTESTED_LABEL, UNATTESTED_TAINT } from '../../src/api/node-gating.ts';
